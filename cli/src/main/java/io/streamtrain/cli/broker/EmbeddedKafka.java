@@ -1,0 +1,131 @@
+package io.streamtrain.cli.broker;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Properties;
+import java.util.stream.Stream;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.metadata.storage.Formatter;
+
+/**
+ * A real single-node Kafka broker (KRaft, broker and controller in one process) for
+ * {@code streamtrain local}, the demo and the tests. It listens on free loopback ports,
+ * keeps its data in a directory of its own, and removes it on {@link #close()} unless the
+ * directory was given by the caller.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+    private final Path dataDir;
+    private final boolean ownsDir;
+    private final int brokerPort;
+    private final KafkaRaftServer server;
+
+    private EmbeddedKafka(Path dataDir, boolean ownsDir) throws Exception {
+        this.dataDir = dataDir;
+        this.ownsDir = ownsDir;
+        this.brokerPort = freePort();
+        // KRaft cannot bind the controller to port 0 (the voter address must be known up front)
+        int controllerPort = freePort();
+        KafkaConfig config = KafkaConfig.fromProps(properties(dataDir, brokerPort, controllerPort), false);
+        if (!Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
+            format(config);
+        }
+        this.server = new KafkaRaftServer(config, Time.SYSTEM);
+        try {
+            server.startup();
+        } catch (RuntimeException e) {
+            server.shutdown();
+            throw e;
+        }
+    }
+
+    /** Starts a broker with its data in a new temporary directory. */
+    public static EmbeddedKafka start() throws Exception {
+        return new EmbeddedKafka(Files.createTempDirectory("streamtrain-kafka-"), true);
+    }
+
+    /** Starts a broker with its data in {@code dir}, kept after close (a restart finds it). */
+    public static EmbeddedKafka start(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        return new EmbeddedKafka(dir, false);
+    }
+
+    public String bootstrapServers() {
+        return "127.0.0.1:" + brokerPort;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    private static Properties properties(Path dir, int brokerPort, int controllerPort) {
+        Properties p = new Properties();
+        p.put("process.roles", "broker,controller");
+        p.put("node.id", "1");
+        p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        p.put("controller.listener.names", "CONTROLLER");
+        p.put("inter.broker.listener.name", "PLAINTEXT");
+        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.put("log.dirs", dir.resolve("logs").toString());
+        // one node: every internal topic has a single replica, or transactions never initialize
+        p.put("offsets.topic.replication.factor", "1");
+        p.put("offsets.topic.num.partitions", "1");
+        p.put("transaction.state.log.replication.factor", "1");
+        p.put("transaction.state.log.min.isr", "1");
+        p.put("transaction.state.log.num.partitions", "1");
+        p.put("share.coordinator.state.topic.replication.factor", "1");
+        p.put("share.coordinator.state.topic.min.isr", "1");
+        p.put("default.replication.factor", "1");
+        p.put("min.insync.replicas", "1");
+        // a trainer joining alone should not wait for companions that are not coming
+        p.put("group.initial.rebalance.delay.ms", "0");
+        // topics are created deliberately, with their partitions, never by a typo
+        p.put("auto.create.topics.enable", "false");
+        // the default is forever: a broken setup must fail, not hang
+        p.put("server.max.startup.time.ms", "60000");
+        return p;
+    }
+
+    private static void format(KafkaConfig config) throws Exception {
+        Formatter formatter = new Formatter()
+                .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
+                .setNodeId(config.nodeId())
+                .setClusterId(Uuid.randomUuid().toString())
+                .setControllerListenerName(config.controllerListenerNames().get(0))
+                .setMetadataLogDirectory(config.metadataLogDir())
+                .setHasDynamicQuorum(false);
+        config.logDirs().forEach(formatter::addDirectory);
+        formatter.run();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    @Override
+    public void close() {
+        server.shutdown();
+        server.awaitShutdown();
+        if (ownsDir) {
+            try (Stream<Path> files = Files.walk(dataDir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot remove " + dataDir, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package io.streamtrain.core.checkpoint;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds a run's latest checkpoint by reading its checkpoint topic from the beginning to
+ * the end seen at the start of the read. The consumer must read committed records only, so
+ * a checkpoint whose transaction aborted is never seen.
+ */
+public final class CheckpointReader {
+    private static final Logger log = LoggerFactory.getLogger(CheckpointReader.class);
+
+    private CheckpointReader() {}
+
+    /**
+     * @return the last checkpoint that verifies; checkpoints that do not are logged and
+     *     skipped (an earlier good one is still a valid place to resume from)
+     * @throws TimeoutException if the topic cannot be read to its end within {@code timeout}
+     */
+    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
+        if (infos == null || infos.isEmpty()) {
+            return Optional.empty();
+        }
+        List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+        Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
+        CheckpointAssembler assembler = new CheckpointAssembler();
+        Checkpoint latest = null;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!reached(consumer, end)) {
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("reading " + topic + " to its end took longer than " + timeout);
+            }
+            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                try {
+                    Checkpoint c = assembler.accept(r);
+                    if (c != null && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
+                        latest = c;
+                    }
+                } catch (CheckpointRejectedException e) {
+                    log.warn("{}; skipping it", e.getMessage());
+                }
+            }
+        }
+        consumer.unsubscribe();
+        return Optional.ofNullable(latest);
+    }
+
+    private static boolean reached(Consumer<byte[], byte[]> consumer, Map<TopicPartition, Long> end) {
+        for (Map.Entry<TopicPartition, Long> e : end.entrySet()) {
+            if (consumer.position(e.getKey()) < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,113 @@
+package io.streamtrain.core.codec;
+
+import io.streamtrain.core.spec.ModelSpec;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The batch record format: a safetensors document with {@code x} ({@code [B, ...]}
+ * features) and {@code y} ({@code [B]} class labels, or {@code [B]}/{@code [B, outputs]}
+ * regression targets). Decoding checks the record against the model, so a bad record is
+ * refused with a reason here and never reaches the engine.
+ */
+public final class BatchCodec {
+    private static final Set<DType> FEATURE_TYPES = EnumSet.of(DType.F32, DType.F64, DType.U8, DType.I8, DType.I16, DType.I32, DType.I64);
+    private static final Set<DType> LABEL_TYPES = EnumSet.of(DType.I64, DType.I32, DType.I16, DType.I8, DType.U8);
+    private static final Set<DType> TARGET_TYPES = EnumSet.of(DType.F32, DType.F64);
+
+    private final ModelSpec model;
+
+    public BatchCodec(ModelSpec model) {
+        this.model = model;
+    }
+
+    public Batch decode(byte[] value) throws RejectedRecordException {
+        if (value == null) {
+            throw new RejectedRecordException(RejectReason.DECODE, "record has no value");
+        }
+        SafeTensors.Document doc;
+        try {
+            doc = SafeTensors.read(value);
+        } catch (SafeTensorsException e) {
+            throw new RejectedRecordException(RejectReason.DECODE, "not a safetensors document: " + e.getMessage());
+        }
+        Tensor x = doc.tensor("x");
+        Tensor y = doc.tensor("y");
+        if (x == null || y == null) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "a batch needs tensors 'x' and 'y'; found " + doc.tensors().keySet());
+        }
+        if (!FEATURE_TYPES.contains(x.dtype())) {
+            throw new RejectedRecordException(RejectReason.DTYPE, "x is " + x.dtype() + "; allowed: " + FEATURE_TYPES);
+        }
+        if (x.rank() < 1 || x.dim(0) == 0) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "x must be [B, ...] with B >= 1, got " + x);
+        }
+        long samples = x.dim(0);
+        long features = x.elements() / samples;
+        if (features != model.inputs()) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
+        }
+        if (y.rank() < 1 || y.dim(0) != samples) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "y must have the same leading size as x (" + samples + "), got " + y);
+        }
+        float[] xs = x.toFloats();
+        checkFinite(xs, "x");
+        if (model.classification()) {
+            return new Batch((int) samples, (int) features, xs, labels(y, samples), null, 1);
+        }
+        return new Batch((int) samples, (int) features, xs, null, targets(y, samples), model.outputs());
+    }
+
+    private long[] labels(Tensor y, long samples) throws RejectedRecordException {
+        if (!LABEL_TYPES.contains(y.dtype())) {
+            throw new RejectedRecordException(RejectReason.DTYPE, "y is " + y.dtype() + "; class labels must be one of " + LABEL_TYPES);
+        }
+        if (y.elements() != samples) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "class labels y must be [B], got " + y);
+        }
+        long[] labels = y.toLongs();
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= model.classes()) {
+                throw new RejectedRecordException(RejectReason.LABEL, "y[" + i + "] = " + labels[i] + " is not a class in [0, " + model.classes() + ")");
+            }
+        }
+        return labels;
+    }
+
+    private float[] targets(Tensor y, long samples) throws RejectedRecordException {
+        if (!TARGET_TYPES.contains(y.dtype())) {
+            throw new RejectedRecordException(RejectReason.DTYPE, "y is " + y.dtype() + "; regression targets must be one of " + TARGET_TYPES);
+        }
+        if (y.elements() != samples * model.outputs()) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "regression targets y must hold " + model.outputs() + " values per sample, got " + y);
+        }
+        float[] t = y.toFloats();
+        checkFinite(t, "y");
+        return t;
+    }
+
+    private static void checkFinite(float[] v, String name) throws RejectedRecordException {
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                throw new RejectedRecordException(RejectReason.NON_FINITE, name + " holds " + v[i] + " at flat index " + i);
+            }
+        }
+    }
+
+    /** Encodes features {@code [samples, features]} (float32) and class labels (int64). */
+    public static byte[] encode(float[] x, long[] xShape, long[] labels) {
+        return SafeTensors.write(List.of(
+                Tensor.ofFloats("x", xShape, x),
+                Tensor.ofLongs("y", new long[] {labels.length}, labels)), Map.of());
+    }
+
+    /** Encodes features and float32 regression targets of shape {@code [samples, outputs]}. */
+    public static byte[] encodeRegression(float[] x, long[] xShape, float[] targets, int outputs) {
+        long samples = xShape[0];
+        return SafeTensors.write(List.of(
+                Tensor.ofFloats("x", xShape, x),
+                Tensor.ofFloats("y", new long[] {samples, outputs}, targets)), Map.of());
+    }
+}

@@ -1,0 +1,120 @@
+package io.streamtrain.core.codec;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * One named tensor of a safetensors document: element type, shape, and its little-endian
+ * bytes (a read-only view; not copied on read).
+ */
+public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
+
+    public Tensor {
+        shape = shape.clone();
+        data = data.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    public static Tensor ofFloats(String name, long[] shape, float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return new Tensor(name, DType.F32, shape, b);
+    }
+
+    public static Tensor ofLongs(String name, long[] shape, long[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.asLongBuffer().put(values);
+        return new Tensor(name, DType.I64, shape, b);
+    }
+
+    @Override
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public long dim(int i) {
+        return shape[i];
+    }
+
+    public long elements() {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    /** The values as float32, converting from any numeric type (no scaling). */
+    public float[] toFloats() {
+        int n = Math.toIntExact(elements());
+        float[] out = new float[n];
+        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        switch (dtype) {
+            case F32 -> b.asFloatBuffer().get(out);
+            case F64 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = (float) b.getDouble(i * 8);
+                }
+            }
+            default -> {
+                long[] l = toLongs();
+                for (int i = 0; i < n; i++) {
+                    out[i] = l[i];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The values as int64; only for integer types. */
+    public long[] toLongs() {
+        int n = Math.toIntExact(elements());
+        long[] out = new long[n];
+        ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        switch (dtype) {
+            case I64 -> b.asLongBuffer().get(out);
+            case I32 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getInt(i * 4);
+                }
+            }
+            case I16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.getShort(i * 2);
+                }
+            }
+            case I8 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.get(i);
+                }
+            }
+            case U8 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = b.get(i) & 0xff;
+                }
+            }
+            default -> throw new IllegalStateException(name + " is " + dtype + ", not an integer tensor");
+        }
+        return out;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Tensor t && name.equals(t.name) && dtype == t.dtype
+                && Arrays.equals(shape, t.shape) && data.equals(t.data);
+    }
+
+    @Override
+    public int hashCode() {
+        return name.hashCode() * 31 + Arrays.hashCode(shape);
+    }
+
+    @Override
+    public String toString() {
+        return name + ":" + dtype + Arrays.toString(shape);
+    }
+}

@@ -1,0 +1,62 @@
+package io.streamtrain.core.regularization;
+
+import ai.djl.ndarray.NDArray;
+import io.streamtrain.core.spec.RegularizationSpec;
+import java.util.Map;
+
+/**
+ * The chapter's explicit penalties, added to the data loss:
+ * {@code l1 * sum(|w|)}, {@code l2 * sum(w^2)} and {@code l2sp * sum((w - w0)^2)}, summed
+ * over every parameter the {@link ParameterSelector} regularizes. (Weight decay is not a
+ * loss term; the optimizer applies it.)
+ */
+public final class Penalties {
+    private final RegularizationSpec spec;
+    private final ParameterSelector selector;
+
+    public Penalties(RegularizationSpec spec) {
+        this.spec = spec;
+        this.selector = new ParameterSelector(spec.exclude());
+    }
+
+    public ParameterSelector selector() {
+        return selector;
+    }
+
+    /**
+     * @param parameters the model's parameters by name
+     * @param anchors the L2-SP reference weights w0 by name; may be empty when l2sp is 0
+     */
+    public PenaltyTerms compute(Map<String, NDArray> parameters, Map<String, NDArray> anchors) {
+        NDArray l1 = null;
+        NDArray l2 = null;
+        NDArray l2sp = null;
+        for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+            if (!selector.regularized(e.getKey())) {
+                continue;
+            }
+            NDArray w = e.getValue();
+            if (spec.l1() > 0) {
+                l1 = sum(l1, w.abs().sum());
+            }
+            if (spec.l2() > 0) {
+                l2 = sum(l2, w.square().sum());
+            }
+            if (spec.l2sp() > 0) {
+                NDArray w0 = anchors.get(e.getKey());
+                if (w0 == null) {
+                    throw new IllegalStateException("no L2-SP anchor for parameter " + e.getKey());
+                }
+                l2sp = sum(l2sp, w.sub(w0).square().sum());
+            }
+        }
+        return new PenaltyTerms(
+                l1 == null ? null : l1.mul(spec.l1()),
+                l2 == null ? null : l2.mul(spec.l2()),
+                l2sp == null ? null : l2sp.mul(spec.l2sp()));
+    }
+
+    private static NDArray sum(NDArray acc, NDArray term) {
+        return acc == null ? term : acc.add(term);
+    }
+}

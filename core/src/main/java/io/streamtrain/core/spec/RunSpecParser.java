@@ -1,0 +1,194 @@
+package io.streamtrain.core.spec;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a run spec (YAML, or JSON, which YAML contains) into a {@link RunSpec}, strictly:
+ * an unknown key, a wrong type or an impossible value is a {@link SpecException} naming
+ * the key path and what is allowed. Every default lives here, next to its check.
+ */
+public final class RunSpecParser {
+    /** Kafka's legal topic characters; the run id becomes part of topic names. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
+    private static final ObjectMapper YAML = new ObjectMapper(
+            new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
+            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;
+
+    private RunSpecParser() {}
+
+    public static RunSpec parse(String yaml) {
+        JsonNode tree;
+        try {
+            tree = YAML.readTree(yaml);
+        } catch (JsonProcessingException e) {
+            throw new SpecException("", "not valid YAML: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
+        }
+        return parse(tree);
+    }
+
+    public static RunSpec load(Path file) {
+        try {
+            return parse(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new SpecException("", "spec file " + file + " does not exist");
+        } catch (IOException e) {
+            throw new SpecException("", "cannot read spec file " + file + ": " + e.getMessage());
+        }
+    }
+
+    /** The spec as YAML that {@link #parse(String)} reads back to an equal spec. */
+    public static String toYaml(RunSpec spec) {
+        try {
+            return YAML.writeValueAsString(spec);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static JsonNode toJson(RunSpec spec) {
+        return JSON.valueToTree(spec);
+    }
+
+    public static RunSpec parse(JsonNode tree) {
+        SpecNode root = SpecNode.root(tree);
+        String run = root.requiredString("run", "the run id, used in topic and group names");
+        requireName(root.path("run"), run);
+        RunSpec spec = new RunSpec(
+                run,
+                data(root.child("data")),
+                model(root.child("model")),
+                init(root.child("init")),
+                root.integer("batchSize", 32, 1, 1_000_000),
+                root.integer("maxEpochs", 10, 1, 1_000_000),
+                optimizer(root.child("optimizer")),
+                regularization(root.child("regularization")),
+                earlyStopping(root.child("earlyStopping")),
+                sync(root.child("sync")),
+                checkpoints(root.child("checkpoints")));
+        root.rejectUnknownKeys();
+        return spec;
+    }
+
+    private static DataSpec data(SpecNode n) {
+        String train = n.requiredString("train", "the Kafka topic with the training batches");
+        requireName(n.path("train"), train);
+        String validation = n.string("validation", null);
+        if (validation != null) {
+            requireName(n.path("validation"), validation);
+        }
+        n.rejectUnknownKeys();
+        return new DataSpec(train, validation);
+    }
+
+    private static ModelSpec model(SpecNode n) {
+        String type = n.oneOf("type", "mlp", List.of("mlp"));
+        int inputs = n.integer("inputs", 0, 1, Integer.MAX_VALUE);
+        if (inputs == 0) {
+            throw new SpecException(n.path("inputs"), "is required: features per sample, an integer >= 1");
+        }
+        List<Integer> hidden = n.integers("hidden", List.of(), 1);
+        String activation = n.oneOf("activation", "relu", List.of("relu", "gelu", "tanh", "sigmoid"));
+        int classes = n.integer("classes", 0, 0, 1_000_000);
+        if (classes == 1) {
+            throw new SpecException(n.path("classes"), "1 is not allowed: use 2 or more classes, or 0 for regression");
+        }
+        int outputs = n.integer("outputs", 1, 1, 1_000_000);
+        double dropout = n.number("dropout", 0.0, d -> d >= 0 && d < 1, "a rate in [0, 1)");
+        n.rejectUnknownKeys();
+        return new ModelSpec(type, inputs, hidden, activation, classes, classes > 0 ? 1 : outputs, dropout);
+    }
+
+    private static InitSpec init(SpecNode n) {
+        long seed = n.integer("seed", 42L, Long.MIN_VALUE, Long.MAX_VALUE);
+        String from = n.string("from", null);
+        n.rejectUnknownKeys();
+        return new InitSpec(seed, from);
+    }
+
+    private static OptimizerSpec optimizer(SpecNode n) {
+        String type = n.oneOf("type", "adamw", List.of("sgd", "adam", "adamw"));
+        double lr = n.number("learningRate", 0.001, d -> d > 0, "a number > 0");
+        double momentum = n.number("momentum", 0.0, d -> d >= 0 && d < 1, "a number in [0, 1)");
+        double beta1 = n.number("beta1", 0.9, d -> d >= 0 && d < 1, "a number in [0, 1)");
+        double beta2 = n.number("beta2", 0.999, d -> d >= 0 && d < 1, "a number in [0, 1)");
+        double eps = n.number("epsilon", 1e-8, d -> d > 0, "a number > 0");
+        OptimizerSpec.ScheduleSpec schedule = schedule(n.child("schedule"), lr);
+        n.rejectUnknownKeys();
+        return new OptimizerSpec(type, lr, momentum, beta1, beta2, eps, schedule);
+    }
+
+    private static OptimizerSpec.ScheduleSpec schedule(SpecNode n, double lr) {
+        String type = n.oneOf("type", "constant", List.of("constant", "cosine"));
+        long warmup = n.integer("warmupSteps", 0L, 0, Long.MAX_VALUE);
+        long decay = n.integer("decaySteps", 0L, 0, Long.MAX_VALUE);
+        double min = n.number("minLearningRate", 0.0, d -> d >= 0 && d <= lr, "a number in [0, learningRate]");
+        if ("cosine".equals(type) && decay == 0) {
+            throw new SpecException(n.path("decaySteps"), "is required for a cosine schedule: steps after warmup, an integer >= 1");
+        }
+        n.rejectUnknownKeys();
+        return new OptimizerSpec.ScheduleSpec(type, warmup, decay, min);
+    }
+
+    private static RegularizationSpec regularization(SpecNode n) {
+        String nonNegative = "a number >= 0 (0 turns it off)";
+        RegularizationSpec r = new RegularizationSpec(
+                n.number("l1", 0, d -> d >= 0, nonNegative),
+                n.number("l2", 0, d -> d >= 0, nonNegative),
+                n.number("l2sp", 0, d -> d >= 0, nonNegative),
+                n.number("weightDecay", 0, d -> d >= 0, nonNegative),
+                n.strings("exclude", List.of()),
+                n.number("clipGradNorm", 0, d -> d >= 0, nonNegative));
+        n.rejectUnknownKeys();
+        return r;
+    }
+
+    private static EarlyStoppingSpec earlyStopping(SpecNode n) {
+        EarlyStoppingSpec e = new EarlyStoppingSpec(
+                n.string("monitor", "val_loss"),
+                n.oneOf("mode", "min", List.of("min", "max")),
+                n.integer("patience", 3, 0, 1_000_000),
+                n.number("minDelta", 0, d -> d >= 0, "a number >= 0"));
+        n.rejectUnknownKeys();
+        return e;
+    }
+
+    private static SyncSpec sync(SpecNode n) {
+        SyncSpec s = new SyncSpec(
+                n.integer("everySteps", 50, 1, Integer.MAX_VALUE),
+                n.oneOf("outer", "average", List.of("average", "nesterov")));
+        n.rejectUnknownKeys();
+        return s;
+    }
+
+    private static CheckpointSpec checkpoints(SpecNode n) {
+        String store = n.string("store", "kafka");
+        if (!store.equals("kafka") && !store.startsWith("file:///")) {
+            throw new SpecException(n.path("store"), "'" + store + "' is not allowed; allowed: kafka, or file:///absolute/dir (claim check)");
+        }
+        int chunk = n.integer("chunkBytes", DEFAULT_CHUNK_BYTES, 1024, 64 * 1024 * 1024);
+        n.rejectUnknownKeys();
+        return new CheckpointSpec(store, chunk);
+    }
+
+    private static void requireName(String path, String value) {
+        if (!NAME.matcher(value).matches()) {
+            throw new SpecException(path, "'" + value + "' is not a usable name; allowed: 1-200 of the characters A-Z a-z 0-9 . _ -");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.trainer.model.StepReport;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Sums an epoch's step reports into the training metrics its checkpoint carries. Losses
+ * are sample-weighted means over the epoch; penalties are step means (they do not depend
+ * on the batch).
+ */
+final class EpochMeter {
+    private long samples;
+    private long steps;
+    private long correct;
+    private double dataLossSum;
+    private double l1Sum;
+    private double l2Sum;
+    private double l2spSum;
+    private double stepSeconds;
+    private long startedNanos = System.nanoTime();
+
+    void add(StepReport r) {
+        samples += r.samples();
+        steps++;
+        correct += r.correct();
+        dataLossSum += r.dataLoss() * r.samples();
+        l1Sum += r.l1();
+        l2Sum += r.l2();
+        l2spSum += r.l2sp();
+        stepSeconds += r.seconds();
+    }
+
+    void reset() {
+        samples = steps = correct = 0;
+        dataLossSum = l1Sum = l2Sum = l2spSum = stepSeconds = 0;
+        startedNanos = System.nanoTime();
+    }
+
+    long samples() {
+        return samples;
+    }
+
+    Map<String, Double> metrics(boolean classification, long records, long rejected) {
+        double dataLoss = samples == 0 ? Double.NaN : dataLossSum / samples;
+        double l1 = steps == 0 ? 0 : l1Sum / steps;
+        double l2 = steps == 0 ? 0 : l2Sum / steps;
+        double l2sp = steps == 0 ? 0 : l2spSum / steps;
+        double seconds = (System.nanoTime() - startedNanos) / 1e9;
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("train_loss", dataLoss + l1 + l2 + l2sp);
+        m.put("data_loss", dataLoss);
+        m.put("l1", l1);
+        m.put("l2", l2);
+        m.put("l2sp", l2sp);
+        if (classification) {
+            m.put("train_accuracy", samples == 0 ? Double.NaN : (double) correct / samples);
+        }
+        m.put("samples", (double) samples);
+        m.put("steps", (double) steps);
+        m.put("records", (double) records);
+        m.put("rejected", (double) rejected);
+        m.put("seconds", seconds);
+        m.put("step_seconds", stepSeconds);
+        m.put("samples_per_second", seconds > 0 ? samples / seconds : 0);
+        return m;
+    }
+}

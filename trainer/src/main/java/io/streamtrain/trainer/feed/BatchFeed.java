@@ -1,0 +1,408 @@
+package io.streamtrain.trainer.feed;
+
+import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.codec.BatchCodec;
+import io.streamtrain.core.codec.RejectedRecordException;
+import io.streamtrain.core.spec.RunSpec;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The thread that owns the train-topic consumer: it polls, decodes and re-batches ahead of
+ * the training step, into a prefetch bounded in bytes, so the step never waits for Kafka
+ * while data is there.
+ *
+ * <p>Order is deterministic: records are taken round-robin, one record at a time, across
+ * the assigned partitions in partition order, so an epoch's batches depend only on the
+ * offset ranges, never on how fetches happened to interleave. That is what lets a resumed
+ * run reproduce an uninterrupted one bit for bit.
+ *
+ * <p>After every (re)assignment the feed pauses and announces a {@link Reset}; the trainer
+ * rolls back to its last checkpoint and answers with {@link #start(long, int)}, naming the
+ * epoch to read. The feed keeps polling while it waits, paused, so the group never times
+ * it out.
+ */
+public final class BatchFeed implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(BatchFeed.class);
+    private static final long WAIT_LOG_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    /** A new assignment; the trainer must roll back and call {@link #start}. */
+    public record Reset(long generation, List<TopicPartition> assignment) {}
+
+    private record StartRequest(long generation, int epoch) {}
+
+    private enum State { AWAITING_START, RUNNING, IDLE }
+
+    private final Consumer<byte[], byte[]> consumer;
+    private final String topic;
+    private final BatchCodec codec;
+    private final Rebatcher rebatcher;
+    private final int maxEpochs;
+    private final long partitionBufferBytes;
+    private final PrefetchQueue<FeedItem> queue;
+    private final AtomicReference<Reset> pendingReset = new AtomicReference<>();
+    private final AtomicReference<StartRequest> pendingStart = new AtomicReference<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final ArrayDeque<FeedItem> outbox = new ArrayDeque<>();
+    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], byte[]>>> buffers = new HashMap<>();
+    private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
+    private final Set<TopicPartition> paused = new HashSet<>();
+    private volatile boolean closed;
+    private volatile long generation;
+    private volatile EpochPlan plan;
+    private List<TopicPartition> assignment = List.of();
+    private State state = State.AWAITING_START;
+    private int epoch;
+    private int roundRobin;
+    private long epochRecords;
+    private long epochRejected;
+    private long lastProgress = System.nanoTime();
+    private long lastWaitLog = System.nanoTime();
+
+    /**
+     * @param plan the epoch plan from the checkpoint being resumed, or null to snapshot the
+     *     topic's offsets at the first assignment
+     */
+    public BatchFeed(Consumer<byte[], byte[]> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes) {
+        this.consumer = consumer;
+        this.topic = spec.data().train();
+        this.codec = new BatchCodec(spec.model());
+        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().outputs());
+        this.maxEpochs = spec.maxEpochs();
+        this.plan = plan;
+        this.queue = new PrefetchQueue<>(prefetchBytes);
+        this.partitionBufferBytes = Math.max(1 << 20, prefetchBytes);
+    }
+
+    // ---- the training thread's side ----
+
+    /** A reset the trainer has not answered yet, or null. */
+    public Reset takeReset() {
+        return pendingReset.getAndSet(null);
+    }
+
+    /** The next item of the current generation, or null after {@code timeout}. */
+    public FeedItem next(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        while (true) {
+            FeedItem item = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (item == null || item.generation() == generation) {
+                return item;
+            }
+        }
+    }
+
+    /** The trainer has rolled back for {@code generation}; read epoch {@code epoch} next. */
+    public void start(long forGeneration, int startEpoch) {
+        pendingStart.set(new StartRequest(forGeneration, startEpoch));
+    }
+
+    public long generation() {
+        return generation;
+    }
+
+    /** The epoch plan, once known (after the first assignment). */
+    public EpochPlan plan() {
+        return plan;
+    }
+
+    /** What stopped the feed thread, if it failed. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    public long prefetchedBytes() {
+        return queue.bytes();
+    }
+
+    /** Stops the thread at its next poll; the consumer is closed (leaving the group) by the thread. */
+    public void close() {
+        closed = true;
+        consumer.wakeup();
+    }
+
+    // ---- the feed thread ----
+
+    @Override
+    public void run() {
+        try {
+            consumer.subscribe(List.of(topic), new Listener());
+            while (!closed) {
+                applyStart();
+                try {
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(outbox.isEmpty() ? 200 : 10))) {
+                        buffer(r);
+                    }
+                } catch (WakeupException e) {
+                    if (closed) {
+                        break;
+                    }
+                }
+                if (state == State.RUNNING) {
+                    drain();
+                    adjustPauses();
+                    logIfWaiting();
+                }
+            }
+        } catch (Throwable t) {
+            if (!closed) {
+                failure.set(t);
+                log.error("the batch feed stopped: {}", t.toString(), t);
+            }
+        } finally {
+            try {
+                consumer.close(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                log.debug("closing the consumer: {}", e.toString());
+            }
+        }
+    }
+
+    private final class Listener implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            // nothing to commit: offsets are committed only with the checkpoint that accounts for them
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            reassigned();
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            reassigned();
+        }
+    }
+
+    private void reassigned() {
+        List<TopicPartition> now = consumer.assignment().stream()
+                .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
+        buffers.clear();
+        bufferedBytes.clear();
+        outbox.clear();
+        rebatcher.reset();
+        assignment = now;
+        consumer.pause(now);
+        paused.clear();
+        paused.addAll(now);
+        state = State.AWAITING_START;
+        generation++;
+        log.info("assigned partitions {} (generation {}); waiting for the trainer to roll back", partitionsOf(now), generation);
+        pendingReset.set(new Reset(generation, now));
+    }
+
+    private void applyStart() {
+        StartRequest s = pendingStart.get();
+        if (s == null || s.generation() != generation || state != State.AWAITING_START) {
+            return;
+        }
+        pendingStart.compareAndSet(s, null);
+        if (plan == null) {
+            snapshotPlan();
+        }
+        for (TopicPartition tp : assignment) {
+            if (!plan.covers(tp)) {
+                throw new IllegalStateException(tp + " is not in the run's epoch plan " + plan.ranges().keySet()
+                        + "; partitions added to the train topic after the run started are not supported");
+            }
+        }
+        beginEpoch(s.epoch());
+    }
+
+    private void snapshotPlan() {
+        List<TopicPartition> all = new ArrayList<>();
+        for (PartitionInfo p : consumer.partitionsFor(topic)) {
+            all.add(new TopicPartition(topic, p.partition()));
+        }
+        Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
+        Map<TopicPartition, Long> end = consumer.endOffsets(all);
+        Map<Integer, long[]> ranges = new HashMap<>();
+        all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
+        plan = new EpochPlan(topic, ranges);
+        log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(), all.size(), topic);
+    }
+
+    private void beginEpoch(int next) {
+        epoch = next;
+        epochRecords = 0;
+        epochRejected = 0;
+        roundRobin = 0;
+        rebatcher.reset();
+        buffers.clear();
+        bufferedBytes.clear();
+        if (epoch > maxEpochs) {
+            state = State.IDLE;
+            log.info("all {} epochs read; the feed is idle", maxEpochs);
+            return;
+        }
+        for (TopicPartition tp : assignment) {
+            consumer.seek(tp, plan.from(tp));
+            buffers.put(tp, new ArrayDeque<>());
+            bufferedBytes.put(tp, 0L);
+        }
+        state = State.RUNNING;
+        lastProgress = System.nanoTime();
+        adjustPauses();
+    }
+
+    private void buffer(ConsumerRecord<byte[], byte[]> r) {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        ArrayDeque<ConsumerRecord<byte[], byte[]>> b = buffers.get(tp);
+        // records past the snapshot belong to no epoch of this run
+        if (state != State.RUNNING || b == null || r.offset() >= plan.to(tp)) {
+            return;
+        }
+        b.addLast(r);
+        bufferedBytes.merge(tp, sizeOf(r), Long::sum);
+        lastProgress = System.nanoTime();
+    }
+
+    /** Moves records from the partition buffers into the prefetch queue, in round-robin order. */
+    private void drain() {
+        if (assignment.isEmpty()) {
+            return; // more trainers than partitions: this one has nothing to read
+        }
+        while (flushOutbox() && state == State.RUNNING) {
+            if (assignment.stream().allMatch(this::finished)) {
+                endEpoch();
+                continue;
+            }
+            TopicPartition tp = assignment.get(roundRobin);
+            if (finished(tp)) {
+                roundRobin = (roundRobin + 1) % assignment.size();
+                continue;
+            }
+            ConsumerRecord<byte[], byte[]> r = buffers.get(tp).pollFirst();
+            if (r == null) {
+                return; // the next record in order has not arrived yet
+            }
+            bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
+            roundRobin = (roundRobin + 1) % assignment.size();
+            decode(r);
+        }
+    }
+
+    private void decode(ConsumerRecord<byte[], byte[]> r) {
+        epochRecords++;
+        try {
+            Batch b = codec.decode(r.value());
+            for (Batch full : rebatcher.add(b)) {
+                outbox.add(new FeedItem.Samples(generation, epoch, full));
+            }
+        } catch (RejectedRecordException e) {
+            epochRejected++;
+            outbox.add(new FeedItem.Rejected(generation, epoch, r, e.reason(), e.getMessage()));
+        }
+    }
+
+    /** A partition is done for the epoch when its position passed the plan's end and its buffer is empty. */
+    private boolean finished(TopicPartition tp) {
+        return buffers.get(tp).isEmpty() && consumer.position(tp) >= plan.to(tp);
+    }
+
+    private void endEpoch() {
+        Batch rest = rebatcher.flush();
+        if (rest != null) {
+            outbox.add(new FeedItem.Samples(generation, epoch, rest));
+        }
+        outbox.add(new FeedItem.EpochEnd(generation, epoch, plan.rangesOf(assignment), consumer.groupMetadata(),
+                epochRecords, epochRejected));
+        log.info("epoch {} read: {} records, {} rejected", epoch, epochRecords, epochRejected);
+        beginEpoch(epoch + 1);
+    }
+
+    /** Offers pending items to the queue; false while the queue is full. */
+    private boolean flushOutbox() {
+        try {
+            while (!outbox.isEmpty()) {
+                FeedItem item = outbox.peekFirst();
+                if (!queue.offer(item, bytesOf(item), 20, TimeUnit.MILLISECONDS)) {
+                    return false;
+                }
+                outbox.removeFirst();
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closed = true;
+            return false;
+        }
+    }
+
+    /** Fetch only what the buffers have room for, and nothing past the epoch's end. */
+    private void adjustPauses() {
+        if (state != State.RUNNING) {
+            return;
+        }
+        long limit = partitionBufferBytes / Math.max(1, assignment.size());
+        List<TopicPartition> pause = new ArrayList<>();
+        List<TopicPartition> resume = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
+            boolean done = consumer.position(tp) >= plan.to(tp);
+            if ((full || done) && paused.add(tp)) {
+                pause.add(tp);
+            } else if (!full && !done && paused.remove(tp)) {
+                resume.add(tp);
+            }
+        }
+        if (!pause.isEmpty()) {
+            consumer.pause(pause);
+        }
+        if (!resume.isEmpty()) {
+            consumer.resume(resume);
+        }
+    }
+
+    private void logIfWaiting() {
+        long now = System.nanoTime();
+        if (now - lastProgress > WAIT_LOG_NANOS && now - lastWaitLog > WAIT_LOG_NANOS && outbox.isEmpty()) {
+            lastWaitLog = now;
+            List<String> waiting = new ArrayList<>();
+            for (TopicPartition tp : assignment) {
+                if (!finished(tp)) {
+                    waiting.add(tp.partition() + "@" + consumer.position(tp) + "/" + plan.to(tp));
+                }
+            }
+            log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?",
+                    topic, (now - lastProgress) / 1_000_000_000L, epoch, waiting);
+        }
+    }
+
+    private static long sizeOf(ConsumerRecord<byte[], byte[]> r) {
+        return (r.value() == null ? 0 : r.value().length) + (r.key() == null ? 0 : r.key().length) + 64L;
+    }
+
+    private static long bytesOf(FeedItem item) {
+        if (item instanceof FeedItem.Samples s) {
+            return s.batch().bytes();
+        }
+        if (item instanceof FeedItem.Rejected r) {
+            return sizeOf(r.record());
+        }
+        return 256;
+    }
+
+    private static List<Integer> partitionsOf(List<TopicPartition> tps) {
+        return tps.stream().map(TopicPartition::partition).toList();
+    }
+}

@@ -1,0 +1,73 @@
+package io.streamtrain.trainer.feed;
+
+import io.streamtrain.core.codec.Batch;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Cuts a stream of records of any size into training batches of exactly {@code batchSize}
+ * samples, keeping sample order; {@link #flush()} hands out the remainder at the end of an
+ * epoch, so no sample is dropped and no batch spans two epochs.
+ */
+final class Rebatcher {
+    private final int batchSize;
+    private final int features;
+    private final int outputs;
+    private final boolean classification;
+    private float[] x;
+    private long[] labels;
+    private float[] targets;
+    private int filled;
+
+    Rebatcher(int batchSize, int features, boolean classification, int outputs) {
+        this.batchSize = batchSize;
+        this.features = features;
+        this.classification = classification;
+        this.outputs = outputs;
+        reset();
+    }
+
+    /** Adds a record's samples; returns the batches they completed, in order. */
+    List<Batch> add(Batch record) {
+        List<Batch> done = new ArrayList<>(1);
+        int taken = 0;
+        while (taken < record.samples()) {
+            int n = Math.min(batchSize - filled, record.samples() - taken);
+            System.arraycopy(record.x(), taken * features, x, filled * features, n * features);
+            if (classification) {
+                System.arraycopy(record.classLabels(), taken, labels, filled, n);
+            } else {
+                System.arraycopy(record.targets(), taken * outputs, targets, filled * outputs, n * outputs);
+            }
+            filled += n;
+            taken += n;
+            if (filled == batchSize) {
+                done.add(emit());
+            }
+        }
+        return done;
+    }
+
+    /** The partial batch, or null when empty. */
+    Batch flush() {
+        return filled == 0 ? null : emit();
+    }
+
+    /** Forgets a partial batch (the epoch is being abandoned). */
+    void reset() {
+        x = new float[batchSize * features];
+        labels = classification ? new long[batchSize] : null;
+        targets = classification ? null : new float[batchSize * outputs];
+        filled = 0;
+    }
+
+    private Batch emit() {
+        Batch b = filled == batchSize
+                ? new Batch(filled, features, x, labels, targets, outputs)
+                : new Batch(filled, features, java.util.Arrays.copyOf(x, filled * features),
+                        labels == null ? null : java.util.Arrays.copyOf(labels, filled),
+                        targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
+        reset();
+        return b;
+    }
+}

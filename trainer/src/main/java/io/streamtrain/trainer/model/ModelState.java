@@ -1,0 +1,199 @@
+package io.streamtrain.trainer.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import io.streamtrain.core.checkpoint.CheckpointManifest.ParameterInfo;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.SafeTensorsException;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.model.ModelFactory;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SpecException;
+import io.streamtrain.trainer.optim.Optimizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything a trainer's model is at a step boundary: the block's parameters, the
+ * optimizer's state, the L2-SP anchors w0 and the step count. It round-trips through a
+ * safetensors payload exactly, which is what makes resume bit-identical.
+ *
+ * <p>Payload names: a parameter under its block name ({@code 01Linear_weight}), optimizer
+ * state as {@code optimizer.<slot>.<parameter>}, anchors as {@code anchor.<parameter>}.
+ */
+public final class ModelState implements AutoCloseable {
+    public static final String OPTIMIZER_PREFIX = "optimizer.";
+    public static final String ANCHOR_PREFIX = "anchor.";
+
+    private final RunSpec spec;
+    private final NDManager manager;
+    private final Block block;
+    private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+    private final Map<String, NDArray> anchors = new LinkedHashMap<>();
+    private final Optimizer optimizer;
+    private long step;
+
+    private ModelState(RunSpec spec, Engine engine) {
+        this.spec = spec;
+        this.manager = engine.newBaseManager();
+        engine.setRandomSeed(Long.hashCode(spec.init().seed()));
+        this.block = ModelFactory.create(spec.model());
+        block.initialize(manager, DataType.FLOAT32, ModelFactory.inputShape(spec.model()));
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            parameters.put(p.getKey(), p.getValue());
+        }
+        this.optimizer = Optimizer.create(spec.optimizer(), manager);
+    }
+
+    /** The initial state: seeded initialization, or the weights of {@code init.from}. */
+    public static ModelState initialize(RunSpec spec, Engine engine) {
+        ModelState s = new ModelState(spec, engine);
+        try {
+            if (spec.init().from() != null) {
+                s.loadPretrained(Path.of(spec.init().from()));
+            }
+            if (spec.regularization().l2sp() > 0) {
+                s.parameters.forEach((name, p) -> s.anchors.put(name, s.copyOf(p.getArray())));
+            }
+            return s;
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void loadPretrained(Path file) {
+        SafeTensors.Document doc;
+        try {
+            doc = SafeTensors.read(Files.readAllBytes(file));
+        } catch (IOException | SafeTensorsException e) {
+            throw new SpecException("init.from", "cannot read pretrained weights " + file + ": " + e.getMessage());
+        }
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            Tensor t = doc.tensor(e.getKey());
+            if (t == null) {
+                throw new SpecException("init.from", file + " has no tensor '" + e.getKey() + "'; the model needs " + parameters.keySet());
+            }
+            if (!new Shape(t.shape()).equals(e.getValue().getArray().getShape())) {
+                throw new SpecException("init.from", "tensor '" + e.getKey() + "' in " + file + " is " + new Shape(t.shape())
+                        + ", the model needs " + e.getValue().getArray().getShape());
+            }
+            assign(e.getValue().getArray(), t);
+        }
+    }
+
+    /** Replaces parameters, optimizer state, anchors and step with a checkpoint's. */
+    public void restore(SafeTensors.Document payload, long restoredStep) {
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            Tensor t = payload.tensor(e.getKey());
+            if (t == null) {
+                throw new IllegalArgumentException("checkpoint has no parameter " + e.getKey());
+            }
+            assign(e.getValue().getArray(), t);
+        }
+        Map<String, NDArray> optimizerState = new LinkedHashMap<>();
+        try (NDManager scratch = manager.newSubManager()) {
+            for (Tensor t : payload.tensors().values()) {
+                if (t.name().startsWith(OPTIMIZER_PREFIX)) {
+                    optimizerState.put(t.name().substring(OPTIMIZER_PREFIX.length()), scratch.create(t.toFloats(), new Shape(t.shape())));
+                } else if (t.name().startsWith(ANCHOR_PREFIX)) {
+                    String name = t.name().substring(ANCHOR_PREFIX.length());
+                    NDArray anchor = anchors.computeIfAbsent(name, k -> manager.zeros(new Shape(t.shape())));
+                    assign(anchor, t);
+                }
+            }
+            optimizer.load(optimizerState, manager);
+        }
+        this.step = restoredStep;
+    }
+
+    /** The state as a safetensors payload. */
+    public byte[] toPayload(Map<String, String> metadata) {
+        List<Tensor> tensors = new ArrayList<>();
+        parameters.forEach((name, p) -> tensors.add(tensor(name, p.getArray())));
+        optimizer.state().forEach((name, a) -> tensors.add(tensor(OPTIMIZER_PREFIX + name, a)));
+        anchors.forEach((name, a) -> tensors.add(tensor(ANCHOR_PREFIX + name, a)));
+        return SafeTensors.write(tensors, metadata);
+    }
+
+    public List<ParameterInfo> parameterInfos() {
+        List<ParameterInfo> out = new ArrayList<>();
+        parameters.forEach((name, p) -> out.add(new ParameterInfo(name, "F32", p.getArray().getShape().getShape())));
+        return out;
+    }
+
+    /** Runs the model; {@code training} turns dropout on. Result attached to the input's manager. */
+    public NDArray forward(NDArray x, boolean training) {
+        return block.forward(new ParameterStore(manager, false), new NDList(x), training).singletonOrThrow();
+    }
+
+    public Map<String, NDArray> parameterArrays() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        parameters.forEach((name, p) -> out.put(name, p.getArray()));
+        return Collections.unmodifiableMap(out);
+    }
+
+    public Map<String, NDArray> anchors() {
+        return Collections.unmodifiableMap(anchors);
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    public RunSpec spec() {
+        return spec;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    void advance() {
+        step++;
+    }
+
+    private NDArray copyOf(NDArray a) {
+        NDArray c = manager.zeros(a.getShape(), a.getDataType());
+        c.set(new NDIndex("..."), a);
+        NDScope.unregister(c);
+        return c;
+    }
+
+    /** Copies tensor values into an existing array; libtorch owns the copy (see DJL's set). */
+    private void assign(NDArray target, Tensor t) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray src = scratch.create(t.toFloats(), new Shape(t.shape()));
+            target.set(new NDIndex("..."), src);
+        }
+    }
+
+    private static Tensor tensor(String name, NDArray a) {
+        return Tensor.ofFloats(name, a.getShape().getShape(), a.toFloatArray());
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,100 @@
+package io.streamtrain.trainer.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.model.Losses;
+import io.streamtrain.core.regularization.ParameterSelector;
+import io.streamtrain.core.regularization.Penalties;
+import io.streamtrain.core.regularization.PenaltyTerms;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.trainer.optim.LearningRateSchedule;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One training step: forward in training mode (dropout on), data loss plus the chapter's
+ * penalties, backward, global gradient-norm clipping, then the optimizer update with weight
+ * decay for the parameters the {@code exclude} patterns do not exempt.
+ */
+public final class StepRunner {
+    private final RunSpec spec;
+    private final ModelState state;
+    private final Engine engine;
+    private final Penalties penalties;
+    private final ParameterSelector selector;
+    private final LearningRateSchedule schedule;
+
+    public StepRunner(ModelState state, Engine engine) {
+        this.spec = state.spec();
+        this.state = state;
+        this.engine = engine;
+        this.penalties = new Penalties(spec.regularization());
+        this.selector = penalties.selector();
+        this.schedule = LearningRateSchedule.of(spec.optimizer());
+    }
+
+    public StepReport train(Batch batch) {
+        long started = System.nanoTime();
+        // every array made during the step (inputs, activations, gradients' wrappers,
+        // optimizer temporaries) is freed when the scope closes; parameters and state live on
+        try (NDScope scope = new NDScope(); NDManager step = state.manager().newSubManager()) {
+            NDArray x = step.create(batch.x(), new Shape(batch.samples(), batch.features()));
+            NDArray y = batch.classLabels() != null
+                    ? step.create(batch.classLabels())
+                    : step.create(batch.targets(), new Shape(batch.samples(), batch.outputs()));
+            Map<String, NDArray> weights = state.parameterArrays();
+            double dataLoss;
+            PenaltyTerms terms;
+            long correct = 0;
+            try (GradientCollector collector = engine.newGradientCollector()) {
+                collector.zeroGradients();
+                NDArray output = state.forward(x, true);
+                NDArray loss = Losses.dataLoss(spec.model(), output, y);
+                terms = penalties.compute(weights, state.anchors());
+                collector.backward(terms.addTo(loss));
+                dataLoss = loss.toType(DataType.FLOAT64, false).getDouble();
+                if (spec.model().classification()) {
+                    correct = Losses.correct(output, y);
+                }
+            }
+            Map<String, NDArray> gradients = new LinkedHashMap<>();
+            weights.forEach((name, w) -> gradients.put(name, w.getGradient()));
+            double gradNorm = globalNorm(gradients);
+            double clipped = clip(gradients, gradNorm);
+            double lr = schedule.at(state.step());
+            state.advance();
+            double decay = spec.regularization().weightDecay();
+            weights.forEach((name, w) -> state.optimizer().update(
+                    name, w, gradients.get(name), lr, selector.regularized(name) ? decay : 0.0, state.step()));
+            double weightNorm = globalNorm(weights);
+            return new StepReport(state.step(), batch.samples(), lr, dataLoss,
+                    terms.l1Value(), terms.l2Value(), terms.l2spValue(), gradNorm, clipped, weightNorm, correct,
+                    (System.nanoTime() - started) / 1e9);
+        }
+    }
+
+    /** Scales gradients in place so their global norm is at most clipGradNorm (as torch's clip_grad_norm_). */
+    private double clip(Map<String, NDArray> gradients, double norm) {
+        double max = spec.regularization().clipGradNorm();
+        if (max <= 0 || norm <= max) {
+            return norm;
+        }
+        double scale = max / (norm + 1e-6);
+        gradients.values().forEach(g -> g.muli(scale));
+        return globalNorm(gradients);
+    }
+
+    static double globalNorm(Map<String, NDArray> arrays) {
+        double sum = 0;
+        for (NDArray a : arrays.values()) {
+            sum += a.square().sum().toType(DataType.FLOAT64, false).getDouble();
+        }
+        return Math.sqrt(sum);
+    }
+}

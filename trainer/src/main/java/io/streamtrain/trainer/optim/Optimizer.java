@@ -1,0 +1,42 @@
+package io.streamtrain.trainer.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.streamtrain.core.spec.OptimizerSpec;
+import java.util.Map;
+
+/**
+ * Updates weights in place from their gradients, with PyTorch's semantics so results can
+ * be checked against it. streamtrain keeps its own optimizers (rather than DJL's) because
+ * their state must go into checkpoints: a resumed run continues bit for bit.
+ *
+ * <p>Call {@link #update} outside any gradient collector: in-place writes to leaf tensors
+ * are only legal with gradient recording off.
+ */
+public interface Optimizer {
+
+    /**
+     * @param name parameter name (state is kept per name)
+     * @param weight the parameter, updated in place
+     * @param gradient its gradient (already clipped)
+     * @param learningRate for this step
+     * @param weightDecay the decay for this parameter (0 when it is excluded)
+     * @param step 1-based count of updates including this one (for bias correction)
+     */
+    void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step);
+
+    /** The state to checkpoint, as {@code slot.parameter} names; arrays stay owned by the optimizer. */
+    Map<String, NDArray> state();
+
+    /** Replaces the state with checkpointed arrays (copied into {@code manager}). */
+    void load(Map<String, NDArray> state, NDManager manager);
+
+    static Optimizer create(OptimizerSpec spec, NDManager manager) {
+        return switch (spec.type()) {
+            case "sgd" -> new Sgd(spec.momentum(), manager);
+            case "adam" -> new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), false, manager);
+            case "adamw" -> new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), true, manager);
+            default -> throw new IllegalArgumentException("unknown optimizer " + spec.type());
+        };
+    }
+}
