@@ -44,6 +44,10 @@ class TrainerNodeTest {
     }
 
     static List<Checkpoint> checkpoints(String run) throws Exception {
+        return checkpoints(kafka, run);
+    }
+
+    static List<Checkpoint> checkpoints(KafkaFixture kafka, String run) throws Exception {
         CheckpointAssembler assembler = new CheckpointAssembler();
         List<Checkpoint> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.checkpoints(run))) {

@@ -116,7 +116,15 @@ public final class SafeTensors {
                 throw new SafeTensorsException("tensor '" + name + "' has a bad shape " + s);
             }
             shape[i] = s.get(i).asLong();
-            elements = Math.multiplyExact(elements, shape[i]);
+        }
+        long bytes;
+        try {
+            for (long d : shape) {
+                elements = Math.multiplyExact(elements, d);
+            }
+            bytes = Math.multiplyExact(elements, (long) dtype.bytes());
+        } catch (ArithmeticException e) {
+            throw new SafeTensorsException("tensor '" + name + "' has a shape " + s + " too large to address");
         }
         long begin = info.get("data_offsets").get(0).asLong(-1);
         long end = info.get("data_offsets").get(1).asLong(-1);
@@ -124,9 +132,9 @@ public final class SafeTensors {
             throw new SafeTensorsException("tensor '" + name + "' has data_offsets [" + begin + ", " + end
                     + "] outside the " + data.remaining() + " data bytes (truncated?)");
         }
-        if (end - begin != elements * dtype.bytes()) {
+        if (end - begin != bytes) {
             throw new SafeTensorsException("tensor '" + name + "' has " + (end - begin) + " bytes, but "
-                    + dtype + " " + s + " needs " + elements * dtype.bytes());
+                    + dtype + " " + s + " needs " + bytes);
         }
         ByteBuffer slice = data.duplicate().position((int) begin).limit((int) end).slice();
         return new Tensor(name, dtype, shape, slice);

@@ -12,7 +12,7 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
 
     public Tensor {
         shape = shape.clone();
-        data = data.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        data = data.slice().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     public static Tensor ofFloats(String name, long[] shape, float[] values) {

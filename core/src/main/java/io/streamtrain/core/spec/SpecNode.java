@@ -93,7 +93,7 @@ final class SpecNode {
             return dflt;
         }
         if (!v.isNumber()) {
-            throw new SpecException(path(key), "expected a number " + allowedRange + ", got " + describe(v));
+            throw new SpecException(path(key), "expected " + allowedRange + ", got " + describe(v));
         }
         double d = v.asDouble();
         if (!Double.isFinite(d) || !ok.test(d)) {

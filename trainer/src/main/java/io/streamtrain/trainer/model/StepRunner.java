@@ -39,6 +39,10 @@ public final class StepRunner {
         this.schedule = LearningRateSchedule.of(spec.optimizer());
     }
 
+    static int stepSeed(long seed, long step) {
+        return Long.hashCode(seed * 0x9E3779B97F4A7C15L + step);
+    }
+
     public StepReport train(Batch batch) {
         long started = System.nanoTime();
         // every array made during the step (inputs, activations, gradients' wrappers,
@@ -52,6 +56,9 @@ public final class StepRunner {
             double dataLoss;
             PenaltyTerms terms;
             long correct = 0;
+            // dropout masks are a function of (seed, step), so a resumed or rolled-back run
+            // draws exactly the masks the uninterrupted run drew
+            engine.setRandomSeed(stepSeed(spec.init().seed(), state.step()));
             try (GradientCollector collector = engine.newGradientCollector()) {
                 collector.zeroGradients();
                 NDArray output = state.forward(x, true);

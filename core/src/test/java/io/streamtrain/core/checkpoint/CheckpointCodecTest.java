@@ -1,0 +1,388 @@
+package io.streamtrain.core.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.spec.RunSpecParser;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointCodecTest {
+    private static final String TOPIC = "streamtrain.r1.checkpoints";
+    private static final JsonNode SPEC = RunSpecParser.toJson(RunSpecParser.parse("""
+            run: r1
+            data: { train: t }
+            model: { inputs: 32, hidden: [16], classes: 4 }
+            """));
+
+    private long nextOffset;
+
+    // ---------------------------------------------------------------- fixtures
+
+    private static float[] randomFloats(int n, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return v;
+    }
+
+    /** Model parameters in block order. */
+    private static List<Tensor> parameters(long seed) {
+        return List.of(
+                Tensor.ofFloats("01Linear_weight", new long[] {16, 32}, randomFloats(16 * 32, seed)),
+                Tensor.ofFloats("01Linear_bias", new long[] {16}, randomFloats(16, seed + 1)),
+                Tensor.ofFloats("03Linear_weight", new long[] {4, 16}, randomFloats(4 * 16, seed + 2)),
+                Tensor.ofFloats("03Linear_bias", new long[] {4}, randomFloats(4, seed + 3)));
+    }
+
+    /** A payload: the parameters plus optimizer state that is not a parameter. */
+    private static byte[] payload(long seed) {
+        List<Tensor> all = new ArrayList<>(parameters(seed));
+        all.add(Tensor.ofFloats("optimizer.m.01Linear_weight", new long[] {16, 32}, randomFloats(16 * 32, seed + 10)));
+        all.add(Tensor.ofLongs("optimizer.step", new long[] {1}, new long[] {seed}));
+        return SafeTensors.write(all, Map.of());
+    }
+
+    private static List<CheckpointManifest.ParameterInfo> infos(List<Tensor> ts) {
+        return ts.stream().map(t -> new CheckpointManifest.ParameterInfo(t.name(), t.dtype().name(), t.shape())).toList();
+    }
+
+    private static String sha256(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    private static CheckpointManifest manifest(String id, List<CheckpointManifest.ParameterInfo> params,
+            CheckpointManifest.Payload payload) {
+        return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "r1", id, 1, 0, 100, SPEC,
+                params, payload, List.of(new CheckpointManifest.OffsetRange("t", 0, 0, 100)),
+                Map.of("train_loss", 0.5), "node-0", "2024-01-01T00:00:00Z");
+    }
+
+    private static CheckpointManifest kafkaManifest(String id, byte[] payload, int chunkBytes) throws Exception {
+        int chunks = (payload.length + chunkBytes - 1) / chunkBytes;
+        return manifest(id, infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, chunks));
+    }
+
+    private ConsumerRecord<byte[], byte[]> consumed(ProducerRecord<byte[], byte[]> p) {
+        RecordHeaders h = new RecordHeaders();
+        for (Header x : p.headers()) {
+            h.add(x.key(), x.value());
+        }
+        return new ConsumerRecord<>(p.topic(), 0, nextOffset++, 0L, TimestampType.CREATE_TIME,
+                p.key() == null ? -1 : p.key().length, p.value() == null ? -1 : p.value().length,
+                p.key(), p.value(), h, Optional.empty());
+    }
+
+    private List<ConsumerRecord<byte[], byte[]>> consumed(List<ProducerRecord<byte[], byte[]>> ps) {
+        return ps.stream().map(this::consumed).toList();
+    }
+
+    /** Feeds every record; chunks must answer null, the last record (a manifest) its checkpoint. */
+    private static Checkpoint feed(CheckpointAssembler a, List<ConsumerRecord<byte[], byte[]>> chunks,
+            ConsumerRecord<byte[], byte[]> manifest) throws CheckpointRejectedException {
+        for (ConsumerRecord<byte[], byte[]> c : chunks) {
+            assertNull(a.accept(c), "a chunk completes nothing");
+        }
+        return a.accept(manifest);
+    }
+
+    private static String header(ProducerRecord<byte[], byte[]> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static void assertParameters(List<Tensor> expected, Checkpoint c) {
+        Map<String, Tensor> got = c.parameters();
+        assertEquals(expected.stream().map(Tensor::name).toList(), new ArrayList<>(got.keySet()),
+                "parameters() holds exactly the manifest's parameters, in order");
+        for (Tensor t : expected) {
+            assertArrayEquals(t.toFloats(), got.get(t.name()).toFloats(), t.name());
+            assertArrayEquals(t.shape(), got.get(t.name()).shape(), t.name());
+        }
+    }
+
+    // ---------------------------------------------------------------- chunking
+
+    @Test
+    void chunkRecordsSplitsThePayload() {
+        byte[] payload = new byte[10_000];
+        new Random(3).nextBytes(payload);
+        int chunkBytes = 1024;
+        List<ProducerRecord<byte[], byte[]>> records = CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, chunkBytes);
+
+        assertEquals((int) Math.ceil(10_000 / 1024.0), records.size());
+        ByteArrayOutputStream joined = new ByteArrayOutputStream();
+        for (int i = 0; i < records.size(); i++) {
+            ProducerRecord<byte[], byte[]> r = records.get(i);
+            assertEquals(TOPIC, r.topic());
+            assertTrue(r.value().length <= chunkBytes, "chunk " + i + " has " + r.value().length + " bytes");
+            assertTrue(r.value().length > 0);
+            assertEquals("ck-1", new String(r.key(), StandardCharsets.UTF_8));
+            assertEquals("chunk", header(r, CheckpointCodec.TYPE_HEADER));
+            assertEquals("ck-1", header(r, CheckpointCodec.ID_HEADER));
+            assertEquals(String.valueOf(i), header(r, CheckpointCodec.CHUNK_HEADER));
+            assertEquals(String.valueOf(records.size()), header(r, CheckpointCodec.CHUNKS_HEADER));
+            joined.writeBytes(r.value());
+        }
+        assertArrayEquals(payload, joined.toByteArray());
+    }
+
+    @Test
+    void exactMultipleHasNoEmptyTrailingChunk() {
+        List<ProducerRecord<byte[], byte[]>> records = CheckpointCodec.chunkRecords(TOPIC, "ck", new byte[4096], 1024);
+        assertEquals(4, records.size());
+        records.forEach(r -> assertEquals(1024, r.value().length));
+    }
+
+    @Test
+    void smallPayloadIsOneChunk() {
+        assertEquals(1, CheckpointCodec.chunkRecords(TOPIC, "ck", new byte[10], 1024).size());
+        assertEquals(1, CheckpointCodec.chunkCount(0, 1024));
+        assertEquals(3, CheckpointCodec.chunkCount(2049, 1024));
+    }
+
+    @Test
+    void manifestRecordCarriesTypeAndIdAndJson() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-9", payload, 1024);
+        ProducerRecord<byte[], byte[]> r = CheckpointCodec.manifestRecord(TOPIC, m);
+        assertEquals("manifest", header(r, CheckpointCodec.TYPE_HEADER));
+        assertEquals("ck-9", header(r, CheckpointCodec.ID_HEADER));
+        assertEquals("ck-9", new String(r.key(), StandardCharsets.UTF_8));
+
+        CheckpointManifest back = CheckpointCodec.manifestFromJson(r.value());
+        assertEquals("ck-9", back.checkpointId());
+        assertEquals(m.payload(), back.payload());
+        assertEquals(m.offsets(), back.offsets());
+        assertEquals(m.metrics(), back.metrics());
+        assertEquals(RunSpecParser.parse(SPEC), back.runSpec());
+        assertEquals(m.parameters().size(), back.parameters().size());
+        assertEquals("01Linear_weight", back.parameters().get(0).name());
+        assertEquals("F32", back.parameters().get(0).dtype());
+        assertArrayEquals(new long[] {16, 32}, back.parameters().get(0).shape());
+    }
+
+    @Test
+    void sha256IsTheStandardHexDigest() throws Exception {
+        assertEquals("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", CheckpointCodec.sha256(new byte[0]));
+        byte[] p = payload(5);
+        assertEquals(sha256(p), CheckpointCodec.sha256(p));
+    }
+
+    // ---------------------------------------------------------------- assembling
+
+    @Test
+    void assemblerReturnsTheVerifiedCheckpoint() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
+        CheckpointAssembler a = new CheckpointAssembler();
+        Checkpoint c = feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)),
+                consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
+        assertNotNull(c);
+        assertEquals("ck-1", c.manifest().checkpointId());
+        assertParameters(parameters(1), c);
+        assertNotNull(c.payload().tensor("optimizer.step"), "optimizer state stays in the payload");
+    }
+
+    @Test
+    void chunksInAnyOrderAssemble() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
+        List<ConsumerRecord<byte[], byte[]>> chunks = new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
+        assertTrue(chunks.size() > 1, "the fixture must need several chunks");
+        Collections.reverse(chunks);
+        assertParameters(parameters(1), feed(new CheckpointAssembler(), chunks, consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+    }
+
+    @Test
+    void recordsOfOtherTypesAreIgnored() throws Exception {
+        ConsumerRecord<byte[], byte[]> untyped = consumed(new ProducerRecord<>(TOPIC, 0, null, new byte[] {1}));
+        assertNull(new CheckpointAssembler().accept(untyped));
+    }
+
+    @Test
+    void missingChunkIsRejected() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
+        List<ConsumerRecord<byte[], byte[]>> chunks = new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
+        int total = chunks.size();
+        chunks.remove(1);
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> feed(new CheckpointAssembler(), chunks, consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertEquals("ck-1", e.checkpointId());
+        assertTrue(e.getMessage().contains("incomplete") && e.getMessage().contains((total - 1) + " of " + total), e.getMessage());
+    }
+
+    @Test
+    void flippedByteFailsTheHash() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
+        byte[] corrupt = payload.clone();
+        corrupt[corrupt.length - 3] ^= 0x01; // in the data section: still valid safetensors, different weights
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> feed(new CheckpointAssembler(), consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", corrupt, 1024)),
+                        consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
+    }
+
+    @Test
+    void manifestSizeDifferentFromPayload() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = manifest("ck-1", infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length + 1, "kafka", null, 1));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> feed(new CheckpointAssembler(), consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, payload.length)),
+                        consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(e.getMessage().contains(String.valueOf(payload.length)) && e.getMessage().contains(String.valueOf(payload.length + 1)),
+                e.getMessage());
+    }
+
+    @Test
+    void manifestListsAParameterThePayloadLacks() throws Exception {
+        byte[] payload = payload(1);
+        List<CheckpointManifest.ParameterInfo> params = new ArrayList<>(infos(parameters(1)));
+        params.add(new CheckpointManifest.ParameterInfo("05Linear_weight", "F32", new long[] {4, 4}));
+        CheckpointManifest m = manifest("ck-1", params,
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> CheckpointCodec.verify(m, payload));
+        assertTrue(e.getMessage().contains("05Linear_weight"), e.getMessage());
+    }
+
+    @Test
+    void manifestShapeDifferentFromPayload() throws Exception {
+        byte[] payload = payload(1);
+        List<CheckpointManifest.ParameterInfo> params = new ArrayList<>(infos(parameters(1)));
+        params.set(0, new CheckpointManifest.ParameterInfo("01Linear_weight", "F32", new long[] {32, 16}));
+        CheckpointManifest m = manifest("ck-1", params,
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, payload));
+        assertTrue(e.getMessage().contains("01Linear_weight"), e.getMessage());
+    }
+
+    @Test
+    void payloadThatIsNotSafetensorsIsRejected() throws Exception {
+        byte[] junk = "definitely not safetensors".getBytes(StandardCharsets.UTF_8);
+        CheckpointManifest m = manifest("ck-1", infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(junk), junk.length, "kafka", null, 1));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, junk));
+        assertTrue(e.getMessage().contains("safetensors"), e.getMessage());
+    }
+
+    @Test
+    void manifestThatIsNotJsonIsRejected() {
+        ProducerRecord<byte[], byte[]> p = CheckpointCodec.manifestRecord(TOPIC, manifest("ck-x", List.of(), null));
+        ProducerRecord<byte[], byte[]> broken = new ProducerRecord<>(TOPIC, 0, p.key(), "{oops".getBytes(StandardCharsets.UTF_8), p.headers());
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler().accept(consumed(broken)));
+        assertEquals("ck-x", e.checkpointId());
+        assertTrue(e.getMessage().contains("JSON"), e.getMessage());
+    }
+
+    @Test
+    void chunksOfAnAbortedCheckpointDoNotDisturbTheNext() throws Exception {
+        CheckpointAssembler a = new CheckpointAssembler();
+        byte[] aborted = payload(7);
+        List<ConsumerRecord<byte[], byte[]>> abortedChunks = consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-aborted", aborted, 1024));
+        for (ConsumerRecord<byte[], byte[]> c : abortedChunks.subList(0, abortedChunks.size() - 1)) {
+            assertNull(a.accept(c));
+        }
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-2", payload, 1024);
+        Checkpoint c = feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-2", payload, 1024)),
+                consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
+        assertParameters(parameters(1), c);
+
+        // and the assembler keeps working for the one after
+        byte[] p3 = payload(1);
+        CheckpointManifest m3 = kafkaManifest("ck-3", p3, 512);
+        assertParameters(parameters(1), feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-3", p3, 512)),
+                consumed(CheckpointCodec.manifestRecord(TOPIC, m3))));
+    }
+
+    @Test
+    void twoCheckpointsInSequenceBothVerify() throws Exception {
+        CheckpointAssembler a = new CheckpointAssembler();
+        for (String id : List.of("ck-a", "ck-b")) {
+            byte[] payload = payload(1);
+            CheckpointManifest m = kafkaManifest(id, payload, 700);
+            assertEquals(id, feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, id, payload, 700)),
+                    consumed(CheckpointCodec.manifestRecord(TOPIC, m))).manifest().checkpointId());
+        }
+    }
+
+    // ---------------------------------------------------------------- claim check
+
+    @Test
+    void claimCheckedPayloadVerifies(@TempDir Path dir) throws Exception {
+        String storeUri = dir.toUri().toString();
+        assertTrue(storeUri.startsWith("file:///"), storeUri);
+        byte[] payload = payload(1);
+        String uri = PayloadStore.forUri(storeUri).put("r1", "ck-file", payload);
+        assertArrayEquals(payload, Files.readAllBytes(Path.of(java.net.URI.create(uri))));
+
+        CheckpointManifest m = manifest("ck-file", infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
+        Checkpoint c = new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
+        assertNotNull(c);
+        assertParameters(parameters(1), c);
+    }
+
+    @Test
+    void claimCheckedPayloadThatIsGoneIsRejected(@TempDir Path dir) throws Exception {
+        byte[] payload = payload(1);
+        String uri = PayloadStore.forUri(dir.toUri().toString()).put("r1", "ck-gone", payload);
+        Files.delete(Path.of(java.net.URI.create(uri)));
+        CheckpointManifest m = manifest("ck-gone", infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertEquals("ck-gone", e.checkpointId());
+        assertTrue(e.getMessage().contains("cannot be read") && e.getMessage().contains(uri), e.getMessage());
+    }
+
+    @Test
+    void claimCheckedPayloadThatWasTamperedWithIsRejected(@TempDir Path dir) throws Exception {
+        byte[] payload = payload(1);
+        String uri = PayloadStore.forUri(dir.toUri().toString()).put("r1", "ck-t", payload);
+        CheckpointManifest m = manifest("ck-t", infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
+        byte[] other = payload.clone();
+        other[other.length - 1] ^= 0x40;
+        Files.write(Path.of(java.net.URI.create(uri)), other);
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+                () -> new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
+    }
+
+    @Test
+    void payloadStoreRefusesOtherSchemes() {
+        assertThrows(IllegalArgumentException.class, () -> PayloadStore.forUri("s3://bucket/x"));
+    }
+}

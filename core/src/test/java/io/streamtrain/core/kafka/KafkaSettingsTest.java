@@ -1,0 +1,130 @@
+package io.streamtrain.core.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.util.Map;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+
+class KafkaSettingsTest {
+
+    @Test
+    void environmentGivesBootstrapAndPassthrough() {
+        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
+                "STREAMTRAIN_BOOTSTRAP_SERVERS", "broker-1:9093,broker-2:9093",
+                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SSL",
+                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_LOCATION", "/etc/kafka/truststore.jks",
+                "PATH", "/usr/bin",
+                "STREAMTRAIN_METRICS_PORT", "9404"), null);
+        assertEquals("broker-1:9093,broker-2:9093", s.bootstrapServers());
+        assertEquals(Map.of("security.protocol", "SSL", "ssl.truststore.location", "/etc/kafka/truststore.jks"),
+                s.passthrough(), "only STREAMTRAIN_KAFKA_* variables pass through");
+
+        Map<String, Object> c = s.consumer("g");
+        assertEquals("broker-1:9093,broker-2:9093", c.get("bootstrap.servers"));
+        assertEquals("SSL", c.get("security.protocol"));
+        assertEquals("/etc/kafka/truststore.jks", c.get("ssl.truststore.location"));
+        assertEquals("SSL", s.producer().get("security.protocol"));
+        assertEquals("SSL", s.admin().get("security.protocol"));
+    }
+
+    @Test
+    void commandLineBootstrapWins() {
+        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
+                "STREAMTRAIN_BOOTSTRAP_SERVERS", "from-env:9092",
+                "STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "from-passthrough:9092"), "from-cli:9092");
+        assertEquals("from-cli:9092", s.bootstrapServers());
+        assertEquals("from-cli:9092", s.consumer("g").get("bootstrap.servers"));
+        assertEquals("from-cli:9092", s.producer().get("bootstrap.servers"));
+        assertEquals("from-cli:9092", s.admin().get("bootstrap.servers"));
+    }
+
+    @Test
+    void bootstrapFallsBackToPassthroughThenLocalhost() {
+        assertEquals("pt:9092", KafkaSettings.fromEnvironment(
+                Map.of("STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "pt:9092"), null).bootstrapServers());
+        assertEquals("localhost:9092", KafkaSettings.fromEnvironment(Map.of(), null).bootstrapServers());
+    }
+
+    @Test
+    void consumerHasTheCorrectnessSettings() {
+        Map<String, Object> c = KafkaSettings.of("b:9092").consumer("streamtrain.r1");
+        assertEquals("streamtrain.r1", c.get("group.id"));
+        assertEquals(false, c.get("enable.auto.commit"));
+        assertEquals("read_committed", c.get("isolation.level"));
+        assertEquals(ByteArrayDeserializer.class.getName(), c.get("key.deserializer"));
+        assertEquals(ByteArrayDeserializer.class.getName(), c.get("value.deserializer"));
+        assertEquals("earliest", c.get("auto.offset.reset"));
+    }
+
+    @Test
+    void consumerWithoutGroupHasNoGroupId() {
+        assertFalse(KafkaSettings.of("b:9092").consumer(null).containsKey("group.id"));
+    }
+
+    @Test
+    void passthroughCannotUndoTheCorrectnessSettings() {
+        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
+                "STREAMTRAIN_KAFKA_ENABLE_AUTO_COMMIT", "true",
+                "STREAMTRAIN_KAFKA_ISOLATION_LEVEL", "read_uncommitted",
+                "STREAMTRAIN_KAFKA_ENABLE_IDEMPOTENCE", "false",
+                "STREAMTRAIN_KAFKA_ACKS", "1",
+                "STREAMTRAIN_KAFKA_VALUE_DESERIALIZER", "org.apache.kafka.common.serialization.StringDeserializer"), null);
+        Map<String, Object> c = s.consumer("g");
+        assertEquals(false, c.get("enable.auto.commit"));
+        assertEquals("read_committed", c.get("isolation.level"));
+        assertEquals(ByteArrayDeserializer.class.getName(), c.get("value.deserializer"));
+
+        Map<String, Object> p = s.transactionalProducer("tx");
+        assertEquals(true, p.get("enable.idempotence"));
+        assertEquals("all", p.get("acks"));
+
+        // the same through the record constructor, as a caller with its own property map would
+        KafkaSettings direct = new KafkaSettings("b:9092", Map.of(
+                "enable.auto.commit", "true", "isolation.level", "read_uncommitted", "transactional.id", "other"));
+        assertEquals(false, direct.consumer("g").get("enable.auto.commit"));
+        assertEquals("read_committed", direct.consumer("g").get("isolation.level"));
+        assertEquals("mine", direct.transactionalProducer("mine").get("transactional.id"));
+    }
+
+    @Test
+    void passthroughAutoOffsetResetIsHonoured() {
+        KafkaSettings s = new KafkaSettings("b:9092", Map.of("auto.offset.reset", "latest"));
+        assertEquals("latest", s.consumer("g").get("auto.offset.reset"));
+    }
+
+    @Test
+    void transactionalProducer() {
+        Map<String, Object> p = KafkaSettings.of("b:9092").transactionalProducer("streamtrain.r1.node-0");
+        assertEquals("streamtrain.r1.node-0", p.get("transactional.id"));
+        assertEquals(true, p.get("enable.idempotence"));
+        assertEquals("all", p.get("acks"));
+        assertEquals(ByteArraySerializer.class.getName(), p.get("key.serializer"));
+        assertEquals(ByteArraySerializer.class.getName(), p.get("value.serializer"));
+        assertEquals("b:9092", p.get("bootstrap.servers"));
+    }
+
+    @Test
+    void plainProducerIsIdempotentButNotTransactional() {
+        Map<String, Object> p = KafkaSettings.of("b:9092").producer();
+        assertEquals(true, p.get("enable.idempotence"));
+        assertNull(p.get("transactional.id"));
+    }
+
+    @Test
+    void adminFailsFast() {
+        Map<String, Object> a = KafkaSettings.of("b:9092").admin();
+        assertEquals(15_000, a.get("default.api.timeout.ms"));
+        assertEquals(10_000, a.get("request.timeout.ms"));
+    }
+
+    @Test
+    void configsAreFreshCopies() {
+        KafkaSettings s = KafkaSettings.of("b:9092");
+        s.consumer("g").put("enable.auto.commit", true);
+        assertEquals(false, s.consumer("g").get("enable.auto.commit"));
+    }
+}

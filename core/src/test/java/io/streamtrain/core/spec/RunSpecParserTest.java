@@ -1,0 +1,439 @@
+package io.streamtrain.core.spec;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RunSpecParserTest {
+
+    /** The "Run spec" example of DESIGN.md, verbatim (comments included). */
+    static final String DESIGN_EXAMPLE = """
+            run: fashion-mlp-01
+            data:   { train: fashion.train, validation: fashion.validation }
+            model:  { type: mlp, inputs: 784, hidden: [512, 256], classes: 10, dropout: 0.3 }
+            init:   { seed: 42 }                      # or from: <checkpoint ref | file.safetensors>
+            batchSize: 128
+            maxEpochs: 30
+            optimizer: { type: adamw, learningRate: 0.001 }
+            regularization:
+              l1: 0.0            # + l1 * sum(|w|)          (the chapter's formula)
+              l2: 0.0            # + l2 * sum(w^2)          (the chapter's formula)
+              l2sp: 0.0          # + l2sp * sum((w - w0)^2), w0 = initial/pretrained weights
+              weightDecay: 0.01  # optimizer weight decay; coupled for adam/sgd, decoupled for adamw
+              exclude: [bias, norm]   # parameters exempt from l1/l2/l2sp/decay
+              clipGradNorm: 1.0
+            earlyStopping:
+              monitor: val_loss
+              mode: min
+              patience: 3
+              minDelta: 0.001
+            sync:   { everySteps: 50, outer: average }   # see "Several trainer nodes"
+            checkpoints: { store: kafka }                # or file:///path (claim check)
+            """;
+
+    static final String MINIMAL = """
+            run: r1
+            data: { train: t }
+            model: { inputs: 4 }
+            """;
+
+    /** A minimal spec with {@code extra} lines appended (extra must be valid top-level YAML). */
+    private static String minimalWith(String extra) {
+        return MINIMAL + extra;
+    }
+
+    private static SpecException rejects(String yaml) {
+        return assertThrows(SpecException.class, () -> RunSpecParser.parse(yaml));
+    }
+
+    // ---------------------------------------------------------------- the full example
+
+    @Test
+    void designExampleParsesWithItsValues() {
+        RunSpec s = RunSpecParser.parse(DESIGN_EXAMPLE);
+        assertAll(
+                () -> assertEquals("fashion-mlp-01", s.run()),
+                () -> assertEquals(new DataSpec("fashion.train", "fashion.validation"), s.data()),
+                () -> assertEquals("mlp", s.model().type()),
+                () -> assertEquals(784, s.model().inputs()),
+                () -> assertEquals(List.of(512, 256), s.model().hidden()),
+                () -> assertEquals(10, s.model().classes()),
+                () -> assertTrue(s.model().classification()),
+                () -> assertEquals(10, s.model().outputWidth()),
+                () -> assertEquals(0.3, s.model().dropout()),
+                () -> assertEquals(42L, s.init().seed()),
+                () -> assertNull(s.init().from(), "init.from is optional"),
+                () -> assertEquals(128, s.batchSize()),
+                () -> assertEquals(30, s.maxEpochs()),
+                () -> assertEquals("adamw", s.optimizer().type()),
+                () -> assertEquals(0.001, s.optimizer().learningRate()),
+                () -> assertEquals(0.0, s.regularization().l1()),
+                () -> assertEquals(0.0, s.regularization().l2()),
+                () -> assertEquals(0.0, s.regularization().l2sp()),
+                () -> assertEquals(0.01, s.regularization().weightDecay()),
+                () -> assertEquals(List.of("bias", "norm"), s.regularization().exclude()),
+                () -> assertEquals(1.0, s.regularization().clipGradNorm()),
+                () -> assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.001), s.earlyStopping()),
+                () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
+                () -> assertEquals("kafka", s.checkpoints().store()),
+                () -> assertTrue(s.checkpoints().onKafka()));
+    }
+
+    @Test
+    void initFromIsReadWhenGiven() {
+        RunSpec s = RunSpecParser.parse(minimalWith("init: { seed: 7, from: /models/pretrained.safetensors }\n"));
+        assertEquals(new InitSpec(7, "/models/pretrained.safetensors"), s.init());
+    }
+
+    @Test
+    void nonDefaultChoicesAreRead() {
+        RunSpec s = RunSpecParser.parse(minimalWith("""
+                optimizer:
+                  type: sgd
+                  learningRate: 0.1
+                  momentum: 0.9
+                  schedule: { type: cosine, warmupSteps: 100, decaySteps: 1000, minLearningRate: 0.001 }
+                sync: { everySteps: 10, outer: nesterov }
+                checkpoints: { store: "file:///var/lib/ckpt", chunkBytes: 2048 }
+                earlyStopping: { mode: max, monitor: val_accuracy, patience: 0 }
+                """));
+        assertEquals("sgd", s.optimizer().type());
+        assertEquals(0.1, s.optimizer().learningRate());
+        assertEquals(0.9, s.optimizer().momentum());
+        assertEquals(new OptimizerSpec.ScheduleSpec("cosine", 100, 1000, 0.001), s.optimizer().schedule());
+        assertEquals(new SyncSpec(10, "nesterov"), s.sync());
+        assertEquals(new CheckpointSpec("file:///var/lib/ckpt", 2048), s.checkpoints());
+        assertFalse(s.checkpoints().onKafka());
+        assertEquals(new EarlyStoppingSpec("val_accuracy", "max", 0, 0.0), s.earlyStopping());
+    }
+
+    @Test
+    void jsonIsAcceptedToo() {
+        RunSpec s = RunSpecParser.parse("{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");
+        assertEquals("j", s.run());
+        assertEquals(3, s.model().inputs());
+        assertEquals(2, s.model().classes());
+    }
+
+    // ---------------------------------------------------------------- defaults
+
+    @Test
+    void minimalSpecGetsTheDefaults() {
+        RunSpec s = RunSpecParser.parse(MINIMAL);
+        assertAll(
+                () -> assertEquals("r1", s.run()),
+                () -> assertEquals(new DataSpec("t", null), s.data()),
+                () -> assertEquals(new ModelSpec("mlp", 4, List.of(), "relu", 0, 1, 0.0), s.model()),
+                () -> assertFalse(s.model().classification(), "no classes means regression"),
+                () -> assertEquals(new InitSpec(42, null), s.init()),
+                () -> assertEquals(32, s.batchSize()),
+                () -> assertEquals(10, s.maxEpochs()),
+                () -> assertEquals(new OptimizerSpec("adamw", 0.001, 0.0, 0.9, 0.999, 1e-8,
+                        new OptimizerSpec.ScheduleSpec("constant", 0, 0, 0.0)), s.optimizer()),
+                () -> assertEquals(RegularizationSpec.NONE, s.regularization()),
+                () -> assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.0), s.earlyStopping()),
+                () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
+                () -> assertEquals(new CheckpointSpec("kafka", 512 * 1024), s.checkpoints()));
+    }
+
+    @Test
+    void classificationForcesOneOutput() {
+        RunSpec s = RunSpecParser.parse("run: r\ndata: {train: t}\nmodel: {inputs: 4, classes: 3, outputs: 5}\n");
+        assertEquals(1, s.model().outputs());
+        assertEquals(3, s.model().outputWidth());
+    }
+
+    @Test
+    void regressionKeepsItsOutputs() {
+        RunSpec s = RunSpecParser.parse("run: r\ndata: {train: t}\nmodel: {inputs: 4, outputs: 5}\n");
+        assertEquals(5, s.model().outputs());
+        assertEquals(5, s.model().outputWidth());
+    }
+
+    // ---------------------------------------------------------------- unknown keys
+
+    @Test
+    void unknownTopLevelKeyIsNamedWithTheAllowedKeys() {
+        SpecException e = rejects(minimalWith("maxEpoch: 3\n"));
+        assertEquals("maxEpoch", e.path());
+        assertTrue(e.getMessage().contains("unknown key 'maxEpoch'"), e.getMessage());
+        for (String k : List.of("run", "data", "model", "init", "batchSize", "maxEpochs", "optimizer",
+                "regularization", "earlyStopping", "sync", "checkpoints")) {
+            assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void unknownNestedKeyIsNamedWithItsPathAndTheAllowedKeys() {
+        SpecException e = rejects(minimalWith("regularization: { l1: 0.1, l3: 0.2 }\n"));
+        assertEquals("regularization.l3", e.path());
+        assertTrue(e.getMessage().startsWith("regularization.l3"), e.getMessage());
+        for (String k : List.of("l1", "l2", "l2sp", "weightDecay", "exclude", "clipGradNorm")) {
+            assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void unknownKeyTwoLevelsDownHasTheFullPath() {
+        SpecException e = rejects(minimalWith("optimizer: { schedule: { type: constant, warmup: 5 } }\n"));
+        assertEquals("optimizer.schedule.warmup", e.path());
+        assertTrue(e.getMessage().contains("warmupSteps"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"data", "model", "init", "sync", "checkpoints", "earlyStopping"})
+    void everySectionRejectsUnknownKeys(String section) {
+        String yaml = switch (section) {
+            case "data" -> "run: r\ndata: { train: t, bogus: 1 }\nmodel: { inputs: 4 }\n";
+            case "model" -> "run: r\ndata: { train: t }\nmodel: { inputs: 4, bogus: 1 }\n";
+            default -> minimalWith(section + ": { bogus: 1 }\n");
+        };
+        assertEquals(section + ".bogus", rejects(yaml).path());
+    }
+
+    // ---------------------------------------------------------------- wrong types
+
+    @Test
+    void stringWhereANumberIsExpected() {
+        SpecException e = rejects(minimalWith("optimizer: { learningRate: fast }\n"));
+        assertEquals("optimizer.learningRate", e.path());
+        assertTrue(e.getMessage().contains("> 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("fast"), "the message should quote the bad value: " + e.getMessage());
+    }
+
+    @Test
+    void stringWhereAnIntegerIsExpected() {
+        SpecException e = rejects(minimalWith("batchSize: lots\n"));
+        assertEquals("batchSize", e.path());
+        assertTrue(e.getMessage().contains("integer"), e.getMessage());
+    }
+
+    @Test
+    void fractionWhereAnIntegerIsExpected() {
+        SpecException e = rejects(minimalWith("maxEpochs: 2.5\n"));
+        assertEquals("maxEpochs", e.path());
+        assertTrue(e.getMessage().contains("integer"), e.getMessage());
+    }
+
+    @Test
+    void scalarWhereAMappingIsExpected() {
+        SpecException e = rejects(minimalWith("regularization: 0.1\n"));
+        assertEquals("regularization", e.path());
+        assertTrue(e.getMessage().contains("mapping"), e.getMessage());
+    }
+
+    @Test
+    void badListElementIsNamedByIndex() {
+        SpecException e = rejects("run: r\ndata: {train: t}\nmodel: {inputs: 4, hidden: [8, wide]}\n");
+        assertEquals("model.hidden[1]", e.path());
+    }
+
+    @Test
+    void unknownChoiceListsTheChoices() {
+        SpecException e = rejects(minimalWith("optimizer: { type: rmsprop }\n"));
+        assertEquals("optimizer.type", e.path());
+        assertTrue(e.getMessage().contains("sgd") && e.getMessage().contains("adam") && e.getMessage().contains("adamw"),
+                e.getMessage());
+    }
+
+    /** Scientific notation is how learning rates are usually written. */
+    @Test
+    void scientificNotationIsANumber() {
+        RunSpec s = RunSpecParser.parse(minimalWith("optimizer: { learningRate: 3e-4 }\nregularization: { l2: 5.0e-4 }\n"));
+        assertEquals(3e-4, s.optimizer().learningRate(), 1e-15);
+        assertEquals(5e-4, s.regularization().l2(), 1e-15);
+    }
+
+    // ---------------------------------------------------------------- impossible values
+
+    @Test
+    void negativeLearningRate() {
+        SpecException e = rejects(minimalWith("optimizer: { learningRate: -0.1 }\n"));
+        assertEquals("optimizer.learningRate", e.path());
+        assertTrue(e.getMessage().contains("allowed: a number > 0"), e.getMessage());
+    }
+
+    @Test
+    void zeroLearningRate() {
+        assertEquals("optimizer.learningRate", rejects(minimalWith("optimizer: { learningRate: 0 }\n")).path());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1.0", "1.5", "-0.1"})
+    void dropoutOutsideZeroToOne(String rate) {
+        SpecException e = rejects("run: r\ndata: {train: t}\nmodel: {inputs: 4, dropout: " + rate + "}\n");
+        assertEquals("model.dropout", e.path());
+        assertTrue(e.getMessage().contains("[0, 1)"), e.getMessage());
+    }
+
+    @Test
+    void dropoutJustBelowOneIsAllowed() {
+        RunSpec s = RunSpecParser.parse("run: r\ndata: {train: t}\nmodel: {inputs: 4, dropout: 0.99}\n");
+        assertEquals(0.99, s.model().dropout());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"l1", "l2", "l2sp", "weightDecay", "clipGradNorm"})
+    void negativeRegularizationStrength(String key) {
+        SpecException e = rejects(minimalWith("regularization: { " + key + ": -0.01 }\n"));
+        assertEquals("regularization." + key, e.path());
+        assertTrue(e.getMessage().contains(">= 0"), e.getMessage());
+    }
+
+    @Test
+    void missingDataTrain() {
+        SpecException e = rejects("run: r\ndata: { validation: v }\nmodel: { inputs: 4 }\n");
+        assertEquals("data.train", e.path());
+        assertTrue(e.getMessage().contains("required"), e.getMessage());
+    }
+
+    @Test
+    void missingDataSection() {
+        assertEquals("data.train", rejects("run: r\nmodel: { inputs: 4 }\n").path());
+    }
+
+    @Test
+    void missingRun() {
+        SpecException e = rejects("data: { train: t }\nmodel: { inputs: 4 }\n");
+        assertEquals("run", e.path());
+        assertTrue(e.getMessage().contains("required"), e.getMessage());
+    }
+
+    @Test
+    void missingModelInputs() {
+        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: { classes: 10 }\n");
+        assertEquals("model.inputs", e.path());
+        assertTrue(e.getMessage().contains(">= 1"), e.getMessage());
+    }
+
+    @Test
+    void oneClassIsRefused() {
+        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: { inputs: 4, classes: 1 }\n");
+        assertEquals("model.classes", e.path());
+        assertTrue(e.getMessage().contains("2 or more"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"\"my run\"", "team/run", "\"\"", "run:1"})
+    void unusableRunName(String name) {
+        SpecException e = rejects("run: " + name + "\ndata: { train: t }\nmodel: { inputs: 4 }\n");
+        assertEquals("run", e.path());
+        assertTrue(e.getMessage().contains("required") || e.getMessage().contains("A-Z a-z 0-9 . _ -"), e.getMessage());
+    }
+
+    @Test
+    void unusableTopicName() {
+        SpecException e = rejects("run: r\ndata: { train: \"my topic\" }\nmodel: { inputs: 4 }\n");
+        assertEquals("data.train", e.path());
+        assertTrue(e.getMessage().contains("A-Z a-z 0-9 . _ -"), e.getMessage());
+    }
+
+    @Test
+    void cosineScheduleWithoutDecaySteps() {
+        SpecException e = rejects(minimalWith("optimizer: { schedule: { type: cosine, warmupSteps: 10 } }\n"));
+        assertEquals("optimizer.schedule.decaySteps", e.path());
+        assertTrue(e.getMessage().contains("required") && e.getMessage().contains(">= 1"), e.getMessage());
+    }
+
+    @Test
+    void minLearningRateAbovePeak() {
+        SpecException e = rejects(minimalWith(
+                "optimizer: { learningRate: 0.01, schedule: { type: cosine, decaySteps: 10, minLearningRate: 0.1 } }\n"));
+        assertEquals("optimizer.schedule.minLearningRate", e.path());
+    }
+
+    @Test
+    void s3CheckpointStoreIsRefused() {
+        SpecException e = rejects(minimalWith("checkpoints: { store: \"s3://x\" }\n"));
+        assertEquals("checkpoints.store", e.path());
+        assertTrue(e.getMessage().contains("kafka") && e.getMessage().contains("file:///"), e.getMessage());
+    }
+
+    @Test
+    void zeroBatchSize() {
+        SpecException e = rejects(minimalWith("batchSize: 0\n"));
+        assertEquals("batchSize", e.path());
+        assertTrue(e.getMessage().contains("[1, 1000000]"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- documents that are not specs
+
+    @Test
+    void invalidYamlIsASpecException() {
+        SpecException e = rejects("run: r\ndata: { train: t\nmodel: [\n");
+        assertEquals("", e.path());
+        assertTrue(e.getMessage().contains("not valid YAML"), e.getMessage());
+    }
+
+    @Test
+    void emptyDocument() {
+        SpecException e = rejects("");
+        assertTrue(e.getMessage().contains("empty"), e.getMessage());
+    }
+
+    @Test
+    void listInsteadOfMapping() {
+        SpecException e = rejects("- run: r\n");
+        assertEquals("", e.path());
+        assertTrue(e.getMessage().contains("mapping"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- round trip and files
+
+    @Test
+    void toYamlParsesBackToAnEqualSpec() {
+        RunSpec original = RunSpecParser.parse(DESIGN_EXAMPLE);
+        RunSpec back = RunSpecParser.parse(RunSpecParser.toYaml(original));
+        assertEquals(original, back);
+    }
+
+    @Test
+    void toYamlRoundTripsNonDefaultValues() {
+        RunSpec original = RunSpecParser.parse(minimalWith("""
+                init: { seed: -3, from: /w/pre.safetensors }
+                optimizer:
+                  type: sgd
+                  learningRate: 0.5
+                  momentum: 0.9
+                  epsilon: 1.0e-6
+                  schedule: { type: cosine, warmupSteps: 5, decaySteps: 50, minLearningRate: 0.01 }
+                regularization: { l1: 1.0e-5, l2: 0.25, l2sp: 2, exclude: ["*norm*", bias], clipGradNorm: 5 }
+                checkpoints: { store: "file:///tmp/x", chunkBytes: 4096 }
+                """));
+        assertEquals(original, RunSpecParser.parse(RunSpecParser.toYaml(original)));
+        assertEquals(original, RunSpecParser.parse(RunSpecParser.toJson(original)));
+    }
+
+    /** Large values are printed by Jackson as 1.0E7; the parser must read them back as numbers. */
+    @Test
+    void toYamlRoundTripsLargeNumbers() {
+        RunSpec original = RunSpecParser.parse(minimalWith("regularization: { clipGradNorm: 10000000.0 }\n"));
+        assertEquals(original, RunSpecParser.parse(RunSpecParser.toYaml(original)));
+    }
+
+    @Test
+    void loadReadsAFile(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("run.yaml");
+        Files.writeString(f, DESIGN_EXAMPLE);
+        assertEquals(RunSpecParser.parse(DESIGN_EXAMPLE), RunSpecParser.load(f));
+    }
+
+    @Test
+    void loadOfAMissingFileSaysSo(@TempDir Path dir) {
+        Path missing = dir.resolve("nope.yaml");
+        SpecException e = assertThrows(SpecException.class, () -> RunSpecParser.load(missing));
+        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+}

@@ -1,0 +1,104 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.core.djl.NativeEngineException;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.core.spec.SpecException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code streamtrain train}: runs one trainer node until its run is done. Exit codes: 0
+ * finished or stopped (SIGTERM included), 2 bad configuration (do not retry), 1 anything
+ * else (retry).
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Run a trainer node: join the run's consumer group, train on the batches of the train topic,",
+            "publish a checkpoint at the end of every epoch. Resumes from the run's latest checkpoint.",
+            "Exit codes: 0 finished or stopped, 2 bad configuration, 1 retryable failure."})
+public final class TrainerCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(TrainerCommand.class);
+    /** SIGTERM: finish the step and close clients within this much of Kubernetes' default 30 s grace. */
+    private static final Duration GRACE = Duration.ofSeconds(25);
+
+    @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML).")
+    Path spec;
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
+    String bootstrapServers;
+
+    @Option(names = "--node-id", paramLabel = "NAME", defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-node-0}}",
+            description = "This node's name; unique among live trainers of the run (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
+    String nodeId;
+
+    @Option(names = "--prefetch-bytes", paramLabel = "BYTES", defaultValue = "" + TrainerOptions.DEFAULT_PREFETCH_BYTES,
+            description = "Most decoded batch data held ahead of the training step (default: ${DEFAULT-VALUE}).")
+    long prefetchBytes;
+
+    @Option(names = "--log-every", paramLabel = "STEPS", defaultValue = "100",
+            description = "A progress line every this many steps; 0 for epoch lines only (default: ${DEFAULT-VALUE}).")
+    int logEvery;
+
+    @Override
+    public Integer call() throws Exception {
+        RunSpec runSpec;
+        try {
+            runSpec = RunSpecParser.load(spec);
+        } catch (SpecException e) {
+            System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
+        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery);
+        TrainerNode node = new TrainerNode(runSpec, kafka, options);
+        Thread hook = new Thread(() -> stopGracefully(node), "streamtrain-sigterm");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            TrainerNode.Outcome outcome = node.run();
+            log.info("trainer {} of run {}: {}", nodeId, runSpec.run(), outcome);
+            return 0;
+        } catch (StartupException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return e.exitCode();
+        } catch (SpecException e) {
+            System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        } catch (NativeEngineException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        } catch (RuntimeException e) {
+            log.error("trainer {} failed: {}", nodeId, e.toString(), e);
+            System.err.println("streamtrain: trainer failed: " + e.getMessage() + " (retryable; the run resumes from its last checkpoint)");
+            return StartupException.RETRYABLE;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it owns the exit
+            }
+        }
+    }
+
+    /** The JVM is exiting on a signal: let the node stop at a step boundary, then exit 0. */
+    private static void stopGracefully(TrainerNode node) {
+        node.requestStop();
+        boolean done;
+        try {
+            done = node.awaitFinished(GRACE);
+        } catch (InterruptedException e) {
+            done = false;
+        }
+        System.err.println("streamtrain: " + (done ? "stopped on signal" : "did not stop within " + GRACE.toSeconds() + " s"));
+        // without halt the JVM would report the signal (exit 143) although the stop was clean
+        Runtime.getRuntime().halt(done ? 0 : 1);
+    }
+}
