@@ -29,9 +29,11 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Start an embedded Kafka broker, load a built-in synthetic task (Gaussian clusters,",
-            "64 features, 10 classes) into a 4-partition train topic, train one trainer node on it",
-            "with L1, L2, dropout and weight decay, and print every epoch's checkpoint."})
+            "Train on an embedded Kafka broker, start to finish.",
+            "",
+            "Starts a Kafka broker (KRaft) in a temp dir, loads a built-in synthetic task (Gaussian clusters, "
+                    + "64 features, 10 classes) into a 4-partition train topic, trains one trainer node on it with L1, L2, "
+                    + "dropout and weight decay, and prints every epoch's checkpoint."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "5", description = "Epochs to train (default: ${DEFAULT-VALUE}).")
     int epochs;
@@ -39,8 +41,12 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--records", defaultValue = "400", description = "Train records of 32 samples each (default: ${DEFAULT-VALUE}).")
     int records;
 
+    @Option(names = "--verbose", description = "Show the trainer's and the broker's log lines too.")
+    boolean verbose;
+
     static final String RUN = "demo";
     static final String TRAIN = "demo.train";
+    static final int PARTITIONS = 4;
 
     static RunSpec spec(int epochs) {
         return RunSpecParser.parse("""
@@ -58,6 +64,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
+        if (!verbose) {
+            // the demo prints its own summary lines; the logs stay for warnings
+            Logs.setLevel("io.streamtrain", "WARN");
+            Logs.setLevel("streamtrain", "WARN");
+            Logs.setLevel("org.apache.kafka", "ERROR");
+            Logs.setLevel("kafka", "ERROR");
+        }
         long started = System.nanoTime();
         out.println("streamtrain demo: starting an embedded Kafka broker ...");
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
@@ -65,11 +78,13 @@ public final class DemoCommand implements Callable<Integer> {
             out.println("  broker at " + broker.bootstrapServers() + ", data in " + broker.dataDir());
             SyntheticClusters task = new SyntheticClusters(64, 10, 1.2, 0.05, 7);
             try (Admin admin = Admin.create(kafka.admin())) {
-                admin.createTopics(List.of(new NewTopic(TRAIN, 4, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                admin.createTopics(List.of(new NewTopic(TRAIN, PARTITIONS, (short) 1))).all().get(30, TimeUnit.SECONDS);
             }
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.producer())) {
-                for (byte[] value : task.records(records, 32, 11)) {
-                    producer.send(new ProducerRecord<>(TRAIN, value));
+                // explicit partitions (not the sticky partitioner) keep the demo reproducible run to run
+                List<byte[]> values = task.records(records, 32, 11);
+                for (int i = 0; i < values.size(); i++) {
+                    producer.send(new ProducerRecord<>(TRAIN, i % PARTITIONS, null, values.get(i)));
                 }
             }
             out.printf("  wrote %d records (%d samples) to %s%n", records, records * 32, TRAIN);

@@ -36,8 +36,10 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Train the same MLP on the same batches fed from Kafka and from memory, side by side,",
-            "and print samples/s for both and their ratio (target: Kafka-fed >= 0.95 x in-memory)."})
+            "Kafka-fed vs in-memory training throughput, side by side.",
+            "",
+            "Trains the same MLP on the same batches fed from Kafka (embedded broker) and from memory, in "
+                    + "alternating rounds, and prints samples/s for both and their ratio (target: Kafka-fed >= 0.95 x in-memory)."})
 public final class TrainerBench implements Callable<Integer> {
     @Option(names = "--records", defaultValue = "200", description = "Records of --batch-size samples (default: ${DEFAULT-VALUE}).")
     int records;
@@ -54,7 +56,7 @@ public final class TrainerBench implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "3", description = "Epochs per measurement (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "2", description = "Alternating rounds of both measurements (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of both measurements (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--partitions", defaultValue = "4", description = "Partitions of the train topic (default: ${DEFAULT-VALUE}).")
@@ -77,9 +79,10 @@ public final class TrainerBench implements Callable<Integer> {
         SyntheticClusters task = new SyntheticClusters(features, 10, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
-        System.out.printf(Locale.ROOT, "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs, %d rounds, %d cores%n",
-                records, batchSize, bytes / 1e6, features, hidden, epochs, rounds, Runtime.getRuntime().availableProcessors());
         Engine engine = Engines.pytorch();
+        System.out.printf(Locale.ROOT, "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs, %d rounds, %d cores, %s PyTorch threads%n",
+                records, batchSize, bytes / 1e6, features, hidden, epochs, rounds, Runtime.getRuntime().availableProcessors(),
+                System.getProperty(Engines.THREADS_PROPERTY));
         List<Batch> decoded = new ArrayList<>();
         BatchCodec codec = new BatchCodec(spec("x").model());
         for (byte[] v : values) {
@@ -95,7 +98,9 @@ public final class TrainerBench implements Callable<Integer> {
                     p.send(new ProducerRecord<>("bench.train", i % partitions, null, values.get(i)));
                 }
             }
-            inMemory(engine, decoded, spec("warmup"), 1); // JIT and allocator warm-up, not counted
+            // JIT and allocator warm-up of both paths, not counted
+            inMemory(engine, decoded, spec("warmup-mem"), 1);
+            kafkaFed(kafka, spec("warmup-kafka"));
             double memSum = 0;
             double kafkaSum = 0;
             for (int round = 1; round <= rounds; round++) {

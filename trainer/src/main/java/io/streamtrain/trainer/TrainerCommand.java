@@ -21,9 +21,12 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Run a trainer node: join the run's consumer group, train on the batches of the train topic,",
-            "publish a checkpoint at the end of every epoch. Resumes from the run's latest checkpoint.",
-            "Exit codes: 0 finished or stopped, 2 bad configuration, 1 retryable failure."})
+            "Run a trainer node of a run.",
+            "",
+            "Joins the run's consumer group, trains on the batches of the train topic and publishes a checkpoint "
+                    + "at the end of every epoch. Resumes from the run's latest checkpoint. SIGTERM stops it at a step boundary.",
+            "",
+            "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."})
 public final class TrainerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(TrainerCommand.class);
     /** SIGTERM: finish the step and close clients within this much of Kubernetes' default 30 s grace. */
@@ -48,6 +51,11 @@ public final class TrainerCommand implements Callable<Integer> {
             description = "A progress line every this many steps; 0 for epoch lines only (default: ${DEFAULT-VALUE}).")
     int logEvery;
 
+    @Option(names = "--broker-wait", paramLabel = "SECONDS", defaultValue = "300",
+            description = "How long Kafka may be unreachable mid-run (no records, or a checkpoint that cannot be"
+                    + " committed) before the node exits 1 to be restarted (default: ${DEFAULT-VALUE}).")
+    long brokerWaitSeconds;
+
     @Override
     public Integer call() throws Exception {
         RunSpec runSpec;
@@ -58,7 +66,8 @@ public final class TrainerCommand implements Callable<Integer> {
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery);
+        TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery)
+                .withBrokerWait(Duration.ofSeconds(brokerWaitSeconds));
         TrainerNode node = new TrainerNode(runSpec, kafka, options);
         Thread hook = new Thread(() -> stopGracefully(node), "streamtrain-sigterm");
         Runtime.getRuntime().addShutdownHook(hook);

@@ -145,7 +145,7 @@ public final class TrainerNode implements AutoCloseable {
             // fences any zombie of this node still holding an open transaction
             producer.initTransactions();
             CheckpointPublisher publisher = new CheckpointPublisher(producer, spec, options.nodeId(), options.brokerWait());
-            BatchFeed feed = new BatchFeed(new KafkaConsumer<>(kafka.consumer(Topics.trainerGroup(spec.run()))), spec, plan, options.prefetchBytes());
+            BatchFeed feed = new BatchFeed(new KafkaConsumer<>(kafka.consumer(Topics.trainerGroup(spec.run()))), spec, plan, options.prefetchBytes(), options.brokerWait());
             Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
             feedThread.setDaemon(true);
             feedThread.start();

@@ -25,4 +25,8 @@ public record TrainerOptions(String nodeId, long prefetchBytes, Duration brokerW
     public TrainerOptions withLogEverySteps(int steps) {
         return new TrainerOptions(nodeId, prefetchBytes, brokerWait, steps);
     }
+
+    public TrainerOptions withBrokerWait(Duration wait) {
+        return new TrainerOptions(nodeId, prefetchBytes, wait, logEverySteps);
+    }
 }

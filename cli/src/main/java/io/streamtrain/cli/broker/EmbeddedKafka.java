@@ -22,12 +22,17 @@ import org.apache.kafka.metadata.storage.Formatter;
  * {@code streamtrain local}, the demo and the tests. It listens on free loopback ports,
  * keeps its data in a directory of its own, and removes it on {@link #close()} unless the
  * directory was given by the caller.
+ *
+ * <p>{@link #stop()} and {@link #restart()} take the broker away and bring it back on the
+ * same ports with the same data, as a broker restart in a real cluster does: clients keep
+ * their bootstrap address and find their topics, groups and transactions again.
  */
 public final class EmbeddedKafka implements AutoCloseable {
     private final Path dataDir;
     private final boolean ownsDir;
     private final int brokerPort;
-    private final KafkaRaftServer server;
+    private final KafkaConfig config;
+    private KafkaRaftServer server;
 
     private EmbeddedKafka(Path dataDir, boolean ownsDir) throws Exception {
         this.dataDir = dataDir;
@@ -35,17 +40,22 @@ public final class EmbeddedKafka implements AutoCloseable {
         this.brokerPort = freePort();
         // KRaft cannot bind the controller to port 0 (the voter address must be known up front)
         int controllerPort = freePort();
-        KafkaConfig config = KafkaConfig.fromProps(properties(dataDir, brokerPort, controllerPort), false);
+        this.config = KafkaConfig.fromProps(properties(dataDir, brokerPort, controllerPort), false);
         if (!Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
             format(config);
         }
-        this.server = new KafkaRaftServer(config, Time.SYSTEM);
+        this.server = launch(config);
+    }
+
+    private static KafkaRaftServer launch(KafkaConfig config) {
+        KafkaRaftServer s = new KafkaRaftServer(config, Time.SYSTEM);
         try {
-            server.startup();
+            s.startup();
         } catch (RuntimeException e) {
-            server.shutdown();
+            s.shutdown();
             throw e;
         }
+        return s;
     }
 
     /** Starts a broker with its data in a new temporary directory. */
@@ -116,10 +126,34 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
+    /** Whether the broker is up (started and not {@link #stop() stopped}). */
+    public synchronized boolean isRunning() {
+        return server != null;
+    }
+
+    /**
+     * Shuts the broker down and keeps its data and ports, so {@link #restart()} brings the
+     * same cluster back; clients see connection refused until then. Does nothing when the
+     * broker is already stopped.
+     */
+    public synchronized void stop() {
+        if (server != null) {
+            KafkaRaftServer s = server;
+            server = null;
+            s.shutdown();
+            s.awaitShutdown();
+        }
+    }
+
+    /** Starts the broker again (stopping it first if it runs) on the same ports, with the same data. */
+    public synchronized void restart() {
+        stop();
+        server = launch(config);
+    }
+
     @Override
-    public void close() {
-        server.shutdown();
-        server.awaitShutdown();
+    public synchronized void close() {
+        stop();
         if (ownsDir) {
             try (Stream<Path> files = Files.walk(dataDir)) {
                 files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());

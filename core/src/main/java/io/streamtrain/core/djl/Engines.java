@@ -11,7 +11,28 @@ import ai.djl.engine.Engine;
 public final class Engines {
     public static final String ENGINE = "PyTorch";
 
+    /** PyTorch intra-op threads; DJL reads this property when the engine starts. */
+    public static final String THREADS_PROPERTY = "ai.djl.pytorch.num_threads";
+    /** Overrides the default of one thread fewer than the cores the JVM sees. */
+    public static final String THREADS_ENV = "STREAMTRAIN_TORCH_THREADS";
+
     private Engines() {}
+
+    /** {@code STREAMTRAIN_TORCH_THREADS} if set, else one thread per core but one (at least one). */
+    static int defaultThreads(String env, int cores) {
+        if (env != null && !env.isBlank()) {
+            try {
+                int n = Integer.parseInt(env.trim());
+                if (n >= 1) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // fall through to the message below
+            }
+            throw new NativeEngineException(THREADS_ENV + " must be a whole number >= 1, got '" + env + "'", null);
+        }
+        return Math.max(1, cores - 1);
+    }
 
     public static Engine pytorch() {
         // DJL would otherwise try the network when it finds no native library
@@ -21,6 +42,12 @@ public final class Engines {
         // the one engine we ship; keeps DJL from probing for others
         if (System.getProperty("ai.djl.default_engine") == null) {
             System.setProperty("ai.djl.default_engine", ENGINE);
+        }
+        // PyTorch's intra-op pool spins at its barriers: sharing every core with the batch feed
+        // and the Kafka clients slows a step far more than one fewer thread does (docs/benchmarks.md)
+        if (System.getProperty(THREADS_PROPERTY) == null) {
+            System.setProperty(THREADS_PROPERTY, Integer.toString(defaultThreads(System.getenv(THREADS_ENV),
+                    Runtime.getRuntime().availableProcessors())));
         }
         try {
             return Engine.getEngine(ENGINE);

@@ -74,6 +74,7 @@ public final class BatchFeed implements Runnable {
     private int roundRobin;
     private long epochRecords;
     private long epochRejected;
+    private final long brokerWaitNanos;
     private long lastProgress = System.nanoTime();
     private long lastWaitLog = System.nanoTime();
 
@@ -82,7 +83,16 @@ public final class BatchFeed implements Runnable {
      *     topic's offsets at the first assignment
      */
     public BatchFeed(Consumer<byte[], byte[]> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes) {
+        this(consumer, spec, plan, prefetchBytes, Duration.ofMinutes(5));
+    }
+
+    /**
+     * @param brokerWait how long the epoch may get no records while it still needs some
+     *     before the feed fails (the node then exits, to be restarted from its checkpoint)
+     */
+    public BatchFeed(Consumer<byte[], byte[]> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes, Duration brokerWait) {
         this.consumer = consumer;
+        this.brokerWaitNanos = brokerWait.toNanos();
         this.topic = spec.data().train();
         this.codec = new BatchCodec(spec.model());
         this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().outputs());
@@ -383,8 +393,17 @@ public final class BatchFeed implements Runnable {
                     waiting.add(tp.partition() + "@" + consumer.position(tp) + "/" + plan.to(tp));
                 }
             }
-            log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?",
-                    topic, (now - lastProgress) / 1_000_000_000L, epoch, waiting);
+            if (waiting.isEmpty()) {
+                return;
+            }
+            long waited = (now - lastProgress) / 1_000_000_000L;
+            if (now - lastProgress > brokerWaitNanos) {
+                throw new IllegalStateException("no records from " + topic + " for " + waited + " s (the broker wait is "
+                        + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions " + waiting
+                        + "; giving up, a restart resumes from the last checkpoint");
+            }
+            log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
+                    + " Waiting up to {} s", topic, waited, epoch, waiting, brokerWaitNanos / 1_000_000_000L);
         }
     }
 

@@ -29,6 +29,9 @@ final class Rebatcher {
 
     /** Adds a record's samples; returns the batches they completed, in order. */
     List<Batch> add(Batch record) {
+        if (filled == 0 && record.samples() == batchSize) {
+            return List.of(record); // the common case of producers that batch like the trainer: no copy
+        }
         List<Batch> done = new ArrayList<>(1);
         int taken = 0;
         while (taken < record.samples()) {

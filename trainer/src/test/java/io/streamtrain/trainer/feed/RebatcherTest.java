@@ -67,6 +67,18 @@ class RebatcherTest {
     }
 
     @Test
+    void recordsOfExactlyBatchSizeKeepOrderAroundPartialOnes() {
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        // whole (passed through), partial, whole (must be spliced, not passed), whole
+        List<Batch> batches = feed(r, 4, 2, 4, 4);
+        assertEquals(3, batches.size());
+        for (int i = 0; i < 3; i++) {
+            assertSamples(batches.get(i), 4 * i, 4);
+        }
+        assertSamples(r.flush(), 12, 2);
+    }
+
+    @Test
     void seventeenSamplesLeaveOneForFlush() {
         Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
         List<Batch> batches = feed(r, 3, 7, 1, 5, 1);

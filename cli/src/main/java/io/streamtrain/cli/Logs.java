@@ -1,0 +1,16 @@
+package io.streamtrain.cli;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Log levels set by a command at run time (the cli ships logback; the services do not depend on it). */
+final class Logs {
+    private Logs() {}
+
+    static void setLevel(String logger, String level) {
+        if (LoggerFactory.getLogger(logger) instanceof Logger l) {
+            l.setLevel(Level.toLevel(level));
+        }
+    }
+}
