@@ -18,6 +18,7 @@ final class EpochMeter {
     private double l2Sum;
     private double l2spSum;
     private double stepSeconds;
+    private long dataWaitNanos;
     private long startedNanos = System.nanoTime();
 
     void add(StepReport r) {
@@ -31,9 +32,15 @@ final class EpochMeter {
         stepSeconds += r.seconds();
     }
 
+    /** Time the training thread spent waiting for its next batch (the feed fell behind). */
+    void addDataWait(long nanos) {
+        dataWaitNanos += nanos;
+    }
+
     void reset() {
         samples = steps = correct = 0;
         dataLossSum = l1Sum = l2Sum = l2spSum = stepSeconds = 0;
+        dataWaitNanos = 0;
         startedNanos = System.nanoTime();
     }
 
@@ -62,6 +69,7 @@ final class EpochMeter {
         m.put("rejected", (double) rejected);
         m.put("seconds", seconds);
         m.put("step_seconds", stepSeconds);
+        m.put("data_wait_seconds", dataWaitNanos / 1e9);
         m.put("samples_per_second", seconds > 0 ? samples / seconds : 0);
         return m;
     }

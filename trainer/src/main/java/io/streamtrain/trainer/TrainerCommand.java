@@ -31,6 +31,7 @@ public final class TrainerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(TrainerCommand.class);
     /** SIGTERM: finish the step and close clients within this much of Kubernetes' default 30 s grace. */
     private static final Duration GRACE = Duration.ofSeconds(25);
+    private static final long MIN_PREFETCH_BYTES = 1 << 20;
 
     @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML).")
     Path spec;
@@ -63,6 +64,11 @@ public final class TrainerCommand implements Callable<Integer> {
             runSpec = RunSpecParser.load(spec);
         } catch (SpecException e) {
             System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
+        if (prefetchBytes < MIN_PREFETCH_BYTES || brokerWaitSeconds < 1) {
+            System.err.println("streamtrain: --prefetch-bytes must be at least " + MIN_PREFETCH_BYTES
+                    + " and --broker-wait at least 1 second");
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);

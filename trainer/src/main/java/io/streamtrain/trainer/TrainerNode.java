@@ -30,8 +30,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +54,7 @@ import org.slf4j.LoggerFactory;
 public final class TrainerNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerNode.class);
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     /** How {@link #run()} ended; both are exit code 0. */
     public enum Outcome {
@@ -65,6 +70,7 @@ public final class TrainerNode implements AutoCloseable {
     private final List<TrainingListener> listeners = new CopyOnWriteArrayList<>();
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopRequested;
+    private int trainMaxMessageBytes;
 
     public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options) {
         this.spec = spec;
@@ -103,14 +109,20 @@ public final class TrainerNode implements AutoCloseable {
 
     private Outcome train() throws InterruptedException {
         Engine engine = Engines.pytorch();
-        try (Admin admin = Admin.create(kafka.admin())) {
+        try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + spec.run());
+            trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
             RunTopics.ensure(admin, List.of(
-                    RunTopics.checkpoints(Topics.checkpoints(spec.run())),
-                    RunTopics.deadLetters(Topics.deadLetters(spec.run()))));
+                    RunTopics.checkpoints(Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes()),
+                    RunTopics.deadLetters(Topics.deadLetters(spec.run()), trainMaxMessageBytes)));
+            requireRoomFor(admin, Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
+            requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
         }
         Optional<Checkpoint> latest = readLatestCheckpoint();
+        if (stopRequested) {
+            return Outcome.STOPPED;
+        }
         try (ModelState state = ModelState.initialize(spec, engine)) {
             Committed committed;
             EpochPlan plan = null;
@@ -141,18 +153,31 @@ public final class TrainerNode implements AutoCloseable {
         EpochMeter meter = new EpochMeter();
         List<FeedItem.Rejected> deadLetters = new ArrayList<>();
         String transactionalId = "streamtrain." + spec.run() + ".trainer." + options.nodeId();
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.transactionalProducer(transactionalId))) {
+        Map<String, Object> producerConfig = kafka.transactionalProducer(transactionalId);
+        // a chunk, or a dead letter as large as the train topic allows, must fit in one request
+        producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES
+                + Math.max(spec.checkpoints().chunkBytes(), trainMaxMessageBytes));
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
+        try {
             // fences any zombie of this node still holding an open transaction
             producer.initTransactions();
-            CheckpointPublisher publisher = new CheckpointPublisher(producer, spec, options.nodeId(), options.brokerWait());
-            BatchFeed feed = new BatchFeed(new KafkaConsumer<>(kafka.consumer(Topics.trainerGroup(spec.run()))), spec, plan, options.prefetchBytes(), options.brokerWait());
+            CheckpointPublisher publisher = new CheckpointPublisher(producer, spec, options.nodeId(), options.brokerWait(), () -> stopRequested);
+            Map<String, Object> consumerConfig = kafka.consumer(Topics.trainerGroup(spec.run()));
+            // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
+            consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+            BatchFeed feed = new BatchFeed(new KafkaConsumer<>(consumerConfig), spec, plan, options.prefetchBytes(), options.brokerWait());
             Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
             feedThread.setDaemon(true);
             feedThread.start();
             Committed committed = initial;
             boolean dirty = false;
+            // since the last step (or checkpoint, or rollback): the time a step waited for data
+            long idleSince = System.nanoTime();
             try {
                 while (!stopRequested) {
+                    if (feed.failure() instanceof StartupException e) {
+                        throw e;
+                    }
                     if (feed.failure() != null) {
                         throw new IllegalStateException("the batch feed failed: " + feed.failure().getMessage(), feed.failure());
                     }
@@ -164,6 +189,7 @@ public final class TrainerNode implements AutoCloseable {
                         }
                         meter.reset();
                         deadLetters.clear();
+                        idleSince = System.nanoTime();
                         int next = committed.epoch() + 1;
                         listeners.forEach(l -> l.onRollback(next, state.step()));
                         feed.start(reset.generation(), next);
@@ -171,7 +197,9 @@ public final class TrainerNode implements AutoCloseable {
                     }
                     FeedItem item = feed.next(200, TimeUnit.MILLISECONDS);
                     if (item instanceof FeedItem.Samples s) {
+                        meter.addDataWait(System.nanoTime() - idleSince);
                         StepReport report = runner.train(s.batch());
+                        idleSince = System.nanoTime();
                         dirty = true;
                         meter.add(report);
                         listeners.forEach(l -> l.onStep(s.epoch(), report));
@@ -181,8 +209,11 @@ public final class TrainerNode implements AutoCloseable {
                             deadLetters.add(r);
                         }
                     } else if (item instanceof FeedItem.EpochEnd end) {
+                        requireSomethingTrained(end, meter, deadLetters);
                         Committed next = endEpoch(state, publisher, end, meter, deadLetters);
-                        if (next != null) {
+                        if (next == null) {
+                            feed.rewind(); // not committed: train the epoch again from the last checkpoint
+                        } else {
                             committed = next;
                             dirty = false;
                             if (committed.epoch() >= spec.maxEpochs()) {
@@ -192,6 +223,7 @@ public final class TrainerNode implements AutoCloseable {
                         }
                         meter.reset();
                         deadLetters.clear();
+                        idleSince = System.nanoTime();
                     }
                 }
                 log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
@@ -200,6 +232,31 @@ public final class TrainerNode implements AutoCloseable {
                 feed.close();
                 feedThread.join(10_000);
             }
+        } finally {
+            // bounded, so SIGTERM's grace period holds even with the broker away
+            producer.close(CLOSE_TIMEOUT);
+        }
+    }
+
+    /** An existing topic (made by an operator) must still take the records this run writes to it. */
+    private static void requireRoomFor(Admin admin, String topic, int valueBytes, String what) {
+        int max = RunTopics.maxMessageBytes(admin, topic);
+        if (max < valueBytes + RunTopics.RECORD_OVERHEAD_BYTES) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " accepts records of up to " + max
+                    + " bytes (max.message.bytes), but " + what + " needs " + (valueBytes + RunTopics.RECORD_OVERHEAD_BYTES)
+                    + ". Raise the topic's max.message.bytes" + (what.startsWith("checkpoints") ? " or lower " + what : ""));
+        }
+    }
+
+    /** A first epoch in which every record was rejected means the spec does not fit the data. */
+    private void requireSomethingTrained(FeedItem.EpochEnd end, EpochMeter meter, List<FeedItem.Rejected> deadLetters) {
+        if (end.epoch() == 1 && meter.samples() == 0 && end.rejected() > 0 && !deadLetters.isEmpty()) {
+            FeedItem.Rejected first = deadLetters.get(0);
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + end.rejected()
+                    + " records of epoch 1 was rejected; the first (" + first.record().topic() + "-" + first.record().partition()
+                    + "@" + first.record().offset() + ") for " + first.reason().code() + ": " + first.detail()
+                    + ". Does the spec's model (inputs " + spec.model().inputs() + ", classes " + spec.model().classes()
+                    + ") match the data? Nothing was written to the DLQ");
         }
     }
 
@@ -211,11 +268,18 @@ public final class TrainerNode implements AutoCloseable {
         try {
             CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(end.epoch(), state.step(),
                     state.parameterInfos(), end.ranges(), metrics, List.copyOf(deadLetters), end.group()), payload);
+            if (m == null) {
+                return null; // abandoned: a stop was requested while the broker was away
+            }
             listeners.forEach(l -> l.onCheckpoint(m));
             return new Committed(end.epoch(), state.step(), SafeTensors.read(payload));
         } catch (RebalancedException e) {
             log.warn("{}; the epoch will be trained again after the rollback", e.getMessage());
             return null;
+        } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "another trainer with node id " + options.nodeId()
+                    + " took over run " + spec.run() + " (it fenced this one's transactions); this one stops. Node ids must be"
+                    + " unique among the live trainers of a run", e);
         } catch (SafeTensorsException e) {
             throw new IllegalStateException("a payload this node just wrote does not read back", e);
         }
@@ -229,6 +293,11 @@ public final class TrainerNode implements AutoCloseable {
 
     private void requireSameModel(CheckpointManifest m) {
         RunSpec previous = m.runSpec();
+        if (!previous.data().train().equals(spec.data().train())) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained on topic "
+                    + previous.data().train() + ", this spec names " + spec.data().train()
+                    + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
+        }
         if (!previous.model().equals(spec.model())) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " already has checkpoints of a different model ("
                     + previous.model() + "; this spec has " + spec.model() + "). Use a new run id, or the old model spec");

@@ -7,6 +7,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
@@ -22,14 +25,49 @@ public final class Preflight {
     public static void requireReachable(Admin admin, String bootstrapServers) {
         try {
             admin.describeCluster().clusterId().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException | ExecutionException e) {
-            throw new StartupException(StartupException.RETRYABLE, "cannot reach Kafka at " + bootstrapServers
-                    + " within " + TIMEOUT_SECONDS + " s. Check that the broker is up and that "
-                    + KafkaSettings.BOOTSTRAP_ENV + " (or --bootstrap-servers) names it", e);
+        } catch (ExecutionException e) {
+            requireAuthorized(e.getCause(), bootstrapServers);
+            throw unreachable(bootstrapServers, e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw unreachable(bootstrapServers, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted while connecting to Kafka", e);
         }
+    }
+
+    /** Wrong credentials or missing ACLs are configuration: a retry cannot fix them. */
+    public static void requireAuthorized(Throwable cause, String bootstrapServers) {
+        if (cause instanceof AuthenticationException || cause instanceof AuthorizationException) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "Kafka at " + bootstrapServers + " refused this client: "
+                    + cause.getMessage() + ". Check the security settings passed as " + KafkaSettings.PASSTHROUGH_ENV_PREFIX
+                    + "* and the ACLs of this principal", cause);
+        }
+    }
+
+    private static StartupException unreachable(String bootstrapServers, Exception e) {
+        return new StartupException(StartupException.RETRYABLE, "cannot reach Kafka at " + bootstrapServers
+                + " within " + TIMEOUT_SECONDS + " s. Check that the broker is up and that "
+                + KafkaSettings.BOOTSTRAP_ENV + " (or --bootstrap-servers) names it", e);
+    }
+
+    /** An admin client, or a {@link StartupException} naming the setting Kafka's client refused. */
+    public static Admin admin(KafkaSettings kafka) {
+        try {
+            return Admin.create(kafka.admin());
+        } catch (KafkaException e) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "cannot create a Kafka client for "
+                    + kafka.bootstrapServers() + ": " + rootMessage(e) + ". Check --bootstrap-servers / "
+                    + KafkaSettings.BOOTSTRAP_ENV + " and the " + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "* settings", e);
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage();
     }
 
     /** The topics must exist; returns their descriptions by name. */
@@ -37,9 +75,10 @@ public final class Preflight {
         try {
             return admin.describeTopics(Set.copyOf(topics)).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
+            requireAuthorized(e.getCause(), "the cluster");
             if (e.getCause() instanceof UnknownTopicOrPartitionException) {
                 throw new StartupException(StartupException.BAD_CONFIGURATION, "topic(s) " + topics + " do not exist (" + purpose
-                        + "). Create them first, e.g. with `streamtrain ingest` or kafka-topics.sh --create", e);
+                        + "). Create them and produce the data first (e.g. kafka-topics.sh --create), or fix the topic name in the spec", e);
             }
             throw new StartupException(StartupException.RETRYABLE, "cannot describe topics " + topics + ": " + e.getCause().getMessage(), e);
         } catch (java.util.concurrent.TimeoutException e) {

@@ -7,7 +7,9 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 
@@ -18,14 +20,43 @@ import org.apache.kafka.common.errors.TopicExistsException;
 public final class RunTopics {
     private RunTopics() {}
 
-    /** Checkpoints are a run's output: kept until deleted, one partition for a total order. */
-    public static NewTopic checkpoints(String name) {
-        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
+    /** Room for a record's key, headers and batch framing on top of its value. */
+    public static final int RECORD_OVERHEAD_BYTES = 64 * 1024;
+
+    /**
+     * Checkpoints are a run's output: kept until deleted, one partition for a total order,
+     * and room for a chunk of {@code chunkBytes}.
+     */
+    public static NewTopic checkpoints(String name, int chunkBytes) {
+        return new NewTopic(name, 1, (short) -1).configs(Map.of(
+                TopicConfig.RETENTION_MS_CONFIG, "-1",
+                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(chunkBytes + RECORD_OVERHEAD_BYTES)));
     }
 
-    /** Dead letters wait for an operator: kept for 30 days. */
-    public static NewTopic deadLetters(String name) {
-        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, Long.toString(TimeUnit.DAYS.toMillis(30))));
+    /**
+     * Dead letters wait for an operator: kept for 30 days, with room for any record the
+     * source topic accepts ({@code sourceMaxMessageBytes}) plus the reason headers.
+     */
+    public static NewTopic deadLetters(String name, int sourceMaxMessageBytes) {
+        return new NewTopic(name, 1, (short) -1).configs(Map.of(
+                TopicConfig.RETENTION_MS_CONFIG, Long.toString(TimeUnit.DAYS.toMillis(30)),
+                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(sourceMaxMessageBytes + RECORD_OVERHEAD_BYTES)));
+    }
+
+    /** The largest record batch a topic accepts (its {@code max.message.bytes}, explicit or the broker's). */
+    public static int maxMessageBytes(Admin admin, String topic) {
+        ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try {
+            Config c = admin.describeConfigs(List.of(r)).all().get(10, TimeUnit.SECONDS).get(r);
+            return Integer.parseInt(c.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            Preflight.requireAuthorized(cause, "the cluster");
+            throw new StartupException(StartupException.RETRYABLE, "cannot read the settings of topic " + topic + ": " + cause.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
+        }
     }
 
     /** Creates the topics that do not exist yet; existing ones are left as they are. */

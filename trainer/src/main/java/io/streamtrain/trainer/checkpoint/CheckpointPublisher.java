@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -52,9 +53,16 @@ public final class CheckpointPublisher {
     private final String dlqTopic;
     private final PayloadStore store;
     private final Duration brokerWait;
+    private final BooleanSupplier stopping;
 
     /** @param producer a transactional producer on which initTransactions() has been called */
-    public CheckpointPublisher(Producer<byte[], byte[]> producer, RunSpec spec, String node, Duration brokerWait) {
+    /**
+     * @param stopping true once the node should stop: a publish still retrying then gives up
+     *     (aborted, nothing visible) rather than holding the shutdown for {@code brokerWait}
+     */
+    public CheckpointPublisher(Producer<byte[], byte[]> producer, RunSpec spec, String node, Duration brokerWait,
+            BooleanSupplier stopping) {
+        this.stopping = stopping;
         this.producer = producer;
         this.spec = spec;
         this.node = node;
@@ -74,6 +82,7 @@ public final class CheckpointPublisher {
             List<FeedItem.Rejected> deadLetters,
             ConsumerGroupMetadata group) {}
 
+    /** @return the committed manifest, or null if a stop was requested while retrying */
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
         String id = String.format("%s-e%04d-%s", spec.run(), result.epoch(), UUID.randomUUID().toString().substring(0, 8));
         CheckpointManifest.Payload where;
@@ -120,6 +129,10 @@ public final class CheckpointPublisher {
                 throw new RebalancedException("the group rebalanced while epoch " + result.epoch() + " was committed", e);
             } catch (KafkaException e) {
                 abortQuietly();
+                if (stopping.getAsBoolean()) {
+                    log.warn("stop requested while the checkpoint of epoch {} could not be published; abandoning it", result.epoch());
+                    return null;
+                }
                 if (System.nanoTime() > deadline) {
                     throw new KafkaException("could not publish the checkpoint of epoch " + result.epoch()
                             + " within " + brokerWait.toSeconds() + " s (" + attempt + " attempts)", e);

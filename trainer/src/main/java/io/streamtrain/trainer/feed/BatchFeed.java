@@ -3,6 +3,7 @@ package io.streamtrain.trainer.feed;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectedRecordException;
+import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunSpec;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -15,10 +16,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -61,6 +64,7 @@ public final class BatchFeed implements Runnable {
     private final AtomicReference<Reset> pendingReset = new AtomicReference<>();
     private final AtomicReference<StartRequest> pendingStart = new AtomicReference<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicBoolean rewind = new AtomicBoolean();
     private final ArrayDeque<FeedItem> outbox = new ArrayDeque<>();
     private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], byte[]>>> buffers = new HashMap<>();
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
@@ -143,6 +147,14 @@ public final class BatchFeed implements Runnable {
         return queue.bytes();
     }
 
+    /**
+     * Starts over as if the partitions had been reassigned: a new generation and a
+     * {@link Reset}, for a trainer whose checkpoint failed without a rebalance behind it.
+     */
+    public void rewind() {
+        rewind.set(true); // seen within one poll interval
+    }
+
     /** Stops the thread at its next poll; the consumer is closed (leaving the group) by the thread. */
     public void close() {
         closed = true;
@@ -156,6 +168,9 @@ public final class BatchFeed implements Runnable {
         try {
             consumer.subscribe(List.of(topic), new Listener());
             while (!closed) {
+                if (rewind.getAndSet(false)) {
+                    reassigned();
+                }
                 applyStart();
                 try {
                     for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(outbox.isEmpty() ? 200 : 10))) {
@@ -165,6 +180,10 @@ public final class BatchFeed implements Runnable {
                     if (closed) {
                         break;
                     }
+                } catch (OffsetOutOfRangeException e) {
+                    throw new StartupException(StartupException.BAD_CONFIGURATION, "records the run's epoch plan needs are gone from "
+                            + topic + " (" + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
+                            + " removed them): the epochs cannot be replayed. Start a new run id, or raise the topic's retention", e);
                 }
                 if (state == State.RUNNING) {
                     drain();
@@ -212,6 +231,8 @@ public final class BatchFeed implements Runnable {
         rebatcher.reset();
         assignment = now;
         consumer.pause(now);
+        // a defined position until beginEpoch seeks to the plan (reset policy is "none": no silent jumps)
+        consumer.seekToBeginning(now);
         paused.clear();
         paused.addAll(now);
         state = State.AWAITING_START;
@@ -231,7 +252,7 @@ public final class BatchFeed implements Runnable {
         }
         for (TopicPartition tp : assignment) {
             if (!plan.covers(tp)) {
-                throw new IllegalStateException(tp + " is not in the run's epoch plan " + plan.ranges().keySet()
+                throw new StartupException(StartupException.BAD_CONFIGURATION, tp + " is not in the run's epoch plan " + plan.ranges().keySet()
                         + "; partitions added to the train topic after the run started are not supported");
             }
         }
@@ -248,6 +269,10 @@ public final class BatchFeed implements Runnable {
         Map<Integer, long[]> ranges = new HashMap<>();
         all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
         plan = new EpochPlan(topic, ranges);
+        if (plan.records() == 0) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "the train topic " + topic
+                    + " has no records: produce the training batches before starting the run");
+        }
         log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(), all.size(), topic);
     }
 
@@ -385,26 +410,32 @@ public final class BatchFeed implements Runnable {
 
     private void logIfWaiting() {
         long now = System.nanoTime();
-        if (now - lastProgress > WAIT_LOG_NANOS && now - lastWaitLog > WAIT_LOG_NANOS && outbox.isEmpty()) {
-            lastWaitLog = now;
-            List<String> waiting = new ArrayList<>();
-            for (TopicPartition tp : assignment) {
-                if (!finished(tp)) {
-                    waiting.add(tp.partition() + "@" + consumer.position(tp) + "/" + plan.to(tp));
-                }
-            }
-            if (waiting.isEmpty()) {
-                return;
-            }
-            long waited = (now - lastProgress) / 1_000_000_000L;
-            if (now - lastProgress > brokerWaitNanos) {
-                throw new IllegalStateException("no records from " + topic + " for " + waited + " s (the broker wait is "
-                        + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions " + waiting
-                        + "; giving up, a restart resumes from the last checkpoint");
-            }
-            log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
-                    + " Waiting up to {} s", topic, waited, epoch, waiting, brokerWaitNanos / 1_000_000_000L);
+        if (!outbox.isEmpty() || queue.bytes() > 0) {
+            lastProgress = now; // the trainer has data: a slow step is not a missing broker
+            return;
         }
+        boolean givingUp = now - lastProgress > brokerWaitNanos;
+        if (!givingUp && (now - lastProgress < WAIT_LOG_NANOS || now - lastWaitLog < WAIT_LOG_NANOS)) {
+            return;
+        }
+        List<String> waiting = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            if (!finished(tp)) {
+                waiting.add(tp.partition() + "@" + consumer.position(tp) + "/" + plan.to(tp));
+            }
+        }
+        if (waiting.isEmpty()) {
+            return;
+        }
+        long waited = (now - lastProgress) / 1_000_000_000L;
+        if (givingUp) {
+            throw new IllegalStateException("no records from " + topic + " for " + waited + " s (the broker wait is "
+                    + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions " + waiting
+                    + " (position/end); giving up, a restart resumes from the last checkpoint");
+        }
+        lastWaitLog = now;
+        log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
+                + " Waiting up to {} s", topic, waited, epoch, waiting, brokerWaitNanos / 1_000_000_000L);
     }
 
     private static long sizeOf(ConsumerRecord<byte[], byte[]> r) {

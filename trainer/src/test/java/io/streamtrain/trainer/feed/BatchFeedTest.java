@@ -12,6 +12,7 @@ import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectReason;
+import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
@@ -251,6 +252,60 @@ class BatchFeedTest {
     }
 
     @Test
+    void aRewindReplaysTheEpochUnderANewGenerationWithoutARebalance() throws Exception {
+        startFeed(null);
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+        assertFullEpoch(epoch(), 1, 1);
+
+        // the trainer could not commit epoch 1's checkpoint: it rolls back and asks for the epoch again
+        feed.rewind();
+        BatchFeed.Reset again = awaitReset();
+        assertEquals(2, again.generation());
+        assertEquals(List.of(P0, P1, P2), again.assignment(), "same partitions: no rebalance happened");
+        consumer.schedulePollTask(this::addAll);
+        feed.start(again.generation(), 1);
+        assertFullEpoch(epoch(), 2, 1);
+    }
+
+    @Test
+    void recordsThatNeverComeFailTheFeedAfterTheBrokerWait() throws Exception {
+        feed = new BatchFeed(consumer, spec(), null, 1 << 20, java.time.Duration.ofSeconds(1));
+        thread = new Thread(feed, "batch-feed-test");
+        thread.setDaemon(true);
+        thread.start();
+        consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, P1, P2))); // assigned, but no record ever arrives
+        BatchFeed.Reset reset = awaitReset();
+        long started = System.nanoTime();
+        feed.start(reset.generation(), 1);
+        thread.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
+        assertFalse(thread.isAlive(), "the feed gives up");
+        double seconds = (System.nanoTime() - started) / 1e9;
+        assertTrue(seconds >= 1.0, "not before the broker wait: " + seconds);
+        Throwable failure = feed.failure();
+        assertNotNull(failure);
+        assertTrue(failure.getMessage().contains("no records from " + TOPIC) && failure.getMessage().contains("0@0/4"),
+                failure.getMessage());
+        feed = null;
+    }
+
+    @Test
+    void anEmptyTrainTopicIsAConfigurationError() throws Exception {
+        consumer.updateEndOffsets(Map.of(P0, 0L, P1, 5L, P2, 3L));
+        consumer.updateBeginningOffsets(Map.of(P0, 0L, P1, 5L, P2, 3L));
+        startFeed(null);
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+        thread.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
+        StartupException e = assertInstanceOf(StartupException.class, feed.failure());
+        assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode());
+        assertTrue(e.getMessage().contains("has no records"), e.getMessage());
+        feed = null;
+    }
+
+    @Test
     void aStartForAnOldGenerationIsIgnored() throws Exception {
         startFeed(null);
         rebalance(List.of(P0, P1, P2));
@@ -294,7 +349,8 @@ class BatchFeedTest {
         thread.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
         assertFalse(thread.isAlive(), "the feed thread stops");
         Throwable failure = feed.failure();
-        assertInstanceOf(IllegalStateException.class, failure);
+        StartupException e = assertInstanceOf(StartupException.class, failure);
+        assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode(), "a restart cannot fix it: exit 2");
         assertTrue(failure.getMessage().contains("not in the run's epoch plan"), failure.getMessage());
         assertTrue(consumer.closed());
         feed = null;
