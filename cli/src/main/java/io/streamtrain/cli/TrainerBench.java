@@ -105,11 +105,12 @@ public final class TrainerBench implements Callable<Integer> {
             double kafkaSum = 0;
             for (int round = 1; round <= rounds; round++) {
                 double mem = inMemory(engine, decoded, spec("bench-mem-" + round), epochs);
-                double kfk = kafkaFed(kafka, spec("bench-kafka-" + round));
+                Fed fed = kafkaFed(kafka, spec("bench-kafka-" + round));
+                double kfk = fed.samplesPerSecond();
                 memSum += mem;
                 kafkaSum += kfk;
-                System.out.printf(Locale.ROOT, "  round %d: in-memory %8.0f samples/s   kafka-fed %8.0f samples/s   ratio %.3f%n",
-                        round, mem, kfk, kfk / mem);
+                System.out.printf(Locale.ROOT, "  round %d: in-memory %8.0f samples/s   kafka-fed %8.0f samples/s   ratio %.3f"
+                        + "   (kafka-fed steps waited %.2f s for data)%n", round, mem, kfk, kfk / mem, fed.dataWaitSeconds());
             }
             System.out.printf(Locale.ROOT, "result: in-memory %.0f samples/s, kafka-fed %.0f samples/s, ratio %.3f (target >= 0.95)%n",
                     memSum / rounds, kafkaSum / rounds, kafkaSum / memSum);
@@ -135,18 +136,23 @@ public final class TrainerBench implements Callable<Integer> {
         return samples / (nanos / 1e9);
     }
 
-    private static double kafkaFed(KafkaSettings kafka, RunSpec spec) throws InterruptedException {
+    /** samples per second, and the seconds the step waited for data (epoch starts included, unlike the window). */
+    private record Fed(double samplesPerSecond, double dataWaitSeconds) {}
+
+    private static Fed kafkaFed(KafkaSettings kafka, RunSpec spec) throws InterruptedException {
         WindowMeter meter = new WindowMeter();
         TrainerNode node = new TrainerNode(spec, kafka, TrainerOptions.defaults("bench-node").withLogEverySteps(0));
         node.addListener(meter);
         node.run();
-        return meter.samples / (meter.nanos / 1e9);
+        double seconds = meter.nanos / 1e9;
+        return new Fed(meter.samples / seconds, meter.dataWaitSeconds);
     }
 
     /** Sums each epoch's window from its first step's start to its last step's end. */
     private static final class WindowMeter implements TrainingListener {
         long samples;
         long nanos;
+        double dataWaitSeconds;
         private long windowStart = -1;
         private long lastEnd;
 
@@ -162,6 +168,7 @@ public final class TrainerBench implements Callable<Integer> {
 
         @Override
         public void onCheckpoint(io.streamtrain.core.checkpoint.CheckpointManifest m) {
+            dataWaitSeconds += m.metrics().get("data_wait_seconds");
             nanos += lastEnd - windowStart;
             windowStart = -1;
         }

@@ -4,6 +4,8 @@ import ai.djl.engine.Engine;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointReader;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.djl.Engines;
@@ -15,6 +17,7 @@ import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
 import io.streamtrain.trainer.checkpoint.RebalancedException;
+import io.streamtrain.trainer.control.ControlFeed;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.feed.FeedItem;
@@ -34,6 +37,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.slf4j.Logger;
@@ -70,6 +74,7 @@ public final class TrainerNode implements AutoCloseable {
     private final List<TrainingListener> listeners = new CopyOnWriteArrayList<>();
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopRequested;
+    private volatile ControlMessage.Stop stopCommand;
     private int trainMaxMessageBytes;
 
     public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options) {
@@ -115,10 +120,36 @@ public final class TrainerNode implements AutoCloseable {
             trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
             RunTopics.ensure(admin, List.of(
                     RunTopics.checkpoints(Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes()),
+                    RunTopics.control(Topics.control(spec.run())),
                     RunTopics.deadLetters(Topics.deadLetters(spec.run()), trainMaxMessageBytes)));
             requireRoomFor(admin, Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
             requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
         }
+        ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::stopOn);
+        Optional<ControlMessage.Stop> stopped = control.catchUp(READ_TIMEOUT);
+        if (stopped.isPresent()) {
+            ControlMessage.Stop s = stopped.get();
+            log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), s.time(), s.source(),
+                    s.reason(), s.explanation());
+            control.close();
+            return Outcome.STOPPED;
+        }
+        Thread controlThread = new Thread(control, "streamtrain-control-" + options.nodeId());
+        controlThread.setDaemon(true);
+        controlThread.start();
+        try {
+            return train(engine);
+        } finally {
+            control.close();
+        }
+    }
+
+    private void stopOn(ControlMessage.Stop stop) {
+        stopCommand = stop;
+        stopRequested = true;
+    }
+
+    private Outcome train(Engine engine) throws InterruptedException {
         Optional<Checkpoint> latest = readLatestCheckpoint();
         if (stopRequested) {
             return Outcome.STOPPED;
@@ -226,7 +257,15 @@ public final class TrainerNode implements AutoCloseable {
                         idleSince = System.nanoTime();
                     }
                 }
-                log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
+                ControlMessage.Stop stop = stopCommand;
+                if (stop != null) {
+                    log.info("stopped by {} ({}) at step {}; epoch {} is the last checkpoint{}", stop.source(), stop.reason(),
+                            state.step(), committed.epoch(), stop.best() == null ? ""
+                                    : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
+                    acknowledge(producer, stop, state.step());
+                } else {
+                    log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
+                }
                 return Outcome.STOPPED;
             } finally {
                 feed.close();
@@ -245,6 +284,18 @@ public final class TrainerNode implements AutoCloseable {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " accepts records of up to " + max
                     + " bytes (max.message.bytes), but " + what + " needs " + (valueBytes + RunTopics.RECORD_OVERHEAD_BYTES)
                     + ". Raise the topic's max.message.bytes" + (what.startsWith("checkpoints") ? " or lower " + what : ""));
+        }
+    }
+
+    /** Tells the run (evaluator, operators) this node obeyed: one small transaction on the control topic. */
+    private void acknowledge(KafkaProducer<byte[], byte[]> producer, ControlMessage.Stop stop, long step) {
+        ControlMessage.Ack ack = new ControlMessage.Ack(spec.run(), Messages.newId(), Messages.now(), stop.id(), options.nodeId(), step, "applied");
+        try {
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(Topics.control(spec.run()), Messages.encode(ack)));
+            producer.commitTransaction();
+        } catch (RuntimeException e) {
+            log.warn("could not acknowledge STOP {}: {}", stop.id(), e.toString());
         }
     }
 

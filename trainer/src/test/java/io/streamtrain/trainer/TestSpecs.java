@@ -41,7 +41,7 @@ public final class TestSpecs {
     public static RunSpec spec(ModelSpec model, OptimizerSpec optimizer, RegularizationSpec regularization, long seed,
             int batchSize, int maxEpochs) {
         return new RunSpec("unit-run", new DataSpec(TRAIN_TOPIC, "unit.validation"), model, new InitSpec(seed, null),
-                batchSize, maxEpochs, optimizer, regularization, new EarlyStoppingSpec("val_loss", "min", 3, 0.001),
+                batchSize, maxEpochs, optimizer, regularization, EarlyStoppingSpec.of("val_loss", "min", 3, 0.001),
                 new SyncSpec(50, "average"), new CheckpointSpec("kafka", 512 * 1024));
     }
 }

@@ -66,6 +66,8 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         // never see records of aborted transactions (half-written checkpoints, rolled-back DLQ records)
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // reading a topic must never create it (a typo in a spec would make an empty topic)
+        c.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
         return c;
     }
 

@@ -43,6 +43,16 @@ public final class RunTopics {
                 TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(sourceMaxMessageBytes + RECORD_OVERHEAD_BYTES)));
     }
 
+    /** Evaluations are the evaluator's memory (its state is rebuilt from them): kept until deleted. */
+    public static NewTopic evaluations(String name) {
+        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
+    }
+
+    /** Control is read from the beginning by every starting trainer (a STOP is final): kept until deleted. */
+    public static NewTopic control(String name) {
+        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
+    }
+
     /** The largest record batch a topic accepts (its {@code max.message.bytes}, explicit or the broker's). */
     public static int maxMessageBytes(Admin admin, String topic) {
         ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);

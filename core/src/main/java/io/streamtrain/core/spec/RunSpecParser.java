@@ -158,14 +158,85 @@ public final class RunSpecParser {
         return r;
     }
 
+    /** The metrics the evaluator computes, so the only ones early stopping can watch. */
+    private static final List<String> MONITORS = List.of("val_loss", "val_accuracy", "val_perplexity");
+    private static final List<String> CRITERIA = List.of("patience", "gl", "pq", "up");
+
+    /** Semantics of every key: {@link EarlyStoppingSpec}. */
     private static EarlyStoppingSpec earlyStopping(SpecNode n) {
-        EarlyStoppingSpec e = new EarlyStoppingSpec(
-                n.string("monitor", "val_loss"),
-                n.oneOf("mode", "min", List.of("min", "max")),
-                n.integer("patience", 3, 0, 1_000_000),
-                n.number("minDelta", 0, d -> d >= 0, "a number >= 0"));
+        boolean enabled = n.bool("enabled", true);
+        String monitor = n.oneOf("monitor", "val_loss", MONITORS);
+        // Accuracy grows as the model gets better; the losses (perplexity included) fall.
+        String defaultMode = monitor.equals("val_accuracy") ? "max" : "min";
+        boolean modeGiven = n.has("mode");
+        String mode = n.oneOf("mode", defaultMode, List.of("min", "max"));
+        int patience = n.integer("patience", 3, 0, 1_000_000);
+        double minDelta = n.number("minDelta", 0, d -> d >= 0, "a number >= 0");
+        int startFromEpoch = n.integer("startFromEpoch", 1, 1, 1_000_000);
+        Double baseline = optionalNumber(n, "baseline");
+        Double stoppingThreshold = optionalNumber(n, "stoppingThreshold");
+        Double divergenceThreshold = optionalNumber(n, "divergenceThreshold");
+        boolean checkFinite = n.bool("checkFinite", true);
+        String criterion = n.oneOf("criterion", "patience", CRITERIA);
+
+        // Prechelt's criteria are ratios and increases of an error, which falls as the model learns.
+        if (!criterion.equals("patience") && mode.equals("max")) {
+            throw new SpecException(n.path("criterion"), "'" + criterion + "' needs a loss (mode min), but mode is max"
+                    + (modeGiven ? "" : " (the default for " + monitor + ")")
+                    + "; allowed with mode max: patience (or monitor val_loss or val_perplexity with mode min)");
+        }
+        Double alpha = null;
+        if (onlyFor(n, "alpha", criterion, "gl", "pq")) {
+            alpha = n.number("alpha", criterion.equals("gl") ? 5.0 : 0.5, d -> d > 0, "a number > 0");
+        }
+        Integer strip = null;
+        if (onlyFor(n, "strip", criterion, "pq", "up")) {
+            strip = n.integer("strip", 5, 1, 1_000_000);
+            if (criterion.equals("pq") && strip == 1) {
+                throw new SpecException(n.path("strip"), "1 is too short for pq: the progress of a one-epoch strip is always 0;"
+                        + " allowed: an integer in [2, 1000000]");
+            }
+        }
+        Integer successive = null;
+        if (onlyFor(n, "successive", criterion, "up")) {
+            successive = n.integer("successive", 3, 1, 1_000_000);
+        }
+
+        // Thresholds the wrong way round would stop the run at its first evaluation, whatever the value.
+        if (stoppingThreshold != null && divergenceThreshold != null) {
+            boolean min = mode.equals("min");
+            if (min ? divergenceThreshold <= stoppingThreshold : divergenceThreshold >= stoppingThreshold) {
+                throw new SpecException(n.path("divergenceThreshold"), num(divergenceThreshold) + " would stop every run:"
+                        + " with mode " + mode + " it must be " + (min ? "above" : "below")
+                        + " stoppingThreshold " + num(stoppingThreshold));
+            }
+        }
         n.rejectUnknownKeys();
-        return e;
+        return new EarlyStoppingSpec(monitor, mode, patience, minDelta, enabled, startFromEpoch, baseline,
+                stoppingThreshold, divergenceThreshold, checkFinite, criterion, alpha, strip, successive);
+    }
+
+    /** An optional number: null when absent. */
+    private static Double optionalNumber(SpecNode n, String key) {
+        return n.has(key) ? n.number(key, 0, d -> true, "a number") : null;
+    }
+
+    /**
+     * Whether {@code key} applies to {@code criterion}. A key given for a criterion that does
+     * not use it is an error: it would otherwise be ignored silently, e.g. an alpha written
+     * without {@code criterion: gl}.
+     */
+    private static boolean onlyFor(SpecNode n, String key, String criterion, String... criteria) {
+        boolean applies = List.of(criteria).contains(criterion);
+        if (!applies && n.has(key)) {
+            throw new SpecException(n.path(key), "only applies to criterion " + String.join(" or ", criteria)
+                    + ", but criterion is " + criterion + "; remove it or set criterion");
+        }
+        return applies;
+    }
+
+    private static String num(double d) {
+        return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }
 
     private static SyncSpec sync(SpecNode n) {

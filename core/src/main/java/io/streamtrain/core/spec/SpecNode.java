@@ -87,6 +87,17 @@ final class SpecNode {
         return s;
     }
 
+    boolean bool(String key, boolean dflt) {
+        JsonNode v = get(key);
+        if (v == null) {
+            return dflt;
+        }
+        if (!v.isBoolean()) {
+            throw new SpecException(path(key), "expected true or false, got " + describe(v));
+        }
+        return v.asBoolean();
+    }
+
     double number(String key, double dflt, DoublePredicate ok, String allowedRange) {
         JsonNode v = get(key);
         if (v == null) {

@@ -34,4 +34,25 @@ public final class Topics {
     public static String trainerGroup(String run) {
         return "streamtrain." + run + ".trainers";
     }
+
+    /** The consumer group of the evaluator service (one group: its instances share the runs). */
+    public static final String EVALUATOR_GROUP = "streamtrain.evaluator";
+
+    private static final String CHECKPOINTS_SUFFIX = ".checkpoints";
+
+    /** Matches the checkpoint topics of the given runs, or of every run when {@code runs} is empty. */
+    public static java.util.regex.Pattern checkpointTopics(java.util.Collection<String> runs) {
+        String run = runs.isEmpty() ? "[A-Za-z0-9._-]+"
+                : "(" + String.join("|", runs.stream().map(java.util.regex.Pattern::quote).toList()) + ")";
+        return java.util.regex.Pattern.compile("streamtrain\\." + run + java.util.regex.Pattern.quote(CHECKPOINTS_SUFFIX));
+    }
+
+    /** The run of a checkpoint topic name, or null if it is not one. */
+    public static String runOfCheckpoints(String topic) {
+        String prefix = "streamtrain.";
+        if (!topic.startsWith(prefix) || !topic.endsWith(CHECKPOINTS_SUFFIX) || topic.length() <= prefix.length() + CHECKPOINTS_SUFFIX.length()) {
+            return null;
+        }
+        return topic.substring(prefix.length(), topic.length() - CHECKPOINTS_SUFFIX.length());
+    }
 }

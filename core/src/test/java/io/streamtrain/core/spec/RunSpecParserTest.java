@@ -84,7 +84,7 @@ class RunSpecParserTest {
                 () -> assertEquals(0.01, s.regularization().weightDecay()),
                 () -> assertEquals(List.of("bias", "norm"), s.regularization().exclude()),
                 () -> assertEquals(1.0, s.regularization().clipGradNorm()),
-                () -> assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.001), s.earlyStopping()),
+                () -> assertEquals(EarlyStoppingSpec.of("val_loss", "min", 3, 0.001), s.earlyStopping()),
                 () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
                 () -> assertEquals("kafka", s.checkpoints().store()),
                 () -> assertTrue(s.checkpoints().onKafka()));
@@ -115,7 +115,7 @@ class RunSpecParserTest {
         assertEquals(new SyncSpec(10, "nesterov"), s.sync());
         assertEquals(new CheckpointSpec("file:///var/lib/ckpt", 2048), s.checkpoints());
         assertFalse(s.checkpoints().onKafka());
-        assertEquals(new EarlyStoppingSpec("val_accuracy", "max", 0, 0.0), s.earlyStopping());
+        assertEquals(EarlyStoppingSpec.of("val_accuracy", "max", 0, 0.0), s.earlyStopping());
     }
 
     @Test
@@ -142,7 +142,7 @@ class RunSpecParserTest {
                 () -> assertEquals(new OptimizerSpec("adamw", 0.001, 0.0, 0.9, 0.999, 1e-8,
                         new OptimizerSpec.ScheduleSpec("constant", 0, 0, 0.0)), s.optimizer()),
                 () -> assertEquals(RegularizationSpec.NONE, s.regularization()),
-                () -> assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.0), s.earlyStopping()),
+                () -> assertEquals(EarlyStoppingSpec.of("val_loss", "min", 3, 0.0), s.earlyStopping()),
                 () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
                 () -> assertEquals(new CheckpointSpec("kafka", 512 * 1024), s.checkpoints()));
     }
@@ -365,6 +365,151 @@ class RunSpecParserTest {
         SpecException e = rejects(minimalWith("batchSize: 0\n"));
         assertEquals("batchSize", e.path());
         assertTrue(e.getMessage().contains("[1, 1000000]"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- earlyStopping keys
+
+    private static EarlyStoppingSpec earlyStopping(String entries) {
+        return RunSpecParser.parse(minimalWith("earlyStopping: { " + entries + " }\n")).earlyStopping();
+    }
+
+    private static SpecException rejectsEarlyStopping(String entries) {
+        return rejects(minimalWith("earlyStopping: { " + entries + " }\n"));
+    }
+
+    @Test
+    void earlyStoppingDefaults() {
+        EarlyStoppingSpec e = RunSpecParser.parse(MINIMAL).earlyStopping();
+        assertAll(
+                () -> assertEquals("val_loss", e.monitor()),
+                () -> assertEquals("min", e.mode()),
+                () -> assertEquals(3, e.patience()),
+                () -> assertEquals(0.0, e.minDelta()),
+                () -> assertTrue(e.enabled()),
+                () -> assertEquals(1, e.startFromEpoch()),
+                () -> assertNull(e.baseline()),
+                () -> assertNull(e.stoppingThreshold()),
+                () -> assertNull(e.divergenceThreshold()),
+                () -> assertTrue(e.checkFinite()),
+                () -> assertEquals("patience", e.criterion()),
+                () -> assertNull(e.alpha(), "alpha only exists for gl and pq"),
+                () -> assertNull(e.strip(), "strip only exists for pq and up"),
+                () -> assertNull(e.successive(), "successive only exists for up"));
+    }
+
+    @Test
+    void modeDefaultsToMaxForAccuracyOnly() {
+        assertEquals("max", earlyStopping("monitor: val_accuracy").mode());
+        assertEquals("min", earlyStopping("monitor: val_perplexity").mode());
+        assertEquals("min", earlyStopping("monitor: val_accuracy, mode: min").mode());
+    }
+
+    @Test
+    void criterionDefaults() {
+        EarlyStoppingSpec gl = earlyStopping("criterion: gl");
+        assertEquals(5.0, gl.alpha());
+        assertNull(gl.strip());
+        assertNull(gl.successive());
+        EarlyStoppingSpec pq = earlyStopping("criterion: pq");
+        assertEquals(0.5, pq.alpha());
+        assertEquals(5, pq.strip());
+        assertNull(pq.successive());
+        EarlyStoppingSpec up = earlyStopping("criterion: up");
+        assertNull(up.alpha());
+        assertEquals(5, up.strip());
+        assertEquals(3, up.successive());
+    }
+
+    @Test
+    void everyEarlyStoppingKeyIsRead() {
+        EarlyStoppingSpec e = earlyStopping("enabled: false, monitor: val_perplexity, mode: min, patience: 4,"
+                + " minDelta: 0.5, startFromEpoch: 3, baseline: 100, stoppingThreshold: 1.5, divergenceThreshold: 1000,"
+                + " checkFinite: false, criterion: up, strip: 2, successive: 4");
+        assertEquals(new EarlyStoppingSpec("val_perplexity", "min", 4, 0.5, false, 3, 100.0, 1.5, 1000.0, false,
+                "up", null, 2, 4), e);
+        assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.0, true, 1, -1.0, null, null, true, "pq", 2.0, 7, null),
+                earlyStopping("baseline: -1, criterion: pq, alpha: 2, strip: 7"));
+    }
+
+    @Test
+    void earlyStoppingRoundTripsThroughYamlAndJson() {
+        RunSpec original = RunSpecParser.parse(minimalWith("earlyStopping: { enabled: false, baseline: 0.5,"
+                + " stoppingThreshold: 0.125, divergenceThreshold: 8, checkFinite: false, startFromEpoch: 2,"
+                + " criterion: gl, alpha: 2.5 }\n"));
+        assertEquals(original, RunSpecParser.parse(RunSpecParser.toYaml(original)));
+        assertEquals(original, RunSpecParser.parse(RunSpecParser.toJson(original)));
+        RunSpec up = RunSpecParser.parse(minimalWith("earlyStopping: { criterion: up }\n"));
+        assertEquals(up, RunSpecParser.parse(RunSpecParser.toYaml(up)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+            "enabled: \"true\"|enabled|true or false",
+            "enabled: 1|enabled|true or false",
+            "checkFinite: \"no\"|checkFinite|true or false",
+            "startFromEpoch: 1.5|startFromEpoch|integer",
+            "baseline: low|baseline|a number",
+            "stoppingThreshold: [1]|stoppingThreshold|a number",
+            "divergenceThreshold: \"9\"|divergenceThreshold|a number",
+            "criterion: 5|criterion|string",
+            "criterion: gl, alpha: big|alpha|a number > 0",
+            "criterion: up, strip: 2.5|strip|integer",
+            "criterion: up, successive: many|successive|integer"})
+    void earlyStoppingWrongTypes(String caseText) {
+        String[] c = caseText.split("\\|");
+        SpecException e = rejectsEarlyStopping(c[0]);
+        assertEquals("earlyStopping." + c[1], e.path(), e.getMessage());
+        assertTrue(e.getMessage().startsWith("earlyStopping." + c[1] + ": "), e.getMessage());
+        assertTrue(e.getMessage().contains(c[2]), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+            "monitor: val_f1|monitor|val_loss, val_accuracy, val_perplexity",
+            "criterion: sgd|criterion|patience, gl, pq, up",
+            "startFromEpoch: 0|startFromEpoch|[1, 1000000]",
+            "criterion: gl, alpha: 0|alpha|> 0",
+            "criterion: pq, alpha: -1|alpha|> 0",
+            "criterion: up, strip: 0|strip|[1, 1000000]",
+            "criterion: pq, strip: 1|strip|[2, 1000000]",
+            "criterion: up, successive: 0|successive|[1, 1000000]",
+            "alpha: 5|alpha|gl or pq",
+            "criterion: up, alpha: 5|alpha|gl or pq",
+            "criterion: gl, strip: 5|strip|pq or up",
+            "criterion: pq, successive: 2|successive|up",
+            "stoppingThreshold: 1, divergenceThreshold: 1|divergenceThreshold|above stoppingThreshold 1",
+            "mode: max, stoppingThreshold: 0.5, divergenceThreshold: 0.75|divergenceThreshold|below stoppingThreshold 0.5"})
+    void earlyStoppingImpossibleValues(String caseText) {
+        String[] c = caseText.split("\\|");
+        SpecException e = rejectsEarlyStopping(c[0]);
+        assertEquals("earlyStopping." + c[1], e.path(), e.getMessage());
+        assertTrue(e.getMessage().contains(c[2]), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gl", "pq", "up"})
+    void precheltCriteriaNeedModeMin(String criterion) {
+        SpecException e = rejectsEarlyStopping("mode: max, criterion: " + criterion);
+        assertEquals("earlyStopping.criterion", e.path());
+        assertTrue(e.getMessage().contains("mode min") && e.getMessage().contains("allowed with mode max: patience"),
+                e.getMessage());
+    }
+
+    @Test
+    void glWithAccuracySaysTheModeWasDefaulted() {
+        SpecException e = rejectsEarlyStopping("monitor: val_accuracy, criterion: gl");
+        assertEquals("earlyStopping.criterion", e.path());
+        assertTrue(e.getMessage().contains("the default for val_accuracy"), e.getMessage());
+    }
+
+    @Test
+    void unknownEarlyStoppingKeyListsTheNewKeys() {
+        SpecException e = rejectsEarlyStopping("patiense: 3");
+        assertEquals("earlyStopping.patiense", e.path());
+        for (String k : List.of("enabled", "monitor", "mode", "patience", "minDelta", "startFromEpoch", "baseline",
+                "stoppingThreshold", "divergenceThreshold", "checkFinite", "criterion", "alpha", "strip", "successive")) {
+            assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
+        }
     }
 
     // ---------------------------------------------------------------- documents that are not specs

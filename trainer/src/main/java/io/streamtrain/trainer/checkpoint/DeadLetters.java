@@ -1,37 +1,20 @@
 package io.streamtrain.trainer.checkpoint;
 
 import io.streamtrain.trainer.feed.FeedItem;
-import java.nio.charset.StandardCharsets;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 
-/**
- * The dead-letter record for a refused input: the original key and value untouched, and
- * headers that say why and where it came from, so an operator can fix and replay it.
- */
+/** The trainer's dead letters: see {@link io.streamtrain.core.dlq.DeadLetters} for the headers. */
 public final class DeadLetters {
-    public static final String REASON = "streamtrain.dlq.reason";
-    public static final String DETAIL = "streamtrain.dlq.detail";
-    public static final String SOURCE_TOPIC = "streamtrain.source.topic";
-    public static final String SOURCE_PARTITION = "streamtrain.source.partition";
-    public static final String SOURCE_OFFSET = "streamtrain.source.offset";
-    public static final String NODE = "streamtrain.node";
+    public static final String REASON = io.streamtrain.core.dlq.DeadLetters.REASON;
+    public static final String DETAIL = io.streamtrain.core.dlq.DeadLetters.DETAIL;
+    public static final String SOURCE_TOPIC = io.streamtrain.core.dlq.DeadLetters.SOURCE_TOPIC;
+    public static final String SOURCE_PARTITION = io.streamtrain.core.dlq.DeadLetters.SOURCE_PARTITION;
+    public static final String SOURCE_OFFSET = io.streamtrain.core.dlq.DeadLetters.SOURCE_OFFSET;
+    public static final String NODE = io.streamtrain.core.dlq.DeadLetters.NODE;
 
     private DeadLetters() {}
 
     public static ProducerRecord<byte[], byte[]> record(String dlqTopic, FeedItem.Rejected rejected, String node) {
-        var source = rejected.record();
-        RecordHeaders h = new RecordHeaders();
-        h.add(REASON, utf8(rejected.reason().code()));
-        h.add(DETAIL, utf8(rejected.detail()));
-        h.add(SOURCE_TOPIC, utf8(source.topic()));
-        h.add(SOURCE_PARTITION, utf8(Integer.toString(source.partition())));
-        h.add(SOURCE_OFFSET, utf8(Long.toString(source.offset())));
-        h.add(NODE, utf8(node));
-        return new ProducerRecord<>(dlqTopic, null, source.key(), source.value(), h);
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
+        return io.streamtrain.core.dlq.DeadLetters.record(dlqTopic, rejected.record(), rejected.reason().code(), rejected.detail(), node);
     }
 }

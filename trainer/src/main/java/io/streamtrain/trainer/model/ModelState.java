@@ -17,6 +17,7 @@ import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.model.ModelFactory;
+import io.streamtrain.core.model.Weights;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.trainer.optim.Optimizer;
@@ -85,16 +86,10 @@ public final class ModelState implements AutoCloseable {
         } catch (IOException | SafeTensorsException e) {
             throw new SpecException("init.from", "cannot read pretrained weights " + file + ": " + e.getMessage());
         }
-        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-            Tensor t = doc.tensor(e.getKey());
-            if (t == null) {
-                throw new SpecException("init.from", file + " has no tensor '" + e.getKey() + "'; the model needs " + parameters.keySet());
-            }
-            if (!new Shape(t.shape()).equals(e.getValue().getArray().getShape())) {
-                throw new SpecException("init.from", "tensor '" + e.getKey() + "' in " + file + " is " + new Shape(t.shape())
-                        + ", the model needs " + e.getValue().getArray().getShape());
-            }
-            assign(e.getValue().getArray(), t);
+        try {
+            Weights.load(block, doc, "pretrained weights " + file);
+        } catch (IllegalArgumentException e) {
+            throw new SpecException("init.from", e.getMessage());
         }
     }
 
@@ -105,7 +100,7 @@ public final class ModelState implements AutoCloseable {
             if (t == null) {
                 throw new IllegalArgumentException("checkpoint has no parameter " + e.getKey());
             }
-            assign(e.getValue().getArray(), t);
+            Weights.assign(e.getValue().getArray(), t);
         }
         Map<String, NDArray> optimizerState = new LinkedHashMap<>();
         try (NDManager scratch = manager.newSubManager()) {
@@ -115,7 +110,7 @@ public final class ModelState implements AutoCloseable {
                 } else if (t.name().startsWith(ANCHOR_PREFIX)) {
                     String name = t.name().substring(ANCHOR_PREFIX.length());
                     NDArray anchor = anchors.computeIfAbsent(name, k -> manager.zeros(new Shape(t.shape())));
-                    assign(anchor, t);
+                    Weights.assign(anchor, t);
                 }
             }
             optimizer.load(optimizerState, manager);
@@ -181,13 +176,6 @@ public final class ModelState implements AutoCloseable {
     }
 
     /** Copies tensor values into an existing array; libtorch owns the copy (see DJL's set). */
-    private void assign(NDArray target, Tensor t) {
-        try (NDManager scratch = manager.newSubManager()) {
-            NDArray src = scratch.create(t.toFloats(), new Shape(t.shape()));
-            target.set(new NDIndex("..."), src);
-        }
-    }
-
     private static Tensor tensor(String name, NDArray a) {
         return Tensor.ofFloats(name, a.getShape().getShape(), a.toFloatArray());
     }

@@ -1,0 +1,40 @@
+package io.streamtrain.core.control;
+
+import io.streamtrain.core.evaluation.BestCheckpoint;
+
+/**
+ * A message on {@code streamtrain.<run>.control}: a small JSON document with a
+ * {@code type}, the run, a unique id and a timestamp (ISO-8601). Commands come from the
+ * evaluator and from operators ({@code streamtrain ctl}); trainers answer each with an
+ * {@link Ack}.
+ */
+public sealed interface ControlMessage {
+    String run();
+
+    String id();
+
+    String time();
+
+    /**
+     * Stop training: every trainer of the run stops at its next step boundary, acknowledges,
+     * leaves the group and exits 0. A run with a STOP on its control topic is never restarted.
+     *
+     * @param reason a stable code, e.g. {@code patience-exhausted} or {@code operator}
+     * @param explanation one human sentence
+     * @param best the run's best checkpoint: its result; null if none was evaluated
+     * @param source who decided ({@code evaluator}, or the operator's name)
+     */
+    record Stop(String run, String id, String time, String reason, String explanation, BestCheckpoint best, String source)
+            implements ControlMessage {}
+
+    /**
+     * A trainer applied (or refused) a command.
+     *
+     * @param command the id of the command acknowledged
+     * @param node the trainer's node id
+     * @param step the trainer's step when it applied the command
+     * @param outcome {@code applied}, or why not
+     */
+    record Ack(String run, String id, String time, String command, String node, long step, String outcome)
+            implements ControlMessage {}
+}

@@ -1,0 +1,112 @@
+package io.streamtrain.core.control;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * JSON for the small messages of the control and evaluations topics. Reading is lenient
+ * where the contract says so: an unknown {@code type} or an unknown field is not an error,
+ * a document that is not JSON or lacks what its type needs is {@link MalformedMessageException}.
+ */
+public final class Messages {
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    public static final String STOP = "stop";
+    public static final String ACK = "ack";
+
+    private Messages() {}
+
+    public static String newId() {
+        return UUID.randomUUID().toString();
+    }
+
+    public static String now() {
+        return Instant.now().toString();
+    }
+
+    public static byte[] encode(ControlMessage m) {
+        ObjectNode node = JSON.valueToTree(m);
+        ObjectNode out = JSON.createObjectNode().put("type", typeOf(m));
+        out.setAll(node);
+        return bytes(out);
+    }
+
+    public static byte[] encode(EvaluationRecord r) {
+        return bytes(JSON.valueToTree(r));
+    }
+
+    /** @return the message, or empty for a type this version does not know (ignore and count it) */
+    public static Optional<ControlMessage> decodeControl(byte[] value) throws MalformedMessageException {
+        JsonNode node = tree(value);
+        String type = node.path("type").asText("");
+        Class<? extends ControlMessage> cls = switch (type) {
+            case STOP -> ControlMessage.Stop.class;
+            case ACK -> ControlMessage.Ack.class;
+            default -> null;
+        };
+        if (cls == null) {
+            return Optional.empty();
+        }
+        ControlMessage m = convert(node, cls);
+        if (m.run() == null || m.id() == null) {
+            throw new MalformedMessageException("a " + type + " message needs 'run' and 'id'");
+        }
+        return Optional.of(m);
+    }
+
+    /** @return the record, or empty when the document is not an evaluation */
+    public static Optional<EvaluationRecord> decodeEvaluation(byte[] value) throws MalformedMessageException {
+        JsonNode node = tree(value);
+        if (!EvaluationRecord.TYPE.equals(node.path("type").asText(""))) {
+            return Optional.empty();
+        }
+        return Optional.of(convert(node, EvaluationRecord.class));
+    }
+
+    private static String typeOf(ControlMessage m) {
+        if (m instanceof ControlMessage.Stop) {
+            return STOP;
+        }
+        return ACK;
+    }
+
+    private static JsonNode tree(byte[] value) throws MalformedMessageException {
+        if (value == null) {
+            throw new MalformedMessageException("no value");
+        }
+        try {
+            JsonNode node = JSON.readTree(value);
+            if (node == null || !node.isObject()) {
+                throw new MalformedMessageException("not a JSON object");
+            }
+            return node;
+        } catch (IOException e) {
+            throw new MalformedMessageException("not JSON: " + e.getMessage());
+        }
+    }
+
+    private static <T> T convert(JsonNode node, Class<T> cls) throws MalformedMessageException {
+        try {
+            return JSON.treeToValue(node, cls);
+        } catch (JsonProcessingException | IllegalArgumentException e) {
+            throw new MalformedMessageException("not a valid " + cls.getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    private static byte[] bytes(JsonNode node) {
+        try {
+            return JSON.writeValueAsBytes(node);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package io.streamtrain.core.dlq;
+
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+
+/**
+ * The dead-letter record for a refused input, written by trainers and the evaluator alike:
+ * the original key and value untouched, and headers that say why and where it came from,
+ * so an operator can fix and replay it.
+ */
+public final class DeadLetters {
+    public static final String REASON = "streamtrain.dlq.reason";
+    public static final String DETAIL = "streamtrain.dlq.detail";
+    public static final String SOURCE_TOPIC = "streamtrain.source.topic";
+    public static final String SOURCE_PARTITION = "streamtrain.source.partition";
+    public static final String SOURCE_OFFSET = "streamtrain.source.offset";
+    public static final String NODE = "streamtrain.node";
+
+    private DeadLetters() {}
+
+    /**
+     * @param reason a stable code ({@code decode}, {@code shape}, ..., {@code checkpoint-rejected})
+     * @param detail one human sentence
+     * @param node the process that refused it
+     */
+    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, ConsumerRecord<byte[], byte[]> source,
+            String reason, String detail, String node) {
+        RecordHeaders h = new RecordHeaders();
+        h.add(REASON, utf8(reason));
+        h.add(DETAIL, utf8(detail));
+        h.add(SOURCE_TOPIC, utf8(source.topic()));
+        h.add(SOURCE_PARTITION, utf8(Integer.toString(source.partition())));
+        h.add(SOURCE_OFFSET, utf8(Long.toString(source.offset())));
+        h.add(NODE, utf8(node));
+        return new ProducerRecord<>(dlqTopic, null, source.key(), source.value(), h);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

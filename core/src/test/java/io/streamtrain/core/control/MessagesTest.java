@@ -1,0 +1,64 @@
+package io.streamtrain.core.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class MessagesTest {
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aStopIsASmallJsonDocumentWithTypeRunIdAndTime() throws Exception {
+        ControlMessage.Stop stop = new ControlMessage.Stop("r1", "id-1", "2026-11-29T04:00:00Z", "patience-exhausted",
+                "no improvement for 3 evaluations", new BestCheckpoint(5, "r1-e0005-abcd", "val_loss", 0.25), "evaluator");
+        JsonNode json = new ObjectMapper().readTree(Messages.encode(stop));
+        assertEquals("stop", json.get("type").asText());
+        assertEquals("r1", json.get("run").asText());
+        assertEquals("id-1", json.get("id").asText());
+        assertEquals("2026-11-29T04:00:00Z", json.get("time").asText());
+        assertEquals("r1-e0005-abcd", json.get("best").get("checkpointId").asText());
+        assertEquals(stop, Messages.decodeControl(Messages.encode(stop)).orElseThrow());
+    }
+
+    @Test
+    void anAckRoundTrips() throws Exception {
+        ControlMessage.Ack ack = new ControlMessage.Ack("r1", "id-2", "t", "id-1", "node-0", 42, "applied");
+        assertEquals(ack, Messages.decodeControl(Messages.encode(ack)).orElseThrow());
+    }
+
+    @Test
+    void unknownTypesAndFieldsAreNotErrors() throws Exception {
+        assertTrue(Messages.decodeControl(utf8("{\"type\":\"rewind\",\"run\":\"r\",\"id\":\"x\"}")).isEmpty());
+        ControlMessage m = Messages.decodeControl(utf8("{\"type\":\"stop\",\"run\":\"r\",\"id\":\"x\",\"reason\":\"operator\",\"color\":\"blue\"}"))
+                .orElseThrow();
+        assertEquals("operator", assertInstanceOf(ControlMessage.Stop.class, m).reason());
+    }
+
+    @Test
+    void malformedMessagesSayWhy() {
+        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("STOP!"))).getMessage().contains("not JSON"));
+        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("[1,2]"))).getMessage().contains("JSON object"));
+        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("{\"type\":\"stop\"}"))).getMessage().contains("'run' and 'id'"));
+        assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(null));
+    }
+
+    @Test
+    void anEvaluationRoundTripsAndOtherDocumentsAreSkipped() throws Exception {
+        EvaluationRecord e = new EvaluationRecord(EvaluationRecord.TYPE, "r", "id", "t", EvaluationRecord.EVALUATED, 3, "r-e0003-x",
+                Map.of("val_loss", 0.5, "val_accuracy", 0.75), 0.25, new BestCheckpoint(2, "r-e0002-y", "val_loss", 0.375),
+                1, 2, EvaluationRecord.CONTINUE, null, "improving", 0.125);
+        assertEquals(e, Messages.decodeEvaluation(Messages.encode(e)).orElseThrow());
+        assertTrue(Messages.decodeEvaluation(utf8("{\"type\":\"stop\"}")).isEmpty());
+    }
+}

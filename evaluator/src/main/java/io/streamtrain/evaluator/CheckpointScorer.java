@@ -1,0 +1,74 @@
+package io.streamtrain.evaluator;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.training.ParameterStore;
+import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.model.Losses;
+import io.streamtrain.core.model.ModelFactory;
+import io.streamtrain.core.model.Weights;
+import io.streamtrain.core.spec.ModelSpec;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Validation metrics of one checkpoint, in evaluation mode: no dropout, no regularization
+ * terms. {@code val_loss} is the data loss alone (sample-weighted mean over the validation
+ * set), the same quantity the trainer reports as {@code data_loss}.
+ */
+final class CheckpointScorer {
+    static final String VAL_LOSS = "val_loss";
+    static final String VAL_ACCURACY = "val_accuracy";
+
+    private final Engine engine;
+
+    CheckpointScorer(Engine engine) {
+        this.engine = engine;
+    }
+
+    /**
+     * @throws IllegalArgumentException if the payload does not fit the model (nothing is
+     *     half-loaded: the model is discarded)
+     */
+    Map<String, Double> score(ModelSpec model, SafeTensors.Document payload, ValidationSet data, String source) {
+        try (NDManager manager = engine.newBaseManager()) {
+            Block block = ModelFactory.create(model);
+            block.initialize(manager, DataType.FLOAT32, ModelFactory.inputShape(model));
+            // evaluation needs no gradients; with them PyTorch refuses to overwrite the weights in place
+            block.freezeParameters(true);
+            Weights.load(block, payload, source);
+            ParameterStore store = new ParameterStore(manager, false);
+            double lossSum = 0;
+            long correct = 0;
+            long samples = 0;
+            for (Batch b : data.batches()) {
+                try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+                    NDArray x = step.create(b.x(), new Shape(b.samples(), b.features()));
+                    NDArray y = model.classification()
+                            ? step.create(b.classLabels())
+                            : step.create(b.targets(), new Shape(b.samples(), b.outputs()));
+                    NDArray out = block.forward(store, new NDList(x), false).singletonOrThrow();
+                    lossSum += Losses.dataLoss(model, out, y).toType(DataType.FLOAT64, false).getDouble() * b.samples();
+                    if (model.classification()) {
+                        correct += Losses.correct(out, y);
+                    }
+                    samples += b.samples();
+                }
+            }
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            metrics.put(VAL_LOSS, samples == 0 ? Double.NaN : lossSum / samples);
+            if (model.classification()) {
+                metrics.put(VAL_ACCURACY, samples == 0 ? Double.NaN : (double) correct / samples);
+            }
+            metrics.put("val_samples", (double) samples);
+            return metrics;
+        }
+    }
+}

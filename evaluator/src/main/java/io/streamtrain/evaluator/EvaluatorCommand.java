@@ -1,0 +1,79 @@
+package io.streamtrain.evaluator;
+
+import io.streamtrain.core.djl.NativeEngineException;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.StartupException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code streamtrain evaluate}: the long-lived evaluator service. Exit codes: 0 stopped by
+ * SIGTERM, 2 bad configuration, 1 anything else (retry).
+ */
+@Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Run the evaluator service.",
+            "",
+            "Consumes the checkpoints of the runs it serves, computes validation loss and accuracy on each run's "
+                    + "data.validation topic, publishes an evaluation per checkpoint on streamtrain.<run>.evaluations and "
+                    + "sends STOP on streamtrain.<run>.control when the run's early-stopping policy says so. "
+                    + "Runs until SIGTERM.",
+            "",
+            "Exit codes: 0 stopped by SIGTERM, 2 bad configuration (do not retry), 1 retryable failure."})
+public final class EvaluatorCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(EvaluatorCommand.class);
+    private static final Duration GRACE = Duration.ofSeconds(25);
+
+    @Option(names = "--run", paramLabel = "RUN", description = "A run to serve; repeat for several (default: every run).")
+    List<String> runs = new ArrayList<>();
+
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
+    String bootstrapServers;
+
+    @Option(names = "--instance-id", paramLabel = "NAME", defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-evaluator-0}}",
+            description = "This instance's name, unique among live evaluators (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
+    String instanceId;
+
+    @Override
+    public Integer call() {
+        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            service.close();
+            boolean stopped;
+            try {
+                stopped = done.await(GRACE.toSeconds(), TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                stopped = false;
+            }
+            Runtime.getRuntime().halt(stopped ? 0 : 1);
+        }, "streamtrain-sigterm");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            service.run();
+            return 0;
+        } catch (StartupException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return e.exitCode();
+        } catch (NativeEngineException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        } catch (RuntimeException e) {
+            log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
+            System.err.println("streamtrain: evaluator failed: " + e.getMessage() + " (retryable; it resumes from what it committed)");
+            return StartupException.RETRYABLE;
+        } finally {
+            done.countDown();
+        }
+    }
+}

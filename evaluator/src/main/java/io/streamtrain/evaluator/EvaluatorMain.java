@@ -1,0 +1,12 @@
+package io.streamtrain.evaluator;
+
+import picocli.CommandLine;
+
+/** The evaluator image's entry point: {@code java -cp ... io.streamtrain.evaluator.EvaluatorMain}. */
+public final class EvaluatorMain {
+    private EvaluatorMain() {}
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new EvaluatorCommand()).execute(args));
+    }
+}

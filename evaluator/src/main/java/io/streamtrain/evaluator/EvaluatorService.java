@@ -1,0 +1,340 @@
+package io.streamtrain.evaluator;
+
+import ai.djl.engine.Engine;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointAssembler;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointRejectedException;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.dlq.DeadLetters;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.Preflight;
+import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SpecException;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.policy.Decision;
+import io.streamtrain.evaluator.policy.EarlyStopPolicy;
+import io.streamtrain.evaluator.policy.Evaluation;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The evaluator: consumes every checkpoint of the runs it serves, computes validation
+ * metrics, applies the run's early-stopping policy and, when it says stop, sends STOP on
+ * the run's control topic.
+ *
+ * <p>Each checkpoint is answered in one Kafka transaction: its evaluation record, the STOP
+ * if any, dead letters, and the consumer offset past its manifest. So a crash at any point
+ * leaves either all of it or none, and a restarted evaluator rebuilds its state from the
+ * evaluations topic and takes up exactly where the committed offsets say: the same
+ * decision, at the same epoch, never a duplicate evaluation.
+ */
+public final class EvaluatorService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
+    private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
+    private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
+    static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
+
+    private final KafkaSettings kafka;
+    private final Set<String> runs;
+    private final String instanceId;
+    private final Map<String, RunState> states = new HashMap<>();
+    private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
+    private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+
+    /**
+     * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
+     * @param instanceId unique among live evaluator instances (its transactional id)
+     */
+    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId) {
+        this.kafka = kafka;
+        this.runs = Set.copyOf(runs);
+        this.instanceId = instanceId;
+    }
+
+    /** Called on the service's thread for every evaluation record it commits. */
+    public EvaluatorService addListener(Consumer<EvaluationRecord> listener) {
+        listeners.add(listener);
+        return this;
+    }
+
+    /** Serves until {@link #close()}. */
+    public void run() {
+        try (Admin admin = Preflight.admin(kafka)) {
+            Preflight.requireReachable(admin, kafka.bootstrapServers());
+        }
+        Engine engine = Engines.pytorch();
+        CheckpointScorer scorer = new CheckpointScorer(engine);
+        Map<String, Object> consumerConfig = kafka.consumer(Topics.EVALUATOR_GROUP);
+        // see a run's checkpoint topic within seconds of its first trainer creating it
+        consumerConfig.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
+        consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        Map<String, Object> producerConfig = kafka.transactionalProducer("streamtrain.evaluator." + instanceId);
+        producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
+        try (KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
+                KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
+                KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
+                Admin admin = Preflight.admin(kafka)) {
+            consumer = checkpoints;
+            producer.initTransactions();
+            Context ctx = new Context(scorer, checkpoints, reader, producer, admin);
+            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance());
+            log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
+            while (!closed) {
+                try {
+                    for (ConsumerRecord<byte[], byte[]> r : checkpoints.poll(Duration.ofMillis(200))) {
+                        accept(ctx, r);
+                    }
+                } catch (WakeupException e) {
+                    if (!closed) {
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            consumer = null;
+        }
+    }
+
+    private record Context(CheckpointScorer scorer, KafkaConsumer<byte[], byte[]> checkpoints,
+            KafkaConsumer<byte[], byte[]> reader, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+
+    /** A rebalance hands runs to other instances: forget them, and rebuild from the topic when they come back. */
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            forget(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            forget(partitions);
+        }
+
+        private void forget(Collection<TopicPartition> partitions) {
+            for (TopicPartition tp : partitions) {
+                assemblers.remove(tp.topic());
+                String run = Topics.runOfCheckpoints(tp.topic());
+                if (run != null) {
+                    states.remove(run);
+                }
+            }
+        }
+    }
+
+    private void accept(Context ctx, ConsumerRecord<byte[], byte[]> r) {
+        String run = Topics.runOfCheckpoints(r.topic());
+        Checkpoint c;
+        try {
+            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
+        } catch (CheckpointRejectedException e) {
+            reject(ctx, r, run, -1, e.checkpointId(), e.getMessage());
+            return;
+        }
+        if (c == null) {
+            return; // a chunk: its manifest comes later
+        }
+        CheckpointManifest m = c.manifest();
+        RunSpec spec;
+        try {
+            spec = m.runSpec();
+        } catch (SpecException e) {
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), "its run spec does not parse: " + e.getMessage());
+            return;
+        }
+        RunState state = state(ctx, run, spec);
+        if (state.stopped || state.evaluated(m.epoch())) {
+            log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", run, m.checkpointId(), m.epoch(),
+                    state.stopped ? "arrived after the run was stopped" : "is of an epoch already evaluated");
+            commit(ctx, r, List.of());
+            return;
+        }
+        if (spec.data().validation() == null) {
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), "the run spec names no data.validation topic");
+            return;
+        }
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        ValidationSet validation;
+        try {
+            validation = validation(ctx, state, spec, out);
+        } catch (IllegalArgumentException e) {
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), e.getMessage());
+            return;
+        }
+        long started = System.nanoTime();
+        Map<String, Double> metrics;
+        try {
+            metrics = ctx.scorer().score(spec.model(), c.payload(), validation, "checkpoint " + m.checkpointId());
+        } catch (IllegalArgumentException e) {
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), e.getMessage());
+            return;
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        String monitor = spec.earlyStopping().monitor();
+        Double monitored = metrics.get(monitor);
+        Double trainLoss = m.metrics() == null ? null : m.metrics().get("data_loss");
+        List<Evaluation> history = new ArrayList<>(state.history);
+        history.add(new Evaluation(m.epoch(), m.checkpointId(), monitored == null ? Double.NaN : monitored,
+                trainLoss == null ? Double.NaN : trainLoss));
+        Decision d = EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
+        BestCheckpoint best = d.best() == null ? null
+                : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
+        boolean stop = d.stop();
+        String reason = stop ? d.reason().code() : null;
+        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
+                EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
+                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), seconds);
+        out.add(new ProducerRecord<>(Topics.evaluations(run), run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)));
+        ControlMessage.Stop stopMessage = null;
+        if (stop) {
+            stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator");
+            out.add(new ProducerRecord<>(Topics.control(run), Messages.encode(stopMessage)));
+        }
+        commit(ctx, r, out);
+        state.history.add(history.get(history.size() - 1));
+        state.deadLettersWritten = true;
+        state.stopped = stop;
+        progress.info(String.format(java.util.Locale.ROOT, "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
+                run, m.epoch(), m.checkpointId(), monitor, monitored == null ? Double.NaN : monitored,
+                metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
+                        ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
+                best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
+                stop ? "STOP (" + reason + "): " + d.explanation() : "continue, patience left " + d.patienceLeft()));
+        listeners.forEach(l -> l.accept(record));
+    }
+
+    /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
+    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, String why) {
+        log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
+        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
+                EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
+                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0);
+        List<ProducerRecord<byte[], byte[]>> out = List.of(
+                new ProducerRecord<>(Topics.evaluations(run), run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)),
+                DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId));
+        ensureTopics(ctx, run);
+        commit(ctx, r, out);
+        listeners.forEach(l -> l.accept(record));
+    }
+
+    /** One transaction: the records, and the group offset past {@code r}. */
+    private void commit(Context ctx, ConsumerRecord<byte[], byte[]> r, List<ProducerRecord<byte[], byte[]>> out) {
+        KafkaProducer<byte[], byte[]> producer = ctx.producer();
+        producer.beginTransaction();
+        try {
+            for (ProducerRecord<byte[], byte[]> p : out) {
+                producer.send(p);
+            }
+            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1)),
+                    ctx.checkpoints().groupMetadata());
+            producer.commitTransaction();
+        } catch (RuntimeException e) {
+            try {
+                producer.abortTransaction();
+            } catch (RuntimeException ignored) {
+                // the original error says more
+            }
+            throw e; // the restart rebuilds the state from what was committed
+        }
+    }
+
+    private RunState state(Context ctx, String run, RunSpec spec) {
+        RunState known = states.get(run);
+        if (known != null) {
+            return known;
+        }
+        ensureTopics(ctx, run);
+        RunState s = new RunState(run);
+        String monitor = spec.earlyStopping().monitor();
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT)) {
+            try {
+                Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
+                if (e.isEmpty() || !e.get().evaluated()) {
+                    continue;
+                }
+                EvaluationRecord ev = e.get();
+                if (!s.evaluated(ev.epoch())) {
+                    Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
+                    s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,
+                            ev.trainLoss() == null ? Double.NaN : ev.trainLoss()));
+                    s.deadLettersWritten = true;
+                }
+                s.stopped |= EvaluationRecord.STOP.equals(ev.decision());
+            } catch (MalformedMessageException e) {
+                log.warn("run {}: unreadable record at offset {} of {}: {}; ignoring it", run, r.offset(), r.topic(), e.getMessage());
+            }
+        }
+        if (!s.history.isEmpty()) {
+            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run is stopped" : "");
+        }
+        states.put(run, s);
+        return s;
+    }
+
+    private ValidationSet validation(Context ctx, RunState state, RunSpec spec, List<ProducerRecord<byte[], byte[]>> out) {
+        if (state.validation == null) {
+            state.validation = ValidationSet.load(ctx.reader(), spec.data().validation(), spec.model(), READ_TIMEOUT);
+            log.info("run {}: validation set {}: {} samples in {} records, {} rejected", state.run, spec.data().validation(),
+                    state.validation.samples(), state.validation.batches().size(), state.validation.rejected().size());
+            if (state.validation.samples() == 0) {
+                state.validation = null;
+                throw new IllegalArgumentException("validation topic " + spec.data().validation() + " has no usable samples");
+            }
+        }
+        // bad validation records are dead-lettered once, with the run's first evaluation
+        if (!state.deadLettersWritten) {
+            for (ValidationSet.Rejected rej : state.validation.rejected()) {
+                out.add(DeadLetters.record(Topics.deadLetters(state.run), rej.record(), rej.reason().reason().code(),
+                        rej.reason().getMessage(), "evaluator-" + instanceId));
+            }
+        }
+        return state.validation;
+    }
+
+    private void ensureTopics(Context ctx, String run) {
+        RunTopics.ensure(ctx.admin(), List.of(
+                RunTopics.evaluations(Topics.evaluations(run)),
+                RunTopics.control(Topics.control(run)),
+                RunTopics.deadLetters(Topics.deadLetters(run), 1 << 20)));
+    }
+
+    /** Stops the service at its next poll. */
+    @Override
+    public void close() {
+        closed = true;
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+    }
+}

@@ -1,0 +1,7 @@
+package io.streamtrain.evaluator.policy;
+
+/** Whether the run trains on after an evaluation. */
+public enum Verdict {
+    CONTINUE,
+    STOP
+}

@@ -1,0 +1,115 @@
+package io.streamtrain.trainer.control;
+
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.control.Messages;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The trainer's side of the run's control topic: reads it from the beginning (so a run
+ * that was stopped stays stopped) and hands each command to the trainer on its own thread,
+ * within one poll interval of its being written. Malformed and unknown messages are
+ * logged, counted and skipped, never fatal.
+ */
+public final class ControlFeed implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(ControlFeed.class);
+    /** How soon a command is seen: it bounds the STOP latency together with one step. */
+    private static final Duration POLL = Duration.ofMillis(100);
+
+    private final org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer;
+    private final TopicPartition partition;
+    private final Consumer<ControlMessage.Stop> onStop;
+    private final AtomicLong ignored = new AtomicLong();
+    private volatile boolean closed;
+
+    /** @param consumer a consumer without a group, owned (and closed) by this feed */
+    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String controlTopic,
+            Consumer<ControlMessage.Stop> onStop) {
+        this.consumer = consumer;
+        this.partition = new TopicPartition(controlTopic, 0);
+        this.onStop = onStop;
+    }
+
+    /**
+     * Reads the topic to its current end before training starts.
+     *
+     * @return the STOP already on the topic, if the run was stopped before
+     */
+    public Optional<ControlMessage.Stop> catchUp(Duration timeout) {
+        consumer.assign(List.of(partition));
+        consumer.seekToBeginning(List.of(partition));
+        long end = consumer.endOffsets(List.of(partition), timeout).get(partition);
+        Optional<ControlMessage.Stop> stop = Optional.empty();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (consumer.position(partition, timeout) < end) {
+            if (System.nanoTime() > deadline) {
+                throw new org.apache.kafka.common.errors.TimeoutException("reading " + partition.topic() + " took longer than " + timeout);
+            }
+            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
+                Optional<ControlMessage> m = decode(r);
+                if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && stop.isEmpty()) {
+                    stop = Optional.of(s);
+                }
+            }
+        }
+        return stop;
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (!closed) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
+                    decode(r).ifPresent(m -> {
+                        if (m instanceof ControlMessage.Stop s) {
+                            log.info("STOP {} from {}: {} ({})", s.id(), s.source(), s.reason(), s.explanation());
+                            onStop.accept(s);
+                        }
+                    });
+                }
+            }
+        } catch (WakeupException e) {
+            if (!closed) {
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            log.error("the control feed stopped: {}; STOP commands will not be seen until a restart", e.toString(), e);
+        } finally {
+            consumer.close(Duration.ofSeconds(2));
+        }
+    }
+
+    /** Control messages ignored so far (malformed, or of a type this version does not know). */
+    public long ignored() {
+        return ignored.get();
+    }
+
+    private Optional<ControlMessage> decode(ConsumerRecord<byte[], byte[]> r) {
+        try {
+            Optional<ControlMessage> m = Messages.decodeControl(r.value());
+            if (m.isEmpty()) {
+                ignored.incrementAndGet();
+                log.info("control message at offset {} has a type this trainer does not know; ignoring it", r.offset());
+            }
+            return m.filter(x -> !(x instanceof ControlMessage.Ack));
+        } catch (MalformedMessageException e) {
+            ignored.incrementAndGet();
+            log.warn("malformed control message at offset {}: {}; ignoring it", r.offset(), e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    public void close() {
+        closed = true;
+        consumer.wakeup();
+    }
+}
