@@ -2,8 +2,8 @@ package io.streamtrain.cli;
 
 import picocli.CommandLine.Command;
 
-/** {@code streamtrain bench}: throughput measurements printed side by side. */
+/** {@code streamtrain bench}: measurements printed as they are made. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print their figures; see docs/benchmarks.md for recorded results.",
-        subcommands = {TrainerBench.class})
+        subcommands = {TrainerBench.class, StopBench.class})
 public final class BenchCommand {}

@@ -154,6 +154,7 @@ public final class EvaluatorService implements AutoCloseable {
 
     private void accept(Context ctx, ConsumerRecord<byte[], byte[]> r) {
         String run = Topics.runOfCheckpoints(r.topic());
+        long received = System.nanoTime();
         Checkpoint c;
         try {
             c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
@@ -220,7 +221,11 @@ public final class EvaluatorService implements AutoCloseable {
             stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator");
             out.add(new ProducerRecord<>(Topics.control(run), Messages.encode(stopMessage)));
         }
+        long committing = System.nanoTime();
         commit(ctx, r, out);
+        log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
+                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, (committing - started) / 1_000_000,
+                (System.nanoTime() - committing) / 1_000_000);
         state.history.add(history.get(history.size() - 1));
         state.deadLettersWritten = true;
         state.stopped = stop;

@@ -1,6 +1,7 @@
 package io.streamtrain.core.djl;
 
 import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
 
 /**
  * The one way streamtrain gets its DJL engine: PyTorch, offline. The native library comes
@@ -34,6 +35,7 @@ public final class Engines {
         return Math.max(1, cores - 1);
     }
 
+    /** The PyTorch engine, with autograd off on the calling thread (call it on the thread that trains or evaluates). */
     public static Engine pytorch() {
         // DJL would otherwise try the network when it finds no native library
         if (System.getProperty("ai.djl.offline") == null) {
@@ -50,7 +52,12 @@ public final class Engines {
                     Runtime.getRuntime().availableProcessors())));
         }
         try {
-            return Engine.getEngine(ENGINE);
+            Engine engine = Engine.getEngine(ENGINE);
+            // autograd's mode is per thread and on by default, but DJL turns it off only on the thread that
+            // loads the engine; with it on, PyTorch refuses the in-place weight updates and restores on any
+            // other thread (a GradientCollector turns it on for its own scope only)
+            JniUtils.setGradMode(false);
+            return engine;
         } catch (RuntimeException | LinkageError e) {
             throw new NativeEngineException("cannot load the PyTorch native library for DJL: " + rootMessage(e)
                     + ". streamtrain needs ai.djl.pytorch:pytorch-native-cpu (classifier linux-x86_64) and "

@@ -39,6 +39,19 @@ public final class StepRunner {
         this.schedule = LearningRateSchedule.of(spec.optimizer());
     }
 
+    /**
+     * PyTorch adds each backward's gradients to the last; this model's are cleared here. (DJL's
+     * {@code collector.zeroGradients()} walks every array of the process, other threads' included.)
+     */
+    private static void zeroGradients(Iterable<NDArray> weights) {
+        for (NDArray w : weights) {
+            if (w.hasGradient()) {
+                NDArray g = w.getGradient();
+                g.subi(g);
+            }
+        }
+    }
+
     static int stepSeed(long seed, long step) {
         return Long.hashCode(seed * 0x9E3779B97F4A7C15L + step);
     }
@@ -59,8 +72,8 @@ public final class StepRunner {
             // dropout masks are a function of (seed, step), so a resumed or rolled-back run
             // draws exactly the masks the uninterrupted run drew
             engine.setRandomSeed(stepSeed(spec.init().seed(), state.step()));
+            zeroGradients(weights.values());
             try (GradientCollector collector = engine.newGradientCollector()) {
-                collector.zeroGradients();
                 NDArray output = state.forward(x, true);
                 NDArray loss = Losses.dataLoss(spec.model(), output, y);
                 terms = penalties.compute(weights, state.anchors());
