@@ -21,11 +21,13 @@ import java.util.Map;
 /**
  * Validation metrics of one checkpoint, in evaluation mode: no dropout, no regularization
  * terms. {@code val_loss} is the data loss alone (sample-weighted mean over the validation
- * set), the same quantity the trainer reports as {@code data_loss}.
+ * set), the same quantity the trainer reports as {@code data_loss}; classifiers add
+ * {@code val_accuracy} and {@code val_perplexity} ({@code exp(val_loss)}).
  */
 final class CheckpointScorer {
     static final String VAL_LOSS = "val_loss";
     static final String VAL_ACCURACY = "val_accuracy";
+    static final String VAL_PERPLEXITY = "val_perplexity";
 
     private final Engine engine;
 
@@ -66,6 +68,8 @@ final class CheckpointScorer {
             metrics.put(VAL_LOSS, samples == 0 ? Double.NaN : lossSum / samples);
             if (model.classification()) {
                 metrics.put(VAL_ACCURACY, samples == 0 ? Double.NaN : (double) correct / samples);
+                // the perplexity of the predicted class distribution: exp of the mean cross-entropy
+                metrics.put(VAL_PERPLEXITY, Math.exp(metrics.get(VAL_LOSS)));
             }
             metrics.put("val_samples", (double) samples);
             return metrics;

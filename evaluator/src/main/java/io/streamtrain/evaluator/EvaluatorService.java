@@ -203,9 +203,14 @@ public final class EvaluatorService implements AutoCloseable {
         double seconds = (System.nanoTime() - started) / 1e9;
         String monitor = spec.earlyStopping().monitor();
         Double monitored = metrics.get(monitor);
+        if (monitored == null) {
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), "earlyStopping.monitor is " + monitor + ", which is not computed for this "
+                    + "model (computed: " + metrics.keySet() + ")");
+            return;
+        }
         Double trainLoss = m.metrics() == null ? null : m.metrics().get("data_loss");
         List<Evaluation> history = new ArrayList<>(state.history);
-        history.add(new Evaluation(m.epoch(), m.checkpointId(), monitored == null ? Double.NaN : monitored,
+        history.add(new Evaluation(m.epoch(), m.checkpointId(), monitored,
                 trainLoss == null ? Double.NaN : trainLoss));
         Decision d = EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
         BestCheckpoint best = d.best() == null ? null
@@ -230,7 +235,7 @@ public final class EvaluatorService implements AutoCloseable {
         state.deadLettersWritten = true;
         state.stopped = stop;
         progress.info(String.format(java.util.Locale.ROOT, "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
-                run, m.epoch(), m.checkpointId(), monitor, monitored == null ? Double.NaN : monitored,
+                run, m.epoch(), m.checkpointId(), monitor, monitored,
                 metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
                         ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
