@@ -1,0 +1,95 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.Streamtrain;
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.trainer.TrainerNode;
+import io.streamtrain.trainer.TrainerOptions;
+import io.streamtrain.trainer.TrainingListener;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** An operator stops a run with {@code streamtrain ctl stop} and sees it with {@code ctl status}. */
+class CtlTest {
+    static KafkaFixture kafka;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+        kafka.createTopic("ctl.train", 2);
+        kafka.produce("ctl.train", 2, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(40, 16, 1));
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    /** Runs the streamtrain command line in-process; returns exit code and stdout. */
+    static String[] streamtrain(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream previous = System.out;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            int code = new CommandLine(Streamtrain.class).execute(args);
+            return new String[] {Integer.toString(code), out.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(previous);
+        }
+    }
+
+    @Test
+    void anOperatorsStopEndsTheRunAndStatusShowsWhoAcknowledged() throws Exception {
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: ctl-run
+                data: { train: ctl.train }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                maxEpochs: 100000
+                """), kafka.settings, TrainerOptions.defaults("node-7").withLogEverySteps(0));
+        CountDownLatch twoEpochs = new CountDownLatch(2);
+        node.addListener(new TrainingListener() {
+            @Override
+            public void onCheckpoint(CheckpointManifest m) {
+                twoEpochs.countDown();
+            }
+        });
+        AtomicReference<Object> outcome = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            try {
+                outcome.set(node.run());
+            } catch (Throwable e) {
+                outcome.set(e);
+            }
+        }, "trainer");
+        t.start();
+        assertTrue(twoEpochs.await(120, TimeUnit.SECONDS), "the run trains");
+
+        String bootstrap = kafka.broker.bootstrapServers();
+        String[] stop = streamtrain("ctl", "stop", "--run", "ctl-run", "--reason", "enough for today", "--bootstrap-servers", bootstrap);
+        assertEquals("0", stop[0], stop[1]);
+        assertTrue(stop[1].contains("STOP") && stop[1].contains("ctl-run"), stop[1]);
+        t.join(30_000);
+        assertEquals(TrainerNode.Outcome.STOPPED, outcome.get(), "the trainer stops on the operator's STOP");
+
+        String[] status = streamtrain("ctl", "status", "--run", "ctl-run", "--bootstrap-servers", bootstrap);
+        assertEquals("0", status[0], status[1]);
+        assertTrue(status[1].contains("stopped at") && status[1].contains("operator") && status[1].contains("enough for today"), status[1]);
+        assertTrue(status[1].contains("acknowledged by: node-7 at step"), status[1]);
+        assertTrue(status[1].matches("(?s).*run ctl-run: \\d+ checkpoints, last epoch \\d+.*"), status[1]);
+
+        String[] missing = streamtrain("ctl", "stop", "--bootstrap-servers", bootstrap);
+        assertEquals("2", missing[0], "a usage error: --run is required");
+    }
+}
