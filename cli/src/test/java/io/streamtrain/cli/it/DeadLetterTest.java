@@ -12,6 +12,8 @@ import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,7 +84,9 @@ class DeadLetterTest {
     @Test
     void badRecordsAreDeadLetteredOnceWithTheirReasonAndEveryGoodSampleIsTrained() throws Exception {
         kafka.createTopic(TOPIC, 2);
-        List<byte[]> good = new SyntheticClusters(FEATURES, CLASSES, 0.5, 0.0, 11).records(30, SAMPLES_PER_RECORD, 3);
+        List<byte[]> good = new ArrayList<>(new SyntheticClusters(FEATURES, CLASSES, 0.5, 0.0, 11).records(29, SAMPLES_PER_RECORD, 3));
+        // what numpy writes by default (float64 features) with int32 labels: other dtypes, still good
+        good.add(numpyDefaults());
         List<Bad> bad = badRecords();
         // where each bad record landed, by its key
         Map<String, RecordMetadata> badAt = new TreeMap<>();
@@ -142,6 +146,21 @@ class DeadLetterTest {
             assertEquals(produced, c.manifest().offsets().stream().mapToLong(r -> r.count()).sum(), epoch + " offset ranges");
             assertEquals(produced, m.get("samples") / SAMPLES_PER_RECORD + letters.size(), epoch + ": trained + dead-lettered");
         }
+    }
+
+    /** A good record of float64 features and int32 labels, SAMPLES_PER_RECORD samples. */
+    private static byte[] numpyDefaults() {
+        ByteBuffer x = ByteBuffer.allocate(SAMPLES_PER_RECORD * FEATURES * 8).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer y = ByteBuffer.allocate(SAMPLES_PER_RECORD * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int s = 0; s < SAMPLES_PER_RECORD; s++) {
+            for (int f = 0; f < FEATURES; f++) {
+                x.putDouble(0.1 * (s % CLASSES) - 0.05 * f);
+            }
+            y.putInt(s % CLASSES);
+        }
+        return SafetensorsFile.write(
+                new Raw("x", "F64", new long[] {SAMPLES_PER_RECORD, FEATURES}, x.array()),
+                new Raw("y", "I32", new long[] {SAMPLES_PER_RECORD}, y.array()));
     }
 
     private static byte[] key(String s) {

@@ -15,16 +15,21 @@ import java.util.function.Predicate;
 final class TrainerProcess implements AutoCloseable {
     private final Process process;
     private final List<String> lines = new CopyOnWriteArrayList<>();
+    private final Thread reader;
 
     TrainerProcess(Path spec, String bootstrap, String nodeId, String... extra) throws IOException {
+        this(args(spec, bootstrap, nodeId, extra));
+    }
+
+    /** A trainer started with exactly these command-line arguments. */
+    TrainerProcess(List<String> args) throws IOException {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", classpath, "io.streamtrain.trainer.TrainerMain",
-                "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId));
-        cmd.addAll(List.of(extra));
+                "-Dai.djl.offline=true", "-cp", classpath, "io.streamtrain.trainer.TrainerMain"));
+        cmd.addAll(args);
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        Thread reader = new Thread(() -> {
+        reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
@@ -38,16 +43,27 @@ final class TrainerProcess implements AutoCloseable {
         reader.start();
     }
 
+    private static List<String> args(Path spec, String bootstrap, String nodeId, String... extra) {
+        List<String> args = new ArrayList<>(List.of("--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId));
+        args.addAll(List.of(extra));
+        return args;
+    }
+
     /** Waits until an output line matches; fails the test with the output so far if none does. */
     void awaitLine(Predicate<String> match, long seconds) throws InterruptedException {
+        awaitLineAfter(0, match, seconds);
+    }
+
+    /** Like {@link #awaitLine}, looking only at lines from index {@code from} on (see {@link #lineCount()}). */
+    void awaitLineAfter(int from, Predicate<String> match, long seconds) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (System.nanoTime() < deadline) {
-            if (lines.stream().anyMatch(match)) {
+            if (matches(from, match)) {
                 return;
             }
-            if (!process.isAlive() && lines.stream().noneMatch(match)) {
-                Thread.sleep(200); // let the reader drain
-                if (lines.stream().anyMatch(match)) {
+            if (!process.isAlive()) {
+                reader.join(5_000); // let the reader drain
+                if (matches(from, match)) {
                     return;
                 }
                 throw new AssertionError("trainer exited (" + process.exitValue() + ") before the expected line; output:\n" + output());
@@ -57,19 +73,39 @@ final class TrainerProcess implements AutoCloseable {
         throw new AssertionError("no expected line within " + seconds + " s; output:\n" + output());
     }
 
+    private boolean matches(int from, Predicate<String> match) {
+        List<String> now = List.copyOf(lines);
+        return from < now.size() && now.subList(from, now.size()).stream().anyMatch(match);
+    }
+
+    /** Lines of output so far. */
+    int lineCount() {
+        return lines.size();
+    }
+
     int awaitExit(long seconds) throws InterruptedException {
         if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
             throw new AssertionError("trainer still running after " + seconds + " s; output:\n" + output());
         }
+        // the output's last lines may still be in the pipe
+        reader.join(5_000);
         return process.exitValue();
+    }
+
+    boolean alive() {
+        return process.isAlive();
     }
 
     void sigkill() {
         process.destroyForcibly();
     }
 
+    /**
+     * Sends SIGTERM through the process handle: {@code Process.destroy()} would also close our
+     * end of its output pipe, losing whatever the trainer says on its way out.
+     */
     void sigterm() {
-        process.destroy();
+        process.toHandle().destroy();
     }
 
     String output() {

@@ -48,7 +48,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
     public Map<String, Object> admin() {
         Map<String, Object> c = base();
         // fail a startup check within seconds rather than Kafka's default minute
-        c.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000);
+        c.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000);
         c.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
         return c;
     }

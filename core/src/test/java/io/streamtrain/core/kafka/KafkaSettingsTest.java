@@ -117,7 +117,7 @@ class KafkaSettingsTest {
     @Test
     void adminFailsFast() {
         Map<String, Object> a = KafkaSettings.of("b:9092").admin();
-        assertEquals(15_000, a.get("default.api.timeout.ms"));
+        assertEquals(10_000, a.get("default.api.timeout.ms"));
         assertEquals(10_000, a.get("request.timeout.ms"));
     }
 

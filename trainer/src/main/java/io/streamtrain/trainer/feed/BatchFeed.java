@@ -206,20 +206,40 @@ public final class BatchFeed implements Runnable {
     }
 
     private final class Listener implements ConsumerRebalanceListener {
+        // nothing is committed on revocation: offsets are committed only with the checkpoint that accounts for them
+
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            // nothing to commit: offsets are committed only with the checkpoint that accounts for them
+            if (!partitions.isEmpty()) {
+                revoked();
+            }
         }
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            // called after every rebalance, with an empty set too: the Reset goes out here
             reassigned();
         }
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
-            reassigned();
+            revoked();
         }
+    }
+
+    /**
+     * Reads nothing until the next assignment, which may come several polls later: the
+     * partitions are no longer ours, and whatever was queued from them is stale.
+     */
+    private void revoked() {
+        buffers.clear();
+        bufferedBytes.clear();
+        outbox.clear();
+        rebatcher.reset();
+        assignment = List.of();
+        paused.clear();
+        state = State.AWAITING_START;
+        generation++;
     }
 
     private void reassigned() {

@@ -1,0 +1,173 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.topics.Topics;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The trainer as a process, as Kubernetes runs it: what it does on SIGTERM, and how it
+ * fails when the user got something wrong — one clear message within seconds, and the
+ * exit code that says whether a restart can help (1) or not (2).
+ */
+class TrainerLifecycleTest {
+    static final String TOPIC = "lifecycle.train";
+    /** The trainer's own SIGTERM budget (TrainerCommand.GRACE), inside Kubernetes' default 30 s. */
+    static final long GRACE_SECONDS = 25;
+    static KafkaFixture kafka;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+        kafka.createTopic(TOPIC, 2);
+        // 40,000 samples at batchSize 8: an epoch far longer than the test waits
+        kafka.produce(TOPIC, 2, new SyntheticClusters(8, 3, 0.5, 0.0, 31).records(400, 100, 8));
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    static String spec(String run, String topic) {
+        return """
+                run: %s
+                data: { train: %s }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                batchSize: 8
+                maxEpochs: 3
+                optimizer: { type: adamw, learningRate: 0.01 }
+                regularization: { l2: 0.0001, weightDecay: 0.01 }
+                """.formatted(run, topic);
+    }
+
+    @Test
+    void sigtermMidEpochExitsZeroWithinTheGracePeriodAndLeavesTheGroup() throws Exception {
+        String run = "sigterm";
+        Path spec = Files.writeString(dir.resolve("run.yaml"), spec(run, TOPIC));
+        try (TrainerProcess trainer = new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-t", "--log-every", "10")) {
+            trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
+            long signalled = System.nanoTime();
+            trainer.sigterm();
+            int exit = trainer.awaitExit(GRACE_SECONDS + 10);
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalled);
+            assertEquals(0, exit, trainer.output());
+            assertTrue(tookMs < GRACE_SECONDS * 1000, "stopped after " + tookMs + " ms; the grace period is " + GRACE_SECONDS + " s");
+            assertTrue(trainer.output().contains("stopped on signal"), trainer.output());
+            assertFalse(trainer.output().contains("checkpointed"), "the signal must land mid-epoch 1:\n" + trainer.output());
+        }
+        // the node left the group on its way out, so the partitions can move at once;
+        // asked right away, not after a session timeout
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            String group = Topics.trainerGroup(run);
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
+            assertEquals(List.of(), d.members().stream().map(m -> m.consumerId()).toList(), "members of " + group + " (" + d.groupState() + ")");
+            // an abandoned epoch commits nothing: the next node starts epoch 1 from the beginning
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            assertEquals(Map.of(), committed, "offsets committed by a node stopped mid-epoch 1");
+        }
+    }
+
+    @Test
+    void unreachableBrokerFailsWithinSecondsNamingTheAddress() throws Exception {
+        String bootstrap = "127.0.0.1:" + closedPort();
+        Path spec = Files.writeString(dir.resolve("run.yaml"), spec("unreachable", TOPIC));
+        long started = System.nanoTime();
+        try (TrainerProcess trainer = new TrainerProcess(spec, bootstrap, "node-u")) {
+            int exit = trainer.awaitExit(60);
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            String out = trainer.output();
+            assertEquals(1, exit, "a broker that is not up yet is retryable (exit 1), not bad configuration:\n" + out);
+            assertTrue(tookMs < 30_000, "took " + tookMs + " ms to give up:\n" + out);
+            assertTrue(out.contains("cannot reach Kafka at " + bootstrap), out);
+            assertTrue(out.contains("--bootstrap-servers") && out.contains("STREAMTRAIN_BOOTSTRAP_SERVERS"), "the message names the fix:\n" + out);
+            assertNoStackTrace(out);
+        }
+    }
+
+    @Test
+    void missingTrainTopicIsBadConfigurationNamingTheTopic() throws Exception {
+        Path spec = Files.writeString(dir.resolve("run.yaml"), spec("no-topic", "no.such.topic"));
+        try (TrainerProcess trainer = new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-m")) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(2, exit, out);
+            assertTrue(out.contains("no.such.topic") && out.contains("do not exist"), out);
+            assertNoStackTrace(out);
+        }
+        // the trainer created nothing in the user's namespace on its way out
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            assertFalse(admin.listTopics().names().get(30, TimeUnit.SECONDS).contains("no.such.topic"));
+        }
+    }
+
+    @Test
+    void unknownSpecKeyIsBadConfigurationNamingTheKeyPath() throws Exception {
+        String misspelt = spec("bad-spec", TOPIC) + "regularisation: { l2: 0.01 }\n";
+        Path top = Files.writeString(dir.resolve("top.yaml"), misspelt);
+        try (TrainerProcess trainer = new TrainerProcess(top, kafka.broker.bootstrapServers(), "node-s")) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(2, exit, out);
+            assertTrue(out.contains("unknown key 'regularisation'"), out);
+            // and the keys allowed there, among them the one that was meant
+            assertTrue(out.contains("regularization"), out);
+            assertNoStackTrace(out);
+        }
+        Path nested = Files.writeString(dir.resolve("nested.yaml"),
+                spec("bad-spec", TOPIC).replace("regularization: { l2: 0.0001", "regularization: { l3: 0.0001"));
+        try (TrainerProcess trainer = new TrainerProcess(nested, kafka.broker.bootstrapServers(), "node-s")) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(2, exit, out);
+            assertTrue(out.contains("regularization.l3"), "the full key path:\n" + out);
+            assertNoStackTrace(out);
+        }
+    }
+
+    @Test
+    void helpListsTheOptionsAndExitsZero() throws Exception {
+        try (TrainerProcess trainer = new TrainerProcess(List.of("--help"))) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(0, exit, out);
+            for (String option : List.of("--spec", "--bootstrap-servers", "--node-id")) {
+                assertTrue(out.contains(option), option + " in:\n" + out);
+            }
+        }
+    }
+
+    /** A loopback port nothing listens on. */
+    private static int closedPort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** A user error is explained in words; a stack trace may follow in a debug log, never instead. */
+    private static void assertNoStackTrace(String out) {
+        assertFalse(out.lines().anyMatch(l -> l.startsWith("\tat ") || l.startsWith("Exception in thread")), "a stack trace in:\n" + out);
+    }
+}
