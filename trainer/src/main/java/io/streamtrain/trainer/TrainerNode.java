@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -118,12 +119,17 @@ public final class TrainerNode implements AutoCloseable {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + spec.run());
             trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
-            RunTopics.ensure(admin, List.of(
+            Set<String> existed = RunTopics.ensure(admin, List.of(
                     RunTopics.checkpoints(Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes()),
                     RunTopics.control(Topics.control(spec.run())),
                     RunTopics.deadLetters(Topics.deadLetters(spec.run()), trainMaxMessageBytes)));
-            requireRoomFor(admin, Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
-            requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
+            // topics made here have room by construction; an operator's may not
+            if (existed.contains(Topics.checkpoints(spec.run()))) {
+                requireRoomFor(admin, Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
+            }
+            if (existed.contains(Topics.deadLetters(spec.run()))) {
+                requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
+            }
         }
         ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::stopOn);
         Optional<ControlMessage.Stop> stopped = control.catchUp(READ_TIMEOUT);

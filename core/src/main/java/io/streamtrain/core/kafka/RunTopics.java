@@ -69,8 +69,12 @@ public final class RunTopics {
         }
     }
 
-    /** Creates the topics that do not exist yet; existing ones are left as they are. */
-    public static void ensure(Admin admin, List<NewTopic> topics) {
+    /**
+     * Creates the topics that do not exist yet; existing ones are left as they are.
+     *
+     * @return the names of the topics that existed already (an operator's settings apply to them)
+     */
+    public static Set<String> ensure(Admin admin, List<NewTopic> topics) {
         try {
             Set<String> existing = admin.listTopics().names().get(10, TimeUnit.SECONDS);
             List<NewTopic> missing = new ArrayList<>();
@@ -79,8 +83,10 @@ public final class RunTopics {
                     missing.add(t);
                 }
             }
+            Set<String> existed = new java.util.HashSet<>();
+            topics.stream().map(NewTopic::name).filter(existing::contains).forEach(existed::add);
             if (missing.isEmpty()) {
-                return;
+                return existed;
             }
             try {
                 admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
@@ -89,6 +95,7 @@ public final class RunTopics {
                     throw e;
                 }
             }
+            return existed;
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new StartupException(StartupException.RETRYABLE, "cannot create topics "
