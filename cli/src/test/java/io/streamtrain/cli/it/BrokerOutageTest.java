@@ -60,16 +60,16 @@ class BrokerOutageTest {
                 """.formatted(run, TOPIC);
     }
 
-    static TrainerProcess trainer(Path dir, String run) throws Exception {
+    static ServiceProcess trainer(Path dir, String run) throws Exception {
         Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run));
-        return new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-" + run,
+        return new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-" + run,
                 "--log-every", "100", "--prefetch-bytes", Long.toString(1 << 20), "--broker-wait", "120");
     }
 
     @Test
     void brokerRestartMidEpochIsWaitedForAndLosesNothing(@TempDir Path dir) throws Exception {
         String run = "outage-reading";
-        try (TrainerProcess trainer = trainer(dir, run)) {
+        try (ServiceProcess trainer = trainer(dir, run)) {
             trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
             kafka.broker.stop();
             assertFalse(trainer.output().contains("epoch 1/3 checkpointed"), "the outage must begin mid-epoch 1:\n" + trainer.output());
@@ -84,7 +84,7 @@ class BrokerOutageTest {
     @Test
     void brokerAwayWhileTheEpochIsCheckpointedIsWaitedForAndLosesNothing(@TempDir Path dir) throws Exception {
         String run = "outage-publishing";
-        try (TrainerProcess trainer = trainer(dir, run)) {
+        try (ServiceProcess trainer = trainer(dir, run)) {
             // the feed has read the whole epoch; the step is still training the last prefetched batches
             trainer.awaitLine(l -> l.contains("epoch 1 read"), 120);
             kafka.broker.stop();
@@ -98,7 +98,7 @@ class BrokerOutageTest {
     }
 
     /** The outage: nothing to assert until it ends but that the trainer neither exits nor checkpoints without a broker. */
-    private static void holdOutage(TrainerProcess trainer) throws InterruptedException {
+    private static void holdOutage(ServiceProcess trainer) throws InterruptedException {
         long outageEnds = System.nanoTime() + TimeUnit.SECONDS.toNanos(OUTAGE_SECONDS);
         while (System.nanoTime() < outageEnds) {
             assertTrue(trainer.alive(), "the trainer gave up during a " + OUTAGE_SECONDS + " s outage:\n" + trainer.output());

@@ -67,7 +67,7 @@ class EarlyStopTest {
         EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), "it");
         Thread evaluatorThread = new Thread(evaluator::run, "evaluator");
         evaluatorThread.start();
-        try (TrainerProcess trainer = new TrainerProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "0")) {
+        try (ServiceProcess trainer = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "0")) {
             assertEquals(0, trainer.awaitExit(240), trainer.output());
             long exited = System.currentTimeMillis();
             assertTrue(trainer.output().contains("stopped by evaluator (patience-exhausted)"), trainer.output());
@@ -123,7 +123,7 @@ class EarlyStopTest {
             assertFalse(trainer.output().contains("all 400 epochs trained"));
 
             // a stopped run is not restarted
-            try (TrainerProcess again = new TrainerProcess(specFile, kafka.broker.bootstrapServers(), "node-1")) {
+            try (ServiceProcess again = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1")) {
                 assertEquals(0, again.awaitExit(120), again.output());
                 assertTrue(again.output().contains("a stopped run is not restarted"), again.output());
             }

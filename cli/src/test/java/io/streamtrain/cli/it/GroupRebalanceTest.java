@@ -73,7 +73,7 @@ class GroupRebalanceTest {
             while (leader.assignment().isEmpty()) {
                 leader.poll(Duration.ofMillis(100));
             }
-            try (TrainerProcess trainer = new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-r",
+            try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-r",
                     "--log-every", "50", "--prefetch-bytes", Long.toString(1 << 20))) {
                 // the trainer's join needs the leader to rejoin and assign: keep polling until it trains
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -114,7 +114,7 @@ class GroupRebalanceTest {
                 .map(Object::toString).sorted().toList();
     }
 
-    private static void awaitGroupState(Admin admin, String group, GroupState state, TrainerProcess trainer) throws Exception {
+    private static void awaitGroupState(Admin admin, String group, GroupState state, ServiceProcess trainer) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         GroupState now = null;
         while (System.nanoTime() < deadline) {

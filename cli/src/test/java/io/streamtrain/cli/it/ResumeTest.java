@@ -66,14 +66,14 @@ class ResumeTest {
         assertEquals(TrainerNode.Outcome.FINISHED, reference.run());
 
         Path specFile = Files.writeString(dir.resolve("run.yaml"), spec("killed"));
-        try (TrainerProcess first = new TrainerProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "10")) {
+        try (ServiceProcess first = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "10")) {
             first.awaitLine(l -> l.contains("epoch 2 step"), 120);
             first.sigkill();
             first.awaitExit(30);
             assertTrue(first.output().contains("epoch 1/3 checkpointed"), first.output());
             assertTrue(!first.output().contains("epoch 2/3 checkpointed"), "the kill must land mid-epoch 2:\n" + first.output());
         }
-        try (TrainerProcess second = new TrainerProcess(specFile, kafka.broker.bootstrapServers(), "node-1")) {
+        try (ServiceProcess second = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1")) {
             assertEquals(0, second.awaitExit(180), second.output());
             assertTrue(second.output().contains("resuming run killed from checkpoint killed-e0001"), second.output());
         }

@@ -66,7 +66,7 @@ class TrainerLifecycleTest {
     void sigtermMidEpochExitsZeroWithinTheGracePeriodAndLeavesTheGroup() throws Exception {
         String run = "sigterm";
         Path spec = Files.writeString(dir.resolve("run.yaml"), spec(run, TOPIC));
-        try (TrainerProcess trainer = new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-t", "--log-every", "10")) {
+        try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-t", "--log-every", "10")) {
             trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
             long signalled = System.nanoTime();
             trainer.sigterm();
@@ -95,7 +95,7 @@ class TrainerLifecycleTest {
         String bootstrap = "127.0.0.1:" + closedPort();
         Path spec = Files.writeString(dir.resolve("run.yaml"), spec("unreachable", TOPIC));
         long started = System.nanoTime();
-        try (TrainerProcess trainer = new TrainerProcess(spec, bootstrap, "node-u")) {
+        try (ServiceProcess trainer = new ServiceProcess(spec, bootstrap, "node-u")) {
             int exit = trainer.awaitExit(60);
             long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
             String out = trainer.output();
@@ -110,7 +110,7 @@ class TrainerLifecycleTest {
     @Test
     void missingTrainTopicIsBadConfigurationNamingTheTopic() throws Exception {
         Path spec = Files.writeString(dir.resolve("run.yaml"), spec("no-topic", "no.such.topic"));
-        try (TrainerProcess trainer = new TrainerProcess(spec, kafka.broker.bootstrapServers(), "node-m")) {
+        try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-m")) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(2, exit, out);
@@ -127,7 +127,7 @@ class TrainerLifecycleTest {
     void unknownSpecKeyIsBadConfigurationNamingTheKeyPath() throws Exception {
         String misspelt = spec("bad-spec", TOPIC) + "regularisation: { l2: 0.01 }\n";
         Path top = Files.writeString(dir.resolve("top.yaml"), misspelt);
-        try (TrainerProcess trainer = new TrainerProcess(top, kafka.broker.bootstrapServers(), "node-s")) {
+        try (ServiceProcess trainer = new ServiceProcess(top, kafka.broker.bootstrapServers(), "node-s")) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(2, exit, out);
@@ -138,7 +138,7 @@ class TrainerLifecycleTest {
         }
         Path nested = Files.writeString(dir.resolve("nested.yaml"),
                 spec("bad-spec", TOPIC).replace("regularization: { l2: 0.0001", "regularization: { l3: 0.0001"));
-        try (TrainerProcess trainer = new TrainerProcess(nested, kafka.broker.bootstrapServers(), "node-s")) {
+        try (ServiceProcess trainer = new ServiceProcess(nested, kafka.broker.bootstrapServers(), "node-s")) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(2, exit, out);
@@ -149,7 +149,7 @@ class TrainerLifecycleTest {
 
     @Test
     void helpListsTheOptionsAndExitsZero() throws Exception {
-        try (TrainerProcess trainer = new TrainerProcess(List.of("--help"))) {
+        try (ServiceProcess trainer = new ServiceProcess(List.of("--help"))) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(0, exit, out);

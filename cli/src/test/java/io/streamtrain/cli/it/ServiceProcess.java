@@ -7,28 +7,45 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
-/** A trainer node in a child JVM, as it runs in a pod: so the tests can SIGKILL and SIGTERM it. */
-final class TrainerProcess implements AutoCloseable {
+/** A service (a trainer node, the evaluator) in a child JVM, as it runs in a pod: so the tests can SIGKILL and SIGTERM it. */
+final class ServiceProcess implements AutoCloseable {
     private final Process process;
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Thread reader;
 
-    TrainerProcess(Path spec, String bootstrap, String nodeId, String... extra) throws IOException {
+    static final String TRAINER = "io.streamtrain.trainer.TrainerMain";
+    static final String EVALUATOR = "io.streamtrain.evaluator.EvaluatorMain";
+
+    /** A trainer node of the run in {@code spec}. */
+    ServiceProcess(Path spec, String bootstrap, String nodeId, String... extra) throws IOException {
         this(args(spec, bootstrap, nodeId, extra));
     }
 
     /** A trainer started with exactly these command-line arguments. */
-    TrainerProcess(List<String> args) throws IOException {
+    ServiceProcess(List<String> args) throws IOException {
+        this(TRAINER, args);
+    }
+
+    /** {@code mainClass} started with exactly these command-line arguments. */
+    ServiceProcess(String mainClass, List<String> args) throws IOException {
+        this(mainClass, args, Map.of());
+    }
+
+    /** {@code mainClass} started with these arguments and these extra environment variables. */
+    ServiceProcess(String mainClass, List<String> args, Map<String, String> env) throws IOException {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", classpath, "io.streamtrain.trainer.TrainerMain"));
+                "-Dai.djl.offline=true", "-cp", classpath, mainClass));
         cmd.addAll(args);
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+        builder.environment().putAll(env);
+        process = builder.start();
         reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -38,7 +55,7 @@ final class TrainerProcess implements AutoCloseable {
             } catch (IOException ignored) {
                 // the process ended
             }
-        }, "trainer-process-output");
+        }, "service-process-output");
         reader.setDaemon(true);
         reader.start();
     }

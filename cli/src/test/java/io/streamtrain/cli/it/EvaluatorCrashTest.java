@@ -1,0 +1,130 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.trainer.TrainerNode;
+import io.streamtrain.trainer.TrainerOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An evaluator killed with SIGKILL — between checkpoints or in the middle of one — and
+ * started again reaches the same decision at the same epoch as one never interrupted, and
+ * publishes no evaluation twice.
+ */
+class EvaluatorCrashTest {
+    static final int EPOCHS = 14;
+    static KafkaFixture kafka;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+        SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 21);
+        kafka.createTopic("crash.train", 2);
+        kafka.produce("crash.train", 2, task.records(12, 16, 1));
+        kafka.createTopic("crash.validation", 1);
+        kafka.produce("crash.validation", 1, task.records(32, 32, 2));
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    /** The same run under two ids: same seed and data, so bit-identical checkpoints. */
+    static void train(String run) throws InterruptedException {
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: %s
+                data: { train: crash.train, validation: crash.validation }
+                model: { type: mlp, inputs: 16, hidden: [256, 256], classes: 4 }
+                init: { seed: 5 }
+                batchSize: 16
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.003 }
+                earlyStopping: { patience: 3 }
+                """.formatted(run, EPOCHS)), kafka.settings, TrainerOptions.defaults("n").withLogEverySteps(0));
+        assertEquals(TrainerNode.Outcome.FINISHED, node.run(), "no evaluator yet: the trainer runs all epochs");
+    }
+
+    static List<EvaluationRecord> evaluations(String run) throws Exception {
+        List<EvaluationRecord> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
+            Messages.decodeEvaluation(r.value()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    @Test
+    void killedAndRestartedItDecidesAsIfUninterrupted() throws Exception {
+        train("crash-ref");
+        train("crash-kill");
+
+        // the reference: one evaluator that is never interrupted
+        List<EvaluationRecord> seen = new CopyOnWriteArrayList<>();
+        EvaluatorService reference = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("crash-ref"), "ref");
+        reference.addListener(seen::add);
+        Thread t = new Thread(reference::run, "reference-evaluator");
+        t.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (seen.stream().noneMatch(e -> EvaluationRecord.STOP.equals(e.decision())) && seen.size() < EPOCHS && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        reference.close();
+        t.join(30_000);
+        List<EvaluationRecord> expected = evaluations("crash-ref");
+        EvaluationRecord expectedLast = expected.get(expected.size() - 1);
+        assertEquals(EvaluationRecord.STOP, expectedLast.decision(), "the reference run overfits and is stopped: " + expected);
+
+        // the same checkpoints, evaluated by a child process killed twice on its way
+        List<String> args = List.of("--run", "crash-kill", "--bootstrap-servers", kafka.broker.bootstrapServers(), "--instance-id", "crashy");
+        // a killed member holds its partitions until its session times out: keep that short here
+        Map<String, String> env = Map.of("STREAMTRAIN_KAFKA_SESSION_TIMEOUT_MS", "6000");
+        for (String killAt : List.of("run crash-kill epoch 1 ", "run crash-kill epoch 3 ")) {
+            try (ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR, args, env)) {
+                evaluator.awaitLine(l -> l.contains(killAt), 120);
+                evaluator.sigkill(); // somewhere between this evaluation and the next
+                evaluator.awaitExit(30);
+            }
+        }
+        try (ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR, args, env)) {
+            evaluator.awaitLine(l -> l.contains("run crash-kill epoch " + expectedLast.epoch() + " ") && l.contains("STOP"), 180);
+            evaluator.sigterm();
+            assertEquals(0, evaluator.awaitExit(30), evaluator.output());
+        }
+
+        List<EvaluationRecord> actual = evaluations("crash-kill");
+        assertEquals(expected.stream().map(EvaluationRecord::epoch).toList(), actual.stream().map(EvaluationRecord::epoch).toList(),
+                "every epoch evaluated exactly once, up to the same stop");
+        for (int i = 0; i < expected.size(); i++) {
+            EvaluationRecord a = actual.get(i);
+            EvaluationRecord e = expected.get(i);
+            assertEquals(e.metrics().get("val_loss"), a.metrics().get("val_loss"), "epoch " + e.epoch());
+            assertEquals(e.decision(), a.decision(), "epoch " + e.epoch());
+            assertEquals(e.waitCount(), a.waitCount(), "epoch " + e.epoch());
+            assertEquals(e.best().epoch(), a.best().epoch(), "epoch " + e.epoch());
+        }
+        assertEquals(expectedLast.reason(), actual.get(actual.size() - 1).reason());
+        List<ControlMessage> control = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.control("crash-kill"))) {
+            Messages.decodeControl(r.value()).ifPresent(control::add);
+        }
+        assertEquals(1, control.stream().filter(m -> m instanceof ControlMessage.Stop).count(), "one STOP: " + control);
+        assertTrue(control.stream().anyMatch(m -> m instanceof ControlMessage.Stop s && s.best().epoch() == expectedLast.best().epoch()));
+    }
+}
