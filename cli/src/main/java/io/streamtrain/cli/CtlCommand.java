@@ -12,6 +12,7 @@ import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.trainer.control.Settings;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -31,7 +32,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
-@Command(name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Status.class},
+@Command(name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
+            CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -47,6 +49,28 @@ public final class CtlCommand {
         KafkaSettings kafka() {
             return KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         }
+
+        /** Writes a command on the run's control topic; returns the exit code. */
+        int send(ControlMessage command) throws Exception {
+            KafkaSettings kafka = kafka();
+            try (Admin admin = Preflight.admin(kafka)) {
+                Preflight.requireReachable(admin, kafka.bootstrapServers());
+                RunTopics.ensure(admin, List.of(RunTopics.control(Topics.control(run))));
+            } catch (StartupException e) {
+                System.err.println("streamtrain: " + e.getMessage());
+                return e.exitCode();
+            }
+            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
+                p.send(new ProducerRecord<>(Topics.control(run), Messages.encode(command))).get(30, TimeUnit.SECONDS);
+            }
+            System.out.println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()
+                    + " sent to run " + run + "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
+            return 0;
+        }
+
+        static String operator() {
+            return System.getProperty("user.name", "operator");
+        }
     }
 
     @Command(name = "stop", mixinStandardHelpOptions = true,
@@ -60,23 +84,52 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            KafkaSettings kafka = target.kafka();
-            try (Admin admin = Preflight.admin(kafka)) {
-                Preflight.requireReachable(admin, kafka.bootstrapServers());
-                RunTopics.ensure(admin, List.of(RunTopics.control(Topics.control(target.run))));
-            } catch (StartupException e) {
-                System.err.println("streamtrain: " + e.getMessage());
-                return e.exitCode();
+            return target.send(new ControlMessage.Stop(target.run, Messages.newId(), Messages.now(), "operator", reason, null,
+                    Target.operator()));
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Pause a run: its trainers stop consuming and training at the next step boundary, until resume.")
+    static final class Pause implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @Override
+        public Integer call() throws Exception {
+            return target.send(new ControlMessage.Pause(target.run, Messages.newId(), Messages.now(), Target.operator()));
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused run.")
+    static final class Resume implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @Override
+        public Integer call() throws Exception {
+            return target.send(new ControlMessage.Resume(target.run, Messages.newId(), Messages.now(), Target.operator()));
+        }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+            description = {"Change training settings from the next step on; the next checkpoint's manifest records them.",
+                "Settable: learningRate, weightDecay, l1, l2, l2sp. Trainers refuse values the run spec would refuse."})
+    static final class Set implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @picocli.CommandLine.Parameters(arity = "1..*", paramLabel = "KEY=VALUE", description = "e.g. learningRate=0.0005 l2=0.001")
+        java.util.Map<String, Double> values;
+
+        @Override
+        public Integer call() throws Exception {
+            List<String> unknown = values.keySet().stream().filter(k -> !Settings.PATHS.containsKey(k)).toList();
+            if (!unknown.isEmpty()) {
+                System.err.println("streamtrain: cannot set " + unknown + " while training; settable: " + Settings.PATHS.keySet());
+                return StartupException.BAD_CONFIGURATION;
             }
-            String who = System.getProperty("user.name", "operator");
-            ControlMessage.Stop stop = new ControlMessage.Stop(target.run, Messages.newId(), Messages.now(), "operator",
-                    reason, null, who);
-            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                p.send(new ProducerRecord<>(Topics.control(target.run), Messages.encode(stop))).get(30, TimeUnit.SECONDS);
-            }
-            System.out.println("STOP " + stop.id() + " sent to run " + target.run + "; `streamtrain ctl status --run "
-                    + target.run + "` shows which trainers acknowledged");
-            return 0;
+            return target.send(new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, Target.operator()));
         }
     }
 
@@ -142,6 +195,13 @@ public final class CtlCommand {
                         // counted by the trainers; status shows only what it can read
                     }
                 }
+                for (ControlMessage m : control) {
+                    if (m instanceof ControlMessage.Ack || m instanceof ControlMessage.Stop) {
+                        continue;
+                    }
+                    out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), m.id(), m.time(),
+                            source(m), m instanceof ControlMessage.Set set ? " " + set.values() : "", acks(control, m.id()));
+                }
                 Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop)
                         .map(m -> (ControlMessage.Stop) m).findFirst();
                 if (stop.isEmpty()) {
@@ -153,13 +213,30 @@ public final class CtlCommand {
                         out.printf(Locale.ROOT, "best checkpoint: %s (epoch %d, %s %.4f)%n", s.best().checkpointId(), s.best().epoch(),
                                 s.best().metric(), s.best().value());
                     }
-                    List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(s.id()))
-                            .map(m -> ((ControlMessage.Ack) m).node() + " at step " + ((ControlMessage.Ack) m).step()).toList();
-                    out.println("acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks)));
+                    out.println(acks(control, s.id()));
                 }
             }
             return 0;
         }
+    }
+
+    private static String source(ControlMessage m) {
+        if (m instanceof ControlMessage.Pause p) {
+            return p.source();
+        } else if (m instanceof ControlMessage.Resume r) {
+            return r.source();
+        } else if (m instanceof ControlMessage.Set s) {
+            return s.source();
+        }
+        return "?";
+    }
+
+    /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */
+    private static String acks(List<ControlMessage> control, String command) {
+        List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(command))
+                .map(m -> (ControlMessage.Ack) m).map(a -> a.node() + " at step " + a.step()
+                        + ("applied".equals(a.outcome()) ? "" : " (" + a.outcome() + ")")).toList();
+        return "acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks));
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> readAll(KafkaConsumer<byte[], byte[]> reader, String topic) {

@@ -18,6 +18,7 @@ import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
 import io.streamtrain.trainer.checkpoint.RebalancedException;
 import io.streamtrain.trainer.control.ControlFeed;
+import io.streamtrain.trainer.control.Settings;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.feed.FeedItem;
@@ -32,6 +33,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -76,12 +78,17 @@ public final class TrainerNode implements AutoCloseable {
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopRequested;
     private volatile ControlMessage.Stop stopCommand;
+    private final ConcurrentLinkedQueue<ControlMessage> commands = new ConcurrentLinkedQueue<>();
+    /** The spec as trained now: the given one with the run's SET commands applied. */
+    private RunSpec settings;
+    private boolean paused;
     private int trainMaxMessageBytes;
 
     public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options) {
         this.spec = spec;
         this.kafka = kafka;
         this.options = options;
+        this.settings = spec;
         listeners.add(new LoggingListener(spec, options.logEverySteps()));
     }
 
@@ -131,14 +138,15 @@ public final class TrainerNode implements AutoCloseable {
                 requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
             }
         }
-        ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::stopOn);
-        Optional<ControlMessage.Stop> stopped = control.catchUp(READ_TIMEOUT);
-        if (stopped.isPresent()) {
-            ControlMessage.Stop s = stopped.get();
-            log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), s.time(), s.source(),
-                    s.reason(), s.explanation());
-            control.close();
-            return Outcome.STOPPED;
+        ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::onCommand);
+        for (ControlMessage m : control.catchUp(READ_TIMEOUT)) {
+            if (m instanceof ControlMessage.Stop s) {
+                log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), s.time(), s.source(),
+                        s.reason(), s.explanation());
+                control.close();
+                return Outcome.STOPPED;
+            }
+            replay(m);
         }
         Thread controlThread = new Thread(control, "streamtrain-control-" + options.nodeId());
         controlThread.setDaemon(true);
@@ -150,9 +158,65 @@ public final class TrainerNode implements AutoCloseable {
         }
     }
 
-    private void stopOn(ControlMessage.Stop stop) {
-        stopCommand = stop;
-        stopRequested = true;
+    /** On the control feed's thread: a STOP takes effect at once, the rest at the next step boundary. */
+    private void onCommand(ControlMessage m) {
+        if (m instanceof ControlMessage.Stop stop) {
+            log.info("STOP {} from {}: {} ({})", stop.id(), stop.source(), stop.reason(), stop.explanation());
+            stopCommand = stop;
+            stopRequested = true;
+        } else {
+            commands.add(m);
+        }
+    }
+
+    /** A command issued before this node started: the run's state includes it, so this node does too. */
+    private void replay(ControlMessage m) {
+        if (m instanceof ControlMessage.Pause) {
+            paused = true;
+        } else if (m instanceof ControlMessage.Resume) {
+            paused = false;
+        } else if (m instanceof ControlMessage.Set set) {
+            try {
+                settings = Settings.apply(settings, set.values());
+                log.info("applied SET {} from the control topic: {}", set.id(), set.values());
+            } catch (IllegalArgumentException e) {
+                log.info("SET {} on the control topic was refused: {}", set.id(), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Applies the commands that arrived since the last step and acknowledges each.
+     *
+     * @return whether the training settings changed
+     */
+    private boolean applyCommands(KafkaProducer<byte[], byte[]> producer, BatchFeed feed, long step) {
+        boolean changed = false;
+        for (ControlMessage m = commands.poll(); m != null; m = commands.poll()) {
+            String outcome = "applied";
+            if (m instanceof ControlMessage.Pause) {
+                paused = true;
+                feed.pauseConsumption(true);
+                log.info("PAUSE {}: consumption and training paused at step {}", m.id(), step);
+            } else if (m instanceof ControlMessage.Resume) {
+                paused = false;
+                feed.pauseConsumption(false);
+                log.info("RESUME {}: training goes on from step {}", m.id(), step);
+            } else if (m instanceof ControlMessage.Set set) {
+                try {
+                    settings = Settings.apply(settings, set.values());
+                    changed = true;
+                    log.info("SET {}: {} from step {}", set.id(), set.values(), step + 1);
+                } catch (IllegalArgumentException e) {
+                    outcome = "refused: " + e.getMessage();
+                    log.warn("SET {} refused: {}", set.id(), e.getMessage());
+                }
+            } else {
+                continue; // acknowledgements and types this version has no use for
+            }
+            acknowledge(producer, m.id(), step, outcome);
+        }
+        return changed;
     }
 
     private Outcome train(Engine engine) throws InterruptedException {
@@ -186,7 +250,7 @@ public final class TrainerNode implements AutoCloseable {
     private record Committed(int epoch, long step, SafeTensors.Document payload) {}
 
     private Outcome loop(Engine engine, ModelState state, Committed initial, EpochPlan plan) throws InterruptedException {
-        StepRunner runner = new StepRunner(state, engine);
+        StepRunner runner = new StepRunner(state, engine, settings);
         EpochMeter meter = new EpochMeter();
         List<FeedItem.Rejected> deadLetters = new ArrayList<>();
         String transactionalId = "streamtrain." + spec.run() + ".trainer." + options.nodeId();
@@ -205,6 +269,7 @@ public final class TrainerNode implements AutoCloseable {
             BatchFeed feed = new BatchFeed(new KafkaConsumer<>(consumerConfig), spec, plan, options.prefetchBytes(), options.brokerWait());
             Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
             feedThread.setDaemon(true);
+            feed.pauseConsumption(paused);
             feedThread.start();
             Committed committed = initial;
             boolean dirty = false;
@@ -230,6 +295,14 @@ public final class TrainerNode implements AutoCloseable {
                         int next = committed.epoch() + 1;
                         listeners.forEach(l -> l.onRollback(next, state.step()));
                         feed.start(reset.generation(), next);
+                        continue;
+                    }
+                    if (applyCommands(producer, feed, state.step())) {
+                        runner = new StepRunner(state, engine, settings);
+                    }
+                    if (paused) {
+                        Thread.sleep(20);
+                        idleSince = System.nanoTime(); // a pause is not waiting for data
                         continue;
                     }
                     FeedItem item = feed.next(200, TimeUnit.MILLISECONDS);
@@ -268,7 +341,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("stopped by {} ({}) at step {}; epoch {} is the last checkpoint{}", stop.source(), stop.reason(),
                             state.step(), committed.epoch(), stop.best() == null ? ""
                                     : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
-                    acknowledge(producer, stop, state.step());
+                    acknowledge(producer, stop.id(), state.step(), "applied");
                 } else {
                     log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
                 }
@@ -293,15 +366,15 @@ public final class TrainerNode implements AutoCloseable {
         }
     }
 
-    /** Tells the run (evaluator, operators) this node obeyed: one small transaction on the control topic. */
-    private void acknowledge(KafkaProducer<byte[], byte[]> producer, ControlMessage.Stop stop, long step) {
-        ControlMessage.Ack ack = new ControlMessage.Ack(spec.run(), Messages.newId(), Messages.now(), stop.id(), options.nodeId(), step, "applied");
+    /** Tells the run (evaluator, operators) what this node did with a command: one small transaction on the control topic. */
+    private void acknowledge(KafkaProducer<byte[], byte[]> producer, String command, long step, String outcome) {
+        ControlMessage.Ack ack = new ControlMessage.Ack(spec.run(), Messages.newId(), Messages.now(), command, options.nodeId(), step, outcome);
         try {
             producer.beginTransaction();
             producer.send(new ProducerRecord<>(Topics.control(spec.run()), Messages.encode(ack)));
             producer.commitTransaction();
         } catch (RuntimeException e) {
-            log.warn("could not acknowledge STOP {}: {}", stop.id(), e.toString());
+            log.warn("could not acknowledge command {}: {}", command, e.toString());
         }
     }
 
@@ -323,7 +396,7 @@ public final class TrainerNode implements AutoCloseable {
         Map<String, Double> metrics = meter.metrics(spec.model().classification(), end.records(), end.rejected());
         byte[] payload = state.toPayload(Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(end.epoch())));
         try {
-            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(end.epoch(), state.step(),
+            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, end.epoch(), state.step(),
                     state.parameterInfos(), end.ranges(), metrics, List.copyOf(deadLetters), end.group()), payload);
             if (m == null) {
                 return null; // abandoned: a stop was requested while the broker was away
@@ -359,7 +432,7 @@ public final class TrainerNode implements AutoCloseable {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " already has checkpoints of a different model ("
                     + previous.model() + "; this spec has " + spec.model() + "). Use a new run id, or the old model spec");
         }
-        if (!previous.equals(spec)) {
+        if (!previous.equals(settings)) {
             log.warn("the spec differs from the one checkpoint {} was trained with; continuing with the new one", m.checkpointId());
         }
     }

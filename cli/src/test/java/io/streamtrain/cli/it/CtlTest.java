@@ -92,4 +92,87 @@ class CtlTest {
         String[] missing = streamtrain("ctl", "stop", "--bootstrap-servers", bootstrap);
         assertEquals("2", missing[0], "a usage error: --run is required");
     }
+
+    @Test
+    void setChangesTheSettingsInTheNextManifestAndPauseHoldsTrainingUntilResume() throws Exception {
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: ctl-set
+                data: { train: ctl.train }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                maxEpochs: 100000
+                optimizer: { type: adamw, learningRate: 0.001 }
+                regularization: { l2: 0.0001 }
+                """), kafka.settings, TrainerOptions.defaults("node-s").withLogEverySteps(0));
+        java.util.List<CheckpointManifest> manifests = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
+        node.addListener(new TrainingListener() {
+            @Override
+            public void onStep(int epoch, io.streamtrain.trainer.model.StepReport r) {
+                steps.incrementAndGet();
+            }
+
+            @Override
+            public void onCheckpoint(CheckpointManifest m) {
+                manifests.add(m);
+            }
+        });
+        Thread t = new Thread(() -> {
+            try {
+                node.run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "trainer");
+        t.start();
+        String bootstrap = kafka.broker.bootstrapServers();
+        try {
+            await(() -> manifests.size() >= 1, "a first checkpoint");
+            assertEquals("0", streamtrain("ctl", "set", "--run", "ctl-set", "--bootstrap-servers", bootstrap, "learningRate=0.0005", "l2=0.01")[0]);
+            int before = manifests.size();
+            await(() -> manifests.size() >= before + 2, "two more checkpoints");
+            // the epoch after the SET was applied ends with the new settings in its manifest
+            CheckpointManifest after = manifests.get(manifests.size() - 1);
+            assertEquals(0.0005, after.spec().get("optimizer").get("learningRate").asDouble());
+            assertEquals(0.01, after.spec().get("regularization").get("l2").asDouble());
+            assertEquals(0.001, manifests.get(0).spec().get("optimizer").get("learningRate").asDouble(), "earlier epochs keep theirs");
+
+            assertEquals("2", streamtrain("ctl", "set", "--run", "ctl-set", "--bootstrap-servers", bootstrap, "dropout=0.5")[0],
+                    "dropout is part of the model: refused before it is sent");
+            assertEquals("0", streamtrain("ctl", "set", "--run", "ctl-set", "--bootstrap-servers", bootstrap, "l2=-1")[0]);
+
+            assertEquals("0", streamtrain("ctl", "pause", "--run", "ctl-set", "--bootstrap-servers", bootstrap)[0]);
+            await(() -> status("ctl-set").matches("(?s).*pause .* acknowledged by: node-s at step \\d+.*"), "the PAUSE acknowledged");
+            long pausedAt = steps.get();
+            int checkpointsPaused = manifests.size();
+            Thread.sleep(2_000);
+            assertEquals(pausedAt, steps.get(), "no step while paused");
+            assertEquals(checkpointsPaused, manifests.size(), "no checkpoint while paused");
+            assertTrue(t.isAlive(), "paused, not stopped");
+
+            assertEquals("0", streamtrain("ctl", "resume", "--run", "ctl-set", "--bootstrap-servers", bootstrap)[0]);
+            await(() -> steps.get() > pausedAt + 5, "training again after RESUME");
+
+            String status = status("ctl-set");
+            assertTrue(status.contains("{learningRate=5.0E-4, l2=0.01}") || status.contains("{l2=0.01, learningRate=5.0E-4}"), status);
+            assertTrue(status.contains("refused:") && status.contains("regularization.l2"), "the bad SET is refused by name: " + status);
+            assertTrue(status.contains("not stopped"), status);
+        } finally {
+            streamtrain("ctl", "stop", "--run", "ctl-set", "--bootstrap-servers", bootstrap);
+            t.join(30_000);
+        }
+    }
+
+    static String status(String run) {
+        return streamtrain("ctl", "status", "--run", run, "--bootstrap-servers", kafka.broker.bootstrapServers())[1];
+    }
+
+    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + what + " within 60 s");
+            }
+            Thread.sleep(50);
+        }
+    }
 }

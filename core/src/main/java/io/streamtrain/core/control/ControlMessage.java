@@ -27,6 +27,20 @@ public sealed interface ControlMessage {
     record Stop(String run, String id, String time, String reason, String explanation, BestCheckpoint best, String source)
             implements ControlMessage {}
 
+    /** Stop consuming and training at the next step boundary, until {@link Resume}. */
+    record Pause(String run, String id, String time, String source) implements ControlMessage {}
+
+    /** Take up training after a {@link Pause}. */
+    record Resume(String run, String id, String time, String source) implements ControlMessage {}
+
+    /**
+     * Change training settings from the next step on; the next checkpoint's manifest records
+     * them. Keys: {@code learningRate}, {@code weightDecay}, {@code l1}, {@code l2},
+     * {@code l2sp} (see {@code Settings} in the trainer for what each sets).
+     */
+    record Set(String run, String id, String time, java.util.Map<String, Double> values, String source)
+            implements ControlMessage {}
+
     /**
      * A trainer applied (or refused) a command.
      *

@@ -21,6 +21,9 @@ public final class Messages {
             .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     public static final String STOP = "stop";
+    public static final String PAUSE = "pause";
+    public static final String RESUME = "resume";
+    public static final String SET = "set";
     public static final String ACK = "ack";
 
     private Messages() {}
@@ -50,6 +53,9 @@ public final class Messages {
         String type = node.path("type").asText("");
         Class<? extends ControlMessage> cls = switch (type) {
             case STOP -> ControlMessage.Stop.class;
+            case PAUSE -> ControlMessage.Pause.class;
+            case RESUME -> ControlMessage.Resume.class;
+            case SET -> ControlMessage.Set.class;
             case ACK -> ControlMessage.Ack.class;
             default -> null;
         };
@@ -75,6 +81,12 @@ public final class Messages {
     private static String typeOf(ControlMessage m) {
         if (m instanceof ControlMessage.Stop) {
             return STOP;
+        } else if (m instanceof ControlMessage.Pause) {
+            return PAUSE;
+        } else if (m instanceof ControlMessage.Resume) {
+            return RESUME;
+        } else if (m instanceof ControlMessage.Set) {
+            return SET;
         }
         return ACK;
     }

@@ -73,7 +73,9 @@ public final class CheckpointPublisher {
     }
 
     /** What an epoch's checkpoint holds besides the payload. */
+    /** @param settings the spec the epoch ended with (SET commands included): recorded in the manifest */
     public record EpochResult(
+            RunSpec settings,
             int epoch,
             long step,
             List<CheckpointManifest.ParameterInfo> parameters,
@@ -98,7 +100,7 @@ public final class CheckpointPublisher {
             }
         }
         CheckpointManifest manifest = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), id,
-                result.epoch(), 0, result.step(), RunSpecParser.toJson(spec), result.parameters(), where, result.offsets(),
+                result.epoch(), 0, result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
                 result.metrics(), node, Instant.now().toString());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {

@@ -27,41 +27,44 @@ public final class ControlFeed implements Runnable {
 
     private final org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer;
     private final TopicPartition partition;
-    private final Consumer<ControlMessage.Stop> onStop;
+    private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
     private volatile boolean closed;
 
     /** @param consumer a consumer without a group, owned (and closed) by this feed */
+    /** @param onCommand called on the feed's thread for every command (acknowledgements are not commands) */
     public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String controlTopic,
-            Consumer<ControlMessage.Stop> onStop) {
+            Consumer<ControlMessage> onCommand) {
         this.consumer = consumer;
         this.partition = new TopicPartition(controlTopic, 0);
-        this.onStop = onStop;
+        this.onCommand = onCommand;
     }
 
     /**
      * Reads the topic to its current end before training starts.
      *
-     * @return the STOP already on the topic, if the run was stopped before
+     * @return the commands already on the topic, in order: a starting trainer replays them
+     *     (a STOP among them means the run is over)
      */
-    public Optional<ControlMessage.Stop> catchUp(Duration timeout) {
+    public List<ControlMessage> catchUp(Duration timeout) {
         consumer.assign(List.of(partition));
         consumer.seekToBeginning(List.of(partition));
         long end = consumer.endOffsets(List.of(partition), timeout).get(partition);
-        Optional<ControlMessage.Stop> stop = Optional.empty();
+        List<ControlMessage> history = new java.util.ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (consumer.position(partition, timeout) < end) {
             if (System.nanoTime() > deadline) {
                 throw new org.apache.kafka.common.errors.TimeoutException("reading " + partition.topic() + " took longer than " + timeout);
             }
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                Optional<ControlMessage> m = decode(r);
-                if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && stop.isEmpty()) {
-                    stop = Optional.of(s);
+                if (r.offset() < end) {
+                    decode(r).ifPresent(history::add);
                 }
             }
         }
-        return stop;
+        // anything polled past the end was dropped: read it again in run()
+        consumer.seek(partition, end);
+        return history;
     }
 
     @Override
@@ -69,12 +72,7 @@ public final class ControlFeed implements Runnable {
         try {
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                    decode(r).ifPresent(m -> {
-                        if (m instanceof ControlMessage.Stop s) {
-                            log.info("STOP {} from {}: {} ({})", s.id(), s.source(), s.reason(), s.explanation());
-                            onStop.accept(s);
-                        }
-                    });
+                    decode(r).ifPresent(onCommand);
                 }
             }
         } catch (WakeupException e) {

@@ -70,6 +70,7 @@ public final class BatchFeed implements Runnable {
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
     private final Set<TopicPartition> paused = new HashSet<>();
     private volatile boolean closed;
+    private volatile boolean consumptionPaused;
     private volatile long generation;
     private volatile EpochPlan plan;
     private List<TopicPartition> assignment = List.of();
@@ -155,6 +156,11 @@ public final class BatchFeed implements Runnable {
         rewind.set(true); // seen within one poll interval
     }
 
+    /** PAUSE: read nothing more (every partition paused) until called with false; the group membership stays. */
+    public void pauseConsumption(boolean pause) {
+        consumptionPaused = pause;
+    }
+
     /** Stops the thread at its next poll; the consumer is closed (leaving the group) by the thread. */
     public void close() {
         closed = true;
@@ -185,7 +191,9 @@ public final class BatchFeed implements Runnable {
                             + topic + " (" + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
                             + " removed them): the epochs cannot be replayed. Start a new run id, or raise the topic's retention", e);
                 }
-                if (state == State.RUNNING) {
+                if (consumptionPaused) {
+                    pauseAll();
+                } else if (state == State.RUNNING) {
                     drain();
                     adjustPauses();
                     logIfWaiting();
@@ -426,6 +434,14 @@ public final class BatchFeed implements Runnable {
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
+    }
+
+    private void pauseAll() {
+        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
+        if (!more.isEmpty()) {
+            consumer.pause(more);
+        }
+        lastProgress = System.nanoTime(); // a paused run is not waiting for the broker
     }
 
     private void logIfWaiting() {

@@ -31,7 +31,15 @@ public final class StepRunner {
     private final LearningRateSchedule schedule;
 
     public StepRunner(ModelState state, Engine engine) {
-        this.spec = state.spec();
+        this(state, engine, state.spec());
+    }
+
+    /**
+     * @param settings the spec to train with now: the state's, or one changed by SET (learning
+     *     rate, weight decay, penalty strengths; never the model)
+     */
+    public StepRunner(ModelState state, Engine engine, RunSpec settings) {
+        this.spec = settings;
         this.state = state;
         this.engine = engine;
         this.penalties = new Penalties(spec.regularization());
