@@ -38,6 +38,19 @@ class MessagesTest {
     }
 
     @Test
+    void pauseResumeAndSetRoundTripWithTheirTypes() throws Exception {
+        ControlMessage.Pause pause = new ControlMessage.Pause("r1", "p", "t", "ops");
+        ControlMessage.Resume resume = new ControlMessage.Resume("r1", "q", "t", "ops");
+        ControlMessage.Set set = new ControlMessage.Set("r1", "s", "t", Map.of("learningRate", 0.5), "ops");
+        assertEquals("pause", new ObjectMapper().readTree(Messages.encode(pause)).get("type").asText());
+        assertEquals("resume", new ObjectMapper().readTree(Messages.encode(resume)).get("type").asText());
+        assertEquals("set", new ObjectMapper().readTree(Messages.encode(set)).get("type").asText());
+        assertEquals(pause, Messages.decodeControl(Messages.encode(pause)).orElseThrow());
+        assertEquals(resume, Messages.decodeControl(Messages.encode(resume)).orElseThrow());
+        assertEquals(set, Messages.decodeControl(Messages.encode(set)).orElseThrow());
+    }
+
+    @Test
     void unknownTypesAndFieldsAreNotErrors() throws Exception {
         assertTrue(Messages.decodeControl(utf8("{\"type\":\"rewind\",\"run\":\"r\",\"id\":\"x\"}")).isEmpty());
         ControlMessage m = Messages.decodeControl(utf8("{\"type\":\"stop\",\"run\":\"r\",\"id\":\"x\",\"reason\":\"operator\",\"color\":\"blue\"}"))
