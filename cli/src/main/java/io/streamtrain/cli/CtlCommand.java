@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
 @Command(name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
-            CtlCommand.Status.class},
+            CtlCommand.Checkpoint.class, CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -112,6 +112,18 @@ public final class CtlCommand {
         }
     }
 
+    @Command(name = "checkpoint", mixinStandardHelpOptions = true,
+            description = "Publish a snapshot of the weights now, mid-epoch: evaluated and exportable, never resumed from.")
+    static final class Checkpoint implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @Override
+        public Integer call() throws Exception {
+            return target.send(new ControlMessage.Checkpoint(target.run, Messages.newId(), Messages.now(), Target.operator()));
+        }
+    }
+
     @Command(name = "set", mixinStandardHelpOptions = true,
             description = {"Change training settings from the next step on; the next checkpoint's manifest records them.",
                 "Settable: learningRate, weightDecay, l1, l2, l2sp. Trainers refuse values the run spec would refuse."})
@@ -175,6 +187,12 @@ public final class CtlCommand {
                     out.println("evaluations:");
                     out.println("  epoch  checkpoint                 val_loss  val_accuracy  train_loss  best(epoch)  patience left  decision");
                     for (EvaluationRecord e : evaluations) {
+                        if (EvaluationRecord.SNAPSHOT.equals(e.status())) {
+                            out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %s%n", e.epoch(), e.checkpointId(), e.metrics().get("val_loss"),
+                                    e.metrics().containsKey("val_accuracy") ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy")) : "-",
+                                    e.explanation());
+                            continue;
+                        }
                         if (!e.evaluated()) {
                             out.printf(Locale.ROOT, "  %5d  %-25s  rejected: %s%n", e.epoch(), e.checkpointId(), e.explanation());
                             continue;
@@ -221,7 +239,9 @@ public final class CtlCommand {
     }
 
     private static String source(ControlMessage m) {
-        if (m instanceof ControlMessage.Pause p) {
+        if (m instanceof ControlMessage.Checkpoint c) {
+            return c.source();
+        } else if (m instanceof ControlMessage.Pause p) {
             return p.source();
         } else if (m instanceof ControlMessage.Resume r) {
             return r.source();

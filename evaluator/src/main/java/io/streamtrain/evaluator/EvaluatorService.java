@@ -174,7 +174,11 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         RunState state = state(ctx, run, spec);
-        if (state.stopped || state.evaluated(m.epoch())) {
+        if (m.snapshot() && !state.stopped && spec.data().validation() != null) {
+            snapshot(ctx, r, c, spec, state);
+            return;
+        }
+        if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
             log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", run, m.checkpointId(), m.epoch(),
                     state.stopped ? "arrived after the run was stopped" : "is of an epoch already evaluated");
             commit(ctx, r, List.of());
@@ -240,6 +244,30 @@ public final class EvaluatorService implements AutoCloseable {
                         ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
                 stop ? "STOP (" + reason + "): " + d.explanation() : "continue, patience left " + d.patienceLeft()));
+        listeners.forEach(l -> l.accept(record));
+    }
+
+    /** A mid-epoch snapshot (CHECKPOINT command): scored and published, never part of the early-stopping history. */
+    private void snapshot(Context ctx, ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state) {
+        CheckpointManifest m = c.manifest();
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        Map<String, Double> metrics;
+        long started = System.nanoTime();
+        try {
+            metrics = ctx.scorer().score(spec.model(), c.payload(), validation(ctx, state, spec, out), "checkpoint " + m.checkpointId());
+        } catch (IllegalArgumentException e) {
+            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
+            return;
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
+                EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), metrics, m.metrics() == null ? null : m.metrics().get("data_loss"),
+                null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", seconds);
+        out.add(new ProducerRecord<>(Topics.evaluations(state.run), state.run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)));
+        commit(ctx, r, out);
+        state.deadLettersWritten = true;
+        progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
+                metrics.get(CheckpointScorer.VAL_LOSS)));
         listeners.forEach(l -> l.accept(record));
     }
 

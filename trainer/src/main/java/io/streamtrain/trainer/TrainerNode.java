@@ -35,6 +35,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -190,7 +191,7 @@ public final class TrainerNode implements AutoCloseable {
      *
      * @return whether the training settings changed
      */
-    private boolean applyCommands(KafkaProducer<byte[], byte[]> producer, BatchFeed feed, long step) {
+    private boolean applyCommands(KafkaProducer<byte[], byte[]> producer, BatchFeed feed, long step, Supplier<String> snapshot) {
         boolean changed = false;
         for (ControlMessage m = commands.poll(); m != null; m = commands.poll()) {
             String outcome = "applied";
@@ -202,6 +203,10 @@ public final class TrainerNode implements AutoCloseable {
                 paused = false;
                 feed.pauseConsumption(false);
                 log.info("RESUME {}: training goes on from step {}", m.id(), step);
+            } else if (m instanceof ControlMessage.Checkpoint) {
+                String id = snapshot.get();
+                outcome = id == null ? "refused: could not publish it (see the trainer's log)" : "applied: checkpoint " + id;
+                log.info("CHECKPOINT {}: {}", m.id(), outcome);
             } else if (m instanceof ControlMessage.Set set) {
                 try {
                     settings = Settings.apply(settings, set.values());
@@ -297,7 +302,8 @@ public final class TrainerNode implements AutoCloseable {
                         feed.start(reset.generation(), next);
                         continue;
                     }
-                    if (applyCommands(producer, feed, state.step())) {
+                    int inProgress = committed.epoch() + 1;
+                    if (applyCommands(producer, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter))) {
                         runner = new StepRunner(state, engine, settings);
                     }
                     if (paused) {
@@ -356,6 +362,22 @@ public final class TrainerNode implements AutoCloseable {
         }
     }
 
+    /** A CHECKPOINT command: the weights now, as a snapshot of the epoch in progress. @return its id, or null */
+    private String snapshot(ModelState state, CheckpointPublisher publisher, int epoch, EpochMeter meter) {
+        Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
+        byte[] payload = state.toPayload(Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(epoch)));
+        try {
+            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
+                    state.parameterInfos(), List.of(), metrics, List.of(), null), payload);
+            return m == null ? null : m.checkpointId();
+        } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            throw e; // fatal, as at an epoch's end
+        } catch (RebalancedException | RuntimeException e) {
+            log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
+            return null;
+        }
+    }
+
     /** An existing topic (made by an operator) must still take the records this run writes to it. */
     private static void requireRoomFor(Admin admin, String topic, int valueBytes, String what) {
         int max = RunTopics.maxMessageBytes(admin, topic);
@@ -396,7 +418,7 @@ public final class TrainerNode implements AutoCloseable {
         Map<String, Double> metrics = meter.metrics(spec.model().classification(), end.records(), end.rejected());
         byte[] payload = state.toPayload(Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(end.epoch())));
         try {
-            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, end.epoch(), state.step(),
+            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, end.epoch(), state.step(),
                     state.parameterInfos(), end.ranges(), metrics, List.copyOf(deadLetters), end.group()), payload);
             if (m == null) {
                 return null; // abandoned: a stop was requested while the broker was away

@@ -5,17 +5,36 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.cli.Streamtrain;
 import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointReader;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import io.streamtrain.trainer.TrainingListener;
+import io.streamtrain.trainer.model.StepReport;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,6 +49,8 @@ class CtlTest {
         kafka = new KafkaFixture();
         kafka.createTopic("ctl.train", 2);
         kafka.produce("ctl.train", 2, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(40, 16, 1));
+        kafka.createTopic("ctl.validation", 1);
+        kafka.produce("ctl.validation", 1, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(4, 16, 2));
     }
 
     @AfterAll
@@ -103,11 +124,11 @@ class CtlTest {
                 optimizer: { type: adamw, learningRate: 0.001 }
                 regularization: { l2: 0.0001 }
                 """), kafka.settings, TrainerOptions.defaults("node-s").withLogEverySteps(0));
-        java.util.List<CheckpointManifest> manifests = new java.util.concurrent.CopyOnWriteArrayList<>();
-        java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
+        List<CheckpointManifest> manifests = new CopyOnWriteArrayList<>();
+        AtomicLong steps = new AtomicLong();
         node.addListener(new TrainingListener() {
             @Override
-            public void onStep(int epoch, io.streamtrain.trainer.model.StepReport r) {
+            public void onStep(int epoch, StepReport r) {
                 steps.incrementAndGet();
             }
 
@@ -166,13 +187,90 @@ class CtlTest {
         return streamtrain("ctl", "status", "--run", run, "--bootstrap-servers", kafka.broker.bootstrapServers())[1];
     }
 
-    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("no " + what + " within 60 s");
             }
             Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void checkpointPublishesAScoredSnapshotThatARunNeverResumesFrom() throws Exception {
+        RunSpec spec = RunSpecParser.parse("""
+                run: ctl-snap
+                data: { train: ctl.train, validation: ctl.validation }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                maxEpochs: 100000
+                earlyStopping: { enabled: false }
+                """);
+        TrainerNode node = new TrainerNode(spec, kafka.settings, TrainerOptions.defaults("node-c").withLogEverySteps(0));
+        List<CheckpointManifest> manifests = new CopyOnWriteArrayList<>();
+        node.addListener(new TrainingListener() {
+            @Override
+            public void onCheckpoint(CheckpointManifest m) {
+                manifests.add(m);
+            }
+        });
+        List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
+        EvaluatorService evaluator = new EvaluatorService(
+                KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("ctl-snap"), "ctl-it");
+        evaluator.addListener(evaluations::add);
+        Thread e = new Thread(evaluator::run, "evaluator");
+        e.start();
+        Thread t = new Thread(() -> {
+            try {
+                node.run();
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        }, "trainer");
+        t.start();
+        String bootstrap = kafka.broker.bootstrapServers();
+        try {
+            await(() -> manifests.size() >= 1, "a first checkpoint");
+            assertEquals("0", streamtrain("ctl", "checkpoint", "--run", "ctl-snap", "--bootstrap-servers", bootstrap)[0]);
+            await(() -> status("ctl-snap").contains("applied: checkpoint"), "the CHECKPOINT acknowledged");
+            Matcher ack = Pattern.compile("applied: checkpoint (\\S+)\\)").matcher(status("ctl-snap"));
+            assertTrue(ack.find(), status("ctl-snap"));
+            String snapshotId = ack.group(1);
+            await(() -> evaluations.stream().anyMatch(x -> x.checkpointId().equals(snapshotId)), "the snapshot scored");
+            int epochs = manifests.size();
+            await(() -> manifests.size() >= epochs + 1, "training on after the snapshot");
+            node.requestStop();
+            t.join(30_000);
+            await(() -> evaluations.stream().filter(EvaluationRecord::evaluated).count() >= manifests.size(), "every epoch evaluated");
+        } finally {
+            node.requestStop();
+            evaluator.close();
+            e.join(30_000);
+        }
+        CheckpointAssembler assembler = new CheckpointAssembler();
+        CheckpointManifest snapshot = null;
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.checkpoints("ctl-snap"))) {
+            Checkpoint c = assembler.accept(r); // verifies the payload's SHA-256
+            if (c != null && c.manifest().snapshot()) {
+                snapshot = c.manifest();
+            }
+        }
+        assertTrue(snapshot != null, "a snapshot manifest on the checkpoints topic");
+        assertTrue(snapshot.offsets().isEmpty(), "a snapshot accounts for no offsets");
+        CheckpointManifest lastEpoch = manifests.get(manifests.size() - 1);
+        assertTrue(snapshot.step() > manifests.get(0).step() && snapshot.step() < lastEpoch.step(), "taken between epoch ends");
+        // epochs stay consecutive and each is evaluated once; the snapshot is scored apart from them
+        assertEquals(IntStream.rangeClosed(1, manifests.size()).boxed().toList(),
+                manifests.stream().map(CheckpointManifest::epoch).toList());
+        assertEquals(manifests.stream().map(CheckpointManifest::epoch).toList(),
+                evaluations.stream().filter(EvaluationRecord::evaluated).map(x -> x.epoch()).toList());
+        String sid = snapshot.checkpointId();
+        assertEquals("snapshot", evaluations.stream().filter(x -> x.checkpointId().equals(sid)).findFirst().orElseThrow().status());
+        // a restart resumes from the last epoch's checkpoint, never from the snapshot
+        try (KafkaConsumer<byte[], byte[]> reader =
+                new KafkaConsumer<>(kafka.settings.consumer(null))) {
+            assertEquals(lastEpoch.checkpointId(), CheckpointReader.latest(reader,
+                    Topics.checkpoints("ctl-snap"), Duration.ofSeconds(30)).orElseThrow().manifest().checkpointId());
         }
     }
 }

@@ -27,6 +27,9 @@ import java.util.Map;
  * @param metrics training metrics of the epoch (train_loss, data_loss, l1, l2, l2sp, ...)
  * @param node the trainer node that published it
  * @param time publication time, ISO-8601
+ * @param kind {@code epoch} (the end of an epoch: what a run resumes from) or
+ *     {@code snapshot} (taken mid-epoch on an operator's CHECKPOINT: weights to evaluate or
+ *     export, never resumed from); absent in older manifests, meaning {@code epoch}
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record CheckpointManifest(
@@ -43,10 +46,18 @@ public record CheckpointManifest(
         List<OffsetRange> offsets,
         Map<String, Double> metrics,
         String node,
-        String time) {
+        String time,
+        String kind) {
 
     public static final int VERSION = 1;
     public static final String TYPE = "checkpoint";
+    public static final String EPOCH = "epoch";
+    public static final String SNAPSHOT = "snapshot";
+
+    /** Whether this is a mid-epoch snapshot rather than an epoch's checkpoint. */
+    public boolean snapshot() {
+        return SNAPSHOT.equals(kind);
+    }
 
     public RunSpec runSpec() {
         return RunSpecParser.parse(spec);

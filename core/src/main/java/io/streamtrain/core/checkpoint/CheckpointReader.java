@@ -23,8 +23,9 @@ public final class CheckpointReader {
     private CheckpointReader() {}
 
     /**
-     * @return the last checkpoint that verifies; checkpoints that do not are logged and
-     *     skipped (an earlier good one is still a valid place to resume from)
+     * @return the last epoch checkpoint that verifies: what a run resumes from. Checkpoints
+     *     that do not verify are logged and skipped (an earlier good one is still a valid
+     *     place to resume from); mid-epoch snapshots are never resumed from
      * @throws TimeoutException if the topic cannot be read to its end within {@code timeout}
      */
     public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
@@ -46,7 +47,7 @@ public final class CheckpointReader {
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                 try {
                     Checkpoint c = assembler.accept(r);
-                    if (c != null && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
+                    if (c != null && !c.manifest().snapshot() && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
                         latest = c;
                     }
                 } catch (CheckpointRejectedException e) {

@@ -42,6 +42,13 @@ public sealed interface ControlMessage {
             implements ControlMessage {}
 
     /**
+     * Publish a checkpoint now, mid-epoch: a snapshot of the current weights (the manifest's
+     * {@code kind} is {@code snapshot}) that the evaluator scores and export can write, but
+     * that a run never resumes from.
+     */
+    record Checkpoint(String run, String id, String time, String source) implements ControlMessage {}
+
+    /**
      * A trainer applied (or refused) a command.
      *
      * @param command the id of the command acknowledged

@@ -24,6 +24,7 @@ public final class Messages {
     public static final String PAUSE = "pause";
     public static final String RESUME = "resume";
     public static final String SET = "set";
+    public static final String CHECKPOINT = "checkpoint";
     public static final String ACK = "ack";
 
     private Messages() {}
@@ -56,6 +57,7 @@ public final class Messages {
             case PAUSE -> ControlMessage.Pause.class;
             case RESUME -> ControlMessage.Resume.class;
             case SET -> ControlMessage.Set.class;
+            case CHECKPOINT -> ControlMessage.Checkpoint.class;
             case ACK -> ControlMessage.Ack.class;
             default -> null;
         };
@@ -87,6 +89,8 @@ public final class Messages {
             return RESUME;
         } else if (m instanceof ControlMessage.Set) {
             return SET;
+        } else if (m instanceof ControlMessage.Checkpoint) {
+            return CHECKPOINT;
         }
         return ACK;
     }

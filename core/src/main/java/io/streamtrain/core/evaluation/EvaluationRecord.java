@@ -8,8 +8,9 @@ import java.util.Map;
  * evaluator rebuilds its early-stopping state from these records when it restarts.
  *
  * @param type always {@code evaluation}
- * @param status {@code evaluated}, or {@code rejected} (the checkpoint could not be loaded;
- *     {@code reason} says why, and it does not count in the early-stopping history)
+ * @param status {@code evaluated}; {@code rejected} (the checkpoint could not be loaded;
+ *     {@code reason} says why, and it does not count in the early-stopping history); or
+ *     {@code snapshot} (a mid-epoch snapshot: scored, not part of early stopping)
  * @param epoch the checkpoint's epoch
  * @param checkpointId the checkpoint evaluated
  * @param metrics validation metrics: {@code val_loss} (data loss only, evaluation mode),
@@ -45,6 +46,7 @@ public record EvaluationRecord(
     public static final String TYPE = "evaluation";
     public static final String EVALUATED = "evaluated";
     public static final String REJECTED = "rejected";
+    public static final String SNAPSHOT = "snapshot";
     public static final String CONTINUE = "continue";
     public static final String STOP = "stop";
 

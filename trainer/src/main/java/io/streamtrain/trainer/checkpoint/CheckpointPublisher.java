@@ -73,9 +73,13 @@ public final class CheckpointPublisher {
     }
 
     /** What an epoch's checkpoint holds besides the payload. */
-    /** @param settings the spec the epoch ended with (SET commands included): recorded in the manifest */
+    /**
+     * @param settings the spec the epoch ended with (SET commands included): recorded in the manifest
+     * @param snapshot a mid-epoch snapshot (CHECKPOINT command): no offsets, no dead letters
+     */
     public record EpochResult(
             RunSpec settings,
+            boolean snapshot,
             int epoch,
             long step,
             List<CheckpointManifest.ParameterInfo> parameters,
@@ -86,7 +90,8 @@ public final class CheckpointPublisher {
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
-        String id = String.format("%s-e%04d-%s", spec.run(), result.epoch(), UUID.randomUUID().toString().substring(0, 8));
+        String id = String.format("%s-e%04d-%s%s", spec.run(), result.epoch(), result.snapshot() ? "s" + result.step() + "-" : "",
+                UUID.randomUUID().toString().substring(0, 8));
         CheckpointManifest.Payload where;
         if (store == null) {
             where = new CheckpointManifest.Payload(CheckpointCodec.sha256(payload), payload.length, "kafka", null,
@@ -101,7 +106,7 @@ public final class CheckpointPublisher {
         }
         CheckpointManifest manifest = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), id,
                 result.epoch(), 0, result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
-                result.metrics(), node, Instant.now().toString());
+                result.metrics(), node, Instant.now().toString(), result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH);
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {
             offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.to(), "epoch=" + result.epoch() + " checkpoint=" + id));
@@ -121,7 +126,9 @@ public final class CheckpointPublisher {
                     }
                 }
                 producer.send(CheckpointCodec.manifestRecord(checkpointTopic, manifest));
-                producer.sendOffsetsToTransaction(offsets, result.group());
+                if (!offsets.isEmpty()) {
+                    producer.sendOffsetsToTransaction(offsets, result.group());
+                }
                 commit(deadline);
                 return manifest;
             } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException e) {
