@@ -39,7 +39,8 @@ final class CheckpointScorer {
      * @throws IllegalArgumentException if the payload does not fit the model (nothing is
      *     half-loaded: the model is discarded)
      */
-    Map<String, Double> score(ModelSpec model, SafeTensors.Document payload, ValidationSet data, String source) {
+    Map<String, Double> score(ModelSpec model, SafeTensors.Document payload, ValidationSet data,
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, java.time.Duration timeout, String source) {
         try (NDManager manager = engine.newBaseManager()) {
             Block block = ModelFactory.create(model);
             block.initialize(manager, DataType.FLOAT32, ModelFactory.inputShape(model));
@@ -47,22 +48,28 @@ final class CheckpointScorer {
             block.freezeParameters(true);
             Weights.load(block, payload, source);
             ParameterStore store = new ParameterStore(manager, false);
-            double lossSum = 0;
-            long correct = 0;
-            long samples = 0;
-            for (Batch b : data.batches()) {
+            // per record, then summed in (partition, offset) order: the same figure however the records arrived
+            java.util.TreeMap<String, double[]> parts = new java.util.TreeMap<>();
+            data.forEach(reader, timeout, item -> {
+                Batch b = item.batch();
                 try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
                     NDArray x = step.create(b.x(), new Shape(b.samples(), b.features()));
                     NDArray y = model.classification()
                             ? step.create(b.classLabels())
                             : step.create(b.targets(), new Shape(b.samples(), b.outputs()));
                     NDArray out = block.forward(store, new NDList(x), false).singletonOrThrow();
-                    lossSum += Losses.dataLoss(model, out, y).toType(DataType.FLOAT64, false).getDouble() * b.samples();
-                    if (model.classification()) {
-                        correct += Losses.correct(out, y);
-                    }
-                    samples += b.samples();
+                    double loss = Losses.dataLoss(model, out, y).toType(DataType.FLOAT64, false).getDouble() * b.samples();
+                    double right = model.classification() ? Losses.correct(out, y) : 0;
+                    parts.put(String.format("%010d:%020d", item.partition(), item.offset()), new double[] {loss, right, b.samples()});
                 }
+            });
+            double lossSum = 0;
+            long correct = 0;
+            long samples = 0;
+            for (double[] p : parts.values()) {
+                lossSum += p[0];
+                correct += (long) p[1];
+                samples += (long) p[2];
             }
             Map<String, Double> metrics = new LinkedHashMap<>();
             metrics.put(VAL_LOSS, samples == 0 ? Double.NaN : lossSum / samples);

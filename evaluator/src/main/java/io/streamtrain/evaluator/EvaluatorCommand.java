@@ -43,10 +43,15 @@ public final class EvaluatorCommand implements Callable<Integer> {
             description = "This instance's name, unique among live evaluators (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
     String instanceId;
 
+    @Option(names = "--validation-memory", paramLabel = "BYTES", defaultValue = "" + EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES,
+            description = "Most decoded validation data held in memory per run; a larger validation set is read from its topic "
+                    + "for each evaluation (default: ${DEFAULT-VALUE}).")
+    long validationMemoryBytes;
+
     @Override
     public Integer call() {
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId);
+        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes);
         CountDownLatch done = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             service.close();

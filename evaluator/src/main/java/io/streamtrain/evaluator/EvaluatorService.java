@@ -63,7 +63,10 @@ public final class EvaluatorService implements AutoCloseable {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
     static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
 
+    public static final long DEFAULT_VALIDATION_MEMORY_BYTES = 1L << 30;
+
     private final KafkaSettings kafka;
+    private final long validationMemoryBytes;
     private final Set<String> runs;
     private final String instanceId;
     private final Map<String, RunState> states = new HashMap<>();
@@ -77,6 +80,15 @@ public final class EvaluatorService implements AutoCloseable {
      * @param instanceId unique among live evaluator instances (its transactional id)
      */
     public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId) {
+        this(kafka, runs, instanceId, DEFAULT_VALIDATION_MEMORY_BYTES);
+    }
+
+    /**
+     * @param validationMemoryBytes the most decoded validation data held per run; a larger
+     *     validation set is read from its topic again for every evaluation
+     */
+    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes) {
+        this.validationMemoryBytes = validationMemoryBytes;
         this.kafka = kafka;
         this.runs = Set.copyOf(runs);
         this.instanceId = instanceId;
@@ -199,7 +211,7 @@ public final class EvaluatorService implements AutoCloseable {
         long started = System.nanoTime();
         Map<String, Double> metrics;
         try {
-            metrics = ctx.scorer().score(spec.model(), c.payload(), validation, "checkpoint " + m.checkpointId());
+            metrics = ctx.scorer().score(spec.model(), c.payload(), validation, ctx.reader(), READ_TIMEOUT, "checkpoint " + m.checkpointId());
         } catch (IllegalArgumentException e) {
             reject(ctx, r, run, m.epoch(), m.checkpointId(), e.getMessage());
             return;
@@ -254,7 +266,8 @@ public final class EvaluatorService implements AutoCloseable {
         Map<String, Double> metrics;
         long started = System.nanoTime();
         try {
-            metrics = ctx.scorer().score(spec.model(), c.payload(), validation(ctx, state, spec, out), "checkpoint " + m.checkpointId());
+            metrics = ctx.scorer().score(spec.model(), c.payload(), validation(ctx, state, spec, out), ctx.reader(), READ_TIMEOUT,
+                    "checkpoint " + m.checkpointId());
         } catch (IllegalArgumentException e) {
             reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
             return;
@@ -341,9 +354,11 @@ public final class EvaluatorService implements AutoCloseable {
 
     private ValidationSet validation(Context ctx, RunState state, RunSpec spec, List<ProducerRecord<byte[], byte[]>> out) {
         if (state.validation == null) {
-            state.validation = ValidationSet.load(ctx.reader(), spec.data().validation(), spec.model(), READ_TIMEOUT);
-            log.info("run {}: validation set {}: {} samples in {} records, {} rejected", state.run, spec.data().validation(),
-                    state.validation.samples(), state.validation.batches().size(), state.validation.rejected().size());
+            state.validation = ValidationSet.load(ctx.reader(), spec.data().validation(), spec.model(), READ_TIMEOUT, validationMemoryBytes);
+            log.info("run {}: validation set {}: {} samples in {} records, {} rejected; {}", state.run, spec.data().validation(),
+                    state.validation.samples(), state.validation.records(), state.validation.rejected().size(),
+                    state.validation.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
+                            : "held in memory");
             if (state.validation.samples() == 0) {
                 state.validation = null;
                 throw new IllegalArgumentException("validation topic " + spec.data().validation() + " has no usable samples");

@@ -8,40 +8,110 @@ import io.streamtrain.core.spec.ModelSpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * A run's validation data: every record of the validation topic up to the end offsets seen
- * when it is loaded (bounded, like a training epoch), decoded for the run's model and held
- * in memory. Records that do not decode are kept aside for the dead-letter topic.
- *
- * @param batches the decoded records, in partition then offset order
- * @param rejected records refused, with the reason
- * @param samples total samples
+ * when it is loaded (bounded, like a training epoch), decoded for the run's model. Held in
+ * memory when its decoded size fits the budget; otherwise read from the topic again, record
+ * by record, for every evaluation (the same records: the end offsets are kept). Records
+ * that do not decode are kept aside for the dead-letter topic.
  */
-record ValidationSet(String topic, List<Batch> batches, List<Rejected> rejected, long samples) {
+final class ValidationSet {
+    /** A decoded record and where it came from: metrics are summed in (partition, offset) order. */
+    record Item(int partition, long offset, Batch batch) {}
 
     record Rejected(ConsumerRecord<byte[], byte[]> record, RejectedRecordException reason) {}
 
-    /** Reads {@code topic} from its beginning to its current end with an unsubscribed consumer. */
-    static ValidationSet load(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Duration timeout) {
+    private final String topic;
+    private final BatchCodec codec;
+    private final Map<TopicPartition, Long> ends;
+    private final List<Item> items; // null when streamed
+    private final List<Rejected> rejected;
+    private final long samples;
+    private final long records;
+
+    private ValidationSet(String topic, BatchCodec codec, Map<TopicPartition, Long> ends, List<Item> items, List<Rejected> rejected,
+            long samples, long records) {
+        this.topic = topic;
+        this.codec = codec;
+        this.ends = ends;
+        this.items = items;
+        this.rejected = rejected;
+        this.samples = samples;
+        this.records = records;
+    }
+
+    /**
+     * Reads {@code topic} from its beginning to its current end with a consumer outside any group.
+     *
+     * @param memoryBytes the most decoded data to hold; beyond it the set is streamed
+     * @throws IllegalArgumentException if the topic does not exist
+     */
+    static ValidationSet load(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Duration timeout, long memoryBytes) {
         if (consumer.partitionsFor(topic, timeout).isEmpty()) {
             throw new IllegalArgumentException("validation topic " + topic + " does not exist");
         }
         BatchCodec codec = new BatchCodec(model);
-        List<Batch> batches = new ArrayList<>();
+        List<Item> items = new ArrayList<>();
         List<Rejected> rejected = new ArrayList<>();
-        long samples = 0;
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, topic, timeout)) {
+        long[] totals = new long[3]; // samples, records, decoded bytes
+        boolean[] streamed = new boolean[1];
+        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, null, timeout, r -> {
+            totals[1]++;
             try {
                 Batch b = codec.decode(r.value());
-                batches.add(b);
-                samples += b.samples();
+                totals[0] += b.samples();
+                totals[2] += b.bytes();
+                if (!streamed[0]) {
+                    items.add(new Item(r.partition(), r.offset(), b));
+                    if (totals[2] > memoryBytes) {
+                        streamed[0] = true; // too big to hold: from now on, read it again each time
+                        items.clear();
+                    }
+                }
             } catch (RejectedRecordException e) {
                 rejected.add(new Rejected(r, e));
             }
+        });
+        return new ValidationSet(topic, codec, ends, streamed[0] ? null : List.copyOf(items), List.copyOf(rejected), totals[0], totals[1]);
+    }
+
+    /** Every decoded record, from memory or read again from the topic. */
+    void forEach(Consumer<byte[], byte[]> consumer, Duration timeout, java.util.function.Consumer<Item> action) {
+        if (items != null) {
+            items.forEach(action);
+            return;
         }
-        return new ValidationSet(topic, List.copyOf(batches), List.copyOf(rejected), samples);
+        TopicReader.forEach(consumer, topic, ends, timeout, r -> {
+            try {
+                action.accept(new Item(r.partition(), r.offset(), codec.decode(r.value())));
+            } catch (RejectedRecordException e) {
+                // found when loaded, dead-lettered then
+            }
+        });
+    }
+
+    boolean streamed() {
+        return items == null;
+    }
+
+    String topic() {
+        return topic;
+    }
+
+    List<Rejected> rejected() {
+        return rejected;
+    }
+
+    long samples() {
+        return samples;
+    }
+
+    long records() {
+        return records;
     }
 }

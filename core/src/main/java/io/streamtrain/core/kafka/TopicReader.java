@@ -23,32 +23,46 @@ public final class TopicReader {
      * @throws TimeoutException if the end is not reached within {@code timeout}
      */
     public static List<ConsumerRecord<byte[], byte[]>> readAll(Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
-        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        forEach(consumer, topic, null, timeout, out::add);
+        out.sort(Comparator.<ConsumerRecord<byte[], byte[]>>comparingInt(ConsumerRecord::partition).thenComparingLong(ConsumerRecord::offset));
+        return out;
+    }
+
+    /**
+     * Hands every record up to {@code ends} (or, when null, the end offsets seen now) to
+     * {@code action} as it is polled, holding none: offset order within a partition,
+     * partitions interleaved as they arrive.
+     *
+     * @return the end offsets read to, to read the same records again later
+     * @throws TimeoutException if the end is not reached within {@code timeout}
+     */
+    public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> ends,
+            Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
-            return out;
+            return Map.of();
         }
         List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition()))
                 .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
-        Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
+        Map<TopicPartition, Long> end = ends != null ? ends : consumer.endOffsets(partitions, timeout);
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.getOrDefault(tp, 0L))) {
                 if (System.nanoTime() > deadline) {
                     throw new TimeoutException("reading " + topic + " to its end took longer than " + timeout);
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (r.offset() < end.get(new TopicPartition(r.topic(), r.partition()))) {
-                        out.add(r);
+                    if (r.offset() < end.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L)) {
+                        action.accept(r);
                     }
                 }
             }
         } finally {
             consumer.unsubscribe();
         }
-        out.sort(Comparator.<ConsumerRecord<byte[], byte[]>>comparingInt(ConsumerRecord::partition).thenComparingLong(ConsumerRecord::offset));
-        return out;
+        return Map.copyOf(end);
     }
 }
