@@ -113,7 +113,7 @@ public final class CtlCommand {
     }
 
     @Command(name = "checkpoint", mixinStandardHelpOptions = true,
-            description = "Publish a snapshot of the weights now, mid-epoch: evaluated and exportable, never resumed from.")
+            description = "Publish a snapshot of the weights now, mid-epoch: scored by the evaluator, never resumed from.")
     static final class Checkpoint implements Callable<Integer> {
         @Mixin
         Target target;

@@ -43,7 +43,7 @@ public sealed interface ControlMessage {
 
     /**
      * Publish a checkpoint now, mid-epoch: a snapshot of the current weights (the manifest's
-     * {@code kind} is {@code snapshot}) that the evaluator scores and export can write, but
+     * {@code kind} is {@code snapshot}) that the evaluator scores, but
      * that a run never resumes from.
      */
     record Checkpoint(String run, String id, String time, String source) implements ControlMessage {}
