@@ -55,6 +55,12 @@ public final class CtlCommand {
             KafkaSettings kafka = kafka();
             try (Admin admin = Preflight.admin(kafka)) {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
+                java.util.Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
+                if (!topics.contains(Topics.checkpoints(run)) && !topics.contains(Topics.control(run))) {
+                    System.err.println("streamtrain: run " + run + " has no topics on " + kafka.bootstrapServers() + " (no "
+                            + Topics.checkpoints(run) + "): is the run id right? Nothing was sent");
+                    return StartupException.BAD_CONFIGURATION;
+                }
                 RunTopics.ensure(admin, List.of(RunTopics.control(Topics.control(run))));
             } catch (StartupException e) {
                 System.err.println("streamtrain: " + e.getMessage());
@@ -173,8 +179,11 @@ public final class CtlCommand {
                         }
                     }
                 }
-                out.printf("run %s: %d checkpoints%s%n", run, manifests.size(), manifests.isEmpty() ? ""
-                        : ", last epoch " + manifests.get(manifests.size() - 1).epoch() + " (" + manifests.get(manifests.size() - 1).checkpointId() + ")");
+                List<CheckpointManifest> epochs = manifests.stream().filter(m -> !m.snapshot()).toList();
+                long snapshots = manifests.size() - epochs.size();
+                out.printf("run %s: %d checkpoints%s%s%n", run, epochs.size(), epochs.isEmpty() ? ""
+                        : ", last epoch " + epochs.get(epochs.size() - 1).epoch() + " (" + epochs.get(epochs.size() - 1).checkpointId() + ")",
+                        snapshots == 0 ? "" : "; " + snapshots + " snapshot(s)");
                 List<EvaluationRecord> evaluations = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.evaluations(run))) {
                     try {
@@ -253,7 +262,7 @@ public final class CtlCommand {
 
     /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */
     private static String acks(List<ControlMessage> control, String command) {
-        List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(command))
+        List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && command.equals(a.command()))
                 .map(m -> (ControlMessage.Ack) m).map(a -> a.node() + " at step " + a.step()
                         + ("applied".equals(a.outcome()) ? "" : " (" + a.outcome() + ")")).toList();
         return "acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks));

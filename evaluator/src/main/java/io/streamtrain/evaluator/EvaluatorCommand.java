@@ -79,6 +79,11 @@ public final class EvaluatorCommand implements Callable<Integer> {
             return StartupException.RETRYABLE;
         } finally {
             done.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // a signal started the shutdown: the hook owns the exit code
+            }
         }
     }
 }

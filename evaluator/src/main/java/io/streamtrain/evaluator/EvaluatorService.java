@@ -42,6 +42,10 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +65,9 @@ public final class EvaluatorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
     private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+    /** Values up to what any dead-letter topic takes (Kafka's default 1 MiB, less room for headers). */
+    private static final int DEAD_LETTER_VALUE_BYTES = (1 << 20) - RunTopics.RECORD_OVERHEAD_BYTES;
     static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
 
     public static final long DEFAULT_VALIDATION_MEMORY_BYTES = 1L << 30;
@@ -113,19 +120,26 @@ public final class EvaluatorService implements AutoCloseable {
         consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         Map<String, Object> producerConfig = kafka.transactionalProducer("streamtrain.evaluator." + instanceId);
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
-        try (KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
-                KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
-                KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
-                Admin admin = Preflight.admin(kafka)) {
+        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
+        Admin admin = Preflight.admin(kafka);
+        try {
             consumer = checkpoints;
             producer.initTransactions();
+            if (closed) {
+                return;
+            }
             Context ctx = new Context(scorer, checkpoints, reader, producer, admin);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance());
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             while (!closed) {
                 try {
                     for (ConsumerRecord<byte[], byte[]> r : checkpoints.poll(Duration.ofMillis(200))) {
-                        accept(ctx, r);
+                        if (closed) {
+                            break; // SIGTERM: the rest of the batch is read again by whoever takes the runs
+                        }
+                        acceptSafely(ctx, r);
                     }
                 } catch (WakeupException e) {
                     if (!closed) {
@@ -135,6 +149,29 @@ public final class EvaluatorService implements AutoCloseable {
             }
         } finally {
             consumer = null;
+            // bounded, so SIGTERM's grace period holds with the broker away
+            checkpoints.close(CLOSE_TIMEOUT);
+            reader.close(CLOSE_TIMEOUT);
+            producer.close(CLOSE_TIMEOUT);
+            admin.close(CLOSE_TIMEOUT);
+        }
+    }
+
+    /**
+     * A checkpoint is never fatal: whatever goes wrong with one (a manifest missing a field,
+     * DJL refusing the weights, a validation set that cannot be read) rejects it, with the
+     * reason, and the evaluator goes on. Only what no other record could avoid is thrown:
+     * a fenced or unauthorized producer, a group that moved on.
+     */
+    private void acceptSafely(Context ctx, ConsumerRecord<byte[], byte[]> r) {
+        try {
+            accept(ctx, r);
+        } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | CommitFailedException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
+                    r.offset(), r.topic(), e.toString(), e);
+            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", "could not be evaluated: " + e);
         }
     }
 
@@ -292,7 +329,7 @@ public final class EvaluatorService implements AutoCloseable {
                 EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0);
         List<ProducerRecord<byte[], byte[]>> out = List.of(
                 new ProducerRecord<>(Topics.evaluations(run), run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)),
-                DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId));
+                DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
         commit(ctx, r, out);
         listeners.forEach(l -> l.accept(record));
@@ -368,7 +405,7 @@ public final class EvaluatorService implements AutoCloseable {
         if (!state.deadLettersWritten) {
             for (ValidationSet.Rejected rej : state.validation.rejected()) {
                 out.add(DeadLetters.record(Topics.deadLetters(state.run), rej.record(), rej.reason().reason().code(),
-                        rej.reason().getMessage(), "evaluator-" + instanceId));
+                        rej.reason().getMessage(), "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
             }
         }
         return state.validation;

@@ -63,6 +63,7 @@ public final class TrainerNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerNode.class);
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration ACK_TIMEOUT = Duration.ofSeconds(10);
 
     /** How {@link #run()} ended; both are exit code 0. */
     public enum Outcome {
@@ -153,7 +154,7 @@ public final class TrainerNode implements AutoCloseable {
         controlThread.setDaemon(true);
         controlThread.start();
         try {
-            return train(engine);
+            return train(engine, control);
         } finally {
             control.close();
         }
@@ -191,7 +192,7 @@ public final class TrainerNode implements AutoCloseable {
      *
      * @return whether the training settings changed
      */
-    private boolean applyCommands(KafkaProducer<byte[], byte[]> producer, BatchFeed feed, long step, Supplier<String> snapshot) {
+    private boolean applyCommands(KafkaProducer<byte[], byte[]> acks, BatchFeed feed, long step, Supplier<String> snapshot) {
         boolean changed = false;
         for (ControlMessage m = commands.poll(); m != null; m = commands.poll()) {
             String outcome = "applied";
@@ -219,12 +220,12 @@ public final class TrainerNode implements AutoCloseable {
             } else {
                 continue; // acknowledgements and types this version has no use for
             }
-            acknowledge(producer, m.id(), step, outcome);
+            acknowledge(acks, m.id(), step, outcome);
         }
         return changed;
     }
 
-    private Outcome train(Engine engine) throws InterruptedException {
+    private Outcome train(Engine engine, ControlFeed control) throws InterruptedException {
         Optional<Checkpoint> latest = readLatestCheckpoint();
         if (stopRequested) {
             return Outcome.STOPPED;
@@ -247,14 +248,15 @@ public final class TrainerNode implements AutoCloseable {
                 committed = new Committed(0, 0, payloadOf(state));
                 log.info("starting run {} from {}", spec.run(), spec.init().from() == null ? "seed " + spec.init().seed() : spec.init().from());
             }
-            return loop(engine, state, committed, plan);
+            return loop(engine, state, committed, plan, control);
         }
     }
 
     /** The model state as of the last committed checkpoint: what a rollback returns to. */
     private record Committed(int epoch, long step, SafeTensors.Document payload) {}
 
-    private Outcome loop(Engine engine, ModelState state, Committed initial, EpochPlan plan) throws InterruptedException {
+    private Outcome loop(Engine engine, ModelState state, Committed initial, EpochPlan plan, ControlFeed control)
+            throws InterruptedException {
         StepRunner runner = new StepRunner(state, engine, settings);
         EpochMeter meter = new EpochMeter();
         List<FeedItem.Rejected> deadLetters = new ArrayList<>();
@@ -264,6 +266,7 @@ public final class TrainerNode implements AutoCloseable {
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES
                 + Math.max(spec.checkpoints().chunkBytes(), trainMaxMessageBytes));
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
+        KafkaProducer<byte[], byte[]> acks = new KafkaProducer<>(kafka.producer());
         try {
             // fences any zombie of this node still holding an open transaction
             producer.initTransactions();
@@ -303,7 +306,11 @@ public final class TrainerNode implements AutoCloseable {
                         continue;
                     }
                     int inProgress = committed.epoch() + 1;
-                    if (applyCommands(producer, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter))) {
+                    if (control.failure() != null) {
+                        throw new IllegalStateException("the control feed failed (a STOP would go unseen): "
+                                + control.failure().getMessage(), control.failure());
+                    }
+                    if (applyCommands(acks, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter))) {
                         runner = new StepRunner(state, engine, settings);
                     }
                     if (paused) {
@@ -347,7 +354,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("stopped by {} ({}) at step {}; epoch {} is the last checkpoint{}", stop.source(), stop.reason(),
                             state.step(), committed.epoch(), stop.best() == null ? ""
                                     : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
-                    acknowledge(producer, stop.id(), state.step(), "applied");
+                    acknowledge(acks, stop.id(), state.step(), "applied");
                 } else {
                     log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
                 }
@@ -359,6 +366,7 @@ public final class TrainerNode implements AutoCloseable {
         } finally {
             // bounded, so SIGTERM's grace period holds even with the broker away
             producer.close(CLOSE_TIMEOUT);
+            acks.close(CLOSE_TIMEOUT);
         }
     }
 
@@ -388,14 +396,19 @@ public final class TrainerNode implements AutoCloseable {
         }
     }
 
-    /** Tells the run (evaluator, operators) what this node did with a command: one small transaction on the control topic. */
-    private void acknowledge(KafkaProducer<byte[], byte[]> producer, String command, long step, String outcome) {
+    /**
+     * Tells the run (evaluator, operators) what this node did with a command. Not in a
+     * transaction: an acknowledgement needs no atomicity, and a node killed mid-transaction
+     * would hold back every read_committed reader of the control topic (other nodes' STOP
+     * included) until the transaction timed out.
+     */
+    private void acknowledge(KafkaProducer<byte[], byte[]> acks, String command, long step, String outcome) {
         ControlMessage.Ack ack = new ControlMessage.Ack(spec.run(), Messages.newId(), Messages.now(), command, options.nodeId(), step, outcome);
         try {
-            producer.beginTransaction();
-            producer.send(new ProducerRecord<>(Topics.control(spec.run()), Messages.encode(ack)));
-            producer.commitTransaction();
-        } catch (RuntimeException e) {
+            acks.send(new ProducerRecord<>(Topics.control(spec.run()), Messages.encode(ack))).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
             log.warn("could not acknowledge command {}: {}", command, e.toString());
         }
     }

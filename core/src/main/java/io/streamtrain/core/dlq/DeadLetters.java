@@ -17,6 +17,8 @@ public final class DeadLetters {
     public static final String SOURCE_PARTITION = "streamtrain.source.partition";
     public static final String SOURCE_OFFSET = "streamtrain.source.offset";
     public static final String NODE = "streamtrain.node";
+    /** Set when the original value was too large for the dead-letter topic and left out: its size in bytes. */
+    public static final String VALUE_OMITTED = "streamtrain.dlq.value.omitted";
 
     private DeadLetters() {}
 
@@ -27,6 +29,15 @@ public final class DeadLetters {
      */
     public static ProducerRecord<byte[], byte[]> record(String dlqTopic, ConsumerRecord<byte[], byte[]> source,
             String reason, String detail, String node) {
+        return record(dlqTopic, source, reason, detail, node, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param maxValueBytes a value larger than this is left out (the headers say where it is
+     *     and how large it was), so one oversized record cannot block the dead-letter topic
+     */
+    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, ConsumerRecord<byte[], byte[]> source,
+            String reason, String detail, String node, int maxValueBytes) {
         RecordHeaders h = new RecordHeaders();
         h.add(REASON, utf8(reason));
         h.add(DETAIL, utf8(detail));
@@ -34,7 +45,12 @@ public final class DeadLetters {
         h.add(SOURCE_PARTITION, utf8(Integer.toString(source.partition())));
         h.add(SOURCE_OFFSET, utf8(Long.toString(source.offset())));
         h.add(NODE, utf8(node));
-        return new ProducerRecord<>(dlqTopic, null, source.key(), source.value(), h);
+        byte[] value = source.value();
+        if (value != null && value.length > maxValueBytes) {
+            h.add(VALUE_OMITTED, utf8(Integer.toString(value.length)));
+            value = null;
+        }
+        return new ProducerRecord<>(dlqTopic, null, source.key(), value, h);
     }
 
     private static byte[] utf8(String s) {

@@ -35,7 +35,7 @@ public final class TopicReader {
      * partitions interleaved as they arrive.
      *
      * @return the end offsets read to, to read the same records again later
-     * @throws TimeoutException if the end is not reached within {@code timeout}
+     * @throws TimeoutException if no record arrives for {@code timeout} before the end
      */
     public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> ends,
             Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
@@ -52,12 +52,17 @@ public final class TopicReader {
         try {
             while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.getOrDefault(tp, 0L))) {
                 if (System.nanoTime() > deadline) {
-                    throw new TimeoutException("reading " + topic + " to its end took longer than " + timeout);
+                    throw new TimeoutException("reading " + topic + ": no records for " + timeout + " before its end");
                 }
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                var records = consumer.poll(Duration.ofMillis(200));
+                for (ConsumerRecord<byte[], byte[]> r : records) {
                     if (r.offset() < end.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L)) {
                         action.accept(r);
                     }
+                }
+                if (!records.isEmpty()) {
+                    // the timeout bounds a stall, not the read: a large topic (and a slow action) may take longer
+                    deadline = System.nanoTime() + timeout.toNanos();
                 }
             }
         } finally {

@@ -158,8 +158,8 @@ public final class CheckpointPublisher {
                 producer.commitTransaction();
                 return;
             } catch (TimeoutException e) {
-                if (System.nanoTime() > deadline) {
-                    throw e;
+                if (System.nanoTime() > deadline || stopping.getAsBoolean()) {
+                    throw e; // on a stop: the next initTransactions with this id settles what is pending
                 }
                 log.warn("committing the checkpoint transaction timed out; the broker may be away, retrying");
             }

@@ -29,6 +29,7 @@ public final class ControlFeed implements Runnable {
     private final TopicPartition partition;
     private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile boolean closed;
 
     /** @param consumer a consumer without a group, owned (and closed) by this feed */
@@ -80,10 +81,16 @@ public final class ControlFeed implements Runnable {
                 throw e;
             }
         } catch (RuntimeException e) {
-            log.error("the control feed stopped: {}; STOP commands will not be seen until a restart", e.toString(), e);
+            failure.set(e);
+            log.error("the control feed stopped: {}; the trainer exits so that its restart reads the control topic again", e.toString(), e);
         } finally {
             consumer.close(Duration.ofSeconds(2));
         }
+    }
+
+    /** What stopped the feed, if it failed: the trainer must not train on without it. */
+    public Throwable failure() {
+        return failure.get();
     }
 
     /** Control messages ignored so far (malformed, or of a type this version does not know). */

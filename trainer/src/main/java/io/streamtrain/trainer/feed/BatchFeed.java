@@ -413,8 +413,8 @@ public final class BatchFeed implements Runnable {
 
     /** Fetch only what the buffers have room for, and nothing past the epoch's end. */
     private void adjustPauses() {
-        if (state != State.RUNNING) {
-            return;
+        if (state != State.RUNNING || consumptionPaused) {
+            return; // while PAUSEd nothing is resumed, not even by a rollback's new epoch
         }
         long limit = partitionBufferBytes / Math.max(1, assignment.size());
         List<TopicPartition> pause = new ArrayList<>();

@@ -1,0 +1,73 @@
+package io.streamtrain.trainer.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+
+class ControlFeedTest {
+    static final String TOPIC = "streamtrain.r.control";
+    static final TopicPartition P = new TopicPartition(TOPIC, 0);
+
+    static MockConsumer<byte[], byte[]> consumer(long end) {
+        MockConsumer<byte[], byte[]> c = new MockConsumer<>("earliest");
+        c.updatePartitions(TOPIC, List.of(new PartitionInfo(TOPIC, 0, null, null, null)));
+        c.updateBeginningOffsets(Map.of(P, 0L));
+        c.updateEndOffsets(Map.of(P, end));
+        return c;
+    }
+
+    static ConsumerRecord<byte[], byte[]> record(long offset, byte[] value) {
+        return new ConsumerRecord<>(TOPIC, 0, offset, null, value);
+    }
+
+    @Test
+    void catchUpReturnsTheCommandsBeforeTheEndInOrderAndSkipsAcksAndGarbage() {
+        MockConsumer<byte[], byte[]> c = consumer(4);
+        ControlFeed feed = new ControlFeed(c, TOPIC, m -> {});
+        c.schedulePollTask(() -> {
+            c.addRecord(record(0, Messages.encode(new ControlMessage.Set("r", "s1", "t", Map.of("l2", 0.5), "ops"))));
+            c.addRecord(record(1, "not json".getBytes(StandardCharsets.UTF_8)));
+            c.addRecord(record(2, Messages.encode(new ControlMessage.Ack("r", "a", "t", "s1", "n", 3, "applied"))));
+            c.addRecord(record(3, Messages.encode(new ControlMessage.Pause("r", "p1", "t", "ops"))));
+        });
+        List<ControlMessage> history = feed.catchUp(Duration.ofSeconds(10));
+        assertEquals(List.of("s1", "p1"), history.stream().map(ControlMessage::id).toList());
+        assertEquals(1, feed.ignored(), "the malformed message is counted");
+        assertEquals(4, c.position(P), "run() goes on from the end of the catch-up");
+    }
+
+    @Test
+    void commandsAfterTheCatchUpReachTheTrainerOnceAndAFailureIsReported() throws Exception {
+        MockConsumer<byte[], byte[]> c = consumer(0);
+        List<ControlMessage> seen = new CopyOnWriteArrayList<>();
+        ControlFeed feed = new ControlFeed(c, TOPIC, seen::add);
+        feed.catchUp(Duration.ofSeconds(10));
+        c.schedulePollTask(() -> c.addRecord(record(0, Messages.encode(new ControlMessage.Stop("r", "stop-1", "t", "operator", "x", null, "ops")))));
+        Thread t = new Thread(feed, "control");
+        t.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (seen.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals("stop-1", assertInstanceOf(ControlMessage.Stop.class, seen.get(0)).id());
+        c.setPollException(new KafkaException("broken"));
+        t.join(10_000);
+        assertTrue(feed.failure() instanceof KafkaException, "the trainer learns the feed is gone: " + feed.failure());
+        assertEquals(1, seen.size());
+    }
+}
