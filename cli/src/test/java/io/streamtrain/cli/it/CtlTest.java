@@ -133,20 +133,8 @@ class CtlTest {
             public void onStep(int epoch, StepReport r) {
                 steps.incrementAndGet();
             }
-
-            @Override
-            public void onCheckpoint(CheckpointManifest m) {
-                manifests.add(m);
-            }
         });
-        Thread t = new Thread(() -> {
-            try {
-                node.run();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "trainer");
-        t.start();
+        Thread t = startTrainer(node, manifests);
         String bootstrap = kafka.broker.bootstrapServers();
         try {
             await(() -> manifests.size() >= 1, "a first checkpoint");
@@ -185,6 +173,25 @@ class CtlTest {
         }
     }
 
+    /** Runs the node on its own thread, recording its checkpoints. */
+    static Thread startTrainer(TrainerNode node, List<CheckpointManifest> manifests) {
+        node.addListener(new TrainingListener() {
+            @Override
+            public void onCheckpoint(CheckpointManifest m) {
+                manifests.add(m);
+            }
+        });
+        Thread t = new Thread(() -> {
+            try {
+                node.run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "trainer");
+        t.start();
+        return t;
+    }
+
     static String status(String run) {
         return streamtrain("ctl", "status", "--run", run, "--bootstrap-servers", kafka.broker.bootstrapServers())[1];
     }
@@ -210,26 +217,13 @@ class CtlTest {
                 """);
         TrainerNode node = new TrainerNode(spec, kafka.settings, TrainerOptions.defaults("node-c").withLogEverySteps(0));
         List<CheckpointManifest> manifests = new CopyOnWriteArrayList<>();
-        node.addListener(new TrainingListener() {
-            @Override
-            public void onCheckpoint(CheckpointManifest m) {
-                manifests.add(m);
-            }
-        });
         List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
         EvaluatorService evaluator = new EvaluatorService(
                 KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("ctl-snap"), "ctl-it");
         evaluator.addListener(evaluations::add);
         Thread e = new Thread(evaluator::run, "evaluator");
         e.start();
-        Thread t = new Thread(() -> {
-            try {
-                node.run();
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-            }
-        }, "trainer");
-        t.start();
+        Thread t = startTrainer(node, manifests);
         String bootstrap = kafka.broker.bootstrapServers();
         try {
             await(() -> manifests.size() >= 1, "a first checkpoint");
