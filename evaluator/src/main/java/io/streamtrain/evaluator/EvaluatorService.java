@@ -343,7 +343,13 @@ public final class EvaluatorService implements AutoCloseable {
             for (ProducerRecord<byte[], byte[]> p : out) {
                 producer.send(p);
             }
-            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1)),
+            // never past the first chunk of a payload still being assembled: a restart must see it again
+            long next = r.offset() + 1;
+            CheckpointAssembler assembler = assemblers.get(r.topic());
+            if (assembler != null && assembler.firstPendingOffset().isPresent()) {
+                next = Math.min(next, assembler.firstPendingOffset().getAsLong());
+            }
+            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next)),
                     ctx.checkpoints().groupMetadata());
             producer.commitTransaction();
         } catch (RuntimeException e) {

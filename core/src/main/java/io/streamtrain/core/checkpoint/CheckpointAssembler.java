@@ -9,20 +9,34 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 /**
  * Turns the records of a checkpoint topic, in offset order, back into checkpoints. Feed it
  * every record; it answers for each manifest with a verified {@link Checkpoint}, or throws
- * {@link CheckpointRejectedException} for one that cannot be trusted. Chunks of a
- * checkpoint whose manifest never comes (an aborted writer) are dropped when the next
- * manifest is seen, so memory holds at most the checkpoints in flight.
+ * {@link CheckpointRejectedException} for one that cannot be trusted. Checkpoints being
+ * written at the same time (several nodes, interleaved chunks) assemble independently;
+ * a reader of committed records never sees an aborted writer's chunks, and partial
+ * payloads beyond {@link #MAX_IN_FLIGHT} are dropped oldest first, so memory stays bounded.
  */
 public final class CheckpointAssembler {
-    private final Map<String, Partial> partials = new HashMap<>();
+    /** Checkpoints assembled at once; more would mean a writer that never finishes. */
+    public static final int MAX_IN_FLIGHT = 16;
+
+    private final Map<String, Partial> partials = new java.util.LinkedHashMap<>();
 
     private static final class Partial {
         final byte[][] chunks;
+        final long firstOffset;
         int received;
 
-        Partial(int count) {
+        Partial(int count, long firstOffset) {
             chunks = new byte[count][];
+            this.firstOffset = firstOffset;
         }
+    }
+
+    /**
+     * The offset of the first chunk of a payload still being assembled, if any: a consumer
+     * that commits its position must not commit past it, or a restart would lose those chunks.
+     */
+    public java.util.OptionalLong firstPendingOffset() {
+        return partials.values().stream().mapToLong(p -> p.firstOffset).min();
     }
 
     /** @return the verified checkpoint when {@code record} is a manifest, otherwise null */
@@ -39,12 +53,14 @@ public final class CheckpointAssembler {
         try {
             m = CheckpointCodec.manifestFromJson(record.value());
         } catch (IOException e) {
-            throw new CheckpointRejectedException(String.valueOf(CheckpointCodec.header(record.headers(), CheckpointCodec.ID_HEADER)),
+            String id = CheckpointCodec.header(record.headers(), CheckpointCodec.ID_HEADER);
+            if (id != null) {
+                partials.remove(id); // its chunks will never make a checkpoint
+            }
+            throw new CheckpointRejectedException(String.valueOf(id),
                     "manifest at offset " + record.offset() + " is not valid JSON: " + e.getMessage());
         }
         Partial p = partials.remove(m.checkpointId());
-        // chunks of any other checkpoint were written before this manifest by an aborted writer
-        partials.clear();
         if (m.payload() == null) {
             throw new CheckpointRejectedException(m.checkpointId(), "manifest has no payload section");
         }
@@ -74,7 +90,11 @@ public final class CheckpointAssembler {
         if (id == null || count <= 0 || index < 0 || index >= count) {
             return;
         }
-        Partial p = partials.computeIfAbsent(id, k -> new Partial(count));
+        Partial p = partials.computeIfAbsent(id, k -> new Partial(count, r.offset()));
+        if (partials.size() > MAX_IN_FLIGHT) {
+            String oldest = partials.keySet().iterator().next();
+            partials.remove(oldest);
+        }
         if (p.chunks.length == count && p.chunks[index] == null) {
             p.chunks[index] = r.value();
             p.received++;

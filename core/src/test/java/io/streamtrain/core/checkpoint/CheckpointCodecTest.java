@@ -222,6 +222,33 @@ class CheckpointCodecTest {
     }
 
     @Test
+    void interleavedCheckpointsOfTwoWritersBothAssemble() throws Exception {
+        byte[] pa = payload(1);
+        byte[] pb = payload(2);
+        List<ProducerRecord<byte[], byte[]>> ca = CheckpointCodec.chunkRecords(TOPIC, "ck-a", pa, 1024);
+        List<ProducerRecord<byte[], byte[]>> cb = CheckpointCodec.chunkRecords(TOPIC, "ck-b", pb, 1024);
+        CheckpointAssembler a = new CheckpointAssembler();
+        // A1 B1 A2 B2 ... then MA, MB: two nodes publishing at the same moment
+        long firstOfB = -1;
+        for (int i = 0; i < Math.max(ca.size(), cb.size()); i++) {
+            if (i < ca.size()) {
+                assertNull(a.accept(consumed(ca.get(i))));
+            }
+            if (i < cb.size()) {
+                ConsumerRecord<byte[], byte[]> r = consumed(cb.get(i));
+                firstOfB = firstOfB < 0 ? r.offset() : firstOfB;
+                assertNull(a.accept(r));
+            }
+        }
+        assertParameters(parameters(1), a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-a", pa, 1024)))));
+        assertEquals(firstOfB, a.firstPendingOffset().getAsLong(), "B is still being assembled from its first chunk on");
+        Checkpoint b = a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-b", pb, 1024))));
+        assertEquals("ck-b", b.manifest().checkpointId());
+        assertArrayEquals(parameters(2).get(0).toFloats(), b.parameters().get(parameters(2).get(0).name()).toFloats());
+        assertTrue(a.firstPendingOffset().isEmpty(), "nothing pending");
+    }
+
+    @Test
     void recordsOfOtherTypesAreIgnored() throws Exception {
         ConsumerRecord<byte[], byte[]> untyped = consumed(new ProducerRecord<>(TOPIC, 0, null, new byte[] {1}));
         assertNull(new CheckpointAssembler().accept(untyped));
