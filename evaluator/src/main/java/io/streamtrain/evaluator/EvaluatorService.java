@@ -373,6 +373,9 @@ public final class EvaluatorService implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT)) {
             try {
                 Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
+                if (e.isPresent() && EvaluationRecord.SNAPSHOT.equals(e.get().status())) {
+                    s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does
+                }
                 if (e.isEmpty() || !e.get().evaluated()) {
                     continue;
                 }
@@ -386,6 +389,14 @@ public final class EvaluatorService implements AutoCloseable {
                 s.stopped |= EvaluationRecord.STOP.equals(ev.decision());
             } catch (MalformedMessageException e) {
                 log.warn("run {}: unreadable record at offset {} of {}: {}; ignoring it", run, r.offset(), r.topic(), e.getMessage());
+            }
+        }
+        // a run an operator stopped is over for the evaluator too: no second STOP
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.control(run), READ_TIMEOUT)) {
+            try {
+                s.stopped |= Messages.decodeControl(r.value()).filter(m -> m instanceof ControlMessage.Stop).isPresent();
+            } catch (MalformedMessageException e) {
+                // the trainers count and skip it
             }
         }
         if (!s.history.isEmpty()) {
