@@ -18,7 +18,7 @@ import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
 import io.streamtrain.trainer.checkpoint.RebalancedException;
 import io.streamtrain.trainer.control.ControlFeed;
-import io.streamtrain.trainer.control.Settings;
+import io.streamtrain.trainer.control.SettingsLog;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.feed.FeedItem;
@@ -81,8 +81,9 @@ public final class TrainerNode implements AutoCloseable {
     private volatile boolean stopRequested;
     private volatile ControlMessage.Stop stopCommand;
     private final ConcurrentLinkedQueue<ControlMessage> commands = new ConcurrentLinkedQueue<>();
-    /** The spec as trained now: the given one with the run's SET commands applied. */
+    /** The spec as trained now: the given one with the run's SET commands in effect at this step. */
     private RunSpec settings;
+    private final SettingsLog settingsLog;
     private boolean paused;
     private int trainMaxMessageBytes;
 
@@ -91,6 +92,7 @@ public final class TrainerNode implements AutoCloseable {
         this.kafka = kafka;
         this.options = options;
         this.settings = spec;
+        this.settingsLog = new SettingsLog(spec);
         listeners.add(new LoggingListener(spec, options.logEverySteps()));
     }
 
@@ -141,14 +143,21 @@ public final class TrainerNode implements AutoCloseable {
             }
         }
         ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::onCommand);
-        for (ControlMessage m : control.catchUp(READ_TIMEOUT)) {
+        List<ControlMessage> history = control.catchUp(READ_TIMEOUT);
+        Map<String, Long> appliedAt = new java.util.HashMap<>();
+        for (ControlMessage m : history) {
+            if (m instanceof ControlMessage.Ack a && "applied".equals(a.outcome()) && a.command() != null) {
+                appliedAt.merge(a.command(), a.step(), Math::min);
+            }
+        }
+        for (ControlMessage m : history) {
             if (m instanceof ControlMessage.Stop s) {
                 log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), s.time(), s.source(),
                         s.reason(), s.explanation());
                 control.close();
                 return Outcome.STOPPED;
             }
-            replay(m);
+            replay(m, appliedAt);
         }
         Thread controlThread = new Thread(control, "streamtrain-control-" + options.nodeId());
         controlThread.setDaemon(true);
@@ -171,29 +180,31 @@ public final class TrainerNode implements AutoCloseable {
         }
     }
 
-    /** A command issued before this node started: the run's state includes it, so this node does too. */
-    private void replay(ControlMessage m) {
+    /**
+     * A command issued before this node started: the run's state includes it, so this node
+     * does too. A SET takes effect from the step it was first applied at (its
+     * acknowledgement says which), so a resumed run trains each step with the settings the
+     * uninterrupted run used; a SET nobody applied yet takes effect at once.
+     */
+    private void replay(ControlMessage m, Map<String, Long> appliedAt) {
         if (m instanceof ControlMessage.Pause) {
             paused = true;
         } else if (m instanceof ControlMessage.Resume) {
             paused = false;
         } else if (m instanceof ControlMessage.Set set) {
             try {
-                settings = Settings.apply(settings, set.values());
-                log.info("applied SET {} from the control topic: {}", set.id(), set.values());
+                long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
+                settingsLog.add(from, set.values());
+                log.info("replaying SET {} from the control topic: {}{}", set.id(), set.values(),
+                        from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
             } catch (IllegalArgumentException e) {
                 log.info("SET {} on the control topic was refused: {}", set.id(), e.getMessage());
             }
         }
     }
 
-    /**
-     * Applies the commands that arrived since the last step and acknowledges each.
-     *
-     * @return whether the training settings changed
-     */
-    private boolean applyCommands(KafkaProducer<byte[], byte[]> acks, BatchFeed feed, long step, Supplier<String> snapshot) {
-        boolean changed = false;
+    /** Applies the commands that arrived since the last step and acknowledges each. */
+    private void applyCommands(KafkaProducer<byte[], byte[]> acks, BatchFeed feed, long step, Supplier<String> snapshot) {
         for (ControlMessage m = commands.poll(); m != null; m = commands.poll()) {
             String outcome = "applied";
             if (m instanceof ControlMessage.Pause) {
@@ -210,8 +221,7 @@ public final class TrainerNode implements AutoCloseable {
                 log.info("CHECKPOINT {}: {}", m.id(), outcome);
             } else if (m instanceof ControlMessage.Set set) {
                 try {
-                    settings = Settings.apply(settings, set.values());
-                    changed = true;
+                    settingsLog.add(step, set.values());
                     log.info("SET {}: {} from step {}", set.id(), set.values(), step + 1);
                 } catch (IllegalArgumentException e) {
                     outcome = "refused: " + e.getMessage();
@@ -222,7 +232,6 @@ public final class TrainerNode implements AutoCloseable {
             }
             acknowledge(acks, m.id(), step, outcome);
         }
-        return changed;
     }
 
     private Outcome train(Engine engine, ControlFeed control) throws InterruptedException {
@@ -257,6 +266,7 @@ public final class TrainerNode implements AutoCloseable {
 
     private Outcome loop(Engine engine, ModelState state, Committed initial, EpochPlan plan, ControlFeed control)
             throws InterruptedException {
+        settings = settingsLog.at(state.step());
         StepRunner runner = new StepRunner(state, engine, settings);
         EpochMeter meter = new EpochMeter();
         List<FeedItem.Rejected> deadLetters = new ArrayList<>();
@@ -310,9 +320,7 @@ public final class TrainerNode implements AutoCloseable {
                         throw new IllegalStateException("the control feed failed (a STOP would go unseen): "
                                 + control.failure().getMessage(), control.failure());
                     }
-                    if (applyCommands(acks, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter))) {
-                        runner = new StepRunner(state, engine, settings);
-                    }
+                    applyCommands(acks, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter));
                     if (paused) {
                         Thread.sleep(20);
                         idleSince = System.nanoTime(); // a pause is not waiting for data
@@ -320,6 +328,12 @@ public final class TrainerNode implements AutoCloseable {
                     }
                     FeedItem item = feed.next(200, TimeUnit.MILLISECONDS);
                     if (item instanceof FeedItem.Samples s) {
+                        // the settings of this step: SETs take effect at their step, and a rollback takes them back
+                        RunSpec now = settingsLog.at(state.step());
+                        if (now != settings) {
+                            settings = now;
+                            runner = new StepRunner(state, engine, settings);
+                        }
                         meter.addDataWait(System.nanoTime() - idleSince);
                         StepReport report = runner.train(s.batch());
                         idleSince = System.nanoTime();

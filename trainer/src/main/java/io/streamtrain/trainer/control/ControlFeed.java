@@ -44,8 +44,8 @@ public final class ControlFeed implements Runnable {
     /**
      * Reads the topic to its current end before training starts.
      *
-     * @return the commands already on the topic, in order: a starting trainer replays them
-     *     (a STOP among them means the run is over)
+     * @return the messages already on the topic, in order, acknowledgements included: a
+     *     starting trainer replays the commands (a STOP among them means the run is over)
      */
     public List<ControlMessage> catchUp(Duration timeout) {
         consumer.assign(List.of(partition));
@@ -73,7 +73,7 @@ public final class ControlFeed implements Runnable {
         try {
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                    decode(r).ifPresent(onCommand);
+                    decode(r).filter(m -> !(m instanceof ControlMessage.Ack)).ifPresent(onCommand);
                 }
             }
         } catch (WakeupException e) {
@@ -105,7 +105,7 @@ public final class ControlFeed implements Runnable {
                 ignored.incrementAndGet();
                 log.info("control message at offset {} has a type this trainer does not know; ignoring it", r.offset());
             }
-            return m.filter(x -> !(x instanceof ControlMessage.Ack));
+            return m;
         } catch (MalformedMessageException e) {
             ignored.incrementAndGet();
             log.warn("malformed control message at offset {}: {}; ignoring it", r.offset(), e.getMessage());

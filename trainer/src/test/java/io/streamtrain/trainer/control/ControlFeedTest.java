@@ -36,7 +36,7 @@ class ControlFeedTest {
     }
 
     @Test
-    void catchUpReturnsTheCommandsBeforeTheEndInOrderAndSkipsAcksAndGarbage() {
+    void catchUpReturnsTheMessagesBeforeTheEndInOrderAcksIncludedAndSkipsGarbage() {
         MockConsumer<byte[], byte[]> c = consumer(4);
         ControlFeed feed = new ControlFeed(c, TOPIC, m -> {});
         c.schedulePollTask(() -> {
@@ -46,7 +46,8 @@ class ControlFeedTest {
             c.addRecord(record(3, Messages.encode(new ControlMessage.Pause("r", "p1", "t", "ops"))));
         });
         List<ControlMessage> history = feed.catchUp(Duration.ofSeconds(10));
-        assertEquals(List.of("s1", "p1"), history.stream().map(ControlMessage::id).toList());
+        // acknowledgements come too: they say at which step each SET took effect
+        assertEquals(List.of("s1", "a", "p1"), history.stream().map(ControlMessage::id).toList());
         assertEquals(1, feed.ignored(), "the malformed message is counted");
         assertEquals(4, c.position(P), "run() goes on from the end of the catch-up");
     }
@@ -65,6 +66,9 @@ class ControlFeedTest {
             Thread.sleep(10);
         }
         assertEquals("stop-1", assertInstanceOf(ControlMessage.Stop.class, seen.get(0)).id());
+        // acknowledgements are not commands: the trainer never gets them while running
+        c.schedulePollTask(() -> c.addRecord(record(1, Messages.encode(new ControlMessage.Ack("r", "a", "t", "stop-1", "n", 3, "applied")))));
+        Thread.sleep(300);
         c.setPollException(new KafkaException("broken"));
         t.join(10_000);
         assertTrue(feed.failure() instanceof KafkaException, "the trainer learns the feed is gone: " + feed.failure());
