@@ -118,6 +118,8 @@ public final class EvaluatorService implements AutoCloseable {
         // see a run's checkpoint topic within seconds of its first trainer creating it
         consumerConfig.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
         consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // a poll's records are scored one by one: keep a batch well inside max.poll.interval.ms
+        consumerConfig.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50);
         Map<String, Object> producerConfig = kafka.transactionalProducer("streamtrain.evaluator." + instanceId);
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);

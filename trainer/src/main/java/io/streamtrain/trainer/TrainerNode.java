@@ -237,6 +237,16 @@ public final class TrainerNode implements AutoCloseable {
     private Outcome train(Engine engine, ControlFeed control) throws InterruptedException {
         Optional<Checkpoint> latest = readLatestCheckpoint();
         if (stopRequested) {
+            ControlMessage.Stop stop = stopCommand;
+            if (stop != null) {
+                // obeyed before the first step: still say so
+                KafkaProducer<byte[], byte[]> acks = new KafkaProducer<>(kafka.producer());
+                try {
+                    acknowledge(acks, stop.id(), latest.map(c -> c.manifest().step()).orElse(0L), "applied");
+                } finally {
+                    acks.close(CLOSE_TIMEOUT);
+                }
+            }
             return Outcome.STOPPED;
         }
         try (ModelState state = ModelState.initialize(spec, engine)) {
