@@ -78,6 +78,9 @@ public final class EvaluatorService implements AutoCloseable {
     private final String instanceId;
     private final Map<String, RunState> states = new HashMap<>();
     private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
+    /** Per checkpoint topic, the metadata of the offset last committed: kept when a commit has no evaluation. */
+    private final Map<String, String> committedMetadata = new HashMap<>();
+    static final String EVALUATIONS_THROUGH = "evaluations-through=";
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
@@ -342,8 +345,12 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaProducer<byte[], byte[]> producer = ctx.producer();
         producer.beginTransaction();
         try {
+            long evaluationOffset = -1;
             for (ProducerRecord<byte[], byte[]> p : out) {
-                producer.send(p);
+                java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> sent = producer.send(p);
+                if (p.topic().endsWith(".evaluations")) {
+                    evaluationOffset = sent.get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).offset();
+                }
             }
             // never past the first chunk of a payload still being assembled: a restart must see it again
             long next = r.offset() + 1;
@@ -351,9 +358,19 @@ public final class EvaluatorService implements AutoCloseable {
             if (assembler != null && assembler.firstPendingOffset().isPresent()) {
                 next = Math.min(next, assembler.firstPendingOffset().getAsLong());
             }
-            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next)),
+            // where this run's history has got to: whoever takes the run over reads at least that far
+            String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : previousMetadata(ctx, r);
+            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next, metadata)),
                     ctx.checkpoints().groupMetadata());
             producer.commitTransaction();
+            committedMetadata.put(r.topic(), metadata);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            producer.abortTransaction();
+            throw new IllegalStateException("interrupted while publishing an evaluation", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            producer.abortTransaction();
+            throw new org.apache.kafka.common.KafkaException("could not publish an evaluation: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             try {
                 producer.abortTransaction();
@@ -361,6 +378,32 @@ public final class EvaluatorService implements AutoCloseable {
                 // the original error says more
             }
             throw e; // the restart rebuilds the state from what was committed
+        }
+    }
+
+    private String previousMetadata(Context ctx, ConsumerRecord<byte[], byte[]> r) {
+        return committedMetadata.getOrDefault(r.topic(), "");
+    }
+
+    /**
+     * The offset of the run's last committed evaluation, from the committed offset's
+     * metadata; -1 if none. An evaluation's commit markers can reach the evaluations topic
+     * after the offset's: the history must be read at least this far.
+     */
+    private long evaluationsThrough(Context ctx, String run) {
+        TopicPartition tp = new TopicPartition(Topics.checkpoints(run), 0);
+        OffsetAndMetadata committed = ctx.checkpoints().committed(java.util.Set.of(tp), READ_TIMEOUT).get(tp);
+        String metadata = committed == null ? null : committed.metadata();
+        if (committed != null) {
+            committedMetadata.put(tp.topic(), metadata == null ? "" : metadata);
+        }
+        if (metadata == null || !metadata.startsWith(EVALUATIONS_THROUGH)) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(metadata.substring(EVALUATIONS_THROUGH.length()));
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -372,7 +415,18 @@ public final class EvaluatorService implements AutoCloseable {
         ensureTopics(ctx, run);
         RunState s = new RunState(run);
         String monitor = spec.earlyStopping().monitor();
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT)) {
+        long through = evaluationsThrough(ctx, run);
+        List<ConsumerRecord<byte[], byte[]>> evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
+        long deadline = System.nanoTime() + READ_TIMEOUT.toNanos();
+        while (evaluations.stream().noneMatch(r -> r.offset() >= through) && through >= 0) {
+            if (System.nanoTime() > deadline) {
+                throw new org.apache.kafka.common.errors.TimeoutException("run " + run + ": its last committed evaluation (offset "
+                        + through + ") is not readable after " + READ_TIMEOUT);
+            }
+            sleep(100); // its transaction's commit marker has not reached the evaluations topic yet
+            evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
+        }
+        for (ConsumerRecord<byte[], byte[]> r : evaluations) {
             try {
                 Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
                 if (e.isPresent() && EvaluationRecord.SNAPSHOT.equals(e.get().status())) {
@@ -444,6 +498,15 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaConsumer<byte[], byte[]> c = consumer;
         if (c != null) {
             c.wakeup();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 }

@@ -126,5 +126,12 @@ class EvaluatorCrashTest {
         }
         assertEquals(1, control.stream().filter(m -> m instanceof ControlMessage.Stop).count(), "one STOP: " + control);
         assertTrue(control.stream().anyMatch(m -> m instanceof ControlMessage.Stop s && s.best().epoch() == expectedLast.best().epoch()));
+        // the group's committed offset says how far the run's history reaches: a new owner reads at least that far
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka.settings.admin())) {
+            var committed = admin.listConsumerGroupOffsets(Topics.EVALUATOR_GROUP).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS)
+                    .get(new org.apache.kafka.common.TopicPartition(Topics.checkpoints("crash-kill"), 0));
+            List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(Topics.evaluations("crash-kill"));
+            assertEquals("evaluations-through=" + records.get(records.size() - 1).offset(), committed.metadata());
+        }
     }
 }
