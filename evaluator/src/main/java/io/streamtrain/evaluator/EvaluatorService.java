@@ -235,7 +235,7 @@ public final class EvaluatorService implements AutoCloseable {
         if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
             log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", run, m.checkpointId(), m.epoch(),
                     state.stopped ? "arrived after the run was stopped" : "is of an epoch already evaluated");
-            commit(ctx, r, List.of());
+            commit(ctx, r, null, List.of());
             return;
         }
         if (spec.data().validation() == null) {
@@ -243,22 +243,11 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        ValidationSet validation;
-        try {
-            validation = validation(ctx, state, spec, out);
-        } catch (IllegalArgumentException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), e.getMessage());
+        Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
+        if (scored == null) {
             return;
         }
-        long started = System.nanoTime();
-        Map<String, Double> metrics;
-        try {
-            metrics = ctx.scorer().score(spec.model(), c.payload(), validation, ctx.reader(), READ_TIMEOUT, "checkpoint " + m.checkpointId());
-        } catch (IllegalArgumentException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), e.getMessage());
-            return;
-        }
-        double seconds = (System.nanoTime() - started) / 1e9;
+        Map<String, Double> metrics = scored.metrics();
         String monitor = spec.earlyStopping().monitor();
         Double monitored = metrics.get(monitor);
         if (monitored == null) {
@@ -277,17 +266,16 @@ public final class EvaluatorService implements AutoCloseable {
         String reason = stop ? d.reason().code() : null;
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
                 EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
-                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), seconds);
-        out.add(new ProducerRecord<>(Topics.evaluations(run), run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)));
-        ControlMessage.Stop stopMessage = null;
+                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds());
         if (stop) {
-            stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator");
+            ControlMessage.Stop stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best,
+                    "evaluator");
             out.add(new ProducerRecord<>(Topics.control(run), Messages.encode(stopMessage)));
         }
         long committing = System.nanoTime();
-        commit(ctx, r, out);
+        commit(ctx, r, record, out);
         log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
-                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, (committing - started) / 1_000_000,
+                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);
         state.history.add(history.get(history.size() - 1));
         state.deadLettersWritten = true;
@@ -305,25 +293,43 @@ public final class EvaluatorService implements AutoCloseable {
     private void snapshot(Context ctx, ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state) {
         CheckpointManifest m = c.manifest();
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        Map<String, Double> metrics;
-        long started = System.nanoTime();
-        try {
-            metrics = ctx.scorer().score(spec.model(), c.payload(), validation(ctx, state, spec, out), ctx.reader(), READ_TIMEOUT,
-                    "checkpoint " + m.checkpointId());
-        } catch (IllegalArgumentException e) {
-            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
+        Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
+        if (scored == null) {
             return;
         }
-        double seconds = (System.nanoTime() - started) / 1e9;
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
-                EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), metrics, m.metrics() == null ? null : m.metrics().get("data_loss"),
-                null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", seconds);
-        out.add(new ProducerRecord<>(Topics.evaluations(state.run), state.run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)));
-        commit(ctx, r, out);
+                EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), scored.metrics(), m.metrics() == null ? null : m.metrics().get("data_loss"),
+                null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
+                scored.seconds());
+        commit(ctx, r, record, out);
         state.deadLettersWritten = true;
         progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
-                metrics.get(CheckpointScorer.VAL_LOSS)));
+                scored.metrics().get(CheckpointScorer.VAL_LOSS)));
         listeners.forEach(l -> l.accept(record));
+    }
+
+    /** Validation metrics and the seconds their computation took (loading the validation set excluded). */
+    private record Scored(Map<String, Double> metrics, double seconds) {}
+
+    /**
+     * Scores a checkpoint on the run's validation set; the set's dead letters, due with the
+     * run's first evaluation, are added to {@code out}.
+     *
+     * @return the metrics, or null when the checkpoint could not be scored and has been rejected
+     */
+    private Scored scoreOrReject(Context ctx, ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state,
+            List<ProducerRecord<byte[], byte[]>> out) {
+        CheckpointManifest m = c.manifest();
+        try {
+            ValidationSet validation = validation(ctx, state, spec, out);
+            long started = System.nanoTime();
+            Map<String, Double> metrics = ctx.scorer().score(spec.model(), c.payload(), validation, ctx.reader(), READ_TIMEOUT,
+                    "checkpoint " + m.checkpointId());
+            return new Scored(metrics, (System.nanoTime() - started) / 1e9);
+        } catch (IllegalArgumentException e) {
+            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
+            return null;
+        }
     }
 
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
@@ -333,24 +339,28 @@ public final class EvaluatorService implements AutoCloseable {
                 EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
                 EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0);
         List<ProducerRecord<byte[], byte[]>> out = List.of(
-                new ProducerRecord<>(Topics.evaluations(run), run.getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(record)),
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
-        commit(ctx, r, out);
+        commit(ctx, r, record, out);
         listeners.forEach(l -> l.accept(record));
     }
 
-    /** One transaction: the records, and the group offset past {@code r}. */
-    private void commit(Context ctx, ConsumerRecord<byte[], byte[]> r, List<ProducerRecord<byte[], byte[]>> out) {
+    /**
+     * One transaction: the evaluation (if any), the other records, and the group offset past
+     * {@code r}, whose metadata says where the run's evaluations have got to.
+     */
+    private void commit(Context ctx, ConsumerRecord<byte[], byte[]> r, EvaluationRecord evaluation, List<ProducerRecord<byte[], byte[]>> out) {
         KafkaProducer<byte[], byte[]> producer = ctx.producer();
         producer.beginTransaction();
         try {
             long evaluationOffset = -1;
+            if (evaluation != null) {
+                ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(Topics.evaluations(evaluation.run()),
+                        evaluation.run().getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(evaluation));
+                evaluationOffset = producer.send(p).get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).offset();
+            }
             for (ProducerRecord<byte[], byte[]> p : out) {
-                java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> sent = producer.send(p);
-                if (p.topic().endsWith(".evaluations")) {
-                    evaluationOffset = sent.get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).offset();
-                }
+                producer.send(p);
             }
             // never past the first chunk of a payload still being assembled: a restart must see it again
             long next = r.offset() + 1;
@@ -359,7 +369,7 @@ public final class EvaluatorService implements AutoCloseable {
                 next = Math.min(next, assembler.firstPendingOffset().getAsLong());
             }
             // where this run's history has got to: whoever takes the run over reads at least that far
-            String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : previousMetadata(ctx, r);
+            String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : committedMetadata.getOrDefault(r.topic(), "");
             producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next, metadata)),
                     ctx.checkpoints().groupMetadata());
             producer.commitTransaction();
@@ -379,10 +389,6 @@ public final class EvaluatorService implements AutoCloseable {
             }
             throw e; // the restart rebuilds the state from what was committed
         }
-    }
-
-    private String previousMetadata(Context ctx, ConsumerRecord<byte[], byte[]> r) {
-        return committedMetadata.getOrDefault(r.topic(), "");
     }
 
     /**
