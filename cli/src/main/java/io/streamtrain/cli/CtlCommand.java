@@ -264,7 +264,7 @@ public final class CtlCommand {
     private static String acks(List<ControlMessage> control, String command) {
         List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && command.equals(a.command()))
                 .map(m -> (ControlMessage.Ack) m).map(a -> a.node() + " at step " + a.step()
-                        + ("applied".equals(a.outcome()) ? "" : " (" + a.outcome() + ")")).toList();
+                        + (a.applied() ? "" : " (" + a.outcome() + ")")).toList();
         return "acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks));
     }
 

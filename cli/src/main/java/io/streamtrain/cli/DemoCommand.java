@@ -77,10 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
         PrintStream out = System.out;
         if (!verbose) {
             // the demo prints its own lines; the logs stay for warnings
-            Logs.setLevel("io.streamtrain", "WARN");
-            Logs.setLevel("streamtrain", "WARN");
-            Logs.setLevel("org.apache.kafka", "ERROR");
-            Logs.setLevel("kafka", "ERROR");
+            Logs.quiet();
         }
         long started = System.nanoTime();
         out.println("streamtrain demo: starting an embedded Kafka broker ...");

@@ -8,7 +8,15 @@ import org.slf4j.LoggerFactory;
 final class Logs {
     private Logs() {}
 
-    static void setLevel(String logger, String level) {
+    /** For commands that print their own lines: streamtrain's logs show warnings, Kafka's (the embedded broker's too) errors. */
+    static void quiet() {
+        setLevel("io.streamtrain", "WARN");
+        setLevel("streamtrain", "WARN");
+        setLevel("org.apache.kafka", "ERROR");
+        setLevel("kafka", "ERROR");
+    }
+
+    private static void setLevel(String logger, String level) {
         if (LoggerFactory.getLogger(logger) instanceof Logger l) {
             l.setLevel(Level.toLevel(level));
         }

@@ -68,10 +68,7 @@ public final class StopBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Logs.setLevel("io.streamtrain", "WARN");
-        Logs.setLevel("streamtrain", "WARN");
-        Logs.setLevel("org.apache.kafka", "ERROR");
-        Logs.setLevel("kafka", "ERROR");
+        Logs.quiet();
         System.out.printf(Locale.ROOT, "bench stop: %d runs, 1 trainer node each, STOP after %d epochs, %d cores%n",
                 rounds, epochsBeforeStop, Runtime.getRuntime().availableProcessors());
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {

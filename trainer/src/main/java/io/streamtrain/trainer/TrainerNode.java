@@ -146,7 +146,7 @@ public final class TrainerNode implements AutoCloseable {
         List<ControlMessage> history = control.catchUp(READ_TIMEOUT);
         Map<String, Long> appliedAt = new java.util.HashMap<>();
         for (ControlMessage m : history) {
-            if (m instanceof ControlMessage.Ack a && "applied".equals(a.outcome()) && a.command() != null) {
+            if (m instanceof ControlMessage.Ack a && a.applied() && a.command() != null) {
                 appliedAt.merge(a.command(), a.step(), Math::min);
             }
         }
@@ -206,7 +206,7 @@ public final class TrainerNode implements AutoCloseable {
     /** Applies the commands that arrived since the last step and acknowledges each. */
     private void applyCommands(KafkaProducer<byte[], byte[]> acks, BatchFeed feed, long step, Supplier<String> snapshot) {
         for (ControlMessage m = commands.poll(); m != null; m = commands.poll()) {
-            String outcome = "applied";
+            String outcome = ControlMessage.Ack.APPLIED;
             if (m instanceof ControlMessage.Pause) {
                 paused = true;
                 feed.pauseConsumption(true);
@@ -217,7 +217,7 @@ public final class TrainerNode implements AutoCloseable {
                 log.info("RESUME {}: training goes on from step {}", m.id(), step);
             } else if (m instanceof ControlMessage.Checkpoint) {
                 String id = snapshot.get();
-                outcome = id == null ? "refused: could not publish it (see the trainer's log)" : "applied: checkpoint " + id;
+                outcome = id == null ? "refused: could not publish it (see the trainer's log)" : ControlMessage.Ack.APPLIED + ": checkpoint " + id;
                 log.info("CHECKPOINT {}: {}", m.id(), outcome);
             } else if (m instanceof ControlMessage.Set set) {
                 try {
@@ -242,7 +242,7 @@ public final class TrainerNode implements AutoCloseable {
                 // obeyed before the first step: still say so
                 KafkaProducer<byte[], byte[]> acks = new KafkaProducer<>(kafka.producer());
                 try {
-                    acknowledge(acks, stop.id(), latest.map(c -> c.manifest().step()).orElse(0L), "applied");
+                    acknowledge(acks, stop.id(), latest.map(c -> c.manifest().step()).orElse(0L), ControlMessage.Ack.APPLIED);
                 } finally {
                     acks.close(CLOSE_TIMEOUT);
                 }
@@ -378,7 +378,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("stopped by {} ({}) at step {}; epoch {} is the last checkpoint{}", stop.source(), stop.reason(),
                             state.step(), committed.epoch(), stop.best() == null ? ""
                                     : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
-                    acknowledge(acks, stop.id(), state.step(), "applied");
+                    acknowledge(acks, stop.id(), state.step(), ControlMessage.Ack.APPLIED);
                 } else {
                     log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
                 }
@@ -397,7 +397,7 @@ public final class TrainerNode implements AutoCloseable {
     /** A CHECKPOINT command: the weights now, as a snapshot of the epoch in progress. @return its id, or null */
     private String snapshot(ModelState state, CheckpointPublisher publisher, int epoch, EpochMeter meter) {
         Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
-        byte[] payload = state.toPayload(Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(epoch)));
+        byte[] payload = state.toPayload(payloadMetadata(epoch));
         try {
             CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
                     state.parameterInfos(), List.of(), metrics, List.of(), null), payload);
@@ -408,6 +408,11 @@ public final class TrainerNode implements AutoCloseable {
             log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
             return null;
         }
+    }
+
+    /** The safetensors {@code __metadata__} of a checkpoint payload. */
+    private Map<String, String> payloadMetadata(int epoch) {
+        return Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(epoch));
     }
 
     /** An existing topic (made by an operator) must still take the records this run writes to it. */
@@ -453,7 +458,7 @@ public final class TrainerNode implements AutoCloseable {
     private Committed endEpoch(ModelState state, CheckpointPublisher publisher, FeedItem.EpochEnd end,
             EpochMeter meter, List<FeedItem.Rejected> deadLetters) {
         Map<String, Double> metrics = meter.metrics(spec.model().classification(), end.records(), end.rejected());
-        byte[] payload = state.toPayload(Map.of("format", "pt", "streamtrain.run", spec.run(), "streamtrain.epoch", Integer.toString(end.epoch())));
+        byte[] payload = state.toPayload(payloadMetadata(end.epoch()));
         try {
             CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, end.epoch(), state.step(),
                     state.parameterInfos(), end.ranges(), metrics, List.copyOf(deadLetters), end.group()), payload);

@@ -57,5 +57,12 @@ public sealed interface ControlMessage {
      * @param outcome {@code applied}, or why not
      */
     record Ack(String run, String id, String time, String command, String node, long step, String outcome)
-            implements ControlMessage {}
+            implements ControlMessage {
+        /** The outcome of a command carried out; anything else says why it was not. */
+        public static final String APPLIED = "applied";
+
+        public boolean applied() {
+            return APPLIED.equals(outcome);
+        }
+    }
 }
