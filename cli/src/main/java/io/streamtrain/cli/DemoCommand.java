@@ -18,10 +18,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -85,20 +81,10 @@ public final class DemoCommand implements Callable<Integer> {
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
             out.println("  broker at " + broker.bootstrapServers() + ", data in " + broker.dataDir());
             SyntheticClusters task = new SyntheticClusters(64, 10, 1.5, 0.1, 7);
-            try (Admin admin = Admin.create(kafka.admin())) {
-                admin.createTopics(List.of(new NewTopic(TRAIN, PARTITIONS, (short) 1), new NewTopic(VALIDATION, 1, (short) 1)))
-                        .all().get(30, TimeUnit.SECONDS);
-            }
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.producer())) {
-                // explicit partitions (not the sticky partitioner) keep the demo reproducible run to run
-                List<byte[]> values = task.records(records, 32, 11);
-                for (int i = 0; i < values.size(); i++) {
-                    producer.send(new ProducerRecord<>(TRAIN, i % PARTITIONS, null, values.get(i)));
-                }
-                for (byte[] v : task.records(50, 32, 12)) {
-                    producer.send(new ProducerRecord<>(VALIDATION, 0, null, v));
-                }
-            }
+            broker.createTopic(TRAIN, PARTITIONS);
+            broker.createTopic(VALIDATION, 1);
+            broker.produceRoundRobin(TRAIN, PARTITIONS, task.records(records, 32, 11));
+            broker.produceRoundRobin(VALIDATION, 1, task.records(50, 32, 12));
             out.printf("  wrote %d records (%d samples) to %s and 50 records (1600 samples) to %s%n", records, records * 32, TRAIN, VALIDATION);
             RunSpec spec = spec(epochs, !noEarlyStop);
 

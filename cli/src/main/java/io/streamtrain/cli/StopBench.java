@@ -26,8 +26,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -74,19 +72,10 @@ public final class StopBench implements Callable<Integer> {
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
             SyntheticClusters task = new SyntheticClusters(64, 10, 1.2, 0.05, 3);
-            try (Admin admin = Admin.create(kafka.admin())) {
-                admin.createTopics(List.of(new NewTopic("stopbench.train", 4, (short) 1), new NewTopic("stopbench.validation", 1, (short) 1)))
-                        .all().get(30, TimeUnit.SECONDS);
-            }
-            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                List<byte[]> train = task.records(200, 32, 1);
-                for (int i = 0; i < train.size(); i++) {
-                    p.send(new ProducerRecord<>("stopbench.train", i % 4, null, train.get(i)));
-                }
-                for (byte[] v : task.records(40, 32, 2)) {
-                    p.send(new ProducerRecord<>("stopbench.validation", 0, null, v));
-                }
-            }
+            broker.createTopic("stopbench.train", 4);
+            broker.createTopic("stopbench.validation", 1);
+            broker.produceRoundRobin("stopbench.train", 4, task.records(200, 32, 1));
+            broker.produceRoundRobin("stopbench.validation", 1, task.records(40, 32, 2));
             EvaluatorService evaluator = new EvaluatorService(kafka, List.of(), "bench");
             Thread evaluatorThread = new Thread(evaluator::run, "evaluator");
             evaluatorThread.start();

@@ -19,11 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -90,14 +85,8 @@ public final class TrainerBench implements Callable<Integer> {
         }
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-            try (Admin admin = Admin.create(kafka.admin())) {
-                admin.createTopics(List.of(new NewTopic("bench.train", partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
-            }
-            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                for (int i = 0; i < values.size(); i++) {
-                    p.send(new ProducerRecord<>("bench.train", i % partitions, null, values.get(i)));
-                }
-            }
+            broker.createTopic("bench.train", partitions);
+            broker.produceRoundRobin("bench.train", partitions, values);
             // JIT and allocator warm-up of both paths, not counted
             inMemory(engine, decoded, spec("warmup-mem"), 1);
             kafkaFed(kafka, spec("warmup-kafka"));

@@ -1,5 +1,6 @@
 package io.streamtrain.cli.broker;
 
+import io.streamtrain.core.kafka.KafkaSettings;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -9,10 +10,16 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.metadata.storage.Formatter;
@@ -75,6 +82,26 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     public Path dataDir() {
         return dataDir;
+    }
+
+    /** Creates a topic on this broker (replication factor 1: there is one broker). */
+    public void createTopic(String name, int partitions) throws Exception {
+        try (Admin admin = Admin.create(KafkaSettings.of(bootstrapServers()).admin())) {
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Writes {@code values} with a plain producer, record {@code i} to partition
+     * {@code i % partitions}: explicit partitions (not the sticky partitioner) give the same
+     * layout, and so the same training, every time.
+     */
+    public void produceRoundRobin(String topic, int partitions, List<byte[]> values) {
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(KafkaSettings.of(bootstrapServers()).producer())) {
+            for (int i = 0; i < values.size(); i++) {
+                p.send(new ProducerRecord<>(topic, i % partitions, null, values.get(i)));
+            }
+        }
     }
 
     private static Properties properties(Path dir, int brokerPort, int controllerPort) {

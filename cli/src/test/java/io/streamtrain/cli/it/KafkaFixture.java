@@ -7,12 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 
 /** A real broker for one test class, with the plain-client helpers the tests share. */
@@ -26,18 +22,12 @@ final class KafkaFixture implements AutoCloseable {
     }
 
     void createTopic(String name, int partitions) throws Exception {
-        try (Admin admin = Admin.create(settings.admin())) {
-            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
-        }
+        broker.createTopic(name, partitions);
     }
 
     /** Produces values round-robin over partitions with a plain producer, as a user's producer would. */
-    void produce(String topic, int partitions, List<byte[]> values) throws Exception {
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(settings.producer())) {
-            for (int i = 0; i < values.size(); i++) {
-                p.send(new ProducerRecord<>(topic, i % partitions, null, values.get(i))).get();
-            }
-        }
+    void produce(String topic, int partitions, List<byte[]> values) {
+        broker.produceRoundRobin(topic, partitions, values);
     }
 
     /** Every committed record of a topic, from the beginning to its current end. */
