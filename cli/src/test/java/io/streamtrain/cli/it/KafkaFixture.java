@@ -2,14 +2,11 @@ package io.streamtrain.cli.it;
 
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.TopicReader;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 
 /** A real broker for one test class, with the plain-client helpers the tests share. */
 final class KafkaFixture implements AutoCloseable {
@@ -32,19 +29,9 @@ final class KafkaFixture implements AutoCloseable {
 
     /** Every committed record of a topic, from the beginning to its current end. */
     List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(settings.consumer(null))) {
-            List<TopicPartition> tps = c.partitionsFor(topic, Duration.ofSeconds(10)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
-            c.assign(tps);
-            c.seekToBeginning(tps);
-            Map<TopicPartition, Long> end = c.endOffsets(tps);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
-                c.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
+            return TopicReader.readAll(c, topic, Duration.ofSeconds(30));
         }
-        return out;
     }
 
     @Override
