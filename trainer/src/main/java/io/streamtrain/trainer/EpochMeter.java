@@ -1,6 +1,7 @@
 package io.streamtrain.trainer;
 
 import io.streamtrain.trainer.model.StepReport;
+import io.streamtrain.trainer.sync.RoundSums;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -19,6 +20,7 @@ final class EpochMeter {
     private double l2spSum;
     private double stepSeconds;
     private long dataWaitNanos;
+    private long syncWaitNanos;
     private long startedNanos = System.nanoTime();
 
     void add(StepReport r) {
@@ -37,10 +39,16 @@ final class EpochMeter {
         dataWaitNanos += nanos;
     }
 
+    /** Time spent waiting for a sync round to close. */
+    void addSyncWait(long nanos) {
+        syncWaitNanos += nanos;
+    }
+
     void reset() {
         samples = steps = correct = 0;
         dataLossSum = l1Sum = l2Sum = l2spSum = stepSeconds = 0;
         dataWaitNanos = 0;
+        syncWaitNanos = 0;
         startedNanos = System.nanoTime();
     }
 
@@ -48,25 +56,18 @@ final class EpochMeter {
         return samples;
     }
 
+    long steps() {
+        return steps;
+    }
+
+    /** The sums a sync contribution carries. */
+    RoundSums sums(long records, long rejected) {
+        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected);
+    }
+
     Map<String, Double> metrics(boolean classification, long records, long rejected) {
-        double dataLoss = samples == 0 ? Double.NaN : dataLossSum / samples;
-        double l1 = steps == 0 ? 0 : l1Sum / steps;
-        double l2 = steps == 0 ? 0 : l2Sum / steps;
-        double l2sp = steps == 0 ? 0 : l2spSum / steps;
         double seconds = (System.nanoTime() - startedNanos) / 1e9;
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("train_loss", dataLoss + l1 + l2 + l2sp);
-        m.put("data_loss", dataLoss);
-        m.put("l1", l1);
-        m.put("l2", l2);
-        m.put("l2sp", l2sp);
-        if (classification) {
-            m.put("train_accuracy", samples == 0 ? Double.NaN : (double) correct / samples);
-        }
-        m.put("samples", (double) samples);
-        m.put("steps", (double) steps);
-        m.put("records", (double) records);
-        m.put("rejected", (double) rejected);
+        Map<String, Double> m = new LinkedHashMap<>(sums(records, rejected).metrics(classification));
         m.put("seconds", seconds);
         m.put("step_seconds", stepSeconds);
         m.put("data_wait_seconds", dataWaitNanos / 1e9);

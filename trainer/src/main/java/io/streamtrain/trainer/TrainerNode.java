@@ -25,6 +25,15 @@ import io.streamtrain.trainer.feed.FeedItem;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
+import io.streamtrain.trainer.checkpoint.DeadLetters;
+import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.RoundSums;
+import io.streamtrain.trainer.sync.SyncChannel;
+import io.streamtrain.trainer.sync.SyncLog;
+import io.streamtrain.trainer.sync.SyncMessage;
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import org.apache.kafka.common.TopicPartition;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -133,10 +142,14 @@ public final class TrainerNode implements AutoCloseable {
             Set<String> existed = RunTopics.ensure(admin, List.of(
                     RunTopics.checkpoints(Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes()),
                     RunTopics.control(Topics.control(spec.run())),
+                    RunTopics.sync(Topics.sync(spec.run()), spec.checkpoints().chunkBytes()),
                     RunTopics.deadLetters(Topics.deadLetters(spec.run()), trainMaxMessageBytes)));
             // topics made here have room by construction; an operator's may not
             if (existed.contains(Topics.checkpoints(spec.run()))) {
                 requireRoomFor(admin, Topics.checkpoints(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
+            }
+            if (existed.contains(Topics.sync(spec.run()))) {
+                requireRoomFor(admin, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), "checkpoints.chunkBytes");
             }
             if (existed.contains(Topics.deadLetters(spec.run()))) {
                 requireRoomFor(admin, Topics.deadLetters(spec.run()), trainMaxMessageBytes, "the largest record of " + spec.data().train());
@@ -216,8 +229,7 @@ public final class TrainerNode implements AutoCloseable {
                 feed.pauseConsumption(false);
                 log.info("RESUME {}: training goes on from step {}", m.id(), step);
             } else if (m instanceof ControlMessage.Checkpoint) {
-                String id = snapshot.get();
-                outcome = id == null ? "refused: could not publish it (see the trainer's log)" : ControlMessage.Ack.APPLIED + ": checkpoint " + id;
+                outcome = snapshot.get();
                 log.info("CHECKPOINT {}: {}", m.id(), outcome);
             } else if (m instanceof ControlMessage.Set set) {
                 try {
@@ -250,90 +262,115 @@ public final class TrainerNode implements AutoCloseable {
             return Outcome.STOPPED;
         }
         try (ModelState state = ModelState.initialize(spec, engine)) {
-            Committed committed;
-            EpochPlan plan = null;
+            RoundState start;
+            long syncFrom = -1;
             if (latest.isPresent()) {
                 CheckpointManifest m = latest.get().manifest();
                 requireSameModel(m);
-                state.restore(latest.get().payload(), m.step());
-                committed = new Committed(m.epoch(), m.step(), latest.get().payload());
-                plan = EpochPlan.of(spec.data().train(), m.offsets());
-                log.info("resuming run {} from checkpoint {} (epoch {}, step {})", spec.run(), m.checkpointId(), m.epoch(), m.step());
+                int generation = m.sync() == null ? -1 : m.sync().generation();
+                syncFrom = m.sync() == null ? -1 : m.sync().offset();
+                start = RoundState.start(m.round(), m.epoch(), m.step(), latest.get().payload(),
+                        EpochPlan.of(spec.data().train(), m.offsets()), generation, syncFrom, RoundSums.ZERO);
+                log.info("resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it", spec.run(),
+                        m.checkpointId(), m.epoch(), m.step());
                 if (m.epoch() >= spec.maxEpochs()) {
                     log.info("run {} already has its {} epochs; nothing to do", spec.run(), spec.maxEpochs());
                     return Outcome.FINISHED;
                 }
             } else {
-                committed = new Committed(0, 0, payloadOf(state));
+                start = RoundState.start(0, 0, 0, payloadOf(state), null, -1, 0, RoundSums.ZERO);
                 log.info("starting run {} from {}", spec.run(), spec.init().from() == null ? "seed " + spec.init().seed() : spec.init().from());
             }
-            return loop(engine, state, committed, plan, control);
+            SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null);
+            return new Session(engine, state, control, syncLog, syncFrom).run();
         }
     }
 
-    /** The model state as of the last committed checkpoint: what a rollback returns to. */
-    private record Committed(int epoch, long step, SafeTensors.Document payload) {}
+    /**
+     * One node's part in the run, from its first assignment to its exit. The node trains
+     * its partitions for a round ({@code sync.everySteps} batches, or to the end of its share
+     * of the epoch), contributes, waits until the sync log closes the round, and continues
+     * from the combined state. Every (re)assignment rolls it back to the round every node of
+     * the new generation agrees on; the owner of partition 0 publishes the epoch checkpoints.
+     */
+    private final class Session {
+        private final Engine engine;
+        private final ModelState state;
+        private final ControlFeed control;
+        private final SyncLog syncLog;
+        private final long syncFrom;
+        private final EpochMeter meter = new EpochMeter();
+        private final List<FeedItem.Rejected> deadLetters = new ArrayList<>();
+        private final String dlqTopic = Topics.deadLetters(spec.run());
+        private StepRunner runner;
+        private SyncChannel channel;
+        private KafkaProducer<byte[], byte[]> plain;
+        private KafkaProducer<byte[], byte[]> checkpointer;
+        private CheckpointPublisher publisher;
+        private BatchFeed feed;
+        /** The assignment being trained, or null before the first (or after a superseded) one. */
+        private BatchFeed.Reset view;
+        private List<Integer> partitions = List.of();
+        /** The round this node contributes to next. */
+        private long round;
+        private long epochStarted = System.nanoTime();
 
-    private Outcome loop(Engine engine, ModelState state, Committed initial, EpochPlan plan, ControlFeed control)
-            throws InterruptedException {
-        settings = settingsLog.at(state.step());
-        StepRunner runner = new StepRunner(state, engine, settings);
-        EpochMeter meter = new EpochMeter();
-        List<FeedItem.Rejected> deadLetters = new ArrayList<>();
-        String transactionalId = "streamtrain." + spec.run() + ".trainer." + options.nodeId();
-        Map<String, Object> producerConfig = kafka.transactionalProducer(transactionalId);
-        // a chunk, or a dead letter as large as the train topic allows, must fit in one request
-        producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES
-                + Math.max(spec.checkpoints().chunkBytes(), trainMaxMessageBytes));
-        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
-        KafkaProducer<byte[], byte[]> acks = new KafkaProducer<>(kafka.producer());
-        try {
-            // fences any zombie of this node still holding an open transaction
-            producer.initTransactions();
-            CheckpointPublisher publisher = new CheckpointPublisher(producer, spec, options.nodeId(), options.brokerWait(), () -> stopRequested);
-            Map<String, Object> consumerConfig = kafka.consumer(Topics.trainerGroup(spec.run()));
-            // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
-            consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-            BatchFeed feed = new BatchFeed(new KafkaConsumer<>(consumerConfig), spec, plan, options.prefetchBytes(), options.brokerWait());
-            Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
-            feedThread.setDaemon(true);
-            feed.pauseConsumption(paused);
-            feedThread.start();
-            Committed committed = initial;
-            boolean dirty = false;
-            // since the last step (or checkpoint, or rollback): the time a step waited for data
-            long idleSince = System.nanoTime();
+        Session(Engine engine, ModelState state, ControlFeed control, SyncLog syncLog, long syncFrom) {
+            this.engine = engine;
+            this.state = state;
+            this.control = control;
+            this.syncLog = syncLog;
+            this.syncFrom = syncFrom;
+        }
+
+        Outcome run() throws InterruptedException {
+            settings = settingsLog.at(state.step());
+            runner = new StepRunner(state, engine, settings);
+            int recordBytes = RunTopics.RECORD_OVERHEAD_BYTES + Math.max(spec.checkpoints().chunkBytes(), trainMaxMessageBytes);
+            Map<String, Object> plainConfig = kafka.producer();
+            // a dead letter as large as the train topic allows must fit in one request
+            plainConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, recordBytes);
+            plain = new KafkaProducer<>(plainConfig);
+            Thread feedThread = null;
             try {
+                channel = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
+                        options.brokerWait());
+                Map<String, Object> consumerConfig = kafka.consumer(Topics.trainerGroup(spec.run()));
+                // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
+                consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+                // a node that died is noticed in seconds, not the default 45 s: the others wait for it in their round
+                consumerConfig.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+                consumerConfig.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+                feed = new BatchFeed(new KafkaConsumer<>(consumerConfig), spec, null, options.prefetchBytes(), options.brokerWait());
+                feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
+                feedThread.setDaemon(true);
+                feed.pauseConsumption(paused);
+                feedThread.start();
+                // since the last step (or round, or rollback): the time a step waited for data
+                long idleSince = System.nanoTime();
                 while (!stopRequested) {
-                    if (feed.failure() instanceof StartupException e) {
-                        throw e;
-                    }
-                    if (feed.failure() != null) {
-                        throw new IllegalStateException("the batch feed failed: " + feed.failure().getMessage(), feed.failure());
-                    }
+                    checkFeeds();
                     BatchFeed.Reset reset = feed.takeReset();
                     if (reset != null) {
-                        if (dirty) {
-                            state.restore(committed.payload(), committed.step());
-                            dirty = false;
+                        if (rollBack(reset)) {
+                            return Outcome.FINISHED;
                         }
-                        meter.reset();
-                        deadLetters.clear();
                         idleSince = System.nanoTime();
-                        int next = committed.epoch() + 1;
-                        listeners.forEach(l -> l.onRollback(next, state.step()));
-                        feed.start(reset.generation(), next);
                         continue;
                     }
-                    int inProgress = committed.epoch() + 1;
-                    if (control.failure() != null) {
-                        throw new IllegalStateException("the control feed failed (a STOP would go unseen): "
-                                + control.failure().getMessage(), control.failure());
-                    }
-                    applyCommands(acks, feed, state.step(), () -> snapshot(state, publisher, inProgress, meter));
+                    int inProgress = syncLog.lastClosed().epoch() + 1;
+                    applyCommands(plain, feed, state.step(), () -> snapshot(inProgress));
                     if (paused) {
                         Thread.sleep(20);
                         idleSince = System.nanoTime(); // a pause is not waiting for data
+                        continue;
+                    }
+                    if (view != null && partitions.isEmpty()) {
+                        // more nodes than partitions: follow the rounds, take over when a rebalance gives this one partitions
+                        channel.poll(Duration.ofMillis(200));
+                        if (finished(syncLog.lastClosed())) {
+                            return Outcome.FINISHED;
+                        }
                         continue;
                     }
                     FeedItem item = feed.next(200, TimeUnit.MILLISECONDS);
@@ -347,66 +384,349 @@ public final class TrainerNode implements AutoCloseable {
                         meter.addDataWait(System.nanoTime() - idleSince);
                         StepReport report = runner.train(s.batch());
                         idleSince = System.nanoTime();
-                        dirty = true;
                         meter.add(report);
                         listeners.forEach(l -> l.onStep(s.epoch(), report));
                     } else if (item instanceof FeedItem.Rejected r) {
-                        // a record is dead-lettered once, in the run's first epoch; later passes skip it
-                        if (r.epoch() == 1) {
+                        // a record is dead-lettered once: in the run's first epoch, unless some node's round already covered it
+                        if (r.epoch() == 1 && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition())) {
                             deadLetters.add(r);
                         }
-                    } else if (item instanceof FeedItem.EpochEnd end) {
-                        requireSomethingTrained(end, meter, deadLetters);
-                        Committed next = endEpoch(state, publisher, end, meter, deadLetters);
-                        if (next == null) {
-                            feed.rewind(); // not committed: train the epoch again from the last checkpoint
-                        } else {
-                            committed = next;
-                            dirty = false;
-                            if (committed.epoch() >= spec.maxEpochs()) {
-                                log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
-                                return Outcome.FINISHED;
-                            }
+                    } else if (item instanceof FeedItem.RoundEnd end) {
+                        if (endRound(end)) {
+                            return Outcome.FINISHED;
                         }
-                        meter.reset();
-                        deadLetters.clear();
                         idleSince = System.nanoTime();
                     }
                 }
                 ControlMessage.Stop stop = stopCommand;
+                RoundState last = syncLog.lastClosed();
                 if (stop != null) {
-                    log.info("stopped by {} ({}) at step {}; epoch {} is the last checkpoint{}", stop.source(), stop.reason(),
-                            state.step(), committed.epoch(), stop.best() == null ? ""
+                    log.info("stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}", stop.source(),
+                            stop.reason(), state.step(), last.round(), last.epoch(), stop.best() == null ? ""
                                     : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
-                    acknowledge(acks, stop.id(), state.step(), ControlMessage.Ack.APPLIED);
+                    acknowledge(plain, stop.id(), state.step(), ControlMessage.Ack.APPLIED);
                 } else {
-                    log.info("stop requested: leaving at a step boundary; epoch {} is the last checkpoint", committed.epoch());
+                    log.info("stop requested: leaving at a step boundary; round {} (epoch {}) is the last the nodes agreed on",
+                            last.round(), last.epoch());
                 }
                 return Outcome.STOPPED;
             } finally {
-                feed.close();
-                feedThread.join(10_000);
+                if (feed != null) {
+                    feed.close();
+                }
+                if (feedThread != null) {
+                    feedThread.join(10_000);
+                }
+                // bounded, so SIGTERM's grace period holds even with the broker away
+                if (channel != null) {
+                    channel.close();
+                }
+                closeCheckpointer();
+                plain.close(CLOSE_TIMEOUT);
             }
-        } finally {
-            // bounded, so SIGTERM's grace period holds even with the broker away
-            producer.close(CLOSE_TIMEOUT);
-            acks.close(CLOSE_TIMEOUT);
         }
-    }
 
-    /** A CHECKPOINT command: the weights now, as a snapshot of the epoch in progress. @return its id, or null */
-    private String snapshot(ModelState state, CheckpointPublisher publisher, int epoch, EpochMeter meter) {
-        Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
-        byte[] payload = state.toPayload(payloadMetadata(epoch));
-        try {
-            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
-                    state.parameterInfos(), List.of(), metrics, List.of(), null), payload);
-            return m == null ? null : m.checkpointId();
-        } catch (ProducerFencedException | InvalidProducerEpochException e) {
-            throw e; // fatal, as at an epoch's end
-        } catch (RebalancedException | RuntimeException e) {
-            log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
-            return null;
+        private void checkFeeds() {
+            if (feed.failure() instanceof StartupException e) {
+                throw e;
+            }
+            if (feed.failure() != null) {
+                throw new IllegalStateException("the batch feed failed: " + feed.failure().getMessage(), feed.failure());
+            }
+            if (control.failure() != null) {
+                throw new IllegalStateException("the control feed failed (a STOP would go unseen): "
+                        + control.failure().getMessage(), control.failure());
+            }
+        }
+
+        /**
+         * A new assignment: announce it on the sync log, read the log up to that
+         * announcement, and restore the round every node of this generation resumes from.
+         *
+         * @return true when that round already completes the run
+         */
+        private boolean rollBack(BatchFeed.Reset reset) throws InterruptedException {
+            int generation = reset.group().generationId();
+            List<Integer> assigned = reset.assignment().stream().map(TopicPartition::partition).sorted().toList();
+            EpochPlan plan = syncLog.lastClosed().plan();
+            if (plan == null) {
+                plan = snapshotPlan();
+            }
+            String id = Messages.newId();
+            channel.join(new SyncMessage.Join(id, generation, options.nodeId(), assigned, plan.all()));
+            if (!readUntil(id)) {
+                return false; // stopping
+            }
+            SyncLog.Resume resume = syncLog.resume(generation);
+            if (resume == null) {
+                log.info("group generation {} was superseded before this node started in it; waiting for the next assignment", generation);
+                view = null;
+                return false;
+            }
+            RoundState at = resume.round();
+            if (at.round() == 0 && !awaitMembers(generation)) {
+                return false;
+            }
+            state.restore(at.state(), at.step());
+            settings = settingsLog.at(state.step());
+            runner = new StepRunner(state, engine, settings);
+            meter.reset();
+            deadLetters.clear();
+            view = reset;
+            partitions = assigned;
+            round = at.round() + 1;
+            epochStarted = System.nanoTime();
+            listeners.forEach(l -> l.onRollback(at.epoch() + 1, at.step()));
+            log.info("group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})", generation, assigned,
+                    at.round(), at.epochEnd() ? at.epoch() : at.epoch() + 1, at.epochEnd() ? "done" : "in progress", at.step());
+            closeCheckpointer();
+            if (ownsPartitionZero()) {
+                openCheckpointer();
+                RoundState ended = resume.lastEpochEnd();
+                if (ended != null && ended.epoch() > 0) {
+                    ensureCheckpoint(ended);
+                }
+            }
+            if (finished(at)) {
+                return true;
+            }
+            feed.start(reset.generation(), at.epoch() + 1, at.positions(), at.plan());
+            return false;
+        }
+
+        /** Reads the sync log until the record {@code id} (this node's own) has been applied. */
+        private boolean readUntil(String id) {
+            long deadline = System.nanoTime() + options.brokerWait().toNanos();
+            while (!stopRequested) {
+                for (SyncChannel.Read r : channel.poll(Duration.ofMillis(100))) {
+                    if (r.message().id().equals(id)) {
+                        return true;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("this node's own record on " + Topics.sync(spec.run()) + " did not come back within "
+                            + options.brokerWait().toSeconds() + " s; a restart resumes from the last closed round");
+                }
+            }
+            return false;
+        }
+
+        /** Before the run's first round: waits until sync.minNodes nodes joined this generation. @return false if it ended first */
+        private boolean awaitMembers(int generation) {
+            int want = spec.sync().minNodes();
+            long lastLog = 0;
+            while (syncLog.members(generation).size() < want) {
+                if (stopRequested || feed.resetPending() || syncLog.generation() != generation) {
+                    view = null;
+                    return false;
+                }
+                if (System.nanoTime() - lastLog > TimeUnit.SECONDS.toNanos(10)) {
+                    lastLog = System.nanoTime();
+                    log.info("waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}", want,
+                            syncLog.members(generation));
+                }
+                channel.poll(Duration.ofMillis(100));
+            }
+            return true;
+        }
+
+        private boolean ownsPartitionZero() {
+            return partitions.contains(0);
+        }
+
+        private boolean finished(RoundState at) {
+            if (at.epochEnd() && at.epoch() >= spec.maxEpochs()) {
+                log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
+                return true;
+            }
+            return false;
+        }
+
+        /**
+         * This node's share of a round is trained: write its dead letters, contribute, and
+         * wait for the round to close. A node whose partitions are at the end of the epoch
+         * takes part in the epoch's remaining rounds with nothing, so they can close.
+         *
+         * @return true when the round completed the run
+         */
+        private boolean endRound(FeedItem.RoundEnd end) throws InterruptedException {
+            writeDeadLetters();
+            byte[] payload = meter.samples() > 0 ? state.toPayload(Map.of()) : null;
+            RoundState closed = contributeAndWait(end.epoch(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected()), payload);
+            while (closed != null) {
+                if (afterClose(closed)) {
+                    return true;
+                }
+                if (!end.last() || closed.epochEnd()) {
+                    return false;
+                }
+                List<OffsetRange> nothing = end.ranges().stream()
+                        .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to())).toList();
+                closed = contributeAndWait(end.epoch(), 0, nothing, RoundSums.ZERO, null);
+            }
+            return false; // a rebalance or a stop: the main loop handles it
+        }
+
+        /** @return the closed round, or null when a rebalance or a stop came first */
+        private RoundState contributeAndWait(int epoch, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload)
+                throws InterruptedException {
+            SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
+                    round, epoch, steps, ranges, sums, null);
+            long bytes = channel.contribute(c, payload);
+            long started = System.nanoTime();
+            long timeout = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
+            long warned = started;
+            while (syncLog.lastClosed().round() < round) {
+                checkFeeds();
+                if (stopRequested || feed.resetPending()) {
+                    return null;
+                }
+                channel.poll(Duration.ofMillis(50));
+                long now = System.nanoTime();
+                if (now - started > 2 * timeout) {
+                    throw new IllegalStateException("round " + round + " did not close within " + 2 * spec.sync().timeoutSeconds()
+                            + " s (sync.timeoutSeconds × 2); still missing partitions (partition=node) " + syncLog.missing()
+                            + ". A restart resumes from the last closed round");
+                }
+                if (now - warned > timeout) {
+                    warned = now;
+                    log.warn("round {} has waited {} s for partitions (partition=node) {}; a node that died leaves the group within"
+                            + " its session timeout, one that hangs holds the round up", round, (now - started) / 1_000_000_000L,
+                            syncLog.missing());
+                }
+            }
+            long waitedMillis = (System.nanoTime() - started) / 1_000_000;
+            meter.addSyncWait(System.nanoTime() - started);
+            log.debug("round {} closed: {} bytes sent, {} ms waiting", round, bytes, waitedMillis);
+            return syncLog.lastClosed();
+        }
+
+        /** Continues from a closed round's state. @return true when it completed the run */
+        private boolean afterClose(RoundState closed) {
+            state.restore(closed.state(), closed.step());
+            round = closed.round() + 1;
+            meter.reset();
+            deadLetters.clear();
+            if (!closed.epochEnd()) {
+                return false;
+            }
+            requireSomethingTrained(closed);
+            if (ownsPartitionZero()) {
+                publishCheckpoint(closed);
+            }
+            epochStarted = System.nanoTime();
+            return finished(closed);
+        }
+
+        /** Epoch 1's rejected records of this round, before the contribution that says the round covered them. */
+        private void writeDeadLetters() {
+            if (deadLetters.isEmpty()) {
+                return;
+            }
+            java.util.concurrent.Future<?> last = null;
+            for (FeedItem.Rejected r : deadLetters) {
+                last = plain.send(DeadLetters.record(dlqTopic, r, options.nodeId()));
+            }
+            try {
+                last.get(options.brokerWait().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException("could not write " + deadLetters.size() + " dead letters to " + dlqTopic + ": " + e.getMessage(), e);
+            }
+            deadLetters.clear();
+        }
+
+        /** A first epoch in which every record was rejected means the spec does not fit the data. */
+        private void requireSomethingTrained(RoundState closed) {
+            RoundSums s = closed.epochSums();
+            if (closed.epoch() == 1 && s.samples() == 0 && s.rejected() > 0) {
+                throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + s.rejected()
+                        + " records of epoch 1 was rejected (the reasons are in " + dlqTopic + "). Does the spec's model (inputs "
+                        + spec.model().inputs() + ", classes " + spec.model().classes() + ") match the data?");
+            }
+        }
+
+        private EpochPlan snapshotPlan() {
+            try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
+                EpochPlan plan = EpochPlan.snapshot(c, spec.data().train());
+                log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(),
+                        plan.ranges().size(), spec.data().train());
+                return plan;
+            }
+        }
+
+        /** The checkpoint publisher's producer: one transactional id per run, so a new owner of partition 0 fences the old. */
+        private void openCheckpointer() {
+            Map<String, Object> config = kafka.transactionalProducer("streamtrain." + spec.run() + ".checkpointer");
+            config.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES + spec.checkpoints().chunkBytes());
+            checkpointer = new KafkaProducer<>(config);
+            // fences the previous owner and settles its open transaction: after this, the checkpoint topic is final
+            checkpointer.initTransactions();
+            publisher = new CheckpointPublisher(checkpointer, spec, options.nodeId(), options.brokerWait(), () -> stopRequested);
+        }
+
+        private void closeCheckpointer() {
+            if (checkpointer != null) {
+                checkpointer.close(CLOSE_TIMEOUT);
+                checkpointer = null;
+                publisher = null;
+            }
+        }
+
+        /** The previous owner of partition 0 may have left before it published the checkpoint of {@code ended}. */
+        private void ensureCheckpoint(RoundState ended) {
+            Optional<Checkpoint> latest = readLatestCheckpoint();
+            if (latest.isPresent() && latest.get().manifest().epoch() >= ended.epoch()) {
+                return;
+            }
+            log.info("epoch {} has no checkpoint (its publisher left before it was committed); publishing it", ended.epoch());
+            publishCheckpoint(ended);
+        }
+
+        private void publishCheckpoint(RoundState ended) {
+            if (publisher == null) {
+                return; // fenced by a newer owner of partition 0: the checkpoint is its to publish
+            }
+            Map<String, Double> metrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model().classification()));
+            double seconds = (System.nanoTime() - epochStarted) / 1e9;
+            metrics.put("seconds", seconds);
+            metrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
+            byte[] payload = SafeTensors.write(new ArrayList<>(ended.state().tensors().values()), payloadMetadata(ended.epoch()));
+            try {
+                CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, ended.epoch(), ended.step(),
+                        state.parameterInfos(), ended.plan().all(), metrics, List.of(), view.group(), ended.round(),
+                        new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation())), payload);
+                if (m != null) {
+                    listeners.forEach(l -> l.onCheckpoint(m));
+                }
+            } catch (RebalancedException e) {
+                log.warn("{}; the owner of partition 0 in the next generation publishes it", e.getMessage());
+            } catch (ProducerFencedException | InvalidProducerEpochException e) {
+                log.warn("another node took over the checkpoints of run {} (it owns partition 0 now); epoch {} is its to publish",
+                        spec.run(), ended.epoch());
+                closeCheckpointer();
+            }
+        }
+
+        /** A CHECKPOINT command: the weights now, as a snapshot of the epoch in progress. @return the acknowledgement's outcome */
+        private String snapshot(int epoch) {
+            if (!ownsPartitionZero()) {
+                return ControlMessage.Ack.APPLIED + ": the owner of partition 0 publishes the snapshot";
+            }
+            if (publisher == null) {
+                return "refused: this node cannot publish checkpoints now (see its log)";
+            }
+            Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
+            byte[] payload = state.toPayload(payloadMetadata(epoch));
+            try {
+                CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
+                        state.parameterInfos(), List.of(), metrics, List.of(), null, round, null), payload);
+                return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();
+            } catch (RebalancedException | RuntimeException e) {
+                log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
+                return "refused: could not publish it (see the trainer's log)";
+            }
         }
     }
 
@@ -439,43 +759,6 @@ public final class TrainerNode implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
             log.warn("could not acknowledge command {}: {}", command, e.toString());
-        }
-    }
-
-    /** A first epoch in which every record was rejected means the spec does not fit the data. */
-    private void requireSomethingTrained(FeedItem.EpochEnd end, EpochMeter meter, List<FeedItem.Rejected> deadLetters) {
-        if (end.epoch() == 1 && meter.samples() == 0 && end.rejected() > 0 && !deadLetters.isEmpty()) {
-            FeedItem.Rejected first = deadLetters.get(0);
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + end.rejected()
-                    + " records of epoch 1 was rejected; the first (" + first.record().topic() + "-" + first.record().partition()
-                    + "@" + first.record().offset() + ") for " + first.reason().code() + ": " + first.detail()
-                    + ". Does the spec's model (inputs " + spec.model().inputs() + ", classes " + spec.model().classes()
-                    + ") match the data? Nothing was written to the DLQ");
-        }
-    }
-
-    /** @return the new committed state, or null if a rebalance aborted the checkpoint */
-    private Committed endEpoch(ModelState state, CheckpointPublisher publisher, FeedItem.EpochEnd end,
-            EpochMeter meter, List<FeedItem.Rejected> deadLetters) {
-        Map<String, Double> metrics = meter.metrics(spec.model().classification(), end.records(), end.rejected());
-        byte[] payload = state.toPayload(payloadMetadata(end.epoch()));
-        try {
-            CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, end.epoch(), state.step(),
-                    state.parameterInfos(), end.ranges(), metrics, List.copyOf(deadLetters), end.group()), payload);
-            if (m == null) {
-                return null; // abandoned: a stop was requested while the broker was away
-            }
-            listeners.forEach(l -> l.onCheckpoint(m));
-            return new Committed(end.epoch(), state.step(), SafeTensors.read(payload));
-        } catch (RebalancedException e) {
-            log.warn("{}; the epoch will be trained again after the rollback", e.getMessage());
-            return null;
-        } catch (ProducerFencedException | InvalidProducerEpochException e) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "another trainer with node id " + options.nodeId()
-                    + " took over run " + spec.run() + " (it fenced this one's transactions); this one stops. Node ids must be"
-                    + " unique among the live trainers of a run", e);
-        } catch (SafeTensorsException e) {
-            throw new IllegalStateException("a payload this node just wrote does not read back", e);
         }
     }
 

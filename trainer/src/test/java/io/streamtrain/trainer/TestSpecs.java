@@ -42,6 +42,6 @@ public final class TestSpecs {
             int batchSize, int maxEpochs) {
         return new RunSpec("unit-run", new DataSpec(TRAIN_TOPIC, "unit.validation"), model, new InitSpec(seed, null),
                 batchSize, maxEpochs, optimizer, regularization, EarlyStoppingSpec.of("val_loss", "min", 3, 0.001),
-                new SyncSpec(50, "average"), new CheckpointSpec("kafka", 512 * 1024));
+                SyncSpec.defaults(), new CheckpointSpec("kafka", 512 * 1024));
     }
 }

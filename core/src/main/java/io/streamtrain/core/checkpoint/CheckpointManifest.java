@@ -30,6 +30,9 @@ import java.util.Map;
  * @param kind {@code epoch} (the end of an epoch: what a run resumes from) or
  *     {@code snapshot} (taken mid-epoch on an operator's CHECKPOINT: weights to evaluate or
  *     export, never resumed from); absent in older manifests, meaning {@code epoch}
+ * @param sync where the run's sync log stood when this state was combined (the round that
+ *     ended the epoch): a node resuming from this checkpoint reads the sync topic from there.
+ *     Null for snapshots and for manifests older than sync rounds
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record CheckpointManifest(
@@ -47,7 +50,8 @@ public record CheckpointManifest(
         Map<String, Double> metrics,
         String node,
         String time,
-        String kind) {
+        String kind,
+        SyncPoint sync) {
 
     public static final int VERSION = 1;
     public static final String TYPE = "checkpoint";
@@ -78,6 +82,12 @@ public record CheckpointManifest(
      * @param chunks number of chunk records on the topic (0 for a claim check)
      */
     public record Payload(String sha256, long size, String store, String uri, int chunks) {}
+
+    /**
+     * @param offset the sync-topic offset right after the record that closed {@code round}
+     * @param generation the consumer-group generation that closed it
+     */
+    public record SyncPoint(long offset, int generation) {}
 
     /** Offsets {@code [from, to)} of one partition. */
     public record OffsetRange(String topic, int partition, long from, long to) {

@@ -34,6 +34,15 @@ public final class RunTopics {
     }
 
     /**
+     * The trainers' weight exchange: one partition (every node reads the rounds in one
+     * order), room for a chunk, kept until the trainers delete what their checkpoints made
+     * redundant (a node resumes from a checkpoint's sync point onwards).
+     */
+    public static NewTopic sync(String name, int chunkBytes) {
+        return checkpoints(name, chunkBytes);
+    }
+
+    /**
      * Dead letters wait for an operator: kept for 30 days, with room for any record the
      * source topic accepts ({@code sourceMaxMessageBytes}) plus the reason headers.
      */

@@ -240,9 +240,14 @@ public final class RunSpecParser {
     }
 
     private static SyncSpec sync(SpecNode n) {
+        SyncSpec d = SyncSpec.defaults();
         SyncSpec s = new SyncSpec(
-                n.integer("everySteps", 50, 1, Integer.MAX_VALUE),
-                n.oneOf("outer", "average", List.of("average", "nesterov")));
+                n.integer("everySteps", d.everySteps(), 1, Integer.MAX_VALUE),
+                n.oneOf("outer", d.outer(), List.of(SyncSpec.AVERAGE, SyncSpec.NESTEROV)),
+                n.number("outerLearningRate", d.outerLearningRate(), x -> x > 0, "a number > 0"),
+                n.number("outerMomentum", d.outerMomentum(), x -> x >= 0 && x < 1, "a number in [0, 1)"),
+                n.integer("timeoutSeconds", d.timeoutSeconds(), 1, 86_400),
+                n.integer("minNodes", d.minNodes(), 1, 10_000));
         n.rejectUnknownKeys();
         return s;
     }

@@ -85,7 +85,7 @@ class RunSpecParserTest {
                 () -> assertEquals(List.of("bias", "norm"), s.regularization().exclude()),
                 () -> assertEquals(1.0, s.regularization().clipGradNorm()),
                 () -> assertEquals(EarlyStoppingSpec.of("val_loss", "min", 3, 0.001), s.earlyStopping()),
-                () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
+                () -> assertEquals(SyncSpec.defaults(), s.sync()),
                 () -> assertEquals("kafka", s.checkpoints().store()),
                 () -> assertTrue(s.checkpoints().onKafka()));
     }
@@ -104,7 +104,7 @@ class RunSpecParserTest {
                   learningRate: 0.1
                   momentum: 0.9
                   schedule: { type: cosine, warmupSteps: 100, decaySteps: 1000, minLearningRate: 0.001 }
-                sync: { everySteps: 10, outer: nesterov }
+                sync: { everySteps: 10, outer: nesterov, outerLearningRate: 0.5, outerMomentum: 0.8, timeoutSeconds: 30, minNodes: 2 }
                 checkpoints: { store: "file:///var/lib/ckpt", chunkBytes: 2048 }
                 earlyStopping: { mode: max, monitor: val_accuracy, patience: 0 }
                 """));
@@ -112,7 +112,7 @@ class RunSpecParserTest {
         assertEquals(0.1, s.optimizer().learningRate());
         assertEquals(0.9, s.optimizer().momentum());
         assertEquals(new OptimizerSpec.ScheduleSpec("cosine", 100, 1000, 0.001), s.optimizer().schedule());
-        assertEquals(new SyncSpec(10, "nesterov"), s.sync());
+        assertEquals(new SyncSpec(10, "nesterov", 0.5, 0.8, 30, 2), s.sync());
         assertEquals(new CheckpointSpec("file:///var/lib/ckpt", 2048), s.checkpoints());
         assertFalse(s.checkpoints().onKafka());
         assertEquals(EarlyStoppingSpec.of("val_accuracy", "max", 0, 0.0), s.earlyStopping());
@@ -143,7 +143,7 @@ class RunSpecParserTest {
                         new OptimizerSpec.ScheduleSpec("constant", 0, 0, 0.0)), s.optimizer()),
                 () -> assertEquals(RegularizationSpec.NONE, s.regularization()),
                 () -> assertEquals(EarlyStoppingSpec.of("val_loss", "min", 3, 0.0), s.earlyStopping()),
-                () -> assertEquals(new SyncSpec(50, "average"), s.sync()),
+                () -> assertEquals(SyncSpec.defaults(), s.sync()),
                 () -> assertEquals(new CheckpointSpec("kafka", 512 * 1024), s.checkpoints()));
     }
 

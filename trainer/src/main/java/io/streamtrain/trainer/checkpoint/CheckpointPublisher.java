@@ -72,10 +72,13 @@ public final class CheckpointPublisher {
         this.brokerWait = brokerWait;
     }
 
-    /** What an epoch's checkpoint holds besides the payload. */
     /**
+     * What an epoch's checkpoint holds besides the payload.
+     *
      * @param settings the spec the epoch ended with (SET commands included): recorded in the manifest
      * @param snapshot a mid-epoch snapshot (CHECKPOINT command): no offsets, no dead letters
+     * @param round the sync round the state is from
+     * @param sync where the sync log stood after that round (null for a snapshot)
      */
     public record EpochResult(
             RunSpec settings,
@@ -86,7 +89,9 @@ public final class CheckpointPublisher {
             List<CheckpointManifest.OffsetRange> offsets,
             Map<String, Double> metrics,
             List<FeedItem.Rejected> deadLetters,
-            ConsumerGroupMetadata group) {}
+            ConsumerGroupMetadata group,
+            long round,
+            CheckpointManifest.SyncPoint sync) {}
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
@@ -105,8 +110,9 @@ public final class CheckpointPublisher {
             }
         }
         CheckpointManifest manifest = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), id,
-                result.epoch(), 0, result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
-                result.metrics(), node, Instant.now().toString(), result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH);
+                result.epoch(), result.round(), result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
+                result.metrics(), node, Instant.now().toString(), result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
+                result.sync());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {
             offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.to(), "epoch=" + result.epoch() + " checkpoint=" + id));

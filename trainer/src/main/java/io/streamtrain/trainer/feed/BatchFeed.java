@@ -1,5 +1,6 @@
 package io.streamtrain.trainer.feed;
 
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectedRecordException;
@@ -19,10 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
-import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
@@ -47,10 +48,14 @@ public final class BatchFeed implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(BatchFeed.class);
     private static final long WAIT_LOG_NANOS = TimeUnit.SECONDS.toNanos(30);
 
-    /** A new assignment; the trainer must roll back and call {@link #start}. */
-    public record Reset(long generation, List<TopicPartition> assignment) {}
+    /**
+     * A new assignment; the trainer must roll back and call {@link #start}.
+     *
+     * @param group the consumer group's metadata (generation, member) of this assignment
+     */
+    public record Reset(long generation, List<TopicPartition> assignment, ConsumerGroupMetadata group) {}
 
-    private record StartRequest(long generation, int epoch) {}
+    private record StartRequest(long generation, int epoch, Map<Integer, Long> positions, EpochPlan plan) {}
 
     private enum State { AWAITING_START, RUNNING, IDLE }
 
@@ -59,6 +64,7 @@ public final class BatchFeed implements Runnable {
     private final BatchCodec codec;
     private final Rebatcher rebatcher;
     private final int maxEpochs;
+    private final int everySteps;
     private final long partitionBufferBytes;
     private final PrefetchQueue<FeedItem> queue;
     private final AtomicReference<Reset> pendingReset = new AtomicReference<>();
@@ -77,8 +83,12 @@ public final class BatchFeed implements Runnable {
     private State state = State.AWAITING_START;
     private int epoch;
     private int roundRobin;
-    private long epochRecords;
-    private long epochRejected;
+    private long roundRecords;
+    private long roundRejected;
+    private int roundBatches;
+    /** Per assigned partition: where the round started, and the next offset to take. */
+    private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
+    private final Map<TopicPartition, Long> next = new HashMap<>();
     private final long brokerWaitNanos;
     private long lastProgress = System.nanoTime();
     private long lastWaitLog = System.nanoTime();
@@ -102,12 +112,18 @@ public final class BatchFeed implements Runnable {
         this.codec = new BatchCodec(spec.model());
         this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().outputs());
         this.maxEpochs = spec.maxEpochs();
+        this.everySteps = spec.sync().everySteps();
         this.plan = plan;
         this.queue = new PrefetchQueue<>(prefetchBytes);
         this.partitionBufferBytes = Math.max(1 << 20, prefetchBytes);
     }
 
     // ---- the training thread's side ----
+
+    /** Whether a reset waits to be taken (a rebalance happened). */
+    public boolean resetPending() {
+        return pendingReset.get() != null;
+    }
 
     /** A reset the trainer has not answered yet, or null. */
     public Reset takeReset() {
@@ -125,9 +141,20 @@ public final class BatchFeed implements Runnable {
         }
     }
 
-    /** The trainer has rolled back for {@code generation}; read epoch {@code epoch} next. */
+    /** The trainer has rolled back for {@code generation}; read epoch {@code epoch} next, from its start. */
     public void start(long forGeneration, int startEpoch) {
-        pendingStart.set(new StartRequest(forGeneration, startEpoch));
+        pendingStart.set(new StartRequest(forGeneration, startEpoch, null, null));
+    }
+
+    /**
+     * The trainer has rolled back for {@code generation}; read epoch {@code epoch} next,
+     * starting each assigned partition at {@code positions} (the last closed round's). Later
+     * epochs start at the plan's start.
+     *
+     * @param runPlan the run's epoch plan (the feed then reads exactly these ranges)
+     */
+    public void start(long forGeneration, int startEpoch, Map<Integer, Long> positions, EpochPlan runPlan) {
+        pendingStart.set(new StartRequest(forGeneration, startEpoch, positions, runPlan));
     }
 
     public long generation() {
@@ -265,8 +292,10 @@ public final class BatchFeed implements Runnable {
         paused.addAll(now);
         state = State.AWAITING_START;
         generation++;
-        log.info("assigned partitions {} (generation {}); waiting for the trainer to roll back", partitionsOf(now), generation);
-        pendingReset.set(new Reset(generation, now));
+        ConsumerGroupMetadata group = consumer.groupMetadata();
+        log.info("assigned partitions {} (group generation {}); waiting for the trainer to roll back", partitionsOf(now),
+                group.generationId());
+        pendingReset.set(new Reset(generation, now, group));
     }
 
     private void applyStart() {
@@ -275,6 +304,9 @@ public final class BatchFeed implements Runnable {
             return;
         }
         pendingStart.compareAndSet(s, null);
+        if (s.plan() != null) {
+            plan = s.plan();
+        }
         if (plan == null) {
             snapshotPlan();
         }
@@ -284,44 +316,35 @@ public final class BatchFeed implements Runnable {
                         + "; partitions added to the train topic after the run started are not supported");
             }
         }
-        beginEpoch(s.epoch());
+        beginEpoch(s.epoch(), s.positions());
     }
 
     private void snapshotPlan() {
-        List<TopicPartition> all = new ArrayList<>();
-        for (PartitionInfo p : consumer.partitionsFor(topic)) {
-            all.add(new TopicPartition(topic, p.partition()));
-        }
-        Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
-        Map<TopicPartition, Long> end = consumer.endOffsets(all);
-        Map<Integer, long[]> ranges = new HashMap<>();
-        all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
-        plan = new EpochPlan(topic, ranges);
-        if (plan.records() == 0) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "the train topic " + topic
-                    + " has no records: produce the training batches before starting the run");
-        }
-        log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(), all.size(), topic);
+        plan = EpochPlan.snapshot(consumer, topic);
+        log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(),
+                plan.ranges().size(), topic);
     }
 
-    private void beginEpoch(int next) {
-        epoch = next;
-        epochRecords = 0;
-        epochRejected = 0;
-        roundRobin = 0;
-        rebatcher.reset();
+    private void beginEpoch(int nextEpoch, Map<Integer, Long> positions) {
+        epoch = nextEpoch;
+        beginRound();
         buffers.clear();
         bufferedBytes.clear();
+        next.clear();
         if (epoch > maxEpochs) {
             state = State.IDLE;
             log.info("all {} epochs read; the feed is idle", maxEpochs);
             return;
         }
         for (TopicPartition tp : assignment) {
-            consumer.seek(tp, plan.from(tp));
+            long from = positions == null ? plan.from(tp) : Math.max(plan.from(tp), Math.min(plan.to(tp), positions.get(tp.partition())));
+            consumer.seek(tp, from);
+            next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
             bufferedBytes.put(tp, 0L);
         }
+        roundFrom.clear();
+        roundFrom.putAll(next);
         state = State.RUNNING;
         lastProgress = System.nanoTime();
         adjustPauses();
@@ -346,7 +369,7 @@ public final class BatchFeed implements Runnable {
         }
         while (flushOutbox() && state == State.RUNNING) {
             if (assignment.stream().allMatch(this::finished)) {
-                endEpoch();
+                endRound(true);
                 continue;
             }
             TopicPartition tp = assignment.get(roundRobin);
@@ -361,20 +384,33 @@ public final class BatchFeed implements Runnable {
             bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
             roundRobin = (roundRobin + 1) % assignment.size();
             decode(r);
+            next.put(tp, r.offset() + 1);
+            if (roundBatches >= everySteps && !assignment.stream().allMatch(this::finished)) {
+                endRound(false);
+            }
         }
     }
 
     private void decode(ConsumerRecord<byte[], byte[]> r) {
-        epochRecords++;
+        roundRecords++;
         try {
             Batch b = codec.decode(r.value());
             for (Batch full : rebatcher.add(b)) {
                 outbox.add(new FeedItem.Samples(generation, epoch, full));
+                roundBatches++;
             }
         } catch (RejectedRecordException e) {
-            epochRejected++;
+            roundRejected++;
             outbox.add(new FeedItem.Rejected(generation, epoch, r, e.reason(), e.getMessage()));
         }
+    }
+
+    private void beginRound() {
+        roundRecords = 0;
+        roundRejected = 0;
+        roundBatches = 0;
+        roundRobin = 0;
+        rebatcher.reset();
     }
 
     /** A partition is done for the epoch when its position passed the plan's end and its buffer is empty. */
@@ -382,15 +418,25 @@ public final class BatchFeed implements Runnable {
         return buffers.get(tp).isEmpty() && consumer.position(tp) >= plan.to(tp);
     }
 
-    private void endEpoch() {
+    /** Closes this node's share of a round: the partial batch goes out, then the round's ranges. */
+    private void endRound(boolean last) {
         Batch rest = rebatcher.flush();
         if (rest != null) {
             outbox.add(new FeedItem.Samples(generation, epoch, rest));
         }
-        outbox.add(new FeedItem.EpochEnd(generation, epoch, plan.rangesOf(assignment), consumer.groupMetadata(),
-                epochRecords, epochRejected));
-        log.info("epoch {} read: {} records, {} rejected", epoch, epochRecords, epochRejected);
-        beginEpoch(epoch + 1);
+        List<OffsetRange> ranges = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            long to = finished(tp) ? plan.to(tp) : next.get(tp);
+            ranges.add(new OffsetRange(topic, tp.partition(), roundFrom.get(tp), to));
+            roundFrom.put(tp, to);
+        }
+        outbox.add(new FeedItem.RoundEnd(generation, epoch, ranges, last, consumer.groupMetadata(), roundRecords, roundRejected));
+        if (last) {
+            log.info("epoch {} read on partitions {}", epoch, partitionsOf(assignment));
+            beginEpoch(epoch + 1, null);
+        } else {
+            beginRound();
+        }
     }
 
     /** Offers pending items to the queue; false while the queue is full. */

@@ -6,6 +6,9 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import io.streamtrain.core.kafka.StartupException;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -29,6 +32,34 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges) {
             }
         }
         return new EpochPlan(topic, m);
+    }
+
+    /**
+     * The plan of a run that starts now: every partition of {@code topic} from its first
+     * offset to its (last stable) end offset.
+     *
+     * @throws StartupException when the topic has no records
+     */
+    public static EpochPlan snapshot(Consumer<?, ?> consumer, String topic) {
+        List<TopicPartition> all = new ArrayList<>();
+        for (PartitionInfo p : consumer.partitionsFor(topic)) {
+            all.add(new TopicPartition(topic, p.partition()));
+        }
+        Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
+        Map<TopicPartition, Long> end = consumer.endOffsets(all);
+        Map<Integer, long[]> ranges = new TreeMap<>();
+        all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
+        EpochPlan plan = new EpochPlan(topic, ranges);
+        if (plan.records() == 0) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "the train topic " + topic
+                    + " has no records: produce the training batches before starting the run");
+        }
+        return plan;
+    }
+
+    /** Every partition's range, in partition order. */
+    public List<OffsetRange> all() {
+        return rangesOf(ranges.keySet().stream().map(p -> new TopicPartition(topic, p)).toList());
     }
 
     public long from(TopicPartition tp) {

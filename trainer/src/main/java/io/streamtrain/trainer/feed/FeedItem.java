@@ -14,7 +14,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public sealed interface FeedItem {
     long generation();
 
-    /** A training batch of exactly batchSize samples (fewer only as an epoch's last). */
+    /** A training batch of exactly batchSize samples (fewer only as a round's last). */
     record Samples(long generation, int epoch, Batch batch) implements FeedItem {}
 
     /** A record that cannot be trained on; it belongs in the dead-letter topic. */
@@ -22,13 +22,18 @@ public sealed interface FeedItem {
             implements FeedItem {}
 
     /**
-     * Every assigned partition has been read to the end of the epoch.
+     * The end of this node's share of a sync round: {@code everySteps} batches were handed
+     * out, or every assigned partition reached the end of the epoch ({@code last}). A round
+     * ends at a record boundary (a record's samples are never split across rounds) and the
+     * next one starts its round-robin at the first assigned partition, so a round's batches
+     * depend only on its start offsets.
      *
-     * @param ranges the offset ranges this epoch covered
-     * @param group the consumer's group metadata, for committing offsets in a transaction
-     * @param records records read in the epoch
-     * @param rejected records refused in the epoch
+     * @param ranges the offsets read in this round, one range per assigned partition, in partition order
+     * @param last every assigned partition is at the end of the epoch
+     * @param group the consumer's group metadata (generation), for committing offsets in a transaction
+     * @param records records read in the round
+     * @param rejected records refused in the round
      */
-    record EpochEnd(long generation, int epoch, List<OffsetRange> ranges, ConsumerGroupMetadata group, long records, long rejected)
-            implements FeedItem {}
+    record RoundEnd(long generation, int epoch, List<OffsetRange> ranges, boolean last, ConsumerGroupMetadata group, long records,
+            long rejected) implements FeedItem {}
 }

@@ -139,17 +139,18 @@ class BatchFeedTest {
         return item;
     }
 
-    /** Items up to and including the next EpochEnd. */
+    /** Items up to and including the epoch's last RoundEnd (the test spec's rounds are longer than its epochs). */
     private List<FeedItem> epoch() throws InterruptedException {
         List<FeedItem> items = new ArrayList<>();
         while (true) {
             FeedItem item = next();
             items.add(item);
-            if (item instanceof FeedItem.EpochEnd) {
+            if (item instanceof FeedItem.RoundEnd end) {
+                assertTrue(end.last(), "one round per epoch here: " + items);
                 return items;
             }
             if (items.size() > 100) {
-                fail("no EpochEnd after " + items);
+                fail("no RoundEnd after " + items);
             }
         }
     }
@@ -178,7 +179,7 @@ class BatchFeedTest {
         assertInstanceOf(FeedItem.Rejected.class, items.get(1));
         assertInstanceOf(FeedItem.Samples.class, items.get(2));
         assertInstanceOf(FeedItem.Samples.class, items.get(3));
-        assertInstanceOf(FeedItem.EpochEnd.class, items.get(4));
+        assertInstanceOf(FeedItem.RoundEnd.class, items.get(4));
         for (FeedItem i : items) {
             assertEquals(generation, i.generation());
         }
@@ -195,7 +196,7 @@ class BatchFeedTest {
         assertEquals(epoch, rejected.epoch());
         assertNotNull(rejected.detail());
 
-        FeedItem.EpochEnd end = (FeedItem.EpochEnd) items.get(4);
+        FeedItem.RoundEnd end = (FeedItem.RoundEnd) items.get(4);
         assertEquals(epoch, end.epoch());
         assertEquals(List.of(new OffsetRange(TOPIC, 0, 0, 4), new OffsetRange(TOPIC, 1, 5, 8), new OffsetRange(TOPIC, 2, 3, 3)),
                 end.ranges());
@@ -331,7 +332,7 @@ class BatchFeedTest {
         assertEquals(5, full.batch().samples());
         assertEquals(1, rest.batch().samples());
         assertEquals(java.util.Arrays.toString(new long[] {10, 11, 1050, 1051, 20, 21}), java.util.Arrays.toString(labels(items)));
-        FeedItem.EpochEnd end = (FeedItem.EpochEnd) items.get(2);
+        FeedItem.RoundEnd end = (FeedItem.RoundEnd) items.get(2);
         assertEquals(2, end.epoch());
         assertEquals(3, end.records());
         assertEquals(0, end.rejected());

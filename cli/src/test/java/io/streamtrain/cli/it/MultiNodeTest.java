@@ -1,0 +1,285 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.codec.BatchCodec;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluatorService;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Several trainer nodes (separate processes, as in production) train one run together on
+ * a real broker: every record of every epoch is trained exactly once whatever the
+ * membership does, one checkpoint per epoch, and the model is as good as one node's.
+ */
+class MultiNodeTest {
+    static final String TOPIC = "multi.train";
+    static final String VALIDATION = "multi.validation";
+    /** 3 partitions: 200 records each, plus 40 more on partition 0 (uneven), 8 samples a record. */
+    static final int RECORDS = 3 * 200 + 40;
+    static final int SAMPLES = RECORDS * 8;
+    static final int EPOCHS = 6;
+    static KafkaFixture kafka;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+        SyntheticClusters task = new SyntheticClusters(16, 4, 0.8, 0.1, 77);
+        kafka.createTopic(TOPIC, 3);
+        kafka.produce(TOPIC, 3, task.records(600, 8, 1));
+        kafka.produce(TOPIC, 1, task.records(40, 8, 2)); // partition 0 only: its node has more to train
+        kafka.createTopic(VALIDATION, 1);
+        kafka.produce(VALIDATION, 1, task.records(50, 20, 3));
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    static String spec(String run, int minNodes) {
+        return """
+                run: %s
+                data: { train: %s, validation: %s }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 11 }
+                batchSize: 16
+                maxEpochs: %d
+                optimizer:
+                  type: adam
+                  learningRate: 0.003
+                  # decayed to a small rate by the last epochs: the final val_loss is the optimum's, not one noisy step's
+                  schedule: { type: cosine, warmupSteps: 0, decaySteps: 600, minLearningRate: 0.0001 }
+                regularization: { l2: 0.01 }
+                earlyStopping: { enabled: false }
+                sync: { everySteps: 50, outer: average, minNodes: %d }
+                """.formatted(run, TOPIC, VALIDATION, EPOCHS, minNodes);
+    }
+
+    /** Starts {@code n} trainer processes of one run. */
+    static List<ServiceProcess> nodes(Path dir, String run, int n, int minNodes) throws Exception {
+        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, minNodes));
+        List<ServiceProcess> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), run + "-node-" + i, "--log-every", "0"));
+        }
+        return out;
+    }
+
+    static void awaitAllExitZero(List<ServiceProcess> nodes) throws Exception {
+        for (ServiceProcess p : nodes) {
+            assertEquals(0, p.awaitExit(300), p.output());
+        }
+    }
+
+    /** One checkpoint per epoch, each accounting for every record and sample of the topic once. */
+    static List<Checkpoint> assertEveryRecordOncePerEpoch(String run) throws Exception {
+        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
+        List<Integer> epochs = cps.stream().map(c -> c.manifest().epoch()).toList();
+        assertEquals(java.util.stream.IntStream.rangeClosed(1, EPOCHS).boxed().toList(), epochs, "exactly one checkpoint per epoch");
+        for (Checkpoint c : cps) {
+            CheckpointManifest m = c.manifest();
+            String what = run + " epoch " + m.epoch() + " " + m.metrics();
+            assertEquals((double) SAMPLES, m.metrics().get("samples"), what);
+            assertEquals((double) RECORDS, m.metrics().get("records"), what);
+            assertEquals(RECORDS, m.offsets().stream().mapToLong(CheckpointManifest.OffsetRange::count).sum(), what);
+            assertEquals(3, m.offsets().size(), what);
+        }
+        return cps;
+    }
+
+    @Test
+    void oneTwoAndThreeNodesTrainEveryRecordOncePerEpochAndTwoNodesMatchOnesValidationLoss(@TempDir Path dir) throws Exception {
+        for (int n = 1; n <= 3; n++) {
+            List<ServiceProcess> nodes = nodes(dir, "acct-" + n, n, n);
+            try {
+                awaitAllExitZero(nodes);
+                for (ServiceProcess p : nodes) {
+                    assertTrue(p.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"), "every node trained partitions:\n" + p.output());
+                }
+            } finally {
+                nodes.forEach(ServiceProcess::close);
+            }
+            assertEveryRecordOncePerEpoch("acct-" + n);
+        }
+        Map<String, Double> val = finalValidationLoss(List.of("acct-1", "acct-2"));
+        double one = val.get("acct-1");
+        double two = val.get("acct-2");
+        assertTrue(Math.abs(two - one) / one <= 0.02, "2 nodes (average, everySteps 50) reach val_loss " + two + ", one node " + one);
+    }
+
+    @Test
+    void killingTheCheckpointingNodeMidEpochLosesNothingAndTheRunCompletes(@TempDir Path dir) throws Exception {
+        List<ServiceProcess> uninterrupted = nodes(dir, "crash-reference", 3, 3);
+        try {
+            awaitAllExitZero(uninterrupted);
+        } finally {
+            uninterrupted.forEach(ServiceProcess::close);
+        }
+        List<ServiceProcess> nodes = nodes(dir, "crash", 3, 3);
+        try {
+            // the owner of partition 0 publishes the checkpoints: the hardest node to lose
+            ServiceProcess owner = null;
+            for (ServiceProcess p : nodes) {
+                p.awaitLine(l -> l.contains("continuing from round"), 120);
+            }
+            for (ServiceProcess p : nodes) {
+                if (p.output().matches("(?s).*group generation \\d+: partitions \\[0[],].*")) {
+                    owner = p;
+                }
+            }
+            assertTrue(owner != null, "one node owns partition 0");
+            owner.awaitLine(l -> l.contains("epoch 1/" + EPOCHS + " checkpointed"), 180);
+            // mid-epoch 2: a round of epoch 2 has closed on the owner
+            owner.awaitLine(l -> l.contains("epoch 2 read"), 180);
+            owner.sigkill();
+            owner.awaitExit(30);
+            assertTrue(!owner.output().contains("epoch 2/" + EPOCHS + " checkpointed"), "the kill must land before epoch 2's checkpoint:\n" + owner.output());
+            List<ServiceProcess> survivors = nodes.stream().filter(p -> p != null).filter(ServiceProcess::alive).toList();
+            assertEquals(2, survivors.size());
+            awaitAllExitZero(survivors);
+            assertTrue(survivors.stream().anyMatch(p -> p.output().contains("partitions [0")), "a survivor took partition 0 over");
+        } finally {
+            nodes.forEach(ServiceProcess::close);
+        }
+        assertEveryRecordOncePerEpoch("crash");
+        Map<String, Double> val = finalValidationLoss(List.of("crash", "crash-reference"));
+        double crashed = val.get("crash");
+        double reference = val.get("crash-reference");
+        assertTrue(Math.abs(crashed - reference) / reference <= 0.01, "val_loss " + crashed + " after the crash, " + reference + " without");
+    }
+
+    @Test
+    void sgdWithOneStepRoundsIsSynchronousDataParallelSgdAndTheProtocolIsDeterministic(@TempDir Path dir) throws Exception {
+        // two partitions of 8-sample records: node A trains a_i while node B trains b_i; the
+        // reference trains [a_i; b_i] as one 16-sample batch on one node
+        SyntheticClusters task = new SyntheticClusters(16, 4, 1.6, 0.1, 5);
+        List<byte[]> a = task.records(60, 8, 21);
+        List<byte[]> b = task.records(60, 8, 22);
+        List<byte[]> joined = new ArrayList<>();
+        for (int i = 0; i < a.size(); i++) {
+            joined.add(concat(a.get(i), b.get(i)));
+        }
+        kafka.createTopic("sgd.split", 2);
+        kafka.broker.produceRoundRobin("sgd.split", 1, a); // partition 0
+        produceTo("sgd.split", 1, b);
+        kafka.createTopic("sgd.joined", 1);
+        kafka.produce("sgd.joined", 1, joined);
+
+        List<Checkpoint> reference = runSgd(dir, "sgd-reference", "sgd.joined", 16, 1);
+        List<Checkpoint> split = runSgd(dir, "sgd-split", "sgd.split", 8, 2);
+        List<Checkpoint> again = runSgd(dir, "sgd-split-again", "sgd.split", 8, 2);
+        assertEquals(reference.size(), split.size());
+        for (int e = 0; e < reference.size(); e++) {
+            assertEquals(reference.get(e).manifest().step(), split.get(e).manifest().step(), "one step per round per node = one global step");
+            for (Map.Entry<String, Tensor> p : reference.get(e).parameters().entrySet()) {
+                float[] want = p.getValue().toFloats();
+                float[] got = split.get(e).parameters().get(p.getKey()).toFloats();
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 2e-5 + 2e-5 * Math.abs(want[i]), "epoch " + (e + 1) + " " + p.getKey() + "[" + i + "]");
+                }
+                assertArrayEquals(got, again.get(e).parameters().get(p.getKey()).toFloats(),
+                        "the same membership history gives bit-identical checkpoints: epoch " + (e + 1) + " " + p.getKey());
+            }
+        }
+    }
+
+    private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n) throws Exception {
+        Path spec = Files.writeString(dir.resolve(run + ".yaml"), """
+                run: %s
+                data: { train: %s }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4, dropout: 0.0 }
+                init: { seed: 3 }
+                batchSize: %d
+                maxEpochs: 2
+                optimizer: { type: sgd, learningRate: 0.1 }
+                regularization: { l2: 0.001 }
+                sync: { everySteps: 1, minNodes: %d }
+                """.formatted(run, topic, batchSize, n));
+        List<ServiceProcess> nodes = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                nodes.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), run + "-" + i, "--log-every", "0"));
+            }
+            awaitAllExitZero(nodes);
+        } finally {
+            nodes.forEach(ServiceProcess::close);
+        }
+        return TrainerNodeTest.checkpoints(kafka, run);
+    }
+
+    private static void produceTo(String topic, int partition, List<byte[]> values) {
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(kafka.settings.producer())) {
+            for (byte[] v : values) {
+                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, partition, null, v));
+            }
+        }
+    }
+
+    private static byte[] concat(byte[] first, byte[] second) throws Exception {
+        SafeTensors.Document x = SafeTensors.read(first);
+        SafeTensors.Document y = SafeTensors.read(second);
+        float[] fa = x.tensor("x").toFloats();
+        float[] fb = y.tensor("x").toFloats();
+        long[] la = x.tensor("y").toLongs();
+        long[] lb = y.tensor("y").toLongs();
+        float[] f = new float[fa.length + fb.length];
+        System.arraycopy(fa, 0, f, 0, fa.length);
+        System.arraycopy(fb, 0, f, fa.length, fb.length);
+        long[] l = new long[la.length + lb.length];
+        System.arraycopy(la, 0, l, 0, la.length);
+        System.arraycopy(lb, 0, l, la.length, lb.length);
+        return BatchCodec.encode(f, new long[] {l.length, 16}, l);
+    }
+
+    /** The evaluator's val_loss of each run's last epoch. */
+    static Map<String, Double> finalValidationLoss(List<String> runs) throws Exception {
+        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), runs, "multi-it");
+        Thread thread = new Thread(evaluator::run, "evaluator");
+        thread.start();
+        try {
+            Map<String, Double> out = new java.util.HashMap<>();
+            Map<String, List<Double>> series = new java.util.TreeMap<>();
+            long deadline = System.nanoTime() + 180_000_000_000L;
+            while (out.size() < runs.size() && System.nanoTime() < deadline) {
+                for (String run : runs) {
+                    series.put(run, new ArrayList<>());
+                    for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
+                        Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
+                        e.filter(EvaluationRecord::evaluated).ifPresent(x -> series.get(run).add(x.metrics().get("val_loss")));
+                        if (e.isPresent() && e.get().epoch() == EPOCHS && e.get().evaluated()) {
+                            out.put(run, e.get().metrics().get("val_loss"));
+                        }
+                    }
+                }
+                Thread.sleep(500);
+            }
+            assertEquals(runs.size(), out.size(), "evaluations of the last epoch of " + runs + ": " + out);
+            System.out.println("val_loss per epoch: " + series);
+            return out;
+        } finally {
+            evaluator.close();
+            thread.join(30_000);
+        }
+    }
+}

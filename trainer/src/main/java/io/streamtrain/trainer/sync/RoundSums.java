@@ -1,0 +1,42 @@
+package io.streamtrain.trainer.sync;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Training sums of a round or of an epoch so far, added up across nodes. Losses are
+ * sample-weighted, penalties are per step, so the epoch's metrics are the same means one
+ * node training everything would report.
+ */
+public record RoundSums(long samples, long steps, long correct, double dataLoss, double l1, double l2, double l2sp,
+        long records, long rejected) {
+
+    public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    public RoundSums plus(RoundSums o) {
+        return new RoundSums(samples + o.samples, steps + o.steps, correct + o.correct, dataLoss + o.dataLoss, l1 + o.l1,
+                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected);
+    }
+
+    /** The epoch's training metrics as a checkpoint manifest carries them. */
+    public Map<String, Double> metrics(boolean classification) {
+        double data = samples == 0 ? Double.NaN : dataLoss / samples;
+        double meanL1 = steps == 0 ? 0 : l1 / steps;
+        double meanL2 = steps == 0 ? 0 : l2 / steps;
+        double meanL2sp = steps == 0 ? 0 : l2sp / steps;
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("train_loss", data + meanL1 + meanL2 + meanL2sp);
+        m.put("data_loss", data);
+        m.put("l1", meanL1);
+        m.put("l2", meanL2);
+        m.put("l2sp", meanL2sp);
+        if (classification) {
+            m.put("train_accuracy", samples == 0 ? Double.NaN : (double) correct / samples);
+        }
+        m.put("samples", (double) samples);
+        m.put("steps", (double) steps);
+        m.put("records", (double) records);
+        m.put("rejected", (double) rejected);
+        return m;
+    }
+}

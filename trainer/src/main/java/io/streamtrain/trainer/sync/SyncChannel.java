@@ -1,0 +1,227 @@
+package io.streamtrain.trainer.sync;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.core.checkpoint.CheckpointCodec;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.SafeTensorsException;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.RunTopics;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's connection to the run's sync topic: it writes joins and contributions (payloads
+ * in chunks, like checkpoints) and reads the log in order into a {@link SyncLog}.
+ *
+ * <p>Writes are idempotent but not transactional: an open transaction of a node that died
+ * would hold every other node's read_committed reads back until it timed out, and a
+ * contribution needs no atomicity with anything else — a half-written one (chunks without
+ * their record) is never counted.
+ */
+public final class SyncChannel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SyncChannel.class);
+    private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    static final String JOIN = "join";
+    static final String CONTRIBUTION = "contribution";
+
+    /** A record read and applied to the log. */
+    public record Read(long offset, SyncMessage message, RoundState closed) {}
+
+    private final String topic;
+    private final TopicPartition partition;
+    private final int chunkBytes;
+    private final SyncLog syncLog;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final Map<String, byte[][]> chunks = new HashMap<>();
+    private final Duration sendTimeout;
+
+    /** @param from the offset to read from (a checkpoint's sync point), or -1 for the log's beginning */
+    public SyncChannel(KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
+        this.topic = topic;
+        this.partition = new TopicPartition(topic, 0);
+        this.chunkBytes = chunkBytes;
+        this.syncLog = syncLog;
+        this.sendTimeout = sendTimeout;
+        Map<String, Object> p = kafka.producer();
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        this.producer = new KafkaProducer<>(p);
+        Map<String, Object> c = kafka.consumer(null);
+        // a position that is gone (deleted below a newer checkpoint) must fail, never skip rounds
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(1 << 20, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        this.consumer = new KafkaConsumer<>(c);
+        consumer.assign(List.of(partition));
+        if (from < 0) {
+            consumer.seekToBeginning(List.of(partition));
+        } else {
+            consumer.seek(partition, from);
+        }
+    }
+
+    public SyncLog log() {
+        return syncLog;
+    }
+
+    public void join(SyncMessage.Join join) {
+        send(List.of(record(JOIN, join.id(), json(join))));
+    }
+
+    /**
+     * Writes a contribution and its payload; returns once the broker has all of it.
+     *
+     * @param payload the node's state, or null when it trained nothing this round
+     * @return the bytes written
+     */
+    public long contribute(SyncMessage.Contribution c, byte[] payload) {
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        SyncMessage.Contribution withRef = c;
+        long bytes = 0;
+        if (payload != null) {
+            records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
+            withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(), c.ranges(), c.sums(),
+                    new SyncMessage.PayloadRef(CheckpointCodec.sha256(payload), payload.length, records.size()));
+            bytes += payload.length;
+        }
+        byte[] value = json(withRef);
+        records.add(record(CONTRIBUTION, c.id(), value));
+        send(records);
+        return bytes + value.length;
+    }
+
+    private void send(List<ProducerRecord<byte[], byte[]>> records) {
+        Future<RecordMetadata> last = null;
+        for (ProducerRecord<byte[], byte[]> r : records) {
+            last = producer.send(r);
+        }
+        try {
+            last.get(sendTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaException("interrupted while writing to " + topic, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads what the log has (waiting up to {@code timeout} for something) and applies it in order. */
+    public List<Read> poll(Duration timeout) {
+        List<Read> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(timeout)) {
+            String type = CheckpointCodec.typeOf(r);
+            String id = r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
+            try {
+                if (CheckpointCodec.CHUNK.equals(type)) {
+                    chunk(id, r);
+                } else if (JOIN.equals(type)) {
+                    SyncMessage.Join j = JSON.readValue(r.value(), SyncMessage.Join.class);
+                    out.add(new Read(r.offset(), j, syncLog.accept(r.offset(), j, null)));
+                } else if (CONTRIBUTION.equals(type)) {
+                    SyncMessage.Contribution c = JSON.readValue(r.value(), SyncMessage.Contribution.class);
+                    SafeTensors.Document state = c.payload() == null ? null : payload(c);
+                    out.add(new Read(r.offset(), c, syncLog.accept(r.offset(), c, state)));
+                } else {
+                    log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
+                }
+            } catch (IOException | SafeTensorsException | IllegalArgumentException e) {
+                log.error("ignoring an unreadable sync record at {}@{} ({}): {}", topic, r.offset(), type, e.toString());
+            }
+        }
+        return out;
+    }
+
+    /** Where the next read starts. */
+    public long position() {
+        return consumer.position(partition);
+    }
+
+    private void chunk(String id, ConsumerRecord<byte[], byte[]> r) {
+        int index = Integer.parseInt(header(r, CheckpointCodec.CHUNK_HEADER));
+        int count = Integer.parseInt(header(r, CheckpointCodec.CHUNKS_HEADER));
+        if (chunks.size() > 64) {
+            chunks.clear(); // chunks of contributions that never came (their writers died); the live ones are re-sent
+        }
+        byte[][] parts = chunks.computeIfAbsent(id, k -> new byte[count][]);
+        if (index < parts.length) {
+            parts[index] = r.value();
+        }
+    }
+
+    private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
+        byte[][] parts = chunks.remove(c.id());
+        if (parts == null || parts.length != c.payload().chunks()) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is missing");
+        }
+        int size = 0;
+        for (byte[] part : parts) {
+            if (part == null) {
+                throw new IllegalArgumentException("a chunk of contribution " + c.id() + " from " + c.node() + " is missing");
+            }
+            size += part.length;
+        }
+        byte[] bytes = new byte[size];
+        int at = 0;
+        for (byte[] part : parts) {
+            System.arraycopy(part, 0, bytes, at, part.length);
+            at += part.length;
+        }
+        if (bytes.length != c.payload().size() || !CheckpointCodec.sha256(bytes).equals(c.payload().sha256())) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its hash");
+        }
+        return SafeTensors.read(bytes);
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        var h = r.headers().lastHeader(name);
+        return h == null ? "" : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private ProducerRecord<byte[], byte[]> record(String type, String id, byte[] value) {
+        byte[] key = id.getBytes(StandardCharsets.UTF_8);
+        RecordHeaders h = new RecordHeaders();
+        h.add(CheckpointCodec.TYPE_HEADER, type.getBytes(StandardCharsets.UTF_8));
+        return new ProducerRecord<>(topic, 0, key, value, h);
+    }
+
+    private static byte[] json(Object o) {
+        try {
+            return JSON.writeValueAsBytes(o);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            producer.close(Duration.ofSeconds(5));
+        } finally {
+            consumer.close(Duration.ofSeconds(5));
+        }
+    }
+}

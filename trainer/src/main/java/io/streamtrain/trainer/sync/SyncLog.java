@@ -1,0 +1,204 @@
+package io.streamtrain.trainer.sync;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.trainer.feed.EpochPlan;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sync protocol as a state machine over the sync topic's records, in log order. Every
+ * node feeds it the same records, so every node reaches the same closed rounds, the same
+ * combined state and the same resume points, without talking to anyone but the log.
+ *
+ * <ul>
+ *   <li>A <b>generation</b> is the consumer group's: the first record of a higher generation
+ *       ends the lower one. Later records of a lower generation are stale and ignored (their
+ *       writer is about to learn of the rebalance and roll back).
+ *   <li>A <b>round</b> closes when the contributions of the current generation to round
+ *       {@code last + 1} cover every partition of the train topic exactly once. The combined
+ *       state, the new positions and the epoch's sums follow from them alone.
+ *   <li>The <b>resume point</b> of a generation is the last closed round as it stood when the
+ *       generation's first record was read: what every node of that generation rolls back to.
+ * </ul>
+ */
+public final class SyncLog {
+    private static final Logger log = LoggerFactory.getLogger(SyncLog.class);
+
+    /** What the nodes of one generation roll back to. */
+    public record Resume(int generation, RoundState round, RoundState lastEpochEnd) {}
+
+    private record Pending(SyncMessage.Contribution contribution, SafeTensors.Document state) {}
+
+    private final Combiner combiner;
+    private RoundState lastClosed;
+    private RoundState lastEpochEnd;
+    private int generation;
+    private Resume resume;
+    private final Map<String, Pending> pending = new LinkedHashMap<>();
+    /** Generation → the nodes that joined it. */
+    private final Map<Integer, Set<String>> members = new HashMap<>();
+    /** Generation → partition → node, from the joins: who holds up a round. */
+    private final Map<Integer, Map<Integer, String>> owners = new HashMap<>();
+    /** Per partition, how far epoch 1 was contributed by anyone (its dead letters are written). */
+    private final Map<Integer, Long> deadLettersThrough = new HashMap<>();
+
+    /**
+     * @param start the run's start, or the round its latest checkpoint ended
+     * @param lastEpochEnd the same when {@code start} ends an epoch (a checkpoint), else null
+     */
+    public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd) {
+        this.combiner = combiner;
+        this.lastClosed = start;
+        this.lastEpochEnd = lastEpochEnd;
+        this.generation = start.generation();
+    }
+
+    public RoundState lastClosed() {
+        return lastClosed;
+    }
+
+    public RoundState lastEpochEnd() {
+        return lastEpochEnd;
+    }
+
+    /** The highest generation seen. */
+    public int generation() {
+        return generation;
+    }
+
+    /** The resume point of {@code g}, or null when {@code g} is not the latest generation (it is stale). */
+    public Resume resume(int g) {
+        return resume != null && resume.generation() == g && generation == g ? resume : null;
+    }
+
+    /** Epoch-1 dead letters of partition {@code p} below this offset were already written by some node. */
+    public long deadLettersThrough(int partition) {
+        return deadLettersThrough.getOrDefault(partition, -1L);
+    }
+
+    /** The nodes that joined generation {@code g} so far (none once a later generation began). */
+    public Set<String> members(int g) {
+        return members.getOrDefault(g, Set.of());
+    }
+
+    /** The partitions the open round still waits for, with the node that holds each (when known). */
+    public Map<Integer, String> missing() {
+        Map<Integer, String> out = new TreeMap<>();
+        if (lastClosed.plan() == null) {
+            return out;
+        }
+        Set<Integer> covered = covered();
+        Map<Integer, String> who = owners.getOrDefault(generation, Map.of());
+        for (int p : lastClosed.plan().ranges().keySet()) {
+            if (!covered.contains(p)) {
+                out.put(p, who.getOrDefault(p, "?"));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Takes the next record of the log.
+     *
+     * @param offset its offset on the sync topic
+     * @param state a contribution's decoded payload (null when it carries none)
+     * @return the round this record closed, or null
+     */
+    public RoundState accept(long offset, SyncMessage m, SafeTensors.Document state) {
+        if (m instanceof SyncMessage.Contribution c && c.epoch() == 1) {
+            for (OffsetRange r : c.ranges()) {
+                deadLettersThrough.merge(r.partition(), r.to(), Math::max);
+            }
+        }
+        if (m.generation() < generation) {
+            log.debug("stale sync record of generation {} from {} (now {})", m.generation(), m.node(), generation);
+            return null;
+        }
+        if (m instanceof SyncMessage.Join j && lastClosed.plan() == null) {
+            // the run's first join decides the epoch plan for everyone
+            lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()));
+        }
+        if (m.generation() > generation) {
+            generation = m.generation();
+            pending.clear();
+            resume = new Resume(generation, lastClosed, lastEpochEnd);
+        }
+        if (m instanceof SyncMessage.Join j) {
+            Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
+            j.partitions().forEach(p -> who.put(p, j.node()));
+            members.computeIfAbsent(j.generation(), g -> new TreeSet<>()).add(j.node());
+            owners.keySet().removeIf(g -> g < generation);
+            members.keySet().removeIf(g -> g < generation);
+            return null;
+        }
+        SyncMessage.Contribution c = (SyncMessage.Contribution) m;
+        if (c.round() != lastClosed.round() + 1 || c.epoch() != lastClosed.epoch() + 1) {
+            log.warn("ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})", c.node(), c.round(),
+                    c.epoch(), lastClosed.round() + 1, lastClosed.epoch() + 1);
+            return null;
+        }
+        Set<Integer> covered = covered();
+        for (OffsetRange r : c.ranges()) {
+            if (covered.contains(r.partition()) || !lastClosed.plan().ranges().containsKey(r.partition())
+                    || r.from() != lastClosed.positions().get(r.partition())) {
+                log.warn("ignoring a contribution of {} to round {}: partition {} from {} is already covered, not in the plan,"
+                        + " or not where the round started", c.node(), c.round(), r.partition(), r.from());
+                return null;
+            }
+        }
+        pending.put(c.id(), new Pending(c, state));
+        if (!covered().containsAll(lastClosed.plan().ranges().keySet())) {
+            return null;
+        }
+        return close(offset);
+    }
+
+    private Set<Integer> covered() {
+        Set<Integer> s = new TreeSet<>();
+        pending.values().forEach(p -> p.contribution().ranges().forEach(r -> s.add(r.partition())));
+        return s;
+    }
+
+    private RoundState close(long offset) {
+        // the canonical order: by the lowest partition each contribution covers
+        List<Pending> ordered = new ArrayList<>(pending.values());
+        ordered.sort(Comparator.comparingInt(p -> p.contribution().ranges().stream().mapToInt(OffsetRange::partition).min().orElse(-1)));
+        List<Combiner.Weighted> weighted = new ArrayList<>();
+        Map<Integer, Long> positions = new TreeMap<>(lastClosed.positions());
+        RoundSums sums = lastClosed.epochEnd() ? RoundSums.ZERO : lastClosed.epochSums();
+        long steps = 0;
+        for (Pending p : ordered) {
+            SyncMessage.Contribution c = p.contribution();
+            c.ranges().forEach(r -> positions.put(r.partition(), r.to()));
+            sums = sums.plus(c.sums());
+            steps = Math.max(steps, c.steps());
+            if (c.sums().samples() > 0 && p.state() != null) {
+                weighted.add(new Combiner.Weighted(p.state(), c.sums().samples()));
+            }
+        }
+        SafeTensors.Document combined = combiner.combine(lastClosed.state(), weighted);
+        EpochPlan plan = lastClosed.plan();
+        boolean epochDone = plan.ranges().entrySet().stream().allMatch(e -> positions.get(e.getKey()) >= e.getValue()[1]);
+        long round = lastClosed.round() + 1;
+        long step = lastClosed.step() + steps;
+        pending.clear();
+        if (epochDone) {
+            lastClosed = new RoundState(round, lastClosed.epoch() + 1, step, RoundState.starts(plan), sums, combined, plan, generation,
+                    offset + 1, true);
+            lastEpochEnd = lastClosed;
+        } else {
+            lastClosed = new RoundState(round, lastClosed.epoch(), step, positions, sums, combined, plan, generation, offset + 1, false);
+        }
+        return lastClosed;
+    }
+}

@@ -1,0 +1,52 @@
+package io.streamtrain.trainer.sync;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import java.util.List;
+
+/**
+ * The records of a run's sync topic ({@code streamtrain.<run>.sync}, one partition, so every
+ * node reads them in the same order). JSON values, with the type in the
+ * {@code streamtrain.type} header; a contribution's payload travels in chunk records before it.
+ */
+public sealed interface SyncMessage {
+    /** Unique per record: how a node finds its own record in the log. */
+    String id();
+
+    /** The consumer-group generation the sender was in when it wrote this. */
+    int generation();
+
+    String node();
+
+    /**
+     * A node has been assigned partitions in a new generation and is about to roll back to
+     * the last closed round. The first record of a generation ends the previous one: its
+     * unfinished round is abandoned.
+     *
+     * @param partitions the train-topic partitions assigned to the node
+     * @param plan the epoch plan as this node would start it (offsets of every partition);
+     *     the first join of a run without checkpoints decides the run's plan
+     */
+    record Join(String id, int generation, String node, List<Integer> partitions, List<OffsetRange> plan) implements SyncMessage {}
+
+    /**
+     * A node's share of a round: what it trained since the last round closed.
+     *
+     * @param round the round this closes (the last closed round + 1)
+     * @param epoch the epoch being trained (1-based)
+     * @param steps local steps trained in this round
+     * @param ranges the offsets trained in this round, one range per assigned partition
+     *     ({@code from == to} for a partition with nothing left in the epoch)
+     * @param sums the round's training sums (the epoch's metrics add these up)
+     * @param payload the node's state after its steps (parameters and optimizer state), or
+     *     null when it trained no samples in the round (it then weighs nothing)
+     */
+    record Contribution(String id, int generation, String node, long round, int epoch, long steps, List<OffsetRange> ranges,
+            RoundSums sums, PayloadRef payload) implements SyncMessage {}
+
+    /**
+     * @param sha256 hex SHA-256 of the safetensors payload
+     * @param size payload bytes
+     * @param chunks chunk records that precede the contribution
+     */
+    record PayloadRef(String sha256, long size, int chunks) {}
+}
