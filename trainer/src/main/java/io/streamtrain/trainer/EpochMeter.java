@@ -20,7 +20,6 @@ final class EpochMeter {
     private double l2spSum;
     private double stepSeconds;
     private long dataWaitNanos;
-    private long syncWaitNanos;
     private long startedNanos = System.nanoTime();
 
     void add(StepReport r) {
@@ -39,16 +38,10 @@ final class EpochMeter {
         dataWaitNanos += nanos;
     }
 
-    /** Time spent waiting for a sync round to close. */
-    void addSyncWait(long nanos) {
-        syncWaitNanos += nanos;
-    }
-
     void reset() {
         samples = steps = correct = 0;
         dataLossSum = l1Sum = l2Sum = l2spSum = stepSeconds = 0;
         dataWaitNanos = 0;
-        syncWaitNanos = 0;
         startedNanos = System.nanoTime();
     }
 
@@ -62,7 +55,7 @@ final class EpochMeter {
 
     /** The sums a sync contribution carries. */
     RoundSums sums(long records, long rejected) {
-        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected);
+        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, 0, 0);
     }
 
     Map<String, Double> metrics(boolean classification, long records, long rejected) {

@@ -34,8 +34,10 @@ final class LoggingListener implements TrainingListener {
     public void onCheckpoint(CheckpointManifest m) {
         Map<String, Double> x = m.metrics();
         log.info(String.format(Locale.ROOT,
-                "epoch %d/%d checkpointed as %s: train_loss %.4f (data %.4f), %d samples at %.0f samples/s, %d records rejected",
+                "epoch %d/%d checkpointed as %s: train_loss %.4f (data %.4f), %d samples at %.0f samples/s, %d records rejected;"
+                        + " sync: %.1f MB, %.2f s waiting (all nodes)",
                 m.epoch(), spec.maxEpochs(), m.checkpointId(), x.get("train_loss"), x.get("data_loss"),
-                x.get("samples").longValue(), x.get("samples_per_second"), x.get("rejected").longValue()));
+                x.get("samples").longValue(), x.get("samples_per_second"), x.get("rejected").longValue(),
+                x.getOrDefault("sync_bytes", 0.0) / 1e6, x.getOrDefault("sync_wait_seconds", 0.0)));
     }
 }

@@ -314,6 +314,8 @@ public final class TrainerNode implements AutoCloseable {
         /** The round this node contributes to next. */
         private long round;
         private long epochStarted = System.nanoTime();
+        /** How long this node's last round took to close after its contribution: reported with the next. */
+        private double lastRoundWaitSeconds;
 
         Session(Engine engine, ModelState state, ControlFeed control, SyncLog syncLog, long syncFrom) {
             this.engine = engine;
@@ -571,7 +573,7 @@ public final class TrainerNode implements AutoCloseable {
         private RoundState contributeAndWait(int epoch, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload)
                 throws InterruptedException {
             SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
-                    round, epoch, steps, ranges, sums, null);
+                    round, epoch, steps, ranges, sums.withSync(0, lastRoundWaitSeconds), null);
             long bytes = channel.contribute(c, payload);
             long started = System.nanoTime();
             long timeout = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
@@ -595,9 +597,9 @@ public final class TrainerNode implements AutoCloseable {
                             syncLog.missing());
                 }
             }
-            long waitedMillis = (System.nanoTime() - started) / 1_000_000;
-            meter.addSyncWait(System.nanoTime() - started);
-            log.debug("round {} closed: {} bytes sent, {} ms waiting", round, bytes, waitedMillis);
+            long waited = System.nanoTime() - started;
+            lastRoundWaitSeconds = waited / 1e9;
+            log.debug("round {} closed: {} bytes sent, {} ms waiting", round, bytes, waited / 1_000_000);
             return syncLog.lastClosed();
         }
 

@@ -58,6 +58,10 @@ class MultiNodeTest {
     }
 
     static String spec(String run, int minNodes) {
+        return spec(run, minNodes, EPOCHS);
+    }
+
+    static String spec(String run, int minNodes, int epochs) {
         return """
                 run: %s
                 data: { train: %s, validation: %s }
@@ -73,12 +77,16 @@ class MultiNodeTest {
                 regularization: { l2: 0.01 }
                 earlyStopping: { enabled: false }
                 sync: { everySteps: 50, outer: average, minNodes: %d }
-                """.formatted(run, TOPIC, VALIDATION, EPOCHS, minNodes);
+                """.formatted(run, TOPIC, VALIDATION, epochs, minNodes);
     }
 
     /** Starts {@code n} trainer processes of one run. */
     static List<ServiceProcess> nodes(Path dir, String run, int n, int minNodes) throws Exception {
-        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, minNodes));
+        return nodes(dir, run, n, minNodes, EPOCHS);
+    }
+
+    static List<ServiceProcess> nodes(Path dir, String run, int n, int minNodes, int epochs) throws Exception {
+        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, minNodes, epochs));
         List<ServiceProcess> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             out.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), run + "-node-" + i, "--log-every", "0"));
@@ -94,9 +102,13 @@ class MultiNodeTest {
 
     /** One checkpoint per epoch, each accounting for every record and sample of the topic once. */
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run) throws Exception {
+        return assertEveryRecordOncePerEpoch(run, EPOCHS);
+    }
+
+    static List<Checkpoint> assertEveryRecordOncePerEpoch(String run, int epochCount) throws Exception {
         List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
         List<Integer> epochs = cps.stream().map(c -> c.manifest().epoch()).toList();
-        assertEquals(java.util.stream.IntStream.rangeClosed(1, EPOCHS).boxed().toList(), epochs, "exactly one checkpoint per epoch");
+        assertEquals(java.util.stream.IntStream.rangeClosed(1, epochCount).boxed().toList(), epochs, "exactly one checkpoint per epoch");
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
             String what = run + " epoch " + m.epoch() + " " + m.metrics();
@@ -167,6 +179,70 @@ class MultiNodeTest {
         double crashed = val.get("crash");
         double reference = val.get("crash-reference");
         assertTrue(Math.abs(crashed - reference) / reference <= 0.01, "val_loss " + crashed + " after the crash, " + reference + " without");
+    }
+
+    @Test
+    void aNodeThatJoinsMidRunTakesPartitionsAtTheNextRoundAndNothingIsTrainedTwice(@TempDir Path dir) throws Exception {
+        int epochs = 14;
+        List<ServiceProcess> nodes = new ArrayList<>(nodes(dir, "join", 2, 2, epochs));
+        try {
+            nodes.get(0).awaitLine(l -> l.contains("epoch 2/" + epochs + " checkpointed") || l.contains("epoch 3/" + epochs + " checkpointed"),
+                    180);
+            Path spec = dir.resolve("join.yaml");
+            ServiceProcess late = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "join-node-late", "--log-every", "0");
+            nodes.add(late);
+            awaitAllExitZero(nodes);
+            assertTrue(late.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"), "the late node trained partitions:\n"
+                    + late.output());
+            assertTrue(!late.output().contains("continuing from round 0 "), "it joined a run in progress:\n" + late.output());
+        } finally {
+            nodes.forEach(ServiceProcess::close);
+        }
+        assertEveryRecordOncePerEpoch("join", epochs);
+    }
+
+    @Test
+    void oneStopEndsEveryNodeAndNothingIsPublishedAfterIt(@TempDir Path dir) throws Exception {
+        int epochs = 500;
+        List<ServiceProcess> nodes = nodes(dir, "stop-all", 3, 3, epochs);
+        try {
+            for (ServiceProcess p : nodes) {
+                p.awaitLine(l -> l.contains("continuing from round"), 120);
+            }
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (TrainerNodeTest.checkpoints(kafka, "stop-all").size() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            String[] stop = CtlTest.streamtrain("ctl", "stop", "--run", "stop-all", "--reason", "enough", "--bootstrap-servers",
+                    kafka.broker.bootstrapServers());
+            assertEquals("0", stop[0], stop[1]);
+            for (ServiceProcess p : nodes) {
+                assertEquals(0, p.awaitExit(30), p.output());
+                assertTrue(p.output().contains("stopped by") && p.output().contains("(operator)"), p.output());
+            }
+        } finally {
+            nodes.forEach(ServiceProcess::close);
+        }
+        List<io.streamtrain.core.control.ControlMessage> control = new ArrayList<>();
+        long stopWritten = -1;
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.control("stop-all"))) {
+            Optional<io.streamtrain.core.control.ControlMessage> m = Messages.decodeControl(r.value());
+            m.ifPresent(control::add);
+            if (m.isPresent() && m.get() instanceof io.streamtrain.core.control.ControlMessage.Stop) {
+                stopWritten = r.timestamp();
+            }
+        }
+        String stopId = control.stream().filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Stop).findFirst().orElseThrow().id();
+        List<String> acked = control.stream().filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Ack a && stopId.equals(a.command()))
+                .map(m -> ((io.streamtrain.core.control.ControlMessage.Ack) m).node()).sorted().toList();
+        assertEquals(List.of("stop-all-node-0", "stop-all-node-1", "stop-all-node-2"), acked, "every node acknowledged the one STOP");
+        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, "stop-all");
+        Checkpoint last = cps.get(cps.size() - 1);
+        long published = java.time.Instant.parse(last.manifest().time()).toEpochMilli();
+        // a checkpoint whose transaction was under way when the STOP came may still commit; none is begun after it
+        assertTrue(published < stopWritten + 1_000, "checkpoint of epoch " + last.manifest().epoch() + " published "
+                + (published - stopWritten) + " ms after the STOP");
+        assertTrue(last.manifest().epoch() < epochs);
     }
 
     @Test

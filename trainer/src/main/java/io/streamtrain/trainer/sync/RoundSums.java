@@ -7,15 +7,25 @@ import java.util.Map;
  * Training sums of a round or of an epoch so far, added up across nodes. Losses are
  * sample-weighted, penalties are per step, so the epoch's metrics are the same means one
  * node training everything would report.
+ *
+ * @param syncBytes bytes the contributions wrote to the sync topic
+ * @param syncWaitSeconds time the nodes spent waiting for rounds to close (a node reports
+ *     a round's wait with its next contribution)
  */
 public record RoundSums(long samples, long steps, long correct, double dataLoss, double l1, double l2, double l2sp,
-        long records, long rejected) {
+        long records, long rejected, long syncBytes, double syncWaitSeconds) {
 
-    public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     public RoundSums plus(RoundSums o) {
         return new RoundSums(samples + o.samples, steps + o.steps, correct + o.correct, dataLoss + o.dataLoss, l1 + o.l1,
-                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected);
+                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected, syncBytes + o.syncBytes,
+                syncWaitSeconds + o.syncWaitSeconds);
+    }
+
+    /** These sums with the sync traffic and wait a contribution reports. */
+    public RoundSums withSync(long bytes, double waitSeconds) {
+        return new RoundSums(samples, steps, correct, dataLoss, l1, l2, l2sp, records, rejected, bytes, waitSeconds);
     }
 
     /** The epoch's training metrics as a checkpoint manifest carries them. */
@@ -37,6 +47,8 @@ public record RoundSums(long samples, long steps, long correct, double dataLoss,
         m.put("steps", (double) steps);
         m.put("records", (double) records);
         m.put("rejected", (double) rejected);
+        m.put("sync_bytes", (double) syncBytes);
+        m.put("sync_wait_seconds", syncWaitSeconds);
         return m;
     }
 }

@@ -100,18 +100,18 @@ public final class SyncChannel implements AutoCloseable {
      */
     public long contribute(SyncMessage.Contribution c, byte[] payload) {
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
-        SyncMessage.Contribution withRef = c;
-        long bytes = 0;
+        SyncMessage.PayloadRef ref = null;
         if (payload != null) {
             records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
-            withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(), c.ranges(), c.sums(),
-                    new SyncMessage.PayloadRef(CheckpointCodec.sha256(payload), payload.length, records.size()));
-            bytes += payload.length;
+            ref = new SyncMessage.PayloadRef(CheckpointCodec.sha256(payload), payload.length, records.size());
         }
-        byte[] value = json(withRef);
-        records.add(record(CONTRIBUTION, c.id(), value));
+        // the record counts itself approximately: its own JSON is small next to a payload
+        long bytes = (payload == null ? 0 : payload.length) + 512;
+        SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
+                c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
+        records.add(record(CONTRIBUTION, c.id(), json(withRef)));
         send(records);
-        return bytes + value.length;
+        return bytes;
     }
 
     private void send(List<ProducerRecord<byte[], byte[]>> records) {
