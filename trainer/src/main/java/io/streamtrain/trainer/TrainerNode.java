@@ -352,6 +352,7 @@ public final class TrainerNode implements AutoCloseable {
                 long idleSince = System.nanoTime();
                 while (!stopRequested) {
                     checkFeeds();
+                    feed.heartbeat();
                     BatchFeed.Reset reset = feed.takeReset();
                     if (reset != null) {
                         if (rollBack(reset)) {
@@ -500,6 +501,7 @@ public final class TrainerNode implements AutoCloseable {
         private boolean readUntil(String id) {
             long deadline = System.nanoTime() + options.brokerWait().toNanos();
             while (!stopRequested) {
+                feed.heartbeat();
                 for (SyncChannel.Read r : channel.poll(Duration.ofMillis(100))) {
                     if (r.message().id().equals(id)) {
                         return true;
@@ -527,6 +529,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}", want,
                             syncLog.members(generation));
                 }
+                feed.heartbeat();
                 channel.poll(Duration.ofMillis(100));
             }
             return true;
@@ -578,23 +581,26 @@ public final class TrainerNode implements AutoCloseable {
             long started = System.nanoTime();
             long timeout = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
             long warned = started;
+            // a node that died leaves the group within its session timeout; one that hangs within sync.timeoutSeconds
+            long giveUp = Math.max(2 * timeout, options.brokerWait().toNanos());
             while (syncLog.lastClosed().round() < round) {
                 checkFeeds();
+                feed.heartbeat();
                 if (stopRequested || feed.resetPending()) {
                     return null;
                 }
                 channel.poll(Duration.ofMillis(50));
                 long now = System.nanoTime();
-                if (now - started > 2 * timeout) {
-                    throw new IllegalStateException("round " + round + " did not close within " + 2 * spec.sync().timeoutSeconds()
-                            + " s (sync.timeoutSeconds × 2); still missing partitions (partition=node) " + syncLog.missing()
+                if (now - started > giveUp) {
+                    throw new IllegalStateException("round " + round + " did not close within " + giveUp / 1_000_000_000L
+                            + " s; still missing partitions (partition=node) " + syncLog.missing()
                             + ". A restart resumes from the last closed round");
                 }
                 if (now - warned > timeout) {
                     warned = now;
-                    log.warn("round {} has waited {} s for partitions (partition=node) {}; a node that died leaves the group within"
-                            + " its session timeout, one that hangs holds the round up", round, (now - started) / 1_000_000_000L,
-                            syncLog.missing());
+                    log.warn("round {} has waited {} s for partitions (partition=node) {}: a straggler. A node that died leaves the"
+                            + " group within its session timeout, one whose training hangs within sync.timeoutSeconds; its partitions"
+                            + " then go to the others", round, (now - started) / 1_000_000_000L, syncLog.missing());
                 }
             }
             long waited = System.nanoTime() - started;

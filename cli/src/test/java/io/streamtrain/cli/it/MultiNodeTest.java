@@ -202,6 +202,39 @@ class MultiNodeTest {
     }
 
     @Test
+    void aHungNodeIsEvictedTheOthersGoOnAndItRejoinsWhenItWakes(@TempDir Path dir) throws Exception {
+        int epochs = 12;
+        Path spec = Files.writeString(dir.resolve("hung.yaml"), spec("hung", 3, epochs).replace("minNodes: 3 }", "minNodes: 3, timeoutSeconds: 3 }"));
+        List<ServiceProcess> nodes = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                nodes.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), "hung-node-" + i, "--log-every", "0"));
+            }
+            for (ServiceProcess p : nodes) {
+                p.awaitLine(l -> l.contains("continuing from round"), 120);
+            }
+            ServiceProcess straggler = nodes.stream().filter(p -> !p.output().matches("(?s).*continuing from round.*partitions \\[0.*")
+                    && !p.output().matches("(?s).*group generation \\d+: partitions \\[0[],].*")).findFirst().orElseThrow();
+            straggler.awaitLine(l -> l.contains("epoch 2 read"), 120);
+            straggler.freeze();
+            List<ServiceProcess> others = nodes.stream().filter(p -> p != straggler).toList();
+            int[] from = others.stream().mapToInt(ServiceProcess::lineCount).toArray();
+            // the others' round waits for the frozen node and says so; its session times out and they go on without it
+            for (int i = 0; i < others.size(); i++) {
+                others.get(i).awaitLineAfter(from[i], l -> l.contains("a straggler"), 60);
+                others.get(i).awaitLineAfter(from[i], l -> l.contains("continuing from round"), 60);
+            }
+            straggler.thaw();
+            awaitAllExitZero(nodes);
+            assertTrue(straggler.output().lines().filter(l -> l.contains("continuing from round")).count() >= 2,
+                    "the straggler rejoined after it woke:\n" + straggler.output());
+        } finally {
+            nodes.forEach(ServiceProcess::close);
+        }
+        assertEveryRecordOncePerEpoch("hung", epochs);
+    }
+
+    @Test
     void oneStopEndsEveryNodeAndNothingIsPublishedAfterIt(@TempDir Path dir) throws Exception {
         int epochs = 500;
         List<ServiceProcess> nodes = nodes(dir, "stop-all", 3, 3, epochs);

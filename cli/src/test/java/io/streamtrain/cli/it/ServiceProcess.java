@@ -125,6 +125,23 @@ final class ServiceProcess implements AutoCloseable {
         process.toHandle().destroy();
     }
 
+    /** Freezes the whole process (SIGSTOP): a node that hangs without dying, heartbeats included. */
+    void freeze() throws IOException, InterruptedException {
+        signal("STOP");
+    }
+
+    /** Lets a frozen process go on (SIGCONT). */
+    void thaw() throws IOException, InterruptedException {
+        signal("CONT");
+    }
+
+    private void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new AssertionError("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     String output() {
         return String.join("\n", lines);
     }

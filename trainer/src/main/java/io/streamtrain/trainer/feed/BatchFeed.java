@@ -76,6 +76,10 @@ public final class BatchFeed implements Runnable {
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
     private final Set<TopicPartition> paused = new HashSet<>();
     private volatile boolean closed;
+    /** When the training thread last showed it is alive; a feed whose trainer hangs leaves the group. */
+    private volatile long trainerBeat = System.nanoTime();
+    private final long stallNanos;
+    private boolean left;
     private volatile boolean consumptionPaused;
     private volatile long generation;
     private volatile EpochPlan plan;
@@ -113,12 +117,22 @@ public final class BatchFeed implements Runnable {
         this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().outputs());
         this.maxEpochs = spec.maxEpochs();
         this.everySteps = spec.sync().everySteps();
+        this.stallNanos = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
         this.plan = plan;
         this.queue = new PrefetchQueue<>(prefetchBytes);
         this.partitionBufferBytes = Math.max(1 << 20, prefetchBytes);
     }
 
     // ---- the training thread's side ----
+
+    /**
+     * The training thread is alive. If it does not say so for {@code sync.timeoutSeconds},
+     * the feed leaves the group (a straggler: the other nodes' round waits for it), so that
+     * its partitions go to the others; it rejoins when the trainer is back.
+     */
+    public void heartbeat() {
+        trainerBeat = System.nanoTime();
+    }
 
     /** Whether a reset waits to be taken (a rebalance happened). */
     public boolean resetPending() {
@@ -201,6 +215,9 @@ public final class BatchFeed implements Runnable {
         try {
             consumer.subscribe(List.of(topic), new Listener());
             while (!closed) {
+                if (leaveOrRejoin()) {
+                    continue;
+                }
                 if (rewind.getAndSet(false)) {
                     reassigned();
                 }
@@ -238,6 +255,27 @@ public final class BatchFeed implements Runnable {
                 log.debug("closing the consumer: {}", e.toString());
             }
         }
+    }
+
+    /** @return true while out of the group (nothing to poll) */
+    private boolean leaveOrRejoin() throws InterruptedException {
+        long since = System.nanoTime() - trainerBeat;
+        if (!left && since > stallNanos) {
+            log.warn("the training thread has not been heard from for {} s (sync.timeoutSeconds is {}): leaving the group so"
+                    + " that the other nodes take this node's partitions over; it rejoins when training resumes",
+                    since / 1_000_000_000L, stallNanos / 1_000_000_000L);
+            consumer.unsubscribe();
+            revoked();
+            left = true;
+        } else if (left && since < stallNanos) {
+            log.info("the training thread is back: rejoining the group");
+            consumer.subscribe(List.of(topic), new Listener());
+            left = false;
+        }
+        if (left) {
+            Thread.sleep(100);
+        }
+        return left;
     }
 
     private final class Listener implements ConsumerRebalanceListener {
