@@ -46,6 +46,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -281,7 +282,8 @@ public final class TrainerNode implements AutoCloseable {
                 start = RoundState.start(0, 0, 0, payloadOf(state), null, -1, 0, RoundSums.ZERO);
                 log.info("starting run {} from {}", spec.run(), spec.init().from() == null ? "seed " + spec.init().seed() : spec.init().from());
             }
-            SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null);
+            long startedAt = latest.map(c -> java.time.Instant.parse(c.manifest().time()).toEpochMilli()).orElse(-1L);
+            SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null, startedAt);
             return new Session(engine, state, control, syncLog, syncFrom).run();
         }
     }
@@ -314,6 +316,8 @@ public final class TrainerNode implements AutoCloseable {
         /** The round this node contributes to next. */
         private long round;
         private long epochStarted = System.nanoTime();
+        /** The sync point of the last checkpoint this node published: the sync log before it is deleted after the next. */
+        private long publishedSyncOffset = -1;
         /** How long this node's last round took to close after its contribution: reported with the next. */
         private double lastRoundWaitSeconds;
 
@@ -707,6 +711,7 @@ public final class TrainerNode implements AutoCloseable {
                         new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation())), payload);
                 if (m != null) {
                     listeners.forEach(l -> l.onCheckpoint(m));
+                    truncateSyncLog(ended.nextOffset());
                 }
             } catch (RebalancedException e) {
                 log.warn("{}; the owner of partition 0 in the next generation publishes it", e.getMessage());
@@ -714,6 +719,30 @@ public final class TrainerNode implements AutoCloseable {
                 log.warn("another node took over the checkpoints of run {} (it owns partition 0 now); epoch {} is its to publish",
                         spec.run(), ended.epoch());
                 closeCheckpointer();
+            }
+        }
+
+        /**
+         * Rounds before the previous checkpoint's sync point are no longer needed by anyone:
+         * a starting node resumes from the latest checkpoint and reads the sync log from its
+         * point on. (One checkpoint of slack: a node that read the previous one as the latest
+         * a moment ago still finds its rounds.)
+         */
+        private void truncateSyncLog(long newest) {
+            long before = publishedSyncOffset;
+            publishedSyncOffset = newest;
+            if (before <= 0) {
+                return;
+            }
+            try (Admin admin = Preflight.admin(kafka)) {
+                admin.deleteRecords(Map.of(new TopicPartition(Topics.sync(spec.run()), 0), RecordsToDelete.beforeOffset(before)))
+                        .all().get(10, TimeUnit.SECONDS);
+                log.debug("deleted the sync log of run {} before offset {}", spec.run(), before);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
+                log.warn("could not delete the sync log of run {} before offset {} (it only grows until a later checkpoint"
+                        + " succeeds): {}", spec.run(), before, e.toString());
             }
         }
 

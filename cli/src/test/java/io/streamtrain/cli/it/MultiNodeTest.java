@@ -132,7 +132,13 @@ class MultiNodeTest {
             } finally {
                 nodes.forEach(ServiceProcess::close);
             }
-            assertEveryRecordOncePerEpoch("acct-" + n);
+            List<Checkpoint> cps = assertEveryRecordOncePerEpoch("acct-" + n);
+            // the sync log keeps only what a resume needs: from the second-to-last checkpoint's sync point on
+            try (var c = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(kafka.settings.consumer(null))) {
+                var sync = new org.apache.kafka.common.TopicPartition(Topics.sync("acct-" + n), 0);
+                assertEquals(cps.get(EPOCHS - 2).manifest().sync().offset(), c.beginningOffsets(List.of(sync)).get(sync),
+                        "the sync log of acct-" + n + " starts at epoch " + (EPOCHS - 1) + "'s sync point");
+            }
         }
         Map<String, Double> val = finalValidationLoss(List.of("acct-1", "acct-2"));
         double one = val.get("acct-1");
@@ -324,6 +330,8 @@ class MultiNodeTest {
                 optimizer: { type: sgd, learningRate: 0.1 }
                 regularization: { l2: 0.001 }
                 sync: { everySteps: 1, minNodes: %d }
+                # contributions in several chunks each, as a large model's are
+                checkpoints: { chunkBytes: 1024 }
                 """.formatted(run, topic, batchSize, n));
         List<ServiceProcess> nodes = new ArrayList<>();
         try {

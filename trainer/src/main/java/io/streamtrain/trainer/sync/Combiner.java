@@ -71,6 +71,8 @@ public final class Combiner {
     private static float[] mean(String name, long[] shape, List<Weighted> contributions, long total) {
         int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
         double[] acc = new double[n];
+        // an IEEE sum starts at -0.0: then a single contribution's -0.0 stays -0.0, bit for bit
+        Arrays.fill(acc, -0.0);
         for (Weighted w : contributions) {
             Tensor t = w.state().tensor(name);
             if (t == null || !Arrays.equals(t.shape(), shape)) {

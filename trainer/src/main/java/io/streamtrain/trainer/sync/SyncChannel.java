@@ -132,7 +132,14 @@ public final class SyncChannel implements AutoCloseable {
     /** Reads what the log has (waiting up to {@code timeout} for something) and applies it in order. */
     public List<Read> poll(Duration timeout) {
         List<Read> out = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(timeout)) {
+        org.apache.kafka.clients.consumer.ConsumerRecords<byte[], byte[]> records;
+        try {
+            records = consumer.poll(timeout);
+        } catch (org.apache.kafka.clients.consumer.OffsetOutOfRangeException e) {
+            throw new IllegalStateException("the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
+                    + " them redundant while this node started); a restart resumes from that checkpoint", e);
+        }
+        for (ConsumerRecord<byte[], byte[]> r : records) {
             String type = CheckpointCodec.typeOf(r);
             String id = r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
             try {
@@ -140,11 +147,11 @@ public final class SyncChannel implements AutoCloseable {
                     chunk(id, r);
                 } else if (JOIN.equals(type)) {
                     SyncMessage.Join j = JSON.readValue(r.value(), SyncMessage.Join.class);
-                    out.add(new Read(r.offset(), j, syncLog.accept(r.offset(), j, null)));
+                    out.add(new Read(r.offset(), j, syncLog.accept(r.offset(), r.timestamp(), j, null)));
                 } else if (CONTRIBUTION.equals(type)) {
                     SyncMessage.Contribution c = JSON.readValue(r.value(), SyncMessage.Contribution.class);
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
-                    out.add(new Read(r.offset(), c, syncLog.accept(r.offset(), c, state)));
+                    out.add(new Read(r.offset(), c, syncLog.accept(r.offset(), r.timestamp(), c, state)));
                 } else {
                     log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
                 }

@@ -21,9 +21,11 @@ import org.slf4j.LoggerFactory;
  * combined state and the same resume points, without talking to anyone but the log.
  *
  * <ul>
- *   <li>A <b>generation</b> is the consumer group's: the first record of a higher generation
- *       ends the lower one. Later records of a lower generation are stale and ignored (their
- *       writer is about to learn of the rebalance and roll back).
+ *   <li>A <b>generation</b> is the consumer group's: every node writes a join when it is
+ *       assigned partitions, and the first join of a new generation ends the previous one.
+ *       Later records of another generation are stale and ignored (their writer is about to
+ *       learn of the rebalance and roll back). A join of a lower generation after a long
+ *       silence is a group made anew (see {@link #GROUP_RECREATED_GAP_MILLIS}).
  *   <li>A <b>round</b> closes when the contributions of the current generation to round
  *       {@code last + 1} cover every partition of the train topic exactly once. The combined
  *       state, the new positions and the epoch's sums follow from them alone.
@@ -39,7 +41,16 @@ public final class SyncLog {
 
     private record Pending(SyncMessage.Contribution contribution, SafeTensors.Document state) {}
 
+    /**
+     * A join of a lower (or the same) generation written this long after the log's previous record means
+     * the consumer group was deleted (empty, no offsets) and made anew: Kafka starts its
+     * generations over. A stale join (a node that had not seen the rebalance yet) comes
+     * within moments of the others.
+     */
+    static final long GROUP_RECREATED_GAP_MILLIS = 60_000;
+
     private final Combiner combiner;
+    private long lastTimestamp = -1;
     private RoundState lastClosed;
     private RoundState lastEpochEnd;
     private int generation;
@@ -57,6 +68,15 @@ public final class SyncLog {
      * @param lastEpochEnd the same when {@code start} ends an epoch (a checkpoint), else null
      */
     public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd) {
+        this(combiner, start, lastEpochEnd, -1);
+    }
+
+    /**
+     * @param startedAt when {@code start} was written (a checkpoint's time, milliseconds), or
+     *     -1: a join long after it with a generation not above the checkpoint's is a group made anew
+     */
+    public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt) {
+        this.lastTimestamp = startedAt;
         this.combiner = combiner;
         this.lastClosed = start;
         this.lastEpochEnd = lastEpochEnd;
@@ -107,49 +127,68 @@ public final class SyncLog {
         return out;
     }
 
+    /** Takes the next record of the log, as if written at time 0 (no group recreation is ever seen). */
+    public RoundState accept(long offset, SyncMessage m, SafeTensors.Document state) {
+        return accept(offset, 0, m, state);
+    }
+
     /**
      * Takes the next record of the log.
      *
      * @param offset its offset on the sync topic
+     * @param timestamp its timestamp on the sync topic (milliseconds)
      * @param state a contribution's decoded payload (null when it carries none)
      * @return the round this record closed, or null
      */
-    public RoundState accept(long offset, SyncMessage m, SafeTensors.Document state) {
+    public RoundState accept(long offset, long timestamp, SyncMessage m, SafeTensors.Document state) {
+        long previous = lastTimestamp;
+        lastTimestamp = Math.max(lastTimestamp, timestamp);
         if (m instanceof SyncMessage.Contribution c && c.epoch() == 1) {
             for (OffsetRange r : c.ranges()) {
                 deadLettersThrough.merge(r.partition(), r.to(), Math::max);
             }
         }
-        if (m.generation() < generation) {
-            log.debug("stale sync record of generation {} from {} (now {})", m.generation(), m.node(), generation);
-            return null;
-        }
-        if (m instanceof SyncMessage.Join j && lastClosed.plan() == null) {
-            // the run's first join decides the epoch plan for everyone
-            lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()));
-        }
-        if (m.generation() > generation) {
-            generation = m.generation();
-            pending.clear();
-            resume = new Resume(generation, lastClosed, lastEpochEnd);
-        }
         if (m instanceof SyncMessage.Join j) {
+            boolean recreated = j.generation() <= generation && previous >= 0 && timestamp - previous > GROUP_RECREATED_GAP_MILLIS;
+            if (j.generation() < generation && !recreated) {
+                log.debug("stale join of generation {} from {} (now {})", j.generation(), j.node(), generation);
+                return null;
+            }
+            if (recreated) {
+                log.warn("the consumer group's generation went back from {} to {} after {} s without sync records: the group was"
+                        + " deleted while no trainer ran and made anew; its generations start over", generation, j.generation(),
+                        (timestamp - previous) / 1000);
+            }
+            if (lastClosed.plan() == null) {
+                // the run's first join decides the epoch plan for everyone
+                lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()));
+            }
+            if (j.generation() != generation || recreated) {
+                // only a join starts a generation: every node writes one before it contributes in it
+                generation = j.generation();
+                pending.clear();
+                owners.clear();
+                members.clear();
+                resume = new Resume(generation, lastClosed, lastEpochEnd);
+            }
             Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
             j.partitions().forEach(p -> who.put(p, j.node()));
             members.computeIfAbsent(j.generation(), g -> new TreeSet<>()).add(j.node());
-            owners.keySet().removeIf(g -> g < generation);
-            members.keySet().removeIf(g -> g < generation);
             return null;
         }
         SyncMessage.Contribution c = (SyncMessage.Contribution) m;
-        if (c.round() != lastClosed.round() + 1 || c.epoch() != lastClosed.epoch() + 1) {
+        if (c.generation() != generation) {
+            log.debug("stale contribution of generation {} from {} (now {})", c.generation(), c.node(), generation);
+            return null;
+        }
+        if (c.round() != lastClosed.round() + 1 || c.epoch() != lastClosed.epoch() + 1 || lastClosed.plan() == null) {
             log.warn("ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})", c.node(), c.round(),
                     c.epoch(), lastClosed.round() + 1, lastClosed.epoch() + 1);
             return null;
         }
         Set<Integer> covered = covered();
         for (OffsetRange r : c.ranges()) {
-            if (covered.contains(r.partition()) || !lastClosed.plan().ranges().containsKey(r.partition())
+            if (!covered.add(r.partition()) || !lastClosed.plan().ranges().containsKey(r.partition())
                     || r.from() != lastClosed.positions().get(r.partition())) {
                 log.warn("ignoring a contribution of {} to round {}: partition {} from {} is already covered, not in the plan,"
                         + " or not where the round started", c.node(), c.round(), r.partition(), r.from());

@@ -1,0 +1,130 @@
+package io.streamtrain.trainer.sync;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.spec.SyncSpec;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class CombinerTest {
+    private static final Combiner AVERAGE = new Combiner(SyncSpec.defaults());
+    /** lr and μ of 0.5 keep every hand-computed value exact in binary. */
+    private static final Combiner NESTEROV = new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.5, 0.5, 60, 1));
+
+    static Tensor t(String name, float... values) {
+        return Tensor.ofFloats(name, new long[] {values.length}, values);
+    }
+
+    static SafeTensors.Document doc(Tensor... tensors) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (Tensor t : tensors) {
+            m.put(t.name(), t);
+        }
+        return new SafeTensors.Document(m, Map.of("format", "unit"));
+    }
+
+    static Combiner.Weighted w(SafeTensors.Document state, long samples) {
+        return new Combiner.Weighted(state, samples);
+    }
+
+    static float[] values(SafeTensors.Document d, String name) {
+        return d.tensor(name).toFloats();
+    }
+
+    @Test
+    void averageIsTheSampleWeightedMeanOfParametersAndOptimizerSlotsWithTheBasesAnchors() {
+        SafeTensors.Document base = doc(t("w", 0, 0), t("optimizer.m.w", 0, 0), t("anchor.w", 9, 9));
+        SafeTensors.Document a = doc(t("w", 1, 2), t("optimizer.m.w", 4, 8), t("anchor.w", 100, 100));
+        SafeTensors.Document b = doc(t("w", 5, 6), t("optimizer.m.w", 0, 4), t("anchor.w", -1, -1));
+
+        SafeTensors.Document out = AVERAGE.combine(base, List.of(w(a, 1), w(b, 3)));
+
+        assertArrayEquals(new float[] {4, 5}, values(out, "w"), "(1·a + 3·b) / 4");
+        assertArrayEquals(new float[] {1, 5}, values(out, "optimizer.m.w"));
+        assertArrayEquals(new float[] {9, 9}, values(out, "anchor.w"), "anchors are the base's, not averaged");
+        assertEquals(List.copyOf(base.tensors().keySet()), List.copyOf(out.tensors().keySet()));
+        assertEquals(base.metadata(), out.metadata());
+    }
+
+    @Test
+    void aRoundWithNoSamplesLeavesTheBaseAsItWas() {
+        SafeTensors.Document base = doc(t("w", 1, 2), t("anchor.w", 3, 4));
+        SafeTensors.Document trained = doc(t("w", 50, 60), t("anchor.w", 3, 4));
+
+        assertEquals(base, AVERAGE.combine(base, List.of()));
+        assertEquals(base, AVERAGE.combine(base, List.of(w(trained, 0))));
+        assertEquals(base, NESTEROV.combine(base, List.of(w(trained, 0))), "no outer step and no momentum without samples");
+    }
+
+    @Test
+    void oneContributionIsReproducedBitForBit() {
+        // values a weighted sum in double could round differently: thirds, extremes, a subnormal
+        float[] w = {0.1f, 1f / 3, -2f / 3, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE, 1e-30f, 16_777_215f};
+        float[] slot = {1e-8f, 123_456.79f, -0.3f, 7f / 11, 1f, 2f, 3f, 4f};
+        SafeTensors.Document base = doc(t("w", new float[8]), t("optimizer.v.w", new float[8]));
+        SafeTensors.Document node = doc(t("w", w), t("optimizer.v.w", slot));
+
+        SafeTensors.Document out = AVERAGE.combine(base, List.of(w(node, 37)));
+
+        assertEquals(node.tensor("w"), out.tensor("w"));
+        assertEquals(node.tensor("optimizer.v.w"), out.tensor("optimizer.v.w"));
+    }
+
+    @Test
+    void oneContributionKeepsTheSignOfZero() {
+        // -0.0 appears e.g. when weight decay shrinks a tiny negative weight; weight 1 must still copy it
+        SafeTensors.Document base = doc(t("w", 0, 0));
+        SafeTensors.Document node = doc(t("w", -0.0f, 0.0f));
+
+        SafeTensors.Document out = AVERAGE.combine(base, List.of(w(node, 5)));
+
+        assertEquals(node.tensor("w"), out.tensor("w"), "bits " + Arrays.toString(values(out, "w")));
+    }
+
+    @Test
+    void nesterovTakesAnOuterMomentumStepAndCarriesTheMomentumInTheState() {
+        SafeTensors.Document base = doc(t("w", 1, 2), t("optimizer.m.w", 10, 10), t("anchor.w", 7, 7));
+        SafeTensors.Document a = doc(t("w", 0, 1), t("optimizer.m.w", 2, 2), t("anchor.w", 7, 7));
+        SafeTensors.Document b = doc(t("w", 0.5f, 2.5f), t("optimizer.m.w", 4, 6), t("anchor.w", 7, 7));
+
+        // mean [0.25, 1.75]; Δ = w − mean = [0.75, 0.25]; m = 0.5·0 + Δ; w − 0.5·(Δ + 0.5·m)
+        SafeTensors.Document first = NESTEROV.combine(base, List.of(w(a, 1), w(b, 1)));
+        assertArrayEquals(new float[] {0.4375f, 1.8125f}, values(first, "w"));
+        assertArrayEquals(new float[] {0.75f, 0.25f}, values(first, "outer.momentum.w"));
+        assertArrayEquals(new float[] {3, 4}, values(first, "optimizer.m.w"), "optimizer slots averaged, not stepped");
+        assertArrayEquals(new float[] {7, 7}, values(first, "anchor.w"));
+
+        // the node's own copy of the momentum is not the log's: the base's is what counts
+        SafeTensors.Document c = doc(t("w", 0.1875f, 2.3125f), t("optimizer.m.w", 1, 1), t("anchor.w", 7, 7),
+                t("outer.momentum.w", 99, 99));
+        // Δ = [0.25, −0.5]; m = 0.5·[0.75, 0.25] + Δ = [0.625, −0.375]; w − 0.5·(Δ + 0.5·m)
+        SafeTensors.Document second = NESTEROV.combine(first, List.of(w(c, 2)));
+        assertArrayEquals(new float[] {0.15625f, 2.15625f}, values(second, "w"));
+        assertArrayEquals(new float[] {0.625f, -0.375f}, values(second, "outer.momentum.w"));
+        assertArrayEquals(new float[] {1, 1}, values(second, "optimizer.m.w"));
+        assertEquals(Set.of("w", "outer.momentum.w", "optimizer.m.w", "anchor.w"), second.tensors().keySet());
+    }
+
+    @Test
+    void aContributionWithoutATensorOrOfAnotherShapeIsRefused() {
+        SafeTensors.Document base = doc(Tensor.ofFloats("w", new long[] {2, 1}, new float[] {1, 2}), t("optimizer.m.w", 0));
+        SafeTensors.Document ok = doc(Tensor.ofFloats("w", new long[] {2, 1}, new float[] {3, 4}), t("optimizer.m.w", 1));
+        SafeTensors.Document noSlot = doc(Tensor.ofFloats("w", new long[] {2, 1}, new float[] {3, 4}));
+        SafeTensors.Document noParam = doc(t("optimizer.m.w", 1));
+        SafeTensors.Document flat = doc(t("w", 3, 4), t("optimizer.m.w", 1)); // same element count, other shape
+        SafeTensors.Document longer = doc(Tensor.ofFloats("w", new long[] {3, 1}, new float[] {3, 4, 5}), t("optimizer.m.w", 1));
+
+        for (SafeTensors.Document bad : List.of(noSlot, noParam, flat, longer)) {
+            assertThrows(IllegalArgumentException.class, () -> AVERAGE.combine(base, List.of(w(ok, 1), w(bad, 1))));
+            assertThrows(IllegalArgumentException.class, () -> NESTEROV.combine(base, List.of(w(bad, 1), w(ok, 1))));
+        }
+    }
+}
