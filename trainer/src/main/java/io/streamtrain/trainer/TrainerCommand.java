@@ -23,8 +23,11 @@ import picocli.CommandLine.Option;
         description = {
             "Run a trainer node of a run.",
             "",
-            "Joins the run's consumer group, trains on the batches of the train topic and publishes a checkpoint "
-                    + "at the end of every epoch. Resumes from the run's latest checkpoint. SIGTERM stops it at a step boundary.",
+            "Joins the run's consumer group and trains on the batches of the partitions it is assigned. Start one per "
+                    + "machine with the same spec and distinct --node-id values: the nodes combine their weights every "
+                    + "sync.everySteps steps through the run's sync topic, and the owner of partition 0 publishes a checkpoint "
+                    + "at the end of every epoch. Resumes from the run's latest checkpoint and the sync rounds after it. "
+                    + "SIGTERM stops it at a step boundary.",
             "",
             "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."})
 public final class TrainerCommand implements Callable<Integer> {
@@ -41,7 +44,7 @@ public final class TrainerCommand implements Callable<Integer> {
     String bootstrapServers;
 
     @Option(names = "--node-id", paramLabel = "NAME", defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-node-0}}",
-            description = "This node's name; unique among live trainers of the run (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
+            description = "This node's name; unique among the live trainers of the run (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
     String nodeId;
 
     @Option(names = "--prefetch-bytes", paramLabel = "BYTES", defaultValue = "" + TrainerOptions.DEFAULT_PREFETCH_BYTES,

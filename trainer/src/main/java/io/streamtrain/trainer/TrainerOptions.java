@@ -5,8 +5,8 @@ import java.time.Duration;
 /**
  * How a trainer node runs, apart from what it trains (that is the run spec).
  *
- * @param nodeId this node's name: in logs, checkpoints and its transactional id. Two live
- *     processes must not share one (the newer fences the older)
+ * @param nodeId this node's name: in logs, checkpoints, acknowledgements and the sync log,
+ *     which counts and names a run's nodes by it; two live nodes of a run must not share one
  * @param prefetchBytes the most decoded batch data held ahead of the training step
  * @param brokerWait how long Kafka may be unreachable mid-run before the node gives up
  * @param logEverySteps a progress line every this many steps (0: only per epoch)
