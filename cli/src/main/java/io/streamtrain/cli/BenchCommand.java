@@ -5,5 +5,5 @@ import picocli.CommandLine.Command;
 /** {@code streamtrain bench}: measurements printed as they are made. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks that print their figures; see docs/benchmarks.md for recorded results.",
-        subcommands = {TrainerBench.class, StopBench.class})
+        subcommands = {TrainerBench.class, StopBench.class, NodesBench.class})
 public final class BenchCommand {}

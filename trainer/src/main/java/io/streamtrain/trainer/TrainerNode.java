@@ -248,6 +248,11 @@ public final class TrainerNode implements AutoCloseable {
     }
 
     private Outcome train(Engine engine, ControlFeed control) throws InterruptedException {
+        return train(engine, control, 1);
+    }
+
+    /** @param attempt how often the run's start was read (a newer checkpoint may have made the first read's rounds go) */
+    private Outcome train(Engine engine, ControlFeed control, int attempt) throws InterruptedException {
         Optional<Checkpoint> latest = readLatestCheckpoint();
         if (stopRequested) {
             ControlMessage.Stop stop = stopCommand;
@@ -285,6 +290,12 @@ public final class TrainerNode implements AutoCloseable {
             long startedAt = latest.map(c -> java.time.Instant.parse(c.manifest().time()).toEpochMilli()).orElse(-1L);
             SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null, startedAt);
             return new Session(engine, state, control, syncLog, syncFrom).run();
+        } catch (SyncChannel.TruncatedException e) {
+            if (attempt >= 5) {
+                throw e;
+            }
+            log.info("{}; reading the latest checkpoint again", e.getMessage());
+            return train(engine, control, attempt + 1);
         }
     }
 
@@ -316,8 +327,8 @@ public final class TrainerNode implements AutoCloseable {
         /** The round this node contributes to next. */
         private long round;
         private long epochStarted = System.nanoTime();
-        /** The sync point of the last checkpoint this node published: the sync log before it is deleted after the next. */
-        private long publishedSyncOffset = -1;
+        /** The sync points of the last two checkpoints this node published: the log before the older goes after the next. */
+        private final java.util.ArrayDeque<Long> publishedSyncOffsets = new java.util.ArrayDeque<>();
         /** How long this node's last round took to close after its contribution: reported with the next. */
         private double lastRoundWaitSeconds;
 
@@ -519,11 +530,15 @@ public final class TrainerNode implements AutoCloseable {
             return false;
         }
 
-        /** Before the run's first round: waits until sync.minNodes nodes joined this generation. @return false if it ended first */
+        /**
+         * Before the run's first round: waits until sync.minNodes nodes joined this generation,
+         * unless some generation already had that many (the run started; a node lost since
+         * does not hold the rest back). @return false if the generation ended first
+         */
         private boolean awaitMembers(int generation) {
             int want = spec.sync().minNodes();
             long lastLog = 0;
-            while (syncLog.members(generation).size() < want) {
+            while (syncLog.members(generation).size() < want && syncLog.mostMembers() < want) {
                 if (stopRequested || feed.resetPending() || syncLog.generation() != generation) {
                     view = null;
                     return false;
@@ -723,17 +738,17 @@ public final class TrainerNode implements AutoCloseable {
         }
 
         /**
-         * Rounds before the previous checkpoint's sync point are no longer needed by anyone:
+         * Rounds before the checkpoint two back's sync point are no longer needed by anyone:
          * a starting node resumes from the latest checkpoint and reads the sync log from its
-         * point on. (One checkpoint of slack: a node that read the previous one as the latest
-         * a moment ago still finds its rounds.)
+         * point on. (Slack for a node that read an older one as the latest a moment ago; one
+         * that finds its rounds gone reads the latest checkpoint again.)
          */
         private void truncateSyncLog(long newest) {
-            long before = publishedSyncOffset;
-            publishedSyncOffset = newest;
-            if (before <= 0) {
+            publishedSyncOffsets.addLast(newest);
+            if (publishedSyncOffsets.size() < 3) {
                 return;
             }
+            long before = publishedSyncOffsets.removeFirst();
             try (Admin admin = Preflight.admin(kafka)) {
                 admin.deleteRecords(Map.of(new TopicPartition(Topics.sync(spec.run()), 0), RecordsToDelete.beforeOffset(before)))
                         .all().get(10, TimeUnit.SECONDS);

@@ -18,7 +18,7 @@ import java.util.Map;
  * @param run the run id
  * @param checkpointId unique id of this checkpoint
  * @param epoch 1-based epoch this checkpoint ends
- * @param round sync round (0 while a run has a single node)
+ * @param round the sync round whose combined state this is (rounds closed since the run began)
  * @param step optimizer steps taken since the run began
  * @param spec the run spec the state was trained with (a JSON object)
  * @param parameters the model parameters in the payload, in block order

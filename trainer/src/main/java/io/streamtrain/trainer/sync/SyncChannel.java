@@ -47,6 +47,13 @@ public final class SyncChannel implements AutoCloseable {
     static final String JOIN = "join";
     static final String CONTRIBUTION = "contribution";
 
+    /** The log no longer has the rounds after the checkpoint this node started from. */
+    public static final class TruncatedException extends RuntimeException {
+        TruncatedException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** A record read and applied to the log. */
     public record Read(long offset, SyncMessage message, RoundState closed) {}
 
@@ -136,8 +143,8 @@ public final class SyncChannel implements AutoCloseable {
         try {
             records = consumer.poll(timeout);
         } catch (org.apache.kafka.clients.consumer.OffsetOutOfRangeException e) {
-            throw new IllegalStateException("the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
-                    + " them redundant while this node started); a restart resumes from that checkpoint", e);
+            throw new TruncatedException("the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
+                    + " them redundant while this node started)", e);
         }
         for (ConsumerRecord<byte[], byte[]> r : records) {
             String type = CheckpointCodec.typeOf(r);

@@ -51,6 +51,8 @@ public final class SyncLog {
 
     private final Combiner combiner;
     private long lastTimestamp = -1;
+    /** The most nodes any generation read so far had. */
+    private int mostMembers;
     private RoundState lastClosed;
     private RoundState lastEpochEnd;
     private int generation;
@@ -104,6 +106,11 @@ public final class SyncLog {
     /** Epoch-1 dead letters of partition {@code p} below this offset were already written by some node. */
     public long deadLettersThrough(int partition) {
         return deadLettersThrough.getOrDefault(partition, -1L);
+    }
+
+    /** The most nodes that joined any one generation in the log read so far. */
+    public int mostMembers() {
+        return mostMembers;
     }
 
     /** The nodes that joined generation {@code g} so far (none once a later generation began). */
@@ -174,6 +181,7 @@ public final class SyncLog {
             Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
             j.partitions().forEach(p -> who.put(p, j.node()));
             members.computeIfAbsent(j.generation(), g -> new TreeSet<>()).add(j.node());
+            mostMembers = Math.max(mostMembers, members.get(j.generation()).size());
             return null;
         }
         SyncMessage.Contribution c = (SyncMessage.Contribution) m;

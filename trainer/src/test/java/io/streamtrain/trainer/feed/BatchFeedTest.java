@@ -16,12 +16,18 @@ import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.trainer.TestSpecs;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -56,6 +62,13 @@ class BatchFeedTest {
     private static RunSpec spec() {
         ModelSpec model = new ModelSpec("mlp", FEATURES, List.of(4), "relu", 10_000, 1, 0.0);
         return TestSpecs.spec(model, TestSpecs.sgd(0.1), RegularizationSpec.NONE, 1, 5, 2);
+    }
+
+    /** The test spec with another sync section: a round every {@code everySteps} batches, a straggler after {@code timeoutSeconds}. */
+    private static RunSpec spec(int everySteps, int timeoutSeconds) {
+        RunSpec s = spec();
+        return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
+                s.earlyStopping(), new SyncSpec(everySteps, SyncSpec.AVERAGE, 0.7, 0.9, timeoutSeconds, 1), s.checkpoints());
     }
 
     private static long label(int partition, long offset, int index) {
@@ -104,7 +117,11 @@ class BatchFeedTest {
     }
 
     private void startFeed(EpochPlan plan) {
-        feed = new BatchFeed(consumer, spec(), plan, 1 << 20);
+        startFeed(plan, spec());
+    }
+
+    private void startFeed(EpochPlan plan, RunSpec spec) {
+        feed = new BatchFeed(consumer, spec, plan, 1 << 20);
         thread = new Thread(feed, "batch-feed-test");
         thread.setDaemon(true);
         thread.start();
@@ -121,6 +138,7 @@ class BatchFeedTest {
     private BatchFeed.Reset awaitReset() throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
         while (System.nanoTime() < deadline) {
+            feed.heartbeat(); // a trainer waiting for its reset is alive (TrainerNode beats while it waits)
             BatchFeed.Reset r = feed.takeReset();
             if (r != null) {
                 return r;
@@ -132,6 +150,7 @@ class BatchFeedTest {
     }
 
     private FeedItem next() throws InterruptedException {
+        feed.heartbeat();
         FeedItem item = feed.next(WAIT_SECONDS, TimeUnit.SECONDS);
         if (item == null) {
             fail("the feed produced nothing; failure: " + feed.failure());
@@ -355,5 +374,272 @@ class BatchFeedTest {
         assertTrue(failure.getMessage().contains("not in the run's epoch plan"), failure.getMessage());
         assertTrue(consumer.closed());
         feed = null;
+    }
+
+    // ---- sync rounds ----
+
+    /** Items up to and including the RoundEnd that ends the epoch ({@code last}). */
+    private List<FeedItem> rounds() throws InterruptedException {
+        List<FeedItem> items = new ArrayList<>();
+        while (true) {
+            FeedItem item = next();
+            items.add(item);
+            if (item instanceof FeedItem.RoundEnd end && end.last()) {
+                return items;
+            }
+            if (items.size() > 100) {
+                fail("no last RoundEnd after " + items);
+            }
+        }
+    }
+
+    /** One line per item, so that a whole sequence can be written down by hand and compared at once. */
+    private static List<String> describe(List<FeedItem> items) {
+        List<String> out = new ArrayList<>();
+        for (FeedItem item : items) {
+            if (item instanceof FeedItem.Samples s) {
+                out.add("samples e" + s.epoch() + " " + Arrays.toString(labels(List.of(s))));
+            } else if (item instanceof FeedItem.Rejected r) {
+                out.add("rejected e" + r.epoch() + " " + r.record().partition() + "@" + r.record().offset());
+            } else {
+                FeedItem.RoundEnd e = (FeedItem.RoundEnd) item;
+                String ranges = e.ranges().stream().map(r -> r.partition() + ":[" + r.from() + "," + r.to() + ")")
+                        .collect(Collectors.joining(" "));
+                out.add("end e" + e.epoch() + " " + ranges + (e.last() ? " last" : "") + " records=" + e.records()
+                        + " rejected=" + e.rejected());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The full plan in rounds of one batch: a round closes after the record that completed its
+     * batch, flushes the rest of that record, and the next round starts again at p0 (carrying on
+     * the round-robin would read p1@6 first; not flushing would put 11 into round 2's batch).
+     */
+    private static List<String> oneBatchRoundsOfTheFullPlan(int epoch) {
+        String e = "e" + epoch;
+        return List.of(
+                "samples " + e + " [0, 1, 1050, 1051, 10]",
+                "samples " + e + " [11]",
+                "end " + e + " 0:[0,2) 1:[5,6) 2:[3,3) records=3 rejected=0",
+                "rejected " + e + " 1@6",
+                "samples " + e + " [20, 21, 30, 31, 1070]",
+                "samples " + e + " [1071]",
+                "end " + e + " 0:[2,4) 1:[6,8) 2:[3,3) last records=4 rejected=1");
+    }
+
+    /**
+     * Every item is of {@code generation}; the rounds' ranges list the assigned partitions in
+     * partition order and chain, partition by partition, from {@code starts} to the plan's end, so
+     * together they hold every offset of the epoch exactly once; only the final round is last.
+     */
+    private static void assertRoundsCoverOnce(List<FeedItem> items, long generation, EpochPlan plan, List<TopicPartition> assigned,
+            Map<Integer, Long> starts) {
+        items.forEach(i -> assertEquals(generation, i.generation(), i.toString()));
+        List<FeedItem.RoundEnd> ends = items.stream().filter(FeedItem.RoundEnd.class::isInstance).map(FeedItem.RoundEnd.class::cast)
+                .toList();
+        Map<Integer, Long> at = new TreeMap<>(starts);
+        long records = 0;
+        for (int k = 0; k < ends.size(); k++) {
+            FeedItem.RoundEnd end = ends.get(k);
+            assertEquals(k == ends.size() - 1, end.last(), "only the epoch's final round is last: " + ends);
+            assertNotNull(end.group());
+            assertEquals(assigned.stream().map(TopicPartition::partition).toList(),
+                    end.ranges().stream().map(OffsetRange::partition).toList(), "one range per assigned partition, in partition order");
+            long inRanges = 0;
+            for (OffsetRange r : end.ranges()) {
+                assertEquals(TOPIC, r.topic());
+                assertEquals(at.get(r.partition()), r.from(), "a round starts where the previous one ended: " + ends);
+                assertTrue(r.to() >= r.from(), r.toString());
+                inRanges += r.to() - r.from();
+                at.put(r.partition(), r.to());
+            }
+            assertEquals(inRanges, end.records(), "a round counts the records of its ranges (rejected ones included)");
+            records += end.records();
+        }
+        for (TopicPartition tp : assigned) {
+            assertEquals(plan.to(tp), at.get(tp.partition()), "the epoch's rounds end at the plan's end of " + tp);
+        }
+        long planned = assigned.stream().mapToLong(tp -> plan.to(tp) - starts.get(tp.partition())).sum();
+        assertEquals(planned, records);
+    }
+
+    private static Map<Integer, Long> planStarts(EpochPlan plan) {
+        Map<Integer, Long> m = new TreeMap<>();
+        plan.ranges().forEach((p, r) -> m.put(p, r[0]));
+        return m;
+    }
+
+    @Test
+    void oneBatchRoundsFlushTheirRestAndRestartTheRoundRobinAtTheFirstPartition() throws Exception {
+        startFeed(null, spec(1, 120));
+        rebalance(List.of(P2, P1, P0));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+
+        List<FeedItem> first = rounds();
+        assertEquals(oneBatchRoundsOfTheFullPlan(1), describe(first));
+        EpochPlan plan = feed.plan();
+        assertRoundsCoverOnce(first, reset.generation(), plan, List.of(P0, P1, P2), planStarts(plan));
+
+        consumer.schedulePollTask(this::addAll);
+        List<FeedItem> second = rounds();
+        assertEquals(oneBatchRoundsOfTheFullPlan(2), describe(second), "every epoch is cut into the same rounds");
+        assertRoundsCoverOnce(second, reset.generation(), plan, List.of(P0, P1, P2), planStarts(plan));
+
+        consumer.schedulePollTask(this::addAll);
+        assertNull(feed.next(200, TimeUnit.MILLISECONDS), "maxEpochs is 2");
+        assertNull(feed.failure());
+    }
+
+    @Test
+    void roundsListOnlyTheAssignedPartitionsAndTheLastRoundIsTheOneThatReadsThemToTheEnd() throws Exception {
+        startFeed(null, spec(1, 120));
+        // another node has p1 and p2: this one's rounds are last once p0 is read
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(P0));
+            for (long o = 0; o <= 4; o++) {
+                consumer.addRecord(good(0, o));
+            }
+        });
+        BatchFeed.Reset reset = awaitReset();
+        assertEquals(List.of(P0), reset.assignment());
+        feed.start(reset.generation(), 1);
+
+        List<FeedItem> items = rounds();
+        assertEquals(List.of(
+                "samples e1 [0, 1, 10, 11, 20]",
+                "samples e1 [21]",
+                "end e1 0:[0,3) records=3 rejected=0",
+                "samples e1 [30, 31]",
+                "end e1 0:[3,4) last records=1 rejected=0"), describe(items));
+        assertRoundsCoverOnce(items, reset.generation(), feed.plan(), List.of(P0), planStarts(feed.plan()));
+    }
+
+    @Test
+    void aStartAtPositionsReadsFromThereAndTheNextEpochFromThePlanStart() throws Exception {
+        // the log's end moved past the run's plan: only the plan handed to start may count
+        consumer.updateEndOffsets(Map.of(P0, 5L, P1, 8L, P2, 3L));
+        EpochPlan runPlan = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
+        startFeed(null);
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+
+        // the last closed round of epoch 1 ended at p0@2, p1@6: p0@0, p0@1 and p1@5 were trained in it already
+        Map<Integer, Long> positions = Map.of(0, 2L, 1, 6L, 2, 3L);
+        feed.start(reset.generation(), 1, positions, runPlan);
+        List<FeedItem> rest = rounds();
+        assertEquals(List.of(
+                "rejected e1 1@6",
+                "samples e1 [20, 21, 30, 31, 1070]",
+                "samples e1 [1071]",
+                "end e1 0:[2,4) 1:[6,8) 2:[3,3) last records=4 rejected=1"), describe(rest));
+        assertRoundsCoverOnce(rest, reset.generation(), runPlan, List.of(P0, P1, P2), positions);
+        assertEquals(runPlan.ranges().keySet(), feed.plan().ranges().keySet());
+        assertEquals(List.of(0L, 4L), List.of(feed.plan().from(P0), feed.plan().to(P0)), "the feed reads the plan it was given");
+
+        // epoch 2 reads the whole plan, from its start
+        consumer.schedulePollTask(this::addAll);
+        assertFullEpoch(epoch(), reset.generation(), 2);
+    }
+
+    @Test
+    void oneBatchRoundsFromMidEpochPositionsChainFromThoseOffsets() throws Exception {
+        startFeed(null, spec(1, 120));
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        EpochPlan runPlan = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
+        Map<Integer, Long> positions = Map.of(0, 1L, 1, 5L, 2, 3L);
+        feed.start(reset.generation(), 1, positions, runPlan);
+
+        List<FeedItem> rest = rounds();
+        // round 2 takes p0@3, p1@6 (rejected), then p1@7 as p0 is done: its only batch is the flushed rest
+        assertEquals(List.of(
+                "samples e1 [10, 11, 1050, 1051, 20]",
+                "samples e1 [21]",
+                "end e1 0:[1,3) 1:[5,6) 2:[3,3) records=3 rejected=0",
+                "rejected e1 1@6",
+                "samples e1 [30, 31, 1070, 1071]",
+                "end e1 0:[3,4) 1:[6,8) 2:[3,3) last records=3 rejected=1"), describe(rest));
+        assertRoundsCoverOnce(rest, reset.generation(), runPlan, List.of(P0, P1, P2), positions);
+
+        consumer.schedulePollTask(this::addAll);
+        List<FeedItem> second = rounds();
+        assertEquals(oneBatchRoundsOfTheFullPlan(2), describe(second), "the next epoch starts at the plan's start");
+        assertRoundsCoverOnce(second, reset.generation(), runPlan, List.of(P0, P1, P2), planStarts(runPlan));
+    }
+
+    // ---- stragglers ----
+
+    /** Polls {@code condition} until it holds, beating for the trainer meanwhile if {@code beat}. */
+    private void awaitCondition(String what, BooleanSupplier condition, boolean beat) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail(what + " did not happen within " + WAIT_SECONDS + " s; failure: " + feed.failure());
+            }
+            assertNull(feed.failure(), "feed failed");
+            if (beat) {
+                feed.heartbeat();
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void aSilentTrainerLeavesTheGroupAndRejoinsWhenItBeatsAgain() throws Exception {
+        startFeed(null, spec(50, 1));
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+        awaitCondition("items queued", () -> feed.prefetchedBytes() > 0, true);
+        assertEquals(Set.of(TOPIC), consumer.subscription());
+
+        long lastBeat = System.nanoTime();
+        feed.heartbeat();
+        // from here the trainer is silent (a hung step)
+        awaitCondition("leaving the group", () -> consumer.subscription().isEmpty() && feed.generation() > reset.generation(), false);
+        double silent = (System.nanoTime() - lastBeat) / 1e9;
+        assertTrue(silent >= 1.0, "not before sync.timeoutSeconds: left after " + silent + " s");
+        assertEquals(Set.of(), consumer.assignment());
+        long leftGeneration = feed.generation();
+
+        assertNull(feed.next(200, TimeUnit.MILLISECONDS), "what was queued before leaving is stale");
+        assertEquals(0, feed.prefetchedBytes(), "the stale items were dropped, not kept");
+        assertTrue(consumer.subscription().isEmpty(), "a silent trainer's feed stays out");
+        assertFalse(feed.resetPending());
+        assertTrue(thread.isAlive());
+
+        awaitCondition("rejoining the group", () -> consumer.subscription().equals(Set.of(TOPIC)), true);
+        // the group hands partitions back (a KafkaConsumer's next poll would; MockConsumer needs to be told)
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset back = awaitReset();
+        assertTrue(back.generation() > leftGeneration, back + " after " + leftGeneration);
+        feed.start(back.generation(), 1);
+        assertFullEpoch(epoch(), back.generation(), 1);
+    }
+
+    @Test
+    void aTrainerThatBeatsStaysInTheGroupPastTheTimeout() throws Exception {
+        startFeed(null, spec(50, 1));
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+        assertFullEpoch(epoch(), reset.generation(), 1);
+
+        // well past the 1 s timeout, beating as a trainer does between steps
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
+        while (System.nanoTime() < until) {
+            feed.heartbeat();
+            assertEquals(Set.of(TOPIC), consumer.subscription(), "a beating trainer's feed stays in the group");
+            Thread.sleep(50);
+        }
+        assertEquals(Set.of(P0, P1, P2), consumer.assignment());
+        assertEquals(reset.generation(), feed.generation(), "no leave, no new generation");
+        assertFalse(feed.resetPending());
+
+        consumer.schedulePollTask(this::addAll);
+        assertFullEpoch(epoch(), reset.generation(), 2);
     }
 }

@@ -1,0 +1,505 @@
+package io.streamtrain.cli;
+
+import io.streamtrain.cli.broker.EmbeddedKafka;
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.CheckpointCodec;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.topics.Topics;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code streamtrain bench nodes}: how one run's throughput scales from one trainer node
+ * to two, and what the sync rounds cost. Each node is a child JVM (DJL allows one training
+ * model per JVM) with one PyTorch thread; the broker is embedded in the bench's JVM. The
+ * figures come from each run's epoch checkpoints: epoch 1 (JVM and PyTorch warm-up) is left
+ * out, and each figure is the median over the later epochs.
+ */
+@Command(name = "nodes", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Throughput of 1 vs 2 trainer nodes of one run, side by side, and the cost of their sync rounds.",
+            "",
+            "Runs the same MLP on the same data (a 2-partition topic on an embedded broker) with 1 and then 2 trainer "
+                    + "nodes, in alternating rounds. Each node is a child JVM limited to one PyTorch thread "
+                    + "(STREAMTRAIN_TORCH_THREADS=1); the nodes combine their weights every --every-steps steps (sync.outer "
+                    + "average). From the runs' checkpoints, leaving out epoch 1 (warm-up), prints the median per epoch of: "
+                    + "samples/s for 1 and 2 nodes, the speed-up (2-node / 1-node samples/s), the scaling efficiency "
+                    + "(2-node / (2 x 1-node samples/s)), the bytes written to the sync topic per round, and the time the "
+                    + "nodes waited for rounds to close as a fraction of their wall time. Also prints the CPU used over the "
+                    + "counted epochs: the whole machine's, each node's, and the bench JVM's (which runs the broker).",
+            "",
+            "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
+                    + "--every-steps 50."})
+public final class NodesBench implements Callable<Integer> {
+    static final String TRAINER_MAIN = "io.streamtrain.trainer.TrainerMain";
+    static final String TOPIC = "nodesbench.train";
+    /** Two partitions: two nodes split the data evenly. */
+    static final int PARTITIONS = 2;
+    static final int FEATURES = 784;
+    static final int CLASSES = 10;
+    static final String HIDDEN = "[256, 128]";
+    /** A measurement that takes this long has hung: its nodes are killed and the bench fails. */
+    static final Duration MEASUREMENT_TIMEOUT = Duration.ofMinutes(30);
+    /** Lines of a node's output kept to show when it fails. */
+    static final int TAIL_LINES = 40;
+    /** The epoch line a node's {@code LoggingListener} writes; only used for progress (the figures come from the manifests). */
+    private static final Pattern EPOCH_LINE = Pattern.compile("epoch (\\d+)/(\\d+) checkpointed as \\S+: .*? at (\\d+) samples/s");
+    /** A warning or error in the nodes' log pattern (cli's logback.xml): shown even without --verbose. */
+    private static final Pattern TROUBLE_LINE = Pattern.compile("^\\S+ (WARN|ERROR) ");
+
+    @Spec
+    CommandSpec command;
+
+    @Option(names = "--records", defaultValue = "600",
+            description = "Train records of --batch-size samples, split evenly over 2 partitions (default: ${DEFAULT-VALUE}).")
+    int records;
+
+    @Option(names = "--batch-size", defaultValue = "128", description = "Samples per record and per training step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    // two nodes and the broker on two cores starve the JIT: they take several epochs to reach their speed (docs/benchmarks.md)
+    @Option(names = "--epochs", defaultValue = "8",
+            description = "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of a 1-node and a 2-node measurement (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--every-steps", defaultValue = "50", description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
+    int everySteps;
+
+    @Option(names = "--verbose", description = "Show every line the trainer nodes log (without it: their warnings and errors only).")
+    boolean verbose;
+
+    /** The child JVMs running now: killed if the bench is interrupted or fails. */
+    private final Set<Process> children = ConcurrentHashMap.newKeySet();
+    /** The broker, while it runs: an interrupted bench removes its data too. */
+    private volatile EmbeddedKafka broker;
+
+    @Override
+    public Integer call() throws Exception {
+        check(records >= PARTITIONS, "--records must be at least " + PARTITIONS);
+        check(batchSize >= 1, "--batch-size must be at least 1");
+        check(epochs >= 2, "--epochs must be at least 2 (epoch 1 is warm-up)");
+        check(rounds >= 1, "--rounds must be at least 1");
+        check(everySteps >= 1, "--every-steps must be at least 1");
+        Logs.quiet();
+        Path dir = Files.createTempDirectory("streamtrain-bench-nodes-");
+        // Ctrl-C or SIGTERM: the nodes must not outlive the bench, nor its broker's data stay behind
+        Thread killer = new Thread(() -> {
+            killChildren();
+            EmbeddedKafka b = broker;
+            try {
+                if (b != null) {
+                    b.close();
+                }
+            } catch (RuntimeException alreadyClosing) {
+                // the bench was closing it itself
+            }
+            deleteTree(dir);
+        }, "bench-nodes-interrupted");
+        Runtime.getRuntime().addShutdownHook(killer);
+        try {
+            return run(dir);
+        } catch (NodeFailedException e) {
+            System.out.flush();
+            System.err.println("bench nodes: " + e.getMessage());
+            return 1;
+        } finally {
+            killChildren();
+            try {
+                Runtime.getRuntime().removeShutdownHook(killer);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it cleans up
+            }
+            deleteTree(dir);
+        }
+    }
+
+    private int run(Path dir) throws Exception {
+        SyntheticClusters task = new SyntheticClusters(FEATURES, CLASSES, 1.0, 0.05, 3);
+        List<byte[]> values = task.records(records, batchSize, 5);
+        long bytes = values.stream().mapToLong(v -> v.length).sum();
+        System.out.printf(Locale.ROOT, "bench nodes: %d records x %d samples (%.1f MB) on %d partitions, MLP %d-%s-%d,"
+                        + " sync every %d steps (average), %d epochs per measurement (epoch 1 not counted), %d rounds, %d cores%n",
+                records, batchSize, bytes / 1e6, PARTITIONS, FEATURES, HIDDEN, CLASSES, everySteps, epochs, rounds,
+                Runtime.getRuntime().availableProcessors());
+        System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV + "=1); the Kafka broker runs in"
+                + " this JVM and shares the same cores");
+        System.out.println("  targets: 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 % of wall time with everySteps 50");
+        List<Epoch> one = new ArrayList<>();
+        List<Epoch> two = new ArrayList<>();
+        List<Cpu> cpuOne = new ArrayList<>();
+        List<Cpu> cpuTwo = new ArrayList<>();
+        try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+            this.broker = broker;
+            broker.createTopic(TOPIC, PARTITIONS);
+            broker.produceRoundRobin(TOPIC, PARTITIONS, values);
+            values = null; // the broker has them; the child JVMs need the memory more
+            KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
+            for (int round = 1; round <= rounds; round++) {
+                Measurement m1 = measure(kafka, dir, round, 1);
+                Measurement m2 = measure(kafka, dir, round, 2);
+                one.addAll(m1.epochs());
+                two.addAll(m2.epochs());
+                cpuOne.add(m1.cpu());
+                cpuTwo.add(m2.cpu());
+                System.out.printf(Locale.ROOT, "  round %d: speed-up %.2f x, scaling efficiency %.3f%n", round,
+                        m2.samplesPerSecond() / m1.samplesPerSecond(), m2.samplesPerSecond() / (2 * m1.samplesPerSecond()));
+            }
+        } finally {
+            this.broker = null;
+        }
+        double s1 = median(one, Epoch::samplesPerSecond);
+        double s2 = median(two, Epoch::samplesPerSecond);
+        System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f, 2 nodes %.0f;"
+                + " speed-up %.2f x (target >= 1.7), scaling efficiency %.3f%n", one.size(), s1, s2, s2 / s1, s2 / (2 * s1));
+        System.out.printf(Locale.ROOT, "result: sync per round (all nodes): 1 node %.2f MB, 2 nodes %.2f MB; round wait: 1 node %.1f %%,"
+                        + " 2 nodes %.1f %% of wall time (target <= 5 %% with everySteps 50; this run: %d)%n",
+                median(one, Epoch::syncBytesPerRound) / 1e6, median(two, Epoch::syncBytesPerRound) / 1e6,
+                100 * median(one, Epoch::waitFraction), 100 * median(two, Epoch::waitFraction), everySteps);
+        System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
+                        + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
+                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
+                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench));
+        return 0;
+    }
+
+    private String spec(String run, int nodes) {
+        // a model and optimizer like bench trainer's; minNodes = nodes, so the 2 nodes start training together
+        return """
+                run: %s
+                data: { train: %s }
+                model: { type: mlp, inputs: %d, hidden: %s, classes: %d, dropout: 0.1 }
+                init: { seed: 42 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adamw, learningRate: 0.001 }
+                regularization: { l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }
+                earlyStopping: { enabled: false }
+                sync: { everySteps: %d, outer: average, minNodes: %d }
+                """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, everySteps, nodes);
+    }
+
+    /** One run of {@code nodes} nodes, from start to its last epoch, in a run of its own. */
+    private Measurement measure(KafkaSettings kafka, Path dir, int round, int nodes) throws Exception {
+        String run = "nodesbench-r" + round + "-n" + nodes;
+        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, nodes));
+        String label = nodes == 1 ? "1 node " : nodes + " nodes";
+        System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, label, nodes, nodes == 1 ? "" : "s", run);
+        List<NodeProcess> procs = new ArrayList<>();
+        CpuSampler cpu = new CpuSampler();
+        try {
+            for (int i = 0; i < nodes; i++) {
+                procs.add(new NodeProcess(spec, kafka.bootstrapServers(), run + "-node-" + i, "    " + label + ": "));
+            }
+            awaitAll(procs, cpu);
+        } finally {
+            procs.forEach(NodeProcess::kill);
+        }
+        Measurement m = figures(kafka, run, nodes, cpu);
+        System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s, sync %.2f MB per round (%.0f rounds per epoch),"
+                        + " round wait %.1f %% of wall time; CPU: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM"
+                        + " (broker)%n", round, label, m.samplesPerSecond(), m.syncBytesPerRound() / 1e6, median(m.epochs(), Epoch::rounds),
+                100 * m.waitFraction(), 100 * m.cpu().machine(), m.cpu().perNode(), m.cpu().bench());
+        return m;
+    }
+
+    /** Waits until every node has exited 0; the first to exit otherwise fails the measurement. */
+    private static void awaitAll(List<NodeProcess> procs, CpuSampler cpu) throws InterruptedException, NodeFailedException {
+        long deadline = System.nanoTime() + MEASUREMENT_TIMEOUT.toNanos();
+        while (true) {
+            boolean running = false;
+            for (NodeProcess p : procs) {
+                if (p.process.isAlive()) {
+                    running = true;
+                } else if (p.process.exitValue() != 0) {
+                    p.drain();
+                    throw new NodeFailedException("trainer node " + p.nodeId + " exited " + p.process.exitValue()
+                            + "; the last lines of its output:\n" + p.tail());
+                }
+            }
+            if (!running) {
+                procs.forEach(NodeProcess::drain);
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                StringBuilder tails = new StringBuilder();
+                procs.forEach(p -> tails.append("--- ").append(p.nodeId).append(":\n").append(p.tail()).append('\n'));
+                throw new NodeFailedException("the nodes did not finish within " + MEASUREMENT_TIMEOUT.toMinutes()
+                        + " minutes; the last lines of their output:\n" + tails);
+            }
+            cpu.sample(procs);
+            Thread.sleep(100);
+        }
+    }
+
+    /** The run's epoch checkpoints, epoch 1 left out. */
+    private Measurement figures(KafkaSettings kafka, String run, int nodes, CpuSampler cpu) throws IOException, NodeFailedException {
+        List<CheckpointManifest> manifests = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.checkpoints(run), Duration.ofSeconds(30))) {
+                if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
+                    CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
+                    if (!m.snapshot()) {
+                        manifests.add(m);
+                    }
+                }
+            }
+        }
+        manifests.sort(Comparator.comparingInt(CheckpointManifest::epoch));
+        List<Integer> seen = manifests.stream().map(CheckpointManifest::epoch).toList();
+        if (!seen.equals(java.util.stream.IntStream.rangeClosed(1, epochs).boxed().toList())) {
+            throw new NodeFailedException("run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
+        }
+        List<Epoch> out = new ArrayList<>();
+        for (int i = 1; i < manifests.size(); i++) {
+            CheckpointManifest m = manifests.get(i);
+            Map<String, Double> x = m.metrics();
+            long rounds = m.round() - manifests.get(i - 1).round();
+            double seconds = x.get("seconds");
+            out.add(new Epoch(x.get("samples") / seconds, rounds, x.get("sync_bytes") / Math.max(1, rounds),
+                    x.get("sync_wait_seconds") / (nodes * seconds)));
+        }
+        // the counted epochs ran from epoch 1's checkpoint to the last one
+        Cpu used = cpu.over(Instant.parse(manifests.get(0).time()), Instant.parse(manifests.get(manifests.size() - 1).time()), nodes);
+        return new Measurement(out, used);
+    }
+
+    /**
+     * One counted epoch of a run.
+     *
+     * @param samplesPerSecond the epoch's samples over its wall time on the node that published its checkpoint
+     * @param rounds rounds closed in the epoch
+     * @param syncBytesPerRound bytes all nodes wrote to the sync topic in the epoch, per round
+     * @param waitFraction the nodes' summed time waiting for rounds to close over their summed wall time
+     */
+    record Epoch(double samplesPerSecond, long rounds, double syncBytesPerRound, double waitFraction) {}
+
+    /**
+     * A run's counted epochs and their medians.
+     *
+     * @param cpu CPU use over the counted epochs
+     */
+    record Measurement(List<Epoch> epochs, Cpu cpu) {
+        double samplesPerSecond() {
+            return median(epochs, Epoch::samplesPerSecond);
+        }
+
+        double syncBytesPerRound() {
+            return median(epochs, Epoch::syncBytesPerRound);
+        }
+
+        double waitFraction() {
+            return median(epochs, Epoch::waitFraction);
+        }
+    }
+
+    static <T> double median(List<T> xs, ToDoubleFunction<T> figure) {
+        List<Double> s = new ArrayList<>(xs.stream().map(figure::applyAsDouble).toList());
+        Collections.sort(s);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    /**
+     * CPU use over a measurement's counted epochs.
+     *
+     * @param machine the whole machine's (every process), as a fraction of all its cores
+     * @param perNode cores each trainer JVM used, on average
+     * @param bench cores this JVM used: the broker, mostly
+     */
+    record Cpu(double machine, double perNode, double bench) {}
+
+    /** CPU use sampled about once a second while a measurement runs: the whole machine's, this JVM's and the nodes'. */
+    private static final class CpuSampler {
+        private final com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        private final List<Sample> samples = new ArrayList<>();
+        private long last = System.nanoTime();
+
+        /** @param machine the machine's use since the previous sample; the CPU times are totals */
+        private record Sample(Instant at, double machine, long benchNanos, long nodesNanos) {}
+
+        CpuSampler() {
+            // each machine reading covers the time since the previous one: this one starts the first interval
+            os.getCpuLoad();
+        }
+
+        void sample(List<NodeProcess> procs) {
+            long now = System.nanoTime();
+            if (now - last < TimeUnit.SECONDS.toNanos(1)) {
+                return;
+            }
+            last = now;
+            long nodes = 0;
+            for (NodeProcess p : procs) {
+                nodes += p.process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+            }
+            double machine = os.getCpuLoad();
+            samples.add(new Sample(Instant.now(), machine < 0 ? Double.NaN : machine, os.getProcessCpuTime(), nodes));
+        }
+
+        /** Use over {@code (from, to]}: the mean of the machine readings in it, the CPU times from the last sample at or before each end. */
+        Cpu over(Instant from, Instant to, int nodes) {
+            Sample first = null;
+            Sample end = null;
+            double machine = 0;
+            int readings = 0;
+            for (Sample x : samples) {
+                if (!x.at().isAfter(from)) {
+                    first = x;
+                } else if (!x.at().isAfter(to)) {
+                    end = x;
+                    machine += x.machine();
+                    readings++;
+                }
+            }
+            if (first == null || end == null) {
+                return new Cpu(Double.NaN, Double.NaN, Double.NaN);
+            }
+            double wall = Duration.between(first.at(), end.at()).toNanos();
+            return new Cpu(machine / readings, (end.nodesNanos() - first.nodesNanos()) / wall / nodes,
+                    (end.benchNanos() - first.benchNanos()) / wall);
+        }
+    }
+
+    /** A trainer node in a child JVM; its output is kept (the tail) and its epoch lines shown as progress. */
+    private final class NodeProcess {
+        final String nodeId;
+        final Process process;
+        private final Deque<String> tail = new ArrayDeque<>();
+        private final Thread reader;
+
+        NodeProcess(Path spec, String bootstrap, String nodeId, String progressPrefix) throws IOException {
+            this.nodeId = nodeId;
+            String java = ProcessHandle.current().info().command()
+                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            List<String> cmd = List.of(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), TRAINER_MAIN,
+                    "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId, "--log-every", "0");
+            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+            // one intra-op thread per node: two nodes on one machine must not fight over the same cores
+            builder.environment().put(Engines.THREADS_ENV, "1");
+            // the embedded broker is plain and local: client settings meant for a real cluster do not apply
+            builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
+            process = builder.start();
+            children.add(process);
+            reader = new Thread(() -> read(progressPrefix), "bench-nodes-output-" + nodeId);
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        private void read(String progressPrefix) {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    synchronized (tail) {
+                        tail.addLast(line);
+                        if (tail.size() > TAIL_LINES) {
+                            tail.removeFirst();
+                        }
+                    }
+                    if (verbose || TROUBLE_LINE.matcher(line).find()) {
+                        System.out.println("      [" + nodeId + "] " + line);
+                    }
+                    Matcher m = EPOCH_LINE.matcher(line);
+                    if (m.find()) {
+                        System.out.printf(Locale.ROOT, "%sepoch %s/%s done, %s samples/s%s%n", progressPrefix, m.group(1), m.group(2),
+                                m.group(3), "1".equals(m.group(1)) ? " (warm-up, not counted)" : "");
+                    }
+                }
+            } catch (IOException ended) {
+                // the process ended
+            }
+        }
+
+        /** Lets the reader take the output's last lines from the pipe. */
+        void drain() {
+            try {
+                reader.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        String tail() {
+            synchronized (tail) {
+                return String.join("\n", tail);
+            }
+        }
+
+        void kill() {
+            process.destroyForcibly();
+            children.remove(process);
+        }
+    }
+
+    private void killChildren() {
+        for (Process p : children) {
+            p.destroyForcibly();
+        }
+        for (Process p : children) {
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        children.clear();
+    }
+
+    private void check(boolean ok, String message) {
+        if (!ok) {
+            throw new ParameterException(command.commandLine(), message);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException e) {
+            // a temp dir left behind is harmless
+        }
+    }
+
+    /** A node exited non-zero, or a run did not leave the checkpoints it should have. */
+    private static final class NodeFailedException extends Exception {
+        NodeFailedException(String message) {
+            super(message);
+        }
+    }
+}

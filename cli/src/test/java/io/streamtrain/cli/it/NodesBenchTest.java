@@ -1,0 +1,21 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** {@code bench nodes} runs its 1- and 2-node trainer JVMs to the end and prints its figures; what they are is not tested. */
+class NodesBenchTest {
+    @Test
+    void aTinyBenchRunsBothMeasurementsAndPrintsItsFigures() {
+        String[] bench = CtlTest.streamtrain("bench", "nodes", "--records", "16", "--batch-size", "16", "--epochs", "2", "--rounds", "1");
+        assertEquals("0", bench[0], bench[1]);
+        String out = bench[1];
+        assertTrue(Pattern.compile("round 1, 1 node : +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
+        assertTrue(Pattern.compile("round 1, 2 nodes: +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
+        assertTrue(Pattern.compile("result: samples/s .*: 1 node \\d+, 2 nodes \\d+; speed-up [\\d.]+ x .*scaling efficiency [\\d.]+").matcher(out).find(), out);
+        assertTrue(Pattern.compile("result: sync per round .*round wait: 1 node [\\d.]+ %, 2 nodes [\\d.]+ %").matcher(out).find(), out);
+    }
+}
