@@ -722,7 +722,7 @@ public final class TrainerNode implements AutoCloseable {
             byte[] payload = SafeTensors.write(new ArrayList<>(ended.state().tensors().values()), payloadMetadata(ended.epoch()));
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, ended.epoch(), ended.step(),
-                        state.parameterInfos(), ended.plan().all(), metrics, List.of(), view.group(), ended.round(),
+                        state.parameterInfos(), ended.plan().all(), metrics, view.group(), ended.round(),
                         new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation())), payload);
                 if (m != null) {
                     listeners.forEach(l -> l.onCheckpoint(m));
@@ -773,7 +773,7 @@ public final class TrainerNode implements AutoCloseable {
             byte[] payload = state.toPayload(payloadMetadata(epoch));
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
-                        state.parameterInfos(), List.of(), metrics, List.of(), null, round, null), payload);
+                        state.parameterInfos(), List.of(), metrics, null, round, null), payload);
                 return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();
             } catch (RebalancedException | RuntimeException e) {
                 log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());

@@ -1,9 +1,6 @@
 package io.streamtrain.core.checkpoint;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.util.HashMap;
-import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -18,32 +15,21 @@ public final class CheckpointAssembler {
     /** Checkpoints assembled at once; more would mean a writer that never finishes. */
     public static final int MAX_IN_FLIGHT = 16;
 
-    private final Map<String, Partial> partials = new java.util.LinkedHashMap<>();
-
-    private static final class Partial {
-        final byte[][] chunks;
-        final long firstOffset;
-        int received;
-
-        Partial(int count, long firstOffset) {
-            chunks = new byte[count][];
-            this.firstOffset = firstOffset;
-        }
-    }
+    private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
 
     /**
      * The offset of the first chunk of a payload still being assembled, if any: a consumer
      * that commits its position must not commit past it, or a restart would lose those chunks.
      */
     public java.util.OptionalLong firstPendingOffset() {
-        return partials.values().stream().mapToLong(p -> p.firstOffset).min();
+        return chunks.firstPendingOffset();
     }
 
     /** @return the verified checkpoint when {@code record} is a manifest, otherwise null */
     public Checkpoint accept(ConsumerRecord<byte[], byte[]> record) throws CheckpointRejectedException {
         String type = CheckpointCodec.typeOf(record);
         if (CheckpointCodec.CHUNK.equals(type)) {
-            acceptChunk(record);
+            chunks.accept(record);
             return null;
         }
         if (!CheckpointCodec.MANIFEST.equals(type)) {
@@ -55,19 +41,20 @@ public final class CheckpointAssembler {
         } catch (IOException e) {
             String id = CheckpointCodec.header(record.headers(), CheckpointCodec.ID_HEADER);
             if (id != null) {
-                partials.remove(id); // its chunks will never make a checkpoint
+                chunks.discard(id); // its chunks will never make a checkpoint
             }
             throw new CheckpointRejectedException(String.valueOf(id),
                     "manifest at offset " + record.offset() + " is not valid JSON: " + e.getMessage());
         }
-        Partial p = partials.remove(m.checkpointId());
         if (m.payload() == null) {
+            chunks.discard(m.checkpointId());
             throw new CheckpointRejectedException(m.checkpointId(), "manifest has no payload section");
         }
         byte[] payload;
         if ("kafka".equals(m.payload().store())) {
-            payload = join(m, p);
+            payload = join(m, chunks.take(m.checkpointId(), m.payload().chunks()));
         } else {
+            chunks.discard(m.checkpointId());
             try {
                 payload = PayloadStore.get(m.payload().uri());
             } catch (IOException | IllegalArgumentException e) {
@@ -77,40 +64,11 @@ public final class CheckpointAssembler {
         return CheckpointCodec.verify(m, payload);
     }
 
-    private void acceptChunk(ConsumerRecord<byte[], byte[]> r) {
-        String id = CheckpointCodec.header(r.headers(), CheckpointCodec.ID_HEADER);
-        int index;
-        int count;
-        try {
-            index = Integer.parseInt(CheckpointCodec.header(r.headers(), CheckpointCodec.CHUNK_HEADER));
-            count = Integer.parseInt(CheckpointCodec.header(r.headers(), CheckpointCodec.CHUNKS_HEADER));
-        } catch (NumberFormatException e) {
-            return; // a malformed chunk leaves its checkpoint incomplete; the manifest check reports it
+    private static byte[] join(CheckpointManifest m, ChunkBuffer.Joined joined) throws CheckpointRejectedException {
+        if (joined.bytes() == null) {
+            throw new CheckpointRejectedException(m.checkpointId(), "payload incomplete: " + joined.received()
+                    + " of " + m.payload().chunks() + " chunks on the topic");
         }
-        if (id == null || count <= 0 || index < 0 || index >= count) {
-            return;
-        }
-        Partial p = partials.computeIfAbsent(id, k -> new Partial(count, r.offset()));
-        if (partials.size() > MAX_IN_FLIGHT) {
-            String oldest = partials.keySet().iterator().next();
-            partials.remove(oldest);
-        }
-        if (p.chunks.length == count && p.chunks[index] == null) {
-            p.chunks[index] = r.value();
-            p.received++;
-        }
-    }
-
-    private static byte[] join(CheckpointManifest m, Partial p) throws CheckpointRejectedException {
-        int expected = m.payload().chunks();
-        if (p == null || p.chunks.length != expected || p.received != expected) {
-            throw new CheckpointRejectedException(m.checkpointId(), "payload incomplete: " + (p == null ? 0 : p.received)
-                    + " of " + expected + " chunks on the topic");
-        }
-        ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 8, m.payload().size()));
-        for (byte[] c : p.chunks) {
-            out.writeBytes(c == null ? new byte[0] : c);
-        }
-        return out.toByteArray();
+        return joined.bytes();
     }
 }

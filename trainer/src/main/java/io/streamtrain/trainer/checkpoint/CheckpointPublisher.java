@@ -6,7 +6,6 @@ import io.streamtrain.core.checkpoint.PayloadStore;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
-import io.streamtrain.trainer.feed.FeedItem;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -34,9 +33,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Publishes an epoch's checkpoint in one Kafka transaction: the epoch's dead letters, the
- * payload chunks (or, for a claim check, nothing but the manifest), the manifest, and the
- * train-topic offsets the epoch consumed. Either all of it becomes visible or none does, so
+ * Publishes an epoch's checkpoint in one Kafka transaction: the payload chunks (or, for a
+ * claim check, nothing but the manifest), the manifest, and the train-topic offsets the epoch consumed. Either all of it becomes visible or none does, so
  * committed offsets and the latest checkpoint always agree.
  *
  * <p>Errors by what can be done: fenced or not authorized is fatal (another instance owns
@@ -50,7 +48,6 @@ public final class CheckpointPublisher {
     private final RunSpec spec;
     private final String node;
     private final String checkpointTopic;
-    private final String dlqTopic;
     private final PayloadStore store;
     private final Duration brokerWait;
     private final BooleanSupplier stopping;
@@ -67,7 +64,6 @@ public final class CheckpointPublisher {
         this.spec = spec;
         this.node = node;
         this.checkpointTopic = Topics.checkpoints(spec.run());
-        this.dlqTopic = Topics.deadLetters(spec.run());
         this.store = spec.checkpoints().onKafka() ? null : PayloadStore.forUri(spec.checkpoints().store());
         this.brokerWait = brokerWait;
     }
@@ -76,7 +72,7 @@ public final class CheckpointPublisher {
      * What an epoch's checkpoint holds besides the payload.
      *
      * @param settings the spec the epoch ended with (SET commands included): recorded in the manifest
-     * @param snapshot a mid-epoch snapshot (CHECKPOINT command): no offsets, no dead letters
+     * @param snapshot a mid-epoch snapshot (CHECKPOINT command): no offsets
      * @param round the sync round the state is from
      * @param sync where the sync log stood after that round (null for a snapshot)
      */
@@ -88,7 +84,6 @@ public final class CheckpointPublisher {
             List<CheckpointManifest.ParameterInfo> parameters,
             List<CheckpointManifest.OffsetRange> offsets,
             Map<String, Double> metrics,
-            List<FeedItem.Rejected> deadLetters,
             ConsumerGroupMetadata group,
             long round,
             CheckpointManifest.SyncPoint sync) {}
@@ -123,9 +118,6 @@ public final class CheckpointPublisher {
             attempt++;
             try {
                 producer.beginTransaction();
-                for (FeedItem.Rejected r : result.deadLetters()) {
-                    producer.send(DeadLetters.record(dlqTopic, r, node));
-                }
                 if (store == null) {
                     for (ProducerRecord<byte[], byte[]> chunk : CheckpointCodec.chunkRecords(checkpointTopic, id, payload, spec.checkpoints().chunkBytes())) {
                         producer.send(chunk);

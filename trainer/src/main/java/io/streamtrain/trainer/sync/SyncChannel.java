@@ -2,6 +2,7 @@ package io.streamtrain.trainer.sync;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
@@ -12,7 +13,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -55,7 +55,7 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     /** A record read and applied to the log. */
-    public record Read(long offset, SyncMessage message, RoundState closed) {}
+    public record Read(long offset, SyncMessage message) {}
 
     private final String topic;
     private final TopicPartition partition;
@@ -63,7 +63,10 @@ public final class SyncChannel implements AutoCloseable {
     private final SyncLog syncLog;
     private final KafkaProducer<byte[], byte[]> producer;
     private final KafkaConsumer<byte[], byte[]> consumer;
-    private final Map<String, byte[][]> chunks = new HashMap<>();
+    /** Partial payloads held at once: one per node writing at the same moment, with room for many nodes. */
+    private static final int MAX_IN_FLIGHT = 256;
+
+    private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
 
     /** @param from the offset to read from (a checkpoint's sync point), or -1 for the log's beginning */
@@ -89,10 +92,6 @@ public final class SyncChannel implements AutoCloseable {
         } else {
             consumer.seek(partition, from);
         }
-    }
-
-    public SyncLog log() {
-        return syncLog;
     }
 
     public void join(SyncMessage.Join join) {
@@ -148,17 +147,18 @@ public final class SyncChannel implements AutoCloseable {
         }
         for (ConsumerRecord<byte[], byte[]> r : records) {
             String type = CheckpointCodec.typeOf(r);
-            String id = r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
             try {
                 if (CheckpointCodec.CHUNK.equals(type)) {
-                    chunk(id, r);
+                    chunks.accept(r);
                 } else if (JOIN.equals(type)) {
                     SyncMessage.Join j = JSON.readValue(r.value(), SyncMessage.Join.class);
-                    out.add(new Read(r.offset(), j, syncLog.accept(r.offset(), r.timestamp(), j, null)));
+                    syncLog.accept(r.offset(), r.timestamp(), j, null);
+                    out.add(new Read(r.offset(), j));
                 } else if (CONTRIBUTION.equals(type)) {
                     SyncMessage.Contribution c = JSON.readValue(r.value(), SyncMessage.Contribution.class);
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
-                    out.add(new Read(r.offset(), c, syncLog.accept(r.offset(), r.timestamp(), c, state)));
+                    syncLog.accept(r.offset(), r.timestamp(), c, state);
+                    out.add(new Read(r.offset(), c));
                 } else {
                     log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
                 }
@@ -169,50 +169,17 @@ public final class SyncChannel implements AutoCloseable {
         return out;
     }
 
-    /** Where the next read starts. */
-    public long position() {
-        return consumer.position(partition);
-    }
-
-    private void chunk(String id, ConsumerRecord<byte[], byte[]> r) {
-        int index = Integer.parseInt(header(r, CheckpointCodec.CHUNK_HEADER));
-        int count = Integer.parseInt(header(r, CheckpointCodec.CHUNKS_HEADER));
-        if (chunks.size() > 64) {
-            chunks.clear(); // chunks of contributions that never came (their writers died); the live ones are re-sent
-        }
-        byte[][] parts = chunks.computeIfAbsent(id, k -> new byte[count][]);
-        if (index < parts.length) {
-            parts[index] = r.value();
-        }
-    }
-
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
-        byte[][] parts = chunks.remove(c.id());
-        if (parts == null || parts.length != c.payload().chunks()) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is missing");
+        ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
+        if (joined.bytes() == null) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
+                    + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
-        int size = 0;
-        for (byte[] part : parts) {
-            if (part == null) {
-                throw new IllegalArgumentException("a chunk of contribution " + c.id() + " from " + c.node() + " is missing");
-            }
-            size += part.length;
-        }
-        byte[] bytes = new byte[size];
-        int at = 0;
-        for (byte[] part : parts) {
-            System.arraycopy(part, 0, bytes, at, part.length);
-            at += part.length;
-        }
+        byte[] bytes = joined.bytes();
         if (bytes.length != c.payload().size() || !CheckpointCodec.sha256(bytes).equals(c.payload().sha256())) {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its hash");
         }
         return SafeTensors.read(bytes);
-    }
-
-    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
-        var h = r.headers().lastHeader(name);
-        return h == null ? "" : new String(h.value(), StandardCharsets.UTF_8);
     }
 
     private ProducerRecord<byte[], byte[]> record(String type, String id, byte[] value) {
