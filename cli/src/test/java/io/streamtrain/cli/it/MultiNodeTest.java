@@ -86,12 +86,29 @@ class MultiNodeTest {
     }
 
     static List<ServiceProcess> nodes(Path dir, String run, int n, int minNodes, int epochs) throws Exception {
-        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, minNodes, epochs));
+        return nodes(dir, run, n, spec(run, minNodes, epochs));
+    }
+
+    /** Starts {@code n} trainer processes of the run the spec text describes. */
+    static List<ServiceProcess> nodes(Path dir, String run, int n, String specText) throws Exception {
+        Path spec = Files.writeString(dir.resolve(run + ".yaml"), specText);
         List<ServiceProcess> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             out.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), run + "-node-" + i, "--log-every", "0"));
         }
         return out;
+    }
+
+    /** Waits until every node trains in a generation (past sync.minNodes). */
+    static void awaitTraining(List<ServiceProcess> nodes) throws Exception {
+        for (ServiceProcess p : nodes) {
+            p.awaitLine(l -> l.contains("continuing from round"), 120);
+        }
+    }
+
+    /** Whether the node was assigned partition 0 (it publishes the checkpoints) in some generation it trained in. */
+    static boolean ownsPartitionZero(ServiceProcess p) {
+        return p.output().matches("(?s).*group generation \\d+: partitions \\[0[],].*");
     }
 
     static void awaitAllExitZero(List<ServiceProcess> nodes) throws Exception {
@@ -158,11 +175,9 @@ class MultiNodeTest {
         try {
             // the owner of partition 0 publishes the checkpoints: the hardest node to lose
             ServiceProcess owner = null;
+            awaitTraining(nodes);
             for (ServiceProcess p : nodes) {
-                p.awaitLine(l -> l.contains("continuing from round"), 120);
-            }
-            for (ServiceProcess p : nodes) {
-                if (p.output().matches("(?s).*group generation \\d+: partitions \\[0[],].*")) {
+                if (ownsPartitionZero(p)) {
                     owner = p;
                 }
             }
@@ -193,9 +208,7 @@ class MultiNodeTest {
         int epochs = 40;
         List<ServiceProcess> nodes = new ArrayList<>(nodes(dir, "join", 2, 2, epochs));
         try {
-            for (ServiceProcess p : nodes) {
-                p.awaitLine(l -> l.contains("continuing from round"), 120);
-            }
+            awaitTraining(nodes);
             Path spec = dir.resolve("join.yaml");
             ServiceProcess late = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "join-node-late", "--log-every", "0");
             nodes.add(late);
@@ -212,17 +225,10 @@ class MultiNodeTest {
     @Test
     void aHungNodeIsEvictedTheOthersGoOnAndItRejoinsWhenItWakes(@TempDir Path dir) throws Exception {
         int epochs = 12;
-        Path spec = Files.writeString(dir.resolve("hung.yaml"), spec("hung", 3, epochs).replace("minNodes: 3 }", "minNodes: 3, timeoutSeconds: 3 }"));
-        List<ServiceProcess> nodes = new ArrayList<>();
+        List<ServiceProcess> nodes = nodes(dir, "hung", 3, spec("hung", 3, epochs).replace("minNodes: 3 }", "minNodes: 3, timeoutSeconds: 3 }"));
         try {
-            for (int i = 0; i < 3; i++) {
-                nodes.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), "hung-node-" + i, "--log-every", "0"));
-            }
-            for (ServiceProcess p : nodes) {
-                p.awaitLine(l -> l.contains("continuing from round"), 120);
-            }
-            ServiceProcess straggler = nodes.stream().filter(p -> !p.output().matches("(?s).*continuing from round.*partitions \\[0.*")
-                    && !p.output().matches("(?s).*group generation \\d+: partitions \\[0[],].*")).findFirst().orElseThrow();
+            awaitTraining(nodes);
+            ServiceProcess straggler = nodes.stream().filter(p -> !ownsPartitionZero(p)).findFirst().orElseThrow();
             straggler.awaitLine(l -> l.contains("epoch 2 read"), 120);
             straggler.freeze();
             List<ServiceProcess> others = nodes.stream().filter(p -> p != straggler).toList();
@@ -247,9 +253,7 @@ class MultiNodeTest {
         int epochs = 500;
         List<ServiceProcess> nodes = nodes(dir, "stop-all", 3, 3, epochs);
         try {
-            for (ServiceProcess p : nodes) {
-                p.awaitLine(l -> l.contains("continuing from round"), 120);
-            }
+            awaitTraining(nodes);
             long deadline = System.nanoTime() + 120_000_000_000L;
             while (TrainerNodeTest.checkpoints(kafka, "stop-all").size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(200);
@@ -322,7 +326,7 @@ class MultiNodeTest {
     }
 
     private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n) throws Exception {
-        Path spec = Files.writeString(dir.resolve(run + ".yaml"), """
+        List<ServiceProcess> nodes = nodes(dir, run, n, """
                 run: %s
                 data: { train: %s }
                 model: { type: mlp, inputs: 16, hidden: [32], classes: 4, dropout: 0.0 }
@@ -335,11 +339,7 @@ class MultiNodeTest {
                 # contributions in several chunks each, as a large model's are
                 checkpoints: { chunkBytes: 1024 }
                 """.formatted(run, topic, batchSize, n));
-        List<ServiceProcess> nodes = new ArrayList<>();
         try {
-            for (int i = 0; i < n; i++) {
-                nodes.add(new ServiceProcess(spec, kafka.broker.bootstrapServers(), run + "-" + i, "--log-every", "0"));
-            }
             awaitAllExitZero(nodes);
         } finally {
             nodes.forEach(ServiceProcess::close);
