@@ -54,13 +54,13 @@ final class EpochMeter {
     }
 
     /** The sums a sync contribution carries. */
-    RoundSums sums(long records, long rejected) {
-        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, 0, 0);
+    RoundSums sums(long records, long rejected, long recordsChecksum) {
+        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, recordsChecksum, 0, 0);
     }
 
     Map<String, Double> metrics(boolean classification, long records, long rejected) {
         double seconds = (System.nanoTime() - startedNanos) / 1e9;
-        Map<String, Double> m = new LinkedHashMap<>(sums(records, rejected).metrics(classification));
+        Map<String, Double> m = new LinkedHashMap<>(sums(records, rejected, 0).metrics(classification));
         m.put("seconds", seconds);
         m.put("step_seconds", stepSeconds);
         m.put("data_wait_seconds", dataWaitNanos / 1e9);

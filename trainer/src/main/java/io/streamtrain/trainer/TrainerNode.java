@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointReader;
+import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.codec.SafeTensors;
@@ -576,7 +577,7 @@ public final class TrainerNode implements AutoCloseable {
         private boolean endRound(FeedItem.RoundEnd end) throws InterruptedException {
             writeDeadLetters();
             byte[] payload = meter.samples() > 0 ? state.toPayload(Map.of()) : null;
-            RoundState closed = contributeAndWait(end.epoch(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected()), payload);
+            RoundState closed = contributeAndWait(end.epoch(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected(), end.recordsChecksum()), payload);
             while (closed != null) {
                 if (afterClose(closed)) {
                     return true;
@@ -723,7 +724,8 @@ public final class TrainerNode implements AutoCloseable {
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, ended.epoch(), ended.step(),
                         state.parameterInfos(), ended.plan().all(), metrics, view.group(), ended.round(),
-                        new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation())), payload);
+                        new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
+                        RecordsChecksum.format(ended.epochSums().recordsChecksum())), payload);
                 if (m != null) {
                     listeners.forEach(l -> l.onCheckpoint(m));
                     truncateSyncLog(ended.nextOffset());
@@ -773,7 +775,7 @@ public final class TrainerNode implements AutoCloseable {
             byte[] payload = state.toPayload(payloadMetadata(epoch));
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
-                        state.parameterInfos(), List.of(), metrics, null, round, null), payload);
+                        state.parameterInfos(), List.of(), metrics, null, round, null, null), payload);
                 return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();
             } catch (RebalancedException | RuntimeException e) {
                 log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());

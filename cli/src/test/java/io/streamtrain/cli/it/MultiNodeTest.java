@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
@@ -117,7 +118,16 @@ class MultiNodeTest {
         }
     }
 
-    /** One checkpoint per epoch, each accounting for every record and sample of the topic once. */
+    /** The checksum of the whole train topic: what every epoch must have trained, each record once. */
+    static String topicChecksum() throws Exception {
+        long sum = 0;
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(TOPIC)) {
+            sum += RecordsChecksum.of(r.value());
+        }
+        return RecordsChecksum.format(sum);
+    }
+
+    /** One checkpoint per epoch, each accounting for every record and sample of the topic once, by count and by content. */
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run) throws Exception {
         return assertEveryRecordOncePerEpoch(run, EPOCHS);
     }
@@ -126,6 +136,7 @@ class MultiNodeTest {
         List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
         List<Integer> epochs = cps.stream().map(c -> c.manifest().epoch()).toList();
         assertEquals(java.util.stream.IntStream.rangeClosed(1, epochCount).boxed().toList(), epochs, "exactly one checkpoint per epoch");
+        String all = topicChecksum();
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
             String what = run + " epoch " + m.epoch() + " " + m.metrics();
@@ -133,6 +144,7 @@ class MultiNodeTest {
             assertEquals((double) RECORDS, m.metrics().get("records"), what);
             assertEquals(RECORDS, m.offsets().stream().mapToLong(CheckpointManifest.OffsetRange::count).sum(), what);
             assertEquals(3, m.offsets().size(), what);
+            assertEquals(all, m.recordsChecksum(), what + ": the records trained are the topic's, each once");
         }
         return cps;
     }

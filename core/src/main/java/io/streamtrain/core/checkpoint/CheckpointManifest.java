@@ -33,6 +33,9 @@ import java.util.Map;
  * @param sync where the run's sync log stood when this state was combined (the round that
  *     ended the epoch): a node resuming from this checkpoint reads the sync topic from there.
  *     Null for snapshots and for manifests older than sync rounds
+ * @param recordsChecksum the records trained in this epoch, as {@link RecordsChecksum}
+ *     sums them: {@code crc32c-sum:} and 16 hex digits. Null for snapshots and for older
+ *     manifests
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record CheckpointManifest(
@@ -51,7 +54,8 @@ public record CheckpointManifest(
         String node,
         String time,
         String kind,
-        SyncPoint sync) {
+        SyncPoint sync,
+        String recordsChecksum) {
 
     public static final int VERSION = 1;
     public static final String TYPE = "checkpoint";

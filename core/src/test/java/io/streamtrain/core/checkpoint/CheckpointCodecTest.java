@@ -81,7 +81,8 @@ class CheckpointCodecTest {
             CheckpointManifest.Payload payload) {
         return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "r1", id, 1, 0, 100, SPEC,
                 params, payload, List.of(new CheckpointManifest.OffsetRange("t", 0, 0, 100)),
-                Map.of("train_loss", 0.5), "node-0", "2024-01-01T00:00:00Z", CheckpointManifest.EPOCH, new CheckpointManifest.SyncPoint(7, 3));
+                Map.of("train_loss", 0.5), "node-0", "2024-01-01T00:00:00Z", CheckpointManifest.EPOCH, new CheckpointManifest.SyncPoint(7, 3),
+                RecordsChecksum.format(0x1234));
     }
 
     private static CheckpointManifest kafkaManifest(String id, byte[] payload, int chunkBytes) throws Exception {

@@ -75,6 +75,7 @@ public final class CheckpointPublisher {
      * @param snapshot a mid-epoch snapshot (CHECKPOINT command): no offsets
      * @param round the sync round the state is from
      * @param sync where the sync log stood after that round (null for a snapshot)
+     * @param recordsChecksum what the epoch trained (null for a snapshot)
      */
     public record EpochResult(
             RunSpec settings,
@@ -86,7 +87,8 @@ public final class CheckpointPublisher {
             Map<String, Double> metrics,
             ConsumerGroupMetadata group,
             long round,
-            CheckpointManifest.SyncPoint sync) {}
+            CheckpointManifest.SyncPoint sync,
+            String recordsChecksum) {}
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
@@ -107,7 +109,7 @@ public final class CheckpointPublisher {
         CheckpointManifest manifest = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), id,
                 result.epoch(), result.round(), result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
                 result.metrics(), node, Instant.now().toString(), result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
-                result.sync());
+                result.sync(), result.recordsChecksum());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {
             offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.to(), "epoch=" + result.epoch() + " checkpoint=" + id));

@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectedRecordException;
@@ -89,6 +90,7 @@ public final class BatchFeed implements Runnable {
     private int roundRobin;
     private long roundRecords;
     private long roundRejected;
+    private long roundChecksum;
     private int roundBatches;
     /** Per assigned partition: where the round started, and the next offset to take. */
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
@@ -433,6 +435,7 @@ public final class BatchFeed implements Runnable {
         roundRecords++;
         try {
             Batch b = codec.decode(r.value());
+            roundChecksum += RecordsChecksum.of(r.value());
             for (Batch full : rebatcher.add(b)) {
                 outbox.add(new FeedItem.Samples(generation, epoch, full));
                 roundBatches++;
@@ -446,6 +449,7 @@ public final class BatchFeed implements Runnable {
     private void beginRound() {
         roundRecords = 0;
         roundRejected = 0;
+        roundChecksum = 0;
         roundBatches = 0;
         roundRobin = 0;
         rebatcher.reset();
@@ -468,7 +472,8 @@ public final class BatchFeed implements Runnable {
             ranges.add(new OffsetRange(topic, tp.partition(), roundFrom.get(tp), to));
             roundFrom.put(tp, to);
         }
-        outbox.add(new FeedItem.RoundEnd(generation, epoch, ranges, last, consumer.groupMetadata(), roundRecords, roundRejected));
+        outbox.add(new FeedItem.RoundEnd(generation, epoch, ranges, last, consumer.groupMetadata(), roundRecords, roundRejected,
+                roundChecksum));
         if (last) {
             log.info("epoch {} read on partitions {}", epoch, partitionsOf(assignment));
             beginEpoch(epoch + 1, null);

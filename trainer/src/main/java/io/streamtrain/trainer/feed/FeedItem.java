@@ -33,7 +33,8 @@ public sealed interface FeedItem {
      * @param group the consumer's group metadata (generation), for committing offsets in a transaction
      * @param records records read in the round
      * @param rejected records refused in the round
+     * @param recordsChecksum the {@link io.streamtrain.core.checkpoint.RecordsChecksum} sum of the round's records that were not refused
      */
     record RoundEnd(long generation, int epoch, List<OffsetRange> ranges, boolean last, ConsumerGroupMetadata group, long records,
-            long rejected) implements FeedItem {}
+            long rejected, long recordsChecksum) implements FeedItem {}
 }

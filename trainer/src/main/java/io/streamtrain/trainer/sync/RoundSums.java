@@ -8,24 +8,25 @@ import java.util.Map;
  * sample-weighted, penalties are per step, so the epoch's metrics are the same means one
  * node training everything would report.
  *
+ * @param recordsChecksum the {@link io.streamtrain.core.checkpoint.RecordsChecksum} sum of the records trained
  * @param syncBytes bytes the contributions wrote to the sync topic
  * @param syncWaitSeconds time the nodes spent waiting for rounds to close (a node reports
  *     a round's wait with its next contribution)
  */
 public record RoundSums(long samples, long steps, long correct, double dataLoss, double l1, double l2, double l2sp,
-        long records, long rejected, long syncBytes, double syncWaitSeconds) {
+        long records, long rejected, long recordsChecksum, long syncBytes, double syncWaitSeconds) {
 
-    public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     public RoundSums plus(RoundSums o) {
         return new RoundSums(samples + o.samples, steps + o.steps, correct + o.correct, dataLoss + o.dataLoss, l1 + o.l1,
-                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected, syncBytes + o.syncBytes,
+                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected, recordsChecksum + o.recordsChecksum, syncBytes + o.syncBytes,
                 syncWaitSeconds + o.syncWaitSeconds);
     }
 
     /** These sums with the sync traffic and wait a contribution reports. */
     public RoundSums withSync(long bytes, double waitSeconds) {
-        return new RoundSums(samples, steps, correct, dataLoss, l1, l2, l2sp, records, rejected, bytes, waitSeconds);
+        return new RoundSums(samples, steps, correct, dataLoss, l1, l2, l2sp, records, rejected, recordsChecksum, bytes, waitSeconds);
     }
 
     /** The epoch's training metrics as a checkpoint manifest carries them. */

@@ -30,9 +30,9 @@ class SyncLogTest {
     private static final RoundState START = RoundState.start(0, 0, 0, INIT, null, -1, 0, RoundSums.ZERO);
 
     // round 1 of the fixture: node a (partitions 0, 1) with 1 sample, node b (partition 2) with 3
-    private static final RoundSums A1 = new RoundSums(1, 3, 1, 0.5, 0.25, 0.125, 0, 7, 1, 1000, 0.5);
-    private static final RoundSums B1 = new RoundSums(3, 5, 2, 1.5, 0.5, 0.25, 0.0625, 2, 0, 3000, 0.25);
-    private static final RoundSums A2 = new RoundSums(2, 6, 1, 1.0, 0.5, 0.5, 0.5, 13, 0, 2000, 1.0);
+    private static final RoundSums A1 = new RoundSums(1, 3, 1, 0.5, 0.25, 0.125, 0, 7, 1, 11, 1000, 0.5);
+    private static final RoundSums B1 = new RoundSums(3, 5, 2, 1.5, 0.5, 0.25, 0.0625, 2, 0, 22, 3000, 0.25);
+    private static final RoundSums A2 = new RoundSums(2, 6, 1, 1.0, 0.5, 0.5, 0.5, 13, 0, 33, 2000, 1.0);
 
     private SyncLog log = new SyncLog(new Combiner(SyncSpec.defaults()), START, null);
     private long offset;
@@ -106,7 +106,7 @@ class SyncLogTest {
         assertEquals(Map.of(0, 4L, 1, 103L, 2, 2L), closed.positions());
         assertArrayEquals(new float[] {4, 5}, w(closed), "(1·[1,2] + 3·[5,6]) / 4");
         assertArrayEquals(new float[] {7, 7}, closed.state().tensor("anchor.w").toFloats());
-        assertEquals(new RoundSums(4, 8, 3, 2.0, 0.75, 0.375, 0.0625, 9, 1, 4000, 0.75), closed.epochSums());
+        assertEquals(new RoundSums(4, 8, 3, 2.0, 0.75, 0.375, 0.0625, 9, 1, 33, 4000, 0.75), closed.epochSums());
         assertEquals(1, closed.generation());
         assertEquals(4, closed.nextOffset(), "right after the record that closed it");
         assertTrue(closed.finished(2));
@@ -130,12 +130,12 @@ class SyncLogTest {
         assertEquals(11, end.step());
         assertEquals(PLAN_START, end.positions(), "epoch 2 starts from the plan's start");
         assertEquals(A1.plus(B1).plus(A2), end.epochSums(), "the whole epoch");
-        assertEquals(new RoundSums(6, 14, 4, 3.0, 1.25, 0.875, 0.5625, 22, 1, 6000, 1.75), end.epochSums());
+        assertEquals(new RoundSums(6, 14, 4, 3.0, 1.25, 0.875, 0.5625, 22, 1, 66, 6000, 1.75), end.epochSums());
         assertEquals(a2.tensor("w"), end.state().tensor("w"), "the only node with samples, bit for bit");
         assertSame(end, log.lastEpochEnd());
 
-        RoundSums a3 = new RoundSums(4, 2, 3, 0.25, 0, 0, 0, 5, 0, 10, 0);
-        RoundSums b3 = new RoundSums(1, 1, 0, 0.5, 0, 0, 0, 1, 2, 20, 0.125);
+        RoundSums a3 = new RoundSums(4, 2, 3, 0.25, 0, 0, 0, 5, 0, 5, 10, 0);
+        RoundSums b3 = new RoundSums(1, 1, 0, 0.5, 0, 0, 0, 1, 2, 6, 20, 0.125);
         assertNull(put(contribution("c3-a", 1, "a", 3, 2, 2, a3, range(0, 0, 5), range(1, 100, 101)), state(1, 1)));
         RoundState next = put(contribution("c3-b", 1, "b", 3, 2, 1, b3, range(2, 0, 1)), state(6, 6));
 
@@ -145,7 +145,7 @@ class SyncLogTest {
         assertFalse(next.epochEnd());
         assertEquals(13, next.step());
         assertEquals(Map.of(0, 5L, 1, 101L, 2, 1L), next.positions());
-        assertEquals(new RoundSums(5, 3, 3, 0.75, 0, 0, 0, 6, 2, 30, 0.125), next.epochSums(), "epoch 2's sums start from zero");
+        assertEquals(new RoundSums(5, 3, 3, 0.75, 0, 0, 0, 6, 2, 11, 30, 0.125), next.epochSums(), "epoch 2's sums start from zero");
         assertArrayEquals(new float[] {2, 2}, w(next));
         assertSame(end, log.lastEpochEnd());
     }
@@ -189,7 +189,7 @@ class SyncLogTest {
     void aContributionThatDoesNotFitTheOpenRoundIsIgnored() {
         round1(); // positions 0:4, 1:103, 2:2; round 2 of epoch 1 is open
         SafeTensors.Document junk = state(1000, 1000);
-        RoundSums junkSums = new RoundSums(1000, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        RoundSums junkSums = new RoundSums(1000, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         List<SyncMessage.Contribution> misfits = List.of(
                 contribution("from", 1, "a", 2, 1, 9, junkSums, range(0, 3, 10), range(1, 103, 110)),
                 contribution("old-round", 1, "a", 1, 1, 9, junkSums, range(0, 4, 10), range(1, 103, 110)),
@@ -317,7 +317,7 @@ class SyncLogTest {
             put(join("j-a", 1, "a", 0, 1, 2));
             for (int p : orders.get(i)) {
                 long end = PLAN.ranges().get(p)[0] + 1;
-                put(contribution("c" + p, 1, "n" + p, 1, 1, 1, new RoundSums(1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0),
+                put(contribution("c" + p, 1, "n" + p, 1, 1, 1, new RoundSums(1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0),
                         range(p, end - 1, end)), state(values[p], values[p]));
             }
             logs[i] = log;
