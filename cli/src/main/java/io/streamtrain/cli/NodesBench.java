@@ -413,6 +413,8 @@ public final class NodesBench implements Callable<Integer> {
             ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
             // one intra-op thread per node: two nodes on one machine must not fight over the same cores
             builder.environment().put(Engines.THREADS_ENV, "1");
+            // several nodes on one machine: each serves its metrics on a free port
+            builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
             // the embedded broker is plain and local: client settings meant for a real cluster do not apply
             builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
             process = builder.start();

@@ -1,8 +1,11 @@
 package io.streamtrain.trainer;
 
+import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.spec.SpecException;
@@ -60,6 +63,11 @@ public final class TrainerCommand implements Callable<Integer> {
                     + " committed) before the node exits 1 to be restarted (default: ${DEFAULT-VALUE}).")
     long brokerWaitSeconds;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
+            description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
+                    + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
+    int metricsPort;
+
     @Override
     public Integer call() throws Exception {
         RunSpec runSpec;
@@ -77,10 +85,21 @@ public final class TrainerCommand implements Callable<Integer> {
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery)
                 .withBrokerWait(Duration.ofSeconds(brokerWaitSeconds));
-        TrainerNode node = new TrainerNode(runSpec, kafka, options);
+        Health health = new Health(Duration.ofSeconds(Math.max(120, 2 * runSpec.sync().timeoutSeconds())));
+        MetricsServer metrics;
+        try {
+            metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
+        if (metrics.port() >= 0) {
+            log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
+        }
+        TrainerNode node = new TrainerNode(runSpec, kafka, options, metrics.registry(), health);
         Thread hook = new Thread(() -> stopGracefully(node), "streamtrain-sigterm");
         Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (metrics) {
             TrainerNode.Outcome outcome = node.run();
             log.info("trainer {} of run {}: {}", nodeId, runSpec.run(), outcome);
             return 0;

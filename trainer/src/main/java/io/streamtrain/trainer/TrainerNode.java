@@ -14,6 +14,8 @@ import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.KafkaMeters;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
@@ -46,6 +48,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -93,18 +97,34 @@ public final class TrainerNode implements AutoCloseable {
     private volatile ControlMessage.Stop stopCommand;
     private final ConcurrentLinkedQueue<ControlMessage> commands = new ConcurrentLinkedQueue<>();
     /** The spec as trained now: the given one with the run's SET commands in effect at this step. */
-    private RunSpec settings;
+    private volatile RunSpec settings;
     private final SettingsLog settingsLog;
     private boolean paused;
+    private final MeterRegistry registry;
+    private final Health health;
+    private final TrainerMetrics metrics;
     private int trainMaxMessageBytes;
 
+    /** A node whose meters nobody scrapes (tests, benchmarks, in-process use). */
     public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options) {
+        this(spec, kafka, options, new SimpleMeterRegistry(), new Health(Duration.ofMinutes(2)));
+    }
+
+    /**
+     * @param registry where the node's meters go (and its Kafka clients')
+     * @param health what the node's {@code /healthz} and {@code /readyz} report
+     */
+    public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options, MeterRegistry registry, Health health) {
         this.spec = spec;
         this.kafka = kafka;
         this.options = options;
         this.settings = spec;
         this.settingsLog = new SettingsLog(spec);
+        this.registry = registry;
+        this.health = health;
+        this.metrics = new TrainerMetrics(registry, () -> settings);
         listeners.add(new LoggingListener(spec, options.logEverySteps()));
+        listeners.add(metrics);
     }
 
     public TrainerNode addListener(TrainingListener listener) {
@@ -158,6 +178,7 @@ public final class TrainerNode implements AutoCloseable {
             }
         }
         ControlFeed control = new ControlFeed(new KafkaConsumer<>(kafka.consumer(null)), Topics.control(spec.run()), this::onCommand);
+        metrics.feeds(null, control);
         List<ControlMessage> history = control.catchUp(READ_TIMEOUT);
         Map<String, Long> appliedAt = new java.util.HashMap<>();
         for (ControlMessage m : history) {
@@ -177,9 +198,14 @@ public final class TrainerNode implements AutoCloseable {
         Thread controlThread = new Thread(control, "streamtrain-control-" + options.nodeId());
         controlThread.setDaemon(true);
         controlThread.start();
+        metrics.paused(paused);
+        health.ready(true);
+        health.state("training");
         try {
             return train(engine, control);
         } finally {
+            health.ready(false);
+            health.state("stopped");
             control.close();
         }
     }
@@ -243,6 +269,10 @@ public final class TrainerNode implements AutoCloseable {
                 }
             } else {
                 continue; // acknowledgements and types this version has no use for
+            }
+            metrics.paused(paused);
+            if (outcome.startsWith(ControlMessage.Ack.APPLIED)) {
+                metrics.commandApplied(m.getClass().getSimpleName());
             }
             acknowledge(acks, m.id(), step, outcome);
         }
@@ -349,6 +379,8 @@ public final class TrainerNode implements AutoCloseable {
             // a dead letter as large as the train topic allows must fit in one request
             plainConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, recordBytes);
             plain = new KafkaProducer<>(plainConfig);
+            AutoCloseable plainMeters = KafkaMeters.bind(registry, plain);
+            AutoCloseable feedMeters = null;
             Thread feedThread = null;
             try {
                 channel = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
@@ -359,7 +391,10 @@ public final class TrainerNode implements AutoCloseable {
                 // a node that died is noticed in seconds, not the default 45 s: the others wait for it in their round
                 consumerConfig.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
                 consumerConfig.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
-                feed = new BatchFeed(new KafkaConsumer<>(consumerConfig), spec, null, options.prefetchBytes(), options.brokerWait());
+                KafkaConsumer<byte[], byte[]> trainConsumer = new KafkaConsumer<>(consumerConfig);
+                feedMeters = KafkaMeters.bind(registry, trainConsumer);
+                feed = new BatchFeed(trainConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
+                metrics.feeds(feed, null);
                 feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
                 feedThread.setDaemon(true);
                 feed.pauseConsumption(paused);
@@ -368,7 +403,7 @@ public final class TrainerNode implements AutoCloseable {
                 long idleSince = System.nanoTime();
                 while (!stopRequested) {
                     checkFeeds();
-                    feed.heartbeat();
+                    beat();
                     BatchFeed.Reset reset = feed.takeReset();
                     if (reset != null) {
                         if (rollBack(reset)) {
@@ -401,6 +436,7 @@ public final class TrainerNode implements AutoCloseable {
                             runner = new StepRunner(state, engine, settings);
                         }
                         meter.addDataWait(System.nanoTime() - idleSince);
+                        metrics.dataWait(System.nanoTime() - idleSince);
                         StepReport report = runner.train(s.batch());
                         idleSince = System.nanoTime();
                         meter.add(report);
@@ -423,6 +459,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}", stop.source(),
                             stop.reason(), state.step(), last.round(), last.epoch(), stop.best() == null ? ""
                                     : "; the run's best checkpoint is " + stop.best().checkpointId() + " (epoch " + stop.best().epoch() + ")");
+                    metrics.commandApplied("stop");
                     acknowledge(plain, stop.id(), state.step(), ControlMessage.Ack.APPLIED);
                 } else {
                     log.info("stop requested: leaving at a step boundary; round {} (epoch {}) is the last the nodes agreed on",
@@ -442,7 +479,15 @@ public final class TrainerNode implements AutoCloseable {
                 }
                 closeCheckpointer();
                 plain.close(CLOSE_TIMEOUT);
+                closeQuietly(plainMeters);
+                closeQuietly(feedMeters);
             }
+        }
+
+        /** The training thread is alive: for the feed (straggler self-eviction) and for {@code /healthz}. */
+        private void beat() {
+            feed.heartbeat();
+            health.beat();
         }
 
         private void checkFeeds() {
@@ -493,6 +538,7 @@ public final class TrainerNode implements AutoCloseable {
             deadLetters.clear();
             view = reset;
             partitions = assigned;
+            metrics.partitions(assigned.size());
             round = at.round() + 1;
             epochStarted = System.nanoTime();
             listeners.forEach(l -> l.onRollback(at.epoch() + 1, at.step()));
@@ -517,7 +563,7 @@ public final class TrainerNode implements AutoCloseable {
         private boolean readUntil(String id) {
             long deadline = System.nanoTime() + options.brokerWait().toNanos();
             while (!stopRequested) {
-                feed.heartbeat();
+                beat();
                 for (SyncChannel.Read r : channel.poll(Duration.ofMillis(100))) {
                     if (r.message().id().equals(id)) {
                         return true;
@@ -549,7 +595,7 @@ public final class TrainerNode implements AutoCloseable {
                     log.info("waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}", want,
                             syncLog.members(generation));
                 }
-                feed.heartbeat();
+                beat();
                 channel.poll(Duration.ofMillis(100));
             }
             return true;
@@ -575,6 +621,7 @@ public final class TrainerNode implements AutoCloseable {
          * @return true when the round completed the run
          */
         private boolean endRound(FeedItem.RoundEnd end) throws InterruptedException {
+            metrics.records(end.records());
             writeDeadLetters();
             byte[] payload = meter.samples() > 0 ? state.toPayload(Map.of()) : null;
             RoundState closed = contributeAndWait(end.epoch(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected(), end.recordsChecksum()), payload);
@@ -598,6 +645,7 @@ public final class TrainerNode implements AutoCloseable {
             SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
                     round, epoch, steps, ranges, sums.withSync(0, lastRoundWaitSeconds), null);
             long bytes = channel.contribute(c, payload);
+            metrics.contributed(bytes);
             long started = System.nanoTime();
             long timeout = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
             long warned = started;
@@ -605,7 +653,7 @@ public final class TrainerNode implements AutoCloseable {
             long giveUp = Math.max(2 * timeout, options.brokerWait().toNanos());
             while (syncLog.lastClosed().round() < round) {
                 checkFeeds();
-                feed.heartbeat();
+                beat();
                 if (stopRequested || feed.resetPending()) {
                     return null;
                 }
@@ -625,6 +673,7 @@ public final class TrainerNode implements AutoCloseable {
             }
             long waited = System.nanoTime() - started;
             lastRoundWaitSeconds = waited / 1e9;
+            metrics.roundClosed(lastRoundWaitSeconds);
             log.debug("round {} closed: {} bytes sent, {} ms waiting", round, bytes, waited / 1_000_000);
             return syncLog.lastClosed();
         }
@@ -654,6 +703,7 @@ public final class TrainerNode implements AutoCloseable {
             java.util.concurrent.Future<?> last = null;
             for (FeedItem.Rejected r : deadLetters) {
                 last = plain.send(DeadLetters.record(dlqTopic, r, options.nodeId()));
+                metrics.deadLetter(r.reason());
             }
             try {
                 last.get(options.brokerWait().toMillis(), TimeUnit.MILLISECONDS);
@@ -716,17 +766,19 @@ public final class TrainerNode implements AutoCloseable {
             if (publisher == null) {
                 return; // fenced by a newer owner of partition 0: the checkpoint is its to publish
             }
-            Map<String, Double> metrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model().classification()));
+            Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model().classification()));
             double seconds = (System.nanoTime() - epochStarted) / 1e9;
-            metrics.put("seconds", seconds);
-            metrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
+            epochMetrics.put("seconds", seconds);
+            epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
             byte[] payload = SafeTensors.write(new ArrayList<>(ended.state().tensors().values()), payloadMetadata(ended.epoch()));
             try {
+                long publishing = System.nanoTime();
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, false, ended.epoch(), ended.step(),
-                        state.parameterInfos(), ended.plan().all(), metrics, view.group(), ended.round(),
+                        state.parameterInfos(), ended.plan().all(), epochMetrics, view.group(), ended.round(),
                         new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
                         RecordsChecksum.format(ended.epochSums().recordsChecksum())), payload);
                 if (m != null) {
+                    metrics.checkpointPublished(System.nanoTime() - publishing);
                     listeners.forEach(l -> l.onCheckpoint(m));
                     truncateSyncLog(ended.nextOffset());
                 }
@@ -781,6 +833,17 @@ public final class TrainerNode implements AutoCloseable {
                 log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
                 return "refused: could not publish it (see the trainer's log)";
             }
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("closing {}: {}", c, e.toString());
         }
     }
 

@@ -44,6 +44,8 @@ final class ServiceProcess implements AutoCloseable {
                 "-Dai.djl.offline=true", "-cp", classpath, mainClass));
         cmd.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // several services on one machine: each serves its metrics on a free port (it logs which)
+        builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
         builder.environment().putAll(env);
         process = builder.start();
         reader = new Thread(() -> {

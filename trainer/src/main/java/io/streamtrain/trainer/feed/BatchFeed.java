@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -80,6 +81,7 @@ public final class BatchFeed implements Runnable {
     /** When the training thread last showed it is alive; a feed whose trainer hangs leaves the group. */
     private volatile long trainerBeat = System.nanoTime();
     private final long stallNanos;
+    private final AtomicLong evictions = new AtomicLong();
     private boolean left;
     private volatile boolean consumptionPaused;
     private volatile long generation;
@@ -259,6 +261,11 @@ public final class BatchFeed implements Runnable {
         }
     }
 
+    /** Times this feed left the group because the training thread stalled. */
+    public long evictions() {
+        return evictions.get();
+    }
+
     /** @return true while out of the group (nothing to poll) */
     private boolean leaveOrRejoin() throws InterruptedException {
         long since = System.nanoTime() - trainerBeat;
@@ -269,6 +276,7 @@ public final class BatchFeed implements Runnable {
             consumer.unsubscribe();
             revoked();
             left = true;
+            evictions.incrementAndGet();
         } else if (left && since < stallNanos) {
             log.info("the training thread is back: rejoining the group");
             consumer.subscribe(List.of(topic), new Listener());

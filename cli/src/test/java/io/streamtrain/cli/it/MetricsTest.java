@@ -1,0 +1,119 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.data.SyntheticClusters;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What an operator's Prometheus sees: a trainer process serves its meters, with the run's
+ * tags, on the port it logs, next to {@code /healthz} and {@code /readyz}; and a scrape
+ * passes {@code promtool check metrics}.
+ */
+class MetricsTest {
+    static final String TOPIC = "metrics.train";
+    static KafkaFixture kafka;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+        kafka.createTopic(TOPIC, 2);
+        SyntheticClusters task = new SyntheticClusters(8, 3, 0.8, 0.1, 5);
+        kafka.produce(TOPIC, 2, task.records(120, 8, 1));
+        kafka.produce(TOPIC, 1, List.of("not a safetensors document".getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    @Test
+    void aTrainerServesItsMetersHealthAndReadiness(@TempDir Path dir) throws Exception {
+        Path spec = Files.writeString(dir.resolve("run.yaml"), """
+                run: metrics-run
+                data: { train: %s, validation: %s }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3, dropout: 0.1 }
+                batchSize: 16
+                maxEpochs: 100000
+                optimizer: { type: adamw, learningRate: 0.01 }
+                regularization: { l1: 0.0001, l2: 0.001, weightDecay: 0.01, clipGradNorm: 0.5 }
+                earlyStopping: { enabled: false }
+                """.formatted(TOPIC, TOPIC));
+        ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "m-node-0", "--log-every", "0");
+        try {
+            int port = Scrape.port(trainer);
+            trainer.awaitLine(l -> l.contains("epoch 2/") && l.contains("checkpointed"), 180);
+            assertEquals(200, Scrape.get(port, "/healthz").statusCode());
+            assertEquals(200, Scrape.get(port, "/readyz").statusCode());
+            Scrape s = Scrape.of(port);
+            String[] tags = {"run=\"metrics-run\"", "role=\"trainer\"", "node=\"m-node-0\""};
+            double steps = s.value("streamtrain_trainer_steps_total", tags);
+            // 2 epochs of 120 records of 8 samples, 16 a batch: at least 120 steps so far
+            assertTrue(steps >= 120, "steps " + steps);
+            assertTrue(s.value("streamtrain_trainer_samples_total", tags) >= 16 * 120 - 16);
+            assertTrue(s.value("streamtrain_trainer_records_total", tags) >= 2 * 121);
+            assertTrue(s.value("streamtrain_trainer_epoch", tags) >= 2);
+            assertEquals(1, s.value("streamtrain_trainer_dlq_records_total", "reason=\"decode\""), "the one bad record, once");
+            assertEquals(0, s.value("streamtrain_trainer_dlq_records_total", "reason=\"label\""), "every reason is there from the start");
+            assertTrue(s.value("streamtrain_trainer_checkpoints_total", tags) >= 2);
+            assertTrue(s.value("streamtrain_trainer_checkpoint_size_bytes", tags) > 1000);
+            assertTrue(s.value("streamtrain_trainer_checkpoint_publish_seconds_count", tags) >= 2);
+            assertTrue(s.value("streamtrain_trainer_step_seconds_count", tags) >= 120);
+            assertTrue(s.value("streamtrain_trainer_loss", "term=\"data\"") > 0);
+            assertTrue(s.value("streamtrain_trainer_loss", "term=\"l1\"") > 0);
+            assertEquals(s.value("streamtrain_trainer_loss", "term=\"data\"") + s.value("streamtrain_trainer_loss", "term=\"l1\"")
+                    + s.value("streamtrain_trainer_loss", "term=\"l2\"") + s.value("streamtrain_trainer_loss", "term=\"l2sp\""),
+                    s.value("streamtrain_trainer_loss", "term=\"total\""), 1e-9);
+            assertTrue(s.value("streamtrain_trainer_grad_norm", "stage=\"clipped\"") <= 0.5 + 1e-6, "clipped to clipGradNorm");
+            assertTrue(s.value("streamtrain_trainer_weight_norm") > 0);
+            assertEquals(0.01, s.value("streamtrain_trainer_learning_rate"), 1e-12);
+            assertEquals(0.001, s.value("streamtrain_trainer_setting", "name=\"l2\""), 1e-12);
+            assertEquals(0.1, s.value("streamtrain_trainer_setting", "name=\"dropout\""), 1e-12);
+            assertEquals(2, s.value("streamtrain_trainer_partitions"));
+            assertEquals(0, s.value("streamtrain_trainer_paused"));
+            assertTrue(s.value("streamtrain_trainer_sync_rounds_total") >= 2, "one round per epoch at least");
+            assertEquals(0, s.value("streamtrain_trainer_control_commands_total", "command=\"stop\""));
+            // a partition's lag meter appears at the Kafka meters' next refresh (10 s) after its assignment
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"").size() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(500);
+                s = Scrape.of(port);
+            }
+            assertEquals(2, s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"").size(),
+                    "the train consumer's lag, per partition: " + s.families("kafka_consumer_fetch"));
+            assertFalse(s.values("jvm_memory_used_bytes", tags).isEmpty());
+            promtoolAccepts(s.text());
+        } finally {
+            trainer.sigterm();
+            trainer.awaitExit(60);
+            trainer.close();
+        }
+    }
+
+    /** {@code promtool check metrics} reads a scrape on stdin and names every problem it sees. */
+    static void promtoolAccepts(String scrape) throws Exception {
+        Process p;
+        try {
+            p = new ProcessBuilder("promtool", "check", "metrics").redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            throw new AssertionError("promtool is missing: install the Debian package prometheus (.ci/run does)", e);
+        }
+        p.getOutputStream().write(scrape.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), "promtool check metrics:\n" + out);
+        assertEquals("", out.strip(), "promtool check metrics found problems");
+    }
+}
