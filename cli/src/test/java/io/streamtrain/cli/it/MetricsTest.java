@@ -94,11 +94,40 @@ class MetricsTest {
                     "the train consumer's lag, per partition: " + s.families("kafka_consumer_fetch"));
             assertFalse(s.values("jvm_memory_used_bytes", tags).isEmpty());
             promtoolAccepts(s.text());
+            assertEquals(24, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
+            assertEquals(readmeTable("streamtrain_trainer_"), registered(s, "streamtrain_trainer_"),
+                    "the README's metrics table and the trainer's meters (name=type)");
         } finally {
             trainer.sigterm();
             trainer.awaitExit(60);
             trainer.close();
         }
+    }
+
+    /** The README's metrics table rows whose name starts with {@code prefix}, as name=type. */
+    static java.util.SortedMap<String, String> readmeTable(String prefix) throws java.io.IOException {
+        java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
+        Path readme = Path.of(System.getProperty("user.dir")).getParent().resolve("README.md");
+        for (String line : Files.readAllLines(readme)) {
+            String[] cells = line.split("\\|");
+            if (cells.length > 3 && cells[1].strip().startsWith("`" + prefix)) {
+                out.put(cells[1].strip().replace("`", ""), cells[2].strip());
+            }
+        }
+        return out;
+    }
+
+    /** The meter families of a scrape whose name starts with {@code prefix}, as name=type (a histogram's _max gauge is its own). */
+    static java.util.SortedMap<String, String> registered(Scrape s, String prefix) {
+        java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
+        for (String line : s.text().split("\n")) {
+            String[] t = line.split(" ");
+            if (line.startsWith("# TYPE " + prefix) && t.length == 4) {
+                out.put(t[2], t[3]);
+            }
+        }
+        out.keySet().removeIf(name -> name.endsWith("_max") && "histogram".equals(out.get(name.substring(0, name.length() - 4))));
+        return out;
     }
 
     /** {@code promtool check metrics} reads a scrape on stdin and names every problem it sees. */
