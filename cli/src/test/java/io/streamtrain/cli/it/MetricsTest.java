@@ -104,6 +104,15 @@ class MetricsTest {
         }
     }
 
+    @Test
+    void theDashboardsCatalogueIsTheReadmeTable() throws Exception {
+        java.util.SortedMap<String, String> catalogue = new java.util.TreeMap<>();
+        for (io.streamtrain.cli.MetricCatalogue.Meter m : io.streamtrain.cli.MetricCatalogue.STREAMTRAIN) {
+            catalogue.put(m.name(), m.type().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        assertEquals(readmeTable("streamtrain_"), catalogue, "deploy/'s meter catalogue (MetricCatalogue) and the README's table");
+    }
+
     /** The README's metrics table rows whose name starts with {@code prefix}, as name=type. */
     static java.util.SortedMap<String, String> readmeTable(String prefix) throws java.io.IOException {
         java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
