@@ -1,0 +1,24 @@
+package io.streamtrain.cli.report;
+
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How a run ended, or where it stands when the report is written mid-run.
+ *
+ * @param stopReason the STOP's reason code ({@code patience-exhausted}, {@code operator},
+ *     ...); null when the run trained all its epochs or has not stopped yet
+ * @param stopExplanation the STOP's human sentence; may be null
+ * @param best the run's result, the best checkpoint; null when nothing was evaluated
+ * @param wallTime from the start of the run to its end (or to now)
+ */
+public record RunOutcome(String stopReason, String stopExplanation, BestCheckpoint best, Duration wallTime) {
+    public RunOutcome {
+        Objects.requireNonNull(wallTime, "wallTime");
+    }
+
+    public boolean stopped() {
+        return stopReason != null;
+    }
+}
