@@ -123,7 +123,7 @@ public final class EvaluatorService implements AutoCloseable {
         consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // a poll's records are scored one by one: keep a batch well inside max.poll.interval.ms
         consumerConfig.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50);
-        Map<String, Object> producerConfig = kafka.transactionalProducer("streamtrain.evaluator." + instanceId);
+        Map<String, Object> producerConfig = kafka.transactionalProducer(Topics.evaluator(instanceId));
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));

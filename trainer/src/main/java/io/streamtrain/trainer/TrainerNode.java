@@ -736,7 +736,7 @@ public final class TrainerNode implements AutoCloseable {
 
         /** The checkpoint publisher's producer: one transactional id per run, so a new owner of partition 0 fences the old. */
         private void openCheckpointer() {
-            Map<String, Object> config = kafka.transactionalProducer("streamtrain." + spec.run() + ".checkpointer");
+            Map<String, Object> config = kafka.transactionalProducer(Topics.checkpointer(spec.run()));
             config.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES + spec.checkpoints().chunkBytes());
             checkpointer = new KafkaProducer<>(config);
             // fences the previous owner and settles its open transaction: after this, the checkpoint topic is final

@@ -1,8 +1,9 @@
 package io.streamtrain.core.topics;
 
 /**
- * The names of streamtrain's own topics and consumer groups. Every writer and reader
- * asks here, so a name is spelled in one place.
+ * The names of streamtrain's own topics, consumer groups and transactional ids. Every
+ * writer and reader asks here, so a name is spelled in one place (the Kafka ACLs in
+ * deploy/k8s are checked against them).
  */
 public final class Topics {
     /** Compacted topic of run specs, keyed by run id. */
@@ -37,6 +38,22 @@ public final class Topics {
 
     /** The consumer group of the evaluator service (one group: its instances share the runs). */
     public static final String EVALUATOR_GROUP = "streamtrain.evaluator";
+
+    /**
+     * The transactional id of a run's checkpoint publisher: one per run, so that each new
+     * owner of partition 0 fences the previous one.
+     */
+    public static String checkpointer(String run) {
+        return "streamtrain." + run + ".checkpointer";
+    }
+
+    /** What every evaluator instance's transactional id starts with. */
+    public static final String EVALUATOR_TRANSACTIONAL_ID_PREFIX = "streamtrain.evaluator.";
+
+    /** The transactional id of an evaluator instance: a restarted instance with the same id fences its predecessor. */
+    public static String evaluator(String instanceId) {
+        return EVALUATOR_TRANSACTIONAL_ID_PREFIX + instanceId;
+    }
 
     private static final String CHECKPOINTS_SUFFIX = ".checkpoints";
 
