@@ -3,6 +3,7 @@ package io.streamtrain.cli;
 import io.streamtrain.cli.ingest.IngestCommand;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,6 +15,18 @@ public final class Streamtrain {
     private Streamtrain() {}
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Streamtrain()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line as {@link #main} runs it: a usage mistake is one line and a pointer to --help, not the whole help. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Streamtrain()).setParameterExceptionHandler((e, args) -> {
+            CommandLine cmd = e.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("streamtrain: " + e.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            err.println("See '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
     }
 }
