@@ -1,5 +1,6 @@
 package io.streamtrain.cli;
 
+import io.streamtrain.cli.export.ExportCommand;
 import io.streamtrain.cli.ingest.IngestCommand;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
@@ -10,7 +11,8 @@ import picocli.CommandLine.Command;
 /** The {@code streamtrain} command. */
 @Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
-        subcommands = {DemoCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class,
+            ExportCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Streamtrain {
     private Streamtrain() {}
 
