@@ -93,7 +93,7 @@ public final class ExportCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--with-optimizer",
-            description = "Write the whole checkpoint payload (optimizer state and L2-SP anchors too), not only the model parameters.")
+            description = "Write every tensor of the checkpoint payload (the optimizer.* and anchor.* ones it holds too), not only the model parameters.")
     boolean withOptimizer;
 
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
@@ -133,7 +133,7 @@ public final class ExportCommand implements Callable<Integer> {
                 int tensors = withOptimizer ? checkpoint.payload().tensors().size() : checkpoint.parameters().size();
                 out.printf(Locale.ROOT, "exported checkpoint %s of run %s (%s, step %d; payload SHA-256 verified): %d tensors (%s), %d bytes"
                                 + " -> %s; manifest -> %s%n", id, run, chosen.why(), chosen.manifest().step(), tensors,
-                        withOptimizer ? "parameters, optimizer state, anchors" : "model parameters", file.length, output, manifestFile);
+                        withOptimizer ? "the whole checkpoint payload" : "model parameters", file.length, output, manifestFile);
                 return 0;
             }
         } catch (StartupException e) {

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,7 +55,7 @@ final class ExportFiles {
         exported.put("file", file.getFileName().toString());
         exported.put("sha256", CheckpointCodec.sha256(fileBytes));
         exported.put("size", fileBytes.length);
-        exported.put("contents", everything ? "checkpoint payload: parameters, optimizer state, anchors" : "model parameters");
+        exported.put("contents", everything ? "the whole checkpoint payload" : "model parameters");
         return JSON.writeValueAsBytes(root);
     }
 
@@ -65,13 +66,16 @@ final class ExportFiles {
         return output.resolveSibling(base + ".json");
     }
 
-    /** Writes through a temporary file and a rename, so a reader never sees half a file. */
+    /**
+     * Writes through a temporary file and a rename, so a reader never sees half a file. The
+     * file gets the permissions the umask gives a new file (not a temp file's owner-only ones).
+     */
     static void write(Path target, byte[] bytes) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
-            Files.write(tmp, bytes);
+            Files.write(tmp, bytes, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);
