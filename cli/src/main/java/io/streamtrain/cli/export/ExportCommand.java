@@ -53,7 +53,7 @@ import picocli.CommandLine.Option;
                     + "payload's size and SHA-256, and writes the model parameters under their DJL names (e.g. "
                     + "01Linear_weight [out, in], 01Linear_bias), float32, metadata format=pt: "
                     + "safetensors.torch.load_file and safetensors.numpy.load_file read it. --with-optimizer keeps the whole "
-                    + "payload (also optimizer.<slot>.<parameter> and anchor.<parameter>). The manifest goes to the output's "
+                    + "payload (with the optimizer.<slot>.<parameter> and anchor.<parameter> tensors it holds). The manifest goes to the output's "
                     + "name with .json (model.safetensors -> model.json), with an \"exported\" section: the file's SHA-256, "
                     + "size and contents. Existing files are replaced.",
             "",
@@ -63,7 +63,7 @@ import picocli.CommandLine.Option;
             "Examples:",
             "  streamtrain export --run fashion-mlp-01 --best -o model.safetensors",
             "  streamtrain export --run fashion-mlp-01 --epoch 3 -o e3.safetensors",
-            "  python3 -c \"from safetensors.torch import load_file; print(load_file('model.safetensors'))\"",
+            "  # in Python: safetensors.torch.load_file(\"model.safetensors\")",
             "",
             "Exit codes: 0 written; 2 no such run, no evaluation yet (--best), no such epoch or checkpoint; "
                     + "1 Kafka unreachable, or a checkpoint that does not verify."})

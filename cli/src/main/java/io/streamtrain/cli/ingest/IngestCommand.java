@@ -83,7 +83,7 @@ public final class IngestCommand implements Callable<Integer> {
                         + "and labels file); all of it goes to --validation-topic.")
         List<Path> validationInputs = new ArrayList<>();
 
-        @Option(names = "--seed", defaultValue = "42", description = "Seed of the shuffle (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "Seed of the shuffle (default: ${DEFAULT-VALUE}).")
         long seed;
 
         @Option(names = "--no-shuffle", description = "Keep the input order (then the validation split is the first samples).")
