@@ -27,10 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -152,20 +149,11 @@ public final class ExportCommand implements Callable<Integer> {
     private void requireRun(KafkaSettings kafka) {
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
-            Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
-            if (!topics.contains(Topics.checkpoints(run))) {
+            if (!Preflight.topicNames(admin, kafka.bootstrapServers()).contains(Topics.checkpoints(run))) {
                 throw new StartupException(StartupException.BAD_CONFIGURATION, "no run " + run + " on " + kafka.bootstrapServers()
                         + ": there is no topic " + Topics.checkpoints(run) + ". Is the run id right? (its checkpoints are on "
                         + "streamtrain.<run>.checkpoints)");
             }
-        } catch (ExecutionException e) {
-            Preflight.requireAuthorized(e.getCause(), kafka.bootstrapServers());
-            throw new StartupException(StartupException.RETRYABLE, "cannot list topics: " + e.getCause().getMessage(), e);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new StartupException(StartupException.RETRYABLE, "timed out listing topics on " + kafka.bootstrapServers(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
         }
     }
 

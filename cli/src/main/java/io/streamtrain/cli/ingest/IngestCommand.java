@@ -65,6 +65,35 @@ public final class IngestCommand implements Callable<Integer> {
     /** What a source read: its samples, and from how many files. */
     record Read(Samples samples, int files) {}
 
+    /** A reader of files, with the directories among the inputs replaced by the files below them. */
+    @FunctionalInterface
+    interface FileReader {
+        Samples read(List<Path> files, BadLines bad) throws InputException;
+    }
+
+    static Source files(FileReader reader) {
+        return (inputs, bad) -> {
+            List<Path> files = InputFiles.expand(inputs);
+            return new Read(reader.read(files, bad), files.size());
+        };
+    }
+
+    /** The label type option of the tabular formats. */
+    static final class Labels {
+        @Option(names = "--y-dtype", paramLabel = "TYPE", defaultValue = "auto",
+                description = "auto, int64 (class ids) or float32 (regression targets) (default: ${DEFAULT-VALUE}).")
+        String yDtype;
+
+        LabelType type() throws InputException {
+            return switch (yDtype.toLowerCase(Locale.ROOT)) {
+                case "auto" -> LabelType.AUTO;
+                case "int64" -> LabelType.INT64;
+                case "float32" -> LabelType.FLOAT32;
+                default -> throw new InputException("--y-dtype takes auto, int64 or float32, not " + yDtype);
+            };
+        }
+    }
+
     /** The options every format shares, and the ingest they drive. */
     static final class Options {
         @Option(names = "--topic", required = true, paramLabel = "TOPIC", description = "The topic the (train) records go to.")
@@ -286,15 +315,6 @@ public final class IngestCommand implements Callable<Integer> {
         }
     }
 
-    static LabelType labelType(String s) throws InputException {
-        return switch (s.toLowerCase(Locale.ROOT)) {
-            case "auto" -> LabelType.AUTO;
-            case "int64" -> LabelType.INT64;
-            case "float32" -> LabelType.FLOAT32;
-            default -> throw new InputException("--y-dtype takes auto, int64 or float32, not " + s);
-        };
-    }
-
     @Command(name = "idx", mixinStandardHelpOptions = true, sortOptions = false,
             description = {
                 "Ingest an IDX images file and its labels file (MNIST, Fashion-MNIST, ...), gzipped or not, in either order.",
@@ -353,9 +373,8 @@ public final class IngestCommand implements Callable<Integer> {
                 description = "The field separator: one character, or 'tab' (default: ${DEFAULT-VALUE}).")
         String delimiter;
 
-        @Option(names = "--y-dtype", paramLabel = "TYPE", defaultValue = "auto",
-                description = "auto, int64 (class ids) or float32 (regression targets) (default: ${DEFAULT-VALUE}).")
-        String yDtype;
+        @Mixin
+        Labels labels;
 
         @Mixin
         Options options;
@@ -371,10 +390,7 @@ public final class IngestCommand implements Callable<Integer> {
                 System.err.println("streamtrain: --delimiter takes one character (not a quote) or 'tab', not '" + delimiter + "'");
                 return StartupException.BAD_CONFIGURATION;
             }
-            return options.run(inputs, (paths, bad) -> {
-                List<Path> files = InputFiles.expand(paths);
-                return new Read(new CsvReader(label, d, labelType(yDtype)).read(files, bad), files.size());
-            });
+            return options.run(inputs, files((files, bad) -> new CsvReader(label, d, labels.type()).read(files, bad)));
         }
     }
 
@@ -396,9 +412,8 @@ public final class IngestCommand implements Callable<Integer> {
                 description = "float32 or int64 (default: ${DEFAULT-VALUE}).")
         String xDtype;
 
-        @Option(names = "--y-dtype", paramLabel = "TYPE", defaultValue = "auto",
-                description = "auto, int64 (class ids) or float32 (regression targets) (default: ${DEFAULT-VALUE}).")
-        String yDtype;
+        @Mixin
+        Labels labels;
 
         @Mixin
         Options options;
@@ -414,10 +429,7 @@ public final class IngestCommand implements Callable<Integer> {
                 System.err.println("streamtrain: --x-dtype takes float32 or int64, not " + xDtype);
                 return StartupException.BAD_CONFIGURATION;
             }
-            return options.run(inputs, (paths, bad) -> {
-                List<Path> files = InputFiles.expand(paths);
-                return new Read(new JsonlReader(x, labelType(yDtype)).read(files, bad), files.size());
-            });
+            return options.run(inputs, files((files, bad) -> new JsonlReader(x, labels.type()).read(files, bad)));
         }
     }
 

@@ -113,17 +113,7 @@ final class TopicWriter implements AutoCloseable {
     }
 
     private boolean exists(String topic) {
-        try {
-            return admin.listTopics().names().get(10, TimeUnit.SECONDS).contains(topic);
-        } catch (ExecutionException e) {
-            Preflight.requireAuthorized(e.getCause(), kafka.bootstrapServers());
-            throw new StartupException(StartupException.RETRYABLE, "cannot list topics: " + e.getCause().getMessage(), e);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new StartupException(StartupException.RETRYABLE, "timed out listing topics on " + kafka.bootstrapServers(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
-        }
+        return Preflight.topicNames(admin, kafka.bootstrapServers()).contains(topic);
     }
 
     /** @return whether this call created it (false: someone else did at the same moment) */
