@@ -41,10 +41,6 @@ final class BadLines {
         return count;
     }
 
-    Map<Path, Long> perFile() {
-        return Map.copyOf(perFile);
-    }
-
     /** The first reports, as {@code file:line: problem}. */
     List<String> listed() {
         return List.copyOf(listed);

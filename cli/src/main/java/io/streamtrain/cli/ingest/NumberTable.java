@@ -107,18 +107,6 @@ final class NumberTable implements Samples {
             return yShape.clone();
         }
 
-        int xPerRow() {
-            return xPerRow;
-        }
-
-        int yPerRow() {
-            return yPerRow;
-        }
-
-        int rows() {
-            return rows;
-        }
-
         /**
          * Adds a row of float features (an F32 builder).
          *

@@ -73,11 +73,7 @@ final class Progress implements AutoCloseable {
         return records.get();
     }
 
-    long bytes() {
-        return bytes.get();
-    }
-
-    double seconds() {
+    private double seconds() {
         return (System.nanoTime() - started) / 1e9;
     }
 

@@ -34,11 +34,6 @@ record SampleLayout(DType xType, long[] xShape, DType yType, long[] yShape) {
         return LongStream.of(yShape).reduce(1, Math::multiplyExact);
     }
 
-    /** Bytes of one sample's x and y together. */
-    long sampleBytes() {
-        return xElements() * xType.bytes() + yElements() * yType.bytes();
-    }
-
     /** The shape of a tensor of {@code samples} samples: {@code [samples, perSample...]}. */
     static long[] batchShape(long samples, long[] perSample) {
         long[] s = new long[perSample.length + 1];
