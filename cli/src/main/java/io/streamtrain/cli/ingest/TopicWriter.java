@@ -30,6 +30,7 @@ import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.PolicyViolationException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
  * The Kafka side of an ingest: makes sure a topic can take the records (creating it with
@@ -93,6 +94,9 @@ final class TopicWriter implements AutoCloseable {
             }
             created = create(new NewTopic(topic, Optional.of(partitions), replicationFactor).configs(c));
         }
+        if (created) {
+            awaitMetadata(topic);
+        }
         int actualPartitions = Preflight.requireTopics(admin, List.of(topic), "the ingest target").get(topic).partitions().size();
         int limit = RunTopics.maxMessageBytes(admin, topic);
         if (largestRecord + FRAMING_BYTES > limit) {
@@ -114,6 +118,32 @@ final class TopicWriter implements AutoCloseable {
 
     private boolean exists(String topic) {
         return Preflight.topicNames(admin, kafka.bootstrapServers()).contains(topic);
+    }
+
+    /**
+     * Waits until the brokers describe a topic just created: the creation is acknowledged by
+     * the controller, and a broker's metadata may follow a moment later.
+     */
+    private void awaitMetadata(String topic) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        try {
+            while (System.nanoTime() < deadline) {
+                try {
+                    admin.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS);
+                    return;
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                        return; // the describe that follows names the problem
+                    }
+                }
+                Thread.sleep(100);
+            }
+        } catch (java.util.concurrent.TimeoutException e) {
+            // the describe that follows names it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
+        }
     }
 
     /** @return whether this call created it (false: someone else did at the same moment) */
