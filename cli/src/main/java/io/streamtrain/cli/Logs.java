@@ -5,11 +5,11 @@ import ch.qos.logback.classic.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Log levels set by a command at run time (the cli ships logback; the services do not depend on it). */
-final class Logs {
+public final class Logs {
     private Logs() {}
 
     /** For commands that print their own lines: streamtrain's logs show warnings, Kafka's (the embedded broker's too) errors. */
-    static void quiet() {
+    public static void quiet() {
         setLevel("io.streamtrain", "WARN");
         setLevel("streamtrain", "WARN");
         setLevel("org.apache.kafka", "ERROR");

@@ -70,6 +70,22 @@ public final class Preflight {
         return t.getMessage();
     }
 
+    /** The names of the cluster's topics, or a {@link StartupException} saying why they cannot be listed. */
+    public static Set<String> topicNames(Admin admin, String bootstrapServers) {
+        try {
+            return admin.listTopics().names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            requireAuthorized(e.getCause(), bootstrapServers);
+            throw new StartupException(StartupException.RETRYABLE, "cannot list the topics of " + bootstrapServers + ": "
+                    + e.getCause().getMessage(), e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new StartupException(StartupException.RETRYABLE, "timed out listing the topics of " + bootstrapServers, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
+        }
+    }
+
     /** The topics must exist; returns their descriptions by name. */
     public static Map<String, TopicDescription> requireTopics(Admin admin, Collection<String> topics, String purpose) {
         try {

@@ -1,0 +1,107 @@
+package io.streamtrain.cli.export;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.StartupException;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Which checkpoint of a run an export takes: a pure function of the run's manifests, its
+ * evaluations and its STOP, so every refusal is one message that says what the run has
+ * and what to ask for instead.
+ */
+final class CheckpointChoice {
+    private CheckpointChoice() {}
+
+    /** The chosen manifest and a few words on why it is the one. */
+    record Chosen(CheckpointManifest manifest, String why) {}
+
+    /**
+     * The run's best checkpoint: the {@code best} of its latest evaluation that names one,
+     * else the best named by its STOP (when the evaluations topic is gone but the control
+     * topic is not).
+     *
+     * @throws StartupException exit 2 when the run has no evaluation yet
+     */
+    static Chosen best(String run, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations, Optional<BestCheckpoint> stopBest) {
+        BestCheckpoint best = null;
+        String source = null;
+        for (EvaluationRecord e : evaluations) {
+            if (e.best() != null) {
+                best = e.best();
+                source = "the latest evaluation";
+            }
+        }
+        if (best == null && stopBest.isPresent()) {
+            best = stopBest.get();
+            source = "the run's STOP";
+        }
+        if (best == null) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no evaluations yet, so no best checkpoint"
+                    + " (nothing on streamtrain." + run + ".evaluations): run an evaluator for it (streamtrain evaluate --run " + run
+                    + "), or export an epoch with --epoch E" + epochsHint(manifests));
+        }
+        String id = best.checkpointId();
+        CheckpointManifest m = manifests.stream().filter(x -> x.checkpointId().equals(id)).reduce((a, b) -> b).orElseThrow(() ->
+                new StartupException(StartupException.RETRYABLE, "the best checkpoint of run " + run + ", " + id + " (named by the evaluations), is not on "
+                        + "streamtrain." + run + ".checkpoints: was the topic deleted or truncated?" + epochsHint(manifests)));
+        return new Chosen(m, String.format(Locale.ROOT, "best by %s %.6g, from %s", best.metric(), best.value(), source));
+    }
+
+    /**
+     * The checkpoint that ended {@code epoch} (not a mid-epoch snapshot); the last one when
+     * the epoch was published twice.
+     *
+     * @throws StartupException exit 2 when the run has none
+     */
+    static Chosen epoch(String run, List<CheckpointManifest> manifests, int epoch) {
+        return manifests.stream().filter(m -> !m.snapshot() && m.epoch() == epoch).reduce((a, b) -> b)
+                .map(m -> new Chosen(m, "epoch " + epoch))
+                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint of epoch "
+                        + epoch + epochsHint(manifests)));
+    }
+
+    /**
+     * The checkpoint with this id, a snapshot or an epoch's.
+     *
+     * @throws StartupException exit 2 when the run has none
+     */
+    static Chosen id(String run, List<CheckpointManifest> manifests, String id) {
+        return manifests.stream().filter(m -> m.checkpointId().equals(id)).reduce((a, b) -> b)
+                .map(m -> new Chosen(m, m.snapshot() ? "snapshot" : "epoch " + m.epoch()))
+                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint " + id
+                        + epochsHint(manifests) + "; `streamtrain ctl status --run " + run + "` lists them"));
+    }
+
+    /** "; its checkpoints are of epochs 1-7 (and 2 snapshots)", or that it has none. */
+    static String epochsHint(List<CheckpointManifest> manifests) {
+        List<Integer> epochs = manifests.stream().filter(m -> !m.snapshot()).map(CheckpointManifest::epoch).distinct().sorted().toList();
+        long snapshots = manifests.stream().filter(CheckpointManifest::snapshot).count();
+        String s = snapshots == 0 ? "" : " (and " + snapshots + (snapshots == 1 ? " snapshot)" : " snapshots)");
+        if (epochs.isEmpty()) {
+            return "; it has no epoch checkpoint yet" + s;
+        }
+        return "; its checkpoints are of epochs " + ranges(epochs) + s;
+    }
+
+    /** "1-5, 7" for [1, 2, 3, 4, 5, 7]. */
+    static String ranges(List<Integer> sorted) {
+        StringBuilder b = new StringBuilder();
+        int i = 0;
+        while (i < sorted.size()) {
+            int j = i;
+            while (j + 1 < sorted.size() && sorted.get(j + 1) == sorted.get(j) + 1) {
+                j++;
+            }
+            b.append(b.length() == 0 ? "" : ", ").append(sorted.get(i));
+            if (j > i) {
+                b.append('-').append(sorted.get(j));
+            }
+            i = j + 1;
+        }
+        return b.toString();
+    }
+}
