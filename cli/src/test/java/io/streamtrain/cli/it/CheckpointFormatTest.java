@@ -208,6 +208,12 @@ class CheckpointFormatTest {
                 shape[i] = p.get("shape").get(i).asLong();
             }
             assertArrayEquals(shape, t.shape(), name);
+            // adamw's two moments of every parameter carry on from epoch to epoch (a resume continues them)
+            for (String slot : List.of("m", "v")) {
+                SafetensorsFile.Entry moment = doc.tensors().get("optimizer." + slot + "." + name);
+                assertNotNull(moment, "optimizer." + slot + "." + name + " missing from the payload " + doc.tensors().keySet());
+                assertArrayEquals(shape, moment.shape(), "optimizer." + slot + "." + name);
+            }
         }
         assertEquals("pt", doc.metadata().get("format"), "PyTorch's safetensors loader expects format=pt");
         assertEquals(run, doc.metadata().get("streamtrain.run"));

@@ -23,8 +23,10 @@ import java.util.Map;
  *       averaged as above.
  * </ul>
  *
- * L2-SP anchors are the base's (every node has the same ones). A round in which nobody
- * trained a sample leaves the base as it was.
+ * L2-SP anchors are the base's (every node has the same ones). Optimizer slots the base
+ * lacks (the run's first round: an optimizer makes them at its first step) are averaged
+ * from the contributions. A round in which nobody trained a sample leaves the base as it
+ * was.
  */
 public final class Combiner {
     public static final String OPTIMIZER_PREFIX = "optimizer.";
@@ -50,7 +52,7 @@ public final class Combiner {
             return base;
         }
         List<Tensor> out = new ArrayList<>();
-        for (Tensor t : base.tensors().values()) {
+        for (Tensor t : tensorsToCombine(base, contributions)) {
             String name = t.name();
             if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(MOMENTUM_PREFIX)) {
                 if (!(spec.nesterov() && name.startsWith(MOMENTUM_PREFIX))) {
@@ -66,6 +68,21 @@ public final class Combiner {
             }
         }
         return new SafeTensors.Document(ordered(out), base.metadata());
+    }
+
+    /**
+     * The base's tensors, then optimizer slots the contributions made since (an optimizer
+     * makes its slots at its first step, so the run's first base has none): the slots
+     * carry on from round to round like the parameters.
+     */
+    private static List<Tensor> tensorsToCombine(SafeTensors.Document base, List<Weighted> contributions) {
+        List<Tensor> out = new ArrayList<>(base.tensors().values());
+        for (Tensor t : contributions.get(0).state().tensors().values()) {
+            if (t.name().startsWith(OPTIMIZER_PREFIX) && base.tensor(t.name()) == null) {
+                out.add(t);
+            }
+        }
+        return out;
     }
 
     private static float[] mean(String name, long[] shape, List<Weighted> contributions, long total) {

@@ -55,6 +55,20 @@ class CombinerTest {
     }
 
     @Test
+    void optimizerSlotsTheBaseLacksAreAveragedFromTheContributionsAndCarriedOn() {
+        // the run's first base: parameters and anchors only (an optimizer makes its slots at its first step)
+        SafeTensors.Document base = doc(t("w", 0, 0), t("anchor.w", 9, 9));
+        SafeTensors.Document a = doc(t("w", 1, 2), t("optimizer.m.w", 4, 8), t("optimizer.v.w", 1, 1), t("anchor.w", 9, 9));
+        SafeTensors.Document b = doc(t("w", 5, 6), t("optimizer.m.w", 0, 4), t("optimizer.v.w", 5, 9), t("anchor.w", 9, 9));
+
+        for (Combiner combiner : List.of(AVERAGE, NESTEROV)) {
+            SafeTensors.Document out = combiner.combine(base, List.of(w(a, 1), w(b, 3)));
+            assertArrayEquals(new float[] {1, 5}, values(out, "optimizer.m.w"), "the slots are kept: (1·a + 3·b) / 4");
+            assertArrayEquals(new float[] {4, 7}, values(out, "optimizer.v.w"));
+        }
+    }
+
+    @Test
     void aRoundWithNoSamplesLeavesTheBaseAsItWas() {
         SafeTensors.Document base = doc(t("w", 1, 2), t("anchor.w", 3, 4));
         SafeTensors.Document trained = doc(t("w", 50, 60), t("anchor.w", 3, 4));
