@@ -27,13 +27,17 @@ public final class PayloadStore {
         return new PayloadStore(Path.of(u));
     }
 
-    /** Writes atomically (temp file, then rename), so a reader never sees half a payload. */
+    /**
+     * Writes atomically (temp file, then rename), so a reader never sees half a payload; the
+     * file gets the process's default permissions (umask), like any file it writes.
+     */
     public String put(String run, String checkpointId, byte[] payload) throws IOException {
         Path dir = root.resolve(run);
         Files.createDirectories(dir);
         Path target = dir.resolve(checkpointId + ".safetensors");
-        Path tmp = Files.createTempFile(dir, checkpointId, ".tmp");
-        Files.write(tmp, payload);
+        // not Files.createTempFile: its owner-only permissions would keep an evaluator running as another user out
+        Path tmp = dir.resolve(checkpointId + "." + java.util.UUID.randomUUID() + ".tmp");
+        Files.write(tmp, payload, java.nio.file.StandardOpenOption.CREATE_NEW);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return target.toUri().toString();
     }

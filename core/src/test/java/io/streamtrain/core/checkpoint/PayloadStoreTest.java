@@ -1,0 +1,29 @@
+package io.streamtrain.core.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PayloadStoreTest {
+    @Test
+    void aPayloadIsWrittenWholeAndReadableByOthersThanItsWriter(@TempDir Path dir) throws Exception {
+        PayloadStore store = PayloadStore.forUri(dir.toUri().toString());
+        byte[] payload = {1, 2, 3, 4};
+        String uri = store.put("run-a", "run-a-e0001-abcd", payload);
+        assertArrayEquals(payload, PayloadStore.get(uri));
+        Path file = dir.resolve("run-a").resolve("run-a-e0001-abcd.safetensors");
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+        // an evaluator on a shared volume is often another user: the file must not be owner-only
+        assertTrue(perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.GROUP_READ), perms.toString());
+        try (var files = Files.list(dir.resolve("run-a"))) {
+            assertEquals(1, files.count(), "no temp file left behind");
+        }
+    }
+}
