@@ -12,6 +12,7 @@ import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
@@ -266,7 +267,7 @@ public final class EvaluatorService implements AutoCloseable {
         String reason = stop ? d.reason().code() : null;
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
                 EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
-                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds());
+                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds(), state.plan);
         if (stop) {
             ControlMessage.Stop stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best,
                     "evaluator");
@@ -300,7 +301,7 @@ public final class EvaluatorService implements AutoCloseable {
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
                 EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), scored.metrics(), m.metrics() == null ? null : m.metrics().get("data_loss"),
                 null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
-                scored.seconds());
+                scored.seconds(), state.plan);
         commit(ctx, r, record, out);
         state.deadLettersWritten = true;
         progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
@@ -335,9 +336,10 @@ public final class EvaluatorService implements AutoCloseable {
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
     private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, String why) {
         log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
+        RunState state = states.get(run);
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
                 EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
-                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0);
+                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0, state == null ? null : state.plan);
         List<ProducerRecord<byte[], byte[]>> out = List.of(
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
@@ -435,6 +437,9 @@ public final class EvaluatorService implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : evaluations) {
             try {
                 Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
+                if (s.plan == null && e.isPresent()) {
+                    s.plan = e.get().validation(); // the first record with a plan fixed it
+                }
                 if (e.isPresent() && EvaluationRecord.SNAPSHOT.equals(e.get().status())) {
                     s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does
                 }
@@ -470,15 +475,25 @@ public final class EvaluatorService implements AutoCloseable {
 
     private ValidationSet validation(Context ctx, RunState state, RunSpec spec, List<ProducerRecord<byte[], byte[]>> out) {
         if (state.validation == null) {
-            state.validation = ValidationSet.load(ctx.reader(), spec.data().validation(), spec.model(), READ_TIMEOUT, validationMemoryBytes);
-            log.info("run {}: validation set {}: {} samples in {} records, {} rejected; {}", state.run, spec.data().validation(),
-                    state.validation.samples(), state.validation.records(), state.validation.rejected().size(),
-                    state.validation.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
-                            : "held in memory");
-            if (state.validation.samples() == 0) {
-                state.validation = null;
-                throw new IllegalArgumentException("validation topic " + spec.data().validation() + " has no usable samples");
+            String topic = spec.data().validation();
+            ValidationPlan plan = state.plan;
+            if (plan != null && !plan.topic().equals(topic)) {
+                log.warn("run {}: its evaluations were scored on validation topic {}, its spec now names {}: planning {} anew", state.run,
+                        plan.topic(), topic, topic);
+                plan = null;
             }
+            ValidationSet loaded = ValidationSet.load(ctx.reader(), topic, spec.model(), plan, READ_TIMEOUT, validationMemoryBytes);
+            log.info("run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}", state.run, topic,
+                    loaded.samples(), loaded.records(), loaded.rejected().size(), loaded.plan().endOffsets(),
+                    plan == null ? "its end now: the run's plan from now on" : "the run's plan, from its evaluations",
+                    loaded.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
+                            : "held in memory");
+            if (loaded.samples() == 0) {
+                // nothing to plan on yet: the next checkpoint looks again
+                throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
+            }
+            state.validation = loaded;
+            state.plan = loaded.plan();
         }
         // bad validation records are dead-lettered once, with the run's first evaluation
         if (!state.deadLettersWritten) {
