@@ -128,6 +128,7 @@ public final class EvaluatorService implements AutoCloseable {
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
+        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.consumer(null));
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
         Admin admin = Preflight.admin(kafka);
         try {
@@ -136,8 +137,8 @@ public final class EvaluatorService implements AutoCloseable {
             if (closed) {
                 return;
             }
-            Context ctx = new Context(scorer, checkpoints, reader, producer, admin);
-            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance());
+            Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
+            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             while (!closed) {
                 try {
@@ -147,6 +148,7 @@ public final class EvaluatorService implements AutoCloseable {
                         }
                         acceptSafely(ctx, r);
                     }
+                    noticeStops(ctx);
                 } catch (WakeupException e) {
                     if (!closed) {
                         throw e;
@@ -158,6 +160,7 @@ public final class EvaluatorService implements AutoCloseable {
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
+            control.close(CLOSE_TIMEOUT);
             producer.close(CLOSE_TIMEOUT);
             admin.close(CLOSE_TIMEOUT);
         }
@@ -182,10 +185,58 @@ public final class EvaluatorService implements AutoCloseable {
     }
 
     private record Context(CheckpointScorer scorer, KafkaConsumer<byte[], byte[]> checkpoints,
-            KafkaConsumer<byte[], byte[]> reader, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+            KafkaConsumer<byte[], byte[]> reader, StopFeed stops, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+
+    /**
+     * STOPs written since the last look, to runs this instance holds: a run an operator
+     * stops is over for the evaluator at once, as it is after a rebuild.
+     */
+    private void noticeStops(Context ctx) {
+        for (ControlMessage.Stop stop : ctx.stops().poll()) {
+            RunState state = states.get(stop.run());
+            if (state != null) {
+                stopped(state, stop);
+            }
+        }
+    }
+
+    /** Records a STOP read on the run's control topic; says so once, when it is news. */
+    private static void stopped(RunState state, ControlMessage.Stop stop) {
+        boolean news = !state.stopped;
+        state.stop = state.stop == null ? stop : state.stop;
+        state.stopped = true;
+        if (news) {
+            progress.info("run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
+        }
+    }
+
+    /**
+     * Whether a STOP reached the run's control topic while its checkpoint was being scored:
+     * then the checkpoint is one that arrived after the stop, and is skipped like those.
+     */
+    private boolean stoppedWhileScoring(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        ctx.stops().readToEnd(state.run, READ_TIMEOUT).ifPresent(stop -> stopped(state, stop));
+        if (state.stopped) {
+            skip(ctx, r, m, state);
+        }
+        return state.stopped;
+    }
+
+    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
+    private void skip(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
+                state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
+        commit(ctx, r, null, List.of());
+    }
 
     /** A rebalance hands runs to other instances: forget them, and rebuild from the topic when they come back. */
     private final class Rebalance implements ConsumerRebalanceListener {
+        private final StopFeed stops;
+
+        Rebalance(StopFeed stops) {
+            this.stops = stops;
+        }
+
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             forget(partitions);
@@ -202,6 +253,7 @@ public final class EvaluatorService implements AutoCloseable {
                 String run = Topics.runOfCheckpoints(tp.topic());
                 if (run != null) {
                     states.remove(run);
+                    stops.forget(run);
                 }
             }
         }
@@ -234,9 +286,7 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
-            log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", run, m.checkpointId(), m.epoch(),
-                    state.stopped ? "arrived after the run was stopped" : "is of an epoch already evaluated");
-            commit(ctx, r, null, List.of());
+            skip(ctx, r, m, state);
             return;
         }
         if (spec.data().validation() == null) {
@@ -245,7 +295,7 @@ public final class EvaluatorService implements AutoCloseable {
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null) {
+        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
             return;
         }
         Map<String, Double> metrics = scored.metrics();
@@ -295,7 +345,7 @@ public final class EvaluatorService implements AutoCloseable {
         CheckpointManifest m = c.manifest();
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null) {
+        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
             return;
         }
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
@@ -459,15 +509,10 @@ public final class EvaluatorService implements AutoCloseable {
             }
         }
         // a run an operator stopped is over for the evaluator too: no second STOP
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.control(run), READ_TIMEOUT)) {
-            try {
-                s.stopped |= Messages.decodeControl(r.value()).filter(m -> m instanceof ControlMessage.Stop).isPresent();
-            } catch (MalformedMessageException e) {
-                // the trainers count and skip it
-            }
-        }
-        if (!s.history.isEmpty()) {
-            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run is stopped" : "");
+        ctx.stops().follow(run, READ_TIMEOUT).ifPresent(stop -> s.stop = stop);
+        s.stopped |= s.stop != null;
+        if (!s.history.isEmpty() || s.stopped) {
+            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
         }
         states.put(run, s);
         return s;

@@ -1,5 +1,6 @@
 package io.streamtrain.evaluator;
 
+import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
@@ -7,8 +8,8 @@ import java.util.List;
 
 /**
  * What the evaluator knows of one run: the evaluations so far (the early-stopping history),
- * the validation data they were scored on, and whether it has stopped the run. Rebuilt from
- * the run's evaluations topic.
+ * the validation data they were scored on, and whether the run is stopped. Rebuilt from the
+ * run's evaluations and control topics.
  */
 final class RunState {
     final String run;
@@ -18,6 +19,8 @@ final class RunState {
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
+    /** The run's first STOP on its control topic, the evaluator's or an operator's; null if none was read. */
+    ControlMessage.Stop stop;
 
     RunState(String run) {
         this.run = run;
@@ -25,5 +28,11 @@ final class RunState {
 
     boolean evaluated(int epoch) {
         return history.stream().anyMatch(e -> e.epoch() == epoch);
+    }
+
+    /** Who stopped the run, for the log. */
+    String stoppedBy() {
+        return stop == null ? "the evaluator" : stop.source() + " (" + stop.reason()
+                + (stop.explanation() == null ? "" : ": " + stop.explanation()) + ")";
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
@@ -19,7 +20,11 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,7 +32,7 @@ import org.junit.jupiter.api.Test;
 /**
  * What a running evaluator knows of a run is what a restarted one rebuilds: the validation
  * data its checkpoints are scored on (the run's validation plan, fixed by its first
- * evaluation).
+ * evaluation) and whether an operator stopped it.
  */
 class EvaluatorRunStateTest {
     static final int EPOCHS = 5;
@@ -100,6 +105,23 @@ class EvaluatorRunStateTest {
         return out;
     }
 
+    static List<ControlMessage.Stop> stops(String run) throws Exception {
+        List<ControlMessage.Stop> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.control(run))) {
+            if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop s) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    static void operatorStop(String run) throws Exception {
+        ControlMessage.Stop stop = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), "operator", "enough", null, "alice");
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            p.send(new ProducerRecord<>(Topics.control(run), Messages.encode(stop))).get(30, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aRestartedEvaluatorScoresLaterCheckpointsOnTheValidationDataOfTheFirst() throws Exception {
         // patience above maxEpochs: every epoch is evaluated, the last stops the run (max-epochs)
@@ -144,5 +166,62 @@ class EvaluatorRunStateTest {
             assertEquals(e.waitCount(), a.waitCount(), epoch);
         }
         assertEquals(EvaluationRecord.STOP, actual.get(EPOCHS - 1).decision(), "max-epochs, as the reference");
+    }
+
+    @Test
+    void aRunningEvaluatorEvaluatesNothingAfterAnOperatorsStopAndSendsNoStopOfItsOwn() throws Exception {
+        // evaluated to the end, epoch 5 would get the evaluator's own STOP (max-epochs)
+        train("stop-live", "{ patience: 10 }");
+        try (Evaluator evaluator = new Evaluator("stop-live", ev -> {
+            if (ev.epoch() == 2) {
+                try {
+                    // on the evaluator's thread, between two checkpoints it has already polled
+                    operatorStop("stop-live");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        })) {
+            evaluator.awaitEvaluations(2);
+            awaitConsumed(Topics.checkpoints("stop-live"));
+        }
+        assertEquals(List.of(1, 2), evaluations("stop-live").stream().map(EvaluationRecord::epoch).toList(),
+                "no checkpoint is evaluated after the STOP");
+        List<ControlMessage.Stop> stops = stops("stop-live");
+        assertEquals(1, stops.size(), "only the operator's STOP: " + stops);
+        assertEquals("alice", stops.get(0).source());
+    }
+
+    @Test
+    void aRunningEvaluatorSaysWhenAnOperatorStopsARun() throws Exception {
+        train("stop-idle", "{ enabled: false }");
+        List<String> args = List.of("--run", "stop-idle", "--bootstrap-servers", kafka.broker.bootstrapServers(), "--instance-id", "idle");
+        try (ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR, args)) {
+            evaluator.awaitLine(l -> l.contains("run stop-idle epoch " + EPOCHS + " "), 120);
+            int before = evaluator.lineCount();
+            operatorStop("stop-idle");
+            // no checkpoint comes after it: the evaluator notices the STOP itself, within its poll interval
+            evaluator.awaitLineAfter(before, l -> l.contains("run stop-idle: stopped by alice (operator: enough)"), 10);
+            evaluator.sigterm();
+            assertEquals(0, evaluator.awaitExit(30), evaluator.output());
+        }
+    }
+
+    /** Waits until the evaluators' group has committed past the last record of {@code topic} (partition 0). */
+    static void awaitConsumed(String topic) throws Exception {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(topic);
+        // past the last record, not the topic's end offset: a transaction's commit marker takes an offset too
+        long end = records.get(records.size() - 1).offset() + 1;
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            long committed = -1;
+            while (committed < end && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+                var offsets = admin.listConsumerGroupOffsets(Topics.EVALUATOR_GROUP).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+                committed = offsets.get(tp) == null ? -1 : offsets.get(tp).offset();
+            }
+            assertEquals(end, committed, "the evaluator has taken up every record of " + topic);
+        }
     }
 }
