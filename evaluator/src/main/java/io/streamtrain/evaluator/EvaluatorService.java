@@ -128,7 +128,11 @@ public final class EvaluatorService implements AutoCloseable {
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
-        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.consumer(null));
+        Map<String, Object> controlConfig = kafka.consumer(null);
+        // a fetch waiting at the broker holds up the next request on its connection: the control topic's end
+        // offsets, read after every checkpoint, must not wait out the default 500 ms of an idle fetch
+        controlConfig.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(controlConfig);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
         Admin admin = Preflight.admin(kafka);
         try {
