@@ -95,14 +95,7 @@ public final class NodesBench implements Callable<Integer> {
         check(epochs >= 2, "--epochs must be at least 2 (epoch 1 is warm-up)");
         check(rounds >= 1, "--rounds must be at least 1");
         check(everySteps >= 1, "--every-steps must be at least 1");
-        Logs.quiet();
-        try (TrainerJvms nodes = new TrainerJvms("bench-nodes", verbose)) {
-            return run(nodes);
-        } catch (BenchFailedException e) {
-            System.out.flush();
-            System.err.println("bench nodes: " + e.getMessage());
-            return 1;
-        }
+        return TrainerJvms.run("bench nodes", verbose, this::run);
     }
 
     private int run(TrainerJvms jvms) throws Exception {

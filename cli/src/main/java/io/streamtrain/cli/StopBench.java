@@ -105,14 +105,7 @@ public final class StopBench implements Callable<Integer> {
         check(epochsBeforeStop >= 2, "--epochs-before-stop must be at least 2 (a node's step time leaves epoch 1 out)");
         check(!nodes.isEmpty() && nodes.stream().allMatch(n -> n >= 1 && n <= PARTITIONS) && nodes.stream().distinct().count() == nodes.size(),
                 "--nodes takes distinct counts from 1 to " + PARTITIONS + ", e.g. 1,2");
-        Logs.quiet();
-        try (TrainerJvms jvms = new TrainerJvms("bench-stop", verbose)) {
-            return run(jvms);
-        } catch (BenchFailedException e) {
-            System.out.flush();
-            System.err.println("bench stop: " + e.getMessage());
-            return 1;
-        }
+        return TrainerJvms.run("bench stop", verbose, this::run);
     }
 
     private int run(TrainerJvms jvms) throws Exception {

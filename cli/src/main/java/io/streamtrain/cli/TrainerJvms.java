@@ -66,6 +66,28 @@ final class TrainerJvms implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(interrupted);
     }
 
+    /** A bench's measurements, given the JVMs to start its nodes in; returns the exit code. */
+    interface Bench {
+        int run(TrainerJvms jvms) throws Exception;
+    }
+
+    /**
+     * Runs a bench that starts trainer JVMs, with quiet logs: a failure ({@link BenchFailedException})
+     * is printed as {@code <name>: <why>} and exits 1; whatever happens, no node outlives it.
+     *
+     * @param name the bench's command, e.g. {@code bench stop}
+     */
+    static int run(String name, boolean verbose, Bench bench) throws Exception {
+        Logs.quiet();
+        try (TrainerJvms jvms = new TrainerJvms(name.replace(' ', '-'), verbose)) {
+            return bench.run(jvms);
+        } catch (BenchFailedException e) {
+            System.out.flush();
+            System.err.println(name + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
     /** The broker an interrupted bench closes too, so its data does not stay behind; null once closed. */
     void broker(EmbeddedKafka broker) {
         this.broker = broker;
