@@ -52,11 +52,12 @@ import picocli.CommandLine.Spec;
         description = {
             "Stop latency and evaluation overhead of the early-stop loop, on an embedded broker.",
             "",
-            "For each count of --nodes in turn, for --rounds rounds: starts a run of that many trainer nodes (each a child JVM "
-                    + "limited to one PyTorch thread, STREAMTRAIN_TORCH_THREADS=1), lets it train --epochs-before-stop epochs, "
-                    + "sends an operator STOP and times it to the last node's process having exited; also prints when the last "
-                    + "node acknowledged the STOP, and a node's mean wall time per step. One evaluator, in this JVM, scores every "
-                    + "run's checkpoints: its overhead is manifest written to evaluation written, minus the validation compute.",
+            "In each of --rounds rounds, for each count of --nodes in turn: starts a run of that many trainer nodes (each a "
+                    + "child JVM limited to one PyTorch thread, STREAMTRAIN_TORCH_THREADS=1), lets it train --epochs-before-stop "
+                    + "epochs, sends an operator STOP and times it to the last node's process having exited; also prints when the "
+                    + "last node acknowledged the STOP, and a node's wall time per step (median over the epochs after the first). "
+                    + "One evaluator, in this JVM, scores every run's checkpoints: its overhead is manifest written to evaluation "
+                    + "written, minus the validation compute. Prints the median and max per count of nodes.",
             "",
             "Targets (printed, not enforced): stop latency under 1 s plus one training step; evaluation overhead under 200 ms."})
 public final class StopBench implements Callable<Integer> {
@@ -73,7 +74,7 @@ public final class StopBench implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "5", description = "Runs to stop per count of nodes (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--epochs-before-stop", defaultValue = "8", description = "Epochs each run trains before the STOP (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs-before-stop", defaultValue = "8", description = "Epochs each run trains before the STOP, at least 2 (default: ${DEFAULT-VALUE}).")
     int epochsBeforeStop;
 
     @Option(names = "--nodes", split = ",", defaultValue = "1,2",
