@@ -23,9 +23,10 @@ import picocli.CommandLine.Option;
             "Run the evaluator service.",
             "",
             "Consumes the checkpoints of the runs it serves, computes validation loss and accuracy on each run's "
-                    + "data.validation topic, publishes an evaluation per checkpoint on streamtrain.<run>.evaluations and "
+                    + "data.validation topic (up to its end offsets at the run's first evaluation, for every checkpoint of the run), "
+                    + "publishes an evaluation per checkpoint on streamtrain.<run>.evaluations and "
                     + "sends STOP on streamtrain.<run>.control when the run's early-stopping policy says so. "
-                    + "Runs until SIGTERM.",
+                    + "A run stopped by an operator (ctl stop) is evaluated no further. Runs until SIGTERM.",
             "",
             "Exit codes: 0 stopped by SIGTERM, 2 bad configuration (do not retry), 1 retryable failure."})
 public final class EvaluatorCommand implements Callable<Integer> {
