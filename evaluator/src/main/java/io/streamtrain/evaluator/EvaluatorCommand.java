@@ -1,8 +1,11 @@
 package io.streamtrain.evaluator;
 
+import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,10 +52,27 @@ public final class EvaluatorCommand implements Callable<Integer> {
                     + "for each evaluation (default: ${DEFAULT-VALUE}).")
     long validationMemoryBytes;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
+            description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
+                    + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
+    int metricsPort;
+
     @Override
     public Integer call() {
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes);
+        Health health = new Health(Duration.ofMinutes(2));
+        MetricsServer metrics;
+        try {
+            metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "evaluator", "node", instanceId));
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
+        if (metrics.port() >= 0) {
+            log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
+        }
+        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes)
+                .monitoring(metrics.registry(), health);
         CountDownLatch done = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             service.close();
@@ -65,7 +85,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(stopped ? 0 : 1);
         }, "streamtrain-sigterm");
         Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (metrics) {
             service.run();
             return 0;
         } catch (StartupException e) {

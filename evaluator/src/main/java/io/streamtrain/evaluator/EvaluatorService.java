@@ -10,6 +10,8 @@ import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.dlq.DeadLetters;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
@@ -17,6 +19,8 @@ import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.KafkaMeters;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
@@ -85,6 +89,9 @@ public final class EvaluatorService implements AutoCloseable {
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private MeterRegistry registry = new SimpleMeterRegistry();
+    private Health health = new Health(Duration.ofMinutes(2));
+    private EvaluatorMetrics metrics = new EvaluatorMetrics(registry);
 
     /**
      * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
@@ -103,6 +110,18 @@ public final class EvaluatorService implements AutoCloseable {
         this.kafka = kafka;
         this.runs = Set.copyOf(runs);
         this.instanceId = instanceId;
+        listeners.add(e -> metrics.accept(e));
+    }
+
+    /**
+     * Where the service's meters go (and its Kafka clients'), and what its {@code /healthz}
+     * and {@code /readyz} report; without this, meters nobody scrapes. Call before {@link #run()}.
+     */
+    public EvaluatorService monitoring(MeterRegistry registry, Health health) {
+        this.registry = registry;
+        this.health = health;
+        this.metrics = new EvaluatorMetrics(registry);
+        return this;
     }
 
     /** Called on the service's thread for every evaluation record it commits. */
@@ -135,6 +154,8 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(controlConfig);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
         Admin admin = Preflight.admin(kafka);
+        AutoCloseable checkpointMeters = KafkaMeters.bind(registry, checkpoints);
+        AutoCloseable producerMeters = KafkaMeters.bind(registry, producer);
         try {
             consumer = checkpoints;
             producer.initTransactions();
@@ -144,7 +165,11 @@ public final class EvaluatorService implements AutoCloseable {
             Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
+            runs.forEach(metrics::serving);
+            health.ready(true);
+            health.state("evaluating");
             while (!closed) {
+                health.beat();
                 try {
                     for (ConsumerRecord<byte[], byte[]> r : checkpoints.poll(Duration.ofMillis(200))) {
                         if (closed) {
@@ -160,7 +185,11 @@ public final class EvaluatorService implements AutoCloseable {
                 }
             }
         } finally {
+            health.ready(false);
+            health.state("stopped");
             consumer = null;
+            closeQuietly(checkpointMeters);
+            closeQuietly(producerMeters);
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
@@ -184,7 +213,8 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
                     r.offset(), r.topic(), e.toString(), e);
-            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", "could not be evaluated: " + e);
+            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", EvaluatorMetrics.Rejection.UNREADABLE,
+                    "could not be evaluated: " + e);
         }
     }
 
@@ -205,8 +235,9 @@ public final class EvaluatorService implements AutoCloseable {
     }
 
     /** Records a STOP read on the run's control topic; says so once, when it is news. */
-    private static void stopped(RunState state, ControlMessage.Stop stop) {
+    private void stopped(RunState state, ControlMessage.Stop stop) {
         boolean news = !state.stopped;
+        metrics.stopped(state.run, stop.reason());
         state.stop = state.stop == null ? stop : state.stop;
         state.stopped = true;
         if (news) {
@@ -270,7 +301,8 @@ public final class EvaluatorService implements AutoCloseable {
         try {
             c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
         } catch (CheckpointRejectedException e) {
-            reject(ctx, r, run, -1, e.checkpointId(), e.getMessage());
+            reject(ctx, r, run, -1, e.checkpointId(),
+                    e.incomplete() ? EvaluatorMetrics.Rejection.INCOMPLETE : EvaluatorMetrics.Rejection.CORRUPT, e.getMessage());
             return;
         }
         if (c == null) {
@@ -281,7 +313,8 @@ public final class EvaluatorService implements AutoCloseable {
         try {
             spec = m.runSpec();
         } catch (SpecException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "its run spec does not parse: " + e.getMessage());
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+                    "its run spec does not parse: " + e.getMessage());
             return;
         }
         RunState state = state(ctx, run, spec);
@@ -294,7 +327,8 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         if (spec.data().validation() == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "the run spec names no data.validation topic");
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+                    "the run spec names no data.validation topic");
             return;
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
@@ -306,7 +340,7 @@ public final class EvaluatorService implements AutoCloseable {
         String monitor = spec.earlyStopping().monitor();
         Double monitored = metrics.get(monitor);
         if (monitored == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "earlyStopping.monitor is " + monitor + ", which is not computed for this "
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, "earlyStopping.monitor is " + monitor + ", which is not computed for this "
                     + "model (computed: " + metrics.keySet() + ")");
             return;
         }
@@ -382,13 +416,14 @@ public final class EvaluatorService implements AutoCloseable {
                     "checkpoint " + m.checkpointId());
             return new Scored(metrics, (System.nanoTime() - started) / 1e9);
         } catch (IllegalArgumentException e) {
-            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
+            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, e.getMessage());
             return null;
         }
     }
 
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
-    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, String why) {
+    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId,
+            EvaluatorMetrics.Rejection kind, String why) {
         log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
         RunState state = states.get(run);
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
@@ -398,6 +433,7 @@ public final class EvaluatorService implements AutoCloseable {
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
         commit(ctx, r, record, out);
+        metrics.rejected(run, kind);
         listeners.forEach(l -> l.accept(record));
     }
 
@@ -476,6 +512,8 @@ public final class EvaluatorService implements AutoCloseable {
         }
         ensureTopics(ctx, run);
         RunState s = new RunState(run);
+        metrics.serving(run);
+        EvaluationRecord lastEvaluated = null;
         String monitor = spec.earlyStopping().monitor();
         long through = evaluationsThrough(ctx, run);
         List<ConsumerRecord<byte[], byte[]>> evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
@@ -501,6 +539,7 @@ public final class EvaluatorService implements AutoCloseable {
                     continue;
                 }
                 EvaluationRecord ev = e.get();
+                lastEvaluated = ev;
                 if (!s.evaluated(ev.epoch())) {
                     Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
                     s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,
@@ -517,6 +556,12 @@ public final class EvaluatorService implements AutoCloseable {
         s.stopped |= s.stop != null;
         if (!s.history.isEmpty() || s.stopped) {
             log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
+        }
+        if (lastEvaluated != null) {
+            metrics.restored(lastEvaluated);
+        }
+        if (s.stopped) {
+            metrics.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
         }
         states.put(run, s);
         return s;
@@ -577,6 +622,14 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("closing {}: {}", c, e.toString());
         }
     }
 }
