@@ -651,15 +651,24 @@ public final class TrainerNode implements AutoCloseable {
             long warned = started;
             // a node that died leaves the group within its session timeout; one that hangs within sync.timeoutSeconds
             long giveUp = Math.max(2 * timeout, options.brokerWait().toNanos());
+            long pausedNanos = 0;
             while (syncLog.lastClosed().round() < round) {
                 checkFeeds();
                 beat();
                 if (stopRequested || feed.resetPending()) {
                     return null;
                 }
+                // a PAUSE holds every node of the run, those waiting for the paused ones included: the wait is not a straggler's
+                applyCommands(plain, feed, state.step(), () -> snapshot(epoch));
+                long polled = System.nanoTime();
                 channel.poll(Duration.ofMillis(50));
                 long now = System.nanoTime();
-                if (now - started > giveUp) {
+                if (paused) {
+                    pausedNanos += now - polled;
+                    warned += now - polled;
+                    continue;
+                }
+                if (now - started - pausedNanos > giveUp) {
                     throw new IllegalStateException("round " + round + " did not close within " + giveUp / 1_000_000_000L
                             + " s; still missing partitions (partition=node) " + syncLog.missing()
                             + ". A restart resumes from the last closed round");
@@ -668,10 +677,10 @@ public final class TrainerNode implements AutoCloseable {
                     warned = now;
                     log.warn("round {} has waited {} s for partitions (partition=node) {}: a straggler. A node that died leaves the"
                             + " group within its session timeout, one whose training hangs within sync.timeoutSeconds; its partitions"
-                            + " then go to the others", round, (now - started) / 1_000_000_000L, syncLog.missing());
+                            + " then go to the others", round, (now - started - pausedNanos) / 1_000_000_000L, syncLog.missing());
                 }
             }
-            long waited = System.nanoTime() - started;
+            long waited = System.nanoTime() - started - pausedNanos;
             lastRoundWaitSeconds = waited / 1e9;
             metrics.roundClosed(lastRoundWaitSeconds);
             log.debug("round {} closed: {} bytes sent, {} ms waiting", round, bytes, waited / 1_000_000);
