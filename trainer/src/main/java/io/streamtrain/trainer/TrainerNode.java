@@ -766,7 +766,7 @@ public final class TrainerNode implements AutoCloseable {
             if (publisher == null) {
                 return; // fenced by a newer owner of partition 0: the checkpoint is its to publish
             }
-            Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model().classification()));
+            Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model()));
             double seconds = (System.nanoTime() - epochStarted) / 1e9;
             epochMetrics.put("seconds", seconds);
             epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
@@ -823,7 +823,7 @@ public final class TrainerNode implements AutoCloseable {
             if (publisher == null) {
                 return "refused: this node cannot publish checkpoints now (see its log)";
             }
-            Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
+            Map<String, Double> metrics = meter.metrics(spec.model(), 0, 0);
             byte[] payload = state.toPayload(payloadMetadata(epoch));
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
