@@ -31,14 +31,18 @@ final class TinyModels {
     }
 
     static RunSpec lm(int width, double dropout, boolean tied, String extra) {
+        return lm(width, dropout, tied, "{ type: adamw, learningRate: 0.01 }", extra);
+    }
+
+    static RunSpec lm(int width, double dropout, boolean tied, String optimizer, String extra) {
         return RunSpecParser.parse("""
                 run: tiny-lm
                 data: { train: t }
                 model: { type: causal-lm, context: %d, layers: 2, heads: 2, width: %d, mlpWidth: 32, dropout: %s,
                          attentionDropout: %s, tieEmbeddings: %s }
-                optimizer: { type: adamw, learningRate: 0.01 }
+                optimizer: %s
                 %s
-                """.formatted(LM_CONTEXT, width, dropout, dropout, tied, extra));
+                """.formatted(LM_CONTEXT, width, dropout, dropout, tied, optimizer, extra));
     }
 
     /** Images whose class is the quadrant holding the bright spot (or none: class 2). */
