@@ -160,6 +160,50 @@ class ModelTypesTest {
         }
     }
 
+    @Test
+    void causalLmTakesEveryRegularizerAndExcludesNormsAndBiases() {
+        double lr = 0.1;
+        double l1 = 0.001;
+        double l2 = 0.01;
+        double decay = 0.1;
+        RunSpec spec = TinyModels.lm(16, 0, true, "{ type: sgd, learningRate: " + lr + " }", "regularization: { l1: " + l1 + ", l2: " + l2
+                + ", weightDecay: " + decay + ", exclude: [bias, norm], clipGradNorm: 0.05 }");
+        assertEquals(List.of("bias", "norm"), spec.regularization().exclude());
+        try (ModelState state = ModelState.initialize(spec, engine)) {
+            io.streamtrain.core.regularization.ParameterSelector selector = new io.streamtrain.core.regularization.ParameterSelector(
+                    List.of("bias", "norm"));
+            Map<String, float[]> before = TinyModels.values(state.parameterArrays());
+            double abs = 0;
+            double squares = 0;
+            for (Map.Entry<String, float[]> e : before.entrySet()) {
+                if (selector.regularized(e.getKey())) {
+                    for (float v : e.getValue()) {
+                        abs += Math.abs(v);
+                        squares += (double) v * v;
+                    }
+                }
+            }
+            StepReport r = new StepRunner(state, engine).train(TinyModels.text(4, 4));
+            assertEquals(l1 * abs, r.l1(), 1e-5 * l1 * abs);
+            assertEquals(l2 * squares, r.l2(), 1e-5 * l2 * squares);
+            assertTrue(r.gradNorm() > 0.05, "the test needs clipping to act: " + r.gradNorm());
+            assertEquals(0.05, r.clippedGradNorm(), 1e-4);
+            // plain SGD with coupled decay: w - lr * (g + decay * w), the excluded ones without the decay
+            int excluded = 0;
+            for (Map.Entry<String, NDArray> e : state.parameterArrays().entrySet()) {
+                float[] g = e.getValue().getGradient().toFloatArray();
+                float[] w0 = before.get(e.getKey());
+                float[] w1 = e.getValue().toFloatArray();
+                double wd = selector.regularized(e.getKey()) ? decay : 0;
+                excluded += wd == 0 ? 1 : 0;
+                for (int i = 0; i < w0.length; i++) {
+                    assertEquals(w0[i] - lr * (g[i] + wd * w0[i]), w1[i], 1e-6, e.getKey() + "[" + i + "]");
+                }
+            }
+            assertEquals(2 * (2 + 2 + 6) + 2, excluded, "norms and biases");
+        }
+    }
+
     // ---------------------------------------------------------------- checkpoint payload round trip
 
     @Test
