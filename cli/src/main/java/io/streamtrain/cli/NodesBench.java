@@ -1,5 +1,6 @@
 package io.streamtrain.cli;
 
+import io.streamtrain.cli.TrainerJvms.BenchFailedException;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -8,31 +9,21 @@ import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
@@ -64,7 +55,6 @@ import picocli.CommandLine.Spec;
             "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
                     + "--every-steps 50."})
 public final class NodesBench implements Callable<Integer> {
-    static final String TRAINER_MAIN = "io.streamtrain.trainer.TrainerMain";
     static final String TOPIC = "nodesbench.train";
     /** Two partitions: two nodes split the data evenly. */
     static final int PARTITIONS = 2;
@@ -73,12 +63,6 @@ public final class NodesBench implements Callable<Integer> {
     static final String HIDDEN = "[256, 128]";
     /** A measurement that takes this long has hung: its nodes are killed and the bench fails. */
     static final Duration MEASUREMENT_TIMEOUT = Duration.ofMinutes(30);
-    /** Lines of a node's output kept to show when it fails. */
-    static final int TAIL_LINES = 40;
-    /** The epoch line a node's {@code LoggingListener} writes; only used for progress (the figures come from the manifests). */
-    private static final Pattern EPOCH_LINE = Pattern.compile("epoch (\\d+)/(\\d+) checkpointed as \\S+: .*? at (\\d+) samples/s");
-    /** A warning or error in the nodes' log pattern (cli's logback.xml): shown even without --verbose. */
-    private static final Pattern TROUBLE_LINE = Pattern.compile("^\\S+ (WARN|ERROR) ");
 
     @Spec
     CommandSpec command;
@@ -104,11 +88,6 @@ public final class NodesBench implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show every line the trainer nodes log (without it: their warnings and errors only).")
     boolean verbose;
 
-    /** The child JVMs running now: killed if the bench is interrupted or fails. */
-    private final Set<Process> children = ConcurrentHashMap.newKeySet();
-    /** The broker, while it runs: an interrupted bench removes its data too. */
-    private volatile EmbeddedKafka broker;
-
     @Override
     public Integer call() throws Exception {
         check(records >= PARTITIONS, "--records must be at least " + PARTITIONS);
@@ -116,40 +95,10 @@ public final class NodesBench implements Callable<Integer> {
         check(epochs >= 2, "--epochs must be at least 2 (epoch 1 is warm-up)");
         check(rounds >= 1, "--rounds must be at least 1");
         check(everySteps >= 1, "--every-steps must be at least 1");
-        Logs.quiet();
-        Path dir = Files.createTempDirectory("streamtrain-bench-nodes-");
-        // Ctrl-C or SIGTERM: the nodes must not outlive the bench, nor its broker's data stay behind
-        Thread killer = new Thread(() -> {
-            killChildren();
-            EmbeddedKafka b = broker;
-            try {
-                if (b != null) {
-                    b.close();
-                }
-            } catch (RuntimeException alreadyClosing) {
-                // the bench was closing it itself
-            }
-            deleteTree(dir);
-        }, "bench-nodes-interrupted");
-        Runtime.getRuntime().addShutdownHook(killer);
-        try {
-            return run(dir);
-        } catch (NodeFailedException e) {
-            System.out.flush();
-            System.err.println("bench nodes: " + e.getMessage());
-            return 1;
-        } finally {
-            killChildren();
-            try {
-                Runtime.getRuntime().removeShutdownHook(killer);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running: it cleans up
-            }
-            deleteTree(dir);
-        }
+        return TrainerJvms.run("bench nodes", verbose, this::run);
     }
 
-    private int run(Path dir) throws Exception {
+    private int run(TrainerJvms jvms) throws Exception {
         SyntheticClusters task = new SyntheticClusters(FEATURES, CLASSES, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
@@ -165,14 +114,14 @@ public final class NodesBench implements Callable<Integer> {
         List<Cpu> cpuOne = new ArrayList<>();
         List<Cpu> cpuTwo = new ArrayList<>();
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
-            this.broker = broker;
+            jvms.broker(broker);
             broker.createTopic(TOPIC, PARTITIONS);
             broker.produceRoundRobin(TOPIC, PARTITIONS, values);
             values = null; // the broker has them; the child JVMs need the memory more
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
             for (int round = 1; round <= rounds; round++) {
-                Measurement m1 = measure(kafka, dir, round, 1);
-                Measurement m2 = measure(kafka, dir, round, 2);
+                Measurement m1 = measure(kafka, jvms, round, 1);
+                Measurement m2 = measure(kafka, jvms, round, 2);
                 one.addAll(m1.epochs());
                 two.addAll(m2.epochs());
                 cpuOne.add(m1.cpu());
@@ -181,7 +130,7 @@ public final class NodesBench implements Callable<Integer> {
                         m2.samplesPerSecond() / m1.samplesPerSecond(), m2.samplesPerSecond() / (2 * m1.samplesPerSecond()));
             }
         } finally {
-            this.broker = null;
+            jvms.broker(null);
         }
         double s1 = median(one, Epoch::samplesPerSecond);
         double s2 = median(two, Epoch::samplesPerSecond);
@@ -215,20 +164,20 @@ public final class NodesBench implements Callable<Integer> {
     }
 
     /** One run of {@code nodes} nodes, from start to its last epoch, in a run of its own. */
-    private Measurement measure(KafkaSettings kafka, Path dir, int round, int nodes) throws Exception {
+    private Measurement measure(KafkaSettings kafka, TrainerJvms jvms, int round, int nodes) throws Exception {
         String run = "nodesbench-r" + round + "-n" + nodes;
-        Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run, nodes));
+        Path spec = jvms.spec(run, spec(run, nodes));
         String label = nodes == 1 ? "1 node " : nodes + " nodes";
         System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, label, nodes, nodes == 1 ? "" : "s", run);
-        List<NodeProcess> procs = new ArrayList<>();
+        List<TrainerJvms.Node> procs = new ArrayList<>();
         CpuSampler cpu = new CpuSampler();
         try {
             for (int i = 0; i < nodes; i++) {
-                procs.add(new NodeProcess(spec, kafka.bootstrapServers(), run + "-node-" + i, "    " + label + ": "));
+                procs.add(jvms.start(spec, kafka.bootstrapServers(), run + "-node-" + i, line -> progress(line, "    " + label + ": ")));
             }
-            awaitAll(procs, cpu);
+            TrainerJvms.awaitExit(procs, MEASUREMENT_TIMEOUT, () -> cpu.sample(procs));
         } finally {
-            procs.forEach(NodeProcess::kill);
+            procs.forEach(TrainerJvms.Node::kill);
         }
         Measurement m = figures(kafka, run, nodes, cpu);
         System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s, sync %.2f MB per round (%.0f rounds per epoch),"
@@ -238,37 +187,17 @@ public final class NodesBench implements Callable<Integer> {
         return m;
     }
 
-    /** Waits until every node has exited 0; the first to exit otherwise fails the measurement. */
-    private static void awaitAll(List<NodeProcess> procs, CpuSampler cpu) throws InterruptedException, NodeFailedException {
-        long deadline = System.nanoTime() + MEASUREMENT_TIMEOUT.toNanos();
-        while (true) {
-            boolean running = false;
-            for (NodeProcess p : procs) {
-                if (p.process.isAlive()) {
-                    running = true;
-                } else if (p.process.exitValue() != 0) {
-                    p.drain();
-                    throw new NodeFailedException("trainer node " + p.nodeId + " exited " + p.process.exitValue()
-                            + "; the last lines of its output:\n" + p.tail());
-                }
-            }
-            if (!running) {
-                procs.forEach(NodeProcess::drain);
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                StringBuilder tails = new StringBuilder();
-                procs.forEach(p -> tails.append("--- ").append(p.nodeId).append(":\n").append(p.tail()).append('\n'));
-                throw new NodeFailedException("the nodes did not finish within " + MEASUREMENT_TIMEOUT.toMinutes()
-                        + " minutes; the last lines of their output:\n" + tails);
-            }
-            cpu.sample(procs);
-            Thread.sleep(100);
+    /** A node's epoch lines, as progress (the figures come from the manifests). */
+    private static void progress(String line, String prefix) {
+        Matcher m = TrainerJvms.EPOCH_LINE.matcher(line);
+        if (m.find()) {
+            System.out.printf(Locale.ROOT, "%sepoch %s/%s done, %s samples/s%s%n", prefix, m.group(1), m.group(2),
+                    m.group(3), "1".equals(m.group(1)) ? " (warm-up, not counted)" : "");
         }
     }
 
     /** The run's epoch checkpoints, epoch 1 left out. */
-    private Measurement figures(KafkaSettings kafka, String run, int nodes, CpuSampler cpu) throws IOException, NodeFailedException {
+    private Measurement figures(KafkaSettings kafka, String run, int nodes, CpuSampler cpu) throws IOException, BenchFailedException {
         List<CheckpointManifest> manifests = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
             for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.checkpoints(run), Duration.ofSeconds(30))) {
@@ -283,7 +212,7 @@ public final class NodesBench implements Callable<Integer> {
         manifests.sort(Comparator.comparingInt(CheckpointManifest::epoch));
         List<Integer> seen = manifests.stream().map(CheckpointManifest::epoch).toList();
         if (!seen.equals(java.util.stream.IntStream.rangeClosed(1, epochs).boxed().toList())) {
-            throw new NodeFailedException("run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
+            throw new BenchFailedException("run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
         }
         List<Epoch> out = new ArrayList<>();
         for (int i = 1; i < manifests.size(); i++) {
@@ -359,14 +288,14 @@ public final class NodesBench implements Callable<Integer> {
             os.getCpuLoad();
         }
 
-        void sample(List<NodeProcess> procs) {
+        void sample(List<TrainerJvms.Node> procs) {
             long now = System.nanoTime();
             if (now - last < TimeUnit.SECONDS.toNanos(1)) {
                 return;
             }
             last = now;
             long nodes = 0;
-            for (NodeProcess p : procs) {
+            for (TrainerJvms.Node p : procs) {
                 nodes += p.process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
             }
             double machine = os.getCpuLoad();
@@ -397,111 +326,9 @@ public final class NodesBench implements Callable<Integer> {
         }
     }
 
-    /** A trainer node in a child JVM; its output is kept (the tail) and its epoch lines shown as progress. */
-    private final class NodeProcess {
-        final String nodeId;
-        final Process process;
-        private final Deque<String> tail = new ArrayDeque<>();
-        private final Thread reader;
-
-        NodeProcess(Path spec, String bootstrap, String nodeId, String progressPrefix) throws IOException {
-            this.nodeId = nodeId;
-            String java = ProcessHandle.current().info().command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            List<String> cmd = List.of(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), TRAINER_MAIN,
-                    "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId, "--log-every", "0");
-            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
-            // one intra-op thread per node: two nodes on one machine must not fight over the same cores
-            builder.environment().put(Engines.THREADS_ENV, "1");
-            // several nodes on one machine: each serves its metrics on a free port
-            builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
-            // the embedded broker is plain and local: client settings meant for a real cluster do not apply
-            builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
-            process = builder.start();
-            children.add(process);
-            reader = new Thread(() -> read(progressPrefix), "bench-nodes-output-" + nodeId);
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        private void read(String progressPrefix) {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    synchronized (tail) {
-                        tail.addLast(line);
-                        if (tail.size() > TAIL_LINES) {
-                            tail.removeFirst();
-                        }
-                    }
-                    if (verbose || TROUBLE_LINE.matcher(line).find()) {
-                        System.out.println("      [" + nodeId + "] " + line);
-                    }
-                    Matcher m = EPOCH_LINE.matcher(line);
-                    if (m.find()) {
-                        System.out.printf(Locale.ROOT, "%sepoch %s/%s done, %s samples/s%s%n", progressPrefix, m.group(1), m.group(2),
-                                m.group(3), "1".equals(m.group(1)) ? " (warm-up, not counted)" : "");
-                    }
-                }
-            } catch (IOException ended) {
-                // the process ended
-            }
-        }
-
-        /** Lets the reader take the output's last lines from the pipe. */
-        void drain() {
-            try {
-                reader.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        String tail() {
-            synchronized (tail) {
-                return String.join("\n", tail);
-            }
-        }
-
-        void kill() {
-            process.destroyForcibly();
-            children.remove(process);
-        }
-    }
-
-    private void killChildren() {
-        for (Process p : children) {
-            p.destroyForcibly();
-        }
-        for (Process p : children) {
-            try {
-                p.waitFor(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-        children.clear();
-    }
-
     private void check(boolean ok, String message) {
         if (!ok) {
             throw new ParameterException(command.commandLine(), message);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException e) {
-            // a temp dir left behind is harmless
-        }
-    }
-
-    /** A node exited non-zero, or a run did not leave the checkpoints it should have. */
-    private static final class NodeFailedException extends Exception {
-        NodeFailedException(String message) {
-            super(message);
         }
     }
 }

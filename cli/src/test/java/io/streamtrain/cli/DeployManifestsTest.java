@@ -193,7 +193,7 @@ class DeployManifestsTest {
         }
     }
 
-    /** The evaluator serves no metrics port yet; once it does, its manifests must probe and scrape it like the trainer's. */
+    /** The evaluator's manifests probe and scrape a port exactly when EvaluatorCommand serves one. */
     @Test
     void evaluatorProbesOnlyWhatItServes() {
         boolean serves = CommandSpec.forAnnotatedObject(new EvaluatorCommand()).findOption("--metrics-port") != null;
@@ -246,26 +246,30 @@ class DeployManifestsTest {
     @Test
     void metricsAreScrapedWhereTheyAreServed() {
         for (Kustomize k : rendered.values()) {
-            JsonNode trainer = k.workload("trainer");
-            int port = metricsPort(containerRunning(trainer, TRAINER_MAIN), k.name);
-            JsonNode annotations = trainer.at("/spec/template/metadata/annotations");
             List<JsonNode> monitors = k.ofKind("PodMonitor");
-            assertTrue(annotations.has("prometheus.io/scrape") ^ !monitors.isEmpty(),
-                    k.name + ": trainers are scraped one way, by annotations or by a PodMonitor");
-            if (annotations.has("prometheus.io/scrape")) {
-                assertEquals("true", annotations.path("prometheus.io/scrape").asText(), k.name);
-                assertEquals(Integer.toString(port), annotations.path("prometheus.io/port").asText(), k.name);
-                assertEquals("/metrics", annotations.path("prometheus.io/path").asText(), k.name);
-            }
-            for (JsonNode m : monitors) {
-                // the alert rules know the scrape job as <namespace>/streamtrain-trainer
-                assertEquals("streamtrain-trainer", m.at("/metadata/name").asText(), k.name);
-                assertSelects(m.at("/spec/selector/matchLabels"), trainer, k.name + " PodMonitor");
-                for (JsonNode e : m.at("/spec/podMetricsEndpoints")) {
-                    assertEquals("metrics", e.path("port").asText(), k.name + ": the PodMonitor scrapes the port named metrics");
-                    assertEquals("/metrics", e.path("path").asText("/metrics"), k.name);
+            for (String role : List.of("trainer", "evaluator")) {
+                JsonNode w = k.workload(role);
+                String main = role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN;
+                int port = metricsPort(containerRunning(w, main), k.name);
+                JsonNode annotations = w.at("/spec/template/metadata/annotations");
+                List<JsonNode> mine = monitors.stream().filter(m -> m.at("/metadata/name").asText().equals("streamtrain-" + role)).toList();
+                assertTrue(annotations.has("prometheus.io/scrape") ^ !mine.isEmpty(),
+                        k.name + ": the " + role + " is scraped one way, by annotations or by a PodMonitor");
+                if (annotations.has("prometheus.io/scrape")) {
+                    assertEquals("true", annotations.path("prometheus.io/scrape").asText(), k.name);
+                    assertEquals(Integer.toString(port), annotations.path("prometheus.io/port").asText(), k.name);
+                    assertEquals("/metrics", annotations.path("prometheus.io/path").asText(), k.name);
+                }
+                for (JsonNode m : mine) {
+                    // the alert rules know the scrape job as <namespace>/streamtrain-<role>
+                    assertSelects(m.at("/spec/selector/matchLabels"), w, k.name + " PodMonitor " + role);
+                    for (JsonNode e : m.at("/spec/podMetricsEndpoints")) {
+                        assertEquals("metrics", e.path("port").asText(), k.name + ": the PodMonitor scrapes the port named metrics");
+                        assertEquals("/metrics", e.path("path").asText("/metrics"), k.name);
+                    }
                 }
             }
+            assertEquals(monitors.isEmpty() ? 0 : 2, monitors.size(), k.name + ": one PodMonitor per role, or none");
         }
     }
 

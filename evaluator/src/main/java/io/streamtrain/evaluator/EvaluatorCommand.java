@@ -1,8 +1,11 @@
 package io.streamtrain.evaluator;
 
+import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,9 +26,10 @@ import picocli.CommandLine.Option;
             "Run the evaluator service.",
             "",
             "Consumes the checkpoints of the runs it serves, computes validation loss and accuracy on each run's "
-                    + "data.validation topic, publishes an evaluation per checkpoint on streamtrain.<run>.evaluations and "
+                    + "data.validation topic (up to its end offsets at the run's first evaluation, for every checkpoint of the run), "
+                    + "publishes an evaluation per checkpoint on streamtrain.<run>.evaluations and "
                     + "sends STOP on streamtrain.<run>.control when the run's early-stopping policy says so. "
-                    + "Runs until SIGTERM.",
+                    + "A run stopped by an operator (ctl stop) is evaluated no further. Runs until SIGTERM.",
             "",
             "Exit codes: 0 stopped by SIGTERM, 2 bad configuration (do not retry), 1 retryable failure."})
 public final class EvaluatorCommand implements Callable<Integer> {
@@ -48,10 +52,27 @@ public final class EvaluatorCommand implements Callable<Integer> {
                     + "for each evaluation (default: ${DEFAULT-VALUE}).")
     long validationMemoryBytes;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
+            description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
+                    + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
+    int metricsPort;
+
     @Override
     public Integer call() {
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes);
+        Health health = new Health(Duration.ofMinutes(2));
+        MetricsServer metrics;
+        try {
+            metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "evaluator", "node", instanceId));
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
+        if (metrics.port() >= 0) {
+            log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
+        }
+        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes)
+                .monitoring(metrics.registry(), health);
         CountDownLatch done = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             service.close();
@@ -64,7 +85,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(stopped ? 0 : 1);
         }, "streamtrain-sigterm");
         Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (metrics) {
             service.run();
             return 0;
         } catch (StartupException e) {

@@ -10,12 +10,17 @@ import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.dlq.DeadLetters;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.KafkaMeters;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
@@ -84,6 +89,9 @@ public final class EvaluatorService implements AutoCloseable {
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private MeterRegistry registry = new SimpleMeterRegistry();
+    private Health health = new Health(Duration.ofMinutes(2));
+    private EvaluatorMetrics metrics = new EvaluatorMetrics(registry);
 
     /**
      * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
@@ -102,6 +110,18 @@ public final class EvaluatorService implements AutoCloseable {
         this.kafka = kafka;
         this.runs = Set.copyOf(runs);
         this.instanceId = instanceId;
+        listeners.add(e -> metrics.accept(e));
+    }
+
+    /**
+     * Where the service's meters go (and its Kafka clients'), and what its {@code /healthz}
+     * and {@code /readyz} report; without this, meters nobody scrapes. Call before {@link #run()}.
+     */
+    public EvaluatorService monitoring(MeterRegistry registry, Health health) {
+        this.registry = registry;
+        this.health = health;
+        this.metrics = new EvaluatorMetrics(registry);
+        return this;
     }
 
     /** Called on the service's thread for every evaluation record it commits. */
@@ -127,18 +147,29 @@ public final class EvaluatorService implements AutoCloseable {
         producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
+        Map<String, Object> controlConfig = kafka.consumer(null);
+        // a fetch waiting at the broker holds up the next request on its connection: the control topic's end
+        // offsets, read after every checkpoint, must not wait out the default 500 ms of an idle fetch
+        controlConfig.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(controlConfig);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
         Admin admin = Preflight.admin(kafka);
+        AutoCloseable checkpointMeters = KafkaMeters.bind(registry, checkpoints);
+        AutoCloseable producerMeters = KafkaMeters.bind(registry, producer);
         try {
             consumer = checkpoints;
             producer.initTransactions();
             if (closed) {
                 return;
             }
-            Context ctx = new Context(scorer, checkpoints, reader, producer, admin);
-            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance());
+            Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
+            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
+            runs.forEach(metrics::serving);
+            health.ready(true);
+            health.state("evaluating");
             while (!closed) {
+                health.beat();
                 try {
                     for (ConsumerRecord<byte[], byte[]> r : checkpoints.poll(Duration.ofMillis(200))) {
                         if (closed) {
@@ -146,6 +177,7 @@ public final class EvaluatorService implements AutoCloseable {
                         }
                         acceptSafely(ctx, r);
                     }
+                    noticeStops(ctx);
                 } catch (WakeupException e) {
                     if (!closed) {
                         throw e;
@@ -153,10 +185,15 @@ public final class EvaluatorService implements AutoCloseable {
                 }
             }
         } finally {
+            health.ready(false);
+            health.state("stopped");
             consumer = null;
+            closeQuietly(checkpointMeters);
+            closeQuietly(producerMeters);
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
+            control.close(CLOSE_TIMEOUT);
             producer.close(CLOSE_TIMEOUT);
             admin.close(CLOSE_TIMEOUT);
         }
@@ -176,15 +213,65 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
                     r.offset(), r.topic(), e.toString(), e);
-            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", "could not be evaluated: " + e);
+            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", EvaluatorMetrics.Rejection.UNREADABLE,
+                    "could not be evaluated: " + e);
         }
     }
 
     private record Context(CheckpointScorer scorer, KafkaConsumer<byte[], byte[]> checkpoints,
-            KafkaConsumer<byte[], byte[]> reader, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+            KafkaConsumer<byte[], byte[]> reader, StopFeed stops, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+
+    /**
+     * STOPs written since the last look, to runs this instance holds: a run an operator
+     * stops is over for the evaluator at once, as it is after a rebuild.
+     */
+    private void noticeStops(Context ctx) {
+        for (ControlMessage.Stop stop : ctx.stops().poll()) {
+            RunState state = states.get(stop.run());
+            if (state != null) {
+                stopped(state, stop);
+            }
+        }
+    }
+
+    /** Records a STOP read on the run's control topic; says so once, when it is news. */
+    private void stopped(RunState state, ControlMessage.Stop stop) {
+        boolean news = !state.stopped;
+        metrics.stopped(state.run, stop.reason());
+        state.stop = state.stop == null ? stop : state.stop;
+        state.stopped = true;
+        if (news) {
+            progress.info("run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
+        }
+    }
+
+    /**
+     * Whether a STOP reached the run's control topic while its checkpoint was being scored:
+     * then the checkpoint is one that arrived after the stop, and is skipped like those.
+     */
+    private boolean stoppedWhileScoring(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        ctx.stops().readToEnd(state.run, READ_TIMEOUT).ifPresent(stop -> stopped(state, stop));
+        if (state.stopped) {
+            skip(ctx, r, m, state);
+        }
+        return state.stopped;
+    }
+
+    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
+    private void skip(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
+                state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
+        commit(ctx, r, null, List.of());
+    }
 
     /** A rebalance hands runs to other instances: forget them, and rebuild from the topic when they come back. */
     private final class Rebalance implements ConsumerRebalanceListener {
+        private final StopFeed stops;
+
+        Rebalance(StopFeed stops) {
+            this.stops = stops;
+        }
+
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             forget(partitions);
@@ -201,6 +288,7 @@ public final class EvaluatorService implements AutoCloseable {
                 String run = Topics.runOfCheckpoints(tp.topic());
                 if (run != null) {
                     states.remove(run);
+                    stops.forget(run);
                 }
             }
         }
@@ -213,7 +301,8 @@ public final class EvaluatorService implements AutoCloseable {
         try {
             c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
         } catch (CheckpointRejectedException e) {
-            reject(ctx, r, run, -1, e.checkpointId(), e.getMessage());
+            reject(ctx, r, run, -1, e.checkpointId(),
+                    e.incomplete() ? EvaluatorMetrics.Rejection.INCOMPLETE : EvaluatorMetrics.Rejection.CORRUPT, e.getMessage());
             return;
         }
         if (c == null) {
@@ -224,7 +313,8 @@ public final class EvaluatorService implements AutoCloseable {
         try {
             spec = m.runSpec();
         } catch (SpecException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "its run spec does not parse: " + e.getMessage());
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+                    "its run spec does not parse: " + e.getMessage());
             return;
         }
         RunState state = state(ctx, run, spec);
@@ -233,25 +323,24 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
-            log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", run, m.checkpointId(), m.epoch(),
-                    state.stopped ? "arrived after the run was stopped" : "is of an epoch already evaluated");
-            commit(ctx, r, null, List.of());
+            skip(ctx, r, m, state);
             return;
         }
         if (spec.data().validation() == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "the run spec names no data.validation topic");
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+                    "the run spec names no data.validation topic");
             return;
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null) {
+        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
             return;
         }
         Map<String, Double> metrics = scored.metrics();
         String monitor = spec.earlyStopping().monitor();
         Double monitored = metrics.get(monitor);
         if (monitored == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), "earlyStopping.monitor is " + monitor + ", which is not computed for this "
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, "earlyStopping.monitor is " + monitor + ", which is not computed for this "
                     + "model (computed: " + metrics.keySet() + ")");
             return;
         }
@@ -266,7 +355,7 @@ public final class EvaluatorService implements AutoCloseable {
         String reason = stop ? d.reason().code() : null;
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
                 EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
-                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds());
+                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds(), state.plan);
         if (stop) {
             ControlMessage.Stop stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best,
                     "evaluator");
@@ -294,13 +383,13 @@ public final class EvaluatorService implements AutoCloseable {
         CheckpointManifest m = c.manifest();
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null) {
+        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
             return;
         }
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
                 EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), scored.metrics(), m.metrics() == null ? null : m.metrics().get("data_loss"),
                 null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
-                scored.seconds());
+                scored.seconds(), state.plan);
         commit(ctx, r, record, out);
         state.deadLettersWritten = true;
         progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
@@ -327,21 +416,24 @@ public final class EvaluatorService implements AutoCloseable {
                     "checkpoint " + m.checkpointId());
             return new Scored(metrics, (System.nanoTime() - started) / 1e9);
         } catch (IllegalArgumentException e) {
-            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), e.getMessage());
+            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, e.getMessage());
             return null;
         }
     }
 
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
-    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, String why) {
+    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId,
+            EvaluatorMetrics.Rejection kind, String why) {
         log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
+        RunState state = states.get(run);
         EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
                 EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
-                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0);
+                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0, state == null ? null : state.plan);
         List<ProducerRecord<byte[], byte[]>> out = List.of(
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
         commit(ctx, r, record, out);
+        metrics.rejected(run, kind);
         listeners.forEach(l -> l.accept(record));
     }
 
@@ -420,6 +512,8 @@ public final class EvaluatorService implements AutoCloseable {
         }
         ensureTopics(ctx, run);
         RunState s = new RunState(run);
+        metrics.serving(run);
+        EvaluationRecord lastEvaluated = null;
         String monitor = spec.earlyStopping().monitor();
         long through = evaluationsThrough(ctx, run);
         List<ConsumerRecord<byte[], byte[]>> evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
@@ -435,6 +529,9 @@ public final class EvaluatorService implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : evaluations) {
             try {
                 Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
+                if (s.plan == null && e.isPresent()) {
+                    s.plan = e.get().validation(); // the first record with a plan fixed it
+                }
                 if (e.isPresent() && EvaluationRecord.SNAPSHOT.equals(e.get().status())) {
                     s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does
                 }
@@ -442,6 +539,7 @@ public final class EvaluatorService implements AutoCloseable {
                     continue;
                 }
                 EvaluationRecord ev = e.get();
+                lastEvaluated = ev;
                 if (!s.evaluated(ev.epoch())) {
                     Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
                     s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,
@@ -454,15 +552,16 @@ public final class EvaluatorService implements AutoCloseable {
             }
         }
         // a run an operator stopped is over for the evaluator too: no second STOP
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(ctx.reader(), Topics.control(run), READ_TIMEOUT)) {
-            try {
-                s.stopped |= Messages.decodeControl(r.value()).filter(m -> m instanceof ControlMessage.Stop).isPresent();
-            } catch (MalformedMessageException e) {
-                // the trainers count and skip it
-            }
+        ctx.stops().follow(run, READ_TIMEOUT).ifPresent(stop -> s.stop = stop);
+        s.stopped |= s.stop != null;
+        if (!s.history.isEmpty() || s.stopped) {
+            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
         }
-        if (!s.history.isEmpty()) {
-            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run is stopped" : "");
+        if (lastEvaluated != null) {
+            metrics.restored(lastEvaluated);
+        }
+        if (s.stopped) {
+            metrics.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
         }
         states.put(run, s);
         return s;
@@ -470,15 +569,25 @@ public final class EvaluatorService implements AutoCloseable {
 
     private ValidationSet validation(Context ctx, RunState state, RunSpec spec, List<ProducerRecord<byte[], byte[]>> out) {
         if (state.validation == null) {
-            state.validation = ValidationSet.load(ctx.reader(), spec.data().validation(), spec.model(), READ_TIMEOUT, validationMemoryBytes);
-            log.info("run {}: validation set {}: {} samples in {} records, {} rejected; {}", state.run, spec.data().validation(),
-                    state.validation.samples(), state.validation.records(), state.validation.rejected().size(),
-                    state.validation.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
-                            : "held in memory");
-            if (state.validation.samples() == 0) {
-                state.validation = null;
-                throw new IllegalArgumentException("validation topic " + spec.data().validation() + " has no usable samples");
+            String topic = spec.data().validation();
+            ValidationPlan plan = state.plan;
+            if (plan != null && !plan.topic().equals(topic)) {
+                log.warn("run {}: its evaluations were scored on validation topic {}, its spec now names {}: planning {} anew", state.run,
+                        plan.topic(), topic, topic);
+                plan = null;
             }
+            ValidationSet loaded = ValidationSet.load(ctx.reader(), topic, spec.model(), plan, READ_TIMEOUT, validationMemoryBytes);
+            log.info("run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}", state.run, topic,
+                    loaded.samples(), loaded.records(), loaded.rejected().size(), loaded.plan().endOffsets(),
+                    plan == null ? "its end now: the run's plan from now on" : "the run's plan, from its evaluations",
+                    loaded.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
+                            : "held in memory");
+            if (loaded.samples() == 0) {
+                // nothing to plan on yet: the next checkpoint looks again
+                throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
+            }
+            state.validation = loaded;
+            state.plan = loaded.plan();
         }
         // bad validation records are dead-lettered once, with the run's first evaluation
         if (!state.deadLettersWritten) {
@@ -513,6 +622,14 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("closing {}: {}", c, e.toString());
         }
     }
 }

@@ -1,19 +1,26 @@
 package io.streamtrain.evaluator;
 
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What the evaluator knows of one run: the evaluations so far (the early-stopping history)
- * and whether it has stopped the run. Rebuilt from the run's evaluations topic.
+ * What the evaluator knows of one run: the evaluations so far (the early-stopping history),
+ * the validation data they were scored on, and whether the run is stopped. Rebuilt from the
+ * run's evaluations and control topics.
  */
 final class RunState {
     final String run;
     final List<Evaluation> history = new ArrayList<>();
+    /** The validation data of every evaluation of the run: fixed by the first, null until then. */
+    ValidationPlan plan;
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
+    /** The run's first STOP on its control topic, the evaluator's or an operator's; null if none was read. */
+    ControlMessage.Stop stop;
 
     RunState(String run) {
         this.run = run;
@@ -21,5 +28,11 @@ final class RunState {
 
     boolean evaluated(int epoch) {
         return history.stream().anyMatch(e -> e.epoch() == epoch);
+    }
+
+    /** Who stopped the run, for the log. */
+    String stoppedBy() {
+        return stop == null ? "the evaluator" : stop.source() + " (" + stop.reason()
+                + (stop.explanation() == null ? "" : ": " + stop.explanation()) + ")";
     }
 }

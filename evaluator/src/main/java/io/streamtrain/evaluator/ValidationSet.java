@@ -3,19 +3,25 @@ package io.streamtrain.evaluator;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectedRecordException;
+import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.spec.ModelSpec;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * A run's validation data: every record of the validation topic up to the end offsets seen
- * when it is loaded (bounded, like a training epoch), decoded for the run's model. Held in
+ * A run's validation data: every record of the validation topic up to the run's
+ * {@link ValidationPlan} — the end offsets seen when the run was first evaluated (bounded,
+ * like a training epoch) — decoded for the run's model. Held in
  * memory when its decoded size fits the budget; otherwise read from the topic again, record
  * by record, for every evaluation (the same records: the end offsets are kept). Records
  * that do not decode are kept aside for the dead-letter topic.
@@ -46,21 +52,26 @@ final class ValidationSet {
     }
 
     /**
-     * Reads {@code topic} from its beginning to its current end with a consumer outside any group.
+     * Reads {@code topic} from its beginning to the plan's end offsets (or, with no plan, to
+     * its current end) with a consumer outside any group.
      *
+     * @param plan the run's plan, of this topic; null to plan the run now
      * @param memoryBytes the most decoded data to hold; beyond it the set is streamed
-     * @throws IllegalArgumentException if the topic does not exist
+     * @throws IllegalArgumentException if the topic does not exist, or ends before the plan
      */
-    static ValidationSet load(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Duration timeout, long memoryBytes) {
-        if (consumer.partitionsFor(topic, timeout).isEmpty()) {
+    static ValidationSet load(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, ValidationPlan plan, Duration timeout,
+            long memoryBytes) {
+        List<PartitionInfo> partitions = consumer.partitionsFor(topic, timeout);
+        if (partitions.isEmpty()) {
             throw new IllegalArgumentException("validation topic " + topic + " does not exist");
         }
+        Map<TopicPartition, Long> planned = plan == null ? null : planned(consumer, topic, partitions, plan, timeout);
         BatchCodec codec = new BatchCodec(model);
         List<Item> items = new ArrayList<>();
         List<Rejected> rejected = new ArrayList<>();
         long[] totals = new long[3]; // samples, records, decoded bytes
         boolean[] streamed = new boolean[1];
-        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, null, timeout, r -> {
+        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, planned, timeout, r -> {
             totals[1]++;
             try {
                 Batch b = codec.decode(r.value());
@@ -78,6 +89,32 @@ final class ValidationSet {
             }
         });
         return new ValidationSet(topic, codec, ends, streamed[0] ? null : List.copyOf(items), List.copyOf(rejected), totals[0], totals[1]);
+    }
+
+    /** The plan's end offsets, once the topic is known to reach them. */
+    private static Map<TopicPartition, Long> planned(Consumer<byte[], byte[]> consumer, String topic, List<PartitionInfo> partitions,
+            ValidationPlan plan, Duration timeout) {
+        Map<TopicPartition, Long> planned = new HashMap<>();
+        plan.endOffsets().forEach((p, end) -> planned.put(new TopicPartition(topic, p), end));
+        Set<Integer> existing = partitions.stream().map(PartitionInfo::partition).collect(Collectors.toSet());
+        Map<TopicPartition, Long> now = consumer.endOffsets(planned.keySet().stream().filter(tp -> existing.contains(tp.partition())).toList(),
+                timeout);
+        for (Map.Entry<TopicPartition, Long> e : planned.entrySet()) {
+            long end = now.getOrDefault(e.getKey(), 0L);
+            if (end < e.getValue()) {
+                throw new IllegalArgumentException("validation topic " + topic + " ends at offset " + end + " of partition "
+                        + e.getKey().partition() + ", before the run's validation plan (up to offset " + e.getValue()
+                        + ", fixed by its first evaluation): was the topic deleted and made again?");
+            }
+        }
+        return planned;
+    }
+
+    /** The records this set holds, as a plan: the same records for every later evaluation of the run. */
+    ValidationPlan plan() {
+        Map<Integer, Long> offsets = new HashMap<>();
+        ends.forEach((tp, end) -> offsets.put(tp.partition(), end));
+        return new ValidationPlan(topic, offsets);
     }
 
     /** Every decoded record, from memory or read again from the topic. */

@@ -39,7 +39,7 @@ class MetricsTest {
     }
 
     @Test
-    void aTrainerServesItsMetersHealthAndReadiness(@TempDir Path dir) throws Exception {
+    void aTrainerAndTheEvaluatorServeTheirMetersHealthAndReadiness(@TempDir Path dir) throws Exception {
         Path spec = Files.writeString(dir.resolve("run.yaml"), """
                 run: metrics-run
                 data: { train: %s, validation: %s }
@@ -51,6 +51,8 @@ class MetricsTest {
                 earlyStopping: { enabled: false }
                 """.formatted(TOPIC, TOPIC));
         ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "m-node-0", "--log-every", "0");
+        ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR,
+                List.of("--bootstrap-servers", kafka.broker.bootstrapServers(), "--run", "metrics-run", "--instance-id", "m-eval"));
         try {
             int port = Scrape.port(trainer);
             trainer.awaitLine(l -> l.contains("epoch 2/") && l.contains("checkpointed"), 180);
@@ -86,6 +88,7 @@ class MetricsTest {
             assertEquals(0, s.value("streamtrain_trainer_control_commands_total", "command=\"stop\""));
             // a partition's lag meter appears at the Kafka meters' next refresh (10 s) after its assignment
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            // (the evaluator meanwhile scores the checkpoints)
             while (s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"").size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(500);
                 s = Scrape.of(port);
@@ -97,10 +100,43 @@ class MetricsTest {
             assertEquals(24, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
             assertEquals(readmeTable("streamtrain_trainer_"), registered(s, "streamtrain_trainer_"),
                     "the README's metrics table and the trainer's meters (name=type)");
+
+            int evalPort = Scrape.port(evaluator);
+            Scrape e = Scrape.of(evalPort);
+            String[] run = {"run=\"metrics-run\"", "role=\"evaluator\"", "node=\"m-eval\""};
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (e.values("streamtrain_evaluator_evaluations_total", run).stream().mapToDouble(Double::doubleValue).sum() < 2
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(500);
+                e = Scrape.of(evalPort);
+            }
+            assertEquals(200, Scrape.get(evalPort, "/healthz").statusCode());
+            assertEquals(200, Scrape.get(evalPort, "/readyz").statusCode());
+            double evaluated = e.value("streamtrain_evaluator_evaluations_total", run);
+            assertTrue(evaluated >= 2, "evaluations " + evaluated);
+            assertTrue(e.value("streamtrain_evaluator_epoch", run) >= 2);
+            double valLoss = e.value("streamtrain_evaluator_val_loss", run);
+            assertTrue(valLoss > 0 && valLoss < 5, "val_loss " + valLoss);
+            assertTrue(e.value("streamtrain_evaluator_val_accuracy", run) >= 0);
+            assertEquals(Math.exp(valLoss), e.value("streamtrain_evaluator_val_perplexity", run), 1e-9 * Math.exp(valLoss));
+            assertTrue(e.value("streamtrain_evaluator_train_loss", run) > 0);
+            assertTrue(e.value("streamtrain_evaluator_best_epoch", run) >= 1);
+            assertTrue(e.value("streamtrain_evaluator_best_value", run) <= valLoss);
+            assertTrue(e.value("streamtrain_evaluator_last_evaluation_timestamp_seconds", run) > System.currentTimeMillis() / 1e3 - 300);
+            assertEquals(0, e.value("streamtrain_evaluator_stopped", run), "early stopping is off for this run");
+            assertEquals(0, e.value("streamtrain_evaluator_checkpoints_rejected_total", "reason=\"corrupt\""));
+            assertEquals(0, e.value("streamtrain_evaluator_early_stops_total", "reason=\"patience-exhausted\""));
+            assertEquals(evaluated, e.value("streamtrain_evaluator_evaluation_seconds_count", run));
+            promtoolAccepts(e.text());
+            assertEquals(readmeTable("streamtrain_evaluator_"), registered(e, "streamtrain_evaluator_"),
+                    "the README's metrics table and the evaluator's meters (name=type)");
         } finally {
             trainer.sigterm();
+            evaluator.sigterm();
             trainer.awaitExit(60);
+            evaluator.awaitExit(60);
             trainer.close();
+            evaluator.close();
         }
     }
 

@@ -74,7 +74,7 @@ final class Runs {
             BestCheckpoint best, int wait, int patienceLeft, String decision, String reason, String explanation) {
         return new EvaluationRecord("evaluation", "demo", "ev-" + epoch + "-" + status, "2025-01-01T00:01:0" + epoch + "Z",
                 status, epoch, checkpointId(epoch), metrics, trainLoss, best, wait, patienceLeft, decision, reason,
-                explanation, 0.25 * epoch);
+                explanation, 0.25 * epoch, null);
     }
 
     /** One scrape a second from {@code startMillis}: 640 samples a second, l2sp off, the others on. */

@@ -58,7 +58,7 @@ public final class CheckpointAssembler {
             try {
                 payload = PayloadStore.get(m.payload().uri());
             } catch (IOException | IllegalArgumentException e) {
-                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + m.payload().uri() + " cannot be read: " + e.getMessage());
+                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + m.payload().uri() + " cannot be read: " + e.getMessage(), true);
             }
         }
         return CheckpointCodec.verify(m, payload);
@@ -67,7 +67,7 @@ public final class CheckpointAssembler {
     private static byte[] join(CheckpointManifest m, ChunkBuffer.Joined joined) throws CheckpointRejectedException {
         if (joined.bytes() == null) {
             throw new CheckpointRejectedException(m.checkpointId(), "payload incomplete: " + joined.received()
-                    + " of " + m.payload().chunks() + " chunks on the topic");
+                    + " of " + m.payload().chunks() + " chunks on the topic", true);
         }
         return joined.bytes();
     }

@@ -23,6 +23,9 @@ import java.util.Map;
  * @param reason stop reason code, or the rejection reason; null when continuing
  * @param explanation one human sentence
  * @param evaluationSeconds time spent computing the validation metrics
+ * @param validation the validation data scored on, the run's {@link ValidationPlan}; null
+ *     when nothing was scored, and in records of evaluators that did not write it (a run
+ *     with none is planned anew: up to the validation topic's end offsets then)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record EvaluationRecord(
@@ -41,7 +44,8 @@ public record EvaluationRecord(
         String decision,
         String reason,
         String explanation,
-        double evaluationSeconds) {
+        double evaluationSeconds,
+        ValidationPlan validation) {
 
     public static final String TYPE = "evaluation";
     public static final String EVALUATED = "evaluated";

@@ -20,7 +20,7 @@ class CheckpointChoiceTest {
 
     static EvaluationRecord evaluation(int epoch, BestCheckpoint best) {
         return new EvaluationRecord("evaluation", "r", "id", "t", best == null ? "rejected" : "evaluated", epoch, "r-e" + epoch,
-                Map.of(), null, best, 0, 3, "continue", null, "", 0);
+                Map.of(), null, best, 0, 3, "continue", null, "", 0, null);
     }
 
     static final List<CheckpointManifest> RUN = List.of(manifest("r-e1", 1, "epoch"), manifest("r-e2", 2, "epoch"),

@@ -2,6 +2,7 @@ package io.streamtrain.core.control;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.ValidationPlan;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -70,8 +72,23 @@ class MessagesTest {
     void anEvaluationRoundTripsAndOtherDocumentsAreSkipped() throws Exception {
         EvaluationRecord e = new EvaluationRecord(EvaluationRecord.TYPE, "r", "id", "t", EvaluationRecord.EVALUATED, 3, "r-e0003-x",
                 Map.of("val_loss", 0.5, "val_accuracy", 0.75), 0.25, new BestCheckpoint(2, "r-e0002-y", "val_loss", 0.375),
-                1, 2, EvaluationRecord.CONTINUE, null, "improving", 0.125);
+                1, 2, EvaluationRecord.CONTINUE, null, "improving", 0.125, new ValidationPlan("r.validation", Map.of(0, 40L, 1, 7L)));
         assertEquals(e, Messages.decodeEvaluation(Messages.encode(e)).orElseThrow());
+        JsonNode json = new ObjectMapper().readTree(Messages.encode(e));
+        assertEquals("r.validation", json.get("validation").get("topic").asText());
+        assertEquals(7, json.get("validation").get("endOffsets").get("1").asLong());
         assertTrue(Messages.decodeEvaluation(utf8("{\"type\":\"stop\"}")).isEmpty());
+    }
+
+    @Test
+    void anEvaluationWrittenBeforeValidationPlansHasNone() throws Exception {
+        // as evaluators wrote them before the plan was recorded: a restarted evaluator plans such a run anew
+        EvaluationRecord old = Messages.decodeEvaluation(utf8("""
+                {"type":"evaluation","run":"r","id":"id","time":"t","status":"evaluated","epoch":1,"checkpointId":"r-e0001-x",
+                 "metrics":{"val_loss":0.5},"trainLoss":0.25,"best":null,"waitCount":0,"patienceLeft":3,"decision":"continue",
+                 "reason":null,"explanation":"first","evaluationSeconds":0.01}
+                """)).orElseThrow();
+        assertEquals(0.5, old.metrics().get("val_loss"));
+        assertNull(old.validation());
     }
 }

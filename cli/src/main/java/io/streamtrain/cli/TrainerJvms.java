@@ -1,0 +1,272 @@
+package io.streamtrain.cli;
+
+import io.streamtrain.cli.broker.EmbeddedKafka;
+import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.kafka.KafkaSettings;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Trainer nodes of the benches, each in a child JVM running {@code TrainerMain} as in
+ * production: DJL allows one training model per JVM, so the nodes of a run are processes.
+ * Each node gets one PyTorch thread ({@code STREAMTRAIN_TORCH_THREADS=1}), so several nodes
+ * on one machine do not fight over the same cores. Closing kills the nodes still running and
+ * removes their spec files; a bench interrupted by Ctrl-C or SIGTERM does the same, and
+ * closes the broker it was given, so nothing outlives it.
+ */
+final class TrainerJvms implements AutoCloseable {
+    static final String TRAINER_MAIN = "io.streamtrain.trainer.TrainerMain";
+    /** The epoch line a node's {@code LoggingListener} writes when it publishes a checkpoint. */
+    static final Pattern EPOCH_LINE = Pattern.compile("epoch (\\d+)/(\\d+) checkpointed as \\S+: .*? at (\\d+) samples/s");
+    /** A warning or error in the nodes' log pattern (cli's logback.xml): shown even when not verbose. */
+    private static final Pattern TROUBLE_LINE = Pattern.compile("^\\S+ (WARN|ERROR) ");
+    /** Lines of a node's output kept to show when it fails. */
+    private static final int TAIL_LINES = 40;
+
+    private final Path dir;
+    private final boolean verbose;
+    private final Set<Node> running = ConcurrentHashMap.newKeySet();
+    private final Thread interrupted;
+    private volatile EmbeddedKafka broker;
+
+    /**
+     * @param name names the temp dir of the spec files
+     * @param verbose show every line the nodes log; otherwise their warnings and errors only
+     */
+    TrainerJvms(String name, boolean verbose) throws IOException {
+        this.dir = Files.createTempDirectory("streamtrain-" + name + "-");
+        this.verbose = verbose;
+        this.interrupted = new Thread(() -> {
+            killAll();
+            EmbeddedKafka b = broker;
+            try {
+                if (b != null) {
+                    b.close();
+                }
+            } catch (RuntimeException alreadyClosing) {
+                // the bench was closing it itself
+            }
+            deleteTree(dir);
+        }, "bench-" + name + "-interrupted");
+        Runtime.getRuntime().addShutdownHook(interrupted);
+    }
+
+    /** A bench's measurements, given the JVMs to start its nodes in; returns the exit code. */
+    interface Bench {
+        int run(TrainerJvms jvms) throws Exception;
+    }
+
+    /**
+     * Runs a bench that starts trainer JVMs, with quiet logs: a failure ({@link BenchFailedException})
+     * is printed as {@code <name>: <why>} and exits 1; whatever happens, no node outlives it.
+     *
+     * @param name the bench's command, e.g. {@code bench stop}
+     */
+    static int run(String name, boolean verbose, Bench bench) throws Exception {
+        Logs.quiet();
+        try (TrainerJvms jvms = new TrainerJvms(name.replace(' ', '-'), verbose)) {
+            return bench.run(jvms);
+        } catch (BenchFailedException e) {
+            System.out.flush();
+            System.err.println(name + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** The broker an interrupted bench closes too, so its data does not stay behind; null once closed. */
+    void broker(EmbeddedKafka broker) {
+        this.broker = broker;
+    }
+
+    /** Writes a run spec for the nodes to read. */
+    Path spec(String run, String yaml) throws IOException {
+        return Files.writeString(dir.resolve(run + ".yaml"), yaml);
+    }
+
+    /**
+     * Starts a node of the run in {@code spec}.
+     *
+     * @param onLine called with every line the node prints, on a thread of its own
+     */
+    Node start(Path spec, String bootstrap, String nodeId, Consumer<String> onLine) throws IOException {
+        Node node = new Node(spec, bootstrap, nodeId, onLine);
+        running.add(node);
+        return node;
+    }
+
+    /**
+     * Waits until every node has exited 0; the first to exit otherwise, or a timeout, fails
+     * the bench with the nodes' last lines.
+     *
+     * @param meanwhile called about every 100 ms while the nodes run
+     */
+    static void awaitExit(List<Node> nodes, Duration timeout, Runnable meanwhile) throws InterruptedException, BenchFailedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            boolean alive = false;
+            for (Node n : nodes) {
+                n.requireHealthy();
+                alive |= n.process.isAlive();
+            }
+            if (!alive) {
+                nodes.forEach(Node::drain);
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                StringBuilder tails = new StringBuilder();
+                nodes.forEach(n -> tails.append("--- ").append(n.nodeId).append(":\n").append(n.tail()).append('\n'));
+                throw new BenchFailedException("the nodes did not finish within " + timeout.toSeconds()
+                        + " s; the last lines of their output:\n" + tails);
+            }
+            meanwhile.run();
+            Thread.sleep(100);
+        }
+    }
+
+    /** Kills the nodes still running and removes the spec files. */
+    @Override
+    public void close() {
+        killAll();
+        broker = null;
+        try {
+            Runtime.getRuntime().removeShutdownHook(interrupted);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running: it cleans up
+        }
+        deleteTree(dir);
+    }
+
+    private void killAll() {
+        for (Node n : running) {
+            n.process.destroyForcibly();
+        }
+        for (Node n : running) {
+            try {
+                n.process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        running.clear();
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException e) {
+            // a temp dir left behind is harmless
+        }
+    }
+
+    /** A trainer node in a child JVM; the last lines of its output are kept to show when it fails. */
+    final class Node {
+        final String nodeId;
+        final Process process;
+        /** {@link System#nanoTime()} when the process was seen to end; 0 while it runs. */
+        private volatile long exitedAt;
+        private final Deque<String> tail = new ArrayDeque<>();
+        private final Thread reader;
+
+        private Node(Path spec, String bootstrap, String nodeId, Consumer<String> onLine) throws IOException {
+            this.nodeId = nodeId;
+            String java = ProcessHandle.current().info().command()
+                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            List<String> cmd = List.of(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), TRAINER_MAIN,
+                    "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId, "--log-every", "0");
+            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+            // one intra-op thread per node: several nodes on one machine must not fight over the same cores
+            builder.environment().put(Engines.THREADS_ENV, "1");
+            // several nodes on one machine: each serves its metrics on a free port (it logs which)
+            builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
+            // the embedded broker is plain and local: client settings meant for a real cluster do not apply
+            builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
+            process = builder.start();
+            // completed by the JDK's process reaper as soon as the child is gone
+            process.onExit().thenRun(() -> exitedAt = System.nanoTime());
+            reader = new Thread(() -> read(onLine), "bench-output-" + nodeId);
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        private void read(Consumer<String> onLine) {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    synchronized (tail) {
+                        tail.addLast(line);
+                        if (tail.size() > TAIL_LINES) {
+                            tail.removeFirst();
+                        }
+                    }
+                    if (verbose || TROUBLE_LINE.matcher(line).find()) {
+                        System.out.println("      [" + nodeId + "] " + line);
+                    }
+                    onLine.accept(line);
+                }
+            } catch (IOException ended) {
+                // the process ended
+            }
+        }
+
+        /** Waits for the process to end; returns when it was seen to end ({@link System#nanoTime()}). */
+        long awaitExitedAt() throws InterruptedException {
+            process.waitFor();
+            while (exitedAt == 0) {
+                Thread.sleep(1); // the reaper's callback is on its way
+            }
+            return exitedAt;
+        }
+
+        /** @throws BenchFailedException if the node has exited non-zero */
+        void requireHealthy() throws BenchFailedException {
+            if (!process.isAlive() && process.exitValue() != 0) {
+                drain();
+                throw new BenchFailedException("trainer node " + nodeId + " exited " + process.exitValue()
+                        + "; the last lines of its output:\n" + tail());
+            }
+        }
+
+        /** Lets the reader take the output's last lines from the pipe. */
+        void drain() {
+            try {
+                reader.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        String tail() {
+            synchronized (tail) {
+                return String.join("\n", tail);
+            }
+        }
+
+        void kill() {
+            process.destroyForcibly();
+            running.remove(this);
+        }
+    }
+
+    /** A node exited non-zero or hung, or a run did not leave what it should have. */
+    static final class BenchFailedException extends Exception {
+        BenchFailedException(String message) {
+            super(message);
+        }
+    }
+}
