@@ -123,11 +123,7 @@ public record ModelSpec(
                 m.put("kernel", conv.kernel());
                 m.put("pool", conv.pool());
                 m.put("convDropout", conv.dropout());
-                m.put("hidden", hidden);
-                m.put("activation", activation);
-                m.put("classes", classes);
-                m.put("outputs", outputs);
-                m.put("dropout", dropout);
+                putDense(m);
             }
             case CAUSAL_LM -> {
                 m.put("context", transformer.context());
@@ -142,13 +138,18 @@ public record ModelSpec(
             }
             default -> {
                 m.put("inputs", inputs);
-                m.put("hidden", hidden);
-                m.put("activation", activation);
-                m.put("classes", classes);
-                m.put("outputs", outputs);
-                m.put("dropout", dropout);
+                putDense(m);
             }
         }
         return m;
+    }
+
+    /** The keys of the dense layers an mlp is and a cnn ends with. */
+    private void putDense(Map<String, Object> m) {
+        m.put("hidden", hidden);
+        m.put("activation", activation);
+        m.put("classes", classes);
+        m.put("outputs", outputs);
+        m.put("dropout", dropout);
     }
 }

@@ -33,7 +33,7 @@ class ModelAndInitSpecTest {
         assertEquals(s, RunSpecParser.parse(RunSpecParser.toJson(s)));
     }
 
-    // ---------------------------------------------------------------- cnn
+    // ---------------------------------------------------------------- cnn and causal-lm
 
     @Test
     void cnnWithItsDefaults() {
@@ -70,8 +70,14 @@ class ModelAndInitSpecTest {
             "{ type: cnn, inputShape: [1, 8, 8], conv: [4, 4, 4, 4], classes: 2 }|model.conv|do not fit",
             "{ type: cnn, inputShape: [1, 28, 28], conv: [8], convDropout: 1, classes: 2 }|model.convDropout|[0, 1)",
             "{ type: cnn, inputs: 784, inputShape: [1, 28, 28], conv: [8], classes: 2 }|model.inputs|unknown key 'inputs'",
-            "{ type: cnn, inputShape: [1, 28, 28], conv: [8], context: 8 }|model.context|unknown key 'context'"})
-    void cnnMistakesAreNamed(String model, String path, String says) {
+            "{ type: cnn, inputShape: [1, 28, 28], conv: [8], context: 8 }|model.context|unknown key 'context'",
+            "{ type: causal-lm }|model.context|is required",
+            "{ type: causal-lm, context: 8, width: 30, heads: 4 }|model.width|multiple of heads",
+            "{ type: causal-lm, context: 8, classes: 10 }|model.classes|unknown key 'classes'",
+            "{ type: causal-lm, context: 8, attentionDropout: -0.1 }|model.attentionDropout|[0, 1)",
+            "{ type: causal-lm, context: 8, tieEmbeddings: yes please }|model.tieEmbeddings|true or false",
+            "{ type: transformer, context: 8 }|model.type|allowed: mlp, cnn, causal-lm"})
+    void mistakesAreNamedByPath(String model, String path, String says) {
         SpecException e = rejects("run: r\ndata: { train: t }\nmodel: " + model + "\n", path);
         assertTrue(e.getMessage().contains(says), e.getMessage());
     }
@@ -103,19 +109,6 @@ class ModelAndInitSpecTest {
         assertEquals(new ModelSpec.Transformer(128, 4, 8, 256, 640, 0.2, false), s.model().transformer());
         assertEquals(0.1, s.model().dropout());
         roundTrips(s);
-    }
-
-    @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "{ type: causal-lm }|model.context|is required",
-            "{ type: causal-lm, context: 8, width: 30, heads: 4 }|model.width|multiple of heads",
-            "{ type: causal-lm, context: 8, classes: 10 }|model.classes|unknown key 'classes'",
-            "{ type: causal-lm, context: 8, attentionDropout: -0.1 }|model.attentionDropout|[0, 1)",
-            "{ type: causal-lm, context: 8, tieEmbeddings: yes please }|model.tieEmbeddings|true or false",
-            "{ type: transformer, context: 8 }|model.type|allowed: mlp, cnn, causal-lm"})
-    void causalLmMistakesAreNamed(String model, String path, String says) {
-        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: " + model + "\n", path);
-        assertTrue(e.getMessage().contains(says), e.getMessage());
     }
 
     @Test
