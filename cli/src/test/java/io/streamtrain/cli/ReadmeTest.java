@@ -7,11 +7,14 @@ import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The README's example run spec is one the parser accepts, with the values it shows. */
+/** The README's example run specs are ones the parser accepts, with the values they show. */
 class ReadmeTest {
     @Test
     void theExampleSpecParses() throws Exception {
@@ -23,5 +26,21 @@ class ReadmeTest {
         assertEquals(0.0001, spec.regularization().l2());
         assertEquals(3, spec.earlyStopping().patience());
         assertEquals("cosine", spec.optimizer().schedule().type());
+    }
+
+    @Test
+    void everyExampleSpecParses() throws Exception {
+        String readme = Files.readString(Path.of("..", "README.md"));
+        Matcher yaml = Pattern.compile("```yaml\\n(run: .*?)```", Pattern.DOTALL).matcher(readme);
+        Map<String, RunSpec> specs = new LinkedHashMap<>();
+        while (yaml.find()) {
+            RunSpec spec = RunSpecParser.parse(yaml.group(1));
+            specs.put(spec.run(), spec);
+        }
+        assertEquals(List.of("fashion-mlp-01", "fashion-cnn-01", "brown-pretrain", "brown-gov-tuned"), List.copyOf(specs.keySet()));
+        assertEquals(List.of(1, 28, 28), specs.get("fashion-cnn-01").model().conv().inputShape());
+        RunSpec tuned = specs.get("brown-gov-tuned");
+        assertEquals(specs.get("brown-pretrain").model(), tuned.model(), "a fine-tune builds the model it starts from");
+        assertEquals("brown-pretrain", tuned.init().checkpoint().orElseThrow().run());
     }
 }

@@ -22,7 +22,9 @@ import java.util.Map;
  * Validation metrics of one checkpoint, in evaluation mode: no dropout, no regularization
  * terms. {@code val_loss} is the data loss alone (sample-weighted mean over the validation
  * set), the same quantity the trainer reports as {@code data_loss}; classifiers add
- * {@code val_accuracy} and {@code val_perplexity} ({@code exp(val_loss)}).
+ * {@code val_accuracy} and {@code val_perplexity} ({@code exp(val_loss)}). For a causal-lm
+ * every sample has {@code context} tokens, so these are per token: the mean cross-entropy of
+ * the next byte, its perplexity, and the share of next bytes predicted right.
  */
 final class CheckpointScorer {
     static final String VAL_LOSS = "val_loss";
@@ -74,7 +76,7 @@ final class CheckpointScorer {
             Map<String, Double> metrics = new LinkedHashMap<>();
             metrics.put(VAL_LOSS, samples == 0 ? Double.NaN : lossSum / samples);
             if (model.classification()) {
-                metrics.put(VAL_ACCURACY, samples == 0 ? Double.NaN : (double) correct / samples);
+                metrics.put(VAL_ACCURACY, samples == 0 ? Double.NaN : (double) correct / ((double) samples * model.yWidth()));
                 // the perplexity of the predicted class distribution: exp of the mean cross-entropy
                 metrics.put(VAL_PERPLEXITY, Math.exp(metrics.get(VAL_LOSS)));
             }

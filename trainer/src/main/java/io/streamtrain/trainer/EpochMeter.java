@@ -1,5 +1,6 @@
 package io.streamtrain.trainer;
 
+import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.sync.RoundSums;
 import java.util.LinkedHashMap;
@@ -58,9 +59,9 @@ final class EpochMeter {
         return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, recordsChecksum, 0, 0);
     }
 
-    Map<String, Double> metrics(boolean classification, long records, long rejected) {
+    Map<String, Double> metrics(ModelSpec model, long records, long rejected) {
         double seconds = (System.nanoTime() - startedNanos) / 1e9;
-        Map<String, Double> m = new LinkedHashMap<>(sums(records, rejected, 0).metrics(classification));
+        Map<String, Double> m = new LinkedHashMap<>(sums(records, rejected, 0).metrics(model));
         m.put("seconds", seconds);
         m.put("step_seconds", stepSeconds);
         m.put("data_wait_seconds", dataWaitNanos / 1e9);

@@ -5,6 +5,7 @@ import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointReader;
 import io.streamtrain.core.checkpoint.RecordsChecksum;
+import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.codec.SafeTensors;
@@ -16,6 +17,7 @@ import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.KafkaMeters;
+import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
@@ -25,6 +27,7 @@ import io.streamtrain.trainer.control.SettingsLog;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.feed.FeedItem;
+import io.streamtrain.trainer.model.InitialWeights;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
@@ -298,7 +301,9 @@ public final class TrainerNode implements AutoCloseable {
             }
             return Outcome.STOPPED;
         }
-        try (ModelState state = ModelState.initialize(spec, engine)) {
+        // a run with checkpoints of its own resumes from them: init.from only starts a run
+        InitialWeights from = latest.isPresent() ? null : initialWeights();
+        try (ModelState state = ModelState.initialize(spec, engine, from)) {
             RoundState start;
             long syncFrom = -1;
             if (latest.isPresent()) {
@@ -316,7 +321,8 @@ public final class TrainerNode implements AutoCloseable {
                 }
             } else {
                 start = RoundState.start(0, 0, 0, payloadOf(state), null, -1, 0, RoundSums.ZERO);
-                log.info("starting run {} from {}", spec.run(), spec.init().from() == null ? "seed " + spec.init().seed() : spec.init().from());
+                log.info("starting run {} from {}{}", spec.run(), from == null ? "seed " + spec.init().seed() : from.source(),
+                        state.frozen().isEmpty() ? "" : "; frozen (init.freeze): " + String.join(", ", state.frozen()));
             }
             long startedAt = latest.map(c -> java.time.Instant.parse(c.manifest().time()).toEpochMilli()).orElse(-1L);
             SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null, startedAt);
@@ -729,8 +735,9 @@ public final class TrainerNode implements AutoCloseable {
             RoundSums s = closed.epochSums();
             if (closed.epoch() == 1 && s.samples() == 0 && s.rejected() > 0) {
                 throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + s.rejected()
-                        + " records of epoch 1 was rejected (the reasons are in " + dlqTopic + "). Does the spec's model (inputs "
-                        + spec.model().inputs() + ", classes " + spec.model().classes() + ") match the data?");
+                        + " records of epoch 1 was rejected (the reasons are in " + dlqTopic + "). Does the spec's model ("
+                        + spec.model().type() + ", inputs " + spec.model().inputs() + ", classes " + spec.model().classes()
+                        + ") match the data?");
             }
         }
 
@@ -775,7 +782,7 @@ public final class TrainerNode implements AutoCloseable {
             if (publisher == null) {
                 return; // fenced by a newer owner of partition 0: the checkpoint is its to publish
             }
-            Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model().classification()));
+            Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model()));
             double seconds = (System.nanoTime() - epochStarted) / 1e9;
             epochMetrics.put("seconds", seconds);
             epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
@@ -832,7 +839,7 @@ public final class TrainerNode implements AutoCloseable {
             if (publisher == null) {
                 return "refused: this node cannot publish checkpoints now (see its log)";
             }
-            Map<String, Double> metrics = meter.metrics(spec.model().classification(), 0, 0);
+            Map<String, Double> metrics = meter.metrics(spec.model(), 0, 0);
             byte[] payload = state.toPayload(payloadMetadata(epoch));
             try {
                 CheckpointManifest m = publisher.publish(new CheckpointPublisher.EpochResult(settings, true, epoch, state.step(),
@@ -885,6 +892,21 @@ public final class TrainerNode implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
             log.warn("could not acknowledge command {}: {}", command, e.toString());
+        }
+    }
+
+    /**
+     * The weights {@code init.from} names: a file, or a checkpoint of another run read from its
+     * topic now (so {@code run:NAME} is that run's latest checkpoint when this run first starts).
+     */
+    private InitialWeights initialWeights() {
+        Optional<CheckpointRef> ref = spec.init().checkpoint();
+        if (ref.isEmpty()) {
+            return spec.init().file().map(InitialWeights::read).orElse(null);
+        }
+        try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), READ_TIMEOUT);
+            return InitialWeights.of(found.checkpoint(), ref.get() + ", " + found.why());
         }
     }
 

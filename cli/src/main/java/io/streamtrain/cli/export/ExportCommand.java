@@ -2,37 +2,20 @@ package io.streamtrain.cli.export;
 
 import io.streamtrain.cli.Logs;
 import io.streamtrain.core.checkpoint.Checkpoint;
-import io.streamtrain.core.checkpoint.CheckpointAssembler;
-import io.streamtrain.core.checkpoint.CheckpointCodec;
-import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointChoice;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
-import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.evaluation.BestCheckpoint;
-import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
-import io.streamtrain.core.kafka.TopicReader;
-import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,7 +23,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code streamtrain export}: one checkpoint of a run as a plain safetensors file, with
  * its manifest beside it. The payload is rebuilt and verified (size, SHA-256, parameter
- * list) by the same {@link CheckpointAssembler} the trainers and the evaluator use.
+ * list) by the same {@link io.streamtrain.core.checkpoint.CheckpointAssembler} the trainers and the evaluator use.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -105,28 +88,25 @@ public final class ExportCommand implements Callable<Integer> {
         Logs.quiet();
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         try {
-            requireRun(kafka);
+            try (Admin admin = Preflight.admin(kafka)) {
+                Preflight.requireReachable(admin, kafka.bootstrapServers());
+                RunCheckpoints.requireRun(admin, kafka.bootstrapServers(), run);
+            }
             try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
-                String topic = Topics.checkpoints(run);
-                Map<String, byte[]> manifestRecords = new LinkedHashMap<>();
-                List<CheckpointManifest> manifests = new ArrayList<>();
-                Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, null, READ_TIMEOUT, r -> {
-                    if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
-                        try {
-                            manifests.add(CheckpointCodec.manifestFromJson(r.value()));
-                            manifestRecords.put(manifests.get(manifests.size() - 1).checkpointId(), r.value());
-                        } catch (IOException e) {
-                            err.println("streamtrain: skipping an unreadable manifest at offset " + r.offset() + " of " + topic);
-                        }
-                    }
-                });
-                CheckpointChoice.Chosen chosen = choose(consumer, manifests);
+                RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m));
+                CheckpointChoice.Chosen chosen = choose(consumer, listing);
                 String id = chosen.manifest().checkpointId();
-                Checkpoint checkpoint = assemble(consumer, topic, ends, id);
+                Checkpoint checkpoint;
+                try {
+                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT);
+                } catch (CheckpointRejectedException e) {
+                    throw new StartupException(StartupException.RETRYABLE, e.getMessage()
+                            + "; nothing was written. Export another checkpoint (--epoch E)");
+                }
                 byte[] file = ExportFiles.safetensors(checkpoint, withOptimizer);
                 Path manifestFile = ExportFiles.manifestPath(output);
                 ExportFiles.write(output, file);
-                ExportFiles.write(manifestFile, ExportFiles.manifestJson(manifestRecords.get(id), output, file, withOptimizer));
+                ExportFiles.write(manifestFile, ExportFiles.manifestJson(listing.json().get(id), output, file, withOptimizer));
                 int tensors = withOptimizer ? checkpoint.payload().tensors().size() : checkpoint.parameters().size();
                 out.printf(Locale.ROOT, "exported checkpoint %s of run %s (%s, step %d; payload SHA-256 verified): %d tensors (%s), %d bytes"
                                 + " -> %s; manifest -> %s%n", id, run, chosen.why(), chosen.manifest().step(), tensors,
@@ -145,76 +125,13 @@ public final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    /** The run must have a checkpoint topic: anything else is most likely a typo in its id. */
-    private void requireRun(KafkaSettings kafka) {
-        try (Admin admin = Preflight.admin(kafka)) {
-            Preflight.requireReachable(admin, kafka.bootstrapServers());
-            if (!Preflight.topicNames(admin, kafka.bootstrapServers()).contains(Topics.checkpoints(run))) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, "no run " + run + " on " + kafka.bootstrapServers()
-                        + ": there is no topic " + Topics.checkpoints(run) + ". Is the run id right? (its checkpoints are on "
-                        + "streamtrain.<run>.checkpoints)");
-            }
-        }
-    }
-
-    private CheckpointChoice.Chosen choose(KafkaConsumer<byte[], byte[]> consumer, List<CheckpointManifest> manifests) {
-        if (manifests.isEmpty()) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint yet: trainers publish one"
-                    + " at the end of every epoch (or on `streamtrain ctl checkpoint --run " + run + "`)");
-        }
+    private CheckpointChoice.Chosen choose(KafkaConsumer<byte[], byte[]> consumer, RunCheckpoints.Listing listing) {
         if (which.epoch != null) {
-            return CheckpointChoice.epoch(run, manifests, which.epoch);
+            return CheckpointChoice.epoch(run, listing.manifests(), which.epoch);
         }
         if (which.checkpointId != null) {
-            return CheckpointChoice.id(run, manifests, which.checkpointId);
+            return CheckpointChoice.id(run, listing.manifests(), which.checkpointId);
         }
-        List<EvaluationRecord> evaluations = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.evaluations(run), READ_TIMEOUT)) {
-            try {
-                Messages.decodeEvaluation(r.value()).ifPresent(evaluations::add);
-            } catch (MalformedMessageException e) {
-                // the evaluator's own state ignores these too
-            }
-        }
-        Optional<BestCheckpoint> stopBest = Optional.empty();
-        if (evaluations.stream().noneMatch(e -> e.best() != null)) {
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.control(run), READ_TIMEOUT)) {
-                try {
-                    Optional<ControlMessage> m = Messages.decodeControl(r.value());
-                    if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && s.best() != null && stopBest.isEmpty()) {
-                        stopBest = Optional.of(s.best());
-                    }
-                } catch (MalformedMessageException e) {
-                    // trainers skip these; so does the export
-                }
-            }
-        }
-        return CheckpointChoice.best(run, manifests, evaluations, stopBest);
-    }
-
-    /** Reads the topic again up to the same end, handing only the chosen checkpoint's records to the assembler. */
-    private static Checkpoint assemble(KafkaConsumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> ends, String id) {
-        CheckpointAssembler assembler = new CheckpointAssembler();
-        List<Checkpoint> found = new ArrayList<>();
-        List<CheckpointRejectedException> rejected = new ArrayList<>();
-        TopicReader.forEach(consumer, topic, ends, READ_TIMEOUT, r -> {
-            Header h = r.headers().lastHeader(CheckpointCodec.ID_HEADER);
-            if (h == null || !id.equals(new String(h.value(), StandardCharsets.UTF_8))) {
-                return;
-            }
-            try {
-                Checkpoint c = assembler.accept(r);
-                if (c != null) {
-                    found.add(c);
-                }
-            } catch (CheckpointRejectedException e) {
-                rejected.add(e);
-            }
-        });
-        if (!found.isEmpty()) {
-            return found.get(found.size() - 1);
-        }
-        throw new StartupException(StartupException.RETRYABLE, (rejected.isEmpty() ? "checkpoint " + id + " could not be assembled"
-                : rejected.get(rejected.size() - 1).getMessage()) + "; nothing was written. Export another checkpoint (--epoch E)");
+        return RunCheckpoints.best(consumer, listing, READ_TIMEOUT, "--epoch E");
     }
 }

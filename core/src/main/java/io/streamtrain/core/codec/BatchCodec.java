@@ -9,7 +9,11 @@ import java.util.Set;
 /**
  * The batch record format: a safetensors document with {@code x} ({@code [B, ...]}
  * features) and {@code y} ({@code [B]} class labels, or {@code [B]}/{@code [B, outputs]}
- * regression targets). Decoding checks the record against the model, so a bad record is
+ * regression targets). Per model type: an {@code mlp} takes any {@code x} with
+ * {@code inputs} values per sample; a {@code cnn} takes {@code [B, C, H, W]} as its
+ * {@code inputShape} or the same flattened to {@code [B, C*H*W]}; a {@code causal-lm} takes
+ * integer token ids {@code x} and {@code y} of {@code [B, context]} (y: the token after each
+ * of x's) in [0, 256). Decoding checks the record against the model, so a bad record is
  * refused with a reason here and never reaches the engine.
  */
 public final class BatchCodec {
@@ -38,19 +42,24 @@ public final class BatchCodec {
         if (x == null || y == null) {
             throw new RejectedRecordException(RejectReason.SHAPE, "a batch needs tensors 'x' and 'y'; found " + doc.tensors().keySet());
         }
-        if (!FEATURE_TYPES.contains(x.dtype())) {
-            throw new RejectedRecordException(RejectReason.DTYPE, "x is " + x.dtype() + "; allowed: " + FEATURE_TYPES);
-        }
         if (x.rank() < 1 || x.dim(0) == 0) {
             throw new RejectedRecordException(RejectReason.SHAPE, "x must be [B, ...] with B >= 1, got " + x);
         }
         long samples = x.dim(0);
-        long features = x.elements() / samples;
-        if (features != model.inputs()) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
-        }
         if (y.rank() < 1 || y.dim(0) != samples) {
             throw new RejectedRecordException(RejectReason.SHAPE, "y must have the same leading size as x (" + samples + "), got " + y);
+        }
+        if (ModelSpec.CAUSAL_LM.equals(model.type())) {
+            return tokens(x, y, (int) samples);
+        }
+        if (!FEATURE_TYPES.contains(x.dtype())) {
+            throw new RejectedRecordException(RejectReason.DTYPE, "x is " + x.dtype() + "; allowed: " + FEATURE_TYPES);
+        }
+        long features = x.elements() / samples;
+        if (ModelSpec.CNN.equals(model.type())) {
+            requireImages(x);
+        } else if (features != model.inputs()) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
         }
         float[] xs = x.toFloats();
         checkFinite(xs, "x");
@@ -58,6 +67,50 @@ public final class BatchCodec {
             return new Batch((int) samples, (int) features, xs, labels(y, samples), null, 1);
         }
         return new Batch((int) samples, (int) features, xs, null, targets(y, samples), model.outputs());
+    }
+
+    /** A cnn takes {@code [B, C, H, W]} as its spec's inputShape says, or the same flattened to {@code [B, C*H*W]}. */
+    private void requireImages(Tensor x) throws RejectedRecordException {
+        List<Integer> chw = model.conv().inputShape();
+        boolean flat = x.rank() == 2 && x.dim(1) == model.inputs();
+        boolean image = x.rank() == 4 && x.dim(1) == chw.get(0) && x.dim(2) == chw.get(1) && x.dim(3) == chw.get(2);
+        if (!flat && !image) {
+            throw new RejectedRecordException(RejectReason.SHAPE, "x must be [B, " + chw.get(0) + ", " + chw.get(1) + ", " + chw.get(2)
+                    + "] (model.inputShape [C, H, W]) or flattened [B, " + model.inputs() + "], got " + x);
+        }
+    }
+
+    /** A causal-lm's sample: {@code context} byte tokens in {@code x} and in {@code y} the token that follows each. */
+    private Batch tokens(Tensor x, Tensor y, int samples) throws RejectedRecordException {
+        int context = model.transformer().context();
+        for (Tensor t : new Tensor[] {x, y}) {
+            if (!LABEL_TYPES.contains(t.dtype())) {
+                throw new RejectedRecordException(RejectReason.DTYPE, t.name() + " is " + t.dtype() + "; a causal-lm takes token ids,"
+                        + " one of " + LABEL_TYPES);
+            }
+            if (t.rank() != 2 || t.dim(1) != context) {
+                throw new RejectedRecordException(RejectReason.SHAPE, t.name() + " must be [B, " + context + "] (model.context) token ids"
+                        + (t == y ? ", the token after each of x's" : "") + ", got " + t);
+            }
+        }
+        long[] xs = tokenIds(x);
+        long[] ys = tokenIds(y);
+        float[] xf = new float[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            xf[i] = xs[i]; // exact: ids are below 2^24
+        }
+        return new Batch(samples, context, xf, ys, null, context);
+    }
+
+    private long[] tokenIds(Tensor t) throws RejectedRecordException {
+        long[] ids = t.toLongs();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= model.classes()) {
+                throw new RejectedRecordException(RejectReason.LABEL, t.name() + " holds " + ids[i] + " at flat index " + i
+                        + ", not a byte token in [0, " + model.classes() + ")");
+            }
+        }
+        return ids;
     }
 
     private long[] labels(Tensor y, long samples) throws RejectedRecordException {

@@ -1,6 +1,7 @@
 package io.streamtrain.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import io.streamtrain.core.spec.ModelSpec;
 
 /**
@@ -11,20 +12,28 @@ public final class Losses {
     private Losses() {}
 
     /**
-     * Mean softmax cross-entropy of {@code [B, C]} scores against {@code [B]} int64 labels
-     * for a classifier; mean squared error of {@code [B, outputs]} predictions otherwise.
+     * Mean softmax cross-entropy of the scores against int64 labels for a classifier — per
+     * sample ({@code [B, C]} against {@code [B]}), or per token for a causal-lm
+     * ({@code [B, T, 256]} against the {@code B·T} next tokens); mean squared error of
+     * {@code [B, outputs]} predictions otherwise.
      */
     public static NDArray dataLoss(ModelSpec spec, NDArray output, NDArray labels) {
         if (spec.classification()) {
-            NDArray logProbabilities = output.logSoftmax(1);
-            NDArray oneHot = labels.oneHot(spec.classes());
+            NDArray logProbabilities = perPrediction(output).logSoftmax(1);
+            NDArray oneHot = labels.reshape(-1).oneHot(spec.classes());
             return logProbabilities.mul(oneHot).sum(new int[] {1}).neg().mean();
         }
         return output.sub(labels.reshape(output.getShape())).square().mean();
     }
 
-    /** Number of rows whose highest score is the label. */
+    /** Number of predictions (samples; a causal-lm's tokens) whose highest score is the label. */
     public static long correct(NDArray output, NDArray labels) {
-        return output.argMax(1).eq(labels).sum().toType(ai.djl.ndarray.types.DataType.INT64, false).getLong();
+        return perPrediction(output).argMax(1).eq(labels.reshape(-1)).sum().toType(DataType.INT64, false).getLong();
+    }
+
+    /** The scores as {@code [predictions, classes]}: a causal-lm's positions become rows. */
+    private static NDArray perPrediction(NDArray output) {
+        long classes = output.getShape().get(output.getShape().dimension() - 1);
+        return output.getShape().dimension() == 2 ? output : output.reshape(-1, classes);
     }
 }

@@ -73,7 +73,7 @@ public final class RunSpecParser {
                 run,
                 data(root.child("data")),
                 model(root.child("model")),
-                init(root.child("init")),
+                init(root.child("init"), run),
                 root.integer("batchSize", 32, 1, 1_000_000),
                 root.integer("maxEpochs", 10, 1, 1_000_000),
                 optimizer(root.child("optimizer")),
@@ -96,29 +96,125 @@ public final class RunSpecParser {
         return new DataSpec(train, validation);
     }
 
+    private static final List<String> ACTIVATIONS = List.of("relu", "gelu", "tanh", "sigmoid");
+
+    /** The keys of {@code model} depend on its type; a key of another type is an unknown key. */
     private static ModelSpec model(SpecNode n) {
-        String type = n.oneOf("type", "mlp", List.of("mlp"));
+        String type = n.oneOf("type", ModelSpec.MLP, List.of(ModelSpec.MLP, ModelSpec.CNN, ModelSpec.CAUSAL_LM));
+        ModelSpec model = switch (type) {
+            case ModelSpec.CNN -> cnn(n);
+            case ModelSpec.CAUSAL_LM -> causalLm(n);
+            default -> mlp(n);
+        };
+        n.rejectUnknownKeys();
+        return model;
+    }
+
+    private static ModelSpec mlp(SpecNode n) {
         int inputs = n.integer("inputs", 0, 1, Integer.MAX_VALUE);
         if (inputs == 0) {
             throw new SpecException(n.path("inputs"), "is required: features per sample, an integer >= 1");
         }
         List<Integer> hidden = n.integers("hidden", List.of(), 1);
-        String activation = n.oneOf("activation", "relu", List.of("relu", "gelu", "tanh", "sigmoid"));
+        String activation = n.oneOf("activation", "relu", ACTIVATIONS);
+        int classes = classes(n);
+        int outputs = n.integer("outputs", 1, 1, 1_000_000);
+        double dropout = rate(n, "dropout");
+        return new ModelSpec(ModelSpec.MLP, inputs, hidden, activation, classes, classes > 0 ? 1 : outputs, dropout);
+    }
+
+    private static ModelSpec cnn(SpecNode n) {
+        List<Integer> shape = n.integers("inputShape", null, 1);
+        if (shape == null || shape.size() != 3) {
+            throw new SpecException(n.path("inputShape"), (shape == null ? "is required" : "has " + shape.size() + " entries")
+                    + ": [C, H, W] of one image, e.g. [1, 28, 28]");
+        }
+        List<Integer> channels = n.integers("conv", null, 1);
+        if (channels == null || channels.isEmpty()) {
+            throw new SpecException(n.path("conv"), "is required: the output channels of each conv/pool stage, e.g. [32, 64]");
+        }
+        int kernel = n.integer("kernel", 3, 1, 31);
+        if (kernel % 2 == 0) {
+            throw new SpecException(n.path("kernel"), kernel + " is even; allowed: an odd size in [1, 31] (padding keeps H and W)");
+        }
+        int pool = n.integer("pool", 2, 1, 16);
+        double convDropout = rate(n, "convDropout");
+        int h = shape.get(1);
+        int w = shape.get(2);
+        for (int i = 0; i < channels.size(); i++) {
+            if (h < pool || w < pool) {
+                throw new SpecException(n.path("conv"), channels.size() + " stages of " + pool + "x" + pool + " pooling do not fit"
+                        + " a " + shape.get(1) + "x" + shape.get(2) + " image: stage " + (i + 1) + " would pool " + h + "x" + w
+                        + "; use fewer stages or a smaller pool");
+            }
+            h /= pool;
+            w /= pool;
+        }
+        List<Integer> hidden = n.integers("hidden", List.of(), 1);
+        String activation = n.oneOf("activation", "relu", ACTIVATIONS);
+        int classes = classes(n);
+        int outputs = n.integer("outputs", 1, 1, 1_000_000);
+        double dropout = rate(n, "dropout");
+        long inputs = (long) shape.get(0) * shape.get(1) * shape.get(2);
+        if (inputs > Integer.MAX_VALUE) {
+            throw new SpecException(n.path("inputShape"), shape + " is too large: at most " + Integer.MAX_VALUE + " values per sample");
+        }
+        return new ModelSpec(ModelSpec.CNN, (int) inputs, hidden, activation, classes, classes > 0 ? 1 : outputs, dropout,
+                new ModelSpec.Conv(shape, channels, kernel, pool, convDropout), null);
+    }
+
+    private static ModelSpec causalLm(SpecNode n) {
+        int context = n.integer("context", 0, 1, 1 << 16);
+        if (context == 0) {
+            throw new SpecException(n.path("context"), "is required: tokens per sample (the --context of `streamtrain ingest text`)");
+        }
+        int layers = n.integer("layers", 2, 1, 1000);
+        int heads = n.integer("heads", 4, 1, 1024);
+        int width = n.integer("width", 128, 1, 1 << 16);
+        if (width % heads != 0) {
+            throw new SpecException(n.path("width"), width + " does not split into " + heads + " heads; allowed: a multiple of heads");
+        }
+        int mlpWidth = n.integer("mlpWidth", 4 * width, 1, 1 << 20);
+        String activation = n.oneOf("activation", "gelu", ACTIVATIONS);
+        double dropout = rate(n, "dropout");
+        double attentionDropout = rate(n, "attentionDropout");
+        boolean tie = n.bool("tieEmbeddings", true);
+        return new ModelSpec(ModelSpec.CAUSAL_LM, context, List.of(), activation, ModelSpec.BYTE_VOCABULARY, 1, dropout, null,
+                new ModelSpec.Transformer(context, layers, heads, width, mlpWidth, attentionDropout, tie));
+    }
+
+    private static int classes(SpecNode n) {
         int classes = n.integer("classes", 0, 0, 1_000_000);
         if (classes == 1) {
             throw new SpecException(n.path("classes"), "1 is not allowed: use 2 or more classes, or 0 for regression");
         }
-        int outputs = n.integer("outputs", 1, 1, 1_000_000);
-        double dropout = n.number("dropout", 0.0, d -> d >= 0 && d < 1, "a rate in [0, 1)");
-        n.rejectUnknownKeys();
-        return new ModelSpec(type, inputs, hidden, activation, classes, classes > 0 ? 1 : outputs, dropout);
+        return classes;
     }
 
-    private static InitSpec init(SpecNode n) {
+    private static double rate(SpecNode n, String key) {
+        return n.number(key, 0.0, d -> d >= 0 && d < 1, "a rate in [0, 1)");
+    }
+
+    private static InitSpec init(SpecNode n, String run) {
         long seed = n.integer("seed", 42L, Long.MIN_VALUE, Long.MAX_VALUE);
         String from = n.string("from", null);
+        if (from != null) {
+            if (from.isBlank()) {
+                throw new SpecException(n.path("from"), "is empty; allowed: a .safetensors file or run:NAME[@best|@E]");
+            }
+            try {
+                InitSpec probe = new InitSpec(seed, from);
+                if (probe.checkpoint().isPresent() && probe.checkpoint().get().run().equals(run)) {
+                    throw new SpecException(n.path("from"), "names this run's own checkpoints; a run resumes from those by itself."
+                            + " Name another run, or remove init.from");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new SpecException(n.path("from"), e.getMessage());
+            }
+        }
+        List<String> freeze = n.strings("freeze", List.of());
         n.rejectUnknownKeys();
-        return new InitSpec(seed, from);
+        return new InitSpec(seed, from, freeze);
     }
 
     private static OptimizerSpec optimizer(SpecNode n) {

@@ -314,4 +314,81 @@ class BatchCodecTest {
         RejectedRecordException e = assertThrows(RejectedRecordException.class, () -> codec.decode(value));
         assertEquals(RejectReason.DECODE, e.reason());
     }
+
+    // ---------------------------------------------------------------- cnn
+
+    private static final ModelSpec CNN = new ModelSpec("cnn", 2 * 3 * 4, List.of(), "relu", 5, 1, 0.0,
+            new ModelSpec.Conv(List.of(2, 3, 4), List.of(8), 3, 1, 0.0), null);
+
+    @Test
+    void cnnTakesImagesAsChwOrFlattened() throws Exception {
+        float[] x = features(B * 24, 11);
+        BatchCodec codec = new BatchCodec(CNN);
+        Batch images = codec.decode(doc(f32("x", new long[] {B, 2, 3, 4}, x), i64("y", 0, 4, 2)));
+        Batch flat = codec.decode(doc(f32("x", new long[] {B, 24}, x), i64("y", 0, 4, 2)));
+        for (Batch b : List.of(images, flat)) {
+            assertEquals(24, b.features());
+            assertArrayEquals(x, b.x(), "row-major [C, H, W] is the flat order");
+            assertArrayEquals(new long[] {0, 4, 2}, b.classLabels());
+        }
+    }
+
+    @Test
+    void cnnRefusesImagesOfAnotherLayout() {
+        BatchCodec codec = new BatchCodec(CNN);
+        // the same number of values, channels last: not silently reinterpreted
+        RejectedRecordException e = rejects(codec, doc(f32("x", new long[] {B, 3, 4, 2}, features(B * 24, 1)), i64("y", 0, 1, 2)),
+                RejectReason.SHAPE);
+        assertTrue(e.getMessage().contains("[B, 2, 3, 4]") && e.getMessage().contains("[B, 24]"), e.getMessage());
+        rejects(codec, doc(f32("x", new long[] {B, 6, 4}, features(B * 24, 1)), i64("y", 0, 1, 2)), RejectReason.SHAPE);
+        rejects(codec, doc(f32("x", new long[] {B, 25}, features(B * 25, 1)), i64("y", 0, 1, 2)), RejectReason.SHAPE);
+        rejects(codec, doc(f32("x", new long[] {B, 24}, features(B * 24, 1)), i64("y", 0, 5, 2)), RejectReason.LABEL);
+    }
+
+    // ---------------------------------------------------------------- causal-lm
+
+    private static final ModelSpec LM = new ModelSpec("causal-lm", 4, List.of(), "gelu", 256, 1, 0.0, null,
+            new ModelSpec.Transformer(4, 1, 1, 8, 16, 0.0, true));
+
+    private static Tensor tokens(String name, DType dtype, long rows, long... ids) {
+        ByteBuffer b = le(ids.length * dtype.bytes());
+        for (long id : ids) {
+            switch (dtype) {
+                case I64 -> b.putLong(id);
+                case I32 -> b.putInt((int) id);
+                default -> b.put((byte) id);
+            }
+        }
+        return new Tensor(name, dtype, new long[] {rows, ids.length / rows}, b.flip());
+    }
+
+    @Test
+    void causalLmTakesTokenWindowsAndTheirNextTokens() throws Exception {
+        BatchCodec codec = new BatchCodec(LM);
+        Batch b = codec.decode(doc(tokens("x", DType.I64, 2, 104, 101, 108, 108, 255, 0, 1, 2),
+                tokens("y", DType.I64, 2, 101, 108, 108, 111, 0, 1, 2, 3)));
+        assertEquals(2, b.samples());
+        assertEquals(4, b.features());
+        assertEquals(4, b.outputs(), "a label per position");
+        assertArrayEquals(new float[] {104, 101, 108, 108, 255, 0, 1, 2}, b.x());
+        assertArrayEquals(new long[] {101, 108, 108, 111, 0, 1, 2, 3}, b.classLabels());
+        Batch u8 = codec.decode(doc(tokens("x", DType.U8, 1, 200, 201, 202, 203), tokens("y", DType.I32, 1, 201, 202, 203, 204)));
+        assertArrayEquals(new float[] {200, 201, 202, 203}, u8.x(), "unsigned bytes are tokens 0..255");
+    }
+
+    @Test
+    void causalLmRefusesWhatIsNotAWindowOfBytes() {
+        BatchCodec codec = new BatchCodec(LM);
+        long[] four = {1, 2, 3, 4};
+        // features, not tokens
+        rejects(codec, doc(f32("x", new long[] {1, 4}, new float[] {1, 2, 3, 4}), tokens("y", DType.I64, 1, four)), RejectReason.DTYPE);
+        // a class per sample, as for a classifier
+        RejectedRecordException y1 = rejects(codec, doc(tokens("x", DType.I64, 1, four), i64("y", 5)), RejectReason.SHAPE);
+        assertTrue(y1.getMessage().contains("[B, 4]"), y1.getMessage());
+        // another context
+        rejects(codec, doc(tokens("x", DType.I64, 1, 1, 2, 3), tokens("y", DType.I64, 1, 2, 3, 4)), RejectReason.SHAPE);
+        // a token outside the byte vocabulary, in x or in y
+        rejects(codec, doc(tokens("x", DType.I64, 1, 1, 2, 256, 4), tokens("y", DType.I64, 1, four)), RejectReason.LABEL);
+        rejects(codec, doc(tokens("x", DType.I64, 1, four), tokens("y", DType.I64, 1, 2, 3, 4, -1)), RejectReason.LABEL);
+    }
 }

@@ -118,7 +118,7 @@ public final class BatchFeed implements Runnable {
         this.brokerWaitNanos = brokerWait.toNanos();
         this.topic = spec.data().train();
         this.codec = new BatchCodec(spec.model());
-        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().outputs());
+        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth());
         this.maxEpochs = spec.maxEpochs();
         this.everySteps = spec.sync().everySteps();
         this.stallNanos = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());

@@ -19,6 +19,7 @@ final class Rebatcher {
     private float[] targets;
     private int filled;
 
+    /** @param outputs values of y per sample: class ids (1, or one per position of a causal-lm) or regression targets */
     Rebatcher(int batchSize, int features, boolean classification, int outputs) {
         this.batchSize = batchSize;
         this.features = features;
@@ -38,7 +39,7 @@ final class Rebatcher {
             int n = Math.min(batchSize - filled, record.samples() - taken);
             System.arraycopy(record.x(), taken * features, x, filled * features, n * features);
             if (classification) {
-                System.arraycopy(record.classLabels(), taken, labels, filled, n);
+                System.arraycopy(record.classLabels(), taken * outputs, labels, filled * outputs, n * outputs);
             } else {
                 System.arraycopy(record.targets(), taken * outputs, targets, filled * outputs, n * outputs);
             }
@@ -59,7 +60,7 @@ final class Rebatcher {
     /** Forgets a partial batch (the epoch is being abandoned). */
     void reset() {
         x = new float[batchSize * features];
-        labels = classification ? new long[batchSize] : null;
+        labels = classification ? new long[batchSize * outputs] : null;
         targets = classification ? null : new float[batchSize * outputs];
         filled = 0;
     }
@@ -68,7 +69,7 @@ final class Rebatcher {
         Batch b = filled == batchSize
                 ? new Batch(filled, features, x, labels, targets, outputs)
                 : new Batch(filled, features, java.util.Arrays.copyOf(x, filled * features),
-                        labels == null ? null : java.util.Arrays.copyOf(labels, filled),
+                        labels == null ? null : java.util.Arrays.copyOf(labels, filled * outputs),
                         targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
         reset();
         return b;

@@ -14,19 +14,18 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import io.streamtrain.core.checkpoint.CheckpointManifest.ParameterInfo;
 import io.streamtrain.core.codec.SafeTensors;
-import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.model.ModelFactory;
 import io.streamtrain.core.model.Weights;
+import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.trainer.optim.Optimizer;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
@@ -46,6 +45,7 @@ public final class ModelState implements AutoCloseable {
     private final NDManager manager;
     private final Block block;
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+    private final Set<String> frozen = new LinkedHashSet<>();
     private final Map<String, NDArray> anchors = new LinkedHashMap<>();
     private final Optimizer optimizer;
     private long step;
@@ -62,13 +62,36 @@ public final class ModelState implements AutoCloseable {
         this.optimizer = Optimizer.create(spec.optimizer(), manager);
     }
 
-    /** The initial state: seeded initialization, or the weights of {@code init.from}. */
+    /**
+     * The initial state of a run that has no checkpoint yet: seeded initialization, or the
+     * weights of {@code init.from} when it names a file. (A checkpoint of another run is read
+     * from Kafka by the trainer node: {@link #initialize(RunSpec, Engine, InitialWeights)}.)
+     */
     public static ModelState initialize(RunSpec spec, Engine engine) {
+        if (spec.init().checkpoint().isPresent()) {
+            throw new IllegalArgumentException("init.from " + spec.init().from() + " is read from Kafka: pass the checkpoint as InitialWeights");
+        }
+        return initialize(spec, engine, spec.init().file().map(InitialWeights::read).orElse(null));
+    }
+
+    /**
+     * The initial state: seeded initialization overwritten by {@code from} (when not null), the
+     * {@code init.freeze} patterns applied, and the L2-SP anchors w0 set to these weights.
+     *
+     * @throws SpecException (exit 2) if {@code from} does not fit the model by name and shape,
+     *     or a freeze pattern matches no parameter, or every one
+     */
+    public static ModelState initialize(RunSpec spec, Engine engine, InitialWeights from) {
         ModelState s = new ModelState(spec, engine);
         try {
-            if (spec.init().from() != null) {
-                s.loadPretrained(Path.of(spec.init().from()));
+            if (from != null) {
+                try {
+                    Weights.loadExactly(s.block, from.tensors(), from.source());
+                } catch (IllegalArgumentException e) {
+                    throw new SpecException("init.from", e.getMessage());
+                }
             }
+            s.freeze(spec.init().freeze());
             if (spec.regularization().l2sp() > 0) {
                 s.parameters.forEach((name, p) -> s.anchors.put(name, s.copyOf(p.getArray())));
             }
@@ -79,18 +102,21 @@ public final class ModelState implements AutoCloseable {
         }
     }
 
-    private void loadPretrained(Path file) {
-        SafeTensors.Document doc;
-        try {
-            doc = SafeTensors.read(Files.readAllBytes(file));
-        } catch (IOException | SafeTensorsException e) {
-            throw new SpecException("init.from", "cannot read pretrained weights " + file + ": " + e.getMessage());
+    /** Frozen parameters get no gradient, so no update, no penalty and no weight decay. */
+    private void freeze(List<String> patterns) {
+        for (int i = 0; i < patterns.size(); i++) {
+            ParameterSelector one = new ParameterSelector(List.of(patterns.get(i)));
+            List<String> hit = parameters.keySet().stream().filter(name -> !one.regularized(name)).toList();
+            if (hit.isEmpty()) {
+                throw new SpecException("init.freeze[" + i + "]", "'" + patterns.get(i) + "' matches no parameter of the model; its"
+                        + " parameters: " + String.join(", ", parameters.keySet()));
+            }
+            frozen.addAll(hit);
         }
-        try {
-            Weights.load(block, doc, "pretrained weights " + file);
-        } catch (IllegalArgumentException e) {
-            throw new SpecException("init.from", e.getMessage());
+        if (!frozen.isEmpty() && frozen.size() == parameters.size()) {
+            throw new SpecException("init.freeze", patterns + " freezes every parameter of the model: nothing would be trained");
         }
+        frozen.forEach(name -> parameters.get(name).freeze(true));
     }
 
     /** Replaces parameters, optimizer state, anchors and step with a checkpoint's. */
@@ -142,6 +168,22 @@ public final class ModelState implements AutoCloseable {
         Map<String, NDArray> out = new LinkedHashMap<>();
         parameters.forEach((name, p) -> out.put(name, p.getArray()));
         return Collections.unmodifiableMap(out);
+    }
+
+    /** The parameters that are trained: all but the frozen ones. */
+    public Map<String, NDArray> trainableArrays() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        parameters.forEach((name, p) -> {
+            if (!frozen.contains(name)) {
+                out.put(name, p.getArray());
+            }
+        });
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** Names of the parameters {@code init.freeze} keeps as they are. */
+    public Set<String> frozen() {
+        return Collections.unmodifiableSet(frozen);
     }
 
     public Map<String, NDArray> anchors() {

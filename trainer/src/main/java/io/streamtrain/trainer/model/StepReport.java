@@ -13,7 +13,7 @@ package io.streamtrain.trainer.model;
  * @param gradNorm global gradient norm before clipping
  * @param clippedGradNorm global gradient norm after clipping
  * @param weightNorm global L2 norm of the parameters after the update
- * @param correct samples classified correctly before the update (classification only)
+ * @param correct predictions right before the update (classification only): samples, or a causal-lm's tokens
  * @param seconds wall time of the step
  */
 public record StepReport(

@@ -20,7 +20,8 @@ import java.util.Map;
 /**
  * One training step: forward in training mode (dropout on), data loss plus the chapter's
  * penalties, backward, global gradient-norm clipping, then the optimizer update with weight
- * decay for the parameters the {@code exclude} patterns do not exempt.
+ * decay for the parameters the {@code exclude} patterns do not exempt. Frozen parameters
+ * ({@code init.freeze}) take no part: no gradient, no penalty, no clipping, no update.
  */
 public final class StepRunner {
     private final RunSpec spec;
@@ -73,7 +74,7 @@ public final class StepRunner {
             NDArray y = batch.classLabels() != null
                     ? step.create(batch.classLabels())
                     : step.create(batch.targets(), new Shape(batch.samples(), batch.outputs()));
-            Map<String, NDArray> weights = state.parameterArrays();
+            Map<String, NDArray> weights = state.trainableArrays();
             double dataLoss;
             PenaltyTerms terms;
             long correct = 0;
@@ -100,7 +101,7 @@ public final class StepRunner {
             double decay = spec.regularization().weightDecay();
             weights.forEach((name, w) -> state.optimizer().update(
                     name, w, gradients.get(name), lr, selector.regularized(name) ? decay : 0.0, state.step()));
-            double weightNorm = globalNorm(weights);
+            double weightNorm = globalNorm(state.parameterArrays());
             return new StepReport(state.step(), batch.samples(), lr, dataLoss,
                     terms.l1Value(), terms.l2Value(), terms.l2spValue(), gradNorm, clipped, weightNorm, correct,
                     (System.nanoTime() - started) / 1e9);

@@ -1,5 +1,6 @@
 package io.streamtrain.trainer.sync;
 
+import io.streamtrain.core.spec.ModelSpec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -30,7 +31,7 @@ public record RoundSums(long samples, long steps, long correct, double dataLoss,
     }
 
     /** The epoch's training metrics as a checkpoint manifest carries them. */
-    public Map<String, Double> metrics(boolean classification) {
+    public Map<String, Double> metrics(ModelSpec model) {
         double data = samples == 0 ? Double.NaN : dataLoss / samples;
         double meanL1 = steps == 0 ? 0 : l1 / steps;
         double meanL2 = steps == 0 ? 0 : l2 / steps;
@@ -41,8 +42,9 @@ public record RoundSums(long samples, long steps, long correct, double dataLoss,
         m.put("l1", meanL1);
         m.put("l2", meanL2);
         m.put("l2sp", meanL2sp);
-        if (classification) {
-            m.put("train_accuracy", samples == 0 ? Double.NaN : (double) correct / samples);
+        if (model.classification()) {
+            // a causal-lm predicts every position of a sample: accuracy per token
+            m.put("train_accuracy", samples == 0 ? Double.NaN : (double) correct / ((double) samples * model.yWidth()));
         }
         m.put("samples", (double) samples);
         m.put("steps", (double) steps);

@@ -150,4 +150,30 @@ class RebatcherTest {
         }
         assertEquals(7, sample);
     }
+
+    @Test
+    void aCausalLmsLabelsTravelWithTheirSamples() {
+        // 2 positions per sample: x = [n, n + 0.5], y = [10n, 10n + 1]
+        Rebatcher r = new Rebatcher(3, 2, true, 2);
+        List<Batch> out = new ArrayList<>();
+        int next = 0;
+        for (int n : new int[] {2, 2, 1}) {
+            float[] x = new float[2 * n];
+            long[] y = new long[2 * n];
+            for (int i = 0; i < n; i++) {
+                x[2 * i] = next + i;
+                x[2 * i + 1] = next + i + 0.5f;
+                y[2 * i] = 10L * (next + i);
+                y[2 * i + 1] = 10L * (next + i) + 1;
+            }
+            out.addAll(r.add(new Batch(n, 2, x, y, null, 2)));
+            next += n;
+        }
+        out.add(r.flush());
+        assertEquals(2, out.size());
+        assertArrayEquals(new long[] {0, 1, 10, 11, 20, 21}, out.get(0).classLabels());
+        assertArrayEquals(new float[] {3, 3.5f, 4, 4.5f}, out.get(1).x());
+        assertArrayEquals(new long[] {30, 31, 40, 41}, out.get(1).classLabels());
+        assertEquals(2, out.get(1).outputs());
+    }
 }

@@ -1,6 +1,5 @@
-package io.streamtrain.cli.export;
+package io.streamtrain.core.checkpoint;
 
-import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.StartupException;
@@ -9,24 +8,26 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * Which checkpoint of a run an export takes: a pure function of the run's manifests, its
- * evaluations and its STOP, so every refusal is one message that says what the run has
- * and what to ask for instead.
+ * Which checkpoint of a run to take (for {@code streamtrain export}, or for another run's
+ * {@code init.from}): a pure function of the run's manifests, its evaluations and its STOP,
+ * so every refusal is one message that says what the run has and what to ask for instead.
  */
-final class CheckpointChoice {
+public final class CheckpointChoice {
     private CheckpointChoice() {}
 
     /** The chosen manifest and a few words on why it is the one. */
-    record Chosen(CheckpointManifest manifest, String why) {}
+    public record Chosen(CheckpointManifest manifest, String why) {}
 
     /**
      * The run's best checkpoint: the {@code best} of its latest evaluation that names one,
      * else the best named by its STOP (when the evaluations topic is gone but the control
      * topic is not).
      *
+     * @param epochHint how the caller names an epoch instead, for the refusal ("--epoch E")
      * @throws StartupException exit 2 when the run has no evaluation yet
      */
-    static Chosen best(String run, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations, Optional<BestCheckpoint> stopBest) {
+    public static Chosen best(String run, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
+            Optional<BestCheckpoint> stopBest, String epochHint) {
         BestCheckpoint best = null;
         String source = null;
         for (EvaluationRecord e : evaluations) {
@@ -42,7 +43,7 @@ final class CheckpointChoice {
         if (best == null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no evaluations yet, so no best checkpoint"
                     + " (nothing on streamtrain." + run + ".evaluations): run an evaluator for it (streamtrain evaluate --run " + run
-                    + "), or export an epoch with --epoch E" + epochsHint(manifests));
+                    + "), or name an epoch with " + epochHint + epochsHint(manifests));
         }
         String id = best.checkpointId();
         CheckpointManifest m = manifests.stream().filter(x -> x.checkpointId().equals(id)).reduce((a, b) -> b).orElseThrow(() ->
@@ -57,7 +58,7 @@ final class CheckpointChoice {
      *
      * @throws StartupException exit 2 when the run has none
      */
-    static Chosen epoch(String run, List<CheckpointManifest> manifests, int epoch) {
+    public static Chosen epoch(String run, List<CheckpointManifest> manifests, int epoch) {
         return manifests.stream().filter(m -> !m.snapshot() && m.epoch() == epoch).reduce((a, b) -> b)
                 .map(m -> new Chosen(m, "epoch " + epoch))
                 .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint of epoch "
@@ -69,11 +70,24 @@ final class CheckpointChoice {
      *
      * @throws StartupException exit 2 when the run has none
      */
-    static Chosen id(String run, List<CheckpointManifest> manifests, String id) {
+    public static Chosen id(String run, List<CheckpointManifest> manifests, String id) {
         return manifests.stream().filter(m -> m.checkpointId().equals(id)).reduce((a, b) -> b)
                 .map(m -> new Chosen(m, m.snapshot() ? "snapshot" : "epoch " + m.epoch()))
                 .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint " + id
                         + epochsHint(manifests) + "; `streamtrain ctl status --run " + run + "` lists them"));
+    }
+
+    /**
+     * The run's latest epoch checkpoint (the last published of its highest epoch).
+     *
+     * @throws StartupException exit 2 when the run has none
+     */
+    public static Chosen latest(String run, List<CheckpointManifest> manifests) {
+        return manifests.stream().filter(m -> !m.snapshot()).reduce((a, b) -> b.epoch() >= a.epoch() ? b : a)
+                .map(m -> new Chosen(m, "latest: epoch " + m.epoch()))
+                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run
+                        + " has no epoch checkpoint yet" + epochsHint(manifests).replace("; it has no epoch checkpoint yet", "")
+                        + ": its trainers publish one at the end of every epoch"));
     }
 
     /** "; its checkpoints are of epochs 1-7 (and 2 snapshots)", or that it has none. */

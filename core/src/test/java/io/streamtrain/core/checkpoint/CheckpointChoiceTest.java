@@ -1,23 +1,18 @@
-package io.streamtrain.cli.export;
+package io.streamtrain.core.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.StartupException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** Choosing the checkpoint to export, and what the refusals say, without a broker. */
+/** Choosing a checkpoint of a run (to export, or to start another run from), and what the refusals say, without a broker. */
 class CheckpointChoiceTest {
     static CheckpointManifest manifest(String id, int epoch, String kind) {
         return new CheckpointManifest(1, "checkpoint", "r", id, epoch, 0, 0, null, List.of(), null, List.of(), Map.of(), "n", "t", kind, null, null);
@@ -36,20 +31,20 @@ class CheckpointChoiceTest {
         BestCheckpoint e1 = new BestCheckpoint(1, "r-e1", "val_loss", 0.5);
         BestCheckpoint e3 = new BestCheckpoint(3, "r-e3", "val_loss", 0.4);
         CheckpointChoice.Chosen chosen = CheckpointChoice.best("r", RUN, List.of(evaluation(1, e1), evaluation(3, e3), evaluation(5, null)),
-                Optional.of(e1));
+                Optional.of(e1), "--epoch E");
         assertEquals("r-e3", chosen.manifest().checkpointId(), "the latest evaluation that names a best wins over the STOP");
         assertTrue(chosen.why().contains("val_loss 0.4") && chosen.why().contains("latest evaluation"), chosen.why());
 
-        assertEquals("r-e1", CheckpointChoice.best("r", RUN, List.of(), Optional.of(e1)).manifest().checkpointId());
+        assertEquals("r-e1", CheckpointChoice.best("r", RUN, List.of(), Optional.of(e1), "--epoch E").manifest().checkpointId());
 
-        StartupException none = assertThrows(StartupException.class, () -> CheckpointChoice.best("r", RUN, List.of(), Optional.empty()));
+        StartupException none = assertThrows(StartupException.class, () -> CheckpointChoice.best("r", RUN, List.of(), Optional.empty(), "--epoch E"));
         assertEquals(StartupException.BAD_CONFIGURATION, none.exitCode());
         assertTrue(none.getMessage().contains("no evaluations yet") && none.getMessage().contains("--epoch E")
                 && none.getMessage().contains("epochs 1-3, 5 (and 1 snapshot)"), none.getMessage());
 
         BestCheckpoint gone = new BestCheckpoint(9, "r-e9", "val_loss", 0.1);
         StartupException missing = assertThrows(StartupException.class,
-                () -> CheckpointChoice.best("r", RUN, List.of(evaluation(9, gone)), Optional.empty()));
+                () -> CheckpointChoice.best("r", RUN, List.of(evaluation(9, gone)), Optional.empty(), "--epoch E"));
         assertTrue(missing.getMessage().contains("r-e9") && missing.getMessage().contains("is not on streamtrain.r.checkpoints"), missing.getMessage());
     }
 
@@ -64,16 +59,11 @@ class CheckpointChoiceTest {
     }
 
     @Test
-    void theManifestGoesBesideTheFileWithAnExportedSection() throws Exception {
-        assertEquals(Path.of("out/model.json"), ExportFiles.manifestPath(Path.of("out/model.safetensors")));
-        assertEquals(Path.of("weights.json"), ExportFiles.manifestPath(Path.of("weights")));
-        byte[] record = "{\"checkpointId\":\"r-e3\",\"payload\":{\"sha256\":\"abc\"},\"future\":1}".getBytes(StandardCharsets.UTF_8);
-        JsonNode json = new ObjectMapper().readTree(ExportFiles.manifestJson(record, Path.of("out/model.safetensors"), new byte[] {1, 2}, false));
-        assertEquals("r-e3", json.get("checkpointId").asText());
-        assertEquals("abc", json.get("payload").get("sha256").asText(), "the payload's hash, as verified");
-        assertEquals(1, json.get("future").asInt(), "fields this version does not know are kept");
-        assertEquals("model.safetensors", json.get("exported").get("file").asText());
-        assertEquals(2, json.get("exported").get("size").asInt());
-        assertEquals("model parameters", json.get("exported").get("contents").asText());
+    void latestIsTheHighestEpochsLastCheckpointNeverASnapshot() {
+        assertEquals("r-e5", CheckpointChoice.latest("r", RUN).manifest().checkpointId());
+        List<CheckpointManifest> snapshotsOnly = List.of(manifest("r-e1-s4", 1, "snapshot"));
+        StartupException e = assertThrows(StartupException.class, () -> CheckpointChoice.latest("r", snapshotsOnly));
+        assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode());
+        assertEquals("run r has no epoch checkpoint yet (and 1 snapshot): its trainers publish one at the end of every epoch", e.getMessage());
     }
 }

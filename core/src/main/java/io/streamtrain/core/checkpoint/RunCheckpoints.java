@@ -1,0 +1,164 @@
+package io.streamtrain.core.checkpoint;
+
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.Preflight;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.spec.CheckpointRef;
+import io.streamtrain.core.topics.Topics;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * One particular checkpoint of a run, read from its checkpoint topic: for
+ * {@code streamtrain export}, and for a run that starts from another run's checkpoint
+ * ({@code init.from: run:NAME}). The topic is read twice up to the same end: the manifests
+ * (chunks are dropped as they are read), then only the chosen checkpoint's records, which
+ * the {@link CheckpointAssembler} verifies as trainers and the evaluator do.
+ */
+public final class RunCheckpoints {
+    private RunCheckpoints() {}
+
+    /**
+     * A run's manifests, in topic order, and where its checkpoint topic ended.
+     *
+     * @param json each manifest record's value, by checkpoint id (the last one of an id)
+     */
+    public record Listing(String run, List<CheckpointManifest> manifests, Map<String, byte[]> json, Map<TopicPartition, Long> ends) {}
+
+    /** A verified checkpoint and a few words on why it is the one. */
+    public record Found(Checkpoint checkpoint, String why) {}
+
+    /** The run must have a checkpoint topic: anything else is most likely a typo in its id. @throws StartupException exit 2 */
+    public static void requireRun(Admin admin, String bootstrapServers, String run) {
+        if (!Preflight.topicNames(admin, bootstrapServers).contains(Topics.checkpoints(run))) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "no run " + run + " on " + bootstrapServers
+                    + ": there is no topic " + Topics.checkpoints(run) + ". Is the run id right? (its checkpoints are on "
+                    + "streamtrain.<run>.checkpoints)");
+        }
+    }
+
+    /**
+     * @param unreadable told about each manifest that is not valid JSON (skipped)
+     * @throws StartupException exit 2 when the run has no checkpoint at all
+     */
+    public static Listing list(Consumer<byte[], byte[]> consumer, String run, Duration timeout, java.util.function.Consumer<String> unreadable) {
+        String topic = Topics.checkpoints(run);
+        Map<String, byte[]> json = new LinkedHashMap<>();
+        List<CheckpointManifest> manifests = new ArrayList<>();
+        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, null, timeout, r -> {
+            if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
+                try {
+                    CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
+                    manifests.add(m);
+                    json.put(m.checkpointId(), r.value());
+                } catch (IOException e) {
+                    unreadable.accept("skipping an unreadable manifest at offset " + r.offset() + " of " + topic);
+                }
+            }
+        });
+        if (manifests.isEmpty()) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint yet: trainers publish one"
+                    + " at the end of every epoch (or on `streamtrain ctl checkpoint --run " + run + "`)");
+        }
+        return new Listing(run, List.copyOf(manifests), json, ends);
+    }
+
+    /**
+     * The run's best checkpoint by its evaluations topic, else by its STOP.
+     *
+     * @param epochHint how the caller names an epoch instead, for the refusal
+     */
+    public static CheckpointChoice.Chosen best(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, String epochHint) {
+        List<EvaluationRecord> evaluations = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.evaluations(listing.run()), timeout)) {
+            try {
+                Messages.decodeEvaluation(r.value()).ifPresent(evaluations::add);
+            } catch (MalformedMessageException e) {
+                // the evaluator's own state ignores these too
+            }
+        }
+        Optional<BestCheckpoint> stopBest = Optional.empty();
+        if (evaluations.stream().noneMatch(e -> e.best() != null)) {
+            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.control(listing.run()), timeout)) {
+                try {
+                    Optional<ControlMessage> m = Messages.decodeControl(r.value());
+                    if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && s.best() != null && stopBest.isEmpty()) {
+                        stopBest = Optional.of(s.best());
+                    }
+                } catch (MalformedMessageException e) {
+                    // trainers skip these; so does this
+                }
+            }
+        }
+        return CheckpointChoice.best(listing.run(), listing.manifests(), evaluations, stopBest, epochHint);
+    }
+
+    /**
+     * Reads the topic again up to the listing's end, handing only checkpoint {@code id}'s
+     * records to the assembler.
+     *
+     * @throws CheckpointRejectedException if it does not assemble or verify
+     */
+    public static Checkpoint assemble(Consumer<byte[], byte[]> consumer, Listing listing, String id, Duration timeout)
+            throws CheckpointRejectedException {
+        CheckpointAssembler assembler = new CheckpointAssembler();
+        List<Checkpoint> found = new ArrayList<>();
+        List<CheckpointRejectedException> rejected = new ArrayList<>();
+        TopicReader.forEach(consumer, Topics.checkpoints(listing.run()), listing.ends(), timeout, r -> {
+            Header h = r.headers().lastHeader(CheckpointCodec.ID_HEADER);
+            if (h == null || !id.equals(new String(h.value(), StandardCharsets.UTF_8))) {
+                return;
+            }
+            try {
+                Checkpoint c = assembler.accept(r);
+                if (c != null) {
+                    found.add(c);
+                }
+            } catch (CheckpointRejectedException e) {
+                rejected.add(e);
+            }
+        });
+        if (!found.isEmpty()) {
+            return found.get(found.size() - 1);
+        }
+        throw rejected.isEmpty() ? new CheckpointRejectedException(id, "it could not be assembled") : rejected.get(rejected.size() - 1);
+    }
+
+    /**
+     * The checkpoint an {@code init.from} reference names, verified.
+     *
+     * @throws StartupException exit 2 when the run or the checkpoint does not exist or does not verify
+     */
+    public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout) {
+        requireRun(admin, bootstrapServers, ref.run());
+        Listing listing = list(consumer, ref.run(), timeout, message -> { });
+        String epochHint = "init.from: run:" + ref.run() + "@E";
+        CheckpointChoice.Chosen chosen = switch (ref.which()) {
+            case LATEST -> CheckpointChoice.latest(ref.run(), listing.manifests());
+            case BEST -> best(consumer, listing, timeout, epochHint);
+            case EPOCH -> CheckpointChoice.epoch(ref.run(), listing.manifests(), ref.epoch());
+        };
+        try {
+            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout), chosen.why());
+        } catch (CheckpointRejectedException e) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, e.getMessage() + "; name another checkpoint of run "
+                    + ref.run() + " (" + epochHint + ")");
+        }
+    }
+}
