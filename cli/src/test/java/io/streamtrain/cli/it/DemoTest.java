@@ -1,20 +1,35 @@
 package io.streamtrain.cli.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Document;
+import org.w3c.dom.NodeList;
 
-/** The README's first command does what the README says: trains, evaluates, stops early, names the best checkpoint. */
+/**
+ * The README's first command does what the README says: two trainer nodes and the evaluator
+ * train, evaluate and stop early at the best checkpoint, the progress reads as plain lines in
+ * a log, and the report is there with plots that hold data.
+ */
 class DemoTest {
     @Test
-    void theDemoTrainsEvaluatesAndStopsEarlyAtTheBestCheckpoint() {
-        String[] demo = CtlTest.streamtrain("demo");
+    void theDemoTrainsWithTwoNodesStopsEarlyAndWritesItsReport(@TempDir Path dir) throws Exception {
+        String[] demo = CtlTest.streamtrain("demo", "--built-in", "--report-dir", dir.toString());
         assertEquals("0", demo[0], demo[1]);
         String out = demo[1];
-        Matcher done = Pattern.compile("stopped early after (\\d+) epochs .* best checkpoint demo-e\\d{4}-\\w+ \\(epoch (\\d+), val_loss").matcher(out);
+        Matcher done = Pattern.compile("stopped early after (\\d+) epochs in [\\d.]+ s; the run's result is its best checkpoint "
+                + "demo-e\\d{4}-\\w+ \\(epoch (\\d+), val_loss").matcher(out);
         assertTrue(done.find(), out);
         int stoppedAt = Integer.parseInt(done.group(1));
         int best = Integer.parseInt(done.group(2));
@@ -23,5 +38,35 @@ class DemoTest {
             assertTrue(out.contains(String.format("epoch %2d  trained", e)) && out.contains(String.format("epoch %2d  evaluated", e)), out);
         }
         assertTrue(out.contains("-> STOP: val_loss"), out);
+        assertTrue(out.contains("  node-0 ") && out.contains("  node-1 "), "both nodes' progress lines:\n" + out);
+        assertFalse(out.contains("\u001b["), "not a terminal: plain lines, no cursor movement");
+
+        Path report = dir.resolve("demo");
+        for (String f : List.of("report.html", "evaluations.csv", "spec.yaml", "best.safetensors", "best.json")) {
+            assertTrue(Files.size(report.resolve(f)) > 0, f + " in " + report + ":\n" + out);
+        }
+        // the evaluations as CSV: a header and one row per evaluation
+        List<String> csv = Files.readAllLines(report.resolve("evaluations.csv"));
+        assertEquals(stoppedAt + 1, csv.size(), String.join("\n", csv));
+        // the plots: well-formed SVG, each with drawn data (a path with several points)
+        String html = Files.readString(report.resolve("report.html"));
+        Matcher svg = Pattern.compile("<svg\\b.*?</svg>", Pattern.DOTALL).matcher(html);
+        int plots = 0;
+        while (svg.find()) {
+            Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                    .parse(new ByteArrayInputStream(svg.group().getBytes(StandardCharsets.UTF_8)));
+            NodeList paths = doc.getElementsByTagName("path");
+            boolean drawn = false;
+            for (int i = 0; i < paths.getLength(); i++) {
+                String d = paths.item(i).getAttributes().getNamedItem("d") == null ? "" : paths.item(i).getAttributes().getNamedItem("d").getNodeValue();
+                drawn |= d.chars().filter(c -> c == 'L').count() >= 2;
+            }
+            assertTrue(drawn, "a plot without a drawn series:\n" + svg.group());
+            plots++;
+        }
+        assertTrue(plots >= 5, plots + " plots: loss, gap, accuracy, regularization, weight norm, throughput");
+        // the best weights, as safetensors that name the model's parameters
+        SafetensorsFile.Parsed weights = SafetensorsFile.parse(Files.readAllBytes(report.resolve("best.safetensors")));
+        assertTrue(weights.tensors().containsKey("01Linear_weight"), weights.tensors().keySet().toString());
     }
 }
