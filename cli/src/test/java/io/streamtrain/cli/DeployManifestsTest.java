@@ -56,7 +56,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * the rendered objects checked against what the code does — the ports and paths it serves,
  * the environment it reads, its exit codes and grace periods, its topic names and settings,
  * its transactional ids and consumer groups. The Kubernetes and CRD schemas themselves are
- * not checked here (no API server, no schema validator on this machine; docs/deployment.md).
+ * not checked here (no API server, no schema validator on this machine; docs/deploy.md).
  */
 class DeployManifestsTest {
     static final List<String> OVERLAYS = List.of("plain", "strimzi", "continuous");
@@ -167,7 +167,7 @@ class DeployManifestsTest {
                     for (String name : envNames(k, c).keySet()) {
                         assertFalse(name.equals(KafkaSettings.PASSTHROUGH_ENV_PREFIX + "GROUP_INSTANCE_ID")
                                         || name.equals(KafkaSettings.PASSTHROUGH_ENV_PREFIX + "TRANSACTIONAL_ID"),
-                                k.name + " " + Kustomize.id(w) + " sets " + name + " (docs/deployment.md, \"Kafka identity\")");
+                                k.name + " " + Kustomize.id(w) + " sets " + name + " (docs/deploy.md, \"Kafka identity\")");
                     }
                 }
             }
