@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
@@ -69,6 +70,7 @@ class DeployManifestsTest {
     static final long IMAGE_UID = 10001;
 
     static final Map<String, Kustomize> rendered = new LinkedHashMap<>();
+    private static final YAMLMapper YAML = new YAMLMapper();
 
     @BeforeAll
     static void render() {
@@ -270,6 +272,51 @@ class DeployManifestsTest {
                 }
             }
             assertEquals(monitors.isEmpty() ? 0 : 2, monitors.size(), k.name + ": one PodMonitor per role, or none");
+        }
+    }
+
+    /** The prometheus-operator component deploys deploy/prometheus/rules.yaml and deploy/grafana/streamtrain.json themselves. */
+    @Test
+    void rulesAndDashboardAreDeployedFromTheirOneSource() throws IOException {
+        JsonNode groups = YAML.readTree(MonitoringQueries.RULES.toFile()).path("groups");
+        String dashboard = Files.readString(MonitoringQueries.DASHBOARD);
+        for (Kustomize k : rendered.values()) {
+            List<JsonNode> rules = k.ofKind("PrometheusRule");
+            List<JsonNode> dashboards = k.ofKind("ConfigMap").stream()
+                    .filter(c -> c.at("/metadata/labels").has("grafana_dashboard")).toList();
+            // with the Prometheus Operator's PodMonitors come its rules and Grafana's dashboard; by annotations, neither
+            int expected = k.ofKind("PodMonitor").isEmpty() ? 0 : 1;
+            assertEquals(expected, rules.size(), k.name + ": PrometheusRules");
+            assertEquals(expected, dashboards.size(), k.name + ": dashboard ConfigMaps");
+            for (JsonNode rule : rules) {
+                assertEquals(List.of("groups"), fieldNames(rule.path("spec")), k.name + " " + Kustomize.id(rule) + ": spec");
+                assertEquals(groups, rule.at("/spec/groups"), k.name + " " + Kustomize.id(rule) + ": the groups of rules.yaml");
+            }
+            for (JsonNode cm : dashboards) {
+                String where = k.name + " " + Kustomize.id(cm);
+                assertEquals("1", cm.at("/metadata/labels/grafana_dashboard").asText(), where + ": Grafana's sidecar loads it by this label");
+                assertEquals(List.of("streamtrain.json"), fieldNames(cm.path("data")), where + ": data");
+                assertEquals(dashboard, cm.at("/data/streamtrain.json").asText(), where + ": streamtrain.json as it is");
+            }
+        }
+        // and no copy of either lies anywhere else in deploy/ (the build's wrapper is in a target/ directory)
+        Set<String> alerts = new TreeSet<>();
+        groups.findValues("alert").forEach(a -> alerts.add(a.asText()));
+        assertFalse(alerts.isEmpty(), "rules.yaml has alerts");
+        Set<Path> sources = Set.of(MonitoringQueries.RULES, MonitoringQueries.RULE_TESTS, MonitoringQueries.DASHBOARD).stream()
+                .map(f -> f.toAbsolutePath().normalize()).collect(Collectors.toSet());
+        try (Stream<Path> files = Files.walk(Kustomize.REPO.resolve("deploy"))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                String rel = Kustomize.REPO.relativize(f).toString();
+                if (sources.contains(f) || rel.contains("/target/") || rel.contains("/node_modules/")) {
+                    continue;
+                }
+                String text = Files.readString(f, java.nio.charset.StandardCharsets.ISO_8859_1);
+                assertFalse(text.contains("\"panels\""), rel + " holds a copy of a dashboard: generate it from streamtrain.json");
+                for (String alert : alerts) {
+                    assertFalse(text.contains(alert), rel + " holds a copy of rules.yaml (alert " + alert + "): generate it from there");
+                }
+            }
         }
     }
 
@@ -791,6 +838,12 @@ class DeployManifestsTest {
 
     static String acl(String type, String name, String pattern, String... operations) {
         return type + ":" + pattern + ":" + name + " " + new TreeSet<>(List.of(operations));
+    }
+
+    static List<String> fieldNames(JsonNode object) {
+        List<String> names = new ArrayList<>();
+        object.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 
     static List<String> texts(JsonNode array) {
