@@ -56,8 +56,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * deploy/k8s as a reviewer reads it: every overlay rendered by {@code kubectl kustomize}, and
  * the rendered objects checked against what the code does — the ports and paths it serves,
  * the environment it reads, its exit codes and grace periods, its topic names and settings,
- * its transactional ids and consumer groups. The Kubernetes and CRD schemas themselves are
- * not checked here (no API server, no schema validator on this machine; docs/deploy.md).
+ * its transactional ids and consumer groups — and against the schemas of the Kubernetes API
+ * and the Strimzi and Prometheus Operator CRDs ({@link ManifestSchemas}; no API server here).
  */
 class DeployManifestsTest {
     static final List<String> OVERLAYS = List.of("plain", "strimzi", "continuous");
@@ -317,6 +317,38 @@ class DeployManifestsTest {
                     assertFalse(text.contains(alert), rel + " holds a copy of rules.yaml (alert " + alert + "): generate it from there");
                 }
             }
+        }
+    }
+
+    // ---- schemas ---------------------------------------------------------------------------------
+
+    /**
+     * Every rendered object is one the API server would accept as far as its schema says: the
+     * Kubernetes API, and Strimzi's and the Prometheus Operator's CRDs, at the versions of
+     * deploy/validate/package.json, which docs/deploy.md states.
+     */
+    @Test
+    void everyObjectMatchesItsApiSchema() throws IOException {
+        ManifestSchemas schemas = new ManifestSchemas();
+        for (Kustomize k : rendered.values()) {
+            List<String> invalid = schemas.validate(k.objects).stream().filter(r -> !r.errors().isEmpty())
+                    .map(r -> r.object() + ": " + r.errors()).toList();
+            assertEquals(List.of(), invalid, k.name + ": objects their API's schema rejects");
+        }
+        String docs = Files.readString(Kustomize.REPO.resolve("docs/deploy.md"));
+        schemas.pinned().forEach((name, version) -> assertTrue(docs.contains("`" + name + "` " + version),
+                "docs/deploy.md names the schema package " + name + " " + version + " the objects are validated with"));
+    }
+
+    /** Strimzi 1.0 serves only kafka.strimzi.io/v1: the v1beta2 topics and users fit its schema as they are (docs/deploy.md). */
+    @Test
+    void strimziObjectsFitStrimziV1Too() {
+        List<JsonNode> asV1 = rendered.get("strimzi").objects.stream()
+                .filter(o -> o.path("apiVersion").asText().equals("kafka.strimzi.io/v1beta2"))
+                .map(o -> (JsonNode) ((ObjectNode) o.deepCopy()).put("apiVersion", "kafka.strimzi.io/v1")).toList();
+        assertFalse(asV1.isEmpty(), "strimzi renders kafka.strimzi.io/v1beta2 objects");
+        for (ManifestSchemas.Result r : new ManifestSchemas().validate(asV1)) {
+            assertEquals(List.of(), r.errors(), r.object() + " as kafka.strimzi.io/v1");
         }
     }
 
