@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
@@ -55,8 +56,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * deploy/k8s as a reviewer reads it: every overlay rendered by {@code kubectl kustomize}, and
  * the rendered objects checked against what the code does — the ports and paths it serves,
  * the environment it reads, its exit codes and grace periods, its topic names and settings,
- * its transactional ids and consumer groups. The Kubernetes and CRD schemas themselves are
- * not checked here (no API server, no schema validator on this machine; docs/deployment.md).
+ * its transactional ids and consumer groups — and against the schemas of the Kubernetes API
+ * and the Strimzi and Prometheus Operator CRDs ({@link ManifestSchemas}; no API server here).
  */
 class DeployManifestsTest {
     static final List<String> OVERLAYS = List.of("plain", "strimzi", "continuous");
@@ -69,6 +70,7 @@ class DeployManifestsTest {
     static final long IMAGE_UID = 10001;
 
     static final Map<String, Kustomize> rendered = new LinkedHashMap<>();
+    private static final YAMLMapper YAML = new YAMLMapper();
 
     @BeforeAll
     static void render() {
@@ -167,7 +169,7 @@ class DeployManifestsTest {
                     for (String name : envNames(k, c).keySet()) {
                         assertFalse(name.equals(KafkaSettings.PASSTHROUGH_ENV_PREFIX + "GROUP_INSTANCE_ID")
                                         || name.equals(KafkaSettings.PASSTHROUGH_ENV_PREFIX + "TRANSACTIONAL_ID"),
-                                k.name + " " + Kustomize.id(w) + " sets " + name + " (docs/deployment.md, \"Kafka identity\")");
+                                k.name + " " + Kustomize.id(w) + " sets " + name + " (docs/deploy.md, \"Kafka identity\")");
                     }
                 }
             }
@@ -270,6 +272,83 @@ class DeployManifestsTest {
                 }
             }
             assertEquals(monitors.isEmpty() ? 0 : 2, monitors.size(), k.name + ": one PodMonitor per role, or none");
+        }
+    }
+
+    /** The prometheus-operator component deploys deploy/prometheus/rules.yaml and deploy/grafana/streamtrain.json themselves. */
+    @Test
+    void rulesAndDashboardAreDeployedFromTheirOneSource() throws IOException {
+        JsonNode groups = YAML.readTree(MonitoringQueries.RULES.toFile()).path("groups");
+        String dashboard = Files.readString(MonitoringQueries.DASHBOARD);
+        for (Kustomize k : rendered.values()) {
+            List<JsonNode> rules = k.ofKind("PrometheusRule");
+            List<JsonNode> dashboards = k.ofKind("ConfigMap").stream()
+                    .filter(c -> c.at("/metadata/labels").has("grafana_dashboard")).toList();
+            // with the Prometheus Operator's PodMonitors come its rules and Grafana's dashboard; by annotations, neither
+            int expected = k.ofKind("PodMonitor").isEmpty() ? 0 : 1;
+            assertEquals(expected, rules.size(), k.name + ": PrometheusRules");
+            assertEquals(expected, dashboards.size(), k.name + ": dashboard ConfigMaps");
+            for (JsonNode rule : rules) {
+                assertEquals(List.of("groups"), fieldNames(rule.path("spec")), k.name + " " + Kustomize.id(rule) + ": spec");
+                assertEquals(groups, rule.at("/spec/groups"), k.name + " " + Kustomize.id(rule) + ": the groups of rules.yaml");
+            }
+            for (JsonNode cm : dashboards) {
+                String where = k.name + " " + Kustomize.id(cm);
+                assertEquals("1", cm.at("/metadata/labels/grafana_dashboard").asText(), where + ": Grafana's sidecar loads it by this label");
+                assertEquals(List.of("streamtrain.json"), fieldNames(cm.path("data")), where + ": data");
+                assertEquals(dashboard, cm.at("/data/streamtrain.json").asText(), where + ": streamtrain.json as it is");
+            }
+        }
+        // and no copy of either lies anywhere else in deploy/ (the build's wrapper is in a target/ directory)
+        Set<String> alerts = new TreeSet<>();
+        groups.findValues("alert").forEach(a -> alerts.add(a.asText()));
+        assertFalse(alerts.isEmpty(), "rules.yaml has alerts");
+        Set<Path> sources = Set.of(MonitoringQueries.RULES, MonitoringQueries.RULE_TESTS, MonitoringQueries.DASHBOARD).stream()
+                .map(f -> f.toAbsolutePath().normalize()).collect(Collectors.toSet());
+        try (Stream<Path> files = Files.walk(Kustomize.REPO.resolve("deploy"))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                String rel = Kustomize.REPO.relativize(f).toString();
+                if (sources.contains(f) || rel.contains("/target/") || rel.contains("/node_modules/")) {
+                    continue;
+                }
+                String text = Files.readString(f, java.nio.charset.StandardCharsets.ISO_8859_1);
+                assertFalse(text.contains("\"panels\""), rel + " holds a copy of a dashboard: generate it from streamtrain.json");
+                for (String alert : alerts) {
+                    assertFalse(text.contains(alert), rel + " holds a copy of rules.yaml (alert " + alert + "): generate it from there");
+                }
+            }
+        }
+    }
+
+    // ---- schemas ---------------------------------------------------------------------------------
+
+    /**
+     * Every rendered object is one the API server would accept as far as its schema says: the
+     * Kubernetes API, and Strimzi's and the Prometheus Operator's CRDs, at the versions of
+     * deploy/validate/package.json, which docs/deploy.md states.
+     */
+    @Test
+    void everyObjectMatchesItsApiSchema() throws IOException {
+        ManifestSchemas schemas = new ManifestSchemas();
+        for (Kustomize k : rendered.values()) {
+            List<String> invalid = schemas.validate(k.objects).stream().filter(r -> !r.errors().isEmpty())
+                    .map(r -> r.object() + ": " + r.errors()).toList();
+            assertEquals(List.of(), invalid, k.name + ": objects their API's schema rejects");
+        }
+        String docs = Files.readString(Kustomize.REPO.resolve("docs/deploy.md"));
+        schemas.pinned().forEach((name, version) -> assertTrue(docs.contains("`" + name + "` " + version),
+                "docs/deploy.md names the schema package " + name + " " + version + " the objects are validated with"));
+    }
+
+    /** Strimzi 1.0 serves only kafka.strimzi.io/v1: the v1beta2 topics and users fit its schema as they are (docs/deploy.md). */
+    @Test
+    void strimziObjectsFitStrimziV1Too() {
+        List<JsonNode> asV1 = rendered.get("strimzi").objects.stream()
+                .filter(o -> o.path("apiVersion").asText().equals("kafka.strimzi.io/v1beta2"))
+                .map(o -> (JsonNode) ((ObjectNode) o.deepCopy()).put("apiVersion", "kafka.strimzi.io/v1")).toList();
+        assertFalse(asV1.isEmpty(), "strimzi renders kafka.strimzi.io/v1beta2 objects");
+        for (ManifestSchemas.Result r : new ManifestSchemas().validate(asV1)) {
+            assertEquals(List.of(), r.errors(), r.object() + " as kafka.strimzi.io/v1");
         }
     }
 
@@ -791,6 +870,12 @@ class DeployManifestsTest {
 
     static String acl(String type, String name, String pattern, String... operations) {
         return type + ":" + pattern + ":" + name + " " + new TreeSet<>(List.of(operations));
+    }
+
+    static List<String> fieldNames(JsonNode object) {
+        List<String> names = new ArrayList<>();
+        object.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 
     static List<String> texts(JsonNode array) {

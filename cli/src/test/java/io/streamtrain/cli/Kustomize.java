@@ -9,12 +9,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -70,32 +68,7 @@ final class Kustomize {
     }
 
     private static String run(String... command) {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(false).start();
-        } catch (IOException e) {
-            throw new AssertionError("cannot run " + command[0] + " (" + e.getMessage() + "): the deployment tests render"
-                    + " deploy/k8s with it; " + INSTALL, e);
-        }
-        try {
-            p.getOutputStream().close();
-            var stderr = new java.io.ByteArrayOutputStream();
-            Thread drain = new Thread(() -> {
-                try {
-                    p.getErrorStream().transferTo(stderr);
-                } catch (IOException ignored) {
-                    // the process ended
-                }
-            });
-            drain.start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not finish");
-            drain.join();
-            assertEquals(0, p.exitValue(), String.join(" ", command) + " failed: " + stderr.toString(StandardCharsets.UTF_8));
-            return out;
-        } catch (IOException | InterruptedException e) {
-            throw new AssertionError(String.join(" ", command) + ": " + e, e);
-        }
+        return Tool.run("the deployment tests render deploy/k8s with it; " + INSTALL, new byte[0], List.of(command));
     }
 
     List<JsonNode> ofKind(String kind) {
