@@ -3,32 +3,14 @@ package io.streamtrain.cli;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.cli.demo.LiveView;
-import io.streamtrain.cli.demo.TrainerScrape;
-import io.streamtrain.cli.report.RunOutcome;
-import io.streamtrain.cli.report.RunReport;
-import io.streamtrain.cli.report.RunReportWriter;
-import io.streamtrain.cli.report.StepSample;
-import io.streamtrain.core.checkpoint.CheckpointManifest;
-import io.streamtrain.core.checkpoint.RunCheckpoints;
-import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
-import io.streamtrain.evaluator.EvaluatorService;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -62,9 +44,6 @@ public final class DemoCommand implements Callable<Integer> {
     static final int PARTITIONS = 4;
     static final Path FASHION_MNIST = Path.of("/usr/share/datasets/fashion-mnist");
     /** A checkpoint line of a node's log: the epoch's training figures. */
-    private static final Pattern CHECKPOINTED = Pattern.compile(
-            "epoch (\\d+)/\\d+ checkpointed as \\S+: train_loss ([\\d.]+) \\(data ([\\d.]+)\\), \\d+ samples at (\\d+) samples/s");
-    private static final Pattern METRICS_PORT = Pattern.compile("serving /metrics, /healthz and /readyz on port (\\d+)");
 
     @Option(names = "--nodes", defaultValue = "2", description = "Trainer nodes, 1 to " + PARTITIONS + " (default: ${DEFAULT-VALUE}).")
     int nodes;
@@ -95,14 +74,6 @@ public final class DemoCommand implements Callable<Integer> {
     /** What the demo trains on: its model and how many samples an epoch has. */
     private record Data(String description, String model, int batchSize, double learningRate, long samplesPerEpoch) {}
 
-    /** One trainer node as the demo follows it. */
-    private static final class Followed {
-        volatile int port = -1;
-        final List<StepSample> samples = new CopyOnWriteArrayList<>();
-        double epochStartSamples;
-        int epoch;
-    }
-
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
@@ -124,42 +95,10 @@ public final class DemoCommand implements Callable<Integer> {
                 out.println("  broker at " + bootstrap + ", data in " + broker.dataDir());
                 Data data = load(broker, out);
                 String specText = spec(data);
-                List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
-                EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(bootstrap), List.of(RUN), "demo-evaluator");
-                evaluator.addListener(e -> {
-                    evaluations.add(e);
-                    view.line(evaluationLine(e));
-                });
-                Thread evaluatorThread = new Thread(evaluator::run, "demo-evaluator");
-                evaluatorThread.start();
-
                 out.printf("  %d trainer node%s (one JVM and one PyTorch thread each) and the evaluator; regularization: %s%s%n", nodes,
                         nodes == 1 ? "" : "s", regularization, noEarlyStop ? "; early stopping off" : "");
-                Path spec = jvms.spec(RUN, specText);
-                Map<String, Followed> followed = new ConcurrentHashMap<>();
-                List<TrainerJvms.Node> started0 = new ArrayList<>();
-                for (int i = 0; i < nodes; i++) {
-                    String id = "node-" + i;
-                    Followed f = new Followed();
-                    followed.put(id, f);
-                    started0.add(jvms.start(spec, bootstrap, id, line -> onNodeLine(line, f, view)));
-                }
-                long[] lastScrape = {0};
-                try {
-                    TrainerJvms.awaitExit(started0, Duration.ofHours(2), () -> {
-                        if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
-                            lastScrape[0] = System.nanoTime();
-                            followed.forEach((id, f) -> show(id, f, data, view));
-                        }
-                    });
-                } finally {
-                    evaluator.close();
-                    evaluatorThread.join(30_000);
-                }
-                followed.forEach((id, f) -> view.node(id, status(f, data, "done")));
-                view.finish();
-                Duration wall = Duration.ofNanos(System.nanoTime() - started);
-                report(bootstrap, specText, evaluations, followed, wall, out);
+                new WatchedRun(RUN, specText, epochs, nodes, PARTITIONS, data.samplesPerEpoch(), reportDir, view, out)
+                        .run(jvms, KafkaSettings.of(bootstrap), started);
                 return 0;
             }
         });
@@ -215,100 +154,8 @@ public final class DemoCommand implements Callable<Integer> {
                 nodes);
     }
 
-    /** A node's log line: its metrics port, and the epoch lines of the node that publishes the checkpoints. */
-    private static void onNodeLine(String line, Followed f, LiveView view) {
-        Matcher port = METRICS_PORT.matcher(line);
-        if (port.find()) {
-            f.port = Integer.parseInt(port.group(1));
-        }
-        Matcher m = CHECKPOINTED.matcher(line);
-        if (m.find()) {
-            view.line(String.format(Locale.ROOT, "  epoch %2d  trained     train_loss %s (data %s)  %s samples/s", Integer.parseInt(m.group(1)),
-                    m.group(2), m.group(3), m.group(4)));
-        }
-    }
-
-    /** Scrapes a node's meters (the same an operator's Prometheus reads) and shows where it is. */
-    private void show(String id, Followed f, Data data, LiveView view) {
-        if (f.port < 0) {
-            view.node(id, status(f, data, "starting"));
-            return;
-        }
-        try {
-            TrainerScrape s = TrainerScrape.of(f.port);
-            StepSample sample = s.sample();
-            if (sample.epoch() != f.epoch) {
-                f.epoch = sample.epoch();
-                f.epochStartSamples = sample.samplesTotal();
-            }
-            f.samples.add(sample);
-            double share = data.samplesPerEpoch() * (Double.isNaN(s.partitions()) ? 1.0 / nodes : s.partitions() / PARTITIONS);
-            view.node(id, status(f, data, s.partitions() == 0 ? "waiting" : "training",
-                    share > 0 ? (sample.samplesTotal() - f.epochStartSamples) / share : Double.NaN));
-        } catch (java.io.IOException | InterruptedException | RuntimeException e) {
-            // the node is starting or leaving: its line stays as it was
-        }
-    }
-
-    private LiveView.NodeStatus status(Followed f, Data data, String state) {
-        return status(f, data, state, state.equals("done") ? 1 : Double.NaN);
-    }
-
-    private LiveView.NodeStatus status(Followed f, Data data, String state, double fraction) {
-        List<StepSample> s = f.samples;
-        StepSample last = s.isEmpty() ? null : s.get(s.size() - 1);
-        double rate = Double.NaN;
-        if (s.size() >= 2) {
-            StepSample before = s.get(Math.max(0, s.size() - 6));
-            double seconds = (last.timeMillis() - before.timeMillis()) / 1e3;
-            rate = seconds > 0 ? (last.samplesTotal() - before.samplesTotal()) / seconds : Double.NaN;
-        }
-        return new LiveView.NodeStatus(last == null ? 0 : last.epoch(), epochs, fraction, last == null ? 0 : last.step(), rate,
-                last == null ? Double.NaN : last.dataLoss(), state);
-    }
-
-    private static String evaluationLine(EvaluationRecord e) {
-        if (!e.evaluated()) {
-            return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
-        }
-        Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %.4f (epoch %d)  patience left %d%s", e.epoch(),
-                e.metrics().get("val_loss"), accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best().value(), e.best().epoch(), e.patienceLeft(),
-                EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
-    }
-
-    /** Writes runs/demo/ (report, evaluations, spec, best weights) and prints the summary. */
-    private void report(String bootstrap, String specText, List<EvaluationRecord> evaluations, Map<String, Followed> followed,
-            Duration wall, PrintStream out) throws Exception {
-        List<CheckpointManifest> manifests;
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(KafkaSettings.of(bootstrap).consumer(null))) {
-            manifests = RunCheckpoints.list(c, RUN, Duration.ofSeconds(30), message -> { }).manifests();
-        }
-        EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
-        EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
-        Map<String, List<StepSample>> samples = new java.util.TreeMap<>();
-        followed.forEach((id, f) -> samples.put(id, List.copyOf(f.samples)));
-        Path dir = reportDir.resolve(RUN);
-        Path html = RunReportWriter.write(new RunReport(RUN, specText, evaluations, manifests, samples,
-                new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
-                        last == null ? null : last.best(), wall)), dir);
-        String exported = "";
-        if (last != null && last.best() != null) {
-            String[] export = inProcess("export", "--run", RUN, "--best", "-o", dir.resolve("best.safetensors").toString(),
-                    "--bootstrap-servers", bootstrap);
-            exported = "0".equals(export[0]) ? ", best.safetensors" : " (best.safetensors could not be written: " + export[1].strip() + ")";
-        }
-        int trained = manifests.stream().filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
-        out.printf(Locale.ROOT, "streamtrain demo: %s after %d epochs in %.1f s%s%n", stop != null ? "stopped early" : "finished", trained,
-                wall.toMillis() / 1e3, last == null || last.best() == null ? ""
-                        : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
-                                last.best().checkpointId(), last.best().epoch(), last.best().value()));
-        out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
-    }
-
     /** Runs another streamtrain command in this JVM; returns its exit code and what it printed. */
-    private static String[] inProcess(String... args) {
+    static String[] inProcess(String... args) {
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         PrintStream stream = new PrintStream(printed, true, StandardCharsets.UTF_8);
         CommandLine cmd = Streamtrain.commandLine();

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 /** The {@code streamtrain} command. */
 @Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
-        subcommands = {DemoCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class,
+        subcommands = {DemoCommand.class, LocalCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class,
             ExportCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Streamtrain {
     private Streamtrain() {}

@@ -43,6 +43,7 @@ final class TrainerJvms implements AutoCloseable {
     private final Set<Node> running = ConcurrentHashMap.newKeySet();
     private final Thread interrupted;
     private volatile EmbeddedKafka broker;
+    private volatile boolean kafkaEnvironment;
 
     /**
      * @param name names the temp dir of the spec files
@@ -91,6 +92,15 @@ final class TrainerJvms implements AutoCloseable {
     /** The broker an interrupted bench closes too, so its data does not stay behind; null once closed. */
     void broker(EmbeddedKafka broker) {
         this.broker = broker;
+    }
+
+    /**
+     * Passes this process's {@code STREAMTRAIN_KAFKA_*} client settings (security, ...) on to
+     * the nodes: for a real cluster. By default they are left out, the embedded broker being
+     * plain and local.
+     */
+    void passKafkaEnvironment() {
+        kafkaEnvironment = true;
     }
 
     /** Writes a run spec for the nodes to read. */
@@ -194,8 +204,10 @@ final class TrainerJvms implements AutoCloseable {
             builder.environment().put(Engines.THREADS_ENV, "1");
             // several nodes on one machine: each serves its metrics on a free port (it logs which)
             builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
-            // the embedded broker is plain and local: client settings meant for a real cluster do not apply
-            builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
+            if (!kafkaEnvironment) {
+                // the embedded broker is plain and local: client settings meant for a real cluster do not apply
+                builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
+            }
             process = builder.start();
             // completed by the JDK's process reaper as soon as the child is gone
             process.onExit().thenRun(() -> exitedAt = System.nanoTime());

@@ -1,0 +1,207 @@
+package io.streamtrain.cli;
+
+import io.streamtrain.cli.demo.LiveView;
+import io.streamtrain.cli.demo.TrainerScrape;
+import io.streamtrain.cli.report.RunOutcome;
+import io.streamtrain.cli.report.RunReport;
+import io.streamtrain.cli.report.RunReportWriter;
+import io.streamtrain.cli.report.StepSample;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.RunCheckpoints;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.evaluator.EvaluatorService;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+
+/**
+ * A run on this machine, watched from start to end: its trainer nodes as child JVMs (as in
+ * production), the evaluator in this JVM, a live view of both, and at the end the run's
+ * report. What {@code streamtrain demo} and {@code streamtrain local} share.
+ */
+final class WatchedRun {
+    /** A checkpoint line of a node's log: the epoch's training figures. */
+    private static final Pattern CHECKPOINTED = Pattern.compile(
+            "epoch (\\d+)/\\d+ checkpointed as \\S+: train_loss ([\\d.]+) \\(data ([\\d.]+)\\), \\d+ samples at (\\d+) samples/s");
+    private static final Pattern METRICS_PORT = Pattern.compile("serving /metrics, /healthz and /readyz on port (\\d+)");
+
+    private final String run;
+    private final String specText;
+    private final int maxEpochs;
+    private final int nodes;
+    private final int partitions;
+    private final long samplesPerEpoch;
+    private final Path reportDir;
+    private final LiveView view;
+    private final PrintStream out;
+
+    /** One trainer node as the run is followed: its metrics port and its scrapes. */
+    private static final class Followed {
+        volatile int port = -1;
+        final List<StepSample> samples = new CopyOnWriteArrayList<>();
+        double epochStartSamples;
+        int epoch;
+    }
+
+    /**
+     * @param partitions the train topic's partitions
+     * @param samplesPerEpoch samples in an epoch, for the progress bars; 0 when not known (no bars)
+     * @param reportDir the report goes to {@code reportDir/run}
+     */
+    WatchedRun(String run, String specText, int maxEpochs, int nodes, int partitions, long samplesPerEpoch, Path reportDir,
+            LiveView view, PrintStream out) {
+        this.run = run;
+        this.specText = specText;
+        this.maxEpochs = maxEpochs;
+        this.nodes = nodes;
+        this.partitions = partitions;
+        this.samplesPerEpoch = samplesPerEpoch;
+        this.reportDir = reportDir;
+        this.view = view;
+        this.out = out;
+    }
+
+    /**
+     * Trains and evaluates until the nodes exit (a STOP, or the last epoch), then writes the report.
+     *
+     * @param startedNanos when the command started ({@link System#nanoTime()}), for the wall time it reports
+     * @throws TrainerJvms.BenchFailedException when a node fails (its last lines are in the message)
+     */
+    void run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
+        String bootstrap = kafka.bootstrapServers();
+        List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
+        EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
+        evaluator.addListener(e -> {
+            evaluations.add(e);
+            view.line(evaluationLine(e));
+        });
+        Thread evaluatorThread = new Thread(evaluator::run, run + "-evaluator");
+        evaluatorThread.start();
+        Path spec = jvms.spec(run, specText);
+        Map<String, Followed> followed = new ConcurrentHashMap<>();
+        List<TrainerJvms.Node> started = new ArrayList<>();
+        for (int i = 0; i < nodes; i++) {
+            String id = "node-" + i;
+            Followed f = new Followed();
+            followed.put(id, f);
+            started.add(jvms.start(spec, bootstrap, id, line -> onNodeLine(line, f)));
+        }
+        long[] lastScrape = {0};
+        try {
+            TrainerJvms.awaitExit(started, Duration.ofDays(7), () -> {
+                if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
+                    lastScrape[0] = System.nanoTime();
+                    new TreeMap<>(followed).forEach(this::show);
+                }
+            });
+        } finally {
+            evaluator.close();
+            evaluatorThread.join(30_000);
+        }
+        new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
+        view.finish();
+        report(kafka, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
+    }
+
+    /** A node's log line: its metrics port, and the epoch lines of the node that publishes the checkpoints. */
+    private void onNodeLine(String line, Followed f) {
+        Matcher port = METRICS_PORT.matcher(line);
+        if (port.find()) {
+            f.port = Integer.parseInt(port.group(1));
+        }
+        Matcher m = CHECKPOINTED.matcher(line);
+        if (m.find()) {
+            view.line(String.format(Locale.ROOT, "  epoch %2d  trained     train_loss %s (data %s)  %s samples/s", Integer.parseInt(m.group(1)),
+                    m.group(2), m.group(3), m.group(4)));
+        }
+    }
+
+    /** Scrapes a node's meters (the same an operator's Prometheus reads) and shows where it is. */
+    private void show(String id, Followed f) {
+        if (f.port < 0) {
+            view.node(id, status(f, "starting", Double.NaN));
+            return;
+        }
+        try {
+            TrainerScrape s = TrainerScrape.of(f.port);
+            StepSample sample = s.sample();
+            if (sample.epoch() != f.epoch) {
+                f.epoch = sample.epoch();
+                f.epochStartSamples = sample.samplesTotal();
+            }
+            f.samples.add(sample);
+            double share = samplesPerEpoch * (Double.isNaN(s.partitions()) ? 1.0 / nodes : s.partitions() / partitions);
+            view.node(id, status(f, s.partitions() == 0 ? "waiting" : "training",
+                    share > 0 ? (sample.samplesTotal() - f.epochStartSamples) / share : Double.NaN));
+        } catch (java.io.IOException | InterruptedException | RuntimeException e) {
+            // the node is starting or leaving: its line stays as it was
+        }
+    }
+
+    private LiveView.NodeStatus status(Followed f, String state, double fraction) {
+        List<StepSample> s = f.samples;
+        StepSample last = s.isEmpty() ? null : s.get(s.size() - 1);
+        double rate = Double.NaN;
+        if (s.size() >= 2) {
+            StepSample before = s.get(Math.max(0, s.size() - 6));
+            double seconds = (last.timeMillis() - before.timeMillis()) / 1e3;
+            rate = seconds > 0 ? (last.samplesTotal() - before.samplesTotal()) / seconds : Double.NaN;
+        }
+        return new LiveView.NodeStatus(last == null ? 0 : last.epoch(), maxEpochs, fraction, last == null ? 0 : last.step(), rate,
+                last == null ? Double.NaN : last.dataLoss(), state);
+    }
+
+    private static String evaluationLine(EvaluationRecord e) {
+        if (!e.evaluated()) {
+            return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
+        }
+        Double accuracy = e.metrics().get("val_accuracy");
+        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %.4f (epoch %d)  patience left %d%s", e.epoch(),
+                e.metrics().get("val_loss"), accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
+                e.best().value(), e.best().epoch(), e.patienceLeft(),
+                EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
+    }
+
+    /** Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary. */
+    private void report(KafkaSettings kafka, List<EvaluationRecord> evaluations, Map<String, Followed> followed, Duration wall)
+            throws Exception {
+        String bootstrap = kafka.bootstrapServers();
+        List<CheckpointManifest> manifests;
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
+            manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests();
+        }
+        EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
+        EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
+        Map<String, List<StepSample>> samples = new TreeMap<>();
+        followed.forEach((id, f) -> samples.put(id, List.copyOf(f.samples)));
+        Path dir = reportDir.resolve(run);
+        Path html = RunReportWriter.write(new RunReport(run, specText, evaluations, manifests, samples,
+                new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
+                        last == null ? null : last.best(), wall)), dir);
+        String exported = "";
+        if (last != null && last.best() != null) {
+            String[] export = DemoCommand.inProcess("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
+                    "--bootstrap-servers", bootstrap);
+            exported = "0".equals(export[0]) ? ", best.safetensors" : " (best.safetensors could not be written: " + export[1].strip() + ")";
+        }
+        int trained = manifests.stream().filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
+        // a STOP at the last epoch (reason max-epochs) ends the run where it would have ended anyway
+        boolean early = stop != null && !"max-epochs".equals(stop.reason());
+        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs in %.1f s%s%n", run, early ? "stopped early" : "finished",
+                trained, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
+                        : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
+                                last.best().checkpointId(), last.best().epoch(), last.best().value()));
+        out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
+    }
+}
