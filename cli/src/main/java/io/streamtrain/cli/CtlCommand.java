@@ -32,7 +32,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
-@Command(name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
+@Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001"},
+        name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
             CtlCommand.Checkpoint.class, CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {

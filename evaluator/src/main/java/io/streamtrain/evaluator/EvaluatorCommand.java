@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
  * {@code streamtrain evaluate}: the long-lived evaluator service. Exit codes: 0 stopped by
  * SIGTERM, 2 bad configuration, 1 anything else (retry).
  */
-@Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(footer = {"", "Examples:", "  streamtrain evaluate --bootstrap-servers kafka:9092                  # every run", "  streamtrain evaluate --run fashion-mlp-01 --instance-id evaluator-a --metrics-port 9401"},
+        name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
             "Run the evaluator service.",
             "",

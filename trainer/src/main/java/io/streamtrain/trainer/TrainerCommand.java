@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
  * finished or stopped (SIGTERM included), 2 bad configuration (do not retry), 1 anything
  * else (retry).
  */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(footer = {"", "Examples:", "  streamtrain train --spec run.yaml --bootstrap-servers kafka:9092 --node-id trainer-0", "  STREAMTRAIN_KAFKA_SECURITY_PROTOCOL=SSL streamtrain train --spec run.yaml --metrics-port 9400"},
+        name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
             "Run a trainer node of a run.",
             "",

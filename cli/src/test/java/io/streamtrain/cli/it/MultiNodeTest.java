@@ -176,6 +176,28 @@ class MultiNodeTest {
     }
 
     @Test
+    void aSecondLiveNodeUnderTheSameNameIsRefusedAndTheRunGoesOn(@TempDir Path dir) throws Exception {
+        Path spec = Files.writeString(dir.resolve("twins.yaml"), spec("twins", 1));
+        List<ServiceProcess> twins = List.of(
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "twin", "--log-every", "0"),
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "twin", "--log-every", "0"));
+        try {
+            List<Integer> codes = new ArrayList<>();
+            for (ServiceProcess p : twins) {
+                codes.add(p.awaitExit(300));
+            }
+            String both = twins.get(0).output() + "\n----\n" + twins.get(1).output();
+            assertEquals(List.of(0, 2), codes.stream().sorted().toList(), "one refused (exit 2), one trained the run:\n" + both);
+            ServiceProcess refused = twins.get(codes.indexOf(2));
+            assertTrue(refused.output().contains("joined group generation") && refused.output().contains("as node twin: give every trainer"
+                    + " its own --node-id"), refused.output());
+        } finally {
+            twins.forEach(ServiceProcess::close);
+        }
+        assertEveryRecordOncePerEpoch("twins");
+    }
+
+    @Test
     void killingTheCheckpointingNodeMidEpochLosesNothingAndTheRunCompletes(@TempDir Path dir) throws Exception {
         List<ServiceProcess> uninterrupted = nodes(dir, "crash-reference", 3, 3);
         try {

@@ -60,6 +60,9 @@ public final class SyncLog {
     private final Map<String, Pending> pending = new LinkedHashMap<>();
     /** Generation → the nodes that joined it. */
     private final Map<Integer, Set<String>> members = new HashMap<>();
+    /** The current generation's join of each node name, and the names two live nodes joined under. */
+    private final Map<String, SyncMessage.Join> joinOf = new HashMap<>();
+    private final Set<String> shared = new TreeSet<>();
     /** Generation → partition → node, from the joins: who holds up a round. */
     private final Map<Integer, Map<Integer, String>> owners = new HashMap<>();
     /** Per partition, how far epoch 1 was contributed by anyone (its dead letters are written). */
@@ -114,6 +117,14 @@ public final class SyncLog {
     }
 
     /** The nodes that joined generation {@code g} so far (none once a later generation began). */
+    /**
+     * Whether two live nodes joined the current generation under this name (each with
+     * partitions of its own): the sync log counts and names nodes by it, so one must go.
+     */
+    public boolean shared(String node) {
+        return shared.contains(node);
+    }
+
     public Set<String> members(int g) {
         return members.getOrDefault(g, Set.of());
     }
@@ -176,7 +187,13 @@ public final class SyncLog {
                 pending.clear();
                 owners.clear();
                 members.clear();
+                joinOf.clear();
+                shared.clear();
                 resume = new Resume(generation, lastClosed, lastEpochEnd);
+            }
+            SyncMessage.Join before = joinOf.put(j.node(), j);
+            if (before != null && !before.id().equals(j.id()) && !before.partitions().equals(j.partitions())) {
+                shared.add(j.node()); // two processes, one name: the group gave them different partitions
             }
             Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
             j.partitions().forEach(p -> who.put(p, j.node()));

@@ -76,6 +76,18 @@ class SyncLogTest {
     }
 
     @Test
+    void twoLiveNodesUnderOneNameAreToldApartFromANodeJoiningTwice() {
+        put(join("j-a", 1, "a", 0, 1));
+        put(join("j-a-again", 1, "a", 0, 1)); // the same node, its assignment once more
+        assertFalse(log.shared("a"));
+        put(join("j-a2", 1, "a", 2)); // another process calling itself a, given other partitions
+        assertTrue(log.shared("a"));
+        assertFalse(log.shared("b"));
+        put(join("j2-a", 2, "a", 0, 1, 2)); // the next generation starts clean
+        assertFalse(log.shared("a"));
+    }
+
+    @Test
     void aFreshRunClosesItsFirstRoundWhenEveryPartitionIsCovered() {
         put(join("j-a", 1, "a", 0, 1));
         // a later join with another plan does not change the run's
