@@ -527,8 +527,8 @@ public final class TrainerNode implements AutoCloseable {
             if (!readUntil(id)) {
                 return false; // stopping
             }
-            if (syncLog.shared(options.nodeId())) {
-                // the later of the two finds out (its join comes second): it leaves, and the run goes on with the other
+            if (syncLog.nameTaken(id)) {
+                // the later of the two joins leaves, and the run goes on with the other
                 throw new StartupException(StartupException.BAD_CONFIGURATION, "another live trainer of run " + spec.run()
                         + " joined group generation " + generation + " as node " + options.nodeId() + ": give every trainer its own"
                         + " --node-id (default $STREAMTRAIN_NODE_ID, else $HOSTNAME)");

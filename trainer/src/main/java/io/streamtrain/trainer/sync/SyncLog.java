@@ -6,6 +6,7 @@ import io.streamtrain.trainer.feed.EpochPlan;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,9 +61,9 @@ public final class SyncLog {
     private final Map<String, Pending> pending = new LinkedHashMap<>();
     /** Generation → the nodes that joined it. */
     private final Map<Integer, Set<String>> members = new HashMap<>();
-    /** The current generation's join of each node name, and the names two live nodes joined under. */
+    /** The current generation's first join of each node name, and the later joins of other processes under a name taken. */
     private final Map<String, SyncMessage.Join> joinOf = new HashMap<>();
-    private final Set<String> shared = new TreeSet<>();
+    private final Set<String> nameTaken = new HashSet<>();
     /** Generation → partition → node, from the joins: who holds up a round. */
     private final Map<Integer, Map<Integer, String>> owners = new HashMap<>();
     /** Per partition, how far epoch 1 was contributed by anyone (its dead letters are written). */
@@ -118,11 +119,12 @@ public final class SyncLog {
 
     /** The nodes that joined generation {@code g} so far (none once a later generation began). */
     /**
-     * Whether two live nodes joined the current generation under this name (each with
-     * partitions of its own): the sync log counts and names nodes by it, so one must go.
+     * Whether the join {@code joinId} came from a second live node under a name another
+     * node joined the current generation with first (each has partitions of its own): the
+     * sync log counts and names nodes by their names, so the later one must go.
      */
-    public boolean shared(String node) {
-        return shared.contains(node);
+    public boolean nameTaken(String joinId) {
+        return nameTaken.contains(joinId);
     }
 
     public Set<String> members(int g) {
@@ -188,12 +190,12 @@ public final class SyncLog {
                 owners.clear();
                 members.clear();
                 joinOf.clear();
-                shared.clear();
+                nameTaken.clear();
                 resume = new Resume(generation, lastClosed, lastEpochEnd);
             }
-            SyncMessage.Join before = joinOf.put(j.node(), j);
-            if (before != null && !before.id().equals(j.id()) && !before.partitions().equals(j.partitions())) {
-                shared.add(j.node()); // two processes, one name: the group gave them different partitions
+            SyncMessage.Join first = joinOf.putIfAbsent(j.node(), j);
+            if (first != null && !first.id().equals(j.id()) && !first.partitions().equals(j.partitions())) {
+                nameTaken.add(j.id()); // two processes, one name: the group gave them different partitions; the first keeps it
             }
             Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
             j.partitions().forEach(p -> who.put(p, j.node()));

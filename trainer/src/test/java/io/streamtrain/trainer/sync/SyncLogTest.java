@@ -79,12 +79,12 @@ class SyncLogTest {
     void twoLiveNodesUnderOneNameAreToldApartFromANodeJoiningTwice() {
         put(join("j-a", 1, "a", 0, 1));
         put(join("j-a-again", 1, "a", 0, 1)); // the same node, its assignment once more
-        assertFalse(log.shared("a"));
+        assertFalse(log.nameTaken("j-a-again"));
         put(join("j-a2", 1, "a", 2)); // another process calling itself a, given other partitions
-        assertTrue(log.shared("a"));
-        assertFalse(log.shared("b"));
-        put(join("j2-a", 2, "a", 0, 1, 2)); // the next generation starts clean
-        assertFalse(log.shared("a"));
+        assertTrue(log.nameTaken("j-a2"), "the later join goes");
+        assertFalse(log.nameTaken("j-a"), "the first keeps its name");
+        put(join("j2-a2", 2, "a", 0, 1, 2)); // the next generation starts clean
+        assertFalse(log.nameTaken("j2-a2"));
     }
 
     @Test
