@@ -105,6 +105,7 @@ final class WatchedRun {
                     new TreeMap<>(followed).forEach(this::show);
                 }
             });
+            awaitLastEvaluation(kafka, evaluations);
         } finally {
             evaluator.close();
             evaluatorThread.join(30_000);
@@ -112,6 +113,31 @@ final class WatchedRun {
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
         report(kafka, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
+    }
+
+    /**
+     * A run that trained all its epochs stops before the evaluator has scored the last of
+     * them: wait for it (up to two minutes), so the report has every epoch and a best.
+     */
+    private void awaitLastEvaluation(KafkaSettings kafka, List<EvaluationRecord> evaluations) throws InterruptedException {
+        if (evaluations.stream().anyMatch(e -> EvaluationRecord.STOP.equals(e.decision()))) {
+            return;
+        }
+        int last;
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
+            last = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests().stream()
+                    .filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
+        }
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        boolean said = false;
+        while (evaluations.stream().noneMatch(e -> e.epoch() >= last && !EvaluationRecord.SNAPSHOT.equals(e.status()))
+                && last > 0 && System.nanoTime() < deadline) {
+            if (!said) {
+                view.line("  the nodes are done; waiting for the evaluator to score epoch " + last);
+                said = true;
+            }
+            Thread.sleep(100);
+        }
     }
 
     /** A node's log line: its metrics port, and the epoch lines of the node that publishes the checkpoints. */
