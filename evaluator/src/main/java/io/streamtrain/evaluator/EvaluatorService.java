@@ -11,6 +11,7 @@ import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.dlq.DeadLetters;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
@@ -154,8 +155,8 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(controlConfig);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
         Admin admin = Preflight.admin(kafka);
-        AutoCloseable checkpointMeters = KafkaMeters.bind(registry, checkpoints);
-        AutoCloseable producerMeters = KafkaMeters.bind(registry, producer);
+        KafkaClientMetrics checkpointMeters = KafkaMeters.bind(registry, checkpoints);
+        KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);
         try {
             consumer = checkpoints;
             producer.initTransactions();
@@ -188,8 +189,8 @@ public final class EvaluatorService implements AutoCloseable {
             health.ready(false);
             health.state("stopped");
             consumer = null;
-            closeQuietly(checkpointMeters);
-            closeQuietly(producerMeters);
+            checkpointMeters.close();
+            producerMeters.close();
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
@@ -622,14 +623,6 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception e) {
-            log.debug("closing {}: {}", c, e.toString());
         }
     }
 }

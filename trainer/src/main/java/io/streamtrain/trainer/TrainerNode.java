@@ -52,6 +52,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.RecordsToDelete;
@@ -385,8 +386,8 @@ public final class TrainerNode implements AutoCloseable {
             // a dead letter as large as the train topic allows must fit in one request
             plainConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, recordBytes);
             plain = new KafkaProducer<>(plainConfig);
-            AutoCloseable plainMeters = KafkaMeters.bind(registry, plain);
-            AutoCloseable feedMeters = null;
+            KafkaClientMetrics plainMeters = KafkaMeters.bind(registry, plain);
+            KafkaClientMetrics feedMeters = null;
             Thread feedThread = null;
             try {
                 channel = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
@@ -441,8 +442,9 @@ public final class TrainerNode implements AutoCloseable {
                             settings = now;
                             runner = new StepRunner(state, engine, settings);
                         }
-                        meter.addDataWait(System.nanoTime() - idleSince);
-                        metrics.dataWait(System.nanoTime() - idleSince);
+                        long waited = System.nanoTime() - idleSince;
+                        meter.addDataWait(waited);
+                        metrics.dataWait(waited);
                         StepReport report = runner.train(s.batch());
                         idleSince = System.nanoTime();
                         meter.add(report);
@@ -485,8 +487,10 @@ public final class TrainerNode implements AutoCloseable {
                 }
                 closeCheckpointer();
                 plain.close(CLOSE_TIMEOUT);
-                closeQuietly(plainMeters);
-                closeQuietly(feedMeters);
+                plainMeters.close();
+                if (feedMeters != null) {
+                    feedMeters.close();
+                }
             }
         }
 
@@ -855,17 +859,6 @@ public final class TrainerNode implements AutoCloseable {
                 log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());
                 return "refused: could not publish it (see the trainer's log)";
             }
-        }
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception e) {
-            log.debug("closing {}: {}", c, e.toString());
         }
     }
 

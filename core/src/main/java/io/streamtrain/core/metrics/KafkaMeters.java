@@ -13,7 +13,8 @@ import org.apache.kafka.clients.producer.Producer;
 
 /**
  * A Kafka client's own metrics (consumer lag, fetch rate, producer errors) as meters.
- * Close what {@code bind} returns together with the client: its meters go with it.
+ * Close what {@code bind} returns together with the client: its meters go with it (closing
+ * throws nothing).
  */
 public final class KafkaMeters {
     /**
@@ -46,13 +47,13 @@ public final class KafkaMeters {
 
     private KafkaMeters() {}
 
-    public static AutoCloseable bind(MeterRegistry registry, Consumer<?, ?> consumer) {
+    public static KafkaClientMetrics bind(MeterRegistry registry, Consumer<?, ?> consumer) {
         KafkaClientMetrics m = new KafkaClientMetrics(consumer, Tags.empty(), REFRESHER, REFRESH);
         m.bindTo(registry);
         return m;
     }
 
-    public static AutoCloseable bind(MeterRegistry registry, Producer<?, ?> producer) {
+    public static KafkaClientMetrics bind(MeterRegistry registry, Producer<?, ?> producer) {
         KafkaClientMetrics m = new KafkaClientMetrics(producer, Tags.empty(), REFRESHER, REFRESH);
         m.bindTo(registry);
         return m;
