@@ -4,14 +4,11 @@ import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.cli.demo.LiveView;
 import io.streamtrain.core.kafka.KafkaSettings;
-import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -72,7 +69,7 @@ public final class DemoCommand implements Callable<Integer> {
     boolean verbose;
 
     /** What the demo trains on: its model and how many samples an epoch has. */
-    private record Data(String description, String model, int batchSize, double learningRate, long samplesPerEpoch) {}
+    private record Data(String model, int batchSize, double learningRate, long samplesPerEpoch) {}
 
     @Override
     public Integer call() throws Exception {
@@ -113,13 +110,13 @@ public final class DemoCommand implements Callable<Integer> {
             String[] ingest = {"ingest", "idx", images.toString(), labels.toString(), "--topic", TRAIN, "--validation-topic", VALIDATION,
                     "--validation-fraction", "0.15", "--limit", Integer.toString(limit), "--partitions", Integer.toString(PARTITIONS),
                     "--progress", "none", "--bootstrap-servers", broker.bootstrapServers()};
-            String[] result = inProcess(ingest);
+            String[] result = Streamtrain.inProcess(ingest);
             if (!"0".equals(result[0])) {
                 throw new IllegalStateException("ingesting Fashion-MNIST failed: " + result[1]);
             }
             out.printf("  loaded Fashion-MNIST from %s: %d images for training in %s, %d for validation in %s%n", FASHION_MNIST,
                     Math.round(limit * 0.85), TRAIN, Math.round(limit * 0.15), VALIDATION);
-            return new Data("Fashion-MNIST", "{ type: mlp, inputs: 784, hidden: [256, 128], classes: 10, dropout: %s }", 64, 0.001,
+            return new Data("{ type: mlp, inputs: 784, hidden: [256, 128], classes: 10, dropout: %s }", 64, 0.001,
                     Math.round(limit * 0.85));
         }
         if (!builtIn) {
@@ -132,7 +129,7 @@ public final class DemoCommand implements Callable<Integer> {
         broker.produceRoundRobin(VALIDATION, 1, task.records(50, 32, 12));
         out.printf("  wrote the built-in task: %d records (%d samples) to %s, 50 records (1600 samples) to %s%n", records, records * 32,
                 TRAIN, VALIDATION);
-        return new Data("built-in task", "{ type: mlp, inputs: 64, hidden: [256, 128], classes: 10, dropout: %s }", 64, 0.0005,
+        return new Data("{ type: mlp, inputs: 64, hidden: [256, 128], classes: 10, dropout: %s }", 64, 0.0005,
                 records * 32L);
     }
 
@@ -152,27 +149,5 @@ public final class DemoCommand implements Callable<Integer> {
                 """.formatted(RUN, TRAIN, VALIDATION, data.model().formatted(chapter ? "0.1" : "0.0"), data.batchSize(), epochs,
                 data.learningRate(), chapter ? "0.00001" : "0.0", chapter ? "0.0001" : "0.0", chapter ? "0.01" : "0.0", !noEarlyStop,
                 nodes);
-    }
-
-    /** Runs another streamtrain command in this JVM; returns its exit code and what it printed. */
-    static String[] inProcess(String... args) {
-        ByteArrayOutputStream printed = new ByteArrayOutputStream();
-        PrintStream stream = new PrintStream(printed, true, StandardCharsets.UTF_8);
-        CommandLine cmd = Streamtrain.commandLine();
-        cmd.setOut(new java.io.PrintWriter(stream, true));
-        cmd.setErr(new java.io.PrintWriter(stream, true));
-        PrintStream previousOut = System.out;
-        PrintStream previousErr = System.err;
-        synchronized (DemoCommand.class) {
-            System.setOut(stream);
-            System.setErr(stream);
-            try {
-                int code = cmd.execute(args);
-                return new String[] {Integer.toString(code), printed.toString(StandardCharsets.UTF_8)};
-            } finally {
-                System.setOut(previousOut);
-                System.setErr(previousErr);
-            }
-        }
     }
 }

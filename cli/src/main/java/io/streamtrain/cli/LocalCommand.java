@@ -114,7 +114,7 @@ public final class LocalCommand implements Callable<Integer> {
                 if (runSpec.data().validation() != null && !args.contains("--validation-topic")) {
                     args.addAll(List.of("--validation-topic", runSpec.data().validation()));
                 }
-                String[] result = DemoCommand.inProcess(args.toArray(String[]::new));
+                String[] result = Streamtrain.inProcess(args.toArray(String[]::new));
                 out.print(result[1].lines().map(l -> "  " + l + "\n").reduce("", String::concat));
                 if (!"0".equals(result[0])) {
                     System.err.println("streamtrain local: loading the data failed (exit " + result[0] + "); nothing was trained");

@@ -4,7 +4,10 @@ import io.streamtrain.cli.export.ExportCommand;
 import io.streamtrain.cli.ingest.IngestCommand;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -30,5 +33,27 @@ public final class Streamtrain {
             err.println("See '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
+    }
+
+    /** Runs another streamtrain command in this JVM; returns its exit code and what it printed. */
+    static String[] inProcess(String... args) {
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        PrintStream stream = new PrintStream(printed, true, StandardCharsets.UTF_8);
+        CommandLine cmd = commandLine();
+        cmd.setOut(new PrintWriter(stream, true));
+        cmd.setErr(new PrintWriter(stream, true));
+        PrintStream previousOut = System.out;
+        PrintStream previousErr = System.err;
+        synchronized (Streamtrain.class) {
+            System.setOut(stream);
+            System.setErr(stream);
+            try {
+                int code = cmd.execute(args);
+                return new String[] {Integer.toString(code), printed.toString(StandardCharsets.UTF_8)};
+            } finally {
+                System.setOut(previousOut);
+                System.setErr(previousErr);
+            }
+        }
     }
 }

@@ -98,6 +98,7 @@ final class WatchedRun {
             started.add(jvms.start(spec, bootstrap, id, line -> onNodeLine(line, f)));
         }
         long[] lastScrape = {0};
+        List<CheckpointManifest> manifests;
         try {
             TrainerJvms.awaitExit(started, Duration.ofDays(7), () -> {
                 if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
@@ -105,29 +106,29 @@ final class WatchedRun {
                     new TreeMap<>(followed).forEach(this::show);
                 }
             });
-            awaitLastEvaluation(kafka, evaluations);
+            // every node is gone: the checkpoints are all there
+            try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
+                manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests();
+            }
+            awaitLastEvaluation(manifests, evaluations);
         } finally {
             evaluator.close();
             evaluatorThread.join(30_000);
         }
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
-        report(kafka, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
+        report(kafka.bootstrapServers(), manifests, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
     }
 
     /**
      * A run that trained all its epochs stops before the evaluator has scored the last of
      * them: wait for it (up to two minutes), so the report has every epoch and a best.
      */
-    private void awaitLastEvaluation(KafkaSettings kafka, List<EvaluationRecord> evaluations) throws InterruptedException {
+    private void awaitLastEvaluation(List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations) throws InterruptedException {
         if (evaluations.stream().anyMatch(e -> EvaluationRecord.STOP.equals(e.decision()))) {
             return;
         }
-        int last;
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
-            last = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests().stream()
-                    .filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
-        }
+        int last = lastEpoch(manifests);
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
         boolean said = false;
         while (evaluations.stream().noneMatch(e -> e.epoch() >= last && !EvaluationRecord.SNAPSHOT.equals(e.status()))
@@ -138,6 +139,11 @@ final class WatchedRun {
             }
             Thread.sleep(100);
         }
+    }
+
+    /** The last epoch the run checkpointed (snapshots aside); 0 for none. */
+    private static int lastEpoch(List<CheckpointManifest> manifests) {
+        return manifests.stream().filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
     }
 
     /** A node's log line: its metrics port, and the epoch lines of the node that publishes the checkpoints. */
@@ -200,13 +206,8 @@ final class WatchedRun {
     }
 
     /** Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary. */
-    private void report(KafkaSettings kafka, List<EvaluationRecord> evaluations, Map<String, Followed> followed, Duration wall)
-            throws Exception {
-        String bootstrap = kafka.bootstrapServers();
-        List<CheckpointManifest> manifests;
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
-            manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests();
-        }
+    private void report(String bootstrap, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
+            Map<String, Followed> followed, Duration wall) throws Exception {
         EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
         EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
         Map<String, List<StepSample>> samples = new TreeMap<>();
@@ -217,11 +218,11 @@ final class WatchedRun {
                         last == null ? null : last.best(), wall)), dir);
         String exported = "";
         if (last != null && last.best() != null) {
-            String[] export = DemoCommand.inProcess("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
+            String[] export = Streamtrain.inProcess("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
                     "--bootstrap-servers", bootstrap);
             exported = "0".equals(export[0]) ? ", best.safetensors" : " (best.safetensors could not be written: " + export[1].strip() + ")";
         }
-        int trained = manifests.stream().filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
+        int trained = lastEpoch(manifests);
         // a STOP at the last epoch (reason max-epochs) ends the run where it would have ended anyway
         boolean early = stop != null && !"max-epochs".equals(stop.reason());
         out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs in %.1f s%s%n", run, early ? "stopped early" : "finished",
