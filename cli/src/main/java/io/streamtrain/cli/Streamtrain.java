@@ -2,6 +2,7 @@ package io.streamtrain.cli;
 
 import io.streamtrain.cli.export.ExportCommand;
 import io.streamtrain.cli.ingest.IngestCommand;
+import io.streamtrain.cli.results.ResultsCommand;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
 import java.io.ByteArrayOutputStream;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Command;
 @Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
         subcommands = {DemoCommand.class, LocalCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class,
-            ExportCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            ExportCommand.class, ScoreCommand.class, ResultsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Streamtrain {
     private Streamtrain() {}
 

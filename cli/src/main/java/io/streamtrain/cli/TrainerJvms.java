@@ -44,6 +44,7 @@ final class TrainerJvms implements AutoCloseable {
     private final Thread interrupted;
     private volatile EmbeddedKafka broker;
     private volatile boolean kafkaEnvironment;
+    private volatile int torchThreads = 1;
 
     /**
      * @param name names the temp dir of the spec files
@@ -101,6 +102,14 @@ final class TrainerJvms implements AutoCloseable {
      */
     void passKafkaEnvironment() {
         kafkaEnvironment = true;
+    }
+
+    /**
+     * PyTorch intra-op threads of the nodes started from now on (default 1): more only when
+     * one node has the machine to itself.
+     */
+    void torchThreads(int threads) {
+        this.torchThreads = threads;
     }
 
     /** Writes a run spec for the nodes to read. */
@@ -200,8 +209,8 @@ final class TrainerJvms implements AutoCloseable {
             List<String> cmd = List.of(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), TRAINER_MAIN,
                     "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId, "--log-every", "0");
             ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
-            // one intra-op thread per node: several nodes on one machine must not fight over the same cores
-            builder.environment().put(Engines.THREADS_ENV, "1");
+            // one intra-op thread per node (unless told): several nodes on one machine must not fight over the same cores
+            builder.environment().put(Engines.THREADS_ENV, Integer.toString(torchThreads));
             // several nodes on one machine: each serves its metrics on a free port (it logs which)
             builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
             if (!kafkaEnvironment) {

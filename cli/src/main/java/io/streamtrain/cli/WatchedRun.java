@@ -75,10 +75,11 @@ final class WatchedRun {
     /**
      * Trains and evaluates until the nodes exit (a STOP, or the last epoch), then writes the report.
      *
+     * @return what the report shows: the run's evaluations, checkpoints and outcome
      * @param startedNanos when the command started ({@link System#nanoTime()}), for the wall time it reports
      * @throws TrainerJvms.BenchFailedException when a node fails (its last lines are in the message)
      */
-    void run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
+    RunReport run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
         String bootstrap = kafka.bootstrapServers();
         List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
         EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
@@ -117,7 +118,7 @@ final class WatchedRun {
         }
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
-        report(kafka.bootstrapServers(), manifests, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
+        return report(kafka.bootstrapServers(), manifests, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
     }
 
     /**
@@ -206,16 +207,17 @@ final class WatchedRun {
     }
 
     /** Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary. */
-    private void report(String bootstrap, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
+    private RunReport report(String bootstrap, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
             Map<String, Followed> followed, Duration wall) throws Exception {
         EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
         EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
         Map<String, List<StepSample>> samples = new TreeMap<>();
         followed.forEach((id, f) -> samples.put(id, List.copyOf(f.samples)));
         Path dir = reportDir.resolve(run);
-        Path html = RunReportWriter.write(new RunReport(run, specText, evaluations, manifests, samples,
+        RunReport runReport = new RunReport(run, specText, evaluations, manifests, samples,
                 new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
-                        last == null ? null : last.best(), wall)), dir);
+                        last == null ? null : last.best(), wall));
+        Path html = RunReportWriter.write(runReport, dir);
         String exported = "";
         if (last != null && last.best() != null) {
             String[] export = Streamtrain.inProcess("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
@@ -230,5 +232,6 @@ final class WatchedRun {
                         : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
                                 last.best().checkpointId(), last.best().epoch(), last.best().value()));
         out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
+        return runReport;
     }
 }

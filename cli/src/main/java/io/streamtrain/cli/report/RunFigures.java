@@ -14,7 +14,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /** What the report shows, derived from a {@link RunReport}: pure functions, no output. */
-final class RunFigures {
+public final class RunFigures {
     /** The validation metrics every evaluations table starts with, in this order. */
     static final List<String> KNOWN_METRICS = List.of("val_loss", "val_accuracy", "val_perplexity");
 
@@ -26,9 +26,9 @@ final class RunFigures {
      * @param trainLoss the epoch's training data loss (what {@code val_loss} compares with)
      * @param trainTotal data loss plus the penalty terms: what the optimizer minimized
      */
-    record Epoch(int epoch, double trainLoss, double trainTotal, double trainAccuracy, double valLoss, double valAccuracy) {
+    public record Epoch(int epoch, double trainLoss, double trainTotal, double trainAccuracy, double valLoss, double valAccuracy) {
         /** The overfitting gap, validation loss minus training data loss. */
-        double gap() {
+        public double gap() {
             return valLoss - trainLoss;
         }
     }
@@ -39,7 +39,7 @@ final class RunFigures {
      * validation figures from the evaluation; snapshots and rejected checkpoints add
      * nothing, and of two records for one epoch the later counts.
      */
-    static List<Epoch> epochs(RunReport report) {
+    public static List<Epoch> epochs(RunReport report) {
         TreeMap<Integer, double[]> byEpoch = new TreeMap<>();
         for (CheckpointManifest m : report.checkpoints()) {
             if (m.snapshot()) {
@@ -67,7 +67,7 @@ final class RunFigures {
     }
 
     /** The best checkpoint's epoch: the outcome's, else the latest evaluation's best so far. */
-    static OptionalInt bestEpoch(RunReport report) {
+    public static OptionalInt bestEpoch(RunReport report) {
         if (report.outcome().best() != null) {
             return OptionalInt.of(report.outcome().best().epoch());
         }
@@ -85,7 +85,7 @@ final class RunFigures {
      * The epoch a stopped run stopped at: the evaluation that decided the stop, else (an
      * operator's STOP) the last epoch trained. Empty for a run that was not stopped.
      */
-    static OptionalInt stopEpoch(RunReport report) {
+    public static OptionalInt stopEpoch(RunReport report) {
         if (!report.outcome().stopped()) {
             return OptionalInt.empty();
         }

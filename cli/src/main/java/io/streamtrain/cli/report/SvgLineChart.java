@@ -17,11 +17,11 @@ import java.util.Locale;
  * one vertex per point drawn, each marker a {@code <g class="marker" data-kind="..."
  * data-x="...">}.
  */
-final class SvgLineChart {
+public final class SvgLineChart {
     /** One data point; a non-finite coordinate is a gap. */
-    record Point(double x, double y) {}
+    public record Point(double x, double y) {}
 
-    enum Dash {
+    public enum Dash {
         SOLID(null), DASHED("7 4"), DOTTED("2 3");
 
         final String pattern;
@@ -31,7 +31,7 @@ final class SvgLineChart {
         }
     }
 
-    enum MarkerKind {
+    public enum MarkerKind {
         BEST("#009E73"), STOP("#444444");
 
         final String color;
@@ -46,7 +46,7 @@ final class SvgLineChart {
     }
 
     /** Okabe and Ito's colours, told apart also by people with colour-vision deficiency. */
-    static final List<String> PALETTE = List.of("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000");
+    public static final List<String> PALETTE = List.of("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000");
 
     private static final int WIDTH = 760;
     private static final int PLOT_HEIGHT = 220;
@@ -74,35 +74,35 @@ final class SvgLineChart {
     private final List<Series> series = new ArrayList<>();
     private final List<Marker> markers = new ArrayList<>();
 
-    SvgLineChart(String title, String xLabel, String yLabel) {
+    public SvgLineChart(String title, String xLabel, String yLabel) {
         this.title = title;
         this.xLabel = xLabel;
         this.yLabel = yLabel;
     }
 
-    String title() {
+    public String title() {
         return title;
     }
 
     /** Ticks on whole numbers only, and half a unit of room at both ends (epochs). */
-    SvgLineChart optIntegerX() {
+    public SvgLineChart optIntegerX() {
         integerX = true;
         return this;
     }
 
     /** The y axis always reaches 0, drawn stronger (a gap that can change sign). */
-    SvgLineChart optIncludeZeroY() {
+    public SvgLineChart optIncludeZeroY() {
         includeZeroY = true;
         return this;
     }
 
-    SvgLineChart series(String name, List<Point> points, String color, Dash dash) {
+    public SvgLineChart series(String name, List<Point> points, String color, Dash dash) {
         series.add(new Series(name, List.copyOf(points), color, dash));
         return this;
     }
 
     /** A vertical line at {@code x}, labelled above the plot; ignored when x is not finite. */
-    SvgLineChart marker(double x, String label, MarkerKind kind) {
+    public SvgLineChart marker(double x, String label, MarkerKind kind) {
         if (Double.isFinite(x)) {
             markers.add(new Marker(x, label, kind));
         }
@@ -110,11 +110,11 @@ final class SvgLineChart {
     }
 
     /** Whether any series has a point to draw; a chart without one has nothing to show. */
-    boolean hasData() {
+    public boolean hasData() {
         return series.stream().anyMatch(Series::drawable);
     }
 
-    String toSvg() {
+    public String toSvg() {
         List<Series> shown = series.stream().filter(Series::drawable).toList();
         if (shown.isEmpty()) {
             throw new IllegalStateException("chart '" + title + "' has no finite point to draw");

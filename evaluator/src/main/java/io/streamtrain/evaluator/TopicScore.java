@@ -1,0 +1,57 @@
+package io.streamtrain.evaluator;
+
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.spec.ModelSpec;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.Consumer;
+
+/**
+ * A checkpoint scored on any topic of batches — a test set never seen in training or early
+ * stopping, or another domain's text — exactly as the evaluator scores it on the run's
+ * validation topic: evaluation mode, data loss only, summed in (partition, offset) order.
+ *
+ * @param topic the topic scored, every record up to its end when it was read
+ * @param loss the mean data loss per sample (per token for a causal-lm)
+ * @param accuracy the share of labels (next bytes) predicted right; NaN for regression
+ * @param perplexity {@code exp(loss)}; NaN for regression
+ * @param samples samples scored
+ * @param rejected records that did not decode for the model (not scored)
+ */
+public record TopicScore(String topic, double loss, double accuracy, double perplexity, long samples, int rejected) {
+
+    /** The scores by name, as {@code streamtrain score --json} prints them. */
+    public Map<String, Object> asMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("topic", topic);
+        m.put("loss", loss);
+        m.put("accuracy", accuracy);
+        m.put("perplexity", perplexity);
+        m.put("samples", samples);
+        m.put("rejected", rejected);
+        return m;
+    }
+
+    /**
+     * Scores {@code checkpoint} on every record of {@code topic}, read from its beginning to
+     * its current end with {@code consumer} (outside any group).
+     *
+     * @throws IllegalArgumentException if the topic does not exist, holds no sample the model
+     *     can read, or the checkpoint does not fit its own model
+     */
+    public static TopicScore of(Checkpoint checkpoint, Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+        ModelSpec model = checkpoint.manifest().runSpec().model();
+        ValidationSet data = ValidationSet.load(consumer, topic, model, null, timeout, EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES);
+        if (data.samples() == 0) {
+            throw new IllegalArgumentException("topic " + topic + " holds no sample for this model (" + data.records() + " records, "
+                    + data.rejected().size() + " of them not readable"
+                    + (data.rejected().isEmpty() ? "" : ": " + data.rejected().get(0).reason().getMessage()) + ")");
+        }
+        Map<String, Double> m = new CheckpointScorer(Engines.pytorch()).score(model, checkpoint.payload(), data, consumer, timeout,
+                "checkpoint " + checkpoint.manifest().checkpointId());
+        return new TopicScore(topic, m.get(CheckpointScorer.VAL_LOSS), m.getOrDefault(CheckpointScorer.VAL_ACCURACY, Double.NaN),
+                m.getOrDefault(CheckpointScorer.VAL_PERPLEXITY, Double.NaN), data.samples(), data.rejected().size());
+    }
+}
