@@ -200,9 +200,10 @@ final class WatchedRun {
             return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
         }
         Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %.4f (epoch %d)  patience left %d%s", e.epoch(),
+        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %s  patience left %d%s", e.epoch(),
                 e.metrics().get("val_loss"), accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best().value(), e.best().epoch(), e.patienceLeft(),
+                e.best() == null ? "none yet" : String.format(Locale.ROOT, "%.4f (epoch %d)", e.best().value(), e.best().epoch()),
+                e.patienceLeft(),
                 EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
     }
 

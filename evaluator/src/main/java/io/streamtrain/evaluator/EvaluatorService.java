@@ -376,7 +376,21 @@ public final class EvaluatorService implements AutoCloseable {
                         ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
                 stop ? "STOP (" + reason + "): " + d.explanation() : "continue, patience left " + d.patienceLeft()));
-        listeners.forEach(l -> l.accept(record));
+        tell(record);
+    }
+
+    /**
+     * Hands a published record to the listeners. A listener's failure is its own: it is
+     * logged, and neither the record (already committed) nor the other listeners suffer.
+     */
+    private void tell(EvaluationRecord record) {
+        for (java.util.function.Consumer<EvaluationRecord> l : listeners) {
+            try {
+                l.accept(record);
+            } catch (RuntimeException e) {
+                log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
+            }
+        }
     }
 
     /** A mid-epoch snapshot (CHECKPOINT command): scored and published, never part of the early-stopping history. */
@@ -395,7 +409,7 @@ public final class EvaluatorService implements AutoCloseable {
         state.deadLettersWritten = true;
         progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
                 scored.metrics().get(CheckpointScorer.VAL_LOSS)));
-        listeners.forEach(l -> l.accept(record));
+        tell(record);
     }
 
     /** Validation metrics and the seconds their computation took (loading the validation set excluded). */
@@ -435,7 +449,7 @@ public final class EvaluatorService implements AutoCloseable {
         ensureTopics(ctx, run);
         commit(ctx, r, record, out);
         metrics.rejected(run, kind);
-        listeners.forEach(l -> l.accept(record));
+        tell(record);
     }
 
     /**
