@@ -50,6 +50,7 @@ public final class MetricCatalogue {
     public static final List<Meter> STREAMTRAIN = List.of(
             trainer("streamtrain_trainer_samples_total", Type.COUNTER, "samples trained"),
             trainer("streamtrain_trainer_steps_total", Type.COUNTER, "optimizer steps"),
+            trainer("streamtrain_trainer_steps_skipped_total", Type.COUNTER, "steps whose loss or gradient was not finite"),
             trainer("streamtrain_trainer_records_total", Type.COUNTER, "train-topic records read"),
             trainer("streamtrain_trainer_epoch", Type.GAUGE, "epoch being trained"),
             trainer("streamtrain_trainer_loss", Type.GAUGE, "last step's loss terms (data = train loss without penalties)",

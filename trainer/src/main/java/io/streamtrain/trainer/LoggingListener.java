@@ -22,6 +22,11 @@ final class LoggingListener implements TrainingListener {
 
     @Override
     public void onStep(int epoch, StepReport r) {
+        if (r.skipped()) {
+            log.warn(String.format(Locale.ROOT, "epoch %d step %d: the loss (data %s, l1 %s, l2 %s, l2sp %s) or the gradient norm (%s) is not"
+                            + " finite: no update this step (|w| %.4g)", epoch, r.step(), r.dataLoss(), r.l1(), r.l2(), r.l2sp(), r.gradNorm(),
+                    r.weightNorm()));
+        }
         if (every > 0 && r.step() % every == 0) {
             log.info(String.format(Locale.ROOT,
                     "epoch %d step %d: loss %.4f (data %.4f, l1 %.4g, l2 %.4g, l2sp %.4g) lr %.3g grad %.3g->%.3g |w| %.4g",

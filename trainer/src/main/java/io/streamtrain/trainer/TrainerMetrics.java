@@ -34,6 +34,7 @@ final class TrainerMetrics implements TrainingListener {
 
     private final Counter samples;
     private final Counter steps;
+    private final Counter skipped;
     private final Counter records;
     private final Counter dataWait;
     private final Counter syncWait;
@@ -67,6 +68,7 @@ final class TrainerMetrics implements TrainingListener {
         this.settings = settings;
         samples = counter(r, "samples", "Samples trained");
         steps = counter(r, "steps", "Optimizer steps taken");
+        skipped = counter(r, "steps.skipped", "Steps whose loss or gradient was not finite: no update was made");
         records = counter(r, "records", "Train-topic records read (rejected ones included)");
         dataWait = Counter.builder("streamtrain.trainer.data.wait").baseUnit("seconds")
                 .description("Time the training thread waited for its next batch").register(r);
@@ -142,6 +144,9 @@ final class TrainerMetrics implements TrainingListener {
         this.epoch = epoch;
         samples.increment(report.samples());
         steps.increment();
+        if (report.skipped()) {
+            skipped.increment();
+        }
         step.record((long) (report.seconds() * 1e9), TimeUnit.NANOSECONDS);
         dataLoss = report.dataLoss();
         l1 = report.l1();

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
                     + "and early stopping alone, and with the chapter's combination, for each --seeds; every run scored on the "
                     + "10,000 test images (the best checkpoint with early stopping, else the last). Writes the section 'ablation' "
                     + "of <out>/results.md: final train loss, best val loss, test accuracy, epoch stopped and the train/validation "
-                    + "gap as mean and spread over the seeds, and the validation curves. About 25 minutes on 2 cores with 3 seeds; "
+                    + "gap as mean and spread over the seeds, and the validation curves. About 20 minutes on 2 cores with 3 seeds; "
                     + "--fast: 2,000 images, 6 epochs.",
             "",
             "Needs the Debian package dataset-fashion-mnist (or --data DIR).",
@@ -95,7 +95,7 @@ final class Ablation extends Experiment {
     String run(Lab lab, PrintStream out) throws Exception {
         FashionData.Loaded loaded = FashionData.load(lab, data, fast ? 2_000 : 12_000, 0.5, fast ? 1_000 : 0);
         out.println("  " + loaded.describe(data));
-        int epochs = fast ? 6 : 30;
+        int epochs = fast ? 6 : 20;
         Map<Arm, List<Trained>> results = new LinkedHashMap<>();
         for (Arm arm : chosen()) {
             List<Trained> runs = new ArrayList<>();

@@ -72,7 +72,7 @@ final class Court extends Experiment {
     }
 
     private Sizes sizes() {
-        return fast ? new Sizes(32, 1, 32, 2, 3_000, 1_500, 15, 15, 0.005, 0.02, 0.01)
+        return fast ? new Sizes(32, 1, 32, 2, 3_000, 600, 15, 25, 0.005, 0.005, 0.01)
                 : new Sizes(128, 2, 128, 4, 20_000, 0, 4, 10, 0.001, 0.001, 0.003);
     }
 

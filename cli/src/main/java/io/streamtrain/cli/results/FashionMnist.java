@@ -60,10 +60,10 @@ final class FashionMnist extends Experiment {
         long steps = (loaded.train() + 63) / 64;
         int noneEpochs = fast ? 15 : 20;
         int mlpEpochs = fast ? 15 : 30;
-        int cnnEpochs = fast ? 4 : 15;
+        int cnnEpochs = fast ? 4 : 12;
         String mlp = "{ type: mlp, inputs: 784, hidden: [1024, 512], classes: 10, dropout: %s }";
         String cnn = fast ? "{ type: cnn, inputShape: [1, 28, 28], conv: [8, 16], hidden: [32], classes: 10, dropout: 0.3, convDropout: 0.1 }"
-                : "{ type: cnn, inputShape: [1, 28, 28], conv: [32, 64], hidden: [256], classes: 10, dropout: 0.4, convDropout: 0.1 }";
+                : "{ type: cnn, inputShape: [1, 28, 28], conv: [32, 64], hidden: [128], classes: 10, dropout: 0.4, convDropout: 0.1 }";
         String chapter = "{ weightDecay: 0.05, exclude: [bias], clipGradNorm: 1.0 }";
         List<Arm> arms = List.of(
                 new Arm("MLP, no regularization", FashionData.spec("fashion-mlp-none", mlp.formatted("0.0"), seed, noneEpochs,

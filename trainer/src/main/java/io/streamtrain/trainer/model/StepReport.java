@@ -15,6 +15,8 @@ package io.streamtrain.trainer.model;
  * @param weightNorm global L2 norm of the parameters after the update
  * @param correct predictions right before the update (classification only): samples, or a causal-lm's tokens
  * @param seconds wall time of the step
+ * @param skipped the loss or the gradient was not finite (NaN or infinite): the step made no
+ *     update (the batch counts as trained; its loss is what it was)
  */
 public record StepReport(
         long step,
@@ -28,7 +30,8 @@ public record StepReport(
         double clippedGradNorm,
         double weightNorm,
         long correct,
-        double seconds) {
+        double seconds,
+        boolean skipped) {
 
     /** The loss that was minimized: data loss plus every penalty. */
     public double totalLoss() {

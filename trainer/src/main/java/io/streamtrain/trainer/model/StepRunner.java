@@ -22,14 +22,30 @@ import java.util.Map;
  * penalties, backward, global gradient-norm clipping, then the optimizer update with weight
  * decay for the parameters the {@code exclude} patterns do not exempt. Frozen parameters
  * ({@code init.freeze}) take no part: no gradient, no penalty, no clipping, no update.
+ *
+ * <p>A step whose loss or gradient norm is not finite makes no update (one bad batch or a
+ * numerical accident must not turn every weight into NaN: a clipped infinite gradient is
+ * NaN); it is reported as skipped. {@value #MAX_SKIPPED_IN_A_ROW} such steps in a row mean the
+ * weights themselves have gone bad: {@link NonFiniteTrainingException}.
  */
 public final class StepRunner {
+    /** Non-finite steps in a row that end the training. */
+    public static final int MAX_SKIPPED_IN_A_ROW = 20;
+
     private final RunSpec spec;
     private final ModelState state;
     private final Engine engine;
     private final Penalties penalties;
     private final ParameterSelector selector;
     private final LearningRateSchedule schedule;
+    private int skippedInARow;
+
+    /** Training can no longer make progress: the loss or the gradient was not finite step after step. */
+    public static final class NonFiniteTrainingException extends IllegalStateException {
+        NonFiniteTrainingException(String message) {
+            super(message);
+        }
+    }
 
     public StepRunner(ModelState state, Engine engine) {
         this(state, engine, state.spec());
@@ -55,8 +71,8 @@ public final class StepRunner {
     private static void zeroGradients(Iterable<NDArray> weights) {
         for (NDArray w : weights) {
             if (w.hasGradient()) {
-                NDArray g = w.getGradient();
-                g.subi(g);
+                // set, not g - g: a skipped step's NaN or infinite gradient must not outlive it
+                w.getGradient().set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
             }
         }
     }
@@ -95,8 +111,23 @@ public final class StepRunner {
             Map<String, NDArray> gradients = new LinkedHashMap<>();
             weights.forEach((name, w) -> gradients.put(name, w.getGradient()));
             double gradNorm = globalNorm(gradients);
-            double clipped = clip(gradients, gradNorm);
             double lr = schedule.at(state.step());
+            double total = dataLoss + terms.l1Value() + terms.l2Value() + terms.l2spValue();
+            if (!Double.isFinite(total) || !Double.isFinite(gradNorm)) {
+                skippedInARow++;
+                if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+                    throw new NonFiniteTrainingException(String.format(java.util.Locale.ROOT,
+                            "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
+                                    + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
+                                    + "regularization.clipGradNorm, and resume from the last checkpoint",
+                            skippedInARow, state.step() + 1, dataLoss, gradNorm, globalNorm(state.parameterArrays())));
+                }
+                state.advance();
+                return new StepReport(state.step(), batch.samples(), lr, dataLoss, terms.l1Value(), terms.l2Value(), terms.l2spValue(),
+                        gradNorm, 0, globalNorm(state.parameterArrays()), correct, (System.nanoTime() - started) / 1e9, true);
+            }
+            skippedInARow = 0;
+            double clipped = clip(gradients, gradNorm);
             state.advance();
             double decay = spec.regularization().weightDecay();
             weights.forEach((name, w) -> state.optimizer().update(
@@ -104,7 +135,7 @@ public final class StepRunner {
             double weightNorm = globalNorm(state.parameterArrays());
             return new StepReport(state.step(), batch.samples(), lr, dataLoss,
                     terms.l1Value(), terms.l2Value(), terms.l2spValue(), gradNorm, clipped, weightNorm, correct,
-                    (System.nanoTime() - started) / 1e9);
+                    (System.nanoTime() - started) / 1e9, false);
         }
     }
 

