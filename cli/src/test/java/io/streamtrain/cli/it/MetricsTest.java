@@ -66,6 +66,7 @@ class MetricsTest {
             assertTrue(s.value("streamtrain_trainer_samples_total", tags) >= 16 * 120 - 16);
             assertTrue(s.value("streamtrain_trainer_records_total", tags) >= 2 * 121);
             assertTrue(s.value("streamtrain_trainer_epoch", tags) >= 2);
+            assertEquals(0, s.value("streamtrain_trainer_steps_skipped_total", tags), "every step of this run had a finite loss");
             assertEquals(1, s.value("streamtrain_trainer_dlq_records_total", "reason=\"decode\""), "the one bad record, once");
             assertEquals(0, s.value("streamtrain_trainer_dlq_records_total", "reason=\"label\""), "every reason is there from the start");
             assertTrue(s.value("streamtrain_trainer_checkpoints_total", tags) >= 2);
@@ -97,7 +98,7 @@ class MetricsTest {
                     "the train consumer's lag, per partition: " + s.families("kafka_consumer_fetch"));
             assertFalse(s.values("jvm_memory_used_bytes", tags).isEmpty());
             promtoolAccepts(s.text());
-            assertEquals(24, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
+            assertEquals(25, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
             assertEquals(readmeTable("streamtrain_trainer_"), registered(s, "streamtrain_trainer_"),
                     "the README's metrics table and the trainer's meters (name=type)");
 
