@@ -245,6 +245,10 @@ public final class BatchFeed implements Runnable {
                     drain();
                     adjustPauses();
                     logIfWaiting();
+                } else {
+                    // the last epoch's end went idle with its partial batch and round end still in the
+                    // outbox when the queue was full: they go out as the trainer makes room
+                    flushOutbox();
                 }
             }
         } catch (Throwable t) {

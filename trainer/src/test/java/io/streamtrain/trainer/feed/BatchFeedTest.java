@@ -254,6 +254,32 @@ class BatchFeedTest {
     }
 
     @Test
+    void theLastEpochsEndReachesASlowTrainerThoughTheQueueWasFullWhenTheFeedWentIdle() throws Exception {
+        // a queue of one item: the feed's last items wait in its outbox while the trainer is busy
+        feed = new BatchFeed(consumer, spec(), null, 1);
+        thread = new Thread(feed, "batch-feed-test");
+        thread.setDaemon(true);
+        thread.start();
+        rebalance(List.of(P0, P1, P2));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+        for (int epoch = 1; epoch <= 2; epoch++) {
+            if (epoch == 2) {
+                consumer.schedulePollTask(this::addAll);
+            }
+            List<FeedItem> items = new ArrayList<>();
+            while (items.isEmpty() || !(items.get(items.size() - 1) instanceof FeedItem.RoundEnd)) {
+                Thread.sleep(100); // training a step: the feed's next item cannot go in meanwhile
+                FeedItem item = next();
+                items.add(item);
+                assertTrue(items.size() < 100, "no RoundEnd after " + items);
+            }
+            assertFullEpoch(items, 1, epoch);
+        }
+        assertNull(feed.failure());
+    }
+
+    @Test
     void aRebalanceMidEpochStartsANewGenerationAndStaleItemsAreSkipped() throws Exception {
         startFeed(null);
         rebalance(List.of(P0, P1, P2));
