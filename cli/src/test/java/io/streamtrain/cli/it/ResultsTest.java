@@ -80,13 +80,13 @@ class ResultsTest {
         return Double.parseDouble(rows.get(run).get(column));
     }
 
-    /** The experiment's CSV by its first column (the run); no cell of these files holds a comma. */
+    /** The experiment's CSV by its first column (the run). */
     static Map<String, Map<String, String>> csv(Path file) throws Exception {
         List<String> lines = Files.readAllLines(file);
-        String[] header = lines.get(0).split(",", -1);
+        String[] header = cells(lines.get(0));
         Map<String, Map<String, String>> rows = new HashMap<>();
         for (String line : lines.subList(1, lines.size())) {
-            String[] cells = line.split(",", -1);
+            String[] cells = cells(line);
             assertEquals(header.length, cells.length, line);
             Map<String, String> row = new HashMap<>();
             for (int i = 0; i < header.length; i++) {
@@ -95,5 +95,28 @@ class ResultsTest {
             rows.put(cells[0], row);
         }
         return rows;
+    }
+
+    /** One CSV line's cells (RFC 4180: a cell with a comma or a quote is quoted, its quotes doubled). */
+    static String[] cells(String line) {
+        List<String> out = new java.util.ArrayList<>();
+        StringBuilder cell = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            if (quoted && c == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                cell.append('"');
+                i++;
+            } else if (c == '"') {
+                quoted = !quoted;
+            } else if (c == ',' && !quoted) {
+                out.add(cell.toString());
+                cell.setLength(0);
+            } else {
+                cell.append(c);
+            }
+        }
+        out.add(cell.toString());
+        return out.toArray(String[]::new);
     }
 }
