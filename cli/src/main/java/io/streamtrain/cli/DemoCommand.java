@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
             "",
             "Starts a Kafka broker (KRaft) in a temp dir and loads Fashion-MNIST (a 12,000-image sample, from the Debian package "
                     + "dataset-fashion-mnist) when it is installed, else a built-in synthetic task (Gaussian clusters, 64 features, "
-                    + "10 classes, 10 % label noise: a wide model overfits it). Then runs --nodes trainer nodes, each a JVM of "
+                    + "10 classes, 10 %% label noise: a wide model overfits it). Then runs --nodes trainer nodes, each a JVM of "
                     + "its own with one PyTorch thread, and the evaluator, and shows each node's progress and each evaluation. "
                     + "The evaluator stops the run when val_loss has not improved for 3 epochs. The report (report.html with "
                     + "plots, evaluations.csv, spec.yaml, best.safetensors) goes to --report-dir/demo. The broker and its data "
