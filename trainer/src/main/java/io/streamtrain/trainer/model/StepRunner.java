@@ -112,30 +112,25 @@ public final class StepRunner {
             weights.forEach((name, w) -> gradients.put(name, w.getGradient()));
             double gradNorm = globalNorm(gradients);
             double lr = schedule.at(state.step());
-            double total = dataLoss + terms.l1Value() + terms.l2Value() + terms.l2spValue();
-            if (!Double.isFinite(total) || !Double.isFinite(gradNorm)) {
-                skippedInARow++;
-                if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
-                    throw new NonFiniteTrainingException(String.format(java.util.Locale.ROOT,
-                            "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
-                                    + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
-                                    + "regularization.clipGradNorm, and resume from the last checkpoint",
-                            skippedInARow, state.step() + 1, dataLoss, gradNorm, globalNorm(state.parameterArrays())));
-                }
-                state.advance();
-                return new StepReport(state.step(), batch.samples(), lr, dataLoss, terms.l1Value(), terms.l2Value(), terms.l2spValue(),
-                        gradNorm, 0, globalNorm(state.parameterArrays()), correct, (System.nanoTime() - started) / 1e9, true);
+            boolean finite = Double.isFinite(dataLoss + terms.l1Value() + terms.l2Value() + terms.l2spValue()) && Double.isFinite(gradNorm);
+            skippedInARow = finite ? 0 : skippedInARow + 1;
+            if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+                throw new NonFiniteTrainingException(String.format(java.util.Locale.ROOT,
+                        "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
+                                + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
+                                + "regularization.clipGradNorm, and resume from the last checkpoint",
+                        skippedInARow, state.step() + 1, dataLoss, gradNorm, globalNorm(state.parameterArrays())));
             }
-            skippedInARow = 0;
-            double clipped = clip(gradients, gradNorm);
+            // a skipped step counts (its batch was read) but changes no weight
+            double clipped = finite ? clip(gradients, gradNorm) : 0;
             state.advance();
-            double decay = spec.regularization().weightDecay();
-            weights.forEach((name, w) -> state.optimizer().update(
-                    name, w, gradients.get(name), lr, selector.regularized(name) ? decay : 0.0, state.step()));
-            double weightNorm = globalNorm(state.parameterArrays());
-            return new StepReport(state.step(), batch.samples(), lr, dataLoss,
-                    terms.l1Value(), terms.l2Value(), terms.l2spValue(), gradNorm, clipped, weightNorm, correct,
-                    (System.nanoTime() - started) / 1e9, false);
+            if (finite) {
+                double decay = spec.regularization().weightDecay();
+                weights.forEach((name, w) -> state.optimizer().update(
+                        name, w, gradients.get(name), lr, selector.regularized(name) ? decay : 0.0, state.step()));
+            }
+            return new StepReport(state.step(), batch.samples(), lr, dataLoss, terms.l1Value(), terms.l2Value(), terms.l2spValue(),
+                    gradNorm, clipped, globalNorm(state.parameterArrays()), correct, (System.nanoTime() - started) / 1e9, !finite);
         }
     }
 
