@@ -5,6 +5,7 @@ import io.streamtrain.cli.demo.LiveView;
 import io.streamtrain.cli.report.RunReport;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.TopicScore;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -91,8 +91,8 @@ public final class Lab {
     public RunReport train(String specYaml, long samplesPerEpoch) throws Exception {
         var spec = RunSpecParser.parse(specYaml);
         int partitions;
-        try (Admin admin = Admin.create(KafkaSettings.of(broker.bootstrapServers()).admin())) {
-            partitions = admin.describeTopics(List.of(spec.data().train())).allTopicNames().get(30, TimeUnit.SECONDS)
+        try (Admin admin = Preflight.admin(KafkaSettings.of(broker.bootstrapServers()))) {
+            partitions = Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + spec.run())
                     .get(spec.data().train()).partitions().size();
         }
         LiveView view = new LiveView(out, false, 10);
@@ -107,7 +107,7 @@ public final class Lab {
      */
     public TopicScore score(String checkpoint, String topic) throws Exception {
         KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-        try (Admin admin = Admin.create(kafka.admin()); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
+        try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, broker.bootstrapServers(), CheckpointRef.parse(checkpoint),
                     READ_TIMEOUT);
             return TopicScore.of(found.checkpoint(), consumer, topic, READ_TIMEOUT);

@@ -14,9 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.TopicDescription;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -131,10 +129,8 @@ public final class LocalCommand implements Callable<Integer> {
         int partitions;
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, bootstrap);
-            Preflight.requireTopics(admin, List.of(runSpec.data().train()), "data.train of run " + runSpec.run());
-            TopicDescription d = admin.describeTopics(List.of(runSpec.data().train())).allTopicNames().get(30, TimeUnit.SECONDS)
-                    .get(runSpec.data().train());
-            partitions = d.partitions().size();
+            partitions = Preflight.requireTopics(admin, List.of(runSpec.data().train()), "data.train of run " + runSpec.run())
+                    .get(runSpec.data().train()).partitions().size();
         } catch (StartupException e) {
             System.err.println("streamtrain local: " + e.getMessage());
             return e.exitCode();

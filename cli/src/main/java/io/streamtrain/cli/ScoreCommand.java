@@ -89,7 +89,7 @@ public final class ScoreCommand implements Callable<Integer> {
                 doc.put("checkpointId", manifest.checkpointId());
                 doc.put("epoch", manifest.epoch());
                 doc.put("step", manifest.step());
-                doc.put("scores", scores.stream().map(TopicScore::asMap).toList());
+                doc.put("scores", scores); // each as its record: topic, loss, accuracy, perplexity, samples, rejected
                 out.println(JsonMapper.builder().build().writeValueAsString(doc));
             } else {
                 out.printf(Locale.ROOT, "checkpoint %s of run %s (%s, epoch %d, step %d)%n", manifest.checkpointId(), manifest.run(),

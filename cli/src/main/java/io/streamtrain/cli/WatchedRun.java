@@ -226,9 +226,8 @@ final class WatchedRun {
             exported = "0".equals(export[0]) ? ", best.safetensors" : " (best.safetensors could not be written: " + export[1].strip() + ")";
         }
         int trained = lastEpoch(manifests);
-        // a STOP at the last epoch (reason max-epochs) ends the run where it would have ended anyway
-        boolean early = stop != null && !"max-epochs".equals(stop.reason());
-        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs in %.1f s%s%n", run, early ? "stopped early" : "finished",
+        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs in %.1f s%s%n", run,
+                runReport.outcome().stoppedEarly() ? "stopped early" : "finished",
                 trained, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
                         : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
                                 last.best().checkpointId(), last.best().epoch(), last.best().value()));

@@ -4,7 +4,6 @@ import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.spec.ModelSpec;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 
@@ -21,18 +20,6 @@ import org.apache.kafka.clients.consumer.Consumer;
  * @param rejected records that did not decode for the model (not scored)
  */
 public record TopicScore(String topic, double loss, double accuracy, double perplexity, long samples, int rejected) {
-
-    /** The scores by name, as {@code streamtrain score --json} prints them. */
-    public Map<String, Object> asMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("topic", topic);
-        m.put("loss", loss);
-        m.put("accuracy", accuracy);
-        m.put("perplexity", perplexity);
-        m.put("samples", samples);
-        m.put("rejected", rejected);
-        return m;
-    }
 
     /**
      * Scores {@code checkpoint} on every record of {@code topic}, read from its beginning to

@@ -14,8 +14,6 @@ import java.util.OptionalInt;
  * (and the tests) can read it with an XML parser.
  */
 final class ReportPage {
-    private static final String STOPPED_BY_MAX_EPOCHS = "max-epochs";
-
     private static final String CSS = """
             body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; background: #f5f6f8; }
             main { max-width: 1000px; margin: 0 auto; padding: 24px 20px 40px; }
@@ -73,9 +71,8 @@ final class ReportPage {
     private static String headline(RunReport report, List<Epoch> epochs, OptionalInt stop) {
         RunOutcome outcome = report.outcome();
         StringBuilder s = new StringBuilder(ending(report, epochs, stop));
-        String reason = outcome.stopReason();
-        if (reason != null && !STOPPED_BY_MAX_EPOCHS.equals(reason)) {
-            s.append(" (").append(reason).append(')');
+        if (outcome.stoppedEarly()) {
+            s.append(" (").append(outcome.stopReason()).append(')');
         }
         BestCheckpoint best = outcome.best();
         if (best != null) {
@@ -88,8 +85,7 @@ final class ReportPage {
     }
 
     private static String ending(RunReport report, List<Epoch> epochs, OptionalInt stop) {
-        String reason = report.outcome().stopReason();
-        if (reason != null && !STOPPED_BY_MAX_EPOCHS.equals(reason)) {
+        if (report.outcome().stoppedEarly()) {
             return "Stopped" + (stop.isPresent() ? " at epoch " + stop.getAsInt() : "");
         }
         if (epochs.isEmpty()) {

@@ -21,4 +21,12 @@ public record RunOutcome(String stopReason, String stopExplanation, BestCheckpoi
     public boolean stopped() {
         return stopReason != null;
     }
+
+    /**
+     * Whether the run was stopped before its last epoch: a STOP at the last epoch (reason
+     * {@code max-epochs}) ends the run where it would have ended anyway.
+     */
+    public boolean stoppedEarly() {
+        return stopped() && !"max-epochs".equals(stopReason);
+    }
 }

@@ -3,7 +3,6 @@ package io.streamtrain.cli.results;
 import io.streamtrain.cli.Lab;
 import io.streamtrain.cli.report.RunFigures.Epoch;
 import io.streamtrain.cli.report.SvgLineChart;
-import io.streamtrain.cli.report.SvgLineChart.Dash;
 import io.streamtrain.cli.report.SvgLineChart.Point;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -179,8 +178,7 @@ final class Ablation extends Experiment {
                 }
             }
             List<Point> points = sums.entrySet().stream().map(x -> new Point(x.getKey(), x.getValue()[0] / x.getValue()[1])).toList();
-            chart.series(e.getKey().label(), points, SvgLineChart.PALETTE.get(i % SvgLineChart.PALETTE.size()),
-                    i < SvgLineChart.PALETTE.size() ? Dash.SOLID : Dash.DASHED);
+            series(chart, i, e.getKey().label(), points);
             i++;
         }
         return chart;

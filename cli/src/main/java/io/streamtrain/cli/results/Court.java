@@ -3,7 +3,6 @@ package io.streamtrain.cli.results;
 import io.streamtrain.cli.Lab;
 import io.streamtrain.cli.report.RunFigures.Epoch;
 import io.streamtrain.cli.report.SvgLineChart;
-import io.streamtrain.cli.report.SvgLineChart.Dash;
 import io.streamtrain.cli.report.SvgLineChart.Point;
 import io.streamtrain.evaluator.TopicScore;
 import java.io.PrintStream;
@@ -83,10 +82,10 @@ final class Court extends Experiment {
     String run(Lab lab, PrintStream out) throws Exception {
         Sizes z = sizes();
         List<String> wrote = new ArrayList<>();
-        wrote.addAll(FashionData.wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", OTHER_GENRES, "--context",
+        wrote.addAll(wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", OTHER_GENRES, "--context",
                 Integer.toString(z.context()), "--topic", OTHER_TRAIN, "--validation-topic", OTHER_VALIDATION, "--validation-fraction", "0.05",
                 "--limit", Integer.toString(z.otherLimit()), "--partitions", "4"))));
-        wrote.addAll(FashionData.wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", "h", "--context", Integer.toString(z.context()),
+        wrote.addAll(wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", "h", "--context", Integer.toString(z.context()),
                 "--topic", GOV_TRAIN, "--validation-topic", GOV_VALIDATION, "--validation-fraction", "0.1", "--limit",
                 Integer.toString(z.govLimit()), "--partitions", "4"))));
         wrote.forEach(l -> out.println("  " + l));
@@ -96,7 +95,9 @@ final class Court extends Experiment {
                 "{ type: adamw, learningRate: " + z.pretrainRate() + " }", "{ weightDecay: 0.1, exclude: [bias, norm], clipGradNorm: 1.0 }",
                 "{ monitor: val_loss, patience: 2 }");
         Trained pretrained = new Trained("pre-trained (genres ≠ H)", lab.train(pretrainSpec, 0), true);
-        scoreBoth(lab, pretrained);
+        pretrained.score(lab.score(pretrained.shippedRef(), GOV_VALIDATION));
+        pretrained.score(lab.score(pretrained.shippedRef(), OTHER_VALIDATION));
+        say(out, pretrained);
 
         String chapter = "weightDecay: 0.01, exclude: [bias, norm], clipGradNorm: 1.0";
         List<Arm> arms = List.of(
@@ -111,22 +112,25 @@ final class Court extends Experiment {
                     "{ type: adamw, learningRate: " + z.tuneRate() + " }", arm.regularization(),
                     arm.earlyStopping() ? "{ monitor: val_loss, patience: 3 }" : "{ enabled: false }");
             Trained t = new Trained(arm.label(), lab.train(s, 0), arm.earlyStopping());
-            scoreBoth(lab, t);
-            tuned.add(t);
-            // forgetting over time: every epoch's checkpoint on the other genres
+            t.score(lab.score(t.shippedRef(), GOV_VALIDATION));
+            // forgetting over time: every epoch's checkpoint on the other genres, the one that stands for the run among them
             List<Point> curve = new ArrayList<>(List.of(new Point(0, pretrained.score(OTHER_VALIDATION).loss())));
             for (Epoch e : t.epochs()) {
-                curve.add(new Point(e.epoch(), lab.score("run:" + t.run() + "@" + e.epoch(), OTHER_VALIDATION).loss()));
+                TopicScore ood = lab.score("run:" + t.run() + "@" + e.epoch(), OTHER_VALIDATION);
+                curve.add(new Point(e.epoch(), ood.loss()));
+                if (e.epoch() == t.shippedEpoch()) {
+                    t.score(ood);
+                }
             }
+            say(out, t);
+            tuned.add(t);
             outOfDomain.add(curve);
         }
         return section(z, wrote, pretrained, tuned, outOfDomain);
     }
 
-    private static void scoreBoth(Lab lab, Trained t) throws Exception {
-        t.score(lab.score(t.shippedRef(), GOV_VALIDATION));
-        t.score(lab.score(t.shippedRef(), OTHER_VALIDATION));
-        System.out.printf(Locale.ROOT, "  %s (epoch %d): in-domain loss %.4f, out-of-domain loss %.4f%n", t.label(), t.shippedEpoch(),
+    private static void say(PrintStream out, Trained t) {
+        out.printf(Locale.ROOT, "  %s (epoch %d): in-domain loss %.4f, out-of-domain loss %.4f%n", t.label(), t.shippedEpoch(),
                 t.score(GOV_VALIDATION).loss(), t.score(OTHER_VALIDATION).loss());
     }
 
@@ -208,7 +212,7 @@ final class Court extends Experiment {
         SvgLineChart ood = new SvgLineChart("Out-of-domain (genres other than H) loss per epoch of fine-tuning; epoch 0: the pre-trained model",
                 "epoch", "loss").optIntegerX();
         for (int i = 0; i < tuned.size(); i++) {
-            ood.series(tuned.get(i).label(), outOfDomain.get(i), SvgLineChart.PALETTE.get(i), Dash.SOLID);
+            series(ood, i, tuned.get(i).label(), outOfDomain.get(i));
         }
         s.append("![Out-of-domain loss per epoch of fine-tuning](").append(doc.figure("out-of-domain", ood.toSvg())).append(")\n\n");
         s.append(specs(all));

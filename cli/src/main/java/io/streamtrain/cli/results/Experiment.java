@@ -81,6 +81,11 @@ abstract class Experiment implements Callable<Integer> {
         return new ResultsDoc(outDir, name());
     }
 
+    /** The "wrote ..." lines of {@code streamtrain ingest}'s output: what a section says was loaded. */
+    static List<String> wrote(String printed) {
+        return printed.lines().filter(l -> l.startsWith("wrote ")).toList();
+    }
+
     static String duration(double seconds) {
         return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", seconds)
                 : String.format(Locale.ROOT, "%d min %02d s", (long) seconds / 60, (long) seconds % 60);
@@ -95,11 +100,15 @@ abstract class Experiment implements Callable<Integer> {
         SvgLineChart chart = new SvgLineChart(title, "epoch", yLabel).optIntegerX();
         for (int i = 0; i < runs.size(); i++) {
             Trained t = runs.get(i);
-            List<Point> points = t.epochs().stream().map(e -> new Point(e.epoch(), value.applyAsDouble(e))).toList();
-            chart.series(t.label(), points, SvgLineChart.PALETTE.get(i % SvgLineChart.PALETTE.size()),
-                    List.of(Dash.values()).get(i / SvgLineChart.PALETTE.size() % Dash.values().length));
+            series(chart, i, t.label(), t.epochs().stream().map(e -> new Point(e.epoch(), value.applyAsDouble(e))).toList());
         }
         return chart;
+    }
+
+    /** The i-th series of a figure: the palette's colours in turn, solid, then dashed, then dotted. */
+    static void series(SvgLineChart chart, int i, String name, List<Point> points) {
+        int colours = SvgLineChart.PALETTE.size();
+        chart.series(name, points, SvgLineChart.PALETTE.get(i % colours), Dash.values()[i / colours % Dash.values().length]);
     }
 
     /** The YAML of each run, folded away: what exactly was trained. */

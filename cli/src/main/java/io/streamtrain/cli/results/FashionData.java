@@ -54,17 +54,12 @@ final class FashionData {
         int all = limit > 0 ? Math.min(limit, 60_000) : 60_000;
         long validation = Math.max(1, Math.round(all * validationFraction));
         List<String> wrote = new ArrayList<>();
-        wrote.addAll(wrote(lab.ingest(List.of("idx", dir.resolve(FILES.get(0)).toString(), dir.resolve(FILES.get(1)).toString(), "--topic", TRAIN,
+        wrote.addAll(Experiment.wrote(lab.ingest(List.of("idx", dir.resolve(FILES.get(0)).toString(), dir.resolve(FILES.get(1)).toString(), "--topic", TRAIN,
                 "--validation-topic", VALIDATION, "--validation-fraction", Double.toString(validationFraction), "--limit",
                 Integer.toString(limit), "--partitions", Integer.toString(PARTITIONS)))));
-        wrote.addAll(wrote(lab.ingest(List.of("idx", dir.resolve(FILES.get(2)).toString(), dir.resolve(FILES.get(3)).toString(), "--topic", TEST,
+        wrote.addAll(Experiment.wrote(lab.ingest(List.of("idx", dir.resolve(FILES.get(2)).toString(), dir.resolve(FILES.get(3)).toString(), "--topic", TEST,
                 "--limit", Integer.toString(testLimit), "--partitions", "1"))));
         return new Loaded(all - validation, validation, testLimit > 0 ? Math.min(testLimit, 10_000) : 10_000, wrote);
-    }
-
-    /** The "wrote ..." lines of an ingest's output. */
-    static List<String> wrote(String printed) {
-        return printed.lines().filter(l -> l.startsWith("wrote ")).toList();
     }
 
     /**

@@ -58,7 +58,7 @@ final class Trained {
 
     /** Whether the evaluator stopped the run before its last epoch. */
     boolean stoppedEarly() {
-        return report.outcome().stopped() && !"max-epochs".equals(report.outcome().stopReason());
+        return report.outcome().stoppedEarly();
     }
 
     /** The epoch of the checkpoint that stands for the run. */
