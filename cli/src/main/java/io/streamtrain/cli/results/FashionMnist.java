@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
                     + "regularization, the same MLP with dropout, decoupled weight decay and early stopping, and a CNN with the same, one after another on an embedded "
                     + "broker; score each run's checkpoint (the best for early stopping, else the last) on the 10,000 test images no "
                     + "run trains or stops on, and write the section 'fashion-mnist' of <out>/results.md with the figures "
-                    + "(targets: MLP >= 0.895, CNN >= 0.92 test accuracy). About 30 minutes on 2 cores; --fast: 3,000 images, a "
+                    + "(targets: MLP >= 0.895, CNN >= 0.92 test accuracy). About 50 minutes on 2 cores; --fast: 3,000 images, a "
                     + "minute or two.",
             "",
             "Needs the Debian package dataset-fashion-mnist (or --data DIR with its four .gz files).",
@@ -59,8 +59,8 @@ final class FashionMnist extends Experiment {
         out.println("  " + loaded.describe(data));
         long steps = (loaded.train() + 63) / 64;
         int noneEpochs = fast ? 15 : 20;
-        int mlpEpochs = fast ? 15 : 30;
-        int cnnEpochs = fast ? 4 : 12;
+        int mlpEpochs = fast ? 15 : 50;
+        int cnnEpochs = fast ? 4 : 20;
         String mlp = "{ type: mlp, inputs: 784, hidden: [1024, 512], classes: 10, dropout: %s }";
         String cnn = fast ? "{ type: cnn, inputShape: [1, 28, 28], conv: [8, 16], hidden: [32], classes: 10, dropout: 0.3, convDropout: 0.1 }"
                 : "{ type: cnn, inputShape: [1, 28, 28], conv: [32, 64], hidden: [128], classes: 10, dropout: 0.4, convDropout: 0.1 }";
