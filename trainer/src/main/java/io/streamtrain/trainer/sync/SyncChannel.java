@@ -69,7 +69,13 @@ public final class SyncChannel implements AutoCloseable {
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
 
-    /** @param from the offset to read from (a checkpoint's sync point), or -1 for the log's beginning */
+    /**
+     * @param from the offset to read from (a checkpoint's sync point), or -1 for a run without
+     *     checkpoints: offset 0, the run's first record. Never the log's current beginning: a
+     *     node that found no checkpoint may start after another published some and deleted the
+     *     rounds before them, and must then fail ({@link TruncatedException}) and resume from
+     *     those checkpoints, not replay a truncated log from round 0.
+     */
     public SyncChannel(KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
         this.topic = topic;
         this.partition = new TopicPartition(topic, 0);
@@ -87,11 +93,7 @@ public final class SyncChannel implements AutoCloseable {
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
         this.consumer = new KafkaConsumer<>(c);
         consumer.assign(List.of(partition));
-        if (from < 0) {
-            consumer.seekToBeginning(List.of(partition));
-        } else {
-            consumer.seek(partition, from);
-        }
+        consumer.seek(partition, Math.max(0, from));
     }
 
     public void join(SyncMessage.Join join) {

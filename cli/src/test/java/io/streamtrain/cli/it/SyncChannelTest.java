@@ -1,0 +1,91 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.spec.SyncSpec;
+import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.RoundSums;
+import io.streamtrain.trainer.sync.SyncChannel;
+import io.streamtrain.trainer.sync.SyncLog;
+import io.streamtrain.trainer.sync.SyncMessage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The sync channel on a real broker: where a node starts reading a run's sync log. */
+class SyncChannelTest {
+    static KafkaFixture kafka;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = new KafkaFixture();
+    }
+
+    @AfterAll
+    static void stop() {
+        kafka.close();
+    }
+
+    private static SyncLog freshLog() {
+        return new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+    }
+
+    private static SyncMessage.Join join(String id, int generation) {
+        return new SyncMessage.Join(id, generation, "a", List.of(0), List.of(new OffsetRange("t.train", 0, 0, 10)));
+    }
+
+    /** Polls until {@code count} records were read. */
+    private static List<SyncChannel.Read> read(SyncChannel channel, int count) {
+        List<SyncChannel.Read> out = new ArrayList<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (out.size() < count && System.nanoTime() < deadline) {
+            out.addAll(channel.poll(Duration.ofMillis(200)));
+        }
+        return out;
+    }
+
+    @Test
+    void aNodeWithoutACheckpointReadsTheRunFromItsFirstRecord() throws Exception {
+        String topic = "streamtrain.whole.sync";
+        kafka.createTopic(topic, 1);
+        try (SyncChannel writer = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            writer.join(join("j1", 1));
+            writer.join(join("j2", 2));
+        }
+        try (SyncChannel reader = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            List<SyncChannel.Read> reads = read(reader, 2);
+            assertEquals(List.of(0L, 1L), reads.stream().map(SyncChannel.Read::offset).toList());
+        }
+    }
+
+    @Test
+    void aNodeWithoutACheckpointFailsOnALogTruncatedBelowACheckpointInsteadOfReplayingItsRest() throws Exception {
+        // the race: node b finds no checkpoint, then node a publishes some and deletes the rounds before them
+        String topic = "streamtrain.truncated.sync";
+        kafka.createTopic(topic, 1);
+        try (SyncChannel writer = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            for (int i = 1; i <= 4; i++) {
+                writer.join(join("j" + i, i));
+            }
+        }
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            admin.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(2))).all().get(30, TimeUnit.SECONDS);
+        }
+        try (SyncChannel reader = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            SyncChannel.TruncatedException e = assertThrows(SyncChannel.TruncatedException.class, () -> read(reader, 2),
+                    "a node that starts a run from round 0 must not read a log whose first rounds are gone");
+            assertEquals(true, e.getMessage().contains("were deleted"), e.getMessage());
+        }
+    }
+}
