@@ -440,7 +440,7 @@ public final class TrainerNode implements AutoCloseable {
                         RunSpec now = settingsLog.at(state.step());
                         if (now != settings) {
                             settings = now;
-                            runner = new StepRunner(state, engine, settings);
+                            runner = runner.withSettings(settings);
                         }
                         long waited = System.nanoTime() - idleSince;
                         meter.addDataWait(waited);

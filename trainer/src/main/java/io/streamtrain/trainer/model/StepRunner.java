@@ -65,6 +65,16 @@ public final class StepRunner {
     }
 
     /**
+     * The same training with settings a SET changed: the count of non-finite steps in a row
+     * goes on (a SET arriving between bad steps must not restart it).
+     */
+    public StepRunner withSettings(RunSpec settings) {
+        StepRunner next = new StepRunner(state, engine, settings);
+        next.skippedInARow = skippedInARow;
+        return next;
+    }
+
+    /**
      * PyTorch adds each backward's gradients to the last; this model's are cleared here. (DJL's
      * {@code collector.zeroGradients()} walks every array of the process, other threads' included.)
      */

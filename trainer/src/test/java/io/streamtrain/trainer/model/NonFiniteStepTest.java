@@ -70,4 +70,23 @@ class NonFiniteStepTest {
             assertTrue(e.getMessage().contains("20 steps in a row") && e.getMessage().contains("optimizer.learningRate"), e.getMessage());
         }
     }
+
+    @Test
+    void aSetBetweenBadStepsDoesNotRestartTheCount() {
+        RunSpec lowerRate = RunSpecParser.parse("""
+                run: nonfinite
+                data: { train: t }
+                model: { type: mlp, inputs: 4, hidden: [8], classes: 0, outputs: 1 }
+                optimizer: { type: adamw, learningRate: 0.001 }
+                regularization: { l2: 0.01, weightDecay: 0.1, clipGradNorm: 1.0 }
+                """);
+        try (ModelState s = ModelState.initialize(SPEC, engine)) {
+            StepRunner runner = new StepRunner(s, engine);
+            for (int i = 1; i < StepRunner.MAX_SKIPPED_IN_A_ROW; i++) {
+                assertTrue(runner.train(batch(Float.NaN)).skipped());
+            }
+            StepRunner afterSet = runner.withSettings(lowerRate);
+            assertThrows(StepRunner.NonFiniteTrainingException.class, () -> afterSet.train(batch(Float.NaN)));
+        }
+    }
 }
