@@ -59,7 +59,7 @@ final class FashionMnist extends Experiment {
         out.println("  " + loaded.describe(data));
         long steps = (loaded.train() + 63) / 64;
         int noneEpochs = fast ? 15 : 20;
-        int mlpEpochs = fast ? 15 : 50;
+        int mlpEpochs = fast ? 15 : 40;
         int cnnEpochs = fast ? 4 : 20;
         String mlp = "{ type: mlp, inputs: 784, hidden: [1024, 512], classes: 10, dropout: %s }";
         String cnn = fast ? "{ type: cnn, inputShape: [1, 28, 28], conv: [8, 16], hidden: [32], classes: 10, dropout: 0.3, convDropout: 0.1 }"
@@ -69,7 +69,7 @@ final class FashionMnist extends Experiment {
                 new Arm("MLP, no regularization", FashionData.spec("fashion-mlp-none", mlp.formatted("0.0"), seed, noneEpochs,
                         "{ type: adam, learningRate: 0.001 }", "{}", "{ enabled: false }"), false, Double.NaN),
                 new Arm("MLP, chapter", FashionData.spec("fashion-mlp-chapter", mlp.formatted("0.5"), seed, mlpEpochs,
-                        cosine(mlpEpochs * steps), chapter, "{ monitor: val_loss, patience: %d, minDelta: 0.0005 }".formatted(fast ? 3 : 5)),
+                        cosine(mlpEpochs * steps), chapter, "{ monitor: val_loss, patience: %d, minDelta: 0.0005 }".formatted(fast ? 3 : 10)),
                         true, MLP_TARGET),
                 new Arm("CNN, chapter", FashionData.spec("fashion-cnn-chapter", cnn, seed, cnnEpochs, cosine(cnnEpochs * steps), chapter,
                         "{ monitor: val_loss, patience: %d, minDelta: 0.0005 }".formatted(fast ? 2 : 3)), true, CNN_TARGET));
