@@ -217,7 +217,7 @@ final class WatchedRun {
         Path dir = reportDir.resolve(run);
         RunReport runReport = new RunReport(run, specText, evaluations, manifests, samples,
                 new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
-                        last == null ? null : last.best(), wall));
+                        stop == null ? 0 : Math.max(0, maxEpochs - stop.epoch()), last == null ? null : last.best(), wall));
         Path html = RunReportWriter.write(runReport, dir);
         String exported = "";
         if (last != null && last.best() != null) {

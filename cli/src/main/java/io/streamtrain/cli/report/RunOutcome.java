@@ -10,10 +10,12 @@ import java.util.Objects;
  * @param stopReason the STOP's reason code ({@code patience-exhausted}, {@code operator},
  *     ...); null when the run trained all its epochs or has not stopped yet
  * @param stopExplanation the STOP's human sentence; may be null
+ * @param epochsLeft how many of maxEpochs were still to train when the STOP came (0 when it
+ *     came at the last epoch, or there was none)
  * @param best the run's result, the best checkpoint; null when nothing was evaluated
  * @param wallTime from the start of the run to its end (or to now)
  */
-public record RunOutcome(String stopReason, String stopExplanation, BestCheckpoint best, Duration wallTime) {
+public record RunOutcome(String stopReason, String stopExplanation, int epochsLeft, BestCheckpoint best, Duration wallTime) {
     public RunOutcome {
         Objects.requireNonNull(wallTime, "wallTime");
     }
@@ -23,10 +25,11 @@ public record RunOutcome(String stopReason, String stopExplanation, BestCheckpoi
     }
 
     /**
-     * Whether the run was stopped before its last epoch: a STOP at the last epoch (reason
-     * {@code max-epochs}) ends the run where it would have ended anyway.
+     * Whether the run was stopped before its last epoch. A STOP at the last epoch ends the
+     * run where it would have ended anyway, whatever its reason (patience can run out at the
+     * last epoch too).
      */
     public boolean stoppedEarly() {
-        return stopped() && !"max-epochs".equals(stopReason);
+        return stopped() && epochsLeft > 0;
     }
 }

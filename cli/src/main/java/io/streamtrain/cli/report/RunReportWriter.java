@@ -14,7 +14,7 @@ import java.nio.file.StandardCopyOption;
  *
  * <pre>{@code
  * RunReportWriter.write(new RunReport(run, specText, evaluations, manifests, samplesByNode,
- *         new RunOutcome("patience-exhausted", explanation, best, wallTime)), Path.of("runs", run));
+ *         new RunOutcome("patience-exhausted", explanation, epochsLeft, best, wallTime)), Path.of("runs", run));
  * }</pre>
  */
 public final class RunReportWriter {

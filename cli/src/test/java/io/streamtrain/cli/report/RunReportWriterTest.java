@@ -206,7 +206,7 @@ class RunReportWriterTest {
         RunReport base = Runs.stoppedRun(3);
         String evil = "</title><script>alert('x')</script> & ]]> \u0007";
         RunReport report = new RunReport("demo", "run: demo # <b>&</b>\n", base.evaluations(), base.checkpoints(),
-                Map.of(evil, Runs.samples(3, 0)), new RunOutcome("operator", evil, null, Duration.ofSeconds(3)));
+                Map.of(evil, Runs.samples(3, 0)), new RunOutcome("operator", evil, 4, null, Duration.ofSeconds(3)));
         String html = write(report);
         Svg.parse(html);
         assertFalse(html.contains("<script"));
@@ -230,7 +230,7 @@ class RunReportWriterTest {
     void trainingWithoutEvaluationsStillPlotsTheTrainLoss() throws Exception {
         RunReport base = Runs.stoppedRun(SCRAPES);
         RunReport report = new RunReport("demo", Runs.SPEC, List.of(), base.checkpoints(), base.nodeSamples(),
-                new RunOutcome(null, null, null, Duration.ofSeconds(5)));
+                new RunOutcome(null, null, 0, null, Duration.ofSeconds(5)));
         String html = write(report);
         Svg loss = Svg.titled(html, ReportCharts.LOSS);
         assertEquals(List.of("train", "train + penalties"), loss.seriesNames());

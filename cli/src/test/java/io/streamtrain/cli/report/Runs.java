@@ -46,14 +46,14 @@ final class Runs {
             }
         }
         Map<String, List<StepSample>> nodes = Map.of("trainer-0", samples(scrapes, 1000), "trainer-1", samples(scrapes, 1500));
-        RunOutcome outcome = new RunOutcome("patience-exhausted", "val_loss has not improved for 3 evaluations",
+        RunOutcome outcome = new RunOutcome("patience-exhausted", "val_loss has not improved for 3 evaluations", 2,
                 best(BEST_EPOCH), Duration.ofMillis(7_200));
         return new RunReport("demo", SPEC, evaluations, manifests, nodes, outcome);
     }
 
     /** Nothing yet: no evaluations, no checkpoints, no scrapes. */
     static RunReport emptyRun() {
-        return new RunReport("fresh", SPEC, List.of(), List.of(), Map.of(), new RunOutcome(null, null, null, Duration.ZERO));
+        return new RunReport("fresh", SPEC, List.of(), List.of(), Map.of(), new RunOutcome(null, null, 0, null, Duration.ZERO));
     }
 
     static BestCheckpoint best(int epoch) {
