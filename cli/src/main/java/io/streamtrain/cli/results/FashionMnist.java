@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
                     + "regularization, the same MLP with dropout, decoupled weight decay and early stopping, and a CNN with the same, one after another on an embedded "
                     + "broker; score each run's checkpoint (the best for early stopping, else the last) on the 10,000 test images no "
                     + "run trains or stops on, and write the section 'fashion-mnist' of <out>/results.md with the figures "
-                    + "(targets: MLP >= 0.895, CNN >= 0.92 test accuracy). About 50 minutes on 2 cores; --fast: 3,000 images, a "
+                    + "(targets: MLP >= 0.895, CNN >= 0.92 test accuracy). About 15 minutes on 2 cores; --fast: 3,000 images, a "
                     + "minute or two.",
             "",
             "Needs the Debian package dataset-fashion-mnist (or --data DIR with its four .gz files).",
