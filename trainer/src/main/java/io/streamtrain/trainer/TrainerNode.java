@@ -329,6 +329,12 @@ public final class TrainerNode implements AutoCloseable {
             SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null, startedAt);
             return new Session(engine, state, control, syncLog, syncFrom).run();
         } catch (SyncChannel.TruncatedException e) {
+            if (latest.isEmpty() && readLatestCheckpoint().isEmpty()) {
+                // rounds are deleted only below a checkpoint: one must exist, but none can be read
+                throw new IllegalStateException("the sync log " + Topics.sync(spec.run()) + " no longer holds the run's first rounds,"
+                        + " but run " + spec.run() + " has no checkpoint this node can read (see any warning above about a checkpoint"
+                        + " that did not verify): restore the checkpoints or their claim-check store, or start a new run id", e);
+            }
             if (attempt >= 5) {
                 throw e;
             }
