@@ -217,7 +217,9 @@ final class WatchedRun {
         Path dir = reportDir.resolve(run);
         RunReport runReport = new RunReport(run, specText, evaluations, manifests, samples,
                 new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
-                        stop == null ? 0 : Math.max(0, maxEpochs - stop.epoch()), last == null ? null : last.best(), wall));
+                        // the evaluator may decide on epoch N after the nodes trained further: what counts is what was trained
+                        stop == null ? 0 : Math.max(0, maxEpochs - Math.max(stop.epoch(), lastEpoch(manifests))),
+                        last == null ? null : last.best(), wall));
         Path html = RunReportWriter.write(runReport, dir);
         String exported = "";
         if (last != null && last.best() != null) {

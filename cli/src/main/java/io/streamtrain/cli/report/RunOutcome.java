@@ -7,11 +7,12 @@ import java.util.Objects;
 /**
  * How a run ended, or where it stands when the report is written mid-run.
  *
- * @param stopReason the STOP's reason code ({@code patience-exhausted}, {@code operator},
- *     ...); null when the run trained all its epochs or has not stopped yet
+ * @param stopReason the STOP's reason code ({@code patience-exhausted}, {@code max-epochs},
+ *     ...); null when no STOP was sent (the run trained all its epochs without one, or has not
+ *     stopped yet). A STOP can come at the last epoch too: {@link #stoppedEarly} tells.
  * @param stopExplanation the STOP's human sentence; may be null
- * @param epochsLeft how many of maxEpochs were still to train when the STOP came (0 when it
- *     came at the last epoch, or there was none)
+ * @param epochsLeft how many of maxEpochs were still untrained when the run stopped (0 when
+ *     the STOP came at or after the last epoch, or there was none)
  * @param best the run's result, the best checkpoint; null when nothing was evaluated
  * @param wallTime from the start of the run to its end (or to now)
  */
