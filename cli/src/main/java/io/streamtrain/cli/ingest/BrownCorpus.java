@@ -93,9 +93,10 @@ final class BrownCorpus {
 
     /**
      * Holds out whole documents: of each genre's files, {@code fraction} of them (rounded, at
-     * least one, never all), chosen by a shuffle with {@code seed}; a genre with one file stays
-     * in training. Validation text then shares no document with training text, as windows
-     * split after shuffling would.
+     * least one, never all), chosen by a shuffle with {@code seed} and the genre (so a genre's
+     * choice does not depend on the other genres selected); a genre with one file stays in
+     * training. Validation text then shares no document with training text, as windows split
+     * after shuffling would.
      *
      * @param files corpus files as {@link #files} returns them
      */
@@ -105,10 +106,9 @@ final class BrownCorpus {
             byGenre.computeIfAbsent(f.getFileName().toString().charAt(1), g -> new ArrayList<>()).add(f);
         }
         Set<Path> held = new java.util.HashSet<>();
-        java.util.Random random = new java.util.Random(seed);
-        for (List<Path> genre : byGenre.values()) {
-            List<Path> order = new ArrayList<>(genre.stream().sorted().toList());
-            java.util.Collections.shuffle(order, random);
+        for (Map.Entry<Character, List<Path>> genre : byGenre.entrySet()) {
+            List<Path> order = new ArrayList<>(genre.getValue().stream().sorted().toList());
+            java.util.Collections.shuffle(order, new java.util.Random(seed * 31 + genre.getKey()));
             int n = order.size() < 2 ? 0 : (int) Math.min(order.size() - 1, Math.max(1, Math.round(fraction * order.size())));
             held.addAll(order.subList(0, n));
         }

@@ -100,7 +100,8 @@ public final class IngestCommand implements Callable<Integer> {
         String topic;
 
         @Option(names = "--validation-topic", paramLabel = "TOPIC",
-                description = "The topic of the validation split; needs --validation-fraction or --validation-input.")
+                description = "The topic of the validation split; needs --validation-fraction or --validation-input (brown: or"
+                        + " --validation-documents).")
         String validationTopic;
 
         @Option(names = "--validation-fraction", paramLabel = "F", defaultValue = "0",
@@ -115,7 +116,8 @@ public final class IngestCommand implements Callable<Integer> {
         @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "Seed of the shuffle (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--no-shuffle", description = "Keep the input order (then the validation split is the first samples).")
+        @Option(names = "--no-shuffle", description = "Keep the input order (then the validation split is the first samples; brown's"
+                + " --validation-documents are still chosen by --seed).")
         boolean noShuffle;
 
         @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
@@ -123,7 +125,8 @@ public final class IngestCommand implements Callable<Integer> {
         int limit;
 
         @Option(names = "--validation-limit", paramLabel = "N",
-                description = "Send at most N samples to --validation-topic, taken after shuffling (default: --limit).")
+                description = "Send at most N samples to --validation-topic, taken after shuffling (default: --limit). With"
+                        + " --validation-fraction the share is taken first and what is left of it over N is used nowhere.")
         Integer validationLimit;
 
         @Option(names = "--records-per-message", paramLabel = "N", defaultValue = "64",
@@ -183,6 +186,9 @@ public final class IngestCommand implements Callable<Integer> {
             }
             if (split && validationTopic == null) {
                 return "--validation-fraction and --validation-input need --validation-topic: where the validation samples go";
+            }
+            if (validationLimit != null && validationTopic == null) {
+                return "--validation-limit needs --validation-topic";
             }
             if (!split && validationTopic != null) {
                 return "--validation-topic needs --validation-fraction F (a share of the input) or --validation-input FILE";

