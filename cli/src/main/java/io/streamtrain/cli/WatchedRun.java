@@ -8,8 +8,13 @@ import io.streamtrain.cli.report.RunReportWriter;
 import io.streamtrain.cli.report.StepSample;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -23,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
 /**
@@ -100,6 +106,7 @@ final class WatchedRun {
         }
         long[] lastScrape = {0};
         List<CheckpointManifest> manifests;
+        ControlMessage.Stop stopCommand;
         try {
             TrainerJvms.awaitExit(started, Duration.ofDays(7), () -> {
                 if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
@@ -110,15 +117,34 @@ final class WatchedRun {
             // every node is gone: the checkpoints are all there
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
                 manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests();
+                stopCommand = firstStop(c);
             }
-            awaitLastEvaluation(manifests, evaluations);
+            // after an operator's STOP the evaluator scores none of the run's checkpoints: nothing to wait for
+            if (stopCommand == null || "evaluator".equals(stopCommand.source())) {
+                awaitLastEvaluation(manifests, evaluations);
+            }
         } finally {
             evaluator.close();
             evaluatorThread.join(30_000);
         }
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
-        return report(kafka.bootstrapServers(), manifests, evaluations, followed, Duration.ofNanos(System.nanoTime() - startedNanos));
+        return report(kafka.bootstrapServers(), manifests, evaluations, stopCommand, followed,
+                Duration.ofNanos(System.nanoTime() - startedNanos));
+    }
+
+    /** The run's STOP on its control topic (the evaluator's or an operator's), or null. */
+    private ControlMessage.Stop firstStop(KafkaConsumer<byte[], byte[]> c) {
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(c, Topics.control(run), Duration.ofSeconds(30))) {
+            try {
+                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop) {
+                    return stop;
+                }
+            } catch (MalformedMessageException e) {
+                // the trainers count and skip it; so does the report
+            }
+        }
+        return null;
     }
 
     /**
@@ -208,17 +234,23 @@ final class WatchedRun {
     }
 
     /** Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary. */
+    /**
+     * @param stopCommand the STOP on the run's control topic: the evaluator's, or an operator's
+     *     ({@code ctl stop}), which no evaluation records
+     */
     private RunReport report(String bootstrap, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
-            Map<String, Followed> followed, Duration wall) throws Exception {
+            ControlMessage.Stop stopCommand, Map<String, Followed> followed, Duration wall) throws Exception {
         EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
         EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
         Map<String, List<StepSample>> samples = new TreeMap<>();
         followed.forEach((id, f) -> samples.put(id, List.copyOf(f.samples)));
         Path dir = reportDir.resolve(run);
+        String reason = stopCommand != null ? stopCommand.reason() : stop == null ? null : stop.reason();
+        String explanation = stopCommand != null ? stopCommand.explanation() : stop == null ? null : stop.explanation();
+        // the evaluator may decide on epoch N after the nodes trained further: what counts is what was trained
+        int stoppedAfter = Math.max(stop == null ? 0 : stop.epoch(), lastEpoch(manifests));
         RunReport runReport = new RunReport(run, specText, evaluations, manifests, samples,
-                new RunOutcome(stop == null ? null : stop.reason(), stop == null ? null : stop.explanation(),
-                        // the evaluator may decide on epoch N after the nodes trained further: what counts is what was trained
-                        stop == null ? 0 : Math.max(0, maxEpochs - Math.max(stop.epoch(), lastEpoch(manifests))),
+                new RunOutcome(reason, explanation, reason == null ? 0 : Math.max(0, maxEpochs - stoppedAfter),
                         last == null ? null : last.best(), wall));
         Path html = RunReportWriter.write(runReport, dir);
         String exported = "";
