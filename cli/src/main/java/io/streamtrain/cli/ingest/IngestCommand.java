@@ -569,6 +569,10 @@ public final class IngestCommand implements Callable<Integer> {
                     }
                     train = split.train();
                     options.validationInputs = split.validation();
+                    // the other options' errors before anything is said about the documents
+                    if (options.problem() != null) {
+                        throw new InputException(options.problem());
+                    }
                     System.out.println("validation documents (" + split.validation().size() + " of " + (split.train().size()
                             + split.validation().size()) + "): " + String.join(" ", split.validation().stream()
                                     .map(f -> f.getFileName().toString()).toList()));

@@ -225,6 +225,12 @@ class IngestTest {
         assertEquals(3, samples(documents("docs.limited.validation")), "--validation-limit 3");
         assertTrue(samples(documents("docs.limited.train")) > 3, "the train topic is not limited by it");
 
+        CommandRun sameTopic = ingest("brown", dir.toString(), "--topic", "same", "--validation-topic", "same",
+                "--validation-documents", "0.25");
+        assertEquals(2, sameTopic.exitCode(), sameTopic.toString());
+        assertTrue(sameTopic.err().contains("--topic and --validation-topic must differ"), sameTopic.err());
+        assertFalse(sameTopic.out().contains("validation documents"), "nothing said of the documents before the error: " + sameTopic.out());
+
         CommandRun limitAlone = ingest("brown", dir.toString(), "--topic", "never.written", "--validation-limit", "3");
         assertEquals(2, limitAlone.exitCode(), limitAlone.toString());
         assertTrue(limitAlone.err().contains("--validation-limit needs --validation-topic"), limitAlone.err());
