@@ -304,6 +304,7 @@ public final class TrainerNode implements AutoCloseable {
         }
         // a run with checkpoints of its own resumes from them: init.from only starts a run
         InitialWeights from = latest.isPresent() ? null : initialWeights();
+        Session session = null;
         try (ModelState state = ModelState.initialize(spec, engine, from)) {
             RoundState start;
             long syncFrom = -1;
@@ -327,7 +328,8 @@ public final class TrainerNode implements AutoCloseable {
             }
             long startedAt = latest.map(c -> java.time.Instant.parse(c.manifest().time()).toEpochMilli()).orElse(-1L);
             SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start, start.epochEnd() ? start : null, startedAt);
-            return new Session(engine, state, control, syncLog, syncFrom).run();
+            session = new Session(engine, state, control, syncLog, syncFrom);
+            return session.run();
         } catch (SyncChannel.TruncatedException e) {
             if (latest.isEmpty() && readLatestCheckpoint().isEmpty()) {
                 // rounds are deleted only below a checkpoint: one must exist, but none can be read
@@ -339,7 +341,8 @@ public final class TrainerNode implements AutoCloseable {
                 throw e;
             }
             log.info("{}; reading the latest checkpoint again", e.getMessage());
-            return train(engine, control, attempt + 1);
+            // a node that trained since its start meets a new truncation, not the same one again: it counts from 1
+            return train(engine, control, session != null && session.resumed ? 1 : attempt + 1);
         }
     }
 
@@ -375,6 +378,8 @@ public final class TrainerNode implements AutoCloseable {
         private final java.util.ArrayDeque<Long> publishedSyncOffsets = new java.util.ArrayDeque<>();
         /** How long this node's last round took to close after its contribution: reported with the next. */
         private double lastRoundWaitSeconds;
+        /** Whether this session has restored some generation's resume point (so it read the sync log up to there). */
+        private boolean resumed;
 
         Session(Engine engine, ModelState state, ControlFeed control, SyncLog syncLog, long syncFrom) {
             this.engine = engine;
@@ -554,6 +559,7 @@ public final class TrainerNode implements AutoCloseable {
                 return false;
             }
             state.restore(at.state(), at.step());
+            resumed = true;
             settings = settingsLog.at(state.step());
             runner = new StepRunner(state, engine, settings);
             meter.reset();
