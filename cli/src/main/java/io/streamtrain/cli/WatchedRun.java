@@ -233,8 +233,9 @@ final class WatchedRun {
                 EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
     }
 
-    /** Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary. */
     /**
+     * Writes reportDir/run/ (report, evaluations, spec, best weights) and prints the summary.
+     *
      * @param stopCommand the STOP on the run's control topic: the evaluator's, or an operator's
      *     ({@code ctl stop}), which no evaluation records
      */

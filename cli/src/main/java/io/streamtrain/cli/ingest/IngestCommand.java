@@ -252,10 +252,7 @@ public final class IngestCommand implements Callable<Integer> {
                         throw new InputException("--validation-fraction " + validationFraction + " leaves no sample of " + plan.validation().length
                                 + " for " + topic);
                     }
-                    int[] held = plan.validation();
-                    // the share is taken first; what --validation-limit leaves of it goes nowhere
-                    outputs.add(new Output(validationTopic, samples, validationLimit() > 0 && validationLimit() < held.length
-                            ? java.util.Arrays.copyOf(held, validationLimit()) : held, validationPartitions));
+                    outputs.add(new Output(validationTopic, samples, plan.validation(validationLimit()), validationPartitions));
                 }
                 out.println((noShuffle ? "in input order" : "shuffled with seed " + seed) + (limit > 0 ? ", at most " + limit + " samples an input" : "")
                         + (validationTopic != null && validationLimit() != limit
@@ -570,8 +567,9 @@ public final class IngestCommand implements Callable<Integer> {
                     train = split.train();
                     options.validationInputs = split.validation();
                     // the other options' errors before anything is said about the documents
-                    if (options.problem() != null) {
-                        throw new InputException(options.problem());
+                    String optionsProblem = options.problem();
+                    if (optionsProblem != null) {
+                        throw new InputException(optionsProblem);
                     }
                     System.out.println("validation documents (" + split.validation().size() + " of " + (split.train().size()
                             + split.validation().size()) + "): " + String.join(" ", split.validation().stream()

@@ -32,6 +32,14 @@ record IngestPlan(int[] train, int[] validation) {
         return new IngestPlan(Arrays.copyOfRange(order, validation, order.length), Arrays.copyOf(order, validation));
     }
 
+    /**
+     * The validation indexes, at most {@code limit} of them (0: all): the first in the plan's
+     * order. The share is taken first, so what the limit leaves of it goes to neither topic.
+     */
+    int[] validation(int limit) {
+        return limit > 0 && limit < validation.length ? Arrays.copyOf(validation, limit) : validation;
+    }
+
     static int[] order(int samples, boolean shuffle, long seed) {
         int[] order = new int[samples];
         for (int i = 0; i < samples; i++) {

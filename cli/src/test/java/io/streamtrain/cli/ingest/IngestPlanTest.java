@@ -37,6 +37,11 @@ class IngestPlanTest {
         assertArrayEquals(new int[] {2, 3, 4, 5, 6, 7, 8, 9}, ordered.train());
         assertEquals(1, IngestPlan.of(10, false, 7, 0, 0.01).validation().length, "a fraction above zero gives at least one");
         assertEquals(6, IngestPlan.of(10, true, 7, 6, 0).train().length, "--limit");
+        IngestPlan split = IngestPlan.of(100, true, 7, 0, 0.2);
+        assertArrayEquals(Arrays.copyOf(split.validation(), 5), split.validation(5), "--validation-limit: the first of the share");
+        assertArrayEquals(split.validation(), split.validation(0), "0: all of it");
+        assertArrayEquals(split.validation(), split.validation(50), "a limit above the share takes the share");
+        assertEquals(80, split.train().length, "the train topic keeps its share whatever the validation limit");
     }
 
     @Test
