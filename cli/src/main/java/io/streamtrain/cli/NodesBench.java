@@ -38,6 +38,11 @@ import picocli.CommandLine.Spec;
  * model per JVM) with one PyTorch thread; the broker is embedded in the bench's JVM. The
  * figures come from each run's epoch checkpoints: epoch 1 (JVM and PyTorch warm-up) is left
  * out, and each figure is the median over the later epochs.
+ *
+ * <p>A third measurement runs two separate one-node runs at the same time: two nodes that
+ * share nothing but the machine and the broker. What they reach together is the most two
+ * nodes can reach on this machine whatever the sync protocol does, so the 2-node run's
+ * figure can be read against it.
  */
 @Command(name = "nodes", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -51,6 +56,10 @@ import picocli.CommandLine.Spec;
                     + "(2-node / (2 x 1-node samples/s)), the bytes written to the sync topic per round, and the time the "
                     + "nodes waited for rounds to close as a fraction of their wall time. Also prints the CPU used over the "
                     + "counted epochs: the whole machine's, each node's, and the bench JVM's (which runs the broker).",
+            "",
+            "Each round also runs two separate 1-node runs at the same time (no sync between them: nothing shared but the "
+                    + "machine and the broker). Their samples/s together is the most 2 nodes can reach on this machine whatever the "
+                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached.",
             "",
             "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
                     + "--every-steps 50."})
@@ -67,19 +76,19 @@ public final class NodesBench implements Callable<Integer> {
     @Spec
     CommandSpec command;
 
-    @Option(names = "--records", defaultValue = "600",
+    // 1800 records: an epoch of several seconds, so JIT warm-up and epoch-end work weigh little (docs/benchmarks.md)
+    @Option(names = "--records", defaultValue = "1800",
             description = "Train records of --batch-size samples, split evenly over 2 partitions (default: ${DEFAULT-VALUE}).")
     int records;
 
     @Option(names = "--batch-size", defaultValue = "128", description = "Samples per record and per training step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    // two nodes and the broker on two cores starve the JIT: they take several epochs to reach their speed (docs/benchmarks.md)
-    @Option(names = "--epochs", defaultValue = "8",
+    @Option(names = "--epochs", defaultValue = "6",
             description = "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of a 1-node and a 2-node measurement (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the three measurements: 1 node, 2 nodes, 2 separate runs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--every-steps", defaultValue = "50", description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
@@ -111,8 +120,10 @@ public final class NodesBench implements Callable<Integer> {
         System.out.println("  targets: 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 % of wall time with everySteps 50");
         List<Epoch> one = new ArrayList<>();
         List<Epoch> two = new ArrayList<>();
+        List<Epoch> separate = new ArrayList<>();
         List<Cpu> cpuOne = new ArrayList<>();
         List<Cpu> cpuTwo = new ArrayList<>();
+        List<Cpu> cpuSeparate = new ArrayList<>();
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
             broker.createTopic(TOPIC, PARTITIONS);
@@ -120,30 +131,40 @@ public final class NodesBench implements Callable<Integer> {
             values = null; // the broker has them; the child JVMs need the memory more
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
             for (int round = 1; round <= rounds; round++) {
-                Measurement m1 = measure(kafka, jvms, round, 1);
-                Measurement m2 = measure(kafka, jvms, round, 2);
+                Measurement m1 = measure(kafka, jvms, round, Setup.ONE);
+                Measurement m2 = measure(kafka, jvms, round, Setup.TWO);
+                Measurement ms = measure(kafka, jvms, round, Setup.SEPARATE);
                 one.addAll(m1.epochs());
                 two.addAll(m2.epochs());
+                separate.addAll(ms.epochs());
                 cpuOne.add(m1.cpu());
                 cpuTwo.add(m2.cpu());
-                System.out.printf(Locale.ROOT, "  round %d: speed-up %.2f x, scaling efficiency %.3f%n", round,
-                        m2.samplesPerSecond() / m1.samplesPerSecond(), m2.samplesPerSecond() / (2 * m1.samplesPerSecond()));
+                cpuSeparate.add(ms.cpu());
+                System.out.printf(Locale.ROOT, "  round %d: speed-up %.2f x, scaling efficiency %.3f; the machine's ceiling %.2f x,"
+                                + " of which the 2-node run reached %.0f %%%n", round, m2.samplesPerSecond() / m1.samplesPerSecond(),
+                        m2.samplesPerSecond() / (2 * m1.samplesPerSecond()), ms.samplesPerSecond() / m1.samplesPerSecond(),
+                        100 * m2.samplesPerSecond() / ms.samplesPerSecond());
             }
         } finally {
             jvms.broker(null);
         }
         double s1 = median(one, Epoch::samplesPerSecond);
         double s2 = median(two, Epoch::samplesPerSecond);
+        double ss = median(separate, Epoch::samplesPerSecond);
         System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f, 2 nodes %.0f;"
                 + " speed-up %.2f x (target >= 1.7), scaling efficiency %.3f%n", one.size(), s1, s2, s2 / s1, s2 / (2 * s1));
+        System.out.printf(Locale.ROOT, "result: the machine's ceiling: 2 separate 1-node runs at once %.0f samples/s together, %.2f x one"
+                + " node; the 2-node run reached %.0f %% of it%n", ss, ss / s1, 100 * s2 / ss);
         System.out.printf(Locale.ROOT, "result: sync per round (all nodes): 1 node %.2f MB, 2 nodes %.2f MB; round wait: 1 node %.1f %%,"
                         + " 2 nodes %.1f %% of wall time (target <= 5 %% with everySteps 50; this run: %d)%n",
                 median(one, Epoch::syncBytesPerRound) / 1e6, median(two, Epoch::syncBytesPerRound) / 1e6,
                 100 * median(one, Epoch::waitFraction), 100 * median(two, Epoch::waitFraction), everySteps);
         System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
-                        + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
+                        + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM;"
+                + " 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
                 rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
-                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench));
+                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench),
+                100 * median(cpuSeparate, Cpu::machine), median(cpuSeparate, Cpu::perNode), median(cpuSeparate, Cpu::bench));
         return 0;
     }
 
@@ -163,27 +184,67 @@ public final class NodesBench implements Callable<Integer> {
                 """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, everySteps, nodes);
     }
 
-    /** One run of {@code nodes} nodes, from start to its last epoch, in a run of its own. */
-    private Measurement measure(KafkaSettings kafka, TrainerJvms jvms, int round, int nodes) throws Exception {
-        String run = "nodesbench-r" + round + "-n" + nodes;
-        Path spec = jvms.spec(run, spec(run, nodes));
-        String label = nodes == 1 ? "1 node " : nodes + " nodes";
-        System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, label, nodes, nodes == 1 ? "" : "s", run);
+    /**
+     * What a measurement starts: runs of so many nodes each, all at once.
+     *
+     * @param runNodes the nodes of each run
+     */
+    enum Setup {
+        ONE("1 node ", 1), TWO("2 nodes", 2), SEPARATE("2 separate runs", 1, 1);
+
+        final String label;
+        final int[] runNodes;
+
+        Setup(String label, int... runNodes) {
+            this.label = label;
+            this.runNodes = runNodes;
+        }
+
+        String run(int round, int index) {
+            return "nodesbench-r" + round + switch (this) {
+                case ONE -> "-n1";
+                case TWO -> "-n2";
+                case SEPARATE -> "-separate-" + (char) ('a' + index);
+            };
+        }
+
+        int nodes() {
+            return java.util.Arrays.stream(runNodes).sum();
+        }
+    }
+
+    /** The runs of a setup, from start to their last epoch, each a run of its own. */
+    private Measurement measure(KafkaSettings kafka, TrainerJvms jvms, int round, Setup setup) throws Exception {
+        List<String> runs = new ArrayList<>();
         List<TrainerJvms.Node> procs = new ArrayList<>();
         CpuSampler cpu = new CpuSampler();
         try {
-            for (int i = 0; i < nodes; i++) {
-                procs.add(jvms.start(spec, kafka.bootstrapServers(), run + "-node-" + i, line -> progress(line, "    " + label + ": ")));
+            for (int r = 0; r < setup.runNodes.length; r++) {
+                String run = setup.run(round, r);
+                runs.add(run);
+                Path spec = jvms.spec(run, spec(run, setup.runNodes[r]));
+                // with two runs at once, progress says whose epoch it is
+                String prefix = "    " + setup.label + (setup.runNodes.length > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
+                System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, setup.label,
+                        setup.runNodes[r], setup.runNodes[r] == 1 ? "" : "s", run);
+                for (int i = 0; i < setup.runNodes[r]; i++) {
+                    procs.add(jvms.start(spec, kafka.bootstrapServers(), run + "-node-" + i, line -> progress(line, prefix)));
+                }
             }
             TrainerJvms.awaitExit(procs, MEASUREMENT_TIMEOUT, () -> cpu.sample(procs));
         } finally {
             procs.forEach(TrainerJvms.Node::kill);
         }
-        Measurement m = figures(kafka, run, nodes, cpu);
-        System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s, sync %.2f MB per round (%.0f rounds per epoch),"
+        List<List<CheckpointManifest>> manifests = new ArrayList<>();
+        for (int r = 0; r < runs.size(); r++) {
+            manifests.add(manifests(kafka, runs.get(r)));
+        }
+        Measurement m = figures(manifests, setup, cpu);
+        System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s%s, sync %.2f MB per round (%.0f rounds per epoch),"
                         + " round wait %.1f %% of wall time; CPU: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM"
-                        + " (broker)%n", round, label, m.samplesPerSecond(), m.syncBytesPerRound() / 1e6, median(m.epochs(), Epoch::rounds),
-                100 * m.waitFraction(), 100 * m.cpu().machine(), m.cpu().perNode(), m.cpu().bench());
+                        + " (broker)%n", round, setup.label, m.samplesPerSecond(), setup == Setup.SEPARATE ? " together" : "",
+                m.syncBytesPerRound() / 1e6, median(m.epochs(), Epoch::rounds), 100 * m.waitFraction(), 100 * m.cpu().machine(),
+                m.cpu().perNode(), m.cpu().bench());
         return m;
     }
 
@@ -196,8 +257,8 @@ public final class NodesBench implements Callable<Integer> {
         }
     }
 
-    /** The run's epoch checkpoints, epoch 1 left out. */
-    private Measurement figures(KafkaSettings kafka, String run, int nodes, CpuSampler cpu) throws IOException, BenchFailedException {
+    /** The run's epoch checkpoints, one per epoch, in epoch order. */
+    private List<CheckpointManifest> manifests(KafkaSettings kafka, String run) throws IOException, BenchFailedException {
         List<CheckpointManifest> manifests = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
             for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.checkpoints(run), Duration.ofSeconds(30))) {
@@ -214,29 +275,49 @@ public final class NodesBench implements Callable<Integer> {
         if (!seen.equals(java.util.stream.IntStream.rangeClosed(1, epochs).boxed().toList())) {
             throw new BenchFailedException("run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
         }
+        return manifests;
+    }
+
+    /**
+     * A setup's counted epochs, epoch 1 left out. With several runs at once, epoch k is the
+     * runs' epochs k together (they started together and train alike): their samples/s
+     * added up, their sync figures averaged.
+     */
+    private static Measurement figures(List<List<CheckpointManifest>> runs, Setup setup, CpuSampler cpu) {
         List<Epoch> out = new ArrayList<>();
-        for (int i = 1; i < manifests.size(); i++) {
-            CheckpointManifest m = manifests.get(i);
-            Map<String, Double> x = m.metrics();
-            long rounds = m.round() - manifests.get(i - 1).round();
-            double seconds = x.get("seconds");
-            out.add(new Epoch(x.get("samples") / seconds, rounds, x.get("sync_bytes") / Math.max(1, rounds),
-                    x.get("sync_wait_seconds") / (nodes * seconds)));
+        for (int i = 1; i < runs.get(0).size(); i++) {
+            double samplesPerSecond = 0;
+            double rounds = 0;
+            double syncBytesPerRound = 0;
+            double waitFraction = 0;
+            for (int r = 0; r < runs.size(); r++) {
+                CheckpointManifest m = runs.get(r).get(i);
+                Map<String, Double> x = m.metrics();
+                long closed = m.round() - runs.get(r).get(i - 1).round();
+                double seconds = x.get("seconds");
+                samplesPerSecond += x.get("samples") / seconds;
+                rounds += closed;
+                syncBytesPerRound += x.get("sync_bytes") / Math.max(1, closed);
+                waitFraction += x.get("sync_wait_seconds") / (setup.runNodes[r] * seconds);
+            }
+            int n = runs.size();
+            out.add(new Epoch(samplesPerSecond, rounds / n, syncBytesPerRound / n, waitFraction / n));
         }
-        // the counted epochs ran from epoch 1's checkpoint to the last one
-        Cpu used = cpu.over(Instant.parse(manifests.get(0).time()), Instant.parse(manifests.get(manifests.size() - 1).time()), nodes);
-        return new Measurement(out, used);
+        // the counted epochs ran from epoch 1's checkpoint to the last one (of the runs that started together: the earliest to the latest)
+        Instant from = runs.stream().map(m -> Instant.parse(m.get(0).time())).min(Comparator.naturalOrder()).orElseThrow();
+        Instant to = runs.stream().map(m -> Instant.parse(m.get(m.size() - 1).time())).max(Comparator.naturalOrder()).orElseThrow();
+        return new Measurement(out, cpu.over(from, to, setup.nodes()));
     }
 
     /**
      * One counted epoch of a run.
      *
      * @param samplesPerSecond the epoch's samples over its wall time on the node that published its checkpoint
-     * @param rounds rounds closed in the epoch
+     * @param rounds rounds closed in the epoch (per run, with several runs)
      * @param syncBytesPerRound bytes all nodes wrote to the sync topic in the epoch, per round
      * @param waitFraction the nodes' summed time waiting for rounds to close over their summed wall time
      */
-    record Epoch(double samplesPerSecond, long rounds, double syncBytesPerRound, double waitFraction) {}
+    record Epoch(double samplesPerSecond, double rounds, double syncBytesPerRound, double waitFraction) {}
 
     /**
      * A run's counted epochs and their medians.

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** {@code bench nodes} runs its 1- and 2-node trainer JVMs to the end and prints its figures; what they are is not tested. */
+/**
+ * {@code bench nodes} runs its trainer JVMs (1 node, 2 nodes, 2 separate runs) to the end and
+ * prints its figures; what they are is not tested.
+ */
 class NodesBenchTest {
     @Test
     void aTinyBenchRunsBothMeasurementsAndPrintsItsFigures() {
@@ -15,7 +18,10 @@ class NodesBenchTest {
         String out = bench[1];
         assertTrue(Pattern.compile("round 1, 1 node : +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
         assertTrue(Pattern.compile("round 1, 2 nodes: +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
+        assertTrue(Pattern.compile("round 1, 2 separate runs: +\\d+ samples/s together, sync [\\d.]+ MB per round").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: samples/s .*: 1 node \\d+, 2 nodes \\d+; speed-up [\\d.]+ x .*scaling efficiency [\\d.]+").matcher(out).find(), out);
+        assertTrue(Pattern.compile("result: the machine's ceiling: 2 separate 1-node runs at once \\d+ samples/s together, [\\d.]+ x one"
+                + " node; the 2-node run reached \\d+ % of it").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: sync per round .*round wait: 1 node [\\d.]+ %, 2 nodes [\\d.]+ %").matcher(out).find(), out);
     }
 }
