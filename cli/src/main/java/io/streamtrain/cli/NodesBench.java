@@ -303,9 +303,9 @@ public final class NodesBench implements Callable<Integer> {
             int n = runs.size();
             out.add(new Epoch(samplesPerSecond, rounds / n, syncBytesPerRound / n, waitFraction / n));
         }
-        // the counted epochs ran from epoch 1's checkpoint to the last one (of the runs that started together: the earliest to the latest)
-        Instant from = runs.stream().map(m -> Instant.parse(m.get(0).time())).min(Comparator.naturalOrder()).orElseThrow();
-        Instant to = runs.stream().map(m -> Instant.parse(m.get(m.size() - 1).time())).max(Comparator.naturalOrder()).orElseThrow();
+        // the counted epochs ran from epoch 1's checkpoint to the last one; of runs that started together, CPU is read while all ran
+        Instant from = runs.stream().map(m -> Instant.parse(m.get(0).time())).max(Comparator.naturalOrder()).orElseThrow();
+        Instant to = runs.stream().map(m -> Instant.parse(m.get(m.size() - 1).time())).min(Comparator.naturalOrder()).orElseThrow();
         return new Measurement(out, cpu.over(from, to, setup.nodes()));
     }
 
@@ -359,6 +359,8 @@ public final class NodesBench implements Callable<Integer> {
         private final com.sun.management.OperatingSystemMXBean os =
                 (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         private final List<Sample> samples = new ArrayList<>();
+        /** Each node's CPU time when last read: a process that exited can no longer be asked. */
+        private final Map<TrainerJvms.Node, Long> nodeNanos = new java.util.HashMap<>();
         private long last = System.nanoTime();
 
         /** @param machine the machine's use since the previous sample; the CPU times are totals */
@@ -375,10 +377,10 @@ public final class NodesBench implements Callable<Integer> {
                 return;
             }
             last = now;
-            long nodes = 0;
             for (TrainerJvms.Node p : procs) {
-                nodes += p.process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+                p.process.info().totalCpuDuration().ifPresent(d -> nodeNanos.put(p, d.toNanos()));
             }
+            long nodes = nodeNanos.values().stream().mapToLong(Long::longValue).sum();
             double machine = os.getCpuLoad();
             samples.add(new Sample(Instant.now(), machine < 0 ? Double.NaN : machine, os.getProcessCpuTime(), nodes));
         }
