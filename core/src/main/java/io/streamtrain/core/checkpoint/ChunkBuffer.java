@@ -1,6 +1,5 @@
 package io.streamtrain.core.checkpoint;
 
-import java.io.ByteArrayOutputStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -60,17 +59,35 @@ public final class ChunkBuffer {
         }
     }
 
-    /** Removes payload {@code id} and joins it, if all {@code expectedChunks} of it came. */
+    /**
+     * Removes payload {@code id} and joins it, if all {@code expectedChunks} of it came.
+     *
+     * @throws IllegalArgumentException when its chunks add up to more than one array holds
+     */
     public Joined take(String id, int expectedChunks) {
         Partial p = partials.remove(id);
         if (p == null || p.chunks.length != expectedChunks || p.received != expectedChunks) {
             return new Joined(null, p == null ? 0 : p.received);
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] c : p.chunks) {
-            out.writeBytes(c);
+        if (p.chunks.length == 1) {
+            return new Joined(p.chunks[0], 1);
         }
-        return new Joined(out.toByteArray(), p.received);
+        // one copy into an array of the exact size: payloads are megabytes, and a sync round joins one per node
+        long size = 0;
+        for (byte[] c : p.chunks) {
+            size += c.length;
+        }
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("payload " + id + " is " + size + " bytes, more than a Java array holds: payloads this"
+                    + " large need the claim-check store (checkpoints.store: file:///dir)");
+        }
+        byte[] out = new byte[(int) size];
+        int at = 0;
+        for (byte[] c : p.chunks) {
+            System.arraycopy(c, 0, out, at, c.length);
+            at += c.length;
+        }
+        return new Joined(out, p.received);
     }
 
     /** Forgets payload {@code id} (its describing record was unreadable). */

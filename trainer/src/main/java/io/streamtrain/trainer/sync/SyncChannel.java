@@ -65,9 +65,14 @@ public final class SyncChannel implements AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
     /** Partial payloads held at once: one per node writing at the same moment, with room for many nodes. */
     private static final int MAX_IN_FLIGHT = 256;
+    /** What one fetch of the sync log may bring (Kafka's whole-response limit, fetch.max.bytes, is 50 MB). */
+    static final int ROUND_FETCH_BYTES = 32 << 20;
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
+    /** The last record of the contribution being written, until the broker acknowledges it. */
+    private Future<RecordMetadata> unacknowledged;
+    private long unacknowledgedSince;
 
     /**
      * @param from the offset to read from (a checkpoint's sync point), or -1 for a run without
@@ -89,19 +94,24 @@ public final class SyncChannel implements AutoCloseable {
         Map<String, Object> c = kafka.consumer(null);
         // a position that is gone (deleted below a newer checkpoint) must fail, never skip rounds
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(1 << 20, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
+        // a round's contributions in one fetch, not a chunk or two per broker round trip: the nodes wait for them
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
         this.consumer = new KafkaConsumer<>(c);
         consumer.assign(List.of(partition));
         consumer.seek(partition, Math.max(0, from));
     }
 
+    /** Writes a join; returns once the broker has it. */
     public void join(SyncMessage.Join join) {
-        send(List.of(record(JOIN, join.id(), json(join))));
+        await(send(List.of(record(JOIN, join.id(), json(join)))));
     }
 
     /**
-     * Writes a contribution and its payload; returns once the broker has all of it.
+     * Hands a contribution and its payload to the producer and returns without waiting for
+     * the broker: the node waits for the round to close anyway, and the round cannot close
+     * before the log has this contribution, so the write and the wait overlap. {@link #poll}
+     * throws if the write failed or was not acknowledged within the send timeout.
      *
      * @param payload the node's state, or null when it trained nothing this round
      * @return the bytes written
@@ -118,15 +128,40 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
                 c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
         records.add(record(CONTRIBUTION, c.id(), json(withRef)));
-        send(records);
+        checkSent(); // the previous contribution's write: a failure of it must not go unsaid
+        unacknowledged = send(records);
+        unacknowledgedSince = System.nanoTime();
         return bytes;
     }
 
-    private void send(List<ProducerRecord<byte[], byte[]>> records) {
+    /**
+     * The future of the last record: one producer writes them in order to one partition
+     * (idempotent, so a retry keeps the order), so the last one's acknowledgement covers all.
+     */
+    private Future<RecordMetadata> send(List<ProducerRecord<byte[], byte[]>> records) {
         Future<RecordMetadata> last = null;
         for (ProducerRecord<byte[], byte[]> r : records) {
             last = producer.send(r);
         }
+        return last;
+    }
+
+    /** Throws if the contribution being written failed, or is still unacknowledged after the send timeout. */
+    private void checkSent() {
+        if (unacknowledged == null) {
+            return;
+        }
+        if (unacknowledged.isDone()) {
+            Future<RecordMetadata> last = unacknowledged;
+            unacknowledged = null;
+            await(last);
+        } else if (System.nanoTime() - unacknowledgedSince > sendTimeout.toNanos()) {
+            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: the broker has not"
+                    + " acknowledged this node's contribution");
+        }
+    }
+
+    private void await(Future<RecordMetadata> last) {
         try {
             last.get(sendTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
@@ -137,8 +172,14 @@ public final class SyncChannel implements AutoCloseable {
         }
     }
 
-    /** Reads what the log has (waiting up to {@code timeout} for something) and applies it in order. */
+    /**
+     * Reads what the log has (waiting up to {@code timeout} for something) and applies it in
+     * order.
+     *
+     * @throws KafkaException when this node's last contribution could not be written
+     */
     public List<Read> poll(Duration timeout) {
+        checkSent();
         List<Read> out = new ArrayList<>();
         org.apache.kafka.clients.consumer.ConsumerRecords<byte[], byte[]> records;
         try {
