@@ -49,12 +49,13 @@ import picocli.CommandLine.Spec;
             "Throughput of 1 vs 2 trainer nodes of one run, side by side, and the cost of their sync rounds.",
             "",
             "Runs the same MLP on the same data (a 2-partition topic on an embedded broker) with 1 and then 2 trainer "
-                    + "nodes, in alternating rounds. Each node is a child JVM limited to one PyTorch thread "
+                    + "nodes, in rounds. Each node is a child JVM limited to one PyTorch thread "
                     + "(STREAMTRAIN_TORCH_THREADS=1); the nodes combine their weights every --every-steps steps (sync.outer "
                     + "average). From the runs' checkpoints, leaving out epoch 1 (warm-up), prints the median per epoch of: "
                     + "samples/s for 1 and 2 nodes, the speed-up (2-node / 1-node samples/s), the scaling efficiency "
-                    + "(2-node / (2 x 1-node samples/s)), the bytes written to the sync topic per round, and the time the "
-                    + "nodes waited for rounds to close as a fraction of their wall time. Also prints the CPU used over the "
+                    + "(2-node / (2 x 1-node samples/s)), the bytes written to the sync topic per round, and the round wait: "
+                    + "the time from handing a contribution to Kafka until its round closed (writing it included), as a fraction "
+                    + "of the nodes' wall time. Also prints the CPU used over the "
                     + "counted epochs: the whole machine's, each node's, and the bench JVM's (which runs the broker).",
             "",
             "Each round also runs two separate 1-node runs at the same time (no sync between them: nothing shared but the "

@@ -73,7 +73,7 @@ final class TrainerMetrics implements TrainingListener {
         dataWait = Counter.builder("streamtrain.trainer.data.wait").baseUnit("seconds")
                 .description("Time the training thread waited for its next batch").register(r);
         syncWait = Counter.builder("streamtrain.trainer.sync.wait").baseUnit("seconds")
-                .description("Time waiting for sync rounds to close after contributing").register(r);
+                .description("Time from handing a contribution to Kafka until its sync round closed (writing it included)").register(r);
         syncBytes = Counter.builder("streamtrain.trainer.sync").baseUnit("bytes")
                 .description("Bytes this node wrote to the run's sync topic").register(r);
         syncRounds = counter(r, "sync.rounds", "Sync rounds closed");

@@ -11,8 +11,9 @@ import java.util.Map;
  *
  * @param recordsChecksum the {@link io.streamtrain.core.checkpoint.RecordsChecksum} sum of the records trained
  * @param syncBytes bytes the contributions wrote to the sync topic
- * @param syncWaitSeconds time the nodes spent waiting for rounds to close (a node reports
- *     a round's wait with its next contribution)
+ * @param syncWaitSeconds time the nodes spent waiting for rounds to close, from handing
+ *     their contribution to Kafka (writing it included); a node reports a round's wait with
+ *     its next contribution
  */
 public record RoundSums(long samples, long steps, long correct, double dataLoss, double l1, double l2, double l2sp,
         long records, long rejected, long recordsChecksum, long syncBytes, double syncWaitSeconds) {
