@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
@@ -51,17 +52,14 @@ class OperatorStopReportTest {
                     p.send(new ProducerRecord<>("halted.validation", 0, null, r));
                 }
             }
-            Thread operator = new Thread(() -> {
-                try {
-                    awaitACheckpoint(kafka);
-                    String[] stop = CtlTest.streamtrain("ctl", "stop", "--run", RUN, "--reason", "enough for today",
-                            "--bootstrap-servers", lab.bootstrapServers());
-                    assertEquals("0", stop[0], stop[1]);
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
+            FutureTask<Void> operator = new FutureTask<>(() -> {
+                awaitACheckpoint(kafka);
+                String[] stop = CtlTest.streamtrain("ctl", "stop", "--run", RUN, "--reason", "enough for today",
+                        "--bootstrap-servers", lab.bootstrapServers());
+                assertEquals("0", stop[0], stop[1]);
+                return null;
             });
-            operator.start();
+            new Thread(operator, "operator").start();
             report.set(lab.train("""
                     run: %s
                     data: { train: halted.train, validation: halted.validation }
@@ -71,7 +69,8 @@ class OperatorStopReportTest {
                     optimizer: { type: adam, learningRate: 0.001 }
                     earlyStopping: { enabled: false }
                     """.formatted(RUN, EPOCHS), 320));
-            operator.join(60_000);
+            // the operator's own failure (no checkpoint came, ctl stop refused) is this test's, with its cause
+            operator.get(60, TimeUnit.SECONDS);
             return 0;
         });
         String shown = printed.toString(StandardCharsets.UTF_8);

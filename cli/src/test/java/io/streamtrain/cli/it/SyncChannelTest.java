@@ -2,6 +2,7 @@ package io.streamtrain.cli.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.spec.SyncSpec;
@@ -17,13 +18,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The sync channel on a real broker: where a node starts reading a run's sync log. */
+/** The sync channel on a real broker: where a node starts reading a run's sync log, and a write the broker refuses. */
 class SyncChannelTest {
     static KafkaFixture kafka;
 
@@ -86,6 +89,24 @@ class SyncChannelTest {
             SyncChannel.TruncatedException e = assertThrows(SyncChannel.TruncatedException.class, () -> read(reader, 2),
                     "a node that starts a run from round 0 must not read a log whose first rounds are gone");
             assertEquals(true, e.getMessage().contains("were deleted"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aContributionTheBrokerRefusesIsReportedWhileTheNodeWaitsForItsRound() throws Exception {
+        // contribute() does not wait for the broker: the wait for the round must say the write failed, not time out on a round
+        // that never closes. The refused record is a chunk; the contribution record after it is small and is written.
+        String topic = "streamtrain.refused.sync";
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1).configs(Map.of("max.message.bytes", "4096"))))
+                    .all().get(30, TimeUnit.SECONDS);
+        }
+        try (SyncChannel node = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            SyncMessage.Contribution c = new SyncMessage.Contribution("c1", 1, "a", 1, 1, 10,
+                    List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, null);
+            node.contribute(c, new byte[1 << 16]); // one 64 KB chunk, larger than the topic takes
+            KafkaException e = assertThrows(KafkaException.class, () -> read(node, 1));
+            assertTrue(e.getMessage().contains("could not write to " + topic + ": ") && e.getMessage().contains("larger than"), e.getMessage());
         }
     }
 }

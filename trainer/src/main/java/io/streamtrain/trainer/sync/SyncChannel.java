@@ -70,8 +70,8 @@ public final class SyncChannel implements AutoCloseable {
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
-    /** The last record of the contribution being written, until the broker acknowledges it. */
-    private Future<RecordMetadata> unacknowledged;
+    /** The records of the contribution being written, until the broker acknowledged them all. */
+    private List<Future<RecordMetadata>> unacknowledged;
     private long unacknowledgedSince;
 
     /**
@@ -135,15 +135,16 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     /**
-     * The future of the last record: one producer writes them in order to one partition
-     * (idempotent, so a retry keeps the order), so the last one's acknowledgement covers all.
+     * One future per record. Each must be checked: a retriable error keeps the records in order
+     * (idempotent producer), but a refused record (one larger than the topic takes) fails alone
+     * while the records after it are written.
      */
-    private Future<RecordMetadata> send(List<ProducerRecord<byte[], byte[]>> records) {
-        Future<RecordMetadata> last = null;
+    private List<Future<RecordMetadata>> send(List<ProducerRecord<byte[], byte[]>> records) {
+        List<Future<RecordMetadata>> sent = new ArrayList<>(records.size());
         for (ProducerRecord<byte[], byte[]> r : records) {
-            last = producer.send(r);
+            sent.add(producer.send(r));
         }
-        return last;
+        return sent;
     }
 
     /** Throws if the contribution being written failed, or is still unacknowledged after the send timeout. */
@@ -151,24 +152,29 @@ public final class SyncChannel implements AutoCloseable {
         if (unacknowledged == null) {
             return;
         }
-        if (unacknowledged.isDone()) {
-            Future<RecordMetadata> last = unacknowledged;
+        if (unacknowledged.stream().allMatch(Future::isDone)) {
+            List<Future<RecordMetadata>> done = unacknowledged;
             unacknowledged = null;
-            await(last);
+            await(done);
         } else if (System.nanoTime() - unacknowledgedSince > sendTimeout.toNanos()) {
             throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: the broker has not"
                     + " acknowledged this node's contribution");
         }
     }
 
-    private void await(Future<RecordMetadata> last) {
+    private void await(List<Future<RecordMetadata>> sent) {
+        long deadline = System.nanoTime() + sendTimeout.toNanos();
         try {
-            last.get(sendTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            for (Future<RecordMetadata> f : sent) {
+                f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new KafkaException("interrupted while writing to " + topic, e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: " + e.getMessage(), e);
+        } catch (ExecutionException e) {
+            throw new KafkaException("could not write to " + topic + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s", e);
         }
     }
 
