@@ -16,9 +16,9 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,20 +32,15 @@ class BrokerOutageTest {
     static final int SAMPLES_PER_RECORD = 32;
     /** How long the broker stays away: well under the trainer's --broker-wait and the group's 45 s session. */
     static final long OUTAGE_SECONDS = 10;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 2);
         // 40,000 samples of 64 features (10 MB) per epoch: several seconds of training at
         // batchSize 8, and far more than the trainer prefetches, so the outage stalls its reads
         kafka.produce(TOPIC, 2, new SyntheticClusters(64, 3, 0.5, 0.0, 41).records(RECORDS, SAMPLES_PER_RECORD, 9));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run) {

@@ -31,9 +31,9 @@ import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.header.Header;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -45,18 +45,13 @@ class CheckpointFormatTest {
     static final String TOPIC = "format.train";
     static final ObjectMapper JSON = new ObjectMapper();
     static final int CHUNK_BYTES = 1024;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 2);
         kafka.produce(TOPIC, 2, new SyntheticClusters(8, 3, 0.5, 0.0, 21).records(40, 10, 4));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     /** hidden [64]: about 3 KB of parameters and twice that of Adam moments, so many 1 KiB chunks. */

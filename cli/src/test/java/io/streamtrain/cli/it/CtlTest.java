@@ -35,27 +35,22 @@ import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import picocli.CommandLine;
 
 /** An operator stops a run with {@code streamtrain ctl stop} and sees it with {@code ctl status}. */
 class CtlTest {
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic("ctl.train", 2);
         kafka.produce("ctl.train", 2, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(40, 16, 1));
         kafka.createTopic("ctl.validation", 1);
         kafka.produce("ctl.validation", 1, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(4, 16, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     /** Runs the streamtrain command line in-process; returns exit code and stdout. */

@@ -17,9 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,11 +32,11 @@ class DashboardQueriesTest {
     static final String RUN = "dash";
     static final String TOPIC = "dash.train";
     static final String VALIDATION = "dash.validation";
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         // small and noisy: a wide model overfits it within a few epochs, and the evaluator stops the run
         SyntheticClusters task = new SyntheticClusters(16, 4, 0.6, 0.3, 21);
         kafka.createTopic(TOPIC, 2);
@@ -47,11 +47,6 @@ class DashboardQueriesTest {
         kafka.produce(TOPIC, 1, List.of("not a batch".getBytes(StandardCharsets.UTF_8))); // one dead letter
         kafka.createTopic(VALIDATION, 1);
         kafka.produce(VALIDATION, 1, task.records(20, 32, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     @Test

@@ -25,9 +25,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.header.Header;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Records a trainer cannot use go to the run's dead-letter topic once each, with the reason
@@ -39,17 +38,8 @@ class DeadLetterTest {
     static final int FEATURES = 8;
     static final int CLASSES = 3;
     static final int SAMPLES_PER_RECORD = 10;
-    static KafkaFixture kafka;
-
-    @BeforeAll
-    static void broker() throws Exception {
-        kafka = new KafkaFixture();
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     /** A refused record as produced: what the DLQ must say about it. */
     record Bad(String reason, byte[] key, byte[] value) {}

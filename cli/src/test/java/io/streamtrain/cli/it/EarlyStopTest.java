@@ -18,9 +18,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,21 +30,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EarlyStopTest {
     static final int PATIENCE = 3;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 21);
         kafka.createTopic("overfit.train", 2);
         kafka.produce("overfit.train", 2, task.records(12, 16, 1));
         kafka.createTopic("overfit.validation", 1);
         kafka.produce("overfit.validation", 1, task.records(32, 32, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run) {

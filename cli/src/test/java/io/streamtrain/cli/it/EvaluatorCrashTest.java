@@ -19,9 +19,9 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An evaluator killed with SIGKILL — between checkpoints or in the middle of one — and
@@ -30,21 +30,16 @@ import org.junit.jupiter.api.Test;
  */
 class EvaluatorCrashTest {
     static final int EPOCHS = 14;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 21);
         kafka.createTopic("crash.train", 2);
         kafka.produce("crash.train", 2, task.records(12, 16, 1));
         kafka.createTopic("crash.validation", 1);
         kafka.produce("crash.validation", 1, task.records(32, 32, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     /** The same run under two ids: same seed and data, so bit-identical checkpoints. */

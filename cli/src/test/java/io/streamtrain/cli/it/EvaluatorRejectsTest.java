@@ -23,9 +23,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A corrupt checkpoint (a flipped byte in a chunk, a missing chunk) is rejected with a
@@ -33,21 +33,16 @@ import org.junit.jupiter.api.Test;
  * good checkpoints around it are evaluated as usual.
  */
 class EvaluatorRejectsTest {
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(8, 3, 0.8, 0.0, 4);
         kafka.createTopic("rej.train", 1);
         kafka.produce("rej.train", 1, task.records(8, 16, 1));
         kafka.createTopic("rej.validation", 1);
         kafka.produce("rej.validation", 1, task.records(4, 16, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     @Test

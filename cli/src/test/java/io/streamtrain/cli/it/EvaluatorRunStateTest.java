@@ -25,9 +25,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What a running evaluator knows of a run is what a restarted one rebuilds: the validation
@@ -37,20 +37,15 @@ import org.junit.jupiter.api.Test;
 class EvaluatorRunStateTest {
     static final int EPOCHS = 5;
     static final SyntheticClusters TASK = new SyntheticClusters(8, 3, 0.8, 0.1, 4);
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic("state.train", 2);
         kafka.produce("state.train", 2, TASK.records(16, 16, 1));
         kafka.createTopic("state.validation", 2);
         kafka.produce("state.validation", 2, TASK.records(8, 16, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     /** Trains all epochs with no evaluator about: the same run id and early stopping give bit-identical checkpoints. */

@@ -25,9 +25,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -37,21 +37,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ExportTest {
     static final ObjectMapper JSON = new ObjectMapper();
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(8, 3, 1.0, 0.1, 3);
         kafka.createTopic("export.train", 2);
         kafka.produce("export.train", 2, task.records(30, 16, 1));
         kafka.createTopic("export.validation", 1);
         kafka.produce("export.validation", 1, task.records(4, 32, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run, String checkpoints) {

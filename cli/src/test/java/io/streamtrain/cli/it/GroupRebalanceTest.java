@@ -15,9 +15,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.GroupState;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,21 +35,16 @@ import org.junit.jupiter.api.io.TempDir;
 class GroupRebalanceTest {
     static final String TOPIC = "rebalance.train";
     static final String OTHER = "rebalance.other";
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 2);
         kafka.createTopic(OTHER, 1);
         // 40,000 samples of 64 features (10 MB) at batchSize 4: an epoch much longer than the
         // test, and much more than the feed prefetches, so it is still reading when the group rebalances
         kafka.produce(TOPIC, 2, new SyntheticClusters(64, 3, 0.5, 0.0, 51).records(400, 100, 10));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     @Test

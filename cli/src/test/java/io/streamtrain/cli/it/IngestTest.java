@@ -21,9 +21,9 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,18 +31,13 @@ import org.junit.jupiter.api.io.TempDir;
  * from the topic with a plain consumer, its records decoded and compared with the source.
  */
 class IngestTest {
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
     static String bootstrap;
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         bootstrap = kafka.broker.bootstrapServers();
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static CommandRun ingest(String... args) {

@@ -7,15 +7,40 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** A real broker for one test class, with the plain-client helpers the tests share. */
-final class KafkaFixture implements AutoCloseable {
-    final EmbeddedKafka broker;
-    final KafkaSettings settings;
+/**
+ * A real broker for one test class, with the plain-client helpers the tests share. As a
+ * JUnit extension ({@code @RegisterExtension static final KafkaFixture kafka = new
+ * KafkaFixture();}) it starts before the class's {@code @BeforeAll} methods and stops after
+ * its {@code @AfterAll} ones; {@link #started()} gives one to close by hand.
+ */
+final class KafkaFixture implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
+    EmbeddedKafka broker;
+    KafkaSettings settings;
 
-    KafkaFixture() throws Exception {
+    /** A broker for a test's own scope (try-with-resources). */
+    static KafkaFixture started() throws Exception {
+        KafkaFixture f = new KafkaFixture();
+        f.start();
+        return f;
+    }
+
+    private void start() throws Exception {
         broker = EmbeddedKafka.start();
         settings = KafkaSettings.of(broker.bootstrapServers());
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        start();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
     }
 
     void createTopic(String name, int partitions) throws Exception {
@@ -36,6 +61,9 @@ final class KafkaFixture implements AutoCloseable {
 
     @Override
     public void close() {
-        broker.close();
+        if (broker != null) {
+            broker.close();
+            broker = null;
+        }
     }
 }

@@ -51,7 +51,7 @@ class LocalTest {
 
     @Test
     void trainsOnAClustersTopics(@TempDir Path dir) throws Exception {
-        try (KafkaFixture kafka = new KafkaFixture()) {
+        try (KafkaFixture kafka = KafkaFixture.started()) {
             SyntheticClusters task = new SyntheticClusters(4, 3, 0.8, 0.0, 9);
             kafka.createTopic("cluster.train", 2);
             kafka.produce("cluster.train", 2, task.records(40, 16, 1));

@@ -10,9 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,20 +22,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MetricsTest {
     static final String TOPIC = "metrics.train";
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 2);
         SyntheticClusters task = new SyntheticClusters(8, 3, 0.8, 0.1, 5);
         kafka.produce(TOPIC, 2, task.records(120, 8, 1));
         kafka.produce(TOPIC, 1, List.of("not a safetensors document".getBytes(StandardCharsets.UTF_8)));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     @Test

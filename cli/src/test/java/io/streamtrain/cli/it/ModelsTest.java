@@ -25,6 +25,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,14 +35,14 @@ import org.junit.jupiter.api.io.TempDir;
  * run:NAME@best}) with a frozen parameter and L2-SP.
  */
 class ModelsTest {
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
     static String bootstrap;
     static EvaluatorService evaluator;
     static Thread evaluatorThread;
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         bootstrap = kafka.broker.bootstrapServers();
         evaluator = new EvaluatorService(KafkaSettings.of(bootstrap), List.of("cnn-e2e", "lm-base", "lm-tune"), "models-it");
         evaluatorThread = new Thread(evaluator::run, "evaluator");
@@ -52,7 +53,6 @@ class ModelsTest {
     static void stop() throws Exception {
         evaluator.close();
         evaluatorThread.join(30_000);
-        kafka.close();
     }
 
     static void ingest(String... args) {

@@ -23,9 +23,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,22 +40,17 @@ class MultiNodeTest {
     static final int RECORDS = 3 * 200 + 40;
     static final int SAMPLES = RECORDS * 8;
     static final int EPOCHS = 6;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(16, 4, 0.8, 0.1, 77);
         kafka.createTopic(TOPIC, 3);
         kafka.produce(TOPIC, 3, task.records(600, 8, 1));
         kafka.produce(TOPIC, 1, task.records(40, 8, 2)); // partition 0 only: its node has more to train
         kafka.createTopic(VALIDATION, 1);
         kafka.produce(VALIDATION, 1, task.records(50, 20, 3));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run, int minNodes) {

@@ -20,9 +20,9 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,19 +32,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ResumeTest {
     static final String TOPIC = "resume.train";
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 3);
         // 3 partitions of uneven length, records of 7 samples: batches straddle records
         kafka.produce(TOPIC, 3, new SyntheticClusters(16, 4, 0.8, 0.1, 5).records(400, 7, 6));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run) {

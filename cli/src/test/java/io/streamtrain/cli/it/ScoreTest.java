@@ -12,9 +12,9 @@ import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code streamtrain score} on a run trained here: on the run's own validation topic it
@@ -23,12 +23,12 @@ import org.junit.jupiter.api.Test;
  */
 class ScoreTest {
     static final String RUN = "score-run";
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
     static List<EvaluationRecord> evaluations;
 
     @BeforeAll
     static void trainARun() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(8, 3, 1.0, 0.1, 3);
         kafka.createTopic("score.train", 2);
         kafka.produce("score.train", 2, task.records(30, 16, 1));
@@ -69,11 +69,6 @@ class ScoreTest {
             io.streamtrain.core.control.Messages.decodeEvaluation(r.value()).ifPresent(out::add);
         }
         return out;
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static CommandRun score(String... args) {

@@ -22,23 +22,13 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The sync channel on a real broker: where a node starts reading a run's sync log, and a write the broker refuses. */
 class SyncChannelTest {
-    static KafkaFixture kafka;
-
-    @BeforeAll
-    static void broker() throws Exception {
-        kafka = new KafkaFixture();
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     private static SyncLog freshLog() {
         return new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);

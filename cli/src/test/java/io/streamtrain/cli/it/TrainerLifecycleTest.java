@@ -18,9 +18,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,22 +32,17 @@ class TrainerLifecycleTest {
     static final String TOPIC = "lifecycle.train";
     /** The trainer's own SIGTERM budget (TrainerCommand.GRACE), inside Kubernetes' default 30 s. */
     static final long GRACE_SECONDS = 25;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @TempDir
     Path dir;
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         kafka.createTopic(TOPIC, 2);
         // 40,000 samples at batchSize 8: an epoch far longer than the test waits
         kafka.produce(TOPIC, 2, new SyntheticClusters(8, 3, 0.5, 0.0, 31).records(400, 100, 8));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static String spec(String run, String topic) {

@@ -23,22 +23,12 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class TrainerNodeTest {
-    static KafkaFixture kafka;
-
-    @BeforeAll
-    static void broker() throws Exception {
-        kafka = new KafkaFixture();
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     static RunSpec spec(String run, String topic, int epochs) {
         return RunSpecParser.parse("""

@@ -13,28 +13,23 @@ import io.streamtrain.trainer.TrainerOptions;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A validation set too large for the evaluator's memory budget is streamed, with the same metrics to the last bit. */
 class ValidationStreamingTest {
     static final int EPOCHS = 3;
-    static KafkaFixture kafka;
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = new KafkaFixture();
         SyntheticClusters task = new SyntheticClusters(8, 3, 0.8, 0.1, 4);
         kafka.createTopic("vs.train", 2);
         kafka.produce("vs.train", 2, task.records(20, 16, 1));
         kafka.createTopic("vs.validation", 3);
         kafka.produce("vs.validation", 3, task.records(30, 16, 2));
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
     }
 
     static List<EvaluationRecord> trainAndEvaluate(String run, long memoryBytes) throws Exception {
