@@ -314,9 +314,10 @@ public final class NodesBench implements Callable<Integer> {
      * One counted epoch of a run.
      *
      * @param samplesPerSecond the epoch's samples over its wall time on the node that published its checkpoint
-     * @param rounds rounds closed in the epoch (per run, with several runs)
-     * @param syncBytesPerRound bytes all nodes wrote to the sync topic in the epoch, per round
-     * @param waitFraction the nodes' summed time waiting for rounds to close over their summed wall time
+     *     (with several runs, the runs' added up)
+     * @param rounds rounds closed in the epoch (with several runs, per run)
+     * @param syncBytesPerRound bytes all nodes wrote to the sync topic in the epoch, per round (with several runs, per run)
+     * @param waitFraction the nodes' summed round wait over their summed wall time (with several runs, the runs' mean)
      */
     record Epoch(double samplesPerSecond, double rounds, double syncBytesPerRound, double waitFraction) {}
 

@@ -66,7 +66,7 @@ public final class SyncChannel implements AutoCloseable {
     /** Partial payloads held at once: one per node writing at the same moment, with room for many nodes. */
     private static final int MAX_IN_FLIGHT = 256;
     /** What one fetch of the sync log may bring (Kafka's whole-response limit, fetch.max.bytes, is 50 MB). */
-    static final int ROUND_FETCH_BYTES = 32 << 20;
+    private static final int ROUND_FETCH_BYTES = 32 << 20;
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
