@@ -376,7 +376,7 @@ public final class TrainerNode implements AutoCloseable {
         private long epochStarted = System.nanoTime();
         /** The sync points of the last two checkpoints this node published: the log before the older goes after the next. */
         private final java.util.ArrayDeque<Long> publishedSyncOffsets = new java.util.ArrayDeque<>();
-        /** How long this node's last round took to close after its contribution: reported with the next. */
+        /** How long this node's last round took to close after it handed in its contribution: reported with the next. */
         private double lastRoundWaitSeconds;
         /** Whether this session has restored some generation's resume point (so it read the sync log up to there). */
         private boolean resumed;

@@ -128,7 +128,8 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
                 c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
         records.add(record(CONTRIBUTION, c.id(), json(withRef)));
-        checkSent(); // the previous contribution's write: a failure of it must not go unsaid
+        // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
+        awaitPending();
         unacknowledged = send(records);
         unacknowledgedSince = System.nanoTime();
         return bytes;
@@ -153,12 +154,19 @@ public final class SyncChannel implements AutoCloseable {
             return;
         }
         if (unacknowledged.stream().allMatch(Future::isDone)) {
-            List<Future<RecordMetadata>> done = unacknowledged;
-            unacknowledged = null;
-            await(done);
+            awaitPending();
         } else if (System.nanoTime() - unacknowledgedSince > sendTimeout.toNanos()) {
             throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: the broker has not"
                     + " acknowledged this node's contribution");
+        }
+    }
+
+    /** Waits (up to the send timeout) for the contribution being written, if any; throws if it failed. */
+    private void awaitPending() {
+        List<Future<RecordMetadata>> pending = unacknowledged;
+        unacknowledged = null;
+        if (pending != null) {
+            await(pending);
         }
     }
 
