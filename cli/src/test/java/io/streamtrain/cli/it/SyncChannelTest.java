@@ -4,7 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.RoundState;
@@ -12,20 +16,28 @@ import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
 import io.streamtrain.trainer.sync.SyncMessage;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** The sync channel on a real broker: where a node starts reading a run's sync log, and a write the broker refuses. */
+/**
+ * The sync channel on a real broker: where a node starts reading a run's sync log, a write
+ * the broker refuses, and a payload that is not the one its contribution names.
+ */
 class SyncChannelTest {
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
@@ -98,5 +110,36 @@ class SyncChannelTest {
             KafkaException e = assertThrows(KafkaException.class, () -> read(node, 1));
             assertTrue(e.getMessage().contains("could not write to " + topic + ": ") && e.getMessage().contains("larger than"), e.getMessage());
         }
+    }
+
+    @Test
+    void aContributionWhosePayloadIsNotTheOneItNamesIsIgnoredAndTheNextOneRead() throws Exception {
+        String topic = "streamtrain.altered.sync";
+        kafka.createTopic(topic, 1);
+        byte[] payload = SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {4096}, new float[4096])), Map.of());
+        CRC32C crc = new CRC32C();
+        crc.update(payload);
+        SyncMessage.Contribution named = contribution("altered", new SyncMessage.PayloadRef(String.format("%08x", crc.getValue()),
+                payload.length, 2));
+        byte[] altered = payload.clone();
+        altered[altered.length - 1] ^= 1; // one bit of the last weight: still a readable document, of the same size
+        try (KafkaProducer<byte[], byte[]> raw = new KafkaProducer<>(kafka.settings.producer())) {
+            for (ProducerRecord<byte[], byte[]> r : CheckpointCodec.chunkRecords(topic, named.id(), altered, payload.length / 2 + 1)) {
+                raw.send(r).get(30, TimeUnit.SECONDS);
+            }
+            RecordHeaders h = new RecordHeaders();
+            h.add(CheckpointCodec.TYPE_HEADER, "contribution".getBytes(StandardCharsets.UTF_8));
+            raw.send(new ProducerRecord<>(topic, 0, named.id().getBytes(StandardCharsets.UTF_8), new ObjectMapper().writeValueAsBytes(named), h))
+                    .get(30, TimeUnit.SECONDS);
+        }
+        try (SyncChannel node = new SyncChannel(kafka.settings, topic, payload.length / 2 + 1, freshLog(), -1, Duration.ofSeconds(30))) {
+            node.contribute(contribution("intact", null), payload);
+            List<String> read = read(node, 1).stream().map(r -> r.message().id()).toList();
+            assertEquals(List.of("intact"), read, "the altered payload must not reach the sync log; the intact one after it must");
+        }
+    }
+
+    private static SyncMessage.Contribution contribution(String id, SyncMessage.PayloadRef payload) {
+        return new SyncMessage.Contribution(id, 1, "a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, payload);
     }
 }

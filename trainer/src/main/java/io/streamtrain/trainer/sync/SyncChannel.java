@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.zip.CRC32C;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -121,7 +122,7 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.PayloadRef ref = null;
         if (payload != null) {
             records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
-            ref = new SyncMessage.PayloadRef(CheckpointCodec.sha256(payload), payload.length, records.size());
+            ref = new SyncMessage.PayloadRef(crc32c(payload), payload.length, records.size());
         }
         // the record counts itself approximately: its own JSON is small next to a payload
         long bytes = (payload == null ? 0 : payload.length) + 512;
@@ -233,10 +234,17 @@ public final class SyncChannel implements AutoCloseable {
                     + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
         byte[] bytes = joined.bytes();
-        if (bytes.length != c.payload().size() || !CheckpointCodec.sha256(bytes).equals(c.payload().sha256())) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its hash");
+        if (bytes.length != c.payload().size() || !crc32c(bytes).equals(c.payload().crc32c())) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its"
+                    + " size and CRC32C");
         }
         return SafeTensors.read(bytes);
+    }
+
+    static String crc32c(byte[] bytes) {
+        CRC32C crc = new CRC32C();
+        crc.update(bytes);
+        return String.format("%08x", crc.getValue());
     }
 
     private ProducerRecord<byte[], byte[]> record(String type, String id, byte[] value) {

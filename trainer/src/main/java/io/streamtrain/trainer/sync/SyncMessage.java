@@ -44,9 +44,13 @@ public sealed interface SyncMessage {
             RoundSums sums, PayloadRef payload) implements SyncMessage {}
 
     /**
-     * @param sha256 hex SHA-256 of the safetensors payload
+     * @param crc32c CRC32C of the safetensors payload, as hex: a check that the chunks were
+     *     joined into the payload that was written. Not SHA-256 like a checkpoint's: a
+     *     contribution is read once, within moments, by nodes of the same run (Kafka's
+     *     per-batch CRCs already cover each record), and on every node in every round, where
+     *     SHA-256 cost 1.6 ms per 2.8 MB payload against CRC32C's 0.04 ms.
      * @param size payload bytes
      * @param chunks chunk records that precede the contribution
      */
-    record PayloadRef(String sha256, long size, int chunks) {}
+    record PayloadRef(String crc32c, long size, int chunks) {}
 }
