@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -36,7 +37,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The sync channel on a real broker: where a node starts reading a run's sync log, a write
- * the broker refuses, and a payload that is not the one its contribution names.
+ * the broker refuses (reported by the wait for the round, or by the next contribution), and
+ * a payload that is not the one its contribution names.
  */
 class SyncChannelTest {
     @RegisterExtension
@@ -98,16 +100,25 @@ class SyncChannelTest {
     void aContributionTheBrokerRefusesIsReportedWhileTheNodeWaitsForItsRound() throws Exception {
         // contribute() does not wait for the broker: the wait for the round must say the write failed, not time out on a round
         // that never closes. The refused record is a chunk; the contribution record after it is small and is written.
-        String topic = "streamtrain.refused.sync";
+        assertRefusalReportedBy("streamtrain.refused.sync", node -> read(node, 1));
+    }
+
+    @Test
+    void aFailedContributionIsReportedByTheNextOneWhenNoWaitReadItsOutcome() throws Exception {
+        // a round abandoned (a rebalance, a stop) before the node polled again: the next contribution must not drop the
+        // earlier write unchecked, or its failure goes unsaid. It trained nothing: a small record the topic takes.
+        assertRefusalReportedBy("streamtrain.abandoned.sync", node -> node.contribute(contribution("next", null), null));
+    }
+
+    /** Contributes a 64 KB chunk to a topic that takes 4 KB records; {@code next} must throw the broker's refusal. */
+    private static void assertRefusalReportedBy(String topic, Consumer<SyncChannel> next) throws Exception {
         try (Admin admin = Admin.create(kafka.settings.admin())) {
             admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1).configs(Map.of("max.message.bytes", "4096"))))
                     .all().get(30, TimeUnit.SECONDS);
         }
         try (SyncChannel node = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
-            SyncMessage.Contribution c = new SyncMessage.Contribution("c1", 1, "a", 1, 1, 10,
-                    List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, null);
-            node.contribute(c, new byte[1 << 16]); // one 64 KB chunk, larger than the topic takes
-            KafkaException e = assertThrows(KafkaException.class, () -> read(node, 1));
+            node.contribute(contribution("refused", null), new byte[1 << 16]);
+            KafkaException e = assertThrows(KafkaException.class, () -> next.accept(node));
             assertTrue(e.getMessage().contains("could not write to " + topic + ": ") && e.getMessage().contains("larger than"), e.getMessage());
         }
     }
