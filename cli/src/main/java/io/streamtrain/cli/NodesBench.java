@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -42,7 +43,8 @@ import picocli.CommandLine.Spec;
  * <p>A third measurement runs two separate one-node runs at the same time: two nodes that
  * share nothing but the machine and the broker. What they reach together is the most two
  * nodes can reach on this machine whatever the sync protocol does, so the 2-node run's
- * figure can be read against it.
+ * figure can be read against it. A fourth runs one node with a round only where an epoch
+ * ends: against the first, what rounds every {@code --every-steps} steps cost a lone node.
  */
 @Command(name = "nodes", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -60,7 +62,9 @@ import picocli.CommandLine.Spec;
             "",
             "Each round also runs two separate 1-node runs at the same time (no sync between them: nothing shared but the "
                     + "machine and the broker). Their samples/s together is the most 2 nodes can reach on this machine whatever the "
-                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached.",
+                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached. And one "
+                    + "node with a round only where an epoch ends: the share of a lone node's samples/s its rounds every "
+                    + "--every-steps steps cost.",
             "",
             "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
                     + "--every-steps 50."})
@@ -89,7 +93,8 @@ public final class NodesBench implements Callable<Integer> {
             description = "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the three measurements: 1 node, 2 nodes, 2 separate runs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the four measurements: 1 node, 1 node with a round per epoch,"
+            + " 2 nodes, 2 separate runs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--every-steps", defaultValue = "50", description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
@@ -119,12 +124,8 @@ public final class NodesBench implements Callable<Integer> {
         System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV + "=1); the Kafka broker runs in"
                 + " this JVM and shares the same cores");
         System.out.println("  targets: 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 % of wall time with everySteps 50");
-        List<Epoch> one = new ArrayList<>();
-        List<Epoch> two = new ArrayList<>();
-        List<Epoch> separate = new ArrayList<>();
-        List<Cpu> cpuOne = new ArrayList<>();
-        List<Cpu> cpuTwo = new ArrayList<>();
-        List<Cpu> cpuSeparate = new ArrayList<>();
+        Map<Setup, List<Epoch>> epochsOf = new EnumMap<>(Setup.class);
+        Map<Setup, List<Cpu>> cpuOf = new EnumMap<>(Setup.class);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
             broker.createTopic(TOPIC, PARTITIONS);
@@ -132,26 +133,28 @@ public final class NodesBench implements Callable<Integer> {
             values = null; // the broker has them; the child JVMs need the memory more
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
             for (int round = 1; round <= rounds; round++) {
-                Measurement m1 = measure(kafka, jvms, round, Setup.ONE);
-                Measurement m2 = measure(kafka, jvms, round, Setup.TWO);
-                Measurement ms = measure(kafka, jvms, round, Setup.SEPARATE);
-                one.addAll(m1.epochs());
-                two.addAll(m2.epochs());
-                separate.addAll(ms.epochs());
-                cpuOne.add(m1.cpu());
-                cpuTwo.add(m2.cpu());
-                cpuSeparate.add(ms.cpu());
+                Map<Setup, Measurement> m = new EnumMap<>(Setup.class);
+                for (Setup setup : Setup.values()) {
+                    m.put(setup, measure(kafka, jvms, round, setup));
+                    epochsOf.computeIfAbsent(setup, x -> new ArrayList<>()).addAll(m.get(setup).epochs());
+                    cpuOf.computeIfAbsent(setup, x -> new ArrayList<>()).add(m.get(setup).cpu());
+                }
+                double s1 = m.get(Setup.ONE).samplesPerSecond();
+                double s2 = m.get(Setup.TWO).samplesPerSecond();
+                double ss = m.get(Setup.SEPARATE).samplesPerSecond();
                 System.out.printf(Locale.ROOT, "  round %d: speed-up %.2f x, scaling efficiency %.3f; the machine's ceiling %.2f x,"
-                                + " of which the 2-node run reached %.0f %%%n", round, m2.samplesPerSecond() / m1.samplesPerSecond(),
-                        m2.samplesPerSecond() / (2 * m1.samplesPerSecond()), ms.samplesPerSecond() / m1.samplesPerSecond(),
-                        100 * m2.samplesPerSecond() / ms.samplesPerSecond());
+                                + " of which the 2-node run reached %.0f %%; a lone node's rounds cost %.1f %% of its samples/s%n", round,
+                        s2 / s1, s2 / (2 * s1), ss / s1, 100 * s2 / ss, 100 * (1 - s1 / m.get(Setup.ONE_PER_EPOCH).samplesPerSecond()));
             }
         } finally {
             jvms.broker(null);
         }
+        List<Epoch> one = epochsOf.get(Setup.ONE);
+        List<Epoch> two = epochsOf.get(Setup.TWO);
         double s1 = median(one, Epoch::samplesPerSecond);
         double s2 = median(two, Epoch::samplesPerSecond);
-        double ss = median(separate, Epoch::samplesPerSecond);
+        double ss = median(epochsOf.get(Setup.SEPARATE), Epoch::samplesPerSecond);
+        double se = median(epochsOf.get(Setup.ONE_PER_EPOCH), Epoch::samplesPerSecond);
         System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f, 2 nodes %.0f;"
                 + " speed-up %.2f x (target >= 1.7), scaling efficiency %.3f%n", one.size(), s1, s2, s2 / s1, s2 / (2 * s1));
         System.out.printf(Locale.ROOT, "result: the machine's ceiling: 2 separate 1-node runs at once %.0f samples/s together, %.2f x one"
@@ -160,16 +163,20 @@ public final class NodesBench implements Callable<Integer> {
                         + " 2 nodes %.1f %% of wall time (target <= 5 %% with everySteps 50; this run: %d)%n",
                 median(one, Epoch::syncBytesPerRound) / 1e6, median(two, Epoch::syncBytesPerRound) / 1e6,
                 100 * median(one, Epoch::waitFraction), 100 * median(two, Epoch::waitFraction), everySteps);
+        System.out.printf(Locale.ROOT, "result: a lone node's rounds every %d steps cost %.1f %% of its samples/s (1 node with a round only"
+                + " where an epoch ends: %.0f samples/s)%n", everySteps, 100 * (1 - s1 / se), se);
         System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
                         + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM;"
                 + " 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
-                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
-                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench),
-                100 * median(cpuSeparate, Cpu::machine), median(cpuSeparate, Cpu::perNode), median(cpuSeparate, Cpu::bench));
+                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOf.get(Setup.ONE), Cpu::machine),
+                median(cpuOf.get(Setup.ONE), Cpu::perNode), median(cpuOf.get(Setup.ONE), Cpu::bench),
+                100 * median(cpuOf.get(Setup.TWO), Cpu::machine), median(cpuOf.get(Setup.TWO), Cpu::perNode),
+                median(cpuOf.get(Setup.TWO), Cpu::bench), 100 * median(cpuOf.get(Setup.SEPARATE), Cpu::machine),
+                median(cpuOf.get(Setup.SEPARATE), Cpu::perNode), median(cpuOf.get(Setup.SEPARATE), Cpu::bench));
         return 0;
     }
 
-    private String spec(String run, int nodes) {
+    private String spec(String run, int nodes, int everySteps) {
         // a model and optimizer like bench trainer's; minNodes = nodes, so the 2 nodes start training together
         return """
                 run: %s
@@ -186,24 +193,29 @@ public final class NodesBench implements Callable<Integer> {
     }
 
     /**
-     * What a measurement starts: runs of so many nodes each, all at once.
+     * What a measurement starts: runs of so many nodes each, all at once; in this order in a round.
      *
+     * @param roundPerEpoch whether its runs close a round only where an epoch ends, rather than every --every-steps steps
      * @param runNodes the nodes of each run
      */
     enum Setup {
-        ONE("1 node ", 1), TWO("2 nodes", 2), SEPARATE("2 separate runs", 1, 1);
+        ONE("1 node ", false, 1), ONE_PER_EPOCH("1 node, a round per epoch", true, 1), TWO("2 nodes", false, 2),
+        SEPARATE("2 separate runs", false, 1, 1);
 
         final String label;
+        final boolean roundPerEpoch;
         final int[] runNodes;
 
-        Setup(String label, int... runNodes) {
+        Setup(String label, boolean roundPerEpoch, int... runNodes) {
             this.label = label;
+            this.roundPerEpoch = roundPerEpoch;
             this.runNodes = runNodes;
         }
 
         String run(int round, int index) {
             return "nodesbench-r" + round + switch (this) {
                 case ONE -> "-n1";
+                case ONE_PER_EPOCH -> "-n1-epoch";
                 case TWO -> "-n2";
                 case SEPARATE -> "-separate-" + (char) ('a' + index);
             };
@@ -223,7 +235,7 @@ public final class NodesBench implements Callable<Integer> {
             for (int r = 0; r < setup.runNodes.length; r++) {
                 String run = setup.run(round, r);
                 runs.add(run);
-                Path spec = jvms.spec(run, spec(run, setup.runNodes[r]));
+                Path spec = jvms.spec(run, spec(run, setup.runNodes[r], setup.roundPerEpoch ? Integer.MAX_VALUE : everySteps));
                 // with two runs at once, progress says whose epoch it is
                 String prefix = "    " + setup.label + (setup.runNodes.length > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
                 System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, setup.label,

@@ -7,8 +7,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code bench nodes} runs its trainer JVMs (1 node, 2 nodes, 2 separate runs) to the end and
- * prints its figures; what they are is not tested.
+ * {@code bench nodes} runs its trainer JVMs (1 node, 1 node with a round per epoch, 2 nodes, 2
+ * separate runs) to the end and prints its figures; what they are is not tested.
  */
 class NodesBenchTest {
     @Test
@@ -17,11 +17,15 @@ class NodesBenchTest {
         assertEquals("0", bench[0], bench[1]);
         String out = bench[1];
         assertTrue(Pattern.compile("round 1, 1 node : +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
+        assertTrue(Pattern.compile("round 1, 1 node, a round per epoch: +\\d+ samples/s, sync [\\d.]+ MB per round \\(1 rounds per epoch\\)")
+                .matcher(out).find(), out);
         assertTrue(Pattern.compile("round 1, 2 nodes: +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
         assertTrue(Pattern.compile("round 1, 2 separate runs: +\\d+ samples/s together, sync [\\d.]+ MB per round").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: samples/s .*: 1 node \\d+, 2 nodes \\d+; speed-up [\\d.]+ x .*scaling efficiency [\\d.]+").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: the machine's ceiling: 2 separate 1-node runs at once \\d+ samples/s together, [\\d.]+ x one"
                 + " node; the 2-node run reached \\d+ % of it").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: sync per round .*round wait: 1 node [\\d.]+ %, 2 nodes [\\d.]+ %").matcher(out).find(), out);
+        assertTrue(Pattern.compile("result: a lone node's rounds every 50 steps cost -?[\\d.]+ % of its samples/s \\(1 node with a round only"
+                + " where an epoch ends: \\d+ samples/s\\)").matcher(out).find(), out);
     }
 }
