@@ -233,14 +233,23 @@ public final class SyncChannel implements AutoCloseable {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
                     + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
-        byte[] bytes = joined.bytes();
+        verify(c, joined.bytes());
+        return SafeTensors.read(joined.bytes());
+    }
+
+    /** @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names */
+    static void verify(SyncMessage.Contribution c, byte[] bytes) {
+        if (c.payload().crc32c() == null) {
+            throw new IllegalArgumentException("contribution " + c.id() + " from " + c.node() + " carries no CRC32C: it was written by"
+                    + " an older streamtrain (with a SHA-256); every node of a run must run the same version");
+        }
         if (bytes.length != c.payload().size() || !crc32c(bytes).equals(c.payload().crc32c())) {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its"
                     + " size and CRC32C");
         }
-        return SafeTensors.read(bytes);
     }
 
+    /** The CRC32C of {@code bytes} as contributions carry it: 8 lower-case hex digits. */
     static String crc32c(byte[] bytes) {
         CRC32C crc = new CRC32C();
         crc.update(bytes);

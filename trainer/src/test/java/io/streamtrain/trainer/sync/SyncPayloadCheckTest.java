@@ -1,0 +1,48 @@
+package io.streamtrain.trainer.sync;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** How a node checks a contribution's payload against what the contribution names. */
+class SyncPayloadCheckTest {
+    private static final byte[] PAYLOAD = "123456789".getBytes(StandardCharsets.US_ASCII);
+
+    private static SyncMessage.Contribution naming(SyncMessage.PayloadRef ref) {
+        return new SyncMessage.Contribution("c1", 1, "node-a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO,
+                ref);
+    }
+
+    @Test
+    void theChecksumIsCrc32cAsEightHexDigits() {
+        // CRC-32C's check value (RFC 3720): the wire format every node of a run must agree on
+        assertEquals("e3069283", SyncChannel.crc32c(PAYLOAD));
+        assertEquals("00000000", SyncChannel.crc32c(new byte[0]));
+    }
+
+    @Test
+    void aPayloadOfTheNamedSizeAndChecksumPasses() {
+        SyncChannel.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1)), PAYLOAD);
+    }
+
+    @Test
+    void aPayloadOfAnotherSizeOrChecksumIsRefused() {
+        for (SyncMessage.PayloadRef ref : List.of(new SyncMessage.PayloadRef("e3069283", 10, 1), new SyncMessage.PayloadRef("e3069284", 9, 1))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SyncChannel.verify(naming(ref), PAYLOAD));
+            assertTrue(e.getMessage().contains("does not match its size and CRC32C"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aContributionOfAnOlderVersionSaysSoInsteadOfFailingItsCheck() {
+        // written before contributions carried a CRC32C: its JSON has a sha256, which this version does not read
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SyncChannel.verify(naming(new SyncMessage.PayloadRef(null, 9, 1)), PAYLOAD));
+        assertTrue(e.getMessage().contains("written by an older streamtrain") && e.getMessage().contains("same version"), e.getMessage());
+    }
+}
