@@ -40,11 +40,11 @@ import picocli.CommandLine.Spec;
  * figures come from each run's epoch checkpoints: epoch 1 (JVM and PyTorch warm-up) is left
  * out, and each figure is the median over the later epochs.
  *
- * <p>A third measurement runs two separate one-node runs at the same time: two nodes that
- * share nothing but the machine and the broker. What they reach together is the most two
- * nodes can reach on this machine whatever the sync protocol does, so the 2-node run's
- * figure can be read against it. A fourth runs one node with a round only where an epoch
- * ends: against the first, what rounds every {@code --every-steps} steps cost a lone node.
+ * <p>Two more measurements: one node with a round only where an epoch ends, right after the
+ * first (against it, what rounds every {@code --every-steps} steps cost a lone node); and,
+ * last, two separate one-node runs at the same time: two nodes that share nothing but the
+ * machine and the broker. What they reach together is the most two nodes can reach on this
+ * machine whatever the sync protocol does, so the 2-node run's figure can be read against it.
  */
 @Command(name = "nodes", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -62,9 +62,9 @@ import picocli.CommandLine.Spec;
             "",
             "Each round also runs two separate 1-node runs at the same time (no sync between them: nothing shared but the "
                     + "machine and the broker). Their samples/s together is the most 2 nodes can reach on this machine whatever the "
-                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached. And one "
-                    + "node with a round only where an epoch ends: the share of a lone node's samples/s its rounds every "
-                    + "--every-steps steps cost.",
+                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached. And it "
+                    + "runs one node with a round only where an epoch ends, to print what share of a lone node's samples/s its "
+                    + "rounds every --every-steps steps cost.",
             "",
             "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
                     + "--every-steps 50."})
@@ -176,7 +176,7 @@ public final class NodesBench implements Callable<Integer> {
         return 0;
     }
 
-    private String spec(String run, int nodes, int everySteps) {
+    private String spec(String run, int nodes, int syncEverySteps) {
         // a model and optimizer like bench trainer's; minNodes = nodes, so the 2 nodes start training together
         return """
                 run: %s
@@ -189,7 +189,7 @@ public final class NodesBench implements Callable<Integer> {
                 regularization: { l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }
                 earlyStopping: { enabled: false }
                 sync: { everySteps: %d, outer: average, minNodes: %d }
-                """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, everySteps, nodes);
+                """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, syncEverySteps, nodes);
     }
 
     /**

@@ -12,11 +12,13 @@ import org.junit.jupiter.api.Test;
  */
 class NodesBenchTest {
     @Test
-    void aTinyBenchRunsBothMeasurementsAndPrintsItsFigures() {
-        String[] bench = CtlTest.streamtrain("bench", "nodes", "--records", "16", "--batch-size", "16", "--epochs", "2", "--rounds", "1");
+    void aTinyBenchRunsItsFourMeasurementsAndPrintsItsFigures() {
+        // 16 steps an epoch for one node: rounds every 4 steps, against one round per epoch
+        String[] bench = CtlTest.streamtrain("bench", "nodes", "--records", "16", "--batch-size", "16", "--epochs", "2", "--rounds", "1",
+                "--every-steps", "4");
         assertEquals("0", bench[0], bench[1]);
         String out = bench[1];
-        assertTrue(Pattern.compile("round 1, 1 node : +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
+        assertTrue(Pattern.compile("round 1, 1 node : +\\d+ samples/s, sync [\\d.]+ MB per round \\([4-9] rounds per epoch\\)").matcher(out).find(), out);
         assertTrue(Pattern.compile("round 1, 1 node, a round per epoch: +\\d+ samples/s, sync [\\d.]+ MB per round \\(1 rounds per epoch\\)")
                 .matcher(out).find(), out);
         assertTrue(Pattern.compile("round 1, 2 nodes: +\\d+ samples/s, sync [\\d.]+ MB per round").matcher(out).find(), out);
@@ -25,7 +27,7 @@ class NodesBenchTest {
         assertTrue(Pattern.compile("result: the machine's ceiling: 2 separate 1-node runs at once \\d+ samples/s together, [\\d.]+ x one"
                 + " node; the 2-node run reached \\d+ % of it").matcher(out).find(), out);
         assertTrue(Pattern.compile("result: sync per round .*round wait: 1 node [\\d.]+ %, 2 nodes [\\d.]+ %").matcher(out).find(), out);
-        assertTrue(Pattern.compile("result: a lone node's rounds every 50 steps cost -?[\\d.]+ % of its samples/s \\(1 node with a round only"
+        assertTrue(Pattern.compile("result: a lone node's rounds every 4 steps cost -?[\\d.]+ % of its samples/s \\(1 node with a round only"
                 + " where an epoch ends: \\d+ samples/s\\)").matcher(out).find(), out);
     }
 }
