@@ -336,9 +336,12 @@ class MultiNodeTest {
         kafka.createTopic("sgd.joined", 1);
         kafka.produce("sgd.joined", 1, joined);
 
-        List<Checkpoint> reference = runSgd(dir, "sgd-reference", "sgd.joined", 16, 1);
-        List<Checkpoint> split = runSgd(dir, "sgd-split", "sgd.split", 8, 2);
-        List<Checkpoint> again = runSgd(dir, "sgd-split-again", "sgd.split", 8, 2);
+        // what each run's nodes said of their group generations: a failure shows whether the membership was as planned
+        List<String> membership = new ArrayList<>();
+        List<Checkpoint> reference = runSgd(dir, "sgd-reference", "sgd.joined", 16, 1, membership);
+        List<Checkpoint> split = runSgd(dir, "sgd-split", "sgd.split", 8, 2, membership);
+        List<Checkpoint> again = runSgd(dir, "sgd-split-again", "sgd.split", 8, 2, membership);
+        String history = String.join("\n", membership);
         assertEquals(reference.size(), split.size());
         for (int e = 0; e < reference.size(); e++) {
             assertEquals(reference.get(e).manifest().step(), split.get(e).manifest().step(), "one step per round per node = one global step");
@@ -346,15 +349,21 @@ class MultiNodeTest {
                 float[] want = p.getValue().toFloats();
                 float[] got = split.get(e).parameters().get(p.getKey()).toFloats();
                 for (int i = 0; i < want.length; i++) {
-                    assertEquals(want[i], got[i], 2e-5 + 2e-5 * Math.abs(want[i]), "epoch " + (e + 1) + " " + p.getKey() + "[" + i + "]");
+                    int at = i;
+                    int epoch = e + 1;
+                    assertEquals(want[i], got[i], 2e-5 + 2e-5 * Math.abs(want[i]),
+                            () -> "epoch " + epoch + " " + p.getKey() + "[" + at + "]; the runs' group generations:\n" + history);
                 }
+                int epoch = e + 1;
                 assertArrayEquals(got, again.get(e).parameters().get(p.getKey()).toFloats(),
-                        "the same membership history gives bit-identical checkpoints: epoch " + (e + 1) + " " + p.getKey());
+                        () -> "the same membership history gives bit-identical checkpoints: epoch " + epoch + " " + p.getKey()
+                                + "; the runs' group generations:\n" + history);
             }
         }
     }
 
-    private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n) throws Exception {
+    /** @param membership gets the nodes' lines about the group generations they trained in */
+    private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n, List<String> membership) throws Exception {
         List<ServiceProcess> nodes = nodes(dir, run, n, """
                 run: %s
                 data: { train: %s }
@@ -370,6 +379,9 @@ class MultiNodeTest {
                 """.formatted(run, topic, batchSize, n));
         try {
             awaitAllExitZero(nodes);
+            for (ServiceProcess node : nodes) {
+                node.output().lines().filter(l -> l.contains("group generation")).forEach(l -> membership.add(run + ": " + l));
+            }
         } finally {
             nodes.forEach(ServiceProcess::close);
         }
