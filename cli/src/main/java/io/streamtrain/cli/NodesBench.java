@@ -124,8 +124,7 @@ public final class NodesBench implements Callable<Integer> {
         System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV + "=1); the Kafka broker runs in"
                 + " this JVM and shares the same cores");
         System.out.println("  targets: 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 % of wall time with everySteps 50");
-        Map<Setup, List<Epoch>> epochsOf = new EnumMap<>(Setup.class);
-        Map<Setup, List<Cpu>> cpuOf = new EnumMap<>(Setup.class);
+        Map<Setup, List<Measurement>> measured = new EnumMap<>(Setup.class);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
             broker.createTopic(TOPIC, PARTITIONS);
@@ -136,8 +135,7 @@ public final class NodesBench implements Callable<Integer> {
                 Map<Setup, Measurement> m = new EnumMap<>(Setup.class);
                 for (Setup setup : Setup.values()) {
                     m.put(setup, measure(kafka, jvms, round, setup));
-                    epochsOf.computeIfAbsent(setup, x -> new ArrayList<>()).addAll(m.get(setup).epochs());
-                    cpuOf.computeIfAbsent(setup, x -> new ArrayList<>()).add(m.get(setup).cpu());
+                    measured.computeIfAbsent(setup, x -> new ArrayList<>()).add(m.get(setup));
                 }
                 double s1 = m.get(Setup.ONE).samplesPerSecond();
                 double s2 = m.get(Setup.TWO).samplesPerSecond();
@@ -149,12 +147,15 @@ public final class NodesBench implements Callable<Integer> {
         } finally {
             jvms.broker(null);
         }
-        List<Epoch> one = epochsOf.get(Setup.ONE);
-        List<Epoch> two = epochsOf.get(Setup.TWO);
+        List<Epoch> one = epochs(measured.get(Setup.ONE));
+        List<Epoch> two = epochs(measured.get(Setup.TWO));
         double s1 = median(one, Epoch::samplesPerSecond);
         double s2 = median(two, Epoch::samplesPerSecond);
-        double ss = median(epochsOf.get(Setup.SEPARATE), Epoch::samplesPerSecond);
-        double se = median(epochsOf.get(Setup.ONE_PER_EPOCH), Epoch::samplesPerSecond);
+        double ss = median(epochs(measured.get(Setup.SEPARATE)), Epoch::samplesPerSecond);
+        double se = median(epochs(measured.get(Setup.ONE_PER_EPOCH)), Epoch::samplesPerSecond);
+        List<Cpu> cpuOne = cpus(measured.get(Setup.ONE));
+        List<Cpu> cpuTwo = cpus(measured.get(Setup.TWO));
+        List<Cpu> cpuSeparate = cpus(measured.get(Setup.SEPARATE));
         System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f, 2 nodes %.0f;"
                 + " speed-up %.2f x (target >= 1.7), scaling efficiency %.3f%n", one.size(), s1, s2, s2 / s1, s2 / (2 * s1));
         System.out.printf(Locale.ROOT, "result: the machine's ceiling: 2 separate 1-node runs at once %.0f samples/s together, %.2f x one"
@@ -168,12 +169,20 @@ public final class NodesBench implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
                         + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM;"
                 + " 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
-                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOf.get(Setup.ONE), Cpu::machine),
-                median(cpuOf.get(Setup.ONE), Cpu::perNode), median(cpuOf.get(Setup.ONE), Cpu::bench),
-                100 * median(cpuOf.get(Setup.TWO), Cpu::machine), median(cpuOf.get(Setup.TWO), Cpu::perNode),
-                median(cpuOf.get(Setup.TWO), Cpu::bench), 100 * median(cpuOf.get(Setup.SEPARATE), Cpu::machine),
-                median(cpuOf.get(Setup.SEPARATE), Cpu::perNode), median(cpuOf.get(Setup.SEPARATE), Cpu::bench));
+                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
+                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench),
+                100 * median(cpuSeparate, Cpu::machine), median(cpuSeparate, Cpu::perNode), median(cpuSeparate, Cpu::bench));
         return 0;
+    }
+
+    /** The counted epochs of a setup's measurements, all rounds. */
+    private static List<Epoch> epochs(List<Measurement> measurements) {
+        return measurements.stream().flatMap(m -> m.epochs().stream()).toList();
+    }
+
+    /** The CPU use of a setup's measurements, one per round. */
+    private static List<Cpu> cpus(List<Measurement> measurements) {
+        return measurements.stream().map(Measurement::cpu).toList();
     }
 
     private String spec(String run, int nodes, int syncEverySteps) {
