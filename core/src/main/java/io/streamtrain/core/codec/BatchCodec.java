@@ -17,9 +17,12 @@ import java.util.Set;
  * refused with a reason here and never reaches the engine.
  */
 public final class BatchCodec {
-    private static final Set<DType> FEATURE_TYPES = EnumSet.of(DType.F32, DType.F64, DType.U8, DType.I8, DType.I16, DType.I32, DType.I64);
+    /** Features: any float or integer type, widened or rounded to float32 ({@link Tensor#toFloats()}). */
+    private static final Set<DType> FEATURE_TYPES = EnumSet.of(DType.F32, DType.F64, DType.F16, DType.BF16,
+            DType.U8, DType.I8, DType.I16, DType.I32, DType.I64);
     private static final Set<DType> LABEL_TYPES = EnumSet.of(DType.I64, DType.I32, DType.I16, DType.I8, DType.U8);
-    private static final Set<DType> TARGET_TYPES = EnumSet.of(DType.F32, DType.F64);
+    /** Regression targets: any float type, converted to float32. */
+    private static final Set<DType> TARGET_TYPES = EnumSet.of(DType.F32, DType.F64, DType.F16, DType.BF16);
 
     private final ModelSpec model;
 

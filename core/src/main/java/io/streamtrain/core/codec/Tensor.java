@@ -48,7 +48,10 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
         return n;
     }
 
-    /** The values as float32, converting from any numeric type (no scaling). */
+    /**
+     * The values as float32, converting from any numeric type (no scaling): F64 rounds to
+     * nearest, F16 and BF16 widen exactly, integers convert as by a Java cast.
+     */
     public float[] toFloats() {
         int n = Math.toIntExact(elements());
         float[] out = new float[n];
@@ -60,6 +63,16 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
                     out[i] = (float) b.getDouble(i * 8);
                 }
             }
+            case F16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = halfToFloat(b.getShort(i * 2));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = bfloat16ToFloat(b.getShort(i * 2));
+                }
+            }
             default -> {
                 long[] l = toLongs();
                 for (int i = 0; i < n; i++) {
@@ -68,6 +81,33 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
             }
         }
         return out;
+    }
+
+    /**
+     * An IEEE 754 binary16 value (1 sign bit, 5 exponent bits with bias 15, 10 mantissa bits)
+     * as float32; every half value is exact in float32. Subnormals become normal float32s,
+     * infinities stay infinite and NaN stays NaN (its payload kept in the high mantissa bits).
+     * Java 20's {@code Float.float16ToFloat}, for Java 17.
+     */
+    static float halfToFloat(short half) {
+        int h = half & 0xffff;
+        int sign = (h & 0x8000) << 16;
+        int exponent = (h >>> 10) & 0x1f;
+        int mantissa = h & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13)); // infinity or NaN
+        }
+        if (exponent != 0) {
+            return Float.intBitsToFloat(sign | ((exponent + (127 - 15)) << 23) | (mantissa << 13));
+        }
+        // zero or subnormal: mantissa * 2^-24, exact in float32
+        float magnitude = mantissa * 0x1p-24f;
+        return Float.intBitsToFloat(sign | Float.floatToRawIntBits(magnitude));
+    }
+
+    /** A bfloat16 value (the upper 16 bits of a float32) as float32, exactly. */
+    static float bfloat16ToFloat(short bf16) {
+        return Float.intBitsToFloat((bf16 & 0xffff) << 16);
     }
 
     /** The values as int64; only for integer types. */

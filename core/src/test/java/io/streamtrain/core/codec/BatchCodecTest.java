@@ -237,13 +237,6 @@ class BatchCodecTest {
     }
 
     @Test
-    void f16Features() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(raw("x", DType.F16, new long[] {B, 784}), i64("y", 1, 2, 3)), RejectReason.DTYPE);
-        assertTrue(e.getMessage().contains("F16"), e.getMessage());
-    }
-
-    @Test
     void floatLabelsForClassification() {
         RejectedRecordException e = rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, features(B * 784, 13)),
                 f32("y", new long[] {B}, new float[] {1f, 2f, 3f})), RejectReason.DTYPE);
