@@ -28,7 +28,12 @@ public final class Losses {
 
     /** Number of predictions (samples; a causal-lm's tokens) whose highest score is the label. */
     public static long correct(NDArray output, NDArray labels) {
-        return perPrediction(output).argMax(1).eq(labels.reshape(-1)).sum().toType(DataType.INT64, false).getLong();
+        return correctCount(output, labels).toType(DataType.INT64, false).getLong();
+    }
+
+    /** {@link #correct} as a scalar array, for a caller that reads several figures at once. */
+    public static NDArray correctCount(NDArray output, NDArray labels) {
+        return perPrediction(output).argMax(1).eq(labels.reshape(-1)).sum();
     }
 
     /** The scores as {@code [predictions, classes]}: a causal-lm's positions become rows. */

@@ -12,7 +12,7 @@ package io.streamtrain.trainer.model;
  * @param l2sp the L2-SP term, scaled
  * @param gradNorm global gradient norm before clipping
  * @param clippedGradNorm global gradient norm after clipping
- * @param weightNorm global L2 norm of the parameters after the update
+ * @param weightNorm global L2 norm of the parameters at the start of the step (the weights its gradient and penalties are of)
  * @param correct predictions right before the update (classification only): samples, or a causal-lm's tokens
  * @param seconds wall time of the step
  * @param skipped the loss or the gradient was not finite (NaN or infinite): the step made no

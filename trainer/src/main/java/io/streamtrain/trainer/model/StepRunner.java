@@ -5,16 +5,16 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.model.Losses;
 import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.regularization.Penalties;
-import io.streamtrain.core.regularization.PenaltyTerms;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.optim.LearningRateSchedule;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -77,12 +77,12 @@ public final class StepRunner {
     /**
      * PyTorch adds each backward's gradients to the last; this model's are cleared here. (DJL's
      * {@code collector.zeroGradients()} walks every array of the process, other threads' included.)
+     * A fill, not {@code g - g}: a skipped step's NaN or infinite gradient must not outlive it.
      */
     private static void zeroGradients(Iterable<NDArray> weights) {
         for (NDArray w : weights) {
             if (w.hasGradient()) {
-                // set, not g - g: a skipped step's NaN or infinite gradient must not outlive it
-                w.getGradient().set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
+                JniUtils.zeroGrad((PtNDArray) w);
             }
         }
     }
@@ -101,9 +101,7 @@ public final class StepRunner {
                     ? step.create(batch.classLabels())
                     : step.create(batch.targets(), new Shape(batch.samples(), batch.outputs()));
             Map<String, NDArray> weights = state.trainableArrays();
-            double dataLoss;
-            PenaltyTerms terms;
-            long correct = 0;
+            StepFigures figures = new StepFigures();
             // dropout masks are a function of (seed, step), so a resumed or rolled-back run
             // draws exactly the masks the uninterrupted run drew
             engine.setRandomSeed(stepSeed(spec.init().seed(), state.step()));
@@ -111,55 +109,52 @@ public final class StepRunner {
             try (GradientCollector collector = engine.newGradientCollector()) {
                 NDArray output = state.forward(x, true);
                 NDArray loss = Losses.dataLoss(spec.model(), output, y);
-                terms = penalties.compute(weights, state.anchors());
-                collector.backward(terms.addTo(loss));
-                dataLoss = loss.toType(DataType.FLOAT64, false).getDouble();
+                collector.backward(loss);
+                figures.dataLoss(loss);
                 if (spec.model().classification()) {
-                    correct = Losses.correct(output, y);
+                    figures.correct(Losses.correctCount(output, y));
                 }
             }
-            Map<String, NDArray> gradients = new LinkedHashMap<>();
-            weights.forEach((name, w) -> gradients.put(name, w.getGradient()));
-            double gradNorm = globalNorm(gradients);
+            // the penalties' values are of the weights the step starts from, as their gradients
+            figures.weights(state.parameterArrays(), selector, spec.regularization(), state.anchors());
+            penalties.addGradients(weights, state.anchors());
+            figures.gradients(weights.values());
+            StepFigures.Values v = figures.read();
+            double gradNorm = v.gradNorm();
             double lr = schedule.at(state.step());
-            boolean finite = Double.isFinite(dataLoss + terms.l1Value() + terms.l2Value() + terms.l2spValue()) && Double.isFinite(gradNorm);
+            boolean finite = Double.isFinite(v.dataLoss() + v.l1() + v.l2() + v.l2sp()) && Double.isFinite(gradNorm);
             skippedInARow = finite ? 0 : skippedInARow + 1;
             if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
                 throw new NonFiniteTrainingException(String.format(java.util.Locale.ROOT,
                         "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
                                 + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
                                 + "regularization.clipGradNorm, and resume from the last checkpoint",
-                        skippedInARow, state.step() + 1, dataLoss, gradNorm, globalNorm(state.parameterArrays())));
+                        skippedInARow, state.step() + 1, v.dataLoss(), gradNorm, v.weightNorm()));
             }
             // a skipped step counts (its batch was read) but changes no weight
-            double clipped = finite ? clip(gradients, gradNorm) : 0;
+            double scale = finite ? clipScale(gradNorm) : 0;
             state.advance();
             if (finite) {
                 double decay = spec.regularization().weightDecay();
-                weights.forEach((name, w) -> state.optimizer().update(
-                        name, w, gradients.get(name), lr, selector.regularized(name) ? decay : 0.0, state.step()));
+                weights.forEach((name, w) -> {
+                    if (scale != 1) {
+                        w.getGradient().muli(scale);
+                    }
+                    state.optimizer().update(name, w, w.getGradient(), lr, selector.regularized(name) ? decay : 0.0, state.step());
+                });
             }
-            return new StepReport(state.step(), batch.samples(), lr, dataLoss, terms.l1Value(), terms.l2Value(), terms.l2spValue(),
-                    gradNorm, clipped, globalNorm(state.parameterArrays()), correct, (System.nanoTime() - started) / 1e9, !finite);
+            return new StepReport(state.step(), batch.samples(), lr, v.dataLoss(), v.l1(), v.l2(), v.l2sp(),
+                    gradNorm, finite ? gradNorm * scale : 0, v.weightNorm(), v.correct(), (System.nanoTime() - started) / 1e9, !finite);
         }
     }
 
-    /** Scales gradients in place so their global norm is at most clipGradNorm (as torch's clip_grad_norm_). */
-    private double clip(Map<String, NDArray> gradients, double norm) {
+    /**
+     * The factor that brings the global gradient norm down to clipGradNorm, as torch's
+     * {@code clip_grad_norm_} (1 when it is within the bound or clipping is off). The gradients
+     * are scaled in place, so what is left on the parameters is what the update applied.
+     */
+    private double clipScale(double norm) {
         double max = spec.regularization().clipGradNorm();
-        if (max <= 0 || norm <= max) {
-            return norm;
-        }
-        double scale = max / (norm + 1e-6);
-        gradients.values().forEach(g -> g.muli(scale));
-        return globalNorm(gradients);
-    }
-
-    static double globalNorm(Map<String, NDArray> arrays) {
-        double sum = 0;
-        for (NDArray a : arrays.values()) {
-            sum += a.square().sum().toType(DataType.FLOAT64, false).getDouble();
-        }
-        return Math.sqrt(sum);
+        return max <= 0 || norm <= max ? 1 : max / (norm + 1e-6);
     }
 }

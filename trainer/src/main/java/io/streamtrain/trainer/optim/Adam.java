@@ -2,12 +2,22 @@ package io.streamtrain.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.Map;
 
 /**
  * Adam, with weight decay either coupled ({@code torch.optim.Adam}: the decay is added to
  * the gradient and so is rescaled by the adaptive denominator) or decoupled
- * ({@code torch.optim.AdamW}: {@code w *= 1 - lr*wd} before the Adam step).
+ * ({@code torch.optim.AdamW}: {@code w -= lr*wd*w} before the Adam step).
+ *
+ * <p>One native call per parameter: libtorch's fused update (the one DJL's engine exposes)
+ * copies the gradient, updates both moments and the weight in place. It divides by
+ * {@code sqrt(v) + eps'} with the bias corrections folded into the step size, so
+ * {@code eps' = eps * sqrt(1 - beta2^t)} gives exactly torch's
+ * {@code m/(1-beta1^t) / (sqrt(v/(1-beta2^t)) + eps)}. The moments stay ours, under the same
+ * names, so checkpoints and resume are unchanged. (Written as a dozen NDArray operations
+ * this took 18 % of a step; see docs/benchmarks.md.)
  */
 final class Adam implements Optimizer {
     private final double beta1;
@@ -26,23 +36,14 @@ final class Adam implements Optimizer {
 
     @Override
     public void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
-        NDArray g = gradient;
-        if (weightDecay > 0) {
-            if (decoupled) {
-                weight.muli(1 - learningRate * weightDecay);
-            } else {
-                g = gradient.add(weight.mul(weightDecay));
-            }
-        }
         NDArray m = state.zerosLike("m", name, weight);
         NDArray v = state.zerosLike("v", name, weight);
-        m.muli(beta1).addi(g.mul(1 - beta1));
-        v.muli(beta2).addi(g.square().muli(1 - beta2));
         double biasCorrection1 = 1 - Math.pow(beta1, step);
         double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-        // the same order of operations as PyTorch's single-tensor Adam, for matching floats
-        NDArray denominator = v.sqrt().divi(biasCorrection2Sqrt).addi(epsilon);
-        weight.subi(m.div(denominator).muli(learningRate / biasCorrection1));
+        // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's clamp)
+        JniUtils.adamUpdate((PtNDArray) weight, (PtNDArray) gradient, (PtNDArray) m, (PtNDArray) v,
+                (float) learningRate, (float) (learningRate * biasCorrection2Sqrt / biasCorrection1), (float) weightDecay,
+                1f, -1f, (float) beta1, (float) beta2, (float) (epsilon * biasCorrection2Sqrt), decoupled);
     }
 
     @Override

@@ -18,7 +18,7 @@ public interface Optimizer {
     /**
      * @param name parameter name (state is kept per name)
      * @param weight the parameter, updated in place
-     * @param gradient its gradient (already clipped)
+     * @param gradient its gradient (penalties included, already clipped)
      * @param learningRate for this step
      * @param weightDecay the decay for this parameter (0 when it is excluded)
      * @param step 1-based count of updates including this one (for bias correction)
