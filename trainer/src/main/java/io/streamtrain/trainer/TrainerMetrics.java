@@ -105,7 +105,7 @@ final class TrainerMetrics implements TrainingListener {
         gauge(r, "loss", "l2", "Last step's L2 penalty (scaled)", m -> m.l2);
         gauge(r, "loss", "l2sp", "Last step's L2-SP penalty (scaled)", m -> m.l2sp);
         gauge(r, "loss", "total", "Last step's minimized loss: data loss plus every penalty", m -> m.dataLoss + m.l1 + m.l2 + m.l2sp);
-        gauge(r, "weight.norm", "Global L2 norm of the parameters after the last step", m -> m.weightNorm);
+        gauge(r, "weight.norm", "Global L2 norm of the parameters at the start of the last step", m -> m.weightNorm);
         Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.gradNorm).tag("stage", "raw")
                 .description("Global gradient norm of the last step, before/after clipping").register(r);
         Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.clippedGradNorm).tag("stage", "clipped")

@@ -9,10 +9,11 @@ import java.util.Map;
 /**
  * Adam, with weight decay either coupled ({@code torch.optim.Adam}: the decay is added to
  * the gradient and so is rescaled by the adaptive denominator) or decoupled
- * ({@code torch.optim.AdamW}: {@code w -= lr*wd*w} before the Adam step).
+ * ({@code torch.optim.AdamW}: {@code w *= 1 - lr*wd} before the Adam step).
  *
- * <p>One native call per parameter: libtorch's fused update (the one DJL's engine exposes)
- * copies the gradient, updates both moments and the weight in place. It divides by
+ * <p>One native call per parameter (two with decoupled decay, which is applied in place
+ * first): libtorch's fused update (the one DJL's engine exposes) copies the gradient, adds the
+ * coupled decay, updates both moments and the weight in place. It divides by
  * {@code sqrt(v) + eps'} with the bias corrections folded into the step size, so
  * {@code eps' = eps * sqrt(1 - beta2^t)} gives exactly torch's
  * {@code m/(1-beta1^t) / (sqrt(v/(1-beta2^t)) + eps)}. The moments stay ours, under the same
@@ -36,14 +37,18 @@ final class Adam implements Optimizer {
 
     @Override
     public void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
+        if (decoupled && weightDecay > 0) {
+            // in place, one pass (libtorch's fused AdamW decay makes two temporaries the size of the weight)
+            weight.muli(1 - learningRate * weightDecay);
+        }
         NDArray m = state.zerosLike("m", name, weight);
         NDArray v = state.zerosLike("v", name, weight);
         double biasCorrection1 = 1 - Math.pow(beta1, step);
         double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's clamp)
         JniUtils.adamUpdate((PtNDArray) weight, (PtNDArray) gradient, (PtNDArray) m, (PtNDArray) v,
-                (float) learningRate, (float) (learningRate * biasCorrection2Sqrt / biasCorrection1), (float) weightDecay,
-                1f, -1f, (float) beta1, (float) beta2, (float) (epsilon * biasCorrection2Sqrt), decoupled);
+                (float) learningRate, (float) (learningRate * biasCorrection2Sqrt / biasCorrection1), decoupled ? 0f : (float) weightDecay,
+                1f, -1f, (float) beta1, (float) beta2, (float) (epsilon * biasCorrection2Sqrt), false);
     }
 
     @Override
