@@ -1,6 +1,7 @@
 package io.streamtrain.cli;
 
 import io.streamtrain.cli.TrainerJvms.BenchFailedException;
+import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -64,7 +65,8 @@ import picocli.CommandLine.Spec;
                     + "machine and the broker). Their samples/s together is the most 2 nodes can reach on this machine whatever the "
                     + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached. And it "
                     + "runs one node with a round only where an epoch ends, to print what share of a lone node's samples/s its "
-                    + "rounds every --every-steps steps cost.",
+                    + "rounds cost (a node alone on the topic has a round every " + BatchFeed.ALONE_ROUND_FACTOR
+                    + " x --every-steps steps).",
             "",
             "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
                     + "--every-steps 50."})
@@ -164,8 +166,9 @@ public final class NodesBench implements Callable<Integer> {
                         + " 2 nodes %.1f %% of wall time (target <= 5 %% with everySteps 50; this run: %d)%n",
                 median(one, Epoch::syncBytesPerRound) / 1e6, median(two, Epoch::syncBytesPerRound) / 1e6,
                 100 * median(one, Epoch::waitFraction), 100 * median(two, Epoch::waitFraction), everySteps);
-        System.out.printf(Locale.ROOT, "result: a lone node's rounds every %d steps cost %.1f %% of its samples/s (1 node with a round only"
-                + " where an epoch ends: %.0f samples/s)%n", everySteps, 100 * (1 - s1 / se), se);
+        System.out.printf(Locale.ROOT, "result: a lone node's rounds (every %d steps: %d x --every-steps, as a node alone on the topic"
+                + " runs them) cost %.1f %% of its samples/s (1 node with a round only where an epoch ends: %.0f samples/s)%n",
+                everySteps * BatchFeed.ALONE_ROUND_FACTOR, BatchFeed.ALONE_ROUND_FACTOR, 100 * (1 - s1 / se), se);
         System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
                         + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM;"
                 + " 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",

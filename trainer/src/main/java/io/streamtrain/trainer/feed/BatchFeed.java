@@ -66,7 +66,10 @@ public final class BatchFeed implements Runnable {
     private final BatchCodec codec;
     private final Rebatcher rebatcher;
     private final int maxEpochs;
+    /** How many times {@code sync.everySteps} a lone averaging node trains between rounds (see {@link #stepsPerRound()}). */
+    public static final int ALONE_ROUND_FACTOR = 20;
     private final int everySteps;
+    private final boolean averaging;
     private final long partitionBufferBytes;
     private final PrefetchQueue<FeedItem> queue;
     private final AtomicReference<Reset> pendingReset = new AtomicReference<>();
@@ -121,6 +124,7 @@ public final class BatchFeed implements Runnable {
         this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth());
         this.maxEpochs = spec.maxEpochs();
         this.everySteps = spec.sync().everySteps();
+        this.averaging = !spec.sync().nesterov();
         this.stallNanos = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
         this.plan = plan;
         this.queue = new PrefetchQueue<>(prefetchBytes);
@@ -437,10 +441,27 @@ public final class BatchFeed implements Runnable {
             roundRobin = (roundRobin + 1) % assignment.size();
             decode(r);
             next.put(tp, r.offset() + 1);
-            if (roundBatches >= everySteps && !assignment.stream().allMatch(this::finished)) {
+            if (roundBatches >= stepsPerRound() && !assignment.stream().allMatch(this::finished)) {
                 endRound(false);
             }
         }
+    }
+
+    /**
+     * {@code sync.everySteps}, or {@value #ALONE_ROUND_FACTOR} times as many for a node that holds
+     * every partition of the topic and averages: it combines with nobody, so its round changes no
+     * weight and only leaves a resume point (for a restart, or for a node that joins: a rebalance
+     * rolls every node back to the last closed round, so a joiner always starts from a state the
+     * run really had). Writing and reading back its whole state every 50 steps cost a lone node
+     * 5-14 % of its time (docs/benchmarks.md); this way a crash or a join costs it at most
+     * {@value #ALONE_ROUND_FACTOR} rounds' training. Nesterov's outer step does change the weights
+     * of a lone node, so its rounds stay as they are. Decided per assignment, from offsets and
+     * membership only, so a run is still a function of its membership history.
+     */
+    private int stepsPerRound() {
+        boolean alone = plan != null && assignment.size() == plan.ranges().size();
+        // saturated: a round per epoch is asked for with a huge everySteps
+        return alone && averaging ? (int) Math.min(Integer.MAX_VALUE, (long) everySteps * ALONE_ROUND_FACTOR) : everySteps;
     }
 
     private void decode(ConsumerRecord<byte[], byte[]> r) {

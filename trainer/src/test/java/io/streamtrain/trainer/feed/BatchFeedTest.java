@@ -66,9 +66,13 @@ class BatchFeedTest {
 
     /** The test spec with another sync section: a round every {@code everySteps} batches, a straggler after {@code timeoutSeconds}. */
     private static RunSpec spec(int everySteps, int timeoutSeconds) {
+        return spec(everySteps, timeoutSeconds, SyncSpec.AVERAGE);
+    }
+
+    private static RunSpec spec(int everySteps, int timeoutSeconds, String outer) {
         RunSpec s = spec();
         return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
-                s.earlyStopping(), new SyncSpec(everySteps, SyncSpec.AVERAGE, 0.7, 0.9, timeoutSeconds, 1), s.checkpoints());
+                s.earlyStopping(), new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1), s.checkpoints());
     }
 
     private static long label(int partition, long offset, int index) {
@@ -499,7 +503,8 @@ class BatchFeedTest {
 
     @Test
     void oneBatchRoundsFlushTheirRestAndRestartTheRoundRobinAtTheFirstPartition() throws Exception {
-        startFeed(null, spec(1, 120));
+        // nesterov: a node alone on the topic keeps its rounds (its outer step changes the weights)
+        startFeed(null, spec(1, 120, SyncSpec.NESTEROV));
         rebalance(List.of(P2, P1, P0));
         BatchFeed.Reset reset = awaitReset();
         feed.start(reset.generation(), 1);
@@ -517,6 +522,25 @@ class BatchFeedTest {
         consumer.schedulePollTask(this::addAll);
         assertNull(feed.next(200, TimeUnit.MILLISECONDS), "maxEpochs is 2");
         assertNull(feed.failure());
+    }
+
+    @Test
+    void anAveragingNodeAloneOnTheTopicHasARoundEveryTwentyTimesEverySteps() throws Exception {
+        // 7 records of 2 samples, batches of 5: 3 steps an epoch, fewer than 20 x 1, so the only round is the epoch's end
+        startFeed(null, spec(1, 120));
+        rebalance(List.of(P2, P1, P0));
+        BatchFeed.Reset reset = awaitReset();
+        feed.start(reset.generation(), 1);
+
+        List<FeedItem> first = rounds();
+        assertEquals(List.of(
+                "samples e1 [0, 1, 1050, 1051, 10]",
+                "rejected e1 1@6",
+                "samples e1 [11, 20, 21, 1070, 1071]",
+                "samples e1 [30, 31]",
+                "end e1 0:[0,4) 1:[5,8) 2:[3,3) last records=7 rejected=1"), describe(first));
+        EpochPlan plan = feed.plan();
+        assertRoundsCoverOnce(first, reset.generation(), plan, List.of(P0, P1, P2), planStarts(plan));
     }
 
     @Test
@@ -572,7 +596,7 @@ class BatchFeedTest {
 
     @Test
     void oneBatchRoundsFromMidEpochPositionsChainFromThoseOffsets() throws Exception {
-        startFeed(null, spec(1, 120));
+        startFeed(null, spec(1, 120, SyncSpec.NESTEROV));
         rebalance(List.of(P0, P1, P2));
         BatchFeed.Reset reset = awaitReset();
         EpochPlan runPlan = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
