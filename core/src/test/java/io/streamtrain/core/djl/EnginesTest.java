@@ -27,4 +27,14 @@ class EnginesTest {
             assertTrue(e.getMessage().contains("STREAMTRAIN_TORCH_THREADS") && e.getMessage().contains(bad), e.getMessage());
         }
     }
+
+    @Test
+    void anAmdCpuWithoutTheMklShimIsWarnedAboutAndNothingElseIs() {
+        String warning = Engines.mklWarning("AuthenticAMD", null).orElseThrow();
+        assertTrue(warning.contains("AuthenticAMD") && warning.contains(Engines.MKL_SHIM) && warning.contains("LD_PRELOAD"), warning);
+        assertTrue(Engines.mklWarning("AuthenticAMD", "/other.so").isPresent(), "another preload is not the shim");
+        assertTrue(Engines.mklWarning("AuthenticAMD", "/app/native/" + Engines.MKL_SHIM + ":/other.so").isEmpty());
+        assertTrue(Engines.mklWarning("GenuineIntel", null).isEmpty(), "MKL takes its fast path on Intel CPUs by itself");
+        assertTrue(Engines.mklWarning(null, null).isEmpty(), "no /proc/cpuinfo: nothing known, nothing said");
+    }
 }
