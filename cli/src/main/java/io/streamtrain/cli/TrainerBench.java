@@ -1,12 +1,17 @@
 package io.streamtrain.cli;
 
 import ai.djl.engine.Engine;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.trainer.TrainerNode;
@@ -15,28 +20,60 @@ import io.streamtrain.trainer.TrainingListener;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
+import io.micrometer.core.instrument.Tags;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code streamtrain bench trainer}: the same MLP on the same batches, once fed by a
- * trainer node from Kafka (embedded broker) and once from batches already decoded in
- * memory, in alternating rounds of one run. Throughput counts the training windows of each
- * epoch (first step start to last step end), so waiting for data counts against Kafka while
- * the checkpoint publish between epochs, which the in-memory loop does not do, does not.
+ * {@code streamtrain bench trainer}: one MLP on one set of batches, trained by five
+ * contenders in alternating rounds of one run: streamtrain's step on batches in memory, a
+ * streamtrain trainer node fed from Kafka (embedded broker; sync rounds as a lone node runs
+ * them, its metrics endpoint scraped every second), and the PyTorch-in-Python loop a user
+ * would write instead ({@code torch_reference.py}, Debian's python3-torch), fed from memory,
+ * by a plain confluent-kafka consumer on librdkafka's defaults and by one with the two
+ * settings that matter tuned. Every contender's figure for a round is the median
+ * samples/s of its epochs after the first (warm-up; the JVM contenders also run once,
+ * uncounted, before the first round); an epoch counts from
+ * its first step's start to its last step's end, so a node's checkpoint publish between
+ * epochs is not counted, its sync rounds and waits for data are.
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Kafka-fed vs in-memory training throughput, side by side.",
+            "streamtrain's step and node against the PyTorch-in-Python loop a user would write instead, side by side.",
             "",
-            "Trains the same MLP on the same batches fed from Kafka (embedded broker) and from memory, in "
-                    + "alternating rounds, and prints samples/s for both and their ratio (target: Kafka-fed >= 0.95 x in-memory)."})
+            "Trains the same MLP (dropout 0.1, L1 + L2 penalties, AdamW with decoupled decay, gradient clipping) on the same "
+                    + "batches five ways in alternating rounds: streamtrain's step on batches in memory; a streamtrain node "
+                    + "fed from Kafka (embedded broker, its metrics scraped every second); and the reference Python loop "
+                    + "(torch_reference.py, /usr/bin/python3 with Debian's python3-torch, python3-numpy and "
+                    + "python3-confluent-kafka) fed from memory, by a confluent-kafka consumer on librdkafka's defaults, and "
+                    + "by one with queued.max.messages.kbytes and fetch.wait.max.ms tuned. All use one PyTorch thread.",
+            "Prints each round's samples/s (median of the epochs after the first) and the ratios of the medians. Targets: "
+                    + "step >= 1.0 x Python in memory; node from Kafka >= 0.95 x its own in-memory step and >= 1.0 x the "
+                    + "tuned Python loop. Without python3-torch the Python contenders are skipped, saying so; the rest runs."})
 public final class TrainerBench implements Callable<Integer> {
-    @Option(names = "--records", defaultValue = "200", description = "Records of --batch-size samples (default: ${DEFAULT-VALUE}).")
+    static final String REFERENCE_SCRIPT = "bench/torch_reference.py";
+    private static final Duration SCRAPE_EVERY = Duration.ofSeconds(1);
+    private static final String TOPIC = "bench.train";
+
+    @Option(names = "--records", defaultValue = "400", description = "Records of --batch-size samples (default: ${DEFAULT-VALUE}).")
     int records;
 
     @Option(names = "--batch-size", defaultValue = "128", description = "Samples per batch and per record (default: ${DEFAULT-VALUE}).")
@@ -48,100 +85,213 @@ public final class TrainerBench implements Callable<Integer> {
     @Option(names = "--hidden", defaultValue = "256,128", split = ",", description = "Hidden layer widths (default: ${DEFAULT-VALUE}).")
     List<Integer> hidden;
 
-    @Option(names = "--epochs", defaultValue = "3", description = "Epochs per measurement (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs", defaultValue = "4", description = "Epochs per measurement; the first is warm-up (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of both measurements (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of all contenders (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--partitions", defaultValue = "4", description = "Partitions of the train topic (default: ${DEFAULT-VALUE}).")
     int partitions;
 
+    @Option(names = "--python", defaultValue = "/usr/bin/python3",
+            description = "The Python that runs the reference loop (default: ${DEFAULT-VALUE}, Debian's, where python3-torch installs).")
+    String python;
+
+    /** Who trains, in the order each round runs them. */
+    enum Contender {
+        STEP("streamtrain step, in memory"),
+        NODE("streamtrain node, from Kafka"),
+        PY_MEMORY("PyTorch loop, in memory"),
+        PY_KAFKA("PyTorch loop, Kafka defaults"),
+        PY_TUNED("PyTorch loop, Kafka tuned");
+
+        final String label;
+
+        Contender(String label) {
+            this.label = label;
+        }
+
+        boolean python() {
+            return this == PY_MEMORY || this == PY_KAFKA || this == PY_TUNED;
+        }
+
+        String feed() {
+            return switch (this) {
+                case PY_MEMORY -> "memory";
+                case PY_KAFKA -> "kafka";
+                case PY_TUNED -> "kafka-tuned";
+                default -> throw new IllegalStateException(name() + " is not the Python loop");
+            };
+        }
+    }
+
+    /** One epoch of one contender. */
+    record Epoch(long samples, double seconds) {
+        double samplesPerSecond() {
+            return samples / seconds;
+        }
+    }
+
+    /** The Python loop cannot run here; the bench says why and goes on without it. */
+    static final class PythonMissing extends Exception {
+        PythonMissing(String message) {
+            super(message);
+        }
+    }
+
     private RunSpec spec(String run) {
         return RunSpecParser.parse("""
                 run: %s
-                data: { train: bench.train }
+                data: { train: %s }
                 model: { type: mlp, inputs: %d, hidden: %s, classes: 10, dropout: 0.1 }
                 batchSize: %d
                 maxEpochs: %d
                 optimizer: { type: adamw, learningRate: 0.001 }
-                regularization: { l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }
-                """.formatted(run, features, hidden, batchSize, epochs));
+                regularization: { l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias], clipGradNorm: 1.0 }
+                """.formatted(run, TOPIC, features, hidden, batchSize, epochs));
     }
 
     @Override
     public Integer call() throws Exception {
+        if (epochs < 2) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--epochs must be at least 2: the first epoch of every measurement is warm-up");
+        }
         SyntheticClusters task = new SyntheticClusters(features, 10, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         Engine engine = Engines.pytorch();
-        System.out.printf(Locale.ROOT, "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs, %d rounds, %d cores, %s PyTorch threads%n",
-                records, batchSize, bytes / 1e6, features, hidden, epochs, rounds, Runtime.getRuntime().availableProcessors(),
-                System.getProperty(Engines.THREADS_PROPERTY));
+        System.out.printf(Locale.ROOT, "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs (the first is"
+                + " warm-up), %d rounds, %d cores, %s PyTorch thread(s)%n", records, batchSize, bytes / 1e6, features,
+                hidden.stream().map(String::valueOf).collect(Collectors.joining("-")), epochs, rounds,
+                Runtime.getRuntime().availableProcessors(), System.getProperty(Engines.THREADS_PROPERTY));
         List<Batch> decoded = new ArrayList<>();
         BatchCodec codec = new BatchCodec(spec("x").model());
         for (byte[] v : values) {
             decoded.add(codec.decode(v));
         }
+        Map<Contender, List<Double>> perRound = new EnumMap<>(Contender.class);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-            broker.createTopic("bench.train", partitions);
-            broker.produceRoundRobin("bench.train", partitions, values);
-            // JIT and allocator warm-up of both paths, not counted
-            inMemory(engine, decoded, spec("warmup-mem"), 1);
-            kafkaFed(kafka, spec("warmup-kafka"));
-            double memSum = 0;
-            double kafkaSum = 0;
+            broker.createTopic(TOPIC, partitions);
+            broker.produceRoundRobin(TOPIC, partitions, values);
+            Path script = extractScript();
+            // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every time)
+            inMemory(engine, decoded, spec("warmup-step"));
+            kafkaFed(kafka, spec("warmup-node"));
+            String pythonMissing = null;
             for (int round = 1; round <= rounds; round++) {
-                double mem = inMemory(engine, decoded, spec("bench-mem-" + round), epochs);
-                Fed fed = kafkaFed(kafka, spec("bench-kafka-" + round));
-                double kfk = fed.samplesPerSecond();
-                memSum += mem;
-                kafkaSum += kfk;
-                System.out.printf(Locale.ROOT, "  round %d: in-memory %8.0f samples/s   kafka-fed %8.0f samples/s   ratio %.3f"
-                        + "   (kafka-fed steps waited %.2f s for data)%n", round, mem, kfk, kfk / mem, fed.dataWaitSeconds());
+                for (Contender c : Contender.values()) {
+                    if (c.python() && pythonMissing != null) {
+                        continue;
+                    }
+                    List<Epoch> measured;
+                    try {
+                        measured = switch (c) {
+                            case STEP -> inMemory(engine, decoded, spec("bench-step-" + round));
+                            case NODE -> kafkaFed(kafka, spec("bench-node-" + round));
+                            default -> python(script, broker.bootstrapServers(), c);
+                        };
+                    } catch (PythonMissing e) {
+                        pythonMissing = e.getMessage();
+                        System.out.println("bench trainer: the PyTorch loop is skipped: " + pythonMissing);
+                        continue;
+                    }
+                    double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
+                    perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
+                    System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%n", round, c.label + ":", figure,
+                            measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
+                                    .collect(Collectors.joining(" ")));
+                }
             }
-            System.out.printf(Locale.ROOT, "result: in-memory %.0f samples/s, kafka-fed %.0f samples/s, ratio %.3f (target >= 0.95)%n",
-                    memSum / rounds, kafkaSum / rounds, kafkaSum / memSum);
+            Files.deleteIfExists(script);
+            report(perRound, pythonMissing);
         }
         return 0;
     }
 
-    /** samples per second of training windows, stepping pre-decoded batches. */
-    private static double inMemory(Engine engine, List<Batch> batches, RunSpec spec, int epochs) {
-        long samples = 0;
-        long nanos = 0;
+    private static void report(Map<Contender, List<Double>> perRound, String pythonMissing) {
+        Map<Contender, Double> m = new EnumMap<>(Contender.class);
+        perRound.forEach((c, figures) -> m.put(c, median(figures)));
+        System.out.println("result: samples/s, median of the rounds: " + m.entrySet().stream()
+                .map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey().label, e.getValue())).collect(Collectors.joining("; ")));
+        System.out.printf(Locale.ROOT, "result: streamtrain node from Kafka / its step in memory: %.3f (target >= 0.95)%n",
+                m.get(Contender.NODE) / m.get(Contender.STEP));
+        if (pythonMissing != null) {
+            System.out.println("result: no comparison with the PyTorch loop: " + pythonMissing);
+            return;
+        }
+        System.out.printf(Locale.ROOT, "result: streamtrain step / PyTorch loop, both in memory: %.3f (target >= 1.0)%n",
+                m.get(Contender.STEP) / m.get(Contender.PY_MEMORY));
+        System.out.printf(Locale.ROOT, "result: streamtrain node / PyTorch loop, both from Kafka: %.3f against the tuned consumer"
+                + " (target >= 1.0), %.3f against librdkafka's defaults (target >= 1.5)%n",
+                m.get(Contender.NODE) / m.get(Contender.PY_TUNED), m.get(Contender.NODE) / m.get(Contender.PY_KAFKA));
+    }
+
+    /** Steps pre-decoded batches, epoch after epoch. */
+    private static List<Epoch> inMemory(Engine engine, List<Batch> batches, RunSpec spec) {
+        List<Epoch> out = new ArrayList<>();
         try (ModelState state = ModelState.initialize(spec, engine)) {
             StepRunner runner = new StepRunner(state, engine);
-            for (int e = 0; e < epochs; e++) {
+            for (int e = 0; e < spec.maxEpochs(); e++) {
+                long samples = 0;
                 long t0 = System.nanoTime();
                 for (Batch b : batches) {
-                    StepReport r = runner.train(b);
-                    samples += r.samples();
+                    samples += runner.train(b).samples();
                 }
-                nanos += System.nanoTime() - t0;
+                out.add(new Epoch(samples, (System.nanoTime() - t0) / 1e9));
             }
         }
-        return samples / (nanos / 1e9);
+        return out;
     }
 
-    /** samples per second, and the seconds the step waited for data (epoch starts included, unlike the window). */
-    private record Fed(double samplesPerSecond, double dataWaitSeconds) {}
-
-    private static Fed kafkaFed(KafkaSettings kafka, RunSpec spec) throws InterruptedException {
+    /** A trainer node as `streamtrain train` runs it, with a metrics endpoint that is scraped every second. */
+    private static List<Epoch> kafkaFed(KafkaSettings kafka, RunSpec spec) throws Exception {
         WindowMeter meter = new WindowMeter();
-        TrainerNode node = new TrainerNode(spec, kafka, TrainerOptions.defaults("bench-node").withLogEverySteps(0));
-        node.addListener(meter);
-        node.run();
-        double seconds = meter.nanos / 1e9;
-        return new Fed(meter.samples / seconds, meter.dataWaitSeconds);
+        Health health = new Health(Duration.ofMinutes(2));
+        try (MetricsServer metrics = MetricsServer.start(0, health, Tags.of("role", "trainer", "node", "bench-node", "run", spec.run()))) {
+            TrainerNode node = new TrainerNode(spec, kafka, TrainerOptions.defaults("bench-node").withLogEverySteps(0),
+                    metrics.registry(), health);
+            node.addListener(meter);
+            Thread scraper = new Thread(() -> scrapeUntilInterrupted(metrics.port()), "bench-scraper");
+            scraper.setDaemon(true);
+            scraper.start();
+            try {
+                node.run();
+            } finally {
+                scraper.interrupt();
+                scraper.join(TimeUnit.SECONDS.toMillis(5));
+            }
+        }
+        if (meter.epochs.size() != spec.maxEpochs()) {
+            throw new IllegalStateException("the node checkpointed " + meter.epochs.size() + " epochs of " + spec.maxEpochs());
+        }
+        return meter.epochs;
     }
 
-    /** Sums each epoch's window from its first step's start to its last step's end. */
+    private static void scrapeUntilInterrupted(int port) {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest scrape = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build();
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                HttpResponse<Void> r = http.send(scrape, HttpResponse.BodyHandlers.discarding());
+                if (r.statusCode() != 200) {
+                    throw new IllegalStateException("/metrics answered " + r.statusCode());
+                }
+                Thread.sleep(SCRAPE_EVERY.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Each epoch's window, from its first step's start to its last step's end (the checkpoint publish after it is not counted). */
     private static final class WindowMeter implements TrainingListener {
-        long samples;
-        long nanos;
-        double dataWaitSeconds;
+        final List<Epoch> epochs = new ArrayList<>();
+        private long samples;
         private long windowStart = -1;
         private long lastEnd;
 
@@ -156,10 +306,80 @@ public final class TrainerBench implements Callable<Integer> {
         }
 
         @Override
-        public void onCheckpoint(io.streamtrain.core.checkpoint.CheckpointManifest m) {
-            dataWaitSeconds += m.metrics().get("data_wait_seconds");
-            nanos += lastEnd - windowStart;
+        public void onCheckpoint(CheckpointManifest m) {
+            epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9));
+            samples = 0;
             windowStart = -1;
         }
+
+        @Override
+        public void onRollback(int resumeEpoch, long step) {
+            // the start of a run rolls back to nothing; a later rollback would make the figures meaningless
+            if (step > 0) {
+                throw new IllegalStateException("the bench node rolled back to step " + step + ": nothing else may use its group");
+            }
+        }
+    }
+
+    /** The reference loop as a child process; its per-epoch JSON lines are its figures. */
+    private List<Epoch> python(Path script, String bootstrap, Contender c) throws IOException, InterruptedException, PythonMissing {
+        List<String> command = List.of(python, script.toString(), "--bootstrap-servers", bootstrap, "--topic", TOPIC,
+                "--feed", c.feed(), "--epochs", Integer.toString(epochs), "--features", Integer.toString(features),
+                "--hidden", hidden.stream().map(String::valueOf).collect(Collectors.joining(",")), "--threads", "1");
+        Path errors = Files.createTempFile("torch_reference", ".err");
+        String out;
+        int exit;
+        String stderr;
+        try {
+            Process p;
+            try {
+                p = new ProcessBuilder(command).redirectError(errors.toFile()).start();
+            } catch (IOException e) {
+                throw new PythonMissing(python + " cannot be run (" + e.getMessage() + "): apt-get install python3 python3-torch"
+                        + " python3-numpy python3-confluent-kafka");
+            }
+            p.getOutputStream().close();
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            exit = p.waitFor();
+            stderr = Files.readString(errors).strip();
+        } finally {
+            Files.deleteIfExists(errors);
+        }
+        if (exit == 3) {
+            throw new PythonMissing(stderr);
+        }
+        if (exit != 0) {
+            throw new IllegalStateException("the PyTorch loop (" + c.feed() + ") exited " + exit + ": " + stderr);
+        }
+        List<Epoch> epochsRun = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : out.split("\n")) {
+            JsonNode n = json.readTree(line);
+            if (n.has("epoch")) {
+                epochsRun.add(new Epoch(n.get("samples").asLong(), n.get("seconds").asDouble()));
+            }
+        }
+        if (epochsRun.size() != epochs) {
+            throw new IllegalStateException("the PyTorch loop (" + c.feed() + ") reported " + epochsRun.size() + " epochs of " + epochs
+                    + ": " + out + stderr);
+        }
+        return epochsRun;
+    }
+
+    private static Path extractScript() throws IOException {
+        Path script = Files.createTempFile("torch_reference", ".py");
+        try (InputStream in = TrainerBench.class.getResourceAsStream(REFERENCE_SCRIPT)) {
+            if (in == null) {
+                throw new IllegalStateException(REFERENCE_SCRIPT + " is missing from the streamtrain jar");
+            }
+            Files.write(script, in.readAllBytes());
+        }
+        return script;
+    }
+
+    static double median(List<Double> xs) {
+        List<Double> sorted = xs.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 }
