@@ -573,15 +573,17 @@ public final class TrainerNode implements AutoCloseable {
             log.info("group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})", generation, assigned,
                     at.round(), at.epochEnd() ? at.epoch() : at.epoch() + 1, at.epochEnd() ? "done" : "in progress", at.step());
             closeCheckpointer();
+            boolean settled = true;
             if (ownsPartitionZero()) {
                 openCheckpointer();
                 RoundState ended = resume.lastEpochEnd();
                 if (ended != null && ended.epoch() > 0) {
-                    ensureCheckpoint(ended);
+                    settled = ensureCheckpoint(ended);
                 }
             }
             if (finished(at)) {
-                return true;
+                // not finished while the last epoch has no checkpoint: the next generation's rollback publishes it
+                return settled;
             }
             feed.start(reset.generation(), at.epoch() + 1, at.positions(), at.plan());
             return false;
@@ -725,10 +727,15 @@ public final class TrainerNode implements AutoCloseable {
                 return false;
             }
             requireSomethingTrained(closed);
-            if (ownsPartitionZero()) {
-                publishCheckpoint(closed);
-            }
+            boolean settled = !ownsPartitionZero() || publishCheckpoint(closed);
             epochStarted = System.nanoTime();
+            if (!settled) {
+                // the group moved on while the checkpoint was committed (a node that finished left it): the
+                // owner of partition 0 in the next generation publishes it when it rolls back to this round. This
+                // node must wait for that rollback even after the last epoch: if the others have all finished,
+                // it is that owner, and exiting now would end the run without its last checkpoint.
+                return false;
+            }
             return finished(closed);
         }
 
@@ -791,18 +798,24 @@ public final class TrainerNode implements AutoCloseable {
         }
 
         /** The previous owner of partition 0 may have left before it published the checkpoint of {@code ended}. */
-        private void ensureCheckpoint(RoundState ended) {
+        /** @return false when the group rebalanced before the missing checkpoint was committed */
+        private boolean ensureCheckpoint(RoundState ended) {
             Optional<Checkpoint> latest = readLatestCheckpoint();
             if (latest.isPresent() && latest.get().manifest().epoch() >= ended.epoch()) {
-                return;
+                return true;
             }
             log.info("epoch {} has no checkpoint (its publisher left before it was committed); publishing it", ended.epoch());
-            publishCheckpoint(ended);
+            return publishCheckpoint(ended);
         }
 
-        private void publishCheckpoint(RoundState ended) {
+        /**
+         * @return false when the group rebalanced before the checkpoint was committed (the next
+         *     generation's owner of partition 0 publishes it); true when it is committed, or is
+         *     another node's to publish
+         */
+        private boolean publishCheckpoint(RoundState ended) {
             if (publisher == null) {
-                return; // fenced by a newer owner of partition 0: the checkpoint is its to publish
+                return true; // fenced by a newer owner of partition 0: the checkpoint is its to publish
             }
             Map<String, Double> epochMetrics = new java.util.LinkedHashMap<>(ended.epochSums().metrics(spec.model()));
             double seconds = (System.nanoTime() - epochStarted) / 1e9;
@@ -822,11 +835,13 @@ public final class TrainerNode implements AutoCloseable {
                 }
             } catch (RebalancedException e) {
                 log.warn("{}; the owner of partition 0 in the next generation publishes it", e.getMessage());
+                return false;
             } catch (ProducerFencedException | InvalidProducerEpochException e) {
                 log.warn("another node took over the checkpoints of run {} (it owns partition 0 now); epoch {} is its to publish",
                         spec.run(), ended.epoch());
                 closeCheckpointer();
             }
+            return true;
         }
 
         /**
