@@ -76,7 +76,8 @@ class BatchCodecTest {
         return x;
     }
 
-    private static RejectedRecordException rejects(BatchCodec codec, byte[] value, RejectReason reason) {
+    /** Decoding {@code value} is refused for {@code reason}, with a message that explains. */
+    static RejectedRecordException rejects(BatchCodec codec, byte[] value, RejectReason reason) {
         RejectedRecordException e = assertThrows(RejectedRecordException.class, () -> codec.decode(value));
         assertEquals(reason, e.reason(), e.getMessage());
         assertTrue(e.getMessage() != null && e.getMessage().length() > 10, "message should explain: " + e.getMessage());
