@@ -52,8 +52,9 @@ import picocli.CommandLine.Option;
  * settings that matter tuned. Every contender's figure for a round is the median
  * samples/s of its epochs after the first (warm-up; the JVM contenders also run once,
  * uncounted, before the first round); an epoch counts from
- * its first step's start to its last step's end, so a node's checkpoint publish between
- * epochs is not counted, its sync rounds and waits for data are.
+ * its first step's start to its last step's end, so a node's waits for data are counted and
+ * its checkpoint publish between epochs is not, nor its epoch-end round (a lone node's only
+ * one when an epoch is shorter than 20 x sync.everySteps steps).
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -64,7 +65,8 @@ import picocli.CommandLine.Option;
                     + "fed from Kafka (embedded broker, its metrics scraped every second); and the reference Python loop "
                     + "(torch_reference.py, /usr/bin/python3 with Debian's python3-torch, python3-numpy and "
                     + "python3-confluent-kafka) fed from memory, by a confluent-kafka consumer on librdkafka's defaults, and "
-                    + "by one with queued.max.messages.kbytes and fetch.wait.max.ms tuned. All use one PyTorch thread.",
+                    + "by one with queued.max.messages.kbytes and fetch.wait.max.ms tuned. All use the same number of PyTorch "
+                    + "threads: streamtrain's (cores - 1, at least 1; STREAMTRAIN_TORCH_THREADS).",
             "Prints each round's samples/s (median of the epochs after the first) and the ratios of the medians. Targets: "
                     + "step >= 1.0 x Python in memory; node from Kafka >= 0.95 x its own in-memory step and >= 1.0 x the "
                     + "tuned Python loop. Without python3-torch the Python contenders are skipped, saying so; the rest runs."})
@@ -177,36 +179,39 @@ public final class TrainerBench implements Callable<Integer> {
             broker.createTopic(TOPIC, partitions);
             broker.produceRoundRobin(TOPIC, partitions, values);
             Path script = extractScript();
-            // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every time)
-            inMemory(engine, decoded, spec("warmup-step"));
-            kafkaFed(kafka, spec("warmup-node"));
-            String pythonMissing = null;
-            for (int round = 1; round <= rounds; round++) {
-                for (Contender c : Contender.values()) {
-                    if (c.python() && pythonMissing != null) {
-                        continue;
+            try {
+                // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every time)
+                inMemory(engine, decoded, spec("warmup-step"));
+                kafkaFed(kafka, spec("warmup-node"));
+                String pythonMissing = null;
+                for (int round = 1; round <= rounds; round++) {
+                    for (Contender c : Contender.values()) {
+                        if (c.python() && pythonMissing != null) {
+                            continue;
+                        }
+                        List<Epoch> measured;
+                        try {
+                            measured = switch (c) {
+                                case STEP -> inMemory(engine, decoded, spec("bench-step-" + round));
+                                case NODE -> kafkaFed(kafka, spec("bench-node-" + round));
+                                default -> python(script, broker.bootstrapServers(), c);
+                            };
+                        } catch (PythonMissing e) {
+                            pythonMissing = e.getMessage();
+                            System.out.println("bench trainer: the PyTorch loop is skipped: " + pythonMissing);
+                            continue;
+                        }
+                        double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
+                        perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
+                        System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%n", round, c.label + ":", figure,
+                                measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
+                                        .collect(Collectors.joining(" ")));
                     }
-                    List<Epoch> measured;
-                    try {
-                        measured = switch (c) {
-                            case STEP -> inMemory(engine, decoded, spec("bench-step-" + round));
-                            case NODE -> kafkaFed(kafka, spec("bench-node-" + round));
-                            default -> python(script, broker.bootstrapServers(), c);
-                        };
-                    } catch (PythonMissing e) {
-                        pythonMissing = e.getMessage();
-                        System.out.println("bench trainer: the PyTorch loop is skipped: " + pythonMissing);
-                        continue;
-                    }
-                    double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
-                    perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
-                    System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%n", round, c.label + ":", figure,
-                            measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
-                                    .collect(Collectors.joining(" ")));
                 }
+                report(perRound, pythonMissing);
+            } finally {
+                Files.deleteIfExists(script);
             }
-            Files.deleteIfExists(script);
-            report(perRound, pythonMissing);
         }
         return 0;
     }
@@ -254,7 +259,14 @@ public final class TrainerBench implements Callable<Integer> {
             TrainerNode node = new TrainerNode(spec, kafka, TrainerOptions.defaults("bench-node").withLogEverySteps(0),
                     metrics.registry(), health);
             node.addListener(meter);
-            Thread scraper = new Thread(() -> scrapeUntilInterrupted(metrics.port()), "bench-scraper");
+            java.util.concurrent.atomic.AtomicReference<RuntimeException> scrapeFailed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread scraper = new Thread(() -> {
+                try {
+                    scrapeUntilInterrupted(metrics.port());
+                } catch (RuntimeException e) {
+                    scrapeFailed.set(e);
+                }
+            }, "bench-scraper");
             scraper.setDaemon(true);
             scraper.start();
             try {
@@ -262,6 +274,10 @@ public final class TrainerBench implements Callable<Integer> {
             } finally {
                 scraper.interrupt();
                 scraper.join(TimeUnit.SECONDS.toMillis(5));
+            }
+            if (scrapeFailed.get() != null) {
+                throw new IllegalStateException("scraping the node's /metrics failed: the figure would be of an unscraped node",
+                        scrapeFailed.get());
             }
         }
         if (meter.epochs.size() != spec.maxEpochs()) {
@@ -325,7 +341,9 @@ public final class TrainerBench implements Callable<Integer> {
     private List<Epoch> python(Path script, String bootstrap, Contender c) throws IOException, InterruptedException, PythonMissing {
         List<String> command = List.of(python, script.toString(), "--bootstrap-servers", bootstrap, "--topic", TOPIC,
                 "--feed", c.feed(), "--epochs", Integer.toString(epochs), "--features", Integer.toString(features),
-                "--hidden", hidden.stream().map(String::valueOf).collect(Collectors.joining(",")), "--threads", "1");
+                "--hidden", hidden.stream().map(String::valueOf).collect(Collectors.joining(",")),
+                // the same number of PyTorch threads as the JVM contenders
+                "--threads", System.getProperty(Engines.THREADS_PROPERTY, "1"));
         Path errors = Files.createTempFile("torch_reference", ".err");
         String out;
         int exit;
@@ -338,9 +356,13 @@ public final class TrainerBench implements Callable<Integer> {
                 throw new PythonMissing(python + " cannot be run (" + e.getMessage() + "): apt-get install python3 python3-torch"
                         + " python3-numpy python3-confluent-kafka");
             }
-            p.getOutputStream().close();
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            exit = p.waitFor();
+            try {
+                p.getOutputStream().close();
+                out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                exit = p.waitFor();
+            } finally {
+                p.destroyForcibly();
+            }
             stderr = Files.readString(errors).strip();
         } finally {
             Files.deleteIfExists(errors);

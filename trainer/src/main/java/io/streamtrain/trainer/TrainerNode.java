@@ -568,7 +568,6 @@ public final class TrainerNode implements AutoCloseable {
             partitions = assigned;
             metrics.partitions(assigned.size());
             round = at.round() + 1;
-            epochStarted = System.nanoTime();
             listeners.forEach(l -> l.onRollback(at.epoch() + 1, at.step()));
             log.info("group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})", generation, assigned,
                     at.round(), at.epochEnd() ? at.epoch() : at.epoch() + 1, at.epochEnd() ? "done" : "in progress", at.step());
@@ -581,6 +580,8 @@ public final class TrainerNode implements AutoCloseable {
                     settled = ensureCheckpoint(ended);
                 }
             }
+            // after a republish, which reports the epoch's time from its start (kept across a failed commit)
+            epochStarted = System.nanoTime();
             if (finished(at)) {
                 // not finished while the last epoch has no checkpoint: the next generation's rollback publishes it
                 return settled;
@@ -728,7 +729,6 @@ public final class TrainerNode implements AutoCloseable {
             }
             requireSomethingTrained(closed);
             boolean settled = !ownsPartitionZero() || publishCheckpoint(closed);
-            epochStarted = System.nanoTime();
             if (!settled) {
                 // the group moved on while the checkpoint was committed (a node that finished left it): the
                 // owner of partition 0 in the next generation publishes it when it rolls back to this round. This
@@ -736,6 +736,7 @@ public final class TrainerNode implements AutoCloseable {
                 // it is that owner, and exiting now would end the run without its last checkpoint.
                 return false;
             }
+            epochStarted = System.nanoTime();
             return finished(closed);
         }
 

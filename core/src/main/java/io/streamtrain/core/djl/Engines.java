@@ -35,16 +35,25 @@ public final class Engines {
      * generic kernels on a CPU that is not Intel's unless {@link #MKL_SHIM} is preloaded.
      *
      * @param cpuVendor {@code vendor_id} of /proc/cpuinfo, or null when unknown
-     * @param ldPreload the process's {@code LD_PRELOAD}, or null
+     * @param shimLoaded whether the shim is mapped into the process (an {@code LD_PRELOAD} naming
+     *     a missing file loads nothing)
      * @return a warning, or empty when MKL takes its fast path
      */
-    static Optional<String> mklWarning(String cpuVendor, String ldPreload) {
-        if (cpuVendor == null || cpuVendor.equals("GenuineIntel") || (ldPreload != null && ldPreload.contains(MKL_SHIM))) {
+    static Optional<String> mklWarning(String cpuVendor, boolean shimLoaded) {
+        if (cpuVendor == null || cpuVendor.equals("GenuineIntel") || shimLoaded) {
             return Optional.empty();
         }
         return Optional.of("this " + cpuVendor + " CPU runs PyTorch's MKL on its generic kernels (a training step about 1.7 x"
                 + " slower on AMD EPYC): start streamtrain with its launcher or image, which preload " + MKL_SHIM
                 + ", or set LD_PRELOAD to that file (the build writes it to core/target/native/)");
+    }
+
+    static boolean shimLoaded() {
+        try {
+            return Files.readString(Path.of("/proc/self/maps")).contains(MKL_SHIM);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     static String cpuVendor() {
@@ -96,7 +105,7 @@ public final class Engines {
             JniUtils.setGradMode(false);
             if (!mklChecked) {
                 mklChecked = true;
-                mklWarning(cpuVendor(), System.getenv("LD_PRELOAD")).ifPresent(log::warn);
+                mklWarning(cpuVendor(), shimLoaded()).ifPresent(log::warn);
             }
             return engine;
         } catch (RuntimeException | LinkageError e) {

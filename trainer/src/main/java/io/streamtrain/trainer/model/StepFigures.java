@@ -20,7 +20,7 @@ final class StepFigures {
     private static final int[] NO_AXES = new int[0];
     private final List<NDArray> scalars = new ArrayList<>();
     private int dataLoss = -1;
-    private int correct = -1;
+    private NDArray correctCount;
     private final List<Integer> l1 = new ArrayList<>();
     private final List<Integer> l2 = new ArrayList<>();
     private final List<Integer> l2sp = new ArrayList<>();
@@ -36,7 +36,8 @@ final class StepFigures {
     }
 
     void correct(NDArray count) {
-        correct = add(count);
+        // read as an integer: float32 is exact only to 2^24 predictions (a causal-lm's batch x tokens can pass that)
+        correctCount = count;
     }
 
     /**
@@ -61,7 +62,11 @@ final class StepFigures {
                 l2.add(norm);
             }
             if (spec.l2sp() > 0) {
-                l2sp.add(add(w.sub(anchors.get(name)).norm()));
+                NDArray w0 = anchors.get(name);
+                if (w0 == null) {
+                    throw new IllegalStateException("no L2-SP anchor for parameter " + name);
+                }
+                l2sp.add(add(w.sub(w0).norm()));
             }
         });
     }
@@ -74,7 +79,7 @@ final class StepFigures {
         float[] v = NDArrays.stack(new NDList(scalars)).toFloatArray();
         return new Values(
                 dataLoss < 0 ? Double.NaN : v[dataLoss],
-                correct < 0 ? 0 : (long) v[correct],
+                correctCount == null ? 0 : correctCount.toType(DataType.INT64, false).getLong(),
                 regularization.l1() * sum(v, l1, false),
                 regularization.l2() * sum(v, l2, true),
                 regularization.l2sp() * sum(v, l2sp, true),
