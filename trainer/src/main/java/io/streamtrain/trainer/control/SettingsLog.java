@@ -33,6 +33,12 @@ public final class SettingsLog {
      */
     public void add(long afterStep, Map<String, Double> values) {
         Settings.apply(base, values); // refuse now what would be refused later
+        Double l2sp = values.get("l2sp");
+        if (l2sp != null && l2sp > 0 && base.regularization().l2sp() == 0) {
+            // the anchors w0 are kept only by a run that starts with L2-SP: without them every step would fail
+            throw new IllegalArgumentException("'l2sp' cannot be turned on in a run that started without L2-SP: its anchors"
+                    + " (the initial weights w0) were not kept; start a run with regularization.l2sp > 0");
+        }
         entries.add(new Entry(afterStep, entries.size(), Map.copyOf(values)));
         entries.sort(Comparator.comparingLong(Entry::afterStep).thenComparingLong(Entry::order));
         cachedCount = -1;

@@ -2,6 +2,7 @@ package io.streamtrain.trainer.control;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -28,5 +29,18 @@ class SettingsLogTest {
         SettingsLog log = new SettingsLog(SettingsTest.SPEC);
         assertThrows(IllegalArgumentException.class, () -> log.add(1, Map.of("l1", -1.0)));
         assertEquals(SettingsTest.SPEC, log.at(100));
+    }
+
+    @Test
+    void l2spCannotBeTurnedOnInARunThatStartedWithoutItsAnchors() {
+        SettingsLog log = new SettingsLog(SettingsTest.SPEC);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> log.add(1, Map.of("l2sp", 0.5)));
+        assertTrue(e.getMessage().contains("l2sp") && e.getMessage().contains("anchors"), e.getMessage());
+        assertEquals(SettingsTest.SPEC, log.at(100), "nothing recorded");
+        log.add(2, Map.of("l2sp", 0.0)); // setting it to what it is stays allowed
+
+        SettingsLog withAnchors = new SettingsLog(Settings.apply(SettingsTest.SPEC, Map.of("l2sp", 0.1)));
+        withAnchors.add(1, Map.of("l2sp", 0.5));
+        assertEquals(0.5, withAnchors.at(1).regularization().l2sp());
     }
 }
