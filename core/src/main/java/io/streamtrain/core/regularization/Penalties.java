@@ -88,7 +88,8 @@ public final class Penalties {
         }
     }
 
-    private static NDArray anchor(Map<String, NDArray> anchors, String name) {
+    /** The L2-SP reference weights of {@code name}; a missing one is a bug, said with the parameter's name. */
+    public static NDArray anchor(Map<String, NDArray> anchors, String name) {
         NDArray w0 = anchors.get(name);
         if (w0 == null) {
             throw new IllegalStateException("no L2-SP anchor for parameter " + name);

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import io.streamtrain.core.regularization.ParameterSelector;
+import io.streamtrain.core.regularization.Penalties;
 import io.streamtrain.core.spec.RegularizationSpec;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,11 +63,7 @@ final class StepFigures {
                 l2.add(norm);
             }
             if (spec.l2sp() > 0) {
-                NDArray w0 = anchors.get(name);
-                if (w0 == null) {
-                    throw new IllegalStateException("no L2-SP anchor for parameter " + name);
-                }
-                l2sp.add(add(w.sub(w0).norm()));
+                l2sp.add(add(w.sub(Penalties.anchor(anchors, name)).norm()));
             }
         });
     }
