@@ -138,22 +138,10 @@ public final class EvaluatorService implements AutoCloseable {
         }
         Engine engine = Engines.pytorch();
         CheckpointScorer scorer = new CheckpointScorer(engine);
-        Map<String, Object> consumerConfig = kafka.consumer(Topics.EVALUATOR_GROUP);
-        // see a run's checkpoint topic within seconds of its first trainer creating it
-        consumerConfig.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
-        consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // a poll's records are scored one by one: keep a batch well inside max.poll.interval.ms
-        consumerConfig.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50);
-        Map<String, Object> producerConfig = kafka.transactionalProducer(Topics.evaluator(instanceId));
-        producerConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
-        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(consumerConfig);
-        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null));
-        Map<String, Object> controlConfig = kafka.consumer(null);
-        // a fetch waiting at the broker holds up the next request on its connection: the control topic's end
-        // offsets, read after every checkpoint, must not wait out the default 500 ms of an idle fetch
-        controlConfig.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
-        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(controlConfig);
-        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig);
+        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP));
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
+        KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.evaluationProducer(Topics.evaluator(instanceId)));
         Admin admin = Preflight.admin(kafka);
         KafkaClientMetrics checkpointMeters = KafkaMeters.bind(registry, checkpoints);
         KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);

@@ -87,6 +87,95 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return c;
     }
 
+    // ---- Each client streamtrain builds, by role: the one place that answers how it is configured ----
+
+    /** Reads a topic once, without a group: control history, the latest checkpoint, an epoch plan. */
+    public Map<String, Object> reader() {
+        return consumer(null);
+    }
+
+    /** A trainer's batch feed: a member of the run's trainer group. */
+    public Map<String, Object> trainFeedConsumer(String groupId) {
+        Map<String, Object> c = consumer(groupId);
+        // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        // a node that died is noticed in seconds, not the default 45 s: the others wait for it in their round
+        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        return c;
+    }
+
+    /** Writes a trainer's joins and contributions (payloads in chunks of {@code chunkBytes}). */
+    public Map<String, Object> syncProducer(int chunkBytes) {
+        Map<String, Object> p = producer();
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES);
+        // the other nodes wait for a contribution: send it now
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        return p;
+    }
+
+    /** Reads the sync log from an explicit position. */
+    public Map<String, Object> syncReader(int chunkBytes) {
+        Map<String, Object> c = consumer(null);
+        // a position that is gone (deleted below a newer checkpoint) must fail, never skip rounds
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        // a round's contributions in one fetch, not a chunk or two per broker round trip: the nodes wait for them
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        return c;
+    }
+
+    /** Acknowledges control commands (not transactional: a node killed mid-transaction would hold back every reader). */
+    public Map<String, Object> ackProducer() {
+        return producer();
+    }
+
+    /** Writes dead letters, each as large as the largest record of the train topic ({@code maxRecordBytes}). */
+    public Map<String, Object> deadLetterProducer(int maxRecordBytes) {
+        Map<String, Object> p = producer();
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES + maxRecordBytes);
+        return p;
+    }
+
+    /** Publishes a run's checkpoints: one transactional id per run, so a new publisher fences the old. */
+    public Map<String, Object> checkpointProducer(String transactionalId, int chunkBytes) {
+        Map<String, Object> p = transactionalProducer(transactionalId);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RunTopics.RECORD_OVERHEAD_BYTES + chunkBytes);
+        return p;
+    }
+
+    /** The evaluator's subscription to every run's checkpoint topic. */
+    public Map<String, Object> evaluatorCheckpointConsumer(String groupId) {
+        Map<String, Object> c = consumer(groupId);
+        // see a run's checkpoint topic within seconds of its first trainer creating it
+        c.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // a poll's records are scored one by one: keep a batch well inside max.poll.interval.ms
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50);
+        return c;
+    }
+
+    /** The evaluator's reader of control topics, whose end offsets it reads after every checkpoint. */
+    public Map<String, Object> evaluatorControlReader() {
+        Map<String, Object> c = consumer(null);
+        // a fetch waiting at the broker holds up the next request on its connection: the control topic's end
+        // offsets, read after every checkpoint, must not wait out the default 500 ms of an idle fetch
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        return c;
+    }
+
+    /** Writes evaluation records and STOPs together with the checkpoint offsets, in one transaction. */
+    public Map<String, Object> evaluationProducer(String transactionalId) {
+        Map<String, Object> p = transactionalProducer(transactionalId);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, EVALUATION_REQUEST_BYTES);
+        return p;
+    }
+
+    /** What one fetch of the sync log may bring (Kafka's whole-response limit, fetch.max.bytes, is 50 MB). */
+    private static final int ROUND_FETCH_BYTES = 32 << 20;
+    /** Evaluation records are small; the limit only keeps a pathological one from being refused. */
+    private static final int EVALUATION_REQUEST_BYTES = 16 << 20;
+
     private Map<String, Object> base() {
         Map<String, Object> c = new HashMap<>(passthrough);
         c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);

@@ -20,11 +20,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.zip.CRC32C;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
@@ -62,12 +62,10 @@ public final class SyncChannel implements AutoCloseable {
     private final TopicPartition partition;
     private final int chunkBytes;
     private final SyncLog syncLog;
-    private final KafkaProducer<byte[], byte[]> producer;
-    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final Producer<byte[], byte[]> producer;
+    private final Consumer<byte[], byte[]> consumer;
     /** Partial payloads held at once: one per node writing at the same moment, with room for many nodes. */
     private static final int MAX_IN_FLIGHT = 256;
-    /** What one fetch of the sync log may bring (Kafka's whole-response limit, fetch.max.bytes, is 50 MB). */
-    private static final int ROUND_FETCH_BYTES = 32 << 20;
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final Duration sendTimeout;
@@ -83,22 +81,20 @@ public final class SyncChannel implements AutoCloseable {
      *     those checkpoints, not replay a truncated log from round 0.
      */
     public SyncChannel(KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
+        this(new KafkaProducer<>(kafka.syncProducer(chunkBytes)), new KafkaConsumer<>(kafka.syncReader(chunkBytes)), topic, chunkBytes,
+                syncLog, from, sendTimeout);
+    }
+
+    /** Over the given clients (owned, and closed, by this channel): tests pass Kafka's mock clients. */
+    public SyncChannel(Producer<byte[], byte[]> producer, Consumer<byte[], byte[]> consumer, String topic, int chunkBytes,
+            SyncLog syncLog, long from, Duration sendTimeout) {
         this.topic = topic;
         this.partition = new TopicPartition(topic, 0);
         this.chunkBytes = chunkBytes;
         this.syncLog = syncLog;
         this.sendTimeout = sendTimeout;
-        Map<String, Object> p = kafka.producer();
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-        this.producer = new KafkaProducer<>(p);
-        Map<String, Object> c = kafka.consumer(null);
-        // a position that is gone (deleted below a newer checkpoint) must fail, never skip rounds
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-        // a round's contributions in one fetch, not a chunk or two per broker round trip: the nodes wait for them
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
-        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
-        this.consumer = new KafkaConsumer<>(c);
+        this.producer = producer;
+        this.consumer = consumer;
         consumer.assign(List.of(partition));
         consumer.seek(partition, Math.max(0, from));
     }
