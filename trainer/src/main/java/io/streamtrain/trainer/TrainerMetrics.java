@@ -3,7 +3,9 @@ package io.streamtrain.trainer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.core.instrument.Timer;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.RejectReason;
@@ -28,22 +30,22 @@ import java.util.function.ToDoubleFunction;
  * Meters hold their state weakly: everything they read hangs off this object, which the
  * node keeps.
  */
-final class TrainerMetrics implements TrainingListener {
+final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseable {
     /** Control commands a trainer applies, by the name the metric labels them with. */
     static final java.util.List<String> COMMANDS = java.util.List.of("stop", "pause", "resume", "set", "checkpoint");
 
-    private final Counter samples;
-    private final Counter steps;
-    private final Counter skipped;
-    private final Counter records;
-    private final Counter dataWait;
-    private final Counter syncWait;
-    private final Counter syncBytes;
-    private final Counter syncRounds;
-    private final Counter rollbacks;
-    private final Counter checkpoints;
-    private final Timer step;
-    private final Timer checkpointPublish;
+    private Counter samples;
+    private Counter steps;
+    private Counter skipped;
+    private Counter records;
+    private Counter dataWait;
+    private Counter syncWait;
+    private Counter syncBytes;
+    private Counter syncRounds;
+    private Counter rollbacks;
+    private Counter checkpoints;
+    private Timer step;
+    private Timer checkpointPublish;
     private final Map<RejectReason, Counter> deadLetters = new EnumMap<>(RejectReason.class);
     private final Map<String, Counter> commands = new LinkedHashMap<>();
     private volatile int epoch;
@@ -63,42 +65,52 @@ final class TrainerMetrics implements TrainingListener {
     private volatile ControlFeed control;
     private volatile BatchFeed feed;
 
+    /** What {@link #bindTo} registered, for {@link #close()} to remove. */
+    private final java.util.List<Meter> registered = new java.util.ArrayList<>();
+    private MeterRegistry registry;
+
     /** @param settings the spec as trained now (SET commands change it) */
-    TrainerMetrics(MeterRegistry r, Supplier<RunSpec> settings) {
+    TrainerMetrics(Supplier<RunSpec> settings) {
         this.settings = settings;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        this.registry = registry;
+        MeterRegistry r = registry;
         samples = counter(r, "samples", "Samples trained");
         steps = counter(r, "steps", "Optimizer steps taken");
         skipped = counter(r, "steps.skipped", "Steps whose loss or gradient was not finite: no update was made");
         records = counter(r, "records", "Train-topic records read (rejected ones included)");
-        dataWait = Counter.builder("streamtrain.trainer.data.wait").baseUnit("seconds")
-                .description("Time the training thread waited for its next batch").register(r);
-        syncWait = Counter.builder("streamtrain.trainer.sync.wait").baseUnit("seconds")
-                .description("Time from handing a contribution to Kafka until its sync round closed (writing it included)").register(r);
-        syncBytes = Counter.builder("streamtrain.trainer.sync").baseUnit("bytes")
-                .description("Bytes this node wrote to the run's sync topic").register(r);
+        dataWait = track(Counter.builder("streamtrain.trainer.data.wait").baseUnit("seconds")
+                .description("Time the training thread waited for its next batch").register(r));
+        syncWait = track(Counter.builder("streamtrain.trainer.sync.wait").baseUnit("seconds")
+                .description("Time from handing a contribution to Kafka until its sync round closed (writing it included)").register(r));
+        syncBytes = track(Counter.builder("streamtrain.trainer.sync").baseUnit("bytes")
+                .description("Bytes this node wrote to the run's sync topic").register(r));
         syncRounds = counter(r, "sync.rounds", "Sync rounds closed");
         rollbacks = counter(r, "rollbacks", "Roll-backs to the last closed round (every assignment: start, join, leave, crash)");
         checkpoints = counter(r, "checkpoints", "Checkpoints this node published");
-        FunctionCounter.builder("streamtrain.trainer.evictions", this, m -> m.feed == null ? 0 : m.feed.evictions())
+        track(FunctionCounter.builder("streamtrain.trainer.evictions", this, m -> m.feed == null ? 0 : m.feed.evictions())
                 .description("Times this node left the group because its training thread stalled longer than sync.timeoutSeconds")
-                .register(r);
-        FunctionCounter.builder("streamtrain.trainer.control.ignored", this, m -> m.control == null ? 0 : m.control.ignored())
-                .description("Control messages ignored: malformed, or of a type this version does not know").register(r);
+                .register(r));
+        track(FunctionCounter.builder("streamtrain.trainer.control.ignored", this, m -> m.control == null ? 0 : m.control.ignored())
+                .description("Control messages ignored: malformed, or of a type this version does not know").register(r));
         for (RejectReason reason : RejectReason.values()) {
-            deadLetters.put(reason, Counter.builder("streamtrain.trainer.dlq.records").tag("reason", reason.code())
-                    .description("Train records sent to the run's dead-letter topic, by reason").register(r));
+            deadLetters.put(reason, track(Counter.builder("streamtrain.trainer.dlq.records").tag("reason", reason.code())
+                    .description("Train records sent to the run's dead-letter topic, by reason").register(r)));
         }
         for (String command : COMMANDS) {
-            commands.put(command, Counter.builder("streamtrain.trainer.control.commands").tag("command", command)
-                    .description("Control commands applied").register(r));
+            commands.put(command, track(Counter.builder("streamtrain.trainer.control.commands").tag("command", command)
+                    .description("Control commands applied").register(r)));
         }
-        step = Timer.builder("streamtrain.trainer.step").description("Time of one training step (forward, backward, update)")
+        step = track(Timer.builder("streamtrain.trainer.step").description("Time of one training step (forward, backward, update)")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(1))
-                .register(r);
-        checkpointPublish = Timer.builder("streamtrain.trainer.checkpoint.publish")
+                .register(r));
+        checkpointPublish = track(Timer.builder("streamtrain.trainer.checkpoint.publish")
                 .description("Time to publish a checkpoint (payload, manifest, offsets, in one transaction)")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(10)).maximumExpectedValue(Duration.ofMinutes(5))
-                .register(r);
+                .register(r));
         gauge(r, "epoch", "Epoch being trained", m -> m.epoch);
         gauge(r, "loss", "data", "Last step's loss without penalties", m -> m.dataLoss);
         gauge(r, "loss", "l1", "Last step's L1 penalty (scaled)", m -> m.l1);
@@ -106,10 +118,10 @@ final class TrainerMetrics implements TrainingListener {
         gauge(r, "loss", "l2sp", "Last step's L2-SP penalty (scaled)", m -> m.l2sp);
         gauge(r, "loss", "total", "Last step's minimized loss: data loss plus every penalty", m -> m.dataLoss + m.l1 + m.l2 + m.l2sp);
         gauge(r, "weight.norm", "Global L2 norm of the parameters at the start of the last step", m -> m.weightNorm);
-        Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.gradNorm).tag("stage", "raw")
-                .description("Global gradient norm of the last step, before/after clipping").register(r);
-        Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.clippedGradNorm).tag("stage", "clipped")
-                .description("Global gradient norm of the last step, before/after clipping").register(r);
+        track(Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.gradNorm).tag("stage", "raw")
+                .description("Global gradient norm of the last step, before/after clipping").register(r));
+        track(Gauge.builder("streamtrain.trainer.grad.norm", this, m -> m.clippedGradNorm).tag("stage", "clipped")
+                .description("Global gradient norm of the last step, before/after clipping").register(r));
         gauge(r, "learning.rate", "Learning rate of the last step", m -> m.learningRate);
         setting(r, "l1", s -> s.regularization().l1());
         setting(r, "l2", s -> s.regularization().l2());
@@ -118,25 +130,39 @@ final class TrainerMetrics implements TrainingListener {
         setting(r, "dropout", s -> s.model().dropout());
         gauge(r, "partitions", "Train-topic partitions assigned to this node", m -> m.partitions);
         gauge(r, "paused", "1 while a PAUSE holds the node", m -> m.paused ? 1 : 0);
-        Gauge.builder("streamtrain.trainer.checkpoint.size", this, m -> m.checkpointBytes).baseUnit("bytes")
-                .description("Payload size of the last checkpoint this node published").register(r);
+        track(Gauge.builder("streamtrain.trainer.checkpoint.size", this, m -> m.checkpointBytes).baseUnit("bytes")
+                .description("Payload size of the last checkpoint this node published").register(r));
     }
 
-    private static Counter counter(MeterRegistry r, String name, String description) {
-        return Counter.builder("streamtrain.trainer." + name).description(description).register(r);
+    private Counter counter(MeterRegistry r, String name, String description) {
+        return track(Counter.builder("streamtrain.trainer." + name).description(description).register(r));
     }
 
     private void gauge(MeterRegistry r, String name, String description, ToDoubleFunction<TrainerMetrics> f) {
-        Gauge.builder("streamtrain.trainer." + name, this, f).description(description).register(r);
+        track(Gauge.builder("streamtrain.trainer." + name, this, f).description(description).register(r));
     }
 
     private void gauge(MeterRegistry r, String name, String term, String description, ToDoubleFunction<TrainerMetrics> f) {
-        Gauge.builder("streamtrain.trainer." + name, this, f).tag("term", term).description(description).register(r);
+        track(Gauge.builder("streamtrain.trainer." + name, this, f).tag("term", term).description(description).register(r));
     }
 
     private void setting(MeterRegistry r, String name, ToDoubleFunction<RunSpec> f) {
-        Gauge.builder("streamtrain.trainer.setting", this, m -> f.applyAsDouble(m.settings.get())).tag("name", name)
-                .description("Regularization setting in effect (the spec's, or a SET command's)").register(r);
+        track(Gauge.builder("streamtrain.trainer.setting", this, m -> f.applyAsDouble(m.settings.get())).tag("name", name)
+                .description("Regularization setting in effect (the spec's, or a SET command's)").register(r));
+    }
+
+    private <M extends Meter> M track(M meter) {
+        registered.add(meter);
+        return meter;
+    }
+
+    /** Removes every meter {@link #bindTo} registered. */
+    @Override
+    public void close() {
+        if (registry != null) {
+            registered.forEach(registry::remove);
+            registered.clear();
+        }
     }
 
     @Override
@@ -182,44 +208,48 @@ final class TrainerMetrics implements TrainingListener {
         }
     }
 
-    void dataWait(long nanos) {
+    @Override
+    public void onDataWait(long nanos) {
         dataWait.increment(nanos / 1e9);
     }
 
-    void records(long n) {
-        records.increment(n);
-    }
-
-    void contributed(long bytes) {
+    @Override
+    public void onContributed(long records, long bytes) {
+        this.records.increment(records);
         syncBytes.increment(bytes);
     }
 
-    void roundClosed(double waitSeconds) {
+    @Override
+    public void onRoundClosed(double waitSeconds) {
         syncRounds.increment();
         syncWait.increment(waitSeconds);
     }
 
-    void partitions(int n) {
-        partitions = n;
+    @Override
+    public void onAssignment(java.util.List<Integer> assigned) {
+        partitions = assigned.size();
     }
 
-    void paused(boolean p) {
+    @Override
+    public void onPaused(boolean p) {
         paused = p;
     }
 
-    void deadLetter(RejectReason reason) {
+    @Override
+    public void onDeadLetter(RejectReason reason) {
         deadLetters.get(reason).increment();
     }
 
-    /** @param command a control message's type name, e.g. {@code Set} or {@code set} */
-    void commandApplied(String command) {
+    @Override
+    public void onCommand(String command, boolean applied) {
         Counter c = commands.get(command.toLowerCase(Locale.ROOT));
-        if (c != null) {
+        if (applied && c != null) {
             c.increment();
         }
     }
 
-    void checkpointPublished(long nanos) {
+    @Override
+    public void onCheckpointPublishTime(long nanos) {
         checkpointPublish.record(nanos, TimeUnit.NANOSECONDS);
     }
 }

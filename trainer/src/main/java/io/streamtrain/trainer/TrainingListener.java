@@ -16,4 +16,33 @@ public interface TrainingListener {
 
     /** The trainer rolled back to its last checkpoint (a rebalance, or the start of the run). */
     default void onRollback(int resumeEpoch, long step) {}
+
+    /** The group gave this node these train partitions (none: it follows the rounds). */
+    default void onAssignment(java.util.List<Integer> partitions) {}
+
+    /** The training thread waited this long for the batch it is about to train. */
+    default void onDataWait(long nanos) {}
+
+    /** The node handed in its share of a sync round: {@code records} read in it, {@code bytes} written. */
+    default void onContributed(long records, long bytes) {}
+
+    /** A sync round closed, {@code waitSeconds} after this node handed in its share. */
+    default void onRoundClosed(double waitSeconds) {}
+
+    /** A train record went to the run's dead-letter topic. */
+    default void onDeadLetter(io.streamtrain.core.codec.RejectReason reason) {}
+
+    /**
+     * The node acted on a control command.
+     *
+     * @param command its name: {@code stop}, {@code pause}, {@code resume}, {@code set}, {@code checkpoint}
+     * @param applied whether it took effect (a refused SET did not)
+     */
+    default void onCommand(String command, boolean applied) {}
+
+    /** A PAUSE or a RESUME took effect (or was replayed at the start). */
+    default void onPaused(boolean paused) {}
+
+    /** Publishing a checkpoint (payload, manifest, offsets, one transaction) took this long. */
+    default void onCheckpointPublishTime(long nanos) {}
 }

@@ -31,6 +31,7 @@ public final class ControlFeed implements Runnable {
     private final AtomicLong ignored = new AtomicLong();
     private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile boolean closed;
+    private volatile boolean running;
 
     /** @param consumer a consumer without a group, owned (and closed) by this feed */
     /** @param onCommand called on the feed's thread for every command (acknowledgements are not commands) */
@@ -113,8 +114,22 @@ public final class ControlFeed implements Runnable {
         }
     }
 
+    /** Runs the feed on a daemon thread of its own. */
+    public Thread start(String threadName) {
+        running = true;
+        Thread t = new Thread(this, threadName);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** Ends {@link #run()}, which closes the consumer; a feed never {@link #start}ed closes it here. */
     public void close() {
         closed = true;
-        consumer.wakeup();
+        if (running) {
+            consumer.wakeup();
+        } else {
+            consumer.close(Duration.ofSeconds(2));
+        }
     }
 }

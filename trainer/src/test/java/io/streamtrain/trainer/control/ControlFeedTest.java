@@ -59,8 +59,7 @@ class ControlFeedTest {
         ControlFeed feed = new ControlFeed(c, TOPIC, seen::add);
         feed.catchUp(Duration.ofSeconds(10));
         c.schedulePollTask(() -> c.addRecord(record(0, Messages.encode(new ControlMessage.Stop("r", "stop-1", "t", "operator", "x", null, "ops")))));
-        Thread t = new Thread(feed, "control");
-        t.start();
+        Thread t = feed.start("control");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (seen.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(10);

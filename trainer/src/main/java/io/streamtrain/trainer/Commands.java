@@ -1,0 +1,128 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.trainer.control.SettingsLog;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the run's control commands make of a node: whether it is paused and which settings
+ * each step trains with. Pure: the node hands it the commands, in order, and acknowledges
+ * what it answers.
+ */
+final class Commands {
+    private static final Logger log = LoggerFactory.getLogger(Commands.class);
+
+    /**
+     * What a node did with a command: the outcome its acknowledgement carries.
+     *
+     * @param command the command's name as metrics label it ({@code pause}, {@code set}, ...)
+     */
+    record Applied(String id, String command, String outcome) {
+        boolean applied() {
+            return outcome.startsWith(ControlMessage.Ack.APPLIED);
+        }
+    }
+
+    private final SettingsLog settings;
+    private boolean paused;
+    /** The settings of the step trained last: for meters, which read them from another thread. */
+    private volatile RunSpec current;
+
+    Commands(RunSpec spec) {
+        this.settings = new SettingsLog(spec);
+        this.current = spec;
+    }
+
+    /** The settings the node trains with now (the last {@link #settingsAt} answer). */
+    RunSpec current() {
+        return current;
+    }
+
+    boolean paused() {
+        return paused;
+    }
+
+    /** The settings of the step that follows {@code stepsTaken}: SETs take effect at their step, and a rollback takes them back. */
+    RunSpec settingsAt(long stepsTaken) {
+        current = settings.at(stepsTaken);
+        return current;
+    }
+
+    /**
+     * The commands issued before this node started: the run's state includes them, so this
+     * node does too. A SET takes effect from the step it was first applied at (its
+     * acknowledgement says which), so a resumed run trains each step with the settings the
+     * uninterrupted run used; a SET nobody applied yet takes effect at once.
+     *
+     * @param history the control topic from its beginning, acknowledgements included
+     * @return the STOP that ended the run, if one did: a stopped run is not restarted
+     */
+    Optional<ControlMessage.Stop> replay(List<ControlMessage> history) {
+        Map<String, Long> appliedAt = new HashMap<>();
+        for (ControlMessage m : history) {
+            if (m instanceof ControlMessage.Ack a && a.applied() && a.command() != null) {
+                appliedAt.merge(a.command(), a.step(), Math::min);
+            }
+        }
+        for (ControlMessage m : history) {
+            if (m instanceof ControlMessage.Stop stop) {
+                return Optional.of(stop);
+            } else if (m instanceof ControlMessage.Pause) {
+                paused = true;
+            } else if (m instanceof ControlMessage.Resume) {
+                paused = false;
+            } else if (m instanceof ControlMessage.Set set) {
+                long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
+                try {
+                    settings.add(from, set.values());
+                    log.info("replaying SET {} from the control topic: {}{}", set.id(), set.values(),
+                            from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
+                } catch (IllegalArgumentException e) {
+                    log.info("SET {} on the control topic was refused: {}", set.id(), e.getMessage());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * A command that arrived while the node runs, applied at a step boundary.
+     *
+     * @param step the steps taken so far: a SET takes effect from the next
+     * @param snapshot publishes a snapshot now (CHECKPOINT) and returns its outcome
+     * @return what to acknowledge, or empty for messages that are not this node's to act on
+     *     (acknowledgements, and a STOP, which the node obeys as soon as it reads it)
+     */
+    Optional<Applied> apply(ControlMessage m, long step, Supplier<String> snapshot) {
+        String outcome = ControlMessage.Ack.APPLIED;
+        if (m instanceof ControlMessage.Pause) {
+            paused = true;
+            log.info("PAUSE {}: consumption and training paused at step {}", m.id(), step);
+        } else if (m instanceof ControlMessage.Resume) {
+            paused = false;
+            log.info("RESUME {}: training goes on from step {}", m.id(), step);
+        } else if (m instanceof ControlMessage.Checkpoint) {
+            outcome = snapshot.get();
+            log.info("CHECKPOINT {}: {}", m.id(), outcome);
+        } else if (m instanceof ControlMessage.Set set) {
+            try {
+                settings.add(step, set.values());
+                log.info("SET {}: {} from step {}", set.id(), set.values(), step + 1);
+            } catch (IllegalArgumentException e) {
+                outcome = "refused: " + e.getMessage();
+                log.warn("SET {} refused: {}", set.id(), e.getMessage());
+            }
+        } else {
+            return Optional.empty();
+        }
+        return Optional.of(new Applied(m.id(), m.getClass().getSimpleName().toLowerCase(Locale.ROOT), outcome));
+    }
+}

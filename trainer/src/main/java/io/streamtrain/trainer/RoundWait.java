@@ -1,0 +1,65 @@
+package io.streamtrain.trainer;
+
+import java.time.Duration;
+
+/**
+ * The clock of one wait for a sync round to close. Time the run spends paused does not
+ * count: a PAUSE holds every node, those waiting for the paused ones included, and such a
+ * wait is not a straggler's. Pure: the caller passes the time.
+ */
+final class RoundWait {
+    enum Verdict {
+        /** Keep waiting. */
+        WAIT,
+        /** Another {@code sync.timeoutSeconds} passed: say which partitions are missing, and keep waiting. */
+        STRAGGLER,
+        /** Give up: a node that died leaves the group within its session timeout, one that hangs within sync.timeoutSeconds. */
+        GIVE_UP
+    }
+
+    private final long started;
+    private final long stragglerNanos;
+    private final long giveUpNanos;
+    private long pausedNanos;
+    private long warned;
+
+    /**
+     * @param straggler {@code sync.timeoutSeconds}: how long a node may take before the others name it
+     * @param brokerWait how long the node waits for the broker; the wait gives up after the longer of it and twice {@code straggler}
+     */
+    RoundWait(long startedNanos, Duration straggler, Duration brokerWait) {
+        this.started = startedNanos;
+        this.warned = startedNanos;
+        this.stragglerNanos = straggler.toNanos();
+        this.giveUpNanos = Math.max(2 * stragglerNanos, brokerWait.toNanos());
+    }
+
+    /**
+     * @param sinceNanos when the interval that ended at {@code nowNanos} began
+     * @param paused whether the run was paused through that interval
+     */
+    Verdict after(long sinceNanos, long nowNanos, boolean paused) {
+        if (paused) {
+            pausedNanos += nowNanos - sinceNanos;
+            warned += nowNanos - sinceNanos;
+            return Verdict.WAIT;
+        }
+        if (waitedNanos(nowNanos) > giveUpNanos) {
+            return Verdict.GIVE_UP;
+        }
+        if (nowNanos - warned > stragglerNanos) {
+            warned = nowNanos;
+            return Verdict.STRAGGLER;
+        }
+        return Verdict.WAIT;
+    }
+
+    /** The time waited so far, paused time excluded. */
+    long waitedNanos(long nowNanos) {
+        return nowNanos - started - pausedNanos;
+    }
+
+    long giveUpSeconds() {
+        return giveUpNanos / 1_000_000_000L;
+    }
+}

@@ -1,0 +1,56 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.trainer.feed.FeedItem;
+import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.RoundSums;
+import io.streamtrain.trainer.sync.SyncLog;
+
+/** The node's decisions about the run as a whole: pure, so they are tested without a broker. */
+final class RunChecks {
+    private RunChecks() {}
+
+    /**
+     * A run's checkpoints are of one model trained on one topic: a spec that changes either
+     * needs a new run id.
+     *
+     * @return whether anything else in the spec differs (the node continues with the new one)
+     */
+    static boolean requireSameModel(RunSpec spec, CheckpointManifest m) {
+        RunSpec previous = m.runSpec();
+        if (!previous.data().train().equals(spec.data().train())) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained on topic "
+                    + previous.data().train() + ", this spec names " + spec.data().train()
+                    + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
+        }
+        if (!previous.model().equals(spec.model())) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run()
+                    + " already has checkpoints of a different model (" + previous.model() + "; this spec has " + spec.model()
+                    + "). Use a new run id, or the old model spec");
+        }
+        return !previous.equals(spec);
+    }
+
+    /** A first epoch in which every record was rejected means the spec does not fit the data. */
+    static void requireSomethingTrained(RunSpec spec, RoundState closed, String dlqTopic) {
+        RoundSums s = closed.epochSums();
+        if (closed.epoch() == 1 && s.samples() == 0 && s.rejected() > 0) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + s.rejected()
+                    + " records of epoch 1 was rejected (the reasons are in " + dlqTopic + "). Does the spec's model ("
+                    + spec.model().type() + ", inputs " + spec.model().inputs() + ", classes " + spec.model().classes()
+                    + ") match the data?");
+        }
+    }
+
+    /** A record is dead-lettered once: in the run's first epoch, unless some node's round already covered it. */
+    static boolean deadLetterDue(FeedItem.Rejected r, SyncLog syncLog) {
+        return r.epoch() == 1 && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
+    }
+
+    /** The run is done when a closed round ends its last epoch. */
+    static boolean finished(RunSpec spec, RoundState at) {
+        return at.epochEnd() && at.epoch() >= spec.maxEpochs();
+    }
+}

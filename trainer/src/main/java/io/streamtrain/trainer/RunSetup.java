@@ -1,0 +1,56 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.kafka.Preflight;
+import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.topics.Topics;
+import java.util.List;
+import java.util.Set;
+import org.apache.kafka.clients.admin.Admin;
+
+/**
+ * Before a node trains: the broker answers, the train topic exists, and the run's own topics
+ * exist with room for what the run writes to them.
+ */
+final class RunSetup {
+    private RunSetup() {}
+
+    /** @return the largest record the train topic takes (a dead letter must be able to carry one) */
+    static int prepare(KafkaSettings kafka, RunSpec spec) {
+        String run = spec.run();
+        int chunkBytes = spec.checkpoints().chunkBytes();
+        try (Admin admin = Preflight.admin(kafka)) {
+            Preflight.requireReachable(admin, kafka.bootstrapServers());
+            Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + run);
+            int trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
+            Set<String> existed = RunTopics.ensure(admin, List.of(
+                    RunTopics.checkpoints(Topics.checkpoints(run), chunkBytes),
+                    RunTopics.control(Topics.control(run)),
+                    RunTopics.sync(Topics.sync(run), chunkBytes),
+                    RunTopics.deadLetters(Topics.deadLetters(run), trainMaxMessageBytes)));
+            // topics made here have room by construction; an operator's may not
+            if (existed.contains(Topics.checkpoints(run))) {
+                requireRoomFor(admin, Topics.checkpoints(run), chunkBytes, "checkpoints.chunkBytes");
+            }
+            if (existed.contains(Topics.sync(run))) {
+                requireRoomFor(admin, Topics.sync(run), chunkBytes, "checkpoints.chunkBytes");
+            }
+            if (existed.contains(Topics.deadLetters(run))) {
+                requireRoomFor(admin, Topics.deadLetters(run), trainMaxMessageBytes, "the largest record of " + spec.data().train());
+            }
+            return trainMaxMessageBytes;
+        }
+    }
+
+    /** An existing topic (made by an operator) must still take the records this run writes to it. */
+    private static void requireRoomFor(Admin admin, String topic, int valueBytes, String what) {
+        int max = RunTopics.maxMessageBytes(admin, topic);
+        if (max < valueBytes + RunTopics.RECORD_OVERHEAD_BYTES) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " accepts records of up to " + max
+                    + " bytes (max.message.bytes), but " + what + " needs " + (valueBytes + RunTopics.RECORD_OVERHEAD_BYTES)
+                    + ". Raise the topic's max.message.bytes" + (what.startsWith("checkpoints") ? " or lower " + what : ""));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package io.streamtrain.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.spec.RegularizationSpec;
+import io.streamtrain.core.spec.RunSpec;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class CommandsTest {
+    private static final RunSpec SPEC = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.01), RegularizationSpec.NONE, 1);
+    private static final String T = "2026-12-06T00:00:00Z";
+
+    private static ControlMessage.Set set(String id, String key, double value) {
+        return new ControlMessage.Set(SPEC.run(), id, T, Map.of(key, value), "op");
+    }
+
+    private static ControlMessage.Ack ack(String command, long step, String outcome) {
+        return new ControlMessage.Ack(SPEC.run(), "a-" + command + step, T, command, "node-0", step, outcome);
+    }
+
+    @Test
+    void replayedSetsTakeEffectAtTheStepTheyWereFirstAppliedAndUnappliedOnesAtOnce() {
+        Commands c = new Commands(SPEC);
+        Optional<ControlMessage.Stop> stop = c.replay(List.of(
+                set("s1", "learningRate", 0.5), ack("s1", 40, ControlMessage.Ack.APPLIED), ack("s1", 30, ControlMessage.Ack.APPLIED),
+                set("s2", "l2", 0.25), ack("s2", 10, "refused: whatever"),
+                new ControlMessage.Pause(SPEC.run(), "p", T, "op")));
+        assertTrue(stop.isEmpty());
+        assertEquals(0.01, c.settingsAt(29).optimizer().learningRate(), "steps before the earliest ack's");
+        assertEquals(0.5, c.settingsAt(30).optimizer().learningRate(), "the step after the 30 the earliest ack was taken at");
+        assertEquals(0.25, c.settingsAt(0).regularization().l2(), "no node applied it: from the start");
+        assertTrue(c.paused());
+        assertEquals(0.25, c.current().regularization().l2(), "the settings asked for last");
+    }
+
+    @Test
+    void aStopInTheHistoryEndsTheReplayAndIsReturned() {
+        Commands c = new Commands(SPEC);
+        ControlMessage.Stop stop = new ControlMessage.Stop(SPEC.run(), "x", T, "operator", "done", null, "op");
+        assertEquals(Optional.of(stop), c.replay(List.of(stop, new ControlMessage.Pause(SPEC.run(), "p", T, "op"))));
+        assertFalse(c.paused(), "nothing after the STOP counts");
+    }
+
+    @Test
+    void eachCommandIsAnsweredWithWhatTheNodeDidAndAcknowledgementsAreNotCommands() {
+        Commands c = new Commands(SPEC);
+        Commands.Applied pause = c.apply(new ControlMessage.Pause(SPEC.run(), "p", T, "op"), 7, () -> "unused").orElseThrow();
+        assertEquals(new Commands.Applied("p", "pause", ControlMessage.Ack.APPLIED), pause);
+        assertTrue(c.paused());
+        assertTrue(c.apply(new ControlMessage.Resume(SPEC.run(), "r", T, "op"), 7, () -> "unused").orElseThrow().applied());
+        assertFalse(c.paused());
+
+        Commands.Applied refused = c.apply(set("bad", "l1", -1), 7, () -> "unused").orElseThrow();
+        assertFalse(refused.applied());
+        assertTrue(refused.outcome().startsWith("refused: "), refused.outcome());
+        assertEquals(0.0, c.settingsAt(100).regularization().l1());
+
+        assertTrue(c.apply(set("ok", "l1", 0.125), 7, () -> "unused").orElseThrow().applied());
+        assertEquals(0.0, c.settingsAt(6).regularization().l1(), "a rollback before the SET's step takes it back");
+        assertEquals(0.125, c.settingsAt(7).regularization().l1(), "from the step after the 7 taken");
+
+        Commands.Applied snapshot = c.apply(new ControlMessage.Checkpoint(SPEC.run(), "c", T, "op"), 7,
+                () -> "refused: not now").orElseThrow();
+        assertEquals(new Commands.Applied("c", "checkpoint", "refused: not now"), snapshot);
+
+        assertTrue(c.apply(ack("ok", 3, ControlMessage.Ack.APPLIED), 7, () -> "unused").isEmpty());
+    }
+}

@@ -1,0 +1,489 @@
+package io.streamtrain.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.djl.engine.Engine;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.codec.BatchCodec;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.spec.RegularizationSpec;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SyncSpec;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
+import io.streamtrain.trainer.checkpoint.RebalancedException;
+import io.streamtrain.trainer.feed.BatchFeed;
+import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.model.ModelState;
+import io.streamtrain.trainer.model.StepReport;
+import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.RoundSums;
+import io.streamtrain.trainer.sync.SyncChannel;
+import io.streamtrain.trainer.sync.SyncLog;
+import io.streamtrain.trainer.sync.SyncMessage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The node's loop over its real feed, sync log and step, with Kafka's mock clients in place
+ * of a broker: the train topic is a {@link MockConsumer} that always has its records, the
+ * sync topic a {@link MockProducer} whose records come back through a {@link MockConsumer},
+ * and the checkpoint topic a fake. Another node is played by the test through a sync channel
+ * of its own on the same log.
+ */
+class NodeLoopTest {
+    private static final String TOPIC = TestSpecs.TRAIN_TOPIC;
+    private static final TopicPartition P0 = new TopicPartition(TOPIC, 0);
+    private static final TopicPartition P1 = new TopicPartition(TOPIC, 1);
+    private static final int RECORDS_PER_PARTITION = 6;
+    private static final int SAMPLES_PER_RECORD = 4;
+    private static final int FEATURES = 4;
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String T = "2026-12-06T00:00:00Z";
+
+    private final TrainTopic train = new TrainTopic();
+    private final SyncTopic syncTopic = new SyncTopic();
+    private final MockProducer<byte[], byte[]> acks = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    private final MockProducer<byte[], byte[]> dlq = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    private final FakeCheckpoints checkpoints = new FakeCheckpoints();
+    private final Queue<ControlMessage> inbox = new ConcurrentLinkedQueue<>();
+    private final StopSignal stop = new StopSignal();
+    private final List<StepReport> steps = new CopyOnWriteArrayList<>();
+    private final List<Long> rollbacks = new CopyOnWriteArrayList<>();
+    private final AtomicReference<Object> result = new AtomicReference<>();
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private Engine engine;
+    private ModelState state;
+    private NodePorts ports;
+    private NodeLoop loop;
+    private Thread thread;
+
+    private static RunSpec spec(int maxEpochs, int minNodes) {
+        RunSpec s = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
+        return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
+                s.earlyStopping(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes), s.checkpoints());
+    }
+
+    private static EpochPlan plan() {
+        return EpochPlan.of(TOPIC, List.of(new OffsetRange(TOPIC, 0, 0, RECORDS_PER_PARTITION),
+                new OffsetRange(TOPIC, 1, 0, RECORDS_PER_PARTITION)));
+    }
+
+    /** Starts node A's loop on its own thread; the train topic assigns it {@code partitions} at its first poll. */
+    private void start(RunSpec spec, List<TopicPartition> partitions) throws Exception {
+        engine = Engines.pytorch();
+        state = ModelState.initialize(spec, engine);
+        RoundState begin = RoundState.start(0, 0, 0, SafeTensors.read(state.toPayload(Map.of())), null, -1, 0, RoundSums.ZERO);
+        SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), begin, null, -1);
+        TrainerOptions options = TrainerOptions.defaults("node-a").withBrokerWait(Duration.ofSeconds(2));
+        BatchFeed feed = new BatchFeed(train, spec, null, 1 << 20, options.brokerWait());
+        Thread feedThread = new Thread(feed, "test-feed");
+        feedThread.setDaemon(true);
+        feedThread.start();
+        SyncChannel sync = new SyncChannel(syncTopic.producer, syncTopic.forNode(), Topics.sync(spec.run()),
+                spec.checkpoints().chunkBytes(), syncLog, -1, options.brokerWait());
+        ports = new NodePorts(feed, feedThread, sync, checkpoints, new DeadLetterWriter(dlq, spec.run(), "node-a", options.brokerWait()),
+                NodeLoopTest::plan, List.of());
+        ControlChannel control = new ControlChannel(new MockConsumer<>("earliest"), acks, spec.run(), "node-a", m -> { });
+        Commands commands = new Commands(spec);
+        TrainingListener recorder = new TrainingListener() {
+            @Override
+            public void onStep(int epoch, StepReport report) {
+                steps.add(report);
+            }
+
+            @Override
+            public void onRollback(int resumeEpoch, long step) {
+                rollbacks.add(step);
+            }
+        };
+        loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, List.of(recorder),
+                new Health(Duration.ofMinutes(1)));
+        train.rebalance(partitions);
+        thread = new Thread(() -> {
+            try {
+                Engines.pytorch(); // as the node does on its training thread: autograd's mode is per thread
+                result.set(loop.run());
+            } catch (Throwable t) {
+                result.set(t);
+            } finally {
+                ended.countDown();
+            }
+        }, "test-node-a");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        stop.request();
+        if (thread != null) {
+            thread.join(WAIT.toMillis());
+        }
+        if (ports != null) {
+            ports.close();
+        }
+        if (state != null) {
+            state.close();
+        }
+    }
+
+    /** Node B, played by the test: its own records on the same sync log. */
+    private SyncChannel nodeB() {
+        return new SyncChannel(syncTopic.producer, new MockConsumer<>("earliest"), Topics.sync("unit-run"), 512 * 1024,
+                new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null, -1), -1,
+                Duration.ofSeconds(2));
+    }
+
+    private static SyncMessage.Join join(String node, int generation, List<Integer> partitions) {
+        return new SyncMessage.Join(Messages.newId(), generation, node, partitions, plan().all());
+    }
+
+    private Object outcome() throws InterruptedException {
+        assertTrue(ended.await(WAIT.toSeconds(), TimeUnit.SECONDS), "the loop did not end; it is " + loop.state());
+        return result.get();
+    }
+
+    private void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (ended.getCount() == 0) {
+                fail("the loop ended (" + result.get() + ") before " + what);
+            }
+            if (System.nanoTime() > deadline) {
+                fail("not within " + WAIT + ": " + what + "; the loop is " + loop.state());
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    private void awaitState(NodeState s) throws InterruptedException {
+        await("state " + s, () -> loop.state() == s);
+    }
+
+    private Optional<ControlMessage.Ack> ackOf(String command) {
+        for (ProducerRecord<byte[], byte[]> r : acks.history()) {
+            try {
+                if (Messages.decodeControl(r.value()).orElseThrow() instanceof ControlMessage.Ack a && a.command().equals(command)) {
+                    return Optional.of(a);
+                }
+            } catch (io.streamtrain.core.control.MalformedMessageException e) {
+                throw new AssertionError("the node wrote a malformed acknowledgement", e);
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Test
+    void aPauseWhileWaitingForMembersIsAcknowledgedAtOnceAndHoldsTheFirstStepUntilResume() throws Exception {
+        start(spec(1, 2), List.of(P0, P1));
+        awaitState(NodeState.AWAITING_MEMBERS);
+        inbox.add(new ControlMessage.Pause("unit-run", "pause-1", T, "op"));
+        await("the PAUSE acknowledged while the node waits for members", () -> ackOf("pause-1").isPresent());
+        assertTrue(ackOf("pause-1").get().applied());
+        assertEquals(NodeState.AWAITING_MEMBERS, loop.state());
+
+        nodeB().join(join("node-b", train.generation.get(), List.of()));
+        awaitState(NodeState.PAUSED);
+        Thread.sleep(300);
+        assertEquals(List.of(), steps, "nothing trained while paused");
+
+        inbox.add(new ControlMessage.Resume("unit-run", "resume-1", T, "op"));
+        await("steps after the RESUME", () -> !steps.isEmpty());
+        stop.request();
+        assertEquals(TrainerNode.Outcome.STOPPED, outcome());
+    }
+
+    @Test
+    void aStopWhileWaitingForMembersEndsTheLoopAndIsAcknowledged() throws Exception {
+        start(spec(1, 2), List.of(P0, P1));
+        awaitState(NodeState.AWAITING_MEMBERS);
+        ControlMessage.Stop command = new ControlMessage.Stop("unit-run", "stop-1", T, "operator", "enough", null, "op");
+        stop.request(command);
+        assertEquals(TrainerNode.Outcome.STOPPED, outcome());
+        assertEquals(NodeState.STOPPING, loop.state());
+        assertTrue(ackOf("stop-1").orElseThrow().applied());
+        assertEquals(List.of(), steps);
+    }
+
+    @Test
+    void timeThatTheRunIsPausedWhileWaitingForARoundDoesNotCountTowardsGivingUp() throws Exception {
+        SyncChannel b = nodeB();
+        b.join(join("node-b", 1, List.of(1))); // node B holds partition 1 and never contributes
+        start(spec(1, 1), List.of(P0));
+        awaitState(NodeState.AWAITING_ROUND);
+        inbox.add(new ControlMessage.Pause("unit-run", "pause-2", T, "op"));
+        await("the PAUSE acknowledged while the node waits for its round", () -> ackOf("pause-2").isPresent());
+        Thread.sleep(3_000); // longer than the give-up time (2 × sync.timeoutSeconds, and the broker wait: 2 s)
+        assertEquals(1, ended.getCount(), "paused time is not a straggler's, but the loop ended: " + result.get());
+        assertEquals(NodeState.AWAITING_ROUND, loop.state());
+
+        long resumed = System.nanoTime();
+        inbox.add(new ControlMessage.Resume("unit-run", "resume-2", T, "op"));
+        Throwable gaveUp = assertInstanceOf(IllegalStateException.class, outcome());
+        long afterResume = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - resumed);
+        assertTrue(gaveUp.getMessage().contains("did not close") && gaveUp.getMessage().contains("1=node-b"), gaveUp.getMessage());
+        assertTrue(afterResume >= 1_000, "gave up " + afterResume + " ms after the RESUME: the waited time before the PAUSE counts, the"
+                + " paused time does not");
+    }
+
+    @Test
+    void aRebalanceMidRoundRollsBackToTheLastClosedRoundAndTheEpochIsTrainedOnceUnderTheNewGeneration() throws Exception {
+        start(spec(1, 1), List.of(P0, P1));
+        await("a few steps", () -> steps.size() >= 3);
+        train.rebalance(List.of(P0, P1));
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+
+        assertEquals(List.of(0L, 0L), rollbacks, "the start, then the rebalance back to round 0");
+        List<Integer> joinedGenerations = syncTopic.joins().stream().map(SyncMessage.Join::generation).toList();
+        assertEquals(List.of(1, 2), joinedGenerations);
+        CheckpointManifest epoch1 = checkpoints.published.get(0);
+        assertEquals(1, checkpoints.published.size());
+        assertEquals(1, epoch1.epoch());
+        assertEquals(2 * RECORDS_PER_PARTITION, epoch1.step(), "one step per record: the steps before the rebalance were discarded");
+        assertEquals(2.0 * RECORDS_PER_PARTITION * SAMPLES_PER_RECORD, epoch1.metrics().get("samples"));
+        assertEquals(2.0 * RECORDS_PER_PARTITION, epoch1.metrics().get("records"), "every record once");
+    }
+
+    @Test
+    void aFencedCheckpointerStopsPublishingRefusesSnapshotsAndTheRunGoesOn() throws Exception {
+        checkpoints.fenceFirstPublish = true;
+        start(spec(2, 1), List.of(P0, P1));
+        assertTrue(checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was attempted");
+        inbox.add(new ControlMessage.Checkpoint("unit-run", "snap-1", T, "op"));
+        checkpoints.release.countDown();
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+
+        assertEquals(1, checkpoints.attempts.get(), "epoch 2's is the new owner's to publish");
+        assertFalse(checkpoints.canPublish());
+        ControlMessage.Ack snapshot = ackOf("snap-1").orElseThrow();
+        assertTrue(snapshot.outcome().startsWith("refused: this node cannot publish checkpoints"), snapshot.outcome());
+        assertEquals(2 * 2 * RECORDS_PER_PARTITION, steps.size(), "both epochs trained");
+    }
+
+    /** The train topic: every poll finds the records from each assigned partition's position on. */
+    private static final class TrainTopic extends MockConsumer<byte[], byte[]> {
+        final AtomicInteger generation = new AtomicInteger();
+
+        TrainTopic() {
+            super("earliest");
+            updatePartitions(TOPIC, List.of(new PartitionInfo(TOPIC, 0, null, null, null), new PartitionInfo(TOPIC, 1, null, null, null)));
+            updateBeginningOffsets(Map.of(P0, 0L, P1, 0L));
+            updateEndOffsets(Map.of(P0, (long) RECORDS_PER_PARTITION, P1, (long) RECORDS_PER_PARTITION));
+        }
+
+        /** A new group generation with these partitions, at the feed's next poll (on its thread, as Kafka does it). */
+        void rebalance(List<TopicPartition> partitions) {
+            schedulePollTask(() -> {
+                generation.incrementAndGet();
+                super.rebalance(partitions);
+            });
+        }
+
+        @Override
+        public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+            for (TopicPartition tp : assignment()) {
+                if (paused().contains(tp)) {
+                    continue; // Kafka's mock keeps a paused partition's records: adding them at every poll would pile them up
+                }
+                long from;
+                try {
+                    from = position(tp);
+                } catch (RuntimeException e) {
+                    continue; // no position yet
+                }
+                for (long o = from; o < RECORDS_PER_PARTITION; o++) {
+                    addRecord(record(tp.partition(), o));
+                }
+            }
+            return super.poll(timeout);
+        }
+
+        @Override
+        public synchronized ConsumerGroupMetadata groupMetadata() {
+            return new ConsumerGroupMetadata(Topics.trainerGroup("unit-run"), generation.get(), "member-a", Optional.empty());
+        }
+
+        private static ConsumerRecord<byte[], byte[]> record(int partition, long offset) {
+            float[] x = new float[SAMPLES_PER_RECORD * FEATURES];
+            long[] labels = new long[SAMPLES_PER_RECORD];
+            for (int i = 0; i < SAMPLES_PER_RECORD; i++) {
+                labels[i] = (partition + offset + i) % 3;
+                for (int f = 0; f < FEATURES; f++) {
+                    x[i * FEATURES + f] = (float) Math.sin(offset * 7 + i * 3 + f + partition);
+                }
+            }
+            return new ConsumerRecord<>(TOPIC, partition, offset, null,
+                    BatchCodec.encode(x, new long[] {SAMPLES_PER_RECORD, FEATURES}, labels));
+        }
+    }
+
+    /** The sync topic: what any node's producer sends comes back, in order and with offsets, through node A's consumer. */
+    private static final class SyncTopic {
+        private final MockConsumer<byte[], byte[]> reader = new MockConsumer<>("earliest") {
+            @Override
+            public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+                return super.poll(timeout);
+            }
+
+            @Override
+            public synchronized void addRecord(ConsumerRecord<byte[], byte[]> record) {
+                super.addRecord(record);
+            }
+        };
+        private final List<ConsumerRecord<byte[], byte[]>> log = new CopyOnWriteArrayList<>();
+        final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
+            @Override
+            public synchronized java.util.concurrent.Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> r, Callback callback) {
+                java.util.concurrent.Future<RecordMetadata> sent = super.send(r, callback);
+                ConsumerRecord<byte[], byte[]> c = new ConsumerRecord<>(r.topic(), 0, log.size(), System.currentTimeMillis(),
+                        TimestampType.CREATE_TIME, -1, -1, r.key(), r.value(), r.headers(), Optional.empty());
+                log.add(c);
+                if (!reader.assignment().isEmpty()) {
+                    reader.addRecord(c);
+                }
+                return sent;
+            }
+        };
+
+        /** Node A's reader: it gets the log so far, then every record as it is sent. */
+        MockConsumer<byte[], byte[]> forNode() {
+            return new MockConsumer<>("earliest") {
+                private boolean caughtUp;
+
+                @Override
+                public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+                    if (!caughtUp) {
+                        caughtUp = true;
+                        reader.assign(List.of(new TopicPartition(Topics.sync("unit-run"), 0)));
+                        reader.seek(new TopicPartition(Topics.sync("unit-run"), 0), 0);
+                        log.forEach(reader::addRecord);
+                    }
+                    return reader.poll(timeout);
+                }
+
+                @Override
+                public void assign(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void seek(TopicPartition partition, long offset) {
+                }
+
+                @Override
+                public void close(Duration timeout) {
+                }
+            };
+        }
+
+        List<SyncMessage.Join> joins() {
+            List<SyncMessage.Join> out = new ArrayList<>();
+            for (ConsumerRecord<byte[], byte[]> r : log) {
+                String type = io.streamtrain.core.checkpoint.CheckpointCodec.typeOf(r);
+                if ("join".equals(type)) {
+                    try {
+                        out.add(new com.fasterxml.jackson.databind.ObjectMapper()
+                                .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+                                .readValue(r.value(), SyncMessage.Join.class));
+                    } catch (java.io.IOException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            }
+            return out;
+        }
+    }
+
+    /** The checkpoint topic: records what is published; can be fenced at the first publish, holding it until released. */
+    private static final class FakeCheckpoints implements Checkpoints {
+        final List<CheckpointManifest> published = new CopyOnWriteArrayList<>();
+        final AtomicInteger attempts = new AtomicInteger();
+        final CountDownLatch firstPublish = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        volatile boolean fenceFirstPublish;
+        private volatile boolean open;
+
+        @Override
+        public Optional<Checkpoint> latest() {
+            return Optional.empty();
+        }
+
+        @Override
+        public void openPublisher() {
+            open = true;
+        }
+
+        @Override
+        public void closePublisher() {
+            open = false;
+        }
+
+        @Override
+        public boolean canPublish() {
+            return open;
+        }
+
+        @Override
+        public CheckpointManifest publish(CheckpointPublisher.EpochResult r, byte[] payload) throws RebalancedException {
+            assertTrue(open, "published without a publisher");
+            attempts.incrementAndGet();
+            if (fenceFirstPublish && attempts.get() == 1) {
+                firstPublish.countDown();
+                try {
+                    release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new ProducerFencedException("a newer owner of partition 0");
+            }
+            CheckpointManifest m = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "unit-run",
+                    "c" + attempts.get(), r.epoch(), r.round(), r.step(), io.streamtrain.core.spec.RunSpecParser.toJson(r.settings()), r.parameters(), null, r.offsets(), r.metrics(), "node-a", T,
+                    r.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH, r.sync(), r.recordsChecksum());
+            published.add(m);
+            return m;
+        }
+
+        @Override
+        public void close() {
+            open = false;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.streamtrain.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.DataSpec;
+import io.streamtrain.core.spec.ModelSpec;
+import io.streamtrain.core.spec.RegularizationSpec;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.RoundSums;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class RunChecksTest {
+    private static final RunSpec SPEC = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.01), RegularizationSpec.NONE, 1, 4, 3);
+
+    private static CheckpointManifest trainedWith(RunSpec spec) {
+        return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), "c1", 1, 1, 10,
+                RunSpecParser.toJson(spec), List.of(), null, List.of(), Map.of(), "node-0", "2026-12-06T00:00:00Z",
+                CheckpointManifest.EPOCH, null, null);
+    }
+
+    private static RunSpec with(DataSpec data, ModelSpec model, int maxEpochs) {
+        return new RunSpec(SPEC.run(), data, model, SPEC.init(), SPEC.batchSize(), maxEpochs, SPEC.optimizer(), SPEC.regularization(),
+                SPEC.earlyStopping(), SPEC.sync(), SPEC.checkpoints());
+    }
+
+    private static RoundState epochEnd(int epoch, long samples, long rejected) {
+        RoundSums sums = new RoundSums(samples, 0, 0, 0, 0, 0, 0, samples + rejected, rejected, 0, 0, 0);
+        return new RoundState(3, epoch, 10, Map.of(), sums, null, null, 1, 5, true);
+    }
+
+    @Test
+    void aRunKeepsItsModelAndItsTopicButMayChangeItsOtherSettings() {
+        assertFalse(RunChecks.requireSameModel(SPEC, trainedWith(SPEC)));
+        assertTrue(RunChecks.requireSameModel(with(SPEC.data(), SPEC.model(), 9), trainedWith(SPEC)), "maxEpochs differs: go on, warned");
+
+        StartupException topic = assertThrows(StartupException.class,
+                () -> RunChecks.requireSameModel(with(new DataSpec("other.train", "unit.validation"), SPEC.model(), 3), trainedWith(SPEC)));
+        assertEquals(StartupException.BAD_CONFIGURATION, topic.exitCode());
+        assertTrue(topic.getMessage().contains("other.train") && topic.getMessage().contains("new run id"), topic.getMessage());
+
+        ModelSpec wider = new ModelSpec("mlp", 4, List.of(6), "relu", 3, 1, 0.0);
+        StartupException model = assertThrows(StartupException.class,
+                () -> RunChecks.requireSameModel(with(SPEC.data(), wider, 3), trainedWith(SPEC)));
+        assertEquals(StartupException.BAD_CONFIGURATION, model.exitCode());
+    }
+
+    @Test
+    void aFirstEpochWithEveryRecordRejectedIsABadSpecNotATrainedEpoch() {
+        StartupException e = assertThrows(StartupException.class, () -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 7), "dlq"));
+        assertTrue(e.getMessage().contains("every one of the 7 records") && e.getMessage().contains("dlq"), e.getMessage());
+        assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 1, 7), "dlq"));
+        assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(2, 0, 7), "dlq"), "epoch 1 decides");
+        assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 0), "dlq"), "an empty epoch rejected nothing");
+    }
+
+    @Test
+    void theRunIsFinishedAtTheEndOfItsLastEpochOnly() {
+        assertTrue(RunChecks.finished(SPEC, epochEnd(3, 1, 0)));
+        assertFalse(RunChecks.finished(SPEC, epochEnd(2, 1, 0)));
+        assertFalse(RunChecks.finished(SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false)),
+                "a round inside epoch 4 of 3 cannot end the run");
+    }
+}
