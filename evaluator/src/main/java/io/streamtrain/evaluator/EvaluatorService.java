@@ -340,9 +340,8 @@ public final class EvaluatorService implements AutoCloseable {
                 : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
         boolean stop = d.stop();
         String reason = stop ? d.reason().code() : null;
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
-                EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
-                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds(), state.plan);
+        EvaluationRecord record = EvaluationRecord.evaluated(run, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(),
+                d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan);
         if (stop) {
             ControlMessage.Stop stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best,
                     "evaluator");
@@ -387,9 +386,8 @@ public final class EvaluatorService implements AutoCloseable {
         if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
             return;
         }
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
-                EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), scored.metrics(), m.metrics() == null ? null : m.metrics().get("data_loss"),
-                null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
+        EvaluationRecord record = EvaluationRecord.snapshot(state.run, m.epoch(), m.checkpointId(), scored.metrics(),
+                m.metrics() == null ? null : m.metrics().get("data_loss"), "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
                 scored.seconds(), state.plan);
         commit(ctx, r, record, out);
         state.deadLettersWritten = true;
@@ -427,9 +425,8 @@ public final class EvaluatorService implements AutoCloseable {
             EvaluatorMetrics.Rejection kind, String why) {
         log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
         RunState state = states.get(run);
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
-                EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
-                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0, state == null ? null : state.plan);
+        EvaluationRecord record = EvaluationRecord.rejected(run, epoch, checkpointId, CHECKPOINT_REJECTED, why,
+                state == null ? null : state.plan);
         List<ProducerRecord<byte[], byte[]>> out = List.of(
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
