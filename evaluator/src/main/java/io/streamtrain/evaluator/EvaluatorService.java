@@ -88,11 +88,14 @@ public final class EvaluatorService implements AutoCloseable {
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private MeterRegistry registry = new SimpleMeterRegistry();
-    private Health health = new Health(Duration.ofMinutes(2));
-    private EvaluatorMetrics metrics = new EvaluatorMetrics(registry);
+    private final MeterRegistry registry;
+    private final Health health;
+    /** The meters and the listeners, while {@link #run()} runs. */
+    private EvaluatorEvents events = new EvaluatorEvents() {};
 
     /**
+     * An evaluator whose meters nobody scrapes, for tests and in-process use.
+     *
      * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
      * @param instanceId unique among live evaluator instances (its transactional id)
      */
@@ -100,27 +103,27 @@ public final class EvaluatorService implements AutoCloseable {
         this(kafka, runs, instanceId, DEFAULT_VALIDATION_MEMORY_BYTES);
     }
 
-    /**
-     * @param validationMemoryBytes the most decoded validation data held per run; a larger
-     *     validation set is read from its topic again for every evaluation
-     */
+    /** As {@link #EvaluatorService(KafkaSettings, Collection, String)}, with a validation memory budget. */
     public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes) {
-        this.validationMemoryBytes = validationMemoryBytes;
-        this.kafka = kafka;
-        this.runs = Set.copyOf(runs);
-        this.instanceId = instanceId;
-        listeners.add(e -> metrics.accept(e));
+        this(kafka, runs, instanceId, validationMemoryBytes, new SimpleMeterRegistry(), new Health(Duration.ofMinutes(2)));
     }
 
     /**
-     * Where the service's meters go (and its Kafka clients'), and what its {@code /healthz}
-     * and {@code /readyz} report; without this, meters nobody scrapes. Call before {@link #run()}.
+     * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
+     * @param instanceId unique among live evaluator instances (its transactional id)
+     * @param validationMemoryBytes the most decoded validation data held per run; a larger
+     *     validation set is read from its topic again for every evaluation
+     * @param registry where the service's meters go while it runs, and its Kafka clients'
+     * @param health what its {@code /healthz} and {@code /readyz} report
      */
-    public EvaluatorService monitoring(MeterRegistry registry, Health health) {
+    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes,
+            MeterRegistry registry, Health health) {
+        this.kafka = kafka;
+        this.runs = Set.copyOf(runs);
+        this.instanceId = instanceId;
+        this.validationMemoryBytes = validationMemoryBytes;
         this.registry = registry;
         this.health = health;
-        this.metrics = new EvaluatorMetrics(registry);
-        return this;
     }
 
     /** Called on the service's thread for every evaluation record it commits. */
@@ -136,6 +139,9 @@ public final class EvaluatorService implements AutoCloseable {
         }
         Engine engine = Engines.pytorch();
         CheckpointScorer scorer = new CheckpointScorer(engine);
+        EvaluatorMetrics metrics = new EvaluatorMetrics();
+        metrics.bindTo(registry);
+        events = new Fanout(metrics);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
@@ -152,7 +158,7 @@ public final class EvaluatorService implements AutoCloseable {
             Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
-            runs.forEach(metrics::serving);
+            runs.forEach(events::serving);
             health.ready(true);
             health.state("evaluating");
             while (!closed) {
@@ -177,6 +183,8 @@ public final class EvaluatorService implements AutoCloseable {
             consumer = null;
             checkpointMeters.close();
             producerMeters.close();
+            metrics.close();
+            events = new EvaluatorEvents() {};
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
@@ -200,7 +208,7 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
                     r.offset(), r.topic(), e.toString(), e);
-            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", EvaluatorMetrics.Rejection.UNREADABLE,
+            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", Rejection.UNREADABLE,
                     "could not be evaluated: " + e);
         }
     }
@@ -224,7 +232,7 @@ public final class EvaluatorService implements AutoCloseable {
     /** Records a STOP read on the run's control topic; says so once, when it is news. */
     private void stopped(RunState state, ControlMessage.Stop stop) {
         boolean news = !state.stopped;
-        metrics.stopped(state.run, stop.reason());
+        events.stopped(state.run, stop.reason());
         state.stop = state.stop == null ? stop : state.stop;
         state.stopped = true;
         if (news) {
@@ -289,7 +297,7 @@ public final class EvaluatorService implements AutoCloseable {
             c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
         } catch (CheckpointRejectedException e) {
             reject(ctx, r, run, -1, e.checkpointId(),
-                    e.incomplete() ? EvaluatorMetrics.Rejection.INCOMPLETE : EvaluatorMetrics.Rejection.CORRUPT, e.getMessage());
+                    e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT, e.getMessage());
             return;
         }
         if (c == null) {
@@ -300,7 +308,7 @@ public final class EvaluatorService implements AutoCloseable {
         try {
             spec = m.runSpec();
         } catch (SpecException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH,
                     "its run spec does not parse: " + e.getMessage());
             return;
         }
@@ -314,7 +322,7 @@ public final class EvaluatorService implements AutoCloseable {
             return;
         }
         if (spec.data().validation() == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH,
                     "the run spec names no data.validation topic");
             return;
         }
@@ -327,7 +335,7 @@ public final class EvaluatorService implements AutoCloseable {
         String monitor = spec.earlyStopping().monitor();
         Double monitored = metrics.get(monitor);
         if (monitored == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, "earlyStopping.monitor is " + monitor + ", which is not computed for this "
+            reject(ctx, r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "earlyStopping.monitor is " + monitor + ", which is not computed for this "
                     + "model (computed: " + metrics.keySet() + ")");
             return;
         }
@@ -361,20 +369,51 @@ public final class EvaluatorService implements AutoCloseable {
                         ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
                 stop ? "STOP (" + reason + "): " + d.explanation() : "continue, patience left " + d.patienceLeft()));
-        tell(record);
+        events.committed(record);
     }
 
     /**
-     * Hands a published record to the listeners. A listener's failure is its own: it is
-     * logged, and neither the record (already committed) nor the other listeners suffer.
+     * The events go to the meters, and each committed record to the listeners. A listener's
+     * failure is its own: it is logged, and neither the record (already committed) nor the
+     * other listeners suffer.
      */
-    private void tell(EvaluationRecord record) {
-        for (java.util.function.Consumer<EvaluationRecord> l : listeners) {
-            try {
-                l.accept(record);
-            } catch (RuntimeException e) {
-                log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
+    private final class Fanout implements EvaluatorEvents {
+        private final EvaluatorMetrics metrics;
+
+        Fanout(EvaluatorMetrics metrics) {
+            this.metrics = metrics;
+        }
+
+        @Override
+        public void serving(String run) {
+            metrics.serving(run);
+        }
+
+        @Override
+        public void restored(EvaluationRecord last) {
+            metrics.restored(last);
+        }
+
+        @Override
+        public void committed(EvaluationRecord record) {
+            metrics.committed(record);
+            for (Consumer<EvaluationRecord> l : listeners) {
+                try {
+                    l.accept(record);
+                } catch (RuntimeException e) {
+                    log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
+                }
             }
+        }
+
+        @Override
+        public void rejected(String run, Rejection why) {
+            metrics.rejected(run, why);
+        }
+
+        @Override
+        public void stopped(String run, String reasonCode) {
+            metrics.stopped(run, reasonCode);
         }
     }
 
@@ -393,7 +432,7 @@ public final class EvaluatorService implements AutoCloseable {
         state.deadLettersWritten = true;
         progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
                 scored.metrics().get(CheckpointScorer.VAL_LOSS)));
-        tell(record);
+        events.committed(record);
     }
 
     /** Validation metrics and the seconds their computation took (loading the validation set excluded). */
@@ -415,14 +454,14 @@ public final class EvaluatorService implements AutoCloseable {
                     "checkpoint " + m.checkpointId());
             return new Scored(metrics, (System.nanoTime() - started) / 1e9);
         } catch (IllegalArgumentException e) {
-            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, e.getMessage());
+            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, e.getMessage());
             return null;
         }
     }
 
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
     private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId,
-            EvaluatorMetrics.Rejection kind, String why) {
+            Rejection kind, String why) {
         log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
         RunState state = states.get(run);
         EvaluationRecord record = EvaluationRecord.rejected(run, epoch, checkpointId, CHECKPOINT_REJECTED, why,
@@ -431,8 +470,8 @@ public final class EvaluatorService implements AutoCloseable {
                 DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
         ensureTopics(ctx, run);
         commit(ctx, r, record, out);
-        metrics.rejected(run, kind);
-        tell(record);
+        events.rejected(run, kind);
+        events.committed(record);
     }
 
     /**
@@ -510,7 +549,7 @@ public final class EvaluatorService implements AutoCloseable {
         }
         ensureTopics(ctx, run);
         RunState s = new RunState(run);
-        metrics.serving(run);
+        events.serving(run);
         EvaluationRecord lastEvaluated = null;
         String monitor = spec.earlyStopping().monitor();
         long through = evaluationsThrough(ctx, run);
@@ -556,10 +595,10 @@ public final class EvaluatorService implements AutoCloseable {
             log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
         }
         if (lastEvaluated != null) {
-            metrics.restored(lastEvaluated);
+            events.restored(lastEvaluated);
         }
         if (s.stopped) {
-            metrics.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
+            events.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
         }
         states.put(run, s);
         return s;
