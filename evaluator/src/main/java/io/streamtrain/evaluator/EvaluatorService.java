@@ -70,6 +70,7 @@ public final class EvaluatorService implements AutoCloseable {
     private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration RETRY_BACKOFF = Duration.ofMillis(500);
     /** Values up to what any dead-letter topic takes (Kafka's default 1 MiB, less room for headers). */
     private static final int DEAD_LETTER_VALUE_BYTES = (1 << 20) - RunTopics.RECORD_OVERHEAD_BYTES;
     static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
@@ -84,7 +85,6 @@ public final class EvaluatorService implements AutoCloseable {
     private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
     /** Per checkpoint topic, the metadata of the offset last committed: kept when a commit has no evaluation. */
     private final Map<String, String> committedMetadata = new HashMap<>();
-    static final String EVALUATIONS_THROUGH = "evaluations-through=";
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
@@ -151,11 +151,12 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);
         try {
             consumer = checkpoints;
-            producer.initTransactions();
+            EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF);
+            transactions.initTransactions();
             if (closed) {
                 return;
             }
-            Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
+            Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), transactions, admin);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             runs.forEach(events::serving);
@@ -203,7 +204,8 @@ public final class EvaluatorService implements AutoCloseable {
     private void acceptSafely(Context ctx, ConsumerRecord<byte[], byte[]> r) {
         try {
             accept(ctx, r);
-        } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | CommitFailedException e) {
+        } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | AuthorizationException
+                | CommitFailedException e) {
             throw e;
         } catch (RuntimeException e) {
             log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
@@ -214,7 +216,7 @@ public final class EvaluatorService implements AutoCloseable {
     }
 
     private record Context(CheckpointScorer scorer, KafkaConsumer<byte[], byte[]> checkpoints,
-            KafkaConsumer<byte[], byte[]> reader, StopFeed stops, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
+            KafkaConsumer<byte[], byte[]> reader, StopFeed stops, EvaluatorProducer transactions, Admin admin) {}
 
     /**
      * STOPs written since the last look, to runs this instance holds: a run an operator
@@ -479,45 +481,15 @@ public final class EvaluatorService implements AutoCloseable {
      * {@code r}, whose metadata says where the run's evaluations have got to.
      */
     private void commit(Context ctx, ConsumerRecord<byte[], byte[]> r, EvaluationRecord evaluation, List<ProducerRecord<byte[], byte[]>> out) {
-        KafkaProducer<byte[], byte[]> producer = ctx.producer();
-        producer.beginTransaction();
-        try {
-            long evaluationOffset = -1;
-            if (evaluation != null) {
-                ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(Topics.evaluations(evaluation.run()),
-                        evaluation.run().getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(evaluation));
-                evaluationOffset = producer.send(p).get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).offset();
-            }
-            for (ProducerRecord<byte[], byte[]> p : out) {
-                producer.send(p);
-            }
-            // never past the first chunk of a payload still being assembled: a restart must see it again
-            long next = r.offset() + 1;
-            CheckpointAssembler assembler = assemblers.get(r.topic());
-            if (assembler != null && assembler.firstPendingOffset().isPresent()) {
-                next = Math.min(next, assembler.firstPendingOffset().getAsLong());
-            }
-            // where this run's history has got to: whoever takes the run over reads at least that far
-            String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : committedMetadata.getOrDefault(r.topic(), "");
-            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next, metadata)),
-                    ctx.checkpoints().groupMetadata());
-            producer.commitTransaction();
-            committedMetadata.put(r.topic(), metadata);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            producer.abortTransaction();
-            throw new IllegalStateException("interrupted while publishing an evaluation", e);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            producer.abortTransaction();
-            throw new org.apache.kafka.common.KafkaException("could not publish an evaluation: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            try {
-                producer.abortTransaction();
-            } catch (RuntimeException ignored) {
-                // the original error says more
-            }
-            throw e; // the restart rebuilds the state from what was committed
+        // never past the first chunk of a payload still being assembled: a restart must see it again
+        long next = r.offset() + 1;
+        CheckpointAssembler assembler = assemblers.get(r.topic());
+        if (assembler != null && assembler.firstPendingOffset().isPresent()) {
+            next = Math.min(next, assembler.firstPendingOffset().getAsLong());
         }
+        String metadata = ctx.transactions().commit(new TopicPartition(r.topic(), r.partition()), next, evaluation, out,
+                committedMetadata.getOrDefault(r.topic(), ""));
+        committedMetadata.put(r.topic(), metadata);
     }
 
     /**
@@ -532,14 +504,7 @@ public final class EvaluatorService implements AutoCloseable {
         if (committed != null) {
             committedMetadata.put(tp.topic(), metadata == null ? "" : metadata);
         }
-        if (metadata == null || !metadata.startsWith(EVALUATIONS_THROUGH)) {
-            return -1;
-        }
-        try {
-            return Long.parseLong(metadata.substring(EVALUATIONS_THROUGH.length()));
-        } catch (NumberFormatException e) {
-            return -1;
-        }
+        return EvaluatorProducer.evaluationsThrough(metadata);
     }
 
     private RunState state(Context ctx, String run, RunSpec spec) {
