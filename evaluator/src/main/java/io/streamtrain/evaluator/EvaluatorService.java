@@ -101,9 +101,6 @@ public final class EvaluatorService implements AutoCloseable {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
         }
         CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
-        EvaluatorMetrics metrics = new EvaluatorMetrics();
-        metrics.bindTo(registry);
-        EvaluatorEvents events = new Fanout(metrics);
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
@@ -111,6 +108,9 @@ public final class EvaluatorService implements AutoCloseable {
         Admin admin = Preflight.admin(kafka);
         KafkaClientMetrics checkpointMeters = KafkaMeters.bind(registry, checkpoints);
         KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);
+        EvaluatorMetrics metrics = new EvaluatorMetrics();
+        metrics.bindTo(registry);
+        EvaluatorEvents events = new Fanout(metrics);
         try {
             consumer = checkpoints;
             EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF);
