@@ -72,8 +72,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
         if (metrics.port() >= 0) {
             log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
         }
-        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes)
-                .monitoring(metrics.registry(), health);
+        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes, metrics.registry(), health);
         CountDownLatch done = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             service.close();

@@ -1,40 +1,19 @@
 package io.streamtrain.evaluator;
 
-import ai.djl.engine.Engine;
-import io.streamtrain.core.checkpoint.Checkpoint;
-import io.streamtrain.core.checkpoint.CheckpointAssembler;
-import io.streamtrain.core.checkpoint.CheckpointManifest;
-import io.streamtrain.core.checkpoint.CheckpointRejectedException;
-import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.djl.Engines;
-import io.streamtrain.core.dlq.DeadLetters;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.evaluation.EvaluationRecord;
-import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
-import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.KafkaMeters;
-import io.streamtrain.core.spec.RunSpec;
-import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
-import io.streamtrain.evaluator.policy.Decision;
-import io.streamtrain.evaluator.policy.EarlyStopPolicy;
-import io.streamtrain.evaluator.policy.Evaluation;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -42,14 +21,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.clients.consumer.CommitFailedException;
-import org.apache.kafka.common.errors.AuthorizationException;
-import org.apache.kafka.common.errors.InvalidProducerEpochException;
-import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,12 +40,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class EvaluatorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
-    private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
-    /** Values up to what any dead-letter topic takes (Kafka's default 1 MiB, less room for headers). */
-    private static final int DEAD_LETTER_VALUE_BYTES = (1 << 20) - RunTopics.RECORD_OVERHEAD_BYTES;
-    static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
+    private static final Duration RETRY_BACKOFF = Duration.ofMillis(500);
 
     public static final long DEFAULT_VALIDATION_MEMORY_BYTES = 1L << 30;
 
@@ -80,19 +50,15 @@ public final class EvaluatorService implements AutoCloseable {
     private final long validationMemoryBytes;
     private final Set<String> runs;
     private final String instanceId;
-    private final Map<String, RunState> states = new HashMap<>();
-    private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
-    /** Per checkpoint topic, the metadata of the offset last committed: kept when a commit has no evaluation. */
-    private final Map<String, String> committedMetadata = new HashMap<>();
-    static final String EVALUATIONS_THROUGH = "evaluations-through=";
+    private final MeterRegistry registry;
+    private final Health health;
     private final List<Consumer<EvaluationRecord>> listeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private volatile KafkaConsumer<byte[], byte[]> consumer;
-    private MeterRegistry registry = new SimpleMeterRegistry();
-    private Health health = new Health(Duration.ofMinutes(2));
-    private EvaluatorMetrics metrics = new EvaluatorMetrics(registry);
 
     /**
+     * An evaluator whose meters nobody scrapes, for tests and in-process use.
+     *
      * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
      * @param instanceId unique among live evaluator instances (its transactional id)
      */
@@ -100,27 +66,27 @@ public final class EvaluatorService implements AutoCloseable {
         this(kafka, runs, instanceId, DEFAULT_VALIDATION_MEMORY_BYTES);
     }
 
-    /**
-     * @param validationMemoryBytes the most decoded validation data held per run; a larger
-     *     validation set is read from its topic again for every evaluation
-     */
+    /** As {@link #EvaluatorService(KafkaSettings, Collection, String)}, with a validation memory budget. */
     public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes) {
-        this.validationMemoryBytes = validationMemoryBytes;
-        this.kafka = kafka;
-        this.runs = Set.copyOf(runs);
-        this.instanceId = instanceId;
-        listeners.add(e -> metrics.accept(e));
+        this(kafka, runs, instanceId, validationMemoryBytes, new SimpleMeterRegistry(), new Health(Duration.ofMinutes(2)));
     }
 
     /**
-     * Where the service's meters go (and its Kafka clients'), and what its {@code /healthz}
-     * and {@code /readyz} report; without this, meters nobody scrapes. Call before {@link #run()}.
+     * @param runs the run ids to serve; empty serves every run whose checkpoint topic exists
+     * @param instanceId unique among live evaluator instances (its transactional id)
+     * @param validationMemoryBytes the most decoded validation data held per run; a larger
+     *     validation set is read from its topic again for every evaluation
+     * @param registry where the service's meters go while it runs, and its Kafka clients'
+     * @param health what its {@code /healthz} and {@code /readyz} report
      */
-    public EvaluatorService monitoring(MeterRegistry registry, Health health) {
+    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes,
+            MeterRegistry registry, Health health) {
+        this.kafka = kafka;
+        this.runs = Set.copyOf(runs);
+        this.instanceId = instanceId;
+        this.validationMemoryBytes = validationMemoryBytes;
         this.registry = registry;
         this.health = health;
-        this.metrics = new EvaluatorMetrics(registry);
-        return this;
     }
 
     /** Called on the service's thread for every evaluation record it commits. */
@@ -134,8 +100,7 @@ public final class EvaluatorService implements AutoCloseable {
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
         }
-        Engine engine = Engines.pytorch();
-        CheckpointScorer scorer = new CheckpointScorer(engine);
+        CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
@@ -143,16 +108,23 @@ public final class EvaluatorService implements AutoCloseable {
         Admin admin = Preflight.admin(kafka);
         KafkaClientMetrics checkpointMeters = KafkaMeters.bind(registry, checkpoints);
         KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);
+        EvaluatorMetrics metrics = new EvaluatorMetrics();
+        metrics.bindTo(registry);
+        EvaluatorEvents events = new Fanout(metrics);
         try {
             consumer = checkpoints;
-            producer.initTransactions();
+            EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF);
+            transactions.initTransactions();
             if (closed) {
                 return;
             }
-            Context ctx = new Context(scorer, checkpoints, reader, new StopFeed(control), producer, admin);
-            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(ctx.stops()));
+            StopFeed stops = new StopFeed(control);
+            CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT), stops,
+                    new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes), transactions,
+                    new EvaluationStep("evaluator-" + instanceId), run -> ensureTopics(admin, run), events, READ_TIMEOUT);
+            checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
-            runs.forEach(metrics::serving);
+            runs.forEach(events::serving);
             health.ready(true);
             health.state("evaluating");
             while (!closed) {
@@ -162,9 +134,9 @@ public final class EvaluatorService implements AutoCloseable {
                         if (closed) {
                             break; // SIGTERM: the rest of the batch is read again by whoever takes the runs
                         }
-                        acceptSafely(ctx, r);
+                        handler.handle(r);
                     }
-                    noticeStops(ctx);
+                    handler.noticeStops();
                 } catch (WakeupException e) {
                     if (!closed) {
                         throw e;
@@ -177,6 +149,7 @@ public final class EvaluatorService implements AutoCloseable {
             consumer = null;
             checkpointMeters.close();
             producerMeters.close();
+            metrics.close();
             // bounded, so SIGTERM's grace period holds with the broker away
             checkpoints.close(CLOSE_TIMEOUT);
             reader.close(CLOSE_TIMEOUT);
@@ -186,422 +159,72 @@ public final class EvaluatorService implements AutoCloseable {
         }
     }
 
-    /**
-     * A checkpoint is never fatal: whatever goes wrong with one (a manifest missing a field,
-     * DJL refusing the weights, a validation set that cannot be read) rejects it, with the
-     * reason, and the evaluator goes on. Only what no other record could avoid is thrown:
-     * a fenced or unauthorized producer, a group that moved on.
-     */
-    private void acceptSafely(Context ctx, ConsumerRecord<byte[], byte[]> r) {
-        try {
-            accept(ctx, r);
-        } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | CommitFailedException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            log.error("run {}: record {}@{} of {} could not be evaluated: {}", Topics.runOfCheckpoints(r.topic()), r.partition(),
-                    r.offset(), r.topic(), e.toString(), e);
-            reject(ctx, r, Topics.runOfCheckpoints(r.topic()), -1, "?", EvaluatorMetrics.Rejection.UNREADABLE,
-                    "could not be evaluated: " + e);
-        }
-    }
-
-    private record Context(CheckpointScorer scorer, KafkaConsumer<byte[], byte[]> checkpoints,
-            KafkaConsumer<byte[], byte[]> reader, StopFeed stops, KafkaProducer<byte[], byte[]> producer, Admin admin) {}
-
-    /**
-     * STOPs written since the last look, to runs this instance holds: a run an operator
-     * stops is over for the evaluator at once, as it is after a rebuild.
-     */
-    private void noticeStops(Context ctx) {
-        for (ControlMessage.Stop stop : ctx.stops().poll()) {
-            RunState state = states.get(stop.run());
-            if (state != null) {
-                stopped(state, stop);
-            }
-        }
-    }
-
-    /** Records a STOP read on the run's control topic; says so once, when it is news. */
-    private void stopped(RunState state, ControlMessage.Stop stop) {
-        boolean news = !state.stopped;
-        metrics.stopped(state.run, stop.reason());
-        state.stop = state.stop == null ? stop : state.stop;
-        state.stopped = true;
-        if (news) {
-            progress.info("run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
-        }
-    }
-
-    /**
-     * Whether a STOP reached the run's control topic while its checkpoint was being scored:
-     * then the checkpoint is one that arrived after the stop, and is skipped like those.
-     */
-    private boolean stoppedWhileScoring(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
-        ctx.stops().readToEnd(state.run, READ_TIMEOUT).ifPresent(stop -> stopped(state, stop));
-        if (state.stopped) {
-            skip(ctx, r, m, state);
-        }
-        return state.stopped;
-    }
-
-    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
-    private void skip(Context ctx, ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
-        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
-                state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
-        commit(ctx, r, null, List.of());
-    }
-
     /** A rebalance hands runs to other instances: forget them, and rebuild from the topic when they come back. */
-    private final class Rebalance implements ConsumerRebalanceListener {
-        private final StopFeed stops;
+    private static final class Rebalance implements ConsumerRebalanceListener {
+        private final CheckpointHandler handler;
 
-        Rebalance(StopFeed stops) {
-            this.stops = stops;
+        Rebalance(CheckpointHandler handler) {
+            this.handler = handler;
         }
 
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            forget(partitions);
+            partitions.forEach(handler::forget);
         }
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            forget(partitions);
-        }
-
-        private void forget(Collection<TopicPartition> partitions) {
-            for (TopicPartition tp : partitions) {
-                assemblers.remove(tp.topic());
-                String run = Topics.runOfCheckpoints(tp.topic());
-                if (run != null) {
-                    states.remove(run);
-                    stops.forget(run);
-                }
-            }
-        }
-    }
-
-    private void accept(Context ctx, ConsumerRecord<byte[], byte[]> r) {
-        String run = Topics.runOfCheckpoints(r.topic());
-        long received = System.nanoTime();
-        Checkpoint c;
-        try {
-            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
-        } catch (CheckpointRejectedException e) {
-            reject(ctx, r, run, -1, e.checkpointId(),
-                    e.incomplete() ? EvaluatorMetrics.Rejection.INCOMPLETE : EvaluatorMetrics.Rejection.CORRUPT, e.getMessage());
-            return;
-        }
-        if (c == null) {
-            return; // a chunk: its manifest comes later
-        }
-        CheckpointManifest m = c.manifest();
-        RunSpec spec;
-        try {
-            spec = m.runSpec();
-        } catch (SpecException e) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
-                    "its run spec does not parse: " + e.getMessage());
-            return;
-        }
-        RunState state = state(ctx, run, spec);
-        if (m.snapshot() && !state.stopped && spec.data().validation() != null) {
-            snapshot(ctx, r, c, spec, state);
-            return;
-        }
-        if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
-            skip(ctx, r, m, state);
-            return;
-        }
-        if (spec.data().validation() == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH,
-                    "the run spec names no data.validation topic");
-            return;
-        }
-        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
-            return;
-        }
-        Map<String, Double> metrics = scored.metrics();
-        String monitor = spec.earlyStopping().monitor();
-        Double monitored = metrics.get(monitor);
-        if (monitored == null) {
-            reject(ctx, r, run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, "earlyStopping.monitor is " + monitor + ", which is not computed for this "
-                    + "model (computed: " + metrics.keySet() + ")");
-            return;
-        }
-        Double trainLoss = m.metrics() == null ? null : m.metrics().get("data_loss");
-        List<Evaluation> history = new ArrayList<>(state.history);
-        history.add(new Evaluation(m.epoch(), m.checkpointId(), monitored,
-                trainLoss == null ? Double.NaN : trainLoss));
-        Decision d = EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
-        BestCheckpoint best = d.best() == null ? null
-                : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
-        boolean stop = d.stop();
-        String reason = stop ? d.reason().code() : null;
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
-                EvaluationRecord.EVALUATED, m.epoch(), m.checkpointId(), metrics, trainLoss, best, d.waitCount(), d.patienceLeft(),
-                stop ? EvaluationRecord.STOP : EvaluationRecord.CONTINUE, reason, d.explanation(), scored.seconds(), state.plan);
-        if (stop) {
-            ControlMessage.Stop stopMessage = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), reason, d.explanation(), best,
-                    "evaluator");
-            out.add(new ProducerRecord<>(Topics.control(run), Messages.encode(stopMessage)));
-        }
-        long committing = System.nanoTime();
-        commit(ctx, r, record, out);
-        log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
-                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
-                (System.nanoTime() - committing) / 1_000_000);
-        state.history.add(history.get(history.size() - 1));
-        state.deadLettersWritten = true;
-        state.stopped = stop;
-        progress.info(String.format(java.util.Locale.ROOT, "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
-                run, m.epoch(), m.checkpointId(), monitor, monitored,
-                metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
-                        ? String.format(java.util.Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
-                best == null ? "none" : String.format(java.util.Locale.ROOT, "%.4f at epoch %d", best.value(), best.epoch()),
-                stop ? "STOP (" + reason + "): " + d.explanation() : "continue, patience left " + d.patienceLeft()));
-        tell(record);
-    }
-
-    /**
-     * Hands a published record to the listeners. A listener's failure is its own: it is
-     * logged, and neither the record (already committed) nor the other listeners suffer.
-     */
-    private void tell(EvaluationRecord record) {
-        for (java.util.function.Consumer<EvaluationRecord> l : listeners) {
-            try {
-                l.accept(record);
-            } catch (RuntimeException e) {
-                log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
-            }
-        }
-    }
-
-    /** A mid-epoch snapshot (CHECKPOINT command): scored and published, never part of the early-stopping history. */
-    private void snapshot(Context ctx, ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state) {
-        CheckpointManifest m = c.manifest();
-        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        Scored scored = scoreOrReject(ctx, r, c, spec, state, out);
-        if (scored == null || stoppedWhileScoring(ctx, r, m, state)) {
-            return;
-        }
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, state.run, Messages.newId(), Messages.now(),
-                EvaluationRecord.SNAPSHOT, m.epoch(), m.checkpointId(), scored.metrics(), m.metrics() == null ? null : m.metrics().get("data_loss"),
-                null, 0, 0, EvaluationRecord.CONTINUE, null, "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
-                scored.seconds(), state.plan);
-        commit(ctx, r, record, out);
-        state.deadLettersWritten = true;
-        progress.info(String.format(java.util.Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
-                scored.metrics().get(CheckpointScorer.VAL_LOSS)));
-        tell(record);
-    }
-
-    /** Validation metrics and the seconds their computation took (loading the validation set excluded). */
-    private record Scored(Map<String, Double> metrics, double seconds) {}
-
-    /**
-     * Scores a checkpoint on the run's validation set; the set's dead letters, due with the
-     * run's first evaluation, are added to {@code out}.
-     *
-     * @return the metrics, or null when the checkpoint could not be scored and has been rejected
-     */
-    private Scored scoreOrReject(Context ctx, ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state,
-            List<ProducerRecord<byte[], byte[]>> out) {
-        CheckpointManifest m = c.manifest();
-        try {
-            ValidationSet validation = validation(ctx, state, spec, out);
-            long started = System.nanoTime();
-            Map<String, Double> metrics = ctx.scorer().score(spec.model(), c.payload(), validation, ctx.reader(), READ_TIMEOUT,
-                    "checkpoint " + m.checkpointId());
-            return new Scored(metrics, (System.nanoTime() - started) / 1e9);
-        } catch (IllegalArgumentException e) {
-            reject(ctx, r, state.run, m.epoch(), m.checkpointId(), EvaluatorMetrics.Rejection.MISMATCH, e.getMessage());
-            return null;
-        }
-    }
-
-    /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
-    private void reject(Context ctx, ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId,
-            EvaluatorMetrics.Rejection kind, String why) {
-        log.warn("run {}: checkpoint {} rejected: {}", run, checkpointId, why);
-        RunState state = states.get(run);
-        EvaluationRecord record = new EvaluationRecord(EvaluationRecord.TYPE, run, Messages.newId(), Messages.now(),
-                EvaluationRecord.REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0,
-                EvaluationRecord.CONTINUE, CHECKPOINT_REJECTED, why, 0, state == null ? null : state.plan);
-        List<ProducerRecord<byte[], byte[]>> out = List.of(
-                DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
-        ensureTopics(ctx, run);
-        commit(ctx, r, record, out);
-        metrics.rejected(run, kind);
-        tell(record);
-    }
-
-    /**
-     * One transaction: the evaluation (if any), the other records, and the group offset past
-     * {@code r}, whose metadata says where the run's evaluations have got to.
-     */
-    private void commit(Context ctx, ConsumerRecord<byte[], byte[]> r, EvaluationRecord evaluation, List<ProducerRecord<byte[], byte[]>> out) {
-        KafkaProducer<byte[], byte[]> producer = ctx.producer();
-        producer.beginTransaction();
-        try {
-            long evaluationOffset = -1;
-            if (evaluation != null) {
-                ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(Topics.evaluations(evaluation.run()),
-                        evaluation.run().getBytes(java.nio.charset.StandardCharsets.UTF_8), Messages.encode(evaluation));
-                evaluationOffset = producer.send(p).get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).offset();
-            }
-            for (ProducerRecord<byte[], byte[]> p : out) {
-                producer.send(p);
-            }
-            // never past the first chunk of a payload still being assembled: a restart must see it again
-            long next = r.offset() + 1;
-            CheckpointAssembler assembler = assemblers.get(r.topic());
-            if (assembler != null && assembler.firstPendingOffset().isPresent()) {
-                next = Math.min(next, assembler.firstPendingOffset().getAsLong());
-            }
-            // where this run's history has got to: whoever takes the run over reads at least that far
-            String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : committedMetadata.getOrDefault(r.topic(), "");
-            producer.sendOffsetsToTransaction(Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(next, metadata)),
-                    ctx.checkpoints().groupMetadata());
-            producer.commitTransaction();
-            committedMetadata.put(r.topic(), metadata);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            producer.abortTransaction();
-            throw new IllegalStateException("interrupted while publishing an evaluation", e);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            producer.abortTransaction();
-            throw new org.apache.kafka.common.KafkaException("could not publish an evaluation: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            try {
-                producer.abortTransaction();
-            } catch (RuntimeException ignored) {
-                // the original error says more
-            }
-            throw e; // the restart rebuilds the state from what was committed
+            partitions.forEach(handler::forget);
         }
     }
 
     /**
-     * The offset of the run's last committed evaluation, from the committed offset's
-     * metadata; -1 if none. An evaluation's commit markers can reach the evaluations topic
-     * after the offset's: the history must be read at least this far.
+     * The events go to the meters, and each committed record to the listeners. A listener's
+     * failure is its own: it is logged, and neither the record (already committed) nor the
+     * other listeners suffer.
      */
-    private long evaluationsThrough(Context ctx, String run) {
-        TopicPartition tp = new TopicPartition(Topics.checkpoints(run), 0);
-        OffsetAndMetadata committed = ctx.checkpoints().committed(java.util.Set.of(tp), READ_TIMEOUT).get(tp);
-        String metadata = committed == null ? null : committed.metadata();
-        if (committed != null) {
-            committedMetadata.put(tp.topic(), metadata == null ? "" : metadata);
+    private final class Fanout implements EvaluatorEvents {
+        private final EvaluatorMetrics metrics;
+
+        Fanout(EvaluatorMetrics metrics) {
+            this.metrics = metrics;
         }
-        if (metadata == null || !metadata.startsWith(EVALUATIONS_THROUGH)) {
-            return -1;
+
+        @Override
+        public void serving(String run) {
+            metrics.serving(run);
         }
-        try {
-            return Long.parseLong(metadata.substring(EVALUATIONS_THROUGH.length()));
-        } catch (NumberFormatException e) {
-            return -1;
+
+        @Override
+        public void restored(EvaluationRecord last) {
+            metrics.restored(last);
+        }
+
+        @Override
+        public void committed(EvaluationRecord record) {
+            metrics.committed(record);
+            for (Consumer<EvaluationRecord> l : listeners) {
+                try {
+                    l.accept(record);
+                } catch (RuntimeException e) {
+                    log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
+                }
+            }
+        }
+
+        @Override
+        public void rejected(String run, Rejection why) {
+            metrics.rejected(run, why);
+        }
+
+        @Override
+        public void stopped(String run, String reasonCode) {
+            metrics.stopped(run, reasonCode);
         }
     }
 
-    private RunState state(Context ctx, String run, RunSpec spec) {
-        RunState known = states.get(run);
-        if (known != null) {
-            return known;
-        }
-        ensureTopics(ctx, run);
-        RunState s = new RunState(run);
-        metrics.serving(run);
-        EvaluationRecord lastEvaluated = null;
-        String monitor = spec.earlyStopping().monitor();
-        long through = evaluationsThrough(ctx, run);
-        List<ConsumerRecord<byte[], byte[]>> evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
-        long deadline = System.nanoTime() + READ_TIMEOUT.toNanos();
-        while (evaluations.stream().noneMatch(r -> r.offset() >= through) && through >= 0) {
-            if (System.nanoTime() > deadline) {
-                throw new org.apache.kafka.common.errors.TimeoutException("run " + run + ": its last committed evaluation (offset "
-                        + through + ") is not readable after " + READ_TIMEOUT);
-            }
-            sleep(100); // its transaction's commit marker has not reached the evaluations topic yet
-            evaluations = TopicReader.readAll(ctx.reader(), Topics.evaluations(run), READ_TIMEOUT);
-        }
-        for (ConsumerRecord<byte[], byte[]> r : evaluations) {
-            try {
-                Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
-                if (s.plan == null && e.isPresent()) {
-                    s.plan = e.get().validation(); // the first record with a plan fixed it
-                }
-                if (e.isPresent() && EvaluationRecord.SNAPSHOT.equals(e.get().status())) {
-                    s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does
-                }
-                if (e.isEmpty() || !e.get().evaluated()) {
-                    continue;
-                }
-                EvaluationRecord ev = e.get();
-                lastEvaluated = ev;
-                if (!s.evaluated(ev.epoch())) {
-                    Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
-                    s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,
-                            ev.trainLoss() == null ? Double.NaN : ev.trainLoss()));
-                    s.deadLettersWritten = true;
-                }
-                s.stopped |= EvaluationRecord.STOP.equals(ev.decision());
-            } catch (MalformedMessageException e) {
-                log.warn("run {}: unreadable record at offset {} of {}: {}; ignoring it", run, r.offset(), r.topic(), e.getMessage());
-            }
-        }
-        // a run an operator stopped is over for the evaluator too: no second STOP
-        ctx.stops().follow(run, READ_TIMEOUT).ifPresent(stop -> s.stop = stop);
-        s.stopped |= s.stop != null;
-        if (!s.history.isEmpty() || s.stopped) {
-            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
-        }
-        if (lastEvaluated != null) {
-            metrics.restored(lastEvaluated);
-        }
-        if (s.stopped) {
-            metrics.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
-        }
-        states.put(run, s);
-        return s;
-    }
-
-    private ValidationSet validation(Context ctx, RunState state, RunSpec spec, List<ProducerRecord<byte[], byte[]>> out) {
-        if (state.validation == null) {
-            String topic = spec.data().validation();
-            ValidationPlan plan = state.plan;
-            if (plan != null && !plan.topic().equals(topic)) {
-                log.warn("run {}: its evaluations were scored on validation topic {}, its spec now names {}: planning {} anew", state.run,
-                        plan.topic(), topic, topic);
-                plan = null;
-            }
-            ValidationSet loaded = ValidationSet.load(ctx.reader(), topic, spec.model(), plan, READ_TIMEOUT, validationMemoryBytes);
-            log.info("run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}", state.run, topic,
-                    loaded.samples(), loaded.records(), loaded.rejected().size(), loaded.plan().endOffsets(),
-                    plan == null ? "its end now: the run's plan from now on" : "the run's plan, from its evaluations",
-                    loaded.streamed() ? "more than " + validationMemoryBytes + " bytes decoded: read from the topic for each evaluation"
-                            : "held in memory");
-            if (loaded.samples() == 0) {
-                // nothing to plan on yet: the next checkpoint looks again
-                throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
-            }
-            state.validation = loaded;
-            state.plan = loaded.plan();
-        }
-        // bad validation records are dead-lettered once, with the run's first evaluation
-        if (!state.deadLettersWritten) {
-            for (ValidationSet.Rejected rej : state.validation.rejected()) {
-                out.add(DeadLetters.record(Topics.deadLetters(state.run), rej.record(), rej.reason().reason().code(),
-                        rej.reason().getMessage(), "evaluator-" + instanceId, DEAD_LETTER_VALUE_BYTES));
-            }
-        }
-        return state.validation;
-    }
-
-    private void ensureTopics(Context ctx, String run) {
-        RunTopics.ensure(ctx.admin(), List.of(
+    private static void ensureTopics(Admin admin, String run) {
+        RunTopics.ensure(admin, List.of(
                 RunTopics.evaluations(Topics.evaluations(run)),
                 RunTopics.control(Topics.control(run)),
                 RunTopics.deadLetters(Topics.deadLetters(run), 1 << 20)));
@@ -614,15 +237,6 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaConsumer<byte[], byte[]> c = consumer;
         if (c != null) {
             c.wakeup();
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.streamtrain.evaluator;
 
 import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
@@ -9,7 +10,7 @@ import java.util.List;
 /**
  * What the evaluator knows of one run: the evaluations so far (the early-stopping history),
  * the validation data they were scored on, and whether the run is stopped. Rebuilt from the
- * run's evaluations and control topics.
+ * run's evaluations and control topics by {@link RunStateLoader}.
  */
 final class RunState {
     final String run;
@@ -21,6 +22,8 @@ final class RunState {
     boolean stopped;
     /** The run's first STOP on its control topic, the evaluator's or an operator's; null if none was read. */
     ControlMessage.Stop stop;
+    /** The metadata of the group offset last committed on the run's checkpoint topic: kept by a commit with no evaluation. */
+    String committedMetadata = "";
 
     RunState(String run) {
         this.run = run;
@@ -28,6 +31,18 @@ final class RunState {
 
     boolean evaluated(int epoch) {
         return history.stream().anyMatch(e -> e.epoch() == epoch);
+    }
+
+    /** What a committed outcome adds: an epoch to the history (and the run stopped if it said so), dead letters written. */
+    void committed(EvaluationStep.Outcome outcome) {
+        if (outcome.counted() != null) {
+            history.add(outcome.counted());
+            stopped |= outcome.stop().isPresent();
+        }
+        String status = outcome.evaluation().status();
+        if (EvaluationRecord.EVALUATED.equals(status) || EvaluationRecord.SNAPSHOT.equals(status)) {
+            deadLettersWritten = true;
+        }
     }
 
     /** Who stopped the run, for the log. */

@@ -1,7 +1,9 @@
 package io.streamtrain.core.evaluation;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import java.time.Instant;
 import java.util.Map;
+import java.util.UUID;
 
 /**
  * One evaluated (or rejected) checkpoint, on {@code streamtrain.<run>.evaluations}. The
@@ -54,7 +56,45 @@ public record EvaluationRecord(
     public static final String CONTINUE = "continue";
     public static final String STOP = "stop";
 
+    /**
+     * An epoch's checkpoint scored and decided on: {@code stop} when {@code stopReason} is
+     * given, {@code continue} otherwise.
+     */
+    public static EvaluationRecord evaluated(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
+            BestCheckpoint best, int waitCount, int patienceLeft, String stopReason, String explanation, double evaluationSeconds,
+            ValidationPlan validation) {
+        return new EvaluationRecord(TYPE, run, newId(), now(), EVALUATED, epoch, checkpointId, metrics, trainLoss, best, waitCount,
+                patienceLeft, stopReason == null ? CONTINUE : STOP, stopReason, explanation, evaluationSeconds, validation);
+    }
+
+    /** A mid-epoch snapshot scored: no best, wait or patience, since it takes no part in early stopping. */
+    public static EvaluationRecord snapshot(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
+            String explanation, double evaluationSeconds, ValidationPlan validation) {
+        return new EvaluationRecord(TYPE, run, newId(), now(), SNAPSHOT, epoch, checkpointId, metrics, trainLoss, null, 0, 0, CONTINUE,
+                null, explanation, evaluationSeconds, validation);
+    }
+
+    /**
+     * A checkpoint that could not be scored: no metrics; {@code reason} is the rejection's code.
+     *
+     * @param epoch the checkpoint's epoch, -1 when its manifest could not be read
+     */
+    public static EvaluationRecord rejected(String run, int epoch, String checkpointId, String reason, String explanation,
+            ValidationPlan validation) {
+        return new EvaluationRecord(TYPE, run, newId(), now(), REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0, CONTINUE,
+                reason, explanation, 0, validation);
+    }
+
     public boolean evaluated() {
         return EVALUATED.equals(status);
+    }
+
+    // as Messages.newId() and now(), which this package cannot use without a cycle between the two
+    private static String newId() {
+        return UUID.randomUUID().toString();
+    }
+
+    private static String now() {
+        return Instant.now().toString();
     }
 }

@@ -1,0 +1,270 @@
+package io.streamtrain.evaluator;
+
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointAssembler;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointRejectedException;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SpecException;
+import io.streamtrain.core.topics.Topics;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The evaluator's work on each record of the checkpoint topics it is assigned: assembles
+ * checkpoints from their chunks, takes each run's state up when its first checkpoint
+ * arrives, scores, lets {@link EvaluationStep} decide, and commits the answer through
+ * {@link EvaluatorProducer} — one transaction per checkpoint, whose offset never passes the
+ * first chunk of a payload still being assembled. Not thread-safe: the service thread alone
+ * uses it.
+ */
+final class CheckpointHandler {
+    private static final Logger log = LoggerFactory.getLogger(CheckpointHandler.class);
+    private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
+
+    private final RunStateLoader loader;
+    private final StopFeed stops;
+    private final Scoring scoring;
+    private final EvaluatorProducer producer;
+    private final EvaluationStep step;
+    private final Consumer<String> runTopics;
+    private final EvaluatorEvents events;
+    private final Duration timeout;
+    private final Map<String, RunState> states = new HashMap<>();
+    private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
+
+    /**
+     * @param runTopics makes sure a run's evaluations, control and dead-letter topics exist
+     * @param timeout how long a read of the control topic may take
+     */
+    CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
+            Consumer<String> runTopics, EvaluatorEvents events, Duration timeout) {
+        this.loader = loader;
+        this.stops = stops;
+        this.scoring = scoring;
+        this.producer = producer;
+        this.step = step;
+        this.runTopics = runTopics;
+        this.events = events;
+        this.timeout = timeout;
+    }
+
+    /**
+     * A checkpoint is never fatal: whatever goes wrong with one (a manifest missing a field,
+     * DJL refusing the weights, a validation set that cannot be read) rejects it, with the
+     * reason, and the evaluator goes on. Only what no other record could avoid is thrown:
+     * a fenced or unauthorized producer, a group that moved on.
+     */
+    void handle(ConsumerRecord<byte[], byte[]> r) {
+        try {
+            accept(r);
+        } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | AuthorizationException
+                | CommitFailedException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            String run = Topics.runOfCheckpoints(r.topic());
+            log.error("run {}: record {}@{} of {} could not be evaluated: {}", run, r.partition(), r.offset(), r.topic(), e.toString(), e);
+            reject(r, run, -1, "?", Rejection.UNREADABLE, "could not be evaluated: " + e);
+        }
+    }
+
+    /**
+     * STOPs written since the last look, to runs this instance holds: a run an operator
+     * stops is over for the evaluator at once, as it is after a rebuild.
+     */
+    void noticeStops() {
+        for (ControlMessage.Stop stop : stops.poll()) {
+            RunState state = states.get(stop.run());
+            if (state != null) {
+                stopped(state, stop);
+            }
+        }
+    }
+
+    /** The partition went to another instance, or came (back) here: what was known of its run is rebuilt when needed. */
+    void forget(TopicPartition tp) {
+        assemblers.remove(tp.topic());
+        String run = Topics.runOfCheckpoints(tp.topic());
+        if (run != null) {
+            states.remove(run);
+            stops.forget(run);
+        }
+    }
+
+    private void accept(ConsumerRecord<byte[], byte[]> r) {
+        String run = Topics.runOfCheckpoints(r.topic());
+        long received = System.nanoTime();
+        Checkpoint c;
+        try {
+            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
+        } catch (CheckpointRejectedException e) {
+            reject(r, run, -1, e.checkpointId(), e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT, e.getMessage());
+            return;
+        }
+        if (c == null) {
+            return; // a chunk: its manifest comes later, and no offset is committed for it
+        }
+        CheckpointManifest m = c.manifest();
+        RunSpec spec;
+        try {
+            spec = m.runSpec();
+        } catch (SpecException e) {
+            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its run spec does not parse: " + e.getMessage());
+            return;
+        }
+        RunState state = state(run, spec);
+        EvaluationStep.Route route = EvaluationStep.route(m, spec, state);
+        switch (route) {
+            case SKIP -> skip(r, m, state);
+            case NO_VALIDATION -> reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH,
+                    "the run spec names no data.validation topic");
+            case SNAPSHOT, EVALUATE -> {
+                Scoring.Scored scored = scoreOrReject(r, c, spec, state);
+                if (scored == null || stoppedWhileScoring(r, m, state)) {
+                    return;
+                }
+                if (route == EvaluationStep.Route.SNAPSHOT) {
+                    snapshot(r, m, state, scored);
+                } else {
+                    evaluate(r, m, spec, state, scored, received);
+                }
+            }
+        }
+    }
+
+    private void snapshot(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state, Scoring.Scored scored) {
+        EvaluationStep.Outcome o = step.snapshot(m, state, scored);
+        commit(r, state, o);
+        progress.info(String.format(Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
+                scored.metrics().get(CheckpointScorer.VAL_LOSS)));
+        events.committed(o.evaluation());
+    }
+
+    private void evaluate(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored,
+            long received) {
+        EvaluationStep.Outcome o = step.evaluate(r, m, spec, state, scored);
+        if (o.rejection() != null) {
+            commitRejection(r, o, state);
+            return;
+        }
+        long committing = System.nanoTime();
+        commit(r, state, o);
+        log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
+                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
+                (System.nanoTime() - committing) / 1_000_000);
+        EvaluationRecord e = o.evaluation();
+        String monitor = spec.earlyStopping().monitor();
+        Map<String, Double> metrics = e.metrics();
+        progress.info(String.format(Locale.ROOT, "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
+                state.run, m.epoch(), m.checkpointId(), monitor, metrics.get(monitor),
+                metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
+                        ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
+                e.best() == null ? "none" : String.format(Locale.ROOT, "%.4f at epoch %d", e.best().value(), e.best().epoch()),
+                o.stop().isPresent() ? "STOP (" + e.reason() + "): " + e.explanation() : "continue, patience left " + e.patienceLeft()));
+        events.committed(e);
+    }
+
+    /** @return the metrics, or null when the checkpoint could not be scored and has been rejected */
+    private Scoring.Scored scoreOrReject(ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state) {
+        try {
+            return scoring.score(state, spec, c);
+        } catch (IllegalArgumentException e) {
+            CheckpointManifest m = c.manifest();
+            reject(r, state.run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * Whether a STOP reached the run's control topic while its checkpoint was being scored:
+     * then the checkpoint is one that arrived after the stop, and is skipped like those.
+     */
+    private boolean stoppedWhileScoring(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        stops.readToEnd(state.run, timeout).ifPresent(stop -> stopped(state, stop));
+        if (state.stopped) {
+            skip(r, m, state);
+        }
+        return state.stopped;
+    }
+
+    /** Records a STOP read on the run's control topic; says so once, when it is news. */
+    private void stopped(RunState state, ControlMessage.Stop stop) {
+        boolean news = !state.stopped;
+        events.stopped(state.run, stop.reason());
+        state.stop = state.stop == null ? stop : state.stop;
+        state.stopped = true;
+        if (news) {
+            progress.info("run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
+        }
+    }
+
+    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
+    private void skip(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
+        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
+                state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
+        state.committedMetadata = producer.commit(partition(r), next(r), null, List.of(), state.committedMetadata);
+    }
+
+    /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
+    private void reject(ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
+        RunState state = states.get(run);
+        commitRejection(r, step.reject(r, run, epoch, checkpointId, kind, why, state), state);
+    }
+
+    private void commitRejection(ConsumerRecord<byte[], byte[]> r, EvaluationStep.Outcome rejection, RunState state) {
+        EvaluationRecord e = rejection.evaluation();
+        log.warn("run {}: checkpoint {} rejected: {}", e.run(), e.checkpointId(), e.explanation());
+        runTopics.accept(e.run());
+        commit(r, state, rejection);
+        events.rejected(e.run(), rejection.rejection());
+        events.committed(e);
+    }
+
+    /** @param state null for a run not taken up yet (its checkpoint was rejected before) */
+    private void commit(ConsumerRecord<byte[], byte[]> r, RunState state, EvaluationStep.Outcome o) {
+        String metadata = producer.commit(partition(r), next(r), o.evaluation(), o.others(), state == null ? "" : state.committedMetadata);
+        if (state != null) {
+            state.committedMetadata = metadata;
+            state.committed(o);
+        }
+    }
+
+    /** Past {@code r}, but never past the first chunk of a payload still being assembled: a restart must see it again. */
+    private long next(ConsumerRecord<byte[], byte[]> r) {
+        long next = r.offset() + 1;
+        CheckpointAssembler assembler = assemblers.get(r.topic());
+        if (assembler != null && assembler.firstPendingOffset().isPresent()) {
+            next = Math.min(next, assembler.firstPendingOffset().getAsLong());
+        }
+        return next;
+    }
+
+    private static TopicPartition partition(ConsumerRecord<?, ?> r) {
+        return new TopicPartition(r.topic(), r.partition());
+    }
+
+    private RunState state(String run, RunSpec spec) {
+        RunState known = states.get(run);
+        if (known != null) {
+            return known;
+        }
+        runTopics.accept(run);
+        RunState s = loader.load(run, spec.earlyStopping().monitor());
+        states.put(run, s);
+        return s;
+    }
+}

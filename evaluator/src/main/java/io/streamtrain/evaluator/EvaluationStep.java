@@ -1,0 +1,142 @@
+package io.streamtrain.evaluator;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.dlq.DeadLetters;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.policy.Decision;
+import io.streamtrain.evaluator.policy.EarlyStopPolicy;
+import io.streamtrain.evaluator.policy.Evaluation;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * What the evaluator answers for one checkpoint, as functions of what it knows: the
+ * checkpoint's record and manifest, the run's spec and state, and the metrics scored. No
+ * Kafka client here: the {@link Outcome} is committed by the caller in one transaction and
+ * applied to the run's state only then.
+ */
+final class EvaluationStep {
+    static final String CHECKPOINT_REJECTED = "checkpoint-rejected";
+    /** Values up to what any dead-letter topic takes (Kafka's default 1 MiB, less room for headers). */
+    static final int DEAD_LETTER_VALUE_BYTES = (1 << 20) - RunTopics.RECORD_OVERHEAD_BYTES;
+
+    /** What to do with a verified checkpoint before anything is scored. */
+    enum Route {
+        /** A mid-epoch snapshot of a running run: scored, outside the early-stopping history. */
+        SNAPSHOT,
+        /** Already evaluated, of a stopped run, or a snapshot nobody can score: only the offset moves past it. */
+        SKIP,
+        /** The spec names no validation topic: rejected. */
+        NO_VALIDATION,
+        /** An epoch's checkpoint to score and decide on. */
+        EVALUATE
+    }
+
+    /**
+     * What to publish for a checkpoint, and what the run's state learns once it is committed.
+     *
+     * @param evaluation the record for the run's evaluations topic
+     * @param stop the STOP for its control topic, when the policy says stop
+     * @param deadLetters for the run's dead-letter topic
+     * @param rejection why the checkpoint was rejected; null when it was scored
+     * @param counted the evaluation added to the early-stopping history; null for snapshots and rejections
+     */
+    record Outcome(EvaluationRecord evaluation, Optional<ControlMessage.Stop> stop, List<ProducerRecord<byte[], byte[]>> deadLetters,
+            Rejection rejection, Evaluation counted) {
+        Outcome {
+            deadLetters = List.copyOf(deadLetters);
+        }
+
+        /** Everything but the evaluation: dead letters, then the STOP. */
+        List<ProducerRecord<byte[], byte[]>> others() {
+            List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(deadLetters);
+            stop.ifPresent(s -> out.add(new ProducerRecord<>(Topics.control(s.run()), Messages.encode(s))));
+            return out;
+        }
+    }
+
+    private final String node;
+
+    /** @param node who refused what is dead-lettered, as its header says */
+    EvaluationStep(String node) {
+        this.node = node;
+    }
+
+    static Route route(CheckpointManifest m, RunSpec spec, RunState state) {
+        boolean validation = spec.data().validation() != null;
+        if (m.snapshot() && !state.stopped && validation) {
+            return Route.SNAPSHOT;
+        }
+        if (state.stopped || m.snapshot() || state.evaluated(m.epoch())) {
+            return Route.SKIP;
+        }
+        return validation ? Route.EVALUATE : Route.NO_VALIDATION;
+    }
+
+    /** An epoch's checkpoint, scored: its evaluation with the policy's decision, and a STOP if it says stop. */
+    Outcome evaluate(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
+        String monitor = spec.earlyStopping().monitor();
+        Double monitored = scored.metrics().get(monitor);
+        if (monitored == null) {
+            return reject(r, state.run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "earlyStopping.monitor is " + monitor
+                    + ", which is not computed for this model (computed: " + scored.metrics().keySet() + ")", state);
+        }
+        Double trainLoss = trainLoss(m);
+        Evaluation counted = new Evaluation(m.epoch(), m.checkpointId(), monitored, trainLoss == null ? Double.NaN : trainLoss);
+        List<Evaluation> history = new ArrayList<>(state.history);
+        history.add(counted);
+        Decision d = EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
+        BestCheckpoint best = d.best() == null ? null : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
+        String reason = d.stop() ? d.reason().code() : null;
+        EvaluationRecord record = EvaluationRecord.evaluated(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
+                d.waitCount(), d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan);
+        Optional<ControlMessage.Stop> stop = d.stop()
+                ? Optional.of(new ControlMessage.Stop(state.run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator"))
+                : Optional.empty();
+        return new Outcome(record, stop, validationDeadLetters(state, scored), null, counted);
+    }
+
+    /** A mid-epoch snapshot (CHECKPOINT command), scored: published, never part of the early-stopping history. */
+    Outcome snapshot(CheckpointManifest m, RunState state, Scoring.Scored scored) {
+        EvaluationRecord record = EvaluationRecord.snapshot(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss(m),
+                "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", scored.seconds(), state.plan);
+        return new Outcome(record, Optional.empty(), validationDeadLetters(state, scored), null, null);
+    }
+
+    /**
+     * A checkpoint that cannot be evaluated: its record, and a dead letter of {@code r}, say why.
+     *
+     * @param epoch -1 when the manifest could not be read
+     * @param state the run's state; null when it is not known yet
+     */
+    Outcome reject(ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why,
+            RunState state) {
+        EvaluationRecord record = EvaluationRecord.rejected(run, epoch, checkpointId, CHECKPOINT_REJECTED, why,
+                state == null ? null : state.plan);
+        ProducerRecord<byte[], byte[]> deadLetter = DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, node,
+                DEAD_LETTER_VALUE_BYTES);
+        return new Outcome(record, Optional.empty(), List.of(deadLetter), kind, null);
+    }
+
+    /** Bad validation records are dead-lettered once, with the run's first evaluation or snapshot. */
+    private List<ProducerRecord<byte[], byte[]>> validationDeadLetters(RunState state, Scoring.Scored scored) {
+        if (state.deadLettersWritten) {
+            return List.of();
+        }
+        return scored.unreadable().stream().map(rej -> DeadLetters.record(Topics.deadLetters(state.run), rej.record(),
+                rej.reason().reason().code(), rej.reason().getMessage(), node, DEAD_LETTER_VALUE_BYTES)).toList();
+    }
+
+    private static Double trainLoss(CheckpointManifest m) {
+        return m.metrics() == null ? null : m.metrics().get("data_loss");
+    }
+}

@@ -1,0 +1,185 @@
+package io.streamtrain.evaluator;
+
+import static io.streamtrain.evaluator.Fixtures.RUN;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.checkpoint.CheckpointCodec;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.dlq.DeadLetters;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.topics.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The evaluator's work on the records of a checkpoint topic, with Kafka's mock clients and
+ * a scorer that needs no model: one transaction per checkpoint, none for a chunk, and a
+ * committed offset that never passes the first chunk of a checkpoint still being assembled.
+ */
+class CheckpointHandlerTest {
+    static final Duration TIMEOUT = Duration.ofSeconds(5);
+    static final RunSpec SPEC = Fixtures.spec("v", "patience: 3");
+    /** Small enough that every payload takes two chunks. */
+    static final int CHUNK_BYTES = 200;
+    static final TopicPartition CHECKPOINTS = new TopicPartition(Topics.checkpoints(RUN), 0);
+    static final TopicPartition EVALUATIONS = new TopicPartition(Topics.evaluations(RUN), 0);
+    static final TopicPartition CONTROL = new TopicPartition(Topics.control(RUN), 0);
+
+    final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    final MockConsumer<byte[], byte[]> group = new MockConsumer<>("earliest");
+    final MockConsumer<byte[], byte[]> reader = new MockConsumer<>("earliest");
+    final MockConsumer<byte[], byte[]> control = new MockConsumer<>("earliest");
+    final Fixtures.CheckpointTopic topic = new Fixtures.CheckpointTopic();
+    final List<String> topicsEnsured = new ArrayList<>();
+
+    CheckpointHandlerTest() {
+        producer.initTransactions();
+        control.updateBeginningOffsets(Map.of(CONTROL, 0L));
+        control.updateEndOffsets(Map.of(CONTROL, 0L));
+    }
+
+    /** An evaluator taking up the topic: no state yet; {@code val_loss} improves with the epoch. */
+    CheckpointHandler evaluator() {
+        StopFeed stops = new StopFeed(control);
+        EvaluatorEvents events = new EvaluatorEvents() {};
+        Scoring scoring = (state, spec, c) -> new Scoring.Scored(Map.of("val_loss", 1.0 / c.manifest().epoch()), 0.01, List.of());
+        EvaluatorProducer transactions = new EvaluatorProducer(producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP),
+                TIMEOUT, Duration.ZERO);
+        return new CheckpointHandler(new RunStateLoader(group, reader, stops, events, TIMEOUT), stops, scoring, transactions,
+                new EvaluationStep("evaluator-test"), topicsEnsured::add, events, TIMEOUT);
+    }
+
+    static CheckpointManifest manifest(String id, int epoch) {
+        byte[] payload = Fixtures.payload(epoch);
+        return Fixtures.manifest(SPEC, id, epoch, false, payload, CheckpointCodec.chunkCount(payload.length, CHUNK_BYTES), 0.5);
+    }
+
+    /** The offsets of the group's commits, in order. */
+    List<Long> committedOffsets() {
+        return producer.consumerGroupOffsetsHistory().stream()
+                .map(c -> c.get(Topics.EVALUATOR_GROUP).get(CHECKPOINTS).offset()).toList();
+    }
+
+    List<EvaluationRecord> evaluations() {
+        List<EvaluationRecord> out = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> p : producer.history()) {
+            if (p.topic().equals(EVALUATIONS.topic())) {
+                try {
+                    Messages.decodeEvaluation(p.value()).ifPresent(out::add);
+                } catch (MalformedMessageException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Two nodes' checkpoints interleaved: A's chunks, B's first chunk, A's manifest, B's second chunk, B's manifest. */
+    void writeInterleaved() {
+        CheckpointManifest a = manifest("r-e0001-a", 1);
+        CheckpointManifest b = manifest("r-e0002-b", 2);
+        List<ProducerRecord<byte[], byte[]>> aChunks = topic.chunks(a.checkpointId(), Fixtures.payload(1), CHUNK_BYTES);
+        List<ProducerRecord<byte[], byte[]>> bChunks = topic.chunks(b.checkpointId(), Fixtures.payload(2), CHUNK_BYTES);
+        assertEquals(2, aChunks.size());
+        assertEquals(2, bChunks.size());
+        topic.append(aChunks.get(0)); // 0
+        topic.append(bChunks.get(0)); // 1: B's first chunk
+        topic.append(aChunks.get(1)); // 2
+        topic.appendManifest(a); // 3
+        topic.append(bChunks.get(1)); // 4
+        topic.appendManifest(b); // 5
+    }
+
+    @Test
+    void oneTransactionPerCheckpointWhoseOffsetNeverPassesAChunkStillPending() {
+        writeInterleaved();
+        CheckpointHandler handler = evaluator();
+        List<Long> commitsAfter = new ArrayList<>();
+        long bFirstChunk = 1;
+        long bManifest = 5;
+        for (ConsumerRecord<byte[], byte[]> r : topic.records) {
+            handler.handle(r);
+            commitsAfter.add(producer.commitCount());
+            if (r.offset() < bManifest) {
+                for (long committed : committedOffsets()) {
+                    assertTrue(committed <= bFirstChunk, "committed " + committed + " after offset " + r.offset()
+                            + ": past B's first chunk, which a restart would then never see");
+                }
+            }
+        }
+
+        assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 2L), commitsAfter, "a transaction for each manifest, none for a chunk");
+        assertEquals(List.of(1L, 6L), committedOffsets(), "A's answer stops at B's first chunk; B's goes past everything");
+        assertEquals(List.of(1, 2), evaluations().stream().map(EvaluationRecord::epoch).toList());
+        assertTrue(evaluations().stream().allMatch(EvaluationRecord::evaluated), "" + evaluations());
+        assertEquals(List.of(RUN), topicsEnsured, "the run's topics are made sure of once, when it is taken up");
+    }
+
+    @Test
+    void anEvaluatorRestartedFromTheCommittedOffsetStillEvaluatesTheCheckpointThatWasPending() {
+        writeInterleaved();
+        CheckpointHandler first = evaluator();
+        for (ConsumerRecord<byte[], byte[]> r : topic.records.subList(0, 4)) {
+            first.handle(r); // up to A's manifest; then the evaluator dies
+        }
+        OffsetAndMetadata committed = producer.consumerGroupOffsetsHistory().get(0).get(Topics.EVALUATOR_GROUP).get(CHECKPOINTS);
+        assertEquals(new OffsetAndMetadata(1, "evaluations-through=0"), committed);
+
+        // what the next evaluator finds: the group's offset, and the evaluations committed so far
+        group.assign(List.of(CHECKPOINTS));
+        group.commitSync(Map.of(CHECKPOINTS, committed));
+        Fixtures.feed(reader, EVALUATIONS, producer.history().stream().filter(p -> p.topic().equals(EVALUATIONS.topic()))
+                .map(ProducerRecord::value).toList());
+        CheckpointHandler restarted = evaluator();
+        for (ConsumerRecord<byte[], byte[]> r : topic.records.subList((int) committed.offset(), topic.records.size())) {
+            restarted.handle(r);
+        }
+
+        List<EvaluationRecord> evaluated = evaluations().stream().filter(EvaluationRecord::evaluated).toList();
+        assertEquals(List.of(1, 2), evaluated.stream().map(EvaluationRecord::epoch).toList(),
+                "B is evaluated, from the chunk the committed offset kept; A is not evaluated twice");
+        EvaluationRecord b = evaluated.get(1);
+        assertEquals(0, b.waitCount());
+        assertEquals(2, b.best().epoch(), "B's decision counts A's evaluation, rebuilt from the evaluations topic");
+    }
+
+    @Test
+    void aCorruptCheckpointIsAnsweredWithItsRejectionItsDeadLetterAndItsOffsetInOneTransaction() {
+        CheckpointManifest m = manifest("r-e0001-x", 1);
+        List<ProducerRecord<byte[], byte[]>> chunks = topic.chunks(m.checkpointId(), Fixtures.payload(1), CHUNK_BYTES);
+        topic.append(chunks.get(0));
+        ProducerRecord<byte[], byte[]> second = chunks.get(1);
+        byte[] flipped = second.value().clone();
+        flipped[0] ^= 1;
+        topic.append(new ProducerRecord<>(second.topic(), second.partition(), second.key(), flipped, second.headers()));
+        ConsumerRecord<byte[], byte[]> manifest = topic.appendManifest(m);
+
+        CheckpointHandler handler = evaluator();
+        topic.records.forEach(handler::handle);
+
+        assertEquals(1, producer.commitCount());
+        assertEquals(List.of(3L), committedOffsets());
+        EvaluationRecord e = evaluations().get(0);
+        assertEquals(EvaluationRecord.REJECTED, e.status());
+        assertTrue(e.explanation().contains("SHA-256"), e.explanation());
+        ProducerRecord<byte[], byte[]> deadLetter = producer.history().stream()
+                .filter(p -> p.topic().equals(Topics.deadLetters(RUN))).findFirst().orElseThrow();
+        assertEquals(Long.toString(manifest.offset()), Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
+        assertEquals(List.of(RUN), topicsEnsured, "its dead-letter topic is made sure of before it is written");
+    }
+}

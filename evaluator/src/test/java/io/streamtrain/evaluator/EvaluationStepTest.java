@@ -1,0 +1,212 @@
+package io.streamtrain.evaluator;
+
+import static io.streamtrain.evaluator.Fixtures.RUN;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.codec.RejectReason;
+import io.streamtrain.core.codec.RejectedRecordException;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.dlq.DeadLetters;
+import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluationStep.Outcome;
+import io.streamtrain.evaluator.EvaluationStep.Route;
+import io.streamtrain.evaluator.policy.Evaluation;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+
+/** The evaluator's answer to a checkpoint, without a broker, a model or a validation topic. */
+class EvaluationStepTest {
+    static final ValidationPlan PLAN = new ValidationPlan("v", Map.of(0, 40L));
+    final EvaluationStep step = new EvaluationStep("evaluator-e1");
+    final Fixtures.CheckpointTopic topic = new Fixtures.CheckpointTopic();
+
+    ConsumerRecord<byte[], byte[]> manifestRecord(CheckpointManifest m) {
+        return topic.appendManifest(m);
+    }
+
+    static Scoring.Scored scored(double valLoss, ValidationSet.Rejected... unreadable) {
+        return new Scoring.Scored(Map.of("val_loss", valLoss, "val_samples", 40.0), 0.25, List.of(unreadable));
+    }
+
+    static ValidationSet.Rejected unreadableValidationRecord() {
+        ProducerRecord<byte[], byte[]> p = new ProducerRecord<>("v", "k".getBytes(StandardCharsets.UTF_8), new byte[] {1, 2, 3});
+        return new ValidationSet.Rejected(Fixtures.consumed(p, 7), new RejectedRecordException(RejectReason.DECODE, "not safetensors"));
+    }
+
+    /** Encoded as the evaluator encoded it before the factories: the wire format has not moved. */
+    static void assertSameBytes(EvaluationRecord expected, EvaluationRecord actual) {
+        assertArrayEquals(Messages.encode(expected), Messages.encode(actual),
+                () -> new String(Messages.encode(actual), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void eachCheckpointIsRoutedByWhatTheRunStateSays() {
+        RunSpec spec = Fixtures.spec("v", "patience: 3");
+        RunSpec noValidation = Fixtures.spec(null, "patience: 3");
+        CheckpointManifest epoch2 = Fixtures.manifest(spec, "r-e0002", 2);
+        CheckpointManifest snapshot = Fixtures.manifest(spec, "r-s0002", 2, true, Fixtures.payload(2), 1, null);
+        RunState fresh = new RunState(RUN);
+        RunState evaluated = new RunState(RUN);
+        evaluated.history.add(new Evaluation(2, "r-e0002-earlier", 0.5, 0.5));
+        RunState stopped = new RunState(RUN);
+        stopped.stopped = true;
+
+        assertEquals(Route.EVALUATE, EvaluationStep.route(epoch2, spec, fresh));
+        assertEquals(Route.SKIP, EvaluationStep.route(epoch2, spec, evaluated), "an epoch counts once");
+        assertEquals(Route.SKIP, EvaluationStep.route(epoch2, spec, stopped));
+        assertEquals(Route.NO_VALIDATION, EvaluationStep.route(epoch2, noValidation, fresh));
+        assertEquals(Route.SNAPSHOT, EvaluationStep.route(snapshot, spec, evaluated), "a snapshot is not an epoch's evaluation");
+        assertEquals(Route.SKIP, EvaluationStep.route(snapshot, spec, stopped));
+        assertEquals(Route.SKIP, EvaluationStep.route(snapshot, noValidation, fresh), "nothing to score it on, nothing to reject");
+    }
+
+    @Test
+    void theFirstEvaluationCarriesThePlanAndTheValidationDeadLettersOnce() {
+        RunSpec spec = Fixtures.spec("v", "patience: 3");
+        RunState state = new RunState(RUN);
+        state.plan = PLAN;
+        CheckpointManifest m = Fixtures.manifest(spec, "r-e0001", 1);
+
+        Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(0.75, unreadableValidationRecord()));
+        EvaluationRecord e = o.evaluation();
+        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 1, "r-e0001",
+                Map.of("val_loss", 0.75, "val_samples", 40.0), 0.5, new BestCheckpoint(1, "r-e0001", "val_loss", 0.75), 0, 3,
+                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN), e);
+        assertTrue(o.stop().isEmpty());
+        assertNull(o.rejection());
+        assertEquals(new Evaluation(1, "r-e0001", 0.75, 0.5), o.counted());
+        ProducerRecord<byte[], byte[]> deadLetter = o.deadLetters().get(0);
+        assertEquals(1, o.deadLetters().size());
+        assertEquals(Topics.deadLetters(RUN), deadLetter.topic());
+        assertEquals("decode", Fixtures.header(deadLetter, DeadLetters.REASON));
+        assertEquals("7", Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
+        assertEquals("evaluator-e1", Fixtures.header(deadLetter, DeadLetters.NODE));
+        assertEquals(o.deadLetters(), o.others(), "no STOP");
+
+        state.committed(o);
+        assertEquals(List.of(o.counted()), state.history);
+        CheckpointManifest m2 = Fixtures.manifest(spec, "r-e0002", 2);
+        Outcome second = step.evaluate(manifestRecord(m2), m2, spec, state, scored(0.5, unreadableValidationRecord()));
+        assertEquals(List.of(), second.deadLetters(), "the validation set's dead letters went with the first evaluation");
+        assertEquals(2, second.evaluation().best().epoch());
+    }
+
+    @Test
+    void aStopDecisionGoesOutAsAStopOnTheControlTopic() {
+        RunSpec spec = Fixtures.spec("v", "patience: 1");
+        RunState state = new RunState(RUN);
+        state.history.add(new Evaluation(1, "r-e0001", 0.5, 0.5));
+        state.deadLettersWritten = true;
+        CheckpointManifest m = Fixtures.manifest(spec, "r-e0002", 2);
+
+        Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(0.9));
+        EvaluationRecord e = o.evaluation();
+        assertEquals(EvaluationRecord.STOP, e.decision());
+        assertEquals("patience-exhausted", e.reason());
+        assertEquals(new BestCheckpoint(1, "r-e0001", "val_loss", 0.5), e.best());
+        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 2, "r-e0002",
+                Map.of("val_loss", 0.9, "val_samples", 40.0), 0.5, e.best(), 1, 0, EvaluationRecord.STOP, "patience-exhausted",
+                e.explanation(), 0.25, null), e);
+        ControlMessage.Stop stop = o.stop().orElseThrow();
+        assertEquals(RUN, stop.run());
+        assertEquals("patience-exhausted", stop.reason());
+        assertEquals(e.explanation(), stop.explanation());
+        assertEquals(e.best(), stop.best());
+        assertEquals("evaluator", stop.source());
+        ProducerRecord<byte[], byte[]> sent = o.others().get(o.others().size() - 1);
+        assertEquals(Topics.control(RUN), sent.topic());
+        assertEquals(stop, assertInstanceOf(ControlMessage.Stop.class, decodeControl(sent.value())));
+
+        state.committed(o);
+        assertTrue(state.stopped, "the run is over for the evaluator once its STOP is committed");
+    }
+
+    @Test
+    void aMonitorTheModelDoesNotComputeRejectsTheCheckpoint() {
+        RunSpec spec = Fixtures.spec("v", "monitor: val_accuracy, mode: max");
+        RunState state = new RunState(RUN);
+        state.plan = PLAN;
+        CheckpointManifest m = Fixtures.manifest(spec, "r-e0001", 1);
+        ConsumerRecord<byte[], byte[]> r = manifestRecord(m);
+
+        Outcome o = step.evaluate(r, m, spec, state, scored(0.75, unreadableValidationRecord()));
+        assertEquals(Rejection.MISMATCH, o.rejection());
+        assertEquals(EvaluationRecord.REJECTED, o.evaluation().status());
+        assertTrue(o.evaluation().explanation().contains("val_accuracy"), o.evaluation().explanation());
+        assertNull(o.counted());
+        assertEquals(1, o.deadLetters().size(), "the checkpoint's dead letter only: the validation set's wait for a first evaluation");
+        assertEquals(r.topic(), Fixtures.header(o.deadLetters().get(0), DeadLetters.SOURCE_TOPIC));
+
+        state.committed(o);
+        assertEquals(List.of(), state.history);
+        assertFalse(state.deadLettersWritten);
+    }
+
+    @Test
+    void aRejectionNamesTheCheckpointAndDeadLettersItsRecord() {
+        RunSpec spec = Fixtures.spec("v", "patience: 3");
+        ConsumerRecord<byte[], byte[]> r = manifestRecord(Fixtures.manifest(spec, "r-e0003", 3));
+        RunState state = new RunState(RUN);
+        state.plan = PLAN;
+
+        Outcome known = step.reject(r, RUN, 3, "r-e0003", Rejection.CORRUPT, "SHA-256 mismatch", state);
+        EvaluationRecord e = known.evaluation();
+        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.REJECTED, 3, "r-e0003",
+                Map.of(), null, null, 0, 0, EvaluationRecord.CONTINUE, "checkpoint-rejected", "SHA-256 mismatch", 0, PLAN), e);
+        assertEquals(Rejection.CORRUPT, known.rejection());
+        ProducerRecord<byte[], byte[]> deadLetter = known.deadLetters().get(0);
+        assertEquals(Topics.deadLetters(RUN), deadLetter.topic());
+        assertEquals("checkpoint-rejected", Fixtures.header(deadLetter, DeadLetters.REASON));
+        assertEquals("SHA-256 mismatch", Fixtures.header(deadLetter, DeadLetters.DETAIL));
+        assertEquals(Long.toString(r.offset()), Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
+        assertArrayEquals(r.value(), deadLetter.value());
+
+        Outcome unknown = step.reject(r, RUN, -1, "?", Rejection.UNREADABLE, "could not be evaluated", null);
+        assertNull(unknown.evaluation().validation(), "a run not taken up yet has no plan to name");
+        assertEquals(-1, unknown.evaluation().epoch());
+    }
+
+    @Test
+    void aSnapshotIsScoredOutsideTheEarlyStoppingHistory() {
+        RunSpec spec = Fixtures.spec("v", "patience: 3");
+        RunState state = new RunState(RUN);
+        state.plan = PLAN;
+        CheckpointManifest m = Fixtures.manifest(spec, "r-s0002", 2, true, Fixtures.payload(2), 1, 0.625);
+
+        Outcome o = step.snapshot(m, state, scored(0.75, unreadableValidationRecord()));
+        EvaluationRecord e = o.evaluation();
+        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.SNAPSHOT, 2, "r-s0002",
+                Map.of("val_loss", 0.75, "val_samples", 40.0), 0.625, null, 0, 0, EvaluationRecord.CONTINUE, null,
+                "snapshot at step 200 (mid-epoch; not part of early stopping)", 0.25, PLAN), e);
+        assertNull(o.counted());
+        assertTrue(o.stop().isEmpty());
+        assertEquals(1, o.deadLetters().size(), "a snapshot scored first writes the validation set's dead letters");
+
+        state.committed(o);
+        assertEquals(List.of(), state.history);
+        assertTrue(state.deadLettersWritten);
+    }
+
+    private static ControlMessage decodeControl(byte[] value) {
+        try {
+            return Messages.decodeControl(value).orElseThrow();
+        } catch (io.streamtrain.core.control.MalformedMessageException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
