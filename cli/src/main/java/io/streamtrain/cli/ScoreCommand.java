@@ -1,6 +1,7 @@
 package io.streamtrain.cli;
 
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
@@ -18,6 +19,7 @@ import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -52,6 +54,9 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object: the checkpoint and, per topic, loss, accuracy, perplexity, samples.")
     boolean json;
 
+    @Mixin
+    CheckpointStores stores = new CheckpointStores();
+
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
@@ -67,12 +72,19 @@ public final class ScoreCommand implements Callable<Integer> {
             err.println("streamtrain score: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         }
+        PayloadSources sources;
+        try {
+            sources = stores.sources();
+        } catch (IllegalArgumentException e) {
+            err.println("streamtrain score: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
         Logs.quiet();
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, topics, "--topic");
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT);
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources);
             var manifest = found.checkpoint().manifest();
             List<TopicScore> scores = new ArrayList<>();
             for (String topic : topics) {

@@ -21,6 +21,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import io.streamtrain.core.logging.Logs;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,9 +76,12 @@ final class CheckpointHandler {
         } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | AuthorizationException
                 | CommitFailedException e) {
             throw e;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            // an Error too: one record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the
+            // evaluator and every run it serves; its offset is committed with the rejection, so a restart does not meet it again
             String run = Topics.runOfCheckpoints(r.topic());
-            log.error("run {}: record {}@{} of {} could not be evaluated: {}", run, r.partition(), r.offset(), r.topic(), e.toString(), e);
+            log.error("run {}: record {}@{} of {} could not be evaluated: {}", run, r.partition(), r.offset(), r.topic(),
+                    Logs.escape(e.toString()), e);
             reject(r, run, -1, "?", Rejection.UNREADABLE, "could not be evaluated: " + e);
         }
     }

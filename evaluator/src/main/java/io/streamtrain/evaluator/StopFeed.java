@@ -89,7 +89,8 @@ final class StopFeed {
                 continue;
             }
             try {
-                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop) {
+                // a STOP naming another run is ignored: whoever may write this run's topic does not speak for another run
+                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop && run.equals(stop.run())) {
                     stops.put(run, stop);
                     fresh.add(stop);
                 }

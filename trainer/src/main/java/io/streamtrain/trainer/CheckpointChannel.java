@@ -3,6 +3,7 @@ package io.streamtrain.trainer;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointReader;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
@@ -56,7 +57,9 @@ final class CheckpointChannel implements Checkpoints {
     @Override
     public Optional<Checkpoint> latest() {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), READ_TIMEOUT);
+            // its own store, and those the operator named for every process
+            return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), READ_TIMEOUT,
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()));
         }
     }
 
@@ -70,7 +73,8 @@ final class CheckpointChannel implements Checkpoints {
             return spec.init().file().map(InitialWeights::read).orElse(null);
         }
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), READ_TIMEOUT);
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), READ_TIMEOUT,
+                    PayloadSources.fromEnvironment());
             return InitialWeights.of(found.checkpoint(), ref.get() + ", " + found.why());
         }
     }

@@ -9,6 +9,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import static io.streamtrain.core.logging.Logs.escape;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -83,10 +85,10 @@ final class Commands {
                 long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
                 try {
                     settings.add(from, set.values());
-                    log.info("replaying SET {} from the control topic: {}{}", set.id(), set.values(),
+                    log.info("replaying SET {} from the control topic: {}{}", escape(set.id()), escape(set.values()),
                             from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
                 } catch (IllegalArgumentException e) {
-                    log.info("SET {} on the control topic was refused: {}", set.id(), e.getMessage());
+                    log.info("SET {} on the control topic was refused: {}", escape(set.id()), escape(e.getMessage()));
                 }
             }
         }
@@ -105,20 +107,20 @@ final class Commands {
         String outcome = ControlMessage.Ack.APPLIED;
         if (m instanceof ControlMessage.Pause) {
             paused = true;
-            log.info("PAUSE {}: consumption and training paused at step {}", m.id(), step);
+            log.info("PAUSE {}: consumption and training paused at step {}", escape(m.id()), step);
         } else if (m instanceof ControlMessage.Resume) {
             paused = false;
-            log.info("RESUME {}: training goes on from step {}", m.id(), step);
+            log.info("RESUME {}: training goes on from step {}", escape(m.id()), step);
         } else if (m instanceof ControlMessage.Checkpoint) {
             outcome = snapshot.get();
-            log.info("CHECKPOINT {}: {}", m.id(), outcome);
+            log.info("CHECKPOINT {}: {}", escape(m.id()), outcome);
         } else if (m instanceof ControlMessage.Set set) {
             try {
                 settings.add(step, set.values());
-                log.info("SET {}: {} from step {}", set.id(), set.values(), step + 1);
+                log.info("SET {}: {} from step {}", escape(set.id()), escape(set.values()), step + 1);
             } catch (IllegalArgumentException e) {
                 outcome = "refused: " + e.getMessage();
-                log.warn("SET {} refused: {}", set.id(), e.getMessage());
+                log.warn("SET {} refused: {}", escape(set.id()), escape(e.getMessage()));
             }
         } else {
             return Optional.empty();

@@ -15,6 +15,8 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import static io.streamtrain.core.logging.Logs.escape;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +46,7 @@ final class ControlChannel implements AutoCloseable {
         this.run = run;
         this.node = node;
         this.topic = Topics.control(run);
-        this.feed = new ControlFeed(reader, topic, onCommand);
+        this.feed = new ControlFeed(reader, run, onCommand);
         this.acks = acks;
     }
 
@@ -80,7 +82,7 @@ final class ControlChannel implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException | RuntimeException e) {
-            log.warn("could not acknowledge command {}: {}", command, e.toString());
+            log.warn("could not acknowledge command {}: {}", escape(command), e.toString());
         }
     }
 

@@ -27,6 +27,8 @@ import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import static io.streamtrain.core.logging.Logs.escape;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -331,12 +333,11 @@ final class NodeLoop {
         if (roundClosed()) {
             return;
         }
-        long polled = System.nanoTime();
         sync.poll(Duration.ofMillis(50));
         if (roundClosed()) {
             return;
         }
-        switch (roundWait.after(polled, System.nanoTime(), commands.paused())) {
+        switch (roundWait.after(System.nanoTime(), commands.paused())) {
             case GIVE_UP -> throw new IllegalStateException("round " + round + " did not close within " + roundWait.giveUpSeconds()
                     + " s; still missing partitions (partition=node) " + syncLog.missing() + ". A restart resumes from the last closed round");
             case STRAGGLER -> log.warn("round {} has waited {} s for partitions (partition=node) {}: a straggler. A node that died leaves"
@@ -424,14 +425,16 @@ final class NodeLoop {
         ControlMessage.Stop command = stop.command();
         RoundState last = syncLog.lastClosed();
         if (command != null) {
-            log.info("stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}", command.source(),
-                    command.reason(), state.step(), last.round(), last.epoch(), command.best() == null ? ""
-                            : "; the run's best checkpoint is " + command.best().checkpointId() + " (epoch " + command.best().epoch() + ")");
+            log.info("stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}", escape(command.source()),
+                    escape(command.reason()), state.step(), last.round(), last.epoch(), command.best() == null ? ""
+                            : "; the run's best checkpoint is " + escape(command.best().checkpointId()) + " (epoch " + command.best().epoch()
+                            + ")");
             emit(l -> l.onCommand("stop", true));
             control.acknowledge(command.id(), state.step(), ControlMessage.Ack.APPLIED);
         } else {
             log.info("stop requested: leaving at a step boundary; round {} (epoch {}) is the last the nodes agreed on", last.round(),
                     last.epoch());
+            return TrainerNode.Outcome.INTERRUPTED;
         }
         return TrainerNode.Outcome.STOPPED;
     }

@@ -22,6 +22,8 @@ final class RoundWait {
     private final long giveUpNanos;
     private long pausedNanos;
     private long warned;
+    /** When {@link #after} was last asked: the time since then is attributed to the pause state it is told. */
+    private long last;
 
     /**
      * @param straggler {@code sync.timeoutSeconds}: how long a node may take before the others name it
@@ -30,18 +32,21 @@ final class RoundWait {
     RoundWait(long startedNanos, Duration straggler, Duration brokerWait) {
         this.started = startedNanos;
         this.warned = startedNanos;
+        this.last = startedNanos;
         this.stragglerNanos = straggler.toNanos();
         this.giveUpNanos = Math.max(2 * stragglerNanos, brokerWait.toNanos());
     }
 
     /**
-     * @param sinceNanos when the interval that ended at {@code nowNanos} began
-     * @param paused whether the run was paused through that interval
+     * @param paused whether the run is paused now: the time since the last call counts as
+     *     paused (ask once per tick, so a pause's edges are off by one tick at most)
      */
-    Verdict after(long sinceNanos, long nowNanos, boolean paused) {
+    Verdict after(long nowNanos, boolean paused) {
+        long interval = nowNanos - last;
+        last = nowNanos;
         if (paused) {
-            pausedNanos += nowNanos - sinceNanos;
-            warned += nowNanos - sinceNanos;
+            pausedNanos += interval;
+            warned += interval;
             return Verdict.WAIT;
         }
         if (waitedNanos(nowNanos) > giveUpNanos) {

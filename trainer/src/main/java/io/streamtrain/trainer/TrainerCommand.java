@@ -35,6 +35,9 @@ import picocli.CommandLine.Option;
             "",
             "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."})
 public final class TrainerCommand implements Callable<Integer> {
+    /** The exit code of a trainer that left before its run was done (128 + SIGTERM's 15, what a shell reports for it). */
+    public static final int INTERRUPTED_EXIT = 143;
+
     private static final Logger log = LoggerFactory.getLogger(TrainerCommand.class);
     /** SIGTERM: finish the step and close clients within this much of Kubernetes' default 30 s grace. */
     private static final Duration GRACE = Duration.ofSeconds(25);
@@ -103,7 +106,7 @@ public final class TrainerCommand implements Callable<Integer> {
         try (metrics) {
             TrainerNode.Outcome outcome = node.run();
             log.info("trainer {} of run {}: {}", nodeId, runSpec.run(), outcome);
-            return 0;
+            return exitCode(outcome);
         } catch (StartupException e) {
             System.err.println("streamtrain: " + e.getMessage());
             return e.exitCode();
@@ -126,7 +129,16 @@ public final class TrainerCommand implements Callable<Integer> {
         }
     }
 
-    /** The JVM is exiting on a signal: let the node stop at a step boundary, then exit 0. */
+    /** Exit 0 means the run is done; a node that left before that exits 143, as a process ended by SIGTERM does. */
+    static int exitCode(TrainerNode.Outcome outcome) {
+        return outcome == TrainerNode.Outcome.INTERRUPTED ? INTERRUPTED_EXIT : 0;
+    }
+
+    /**
+     * The JVM is exiting on a signal: let the node stop at a step boundary, then exit 143
+     * (0 if the run was done first). Kubernetes counts an Indexed Job's index complete on exit
+     * 0: a trainer deleted before its run is done must not complete its index.
+     */
     private static void stopGracefully(TrainerNode node) {
         node.requestStop();
         boolean done;
@@ -135,8 +147,10 @@ public final class TrainerCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             done = false;
         }
-        System.err.println("streamtrain: " + (done ? "stopped on signal" : "did not stop within " + GRACE.toSeconds() + " s"));
-        // without halt the JVM would report the signal (exit 143) although the stop was clean
-        Runtime.getRuntime().halt(done ? 0 : 1);
+        int exit = done ? node.outcome().map(TrainerCommand::exitCode).orElse(1) : 1;
+        System.err.println("streamtrain: " + (done ? "stopped on signal" + (exit == 0 ? " (the run is done)" : "; a restart resumes the run")
+                : "did not stop within " + GRACE.toSeconds() + " s"));
+        // halt: the hook owns the exit code, whatever the main thread returns meanwhile
+        Runtime.getRuntime().halt(exit);
     }
 }

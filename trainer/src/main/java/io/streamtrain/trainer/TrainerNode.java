@@ -11,6 +11,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import static io.streamtrain.core.logging.Logs.escape;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
@@ -51,12 +52,17 @@ public final class TrainerNode implements AutoCloseable {
     /** Resuming from a truncated sync log reads the latest checkpoint again; this many times in a row at most. */
     private static final int MAX_STARTS = 5;
 
-    /** How {@link #run()} ended; both are exit code 0. */
+    /** How {@link #run()} ended. */
     public enum Outcome {
-        /** maxEpochs trained and checkpointed. */
+        /** maxEpochs trained and checkpointed: the run is done (exit 0). */
         FINISHED,
-        /** asked to stop ({@link #requestStop()}, SIGTERM) before the end. */
-        STOPPED
+        /** a STOP on the run's control topic (now, or before this node started): the run is done (exit 0). */
+        STOPPED,
+        /**
+         * asked to leave ({@link #requestStop()}, SIGTERM) before the run was done: a restart
+         * resumes it (exit 143, so Kubernetes does not count the pod's Job index as complete).
+         */
+        INTERRUPTED
     }
 
     private final RunSpec spec;
@@ -71,6 +77,7 @@ public final class TrainerNode implements AutoCloseable {
     private final MeterRegistry registry;
     private final Health health;
     private final TrainerMetrics metrics;
+    private volatile Outcome outcome;
 
     /** A node whose meters nobody scrapes (tests, benchmarks, in-process use). */
     public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options) {
@@ -104,6 +111,11 @@ public final class TrainerNode implements AutoCloseable {
         stop.request();
     }
 
+    /** How {@link #run()} ended; empty while it runs, or when it failed. */
+    public Optional<Outcome> outcome() {
+        return Optional.ofNullable(outcome);
+    }
+
     /** Waits for {@link #run()} to return, up to {@code timeout}. */
     public boolean awaitFinished(Duration timeout) throws InterruptedException {
         return finished.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -117,38 +129,43 @@ public final class TrainerNode implements AutoCloseable {
      */
     public Outcome run() throws InterruptedException {
         try {
-            Engine engine = Engines.pytorch();
-            int trainMaxMessageBytes = RunSetup.prepare(kafka, spec);
-            try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand);
-                    CheckpointChannel checkpoints = new CheckpointChannel(kafka, spec, options.nodeId(), options.brokerWait(),
-                            stop::requested)) {
-                metrics.feeds(null, control.feed());
-                Optional<ControlMessage.Stop> stopped = commands.replay(control.history());
-                if (stopped.isPresent()) {
-                    ControlMessage.Stop s = stopped.get();
-                    log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), s.time(), s.source(),
-                            s.reason(), s.explanation());
-                    return Outcome.STOPPED;
-                }
-                control.start();
-                listeners.forEach(l -> l.onPaused(commands.paused()));
-                health.ready(true);
-                try {
-                    return train(engine, control, checkpoints, trainMaxMessageBytes);
-                } finally {
-                    health.ready(false);
-                    health.state("stopped");
-                }
-            }
+            outcome = start();
+            return outcome;
         } finally {
             finished.countDown();
+        }
+    }
+
+    private Outcome start() throws InterruptedException {
+        Engine engine = Engines.pytorch();
+        int trainMaxMessageBytes = RunSetup.prepare(kafka, spec);
+        try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand);
+                CheckpointChannel checkpoints = new CheckpointChannel(kafka, spec, options.nodeId(), options.brokerWait(),
+                        stop::requested)) {
+            metrics.feeds(null, control.feed());
+            Optional<ControlMessage.Stop> stopped = commands.replay(control.history());
+            if (stopped.isPresent()) {
+                ControlMessage.Stop s = stopped.get();
+                log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), escape(s.time()),
+                        escape(s.source()), escape(s.reason()), escape(s.explanation()));
+                return Outcome.STOPPED;
+            }
+            control.start();
+            listeners.forEach(l -> l.onPaused(commands.paused()));
+            health.ready(true);
+            try {
+                return train(engine, control, checkpoints, trainMaxMessageBytes);
+            } finally {
+                health.ready(false);
+                health.state("stopped");
+            }
         }
     }
 
     /** On the control feed's thread: a STOP takes effect at once, the rest at the next step boundary. */
     private void onCommand(ControlMessage m) {
         if (m instanceof ControlMessage.Stop s) {
-            log.info("STOP {} from {}: {} ({})", s.id(), s.source(), s.reason(), s.explanation());
+            log.info("STOP {} from {}: {} ({})", escape(s.id()), escape(s.source()), escape(s.reason()), escape(s.explanation()));
             stop.request(s);
         } else {
             inbox.add(m);
@@ -168,8 +185,9 @@ public final class TrainerNode implements AutoCloseable {
                 if (s != null) {
                     // obeyed before the first step: still say so
                     control.acknowledge(s.id(), latest.map(c -> c.manifest().step()).orElse(0L), ControlMessage.Ack.APPLIED);
+                    return Outcome.STOPPED;
                 }
-                return Outcome.STOPPED;
+                return Outcome.INTERRUPTED;
             }
             if (latest.isPresent() && latest.get().manifest().epoch() >= spec.maxEpochs()) {
                 RunChecks.requireSameModel(spec, latest.get().manifest());

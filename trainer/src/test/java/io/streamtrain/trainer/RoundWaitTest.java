@@ -11,10 +11,10 @@ class RoundWaitTest {
     @Test
     void namesTheStragglerEveryTimeoutAndGivesUpAfterTwice() {
         RoundWait w = new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(5));
-        assertEquals(RoundWait.Verdict.WAIT, w.after(0, 9 * S, false));
-        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(9 * S, 11 * S, false));
-        assertEquals(RoundWait.Verdict.WAIT, w.after(11 * S, 20 * S, false), "said once per timeout, not on every poll");
-        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(20 * S, 20 * S + 1, false), "2 × sync.timeoutSeconds, the longer here");
+        assertEquals(RoundWait.Verdict.WAIT, w.after(9 * S, false));
+        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(11 * S, false));
+        assertEquals(RoundWait.Verdict.WAIT, w.after(20 * S, false), "said once per timeout, not on every poll");
+        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(20 * S + 1, false), "2 × sync.timeoutSeconds, the longer here");
         assertEquals(20, w.giveUpSeconds());
     }
 
@@ -22,18 +22,18 @@ class RoundWaitTest {
     void theBrokerWaitBoundsTheGiveUpWhenItIsLonger() {
         RoundWait w = new RoundWait(0, Duration.ofSeconds(1), Duration.ofSeconds(60));
         assertEquals(60, w.giveUpSeconds());
-        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(0, 59 * S, false));
-        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(59 * S, 61 * S, false));
+        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(59 * S, false));
+        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(61 * S, false));
     }
 
     @Test
     void timeTheRunSpendsPausedCountsNeitherForTheStragglerNorForGivingUp() {
         RoundWait w = new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(5));
-        assertEquals(RoundWait.Verdict.WAIT, w.after(0, 5 * S, false));
-        assertEquals(RoundWait.Verdict.WAIT, w.after(5 * S, 100 * S, true), "95 s paused");
+        assertEquals(RoundWait.Verdict.WAIT, w.after(5 * S, false));
+        assertEquals(RoundWait.Verdict.WAIT, w.after(100 * S, true), "95 s paused");
         assertEquals(5 * S, w.waitedNanos(100 * S));
-        assertEquals(RoundWait.Verdict.WAIT, w.after(100 * S, 104 * S, false), "9 s waited unpaused");
-        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(104 * S, 106 * S, false), "11 s");
-        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(106 * S, 116 * S, false), "21 s > 2 × 10 s");
+        assertEquals(RoundWait.Verdict.WAIT, w.after(104 * S, false), "9 s waited unpaused");
+        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(106 * S, false), "11 s");
+        assertEquals(RoundWait.Verdict.GIVE_UP, w.after(116 * S, false), "21 s > 2 × 10 s");
     }
 }

@@ -1,5 +1,7 @@
 package io.streamtrain.cli.export;
 
+import io.streamtrain.cli.CheckpointStores;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.cli.Logs;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointChoice;
@@ -18,6 +20,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -76,6 +79,9 @@ public final class ExportCommand implements Callable<Integer> {
             description = "Write every tensor of the checkpoint payload (the optimizer.* and anchor.* ones it holds too), not only the model parameters.")
     boolean withOptimizer;
 
+    @Mixin
+    CheckpointStores stores = new CheckpointStores();
+
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
@@ -87,6 +93,13 @@ public final class ExportCommand implements Callable<Integer> {
         // this command prints its own result; Kafka's clients keep to errors
         Logs.quiet();
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        PayloadSources sources;
+        try {
+            sources = stores.sources();
+        } catch (IllegalArgumentException e) {
+            err.println("streamtrain: " + e.getMessage());
+            return StartupException.BAD_CONFIGURATION;
+        }
         try {
             try (Admin admin = Preflight.admin(kafka)) {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
@@ -98,7 +111,7 @@ public final class ExportCommand implements Callable<Integer> {
                 String id = chosen.manifest().checkpointId();
                 Checkpoint checkpoint;
                 try {
-                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT);
+                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources);
                 } catch (CheckpointRejectedException e) {
                     throw new StartupException(StartupException.RETRYABLE, e.getMessage()
                             + "; nothing was written. Export another checkpoint (--epoch E)");

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointReader;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.TrainerNode;
@@ -145,7 +146,7 @@ class CheckpointFormatTest {
             assertEquals(files.stream().sorted().toList(), dir.sorted().toList(), "one payload file per checkpoint, no leftovers");
         }
 
-        Checkpoint latest = latest(run).orElseThrow();
+        Checkpoint latest = latest(run, PayloadSources.none().with(uri)).orElseThrow();
         assertEquals(2, latest.manifest().epoch());
         Map<String, float[]> values = checkSafetensors(Files.readAllBytes(files.get(1)), JSON.readTree(records.get(1).value()), run);
         latest.parameters().forEach((name, t) -> assertArrayEquals(values.get(name), t.toFloats(), name));
@@ -154,12 +155,15 @@ class CheckpointFormatTest {
         byte[] tampered = Files.readAllBytes(files.get(1));
         tampered[tampered.length - 1] ^= 0x01;
         Files.write(files.get(1), tampered);
-        assertEquals(1, latest(run).orElseThrow().manifest().epoch(), "the tampered epoch-2 checkpoint must be rejected");
+        assertEquals(1, latest(run, PayloadSources.none().with(uri)).orElseThrow().manifest().epoch(),
+                "the tampered epoch-2 checkpoint must be rejected");
+        // a reader that was not given the store reads no claim check (a manifest's URI is untrusted)
+        assertEquals(Optional.empty(), latest(run, PayloadSources.none()));
     }
 
-    private static Optional<Checkpoint> latest(String run) {
+    private static Optional<Checkpoint> latest(String run, PayloadSources sources) {
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.settings.consumer(null))) {
-            return CheckpointReader.latest(c, Topics.checkpoints(run), Duration.ofSeconds(30));
+            return CheckpointReader.latest(c, Topics.checkpoints(run), Duration.ofSeconds(30), sources);
         }
     }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
@@ -166,13 +167,18 @@ class ExportTest {
         TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, "{ store: \"" + store.toUri() + "\" }")), kafka.settings,
                 TrainerOptions.defaults("node-y").withLogEverySteps(0));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
-        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, run);
+        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, run, PayloadSources.none().with(store.toUri().toString()));
 
+        CommandRun noStore = export("--run", run, "--epoch", "1", "-o", dir.resolve("n.safetensors").toString());
+        assertEquals(1, noStore.exitCode(), noStore.toString());
+        assertTrue(noStore.err().contains("reads claim-checked payloads from no store") && !Files.exists(dir.resolve("n.safetensors")),
+                "a manifest's payload URI is untrusted: not read without the store named: " + noStore.err());
+        String withStore = "--checkpoint-store=" + store.toUri();
         CommandRun noBest = export("--run", run, "--best", "-o", dir.resolve("b.safetensors").toString());
         assertEquals(2, noBest.exitCode(), noBest.toString());
         assertTrue(noBest.err().contains("run export-claim has no evaluations yet") && noBest.err().contains("--epoch E"), noBest.err());
 
-        CommandRun e1 = export("--run", run, "--epoch", "1", "-o", dir.resolve("e1.safetensors").toString());
+        CommandRun e1 = export("--run", run, "--epoch", "1", withStore, "-o", dir.resolve("e1.safetensors").toString());
         assertEquals(0, e1.exitCode(), e1.toString());
         assertSameTensors(checkpoints.get(0).parameters(), read(dir.resolve("e1.safetensors")));
 
@@ -180,7 +186,7 @@ class ExportTest {
         byte[] tampered = Files.readAllBytes(payload);
         tampered[tampered.length - 1] ^= 1;
         Files.write(payload, tampered);
-        CommandRun bad = export("--run", run, "--epoch", "3", "-o", dir.resolve("e3.safetensors").toString());
+        CommandRun bad = export("--run", run, "--epoch", "3", withStore, "-o", dir.resolve("e3.safetensors").toString());
         assertEquals(1, bad.exitCode(), bad.toString());
         assertTrue(bad.err().contains("SHA-256 mismatch") && bad.err().contains("nothing was written"), bad.err());
         assertTrue(!Files.exists(dir.resolve("e3.safetensors")));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointAssembler;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -47,7 +48,12 @@ class TrainerNodeTest {
     }
 
     static List<Checkpoint> checkpoints(KafkaFixture kafka, String run) throws Exception {
-        CheckpointAssembler assembler = new CheckpointAssembler();
+        return checkpoints(kafka, run, PayloadSources.none());
+    }
+
+    /** @param sources where claim-checked payloads may be read from */
+    static List<Checkpoint> checkpoints(KafkaFixture kafka, String run, PayloadSources sources) throws Exception {
+        CheckpointAssembler assembler = new CheckpointAssembler(sources);
         List<Checkpoint> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.checkpoints(run))) {
             Checkpoint c = assembler.accept(r);

@@ -1,5 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
+import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
@@ -16,6 +18,17 @@ public final class CheckpointAssembler {
     public static final int MAX_IN_FLIGHT = 16;
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
+    private final PayloadSources sources;
+
+    /** Reads claim-checked payloads from the stores {@value PayloadSources#ENV} names. */
+    public CheckpointAssembler() {
+        this(PayloadSources.fromEnvironment());
+    }
+
+    /** @param sources where claim-checked payloads may be read from */
+    public CheckpointAssembler(PayloadSources sources) {
+        this.sources = sources;
+    }
 
     /**
      * The offset of the first chunk of a payload still being assembled, if any: a consumer
@@ -50,15 +63,23 @@ public final class CheckpointAssembler {
             chunks.discard(m.checkpointId());
             throw new CheckpointRejectedException(m.checkpointId(), "manifest has no payload section");
         }
+        String topicRun = Topics.runOfCheckpoints(record.topic());
+        if (topicRun != null && !topicRun.equals(m.run())) {
+            // whoever may write this run's topic does not speak for another run
+            chunks.discard(m.checkpointId());
+            throw new CheckpointRejectedException(m.checkpointId(), "manifest at offset " + record.offset() + " names run "
+                    + Logs.escape(m.run()) + ", but it is on run " + topicRun + "'s topic");
+        }
         byte[] payload;
         if ("kafka".equals(m.payload().store())) {
             payload = join(m, chunks.take(m.checkpointId(), m.payload().chunks()));
         } else {
             chunks.discard(m.checkpointId());
             try {
-                payload = PayloadStore.get(m.payload().uri());
-            } catch (IOException | IllegalArgumentException e) {
-                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + m.payload().uri() + " cannot be read: " + e.getMessage(), true);
+                payload = sources.read(m.payload().uri(), m.payload().size());
+            } catch (IOException e) {
+                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + m.payload().uri() + " is not read: "
+                        + e.getMessage(), true);
             }
         }
         return CheckpointCodec.verify(m, payload);

@@ -29,6 +29,11 @@ public final class CheckpointReader {
      * @throws TimeoutException if the topic cannot be read to its end within {@code timeout}
      */
     public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+        return latest(consumer, topic, timeout, PayloadSources.fromEnvironment());
+    }
+
+    /** @param sources where claim-checked payloads may be read from */
+    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Optional.empty();
@@ -37,7 +42,7 @@ public final class CheckpointReader {
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
-        CheckpointAssembler assembler = new CheckpointAssembler();
+        CheckpointAssembler assembler = new CheckpointAssembler(sources);
         Checkpoint latest = null;
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!reached(consumer, end)) {

@@ -41,13 +41,4 @@ public final class PayloadStore {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return target.toUri().toString();
     }
-
-    /** Reads a payload by the URI a manifest carries. */
-    public static byte[] get(String uri) throws IOException {
-        URI u = URI.create(uri);
-        if (!"file".equals(u.getScheme())) {
-            throw new IOException("unsupported checkpoint payload URI " + uri);
-        }
-        return Files.readAllBytes(Path.of(u));
-    }
 }

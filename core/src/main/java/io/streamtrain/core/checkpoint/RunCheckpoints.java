@@ -113,11 +113,13 @@ public final class RunCheckpoints {
      * Reads the topic again up to the listing's end, handing only checkpoint {@code id}'s
      * records to the assembler.
      *
+     * @param sources where a claim-checked payload may be read from
+     *
      * @throws CheckpointRejectedException if it does not assemble or verify
      */
-    public static Checkpoint assemble(Consumer<byte[], byte[]> consumer, Listing listing, String id, Duration timeout)
-            throws CheckpointRejectedException {
-        CheckpointAssembler assembler = new CheckpointAssembler();
+    public static Checkpoint assemble(Consumer<byte[], byte[]> consumer, Listing listing, String id, Duration timeout,
+            PayloadSources sources) throws CheckpointRejectedException {
+        CheckpointAssembler assembler = new CheckpointAssembler(sources);
         List<Checkpoint> found = new ArrayList<>();
         List<CheckpointRejectedException> rejected = new ArrayList<>();
         TopicReader.forEach(consumer, Topics.checkpoints(listing.run()), listing.ends(), timeout, r -> {
@@ -145,7 +147,8 @@ public final class RunCheckpoints {
      *
      * @throws StartupException exit 2 when the run or the checkpoint does not exist or does not verify
      */
-    public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout) {
+    public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout,
+            PayloadSources sources) {
         requireRun(admin, bootstrapServers, ref.run());
         Listing listing = list(consumer, ref.run(), timeout, message -> { });
         String epochHint = "init.from: run:" + ref.run() + "@E";
@@ -155,7 +158,7 @@ public final class RunCheckpoints {
             case EPOCH -> CheckpointChoice.epoch(ref.run(), listing.manifests(), ref.epoch());
         };
         try {
-            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout), chosen.why());
+            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout, sources), chosen.why());
         } catch (CheckpointRejectedException e) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, e.getMessage() + "; name another checkpoint of run "
                     + ref.run() + " (" + epochHint + ")");

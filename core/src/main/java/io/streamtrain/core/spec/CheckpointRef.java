@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  */
 public record CheckpointRef(String run, Which which, int epoch) {
     public static final String PREFIX = "run:";
-    private static final Pattern SYNTAX = Pattern.compile("run:([A-Za-z0-9._-]{1,200})(?:@(best|latest|[0-9]{1,9}))?");
+    private static final Pattern SYNTAX = Pattern.compile("run:(" + io.streamtrain.core.topics.Topics.RUN_ID_SYNTAX
+            + ")(?:@(best|latest|[0-9]{1,9}))?");
 
     public enum Which { LATEST, BEST, EPOCH }
 

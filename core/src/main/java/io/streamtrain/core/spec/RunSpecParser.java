@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import io.streamtrain.core.topics.Topics;
 import java.util.regex.Pattern;
 
 /**
@@ -20,6 +21,10 @@ import java.util.regex.Pattern;
  * the key path and what is allowed. Every default lives here, next to its check.
  */
 public final class RunSpecParser {
+    /** The largest {@code optimizer.learningRate} (and learning rate a SET may give). */
+    public static final double MAX_LEARNING_RATE = 10;
+    /** The largest {@code regularization.l1}, {@code l2} and {@code l2sp}. */
+    public static final double MAX_PENALTY = 10;
     /** Kafka's legal topic characters; the run id becomes part of topic names. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
     private static final ObjectMapper YAML = new ObjectMapper(
@@ -68,7 +73,11 @@ public final class RunSpecParser {
     public static RunSpec parse(JsonNode tree) {
         SpecNode root = SpecNode.root(tree);
         String run = root.requiredString("run", "the run id, used in topic and group names");
-        requireName(root.path("run"), run);
+        if (!Topics.isRunId(run)) {
+            throw new SpecException(root.path("run"), "'" + run + "' is not a usable run id; allowed: " + Topics.RUN_ID_RULE
+                    + " (dots, underscores and capitals were allowed before: such a run keeps its topics, but needs a new id to train"
+                    + " again)");
+        }
         RunSpec spec = new RunSpec(
                 run,
                 data(root.child("data")),
@@ -219,7 +228,8 @@ public final class RunSpecParser {
 
     private static OptimizerSpec optimizer(SpecNode n) {
         String type = n.oneOf("type", "adamw", List.of("sgd", "adam", "adamw"));
-        double lr = n.number("learningRate", 0.001, d -> d > 0, "a number > 0");
+        // upper bounds far above any useful value: they keep a typo (or a hostile SET) from overflowing every weight in one step
+        double lr = n.number("learningRate", 0.001, d -> d > 0 && d <= MAX_LEARNING_RATE, "a number in (0, " + MAX_LEARNING_RATE + "]");
         double momentum = n.number("momentum", 0.0, d -> d >= 0 && d < 1, "a number in [0, 1)");
         double beta1 = n.number("beta1", 0.9, d -> d >= 0 && d < 1, "a number in [0, 1)");
         double beta2 = n.number("beta2", 0.999, d -> d >= 0 && d < 1, "a number in [0, 1)");
@@ -243,11 +253,12 @@ public final class RunSpecParser {
 
     private static RegularizationSpec regularization(SpecNode n) {
         String nonNegative = "a number >= 0 (0 turns it off)";
+        String penalty = "a number in [0, " + MAX_PENALTY + "] (0 turns it off)";
         RegularizationSpec r = new RegularizationSpec(
-                n.number("l1", 0, d -> d >= 0, nonNegative),
-                n.number("l2", 0, d -> d >= 0, nonNegative),
-                n.number("l2sp", 0, d -> d >= 0, nonNegative),
-                n.number("weightDecay", 0, d -> d >= 0, nonNegative),
+                n.number("l1", 0, d -> d >= 0 && d <= MAX_PENALTY, penalty),
+                n.number("l2", 0, d -> d >= 0 && d <= MAX_PENALTY, penalty),
+                n.number("l2sp", 0, d -> d >= 0 && d <= MAX_PENALTY, penalty),
+                n.number("weightDecay", 0, d -> d >= 0 && d <= 1, "a number in [0, 1] (0 turns it off)"),
                 n.strings("exclude", List.of()),
                 n.number("clipGradNorm", 0, d -> d >= 0, nonNegative));
         n.rejectUnknownKeys();

@@ -9,7 +9,24 @@ public final class Topics {
     /** Compacted topic of run specs, keyed by run id. */
     public static final String RUNS = "streamtrain.runs";
 
+    /**
+     * A run id: lower-case letters, digits and inner hyphens, at most 100. No dots, so the
+     * prefixed ACLs on {@code streamtrain.<run>.} of one run never cover another ({@code a}
+     * and {@code a.b}); no underscores, which Kafka's metric names confuse with dots (topics
+     * {@code col.a} and {@code col_a} collide); and nothing a path could climb out with.
+     */
+    public static final String RUN_ID_SYNTAX = "[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?";
+    private static final java.util.regex.Pattern RUN_ID = java.util.regex.Pattern.compile(RUN_ID_SYNTAX);
+    /** What {@link #RUN_ID_SYNTAX} allows, in words, for error messages. */
+    public static final String RUN_ID_RULE = "1-100 lower-case letters a-z, digits 0-9 and hyphens, starting and ending with a"
+            + " letter or digit";
+
     private Topics() {}
+
+    /** Whether {@code run} is a run id streamtrain accepts. */
+    public static boolean isRunId(String run) {
+        return run != null && RUN_ID.matcher(run).matches();
+    }
 
     public static String checkpoints(String run) {
         return "streamtrain." + run + ".checkpoints";
@@ -59,7 +76,7 @@ public final class Topics {
 
     /** Matches the checkpoint topics of the given runs, or of every run when {@code runs} is empty. */
     public static java.util.regex.Pattern checkpointTopics(java.util.Collection<String> runs) {
-        String run = runs.isEmpty() ? "[A-Za-z0-9._-]+"
+        String run = runs.isEmpty() ? RUN_ID_SYNTAX
                 : "(" + String.join("|", runs.stream().map(java.util.regex.Pattern::quote).toList()) + ")";
         return java.util.regex.Pattern.compile("streamtrain\\." + run + java.util.regex.Pattern.quote(CHECKPOINTS_SUFFIX));
     }

@@ -377,9 +377,13 @@ class CheckpointCodecTest {
 
         CheckpointManifest m = manifest("ck-file", infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
-        Checkpoint c = new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
+        Checkpoint c = new CheckpointAssembler(PayloadSources.none().with(storeUri)).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
         assertNotNull(c);
         assertParameters(parameters(1), c);
+
+        CheckpointRejectedException unconfigured = assertThrows(CheckpointRejectedException.class,
+                () -> new CheckpointAssembler(PayloadSources.none()).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(unconfigured.getMessage().contains(PayloadSources.ENV), "says how to name the store: " + unconfigured.getMessage());
     }
 
     @Test
@@ -389,10 +393,10 @@ class CheckpointCodecTest {
         Files.delete(Path.of(java.net.URI.create(uri)));
         CheckpointManifest m = manifest("ck-gone", infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
-                () -> new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler(
+                PayloadSources.none().with(dir.toUri().toString())).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertEquals("ck-gone", e.checkpointId());
-        assertTrue(e.getMessage().contains("cannot be read") && e.getMessage().contains(uri), e.getMessage());
+        assertTrue(e.getMessage().contains("is not read: it does not exist") && e.getMessage().contains(uri), e.getMessage());
     }
 
     @Test
@@ -404,9 +408,63 @@ class CheckpointCodecTest {
         byte[] other = payload.clone();
         other[other.length - 1] ^= 0x40;
         Files.write(Path.of(java.net.URI.create(uri)), other);
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
-                () -> new CheckpointAssembler().accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler(
+                PayloadSources.none().with(dir.toUri().toString())).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
+    }
+
+    @Test
+    void aManifestNamingAnotherRunIsRejectedOnThisRunsTopic() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = kafkaManifest("ck-x", payload, 700);
+        ProducerRecord<byte[], byte[]> manifest = CheckpointCodec.manifestRecord(TOPIC, m);
+        ConsumerRecord<byte[], byte[]> onOtherTopic = consumed(new ProducerRecord<byte[], byte[]>("streamtrain.r2.checkpoints", (Integer) null,
+                (byte[]) null, manifest.value(), manifest.headers()));
+        CheckpointAssembler a = new CheckpointAssembler(PayloadSources.none());
+        for (ConsumerRecord<byte[], byte[]> c : consumed(CheckpointCodec.chunkRecords("streamtrain.r2.checkpoints", "ck-x", payload, 700))) {
+            assertNull(a.accept(c));
+        }
+        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> a.accept(onOtherTopic));
+        assertTrue(e.getMessage().contains("names run r1, but it is on run r2's topic"), e.getMessage());
+        assertEquals(java.util.OptionalLong.empty(), a.firstPendingOffset(), "its chunks are dropped with it");
+    }
+
+    /** A forged manifest (anyone who may write the checkpoint topic) names a file the reader must not read. */
+    @Test
+    void aClaimCheckOutsideTheStoresOrNotARegularFileOfTheDeclaredSizeIsNotRead(@TempDir Path dir) throws Exception {
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Path elsewhere = Files.write(dir.resolve("secret.txt"), "password=hunter2".getBytes(StandardCharsets.UTF_8));
+        Path link = Files.createSymbolicLink(store.resolve("link.safetensors"), elsewhere);
+        PayloadSources sources = PayloadSources.none().with(store.toUri().toString());
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("file:///proc/self/environ", "outside the stores");
+        cases.put("file:///dev/zero", "outside the stores");
+        cases.put(elsewhere.toUri().toString(), "outside the stores");
+        cases.put(store.toUri() + "../secret.txt", "outside the stores");
+        cases.put(link.toUri().toString(), "outside the stores");
+        cases.put(store.toUri().toString(), "not a regular file");
+        cases.put("http://example.com/x", "only file:///");
+        cases.put("file://host/x", "only file:///");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> sources.read(c.getKey(), 16), c.getKey());
+            assertTrue(e.getMessage().contains(c.getValue()), c.getKey() + ": " + e.getMessage());
+        }
+        byte[] payload = payload(1);
+        String uri = PayloadStore.forUri(store.toUri().toString()).put("r1", "ck-ok", payload);
+        assertArrayEquals(payload, sources.read(uri, payload.length));
+        assertTrue(assertThrows(java.io.IOException.class, () -> sources.read(uri, payload.length + 1)).getMessage().contains("its manifest says"));
+        assertTrue(assertThrows(java.io.IOException.class, () -> new PayloadSources(sources.roots(), 10).read(uri, payload.length))
+                .getMessage().contains("more than the 10 bytes"));
+    }
+
+    @Test
+    void theStoresComeFromTheEnvironmentAndABadOneNamesTheVariable() {
+        assertEquals(List.of(Path.of("/a"), Path.of("/b/c")),
+                PayloadSources.fromEnvironment(Map.of(PayloadSources.ENV, "file:///a, file:///b/c/,")).roots());
+        assertEquals(List.of(), PayloadSources.fromEnvironment(Map.of()).roots());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PayloadSources.fromEnvironment(Map.of(PayloadSources.ENV, "s3://bucket")));
+        assertTrue(e.getMessage().startsWith(PayloadSources.ENV), e.getMessage());
     }
 
     @Test

@@ -134,7 +134,7 @@ class ModelAndInitSpecTest {
             "run:brown-pre, brown-pre, LATEST, 0",
             "run:brown-pre@latest, brown-pre, LATEST, 0",
             "run:brown-pre@best, brown-pre, BEST, 0",
-            "run:brown.pre_2@12, brown.pre_2, EPOCH, 12"})
+            "run:brown-pre-2@12, brown-pre-2, EPOCH, 12"})
     void initFromAnotherRunsCheckpoint(String from, String run, CheckpointRef.Which which, int epoch) {
         RunSpec s = withInit("{ from: \"" + from + "\" }");
         assertEquals(Optional.of(new CheckpointRef(run, which, epoch)), s.init().checkpoint());

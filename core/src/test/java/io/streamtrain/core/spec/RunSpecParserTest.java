@@ -13,6 +13,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class RunSpecParserTest {
@@ -208,7 +209,7 @@ class RunSpecParserTest {
     void stringWhereANumberIsExpected() {
         SpecException e = rejects(minimalWith("optimizer: { learningRate: fast }\n"));
         assertEquals("optimizer.learningRate", e.path());
-        assertTrue(e.getMessage().contains("> 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("a number in (0, 10.0]"), e.getMessage());
         assertTrue(e.getMessage().contains("fast"), "the message should quote the bad value: " + e.getMessage());
     }
 
@@ -261,7 +262,26 @@ class RunSpecParserTest {
     void negativeLearningRate() {
         SpecException e = rejects(minimalWith("optimizer: { learningRate: -0.1 }\n"));
         assertEquals("optimizer.learningRate", e.path());
-        assertTrue(e.getMessage().contains("allowed: a number > 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("allowed: a number in (0, 10.0]"), e.getMessage());
+    }
+
+    /** Values that pass "≥ 0" but overflow every weight in one step: a typo, or a hostile SET (which obeys the same checks). */
+    @ParameterizedTest
+    @CsvSource({"optimizer, learningRate, 1e300", "optimizer, learningRate, 10.5", "regularization, l1, 11",
+            "regularization, l2, 1e300", "regularization, l2sp, 1e10", "regularization, weightDecay, 1e308",
+            "regularization, weightDecay, 1.01"})
+    void absurdlyLargeRatesAndPenaltiesAreRefused(String section, String key, String value) {
+        SpecException e = rejects(minimalWith(section + ": { " + key + ": " + value + " }\n"));
+        assertEquals(section + "." + key, e.path());
+        assertTrue(e.getMessage().contains("out of range"), e.getMessage());
+    }
+
+    @Test
+    void theLargestAllowedValuesParse() {
+        RunSpec s = RunSpecParser.parse(minimalWith("optimizer: { learningRate: 10 }\nregularization: { l1: 10, l2: 10, l2sp: 10,"
+                + " weightDecay: 1 }\n"));
+        assertEquals(10, s.optimizer().learningRate());
+        assertEquals(1, s.regularization().weightDecay());
     }
 
     @Test
@@ -288,7 +308,7 @@ class RunSpecParserTest {
     void negativeRegularizationStrength(String key) {
         SpecException e = rejects(minimalWith("regularization: { " + key + ": -0.01 }\n"));
         assertEquals("regularization." + key, e.path());
-        assertTrue(e.getMessage().contains(">= 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("[0, ") || e.getMessage().contains(">= 0"), e.getMessage());
     }
 
     @Test
@@ -325,11 +345,18 @@ class RunSpecParserTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"\"my run\"", "team/run", "\"\"", "run:1"})
+    @ValueSource(strings = {"\"my run\"", "team/run", "\"\"", "run:1", "a.b", "\"..\"", "col_a", "Fashion", "-x", "x-"})
     void unusableRunName(String name) {
         SpecException e = rejects("run: " + name + "\ndata: { train: t }\nmodel: { inputs: 4 }\n");
         assertEquals("run", e.path());
-        assertTrue(e.getMessage().contains("required") || e.getMessage().contains("A-Z a-z 0-9 . _ -"), e.getMessage());
+        assertTrue(e.getMessage().contains("required") || e.getMessage().contains("lower-case letters a-z, digits 0-9 and hyphens"),
+                e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"r", "fashion-mlp-01", "0a", "a-b-c"})
+    void usableRunName(String name) {
+        assertEquals(name, RunSpecParser.parse("run: " + name + "\ndata: { train: t.x_y }\nmodel: { inputs: 4 }\n").run());
     }
 
     @Test

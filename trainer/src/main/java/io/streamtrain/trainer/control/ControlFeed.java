@@ -27,18 +27,23 @@ public final class ControlFeed implements Runnable {
 
     private final org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer;
     private final TopicPartition partition;
+    private final String run;
     private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
     private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile boolean closed;
     private volatile boolean running;
 
-    /** @param consumer a consumer without a group, owned (and closed) by this feed */
-    /** @param onCommand called on the feed's thread for every command (acknowledgements are not commands) */
-    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String controlTopic,
+    /**
+     * @param consumer a consumer without a group, owned (and closed) by this feed
+     * @param run the run whose control topic this is: a message naming another run is ignored
+     * @param onCommand called on the feed's thread for every command (acknowledgements are not commands)
+     */
+    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
             Consumer<ControlMessage> onCommand) {
         this.consumer = consumer;
-        this.partition = new TopicPartition(controlTopic, 0);
+        this.run = run;
+        this.partition = new TopicPartition(io.streamtrain.core.topics.Topics.control(run), 0);
         this.onCommand = onCommand;
     }
 
@@ -105,6 +110,12 @@ public final class ControlFeed implements Runnable {
             if (m.isEmpty()) {
                 ignored.incrementAndGet();
                 log.info("control message at offset {} has a type this trainer does not know; ignoring it", r.offset());
+            } else if (!run.equals(m.get().run())) {
+                // whoever may write this topic does not speak for another run, nor for none
+                ignored.incrementAndGet();
+                log.warn("control message at offset {} of {} names run {}; ignoring it", r.offset(), partition.topic(),
+                        io.streamtrain.core.logging.Logs.escape(m.get().run()));
+                return Optional.empty();
             }
             return m;
         } catch (MalformedMessageException e) {

@@ -37,26 +37,28 @@ class ControlFeedTest {
 
     @Test
     void catchUpReturnsTheMessagesBeforeTheEndInOrderAcksIncludedAndSkipsGarbage() {
-        MockConsumer<byte[], byte[]> c = consumer(4);
-        ControlFeed feed = new ControlFeed(c, TOPIC, m -> {});
+        MockConsumer<byte[], byte[]> c = consumer(5);
+        ControlFeed feed = new ControlFeed(c, "r", m -> {});
         c.schedulePollTask(() -> {
             c.addRecord(record(0, Messages.encode(new ControlMessage.Set("r", "s1", "t", Map.of("l2", 0.5), "ops"))));
             c.addRecord(record(1, "not json".getBytes(StandardCharsets.UTF_8)));
             c.addRecord(record(2, Messages.encode(new ControlMessage.Ack("r", "a", "t", "s1", "n", 3, "applied"))));
-            c.addRecord(record(3, Messages.encode(new ControlMessage.Pause("r", "p1", "t", "ops"))));
+            // written on this run's topic, naming another run: this topic's writers do not speak for it
+            c.addRecord(record(3, Messages.encode(new ControlMessage.Stop("other", "x", "t", "operator", "x", null, "ops"))));
+            c.addRecord(record(4, Messages.encode(new ControlMessage.Pause("r", "p1", "t", "ops"))));
         });
         List<ControlMessage> history = feed.catchUp(Duration.ofSeconds(10));
         // acknowledgements come too: they say at which step each SET took effect
         assertEquals(List.of("s1", "a", "p1"), history.stream().map(ControlMessage::id).toList());
-        assertEquals(1, feed.ignored(), "the malformed message is counted");
-        assertEquals(4, c.position(P), "run() goes on from the end of the catch-up");
+        assertEquals(2, feed.ignored(), "the malformed message and the other run's are counted");
+        assertEquals(5, c.position(P), "run() goes on from the end of the catch-up");
     }
 
     @Test
     void commandsAfterTheCatchUpReachTheTrainerOnceAndAFailureIsReported() throws Exception {
         MockConsumer<byte[], byte[]> c = consumer(0);
         List<ControlMessage> seen = new CopyOnWriteArrayList<>();
-        ControlFeed feed = new ControlFeed(c, TOPIC, seen::add);
+        ControlFeed feed = new ControlFeed(c, "r", seen::add);
         feed.catchUp(Duration.ofSeconds(10));
         c.schedulePollTask(() -> c.addRecord(record(0, Messages.encode(new ControlMessage.Stop("r", "stop-1", "t", "operator", "x", null, "ops")))));
         Thread t = feed.start("control");

@@ -1,0 +1,212 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.CheckpointCodec;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.trainer.TrainerNode;
+import io.streamtrain.trainer.TrainerOptions;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Records a writer of a run's own topics can forge (Write on {@code .checkpoints} or
+ * {@code .control} is all it takes) must not crash, redirect or steer the services: each
+ * fails for itself, with a reason, and the runs go on. Every case here crashed a service,
+ * read a file it must not, or stopped another run before the checks it tests.
+ */
+class UntrustedTopicsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
+
+    @BeforeAll
+    static void broker() throws Exception {
+        SyntheticClusters task = new SyntheticClusters(8, 3, 0.8, 0.0, 4);
+        kafka.createTopic("trust.train", 1);
+        kafka.produce("trust.train", 1, task.records(8, 16, 1));
+        kafka.createTopic("trust.validation", 1);
+        kafka.produce("trust.validation", 1, task.records(4, 16, 2));
+    }
+
+    private static String spec(String run, int epochs) {
+        return """
+                run: %s
+                data: { train: trust.train, validation: trust.validation }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                maxEpochs: %d
+                earlyStopping: { patience: 10 }
+                checkpoints: { chunkBytes: 1024 }
+                """.formatted(run, epochs);
+    }
+
+    @Test
+    void forgedCheckpointRecordsAreRejectedOneByOneAndAStopForAnotherRunStopsNothing() throws Exception {
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("trust-source", 1)), kafka.settings, TrainerOptions.defaults("n")).run());
+        List<ConsumerRecord<byte[], byte[]>> source = kafka.readAll(Topics.checkpoints("trust-source"));
+        ConsumerRecord<byte[], byte[]> sourceManifest = source.get(source.size() - 1);
+        assertEquals(CheckpointCodec.MANIFEST, header(sourceManifest, CheckpointCodec.TYPE_HEADER));
+
+        kafka.createTopic(Topics.checkpoints("trust"), 1);
+        kafka.createTopic(Topics.checkpoints("trust-b"), 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            String a = Topics.checkpoints("trust");
+            // a chunk claiming two billion chunks: "Requested array size exceeds VM limit" on every restart, before
+            RecordHeaders huge = new RecordHeaders();
+            huge.add(CheckpointCodec.TYPE_HEADER, bytes(CheckpointCodec.CHUNK));
+            huge.add(CheckpointCodec.ID_HEADER, bytes("trust-e0001-poison"));
+            huge.add(CheckpointCodec.CHUNK_HEADER, bytes("0"));
+            huge.add(CheckpointCodec.CHUNKS_HEADER, bytes(Integer.toString(Integer.MAX_VALUE)));
+            send(p, new ProducerRecord<byte[], byte[]>(a, 0, (byte[]) null, new byte[] {1, 2, 3}, huge));
+            // claim checks naming the evaluator's environment (its SASL password) and an endless file
+            send(p, manifest(a, sourceManifest, "trust", "file:///proc/self/environ", 4096));
+            send(p, manifest(a, sourceManifest, "trust", "file:///dev/zero", 1 << 30));
+            // a genuine checkpoint of another run, copied here as it is
+            copy(p, source, a, "trust-source");
+            // and the same one as this run's: evaluated
+            copy(p, source, a, "trust");
+            // run B's genuine checkpoint
+            copy(p, source, Topics.checkpoints("trust-b"), "trust-b");
+            // on A's control topic, a STOP that names run B
+            kafka.createTopic(Topics.control("trust"), 1);
+            send(p, new ProducerRecord<>(Topics.control("trust"), Messages.encode(new ControlMessage.Stop("trust-b", "forged-stop",
+                    Messages.now(), "operator", "stop B from A's topic", null, "mallory"))));
+        }
+
+        List<EvaluationRecord> seen = new CopyOnWriteArrayList<>();
+        AtomicReference<Throwable> died = new AtomicReference<>();
+        EvaluatorService evaluator = new EvaluatorService(kafka.settings, List.of("trust", "trust-b"), "trust-it");
+        evaluator.addListener(seen::add);
+        Thread t = new Thread(() -> {
+            try {
+                evaluator.run();
+            } catch (Throwable e) {
+                died.set(e);
+            }
+        }, "evaluator");
+        t.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (seen.size() < 5 && died.get() == null && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(null, died.get(), "the evaluator serves on");
+            assertTrue(t.isAlive(), "the evaluator serves on");
+        } finally {
+            evaluator.close();
+            t.join(30_000);
+        }
+
+        List<EvaluationRecord> onA = evaluations("trust");
+        assertEquals(List.of("rejected", "rejected", "rejected", "evaluated"), onA.stream().map(EvaluationRecord::status).toList(),
+                onA.toString());
+        // this evaluator names no store: a claim check is read from none (CheckpointCodecTest: nor from outside those named)
+        assertTrue(onA.get(0).explanation().contains("/proc/self/environ is not read"), onA.get(0).explanation());
+        assertTrue(onA.get(1).explanation().contains("/dev/zero is not read"), onA.get(1).explanation());
+        assertTrue(onA.get(2).explanation().contains("names run trust-source"), onA.get(2).explanation());
+        for (EvaluationRecord e : onA) {
+            assertFalse(e.toString().contains("PATH=") || e.toString().contains("HOME="), "nothing of the environment leaks: " + e);
+        }
+        List<EvaluationRecord> onB = evaluations("trust-b");
+        assertEquals(List.of("evaluated"), onB.stream().map(EvaluationRecord::status).toList(),
+                "run B is not stopped by a STOP on run A's topic: " + onB);
+    }
+
+    @Test
+    void aTrainerIgnoresAStopForAnotherRunAndRefusesAnAbsurdSet() throws Exception {
+        String run = "trust-t";
+        kafka.createTopic(Topics.control(run), 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            send(p, new ProducerRecord<>(Topics.control(run), Messages.encode(new ControlMessage.Stop("someone-else", "forged-stop",
+                    Messages.now(), "operator", "x", null, "mallory"))));
+            // passed every check before, and killed the trainer within a second on every restart
+            send(p, new ProducerRecord<>(Topics.control(run), Messages.encode(new ControlMessage.Set(run, "poison-set", Messages.now(),
+                    Map.of("l2", 1e300), "mallory"))));
+        }
+        TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, 2)), kafka.settings, TrainerOptions.defaults("n"));
+        assertEquals(TrainerNode.Outcome.FINISHED, node.run(), "a STOP naming another run does not stop this one");
+        List<String> checkpointed = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.checkpoints(run))) {
+            if (CheckpointCodec.MANIFEST.equals(header(r, CheckpointCodec.TYPE_HEADER))) {
+                checkpointed.add(JSON.readTree(r.value()).get("spec").get("regularization").get("l2").asText());
+            }
+        }
+        assertEquals(List.of("0.0", "0.0"), checkpointed, "both epochs trained with the spec's l2");
+    }
+
+    private static List<EvaluationRecord> evaluations(String run) throws Exception {
+        List<EvaluationRecord> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
+            Messages.decodeEvaluation(r.value()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** The source checkpoint's records on {@code topic}, its manifest naming {@code run}. */
+    private static void copy(KafkaProducer<byte[], byte[]> p, List<ConsumerRecord<byte[], byte[]>> source, String topic, String run)
+            throws Exception {
+        for (ConsumerRecord<byte[], byte[]> r : source) {
+            byte[] value = r.value();
+            if (CheckpointCodec.MANIFEST.equals(header(r, CheckpointCodec.TYPE_HEADER))) {
+                ObjectNode m = (ObjectNode) JSON.readTree(value);
+                m.put("run", run);
+                ((ObjectNode) m.get("spec")).put("run", run);
+                value = JSON.writeValueAsBytes(m);
+            }
+            send(p, new ProducerRecord<>(topic, 0, r.key(), value, r.headers()));
+        }
+    }
+
+    /** A manifest whose payload is a claim check on {@code uri}. */
+    private static ProducerRecord<byte[], byte[]> manifest(String topic, ConsumerRecord<byte[], byte[]> model, String run, String uri,
+            long size) throws Exception {
+        ObjectNode m = (ObjectNode) JSON.readTree(model.value());
+        m.put("run", run);
+        ((ObjectNode) m.get("spec")).put("run", run);
+        m.put("checkpointId", run + "-e0001-" + Integer.toHexString(uri.hashCode()));
+        ObjectNode payload = (ObjectNode) m.get("payload");
+        payload.put("store", "file").put("uri", uri).put("size", size).put("chunks", 0);
+        RecordHeaders h = new RecordHeaders();
+        h.add(CheckpointCodec.TYPE_HEADER, bytes(CheckpointCodec.MANIFEST));
+        h.add(CheckpointCodec.ID_HEADER, bytes(m.get("checkpointId").asText()));
+        return new ProducerRecord<byte[], byte[]>(topic, 0, (byte[]) null, JSON.writeValueAsBytes(m), h);
+    }
+
+    private static void send(KafkaProducer<byte[], byte[]> p, ProducerRecord<byte[], byte[]> r) throws Exception {
+        p.send(r).get(10, TimeUnit.SECONDS);
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> r, String key) {
+        Header h = r.headers().lastHeader(key);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,44 @@
+package io.streamtrain.core.logging;
+
+/**
+ * Values read from a topic, on their way into a log line or a terminal. Anyone who may write
+ * a topic writes them: a newline in a command id would forge a whole log line ("… STOP
+ * accepted from admin"), an escape sequence would rewrite an operator's terminal. So every
+ * control character is written as an escape, and a value is cut at a length a person reads.
+ */
+public final class Logs {
+    /** The most characters of one value that reach a line. */
+    public static final int MAX_CHARS = 200;
+
+    private Logs() {}
+
+    /** {@code value} with control characters escaped ({@code \n}, {@code \u001b}, ...) and cut after {@link #MAX_CHARS}. */
+    public static String escape(Object value) {
+        if (value == null) {
+            return "null";
+        }
+        String s = value.toString();
+        StringBuilder out = new StringBuilder(Math.min(s.length(), MAX_CHARS) + 8);
+        int shown = Math.min(s.length(), MAX_CHARS);
+        for (int i = 0; i < shown; i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                case '\\' -> out.append("\\\\");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Character.getType(c) == Character.FORMAT) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        if (s.length() > shown) {
+            out.append("…(").append(s.length() - shown).append(" more)");
+        }
+        return out.toString();
+    }
+}

@@ -1,0 +1,27 @@
+package io.streamtrain.core.logging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class LogsTest {
+    @Test
+    void aValueCannotStartALineOfItsOwnOrDriveTheTerminal() {
+        String forged = "x\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\r\u001b[2J\u0085\u2028";
+        String escaped = Logs.escape(forged);
+        assertEquals("x\\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\\r\\u001b[2J\\u0085\\u2028", escaped);
+        assertTrue(escaped.chars().noneMatch(Character::isISOControl));
+        assertEquals("a\\\\n", Logs.escape("a\\n"), "a backslash is escaped too, so an escape cannot be faked");
+    }
+
+    @Test
+    void plainValuesAreUnchangedAndLongOnesAreCut() {
+        assertEquals("node-0 ünïcødé 1e-3", Logs.escape("node-0 ünïcødé 1e-3"));
+        assertEquals("null", Logs.escape(null));
+        String cut = Logs.escape("y".repeat(Logs.MAX_CHARS + 50));
+        assertTrue(cut.startsWith("y".repeat(Logs.MAX_CHARS)) && cut.endsWith("…(50 more)"), cut);
+        assertFalse(Logs.escape("z".repeat(Logs.MAX_CHARS)).contains("more"));
+    }
+}
