@@ -3,6 +3,7 @@ package io.streamtrain.trainer;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.control.SettingsLog;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,8 +34,13 @@ final class Commands {
         }
     }
 
+    /** CHECKPOINT commands publish whole snapshots to a topic kept forever: at most one this often. */
+    static final Duration MIN_SNAPSHOT_INTERVAL = Duration.ofMinutes(1);
+
     private final SettingsLog settings;
     private boolean paused;
+    private long lastSnapshotNanos;
+    private boolean snapshotted;
     /** The settings of the step trained last: for meters, which read them from another thread. */
     private volatile RunSpec current;
 
@@ -99,11 +105,12 @@ final class Commands {
      * A command that arrived while the node runs, applied at a step boundary.
      *
      * @param step the steps taken so far: a SET takes effect from the next
+     * @param nowNanos the time ({@link System#nanoTime()}): snapshots are rate-limited
      * @param snapshot publishes a snapshot now (CHECKPOINT) and returns its outcome
      * @return what to acknowledge, or empty for messages that are not this node's to act on
      *     (acknowledgements, and a STOP, which the node obeys as soon as it reads it)
      */
-    Optional<Applied> apply(ControlMessage m, long step, Supplier<String> snapshot) {
+    Optional<Applied> apply(ControlMessage m, long step, long nowNanos, Supplier<String> snapshot) {
         String outcome = ControlMessage.Ack.APPLIED;
         if (m instanceof ControlMessage.Pause) {
             paused = true;
@@ -112,7 +119,17 @@ final class Commands {
             paused = false;
             log.info("RESUME {}: training goes on from step {}", escape(m.id()), step);
         } else if (m instanceof ControlMessage.Checkpoint) {
-            outcome = snapshot.get();
+            long since = nowNanos - lastSnapshotNanos;
+            if (snapshotted && since < MIN_SNAPSHOT_INTERVAL.toNanos()) {
+                outcome = "refused: a snapshot was published " + since / 1_000_000_000L + " s ago; at most one every "
+                        + MIN_SNAPSHOT_INTERVAL.toSeconds() + " s";
+            } else {
+                outcome = snapshot.get();
+                if (outcome.startsWith(ControlMessage.Ack.APPLIED)) {
+                    snapshotted = true;
+                    lastSnapshotNanos = nowNanos;
+                }
+            }
             log.info("CHECKPOINT {}: {}", escape(m.id()), outcome);
         } else if (m instanceof ControlMessage.Set set) {
             try {

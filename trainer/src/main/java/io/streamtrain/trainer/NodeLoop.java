@@ -199,7 +199,7 @@ final class NodeLoop {
         int inProgress = syncLog.lastClosed().epoch() + 1;
         for (ControlMessage m = inbox.poll(); m != null; m = inbox.poll()) {
             boolean wasPaused = commands.paused();
-            Optional<Commands.Applied> applied = commands.apply(m, state.step(), () -> snapshot(inProgress));
+            Optional<Commands.Applied> applied = commands.apply(m, state.step(), System.nanoTime(), () -> snapshot(inProgress));
             if (applied.isEmpty()) {
                 continue;
             }

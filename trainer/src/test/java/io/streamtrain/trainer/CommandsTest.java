@@ -50,25 +50,43 @@ class CommandsTest {
     @Test
     void eachCommandIsAnsweredWithWhatTheNodeDidAndAcknowledgementsAreNotCommands() {
         Commands c = new Commands(SPEC);
-        Commands.Applied pause = c.apply(new ControlMessage.Pause(SPEC.run(), "p", T, "op"), 7, () -> "unused").orElseThrow();
+        Commands.Applied pause = c.apply(new ControlMessage.Pause(SPEC.run(), "p", T, "op"), 7, 0, () -> "unused").orElseThrow();
         assertEquals(new Commands.Applied("p", "pause", ControlMessage.Ack.APPLIED), pause);
         assertTrue(c.paused());
-        assertTrue(c.apply(new ControlMessage.Resume(SPEC.run(), "r", T, "op"), 7, () -> "unused").orElseThrow().applied());
+        assertTrue(c.apply(new ControlMessage.Resume(SPEC.run(), "r", T, "op"), 7, 0, () -> "unused").orElseThrow().applied());
         assertFalse(c.paused());
 
-        Commands.Applied refused = c.apply(set("bad", "l1", -1), 7, () -> "unused").orElseThrow();
+        Commands.Applied refused = c.apply(set("bad", "l1", -1), 7, 0, () -> "unused").orElseThrow();
         assertFalse(refused.applied());
         assertTrue(refused.outcome().startsWith("refused: "), refused.outcome());
         assertEquals(0.0, c.settingsAt(100).regularization().l1());
 
-        assertTrue(c.apply(set("ok", "l1", 0.125), 7, () -> "unused").orElseThrow().applied());
+        assertTrue(c.apply(set("ok", "l1", 0.125), 7, 0, () -> "unused").orElseThrow().applied());
         assertEquals(0.0, c.settingsAt(6).regularization().l1(), "a rollback before the SET's step takes it back");
         assertEquals(0.125, c.settingsAt(7).regularization().l1(), "from the step after the 7 taken");
 
-        Commands.Applied snapshot = c.apply(new ControlMessage.Checkpoint(SPEC.run(), "c", T, "op"), 7,
+        Commands.Applied snapshot = c.apply(new ControlMessage.Checkpoint(SPEC.run(), "c", T, "op"), 7, 0,
                 () -> "refused: not now").orElseThrow();
         assertEquals(new Commands.Applied("c", "checkpoint", "refused: not now"), snapshot);
 
-        assertTrue(c.apply(ack("ok", 3, ControlMessage.Ack.APPLIED), 7, () -> "unused").isEmpty());
+        assertTrue(c.apply(ack("ok", 3, ControlMessage.Ack.APPLIED), 7, 0, () -> "unused").isEmpty());
+    }
+
+    @Test
+    void checkpointCommandsAreRateLimitedSoTheyCannotFillTheTopic() {
+        Commands c = new Commands(SPEC);
+        long s = 1_000_000_000L;
+        java.util.concurrent.atomic.AtomicInteger published = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.function.Supplier<String> publish = () -> ControlMessage.Ack.APPLIED + ": checkpoint c" + published.incrementAndGet();
+        ControlMessage.Checkpoint cmd = new ControlMessage.Checkpoint(SPEC.run(), "c", T, "op");
+        assertTrue(c.apply(cmd, 1, 10 * s, publish).orElseThrow().applied());
+        Commands.Applied tooSoon = c.apply(cmd, 2, 69 * s, publish).orElseThrow();
+        assertTrue(tooSoon.outcome().startsWith("refused: a snapshot was published 59 s ago"), tooSoon.outcome());
+        assertTrue(c.apply(cmd, 3, 70 * s, publish).orElseThrow().applied(), "a minute later");
+        assertEquals(2, published.get());
+        // a snapshot that was refused does not hold the next one back
+        Commands d = new Commands(SPEC);
+        d.apply(cmd, 1, 0, () -> "refused: not the owner");
+        assertTrue(d.apply(cmd, 1, s, publish).orElseThrow().applied());
     }
 }

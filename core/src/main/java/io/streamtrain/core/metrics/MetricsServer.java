@@ -31,15 +31,19 @@ import java.nio.charset.StandardCharsets;
 public final class MetricsServer implements AutoCloseable {
     /** The port every service listens on unless told otherwise. */
     public static final int DEFAULT_PORT = 9400;
+    /** The interface to serve on; unset: every interface. */
+    public static final String ADDRESS_ENV = "STREAMTRAIN_METRICS_ADDRESS";
 
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gc;
     private final HTTPServer http;
+    private final InetSocketAddress bound;
 
-    private MetricsServer(PrometheusMeterRegistry registry, JvmGcMetrics gc, HTTPServer http) {
+    private MetricsServer(PrometheusMeterRegistry registry, JvmGcMetrics gc, HTTPServer http, InetSocketAddress bound) {
         this.registry = registry;
         this.gc = gc;
         this.http = http;
+        this.bound = bound;
     }
 
     /**
@@ -49,6 +53,14 @@ public final class MetricsServer implements AutoCloseable {
      * @throws UncheckedIOException when the port is taken
      */
     public static MetricsServer start(int port, Health health, Iterable<Tag> commonTags) {
+        return start(System.getenv(ADDRESS_ENV), port, health, commonTags);
+    }
+
+    /**
+     * @param address the interface to serve on (a host name or an IP address), or null for
+     *     every interface (what a pod needs: Prometheus scrapes its IP)
+     */
+    public static MetricsServer start(String address, int port, Health health, Iterable<Tag> commonTags) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags(commonTags).meterFilter(KafkaMeters.FILTER)
                 // named against Prometheus's conventions (units in ns, _count on a gauge); process_cpu_usage and the JVM's say it
@@ -61,15 +73,20 @@ public final class MetricsServer implements AutoCloseable {
         JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(registry);
         if (port < 0) {
-            return new MetricsServer(registry, gc, null);
+            return new MetricsServer(registry, gc, null, null);
         }
         try {
-            HttpServer server = HttpServer.create(new InetSocketAddress(port), 3);
+            InetSocketAddress bind = address == null || address.isBlank() ? new InetSocketAddress(port)
+                    : new InetSocketAddress(address, port);
+            if (bind.isUnresolved()) {
+                throw new IOException("cannot resolve " + ADDRESS_ENV + "=" + address);
+            }
+            HttpServer server = HttpServer.create(bind, 3);
             server.createContext("/healthz", x -> answer(x, health.live(), health.describe()));
             server.createContext("/readyz", x -> answer(x, health.isReady(), health.describe()));
             HTTPServer http = new HTTPServer.Builder().withHttpServer(server).withRegistry(registry.getPrometheusRegistry())
                     .withDaemonThreads(true).build();
-            return new MetricsServer(registry, gc, http);
+            return new MetricsServer(registry, gc, http, new InetSocketAddress(bind.getAddress(), http.getPort()));
         } catch (IOException e) {
             registry.close();
             gc.close();
@@ -89,6 +106,11 @@ public final class MetricsServer implements AutoCloseable {
 
     public MeterRegistry registry() {
         return registry;
+    }
+
+    /** The address served on, or null when none. */
+    public InetSocketAddress address() {
+        return bound;
     }
 
     /** The port served on, or -1 when none. */

@@ -29,7 +29,9 @@ public final class RunSpecParser {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
     private static final ObjectMapper YAML = new ObjectMapper(
             new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
-            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
+            // strict means strict: a key given twice is a mistake (which one was meant?), never the last one silently
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;

@@ -74,4 +74,21 @@ class MetricsServerTest {
             assertTrue(server.scrape().contains("streamtrain_test_off_total 1.0"), server.scrape());
         }
     }
+
+    @Test
+    void theAddressServedOnCanBeOneInterface() throws Exception {
+        try (MetricsServer server = MetricsServer.start("127.0.0.1", 0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
+            assertTrue(server.address().getAddress().isLoopbackAddress(), server.address().toString());
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + server.port() + "/healthz")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode());
+        }
+        try (MetricsServer server = MetricsServer.start(null, 0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
+            assertTrue(server.address().getAddress().isAnyLocalAddress(), "unset: every interface, as a pod needs");
+        }
+        java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class,
+                () -> MetricsServer.start("no-such-host.invalid", 0, new Health(Duration.ofMinutes(1)), Tags.empty()));
+        assertTrue(e.getMessage().contains(MetricsServer.ADDRESS_ENV), e.getMessage());
+    }
 }

@@ -353,6 +353,14 @@ class RunSpecParserTest {
                 e.getMessage());
     }
 
+    @Test
+    void aKeyGivenTwiceIsAnErrorNotTheLastOneSilently() {
+        SpecException e = rejects(minimalWith("regularization: { l2: 0.001 }\nregularization: { l2: 0.5 }\n"));
+        assertTrue(e.getMessage().contains("regularization") && e.getMessage().contains("Duplicate"), e.getMessage());
+        SpecException inner = rejects(minimalWith("optimizer: { learningRate: 0.1, learningRate: 0.2 }\n"));
+        assertTrue(inner.getMessage().contains("learningRate"), inner.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"r", "fashion-mlp-01", "0a", "a-b-c"})
     void usableRunName(String name) {
