@@ -131,6 +131,13 @@ final class CheckpointHandler {
             return;
         }
         RunState state = state(run, spec);
+        String broken = state.brokenBy(spec);
+        if (broken != null && !state.stopped) {
+            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its spec changes what the run's first accepted checkpoint"
+                    + " fixed: " + Logs.escape(broken) + ". A run's validation data, model and stopping policy are its own: a spec that"
+                    + " changes them needs a new run id (or the manifest is forged)");
+            return;
+        }
         EvaluationStep.Route route = EvaluationStep.route(m, spec, state);
         switch (route) {
             case SKIP -> skip(r, m, state);
@@ -142,7 +149,7 @@ final class CheckpointHandler {
                     return;
                 }
                 if (route == EvaluationStep.Route.SNAPSHOT) {
-                    snapshot(r, m, state, scored);
+                    snapshot(r, m, spec, state, scored);
                 } else {
                     evaluate(r, m, spec, state, scored, received);
                 }
@@ -150,9 +157,10 @@ final class CheckpointHandler {
         }
     }
 
-    private void snapshot(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state, Scoring.Scored scored) {
+    private void snapshot(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
         EvaluationStep.Outcome o = step.snapshot(m, state, scored);
         commit(r, state, o);
+        state.accepted(spec);
         progress.info(String.format(Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
                 scored.metrics().get(CheckpointScorer.VAL_LOSS)));
         events.committed(o.evaluation());
@@ -167,6 +175,7 @@ final class CheckpointHandler {
         }
         long committing = System.nanoTime();
         commit(r, state, o);
+        state.accepted(spec);
         log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
                 System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);

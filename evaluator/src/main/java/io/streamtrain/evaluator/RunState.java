@@ -17,6 +17,11 @@ final class RunState {
     final List<Evaluation> history = new ArrayList<>();
     /** The validation data of every evaluation of the run: fixed by the first, null until then. */
     ValidationPlan plan;
+    /**
+     * What the run's checkpoints may not change, fixed by the first one this evaluator scored
+     * (after a restart, by the first it scores again; until then the plan fixes the validation topic).
+     */
+    RunContract contract;
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
@@ -42,6 +47,24 @@ final class RunState {
         String status = outcome.evaluation().status();
         if (EvaluationRecord.EVALUATED.equals(status) || EvaluationRecord.SNAPSHOT.equals(status)) {
             deadLettersWritten = true;
+        }
+    }
+
+    /** @return what {@code spec} would change of the run's contract, or null when it keeps it */
+    String brokenBy(io.streamtrain.core.spec.RunSpec spec) {
+        if (contract != null) {
+            return contract.changedBy(RunContract.of(spec));
+        }
+        if (plan != null && !plan.topic().equals(spec.data().validation())) {
+            return "data.validation " + plan.topic() + " (the run's evaluations were scored on it) → " + spec.data().validation();
+        }
+        return null;
+    }
+
+    /** A checkpoint with this spec was scored and committed: if it is the first, its spec is the run's contract. */
+    void accepted(io.streamtrain.core.spec.RunSpec spec) {
+        if (contract == null) {
+            contract = RunContract.of(spec);
         }
     }
 

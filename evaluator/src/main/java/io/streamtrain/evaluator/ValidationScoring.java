@@ -48,12 +48,8 @@ final class ValidationScoring implements Scoring {
             return state.validation;
         }
         String topic = spec.data().validation();
+        // a spec naming another topic than the plan's never gets here: it breaks the run's contract (RunState.brokenBy)
         ValidationPlan plan = state.plan;
-        if (plan != null && !plan.topic().equals(topic)) {
-            log.warn("run {}: its evaluations were scored on validation topic {}, its spec now names {}: planning {} anew", state.run,
-                    plan.topic(), topic, topic);
-            plan = null;
-        }
         ValidationSet loaded = ValidationSet.load(reader, topic, spec.model(), plan, timeout, memoryBytes);
         log.info("run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}", state.run, topic,
                 loaded.samples(), loaded.records(), loaded.rejected().size(), loaded.plan().endOffsets(),

@@ -67,9 +67,11 @@ class UntrustedTopicsTest {
     @Test
     void forgedCheckpointRecordsAreRejectedOneByOneAndAStopForAnotherRunStopsNothing() throws Exception {
         assertEquals(TrainerNode.Outcome.FINISHED,
-                new TrainerNode(RunSpecParser.parse(spec("trust-source", 1)), kafka.settings, TrainerOptions.defaults("n")).run());
+                new TrainerNode(RunSpecParser.parse(spec("trust-source", 2)), kafka.settings, TrainerOptions.defaults("n")).run());
         List<ConsumerRecord<byte[], byte[]>> source = kafka.readAll(Topics.checkpoints("trust-source"));
-        ConsumerRecord<byte[], byte[]> sourceManifest = source.get(source.size() - 1);
+        List<ConsumerRecord<byte[], byte[]>> epoch1 = ofEpoch(source, 1);
+        List<ConsumerRecord<byte[], byte[]>> epoch2 = ofEpoch(source, 2);
+        ConsumerRecord<byte[], byte[]> sourceManifest = epoch1.get(epoch1.size() - 1);
         assertEquals(CheckpointCodec.MANIFEST, header(sourceManifest, CheckpointCodec.TYPE_HEADER));
 
         kafka.createTopic(Topics.checkpoints("trust"), 1);
@@ -87,11 +89,17 @@ class UntrustedTopicsTest {
             send(p, manifest(a, sourceManifest, "trust", "file:///proc/self/environ", 4096));
             send(p, manifest(a, sourceManifest, "trust", "file:///dev/zero", 1 << 30));
             // a genuine checkpoint of another run, copied here as it is
-            copy(p, source, a, "trust-source");
+            copy(p, epoch1, a, "trust-source", m -> { });
             // and the same one as this run's: evaluated
-            copy(p, source, a, "trust");
-            // run B's genuine checkpoint
-            copy(p, source, Topics.checkpoints("trust-b"), "trust-b");
+            copy(p, epoch1, a, "trust", m -> { });
+            // a snapshot whose spec names another validation topic: once, it moved the run's evaluations there for good
+            copy(p, epoch1, a, "trust", m -> {
+                m.put("kind", "snapshot");
+                ((ObjectNode) m.get("spec").get("data")).put("validation", "trust.other");
+            });
+            copy(p, epoch2, a, "trust", m -> { });
+            // run B's genuine checkpoints
+            copy(p, source, Topics.checkpoints("trust-b"), "trust-b", m -> { });
             // on A's control topic, a STOP that names run B
             kafka.createTopic(Topics.control("trust"), 1);
             send(p, new ProducerRecord<>(Topics.control("trust"), Messages.encode(new ControlMessage.Stop("trust-b", "forged-stop",
@@ -112,7 +120,7 @@ class UntrustedTopicsTest {
         t.start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (seen.size() < 5 && died.get() == null && System.nanoTime() < deadline) {
+            while (seen.size() < 8 && died.get() == null && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
             assertEquals(null, died.get(), "the evaluator serves on");
@@ -123,17 +131,20 @@ class UntrustedTopicsTest {
         }
 
         List<EvaluationRecord> onA = evaluations("trust");
-        assertEquals(List.of("rejected", "rejected", "rejected", "evaluated"), onA.stream().map(EvaluationRecord::status).toList(),
-                onA.toString());
+        assertEquals(List.of("rejected", "rejected", "rejected", "evaluated", "rejected", "evaluated"),
+                onA.stream().map(EvaluationRecord::status).toList(), onA.toString());
         // this evaluator names no store: a claim check is read from none (CheckpointCodecTest: nor from outside those named)
         assertTrue(onA.get(0).explanation().contains("/proc/self/environ is not read"), onA.get(0).explanation());
         assertTrue(onA.get(1).explanation().contains("/dev/zero is not read"), onA.get(1).explanation());
         assertTrue(onA.get(2).explanation().contains("names run trust-source"), onA.get(2).explanation());
+        assertTrue(onA.get(4).explanation().contains("data.validation trust.validation → trust.other"), onA.get(4).explanation());
+        assertEquals("trust.validation", onA.get(5).validation().topic(), "epoch 2 is scored on the run's own validation data");
+        assertEquals(onA.get(3).validation(), onA.get(5).validation());
         for (EvaluationRecord e : onA) {
             assertFalse(e.toString().contains("PATH=") || e.toString().contains("HOME="), "nothing of the environment leaks: " + e);
         }
         List<EvaluationRecord> onB = evaluations("trust-b");
-        assertEquals(List.of("evaluated"), onB.stream().map(EvaluationRecord::status).toList(),
+        assertEquals(List.of("evaluated", "evaluated"), onB.stream().map(EvaluationRecord::status).toList(),
                 "run B is not stopped by a STOP on run A's topic: " + onB);
     }
 
@@ -167,15 +178,21 @@ class UntrustedTopicsTest {
         return out;
     }
 
-    /** The source checkpoint's records on {@code topic}, its manifest naming {@code run}. */
-    private static void copy(KafkaProducer<byte[], byte[]> p, List<ConsumerRecord<byte[], byte[]>> source, String topic, String run)
-            throws Exception {
+    private static List<ConsumerRecord<byte[], byte[]>> ofEpoch(List<ConsumerRecord<byte[], byte[]>> records, int epoch) {
+        String marker = String.format("-e%04d-", epoch);
+        return records.stream().filter(r -> header(r, CheckpointCodec.ID_HEADER).contains(marker)).toList();
+    }
+
+    /** The source checkpoint's records on {@code topic}, its manifest naming {@code run} and changed by {@code forge}. */
+    private static void copy(KafkaProducer<byte[], byte[]> p, List<ConsumerRecord<byte[], byte[]>> source, String topic, String run,
+            java.util.function.Consumer<ObjectNode> forge) throws Exception {
         for (ConsumerRecord<byte[], byte[]> r : source) {
             byte[] value = r.value();
             if (CheckpointCodec.MANIFEST.equals(header(r, CheckpointCodec.TYPE_HEADER))) {
                 ObjectNode m = (ObjectNode) JSON.readTree(value);
                 m.put("run", run);
                 ((ObjectNode) m.get("spec")).put("run", run);
+                forge.accept(m);
                 value = JSON.writeValueAsBytes(m);
             }
             send(p, new ProducerRecord<>(topic, 0, r.key(), value, r.headers()));
