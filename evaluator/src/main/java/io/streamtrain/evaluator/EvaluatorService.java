@@ -19,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -101,7 +102,7 @@ public final class EvaluatorService implements AutoCloseable {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
         }
         CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
-        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP));
+        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP, instanceId));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.evaluationProducer(Topics.evaluator(instanceId)));
@@ -151,7 +152,9 @@ public final class EvaluatorService implements AutoCloseable {
             producerMeters.close();
             metrics.close();
             // bounded, so SIGTERM's grace period holds with the broker away
-            checkpoints.close(CLOSE_TIMEOUT);
+            // a static member stays in the group when it closes unless told: leave, so the partitions move at once
+            checkpoints.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                    .withTimeout(CLOSE_TIMEOUT));
             reader.close(CLOSE_TIMEOUT);
             control.close(CLOSE_TIMEOUT);
             producer.close(CLOSE_TIMEOUT);
@@ -227,7 +230,9 @@ public final class EvaluatorService implements AutoCloseable {
         RunTopics.ensure(admin, List.of(
                 RunTopics.evaluations(Topics.evaluations(run)),
                 RunTopics.control(Topics.control(run)),
-                RunTopics.deadLetters(Topics.deadLetters(run), 1 << 20)));
+                // the trainers dead-letter whole train records into it: room for one at Kafka's default size at least (1 MiB was
+                // 12 bytes short of it, and a trainer of a run whose .dlq the evaluator made first refused to start)
+                RunTopics.deadLetters(Topics.deadLetters(run), RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
     }
 
     /** Stops the service at its next poll. */

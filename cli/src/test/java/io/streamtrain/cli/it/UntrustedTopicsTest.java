@@ -143,6 +143,10 @@ class UntrustedTopicsTest {
         for (EvaluationRecord e : onA) {
             assertFalse(e.toString().contains("PATH=") || e.toString().contains("HOME="), "nothing of the environment leaks: " + e);
         }
+        // the evaluator made run A's .dlq: a trainer of the run needs room in it for a train record of Kafka's default size (it
+        // refused to start, exit 2, when the evaluator's was 12 bytes short); the run is over (the evaluator's STOP at maxEpochs)
+        assertEquals(TrainerNode.Outcome.STOPPED,
+                new TrainerNode(RunSpecParser.parse(spec("trust", 2)), kafka.settings, TrainerOptions.defaults("n")).run());
         List<EvaluationRecord> onB = evaluations("trust-b");
         assertEquals(List.of("evaluated", "evaluated"), onB.stream().map(EvaluationRecord::status).toList(),
                 "run B is not stopped by a STOP on run A's topic: " + onB);

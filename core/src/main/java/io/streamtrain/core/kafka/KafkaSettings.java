@@ -144,9 +144,17 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return p;
     }
 
-    /** The evaluator's subscription to every run's checkpoint topic. */
-    public Map<String, Object> evaluatorCheckpointConsumer(String groupId) {
+    /**
+     * The evaluator's subscription to every run's checkpoint topic: a static member named by
+     * its instance id, so a restarted instance takes its partitions back at once instead of
+     * waiting for its predecessor's session to time out (it leaves the group when it stops).
+     */
+    public Map<String, Object> evaluatorCheckpointConsumer(String groupId, String instanceId) {
         Map<String, Object> c = consumer(groupId);
+        c.putIfAbsent(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupId + "." + instanceId);
+        // an instance that died (and is not restarted under its id) is noticed in seconds, not the default 45 s
+        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
         // see a run's checkpoint topic within seconds of its first trainer creating it
         c.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -22,6 +22,11 @@ public final class RunTopics {
 
     /** Room for a record's key, headers and batch framing on top of its value. */
     public static final int RECORD_OVERHEAD_BYTES = 64 * 1024;
+    /**
+     * Kafka's default {@code max.message.bytes} of a topic (the broker's {@code message.max.bytes}):
+     * what a train topic created without settings takes.
+     */
+    public static final int KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
     /**
      * Checkpoints are a run's output: kept until deleted, one partition for a total order,
