@@ -67,7 +67,12 @@ public final class SyncChannel implements AutoCloseable {
     /** Partial payloads held at once: one per node writing at the same moment, with room for many nodes. */
     private static final int MAX_IN_FLIGHT = 256;
 
-    private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
+    /**
+     * No byte budget below the heap: a node holds every contribution of a round to combine them
+     * anyway, and a budget would only turn a heap too small for the model into a round that never
+     * closes. (Chunk counts are still capped and never allocated up front.)
+     */
+    private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT, Long.MAX_VALUE);
     private final Duration sendTimeout;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
