@@ -116,6 +116,9 @@ final class CheckpointHandler {
         try {
             c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
         } catch (CheckpointRejectedException e) {
+            if (answeredAlready(r, run, e)) {
+                return;
+            }
             reject(r, run, -1, e.checkpointId(), e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT, e.getMessage());
             return;
         }
@@ -226,6 +229,30 @@ final class CheckpointHandler {
     }
 
     /** A checkpoint not to evaluate: only the consumer offset moves past it. */
+    /**
+     * An incomplete checkpoint whose epoch the run's evaluations already answer: the manifest
+     * of a checkpoint whose first chunks lay before the offset this evaluator restarted from (it
+     * was evaluated before the restart, and the offset was kept back for another checkpoint's
+     * chunks). It is skipped, not rejected a second time.
+     */
+    private boolean answeredAlready(ConsumerRecord<byte[], byte[]> r, String run, CheckpointRejectedException e) {
+        if (e.manifest().isEmpty() || e.manifest().get().snapshot()) {
+            return false;
+        }
+        CheckpointManifest m = e.manifest().get();
+        RunState state;
+        try {
+            state = state(run, m.runSpec());
+        } catch (SpecException bad) {
+            return false;
+        }
+        if (!state.evaluated(m.epoch())) {
+            return false;
+        }
+        skip(r, m, state);
+        return true;
+    }
+
     private void skip(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
         log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
                 state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
@@ -240,7 +267,9 @@ final class CheckpointHandler {
 
     private void commitRejection(ConsumerRecord<byte[], byte[]> r, EvaluationStep.Outcome rejection, RunState state) {
         EvaluationRecord e = rejection.evaluation();
-        log.warn("run {}: checkpoint {} rejected: {}", e.run(), e.checkpointId(), e.explanation());
+        String prefix = "checkpoint " + e.checkpointId() + " rejected: ";
+        // an assembler's reason already says which checkpoint was rejected
+        log.warn("run {}: {}{}", e.run(), e.explanation().startsWith(prefix) ? "" : prefix, Logs.escape(e.explanation()));
         runTopics.accept(e.run());
         commit(r, state, rejection);
         events.rejected(e.run(), rejection.rejection());

@@ -153,6 +153,8 @@ class CheckpointHandlerTest {
         List<EvaluationRecord> evaluated = evaluations().stream().filter(EvaluationRecord::evaluated).toList();
         assertEquals(List.of(1, 2), evaluated.stream().map(EvaluationRecord::epoch).toList(),
                 "B is evaluated, from the chunk the committed offset kept; A is not evaluated twice");
+        assertEquals(List.of(), evaluations().stream().filter(e -> !e.evaluated()).toList(),
+                "A's manifest, read again without the chunks before the restart's offset, is skipped, not rejected");
         EvaluationRecord b = evaluated.get(1);
         assertEquals(0, b.waitCount());
         assertEquals(2, b.best().epoch(), "B's decision counts A's evaluation, rebuilt from the evaluations topic");

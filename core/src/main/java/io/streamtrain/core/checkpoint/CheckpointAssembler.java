@@ -87,8 +87,8 @@ public final class CheckpointAssembler {
 
     private static byte[] join(CheckpointManifest m, ChunkBuffer.Joined joined) throws CheckpointRejectedException {
         if (joined.bytes() == null) {
-            throw new CheckpointRejectedException(m.checkpointId(), "payload incomplete: " + joined.received()
-                    + " of " + m.payload().chunks() + " chunks on the topic", true);
+            throw new CheckpointRejectedException(m, "payload incomplete: " + joined.received()
+                    + " of " + m.payload().chunks() + " chunks on the topic");
         }
         return joined.bytes();
     }

@@ -6,6 +6,7 @@ public final class CheckpointRejectedException extends Exception {
 
     private final String checkpointId;
     private final boolean incomplete;
+    private final transient CheckpointManifest manifest;
 
     /** A checkpoint whose bytes are there but wrong: a bad manifest, size, hash or payload. */
     public CheckpointRejectedException(String checkpointId, String reason) {
@@ -14,9 +15,28 @@ public final class CheckpointRejectedException extends Exception {
 
     /** @param incomplete its bytes are not all there: chunks missing, a claim-checked file unreadable */
     public CheckpointRejectedException(String checkpointId, String reason, boolean incomplete) {
+        this(checkpointId, reason, incomplete, null);
+    }
+
+    /** @param manifest the manifest of the checkpoint whose payload is missing (in part) */
+    public CheckpointRejectedException(CheckpointManifest manifest, String reason) {
+        this(manifest.checkpointId(), reason, true, manifest);
+    }
+
+    private CheckpointRejectedException(String checkpointId, String reason, boolean incomplete, CheckpointManifest manifest) {
         super("checkpoint " + checkpointId + " rejected: " + reason);
         this.checkpointId = checkpointId;
         this.incomplete = incomplete;
+        this.manifest = manifest;
+    }
+
+    /**
+     * The manifest, when it was read and its payload is what is missing: a reader that
+     * restarted between a checkpoint's chunks and its manifest (its committed offset kept
+     * only the later chunks) may know that epoch is answered already.
+     */
+    public java.util.Optional<CheckpointManifest> manifest() {
+        return java.util.Optional.ofNullable(manifest);
     }
 
     public String checkpointId() {
