@@ -183,7 +183,7 @@ public final class CtlCommand {
                 List<CheckpointManifest> epochs = manifests.stream().filter(m -> !m.snapshot()).toList();
                 long snapshots = manifests.size() - epochs.size();
                 out.printf("run %s: %d checkpoints%s%s%n", run, epochs.size(), epochs.isEmpty() ? ""
-                        : ", last epoch " + epochs.get(epochs.size() - 1).epoch() + " (" + epochs.get(epochs.size() - 1).checkpointId() + ")",
+                        : ", last epoch " + epochs.get(epochs.size() - 1).epoch() + " (" + esc(epochs.get(epochs.size() - 1).checkpointId()) + ")",
                         snapshots == 0 ? "" : "; " + snapshots + " snapshot(s)");
                 List<EvaluationRecord> evaluations = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.evaluations(run))) {
@@ -198,27 +198,28 @@ public final class CtlCommand {
                     out.println("  epoch  checkpoint                 val_loss  val_accuracy  train_loss  best(epoch)  patience left  decision");
                     for (EvaluationRecord e : evaluations) {
                         if (EvaluationRecord.SNAPSHOT.equals(e.status())) {
-                            out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %s%n", e.epoch(), e.checkpointId(), e.metrics().get("val_loss"),
+                            out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %s%n", e.epoch(), esc(e.checkpointId()), e.metrics().get("val_loss"),
                                     e.metrics().containsKey("val_accuracy") ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy")) : "-",
-                                    e.explanation());
+                                    esc(e.explanation()));
                             continue;
                         }
                         if (!e.evaluated()) {
-                            out.printf(Locale.ROOT, "  %5d  %-25s  rejected: %s%n", e.epoch(), e.checkpointId(), e.explanation());
+                            out.printf(Locale.ROOT, "  %5d  %-25s  rejected: %s%n", e.epoch(), esc(e.checkpointId()), esc(e.explanation()));
                             continue;
                         }
-                        out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s%n", e.epoch(), e.checkpointId(),
+                        out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s%n", e.epoch(), esc(e.checkpointId()),
                                 e.metrics().getOrDefault("val_loss", Double.NaN),
                                 e.metrics().containsKey("val_accuracy") ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy")) : "-",
                                 e.trainLoss() == null ? "-" : String.format(Locale.ROOT, "%.4f", e.trainLoss()),
                                 e.best() == null ? "-" : String.format(Locale.ROOT, "%.4f(%d)", e.best().value(), e.best().epoch()),
-                                e.patienceLeft(), e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")"));
+                                e.patienceLeft(), esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
                     }
                 }
                 List<ControlMessage> control = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
-                        Messages.decodeControl(r.value()).ifPresent(control::add);
+                        // a message naming another run is not this run's (its trainers and evaluator ignore it too)
+                        Messages.decodeControl(r.value()).filter(m -> run.equals(m.run())).ifPresent(control::add);
                     } catch (MalformedMessageException e) {
                         // counted by the trainers; status shows only what it can read
                     }
@@ -227,8 +228,8 @@ public final class CtlCommand {
                     if (m instanceof ControlMessage.Ack || m instanceof ControlMessage.Stop) {
                         continue;
                     }
-                    out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), m.id(), m.time(),
-                            source(m), m instanceof ControlMessage.Set set ? " " + set.values() : "", acks(control, m.id()));
+                    out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
+                            esc(source(m)), m instanceof ControlMessage.Set set ? " " + esc(set.values()) : "", acks(control, m.id()));
                 }
                 Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop)
                         .map(m -> (ControlMessage.Stop) m).findFirst();
@@ -236,16 +237,21 @@ public final class CtlCommand {
                     out.println("not stopped");
                 } else {
                     ControlMessage.Stop s = stop.get();
-                    out.printf("stopped at %s by %s: %s (%s)%n", s.time(), s.source(), s.reason(), s.explanation());
+                    out.printf("stopped at %s by %s: %s (%s)%n", esc(s.time()), esc(s.source()), esc(s.reason()), esc(s.explanation()));
                     if (s.best() != null) {
-                        out.printf(Locale.ROOT, "best checkpoint: %s (epoch %d, %s %.4f)%n", s.best().checkpointId(), s.best().epoch(),
-                                s.best().metric(), s.best().value());
+                        out.printf(Locale.ROOT, "best checkpoint: %s (epoch %d, %s %.4f)%n", esc(s.best().checkpointId()), s.best().epoch(),
+                                esc(s.best().metric()), s.best().value());
                     }
                     out.println(acks(control, s.id()));
                 }
             }
             return 0;
         }
+    }
+
+    /** A value read from a topic, as the terminal shows it: whoever may write the topic must not drive the operator's terminal. */
+    private static String esc(Object value) {
+        return io.streamtrain.core.logging.Logs.escape(value);
     }
 
     private static String source(ControlMessage m) {
@@ -264,8 +270,8 @@ public final class CtlCommand {
     /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */
     private static String acks(List<ControlMessage> control, String command) {
         List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && command.equals(a.command()))
-                .map(m -> (ControlMessage.Ack) m).map(a -> a.node() + " at step " + a.step()
-                        + (a.applied() ? "" : " (" + a.outcome() + ")")).toList();
+                .map(m -> (ControlMessage.Ack) m).map(a -> esc(a.node()) + " at step " + a.step()
+                        + (a.applied() ? "" : " (" + esc(a.outcome()) + ")")).toList();
         return "acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks));
     }
 

@@ -162,6 +162,9 @@ class UntrustedTopicsTest {
             // passed every check before, and killed the trainer within a second on every restart
             send(p, new ProducerRecord<>(Topics.control(run), Messages.encode(new ControlMessage.Set(run, "poison-set", Messages.now(),
                     Map.of("l2", 1e300), "mallory"))));
+            // an id that, printed raw, clears the operator's terminal and forges a line of its own
+            send(p, new ProducerRecord<>(Topics.control(run), Messages.encode(new ControlMessage.Checkpoint(run,
+                    "x\u001b[2J\nstopped at now by admin", Messages.now(), "mallory"))));
         }
         TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, 2)), kafka.settings, TrainerOptions.defaults("n"));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run(), "a STOP naming another run does not stop this one");
@@ -172,6 +175,12 @@ class UntrustedTopicsTest {
             }
         }
         assertEquals(List.of("0.0", "0.0"), checkpointed, "both epochs trained with the spec's l2");
+
+        String[] status = CtlTest.streamtrain("ctl", "status", "--run", run, "--bootstrap-servers", kafka.broker.bootstrapServers());
+        assertEquals("0", status[0], status[1]);
+        assertFalse(status[1].contains("\u001b"), "no escape sequence reaches the terminal:\n" + status[1]);
+        assertTrue(status[1].contains("checkpoint x\\u001b[2J\\nstopped at now by admin"), status[1]);
+        assertTrue(status[1].contains("not stopped"), "the forged id's text is not a line of its own:\n" + status[1]);
     }
 
     private static List<EvaluationRecord> evaluations(String run) throws Exception {
