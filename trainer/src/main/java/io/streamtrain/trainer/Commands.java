@@ -41,6 +41,8 @@ final class Commands {
     private boolean paused;
     private long lastSnapshotNanos;
     private boolean snapshotted;
+    /** SETs of the history that are refused and that no node has acknowledged: this node says why, once. */
+    private final List<Applied> unanswered = new java.util.ArrayList<>();
     /** The settings of the step trained last: for meters, which read them from another thread. */
     private volatile RunSpec current;
 
@@ -75,9 +77,13 @@ final class Commands {
      */
     Optional<ControlMessage.Stop> replay(List<ControlMessage> history) {
         Map<String, Long> appliedAt = new HashMap<>();
+        java.util.Set<String> answered = new java.util.HashSet<>();
         for (ControlMessage m : history) {
-            if (m instanceof ControlMessage.Ack a && a.applied() && a.command() != null) {
-                appliedAt.merge(a.command(), a.step(), Math::min);
+            if (m instanceof ControlMessage.Ack a && a.command() != null) {
+                answered.add(a.command());
+                if (a.applied()) {
+                    appliedAt.merge(a.command(), a.step(), Math::min);
+                }
             }
         }
         for (ControlMessage m : history) {
@@ -95,10 +101,21 @@ final class Commands {
                             from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
                 } catch (IllegalArgumentException e) {
                     log.info("SET {} on the control topic was refused: {}", escape(set.id()), escape(e.getMessage()));
+                    if (!answered.contains(set.id())) {
+                        unanswered.add(new Applied(set.id(), "set", "refused: " + e.getMessage()));
+                    }
                 }
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The refusals of SETs in the history that no node acknowledged (written while no trainer
+     * ran): the node acknowledges them once it has read the history, so the operator sees why.
+     */
+    List<Applied> unanswered() {
+        return List.copyOf(unanswered);
     }
 
     /**

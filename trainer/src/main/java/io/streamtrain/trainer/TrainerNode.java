@@ -151,6 +151,7 @@ public final class TrainerNode implements AutoCloseable {
                 return Outcome.STOPPED;
             }
             control.start();
+            commands.unanswered().forEach(refused -> control.acknowledge(refused.id(), 0, refused.outcome()));
             listeners.forEach(l -> l.onPaused(commands.paused()));
             health.ready(true);
             try {

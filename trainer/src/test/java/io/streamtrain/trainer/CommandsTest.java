@@ -37,6 +37,17 @@ class CommandsTest {
         assertEquals(0.25, c.settingsAt(0).regularization().l2(), "no node applied it: from the start");
         assertTrue(c.paused());
         assertEquals(0.25, c.current().regularization().l2(), "the settings asked for last");
+        assertEquals(List.of(), c.unanswered(), "nothing refused");
+    }
+
+    @Test
+    void aRefusedSetNobodyAcknowledgedIsAnsweredOnceByTheNodeThatReplaysIt() {
+        Commands c = new Commands(SPEC);
+        c.replay(List.of(set("poison", "l2", 1e300), set("old", "l1", -1), ack("old", 0, "refused: l1 ...")));
+        List<Commands.Applied> answers = c.unanswered();
+        assertEquals(List.of("poison"), answers.stream().map(Commands.Applied::id).toList(), "the acknowledged one is answered already");
+        assertTrue(answers.get(0).outcome().startsWith("refused: regularization.l2"), answers.get(0).outcome());
+        assertEquals(0.0, c.settingsAt(100).regularization().l2());
     }
 
     @Test

@@ -181,6 +181,8 @@ class UntrustedTopicsTest {
         assertFalse(status[1].contains("\u001b"), "no escape sequence reaches the terminal:\n" + status[1]);
         assertTrue(status[1].contains("checkpoint x\\u001b[2J\\nstopped at now by admin"), status[1]);
         assertTrue(status[1].contains("not stopped"), "the forged id's text is not a line of its own:\n" + status[1]);
+        assertTrue(status[1].matches("(?s).*set poison-set .*acknowledged by: n at step 0 \\(refused: regularization\\.l2.*"),
+                "the SET written while no trainer ran is answered with why it was refused:\n" + status[1]);
     }
 
     private static List<EvaluationRecord> evaluations(String run) throws Exception {
