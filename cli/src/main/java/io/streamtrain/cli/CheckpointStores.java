@@ -2,7 +2,9 @@ package io.streamtrain.cli;
 
 import io.streamtrain.core.checkpoint.PayloadSources;
 import java.util.ArrayList;
+import java.io.PrintStream;
 import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Option;
 
 /**
@@ -16,16 +18,24 @@ public final class CheckpointStores {
                     + PayloadSources.ENV + "): needed for runs whose checkpoints.store is a directory.")
     List<String> stores = new ArrayList<>();
 
-    /** @throws IllegalArgumentException naming the bad store */
-    public PayloadSources sources() {
-        PayloadSources s = PayloadSources.fromEnvironment();
-        for (String store : stores) {
-            try {
-                s = s.with(store);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--checkpoint-store: " + e.getMessage(), e);
+    /**
+     * @param err where a bad store is explained, {@code prefix} first
+     * @return the stores, or empty when one is not a {@code file:///} directory (the command then exits 2)
+     */
+    public Optional<PayloadSources> sources(PrintStream err, String prefix) {
+        try {
+            PayloadSources s = PayloadSources.fromEnvironment();
+            for (String store : stores) {
+                try {
+                    s = s.with(store);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--checkpoint-store: " + e.getMessage(), e);
+                }
             }
+            return Optional.of(s);
+        } catch (IllegalArgumentException e) {
+            err.println(prefix + e.getMessage());
+            return Optional.empty();
         }
-        return s;
     }
 }

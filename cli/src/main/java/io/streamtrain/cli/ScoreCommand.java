@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -72,11 +73,8 @@ public final class ScoreCommand implements Callable<Integer> {
             err.println("streamtrain score: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         }
-        PayloadSources sources;
-        try {
-            sources = stores.sources();
-        } catch (IllegalArgumentException e) {
-            err.println("streamtrain score: " + e.getMessage());
+        Optional<PayloadSources> sources = stores.sources(err, "streamtrain score: ");
+        if (sources.isEmpty()) {
             return StartupException.BAD_CONFIGURATION;
         }
         Logs.quiet();
@@ -84,7 +82,7 @@ public final class ScoreCommand implements Callable<Integer> {
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, topics, "--topic");
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources);
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources.get());
             var manifest = found.checkpoint().manifest();
             List<TopicScore> scores = new ArrayList<>();
             for (String topic : topics) {

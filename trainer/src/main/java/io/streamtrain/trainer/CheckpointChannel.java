@@ -32,8 +32,6 @@ import org.slf4j.LoggerFactory;
 /** {@link Checkpoints} on Kafka: each read and each publisher gets its own client, built from {@link KafkaSettings}. */
 final class CheckpointChannel implements Checkpoints {
     private static final Logger log = LoggerFactory.getLogger(CheckpointChannel.class);
-    private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
-    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     private final KafkaSettings kafka;
     private final RunSpec spec;
@@ -58,7 +56,7 @@ final class CheckpointChannel implements Checkpoints {
     public Optional<Checkpoint> latest() {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             // its own store, and those the operator named for every process
-            return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), READ_TIMEOUT,
+            return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), NodePorts.READ_TIMEOUT,
                     PayloadSources.fromEnvironment().with(spec.checkpoints().store()));
         }
     }
@@ -73,7 +71,7 @@ final class CheckpointChannel implements Checkpoints {
             return spec.init().file().map(InitialWeights::read).orElse(null);
         }
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), READ_TIMEOUT,
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), NodePorts.READ_TIMEOUT,
                     PayloadSources.fromEnvironment());
             return InitialWeights.of(found.checkpoint(), ref.get() + ", " + found.why());
         }
@@ -91,7 +89,7 @@ final class CheckpointChannel implements Checkpoints {
     @Override
     public void closePublisher() {
         if (producer != null) {
-            producer.close(CLOSE_TIMEOUT);
+            producer.close(NodePorts.CLOSE_TIMEOUT);
             producer = null;
             publisher = null;
         }

@@ -26,9 +26,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ControlChannel implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ControlChannel.class);
-    private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ACK_TIMEOUT = Duration.ofSeconds(10);
-    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     private final String run;
     private final String node;
@@ -52,7 +50,7 @@ final class ControlChannel implements AutoCloseable {
 
     /** The topic up to its current end, acknowledgements included, in order. */
     List<ControlMessage> history() {
-        return feed.catchUp(READ_TIMEOUT);
+        return feed.catchUp(NodePorts.READ_TIMEOUT);
     }
 
     /** From here on, every new command goes to {@code onCommand} within one poll interval of its being written. */
@@ -92,7 +90,7 @@ final class ControlChannel implements AutoCloseable {
             feed.close();
         } finally {
             // bounded, so SIGTERM's grace period holds even with the broker away
-            acks.close(CLOSE_TIMEOUT);
+            acks.close(NodePorts.CLOSE_TIMEOUT);
         }
     }
 }

@@ -13,7 +13,6 @@ import org.apache.kafka.clients.producer.Producer;
 
 /** Writes the train records a node could not train on to the run's dead-letter topic. */
 final class DeadLetterWriter implements AutoCloseable {
-    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
     private final Producer<byte[], byte[]> producer;
     private final String topic;
@@ -55,6 +54,6 @@ final class DeadLetterWriter implements AutoCloseable {
 
     @Override
     public void close() {
-        producer.close(CLOSE_TIMEOUT);
+        producer.close(NodePorts.CLOSE_TIMEOUT);
     }
 }

@@ -265,8 +265,7 @@ final class NodeLoop {
         epochStarted = System.nanoTime();
         if (RunChecks.finished(spec, at)) {
             if (settled) {
-                log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
-                transition(NodeState.FINISHED);
+                finish();
             } else {
                 // the last epoch has no checkpoint yet: the next generation's rollback publishes it
                 transition(NodeState.AWAITING_ASSIGNMENT);
@@ -358,7 +357,7 @@ final class NodeLoop {
         log.debug("round {} closed after {} ms", round, waited / 1_000_000);
         RoundState closed = syncLog.lastClosed();
         if (afterClose(closed)) {
-            transition(NodeState.FINISHED);
+            finish();
         } else if (!handedIn.last() || closed.epochEnd()) {
             transition(NodeState.TRAINING);
         } else {
@@ -389,11 +388,7 @@ final class NodeLoop {
             return false;
         }
         epochStarted = System.nanoTime();
-        if (RunChecks.finished(spec, closed)) {
-            log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
-            return true;
-        }
-        return false;
+        return RunChecks.finished(spec, closed);
     }
 
     // ---- FOLLOWING and PAUSED ----
@@ -406,8 +401,7 @@ final class NodeLoop {
         }
         sync.poll(Duration.ofMillis(POLL_MS));
         if (RunChecks.finished(spec, syncLog.lastClosed())) {
-            log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
-            transition(NodeState.FINISHED);
+            finish();
         }
     }
 
@@ -417,6 +411,12 @@ final class NodeLoop {
             return;
         }
         Thread.sleep(20);
+    }
+
+    /** The closed rounds complete the run, and its last checkpoint is published: nothing is left for this node. */
+    private void finish() {
+        log.info("run {}: all {} epochs trained", spec.run(), spec.maxEpochs());
+        transition(NodeState.FINISHED);
     }
 
     // ---- STOPPING ----

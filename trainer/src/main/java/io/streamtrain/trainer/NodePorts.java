@@ -9,6 +9,7 @@ import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -25,6 +26,10 @@ import org.slf4j.LoggerFactory;
  */
 final class NodePorts implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodePorts.class);
+    /** How long a client may take to close: bounded, so SIGTERM's grace period holds even with the broker away. */
+    static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+    /** How long reading a topic to its end (control history, the latest checkpoint) may take. */
+    static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
 
     private final BatchFeed feed;
     private final Thread feedThread;
@@ -62,14 +67,15 @@ final class NodePorts implements AutoCloseable {
             KafkaProducer<byte[], byte[]> dlqProducer = new KafkaProducer<>(kafka.deadLetterProducer(trainMaxMessageBytes));
             DeadLetterWriter deadLetters = new DeadLetterWriter(dlqProducer, spec.run(), options.nodeId(), options.brokerWait());
             opened.add(deadLetters);
-            opened.add(KafkaMeters.bind(registry, dlqProducer));
+            AutoCloseable dlqMeters = KafkaMeters.bind(registry, dlqProducer);
+            opened.add(dlqMeters);
             SyncChannel sync = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
                     options.brokerWait());
             opened.add(sync);
             KafkaConsumer<byte[], byte[]> trainConsumer = new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
             BatchFeed feed = new BatchFeed(trainConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
             opened.add(trainConsumer);
-            List<AutoCloseable> meters = List.of(KafkaMeters.bind(registry, trainConsumer), opened.get(1));
+            List<AutoCloseable> meters = List.of(KafkaMeters.bind(registry, trainConsumer), dlqMeters);
             Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
             feedThread.setDaemon(true);
             feedThread.start();

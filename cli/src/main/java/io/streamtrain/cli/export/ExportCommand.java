@@ -15,6 +15,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -93,11 +94,8 @@ public final class ExportCommand implements Callable<Integer> {
         // this command prints its own result; Kafka's clients keep to errors
         Logs.quiet();
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        PayloadSources sources;
-        try {
-            sources = stores.sources();
-        } catch (IllegalArgumentException e) {
-            err.println("streamtrain: " + e.getMessage());
+        Optional<PayloadSources> sources = stores.sources(err, "streamtrain: ");
+        if (sources.isEmpty()) {
             return StartupException.BAD_CONFIGURATION;
         }
         try {
@@ -111,7 +109,7 @@ public final class ExportCommand implements Callable<Integer> {
                 String id = chosen.manifest().checkpointId();
                 Checkpoint checkpoint;
                 try {
-                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources);
+                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources.get());
                 } catch (CheckpointRejectedException e) {
                     throw new StartupException(StartupException.RETRYABLE, e.getMessage()
                             + "; nothing was written. Export another checkpoint (--epoch E)");

@@ -99,10 +99,8 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         Map<String, Object> c = consumer(groupId);
         // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-        // a node that died is noticed in seconds, not the default 45 s: the others wait for it in their round
-        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
-        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
-        return c;
+        // a node that died is noticed in seconds: the others wait for it in their round
+        return noticedDeadInSeconds(c);
     }
 
     /** Writes a trainer's joins and contributions (payloads in chunks of {@code chunkBytes}). */
@@ -152,9 +150,8 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
     public Map<String, Object> evaluatorCheckpointConsumer(String groupId, String instanceId) {
         Map<String, Object> c = consumer(groupId);
         c.putIfAbsent(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupId + "." + instanceId);
-        // an instance that died (and is not restarted under its id) is noticed in seconds, not the default 45 s
-        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
-        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        // an instance that died (and is not restarted under its id) is noticed in seconds
+        noticedDeadInSeconds(c);
         // see a run's checkpoint topic within seconds of its first trainer creating it
         c.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 5_000);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -183,6 +180,13 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
     private static final int ROUND_FETCH_BYTES = 32 << 20;
     /** Evaluation records are small; the limit only keeps a pathological one from being refused. */
     private static final int EVALUATION_REQUEST_BYTES = 16 << 20;
+
+    /** A group member that died leaves the group within 10 s, not Kafka's default 45 s (unless the operator set otherwise). */
+    private static Map<String, Object> noticedDeadInSeconds(Map<String, Object> c) {
+        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        return c;
+    }
 
     private Map<String, Object> base() {
         Map<String, Object> c = new HashMap<>(passthrough);

@@ -115,7 +115,7 @@ public final class MetricsServer implements AutoCloseable {
 
     /** The port served on, or -1 when none. */
     public int port() {
-        return http == null ? -1 : http.getPort();
+        return bound == null ? -1 : bound.getPort();
     }
 
     /** What a scrape of {@code /metrics} returns now. */

@@ -25,7 +25,7 @@ public final class RunSpecParser {
     public static final double MAX_LEARNING_RATE = 10;
     /** The largest {@code regularization.l1}, {@code l2} and {@code l2sp}. */
     public static final double MAX_PENALTY = 10;
-    /** Kafka's legal topic characters; the run id becomes part of topic names. */
+    /** Kafka's legal topic characters, for the data topics a spec names (run ids are narrower: {@link Topics#RUN_ID_SYNTAX}). */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
     private static final ObjectMapper YAML = new ObjectMapper(
             new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
