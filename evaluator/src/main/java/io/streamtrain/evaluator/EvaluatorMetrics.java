@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.metrics.Scrapes;
 import io.streamtrain.evaluator.policy.StopReason;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,7 +23,8 @@ import java.util.function.ToDoubleFunction;
  * The evaluator's meters, per run (tag {@code run}); a run's meters appear when the
  * instance starts serving it. Counters by reason are registered for every reason at once.
  * Fed from the evaluator's events, which follow what it commits, so what the meters say is
- * what the evaluations topic says. Nothing is counted before {@link #bindTo}; {@link #close}
+ * what the evaluations topic says; one evaluation's values change together (one scrape never
+ * shows half of them). Nothing is counted before {@link #bindTo}; {@link #close}
  * removes every meter it registered.
  */
 final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoCloseable {
@@ -163,20 +165,23 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
         if (!e.evaluated()) {
             return; // rejections are counted with their reason by rejected(); snapshots are not part of the run's curve
         }
-        r.show(e);
-        if (r.evaluations != null) {
-            r.evaluations.increment();
-            r.evaluationTime.record((long) (e.evaluationSeconds() * 1e9), TimeUnit.NANOSECONDS);
-        }
-        if (EvaluationRecord.STOP.equals(e.decision())) {
-            stopped(e.run(), e.reason());
-        }
+        Scrapes.together(() -> {
+            r.show(e);
+            if (r.evaluations != null) {
+                r.evaluations.increment();
+                r.evaluationTime.record((long) (e.evaluationSeconds() * 1e9), TimeUnit.NANOSECONDS);
+            }
+            if (EvaluationRecord.STOP.equals(e.decision())) {
+                stopped(e.run(), e.reason());
+            }
+        });
     }
 
     /** A run rebuilt from its evaluations topic: its gauges show its last evaluation again (counters start at 0). */
     @Override
     public synchronized void restored(EvaluationRecord last) {
-        run(last.run()).show(last);
+        Run r = run(last.run());
+        Scrapes.together(() -> r.show(last));
     }
 
     @Override

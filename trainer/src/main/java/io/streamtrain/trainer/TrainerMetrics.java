@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.core.instrument.Timer;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.RejectReason;
+import io.streamtrain.core.metrics.Scrapes;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.control.ControlFeed;
 import io.streamtrain.trainer.feed.BatchFeed;
@@ -174,14 +175,16 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
             skipped.increment();
         }
         step.record((long) (report.seconds() * 1e9), TimeUnit.NANOSECONDS);
-        dataLoss = report.dataLoss();
-        l1 = report.l1();
-        l2 = report.l2();
-        l2sp = report.l2sp();
-        weightNorm = report.weightNorm();
-        gradNorm = report.gradNorm();
-        clippedGradNorm = report.clippedGradNorm();
-        learningRate = report.learningRate();
+        Scrapes.together(() -> { // one step's figures in one scrape: clipped_grad_norm <= grad_norm, say
+            dataLoss = report.dataLoss();
+            l1 = report.l1();
+            l2 = report.l2();
+            l2sp = report.l2sp();
+            weightNorm = report.weightNorm();
+            gradNorm = report.gradNorm();
+            clippedGradNorm = report.clippedGradNorm();
+            learningRate = report.learningRate();
+        });
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.streamtrain.core.metrics;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -61,7 +62,7 @@ public final class MetricsServer implements AutoCloseable {
      *     every interface (what a pod needs: Prometheus scrapes its IP)
      */
     public static MetricsServer start(String address, int port, Health health, Iterable<Tag> commonTags) {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, new Scrapes.WholeRegistry(), Clock.SYSTEM);
         registry.config().commonTags(commonTags).meterFilter(KafkaMeters.FILTER)
                 // named against Prometheus's conventions (units in ns, _count on a gauge); process_cpu_usage and the JVM's say it
                 .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time") || id.getName().equals("system.cpu.count")));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -12,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 class MetricsServerTest {
@@ -33,6 +35,40 @@ class MetricsServerTest {
             assertTrue(r.body().contains("jvm_memory_used_bytes{"), "JVM meters are bound");
             assertTrue(r.body().contains("process_cpu_usage{"), "process meters are bound");
         }
+    }
+
+    @Test
+    void oneScrapeNeverShowsHalfOfAChangeMadeTogether() throws Exception {
+        try (MetricsServer server = MetricsServer.start(0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
+            double[] pair = new double[2]; // written only inside Scrapes.together, read by the scrape under the same lock
+            Gauge.builder("streamtrain.test.first", pair, p -> p[0]).register(server.registry());
+            Gauge.builder("streamtrain.test.second", pair, p -> p[1]).register(server.registry());
+            AtomicBoolean done = new AtomicBoolean();
+            Thread writer = new Thread(() -> {
+                for (long i = 1; !done.get(); i++) {
+                    long v = i;
+                    Scrapes.together(() -> {
+                        pair[0] = v;
+                        pair[1] = v;
+                    });
+                }
+            });
+            writer.start();
+            try {
+                for (int i = 0; i < 200; i++) {
+                    String body = get(server, "/metrics").body();
+                    assertEquals(sample(body, "streamtrain_test_first"), sample(body, "streamtrain_test_second"), body);
+                }
+            } finally {
+                done.set(true);
+                writer.join();
+            }
+        }
+    }
+
+    private static String sample(String scrape, String name) {
+        String line = scrape.lines().filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{")).findFirst().orElseThrow();
+        return line.substring(line.lastIndexOf(' ') + 1);
     }
 
     @Test
