@@ -128,8 +128,17 @@ public final class TrainerBench implements Callable<Integer> {
         }
     }
 
-    /** One epoch of one contender. */
-    record Epoch(long samples, double seconds) {
+    /**
+     * One epoch of one contender.
+     *
+     * @param between the part of {@code seconds} a node's training thread spent between steps
+     *     (waiting for its feed, rounds, housekeeping); 0 where not measured
+     */
+    record Epoch(long samples, double seconds, double between) {
+        Epoch(long samples, double seconds) {
+            this(samples, seconds, 0);
+        }
+
         double samplesPerSecond() {
             return samples / seconds;
         }
@@ -203,9 +212,12 @@ public final class TrainerBench implements Callable<Integer> {
                         }
                         double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
                         perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
-                        System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%n", round, c.label + ":", figure,
+                        double between = measured.subList(1, measured.size()).stream().mapToDouble(Epoch::between).sum()
+                                / measured.subList(1, measured.size()).stream().mapToDouble(Epoch::seconds).sum();
+                        System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%s%n", round, c.label + ":", figure,
                                 measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
-                                        .collect(Collectors.joining(" ")));
+                                        .collect(Collectors.joining(" ")),
+                                c == Contender.NODE ? String.format(Locale.ROOT, ", %.1f %% of it between steps", 100 * between) : "");
                     }
                 }
                 report(perRound, pythonMissing);
@@ -310,21 +322,32 @@ public final class TrainerBench implements Callable<Integer> {
         private long samples;
         private long windowStart = -1;
         private long lastEnd;
+        private long between;
+        private long pendingWait;
+
+        @Override
+        public void onDataWait(long nanos) {
+            pendingWait = nanos; // counted with the step it preceded, when that step is inside an epoch's window
+        }
 
         @Override
         public void onStep(int epoch, StepReport r) {
             long now = System.nanoTime();
             if (windowStart < 0) {
                 windowStart = now - (long) (r.seconds() * 1e9);
+            } else {
+                between += pendingWait;
             }
+            pendingWait = 0;
             lastEnd = now;
             samples += r.samples();
         }
 
         @Override
         public void onCheckpoint(CheckpointManifest m) {
-            epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9));
+            epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9, between / 1e9));
             samples = 0;
+            between = 0;
             windowStart = -1;
         }
 

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.model.Losses;
 import io.streamtrain.core.model.ModelFactory;
@@ -55,10 +56,8 @@ final class CheckpointScorer {
             data.forEach(reader, timeout, item -> {
                 Batch b = item.batch();
                 try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
-                    NDArray x = step.create(b.x(), new Shape(b.samples(), b.features()));
-                    NDArray y = model.classification()
-                            ? step.create(b.classLabels())
-                            : step.create(b.targets(), new Shape(b.samples(), b.outputs()));
+                    NDArray x = BatchArrays.x(step, b);
+                    NDArray y = BatchArrays.y(step, b);
                     NDArray out = block.forward(store, new NDList(x), false).singletonOrThrow();
                     double loss = Losses.dataLoss(model, out, y).toType(DataType.FLOAT64, false).getDouble() * b.samples();
                     double right = model.classification() ? Losses.correct(out, y) : 0;

@@ -9,6 +9,7 @@ import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,7 +73,7 @@ final class NodePorts implements AutoCloseable {
             SyncChannel sync = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
                     options.brokerWait());
             opened.add(sync);
-            KafkaConsumer<byte[], byte[]> trainConsumer = new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
+            KafkaConsumer<byte[], ByteBuffer> trainConsumer = new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
             BatchFeed feed = new BatchFeed(trainConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
             opened.add(trainConsumer);
             List<AutoCloseable> meters = List.of(KafkaMeters.bind(registry, trainConsumer), dlqMeters);

@@ -32,6 +32,7 @@ import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
 import io.streamtrain.trainer.sync.SyncMessage;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -302,7 +303,7 @@ class NodeLoopTest {
     }
 
     /** The train topic: every poll finds the records from each assigned partition's position on. */
-    private static final class TrainTopic extends MockConsumer<byte[], byte[]> {
+    private static final class TrainTopic extends MockConsumer<byte[], ByteBuffer> {
         final AtomicInteger generation = new AtomicInteger();
         /** Each partition's records below this offset have been written so far. */
         volatile long written = RECORDS_PER_PARTITION;
@@ -323,7 +324,7 @@ class NodeLoopTest {
         }
 
         @Override
-        public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+        public synchronized ConsumerRecords<byte[], ByteBuffer> poll(Duration timeout) {
             for (TopicPartition tp : assignment()) {
                 if (paused().contains(tp)) {
                     continue; // Kafka's mock keeps a paused partition's records: adding them at every poll would pile them up
@@ -346,7 +347,7 @@ class NodeLoopTest {
             return new ConsumerGroupMetadata(Topics.trainerGroup("unit-run"), generation.get(), "member-a", Optional.empty());
         }
 
-        private static ConsumerRecord<byte[], byte[]> record(int partition, long offset) {
+        private static ConsumerRecord<byte[], ByteBuffer> record(int partition, long offset) {
             float[] x = new float[SAMPLES_PER_RECORD * FEATURES];
             long[] labels = new long[SAMPLES_PER_RECORD];
             for (int i = 0; i < SAMPLES_PER_RECORD; i++) {
@@ -356,7 +357,7 @@ class NodeLoopTest {
                 }
             }
             return new ConsumerRecord<>(TOPIC, partition, offset, null,
-                    BatchCodec.encode(x, new long[] {SAMPLES_PER_RECORD, FEATURES}, labels));
+                    ByteBuffer.wrap(BatchCodec.encode(x, new long[] {SAMPLES_PER_RECORD, FEATURES}, labels)));
         }
     }
 

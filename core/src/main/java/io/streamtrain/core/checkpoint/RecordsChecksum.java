@@ -1,5 +1,6 @@
 package io.streamtrain.core.checkpoint;
 
+import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
 
 /**
@@ -13,6 +14,15 @@ public final class RecordsChecksum {
     private static final String PREFIX = "crc32c-sum:";
 
     private RecordsChecksum() {}
+
+    /** One record's share of the sum, for a value held in a buffer (its remaining bytes; the buffer is not moved). */
+    public static long of(ByteBuffer value) {
+        CRC32C crc = new CRC32C();
+        if (value != null) {
+            crc.update(value.duplicate());
+        }
+        return crc.getValue();
+    }
 
     /** One record's share of the sum. */
     public static long of(byte[] value) {

@@ -1,6 +1,8 @@
 package io.streamtrain.core.codec;
 
 import io.streamtrain.core.spec.ModelSpec;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +33,11 @@ public final class BatchCodec {
     }
 
     public Batch decode(byte[] value) throws RejectedRecordException {
+        return decode(value == null ? null : ByteBuffer.wrap(value));
+    }
+
+    /** Decodes a record's value where it is (its remaining bytes; the buffer is not moved). */
+    public Batch decode(ByteBuffer value) throws RejectedRecordException {
         if (value == null) {
             throw new RejectedRecordException(RejectReason.DECODE, "record has no value");
         }
@@ -64,8 +71,8 @@ public final class BatchCodec {
         } else if (features != model.inputs()) {
             throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
         }
-        float[] xs = x.toFloats();
-        checkFinite(xs, "x");
+        ByteBuffer xs = x.toNativeFloats();
+        checkFinite(xs.asFloatBuffer(), "x");
         if (model.classification()) {
             return new Batch((int) samples, (int) features, xs, labels(y, samples), null, 1);
         }
@@ -142,6 +149,15 @@ public final class BatchCodec {
         float[] t = y.toFloats();
         checkFinite(t, "y");
         return t;
+    }
+
+    private static void checkFinite(FloatBuffer v, String name) throws RejectedRecordException {
+        for (int i = 0, n = v.limit(); i < n; i++) {
+            float f = v.get(i);
+            if (!Float.isFinite(f)) {
+                throw new RejectedRecordException(RejectReason.NON_FINITE, name + " holds " + f + " at flat index " + i);
+            }
+        }
     }
 
     private static void checkFinite(float[] v, String name) throws RejectedRecordException {

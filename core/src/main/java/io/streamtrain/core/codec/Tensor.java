@@ -84,6 +84,21 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
     }
 
     /**
+     * The values as float32 ({@link #toFloats()}'s conversions) in a new direct buffer in the
+     * platform's byte order, what {@link Batch#x()} holds: little-endian float32 data is one
+     * copy, with no array in between.
+     */
+    public ByteBuffer toNativeFloats() {
+        ByteBuffer out = Batch.nativeFloats(Math.toIntExact(elements()));
+        if (dtype == DType.F32 && out.order() == ByteOrder.LITTLE_ENDIAN) {
+            out.put(data.duplicate()).clear();
+        } else {
+            out.asFloatBuffer().put(toFloats());
+        }
+        return out;
+    }
+
+    /**
      * An IEEE 754 binary16 value (1 sign bit, 5 exponent bits with bias 15, 10 mantissa bits)
      * as float32; every half value is exact in float32. Subnormals become normal float32s,
      * infinities stay infinite and NaN stays NaN (its payload kept in the high mantissa bits).

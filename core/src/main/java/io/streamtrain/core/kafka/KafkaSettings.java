@@ -8,6 +8,7 @@ import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteBufferDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -99,6 +100,8 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         Map<String, Object> c = consumer(groupId);
         // the feed seeks to the epoch plan itself; a position Kafka cannot serve must fail loudly, never jump
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        // values as views of the fetched bytes: the feed decodes them from there, with no copy into an array first
+        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteBufferDeserializer.class.getName());
         // a node that died is noticed in seconds: the others wait for it in their round
         return noticedDeadInSeconds(c);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.spec.ModelSpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -87,12 +88,32 @@ class BatchCodecTest {
     // ---------------------------------------------------------------- classification
 
     @Test
+    void aValueIsDecodedWhereTheConsumerHoldsIt() throws Exception {
+        // Kafka hands the train feed a view of the fetched bytes: the record in the middle of a larger buffer
+        float[] x = features(B * 784, 2);
+        byte[] value = doc(f32("x", new long[] {B, 784}, x), i64("y", 1, 2, 3));
+        byte[] fetched = new byte[value.length + 100];
+        System.arraycopy(value, 0, fetched, 37, value.length);
+        ByteBuffer view = ByteBuffer.wrap(fetched, 37, value.length).slice(); // as Kafka slices it
+        ByteBuffer at = ByteBuffer.wrap(fetched, 37, value.length); // and at a position, to be safe
+        for (ByteBuffer v : List.of(view, at)) {
+            int position = v.position();
+            Batch b = CLASSIFIER.decode(v);
+            assertArrayEquals(x, b.xValues());
+            assertArrayEquals(new long[] {1, 2, 3}, b.classLabels());
+            assertEquals(position, v.position(), "the buffer is not moved");
+            assertEquals(RecordsChecksum.of(value), RecordsChecksum.of(v), "the records checksum of the view is the value's");
+        }
+        assertTrue(CLASSIFIER.decode(value).x().isDirect(), "features go straight to a direct buffer the engine reads in place");
+    }
+
+    @Test
     void flatF32FeaturesWithI64Labels() throws Exception {
         float[] x = features(B * 784, 1);
         Batch b = CLASSIFIER.decode(doc(f32("x", new long[] {B, 784}, x), i64("y", 3, 0, 9)));
         assertEquals(B, b.samples());
         assertEquals(784, b.features());
-        assertArrayEquals(x, b.x());
+        assertArrayEquals(x, b.xValues());
         assertArrayEquals(new long[] {3, 0, 9}, b.classLabels());
         assertNull(b.targets());
         assertEquals(1, b.outputs());
@@ -102,7 +123,7 @@ class BatchCodecTest {
     void encodeProducesWhatDecodeReads() throws Exception {
         float[] x = features(B * 784, 2);
         Batch b = CLASSIFIER.decode(BatchCodec.encode(x, new long[] {B, 784}, new long[] {1, 2, 3}));
-        assertArrayEquals(x, b.x());
+        assertArrayEquals(x, b.xValues());
         assertArrayEquals(new long[] {1, 2, 3}, b.classLabels());
     }
 
@@ -117,8 +138,8 @@ class BatchCodecTest {
         Batch b = CLASSIFIER.decode(doc(u8("x", new long[] {2, 28, 28}, pixels), i64("y", 5, 7)));
         assertEquals(2, b.samples());
         assertEquals(784, b.features());
-        assertArrayEquals(expected, b.x());
-        assertEquals(200f, b.x()[indexOf(pixels, 200)], "U8 pixels are unsigned");
+        assertArrayEquals(expected, b.xValues());
+        assertEquals(200f, b.xValues()[indexOf(pixels, 200)], "U8 pixels are unsigned");
     }
 
     private static int indexOf(int[] a, int v) {
@@ -148,7 +169,7 @@ class BatchCodecTest {
         float[] y = {0.5f, -1f, 2f};
         Batch b = codec.decode(doc(f32("x", new long[] {B, 4}, x), f32("y", new long[] {B}, y)));
         assertEquals(B, b.samples());
-        assertArrayEquals(x, b.x());
+        assertArrayEquals(x, b.xValues());
         assertArrayEquals(y, b.targets());
         assertNull(b.classLabels());
         assertEquals(1, b.outputs());
@@ -322,7 +343,7 @@ class BatchCodecTest {
         Batch flat = codec.decode(doc(f32("x", new long[] {B, 24}, x), i64("y", 0, 4, 2)));
         for (Batch b : List.of(images, flat)) {
             assertEquals(24, b.features());
-            assertArrayEquals(x, b.x(), "row-major [C, H, W] is the flat order");
+            assertArrayEquals(x, b.xValues(), "row-major [C, H, W] is the flat order");
             assertArrayEquals(new long[] {0, 4, 2}, b.classLabels());
         }
     }
@@ -364,10 +385,10 @@ class BatchCodecTest {
         assertEquals(2, b.samples());
         assertEquals(4, b.features());
         assertEquals(4, b.outputs(), "a label per position");
-        assertArrayEquals(new float[] {104, 101, 108, 108, 255, 0, 1, 2}, b.x());
+        assertArrayEquals(new float[] {104, 101, 108, 108, 255, 0, 1, 2}, b.xValues());
         assertArrayEquals(new long[] {101, 108, 108, 111, 0, 1, 2, 3}, b.classLabels());
         Batch u8 = codec.decode(doc(tokens("x", DType.U8, 1, 200, 201, 202, 203), tokens("y", DType.I32, 1, 201, 202, 203, 204)));
-        assertArrayEquals(new float[] {200, 201, 202, 203}, u8.x(), "unsigned bytes are tokens 0..255");
+        assertArrayEquals(new float[] {200, 201, 202, 203}, u8.xValues(), "unsigned bytes are tokens 0..255");
     }
 
     @Test

@@ -100,7 +100,7 @@ class HalfPrecisionCodecTest {
         Batch b = CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, x), labels()));
         assertEquals(2, b.samples());
         assertEquals(3, b.features());
-        assertArrayEquals(new float[] {0.5f, -2.0f, 1024f, 6.1035156e-5f, 5.9604645e-8f, 65504f}, b.x());
+        assertArrayEquals(new float[] {0.5f, -2.0f, 1024f, 6.1035156e-5f, 5.9604645e-8f, 65504f}, b.xValues());
         assertArrayEquals(new long[] {1, 2}, b.classLabels());
     }
 
@@ -115,7 +115,7 @@ class HalfPrecisionCodecTest {
                 0x0000); // +0.0
         Batch b = CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, x), labels()));
         // assertArrayEquals on floats compares bit patterns: -0.0 is not 0.0
-        assertArrayEquals(new float[] {-0.0f, 6.097555e-5f, -6.097555e-5f, 0.333251953125f, 1.0009765625f, 0.0f}, b.x());
+        assertArrayEquals(new float[] {-0.0f, 6.097555e-5f, -6.097555e-5f, 0.333251953125f, 1.0009765625f, 0.0f}, b.xValues());
     }
 
     @Test
@@ -130,7 +130,7 @@ class HalfPrecisionCodecTest {
         Batch b = CLASSIFIER.decode(document(raw("x", "BF16", new long[] {2, 3}, x), labels()));
         assertEquals(2, b.samples());
         assertEquals(3, b.features());
-        assertArrayEquals(new float[] {1.0f, -3.5f, 9.96921e37f, 0x1p-133f, 3.3895314e38f, -0.0f}, b.x());
+        assertArrayEquals(new float[] {1.0f, -3.5f, 9.96921e37f, 0x1p-133f, 3.3895314e38f, -0.0f}, b.xValues());
     }
 
     @Test
@@ -138,13 +138,13 @@ class HalfPrecisionCodecTest {
         byte[] x = bits16(0x3C00, 0x4000, 0x4200, 0xBC00, 0xC000, 0xC200); // 1, 2, 3, -1, -2, -3
         Batch f16 = REGRESSION.decode(document(raw("x", "F16", new long[] {2, 3}, x),
                 raw("y", "F16", new long[] {2}, bits16(0x3E00, 0xB400)))); // 1.5, -0.25
-        assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, f16.x());
+        assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, f16.xValues());
         assertArrayEquals(new float[] {1.5f, -0.25f}, f16.targets());
         assertNull(f16.classLabels());
 
         Batch bf16 = REGRESSION.decode(document(raw("x", "BF16", new long[] {2, 3}, bits16(0x3F80, 0x4000, 0x4040, 0xBF80, 0xC000, 0xC040)),
                 raw("y", "BF16", new long[] {2, 1}, bits16(0x3FC0, 0xBE80)))); // 1.5, -0.25
-        assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, bf16.x());
+        assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, bf16.xValues());
         assertArrayEquals(new float[] {1.5f, -0.25f}, bf16.targets());
     }
 
@@ -203,7 +203,7 @@ class HalfPrecisionCodecTest {
     void f16WhoseByteLengthDoesNotMatchItsShapeIsMalformed() throws Exception {
         byte[] six = bits16(0x3C00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600); // 1..6
         assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6},
-                CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, six), labels())).x());
+                CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, six), labels())).xValues());
 
         RejectedRecordException asF32 = rejects(CLASSIFIER,
                 document(raw("x", "F16", new long[] {2, 3}, new byte[24]), labels()), RejectReason.DECODE);

@@ -7,6 +7,7 @@ import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.RejectedRecordException;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunSpec;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -28,6 +29,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.utils.Utils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +63,7 @@ public final class BatchFeed implements Runnable {
 
     private enum State { AWAITING_START, RUNNING, IDLE }
 
-    private final Consumer<byte[], byte[]> consumer;
+    private final Consumer<byte[], ByteBuffer> consumer;
     private final String topic;
     private final BatchCodec codec;
     private final Rebatcher rebatcher;
@@ -77,7 +79,7 @@ public final class BatchFeed implements Runnable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicBoolean rewind = new AtomicBoolean();
     private final ArrayDeque<FeedItem> outbox = new ArrayDeque<>();
-    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], byte[]>>> buffers = new HashMap<>();
+    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
     private final Set<TopicPartition> paused = new HashSet<>();
     private volatile boolean closed;
@@ -108,7 +110,7 @@ public final class BatchFeed implements Runnable {
      * @param plan the epoch plan from the checkpoint being resumed, or null to snapshot the
      *     topic's offsets at the first assignment
      */
-    public BatchFeed(Consumer<byte[], byte[]> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes) {
+    public BatchFeed(Consumer<byte[], ByteBuffer> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes) {
         this(consumer, spec, plan, prefetchBytes, Duration.ofMinutes(5));
     }
 
@@ -116,7 +118,7 @@ public final class BatchFeed implements Runnable {
      * @param brokerWait how long the epoch may get no records while it still needs some
      *     before the feed fails (the node then exits, to be restarted from its checkpoint)
      */
-    public BatchFeed(Consumer<byte[], byte[]> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes, Duration brokerWait) {
+    public BatchFeed(Consumer<byte[], ByteBuffer> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes, Duration brokerWait) {
         this.consumer = consumer;
         this.brokerWaitNanos = brokerWait.toNanos();
         this.topic = spec.data().train();
@@ -231,7 +233,7 @@ public final class BatchFeed implements Runnable {
                 }
                 applyStart();
                 try {
-                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(outbox.isEmpty() ? 200 : 10))) {
+                    for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(Duration.ofMillis(outbox.isEmpty() ? 200 : 10))) {
                         buffer(r);
                     }
                 } catch (WakeupException e) {
@@ -406,9 +408,9 @@ public final class BatchFeed implements Runnable {
         adjustPauses();
     }
 
-    private void buffer(ConsumerRecord<byte[], byte[]> r) {
+    private void buffer(ConsumerRecord<byte[], ByteBuffer> r) {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-        ArrayDeque<ConsumerRecord<byte[], byte[]>> b = buffers.get(tp);
+        ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
         // records past the snapshot belong to no epoch of this run
         if (state != State.RUNNING || b == null || r.offset() >= plan.to(tp)) {
             return;
@@ -433,7 +435,7 @@ public final class BatchFeed implements Runnable {
                 roundRobin = (roundRobin + 1) % assignment.size();
                 continue;
             }
-            ConsumerRecord<byte[], byte[]> r = buffers.get(tp).pollFirst();
+            ConsumerRecord<byte[], ByteBuffer> r = buffers.get(tp).pollFirst();
             if (r == null) {
                 return; // the next record in order has not arrived yet
             }
@@ -464,7 +466,7 @@ public final class BatchFeed implements Runnable {
         return alone && averaging ? (int) Math.min(Integer.MAX_VALUE, (long) everySteps * ALONE_ROUND_FACTOR) : everySteps;
     }
 
-    private void decode(ConsumerRecord<byte[], byte[]> r) {
+    private void decode(ConsumerRecord<byte[], ByteBuffer> r) {
         roundRecords++;
         try {
             Batch b = codec.decode(r.value());
@@ -475,7 +477,7 @@ public final class BatchFeed implements Runnable {
             }
         } catch (RejectedRecordException e) {
             roundRejected++;
-            outbox.add(new FeedItem.Rejected(generation, epoch, r, e.reason(), e.getMessage()));
+            outbox.add(new FeedItem.Rejected(generation, epoch, withBytes(r), e.reason(), e.getMessage()));
         }
     }
 
@@ -596,8 +598,8 @@ public final class BatchFeed implements Runnable {
                 + " Waiting up to {} s", topic, waited, epoch, waiting, brokerWaitNanos / 1_000_000_000L);
     }
 
-    private static long sizeOf(ConsumerRecord<byte[], byte[]> r) {
-        return (r.value() == null ? 0 : r.value().length) + (r.key() == null ? 0 : r.key().length) + 64L;
+    private static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {
+        return (r.value() == null ? 0 : r.value().remaining()) + (r.key() == null ? 0 : r.key().length) + 64L;
     }
 
     private static long bytesOf(FeedItem item) {
@@ -605,9 +607,16 @@ public final class BatchFeed implements Runnable {
             return s.batch().bytes();
         }
         if (item instanceof FeedItem.Rejected r) {
-            return sizeOf(r.record());
+            return (r.record().value() == null ? 0 : r.record().value().length) + 64L;
         }
         return 256;
+    }
+
+    /** A rejected record as its dead letter is written: the value in an array of its own (the fetch's buffer is not kept). */
+    private static ConsumerRecord<byte[], byte[]> withBytes(ConsumerRecord<byte[], ByteBuffer> r) {
+        byte[] value = r.value() == null ? null : Utils.toArray(r.value());
+        return new ConsumerRecord<>(r.topic(), r.partition(), r.offset(), r.timestamp(), r.timestampType(), r.serializedKeySize(),
+                r.serializedValueSize(), r.key(), value, r.headers(), r.leaderEpoch());
     }
 
     private static List<Integer> partitionsOf(List<TopicPartition> tps) {

@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.codec.Batch;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,7 +15,7 @@ final class Rebatcher {
     private final int features;
     private final int outputs;
     private final boolean classification;
-    private float[] x;
+    private ByteBuffer x;
     private long[] labels;
     private float[] targets;
     private int filled;
@@ -37,7 +38,10 @@ final class Rebatcher {
         int taken = 0;
         while (taken < record.samples()) {
             int n = Math.min(batchSize - filled, record.samples() - taken);
-            System.arraycopy(record.x(), taken * features, x, filled * features, n * features);
+            if (filled == 0) {
+                start();
+            }
+            x.put(4 * filled * features, record.x(), 4 * taken * features, 4 * n * features);
             if (classification) {
                 System.arraycopy(record.classLabels(), taken * outputs, labels, filled * outputs, n * outputs);
             } else {
@@ -59,16 +63,20 @@ final class Rebatcher {
 
     /** Forgets a partial batch (the epoch is being abandoned). */
     void reset() {
-        x = new float[batchSize * features];
+        filled = 0;
+    }
+
+    /** New arrays for the next batch: the last ones were handed out with their batch. */
+    private void start() {
+        x = Batch.nativeFloats(batchSize * features);
         labels = classification ? new long[batchSize * outputs] : null;
         targets = classification ? null : new float[batchSize * outputs];
-        filled = 0;
     }
 
     private Batch emit() {
         Batch b = filled == batchSize
                 ? new Batch(filled, features, x, labels, targets, outputs)
-                : new Batch(filled, features, java.util.Arrays.copyOf(x, filled * features),
+                : new Batch(filled, features, Batch.nativeFloats(filled * features).put(0, x, 0, 4 * filled * features),
                         labels == null ? null : java.util.Arrays.copyOf(labels, filled * outputs),
                         targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
         reset();

@@ -10,6 +10,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.model.Losses;
 import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.regularization.Penalties;
@@ -96,10 +97,8 @@ public final class StepRunner {
         // every array made during the step (inputs, activations, gradients' wrappers,
         // optimizer temporaries) is freed when the scope closes; parameters and state live on
         try (NDScope scope = new NDScope(); NDManager step = state.manager().newSubManager()) {
-            NDArray x = step.create(batch.x(), new Shape(batch.samples(), batch.features()));
-            NDArray y = batch.classLabels() != null
-                    ? step.create(batch.classLabels())
-                    : step.create(batch.targets(), new Shape(batch.samples(), batch.outputs()));
+            NDArray x = BatchArrays.x(step, batch);
+            NDArray y = BatchArrays.y(step, batch);
             Map<String, NDArray> weights = state.trainableArrays();
             StepFigures figures = new StepFigures();
             // dropout masks are a function of (seed, step), so a resumed or rolled-back run

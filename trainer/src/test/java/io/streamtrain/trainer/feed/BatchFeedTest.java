@@ -18,6 +18,7 @@ import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.trainer.TestSpecs;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -55,7 +56,7 @@ class BatchFeedTest {
     /** The labels of one epoch over the whole plan, in the feed's round-robin order (p0, p1, p2 empty). */
     private static final long[] EPOCH_LABELS = {0, 1, 1050, 1051, 10, 11, 20, 21, 1070, 1071, 30, 31};
 
-    private MockConsumer<byte[], byte[]> consumer;
+    private MockConsumer<byte[], ByteBuffer> consumer;
     private BatchFeed feed;
     private Thread thread;
 
@@ -79,14 +80,14 @@ class BatchFeedTest {
         return partition * 1000L + offset * 10 + index;
     }
 
-    private static ConsumerRecord<byte[], byte[]> good(int partition, long offset) {
+    private static ConsumerRecord<byte[], ByteBuffer> good(int partition, long offset) {
         long[] labels = {label(partition, offset, 0), label(partition, offset, 1)};
         float[] x = {labels[0], labels[0] + 0.5f, labels[1], labels[1] + 0.5f};
-        return new ConsumerRecord<>(TOPIC, partition, offset, null, BatchCodec.encode(x, new long[] {2, FEATURES}, labels));
+        return new ConsumerRecord<>(TOPIC, partition, offset, null, ByteBuffer.wrap(BatchCodec.encode(x, new long[] {2, FEATURES}, labels)));
     }
 
-    private static ConsumerRecord<byte[], byte[]> garbage(int partition, long offset) {
-        return new ConsumerRecord<>(TOPIC, partition, offset, null, "this is not safetensors".getBytes(StandardCharsets.UTF_8));
+    private static ConsumerRecord<byte[], ByteBuffer> garbage(int partition, long offset) {
+        return new ConsumerRecord<>(TOPIC, partition, offset, null, ByteBuffer.wrap("this is not safetensors".getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Every record of the topic (MockConsumer forgets records once polled, so each epoch adds them again). */
@@ -186,8 +187,8 @@ class BatchFeedTest {
                 assertEquals(FEATURES, b.features());
                 for (int k = 0; k < b.samples(); k++) {
                     long l = b.classLabels()[k];
-                    assertEquals(l, b.x()[k * FEATURES], "features travel with their label");
-                    assertEquals(l + 0.5f, b.x()[k * FEATURES + 1]);
+                    assertEquals(l, b.xValues()[k * FEATURES], "features travel with their label");
+                    assertEquals(l + 0.5f, b.xValues()[k * FEATURES + 1]);
                     out.add(l);
                 }
             }

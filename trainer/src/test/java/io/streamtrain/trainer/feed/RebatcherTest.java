@@ -39,11 +39,11 @@ class RebatcherTest {
         assertEquals(n, b.samples());
         assertEquals(FEATURES, b.features());
         assertEquals(n, b.classLabels().length);
-        assertEquals(n * FEATURES, b.x().length);
+        assertEquals(n * FEATURES, b.xValues().length);
         for (int i = 0; i < n; i++) {
             assertEquals(first + i, b.classLabels()[i], "label of sample " + i);
             for (int f = 0; f < FEATURES; f++) {
-                assertEquals((first + i) * 10 + f, b.x()[i * FEATURES + f], "x of sample " + i + " feature " + f);
+                assertEquals((first + i) * 10 + f, b.xValues()[i * FEATURES + f], "x of sample " + i + " feature " + f);
             }
         }
     }
@@ -143,7 +143,7 @@ class RebatcherTest {
             for (int i = 0; i < b.samples(); i++) {
                 expected[i * outputs] = (sample + i) + 0.25f;
                 expected[i * outputs + 1] = -(sample + i) - 0.5f;
-                assertEquals((sample + i) * 10, b.x()[i * FEATURES]);
+                assertEquals((sample + i) * 10, b.xValues()[i * FEATURES]);
             }
             assertArrayEquals(expected, b.targets());
             sample += b.samples();
@@ -172,7 +172,7 @@ class RebatcherTest {
         out.add(r.flush());
         assertEquals(2, out.size());
         assertArrayEquals(new long[] {0, 1, 10, 11, 20, 21}, out.get(0).classLabels());
-        assertArrayEquals(new float[] {3, 3.5f, 4, 4.5f}, out.get(1).x());
+        assertArrayEquals(new float[] {3, 3.5f, 4, 4.5f}, out.get(1).xValues());
         assertArrayEquals(new long[] {30, 31, 40, 41}, out.get(1).classLabels());
         assertEquals(2, out.get(1).outputs());
     }

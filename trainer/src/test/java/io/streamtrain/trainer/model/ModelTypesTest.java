@@ -14,6 +14,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.model.ModelFactory;
@@ -38,14 +39,14 @@ class ModelTypesTest {
 
     private static float[] forward(ModelState state, Batch b, boolean training) {
         try (NDManager m = state.manager().newSubManager()) {
-            NDArray x = m.create(b.x(), new Shape(b.samples(), b.features()));
+            NDArray x = BatchArrays.x(m, b);
             return state.forward(x, training).toFloatArray();
         }
     }
 
     private static Shape outputShape(ModelState state, Batch b) {
         try (NDManager m = state.manager().newSubManager()) {
-            return state.forward(m.create(b.x(), new Shape(b.samples(), b.features())), false).getShape();
+            return state.forward(BatchArrays.x(m, b), false).getShape();
         }
     }
 
@@ -132,7 +133,7 @@ class ModelTypesTest {
         try (ModelState state = ModelState.initialize(TinyModels.lm(0, true, ""), engine);
                 NDManager m = state.manager().newSubManager()) {
             Batch b = TinyModels.text(2, 3);
-            NDArray scores = state.forward(m.create(b.x(), new Shape(2, TinyModels.LM_CONTEXT)), false);
+            NDArray scores = state.forward(BatchArrays.x(m, b), false);
             float[] s = scores.toFloatArray();
             double sum = 0;
             long right = 0;
@@ -245,7 +246,7 @@ class ModelTypesTest {
                 block.initialize(m, DataType.FLOAT32, ModelFactory.inputShape(spec.model()));
                 block.freezeParameters(true);
                 Weights.load(block, SafeTensors.read(a.toPayload(Map.of())), "payload");
-                NDArray x = m.create(batch.x(), new Shape(batch.samples(), batch.features()));
+                NDArray x = BatchArrays.x(m, batch);
                 float[] evaluated = block.forward(new ParameterStore(m, false), new NDList(x), false).singletonOrThrow().toFloatArray();
                 assertArrayEquals(forward(a, batch, false), evaluated);
             }
@@ -281,7 +282,7 @@ class ModelTypesTest {
             Batch original = TinyModels.text(1, 8);
             float[] base = forward(state, original, false);
             for (int changed = 0; changed < t; changed++) {
-                float[] x = original.x().clone();
+                float[] x = original.xValues();
                 x[changed] = (x[changed] + 37) % 256;
                 float[] out = forward(state, new Batch(1, t, x, original.classLabels(), null, t), false);
                 for (int position = 0; position < t; position++) {
@@ -305,7 +306,7 @@ class ModelTypesTest {
             Batch original = TinyModels.text(1, 9);
             engine.setRandomSeed(5);
             float[] base = forward(state, original, true);
-            float[] x = original.x().clone();
+            float[] x = original.xValues();
             x[t - 1] = (x[t - 1] + 1) % 256;
             engine.setRandomSeed(5);
             float[] out = forward(state, new Batch(1, t, x, original.classLabels(), null, t), true);

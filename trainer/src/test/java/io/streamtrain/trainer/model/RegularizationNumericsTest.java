@@ -23,6 +23,7 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.djl.Engines;
@@ -588,7 +589,7 @@ class RegularizationNumericsTest {
         RunSpec s = spec(mlpWithDropout(List.of(1000), 0.5), sgd(0.1), RegularizationSpec.NONE, 40);
         try (ModelState state = ModelState.initialize(s, engine); NDManager m = state.manager().newSubManager()) {
             Batch b = batch(41);
-            NDArray x = m.create(b.x(), new Shape(b.samples(), b.features()));
+            NDArray x = BatchArrays.x(m, b);
             float[] eval1 = state.forward(x, false).toFloatArray();
             float[] eval2 = state.forward(x, false).toFloatArray();
             float[] train = state.forward(x, true).toFloatArray();
