@@ -294,6 +294,7 @@ final class NodeLoop {
             meter.addDataWait(waited);
             emit(l -> l.onDataWait(waited));
             StepReport report = runner.train(s.batch());
+            feed.recycle(s.batch());
             idleSince = System.nanoTime();
             meter.add(report);
             emit(l -> l.onStep(s.epoch(), report));

@@ -27,9 +27,16 @@ public final class BatchCodec {
     private static final Set<DType> TARGET_TYPES = EnumSet.of(DType.F32, DType.F64, DType.F16, DType.BF16);
 
     private final ModelSpec model;
+    private final FeatureBuffers buffers;
 
     public BatchCodec(ModelSpec model) {
+        this(model, FeatureBuffers.NONE);
+    }
+
+    /** @param buffers where the features' direct buffers come from */
+    public BatchCodec(ModelSpec model, FeatureBuffers buffers) {
         this.model = model;
+        this.buffers = buffers;
     }
 
     public Batch decode(byte[] value) throws RejectedRecordException {
@@ -71,7 +78,7 @@ public final class BatchCodec {
         } else if (features != model.inputs()) {
             throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
         }
-        ByteBuffer xs = x.toNativeFloats();
+        ByteBuffer xs = x.toNativeFloats(buffers);
         checkFinite(xs.asFloatBuffer(), "x");
         if (model.classification()) {
             return new Batch((int) samples, (int) features, xs, labels(y, samples), null, 1);

@@ -84,12 +84,12 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
     }
 
     /**
-     * The values as float32 ({@link #toFloats()}'s conversions) in a new direct buffer in the
-     * platform's byte order, what {@link Batch#x()} holds: little-endian float32 data is one
-     * copy, with no array in between.
+     * The values as float32 ({@link #toFloats()}'s conversions) in a direct buffer taken from
+     * {@code buffers}, in the platform's byte order, what {@link Batch#x()} holds:
+     * little-endian float32 data is one copy, with no array in between.
      */
-    public ByteBuffer toNativeFloats() {
-        ByteBuffer out = Batch.nativeFloats(Math.toIntExact(elements()));
+    public ByteBuffer toNativeFloats(FeatureBuffers buffers) {
+        ByteBuffer out = buffers.take(Math.toIntExact(elements()));
         if (dtype == DType.F32 && out.order() == ByteOrder.LITTLE_ENDIAN) {
             out.put(data.duplicate()).clear();
         } else {

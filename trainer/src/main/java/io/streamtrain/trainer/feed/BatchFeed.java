@@ -4,6 +4,7 @@ import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
+import io.streamtrain.core.codec.FeatureBuffers;
 import io.streamtrain.core.codec.RejectedRecordException;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunSpec;
@@ -51,6 +52,8 @@ import org.slf4j.LoggerFactory;
 public final class BatchFeed implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(BatchFeed.class);
     private static final long WAIT_LOG_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** Free features buffers kept for reuse, at most, however small the batches (each the size of a batch's features). */
+    private static final int KEPT_BUFFERS_MAX = 4096;
 
     /**
      * A new assignment; the trainer must roll back and call {@link #start}.
@@ -65,6 +68,7 @@ public final class BatchFeed implements Runnable {
 
     private final Consumer<byte[], ByteBuffer> consumer;
     private final String topic;
+    private final FeatureBuffers featureBuffers;
     private final BatchCodec codec;
     private final Rebatcher rebatcher;
     private final int maxEpochs;
@@ -122,8 +126,12 @@ public final class BatchFeed implements Runnable {
         this.consumer = consumer;
         this.brokerWaitNanos = brokerWait.toNanos();
         this.topic = spec.data().train();
-        this.codec = new BatchCodec(spec.model());
-        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth());
+        // as many as the prefetch queue holds when full, and a few in decoding and training: no more memory than a full queue's
+        int batchFloats = spec.batchSize() * spec.model().inputs();
+        this.featureBuffers = new FeatureBuffers((int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);
+        this.codec = new BatchCodec(spec.model(), featureBuffers);
+        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth(),
+                featureBuffers);
         this.maxEpochs = spec.maxEpochs();
         this.everySteps = spec.sync().everySteps();
         this.averaging = !spec.sync().nesterov();
@@ -152,6 +160,14 @@ public final class BatchFeed implements Runnable {
     /** A reset the trainer has not answered yet, or null. */
     public Reset takeReset() {
         return pendingReset.getAndSet(null);
+    }
+
+    /**
+     * The training thread is done with a batch this feed made (its step ran, and closed every
+     * array it made from it): its features buffer holds a later batch instead of a new one.
+     */
+    public void recycle(Batch trained) {
+        featureBuffers.give(trained.x());
     }
 
     /** The next item of the current generation, or null after {@code timeout}. */

@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.codec.FeatureBuffers;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,13 +16,15 @@ final class Rebatcher {
     private final int features;
     private final int outputs;
     private final boolean classification;
+    private final FeatureBuffers buffers;
     private ByteBuffer x;
     private long[] labels;
     private float[] targets;
     private int filled;
 
     /** @param outputs values of y per sample: class ids (1, or one per position of a causal-lm) or regression targets */
-    Rebatcher(int batchSize, int features, boolean classification, int outputs) {
+    Rebatcher(int batchSize, int features, boolean classification, int outputs, FeatureBuffers buffers) {
+        this.buffers = buffers;
         this.batchSize = batchSize;
         this.features = features;
         this.classification = classification;
@@ -68,18 +71,22 @@ final class Rebatcher {
 
     /** New arrays for the next batch: the last ones were handed out with their batch. */
     private void start() {
-        x = Batch.nativeFloats(batchSize * features);
+        x = buffers.take(batchSize * features);
         labels = classification ? new long[batchSize * outputs] : null;
         targets = classification ? null : new float[batchSize * outputs];
     }
 
     private Batch emit() {
-        Batch b = filled == batchSize
-                ? new Batch(filled, features, x, labels, targets, outputs)
-                : new Batch(filled, features, Batch.nativeFloats(filled * features).put(0, x, 0, 4 * filled * features),
-                        labels == null ? null : java.util.Arrays.copyOf(labels, filled * outputs),
-                        targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
+        if (filled == batchSize) {
+            Batch b = new Batch(filled, features, x, labels, targets, outputs);
+            reset();
+            return b;
+        }
+        Batch partial = new Batch(filled, features, buffers.take(filled * features).put(0, x, 0, 4 * filled * features),
+                labels == null ? null : java.util.Arrays.copyOf(labels, filled * outputs),
+                targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
+        buffers.give(x);
         reset();
-        return b;
+        return partial;
     }
 }

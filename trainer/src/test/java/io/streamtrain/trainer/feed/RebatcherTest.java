@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.streamtrain.core.codec.Batch;
+import io.streamtrain.core.codec.FeatureBuffers;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -49,8 +50,25 @@ class RebatcherTest {
     }
 
     @Test
+    void buffersGivenBackAreReusedAndNeverShowTheirOldSamples() {
+        FeatureBuffers buffers = new FeatureBuffers(2, 4 * FEATURES);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, buffers);
+        List<Batch> first = feed(r, 3, 3); // one full batch (0..3), two samples waiting
+        assertEquals(1, first.size());
+        java.nio.ByteBuffer trained = first.get(0).x();
+        buffers.give(trained); // the step is done with it
+        Batch partial = r.flush(); // samples 4, 5: a partial batch, in a buffer of its own size
+        assertSamples(partial, 4, 2);
+        buffers.give(partial.x()); // not kept: not a full batch's size
+        List<Batch> next = feed(r, 1, 3); // copied into a taken buffer (a record of a whole batch would be handed on as it is)
+        assertEquals(1, next.size());
+        assertSamples(next.get(0), 0, 4);
+        org.junit.jupiter.api.Assertions.assertSame(trained, next.get(0).x(), "the buffer given back holds the next full batch");
+    }
+
+    @Test
     void sixteenSamplesMakeFourFullBatchesInOrderAndNoRemainder() {
-        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, FeatureBuffers.NONE);
         List<Batch> batches = new ArrayList<>();
         batches.addAll(r.add(record(0, 3)));
         assertEquals(0, batches.size(), "3 samples do not fill a batch");
@@ -68,7 +86,7 @@ class RebatcherTest {
 
     @Test
     void recordsOfExactlyBatchSizeKeepOrderAroundPartialOnes() {
-        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, FeatureBuffers.NONE);
         // whole (passed through), partial, whole (must be spliced, not passed), whole
         List<Batch> batches = feed(r, 4, 2, 4, 4);
         assertEquals(3, batches.size());
@@ -80,7 +98,7 @@ class RebatcherTest {
 
     @Test
     void seventeenSamplesLeaveOneForFlush() {
-        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, FeatureBuffers.NONE);
         List<Batch> batches = feed(r, 3, 7, 1, 5, 1);
         assertEquals(4, batches.size());
         Batch rest = r.flush();
@@ -90,7 +108,7 @@ class RebatcherTest {
 
     @Test
     void emittedBatchesAreNotOverwrittenByLaterSamples() {
-        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, FeatureBuffers.NONE);
         List<Batch> first = r.add(record(0, 4));
         r.add(record(4, 3));
         Batch partial = r.flush();
@@ -101,7 +119,7 @@ class RebatcherTest {
 
     @Test
     void resetDropsThePartialBatch() {
-        Rebatcher r = new Rebatcher(4, FEATURES, true, 1);
+        Rebatcher r = new Rebatcher(4, FEATURES, true, 1, FeatureBuffers.NONE);
         r.add(record(0, 3));
         r.reset();
         List<Batch> out = r.add(record(50, 4));
@@ -113,7 +131,7 @@ class RebatcherTest {
     @Test
     void regressionTargetsWithTwoOutputsAreCopiedInOrder() {
         int outputs = 2;
-        Rebatcher r = new Rebatcher(3, FEATURES, false, outputs);
+        Rebatcher r = new Rebatcher(3, FEATURES, false, outputs, FeatureBuffers.NONE);
         List<Batch> batches = new ArrayList<>();
         int next = 0;
         for (int n : new int[] {2, 2, 3}) {
@@ -154,7 +172,7 @@ class RebatcherTest {
     @Test
     void aCausalLmsLabelsTravelWithTheirSamples() {
         // 2 positions per sample: x = [n, n + 0.5], y = [10n, 10n + 1]
-        Rebatcher r = new Rebatcher(3, 2, true, 2);
+        Rebatcher r = new Rebatcher(3, 2, true, 2, FeatureBuffers.NONE);
         List<Batch> out = new ArrayList<>();
         int next = 0;
         for (int n : new int[] {2, 2, 1}) {
