@@ -133,10 +133,12 @@ public final class TrainerBench implements Callable<Integer> {
      *
      * @param between the part of {@code seconds} a node's training thread spent between steps
      *     (waiting for its feed, rounds, housekeeping); 0 where not measured
+     * @param before the time from the previous epoch's last step to this epoch's first, outside
+     *     {@code seconds}: a node's epoch-end round and checkpoint; 0 where not measured
      */
-    record Epoch(long samples, double seconds, double between) {
+    record Epoch(long samples, double seconds, double between, double before) {
         Epoch(long samples, double seconds) {
-            this(samples, seconds, 0);
+            this(samples, seconds, 0, 0);
         }
 
         double samplesPerSecond() {
@@ -212,12 +214,16 @@ public final class TrainerBench implements Callable<Integer> {
                         }
                         double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
                         perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
-                        double between = measured.subList(1, measured.size()).stream().mapToDouble(Epoch::between).sum()
-                                / measured.subList(1, measured.size()).stream().mapToDouble(Epoch::seconds).sum();
+                        List<Epoch> counted = measured.subList(1, measured.size());
+                        double inEpochs = counted.stream().mapToDouble(Epoch::seconds).sum();
+                        double between = counted.stream().mapToDouble(Epoch::between).sum();
+                        double before = counted.stream().mapToDouble(Epoch::before).sum();
                         System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%s%n", round, c.label + ":", figure,
                                 measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
                                         .collect(Collectors.joining(" ")),
-                                c == Contender.NODE ? String.format(Locale.ROOT, ", %.1f %% of it between steps", 100 * between) : "");
+                                c != Contender.NODE ? "" : String.format(Locale.ROOT,
+                                        "; %.1f %% of the epochs between steps; epoch ends (round, checkpoint) %.1f %% of the run",
+                                        100 * between / inEpochs, 100 * before / (inEpochs + before)));
                     }
                 }
                 report(perRound, pythonMissing);
@@ -324,6 +330,8 @@ public final class TrainerBench implements Callable<Integer> {
         private long lastEnd;
         private long between;
         private long pendingWait;
+        /** The end of the last epoch's last step, or -1 before the first epoch ends. */
+        private long lastEpochEnd = -1;
 
         @Override
         public void onDataWait(long nanos) {
@@ -345,7 +353,9 @@ public final class TrainerBench implements Callable<Integer> {
 
         @Override
         public void onCheckpoint(CheckpointManifest m) {
-            epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9, between / 1e9));
+            double before = lastEpochEnd < 0 ? 0 : (windowStart - lastEpochEnd) / 1e9;
+            epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9, between / 1e9, before));
+            lastEpochEnd = lastEnd;
             samples = 0;
             between = 0;
             windowStart = -1;
