@@ -275,6 +275,16 @@ class DeployManifestsTest {
         }
     }
 
+    /** kustomize deploys the committed wrapper of rules.yaml (no build needed on a fresh clone): it must be what the build writes. */
+    @Test
+    void theCommittedPrometheusRuleIsWhatTheBuildWritesFromRulesYaml() throws IOException {
+        Path committed = COMMITTED_RULE;
+        Path built = Kustomize.REPO.resolve("deploy/prometheus/target/prometheusrule.yaml");
+        assertTrue(Files.exists(built), built + " is missing: the cli's build (-pl cli -am) builds deploy/prometheus first");
+        assertEquals(Files.readString(built), Files.readString(committed), "deploy/prometheus/prometheusrule.yaml is stale: run"
+                + " mvn -B package -pl deploy/prometheus && cp deploy/prometheus/target/prometheusrule.yaml deploy/prometheus/");
+    }
+
     /** The prometheus-operator component deploys deploy/prometheus/rules.yaml and deploy/grafana/streamtrain.json themselves. */
     @Test
     void rulesAndDashboardAreDeployedFromTheirOneSource() throws IOException {
@@ -299,11 +309,12 @@ class DeployManifestsTest {
                 assertEquals(dashboard, cm.at("/data/streamtrain.json").asText(), where + ": streamtrain.json as it is");
             }
         }
-        // and no copy of either lies anywhere else in deploy/ (the build's wrapper is in a target/ directory)
+        // and no copy of either lies anywhere else in deploy/ (the build's wrapper is in a target/ directory, and its committed
+        // copy is checked to be exactly that by theCommittedPrometheusRuleIsWhatTheBuildWritesFromRulesYaml)
         Set<String> alerts = new TreeSet<>();
         groups.findValues("alert").forEach(a -> alerts.add(a.asText()));
         assertFalse(alerts.isEmpty(), "rules.yaml has alerts");
-        Set<Path> sources = Set.of(MonitoringQueries.RULES, MonitoringQueries.RULE_TESTS, MonitoringQueries.DASHBOARD).stream()
+        Set<Path> sources = Set.of(MonitoringQueries.RULES, MonitoringQueries.RULE_TESTS, MonitoringQueries.DASHBOARD, COMMITTED_RULE).stream()
                 .map(f -> f.toAbsolutePath().normalize()).collect(Collectors.toSet());
         try (Stream<Path> files = Files.walk(Kustomize.REPO.resolve("deploy"))) {
             for (Path f : files.filter(Files::isRegularFile).toList()) {
@@ -585,6 +596,7 @@ class DeployManifestsTest {
     // ---- the image (deploy/Dockerfile) ---------------------------------------------------------
 
     static final Path DOCKERFILE = Kustomize.REPO.resolve("deploy/Dockerfile");
+    static final Path COMMITTED_RULE = Kustomize.REPO.resolve("deploy/prometheus/prometheusrule.yaml");
     /** The image's class path as the container sees it (ENTRYPOINT's -cp). */
     static final String IMAGE_CLASSPATH = "/app/lib/*";
 
