@@ -275,6 +275,60 @@ class DeployManifestsTest {
         }
     }
 
+    /**
+     * One NetworkPolicy per overlay holds both roles to what they do: serve their metrics port,
+     * and reach DNS and the Kafka brokers their environment names (and nothing else).
+     */
+    @Test
+    void podsReachOnlyDnsAndTheirKafkaAndServeOnlyTheirMetricsPort() {
+        for (Kustomize k : rendered.values()) {
+            List<JsonNode> policies = k.ofKind("NetworkPolicy");
+            for (String role : List.of("trainer", "evaluator")) {
+                JsonNode w = k.workload(role);
+                JsonNode c = containerRunning(w, role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN);
+                String where = k.name + " " + role;
+                List<JsonNode> mine = policies.stream().filter(p -> selects(p.at("/spec/podSelector/matchLabels"), w)).toList();
+                assertEquals(1, mine.size(), where + ": one NetworkPolicy selects its pods");
+                JsonNode policy = mine.get(0).path("spec");
+                assertEquals(List.of("Ingress", "Egress"), texts(policy.path("policyTypes")), where + ": both directions are restricted");
+                // in: the metrics port alone, by name or number (Prometheus, and the probes, which ask it)
+                int metrics = metricsPort(c, where);
+                assertFalse(policy.path("ingress").isEmpty(), where + ": Prometheus and the probes may reach the metrics port");
+                for (JsonNode rule : policy.path("ingress")) {
+                    assertFalse(rule.path("ports").isEmpty(), where + ": an ingress rule without ports opens every port");
+                    for (JsonNode port : rule.path("ports")) {
+                        assertTrue(port.path("port").asText().equals("metrics") || port.path("port").asInt() == metrics,
+                                where + ": ingress to " + port + " is not the metrics port");
+                    }
+                }
+                // out: DNS, and each bootstrap server's port; no rule without ports
+                Set<String> allowed = new TreeSet<>();
+                for (JsonNode rule : policy.path("egress")) {
+                    assertFalse(rule.path("ports").isEmpty(), where + ": an egress rule without ports opens every port");
+                    rule.path("ports").forEach(p -> allowed.add(p.path("protocol").asText("TCP") + "/" + p.path("port").asText()));
+                }
+                Set<String> needed = new TreeSet<>(Set.of("UDP/53", "TCP/53"));
+                String bootstrap = envNames(k, c).get("STREAMTRAIN_BOOTSTRAP_SERVERS");
+                assertTrue(bootstrap != null && !bootstrap.isBlank(), where + ": names its bootstrap servers");
+                for (String server : bootstrap.split(",")) {
+                    needed.add("TCP/" + server.substring(server.lastIndexOf(':') + 1).strip());
+                }
+                assertTrue(allowed.containsAll(needed), where + ": egress " + allowed + " lets through DNS and Kafka " + needed);
+                Set<String> extra = new TreeSet<>(allowed);
+                extra.removeAll(needed);
+                extra.removeIf(p -> p.equals("TCP/9092") || p.equals("TCP/9093")); // the base's Kafka ports, for overlays on either
+                assertEquals(Set.of(), extra, where + ": egress to nothing but DNS and Kafka");
+            }
+        }
+    }
+
+    private static boolean selects(JsonNode matchLabels, JsonNode workload) {
+        JsonNode labels = workload.at("/spec/template/metadata/labels");
+        List<Boolean> matches = new ArrayList<>();
+        matchLabels.fields().forEachRemaining(e -> matches.add(e.getValue().asText().equals(labels.path(e.getKey()).asText())));
+        return !matches.isEmpty() && !matches.contains(false);
+    }
+
     /** kustomize deploys the committed wrapper of rules.yaml (no build needed on a fresh clone): it must be what the build writes. */
     @Test
     void theCommittedPrometheusRuleIsWhatTheBuildWritesFromRulesYaml() throws IOException {
