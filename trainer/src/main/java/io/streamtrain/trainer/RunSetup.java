@@ -1,11 +1,13 @@
 package io.streamtrain.trainer;
 
+import io.streamtrain.core.checkpoint.PayloadStore;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
+import java.io.IOException;
 import java.util.List;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
@@ -40,7 +42,22 @@ final class RunSetup {
             if (existed.contains(Topics.deadLetters(run))) {
                 requireRoomFor(admin, Topics.deadLetters(run), trainMaxMessageBytes, "the largest record of " + spec.data().train());
             }
+            requireWritableStore(spec);
             return trainMaxMessageBytes;
+        }
+    }
+
+    /** A claim-check store the node cannot write would fail at the first epoch's end, and at every restart's. */
+    private static void requireWritableStore(RunSpec spec) {
+        if (spec.checkpoints().onKafka()) {
+            return;
+        }
+        try {
+            PayloadStore.forUri(spec.checkpoints().store()).requireWritable(spec.run());
+        } catch (IOException | SecurityException e) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "cannot write checkpoint payloads to "
+                    + spec.checkpoints().store() + " (" + e + "): make it writable by the user this node runs as,"
+                    + " or keep checkpoints on Kafka (checkpoints.store unset)", e);
         }
     }
 

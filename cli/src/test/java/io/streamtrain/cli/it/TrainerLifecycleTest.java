@@ -120,6 +120,23 @@ class TrainerLifecycleTest {
     }
 
     @Test
+    void aClaimCheckStoreItCannotWriteIsBadConfigurationBeforeAnyTraining() throws Exception {
+        // the run's directory in the store is taken by a file: no user, root included, can write there
+        Path store = Files.createDirectories(dir.resolve("store"));
+        Files.writeString(store.resolve("no-store"), "not a directory");
+        Path spec = Files.writeString(dir.resolve("store.yaml"), spec("no-store", TOPIC)
+                + "checkpoints: { store: " + store.toUri() + " }\n");
+        try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-w")) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(2, exit, "a restart cannot make the store writable:\n" + out);
+            assertTrue(out.contains("cannot write checkpoint payloads to " + store.toUri()), out);
+            assertFalse(out.contains("epoch 1 step"), "it says so before training:\n" + out);
+            assertNoStackTrace(out);
+        }
+    }
+
+    @Test
     void unknownSpecKeyIsBadConfigurationNamingTheKeyPath() throws Exception {
         String misspelt = spec("bad-spec", TOPIC) + "regularisation: { l2: 0.01 }\n";
         Path top = Files.writeString(dir.resolve("top.yaml"), misspelt);

@@ -37,8 +37,30 @@ public final class PayloadStore {
         Path target = dir.resolve(checkpointId + ".safetensors");
         // not Files.createTempFile: its owner-only permissions would keep an evaluator running as another user out
         Path tmp = dir.resolve(checkpointId + "." + java.util.UUID.randomUUID() + ".tmp");
-        Files.write(tmp, payload, java.nio.file.StandardOpenOption.CREATE_NEW);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try {
+            Files.write(tmp, payload, java.nio.file.StandardOpenOption.CREATE_NEW);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp); // a full disk left a part-written file behind
+            throw e;
+        }
         return target.toUri().toString();
+    }
+
+    /**
+     * Checks, before a run trains, that this process can write the run's payloads: a store it
+     * may not write to (read-only, another owner) is configuration, which a restart cannot fix.
+     *
+     * @throws IOException naming the path that refused
+     */
+    public void requireWritable(String run) throws IOException {
+        Path dir = root.resolve(run);
+        Files.createDirectories(dir);
+        Path probe = dir.resolve(".streamtrain-write-check." + java.util.UUID.randomUUID() + ".tmp");
+        try {
+            Files.write(probe, new byte[0], java.nio.file.StandardOpenOption.CREATE_NEW);
+        } finally {
+            Files.deleteIfExists(probe);
+        }
     }
 }

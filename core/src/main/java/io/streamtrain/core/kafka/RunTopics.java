@@ -11,6 +11,7 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
@@ -84,6 +85,20 @@ public final class RunTopics {
     }
 
     /**
+     * Why topics could not be made: refused by the ACLs is configuration (exit 2: a restart
+     * cannot fix it), anything else may pass (a broker restarting, a timeout) and is retried.
+     */
+    static StartupException cannotCreate(List<String> names, Throwable cause) {
+        if (cause instanceof AuthorizationException) {
+            return new StartupException(StartupException.BAD_CONFIGURATION, "this client may not create topics " + names
+                    + " (Kafka: " + cause.getMessage() + "). Create them yourself with the settings docs/deploy.md lists,"
+                    + " or grant this principal CREATE on them", cause);
+        }
+        return new StartupException(StartupException.RETRYABLE, "cannot create topics " + names + ": " + cause.getMessage()
+                + ". Create them yourself, or grant this client CREATE on them", cause);
+    }
+
+    /**
      * Creates the topics that do not exist yet; existing ones are left as they are.
      *
      * @return the names of the topics that existed already (an operator's settings apply to them)
@@ -111,10 +126,7 @@ public final class RunTopics {
             }
             return existed;
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            throw new StartupException(StartupException.RETRYABLE, "cannot create topics "
-                    + topics.stream().map(NewTopic::name).toList() + ": " + cause.getMessage()
-                    + ". Create them yourself, or grant this client CREATE on them", e);
+            throw cannotCreate(topics.stream().map(NewTopic::name).toList(), e instanceof ExecutionException ? e.getCause() : e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted", e);

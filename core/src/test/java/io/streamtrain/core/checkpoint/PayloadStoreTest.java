@@ -2,11 +2,13 @@ package io.streamtrain.core.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,5 +27,28 @@ class PayloadStoreTest {
         try (var files = Files.list(dir.resolve("run-a"))) {
             assertEquals(1, files.count(), "no temp file left behind");
         }
+    }
+
+    @Test
+    void aWriteThatFailsLeavesNoPartFileBehind(@TempDir Path dir) throws Exception {
+        PayloadStore store = PayloadStore.forUri(dir.toUri().toString());
+        // the payload's name is taken by a directory that is not empty: writing the temp file works, the rename fails
+        Path taken = Files.createDirectories(dir.resolve("run-a").resolve("run-a-e0001-abcd.safetensors"));
+        Files.writeString(taken.resolve("x"), "x");
+        assertThrows(java.io.IOException.class, () -> store.put("run-a", "run-a-e0001-abcd", new byte[] {1, 2}));
+        try (var files = Files.list(dir.resolve("run-a"))) {
+            assertEquals(List.of(taken), files.toList(), "no .tmp file left behind");
+        }
+    }
+
+    @Test
+    void aStoreTheProcessCannotWriteIsFoundBeforeAnyPayload(@TempDir Path dir) throws Exception {
+        PayloadStore store = PayloadStore.forUri(dir.toUri().toString());
+        store.requireWritable("run-a");
+        try (var files = Files.list(dir.resolve("run-a"))) {
+            assertEquals(0, files.count(), "the check leaves nothing behind");
+        }
+        Files.writeString(dir.resolve("run-b"), "a file where the run's directory goes");
+        assertThrows(java.io.IOException.class, () -> store.requireWritable("run-b"));
     }
 }
