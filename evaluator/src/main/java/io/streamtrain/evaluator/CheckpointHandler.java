@@ -18,7 +18,6 @@ import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import io.streamtrain.core.logging.Logs;
@@ -66,15 +65,15 @@ final class CheckpointHandler {
 
     /**
      * A checkpoint is never fatal: whatever goes wrong with one (a manifest missing a field,
-     * DJL refusing the weights, a validation set that cannot be read) rejects it, with the
-     * reason, and the evaluator goes on. Only what no other record could avoid is thrown:
-     * a fenced or unauthorized producer, a group that moved on.
+     * DJL refusing the weights, a validation topic this evaluator may not read) rejects it,
+     * with the reason, and the evaluator goes on. Only what no other record could avoid is
+     * thrown: a fenced or unauthorized producer ({@link EvaluatorProducer.FatalException}), a
+     * group that moved on.
      */
     void handle(ConsumerRecord<byte[], byte[]> r) {
         try {
             accept(r);
-        } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | AuthorizationException
-                | CommitFailedException e) {
+        } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | CommitFailedException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
             // an Error too: one record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the

@@ -55,9 +55,12 @@ class CheckpointHandlerTest {
 
     /** An evaluator taking up the topic: no state yet; {@code val_loss} improves with the epoch. */
     CheckpointHandler evaluator() {
+        return evaluator((state, spec, c) -> new Scoring.Scored(Map.of("val_loss", 1.0 / c.manifest().epoch()), 0.01, List.of()));
+    }
+
+    CheckpointHandler evaluator(Scoring scoring) {
         StopFeed stops = new StopFeed(control);
         EvaluatorEvents events = new EvaluatorEvents() {};
-        Scoring scoring = (state, spec, c) -> new Scoring.Scored(Map.of("val_loss", 1.0 / c.manifest().epoch()), 0.01, List.of());
         EvaluatorProducer transactions = new EvaluatorProducer(producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP),
                 TIMEOUT, Duration.ZERO);
         return new CheckpointHandler(new RunStateLoader(group, reader, stops, events, TIMEOUT), stops, scoring, transactions,
@@ -183,5 +186,28 @@ class CheckpointHandlerTest {
                 .filter(p -> p.topic().equals(Topics.deadLetters(RUN))).findFirst().orElseThrow();
         assertEquals(Long.toString(manifest.offset()), Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
         assertEquals(List.of(RUN), topicsEnsured, "its dead-letter topic is made sure of before it is written");
+    }
+
+    @Test
+    void aValidationTopicTheEvaluatorMayNotReadRejectsThatCheckpointAndTheEvaluatorGoesOn() {
+        CheckpointManifest refused = manifest("r-e0001-a", 1);
+        CheckpointManifest next = manifest("r-e0002-b", 2);
+        for (CheckpointManifest m : List.of(refused, next)) {
+            topic.chunks(m.checkpointId(), Fixtures.payload(m.epoch()), CHUNK_BYTES).forEach(topic::append);
+            topic.appendManifest(m);
+        }
+        CheckpointHandler handler = evaluator((state, spec, c) -> {
+            if (c.manifest().epoch() == 1) {
+                throw new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("someone.elses.validation"));
+            }
+            return new Scoring.Scored(Map.of("val_loss", 0.5), 0.01, List.of());
+        });
+        topic.records.forEach(handler::handle); // throws nothing: one run's ACLs must not stop the evaluator of every run
+
+        List<EvaluationRecord> answers = evaluations();
+        assertEquals(List.of(EvaluationRecord.REJECTED, EvaluationRecord.EVALUATED),
+                answers.stream().map(EvaluationRecord::status).toList(), answers.toString());
+        assertTrue(answers.get(0).explanation().contains("someone.elses.validation"), answers.get(0).explanation());
+        assertEquals(List.of(3L, 6L), committedOffsets(), "the refused checkpoint's offset moves on with its answer");
     }
 }
