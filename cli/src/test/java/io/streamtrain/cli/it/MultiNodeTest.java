@@ -336,7 +336,8 @@ class MultiNodeTest {
         kafka.createTopic("sgd.joined", 1);
         kafka.produce("sgd.joined", 1, joined);
 
-        // what each run's nodes said of their group generations: a failure shows whether the membership was as planned
+        // what each run's nodes said of their group generations and what went wrong, and each checkpoint's rounds and
+        // records: a failure shows whether the membership, the rounds (60 of one step per epoch) and the data were as planned
         List<String> membership = new ArrayList<>();
         List<Checkpoint> reference = runSgd(dir, "sgd-reference", "sgd.joined", 16, 1, membership);
         List<Checkpoint> split = runSgd(dir, "sgd-split", "sgd.split", 8, 2, membership);
@@ -352,17 +353,18 @@ class MultiNodeTest {
                     int at = i;
                     int epoch = e + 1;
                     assertEquals(want[i], got[i], 2e-5 + 2e-5 * Math.abs(want[i]),
-                            () -> "epoch " + epoch + " " + p.getKey() + "[" + at + "]; the runs' group generations:\n" + history);
+                            () -> "epoch " + epoch + " " + p.getKey() + "[" + at + "]; the runs' group generations, warnings and"
+                                    + " checkpoints:\n" + history);
                 }
                 int epoch = e + 1;
                 assertArrayEquals(got, again.get(e).parameters().get(p.getKey()).toFloats(),
                         () -> "the same membership history gives bit-identical checkpoints: epoch " + epoch + " " + p.getKey()
-                                + "; the runs' group generations:\n" + history);
+                                + "; the runs' group generations, warnings and checkpoints:\n" + history);
             }
         }
     }
 
-    /** @param membership gets the nodes' lines about the group generations they trained in */
+    /** @param membership gets the nodes' lines about the group generations they trained in, their warnings and the checkpoints */
     private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n, List<String> membership) throws Exception {
         List<ServiceProcess> nodes = nodes(dir, run, n, """
                 run: %s
@@ -380,12 +382,22 @@ class MultiNodeTest {
         try {
             awaitAllExitZero(nodes);
             for (ServiceProcess node : nodes) {
-                node.output().lines().filter(l -> l.contains("group generation")).forEach(l -> membership.add(run + ": " + l));
+                // its warnings too, but not the MKL notice every node on a non-Intel CPU gives
+                node.output().lines().filter(l -> l.contains("group generation")
+                        || (l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines"))
+                        .forEach(l -> membership.add(run + ": " + l));
             }
         } finally {
             nodes.forEach(ServiceProcess::close);
         }
-        return TrainerNodeTest.checkpoints(kafka, run);
+        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
+        for (Checkpoint c : cps) {
+            CheckpointManifest m = c.manifest();
+            membership.add(run + ": checkpoint of epoch " + m.epoch() + " by " + m.node() + ": round " + m.round() + ", step " + m.step()
+                    + ", " + m.metrics().get("samples") + " samples, " + m.metrics().get("records") + " records, checksum "
+                    + m.recordsChecksum());
+        }
+        return cps;
     }
 
     private static void produceTo(String topic, int partition, List<byte[]> values) {
