@@ -245,14 +245,15 @@ public final class TrainerNode implements AutoCloseable {
     }
 
     private Start begin(ModelState state, InitialWeights from) {
-        log.info("starting run {} from {}{}", spec.run(), from == null ? "seed " + spec.init().seed() : from.source(),
+        byte[] payload = state.toPayload(Map.of());
+        // every node of a run must start from the same state: the fingerprint lets a reader of the logs compare them
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(payload);
+        log.info("starting run {} from {} (initial state crc32c {}){}", spec.run(), from == null ? "seed " + spec.init().seed()
+                : from.source(), String.format("%08x", crc.getValue()),
                 state.frozen().isEmpty() ? "" : "; frozen (init.freeze): " + String.join(", ", state.frozen()));
-        return new Start(RoundState.start(0, 0, 0, payloadOf(state), null, -1, 0, RoundSums.ZERO), -1, -1);
-    }
-
-    private static SafeTensors.Document payloadOf(ModelState state) {
         try {
-            return SafeTensors.read(state.toPayload(Map.of()));
+            return new Start(RoundState.start(0, 0, 0, SafeTensors.read(payload), null, -1, 0, RoundSums.ZERO), -1, -1);
         } catch (SafeTensorsException e) {
             throw new IllegalStateException(e);
         }

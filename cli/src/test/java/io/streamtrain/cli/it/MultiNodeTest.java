@@ -22,6 +22,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -381,9 +385,17 @@ class MultiNodeTest {
                 """.formatted(run, topic, batchSize, n));
         try {
             awaitAllExitZero(nodes);
+            // the run's round 0 is each node's own initial state: all must be the same, or the rounds average different models
+            Set<String> initial = new TreeSet<>();
+            for (ServiceProcess node : nodes) {
+                Matcher m = Pattern.compile("initial state crc32c ([0-9a-f]{8})").matcher(node.output());
+                assertTrue(m.find(), "a node that starts a run says what state it starts from:\n" + node.output());
+                initial.add(m.group(1));
+            }
+            assertEquals(1, initial.size(), run + ": every node starts from the same state (init.seed 3): " + initial);
             for (ServiceProcess node : nodes) {
                 // its warnings too, but not the MKL notice every node on a non-Intel CPU gives
-                node.output().lines().filter(l -> l.contains("group generation")
+                node.output().lines().filter(l -> l.contains("group generation") || l.contains("starting run")
                         || (l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines"))
                         .forEach(l -> membership.add(run + ": " + l));
             }
