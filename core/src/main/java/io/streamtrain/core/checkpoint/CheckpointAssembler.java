@@ -57,7 +57,8 @@ public final class CheckpointAssembler {
                 chunks.discard(id); // its chunks will never make a checkpoint
             }
             throw new CheckpointRejectedException(String.valueOf(id),
-                    "manifest at offset " + record.offset() + " is not valid JSON: " + e.getMessage());
+                    "manifest at offset " + record.offset() + (e instanceof com.fasterxml.jackson.core.JsonProcessingException
+                            ? " is not valid JSON: " : " cannot be read: ") + e.getMessage());
         }
         if (m.payload() == null) {
             chunks.discard(m.checkpointId());

@@ -2,6 +2,7 @@ package io.streamtrain.core.checkpoint;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -80,7 +81,15 @@ public final class CheckpointCodec {
     }
 
     public static CheckpointManifest manifestFromJson(byte[] json) throws IOException {
-        return JSON.readValue(json, CheckpointManifest.class);
+        com.fasterxml.jackson.databind.JsonNode tree = JSON.readTree(json);
+        if (tree == null || !tree.isObject()) {
+            throw new IOException("a manifest is a JSON object");
+        }
+        String refusal = FormatVersion.refusal("the manifest", FormatVersion.of(tree, "version"), CheckpointManifest.VERSION);
+        if (refusal != null) {
+            throw new IOException(refusal);
+        }
+        return JSON.treeToValue(tree, CheckpointManifest.class);
     }
 
     /**

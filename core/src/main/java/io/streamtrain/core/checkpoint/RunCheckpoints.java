@@ -8,6 +8,7 @@ import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
@@ -54,7 +55,7 @@ public final class RunCheckpoints {
     }
 
     /**
-     * @param unreadable told about each manifest that is not valid JSON (skipped)
+     * @param unreadable told about each manifest that cannot be read (not valid JSON, or of a newer format; skipped)
      * @throws StartupException exit 2 when the run has no checkpoint at all
      */
     public static Listing list(Consumer<byte[], byte[]> consumer, String run, Duration timeout, java.util.function.Consumer<String> unreadable) {
@@ -68,7 +69,8 @@ public final class RunCheckpoints {
                     manifests.add(m);
                     json.put(m.checkpointId(), r.value());
                 } catch (IOException e) {
-                    unreadable.accept("skipping an unreadable manifest at offset " + r.offset() + " of " + topic);
+                    unreadable.accept("skipping an unreadable manifest at offset " + r.offset() + " of " + topic + ": "
+                            + Logs.escape(e.getMessage()));
                 }
             }
         });

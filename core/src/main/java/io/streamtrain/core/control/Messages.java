@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
@@ -40,12 +41,13 @@ public final class Messages {
     public static byte[] encode(ControlMessage m) {
         ObjectNode node = JSON.valueToTree(m);
         ObjectNode out = JSON.createObjectNode().put("type", typeOf(m));
+        FormatVersion.stamp(out, FormatVersion.CONTROL);
         out.setAll(node);
         return bytes(out);
     }
 
     public static byte[] encode(EvaluationRecord r) {
-        return bytes(JSON.valueToTree(r));
+        return bytes(FormatVersion.stamp(JSON.valueToTree(r), FormatVersion.EVALUATION));
     }
 
     /** @return the message, or empty for a type this version does not know (ignore and count it) */
@@ -64,6 +66,7 @@ public final class Messages {
         if (cls == null) {
             return Optional.empty();
         }
+        requireReadable(node, "a " + type + " message", FormatVersion.CONTROL);
         ControlMessage m = convert(node, cls);
         if (m.run() == null || m.id() == null) {
             throw new MalformedMessageException("a " + type + " message needs 'run' and 'id'");
@@ -77,7 +80,15 @@ public final class Messages {
         if (!EvaluationRecord.TYPE.equals(node.path("type").asText(""))) {
             return Optional.empty();
         }
+        requireReadable(node, "an evaluation record", FormatVersion.EVALUATION);
         return Optional.of(convert(node, EvaluationRecord.class));
+    }
+
+    private static void requireReadable(JsonNode node, String what, int known) throws MalformedMessageException {
+        String refusal = FormatVersion.refusal(what, FormatVersion.of(node, FormatVersion.FIELD), known);
+        if (refusal != null) {
+            throw new MalformedMessageException(refusal);
+        }
     }
 
     private static String typeOf(ControlMessage m) {

@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.sync;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -8,6 +9,8 @@ import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -210,11 +213,11 @@ public final class SyncChannel implements AutoCloseable {
                 if (CheckpointCodec.CHUNK.equals(type)) {
                     chunks.accept(r);
                 } else if (JOIN.equals(type)) {
-                    SyncMessage.Join j = JSON.readValue(r.value(), SyncMessage.Join.class);
+                    SyncMessage.Join j = JSON.treeToValue(readable(r), SyncMessage.Join.class);
                     syncLog.accept(r.offset(), r.timestamp(), j, null);
                     out.add(new Read(r.offset(), j));
                 } else if (CONTRIBUTION.equals(type)) {
-                    SyncMessage.Contribution c = JSON.readValue(r.value(), SyncMessage.Contribution.class);
+                    SyncMessage.Contribution c = JSON.treeToValue(readable(r), SyncMessage.Contribution.class);
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
                     syncLog.accept(r.offset(), r.timestamp(), c, state);
                     out.add(new Read(r.offset(), c));
@@ -226,6 +229,24 @@ public final class SyncChannel implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * A sync message's document, if this version reads its format. A newer one means a node of a
+     * newer streamtrain joined the run: skipping it would leave every round open, so the node stops,
+     * saying why (exit 2: the versions must be made the same).
+     */
+    private JsonNode readable(ConsumerRecord<byte[], byte[]> r) throws IOException {
+        JsonNode doc = JSON.readTree(r.value());
+        if (doc == null || !doc.isObject()) {
+            throw new IOException("not a JSON object");
+        }
+        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + topic,
+                FormatVersion.of(doc, FormatVersion.FIELD), FormatVersion.SYNC);
+        if (refusal != null) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, refusal);
+        }
+        return doc;
     }
 
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
@@ -266,7 +287,7 @@ public final class SyncChannel implements AutoCloseable {
 
     private static byte[] json(Object o) {
         try {
-            return JSON.writeValueAsBytes(o);
+            return JSON.writeValueAsBytes(FormatVersion.stamp(JSON.valueToTree(o), FormatVersion.SYNC));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
