@@ -261,9 +261,12 @@ final class WatchedRun {
             exported = "0".equals(export[0]) ? ", best.safetensors" : " (best.safetensors could not be written: " + export[1].strip() + ")";
         }
         int trained = lastEpoch(manifests);
-        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs in %.1f s%s%n", run,
+        // the nodes go on training while the evaluator scores: they may have trained past the epoch it stopped at
+        String stopAt = stop != null && stop.epoch() < trained
+                ? String.format(Locale.ROOT, " (the evaluator's STOP came at epoch %d)", stop.epoch()) : "";
+        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs%s in %.1f s%s%n", run,
                 runReport.outcome().stoppedEarly() ? "stopped early" : "finished",
-                trained, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
+                trained, stopAt, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
                         : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
                                 last.best().checkpointId(), last.best().epoch(), last.best().value()));
         out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");

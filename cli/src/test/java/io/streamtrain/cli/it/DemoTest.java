@@ -28,12 +28,17 @@ class DemoTest {
         String[] demo = CtlTest.streamtrain("demo", "--built-in", "--report-dir", dir.toString());
         assertEquals("0", demo[0], demo[1]);
         String out = demo[1];
-        Matcher done = Pattern.compile("stopped early after (\\d+) epochs in [\\d.]+ s; the run's result is its best checkpoint "
-                + "demo-e\\d{4}-\\w+ \\(epoch (\\d+), val_loss").matcher(out);
+        Matcher done = Pattern.compile("stopped early after (\\d+) epochs(?: \\(the evaluator's STOP came at epoch (\\d+)\\))? in [\\d.]+ s;"
+                + " the run's result is its best checkpoint demo-e\\d{4}-\\w+ \\(epoch (\\d+), val_loss").matcher(out);
         assertTrue(done.find(), out);
-        int stoppedAt = Integer.parseInt(done.group(1));
-        int best = Integer.parseInt(done.group(2));
+        int trained = Integer.parseInt(done.group(1));
+        // the nodes train on while the evaluator scores: they may finish an epoch past the one it stopped at, and the line says so
+        int stoppedAt = done.group(2) == null ? trained : Integer.parseInt(done.group(2));
+        int best = Integer.parseInt(done.group(3));
         assertEquals(best + 3, stoppedAt, "patience 3: stopped three epochs after the best\n" + out);
+        assertTrue(trained >= stoppedAt, out);
+        assertTrue(out.contains(String.format("epoch %2d  evaluated", stoppedAt)) && out.lines()
+                .anyMatch(l -> l.contains(String.format("epoch %2d  evaluated", stoppedAt)) && l.contains("-> STOP")), out);
         for (int e = 1; e <= stoppedAt; e++) {
             assertTrue(out.contains(String.format("epoch %2d  trained", e)) && out.contains(String.format("epoch %2d  evaluated", e)), out);
         }
