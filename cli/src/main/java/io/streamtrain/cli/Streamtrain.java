@@ -3,6 +3,8 @@ package io.streamtrain.cli;
 import io.streamtrain.cli.export.ExportCommand;
 import io.streamtrain.cli.ingest.IngestCommand;
 import io.streamtrain.cli.results.ResultsCommand;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
 import java.io.ByteArrayOutputStream;
@@ -21,6 +23,11 @@ public final class Streamtrain {
     private Streamtrain() {}
 
     public static void main(String[] args) {
+        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
+        if (logFormat != null) {
+            System.err.println("streamtrain: " + logFormat); // every command: logback would silently log nothing
+            System.exit(StartupException.BAD_CONFIGURATION);
+        }
         System.exit(commandLine().execute(args));
     }
 

@@ -834,8 +834,11 @@ class DeployManifestsTest {
                 names.add("DJL_CACHE_DIR");
             }
         }
-        if (Files.readString(Kustomize.REPO.resolve("deploy/image/logback.xml")).contains("${STREAMTRAIN_LOG_LEVEL")) {
-            names.add("STREAMTRAIN_LOG_LEVEL");
+        String logback = Files.readString(Kustomize.REPO.resolve("deploy/image/logback.xml"));
+        for (String v : List.of("STREAMTRAIN_LOG_LEVEL", "STREAMTRAIN_LOG_FORMAT")) {
+            if (logback.contains("${" + v)) {
+                names.add(v);
+            }
         }
         return names;
     }

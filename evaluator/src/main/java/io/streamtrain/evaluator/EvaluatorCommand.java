@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.MetricsServer;
 import java.time.Duration;
@@ -60,6 +61,11 @@ public final class EvaluatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
+        if (logFormat != null) {
+            System.err.println("streamtrain: " + logFormat);
+            return StartupException.BAD_CONFIGURATION;
+        }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         Health health = new Health(Duration.ofMinutes(2));
         MetricsServer metrics;

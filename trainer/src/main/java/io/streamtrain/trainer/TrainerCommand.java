@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
@@ -74,6 +75,11 @@ public final class TrainerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
+        if (logFormat != null) {
+            System.err.println("streamtrain: " + logFormat);
+            return StartupException.BAD_CONFIGURATION;
+        }
         RunSpec runSpec;
         try {
             runSpec = RunSpecParser.load(spec);

@@ -137,6 +137,28 @@ class TrainerLifecycleTest {
     }
 
     @Test
+    void jsonLogsAreOneJsonObjectPerLineAndAnUnknownFormatIsRefused() throws Exception {
+        Path spec = Files.writeString(dir.resolve("json.yaml"), spec("json-logs", TOPIC));
+        List<String> args = List.of("--spec", spec.toString(), "--bootstrap-servers", kafka.broker.bootstrapServers(), "--node-id", "node-j");
+        try (ServiceProcess trainer = new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "json"))) {
+            trainer.awaitLine(l -> l.contains("starting run json-logs"), 60);
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            List<String> lines = trainer.output().lines().toList();
+            for (String line : lines) {
+                com.fasterxml.jackson.databind.JsonNode event = json.readTree(line); // throws on a line that is not JSON
+                assertTrue(event.hasNonNull("level") && event.hasNonNull("loggerName") && event.has("formattedMessage"), line);
+            }
+            assertTrue(lines.stream().anyMatch(l -> l.contains("\"level\":\"INFO\"") && l.contains("starting run json-logs")), lines.toString());
+        }
+        try (ServiceProcess trainer = new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "xml"))) {
+            int exit = trainer.awaitExit(60);
+            String out = trainer.output();
+            assertEquals(2, exit, "a format logback has no appender for would silence every log line:\n" + out);
+            assertTrue(out.contains("STREAMTRAIN_LOG_FORMAT=xml is not a log format; use one of [text, json]"), out);
+        }
+    }
+
+    @Test
     void unknownSpecKeyIsBadConfigurationNamingTheKeyPath() throws Exception {
         String misspelt = spec("bad-spec", TOPIC) + "regularisation: { l2: 0.01 }\n";
         Path top = Files.writeString(dir.resolve("top.yaml"), misspelt);

@@ -10,7 +10,23 @@ public final class Logs {
     /** The most characters of one value that reach a line. */
     public static final int MAX_CHARS = 200;
 
+    /** Chooses the services' log format (deploy/image/logback.xml, the cli's logback.xml): text or json. */
+    public static final String FORMAT_ENV = "STREAMTRAIN_LOG_FORMAT";
+    /** The formats the log configurations have an appender for. */
+    public static final java.util.List<String> FORMATS = java.util.List.of("text", "json");
+
     private Logs() {}
+
+    /**
+     * Why {@code value} of {@link #FORMAT_ENV} is refused, or null when it names a format (or is
+     * unset): logback, asked for an appender it has not, would silently log nothing.
+     */
+    public static String formatRefusal(String value) {
+        if (value == null || value.isEmpty() || FORMATS.contains(value)) {
+            return null;
+        }
+        return FORMAT_ENV + "=" + escape(value) + " is not a log format; use one of " + FORMATS;
+    }
 
     /** {@code value} with control characters escaped ({@code \n}, {@code \u001b}, ...) and cut after {@link #MAX_CHARS}. */
     public static String escape(Object value) {

@@ -24,4 +24,12 @@ class LogsTest {
         assertTrue(cut.startsWith("y".repeat(Logs.MAX_CHARS)) && cut.endsWith("…(50 more)"), cut);
         assertFalse(Logs.escape("z".repeat(Logs.MAX_CHARS)).contains("more"));
     }
+
+    @Test
+    void aLogFormatIsTextOrJsonAndAnythingElseIsRefusedNamingBoth() {
+        for (String ok : new String[] {null, "", "text", "json"}) {
+            assertEquals(null, Logs.formatRefusal(ok), ok);
+        }
+        assertEquals("STREAMTRAIN_LOG_FORMAT=JSON is not a log format; use one of [text, json]", Logs.formatRefusal("JSON"));
+    }
 }
