@@ -23,9 +23,7 @@ public final class Streamtrain {
     private Streamtrain() {}
 
     public static void main(String[] args) {
-        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
-        if (logFormat != null) {
-            System.err.println("streamtrain: " + logFormat); // every command: logback would silently log nothing
+        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) { // every command: logback would log nothing
             System.exit(StartupException.BAD_CONFIGURATION);
         }
         System.exit(commandLine().execute(args));

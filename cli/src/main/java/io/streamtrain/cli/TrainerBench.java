@@ -212,9 +212,9 @@ public final class TrainerBench implements Callable<Integer> {
                             System.out.println("bench trainer: the PyTorch loop is skipped: " + pythonMissing);
                             continue;
                         }
-                        double figure = median(measured.subList(1, measured.size()).stream().map(Epoch::samplesPerSecond).toList());
+                        List<Epoch> counted = measured.subList(1, measured.size()); // the first epoch is warm-up
+                        double figure = median(counted.stream().map(Epoch::samplesPerSecond).toList());
                         perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
-                        List<Epoch> counted = measured.subList(1, measured.size());
                         double inEpochs = counted.stream().mapToDouble(Epoch::seconds).sum();
                         double between = counted.stream().mapToDouble(Epoch::between).sum();
                         double before = counted.stream().mapToDouble(Epoch::before).sum();

@@ -251,8 +251,7 @@ class DeployManifestsTest {
             List<JsonNode> monitors = k.ofKind("PodMonitor");
             for (String role : List.of("trainer", "evaluator")) {
                 JsonNode w = k.workload(role);
-                String main = role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN;
-                int port = metricsPort(containerRunning(w, main), k.name);
+                int port = metricsPort(containerRunning(w, mainOf(role)), k.name);
                 JsonNode annotations = w.at("/spec/template/metadata/annotations");
                 List<JsonNode> mine = monitors.stream().filter(m -> m.at("/metadata/name").asText().equals("streamtrain-" + role)).toList();
                 assertTrue(annotations.has("prometheus.io/scrape") ^ !mine.isEmpty(),
@@ -285,7 +284,7 @@ class DeployManifestsTest {
             List<JsonNode> policies = k.ofKind("NetworkPolicy");
             for (String role : List.of("trainer", "evaluator")) {
                 JsonNode w = k.workload(role);
-                JsonNode c = containerRunning(w, role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN);
+                JsonNode c = containerRunning(w, mainOf(role));
                 String where = k.name + " " + role;
                 List<JsonNode> mine = policies.stream().filter(p -> selects(p.at("/spec/podSelector/matchLabels"), w)).toList();
                 assertEquals(1, mine.size(), where + ": one NetworkPolicy selects its pods");
@@ -322,6 +321,7 @@ class DeployManifestsTest {
         }
     }
 
+    /** Whether a selector by labels (not empty) matches every label of the workload's pods it names. */
     private static boolean selects(JsonNode matchLabels, JsonNode workload) {
         JsonNode labels = workload.at("/spec/template/metadata/labels");
         List<Boolean> matches = new ArrayList<>();
@@ -917,10 +917,13 @@ class DeployManifestsTest {
     }
 
     static void assertSelects(JsonNode matchLabels, JsonNode workload, String what) {
-        assertTrue(matchLabels.size() > 0, what + " selects by labels");
-        JsonNode labels = workload.at("/spec/template/metadata/labels");
-        matchLabels.fields().forEachRemaining(e -> assertEquals(e.getValue().asText(), labels.path(e.getKey()).asText(),
-                what + " selects the pods of " + Kustomize.id(workload)));
+        assertTrue(selects(matchLabels, workload), what + " selects the pods of " + Kustomize.id(workload) + " by labels: "
+                + matchLabels + ", the pods' " + workload.at("/spec/template/metadata/labels"));
+    }
+
+    /** The main class the image runs for a role, trainer or evaluator. */
+    static String mainOf(String role) {
+        return role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN;
     }
 
     static Duration grace(String mainClass) {

@@ -227,7 +227,6 @@ final class CheckpointHandler {
         }
     }
 
-    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
     /**
      * An incomplete checkpoint whose epoch the run's evaluations already answer: the manifest
      * of a checkpoint whose first chunks lay before the offset this evaluator restarted from (it
@@ -252,6 +251,7 @@ final class CheckpointHandler {
         return true;
     }
 
+    /** A checkpoint not to evaluate: only the consumer offset moves past it. */
     private void skip(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
         log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
                 state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");

@@ -61,9 +61,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
-        if (logFormat != null) {
-            System.err.println("streamtrain: " + logFormat);
+        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) {
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);

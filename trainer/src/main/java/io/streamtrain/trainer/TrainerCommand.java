@@ -75,9 +75,7 @@ public final class TrainerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String logFormat = Logs.formatRefusal(System.getenv(Logs.FORMAT_ENV));
-        if (logFormat != null) {
-            System.err.println("streamtrain: " + logFormat);
+        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) {
             return StartupException.BAD_CONFIGURATION;
         }
         RunSpec runSpec;

@@ -247,10 +247,8 @@ public final class TrainerNode implements AutoCloseable {
     private Start begin(ModelState state, InitialWeights from) {
         byte[] payload = state.toPayload(Map.of());
         // every node of a run must start from the same state: the fingerprint lets a reader of the logs compare them
-        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(payload);
         log.info("starting run {} from {} (initial state crc32c {}){}", spec.run(), from == null ? "seed " + spec.init().seed()
-                : from.source(), String.format("%08x", crc.getValue()),
+                : from.source(), SyncChannel.crc32c(payload),
                 state.frozen().isEmpty() ? "" : "; frozen (init.freeze): " + String.join(", ", state.frozen()));
         try {
             return new Start(RoundState.start(0, 0, 0, SafeTensors.read(payload), null, -1, 0, RoundSums.ZERO), -1, -1);

@@ -1,6 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
@@ -81,11 +82,11 @@ public final class CheckpointCodec {
     }
 
     public static CheckpointManifest manifestFromJson(byte[] json) throws IOException {
-        com.fasterxml.jackson.databind.JsonNode tree = JSON.readTree(json);
+        JsonNode tree = JSON.readTree(json);
         if (tree == null || !tree.isObject()) {
             throw new IOException("a manifest is a JSON object");
         }
-        String refusal = FormatVersion.refusal("the manifest", FormatVersion.of(tree, "version"), CheckpointManifest.VERSION);
+        String refusal = FormatVersion.refusal("the manifest", tree, "version", CheckpointManifest.VERSION);
         if (refusal != null) {
             throw new IOException(refusal);
         }

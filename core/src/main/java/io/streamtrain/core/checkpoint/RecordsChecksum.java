@@ -26,11 +26,7 @@ public final class RecordsChecksum {
 
     /** One record's share of the sum. */
     public static long of(byte[] value) {
-        CRC32C crc = new CRC32C();
-        if (value != null) {
-            crc.update(value);
-        }
-        return crc.getValue();
+        return of(value == null ? null : ByteBuffer.wrap(value));
     }
 
     /** The sum as a manifest carries it, e.g. {@code crc32c-sum:00000004d2a1c3f0}. */

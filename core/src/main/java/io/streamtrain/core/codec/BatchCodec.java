@@ -154,7 +154,7 @@ public final class BatchCodec {
             throw new RejectedRecordException(RejectReason.SHAPE, "regression targets y must hold " + model.outputs() + " values per sample, got " + y);
         }
         float[] t = y.toFloats();
-        checkFinite(t, "y");
+        checkFinite(FloatBuffer.wrap(t), "y");
         return t;
     }
 
@@ -167,13 +167,6 @@ public final class BatchCodec {
         }
     }
 
-    private static void checkFinite(float[] v, String name) throws RejectedRecordException {
-        for (int i = 0; i < v.length; i++) {
-            if (!Float.isFinite(v[i])) {
-                throw new RejectedRecordException(RejectReason.NON_FINITE, name + " holds " + v[i] + " at flat index " + i);
-            }
-        }
-    }
 
     /** Encodes features {@code [samples, features]} (float32) and class labels (int64). */
     public static byte[] encode(float[] x, long[] xShape, long[] labels) {

@@ -85,7 +85,7 @@ public final class Messages {
     }
 
     private static void requireReadable(JsonNode node, String what, int known) throws MalformedMessageException {
-        String refusal = FormatVersion.refusal(what, FormatVersion.of(node, FormatVersion.FIELD), known);
+        String refusal = FormatVersion.refusal(what, node, FormatVersion.FIELD, known);
         if (refusal != null) {
             throw new MalformedMessageException(refusal);
         }

@@ -28,6 +28,18 @@ public final class Logs {
         return FORMAT_ENV + "=" + escape(value) + " is not a log format; use one of " + FORMATS;
     }
 
+    /**
+     * What every command does first: says on {@code err} why {@code value} of {@link #FORMAT_ENV}
+     * is refused, if it is. @return whether it was (the command then exits 2)
+     */
+    public static boolean refusedFormat(String value, java.io.PrintStream err) {
+        String refusal = formatRefusal(value);
+        if (refusal != null) {
+            err.println("streamtrain: " + refusal);
+        }
+        return refusal != null;
+    }
+
     /** {@code value} with control characters escaped ({@code \n}, {@code \u001b}, ...) and cut after {@link #MAX_CHARS}. */
     public static String escape(Object value) {
         if (value == null) {

@@ -25,7 +25,7 @@ public final class FormatVersion {
     }
 
     /** The version {@code doc} says in {@code field}: 1 when absent; 0 when not a positive integer (unreadable). */
-    public static int of(JsonNode doc, String field) {
+    private static int of(JsonNode doc, String field) {
         JsonNode v = doc.path(field);
         if (v.isMissingNode() || v.isNull()) {
             return 1;
@@ -39,10 +39,11 @@ public final class FormatVersion {
     }
 
     /**
-     * Why a document of version {@code found} cannot be read by a reader of version {@code known}
-     * (null when it can): a newer format names the upgrade, a bad field says so.
+     * Why {@code doc}, whose version is in {@code field}, cannot be read by a reader of version
+     * {@code known} (null when it can): a newer format names the upgrade, a bad field says so.
      */
-    public static String refusal(String what, int found, int known) {
+    public static String refusal(String what, JsonNode doc, String field, int known) {
+        int found = of(doc, field);
         if (found == 0) {
             return what + " has a format version that is not a positive integer";
         }

@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.djl.BatchArrays;

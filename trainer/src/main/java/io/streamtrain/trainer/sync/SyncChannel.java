@@ -241,8 +241,8 @@ public final class SyncChannel implements AutoCloseable {
         if (doc == null || !doc.isObject()) {
             throw new IOException("not a JSON object");
         }
-        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + topic,
-                FormatVersion.of(doc, FormatVersion.FIELD), FormatVersion.SYNC);
+        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + topic, doc, FormatVersion.FIELD,
+                FormatVersion.SYNC);
         if (refusal != null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, refusal);
         }
@@ -272,7 +272,7 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     /** The CRC32C of {@code bytes} as contributions carry it: 8 lower-case hex digits. */
-    static String crc32c(byte[] bytes) {
+    public static String crc32c(byte[] bytes) {
         CRC32C crc = new CRC32C();
         crc.update(bytes);
         return String.format("%08x", crc.getValue());
