@@ -13,6 +13,10 @@ import io.streamtrain.trainer.feed.FeedItem;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.OuterGradients;
 import io.streamtrain.trainer.sync.RoundState;
 import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
@@ -88,6 +92,15 @@ final class NodeLoop {
     // AWAITING_ROUND: the share handed in, and the wait's clock
     private FeedItem.RoundEnd handedIn;
     private RoundWait roundWait;
+
+    // a streaming node's overlap (sync.overlapSteps): it trains on after handing in, then applies the round
+    /** Whether the round handed in is still to be applied while this node trains on. */
+    private boolean overlapping;
+    /** The parameters as they were when the node handed in (streaming mid-epoch rounds), or null. */
+    private Map<String, float[]> atHandIn;
+    private int stepsSinceHandIn;
+    /** This node's next share, trained to its end before the round it overlaps was applied. */
+    private FeedItem.RoundEnd deferred;
 
     NodeLoop(RunSpec spec, TrainerOptions options, Engine engine, ModelState state, SyncLog syncLog, Commands commands,
             Queue<ControlMessage> inbox, StopSignal stop, NodePorts ports, ControlChannel control, List<TrainingListener> listeners,
@@ -245,6 +258,8 @@ final class NodeLoop {
         runner = new StepRunner(state, engine, settings);
         meter.reset();
         deadLetters.clear();
+        endOverlap();
+        deferred = null;
         view = joining.reset();
         partitions = joining.partitions();
         round = at.round() + 1;
@@ -283,6 +298,10 @@ final class NodeLoop {
             transition(NodeState.PAUSED);
             return;
         }
+        if (overlapping && stepsSinceHandIn >= spec.sync().overlapSteps()) {
+            awaitRoundNow();
+            return;
+        }
         FeedItem item = feed.next(POLL_MS, TimeUnit.MILLISECONDS);
         if (item instanceof FeedItem.Samples s) {
             RunSpec now = commands.settingsAt(state.step());
@@ -297,13 +316,22 @@ final class NodeLoop {
             feed.recycle(s.batch());
             idleSince = System.nanoTime();
             meter.add(report);
+            if (overlapping) {
+                stepsSinceHandIn++;
+            }
             emit(l -> l.onStep(s.epoch(), report));
         } else if (item instanceof FeedItem.Rejected r) {
             if (RunChecks.deadLetterDue(r, syncLog)) {
                 deadLetters.add(r);
             }
         } else if (item instanceof FeedItem.RoundEnd end) {
-            handIn(end);
+            if (overlapping) {
+                // this share ended before the overlap did (the node's partitions reached the epoch's end): apply first
+                deferred = end;
+                awaitRoundNow();
+            } else {
+                handIn(end);
+            }
         }
     }
 
@@ -312,9 +340,58 @@ final class NodeLoop {
         ports.deadLetters().write(deadLetters);
         deadLetters.forEach(r -> emit(l -> l.onDeadLetter(r.reason())));
         deadLetters.clear();
-        byte[] payload = meter.samples() > 0 ? state.toPayload(Map.of()) : null;
+        boolean overlap = spec.sync().streaming() && spec.sync().overlapSteps() > 0 && !alone() && !end.last();
+        Map<String, float[]> local = spec.sync().streaming() && !alone() ? state.parameterValues() : null;
+        byte[] payload = payload(end.last(), meter.samples(), local);
         contribute(end, end.records(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
                 payload);
+        if (overlap) {
+            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and membership)
+            meter.reset();
+            overlapping = true;
+            atHandIn = local;
+            stepsSinceHandIn = 0;
+        } else {
+            awaitRoundNow();
+        }
+    }
+
+    /**
+     * What this node hands in. Strict: its whole state (null when it trained nothing). Streaming:
+     * a node alone on the topic hands in its whole state too (it combines with nobody, so its
+     * rounds stay exact resume points); any other its parameters' outer gradients (when it
+     * trained), and its optimizer slots once its partitions reached the epoch's end.
+     *
+     * @param local its parameters now (streaming, not alone), else null
+     */
+    private byte[] payload(boolean last, long samples, Map<String, float[]> local) {
+        if (!spec.sync().streaming()) {
+            return samples > 0 ? state.toPayload(Map.of()) : null;
+        }
+        Map<String, String> withSlots = Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED);
+        if (local == null) {
+            return samples > 0 ? state.toPayload(withSlots) : null;
+        }
+        List<Tensor> tensors = new ArrayList<>();
+        if (samples > 0) {
+            SafeTensors.Document base = syncLog.lastClosed().state();
+            int first = partitions.stream().mapToInt(Integer::intValue).min().orElse(-1);
+            local.forEach((name, values) -> {
+                Tensor b = base.tensor(name);
+                tensors.addAll(OuterGradients.encode(name, b.shape(), b.toFloats(), values, spec.sync().encoding(),
+                        OuterGradients.seed(spec.init().seed(), round, first, name)));
+            });
+        }
+        if (last) {
+            tensors.addAll(state.optimizerTensors());
+            return SafeTensors.write(tensors, withSlots);
+        }
+        return tensors.isEmpty() ? null : SafeTensors.write(tensors, Map.of());
+    }
+
+    /** Whether this node holds every partition of the topic. */
+    private boolean alone() {
+        return syncLog.lastClosed().plan() != null && partitions.size() == syncLog.lastClosed().plan().ranges().size();
     }
 
     private void contribute(FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
@@ -323,8 +400,18 @@ final class NodeLoop {
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;
+    }
+
+    /** Waits for the round handed in, from now: the clock of a round wait counts only the time this node does nothing else. */
+    private void awaitRoundNow() {
         roundWait = new RoundWait(System.nanoTime(), Duration.ofSeconds(spec.sync().timeoutSeconds()), options.brokerWait());
         transition(NodeState.AWAITING_ROUND);
+    }
+
+    private void endOverlap() {
+        overlapping = false;
+        atHandIn = null;
+        stepsSinceHandIn = 0;
     }
 
     // ---- AWAITING_ROUND ----
@@ -359,23 +446,37 @@ final class NodeLoop {
         RoundState closed = syncLog.lastClosed();
         if (afterClose(closed)) {
             finish();
+        } else if (deferred != null) {
+            FeedItem.RoundEnd next = deferred;
+            deferred = null;
+            transition(NodeState.TRAINING);
+            handIn(next);
         } else if (!handedIn.last() || closed.epochEnd()) {
             transition(NodeState.TRAINING);
         } else {
             // this node's partitions are at the end of the epoch: it takes part in the epoch's remaining rounds with nothing
+            // (a streaming node with its optimizer slots: the epoch's last round combines every node's)
             List<OffsetRange> nothing = handedIn.ranges().stream()
                     .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to())).toList();
-            contribute(handedIn, 0, 0, nothing, RoundSums.ZERO, null);
+            contribute(handedIn, 0, 0, nothing, RoundSums.ZERO, payload(true, 0, spec.sync().streaming() && !alone() ? Map.of() : null));
+            awaitRoundNow();
         }
         return true;
     }
 
     /** Continues from a closed round's state. @return true when it completed the run */
     private boolean afterClose(RoundState closed) {
-        state.restore(closed.state(), closed.step());
+        if (spec.sync().streaming() && !closed.epochEnd() && !alone()) {
+            // the inner optimizer state stays this node's until the epoch's last round
+            state.adoptParameters(closed.state(), overlapping ? atHandIn : null, closed.step() + stepsSinceHandIn);
+        } else {
+            state.restore(closed.state(), closed.step());
+        }
         round = closed.round() + 1;
-        meter.reset();
-        deadLetters.clear();
+        if (!overlapping) {
+            meter.reset(); // (an overlapping node's meter holds the steps it trained since handing in: they are the next round's)
+        }
+        endOverlap();
         if (!closed.epochEnd()) {
             return false;
         }

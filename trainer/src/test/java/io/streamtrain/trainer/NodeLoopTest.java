@@ -27,6 +27,7 @@ import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.OuterGradients;
 import io.streamtrain.trainer.sync.RoundState;
 import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
@@ -100,7 +101,7 @@ class NodeLoopTest {
     private static RunSpec spec(int maxEpochs, int minNodes) {
         RunSpec s = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
         return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
-                s.earlyStopping(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes), s.checkpoints());
+                s.earlyStopping(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1), s.checkpoints());
     }
 
     private static EpochPlan plan() {
@@ -302,6 +303,53 @@ class NodeLoopTest {
         assertEquals(2 * 2 * RECORDS_PER_PARTITION, steps.size(), "both epochs trained");
     }
 
+    @Test
+    void aStreamingNodeHandsInItsOuterGradientTrainsOnForTheOverlapAndOnlyThenWaitsForTheRound() throws Exception {
+        SyncChannel b = nodeB();
+        b.join(join("node-b", 1, List.of(1)));
+        start(spec(1, 1), List.of(P0)); // rounds of 2 steps, an overlap of 1
+        await("round 1 handed in", () -> syncTopic.contributions("node-a").size() == 1);
+        awaitState(NodeState.AWAITING_ROUND);
+        Thread.sleep(300);
+        assertEquals(3, steps.size(), "2 steps of round 1, then 1 of round 2 before waiting for round 1");
+
+        SafeTensors.Document first = syncTopic.contributions("node-a").get(0);
+        assertTrue(first.tensors().keySet().stream().allMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)),
+                "mid-epoch: outer gradients only, no parameters and no optimizer state: " + first.tensors().keySet());
+        assertEquals(state.parameterArrays().size(), first.tensors().size());
+        first.tensors().values().forEach(t -> assertEquals(io.streamtrain.core.codec.DType.BF16, t.dtype()));
+
+        // node B's share of round 1: it trained nothing, so the round is node A's
+        b.contribute(new SyncMessage.Contribution(Messages.newId(), 1, "node-b", 1, 1, 0, List.of(new OffsetRange(TOPIC, 1, 0, 2)),
+                RoundSums.ZERO, null), null);
+        await("round 2 handed in", () -> syncTopic.contributions("node-a").size() == 2);
+        awaitState(NodeState.AWAITING_ROUND);
+        Thread.sleep(300);
+        assertEquals(5, steps.size(), "the overlap again after round 2's hand-in");
+        assertEquals(NodeState.AWAITING_ROUND, loop.state());
+    }
+
+    @Test
+    void aStreamingNodeWhosePartitionsEndTheEpochHandsInItsOptimizerStateWithItsLastRounds() throws Exception {
+        SyncChannel b = nodeB();
+        b.join(join("node-b", 1, List.of(1)));
+        start(spec(1, 1), List.of(P0));
+        SyncLog bLog = new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+        for (int round = 1; round <= RECORDS_PER_PARTITION / 2; round++) {
+            int r = round;
+            await("round " + r + " handed in", () -> syncTopic.contributions("node-a").size() == r);
+            b.contribute(new SyncMessage.Contribution(Messages.newId(), 1, "node-b", round, 1, 0,
+                    List.of(new OffsetRange(TOPIC, 1, 2L * (round - 1), 2L * round)), RoundSums.ZERO, null), null);
+        }
+        await("the last round handed in", () -> syncTopic.contributions("node-a").size() == RECORDS_PER_PARTITION / 2);
+        SafeTensors.Document last = syncTopic.contributions("node-a").get(RECORDS_PER_PARTITION / 2 - 1);
+        assertEquals(Combiner.SLOTS_INCLUDED, last.metadata().get(Combiner.SLOTS_KEY), "the epoch's end: its optimizer state too");
+        assertTrue(last.tensors().keySet().stream().anyMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)), last.tensors().keySet().toString());
+        for (SafeTensors.Document mid : syncTopic.contributions("node-a").subList(0, RECORDS_PER_PARTITION / 2 - 1)) {
+            assertEquals(null, mid.metadata().get(Combiner.SLOTS_KEY));
+        }
+    }
+
     /** The train topic: every poll finds the records from each assigned partition's position on. */
     private static final class TrainTopic extends MockConsumer<byte[], ByteBuffer> {
         final AtomicInteger generation = new AtomicInteger();
@@ -417,6 +465,31 @@ class NodeLoopTest {
                 public void close(Duration timeout) {
                 }
             };
+        }
+
+        /** The payloads of {@code node}'s contributions that carry one, in log order (their chunks joined). */
+        List<SafeTensors.Document> contributions(String node) {
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+            Map<String, java.io.ByteArrayOutputStream> chunks = new java.util.HashMap<>();
+            List<SafeTensors.Document> out = new ArrayList<>();
+            for (ConsumerRecord<byte[], byte[]> r : log) {
+                String type = io.streamtrain.core.checkpoint.CheckpointCodec.typeOf(r);
+                String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
+                try {
+                    if (io.streamtrain.core.checkpoint.CheckpointCodec.CHUNK.equals(type)) {
+                        chunks.computeIfAbsent(key, k -> new java.io.ByteArrayOutputStream()).write(r.value());
+                    } else if ("contribution".equals(type)) {
+                        SyncMessage.Contribution c = json.readValue(r.value(), SyncMessage.Contribution.class);
+                        if (c.node().equals(node) && c.payload() != null) {
+                            out.add(SafeTensors.read(chunks.get(key).toByteArray()));
+                        }
+                    }
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+            return out;
         }
 
         List<SyncMessage.Join> joins() {

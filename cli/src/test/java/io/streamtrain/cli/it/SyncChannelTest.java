@@ -45,7 +45,7 @@ class SyncChannelTest {
     static final KafkaFixture kafka = new KafkaFixture();
 
     private static SyncLog freshLog() {
-        return new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+        return new SyncLog(new Combiner(SyncSpec.strictDefaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
     }
 
     private static SyncMessage.Join join(String id, int generation) {

@@ -18,8 +18,11 @@ public final class FormatVersion {
     public static final int CONTROL = 1;
     /** Evaluation records. */
     public static final int EVALUATION = 1;
-    /** Sync messages (joins and contributions). */
-    public static final int SYNC = 1;
+    /**
+     * Sync messages (joins and contributions). 2: a contribution's payload may carry outer
+     * gradients ({@code delta.*}) instead of parameters ({@code sync.mode: streaming}).
+     */
+    public static final int SYNC = 2;
 
     private FormatVersion() {
     }

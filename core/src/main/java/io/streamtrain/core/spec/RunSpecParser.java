@@ -356,7 +356,25 @@ public final class RunSpecParser {
                 n.number("outerLearningRate", d.outerLearningRate(), x -> x > 0, "a number > 0"),
                 n.number("outerMomentum", d.outerMomentum(), x -> x >= 0 && x < 1, "a number in [0, 1)"),
                 n.integer("timeoutSeconds", d.timeoutSeconds(), 1, 86_400),
-                n.integer("minNodes", d.minNodes(), 1, 10_000));
+                n.integer("minNodes", d.minNodes(), 1, 10_000),
+                n.oneOf("mode", d.mode(), SyncSpec.MODES),
+                SyncSpec.FLOAT32, 0);
+        if (s.streaming()) {
+            String encoding = n.oneOf("encoding", d.encoding(), SyncSpec.ENCODINGS);
+            int overlap = n.integer("overlapSteps", SyncSpec.defaultOverlap(s.everySteps()), 0, Integer.MAX_VALUE);
+            if (overlap >= s.everySteps()) {
+                throw new SpecException(n.path("overlapSteps"), overlap + " is not below everySteps (" + s.everySteps()
+                        + "): a node applies a round before it hands in the next");
+            }
+            s = s.withEncoding(encoding).withOverlapSteps(overlap);
+        } else {
+            for (String key : List.of("encoding", "overlapSteps")) {
+                if (n.has(key)) {
+                    throw new SpecException(n.path(key), "only applies to mode streaming, but mode is strict (parameters and"
+                            + " optimizer state in float32, no overlap); remove it or set mode: streaming");
+                }
+            }
+        }
         n.rejectUnknownKeys();
         return s;
     }

@@ -1,9 +1,11 @@
 package io.streamtrain.core.spec;
 
+import java.util.List;
+
 /**
  * How the trainer nodes of one run combine their work: every {@code everySteps} local steps,
- * and at every epoch's end, each node contributes its state to a sync round, and every node
- * continues from the combined state.
+ * and at every epoch's end, each node contributes to a sync round, and every node continues
+ * from the combined state.
  *
  * @param everySteps local steps (batches) between sync rounds
  * @param outer {@code average} (sample-weighted mean of the nodes' parameters) or
@@ -15,22 +17,71 @@ package io.streamtrain.core.spec;
  * @param minNodes until the run's first round closes, train only once this many nodes have
  *     joined (so the first node up does not train the whole topic alone); later rounds go
  *     on with whoever is in the group
+ * @param mode {@code streaming} (Streaming DiLoCo: a mid-epoch contribution carries only the
+ *     node's outer gradient, encoded as {@code encoding}; the optimizer state stays local and
+ *     is combined at the epoch's last round; a node applies a round {@code overlapSteps}
+ *     steps after handing in) or {@code strict} (parameters and optimizer state in float32
+ *     every round, applied before the next step)
+ * @param encoding how a streaming contribution's outer gradient travels: {@code float32},
+ *     {@code bfloat16} or {@code int8} (per block of {@value #INT8_BLOCK} values a scale, rounded
+ *     stochastically with a seed of the run, round, node and parameter)
+ * @param overlapSteps steps a streaming node trains on after handing in before it applies the
+ *     round ({@code < everySteps})
  */
 public record SyncSpec(int everySteps, String outer, double outerLearningRate, double outerMomentum, int timeoutSeconds,
-        int minNodes) {
+        int minNodes, String mode, String encoding, int overlapSteps) {
     public static final String AVERAGE = "average";
     public static final String NESTEROV = "nesterov";
+    public static final String STREAMING = "streaming";
+    public static final String STRICT = "strict";
+    public static final String FLOAT32 = "float32";
+    public static final String BFLOAT16 = "bfloat16";
+    public static final String INT8 = "int8";
+    public static final List<String> MODES = List.of(STREAMING, STRICT);
+    public static final List<String> ENCODINGS = List.of(FLOAT32, BFLOAT16, INT8);
+    /** Values per int8 scale. */
+    public static final int INT8_BLOCK = 1024;
+    /** The overlap a streaming run gets when it names none (less when its rounds are shorter). */
+    public static final int DEFAULT_OVERLAP_STEPS = 5;
 
-    /** The defaults: a round every 50 steps, averaged; DiLoCo's outer settings. */
+    /** The defaults: a round every 50 steps, averaged, streaming with bfloat16 outer gradients and an overlap of 5 steps. */
     public static SyncSpec defaults() {
-        return new SyncSpec(50, AVERAGE, 0.7, 0.9, 120, 1);
+        return new SyncSpec(50, AVERAGE, 0.7, 0.9, 120, 1, STREAMING, BFLOAT16, DEFAULT_OVERLAP_STEPS);
+    }
+
+    /** Today's default overlap for rounds of {@code everySteps}: {@value #DEFAULT_OVERLAP_STEPS}, or fewer so that it stays below. */
+    public static int defaultOverlap(int everySteps) {
+        return Math.min(DEFAULT_OVERLAP_STEPS, everySteps - 1);
+    }
+
+    /** The defaults in strict mode (no overlap, float32). */
+    public static SyncSpec strictDefaults() {
+        return defaults().withMode(STRICT);
     }
 
     public SyncSpec withEverySteps(int steps) {
-        return new SyncSpec(steps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes);
+        return new SyncSpec(steps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding,
+                Math.min(overlapSteps, defaultOverlap(steps)));
+    }
+
+    public SyncSpec withMode(String m) {
+        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, m,
+                STRICT.equals(m) ? FLOAT32 : encoding, STRICT.equals(m) ? 0 : overlapSteps);
+    }
+
+    public SyncSpec withEncoding(String e) {
+        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, e, overlapSteps);
+    }
+
+    public SyncSpec withOverlapSteps(int tau) {
+        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding, tau);
     }
 
     public boolean nesterov() {
         return NESTEROV.equals(outer);
+    }
+
+    public boolean streaming() {
+        return STREAMING.equals(mode);
     }
 }

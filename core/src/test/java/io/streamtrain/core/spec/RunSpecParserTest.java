@@ -105,7 +105,8 @@ class RunSpecParserTest {
                   learningRate: 0.1
                   momentum: 0.9
                   schedule: { type: cosine, warmupSteps: 100, decaySteps: 1000, minLearningRate: 0.001 }
-                sync: { everySteps: 10, outer: nesterov, outerLearningRate: 0.5, outerMomentum: 0.8, timeoutSeconds: 30, minNodes: 2 }
+                sync: { everySteps: 10, outer: nesterov, outerLearningRate: 0.5, outerMomentum: 0.8, timeoutSeconds: 30, minNodes: 2,
+                        mode: streaming, encoding: int8, overlapSteps: 3 }
                 checkpoints: { store: "file:///var/lib/ckpt", chunkBytes: 2048 }
                 earlyStopping: { mode: max, monitor: val_accuracy, patience: 0 }
                 """));
@@ -113,10 +114,32 @@ class RunSpecParserTest {
         assertEquals(0.1, s.optimizer().learningRate());
         assertEquals(0.9, s.optimizer().momentum());
         assertEquals(new OptimizerSpec.ScheduleSpec("cosine", 100, 1000, 0.001), s.optimizer().schedule());
-        assertEquals(new SyncSpec(10, "nesterov", 0.5, 0.8, 30, 2), s.sync());
+        assertEquals(new SyncSpec(10, "nesterov", 0.5, 0.8, 30, 2, "streaming", "int8", 3), s.sync());
         assertEquals(new CheckpointSpec("file:///var/lib/ckpt", 2048), s.checkpoints());
         assertFalse(s.checkpoints().onKafka());
         assertEquals(EarlyStoppingSpec.of("val_accuracy", "max", 0, 0.0), s.earlyStopping());
+    }
+
+    @Test
+    void syncModesAndTheirSettings() {
+        SyncSpec d = RunSpecParser.parse(MINIMAL).sync();
+        assertEquals(new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "streaming", "bfloat16", 5), d, "streaming, bfloat16, 5 steps");
+        assertEquals(new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "strict", "float32", 0),
+                RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(), "strict: float32, no overlap");
+        assertEquals(0, RunSpecParser.parse(minimalWith("sync: { everySteps: 1 }")).sync().overlapSteps(),
+                "the default overlap stays below everySteps");
+        assertEquals(3, RunSpecParser.parse(minimalWith("sync: { everySteps: 4 }")).sync().overlapSteps());
+        SpecException above = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
+                "sync: { everySteps: 4, overlapSteps: 4 }")));
+        assertTrue(above.getMessage().contains("sync.overlapSteps") && above.getMessage().contains("not below everySteps"),
+                above.getMessage());
+        SpecException strict = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
+                "sync: { mode: strict, encoding: int8 }")));
+        assertTrue(strict.getMessage().contains("sync.encoding") && strict.getMessage().contains("only applies to mode streaming"),
+                strict.getMessage());
+        SpecException unknown = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
+                "sync: { encoding: fp8 }")));
+        assertTrue(unknown.getMessage().contains("float32, bfloat16, int8"), unknown.getMessage());
     }
 
     @Test

@@ -144,6 +144,50 @@ public final class ModelState implements AutoCloseable {
         this.step = restoredStep;
     }
 
+    /**
+     * Takes a closed round's parameters and keeps everything else (optimizer state, anchors):
+     * a streaming node's inner optimizer state stays its own between an epoch's rounds. With
+     * {@code atHandIn}, the steps this node trained since it handed in are kept on top:
+     * {@code θ ← θ_round + (θ_now − θ_atHandIn)}.
+     *
+     * @param atHandIn the parameters as they were when the node handed in, or null (no steps since)
+     */
+    public void adoptParameters(SafeTensors.Document round, Map<String, float[]> atHandIn, long newStep) {
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            Tensor t = round.tensor(e.getKey());
+            if (t == null) {
+                throw new IllegalArgumentException("the round has no parameter " + e.getKey());
+            }
+            if (atHandIn == null) {
+                Weights.assign(e.getValue().getArray(), t);
+                continue;
+            }
+            float[] outer = t.toFloats();
+            float[] now = e.getValue().getArray().toFloatArray();
+            float[] then = atHandIn.get(e.getKey());
+            float[] next = new float[outer.length];
+            for (int i = 0; i < next.length; i++) {
+                next[i] = outer[i] + (now[i] - then[i]);
+            }
+            Weights.assign(e.getValue().getArray(), Tensor.ofFloats(e.getKey(), t.shape(), next));
+        }
+        this.step = newStep;
+    }
+
+    /** Every parameter's values, by name (a copy). */
+    public Map<String, float[]> parameterValues() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        parameters.forEach((name, p) -> out.put(name, p.getArray().toFloatArray()));
+        return out;
+    }
+
+    /** The optimizer's state as {@code optimizer.<slot>.<parameter>} tensors (copies). */
+    public List<Tensor> optimizerTensors() {
+        List<Tensor> out = new ArrayList<>();
+        optimizer.state().forEach((name, a) -> out.add(tensor(OPTIMIZER_PREFIX + name, a)));
+        return out;
+    }
+
     /** The state as a safetensors payload. */
     public byte[] toPayload(Map<String, String> metadata) {
         List<Tensor> tensors = new ArrayList<>();

@@ -9,32 +9,53 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Combines the nodes' states at the close of a round. A pure function of the round's base
- * state and the contributions, summed in a fixed order, so every node computes the same
+ * Combines the nodes' contributions at the close of a round. A pure function of the round's
+ * base state and the contributions, summed in a fixed order, so every node computes the same
  * bits.
  *
  * <ul>
- *   <li>{@code average}: every parameter and optimizer slot becomes the sample-weighted mean
- *       of the contributions. With plain SGD and one step per round this is synchronous
- *       data-parallel SGD.
+ *   <li>{@code average}: every parameter becomes the sample-weighted mean of the
+ *       contributions. With plain SGD, one step per round and {@code mode: strict} this is
+ *       synchronous data-parallel SGD.
  *   <li>{@code nesterov} (DiLoCo): the outer gradient is {@code base − mean}; the outer
  *       momentum {@code m ← μ·m + Δ}; the parameters {@code base − lr·(Δ + μ·m)}. The momentum
- *       travels in the state as {@code outer.momentum.<parameter>}. Optimizer slots are
- *       averaged as above.
+ *       travels in the state as {@code outer.momentum.<parameter>}.
  * </ul>
  *
- * L2-SP anchors are the base's (every node has the same ones). Optimizer slots the base
- * lacks (the run's first round: an optimizer makes them at its first step) are averaged
- * from the contributions. A round in which nobody trained a sample leaves the base as it
- * was.
+ * <p>Optimizer slots: in {@code strict} mode every contribution carries them and they are
+ * averaged like the parameters. In {@code streaming} mode a contribution carries its
+ * parameters as an outer gradient ({@link OuterGradients}) and its slots only when its
+ * payload says so ({@value #SLOTS_KEY} in its metadata: a node whose partitions reached the
+ * epoch's end, or a node alone on the topic); the slots are the plain mean of theirs when
+ * every contribution of the round carries them (the epoch's last round), else the base's.
+ *
+ * <p>L2-SP anchors are the base's (every node has the same ones). Optimizer slots the base
+ * lacks (the run's first round: an optimizer makes them at its first step) are taken from
+ * the contributions. A round in which nobody trained a sample leaves the parameters as they
+ * were.
  */
 public final class Combiner {
     public static final String OPTIMIZER_PREFIX = "optimizer.";
     public static final String ANCHOR_PREFIX = "anchor.";
     public static final String MOMENTUM_PREFIX = "outer.momentum.";
+    /** The payload metadata key of a streaming contribution that carries its optimizer slots. */
+    public static final String SLOTS_KEY = "optimizer";
+    public static final String SLOTS_INCLUDED = "included";
 
-    /** A node's state and the samples it trained since the base. */
-    public record Weighted(SafeTensors.Document state, long samples) {}
+    /**
+     * A node's contribution: its payload and the samples it trained since the base.
+     *
+     * @param state the payload, or null when it carries none (it trained nothing and holds no slots to hand in)
+     */
+    public record Weighted(SafeTensors.Document state, long samples) {
+        boolean trained() {
+            return samples > 0 && state != null;
+        }
+
+        boolean carriesSlots() {
+            return state != null && SLOTS_INCLUDED.equals(state.metadata().get(SLOTS_KEY));
+        }
+    }
 
     private final SyncSpec spec;
 
@@ -44,13 +65,43 @@ public final class Combiner {
 
     /**
      * @param base the state the round started from (the last closed round's)
-     * @param contributions in a fixed order (the round's canonical order), samples > 0 each
+     * @param contributions every contribution of the round, in the round's canonical order
      */
     public SafeTensors.Document combine(SafeTensors.Document base, List<Weighted> contributions) {
-        long total = contributions.stream().mapToLong(Weighted::samples).sum();
-        if (total == 0) {
+        List<Weighted> trained = contributions.stream().filter(Weighted::trained).toList();
+        if (!spec.streaming()) {
+            return trained.isEmpty() ? base : strict(base, trained);
+        }
+        boolean slots = !contributions.isEmpty() && contributions.stream().allMatch(Weighted::carriesSlots);
+        if (trained.isEmpty() && !slots) {
             return base;
         }
+        long total = trained.stream().mapToLong(Weighted::samples).sum();
+        List<Tensor> out = new ArrayList<>();
+        for (Tensor t : base.tensors().values()) {
+            String name = t.name();
+            if (name.startsWith(OPTIMIZER_PREFIX)) {
+                if (!slots) {
+                    out.add(t);
+                }
+            } else if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(MOMENTUM_PREFIX)) {
+                if (!(spec.nesterov() && name.startsWith(MOMENTUM_PREFIX) && total > 0)) {
+                    out.add(t);
+                }
+            } else if (total == 0) {
+                out.add(t);
+            } else {
+                combineParameter(base, t, streamingMean(t, trained, total), out);
+            }
+        }
+        if (slots) {
+            out.addAll(slotMeans(contributions));
+        }
+        return new SafeTensors.Document(ordered(out), base.metadata());
+    }
+
+    private SafeTensors.Document strict(SafeTensors.Document base, List<Weighted> contributions) {
+        long total = contributions.stream().mapToLong(Weighted::samples).sum();
         List<Tensor> out = new ArrayList<>();
         for (Tensor t : tensorsToCombine(base, contributions)) {
             String name = t.name();
@@ -61,13 +112,65 @@ public final class Combiner {
                 continue;
             }
             float[] mean = mean(name, t.shape(), contributions, total);
-            if (name.startsWith(OPTIMIZER_PREFIX) || !spec.nesterov()) {
+            if (name.startsWith(OPTIMIZER_PREFIX)) {
                 out.add(Tensor.ofFloats(name, t.shape(), mean));
             } else {
-                outerStep(base, t, mean, out);
+                combineParameter(base, t, mean, out);
             }
         }
         return new SafeTensors.Document(ordered(out), base.metadata());
+    }
+
+    private void combineParameter(SafeTensors.Document base, Tensor param, float[] mean, List<Tensor> out) {
+        if (spec.nesterov()) {
+            outerStep(base, param, mean, out);
+        } else {
+            out.add(Tensor.ofFloats(param.name(), param.shape(), mean));
+        }
+    }
+
+    /** The sample-weighted mean of the nodes' values of {@code param}, each as its contribution gives it. */
+    private static float[] streamingMean(Tensor param, List<Weighted> trained, long total) {
+        int n = Math.toIntExact(param.elements());
+        double[] acc = new double[n];
+        Arrays.fill(acc, -0.0);
+        for (Weighted w : trained) {
+            double[] v = OuterGradients.parameter(w.state(), param);
+            if (v == null) {
+                throw new IllegalArgumentException("a contribution carries neither " + param.name() + " nor its outer gradient");
+            }
+            double weight = (double) w.samples() / total;
+            for (int i = 0; i < v.length; i++) {
+                acc[i] += weight * v[i];
+            }
+        }
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) acc[i];
+        }
+        return out;
+    }
+
+    /** Each optimizer slot any contribution carries: the plain mean over those that carry it, in their order. */
+    private static List<Tensor> slotMeans(List<Weighted> contributions) {
+        Map<String, List<Tensor>> slots = new java.util.LinkedHashMap<>();
+        for (Weighted w : contributions) {
+            for (Tensor t : w.state().tensors().values()) {
+                if (t.name().startsWith(OPTIMIZER_PREFIX)) {
+                    slots.computeIfAbsent(t.name(), k -> new ArrayList<>()).add(t);
+                }
+            }
+        }
+        List<Tensor> out = new ArrayList<>();
+        slots.forEach((name, ts) -> {
+            long[] shape = ts.get(0).shape();
+            List<Weighted> equal = new ArrayList<>();
+            for (Tensor t : ts) {
+                equal.add(new Weighted(new SafeTensors.Document(Map.of(name, t), Map.of()), 1));
+            }
+            out.add(Tensor.ofFloats(name, shape, mean(name, shape, equal, equal.size())));
+        });
+        return out;
     }
 
     /**

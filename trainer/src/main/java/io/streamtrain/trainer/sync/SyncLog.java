@@ -248,9 +248,7 @@ public final class SyncLog {
             c.ranges().forEach(r -> positions.put(r.partition(), r.to()));
             sums = sums.plus(c.sums());
             steps = Math.max(steps, c.steps());
-            if (c.sums().samples() > 0 && p.state() != null) {
-                weighted.add(new Combiner.Weighted(p.state(), c.sums().samples()));
-            }
+            weighted.add(new Combiner.Weighted(p.state(), c.sums().samples()));
         }
         SafeTensors.Document combined = combiner.combine(lastClosed.state(), weighted);
         EpochPlan plan = lastClosed.plan();

@@ -73,7 +73,7 @@ class BatchFeedTest {
     private static RunSpec spec(int everySteps, int timeoutSeconds, String outer) {
         RunSpec s = spec();
         return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
-                s.earlyStopping(), new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1), s.checkpoints());
+                s.earlyStopping(), new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0), s.checkpoints());
     }
 
     private static long label(int partition, long offset, int index) {

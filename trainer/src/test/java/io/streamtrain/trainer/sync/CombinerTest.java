@@ -15,9 +15,9 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class CombinerTest {
-    private static final Combiner AVERAGE = new Combiner(SyncSpec.defaults());
+    private static final Combiner AVERAGE = new Combiner(SyncSpec.strictDefaults());
     /** lr and μ of 0.5 keep every hand-computed value exact in binary. */
-    private static final Combiner NESTEROV = new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.5, 0.5, 60, 1));
+    private static final Combiner NESTEROV = new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.5, 0.5, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0));
 
     static Tensor t(String name, float... values) {
         return Tensor.ofFloats(name, new long[] {values.length}, values);
@@ -29,6 +29,19 @@ class CombinerTest {
             m.put(t.name(), t);
         }
         return new SafeTensors.Document(m, Map.of("format", "unit"));
+    }
+
+    private static final Combiner STREAMING = new Combiner(SyncSpec.defaults());
+
+    static SafeTensors.Document withSlots(Tensor... tensors) {
+        SafeTensors.Document d = doc(tensors);
+        return new SafeTensors.Document(d.tensors(), Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED));
+    }
+
+    static SafeTensors.Document delta(float[] base, float[] local, String encoding, Tensor... more) {
+        List<Tensor> ts = new java.util.ArrayList<>(OuterGradients.encode("w", new long[] {base.length}, base, local, encoding, 7));
+        ts.addAll(List.of(more));
+        return doc(ts.toArray(new Tensor[0]));
     }
 
     static Combiner.Weighted w(SafeTensors.Document state, long samples) {
@@ -140,5 +153,70 @@ class CombinerTest {
             assertThrows(IllegalArgumentException.class, () -> AVERAGE.combine(base, List.of(w(ok, 1), w(bad, 1))));
             assertThrows(IllegalArgumentException.class, () -> NESTEROV.combine(base, List.of(w(bad, 1), w(ok, 1))));
         }
+    }
+
+    @Test
+    void streamingAveragesTheNodesParametersFromTheirOuterGradientsAndKeepsTheBasesSlotsMidEpoch() {
+        float[] base = {1, 2};
+        SafeTensors.Document b = doc(t("w", base), t("optimizer.m.w", 10, 10), t("anchor.w", 7, 7));
+        // exact in bfloat16: Δ = [0.5, -0.25] and [-1, 0.75]
+        SafeTensors.Document a = delta(base, new float[] {0.5f, 2.25f}, SyncSpec.BFLOAT16);
+        SafeTensors.Document c = delta(base, new float[] {2f, 1.25f}, SyncSpec.BFLOAT16);
+
+        SafeTensors.Document out = STREAMING.combine(b, List.of(w(a, 1), w(c, 3)));
+
+        assertArrayEquals(new float[] {1.625f, 1.5f}, values(out, "w"), "(1·a + 3·c) / 4 of the nodes' values");
+        assertArrayEquals(new float[] {10, 10}, values(out, "optimizer.m.w"), "the inner optimizer state stays local mid-epoch");
+        assertArrayEquals(new float[] {7, 7}, values(out, "anchor.w"));
+        assertEquals(Set.of("w", "optimizer.m.w", "anchor.w"), out.tensors().keySet());
+    }
+
+    @Test
+    void streamingCombinesTheSlotsOnlyWhenEveryContributionCarriesThem() {
+        float[] base = {1, 2};
+        SafeTensors.Document b = doc(t("w", base), t("optimizer.m.w", 10, 10));
+        SafeTensors.Document a = delta(base, new float[] {0.5f, 2.25f}, SyncSpec.BFLOAT16, t("optimizer.m.w", 2, 4));
+        SafeTensors.Document aWithSlots = new SafeTensors.Document(a.tensors(), Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED));
+        // a node whose partitions ended a round before: no samples now, only its slots
+        SafeTensors.Document done = withSlots(t("optimizer.m.w", 6, 0));
+        SafeTensors.Document midEpoch = delta(base, new float[] {2f, 1.25f}, SyncSpec.BFLOAT16);
+
+        SafeTensors.Document last = STREAMING.combine(b, List.of(w(aWithSlots, 4), w(done, 0)));
+        assertArrayEquals(new float[] {0.5f, 2.25f}, values(last, "w"), "only a trained");
+        assertArrayEquals(new float[] {4, 2}, values(last, "optimizer.m.w"), "the epoch's last round: the plain mean of every node's slots");
+
+        SafeTensors.Document notAll = STREAMING.combine(b, List.of(w(aWithSlots, 4), w(midEpoch, 4)));
+        assertArrayEquals(new float[] {10, 10}, values(notAll, "optimizer.m.w"), "a round some node is still mid-epoch in keeps the base's");
+        SafeTensors.Document missing = STREAMING.combine(b, List.of(w(aWithSlots, 4), w(null, 0)));
+        assertArrayEquals(new float[] {10, 10}, values(missing, "optimizer.m.w"), "a contribution without a payload carries no slots");
+    }
+
+    @Test
+    void aStreamingNodeAloneIsReproducedBitForBitLikeStrict() {
+        // a node alone hands in its whole state in float32 with its slots: its rounds stay exact resume points
+        float[] w = {0.1f, 1f / 3, -0.0f, Float.MIN_VALUE};
+        SafeTensors.Document base = doc(t("w", new float[4]), t("optimizer.v.w", new float[4]));
+        SafeTensors.Document node = withSlots(t("w", w), t("optimizer.v.w", 1e-8f, 7f / 11, 3, 4));
+
+        SafeTensors.Document streaming = STREAMING.combine(base, List.of(w(node, 37)));
+        SafeTensors.Document strict = AVERAGE.combine(base, List.of(w(node, 37)));
+
+        assertEquals(node.tensor("w"), streaming.tensor("w"));
+        assertEquals(node.tensor("optimizer.v.w"), streaming.tensor("optimizer.v.w"));
+        assertEquals(strict, streaming);
+    }
+
+    @Test
+    void streamingNesterovStepsOnTheMeanOfTheDecodedNodes() {
+        Combiner nesterov = new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.5, 0.5, 60, 1, SyncSpec.STREAMING, SyncSpec.INT8, 3));
+        float[] base = {1, 2};
+        SafeTensors.Document b = doc(t("w", base));
+        // Δ = [1, -1]: an int8 block whose values are ±max encodes them exactly (±127 · max/127)
+        SafeTensors.Document a = delta(base, new float[] {0, 3}, SyncSpec.INT8);
+
+        SafeTensors.Document out = nesterov.combine(b, List.of(w(a, 2)));
+        // m = Δ; w − 0.5·(Δ + 0.5·m) = w − 0.75·Δ
+        assertArrayEquals(new float[] {0.25f, 2.75f}, values(out, "w"));
+        assertArrayEquals(new float[] {1, -1}, values(out, "outer.momentum.w"));
     }
 }

@@ -30,7 +30,7 @@ class SyncFormatVersionTest {
     private static final TopicPartition P = new TopicPartition(TOPIC, 0);
 
     private static SyncLog log() {
-        return new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null, -1);
+        return new SyncLog(new Combiner(SyncSpec.strictDefaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null, -1);
     }
 
     @Test
@@ -51,7 +51,8 @@ class SyncFormatVersionTest {
                     new ObjectMapper().writeValueAsBytes(doc), headers, java.util.Optional.empty()));
             StartupException e = assertThrows(StartupException.class, () -> channel.poll(Duration.ofMillis(10)));
             assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode());
-            assertTrue(e.getMessage().contains("format version 2, newer than this streamtrain reads (1)"), e.getMessage());
+            assertTrue(e.getMessage().contains("format version " + (FormatVersion.SYNC + 1) + ", newer than this streamtrain reads ("
+                    + FormatVersion.SYNC + ")"), e.getMessage());
         }
     }
 }

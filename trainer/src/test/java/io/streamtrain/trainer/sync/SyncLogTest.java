@@ -34,7 +34,7 @@ class SyncLogTest {
     private static final RoundSums B1 = new RoundSums(3, 5, 2, 1.5, 0.5, 0.25, 0.0625, 2, 0, 22, 3000, 0.25);
     private static final RoundSums A2 = new RoundSums(2, 6, 1, 1.0, 0.5, 0.5, 0.5, 13, 0, 33, 2000, 1.0);
 
-    private SyncLog log = new SyncLog(new Combiner(SyncSpec.defaults()), START, null);
+    private SyncLog log = new SyncLog(new Combiner(SyncSpec.strictDefaults()), START, null);
     private long offset;
 
     /** A parameter w and an L2-SP anchor every node shares. */
@@ -244,7 +244,7 @@ class SyncLogTest {
 
         // resumed from the checkpoint of epoch 1: epoch 2's contributions write no dead letters
         RoundState checkpoint = RoundState.start(4, 1, 40, INIT, PLAN, 2, 30, A1);
-        log = new SyncLog(new Combiner(SyncSpec.defaults()), checkpoint, checkpoint);
+        log = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpoint, checkpoint);
         put(join("j3-a", 3, "a", 0, 1, 2));
         assertNotNull(put(contribution("e2", 3, "a", 5, 2, 1, A2, range(0, 0, 6), range(1, 100, 105), range(2, 0, 2)), state(1, 1)));
         for (int p = 0; p < 3; p++) {
@@ -285,7 +285,7 @@ class SyncLogTest {
     }
 
     private static SyncLog replay(List<Object[]> records) {
-        SyncLog log = new SyncLog(new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.7, 0.9, 60, 1)), START, null);
+        SyncLog log = new SyncLog(new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.7, 0.9, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0)), START, null);
         for (int i = 0; i < records.size(); i++) {
             log.accept(i, (SyncMessage) records.get(i)[0], (SafeTensors.Document) records.get(i)[1]);
         }
@@ -325,7 +325,7 @@ class SyncLogTest {
         List<List<Integer>> orders = List.of(List.of(0, 1, 2), List.of(2, 1, 0));
         float[] values = {1f, 1e17f, -1e17f};
         for (int i = 0; i < 2; i++) {
-            log = new SyncLog(new Combiner(SyncSpec.defaults()), START, null);
+            log = new SyncLog(new Combiner(SyncSpec.strictDefaults()), START, null);
             put(join("j-a", 1, "a", 0, 1, 2));
             for (int p : orders.get(i)) {
                 long end = PLAN.ranges().get(p)[0] + 1;
@@ -378,10 +378,10 @@ class SyncLogTest {
     @Test
     void aRunResumedFromACheckpointLongAfterItWasWrittenAcceptsTheNewGroupsFirstGeneration() {
         RoundState checkpointed = RoundState.start(7, 2, 70, INIT, PLAN, 9, 500, RoundSums.ZERO);
-        SyncLog resumed = new SyncLog(new Combiner(SyncSpec.defaults()), checkpointed, checkpointed, 1_000);
+        SyncLog resumed = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpointed, checkpointed, 1_000);
         assertNull(resumed.accept(500, 1_000 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 5, join("j", 1, "a", 0, 1, 2), null));
         assertSame(checkpointed, resumed.resume(1).round(), "generation 1 of the new group resumes from the checkpoint");
-        SyncLog soon = new SyncLog(new Combiner(SyncSpec.defaults()), checkpointed, checkpointed, 1_000);
+        SyncLog soon = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpointed, checkpointed, 1_000);
         soon.accept(500, 2_000, join("j", 1, "a", 0, 1, 2), null);
         assertNull(soon.resume(1), "moments after the checkpoint, a lower generation is stale");
     }
