@@ -383,7 +383,7 @@ final class NodeLoop {
             });
         }
         if (last) {
-            tensors.addAll(state.optimizerTensors());
+            tensors.addAll(OuterGradients.slots(state.optimizerTensors(), spec.sync().encoding()));
             return SafeTensors.write(tensors, withSlots);
         }
         return tensors.isEmpty() ? null : SafeTensors.write(tensors, Map.of());

@@ -99,7 +99,11 @@ class NodeLoopTest {
     private Thread thread;
 
     private static RunSpec spec(int maxEpochs, int minNodes) {
-        RunSpec s = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
+        return spec(maxEpochs, minNodes, TestSpecs.sgd(0.05));
+    }
+
+    private static RunSpec spec(int maxEpochs, int minNodes, io.streamtrain.core.spec.OptimizerSpec optimizer) {
+        RunSpec s = TestSpecs.spec(TestSpecs.smallMlp(), optimizer, RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
         return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
                 s.earlyStopping(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1), s.checkpoints());
     }
@@ -333,8 +337,7 @@ class NodeLoopTest {
     void aStreamingNodeWhosePartitionsEndTheEpochHandsInItsOptimizerStateWithItsLastRounds() throws Exception {
         SyncChannel b = nodeB();
         b.join(join("node-b", 1, List.of(1)));
-        start(spec(1, 1), List.of(P0));
-        SyncLog bLog = new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+        start(spec(1, 1, TestSpecs.adam("adamw", 0.01)), List.of(P0)); // Adam: optimizer slots to hand in
         for (int round = 1; round <= RECORDS_PER_PARTITION / 2; round++) {
             int r = round;
             await("round " + r + " handed in", () -> syncTopic.contributions("node-a").size() == r);
@@ -345,6 +348,10 @@ class NodeLoopTest {
         SafeTensors.Document last = syncTopic.contributions("node-a").get(RECORDS_PER_PARTITION / 2 - 1);
         assertEquals(Combiner.SLOTS_INCLUDED, last.metadata().get(Combiner.SLOTS_KEY), "the epoch's end: its optimizer state too");
         assertTrue(last.tensors().keySet().stream().anyMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)), last.tensors().keySet().toString());
+        List<io.streamtrain.core.codec.Tensor> slots = last.tensors().values().stream()
+                .filter(t -> t.name().startsWith(ModelState.OPTIMIZER_PREFIX)).toList();
+        assertFalse(slots.isEmpty(), last.tensors().keySet().toString());
+        slots.forEach(t -> assertEquals(io.streamtrain.core.codec.DType.BF16, t.dtype(), "slots travel as bfloat16 too: " + t.name()));
         for (SafeTensors.Document mid : syncTopic.contributions("node-a").subList(0, RECORDS_PER_PARTITION / 2 - 1)) {
             assertEquals(null, mid.metadata().get(Combiner.SLOTS_KEY));
         }

@@ -122,6 +122,18 @@ public final class OuterGradients {
         return out;
     }
 
+    /**
+     * Optimizer slots as a streaming contribution carries them at the epoch's end: in bfloat16
+     * unless the outer gradients travel in float32. Not int8: Adam's second moment spans many
+     * orders of magnitude within a block, and a block scale would round its small values to 0.
+     */
+    public static List<Tensor> slots(List<Tensor> slots, String encoding) {
+        if (SyncSpec.FLOAT32.equals(encoding)) {
+            return slots;
+        }
+        return slots.stream().map(t -> bfloat16(t.name(), t.shape(), t.toFloats())).toList();
+    }
+
     private static Tensor bfloat16(String name, long[] shape, float[] values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
