@@ -2,6 +2,7 @@ package io.streamtrain.cli;
 
 import io.streamtrain.cli.TrainerJvms.BenchFailedException;
 import io.streamtrain.trainer.feed.BatchFeed;
+import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -54,22 +55,23 @@ import picocli.CommandLine.Spec;
             "Runs the same MLP on the same data (a 2-partition topic on an embedded broker) with 1 and then 2 trainer "
                     + "nodes, in rounds. Each node is a child JVM limited to one PyTorch thread "
                     + "(STREAMTRAIN_TORCH_THREADS=1); the nodes combine their weights every --every-steps steps (sync.outer "
-                    + "average). From the runs' checkpoints, leaving out epoch 1 (warm-up), prints the median per epoch of: "
-                    + "samples/s for 1 and 2 nodes, the speed-up (2-node / 1-node samples/s), the scaling efficiency "
-                    + "(2-node / (2 x 1-node samples/s)), the bytes written to the sync topic per round, and the round wait: "
-                    + "the time from handing a contribution to Kafka until its round closed (writing it included), as a fraction "
-                    + "of the nodes' wall time. Also prints the CPU used over the "
-                    + "counted epochs: the whole machine's, each node's, and the bench JVM's (which runs the broker).",
+                    + "average). The 2-node run runs three times a round: sync.mode streaming with bfloat16 outer gradients (the "
+                    + "default), streaming with int8, and strict (parameters and optimizer state in float32). From the runs' "
+                    + "checkpoints, leaving out epoch 1 (warm-up), prints the median per epoch of: samples/s, the bytes each node "
+                    + "wrote to the sync topic per round (and their share of strict's), and the round wait: the time a node waited "
+                    + "for a round to close, from handing in (strict) or from the end of its overlap steps (streaming), as a "
+                    + "fraction of the nodes' wall time. Also prints the CPU used over the counted epochs: the whole machine's, each "
+                    + "node's, and the bench JVM's (which runs the broker).",
             "",
             "Each round also runs two separate 1-node runs at the same time (no sync between them: nothing shared but the "
                     + "machine and the broker). Their samples/s together is the most 2 nodes can reach on this machine whatever the "
-                    + "sync protocol costs: the machine's ceiling, printed with the share of it the 2-node run reached. And it "
+                    + "sync protocol costs: the machine's ceiling, printed with the share of it each 2-node run reached. And it "
                     + "runs one node with a round only where an epoch ends, to print what share of a lone node's samples/s its "
                     + "rounds cost (a node alone on the topic has a round every " + BatchFeed.ALONE_ROUND_FACTOR
                     + " x --every-steps steps).",
             "",
-            "Targets (printed, not enforced): 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 %% of wall time with "
-                    + "--every-steps 50."})
+            "Targets (printed, not enforced): 2 nodes >= 97 %% of the machine's ceiling; round wait <= 3 %% of wall time with "
+                    + "--every-steps 50; bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8."})
 public final class NodesBench implements Callable<Integer> {
     static final String TOPIC = "nodesbench.train";
     /** Two partitions: two nodes split the data evenly. */
@@ -79,6 +81,9 @@ public final class NodesBench implements Callable<Integer> {
     static final String HIDDEN = "[256, 128]";
     /** A measurement that takes this long has hung: its nodes are killed and the bench fails. */
     static final Duration MEASUREMENT_TIMEOUT = Duration.ofMinutes(30);
+    static final String STREAMING = "mode: streaming, encoding: bfloat16";
+    static final String STREAMING_INT8 = "mode: streaming, encoding: int8";
+    static final String STRICT = "mode: strict";
 
     @Spec
     CommandSpec command;
@@ -95,8 +100,8 @@ public final class NodesBench implements Callable<Integer> {
             description = "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the four measurements: 1 node, 1 node with a round per epoch,"
-            + " 2 nodes, 2 separate runs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the six measurements: 1 node, 1 node with a round per epoch,"
+            + " 2 nodes streaming bfloat16, streaming int8 and strict, 2 separate runs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--every-steps", defaultValue = "50", description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
@@ -120,12 +125,13 @@ public final class NodesBench implements Callable<Integer> {
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         System.out.printf(Locale.ROOT, "bench nodes: %d records x %d samples (%.1f MB) on %d partitions, MLP %d-%s-%d,"
-                        + " sync every %d steps (average), %d epochs per measurement (epoch 1 not counted), %d rounds, %d cores%n",
+                        + " sync every %d steps (average; streaming bfloat16, streaming int8 and strict), %d epochs per measurement (epoch 1 not counted), %d rounds, %d cores%n",
                 records, batchSize, bytes / 1e6, PARTITIONS, FEATURES, HIDDEN, CLASSES, everySteps, epochs, rounds,
                 Runtime.getRuntime().availableProcessors());
         System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV + "=1); the Kafka broker runs in"
                 + " this JVM and shares the same cores");
-        System.out.println("  targets: 2 nodes >= 1.7 x one node's samples/s; round wait <= 5 % of wall time with everySteps 50");
+        System.out.println("  targets: 2 nodes >= 97 % of the machine's ceiling, round wait <= 3 % of wall time with everySteps 50;"
+                + " sync bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8");
         Map<Setup, List<Measurement>> measured = new EnumMap<>(Setup.class);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
@@ -140,38 +146,50 @@ public final class NodesBench implements Callable<Integer> {
                     measured.computeIfAbsent(setup, x -> new ArrayList<>()).add(m.get(setup));
                 }
                 double s1 = m.get(Setup.ONE).samplesPerSecond();
-                double s2 = m.get(Setup.TWO).samplesPerSecond();
                 double ss = m.get(Setup.SEPARATE).samplesPerSecond();
-                System.out.printf(Locale.ROOT, "  round %d: speed-up %.2f x, scaling efficiency %.3f; the machine's ceiling %.2f x,"
-                                + " of which the 2-node run reached %.0f %%; a lone node's rounds cost %.1f %% of its samples/s%n", round,
-                        s2 / s1, s2 / (2 * s1), ss / s1, 100 * s2 / ss, 100 * (1 - s1 / m.get(Setup.ONE_PER_EPOCH).samplesPerSecond()));
+                System.out.printf(Locale.ROOT, "  round %d: the machine's ceiling %.2f x one node; 2 nodes reached %.0f %% of it (streaming,"
+                                + " bfloat16), %.0f %% (streaming, int8), %.0f %% (strict); a lone node's rounds cost %.1f %% of its"
+                                + " samples/s%n", round, ss / s1, 100 * m.get(Setup.TWO).samplesPerSecond() / ss,
+                        100 * m.get(Setup.TWO_INT8).samplesPerSecond() / ss, 100 * m.get(Setup.TWO_STRICT).samplesPerSecond() / ss,
+                        100 * (1 - s1 / m.get(Setup.ONE_PER_EPOCH).samplesPerSecond()));
             }
         } finally {
             jvms.broker(null);
         }
         List<Epoch> one = epochs(measured.get(Setup.ONE));
-        List<Epoch> two = epochs(measured.get(Setup.TWO));
         double s1 = median(one, Epoch::samplesPerSecond);
-        double s2 = median(two, Epoch::samplesPerSecond);
         double ss = median(epochs(measured.get(Setup.SEPARATE)), Epoch::samplesPerSecond);
         double se = median(epochs(measured.get(Setup.ONE_PER_EPOCH)), Epoch::samplesPerSecond);
-        List<Cpu> cpuOne = cpus(measured.get(Setup.ONE));
-        List<Cpu> cpuTwo = cpus(measured.get(Setup.TWO));
-        List<Cpu> cpuSeparate = cpus(measured.get(Setup.SEPARATE));
-        System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f, 2 nodes %.0f;"
-                + " speed-up %.2f x (target >= 1.7), scaling efficiency %.3f%n", one.size(), s1, s2, s2 / s1, s2 / (2 * s1));
-        System.out.printf(Locale.ROOT, "result: the machine's ceiling: 2 separate 1-node runs at once %.0f samples/s together, %.2f x one"
-                + " node; the 2-node run reached %.0f %% of it%n", ss, ss / s1, 100 * s2 / ss);
-        System.out.printf(Locale.ROOT, "result: sync per round (all nodes): 1 node %.2f MB, 2 nodes %.2f MB; round wait: 1 node %.1f %%,"
-                        + " 2 nodes %.1f %% of wall time (target <= 5 %% with everySteps 50; this run: %d)%n",
-                median(one, Epoch::syncBytesPerRound) / 1e6, median(two, Epoch::syncBytesPerRound) / 1e6,
-                100 * median(one, Epoch::waitFraction), 100 * median(two, Epoch::waitFraction), everySteps);
+        System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f; the machine's ceiling (2 separate 1-node"
+                + " runs at once) %.0f together, %.2f x one node%n", one.size(), s1, ss, ss / s1);
+        double strictContribution = medianOf(measured.get(Setup.TWO_STRICT), Measurement::contributionBytes);
+        double strictPerRound = median(epochs(measured.get(Setup.TWO_STRICT)), Epoch::syncBytesPerRound) / 2;
+        for (Setup two : List.of(Setup.TWO, Setup.TWO_INT8, Setup.TWO_STRICT)) {
+            List<Epoch> e = epochs(measured.get(two));
+            double s2 = median(e, Epoch::samplesPerSecond);
+            double contribution = medianOf(measured.get(two), Measurement::contributionBytes);
+            double perRound = median(e, Epoch::syncBytesPerRound) / 2;
+            String target = switch (two) {
+                case TWO -> "; target <= 1/6";
+                case TWO_INT8 -> "; target <= 1/12";
+                default -> "";
+            };
+            System.out.printf(Locale.ROOT, "result: %s: %.0f samples/s, %.2f x one node, %.1f %% of the machine's ceiling (target >= 97);"
+                            + " a node's median contribution %.3f MB (1/%.1f of strict's%s), its sync bytes per round over the epoch %.3f MB"
+                            + " (1/%.1f; the epoch's last round carries the optimizer state); round wait %.1f %% of wall time (target <= 3 %%"
+                            + " with everySteps 50; this run: %d)%n", two.label, s2, s2 / s1, 100 * s2 / ss, contribution / 1e6,
+                    strictContribution / contribution, target, perRound / 1e6, strictPerRound / perRound, 100 * median(e, Epoch::waitFraction),
+                    everySteps);
+        }
         System.out.printf(Locale.ROOT, "result: a lone node's rounds (every %d steps: %d x --every-steps, as a node alone on the topic"
                 + " runs them) cost %.1f %% of its samples/s (1 node with a round only where an epoch ends: %.0f samples/s)%n",
                 everySteps * BatchFeed.ALONE_ROUND_FACTOR, BatchFeed.ALONE_ROUND_FACTOR, 100 * (1 - s1 / se), se);
+        List<Cpu> cpuOne = cpus(measured.get(Setup.ONE));
+        List<Cpu> cpuTwo = cpus(measured.get(Setup.TWO));
+        List<Cpu> cpuSeparate = cpus(measured.get(Setup.SEPARATE));
         System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
-                        + " the node, %.2f in the bench JVM (broker); 2 nodes: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM;"
-                + " 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
+                        + " the node, %.2f in the bench JVM (broker); 2 nodes (streaming): machine %.0f %% busy, %.2f cores per node, %.2f in"
+                        + " the bench JVM; 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
                 rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
                 median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench),
                 100 * median(cpuSeparate, Cpu::machine), median(cpuSeparate, Cpu::perNode), median(cpuSeparate, Cpu::bench));
@@ -183,12 +201,17 @@ public final class NodesBench implements Callable<Integer> {
         return measurements.stream().flatMap(m -> m.epochs().stream()).toList();
     }
 
+    /** The median over a setup's measurements (one per round) of a figure. */
+    private static double medianOf(List<Measurement> measurements, ToDoubleFunction<Measurement> figure) {
+        return median(measurements, figure);
+    }
+
     /** The CPU use of a setup's measurements, one per round. */
     private static List<Cpu> cpus(List<Measurement> measurements) {
         return measurements.stream().map(Measurement::cpu).toList();
     }
 
-    private String spec(String run, int nodes, int syncEverySteps) {
+    private String spec(String run, int nodes, int syncEverySteps, String sync) {
         // a model and optimizer like bench trainer's; minNodes = nodes, so the 2 nodes start training together
         return """
                 run: %s
@@ -200,8 +223,8 @@ public final class NodesBench implements Callable<Integer> {
                 optimizer: { type: adamw, learningRate: 0.001 }
                 regularization: { l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }
                 earlyStopping: { enabled: false }
-                sync: { everySteps: %d, outer: average, minNodes: %d }
-                """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, syncEverySteps, nodes);
+                sync: { everySteps: %d, outer: average, minNodes: %d, %s }
+                """.formatted(run, TOPIC, FEATURES, HIDDEN, CLASSES, batchSize, epochs, syncEverySteps, nodes, sync);
     }
 
     /**
@@ -211,16 +234,20 @@ public final class NodesBench implements Callable<Integer> {
      * @param runNodes the nodes of each run
      */
     enum Setup {
-        ONE("1 node ", false, 1), ONE_PER_EPOCH("1 node, a round per epoch", true, 1), TWO("2 nodes", false, 2),
-        SEPARATE("2 separate runs", false, 1, 1);
+        ONE("1 node ", false, STREAMING, 1), ONE_PER_EPOCH("1 node, a round per epoch", true, STREAMING, 1),
+        TWO("2 nodes (streaming, bfloat16)", false, STREAMING, 2), TWO_INT8("2 nodes (streaming, int8)", false, STREAMING_INT8, 2),
+        TWO_STRICT("2 nodes (strict)", false, STRICT, 2), SEPARATE("2 separate runs", false, STREAMING, 1, 1);
 
         final String label;
         final boolean roundPerEpoch;
+        /** The sync settings besides everySteps, outer and minNodes. */
+        final String sync;
         final int[] runNodes;
 
-        Setup(String label, boolean roundPerEpoch, int... runNodes) {
+        Setup(String label, boolean roundPerEpoch, String sync, int... runNodes) {
             this.label = label;
             this.roundPerEpoch = roundPerEpoch;
+            this.sync = sync;
             this.runNodes = runNodes;
         }
 
@@ -229,6 +256,8 @@ public final class NodesBench implements Callable<Integer> {
                 case ONE -> "-n1";
                 case ONE_PER_EPOCH -> "-n1-epoch";
                 case TWO -> "-n2";
+                case TWO_INT8 -> "-n2-int8";
+                case TWO_STRICT -> "-n2-strict";
                 case SEPARATE -> "-separate-" + (char) ('a' + index);
             };
         }
@@ -247,7 +276,7 @@ public final class NodesBench implements Callable<Integer> {
             for (int r = 0; r < setup.runNodes.length; r++) {
                 String run = setup.run(round, r);
                 runs.add(run);
-                Path spec = jvms.spec(run, spec(run, setup.runNodes[r], setup.roundPerEpoch ? Integer.MAX_VALUE : everySteps));
+                Path spec = jvms.spec(run, spec(run, setup.runNodes[r], setup.roundPerEpoch ? Integer.MAX_VALUE : everySteps, setup.sync));
                 // with two runs at once, progress says whose epoch it is
                 String prefix = "    " + setup.label + (setup.runNodes.length > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
                 System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, setup.label,
@@ -264,7 +293,11 @@ public final class NodesBench implements Callable<Integer> {
         for (int r = 0; r < runs.size(); r++) {
             manifests.add(manifests(kafka, runs.get(r)));
         }
-        Measurement m = figures(manifests, setup, cpu);
+        List<Long> contributions = new ArrayList<>();
+        for (String run : runs) {
+            contributions.addAll(contributionBytes(kafka, run));
+        }
+        Measurement m = figures(manifests, setup, cpu, contributions);
         System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s%s, sync %.2f MB per round (%.0f rounds per epoch),"
                         + " round wait %.1f %% of wall time; CPU: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM"
                         + " (broker)%n", round, setup.label, m.samplesPerSecond(), setup == Setup.SEPARATE ? " together" : "",
@@ -280,6 +313,20 @@ public final class NodesBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%sepoch %s/%s done, %s samples/s%s%n", prefix, m.group(1), m.group(2),
                     m.group(3), "1".equals(m.group(1)) ? " (warm-up, not counted)" : "");
         }
+    }
+
+    /**
+     * The payload bytes of each contribution the run's sync log still holds (the last epochs':
+     * the checkpoint owner deletes what an older checkpoint made redundant) that carries one.
+     */
+    private static List<Long> contributionBytes(KafkaSettings kafka, String run) throws IOException {
+        List<Long> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.sync(run), Duration.ofSeconds(30))) {
+                SyncChannel.contributionOf(r).filter(c -> c.payload() != null).ifPresent(c -> out.add(c.payload().size()));
+            }
+        }
+        return out;
     }
 
     /** The run's epoch checkpoints, one per epoch, in epoch order. */
@@ -308,7 +355,7 @@ public final class NodesBench implements Callable<Integer> {
      * runs' epochs k together (they started together and train alike): their samples/s
      * added up, their sync figures averaged.
      */
-    private static Measurement figures(List<List<CheckpointManifest>> runs, Setup setup, CpuSampler cpu) {
+    private static Measurement figures(List<List<CheckpointManifest>> runs, Setup setup, CpuSampler cpu, List<Long> contributions) {
         List<Epoch> out = new ArrayList<>();
         for (int i = 1; i < runs.get(0).size(); i++) {
             double samplesPerSecond = 0;
@@ -331,7 +378,8 @@ public final class NodesBench implements Callable<Integer> {
         // the counted epochs ran from epoch 1's checkpoint to the last one; of runs that started together, CPU is read while all ran
         Instant from = runs.stream().map(m -> Instant.parse(m.get(0).time())).max(Comparator.naturalOrder()).orElseThrow();
         Instant to = runs.stream().map(m -> Instant.parse(m.get(m.size() - 1).time())).min(Comparator.naturalOrder()).orElseThrow();
-        return new Measurement(out, cpu.over(from, to, setup.nodes()));
+        return new Measurement(out, cpu.over(from, to, setup.nodes()), contributions.isEmpty() ? Double.NaN
+                : median(contributions, Long::doubleValue));
     }
 
     /**
@@ -349,8 +397,9 @@ public final class NodesBench implements Callable<Integer> {
      * A run's counted epochs and their medians.
      *
      * @param cpu CPU use over the counted epochs
+     * @param contributionBytes the median payload of a contribution in the run's sync log (NaN: none)
      */
-    record Measurement(List<Epoch> epochs, Cpu cpu) {
+    record Measurement(List<Epoch> epochs, Cpu cpu, double contributionBytes) {
         double samplesPerSecond() {
             return median(epochs, Epoch::samplesPerSecond);
         }

@@ -271,6 +271,25 @@ public final class SyncChannel implements AutoCloseable {
         }
     }
 
+    /**
+     * The contribution a sync-topic record holds, for readers outside the protocol (a bench
+     * counting a round's bytes); empty for any other record, or one this version cannot read.
+     */
+    public static java.util.Optional<SyncMessage.Contribution> contributionOf(ConsumerRecord<byte[], byte[]> r) {
+        if (!CONTRIBUTION.equals(CheckpointCodec.typeOf(r))) {
+            return java.util.Optional.empty();
+        }
+        try {
+            JsonNode doc = JSON.readTree(r.value());
+            if (doc == null || FormatVersion.refusal("", doc, FormatVersion.FIELD, FormatVersion.SYNC) != null) {
+                return java.util.Optional.empty();
+            }
+            return java.util.Optional.of(JSON.treeToValue(doc, SyncMessage.Contribution.class));
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     /** The CRC32C of {@code bytes} as contributions carry it: 8 lower-case hex digits. */
     public static String crc32c(byte[] bytes) {
         CRC32C crc = new CRC32C();
