@@ -368,11 +368,13 @@ public final class RunSpecParser {
             }
             s = s.withEncoding(encoding).withOverlapSteps(overlap);
         } else {
-            for (String key : List.of("encoding", "overlapSteps")) {
-                if (n.has(key)) {
-                    throw new SpecException(n.path(key), "only applies to mode streaming, but mode is strict (parameters and"
-                            + " optimizer state in float32, no overlap); remove it or set mode: streaming");
-                }
+            // strict rounds are float32 without overlap: those values may be written out (a manifest's spec has them), no others
+            String encoding = n.string("encoding", SyncSpec.FLOAT32);
+            int overlap = n.integer("overlapSteps", 0, 0, Integer.MAX_VALUE);
+            String key = !SyncSpec.FLOAT32.equals(encoding) ? "encoding" : overlap != 0 ? "overlapSteps" : null;
+            if (key != null) {
+                throw new SpecException(n.path(key), "only applies to mode streaming, but mode is strict (parameters and"
+                        + " optimizer state in float32, no overlap); remove it or set mode: streaming");
             }
         }
         n.rejectUnknownKeys();

@@ -137,6 +137,13 @@ class RunSpecParserTest {
                 "sync: { mode: strict, encoding: int8 }")));
         assertTrue(strict.getMessage().contains("sync.encoding") && strict.getMessage().contains("only applies to mode streaming"),
                 strict.getMessage());
+        assertEquals(RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(), RunSpecParser.parse(minimalWith(
+                "sync: { mode: strict, encoding: float32, overlapSteps: 0 }")).sync(), "what strict means may be written out, as a"
+                + " manifest's spec does");
+        SpecException overlap = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
+                "sync: { mode: strict, overlapSteps: 2 }")));
+        assertTrue(overlap.getMessage().contains("sync.overlapSteps") && overlap.getMessage().contains("only applies to mode streaming"),
+                overlap.getMessage());
         SpecException unknown = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
                 "sync: { encoding: fp8 }")));
         assertTrue(unknown.getMessage().contains("float32, bfloat16, int8"), unknown.getMessage());
@@ -616,6 +623,12 @@ class RunSpecParserTest {
                 """));
         assertEquals(original, RunSpecParser.parse(RunSpecParser.toYaml(original)));
         assertEquals(original, RunSpecParser.parse(RunSpecParser.toJson(original)));
+        // every sync mode: a manifest carries its run's spec as JSON, and the evaluator parses it back
+        for (String sync : List.of("{ mode: strict }", "{ mode: streaming, encoding: int8, overlapSteps: 2 }", "{ everySteps: 1 }")) {
+            RunSpec s = RunSpecParser.parse(minimalWith("sync: " + sync));
+            assertEquals(s, RunSpecParser.parse(RunSpecParser.toJson(s)), sync);
+            assertEquals(s, RunSpecParser.parse(RunSpecParser.toYaml(s)), sync);
+        }
     }
 
     /** Large values are printed by Jackson as 1.0E7; the parser must read them back as numbers. */
