@@ -89,6 +89,15 @@ public final class Lab {
      * @param samplesPerEpoch for the progress bar; 0 when not known
      */
     public RunReport train(String specYaml, long samplesPerEpoch) throws Exception {
+        return train(specYaml, samplesPerEpoch, 1);
+    }
+
+    /**
+     * Trains the run {@code specYaml} describes on {@code nodes} trainer nodes (child JVMs, each
+     * with the lab's PyTorch threads) with the evaluator, until it stops or has trained all its
+     * epochs, and writes its report.
+     */
+    public RunReport train(String specYaml, long samplesPerEpoch, int nodes) throws Exception {
         var spec = RunSpecParser.parse(specYaml);
         int partitions;
         try (Admin admin = Preflight.admin(KafkaSettings.of(broker.bootstrapServers()))) {
@@ -96,7 +105,7 @@ public final class Lab {
                     .get(spec.data().train()).partitions().size();
         }
         LiveView view = new LiveView(out, false, 10);
-        return new WatchedRun(spec.run(), specYaml, spec.maxEpochs(), 1, partitions, samplesPerEpoch, reportDir, view, out)
+        return new WatchedRun(spec.run(), specYaml, spec.maxEpochs(), nodes, partitions, samplesPerEpoch, reportDir, view, out)
                 .run(jvms, KafkaSettings.of(broker.bootstrapServers()), System.nanoTime());
     }
 

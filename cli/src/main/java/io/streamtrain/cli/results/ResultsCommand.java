@@ -10,5 +10,5 @@ import picocli.CommandLine.Command;
                     + "`streamtrain score`, and writes its section of docs/results.md with plots and a CSV of every number. "
                     + "Each run's own report goes to runs/results/<run>/."},
         footer = {"", "Examples:", "  ./streamtrain results fashion-mnist", "  ./streamtrain results fashion-mnist --fast --out /tmp/r"},
-        subcommands = {FashionMnist.class, Ablation.class, Court.class})
+        subcommands = {FashionMnist.class, Ablation.class, Court.class, SyncModes.class})
 public final class ResultsCommand {}

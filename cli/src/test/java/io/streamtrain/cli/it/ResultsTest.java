@@ -52,6 +52,32 @@ class ResultsTest {
     }
 
     @Test
+    void streamingSyncRoundsLearnAsStrictOnesDoWithAFractionOfTheBytes(@TempDir Path dir) throws Exception {
+        assertTrue(Files.isReadable(FASHION), "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
+        String[] run = CtlTest.streamtrain("results", "sync", "--fast", "--out", dir.toString(), "--report-dir",
+                dir.resolve("runs").toString());
+        assertEquals("0", run[0], run[1]);
+        Map<String, Map<String, String>> rows = csv(dir.resolve("results/sync.csv"));
+        assertEquals(List.of("sync-1-node", "sync-2-nodes-streaming-bfloat16", "sync-2-nodes-streaming-int8", "sync-2-nodes-strict"),
+                rows.keySet().stream().sorted().toList());
+        double strict = value(rows, "sync-2-nodes-strict", "val_loss_last_epoch");
+        double strictBytes = value(rows, "sync-2-nodes-strict", "sync_bytes_per_round_per_node");
+        for (String streaming : List.of("sync-2-nodes-streaming-bfloat16", "sync-2-nodes-streaming-int8")) {
+            // at 2,400 images the runs are short and noisy: the direction, not the 1 % of the full run
+            double val = value(rows, streaming, "val_loss_last_epoch");
+            assertTrue(Math.abs(val - strict) <= 0.1 * strict, streaming + " learns as strict rounds do: " + val + " vs " + strict);
+            double bytes = value(rows, streaming, "sync_bytes_per_round_per_node");
+            assertTrue(bytes < strictBytes / 3, streaming + " writes a fraction of strict's bytes: " + bytes + " vs " + strictBytes);
+        }
+        for (Map<String, String> r : rows.values()) {
+            assertTrue(Double.parseDouble(r.get("test_accuracy")) > 0.6, r.toString());
+        }
+        String doc = Files.readString(dir.resolve("results.md"));
+        assertTrue(doc.contains("<!-- BEGIN sync") && doc.contains("`./streamtrain results sync --fast`"), doc);
+        assertTrue(doc.contains("against strict's validation loss (target within 1 %"), doc);
+    }
+
+    @Test
     void courtFineTuningWithoutRegularizationForgetsAndL2spForgetsLess(@TempDir Path dir) throws Exception {
         assertTrue(Files.isReadable(BROWN.resolve("ch01")), "the Brown corpus is missing from " + BROWN.toAbsolutePath()
                 + ": npm ci --prefix data/brown (.ci/run runs it)");
