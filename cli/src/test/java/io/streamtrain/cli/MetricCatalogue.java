@@ -70,6 +70,7 @@ public final class MetricCatalogue {
             trainer("streamtrain_trainer_evictions_total", Type.COUNTER, "times this node left the group because its training thread stalled"),
             trainer("streamtrain_trainer_partitions", Type.GAUGE, "train partitions assigned to the node"),
             trainer("streamtrain_trainer_paused", Type.GAUGE, "1 while paused"),
+            trainer("streamtrain_trainer_awaiting_evaluation", Type.GAUGE, "1 while waiting for the evaluator (evaluation.maxLag)"),
             trainer("streamtrain_trainer_checkpoints_total", Type.COUNTER, "checkpoints this node published"),
             trainer("streamtrain_trainer_checkpoint_size_bytes", Type.GAUGE, "payload size of the last checkpoint"),
             trainer("streamtrain_trainer_checkpoint_publish_seconds", Type.HISTOGRAM, "time to publish a checkpoint"),

@@ -34,17 +34,25 @@ final class ControlChannel implements AutoCloseable {
     private final ControlFeed feed;
     private final Producer<byte[], byte[]> acks;
 
-    static ControlChannel open(KafkaSettings kafka, String run, String node, Consumer<ControlMessage> onCommand) {
-        return new ControlChannel(new KafkaConsumer<>(kafka.reader()), new KafkaProducer<>(kafka.ackProducer()), run, node, onCommand);
+    /** @param followEvaluations whether to follow the run's evaluations too ({@code evaluation.maxLag}) */
+    static ControlChannel open(KafkaSettings kafka, String run, String node, Consumer<ControlMessage> onCommand,
+            boolean followEvaluations) {
+        return new ControlChannel(new KafkaConsumer<>(kafka.reader()), new KafkaProducer<>(kafka.ackProducer()), run, node, onCommand,
+                followEvaluations);
     }
 
     /** Over the given clients, owned (and closed) by this channel. */
     ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
             String node, Consumer<ControlMessage> onCommand) {
+        this(reader, acks, run, node, onCommand, false);
+    }
+
+    ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
+            String node, Consumer<ControlMessage> onCommand, boolean followEvaluations) {
         this.run = run;
         this.node = node;
         this.topic = Topics.control(run);
-        this.feed = new ControlFeed(reader, run, onCommand);
+        this.feed = new ControlFeed(reader, run, onCommand, followEvaluations);
         this.acks = acks;
     }
 
@@ -65,6 +73,11 @@ final class ControlChannel implements AutoCloseable {
 
     ControlFeed feed() {
         return feed;
+    }
+
+    /** The highest epoch the evaluator has scored or rejected, as far as this node has read (0: none). */
+    int lastEvaluatedEpoch() {
+        return feed.lastEvaluatedEpoch();
     }
 
     /**

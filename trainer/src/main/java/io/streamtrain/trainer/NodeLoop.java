@@ -146,6 +146,7 @@ final class NodeLoop {
                 case FOLLOWING -> follow();
                 case AWAITING_ROUND -> awaitRound();
                 case PAUSED -> awaitResume();
+                case AWAITING_EVALUATION -> awaitEvaluation();
                 case STOPPING -> {
                     return stopped();
                 }
@@ -167,6 +168,9 @@ final class NodeLoop {
         }
         if (next == NodeState.TRAINING) {
             idleSince = System.nanoTime(); // waiting for a round, a member or a RESUME is not waiting for data
+        }
+        if (nodeState == NodeState.AWAITING_EVALUATION && next != nodeState) {
+            emit(l -> l.onAwaitingEvaluation(false)); // caught up, or a rebalance or a stop came first
         }
         nodeState = next;
     }
@@ -296,6 +300,10 @@ final class NodeLoop {
     private void train() throws InterruptedException {
         if (commands.paused()) {
             transition(NodeState.PAUSED);
+            return;
+        }
+        if (aheadOfEvaluation() > spec.evaluation().maxLag() && !overlapping) {
+            holdForEvaluation();
             return;
         }
         if (overlapping && stepsSinceHandIn >= spec.sync().overlapSteps()) {
@@ -491,6 +499,40 @@ final class NodeLoop {
         }
         epochStarted = System.nanoTime();
         return RunChecks.finished(spec, closed);
+    }
+
+    // ---- AWAITING_EVALUATION ----
+
+    /**
+     * How many of the run's epoch checkpoints the evaluator has not dealt with yet; 0 when the
+     * run does not hold trainers back. Constant within an epoch but for the evaluator's
+     * progress, so a node is only ever held where an epoch begins.
+     */
+    private int aheadOfEvaluation() {
+        if (!spec.evaluation().holdsTrainers()) {
+            return 0;
+        }
+        return Math.max(0, syncLog.lastClosed().epoch() - control.lastEvaluatedEpoch());
+    }
+
+    private void holdForEvaluation() {
+        int published = syncLog.lastClosed().epoch();
+        int evaluated = control.lastEvaluatedEpoch();
+        log.info("waiting for the evaluator before epoch {}: {} of the run's checkpoints are not evaluated yet ({}), more than"
+                + " evaluation.maxLag {}; the node goes on when the evaluator catches up", published + 1, aheadOfEvaluation(),
+                evaluated == 0 ? "none is yet" : "the last evaluated is epoch " + evaluated, spec.evaluation().maxLag());
+        emit(l -> l.onAwaitingEvaluation(true));
+        transition(NodeState.AWAITING_EVALUATION);
+    }
+
+    private void awaitEvaluation() throws InterruptedException {
+        if (aheadOfEvaluation() <= spec.evaluation().maxLag()) {
+            log.info("the evaluator has evaluated epoch {}: training epoch {}", control.lastEvaluatedEpoch(),
+                    syncLog.lastClosed().epoch() + 1);
+            transition(NodeState.TRAINING);
+            return;
+        }
+        Thread.sleep(20);
     }
 
     // ---- FOLLOWING and PAUSED ----

@@ -30,6 +30,11 @@ enum NodeState {
     AWAITING_ROUND,
     /** A PAUSE holds the run: no batch is consumed or trained until a RESUME. */
     PAUSED,
+    /**
+     * More than {@code evaluation.maxLag} of the run's epoch checkpoints are not yet evaluated:
+     * the node does not begin the next epoch until the evaluator catches up.
+     */
+    AWAITING_EVALUATION,
     /** Asked to stop (STOP, SIGTERM): leaves at this step boundary. Final. */
     STOPPING,
     /** Every epoch of the run is trained and checkpointed. Final. */
@@ -37,13 +42,15 @@ enum NodeState {
 
     static {
         AWAITING_ASSIGNMENT.from(STARTING, JOINING, AWAITING_MEMBERS);
-        JOINING.from(AWAITING_ASSIGNMENT, AWAITING_MEMBERS, TRAINING, FOLLOWING, AWAITING_ROUND, PAUSED);
+        JOINING.from(AWAITING_ASSIGNMENT, AWAITING_MEMBERS, TRAINING, FOLLOWING, AWAITING_ROUND, PAUSED, AWAITING_EVALUATION);
         AWAITING_MEMBERS.from(JOINING);
-        TRAINING.from(JOINING, AWAITING_MEMBERS, AWAITING_ROUND, PAUSED);
+        TRAINING.from(JOINING, AWAITING_MEMBERS, AWAITING_ROUND, PAUSED, AWAITING_EVALUATION);
         FOLLOWING.from(JOINING, AWAITING_MEMBERS, PAUSED);
         AWAITING_ROUND.from(TRAINING, AWAITING_ROUND);
         PAUSED.from(TRAINING, FOLLOWING);
-        STOPPING.from(STARTING, AWAITING_ASSIGNMENT, JOINING, AWAITING_MEMBERS, TRAINING, FOLLOWING, AWAITING_ROUND, PAUSED);
+        AWAITING_EVALUATION.from(TRAINING);
+        STOPPING.from(STARTING, AWAITING_ASSIGNMENT, JOINING, AWAITING_MEMBERS, TRAINING, FOLLOWING, AWAITING_ROUND, PAUSED,
+                AWAITING_EVALUATION);
         FINISHED.from(STARTING, JOINING, AWAITING_MEMBERS, AWAITING_ROUND, FOLLOWING);
         STARTING.previous = EnumSet.noneOf(NodeState.class);
     }

@@ -27,11 +27,16 @@ final class RunSetup {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + run);
             int trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
-            Set<String> existed = RunTopics.ensure(admin, List.of(
+            List<org.apache.kafka.clients.admin.NewTopic> topics = new java.util.ArrayList<>(List.of(
                     RunTopics.checkpoints(Topics.checkpoints(run), chunkBytes),
                     RunTopics.control(Topics.control(run)),
                     RunTopics.sync(Topics.sync(run), chunkBytes),
                     RunTopics.deadLetters(Topics.deadLetters(run), trainMaxMessageBytes)));
+            if (spec.evaluation().holdsTrainers()) {
+                // the node follows it from the start, whether or not an evaluator made it yet
+                topics.add(RunTopics.evaluations(Topics.evaluations(run)));
+            }
+            Set<String> existed = RunTopics.ensure(admin, topics);
             // topics made here have room by construction; an operator's may not
             if (existed.contains(Topics.checkpoints(run))) {
                 requireRoomFor(admin, Topics.checkpoints(run), chunkBytes, "checkpoints.chunkBytes");

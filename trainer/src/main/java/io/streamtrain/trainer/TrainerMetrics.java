@@ -60,6 +60,7 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
     private volatile double learningRate = Double.NaN;
     private volatile int partitions;
     private volatile boolean paused;
+    private volatile boolean awaitingEvaluation;
     private volatile long checkpointBytes;
     /** The spec as trained now (SET commands change it). */
     private final Supplier<RunSpec> settings;
@@ -131,6 +132,8 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
         setting(r, "dropout", s -> s.model().dropout());
         gauge(r, "partitions", "Train-topic partitions assigned to this node", m -> m.partitions);
         gauge(r, "paused", "1 while a PAUSE holds the node", m -> m.paused ? 1 : 0);
+        gauge(r, "awaiting_evaluation", "1 while the node waits for the evaluator to catch up (evaluation.maxLag)",
+                m -> m.awaitingEvaluation ? 1 : 0);
         track(Gauge.builder("streamtrain.trainer.checkpoint.size", this, m -> m.checkpointBytes).baseUnit("bytes")
                 .description("Payload size of the last checkpoint this node published").register(r));
     }
@@ -236,6 +239,11 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
     @Override
     public void onPaused(boolean p) {
         paused = p;
+    }
+
+    @Override
+    public void onAwaitingEvaluation(boolean waiting) {
+        awaitingEvaluation = waiting;
     }
 
     @Override

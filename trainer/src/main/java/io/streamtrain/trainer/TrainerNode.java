@@ -139,7 +139,8 @@ public final class TrainerNode implements AutoCloseable {
     private Outcome start() throws InterruptedException {
         Engine engine = Engines.pytorch();
         int trainMaxMessageBytes = RunSetup.prepare(kafka, spec);
-        try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand);
+        try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand,
+                spec.evaluation().holdsTrainers());
                 CheckpointChannel checkpoints = new CheckpointChannel(kafka, spec, options.nodeId(), options.brokerWait(),
                         stop::requested)) {
             metrics.feeds(null, control.feed());

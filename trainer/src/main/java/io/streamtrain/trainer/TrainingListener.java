@@ -43,6 +43,9 @@ public interface TrainingListener {
     /** A PAUSE or a RESUME took effect (or was replayed at the start). */
     default void onPaused(boolean paused) {}
 
+    /** The node began (true) or ended (false) waiting for the evaluator ({@code evaluation.maxLag}). */
+    default void onAwaitingEvaluation(boolean waiting) {}
+
     /** Publishing a checkpoint (payload, manifest, offsets, one transaction) took this long. */
     default void onCheckpointPublishTime(long nanos) {}
 }

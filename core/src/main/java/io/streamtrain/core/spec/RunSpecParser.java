@@ -90,6 +90,7 @@ public final class RunSpecParser {
                 optimizer(root.child("optimizer")),
                 regularization(root.child("regularization")),
                 earlyStopping(root.child("earlyStopping")),
+                evaluation(root.child("evaluation")),
                 sync(root.child("sync")),
                 checkpoints(root.child("checkpoints")));
         root.rejectUnknownKeys();
@@ -346,6 +347,12 @@ public final class RunSpecParser {
 
     private static String num(double d) {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+    }
+
+    private static EvaluationSpec evaluation(SpecNode n) {
+        EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", EvaluationSpec.DEFAULT.maxLag(), 0, 1_000_000));
+        n.rejectUnknownKeys();
+        return s;
     }
 
     private static SyncSpec sync(SpecNode n) {

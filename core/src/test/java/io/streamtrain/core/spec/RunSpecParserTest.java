@@ -150,6 +150,16 @@ class RunSpecParserTest {
     }
 
     @Test
+    void evaluationMaxLagIsOffUnlessSet() {
+        assertEquals(EvaluationSpec.DEFAULT, RunSpecParser.parse(MINIMAL).evaluation());
+        assertFalse(RunSpecParser.parse(MINIMAL).evaluation().holdsTrainers());
+        RunSpec held = RunSpecParser.parse(minimalWith("evaluation: { maxLag: 2 }"));
+        assertEquals(new EvaluationSpec(2), held.evaluation());
+        assertEquals(held, RunSpecParser.parse(RunSpecParser.toJson(held)), "a manifest's spec parses back");
+        assertEquals("evaluation.maxLag", rejects(minimalWith("evaluation: { maxLag: -1 }")).path());
+    }
+
+    @Test
     void jsonIsAcceptedToo() {
         RunSpec s = RunSpecParser.parse("{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");
         assertEquals("j", s.run());
@@ -200,7 +210,7 @@ class RunSpecParserTest {
         assertEquals("maxEpoch", e.path());
         assertTrue(e.getMessage().contains("unknown key 'maxEpoch'"), e.getMessage());
         for (String k : List.of("run", "data", "model", "init", "batchSize", "maxEpochs", "optimizer",
-                "regularization", "earlyStopping", "sync", "checkpoints")) {
+                "regularization", "earlyStopping", "evaluation", "sync", "checkpoints")) {
             assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
         }
     }
@@ -223,7 +233,7 @@ class RunSpecParserTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"data", "model", "init", "sync", "checkpoints", "earlyStopping"})
+    @ValueSource(strings = {"data", "model", "init", "sync", "checkpoints", "earlyStopping", "evaluation"})
     void everySectionRejectsUnknownKeys(String section) {
         String yaml = switch (section) {
             case "data" -> "run: r\ndata: { train: t, bogus: 1 }\nmodel: { inputs: 4 }\n";

@@ -3,6 +3,7 @@ package io.streamtrain.trainer.control;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -19,6 +20,10 @@ import org.slf4j.LoggerFactory;
  * that was stopped stays stopped) and hands each command to the trainer on its own thread,
  * within one poll interval of its being written. Malformed and unknown messages are
  * logged, counted and skipped, never fatal.
+ *
+ * <p>With {@code evaluation.maxLag} set it follows the run's evaluations topic too, on the
+ * same consumer: the last epoch the evaluator has dealt with (scored or rejected) is what
+ * holds a trainer back when it runs too far ahead.
  */
 public final class ControlFeed implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(ControlFeed.class);
@@ -27,6 +32,9 @@ public final class ControlFeed implements Runnable {
 
     private final org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer;
     private final TopicPartition partition;
+    /** The run's evaluations, or null when this feed does not follow them. */
+    private final TopicPartition evaluations;
+    private final java.util.concurrent.atomic.AtomicInteger lastEvaluated = new java.util.concurrent.atomic.AtomicInteger();
     private final String run;
     private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
@@ -41,10 +49,22 @@ public final class ControlFeed implements Runnable {
      */
     public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
             Consumer<ControlMessage> onCommand) {
+        this(consumer, run, onCommand, false);
+    }
+
+    /** @param followEvaluations whether to follow the run's evaluations as well ({@link #lastEvaluatedEpoch()}) */
+    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
+            Consumer<ControlMessage> onCommand, boolean followEvaluations) {
         this.consumer = consumer;
         this.run = run;
         this.partition = new TopicPartition(io.streamtrain.core.topics.Topics.control(run), 0);
+        this.evaluations = followEvaluations ? new TopicPartition(io.streamtrain.core.topics.Topics.evaluations(run), 0) : null;
         this.onCommand = onCommand;
+    }
+
+    /** The highest epoch whose checkpoint the evaluator has scored or rejected (0: none yet, or not followed). */
+    public int lastEvaluatedEpoch() {
+        return lastEvaluated.get();
     }
 
     /**
@@ -54,24 +74,38 @@ public final class ControlFeed implements Runnable {
      *     starting trainer replays the commands (a STOP among them means the run is over)
      */
     public List<ControlMessage> catchUp(Duration timeout) {
-        consumer.assign(List.of(partition));
-        consumer.seekToBeginning(List.of(partition));
-        long end = consumer.endOffsets(List.of(partition), timeout).get(partition);
+        List<TopicPartition> read = evaluations == null ? List.of(partition) : List.of(partition, evaluations);
+        consumer.assign(read);
+        consumer.seekToBeginning(read);
+        java.util.Map<TopicPartition, Long> ends = consumer.endOffsets(read, timeout);
         List<ControlMessage> history = new java.util.ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (consumer.position(partition, timeout) < end) {
+        while (read.stream().anyMatch(tp -> consumer.position(tp, timeout) < ends.get(tp))) {
             if (System.nanoTime() > deadline) {
                 throw new org.apache.kafka.common.errors.TimeoutException("reading " + partition.topic() + " took longer than " + timeout);
             }
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                if (r.offset() < end) {
+                if (evaluations != null && r.topic().equals(evaluations.topic())) {
+                    evaluated(r); // every one counts, past the end too: it only tells how far the evaluator is
+                } else if (r.offset() < ends.get(partition)) {
                     decode(r).ifPresent(history::add);
                 }
             }
         }
         // anything polled past the end was dropped: read it again in run()
-        consumer.seek(partition, end);
+        consumer.seek(partition, ends.get(partition));
         return history;
+    }
+
+    /** An evaluation record: how far the evaluator is. Snapshots and other runs' records do not count; unreadable ones are skipped. */
+    private void evaluated(ConsumerRecord<byte[], byte[]> r) {
+        try {
+            Messages.decodeEvaluation(r.value()).filter(e -> run.equals(e.run()) && !EvaluationRecord.SNAPSHOT.equals(e.status()))
+                    .ifPresent(e -> lastEvaluated.accumulateAndGet(e.epoch(), Math::max));
+        } catch (MalformedMessageException e) {
+            ignored.incrementAndGet();
+            log.warn("malformed evaluation record at offset {} of {}: {}; ignoring it", r.offset(), r.topic(), e.getMessage());
+        }
     }
 
     @Override
@@ -79,7 +113,11 @@ public final class ControlFeed implements Runnable {
         try {
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                    decode(r).filter(m -> !(m instanceof ControlMessage.Ack)).ifPresent(onCommand);
+                    if (evaluations != null && r.topic().equals(evaluations.topic())) {
+                        evaluated(r);
+                    } else {
+                        decode(r).filter(m -> !(m instanceof ControlMessage.Ack)).ifPresent(onCommand);
+                    }
                 }
             }
         } catch (WakeupException e) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -52,6 +53,47 @@ class ControlFeedTest {
         assertEquals(List.of("s1", "a", "p1"), history.stream().map(ControlMessage::id).toList());
         assertEquals(2, feed.ignored(), "the malformed message and the other run's are counted");
         assertEquals(5, c.position(P), "run() goes on from the end of the catch-up");
+    }
+
+    @Test
+    void aFeedThatFollowsTheEvaluationsKnowsTheLastEpochTheEvaluatorDealtWith() throws Exception {
+        String evaluations = "streamtrain.r.evaluations";
+        TopicPartition e = new TopicPartition(evaluations, 0);
+        MockConsumer<byte[], byte[]> c = consumer(0);
+        c.updatePartitions(evaluations, List.of(new PartitionInfo(evaluations, 0, null, null, null)));
+        c.updateBeginningOffsets(Map.of(e, 0L));
+        c.updateEndOffsets(Map.of(e, 2L));
+        ControlFeed feed = new ControlFeed(c, "r", m -> {}, true);
+        c.schedulePollTask(() -> {
+            c.addRecord(new ConsumerRecord<>(evaluations, 0, 0, null, Messages.encode(EvaluationRecord.evaluated("r", 1, "r-e0001",
+                    Map.of("val_loss", 0.5), 0.4, null, 0, 3, null, "first", 0.1, null))));
+            c.addRecord(new ConsumerRecord<>(evaluations, 0, 1, null, Messages.encode(EvaluationRecord.rejected("r", 2, "r-e0002",
+                    "unreadable", "a checkpoint the evaluator could not load still counts as dealt with", null))));
+        });
+        feed.catchUp(Duration.ofSeconds(10));
+        assertEquals(2, feed.lastEvaluatedEpoch(), "read to the end before training starts: a restart knows how far the evaluator is");
+
+        List<byte[]> later = List.of(
+                // a snapshot is no epoch checkpoint; another run's record does not speak for this one; a lower epoch changes nothing
+                Messages.encode(EvaluationRecord.snapshot("r", 9, "r-s0009", Map.of(), null, "snap", 0.1, null)),
+                Messages.encode(EvaluationRecord.evaluated("other", 7, "o-e0007", Map.of(), null, null, 0, 3, null, "x", 0.1, null)),
+                Messages.encode(EvaluationRecord.evaluated("r", 1, "r-e0001", Map.of(), null, null, 0, 3, null, "again", 0.1, null)),
+                "not json".getBytes(StandardCharsets.UTF_8),
+                Messages.encode(EvaluationRecord.evaluated("r", 3, "r-e0003", Map.of(), null, null, 0, 3, null, "third", 0.1, null)));
+        c.schedulePollTask(() -> {
+            for (int i = 0; i < later.size(); i++) {
+                c.addRecord(new ConsumerRecord<>(evaluations, 0, 2 + i, null, later.get(i)));
+            }
+        });
+        Thread t = feed.start("control");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (feed.lastEvaluatedEpoch() < 3 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(3, feed.lastEvaluatedEpoch());
+        assertEquals(1, feed.ignored(), "the malformed record");
+        feed.close();
+        t.join(10_000);
     }
 
     @Test
