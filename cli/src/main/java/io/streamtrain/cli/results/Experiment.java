@@ -35,7 +35,8 @@ abstract class Experiment implements Callable<Integer> {
     Path reportDir;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-            description = "PyTorch threads of the trainer node (the runs train one at a time; default: 0 = every core).")
+            description = "PyTorch threads of each trainer node (the runs train one at a time; default: 0 = every core, but 1 for"
+                    + " results sync, whose two nodes share the machine).")
     int threads;
 
     @Option(names = "--verbose", description = "Show the services' and the broker's log lines too.")

@@ -4,11 +4,11 @@ import io.streamtrain.cli.Lab;
 import io.streamtrain.cli.report.RunFigures.Epoch;
 import io.streamtrain.evaluator.TopicScore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,11 +34,8 @@ final class FashionMnist extends Experiment {
     static final double MLP_TARGET = 0.895;
     static final double CNN_TARGET = 0.92;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "The Fashion-MNIST files (default: ${DEFAULT-VALUE}).")
-    Path data = FashionData.DEFAULT_DIR;
-
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "N", description = "init.seed of every run (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin
+    FashionOptions fashion = new FashionOptions();
 
     @Override
     String name() {
@@ -47,7 +44,7 @@ final class FashionMnist extends Experiment {
 
     @Override
     String problem() {
-        return FashionData.problem(data);
+        return FashionData.problem(fashion.data);
     }
 
     /** An arm of the experiment: its run, and the accuracy it should reach (NaN for none). */
@@ -55,8 +52,8 @@ final class FashionMnist extends Experiment {
 
     @Override
     String run(Lab lab, PrintStream out) throws Exception {
-        FashionData.Loaded loaded = FashionData.load(lab, data, fast ? 3_000 : 0, 0.2, fast ? 2_000 : 0);
-        out.println("  " + loaded.describe(data));
+        FashionData.Loaded loaded = FashionData.load(lab, fashion.data, fast ? 3_000 : 0, 0.2, fast ? 2_000 : 0);
+        out.println("  " + loaded.describe(fashion.data));
         long steps = (loaded.train() + 63) / 64;
         int noneEpochs = fast ? 15 : 20;
         int mlpEpochs = fast ? 15 : 40;
@@ -66,12 +63,12 @@ final class FashionMnist extends Experiment {
                 : "{ type: cnn, inputShape: [1, 28, 28], conv: [32, 64], hidden: [128], classes: 10, dropout: 0.4, convDropout: 0.1 }";
         String chapter = "{ weightDecay: 0.05, exclude: [bias], clipGradNorm: 1.0 }";
         List<Arm> arms = List.of(
-                new Arm("MLP, no regularization", FashionData.spec("fashion-mlp-none", mlp.formatted("0.0"), seed, noneEpochs,
+                new Arm("MLP, no regularization", FashionData.spec("fashion-mlp-none", mlp.formatted("0.0"), fashion.seed, noneEpochs,
                         "{ type: adam, learningRate: 0.001 }", "{}", "{ enabled: false }"), false, Double.NaN),
-                new Arm("MLP, chapter", FashionData.spec("fashion-mlp-chapter", mlp.formatted("0.5"), seed, mlpEpochs,
+                new Arm("MLP, chapter", FashionData.spec("fashion-mlp-chapter", mlp.formatted("0.5"), fashion.seed, mlpEpochs,
                         cosine(mlpEpochs * steps), chapter, "{ monitor: val_loss, patience: %d, minDelta: 0.0005 }".formatted(fast ? 3 : 10)),
                         true, MLP_TARGET),
-                new Arm("CNN, chapter", FashionData.spec("fashion-cnn-chapter", cnn, seed, cnnEpochs, cosine(cnnEpochs * steps), chapter,
+                new Arm("CNN, chapter", FashionData.spec("fashion-cnn-chapter", cnn, fashion.seed, cnnEpochs, cosine(cnnEpochs * steps), chapter,
                         "{ monitor: val_loss, patience: %d, minDelta: 0.0005 }".formatted(fast ? 2 : 3)), true, CNN_TARGET));
         List<Trained> runs = new ArrayList<>();
         for (Arm arm : arms) {
@@ -93,7 +90,7 @@ final class FashionMnist extends Experiment {
     private String section(FashionData.Loaded loaded, List<Arm> arms, List<Trained> runs) {
         ResultsDoc doc = doc();
         StringBuilder s = new StringBuilder();
-        s.append(loaded.describe(data)).append("\n\n");
+        s.append(loaded.describe(fashion.data)).append("\n\n");
         s.append("| run | epochs trained | checkpoint scored | train loss | val loss | test loss | test accuracy | target | wall time |\n");
         s.append("|---|---|---|---|---|---|---|---|---|\n");
         List<List<Object>> rows = new ArrayList<>();

@@ -5,11 +5,11 @@ import io.streamtrain.cli.report.RunFigures.Epoch;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.evaluator.TopicScore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -36,11 +36,8 @@ final class SyncModes extends Experiment {
     static final double STRICT_TOLERANCE = 0.01;
     static final double ONE_NODE_TOLERANCE = 0.02;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "The Fashion-MNIST files (default: ${DEFAULT-VALUE}).")
-    Path data = FashionData.DEFAULT_DIR;
-
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "N", description = "init.seed of every run (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin
+    FashionOptions fashion = new FashionOptions();
 
     @Option(names = "--epochs", defaultValue = "10", paramLabel = "N", description = "Epochs of every run (default: ${DEFAULT-VALUE};"
             + " --fast: 3).")
@@ -57,7 +54,7 @@ final class SyncModes extends Experiment {
 
     @Override
     String problem() {
-        return FashionData.problem(data);
+        return FashionData.problem(fashion.data);
     }
 
     @Override
@@ -77,8 +74,8 @@ final class SyncModes extends Experiment {
 
     @Override
     String run(Lab lab, PrintStream out) throws Exception {
-        FashionData.Loaded loaded = FashionData.load(lab, data, fast ? 3_000 : 0, 0.2, fast ? 2_000 : 0);
-        out.println("  " + loaded.describe(data));
+        FashionData.Loaded loaded = FashionData.load(lab, fashion.data, fast ? 3_000 : 0, 0.2, fast ? 2_000 : 0);
+        out.println("  " + loaded.describe(fashion.data));
         int n = fast ? Math.min(epochs, 3) : epochs;
         // --fast: 19 steps an epoch a node; rounds of 5 keep most of them mid-epoch, as the full run's are
         int every = fast ? Math.min(everySteps, 5) : everySteps;
@@ -89,7 +86,7 @@ final class SyncModes extends Experiment {
         for (Arm arm : arms) {
             out.println("streamtrain results: training " + arm.label());
             String run = "sync-" + arm.label().replaceAll("[^a-z0-9]+", "-").replaceAll("-$", "");
-            String spec = FashionData.spec(run, "{ type: mlp, inputs: 784, hidden: [256, 128], classes: 10, dropout: 0.1 }", seed, n,
+            String spec = FashionData.spec(run, "{ type: mlp, inputs: 784, hidden: [256, 128], classes: 10, dropout: 0.1 }", fashion.seed, n,
                     "{ type: adamw, learningRate: 0.001 }", "{ l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }",
                     "{ enabled: false }") + "sync: { everySteps: %d, minNodes: %d, %s }\n".formatted(every, arm.nodes(), arm.sync());
             Trained t = new Trained(arm.label(), lab.train(spec, loaded.train(), arm.nodes()), false);
@@ -118,7 +115,7 @@ final class SyncModes extends Experiment {
         double one = last(runs.get(0)).valLoss();
         double strict = last(runs.get(1)).valLoss();
         StringBuilder s = new StringBuilder();
-        s.append(loaded.describe(data)).append(String.format(Locale.ROOT, " Every run: %d epochs, batch 64, `sync.everySteps: %d`"
+        s.append(loaded.describe(fashion.data)).append(String.format(Locale.ROOT, " Every run: %d epochs, batch 64, `sync.everySteps: %d`"
                 + " (a round about every %d steps of the 2 nodes together), no early stopping; the checkpoint scored is the last.%n%n",
                 n, everySteps, 2 * everySteps));
         s.append("| run | val loss, last epoch | vs strict | vs 1 node | test loss | test accuracy | sync per round per node | wall time |\n");
