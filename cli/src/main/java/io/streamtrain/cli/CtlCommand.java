@@ -11,6 +11,7 @@ import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.Settings;
 import java.io.IOException;
@@ -215,6 +216,7 @@ public final class CtlCommand {
                                 e.patienceLeft(), esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
                     }
                 }
+                lag(out, epochs, evaluations);
                 List<ControlMessage> control = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
@@ -246,6 +248,32 @@ public final class CtlCommand {
                 }
             }
             return 0;
+        }
+
+        /**
+         * With {@code evaluation.maxLag} in the run's spec (as its last checkpoint carries it): how many
+         * checkpoints the evaluator has not dealt with, and whether that holds the trainers.
+         */
+        private static void lag(PrintStream out, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+            if (epochs.isEmpty()) {
+                return;
+            }
+            CheckpointManifest last = epochs.get(epochs.size() - 1);
+            int maxLag;
+            try {
+                maxLag = RunSpecParser.parse(last.spec()).evaluation().maxLag();
+            } catch (RuntimeException e) {
+                return; // a manifest whose spec does not parse: the evaluator rejects it and says so above
+            }
+            if (maxLag == 0) {
+                return;
+            }
+            int evaluated = evaluations.stream().filter(e -> !EvaluationRecord.SNAPSHOT.equals(e.status()))
+                    .mapToInt(EvaluationRecord::epoch).max().orElse(0);
+            int ahead = Math.max(0, last.epoch() - evaluated);
+            out.printf("evaluation lag: %d checkpoint(s) not yet evaluated (evaluation.maxLag %d): %s%n", ahead, maxLag, ahead > maxLag
+                    ? "the trainers wait for the evaluator before epoch " + (last.epoch() + 1)
+                    : "the trainers may train on");
         }
     }
 

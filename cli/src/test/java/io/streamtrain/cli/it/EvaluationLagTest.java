@@ -64,6 +64,9 @@ class EvaluationLagTest {
         Thread.sleep(5_000); // an epoch here takes well under a second
         assertEquals(List.of(1, 2), epochs(), "held before epoch 3: two checkpoints unevaluated is more than maxLag 1");
         assertTrue(trainer.isAlive(), "the trainer waits, it does not exit: " + outcome.get());
+        String[] status = CtlTest.streamtrain("ctl", "status", "--run", "lag", "--bootstrap-servers", kafka.broker.bootstrapServers());
+        assertTrue(status[1].contains("evaluation lag: 2 checkpoint(s) not yet evaluated (evaluation.maxLag 1): the trainers wait for"
+                + " the evaluator before epoch 3"), status[1]);
 
         EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("lag"), "lag-ev");
         Thread ev = new Thread(evaluator::run, "lag-evaluator");
