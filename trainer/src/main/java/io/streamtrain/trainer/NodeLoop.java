@@ -13,10 +13,6 @@ import io.streamtrain.trainer.feed.FeedItem;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
-import io.streamtrain.core.codec.SafeTensors;
-import io.streamtrain.core.codec.Tensor;
-import io.streamtrain.trainer.sync.Combiner;
-import io.streamtrain.trainer.sync.OuterGradients;
 import io.streamtrain.trainer.sync.RoundState;
 import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
@@ -26,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
@@ -93,12 +88,8 @@ final class NodeLoop {
     private FeedItem.RoundEnd handedIn;
     private RoundWait roundWait;
 
-    // a streaming node's overlap (sync.overlapSteps): it trains on after handing in, then applies the round
-    /** Whether the round handed in is still to be applied while this node trains on. */
-    private boolean overlapping;
-    /** The parameters as they were when the node handed in (streaming mid-epoch rounds), or null. */
-    private Map<String, float[]> atHandIn;
-    private int stepsSinceHandIn;
+    /** What this node hands in, how it takes a round back, and its overlap (sync.mode, sync.overlapSteps). */
+    private final RoundShares shares;
     /** This node's next share, trained to its end before the round it overlaps was applied. */
     private FeedItem.RoundEnd deferred;
 
@@ -120,6 +111,7 @@ final class NodeLoop {
         this.listeners = listeners;
         this.health = health;
         this.published = new EpochCheckpoints(spec, state, ports.checkpoints(), commands::current, listeners);
+        this.shares = new RoundShares(spec, state);
     }
 
     NodeState state() {
@@ -262,7 +254,7 @@ final class NodeLoop {
         runner = new StepRunner(state, engine, settings);
         meter.reset();
         deadLetters.clear();
-        endOverlap();
+        shares.reset();
         deferred = null;
         view = joining.reset();
         partitions = joining.partitions();
@@ -302,11 +294,11 @@ final class NodeLoop {
             transition(NodeState.PAUSED);
             return;
         }
-        if (aheadOfEvaluation() > spec.evaluation().maxLag() && !overlapping) {
+        if (aheadOfEvaluation() > spec.evaluation().maxLag() && !shares.overlapping()) {
             holdForEvaluation();
             return;
         }
-        if (overlapping && stepsSinceHandIn >= spec.sync().overlapSteps()) {
+        if (shares.overlapDone()) {
             awaitRoundNow();
             return;
         }
@@ -324,8 +316,8 @@ final class NodeLoop {
             feed.recycle(s.batch());
             idleSince = System.nanoTime();
             meter.add(report);
-            if (overlapping) {
-                stepsSinceHandIn++;
+            if (shares.overlapping()) {
+                shares.stepped();
             }
             emit(l -> l.onStep(s.epoch(), report));
         } else if (item instanceof FeedItem.Rejected r) {
@@ -333,7 +325,7 @@ final class NodeLoop {
                 deadLetters.add(r);
             }
         } else if (item instanceof FeedItem.RoundEnd end) {
-            if (overlapping) {
+            if (shares.overlapping()) {
                 // this share ended before the overlap did (the node's partitions reached the epoch's end): apply first
                 deferred = end;
                 awaitRoundNow();
@@ -348,53 +340,15 @@ final class NodeLoop {
         ports.deadLetters().write(deadLetters);
         deadLetters.forEach(r -> emit(l -> l.onDeadLetter(r.reason())));
         deadLetters.clear();
-        boolean overlap = spec.sync().streaming() && spec.sync().overlapSteps() > 0 && !alone() && !end.last();
-        Map<String, float[]> local = spec.sync().streaming() && !alone() ? state.parameterValues() : null;
-        byte[] payload = payload(end.last(), meter.samples(), local);
+        byte[] payload = shares.handIn(end.last(), meter.samples(), alone(), syncLog.lastClosed().state(), round,
+                partitions.stream().mapToInt(Integer::intValue).min().orElse(-1));
         contribute(end, end.records(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
                 payload);
-        if (overlap) {
-            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and membership)
-            meter.reset();
-            overlapping = true;
-            atHandIn = local;
-            stepsSinceHandIn = 0;
+        if (shares.overlapping()) {
+            meter.reset(); // the steps it trains on belong to the next round
         } else {
             awaitRoundNow();
         }
-    }
-
-    /**
-     * What this node hands in. Strict: its whole state (null when it trained nothing). Streaming:
-     * a node alone on the topic hands in its whole state too (it combines with nobody, so its
-     * rounds stay exact resume points); any other its parameters' outer gradients (when it
-     * trained), and its optimizer slots once its partitions reached the epoch's end.
-     *
-     * @param local its parameters now (streaming, not alone), else null
-     */
-    private byte[] payload(boolean last, long samples, Map<String, float[]> local) {
-        if (!spec.sync().streaming()) {
-            return samples > 0 ? state.toPayload(Map.of()) : null;
-        }
-        Map<String, String> withSlots = Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED);
-        if (local == null) {
-            return samples > 0 ? state.toPayload(withSlots) : null;
-        }
-        List<Tensor> tensors = new ArrayList<>();
-        if (samples > 0) {
-            SafeTensors.Document base = syncLog.lastClosed().state();
-            int first = partitions.stream().mapToInt(Integer::intValue).min().orElse(-1);
-            local.forEach((name, values) -> {
-                Tensor b = base.tensor(name);
-                tensors.addAll(OuterGradients.encode(name, b.shape(), b.toFloats(), values, spec.sync().encoding(),
-                        OuterGradients.seed(spec.init().seed(), round, first, name)));
-            });
-        }
-        if (last) {
-            tensors.addAll(OuterGradients.slots(state.optimizerTensors(), spec.sync().encoding()));
-            return SafeTensors.write(tensors, withSlots);
-        }
-        return tensors.isEmpty() ? null : SafeTensors.write(tensors, Map.of());
     }
 
     /** Whether this node holds every partition of the topic. */
@@ -414,12 +368,6 @@ final class NodeLoop {
     private void awaitRoundNow() {
         roundWait = new RoundWait(System.nanoTime(), Duration.ofSeconds(spec.sync().timeoutSeconds()), options.brokerWait());
         transition(NodeState.AWAITING_ROUND);
-    }
-
-    private void endOverlap() {
-        overlapping = false;
-        atHandIn = null;
-        stepsSinceHandIn = 0;
     }
 
     // ---- AWAITING_ROUND ----
@@ -466,7 +414,7 @@ final class NodeLoop {
             // (a streaming node with its optimizer slots: the epoch's last round combines every node's)
             List<OffsetRange> nothing = handedIn.ranges().stream()
                     .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to())).toList();
-            contribute(handedIn, 0, 0, nothing, RoundSums.ZERO, payload(true, 0, spec.sync().streaming() && !alone() ? Map.of() : null));
+            contribute(handedIn, 0, 0, nothing, RoundSums.ZERO, shares.nothing(alone()));
             awaitRoundNow();
         }
         return true;
@@ -474,17 +422,11 @@ final class NodeLoop {
 
     /** Continues from a closed round's state. @return true when it completed the run */
     private boolean afterClose(RoundState closed) {
-        if (spec.sync().streaming() && !closed.epochEnd() && !alone()) {
-            // the inner optimizer state stays this node's until the epoch's last round
-            state.adoptParameters(closed.state(), overlapping ? atHandIn : null, closed.step() + stepsSinceHandIn);
-        } else {
-            state.restore(closed.state(), closed.step());
-        }
-        round = closed.round() + 1;
-        if (!overlapping) {
+        if (!shares.overlapping()) {
             meter.reset(); // (an overlapping node's meter holds the steps it trained since handing in: they are the next round's)
         }
-        endOverlap();
+        shares.apply(closed, alone());
+        round = closed.round() + 1;
         if (!closed.epochEnd()) {
             return false;
         }

@@ -1,0 +1,121 @@
+package io.streamtrain.trainer;
+
+import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SyncSpec;
+import io.streamtrain.trainer.model.ModelState;
+import io.streamtrain.trainer.sync.Combiner;
+import io.streamtrain.trainer.sync.OuterGradients;
+import io.streamtrain.trainer.sync.RoundState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a node hands in for its share of a round, and how it takes the closed round back, in
+ * each {@code sync.mode}; and a streaming node's overlap: the steps it trains after handing
+ * in, before it applies the round.
+ *
+ * <ul>
+ *   <li>Strict: the node's whole state (none when it trained nothing); the closed round
+ *       replaces it.
+ *   <li>Streaming, the node alone on the topic: its whole state, with its optimizer slots
+ *       (it combines with nobody, so its rounds stay exact resume points); the closed round
+ *       replaces it, as in strict mode.
+ *   <li>Streaming, any other node: its parameters' outer gradients (when it trained), and its
+ *       optimizer slots once its partitions reached the epoch's end. A mid-epoch round gives
+ *       it the parameters only — its inner optimizer state stays its own — with the steps it
+ *       trained since handing in kept on top; the epoch's last round replaces everything.
+ * </ul>
+ */
+final class RoundShares {
+    private final SyncSpec sync;
+    private final long seed;
+    private final ModelState state;
+    /** The parameters as they were when the node handed in, while it overlaps; else null. */
+    private Map<String, float[]> atHandIn;
+    private int stepsSinceHandIn;
+
+    RoundShares(RunSpec spec, ModelState state) {
+        this.sync = spec.sync();
+        this.seed = spec.init().seed();
+        this.state = state;
+    }
+
+    /**
+     * The payload of this node's share (null for none), and the start of its overlap when it
+     * trains on before applying the round.
+     *
+     * @param alone the node holds every partition of the topic
+     * @param base the state the round started from
+     * @param firstPartition the lowest partition the node holds (its place in the round)
+     */
+    byte[] handIn(boolean last, long samples, boolean alone, SafeTensors.Document base, long round, int firstPartition) {
+        if (!sync.streaming()) {
+            return samples > 0 ? state.toPayload(Map.of()) : null;
+        }
+        if (alone) {
+            return samples > 0 ? state.toPayload(Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED)) : null;
+        }
+        Map<String, float[]> local = state.parameterValues();
+        List<Tensor> tensors = new ArrayList<>();
+        if (samples > 0) {
+            local.forEach((name, values) -> {
+                Tensor b = base.tensor(name);
+                tensors.addAll(OuterGradients.encode(name, b.shape(), b.toFloats(), values, sync.encoding(),
+                        OuterGradients.seed(seed, round, firstPartition, name)));
+            });
+        }
+        if (!last && sync.overlapSteps() > 0) {
+            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and membership)
+            atHandIn = local;
+            stepsSinceHandIn = 0;
+        }
+        return finish(tensors, last);
+    }
+
+    /** A share with nothing trained, of a node whose partitions are at the epoch's end: its slots, when streaming. */
+    byte[] nothing(boolean alone) {
+        return sync.streaming() && !alone ? finish(new ArrayList<>(), true) : null;
+    }
+
+    private byte[] finish(List<Tensor> tensors, boolean withSlots) {
+        if (withSlots) {
+            tensors.addAll(OuterGradients.slots(state.optimizerTensors(), sync.encoding()));
+            return SafeTensors.write(tensors, Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED));
+        }
+        return tensors.isEmpty() ? null : SafeTensors.write(tensors, Map.of());
+    }
+
+    /** Whether the node trains on after handing in, the round not applied yet. */
+    boolean overlapping() {
+        return atHandIn != null;
+    }
+
+    /** A step trained while overlapping. */
+    void stepped() {
+        stepsSinceHandIn++;
+    }
+
+    /** Whether the overlap is over: the round must be applied before the next step. */
+    boolean overlapDone() {
+        return overlapping() && stepsSinceHandIn >= sync.overlapSteps();
+    }
+
+    /** Takes a closed round back (see the class comment), and ends the overlap. */
+    void apply(RoundState closed, boolean alone) {
+        if (sync.streaming() && !closed.epochEnd() && !alone) {
+            state.adoptParameters(closed.state(), atHandIn, closed.step() + stepsSinceHandIn);
+        } else {
+            state.restore(closed.state(), closed.step());
+        }
+        reset();
+    }
+
+    /** Forgets the overlap (a rollback discards its steps). */
+    void reset() {
+        atHandIn = null;
+        stepsSinceHandIn = 0;
+    }
+}
