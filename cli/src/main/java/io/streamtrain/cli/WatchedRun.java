@@ -88,10 +88,11 @@ final class WatchedRun {
     RunReport run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
         String bootstrap = kafka.bootstrapServers();
         List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
+        boolean earlyStopping = io.streamtrain.core.spec.RunSpecParser.parse(specText).earlyStopping().enabled();
         EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
         evaluator.addListener(e -> {
             evaluations.add(e);
-            view.line(evaluationLine(e));
+            view.line(evaluationLine(e, earlyStopping));
         });
         Thread evaluatorThread = new Thread(evaluator::run, run + "-evaluator");
         evaluatorThread.start();
@@ -221,15 +222,16 @@ final class WatchedRun {
                 last == null ? Double.NaN : last.dataLoss(), state);
     }
 
-    private static String evaluationLine(EvaluationRecord e) {
+    /** @param earlyStopping whether the run stops early (else its patience means nothing) */
+    private static String evaluationLine(EvaluationRecord e, boolean earlyStopping) {
         if (!e.evaluated()) {
             return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
         }
         Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %s  patience left %d%s", e.epoch(),
+        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %s  %s%s", e.epoch(),
                 e.metrics().get("val_loss"), accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
                 e.best() == null ? "none yet" : String.format(Locale.ROOT, "%.4f (epoch %d)", e.best().value(), e.best().epoch()),
-                e.patienceLeft(),
+                earlyStopping ? "patience left " + e.patienceLeft() : "early stopping off",
                 EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
     }
 

@@ -189,7 +189,8 @@ final class CheckpointHandler {
                 metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
                         ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 e.best() == null ? "none" : String.format(Locale.ROOT, "%.4f at epoch %d", e.best().value(), e.best().epoch()),
-                o.stop().isPresent() ? "STOP (" + e.reason() + "): " + e.explanation() : "continue, patience left " + e.patienceLeft()));
+                o.stop().isPresent() ? "STOP (" + e.reason() + "): " + e.explanation()
+                        : spec.earlyStopping().enabled() ? "continue, patience left " + e.patienceLeft() : "continue (early stopping is off)"));
         events.committed(e);
     }
 
