@@ -162,12 +162,12 @@ public final class NodesBench implements Callable<Integer> {
         double se = median(epochs(measured.get(Setup.ONE_PER_EPOCH)), Epoch::samplesPerSecond);
         System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f; the machine's ceiling (2 separate 1-node"
                 + " runs at once) %.0f together, %.2f x one node%n", one.size(), s1, ss, ss / s1);
-        double strictContribution = medianOf(measured.get(Setup.TWO_STRICT), Measurement::contributionBytes);
+        double strictContribution = median(measured.get(Setup.TWO_STRICT), Measurement::contributionBytes);
         double strictPerRound = median(epochs(measured.get(Setup.TWO_STRICT)), Epoch::syncBytesPerRound) / 2;
         for (Setup two : List.of(Setup.TWO, Setup.TWO_INT8, Setup.TWO_STRICT)) {
             List<Epoch> e = epochs(measured.get(two));
             double s2 = median(e, Epoch::samplesPerSecond);
-            double contribution = medianOf(measured.get(two), Measurement::contributionBytes);
+            double contribution = median(measured.get(two), Measurement::contributionBytes);
             double perRound = median(e, Epoch::syncBytesPerRound) / 2;
             String target = switch (two) {
                 case TWO -> "; target <= 1/6";
@@ -199,11 +199,6 @@ public final class NodesBench implements Callable<Integer> {
     /** The counted epochs of a setup's measurements, all rounds. */
     private static List<Epoch> epochs(List<Measurement> measurements) {
         return measurements.stream().flatMap(m -> m.epochs().stream()).toList();
-    }
-
-    /** The median over a setup's measurements (one per round) of a figure. */
-    private static double medianOf(List<Measurement> measurements, ToDoubleFunction<Measurement> figure) {
-        return median(measurements, figure);
     }
 
     /** The CPU use of a setup's measurements, one per round. */

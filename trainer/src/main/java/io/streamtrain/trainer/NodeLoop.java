@@ -161,8 +161,10 @@ final class NodeLoop {
         if (next == NodeState.TRAINING) {
             idleSince = System.nanoTime(); // waiting for a round, a member or a RESUME is not waiting for data
         }
-        if (nodeState == NodeState.AWAITING_EVALUATION && next != nodeState) {
-            emit(l -> l.onAwaitingEvaluation(false)); // caught up, or a rebalance or a stop came first
+        if ((nodeState == NodeState.AWAITING_EVALUATION) != (next == NodeState.AWAITING_EVALUATION)) {
+            // began waiting; or caught up, or a rebalance or a stop came first
+            boolean waiting = next == NodeState.AWAITING_EVALUATION;
+            emit(l -> l.onAwaitingEvaluation(waiting));
         }
         nodeState = next;
     }
@@ -316,9 +318,7 @@ final class NodeLoop {
             feed.recycle(s.batch());
             idleSince = System.nanoTime();
             meter.add(report);
-            if (shares.overlapping()) {
-                shares.stepped();
-            }
+            shares.stepped();
             emit(l -> l.onStep(s.epoch(), report));
         } else if (item instanceof FeedItem.Rejected r) {
             if (RunChecks.deadLetterDue(r, syncLog)) {
@@ -463,7 +463,6 @@ final class NodeLoop {
         log.info("waiting for the evaluator before epoch {}: {} of the run's checkpoints are not evaluated yet ({}), more than"
                 + " evaluation.maxLag {}; the node goes on when the evaluator catches up", published + 1, aheadOfEvaluation(),
                 evaluated == 0 ? "none is yet" : "the last evaluated is epoch " + evaluated, spec.evaluation().maxLag());
-        emit(l -> l.onAwaitingEvaluation(true));
         transition(NodeState.AWAITING_EVALUATION);
     }
 

@@ -93,9 +93,11 @@ final class RoundShares {
         return atHandIn != null;
     }
 
-    /** A step trained while overlapping. */
+    /** A step trained: it counts towards the overlap, if the node overlaps. */
     void stepped() {
-        stepsSinceHandIn++;
+        if (overlapping()) {
+            stepsSinceHandIn++;
+        }
     }
 
     /** Whether the overlap is over: the round must be applied before the next step. */

@@ -59,11 +59,6 @@ public record SyncSpec(int everySteps, String outer, double outerLearningRate, d
         return defaults().withMode(STRICT);
     }
 
-    public SyncSpec withEverySteps(int steps) {
-        return new SyncSpec(steps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding,
-                Math.min(overlapSteps, defaultOverlap(steps)));
-    }
-
     public SyncSpec withMode(String m) {
         return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, m,
                 STRICT.equals(m) ? FLOAT32 : encoding, STRICT.equals(m) ? 0 : overlapSteps);

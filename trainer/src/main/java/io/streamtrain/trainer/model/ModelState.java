@@ -192,7 +192,7 @@ public final class ModelState implements AutoCloseable {
     public byte[] toPayload(Map<String, String> metadata) {
         List<Tensor> tensors = new ArrayList<>();
         parameters.forEach((name, p) -> tensors.add(tensor(name, p.getArray())));
-        optimizer.state().forEach((name, a) -> tensors.add(tensor(OPTIMIZER_PREFIX + name, a)));
+        tensors.addAll(optimizerTensors());
         anchors.forEach((name, a) -> tensors.add(tensor(ANCHOR_PREFIX + name, a)));
         return SafeTensors.write(tensors, metadata);
     }

@@ -131,24 +131,13 @@ public final class Combiner {
 
     /** The sample-weighted mean of the nodes' values of {@code param}, each as its contribution gives it. */
     private static float[] streamingMean(Tensor param, List<Weighted> trained, long total) {
-        int n = Math.toIntExact(param.elements());
-        double[] acc = new double[n];
-        Arrays.fill(acc, -0.0);
-        for (Weighted w : trained) {
+        return weightedMean(Math.toIntExact(param.elements()), trained, w -> (double) w.samples() / total, w -> {
             double[] v = OuterGradients.parameter(w.state(), param);
             if (v == null) {
                 throw new IllegalArgumentException("a contribution carries neither " + param.name() + " nor its outer gradient");
             }
-            double weight = (double) w.samples() / total;
-            for (int i = 0; i < v.length; i++) {
-                acc[i] += weight * v[i];
-            }
-        }
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = (float) acc[i];
-        }
-        return out;
+            return v;
+        });
     }
 
     /** Each optimizer slot any contribution carries: the plain mean over those that carry it, in their order. */
@@ -164,11 +153,8 @@ public final class Combiner {
         List<Tensor> out = new ArrayList<>();
         slots.forEach((name, ts) -> {
             long[] shape = ts.get(0).shape();
-            List<Weighted> equal = new ArrayList<>();
-            for (Tensor t : ts) {
-                equal.add(new Weighted(new SafeTensors.Document(Map.of(name, t), Map.of()), 1));
-            }
-            out.add(Tensor.ofFloats(name, shape, mean(name, shape, equal, equal.size())));
+            out.add(Tensor.ofFloats(name, shape, weightedMean(Math.toIntExact(ts.get(0).elements()), ts, t -> 1.0 / ts.size(),
+                    t -> values(t, name, shape))));
         });
         return out;
     }
@@ -190,18 +176,33 @@ public final class Combiner {
 
     private static float[] mean(String name, long[] shape, List<Weighted> contributions, long total) {
         int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        return weightedMean(n, contributions, w -> (double) w.samples() / total, w -> values(w.state().tensor(name), name, shape));
+    }
+
+    /** {@code t}'s values, when it is there and of {@code shape}. */
+    private static double[] values(Tensor t, String name, long[] shape) {
+        if (t == null || !Arrays.equals(t.shape(), shape)) {
+            throw new IllegalArgumentException("a contribution has no tensor " + name + " of shape " + Arrays.toString(shape));
+        }
+        float[] v = t.toFloats();
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i];
+        }
+        return out;
+    }
+
+    /** Σ weight(x)·values(x) over {@code xs} in their order, summed in double and rounded to float once. */
+    private static <T> float[] weightedMean(int n, List<T> xs, java.util.function.ToDoubleFunction<T> weight,
+            java.util.function.Function<T, double[]> values) {
         double[] acc = new double[n];
         // an IEEE sum starts at -0.0: then a single contribution's -0.0 stays -0.0, bit for bit
         Arrays.fill(acc, -0.0);
-        for (Weighted w : contributions) {
-            Tensor t = w.state().tensor(name);
-            if (t == null || !Arrays.equals(t.shape(), shape)) {
-                throw new IllegalArgumentException("a contribution has no tensor " + name + " of shape " + Arrays.toString(shape));
-            }
-            float[] v = t.toFloats();
-            double weight = (double) w.samples() / total;
+        for (T x : xs) {
+            double[] v = values.apply(x);
+            double w = weight.applyAsDouble(x);
             for (int i = 0; i < n; i++) {
-                acc[i] += weight * v[i];
+                acc[i] += w * v[i];
             }
         }
         float[] out = new float[n];

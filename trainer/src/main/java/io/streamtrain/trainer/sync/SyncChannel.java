@@ -236,12 +236,12 @@ public final class SyncChannel implements AutoCloseable {
      * newer streamtrain joined the run: skipping it would leave every round open, so the node stops,
      * saying why (exit 2: the versions must be made the same).
      */
-    private JsonNode readable(ConsumerRecord<byte[], byte[]> r) throws IOException {
+    private static JsonNode readable(ConsumerRecord<byte[], byte[]> r) throws IOException {
         JsonNode doc = JSON.readTree(r.value());
         if (doc == null || !doc.isObject()) {
             throw new IOException("not a JSON object");
         }
-        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + topic, doc, FormatVersion.FIELD,
+        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + r.topic(), doc, FormatVersion.FIELD,
                 FormatVersion.SYNC);
         if (refusal != null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, refusal);
@@ -280,12 +280,8 @@ public final class SyncChannel implements AutoCloseable {
             return java.util.Optional.empty();
         }
         try {
-            JsonNode doc = JSON.readTree(r.value());
-            if (doc == null || FormatVersion.refusal("", doc, FormatVersion.FIELD, FormatVersion.SYNC) != null) {
-                return java.util.Optional.empty();
-            }
-            return java.util.Optional.of(JSON.treeToValue(doc, SyncMessage.Contribution.class));
-        } catch (IOException e) {
+            return java.util.Optional.of(JSON.treeToValue(readable(r), SyncMessage.Contribution.class));
+        } catch (IOException | StartupException e) {
             return java.util.Optional.empty();
         }
     }
