@@ -216,7 +216,7 @@ public final class CtlCommand {
                                 e.patienceLeft(), esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
                     }
                 }
-                lag(out, epochs, evaluations);
+                lag(out, run, epochs, evaluations);
                 List<ControlMessage> control = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
@@ -254,7 +254,7 @@ public final class CtlCommand {
          * With {@code evaluation.maxLag} in the run's spec (as its last checkpoint carries it): how many
          * checkpoints the evaluator has not dealt with, and whether that holds the trainers.
          */
-        private static void lag(PrintStream out, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+        private static void lag(PrintStream out, String run, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
             if (epochs.isEmpty()) {
                 return;
             }
@@ -268,8 +268,8 @@ public final class CtlCommand {
             if (maxLag == 0) {
                 return;
             }
-            int evaluated = evaluations.stream().filter(e -> !EvaluationRecord.SNAPSHOT.equals(e.status()))
-                    .mapToInt(EvaluationRecord::epoch).max().orElse(0);
+            // what the trainers count (ControlFeed): the same records, so status says what holds them
+            int evaluated = evaluations.stream().filter(e -> e.settlesEpochOf(run)).mapToInt(EvaluationRecord::epoch).max().orElse(0);
             int ahead = Math.max(0, last.epoch() - evaluated);
             out.printf("evaluation lag: %d checkpoint(s) not yet evaluated (evaluation.maxLag %d): %s%n", ahead, maxLag, ahead > maxLag
                     ? "the trainers wait for the evaluator before epoch " + (last.epoch() + 1)

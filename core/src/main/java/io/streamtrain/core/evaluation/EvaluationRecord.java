@@ -85,6 +85,15 @@ public record EvaluationRecord(
                 reason, explanation, 0, validation);
     }
 
+    /**
+     * Whether this record says the evaluator is done with epoch {@link #epoch()}'s checkpoint of
+     * {@code forRun}: scored or rejected. A snapshot's record does not, nor another run's (a
+     * topic's writers do not speak for another run).
+     */
+    public boolean settlesEpochOf(String forRun) {
+        return forRun.equals(run) && !SNAPSHOT.equals(status);
+    }
+
     public boolean evaluated() {
         return EVALUATED.equals(status);
     }

@@ -3,7 +3,6 @@ package io.streamtrain.trainer.control;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.evaluation.EvaluationRecord;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -100,7 +99,7 @@ public final class ControlFeed implements Runnable {
     /** An evaluation record: how far the evaluator is. Snapshots and other runs' records do not count; unreadable ones are skipped. */
     private void evaluated(ConsumerRecord<byte[], byte[]> r) {
         try {
-            Messages.decodeEvaluation(r.value()).filter(e -> run.equals(e.run()) && !EvaluationRecord.SNAPSHOT.equals(e.status()))
+            Messages.decodeEvaluation(r.value()).filter(e -> e.settlesEpochOf(run))
                     .ifPresent(e -> lastEvaluated.accumulateAndGet(e.epoch(), Math::max));
         } catch (MalformedMessageException e) {
             ignored.incrementAndGet();
