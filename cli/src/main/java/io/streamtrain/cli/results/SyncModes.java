@@ -89,17 +89,14 @@ final class SyncModes extends Experiment {
             String spec = FashionData.spec(run, "{ type: mlp, inputs: 784, hidden: [256, 128], classes: 10, dropout: 0.1 }", fashion.seed, n,
                     "{ type: adamw, learningRate: 0.001 }", "{ l1: 0.00001, l2: 0.0001, weightDecay: 0.01, exclude: [bias] }",
                     "{ enabled: false }") + "sync: { everySteps: %d, minNodes: %d, %s }\n".formatted(every, arm.nodes(), arm.sync());
+            // no early stopping: the checkpoint that stands for a run (shipped) is its last
             Trained t = new Trained(arm.label(), lab.train(spec, loaded.train(), arm.nodes()), false);
             t.score(lab.score(t.shippedRef(), FashionData.TEST));
-            out.printf(Locale.ROOT, "  %s: val loss %.4f at epoch %d, test accuracy %.4f%n", arm.label(), last(t).valLoss(),
+            out.printf(Locale.ROOT, "  %s: val loss %.4f at epoch %d, test accuracy %.4f%n", arm.label(), t.shipped().valLoss(),
                     t.epochsTrained(), t.score(FashionData.TEST).accuracy());
             runs.add(t);
         }
         return section(loaded, arms, runs, n, every);
-    }
-
-    private static Epoch last(Trained t) {
-        return t.epoch(t.epochsTrained());
     }
 
     /** What the run's nodes wrote to the sync topic per round and node, over the whole run. */
@@ -112,8 +109,8 @@ final class SyncModes extends Experiment {
 
     private String section(FashionData.Loaded loaded, List<Arm> arms, List<Trained> runs, int n, int everySteps) {
         ResultsDoc doc = doc();
-        double one = last(runs.get(0)).valLoss();
-        double strict = last(runs.get(1)).valLoss();
+        double one = runs.get(0).shipped().valLoss();
+        double strict = runs.get(1).shipped().valLoss();
         StringBuilder s = new StringBuilder();
         s.append(loaded.describe(fashion.data)).append(String.format(Locale.ROOT, " Every run: %d epochs, batch 64, `sync.everySteps: %d`"
                 + " (a round about every %d steps of the 2 nodes together), no early stopping; the checkpoint scored is the last.%n%n",
@@ -124,7 +121,7 @@ final class SyncModes extends Experiment {
         for (int i = 0; i < runs.size(); i++) {
             Trained t = runs.get(i);
             Arm arm = arms.get(i);
-            double val = last(t).valLoss();
+            double val = t.shipped().valLoss();
             TopicScore test = t.score(FashionData.TEST);
             double bytes = syncBytesPerRoundPerNode(t, arm.nodes());
             s.append(String.format(Locale.ROOT, "| %s (`%s`) | %s | %s | %s | %s | %s | %s | %s |%n", arm.label(), arm.sync(), f(val, 4),
@@ -139,7 +136,7 @@ final class SyncModes extends Experiment {
                         + " every 20 × `everySteps` steps and hands in its whole state). All numbers: [").append(csv).append("](")
                 .append(csv).append(").\n\n");
         for (int i = 2; i < runs.size(); i++) {
-            double val = last(runs.get(i)).valLoss();
+            double val = runs.get(i).shipped().valLoss();
             boolean nearStrict = Math.abs(val - strict) <= STRICT_TOLERANCE * strict;
             boolean notWorse = val <= (1 + ONE_NODE_TOLERANCE) * one;
             s.append(String.format(Locale.ROOT, "- %s: %s against strict's validation loss (target within %.0f %%: %s), %s against one"
