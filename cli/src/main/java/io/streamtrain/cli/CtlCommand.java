@@ -11,6 +11,9 @@ import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.SigningKey;
+import io.streamtrain.core.signing.Verdict;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.Settings;
@@ -52,10 +55,11 @@ public final class CtlCommand {
             return KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         }
 
-        /** Writes a command on the run's control topic; returns the exit code. */
+        /** Writes a command on the run's control topic, signed when this operator has a signing key; returns the exit code. */
         int send(ControlMessage command) throws Exception {
             KafkaSettings kafka = kafka();
             try (Admin admin = Preflight.admin(kafka)) {
+                kafka.signing().requireSigner(java.util.Set.of(Right.neededBy(command)), "this operator");
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
                 java.util.Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
                 if (!topics.contains(Topics.checkpoints(run)) && !topics.contains(Topics.control(run))) {
@@ -69,15 +73,27 @@ public final class CtlCommand {
                 return e.exitCode();
             }
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                p.send(new ProducerRecord<>(Topics.control(run), Messages.encode(command))).get(30, TimeUnit.SECONDS);
+                p.send(kafka.signing().sign(new ProducerRecord<>(Topics.control(run), Messages.encode(command)))).get(30, TimeUnit.SECONDS);
             }
+            SigningKey key = kafka.signing().key();
             System.out.println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()
-                    + " sent to run " + run + "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
+                    + " sent to run " + run + (key == null ? " unsigned" : " signed by " + key.id())
+                    + "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
             return 0;
         }
 
-        static String operator() {
-            return System.getProperty("user.name", "operator");
+        /**
+         * Who the command says it is from: the signing key's id when this operator signs (what
+         * the trainers verify and acknowledge), else the OS user (self-declared, unverified).
+         */
+        String operator() {
+            SigningKey key;
+            try {
+                key = kafka().signing().key();
+            } catch (StartupException e) {
+                key = null; // send() reports it
+            }
+            return key != null ? key.id() : System.getProperty("user.name", "operator");
         }
     }
 
@@ -93,7 +109,7 @@ public final class CtlCommand {
         @Override
         public Integer call() throws Exception {
             return target.send(new ControlMessage.Stop(target.run, Messages.newId(), Messages.now(), "operator", reason, null,
-                    Target.operator()));
+                    target.operator()));
         }
     }
 
@@ -105,7 +121,7 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Pause(target.run, Messages.newId(), Messages.now(), Target.operator()));
+            return target.send(new ControlMessage.Pause(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
@@ -116,7 +132,7 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Resume(target.run, Messages.newId(), Messages.now(), Target.operator()));
+            return target.send(new ControlMessage.Resume(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
@@ -128,7 +144,7 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Checkpoint(target.run, Messages.newId(), Messages.now(), Target.operator()));
+            return target.send(new ControlMessage.Checkpoint(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
@@ -149,7 +165,7 @@ public final class CtlCommand {
                 System.err.println("streamtrain: cannot set " + unknown + " while training; settable: " + Settings.PATHS.keySet());
                 return StartupException.BAD_CONFIGURATION;
             }
-            return target.send(new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, Target.operator()));
+            return target.send(new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, target.operator()));
         }
     }
 
@@ -188,6 +204,11 @@ public final class CtlCommand {
                         snapshots == 0 ? "" : "; " + snapshots + " snapshot(s)");
                 List<EvaluationRecord> evaluations = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.evaluations(run))) {
+                    Verdict v = kafka.signing().verify(r, Right.EVALUATION);
+                    if (!v.accepted()) {
+                        out.println("  (evaluation at offset " + r.offset() + " refused, not shown: " + v.refusal() + ")");
+                        continue;
+                    }
                     try {
                         Messages.decodeEvaluation(r.value()).ifPresent(evaluations::add);
                     } catch (MalformedMessageException e) {
@@ -218,28 +239,38 @@ public final class CtlCommand {
                 }
                 lag(out, run, epochs, evaluations);
                 List<ControlMessage> control = new ArrayList<>();
+                java.util.Map<ControlMessage, Verdict> verdicts = new java.util.IdentityHashMap<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
                         // a message naming another run is not this run's (its trainers and evaluator ignore it too)
-                        Messages.decodeControl(r.value()).filter(m -> run.equals(m.run())).ifPresent(control::add);
+                        Optional<ControlMessage> m = Messages.decodeControl(r.value()).filter(c -> run.equals(c.run()));
+                        if (m.isPresent()) {
+                            control.add(m.get());
+                            verdicts.put(m.get(), kafka.signing().verify(r, Right.neededBy(m.get())));
+                        }
                     } catch (MalformedMessageException e) {
                         // counted by the trainers; status shows only what it can read
                     }
                 }
+                // what the trainers act on, as they verify it: refused commands are listed with why, forged acks not at all
+                control.removeIf(m -> m instanceof ControlMessage.Ack && !verdicts.get(m).accepted());
                 for (ControlMessage m : control) {
-                    if (m instanceof ControlMessage.Ack || m instanceof ControlMessage.Stop) {
+                    if (m instanceof ControlMessage.Ack || m instanceof ControlMessage.Stop && verdicts.get(m).accepted()) {
                         continue;
                     }
+                    Verdict v = verdicts.get(m);
                     out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
-                            esc(source(m)), m instanceof ControlMessage.Set set ? " " + esc(set.values()) : "", acks(control, m.id()));
+                            esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values()) : "",
+                            v.accepted() ? acks(control, m.id()) : "refused, not acted on: " + v.refusal());
                 }
-                Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop)
+                Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop && verdicts.get(m).accepted())
                         .map(m -> (ControlMessage.Stop) m).findFirst();
                 if (stop.isEmpty()) {
                     out.println("not stopped");
                 } else {
                     ControlMessage.Stop s = stop.get();
-                    out.printf("stopped at %s by %s: %s (%s)%n", esc(s.time()), esc(s.source()), esc(s.reason()), esc(s.explanation()));
+                    out.printf("stopped at %s by %s: %s (%s)%n", esc(s.time()), esc(s.source()) + signed(verdicts.get(s)), esc(s.reason()),
+                            esc(s.explanation()));
                     if (s.best() != null) {
                         out.printf(Locale.ROOT, "best checkpoint: %s (epoch %d, %s %.4f)%n", esc(s.best().checkpointId()), s.best().epoch(),
                                 esc(s.best().metric()), s.best().value());
@@ -282,8 +313,15 @@ public final class CtlCommand {
         return io.streamtrain.core.logging.Logs.escape(value);
     }
 
+    /** " (signed by alice)" when signatures are checked and the message verified; nothing otherwise. */
+    private static String signed(Verdict v) {
+        return v.signer() == null ? "" : " (signed by " + v.signer() + ")";
+    }
+
     private static String source(ControlMessage m) {
-        if (m instanceof ControlMessage.Checkpoint c) {
+        if (m instanceof ControlMessage.Stop s) {
+            return s.source();
+        } else if (m instanceof ControlMessage.Checkpoint c) {
             return c.source();
         } else if (m instanceof ControlMessage.Pause p) {
             return p.source();

@@ -118,7 +118,7 @@ public final class Lab {
         KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, broker.bootstrapServers(), CheckpointRef.parse(checkpoint),
-                    READ_TIMEOUT, io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment());
+                    READ_TIMEOUT, io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(), kafka.signing());
             return TopicScore.of(found.checkpoint(), consumer, topic, READ_TIMEOUT);
         }
     }

@@ -82,7 +82,8 @@ public final class ScoreCommand implements Callable<Integer> {
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, topics, "--topic");
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources.get());
+            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources.get(),
+                    kafka.signing());
             var manifest = found.checkpoint().manifest();
             List<TopicScore> scores = new ArrayList<>();
             for (String topic : topics) {

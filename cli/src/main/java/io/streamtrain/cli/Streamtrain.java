@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 /** The {@code streamtrain} command. */
 @Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
-        subcommands = {DemoCommand.class, LocalCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, IngestCommand.class,
+        subcommands = {DemoCommand.class, LocalCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, KeysCommand.class, IngestCommand.class,
             ExportCommand.class, ScoreCommand.class, ResultsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Streamtrain {
     private Streamtrain() {}
@@ -38,7 +38,7 @@ public final class Streamtrain {
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println("See '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
-        });
+        }).setExecutionExceptionHandler((e, cmd, parsed) -> StartupException.report(e, cmd.getErr()));
     }
 
     /** Runs another streamtrain command in this JVM; returns its exit code and what it printed. */

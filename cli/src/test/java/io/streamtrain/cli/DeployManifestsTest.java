@@ -176,6 +176,34 @@ class DeployManifestsTest {
         }
     }
 
+    /**
+     * Signed messages are on in every overlay: each service reads its role's signing key from a
+     * Secret of its own and the trusted keys from a ConfigMap (public), both mounted read-only,
+     * and neither optional, so a pod without them does not start rather than run unchecked.
+     */
+    @Test
+    void everyServiceSignsAndChecksMessagesWithItsRolesKey() {
+        for (Kustomize k : rendered.values()) {
+            for (String role : List.of("trainer", "evaluator")) {
+                JsonNode w = k.workload(role);
+                JsonNode c = containerRunning(w, mainOf(role));
+                String where = k.name + " " + Kustomize.id(w);
+                JsonNode key = volumeAt(podSpec(w), c, env(c, io.streamtrain.core.signing.Signing.KEY_ENV).path("value").asText());
+                assertEquals("streamtrain-" + role + "-signing-key", key.at("/secret/secretName").asText(),
+                        where + ": the signing key is its role's own Secret");
+                assertFalse(key.at("/secret/optional").asBoolean(false), where + ": no key, no start");
+                JsonNode trusted = volumeAt(podSpec(w), c, env(c, io.streamtrain.core.signing.Signing.TRUSTED_ENV).path("value").asText());
+                assertEquals("streamtrain-trusted-keys", trusted.at("/configMap/name").asText(), where + ": the trusted keys");
+                assertFalse(trusted.at("/configMap/optional").asBoolean(false), where + ": no trusted keys, no start");
+                for (JsonNode m : c.path("volumeMounts")) {
+                    if (List.of(key.path("name").asText(), trusted.path("name").asText()).contains(m.path("name").asText())) {
+                        assertTrue(m.path("readOnly").asBoolean(), where + ": " + m.path("name").asText() + " is mounted read-only");
+                    }
+                }
+            }
+        }
+    }
+
     // ---- the evaluator -------------------------------------------------------------------------
 
     @Test
@@ -820,7 +848,8 @@ class DeployManifestsTest {
      */
     static Set<String> variablesReadBy(String mainClass) throws IOException {
         // LD_PRELOAD: the dynamic loader preloads the MKL vendor shim, and Engines warns when it is missing
-        Set<String> names = new HashSet<>(Set.of(KafkaSettings.BOOTSTRAP_ENV, Engines.THREADS_ENV, "JDK_JAVA_OPTIONS", "LD_PRELOAD"));
+        Set<String> names = new HashSet<>(Set.of(KafkaSettings.BOOTSTRAP_ENV, Engines.THREADS_ENV, "JDK_JAVA_OPTIONS", "LD_PRELOAD",
+                io.streamtrain.core.signing.Signing.KEY_ENV, io.streamtrain.core.signing.Signing.TRUSTED_ENV));
         Pattern env = Pattern.compile("\\$\\{env:([A-Za-z0-9_]+)");
         for (Field f : COMMANDS.get(mainClass).get().getClass().getDeclaredFields()) {
             CommandLine.Option o = f.getAnnotation(CommandLine.Option.class);

@@ -79,6 +79,7 @@ public final class MetricCatalogue {
             trainer("streamtrain_trainer_control_commands_total", Type.COUNTER, "control commands applied",
                     "command", "stop", "pause", "resume", "set", "checkpoint"),
             trainer("streamtrain_trainer_control_ignored_total", Type.COUNTER, "malformed or unknown control messages"),
+            trainer("streamtrain_trainer_control_refused_total", Type.COUNTER, "control messages refused for their signature"),
 
             evaluator("streamtrain_evaluator_val_loss", Type.GAUGE, "validation loss of the last evaluated checkpoint"),
             evaluator("streamtrain_evaluator_val_accuracy", Type.GAUGE, "validation accuracy of the last evaluated checkpoint (classification)"),
@@ -93,7 +94,7 @@ public final class MetricCatalogue {
             evaluator("streamtrain_evaluator_last_evaluation_timestamp_seconds", Type.GAUGE, "unix time of the last evaluation"),
             evaluator("streamtrain_evaluator_stopped", Type.GAUGE, "1 once the run is stopped"),
             evaluator("streamtrain_evaluator_checkpoints_rejected_total", Type.COUNTER, "checkpoints rejected",
-                    "reason", "corrupt", "incomplete", "mismatch", "unreadable"),
+                    "reason", "corrupt", "incomplete", "mismatch", "untrusted", "unreadable"),
             evaluator("streamtrain_evaluator_early_stops_total", Type.COUNTER, "early stops",
                     "reason", "patience-exhausted", "threshold-reached", "divergence", "non-finite", "max-epochs",
                     "generalization-loss", "progress-quotient", "successive-increases", "operator"));

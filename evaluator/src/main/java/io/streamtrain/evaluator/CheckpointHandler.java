@@ -4,6 +4,8 @@ import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
+import io.streamtrain.core.checkpoint.PayloadSources;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.spec.RunSpec;
@@ -46,6 +48,8 @@ final class CheckpointHandler {
     private final Duration timeout;
     private final Map<String, RunState> states = new HashMap<>();
     private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
+    private final PayloadSources sources = PayloadSources.fromEnvironment();
+    private final Signing signing;
 
     /**
      * @param runTopics makes sure a run's evaluations, control and dead-letter topics exist
@@ -53,6 +57,13 @@ final class CheckpointHandler {
      */
     CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
             Consumer<String> runTopics, EvaluatorEvents events, Duration timeout) {
+        this(loader, stops, scoring, producer, step, runTopics, events, timeout, Signing.off());
+    }
+
+    /** @param signing whose manifests are believed: with signatures checked, only those signed by a key trusted with {@code manifest} */
+    CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
+            Consumer<String> runTopics, EvaluatorEvents events, Duration timeout, Signing signing) {
+        this.signing = signing;
         this.loader = loader;
         this.stops = stops;
         this.scoring = scoring;
@@ -113,12 +124,13 @@ final class CheckpointHandler {
         long received = System.nanoTime();
         Checkpoint c;
         try {
-            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler()).accept(r);
+            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler(sources, signing)).accept(r);
         } catch (CheckpointRejectedException e) {
             if (answeredAlready(r, run, e)) {
                 return;
             }
-            reject(r, run, -1, e.checkpointId(), e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT, e.getMessage());
+            reject(r, run, -1, e.checkpointId(), e.untrusted() ? Rejection.UNTRUSTED : e.incomplete() ? Rejection.INCOMPLETE
+                    : Rejection.CORRUPT, e.getMessage());
             return;
         }
         if (c == null) {

@@ -4,6 +4,7 @@ import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.topics.Topics;
 import java.nio.charset.StandardCharsets;
+import io.streamtrain.core.signing.Signing;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,7 @@ final class EvaluatorProducer {
     private final Supplier<ConsumerGroupMetadata> group;
     private final Duration timeout;
     private final Duration backoff;
+    private final Signing signing;
 
     /**
      * @param producer transactional; closed by the caller
@@ -60,6 +62,13 @@ final class EvaluatorProducer {
      * @param backoff the pause before trying a failed transaction again
      */
     EvaluatorProducer(Producer<byte[], byte[]> producer, Supplier<ConsumerGroupMetadata> group, Duration timeout, Duration backoff) {
+        this(producer, group, timeout, backoff, Signing.off());
+    }
+
+    /** @param signing signs every record it writes (evaluations and STOPs are what readers check) */
+    EvaluatorProducer(Producer<byte[], byte[]> producer, Supplier<ConsumerGroupMetadata> group, Duration timeout, Duration backoff,
+            Signing signing) {
+        this.signing = signing;
         this.producer = producer;
         this.group = group;
         this.timeout = timeout;
@@ -111,10 +120,10 @@ final class EvaluatorProducer {
             ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(Topics.evaluations(evaluation.run()),
                     evaluation.run().getBytes(StandardCharsets.UTF_8), Messages.encode(evaluation));
             // its offset goes into the offset's metadata, so it is needed before the commit
-            evaluationOffset = producer.send(p).get(timeout.toMillis(), TimeUnit.MILLISECONDS).offset();
+            evaluationOffset = producer.send(signing.sign(p)).get(timeout.toMillis(), TimeUnit.MILLISECONDS).offset();
         }
         for (ProducerRecord<byte[], byte[]> p : others) {
-            producer.send(p);
+            producer.send(signing.sign(p));
         }
         String metadata = evaluationOffset >= 0 ? EVALUATIONS_THROUGH + evaluationOffset : previous;
         producer.sendOffsetsToTransaction(Map.of(consumed, new OffsetAndMetadata(next, metadata)), group.get());

@@ -10,6 +10,8 @@ import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.KafkaMeters;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.Collection;
@@ -101,6 +103,12 @@ public final class EvaluatorService implements AutoCloseable {
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
         }
+        Signing signing = kafka.signing();
+        signing.requireSigner(Right.EVALUATOR, "the evaluator");
+        if (!signing.checking()) {
+            log.warn("{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
+                    + "topics speaks for its trainers and operators (docs/operations.md, \"Signed messages\")", Signing.TRUSTED_ENV);
+        }
         CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP, instanceId));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
@@ -114,15 +122,16 @@ public final class EvaluatorService implements AutoCloseable {
         EvaluatorEvents events = new Fanout(metrics);
         try {
             consumer = checkpoints;
-            EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF);
+            EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF,
+                    signing);
             transactions.initTransactions();
             if (closed) {
                 return;
             }
-            StopFeed stops = new StopFeed(control);
-            CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT), stops,
-                    new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes), transactions,
-                    new EvaluationStep("evaluator-" + instanceId), run -> ensureTopics(admin, run), events, READ_TIMEOUT);
+            StopFeed stops = new StopFeed(control, signing);
+            CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
+                    stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes), transactions,
+                    new EvaluationStep("evaluator-" + instanceId), run -> ensureTopics(admin, run), events, READ_TIMEOUT, signing);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             runs.forEach(events::serving);

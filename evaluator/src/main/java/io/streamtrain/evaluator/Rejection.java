@@ -10,6 +10,8 @@ enum Rejection {
     INCOMPLETE,
     /** It does not fit: its spec, the model, the validation data or the monitored metric. */
     MISMATCH,
+    /** Signatures are checked and its manifest is not signed by a key trusted with manifests: nothing in it was read. */
+    UNTRUSTED,
     /** Anything else that kept it from being scored. */
     UNREADABLE;
 

@@ -4,6 +4,9 @@ import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.time.Duration;
@@ -34,6 +37,7 @@ final class RunStateLoader {
     private final StopFeed stops;
     private final EvaluatorEvents events;
     private final Duration timeout;
+    private final Signing signing;
 
     /**
      * @param group the consumer of the checkpoint topics, in the evaluators' group: its committed offsets
@@ -41,6 +45,13 @@ final class RunStateLoader {
      */
     RunStateLoader(Consumer<byte[], byte[]> group, Consumer<byte[], byte[]> reader, StopFeed stops, EvaluatorEvents events,
             Duration timeout) {
+        this(group, reader, stops, events, timeout, Signing.off());
+    }
+
+    /** @param signing whose evaluations are believed: with signatures checked, only those signed by a key trusted with {@code evaluation} */
+    RunStateLoader(Consumer<byte[], byte[]> group, Consumer<byte[], byte[]> reader, StopFeed stops, EvaluatorEvents events,
+            Duration timeout, Signing signing) {
+        this.signing = signing;
         this.group = group;
         this.reader = reader;
         this.stops = stops;
@@ -68,7 +79,13 @@ final class RunStateLoader {
         }
         RunState s = new RunState(run);
         s.committedMetadata = committed;
-        EvaluationRecord lastEvaluated = rebuild(s, monitor, evaluations);
+        EvaluationRecord lastEvaluated = rebuild(s, monitor, evaluations.stream().filter(r -> {
+            Verdict v = signing.verify(r, Right.EVALUATION);
+            if (!v.accepted()) {
+                log.warn("run {}: evaluation record at offset {} is refused: {}; it does not count", run, r.offset(), v.refusal());
+            }
+            return v.accepted();
+        }).toList());
         // a run an operator stopped is over for the evaluator too: no second STOP
         stops.follow(run, timeout).ifPresent(stop -> s.stop = stop);
         s.stopped |= s.stop != null;

@@ -3,6 +3,9 @@ package io.streamtrain.evaluator;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,14 +27,22 @@ import org.apache.kafka.common.errors.TimeoutException;
  * Not thread-safe: the evaluator's service thread alone uses it.
  */
 final class StopFeed {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StopFeed.class);
     private final Consumer<byte[], byte[]> consumer;
+    private final Signing signing;
     private final Map<TopicPartition, String> runs = new HashMap<>();
     /** Per run, its first STOP. */
     private final Map<String, ControlMessage.Stop> stops = new HashMap<>();
 
     /** @param consumer outside any group, reading committed records only; closed by the caller */
     StopFeed(Consumer<byte[], byte[]> consumer) {
+        this(consumer, Signing.off());
+    }
+
+    /** @param signing whose STOPs are believed: with signatures checked, only one signed by a key trusted with {@code stop} */
+    StopFeed(Consumer<byte[], byte[]> consumer, Signing signing) {
         this.consumer = consumer;
+        this.signing = signing;
     }
 
     /**
@@ -90,7 +101,8 @@ final class StopFeed {
             }
             try {
                 // a STOP naming another run is ignored: whoever may write this run's topic does not speak for another run
-                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop && run.equals(stop.run())) {
+                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop && run.equals(stop.run())
+                        && trusted(r)) {
                     stops.put(run, stop);
                     fresh.add(stop);
                 }
@@ -99,6 +111,14 @@ final class StopFeed {
             }
         }
         return fresh;
+    }
+
+    private boolean trusted(ConsumerRecord<byte[], byte[]> r) {
+        Verdict v = signing.verify(r, Right.STOP);
+        if (!v.accepted()) {
+            log.warn("STOP at offset {} of {} is refused: {}; the run goes on", r.offset(), r.topic(), v.refusal());
+        }
+        return v.accepted();
     }
 
     private static TopicPartition partition(String run) {

@@ -57,7 +57,7 @@ final class CheckpointChannel implements Checkpoints {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             // its own store, and those the operator named for every process
             return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()));
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing());
         }
     }
 
@@ -72,7 +72,7 @@ final class CheckpointChannel implements Checkpoints {
         }
         try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment());
+                    PayloadSources.fromEnvironment(), kafka.signing());
             return InitialWeights.of(found.checkpoint(), ref.get() + ", " + found.why());
         }
     }
@@ -83,7 +83,7 @@ final class CheckpointChannel implements Checkpoints {
         producer = new KafkaProducer<>(kafka.checkpointProducer(Topics.checkpointer(spec.run()), spec.checkpoints().chunkBytes()));
         // fences the previous owner and settles its open transaction: after this, the checkpoint topic is final
         producer.initTransactions();
-        publisher = new CheckpointPublisher(producer, spec, node, brokerWait, stopping);
+        publisher = new CheckpointPublisher(producer, spec, node, brokerWait, stopping, kafka.signing());
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.streamtrain.trainer;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.ControlFeed;
 import java.time.Duration;
@@ -33,27 +34,30 @@ final class ControlChannel implements AutoCloseable {
     private final String topic;
     private final ControlFeed feed;
     private final Producer<byte[], byte[]> acks;
+    private final Signing signing;
 
     /** @param followEvaluations whether to follow the run's evaluations too ({@code evaluation.maxLag}) */
     static ControlChannel open(KafkaSettings kafka, String run, String node, Consumer<ControlMessage> onCommand,
             boolean followEvaluations) {
         return new ControlChannel(new KafkaConsumer<>(kafka.reader()), new KafkaProducer<>(kafka.ackProducer()), run, node, onCommand,
-                followEvaluations);
+                followEvaluations, kafka.signing());
     }
 
     /** Over the given clients, owned (and closed) by this channel. */
     ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
             String node, Consumer<ControlMessage> onCommand) {
-        this(reader, acks, run, node, onCommand, false);
+        this(reader, acks, run, node, onCommand, false, Signing.off());
     }
 
+    /** @param signing checks the commands and evaluations read, and signs the acknowledgements written */
     ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
-            String node, Consumer<ControlMessage> onCommand, boolean followEvaluations) {
+            String node, Consumer<ControlMessage> onCommand, boolean followEvaluations, Signing signing) {
         this.run = run;
         this.node = node;
         this.topic = Topics.control(run);
-        this.feed = new ControlFeed(reader, run, onCommand, followEvaluations);
+        this.feed = new ControlFeed(reader, run, onCommand, followEvaluations, signing);
         this.acks = acks;
+        this.signing = signing;
     }
 
     /** The topic up to its current end, acknowledgements included, in order. */
@@ -81,15 +85,17 @@ final class ControlChannel implements AutoCloseable {
     }
 
     /**
-     * Tells the run (evaluator, operators) what this node did with a command. Not in a
+     * Tells the run (evaluator, operators) what this node did with a command, naming who
+     * signed the command when signatures are checked. Not in a
      * transaction: an acknowledgement needs no atomicity, and a node killed mid-transaction
      * would hold back every read_committed reader of the control topic (other nodes' STOP
      * included) until the transaction timed out. A failure is logged, never fatal.
      */
     void acknowledge(String command, long step, String outcome) {
-        ControlMessage.Ack ack = new ControlMessage.Ack(run, Messages.newId(), Messages.now(), command, node, step, outcome);
+        ControlMessage.Ack ack = new ControlMessage.Ack(run, Messages.newId(), Messages.now(), command, node, step, outcome,
+                feed.signerOf(command));
         try {
-            acks.send(new ProducerRecord<>(topic, Messages.encode(ack))).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            acks.send(signing.sign(new ProducerRecord<>(topic, Messages.encode(ack)))).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException | RuntimeException e) {

@@ -7,6 +7,8 @@ public final class TrainerMain {
     private TrainerMain() {}
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TrainerCommand()).execute(args));
+        System.exit(new CommandLine(new TrainerCommand())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> io.streamtrain.core.kafka.StartupException.report(e, cmd.getErr()))
+                .execute(args));
     }
 }

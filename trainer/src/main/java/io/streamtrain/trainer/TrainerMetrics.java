@@ -97,7 +97,11 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
                 .description("Times this node left the group because its training thread stalled longer than sync.timeoutSeconds")
                 .register(r));
         track(FunctionCounter.builder("streamtrain.trainer.control.ignored", this, m -> m.control == null ? 0 : m.control.ignored())
-                .description("Control messages ignored: malformed, or of a type this version does not know").register(r));
+                .description("Control messages ignored: malformed, of a type this version does not know, or a replay of one read before")
+                .register(r));
+        track(FunctionCounter.builder("streamtrain.trainer.control.refused", this, m -> m.control == null ? 0 : m.control.refused())
+                .description("Control messages and evaluations refused for their signature (signatures checked): never acted on")
+                .register(r));
         for (RejectReason reason : RejectReason.values()) {
             deadLetters.put(reason, track(Counter.builder("streamtrain.trainer.dlq.records").tag("reason", reason.code())
                     .description("Train records sent to the run's dead-letter topic, by reason").register(r)));

@@ -105,13 +105,13 @@ public final class ExportCommand implements Callable<Integer> {
             }
             try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
                 RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m));
-                CheckpointChoice.Chosen chosen = choose(consumer, listing);
+                CheckpointChoice.Chosen chosen = choose(consumer, listing, kafka);
                 String id = chosen.manifest().checkpointId();
                 Checkpoint checkpoint;
                 try {
-                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources.get());
+                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources.get(), kafka.signing());
                 } catch (CheckpointRejectedException e) {
-                    throw new StartupException(StartupException.RETRYABLE, e.getMessage()
+                    throw new StartupException(e.untrusted() ? StartupException.BAD_CONFIGURATION : StartupException.RETRYABLE, e.getMessage()
                             + "; nothing was written. Export another checkpoint (--epoch E)");
                 }
                 byte[] file = ExportFiles.safetensors(checkpoint, withOptimizer);
@@ -136,13 +136,13 @@ public final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    private CheckpointChoice.Chosen choose(KafkaConsumer<byte[], byte[]> consumer, RunCheckpoints.Listing listing) {
+    private CheckpointChoice.Chosen choose(KafkaConsumer<byte[], byte[]> consumer, RunCheckpoints.Listing listing, KafkaSettings kafka) {
         if (which.epoch != null) {
             return CheckpointChoice.epoch(run, listing.manifests(), which.epoch);
         }
         if (which.checkpointId != null) {
             return CheckpointChoice.id(run, listing.manifests(), which.checkpointId);
         }
-        return RunCheckpoints.best(consumer, listing, READ_TIMEOUT, "--epoch E");
+        return RunCheckpoints.best(consumer, listing, READ_TIMEOUT, "--epoch E", kafka.signing());
     }
 }

@@ -1,6 +1,9 @@
 package io.streamtrain.core.checkpoint;
 
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -19,15 +22,27 @@ public final class CheckpointAssembler {
 
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT);
     private final PayloadSources sources;
+    private final Signing signing;
 
-    /** Reads claim-checked payloads from the stores {@value PayloadSources#ENV} names. */
+    /** Reads claim-checked payloads from the stores {@value PayloadSources#ENV} names; checks no signature. */
     public CheckpointAssembler() {
         this(PayloadSources.fromEnvironment());
     }
 
     /** @param sources where claim-checked payloads may be read from */
     public CheckpointAssembler(PayloadSources sources) {
+        this(sources, Signing.off());
+    }
+
+    /**
+     * @param sources where claim-checked payloads may be read from
+     * @param signing whose manifests are believed: when it checks signatures, a manifest not
+     *     signed by a key trusted with {@link Right#MANIFEST} is rejected before anything it
+     *     names is read
+     */
+    public CheckpointAssembler(PayloadSources sources, Signing signing) {
         this.sources = sources;
+        this.signing = signing;
     }
 
     /**
@@ -47,6 +62,15 @@ public final class CheckpointAssembler {
         }
         if (!CheckpointCodec.MANIFEST.equals(type)) {
             return null;
+        }
+        Verdict verdict = signing.verify(record, Right.MANIFEST);
+        if (!verdict.accepted()) {
+            String id = CheckpointCodec.header(record.headers(), CheckpointCodec.ID_HEADER);
+            if (id != null) {
+                chunks.discard(id);
+            }
+            throw CheckpointRejectedException.untrusted(Logs.escape(id), "manifest at offset " + record.offset() + " is refused: "
+                    + verdict.refusal());
         }
         CheckpointManifest m;
         try {

@@ -1,5 +1,6 @@
 package io.streamtrain.core.checkpoint;
 
+import io.streamtrain.core.signing.Signing;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +35,12 @@ public final class CheckpointReader {
 
     /** @param sources where claim-checked payloads may be read from */
     public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources) {
+        return latest(consumer, topic, timeout, sources, Signing.off());
+    }
+
+    /** @param signing with signatures checked, a manifest not signed by a key trusted with manifests is skipped */
+    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources,
+            Signing signing) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Optional.empty();
@@ -42,7 +49,7 @@ public final class CheckpointReader {
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
-        CheckpointAssembler assembler = new CheckpointAssembler(sources);
+        CheckpointAssembler assembler = new CheckpointAssembler(sources, signing);
         Checkpoint latest = null;
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!reached(consumer, end)) {

@@ -6,6 +6,7 @@ public final class CheckpointRejectedException extends Exception {
 
     private final String checkpointId;
     private final boolean incomplete;
+    private final boolean untrusted;
     private final transient CheckpointManifest manifest;
 
     /** A checkpoint whose bytes are there but wrong: a bad manifest, size, hash or payload. */
@@ -24,10 +25,26 @@ public final class CheckpointRejectedException extends Exception {
     }
 
     private CheckpointRejectedException(String checkpointId, String reason, boolean incomplete, CheckpointManifest manifest) {
+        this(checkpointId, reason, incomplete, false, manifest);
+    }
+
+    private CheckpointRejectedException(String checkpointId, String reason, boolean incomplete, boolean untrusted,
+            CheckpointManifest manifest) {
         super("checkpoint " + checkpointId + " rejected: " + reason);
         this.checkpointId = checkpointId;
         this.incomplete = incomplete;
+        this.untrusted = untrusted;
         this.manifest = manifest;
+    }
+
+    /** A manifest whose signature is missing or not one a trusted key with the right made: nothing it says was read. */
+    public static CheckpointRejectedException untrusted(String checkpointId, String reason) {
+        return new CheckpointRejectedException(checkpointId, reason, false, true, null);
+    }
+
+    /** Whether the manifest was refused for its signature, before anything in it was believed. */
+    public boolean untrusted() {
+        return untrusted;
     }
 
     /**

@@ -10,6 +10,8 @@ import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.CheckpointRef;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -85,10 +87,15 @@ public final class RunCheckpoints {
      * The run's best checkpoint by its evaluations topic, else by its STOP.
      *
      * @param epochHint how the caller names an epoch instead, for the refusal
+     * @param signing with signatures checked, only evaluations and STOPs signed by keys trusted with them count
      */
-    public static CheckpointChoice.Chosen best(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, String epochHint) {
+    public static CheckpointChoice.Chosen best(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, String epochHint,
+            Signing signing) {
         List<EvaluationRecord> evaluations = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.evaluations(listing.run()), timeout)) {
+            if (!signing.verify(r, Right.EVALUATION).accepted()) {
+                continue;
+            }
             try {
                 Messages.decodeEvaluation(r.value()).ifPresent(evaluations::add);
             } catch (MalformedMessageException e) {
@@ -98,6 +105,9 @@ public final class RunCheckpoints {
         Optional<BestCheckpoint> stopBest = Optional.empty();
         if (evaluations.stream().noneMatch(e -> e.best() != null)) {
             for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.control(listing.run()), timeout)) {
+                if (!signing.verify(r, Right.STOP).accepted()) {
+                    continue;
+                }
                 try {
                     Optional<ControlMessage> m = Messages.decodeControl(r.value());
                     if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && s.best() != null && stopBest.isEmpty()) {
@@ -116,12 +126,13 @@ public final class RunCheckpoints {
      * records to the assembler.
      *
      * @param sources where a claim-checked payload may be read from
+     * @param signing with signatures checked, a manifest not signed by a key trusted with manifests is rejected
      *
      * @throws CheckpointRejectedException if it does not assemble or verify
      */
     public static Checkpoint assemble(Consumer<byte[], byte[]> consumer, Listing listing, String id, Duration timeout,
-            PayloadSources sources) throws CheckpointRejectedException {
-        CheckpointAssembler assembler = new CheckpointAssembler(sources);
+            PayloadSources sources, Signing signing) throws CheckpointRejectedException {
+        CheckpointAssembler assembler = new CheckpointAssembler(sources, signing);
         List<Checkpoint> found = new ArrayList<>();
         List<CheckpointRejectedException> rejected = new ArrayList<>();
         TopicReader.forEach(consumer, Topics.checkpoints(listing.run()), listing.ends(), timeout, r -> {
@@ -150,17 +161,17 @@ public final class RunCheckpoints {
      * @throws StartupException exit 2 when the run or the checkpoint does not exist or does not verify
      */
     public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout,
-            PayloadSources sources) {
+            PayloadSources sources, Signing signing) {
         requireRun(admin, bootstrapServers, ref.run());
         Listing listing = list(consumer, ref.run(), timeout, message -> { });
         String epochHint = "init.from: run:" + ref.run() + "@E";
         CheckpointChoice.Chosen chosen = switch (ref.which()) {
             case LATEST -> CheckpointChoice.latest(ref.run(), listing.manifests());
-            case BEST -> best(consumer, listing, timeout, epochHint);
+            case BEST -> best(consumer, listing, timeout, epochHint, signing);
             case EPOCH -> CheckpointChoice.epoch(ref.run(), listing.manifests(), ref.epoch());
         };
         try {
-            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout, sources), chosen.why());
+            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout, sources, signing), chosen.why());
         } catch (CheckpointRejectedException e) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, e.getMessage() + "; name another checkpoint of run "
                     + ref.run() + " (" + epochHint + ")");

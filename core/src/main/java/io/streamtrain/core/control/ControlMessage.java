@@ -55,11 +55,18 @@ public sealed interface ControlMessage {
      * @param node the trainer's node id
      * @param step the trainer's step when it applied the command
      * @param outcome {@code applied}, or why not
+     * @param signer the id of the key that signed the command, as the trainer verified it;
+     *     null when the trainer checks no signatures
      */
-    record Ack(String run, String id, String time, String command, String node, long step, String outcome)
+    record Ack(String run, String id, String time, String command, String node, long step, String outcome, String signer)
             implements ControlMessage {
         /** The outcome of a command carried out; anything else says why it was not. */
         public static final String APPLIED = "applied";
+
+        /** An acknowledgement that names no signer. */
+        public Ack(String run, String id, String time, String command, String node, long step, String outcome) {
+            this(run, id, time, command, node, step, outcome, null);
+        }
 
         public boolean applied() {
             return APPLIED.equals(outcome);

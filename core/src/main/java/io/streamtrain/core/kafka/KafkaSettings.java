@@ -1,5 +1,6 @@
 package io.streamtrain.core.kafka;
 
+import io.streamtrain.core.signing.Signing;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -18,22 +19,38 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <p>From the environment: {@code STREAMTRAIN_BOOTSTRAP_SERVERS}, and every
  * {@code STREAMTRAIN_KAFKA_<NAME>} as client property {@code <name>} with {@code _} read as
- * {@code .} (so {@code STREAMTRAIN_KAFKA_SECURITY_PROTOCOL=SSL} sets {@code security.protocol}).
+ * {@code .} (so {@code STREAMTRAIN_KAFKA_SECURITY_PROTOCOL=SSL} sets {@code security.protocol});
+ * and the {@link Signing} of the messages this process writes and reads
+ * ({@code STREAMTRAIN_SIGNING_KEY}, {@code STREAMTRAIN_TRUSTED_KEYS}).
  */
-public record KafkaSettings(String bootstrapServers, Map<String, String> passthrough) {
+public record KafkaSettings(String bootstrapServers, Map<String, String> passthrough, Signing signing) {
     public static final String BOOTSTRAP_ENV = "STREAMTRAIN_BOOTSTRAP_SERVERS";
     public static final String PASSTHROUGH_ENV_PREFIX = "STREAMTRAIN_KAFKA_";
     public static final String DEFAULT_BOOTSTRAP = "localhost:9092";
 
     public KafkaSettings {
         passthrough = Map.copyOf(passthrough);
+        signing = signing == null ? Signing.off() : signing;
+    }
+
+    /** Client properties passed through, nothing signed or checked. */
+    public KafkaSettings(String bootstrapServers, Map<String, String> passthrough) {
+        this(bootstrapServers, passthrough, Signing.off());
     }
 
     public static KafkaSettings of(String bootstrapServers) {
         return new KafkaSettings(bootstrapServers, Map.of());
     }
 
-    /** @param bootstrapOverride a command-line value; wins over the environment when not null */
+    /** These settings, signing and checking messages as {@code signing} says. */
+    public KafkaSettings withSigning(Signing signing) {
+        return new KafkaSettings(bootstrapServers, passthrough, signing);
+    }
+
+    /**
+     * @param bootstrapOverride a command-line value; wins over the environment when not null
+     * @throws StartupException (exit 2) when a signing variable names a file that cannot be used
+     */
     public static KafkaSettings fromEnvironment(Map<String, String> env, String bootstrapOverride) {
         Map<String, String> pass = new TreeMap<>();
         env.forEach((k, v) -> {
@@ -43,7 +60,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         });
         String bootstrap = bootstrapOverride != null ? bootstrapOverride
                 : env.getOrDefault(BOOTSTRAP_ENV, pass.getOrDefault(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, DEFAULT_BOOTSTRAP));
-        return new KafkaSettings(bootstrap, pass);
+        return new KafkaSettings(bootstrap, pass, Signing.fromEnvironment(env));
     }
 
     public Map<String, Object> admin() {

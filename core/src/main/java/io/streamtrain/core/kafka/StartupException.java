@@ -25,4 +25,18 @@ public final class StartupException extends RuntimeException {
     public int exitCode() {
         return exitCode;
     }
+
+    /**
+     * What a command line does with an exception its command did not handle: a
+     * StartupException is one line on {@code err} and its exit code (a signing key file that
+     * cannot be read, found while the environment is read); anything else is thrown on.
+     */
+    public static int report(Exception e, java.io.PrintWriter err) throws Exception {
+        if (e instanceof StartupException s) {
+            err.println("streamtrain: " + s.getMessage());
+            err.flush();
+            return s.exitCode();
+        }
+        throw e;
+    }
 }

@@ -8,6 +8,7 @@ import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import io.streamtrain.core.signing.Signing;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -51,14 +52,17 @@ public final class CheckpointPublisher {
     private final PayloadStore store;
     private final Duration brokerWait;
     private final BooleanSupplier stopping;
+    private final Signing signing;
 
-    /** @param producer a transactional producer on which initTransactions() has been called */
     /**
+     * @param producer a transactional producer on which initTransactions() has been called
      * @param stopping true once the node should stop: a publish still retrying then gives up
      *     (aborted, nothing visible) rather than holding the shutdown for {@code brokerWait}
+     * @param signing signs each manifest (it names the payload's SHA-256, so the signature covers the weights)
      */
     public CheckpointPublisher(Producer<byte[], byte[]> producer, RunSpec spec, String node, Duration brokerWait,
-            BooleanSupplier stopping) {
+            BooleanSupplier stopping, Signing signing) {
+        this.signing = signing;
         this.stopping = stopping;
         this.producer = producer;
         this.spec = spec;
@@ -125,7 +129,7 @@ public final class CheckpointPublisher {
                         producer.send(chunk);
                     }
                 }
-                producer.send(CheckpointCodec.manifestRecord(checkpointTopic, manifest));
+                producer.send(signing.sign(CheckpointCodec.manifestRecord(checkpointTopic, manifest)));
                 if (!offsets.isEmpty()) {
                     producer.sendOffsetsToTransaction(offsets, result.group());
                 }

@@ -3,7 +3,11 @@ package io.streamtrain.trainer.control;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,6 +23,12 @@ import org.slf4j.LoggerFactory;
  * that was stopped stays stopped) and hands each command to the trainer on its own thread,
  * within one poll interval of its being written. Malformed and unknown messages are
  * logged, counted and skipped, never fatal.
+ *
+ * <p>When signatures are checked ({@link Signing}), a message is acted on only when a key
+ * trusted with its right signed it (a STOP needs {@code stop}, an acknowledgement
+ * {@code ack}, an evaluation {@code evaluation}); the rest is logged and counted as
+ * {@link #refused()}, never acted on. A command whose id was seen before is a replay of a
+ * message already read (a signed PAUSE written again after a RESUME) and is ignored too.
  *
  * <p>With {@code evaluation.maxLag} set it follows the run's evaluations topic too, on the
  * same consumer: the last epoch the evaluator has dealt with (scored or rejected) is what
@@ -37,6 +47,10 @@ public final class ControlFeed implements Runnable {
     private final String run;
     private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
+    private final Signing signing;
+    /** The ids of the commands read so far, with who signed each ("" when not checked): replays are ignored, acks name the signer. */
+    private final java.util.Map<String, String> signers = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile boolean closed;
     private volatile boolean running;
@@ -54,6 +68,13 @@ public final class ControlFeed implements Runnable {
     /** @param followEvaluations whether to follow the run's evaluations as well ({@link #lastEvaluatedEpoch()}) */
     public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
             Consumer<ControlMessage> onCommand, boolean followEvaluations) {
+        this(consumer, run, onCommand, followEvaluations, Signing.off());
+    }
+
+    /** @param signing whose messages are believed (and whether signatures are checked at all) */
+    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
+            Consumer<ControlMessage> onCommand, boolean followEvaluations, Signing signing) {
+        this.signing = signing;
         this.consumer = consumer;
         this.run = run;
         this.partition = new TopicPartition(io.streamtrain.core.topics.Topics.control(run), 0);
@@ -98,6 +119,9 @@ public final class ControlFeed implements Runnable {
 
     /** An evaluation record: how far the evaluator is. Snapshots and other runs' records do not count; unreadable ones are skipped. */
     private void evaluated(ConsumerRecord<byte[], byte[]> r) {
+        if (!verdict(r, Right.EVALUATION).accepted()) {
+            return;
+        }
         try {
             Messages.decodeEvaluation(r.value()).filter(e -> e.settlesEpochOf(run))
                     .ifPresent(e -> lastEvaluated.accumulateAndGet(e.epoch(), Math::max));
@@ -136,9 +160,33 @@ public final class ControlFeed implements Runnable {
         return failure.get();
     }
 
-    /** Control messages ignored so far (malformed, or of a type this version does not know). */
+    /** Control messages ignored so far (malformed, of a type this version does not know, or a replay of one read before). */
     public long ignored() {
         return ignored.get();
+    }
+
+    /** Control messages and evaluations refused so far for their signature (missing, unknown key, or a key without the right). */
+    public long refused() {
+        return refused.get();
+    }
+
+    /**
+     * Who signed command {@code id}, as this feed verified it: what its acknowledgement names.
+     * Null when signatures are not checked or the command was not read here.
+     */
+    public String signerOf(String id) {
+        String s = signers.get(id);
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    /** The verdict on {@code r}'s signature; a refusal is logged and counted. */
+    private Verdict verdict(ConsumerRecord<byte[], byte[]> r, Right needed) {
+        Verdict v = signing.verify(r, needed);
+        if (!v.accepted()) {
+            refused.incrementAndGet();
+            log.warn("{} at offset {} of {} is refused: {}; not acted on", needed.label(), r.offset(), r.topic(), v.refusal());
+        }
+        return v;
     }
 
     private Optional<ControlMessage> decode(ConsumerRecord<byte[], byte[]> r) {
@@ -153,6 +201,19 @@ public final class ControlFeed implements Runnable {
                 log.warn("control message at offset {} of {} names run {}; ignoring it", r.offset(), partition.topic(),
                         io.streamtrain.core.logging.Logs.escape(m.get().run()));
                 return Optional.empty();
+            }
+            Right needed = Right.neededBy(m.get());
+            Verdict v = verdict(r, needed);
+            if (!v.accepted()) {
+                return Optional.empty();
+            }
+            if (needed != Right.ACK) {
+                if (signers.putIfAbsent(m.get().id(), Objects.requireNonNullElse(v.signer(), "")) != null) {
+                    ignored.incrementAndGet();
+                    log.warn("control message at offset {} of {} repeats command {}, read before; ignoring it", r.offset(),
+                            partition.topic(), io.streamtrain.core.logging.Logs.escape(m.get().id()));
+                    return Optional.empty();
+                }
             }
             return m;
         } catch (MalformedMessageException e) {
