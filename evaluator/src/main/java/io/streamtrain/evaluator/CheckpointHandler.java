@@ -172,7 +172,7 @@ final class CheckpointHandler {
     }
 
     private void snapshot(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
-        EvaluationStep.Outcome o = step.snapshot(m, state, scored);
+        EvaluationStep.Outcome o = step.snapshot(m, spec, state, scored);
         commit(r, state, o);
         state.accepted(spec);
         progress.info(String.format(Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),

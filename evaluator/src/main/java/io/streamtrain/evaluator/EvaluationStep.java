@@ -98,7 +98,7 @@ final class EvaluationStep {
         BestCheckpoint best = d.best() == null ? null : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
         String reason = d.stop() ? d.reason().code() : null;
         EvaluationRecord record = EvaluationRecord.evaluated(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
-                d.waitCount(), d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan);
+                d.waitCount(), d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan).withContract(state.contractFor(spec));
         Optional<ControlMessage.Stop> stop = d.stop()
                 ? Optional.of(new ControlMessage.Stop(state.run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator"))
                 : Optional.empty();
@@ -106,9 +106,10 @@ final class EvaluationStep {
     }
 
     /** A mid-epoch snapshot (CHECKPOINT command), scored: published, never part of the early-stopping history. */
-    Outcome snapshot(CheckpointManifest m, RunState state, Scoring.Scored scored) {
+    Outcome snapshot(CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
         EvaluationRecord record = EvaluationRecord.snapshot(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss(m),
-                "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", scored.seconds(), state.plan);
+                "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", scored.seconds(), state.plan)
+                .withContract(state.contractFor(spec));
         return new Outcome(record, Optional.empty(), validationDeadLetters(state, scored), null, null);
     }
 

@@ -65,6 +65,11 @@ public final class EvaluatorCommand implements Callable<Integer> {
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        if (!kafka.signing().checking()) {
+            log.warn("{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
+                    + "topics speaks for its trainers and operators (docs/operations.md, \"Signed messages\")",
+                    io.streamtrain.core.signing.Signing.TRUSTED_ENV);
+        }
         Health health = new Health(Duration.ofMinutes(2));
         MetricsServer metrics;
         try {

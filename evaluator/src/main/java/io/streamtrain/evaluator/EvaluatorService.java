@@ -105,10 +105,6 @@ public final class EvaluatorService implements AutoCloseable {
         }
         Signing signing = kafka.signing();
         signing.requireSigner(Right.EVALUATOR, "the evaluator");
-        if (!signing.checking()) {
-            log.warn("{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
-                    + "topics speaks for its trainers and operators (docs/operations.md, \"Signed messages\")", Signing.TRUSTED_ENV);
-        }
         CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
         KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP, instanceId));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());

@@ -1,38 +1,57 @@
 package io.streamtrain.evaluator;
 
-import io.streamtrain.core.spec.EarlyStoppingSpec;
-import io.streamtrain.core.spec.ModelSpec;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.RunSpecParser;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
  * What a run's checkpoints may not change once the evaluator accepted one: the validation
  * data it is scored on, the model, and the stopping policy. A manifest carries the whole spec,
  * and anyone who may write the checkpoint topic writes manifests: without a fixed contract,
  * one forged manifest could move a run to another validation topic, or stop it at once.
+ *
+ * @param fixed those parts of the spec, as the spec's JSON names them
  */
-record RunContract(String validation, ModelSpec model, EarlyStoppingSpec earlyStopping, int maxEpochs) {
+record RunContract(JsonNode fixed) {
+    /** The spec paths a contract fixes. */
+    private static final List<String> PATHS = List.of("/data/validation", "/model", "/earlyStopping", "/maxEpochs");
 
     static RunContract of(RunSpec spec) {
-        return new RunContract(spec.data().validation(), spec.model(), spec.earlyStopping(), spec.maxEpochs());
+        JsonNode json = RunSpecParser.toJson(spec);
+        com.fasterxml.jackson.databind.node.ObjectNode fixed = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        for (String p : PATHS) {
+            fixed.set(p.substring(1).replace('/', '.'), json.at(p));
+        }
+        return new RunContract(fixed);
     }
 
-    /** @return what {@code other} changes, by spec path ({@code data.validation a → b; maxEpochs 9 → 1}), or null if nothing */
+    /**
+     * @return what {@code other} changes, leaf by leaf with its spec path ({@code data.validation a → b;
+     *     earlyStopping.patience 10 → 0; maxEpochs 9 → 1}), or null if nothing
+     */
     String changedBy(RunContract other) {
         List<String> changes = new ArrayList<>();
-        if (!java.util.Objects.equals(validation, other.validation)) {
-            changes.add("data.validation " + validation + " → " + other.validation);
-        }
-        if (!model.equals(other.model)) {
-            changes.add("model " + model + " → " + other.model);
-        }
-        if (!earlyStopping.equals(other.earlyStopping)) {
-            changes.add("earlyStopping " + earlyStopping + " → " + other.earlyStopping);
-        }
-        if (maxEpochs != other.maxEpochs) {
-            changes.add("maxEpochs " + maxEpochs + " → " + other.maxEpochs);
-        }
+        diff("", fixed, other.fixed, changes);
         return changes.isEmpty() ? null : String.join("; ", changes);
+    }
+
+    private static void diff(String path, JsonNode a, JsonNode b, List<String> changes) {
+        if (a.isObject() && b.isObject()) {
+            TreeSet<String> names = new TreeSet<>();
+            a.fieldNames().forEachRemaining(names::add);
+            b.fieldNames().forEachRemaining(names::add);
+            for (String n : names) {
+                diff(path.isEmpty() ? n : path + "." + n, a.path(n), b.path(n), changes);
+            }
+        } else if (!a.equals(b)) {
+            changes.add(path + " " + text(a) + " → " + text(b));
+        }
+    }
+
+    private static String text(JsonNode n) {
+        return n.isMissingNode() ? "(none)" : n.isTextual() ? n.asText() : n.toString();
     }
 }

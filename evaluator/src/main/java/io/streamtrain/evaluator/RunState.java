@@ -18,10 +18,14 @@ final class RunState {
     /** The validation data of every evaluation of the run: fixed by the first, null until then. */
     ValidationPlan plan;
     /**
-     * What the run's checkpoints may not change, fixed by the first one this evaluator scored
-     * (after a restart, by the first it scores again; until then the plan fixes the validation topic).
+     * What the run's checkpoints may not change, fixed by the first one the evaluator accepted
+     * (after a restart, read back from the evaluations' {@code contract}; for runs evaluated
+     * before records carried it, by the first checkpoint scored again, and until then the plan
+     * fixes the validation topic).
      */
     RunContract contract;
+    /** The spec (JSON) that fixed {@link #contract}: every evaluation record carries it. */
+    com.fasterxml.jackson.databind.JsonNode contractSpec;
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
@@ -65,6 +69,20 @@ final class RunState {
     void accepted(io.streamtrain.core.spec.RunSpec spec) {
         if (contract == null) {
             contract = RunContract.of(spec);
+            contractSpec = io.streamtrain.core.spec.RunSpecParser.toJson(spec);
+        }
+    }
+
+    /** The contract an evaluation of a checkpoint with {@code spec} records: the run's, or this spec's if it is the first accepted. */
+    com.fasterxml.jackson.databind.JsonNode contractFor(io.streamtrain.core.spec.RunSpec spec) {
+        return contractSpec != null ? contractSpec : io.streamtrain.core.spec.RunSpecParser.toJson(spec);
+    }
+
+    /** The contract an evaluation record names, on a rebuild: the first one read fixes the run's. */
+    void restoreContract(com.fasterxml.jackson.databind.JsonNode spec) {
+        if (contract == null && spec != null && spec.isObject()) {
+            contract = RunContract.of(io.streamtrain.core.spec.RunSpecParser.parse(spec));
+            contractSpec = spec;
         }
     }
 

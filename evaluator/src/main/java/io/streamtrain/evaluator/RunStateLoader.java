@@ -4,6 +4,7 @@ import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
@@ -123,6 +124,12 @@ final class RunStateLoader {
             EvaluationRecord ev = e.get();
             if (s.plan == null) {
                 s.plan = ev.validation();
+            }
+            try {
+                s.restoreContract(ev.contract());
+            } catch (RuntimeException bad) {
+                log.warn("run {}: the contract in the evaluation at offset {} does not parse ({}); the next accepted checkpoint fixes it",
+                        s.run, r.offset(), Logs.escape(bad.getMessage()));
             }
             if (EvaluationRecord.SNAPSHOT.equals(ev.status())) {
                 s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does

@@ -18,6 +18,7 @@ import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluationStep.Outcome;
 import io.streamtrain.evaluator.EvaluationStep.Route;
@@ -86,7 +87,7 @@ class EvaluationStepTest {
         EvaluationRecord e = o.evaluation();
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 1, "r-e0001",
                 Map.of("val_loss", 0.75, "val_samples", 40.0), 0.5, new BestCheckpoint(1, "r-e0001", "val_loss", 0.75), 0, 3,
-                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN), e);
+                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN).withContract(RunSpecParser.toJson(spec)), e);
         assertTrue(o.stop().isEmpty());
         assertNull(o.rejection());
         assertEquals(new Evaluation(1, "r-e0001", 0.75, 0.5), o.counted());
@@ -104,6 +105,11 @@ class EvaluationStepTest {
         Outcome second = step.evaluate(manifestRecord(m2), m2, spec, state, scored(0.5, unreadableValidationRecord()));
         assertEquals(List.of(), second.deadLetters(), "the validation set's dead letters went with the first evaluation");
         assertEquals(2, second.evaluation().best().epoch());
+
+        // once a checkpoint was accepted, every evaluation names the spec that fixed the run's contract, not its own
+        state.accepted(spec);
+        RunSpec other = Fixtures.spec("v", "patience: 9");
+        assertEquals(RunSpecParser.toJson(spec), step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5)).evaluation().contract());
     }
 
     @Test
@@ -121,7 +127,7 @@ class EvaluationStepTest {
         assertEquals(new BestCheckpoint(1, "r-e0001", "val_loss", 0.5), e.best());
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 2, "r-e0002",
                 Map.of("val_loss", 0.9, "val_samples", 40.0), 0.5, e.best(), 1, 0, EvaluationRecord.STOP, "patience-exhausted",
-                e.explanation(), 0.25, null), e);
+                e.explanation(), 0.25, null).withContract(RunSpecParser.toJson(spec)), e);
         ControlMessage.Stop stop = o.stop().orElseThrow();
         assertEquals(RUN, stop.run());
         assertEquals("patience-exhausted", stop.reason());
@@ -188,11 +194,12 @@ class EvaluationStepTest {
         state.plan = PLAN;
         CheckpointManifest m = Fixtures.manifest(spec, "r-s0002", 2, true, Fixtures.payload(2), 1, 0.625);
 
-        Outcome o = step.snapshot(m, state, scored(0.75, unreadableValidationRecord()));
+        Outcome o = step.snapshot(m, spec, state, scored(0.75, unreadableValidationRecord()));
         EvaluationRecord e = o.evaluation();
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.SNAPSHOT, 2, "r-s0002",
                 Map.of("val_loss", 0.75, "val_samples", 40.0), 0.625, null, 0, 0, EvaluationRecord.CONTINUE, null,
-                "snapshot at step 200 (mid-epoch; not part of early stopping)", 0.25, PLAN), e);
+                "snapshot at step 200 (mid-epoch; not part of early stopping)", 0.25, PLAN)
+                .withContract(RunSpecParser.toJson(spec)), e);
         assertNull(o.counted());
         assertTrue(o.stop().isEmpty());
         assertEquals(1, o.deadLetters().size(), "a snapshot scored first writes the validation set's dead letters");

@@ -91,6 +91,11 @@ public final class TrainerCommand implements Callable<Integer> {
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        if (!kafka.signing().checking()) {
+            log.warn("{} is not set: control commands and manifests are not checked for signatures, so anyone with Write on the run's "
+                    + "control topic can stop, pause or retune it (docs/operations.md, \"Signed messages\")",
+                    io.streamtrain.core.signing.Signing.TRUSTED_ENV);
+        }
         TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery)
                 .withBrokerWait(Duration.ofSeconds(brokerWaitSeconds));
         Health health = new Health(Duration.ofSeconds(Math.max(120, 2 * runSpec.sync().timeoutSeconds())));

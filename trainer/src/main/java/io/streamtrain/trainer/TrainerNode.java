@@ -14,7 +14,6 @@ import io.streamtrain.core.kafka.StartupException;
 import static io.streamtrain.core.logging.Logs.escape;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.signing.Right;
-import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.feed.EpochPlan;
@@ -140,10 +139,6 @@ public final class TrainerNode implements AutoCloseable {
 
     private Outcome start() throws InterruptedException {
         kafka.signing().requireSigner(Right.TRAINER, "the trainer");
-        if (!kafka.signing().checking()) {
-            log.warn("{} is not set: control commands and manifests are not checked for signatures, so anyone with Write on the run's "
-                    + "control topic can stop, pause or retune it (docs/operations.md, \"Signed messages\")", Signing.TRUSTED_ENV);
-        }
         Engine engine = Engines.pytorch();
         int trainMaxMessageBytes = RunSetup.prepare(kafka, spec);
         try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand,

@@ -193,6 +193,58 @@ class UntrustedTopicsTest {
         return out;
     }
 
+    /**
+     * A run's contract outlives the evaluator: after a restart, a manifest whose spec changes the
+     * stopping policy is still rejected, naming the change. (Before contracts were recorded in the
+     * evaluations, a restarted evaluator fixed only the validation topic until it scored a
+     * checkpoint again, so the first manifest after a restart could set the run's policy.)
+     */
+    @Test
+    void aRunsContractOutlivesAnEvaluatorRestart() throws Exception {
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("contract-source", 3)), kafka.settings, TrainerOptions.defaults("n")).run());
+        List<ConsumerRecord<byte[], byte[]>> source = kafka.readAll(Topics.checkpoints("contract-source"));
+        String topic = Topics.checkpoints("contract");
+        kafka.createTopic(topic, 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            copy(p, ofEpoch(source, 1), topic, "contract", m -> { });
+        }
+        evaluateUntil("contract", 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            // after the restart: epoch 2 claiming patience 0 and two epochs (it would have stopped the run at once)
+            copy(p, ofEpoch(source, 2), topic, "contract", m -> {
+                ObjectNode spec = (ObjectNode) m.get("spec");
+                spec.put("maxEpochs", 2);
+                ((ObjectNode) spec.get("earlyStopping")).put("patience", 0);
+            });
+            copy(p, ofEpoch(source, 2), topic, "contract", m -> { });
+        }
+        evaluateUntil("contract", 3);
+        List<EvaluationRecord> records = evaluations("contract");
+        assertEquals(List.of("evaluated", "rejected", "evaluated"), records.stream().map(EvaluationRecord::status).toList(),
+                records.toString());
+        assertTrue(records.get(1).explanation().contains("fixed: earlyStopping.patience 10 → 0; maxEpochs 3 → 2."),
+                records.get(1).explanation());
+        assertEquals(EvaluationRecord.CONTINUE, records.get(2).decision(), "the genuine epoch 2 goes on under the run's own policy");
+    }
+
+    /** Runs an evaluator (a new instance each time: a restart) until the run has {@code records} evaluation records. */
+    private static void evaluateUntil(String run, int records) throws Exception {
+        EvaluatorService evaluator = new EvaluatorService(kafka.settings, List.of(run), run + "-ev");
+        Thread t = new Thread(evaluator::run, "evaluator-" + run);
+        t.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (evaluations(run).size() < records) {
+                assertTrue(System.nanoTime() < deadline, "not " + records + " evaluations within 120 s: " + evaluations(run));
+                Thread.sleep(100);
+            }
+        } finally {
+            evaluator.close();
+            t.join(30_000);
+        }
+    }
+
     private static List<ConsumerRecord<byte[], byte[]>> ofEpoch(List<ConsumerRecord<byte[], byte[]>> records, int epoch) {
         String marker = String.format("-e%04d-", epoch);
         return records.stream().filter(r -> header(r, CheckpointCodec.ID_HEADER).contains(marker)).toList();

@@ -28,6 +28,9 @@ import java.util.UUID;
  * @param validation the validation data scored on, the run's {@link ValidationPlan}; null
  *     when nothing was scored, and in records of evaluators that did not write it (a run
  *     with none is planned anew: up to the validation topic's end offsets then)
+ * @param contract the run spec (JSON) of the first checkpoint the evaluator accepted for the
+ *     run: what fixes the run's validation data, model and stopping policy, so an evaluator
+ *     that restarts holds later manifests to it. Null in rejections and in older records
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record EvaluationRecord(
@@ -47,7 +50,8 @@ public record EvaluationRecord(
         String reason,
         String explanation,
         double evaluationSeconds,
-        ValidationPlan validation) {
+        ValidationPlan validation,
+        com.fasterxml.jackson.databind.JsonNode contract) {
 
     public static final String TYPE = "evaluation";
     public static final String EVALUATED = "evaluated";
@@ -55,6 +59,25 @@ public record EvaluationRecord(
     public static final String SNAPSHOT = "snapshot";
     public static final String CONTINUE = "continue";
     public static final String STOP = "stop";
+
+    public EvaluationRecord {
+        // JSON's null reads back as a NullNode: one absent contract, however it was read
+        contract = contract == null || contract.isNull() || contract.isMissingNode() ? null : contract;
+    }
+
+    /** A record without a contract (rejections, and records written before contracts were). */
+    public EvaluationRecord(String type, String run, String id, String time, String status, int epoch, String checkpointId,
+            Map<String, Double> metrics, Double trainLoss, BestCheckpoint best, int waitCount, int patienceLeft, String decision,
+            String reason, String explanation, double evaluationSeconds, ValidationPlan validation) {
+        this(type, run, id, time, status, epoch, checkpointId, metrics, trainLoss, best, waitCount, patienceLeft, decision, reason,
+                explanation, evaluationSeconds, validation, null);
+    }
+
+    /** This record, naming the run's contract (the spec JSON that fixed it). */
+    public EvaluationRecord withContract(com.fasterxml.jackson.databind.JsonNode spec) {
+        return new EvaluationRecord(type, run, id, time, status, epoch, checkpointId, metrics, trainLoss, best, waitCount, patienceLeft,
+                decision, reason, explanation, evaluationSeconds, validation, spec);
+    }
 
     /**
      * An epoch's checkpoint scored and decided on: {@code stop} when {@code stopReason} is
