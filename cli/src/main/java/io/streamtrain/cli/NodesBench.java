@@ -2,7 +2,7 @@ package io.streamtrain.cli;
 
 import io.streamtrain.cli.TrainerJvms.BenchFailedException;
 import io.streamtrain.trainer.feed.BatchFeed;
-import io.streamtrain.trainer.sync.SyncChannel;
+import io.streamtrain.trainer.sync.SyncCodec;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -318,7 +318,7 @@ public final class NodesBench implements Callable<Integer> {
         List<Long> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
             for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.sync(run), Duration.ofSeconds(30))) {
-                SyncChannel.contributionOf(r).filter(c -> c.payload() != null).ifPresent(c -> out.add(c.payload().size()));
+                SyncCodec.contributionOf(r).filter(c -> c.payload() != null).ifPresent(c -> out.add(c.payload().size()));
             }
         }
         return out;

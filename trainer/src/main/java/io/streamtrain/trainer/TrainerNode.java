@@ -23,6 +23,7 @@ import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.RoundState;
 import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
+import io.streamtrain.trainer.sync.SyncCodec;
 import io.streamtrain.trainer.sync.SyncLog;
 import java.time.Duration;
 import java.time.Instant;
@@ -251,7 +252,7 @@ public final class TrainerNode implements AutoCloseable {
         byte[] payload = state.toPayload(Map.of());
         // every node of a run must start from the same state: the fingerprint lets a reader of the logs compare them
         log.info("starting run {} from {} (initial state crc32c {}){}", spec.run(), from == null ? "seed " + spec.init().seed()
-                : from.source(), SyncChannel.crc32c(payload),
+                : from.source(), SyncCodec.crc32c(payload),
                 state.frozen().isEmpty() ? "" : "; frozen (init.freeze): " + String.join(", ", state.frozen()));
         try {
             return new Start(RoundState.start(0, 0, 0, SafeTensors.read(payload), null, -1, 0, RoundSums.ZERO), -1, -1);

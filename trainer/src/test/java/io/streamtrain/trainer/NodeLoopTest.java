@@ -349,7 +349,7 @@ class NodeLoopTest {
         assertEquals(Combiner.SLOTS_INCLUDED, last.metadata().get(Combiner.SLOTS_KEY), "the epoch's end: its optimizer state too");
         assertTrue(last.tensors().keySet().stream().anyMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)), last.tensors().keySet().toString());
         List<io.streamtrain.core.codec.Tensor> slots = last.tensors().values().stream()
-                .filter(t -> t.name().startsWith(ModelState.OPTIMIZER_PREFIX)).toList();
+                .filter(t -> t.name().startsWith(io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX)).toList();
         assertFalse(slots.isEmpty(), last.tensors().keySet().toString());
         slots.forEach(t -> assertEquals(io.streamtrain.core.codec.DType.BF16, t.dtype(), "slots travel as bfloat16 too: " + t.name()));
         for (SafeTensors.Document mid : syncTopic.contributions("node-a").subList(0, RECORDS_PER_PARTITION / 2 - 1)) {

@@ -16,11 +16,18 @@ import java.util.Map;
 
 /** Moves weights between safetensors documents and DJL parameters, by name. */
 public final class Weights {
+    /** A checkpoint payload's optimizer slot of a parameter: {@code optimizer.<slot>.<parameter>}. */
+    public static final String OPTIMIZER_PREFIX = "optimizer.";
+    /** A parameter's L2-SP anchor (its initial weights): {@code anchor.<parameter>}. */
+    public static final String ANCHOR_PREFIX = "anchor.";
+    /** The outer (Nesterov) optimizer's momentum of a parameter: {@code outer.momentum.<parameter>}. */
+    public static final String OUTER_MOMENTUM_PREFIX = "outer.momentum.";
+
     /**
      * Tensors of a checkpoint payload (or an export with {@code --with-optimizer}) that are
      * not model parameters: optimizer slots, L2-SP anchors, the outer optimizer's momentum.
      */
-    private static final List<String> STATE_PREFIXES = List.of("optimizer.", "anchor.", "outer.");
+    private static final List<String> STATE_PREFIXES = List.of(OPTIMIZER_PREFIX, ANCHOR_PREFIX, "outer.");
 
     private Weights() {}
 

@@ -1,5 +1,8 @@
 package io.streamtrain.trainer.model;
 
+import static io.streamtrain.core.model.Weights.ANCHOR_PREFIX;
+import static io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -38,8 +41,6 @@ import java.util.Map;
  * state as {@code optimizer.<slot>.<parameter>}, anchors as {@code anchor.<parameter>}.
  */
 public final class ModelState implements AutoCloseable {
-    public static final String OPTIMIZER_PREFIX = "optimizer.";
-    public static final String ANCHOR_PREFIX = "anchor.";
 
     private final RunSpec spec;
     private final NDManager manager;

@@ -1,5 +1,9 @@
 package io.streamtrain.trainer.sync;
 
+import static io.streamtrain.core.model.Weights.ANCHOR_PREFIX;
+import static io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX;
+import static io.streamtrain.core.model.Weights.OUTER_MOMENTUM_PREFIX;
+
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.spec.SyncSpec;
@@ -35,9 +39,6 @@ import java.util.Map;
  * were.
  */
 public final class Combiner {
-    public static final String OPTIMIZER_PREFIX = "optimizer.";
-    public static final String ANCHOR_PREFIX = "anchor.";
-    public static final String MOMENTUM_PREFIX = "outer.momentum.";
     /** The payload metadata key of a streaming contribution that carries its optimizer slots. */
     public static final String SLOTS_KEY = "optimizer";
     public static final String SLOTS_INCLUDED = "included";
@@ -84,8 +85,8 @@ public final class Combiner {
                 if (!slots) {
                     out.add(t);
                 }
-            } else if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(MOMENTUM_PREFIX)) {
-                if (!(spec.nesterov() && name.startsWith(MOMENTUM_PREFIX) && total > 0)) {
+            } else if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(OUTER_MOMENTUM_PREFIX)) {
+                if (!(spec.nesterov() && name.startsWith(OUTER_MOMENTUM_PREFIX) && total > 0)) {
                     out.add(t);
                 }
             } else if (total == 0) {
@@ -105,8 +106,8 @@ public final class Combiner {
         List<Tensor> out = new ArrayList<>();
         for (Tensor t : tensorsToCombine(base, contributions)) {
             String name = t.name();
-            if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(MOMENTUM_PREFIX)) {
-                if (!(spec.nesterov() && name.startsWith(MOMENTUM_PREFIX))) {
+            if (name.startsWith(ANCHOR_PREFIX) || name.startsWith(OUTER_MOMENTUM_PREFIX)) {
+                if (!(spec.nesterov() && name.startsWith(OUTER_MOMENTUM_PREFIX))) {
                     out.add(t); // anchors as they are; a nesterov momentum is rewritten with its parameter below
                 }
                 continue;
@@ -214,7 +215,7 @@ public final class Combiner {
 
     private void outerStep(SafeTensors.Document base, Tensor param, float[] mean, List<Tensor> out) {
         float[] w = param.toFloats();
-        Tensor m0 = base.tensor(MOMENTUM_PREFIX + param.name());
+        Tensor m0 = base.tensor(OUTER_MOMENTUM_PREFIX + param.name());
         float[] m = m0 == null ? new float[w.length] : m0.toFloats();
         double mu = spec.outerMomentum();
         double lr = spec.outerLearningRate();
@@ -226,7 +227,7 @@ public final class Combiner {
             next[i] = (float) (w[i] - lr * (delta + mu * momentum));
         }
         out.add(Tensor.ofFloats(param.name(), param.shape(), next));
-        out.add(Tensor.ofFloats(MOMENTUM_PREFIX + param.name(), param.shape(), m));
+        out.add(Tensor.ofFloats(OUTER_MOMENTUM_PREFIX + param.name(), param.shape(), m));
     }
 
     private static Map<String, Tensor> ordered(List<Tensor> tensors) {

@@ -1,8 +1,5 @@
 package io.streamtrain.trainer.sync;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.codec.SafeTensors;
@@ -10,10 +7,7 @@ import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
-import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +16,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.zip.CRC32C;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -32,7 +25,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,9 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class SyncChannel implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SyncChannel.class);
-    private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-    static final String JOIN = "join";
-    static final String CONTRIBUTION = "contribution";
 
     /** The log no longer has the rounds after the checkpoint this node started from. */
     public static final class TruncatedException extends RuntimeException {
@@ -109,7 +98,7 @@ public final class SyncChannel implements AutoCloseable {
 
     /** Writes a join; returns once the broker has it. */
     public void join(SyncMessage.Join join) {
-        await(send(List.of(record(JOIN, join.id(), json(join)))));
+        await(send(List.of(SyncCodec.record(topic, join))));
     }
 
     /**
@@ -126,13 +115,13 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.PayloadRef ref = null;
         if (payload != null) {
             records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
-            ref = new SyncMessage.PayloadRef(crc32c(payload), payload.length, records.size());
+            ref = new SyncMessage.PayloadRef(SyncCodec.crc32c(payload), payload.length, records.size());
         }
         // the record counts itself approximately: its own JSON is small next to a payload
         long bytes = (payload == null ? 0 : payload.length) + 512;
         SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
                 c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
-        records.add(record(CONTRIBUTION, c.id(), json(withRef)));
+        records.add(SyncCodec.record(topic, withRef));
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();
         unacknowledged = send(records);
@@ -212,12 +201,12 @@ public final class SyncChannel implements AutoCloseable {
             try {
                 if (CheckpointCodec.CHUNK.equals(type)) {
                     chunks.accept(r);
-                } else if (JOIN.equals(type)) {
-                    SyncMessage.Join j = JSON.treeToValue(readable(r), SyncMessage.Join.class);
+                } else if (SyncCodec.JOIN.equals(type)) {
+                    SyncMessage.Join j = SyncCodec.join(r);
                     syncLog.accept(r.offset(), r.timestamp(), j, null);
                     out.add(new Read(r.offset(), j));
-                } else if (CONTRIBUTION.equals(type)) {
-                    SyncMessage.Contribution c = JSON.treeToValue(readable(r), SyncMessage.Contribution.class);
+                } else if (SyncCodec.CONTRIBUTION.equals(type)) {
+                    SyncMessage.Contribution c = SyncCodec.contribution(r);
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
                     syncLog.accept(r.offset(), r.timestamp(), c, state);
                     out.add(new Read(r.offset(), c));
@@ -231,81 +220,14 @@ public final class SyncChannel implements AutoCloseable {
         return out;
     }
 
-    /**
-     * A sync message's document, if this version reads its format. A newer one means a node of a
-     * newer streamtrain joined the run: skipping it would leave every round open, so the node stops,
-     * saying why (exit 2: the versions must be made the same).
-     */
-    private static JsonNode readable(ConsumerRecord<byte[], byte[]> r) throws IOException {
-        JsonNode doc = JSON.readTree(r.value());
-        if (doc == null || !doc.isObject()) {
-            throw new IOException("not a JSON object");
-        }
-        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + r.topic(), doc, FormatVersion.FIELD,
-                FormatVersion.SYNC);
-        if (refusal != null) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, refusal);
-        }
-        return doc;
-    }
-
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
         ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
         if (joined.bytes() == null) {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
                     + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
-        verify(c, joined.bytes());
+        SyncCodec.verify(c, joined.bytes());
         return SafeTensors.read(joined.bytes());
-    }
-
-    /** @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names */
-    static void verify(SyncMessage.Contribution c, byte[] bytes) {
-        if (c.payload().crc32c() == null) {
-            throw new IllegalArgumentException("contribution " + c.id() + " from " + c.node() + " carries no CRC32C: it was written by"
-                    + " an older streamtrain (with a SHA-256); every node of a run must run the same version");
-        }
-        if (bytes.length != c.payload().size() || !crc32c(bytes).equals(c.payload().crc32c())) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its"
-                    + " size and CRC32C");
-        }
-    }
-
-    /**
-     * The contribution a sync-topic record holds, for readers outside the protocol (a bench
-     * counting a round's bytes); empty for any other record, or one this version cannot read.
-     */
-    public static java.util.Optional<SyncMessage.Contribution> contributionOf(ConsumerRecord<byte[], byte[]> r) {
-        if (!CONTRIBUTION.equals(CheckpointCodec.typeOf(r))) {
-            return java.util.Optional.empty();
-        }
-        try {
-            return java.util.Optional.of(JSON.treeToValue(readable(r), SyncMessage.Contribution.class));
-        } catch (IOException | StartupException e) {
-            return java.util.Optional.empty();
-        }
-    }
-
-    /** The CRC32C of {@code bytes} as contributions carry it: 8 lower-case hex digits. */
-    public static String crc32c(byte[] bytes) {
-        CRC32C crc = new CRC32C();
-        crc.update(bytes);
-        return String.format("%08x", crc.getValue());
-    }
-
-    private ProducerRecord<byte[], byte[]> record(String type, String id, byte[] value) {
-        byte[] key = id.getBytes(StandardCharsets.UTF_8);
-        RecordHeaders h = new RecordHeaders();
-        h.add(CheckpointCodec.TYPE_HEADER, type.getBytes(StandardCharsets.UTF_8));
-        return new ProducerRecord<>(topic, 0, key, value, h);
-    }
-
-    private static byte[] json(Object o) {
-        try {
-            return JSON.writeValueAsBytes(FormatVersion.stamp(JSON.valueToTree(o), FormatVersion.SYNC));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     @Override

@@ -670,7 +670,7 @@ class RegularizationNumericsTest {
 
             // c gets parameters and anchors but not the optimizer's moments
             Map<String, Tensor> withoutOptimizer = new LinkedHashMap<>(doc.tensors());
-            withoutOptimizer.keySet().removeIf(k -> k.startsWith(ModelState.OPTIMIZER_PREFIX));
+            withoutOptimizer.keySet().removeIf(k -> k.startsWith(io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX));
             assertTrue(withoutOptimizer.size() < doc.tensors().size(), "the payload holds optimizer state");
             c.restore(new SafeTensors.Document(withoutOptimizer, doc.metadata()), a.step());
             assertSameWeights(snapshot(a), snapshot(c));

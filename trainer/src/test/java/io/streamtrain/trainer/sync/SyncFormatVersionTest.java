@@ -46,7 +46,7 @@ class SyncFormatVersionTest {
 
             doc.put(FormatVersion.FIELD, FormatVersion.SYNC + 1).put("node", "node-new");
             RecordHeaders headers = new RecordHeaders();
-            headers.add(CheckpointCodec.TYPE_HEADER, SyncChannel.JOIN.getBytes(StandardCharsets.UTF_8));
+            headers.add(CheckpointCodec.TYPE_HEADER, SyncCodec.JOIN.getBytes(StandardCharsets.UTF_8));
             consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, 1, 0L, TimestampType.CREATE_TIME, 0, 0, "j2".getBytes(StandardCharsets.UTF_8),
                     new ObjectMapper().writeValueAsBytes(doc), headers, java.util.Optional.empty()));
             StartupException e = assertThrows(StartupException.class, () -> channel.poll(Duration.ofMillis(10)));

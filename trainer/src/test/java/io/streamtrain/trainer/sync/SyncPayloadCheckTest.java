@@ -21,19 +21,19 @@ class SyncPayloadCheckTest {
     @Test
     void theChecksumIsCrc32cAsEightHexDigits() {
         // CRC-32C's check value (RFC 3720): the wire format every node of a run must agree on
-        assertEquals("e3069283", SyncChannel.crc32c(PAYLOAD));
-        assertEquals("00000000", SyncChannel.crc32c(new byte[0]));
+        assertEquals("e3069283", SyncCodec.crc32c(PAYLOAD));
+        assertEquals("00000000", SyncCodec.crc32c(new byte[0]));
     }
 
     @Test
     void aPayloadOfTheNamedSizeAndChecksumPasses() {
-        SyncChannel.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1)), PAYLOAD);
+        SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1)), PAYLOAD);
     }
 
     @Test
     void aPayloadOfAnotherSizeOrChecksumIsRefused() {
         for (SyncMessage.PayloadRef ref : List.of(new SyncMessage.PayloadRef("e3069283", 10, 1), new SyncMessage.PayloadRef("e3069284", 9, 1))) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SyncChannel.verify(naming(ref), PAYLOAD));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SyncCodec.verify(naming(ref), PAYLOAD));
             assertTrue(e.getMessage().contains("does not match its size and CRC32C"), e.getMessage());
         }
     }
@@ -42,7 +42,7 @@ class SyncPayloadCheckTest {
     void aContributionOfAnOlderVersionSaysSoInsteadOfFailingItsCheck() {
         // written before contributions carried a CRC32C: its JSON has a sha256, which this version does not read
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> SyncChannel.verify(naming(new SyncMessage.PayloadRef(null, 9, 1)), PAYLOAD));
+                () -> SyncCodec.verify(naming(new SyncMessage.PayloadRef(null, 9, 1)), PAYLOAD));
         assertTrue(e.getMessage().contains("written by an older streamtrain") && e.getMessage().contains("same version"), e.getMessage());
     }
 }
