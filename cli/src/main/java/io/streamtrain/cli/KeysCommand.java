@@ -44,7 +44,7 @@ public final class KeysCommand {
 
         @Option(names = "--may", required = true, paramLabel = "ROLES",
                 description = "What the key may sign, comma-separated: a role (operator: stop, pause, resume, set, checkpoint; "
-                        + "evaluator: stop, evaluation; trainer: ack, manifest) or single rights.")
+                        + "evaluator: stop, evaluation; trainer: ack, manifest, sync) or single rights.")
         String may;
 
         @Option(names = "--dir", defaultValue = ".", paramLabel = "DIR", description = "Where the files go (default: the current directory).")
@@ -76,7 +76,8 @@ public final class KeysCommand {
                     }
                 }
                 writeSecret(keyFile, key.format());
-                String line = key.trustedLine(String.join(",", rights.stream().map(Right::label).toList())) + "\n";
+                // the roles as named (a role keeps its meaning when a version gives it a new right), rights as given
+                String line = key.trustedLine(may.strip().toLowerCase(java.util.Locale.ROOT).replace(" ", "")) + "\n";
                 if (!Files.exists(trusted)) {
                     line = "# streamtrain trusted keys: <id> <rights> <Ed25519 public key>; public, give it to every process of the run\n"
                             + line;

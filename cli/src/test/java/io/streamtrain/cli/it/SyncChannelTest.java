@@ -150,6 +150,40 @@ class SyncChannelTest {
         }
     }
 
+    /**
+     * With signatures checked, a join or contribution no key trusted with {@code sync} signed is not
+     * read into the log, and a trainer's signed records are (SyncPayloadCheckTest: nor is a signed
+     * contribution whose payload is not the one its SHA-256 names).
+     */
+    @Test
+    void withSignaturesCheckedOnlyTrustedNodesRecordsReachTheLog() throws Exception {
+        String topic = "streamtrain.signed.sync";
+        kafka.createTopic(topic, 1);
+        io.streamtrain.core.signing.SigningKey trainer = io.streamtrain.core.signing.SigningKey.generate("trainer");
+        io.streamtrain.core.signing.SigningKey operator = io.streamtrain.core.signing.SigningKey.generate("alice");
+        io.streamtrain.core.signing.TrustedKeys trusted = io.streamtrain.core.signing.TrustedKeys.parse(trainer.trustedLine("trainer") + "\n"
+                + operator.trustedLine("operator") + "\n", "trusted-keys");
+        byte[] payload = SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {1024}, new float[1024])), Map.of());
+        try (SyncChannel forger = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30));
+                SyncChannel wrongRole = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(operator, null)),
+                        topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30));
+                SyncChannel node = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, null)),
+                        topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            forger.join(join("unsigned", 1));
+            wrongRole.join(join("operator-signed", 1));
+            forger.contribute(contribution("unsigned-contribution", null), payload);
+            node.join(join("trainer-signed", 1));
+            node.contribute(contribution("trainer-contribution", null), payload);
+            read(node, 5);
+        }
+        try (SyncChannel checking = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, trusted)),
+                topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            List<String> read = read(checking, 2).stream().map(r -> r.message().id()).toList();
+            assertEquals(List.of("trainer-signed", "trainer-contribution"), read);
+            assertEquals(3, checking.refused(), "the unsigned join and contribution and the operator's join are refused");
+        }
+    }
+
     private static SyncMessage.Contribution contribution(String id, SyncMessage.PayloadRef payload) {
         return new SyncMessage.Contribution(id, 1, "a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, payload);
     }

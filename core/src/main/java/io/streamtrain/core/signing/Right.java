@@ -26,12 +26,14 @@ public enum Right {
     /** A checkpoint manifest (it names the payload's SHA-256, so the payload is covered too). */
     MANIFEST,
     /** An evaluation record. */
-    EVALUATION;
+    EVALUATION,
+    /** A join or contribution on a run's sync topic (a contribution names its payload's SHA-256 when signed). */
+    SYNC;
 
     /** The rights of the three roles, the shorthands a trusted-keys file may use. */
     public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT);
     public static final Set<Right> EVALUATOR = EnumSet.of(STOP, EVALUATION);
-    public static final Set<Right> TRAINER = EnumSet.of(ACK, MANIFEST);
+    public static final Set<Right> TRAINER = EnumSet.of(ACK, MANIFEST, SYNC);
 
     /** What a control-topic message needs of its signer. */
     public static Right neededBy(io.streamtrain.core.control.ControlMessage m) {

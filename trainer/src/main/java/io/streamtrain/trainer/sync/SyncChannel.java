@@ -7,6 +7,9 @@ import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.signing.Right;
+import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,6 +69,9 @@ public final class SyncChannel implements AutoCloseable {
      */
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT, Long.MAX_VALUE);
     private final Duration sendTimeout;
+    private final Signing signing;
+    /** Sync records refused for their signature so far. */
+    private long refused;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
     private long unacknowledgedSince;
@@ -79,12 +85,23 @@ public final class SyncChannel implements AutoCloseable {
      */
     public SyncChannel(KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
         this(new KafkaProducer<>(kafka.syncProducer(chunkBytes)), new KafkaConsumer<>(kafka.syncReader(chunkBytes)), topic, chunkBytes,
-                syncLog, from, sendTimeout);
+                syncLog, from, sendTimeout, kafka.signing());
     }
 
     /** Over the given clients (owned, and closed, by this channel): tests pass Kafka's mock clients. */
     public SyncChannel(Producer<byte[], byte[]> producer, Consumer<byte[], byte[]> consumer, String topic, int chunkBytes,
             SyncLog syncLog, long from, Duration sendTimeout) {
+        this(producer, consumer, topic, chunkBytes, syncLog, from, sendTimeout, Signing.off());
+    }
+
+    /**
+     * @param signing signs the joins and contributions this node writes and, when it checks
+     *     signatures, ignores those no key trusted with {@code sync} signed (a round then waits
+     *     for the genuine one)
+     */
+    public SyncChannel(Producer<byte[], byte[]> producer, Consumer<byte[], byte[]> consumer, String topic, int chunkBytes,
+            SyncLog syncLog, long from, Duration sendTimeout, Signing signing) {
+        this.signing = signing;
         this.topic = topic;
         this.partition = new TopicPartition(topic, 0);
         this.chunkBytes = chunkBytes;
@@ -98,7 +115,7 @@ public final class SyncChannel implements AutoCloseable {
 
     /** Writes a join; returns once the broker has it. */
     public void join(SyncMessage.Join join) {
-        await(send(List.of(SyncCodec.record(topic, join))));
+        await(send(List.of(signing.sign(SyncCodec.record(topic, join)))));
     }
 
     /**
@@ -115,13 +132,14 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.PayloadRef ref = null;
         if (payload != null) {
             records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
-            ref = new SyncMessage.PayloadRef(SyncCodec.crc32c(payload), payload.length, records.size());
+            ref = new SyncMessage.PayloadRef(SyncCodec.crc32c(payload), payload.length, records.size(),
+                    signing.key() == null ? null : CheckpointCodec.sha256(payload));
         }
         // the record counts itself approximately: its own JSON is small next to a payload
         long bytes = (payload == null ? 0 : payload.length) + 512;
         SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
                 c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
-        records.add(SyncCodec.record(topic, withRef));
+        records.add(signing.sign(SyncCodec.record(topic, withRef)));
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();
         unacknowledged = send(records);
@@ -201,6 +219,8 @@ public final class SyncChannel implements AutoCloseable {
             try {
                 if (CheckpointCodec.CHUNK.equals(type)) {
                     chunks.accept(r);
+                } else if ((SyncCodec.JOIN.equals(type) || SyncCodec.CONTRIBUTION.equals(type)) && !trusted(r)) {
+                    continue;
                 } else if (SyncCodec.JOIN.equals(type)) {
                     SyncMessage.Join j = SyncCodec.join(r);
                     syncLog.accept(r.offset(), r.timestamp(), j, null);
@@ -226,8 +246,27 @@ public final class SyncChannel implements AutoCloseable {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
                     + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
-        SyncCodec.verify(c, joined.bytes());
+        SyncCodec.verify(c, joined.bytes(), signing.checking());
         return SafeTensors.read(joined.bytes());
+    }
+
+    /** Whether a join or contribution may be believed; one that may not is logged and counted, and its payload's chunks dropped. */
+    private boolean trusted(ConsumerRecord<byte[], byte[]> r) {
+        Verdict v = signing.verify(r, Right.SYNC);
+        if (!v.accepted()) {
+            refused++;
+            String id = r.key() == null ? null : new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
+            if (id != null) {
+                chunks.discard(id);
+            }
+            log.warn("ignoring sync record {}@{}: {}", topic, r.offset(), v.refusal());
+        }
+        return v.accepted();
+    }
+
+    /** Joins and contributions ignored so far because no trusted key signed them. */
+    public long refused() {
+        return refused;
     }
 
     @Override

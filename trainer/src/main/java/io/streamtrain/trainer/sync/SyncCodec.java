@@ -89,6 +89,19 @@ public final class SyncCodec {
         return doc;
     }
 
+    /**
+     * @param signed whether the contribution's signature was checked: its payload must then be
+     *     the one its SHA-256 names, not only its CRC32C
+     * @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names
+     */
+    static void verify(SyncMessage.Contribution c, byte[] bytes, boolean signed) {
+        verify(c, bytes);
+        if (signed && (c.payload().sha256() == null || !c.payload().sha256().equals(CheckpointCodec.sha256(bytes)))) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is not the one its"
+                    + " signed SHA-256 names");
+        }
+    }
+
     /** @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names */
     static void verify(SyncMessage.Contribution c, byte[] bytes) {
         if (c.payload().crc32c() == null) {

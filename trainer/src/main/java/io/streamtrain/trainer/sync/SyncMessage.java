@@ -52,6 +52,14 @@ public sealed interface SyncMessage {
      *     SHA-256 cost 1.6 ms per 2.8 MB payload against CRC32C's 0.04 ms.
      * @param size payload bytes
      * @param chunks chunk records that precede the contribution
+     * @param sha256 SHA-256 of the payload as hex, written only when contributions are signed:
+     *     the signature covers the record, and through this digest the payload (a CRC is no
+     *     protection against a forger); null otherwise
      */
-    record PayloadRef(String crc32c, long size, int chunks) {}
+    record PayloadRef(String crc32c, long size, int chunks, String sha256) {
+        /** A payload named by its CRC32C only (contributions not signed). */
+        public PayloadRef(String crc32c, long size, int chunks) {
+            this(crc32c, size, chunks, null);
+        }
+    }
 }

@@ -45,4 +45,17 @@ class SyncPayloadCheckTest {
                 () -> SyncCodec.verify(naming(new SyncMessage.PayloadRef(null, 9, 1)), PAYLOAD));
         assertTrue(e.getMessage().contains("written by an older streamtrain") && e.getMessage().contains("same version"), e.getMessage());
     }
+
+    @Test
+    void aSignedContributionsPayloadMustBeTheOneItsSha256Names() {
+        String sha = io.streamtrain.core.checkpoint.CheckpointCodec.sha256(PAYLOAD);
+        SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, sha)), PAYLOAD, true);
+        // the CRC32C matches (a forger can make it match), the signed digest does not
+        for (String other : java.util.Arrays.asList("00", null)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, other)), PAYLOAD, true));
+            assertTrue(e.getMessage().contains("signed SHA-256"), e.getMessage());
+        }
+        SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, null)), PAYLOAD, false); // unsigned: the CRC32C is the check
+    }
 }
