@@ -48,6 +48,23 @@ final class EpochCheckpoints {
     }
 
     /**
+     * After a rollback to a generation's resume point: a node publishes from here on only while
+     * it owns partition 0, and then first the checkpoint of the last epoch the log ended, if the
+     * previous owner left before committing it.
+     *
+     * @param lastEpochEnd the round that ended the last epoch of the log; null if none did
+     * @return false when that checkpoint was not committed (the group rebalanced meanwhile)
+     */
+    boolean takeOver(boolean ownsPartitionZero, RoundState lastEpochEnd, ConsumerGroupMetadata group, long epochStartedNanos) {
+        checkpoints.closePublisher();
+        if (!ownsPartitionZero) {
+            return true;
+        }
+        checkpoints.openPublisher();
+        return lastEpochEnd == null || lastEpochEnd.epoch() <= 0 || ensure(lastEpochEnd, group, epochStartedNanos);
+    }
+
+    /**
      * The previous owner of partition 0 may have left before it published the checkpoint of
      * {@code ended}: publishes it unless the topic has it.
      *

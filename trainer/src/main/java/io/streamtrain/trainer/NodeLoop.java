@@ -62,6 +62,7 @@ final class NodeLoop {
     private final List<TrainingListener> listeners;
     private final Health health;
     private final EpochCheckpoints published;
+    private final EvaluationLag lag;
     private final EpochMeter meter = new EpochMeter();
     private final List<FeedItem.Rejected> deadLetters = new ArrayList<>();
 
@@ -112,6 +113,7 @@ final class NodeLoop {
         this.health = health;
         this.published = new EpochCheckpoints(spec, state, ports.checkpoints(), commands::current, listeners);
         this.shares = new RoundShares(spec, state);
+        this.lag = new EvaluationLag(spec.evaluation(), syncLog, control::lastEvaluatedEpoch);
     }
 
     NodeState state() {
@@ -265,15 +267,7 @@ final class NodeLoop {
         emit(l -> l.onRollback(at.epoch() + 1, at.step()));
         log.info("group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})", view.group().generationId(),
                 partitions, at.round(), at.epochEnd() ? at.epoch() : at.epoch() + 1, at.epochEnd() ? "done" : "in progress", at.step());
-        ports.checkpoints().closePublisher();
-        boolean settled = true;
-        if (ownsPartitionZero()) {
-            ports.checkpoints().openPublisher();
-            RoundState ended = resume.lastEpochEnd();
-            if (ended != null && ended.epoch() > 0) {
-                settled = published.ensure(ended, view.group(), epochStarted);
-            }
-        }
+        boolean settled = published.takeOver(ownsPartitionZero(), resume.lastEpochEnd(), view.group(), epochStarted);
         // after a republish, which reports the epoch's time from its start (kept across a failed commit)
         epochStarted = System.nanoTime();
         if (RunChecks.finished(spec, at)) {
@@ -296,8 +290,9 @@ final class NodeLoop {
             transition(NodeState.PAUSED);
             return;
         }
-        if (aheadOfEvaluation() > spec.evaluation().maxLag() && !shares.overlapping()) {
-            holdForEvaluation();
+        if (lag.holds() && !shares.overlapping()) {
+            log.info(lag.waiting());
+            transition(NodeState.AWAITING_EVALUATION);
             return;
         }
         if (shares.overlapDone()) {
@@ -445,31 +440,9 @@ final class NodeLoop {
 
     // ---- AWAITING_EVALUATION ----
 
-    /**
-     * How many of the run's epoch checkpoints the evaluator has not dealt with yet; 0 when the
-     * run does not hold trainers back. Constant within an epoch but for the evaluator's
-     * progress, so a node is only ever held where an epoch begins.
-     */
-    private int aheadOfEvaluation() {
-        if (!spec.evaluation().holdsTrainers()) {
-            return 0;
-        }
-        return Math.max(0, syncLog.lastClosed().epoch() - control.lastEvaluatedEpoch());
-    }
-
-    private void holdForEvaluation() {
-        int published = syncLog.lastClosed().epoch();
-        int evaluated = control.lastEvaluatedEpoch();
-        log.info("waiting for the evaluator before epoch {}: {} of the run's checkpoints are not evaluated yet ({}), more than"
-                + " evaluation.maxLag {}; the node goes on when the evaluator catches up", published + 1, aheadOfEvaluation(),
-                evaluated == 0 ? "none is yet" : "the last evaluated is epoch " + evaluated, spec.evaluation().maxLag());
-        transition(NodeState.AWAITING_EVALUATION);
-    }
-
     private void awaitEvaluation() throws InterruptedException {
-        if (aheadOfEvaluation() <= spec.evaluation().maxLag()) {
-            log.info("the evaluator has evaluated epoch {}: training epoch {}", control.lastEvaluatedEpoch(),
-                    syncLog.lastClosed().epoch() + 1);
+        if (!lag.holds()) {
+            log.info(lag.caughtUp());
             transition(NodeState.TRAINING);
             return;
         }
