@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
 @Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001"},
         name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
-            CtlCommand.Checkpoint.class, CtlCommand.Status.class},
+            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -169,6 +169,23 @@ public final class CtlCommand {
         }
     }
 
+    @Command(name = "revoke", mixinStandardHelpOptions = true,
+            description = {"Take a SET back from the next step on: the settings are again what they would be without it (other SETs"
+                    + " stay; the steps already trained keep its effect). Restarted trainers honour it.",
+                "The SET's id is in `ctl status` and in what `ctl set` printed."})
+    static final class Revoke implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @picocli.CommandLine.Parameters(arity = "1", paramLabel = "SET_ID", description = "The id of the SET to take back.")
+        String command;
+
+        @Override
+        public Integer call() throws Exception {
+            return target.send(new ControlMessage.Revoke(target.run, Messages.newId(), Messages.now(), command, target.operator()));
+        }
+    }
+
     @Command(name = "status", mixinStandardHelpOptions = true,
             description = "Show a run: checkpoints, evaluations, the best checkpoint, the stop and its acknowledgements.")
     static final class Status implements Callable<Integer> {
@@ -260,7 +277,8 @@ public final class CtlCommand {
                     }
                     Verdict v = verdicts.get(m);
                     out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
-                            esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values()) : "",
+                            esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values())
+                                    : m instanceof ControlMessage.Revoke r ? " of SET " + esc(r.command()) : "",
                             v.accepted() ? acks(control, m.id()) : "refused, not acted on: " + v.refusal());
                 }
                 Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop && verdicts.get(m).accepted())
@@ -323,6 +341,8 @@ public final class CtlCommand {
             return s.source();
         } else if (m instanceof ControlMessage.Checkpoint c) {
             return c.source();
+        } else if (m instanceof ControlMessage.Revoke r) {
+            return r.source();
         } else if (m instanceof ControlMessage.Pause p) {
             return p.source();
         } else if (m instanceof ControlMessage.Resume r) {

@@ -77,7 +77,7 @@ public final class MetricCatalogue {
             trainer("streamtrain_trainer_dlq_records_total", Type.COUNTER, "records sent to the DLQ",
                     "reason", "decode", "shape", "dtype", "non-finite", "label"),
             trainer("streamtrain_trainer_control_commands_total", Type.COUNTER, "control commands applied",
-                    "command", "stop", "pause", "resume", "set", "checkpoint"),
+                    "command", "stop", "pause", "resume", "set", "revoke", "checkpoint"),
             trainer("streamtrain_trainer_control_ignored_total", Type.COUNTER, "malformed or unknown control messages"),
             trainer("streamtrain_trainer_control_refused_total", Type.COUNTER, "control messages refused for their signature"),
 

@@ -96,7 +96,7 @@ final class Commands {
             } else if (m instanceof ControlMessage.Set set) {
                 long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
                 try {
-                    settings.add(from, set.values());
+                    settings.add(set.id(), from, set.values());
                     log.info("replaying SET {} from the control topic: {}{}", escape(set.id()), escape(set.values()),
                             from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
                 } catch (IllegalArgumentException e) {
@@ -105,9 +105,22 @@ final class Commands {
                         unanswered.add(new Applied(set.id(), "set", "refused: " + e.getMessage()));
                     }
                 }
+            } else if (m instanceof ControlMessage.Revoke revoke) {
+                // from the step it was first applied at; one nobody applied yet, at once (from the step this node resumes at)
+                long from = appliedAt.getOrDefault(revoke.id(), Long.MIN_VALUE);
+                if (settings.revoke(revoke.command(), from)) {
+                    log.info("replaying REVOKE {} of SET {}{}", escape(revoke.id()), escape(revoke.command()),
+                            from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
+                } else if (!answered.contains(revoke.id())) {
+                    unanswered.add(new Applied(revoke.id(), "revoke", noSuchSet(revoke)));
+                }
             }
         }
         return Optional.empty();
+    }
+
+    private static String noSuchSet(ControlMessage.Revoke revoke) {
+        return "refused: no SET " + revoke.command() + " was applied in this run (it was refused, or is another run's)";
     }
 
     /**
@@ -148,9 +161,16 @@ final class Commands {
                 }
             }
             log.info("CHECKPOINT {}: {}", escape(m.id()), outcome);
+        } else if (m instanceof ControlMessage.Revoke revoke) {
+            if (settings.revoke(revoke.command(), step)) {
+                log.info("REVOKE {}: SET {} no longer holds from step {}", escape(revoke.id()), escape(revoke.command()), step + 1);
+            } else {
+                outcome = noSuchSet(revoke);
+                log.warn("REVOKE {} refused: {}", escape(revoke.id()), escape(outcome));
+            }
         } else if (m instanceof ControlMessage.Set set) {
             try {
-                settings.add(step, set.values());
+                settings.add(set.id(), step, set.values());
                 log.info("SET {}: {} from step {}", escape(set.id()), escape(set.values()), step + 1);
             } catch (IllegalArgumentException e) {
                 outcome = "refused: " + e.getMessage();

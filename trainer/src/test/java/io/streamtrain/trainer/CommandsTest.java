@@ -50,6 +50,37 @@ class CommandsTest {
         assertEquals(0.0, c.settingsAt(100).regularization().l2());
     }
 
+    private static ControlMessage.Revoke revoke(String id, String set) {
+        return new ControlMessage.Revoke(SPEC.run(), id, T, set, "op");
+    }
+
+    @Test
+    void aRevokedSetNoLongerHoldsFromTheStepAfterTheRevokeAndKeepsItsEarlierSteps() {
+        Commands c = new Commands(SPEC);
+        assertTrue(c.apply(set("lr", "learningRate", 0.5), 10, 0, () -> "unused").orElseThrow().applied());
+        assertTrue(c.apply(set("l2", "l2", 0.25), 12, 0, () -> "unused").orElseThrow().applied());
+        Commands.Applied revoked = c.apply(revoke("r1", "lr"), 20, 0, () -> "unused").orElseThrow();
+        assertEquals(new Commands.Applied("r1", "revoke", ControlMessage.Ack.APPLIED), revoked);
+        assertEquals(0.5, c.settingsAt(19).optimizer().learningRate(), "the steps before the revoke keep the SET");
+        assertEquals(0.01, c.settingsAt(20).optimizer().learningRate(), "from the step after the 20 taken: the spec's again");
+        assertEquals(0.25, c.settingsAt(20).regularization().l2(), "another SET stays");
+        Commands.Applied unknown = c.apply(revoke("r2", "nope"), 21, 0, () -> "unused").orElseThrow();
+        assertTrue(unknown.outcome().startsWith("refused: no SET nope"), unknown.outcome());
+    }
+
+    @Test
+    void aReplayedRevokeHoldsFromTheStepItWasAppliedAtAndOneNobodyAppliedAtOnce() {
+        Commands c = new Commands(SPEC);
+        c.replay(List.of(set("lr", "learningRate", 0.5), ack("lr", 10, ControlMessage.Ack.APPLIED),
+                revoke("r1", "lr"), ack("r1", 30, ControlMessage.Ack.APPLIED),
+                set("l2", "l2", 0.25), ack("l2", 12, ControlMessage.Ack.APPLIED), revoke("r2", "l2"),
+                revoke("r3", "refused-one")));
+        assertEquals(0.5, c.settingsAt(29).optimizer().learningRate());
+        assertEquals(0.01, c.settingsAt(30).optimizer().learningRate(), "as the uninterrupted run: revoked after step 30");
+        assertEquals(0.0, c.settingsAt(40).regularization().l2(), "a revoke nobody applied yet holds at once");
+        assertEquals(List.of("r3"), c.unanswered().stream().map(Commands.Applied::id).toList(), "the revoke of no SET is answered once");
+    }
+
     @Test
     void aStopInTheHistoryEndsTheReplayAndIsReturned() {
         Commands c = new Commands(SPEC);

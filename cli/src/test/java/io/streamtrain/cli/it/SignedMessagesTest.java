@@ -158,12 +158,29 @@ class SignedMessagesTest {
             await(() -> lastEpoch() >= epochNow + 1, 120, "training goes on after the replay");
             assertEquals(1, acks().stream().filter(a -> setAck.command().equals(a.command())).count(), "one acknowledgement: " + acks());
 
+            // her REVOKE takes the SET back: a later epoch trains with the spec's learning rate again
+            await(() -> manifests().stream().anyMatch(m -> m.runSpec().optimizer().learningRate() == 0.002), 120,
+                    "an epoch checkpointed under the SET");
+            String revoked = cli(alice, "ctl", "revoke", "--run", RUN, "--bootstrap-servers", bootstrap, setAck.command());
+            assertTrue(revoked.contains("REVOKE") && revoked.contains("signed by alice"), revoked);
+            await(() -> acks().stream().anyMatch(a -> a.applied() && "alice".equals(a.signer()) && !a.command().equals(setAck.command())),
+                    60, "the REVOKE is acknowledged as alice's");
+            long revokedAt = acks().stream().filter(a -> a.applied() && "alice".equals(a.signer()) && !a.command().equals(setAck.command()))
+                    .mapToLong(ControlMessage.Ack::step).min().orElseThrow();
+            await(() -> manifests().stream().anyMatch(m -> m.step() > revokedAt), 120, "an epoch ends after the revoke");
+            for (io.streamtrain.core.checkpoint.CheckpointManifest m : manifests()) {
+                if (m.step() > revokedAt) {
+                    assertEquals(0.003, m.runSpec().optimizer().learningRate(), "epoch " + m.epoch() + " ends with the SET revoked");
+                }
+            }
+
             String status = cli(alice, "ctl", "status", "--run", RUN, "--bootstrap-servers", bootstrap);
             assertTrue(status.contains("by alice (signed by alice) {learningRate=0.002}: acknowledged by: n at step"), status);
             assertTrue(status.contains("forged-1 at ") && status.contains("refused, not acted on: not signed"), status);
             assertTrue(status.contains("refused, not acted on: signed by key 'mallory', which is not trusted"), status);
             assertTrue(status.contains("refused, not acted on: key evaluator is not trusted with pause"), status);
             assertTrue(status.contains("not stopped"), status);
+            assertTrue(status.contains("(signed by alice) of SET " + setAck.command() + ": acknowledged by: n at step " + revokedAt), status);
 
             // an operator without a key cannot send once signatures are checked; with one, STOP ends the run
             Map<String, String> keyless = Map.of(Signing.TRUSTED_ENV, keys.resolve("trusted-keys").toString());
@@ -220,6 +237,23 @@ class SignedMessagesTest {
             assertEquals(0, code, String.join(" ", args) + ":\n" + p.output());
             return p.output();
         }
+    }
+
+    private static List<io.streamtrain.core.checkpoint.CheckpointManifest> manifests() {
+        List<io.streamtrain.core.checkpoint.CheckpointManifest> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.checkpoints(RUN))) {
+            if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
+                try {
+                    io.streamtrain.core.checkpoint.CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
+                    if (RUN.equals(m.run()) && !"forged-manifest".equals(m.checkpointId())) {
+                        out.add(m);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        return out;
     }
 
     private static List<EvaluationRecord> evaluations() {

@@ -42,6 +42,14 @@ public sealed interface ControlMessage {
             implements ControlMessage {}
 
     /**
+     * Take a SET back from the next step on: the settings are again what they would be without
+     * it (other SETs stay). The SET keeps its effect on the steps before.
+     *
+     * @param command the id of the SET revoked
+     */
+    record Revoke(String run, String id, String time, String command, String source) implements ControlMessage {}
+
+    /**
      * Publish a checkpoint now, mid-epoch: a snapshot of the current weights (the manifest's
      * {@code kind} is {@code snapshot}) that the evaluator scores, but
      * that a run never resumes from.

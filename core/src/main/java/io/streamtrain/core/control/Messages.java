@@ -26,6 +26,7 @@ public final class Messages {
     public static final String RESUME = "resume";
     public static final String SET = "set";
     public static final String CHECKPOINT = "checkpoint";
+    public static final String REVOKE = "revoke";
     public static final String ACK = "ack";
 
     private Messages() {}
@@ -60,6 +61,7 @@ public final class Messages {
             case RESUME -> ControlMessage.Resume.class;
             case SET -> ControlMessage.Set.class;
             case CHECKPOINT -> ControlMessage.Checkpoint.class;
+            case REVOKE -> ControlMessage.Revoke.class;
             case ACK -> ControlMessage.Ack.class;
             default -> null;
         };
@@ -102,6 +104,8 @@ public final class Messages {
             return SET;
         } else if (m instanceof ControlMessage.Checkpoint) {
             return CHECKPOINT;
+        } else if (m instanceof ControlMessage.Revoke) {
+            return REVOKE;
         }
         return ACK;
     }

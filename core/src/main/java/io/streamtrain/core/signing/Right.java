@@ -43,8 +43,9 @@ public enum Right {
             return PAUSE;
         } else if (m instanceof io.streamtrain.core.control.ControlMessage.Resume) {
             return RESUME;
-        } else if (m instanceof io.streamtrain.core.control.ControlMessage.Set) {
-            return SET;
+        } else if (m instanceof io.streamtrain.core.control.ControlMessage.Set
+                || m instanceof io.streamtrain.core.control.ControlMessage.Revoke) {
+            return SET; // revoking a SET changes settings as much as a SET does
         } else if (m instanceof io.streamtrain.core.control.ControlMessage.Checkpoint) {
             return CHECKPOINT;
         }
