@@ -23,9 +23,36 @@ record RunContract(JsonNode fixed) {
         JsonNode json = RunSpecParser.toJson(spec);
         com.fasterxml.jackson.databind.node.ObjectNode fixed = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
         for (String p : PATHS) {
-            fixed.set(p.substring(1).replace('/', '.'), json.at(p));
+            fixed.set(key(p), json.at(p));
         }
         return new RunContract(fixed);
+    }
+
+    /**
+     * A contract as an evaluation record carries it ({@link #fixed()}).
+     *
+     * @throws IllegalArgumentException when it lacks a fixed part, or a part is not of its kind
+     */
+    static RunContract parse(JsonNode fixed) {
+        if (fixed == null || !fixed.isObject()) {
+            throw new IllegalArgumentException("a contract is a JSON object");
+        }
+        for (String p : PATHS) {
+            JsonNode part = fixed.get(key(p));
+            boolean kind = switch (key(p)) {
+                case "data.validation" -> part != null && (part.isTextual() || part.isNull());
+                case "maxEpochs" -> part != null && part.isInt();
+                default -> part != null && part.isObject();
+            };
+            if (!kind) {
+                throw new IllegalArgumentException("a contract needs " + key(p) + " of its kind");
+            }
+        }
+        return new RunContract(fixed.deepCopy());
+    }
+
+    private static String key(String path) {
+        return path.substring(1).replace('/', '.');
     }
 
     /**

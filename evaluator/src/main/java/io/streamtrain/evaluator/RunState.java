@@ -24,8 +24,6 @@ final class RunState {
      * fixes the validation topic).
      */
     RunContract contract;
-    /** The spec (JSON) that fixed {@link #contract}: every evaluation record carries it. */
-    com.fasterxml.jackson.databind.JsonNode contractSpec;
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
@@ -69,20 +67,22 @@ final class RunState {
     void accepted(io.streamtrain.core.spec.RunSpec spec) {
         if (contract == null) {
             contract = RunContract.of(spec);
-            contractSpec = io.streamtrain.core.spec.RunSpecParser.toJson(spec);
         }
     }
 
     /** The contract an evaluation of a checkpoint with {@code spec} records: the run's, or this spec's if it is the first accepted. */
     com.fasterxml.jackson.databind.JsonNode contractFor(io.streamtrain.core.spec.RunSpec spec) {
-        return contractSpec != null ? contractSpec : io.streamtrain.core.spec.RunSpecParser.toJson(spec);
+        return (contract != null ? contract : RunContract.of(spec)).fixed();
     }
 
-    /** The contract an evaluation record names, on a rebuild: the first one read fixes the run's. */
-    void restoreContract(com.fasterxml.jackson.databind.JsonNode spec) {
-        if (contract == null && spec != null && spec.isObject()) {
-            contract = RunContract.of(io.streamtrain.core.spec.RunSpecParser.parse(spec));
-            contractSpec = spec;
+    /**
+     * The contract an evaluation record names, on a rebuild: the first one read fixes the run's.
+     *
+     * @throws IllegalArgumentException when it is not a contract
+     */
+    void restoreContract(com.fasterxml.jackson.databind.JsonNode fixed) {
+        if (contract == null && fixed != null) {
+            contract = RunContract.parse(fixed);
         }
     }
 

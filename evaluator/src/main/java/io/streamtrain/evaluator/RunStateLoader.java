@@ -128,7 +128,7 @@ final class RunStateLoader {
             try {
                 s.restoreContract(ev.contract());
             } catch (RuntimeException bad) {
-                log.warn("run {}: the contract in the evaluation at offset {} does not parse ({}); the next accepted checkpoint fixes it",
+                log.warn("run {}: the contract in the evaluation at offset {} does not parse ({}); ignoring it",
                         s.run, r.offset(), Logs.escape(bad.getMessage()));
             }
             if (EvaluationRecord.SNAPSHOT.equals(ev.status())) {

@@ -87,7 +87,7 @@ class EvaluationStepTest {
         EvaluationRecord e = o.evaluation();
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 1, "r-e0001",
                 Map.of("val_loss", 0.75, "val_samples", 40.0), 0.5, new BestCheckpoint(1, "r-e0001", "val_loss", 0.75), 0, 3,
-                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN).withContract(RunSpecParser.toJson(spec)), e);
+                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN).withContract(RunContract.of(spec).fixed()), e);
         assertTrue(o.stop().isEmpty());
         assertNull(o.rejection());
         assertEquals(new Evaluation(1, "r-e0001", 0.75, 0.5), o.counted());
@@ -109,7 +109,7 @@ class EvaluationStepTest {
         // once a checkpoint was accepted, every evaluation names the spec that fixed the run's contract, not its own
         state.accepted(spec);
         RunSpec other = Fixtures.spec("v", "patience: 9");
-        assertEquals(RunSpecParser.toJson(spec), step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5)).evaluation().contract());
+        assertEquals(RunContract.of(spec).fixed(), step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5)).evaluation().contract());
     }
 
     @Test
@@ -127,7 +127,7 @@ class EvaluationStepTest {
         assertEquals(new BestCheckpoint(1, "r-e0001", "val_loss", 0.5), e.best());
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 2, "r-e0002",
                 Map.of("val_loss", 0.9, "val_samples", 40.0), 0.5, e.best(), 1, 0, EvaluationRecord.STOP, "patience-exhausted",
-                e.explanation(), 0.25, null).withContract(RunSpecParser.toJson(spec)), e);
+                e.explanation(), 0.25, null).withContract(RunContract.of(spec).fixed()), e);
         ControlMessage.Stop stop = o.stop().orElseThrow();
         assertEquals(RUN, stop.run());
         assertEquals("patience-exhausted", stop.reason());
@@ -199,7 +199,7 @@ class EvaluationStepTest {
         assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.SNAPSHOT, 2, "r-s0002",
                 Map.of("val_loss", 0.75, "val_samples", 40.0), 0.625, null, 0, 0, EvaluationRecord.CONTINUE, null,
                 "snapshot at step 200 (mid-epoch; not part of early stopping)", 0.25, PLAN)
-                .withContract(RunSpecParser.toJson(spec)), e);
+                .withContract(RunContract.of(spec).fixed()), e);
         assertNull(o.counted());
         assertTrue(o.stop().isEmpty());
         assertEquals(1, o.deadLetters().size(), "a snapshot scored first writes the validation set's dead letters");

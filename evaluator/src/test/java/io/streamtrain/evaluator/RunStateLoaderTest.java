@@ -97,11 +97,16 @@ class RunStateLoaderTest {
         io.streamtrain.core.spec.RunSpec first = Fixtures.spec("v", "patience: 3");
         RunState s = new RunState(RUN);
         RunStateLoader.rebuild(s, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN)
-                .withContract(io.streamtrain.core.spec.RunSpecParser.toJson(first)))));
+                .withContract(RunContract.of(first).fixed()))));
         assertNull(s.brokenBy(first), "the spec that fixed it keeps it");
         assertEquals("earlyStopping.patience 3 → 1", s.brokenBy(Fixtures.spec("v", "patience: 1")),
                 "a later manifest with another stopping policy breaks it, after a restart too");
         assertTrue(s.brokenBy(Fixtures.spec("other", "patience: 3")).startsWith("data.validation v → other"));
+
+        RunState broken = new RunState(RUN);
+        RunStateLoader.rebuild(broken, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN)
+                .withContract(io.streamtrain.core.spec.RunSpecParser.toJson(first)))));
+        assertNull(broken.contract, "a whole spec is not a contract: ignored (and logged), the next accepted checkpoint fixes it");
 
         RunState old = new RunState(RUN);
         RunStateLoader.rebuild(old, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN))));

@@ -28,9 +28,10 @@ import java.util.UUID;
  * @param validation the validation data scored on, the run's {@link ValidationPlan}; null
  *     when nothing was scored, and in records of evaluators that did not write it (a run
  *     with none is planned anew: up to the validation topic's end offsets then)
- * @param contract the run spec (JSON) of the first checkpoint the evaluator accepted for the
- *     run: what fixes the run's validation data, model and stopping policy, so an evaluator
- *     that restarts holds later manifests to it. Null in rejections and in older records
+ * @param contract what the first checkpoint the evaluator accepted for the run fixed, by spec
+ *     path: {@code data.validation}, {@code model}, {@code earlyStopping}, {@code maxEpochs}
+ *     (as the spec's JSON has them), so an evaluator that restarts holds later manifests to
+ *     them. Null in rejections and in older records
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record EvaluationRecord(
@@ -73,7 +74,7 @@ public record EvaluationRecord(
                 explanation, evaluationSeconds, validation, null);
     }
 
-    /** This record, naming the run's contract (the spec JSON that fixed it). */
+    /** This record, naming the run's contract. */
     public EvaluationRecord withContract(com.fasterxml.jackson.databind.JsonNode spec) {
         return new EvaluationRecord(type, run, id, time, status, epoch, checkpointId, metrics, trainLoss, best, waitCount, patienceLeft,
                 decision, reason, explanation, evaluationSeconds, validation, spec);
