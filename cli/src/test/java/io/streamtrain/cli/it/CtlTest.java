@@ -28,7 +28,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -81,23 +80,14 @@ class CtlTest {
                 twoEpochs.countDown();
             }
         });
-        AtomicReference<Object> outcome = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            try {
-                outcome.set(node.run());
-            } catch (Throwable e) {
-                outcome.set(e);
-            }
-        }, "trainer");
-        t.start();
+        NodeThread t = NodeThread.start(node, "trainer");
         assertTrue(twoEpochs.await(120, TimeUnit.SECONDS), "the run trains");
 
         String bootstrap = kafka.broker.bootstrapServers();
         String[] stop = streamtrain("ctl", "stop", "--run", "ctl-run", "--reason", "enough for today", "--bootstrap-servers", bootstrap);
         assertEquals("0", stop[0], stop[1]);
         assertTrue(stop[1].contains("STOP") && stop[1].contains("ctl-run"), stop[1]);
-        t.join(30_000);
-        assertEquals(TrainerNode.Outcome.STOPPED, outcome.get(), "the trainer stops on the operator's STOP");
+        assertEquals(TrainerNode.Outcome.STOPPED, t.await(Duration.ofSeconds(30)), "the trainer stops on the operator's STOP");
 
         String[] status = streamtrain("ctl", "status", "--run", "ctl-run", "--bootstrap-servers", bootstrap);
         assertEquals("0", status[0], status[1]);

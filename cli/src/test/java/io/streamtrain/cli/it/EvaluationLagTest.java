@@ -10,9 +10,9 @@ import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -49,21 +49,13 @@ class EvaluationLagTest {
                 earlyStopping: { enabled: false }
                 evaluation: { maxLag: 1 }
                 """.formatted(EPOCHS)), kafka.settings, TrainerOptions.defaults("n").withLogEverySteps(0));
-        AtomicReference<Object> outcome = new AtomicReference<>();
-        Thread trainer = new Thread(() -> {
-            try {
-                outcome.set(node.run());
-            } catch (Throwable t) {
-                outcome.set(t);
-            }
-        }, "lag-trainer");
-        trainer.start();
+        NodeThread trainer = NodeThread.start(node, "lag-trainer");
 
         // no evaluator: epochs 1 and 2 are trained (one checkpoint may be unevaluated while the next epoch trains), not epoch 3
         awaitCheckpoints(2, 120);
         Thread.sleep(5_000); // an epoch here takes well under a second
         assertEquals(List.of(1, 2), epochs(), "held before epoch 3: two checkpoints unevaluated is more than maxLag 1");
-        assertTrue(trainer.isAlive(), "the trainer waits, it does not exit: " + outcome.get());
+        assertTrue(trainer.alive(), "the trainer waits, it does not exit: " + trainer.outcome());
         String[] status = CtlTest.streamtrain("ctl", "status", "--run", "lag", "--bootstrap-servers", kafka.broker.bootstrapServers());
         assertTrue(status[1].contains("evaluation lag: 2 checkpoint(s) not yet evaluated (evaluation.maxLag 1): the trainers wait for"
                 + " the evaluator before epoch 3"), status[1]);
@@ -72,8 +64,8 @@ class EvaluationLagTest {
         Thread ev = new Thread(evaluator::run, "lag-evaluator");
         ev.start();
         try {
-            trainer.join(TimeUnit.SECONDS.toMillis(180));
-            assertEquals(TrainerNode.Outcome.FINISHED, outcome.get(), "the evaluator caught up, and the trainer finished the run");
+            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(180)),
+                    "the evaluator caught up, and the trainer finished the run");
         } finally {
             evaluator.close();
             ev.join(30_000);

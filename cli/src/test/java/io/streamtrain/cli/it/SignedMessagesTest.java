@@ -23,15 +23,13 @@ import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -91,15 +89,7 @@ class SignedMessagesTest {
         String bootstrap = kafka.broker.bootstrapServers();
         KafkaSettings plain = KafkaSettings.of(bootstrap);
         TrainerNode node = new TrainerNode(SPEC, plain.withSigning(signing("trainer")), TrainerOptions.defaults("n").withLogEverySteps(0));
-        AtomicReference<Object> outcome = new AtomicReference<>();
-        Thread trainer = new Thread(() -> {
-            try {
-                outcome.set(node.run());
-            } catch (Throwable t) {
-                outcome.set(t);
-            }
-        }, "signed-trainer");
-        trainer.start();
+        NodeThread trainer = NodeThread.start(node, "signed-trainer");
         EvaluatorService evaluator = new EvaluatorService(plain.withSigning(signing("evaluator")), List.of(RUN), "signed-ev");
         Thread ev = new Thread(evaluator::run, "signed-evaluator");
         ev.start();
@@ -135,7 +125,7 @@ class SignedMessagesTest {
             assertTrue(rejected.explanation().contains("is refused: not signed"), rejected.explanation());
             int epochBefore = lastEpoch();
             await(() -> lastEpoch() >= epochBefore + 2, 120, "the run trains on: none of the forged commands was acted on");
-            assertTrue(trainer.isAlive(), "the trainer did not obey the forged STOPs: " + outcome.get());
+            assertTrue(trainer.alive(), "the trainer did not obey the forged STOPs: " + trainer.outcome());
             assertTrue(acks().stream().noneMatch(a -> a.command().startsWith("forged-")), "forged commands are not acknowledged: " + acks());
 
             // the operator's signed SET is applied and its acknowledgement names the signer
@@ -189,16 +179,15 @@ class SignedMessagesTest {
             assertEquals(2, refused.awaitExit(60), refused.output());
             assertTrue(refused.output().contains("has no signing key"), refused.output());
             cli(alice, "ctl", "stop", "--run", RUN, "--bootstrap-servers", bootstrap, "--reason", "done");
-            trainer.join(TimeUnit.SECONDS.toMillis(60));
-            assertEquals(TrainerNode.Outcome.STOPPED, outcome.get());
+            assertEquals(TrainerNode.Outcome.STOPPED, trainer.await(Duration.ofSeconds(60)));
             assertTrue(acks().stream().anyMatch(a -> "alice".equals(a.signer()) && !a.command().equals(setAck.command())),
                     "the STOP's acknowledgement names alice: " + acks());
         } finally {
             evaluator.close();
             ev.join(30_000);
-            if (trainer.isAlive()) {
+            if (trainer.alive()) {
                 node.requestStop();
-                trainer.join(30_000);
+                trainer.await(Duration.ofSeconds(30));
             }
         }
         // every manifest the trainer wrote verifies under the trusted keys; the forged one does not
