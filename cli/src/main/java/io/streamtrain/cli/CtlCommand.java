@@ -51,8 +51,14 @@ public final class CtlCommand {
                 description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
         String bootstrapServers;
 
+        /** Read once per command: the environment names the signing key file, which the command's name and its send both need. */
+        private KafkaSettings kafka;
+
         KafkaSettings kafka() {
-            return KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+            if (kafka == null) {
+                kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+            }
+            return kafka;
         }
 
         /** Writes a command on the run's control topic, signed when this operator has a signing key; returns the exit code. */
