@@ -37,7 +37,9 @@ class ReadmeTest {
             RunSpec spec = RunSpecParser.parse(yaml.group(1));
             specs.put(spec.run(), spec);
         }
-        assertEquals(List.of("fashion-mlp-01", "fashion-cnn-01", "brown-pretrain", "brown-gov-tuned"), List.copyOf(specs.keySet()));
+        assertEquals(List.of("fashion-mlp-01", "fashion-cnn-01", "brown-pretrain", "brown-gov-tuned", "clicks-live"),
+                List.copyOf(specs.keySet()));
+        assertTrue(specs.get("clicks-live").data().continuous(), "the continuous-run example is one");
         assertEquals(List.of(1, 28, 28), specs.get("fashion-cnn-01").model().conv().inputShape());
         RunSpec tuned = specs.get("brown-gov-tuned");
         assertEquals(specs.get("brown-pretrain").model(), tuned.model(), "a fine-tune builds the model it starts from");

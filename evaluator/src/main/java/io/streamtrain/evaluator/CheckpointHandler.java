@@ -16,7 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -43,7 +43,7 @@ final class CheckpointHandler {
     private final Scoring scoring;
     private final EvaluatorProducer producer;
     private final EvaluationStep step;
-    private final Consumer<String> runTopics;
+    private final BiConsumer<String, RunSpec> runTopics;
     private final EvaluatorEvents events;
     private final Duration timeout;
     private final Map<String, RunState> states = new HashMap<>();
@@ -52,17 +52,18 @@ final class CheckpointHandler {
     private final Signing signing;
 
     /**
-     * @param runTopics makes sure a run's evaluations, control and dead-letter topics exist
+     * @param runTopics makes sure a run's evaluations, control and dead-letter topics exist (and a continuous run's
+     *     models topic), given the run and its spec (null when no manifest of it could be read)
      * @param timeout how long a read of the control topic may take
      */
     CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
-            Consumer<String> runTopics, EvaluatorEvents events, Duration timeout) {
+            BiConsumer<String, RunSpec> runTopics, EvaluatorEvents events, Duration timeout) {
         this(loader, stops, scoring, producer, step, runTopics, events, timeout, Signing.off());
     }
 
     /** @param signing whose manifests are believed: with signatures checked, only those signed by a key trusted with {@code manifest} */
     CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
-            Consumer<String> runTopics, EvaluatorEvents events, Duration timeout, Signing signing) {
+            BiConsumer<String, RunSpec> runTopics, EvaluatorEvents events, Duration timeout, Signing signing) {
         this.signing = signing;
         this.loader = loader;
         this.stops = stops;
@@ -202,6 +203,7 @@ final class CheckpointHandler {
                         ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
                 e.best() == null ? "none" : String.format(Locale.ROOT, "%.4f at epoch %d", e.best().value(), e.best().epoch()),
                 o.stop().isPresent() ? "STOP (" + e.reason() + "): " + e.explanation()
+                        : spec.data().continuous() ? e.decision().toUpperCase(Locale.ROOT) + ": " + e.explanation()
                         : spec.earlyStopping().enabled() ? "continue, patience left " + e.patienceLeft() : "continue (early stopping is off)"));
         events.committed(e);
     }
@@ -282,7 +284,7 @@ final class CheckpointHandler {
         String prefix = "checkpoint " + e.checkpointId() + " rejected: ";
         // an assembler's reason already says which checkpoint was rejected
         log.warn("run {}: {}{}", e.run(), e.explanation().startsWith(prefix) ? "" : prefix, Logs.escape(e.explanation()));
-        runTopics.accept(e.run());
+        runTopics.accept(e.run(), null);
         commit(r, state, rejection);
         events.rejected(e.run(), rejection.rejection());
         events.committed(e);
@@ -316,7 +318,7 @@ final class CheckpointHandler {
         if (known != null) {
             return known;
         }
-        runTopics.accept(run);
+        runTopics.accept(run, spec);
         RunState s = loader.load(run, spec.earlyStopping().monitor());
         states.put(run, s);
         return s;

@@ -6,14 +6,18 @@ import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.policy.Decision;
 import io.streamtrain.evaluator.policy.EarlyStopPolicy;
 import io.streamtrain.evaluator.policy.Evaluation;
+import io.streamtrain.evaluator.policy.StopReason;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -94,8 +98,12 @@ final class EvaluationStep {
         Evaluation counted = new Evaluation(m.epoch(), m.checkpointId(), monitored, trainLoss == null ? Double.NaN : trainLoss);
         List<Evaluation> history = new ArrayList<>(state.history);
         history.add(counted);
-        Decision d = EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
+        Decision d = spec.data().continuous() ? EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), history)
+                : EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
         BestCheckpoint best = d.best() == null ? null : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
+        if (spec.data().continuous()) {
+            return window(m, spec, state, scored, trainLoss, counted, d, best);
+        }
         String reason = d.stop() ? d.reason().code() : null;
         EvaluationRecord record = EvaluationRecord.evaluated(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
                 d.waitCount(), d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan).withContract(state.contractFor(spec));
@@ -103,6 +111,52 @@ final class EvaluationStep {
                 ? Optional.of(new ControlMessage.Stop(state.run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator"))
                 : Optional.empty();
         return new Outcome(record, stop, validationDeadLetters(state, scored), null, counted);
+    }
+
+    /**
+     * A continuous run's window, scored: never a STOP (a live run does not end because it
+     * stopped improving); a checkpoint that beats every earlier one is promoted instead,
+     * and a run the policy would have stopped is degrading until a window beats the
+     * promoted model again.
+     */
+    private Outcome window(CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored, Double trainLoss,
+            Evaluation counted, Decision d, BestCheckpoint best) {
+        String monitor = spec.earlyStopping().monitor();
+        boolean promoted = best != null && best.epoch() == m.epoch();
+        // a continuous run's last window (maxEpochs) ends it by itself: that is no sign of decline
+        boolean degrading = !promoted && d.stop() && d.reason() != StopReason.MAX_EPOCHS;
+        Decision before = EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), state.history);
+        BestCheckpoint previous = before.best() == null ? null
+                : new BestCheckpoint(before.best().epoch(), before.best().checkpointId(), monitor, before.best().value());
+        String explanation;
+        if (promoted) {
+            explanation = String.format(Locale.ROOT, "window %d is promoted: %s %.6g %s", m.epoch(), monitor, best.value(),
+                    previous == null ? "(the run's first model)"
+                            : String.format(Locale.ROOT, "beats window %d's %.6g", previous.epoch(), previous.value()));
+        } else {
+            explanation = d.explanation() + (best == null ? "" : "; window " + best.epoch() + " stays promoted");
+        }
+        // the first degrading window pauses the trainers (a PAUSE is not repeated while the run stays degrading)
+        boolean pause = degrading && !before.stop() && spec.evaluation().pausesOnDegrade();
+        if (pause) {
+            explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run " + state.run
+                    + "` takes them up again";
+        }
+        String decision = promoted ? EvaluationRecord.PROMOTE : degrading ? EvaluationRecord.DEGRADING : EvaluationRecord.CONTINUE;
+        EvaluationRecord record = EvaluationRecord.window(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
+                d.waitCount(), d.patienceLeft(), decision, degrading ? d.reason().code() : null, explanation, scored.seconds(), state.plan)
+                .withContract(state.contractFor(spec));
+        List<ProducerRecord<byte[], byte[]>> others = new ArrayList<>(validationDeadLetters(state, scored));
+        if (promoted) {
+            PromotedModel model = new PromotedModel(PromotedModel.TYPE, state.run, Messages.newId(), Messages.now(), m.epoch(),
+                    m.checkpointId(), monitor, best.value(), scored.metrics(), previous, explanation);
+            others.add(new ProducerRecord<>(Topics.models(state.run), state.run.getBytes(StandardCharsets.UTF_8), Messages.encode(model)));
+        }
+        if (pause) {
+            others.add(new ProducerRecord<>(Topics.control(state.run),
+                    Messages.encode(new ControlMessage.Pause(state.run, Messages.newId(), Messages.now(), "evaluator"))));
+        }
+        return new Outcome(record, Optional.empty(), others, null, counted);
     }
 
     /** A mid-epoch snapshot (CHECKPOINT command), scored: published, never part of the early-stopping history. */

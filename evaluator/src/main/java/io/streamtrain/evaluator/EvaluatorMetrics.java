@@ -66,6 +66,9 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
         volatile double patienceRemaining = Double.NaN;
         volatile double lastEvaluation = Double.NaN;
         volatile boolean stopped;
+        volatile boolean degrading;
+        volatile double lastPromotion = Double.NaN;
+        Counter promotions;
         /** val_accuracy and val_perplexity exist only for runs whose scorer computes them. */
         boolean accuracy;
         boolean perplexity;
@@ -104,6 +107,12 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
             keep(Gauge.builder("streamtrain.evaluator.last.evaluation.timestamp", this, r -> r.lastEvaluation).tag("run", name)
                     .baseUnit("seconds").description("When the run's last evaluation was committed (Unix time)").register(registry));
             gauge("stopped", "1 once the run is stopped (by the evaluator or an operator)", r -> r.stopped ? 1 : 0);
+            gauge("degrading", "1 while a continuous run's last window was judged degrading (the early-stopping policy would stop it)",
+                    r -> r.degrading ? 1 : 0);
+            promotions = keep(Counter.builder("streamtrain.evaluator.promotions").tag("run", name)
+                    .description("Windows of a continuous run promoted (published on streamtrain.<run>.models)").register(registry));
+            keep(Gauge.builder("streamtrain.evaluator.last.promotion.timestamp", this, r -> r.lastPromotion).tag("run", name)
+                    .baseUnit("seconds").description("When a continuous run's model was last promoted (Unix time)").register(registry));
             registerOptional();
         }
 
@@ -141,6 +150,10 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
             }
             patienceRemaining = e.patienceLeft();
             lastEvaluation = e.time() == null ? System.currentTimeMillis() / 1e3 : Instant.parse(e.time()).toEpochMilli() / 1e3;
+            degrading = EvaluationRecord.DEGRADING.equals(e.decision());
+            if (EvaluationRecord.PROMOTE.equals(e.decision())) {
+                lastPromotion = lastEvaluation;
+            }
         }
     }
 
@@ -168,6 +181,9 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
         Scrapes.together(() -> {
             r.show(e);
             if (r.evaluations != null) {
+                if (EvaluationRecord.PROMOTE.equals(e.decision())) {
+                    r.promotions.increment();
+                }
                 r.evaluations.increment();
                 r.evaluationTime.record((long) (e.evaluationSeconds() * 1e9), TimeUnit.NANOSECONDS);
             }

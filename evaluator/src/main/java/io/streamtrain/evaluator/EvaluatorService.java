@@ -12,14 +12,17 @@ import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.KafkaMeters;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -127,7 +130,7 @@ public final class EvaluatorService implements AutoCloseable {
             StopFeed stops = new StopFeed(control, signing);
             CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
                     stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes), transactions,
-                    new EvaluationStep("evaluator-" + instanceId), run -> ensureTopics(admin, run), events, READ_TIMEOUT, signing);
+                    new EvaluationStep("evaluator-" + instanceId), (run, spec) -> ensureTopics(admin, run, spec), events, READ_TIMEOUT, signing);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             runs.forEach(events::serving);
@@ -231,13 +234,17 @@ public final class EvaluatorService implements AutoCloseable {
         }
     }
 
-    private static void ensureTopics(Admin admin, String run) {
-        RunTopics.ensure(admin, List.of(
+    private static void ensureTopics(Admin admin, String run, RunSpec spec) {
+        List<NewTopic> topics = new ArrayList<>(List.of(
                 RunTopics.evaluations(Topics.evaluations(run)),
                 RunTopics.control(Topics.control(run)),
                 // the trainers dead-letter whole train records into it: room for one at Kafka's default size at least (1 MiB was
                 // 12 bytes short of it, and a trainer of a run whose .dlq the evaluator made first refused to start)
                 RunTopics.deadLetters(Topics.deadLetters(run), RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
+        if (spec != null && spec.data().continuous()) {
+            topics.add(RunTopics.models(Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
+        }
+        RunTopics.ensure(admin, topics);
     }
 
     /** Stops the service at its next poll. */

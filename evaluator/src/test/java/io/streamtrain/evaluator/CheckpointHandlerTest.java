@@ -64,7 +64,7 @@ class CheckpointHandlerTest {
         EvaluatorProducer transactions = new EvaluatorProducer(producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP),
                 TIMEOUT, Duration.ZERO);
         return new CheckpointHandler(new RunStateLoader(group, reader, stops, events, TIMEOUT), stops, scoring, transactions,
-                new EvaluationStep("evaluator-test"), topicsEnsured::add, events, TIMEOUT);
+                new EvaluationStep("evaluator-test"), (run, spec) -> topicsEnsured.add(run), events, TIMEOUT);
     }
 
     static CheckpointManifest manifest(String id, int epoch) {

@@ -12,10 +12,12 @@ import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.RejectReason;
 import io.streamtrain.core.codec.RejectedRecordException;
 import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -24,6 +26,7 @@ import io.streamtrain.evaluator.EvaluationStep.Outcome;
 import io.streamtrain.evaluator.EvaluationStep.Route;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -110,6 +113,74 @@ class EvaluationStepTest {
         state.accepted(spec);
         RunSpec other = Fixtures.spec("v", "patience: 9");
         assertEquals(RunContract.of(spec).fixed(), step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5)).evaluation().contract());
+    }
+
+    @Test
+    void aContinuousRunPromotesWindowsThatBeatThePromotedModelAndIsNeverStopped() {
+        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\n");
+        RunState state = new RunState(RUN);
+        state.deadLettersWritten = true;
+        double[] losses = {0.8, 0.5, 0.495, 0.9, 0.7, 0.3};
+        List<String> decisions = new ArrayList<>();
+        List<Integer> promotedWindows = new ArrayList<>();
+        for (int w = 1; w <= losses.length; w++) {
+            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
+            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
+            assertTrue(o.stop().isEmpty(), "a live run is not stopped: window " + w);
+            decisions.add(o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()));
+            for (ProducerRecord<byte[], byte[]> p : o.others()) {
+                assertEquals(Topics.models(RUN), p.topic());
+                assertArrayEquals(RUN.getBytes(StandardCharsets.UTF_8), p.key(), "compacted by run: the latest is the one to serve");
+                PromotedModel model = decodePromoted(p.value());
+                assertEquals(w, model.epoch());
+                assertEquals("r-w" + w, model.checkpointId());
+                assertEquals(losses[w - 1], model.value());
+                promotedWindows.add(w);
+                if (w == 6) {
+                    assertEquals(new BestCheckpoint(2, "r-w2", "val_loss", 0.5), model.previous(), "what it replaces");
+                    assertTrue(model.explanation().contains("beats window 2"), model.explanation());
+                }
+            }
+            state.committed(o);
+            assertFalse(state.stopped);
+        }
+        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until window 6
+        assertEquals(List.of("promote", "promote", "continue", "degrading/patience-exhausted", "degrading/patience-exhausted",
+                "promote"), decisions);
+        assertEquals(List.of(1, 2, 6), promotedWindows);
+    }
+
+    @Test
+    void onDegradePausePausesTheTrainersAtTheFirstDegradingWindowOnly() {
+        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 1 }\nevaluation: { onDegrade: pause }\n");
+        RunState state = new RunState(RUN);
+        state.deadLettersWritten = true;
+        double[] losses = {0.5, 0.6, 0.7, 0.4, 0.8};
+        List<Integer> pausedAt = new ArrayList<>();
+        for (int w = 1; w <= losses.length; w++) {
+            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
+            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
+            for (ProducerRecord<byte[], byte[]> p : o.others()) {
+                if (p.topic().equals(Topics.control(RUN))) {
+                    ControlMessage.Pause pause = assertInstanceOf(ControlMessage.Pause.class, decodeControl(p.value()));
+                    assertEquals("evaluator", pause.source());
+                    assertTrue(o.evaluation().explanation().contains("ctl resume"), o.evaluation().explanation());
+                    pausedAt.add(w);
+                }
+            }
+            state.committed(o);
+        }
+        assertEquals(List.of(2, 5), pausedAt, "degrading from window 2 (paused), still at 3, promoted at 4, degrading again at 5");
+    }
+
+    private static PromotedModel decodePromoted(byte[] value) {
+        try {
+            return Messages.decodePromoted(value).orElseThrow();
+        } catch (MalformedMessageException e) {
+            throw new AssertionError(e);
+        }
     }
 
     @Test

@@ -19,6 +19,9 @@ import org.junit.jupiter.api.Test;
 class EvaluatorMetricsTest {
     static final Set<String> PER_RUN = Set.of(
             "streamtrain.evaluator.evaluations",
+            "streamtrain.evaluator.promotions",
+            "streamtrain.evaluator.last.promotion.timestamp",
+            "streamtrain.evaluator.degrading",
             "streamtrain.evaluator.evaluation",
             "streamtrain.evaluator.checkpoints.rejected",
             "streamtrain.evaluator.early.stops",
@@ -85,6 +88,27 @@ class EvaluatorMetricsTest {
         assertEquals(2, gauge("patience.remaining"));
         assertEquals(java.time.Instant.parse(e.time()).toEpochMilli() / 1e3, gauge("last.evaluation.timestamp"));
         assertEquals(0, gauge("stopped"));
+    }
+
+    @Test
+    void aContinuousRunsPromotionsAreCountedAndItsDecliningWindowsShow() {
+        metrics.bindTo(registry);
+        EvaluationRecord promoted = window(1, EvaluationRecord.PROMOTE, null);
+        metrics.committed(promoted);
+        metrics.committed(window(2, EvaluationRecord.DEGRADING, "patience-exhausted"));
+
+        assertEquals(1, registry.get("streamtrain.evaluator.promotions").counter().count());
+        assertEquals(java.time.Instant.parse(promoted.time()).toEpochMilli() / 1e3, gauge("last.promotion.timestamp"));
+        assertEquals(1, gauge("degrading"));
+        assertEquals(0, gauge("stopped"), "a degrading run is not stopped");
+        metrics.committed(window(3, EvaluationRecord.PROMOTE, null));
+        assertEquals(0, gauge("degrading"), "a promotion ends the decline");
+        assertEquals(2, registry.get("streamtrain.evaluator.promotions").counter().count());
+    }
+
+    static EvaluationRecord window(int epoch, String decision, String reason) {
+        return EvaluationRecord.window("r", epoch, "r-w" + epoch, Map.of("val_loss", 0.5), 0.25,
+                new BestCheckpoint(1, "r-w1", "val_loss", 0.5), 0, 2, decision, reason, "why", 0.125, null);
     }
 
     @Test

@@ -96,7 +96,7 @@ final class EpochCheckpoints {
         try {
             long publishing = System.nanoTime();
             CheckpointManifest m = checkpoints.publish(new CheckpointPublisher.EpochResult(settings.get(), false, ended.epoch(),
-                    ended.step(), state.parameterInfos(), ended.plan().all(), epochMetrics, group, ended.round(),
+                    ended.step(), state.parameterInfos(), ended.plan().previous().all(), epochMetrics, group, ended.round(),
                     new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
                     RecordsChecksum.format(ended.epochSums().recordsChecksum())), payload);
             if (m != null) {

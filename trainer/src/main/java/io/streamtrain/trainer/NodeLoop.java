@@ -316,7 +316,7 @@ final class NodeLoop {
             shares.stepped();
             emit(l -> l.onStep(s.epoch(), report));
         } else if (item instanceof FeedItem.Rejected r) {
-            if (RunChecks.deadLetterDue(r, syncLog)) {
+            if (RunChecks.deadLetterDue(r, syncLog, spec)) {
                 deadLetters.add(r);
             }
         } else if (item instanceof FeedItem.RoundEnd end) {

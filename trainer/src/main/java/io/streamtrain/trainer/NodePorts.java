@@ -82,9 +82,8 @@ final class NodePorts implements AutoCloseable {
             feedThread.start();
             Supplier<EpochPlan> plan = () -> {
                 try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.reader())) {
-                    EpochPlan p = EpochPlan.snapshot(c, spec.data().train());
-                    log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", p.records(),
-                            p.ranges().size(), spec.data().train());
+                    EpochPlan p = EpochPlan.start(c, spec.data().train(), spec.data().windowRecords());
+                    log.info("epoch plan: {}", p.describe());
                     return p;
                 }
             };

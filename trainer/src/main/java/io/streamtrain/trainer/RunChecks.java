@@ -25,6 +25,12 @@ final class RunChecks {
                     + previous.data().train() + ", this spec names " + spec.data().train()
                     + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
         }
+        if (previous.data().continuous() != spec.data().continuous()) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained with data.mode "
+                    + previous.data().mode() + ", this spec says " + spec.data().mode() + ". A run's epochs are either passes over a"
+                    + " bounded topic or windows of a live one: use a new run id (init.from: run:" + spec.run() + " starts it from"
+                    + " this run's weights)");
+        }
         if (!previous.model().equals(spec.model())) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run()
                     + " already has checkpoints of a different model (" + previous.model() + "; this spec has " + spec.model()
@@ -44,9 +50,12 @@ final class RunChecks {
         }
     }
 
-    /** A record is dead-lettered once: in the run's first epoch, unless some node's round already covered it. */
-    static boolean deadLetterDue(FeedItem.Rejected r, SyncLog syncLog) {
-        return r.epoch() == 1 && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
+    /**
+     * A record is dead-lettered once: when it is first read (a bounded run's first epoch, any
+     * window of a continuous run), unless some node's round already covered it.
+     */
+    static boolean deadLetterDue(FeedItem.Rejected r, SyncLog syncLog, RunSpec spec) {
+        return (r.epoch() == 1 || spec.data().continuous()) && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
     }
 
     /** The run is done when a closed round ends its last epoch. */

@@ -138,6 +138,10 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
         gauge(r, "paused", "1 while a PAUSE holds the node", m -> m.paused ? 1 : 0);
         gauge(r, "awaiting_evaluation", "1 while the node waits for the evaluator to catch up (evaluation.maxLag)",
                 m -> m.awaitingEvaluation ? 1 : 0);
+        gauge(r, "awaiting_data", "1 while a continuous run's window waits for records not produced yet (the topic is idle)",
+                m -> m.feed != null && m.feed.awaitingData() ? 1 : 0);
+        gauge(r, "window.lag", "Records of a continuous run that arrived on this node's partitions and are not trained yet",
+                m -> m.feed == null ? 0 : m.feed.backlog());
         track(Gauge.builder("streamtrain.trainer.checkpoint.size", this, m -> m.checkpointBytes).baseUnit("bytes")
                 .description("Payload size of the last checkpoint this node published").register(r));
     }

@@ -205,7 +205,7 @@ public final class TrainerNode implements AutoCloseable {
             try (ModelState state = ModelState.initialize(spec, engine, from)) {
                 Start start = latest.map(c -> resumeFrom(c)).orElseGet(() -> begin(state, from));
                 SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start.round(), start.round().epochEnd() ? start.round() : null,
-                        start.startedAt());
+                        start.startedAt(), spec.data().windowRecords());
                 try (NodePorts ports = NodePorts.open(kafka, spec, options, syncLog, start.syncFrom(), trainMaxMessageBytes, checkpoints,
                         registry)) {
                     metrics.feeds(ports.feed(), null);
@@ -243,8 +243,9 @@ public final class TrainerNode implements AutoCloseable {
         long syncFrom = m.sync() == null ? -1 : m.sync().offset();
         log.info("resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it", spec.run(), m.checkpointId(),
                 m.epoch(), m.step());
-        RoundState round = RoundState.start(m.round(), m.epoch(), m.step(), latest.payload(), EpochPlan.of(spec.data().train(),
-                m.offsets()), generation, syncFrom, RoundSums.ZERO);
+        // a checkpoint's offsets are the epoch it ended: the same plan again, or the window before the next
+        EpochPlan next = EpochPlan.of(spec.data().train(), m.offsets()).windowed(spec.data().windowRecords()).next();
+        RoundState round = RoundState.start(m.round(), m.epoch(), m.step(), latest.payload(), next, generation, syncFrom, RoundSums.ZERO);
         return new Start(round, syncFrom, Instant.parse(m.time()).toEpochMilli());
     }
 

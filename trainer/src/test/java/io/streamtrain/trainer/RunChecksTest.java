@@ -52,6 +52,14 @@ class RunChecksTest {
         StartupException model = assertThrows(StartupException.class,
                 () -> RunChecks.requireSameModel(with(SPEC.data(), wider, 3), trainedWith(SPEC)));
         assertEquals(StartupException.BAD_CONFIGURATION, model.exitCode());
+
+        DataSpec live = new DataSpec(SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(8));
+        StartupException mode = assertThrows(StartupException.class,
+                () -> RunChecks.requireSameModel(with(live, SPEC.model(), 3), trainedWith(SPEC)));
+        assertTrue(mode.getMessage().contains("data.mode bounded, this spec says continuous"), mode.getMessage());
+        DataSpec longer = new DataSpec(SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(16));
+        assertTrue(RunChecks.requireSameModel(with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))),
+                "another window size: the next window has the new size");
     }
 
     @Test

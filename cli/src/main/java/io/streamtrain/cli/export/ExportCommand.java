@@ -42,14 +42,16 @@ import picocli.CommandLine.Option;
                     + "size and contents. Existing files are replaced.",
             "",
             "--best takes the best checkpoint of the latest evaluation (the evaluator's early-stopping result), or the one "
-                    + "the run's STOP names.",
+                    + "the run's STOP names. --promoted takes a continuous run's promoted model: the window checkpoint the evaluator "
+                    + "last published on streamtrain.<run>.models.",
             "",
             "Examples:",
             "  streamtrain export --run fashion-mlp-01 --best -o model.safetensors",
             "  streamtrain export --run fashion-mlp-01 --epoch 3 -o e3.safetensors",
             "  # in Python: safetensors.torch.load_file(\"model.safetensors\")",
             "",
-            "Exit codes: 0 written; 2 no such run, no evaluation yet (--best), no such epoch or checkpoint; "
+            "Exit codes: 0 written; 2 no such run, no evaluation yet (--best), no promoted model (--promoted), no such epoch or"
+                    + " checkpoint; "
                     + "1 Kafka unreachable, or a checkpoint that does not verify."})
 public final class ExportCommand implements Callable<Integer> {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
@@ -64,6 +66,10 @@ public final class ExportCommand implements Callable<Integer> {
     static final class Which {
         @Option(names = "--best", required = true, description = "The run's best checkpoint, by its evaluations.")
         boolean best;
+
+        @Option(names = "--promoted", required = true,
+                description = "A continuous run's promoted model (the latest on streamtrain.<run>.models).")
+        boolean promoted;
 
         @Option(names = "--epoch", required = true, paramLabel = "E", description = "The checkpoint that ended epoch E.")
         Integer epoch;
@@ -142,6 +148,9 @@ public final class ExportCommand implements Callable<Integer> {
         }
         if (which.checkpointId != null) {
             return CheckpointChoice.id(run, listing.manifests(), which.checkpointId);
+        }
+        if (which.promoted) {
+            return RunCheckpoints.promoted(consumer, listing, READ_TIMEOUT, kafka.signing());
         }
         return RunCheckpoints.best(consumer, listing, READ_TIMEOUT, "--epoch E", kafka.signing());
     }

@@ -4,6 +4,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.BestCheckpoint;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
@@ -122,6 +123,37 @@ public final class RunCheckpoints {
     }
 
     /**
+     * A continuous run's promoted model: the last record of {@code streamtrain.<run>.models}.
+     *
+     * @param signing with signatures checked, only records signed by a key trusted with evaluations count
+     * @throws StartupException exit 2 when the run has promoted no model (yet)
+     */
+    public static CheckpointChoice.Chosen promoted(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, Signing signing) {
+        PromotedModel latest = null;
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.models(listing.run()), timeout)) {
+            if (!signing.verify(r, Right.EVALUATION).accepted()) {
+                continue;
+            }
+            try {
+                Optional<PromotedModel> m = Messages.decodePromoted(r.value());
+                if (m.isPresent() && m.get().run().equals(listing.run())) {
+                    latest = m.get();
+                }
+            } catch (MalformedMessageException e) {
+                // not a promoted model this version reads: the one before stands
+            }
+        }
+        if (latest == null) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + listing.run() + " has no promoted model: only a"
+                    + " continuous run's evaluator promotes one (on " + Topics.models(listing.run()) + "), when a window's checkpoint"
+                    + " beats every earlier one");
+        }
+        CheckpointChoice.Chosen c = CheckpointChoice.id(listing.run(), listing.manifests(), latest.checkpointId());
+        return new CheckpointChoice.Chosen(c.manifest(), String.format(java.util.Locale.ROOT, "promoted: window %d, %s %.6g",
+                latest.epoch(), latest.metric(), latest.value()));
+    }
+
+    /**
      * Reads the topic again up to the listing's end, handing only checkpoint {@code id}'s
      * records to the assembler.
      *
@@ -168,6 +200,7 @@ public final class RunCheckpoints {
         CheckpointChoice.Chosen chosen = switch (ref.which()) {
             case LATEST -> CheckpointChoice.latest(ref.run(), listing.manifests());
             case BEST -> best(consumer, listing, timeout, epochHint, signing);
+            case PROMOTED -> promoted(consumer, listing, timeout, signing);
             case EPOCH -> CheckpointChoice.epoch(ref.run(), listing.manifests(), ref.epoch());
         };
         try {

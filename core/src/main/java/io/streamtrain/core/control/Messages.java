@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -49,6 +50,24 @@ public final class Messages {
 
     public static byte[] encode(EvaluationRecord r) {
         return bytes(FormatVersion.stamp(JSON.valueToTree(r), FormatVersion.EVALUATION));
+    }
+
+    public static byte[] encode(PromotedModel m) {
+        return bytes(FormatVersion.stamp(JSON.valueToTree(m), FormatVersion.EVALUATION));
+    }
+
+    /** @return the record, or empty when the document is not a promoted model */
+    public static Optional<PromotedModel> decodePromoted(byte[] value) throws MalformedMessageException {
+        JsonNode node = tree(value);
+        if (!PromotedModel.TYPE.equals(node.path("type").asText(""))) {
+            return Optional.empty();
+        }
+        requireReadable(node, "a promoted model", FormatVersion.EVALUATION);
+        PromotedModel m = convert(node, PromotedModel.class);
+        if (m.run() == null || m.checkpointId() == null) {
+            throw new MalformedMessageException("a promoted model needs 'run' and 'checkpointId'");
+        }
+        return Optional.of(m);
     }
 
     /** @return the message, or empty for a type this version does not know (ignore and count it) */

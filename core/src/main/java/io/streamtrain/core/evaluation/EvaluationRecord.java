@@ -21,7 +21,11 @@ import java.util.UUID;
  * @param best the best checkpoint so far, this one included
  * @param waitCount evaluations since the last improvement that count towards patience
  * @param patienceLeft evaluations without improvement still allowed
- * @param decision {@code continue} or {@code stop}
+ * @param decision {@code continue} or {@code stop}; in a continuous run (which the evaluator
+ *     promotes models of instead of stopping) {@code promote} (this window's checkpoint is the
+ *     new promoted model, see {@link PromotedModel}), {@code continue}, or {@code degrading}
+ *     (the policy would have stopped a bounded run: {@code reason} says by which criterion;
+ *     the promoted model stays)
  * @param reason stop reason code, or the rejection reason; null when continuing
  * @param explanation one human sentence
  * @param evaluationSeconds time spent computing the validation metrics
@@ -60,6 +64,8 @@ public record EvaluationRecord(
     public static final String SNAPSHOT = "snapshot";
     public static final String CONTINUE = "continue";
     public static final String STOP = "stop";
+    public static final String PROMOTE = "promote";
+    public static final String DEGRADING = "degrading";
 
     public EvaluationRecord {
         // JSON's null reads back as a NullNode: one absent contract, however it was read
@@ -89,6 +95,14 @@ public record EvaluationRecord(
             ValidationPlan validation) {
         return new EvaluationRecord(TYPE, run, newId(), now(), EVALUATED, epoch, checkpointId, metrics, trainLoss, best, waitCount,
                 patienceLeft, stopReason == null ? CONTINUE : STOP, stopReason, explanation, evaluationSeconds, validation);
+    }
+
+    /** A continuous run's window scored: {@code decision} is {@link #PROMOTE}, {@link #CONTINUE} or {@link #DEGRADING}. */
+    public static EvaluationRecord window(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
+            BestCheckpoint best, int waitCount, int patienceLeft, String decision, String reason, String explanation,
+            double evaluationSeconds, ValidationPlan validation) {
+        return new EvaluationRecord(TYPE, run, newId(), now(), EVALUATED, epoch, checkpointId, metrics, trainLoss, best, waitCount,
+                patienceLeft, decision, reason, explanation, evaluationSeconds, validation);
     }
 
     /** A mid-epoch snapshot scored: no best, wait or patience, since it takes no part in early stopping. */

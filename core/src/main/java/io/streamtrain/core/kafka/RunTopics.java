@@ -63,6 +63,11 @@ public final class RunTopics {
         return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
     }
 
+    /** Promoted models: compacted, so the latest per run is kept for ever and the ones before it go. */
+    public static NewTopic models(String name) {
+        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+    }
+
     /** Control is read from the beginning by every starting trainer (a STOP is final): kept until deleted. */
     public static NewTopic control(String name) {
         return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));

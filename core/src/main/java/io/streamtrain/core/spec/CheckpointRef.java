@@ -9,6 +9,8 @@ import java.util.regex.Pattern;
  *   <li>{@code run:NAME} — the run's latest epoch checkpoint;
  *   <li>{@code run:NAME@best} — its best checkpoint, as its evaluator decided (the latest
  *       evaluation's best, or the one its STOP names);
+ *   <li>{@code run:NAME@promoted} — a continuous run's promoted model (its
+ *       {@code streamtrain.NAME.models} topic);
  *   <li>{@code run:NAME@E} — the checkpoint that ended its epoch E.
  * </ul>
  * Read from {@code streamtrain.NAME.checkpoints} when a run starts without a checkpoint of its
@@ -19,9 +21,9 @@ import java.util.regex.Pattern;
 public record CheckpointRef(String run, Which which, int epoch) {
     public static final String PREFIX = "run:";
     private static final Pattern SYNTAX = Pattern.compile("run:(" + io.streamtrain.core.topics.Topics.RUN_ID_SYNTAX
-            + ")(?:@(best|latest|[0-9]{1,9}))?");
+            + ")(?:@(best|promoted|latest|[0-9]{1,9}))?");
 
-    public enum Which { LATEST, BEST, EPOCH }
+    public enum Which { LATEST, BEST, PROMOTED, EPOCH }
 
     static boolean isRef(String from) {
         return from.startsWith(PREFIX);
@@ -32,7 +34,7 @@ public record CheckpointRef(String run, Which which, int epoch) {
         Matcher m = SYNTAX.matcher(text);
         if (!m.matches()) {
             throw new IllegalArgumentException("'" + text + "' is not a checkpoint reference; allowed: run:NAME (its latest epoch"
-                    + " checkpoint), run:NAME@best (its best, by its evaluations), run:NAME@E (the checkpoint of epoch E >= 1),"
+                    + " checkpoint), run:NAME@best (its best, by its evaluations), run:NAME@promoted (a continuous run's promoted model), run:NAME@E (the checkpoint of epoch E >= 1),"
                     + " NAME being a run id; or the path of a .safetensors file (./run:x for a file named so)");
         }
         String which = m.group(2);
@@ -41,6 +43,9 @@ public record CheckpointRef(String run, Which which, int epoch) {
         }
         if (which.equals("best")) {
             return new CheckpointRef(m.group(1), Which.BEST, 0);
+        }
+        if (which.equals("promoted")) {
+            return new CheckpointRef(m.group(1), Which.PROMOTED, 0);
         }
         int epoch = Integer.parseInt(which);
         if (epoch < 1) {
@@ -54,6 +59,7 @@ public record CheckpointRef(String run, Which which, int epoch) {
         return switch (which) {
             case LATEST -> PREFIX + run;
             case BEST -> PREFIX + run + "@best";
+            case PROMOTED -> PREFIX + run + "@promoted";
             case EPOCH -> PREFIX + run + "@" + epoch;
         };
     }

@@ -1,9 +1,47 @@
 package io.streamtrain.core.spec;
 
 /**
- * Where a run's data lives.
+ * Where a run's data lives, and how it is cut into epochs.
  *
  * @param train topic the trainers consume
  * @param validation topic the evaluator consumes; may be null when no evaluator runs
+ * @param mode {@value #BOUNDED}: an epoch is a pass over the train topic as it stood when the
+ *     run started, and every epoch replays it; {@value #CONTINUOUS}: the topic is live, and
+ *     each "epoch" is the next window of records that arrived, never replayed
+ * @param window the window of a continuous run; null for a bounded one
  */
-public record DataSpec(String train, String validation) {}
+public record DataSpec(String train, String validation, String mode, Window window) {
+    public static final String BOUNDED = "bounded";
+    public static final String CONTINUOUS = "continuous";
+
+    /**
+     * A continuous run's unit of training, evaluation and checkpointing.
+     *
+     * @param records Kafka records (batches) per window, over all partitions of the train
+     *     topic: each partition's share is {@code records / partitions}, the lower partitions
+     *     taking one more when it does not divide, so where a window ends is a function of the
+     *     offsets alone
+     */
+    public record Window(long records) {}
+
+    public DataSpec {
+        mode = mode == null ? BOUNDED : mode;
+        if (CONTINUOUS.equals(mode) != (window != null)) {
+            throw new IllegalArgumentException("a continuous run needs a window, a bounded one has none (mode " + mode + ")");
+        }
+    }
+
+    /** A bounded run's data. */
+    public DataSpec(String train, String validation) {
+        this(train, validation, BOUNDED, null);
+    }
+
+    public boolean continuous() {
+        return CONTINUOUS.equals(mode);
+    }
+
+    /** Records per window, or 0 for a bounded run (whose epoch is the whole topic). */
+    public long windowRecords() {
+        return window == null ? 0 : window.records();
+    }
+}

@@ -35,6 +35,10 @@ public final class RunSpecParser {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;
+    /** The most records a continuous run's window may span. */
+    public static final long MAX_WINDOW_RECORDS = 1_000_000_000L;
+    /** {@code maxEpochs} of a continuous run that names none: windows go on until a STOP. */
+    public static final int UNLIMITED_WINDOWS = 1_000_000;
 
     private RunSpecParser() {}
 
@@ -80,17 +84,19 @@ public final class RunSpecParser {
                     + " (dots, underscores and capitals were allowed before: such a run keeps its topics, but needs a new id to train"
                     + " again)");
         }
+        DataSpec data = data(root.child("data"));
         RunSpec spec = new RunSpec(
                 run,
-                data(root.child("data")),
+                data,
                 model(root.child("model")),
                 init(root.child("init"), run),
                 root.integer("batchSize", 32, 1, 1_000_000),
-                root.integer("maxEpochs", 10, 1, 1_000_000),
+                // a continuous run's epochs are windows of a live topic: they go on until a STOP unless bounded here
+                root.integer("maxEpochs", data.continuous() ? UNLIMITED_WINDOWS : 10, 1, UNLIMITED_WINDOWS),
                 optimizer(root.child("optimizer")),
                 regularization(root.child("regularization")),
                 earlyStopping(root.child("earlyStopping")),
-                evaluation(root.child("evaluation")),
+                evaluation(root.child("evaluation"), data),
                 sync(root.child("sync")),
                 checkpoints(root.child("checkpoints")));
         root.rejectUnknownKeys();
@@ -104,8 +110,22 @@ public final class RunSpecParser {
         if (validation != null) {
             requireName(n.path("validation"), validation);
         }
+        String mode = n.oneOf("mode", DataSpec.BOUNDED, List.of(DataSpec.BOUNDED, DataSpec.CONTINUOUS));
+        DataSpec.Window window = null;
+        if (DataSpec.CONTINUOUS.equals(mode)) {
+            SpecNode w = n.child("window");
+            long records = w.integer("records", 0L, 1, MAX_WINDOW_RECORDS);
+            if (records == 0) {
+                throw new SpecException(w.path("records"), "is required for data.mode continuous: Kafka records (batches) per window,"
+                        + " an integer in [1, " + MAX_WINDOW_RECORDS + "]");
+            }
+            w.rejectUnknownKeys();
+            window = new DataSpec.Window(records);
+        } else if (n.has("window")) {
+            throw new SpecException(n.path("window"), "is only for data.mode continuous (a bounded run's epoch is the whole topic)");
+        }
         n.rejectUnknownKeys();
-        return new DataSpec(train, validation);
+        return new DataSpec(train, validation, mode, window);
     }
 
     private static final List<String> ACTIVATIONS = List.of("relu", "gelu", "tanh", "sigmoid");
@@ -349,8 +369,15 @@ public final class RunSpecParser {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }
 
-    private static EvaluationSpec evaluation(SpecNode n) {
-        EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", EvaluationSpec.DEFAULT.maxLag(), 0, 1_000_000));
+    private static EvaluationSpec evaluation(SpecNode n, DataSpec data) {
+        // a continuous run never ends by itself: without a bound, trainers would train on blind for as long as the evaluator is away
+        int dflt = data.continuous() && data.validation() != null ? EvaluationSpec.CONTINUOUS_MAX_LAG : EvaluationSpec.DEFAULT.maxLag();
+        String onDegrade = n.oneOf("onDegrade", EvaluationSpec.NONE, List.of(EvaluationSpec.NONE, EvaluationSpec.PAUSE));
+        if (!data.continuous() && !EvaluationSpec.NONE.equals(onDegrade)) {
+            throw new SpecException(n.path("onDegrade"), "is only for data.mode continuous (a bounded run that stops improving is"
+                    + " stopped: see earlyStopping)");
+        }
+        EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", dflt, 0, 1_000_000), onDegrade);
         n.rejectUnknownKeys();
         return s;
     }

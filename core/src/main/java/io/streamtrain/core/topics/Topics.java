@@ -36,6 +36,11 @@ public final class Topics {
         return "streamtrain." + run + ".evaluations";
     }
 
+    /** A continuous run's promoted model (compacted: the latest record per run is the one to serve). */
+    public static String models(String run) {
+        return "streamtrain." + run + ".models";
+    }
+
     public static String control(String run) {
         return "streamtrain." + run + ".control";
     }

@@ -160,6 +160,45 @@ class RunSpecParserTest {
     }
 
     @Test
+    void continuousRunsNameAWindowAndDefaultToNoWindowLimitAndAnEvaluationBound() {
+        RunSpec bounded = RunSpecParser.parse(MINIMAL);
+        assertFalse(bounded.data().continuous());
+        assertEquals(0, bounded.data().windowRecords());
+        RunSpec live = RunSpecParser.parse("""
+                run: r1
+                data: { train: t, validation: v, mode: continuous, window: { records: 500 } }
+                model: { inputs: 4 }
+                """);
+        assertTrue(live.data().continuous());
+        assertEquals(500, live.data().windowRecords());
+        assertEquals(RunSpecParser.UNLIMITED_WINDOWS, live.maxEpochs(), "windows go on until a STOP");
+        assertEquals(EvaluationSpec.CONTINUOUS_MAX_LAG, live.evaluation().maxLag(), "held back by a missing evaluator by default");
+        assertEquals(live, RunSpecParser.parse(RunSpecParser.toJson(live)), "a manifest's spec parses back");
+        assertEquals(live, RunSpecParser.parse(RunSpecParser.toYaml(live)));
+        assertEquals(EvaluationSpec.NONE, live.evaluation().onDegrade());
+        RunSpec pausing = RunSpecParser.parse("""
+                run: r1
+                data: { train: t, validation: v, mode: continuous, window: { records: 500 } }
+                model: { inputs: 4 }
+                evaluation: { onDegrade: pause }
+                """);
+        assertTrue(pausing.evaluation().pausesOnDegrade());
+        assertEquals(pausing, RunSpecParser.parse(RunSpecParser.toJson(pausing)));
+        assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: pause }")).path(), "bounded runs stop");
+        assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: rollback }")).path());
+        RunSpec noValidation = RunSpecParser.parse(minimalWith("").replace("{ train: t }",
+                "{ train: t, mode: continuous, window: { records: 5 } }"));
+        assertEquals(0, noValidation.evaluation().maxLag(), "no evaluator to wait for");
+        assertEquals("data.window.records", rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: continuous }")).path());
+        assertEquals("data.window.records", rejects(MINIMAL.replace("{ train: t }",
+                "{ train: t, mode: continuous, window: { records: 0 } }")).path());
+        assertEquals("data.window", rejects(MINIMAL.replace("{ train: t }", "{ train: t, window: { records: 5 } }")).path());
+        assertEquals("data.window.minutes", rejects(MINIMAL.replace("{ train: t }",
+                "{ train: t, mode: continuous, window: { records: 5, minutes: 3 } }")).path());
+        assertEquals("data.mode", rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: live }")).path());
+    }
+
+    @Test
     void jsonIsAcceptedToo() {
         RunSpec s = RunSpecParser.parse("{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");
         assertEquals("j", s.run());

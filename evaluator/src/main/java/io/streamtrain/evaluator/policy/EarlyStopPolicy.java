@@ -60,4 +60,18 @@ public final class EarlyStopPolicy {
         }
         return new Replay(spec, maxEpochs).run(history);
     }
+
+    /**
+     * The same rules over a continuous run's windows, which they promote models of instead of
+     * stopping: the rules are applied at every window, and a rule that fires at one does not
+     * end the run. The decision's {@code best} is the promoted model: the last window that
+     * improved on the promoted model before it by more than {@code minDelta} (and beat the
+     * baseline); a STOP verdict means the last window is <i>degrading</i> (for its reason),
+     * and holds until a window is promoted again.
+     */
+    public static Decision decideWindows(EarlyStoppingSpec spec, int maxEpochs, List<Evaluation> history) {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(history, "history");
+        return new Replay(spec, Math.max(1, maxEpochs), true).run(history);
+    }
 }

@@ -26,8 +26,15 @@ final class Replay {
     /** The evaluation that set {@link #reference}; null while it is the baseline (or unset). */
     private Evaluation referenceEvaluation;
     private int wait;
+    /** A continuous run's windows: a rule that fires does not end the replay, and "best" is the promoted model. */
+    private final boolean windows;
 
     Replay(EarlyStoppingSpec spec, int maxEpochs) {
+        this(spec, maxEpochs, false);
+    }
+
+    Replay(EarlyStoppingSpec spec, int maxEpochs, boolean windows) {
+        this.windows = windows;
         this.spec = spec;
         this.maxEpochs = maxEpochs;
         this.minimize = !spec.mode().equals("max");
@@ -41,6 +48,7 @@ final class Replay {
         Evaluation previousReference = null;
         Double previousReferenceValue = null;
         boolean improved = false;
+        Decision lastStop = null;
         for (Evaluation e : inEpochOrder(history)) {
             byEpoch.put(e.epoch(), e);
             previousReference = referenceEvaluation;
@@ -48,14 +56,18 @@ final class Replay {
             improved = observe(e);
             if (spec.enabled()) {
                 Decision stop = stopAt(e);
-                if (stop != null) {
+                if (stop != null && !windows) {
                     return stop;
                 }
+                lastStop = stop; // windows: only what the last one says counts
             }
             last = e;
         }
         if (last == null) {
             return continuing(0, "no evaluations yet");
+        }
+        if (lastStop != null) {
+            return lastStop;
         }
         return continuing(last.epoch(), continueSentence(last, improved, previousReference, previousReferenceValue));
     }
@@ -238,11 +250,23 @@ final class Replay {
     }
 
     private Decision stop(StopReason reason, Evaluation at, String explanation) {
-        return new Decision(Verdict.STOP, reason, at.epoch(), best, wait, patienceLeft(), explanation);
+        return new Decision(Verdict.STOP, reason, at.epoch(), reported(), wait, patienceLeft(), explanation);
     }
 
     private Decision continuing(int epoch, String explanation) {
-        return new Decision(Verdict.CONTINUE, null, epoch, best, wait, patienceLeft(), explanation);
+        return new Decision(Verdict.CONTINUE, null, epoch, reported(), wait, patienceLeft(), explanation);
+    }
+
+    /**
+     * The best checkpoint; for windows the promoted one: the last that improved on the one
+     * before by more than minDelta (and beat the baseline), not merely the lowest value.
+     */
+    private Best reported() {
+        if (!windows) {
+            return best;
+        }
+        return referenceEvaluation == null ? null
+                : new Best(referenceEvaluation.epoch(), referenceEvaluation.checkpointId(), referenceEvaluation.monitored());
     }
 
     private int patienceLeft() {

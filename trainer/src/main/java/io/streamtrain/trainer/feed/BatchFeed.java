@@ -72,6 +72,8 @@ public final class BatchFeed implements Runnable {
     private final BatchCodec codec;
     private final Rebatcher rebatcher;
     private final int maxEpochs;
+    /** Records per window of a continuous run; 0 for a bounded one. */
+    private final long window;
     /** How many times {@code sync.everySteps} a lone averaging node trains between rounds (see {@link #stepsPerRound()}). */
     public static final int ALONE_ROUND_FACTOR = 20;
     private final int everySteps;
@@ -109,6 +111,10 @@ public final class BatchFeed implements Runnable {
     private final long brokerWaitNanos;
     private long lastProgress = System.nanoTime();
     private long lastWaitLog = System.nanoTime();
+    /** The partition whose next record (in round-robin order) had not arrived when the feed last looked, or null. */
+    private TopicPartition blockedOn;
+    private volatile boolean awaitingData;
+    private volatile long backlog;
 
     /**
      * @param plan the epoch plan from the checkpoint being resumed, or null to snapshot the
@@ -133,6 +139,8 @@ public final class BatchFeed implements Runnable {
         this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth(),
                 featureBuffers);
         this.maxEpochs = spec.maxEpochs();
+        this.window = spec.data().windowRecords();
+        this.lastWaitLog = System.nanoTime() - WAIT_LOG_NANOS; // a continuous run's first wait for data is said at once
         this.everySteps = spec.sync().everySteps();
         this.averaging = !spec.sync().nesterov();
         this.stallNanos = TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds());
@@ -213,6 +221,22 @@ public final class BatchFeed implements Runnable {
 
     public long prefetchedBytes() {
         return queue.bytes();
+    }
+
+    /**
+     * A continuous run's window cannot go on: the next record it needs, on a partition this
+     * node reads, has not been produced yet (nothing is lost or stuck; the topic is idle).
+     */
+    public boolean awaitingData() {
+        return awaitingData;
+    }
+
+    /**
+     * Records of a continuous run that arrived on this node's partitions and are not yet
+     * trained (its window lag), as of the last fetch; 0 for a bounded run.
+     */
+    public long backlog() {
+        return backlog;
     }
 
     /**
@@ -394,9 +418,8 @@ public final class BatchFeed implements Runnable {
     }
 
     private void snapshotPlan() {
-        plan = EpochPlan.snapshot(consumer, topic);
-        log.info("epoch plan: {} records over {} partitions of {} (end offsets snapshotted now)", plan.records(),
-                plan.ranges().size(), topic);
+        plan = EpochPlan.start(consumer, topic, window);
+        log.info("epoch plan: {}", plan.describe());
     }
 
     private void beginEpoch(int nextEpoch, Map<Integer, Long> positions) {
@@ -424,11 +447,37 @@ public final class BatchFeed implements Runnable {
         adjustPauses();
     }
 
+    /**
+     * A continuous run's next window starts where this one ended: the consumer reads on (no
+     * seek, whose in-flight fetch at the old position would stall the partition until the
+     * broker answered it), and what it buffered past the window's end is the new window's.
+     */
+    private void nextWindow() {
+        plan = plan.next();
+        epoch++;
+        beginRound();
+        if (epoch > maxEpochs) {
+            state = State.IDLE;
+            buffers.clear();
+            bufferedBytes.clear();
+            next.clear();
+            log.info("all {} windows read; the feed is idle", maxEpochs);
+            return;
+        }
+        for (TopicPartition tp : assignment) {
+            next.put(tp, plan.from(tp));
+        }
+        roundFrom.clear();
+        roundFrom.putAll(next);
+        lastProgress = System.nanoTime();
+        adjustPauses();
+    }
+
     private void buffer(ConsumerRecord<byte[], ByteBuffer> r) {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
         ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
-        // records past the snapshot belong to no epoch of this run
-        if (state != State.RUNNING || b == null || r.offset() >= plan.to(tp)) {
+        // records past the snapshot belong to no epoch of this run; a continuous run's belong to its next windows
+        if (state != State.RUNNING || b == null || (window == 0 && r.offset() >= plan.to(tp))) {
             return;
         }
         b.addLast(r);
@@ -453,8 +502,10 @@ public final class BatchFeed implements Runnable {
             }
             ConsumerRecord<byte[], ByteBuffer> r = buffers.get(tp).pollFirst();
             if (r == null) {
+                blockedOn = tp;
                 return; // the next record in order has not arrived yet
             }
+            blockedOn = null;
             bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
             roundRobin = (roundRobin + 1) % assignment.size();
             decode(r);
@@ -506,9 +557,14 @@ public final class BatchFeed implements Runnable {
         rebatcher.reset();
     }
 
-    /** A partition is done for the epoch when its position passed the plan's end and its buffer is empty. */
+    /**
+     * A partition is done for the epoch when every record before the plan's end is taken: its
+     * position passed the end and its buffer is empty, or (a continuous run, which keeps what
+     * it read of its next windows) the next record buffered is past the end.
+     */
     private boolean finished(TopicPartition tp) {
-        return buffers.get(tp).isEmpty() && consumer.position(tp) >= plan.to(tp);
+        ConsumerRecord<byte[], ByteBuffer> head = buffers.get(tp).peekFirst();
+        return head == null ? consumer.position(tp) >= plan.to(tp) : head.offset() >= plan.to(tp);
     }
 
     /** Closes this node's share of a round: the partial batch goes out, then the round's ranges. */
@@ -526,8 +582,12 @@ public final class BatchFeed implements Runnable {
         outbox.add(new FeedItem.RoundEnd(generation, epoch, ranges, last, consumer.groupMetadata(), roundRecords, roundRejected,
                 roundChecksum));
         if (last) {
-            log.info("epoch {} read on partitions {}", epoch, partitionsOf(assignment));
-            beginEpoch(epoch + 1, null);
+            log.info("{} {} read on partitions {}", window > 0 ? "window" : "epoch", epoch, partitionsOf(assignment));
+            if (window > 0) {
+                nextWindow();
+            } else {
+                beginEpoch(epoch + 1, null);
+            }
         } else {
             beginRound();
         }
@@ -561,7 +621,8 @@ public final class BatchFeed implements Runnable {
         List<TopicPartition> resume = new ArrayList<>();
         for (TopicPartition tp : assignment) {
             boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
-            boolean done = consumer.position(tp) >= plan.to(tp);
+            // a continuous run reads ahead into its next windows, within the buffers' bound
+            boolean done = window == 0 && consumer.position(tp) >= plan.to(tp);
             if ((full || done) && paused.add(tp)) {
                 pause.add(tp);
             } else if (!full && !done && paused.remove(tp)) {
@@ -585,6 +646,10 @@ public final class BatchFeed implements Runnable {
     }
 
     private void logIfWaiting() {
+        if (window > 0) {
+            watchWindow();
+            return;
+        }
         long now = System.nanoTime();
         if (!outbox.isEmpty() || queue.bytes() > 0) {
             lastProgress = now; // the trainer has data: a slow step is not a missing broker
@@ -612,6 +677,45 @@ public final class BatchFeed implements Runnable {
         lastWaitLog = now;
         log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
                 + " Waiting up to {} s", topic, waited, epoch, waiting, brokerWaitNanos / 1_000_000_000L);
+    }
+
+    /**
+     * A continuous run waits for its window's records as long as it takes: an idle topic is
+     * not a failure. Says so (at most every 30 s), and keeps the window lag.
+     */
+    private void watchWindow() {
+        if (state != State.RUNNING) {
+            awaitingData = false;
+            backlog = 0;
+            return;
+        }
+        long lag = 0;
+        for (TopicPartition tp : assignment) {
+            lag += buffers.get(tp).size() + consumer.currentLag(tp).orElse(0);
+        }
+        backlog = lag;
+        boolean idle = outbox.isEmpty() && blockedOn != null && buffers.get(blockedOn) != null && buffers.get(blockedOn).isEmpty()
+                && consumer.currentLag(blockedOn).orElse(-1) == 0;
+        long now = System.nanoTime();
+        if (idle && now - lastWaitLog >= WAIT_LOG_NANOS) {
+            lastWaitLog = now;
+            logAwaitingData();
+        }
+        awaitingData = idle;
+    }
+
+    private void logAwaitingData() {
+        List<String> waiting = new ArrayList<>();
+        long missing = 0;
+        for (TopicPartition tp : assignment) {
+            if (!finished(tp)) {
+                long position = consumer.position(tp);
+                waiting.add(tp.partition() + "@" + position + "/" + plan.to(tp));
+                missing += plan.to(tp) - position - buffers.get(tp).size();
+            }
+        }
+        log.info("window {} waits for data: {} more record(s) to close it on partitions {} (position/window end); {} has no newer"
+                + " records yet", epoch, missing, waiting, topic);
     }
 
     private static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {

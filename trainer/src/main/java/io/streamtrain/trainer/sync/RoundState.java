@@ -16,7 +16,9 @@ import java.util.TreeMap;
  * @param epochSums the training sums of the epoch in progress, or of the epoch just ended
  *     when {@code epochEnd}
  * @param state parameters, optimizer slots, anchors and the outer momentum
- * @param plan the epoch plan, or null before the run's first join fixed it
+ * @param plan the plan of epoch {@code epoch + 1} (the one in progress, or the next when
+ *     {@code epochEnd}: for a continuous run the window after the one that ended), or null
+ *     before the run's first join fixed it
  * @param generation the generation that closed this round (-1 for a run's start)
  * @param nextOffset the sync-log offset right after the record that closed this round
  * @param epochEnd this round ended epoch {@code epoch}

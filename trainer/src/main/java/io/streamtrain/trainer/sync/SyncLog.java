@@ -51,6 +51,7 @@ public final class SyncLog {
     static final long GROUP_RECREATED_GAP_MILLIS = 60_000;
 
     private final Combiner combiner;
+    private final long window;
     private long lastTimestamp = -1;
     /** The most nodes any generation read so far had. */
     private int mostMembers;
@@ -66,7 +67,7 @@ public final class SyncLog {
     private final Set<String> nameTaken = new HashSet<>();
     /** Generation → partition → node, from the joins: who holds up a round. */
     private final Map<Integer, Map<Integer, String>> owners = new HashMap<>();
-    /** Per partition, how far epoch 1 was contributed by anyone (its dead letters are written). */
+    /** Per partition, how far the first pass over its records was contributed by anyone (their dead letters are written). */
     private final Map<Integer, Long> deadLettersThrough = new HashMap<>();
 
     /**
@@ -82,6 +83,15 @@ public final class SyncLog {
      *     -1: a join long after it with a generation not above the checkpoint's is a group made anew
      */
     public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt) {
+        this(combiner, start, lastEpochEnd, startedAt, 0);
+    }
+
+    /**
+     * @param window records per window of a continuous run (0: bounded): the plan the run's
+     *     first join names is its first window, and every epoch's end moves on to the next
+     */
+    public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt, long window) {
+        this.window = window;
         this.lastTimestamp = startedAt;
         this.combiner = combiner;
         this.lastClosed = start;
@@ -107,7 +117,7 @@ public final class SyncLog {
         return resume != null && resume.generation() == g && generation == g ? resume : null;
     }
 
-    /** Epoch-1 dead letters of partition {@code p} below this offset were already written by some node. */
+    /** First-pass dead letters of partition {@code p} below this offset were already written by some node. */
     public long deadLettersThrough(int partition) {
         return deadLettersThrough.getOrDefault(partition, -1L);
     }
@@ -163,7 +173,8 @@ public final class SyncLog {
     public RoundState accept(long offset, long timestamp, SyncMessage m, SafeTensors.Document state) {
         long previous = lastTimestamp;
         lastTimestamp = Math.max(lastTimestamp, timestamp);
-        if (m instanceof SyncMessage.Contribution c && c.epoch() == 1) {
+        // a bounded run reads its records first in epoch 1; a continuous one reads every window's for the first time
+        if (m instanceof SyncMessage.Contribution c && (c.epoch() == 1 || window > 0)) {
             for (OffsetRange r : c.ranges()) {
                 deadLettersThrough.merge(r.partition(), r.to(), Math::max);
             }
@@ -181,7 +192,7 @@ public final class SyncLog {
             }
             if (lastClosed.plan() == null) {
                 // the run's first join decides the epoch plan for everyone
-                lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()));
+                lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()).windowed(window));
             }
             if (j.generation() != generation || recreated) {
                 // only a join starts a generation: every node writes one before it contributes in it
@@ -257,7 +268,8 @@ public final class SyncLog {
         long step = lastClosed.step() + steps;
         pending.clear();
         if (epochDone) {
-            lastClosed = new RoundState(round, lastClosed.epoch() + 1, step, RoundState.starts(plan), sums, combined, plan, generation,
+            EpochPlan next = plan.next(); // the same plan again, or a continuous run's next window
+            lastClosed = new RoundState(round, lastClosed.epoch() + 1, step, RoundState.starts(next), sums, combined, next, generation,
                     offset + 1, true);
             lastEpochEnd = lastClosed;
         } else {

@@ -1,0 +1,279 @@
+package io.streamtrain.cli.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.checkpoint.RecordsChecksum;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
+import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.topics.Topics;
+import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.trainer.TrainerNode;
+import io.streamtrain.trainer.TrainerOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code data.mode: continuous} on a live topic: a producer keeps writing while two nodes
+ * train, one of them SIGKILLed and restarted on the way. Every window is a checkpoint whose
+ * offsets follow from the first window's alone, and whose records are trained exactly once.
+ */
+class ContinuousRunTest {
+    static final String TOPIC = "live.train";
+    static final int PARTITIONS = 2;
+    static final int WINDOW = 8; // records: 4 per partition
+    static final int WINDOWS = 6;
+    static final int SAMPLES = 16; // per record: one step of batchSize 16
+    @RegisterExtension
+    static final KafkaFixture kafka = new KafkaFixture();
+
+    static String spec(String run) {
+        return """
+                run: %s
+                data: { train: %s, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 9 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.003 }
+                earlyStopping: { enabled: false }
+                sync: { everySteps: 2, minNodes: 2 }
+                """.formatted(run, TOPIC, WINDOW, SAMPLES, WINDOWS);
+    }
+
+    @Test
+    void aLiveTopicIsTrainedWindowByWindowEachRecordOnceAcrossAKillAndARejoin(@TempDir Path dir) throws Exception {
+        SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 31);
+        kafka.createTopic(TOPIC, PARTITIONS);
+        List<byte[]> data = task.records(WINDOW * WINDOWS + 2 * WINDOW, SAMPLES, 3);
+        kafka.produce(TOPIC, PARTITIONS, data.subList(0, WINDOW / 2)); // half a window there at the start
+        AtomicInteger produced = new AtomicInteger(WINDOW / 2);
+        AtomicBoolean stopProducing = new AtomicBoolean();
+        Thread producer = new Thread(() -> {
+            while (!stopProducing.get() && produced.get() < data.size()) {
+                int from = produced.getAndAdd(PARTITIONS);
+                kafka.produce(TOPIC, PARTITIONS, data.subList(from, from + PARTITIONS)); // one record on each partition
+                sleep(300);
+            }
+        }, "live-producer");
+
+        Path specFile = Files.writeString(dir.resolve("live.yaml"), spec("live"));
+        TrainerNode a = new TrainerNode(RunSpecParser.parse(spec("live")), kafka.settings,
+                TrainerOptions.defaults("live-a").withLogEverySteps(0));
+        NodeThread nodeA = NodeThread.start(a, "live-a");
+        try {
+            try (ServiceProcess b = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
+                // half a window is there: both nodes wait for the rest, and say so
+                b.awaitLine(l -> l.contains("window 1 waits for data: 2 more record(s) to close it"), 120);
+                producer.start();
+                awaitWindows(2, 120);
+                b.sigkill();
+                b.awaitExit(30);
+            }
+            try (ServiceProcess b = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
+                assertEquals(0, b.awaitExit(300), b.output());
+            }
+            assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
+        } finally {
+            stopProducing.set(true);
+            producer.join(10_000);
+            a.close();
+        }
+
+        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, "live");
+        assertEquals(List.of(1, 2, 3, 4, 5, 6), cps.stream().map(c -> c.manifest().epoch()).toList(), "one checkpoint per window");
+        Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(TOPIC)) {
+            topic.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
+        }
+        for (Checkpoint c : cps) {
+            CheckpointManifest m = c.manifest();
+            int w = m.epoch();
+            List<OffsetRange> expected = new ArrayList<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                long share = WINDOW / PARTITIONS;
+                expected.add(new OffsetRange(TOPIC, p, (w - 1) * share, w * share));
+            }
+            assertEquals(expected, m.offsets(), "window " + w + " is the next " + WINDOW / PARTITIONS + " records of each partition");
+            long sum = 0;
+            for (OffsetRange r : m.offsets()) {
+                for (long o = r.from(); o < r.to(); o++) {
+                    sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
+                }
+            }
+            assertEquals(RecordsChecksum.format(sum), m.recordsChecksum(), "window " + w + " trained its records, each once");
+            assertEquals((double) WINDOW * SAMPLES, m.metrics().get("samples"), "window " + w + ": every sample once");
+        }
+        assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
+    }
+
+    /**
+     * The evaluator scores every window of a live run on a fixed holdout and promotes the
+     * windows that beat the promoted model, instead of stopping the run. A stretch of
+     * poisoned labels (random) makes the model worse on the holdout: none of its windows is
+     * promoted, the run is marked degrading, the evaluator pauses the trainers once
+     * ({@code evaluation.onDegrade: pause}) until an operator resumes them, and the promoted
+     * model stays the last clean one. {@code export --promoted} writes that model.
+     */
+    @Test
+    void theEvaluatorPromotesBetterWindowsAndNotAPoisonedStretch(@TempDir Path dir) throws Exception {
+        SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
+        SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41); // the same clusters, every label random
+        kafka.createTopic("promote.train", PARTITIONS);
+        kafka.createTopic("promote.validation", 1);
+        kafka.produce("promote.validation", 1, clean.records(8, 32, 100));
+        List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
+        data.addAll(poisoned.records(6 * WINDOW, SAMPLES, 2)); // windows 5-10
+        kafka.produce("promote.train", PARTITIONS, data);
+        int windows = 10;
+
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: promote
+                data: { train: promote.train, validation: promote.validation, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 3 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.01 }
+                earlyStopping: { patience: 2, minDelta: 0.001 }
+                evaluation: { onDegrade: pause }
+                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("p").withLogEverySteps(0));
+        NodeThread trainer = NodeThread.start(node, "promote-trainer");
+        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("promote"), "pe");
+        Thread ev = new Thread(evaluator::run, "promote-evaluator");
+        ev.start();
+        try {
+            // the first degrading window (the second poisoned one: patience 2) pauses the trainer, at most maxLag 2 windows later
+            ControlMessage.Pause pause = awaitPauseAcknowledged("promote", 180);
+            Thread.sleep(5_000);
+            int trained = TrainerNodeTest.checkpoints(kafka, "promote").size();
+            assertTrue(trainer.alive() && trained < windows, "paused, not finished: " + trained + " windows, " + trainer.outcome());
+            Thread.sleep(3_000);
+            assertEquals(trained, TrainerNodeTest.checkpoints(kafka, "promote").size(), "no window is trained while paused");
+            String[] resume = CtlTest.streamtrain("ctl", "resume", "--run", "promote", "--bootstrap-servers",
+                    kafka.broker.bootstrapServers());
+            assertEquals("0", resume[0], resume[1]);
+            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(180)), "a live run is not stopped: it ends at"
+                    + " maxEpochs");
+            awaitEvaluations("promote", windows, 120);
+            assertEquals("evaluator", pause.source());
+        } finally {
+            evaluator.close();
+            ev.join(30_000);
+        }
+
+        List<EvaluationRecord> evaluations = evaluations("promote");
+        assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), evaluations.stream().map(EvaluationRecord::epoch).toList(),
+                "every window scored once");
+        List<String> decisions = evaluations.stream().map(EvaluationRecord::decision).toList();
+        assertTrue(decisions.stream().noneMatch(EvaluationRecord.STOP::equals), decisions.toString());
+        assertEquals(EvaluationRecord.PROMOTE, decisions.get(0), "the first window is the first model: " + decisions);
+        for (EvaluationRecord e : evaluations.subList(4, 10)) {
+            assertTrue(!EvaluationRecord.PROMOTE.equals(e.decision()), "poisoned window " + e.epoch() + " promoted: " + evaluations);
+        }
+        assertEquals(List.of(EvaluationRecord.DEGRADING), decisions.subList(6, 10).stream().distinct().toList(),
+                "poisoned windows exhaust patience 2 and stay degrading: " + evaluations);
+        assertEquals(1, controlMessages("promote").stream().filter(m -> m instanceof ControlMessage.Pause).count(),
+                "one PAUSE: not repeated while the run stays degrading");
+        double cleanBest = evaluations.subList(0, 4).stream().mapToDouble(e -> e.metrics().get("val_loss")).min().orElseThrow();
+        double poisonedBest = evaluations.subList(4, 10).stream().mapToDouble(e -> e.metrics().get("val_loss")).min().orElseThrow();
+        assertTrue(poisonedBest > cleanBest, "the poisoned windows are worse on the holdout: " + evaluations);
+
+        List<PromotedModel> models = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.models("promote"))) {
+            models.add(Messages.decodePromoted(r.value()).orElseThrow());
+        }
+        List<EvaluationRecord> promotions = evaluations.stream().filter(e -> EvaluationRecord.PROMOTE.equals(e.decision())).toList();
+        assertEquals(promotions.stream().map(EvaluationRecord::checkpointId).toList(),
+                models.stream().map(PromotedModel::checkpointId).toList(), "one model record per promotion, in order");
+        PromotedModel current = models.get(models.size() - 1);
+        assertTrue(current.epoch() <= 4, "the promoted model is a clean window's: " + current);
+        assertEquals(current.checkpointId(), evaluations.get(9).best().checkpointId(), "the run's best is its promoted model");
+
+        Path out = dir.resolve("promoted.safetensors");
+        String[] export = CtlTest.streamtrain("export", "--run", "promote", "--promoted", "-o", out.toString(), "--bootstrap-servers",
+                kafka.broker.bootstrapServers());
+        assertEquals("0", export[0], export[1]);
+        assertTrue(export[1].contains("exported checkpoint " + current.checkpointId() + " of run promote (promoted: window "
+                + current.epoch()), export[1]);
+        assertTrue(Files.size(out) > 0);
+    }
+
+    static List<EvaluationRecord> evaluations(String run) throws Exception {
+        List<EvaluationRecord> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
+            Messages.decodeEvaluation(r.value()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    static List<ControlMessage> controlMessages(String run) throws Exception {
+        List<ControlMessage> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.control(run))) {
+            Messages.decodeControl(r.value()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** The evaluator's PAUSE, once a trainer acknowledged it as applied. */
+    private static ControlMessage.Pause awaitPauseAcknowledged(String run, int seconds) throws Exception {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (true) {
+            List<ControlMessage> messages = controlMessages(run);
+            for (ControlMessage m : messages) {
+                if (m instanceof ControlMessage.Pause p && messages.stream().anyMatch(a -> a instanceof ControlMessage.Ack ack
+                        && ack.command().equals(p.id()) && ack.outcome().equals(ControlMessage.Ack.APPLIED))) {
+                    return p;
+                }
+            }
+            assertTrue(System.nanoTime() < deadline, "no acknowledged PAUSE within " + seconds + " s: " + messages
+                    + "; evaluations " + evaluations(run));
+            Thread.sleep(200);
+        }
+    }
+
+    private static void awaitEvaluations(String run, int n, int seconds) throws Exception {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (evaluations(run).size() < n) {
+            assertTrue(System.nanoTime() < deadline, "not " + n + " evaluations within " + seconds + " s: "
+                    + evaluations(run));
+            Thread.sleep(200);
+        }
+    }
+
+    private static void awaitWindows(int n, int seconds) throws Exception {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (TrainerNodeTest.checkpoints(kafka, "live").size() < n) {
+            assertTrue(System.nanoTime() < deadline, "not " + n + " windows within " + seconds + " s");
+            Thread.sleep(200);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
