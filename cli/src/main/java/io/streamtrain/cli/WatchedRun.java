@@ -117,7 +117,7 @@ final class WatchedRun {
             });
             // every node is gone: the checkpoints are all there
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
-                manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }).manifests();
+                manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }, kafka.signing()).manifests();
                 stopCommand = firstStop(c);
             }
             // after an operator's STOP the evaluator scores none of the run's checkpoints: nothing to wait for

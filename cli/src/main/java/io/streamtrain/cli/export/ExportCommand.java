@@ -110,7 +110,8 @@ public final class ExportCommand implements Callable<Integer> {
                 RunCheckpoints.requireRun(admin, kafka.bootstrapServers(), run);
             }
             try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
-                RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m));
+                RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m),
+                        kafka.signing());
                 CheckpointChoice.Chosen chosen = choose(consumer, listing, kafka);
                 String id = chosen.manifest().checkpointId();
                 Checkpoint checkpoint;

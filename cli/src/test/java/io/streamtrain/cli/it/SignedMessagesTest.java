@@ -107,11 +107,11 @@ class SignedMessagesTest {
                         "operator", "forged", null, "alice"))))).get();
                 p.send(signing("evaluator").sign(new ProducerRecord<>(control, Messages.encode(new ControlMessage.Pause(RUN, "forged-3",
                         Messages.now(), "evaluator"))))).get();
-                // a forged manifest: a genuine one's bytes under a new id, unsigned
+                // a forged manifest: a genuine one's bytes under a new id and the highest epoch (to be taken as the latest), unsigned
                 ConsumerRecord<byte[], byte[]> genuine = kafka.readAll(Topics.checkpoints(RUN)).stream()
                         .filter(r -> CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))).findFirst().orElseThrow();
                 String forged = new String(genuine.value(), StandardCharsets.UTF_8).replaceFirst("\"checkpointId\":\"[^\"]+\"",
-                        "\"checkpointId\":\"forged-manifest\"");
+                        "\"checkpointId\":\"forged-manifest\"").replaceFirst("\"epoch\":\\d+", "\"epoch\":99999");
                 ProducerRecord<byte[], byte[]> manifest = new ProducerRecord<>(Topics.checkpoints(RUN), 0, null,
                         forged.getBytes(StandardCharsets.UTF_8));
                 manifest.headers().add(CheckpointCodec.TYPE_HEADER, CheckpointCodec.MANIFEST.getBytes(StandardCharsets.UTF_8))
@@ -178,6 +178,10 @@ class SignedMessagesTest {
                     "--bootstrap-servers", bootstrap), keyless);
             assertEquals(2, refused.awaitExit(60), refused.output());
             assertTrue(refused.output().contains("has no signing key"), refused.output());
+            // the run's latest checkpoint is its newest trusted one: the forged "epoch 99999" is skipped, not chosen and refused
+            String scored = cli(alice, "score", "run:" + RUN + "@latest", "--topic", "signed.validation", "--bootstrap-servers", bootstrap);
+            assertTrue(scored.contains("of run " + RUN + " (latest: epoch ") && !scored.contains("forged-manifest")
+                    && !scored.contains("99999"), scored);
             cli(alice, "ctl", "stop", "--run", RUN, "--bootstrap-servers", bootstrap, "--reason", "done");
             assertEquals(TrainerNode.Outcome.STOPPED, trainer.await(Duration.ofSeconds(60)));
             assertTrue(acks().stream().anyMatch(a -> "alice".equals(a.signer()) && !a.command().equals(setAck.command())),

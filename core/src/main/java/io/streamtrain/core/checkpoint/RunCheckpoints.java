@@ -13,6 +13,7 @@ import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
+import io.streamtrain.core.signing.Verdict;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -58,15 +59,24 @@ public final class RunCheckpoints {
     }
 
     /**
-     * @param unreadable told about each manifest that cannot be read (not valid JSON, or of a newer format; skipped)
+     * @param unreadable told about each manifest that cannot be read (not valid JSON, or of a newer format; skipped), or
+     *     that is not trusted
+     * @param signing with signatures checked, a manifest not signed by a key trusted with manifests is skipped: it is no
+     *     checkpoint of the run (a forged "latest" must not hide the real one)
      * @throws StartupException exit 2 when the run has no checkpoint at all
      */
-    public static Listing list(Consumer<byte[], byte[]> consumer, String run, Duration timeout, java.util.function.Consumer<String> unreadable) {
+    public static Listing list(Consumer<byte[], byte[]> consumer, String run, Duration timeout, java.util.function.Consumer<String> unreadable,
+            Signing signing) {
         String topic = Topics.checkpoints(run);
         Map<String, byte[]> json = new LinkedHashMap<>();
         List<CheckpointManifest> manifests = new ArrayList<>();
         Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, null, timeout, r -> {
             if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
+                Verdict trusted = signing.verify(r, Right.MANIFEST);
+                if (!trusted.accepted()) {
+                    unreadable.accept("skipping the manifest at offset " + r.offset() + " of " + topic + ": " + Logs.escape(trusted.refusal()));
+                    return;
+                }
                 try {
                     CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
                     manifests.add(m);
@@ -195,7 +205,7 @@ public final class RunCheckpoints {
     public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout,
             PayloadSources sources, Signing signing) {
         requireRun(admin, bootstrapServers, ref.run());
-        Listing listing = list(consumer, ref.run(), timeout, message -> { });
+        Listing listing = list(consumer, ref.run(), timeout, message -> { }, signing);
         String epochHint = "init.from: run:" + ref.run() + "@E";
         CheckpointChoice.Chosen chosen = switch (ref.which()) {
             case LATEST -> CheckpointChoice.latest(ref.run(), listing.manifests());
