@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -30,8 +31,14 @@ import picocli.CommandLine.Option;
                     + "plots, evaluations.csv, spec.yaml, best.safetensors) goes to --report-dir/demo. The broker and its data "
                     + "are removed at the end.",
             "",
+            "With --continuous the run is a continuous one (data.mode: continuous) on a live topic: the built-in task is "
+                    + "produced at --rate records a second while the nodes train it in windows of --window records, and the "
+                    + "evaluator promotes each window that beats the promoted model instead of stopping the run; the run ends "
+                    + "after --epochs windows, and the report's weights are the promoted model's.",
+            "",
             "Examples:",
             "  streamtrain demo",
+            "  streamtrain demo --continuous --epochs 20     # a live topic: windows, promotions",
             "  streamtrain demo --regularization none --no-early-stop --epochs 30   # watch it overfit",
             "  streamtrain demo --nodes 1 --report-dir /tmp/runs"})
 public final class DemoCommand implements Callable<Integer> {
@@ -61,6 +68,16 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--records", defaultValue = "100", description = "Train records of 32 samples of the built-in task (default: ${DEFAULT-VALUE}).")
     int records;
 
+    @Option(names = "--continuous", description = "A continuous run on a live topic the demo keeps writing (the built-in task).")
+    boolean continuous;
+
+    @Option(names = "--rate", defaultValue = "40", description = "With --continuous: records of 32 samples produced a second"
+            + " (default: ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--window", defaultValue = "40", description = "With --continuous: records per window (default: ${DEFAULT-VALUE}).")
+    int window;
+
     @Option(names = "--report-dir", defaultValue = "runs", paramLabel = "DIR",
             description = "Where the report goes, in a directory named after the run (default: ${DEFAULT-VALUE}).")
     Path reportDir;
@@ -74,9 +91,10 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        if (nodes < 1 || nodes > PARTITIONS || epochs < 1 || records < 1 || !List.of("chapter", "none").contains(regularization)) {
+        if (nodes < 1 || nodes > PARTITIONS || epochs < 1 || records < 1 || !List.of("chapter", "none").contains(regularization)
+                || !(rate > 0) || window < PARTITIONS) {
             System.err.println("streamtrain demo: --nodes must be 1 to " + PARTITIONS + ", --epochs and --records at least 1, "
-                    + "--regularization chapter or none");
+                    + "--regularization chapter or none, --rate above 0, --window at least " + PARTITIONS);
             return 2;
         }
         if (!verbose) {
@@ -90,12 +108,20 @@ public final class DemoCommand implements Callable<Integer> {
                 jvms.broker(broker);
                 String bootstrap = broker.bootstrapServers();
                 out.println("  broker at " + bootstrap + ", data in " + broker.dataDir());
-                Data data = load(broker, out);
+                Data data = continuous ? live(broker, out) : load(broker, out);
                 String specText = spec(data);
                 out.printf("  %d trainer node%s (one JVM and one PyTorch thread each) and the evaluator; regularization: %s%s%n", nodes,
                         nodes == 1 ? "" : "s", regularization, noEarlyStop ? "; early stopping off" : "");
-                new WatchedRun(RUN, specText, epochs, nodes, PARTITIONS, data.samplesPerEpoch(), reportDir, view, out)
-                        .run(jvms, KafkaSettings.of(bootstrap), started);
+                LiveProducer producer = continuous ? LiveProducer.start(KafkaSettings.of(bootstrap), TRAIN, PARTITIONS, rate,
+                        i -> LIVE_TASK.records(1, 32, 1000 + i).get(0)) : null;
+                try {
+                    new WatchedRun(RUN, specText, epochs, nodes, PARTITIONS, data.samplesPerEpoch(), reportDir, view, out)
+                            .run(jvms, KafkaSettings.of(bootstrap), started);
+                } finally {
+                    if (producer != null) {
+                        producer.close();
+                    }
+                }
                 return 0;
             }
         });
@@ -133,11 +159,25 @@ public final class DemoCommand implements Callable<Integer> {
                 records * 32L);
     }
 
+    /** The built-in task, produced live by {@link LiveProducer} during a --continuous demo. */
+    private static final SyntheticClusters LIVE_TASK = new SyntheticClusters(64, 10, 1.5, 0.1, 7);
+
+    /** A --continuous demo's topics: the train topic starts empty and is written while the run trains. */
+    private Data live(EmbeddedKafka broker, PrintStream out) throws Exception {
+        broker.createTopic(TRAIN, PARTITIONS);
+        broker.createTopic(VALIDATION, 1);
+        broker.produceRoundRobin(VALIDATION, 1, LIVE_TASK.records(50, 32, 12));
+        out.printf(Locale.ROOT, "  a live topic: %s gets %.0f records of 32 samples a second of the built-in task while the run trains;"
+                + " windows of %d records (one every %.1f s); 50 records (1600 samples) in %s%n", TRAIN, rate, window, window / rate,
+                VALIDATION);
+        return new Data("{ type: mlp, inputs: 64, hidden: [256, 128], classes: 10, dropout: %s }", 64, 0.0005, window * 32L);
+    }
+
     String spec(Data data) {
         boolean chapter = regularization.equals("chapter");
         return """
                 run: %s
-                data: { train: %s, validation: %s }
+                data: { train: %s, validation: %s%s }
                 model: %s
                 init: { seed: 42 }
                 batchSize: %d
@@ -146,7 +186,8 @@ public final class DemoCommand implements Callable<Integer> {
                 regularization: { l1: %s, l2: %s, weightDecay: %s, exclude: [bias], clipGradNorm: 1.0 }
                 earlyStopping: { monitor: val_loss, patience: 3, enabled: %s }
                 sync: { everySteps: 50, outer: average, minNodes: %d }
-                """.formatted(RUN, TRAIN, VALIDATION, data.model().formatted(chapter ? "0.1" : "0.0"), data.batchSize(), epochs,
+                """.formatted(RUN, TRAIN, VALIDATION, continuous ? ", mode: continuous, window: { records: " + window + " }" : "",
+                data.model().formatted(chapter ? "0.1" : "0.0"), data.batchSize(), epochs,
                 data.learningRate(), chapter ? "0.00001" : "0.0", chapter ? "0.0001" : "0.0", chapter ? "0.01" : "0.0", !noEarlyStop,
                 nodes);
     }

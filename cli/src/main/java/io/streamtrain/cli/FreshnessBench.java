@@ -24,11 +24,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -135,9 +132,7 @@ public final class FreshnessBench implements Callable<Integer> {
             EvaluatorService evaluator = new EvaluatorService(kafka, List.of(RUN), "bench");
             Thread evaluatorThread = new Thread(evaluator::run, "evaluator");
             evaluatorThread.start();
-            AtomicReference<Exception> producerFailure = new AtomicReference<>();
-            Thread producer = new Thread(() -> produce(kafka, task, producerFailure), "live-producer");
-            producer.setDaemon(true);
+            LiveProducer producer = null;
             try {
                 Path spec = jvms.spec(RUN, spec());
                 java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
@@ -155,15 +150,18 @@ public final class FreshnessBench implements Callable<Integer> {
                                 + " output:\n" + node.tail());
                     }
                 }
-                producer.start();
+                LiveProducer live = LiveProducer.start(kafka, TRAIN, PARTITIONS, rate, i -> task.records(1, SAMPLES, 1000 + i).get(0));
+                producer = live;
                 TrainerJvms.awaitExit(List.of(node), TIMEOUT, () -> {
-                    if (producerFailure.get() != null) {
-                        throw new IllegalStateException("the producer failed: " + producerFailure.get(), producerFailure.get());
+                    if (live.failure() != null) {
+                        throw new IllegalStateException("the producer failed: " + live.failure(), live.failure());
                     }
                 });
                 awaitEvaluations(kafka, windows);
             } finally {
-                producer.interrupt();
+                if (producer != null) {
+                    producer.close();
+                }
                 evaluator.close();
                 evaluatorThread.join(30_000);
                 jvms.broker(null);
@@ -185,28 +183,6 @@ public final class FreshnessBench implements Callable<Integer> {
                     1e3 * median(promotions, Promotion::evaluation));
         }
         return 0;
-    }
-
-    /** Writes records round-robin at the bench's rate until interrupted; every record's timestamp is when it was sent. */
-    private void produce(KafkaSettings kafka, SyntheticClusters task, AtomicReference<Exception> failure) {
-        long intervalNanos = (long) (1e9 / rate);
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-            long next = System.nanoTime();
-            for (long i = 0; !Thread.currentThread().isInterrupted(); i++) {
-                byte[] value = task.records(1, SAMPLES, 1000 + i).get(0);
-                p.send(new ProducerRecord<>(TRAIN, (int) (i % PARTITIONS), System.currentTimeMillis(), null, value));
-                p.flush(); // each record leaves when it is made: a producer's batching is not what is measured
-                next += intervalNanos;
-                long wait = next - System.nanoTime();
-                if (wait > 0) {
-                    TimeUnit.NANOSECONDS.sleep(wait);
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            failure.set(e);
-        }
     }
 
     private static void awaitEvaluations(KafkaSettings kafka, int windows) throws Exception {

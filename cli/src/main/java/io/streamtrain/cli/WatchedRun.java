@@ -51,6 +51,8 @@ final class WatchedRun {
     private final Path reportDir;
     private final LiveView view;
     private final PrintStream out;
+    /** A continuous run: windows instead of epochs, promotions instead of a STOP. */
+    private final boolean continuous;
 
     /** One trainer node as the run is followed: its metrics port and its scrapes. */
     private static final class Followed {
@@ -76,6 +78,7 @@ final class WatchedRun {
         this.reportDir = reportDir;
         this.view = view;
         this.out = out;
+        this.continuous = io.streamtrain.core.spec.RunSpecParser.parse(specText).data().continuous();
     }
 
     /**
@@ -92,7 +95,7 @@ final class WatchedRun {
         EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
         evaluator.addListener(e -> {
             evaluations.add(e);
-            view.line(evaluationLine(e, earlyStopping));
+            view.line(continuous ? windowLine(e) : evaluationLine(e, earlyStopping));
         });
         Thread evaluatorThread = new Thread(evaluator::run, run + "-evaluator");
         evaluatorThread.start();
@@ -182,8 +185,8 @@ final class WatchedRun {
         }
         Matcher m = CHECKPOINTED.matcher(line);
         if (m.find()) {
-            view.line(String.format(Locale.ROOT, "  epoch %2d  trained     train_loss %s (data %s)  %s samples/s", Integer.parseInt(m.group(1)),
-                    m.group(2), m.group(3), m.group(4)));
+            view.line(String.format(Locale.ROOT, "  %s %2d  trained     train_loss %s (data %s)  %s samples/s", continuous ? "window" : "epoch",
+                    Integer.parseInt(m.group(1)), m.group(2), m.group(3), m.group(4)));
         }
     }
 
@@ -222,6 +225,19 @@ final class WatchedRun {
                 last == null ? Double.NaN : last.dataLoss(), state);
     }
 
+    /** A continuous run's window scored: promoted, or not, or degrading. */
+    private static String windowLine(EvaluationRecord e) {
+        if (!e.evaluated()) {
+            return "  window " + e.epoch() + "  " + e.status() + ": " + e.explanation();
+        }
+        Double accuracy = e.metrics().get("val_accuracy");
+        return String.format(Locale.ROOT, "  window %2d evaluated   val_loss %.4f%s  promoted %s%s", e.epoch(), e.metrics().get("val_loss"),
+                accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
+                e.best() == null ? "none yet" : String.format(Locale.ROOT, "window %d (%.4f)", e.best().epoch(), e.best().value()),
+                EvaluationRecord.PROMOTE.equals(e.decision()) ? "  -> PROMOTED"
+                        : EvaluationRecord.DEGRADING.equals(e.decision()) ? "  -> degrading (" + e.reason() + ")" : "");
+    }
+
     /** @param earlyStopping whether the run stops early (else its patience means nothing) */
     private static String evaluationLine(EvaluationRecord e, boolean earlyStopping) {
         if (!e.evaluated()) {
@@ -256,6 +272,9 @@ final class WatchedRun {
                 new RunOutcome(reason, explanation, reason == null ? 0 : Math.max(0, maxEpochs - stoppedAfter),
                         last == null ? null : last.best(), wall));
         Path html = RunReportWriter.write(runReport, dir);
+        if (continuous) {
+            return continuousSummary(bootstrap, runReport, manifests, last, dir, html, wall);
+        }
         String exported = "";
         if (last != null && last.best() != null) {
             String[] export = Streamtrain.inProcess("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
@@ -270,6 +289,24 @@ final class WatchedRun {
                 runReport.outcome().stoppedEarly() ? "stopped early" : "finished",
                 trained, stopAt, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
                         : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
+                                last.best().checkpointId(), last.best().epoch(), last.best().value()));
+        out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
+        return runReport;
+    }
+
+    /** A continuous run ends after its windows: what it promoted is its result (promoted.safetensors). */
+    private RunReport continuousSummary(String bootstrap, RunReport runReport, List<CheckpointManifest> manifests, EvaluationRecord last,
+            Path dir, Path html, Duration wall) {
+        String exported = "";
+        if (last != null && last.best() != null) {
+            String[] export = Streamtrain.inProcess("export", "--run", run, "--promoted", "-o", dir.resolve("promoted.safetensors").toString(),
+                    "--bootstrap-servers", bootstrap);
+            exported = "0".equals(export[0]) ? ", promoted.safetensors" : " (promoted.safetensors could not be written: " + export[1].strip() + ")";
+        }
+        long promotions = runReport.evaluations().stream().filter(e -> EvaluationRecord.PROMOTE.equals(e.decision())).count();
+        out.printf(Locale.ROOT, "streamtrain: run %s trained %d windows of a live topic in %.1f s and promoted %d of them%s%n", run,
+                lastEpoch(manifests), wall.toMillis() / 1e3, promotions, last == null || last.best() == null ? ""
+                        : String.format(Locale.ROOT, "; its promoted model is checkpoint %s (window %d, val_loss %.4f)",
                                 last.best().checkpointId(), last.best().epoch(), last.best().value()));
         out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
         return runReport;

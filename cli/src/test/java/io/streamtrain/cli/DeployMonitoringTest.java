@@ -35,7 +35,8 @@ import org.junit.jupiter.api.Test;
  */
 class DeployMonitoringTest {
     private static final Path OPERATIONS = Path.of("..", "docs", "operations.md");
-    private static final List<String> ROWS = List.of("Overview", "Learning", "Regularization", "Throughput", "Kafka", "Checkpoints", "JVM");
+    private static final List<String> ROWS = List.of("Overview", "Learning", "Regularization", "Throughput", "Kafka", "Checkpoints", "Continuous runs",
+            "JVM");
     private static final Set<String> PANEL_TYPES = Set.of("timeseries", "stat");
 
     private final JsonNode dashboard = MonitoringQueries.readJson(MonitoringQueries.DASHBOARD);

@@ -23,6 +23,25 @@ import org.w3c.dom.NodeList;
  * a log, and the report is there with plots that hold data.
  */
 class DemoTest {
+    /** {@code demo --continuous}: a live topic written while the run trains it window by window, and its promoted model. */
+    @Test
+    void theContinuousDemoTrainsALiveTopicWindowByWindowAndExportsItsPromotedModel(@TempDir Path dir) throws Exception {
+        String[] demo = CtlTest.streamtrain("demo", "--continuous", "--nodes", "1", "--epochs", "4", "--report-dir", dir.toString());
+        assertEquals("0", demo[0], demo[1]);
+        String out = demo[1];
+        Matcher done = Pattern.compile("run demo trained 4 windows of a live topic in [\\d.]+ s and promoted (\\d) of them; its promoted"
+                + " model is checkpoint demo-e\\d{4}-\\w+ \\(window (\\d), val_loss").matcher(out);
+        assertTrue(done.find(), out);
+        assertTrue(Integer.parseInt(done.group(1)) >= 1, out);
+        for (int w = 1; w <= 4; w++) {
+            assertTrue(out.contains(String.format("window %2d  trained", w)) && out.contains(String.format("window %2d evaluated", w)), out);
+        }
+        assertTrue(out.contains("window  1 evaluated") && out.lines().anyMatch(l -> l.contains("window  1 evaluated")
+                && l.contains("-> PROMOTED")), "the first window is the first promoted model\n" + out);
+        assertFalse(out.contains("-> STOP"), "a continuous run is not stopped\n" + out);
+        assertTrue(Files.size(dir.resolve("demo").resolve("promoted.safetensors")) > 0, out);
+    }
+
     @Test
     void theDemoTrainsWithTwoNodesStopsEarlyAndWritesItsReport(@TempDir Path dir) throws Exception {
         String[] demo = CtlTest.streamtrain("demo", "--built-in", "--report-dir", dir.toString());
