@@ -32,6 +32,13 @@ class KafkaSettingsTest {
     }
 
     @Test
+    void theTrainFeedDoesNotWaitHalfASecondForAnEmptyFetchUnlessTold() {
+        assertEquals(KafkaSettings.EPOCH_START_FETCH_WAIT_MS, KafkaSettings.of("b:9092").trainFeedConsumer("g").get("fetch.max.wait.ms"));
+        KafkaSettings told = KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_FETCH_MAX_WAIT_MS", "500"), "b:9092");
+        assertEquals("500", String.valueOf(told.trainFeedConsumer("g").get("fetch.max.wait.ms")), "an operator's setting stands");
+    }
+
+    @Test
     void commandLineBootstrapWins() {
         KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
                 "STREAMTRAIN_BOOTSTRAP_SERVERS", "from-env:9092",
