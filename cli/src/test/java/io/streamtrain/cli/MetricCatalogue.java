@@ -82,6 +82,7 @@ public final class MetricCatalogue {
                     "command", "stop", "pause", "resume", "set", "revoke", "checkpoint"),
             trainer("streamtrain_trainer_control_ignored_total", Type.COUNTER, "malformed or unknown control messages"),
             trainer("streamtrain_trainer_control_refused_total", Type.COUNTER, "control messages refused for their signature"),
+            trainer("streamtrain_trainer_sync_refused_total", Type.COUNTER, "sync records refused for their signature"),
 
             evaluator("streamtrain_evaluator_val_loss", Type.GAUGE, "validation loss of the last evaluated checkpoint"),
             evaluator("streamtrain_evaluator_val_accuracy", Type.GAUGE, "validation accuracy of the last evaluated checkpoint (classification)"),

@@ -13,6 +13,7 @@ import io.streamtrain.core.metrics.Scrapes;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.control.ControlFeed;
 import io.streamtrain.trainer.feed.BatchFeed;
+import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.model.StepReport;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -66,6 +67,7 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
     private final Supplier<RunSpec> settings;
     private volatile ControlFeed control;
     private volatile BatchFeed feed;
+    private volatile SyncChannel sync;
 
     /** What {@link #bindTo} registered, for {@link #close()} to remove. */
     private final java.util.List<Meter> registered = new java.util.ArrayList<>();
@@ -98,6 +100,9 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
                 .register(r));
         track(FunctionCounter.builder("streamtrain.trainer.control.ignored", this, m -> m.control == null ? 0 : m.control.ignored())
                 .description("Control messages ignored: malformed, of a type this version does not know, or a replay of one read before")
+                .register(r));
+        track(FunctionCounter.builder("streamtrain.trainer.sync.refused", this, m -> m.sync == null ? 0 : m.sync.refused())
+                .description("Sync records (joins, contributions) refused for their signature (signatures checked): in no round")
                 .register(r));
         track(FunctionCounter.builder("streamtrain.trainer.control.refused", this, m -> m.control == null ? 0 : m.control.refused())
                 .description("Control messages and evaluations refused for their signature (signatures checked): never acted on")
@@ -210,6 +215,11 @@ final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseab
     public void onRollback(int resumeEpoch, long step) {
         epoch = resumeEpoch;
         rollbacks.increment();
+    }
+
+    /** The sync channel whose refusals the counter reads (one per start of the node's loop). */
+    void sync(SyncChannel channel) {
+        this.sync = channel;
     }
 
     /** The feeds whose own counts (evictions, ignored control messages) the counters read. */

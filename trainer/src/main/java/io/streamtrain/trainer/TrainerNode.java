@@ -209,6 +209,7 @@ public final class TrainerNode implements AutoCloseable {
                 try (NodePorts ports = NodePorts.open(kafka, spec, options, syncLog, start.syncFrom(), trainMaxMessageBytes, checkpoints,
                         registry)) {
                     metrics.feeds(ports.feed(), null);
+                    metrics.sync(ports.sync());
                     loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, listeners, health);
                     return loop.run();
                 }

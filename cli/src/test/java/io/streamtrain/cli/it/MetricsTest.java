@@ -100,7 +100,7 @@ class MetricsTest {
                     "the train consumer's lag, per partition: " + s.families("kafka_consumer_fetch"));
             assertFalse(s.values("jvm_memory_used_bytes", tags).isEmpty());
             promtoolAccepts(s.text());
-            assertEquals(29, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
+            assertEquals(30, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
             assertEquals(readmeTable("streamtrain_trainer_"), registered(s, "streamtrain_trainer_"),
                     "the README's metrics table and the trainer's meters (name=type)");
 

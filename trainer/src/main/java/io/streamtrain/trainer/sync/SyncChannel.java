@@ -71,7 +71,7 @@ public final class SyncChannel implements AutoCloseable {
     private final Duration sendTimeout;
     private final Signing signing;
     /** Sync records refused for their signature so far. */
-    private long refused;
+    private volatile long refused;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
     private long unacknowledgedSince;
