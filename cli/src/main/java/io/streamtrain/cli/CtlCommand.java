@@ -6,6 +6,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
@@ -261,6 +262,7 @@ public final class CtlCommand {
                     }
                 }
                 lag(out, run, epochs, evaluations);
+                promotion(out, reader, kafka, run, epochs, evaluations);
                 List<ControlMessage> control = new ArrayList<>();
                 java.util.Map<ControlMessage, Verdict> verdicts = new java.util.IdentityHashMap<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
@@ -303,6 +305,48 @@ public final class CtlCommand {
                 }
             }
             return 0;
+        }
+
+        /** A continuous run's promoted model (its models topic), and whether its windows are degrading. */
+        private void promotion(PrintStream out, KafkaConsumer<byte[], byte[]> reader, KafkaSettings kafka, String run,
+                List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+            boolean continuous;
+            try {
+                continuous = !epochs.isEmpty() && RunSpecParser.parse(epochs.get(epochs.size() - 1).spec()).data().continuous();
+            } catch (RuntimeException e) {
+                return; // a manifest whose spec does not parse: the evaluator rejects it and says so above
+            }
+            if (!continuous) {
+                return;
+            }
+            PromotedModel promoted = null;
+            int promotions = 0;
+            for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.models(run))) {
+                Verdict v = kafka.signing().verify(r, Right.EVALUATION);
+                try {
+                    Optional<PromotedModel> m = v.accepted() ? Messages.decodePromoted(r.value()) : Optional.empty();
+                    if (m.isPresent() && run.equals(m.get().run())) {
+                        promoted = m.get();
+                        promotions++;
+                    }
+                } catch (MalformedMessageException e) {
+                    // not one this version reads: the one before stands
+                }
+            }
+            out.println(promoted == null ? "promoted model: none yet (a window is promoted when it beats every earlier one)"
+                    : String.format(Locale.ROOT, "promoted model: window %d, checkpoint %s (%s %.4f), at %s; %d promotion(s) kept on %s",
+                            promoted.epoch(), esc(promoted.checkpointId()), esc(promoted.metric()), promoted.value(), esc(promoted.time()),
+                            promotions, Topics.models(run)));
+            List<EvaluationRecord> windows = evaluations.stream().filter(EvaluationRecord::evaluated).toList();
+            int since = windows.size();
+            while (since > 0 && EvaluationRecord.DEGRADING.equals(windows.get(since - 1).decision())) {
+                since--;
+            }
+            if (since < windows.size()) {
+                EvaluationRecord last = windows.get(windows.size() - 1);
+                out.printf("degrading since window %d (%s): the promoted model stays until a window beats it%n", windows.get(since).epoch(),
+                        esc(last.reason()));
+            }
         }
 
         /**

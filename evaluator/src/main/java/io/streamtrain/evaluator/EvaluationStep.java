@@ -123,8 +123,7 @@ final class EvaluationStep {
             Evaluation counted, Decision d, BestCheckpoint best) {
         String monitor = spec.earlyStopping().monitor();
         boolean promoted = best != null && best.epoch() == m.epoch();
-        // a continuous run's last window (maxEpochs) ends it by itself: that is no sign of decline
-        boolean degrading = !promoted && d.stop() && d.reason() != StopReason.MAX_EPOCHS;
+        boolean degrading = degrading(d);
         Decision before = EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), state.history);
         BestCheckpoint previous = before.best() == null ? null
                 : new BestCheckpoint(before.best().epoch(), before.best().checkpointId(), monitor, before.best().value());
@@ -137,7 +136,7 @@ final class EvaluationStep {
             explanation = d.explanation() + (best == null ? "" : "; window " + best.epoch() + " stays promoted");
         }
         // the first degrading window pauses the trainers (a PAUSE is not repeated while the run stays degrading)
-        boolean pause = degrading && !before.stop() && spec.evaluation().pausesOnDegrade();
+        boolean pause = degrading && !degrading(before) && spec.evaluation().pausesOnDegrade();
         if (pause) {
             explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run " + state.run
                     + "` takes them up again";
@@ -157,6 +156,16 @@ final class EvaluationStep {
                     Messages.encode(new ControlMessage.Pause(state.run, Messages.newId(), Messages.now(), "evaluator"))));
         }
         return new Outcome(record, Optional.empty(), others, null, counted);
+    }
+
+    /**
+     * Whether the windows' policy judges its last window degrading: a rule fired there and the
+     * window was not promoted. Reaching {@code stoppingThreshold} (the goal) and the run's last
+     * window ({@code maxEpochs}, the end it was given) are no decline.
+     */
+    private static boolean degrading(Decision d) {
+        boolean promoted = d.best() != null && d.best().epoch() == d.epoch();
+        return d.stop() && !promoted && d.reason() != StopReason.MAX_EPOCHS && d.reason() != StopReason.THRESHOLD_REACHED;
     }
 
     /** A mid-epoch snapshot (CHECKPOINT command), scored: published, never part of the early-stopping history. */

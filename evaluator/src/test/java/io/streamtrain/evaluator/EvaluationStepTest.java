@@ -175,6 +175,31 @@ class EvaluationStepTest {
         assertEquals(List.of(2, 5), pausedAt, "degrading from window 2 (paused), still at 3, promoted at 4, degrading again at 5");
     }
 
+    @Test
+    void reachingTheGoalIsNoDeclineAndADivergingWindowIsNeverPromoted() {
+        assertEquals(List.of("promote", "continue"), windowDecisions("stoppingThreshold: 0.1, minDelta: 0.02, patience: 5", 0.11, 0.099),
+                "0.099 reaches the goal without beating 0.11 by minDelta: not degrading, and nothing to pause for");
+        assertEquals(List.of("degrading/divergence", "promote", "degrading/divergence"),
+                windowDecisions("divergenceThreshold: 1.0, patience: 5", 1.5, 0.5, 2.0), "the first window is past the threshold");
+    }
+
+    private List<String> windowDecisions(String earlyStopping, double... losses) {
+        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { " + earlyStopping + " }\nevaluation: { onDegrade: pause }\n");
+        RunState state = new RunState(RUN);
+        state.deadLettersWritten = true;
+        List<String> decisions = new ArrayList<>();
+        for (int w = 1; w <= losses.length; w++) {
+            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
+            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
+            decisions.add(o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()));
+            boolean promotedRecord = o.others().stream().anyMatch(p -> p.topic().equals(Topics.models(RUN)));
+            assertEquals(EvaluationRecord.PROMOTE.equals(o.evaluation().decision()), promotedRecord, "window " + w);
+            state.committed(o);
+        }
+        return decisions;
+    }
+
     private static PromotedModel decodePromoted(byte[] value) {
         try {
             return Messages.decodePromoted(value).orElseThrow();

@@ -30,11 +30,20 @@ final class RoundWait {
      * @param brokerWait how long the node waits for the broker; the wait gives up after the longer of it and twice {@code straggler}
      */
     RoundWait(long startedNanos, Duration straggler, Duration brokerWait) {
+        this(startedNanos, straggler, brokerWait, true);
+    }
+
+    /**
+     * @param givesUp false for a continuous run: a round there may wait for records nobody has
+     *     produced yet (an idle partition holds every round), which is no failure; a node that
+     *     died or hangs still leaves the group, and the round then closes without it
+     */
+    RoundWait(long startedNanos, Duration straggler, Duration brokerWait, boolean givesUp) {
         this.started = startedNanos;
         this.warned = startedNanos;
         this.last = startedNanos;
         this.stragglerNanos = straggler.toNanos();
-        this.giveUpNanos = Math.max(2 * stragglerNanos, brokerWait.toNanos());
+        this.giveUpNanos = givesUp ? Math.max(2 * stragglerNanos, brokerWait.toNanos()) : Long.MAX_VALUE;
     }
 
     /**

@@ -25,6 +25,12 @@ final class RunChecks {
                     + previous.data().train() + ", this spec names " + spec.data().train()
                     + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
         }
+        if (previous.data().windowRecords() != spec.data().windowRecords() && previous.data().continuous() && spec.data().continuous()) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " cuts its windows at "
+                    + previous.data().windowRecords() + " records, this spec says " + spec.data().windowRecords() + " (data.window.records)."
+                    + " Every node derives where each window ends from it, so it cannot change within a run: use a new run id (init.from: run:"
+                    + spec.run() + "@promoted starts it from this run's promoted model)");
+        }
         if (previous.data().continuous() != spec.data().continuous()) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained with data.mode "
                     + previous.data().mode() + ", this spec says " + spec.data().mode() + ". A run's epochs are either passes over a"

@@ -1,6 +1,7 @@
 package io.streamtrain.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -35,5 +36,14 @@ class RoundWaitTest {
         assertEquals(RoundWait.Verdict.WAIT, w.after(104 * S, false), "9 s waited unpaused");
         assertEquals(RoundWait.Verdict.STRAGGLER, w.after(106 * S, false), "11 s");
         assertEquals(RoundWait.Verdict.GIVE_UP, w.after(116 * S, false), "21 s > 2 × 10 s");
+    }
+
+    @Test
+    void aContinuousRunsRoundWaitsForDataAsLongAsItTakes() {
+        RoundWait w = new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(300), false);
+        assertEquals(RoundWait.Verdict.STRAGGLER, w.after(11 * S, false), "still named every timeout");
+        assertNotEquals(RoundWait.Verdict.GIVE_UP, w.after(3_600 * S, false), "an hour without records is no reason to give up");
+        assertEquals(RoundWait.Verdict.GIVE_UP, new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(300)).after(3_600 * S, false),
+                "a bounded run's round does give up");
     }
 }

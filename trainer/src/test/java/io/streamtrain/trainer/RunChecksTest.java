@@ -58,8 +58,9 @@ class RunChecksTest {
                 () -> RunChecks.requireSameModel(with(live, SPEC.model(), 3), trainedWith(SPEC)));
         assertTrue(mode.getMessage().contains("data.mode bounded, this spec says continuous"), mode.getMessage());
         DataSpec longer = new DataSpec(SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(16));
-        assertTrue(RunChecks.requireSameModel(with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))),
-                "another window size: the next window has the new size");
+        StartupException window = assertThrows(StartupException.class,
+                () -> RunChecks.requireSameModel(with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
+        assertTrue(window.getMessage().contains("cuts its windows at 8 records, this spec says 16"), window.getMessage());
     }
 
     @Test

@@ -29,6 +29,8 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -128,6 +130,66 @@ class ContinuousRunTest {
     }
 
     /**
+     * With two nodes, a partition nobody writes to holds the round of the node whose own share
+     * is done: in a continuous run that round waits as long as it takes, past the give-up a
+     * bounded run's round has (--broker-wait, 2 s here), and the run goes on once the records
+     * come, each window trained once.
+     */
+    @Test
+    void aRoundWaitsForAnIdlePartitionAsLongAsItTakes() throws Exception {
+        SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 51);
+        kafka.createTopic("idle.train", PARTITIONS);
+        List<byte[]> data = task.records(2 * WINDOW, SAMPLES, 5);
+        // window 1: partition 0 gets its whole share, partition 1 half of it
+        send("idle.train", 0, data.subList(0, 4));
+        send("idle.train", 1, data.subList(4, 6));
+        String spec = """
+                run: idle
+                data: { train: idle.train, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                batchSize: %d
+                maxEpochs: 2
+                earlyStopping: { enabled: false }
+                sync: { everySteps: 2, minNodes: 2, timeoutSeconds: 1 }
+                """.formatted(WINDOW, SAMPLES);
+        List<TrainerNode> nodes = new ArrayList<>();
+        List<NodeThread> threads = new ArrayList<>();
+        for (String id : List.of("idle-a", "idle-b")) {
+            TrainerNode n = new TrainerNode(RunSpecParser.parse(spec), kafka.settings,
+                    TrainerOptions.defaults(id).withLogEverySteps(0).withBrokerWait(Duration.ofSeconds(2)));
+            nodes.add(n);
+            threads.add(NodeThread.start(n, id));
+        }
+        try {
+            Thread.sleep(12_000); // both join, round 1 closes, then the round of partition 1's last records waits: far past 2 s
+            for (NodeThread t : threads) {
+                assertTrue(t.alive(), "a node gave up its round while partition 1 had no records: " + t.outcome());
+            }
+            assertEquals(List.of(), TrainerNodeTest.checkpoints(kafka, "idle"), "window 1 is not complete");
+            send("idle.train", 1, data.subList(6, 8));
+            send("idle.train", 0, data.subList(8, 12));
+            send("idle.train", 1, data.subList(12, 16));
+            for (NodeThread t : threads) {
+                assertEquals(TrainerNode.Outcome.FINISHED, t.await(Duration.ofSeconds(120)));
+            }
+        } finally {
+            nodes.forEach(TrainerNode::close);
+        }
+        assertEquals(List.of(1, 2), TrainerNodeTest.checkpoints(kafka, "idle").stream().map(c -> c.manifest().epoch()).toList());
+        for (Checkpoint c : TrainerNodeTest.checkpoints(kafka, "idle")) {
+            assertEquals((double) WINDOW * SAMPLES, c.manifest().metrics().get("samples"), "window " + c.manifest().epoch());
+        }
+    }
+
+    private static void send(String topic, int partition, List<byte[]> values) throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            for (byte[] v : values) {
+                p.send(new ProducerRecord<>(topic, partition, null, v)).get();
+            }
+        }
+    }
+
+    /**
      * The evaluator scores every window of a live run on a fixed holdout and promotes the
      * windows that beat the promoted model, instead of stopping the run. A stretch of
      * poisoned labels (random) makes the model worse on the holdout: none of its windows is
@@ -209,6 +271,13 @@ class ContinuousRunTest {
         PromotedModel current = models.get(models.size() - 1);
         assertTrue(current.epoch() <= 4, "the promoted model is a clean window's: " + current);
         assertEquals(current.checkpointId(), evaluations.get(9).best().checkpointId(), "the run's best is its promoted model");
+
+        String[] status = CtlTest.streamtrain("ctl", "status", "--run", "promote", "--bootstrap-servers", kafka.broker.bootstrapServers());
+        assertEquals("0", status[0], status[1]);
+        assertTrue(status[1].contains("promoted model: window " + current.epoch() + ", checkpoint " + current.checkpointId() + " (val_loss ")
+                && status[1].contains(models.size() + " promotion(s) kept on streamtrain.promote.models"), status[1]);
+        assertTrue(java.util.regex.Pattern.compile("degrading since window [56] \\(patience-exhausted\\): the promoted model stays")
+                .matcher(status[1]).find(), status[1]);
 
         Path out = dir.resolve("promoted.safetensors");
         String[] export = CtlTest.streamtrain("export", "--run", "promote", "--promoted", "-o", out.toString(), "--bootstrap-servers",

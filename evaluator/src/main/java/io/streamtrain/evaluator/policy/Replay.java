@@ -95,7 +95,9 @@ final class Replay {
         if (finite && (best == null || better(v, best.value()))) {
             best = new Best(e.epoch(), e.checkpointId(), v);
         }
-        boolean improved = finite && (reference == null || improves(v, reference));
+        // windows: a window past divergenceThreshold is never promoted, even the first
+        boolean improved = finite && (reference == null || improves(v, reference))
+                && !(windows && spec.divergenceThreshold() != null && worse(v, spec.divergenceThreshold()));
         if (improved) {
             reference = v;
             referenceEvaluation = e;

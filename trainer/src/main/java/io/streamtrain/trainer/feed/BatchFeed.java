@@ -114,6 +114,8 @@ public final class BatchFeed implements Runnable {
     /** The partition whose next record (in round-robin order) had not arrived when the feed last looked, or null. */
     private TopicPartition blockedOn;
     private volatile boolean awaitingData;
+    /** When the partition a continuous window waits on was first seen with no known lag (no fetch answered), or -1. */
+    private long lagUnknownSince = -1;
     private volatile long backlog;
 
     /**
@@ -365,6 +367,8 @@ public final class BatchFeed implements Runnable {
      * partitions are no longer ours, and whatever was queued from them is stale.
      */
     private void revoked() {
+        awaitingData = false;
+        backlog = 0;
         buffers.clear();
         bufferedBytes.clear();
         outbox.clear();
@@ -378,6 +382,8 @@ public final class BatchFeed implements Runnable {
     private void reassigned() {
         List<TopicPartition> now = consumer.assignment().stream()
                 .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
+        awaitingData = false;
+        backlog = 0;
         buffers.clear();
         bufferedBytes.clear();
         outbox.clear();
@@ -461,6 +467,13 @@ public final class BatchFeed implements Runnable {
             buffers.clear();
             bufferedBytes.clear();
             next.clear();
+            awaitingData = false;
+            backlog = 0;
+            // a live topic goes on growing: fetch none of it
+            List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
+            if (!more.isEmpty()) {
+                consumer.pause(more);
+            }
             log.info("all {} windows read; the feed is idle", maxEpochs);
             return;
         }
@@ -638,6 +651,7 @@ public final class BatchFeed implements Runnable {
     }
 
     private void pauseAll() {
+        awaitingData = false; // PAUSEd: waiting for the operator, not for data
         List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
         if (!more.isEmpty()) {
             consumer.pause(more);
@@ -694,14 +708,26 @@ public final class BatchFeed implements Runnable {
             lag += buffers.get(tp).size() + consumer.currentLag(tp).orElse(0);
         }
         backlog = lag;
-        boolean idle = outbox.isEmpty() && blockedOn != null && buffers.get(blockedOn) != null && buffers.get(blockedOn).isEmpty()
-                && consumer.currentLag(blockedOn).orElse(-1) == 0;
+        boolean starved = outbox.isEmpty() && blockedOn != null && buffers.get(blockedOn) != null && buffers.get(blockedOn).isEmpty();
+        java.util.OptionalLong blockedLag = starved ? consumer.currentLag(blockedOn) : java.util.OptionalLong.empty();
+        boolean idle = blockedLag.isPresent() && blockedLag.getAsLong() == 0;
         long now = System.nanoTime();
         if (idle && now - lastWaitLog >= WAIT_LOG_NANOS) {
             lastWaitLog = now;
             logAwaitingData();
         }
         awaitingData = idle;
+        // starved with no lag known: no fetch has answered, which is the broker's silence, not an idle topic
+        if (!starved || blockedLag.isPresent()) {
+            lagUnknownSince = -1;
+        } else if (lagUnknownSince < 0) {
+            lagUnknownSince = now;
+        } else if (now - lagUnknownSince >= WAIT_LOG_NANOS && now - lastWaitLog >= WAIT_LOG_NANOS) {
+            lastWaitLog = now;
+            log.warn("window {} waits for partition {} of {}, whose lag has been unknown for {} s: no fetch has answered. Is the broker"
+                    + " reachable? The window waits (a continuous run does not give up on its data)", epoch, blockedOn.partition(), topic,
+                    (now - lagUnknownSince) / 1_000_000_000L);
+        }
     }
 
     private void logAwaitingData() {
