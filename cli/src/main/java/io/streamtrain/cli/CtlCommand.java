@@ -214,6 +214,11 @@ public final class CtlCommand {
                 List<CheckpointManifest> manifests = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.checkpoints(run))) {
                     if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
+                        Verdict trusted = kafka.signing().verify(r, Right.MANIFEST);
+                        if (!trusted.accepted()) {
+                            out.println("  (manifest at offset " + r.offset() + " refused, not counted: " + trusted.refusal() + ")");
+                            continue;
+                        }
                         try {
                             manifests.add(CheckpointCodec.manifestFromJson(r.value()));
                         } catch (IOException e) {

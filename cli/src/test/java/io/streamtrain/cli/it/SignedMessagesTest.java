@@ -170,6 +170,8 @@ class SignedMessagesTest {
             assertTrue(status.contains("refused, not acted on: signed by key 'mallory', which is not trusted"), status);
             assertTrue(status.contains("refused, not acted on: key evaluator is not trusted with pause"), status);
             assertTrue(status.contains("not stopped"), status);
+            assertTrue(status.contains("refused, not counted: not signed") && !status.contains("last epoch 99999"),
+                    "the forged manifest is not one of the run's checkpoints: " + status);
             assertTrue(status.contains("(signed by alice) of SET " + setAck.command() + ": acknowledged by: n at step " + revokedAt), status);
 
             // an operator without a key cannot send once signatures are checked; with one, STOP ends the run
