@@ -117,87 +117,83 @@ class EvaluationStepTest {
 
     @Test
     void aContinuousRunPromotesWindowsThatBeatThePromotedModelAndIsNeverStopped() {
-        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\n");
-        RunState state = new RunState(RUN);
-        state.deadLettersWritten = true;
-        double[] losses = {0.8, 0.5, 0.495, 0.9, 0.7, 0.3};
-        List<String> decisions = new ArrayList<>();
+        List<Outcome> windows = windows("earlyStopping: { patience: 2, minDelta: 0.01 }", 0.8, 0.5, 0.495, 0.9, 0.7, 0.3);
+        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until window 6
+        assertEquals(List.of("promote", "promote", "continue", "degrading/patience-exhausted", "degrading/patience-exhausted",
+                "promote"), decisions(windows));
         List<Integer> promotedWindows = new ArrayList<>();
-        for (int w = 1; w <= losses.length; w++) {
-            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
-            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
-            assertTrue(o.stop().isEmpty(), "a live run is not stopped: window " + w);
-            decisions.add(o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()));
+        for (Outcome o : windows) {
+            assertTrue(o.stop().isEmpty(), "a live run is not stopped: window " + o.evaluation().epoch());
             for (ProducerRecord<byte[], byte[]> p : o.others()) {
+                int w = o.evaluation().epoch();
                 assertEquals(Topics.models(RUN), p.topic());
                 assertArrayEquals(RUN.getBytes(StandardCharsets.UTF_8), p.key(), "compacted by run: the latest is the one to serve");
                 PromotedModel model = decodePromoted(p.value());
                 assertEquals(w, model.epoch());
                 assertEquals("r-w" + w, model.checkpointId());
-                assertEquals(losses[w - 1], model.value());
+                assertEquals(o.evaluation().metrics().get("val_loss"), model.value());
                 promotedWindows.add(w);
                 if (w == 6) {
                     assertEquals(new BestCheckpoint(2, "r-w2", "val_loss", 0.5), model.previous(), "what it replaces");
                     assertTrue(model.explanation().contains("beats window 2"), model.explanation());
                 }
             }
-            state.committed(o);
-            assertFalse(state.stopped);
         }
-        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until window 6
-        assertEquals(List.of("promote", "promote", "continue", "degrading/patience-exhausted", "degrading/patience-exhausted",
-                "promote"), decisions);
         assertEquals(List.of(1, 2, 6), promotedWindows);
     }
 
     @Test
     void onDegradePausePausesTheTrainersAtTheFirstDegradingWindowOnly() {
-        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 1 }\nevaluation: { onDegrade: pause }\n");
-        RunState state = new RunState(RUN);
-        state.deadLettersWritten = true;
-        double[] losses = {0.5, 0.6, 0.7, 0.4, 0.8};
         List<Integer> pausedAt = new ArrayList<>();
-        for (int w = 1; w <= losses.length; w++) {
-            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
-            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
+        for (Outcome o : windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: pause }", 0.5, 0.6, 0.7, 0.4, 0.8)) {
             for (ProducerRecord<byte[], byte[]> p : o.others()) {
                 if (p.topic().equals(Topics.control(RUN))) {
                     ControlMessage.Pause pause = assertInstanceOf(ControlMessage.Pause.class, decodeControl(p.value()));
                     assertEquals("evaluator", pause.source());
                     assertTrue(o.evaluation().explanation().contains("ctl resume"), o.evaluation().explanation());
-                    pausedAt.add(w);
+                    pausedAt.add(o.evaluation().epoch());
                 }
             }
-            state.committed(o);
         }
         assertEquals(List.of(2, 5), pausedAt, "degrading from window 2 (paused), still at 3, promoted at 4, degrading again at 5");
     }
 
     @Test
     void reachingTheGoalIsNoDeclineAndADivergingWindowIsNeverPromoted() {
-        assertEquals(List.of("promote", "continue"), windowDecisions("stoppingThreshold: 0.1, minDelta: 0.02, patience: 5", 0.11, 0.099),
+        assertEquals(List.of("promote", "continue"), decisions(windows("earlyStopping: { stoppingThreshold: 0.1, minDelta: 0.02,"
+                + " patience: 5 }\nevaluation: { onDegrade: pause }", 0.11, 0.099)),
                 "0.099 reaches the goal without beating 0.11 by minDelta: not degrading, and nothing to pause for");
         assertEquals(List.of("degrading/divergence", "promote", "degrading/divergence"),
-                windowDecisions("divergenceThreshold: 1.0, patience: 5", 1.5, 0.5, 2.0), "the first window is past the threshold");
+                decisions(windows("earlyStopping: { divergenceThreshold: 1.0, patience: 5 }", 1.5, 0.5, 2.0)),
+                "the first window is past the threshold");
     }
 
-    private List<String> windowDecisions(String earlyStopping, double... losses) {
+    /**
+     * A continuous run's windows scored in turn, each outcome committed before the next.
+     *
+     * @param sections the spec's earlyStopping (and evaluation) lines
+     */
+    private List<Outcome> windows(String sections, double... losses) {
         RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { " + earlyStopping + " }\nevaluation: { onDegrade: pause }\n");
+                + "\nmodel: { inputs: 4, classes: 2 }\n" + sections + "\n");
         RunState state = new RunState(RUN);
         state.deadLettersWritten = true;
-        List<String> decisions = new ArrayList<>();
+        List<Outcome> out = new ArrayList<>();
         for (int w = 1; w <= losses.length; w++) {
             CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
             Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
-            decisions.add(o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()));
-            boolean promotedRecord = o.others().stream().anyMatch(p -> p.topic().equals(Topics.models(RUN)));
-            assertEquals(EvaluationRecord.PROMOTE.equals(o.evaluation().decision()), promotedRecord, "window " + w);
+            boolean modelRecord = o.others().stream().anyMatch(p -> p.topic().equals(Topics.models(RUN)));
+            assertEquals(EvaluationRecord.PROMOTE.equals(o.evaluation().decision()), modelRecord, "a model record exactly when promoted");
             state.committed(o);
+            assertFalse(state.stopped, "a continuous run is never stopped by the evaluator");
+            out.add(o);
         }
-        return decisions;
+        return out;
+    }
+
+    private static List<String> decisions(List<Outcome> windows) {
+        return windows.stream().map(o -> o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()))
+                .toList();
     }
 
     private static PromotedModel decodePromoted(byte[] value) {
