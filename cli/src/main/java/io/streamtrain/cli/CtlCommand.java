@@ -2,6 +2,7 @@ package io.streamtrain.cli;
 
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
@@ -324,20 +325,9 @@ public final class CtlCommand {
             if (!continuous) {
                 return;
             }
-            PromotedModel promoted = null;
-            int promotions = 0;
-            for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.models(run))) {
-                Verdict v = kafka.signing().verify(r, Right.EVALUATION);
-                try {
-                    Optional<PromotedModel> m = v.accepted() ? Messages.decodePromoted(r.value()) : Optional.empty();
-                    if (m.isPresent() && run.equals(m.get().run())) {
-                        promoted = m.get();
-                        promotions++;
-                    }
-                } catch (MalformedMessageException e) {
-                    // not one this version reads: the one before stands
-                }
-            }
+            List<PromotedModel> models = RunCheckpoints.promotions(reader, run, Duration.ofSeconds(30), kafka.signing());
+            PromotedModel promoted = models.isEmpty() ? null : models.get(models.size() - 1);
+            int promotions = models.size();
             out.println(promoted == null ? "promoted model: none yet (a window is promoted when it beats every earlier one)"
                     : String.format(Locale.ROOT, "promoted model: window %d, checkpoint %s (%s %.4f), at %s; %d promotion(s) kept on %s",
                             promoted.epoch(), esc(promoted.checkpointId()), esc(promoted.metric()), promoted.value(), esc(promoted.time()),

@@ -139,20 +139,8 @@ public final class RunCheckpoints {
      * @throws StartupException exit 2 when the run has promoted no model (yet)
      */
     public static CheckpointChoice.Chosen promoted(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, Signing signing) {
-        PromotedModel latest = null;
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.models(listing.run()), timeout)) {
-            if (!signing.verify(r, Right.EVALUATION).accepted()) {
-                continue;
-            }
-            try {
-                Optional<PromotedModel> m = Messages.decodePromoted(r.value());
-                if (m.isPresent() && m.get().run().equals(listing.run())) {
-                    latest = m.get();
-                }
-            } catch (MalformedMessageException e) {
-                // not a promoted model this version reads: the one before stands
-            }
-        }
+        List<PromotedModel> models = promotions(consumer, listing.run(), timeout, signing);
+        PromotedModel latest = models.isEmpty() ? null : models.get(models.size() - 1);
         if (latest == null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + listing.run() + " has no promoted model: only a"
                     + " continuous run's evaluator promotes one (on " + Topics.models(listing.run()) + "), when a window's checkpoint"
@@ -161,6 +149,26 @@ public final class RunCheckpoints {
         CheckpointChoice.Chosen c = CheckpointChoice.id(listing.run(), listing.manifests(), latest.checkpointId());
         return new CheckpointChoice.Chosen(c.manifest(), String.format(java.util.Locale.ROOT, "promoted: window %d, %s %.6g",
                 latest.epoch(), latest.metric(), latest.value()));
+    }
+
+    /**
+     * A continuous run's promotions, oldest first, from {@code streamtrain.<run>.models}: the
+     * records that verify (with signatures checked, signed by a key trusted with evaluations),
+     * read, and name the run; the last is the promoted model.
+     */
+    public static List<PromotedModel> promotions(Consumer<byte[], byte[]> consumer, String run, Duration timeout, Signing signing) {
+        List<PromotedModel> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.models(run), timeout)) {
+            if (!signing.verify(r, Right.EVALUATION).accepted()) {
+                continue;
+            }
+            try {
+                Messages.decodePromoted(r.value()).filter(m -> run.equals(m.run())).ifPresent(out::add);
+            } catch (MalformedMessageException e) {
+                // not a promoted model this version reads: the one before stands
+            }
+        }
+        return out;
     }
 
     /**
