@@ -82,6 +82,15 @@ public final class CtlCommand {
             }
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
                 p.send(kafka.signing().sign(new ProducerRecord<>(Topics.control(run), Messages.encode(command)))).get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                StartupException refused = StartupException.refusal(e);
+                if (refused == null) {
+                    throw e;
+                }
+                // Kafka says "cluster authorization failed" to an idempotent producer with Write on no topic at all
+                System.err.println("streamtrain: nothing was sent: this principal needs Write on " + Topics.control(run) + ". "
+                        + refused.getMessage());
+                return refused.exitCode();
             }
             SigningKey key = kafka.signing().key();
             System.out.println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()

@@ -104,6 +104,12 @@ public final class EvaluatorCommand implements Callable<Integer> {
             System.err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
+            StartupException refused = StartupException.refusal(e);
+            if (refused != null) {
+                log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
+                System.err.println("streamtrain: " + refused.getMessage());
+                return refused.exitCode();
+            }
             log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
             System.err.println("streamtrain: evaluator failed: " + e.getMessage() + " (retryable; it resumes from what it committed)");
             return StartupException.RETRYABLE;

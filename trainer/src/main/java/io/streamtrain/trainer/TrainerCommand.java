@@ -126,6 +126,12 @@ public final class TrainerCommand implements Callable<Integer> {
             System.err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
+            StartupException refused = StartupException.refusal(e);
+            if (refused != null) {
+                log.error("trainer {} failed: {}", nodeId, e.toString(), e);
+                System.err.println("streamtrain: " + refused.getMessage());
+                return refused.exitCode();
+            }
             log.error("trainer {} failed: {}", nodeId, e.toString(), e);
             System.err.println("streamtrain: trainer failed: " + e.getMessage() + " (retryable; the run resumes from its last checkpoint)");
             return StartupException.RETRYABLE;

@@ -33,21 +33,43 @@ import org.apache.kafka.metadata.storage.Formatter;
  * <p>{@link #stop()} and {@link #restart()} take the broker away and bring it back on the
  * same ports with the same data, as a broker restart in a real cluster does: clients keep
  * their bootstrap address and find their topics, groups and transactions again.
+ *
+ * <p>{@link #startSecured} adds what a shared cluster has: a SASL_SSL listener (SCRAM-SHA-512,
+ * the given TLS key) and Kafka's standard authorizer, so a client there can do only what ACLs
+ * allow its user. The plaintext listener stays for setting the cluster up: its clients are
+ * {@code User:ANONYMOUS}, a super user (users, ACLs, topics and data are made through it).
  */
 public final class EmbeddedKafka implements AutoCloseable {
+    /** The SASL mechanism of the secured listener. */
+    public static final String SCRAM = "SCRAM-SHA-512";
+
+    /** The TLS key of a secured broker: a PKCS12 keystore holding its key and certificate chain. */
+    public record Tls(Path keystore, String password) {}
+
     private final Path dataDir;
     private final boolean ownsDir;
     private final int brokerPort;
+    /** The SASL_SSL listener's port, or -1 when the broker is not secured. */
+    private final int securedPort;
     private final KafkaConfig config;
     private KafkaRaftServer server;
 
     private EmbeddedKafka(Path dataDir, boolean ownsDir) throws Exception {
+        this(dataDir, ownsDir, null);
+    }
+
+    private EmbeddedKafka(Path dataDir, boolean ownsDir, Tls tls) throws Exception {
         this.dataDir = dataDir;
         this.ownsDir = ownsDir;
         this.brokerPort = freePort();
+        this.securedPort = tls == null ? -1 : freePort();
         // KRaft cannot bind the controller to port 0 (the voter address must be known up front)
         int controllerPort = freePort();
-        this.config = KafkaConfig.fromProps(properties(dataDir, brokerPort, controllerPort), false);
+        Properties props = properties(dataDir, brokerPort, controllerPort);
+        if (tls != null) {
+            secure(props, brokerPort, securedPort, controllerPort, tls);
+        }
+        this.config = KafkaConfig.fromProps(props, false);
         if (!Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
             format(config);
         }
@@ -76,8 +98,26 @@ public final class EmbeddedKafka implements AutoCloseable {
         return new EmbeddedKafka(dir, false);
     }
 
+    /**
+     * Starts a broker in a new temporary directory with a SASL_SSL listener (SCRAM-SHA-512, the
+     * key in {@code tls}) next to the plaintext one, and the standard authorizer: on the secured
+     * listener a user may do what its ACLs allow and nothing else.
+     */
+    public static EmbeddedKafka startSecured(Tls tls) throws Exception {
+        return new EmbeddedKafka(Files.createTempDirectory("streamtrain-kafka-"), true, tls);
+    }
+
+    /** The plaintext listener; on a secured broker its clients are the super user {@code User:ANONYMOUS}. */
     public String bootstrapServers() {
         return "127.0.0.1:" + brokerPort;
+    }
+
+    /** The SASL_SSL listener of a broker started by {@link #startSecured}. */
+    public String securedBootstrapServers() {
+        if (securedPort < 0) {
+            throw new IllegalStateException("this broker has no secured listener: start it with startSecured");
+        }
+        return "127.0.0.1:" + securedPort;
     }
 
     public Path dataDir() {
@@ -132,6 +172,24 @@ public final class EmbeddedKafka implements AutoCloseable {
         // the default is forever: a broken setup must fail, not hang
         p.put("server.max.startup.time.ms", "60000");
         return p;
+    }
+
+    private static void secure(Properties p, int brokerPort, int securedPort, int controllerPort, Tls tls) {
+        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort
+                + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort);
+        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT");
+        p.put("sasl.enabled.mechanisms", SCRAM);
+        p.put("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+        p.put("ssl.keystore.type", "PKCS12");
+        p.put("ssl.keystore.location", tls.keystore().toString());
+        p.put("ssl.keystore.password", tls.password());
+        p.put("ssl.key.password", tls.password());
+        p.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+        // the controller, the broker to itself and the setup: all on the plaintext listeners, as ANONYMOUS
+        p.put("super.users", "User:ANONYMOUS");
+        p.put("allow.everyone.if.no.acl.found", "false");
     }
 
     private static void format(KafkaConfig config) throws Exception {

@@ -29,14 +29,39 @@ public final class StartupException extends RuntimeException {
     /**
      * What a command line does with an exception its command did not handle: a
      * StartupException is one line on {@code err} and its exit code (a signing key file that
-     * cannot be read, found while the environment is read); anything else is thrown on.
+     * cannot be read, found while the environment is read), and so is Kafka refusing this
+     * client ({@link #refusal}); anything else is thrown on.
      */
     public static int report(Exception e, java.io.PrintWriter err) throws Exception {
-        if (e instanceof StartupException s) {
+        StartupException s = e instanceof StartupException se ? se : refusal(e);
+        if (s != null) {
             err.println("streamtrain: " + s.getMessage());
             err.flush();
             return s.exitCode();
         }
         throw e;
+    }
+
+    /**
+     * Kafka refusing this client, anywhere in {@code e}'s causes — credentials it does not take,
+     * or an ACL this principal lacks, met at startup or mid-run — as configuration: exit 2, never
+     * retried (a restart meets the same refusal), with Kafka's own words, which name the topic,
+     * group or transactional id refused.
+     *
+     * @return null when Kafka refused nothing
+     */
+    public static StartupException refusal(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof StartupException s) {
+                return s;
+            }
+            if (t instanceof org.apache.kafka.common.errors.AuthorizationException
+                    || t instanceof org.apache.kafka.common.errors.AuthenticationException) {
+                return new StartupException(BAD_CONFIGURATION, "Kafka refused this client: " + t.getMessage() + ". Check the ACLs of"
+                        + " this principal (docs/deploy.md lists each role's) and the security settings passed as "
+                        + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "*", t);
+            }
+        }
+        return null;
     }
 }
