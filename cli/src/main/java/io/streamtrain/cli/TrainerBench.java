@@ -298,8 +298,10 @@ public final class TrainerBench implements Callable<Integer> {
                         scrapeFailed.get());
             }
         }
-        if (meter.epochs.size() != spec.maxEpochs()) {
-            throw new IllegalStateException("the node checkpointed " + meter.epochs.size() + " epochs of " + spec.maxEpochs());
+        meter.closeWindow();
+        if (meter.epochs.size() != spec.maxEpochs() || meter.checkpoints != spec.maxEpochs()) {
+            throw new IllegalStateException("the node trained " + meter.epochs.size() + " and checkpointed " + meter.checkpoints
+                    + " epochs of " + spec.maxEpochs());
         }
         return meter.epochs;
     }
@@ -322,9 +324,16 @@ public final class TrainerBench implements Callable<Integer> {
         }
     }
 
-    /** Each epoch's window, from its first step's start to its last step's end (the checkpoint publish after it is not counted). */
+    /**
+     * Each epoch's window, from its first step's start to its last step's end. An epoch's
+     * window closes at the next epoch's first step (its checkpoint commits while that epoch
+     * trains) or at the end of the run; the time from one epoch's last step to the next one's
+     * first is the epoch end's cost to training.
+     */
     private static final class WindowMeter implements TrainingListener {
         final List<Epoch> epochs = new ArrayList<>();
+        int checkpoints;
+        private int epoch;
         private long samples;
         private long windowStart = -1;
         private long lastEnd;
@@ -339,7 +348,11 @@ public final class TrainerBench implements Callable<Integer> {
         }
 
         @Override
-        public void onStep(int epoch, StepReport r) {
+        public void onStep(int stepEpoch, StepReport r) {
+            if (stepEpoch != epoch) {
+                closeWindow();
+                epoch = stepEpoch;
+            }
             long now = System.nanoTime();
             if (windowStart < 0) {
                 windowStart = now - (long) (r.seconds() * 1e9);
@@ -353,6 +366,14 @@ public final class TrainerBench implements Callable<Integer> {
 
         @Override
         public void onCheckpoint(CheckpointManifest m) {
+            checkpoints++;
+        }
+
+        /** Ends the open epoch's window, if any: at the next epoch's first step, or after the run. */
+        void closeWindow() {
+            if (windowStart < 0) {
+                return;
+            }
             double before = lastEpochEnd < 0 ? 0 : (windowStart - lastEpochEnd) / 1e9;
             epochs.add(new Epoch(samples, (lastEnd - windowStart) / 1e9, between / 1e9, before));
             lastEpochEnd = lastEnd;

@@ -130,6 +130,14 @@ final class NodeLoop {
         runner = new StepRunner(state, engine, settings);
         feed.pauseConsumption(commands.paused());
         transition(NodeState.AWAITING_ASSIGNMENT);
+        try {
+            return loop();
+        } finally {
+            published.close(); // the checkpoint still being committed, if any
+        }
+    }
+
+    private TrainerNode.Outcome loop() throws InterruptedException {
         while (true) {
             housekeeping();
             switch (nodeState) {
@@ -177,6 +185,7 @@ final class NodeLoop {
             return;
         }
         checkFeeds();
+        published.poll();
         feed.heartbeat();
         health.beat();
         if (stop.requested()) {
@@ -429,6 +438,14 @@ final class NodeLoop {
             return false;
         }
         RunChecks.requireSomethingTrained(spec, closed, ports.deadLetters().topic());
+        boolean last = RunChecks.finished(spec, closed);
+        if (ownsPartitionZero() && !last) {
+            // the next epoch trains while this one's checkpoint commits; should the group move on meanwhile, the rollback
+            // that follows publishes it (as below)
+            published.publishInBackground(closed, view.group(), epochStarted);
+            epochStarted = System.nanoTime();
+            return false;
+        }
         boolean settled = !ownsPartitionZero() || published.publish(closed, view.group(), epochStarted);
         if (!settled) {
             // the group moved on while the checkpoint was committed (a node that finished left it): the
@@ -438,7 +455,7 @@ final class NodeLoop {
             return false;
         }
         epochStarted = System.nanoTime();
-        return RunChecks.finished(spec, closed);
+        return last;
     }
 
     // ---- AWAITING_EVALUATION ----

@@ -90,6 +90,8 @@ class NodeLoopTest {
     private final StopSignal stop = new StopSignal();
     private final List<StepReport> steps = new CopyOnWriteArrayList<>();
     private final List<Long> rollbacks = new CopyOnWriteArrayList<>();
+    /** More listeners a test adds before {@link #start}. */
+    private final List<TrainingListener> listeners = new ArrayList<>();
     private final AtomicReference<Object> result = new AtomicReference<>();
     private final CountDownLatch ended = new CountDownLatch(1);
     private Engine engine;
@@ -141,7 +143,8 @@ class NodeLoopTest {
                 rollbacks.add(step);
             }
         };
-        loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, List.of(recorder),
+        listeners.add(recorder);
+        loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, List.copyOf(listeners),
                 new Health(Duration.ofMinutes(1)));
         train.rebalance(partitions);
         thread = new Thread(() -> {
@@ -305,6 +308,30 @@ class NodeLoopTest {
         ControlMessage.Ack snapshot = ackOf("snap-1").orElseThrow();
         assertTrue(snapshot.outcome().startsWith("refused: this node cannot publish checkpoints"), snapshot.outcome());
         assertEquals(2 * 2 * RECORDS_PER_PARTITION, steps.size(), "both epochs trained");
+    }
+
+    @Test
+    void theNextEpochTrainsWhileAnEpochsCheckpointCommitsAndTheLastCheckpointIsCommittedBeforeTheRunFinishes() throws Exception {
+        checkpoints.holdFirstPublish = true;
+        List<CheckpointManifest> seen = new CopyOnWriteArrayList<>();
+        listeners.add(new TrainingListener() {
+            @Override
+            public void onCheckpoint(CheckpointManifest m) {
+                seen.add(m);
+            }
+        });
+        start(spec(3, 1), List.of(P0, P1));
+        assertTrue(checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was begun");
+        int epochSteps = 2 * RECORDS_PER_PARTITION;
+        await("epoch 2 trained while epoch 1's checkpoint is being committed", () -> steps.size() == 2 * epochSteps);
+        assertEquals(List.of(), seen, "not reported before it is committed");
+        assertEquals(1, ended.getCount(), "the run cannot finish before its checkpoints are committed");
+
+        checkpoints.release.countDown();
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+        assertEquals(List.of(1, 2, 3), checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
+        assertEquals(List.of(1, 2, 3), seen.stream().map(CheckpointManifest::epoch).toList(), "each reported once, in order");
+        assertEquals(3 * epochSteps, steps.size());
     }
 
     @Test
@@ -524,6 +551,8 @@ class NodeLoopTest {
         final CountDownLatch firstPublish = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
         volatile boolean fenceFirstPublish;
+        /** The first publish waits for {@link #release}, then commits. */
+        volatile boolean holdFirstPublish;
         private volatile boolean open;
 
         @Override
@@ -558,6 +587,14 @@ class NodeLoopTest {
                     Thread.currentThread().interrupt();
                 }
                 throw new ProducerFencedException("a newer owner of partition 0");
+            }
+            if (holdFirstPublish && attempts.get() == 1) {
+                firstPublish.countDown();
+                try {
+                    release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             CheckpointManifest m = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "unit-run",
                     "c" + attempts.get(), r.epoch(), r.round(), r.step(), io.streamtrain.core.spec.RunSpecParser.toJson(r.settings()), r.parameters(), null, r.offsets(), r.metrics(), "node-a", T,
