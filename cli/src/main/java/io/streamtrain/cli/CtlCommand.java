@@ -101,16 +101,22 @@ public final class CtlCommand {
 
         /**
          * Who the command says it is from: the signing key's id when this operator signs (what
-         * the trainers verify and acknowledge), else the OS user (self-declared, unverified).
+         * the trainers verify and acknowledge); else the Kafka principal the client logs in as,
+         * when its settings say it (SASL PLAIN, SCRAM, GSSAPI: the name the ACLs know); else the
+         * OS user. Without a signature it is self-declared: readers cannot check it.
          */
         String operator() {
-            SigningKey key;
+            KafkaSettings kafka;
             try {
-                key = kafka().signing().key();
+                kafka = kafka();
+                SigningKey key = kafka.signing().key();
+                if (key != null) {
+                    return key.id();
+                }
             } catch (StartupException e) {
-                key = null; // send() reports it
+                return System.getProperty("user.name", "operator"); // send() reports it
             }
-            return key != null ? key.id() : System.getProperty("user.name", "operator");
+            return kafka.principal().orElseGet(() -> System.getProperty("user.name", "operator"));
         }
     }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.streamtrain.cli.broker.EmbeddedKafka;
 import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
@@ -242,6 +243,13 @@ class AclMatrixTest {
         try (ServiceProcess resume = operator("ctl", "resume", "--run", RUN)) {
             assertEquals(0, resume.awaitExit(60), "the operator writes commands: " + resume.output());
         }
+        List<String> sources = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll(Topics.control(RUN))) {
+            if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Resume command) {
+                sources.add(command.source());
+            }
+        }
+        assertEquals(List.of("User:streamtrain-operator"), sources, "unsigned, a command names the Kafka principal that wrote it");
         Path exported = dir.resolve("best.safetensors");
         try (ServiceProcess export = operator("export", "--run", RUN, "--best", "-o", exported.toString())) {
             assertEquals(0, export.awaitExit(60), export.output());
@@ -263,15 +271,22 @@ class AclMatrixTest {
     /** The run's evaluations, read as the super user. */
     private static List<EvaluationRecord> evaluations() throws Exception {
         List<EvaluationRecord> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll(Topics.evaluations(RUN))) {
+            Messages.decodeEvaluation(r.value()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    /** A one-partition topic from its start to its end, read as the super user. */
+    private static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(KafkaSettings.of(broker.bootstrapServers()).reader())) {
-            TopicPartition p = new TopicPartition(Topics.evaluations(RUN), 0);
+            TopicPartition p = new TopicPartition(topic, 0);
             c.assign(List.of(p));
             c.seekToBeginning(List.of(p));
             long end = c.endOffsets(List.of(p)).get(p);
             while (c.position(p) < end) {
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(java.time.Duration.ofMillis(200))) {
-                    Messages.decodeEvaluation(r.value()).ifPresent(out::add);
-                }
+                c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
             }
         }
         return out;

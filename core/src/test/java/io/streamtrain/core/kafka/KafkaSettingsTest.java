@@ -32,6 +32,26 @@ class KafkaSettingsTest {
     }
 
     @Test
+    void thePrincipalIsTheSaslUserWhenTheSettingsNameIt() {
+        String scram = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ops-alice\" password=\"p=\\\"x\";";
+        assertEquals(java.util.Optional.of("User:ops-alice"), KafkaSettings.fromEnvironment(Map.of(
+                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "STREAMTRAIN_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                "STREAMTRAIN_KAFKA_SASL_JAAS_CONFIG", scram), null).principal());
+        assertEquals(java.util.Optional.of("User:bob"), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_PLAINTEXT",
+                "sasl.mechanism", "PLAIN", "sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";"))
+                .principal());
+        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_SSL", "sasl.jaas.config",
+                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";")).principal(),
+                "Kerberos (Kafka's default mechanism): the broker's principal.to.local rules make the name");
+        assertEquals(java.util.Optional.empty(), KafkaSettings.of("b:9092").principal(), "plaintext: the broker alone knows");
+        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SSL")).principal(),
+                "a TLS client certificate's name is the broker's to map");
+        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_SSL", "sasl.mechanism",
+                "OAUTHBEARER", "sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"))
+                .principal());
+    }
+
+    @Test
     void theTrainFeedDoesNotWaitHalfASecondForAnEmptyFetchUnlessTold() {
         assertEquals(KafkaSettings.EPOCH_START_FETCH_WAIT_MS, KafkaSettings.of("b:9092").trainFeedConsumer("g").get("fetch.max.wait.ms"));
         KafkaSettings told = KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_FETCH_MAX_WAIT_MS", "500"), "b:9092");
