@@ -3,6 +3,7 @@ package io.streamtrain.trainer;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.control.SettingsLog;
+import io.streamtrain.trainer.model.StepRunner;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -78,11 +79,14 @@ final class Commands {
     Optional<ControlMessage.Stop> replay(List<ControlMessage> history) {
         Map<String, Long> appliedAt = new HashMap<>();
         java.util.Set<String> answered = new java.util.HashSet<>();
+        Map<String, String> failed = new HashMap<>();
         for (ControlMessage m : history) {
             if (m instanceof ControlMessage.Ack a && a.command() != null) {
                 answered.add(a.command());
                 if (a.applied()) {
                     appliedAt.merge(a.command(), a.step(), Math::min);
+                } else if (a.failed()) {
+                    failed.putIfAbsent(a.command(), a.outcome());
                 }
             }
         }
@@ -93,6 +97,9 @@ final class Commands {
                 paused = true;
             } else if (m instanceof ControlMessage.Resume) {
                 paused = false;
+            } else if (m instanceof ControlMessage.Set set && failed.containsKey(set.id())) {
+                log.info("SET {} on the control topic is not replayed: a node acknowledged it {}", escape(set.id()),
+                        escape(failed.get(set.id())));
             } else if (m instanceof ControlMessage.Set set) {
                 long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
                 try {
@@ -130,6 +137,28 @@ final class Commands {
     List<Applied> unanswered() {
         return List.copyOf(unanswered);
     }
+
+    /**
+     * Steps went non-finite until training could not go on: when a SET that took effect just
+     * before is to blame ({@link SettingsLog#culprit}), it is revoked from the step it took
+     * effect and answered as failed — so a node that reads the control topic again (the
+     * restart this failure leads to) does not replay it, and the run trains on without it
+     * from its last closed round instead of failing the same way on every restart.
+     *
+     * @return the SET's failed acknowledgement (its step: the steps taken before it took effect), if one is to blame
+     */
+    Optional<Failed> failed(StepRunner.NonFiniteTrainingException e) {
+        return settings.culprit(e.streakStart(), StepRunner.MAX_SKIPPED_IN_A_ROW).map(set -> {
+            settings.revoke(set.id(), set.afterStep());
+            String outcome = ControlMessage.Ack.FAILED + ": the steps from step " + (e.streakStart() + 1) + " on were not finite with "
+                    + set.values() + " (in effect from step " + (set.afterStep() + 1) + "); revoked from that step and not replayed";
+            log.error("SET {} {}", escape(set.id()), outcome);
+            return new Failed(set.id(), set.afterStep(), outcome);
+        });
+    }
+
+    /** A SET answered as failed: its id, the steps taken before it took effect, and the outcome. */
+    record Failed(String id, long afterStep, String outcome) {}
 
     /**
      * A command that arrived while the node runs, applied at a step boundary.

@@ -318,7 +318,12 @@ final class NodeLoop {
             long waited = System.nanoTime() - idleSince;
             meter.addDataWait(waited);
             emit(l -> l.onDataWait(waited));
-            StepReport report = runner.train(s.batch());
+            StepReport report;
+            try {
+                report = runner.train(s.batch());
+            } catch (StepRunner.NonFiniteTrainingException e) {
+                throw failedBy(e);
+            }
             feed.recycle(s.batch());
             idleSince = System.nanoTime();
             meter.add(report);
@@ -337,6 +342,21 @@ final class NodeLoop {
                 handIn(end);
             }
         }
+    }
+
+    /**
+     * Training cannot go on (its steps are not finite): a SET to blame is answered as failed
+     * and revoked, so the restart that follows trains on from the last closed round without it.
+     */
+    private RuntimeException failedBy(StepRunner.NonFiniteTrainingException e) {
+        Optional<Commands.Failed> set = commands.failed(e);
+        if (set.isEmpty()) {
+            return e;
+        }
+        emit(l -> l.onCommand("set", false));
+        control.acknowledge(set.get().id(), set.get().afterStep(), set.get().outcome());
+        return new IllegalStateException(e.getMessage() + ". SET " + escape(set.get().id()) + " took effect just before: it is"
+                + " acknowledged as failed and will not be replayed, so a restart trains on without it from the last closed round", e);
     }
 
     /** This node's share of a round is trained: write its dead letters, then contribute. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.trainer.model.StepRunner;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -38,6 +39,45 @@ class CommandsTest {
         assertTrue(c.paused());
         assertEquals(0.25, c.current().regularization().l2(), "the settings asked for last");
         assertEquals(List.of(), c.unanswered(), "nothing refused");
+    }
+
+    @Test
+    void aSetAfterWhichStepsWentNonFiniteIsRevokedFromItsStepAnsweredFailedAndNotReplayed() {
+        Commands c = new Commands(SPEC);
+        c.apply(set("ok", "l2", 0.1), 5, 0, () -> "unused");
+        c.apply(set("hot", "learningRate", 10), 40, 0, () -> "unused");
+        assertEquals(10, c.settingsAt(45).optimizer().learningRate());
+
+        // steps 41.. went non-finite: the SET that took effect after step 40 is to blame
+        Commands.Failed failed = c.failed(new StepRunner.NonFiniteTrainingException("bad", 40)).orElseThrow();
+        assertEquals("hot", failed.id());
+        assertEquals(40, failed.afterStep());
+        assertTrue(failed.outcome().startsWith(ControlMessage.Ack.FAILED + ": the steps from step 41 on were not finite"),
+                failed.outcome());
+        assertEquals(0.01, c.settingsAt(40).optimizer().learningRate(), "revoked from the step it took effect");
+        assertEquals(0.01, c.settingsAt(60).optimizer().learningRate());
+        assertEquals(0.1, c.settingsAt(60).regularization().l2(), "the other SET stands");
+
+        // a node that reads the control topic again (the restart) trains without it
+        Commands restarted = new Commands(SPEC);
+        restarted.replay(List.of(set("ok", "l2", 0.1), ack("ok", 5, ControlMessage.Ack.APPLIED), set("hot", "learningRate", 10),
+                ack("hot", 40, ControlMessage.Ack.APPLIED), ack("hot", 40, failed.outcome())));
+        assertEquals(0.01, restarted.settingsAt(60).optimizer().learningRate(), "a failed SET is not replayed");
+        assertEquals(0.1, restarted.settingsAt(60).regularization().l2());
+        assertEquals(List.of(), restarted.unanswered(), "answered already");
+    }
+
+    @Test
+    void nonFiniteStepsLongAfterTheLastSetOrWithNoSetBlameNoCommand() {
+        Commands c = new Commands(SPEC);
+        assertTrue(c.failed(new StepRunner.NonFiniteTrainingException("bad", 7)).isEmpty(), "no SET: the spec or the data");
+        c.apply(set("lr", "learningRate", 0.5), 10, 0, () -> "unused");
+        assertTrue(c.failed(new StepRunner.NonFiniteTrainingException("bad", 10 + StepRunner.MAX_SKIPPED_IN_A_ROW + 1)).isEmpty(),
+                "trained finite long enough with it: not the SET's doing");
+        assertEquals(0.5, c.settingsAt(100).optimizer().learningRate(), "kept");
+        assertTrue(c.failed(new StepRunner.NonFiniteTrainingException("bad", 9)).isEmpty(), "bad before it took effect");
+        assertEquals("lr", c.failed(new StepRunner.NonFiniteTrainingException("bad", 10 + StepRunner.MAX_SKIPPED_IN_A_ROW))
+                .orElseThrow().id(), "within the window");
     }
 
     @Test

@@ -70,6 +70,12 @@ public sealed interface ControlMessage {
             implements ControlMessage {
         /** The outcome of a command carried out; anything else says why it was not. */
         public static final String APPLIED = "applied";
+        /**
+         * The outcome of a SET that took effect and made training fail (its steps were not
+         * finite): it is revoked from the step it took effect, and a node that reads the
+         * control topic again does not replay it.
+         */
+        public static final String FAILED = "failed";
 
         /** An acknowledgement that names no signer. */
         public Ack(String run, String id, String time, String command, String node, long step, String outcome) {
@@ -78,6 +84,11 @@ public sealed interface ControlMessage {
 
         public boolean applied() {
             return APPLIED.equals(outcome);
+        }
+
+        /** Whether the command was carried out and then failed (see {@link #FAILED}). */
+        public boolean failed() {
+            return outcome != null && (outcome.equals(FAILED) || outcome.startsWith(FAILED + ":"));
         }
     }
 }

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The SET commands of a run with the step each took effect from (and, once revoked, the step
@@ -77,6 +78,33 @@ public final class SettingsLog {
             }
         }
         return false;
+    }
+
+    /**
+     * A SET that took effect from step {@code afterStep + 1}.
+     *
+     * @param values what it set
+     */
+    public record Applied(String id, long afterStep, Map<String, Double> values) {}
+
+    /**
+     * The SET to blame when the steps from {@code streakStart + 1} on were not finite: the one
+     * that took effect last among those holding then, if it took effect at most {@code within}
+     * steps before (the settings the first bad step trained with, changed by a command just
+     * before it). None when no SET holds or the last one is older: the data, or the spec itself,
+     * made training fail.
+     */
+    public Optional<Applied> culprit(long streakStart, long within) {
+        Entry last = null;
+        for (Entry e : entries) {
+            if (e.id() != null && e.holdsAfter(streakStart) && (last == null || e.afterStep() >= last.afterStep())) {
+                last = e;
+            }
+        }
+        // a SET replayed before any node applied it holds from wherever this node started: counted from step 0, so an old one
+        // is not blamed for a node that trained long with it
+        return last == null || streakStart - Math.max(0, last.afterStep()) > within ? Optional.empty()
+                : Optional.of(new Applied(last.id(), last.afterStep(), last.values()));
     }
 
     /** The settings for the step that follows {@code stepsTaken} steps. */

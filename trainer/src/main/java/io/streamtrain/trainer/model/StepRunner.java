@@ -42,8 +42,16 @@ public final class StepRunner {
 
     /** Training can no longer make progress: the loss or the gradient was not finite step after step. */
     public static final class NonFiniteTrainingException extends IllegalStateException {
-        NonFiniteTrainingException(String message) {
+        private final long streakStart;
+
+        public NonFiniteTrainingException(String message, long streakStart) {
             super(message);
+            this.streakStart = streakStart;
+        }
+
+        /** The steps taken before the first of the non-finite steps in a row. */
+        public long streakStart() {
+            return streakStart;
         }
     }
 
@@ -127,7 +135,7 @@ public final class StepRunner {
                         "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
                                 + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
                                 + "regularization.clipGradNorm, and resume from the last checkpoint",
-                        skippedInARow, state.step() + 1, v.dataLoss(), gradNorm, v.weightNorm()));
+                        skippedInARow, state.step() + 1, v.dataLoss(), gradNorm, v.weightNorm()), state.step() + 1 - skippedInARow);
             }
             // a skipped step counts (its batch was read) but changes no weight
             double scale = finite ? clipScale(gradNorm) : 0;
