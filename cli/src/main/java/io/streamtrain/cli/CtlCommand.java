@@ -16,7 +16,10 @@ import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.SigningKey;
 import io.streamtrain.core.signing.Verdict;
+import io.streamtrain.core.spec.RunContract;
+import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.Settings;
 import java.io.IOException;
@@ -38,9 +41,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
-@Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001"},
+@Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001", "  streamtrain ctl register --run fashion-mlp-01 --spec run.yaml"},
         name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
-            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Status.class},
+            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Register.class, CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -65,12 +68,20 @@ public final class CtlCommand {
 
         /** Writes a command on the run's control topic, signed when this operator has a signing key; returns the exit code. */
         int send(ControlMessage command) throws Exception {
+            return send(command, false, "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
+        }
+
+        /**
+         * @param newRun the command may be a run's first message (a registration): the control topic is made if missing
+         * @param after what the confirmation line says after "sent to run R"
+         */
+        int send(ControlMessage command, boolean newRun, String after) throws Exception {
             KafkaSettings kafka = kafka();
             try (Admin admin = Preflight.admin(kafka)) {
                 kafka.signing().requireSigner(java.util.Set.of(Right.neededBy(command)), "this operator");
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
                 java.util.Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
-                if (!topics.contains(Topics.checkpoints(run)) && !topics.contains(Topics.control(run))) {
+                if (!newRun && !topics.contains(Topics.checkpoints(run)) && !topics.contains(Topics.control(run))) {
                     System.err.println("streamtrain: run " + run + " has no topics on " + kafka.bootstrapServers() + " (no "
                             + Topics.checkpoints(run) + "): is the run id right? Nothing was sent");
                     return StartupException.BAD_CONFIGURATION;
@@ -94,8 +105,7 @@ public final class CtlCommand {
             }
             SigningKey key = kafka.signing().key();
             System.out.println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()
-                    + " sent to run " + run + (key == null ? " unsigned" : " signed by " + key.id())
-                    + "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
+                    + " sent to run " + run + (key == null ? " unsigned" : " signed by " + key.id()) + after);
             return 0;
         }
 
@@ -209,6 +219,86 @@ public final class CtlCommand {
         }
     }
 
+    @Command(name = "register", mixinStandardHelpOptions = true,
+            description = {"Fix a run's contract before its first checkpoint: its validation data (data.validation), model,"
+                    + " earlyStopping and maxEpochs are those of this spec.",
+                    "The evaluator then rejects any checkpoint whose spec changes them, the first one included (without a"
+                    + " registration, the first checkpoint it accepts fixes them, forged or not), and a trainer started with a"
+                    + " spec that changes them exits 2. The run's first registration counts; registering the same contract"
+                    + " again sends nothing, another one is refused (exit 2)."})
+    static final class Register implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML), as the trainers get it.")
+        java.nio.file.Path spec;
+
+        @Override
+        public Integer call() throws Exception {
+            RunSpec parsed;
+            try {
+                parsed = RunSpecParser.parse(java.nio.file.Files.readString(spec));
+            } catch (java.io.IOException e) {
+                System.err.println("streamtrain: cannot read " + spec + ": " + e.getMessage() + ". Nothing was sent");
+                return StartupException.BAD_CONFIGURATION;
+            } catch (SpecException e) {
+                System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage() + ". Nothing was sent");
+                return StartupException.BAD_CONFIGURATION;
+            }
+            if (!parsed.run().equals(target.run)) {
+                System.err.println("streamtrain: " + spec + " is the spec of run " + parsed.run() + ", not of " + target.run
+                        + ". Nothing was sent");
+                return StartupException.BAD_CONFIGURATION;
+            }
+            RunContract contract = RunContract.of(parsed);
+            Optional<ControlMessage.Register> first = firstRegistration();
+            if (first.isPresent()) {
+                String changed = RunContract.of(first.get().runSpec()).changedBy(contract);
+                if (changed != null) {
+                    System.err.println("streamtrain: run " + target.run + " is registered already (REGISTER " + esc(first.get().id()) + " by "
+                            + esc(first.get().source()) + ") and a run's contract does not change: " + esc(changed)
+                            + ". Train this spec under a new run id. Nothing was sent");
+                    return StartupException.BAD_CONFIGURATION;
+                }
+                System.out.println("run " + target.run + " is registered already with this contract (REGISTER " + esc(first.get().id())
+                        + " by " + esc(first.get().source()) + "); nothing was sent");
+                return 0;
+            }
+            return target.send(new ControlMessage.Register(target.run, Messages.newId(), Messages.now(), RunSpecParser.toJson(parsed),
+                    target.operator()), true, ": the evaluator rejects checkpoints whose spec changes " + describe(contract)
+                    + ", and trainers with such a spec exit 2");
+        }
+
+        /** The run's first registration that is a valid spec of the run (signed by a key trusted with it, when signatures are checked). */
+        private Optional<ControlMessage.Register> firstRegistration() {
+            KafkaSettings kafka = target.kafka();
+            try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+                Preflight.requireReachable(admin, kafka.bootstrapServers());
+                if (!Preflight.topicNames(admin, kafka.bootstrapServers()).contains(Topics.control(target.run))) {
+                    return Optional.empty();
+                }
+                for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(target.run))) {
+                    try {
+                        if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg && target.run.equals(reg.run())
+                                && kafka.signing().verify(r, Right.REGISTER).accepted()) {
+                            reg.runSpec();
+                            return Optional.of(reg);
+                        }
+                    } catch (MalformedMessageException | SpecException e) {
+                        // not a registration the evaluator or the trainers would take
+                    }
+                }
+                return Optional.empty();
+            }
+        }
+    }
+
+    /** What a contract fixes, in one line. */
+    private static String describe(RunContract contract) {
+        return "data.validation " + contract.fixed().path("data.validation").asText("(none)") + ", the model, earlyStopping and maxEpochs "
+                + contract.fixed().path("maxEpochs").asText();
+    }
+
     @Command(name = "status", mixinStandardHelpOptions = true,
             description = "Show a run: checkpoints, evaluations, the best checkpoint, the stop and its acknowledgements.")
     static final class Status implements Callable<Integer> {
@@ -308,7 +398,8 @@ public final class CtlCommand {
                     out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
                             esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values())
                                     : m instanceof ControlMessage.Revoke r ? " of SET " + esc(r.command()) : "",
-                            v.accepted() ? acks(control, m.id()) : "refused, not acted on: " + v.refusal());
+                            !v.accepted() ? "refused, not acted on: " + v.refusal()
+                                    : m instanceof ControlMessage.Register reg ? registered(reg, control) : acks(control, m.id()));
                 }
                 Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop && verdicts.get(m).accepted())
                         .map(m -> (ControlMessage.Stop) m).findFirst();
@@ -409,8 +500,29 @@ public final class CtlCommand {
             return r.source();
         } else if (m instanceof ControlMessage.Set s) {
             return s.source();
+        } else if (m instanceof ControlMessage.Register r) {
+            return r.source();
         }
         return "?";
+    }
+
+    /** What a registration fixes, or why it does not count (not the run's first, or not a valid spec of the run). */
+    private static String registered(ControlMessage.Register reg, List<ControlMessage> control) {
+        try {
+            RunContract contract = RunContract.of(reg.runSpec());
+            ControlMessage.Register first = control.stream().filter(m -> m instanceof ControlMessage.Register).map(m -> (ControlMessage.Register) m)
+                    .filter(r -> {
+                        try {
+                            r.runSpec();
+                            return true;
+                        } catch (SpecException e) {
+                            return false;
+                        }
+                    }).findFirst().orElse(reg);
+            return first == reg ? "the run's contract: " + esc(describe(contract)) : "not the run's first registration: it does not count";
+        } catch (SpecException e) {
+            return "not a valid spec of the run, it does not count: " + esc(e.getMessage());
+        }
     }
 
     /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */

@@ -43,7 +43,7 @@ public final class KeysCommand {
         String id;
 
         @Option(names = "--may", required = true, paramLabel = "ROLES",
-                description = "What the key may sign, comma-separated: a role (operator: stop, pause, resume, set, checkpoint; "
+                description = "What the key may sign, comma-separated: a role (operator: stop, pause, resume, set, checkpoint, register; "
                         + "evaluator: stop, evaluation; trainer: ack, manifest, sync) or single rights.")
         String may;
 

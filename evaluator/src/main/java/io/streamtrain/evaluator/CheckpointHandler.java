@@ -146,9 +146,10 @@ final class CheckpointHandler {
             return;
         }
         RunState state = state(run, spec);
+        stops.registration(run).ifPresent(state::registered);
         String broken = state.brokenBy(spec);
         if (broken != null && !state.stopped) {
-            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its spec changes what the run's first accepted checkpoint"
+            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its spec changes what " + Logs.escape(state.contractSource)
                     + " fixed: " + Logs.escape(broken) + ". A run's validation data, model and stopping policy are its own: a spec that"
                     + " changes them needs a new run id (or the manifest is forged)");
             return;

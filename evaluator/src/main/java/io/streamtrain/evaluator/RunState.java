@@ -3,6 +3,7 @@ package io.streamtrain.evaluator;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,6 +52,30 @@ final class RunState {
             deadLettersWritten = true;
         }
     }
+
+    /** Who fixed the contract: the first accepted checkpoint, unless a registration did. */
+    String contractSource = "the run's first accepted checkpoint";
+
+    /**
+     * The run's registration fixes its contract, unless the run's evaluations already carry one
+     * (then the registration came after the run's first checkpoint, and the history stands).
+     */
+    void registered(ControlMessage.Register register) {
+        RunContract registered = RunContract.of(register.runSpec());
+        if (contract == null) {
+            contract = registered;
+            contractSource = "the spec registered for the run (REGISTER " + register.id() + " by " + register.source() + ")";
+        } else if (!contractSource.startsWith("the spec registered") && contract.changedBy(registered) != null
+                && !warnedAboutRegistration) {
+            warnedAboutRegistration = true;
+            org.slf4j.LoggerFactory.getLogger(RunState.class).warn("run {}: REGISTER {} came after the run's first accepted checkpoint"
+                    + " and changes its contract ({}); the run keeps the contract its checkpoints had", run,
+                    io.streamtrain.core.logging.Logs.escape(register.id()),
+                    io.streamtrain.core.logging.Logs.escape(contract.changedBy(registered)));
+        }
+    }
+
+    private boolean warnedAboutRegistration;
 
     /** @return what {@code spec} would change of the run's contract, or null when it keeps it */
     String brokenBy(io.streamtrain.core.spec.RunSpec spec) {

@@ -3,6 +3,7 @@ package io.streamtrain.evaluator;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
@@ -33,6 +34,8 @@ final class StopFeed {
     private final Map<TopicPartition, String> runs = new HashMap<>();
     /** Per run, its first STOP. */
     private final Map<String, ControlMessage.Stop> stops = new HashMap<>();
+    /** Per run, its first registration (a REGISTER that is a valid spec of the run). */
+    private final Map<String, ControlMessage.Register> registrations = new HashMap<>();
 
     /** @param consumer outside any group, reading committed records only; closed by the caller */
     StopFeed(Consumer<byte[], byte[]> consumer) {
@@ -53,6 +56,7 @@ final class StopFeed {
     Optional<ControlMessage.Stop> follow(String run, Duration timeout) {
         TopicPartition tp = partition(run);
         stops.remove(run);
+        registrations.remove(run);
         runs.put(tp, run);
         consumer.assign(runs.keySet());
         consumer.seekToBeginning(List.of(tp));
@@ -84,25 +88,42 @@ final class StopFeed {
         return runs.isEmpty() ? List.of() : take(consumer.poll(Duration.ZERO));
     }
 
+    /** The run's first registration read so far (one written later is seen by the next read or poll). */
+    Optional<ControlMessage.Register> registration(String run) {
+        return Optional.ofNullable(registrations.get(run));
+    }
+
     /** Stops following {@code run} (another evaluator instance took it over). */
     void forget(String run) {
         if (runs.remove(partition(run)) != null) {
             consumer.assign(runs.keySet());
         }
         stops.remove(run);
+        registrations.remove(run);
     }
 
     private List<ControlMessage.Stop> take(ConsumerRecords<byte[], byte[]> records) {
         List<ControlMessage.Stop> fresh = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             String run = runs.get(new TopicPartition(r.topic(), r.partition()));
-            if (run == null || stops.containsKey(run)) {
+            if (run == null) {
+                continue;
+            }
+            try {
+                if (!registrations.containsKey(run) && Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg
+                        && run.equals(reg.run()) && trusted(r, Right.REGISTER) && valid(reg)) {
+                    registrations.put(run, reg);
+                }
+            } catch (MalformedMessageException e) {
+                // the trainers count and skip it
+            }
+            if (stops.containsKey(run)) {
                 continue;
             }
             try {
                 // a STOP naming another run is ignored: whoever may write this run's topic does not speak for another run
                 if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop && run.equals(stop.run())
-                        && trusted(r)) {
+                        && trusted(r, Right.STOP)) {
                     stops.put(run, stop);
                     fresh.add(stop);
                 }
@@ -113,12 +134,24 @@ final class StopFeed {
         return fresh;
     }
 
-    private boolean trusted(ConsumerRecord<byte[], byte[]> r) {
-        Verdict v = signing.verify(r, Right.STOP);
+    private boolean trusted(ConsumerRecord<byte[], byte[]> r, Right right) {
+        Verdict v = signing.verify(r, right);
         if (!v.accepted()) {
-            log.warn("STOP at offset {} of {} is refused: {}; the run goes on", r.offset(), r.topic(), v.refusal());
+            log.warn("{} at offset {} of {} is refused: {}; {}", right.name(), r.offset(), r.topic(), v.refusal(),
+                    right == Right.STOP ? "the run goes on" : "it does not count");
         }
         return v.accepted();
+    }
+
+    private static boolean valid(ControlMessage.Register reg) {
+        try {
+            reg.runSpec();
+            return true;
+        } catch (io.streamtrain.core.spec.SpecException | IllegalArgumentException e) {
+            log.warn("REGISTER {} of run {} is not a valid spec of the run ({}); it does not count", Logs.escape(reg.id()),
+                    Logs.escape(reg.run()), Logs.escape(e.getMessage()));
+            return false;
+        }
     }
 
     private static TopicPartition partition(String run) {

@@ -12,6 +12,7 @@ import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.nio.charset.StandardCharsets;

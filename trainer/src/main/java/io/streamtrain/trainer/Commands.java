@@ -1,7 +1,10 @@
 package io.streamtrain.trainer;
 
 import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.trainer.control.SettingsLog;
 import io.streamtrain.trainer.model.StepRunner;
 import java.time.Duration;
@@ -47,7 +50,12 @@ final class Commands {
     /** The settings of the step trained last: for meters, which read them from another thread. */
     private volatile RunSpec current;
 
+    private final RunSpec spec;
+    /** The run's first registration on its control topic, if it has one. */
+    private ControlMessage.Register registration;
+
     Commands(RunSpec spec) {
+        this.spec = spec;
         this.settings = new SettingsLog(spec);
         this.current = spec;
     }
@@ -97,6 +105,8 @@ final class Commands {
                 paused = true;
             } else if (m instanceof ControlMessage.Resume) {
                 paused = false;
+            } else if (m instanceof ControlMessage.Register register && registration == null) {
+                requireRegistered(register);
             } else if (m instanceof ControlMessage.Set set && failed.containsKey(set.id())) {
                 log.info("SET {} on the control topic is not replayed: a node acknowledged it {}", escape(set.id()),
                         escape(failed.get(set.id())));
@@ -124,6 +134,33 @@ final class Commands {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The run's first registration fixes its contract: a node whose spec changes it would only
+     * publish checkpoints the evaluator rejects, so it does not start. A registration that is
+     * not a valid spec of this run is ignored, as the evaluator ignores it.
+     *
+     * @throws StartupException (exit 2) when this node's spec changes the registered contract
+     */
+    private void requireRegistered(ControlMessage.Register register) {
+        RunSpec registered;
+        try {
+            registered = register.runSpec();
+        } catch (SpecException e) {
+            log.warn("REGISTER {} on the control topic is not a valid spec of this run ({}); ignoring it", escape(register.id()),
+                    escape(e.getMessage()));
+            return;
+        }
+        registration = register;
+        String changed = RunContract.of(registered).changedBy(RunContract.of(spec));
+        if (changed != null) {
+            throw new StartupException(StartupException.BAD_CONFIGURATION, "this node's spec changes what the spec registered for run "
+                    + spec.run() + " (REGISTER " + escape(register.id()) + " by " + escape(register.source()) + ") fixes: "
+                    + escape(changed) + ". Start the trainers with the registered spec, or train under a new run id");
+        }
+        log.info("run {} was registered by {} (REGISTER {}); this node's spec keeps its contract", spec.run(), escape(register.source()),
+                escape(register.id()));
     }
 
     private static String noSuchSet(ControlMessage.Revoke revoke) {

@@ -68,6 +68,31 @@ class CommandsTest {
     }
 
     @Test
+    void aNodeWhoseSpecChangesTheRegisteredContractDoesNotStartAndOneThatKeepsItDoes() {
+        RunSpec registered = new RunSpec(SPEC.run(), SPEC.data(), SPEC.model(), SPEC.init(), SPEC.batchSize(), SPEC.maxEpochs() + 1,
+                SPEC.optimizer(), SPEC.regularization(), SPEC.earlyStopping(), SPEC.sync(), SPEC.checkpoints());
+        ControlMessage.Register register = new ControlMessage.Register(SPEC.run(), "reg-1", T,
+                io.streamtrain.core.spec.RunSpecParser.toJson(registered), "op");
+        io.streamtrain.core.kafka.StartupException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                io.streamtrain.core.kafka.StartupException.class, () -> new Commands(SPEC).replay(List.of(register)));
+        assertEquals(2, refused.exitCode());
+        assertTrue(refused.getMessage().contains("maxEpochs " + (SPEC.maxEpochs() + 1) + " → " + SPEC.maxEpochs()), refused.getMessage());
+
+        new Commands(registered).replay(List.of(register)); // its own contract: it starts
+        ControlMessage.Register later = new ControlMessage.Register(SPEC.run(), "reg-2", T, io.streamtrain.core.spec.RunSpecParser.toJson(SPEC),
+                "op");
+        new Commands(registered).replay(List.of(register, later)); // only the first registration counts
+
+        com.fasterxml.jackson.databind.node.ObjectNode notASpec = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                .put("run", SPEC.run());
+        new Commands(SPEC).replay(List.of(new ControlMessage.Register(SPEC.run(), "bad", T, notASpec, "op"), register(SPEC)));
+    }
+
+    private static ControlMessage.Register register(RunSpec spec) {
+        return new ControlMessage.Register(spec.run(), "reg-" + spec.maxEpochs(), T, io.streamtrain.core.spec.RunSpecParser.toJson(spec), "op");
+    }
+
+    @Test
     void nonFiniteStepsLongAfterTheLastSetOrWithNoSetBlameNoCommand() {
         Commands c = new Commands(SPEC);
         assertTrue(c.failed(new StepRunner.NonFiniteTrainingException("bad", 7)).isEmpty(), "no SET: the spec or the data");

@@ -228,6 +228,57 @@ class UntrustedTopicsTest {
         assertEquals(EvaluationRecord.CONTINUE, records.get(2).decision(), "the genuine epoch 2 goes on under the run's own policy");
     }
 
+    /**
+     * An operator who registers a run's spec before its first checkpoint fixes its contract: a
+     * forged manifest that is the run's very first checkpoint cannot move it to another
+     * validation topic (without a registration, the first accepted checkpoint fixes the
+     * contract, forged or not), a trainer with a spec that changes it does not start, and a
+     * second registration cannot change it.
+     */
+    @Test
+    void aSpecRegisteredBeforeTheFirstCheckpointFixesTheRunsContract() throws Exception {
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("registered-source", 1)), kafka.settings, TrainerOptions.defaults("n")).run());
+        String bootstrap = kafka.broker.bootstrapServers();
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("registered", ".yaml");
+        java.nio.file.Files.writeString(file, spec("registered", 3));
+        String[] registered = CtlTest.streamtrain("ctl", "register", "--run", "registered", "--spec", file.toString(),
+                "--bootstrap-servers", bootstrap);
+        assertEquals("0", registered[0], registered[1]);
+        assertTrue(registered[1].contains("REGISTER") && registered[1].contains("data.validation trust.validation"), registered[1]);
+
+        java.nio.file.Files.writeString(file, spec("registered", 3));
+        String[] again = CtlTest.streamtrain("ctl", "register", "--run", "registered", "--spec", file.toString(), "--bootstrap-servers",
+                bootstrap);
+        assertEquals("0", again[0]);
+        assertTrue(again[1].contains("registered already with this contract"), again[1]);
+        java.nio.file.Files.writeString(file, spec("registered", 5));
+        assertEquals("2", CtlTest.streamtrain("ctl", "register", "--run", "registered", "--spec", file.toString(), "--bootstrap-servers",
+                bootstrap)[0], "a run's contract does not change");
+
+        io.streamtrain.core.kafka.StartupException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                io.streamtrain.core.kafka.StartupException.class,
+                () -> new TrainerNode(RunSpecParser.parse(spec("registered", 4)), kafka.settings, TrainerOptions.defaults("n")).run());
+        assertEquals(2, refused.exitCode());
+        assertTrue(refused.getMessage().contains("maxEpochs 3 → 4"), refused.getMessage());
+
+        List<ConsumerRecord<byte[], byte[]>> source = kafka.readAll(Topics.checkpoints("registered-source"));
+        String topic = Topics.checkpoints("registered"); // made by the trainer that was refused (it sets the run's topics up first)
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            // the run's first checkpoint, forged: scored on another validation topic, it would fix that as the run's
+            copy(p, ofEpoch(source, 1), topic, "registered", m -> ((ObjectNode) m.get("spec").get("data")).put("validation",
+                    "trust.train"));
+            copy(p, ofEpoch(source, 1), topic, "registered", m -> ((ObjectNode) m.get("spec")).put("maxEpochs", 3));
+        }
+        evaluateUntil("registered", 2);
+        List<EvaluationRecord> records = evaluations("registered");
+        assertEquals(List.of("rejected", "evaluated"), records.stream().map(EvaluationRecord::status).toList(), records.toString());
+        assertTrue(records.get(0).explanation().contains("the spec registered for the run")
+                && records.get(0).explanation().contains("data.validation trust.validation → trust.train"), records.get(0).explanation());
+        String[] status = CtlTest.streamtrain("ctl", "status", "--run", "registered", "--bootstrap-servers", bootstrap);
+        assertTrue(status[1].contains("the run's contract: data.validation trust.validation"), status[1]);
+    }
+
     /** Runs an evaluator (a new instance each time: a restart) until the run has {@code records} evaluation records. */
     private static void evaluateUntil(String run, int records) throws Exception {
         EvaluatorService evaluator = new EvaluatorService(kafka.settings, List.of(run), run + "-ev");

@@ -50,6 +50,31 @@ public sealed interface ControlMessage {
     record Revoke(String run, String id, String time, String command, String source) implements ControlMessage {}
 
     /**
+     * Fix the run's contract before its first checkpoint: its validation data, model and
+     * stopping policy are those of {@code spec} ({@link io.streamtrain.core.spec.RunContract}).
+     * The run's first registration counts; the evaluator rejects checkpoints whose spec changes
+     * it, and a trainer started with such a spec exits 2. Without one, the run's first accepted
+     * checkpoint fixes the contract.
+     *
+     * @param spec the run spec, as the spec's JSON ({@code RunSpecParser.toJson})
+     */
+    record Register(String run, String id, String time, com.fasterxml.jackson.databind.JsonNode spec, String source)
+            implements ControlMessage {
+        /**
+         * The registered spec, checked as a spec file is.
+         *
+         * @throws io.streamtrain.core.spec.SpecException when it is not a valid spec, or is another run's
+         */
+        public io.streamtrain.core.spec.RunSpec runSpec() {
+            io.streamtrain.core.spec.RunSpec parsed = io.streamtrain.core.spec.RunSpecParser.parse(spec);
+            if (!parsed.run().equals(run)) {
+                throw new io.streamtrain.core.spec.SpecException("run", "the registered spec is run " + parsed.run() + "'s, not " + run + "'s");
+            }
+            return parsed;
+        }
+    }
+
+    /**
      * Publish a checkpoint now, mid-epoch: a snapshot of the current weights (the manifest's
      * {@code kind} is {@code snapshot}) that the evaluator scores, but
      * that a run never resumes from.

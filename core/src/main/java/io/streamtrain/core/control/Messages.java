@@ -28,6 +28,7 @@ public final class Messages {
     public static final String SET = "set";
     public static final String CHECKPOINT = "checkpoint";
     public static final String REVOKE = "revoke";
+    public static final String REGISTER = "register";
     public static final String ACK = "ack";
 
     private Messages() {}
@@ -81,6 +82,7 @@ public final class Messages {
             case SET -> ControlMessage.Set.class;
             case CHECKPOINT -> ControlMessage.Checkpoint.class;
             case REVOKE -> ControlMessage.Revoke.class;
+            case REGISTER -> ControlMessage.Register.class;
             case ACK -> ControlMessage.Ack.class;
             default -> null;
         };
@@ -125,6 +127,8 @@ public final class Messages {
             return CHECKPOINT;
         } else if (m instanceof ControlMessage.Revoke) {
             return REVOKE;
+        } else if (m instanceof ControlMessage.Register) {
+            return REGISTER;
         }
         return ACK;
     }

@@ -21,6 +21,8 @@ public enum Right {
     SET,
     /** A CHECKPOINT command (a mid-epoch snapshot). */
     CHECKPOINT,
+    /** A REGISTER: the spec that fixes a run's contract (validation data, model, stopping policy). */
+    REGISTER,
     /** A trainer's acknowledgement of a command (restarted trainers replay SETs from the step an acknowledgement names). */
     ACK,
     /** A checkpoint manifest (it names the payload's SHA-256, so the payload is covered too). */
@@ -31,7 +33,7 @@ public enum Right {
     SYNC;
 
     /** The rights of the three roles, the shorthands a trusted-keys file may use. */
-    public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT);
+    public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT, REGISTER);
     public static final Set<Right> EVALUATOR = EnumSet.of(STOP, EVALUATION);
     public static final Set<Right> TRAINER = EnumSet.of(ACK, MANIFEST, SYNC);
 
@@ -48,6 +50,8 @@ public enum Right {
             return SET; // revoking a SET changes settings as much as a SET does
         } else if (m instanceof io.streamtrain.core.control.ControlMessage.Checkpoint) {
             return CHECKPOINT;
+        } else if (m instanceof io.streamtrain.core.control.ControlMessage.Register) {
+            return REGISTER;
         }
         return ACK;
     }

@@ -1,25 +1,25 @@
-package io.streamtrain.evaluator;
+package io.streamtrain.core.spec;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.streamtrain.core.spec.RunSpec;
-import io.streamtrain.core.spec.RunSpecParser;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 
 /**
- * What a run's checkpoints may not change once the evaluator accepted one: the validation
- * data it is scored on, the model, and the stopping policy. A manifest carries the whole spec,
- * and anyone who may write the checkpoint topic writes manifests: without a fixed contract,
- * one forged manifest could move a run to another validation topic, or stop it at once.
+ * What a run's checkpoints may not change: the validation data it is scored on, the model, and
+ * the stopping policy. Fixed by the spec an operator registers for the run
+ * ({@code streamtrain ctl register}) or, without one, by the first checkpoint the evaluator
+ * accepted. A manifest carries the whole spec, and anyone who may write the checkpoint topic
+ * writes manifests: without a fixed contract, one forged manifest could move a run to another
+ * validation topic, or stop it at once.
  *
  * @param fixed those parts of the spec, as the spec's JSON names them
  */
-record RunContract(JsonNode fixed) {
+public record RunContract(JsonNode fixed) {
     /** The spec paths a contract fixes. */
     private static final List<String> PATHS = List.of("/data/validation", "/model", "/earlyStopping", "/maxEpochs");
 
-    static RunContract of(RunSpec spec) {
+    public static RunContract of(RunSpec spec) {
         JsonNode json = RunSpecParser.toJson(spec);
         com.fasterxml.jackson.databind.node.ObjectNode fixed = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
         for (String p : PATHS) {
@@ -33,7 +33,7 @@ record RunContract(JsonNode fixed) {
      *
      * @throws IllegalArgumentException when it lacks a fixed part, or a part is not of its kind
      */
-    static RunContract parse(JsonNode fixed) {
+    public static RunContract parse(JsonNode fixed) {
         if (fixed == null || !fixed.isObject()) {
             throw new IllegalArgumentException("a contract is a JSON object");
         }
@@ -59,7 +59,7 @@ record RunContract(JsonNode fixed) {
      * @return what {@code other} changes, leaf by leaf with its spec path ({@code data.validation a → b;
      *     earlyStopping.patience 10 → 0; maxEpochs 9 → 1}), or null if nothing
      */
-    String changedBy(RunContract other) {
+    public String changedBy(RunContract other) {
         List<String> changes = new ArrayList<>();
         diff("", fixed, other.fixed, changes);
         return changes.isEmpty() ? null : String.join("; ", changes);
