@@ -92,8 +92,23 @@ public final class LocalCommand implements Callable<Integer> {
                     + " '<format> <files> [options]' to load " + runSpec.data().train() + " (see streamtrain ingest --help)");
             return StartupException.BAD_CONFIGURATION;
         }
+        boolean signing = System.getenv(io.streamtrain.core.signing.Signing.KEY_ENV) != null
+                || System.getenv(io.streamtrain.core.signing.Signing.TRUSTED_ENV) != null;
+        if (signing && bootstrap != null) {
+            System.err.println("streamtrain local: " + io.streamtrain.core.signing.Signing.KEY_ENV + "/"
+                    + io.streamtrain.core.signing.Signing.TRUSTED_ENV + " are set, but local runs the trainers, the evaluator and"
+                    + " its STOPs with one environment, so one key would sign for every role. On a cluster that checks signatures,"
+                    + " start each role with its own key (streamtrain train, streamtrain evaluate); or unset them to try the run"
+                    + " on the embedded broker");
+            return StartupException.BAD_CONFIGURATION;
+        }
         if (!verbose) {
             Logs.quiet();
+        }
+        if (signing) {
+            out.println("streamtrain local: the embedded broker is private to this run: its processes neither sign nor check"
+                    + " signatures (" + io.streamtrain.core.signing.Signing.KEY_ENV + " and " + io.streamtrain.core.signing.Signing.TRUSTED_ENV
+                    + " are ignored)");
         }
         long started = System.nanoTime();
         LiveView view = new LiveView(out, LiveView.stdoutIsTerminal(), 10);

@@ -214,8 +214,10 @@ final class TrainerJvms implements AutoCloseable {
             // several nodes on one machine: each serves its metrics on a free port (it logs which)
             builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
             if (!kafkaEnvironment) {
-                // the embedded broker is plain and local: client settings meant for a real cluster do not apply
-                builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX));
+                // the embedded broker is plain and local: client settings and signing keys meant for a real cluster do not apply
+                // (the run's other roles here, in this JVM, neither sign nor check)
+                builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX)
+                        || k.equals(io.streamtrain.core.signing.Signing.KEY_ENV) || k.equals(io.streamtrain.core.signing.Signing.TRUSTED_ENV));
             }
             process = builder.start();
             // completed by the JDK's process reaper as soon as the child is gone

@@ -65,6 +65,36 @@ class LocalTest {
         }
     }
 
+    /**
+     * With an operator's signing variables exported (as someone who steers a signed cluster
+     * has them), local still trains on its private embedded broker, saying it ignores them;
+     * on a cluster it refuses at once, since one environment would sign for every role.
+     */
+    @Test
+    void signingVariablesAreIgnoredOnTheEmbeddedBrokerAndRefusedOnACluster(@TempDir Path dir) throws Exception {
+        assertEquals("0", CtlTest.streamtrain("keys", "new", "alice", "--may", "operator", "--dir", dir.resolve("keys").toString())[0]);
+        java.util.Map<String, String> env = java.util.Map.of("STREAMTRAIN_SIGNING_KEY", dir.resolve("keys").resolve("alice.key").toString(),
+                "STREAMTRAIN_TRUSTED_KEYS", dir.resolve("keys").resolve("trusted-keys").toString());
+        StringBuilder csv = new StringBuilder("a,b,c,d,y\n");
+        for (int i = 0; i < 120; i++) {
+            csv.append(String.format(java.util.Locale.ROOT, "%d,%d,0,0,%d%n", i % 3, -(i % 3), i % 3));
+        }
+        Path data = Files.writeString(dir.resolve("data.csv"), csv);
+        Path spec = Files.writeString(dir.resolve("run.yaml"), spec("local-signed", "signed.train", "signed.validation", 1));
+        try (ServiceProcess local = new ServiceProcess("io.streamtrain.cli.Streamtrain", java.util.List.of("local", "--spec", spec.toString(),
+                "--nodes", "1", "--ingest", "csv " + data + " --label y --validation-fraction 0.2", "--report-dir",
+                dir.resolve("runs").toString()), env)) {
+            assertEquals(0, local.awaitExit(240), local.output());
+            assertTrue(local.output().contains("neither sign nor check signatures"), local.output());
+            assertTrue(local.output().contains("run local-signed finished after 3 epochs"), local.output());
+        }
+        try (ServiceProcess cluster = new ServiceProcess("io.streamtrain.cli.Streamtrain", java.util.List.of("local", "--spec",
+                spec.toString(), "--nodes", "1", "--bootstrap-servers", "127.0.0.1:9"), env)) {
+            assertEquals(2, cluster.awaitExit(60), cluster.output());
+            assertTrue(cluster.output().contains("one key would sign for every role"), cluster.output());
+        }
+    }
+
     @Test
     void optionsThatCannotWorkAreRefusedBeforeAnythingStarts(@TempDir Path dir) throws Exception {
         Path spec = Files.writeString(dir.resolve("run.yaml"), spec("local-empty", "e.train", "e.validation"));
