@@ -116,7 +116,13 @@ class DeployManifestsTest {
 
                 String container = containerRunning(job, TRAINER_MAIN).path("name").asText();
                 boolean failsOnBadConfig = false;
+                boolean ignoresDisruption = false;
                 for (JsonNode rule : spec.at("/podFailurePolicy/rules")) {
+                    for (JsonNode condition : rule.path("onPodConditions")) {
+                        // an evicted, preempted or drained trainer (exit 143 after SIGTERM) did not fail: it is not counted
+                        ignoresDisruption |= "Ignore".equals(rule.path("action").asText())
+                                && "DisruptionTarget".equals(condition.path("type").asText());
+                    }
                     JsonNode codes = rule.path("onExitCodes");
                     if ("FailJob".equals(rule.path("action").asText()) && "In".equals(codes.path("operator").asText())
                             && container.equals(codes.path("containerName").asText())) {
@@ -132,6 +138,8 @@ class DeployManifestsTest {
                 }
                 assertTrue(failsOnBadConfig, where + ": a podFailurePolicy rule fails the Job on exit code "
                         + StartupException.BAD_CONFIGURATION + " of container " + container);
+                assertTrue(ignoresDisruption, where + ": a podFailurePolicy rule ignores pods ended by a disruption (DisruptionTarget),"
+                        + " so an evicted trainer does not count against backoffLimit");
 
                 JsonNode pdb = k.get("PodDisruptionBudget", job.at("/metadata/name").asText());
                 assertEquals(spec.path("parallelism").asInt(), pdb.at("/spec/minAvailable").asInt(),

@@ -87,9 +87,13 @@ final class CheckpointHandler {
             accept(r);
         } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | CommitFailedException e) {
             throw e;
-        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-            // an Error too: one record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the
-            // evaluator and every run it serves; its offset is committed with the rejection, so a restart does not meet it again
+        } catch (RuntimeException | Error e) {
+            if (e instanceof VirtualMachineError && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError)) {
+                throw e; // the JVM itself is broken (InternalError, UnknownError): nothing here can go on
+            }
+            // an Error too (out of memory, stack overflow, a class that fails to load or initialize for this record's content): one
+            // record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the evaluator and every run it
+            // serves; its offset is committed with the rejection, so a restart does not meet it again
             String run = Topics.runOfCheckpoints(r.topic());
             log.error("run {}: record {}@{} of {} could not be evaluated: {}", run, r.partition(), r.offset(), r.topic(),
                     Logs.escape(e.toString()), e);
@@ -269,7 +273,7 @@ final class CheckpointHandler {
 
     /** A checkpoint not to evaluate: only the consumer offset moves past it. */
     private void skip(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
-        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, m.checkpointId(), m.epoch(),
+        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, Logs.escape(m.checkpointId()), m.epoch(),
                 state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
         state.committedMetadata = producer.commit(partition(r), next(r), null, List.of(), state.committedMetadata);
     }
@@ -284,7 +288,7 @@ final class CheckpointHandler {
         EvaluationRecord e = rejection.evaluation();
         String prefix = "checkpoint " + e.checkpointId() + " rejected: ";
         // an assembler's reason already says which checkpoint was rejected
-        log.warn("run {}: {}{}", e.run(), e.explanation().startsWith(prefix) ? "" : prefix, Logs.escape(e.explanation()));
+        log.warn("run {}: {}{}", e.run(), e.explanation().startsWith(prefix) ? "" : Logs.escape(prefix), Logs.escape(e.explanation()));
         runTopics.accept(e.run(), null);
         commit(r, state, rejection);
         events.rejected(e.run(), rejection.rejection());

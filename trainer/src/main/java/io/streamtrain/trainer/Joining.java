@@ -129,7 +129,7 @@ final class Joining {
         if (System.nanoTime() - membersLoggedAt > TimeUnit.SECONDS.toNanos(10)) {
             membersLoggedAt = System.nanoTime();
             log.info("waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}", spec.sync().minNodes(),
-                    syncLog.members(generation()));
+                    io.streamtrain.core.logging.Logs.escape(String.valueOf(syncLog.members(generation()))));
         }
         sync.poll(Duration.ofMillis(100));
         return Step.AWAITING_MEMBERS;

@@ -407,10 +407,10 @@ final class NodeLoop {
         }
         switch (roundWait.after(System.nanoTime(), commands.paused())) {
             case GIVE_UP -> throw new IllegalStateException("round " + round + " did not close within " + roundWait.giveUpSeconds()
-                    + " s; still missing partitions (partition=node) " + syncLog.missing() + ". A restart resumes from the last closed round");
+                    + " s; still missing partitions (partition=node) " + escape(String.valueOf(syncLog.missing())) + ". A restart resumes from the last closed round");
             case STRAGGLER -> log.warn("round {} has waited {} s for partitions (partition=node) {}: {}. A node that died leaves"
                     + " the group within its session timeout, one whose training hangs within sync.timeoutSeconds; its partitions then go"
-                    + " to the others", round, roundWait.waitedNanos(System.nanoTime()) / 1_000_000_000L, syncLog.missing(),
+                    + " to the others", round, roundWait.waitedNanos(System.nanoTime()) / 1_000_000_000L, escape(String.valueOf(syncLog.missing())),
                     spec.data().continuous() ? "their node waits for records to be produced on them (its log says `window N waits for"
                             + " data`), or is a straggler" : "a straggler");
             case WAIT -> { }

@@ -238,11 +238,11 @@ public final class TrainerNode implements AutoCloseable {
     private Start resumeFrom(Checkpoint latest) {
         CheckpointManifest m = latest.manifest();
         if (RunChecks.requireSameModel(spec, m)) {
-            log.warn("the spec differs from the one checkpoint {} was trained with; continuing with the new one", m.checkpointId());
+            log.warn("the spec differs from the one checkpoint {} was trained with; continuing with the new one", escape(m.checkpointId()));
         }
         int generation = m.sync() == null ? -1 : m.sync().generation();
         long syncFrom = m.sync() == null ? -1 : m.sync().offset();
-        log.info("resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it", spec.run(), m.checkpointId(),
+        log.info("resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it", spec.run(), escape(m.checkpointId()),
                 m.epoch(), m.step());
         // a checkpoint's offsets are the epoch it ended: the same plan again, or the window before the next
         EpochPlan next = EpochPlan.of(spec.data().train(), m.offsets()).windowed(spec.data().windowRecords()).next();

@@ -103,7 +103,7 @@ public final class CheckpointAssembler {
             try {
                 payload = sources.read(m.payload().uri(), m.payload().size());
             } catch (IOException e) {
-                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + m.payload().uri() + " is not read: "
+                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + io.streamtrain.core.logging.Logs.escape(m.payload().uri()) + " is not read: "
                         + e.getMessage(), true);
             }
         }

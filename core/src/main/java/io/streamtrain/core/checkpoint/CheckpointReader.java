@@ -63,7 +63,7 @@ public final class CheckpointReader {
                         latest = c;
                     }
                 } catch (CheckpointRejectedException e) {
-                    log.warn("{}; skipping it", e.getMessage());
+                    log.warn("{}; skipping it", io.streamtrain.core.logging.Logs.escape(e.getMessage()));
                 }
             }
         }

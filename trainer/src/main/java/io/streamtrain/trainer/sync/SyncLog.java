@@ -1,5 +1,7 @@
 package io.streamtrain.trainer.sync;
 
+import static io.streamtrain.core.logging.Logs.escape;
+
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.trainer.feed.EpochPlan;
@@ -182,7 +184,7 @@ public final class SyncLog {
         if (m instanceof SyncMessage.Join j) {
             boolean recreated = j.generation() <= generation && previous >= 0 && timestamp - previous > GROUP_RECREATED_GAP_MILLIS;
             if (j.generation() < generation && !recreated) {
-                log.debug("stale join of generation {} from {} (now {})", j.generation(), j.node(), generation);
+                log.debug("stale join of generation {} from {} (now {})", j.generation(), escape(j.node()), generation);
                 return null;
             }
             if (recreated) {
@@ -216,11 +218,11 @@ public final class SyncLog {
         }
         SyncMessage.Contribution c = (SyncMessage.Contribution) m;
         if (c.generation() != generation) {
-            log.debug("stale contribution of generation {} from {} (now {})", c.generation(), c.node(), generation);
+            log.debug("stale contribution of generation {} from {} (now {})", c.generation(), escape(c.node()), generation);
             return null;
         }
         if (c.round() != lastClosed.round() + 1 || c.epoch() != lastClosed.epoch() + 1 || lastClosed.plan() == null) {
-            log.warn("ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})", c.node(), c.round(),
+            log.warn("ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})", escape(c.node()), c.round(),
                     c.epoch(), lastClosed.round() + 1, lastClosed.epoch() + 1);
             return null;
         }
@@ -229,7 +231,7 @@ public final class SyncLog {
             if (!covered.add(r.partition()) || !lastClosed.plan().ranges().containsKey(r.partition())
                     || r.from() != lastClosed.positions().get(r.partition())) {
                 log.warn("ignoring a contribution of {} to round {}: partition {} from {} is already covered, not in the plan,"
-                        + " or not where the round started", c.node(), c.round(), r.partition(), r.from());
+                        + " or not where the round started", escape(c.node()), c.round(), r.partition(), r.from());
                 return null;
             }
         }
