@@ -279,6 +279,28 @@ class UntrustedTopicsTest {
         assertTrue(status[1].contains("the run's contract: data.validation trust.validation"), status[1]);
     }
 
+    /**
+     * A 2 KB manifest naming a model of 400 M parameters ({@code hidden: [20000, 20000]}) once
+     * cost the evaluator 1.5 GB before anything was checked: now its payload, which holds a
+     * small model, cannot hold what its spec names, and it is rejected before the model is built.
+     */
+    @Test
+    void aForgedManifestNamingAHugeModelIsRejectedBeforeTheModelIsBuilt() throws Exception {
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("huge-source", 1)), kafka.settings, TrainerOptions.defaults("n")).run());
+        List<ConsumerRecord<byte[], byte[]>> source = kafka.readAll(Topics.checkpoints("huge-source"));
+        String topic = Topics.checkpoints("huge");
+        kafka.createTopic(topic, 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            copy(p, ofEpoch(source, 1), topic, "huge", m -> ((ObjectNode) m.get("spec").get("model")).putArray("hidden").add(20000).add(20000));
+        }
+        evaluateUntil("huge", 1);
+        EvaluationRecord rejected = evaluations("huge").get(0);
+        assertEquals(EvaluationRecord.REJECTED, rejected.status());
+        assertTrue(rejected.explanation().contains("at least 400") && rejected.explanation().contains("the model is not built"),
+                rejected.explanation());
+    }
+
     /** Runs an evaluator (a new instance each time: a restart) until the run has {@code records} evaluation records. */
     private static void evaluateUntil(String run, int records) throws Exception {
         EvaluatorService evaluator = new EvaluatorService(kafka.settings, List.of(run), run + "-ev");

@@ -106,6 +106,7 @@ public final class CheckpointCodec {
         if (!hash.equals(m.payload().sha256())) {
             throw new CheckpointRejectedException(id, "SHA-256 mismatch: payload " + hash + ", manifest " + m.payload().sha256());
         }
+        requirePayloadHoldsTheModel(m, payload.length);
         var doc = Checkpoint.decode(id, payload);
         for (CheckpointManifest.ParameterInfo p : m.parameters()) {
             var t = doc.tensor(p.name());
@@ -114,6 +115,26 @@ public final class CheckpointCodec {
             }
         }
         return new Checkpoint(m, doc);
+    }
+
+    /**
+     * Refuses a manifest whose spec names a model larger than its payload can hold (two bytes a
+     * value at the least: bfloat16), before anyone builds that model: the payload is bounded by
+     * what was really read, the spec is a few bytes anyone who may write the topic can forge.
+     * A spec that does not parse is left to the caller, which says so.
+     */
+    static void requirePayloadHoldsTheModel(CheckpointManifest m, long payloadBytes) throws CheckpointRejectedException {
+        io.streamtrain.core.spec.ModelSpec model;
+        try {
+            model = m.runSpec().model();
+        } catch (RuntimeException e) {
+            return;
+        }
+        long least = model.parametersAtLeastSaturated();
+        if (least > payloadBytes / 2) {
+            throw new CheckpointRejectedException(m.checkpointId(), "its spec's model has at least " + least + " parameters, more than its "
+                    + payloadBytes + "-byte payload can hold: a forged or corrupt manifest (the model is not built)");
+        }
     }
 
     static String header(Headers headers, String name) {

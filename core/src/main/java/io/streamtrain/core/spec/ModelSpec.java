@@ -92,6 +92,53 @@ public record ModelSpec(
         return classes > 0;
     }
 
+    /**
+     * At least how many parameters the model has, from the spec alone (no model is built): its
+     * weight matrices and embeddings, without biases and norms. A checkpoint whose payload holds
+     * fewer values than this was not trained with this spec: a reader refuses it before it
+     * builds the model, so a forged spec cannot make it allocate a huge one (saturates at
+     * {@link Long#MAX_VALUE}).
+     */
+    public long parametersAtLeast() {
+        long n;
+        long in;
+        if (CAUSAL_LM.equals(type)) {
+            long width = transformer.width();
+            n = Math.addExact(Math.multiplyExact((long) classes, width), Math.multiplyExact((long) transformer.context(), width));
+            long perLayer = Math.addExact(Math.multiplyExact(4, Math.multiplyExact(width, width)),
+                    Math.multiplyExact(2, Math.multiplyExact(width, (long) transformer.mlpWidth())));
+            n = Math.addExact(n, Math.multiplyExact((long) transformer.layers(), perLayer));
+            return transformer.tieEmbeddings() ? n : Math.addExact(n, Math.multiplyExact(width, (long) classes));
+        }
+        if (CNN.equals(type)) {
+            n = 0;
+            long channelsIn = conv.inputShape().get(0);
+            for (int c : conv.channels()) {
+                n = Math.addExact(n, Math.multiplyExact(Math.multiplyExact((long) conv.kernel() * conv.kernel(), channelsIn), c));
+                channelsIn = c;
+            }
+            List<Integer> out = conv.outputShape();
+            in = Math.multiplyExact(Math.multiplyExact((long) out.get(0), out.get(1)), out.get(2));
+        } else {
+            n = 0;
+            in = inputs;
+        }
+        for (int width : hidden) {
+            n = Math.addExact(n, Math.multiplyExact(in, width));
+            in = width;
+        }
+        return Math.addExact(n, Math.multiplyExact(in, (long) outputWidth()));
+    }
+
+    /** {@link #parametersAtLeast()}, or {@link Long#MAX_VALUE} when it does not fit in a long. */
+    public long parametersAtLeastSaturated() {
+        try {
+            return parametersAtLeast();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
     /** Width of the last layer: the class scores or the regression targets. */
     public int outputWidth() {
         return classification() ? classes : outputs;

@@ -20,6 +20,7 @@ import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.model.ModelFactory;
 import io.streamtrain.core.model.Weights;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.trainer.TestSpecs;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -57,6 +58,24 @@ class ModelTypesTest {
     }
 
     // ---------------------------------------------------------------- shapes
+
+    /**
+     * What a reader checks a forged spec with before building its model: the spec's lower bound
+     * on the parameter count never exceeds the model built (or a genuine checkpoint would be
+     * refused), and is close to it (or it would catch nothing).
+     */
+    @Test
+    void theSpecsLowerBoundOnItsParametersHoldsForEveryModelType() {
+        for (RunSpec spec : List.of(TinyModels.cnn(0, ""), TinyModels.lm(0, false, ""), TinyModels.lm(0, true, ""),
+                TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.1), io.streamtrain.core.spec.RegularizationSpec.NONE, 1))) {
+            try (ModelState state = ModelState.initialize(spec, engine)) {
+                long built = state.parameterArrays().values().stream().mapToLong(a -> a.getShape().size()).sum();
+                long least = spec.model().parametersAtLeast();
+                assertTrue(least <= built, spec.model().type() + ": " + least + " > " + built);
+                assertTrue(least >= 0.6 * built, spec.model().type() + ": " + least + " is far below " + built);
+            }
+        }
+    }
 
     @Test
     void cnnTakesFlatImagesAndScoresTheClasses() {
