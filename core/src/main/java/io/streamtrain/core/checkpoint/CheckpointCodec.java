@@ -106,8 +106,8 @@ public final class CheckpointCodec {
         if (!hash.equals(m.payload().sha256())) {
             throw new CheckpointRejectedException(id, "SHA-256 mismatch: payload " + hash + ", manifest " + m.payload().sha256());
         }
-        requirePayloadHoldsTheModel(m, payload.length);
         var doc = Checkpoint.decode(id, payload);
+        requirePayloadHoldsTheModel(m, payload.length);
         for (CheckpointManifest.ParameterInfo p : m.parameters()) {
             var t = doc.tensor(p.name());
             if (t == null || !Arrays.equals(t.shape(), p.shape()) || !t.dtype().name().equals(p.dtype())) {
