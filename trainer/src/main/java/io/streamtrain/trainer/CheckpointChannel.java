@@ -52,12 +52,27 @@ final class CheckpointChannel implements Checkpoints {
         this.stopping = stopping;
     }
 
+    /** The spec registered for the run, if any: a checkpoint that does not keep it is not the run's (see {@link #latest()}). */
+    private RunSpec registered;
+
+    /** The run's registration ({@code ctl register}), read from its control topic before the first {@link #latest()}. */
+    void registered(RunSpec spec) {
+        this.registered = spec;
+    }
+
+    /**
+     * The run's latest checkpoint. With a registration, a manifest whose spec changes the
+     * registered contract, data or model is skipped (and said): the evaluator rejects it too,
+     * and without signatures anyone who may write the topic could write one of a higher epoch,
+     * which would otherwise make every start of the run refuse it for good.
+     */
     @Override
     public Optional<Checkpoint> latest() {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             // its own store, and those the operator named for every process
             return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing());
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing(),
+                    m -> registered == null ? null : RunChecks.breaksRegistration(registered, m));
         }
     }
 

@@ -163,6 +163,11 @@ final class Commands {
                 escape(register.id()));
     }
 
+    /** The spec of the run's first valid registration, once {@link #replay} has read it. */
+    Optional<RunSpec> registeredSpec() {
+        return Optional.ofNullable(registration).map(ControlMessage.Register::runSpec);
+    }
+
     private static String noSuchSet(ControlMessage.Revoke revoke) {
         return "refused: no SET " + revoke.command() + " was applied in this run (it was refused, or is another run's)";
     }

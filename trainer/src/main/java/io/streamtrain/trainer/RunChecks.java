@@ -45,6 +45,27 @@ final class RunChecks {
         return !previous.equals(spec);
     }
 
+    /**
+     * Why a checkpoint cannot be one of a registered run's: its spec does not parse, or it
+     * changes the registered contract, the train topic or the model; null when it keeps them.
+     */
+    static String breaksRegistration(RunSpec registered, CheckpointManifest m) {
+        RunSpec spec;
+        try {
+            spec = m.runSpec();
+        } catch (RuntimeException e) {
+            return "its spec does not parse (" + e.getMessage() + ")";
+        }
+        String changed = io.streamtrain.core.spec.RunContract.of(registered).changedBy(io.streamtrain.core.spec.RunContract.of(spec));
+        if (changed != null) {
+            return "its spec changes the run's registered contract: " + changed;
+        }
+        if (!registered.data().train().equals(spec.data().train())) {
+            return "its spec names train topic " + spec.data().train() + ", the registered spec " + registered.data().train();
+        }
+        return null;
+    }
+
     /** A first epoch in which every record was rejected means the spec does not fit the data. */
     static void requireSomethingTrained(RunSpec spec, RoundState closed, String dlqTopic) {
         RoundSums s = closed.epochSums();

@@ -154,6 +154,7 @@ public final class TrainerNode implements AutoCloseable {
                         escape(s.source()), escape(s.reason()), escape(s.explanation()));
                 return Outcome.STOPPED;
             }
+            commands.registeredSpec().ifPresent(checkpoints::registered);
             control.start();
             commands.unanswered().forEach(refused -> control.acknowledge(refused.id(), 0, refused.outcome()));
             listeners.forEach(l -> l.onPaused(commands.paused()));

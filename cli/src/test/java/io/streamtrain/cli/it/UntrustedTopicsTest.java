@@ -280,6 +280,33 @@ class UntrustedTopicsTest {
     }
 
     /**
+     * Without signatures anyone who may write a run's checkpoint topic can write a manifest of a
+     * higher epoch naming another model, and every start of the run would refuse it for good
+     * (exit 2: "checkpoints of a different model"). With the run registered, its trainers skip a
+     * manifest that breaks the registration, say so, and train.
+     */
+    @Test
+    void aRegisteredRunsTrainersSkipAForgedManifestThatBreaksTheRegistration() throws Exception {
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("skip-source", 1)), kafka.settings, TrainerOptions.defaults("n")).run());
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("reg-skip", ".yaml");
+        java.nio.file.Files.writeString(file, spec("reg-skip", 1));
+        assertEquals("0", CtlTest.streamtrain("ctl", "register", "--run", "reg-skip", "--spec", file.toString(), "--bootstrap-servers",
+                kafka.broker.bootstrapServers())[0]);
+        String topic = Topics.checkpoints("reg-skip");
+        kafka.createTopic(topic, 1);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            copy(p, ofEpoch(kafka.readAll(Topics.checkpoints("skip-source")), 1), topic, "reg-skip", m -> {
+                m.put("epoch", 99);
+                ((ObjectNode) m.get("spec").get("model")).putArray("hidden").add(17);
+            });
+        }
+        assertEquals(TrainerNode.Outcome.FINISHED,
+                new TrainerNode(RunSpecParser.parse(spec("reg-skip", 1)), kafka.settings, TrainerOptions.defaults("n")).run(),
+                "the forged manifest is not the run's: the run trains");
+    }
+
+    /**
      * A 2 KB manifest naming a model of 400 M parameters ({@code hidden: [20000, 20000]}) once
      * cost the evaluator 1.5 GB before anything was checked: now its payload, which holds a
      * small model, cannot hold what its spec names, and it is rejected before the model is built.

@@ -41,6 +41,14 @@ public final class CheckpointReader {
     /** @param signing with signatures checked, a manifest not signed by a key trusted with manifests is skipped */
     public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources,
             Signing signing) {
+        return latest(consumer, topic, timeout, sources, signing, m -> null);
+    }
+
+    /**
+     * @param refusal why a verified manifest is not one of the run's own (it is skipped, and the reason logged), or null when it is
+     */
+    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources,
+            Signing signing, java.util.function.Function<CheckpointManifest, String> refusal) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Optional.empty();
@@ -59,7 +67,12 @@ public final class CheckpointReader {
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                 try {
                     Checkpoint c = assembler.accept(r);
-                    if (c != null && !c.manifest().snapshot() && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
+                    String refused = c == null ? null : refusal.apply(c.manifest());
+                    if (refused != null) {
+                        log.warn("checkpoint {} at offset {} of {}: {}; skipping it", io.streamtrain.core.logging.Logs.escape(
+                                c.manifest().checkpointId()), r.offset(), topic, io.streamtrain.core.logging.Logs.escape(refused));
+                    } else if (c != null && !c.manifest().snapshot()
+                            && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
                         latest = c;
                     }
                 } catch (CheckpointRejectedException e) {
