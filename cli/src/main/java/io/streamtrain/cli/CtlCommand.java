@@ -397,7 +397,9 @@ public final class CtlCommand {
                     Verdict v = verdicts.get(m);
                     out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
                             esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values())
-                                    : m instanceof ControlMessage.Revoke r ? " of SET " + esc(r.command()) : "",
+                                    : m instanceof ControlMessage.Revoke r ? " of SET " + esc(r.command())
+                                    : m instanceof ControlMessage.Rollback r ? " to checkpoint " + esc(r.checkpointId()) + " (" + esc(r.reason()) + ")"
+                                    : "",
                             !v.accepted() ? "refused, not acted on: " + v.refusal()
                                     : m instanceof ControlMessage.Register reg ? registered(reg, control) : acks(control, m.id()));
                 }
@@ -501,6 +503,8 @@ public final class CtlCommand {
         } else if (m instanceof ControlMessage.Set s) {
             return s.source();
         } else if (m instanceof ControlMessage.Register r) {
+            return r.source();
+        } else if (m instanceof ControlMessage.Rollback r) {
             return r.source();
         }
         return "?";

@@ -79,7 +79,7 @@ public final class MetricCatalogue {
             trainer("streamtrain_trainer_dlq_records_total", Type.COUNTER, "records sent to the DLQ",
                     "reason", "decode", "shape", "dtype", "non-finite", "label"),
             trainer("streamtrain_trainer_control_commands_total", Type.COUNTER, "control commands applied",
-                    "command", "stop", "pause", "resume", "set", "revoke", "checkpoint"),
+                    "command", "stop", "pause", "resume", "set", "revoke", "checkpoint", "rollback"),
             trainer("streamtrain_trainer_control_ignored_total", Type.COUNTER, "malformed or unknown control messages"),
             trainer("streamtrain_trainer_control_refused_total", Type.COUNTER, "control messages refused for their signature"),
             trainer("streamtrain_trainer_sync_refused_total", Type.COUNTER, "sync records refused for their signature"),

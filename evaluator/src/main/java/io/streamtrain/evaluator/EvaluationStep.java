@@ -141,6 +141,11 @@ final class EvaluationStep {
             explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run " + state.run
                     + "` takes them up again";
         }
+        // the first degrading window returns the trainers to the promoted model (not repeated while the run stays degrading)
+        boolean rollback = degrading && !degrading(before) && spec.evaluation().rollsBackOnDegrade() && best != null;
+        if (rollback) {
+            explanation += "; the trainers go back to window " + best.epoch() + "'s weights (evaluation.onDegrade: rollback)";
+        }
         String decision = promoted ? EvaluationRecord.PROMOTE : degrading ? EvaluationRecord.DEGRADING : EvaluationRecord.CONTINUE;
         EvaluationRecord record = EvaluationRecord.window(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
                 d.waitCount(), d.patienceLeft(), decision, degrading ? d.reason().code() : null, explanation, scored.seconds(), state.plan)
@@ -154,6 +159,10 @@ final class EvaluationStep {
         if (pause) {
             others.add(new ProducerRecord<>(Topics.control(state.run),
                     Messages.encode(new ControlMessage.Pause(state.run, Messages.newId(), Messages.now(), "evaluator"))));
+        }
+        if (rollback) {
+            others.add(new ProducerRecord<>(Topics.control(state.run), Messages.encode(new ControlMessage.Rollback(state.run,
+                    Messages.newId(), Messages.now(), best.checkpointId(), "degrading: " + d.reason().code(), "evaluator"))));
         }
         return new Outcome(record, Optional.empty(), others, null, counted);
     }

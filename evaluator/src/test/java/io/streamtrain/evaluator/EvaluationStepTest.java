@@ -160,6 +160,23 @@ class EvaluationStepTest {
     }
 
     @Test
+    void onDegradeRollbackSendsTheTrainersBackToThePromotedModelAtTheFirstDegradingWindowOnly() {
+        List<String> rollbacks = new ArrayList<>();
+        List<Outcome> outcomes = windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: rollback }", 0.5, 0.6, 0.7, 0.4, 0.8);
+        for (Outcome o : outcomes) {
+            for (ProducerRecord<byte[], byte[]> p : o.others()) {
+                if (p.topic().equals(Topics.control(RUN))) {
+                    ControlMessage.Rollback r = assertInstanceOf(ControlMessage.Rollback.class, decodeControl(p.value()));
+                    assertEquals("evaluator", r.source());
+                    assertEquals(o.evaluation().best().checkpointId(), r.checkpointId(), "back to the promoted model");
+                    rollbacks.add(o.evaluation().epoch() + "->" + o.evaluation().best().epoch());
+                }
+            }
+        }
+        assertEquals(List.of("2->1", "5->4"), rollbacks, "degrading at 2 (back to 1), promoted at 4, degrading again at 5 (back to 4)");
+    }
+
+    @Test
     void reachingTheGoalIsNoDeclineAndADivergingWindowIsNeverPromoted() {
         assertEquals(List.of("promote", "continue"), decisions(windows("earlyStopping: { stoppingThreshold: 0.1, minDelta: 0.02,"
                 + " patience: 5 }\nevaluation: { onDegrade: pause }", 0.11, 0.099)),

@@ -76,6 +76,15 @@ final class CheckpointChannel implements Checkpoints {
         }
     }
 
+    @Override
+    public Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException {
+        try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
+            RunCheckpoints.Listing listing = RunCheckpoints.list(reader, spec.run(), NodePorts.READ_TIMEOUT, message -> { }, kafka.signing());
+            return RunCheckpoints.assemble(reader, listing, checkpointId, NodePorts.READ_TIMEOUT,
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing());
+        }
+    }
+
     /**
      * The weights {@code init.from} names: a file, or a checkpoint of another run read from its
      * topic now (so {@code run:NAME} is that run's latest checkpoint when this run first starts).

@@ -15,6 +15,13 @@ interface Checkpoints extends AutoCloseable {
     /** The run's latest verified epoch checkpoint, if any. */
     Optional<Checkpoint> latest();
 
+    /**
+     * One of the run's checkpoints, by id, verified (a ROLLBACK's target).
+     *
+     * @throws io.streamtrain.core.checkpoint.CheckpointRejectedException when it is not there or does not verify
+     */
+    Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException;
+
     /** Takes over publishing (fencing the previous publisher and settling its open transaction). */
     void openPublisher();
 

@@ -53,6 +53,8 @@ final class Commands {
     private final RunSpec spec;
     /** The run's first registration on its control topic, if it has one. */
     private ControlMessage.Register registration;
+    /** The ROLLBACK not yet acknowledged as carried out (the latest supersedes the ones before), or null. */
+    private ControlMessage.Rollback rollback;
 
     Commands(RunSpec spec) {
         this.spec = spec;
@@ -105,6 +107,9 @@ final class Commands {
                 paused = true;
             } else if (m instanceof ControlMessage.Resume) {
                 paused = false;
+            } else if (m instanceof ControlMessage.Rollback r) {
+                // carried out once: one the history acknowledges is done; the latest still open is this node's to carry out
+                rollback = answered.contains(r.id()) ? null : r;
             } else if (m instanceof ControlMessage.Register register && registration == null) {
                 requireRegistered(register);
             } else if (m instanceof ControlMessage.Set set && failed.containsKey(set.id())) {
@@ -161,6 +166,18 @@ final class Commands {
         }
         log.info("run {} was registered by {} (REGISTER {}); this node's spec keeps its contract", spec.run(), escape(register.source()),
                 escape(register.id()));
+    }
+
+    /** The ROLLBACK to carry out, if one is open. */
+    Optional<ControlMessage.Rollback> rollback() {
+        return Optional.ofNullable(rollback);
+    }
+
+    /** The open ROLLBACK {@code id} was carried out, or refused: no node carries it out again. */
+    void rolledBack(String id) {
+        if (rollback != null && rollback.id().equals(id)) {
+            rollback = null;
+        }
     }
 
     /** The spec of the run's first valid registration, once {@link #replay} has read it. */
@@ -239,6 +256,11 @@ final class Commands {
                 outcome = noSuchSet(revoke);
                 log.warn("REVOKE {} refused: {}", escape(revoke.id()), escape(outcome));
             }
+        } else if (m instanceof ControlMessage.Rollback r) {
+            rollback = r; // carried out at a round (see NodeLoop), and acknowledged then
+            log.info("ROLLBACK {} to checkpoint {} ({}): the owner of partition 0 hands that state in at its next round",
+                    escape(r.id()), escape(r.checkpointId()), escape(r.reason()));
+            return Optional.empty();
         } else if (m instanceof ControlMessage.Set set) {
             try {
                 settings.add(set.id(), step, set.values());

@@ -381,11 +381,57 @@ final class NodeLoop {
     }
 
     private void contribute(FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
+        payload = withRollback(payload);
         SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
                 round, end.epoch(), steps, ranges, sums.withSync(0, lastRoundWaitSeconds), null);
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;
+    }
+
+    /**
+     * An open ROLLBACK is the owner of partition 0's to carry out: it hands the target
+     * checkpoint's state in instead of its own, marked, and the round's state becomes it on
+     * every node ({@link io.streamtrain.trainer.sync.Combiner#RESET_KEY}); the round's records
+     * still count. A target that cannot be read is refused in the acknowledgement.
+     */
+    private byte[] withRollback(byte[] payload) {
+        Optional<ControlMessage.Rollback> open = commands.rollback();
+        if (open.isEmpty() || !ownsPartitionZero()) {
+            return payload;
+        }
+        ControlMessage.Rollback r = open.get();
+        io.streamtrain.core.checkpoint.Checkpoint target;
+        try {
+            target = ports.checkpoints().find(r.checkpointId());
+        } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
+            log.warn("ROLLBACK {} refused: checkpoint {} cannot be read: {}", escape(r.id()), escape(r.checkpointId()),
+                    escape(e.getMessage()));
+            commands.rolledBack(r.id());
+            emit(l -> l.onCommand("rollback", false));
+            control.acknowledge(r.id(), state.step(), "refused: checkpoint " + r.checkpointId() + " cannot be read: " + e.getMessage());
+            return payload;
+        }
+        log.info("ROLLBACK {}: handing in checkpoint {}'s state (epoch {}) as this node's share of round {}", escape(r.id()),
+                escape(r.checkpointId()), target.manifest().epoch(), round);
+        return io.streamtrain.core.codec.SafeTensors.write(new ArrayList<>(target.payload().tensors().values()),
+                java.util.Map.of(io.streamtrain.trainer.sync.Combiner.RESET_KEY, r.id()));
+    }
+
+    /** A closed round that carried out the open ROLLBACK: it is done; its owner of partition 0 says so. */
+    private void noteRollback(RoundState closed) {
+        String reset = closed.state() == null ? null : closed.state().metadata().get(io.streamtrain.trainer.sync.Combiner.RESET_KEY);
+        Optional<ControlMessage.Rollback> open = commands.rollback();
+        if (reset == null || open.isEmpty() || !open.get().id().equals(reset)) {
+            return;
+        }
+        commands.rolledBack(reset);
+        log.info("ROLLBACK {}: round {} (step {}) holds checkpoint {}'s state; training goes on from it", escape(reset), closed.round(),
+                closed.step(), escape(open.get().checkpointId()));
+        if (ownsPartitionZero()) {
+            emit(l -> l.onCommand("rollback", true));
+            control.acknowledge(reset, closed.step(), ControlMessage.Ack.APPLIED);
+        }
     }
 
     /** Waits for the round handed in, from now: the clock of a round wait counts only the time this node does nothing else. */
@@ -427,6 +473,7 @@ final class NodeLoop {
         emit(l -> l.onRoundClosed(lastRoundWaitSeconds));
         log.debug("round {} closed after {} ms", round, waited / 1_000_000);
         RoundState closed = syncLog.lastClosed();
+        noteRollback(closed);
         if (afterClose(closed)) {
             finish();
         } else if (deferred != null) {

@@ -34,7 +34,7 @@ import java.util.function.ToDoubleFunction;
  */
 final class TrainerMetrics implements TrainingListener, MeterBinder, AutoCloseable {
     /** Control commands a trainer applies, by the name the metric labels them with. */
-    static final java.util.List<String> COMMANDS = java.util.List.of("stop", "pause", "resume", "set", "revoke", "checkpoint");
+    static final java.util.List<String> COMMANDS = java.util.List.of("stop", "pause", "resume", "set", "revoke", "checkpoint", "rollback");
 
     private Counter samples;
     private Counter steps;

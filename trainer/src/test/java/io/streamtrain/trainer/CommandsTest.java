@@ -93,6 +93,23 @@ class CommandsTest {
     }
 
     @Test
+    void aRollbackIsOpenUntilAcknowledgedAndTheLatestSupersedesTheOnesBefore() {
+        Commands c = new Commands(SPEC);
+        ControlMessage.Rollback first = new ControlMessage.Rollback(SPEC.run(), "rb-1", T, "run-e0002-aa", "degrading", "evaluator");
+        ControlMessage.Rollback second = new ControlMessage.Rollback(SPEC.run(), "rb-2", T, "run-e0004-bb", "degrading", "evaluator");
+        c.replay(List.of(first, ack("rb-1", 30, ControlMessage.Ack.APPLIED)));
+        assertTrue(c.rollback().isEmpty(), "carried out before this node started");
+        c.replay(List.of(first, second));
+        assertEquals("rb-2", c.rollback().orElseThrow().id());
+        c.rolledBack("rb-1");
+        assertEquals("rb-2", c.rollback().orElseThrow().id(), "another one's end does not close it");
+        c.rolledBack("rb-2");
+        assertTrue(c.rollback().isEmpty());
+        assertTrue(c.apply(first, 5, 0, () -> "unused").isEmpty(), "acknowledged when a round carries it out, not on arrival");
+        assertEquals("rb-1", c.rollback().orElseThrow().id());
+    }
+
+    @Test
     void nonFiniteStepsLongAfterTheLastSetOrWithNoSetBlameNoCommand() {
         Commands c = new Commands(SPEC);
         assertTrue(c.failed(new StepRunner.NonFiniteTrainingException("bad", 7)).isEmpty(), "no SET: the spec or the data");

@@ -561,6 +561,11 @@ class NodeLoopTest {
         }
 
         @Override
+        public Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException {
+            throw new io.streamtrain.core.checkpoint.CheckpointRejectedException(checkpointId, "no checkpoints in this fake");
+        }
+
+        @Override
         public void openPublisher() {
             open = true;
         }

@@ -285,6 +285,74 @@ class ContinuousRunTest {
         assertTrue(Files.size(out) > 0);
     }
 
+    /**
+     * {@code evaluation.onDegrade: rollback}: at the first degrading window the evaluator writes
+     * a ROLLBACK to the promoted model, the trainer hands that checkpoint's state in at its next
+     * round and acknowledges it, and the window that round ends holds exactly the promoted
+     * weights — then training goes on from them.
+     */
+    @Test
+    void onDegradeRollbackReturnsTheTrainersToThePromotedWeights() throws Exception {
+        SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
+        SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41);
+        kafka.createTopic("rollback.train", PARTITIONS);
+        kafka.createTopic("rollback.validation", 1);
+        kafka.produce("rollback.validation", 1, clean.records(8, 32, 100));
+        List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
+        int windows = 12;
+        data.addAll(poisoned.records((windows - 4) * WINDOW, SAMPLES, 2)); // windows 5-12
+        kafka.produce("rollback.train", PARTITIONS, data);
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: rollback
+                data: { train: rollback.train, validation: rollback.validation, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 3 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.01 }
+                earlyStopping: { patience: 2, minDelta: 0.001 }
+                evaluation: { onDegrade: rollback }
+                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("rb").withLogEverySteps(0));
+        NodeThread trainer = NodeThread.start(node, "rollback-trainer");
+        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("rollback"), "rbe");
+        Thread ev = new Thread(evaluator::run, "rollback-evaluator");
+        ev.start();
+        try {
+            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(240)));
+            awaitEvaluations("rollback", windows, 120);
+        } finally {
+            evaluator.close();
+            ev.join(30_000);
+        }
+        List<ControlMessage> control = controlMessages("rollback");
+        List<ControlMessage.Rollback> rollbacks = control.stream().filter(m -> m instanceof ControlMessage.Rollback)
+                .map(m -> (ControlMessage.Rollback) m).toList();
+        assertEquals(1, rollbacks.size(), "one ROLLBACK, at the first degrading window: " + control);
+        ControlMessage.Rollback rollback = rollbacks.get(0);
+        assertEquals("evaluator", rollback.source());
+        ControlMessage.Ack ack = control.stream().filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(rollback.id()))
+                .map(m -> (ControlMessage.Ack) m).findFirst().orElseThrow(() -> new AssertionError("not acknowledged: " + control));
+        assertEquals(ControlMessage.Ack.APPLIED, ack.outcome());
+
+        Map<Integer, Checkpoint> byWindow = new HashMap<>();
+        for (Checkpoint c : TrainerNodeTest.checkpoints(kafka, "rollback")) {
+            byWindow.put(c.manifest().epoch(), c);
+        }
+        Checkpoint target = byWindow.values().stream().filter(c -> c.manifest().checkpointId().equals(rollback.checkpointId()))
+                .findFirst().orElseThrow();
+        assertTrue(target.manifest().epoch() <= 4, "the promoted model is a clean window's: " + target.manifest().checkpointId());
+        Checkpoint returned = byWindow.values().stream().filter(c -> c.manifest().step() == ack.step()).findFirst()
+                .orElseThrow(() -> new AssertionError("no window ends at step " + ack.step() + ", where the ROLLBACK was carried out"));
+        assertTrue(returned.manifest().epoch() > target.manifest().epoch());
+        for (CheckpointManifest.ParameterInfo p : target.manifest().parameters()) {
+            assertTrue(java.util.Arrays.equals(target.payload().tensor(p.name()).toFloats(), returned.payload().tensor(p.name()).toFloats()),
+                    "window " + returned.manifest().epoch() + " holds window " + target.manifest().epoch() + "'s " + p.name());
+        }
+        Checkpoint after = byWindow.get(returned.manifest().epoch() + 1);
+        assertTrue(after != null && !java.util.Arrays.equals(after.payload().tensor(target.manifest().parameters().get(0).name()).toFloats(),
+                target.payload().tensor(target.manifest().parameters().get(0).name()).toFloats()), "training goes on from there");
+    }
+
     static List<EvaluationRecord> evaluations(String run) throws Exception {
         List<EvaluationRecord> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {

@@ -50,6 +50,18 @@ public sealed interface ControlMessage {
     record Revoke(String run, String id, String time, String command, String source) implements ControlMessage {}
 
     /**
+     * Return the trainers to a checkpoint's weights (a continuous run's promoted model, when
+     * its windows degrade: {@code evaluation.onDegrade: rollback}). The owner of train
+     * partition 0 hands the checkpoint's state in as its share of its next round, and that
+     * round's state becomes it on every node (the round's records still count as trained); it
+     * acknowledges the command once that round closed.
+     *
+     * @param checkpointId the checkpoint of this run to return to
+     * @param reason why, in a few words (e.g. {@code degrading: patience-exhausted})
+     */
+    record Rollback(String run, String id, String time, String checkpointId, String reason, String source) implements ControlMessage {}
+
+    /**
      * Fix the run's contract before its first checkpoint: its validation data, model and
      * stopping policy are those of {@code spec} ({@link io.streamtrain.core.spec.RunContract}).
      * The run's first registration counts; the evaluator rejects checkpoints whose spec changes

@@ -29,6 +29,7 @@ public final class Messages {
     public static final String CHECKPOINT = "checkpoint";
     public static final String REVOKE = "revoke";
     public static final String REGISTER = "register";
+    public static final String ROLLBACK = "rollback";
     public static final String ACK = "ack";
 
     private Messages() {}
@@ -83,6 +84,7 @@ public final class Messages {
             case CHECKPOINT -> ControlMessage.Checkpoint.class;
             case REVOKE -> ControlMessage.Revoke.class;
             case REGISTER -> ControlMessage.Register.class;
+            case ROLLBACK -> ControlMessage.Rollback.class;
             case ACK -> ControlMessage.Ack.class;
             default -> null;
         };
@@ -129,6 +131,8 @@ public final class Messages {
             return REVOKE;
         } else if (m instanceof ControlMessage.Register) {
             return REGISTER;
+        } else if (m instanceof ControlMessage.Rollback) {
+            return ROLLBACK;
         }
         return ACK;
     }

@@ -23,6 +23,8 @@ public enum Right {
     CHECKPOINT,
     /** A REGISTER: the spec that fixes a run's contract (validation data, model, stopping policy). */
     REGISTER,
+    /** A ROLLBACK: the trainers return to a checkpoint's weights. */
+    ROLLBACK,
     /** A trainer's acknowledgement of a command (restarted trainers replay SETs from the step an acknowledgement names). */
     ACK,
     /** A checkpoint manifest (it names the payload's SHA-256, so the payload is covered too). */
@@ -33,7 +35,7 @@ public enum Right {
     SYNC;
 
     /** The rights of the three roles, the shorthands a trusted-keys file may use. */
-    public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT, REGISTER);
+    public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT, REGISTER, ROLLBACK);
     public static final Set<Right> EVALUATOR = EnumSet.of(STOP, EVALUATION);
     public static final Set<Right> TRAINER = EnumSet.of(ACK, MANIFEST, SYNC);
 
@@ -52,6 +54,8 @@ public enum Right {
             return CHECKPOINT;
         } else if (m instanceof io.streamtrain.core.control.ControlMessage.Register) {
             return REGISTER;
+        } else if (m instanceof io.streamtrain.core.control.ControlMessage.Rollback) {
+            return ROLLBACK;
         }
         return ACK;
     }

@@ -14,11 +14,14 @@ package io.streamtrain.core.spec;
  *     degrading (its early-stopping policy would have stopped a bounded run): {@value #NONE}
  *     (the default: keep the promoted model, say so in the evaluation and the metrics) or
  *     {@value #PAUSE} (also write a PAUSE on the run's control topic, so the trainers stop
- *     taking in data that makes the model worse until an operator resumes them)
+ *     taking in data that makes the model worse until an operator resumes them) or
+ *     {@value #ROLLBACK} (also write a ROLLBACK to the promoted model: the trainers go on from
+ *     its weights)
  */
 public record EvaluationSpec(int maxLag, String onDegrade) {
     public static final String NONE = "none";
     public static final String PAUSE = "pause";
+    public static final String ROLLBACK = "rollback";
     public static final EvaluationSpec DEFAULT = new EvaluationSpec(0);
 
     public EvaluationSpec {
@@ -31,6 +34,10 @@ public record EvaluationSpec(int maxLag, String onDegrade) {
 
     public boolean pausesOnDegrade() {
         return PAUSE.equals(onDegrade);
+    }
+
+    public boolean rollsBackOnDegrade() {
+        return ROLLBACK.equals(onDegrade);
     }
     /**
      * The default of a continuous run with a validation topic: such a run never ends by

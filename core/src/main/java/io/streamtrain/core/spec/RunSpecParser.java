@@ -372,7 +372,8 @@ public final class RunSpecParser {
     private static EvaluationSpec evaluation(SpecNode n, DataSpec data) {
         // a continuous run never ends by itself: without a bound, trainers would train on blind for as long as the evaluator is away
         int dflt = data.continuous() && data.validation() != null ? EvaluationSpec.CONTINUOUS_MAX_LAG : EvaluationSpec.DEFAULT.maxLag();
-        String onDegrade = n.oneOf("onDegrade", EvaluationSpec.NONE, List.of(EvaluationSpec.NONE, EvaluationSpec.PAUSE));
+        String onDegrade = n.oneOf("onDegrade", EvaluationSpec.NONE, List.of(EvaluationSpec.NONE, EvaluationSpec.PAUSE,
+                EvaluationSpec.ROLLBACK));
         if (!data.continuous() && !EvaluationSpec.NONE.equals(onDegrade)) {
             throw new SpecException(n.path("onDegrade"), "is only for data.mode continuous (a bounded run that stops improving is"
                     + " stopped: see earlyStopping)");

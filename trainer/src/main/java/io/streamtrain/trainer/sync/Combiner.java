@@ -42,6 +42,12 @@ public final class Combiner {
     /** The payload metadata key of a streaming contribution that carries its optimizer slots. */
     public static final String SLOTS_KEY = "optimizer";
     public static final String SLOTS_INCLUDED = "included";
+    /**
+     * The payload metadata key of a contribution that resets the round (a ROLLBACK, handed in
+     * by the owner of partition 0): its value is the command's id. The round's state is then
+     * that payload, whatever the others handed in; the combined state carries the key too.
+     */
+    public static final String RESET_KEY = "streamtrain.reset";
 
     /**
      * A node's contribution: its payload and the samples it trained since the base.
@@ -69,6 +75,18 @@ public final class Combiner {
      * @param contributions every contribution of the round, in the round's canonical order
      */
     public SafeTensors.Document combine(SafeTensors.Document base, List<Weighted> contributions) {
+        Map<String, String> metadata = new java.util.LinkedHashMap<>(base.metadata());
+        metadata.remove(RESET_KEY); // a reset marks the round it closed, not the ones after
+        base = new SafeTensors.Document(base.tensors(), metadata);
+        for (Weighted w : contributions) {
+            String reset = w.state() == null ? null : w.state().metadata().get(RESET_KEY);
+            if (reset != null) {
+                // the first in the round's canonical order: every node takes the same one
+                Map<String, String> marked = new java.util.LinkedHashMap<>(metadata);
+                marked.put(RESET_KEY, reset);
+                return new SafeTensors.Document(w.state().tensors(), marked);
+            }
+        }
         List<Weighted> trained = contributions.stream().filter(Weighted::trained).toList();
         if (!spec.streaming()) {
             return trained.isEmpty() ? base : strict(base, trained);

@@ -68,6 +68,22 @@ class CombinerTest {
     }
 
     @Test
+    void aResetContributionIsTheRoundsStateWhateverTheOthersHandedInAndMarksOnlyThatRound() {
+        SafeTensors.Document base = doc(t("w", 0, 0), t("optimizer.m.w", 0, 0));
+        SafeTensors.Document a = doc(t("w", 1, 2), t("optimizer.m.w", 4, 8));
+        SafeTensors.Document promoted = new SafeTensors.Document(doc(t("w", 7, 7), t("optimizer.m.w", 3, 3)).tensors(),
+                java.util.Map.of(Combiner.RESET_KEY, "rollback-1"));
+        for (Combiner combiner : List.of(AVERAGE, NESTEROV)) {
+            SafeTensors.Document out = combiner.combine(base, List.of(w(a, 5), w(promoted, 1)));
+            assertArrayEquals(new float[] {7, 7}, values(out, "w"), "the reset's weights, not a mean");
+            assertArrayEquals(new float[] {3, 3}, values(out, "optimizer.m.w"));
+            assertEquals("rollback-1", out.metadata().get(Combiner.RESET_KEY));
+            SafeTensors.Document next = combiner.combine(out, List.of(w(a, 1)));
+            assertEquals(null, next.metadata().get(Combiner.RESET_KEY), "the round after is a round like any other");
+        }
+    }
+
+    @Test
     void optimizerSlotsTheBaseLacksAreAveragedFromTheContributionsAndCarriedOn() {
         // the run's first base: parameters and anchors only (an optimizer makes its slots at its first step)
         SafeTensors.Document base = doc(t("w", 0, 0), t("anchor.w", 9, 9));
