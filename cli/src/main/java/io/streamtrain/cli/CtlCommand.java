@@ -43,7 +43,8 @@ import picocli.CommandLine.Option;
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
 @Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001", "  streamtrain ctl register --run fashion-mlp-01 --spec run.yaml"},
         name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
-            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Register.class, CtlCommand.Status.class},
+            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Rollback.class, CtlCommand.Register.class,
+            CtlCommand.Status.class},
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -216,6 +217,57 @@ public final class CtlCommand {
         @Override
         public Integer call() throws Exception {
             return target.send(new ControlMessage.Revoke(target.run, Messages.newId(), Messages.now(), command, target.operator()));
+        }
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true,
+            description = {"Return a run's trainers to a checkpoint's weights: its promoted model (a continuous run), or --to"
+                    + " any epoch checkpoint of the run.",
+                    "The owner of train partition 0 hands that state in at its next sync round, which then holds it on every node"
+                    + " (the round's records still count as trained), and acknowledges the command; training goes on from there."})
+    static final class Rollback implements Callable<Integer> {
+        @Mixin
+        Target target;
+
+        @Option(names = "--to", paramLabel = "CHECKPOINT_ID",
+                description = "The checkpoint to return to (`ctl status` lists them; default: the run's promoted model).")
+        String to;
+
+        @Option(names = "--reason", defaultValue = "operator", description = "Why (default: ${DEFAULT-VALUE}).")
+        String reason;
+
+        @Override
+        public Integer call() throws Exception {
+            KafkaSettings kafka = target.kafka();
+            String checkpointId;
+            try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+                Preflight.requireReachable(admin, kafka.bootstrapServers());
+                RunCheckpoints.requireRun(admin, kafka.bootstrapServers(), target.run);
+                if (to == null) {
+                    List<PromotedModel> promoted = RunCheckpoints.promotions(reader, target.run, Duration.ofSeconds(30), kafka.signing());
+                    if (promoted.isEmpty()) {
+                        System.err.println("streamtrain: run " + target.run + " has no promoted model (only continuous runs promote):"
+                                + " name a checkpoint with --to (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
+                        return StartupException.BAD_CONFIGURATION;
+                    }
+                    checkpointId = promoted.get(promoted.size() - 1).checkpointId();
+                } else {
+                    RunCheckpoints.Listing listing = RunCheckpoints.list(reader, target.run, Duration.ofSeconds(30), m -> { },
+                            kafka.signing());
+                    if (listing.manifests().stream().noneMatch(m -> m.checkpointId().equals(to) && !m.snapshot())) {
+                        System.err.println("streamtrain: run " + target.run + " has no epoch checkpoint " + esc(to)
+                                + " (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
+                        return StartupException.BAD_CONFIGURATION;
+                    }
+                    checkpointId = to;
+                }
+            } catch (StartupException e) {
+                System.err.println("streamtrain: " + e.getMessage());
+                return e.exitCode();
+            }
+            return target.send(new ControlMessage.Rollback(target.run, Messages.newId(), Messages.now(), checkpointId, reason,
+                    target.operator()), false, " (to checkpoint " + esc(checkpointId) + "); `streamtrain ctl status --run " + target.run
+                    + "` shows when the trainers carried it out");
         }
     }
 

@@ -160,6 +160,53 @@ class CtlTest {
     }
 
     /** Runs the node on its own thread, recording its checkpoints. */
+    /**
+     * An operator's ROLLBACK to an earlier epoch: the trainer carries it out at its next round
+     * and acknowledges it, the epoch that round ends holds exactly that epoch's weights, and a
+     * checkpoint that is not the run's is refused before anything is sent.
+     */
+    @Test
+    void rollbackReturnsTheTrainerToAnEarlierCheckpointsWeights() throws Exception {
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: ctl-rollback
+                data: { train: ctl.train }
+                model: { type: mlp, inputs: 8, hidden: [16], classes: 3 }
+                maxEpochs: 100000
+                optimizer: { type: adam, learningRate: 0.01 }
+                """), kafka.settings, TrainerOptions.defaults("node-r").withLogEverySteps(0));
+        List<CheckpointManifest> manifests = new CopyOnWriteArrayList<>();
+        Thread t = startTrainer(node, manifests);
+        String bootstrap = kafka.broker.bootstrapServers();
+        String target;
+        try {
+            await(() -> manifests.size() >= 3, "three checkpoints");
+            target = manifests.get(0).checkpointId();
+            assertEquals("2", streamtrain("ctl", "rollback", "--run", "ctl-rollback", "--to", "ctl-rollback-e9999-00000000",
+                    "--bootstrap-servers", bootstrap)[0], "no such checkpoint: nothing sent");
+            assertEquals("2", streamtrain("ctl", "rollback", "--run", "ctl-rollback", "--bootstrap-servers", bootstrap)[0],
+                    "a bounded run has no promoted model");
+            String[] sent = streamtrain("ctl", "rollback", "--run", "ctl-rollback", "--to", target, "--bootstrap-servers", bootstrap);
+            assertEquals("0", sent[0], sent[1]);
+            await(() -> status("ctl-rollback").matches("(?s).*rollback .* to checkpoint " + target + " .* acknowledged by: node-r at step \\d+.*"),
+                    "the ROLLBACK carried out and acknowledged");
+        } finally {
+            node.requestStop();
+            t.join(60_000);
+        }
+        Matcher m = Pattern.compile("rollback .* to checkpoint " + target + " .* acknowledged by: node-r at step (\\d+)").matcher(status("ctl-rollback"));
+        assertTrue(m.find());
+        long step = Long.parseLong(m.group(1));
+        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, "ctl-rollback");
+        Checkpoint first = checkpoints.stream().filter(c -> c.manifest().checkpointId().equals(target)).findFirst().orElseThrow();
+        Checkpoint back = checkpoints.stream().filter(c -> c.manifest().step() == step).findFirst()
+                .orElseThrow(() -> new AssertionError("no checkpoint at step " + step));
+        assertTrue(back.manifest().epoch() > 3);
+        for (CheckpointManifest.ParameterInfo p : first.manifest().parameters()) {
+            assertTrue(java.util.Arrays.equals(first.payload().tensor(p.name()).toFloats(), back.payload().tensor(p.name()).toFloats()),
+                    "epoch " + back.manifest().epoch() + " holds epoch 1's " + p.name());
+        }
+    }
+
     static Thread startTrainer(TrainerNode node, List<CheckpointManifest> manifests) {
         node.addListener(new TrainingListener() {
             @Override
