@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -53,7 +52,6 @@ final class NodeLoop {
     private final ModelState state;
     private final SyncLog syncLog;
     private final Commands commands;
-    private final Queue<ControlMessage> inbox;
     private final StopSignal stop;
     private final NodePorts ports;
     private final BatchFeed feed;
@@ -63,6 +61,7 @@ final class NodeLoop {
     private final Health health;
     private final EpochCheckpoints published;
     private final EvaluationLag lag;
+    private final ControlEffects effects;
     private final EpochMeter meter = new EpochMeter();
     private final List<FeedItem.Rejected> deadLetters = new ArrayList<>();
 
@@ -103,7 +102,6 @@ final class NodeLoop {
         this.state = state;
         this.syncLog = syncLog;
         this.commands = commands;
-        this.inbox = inbox;
         this.stop = stop;
         this.ports = ports;
         this.feed = ports.feed();
@@ -114,6 +112,7 @@ final class NodeLoop {
         this.published = new EpochCheckpoints(spec, state, ports.checkpoints(), commands::current, listeners);
         this.shares = new RoundShares(spec, state);
         this.lag = new EvaluationLag(spec.evaluation(), syncLog, control::lastEvaluatedEpoch);
+        this.effects = new ControlEffects(commands, inbox, control, feed, ports.checkpoints(), listeners);
     }
 
     NodeState state() {
@@ -200,7 +199,7 @@ final class NodeLoop {
                 return;
             }
         }
-        applyCommands();
+        effects.applyArrived(state.step(), syncLog.lastClosed().epoch() + 1, this::snapshot);
     }
 
     private void checkFeeds() {
@@ -213,25 +212,6 @@ final class NodeLoop {
         if (control.failure() != null) {
             throw new IllegalStateException("the control feed failed (a STOP would go unseen): " + control.failure().getMessage(),
                     control.failure());
-        }
-    }
-
-    /** Applies the commands that arrived since the last tick and acknowledges each. */
-    private void applyCommands() {
-        int inProgress = syncLog.lastClosed().epoch() + 1;
-        for (ControlMessage m = inbox.poll(); m != null; m = inbox.poll()) {
-            boolean wasPaused = commands.paused();
-            Optional<Commands.Applied> applied = commands.apply(m, state.step(), System.nanoTime(), () -> snapshot(inProgress));
-            if (applied.isEmpty()) {
-                continue;
-            }
-            if (commands.paused() != wasPaused) {
-                feed.pauseConsumption(commands.paused());
-                emit(l -> l.onPaused(commands.paused()));
-            }
-            Commands.Applied a = applied.get();
-            emit(l -> l.onCommand(a.command(), a.applied()));
-            control.acknowledge(a.id(), state.step(), a.outcome());
         }
     }
 
@@ -322,7 +302,7 @@ final class NodeLoop {
             try {
                 report = runner.train(s.batch());
             } catch (StepRunner.NonFiniteTrainingException e) {
-                throw failedBy(e);
+                throw effects.failedBy(e);
             }
             feed.recycle(s.batch());
             idleSince = System.nanoTime();
@@ -342,21 +322,6 @@ final class NodeLoop {
                 handIn(end);
             }
         }
-    }
-
-    /**
-     * Training cannot go on (its steps are not finite): a SET to blame is answered as failed
-     * and revoked, so the restart that follows trains on from the last closed round without it.
-     */
-    private RuntimeException failedBy(StepRunner.NonFiniteTrainingException e) {
-        Optional<Commands.Failed> set = commands.failed(e);
-        if (set.isEmpty()) {
-            return e;
-        }
-        emit(l -> l.onCommand("set", false));
-        control.acknowledge(set.get().id(), set.get().afterStep(), set.get().outcome());
-        return new IllegalStateException(e.getMessage() + ". SET " + escape(set.get().id()) + " took effect just before: it is"
-                + " acknowledged as failed and will not be replayed, so a restart trains on without it from the last closed round", e);
     }
 
     /** This node's share of a round is trained: write its dead letters, then contribute. */
@@ -381,57 +346,12 @@ final class NodeLoop {
     }
 
     private void contribute(FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
-        payload = withRollback(payload);
+        payload = effects.withRollback(payload, ownsPartitionZero(), state.step(), round);
         SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
                 round, end.epoch(), steps, ranges, sums.withSync(0, lastRoundWaitSeconds), null);
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;
-    }
-
-    /**
-     * An open ROLLBACK is the owner of partition 0's to carry out: it hands the target
-     * checkpoint's state in instead of its own, marked, and the round's state becomes it on
-     * every node ({@link io.streamtrain.trainer.sync.Combiner#RESET_KEY}); the round's records
-     * still count. A target that cannot be read is refused in the acknowledgement.
-     */
-    private byte[] withRollback(byte[] payload) {
-        Optional<ControlMessage.Rollback> open = commands.rollback();
-        if (open.isEmpty() || !ownsPartitionZero()) {
-            return payload;
-        }
-        ControlMessage.Rollback r = open.get();
-        io.streamtrain.core.checkpoint.Checkpoint target;
-        try {
-            target = ports.checkpoints().find(r.checkpointId());
-        } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
-            log.warn("ROLLBACK {} refused: checkpoint {} cannot be read: {}", escape(r.id()), escape(r.checkpointId()),
-                    escape(e.getMessage()));
-            commands.rolledBack(r.id());
-            emit(l -> l.onCommand("rollback", false));
-            control.acknowledge(r.id(), state.step(), "refused: checkpoint " + r.checkpointId() + " cannot be read: " + e.getMessage());
-            return payload;
-        }
-        log.info("ROLLBACK {}: handing in checkpoint {}'s state (epoch {}) as this node's share of round {}", escape(r.id()),
-                escape(r.checkpointId()), target.manifest().epoch(), round);
-        return io.streamtrain.core.codec.SafeTensors.write(new ArrayList<>(target.payload().tensors().values()),
-                java.util.Map.of(io.streamtrain.trainer.sync.Combiner.RESET_KEY, r.id()));
-    }
-
-    /** A closed round that carried out the open ROLLBACK: it is done; its owner of partition 0 says so. */
-    private void noteRollback(RoundState closed) {
-        String reset = closed.state() == null ? null : closed.state().metadata().get(io.streamtrain.trainer.sync.Combiner.RESET_KEY);
-        Optional<ControlMessage.Rollback> open = commands.rollback();
-        if (reset == null || open.isEmpty() || !open.get().id().equals(reset)) {
-            return;
-        }
-        commands.rolledBack(reset);
-        log.info("ROLLBACK {}: round {} (step {}) holds checkpoint {}'s state; training goes on from it", escape(reset), closed.round(),
-                closed.step(), escape(open.get().checkpointId()));
-        if (ownsPartitionZero()) {
-            emit(l -> l.onCommand("rollback", true));
-            control.acknowledge(reset, closed.step(), ControlMessage.Ack.APPLIED);
-        }
     }
 
     /** Waits for the round handed in, from now: the clock of a round wait counts only the time this node does nothing else. */
@@ -473,7 +393,7 @@ final class NodeLoop {
         emit(l -> l.onRoundClosed(lastRoundWaitSeconds));
         log.debug("round {} closed after {} ms", round, waited / 1_000_000);
         RoundState closed = syncLog.lastClosed();
-        noteRollback(closed);
+        effects.noteRollback(closed, ownsPartitionZero());
         if (afterClose(closed)) {
             finish();
         } else if (deferred != null) {
