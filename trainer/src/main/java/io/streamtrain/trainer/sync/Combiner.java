@@ -109,6 +109,8 @@ public final class Combiner {
                 }
             } else if (total == 0) {
                 out.add(t);
+            } else if (!spec.nesterov() && alone(trained, t) != null) {
+                out.add(alone(trained, t));
             } else {
                 combineParameter(base, t, streamingMean(t, trained, total), out);
             }
@@ -130,6 +132,11 @@ public final class Combiner {
                 }
                 continue;
             }
+            Tensor alone = alone(contributions, t);
+            if (alone != null && (name.startsWith(OPTIMIZER_PREFIX) || !spec.nesterov())) {
+                out.add(alone);
+                continue;
+            }
             float[] mean = mean(name, t.shape(), contributions, total);
             if (name.startsWith(OPTIMIZER_PREFIX)) {
                 out.add(Tensor.ofFloats(name, t.shape(), mean));
@@ -138,6 +145,22 @@ public final class Combiner {
             }
         }
         return new SafeTensors.Document(ordered(out), base.metadata());
+    }
+
+    /**
+     * The round's one contribution's own float32 value of {@code like}, when it is the whole
+     * mean: one contribution weighs 1, and its values pass through the mean bit for bit (−0.0 +
+     * 1·x = x in IEEE, float to double and back exact), so taking the tensor as it is gives the
+     * same bits without decoding, summing and encoding a lone node's whole state every round
+     * (docs/benchmarks.md). Null when there are several, or the value travelled in another
+     * encoding or as an outer gradient.
+     */
+    private static Tensor alone(List<Weighted> contributions, Tensor like) {
+        if (contributions.size() != 1 || contributions.get(0).state() == null) {
+            return null;
+        }
+        Tensor own = contributions.get(0).state().tensor(like.name());
+        return own != null && own.dtype() == io.streamtrain.core.codec.DType.F32 && Arrays.equals(own.shape(), like.shape()) ? own : null;
     }
 
     private void combineParameter(SafeTensors.Document base, Tensor param, float[] mean, List<Tensor> out) {
@@ -172,6 +195,10 @@ public final class Combiner {
         List<Tensor> out = new ArrayList<>();
         slots.forEach((name, ts) -> {
             long[] shape = ts.get(0).shape();
+            if (ts.size() == 1 && ts.get(0).dtype() == io.streamtrain.core.codec.DType.F32) {
+                out.add(ts.get(0)); // the mean of one, bit for bit (see alone)
+                return;
+            }
             out.add(Tensor.ofFloats(name, shape, weightedMean(Math.toIntExact(ts.get(0).elements()), ts, t -> 1.0 / ts.size(),
                     t -> values(t, name, shape))));
         });

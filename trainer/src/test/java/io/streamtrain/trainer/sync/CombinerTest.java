@@ -2,6 +2,8 @@ package io.streamtrain.trainer.sync;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.streamtrain.core.codec.SafeTensors;
@@ -65,6 +67,25 @@ class CombinerTest {
         assertArrayEquals(new float[] {9, 9}, values(out, "anchor.w"), "anchors are the base's, not averaged");
         assertEquals(List.copyOf(base.tensors().keySet()), List.copyOf(out.tensors().keySet()));
         assertEquals(base.metadata(), out.metadata());
+    }
+
+    @Test
+    void aLoneFloat32ContributionIsTheMeanAsItIsWithoutBeingDecodedAndSummed() {
+        SafeTensors.Document base = doc(t("w", 0, 0), t("optimizer.m.w", 0, 0), t("anchor.w", 9, 9));
+        SafeTensors.Document alone = new SafeTensors.Document(doc(t("w", -0.0f, 2.5f), t("optimizer.m.w", 4, 1e-30f), t("anchor.w", 1, 1))
+                .tensors(), java.util.Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED));
+        for (Combiner combiner : List.of(AVERAGE, STREAMING)) { // strict, and a lone streaming node (its whole state, slots included)
+            SafeTensors.Document out = combiner.combine(base, List.of(w(alone, 7)));
+            assertSame(alone.tensor("w"), out.tensor("w"), "the lone share's own tensor");
+            assertSame(alone.tensor("optimizer.m.w"), out.tensor("optimizer.m.w"));
+            assertArrayEquals(new float[] {-0.0f, 2.5f}, values(out, "w"));
+            assertEquals(Float.floatToRawIntBits(-0.0f), Float.floatToRawIntBits(values(out, "w")[0]), "-0.0 stays -0.0");
+            assertArrayEquals(new float[] {9, 9}, values(out, "anchor.w"), "anchors are still the base's");
+        }
+        // two shares are decoded and summed as before
+        SafeTensors.Document twoNodes = AVERAGE.combine(base, List.of(w(alone, 1), w(alone, 1)));
+        assertNotSame(alone.tensor("w"), twoNodes.tensor("w"));
+        assertArrayEquals(values(AVERAGE.combine(base, List.of(w(alone, 3))), "w"), values(twoNodes, "w"), "the same mean either way");
     }
 
     @Test
