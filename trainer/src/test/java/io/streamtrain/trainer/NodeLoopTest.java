@@ -584,21 +584,15 @@ class NodeLoopTest {
         public CheckpointManifest publish(CheckpointPublisher.EpochResult r, byte[] payload) throws RebalancedException {
             assertTrue(open, "published without a publisher");
             attempts.incrementAndGet();
-            if (fenceFirstPublish && attempts.get() == 1) {
+            if ((fenceFirstPublish || holdFirstPublish) && attempts.get() == 1) {
                 firstPublish.countDown();
                 try {
                     release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                throw new ProducerFencedException("a newer owner of partition 0");
-            }
-            if (holdFirstPublish && attempts.get() == 1) {
-                firstPublish.countDown();
-                try {
-                    release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                if (fenceFirstPublish) {
+                    throw new ProducerFencedException("a newer owner of partition 0");
                 }
             }
             CheckpointManifest m = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "unit-run",

@@ -196,31 +196,9 @@ class ContinuousRunTest {
      */
     @Test
     void theEvaluatorPromotesBetterWindowsAndNotAPoisonedStretch(@TempDir Path dir) throws Exception {
-        SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
-        SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41); // the same clusters, every label random
-        kafka.createTopic("promote.train", PARTITIONS);
-        kafka.createTopic("promote.validation", 1);
-        kafka.produce("promote.validation", 1, clean.records(8, 32, 100));
-        List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
-        data.addAll(poisoned.records(6 * WINDOW, SAMPLES, 2)); // windows 5-10
-        kafka.produce("promote.train", PARTITIONS, data);
         int windows = 10;
-
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
-                run: promote
-                data: { train: promote.train, validation: promote.validation, mode: continuous, window: { records: %d } }
-                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
-                init: { seed: 3 }
-                batchSize: %d
-                maxEpochs: %d
-                optimizer: { type: adam, learningRate: 0.01 }
-                earlyStopping: { patience: 2, minDelta: 0.001 }
-                evaluation: { onDegrade: pause }
-                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("p").withLogEverySteps(0));
-        NodeThread trainer = NodeThread.start(node, "promote-trainer");
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("promote"), "pe");
-        Thread ev = new Thread(evaluator::run, "promote-evaluator");
-        ev.start();
+        DegradingRun run = DegradingRun.start("promote", windows, "pause");
+        NodeThread trainer = run.trainer();
         try {
             // the first degrading window (the second poisoned one: patience 2) pauses the trainer, at most maxLag 2 windows later
             ControlMessage.Pause pause = awaitPauseAcknowledged("promote", 180);
@@ -237,8 +215,7 @@ class ContinuousRunTest {
             awaitEvaluations("promote", windows, 120);
             assertEquals("evaluator", pause.source());
         } finally {
-            evaluator.close();
-            ev.join(30_000);
+            run.close();
         }
 
         List<EvaluationRecord> evaluations = evaluations("promote");
@@ -293,36 +270,10 @@ class ContinuousRunTest {
      */
     @Test
     void onDegradeRollbackReturnsTheTrainersToThePromotedWeights() throws Exception {
-        SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
-        SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41);
-        kafka.createTopic("rollback.train", PARTITIONS);
-        kafka.createTopic("rollback.validation", 1);
-        kafka.produce("rollback.validation", 1, clean.records(8, 32, 100));
-        List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
         int windows = 12;
-        data.addAll(poisoned.records((windows - 4) * WINDOW, SAMPLES, 2)); // windows 5-12
-        kafka.produce("rollback.train", PARTITIONS, data);
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
-                run: rollback
-                data: { train: rollback.train, validation: rollback.validation, mode: continuous, window: { records: %d } }
-                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
-                init: { seed: 3 }
-                batchSize: %d
-                maxEpochs: %d
-                optimizer: { type: adam, learningRate: 0.01 }
-                earlyStopping: { patience: 2, minDelta: 0.001 }
-                evaluation: { onDegrade: rollback }
-                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("rb").withLogEverySteps(0));
-        NodeThread trainer = NodeThread.start(node, "rollback-trainer");
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("rollback"), "rbe");
-        Thread ev = new Thread(evaluator::run, "rollback-evaluator");
-        ev.start();
-        try {
-            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(240)));
+        try (DegradingRun run = DegradingRun.start("rollback", windows, "rollback")) {
+            assertEquals(TrainerNode.Outcome.FINISHED, run.trainer().await(Duration.ofSeconds(240)));
             awaitEvaluations("rollback", windows, 120);
-        } finally {
-            evaluator.close();
-            ev.join(30_000);
         }
         List<ControlMessage> control = controlMessages("rollback");
         List<ControlMessage.Rollback> rollbacks = control.stream().filter(m -> m instanceof ControlMessage.Rollback)
@@ -351,6 +302,47 @@ class ContinuousRunTest {
         Checkpoint after = byWindow.get(returned.manifest().epoch() + 1);
         assertTrue(after != null && !java.util.Arrays.equals(after.payload().tensor(target.manifest().parameters().get(0).name()).toFloats(),
                 target.payload().tensor(target.manifest().parameters().get(0).name()).toFloats()), "training goes on from there");
+    }
+
+    /**
+     * A continuous run of one node with the evaluator: clean windows 1-4, then windows whose
+     * every label is random up to {@code windows}; patience 2, so the second poisoned window is
+     * the first degrading one.
+     */
+    private record DegradingRun(NodeThread trainer, EvaluatorService evaluator, Thread thread) implements AutoCloseable {
+        static DegradingRun start(String run, int windows, String onDegrade) throws Exception {
+            SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
+            SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41); // the same clusters, every label random
+            kafka.createTopic(run + ".train", PARTITIONS);
+            kafka.createTopic(run + ".validation", 1);
+            kafka.produce(run + ".validation", 1, clean.records(8, 32, 100));
+            List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
+            data.addAll(poisoned.records((windows - 4) * WINDOW, SAMPLES, 2));
+            kafka.produce(run + ".train", PARTITIONS, data);
+            TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                    run: %s
+                    data: { train: %s.train, validation: %s.validation, mode: continuous, window: { records: %d } }
+                    model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                    init: { seed: 3 }
+                    batchSize: %d
+                    maxEpochs: %d
+                    optimizer: { type: adam, learningRate: 0.01 }
+                    earlyStopping: { patience: 2, minDelta: 0.001 }
+                    evaluation: { onDegrade: %s }
+                    """.formatted(run, run, run, WINDOW, SAMPLES, windows, onDegrade)), kafka.settings,
+                    TrainerOptions.defaults(run + "-node").withLogEverySteps(0));
+            NodeThread trainer = NodeThread.start(node, run + "-trainer");
+            EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), run + "-ev");
+            Thread thread = new Thread(evaluator::run, run + "-evaluator");
+            thread.start();
+            return new DegradingRun(trainer, evaluator, thread);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            evaluator.close();
+            thread.join(30_000);
+        }
     }
 
     static List<EvaluationRecord> evaluations(String run) throws Exception {
