@@ -171,7 +171,7 @@ final class CheckpointHandler {
                 if (route == EvaluationStep.Route.SNAPSHOT) {
                     snapshot(r, m, spec, state, scored);
                 } else {
-                    evaluate(r, m, spec, state, scored, received);
+                    evaluate(r, c, spec, state, scored, received);
                 }
             }
         }
@@ -186,8 +186,9 @@ final class CheckpointHandler {
         events.committed(o.evaluation());
     }
 
-    private void evaluate(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored,
+    private void evaluate(ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state, Scoring.Scored scored,
             long received) {
+        CheckpointManifest m = c.manifest();
         EvaluationStep.Outcome o = step.evaluate(r, m, spec, state, scored);
         if (o.rejection() != null) {
             commitRejection(r, o, state);
@@ -196,6 +197,9 @@ final class CheckpointHandler {
         long committing = System.nanoTime();
         commit(r, state, o);
         state.accepted(spec);
+        if (EvaluationRecord.PROMOTE.equals(o.evaluation().decision())) {
+            state.promotedCheckpoint = c; // a sliding validation set scores it again with every window
+        }
         log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
                 System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -96,13 +97,14 @@ final class EvaluationStep {
         }
         Double trainLoss = trainLoss(m);
         Evaluation counted = new Evaluation(m.epoch(), m.checkpointId(), monitored, trainLoss == null ? Double.NaN : trainLoss);
-        List<Evaluation> history = new ArrayList<>(state.history);
+        List<Evaluation> past = spec.data().continuous() ? windowsSoFar(state, scored) : state.history;
+        List<Evaluation> history = new ArrayList<>(past);
         history.add(counted);
         Decision d = spec.data().continuous() ? EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), history)
                 : EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
         BestCheckpoint best = d.best() == null ? null : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
         if (spec.data().continuous()) {
-            return window(m, spec, state, scored, trainLoss, counted, d, best);
+            return window(m, spec, state, scored, trainLoss, counted, d, best, past);
         }
         String reason = d.stop() ? d.reason().code() : null;
         EvaluationRecord record = EvaluationRecord.evaluated(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
@@ -120,11 +122,11 @@ final class EvaluationStep {
      * promoted model again.
      */
     private Outcome window(CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored, Double trainLoss,
-            Evaluation counted, Decision d, BestCheckpoint best) {
+            Evaluation counted, Decision d, BestCheckpoint best, List<Evaluation> past) {
         String monitor = spec.earlyStopping().monitor();
         boolean promoted = best != null && best.epoch() == m.epoch();
         boolean degrading = degrading(d);
-        Decision before = EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), state.history);
+        Decision before = EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), past);
         BestCheckpoint previous = before.best() == null ? null
                 : new BestCheckpoint(before.best().epoch(), before.best().checkpointId(), monitor, before.best().value());
         String explanation;
@@ -147,9 +149,14 @@ final class EvaluationStep {
             explanation += "; the trainers go back to window " + best.epoch() + "'s weights (evaluation.onDegrade: rollback)";
         }
         String decision = promoted ? EvaluationRecord.PROMOTE : degrading ? EvaluationRecord.DEGRADING : EvaluationRecord.CONTINUE;
-        EvaluationRecord record = EvaluationRecord.window(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
-                d.waitCount(), d.patienceLeft(), decision, degrading ? d.reason().code() : null, explanation, scored.seconds(), state.plan)
-                .withContract(state.contractFor(spec));
+        Map<String, Double> metrics = scored.metrics();
+        if (scored.promotedValue() != null) {
+            metrics = new java.util.LinkedHashMap<>(metrics);
+            metrics.put(PROMOTED_PREFIX + monitor, scored.promotedValue()); // the promoted model, on the same records
+        }
+        EvaluationRecord record = EvaluationRecord.window(state.run, m.epoch(), m.checkpointId(), metrics, trainLoss, best,
+                d.waitCount(), d.patienceLeft(), decision, degrading ? d.reason().code() : null, explanation, scored.seconds(),
+                scored.plan() != null ? scored.plan() : state.plan).withContract(state.contractFor(spec));
         List<ProducerRecord<byte[], byte[]>> others = new ArrayList<>(validationDeadLetters(state, scored));
         if (promoted) {
             PromotedModel model = new PromotedModel(PromotedModel.TYPE, state.run, Messages.newId(), Messages.now(), m.epoch(),
@@ -165,6 +172,37 @@ final class EvaluationStep {
                     Messages.newId(), Messages.now(), best.checkpointId(), "degrading: " + d.reason().code(), "evaluator"))));
         }
         return new Outcome(record, Optional.empty(), others, null, counted);
+    }
+
+    /** The metric an evaluation on a sliding validation set adds: the promoted model's monitored value on the same records. */
+    static final String PROMOTED_PREFIX = "promoted_";
+
+    /**
+     * The windows before this one, as the policy compares them with it. On a fixed holdout,
+     * the run's history as it is. On a sliding validation set each window was scored on other
+     * records, so the values are not comparable: the promoted window stands first with its
+     * value on this window's records (scored again), and the windows since, which did not beat
+     * it, count towards patience at that same value. So this window is promoted when it beats
+     * the promoted model on today's data, and the run degrades after {@code patience} windows
+     * that did not.
+     */
+    static List<Evaluation> windowsSoFar(RunState state, Scoring.Scored scored) {
+        if (scored.plan() == null || state.promotedCheckpointId == null) {
+            return state.history;
+        }
+        Evaluation promoted = state.history.stream().filter(e -> e.epoch() == state.promotedEpoch).findFirst().orElse(null);
+        if (promoted == null) {
+            return state.history;
+        }
+        double now = scored.promotedValue() != null ? scored.promotedValue() : promoted.monitored();
+        List<Evaluation> past = new ArrayList<>();
+        past.add(new Evaluation(promoted.epoch(), promoted.checkpointId(), now, promoted.trainLoss()));
+        for (Evaluation e : state.history) {
+            if (e.epoch() > promoted.epoch()) {
+                past.add(new Evaluation(e.epoch(), e.checkpointId(), now, e.trainLoss()));
+            }
+        }
+        return past;
     }
 
     /**

@@ -129,7 +129,18 @@ public final class EvaluatorService implements AutoCloseable {
             }
             StopFeed stops = new StopFeed(control, signing);
             CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
-                    stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes), transactions,
+                    stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes, (run, id) -> {
+                        try {
+                            io.streamtrain.core.checkpoint.RunCheckpoints.Listing listing = io.streamtrain.core.checkpoint.RunCheckpoints
+                                    .list(reader, run, READ_TIMEOUT, m -> { }, signing);
+                            return io.streamtrain.core.checkpoint.RunCheckpoints.assemble(reader, listing, id, READ_TIMEOUT,
+                                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(), signing);
+                        } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
+                            log.warn("run {}: checkpoint {} cannot be read: {}", run, io.streamtrain.core.logging.Logs.escape(id),
+                                    io.streamtrain.core.logging.Logs.escape(e.getMessage()));
+                            return null;
+                        }
+                    }), transactions,
                     new EvaluationStep("evaluator-" + instanceId), (run, spec) -> ensureTopics(admin, run, spec), events, READ_TIMEOUT, signing);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);

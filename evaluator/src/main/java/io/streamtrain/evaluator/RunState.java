@@ -43,6 +43,7 @@ final class RunState {
 
     /** What a committed outcome adds: an epoch to the history (and the run stopped if it said so), dead letters written. */
     void committed(EvaluationStep.Outcome outcome) {
+        promoted(outcome.evaluation());
         if (outcome.counted() != null) {
             history.add(outcome.counted());
             stopped |= outcome.stop().isPresent();
@@ -50,6 +51,19 @@ final class RunState {
         String status = outcome.evaluation().status();
         if (EvaluationRecord.EVALUATED.equals(status) || EvaluationRecord.SNAPSHOT.equals(status)) {
             deadLettersWritten = true;
+        }
+    }
+
+    /** A continuous run's promoted window and checkpoint (from its evaluations), and its payload once read; none yet: 0 and null. */
+    int promotedEpoch;
+    String promotedCheckpointId;
+    io.streamtrain.core.checkpoint.Checkpoint promotedCheckpoint;
+
+    /** An evaluation promoted its window: the run's promoted model is now that one. */
+    void promoted(EvaluationRecord e) {
+        if (EvaluationRecord.PROMOTE.equals(e.decision())) {
+            promotedEpoch = e.epoch();
+            promotedCheckpointId = e.checkpointId();
         }
     }
 

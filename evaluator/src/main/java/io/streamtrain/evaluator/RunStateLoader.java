@@ -138,6 +138,7 @@ final class RunStateLoader {
                 continue;
             }
             lastEvaluated = ev;
+            s.promoted(ev);
             if (!s.evaluated(ev.epoch())) {
                 Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
                 s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,

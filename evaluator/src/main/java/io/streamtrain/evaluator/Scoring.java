@@ -18,11 +18,19 @@ interface Scoring {
     /**
      * Validation metrics, the seconds their computation took (loading the validation set
      * excluded), and the validation records that could not be read (dead-lettered with the
-     * run's first evaluation).
+     * run's first evaluation); with a sliding validation set, the records it held ({@code plan})
+     * and the promoted model's monitored value on them ({@code promotedValue}, null when there is
+     * none yet or it could not be read).
      */
-    record Scored(Map<String, Double> metrics, double seconds, List<ValidationSet.Rejected> unreadable) {
+    record Scored(Map<String, Double> metrics, double seconds, List<ValidationSet.Rejected> unreadable,
+            io.streamtrain.core.evaluation.ValidationPlan plan, Double promotedValue) {
         public Scored {
             unreadable = List.copyOf(unreadable);
+        }
+
+        /** Scored on the run's fixed validation plan. */
+        public Scored(Map<String, Double> metrics, double seconds, List<ValidationSet.Rejected> unreadable) {
+            this(metrics, seconds, unreadable, null, null);
         }
     }
 }

@@ -28,19 +28,77 @@ final class ValidationScoring implements Scoring {
      *     from its topic again for every evaluation
      */
     ValidationScoring(CheckpointScorer scorer, Consumer<byte[], byte[]> reader, Duration timeout, long memoryBytes) {
+        this(scorer, reader, timeout, memoryBytes, (run, id) -> null);
+    }
+
+    /** Reads one of a run's checkpoints by id (the promoted model, after a restart), verified; null when it cannot. */
+    interface CheckpointLookup {
+        Checkpoint find(String run, String checkpointId);
+    }
+
+    private final CheckpointLookup checkpoints;
+
+    /** @param checkpoints where the promoted model of a run with a sliding validation set is read from after a restart */
+    ValidationScoring(CheckpointScorer scorer, Consumer<byte[], byte[]> reader, Duration timeout, long memoryBytes,
+            CheckpointLookup checkpoints) {
         this.scorer = scorer;
         this.reader = reader;
         this.timeout = timeout;
         this.memoryBytes = memoryBytes;
+        this.checkpoints = checkpoints;
     }
 
     @Override
     public Scored score(RunState state, RunSpec spec, Checkpoint checkpoint) {
+        if (spec.evaluation().sliding()) {
+            return sliding(state, spec, checkpoint);
+        }
         ValidationSet validation = validation(state, spec);
         long started = System.nanoTime();
         Map<String, Double> metrics = scorer.score(spec.model(), checkpoint.payload(), validation, reader, timeout,
                 "checkpoint " + checkpoint.manifest().checkpointId());
         return new Scored(metrics, (System.nanoTime() - started) / 1e9, validation.rejected());
+    }
+
+    /**
+     * A window scored on the validation topic's latest records now, and the promoted model on
+     * the same records: whether the window beats it is judged on today's data.
+     */
+    private Scored sliding(RunState state, RunSpec spec, Checkpoint checkpoint) {
+        String topic = spec.data().validation();
+        ValidationSet latest = ValidationSet.latest(reader, topic, spec.model(), spec.evaluation().slidingValidation(), timeout, memoryBytes);
+        if (latest.samples() == 0) {
+            throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
+        }
+        long started = System.nanoTime();
+        Map<String, Double> metrics = scorer.score(spec.model(), checkpoint.payload(), latest, reader, timeout,
+                "checkpoint " + checkpoint.manifest().checkpointId());
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Checkpoint promoted = promoted(state);
+        Double promotedValue = null;
+        if (promoted != null) {
+            promotedValue = scorer.score(spec.model(), promoted.payload(), latest, reader, timeout,
+                    "the promoted checkpoint " + promoted.manifest().checkpointId()).get(spec.earlyStopping().monitor());
+        }
+        log.info("run {}: window {} scored on the latest {} samples of {} (offsets {} to {}){}", state.run, checkpoint.manifest().epoch(),
+                latest.samples(), topic, latest.plan().startOffsets(), latest.plan().endOffsets(), promoted == null ? ""
+                        : ", and the promoted window " + promoted.manifest().epoch() + " on them");
+        return new Scored(metrics, seconds, latest.rejected(), latest.plan(), promotedValue);
+    }
+
+    /** The run's promoted model: held since it was promoted, or read again after a restart; null if none (or unreadable). */
+    private Checkpoint promoted(RunState state) {
+        if (state.promotedCheckpointId == null) {
+            return null;
+        }
+        if (state.promotedCheckpoint == null || !state.promotedCheckpoint.manifest().checkpointId().equals(state.promotedCheckpointId)) {
+            state.promotedCheckpoint = checkpoints.find(state.run, state.promotedCheckpointId);
+            if (state.promotedCheckpoint == null) {
+                log.warn("run {}: the promoted checkpoint {} cannot be read: this window is compared with its value when it was"
+                        + " promoted", state.run, io.streamtrain.core.logging.Logs.escape(state.promotedCheckpointId));
+            }
+        }
+        return state.promotedCheckpoint;
     }
 
     private ValidationSet validation(RunState state, RunSpec spec) {

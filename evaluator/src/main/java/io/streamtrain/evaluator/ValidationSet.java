@@ -34,16 +34,19 @@ final class ValidationSet {
 
     private final String topic;
     private final BatchCodec codec;
+    /** Where each partition's data starts; a partition not named, at its beginning. */
+    private final Map<TopicPartition, Long> starts;
     private final Map<TopicPartition, Long> ends;
     private final List<Item> items; // null when streamed
     private final List<Rejected> rejected;
     private final long samples;
     private final long records;
 
-    private ValidationSet(String topic, BatchCodec codec, Map<TopicPartition, Long> ends, List<Item> items, List<Rejected> rejected,
-            long samples, long records) {
+    private ValidationSet(String topic, BatchCodec codec, Map<TopicPartition, Long> starts, Map<TopicPartition, Long> ends, List<Item> items,
+            List<Rejected> rejected, long samples, long records) {
         this.topic = topic;
         this.codec = codec;
+        this.starts = Map.copyOf(starts);
         this.ends = ends;
         this.items = items;
         this.rejected = rejected;
@@ -66,12 +69,43 @@ final class ValidationSet {
             throw new IllegalArgumentException("validation topic " + topic + " does not exist");
         }
         Map<TopicPartition, Long> planned = plan == null ? null : planned(consumer, topic, partitions, plan, timeout);
+        return read(consumer, topic, model, Map.of(), planned, timeout, memoryBytes);
+    }
+
+    /**
+     * The topic's latest {@code records} records as of now (a sliding validation set): each
+     * partition's share of them ({@code records / partitions}, the lower partitions one more),
+     * or all it has.
+     *
+     * @throws IllegalArgumentException if the topic does not exist
+     */
+    static ValidationSet latest(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, int records, Duration timeout,
+            long memoryBytes) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
+        if (infos == null || infos.isEmpty()) {
+            throw new IllegalArgumentException("validation topic " + topic + " does not exist");
+        }
+        List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition()))
+                .sorted(java.util.Comparator.comparingInt(TopicPartition::partition)).toList();
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
+        Map<TopicPartition, Long> beginnings = consumer.beginningOffsets(partitions, timeout);
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        for (int i = 0; i < partitions.size(); i++) {
+            TopicPartition tp = partitions.get(i);
+            long share = records / partitions.size() + (i < records % partitions.size() ? 1 : 0);
+            starts.put(tp, Math.max(beginnings.getOrDefault(tp, 0L), ends.getOrDefault(tp, 0L) - share));
+        }
+        return read(consumer, topic, model, starts, ends, timeout, memoryBytes);
+    }
+
+    private static ValidationSet read(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Map<TopicPartition, Long> starts,
+            Map<TopicPartition, Long> planned, Duration timeout, long memoryBytes) {
         BatchCodec codec = new BatchCodec(model);
         List<Item> items = new ArrayList<>();
         List<Rejected> rejected = new ArrayList<>();
         long[] totals = new long[3]; // samples, records, decoded bytes
         boolean[] streamed = new boolean[1];
-        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, planned, timeout, r -> {
+        Map<TopicPartition, Long> ends = TopicReader.forEach(consumer, topic, starts, planned, timeout, r -> {
             totals[1]++;
             try {
                 Batch b = codec.decode(r.value());
@@ -88,7 +122,8 @@ final class ValidationSet {
                 rejected.add(new Rejected(r, e));
             }
         });
-        return new ValidationSet(topic, codec, ends, streamed[0] ? null : List.copyOf(items), List.copyOf(rejected), totals[0], totals[1]);
+        return new ValidationSet(topic, codec, starts, ends, streamed[0] ? null : List.copyOf(items), List.copyOf(rejected), totals[0],
+                totals[1]);
     }
 
     /** The plan's end offsets, once the topic is known to reach them. */
@@ -114,7 +149,9 @@ final class ValidationSet {
     ValidationPlan plan() {
         Map<Integer, Long> offsets = new HashMap<>();
         ends.forEach((tp, end) -> offsets.put(tp.partition(), end));
-        return new ValidationPlan(topic, offsets);
+        Map<Integer, Long> from = new HashMap<>();
+        starts.forEach((tp, start) -> from.put(tp.partition(), start));
+        return new ValidationPlan(topic, offsets, from);
     }
 
     /** Every decoded record, from memory or read again from the topic. */
@@ -123,7 +160,7 @@ final class ValidationSet {
             items.forEach(action);
             return;
         }
-        TopicReader.forEach(consumer, topic, ends, timeout, r -> {
+        TopicReader.forEach(consumer, topic, starts, ends, timeout, r -> {
             try {
                 action.accept(new Item(r.partition(), r.offset(), codec.decode(r.value())));
             } catch (RejectedRecordException e) {

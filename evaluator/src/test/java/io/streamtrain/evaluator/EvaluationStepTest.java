@@ -209,6 +209,42 @@ class EvaluationStepTest {
         return out;
     }
 
+    /**
+     * On a sliding validation set a window is judged against the promoted model scored again
+     * on the same records, not against the value it had when promoted: after a drift the old
+     * model's value rises, and a window that is worse than that old value but better than the
+     * old model now is promoted; while no window beats it, patience runs out as on a holdout.
+     *
+     * @param pairs per window: its value, then the promoted model's value on the same records (NaN: none promoted yet)
+     */
+    @Test
+    void onASlidingSetAWindowIsJudgedAgainstThePromotedModelOnTheSameRecords() {
+        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\nevaluation: { slidingValidation: 64 }\n");
+        RunState state = new RunState(RUN);
+        state.deadLettersWritten = true;
+        // window 1 promoted (0.30); 2 and 3 do not beat it (0.31 vs 0.30 now, 0.40 vs 0.39): degrading at 3 (patience 2);
+        // the data drifts: window 4 scores 0.90, but the promoted model now scores 1.20 on the same records: promoted
+        double[][] windows = {{0.30, Double.NaN}, {0.31, 0.30}, {0.40, 0.39}, {0.90, 1.20}, {0.95, 0.90}};
+        List<String> decisions = new ArrayList<>();
+        for (int w = 1; w <= windows.length; w++) {
+            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
+            double promotedNow = windows[w - 1][1];
+            Scoring.Scored scored = new Scoring.Scored(Map.of("val_loss", windows[w - 1][0]), 0.01, List.of(),
+                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)), Double.isNaN(promotedNow) ? null : promotedNow);
+            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored);
+            state.committed(o);
+            decisions.add(o.evaluation().decision());
+            assertEquals(Map.of(0, 36L + w), o.evaluation().validation().startOffsets(), "the records it was scored on, recorded");
+            if (!Double.isNaN(promotedNow)) {
+                assertEquals(promotedNow, o.evaluation().metrics().get(EvaluationStep.PROMOTED_PREFIX + "val_loss"));
+            }
+        }
+        assertEquals(List.of("promote", "continue", "degrading", "promote", "continue"), decisions);
+        assertEquals(4, state.promotedEpoch);
+        assertEquals("r-w4", state.promotedCheckpointId);
+    }
+
     private static List<String> decisions(List<Outcome> windows) {
         return windows.stream().map(o -> o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()))
                 .toList();

@@ -305,6 +305,63 @@ class ContinuousRunTest {
     }
 
     /**
+     * Drift: the data's rule changes after window 4 (new class centres), in the train topic and,
+     * once window 4 is evaluated, in the live validation topic. With
+     * {@code evaluation.slidingValidation} each window is scored on the validation topic's latest
+     * records and the promoted model again on the same records: the promoted model follows the
+     * new rule — a window trained on it is promoted because it beats the old model on today's
+     * data, which the old model's value from before the drift would not show.
+     */
+    @Test
+    void onASlidingValidationSetThePromotedModelFollowsADrift() throws Exception {
+        SyntheticClusters before = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
+        SyntheticClusters after = new SyntheticClusters(16, 4, 1.0, 0.0, 77); // the same classes, elsewhere: a new labelling rule
+        int windows = 12;
+        kafka.createTopic("drift.train", PARTITIONS);
+        kafka.createTopic("drift.validation", 1);
+        kafka.produce("drift.validation", 1, before.records(4, 32, 100));
+        List<byte[]> data = new ArrayList<>(before.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
+        data.addAll(after.records((windows - 4) * WINDOW, SAMPLES, 2)); // windows 5-12
+        kafka.produce("drift.train", PARTITIONS, data);
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: drift
+                data: { train: drift.train, validation: drift.validation, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 3 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.01 }
+                earlyStopping: { patience: 3, minDelta: 0.001 }
+                evaluation: { slidingValidation: 4 }
+                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("drift-node").withLogEverySteps(0));
+        NodeThread trainer = NodeThread.start(node, "drift-trainer");
+        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("drift"), "drift-ev");
+        Thread ev = new Thread(evaluator::run, "drift-evaluator");
+        ev.start();
+        try {
+            awaitEvaluations("drift", 4, 120);
+            kafka.produce("drift.validation", 1, after.records(4, 32, 101)); // the validation data drifts too: its latest 4 records
+            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(240)));
+            awaitEvaluations("drift", windows, 120);
+        } finally {
+            evaluator.close();
+            ev.join(30_000);
+        }
+        List<EvaluationRecord> evaluations = evaluations("drift");
+        assertEquals(EvaluationRecord.PROMOTE, evaluations.get(0).decision());
+        List<EvaluationRecord> followed = evaluations.stream().filter(e -> e.epoch() > 4 && EvaluationRecord.PROMOTE.equals(e.decision()))
+                .toList();
+        assertTrue(!followed.isEmpty(), "a window trained on the new rule is promoted: " + evaluations);
+        EvaluationRecord first = followed.get(0);
+        assertTrue(first.epoch() <= 9, "within five windows of the drift: " + evaluations);
+        Double oldModelNow = first.metrics().get("promoted_val_loss");
+        assertTrue(oldModelNow != null && first.metrics().get("val_loss") < oldModelNow, "it beats the old model on the same records: "
+                + first.metrics());
+        assertTrue(first.validation().startOffsets().equals(Map.of(0, 4L)) && first.validation().endOffsets().equals(Map.of(0, 8L)),
+                "scored on the latest 4 validation records, the new rule's: " + first.validation());
+    }
+
+    /**
      * A continuous run of one node with the evaluator: clean windows 1-4, then windows whose
      * every label is random up to {@code windows}; patience 2, so the second poisoned window is
      * the first degrading one.

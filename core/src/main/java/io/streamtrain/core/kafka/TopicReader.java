@@ -39,6 +39,12 @@ public final class TopicReader {
      */
     public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> ends,
             Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
+        return forEach(consumer, topic, Map.of(), ends, timeout, action);
+    }
+
+    /** @param starts where to start reading each partition; a partition not named, from its beginning */
+    public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> starts,
+            Map<TopicPartition, Long> ends, Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Map.of();
@@ -47,6 +53,11 @@ public final class TopicReader {
                 .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
+        starts.forEach((tp, offset) -> {
+            if (partitions.contains(tp)) {
+                consumer.seek(tp, offset);
+            }
+        });
         Map<TopicPartition, Long> end = ends != null ? ends : consumer.endOffsets(partitions, timeout);
         long deadline = System.nanoTime() + timeout.toNanos();
         try {

@@ -17,8 +17,14 @@ package io.streamtrain.core.spec;
  *     taking in data that makes the model worse until an operator resumes them) or
  *     {@value #ROLLBACK} (also write a ROLLBACK to the promoted model: the trainers go on from
  *     its weights)
+ * @param slidingValidation 0 (the default): a run's checkpoints are all scored on the
+ *     validation topic as it stood at the run's first evaluation (a fixed holdout). K ≥ 1 (a
+ *     continuous run): each window is scored on the topic's latest K records as of its
+ *     evaluation (recorded in it), and the promoted model is scored again on the same records,
+ *     so a window is promoted when it beats the promoted model on today's data: a run whose
+ *     validation topic is live follows a drift
  */
-public record EvaluationSpec(int maxLag, String onDegrade) {
+public record EvaluationSpec(int maxLag, String onDegrade, int slidingValidation) {
     public static final String NONE = "none";
     public static final String PAUSE = "pause";
     public static final String ROLLBACK = "rollback";
@@ -29,7 +35,15 @@ public record EvaluationSpec(int maxLag, String onDegrade) {
     }
 
     public EvaluationSpec(int maxLag) {
-        this(maxLag, NONE);
+        this(maxLag, NONE, 0);
+    }
+
+    public EvaluationSpec(int maxLag, String onDegrade) {
+        this(maxLag, onDegrade, 0);
+    }
+
+    public boolean sliding() {
+        return slidingValidation > 0;
     }
 
     public boolean pausesOnDegrade() {

@@ -369,6 +369,9 @@ public final class RunSpecParser {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }
 
+    /** The most validation records a sliding set holds: it is read from the topic for every evaluation. */
+    public static final int MAX_SLIDING_VALIDATION = 1_000_000;
+
     private static EvaluationSpec evaluation(SpecNode n, DataSpec data) {
         // a continuous run never ends by itself: without a bound, trainers would train on blind for as long as the evaluator is away
         int dflt = data.continuous() && data.validation() != null ? EvaluationSpec.CONTINUOUS_MAX_LAG : EvaluationSpec.DEFAULT.maxLag();
@@ -378,7 +381,12 @@ public final class RunSpecParser {
             throw new SpecException(n.path("onDegrade"), "is only for data.mode continuous (a bounded run that stops improving is"
                     + " stopped: see earlyStopping)");
         }
-        EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", dflt, 0, 1_000_000), onDegrade);
+        int sliding = n.integer("slidingValidation", 0, 0, MAX_SLIDING_VALIDATION);
+        if (sliding > 0 && (!data.continuous() || data.validation() == null)) {
+            throw new SpecException(n.path("slidingValidation"), "is only for data.mode continuous with a data.validation topic (a"
+                    + " bounded run is scored on one fixed holdout)");
+        }
+        EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", dflt, 0, 1_000_000), onDegrade, sliding);
         n.rejectUnknownKeys();
         return s;
     }

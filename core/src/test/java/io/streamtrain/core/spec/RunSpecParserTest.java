@@ -186,6 +186,18 @@ class RunSpecParserTest {
         assertEquals(pausing, RunSpecParser.parse(RunSpecParser.toJson(pausing)));
         assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: pause }")).path(), "bounded runs stop");
         assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: rollback }")).path());
+        RunSpec sliding = RunSpecParser.parse("""
+                run: r1
+                data: { train: t, validation: v, mode: continuous, window: { records: 500 } }
+                model: { inputs: 4 }
+                evaluation: { slidingValidation: 256, onDegrade: rollback }
+                """);
+        assertTrue(sliding.evaluation().sliding() && sliding.evaluation().rollsBackOnDegrade());
+        assertEquals(256, sliding.evaluation().slidingValidation());
+        assertEquals(sliding, RunSpecParser.parse(RunSpecParser.toJson(sliding)));
+        assertFalse(live.evaluation().sliding(), "a fixed holdout by default");
+        assertEquals("evaluation.slidingValidation", rejects(minimalWith("evaluation: { slidingValidation: 10 }")).path(),
+                "a bounded run is scored on one holdout");
         RunSpec noValidation = RunSpecParser.parse(minimalWith("").replace("{ train: t }",
                 "{ train: t, mode: continuous, window: { records: 5 } }"));
         assertEquals(0, noValidation.evaluation().maxLag(), "no evaluator to wait for");
