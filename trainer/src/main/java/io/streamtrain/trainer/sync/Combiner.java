@@ -75,9 +75,8 @@ public final class Combiner {
      * @param contributions every contribution of the round, in the round's canonical order
      */
     public SafeTensors.Document combine(SafeTensors.Document base, List<Weighted> contributions) {
-        Map<String, String> metadata = new java.util.LinkedHashMap<>(base.metadata());
+        Map<String, String> metadata = new java.util.LinkedHashMap<>(base == null ? Map.of() : base.metadata());
         metadata.remove(RESET_KEY); // a reset marks the round it closed, not the ones after
-        base = new SafeTensors.Document(base.tensors(), metadata);
         for (Weighted w : contributions) {
             String reset = w.state() == null ? null : w.state().metadata().get(RESET_KEY);
             if (reset != null) {
@@ -86,6 +85,9 @@ public final class Combiner {
                 marked.put(RESET_KEY, reset);
                 return new SafeTensors.Document(w.state().tensors(), marked);
             }
+        }
+        if (base != null && base.metadata().containsKey(RESET_KEY)) {
+            base = new SafeTensors.Document(base.tensors(), metadata);
         }
         List<Weighted> trained = contributions.stream().filter(Weighted::trained).toList();
         if (!spec.streaming()) {
