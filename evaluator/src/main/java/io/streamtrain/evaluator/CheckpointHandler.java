@@ -88,10 +88,13 @@ final class CheckpointHandler {
         } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | CommitFailedException e) {
             throw e;
         } catch (RuntimeException | Error e) {
-            if (e instanceof VirtualMachineError && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError)) {
-                throw e; // the JVM itself is broken (InternalError, UnknownError): nothing here can go on
+            if (e instanceof VirtualMachineError && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError)
+                    || e instanceof LinkageError) {
+                // the JVM is broken (InternalError), or this process is (a native library that did not load): no record is to blame,
+                // and rejecting every one would skip them for good; the restart tries again
+                throw e;
             }
-            // an Error too (out of memory, stack overflow, a class that fails to load or initialize for this record's content): one
+            // an Error too (out of memory, stack overflow, an assertion a record's content trips): one
             // record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the evaluator and every run it
             // serves; its offset is committed with the rejection, so a restart does not meet it again
             String run = Topics.runOfCheckpoints(r.topic());
@@ -197,7 +200,7 @@ final class CheckpointHandler {
         long committing = System.nanoTime();
         commit(r, state, o);
         state.accepted(spec);
-        if (EvaluationRecord.PROMOTE.equals(o.evaluation().decision())) {
+        if (EvaluationRecord.PROMOTE.equals(o.evaluation().decision()) && spec.evaluation().sliding()) {
             state.promotedCheckpoint = c; // a sliding validation set scores it again with every window
         }
         log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),

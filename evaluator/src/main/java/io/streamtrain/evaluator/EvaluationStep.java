@@ -138,13 +138,15 @@ final class EvaluationStep {
             explanation = d.explanation() + (best == null ? "" : "; window " + best.epoch() + " stays promoted");
         }
         // the first degrading window pauses the trainers (a PAUSE is not repeated while the run stays degrading)
-        boolean pause = degrading && !degrading(before) && spec.evaluation().pausesOnDegrade();
+        // the first degrading window of a stretch, by the last window's recorded decision (on a sliding set, values are not comparable)
+        boolean firstDegrading = degrading && !EvaluationRecord.DEGRADING.equals(state.lastWindowDecision);
+        boolean pause = firstDegrading && spec.evaluation().pausesOnDegrade();
         if (pause) {
             explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run " + state.run
                     + "` takes them up again";
         }
         // the first degrading window returns the trainers to the promoted model (not repeated while the run stays degrading)
-        boolean rollback = degrading && !degrading(before) && spec.evaluation().rollsBackOnDegrade() && best != null;
+        boolean rollback = firstDegrading && spec.evaluation().rollsBackOnDegrade() && best != null;
         if (rollback) {
             explanation += "; the trainers go back to window " + best.epoch() + "'s weights (evaluation.onDegrade: rollback)";
         }

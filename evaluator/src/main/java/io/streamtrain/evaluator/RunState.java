@@ -58,9 +58,22 @@ final class RunState {
     int promotedEpoch;
     String promotedCheckpointId;
     io.streamtrain.core.checkpoint.Checkpoint promotedCheckpoint;
+    /** The promoted checkpoint that could not be read back, if any: not tried again for every window. */
+    String promotedUnreadable;
+
+    /**
+     * The decision of the run's last evaluated window ({@code promote}, {@code continue},
+     * {@code degrading}): a PAUSE or ROLLBACK goes out at the first degrading window of a
+     * stretch only. Read from the evaluations, not recomputed: on a sliding validation set the
+     * windows' values are of different records.
+     */
+    String lastWindowDecision;
 
     /** An evaluation promoted its window: the run's promoted model is now that one. */
     void promoted(EvaluationRecord e) {
+        if (e.evaluated()) {
+            lastWindowDecision = e.decision();
+        }
         if (EvaluationRecord.PROMOTE.equals(e.decision())) {
             promotedEpoch = e.epoch();
             promotedCheckpointId = e.checkpointId();

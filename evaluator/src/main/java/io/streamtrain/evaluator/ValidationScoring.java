@@ -91,9 +91,11 @@ final class ValidationScoring implements Scoring {
         if (state.promotedCheckpointId == null) {
             return null;
         }
-        if (state.promotedCheckpoint == null || !state.promotedCheckpoint.manifest().checkpointId().equals(state.promotedCheckpointId)) {
+        if ((state.promotedCheckpoint == null || !state.promotedCheckpoint.manifest().checkpointId().equals(state.promotedCheckpointId))
+                && !state.promotedCheckpointId.equals(state.promotedUnreadable)) {
             state.promotedCheckpoint = checkpoints.find(state.run, state.promotedCheckpointId);
             if (state.promotedCheckpoint == null) {
+                state.promotedUnreadable = state.promotedCheckpointId; // not read again for every window: the next promotion replaces it
                 log.warn("run {}: the promoted checkpoint {} cannot be read: this window is compared with its value when it was"
                         + " promoted", state.run, io.streamtrain.core.logging.Logs.escape(state.promotedCheckpointId));
             }

@@ -245,6 +245,35 @@ class EvaluationStepTest {
         assertEquals("r-w4", state.promotedCheckpointId);
     }
 
+    /**
+     * The first degrading window of a stretch is told by the last window's recorded decision:
+     * on a sliding set a rule that fires on a window's own value (here divergence) does not fire
+     * again on the windows before, whose values the policy sees as the promoted model's now.
+     */
+    @Test
+    void onASlidingSetARuleFiringWindowAfterWindowSendsOneRollback() {
+        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 5, divergenceThreshold: 1.0 }"
+                + "\nevaluation: { slidingValidation: 64, onDegrade: rollback }\n");
+        RunState state = new RunState(RUN);
+        state.deadLettersWritten = true;
+        double[][] windows = {{0.5, Double.NaN}, {1.5, 0.5}, {1.6, 0.5}, {1.7, 0.5}};
+        List<String> sent = new ArrayList<>();
+        for (int w = 1; w <= windows.length; w++) {
+            CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
+            Scoring.Scored scored = new Scoring.Scored(Map.of("val_loss", windows[w - 1][0]), 0.01, List.of(),
+                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)), Double.isNaN(windows[w - 1][1]) ? null : windows[w - 1][1]);
+            Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored);
+            state.committed(o);
+            o.others().stream().filter(p -> p.topic().equals(Topics.control(RUN))).forEach(p -> sent.add(o.evaluation().epoch() + ":"
+                    + decodeControl(p.value()).getClass().getSimpleName()));
+            if (w > 1) {
+                assertEquals(EvaluationRecord.DEGRADING, o.evaluation().decision(), "window " + w);
+            }
+        }
+        assertEquals(List.of("2:Rollback"), sent, "one ROLLBACK, at the first degrading window");
+    }
+
     private static List<String> decisions(List<Outcome> windows) {
         return windows.stream().map(o -> o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()))
                 .toList();

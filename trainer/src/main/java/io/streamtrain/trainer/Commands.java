@@ -168,6 +168,26 @@ final class Commands {
                 escape(register.id()));
     }
 
+    /**
+     * Another node's acknowledgement, as it arrives: a ROLLBACK it carried out (or refused) is
+     * no longer this node's to carry out, and a SET it answered as failed holds on no node
+     * (revoked from the step it took effect, as on the node that failed), so the nodes that go
+     * on train with the settings its restart replays.
+     */
+    private void answered(ControlMessage.Ack a) {
+        if (a.command() == null) {
+            return;
+        }
+        if (rollback != null && rollback.id().equals(a.command())) {
+            log.info("ROLLBACK {} was answered by {} ({}): it is no longer open", escape(a.command()), escape(a.node()), escape(a.outcome()));
+            rollback = null;
+        }
+        if (a.failed() && settings.revoke(a.command(), a.step())) {
+            log.warn("SET {} failed on {}: it no longer holds here either, from step {}", escape(a.command()), escape(a.node()),
+                    a.step() + 1);
+        }
+    }
+
     /** The ROLLBACK to carry out, if one is open. */
     Optional<ControlMessage.Rollback> rollback() {
         return Optional.ofNullable(rollback);
@@ -210,9 +230,11 @@ final class Commands {
         return settings.culprit(e.streakStart(), StepRunner.MAX_SKIPPED_IN_A_ROW).map(set -> {
             settings.revoke(set.id(), set.afterStep());
             String outcome = ControlMessage.Ack.FAILED + ": the steps from step " + (e.streakStart() + 1) + " on were not finite with "
-                    + set.values() + " (in effect from step " + (set.afterStep() + 1) + "); revoked from that step and not replayed";
+                    + set.values() + " (in effect from step " + (Math.max(0, set.afterStep()) + 1) + "); revoked from that step and not"
+                    + " replayed";
             log.error("SET {} {}", escape(set.id()), outcome);
-            return new Failed(set.id(), set.afterStep(), outcome);
+            // a SET replayed before any node applied it holds from wherever this node started: say step 0, not -2^63
+            return new Failed(set.id(), Math.max(0, set.afterStep()), outcome);
         });
     }
 
@@ -230,7 +252,10 @@ final class Commands {
      */
     Optional<Applied> apply(ControlMessage m, long step, long nowNanos, Supplier<String> snapshot) {
         String outcome = ControlMessage.Ack.APPLIED;
-        if (m instanceof ControlMessage.Pause) {
+        if (m instanceof ControlMessage.Ack a) {
+            answered(a);
+            return Optional.empty(); // another node's answer: nothing to acknowledge
+        } else if (m instanceof ControlMessage.Pause) {
             paused = true;
             log.info("PAUSE {}: consumption and training paused at step {}", escape(m.id()), step);
         } else if (m instanceof ControlMessage.Resume) {

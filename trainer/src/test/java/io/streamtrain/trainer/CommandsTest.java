@@ -107,6 +107,19 @@ class CommandsTest {
         assertTrue(c.rollback().isEmpty());
         assertTrue(c.apply(first, 5, 0, () -> "unused").isEmpty(), "acknowledged when a round carries it out, not on arrival");
         assertEquals("rb-1", c.rollback().orElseThrow().id());
+        // another node carried it out (or refused it): no longer this node's, whatever state it was in when the round closed
+        assertTrue(c.apply(ack("rb-1", 40, "refused: checkpoint x cannot be read: gone"), 41, 0, () -> "unused").isEmpty());
+        assertTrue(c.rollback().isEmpty());
+    }
+
+    @Test
+    void aSetAnotherNodeAnsweredFailedHoldsOnNoNodeFromTheStepItTookEffect() {
+        Commands c = new Commands(SPEC);
+        c.apply(set("hot", "learningRate", 10), 40, 0, () -> "unused");
+        assertEquals(10, c.settingsAt(50).optimizer().learningRate());
+        c.apply(ack("hot", 40, ControlMessage.Ack.FAILED + ": the steps from step 41 on were not finite"), 55, 0, () -> "unused");
+        assertEquals(0.01, c.settingsAt(40).optimizer().learningRate(), "as the failed node's restart replays it: never held");
+        assertEquals(0.01, c.settingsAt(60).optimizer().learningRate());
     }
 
     @Test

@@ -139,7 +139,8 @@ public final class ControlFeed implements Runnable {
                     if (evaluations != null && r.topic().equals(evaluations.topic())) {
                         evaluated(r);
                     } else {
-                        decode(r).filter(m -> !(m instanceof ControlMessage.Ack)).ifPresent(onCommand);
+                        // other nodes' acknowledgements too: a ROLLBACK one carried out, or a SET one answered as failed, concerns all
+                        decode(r).ifPresent(onCommand);
                     }
                 }
             }
