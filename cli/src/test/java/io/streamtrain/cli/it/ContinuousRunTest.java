@@ -362,6 +362,54 @@ class ContinuousRunTest {
     }
 
     /**
+     * A restarted evaluator of a run with a sliding validation set reads the promoted model back
+     * from the checkpoint topic (it is not in memory any more) and goes on comparing windows
+     * with it on the same records.
+     */
+    @Test
+    void aRestartedEvaluatorScoresThePromotedModelAgainOnASlidingSet() throws Exception {
+        SyntheticClusters task = new SyntheticClusters(16, 4, 1.0, 0.0, 43);
+        int windows = 12; // the first evaluator stops after 2 (and what it is scoring then): the second has windows left
+        kafka.createTopic("slide.train", PARTITIONS);
+        kafka.createTopic("slide.validation", 1);
+        kafka.produce("slide.validation", 1, task.records(8, 32, 100));
+        kafka.produce("slide.train", PARTITIONS, task.records(windows * WINDOW, SAMPLES, 1));
+        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+                run: slide
+                data: { train: slide.train, validation: slide.validation, mode: continuous, window: { records: %d } }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { seed: 3 }
+                batchSize: %d
+                maxEpochs: %d
+                optimizer: { type: adam, learningRate: 0.01 }
+                evaluation: { slidingValidation: 4 }
+                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("slide-node").withLogEverySteps(0));
+        NodeThread trainer = NodeThread.start(node, "slide-trainer");
+        int beforeRestart = 0;
+        for (String instance : List.of("slide-ev-1", "slide-ev-2")) {
+            if (instance.endsWith("2")) {
+                beforeRestart = evaluations("slide").size();
+            }
+            EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("slide"), instance);
+            Thread ev = new Thread(evaluator::run, instance);
+            ev.start();
+            try {
+                awaitEvaluations("slide", instance.endsWith("1") ? 2 : windows, 180); // the first stops after window 2: a restart
+            } finally {
+                evaluator.close();
+                ev.join(30_000);
+            }
+        }
+        assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(120)));
+        List<EvaluationRecord> evaluations = evaluations("slide");
+        assertEquals(windows, evaluations.stream().map(EvaluationRecord::epoch).distinct().count(), evaluations.toString());
+        assertTrue(beforeRestart >= 2 && beforeRestart < windows, "the restart came mid-run: " + beforeRestart);
+        EvaluationRecord afterRestart = evaluations.get(beforeRestart);
+        assertTrue(afterRestart.metrics().containsKey("promoted_val_loss"), "window " + afterRestart.epoch() + ", the restarted"
+                + " evaluator's first, is compared with the promoted model it read back: " + afterRestart.metrics());
+    }
+
+    /**
      * A continuous run of one node with the evaluator: clean windows 1-4, then windows whose
      * every label is random up to {@code windows}; patience 2, so the second poisoned window is
      * the first degrading one.
