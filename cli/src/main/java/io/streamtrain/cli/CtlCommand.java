@@ -332,11 +332,10 @@ public final class CtlCommand {
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(target.run))) {
                     try {
                         if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg && target.run.equals(reg.run())
-                                && kafka.signing().verify(r, Right.REGISTER).accepted()) {
-                            reg.runSpec();
+                                && kafka.signing().verify(r, Right.REGISTER).accepted() && reg.invalidity() == null) {
                             return Optional.of(reg);
                         }
-                    } catch (MalformedMessageException | SpecException e) {
+                    } catch (MalformedMessageException e) {
                         // not a registration the evaluator or the trainers would take
                     }
                 }
@@ -564,21 +563,14 @@ public final class CtlCommand {
 
     /** What a registration fixes, or why it does not count (not the run's first, or not a valid spec of the run). */
     private static String registered(ControlMessage.Register reg, List<ControlMessage> control) {
-        try {
-            RunContract contract = RunContract.of(reg.runSpec());
-            ControlMessage.Register first = control.stream().filter(m -> m instanceof ControlMessage.Register).map(m -> (ControlMessage.Register) m)
-                    .filter(r -> {
-                        try {
-                            r.runSpec();
-                            return true;
-                        } catch (SpecException e) {
-                            return false;
-                        }
-                    }).findFirst().orElse(reg);
-            return first == reg ? "the run's contract: " + esc(describe(contract)) : "not the run's first registration: it does not count";
-        } catch (SpecException e) {
-            return "not a valid spec of the run, it does not count: " + esc(e.getMessage());
+        String invalid = reg.invalidity();
+        if (invalid != null) {
+            return "not a valid spec of the run, it does not count: " + esc(invalid);
         }
+        ControlMessage.Register first = control.stream().filter(m -> m instanceof ControlMessage.Register r && r.invalidity() == null)
+                .map(m -> (ControlMessage.Register) m).findFirst().orElse(reg);
+        return first == reg ? "the run's contract: " + esc(describe(RunContract.of(reg.runSpec())))
+                : "not the run's first registration: it does not count";
     }
 
     /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */

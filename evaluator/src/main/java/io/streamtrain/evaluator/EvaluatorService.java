@@ -131,9 +131,7 @@ public final class EvaluatorService implements AutoCloseable {
             CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
                     stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes, (run, id) -> {
                         try {
-                            io.streamtrain.core.checkpoint.RunCheckpoints.Listing listing = io.streamtrain.core.checkpoint.RunCheckpoints
-                                    .list(reader, run, READ_TIMEOUT, m -> { }, signing);
-                            return io.streamtrain.core.checkpoint.RunCheckpoints.assemble(reader, listing, id, READ_TIMEOUT,
+                            return io.streamtrain.core.checkpoint.RunCheckpoints.byId(reader, run, id, READ_TIMEOUT,
                                     io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(), signing);
                         } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
                             log.warn("run {}: checkpoint {} cannot be read: {}", run, io.streamtrain.core.logging.Logs.escape(id),

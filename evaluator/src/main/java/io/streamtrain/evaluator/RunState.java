@@ -88,13 +88,15 @@ final class RunState {
      * (then the registration came after the run's first checkpoint, and the history stands).
      */
     void registered(ControlMessage.Register register) {
+        if (register == registration) {
+            return; // taken (or warned about) at an earlier checkpoint
+        }
+        registration = register;
         RunContract registered = RunContract.of(register.runSpec());
         if (contract == null) {
             contract = registered;
             contractSource = "the spec registered for the run (REGISTER " + register.id() + " by " + register.source() + ")";
-        } else if (!contractSource.startsWith("the spec registered") && contract.changedBy(registered) != null
-                && !warnedAboutRegistration) {
-            warnedAboutRegistration = true;
+        } else if (contract.changedBy(registered) != null) {
             org.slf4j.LoggerFactory.getLogger(RunState.class).warn("run {}: REGISTER {} came after the run's first accepted checkpoint"
                     + " and changes its contract ({}); the run keeps the contract its checkpoints had", run,
                     io.streamtrain.core.logging.Logs.escape(register.id()),
@@ -102,7 +104,8 @@ final class RunState {
         }
     }
 
-    private boolean warnedAboutRegistration;
+    /** The run's registration this state has taken into account, if any. */
+    private ControlMessage.Register registration;
 
     /** @return what {@code spec} would change of the run's contract, or null when it keeps it */
     String brokenBy(io.streamtrain.core.spec.RunSpec spec) {

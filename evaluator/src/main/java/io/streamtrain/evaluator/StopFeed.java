@@ -109,26 +109,20 @@ final class StopFeed {
             if (run == null) {
                 continue;
             }
+            ControlMessage m;
             try {
-                if (!registrations.containsKey(run) && Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg
-                        && run.equals(reg.run()) && trusted(r, Right.REGISTER) && valid(reg)) {
-                    registrations.put(run, reg);
-                }
+                m = Messages.decodeControl(r.value()).orElse(null);
             } catch (MalformedMessageException e) {
-                // the trainers count and skip it
+                continue; // the trainers count and skip it
             }
-            if (stops.containsKey(run)) {
-                continue;
-            }
-            try {
-                // a STOP naming another run is ignored: whoever may write this run's topic does not speak for another run
-                if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Stop stop && run.equals(stop.run())
-                        && trusted(r, Right.STOP)) {
-                    stops.put(run, stop);
-                    fresh.add(stop);
-                }
-            } catch (MalformedMessageException e) {
-                // the trainers count and skip it
+            // a message naming another run is ignored: whoever may write this run's topic does not speak for another run
+            if (m instanceof ControlMessage.Register reg && !registrations.containsKey(run) && run.equals(reg.run())
+                    && trusted(r, Right.REGISTER) && valid(reg)) {
+                registrations.put(run, reg);
+            } else if (m instanceof ControlMessage.Stop stop && !stops.containsKey(run) && run.equals(stop.run())
+                    && trusted(r, Right.STOP)) {
+                stops.put(run, stop);
+                fresh.add(stop);
             }
         }
         return fresh;
@@ -144,14 +138,12 @@ final class StopFeed {
     }
 
     private static boolean valid(ControlMessage.Register reg) {
-        try {
-            reg.runSpec();
-            return true;
-        } catch (io.streamtrain.core.spec.SpecException | IllegalArgumentException e) {
+        String invalid = reg.invalidity();
+        if (invalid != null) {
             log.warn("REGISTER {} of run {} is not a valid spec of the run ({}); it does not count", Logs.escape(reg.id()),
-                    Logs.escape(reg.run()), Logs.escape(e.getMessage()));
-            return false;
+                    Logs.escape(reg.run()), Logs.escape(invalid));
         }
+        return invalid == null;
     }
 
     private static TopicPartition partition(String run) {

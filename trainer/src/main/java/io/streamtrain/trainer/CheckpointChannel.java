@@ -79,8 +79,7 @@ final class CheckpointChannel implements Checkpoints {
     @Override
     public Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            RunCheckpoints.Listing listing = RunCheckpoints.list(reader, spec.run(), NodePorts.READ_TIMEOUT, message -> { }, kafka.signing());
-            return RunCheckpoints.assemble(reader, listing, checkpointId, NodePorts.READ_TIMEOUT,
+            return RunCheckpoints.byId(reader, spec.run(), checkpointId, NodePorts.READ_TIMEOUT,
                     PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing());
         }
     }

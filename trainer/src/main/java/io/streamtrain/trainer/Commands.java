@@ -4,7 +4,6 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.core.spec.RunSpec;
-import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.trainer.control.SettingsLog;
 import io.streamtrain.trainer.model.StepRunner;
 import java.time.Duration;
@@ -149,16 +148,14 @@ final class Commands {
      * @throws StartupException (exit 2) when this node's spec changes the registered contract
      */
     private void requireRegistered(ControlMessage.Register register) {
-        RunSpec registered;
-        try {
-            registered = register.runSpec();
-        } catch (SpecException e) {
+        String invalid = register.invalidity();
+        if (invalid != null) {
             log.warn("REGISTER {} on the control topic is not a valid spec of this run ({}); ignoring it", escape(register.id()),
-                    escape(e.getMessage()));
+                    escape(invalid));
             return;
         }
         registration = register;
-        String changed = RunContract.of(registered).changedBy(RunContract.of(spec));
+        String changed = RunContract.of(register.runSpec()).changedBy(RunContract.of(spec));
         if (changed != null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, "this node's spec changes what the spec registered for run "
                     + spec.run() + " (REGISTER " + escape(register.id()) + " by " + escape(register.source()) + ") fixes: "
@@ -180,7 +177,7 @@ final class Commands {
         }
         if (rollback != null && rollback.id().equals(a.command())) {
             log.info("ROLLBACK {} was answered by {} ({}): it is no longer open", escape(a.command()), escape(a.node()), escape(a.outcome()));
-            rollback = null;
+            rolledBack(a.command());
         }
         if (a.failed() && settings.revoke(a.command(), a.step())) {
             log.warn("SET {} failed on {}: it no longer holds here either, from step {}", escape(a.command()), escape(a.node()),

@@ -206,6 +206,17 @@ public final class RunCheckpoints {
     }
 
     /**
+     * One of the run's checkpoints by id, verified: the run's checkpoint topic listed, then that
+     * checkpoint's records assembled (a ROLLBACK's target, a promoted model read back).
+     *
+     * @throws CheckpointRejectedException if it is not there, or does not assemble or verify
+     */
+    public static Checkpoint byId(Consumer<byte[], byte[]> consumer, String run, String id, Duration timeout, PayloadSources sources,
+            Signing signing) throws CheckpointRejectedException {
+        return assemble(consumer, list(consumer, run, timeout, message -> { }, signing), id, timeout, sources, signing);
+    }
+
+    /**
      * The checkpoint an {@code init.from} reference names, verified.
      *
      * @throws StartupException exit 2 when the run or the checkpoint does not exist or does not verify

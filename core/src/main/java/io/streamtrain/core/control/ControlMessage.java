@@ -84,6 +84,16 @@ public sealed interface ControlMessage {
             }
             return parsed;
         }
+
+        /** Why this is no valid registration of its run (its spec does not parse, or is another run's); null when it is one. */
+        public String invalidity() {
+            try {
+                runSpec();
+                return null;
+            } catch (io.streamtrain.core.spec.SpecException | IllegalArgumentException e) {
+                return e.getMessage();
+            }
+        }
     }
 
     /**

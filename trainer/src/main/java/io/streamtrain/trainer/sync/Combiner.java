@@ -111,10 +111,13 @@ public final class Combiner {
                 }
             } else if (total == 0) {
                 out.add(t);
-            } else if (!spec.nesterov() && alone(trained, t) != null) {
-                out.add(alone(trained, t));
             } else {
-                combineParameter(base, t, streamingMean(t, trained, total), out);
+                Tensor alone = spec.nesterov() ? null : alone(trained, t);
+                if (alone != null) {
+                    out.add(alone);
+                } else {
+                    combineParameter(base, t, streamingMean(t, trained, total), out);
+                }
             }
         }
         if (slots) {
