@@ -2,7 +2,7 @@ package io.streamtrain.cli;
 
 import io.streamtrain.core.checkpoint.PayloadSources;
 import java.util.ArrayList;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -22,7 +22,7 @@ public final class CheckpointStores {
      * @param err where a bad store is explained, {@code prefix} first
      * @return the stores, or empty when one is not a {@code file:///} directory (the command then exits 2)
      */
-    public Optional<PayloadSources> sources(PrintStream err, String prefix) {
+    public Optional<PayloadSources> sources(PrintWriter err, String prefix) {
         try {
             PayloadSources s = PayloadSources.fromEnvironment();
             for (String store : stores) {

@@ -23,7 +23,7 @@ import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.Settings;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +38,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
@@ -56,6 +58,18 @@ public final class CtlCommand {
         @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
                 description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
         String bootstrapServers;
+
+        /** The command this mixes into: its picocli writers are where the command prints. */
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec command;
+
+        PrintWriter out() {
+            return command.commandLine().getOut();
+        }
+
+        PrintWriter err() {
+            return command.commandLine().getErr();
+        }
 
         /** Read once per command: the environment names the signing key file, which the command's name and its send both need. */
         private KafkaSettings kafka;
@@ -83,13 +97,13 @@ public final class CtlCommand {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
                 java.util.Set<String> topics = admin.listTopics().names().get(10, TimeUnit.SECONDS);
                 if (!newRun && !topics.contains(Topics.checkpoints(run)) && !topics.contains(Topics.control(run))) {
-                    System.err.println("streamtrain: run " + run + " has no topics on " + kafka.bootstrapServers() + " (no "
+                    err().println("streamtrain: run " + run + " has no topics on " + kafka.bootstrapServers() + " (no "
                             + Topics.checkpoints(run) + "): is the run id right? Nothing was sent");
                     return StartupException.BAD_CONFIGURATION;
                 }
                 RunTopics.ensure(admin, List.of(RunTopics.control(Topics.control(run))));
             } catch (StartupException e) {
-                System.err.println("streamtrain: " + e.getMessage());
+                err().println("streamtrain: " + e.getMessage());
                 return e.exitCode();
             }
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
@@ -100,12 +114,12 @@ public final class CtlCommand {
                     throw e;
                 }
                 // Kafka says "cluster authorization failed" to an idempotent producer with Write on no topic at all
-                System.err.println("streamtrain: nothing was sent: this principal needs Write on " + Topics.control(run) + ". "
+                err().println("streamtrain: nothing was sent: this principal needs Write on " + Topics.control(run) + ". "
                         + refused.getMessage());
                 return refused.exitCode();
             }
             SigningKey key = kafka.signing().key();
-            System.out.println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()
+            out().println(command.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT) + " " + command.id()
                     + " sent to run " + run + (key == null ? " unsigned" : " signed by " + key.id()) + after);
             return 0;
         }
@@ -196,7 +210,7 @@ public final class CtlCommand {
         public Integer call() throws Exception {
             List<String> unknown = values.keySet().stream().filter(k -> !Settings.PATHS.containsKey(k)).toList();
             if (!unknown.isEmpty()) {
-                System.err.println("streamtrain: cannot set " + unknown + " while training; settable: " + Settings.PATHS.keySet());
+                target.err().println("streamtrain: cannot set " + unknown + " while training; settable: " + Settings.PATHS.keySet());
                 return StartupException.BAD_CONFIGURATION;
             }
             return target.send(new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, target.operator()));
@@ -246,7 +260,7 @@ public final class CtlCommand {
                 if (to == null) {
                     List<PromotedModel> promoted = RunCheckpoints.promotions(reader, target.run, Duration.ofSeconds(30), kafka.signing());
                     if (promoted.isEmpty()) {
-                        System.err.println("streamtrain: run " + target.run + " has no promoted model (only continuous runs promote):"
+                        target.err().println("streamtrain: run " + target.run + " has no promoted model (only continuous runs promote):"
                                 + " name a checkpoint with --to (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
                         return StartupException.BAD_CONFIGURATION;
                     }
@@ -255,14 +269,14 @@ public final class CtlCommand {
                     RunCheckpoints.Listing listing = RunCheckpoints.list(reader, target.run, Duration.ofSeconds(30), m -> { },
                             kafka.signing());
                     if (listing.manifests().stream().noneMatch(m -> m.checkpointId().equals(to) && !m.snapshot())) {
-                        System.err.println("streamtrain: run " + target.run + " has no epoch checkpoint " + esc(to)
+                        target.err().println("streamtrain: run " + target.run + " has no epoch checkpoint " + esc(to)
                                 + " (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
                         return StartupException.BAD_CONFIGURATION;
                     }
                     checkpointId = to;
                 }
             } catch (StartupException e) {
-                System.err.println("streamtrain: " + e.getMessage());
+                target.err().println("streamtrain: " + e.getMessage());
                 return e.exitCode();
             }
             return target.send(new ControlMessage.Rollback(target.run, Messages.newId(), Messages.now(), checkpointId, reason,
@@ -291,14 +305,14 @@ public final class CtlCommand {
             try {
                 parsed = RunSpecParser.parse(java.nio.file.Files.readString(spec));
             } catch (java.io.IOException e) {
-                System.err.println("streamtrain: cannot read " + spec + ": " + e.getMessage() + ". Nothing was sent");
+                target.err().println("streamtrain: cannot read " + spec + ": " + e.getMessage() + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             } catch (SpecException e) {
-                System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage() + ". Nothing was sent");
+                target.err().println("streamtrain: bad run spec " + spec + ": " + e.getMessage() + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             }
             if (!parsed.run().equals(target.run)) {
-                System.err.println("streamtrain: " + spec + " is the spec of run " + parsed.run() + ", not of " + target.run
+                target.err().println("streamtrain: " + spec + " is the spec of run " + parsed.run() + ", not of " + target.run
                         + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             }
@@ -307,12 +321,12 @@ public final class CtlCommand {
             if (first.isPresent()) {
                 String changed = RunContract.of(first.get().runSpec()).changedBy(contract);
                 if (changed != null) {
-                    System.err.println("streamtrain: run " + target.run + " is registered already (REGISTER " + esc(first.get().id()) + " by "
+                    target.err().println("streamtrain: run " + target.run + " is registered already (REGISTER " + esc(first.get().id()) + " by "
                             + esc(first.get().source()) + ") and a run's contract does not change: " + esc(changed)
                             + ". Train this spec under a new run id. Nothing was sent");
                     return StartupException.BAD_CONFIGURATION;
                 }
-                System.out.println("run " + target.run + " is registered already with this contract (REGISTER " + esc(first.get().id())
+                target.out().println("run " + target.run + " is registered already with this contract (REGISTER " + esc(first.get().id())
                         + " by " + esc(first.get().source()) + "); nothing was sent");
                 return 0;
             }
@@ -362,10 +376,10 @@ public final class CtlCommand {
             try (Admin admin = Preflight.admin(kafka)) {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
             } catch (StartupException e) {
-                System.err.println("streamtrain: " + e.getMessage());
+                target.err().println("streamtrain: " + e.getMessage());
                 return e.exitCode();
             }
-            PrintStream out = System.out;
+            PrintWriter out = target.out();
             String run = target.run;
             try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
                 List<CheckpointManifest> manifests = new ArrayList<>();
@@ -473,7 +487,7 @@ public final class CtlCommand {
         }
 
         /** A continuous run's promoted model (its models topic), and whether its windows are degrading. */
-        private void promotion(PrintStream out, KafkaConsumer<byte[], byte[]> reader, KafkaSettings kafka, String run,
+        private void promotion(PrintWriter out, KafkaConsumer<byte[], byte[]> reader, KafkaSettings kafka, String run,
                 List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
             boolean continuous;
             try {
@@ -507,7 +521,7 @@ public final class CtlCommand {
          * With {@code evaluation.maxLag} in the run's spec (as its last checkpoint carries it): how many
          * checkpoints the evaluator has not dealt with, and whether that holds the trainers.
          */
-        private static void lag(PrintStream out, String run, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+        private static void lag(PrintWriter out, String run, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
             if (epochs.isEmpty()) {
                 return;
             }

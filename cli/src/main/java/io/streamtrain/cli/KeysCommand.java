@@ -6,7 +6,7 @@ import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.SigningKey;
 import io.streamtrain.core.signing.TrustedKeys;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -17,6 +17,8 @@ import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -50,9 +52,13 @@ public final class KeysCommand {
         @Option(names = "--dir", defaultValue = ".", paramLabel = "DIR", description = "Where the files go (default: the current directory).")
         Path dir;
 
+        @Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() {
-            PrintStream out = System.out;
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
             Set<Right> rights = EnumSet.noneOf(Right.class);
             SigningKey key;
             try {
@@ -61,7 +67,7 @@ public final class KeysCommand {
                 }
                 key = SigningKey.generate(id);
             } catch (IllegalArgumentException e) {
-                System.err.println("streamtrain keys: " + e.getMessage());
+                err.println("streamtrain keys: " + e.getMessage());
                 return StartupException.BAD_CONFIGURATION;
             }
             Path keyFile = dir.resolve(id + ".key");
@@ -71,7 +77,7 @@ public final class KeysCommand {
                 if (Files.exists(trusted)) {
                     TrustedKeys existing = TrustedKeys.read(trusted);
                     if (existing.entry(id).isPresent()) {
-                        System.err.println("streamtrain keys: " + trusted + " already trusts a key " + id + "; nothing was written");
+                        err.println("streamtrain keys: " + trusted + " already trusts a key " + id + "; nothing was written");
                         return StartupException.BAD_CONFIGURATION;
                     }
                 }
@@ -84,11 +90,11 @@ public final class KeysCommand {
                 }
                 Files.writeString(trusted, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             } catch (FileAlreadyExistsException e) {
-                System.err.println("streamtrain keys: " + keyFile + " exists; a key is never overwritten (delete it first, and its line"
+                err.println("streamtrain keys: " + keyFile + " exists; a key is never overwritten (delete it first, and its line"
                         + " in " + trusted + ")");
                 return StartupException.BAD_CONFIGURATION;
             } catch (IOException | IllegalArgumentException e) {
-                System.err.println("streamtrain keys: " + e.getMessage());
+                err.println("streamtrain keys: " + e.getMessage());
                 return StartupException.BAD_CONFIGURATION;
             }
             out.println("wrote " + keyFile + " (secret: for its owner only, as " + Signing.KEY_ENV + "=" + keyFile + ")");

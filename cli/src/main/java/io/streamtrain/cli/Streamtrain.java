@@ -2,36 +2,51 @@ package io.streamtrain.cli;
 
 import io.streamtrain.cli.export.ExportCommand;
 import io.streamtrain.cli.ingest.IngestCommand;
-import io.streamtrain.cli.results.ResultsCommand;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.evaluator.EvaluatorCommand;
 import io.streamtrain.trainer.TrainerCommand;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code streamtrain} command. */
+/**
+ * The {@code streamtrain} command: the product's commands. The lab module runs the same command
+ * with its own (demo, local, results, bench) added through {@link #execute(String[], Object...)}.
+ */
 @Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
-        subcommands = {DemoCommand.class, LocalCommand.class, TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, KeysCommand.class, IngestCommand.class,
-            ExportCommand.class, ScoreCommand.class, ResultsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, KeysCommand.class, IngestCommand.class,
+            ExportCommand.class, ScoreCommand.class})
 public final class Streamtrain {
     private Streamtrain() {}
 
     public static void main(String[] args) {
-        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) { // every command: logback would log nothing
-            System.exit(StartupException.BAD_CONFIGURATION);
-        }
-        System.exit(commandLine().execute(args));
+        System.exit(execute(args));
     }
 
-    /** The command line as {@link #main} runs it: a usage mistake is one line and a pointer to --help, not the whole help. */
-    public static CommandLine commandLine() {
-        return new CommandLine(new Streamtrain()).setParameterExceptionHandler((e, args) -> {
+    /**
+     * Runs the command as {@code main} does, with {@code more} commands (picocli command objects)
+     * added after the product's; returns the exit code.
+     */
+    public static int execute(String[] args, Object... more) {
+        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) { // every command: logback would log nothing
+            return StartupException.BAD_CONFIGURATION;
+        }
+        return commandLine(more).execute(args);
+    }
+
+    /**
+     * The command line as {@link #main} runs it, with {@code more} commands added: a usage mistake
+     * is one line and a pointer to --help, not the whole help.
+     */
+    public static CommandLine commandLine(Object... more) {
+        CommandLine commandLine = new CommandLine(new Streamtrain());
+        for (Object command : more) {
+            commandLine.addSubcommand(command);
+        }
+        commandLine.addSubcommand(new CommandLine.HelpCommand());
+        return commandLine.setParameterExceptionHandler((e, args) -> {
             CommandLine cmd = e.getCommandLine();
             PrintWriter err = cmd.getErr();
             err.println("streamtrain: " + e.getMessage());
@@ -41,25 +56,12 @@ public final class Streamtrain {
         }).setExecutionExceptionHandler((e, cmd, parsed) -> StartupException.report(e, cmd.getErr()));
     }
 
-    /** Runs another streamtrain command in this JVM; returns its exit code and what it printed. */
-    static String[] inProcess(String... args) {
-        ByteArrayOutputStream printed = new ByteArrayOutputStream();
-        PrintStream stream = new PrintStream(printed, true, StandardCharsets.UTF_8);
-        CommandLine cmd = commandLine();
-        cmd.setOut(new PrintWriter(stream, true));
-        cmd.setErr(new PrintWriter(stream, true));
-        PrintStream previousOut = System.out;
-        PrintStream previousErr = System.err;
-        synchronized (Streamtrain.class) {
-            System.setOut(stream);
-            System.setErr(stream);
-            try {
-                int code = cmd.execute(args);
-                return new String[] {Integer.toString(code), printed.toString(StandardCharsets.UTF_8)};
-            } finally {
-                System.setOut(previousOut);
-                System.setErr(previousErr);
-            }
-        }
+    /**
+     * Runs one of the product's commands in this JVM, everything it prints going to {@code out}
+     * (the commands print through picocli's writers, never {@code System.out}); returns its exit
+     * code. Its log lines go where the JVM's logging sends them.
+     */
+    public static int run(PrintWriter out, String... args) {
+        return commandLine().setOut(out).setErr(out).execute(args);
     }
 }

@@ -1,5 +1,6 @@
 package io.streamtrain.cli;
 
+import io.streamtrain.testkit.Repo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class ReadmeTest {
     @Test
     void theExampleSpecParses() throws Exception {
-        String readme = Files.readString(Path.of("..", "README.md"));
+        String readme = Files.readString(Repo.path("README.md"));
         Matcher yaml = Pattern.compile("```yaml\\n(.*?)```", Pattern.DOTALL).matcher(readme);
         assertTrue(yaml.find(), "README has a yaml example");
         RunSpec spec = RunSpecParser.parse(yaml.group(1));
@@ -30,7 +31,7 @@ class ReadmeTest {
 
     @Test
     void everyExampleSpecParses() throws Exception {
-        String readme = Files.readString(Path.of("..", "README.md"));
+        String readme = Files.readString(Repo.path("README.md"));
         Matcher yaml = Pattern.compile("```yaml\\n(run: .*?)```", Pattern.DOTALL).matcher(readme);
         Map<String, RunSpec> specs = new LinkedHashMap<>();
         while (yaml.find()) {

@@ -4,7 +4,7 @@ import io.streamtrain.cli.Logs;
 import io.streamtrain.core.codec.DType;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,9 +15,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code streamtrain ingest FORMAT}: reads a data set from files and writes it to Kafka as
@@ -50,9 +52,12 @@ public final class IngestCommand implements Callable<Integer> {
     /** How many bad lines are listed one by one before they are only counted. */
     static final int LISTED_BAD_LINES = 20;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
-        System.err.println("streamtrain: ingest needs a format: idx, csv, jsonl, text or brown (streamtrain ingest --help)");
+        spec.commandLine().getErr().println("streamtrain: ingest needs a format: idx, csv, jsonl, text or brown (streamtrain ingest --help)");
         return StartupException.BAD_CONFIGURATION;
     }
 
@@ -96,6 +101,18 @@ public final class IngestCommand implements Callable<Integer> {
 
     /** The options every format shares, and the ingest they drive. */
     static final class Options {
+        /** The command this mixes into: its picocli writers are where the command prints. */
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec command;
+
+        PrintWriter out() {
+            return command.commandLine().getOut();
+        }
+
+        PrintWriter err() {
+            return command.commandLine().getErr();
+        }
+
         @Option(names = "--topic", required = true, paramLabel = "TOPIC", description = "The topic the (train) records go to.")
         String topic;
 
@@ -210,8 +227,8 @@ public final class IngestCommand implements Callable<Integer> {
 
         /** Reads the inputs with {@code source} and writes them; returns the exit code. */
         int run(List<Path> inputs, Source source) {
-            PrintStream out = System.out;
-            PrintStream err = System.err;
+            PrintWriter out = out();
+            PrintWriter err = err();
             // the summary and the bad lines are this command's output; Kafka's clients keep to errors
             Logs.quiet();
             String problem = problem();
@@ -275,7 +292,7 @@ public final class IngestCommand implements Callable<Integer> {
             }
         }
 
-        private void write(List<Output> outputs, PrintStream out, PrintStream err) {
+        private void write(List<Output> outputs, PrintWriter out, PrintWriter err) {
             KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
             try (TopicWriter writer = TopicWriter.connect(kafka)) {
                 // every topic is checked before the first record is written: a refusal leaves nothing half done
@@ -362,7 +379,7 @@ public final class IngestCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             if (!shape.equalsIgnoreCase("flat") && !shape.equalsIgnoreCase("chw")) {
-                System.err.println("streamtrain: --shape takes flat or chw, not " + shape);
+                options.err().println("streamtrain: --shape takes flat or chw, not " + shape);
                 return StartupException.BAD_CONFIGURATION;
             }
             IdxReader.ImageShape s = IdxReader.ImageShape.parse(shape);
@@ -405,7 +422,7 @@ public final class IngestCommand implements Callable<Integer> {
             } else if (delimiter.length() == 1 && delimiter.charAt(0) != '"') {
                 d = delimiter.charAt(0);
             } else {
-                System.err.println("streamtrain: --delimiter takes one character (not a quote) or 'tab', not '" + delimiter + "'");
+                options.err().println("streamtrain: --delimiter takes one character (not a quote) or 'tab', not '" + delimiter + "'");
                 return StartupException.BAD_CONFIGURATION;
             }
             return options.run(inputs, files((files, bad) -> new CsvReader(label, d, labels.type()).read(files, bad)));
@@ -444,7 +461,7 @@ public final class IngestCommand implements Callable<Integer> {
                 default -> null;
             };
             if (x == null) {
-                System.err.println("streamtrain: --x-dtype takes float32 or int64, not " + xDtype);
+                options.err().println("streamtrain: --x-dtype takes float32 or int64, not " + xDtype);
                 return StartupException.BAD_CONFIGURATION;
             }
             return options.run(inputs, files((files, bad) -> new JsonlReader(x, labels.type()).read(files, bad)));
@@ -465,10 +482,10 @@ public final class IngestCommand implements Callable<Integer> {
             return context < 1 || (stride != null && stride < 1) ? "--context and --stride must be at least 1" : null;
         }
 
-        Read windows(List<TokenWindows.Text> texts) {
+        Read windows(List<TokenWindows.Text> texts, PrintWriter err) {
             TokenWindows w = TokenWindows.of(texts, context, stride == null ? context : stride);
             if (!w.tooShort().isEmpty()) {
-                System.err.println("streamtrain: " + w.tooShort().size() + " input(s) shorter than --context + 1 = " + (context + 1)
+                err.println("streamtrain: " + w.tooShort().size() + " input(s) shorter than --context + 1 = " + (context + 1)
                         + " bytes give no window: " + w.tooShort().stream().limit(5).toList() + (w.tooShort().size() > 5 ? " ..." : ""));
             }
             return new Read(w, texts.size());
@@ -497,10 +514,10 @@ public final class IngestCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             if (windows.problem() != null) {
-                System.err.println("streamtrain: " + windows.problem());
+                options.err().println("streamtrain: " + windows.problem());
                 return StartupException.BAD_CONFIGURATION;
             }
-            return options.run(inputs, (files, bad) -> windows.windows(TextReader.raw(files)));
+            return options.run(inputs, (files, bad) -> windows.windows(TextReader.raw(files), options.err()));
         }
     }
 
@@ -551,7 +568,7 @@ public final class IngestCommand implements Callable<Integer> {
                 problem = "--validation-documents needs --validation-topic: where the held-out documents go";
             }
             if (problem != null) {
-                System.err.println("streamtrain: " + problem);
+                options.err().println("streamtrain: " + problem);
                 return StartupException.BAD_CONFIGURATION;
             }
             Set<Character> selected;
@@ -571,15 +588,15 @@ public final class IngestCommand implements Callable<Integer> {
                     if (optionsProblem != null) {
                         throw new InputException(optionsProblem);
                     }
-                    System.out.println("validation documents (" + split.validation().size() + " of " + (split.train().size()
+                    options.out().println("validation documents (" + split.validation().size() + " of " + (split.train().size()
                             + split.validation().size()) + "): " + String.join(" ", split.validation().stream()
                                     .map(f -> f.getFileName().toString()).toList()));
                 }
             } catch (InputException e) {
-                System.err.println("streamtrain: " + e.getMessage());
+                options.err().println("streamtrain: " + e.getMessage());
                 return StartupException.BAD_CONFIGURATION;
             }
-            return options.run(train, (files, bad) -> windows.windows(TextReader.brown(files, selected, bad)));
+            return options.run(train, (files, bad) -> windows.windows(TextReader.brown(files, selected, bad), options.err()));
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.streamtrain.cli.ingest;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -35,7 +35,7 @@ final class Progress implements AutoCloseable {
     static final long PLAIN_EVERY_MS = 5_000;
     private static final int BAR_WIDTH = 30;
 
-    private final PrintStream out;
+    private final PrintWriter out;
     private final Mode mode;
     private final String topic;
     private final long total;
@@ -46,7 +46,7 @@ final class Progress implements AutoCloseable {
     private int lastWidth;
 
     /** Starts showing progress of writing {@code total} records to {@code topic}. */
-    Progress(PrintStream out, Mode mode, String topic, long total) {
+    Progress(PrintWriter out, Mode mode, String topic, long total) {
         this.out = out;
         this.mode = mode.resolve();
         this.topic = topic;

@@ -1,13 +1,17 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.Repo;
+import io.streamtrain.testkit.TestCa;
+import io.streamtrain.testkit.SafetensorsFile;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.streamtrain.cli.broker.EmbeddedKafka;
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
@@ -39,6 +43,7 @@ import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -55,9 +60,10 @@ import org.junit.jupiter.api.io.TempDir;
  * and {@code export} — while each of them, missing one of its ACLs, exits 2 naming what it
  * was refused. So the overlay's ACLs are enough, and what each one is for is checked.
  */
+@Tag("integration")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AclMatrixTest {
-    private static final Path OVERLAY = Path.of("..", "deploy", "k8s", "overlays", "strimzi");
+    private static final Path OVERLAY = Repo.path("deploy", "k8s", "overlays", "strimzi");
     /** The overlay's run and data topics, as its manifests name them. */
     private static final String RUN = "fashion-mlp-01";
     private static final String TRAIN = "fashion.train";

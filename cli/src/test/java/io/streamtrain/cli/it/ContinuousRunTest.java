@@ -1,10 +1,12 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
@@ -31,6 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,6 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * train, one of them SIGKILLed and restarted on the way. Every window is a checkpoint whose
  * offsets follow from the first window's alone, and whose records are trained exactly once.
  */
+@Tag("integration")
 class ContinuousRunTest {
     static final String TOPIC = "live.train";
     static final int PARTITIONS = 2;
@@ -102,7 +106,7 @@ class ContinuousRunTest {
             a.close();
         }
 
-        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, "live");
+        List<Checkpoint> cps = kafka.checkpoints("live");
         assertEquals(List.of(1, 2, 3, 4, 5, 6), cps.stream().map(c -> c.manifest().epoch()).toList(), "one checkpoint per window");
         Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(TOPIC)) {
@@ -163,7 +167,7 @@ class ContinuousRunTest {
             Thread.sleep(12_000); // round 1 closes, then the round of partition 1's last records waits: far past 2 s
             assertTrue(nodeA.alive() && b.alive(), "a node gave up its round while partition 1 had no records: " + nodeA.outcome()
                     + "\n" + b.output());
-            assertEquals(List.of(), TrainerNodeTest.checkpoints(kafka, "idle"), "window 1 is not complete");
+            assertEquals(List.of(), kafka.checkpoints("idle"), "window 1 is not complete");
             send("idle.train", 1, data.subList(6, 8));
             send("idle.train", 0, data.subList(8, 12));
             send("idle.train", 1, data.subList(12, 16));
@@ -172,8 +176,8 @@ class ContinuousRunTest {
         } finally {
             a.close();
         }
-        assertEquals(List.of(1, 2), TrainerNodeTest.checkpoints(kafka, "idle").stream().map(c -> c.manifest().epoch()).toList());
-        for (Checkpoint c : TrainerNodeTest.checkpoints(kafka, "idle")) {
+        assertEquals(List.of(1, 2), kafka.checkpoints("idle").stream().map(c -> c.manifest().epoch()).toList());
+        for (Checkpoint c : kafka.checkpoints("idle")) {
             assertEquals((double) WINDOW * SAMPLES, c.manifest().metrics().get("samples"), "window " + c.manifest().epoch());
         }
     }
@@ -203,10 +207,10 @@ class ContinuousRunTest {
             // the first degrading window (the second poisoned one: patience 2) pauses the trainer, at most maxLag 2 windows later
             ControlMessage.Pause pause = awaitPauseAcknowledged("promote", 180);
             Thread.sleep(5_000);
-            int trained = TrainerNodeTest.checkpoints(kafka, "promote").size();
+            int trained = kafka.checkpoints("promote").size();
             assertTrue(trainer.alive() && trained < windows, "paused, not finished: " + trained + " windows, " + trainer.outcome());
             Thread.sleep(3_000);
-            assertEquals(trained, TrainerNodeTest.checkpoints(kafka, "promote").size(), "no window is trained while paused");
+            assertEquals(trained, kafka.checkpoints("promote").size(), "no window is trained while paused");
             String[] resume = CtlTest.streamtrain("ctl", "resume", "--run", "promote", "--bootstrap-servers",
                     kafka.broker.bootstrapServers());
             assertEquals("0", resume[0], resume[1]);
@@ -286,7 +290,7 @@ class ContinuousRunTest {
         assertEquals(ControlMessage.Ack.APPLIED, ack.outcome());
 
         Map<Integer, Checkpoint> byWindow = new HashMap<>();
-        for (Checkpoint c : TrainerNodeTest.checkpoints(kafka, "rollback")) {
+        for (Checkpoint c : kafka.checkpoints("rollback")) {
             byWindow.put(c.manifest().epoch(), c);
         }
         Checkpoint target = byWindow.values().stream().filter(c -> c.manifest().checkpointId().equals(rollback.checkpointId()))
@@ -494,7 +498,7 @@ class ContinuousRunTest {
 
     private static void awaitWindows(int n, int seconds) throws Exception {
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (TrainerNodeTest.checkpoints(kafka, "live").size() < n) {
+        while (kafka.checkpoints("live").size() < n) {
             assertTrue(System.nanoTime() < deadline, "not " + n + " windows within " + seconds + " s");
             Thread.sleep(200);
         }

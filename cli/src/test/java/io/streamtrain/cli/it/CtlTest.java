@@ -1,10 +1,11 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.cli.Streamtrain;
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
@@ -34,12 +35,14 @@ import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import picocli.CommandLine;
 
 /** An operator stops a run with {@code streamtrain ctl stop} and sees it with {@code ctl status}. */
+@Tag("integration")
 class CtlTest {
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
@@ -52,17 +55,10 @@ class CtlTest {
         kafka.produce("ctl.validation", 1, new SyntheticClusters(8, 3, 0.8, 0.0, 4).records(4, 16, 2));
     }
 
-    /** Runs the streamtrain command line in-process; returns exit code and stdout. */
+    /** Runs the streamtrain command line in-process; returns exit code and what it printed on standard output. */
     static String[] streamtrain(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrintStream previous = System.out;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        try {
-            int code = new CommandLine(Streamtrain.class).execute(args);
-            return new String[] {Integer.toString(code), out.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(previous);
-        }
+        CommandRun run = CommandRun.of(args);
+        return new String[] {Integer.toString(run.exitCode()), run.out()};
     }
 
     @Test
@@ -196,7 +192,7 @@ class CtlTest {
         Matcher m = Pattern.compile("rollback .* to checkpoint " + target + " .* acknowledged by: node-r at step (\\d+)").matcher(status("ctl-rollback"));
         assertTrue(m.find());
         long step = Long.parseLong(m.group(1));
-        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, "ctl-rollback");
+        List<Checkpoint> checkpoints = kafka.checkpoints("ctl-rollback");
         Checkpoint first = checkpoints.stream().filter(c -> c.manifest().checkpointId().equals(target)).findFirst().orElseThrow();
         Checkpoint back = checkpoints.stream().filter(c -> c.manifest().step() == step).findFirst()
                 .orElseThrow(() -> new AssertionError("no checkpoint at step " + step));

@@ -1,9 +1,10 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -13,6 +14,7 @@ import io.streamtrain.trainer.TrainerOptions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -22,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * leave more than maxLag checkpoints unevaluated, and goes on when an evaluator catches up,
  * training every epoch once.
  */
+@Tag("integration")
 class EvaluationLagTest {
     static final int EPOCHS = 4;
     @RegisterExtension
@@ -70,7 +73,7 @@ class EvaluationLagTest {
             evaluator.close();
             ev.join(30_000);
         }
-        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, "lag");
+        List<Checkpoint> cps = kafka.checkpoints("lag");
         assertEquals(List.of(1, 2, 3, 4), cps.stream().map(c -> c.manifest().epoch()).toList(), "every epoch once");
         for (Checkpoint c : cps) {
             assertEquals(12 * 16.0, c.manifest().metrics().get("samples"), "every sample of epoch " + c.manifest().epoch());
@@ -78,7 +81,7 @@ class EvaluationLagTest {
     }
 
     private static List<Integer> epochs() throws Exception {
-        return TrainerNodeTest.checkpoints(kafka, "lag").stream().map(c -> c.manifest().epoch()).toList();
+        return kafka.checkpoints("lag").stream().map(c -> c.manifest().epoch()).toList();
     }
 
     private static void awaitCheckpoints(int n, int seconds) throws Exception {

@@ -1,9 +1,10 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.dlq.DeadLetters;
@@ -23,6 +24,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * reason — an evaluation record saying so and a dead letter — and the run goes on: the
  * good checkpoints around it are evaluated as usual.
  */
+@Tag("integration")
 class EvaluatorRejectsTest {
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     @RegisterExtension

@@ -1,10 +1,12 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
@@ -25,6 +27,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -34,6 +37,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * data its checkpoints are scored on (the run's validation plan, fixed by its first
  * evaluation) and whether an operator stopped it.
  */
+@Tag("integration")
 class EvaluatorRunStateTest {
     static final int EPOCHS = 5;
     static final SyntheticClusters TASK = new SyntheticClusters(8, 3, 0.8, 0.1, 4);

@@ -1,12 +1,14 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SafetensorsFile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * verdict and a given epoch, from chunks on the topic and from a claim-check store, written
  * as safetensors files whose tensors are the checkpoint's.
  */
+@Tag("integration")
 class ExportTest {
     static final ObjectMapper JSON = new ObjectMapper();
     @RegisterExtension
@@ -120,7 +124,7 @@ class ExportTest {
         List<EvaluationRecord> evaluations = evaluations(run);
         assertEquals(3, evaluations.size(), "one evaluation per epoch");
         String bestId = evaluations.get(2).best().checkpointId();
-        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, run);
+        List<Checkpoint> checkpoints = kafka.checkpoints(run);
         Checkpoint best = checkpoints.stream().filter(c -> c.manifest().checkpointId().equals(bestId)).findFirst().orElseThrow();
 
         Path out = dir.resolve("models/best.safetensors");
@@ -167,7 +171,7 @@ class ExportTest {
         TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, "{ store: \"" + store.toUri() + "\" }")), kafka.settings,
                 TrainerOptions.defaults("node-y").withLogEverySteps(0));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
-        List<Checkpoint> checkpoints = TrainerNodeTest.checkpoints(kafka, run, PayloadSources.none().with(store.toUri().toString()));
+        List<Checkpoint> checkpoints = kafka.checkpoints(run, PayloadSources.none().with(store.toUri().toString()));
 
         CommandRun noStore = export("--run", run, "--epoch", "1", "-o", dir.resolve("n.safetensors").toString());
         assertEquals(1, noStore.exitCode(), noStore.toString());

@@ -1,9 +1,11 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
@@ -14,6 +16,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * brick a run: the node that meets it acknowledges it as failed and exits 1, and the restart
  * does not replay it, trains on from the last closed round, and finishes with finite losses.
  */
+@Tag("integration")
 class FailedSetTest {
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
@@ -79,7 +83,7 @@ class FailedSetTest {
             assertEquals(0, restarted.awaitExit(180), restarted.output());
             assertTrue(restarted.output().contains("is not replayed"), restarted.output());
         }
-        List<CheckpointManifest> epochs = TrainerNodeTest.checkpoints(kafka, RUN).stream().map(c -> c.manifest()).toList();
+        List<CheckpointManifest> epochs = kafka.checkpoints(RUN).stream().map(c -> c.manifest()).toList();
         assertEquals(List.of(1, 2, 3), epochs.stream().map(CheckpointManifest::epoch).toList());
         for (CheckpointManifest m : epochs) {
             double loss = m.metrics().get("train_loss");

@@ -1,15 +1,21 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.Repo;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.Scrape;
+import io.streamtrain.testkit.MetricCatalogue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -20,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * tags, on the port it logs, next to {@code /healthz} and {@code /readyz}; and a scrape
  * passes {@code promtool check metrics}.
  */
+@Tag("integration")
 class MetricsTest {
     static final String TOPIC = "metrics.train";
     @RegisterExtension
@@ -146,7 +153,7 @@ class MetricsTest {
     @Test
     void theDashboardsCatalogueIsTheReadmeTable() throws Exception {
         java.util.SortedMap<String, String> catalogue = new java.util.TreeMap<>();
-        for (io.streamtrain.cli.MetricCatalogue.Meter m : io.streamtrain.cli.MetricCatalogue.STREAMTRAIN) {
+        for (io.streamtrain.testkit.MetricCatalogue.Meter m : io.streamtrain.testkit.MetricCatalogue.STREAMTRAIN) {
             catalogue.put(m.name(), m.type().name().toLowerCase(java.util.Locale.ROOT));
         }
         assertEquals(readmeTable("streamtrain_"), catalogue, "deploy/'s meter catalogue (MetricCatalogue) and the README's table");
@@ -155,7 +162,7 @@ class MetricsTest {
     /** The README's metrics table rows whose name starts with {@code prefix}, as name=type. */
     static java.util.SortedMap<String, String> readmeTable(String prefix) throws java.io.IOException {
         java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
-        Path readme = Path.of(System.getProperty("user.dir")).getParent().resolve("README.md");
+        Path readme = Repo.path("README.md");
         for (String line : Files.readAllLines(readme)) {
             String[] cells = line.split("\\|");
             if (cells.length > 3 && cells[1].strip().startsWith("`" + prefix)) {

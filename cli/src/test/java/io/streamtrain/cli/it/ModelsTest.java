@@ -1,5 +1,6 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * language model fine-tuned from the first one's best checkpoint ({@code init.from:
  * run:NAME@best}) with a frozen parameter and L2-SP.
  */
+@Tag("integration")
 class ModelsTest {
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
@@ -174,9 +177,9 @@ class ModelsTest {
                 regularization: { l2sp: 0.01, exclude: [norm, bias] }
                 """)));
         String bestId = base.get(1).best().checkpointId();
-        Checkpoint best = TrainerNodeTest.checkpoints(kafka, "lm-base").stream()
+        Checkpoint best = kafka.checkpoints("lm-base").stream()
                 .filter(c -> c.manifest().checkpointId().equals(bestId)).findFirst().orElseThrow();
-        Checkpoint tuned = TrainerNodeTest.checkpoints(kafka, "lm-tune").get(0);
+        Checkpoint tuned = kafka.checkpoints("lm-tune").get(0);
         assertArrayEquals(best.payload().tensor("positionEmbedding").toFloats(), tuned.payload().tensor("positionEmbedding").toFloats(),
                 "frozen");
         assertFalse(java.util.Arrays.equals(best.payload().tensor("tokenEmbedding").toFloats(), tuned.payload().tensor("tokenEmbedding").toFloats()),

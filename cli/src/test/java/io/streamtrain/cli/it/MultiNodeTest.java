@@ -1,11 +1,13 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RecordsChecksum;
@@ -29,6 +31,7 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -39,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a real broker: every record of every epoch is trained exactly once whatever the
  * membership does, one checkpoint per epoch, and the model is as good as one node's.
  */
+@Tag("integration")
 class MultiNodeTest {
     static final String TOPIC = "multi.train";
     static final String VALIDATION = "multi.validation";
@@ -134,7 +138,7 @@ class MultiNodeTest {
     }
 
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run, int epochCount) throws Exception {
-        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
+        List<Checkpoint> cps = kafka.checkpoints(run);
         List<Integer> epochs = cps.stream().map(c -> c.manifest().epoch()).toList();
         assertEquals(java.util.stream.IntStream.rangeClosed(1, epochCount).boxed().toList(), epochs, "exactly one checkpoint per epoch");
         String all = topicChecksum();
@@ -293,7 +297,7 @@ class MultiNodeTest {
         try {
             awaitTraining(nodes);
             long deadline = System.nanoTime() + 120_000_000_000L;
-            while (TrainerNodeTest.checkpoints(kafka, "stop-all").size() < 2 && System.nanoTime() < deadline) {
+            while (kafka.checkpoints("stop-all").size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
             String[] stop = CtlTest.streamtrain("ctl", "stop", "--run", "stop-all", "--reason", "enough", "--bootstrap-servers",
@@ -319,7 +323,7 @@ class MultiNodeTest {
         List<String> acked = control.stream().filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Ack a && stopId.equals(a.command()))
                 .map(m -> ((io.streamtrain.core.control.ControlMessage.Ack) m).node()).sorted().toList();
         assertEquals(List.of("stop-all-node-0", "stop-all-node-1", "stop-all-node-2"), acked, "every node acknowledged the one STOP");
-        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, "stop-all");
+        List<Checkpoint> cps = kafka.checkpoints("stop-all");
         Checkpoint last = cps.get(cps.size() - 1);
         long published = java.time.Instant.parse(last.manifest().time()).toEpochMilli();
         // a checkpoint whose transaction was under way when the STOP came may still commit; none is begun after it
@@ -414,7 +418,7 @@ class MultiNodeTest {
         } finally {
             nodes.forEach(ServiceProcess::close);
         }
-        List<Checkpoint> cps = TrainerNodeTest.checkpoints(kafka, run);
+        List<Checkpoint> cps = kafka.checkpoints(run);
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
             membership.add(run + ": checkpoint of epoch " + m.epoch() + " by " + m.node() + ": round " + m.round() + ", step " + m.step()

@@ -1,10 +1,11 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.EvaluatorService;
@@ -12,6 +13,7 @@ import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * gives the evaluator's figures exactly, on another topic its own, and bad references,
  * topics and data are refused with exit 2.
  */
+@Tag("integration")
 class ScoreTest {
     static final String RUN = "score-run";
     @RegisterExtension

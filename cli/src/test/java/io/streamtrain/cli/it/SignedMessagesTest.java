@@ -1,10 +1,12 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.PayloadSources;
@@ -33,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -46,6 +49,7 @@ import org.junit.jupiter.api.io.TempDir;
  * acknowledgements name the signer, a replayed command is not applied twice, and {@code ctl
  * status} shows who signed what and what was refused.
  */
+@Tag("integration")
 class SignedMessagesTest {
     private static final String RUN = "signed";
     @RegisterExtension

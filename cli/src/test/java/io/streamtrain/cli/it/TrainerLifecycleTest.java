@@ -1,10 +1,12 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -18,6 +20,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -28,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * fails when the user got something wrong — one clear message within seconds, and the
  * exit code that says whether a restart can help (1) or not (2).
  */
+@Tag("integration")
 class TrainerLifecycleTest {
     static final String TOPIC = "lifecycle.train";
     /** The trainer's own SIGTERM budget (TrainerCommand.GRACE), inside Kubernetes' default 30 s. */

@@ -1,12 +1,13 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
@@ -28,6 +29,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * fails for itself, with a reason, and the runs go on. Every case here crashed a service,
  * read a file it must not, or stopped another run before the checks it tests.
  */
+@Tag("integration")
 class UntrustedTopicsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 

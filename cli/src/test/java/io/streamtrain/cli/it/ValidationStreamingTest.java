@@ -1,9 +1,10 @@
 package io.streamtrain.cli.it;
 
+import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.cli.data.SyntheticClusters;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -13,11 +14,13 @@ import io.streamtrain.trainer.TrainerOptions;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A validation set too large for the evaluator's memory budget is streamed, with the same metrics to the last bit. */
+@Tag("integration")
 class ValidationStreamingTest {
     static final int EPOCHS = 3;
     @RegisterExtension
