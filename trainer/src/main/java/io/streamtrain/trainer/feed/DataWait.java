@@ -1,0 +1,144 @@
+package io.streamtrain.trainer.feed;
+
+import java.time.Duration;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whether the feed is waiting for records, and what it says about it. A bounded run's epoch
+ * needs records that exist: the feed warns every 30 s that none arrive, and fails after the
+ * broker wait (the node then exits, to be restarted from its checkpoint). A continuous run's
+ * window waits for records that may not be produced yet, as long as it takes: an idle topic
+ * is no failure; the feed says so, and keeps the window lag.
+ *
+ * <p>Apart from the thread's loop so that its clocks, and the two figures the trainer's
+ * metrics read from another thread ({@link #awaitingData()}, {@link #backlog()}), live in one
+ * place.
+ */
+final class DataWait {
+    // the feed's log lines keep the logger name its operators' filters know
+    private static final Logger log = LoggerFactory.getLogger(BatchFeed.class);
+    private static final long WAIT_LOG_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    private final String topic;
+    /** Records per window of a continuous run; 0 for a bounded one. */
+    private final long window;
+    private final long brokerWaitNanos;
+    private final PartitionBuffers partitions;
+    private final PrefetchQueue<FeedItem> queue;
+    private long lastProgress = System.nanoTime();
+    private long lastWaitLog;
+    /** When the partition a continuous window waits on was first seen with no known lag (no fetch answered), or -1. */
+    private long lagUnknownSince = -1;
+    private volatile boolean awaitingData;
+    private volatile long backlog;
+
+    /**
+     * @param brokerWait how long the epoch may get no records while it still needs some
+     *     before the feed fails
+     */
+    DataWait(String topic, long window, Duration brokerWait, PartitionBuffers partitions, PrefetchQueue<FeedItem> queue) {
+        this.topic = topic;
+        this.window = window;
+        this.brokerWaitNanos = brokerWait.toNanos();
+        this.partitions = partitions;
+        this.queue = queue;
+        this.lastWaitLog = System.nanoTime() - WAIT_LOG_NANOS; // a continuous run's first wait for data is said at once
+    }
+
+    /** See {@link BatchFeed#awaitingData()}. */
+    boolean awaitingData() {
+        return awaitingData;
+    }
+
+    /** See {@link BatchFeed#backlog()}. */
+    long backlog() {
+        return backlog;
+    }
+
+    /** Records arrived, or the epoch (re)started: the broker wait starts over. */
+    void progressed() {
+        lastProgress = System.nanoTime();
+    }
+
+    /** Nothing is read for now (no partitions, or none left to read): nothing is awaited, and there is no lag. */
+    void reset() {
+        awaitingData = false;
+        backlog = 0;
+    }
+
+    /** PAUSEd: waiting for the operator, not for data; and a paused run is not waiting for the broker. */
+    void paused() {
+        awaitingData = false;
+        lastProgress = System.nanoTime();
+    }
+
+    /**
+     * Looks at the wait once per poll of a running epoch.
+     *
+     * @param running whether the epoch is still read (the poll may have ended the feed's last)
+     * @param itemsPending whether items wait for room in the prefetch queue
+     */
+    void look(boolean running, int epoch, boolean itemsPending) {
+        if (window > 0) {
+            watchWindow(running, epoch, itemsPending);
+            return;
+        }
+        long now = System.nanoTime();
+        if (itemsPending || queue.bytes() > 0) {
+            lastProgress = now; // the trainer has data: a slow step is not a missing broker
+            return;
+        }
+        boolean givingUp = now - lastProgress > brokerWaitNanos;
+        if (!givingUp && (now - lastProgress < WAIT_LOG_NANOS || now - lastWaitLog < WAIT_LOG_NANOS)) {
+            return;
+        }
+        PartitionBuffers.Needed needed = partitions.needed();
+        if (needed.partitions().isEmpty()) {
+            return;
+        }
+        long waited = (now - lastProgress) / 1_000_000_000L;
+        if (givingUp) {
+            throw new IllegalStateException("no records from " + topic + " for " + waited + " s (the broker wait is "
+                    + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions " + needed.partitions()
+                    + " (position/end); giving up, a restart resumes from the last checkpoint");
+        }
+        lastWaitLog = now;
+        log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
+                + " Waiting up to {} s", topic, waited, epoch, needed.partitions(), brokerWaitNanos / 1_000_000_000L);
+    }
+
+    /** A continuous run's window: says that it waits (at most every 30 s), and keeps the window lag. */
+    private void watchWindow(boolean running, int epoch, boolean itemsPending) {
+        if (!running) {
+            reset();
+            return;
+        }
+        backlog = partitions.backlog();
+        TopicPartition starved = itemsPending ? null : partitions.starvedOn();
+        OptionalLong blockedLag = starved != null ? partitions.lagOf(starved) : OptionalLong.empty();
+        boolean idle = blockedLag.isPresent() && blockedLag.getAsLong() == 0;
+        long now = System.nanoTime();
+        if (idle && now - lastWaitLog >= WAIT_LOG_NANOS) {
+            lastWaitLog = now;
+            PartitionBuffers.Needed needed = partitions.needed();
+            log.info("window {} waits for data: {} more record(s) to close it on partitions {} (position/window end); {} has no newer"
+                    + " records yet", epoch, needed.missing(), needed.partitions(), topic);
+        }
+        awaitingData = idle;
+        // starved with no lag known: no fetch has answered, which is the broker's silence, not an idle topic
+        if (starved == null || blockedLag.isPresent()) {
+            lagUnknownSince = -1;
+        } else if (lagUnknownSince < 0) {
+            lagUnknownSince = now;
+        } else if (now - lagUnknownSince >= WAIT_LOG_NANOS && now - lastWaitLog >= WAIT_LOG_NANOS) {
+            lastWaitLog = now;
+            log.warn("window {} waits for partition {} of {}, whose lag has been unknown for {} s: no fetch has answered. Is the broker"
+                    + " reachable? The window waits (a continuous run does not give up on its data)", epoch, starved.partition(), topic,
+                    (now - lagUnknownSince) / 1_000_000_000L);
+        }
+    }
+}

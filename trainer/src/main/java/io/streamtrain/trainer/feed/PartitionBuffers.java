@@ -1,0 +1,261 @@
+package io.streamtrain.trainer.feed;
+
+import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * The feed thread's account of each assigned partition against the epoch plan: the records
+ * fetched and not yet taken, the next offset to take, where the current round started, and
+ * whether its fetching is paused (so that the buffers stay bounded in bytes and nothing past
+ * the epoch's end is fetched). The assignment is kept in partition order, the order records
+ * are taken in round-robin.
+ *
+ * <p>Apart from the thread's loop so that every offset the feed reports (a round's ranges,
+ * what an epoch still needs) comes from one place. Used by the feed thread only, but for
+ * {@link #plan()}.
+ */
+final class PartitionBuffers {
+    /** What an unfinished epoch still needs: each partition as {@code partition@position/end}, and the records missing. */
+    record Needed(List<String> partitions, long missing) {}
+
+    private final Consumer<byte[], ByteBuffer> consumer;
+    /** Records per window of a continuous run; 0 for a bounded one. */
+    private final long window;
+    private final long bufferBytes;
+    /** Read by the training thread too (a joining node's resume point names it). */
+    private volatile EpochPlan plan;
+    private List<TopicPartition> assignment = List.of();
+    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
+    private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
+    private final Set<TopicPartition> paused = new HashSet<>();
+    /** Per assigned partition: where the round started, and the next offset to take. */
+    private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
+    private final Map<TopicPartition, Long> next = new HashMap<>();
+    /** The partition whose next record (in round-robin order) had not arrived when the feed last looked, or null. */
+    private TopicPartition blockedOn;
+
+    /**
+     * @param plan the epoch plan from the checkpoint being resumed, or null until it is known
+     * @param bufferBytes how many bytes all partitions' buffers hold before their fetching pauses
+     */
+    PartitionBuffers(Consumer<byte[], ByteBuffer> consumer, EpochPlan plan, long window, long bufferBytes) {
+        this.consumer = consumer;
+        this.plan = plan;
+        this.window = window;
+        this.bufferBytes = bufferBytes;
+    }
+
+    EpochPlan plan() {
+        return plan;
+    }
+
+    void plan(EpochPlan newPlan) {
+        plan = newPlan;
+    }
+
+    List<TopicPartition> assignment() {
+        return assignment;
+    }
+
+    /** Whether this node holds every partition of the topic. */
+    boolean holdsAll() {
+        return plan != null && assignment.size() == plan.ranges().size();
+    }
+
+    // ---- assignment ----
+
+    /** The partitions are no longer ours: nothing of them is kept. */
+    void revoke() {
+        buffers.clear();
+        bufferedBytes.clear();
+        assignment = List.of();
+        paused.clear();
+    }
+
+    /**
+     * Takes the consumer's new assignment, paused until an epoch begins on it.
+     *
+     * @return the assignment, in partition order
+     */
+    List<TopicPartition> reassign() {
+        List<TopicPartition> now = consumer.assignment().stream()
+                .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
+        buffers.clear();
+        bufferedBytes.clear();
+        assignment = now;
+        consumer.pause(now);
+        // a defined position until beginEpoch seeks to the plan (reset policy is "none": no silent jumps)
+        consumer.seekToBeginning(now);
+        paused.clear();
+        paused.addAll(now);
+        return now;
+    }
+
+    // ---- epochs and rounds ----
+
+    /** Drops every buffered record and position: at an epoch's start, and when the feed goes idle. */
+    void clear() {
+        buffers.clear();
+        bufferedBytes.clear();
+        next.clear();
+    }
+
+    /**
+     * An epoch begins: each partition is read from the plan's start, or from {@code positions}
+     * (the last closed round's, kept within the plan's range).
+     */
+    void seek(Map<Integer, Long> positions) {
+        for (TopicPartition tp : assignment) {
+            long from = positions == null ? plan.from(tp) : Math.max(plan.from(tp), Math.min(plan.to(tp), positions.get(tp.partition())));
+            consumer.seek(tp, from);
+            next.put(tp, from);
+            buffers.put(tp, new ArrayDeque<>());
+            bufferedBytes.put(tp, 0L);
+        }
+        roundFrom.clear();
+        roundFrom.putAll(next);
+    }
+
+    /** A continuous run's next window, where the last one ended: what is buffered past that is the new window's. */
+    void nextWindow() {
+        for (TopicPartition tp : assignment) {
+            next.put(tp, plan.from(tp));
+        }
+        roundFrom.clear();
+        roundFrom.putAll(next);
+    }
+
+    /** @return whether the record was kept */
+    boolean buffer(ConsumerRecord<byte[], ByteBuffer> r) {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
+        // records past the snapshot belong to no epoch of this run; a continuous run's belong to its next windows
+        if (b == null || (window == 0 && r.offset() >= plan.to(tp))) {
+            return false;
+        }
+        b.addLast(r);
+        bufferedBytes.merge(tp, sizeOf(r), Long::sum);
+        return true;
+    }
+
+    /** The next record of {@code tp}, or null when it has not arrived yet. */
+    ConsumerRecord<byte[], ByteBuffer> take(TopicPartition tp) {
+        ConsumerRecord<byte[], ByteBuffer> r = buffers.get(tp).pollFirst();
+        if (r == null) {
+            blockedOn = tp;
+            return null;
+        }
+        blockedOn = null;
+        bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
+        next.put(tp, r.offset() + 1);
+        return r;
+    }
+
+    /**
+     * A partition is done for the epoch when every record before the plan's end is taken: its
+     * position passed the end and its buffer is empty, or (a continuous run, which keeps what
+     * it read of its next windows) the next record buffered is past the end.
+     */
+    boolean finished(TopicPartition tp) {
+        ConsumerRecord<byte[], ByteBuffer> head = buffers.get(tp).peekFirst();
+        return head == null ? consumer.position(tp) >= plan.to(tp) : head.offset() >= plan.to(tp);
+    }
+
+    boolean allFinished() {
+        return assignment.stream().allMatch(this::finished);
+    }
+
+    /** Closes the round's ranges: each partition's from where the last round ended to what it took (its end, once finished). */
+    List<OffsetRange> closeRound(String topic) {
+        List<OffsetRange> ranges = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            long to = finished(tp) ? plan.to(tp) : next.get(tp);
+            ranges.add(new OffsetRange(topic, tp.partition(), roundFrom.get(tp), to));
+            roundFrom.put(tp, to);
+        }
+        return ranges;
+    }
+
+    // ---- fetching ----
+
+    /** Fetch only what the buffers have room for, and nothing past the epoch's end. */
+    void adjustPauses() {
+        long limit = bufferBytes / Math.max(1, assignment.size());
+        List<TopicPartition> pause = new ArrayList<>();
+        List<TopicPartition> resume = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
+            // a continuous run reads ahead into its next windows, within the buffers' bound
+            boolean done = window == 0 && consumer.position(tp) >= plan.to(tp);
+            if ((full || done) && paused.add(tp)) {
+                pause.add(tp);
+            } else if (!full && !done && paused.remove(tp)) {
+                resume.add(tp);
+            }
+        }
+        if (!pause.isEmpty()) {
+            consumer.pause(pause);
+        }
+        if (!resume.isEmpty()) {
+            consumer.resume(resume);
+        }
+    }
+
+    /** Fetches nothing more on any assigned partition. */
+    void pauseAll() {
+        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
+        if (!more.isEmpty()) {
+            consumer.pause(more);
+        }
+    }
+
+    // ---- what the epoch waits for ----
+
+    Needed needed() {
+        List<String> waiting = new ArrayList<>();
+        long missing = 0;
+        for (TopicPartition tp : assignment) {
+            if (!finished(tp)) {
+                long position = consumer.position(tp);
+                waiting.add(tp.partition() + "@" + position + "/" + plan.to(tp));
+                missing += plan.to(tp) - position - buffers.get(tp).size();
+            }
+        }
+        return new Needed(waiting, missing);
+    }
+
+    /** Records that arrived on the assigned partitions and are not taken yet, as of the last fetch. */
+    long backlog() {
+        long lag = 0;
+        for (TopicPartition tp : assignment) {
+            lag += buffers.get(tp).size() + consumer.currentLag(tp).orElse(0);
+        }
+        return lag;
+    }
+
+    /** The partition the round-robin order waits on, if nothing of it is buffered; else null. */
+    TopicPartition starvedOn() {
+        return blockedOn != null && buffers.get(blockedOn) != null && buffers.get(blockedOn).isEmpty() ? blockedOn : null;
+    }
+
+    /** How many records {@code tp} has that are not fetched yet, as of the last fetch; empty if no fetch has answered. */
+    OptionalLong lagOf(TopicPartition tp) {
+        return consumer.currentLag(tp);
+    }
+
+    private static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {
+        return (r.value() == null ? 0 : r.value().remaining()) + (r.key() == null ? 0 : r.key().length) + 64L;
+    }
+}
