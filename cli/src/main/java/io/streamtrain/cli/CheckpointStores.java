@@ -1,8 +1,8 @@
 package io.streamtrain.cli;
 
 import io.streamtrain.core.checkpoint.PayloadSources;
-import java.util.ArrayList;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -13,7 +13,9 @@ import picocli.CommandLine.Option;
  * payload URI is untrusted, so nothing outside them is read.
  */
 public final class CheckpointStores {
-    @Option(names = "--checkpoint-store", paramLabel = "URI",
+    @Option(
+            names = "--checkpoint-store",
+            paramLabel = "URI",
             description = "A file:///dir claim-check store to read checkpoint payloads from (repeatable; also $"
                     + PayloadSources.ENV + "): needed for runs whose checkpoints.store is a directory.")
     List<String> stores = new ArrayList<>();

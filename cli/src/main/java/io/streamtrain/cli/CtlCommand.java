@@ -39,14 +39,32 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code streamtrain ctl}: steer a run through its control topic, and show where it is. */
-@Command(footer = {"", "Examples:", "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092", "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"", "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001", "  streamtrain ctl register --run fashion-mlp-01 --spec run.yaml"},
-        name = "ctl", mixinStandardHelpOptions = true, subcommands = {CtlCommand.Stop.class, CtlCommand.Pause.class, CtlCommand.Resume.class, CtlCommand.Set.class,
-            CtlCommand.Revoke.class, CtlCommand.Checkpoint.class, CtlCommand.Rollback.class, CtlCommand.Register.class,
-            CtlCommand.Status.class},
+@Command(
+        footer = {
+            "",
+            "Examples:",
+            "  streamtrain ctl status --run fashion-mlp-01 --bootstrap-servers kafka:9092",
+            "  streamtrain ctl stop --run fashion-mlp-01 --reason \"enough\"",
+            "  streamtrain ctl set --run fashion-mlp-01 learningRate=0.0005 l2=0.001",
+            "  streamtrain ctl register --run fashion-mlp-01 --spec run.yaml"
+        },
+        name = "ctl",
+        mixinStandardHelpOptions = true,
+        subcommands = {
+            CtlCommand.Stop.class,
+            CtlCommand.Pause.class,
+            CtlCommand.Resume.class,
+            CtlCommand.Set.class,
+            CtlCommand.Revoke.class,
+            CtlCommand.Checkpoint.class,
+            CtlCommand.Rollback.class,
+            CtlCommand.Register.class,
+            CtlCommand.Status.class
+        },
         description = "Steer a run through its control topic, and show its state.")
 public final class CtlCommand {
 
@@ -55,7 +73,9 @@ public final class CtlCommand {
         @Option(names = "--run", required = true, paramLabel = "RUN", description = "The run id.")
         String run;
 
-        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+        @Option(
+                names = "--bootstrap-servers",
+                paramLabel = "HOST:PORT",
                 description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
         String bootstrapServers;
 
@@ -83,7 +103,8 @@ public final class CtlCommand {
 
         /** Writes a command on the run's control topic, signed when this operator has a signing key; returns the exit code. */
         int send(ControlMessage command) throws Exception {
-            return send(command, false, "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
+            return send(
+                    command, false, "; `streamtrain ctl status --run " + run + "` shows which trainers acknowledged");
         }
 
         /**
@@ -107,15 +128,16 @@ public final class CtlCommand {
                 return e.exitCode();
             }
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                p.send(kafka.signing().sign(new ProducerRecord<>(Topics.control(run), Messages.encode(command)))).get(30, TimeUnit.SECONDS);
+                p.send(kafka.signing().sign(new ProducerRecord<>(Topics.control(run), Messages.encode(command))))
+                        .get(30, TimeUnit.SECONDS);
             } catch (java.util.concurrent.ExecutionException e) {
                 StartupException refused = StartupException.refusal(e);
                 if (refused == null) {
                     throw e;
                 }
                 // Kafka says "cluster authorization failed" to an idempotent producer with Write on no topic at all
-                err().println("streamtrain: nothing was sent: this principal needs Write on " + Topics.control(run) + ". "
-                        + refused.getMessage());
+                err().println("streamtrain: nothing was sent: this principal needs Write on " + Topics.control(run)
+                        + ". " + refused.getMessage());
                 return refused.exitCode();
             }
             SigningKey key = kafka.signing().key();
@@ -145,7 +167,9 @@ public final class CtlCommand {
         }
     }
 
-    @Command(name = "stop", mixinStandardHelpOptions = true,
+    @Command(
+            name = "stop",
+            mixinStandardHelpOptions = true,
             description = "Stop every trainer of a run at its next step boundary; a stopped run is never restarted.")
     static final class Stop implements Callable<Integer> {
         @Mixin
@@ -156,20 +180,24 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Stop(target.run, Messages.newId(), Messages.now(), "operator", reason, null,
-                    target.operator()));
+            return target.send(new ControlMessage.Stop(
+                    target.run, Messages.newId(), Messages.now(), "operator", reason, null, target.operator()));
         }
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true,
-            description = "Pause a run: its trainers stop consuming and training at the next step boundary, until resume.")
+    @Command(
+            name = "pause",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Pause a run: its trainers stop consuming and training at the next step boundary, until resume.")
     static final class Pause implements Callable<Integer> {
         @Mixin
         Target target;
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Pause(target.run, Messages.newId(), Messages.now(), target.operator()));
+            return target.send(
+                    new ControlMessage.Pause(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
@@ -180,71 +208,103 @@ public final class CtlCommand {
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Resume(target.run, Messages.newId(), Messages.now(), target.operator()));
+            return target.send(
+                    new ControlMessage.Resume(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
-    @Command(name = "checkpoint", mixinStandardHelpOptions = true,
-            description = "Publish a snapshot of the weights now, mid-epoch: scored by the evaluator, never resumed from.")
+    @Command(
+            name = "checkpoint",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Publish a snapshot of the weights now, mid-epoch: scored by the evaluator, never resumed from.")
     static final class Checkpoint implements Callable<Integer> {
         @Mixin
         Target target;
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Checkpoint(target.run, Messages.newId(), Messages.now(), target.operator()));
+            return target.send(
+                    new ControlMessage.Checkpoint(target.run, Messages.newId(), Messages.now(), target.operator()));
         }
     }
 
-    @Command(name = "set", mixinStandardHelpOptions = true,
-            description = {"Change training settings from the next step on; the next checkpoint's manifest records them.",
-                "Settable: learningRate, weightDecay, l1, l2, l2sp. Trainers refuse values the run spec would refuse."})
+    @Command(
+            name = "set",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Change training settings from the next step on; the next checkpoint's manifest records them.",
+                "Settable: learningRate, weightDecay, l1, l2, l2sp. Trainers refuse values the run spec would refuse."
+            })
     static final class Set implements Callable<Integer> {
         @Mixin
         Target target;
 
-        @picocli.CommandLine.Parameters(arity = "1..*", paramLabel = "KEY=VALUE", description = "e.g. learningRate=0.0005 l2=0.001")
+        @picocli.CommandLine.Parameters(
+                arity = "1..*",
+                paramLabel = "KEY=VALUE",
+                description = "e.g. learningRate=0.0005 l2=0.001")
         java.util.Map<String, Double> values;
 
         @Override
         public Integer call() throws Exception {
-            List<String> unknown = values.keySet().stream().filter(k -> !Settings.PATHS.containsKey(k)).toList();
+            List<String> unknown = values.keySet().stream()
+                    .filter(k -> !Settings.PATHS.containsKey(k))
+                    .toList();
             if (!unknown.isEmpty()) {
-                target.err().println("streamtrain: cannot set " + unknown + " while training; settable: " + Settings.PATHS.keySet());
+                target.err()
+                        .println("streamtrain: cannot set " + unknown + " while training; settable: "
+                                + Settings.PATHS.keySet());
                 return StartupException.BAD_CONFIGURATION;
             }
-            return target.send(new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, target.operator()));
+            return target.send(
+                    new ControlMessage.Set(target.run, Messages.newId(), Messages.now(), values, target.operator()));
         }
     }
 
-    @Command(name = "revoke", mixinStandardHelpOptions = true,
-            description = {"Take a SET back from the next step on: the settings are again what they would be without it (other SETs"
-                    + " stay; the steps already trained keep its effect). Restarted trainers honour it.",
-                "The SET's id is in `ctl status` and in what `ctl set` printed."})
+    @Command(
+            name = "revoke",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Take a SET back from the next step on: the settings are again what they would be without it (other SETs"
+                        + " stay; the steps already trained keep its effect). Restarted trainers honour it.",
+                "The SET's id is in `ctl status` and in what `ctl set` printed."
+            })
     static final class Revoke implements Callable<Integer> {
         @Mixin
         Target target;
 
-        @picocli.CommandLine.Parameters(arity = "1", paramLabel = "SET_ID", description = "The id of the SET to take back.")
+        @picocli.CommandLine.Parameters(
+                arity = "1",
+                paramLabel = "SET_ID",
+                description = "The id of the SET to take back.")
         String command;
 
         @Override
         public Integer call() throws Exception {
-            return target.send(new ControlMessage.Revoke(target.run, Messages.newId(), Messages.now(), command, target.operator()));
+            return target.send(new ControlMessage.Revoke(
+                    target.run, Messages.newId(), Messages.now(), command, target.operator()));
         }
     }
 
-    @Command(name = "rollback", mixinStandardHelpOptions = true,
-            description = {"Return a run's trainers to a checkpoint's weights: its promoted model (a continuous run), or --to"
-                    + " any epoch checkpoint of the run.",
-                    "The owner of train partition 0 hands that state in at its next sync round, which then holds it on every node"
-                    + " (the round's records still count as trained), and acknowledges the command; training goes on from there."})
+    @Command(
+            name = "rollback",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Return a run's trainers to a checkpoint's weights: its promoted model (a continuous run), or --to"
+                        + " any epoch checkpoint of the run.",
+                "The owner of train partition 0 hands that state in at its next sync round, which then holds it on every node"
+                        + " (the round's records still count as trained), and acknowledges the command; training goes on from there."
+            })
     static final class Rollback implements Callable<Integer> {
         @Mixin
         Target target;
 
-        @Option(names = "--to", paramLabel = "CHECKPOINT_ID",
-                description = "The checkpoint to return to (`ctl status` lists them; default: the run's promoted model).")
+        @Option(
+                names = "--to",
+                paramLabel = "CHECKPOINT_ID",
+                description =
+                        "The checkpoint to return to (`ctl status` lists them; default: the run's promoted model).")
         String to;
 
         @Option(names = "--reason", defaultValue = "operator", description = "Why (default: ${DEFAULT-VALUE}).")
@@ -254,23 +314,31 @@ public final class CtlCommand {
         public Integer call() throws Exception {
             KafkaSettings kafka = target.kafka();
             String checkpointId;
-            try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+            try (Admin admin = Preflight.admin(kafka);
+                    KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
                 RunCheckpoints.requireRun(admin, kafka.bootstrapServers(), target.run);
                 if (to == null) {
-                    List<PromotedModel> promoted = RunCheckpoints.promotions(reader, target.run, Duration.ofSeconds(30), kafka.signing());
+                    List<PromotedModel> promoted =
+                            RunCheckpoints.promotions(reader, target.run, Duration.ofSeconds(30), kafka.signing());
                     if (promoted.isEmpty()) {
-                        target.err().println("streamtrain: run " + target.run + " has no promoted model (only continuous runs promote):"
-                                + " name a checkpoint with --to (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
+                        target.err()
+                                .println("streamtrain: run " + target.run
+                                        + " has no promoted model (only continuous runs promote):"
+                                        + " name a checkpoint with --to (`streamtrain ctl status --run " + target.run
+                                        + "` lists them). Nothing was sent");
                         return StartupException.BAD_CONFIGURATION;
                     }
                     checkpointId = promoted.get(promoted.size() - 1).checkpointId();
                 } else {
-                    RunCheckpoints.Listing listing = RunCheckpoints.list(reader, target.run, Duration.ofSeconds(30), m -> { },
-                            kafka.signing());
-                    if (listing.manifests().stream().noneMatch(m -> m.checkpointId().equals(to) && !m.snapshot())) {
-                        target.err().println("streamtrain: run " + target.run + " has no epoch checkpoint " + esc(to)
-                                + " (`streamtrain ctl status --run " + target.run + "` lists them). Nothing was sent");
+                    RunCheckpoints.Listing listing =
+                            RunCheckpoints.list(reader, target.run, Duration.ofSeconds(30), m -> {}, kafka.signing());
+                    if (listing.manifests().stream()
+                            .noneMatch(m -> m.checkpointId().equals(to) && !m.snapshot())) {
+                        target.err()
+                                .println("streamtrain: run " + target.run + " has no epoch checkpoint " + esc(to)
+                                        + " (`streamtrain ctl status --run " + target.run
+                                        + "` lists them). Nothing was sent");
                         return StartupException.BAD_CONFIGURATION;
                     }
                     checkpointId = to;
@@ -279,24 +347,35 @@ public final class CtlCommand {
                 target.err().println("streamtrain: " + e.getMessage());
                 return e.exitCode();
             }
-            return target.send(new ControlMessage.Rollback(target.run, Messages.newId(), Messages.now(), checkpointId, reason,
-                    target.operator()), false, " (to checkpoint " + esc(checkpointId) + "); `streamtrain ctl status --run " + target.run
-                    + "` shows when the trainers carried it out");
+            return target.send(
+                    new ControlMessage.Rollback(
+                            target.run, Messages.newId(), Messages.now(), checkpointId, reason, target.operator()),
+                    false,
+                    " (to checkpoint " + esc(checkpointId) + "); `streamtrain ctl status --run " + target.run
+                            + "` shows when the trainers carried it out");
         }
     }
 
-    @Command(name = "register", mixinStandardHelpOptions = true,
-            description = {"Fix a run's contract before its first checkpoint: its validation data (data.validation), model,"
-                    + " earlyStopping and maxEpochs are those of this spec.",
-                    "The evaluator then rejects any checkpoint whose spec changes them, the first one included (without a"
-                    + " registration, the first checkpoint it accepts fixes them, forged or not), and a trainer started with a"
-                    + " spec that changes them exits 2. The run's first registration counts; registering the same contract"
-                    + " again sends nothing, another one is refused (exit 2)."})
+    @Command(
+            name = "register",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Fix a run's contract before its first checkpoint: its validation data (data.validation), model,"
+                        + " earlyStopping and maxEpochs are those of this spec.",
+                "The evaluator then rejects any checkpoint whose spec changes them, the first one included (without a"
+                        + " registration, the first checkpoint it accepts fixes them, forged or not), and a trainer started with a"
+                        + " spec that changes them exits 2. The run's first registration counts; registering the same contract"
+                        + " again sends nothing, another one is refused (exit 2)."
+            })
     static final class Register implements Callable<Integer> {
         @Mixin
         Target target;
 
-        @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML), as the trainers get it.")
+        @Option(
+                names = "--spec",
+                required = true,
+                paramLabel = "FILE",
+                description = "The run spec (YAML), as the trainers get it.")
         java.nio.file.Path spec;
 
         @Override
@@ -308,12 +387,14 @@ public final class CtlCommand {
                 target.err().println("streamtrain: cannot read " + spec + ": " + e.getMessage() + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             } catch (SpecException e) {
-                target.err().println("streamtrain: bad run spec " + spec + ": " + e.getMessage() + ". Nothing was sent");
+                target.err()
+                        .println("streamtrain: bad run spec " + spec + ": " + e.getMessage() + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             }
             if (!parsed.run().equals(target.run)) {
-                target.err().println("streamtrain: " + spec + " is the spec of run " + parsed.run() + ", not of " + target.run
-                        + ". Nothing was sent");
+                target.err()
+                        .println("streamtrain: " + spec + " is the spec of run " + parsed.run() + ", not of "
+                                + target.run + ". Nothing was sent");
                 return StartupException.BAD_CONFIGURATION;
             }
             RunContract contract = RunContract.of(parsed);
@@ -321,32 +402,47 @@ public final class CtlCommand {
             if (first.isPresent()) {
                 String changed = RunContract.of(first.get().runSpec()).changedBy(contract);
                 if (changed != null) {
-                    target.err().println("streamtrain: run " + target.run + " is registered already (REGISTER " + esc(first.get().id()) + " by "
-                            + esc(first.get().source()) + ") and a run's contract does not change: " + esc(changed)
-                            + ". Train this spec under a new run id. Nothing was sent");
+                    target.err()
+                            .println("streamtrain: run " + target.run + " is registered already (REGISTER "
+                                    + esc(first.get().id()) + " by "
+                                    + esc(first.get().source()) + ") and a run's contract does not change: "
+                                    + esc(changed)
+                                    + ". Train this spec under a new run id. Nothing was sent");
                     return StartupException.BAD_CONFIGURATION;
                 }
-                target.out().println("run " + target.run + " is registered already with this contract (REGISTER " + esc(first.get().id())
-                        + " by " + esc(first.get().source()) + "); nothing was sent");
+                target.out()
+                        .println("run " + target.run + " is registered already with this contract (REGISTER "
+                                + esc(first.get().id()) + " by "
+                                + esc(first.get().source()) + "); nothing was sent");
                 return 0;
             }
-            return target.send(new ControlMessage.Register(target.run, Messages.newId(), Messages.now(), RunSpecParser.toJson(parsed),
-                    target.operator()), true, ": the evaluator rejects checkpoints whose spec changes " + describe(contract)
-                    + ", and trainers with such a spec exit 2");
+            return target.send(
+                    new ControlMessage.Register(
+                            target.run,
+                            Messages.newId(),
+                            Messages.now(),
+                            RunSpecParser.toJson(parsed),
+                            target.operator()),
+                    true,
+                    ": the evaluator rejects checkpoints whose spec changes " + describe(contract)
+                            + ", and trainers with such a spec exit 2");
         }
 
         /** The run's first registration that is a valid spec of the run (signed by a key trusted with it, when signatures are checked). */
         private Optional<ControlMessage.Register> firstRegistration() {
             KafkaSettings kafka = target.kafka();
-            try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
+            try (Admin admin = Preflight.admin(kafka);
+                    KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
                 Preflight.requireReachable(admin, kafka.bootstrapServers());
                 if (!Preflight.topicNames(admin, kafka.bootstrapServers()).contains(Topics.control(target.run))) {
                     return Optional.empty();
                 }
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(target.run))) {
                     try {
-                        if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg && target.run.equals(reg.run())
-                                && kafka.signing().verify(r, Right.REGISTER).accepted() && reg.invalidity() == null) {
+                        if (Messages.decodeControl(r.value()).orElse(null) instanceof ControlMessage.Register reg
+                                && target.run.equals(reg.run())
+                                && kafka.signing().verify(r, Right.REGISTER).accepted()
+                                && reg.invalidity() == null) {
                             return Optional.of(reg);
                         }
                     } catch (MalformedMessageException e) {
@@ -360,12 +456,16 @@ public final class CtlCommand {
 
     /** What a contract fixes, in one line. */
     private static String describe(RunContract contract) {
-        return "data.validation " + contract.fixed().path("data.validation").asText("(none)") + ", the model, earlyStopping and maxEpochs "
+        return "data.validation " + contract.fixed().path("data.validation").asText("(none)")
+                + ", the model, earlyStopping and maxEpochs "
                 + contract.fixed().path("maxEpochs").asText();
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Show a run: checkpoints, evaluations, the best checkpoint, the stop and its acknowledgements.")
+    @Command(
+            name = "status",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Show a run: checkpoints, evaluations, the best checkpoint, the stop and its acknowledgements.")
     static final class Status implements Callable<Integer> {
         @Mixin
         Target target;
@@ -387,7 +487,8 @@ public final class CtlCommand {
                     if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                         Verdict trusted = kafka.signing().verify(r, Right.MANIFEST);
                         if (!trusted.accepted()) {
-                            out.println("  (manifest at offset " + r.offset() + " refused, not counted: " + trusted.refusal() + ")");
+                            out.println("  (manifest at offset " + r.offset() + " refused, not counted: "
+                                    + trusted.refusal() + ")");
                             continue;
                         }
                         try {
@@ -397,16 +498,25 @@ public final class CtlCommand {
                         }
                     }
                 }
-                List<CheckpointManifest> epochs = manifests.stream().filter(m -> !m.snapshot()).toList();
+                List<CheckpointManifest> epochs =
+                        manifests.stream().filter(m -> !m.snapshot()).toList();
                 long snapshots = manifests.size() - epochs.size();
-                out.printf("run %s: %d checkpoints%s%s%n", run, epochs.size(), epochs.isEmpty() ? ""
-                        : ", last epoch " + epochs.get(epochs.size() - 1).epoch() + " (" + esc(epochs.get(epochs.size() - 1).checkpointId()) + ")",
+                out.printf(
+                        "run %s: %d checkpoints%s%s%n",
+                        run,
+                        epochs.size(),
+                        epochs.isEmpty()
+                                ? ""
+                                : ", last epoch "
+                                        + epochs.get(epochs.size() - 1).epoch() + " ("
+                                        + esc(epochs.get(epochs.size() - 1).checkpointId()) + ")",
                         snapshots == 0 ? "" : "; " + snapshots + " snapshot(s)");
                 List<EvaluationRecord> evaluations = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.evaluations(run))) {
                     Verdict v = kafka.signing().verify(r, Right.EVALUATION);
                     if (!v.accepted()) {
-                        out.println("  (evaluation at offset " + r.offset() + " refused, not shown: " + v.refusal() + ")");
+                        out.println(
+                                "  (evaluation at offset " + r.offset() + " refused, not shown: " + v.refusal() + ")");
                         continue;
                     }
                     try {
@@ -417,24 +527,54 @@ public final class CtlCommand {
                 }
                 if (!evaluations.isEmpty()) {
                     out.println("evaluations:");
-                    out.println("  epoch  checkpoint                 val_loss  val_accuracy  train_loss  best(epoch)  patience left  decision");
+                    out.println(
+                            "  epoch  checkpoint                 val_loss  val_accuracy  train_loss  best(epoch)  patience left  decision");
                     for (EvaluationRecord e : evaluations) {
                         if (EvaluationRecord.SNAPSHOT.equals(e.status())) {
-                            out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %s%n", e.epoch(), esc(e.checkpointId()), e.metrics().get("val_loss"),
-                                    e.metrics().containsKey("val_accuracy") ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy")) : "-",
+                            out.printf(
+                                    Locale.ROOT,
+                                    "  %5d  %-25s  %8.4f  %12s  %s%n",
+                                    e.epoch(),
+                                    esc(e.checkpointId()),
+                                    e.metrics().get("val_loss"),
+                                    e.metrics().containsKey("val_accuracy")
+                                            ? String.format(
+                                                    Locale.ROOT,
+                                                    "%.4f",
+                                                    e.metrics().get("val_accuracy"))
+                                            : "-",
                                     esc(e.explanation()));
                             continue;
                         }
                         if (!e.evaluated()) {
-                            out.printf(Locale.ROOT, "  %5d  %-25s  rejected: %s%n", e.epoch(), esc(e.checkpointId()), esc(e.explanation()));
+                            out.printf(
+                                    Locale.ROOT,
+                                    "  %5d  %-25s  rejected: %s%n",
+                                    e.epoch(),
+                                    esc(e.checkpointId()),
+                                    esc(e.explanation()));
                             continue;
                         }
-                        out.printf(Locale.ROOT, "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s%n", e.epoch(), esc(e.checkpointId()),
+                        out.printf(
+                                Locale.ROOT,
+                                "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s%n",
+                                e.epoch(),
+                                esc(e.checkpointId()),
                                 e.metrics().getOrDefault("val_loss", Double.NaN),
-                                e.metrics().containsKey("val_accuracy") ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy")) : "-",
+                                e.metrics().containsKey("val_accuracy")
+                                        ? String.format(
+                                                Locale.ROOT, "%.4f", e.metrics().get("val_accuracy"))
+                                        : "-",
                                 e.trainLoss() == null ? "-" : String.format(Locale.ROOT, "%.4f", e.trainLoss()),
-                                e.best() == null ? "-" : String.format(Locale.ROOT, "%.4f(%d)", e.best().value(), e.best().epoch()),
-                                e.patienceLeft(), esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
+                                e.best() == null
+                                        ? "-"
+                                        : String.format(
+                                                Locale.ROOT,
+                                                "%.4f(%d)",
+                                                e.best().value(),
+                                                e.best().epoch()),
+                                e.patienceLeft(),
+                                esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
                     }
                 }
                 lag(out, run, epochs, evaluations);
@@ -444,7 +584,8 @@ public final class CtlCommand {
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
                         // a message naming another run is not this run's (its trainers and evaluator ignore it too)
-                        Optional<ControlMessage> m = Messages.decodeControl(r.value()).filter(c -> run.equals(c.run()));
+                        Optional<ControlMessage> m =
+                                Messages.decodeControl(r.value()).filter(c -> run.equals(c.run()));
                         if (m.isPresent()) {
                             control.add(m.get());
                             verdicts.put(m.get(), kafka.signing().verify(r, Right.neededBy(m.get())));
@@ -453,32 +594,60 @@ public final class CtlCommand {
                         // counted by the trainers; status shows only what it can read
                     }
                 }
-                // what the trainers act on, as they verify it: refused commands are listed with why, forged acks not at all
-                control.removeIf(m -> m instanceof ControlMessage.Ack && !verdicts.get(m).accepted());
+                // what the trainers act on, as they verify it: refused commands are listed with why, forged acks not at
+                // all
+                control.removeIf(
+                        m -> m instanceof ControlMessage.Ack && !verdicts.get(m).accepted());
                 for (ControlMessage m : control) {
-                    if (m instanceof ControlMessage.Ack || m instanceof ControlMessage.Stop && verdicts.get(m).accepted()) {
+                    if (m instanceof ControlMessage.Ack
+                            || m instanceof ControlMessage.Stop
+                                    && verdicts.get(m).accepted()) {
                         continue;
                     }
                     Verdict v = verdicts.get(m);
-                    out.printf("%s %s at %s by %s%s: %s%n", m.getClass().getSimpleName().toLowerCase(Locale.ROOT), esc(m.id()), esc(m.time()),
-                            esc(source(m)) + signed(v), m instanceof ControlMessage.Set set ? " " + esc(set.values())
-                                    : m instanceof ControlMessage.Revoke r ? " of SET " + esc(r.command())
-                                    : m instanceof ControlMessage.Rollback r ? " to checkpoint " + esc(r.checkpointId()) + " (" + esc(r.reason()) + ")"
-                                    : "",
-                            !v.accepted() ? "refused, not acted on: " + v.refusal()
-                                    : m instanceof ControlMessage.Register reg ? registered(reg, control) : acks(control, m.id()));
+                    out.printf(
+                            "%s %s at %s by %s%s: %s%n",
+                            m.getClass().getSimpleName().toLowerCase(Locale.ROOT),
+                            esc(m.id()),
+                            esc(m.time()),
+                            esc(source(m)) + signed(v),
+                            m instanceof ControlMessage.Set set
+                                    ? " " + esc(set.values())
+                                    : m instanceof ControlMessage.Revoke r
+                                            ? " of SET " + esc(r.command())
+                                            : m instanceof ControlMessage.Rollback r
+                                                    ? " to checkpoint " + esc(r.checkpointId()) + " (" + esc(r.reason())
+                                                            + ")"
+                                                    : "",
+                            !v.accepted()
+                                    ? "refused, not acted on: " + v.refusal()
+                                    : m instanceof ControlMessage.Register reg
+                                            ? registered(reg, control)
+                                            : acks(control, m.id()));
                 }
-                Optional<ControlMessage.Stop> stop = control.stream().filter(m -> m instanceof ControlMessage.Stop && verdicts.get(m).accepted())
-                        .map(m -> (ControlMessage.Stop) m).findFirst();
+                Optional<ControlMessage.Stop> stop = control.stream()
+                        .filter(m -> m instanceof ControlMessage.Stop
+                                && verdicts.get(m).accepted())
+                        .map(m -> (ControlMessage.Stop) m)
+                        .findFirst();
                 if (stop.isEmpty()) {
                     out.println("not stopped");
                 } else {
                     ControlMessage.Stop s = stop.get();
-                    out.printf("stopped at %s by %s: %s (%s)%n", esc(s.time()), esc(s.source()) + signed(verdicts.get(s)), esc(s.reason()),
+                    out.printf(
+                            "stopped at %s by %s: %s (%s)%n",
+                            esc(s.time()),
+                            esc(s.source()) + signed(verdicts.get(s)),
+                            esc(s.reason()),
                             esc(s.explanation()));
                     if (s.best() != null) {
-                        out.printf(Locale.ROOT, "best checkpoint: %s (epoch %d, %s %.4f)%n", esc(s.best().checkpointId()), s.best().epoch(),
-                                esc(s.best().metric()), s.best().value());
+                        out.printf(
+                                Locale.ROOT,
+                                "best checkpoint: %s (epoch %d, %s %.4f)%n",
+                                esc(s.best().checkpointId()),
+                                s.best().epoch(),
+                                esc(s.best().metric()),
+                                s.best().value());
                     }
                     out.println(acks(control, s.id()));
                 }
@@ -487,33 +656,54 @@ public final class CtlCommand {
         }
 
         /** A continuous run's promoted model (its models topic), and whether its windows are degrading. */
-        private void promotion(PrintWriter out, KafkaConsumer<byte[], byte[]> reader, KafkaSettings kafka, String run,
-                List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+        private void promotion(
+                PrintWriter out,
+                KafkaConsumer<byte[], byte[]> reader,
+                KafkaSettings kafka,
+                String run,
+                List<CheckpointManifest> epochs,
+                List<EvaluationRecord> evaluations) {
             boolean continuous;
             try {
-                continuous = !epochs.isEmpty() && RunSpecParser.parse(epochs.get(epochs.size() - 1).spec()).data().continuous();
+                continuous = !epochs.isEmpty()
+                        && RunSpecParser.parse(epochs.get(epochs.size() - 1).spec())
+                                .data()
+                                .continuous();
             } catch (RuntimeException e) {
                 return; // a manifest whose spec does not parse: the evaluator rejects it and says so above
             }
             if (!continuous) {
                 return;
             }
-            List<PromotedModel> models = RunCheckpoints.promotions(reader, run, Duration.ofSeconds(30), kafka.signing());
+            List<PromotedModel> models =
+                    RunCheckpoints.promotions(reader, run, Duration.ofSeconds(30), kafka.signing());
             PromotedModel promoted = models.isEmpty() ? null : models.get(models.size() - 1);
             int promotions = models.size();
-            out.println(promoted == null ? "promoted model: none yet (a window is promoted when it beats every earlier one)"
-                    : String.format(Locale.ROOT, "promoted model: window %d, checkpoint %s (%s %.4f), at %s; %d promotion(s) kept on %s",
-                            promoted.epoch(), esc(promoted.checkpointId()), esc(promoted.metric()), promoted.value(), esc(promoted.time()),
-                            promotions, Topics.models(run)));
-            List<EvaluationRecord> windows = evaluations.stream().filter(EvaluationRecord::evaluated).toList();
+            out.println(
+                    promoted == null
+                            ? "promoted model: none yet (a window is promoted when it beats every earlier one)"
+                            : String.format(
+                                    Locale.ROOT,
+                                    "promoted model: window %d, checkpoint %s (%s %.4f), at %s; %d promotion(s) kept on %s",
+                                    promoted.epoch(),
+                                    esc(promoted.checkpointId()),
+                                    esc(promoted.metric()),
+                                    promoted.value(),
+                                    esc(promoted.time()),
+                                    promotions,
+                                    Topics.models(run)));
+            List<EvaluationRecord> windows =
+                    evaluations.stream().filter(EvaluationRecord::evaluated).toList();
             int since = windows.size();
-            while (since > 0 && EvaluationRecord.DEGRADING.equals(windows.get(since - 1).decision())) {
+            while (since > 0
+                    && EvaluationRecord.DEGRADING.equals(windows.get(since - 1).decision())) {
                 since--;
             }
             if (since < windows.size()) {
                 EvaluationRecord last = windows.get(windows.size() - 1);
-                out.printf("degrading since window %d (%s): the promoted model stays until a window beats it%n", windows.get(since).epoch(),
-                        esc(last.reason()));
+                out.printf(
+                        "degrading since window %d (%s): the promoted model stays until a window beats it%n",
+                        windows.get(since).epoch(), esc(last.reason()));
             }
         }
 
@@ -521,7 +711,8 @@ public final class CtlCommand {
          * With {@code evaluation.maxLag} in the run's spec (as its last checkpoint carries it): how many
          * checkpoints the evaluator has not dealt with, and whether that holds the trainers.
          */
-        private static void lag(PrintWriter out, String run, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
+        private static void lag(
+                PrintWriter out, String run, List<CheckpointManifest> epochs, List<EvaluationRecord> evaluations) {
             if (epochs.isEmpty()) {
                 return;
             }
@@ -536,11 +727,19 @@ public final class CtlCommand {
                 return;
             }
             // what the trainers count (ControlFeed): the same records, so status says what holds them
-            int evaluated = evaluations.stream().filter(e -> e.settlesEpochOf(run)).mapToInt(EvaluationRecord::epoch).max().orElse(0);
+            int evaluated = evaluations.stream()
+                    .filter(e -> e.settlesEpochOf(run))
+                    .mapToInt(EvaluationRecord::epoch)
+                    .max()
+                    .orElse(0);
             int ahead = Math.max(0, last.epoch() - evaluated);
-            out.printf("evaluation lag: %d checkpoint(s) not yet evaluated (evaluation.maxLag %d): %s%n", ahead, maxLag, ahead > maxLag
-                    ? "the trainers wait for the evaluator before epoch " + (last.epoch() + 1)
-                    : "the trainers may train on");
+            out.printf(
+                    "evaluation lag: %d checkpoint(s) not yet evaluated (evaluation.maxLag %d): %s%n",
+                    ahead,
+                    maxLag,
+                    ahead > maxLag
+                            ? "the trainers wait for the evaluator before epoch " + (last.epoch() + 1)
+                            : "the trainers may train on");
         }
     }
 
@@ -581,17 +780,23 @@ public final class CtlCommand {
         if (invalid != null) {
             return "not a valid spec of the run, it does not count: " + esc(invalid);
         }
-        ControlMessage.Register first = control.stream().filter(m -> m instanceof ControlMessage.Register r && r.invalidity() == null)
-                .map(m -> (ControlMessage.Register) m).findFirst().orElse(reg);
-        return first == reg ? "the run's contract: " + esc(describe(RunContract.of(reg.runSpec())))
+        ControlMessage.Register first = control.stream()
+                .filter(m -> m instanceof ControlMessage.Register r && r.invalidity() == null)
+                .map(m -> (ControlMessage.Register) m)
+                .findFirst()
+                .orElse(reg);
+        return first == reg
+                ? "the run's contract: " + esc(describe(RunContract.of(reg.runSpec())))
                 : "not the run's first registration: it does not count";
     }
 
     /** "acknowledged by: node-0 at step 12 (applied), ..." for one command. */
     private static String acks(List<ControlMessage> control, String command) {
-        List<String> acks = control.stream().filter(m -> m instanceof ControlMessage.Ack a && command.equals(a.command()))
-                .map(m -> (ControlMessage.Ack) m).map(a -> esc(a.node()) + " at step " + a.step()
-                        + (a.applied() ? "" : " (" + esc(a.outcome()) + ")")).toList();
+        List<String> acks = control.stream()
+                .filter(m -> m instanceof ControlMessage.Ack a && command.equals(a.command()))
+                .map(m -> (ControlMessage.Ack) m)
+                .map(a -> esc(a.node()) + " at step " + a.step() + (a.applied() ? "" : " (" + esc(a.outcome()) + ")"))
+                .toList();
         return "acknowledged by: " + (acks.isEmpty() ? "nobody yet" : String.join(", ", acks));
     }
 

@@ -14,23 +14,26 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code streamtrain score}: a checkpoint of a run scored on other topics than its
  * validation topic — a test set the run never saw, or another domain's data.
  */
-@Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "score",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "Score a checkpoint of a run on one or more topics of batches, as the evaluator scores it on the run's validation "
                     + "topic: evaluation mode (no dropout), data loss only (no regularization terms), every record of the topic "
@@ -44,7 +47,8 @@ import picocli.CommandLine.Parameters;
             "  streamtrain score run:fashion-mlp-01@best --topic fashion.test",
             "  streamtrain score run:brown-gov-tuned@best --topic brown.gov.validation --topic brown.other.validation --json",
             "",
-            "Exit codes: 0 scored; 2 no such run, checkpoint or topic, or a topic the model cannot read; 1 Kafka unreachable."})
+            "Exit codes: 0 scored; 2 no such run, checkpoint or topic, or a topic the model cannot read; 1 Kafka unreachable."
+        })
 public final class ScoreCommand implements Callable<Integer> {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
@@ -54,13 +58,17 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--topic", required = true, paramLabel = "TOPIC", description = "A topic to score on (repeatable).")
     List<String> topics;
 
-    @Option(names = "--json", description = "Print one JSON object: the checkpoint and, per topic, loss, accuracy, perplexity, samples.")
+    @Option(
+            names = "--json",
+            description = "Print one JSON object: the checkpoint and, per topic, loss, accuracy, perplexity, samples.")
     boolean json;
 
     @Mixin
     CheckpointStores stores = new CheckpointStores();
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+    @Option(
+            names = "--bootstrap-servers",
+            paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
 
@@ -84,11 +92,12 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         Logs.quiet();
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
-        try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
+        try (Admin admin = Preflight.admin(kafka);
+                KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, topics, "--topic");
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources.get(),
-                    kafka.signing());
+            RunCheckpoints.Found found = RunCheckpoints.find(
+                    admin, consumer, kafka.bootstrapServers(), ref, READ_TIMEOUT, sources.get(), kafka.signing());
             var manifest = found.checkpoint().manifest();
             List<TopicScore> scores = new ArrayList<>();
             for (String topic : topics) {
@@ -108,13 +117,29 @@ public final class ScoreCommand implements Callable<Integer> {
                 doc.put("scores", scores); // each as its record: topic, loss, accuracy, perplexity, samples, rejected
                 out.println(JsonMapper.builder().build().writeValueAsString(doc));
             } else {
-                out.printf(Locale.ROOT, "checkpoint %s of run %s (%s, epoch %d, step %d)%n", manifest.checkpointId(), manifest.run(),
-                        found.why(), manifest.epoch(), manifest.step());
+                out.printf(
+                        Locale.ROOT,
+                        "checkpoint %s of run %s (%s, epoch %d, step %d)%n",
+                        manifest.checkpointId(),
+                        manifest.run(),
+                        found.why(),
+                        manifest.epoch(),
+                        manifest.step());
                 for (TopicScore s : scores) {
-                    out.printf(Locale.ROOT, "  %-32s loss %.4f%s  %d samples%s%n", s.topic(), s.loss(),
-                            Double.isNaN(s.accuracy()) ? "" : String.format(Locale.ROOT, "  accuracy %.4f  perplexity %.3f", s.accuracy(),
-                                    s.perplexity()),
-                            s.samples(), s.rejected() == 0 ? "" : " (" + s.rejected() + " records not readable, left out)");
+                    out.printf(
+                            Locale.ROOT,
+                            "  %-32s loss %.4f%s  %d samples%s%n",
+                            s.topic(),
+                            s.loss(),
+                            Double.isNaN(s.accuracy())
+                                    ? ""
+                                    : String.format(
+                                            Locale.ROOT,
+                                            "  accuracy %.4f  perplexity %.3f",
+                                            s.accuracy(),
+                                            s.perplexity()),
+                            s.samples(),
+                            s.rejected() == 0 ? "" : " (" + s.rejected() + " records not readable, left out)");
                 }
             }
             return 0;
@@ -122,7 +147,8 @@ public final class ScoreCommand implements Callable<Integer> {
             err.println("streamtrain score: " + e.getMessage());
             return e.exitCode();
         } catch (org.apache.kafka.common.errors.TimeoutException e) {
-            err.println("streamtrain score: " + e.getMessage() + ". Is the broker at " + kafka.bootstrapServers() + " overloaded?");
+            err.println("streamtrain score: " + e.getMessage() + ". Is the broker at " + kafka.bootstrapServers()
+                    + " overloaded?");
             return StartupException.RETRYABLE;
         }
     }

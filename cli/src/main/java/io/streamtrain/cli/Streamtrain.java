@@ -14,10 +14,20 @@ import picocli.CommandLine.Command;
  * The {@code streamtrain} command: the product's commands. The lab module runs the same command
  * with its own (demo, local, results, bench) added through {@link #execute(String[], Object...)}.
  */
-@Command(name = "streamtrain", mixinStandardHelpOptions = true, version = "streamtrain 0.1.0",
+@Command(
+        name = "streamtrain",
+        mixinStandardHelpOptions = true,
+        version = "streamtrain 0.1.0",
         description = "Distributed streaming trainer: Kafka batches in, DJL (PyTorch) training, checkpoints out.",
-        subcommands = {TrainerCommand.class, EvaluatorCommand.class, CtlCommand.class, KeysCommand.class, IngestCommand.class,
-            ExportCommand.class, ScoreCommand.class})
+        subcommands = {
+            TrainerCommand.class,
+            EvaluatorCommand.class,
+            CtlCommand.class,
+            KeysCommand.class,
+            IngestCommand.class,
+            ExportCommand.class,
+            ScoreCommand.class
+        })
 public final class Streamtrain {
     private Streamtrain() {}
 
@@ -30,7 +40,8 @@ public final class Streamtrain {
      * added after the product's; returns the exit code.
      */
     public static int execute(String[] args, Object... more) {
-        if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) { // every command: logback would log nothing
+        if (Logs.refusedFormat(
+                System.getenv(Logs.FORMAT_ENV), System.err)) { // every command: logback would log nothing
             return StartupException.BAD_CONFIGURATION;
         }
         return commandLine(more).execute(args);
@@ -46,14 +57,16 @@ public final class Streamtrain {
             commandLine.addSubcommand(command);
         }
         commandLine.addSubcommand(new CommandLine.HelpCommand());
-        return commandLine.setParameterExceptionHandler((e, args) -> {
-            CommandLine cmd = e.getCommandLine();
-            PrintWriter err = cmd.getErr();
-            err.println("streamtrain: " + e.getMessage());
-            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-            err.println("See '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
-            return cmd.getCommandSpec().exitCodeOnInvalidInput();
-        }).setExecutionExceptionHandler((e, cmd, parsed) -> StartupException.report(e, cmd.getErr()));
+        return commandLine
+                .setParameterExceptionHandler((e, args) -> {
+                    CommandLine cmd = e.getCommandLine();
+                    PrintWriter err = cmd.getErr();
+                    err.println("streamtrain: " + e.getMessage());
+                    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+                    err.println("See '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
+                    return cmd.getCommandSpec().exitCodeOnInvalidInput();
+                })
+                .setExecutionExceptionHandler((e, cmd, parsed) -> StartupException.report(e, cmd.getErr()));
     }
 
     /**

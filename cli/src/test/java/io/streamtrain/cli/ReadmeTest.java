@@ -1,13 +1,12 @@
 package io.streamtrain.cli;
 
-import io.streamtrain.testkit.Repo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.testkit.Repo;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,16 +31,19 @@ class ReadmeTest {
     @Test
     void everyExampleSpecParses() throws Exception {
         String readme = Files.readString(Repo.path("README.md"));
-        Matcher yaml = Pattern.compile("```yaml\\n(run: .*?)```", Pattern.DOTALL).matcher(readme);
+        Matcher yaml =
+                Pattern.compile("```yaml\\n(run: .*?)```", Pattern.DOTALL).matcher(readme);
         Map<String, RunSpec> specs = new LinkedHashMap<>();
         while (yaml.find()) {
             RunSpec spec = RunSpecParser.parse(yaml.group(1));
             specs.put(spec.run(), spec);
         }
-        assertEquals(List.of("fashion-mlp-01", "fashion-cnn-01", "brown-pretrain", "brown-gov-tuned", "clicks-live"),
+        assertEquals(
+                List.of("fashion-mlp-01", "fashion-cnn-01", "brown-pretrain", "brown-gov-tuned", "clicks-live"),
                 List.copyOf(specs.keySet()));
         assertTrue(specs.get("clicks-live").data().continuous(), "the continuous-run example is one");
-        assertEquals(List.of(1, 28, 28), specs.get("fashion-cnn-01").model().conv().inputShape());
+        assertEquals(
+                List.of(1, 28, 28), specs.get("fashion-cnn-01").model().conv().inputShape());
         RunSpec tuned = specs.get("brown-gov-tuned");
         assertEquals(specs.get("brown-pretrain").model(), tuned.model(), "a fine-tune builds the model it starts from");
         assertEquals("brown-pretrain", tuned.init().checkpoint().orElseThrow().run());

@@ -5,9 +5,10 @@ import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
 import io.streamtrain.core.checkpoint.PayloadSources;
-import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.core.topics.Topics;
@@ -22,7 +23,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import io.streamtrain.core.logging.Logs;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,14 +56,29 @@ final class CheckpointHandler {
      *     models topic), given the run and its spec (null when no manifest of it could be read)
      * @param timeout how long a read of the control topic may take
      */
-    CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
-            BiConsumer<String, RunSpec> runTopics, EvaluatorEvents events, Duration timeout) {
+    CheckpointHandler(
+            RunStateLoader loader,
+            StopFeed stops,
+            Scoring scoring,
+            EvaluatorProducer producer,
+            EvaluationStep step,
+            BiConsumer<String, RunSpec> runTopics,
+            EvaluatorEvents events,
+            Duration timeout) {
         this(loader, stops, scoring, producer, step, runTopics, events, timeout, Signing.off());
     }
 
     /** @param signing whose manifests are believed: with signatures checked, only those signed by a key trusted with {@code manifest} */
-    CheckpointHandler(RunStateLoader loader, StopFeed stops, Scoring scoring, EvaluatorProducer producer, EvaluationStep step,
-            BiConsumer<String, RunSpec> runTopics, EvaluatorEvents events, Duration timeout, Signing signing) {
+    CheckpointHandler(
+            RunStateLoader loader,
+            StopFeed stops,
+            Scoring scoring,
+            EvaluatorProducer producer,
+            EvaluationStep step,
+            BiConsumer<String, RunSpec> runTopics,
+            EvaluatorEvents events,
+            Duration timeout,
+            Signing signing) {
         this.signing = signing;
         this.loader = loader;
         this.stops = stops;
@@ -85,21 +100,32 @@ final class CheckpointHandler {
     void handle(ConsumerRecord<byte[], byte[]> r) {
         try {
             accept(r);
-        } catch (EvaluatorProducer.FatalException | ProducerFencedException | InvalidProducerEpochException | CommitFailedException e) {
+        } catch (EvaluatorProducer.FatalException
+                | ProducerFencedException
+                | InvalidProducerEpochException
+                | CommitFailedException e) {
             throw e;
         } catch (RuntimeException | Error e) {
             if (e instanceof VirtualMachineError && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError)
                     || e instanceof LinkageError) {
-                // the JVM is broken (InternalError), or this process is (a native library that did not load): no record is to blame,
+                // the JVM is broken (InternalError), or this process is (a native library that did not load): no record
+                // is to blame,
                 // and rejecting every one would skip them for good; the restart tries again
                 throw e;
             }
             // an Error too (out of memory, stack overflow, an assertion a record's content trips): one
-            // record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the evaluator and every run it
+            // record (a forged manifest's huge model, a deeply nested spec) must not crash-loop the evaluator and every
+            // run it
             // serves; its offset is committed with the rejection, so a restart does not meet it again
             String run = Topics.runOfCheckpoints(r.topic());
-            log.error("run {}: record {}@{} of {} could not be evaluated: {}", run, r.partition(), r.offset(), r.topic(),
-                    Logs.escape(e.toString()), e);
+            log.error(
+                    "run {}: record {}@{} of {} could not be evaluated: {}",
+                    run,
+                    r.partition(),
+                    r.offset(),
+                    r.topic(),
+                    Logs.escape(e.toString()),
+                    e);
             reject(r, run, -1, "?", Rejection.UNREADABLE, "could not be evaluated: " + e);
         }
     }
@@ -132,13 +158,20 @@ final class CheckpointHandler {
         long received = System.nanoTime();
         Checkpoint c;
         try {
-            c = assemblers.computeIfAbsent(r.topic(), t -> new CheckpointAssembler(sources, signing)).accept(r);
+            c = assemblers
+                    .computeIfAbsent(r.topic(), t -> new CheckpointAssembler(sources, signing))
+                    .accept(r);
         } catch (CheckpointRejectedException e) {
             if (answeredAlready(r, run, e)) {
                 return;
             }
-            reject(r, run, -1, e.checkpointId(), e.untrusted() ? Rejection.UNTRUSTED : e.incomplete() ? Rejection.INCOMPLETE
-                    : Rejection.CORRUPT, e.getMessage());
+            reject(
+                    r,
+                    run,
+                    -1,
+                    e.checkpointId(),
+                    e.untrusted() ? Rejection.UNTRUSTED : e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT,
+                    e.getMessage());
             return;
         }
         if (c == null) {
@@ -149,23 +182,42 @@ final class CheckpointHandler {
         try {
             spec = m.runSpec();
         } catch (SpecException e) {
-            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its run spec does not parse: " + e.getMessage());
+            reject(
+                    r,
+                    run,
+                    m.epoch(),
+                    m.checkpointId(),
+                    Rejection.MISMATCH,
+                    "its run spec does not parse: " + e.getMessage());
             return;
         }
         RunState state = state(run, spec);
         stops.registration(run).ifPresent(state::registered);
         String broken = state.brokenBy(spec);
         if (broken != null && !state.stopped) {
-            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "its spec changes what " + Logs.escape(state.contractSource)
-                    + " fixed: " + Logs.escape(broken) + ". A run's validation data, model and stopping policy are its own: a spec that"
-                    + " changes them needs a new run id (or the manifest is forged)");
+            reject(
+                    r,
+                    run,
+                    m.epoch(),
+                    m.checkpointId(),
+                    Rejection.MISMATCH,
+                    "its spec changes what " + Logs.escape(state.contractSource)
+                            + " fixed: " + Logs.escape(broken)
+                            + ". A run's validation data, model and stopping policy are its own: a spec that"
+                            + " changes them needs a new run id (or the manifest is forged)");
             return;
         }
         EvaluationStep.Route route = EvaluationStep.route(m, spec, state);
         switch (route) {
             case SKIP -> skip(r, m, state);
-            case NO_VALIDATION -> reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH,
-                    "the run spec names no data.validation topic");
+            case NO_VALIDATION ->
+                reject(
+                        r,
+                        run,
+                        m.epoch(),
+                        m.checkpointId(),
+                        Rejection.MISMATCH,
+                        "the run spec names no data.validation topic");
             case SNAPSHOT, EVALUATE -> {
                 Scoring.Scored scored = scoreOrReject(r, c, spec, state);
                 if (scored == null || stoppedWhileScoring(r, m, state)) {
@@ -180,16 +232,31 @@ final class CheckpointHandler {
         }
     }
 
-    private void snapshot(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
+    private void snapshot(
+            ConsumerRecord<byte[], byte[]> r,
+            CheckpointManifest m,
+            RunSpec spec,
+            RunState state,
+            Scoring.Scored scored) {
         EvaluationStep.Outcome o = step.snapshot(m, spec, state, scored);
         commit(r, state, o);
         state.accepted(spec);
-        progress.info(String.format(Locale.ROOT, "run %s snapshot %s (step %d): val_loss %.4f", state.run, m.checkpointId(), m.step(),
+        progress.info(String.format(
+                Locale.ROOT,
+                "run %s snapshot %s (step %d): val_loss %.4f",
+                state.run,
+                m.checkpointId(),
+                m.step(),
                 scored.metrics().get(CheckpointScorer.VAL_LOSS)));
         events.committed(o.evaluation());
     }
 
-    private void evaluate(ConsumerRecord<byte[], byte[]> r, Checkpoint c, RunSpec spec, RunState state, Scoring.Scored scored,
+    private void evaluate(
+            ConsumerRecord<byte[], byte[]> r,
+            Checkpoint c,
+            RunSpec spec,
+            RunState state,
+            Scoring.Scored scored,
             long received) {
         CheckpointManifest m = c.manifest();
         EvaluationStep.Outcome o = step.evaluate(r, m, spec, state, scored);
@@ -200,23 +267,44 @@ final class CheckpointHandler {
         long committing = System.nanoTime();
         commit(r, state, o);
         state.accepted(spec);
-        if (EvaluationRecord.PROMOTE.equals(o.evaluation().decision()) && spec.evaluation().sliding()) {
+        if (EvaluationRecord.PROMOTE.equals(o.evaluation().decision())
+                && spec.evaluation().sliding()) {
             state.promotedCheckpoint = c; // a sliding validation set scores it again with every window
         }
-        log.debug("checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms", m.checkpointId(),
-                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000, Math.round(scored.seconds() * 1e3),
+        log.debug(
+                "checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms",
+                m.checkpointId(),
+                System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000,
+                Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);
         EvaluationRecord e = o.evaluation();
         String monitor = spec.earlyStopping().monitor();
         Map<String, Double> metrics = e.metrics();
-        progress.info(String.format(Locale.ROOT, "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
-                state.run, m.epoch(), m.checkpointId(), monitor, metrics.get(monitor),
+        progress.info(String.format(
+                Locale.ROOT,
+                "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
+                state.run,
+                m.epoch(),
+                m.checkpointId(),
+                monitor,
+                metrics.get(monitor),
                 metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
-                        ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY)) : "",
-                e.best() == null ? "none" : String.format(Locale.ROOT, "%.4f at epoch %d", e.best().value(), e.best().epoch()),
-                o.stop().isPresent() ? "STOP (" + e.reason() + "): " + e.explanation()
-                        : spec.data().continuous() ? e.decision().toUpperCase(Locale.ROOT) + ": " + e.explanation()
-                        : spec.earlyStopping().enabled() ? "continue, patience left " + e.patienceLeft() : "continue (early stopping is off)"));
+                        ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY))
+                        : "",
+                e.best() == null
+                        ? "none"
+                        : String.format(
+                                Locale.ROOT,
+                                "%.4f at epoch %d",
+                                e.best().value(),
+                                e.best().epoch()),
+                o.stop().isPresent()
+                        ? "STOP (" + e.reason() + "): " + e.explanation()
+                        : spec.data().continuous()
+                                ? e.decision().toUpperCase(Locale.ROOT) + ": " + e.explanation()
+                                : spec.earlyStopping().enabled()
+                                        ? "continue, patience left " + e.patienceLeft()
+                                        : "continue (early stopping is off)"));
         events.committed(e);
     }
 
@@ -250,7 +338,8 @@ final class CheckpointHandler {
         state.stop = state.stop == null ? stop : state.stop;
         state.stopped = true;
         if (news) {
-            progress.info("run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
+            progress.info(
+                    "run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
         }
     }
 
@@ -280,13 +369,20 @@ final class CheckpointHandler {
 
     /** A checkpoint not to evaluate: only the consumer offset moves past it. */
     private void skip(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
-        log.info("run {}: checkpoint {} (epoch {}) {}; skipping it", state.run, Logs.escape(m.checkpointId()), m.epoch(),
-                state.stopped ? "arrived after the run was stopped by " + state.stoppedBy() : "is of an epoch already evaluated");
+        log.info(
+                "run {}: checkpoint {} (epoch {}) {}; skipping it",
+                state.run,
+                Logs.escape(m.checkpointId()),
+                m.epoch(),
+                state.stopped
+                        ? "arrived after the run was stopped by " + state.stoppedBy()
+                        : "is of an epoch already evaluated");
         state.committedMetadata = producer.commit(partition(r), next(r), null, List.of(), state.committedMetadata);
     }
 
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
-    private void reject(ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
+    private void reject(
+            ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
         RunState state = states.get(run);
         commitRejection(r, step.reject(r, run, epoch, checkpointId, kind, why, state), state);
     }
@@ -295,7 +391,11 @@ final class CheckpointHandler {
         EvaluationRecord e = rejection.evaluation();
         String prefix = "checkpoint " + e.checkpointId() + " rejected: ";
         // an assembler's reason already says which checkpoint was rejected
-        log.warn("run {}: {}{}", e.run(), e.explanation().startsWith(prefix) ? "" : Logs.escape(prefix), Logs.escape(e.explanation()));
+        log.warn(
+                "run {}: {}{}",
+                e.run(),
+                e.explanation().startsWith(prefix) ? "" : Logs.escape(prefix),
+                Logs.escape(e.explanation()));
         runTopics.accept(e.run(), null);
         commit(r, state, rejection);
         events.rejected(e.run(), rejection.rejection());
@@ -304,7 +404,8 @@ final class CheckpointHandler {
 
     /** @param state null for a run not taken up yet (its checkpoint was rejected before) */
     private void commit(ConsumerRecord<byte[], byte[]> r, RunState state, EvaluationStep.Outcome o) {
-        String metadata = producer.commit(partition(r), next(r), o.evaluation(), o.others(), state == null ? "" : state.committedMetadata);
+        String metadata = producer.commit(
+                partition(r), next(r), o.evaluation(), o.others(), state == null ? "" : state.committedMetadata);
         if (state != null) {
             state.committedMetadata = metadata;
             state.committed(o);

@@ -41,8 +41,13 @@ final class CheckpointScorer {
      * @throws IllegalArgumentException if the payload does not fit the model (nothing is
      *     half-loaded: the model is discarded)
      */
-    Map<String, Double> score(ModelSpec model, SafeTensors.Document payload, ValidationSet data,
-            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, java.time.Duration timeout, String source) {
+    Map<String, Double> score(
+            ModelSpec model,
+            SafeTensors.Document payload,
+            ValidationSet data,
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader,
+            java.time.Duration timeout,
+            String source) {
         try (NDManager manager = engine.newBaseManager()) {
             Block block = ModelFactory.create(model);
             block.initialize(manager, DataType.FLOAT32, ModelFactory.inputShape(model));
@@ -54,13 +59,19 @@ final class CheckpointScorer {
             java.util.TreeMap<String, double[]> parts = new java.util.TreeMap<>();
             data.forEach(reader, timeout, item -> {
                 Batch b = item.batch();
-                try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+                try (NDScope scope = new NDScope();
+                        NDManager step = manager.newSubManager()) {
                     NDArray x = BatchArrays.x(step, b);
                     NDArray y = BatchArrays.y(step, b);
                     NDArray out = block.forward(store, new NDList(x), false).singletonOrThrow();
-                    double loss = Losses.dataLoss(model, out, y).toType(DataType.FLOAT64, false).getDouble() * b.samples();
+                    double loss = Losses.dataLoss(model, out, y)
+                                    .toType(DataType.FLOAT64, false)
+                                    .getDouble()
+                            * b.samples();
                     double right = model.classification() ? Losses.correct(out, y) : 0;
-                    parts.put(String.format("%010d:%020d", item.partition(), item.offset()), new double[] {loss, right, b.samples()});
+                    parts.put(
+                            String.format("%010d:%020d", item.partition(), item.offset()),
+                            new double[] {loss, right, b.samples()});
                 }
             });
             double lossSum = 0;
@@ -74,7 +85,9 @@ final class CheckpointScorer {
             Map<String, Double> metrics = new LinkedHashMap<>();
             metrics.put(VAL_LOSS, samples == 0 ? Double.NaN : lossSum / samples);
             if (model.classification()) {
-                metrics.put(VAL_ACCURACY, samples == 0 ? Double.NaN : (double) correct / ((double) samples * model.yWidth()));
+                metrics.put(
+                        VAL_ACCURACY,
+                        samples == 0 ? Double.NaN : (double) correct / ((double) samples * model.yWidth()));
                 // the perplexity of the predicted class distribution: exp of the mean cross-entropy
                 metrics.put(VAL_PERPLEXITY, Math.exp(metrics.get(VAL_LOSS)));
             }

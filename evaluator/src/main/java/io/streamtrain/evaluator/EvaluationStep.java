@@ -55,8 +55,12 @@ final class EvaluationStep {
      * @param rejection why the checkpoint was rejected; null when it was scored
      * @param counted the evaluation added to the early-stopping history; null for snapshots and rejections
      */
-    record Outcome(EvaluationRecord evaluation, Optional<ControlMessage.Stop> stop, List<ProducerRecord<byte[], byte[]>> deadLetters,
-            Rejection rejection, Evaluation counted) {
+    record Outcome(
+            EvaluationRecord evaluation,
+            Optional<ControlMessage.Stop> stop,
+            List<ProducerRecord<byte[], byte[]>> deadLetters,
+            Rejection rejection,
+            Evaluation counted) {
         Outcome {
             deadLetters = List.copyOf(deadLetters);
         }
@@ -88,29 +92,62 @@ final class EvaluationStep {
     }
 
     /** An epoch's checkpoint, scored: its evaluation with the policy's decision, and a STOP if it says stop. */
-    Outcome evaluate(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
+    Outcome evaluate(
+            ConsumerRecord<byte[], byte[]> r,
+            CheckpointManifest m,
+            RunSpec spec,
+            RunState state,
+            Scoring.Scored scored) {
         String monitor = spec.earlyStopping().monitor();
         Double monitored = scored.metrics().get(monitor);
         if (monitored == null) {
-            return reject(r, state.run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, "earlyStopping.monitor is " + monitor
-                    + ", which is not computed for this model (computed: " + scored.metrics().keySet() + ")", state);
+            return reject(
+                    r,
+                    state.run,
+                    m.epoch(),
+                    m.checkpointId(),
+                    Rejection.MISMATCH,
+                    "earlyStopping.monitor is " + monitor + ", which is not computed for this model (computed: "
+                            + scored.metrics().keySet() + ")",
+                    state);
         }
         Double trainLoss = trainLoss(m);
-        Evaluation counted = new Evaluation(m.epoch(), m.checkpointId(), monitored, trainLoss == null ? Double.NaN : trainLoss);
+        Evaluation counted =
+                new Evaluation(m.epoch(), m.checkpointId(), monitored, trainLoss == null ? Double.NaN : trainLoss);
         List<Evaluation> past = spec.data().continuous() ? windowsSoFar(state, scored) : state.history;
         List<Evaluation> history = new ArrayList<>(past);
         history.add(counted);
-        Decision d = spec.data().continuous() ? EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), history)
+        Decision d = spec.data().continuous()
+                ? EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), history)
                 : EarlyStopPolicy.decide(spec.earlyStopping(), spec.maxEpochs(), history);
-        BestCheckpoint best = d.best() == null ? null : new BestCheckpoint(d.best().epoch(), d.best().checkpointId(), monitor, d.best().value());
+        BestCheckpoint best = d.best() == null
+                ? null
+                : new BestCheckpoint(
+                        d.best().epoch(),
+                        d.best().checkpointId(),
+                        monitor,
+                        d.best().value());
         if (spec.data().continuous()) {
             return window(m, spec, state, scored, trainLoss, counted, d, best, past);
         }
         String reason = d.stop() ? d.reason().code() : null;
-        EvaluationRecord record = EvaluationRecord.evaluated(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss, best,
-                d.waitCount(), d.patienceLeft(), reason, d.explanation(), scored.seconds(), state.plan).withContract(state.contractFor(spec));
+        EvaluationRecord record = EvaluationRecord.evaluated(
+                        state.run,
+                        m.epoch(),
+                        m.checkpointId(),
+                        scored.metrics(),
+                        trainLoss,
+                        best,
+                        d.waitCount(),
+                        d.patienceLeft(),
+                        reason,
+                        d.explanation(),
+                        scored.seconds(),
+                        state.plan)
+                .withContract(state.contractFor(spec));
         Optional<ControlMessage.Stop> stop = d.stop()
-                ? Optional.of(new ControlMessage.Stop(state.run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator"))
+                ? Optional.of(new ControlMessage.Stop(
+                        state.run, Messages.newId(), Messages.now(), reason, d.explanation(), best, "evaluator"))
                 : Optional.empty();
         return new Outcome(record, stop, validationDeadLetters(state, scored), null, counted);
     }
@@ -121,57 +158,113 @@ final class EvaluationStep {
      * and a run the policy would have stopped is degrading until a window beats the
      * promoted model again.
      */
-    private Outcome window(CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored, Double trainLoss,
-            Evaluation counted, Decision d, BestCheckpoint best, List<Evaluation> past) {
+    private Outcome window(
+            CheckpointManifest m,
+            RunSpec spec,
+            RunState state,
+            Scoring.Scored scored,
+            Double trainLoss,
+            Evaluation counted,
+            Decision d,
+            BestCheckpoint best,
+            List<Evaluation> past) {
         String monitor = spec.earlyStopping().monitor();
         boolean promoted = best != null && best.epoch() == m.epoch();
         boolean degrading = degrading(d);
         Decision before = EarlyStopPolicy.decideWindows(spec.earlyStopping(), spec.maxEpochs(), past);
-        BestCheckpoint previous = before.best() == null ? null
-                : new BestCheckpoint(before.best().epoch(), before.best().checkpointId(), monitor, before.best().value());
+        BestCheckpoint previous = before.best() == null
+                ? null
+                : new BestCheckpoint(
+                        before.best().epoch(),
+                        before.best().checkpointId(),
+                        monitor,
+                        before.best().value());
         String explanation;
         if (promoted) {
-            explanation = String.format(Locale.ROOT, "window %d is promoted: %s %.6g %s", m.epoch(), monitor, best.value(),
-                    previous == null ? "(the run's first model)"
+            explanation = String.format(
+                    Locale.ROOT,
+                    "window %d is promoted: %s %.6g %s",
+                    m.epoch(),
+                    monitor,
+                    best.value(),
+                    previous == null
+                            ? "(the run's first model)"
                             : String.format(Locale.ROOT, "beats window %d's %.6g", previous.epoch(), previous.value()));
         } else {
             explanation = d.explanation() + (best == null ? "" : "; window " + best.epoch() + " stays promoted");
         }
         // the first degrading window pauses the trainers (a PAUSE is not repeated while the run stays degrading)
-        // the first degrading window of a stretch, by the last window's recorded decision (on a sliding set, values are not comparable)
+        // the first degrading window of a stretch, by the last window's recorded decision (on a sliding set, values are
+        // not comparable)
         boolean firstDegrading = degrading && !EvaluationRecord.DEGRADING.equals(state.lastWindowDecision);
         boolean pause = firstDegrading && spec.evaluation().pausesOnDegrade();
         if (pause) {
-            explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run " + state.run
-                    + "` takes them up again";
+            explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run "
+                    + state.run + "` takes them up again";
         }
-        // the first degrading window returns the trainers to the promoted model (not repeated while the run stays degrading)
+        // the first degrading window returns the trainers to the promoted model (not repeated while the run stays
+        // degrading)
         boolean rollback = firstDegrading && spec.evaluation().rollsBackOnDegrade() && best != null;
         if (rollback) {
-            explanation += "; the trainers go back to window " + best.epoch() + "'s weights (evaluation.onDegrade: rollback)";
+            explanation +=
+                    "; the trainers go back to window " + best.epoch() + "'s weights (evaluation.onDegrade: rollback)";
         }
-        String decision = promoted ? EvaluationRecord.PROMOTE : degrading ? EvaluationRecord.DEGRADING : EvaluationRecord.CONTINUE;
+        String decision = promoted
+                ? EvaluationRecord.PROMOTE
+                : degrading ? EvaluationRecord.DEGRADING : EvaluationRecord.CONTINUE;
         Map<String, Double> metrics = scored.metrics();
         if (scored.promotedValue() != null) {
             metrics = new java.util.LinkedHashMap<>(metrics);
             metrics.put(PROMOTED_PREFIX + monitor, scored.promotedValue()); // the promoted model, on the same records
         }
-        EvaluationRecord record = EvaluationRecord.window(state.run, m.epoch(), m.checkpointId(), metrics, trainLoss, best,
-                d.waitCount(), d.patienceLeft(), decision, degrading ? d.reason().code() : null, explanation, scored.seconds(),
-                scored.plan() != null ? scored.plan() : state.plan).withContract(state.contractFor(spec));
+        EvaluationRecord record = EvaluationRecord.window(
+                        state.run,
+                        m.epoch(),
+                        m.checkpointId(),
+                        metrics,
+                        trainLoss,
+                        best,
+                        d.waitCount(),
+                        d.patienceLeft(),
+                        decision,
+                        degrading ? d.reason().code() : null,
+                        explanation,
+                        scored.seconds(),
+                        scored.plan() != null ? scored.plan() : state.plan)
+                .withContract(state.contractFor(spec));
         List<ProducerRecord<byte[], byte[]>> others = new ArrayList<>(validationDeadLetters(state, scored));
         if (promoted) {
-            PromotedModel model = new PromotedModel(PromotedModel.TYPE, state.run, Messages.newId(), Messages.now(), m.epoch(),
-                    m.checkpointId(), monitor, best.value(), scored.metrics(), previous, explanation);
-            others.add(new ProducerRecord<>(Topics.models(state.run), state.run.getBytes(StandardCharsets.UTF_8), Messages.encode(model)));
+            PromotedModel model = new PromotedModel(
+                    PromotedModel.TYPE,
+                    state.run,
+                    Messages.newId(),
+                    Messages.now(),
+                    m.epoch(),
+                    m.checkpointId(),
+                    monitor,
+                    best.value(),
+                    scored.metrics(),
+                    previous,
+                    explanation);
+            others.add(new ProducerRecord<>(
+                    Topics.models(state.run), state.run.getBytes(StandardCharsets.UTF_8), Messages.encode(model)));
         }
         if (pause) {
-            others.add(new ProducerRecord<>(Topics.control(state.run),
-                    Messages.encode(new ControlMessage.Pause(state.run, Messages.newId(), Messages.now(), "evaluator"))));
+            others.add(new ProducerRecord<>(
+                    Topics.control(state.run),
+                    Messages.encode(
+                            new ControlMessage.Pause(state.run, Messages.newId(), Messages.now(), "evaluator"))));
         }
         if (rollback) {
-            others.add(new ProducerRecord<>(Topics.control(state.run), Messages.encode(new ControlMessage.Rollback(state.run,
-                    Messages.newId(), Messages.now(), best.checkpointId(), "degrading: " + d.reason().code(), "evaluator"))));
+            others.add(new ProducerRecord<>(
+                    Topics.control(state.run),
+                    Messages.encode(new ControlMessage.Rollback(
+                            state.run,
+                            Messages.newId(),
+                            Messages.now(),
+                            best.checkpointId(),
+                            "degrading: " + d.reason().code(),
+                            "evaluator"))));
         }
         return new Outcome(record, Optional.empty(), others, null, counted);
     }
@@ -192,7 +285,10 @@ final class EvaluationStep {
         if (scored.plan() == null || state.promotedCheckpointId == null) {
             return state.history;
         }
-        Evaluation promoted = state.history.stream().filter(e -> e.epoch() == state.promotedEpoch).findFirst().orElse(null);
+        Evaluation promoted = state.history.stream()
+                .filter(e -> e.epoch() == state.promotedEpoch)
+                .findFirst()
+                .orElse(null);
         if (promoted == null) {
             return state.history;
         }
@@ -214,13 +310,23 @@ final class EvaluationStep {
      */
     private static boolean degrading(Decision d) {
         boolean promoted = d.best() != null && d.best().epoch() == d.epoch();
-        return d.stop() && !promoted && d.reason() != StopReason.MAX_EPOCHS && d.reason() != StopReason.THRESHOLD_REACHED;
+        return d.stop()
+                && !promoted
+                && d.reason() != StopReason.MAX_EPOCHS
+                && d.reason() != StopReason.THRESHOLD_REACHED;
     }
 
     /** A mid-epoch snapshot (CHECKPOINT command), scored: published, never part of the early-stopping history. */
     Outcome snapshot(CheckpointManifest m, RunSpec spec, RunState state, Scoring.Scored scored) {
-        EvaluationRecord record = EvaluationRecord.snapshot(state.run, m.epoch(), m.checkpointId(), scored.metrics(), trainLoss(m),
-                "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)", scored.seconds(), state.plan)
+        EvaluationRecord record = EvaluationRecord.snapshot(
+                        state.run,
+                        m.epoch(),
+                        m.checkpointId(),
+                        scored.metrics(),
+                        trainLoss(m),
+                        "snapshot at step " + m.step() + " (mid-epoch; not part of early stopping)",
+                        scored.seconds(),
+                        state.plan)
                 .withContract(state.contractFor(spec));
         return new Outcome(record, Optional.empty(), validationDeadLetters(state, scored), null, null);
     }
@@ -231,12 +337,18 @@ final class EvaluationStep {
      * @param epoch -1 when the manifest could not be read
      * @param state the run's state; null when it is not known yet
      */
-    Outcome reject(ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why,
+    Outcome reject(
+            ConsumerRecord<byte[], byte[]> r,
+            String run,
+            int epoch,
+            String checkpointId,
+            Rejection kind,
+            String why,
             RunState state) {
-        EvaluationRecord record = EvaluationRecord.rejected(run, epoch, checkpointId, CHECKPOINT_REJECTED, why,
-                state == null ? null : state.plan);
-        ProducerRecord<byte[], byte[]> deadLetter = DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, node,
-                DEAD_LETTER_VALUE_BYTES);
+        EvaluationRecord record = EvaluationRecord.rejected(
+                run, epoch, checkpointId, CHECKPOINT_REJECTED, why, state == null ? null : state.plan);
+        ProducerRecord<byte[], byte[]> deadLetter =
+                DeadLetters.record(Topics.deadLetters(run), r, CHECKPOINT_REJECTED, why, node, DEAD_LETTER_VALUE_BYTES);
         return new Outcome(record, Optional.empty(), List.of(deadLetter), kind, null);
     }
 
@@ -245,8 +357,15 @@ final class EvaluationStep {
         if (state.deadLettersWritten) {
             return List.of();
         }
-        return scored.unreadable().stream().map(rej -> DeadLetters.record(Topics.deadLetters(state.run), rej.record(),
-                rej.reason().reason().code(), rej.reason().getMessage(), node, DEAD_LETTER_VALUE_BYTES)).toList();
+        return scored.unreadable().stream()
+                .map(rej -> DeadLetters.record(
+                        Topics.deadLetters(state.run),
+                        rej.record(),
+                        rej.reason().reason().code(),
+                        rej.reason().getMessage(),
+                        node,
+                        DEAD_LETTER_VALUE_BYTES))
+                .toList();
     }
 
     private static Double trainLoss(CheckpointManifest m) {

@@ -22,8 +22,16 @@ import picocli.CommandLine.Option;
  * {@code streamtrain evaluate}: the long-lived evaluator service. Exit codes: 0 stopped by
  * SIGTERM, 2 bad configuration, 1 anything else (retry).
  */
-@Command(footer = {"", "Examples:", "  streamtrain evaluate --bootstrap-servers kafka:9092                  # every run", "  streamtrain evaluate --run fashion-mlp-01 --instance-id evaluator-a --metrics-port 9401"},
-        name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        footer = {
+            "",
+            "Examples:",
+            "  streamtrain evaluate --bootstrap-servers kafka:9092                  # every run",
+            "  streamtrain evaluate --run fashion-mlp-01 --instance-id evaluator-a --metrics-port 9401"
+        },
+        name = "evaluate",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "Run the evaluator service.",
             "",
@@ -33,28 +41,45 @@ import picocli.CommandLine.Option;
                     + "sends STOP on streamtrain.<run>.control when the run's early-stopping policy says so. "
                     + "A run stopped by an operator (ctl stop) is evaluated no further. Runs until SIGTERM.",
             "",
-            "Exit codes: 0 stopped by SIGTERM, 2 bad configuration (do not retry), 1 retryable failure."})
+            "Exit codes: 0 stopped by SIGTERM, 2 bad configuration (do not retry), 1 retryable failure."
+        })
 public final class EvaluatorCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorCommand.class);
     private static final Duration GRACE = Duration.ofSeconds(25);
 
-    @Option(names = "--run", paramLabel = "RUN", description = "A run to serve; repeat for several (default: every run).")
+    @Option(
+            names = "--run",
+            paramLabel = "RUN",
+            description = "A run to serve; repeat for several (default: every run).")
     List<String> runs = new ArrayList<>();
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+    @Option(
+            names = "--bootstrap-servers",
+            paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
 
-    @Option(names = "--instance-id", paramLabel = "NAME", defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-evaluator-0}}",
-            description = "This instance's name, unique among live evaluators (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--instance-id",
+            paramLabel = "NAME",
+            defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-evaluator-0}}",
+            description =
+                    "This instance's name, unique among live evaluators (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
     String instanceId;
 
-    @Option(names = "--validation-memory", paramLabel = "BYTES", defaultValue = "" + EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES,
-            description = "Most decoded validation data held in memory per run; a larger validation set is read from its topic "
-                    + "for each evaluation (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--validation-memory",
+            paramLabel = "BYTES",
+            defaultValue = "" + EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES,
+            description =
+                    "Most decoded validation data held in memory per run; a larger validation set is read from its topic "
+                            + "for each evaluation (default: ${DEFAULT-VALUE}).")
     long validationMemoryBytes;
 
-    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
+    @Option(
+            names = "--metrics-port",
+            paramLabel = "PORT",
+            defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
             description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
                     + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
     int metricsPort;
@@ -66,8 +91,9 @@ public final class EvaluatorCommand implements Callable<Integer> {
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         if (!kafka.signing().checking()) {
-            log.warn("{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
-                    + "topics speaks for its trainers and operators (docs/operations.md, \"Signed messages\")",
+            log.warn(
+                    "{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
+                            + "topics speaks for its trainers and operators (docs/operations.md, \"Signed messages\")",
                     io.streamtrain.core.signing.Signing.TRUSTED_ENV);
         }
         Health health = new Health(Duration.ofMinutes(2));
@@ -81,18 +107,21 @@ public final class EvaluatorCommand implements Callable<Integer> {
         if (metrics.port() >= 0) {
             log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
         }
-        EvaluatorService service = new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes, metrics.registry(), health);
+        EvaluatorService service =
+                new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes, metrics.registry(), health);
         CountDownLatch done = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            service.close();
-            boolean stopped;
-            try {
-                stopped = done.await(GRACE.toSeconds(), TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                stopped = false;
-            }
-            Runtime.getRuntime().halt(stopped ? 0 : 1);
-        }, "streamtrain-sigterm");
+        Thread hook = new Thread(
+                () -> {
+                    service.close();
+                    boolean stopped;
+                    try {
+                        stopped = done.await(GRACE.toSeconds(), TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        stopped = false;
+                    }
+                    Runtime.getRuntime().halt(stopped ? 0 : 1);
+                },
+                "streamtrain-sigterm");
         Runtime.getRuntime().addShutdownHook(hook);
         try (metrics) {
             service.run();
@@ -111,7 +140,8 @@ public final class EvaluatorCommand implements Callable<Integer> {
                 return refused.exitCode();
             }
             log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
-            System.err.println("streamtrain: evaluator failed: " + e.getMessage() + " (retryable; it resumes from what it committed)");
+            System.err.println("streamtrain: evaluator failed: " + e.getMessage()
+                    + " (retryable; it resumes from what it committed)");
             return StartupException.RETRYABLE;
         } finally {
             done.countDown();

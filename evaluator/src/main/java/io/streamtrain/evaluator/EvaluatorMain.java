@@ -8,7 +8,8 @@ public final class EvaluatorMain {
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new EvaluatorCommand())
-                .setExecutionExceptionHandler((e, cmd, parsed) -> io.streamtrain.core.kafka.StartupException.report(e, cmd.getErr()))
+                .setExecutionExceptionHandler(
+                        (e, cmd, parsed) -> io.streamtrain.core.kafka.StartupException.report(e, cmd.getErr()))
                 .execute(args));
     }
 }

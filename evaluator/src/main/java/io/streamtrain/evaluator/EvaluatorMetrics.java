@@ -71,6 +71,7 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
         Counter promotions;
         /** val_accuracy and val_perplexity exist only for runs whose scorer computes them. */
         boolean accuracy;
+
         boolean perplexity;
         boolean accuracyRegistered;
         boolean perplexityRegistered;
@@ -84,35 +85,70 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
             if (registry == null || evaluations != null) {
                 return;
             }
-            evaluations = keep(Counter.builder("streamtrain.evaluator.evaluations").tag("run", name)
-                    .description("Checkpoints evaluated (rejected ones not included)").register(registry));
-            evaluationTime = keep(Timer.builder("streamtrain.evaluator.evaluation").tag("run", name)
-                    .description("Time to compute a checkpoint's validation metrics").publishPercentileHistogram()
-                    .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10)).register(registry));
+            evaluations = keep(Counter.builder("streamtrain.evaluator.evaluations")
+                    .tag("run", name)
+                    .description("Checkpoints evaluated (rejected ones not included)")
+                    .register(registry));
+            evaluationTime = keep(Timer.builder("streamtrain.evaluator.evaluation")
+                    .tag("run", name)
+                    .description("Time to compute a checkpoint's validation metrics")
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofMinutes(10))
+                    .register(registry));
             for (Rejection r : Rejection.values()) {
-                rejected.put(r, keep(Counter.builder("streamtrain.evaluator.checkpoints.rejected").tag("run", name).tag("reason", r.code())
-                        .description("Checkpoints rejected, by reason (each also has an evaluation record and a dead letter)")
-                        .register(registry)));
+                rejected.put(
+                        r,
+                        keep(Counter.builder("streamtrain.evaluator.checkpoints.rejected")
+                                .tag("run", name)
+                                .tag("reason", r.code())
+                                .description(
+                                        "Checkpoints rejected, by reason (each also has an evaluation record and a dead letter)")
+                                .register(registry)));
             }
             for (StopReason s : StopReason.values()) {
-                stops.put(s, keep(Counter.builder("streamtrain.evaluator.early.stops").tag("run", name).tag("reason", s.code())
-                        .description("Runs stopped, by reason").register(registry)));
+                stops.put(
+                        s,
+                        keep(Counter.builder("streamtrain.evaluator.early.stops")
+                                .tag("run", name)
+                                .tag("reason", s.code())
+                                .description("Runs stopped, by reason")
+                                .register(registry)));
             }
-            gauge("val.loss", "Validation loss (data loss, evaluation mode) of the last evaluated checkpoint", r -> r.valLoss);
-            gauge("train.loss", "Training data loss of the last evaluated checkpoint's epoch, from its manifest", r -> r.trainLoss);
+            gauge(
+                    "val.loss",
+                    "Validation loss (data loss, evaluation mode) of the last evaluated checkpoint",
+                    r -> r.valLoss);
+            gauge(
+                    "train.loss",
+                    "Training data loss of the last evaluated checkpoint's epoch, from its manifest",
+                    r -> r.trainLoss);
             gauge("epoch", "Epoch of the last evaluated checkpoint", r -> r.epoch);
             gauge("best.value", "Best value of the monitored metric so far", r -> r.bestValue);
             gauge("best.epoch", "Epoch of the best checkpoint so far", r -> r.bestEpoch);
-            gauge("patience.remaining", "Evaluations without improvement still allowed before a stop", r -> r.patienceRemaining);
-            keep(Gauge.builder("streamtrain.evaluator.last.evaluation.timestamp", this, r -> r.lastEvaluation).tag("run", name)
-                    .baseUnit("seconds").description("When the run's last evaluation was committed (Unix time)").register(registry));
+            gauge(
+                    "patience.remaining",
+                    "Evaluations without improvement still allowed before a stop",
+                    r -> r.patienceRemaining);
+            keep(Gauge.builder("streamtrain.evaluator.last.evaluation.timestamp", this, r -> r.lastEvaluation)
+                    .tag("run", name)
+                    .baseUnit("seconds")
+                    .description("When the run's last evaluation was committed (Unix time)")
+                    .register(registry));
             gauge("stopped", "1 once the run is stopped (by the evaluator or an operator)", r -> r.stopped ? 1 : 0);
-            gauge("degrading", "1 while a continuous run's last window was judged degrading (the early-stopping policy would stop it)",
+            gauge(
+                    "degrading",
+                    "1 while a continuous run's last window was judged degrading (the early-stopping policy would stop it)",
                     r -> r.degrading ? 1 : 0);
-            promotions = keep(Counter.builder("streamtrain.evaluator.promotions").tag("run", name)
-                    .description("Windows of a continuous run promoted (published on streamtrain.<run>.models)").register(registry));
-            keep(Gauge.builder("streamtrain.evaluator.last.promotion.timestamp", this, r -> r.lastPromotion).tag("run", name)
-                    .baseUnit("seconds").description("When a continuous run's model was last promoted (Unix time)").register(registry));
+            promotions = keep(Counter.builder("streamtrain.evaluator.promotions")
+                    .tag("run", name)
+                    .description("Windows of a continuous run promoted (published on streamtrain.<run>.models)")
+                    .register(registry));
+            keep(Gauge.builder("streamtrain.evaluator.last.promotion.timestamp", this, r -> r.lastPromotion)
+                    .tag("run", name)
+                    .baseUnit("seconds")
+                    .description("When a continuous run's model was last promoted (Unix time)")
+                    .register(registry));
             registerOptional();
         }
 
@@ -122,16 +158,25 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
             }
             if (accuracy && !accuracyRegistered) {
                 accuracyRegistered = true;
-                gauge("val.accuracy", "Validation accuracy of the last evaluated checkpoint (classification)", r -> r.valAccuracy);
+                gauge(
+                        "val.accuracy",
+                        "Validation accuracy of the last evaluated checkpoint (classification)",
+                        r -> r.valAccuracy);
             }
             if (perplexity && !perplexityRegistered) {
                 perplexityRegistered = true;
-                gauge("val.perplexity", "Validation perplexity, exp(val_loss), of the last evaluated checkpoint", r -> r.valPerplexity);
+                gauge(
+                        "val.perplexity",
+                        "Validation perplexity, exp(val_loss), of the last evaluated checkpoint",
+                        r -> r.valPerplexity);
             }
         }
 
         void gauge(String name, String description, ToDoubleFunction<Run> f) {
-            keep(Gauge.builder("streamtrain.evaluator." + name, this, f).tag("run", this.name).description(description).register(registry));
+            keep(Gauge.builder("streamtrain.evaluator." + name, this, f)
+                    .tag("run", this.name)
+                    .description(description)
+                    .register(registry));
         }
 
         void show(EvaluationRecord e) {
@@ -149,7 +194,9 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
                 bestEpoch = e.best().epoch();
             }
             patienceRemaining = e.patienceLeft();
-            lastEvaluation = e.time() == null ? System.currentTimeMillis() / 1e3 : Instant.parse(e.time()).toEpochMilli() / 1e3;
+            lastEvaluation = e.time() == null
+                    ? System.currentTimeMillis() / 1e3
+                    : Instant.parse(e.time()).toEpochMilli() / 1e3;
             degrading = EvaluationRecord.DEGRADING.equals(e.decision());
             if (EvaluationRecord.PROMOTE.equals(e.decision())) {
                 lastPromotion = lastEvaluation;

@@ -2,9 +2,9 @@ package io.streamtrain.evaluator;
 
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import java.nio.charset.StandardCharsets;
-import io.streamtrain.core.signing.Signing;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +38,7 @@ final class EvaluatorProducer {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorProducer.class);
     /** The offset metadata prefix: where the run's evaluations have got to, so whoever takes the run over reads that far. */
     static final String EVALUATIONS_THROUGH = "evaluations-through=";
+
     static final int ATTEMPTS = 3;
 
     /** The producer cannot go on, or the transaction kept failing: the evaluator must stop (and be restarted). */
@@ -61,12 +62,20 @@ final class EvaluatorProducer {
      * @param timeout how long to wait for the evaluation's offset
      * @param backoff the pause before trying a failed transaction again
      */
-    EvaluatorProducer(Producer<byte[], byte[]> producer, Supplier<ConsumerGroupMetadata> group, Duration timeout, Duration backoff) {
+    EvaluatorProducer(
+            Producer<byte[], byte[]> producer,
+            Supplier<ConsumerGroupMetadata> group,
+            Duration timeout,
+            Duration backoff) {
         this(producer, group, timeout, backoff, Signing.off());
     }
 
     /** @param signing signs every record it writes (evaluations and STOPs are what readers check) */
-    EvaluatorProducer(Producer<byte[], byte[]> producer, Supplier<ConsumerGroupMetadata> group, Duration timeout, Duration backoff,
+    EvaluatorProducer(
+            Producer<byte[], byte[]> producer,
+            Supplier<ConsumerGroupMetadata> group,
+            Duration timeout,
+            Duration backoff,
             Signing signing) {
         this.signing = signing;
         this.producer = producer;
@@ -90,9 +99,13 @@ final class EvaluatorProducer {
      * @throws FatalException if the producer cannot go on or the group moved on
      * @throws KafkaException what the last of {@link #ATTEMPTS} failed transactions threw
      */
-    String commit(TopicPartition consumed, long next, EvaluationRecord evaluation, List<ProducerRecord<byte[], byte[]>> others,
+    String commit(
+            TopicPartition consumed,
+            long next,
+            EvaluationRecord evaluation,
+            List<ProducerRecord<byte[], byte[]>> others,
             String previous) {
-        for (int attempt = 1;; attempt++) {
+        for (int attempt = 1; ; attempt++) {
             try {
                 return once(consumed, next, evaluation, others, previous);
             } catch (InterruptedException e) {
@@ -101,7 +114,8 @@ final class EvaluatorProducer {
                 throw new FatalException("interrupted while publishing an evaluation", e);
             } catch (ExecutionException e) {
                 // the evaluation's send failed: its cause says whether the producer can go on
-                KafkaException cause = e.getCause() instanceof KafkaException k ? k
+                KafkaException cause = e.getCause() instanceof KafkaException k
+                        ? k
                         : new KafkaException("could not publish an evaluation: " + e.getMessage(), e.getCause());
                 retryOrThrow(cause, attempt);
             } catch (java.util.concurrent.TimeoutException e) {
@@ -112,15 +126,24 @@ final class EvaluatorProducer {
         }
     }
 
-    private String once(TopicPartition consumed, long next, EvaluationRecord evaluation, List<ProducerRecord<byte[], byte[]>> others,
-            String previous) throws InterruptedException, ExecutionException, java.util.concurrent.TimeoutException {
+    private String once(
+            TopicPartition consumed,
+            long next,
+            EvaluationRecord evaluation,
+            List<ProducerRecord<byte[], byte[]>> others,
+            String previous)
+            throws InterruptedException, ExecutionException, java.util.concurrent.TimeoutException {
         producer.beginTransaction();
         long evaluationOffset = -1;
         if (evaluation != null) {
-            ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(Topics.evaluations(evaluation.run()),
-                    evaluation.run().getBytes(StandardCharsets.UTF_8), Messages.encode(evaluation));
+            ProducerRecord<byte[], byte[]> p = new ProducerRecord<>(
+                    Topics.evaluations(evaluation.run()),
+                    evaluation.run().getBytes(StandardCharsets.UTF_8),
+                    Messages.encode(evaluation));
             // its offset goes into the offset's metadata, so it is needed before the commit
-            evaluationOffset = producer.send(signing.sign(p)).get(timeout.toMillis(), TimeUnit.MILLISECONDS).offset();
+            evaluationOffset = producer.send(signing.sign(p))
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .offset();
         }
         for (ProducerRecord<byte[], byte[]> p : others) {
             producer.send(signing.sign(p));
@@ -132,9 +155,13 @@ final class EvaluatorProducer {
     }
 
     private void retryOrThrow(KafkaException e, int attempt) {
-        if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException || e instanceof OutOfOrderSequenceException
-                || e instanceof AuthorizationException || e instanceof UnsupportedVersionException) {
-            // another instance took the transactional id over, or the broker refuses it: nothing to abort, nothing to retry
+        if (e instanceof ProducerFencedException
+                || e instanceof InvalidProducerEpochException
+                || e instanceof OutOfOrderSequenceException
+                || e instanceof AuthorizationException
+                || e instanceof UnsupportedVersionException) {
+            // another instance took the transactional id over, or the broker refuses it: nothing to abort, nothing to
+            // retry
             throw new FatalException("the evaluator's producer cannot go on: " + e, e);
         }
         abort(e);
@@ -145,7 +172,10 @@ final class EvaluatorProducer {
         if (attempt >= ATTEMPTS) {
             throw e; // not transient after all: the caller may answer the checkpoint otherwise
         }
-        log.warn("publishing an evaluation failed ({}); aborted, trying again in {} ms", e.toString(), backoff.toMillis());
+        log.warn(
+                "publishing an evaluation failed ({}); aborted, trying again in {} ms",
+                e.toString(),
+                backoff.toMillis());
         try {
             Thread.sleep(backoff.toMillis());
         } catch (InterruptedException x) {

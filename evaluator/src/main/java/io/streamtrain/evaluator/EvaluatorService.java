@@ -23,8 +23,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -73,8 +73,15 @@ public final class EvaluatorService implements AutoCloseable {
     }
 
     /** As {@link #EvaluatorService(KafkaSettings, Collection, String)}, with a validation memory budget. */
-    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes) {
-        this(kafka, runs, instanceId, validationMemoryBytes, new SimpleMeterRegistry(), new Health(Duration.ofMinutes(2)));
+    public EvaluatorService(
+            KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes) {
+        this(
+                kafka,
+                runs,
+                instanceId,
+                validationMemoryBytes,
+                new SimpleMeterRegistry(),
+                new Health(Duration.ofMinutes(2)));
     }
 
     /**
@@ -85,8 +92,13 @@ public final class EvaluatorService implements AutoCloseable {
      * @param registry where the service's meters go while it runs, and its Kafka clients'
      * @param health what its {@code /healthz} and {@code /readyz} report
      */
-    public EvaluatorService(KafkaSettings kafka, Collection<String> runs, String instanceId, long validationMemoryBytes,
-            MeterRegistry registry, Health health) {
+    public EvaluatorService(
+            KafkaSettings kafka,
+            Collection<String> runs,
+            String instanceId,
+            long validationMemoryBytes,
+            MeterRegistry registry,
+            Health health) {
         this.kafka = kafka;
         this.runs = Set.copyOf(runs);
         this.instanceId = instanceId;
@@ -109,10 +121,12 @@ public final class EvaluatorService implements AutoCloseable {
         Signing signing = kafka.signing();
         signing.requireSigner(Right.EVALUATOR, "the evaluator");
         CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
-        KafkaConsumer<byte[], byte[]> checkpoints = new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP, instanceId));
+        KafkaConsumer<byte[], byte[]> checkpoints =
+                new KafkaConsumer<>(kafka.evaluatorCheckpointConsumer(Topics.EVALUATOR_GROUP, instanceId));
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader());
         KafkaConsumer<byte[], byte[]> control = new KafkaConsumer<>(kafka.evaluatorControlReader());
-        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.evaluationProducer(Topics.evaluator(instanceId)));
+        KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(kafka.evaluationProducer(Topics.evaluator(instanceId)));
         Admin admin = Preflight.admin(kafka);
         KafkaClientMetrics checkpointMeters = KafkaMeters.bind(registry, checkpoints);
         KafkaClientMetrics producerMeters = KafkaMeters.bind(registry, producer);
@@ -121,25 +135,40 @@ public final class EvaluatorService implements AutoCloseable {
         EvaluatorEvents events = new Fanout(metrics);
         try {
             consumer = checkpoints;
-            EvaluatorProducer transactions = new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF,
-                    signing);
+            EvaluatorProducer transactions =
+                    new EvaluatorProducer(producer, checkpoints::groupMetadata, READ_TIMEOUT, RETRY_BACKOFF, signing);
             transactions.initTransactions();
             if (closed) {
                 return;
             }
             StopFeed stops = new StopFeed(control, signing);
-            CheckpointHandler handler = new CheckpointHandler(new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
-                    stops, new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes, (run, id) -> {
+            CheckpointHandler handler = new CheckpointHandler(
+                    new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
+                    stops,
+                    new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes, (run, id) -> {
                         try {
-                            return io.streamtrain.core.checkpoint.RunCheckpoints.byId(reader, run, id, READ_TIMEOUT,
-                                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(), signing);
+                            return io.streamtrain.core.checkpoint.RunCheckpoints.byId(
+                                    reader,
+                                    run,
+                                    id,
+                                    READ_TIMEOUT,
+                                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
+                                    signing);
                         } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
-                            log.warn("run {}: checkpoint {} cannot be read: {}", run, io.streamtrain.core.logging.Logs.escape(id),
+                            log.warn(
+                                    "run {}: checkpoint {} cannot be read: {}",
+                                    run,
+                                    io.streamtrain.core.logging.Logs.escape(id),
                                     io.streamtrain.core.logging.Logs.escape(e.getMessage()));
                             return null;
                         }
-                    }), transactions,
-                    new EvaluationStep("evaluator-" + instanceId), (run, spec) -> ensureTopics(admin, run, spec), events, READ_TIMEOUT, signing);
+                    }),
+                    transactions,
+                    new EvaluationStep("evaluator-" + instanceId),
+                    (run, spec) -> ensureTopics(admin, run, spec),
+                    events,
+                    READ_TIMEOUT,
+                    signing);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
             runs.forEach(events::serving);
@@ -227,7 +256,12 @@ public final class EvaluatorService implements AutoCloseable {
                 try {
                     l.accept(record);
                 } catch (RuntimeException e) {
-                    log.warn("run {}: a listener failed on the evaluation of epoch {}: {}", record.run(), record.epoch(), e.toString(), e);
+                    log.warn(
+                            "run {}: a listener failed on the evaluation of epoch {}: {}",
+                            record.run(),
+                            record.epoch(),
+                            e.toString(),
+                            e);
                 }
             }
         }
@@ -247,11 +281,13 @@ public final class EvaluatorService implements AutoCloseable {
         List<NewTopic> topics = new ArrayList<>(List.of(
                 RunTopics.evaluations(Topics.evaluations(run)),
                 RunTopics.control(Topics.control(run)),
-                // the trainers dead-letter whole train records into it: room for one at Kafka's default size at least (1 MiB was
+                // the trainers dead-letter whole train records into it: room for one at Kafka's default size at least
+                // (1 MiB was
                 // 12 bytes short of it, and a trainer of a run whose .dlq the evaluator made first refused to start)
                 RunTopics.deadLetters(Topics.deadLetters(run), RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
         if (spec != null && spec.data().continuous()) {
-            topics.add(RunTopics.models(Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
+            topics.add(RunTopics.models(
+                    Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
         }
         RunTopics.ensure(admin, topics);
     }

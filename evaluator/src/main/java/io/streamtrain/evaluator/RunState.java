@@ -25,6 +25,7 @@ final class RunState {
      * fixes the validation topic).
      */
     RunContract contract;
+
     ValidationSet validation;
     boolean deadLettersWritten;
     boolean stopped;
@@ -56,6 +57,7 @@ final class RunState {
 
     /** A continuous run's promoted window and checkpoint (from its evaluations), and its payload once read; none yet: 0 and null. */
     int promotedEpoch;
+
     String promotedCheckpointId;
     io.streamtrain.core.checkpoint.Checkpoint promotedCheckpoint;
     /** The promoted checkpoint that could not be read back, if any: not tried again for every window. */
@@ -95,12 +97,16 @@ final class RunState {
         RunContract registered = RunContract.of(register.runSpec());
         if (contract == null) {
             contract = registered;
-            contractSource = "the spec registered for the run (REGISTER " + register.id() + " by " + register.source() + ")";
+            contractSource =
+                    "the spec registered for the run (REGISTER " + register.id() + " by " + register.source() + ")";
         } else if (contract.changedBy(registered) != null) {
-            org.slf4j.LoggerFactory.getLogger(RunState.class).warn("run {}: REGISTER {} came after the run's first accepted checkpoint"
-                    + " and changes its contract ({}); the run keeps the contract its checkpoints had", run,
-                    io.streamtrain.core.logging.Logs.escape(register.id()),
-                    io.streamtrain.core.logging.Logs.escape(contract.changedBy(registered)));
+            org.slf4j.LoggerFactory.getLogger(RunState.class)
+                    .warn(
+                            "run {}: REGISTER {} came after the run's first accepted checkpoint"
+                                    + " and changes its contract ({}); the run keeps the contract its checkpoints had",
+                            run,
+                            io.streamtrain.core.logging.Logs.escape(register.id()),
+                            io.streamtrain.core.logging.Logs.escape(contract.changedBy(registered)));
         }
     }
 
@@ -113,7 +119,8 @@ final class RunState {
             return contract.changedBy(RunContract.of(spec));
         }
         if (plan != null && !plan.topic().equals(spec.data().validation())) {
-            return "data.validation " + plan.topic() + " (the run's evaluations were scored on it) → " + spec.data().validation();
+            return "data.validation " + plan.topic() + " (the run's evaluations were scored on it) → "
+                    + spec.data().validation();
         }
         return null;
     }
@@ -143,7 +150,9 @@ final class RunState {
 
     /** Who stopped the run, for the log. */
     String stoppedBy() {
-        return stop == null ? "the evaluator" : stop.source() + " (" + stop.reason()
-                + (stop.explanation() == null ? "" : ": " + stop.explanation()) + ")";
+        return stop == null
+                ? "the evaluator"
+                : stop.source() + " (" + stop.reason() + (stop.explanation() == null ? "" : ": " + stop.explanation())
+                        + ")";
     }
 }

@@ -44,14 +44,23 @@ final class RunStateLoader {
      * @param group the consumer of the checkpoint topics, in the evaluators' group: its committed offsets
      * @param reader outside any group, reading committed records only
      */
-    RunStateLoader(Consumer<byte[], byte[]> group, Consumer<byte[], byte[]> reader, StopFeed stops, EvaluatorEvents events,
+    RunStateLoader(
+            Consumer<byte[], byte[]> group,
+            Consumer<byte[], byte[]> reader,
+            StopFeed stops,
+            EvaluatorEvents events,
             Duration timeout) {
         this(group, reader, stops, events, timeout, Signing.off());
     }
 
     /** @param signing whose evaluations are believed: with signatures checked, only those signed by a key trusted with {@code evaluation} */
-    RunStateLoader(Consumer<byte[], byte[]> group, Consumer<byte[], byte[]> reader, StopFeed stops, EvaluatorEvents events,
-            Duration timeout, Signing signing) {
+    RunStateLoader(
+            Consumer<byte[], byte[]> group,
+            Consumer<byte[], byte[]> reader,
+            StopFeed stops,
+            EvaluatorEvents events,
+            Duration timeout,
+            Signing signing) {
         this.signing = signing;
         this.group = group;
         this.reader = reader;
@@ -68,36 +77,51 @@ final class RunStateLoader {
         events.serving(run);
         String committed = committedMetadata(run);
         long through = EvaluatorProducer.evaluationsThrough(committed);
-        List<ConsumerRecord<byte[], byte[]>> evaluations = TopicReader.readAll(reader, Topics.evaluations(run), timeout);
+        List<ConsumerRecord<byte[], byte[]>> evaluations =
+                TopicReader.readAll(reader, Topics.evaluations(run), timeout);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (through >= 0 && evaluations.stream().noneMatch(r -> r.offset() >= through)) {
             if (System.nanoTime() > deadline) {
-                throw new TimeoutException("run " + run + ": its last committed evaluation (offset " + through + ") is not readable after "
-                        + timeout);
+                throw new TimeoutException("run " + run + ": its last committed evaluation (offset " + through
+                        + ") is not readable after " + timeout);
             }
             sleep(RETRY); // its transaction's commit marker has not reached the evaluations topic yet
             evaluations = TopicReader.readAll(reader, Topics.evaluations(run), timeout);
         }
         RunState s = new RunState(run);
         s.committedMetadata = committed;
-        EvaluationRecord lastEvaluated = rebuild(s, monitor, evaluations.stream().filter(r -> {
-            Verdict v = signing.verify(r, Right.EVALUATION);
-            if (!v.accepted()) {
-                log.warn("run {}: evaluation record at offset {} is refused: {}; it does not count", run, r.offset(), v.refusal());
-            }
-            return v.accepted();
-        }).toList());
+        EvaluationRecord lastEvaluated = rebuild(
+                s,
+                monitor,
+                evaluations.stream()
+                        .filter(r -> {
+                            Verdict v = signing.verify(r, Right.EVALUATION);
+                            if (!v.accepted()) {
+                                log.warn(
+                                        "run {}: evaluation record at offset {} is refused: {}; it does not count",
+                                        run,
+                                        r.offset(),
+                                        v.refusal());
+                            }
+                            return v.accepted();
+                        })
+                        .toList());
         // a run an operator stopped is over for the evaluator too: no second STOP
         stops.follow(run, timeout).ifPresent(stop -> s.stop = stop);
         s.stopped |= s.stop != null;
         if (!s.history.isEmpty() || s.stopped) {
-            log.info("run {}: {} evaluations so far{}", run, s.history.size(), s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
+            log.info(
+                    "run {}: {} evaluations so far{}",
+                    run,
+                    s.history.size(),
+                    s.stopped ? "; the run was stopped by " + s.stoppedBy() : "");
         }
         if (lastEvaluated != null) {
             events.restored(lastEvaluated);
         }
         if (s.stopped) {
-            events.stopped(run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
+            events.stopped(
+                    run, s.stop != null ? s.stop.reason() : lastEvaluated == null ? null : lastEvaluated.reason());
         }
         return s;
     }
@@ -115,7 +139,12 @@ final class RunStateLoader {
             try {
                 e = Messages.decodeEvaluation(r.value());
             } catch (MalformedMessageException x) {
-                log.warn("run {}: unreadable record at offset {} of {}: {}; ignoring it", s.run, r.offset(), r.topic(), x.getMessage());
+                log.warn(
+                        "run {}: unreadable record at offset {} of {}: {}; ignoring it",
+                        s.run,
+                        r.offset(),
+                        r.topic(),
+                        x.getMessage());
                 continue;
             }
             if (e.isEmpty()) {
@@ -128,8 +157,11 @@ final class RunStateLoader {
             try {
                 s.restoreContract(ev.contract());
             } catch (RuntimeException bad) {
-                log.warn("run {}: the contract in the evaluation at offset {} does not parse ({}); ignoring it",
-                        s.run, r.offset(), Logs.escape(bad.getMessage()));
+                log.warn(
+                        "run {}: the contract in the evaluation at offset {} does not parse ({}); ignoring it",
+                        s.run,
+                        r.offset(),
+                        Logs.escape(bad.getMessage()));
             }
             if (EvaluationRecord.SNAPSHOT.equals(ev.status())) {
                 s.deadLettersWritten = true; // a snapshot's evaluation wrote them, as a first evaluation does
@@ -141,7 +173,10 @@ final class RunStateLoader {
             s.promoted(ev);
             if (!s.evaluated(ev.epoch())) {
                 Double v = ev.metrics() == null ? null : ev.metrics().get(monitor);
-                s.history.add(new Evaluation(ev.epoch(), ev.checkpointId(), v == null ? Double.NaN : v,
+                s.history.add(new Evaluation(
+                        ev.epoch(),
+                        ev.checkpointId(),
+                        v == null ? Double.NaN : v,
                         ev.trainLoss() == null ? Double.NaN : ev.trainLoss()));
                 s.deadLettersWritten = true;
             }

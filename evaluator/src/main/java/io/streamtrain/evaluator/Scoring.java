@@ -22,8 +22,12 @@ interface Scoring {
      * and the promoted model's monitored value on them ({@code promotedValue}, null when there is
      * none yet or it could not be read).
      */
-    record Scored(Map<String, Double> metrics, double seconds, List<ValidationSet.Rejected> unreadable,
-            io.streamtrain.core.evaluation.ValidationPlan plan, Double promotedValue) {
+    record Scored(
+            Map<String, Double> metrics,
+            double seconds,
+            List<ValidationSet.Rejected> unreadable,
+            io.streamtrain.core.evaluation.ValidationPlan plan,
+            Double promotedValue) {
         public Scored {
             unreadable = List.copyOf(unreadable);
         }

@@ -76,7 +76,8 @@ final class StopFeed {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (consumer.position(tp, timeout) < end) {
             if (System.nanoTime() > deadline) {
-                throw new TimeoutException("reading " + tp.topic() + ": its end (offset " + end + ") not reached within " + timeout);
+                throw new TimeoutException(
+                        "reading " + tp.topic() + ": its end (offset " + end + ") not reached within " + timeout);
             }
             take(consumer.poll(Duration.ofMillis(100)));
         }
@@ -115,11 +116,17 @@ final class StopFeed {
             } catch (MalformedMessageException e) {
                 continue; // the trainers count and skip it
             }
-            // a message naming another run is ignored: whoever may write this run's topic does not speak for another run
-            if (m instanceof ControlMessage.Register reg && !registrations.containsKey(run) && run.equals(reg.run())
-                    && trusted(r, Right.REGISTER) && valid(reg)) {
+            // a message naming another run is ignored: whoever may write this run's topic does not speak for another
+            // run
+            if (m instanceof ControlMessage.Register reg
+                    && !registrations.containsKey(run)
+                    && run.equals(reg.run())
+                    && trusted(r, Right.REGISTER)
+                    && valid(reg)) {
                 registrations.put(run, reg);
-            } else if (m instanceof ControlMessage.Stop stop && !stops.containsKey(run) && run.equals(stop.run())
+            } else if (m instanceof ControlMessage.Stop stop
+                    && !stops.containsKey(run)
+                    && run.equals(stop.run())
                     && trusted(r, Right.STOP)) {
                 stops.put(run, stop);
                 fresh.add(stop);
@@ -131,7 +138,12 @@ final class StopFeed {
     private boolean trusted(ConsumerRecord<byte[], byte[]> r, Right right) {
         Verdict v = signing.verify(r, right);
         if (!v.accepted()) {
-            log.warn("{} at offset {} of {} is refused: {}; {}", right.name(), r.offset(), r.topic(), v.refusal(),
+            log.warn(
+                    "{} at offset {} of {} is refused: {}; {}",
+                    right.name(),
+                    r.offset(),
+                    r.topic(),
+                    v.refusal(),
                     right == Right.STOP ? "the run goes on" : "it does not count");
         }
         return v.accepted();
@@ -140,8 +152,11 @@ final class StopFeed {
     private static boolean valid(ControlMessage.Register reg) {
         String invalid = reg.invalidity();
         if (invalid != null) {
-            log.warn("REGISTER {} of run {} is not a valid spec of the run ({}); it does not count", Logs.escape(reg.id()),
-                    Logs.escape(reg.run()), Logs.escape(invalid));
+            log.warn(
+                    "REGISTER {} of run {} is not a valid spec of the run ({}); it does not count",
+                    Logs.escape(reg.id()),
+                    Logs.escape(reg.run()),
+                    Logs.escape(invalid));
         }
         return invalid == null;
     }

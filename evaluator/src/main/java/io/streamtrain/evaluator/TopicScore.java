@@ -28,17 +28,33 @@ public record TopicScore(String topic, double loss, double accuracy, double perp
      * @throws IllegalArgumentException if the topic does not exist, holds no sample the model
      *     can read, or the checkpoint does not fit its own model
      */
-    public static TopicScore of(Checkpoint checkpoint, Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+    public static TopicScore of(
+            Checkpoint checkpoint, Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
         ModelSpec model = checkpoint.manifest().runSpec().model();
-        ValidationSet data = ValidationSet.load(consumer, topic, model, null, timeout, EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES);
+        ValidationSet data = ValidationSet.load(
+                consumer, topic, model, null, timeout, EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES);
         if (data.samples() == 0) {
-            throw new IllegalArgumentException("topic " + topic + " holds no sample for this model (" + data.records() + " records, "
-                    + data.rejected().size() + " of them not readable"
-                    + (data.rejected().isEmpty() ? "" : ": " + data.rejected().get(0).reason().getMessage()) + ")");
+            throw new IllegalArgumentException(
+                    "topic " + topic + " holds no sample for this model (" + data.records() + " records, "
+                            + data.rejected().size() + " of them not readable"
+                            + (data.rejected().isEmpty()
+                                    ? ""
+                                    : ": " + data.rejected().get(0).reason().getMessage()) + ")");
         }
-        Map<String, Double> m = new CheckpointScorer(Engines.pytorch()).score(model, checkpoint.payload(), data, consumer, timeout,
-                "checkpoint " + checkpoint.manifest().checkpointId());
-        return new TopicScore(topic, m.get(CheckpointScorer.VAL_LOSS), m.getOrDefault(CheckpointScorer.VAL_ACCURACY, Double.NaN),
-                m.getOrDefault(CheckpointScorer.VAL_PERPLEXITY, Double.NaN), data.samples(), data.rejected().size());
+        Map<String, Double> m = new CheckpointScorer(Engines.pytorch())
+                .score(
+                        model,
+                        checkpoint.payload(),
+                        data,
+                        consumer,
+                        timeout,
+                        "checkpoint " + checkpoint.manifest().checkpointId());
+        return new TopicScore(
+                topic,
+                m.get(CheckpointScorer.VAL_LOSS),
+                m.getOrDefault(CheckpointScorer.VAL_ACCURACY, Double.NaN),
+                m.getOrDefault(CheckpointScorer.VAL_PERPLEXITY, Double.NaN),
+                data.samples(),
+                data.rejected().size());
     }
 }

@@ -39,7 +39,11 @@ final class ValidationScoring implements Scoring {
     private final CheckpointLookup checkpoints;
 
     /** @param checkpoints where the promoted model of a run with a sliding validation set is read from after a restart */
-    ValidationScoring(CheckpointScorer scorer, Consumer<byte[], byte[]> reader, Duration timeout, long memoryBytes,
+    ValidationScoring(
+            CheckpointScorer scorer,
+            Consumer<byte[], byte[]> reader,
+            Duration timeout,
+            long memoryBytes,
             CheckpointLookup checkpoints) {
         this.scorer = scorer;
         this.reader = reader;
@@ -55,7 +59,12 @@ final class ValidationScoring implements Scoring {
         }
         ValidationSet validation = validation(state, spec);
         long started = System.nanoTime();
-        Map<String, Double> metrics = scorer.score(spec.model(), checkpoint.payload(), validation, reader, timeout,
+        Map<String, Double> metrics = scorer.score(
+                spec.model(),
+                checkpoint.payload(),
+                validation,
+                reader,
+                timeout,
                 "checkpoint " + checkpoint.manifest().checkpointId());
         return new Scored(metrics, (System.nanoTime() - started) / 1e9, validation.rejected());
     }
@@ -66,22 +75,42 @@ final class ValidationScoring implements Scoring {
      */
     private Scored sliding(RunState state, RunSpec spec, Checkpoint checkpoint) {
         String topic = spec.data().validation();
-        ValidationSet latest = ValidationSet.latest(reader, topic, spec.model(), spec.evaluation().slidingValidation(), timeout, memoryBytes);
+        ValidationSet latest = ValidationSet.latest(
+                reader, topic, spec.model(), spec.evaluation().slidingValidation(), timeout, memoryBytes);
         if (latest.samples() == 0) {
             throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
         }
         long started = System.nanoTime();
-        Map<String, Double> metrics = scorer.score(spec.model(), checkpoint.payload(), latest, reader, timeout,
+        Map<String, Double> metrics = scorer.score(
+                spec.model(),
+                checkpoint.payload(),
+                latest,
+                reader,
+                timeout,
                 "checkpoint " + checkpoint.manifest().checkpointId());
         double seconds = (System.nanoTime() - started) / 1e9;
         Checkpoint promoted = promoted(state);
         Double promotedValue = null;
         if (promoted != null) {
-            promotedValue = scorer.score(spec.model(), promoted.payload(), latest, reader, timeout,
-                    "the promoted checkpoint " + promoted.manifest().checkpointId()).get(spec.earlyStopping().monitor());
+            promotedValue = scorer.score(
+                            spec.model(),
+                            promoted.payload(),
+                            latest,
+                            reader,
+                            timeout,
+                            "the promoted checkpoint " + promoted.manifest().checkpointId())
+                    .get(spec.earlyStopping().monitor());
         }
-        log.info("run {}: window {} scored on the latest {} samples of {} (offsets {} to {}){}", state.run, checkpoint.manifest().epoch(),
-                latest.samples(), topic, latest.plan().startOffsets(), latest.plan().endOffsets(), promoted == null ? ""
+        log.info(
+                "run {}: window {} scored on the latest {} samples of {} (offsets {} to {}){}",
+                state.run,
+                checkpoint.manifest().epoch(),
+                latest.samples(),
+                topic,
+                latest.plan().startOffsets(),
+                latest.plan().endOffsets(),
+                promoted == null
+                        ? ""
                         : ", and the promoted window " + promoted.manifest().epoch() + " on them");
         return new Scored(metrics, seconds, latest.rejected(), latest.plan(), promotedValue);
     }
@@ -91,13 +120,18 @@ final class ValidationScoring implements Scoring {
         if (state.promotedCheckpointId == null) {
             return null;
         }
-        if ((state.promotedCheckpoint == null || !state.promotedCheckpoint.manifest().checkpointId().equals(state.promotedCheckpointId))
+        if ((state.promotedCheckpoint == null
+                        || !state.promotedCheckpoint.manifest().checkpointId().equals(state.promotedCheckpointId))
                 && !state.promotedCheckpointId.equals(state.promotedUnreadable)) {
             state.promotedCheckpoint = checkpoints.find(state.run, state.promotedCheckpointId);
             if (state.promotedCheckpoint == null) {
-                state.promotedUnreadable = state.promotedCheckpointId; // not read again for every window: the next promotion replaces it
-                log.warn("run {}: the promoted checkpoint {} cannot be read: this window is compared with its value when it was"
-                        + " promoted", state.run, io.streamtrain.core.logging.Logs.escape(state.promotedCheckpointId));
+                state.promotedUnreadable =
+                        state.promotedCheckpointId; // not read again for every window: the next promotion replaces it
+                log.warn(
+                        "run {}: the promoted checkpoint {} cannot be read: this window is compared with its value when it was"
+                                + " promoted",
+                        state.run,
+                        io.streamtrain.core.logging.Logs.escape(state.promotedCheckpointId));
             }
         }
         return state.promotedCheckpoint;
@@ -111,10 +145,18 @@ final class ValidationScoring implements Scoring {
         // a spec naming another topic than the plan's never gets here: it breaks the run's contract (RunState.brokenBy)
         ValidationPlan plan = state.plan;
         ValidationSet loaded = ValidationSet.load(reader, topic, spec.model(), plan, timeout, memoryBytes);
-        log.info("run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}", state.run, topic,
-                loaded.samples(), loaded.records(), loaded.rejected().size(), loaded.plan().endOffsets(),
+        log.info(
+                "run {}: validation set {}: {} samples in {} records, {} rejected, up to offsets {} ({}); {}",
+                state.run,
+                topic,
+                loaded.samples(),
+                loaded.records(),
+                loaded.rejected().size(),
+                loaded.plan().endOffsets(),
                 plan == null ? "its end now: the run's plan from now on" : "the run's plan, from its evaluations",
-                loaded.streamed() ? "more than " + memoryBytes + " bytes decoded: read from the topic for each evaluation" : "held in memory");
+                loaded.streamed()
+                        ? "more than " + memoryBytes + " bytes decoded: read from the topic for each evaluation"
+                        : "held in memory");
         if (loaded.samples() == 0) {
             // nothing to plan on yet: the next checkpoint looks again
             throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");

@@ -36,14 +36,22 @@ final class ValidationSet {
     private final BatchCodec codec;
     /** Where each partition's data starts; a partition not named, at its beginning. */
     private final Map<TopicPartition, Long> starts;
+
     private final Map<TopicPartition, Long> ends;
     private final List<Item> items; // null when streamed
     private final List<Rejected> rejected;
     private final long samples;
     private final long records;
 
-    private ValidationSet(String topic, BatchCodec codec, Map<TopicPartition, Long> starts, Map<TopicPartition, Long> ends, List<Item> items,
-            List<Rejected> rejected, long samples, long records) {
+    private ValidationSet(
+            String topic,
+            BatchCodec codec,
+            Map<TopicPartition, Long> starts,
+            Map<TopicPartition, Long> ends,
+            List<Item> items,
+            List<Rejected> rejected,
+            long samples,
+            long records) {
         this.topic = topic;
         this.codec = codec;
         this.starts = Map.copyOf(starts);
@@ -62,7 +70,12 @@ final class ValidationSet {
      * @param memoryBytes the most decoded data to hold; beyond it the set is streamed
      * @throws IllegalArgumentException if the topic does not exist, or ends before the plan
      */
-    static ValidationSet load(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, ValidationPlan plan, Duration timeout,
+    static ValidationSet load(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            ModelSpec model,
+            ValidationPlan plan,
+            Duration timeout,
             long memoryBytes) {
         List<PartitionInfo> partitions = consumer.partitionsFor(topic, timeout);
         if (partitions.isEmpty()) {
@@ -79,14 +92,21 @@ final class ValidationSet {
      *
      * @throws IllegalArgumentException if the topic does not exist
      */
-    static ValidationSet latest(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, int records, Duration timeout,
+    static ValidationSet latest(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            ModelSpec model,
+            int records,
+            Duration timeout,
             long memoryBytes) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             throw new IllegalArgumentException("validation topic " + topic + " does not exist");
         }
-        List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition()))
-                .sorted(java.util.Comparator.comparingInt(TopicPartition::partition)).toList();
+        List<TopicPartition> partitions = infos.stream()
+                .map(i -> new TopicPartition(topic, i.partition()))
+                .sorted(java.util.Comparator.comparingInt(TopicPartition::partition))
+                .toList();
         Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
         Map<TopicPartition, Long> beginnings = consumer.beginningOffsets(partitions, timeout);
         Map<TopicPartition, Long> starts = new HashMap<>();
@@ -98,8 +118,14 @@ final class ValidationSet {
         return read(consumer, topic, model, starts, ends, timeout, memoryBytes);
     }
 
-    private static ValidationSet read(Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Map<TopicPartition, Long> starts,
-            Map<TopicPartition, Long> planned, Duration timeout, long memoryBytes) {
+    private static ValidationSet read(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            ModelSpec model,
+            Map<TopicPartition, Long> starts,
+            Map<TopicPartition, Long> planned,
+            Duration timeout,
+            long memoryBytes) {
         BatchCodec codec = new BatchCodec(model);
         List<Item> items = new ArrayList<>();
         List<Rejected> rejected = new ArrayList<>();
@@ -122,22 +148,38 @@ final class ValidationSet {
                 rejected.add(new Rejected(r, e));
             }
         });
-        return new ValidationSet(topic, codec, starts, ends, streamed[0] ? null : List.copyOf(items), List.copyOf(rejected), totals[0],
+        return new ValidationSet(
+                topic,
+                codec,
+                starts,
+                ends,
+                streamed[0] ? null : List.copyOf(items),
+                List.copyOf(rejected),
+                totals[0],
                 totals[1]);
     }
 
     /** The plan's end offsets, once the topic is known to reach them. */
-    private static Map<TopicPartition, Long> planned(Consumer<byte[], byte[]> consumer, String topic, List<PartitionInfo> partitions,
-            ValidationPlan plan, Duration timeout) {
+    private static Map<TopicPartition, Long> planned(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            List<PartitionInfo> partitions,
+            ValidationPlan plan,
+            Duration timeout) {
         Map<TopicPartition, Long> planned = new HashMap<>();
         plan.endOffsets().forEach((p, end) -> planned.put(new TopicPartition(topic, p), end));
-        Set<Integer> existing = partitions.stream().map(PartitionInfo::partition).collect(Collectors.toSet());
-        Map<TopicPartition, Long> now = consumer.endOffsets(planned.keySet().stream().filter(tp -> existing.contains(tp.partition())).toList(),
+        Set<Integer> existing =
+                partitions.stream().map(PartitionInfo::partition).collect(Collectors.toSet());
+        Map<TopicPartition, Long> now = consumer.endOffsets(
+                planned.keySet().stream()
+                        .filter(tp -> existing.contains(tp.partition()))
+                        .toList(),
                 timeout);
         for (Map.Entry<TopicPartition, Long> e : planned.entrySet()) {
             long end = now.getOrDefault(e.getKey(), 0L);
             if (end < e.getValue()) {
-                throw new IllegalArgumentException("validation topic " + topic + " ends at offset " + end + " of partition "
+                throw new IllegalArgumentException("validation topic " + topic + " ends at offset " + end
+                        + " of partition "
                         + e.getKey().partition() + ", before the run's validation plan (up to offset " + e.getValue()
                         + ", fixed by its first evaluation): was the topic deleted and made again?");
             }

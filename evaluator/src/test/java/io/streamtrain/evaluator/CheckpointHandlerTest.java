@@ -36,11 +36,13 @@ class CheckpointHandlerTest {
     static final RunSpec SPEC = Fixtures.spec("v", "patience: 3");
     /** Small enough that every payload takes two chunks. */
     static final int CHUNK_BYTES = 200;
+
     static final TopicPartition CHECKPOINTS = new TopicPartition(Topics.checkpoints(RUN), 0);
     static final TopicPartition EVALUATIONS = new TopicPartition(Topics.evaluations(RUN), 0);
     static final TopicPartition CONTROL = new TopicPartition(Topics.control(RUN), 0);
 
-    final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    final MockProducer<byte[], byte[]> producer =
+            new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     final MockConsumer<byte[], byte[]> group = new MockConsumer<>("earliest");
     final MockConsumer<byte[], byte[]> reader = new MockConsumer<>("earliest");
     final MockConsumer<byte[], byte[]> control = new MockConsumer<>("earliest");
@@ -55,27 +57,37 @@ class CheckpointHandlerTest {
 
     /** An evaluator taking up the topic: no state yet; {@code val_loss} improves with the epoch. */
     CheckpointHandler evaluator() {
-        return evaluator((state, spec, c) -> new Scoring.Scored(Map.of("val_loss", 1.0 / c.manifest().epoch()), 0.01, List.of()));
+        return evaluator((state, spec, c) ->
+                new Scoring.Scored(Map.of("val_loss", 1.0 / c.manifest().epoch()), 0.01, List.of()));
     }
 
     CheckpointHandler evaluator(Scoring scoring) {
         StopFeed stops = new StopFeed(control);
         EvaluatorEvents events = new EvaluatorEvents() {};
-        EvaluatorProducer transactions = new EvaluatorProducer(producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP),
-                TIMEOUT, Duration.ZERO);
-        return new CheckpointHandler(new RunStateLoader(group, reader, stops, events, TIMEOUT), stops, scoring, transactions,
-                new EvaluationStep("evaluator-test"), (run, spec) -> topicsEnsured.add(run), events, TIMEOUT);
+        EvaluatorProducer transactions = new EvaluatorProducer(
+                producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP), TIMEOUT, Duration.ZERO);
+        return new CheckpointHandler(
+                new RunStateLoader(group, reader, stops, events, TIMEOUT),
+                stops,
+                scoring,
+                transactions,
+                new EvaluationStep("evaluator-test"),
+                (run, spec) -> topicsEnsured.add(run),
+                events,
+                TIMEOUT);
     }
 
     static CheckpointManifest manifest(String id, int epoch) {
         byte[] payload = Fixtures.payload(epoch);
-        return Fixtures.manifest(SPEC, id, epoch, false, payload, CheckpointCodec.chunkCount(payload.length, CHUNK_BYTES), 0.5);
+        return Fixtures.manifest(
+                SPEC, id, epoch, false, payload, CheckpointCodec.chunkCount(payload.length, CHUNK_BYTES), 0.5);
     }
 
     /** The offsets of the group's commits, in order. */
     List<Long> committedOffsets() {
         return producer.consumerGroupOffsetsHistory().stream()
-                .map(c -> c.get(Topics.EVALUATOR_GROUP).get(CHECKPOINTS).offset()).toList();
+                .map(c -> c.get(Topics.EVALUATOR_GROUP).get(CHECKPOINTS).offset())
+                .toList();
     }
 
     List<EvaluationRecord> evaluations() {
@@ -120,15 +132,21 @@ class CheckpointHandlerTest {
             commitsAfter.add(producer.commitCount());
             if (r.offset() < bManifest) {
                 for (long committed : committedOffsets()) {
-                    assertTrue(committed <= bFirstChunk, "committed " + committed + " after offset " + r.offset()
-                            + ": past B's first chunk, which a restart would then never see");
+                    assertTrue(
+                            committed <= bFirstChunk,
+                            "committed " + committed + " after offset " + r.offset()
+                                    + ": past B's first chunk, which a restart would then never see");
                 }
             }
         }
 
-        assertEquals(List.of(0L, 0L, 0L, 1L, 1L, 2L), commitsAfter, "a transaction for each manifest, none for a chunk");
-        assertEquals(List.of(1L, 6L), committedOffsets(), "A's answer stops at B's first chunk; B's goes past everything");
-        assertEquals(List.of(1, 2), evaluations().stream().map(EvaluationRecord::epoch).toList());
+        assertEquals(
+                List.of(0L, 0L, 0L, 1L, 1L, 2L), commitsAfter, "a transaction for each manifest, none for a chunk");
+        assertEquals(
+                List.of(1L, 6L), committedOffsets(), "A's answer stops at B's first chunk; B's goes past everything");
+        assertEquals(
+                List.of(1, 2),
+                evaluations().stream().map(EvaluationRecord::epoch).toList());
         assertTrue(evaluations().stream().allMatch(EvaluationRecord::evaluated), "" + evaluations());
         assertEquals(List.of(RUN), topicsEnsured, "the run's topics are made sure of once, when it is taken up");
     }
@@ -140,23 +158,36 @@ class CheckpointHandlerTest {
         for (ConsumerRecord<byte[], byte[]> r : topic.records.subList(0, 4)) {
             first.handle(r); // up to A's manifest; then the evaluator dies
         }
-        OffsetAndMetadata committed = producer.consumerGroupOffsetsHistory().get(0).get(Topics.EVALUATOR_GROUP).get(CHECKPOINTS);
+        OffsetAndMetadata committed = producer.consumerGroupOffsetsHistory()
+                .get(0)
+                .get(Topics.EVALUATOR_GROUP)
+                .get(CHECKPOINTS);
         assertEquals(new OffsetAndMetadata(1, "evaluations-through=0"), committed);
 
         // what the next evaluator finds: the group's offset, and the evaluations committed so far
         group.assign(List.of(CHECKPOINTS));
         group.commitSync(Map.of(CHECKPOINTS, committed));
-        Fixtures.feed(reader, EVALUATIONS, producer.history().stream().filter(p -> p.topic().equals(EVALUATIONS.topic()))
-                .map(ProducerRecord::value).toList());
+        Fixtures.feed(
+                reader,
+                EVALUATIONS,
+                producer.history().stream()
+                        .filter(p -> p.topic().equals(EVALUATIONS.topic()))
+                        .map(ProducerRecord::value)
+                        .toList());
         CheckpointHandler restarted = evaluator();
         for (ConsumerRecord<byte[], byte[]> r : topic.records.subList((int) committed.offset(), topic.records.size())) {
             restarted.handle(r);
         }
 
-        List<EvaluationRecord> evaluated = evaluations().stream().filter(EvaluationRecord::evaluated).toList();
-        assertEquals(List.of(1, 2), evaluated.stream().map(EvaluationRecord::epoch).toList(),
+        List<EvaluationRecord> evaluated =
+                evaluations().stream().filter(EvaluationRecord::evaluated).toList();
+        assertEquals(
+                List.of(1, 2),
+                evaluated.stream().map(EvaluationRecord::epoch).toList(),
                 "B is evaluated, from the chunk the committed offset kept; A is not evaluated twice");
-        assertEquals(List.of(), evaluations().stream().filter(e -> !e.evaluated()).toList(),
+        assertEquals(
+                List.of(),
+                evaluations().stream().filter(e -> !e.evaluated()).toList(),
                 "A's manifest, read again without the chunks before the restart's offset, is skipped, not rejected");
         EvaluationRecord b = evaluated.get(1);
         assertEquals(0, b.waitCount());
@@ -183,7 +214,9 @@ class CheckpointHandlerTest {
         assertEquals(EvaluationRecord.REJECTED, e.status());
         assertTrue(e.explanation().contains("SHA-256"), e.explanation());
         ProducerRecord<byte[], byte[]> deadLetter = producer.history().stream()
-                .filter(p -> p.topic().equals(Topics.deadLetters(RUN))).findFirst().orElseThrow();
+                .filter(p -> p.topic().equals(Topics.deadLetters(RUN)))
+                .findFirst()
+                .orElseThrow();
         assertEquals(Long.toString(manifest.offset()), Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
         assertEquals(List.of(RUN), topicsEnsured, "its dead-letter topic is made sure of before it is written");
     }
@@ -193,21 +226,28 @@ class CheckpointHandlerTest {
         CheckpointManifest refused = manifest("r-e0001-a", 1);
         CheckpointManifest next = manifest("r-e0002-b", 2);
         for (CheckpointManifest m : List.of(refused, next)) {
-            topic.chunks(m.checkpointId(), Fixtures.payload(m.epoch()), CHUNK_BYTES).forEach(topic::append);
+            topic.chunks(m.checkpointId(), Fixtures.payload(m.epoch()), CHUNK_BYTES)
+                    .forEach(topic::append);
             topic.appendManifest(m);
         }
         CheckpointHandler handler = evaluator((state, spec, c) -> {
             if (c.manifest().epoch() == 1) {
-                throw new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("someone.elses.validation"));
+                throw new org.apache.kafka.common.errors.TopicAuthorizationException(
+                        java.util.Set.of("someone.elses.validation"));
             }
             return new Scoring.Scored(Map.of("val_loss", 0.5), 0.01, List.of());
         });
-        topic.records.forEach(handler::handle); // throws nothing: one run's ACLs must not stop the evaluator of every run
+        topic.records.forEach(
+                handler::handle); // throws nothing: one run's ACLs must not stop the evaluator of every run
 
         List<EvaluationRecord> answers = evaluations();
-        assertEquals(List.of(EvaluationRecord.REJECTED, EvaluationRecord.EVALUATED),
-                answers.stream().map(EvaluationRecord::status).toList(), answers.toString());
-        assertTrue(answers.get(0).explanation().contains("someone.elses.validation"), answers.get(0).explanation());
+        assertEquals(
+                List.of(EvaluationRecord.REJECTED, EvaluationRecord.EVALUATED),
+                answers.stream().map(EvaluationRecord::status).toList(),
+                answers.toString());
+        assertTrue(
+                answers.get(0).explanation().contains("someone.elses.validation"),
+                answers.get(0).explanation());
         assertEquals(List.of(3L, 6L), committedOffsets(), "the refused checkpoint's offset moves on with its answer");
     }
 }

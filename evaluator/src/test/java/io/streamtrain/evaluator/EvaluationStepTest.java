@@ -49,13 +49,17 @@ class EvaluationStepTest {
     }
 
     static ValidationSet.Rejected unreadableValidationRecord() {
-        ProducerRecord<byte[], byte[]> p = new ProducerRecord<>("v", "k".getBytes(StandardCharsets.UTF_8), new byte[] {1, 2, 3});
-        return new ValidationSet.Rejected(Fixtures.consumed(p, 7), new RejectedRecordException(RejectReason.DECODE, "not safetensors"));
+        ProducerRecord<byte[], byte[]> p =
+                new ProducerRecord<>("v", "k".getBytes(StandardCharsets.UTF_8), new byte[] {1, 2, 3});
+        return new ValidationSet.Rejected(
+                Fixtures.consumed(p, 7), new RejectedRecordException(RejectReason.DECODE, "not safetensors"));
     }
 
     /** Encoded as the evaluator encoded it before the factories: the wire format has not moved. */
     static void assertSameBytes(EvaluationRecord expected, EvaluationRecord actual) {
-        assertArrayEquals(Messages.encode(expected), Messages.encode(actual),
+        assertArrayEquals(
+                Messages.encode(expected),
+                Messages.encode(actual),
                 () -> new String(Messages.encode(actual), StandardCharsets.UTF_8));
     }
 
@@ -75,9 +79,15 @@ class EvaluationStepTest {
         assertEquals(Route.SKIP, EvaluationStep.route(epoch2, spec, evaluated), "an epoch counts once");
         assertEquals(Route.SKIP, EvaluationStep.route(epoch2, spec, stopped));
         assertEquals(Route.NO_VALIDATION, EvaluationStep.route(epoch2, noValidation, fresh));
-        assertEquals(Route.SNAPSHOT, EvaluationStep.route(snapshot, spec, evaluated), "a snapshot is not an epoch's evaluation");
+        assertEquals(
+                Route.SNAPSHOT,
+                EvaluationStep.route(snapshot, spec, evaluated),
+                "a snapshot is not an epoch's evaluation");
         assertEquals(Route.SKIP, EvaluationStep.route(snapshot, spec, stopped));
-        assertEquals(Route.SKIP, EvaluationStep.route(snapshot, noValidation, fresh), "nothing to score it on, nothing to reject");
+        assertEquals(
+                Route.SKIP,
+                EvaluationStep.route(snapshot, noValidation, fresh),
+                "nothing to score it on, nothing to reject");
     }
 
     @Test
@@ -89,9 +99,27 @@ class EvaluationStepTest {
 
         Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(0.75, unreadableValidationRecord()));
         EvaluationRecord e = o.evaluation();
-        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 1, "r-e0001",
-                Map.of("val_loss", 0.75, "val_samples", 40.0), 0.5, new BestCheckpoint(1, "r-e0001", "val_loss", 0.75), 0, 3,
-                EvaluationRecord.CONTINUE, null, e.explanation(), 0.25, PLAN).withContract(RunContract.of(spec).fixed()), e);
+        assertSameBytes(
+                new EvaluationRecord(
+                                EvaluationRecord.TYPE,
+                                RUN,
+                                e.id(),
+                                e.time(),
+                                EvaluationRecord.EVALUATED,
+                                1,
+                                "r-e0001",
+                                Map.of("val_loss", 0.75, "val_samples", 40.0),
+                                0.5,
+                                new BestCheckpoint(1, "r-e0001", "val_loss", 0.75),
+                                0,
+                                3,
+                                EvaluationRecord.CONTINUE,
+                                null,
+                                e.explanation(),
+                                0.25,
+                                PLAN)
+                        .withContract(RunContract.of(spec).fixed()),
+                e);
         assertTrue(o.stop().isEmpty());
         assertNull(o.rejection());
         assertEquals(new Evaluation(1, "r-e0001", 0.75, 0.5), o.counted());
@@ -107,28 +135,47 @@ class EvaluationStepTest {
         assertEquals(List.of(o.counted()), state.history);
         CheckpointManifest m2 = Fixtures.manifest(spec, "r-e0002", 2);
         Outcome second = step.evaluate(manifestRecord(m2), m2, spec, state, scored(0.5, unreadableValidationRecord()));
-        assertEquals(List.of(), second.deadLetters(), "the validation set's dead letters went with the first evaluation");
+        assertEquals(
+                List.of(), second.deadLetters(), "the validation set's dead letters went with the first evaluation");
         assertEquals(2, second.evaluation().best().epoch());
 
         // once a checkpoint was accepted, every evaluation names the spec that fixed the run's contract, not its own
         state.accepted(spec);
         RunSpec other = Fixtures.spec("v", "patience: 9");
-        assertEquals(RunContract.of(spec).fixed(), step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5)).evaluation().contract());
+        assertEquals(
+                RunContract.of(spec).fixed(),
+                step.evaluate(manifestRecord(m2), m2, other, state, scored(0.5))
+                        .evaluation()
+                        .contract());
     }
 
     @Test
     void aContinuousRunPromotesWindowsThatBeatThePromotedModelAndIsNeverStopped() {
-        List<Outcome> windows = windows("earlyStopping: { patience: 2, minDelta: 0.01 }", 0.8, 0.5, 0.495, 0.9, 0.7, 0.3);
-        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until window 6
-        assertEquals(List.of("promote", "promote", "continue", "degrading/patience-exhausted", "degrading/patience-exhausted",
-                "promote"), decisions(windows));
+        List<Outcome> windows =
+                windows("earlyStopping: { patience: 2, minDelta: 0.01 }", 0.8, 0.5, 0.495, 0.9, 0.7, 0.3);
+        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until
+        // window 6
+        assertEquals(
+                List.of(
+                        "promote",
+                        "promote",
+                        "continue",
+                        "degrading/patience-exhausted",
+                        "degrading/patience-exhausted",
+                        "promote"),
+                decisions(windows));
         List<Integer> promotedWindows = new ArrayList<>();
         for (Outcome o : windows) {
-            assertTrue(o.stop().isEmpty(), "a live run is not stopped: window " + o.evaluation().epoch());
+            assertTrue(
+                    o.stop().isEmpty(),
+                    "a live run is not stopped: window " + o.evaluation().epoch());
             for (ProducerRecord<byte[], byte[]> p : o.others()) {
                 int w = o.evaluation().epoch();
                 assertEquals(Topics.models(RUN), p.topic());
-                assertArrayEquals(RUN.getBytes(StandardCharsets.UTF_8), p.key(), "compacted by run: the latest is the one to serve");
+                assertArrayEquals(
+                        RUN.getBytes(StandardCharsets.UTF_8),
+                        p.key(),
+                        "compacted by run: the latest is the one to serve");
                 PromotedModel model = decodePromoted(p.value());
                 assertEquals(w, model.epoch());
                 assertEquals("r-w" + w, model.checkpointId());
@@ -146,42 +193,60 @@ class EvaluationStepTest {
     @Test
     void onDegradePausePausesTheTrainersAtTheFirstDegradingWindowOnly() {
         List<Integer> pausedAt = new ArrayList<>();
-        for (Outcome o : windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: pause }", 0.5, 0.6, 0.7, 0.4, 0.8)) {
+        for (Outcome o :
+                windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: pause }", 0.5, 0.6, 0.7, 0.4, 0.8)) {
             for (ProducerRecord<byte[], byte[]> p : o.others()) {
                 if (p.topic().equals(Topics.control(RUN))) {
                     ControlMessage.Pause pause = assertInstanceOf(ControlMessage.Pause.class, decodeControl(p.value()));
                     assertEquals("evaluator", pause.source());
-                    assertTrue(o.evaluation().explanation().contains("ctl resume"), o.evaluation().explanation());
+                    assertTrue(
+                            o.evaluation().explanation().contains("ctl resume"),
+                            o.evaluation().explanation());
                     pausedAt.add(o.evaluation().epoch());
                 }
             }
         }
-        assertEquals(List.of(2, 5), pausedAt, "degrading from window 2 (paused), still at 3, promoted at 4, degrading again at 5");
+        assertEquals(
+                List.of(2, 5),
+                pausedAt,
+                "degrading from window 2 (paused), still at 3, promoted at 4, degrading again at 5");
     }
 
     @Test
     void onDegradeRollbackSendsTheTrainersBackToThePromotedModelAtTheFirstDegradingWindowOnly() {
         List<String> rollbacks = new ArrayList<>();
-        List<Outcome> outcomes = windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: rollback }", 0.5, 0.6, 0.7, 0.4, 0.8);
+        List<Outcome> outcomes =
+                windows("earlyStopping: { patience: 1 }\nevaluation: { onDegrade: rollback }", 0.5, 0.6, 0.7, 0.4, 0.8);
         for (Outcome o : outcomes) {
             for (ProducerRecord<byte[], byte[]> p : o.others()) {
                 if (p.topic().equals(Topics.control(RUN))) {
-                    ControlMessage.Rollback r = assertInstanceOf(ControlMessage.Rollback.class, decodeControl(p.value()));
+                    ControlMessage.Rollback r =
+                            assertInstanceOf(ControlMessage.Rollback.class, decodeControl(p.value()));
                     assertEquals("evaluator", r.source());
                     assertEquals(o.evaluation().best().checkpointId(), r.checkpointId(), "back to the promoted model");
-                    rollbacks.add(o.evaluation().epoch() + "->" + o.evaluation().best().epoch());
+                    rollbacks.add(o.evaluation().epoch() + "->"
+                            + o.evaluation().best().epoch());
                 }
             }
         }
-        assertEquals(List.of("2->1", "5->4"), rollbacks, "degrading at 2 (back to 1), promoted at 4, degrading again at 5 (back to 4)");
+        assertEquals(
+                List.of("2->1", "5->4"),
+                rollbacks,
+                "degrading at 2 (back to 1), promoted at 4, degrading again at 5 (back to 4)");
     }
 
     @Test
     void reachingTheGoalIsNoDeclineAndADivergingWindowIsNeverPromoted() {
-        assertEquals(List.of("promote", "continue"), decisions(windows("earlyStopping: { stoppingThreshold: 0.1, minDelta: 0.02,"
-                + " patience: 5 }\nevaluation: { onDegrade: pause }", 0.11, 0.099)),
+        assertEquals(
+                List.of("promote", "continue"),
+                decisions(windows(
+                        "earlyStopping: { stoppingThreshold: 0.1, minDelta: 0.02,"
+                                + " patience: 5 }\nevaluation: { onDegrade: pause }",
+                        0.11,
+                        0.099)),
                 "0.099 reaches the goal without beating 0.11 by minDelta: not degrading, and nothing to pause for");
-        assertEquals(List.of("degrading/divergence", "promote", "degrading/divergence"),
+        assertEquals(
+                List.of("degrading/divergence", "promote", "degrading/divergence"),
                 decisions(windows("earlyStopping: { divergenceThreshold: 1.0, patience: 5 }", 1.5, 0.5, 2.0)),
                 "the first window is past the threshold");
     }
@@ -192,8 +257,9 @@ class EvaluationStepTest {
      * @param sections the spec's earlyStopping (and evaluation) lines
      */
     private List<Outcome> windows(String sections, double... losses) {
-        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\n" + sections + "\n");
+        RunSpec spec = RunSpecParser.parse(
+                "run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                        + "\nmodel: { inputs: 4, classes: 2 }\n" + sections + "\n");
         RunState state = new RunState(RUN);
         state.deadLettersWritten = true;
         List<Outcome> out = new ArrayList<>();
@@ -201,7 +267,10 @@ class EvaluationStepTest {
             CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
             Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored(losses[w - 1]));
             boolean modelRecord = o.others().stream().anyMatch(p -> p.topic().equals(Topics.models(RUN)));
-            assertEquals(EvaluationRecord.PROMOTE.equals(o.evaluation().decision()), modelRecord, "a model record exactly when promoted");
+            assertEquals(
+                    EvaluationRecord.PROMOTE.equals(o.evaluation().decision()),
+                    modelRecord,
+                    "a model record exactly when promoted");
             state.committed(o);
             assertFalse(state.stopped, "a continuous run is never stopped by the evaluator");
             out.add(o);
@@ -219,23 +288,32 @@ class EvaluationStepTest {
      */
     @Test
     void onASlidingSetAWindowIsJudgedAgainstThePromotedModelOnTheSameRecords() {
-        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\nevaluation: { slidingValidation: 64 }\n");
+        RunSpec spec = RunSpecParser.parse(
+                "run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                        + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\nevaluation: { slidingValidation: 64 }\n");
         RunState state = new RunState(RUN);
         state.deadLettersWritten = true;
-        // window 1 promoted (0.30); 2 and 3 do not beat it (0.31 vs 0.30 now, 0.40 vs 0.39): degrading at 3 (patience 2);
+        // window 1 promoted (0.30); 2 and 3 do not beat it (0.31 vs 0.30 now, 0.40 vs 0.39): degrading at 3 (patience
+        // 2);
         // the data drifts: window 4 scores 0.90, but the promoted model now scores 1.20 on the same records: promoted
         double[][] windows = {{0.30, Double.NaN}, {0.31, 0.30}, {0.40, 0.39}, {0.90, 1.20}, {0.95, 0.90}};
         List<String> decisions = new ArrayList<>();
         for (int w = 1; w <= windows.length; w++) {
             CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
             double promotedNow = windows[w - 1][1];
-            Scoring.Scored scored = new Scoring.Scored(Map.of("val_loss", windows[w - 1][0]), 0.01, List.of(),
-                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)), Double.isNaN(promotedNow) ? null : promotedNow);
+            Scoring.Scored scored = new Scoring.Scored(
+                    Map.of("val_loss", windows[w - 1][0]),
+                    0.01,
+                    List.of(),
+                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)),
+                    Double.isNaN(promotedNow) ? null : promotedNow);
             Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored);
             state.committed(o);
             decisions.add(o.evaluation().decision());
-            assertEquals(Map.of(0, 36L + w), o.evaluation().validation().startOffsets(), "the records it was scored on, recorded");
+            assertEquals(
+                    Map.of(0, 36L + w),
+                    o.evaluation().validation().startOffsets(),
+                    "the records it was scored on, recorded");
             if (!Double.isNaN(promotedNow)) {
                 assertEquals(promotedNow, o.evaluation().metrics().get(EvaluationStep.PROMOTED_PREFIX + "val_loss"));
             }
@@ -252,21 +330,28 @@ class EvaluationStepTest {
      */
     @Test
     void onASlidingSetARuleFiringWindowAfterWindowSendsOneRollback() {
-        RunSpec spec = RunSpecParser.parse("run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
-                + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 5, divergenceThreshold: 1.0 }"
-                + "\nevaluation: { slidingValidation: 64, onDegrade: rollback }\n");
+        RunSpec spec = RunSpecParser.parse(
+                "run: " + RUN + "\ndata: { train: t, validation: v, mode: continuous, window: { records: 4 } }"
+                        + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 5, divergenceThreshold: 1.0 }"
+                        + "\nevaluation: { slidingValidation: 64, onDegrade: rollback }\n");
         RunState state = new RunState(RUN);
         state.deadLettersWritten = true;
         double[][] windows = {{0.5, Double.NaN}, {1.5, 0.5}, {1.6, 0.5}, {1.7, 0.5}};
         List<String> sent = new ArrayList<>();
         for (int w = 1; w <= windows.length; w++) {
             CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
-            Scoring.Scored scored = new Scoring.Scored(Map.of("val_loss", windows[w - 1][0]), 0.01, List.of(),
-                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)), Double.isNaN(windows[w - 1][1]) ? null : windows[w - 1][1]);
+            Scoring.Scored scored = new Scoring.Scored(
+                    Map.of("val_loss", windows[w - 1][0]),
+                    0.01,
+                    List.of(),
+                    new ValidationPlan("v", Map.of(0, 100L + w), Map.of(0, 36L + w)),
+                    Double.isNaN(windows[w - 1][1]) ? null : windows[w - 1][1]);
             Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored);
             state.committed(o);
-            o.others().stream().filter(p -> p.topic().equals(Topics.control(RUN))).forEach(p -> sent.add(o.evaluation().epoch() + ":"
-                    + decodeControl(p.value()).getClass().getSimpleName()));
+            o.others().stream()
+                    .filter(p -> p.topic().equals(Topics.control(RUN)))
+                    .forEach(p -> sent.add(o.evaluation().epoch() + ":"
+                            + decodeControl(p.value()).getClass().getSimpleName()));
             if (w > 1) {
                 assertEquals(EvaluationRecord.DEGRADING, o.evaluation().decision(), "window " + w);
             }
@@ -275,7 +360,11 @@ class EvaluationStepTest {
     }
 
     private static List<String> decisions(List<Outcome> windows) {
-        return windows.stream().map(o -> o.evaluation().decision() + (o.evaluation().reason() == null ? "" : "/" + o.evaluation().reason()))
+        return windows.stream()
+                .map(o -> o.evaluation().decision()
+                        + (o.evaluation().reason() == null
+                                ? ""
+                                : "/" + o.evaluation().reason()))
                 .toList();
     }
 
@@ -300,9 +389,27 @@ class EvaluationStepTest {
         assertEquals(EvaluationRecord.STOP, e.decision());
         assertEquals("patience-exhausted", e.reason());
         assertEquals(new BestCheckpoint(1, "r-e0001", "val_loss", 0.5), e.best());
-        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.EVALUATED, 2, "r-e0002",
-                Map.of("val_loss", 0.9, "val_samples", 40.0), 0.5, e.best(), 1, 0, EvaluationRecord.STOP, "patience-exhausted",
-                e.explanation(), 0.25, null).withContract(RunContract.of(spec).fixed()), e);
+        assertSameBytes(
+                new EvaluationRecord(
+                                EvaluationRecord.TYPE,
+                                RUN,
+                                e.id(),
+                                e.time(),
+                                EvaluationRecord.EVALUATED,
+                                2,
+                                "r-e0002",
+                                Map.of("val_loss", 0.9, "val_samples", 40.0),
+                                0.5,
+                                e.best(),
+                                1,
+                                0,
+                                EvaluationRecord.STOP,
+                                "patience-exhausted",
+                                e.explanation(),
+                                0.25,
+                                null)
+                        .withContract(RunContract.of(spec).fixed()),
+                e);
         ControlMessage.Stop stop = o.stop().orElseThrow();
         assertEquals(RUN, stop.run());
         assertEquals("patience-exhausted", stop.reason());
@@ -328,9 +435,14 @@ class EvaluationStepTest {
         Outcome o = step.evaluate(r, m, spec, state, scored(0.75, unreadableValidationRecord()));
         assertEquals(Rejection.MISMATCH, o.rejection());
         assertEquals(EvaluationRecord.REJECTED, o.evaluation().status());
-        assertTrue(o.evaluation().explanation().contains("val_accuracy"), o.evaluation().explanation());
+        assertTrue(
+                o.evaluation().explanation().contains("val_accuracy"),
+                o.evaluation().explanation());
         assertNull(o.counted());
-        assertEquals(1, o.deadLetters().size(), "the checkpoint's dead letter only: the validation set's wait for a first evaluation");
+        assertEquals(
+                1,
+                o.deadLetters().size(),
+                "the checkpoint's dead letter only: the validation set's wait for a first evaluation");
         assertEquals(r.topic(), Fixtures.header(o.deadLetters().get(0), DeadLetters.SOURCE_TOPIC));
 
         state.committed(o);
@@ -347,8 +459,26 @@ class EvaluationStepTest {
 
         Outcome known = step.reject(r, RUN, 3, "r-e0003", Rejection.CORRUPT, "SHA-256 mismatch", state);
         EvaluationRecord e = known.evaluation();
-        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.REJECTED, 3, "r-e0003",
-                Map.of(), null, null, 0, 0, EvaluationRecord.CONTINUE, "checkpoint-rejected", "SHA-256 mismatch", 0, PLAN), e);
+        assertSameBytes(
+                new EvaluationRecord(
+                        EvaluationRecord.TYPE,
+                        RUN,
+                        e.id(),
+                        e.time(),
+                        EvaluationRecord.REJECTED,
+                        3,
+                        "r-e0003",
+                        Map.of(),
+                        null,
+                        null,
+                        0,
+                        0,
+                        EvaluationRecord.CONTINUE,
+                        "checkpoint-rejected",
+                        "SHA-256 mismatch",
+                        0,
+                        PLAN),
+                e);
         assertEquals(Rejection.CORRUPT, known.rejection());
         ProducerRecord<byte[], byte[]> deadLetter = known.deadLetters().get(0);
         assertEquals(Topics.deadLetters(RUN), deadLetter.topic());
@@ -371,10 +501,27 @@ class EvaluationStepTest {
 
         Outcome o = step.snapshot(m, spec, state, scored(0.75, unreadableValidationRecord()));
         EvaluationRecord e = o.evaluation();
-        assertSameBytes(new EvaluationRecord(EvaluationRecord.TYPE, RUN, e.id(), e.time(), EvaluationRecord.SNAPSHOT, 2, "r-s0002",
-                Map.of("val_loss", 0.75, "val_samples", 40.0), 0.625, null, 0, 0, EvaluationRecord.CONTINUE, null,
-                "snapshot at step 200 (mid-epoch; not part of early stopping)", 0.25, PLAN)
-                .withContract(RunContract.of(spec).fixed()), e);
+        assertSameBytes(
+                new EvaluationRecord(
+                                EvaluationRecord.TYPE,
+                                RUN,
+                                e.id(),
+                                e.time(),
+                                EvaluationRecord.SNAPSHOT,
+                                2,
+                                "r-s0002",
+                                Map.of("val_loss", 0.75, "val_samples", 40.0),
+                                0.625,
+                                null,
+                                0,
+                                0,
+                                EvaluationRecord.CONTINUE,
+                                null,
+                                "snapshot at step 200 (mid-epoch; not part of early stopping)",
+                                0.25,
+                                PLAN)
+                        .withContract(RunContract.of(spec).fixed()),
+                e);
         assertNull(o.counted());
         assertTrue(o.stop().isEmpty());
         assertEquals(1, o.deadLetters().size(), "a snapshot scored first writes the validation set's dead letters");

@@ -38,16 +38,32 @@ class EvaluatorMetricsTest {
     final EvaluatorMetrics metrics = new EvaluatorMetrics();
 
     static EvaluationRecord evaluated(int epoch, String stopReason) {
-        return EvaluationRecord.evaluated("r", epoch, "r-e" + epoch, Map.of("val_loss", 0.5, "val_accuracy", 0.75, "val_perplexity", 1.6),
-                0.25, new BestCheckpoint(1, "r-e1", "val_loss", 0.375), 1, 2, stopReason, "why", 0.125, null);
+        return EvaluationRecord.evaluated(
+                "r",
+                epoch,
+                "r-e" + epoch,
+                Map.of("val_loss", 0.5, "val_accuracy", 0.75, "val_perplexity", 1.6),
+                0.25,
+                new BestCheckpoint(1, "r-e1", "val_loss", 0.375),
+                1,
+                2,
+                stopReason,
+                "why",
+                0.125,
+                null);
     }
 
     Set<String> names() {
-        return registry.getMeters().stream().map(m -> m.getId().getName()).collect(Collectors.toCollection(TreeSet::new));
+        return registry.getMeters().stream()
+                .map(m -> m.getId().getName())
+                .collect(Collectors.toCollection(TreeSet::new));
     }
 
     double gauge(String name) {
-        return registry.get("streamtrain.evaluator." + name).tag("run", "r").gauge().value();
+        return registry.get("streamtrain.evaluator." + name)
+                .tag("run", "r")
+                .gauge()
+                .value();
     }
 
     @Test
@@ -60,9 +76,20 @@ class EvaluatorMetricsTest {
             assertNotNull(m.getId().getDescription(), m.getId().getName());
             assertEquals("r", m.getId().getTag("run"));
         }
-        assertEquals(Rejection.values().length, registry.find("streamtrain.evaluator.checkpoints.rejected").counters().size());
-        assertEquals(StopReason.values().length, registry.find("streamtrain.evaluator.early.stops").counters().size());
-        assertEquals("seconds", registry.get("streamtrain.evaluator.last.evaluation.timestamp").gauge().getId().getBaseUnit());
+        assertEquals(
+                Rejection.values().length,
+                registry.find("streamtrain.evaluator.checkpoints.rejected")
+                        .counters()
+                        .size());
+        assertEquals(
+                StopReason.values().length,
+                registry.find("streamtrain.evaluator.early.stops").counters().size());
+        assertEquals(
+                "seconds",
+                registry.get("streamtrain.evaluator.last.evaluation.timestamp")
+                        .gauge()
+                        .getId()
+                        .getBaseUnit());
         assertTrue(Double.isNaN(gauge("val.loss")), "nothing evaluated yet");
     }
 
@@ -74,11 +101,21 @@ class EvaluatorMetricsTest {
         metrics.committed(EvaluationRecord.rejected("r", 4, "r-e4", "checkpoint-rejected", "bad", null));
         metrics.rejected("r", Rejection.CORRUPT);
 
-        assertTrue(names().containsAll(Set.of("streamtrain.evaluator.val.accuracy", "streamtrain.evaluator.val.perplexity")),
+        assertTrue(
+                names().containsAll(
+                                Set.of("streamtrain.evaluator.val.accuracy", "streamtrain.evaluator.val.perplexity")),
                 "a classifier's run has its accuracy and perplexity too: " + names());
-        assertEquals(1, registry.get("streamtrain.evaluator.evaluations").counter().count(), "a rejection is not an evaluation");
+        assertEquals(
+                1,
+                registry.get("streamtrain.evaluator.evaluations").counter().count(),
+                "a rejection is not an evaluation");
         assertEquals(1, registry.get("streamtrain.evaluator.evaluation").timer().count());
-        assertEquals(1, registry.get("streamtrain.evaluator.checkpoints.rejected").tag("reason", "corrupt").counter().count());
+        assertEquals(
+                1,
+                registry.get("streamtrain.evaluator.checkpoints.rejected")
+                        .tag("reason", "corrupt")
+                        .counter()
+                        .count());
         assertEquals(0.5, gauge("val.loss"));
         assertEquals(0.75, gauge("val.accuracy"));
         assertEquals(0.25, gauge("train.loss"));
@@ -97,18 +134,32 @@ class EvaluatorMetricsTest {
         metrics.committed(promoted);
         metrics.committed(window(2, EvaluationRecord.DEGRADING, "patience-exhausted"));
 
-        assertEquals(1, registry.get("streamtrain.evaluator.promotions").counter().count());
+        assertEquals(
+                1, registry.get("streamtrain.evaluator.promotions").counter().count());
         assertEquals(java.time.Instant.parse(promoted.time()).toEpochMilli() / 1e3, gauge("last.promotion.timestamp"));
         assertEquals(1, gauge("degrading"));
         assertEquals(0, gauge("stopped"), "a degrading run is not stopped");
         metrics.committed(window(3, EvaluationRecord.PROMOTE, null));
         assertEquals(0, gauge("degrading"), "a promotion ends the decline");
-        assertEquals(2, registry.get("streamtrain.evaluator.promotions").counter().count());
+        assertEquals(
+                2, registry.get("streamtrain.evaluator.promotions").counter().count());
     }
 
     static EvaluationRecord window(int epoch, String decision, String reason) {
-        return EvaluationRecord.window("r", epoch, "r-w" + epoch, Map.of("val_loss", 0.5), 0.25,
-                new BestCheckpoint(1, "r-w1", "val_loss", 0.5), 0, 2, decision, reason, "why", 0.125, null);
+        return EvaluationRecord.window(
+                "r",
+                epoch,
+                "r-w" + epoch,
+                Map.of("val_loss", 0.5),
+                0.25,
+                new BestCheckpoint(1, "r-w1", "val_loss", 0.5),
+                0,
+                2,
+                decision,
+                reason,
+                "why",
+                0.125,
+                null);
     }
 
     @Test
@@ -118,8 +169,18 @@ class EvaluatorMetricsTest {
         metrics.stopped("r", "operator");
 
         assertEquals(1, gauge("stopped"));
-        assertEquals(1, registry.get("streamtrain.evaluator.early.stops").tag("reason", "patience-exhausted").counter().count());
-        assertEquals(0, registry.get("streamtrain.evaluator.early.stops").tag("reason", "operator").counter().count());
+        assertEquals(
+                1,
+                registry.get("streamtrain.evaluator.early.stops")
+                        .tag("reason", "patience-exhausted")
+                        .counter()
+                        .count());
+        assertEquals(
+                0,
+                registry.get("streamtrain.evaluator.early.stops")
+                        .tag("reason", "operator")
+                        .counter()
+                        .count());
     }
 
     @Test
@@ -128,7 +189,8 @@ class EvaluatorMetricsTest {
         metrics.restored(evaluated(7, null));
 
         assertEquals(7, gauge("epoch"));
-        assertEquals(0, registry.get("streamtrain.evaluator.evaluations").counter().count());
+        assertEquals(
+                0, registry.get("streamtrain.evaluator.evaluations").counter().count());
     }
 
     @Test
@@ -138,8 +200,11 @@ class EvaluatorMetricsTest {
         metrics.bindTo(registry);
         metrics.committed(evaluated(1, null));
         assertTrue(names().contains("streamtrain.evaluator.val.perplexity"));
-        assertEquals(Set.of("early", "r"), registry.find("streamtrain.evaluator.epoch").gauges().stream()
-                .map(g -> g.getId().getTag("run")).collect(Collectors.toSet()));
+        assertEquals(
+                Set.of("early", "r"),
+                registry.find("streamtrain.evaluator.epoch").gauges().stream()
+                        .map(g -> g.getId().getTag("run"))
+                        .collect(Collectors.toSet()));
 
         metrics.close();
 

@@ -30,7 +30,8 @@ import org.junit.jupiter.api.Test;
 /** The transactions of the evaluator's producer, on Kafka's MockProducer (which models them). */
 class EvaluatorProducerTest {
     static final TopicPartition CHECKPOINTS = new TopicPartition(Topics.checkpoints(RUN), 0);
-    static final ProducerRecord<byte[], byte[]> DEAD_LETTER = new ProducerRecord<>(Topics.deadLetters(RUN), new byte[] {1});
+    static final ProducerRecord<byte[], byte[]> DEAD_LETTER =
+            new ProducerRecord<>(Topics.deadLetters(RUN), new byte[] {1});
 
     /** A MockProducer whose commits fail the first {@code failures} times with {@code error}. */
     static final class FlakyProducer extends MockProducer<byte[], byte[]> {
@@ -64,8 +65,8 @@ class EvaluatorProducerTest {
     @BeforeEach
     void initialized() {
         mock = new FlakyProducer();
-        producer = new EvaluatorProducer(mock, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP), Duration.ofSeconds(5),
-                Duration.ZERO);
+        producer = new EvaluatorProducer(
+                mock, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP), Duration.ofSeconds(5), Duration.ZERO);
         producer.initTransactions();
     }
 
@@ -100,7 +101,8 @@ class EvaluatorProducerTest {
     @Test
     void withoutAnEvaluationTheOffsetKeepsThePreviousMetadata() {
         String metadata = producer.commit(CHECKPOINTS, 12, null, List.of(), "evaluations-through=4");
-        assertEquals("evaluations-through=4", metadata, "a skipped checkpoint must not hide how far the evaluations reach");
+        assertEquals(
+                "evaluations-through=4", metadata, "a skipped checkpoint must not hide how far the evaluations reach");
         assertEquals(Map.of(CHECKPOINTS, new OffsetAndMetadata(12, metadata)), lastCommittedOffsets());
         assertEquals(List.of(), mock.history());
     }
@@ -114,8 +116,11 @@ class EvaluatorProducerTest {
 
         assertEquals(1, mock.aborts);
         assertEquals(1, mock.commitCount());
-        assertEquals(2, mock.history().size(), "the aborted attempt's records are gone: one evaluation, one dead letter");
-        assertEquals(new OffsetAndMetadata(3, "evaluations-through=1"), lastCommittedOffsets().get(CHECKPOINTS),
+        assertEquals(
+                2, mock.history().size(), "the aborted attempt's records are gone: one evaluation, one dead letter");
+        assertEquals(
+                new OffsetAndMetadata(3, "evaluations-through=1"),
+                lastCommittedOffsets().get(CHECKPOINTS),
                 "the aborted evaluation took offset 0: the metadata names the one committed");
     }
 
@@ -124,10 +129,13 @@ class EvaluatorProducerTest {
         mock.error = new KafkaException("still failing");
         mock.failures = EvaluatorProducer.ATTEMPTS;
 
-        KafkaException e = assertThrows(KafkaException.class, () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(), ""));
+        KafkaException e =
+                assertThrows(KafkaException.class, () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(), ""));
 
         assertSame(mock.error, e);
-        assertFalse(e instanceof EvaluatorProducer.FatalException, "the caller may still answer the checkpoint with a rejection");
+        assertFalse(
+                e instanceof EvaluatorProducer.FatalException,
+                "the caller may still answer the checkpoint with a rejection");
         assertEquals(EvaluatorProducer.ATTEMPTS, mock.aborts);
         assertEquals(0, mock.commitCount());
         assertTrue(mock.consumerGroupOffsetsHistory().isEmpty());
@@ -137,7 +145,8 @@ class EvaluatorProducerTest {
     void aFencedProducerIsFatalAndNotTriedAgain() {
         mock.fenceProducer();
 
-        EvaluatorProducer.FatalException e = assertThrows(EvaluatorProducer.FatalException.class,
+        EvaluatorProducer.FatalException e = assertThrows(
+                EvaluatorProducer.FatalException.class,
                 () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(), ""));
 
         assertInstanceOf(org.apache.kafka.common.errors.ProducerFencedException.class, e.getCause());
@@ -150,7 +159,9 @@ class EvaluatorProducerTest {
         mock.error = new TransactionalIdAuthorizationException("not yours");
         mock.failures = 1;
 
-        assertThrows(EvaluatorProducer.FatalException.class, () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(), ""));
+        assertThrows(
+                EvaluatorProducer.FatalException.class,
+                () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(), ""));
         assertEquals(0, mock.aborts);
     }
 
@@ -159,11 +170,15 @@ class EvaluatorProducerTest {
         mock.error = new CommitFailedException("the group rebalanced");
         mock.failures = 1;
 
-        EvaluatorProducer.FatalException e = assertThrows(EvaluatorProducer.FatalException.class,
+        EvaluatorProducer.FatalException e = assertThrows(
+                EvaluatorProducer.FatalException.class,
                 () -> producer.commit(CHECKPOINTS, 3, evaluation(1), List.of(DEAD_LETTER), ""));
 
         assertSame(mock.error, e.getCause());
-        assertEquals(1, mock.aborts, "aborted, so nothing of it is visible; the partition's new owner answers the checkpoint");
+        assertEquals(
+                1,
+                mock.aborts,
+                "aborted, so nothing of it is visible; the partition's new owner answers the checkpoint");
         assertEquals(List.of(), mock.history());
         assertFalse(mock.transactionInFlight());
     }

@@ -29,7 +29,8 @@ final class Fixtures {
 
     /** The run's spec, with these earlyStopping entries; {@code validation} null for none. */
     static RunSpec spec(String validation, String earlyStopping) {
-        return RunSpecParser.parse("run: " + RUN + "\ndata: { train: t" + (validation == null ? "" : ", validation: " + validation)
+        return RunSpecParser.parse("run: " + RUN + "\ndata: { train: t"
+                + (validation == null ? "" : ", validation: " + validation)
                 + " }\nmodel: { inputs: 4, classes: 2 }\nmaxEpochs: 10\nearlyStopping: { " + earlyStopping + " }\n");
     }
 
@@ -43,13 +44,26 @@ final class Fixtures {
     }
 
     /** The manifest of an epoch's checkpoint (or a snapshot's) whose payload is on Kafka in {@code chunks} chunks. */
-    static CheckpointManifest manifest(RunSpec spec, String id, int epoch, boolean snapshot, byte[] payload, int chunks,
-            Double dataLoss) {
-        return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, RUN, id, epoch, epoch, 100L * epoch,
-                RunSpecParser.toJson(spec), List.of(new CheckpointManifest.ParameterInfo("w", "F32", new long[] {8, 8})),
-                new CheckpointManifest.Payload(CheckpointCodec.sha256(payload), payload.length, "kafka", null, chunks), List.of(),
-                dataLoss == null ? Map.of() : Map.of("data_loss", dataLoss), "node-0", "2026-01-01T00:00:00Z",
-                snapshot ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH, null, null);
+    static CheckpointManifest manifest(
+            RunSpec spec, String id, int epoch, boolean snapshot, byte[] payload, int chunks, Double dataLoss) {
+        return new CheckpointManifest(
+                CheckpointManifest.VERSION,
+                CheckpointManifest.TYPE,
+                RUN,
+                id,
+                epoch,
+                epoch,
+                100L * epoch,
+                RunSpecParser.toJson(spec),
+                List.of(new CheckpointManifest.ParameterInfo("w", "F32", new long[] {8, 8})),
+                new CheckpointManifest.Payload(CheckpointCodec.sha256(payload), payload.length, "kafka", null, chunks),
+                List.of(),
+                dataLoss == null ? Map.of() : Map.of("data_loss", dataLoss),
+                "node-0",
+                "2026-01-01T00:00:00Z",
+                snapshot ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
+                null,
+                null);
     }
 
     static CheckpointManifest manifest(RunSpec spec, String id, int epoch) {
@@ -62,8 +76,18 @@ final class Fixtures {
         for (Header x : p.headers()) {
             h.add(x.key(), x.value());
         }
-        return new ConsumerRecord<>(p.topic(), 0, offset, 0L, TimestampType.CREATE_TIME, p.key() == null ? -1 : p.key().length,
-                p.value() == null ? -1 : p.value().length, p.key(), p.value(), h, Optional.empty());
+        return new ConsumerRecord<>(
+                p.topic(),
+                0,
+                offset,
+                0L,
+                TimestampType.CREATE_TIME,
+                p.key() == null ? -1 : p.key().length,
+                p.value() == null ? -1 : p.value().length,
+                p.key(),
+                p.value(),
+                h,
+                Optional.empty());
     }
 
     static String header(ProducerRecord<byte[], byte[]> r, String key) {

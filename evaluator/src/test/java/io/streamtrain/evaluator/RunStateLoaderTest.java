@@ -46,8 +46,19 @@ class RunStateLoaderTest {
     };
 
     static EvaluationRecord evaluated(int epoch, double valLoss, String stopReason, ValidationPlan plan) {
-        return EvaluationRecord.evaluated(RUN, epoch, "r-e" + epoch, Map.of("val_loss", valLoss), 0.25,
-                new BestCheckpoint(1, "r-e1", "val_loss", 0.5), 0, 3, stopReason, "why", 0.1, plan);
+        return EvaluationRecord.evaluated(
+                RUN,
+                epoch,
+                "r-e" + epoch,
+                Map.of("val_loss", valLoss),
+                0.25,
+                new BestCheckpoint(1, "r-e1", "val_loss", 0.5),
+                0,
+                3,
+                stopReason,
+                "why",
+                0.1,
+                plan);
     }
 
     static ConsumerRecord<byte[], byte[]> at(long offset, byte[] value) {
@@ -67,7 +78,10 @@ class RunStateLoaderTest {
     }
 
     void controlTopic(ControlMessage... messages) {
-        Fixtures.feed(control, CONTROL, java.util.Arrays.stream(messages).map(Messages::encode).toList());
+        Fixtures.feed(
+                control,
+                CONTROL,
+                java.util.Arrays.stream(messages).map(Messages::encode).toList());
     }
 
     void committed(String metadata) {
@@ -78,13 +92,17 @@ class RunStateLoaderTest {
     @Test
     void anEpochCountsOnceAndOnlyEvaluationsOfEpochsCount() {
         RunState s = new RunState(RUN);
-        EvaluationRecord last = RunStateLoader.rebuild(s, "val_loss", records(
-                Messages.encode(evaluated(1, 0.5, null, null)), // written before plans were recorded
-                Messages.encode(EvaluationRecord.rejected(RUN, 2, "r-e2", "checkpoint-rejected", "bad", PLAN)),
-                Messages.encode(evaluated(1, 0.125, null, new ValidationPlan("other", Map.of()))), // epoch 1 again: not counted
-                "not json".getBytes(StandardCharsets.UTF_8),
-                "{\"type\":\"something-newer\"}".getBytes(StandardCharsets.UTF_8),
-                Messages.encode(evaluated(2, 0.375, null, PLAN))));
+        EvaluationRecord last = RunStateLoader.rebuild(
+                s,
+                "val_loss",
+                records(
+                        Messages.encode(evaluated(1, 0.5, null, null)), // written before plans were recorded
+                        Messages.encode(EvaluationRecord.rejected(RUN, 2, "r-e2", "checkpoint-rejected", "bad", PLAN)),
+                        Messages.encode(evaluated(
+                                1, 0.125, null, new ValidationPlan("other", Map.of()))), // epoch 1 again: not counted
+                        "not json".getBytes(StandardCharsets.UTF_8),
+                        "{\"type\":\"something-newer\"}".getBytes(StandardCharsets.UTF_8),
+                        Messages.encode(evaluated(2, 0.375, null, PLAN))));
 
         assertEquals(List.of(new Evaluation(1, "r-e1", 0.5, 0.25), new Evaluation(2, "r-e2", 0.375, 0.25)), s.history);
         assertEquals(PLAN, s.plan, "the first record with a plan fixed it");
@@ -97,17 +115,27 @@ class RunStateLoaderTest {
     void aRestartedEvaluatorHoldsTheRunToTheContractItsEvaluationsName() {
         io.streamtrain.core.spec.RunSpec first = Fixtures.spec("v", "patience: 3");
         RunState s = new RunState(RUN);
-        RunStateLoader.rebuild(s, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN)
-                .withContract(RunContract.of(first).fixed()))));
+        RunStateLoader.rebuild(
+                s,
+                "val_loss",
+                records(Messages.encode(evaluated(1, 0.5, null, PLAN)
+                        .withContract(RunContract.of(first).fixed()))));
         assertNull(s.brokenBy(first), "the spec that fixed it keeps it");
-        assertEquals("earlyStopping.patience 3 → 1", s.brokenBy(Fixtures.spec("v", "patience: 1")),
+        assertEquals(
+                "earlyStopping.patience 3 → 1",
+                s.brokenBy(Fixtures.spec("v", "patience: 1")),
                 "a later manifest with another stopping policy breaks it, after a restart too");
         assertTrue(s.brokenBy(Fixtures.spec("other", "patience: 3")).startsWith("data.validation v → other"));
 
         RunState broken = new RunState(RUN);
-        RunStateLoader.rebuild(broken, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN)
-                .withContract(io.streamtrain.core.spec.RunSpecParser.toJson(first)))));
-        assertNull(broken.contract, "a whole spec is not a contract: ignored (and logged), the next accepted checkpoint fixes it");
+        RunStateLoader.rebuild(
+                broken,
+                "val_loss",
+                records(Messages.encode(evaluated(1, 0.5, null, PLAN)
+                        .withContract(io.streamtrain.core.spec.RunSpecParser.toJson(first)))));
+        assertNull(
+                broken.contract,
+                "a whole spec is not a contract: ignored (and logged), the next accepted checkpoint fixes it");
 
         RunState old = new RunState(RUN);
         RunStateLoader.rebuild(old, "val_loss", records(Messages.encode(evaluated(1, 0.5, null, PLAN))));
@@ -118,8 +146,11 @@ class RunStateLoaderTest {
     @Test
     void aSnapshotMeansTheDeadLettersAreWrittenAndAStopDecisionStopsTheRun() {
         RunState snapshotOnly = new RunState(RUN);
-        RunStateLoader.rebuild(snapshotOnly, "val_loss", records(Messages.encode(
-                EvaluationRecord.snapshot(RUN, 1, "r-s1", Map.of("val_loss", 0.5), null, "snapshot", 0.1, PLAN))));
+        RunStateLoader.rebuild(
+                snapshotOnly,
+                "val_loss",
+                records(Messages.encode(EvaluationRecord.snapshot(
+                        RUN, 1, "r-s1", Map.of("val_loss", 0.5), null, "snapshot", 0.1, PLAN))));
         assertTrue(snapshotOnly.deadLettersWritten);
         assertEquals(List.of(), snapshotOnly.history);
 
@@ -132,7 +163,8 @@ class RunStateLoaderTest {
     @Test
     void anOperatorsStopOnTheControlTopicStopsTheRunForTheEvaluator() {
         Fixtures.feed(reader, EVALUATIONS, List.of(Messages.encode(evaluated(1, 0.5, null, PLAN))));
-        controlTopic(new ControlMessage.Pause(RUN, "p", "t", "alice"),
+        controlTopic(
+                new ControlMessage.Pause(RUN, "p", "t", "alice"),
                 new ControlMessage.Stop(RUN, "s", "t", "operator", "enough", null, "alice"));
         committed("evaluations-through=0");
 

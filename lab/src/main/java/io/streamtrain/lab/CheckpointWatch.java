@@ -32,7 +32,8 @@ final class CheckpointWatch implements AutoCloseable {
     List<CheckpointManifest> poll() {
         if (!assigned) {
             try {
-                if (consumer.partitionsFor(partition.topic(), Duration.ofMillis(200)).isEmpty()) {
+                if (consumer.partitionsFor(partition.topic(), Duration.ofMillis(200))
+                        .isEmpty()) {
                     return List.of();
                 }
             } catch (TimeoutException noTopicYet) { // what the consumer says of a topic that does not exist

@@ -1,8 +1,5 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.lab.demo.TrainerScrape;
-import io.streamtrain.testkit.EmbeddedKafka;
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
@@ -15,6 +12,9 @@ import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.lab.demo.TrainerScrape;
+import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
@@ -40,7 +39,10 @@ import picocli.CommandLine.Spec;
  * better ones. Freshness is the time from a record being produced to a promoted model that
  * trained on it, read from the records' timestamps on the topics.
  */
-@Command(name = "freshness", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "freshness",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "End-to-end freshness of a continuous run, on an embedded broker.",
             "",
@@ -53,7 +55,8 @@ import picocli.CommandLine.Spec;
                     + "written -> promoted model written); then the medians over the promotions. A window's oldest record "
                     + "also waits for the window to fill: --window / --rate seconds at the producer's rate.",
             "",
-            "Exit codes: 0 measured; 1 the run did not train its windows in time, or promoted nothing."})
+            "Exit codes: 0 measured; 1 the run did not train its windows in time, or promoted nothing."
+        })
 public final class FreshnessBench implements Callable<Integer> {
     static final String TRAIN = "freshness.train";
     static final String VALIDATION = "freshness.validation";
@@ -68,14 +71,21 @@ public final class FreshnessBench implements Callable<Integer> {
     @Option(names = "--windows", defaultValue = "30", description = "Windows to train (default: ${DEFAULT-VALUE}).")
     int windows;
 
-    @Option(names = "--window", defaultValue = "50", description = "Records per window, at least " + PARTITIONS
-            + " (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--window",
+            defaultValue = "50",
+            description = "Records per window, at least " + PARTITIONS + " (default: ${DEFAULT-VALUE}).")
     int window;
 
-    @Option(names = "--rate", defaultValue = "50", description = "Records produced per second (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--rate",
+            defaultValue = "50",
+            description = "Records produced per second (default: ${DEFAULT-VALUE}).")
     double rate;
 
-    @Option(names = "--verbose", description = "Show every line the trainer node logs (without it: its warnings and errors only).")
+    @Option(
+            names = "--verbose",
+            description = "Show every line the trainer node logs (without it: its warnings and errors only).")
     boolean verbose;
 
     private String spec() {
@@ -119,10 +129,22 @@ public final class FreshnessBench implements Callable<Integer> {
     }
 
     private int run(TrainerJvms jvms) throws Exception {
-        System.out.printf(Locale.ROOT, "bench freshness: %d windows of %d records (%d samples each, %d partitions), produced at %.0f"
-                + " records/s, %d cores%n", windows, window, SAMPLES, PARTITIONS, rate, Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "  one trainer node, a child JVM with 1 PyTorch thread (%s=1); the broker, the producer and the"
-                + " evaluator run in this JVM; a window fills in %.2f s at this rate%n", Engines.THREADS_ENV, window / rate);
+        System.out.printf(
+                Locale.ROOT,
+                "bench freshness: %d windows of %d records (%d samples each, %d partitions), produced at %.0f"
+                        + " records/s, %d cores%n",
+                windows,
+                window,
+                SAMPLES,
+                PARTITIONS,
+                rate,
+                Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "  one trainer node, a child JVM with 1 PyTorch thread (%s=1); the broker, the producer and the"
+                        + " evaluator run in this JVM; a window fills in %.2f s at this rate%n",
+                Engines.THREADS_ENV,
+                window / rate);
         SyntheticClusters task = new SyntheticClusters(64, 10, 1.2, 0.05, 3);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
@@ -137,17 +159,24 @@ public final class FreshnessBench implements Callable<Integer> {
             try {
                 Path spec = jvms.spec(RUN, spec());
                 TrainerJvms.Node node = jvms.start(spec, kafka.bootstrapServers(), RUN + "-node-0");
-                // the live data starts once the node waits for it (its awaiting_data gauge): a JVM's start is not what is measured
+                // the live data starts once the node waits for it (its awaiting_data gauge): a JVM's start is not what
+                // is measured
                 long deadline = System.nanoTime() + TIMEOUT.toNanos();
                 while (!awaitingData(node)) {
                     node.requireHealthy();
                     if (!node.process.isAlive() || System.nanoTime() > deadline) {
-                        throw new TrainerJvms.BenchFailedException("the trainer node did not start waiting for data; the last lines of its"
-                                + " output:\n" + node.tail());
+                        throw new TrainerJvms.BenchFailedException(
+                                "the trainer node did not start waiting for data; the last lines of its" + " output:\n"
+                                        + node.tail());
                     }
                     Thread.sleep(100);
                 }
-                LiveProducer live = LiveProducer.start(kafka, TRAIN, PARTITIONS, rate, i -> task.records(1, SAMPLES, 1000 + i).get(0));
+                LiveProducer live = LiveProducer.start(
+                        kafka,
+                        TRAIN,
+                        PARTITIONS,
+                        rate,
+                        i -> task.records(1, SAMPLES, 1000 + i).get(0));
                 producer = live;
                 TrainerJvms.awaitExit(List.of(node), TIMEOUT, () -> {
                     if (live.failure() != null) {
@@ -168,15 +197,30 @@ public final class FreshnessBench implements Callable<Integer> {
                 throw new TrainerJvms.BenchFailedException("the evaluator promoted no window of " + windows);
             }
             for (Promotion p : promotions) {
-                System.out.printf(Locale.ROOT, "  window %3d promoted %6.0f ms after its newest record was produced (%6.0f ms after its"
-                        + " oldest): training %6.0f ms, evaluation %5.0f ms%n", p.window(), 1e3 * p.fromNewest(), 1e3 * p.fromOldest(),
-                        1e3 * p.training(), 1e3 * p.evaluation());
+                System.out.printf(
+                        Locale.ROOT,
+                        "  window %3d promoted %6.0f ms after its newest record was produced (%6.0f ms after its"
+                                + " oldest): training %6.0f ms, evaluation %5.0f ms%n",
+                        p.window(),
+                        1e3 * p.fromNewest(),
+                        1e3 * p.fromOldest(),
+                        1e3 * p.training(),
+                        1e3 * p.evaluation());
             }
-            System.out.printf(Locale.ROOT, "result: freshness over %d promotions of %d windows: newest record -> promoted model median %.0f"
+            System.out.printf(
+                    Locale.ROOT,
+                    "result: freshness over %d promotions of %d windows: newest record -> promoted model median %.0f"
                             + " ms, max %.0f ms; oldest record median %.0f ms; of which training median %.0f ms, evaluation median %.0f ms%n",
-                    promotions.size(), windows, 1e3 * median(promotions, Promotion::fromNewest),
-                    1e3 * promotions.stream().mapToDouble(Promotion::fromNewest).max().orElseThrow(),
-                    1e3 * median(promotions, Promotion::fromOldest), 1e3 * median(promotions, Promotion::training),
+                    promotions.size(),
+                    windows,
+                    1e3 * median(promotions, Promotion::fromNewest),
+                    1e3
+                            * promotions.stream()
+                                    .mapToDouble(Promotion::fromNewest)
+                                    .max()
+                                    .orElseThrow(),
+                    1e3 * median(promotions, Promotion::fromOldest),
+                    1e3 * median(promotions, Promotion::training),
                     1e3 * median(promotions, Promotion::evaluation));
         }
         return 0;
@@ -187,9 +231,11 @@ public final class FreshnessBench implements Callable<Integer> {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
             while (true) {
                 int evaluated = 0;
-                for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.evaluations(RUN), Duration.ofSeconds(30))) {
+                for (ConsumerRecord<byte[], byte[]> r :
+                        TopicReader.readAll(reader, Topics.evaluations(RUN), Duration.ofSeconds(30))) {
                     try {
-                        EvaluationRecord e = Messages.decodeEvaluation(r.value()).orElse(null);
+                        EvaluationRecord e =
+                                Messages.decodeEvaluation(r.value()).orElse(null);
                         evaluated += e != null && e.evaluated() ? 1 : 0;
                     } catch (MalformedMessageException ignored) {
                         // not an evaluation
@@ -199,8 +245,8 @@ public final class FreshnessBench implements Callable<Integer> {
                     return;
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new TrainerJvms.BenchFailedException("the evaluator scored " + evaluated + " of " + windows + " windows within "
-                            + TIMEOUT.toSeconds() + " s");
+                    throw new TrainerJvms.BenchFailedException("the evaluator scored " + evaluated + " of " + windows
+                            + " windows within " + TIMEOUT.toSeconds() + " s");
                 }
                 Thread.sleep(200);
             }
@@ -212,7 +258,8 @@ public final class FreshnessBench implements Callable<Integer> {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
             Map<String, CheckpointManifest> manifests = new HashMap<>();
             Map<String, Long> written = new HashMap<>();
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.checkpoints(RUN), Duration.ofSeconds(30))) {
+            for (ConsumerRecord<byte[], byte[]> r :
+                    TopicReader.readAll(reader, Topics.checkpoints(RUN), Duration.ofSeconds(30))) {
                 if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                     CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
                     manifests.put(m.checkpointId(), m);
@@ -224,7 +271,8 @@ public final class FreshnessBench implements Callable<Integer> {
                 produced.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.timestamp());
             }
             List<Promotion> out = new ArrayList<>();
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.models(RUN), Duration.ofSeconds(30))) {
+            for (ConsumerRecord<byte[], byte[]> r :
+                    TopicReader.readAll(reader, Topics.models(RUN), Duration.ofSeconds(30))) {
                 PromotedModel model;
                 try {
                     model = Messages.decodePromoted(r.value()).orElse(null);

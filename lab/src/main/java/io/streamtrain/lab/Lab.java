@@ -1,14 +1,14 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.testkit.EmbeddedKafka;
-import io.streamtrain.lab.demo.LiveView;
-import io.streamtrain.lab.report.RunReport;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.TopicScore;
+import io.streamtrain.lab.demo.LiveView;
+import io.streamtrain.lab.report.RunReport;
+import io.streamtrain.testkit.EmbeddedKafka;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,7 +50,8 @@ public final class Lab {
      * @param torchThreads PyTorch threads of each trainer node (the runs train one at a time)
      * @param reportDir each run's report goes to {@code reportDir/<run>}
      */
-    public static int run(String name, boolean verbose, int torchThreads, Path reportDir, PrintStream out, Work work) throws Exception {
+    public static int run(String name, boolean verbose, int torchThreads, Path reportDir, PrintStream out, Work work)
+            throws Exception {
         return TrainerJvms.run(name, verbose, jvms -> {
             jvms.torchThreads(torchThreads);
             out.println(name + ": starting an embedded Kafka broker ...");
@@ -77,7 +78,8 @@ public final class Lab {
         all.addAll(List.of("--progress", "none", "--bootstrap-servers", broker.bootstrapServers()));
         ProductRun result = ProductRun.of(all.toArray(String[]::new));
         if (!result.succeeded()) {
-            throw new IllegalStateException("streamtrain " + String.join(" ", all) + " failed (exit " + result.exitCode() + "):\n" + result.printed());
+            throw new IllegalStateException("streamtrain " + String.join(" ", all) + " failed (exit "
+                    + result.exitCode() + "):\n" + result.printed());
         }
         return result.printed();
     }
@@ -102,10 +104,21 @@ public final class Lab {
         int partitions;
         try (Admin admin = Preflight.admin(KafkaSettings.of(broker.bootstrapServers()))) {
             partitions = Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + spec.run())
-                    .get(spec.data().train()).partitions().size();
+                    .get(spec.data().train())
+                    .partitions()
+                    .size();
         }
         LiveView view = new LiveView(out, false, 10);
-        return new WatchedRun(spec.run(), specYaml, spec.maxEpochs(), nodes, partitions, samplesPerEpoch, reportDir, view, out)
+        return new WatchedRun(
+                        spec.run(),
+                        specYaml,
+                        spec.maxEpochs(),
+                        nodes,
+                        partitions,
+                        samplesPerEpoch,
+                        reportDir,
+                        view,
+                        out)
                 .run(jvms, KafkaSettings.of(broker.bootstrapServers()), System.nanoTime());
     }
 
@@ -116,9 +129,16 @@ public final class Lab {
      */
     public TopicScore score(String checkpoint, String topic) throws Exception {
         KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-        try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, consumer, broker.bootstrapServers(), CheckpointRef.parse(checkpoint),
-                    READ_TIMEOUT, io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(), kafka.signing());
+        try (Admin admin = Preflight.admin(kafka);
+                KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
+            RunCheckpoints.Found found = RunCheckpoints.find(
+                    admin,
+                    consumer,
+                    broker.bootstrapServers(),
+                    CheckpointRef.parse(checkpoint),
+                    READ_TIMEOUT,
+                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
+                    kafka.signing());
             return TopicScore.of(found.checkpoint(), consumer, topic, READ_TIMEOUT);
         }
     }

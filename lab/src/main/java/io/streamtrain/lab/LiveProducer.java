@@ -17,27 +17,32 @@ final class LiveProducer implements AutoCloseable {
     private final Thread thread;
     private volatile RuntimeException failure;
 
-    private LiveProducer(KafkaSettings kafka, String topic, int partitions, double perSecond, LongFunction<byte[]> record) {
+    private LiveProducer(
+            KafkaSettings kafka, String topic, int partitions, double perSecond, LongFunction<byte[]> record) {
         long intervalNanos = (long) (1e9 / perSecond);
-        thread = new Thread(() -> {
-            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
-                long next = System.nanoTime();
-                for (long i = 0; !Thread.currentThread().isInterrupted(); i++) {
-                    p.send(new ProducerRecord<>(topic, (int) (i % partitions), System.currentTimeMillis(), null, record.apply(i)));
-                    p.flush(); // each record leaves when it is made: batching in the producer is not what is shown
-                    next += intervalNanos;
-                    long wait = next - System.nanoTime();
-                    if (wait > 0) {
-                        TimeUnit.NANOSECONDS.sleep(wait);
+        thread = new Thread(
+                () -> {
+                    try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
+                        long next = System.nanoTime();
+                        for (long i = 0; !Thread.currentThread().isInterrupted(); i++) {
+                            p.send(new ProducerRecord<>(
+                                    topic, (int) (i % partitions), System.currentTimeMillis(), null, record.apply(i)));
+                            p.flush(); // each record leaves when it is made: batching in the producer is not
+                            // what is shown
+                            next += intervalNanos;
+                            long wait = next - System.nanoTime();
+                            if (wait > 0) {
+                                TimeUnit.NANOSECONDS.sleep(wait);
+                            }
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } catch (RuntimeException e) {
+                        failure = e;
+                        log.error("the live producer stopped: {}", e.toString());
                     }
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                failure = e;
-                log.error("the live producer stopped: {}", e.toString());
-            }
-        }, "live-producer-" + topic);
+                },
+                "live-producer-" + topic);
         thread.setDaemon(true);
     }
 
@@ -46,7 +51,8 @@ final class LiveProducer implements AutoCloseable {
      *
      * @param record the i-th record's value
      */
-    static LiveProducer start(KafkaSettings kafka, String topic, int partitions, double perSecond, LongFunction<byte[]> record) {
+    static LiveProducer start(
+            KafkaSettings kafka, String topic, int partitions, double perSecond, LongFunction<byte[]> record) {
         LiveProducer p = new LiveProducer(kafka, topic, partitions, perSecond, record);
         p.thread.start();
         return p;

@@ -1,16 +1,16 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.lab.TrainerJvms.BenchFailedException;
-import io.streamtrain.trainer.feed.BatchFeed;
-import io.streamtrain.trainer.sync.SyncCodec;
-import io.streamtrain.testkit.EmbeddedKafka;
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.lab.TrainerJvms.BenchFailedException;
+import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.SyntheticClusters;
+import io.streamtrain.trainer.feed.BatchFeed;
+import io.streamtrain.trainer.sync.SyncCodec;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -47,7 +47,10 @@ import picocli.CommandLine.Spec;
  * machine and the broker. What they reach together is the most two nodes can reach on this
  * machine whatever the sync protocol does, so the 2-node run's figure can be read against it.
  */
-@Command(name = "nodes", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "nodes",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "Throughput of 1 vs 2 trainer nodes of one run, side by side, and the cost of their sync rounds.",
             "",
@@ -70,16 +73,19 @@ import picocli.CommandLine.Spec;
                     + " x --every-steps steps).",
             "",
             "Targets (printed, not enforced): 2 nodes >= 97 %% of the machine's ceiling; round wait <= 3 %% of wall time with "
-                    + "--every-steps 50; bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8."})
+                    + "--every-steps 50; bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8."
+        })
 public final class NodesBench implements Callable<Integer> {
     static final String TOPIC = "nodesbench.train";
     /** Two partitions: two nodes split the data evenly. */
     static final int PARTITIONS = 2;
+
     static final int FEATURES = 784;
     static final int CLASSES = 10;
     static final String HIDDEN = "[256, 128]";
     /** A measurement that takes this long has hung: its nodes are killed and the bench fails. */
     static final Duration MEASUREMENT_TIMEOUT = Duration.ofMinutes(30);
+
     static final String STREAMING = "mode: streaming, encoding: bfloat16";
     static final String STREAMING_INT8 = "mode: streaming, encoding: int8";
     static final String STRICT = "mode: strict";
@@ -88,25 +94,43 @@ public final class NodesBench implements Callable<Integer> {
     CommandSpec command;
 
     // 1800 records: an epoch of several seconds, so JIT warm-up and epoch-end work weigh little (docs/benchmarks.md)
-    @Option(names = "--records", defaultValue = "1800",
-            description = "Train records of --batch-size samples, split evenly over 2 partitions (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--records",
+            defaultValue = "1800",
+            description =
+                    "Train records of --batch-size samples, split evenly over 2 partitions (default: ${DEFAULT-VALUE}).")
     int records;
 
-    @Option(names = "--batch-size", defaultValue = "128", description = "Samples per record and per training step (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch-size",
+            defaultValue = "128",
+            description = "Samples per record and per training step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--epochs", defaultValue = "6",
-            description = "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--epochs",
+            defaultValue = "6",
+            description =
+                    "Epochs per measurement, at least 2; epoch 1 is warm-up and not counted (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Rounds of the six measurements: 1 node, 1 node with a round per epoch,"
-            + " 2 nodes streaming bfloat16, streaming int8 and strict, 2 separate runs (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--rounds",
+            defaultValue = "3",
+            description =
+                    "Rounds of the six measurements: 1 node, 1 node with a round per epoch,"
+                            + " 2 nodes streaming bfloat16, streaming int8 and strict, 2 separate runs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--every-steps", defaultValue = "50", description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--every-steps",
+            defaultValue = "50",
+            description = "sync.everySteps of the runs (default: ${DEFAULT-VALUE}).")
     int everySteps;
 
-    @Option(names = "--verbose", description = "Show every line the trainer nodes log (without it: their warnings and errors only).")
+    @Option(
+            names = "--verbose",
+            description = "Show every line the trainer nodes log (without it: their warnings and errors only).")
     boolean verbose;
 
     @Override
@@ -123,14 +147,26 @@ public final class NodesBench implements Callable<Integer> {
         SyntheticClusters task = new SyntheticClusters(FEATURES, CLASSES, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
-        System.out.printf(Locale.ROOT, "bench nodes: %d records x %d samples (%.1f MB) on %d partitions, MLP %d-%s-%d,"
+        System.out.printf(
+                Locale.ROOT,
+                "bench nodes: %d records x %d samples (%.1f MB) on %d partitions, MLP %d-%s-%d,"
                         + " sync every %d steps (average; streaming bfloat16, streaming int8 and strict), %d epochs per measurement (epoch 1 not counted), %d rounds, %d cores%n",
-                records, batchSize, bytes / 1e6, PARTITIONS, FEATURES, HIDDEN, CLASSES, everySteps, epochs, rounds,
+                records,
+                batchSize,
+                bytes / 1e6,
+                PARTITIONS,
+                FEATURES,
+                HIDDEN,
+                CLASSES,
+                everySteps,
+                epochs,
+                rounds,
                 Runtime.getRuntime().availableProcessors());
-        System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV + "=1); the Kafka broker runs in"
-                + " this JVM and shares the same cores");
-        System.out.println("  targets: 2 nodes >= 97 % of the machine's ceiling, round wait <= 3 % of wall time with everySteps 50;"
-                + " sync bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8");
+        System.out.println("  each node is a child JVM with 1 PyTorch thread (" + Engines.THREADS_ENV
+                + "=1); the Kafka broker runs in" + " this JVM and shares the same cores");
+        System.out.println(
+                "  targets: 2 nodes >= 97 % of the machine's ceiling, round wait <= 3 % of wall time with everySteps 50;"
+                        + " sync bytes per round per node <= 1/6 of strict's with bfloat16, <= 1/12 with int8");
         Map<Setup, List<Measurement>> measured = new EnumMap<>(Setup.class);
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             jvms.broker(broker);
@@ -146,10 +182,16 @@ public final class NodesBench implements Callable<Integer> {
                 }
                 double s1 = m.get(Setup.ONE).samplesPerSecond();
                 double ss = m.get(Setup.SEPARATE).samplesPerSecond();
-                System.out.printf(Locale.ROOT, "  round %d: the machine's ceiling %.2f x one node; 2 nodes reached %.0f %% of it (streaming,"
+                System.out.printf(
+                        Locale.ROOT,
+                        "  round %d: the machine's ceiling %.2f x one node; 2 nodes reached %.0f %% of it (streaming,"
                                 + " bfloat16), %.0f %% (streaming, int8), %.0f %% (strict); a lone node's rounds cost %.1f %% of its"
-                                + " samples/s%n", round, ss / s1, 100 * m.get(Setup.TWO).samplesPerSecond() / ss,
-                        100 * m.get(Setup.TWO_INT8).samplesPerSecond() / ss, 100 * m.get(Setup.TWO_STRICT).samplesPerSecond() / ss,
+                                + " samples/s%n",
+                        round,
+                        ss / s1,
+                        100 * m.get(Setup.TWO).samplesPerSecond() / ss,
+                        100 * m.get(Setup.TWO_INT8).samplesPerSecond() / ss,
+                        100 * m.get(Setup.TWO_STRICT).samplesPerSecond() / ss,
                         100 * (1 - s1 / m.get(Setup.ONE_PER_EPOCH).samplesPerSecond()));
             }
         } finally {
@@ -159,8 +201,14 @@ public final class NodesBench implements Callable<Integer> {
         double s1 = median(one, Epoch::samplesPerSecond);
         double ss = median(epochs(measured.get(Setup.SEPARATE)), Epoch::samplesPerSecond);
         double se = median(epochs(measured.get(Setup.ONE_PER_EPOCH)), Epoch::samplesPerSecond);
-        System.out.printf(Locale.ROOT, "result: samples/s (median of %d epochs each): 1 node %.0f; the machine's ceiling (2 separate 1-node"
-                + " runs at once) %.0f together, %.2f x one node%n", one.size(), s1, ss, ss / s1);
+        System.out.printf(
+                Locale.ROOT,
+                "result: samples/s (median of %d epochs each): 1 node %.0f; the machine's ceiling (2 separate 1-node"
+                        + " runs at once) %.0f together, %.2f x one node%n",
+                one.size(),
+                s1,
+                ss,
+                ss / s1);
         double strictContribution = median(measured.get(Setup.TWO_STRICT), Measurement::contributionBytes);
         double strictPerRound = median(epochs(measured.get(Setup.TWO_STRICT)), Epoch::syncBytesPerRound) / 2;
         for (Setup two : List.of(Setup.TWO, Setup.TWO_INT8, Setup.TWO_STRICT)) {
@@ -173,25 +221,51 @@ public final class NodesBench implements Callable<Integer> {
                 case TWO_INT8 -> "; target <= 1/12";
                 default -> "";
             };
-            System.out.printf(Locale.ROOT, "result: %s: %.0f samples/s, %.2f x one node, %.1f %% of the machine's ceiling (target >= 97);"
+            System.out.printf(
+                    Locale.ROOT,
+                    "result: %s: %.0f samples/s, %.2f x one node, %.1f %% of the machine's ceiling (target >= 97);"
                             + " a node's median contribution %.3f MB (1/%.1f of strict's%s), its sync bytes per round over the epoch %.3f MB"
                             + " (1/%.1f; the epoch's last round carries the optimizer state); round wait %.1f %% of wall time (target <= 3 %%"
-                            + " with everySteps 50; this run: %d)%n", two.label, s2, s2 / s1, 100 * s2 / ss, contribution / 1e6,
-                    strictContribution / contribution, target, perRound / 1e6, strictPerRound / perRound, 100 * median(e, Epoch::waitFraction),
+                            + " with everySteps 50; this run: %d)%n",
+                    two.label,
+                    s2,
+                    s2 / s1,
+                    100 * s2 / ss,
+                    contribution / 1e6,
+                    strictContribution / contribution,
+                    target,
+                    perRound / 1e6,
+                    strictPerRound / perRound,
+                    100 * median(e, Epoch::waitFraction),
                     everySteps);
         }
-        System.out.printf(Locale.ROOT, "result: a lone node's rounds (every %d steps: %d x --every-steps, as a node alone on the topic"
-                + " runs them) cost %.1f %% of its samples/s (1 node with a round only where an epoch ends: %.0f samples/s)%n",
-                everySteps * BatchFeed.ALONE_ROUND_FACTOR, BatchFeed.ALONE_ROUND_FACTOR, 100 * (1 - s1 / se), se);
+        System.out.printf(
+                Locale.ROOT,
+                "result: a lone node's rounds (every %d steps: %d x --every-steps, as a node alone on the topic"
+                        + " runs them) cost %.1f %% of its samples/s (1 node with a round only where an epoch ends: %.0f samples/s)%n",
+                everySteps * BatchFeed.ALONE_ROUND_FACTOR,
+                BatchFeed.ALONE_ROUND_FACTOR,
+                100 * (1 - s1 / se),
+                se);
         List<Cpu> cpuOne = cpus(measured.get(Setup.ONE));
         List<Cpu> cpuTwo = cpus(measured.get(Setup.TWO));
         List<Cpu> cpuSeparate = cpus(measured.get(Setup.SEPARATE));
-        System.out.printf(Locale.ROOT, "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
+        System.out.printf(
+                Locale.ROOT,
+                "result: CPU (medians of %d measurements each, %d cores): 1 node: machine %.0f %% busy, %.2f cores in"
                         + " the node, %.2f in the bench JVM (broker); 2 nodes (streaming): machine %.0f %% busy, %.2f cores per node, %.2f in"
                         + " the bench JVM; 2 separate runs: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM%n",
-                rounds, Runtime.getRuntime().availableProcessors(), 100 * median(cpuOne, Cpu::machine), median(cpuOne, Cpu::perNode),
-                median(cpuOne, Cpu::bench), 100 * median(cpuTwo, Cpu::machine), median(cpuTwo, Cpu::perNode), median(cpuTwo, Cpu::bench),
-                100 * median(cpuSeparate, Cpu::machine), median(cpuSeparate, Cpu::perNode), median(cpuSeparate, Cpu::bench));
+                rounds,
+                Runtime.getRuntime().availableProcessors(),
+                100 * median(cpuOne, Cpu::machine),
+                median(cpuOne, Cpu::perNode),
+                median(cpuOne, Cpu::bench),
+                100 * median(cpuTwo, Cpu::machine),
+                median(cpuTwo, Cpu::perNode),
+                median(cpuTwo, Cpu::bench),
+                100 * median(cpuSeparate, Cpu::machine),
+                median(cpuSeparate, Cpu::perNode),
+                median(cpuSeparate, Cpu::bench));
         return 0;
     }
 
@@ -228,14 +302,18 @@ public final class NodesBench implements Callable<Integer> {
      * @param runNodes the nodes of each run
      */
     enum Setup {
-        ONE("1 node ", false, STREAMING, 1), ONE_PER_EPOCH("1 node, a round per epoch", true, STREAMING, 1),
-        TWO("2 nodes (streaming, bfloat16)", false, STREAMING, 2), TWO_INT8("2 nodes (streaming, int8)", false, STREAMING_INT8, 2),
-        TWO_STRICT("2 nodes (strict)", false, STRICT, 2), SEPARATE("2 separate runs", false, STREAMING, 1, 1);
+        ONE("1 node ", false, STREAMING, 1),
+        ONE_PER_EPOCH("1 node, a round per epoch", true, STREAMING, 1),
+        TWO("2 nodes (streaming, bfloat16)", false, STREAMING, 2),
+        TWO_INT8("2 nodes (streaming, int8)", false, STREAMING_INT8, 2),
+        TWO_STRICT("2 nodes (strict)", false, STRICT, 2),
+        SEPARATE("2 separate runs", false, STREAMING, 1, 1);
 
         final String label;
         final boolean roundPerEpoch;
         /** The sync settings besides everySteps, outer and minNodes. */
         final String sync;
+
         final int[] runNodes;
 
         Setup(String label, boolean roundPerEpoch, String sync, int... runNodes) {
@@ -246,14 +324,15 @@ public final class NodesBench implements Callable<Integer> {
         }
 
         String run(int round, int index) {
-            return "nodesbench-r" + round + switch (this) {
-                case ONE -> "-n1";
-                case ONE_PER_EPOCH -> "-n1-epoch";
-                case TWO -> "-n2";
-                case TWO_INT8 -> "-n2-int8";
-                case TWO_STRICT -> "-n2-strict";
-                case SEPARATE -> "-separate-" + (char) ('a' + index);
-            };
+            return "nodesbench-r" + round
+                    + switch (this) {
+                        case ONE -> "-n1";
+                        case ONE_PER_EPOCH -> "-n1-epoch";
+                        case TWO -> "-n2";
+                        case TWO_INT8 -> "-n2-int8";
+                        case TWO_STRICT -> "-n2-strict";
+                        case SEPARATE -> "-separate-" + (char) ('a' + index);
+                    };
         }
 
         int nodes() {
@@ -272,9 +351,17 @@ public final class NodesBench implements Callable<Integer> {
                 String run = setup.run(round, r);
                 runs.add(run);
                 watches.add(new CheckpointWatch(kafka, run));
-                Path spec = jvms.spec(run, spec(run, setup.runNodes[r], setup.roundPerEpoch ? Integer.MAX_VALUE : everySteps, setup.sync));
-                System.out.printf(Locale.ROOT, "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n", round, setup.label,
-                        setup.runNodes[r], setup.runNodes[r] == 1 ? "" : "s", run);
+                Path spec = jvms.spec(
+                        run,
+                        spec(run, setup.runNodes[r], setup.roundPerEpoch ? Integer.MAX_VALUE : everySteps, setup.sync));
+                System.out.printf(
+                        Locale.ROOT,
+                        "  round %d, %s: starting %d trainer JVM%s (run %s) ...%n",
+                        round,
+                        setup.label,
+                        setup.runNodes[r],
+                        setup.runNodes[r] == 1 ? "" : "s",
+                        run);
                 for (int i = 0; i < setup.runNodes[r]; i++) {
                     procs.add(jvms.start(spec, kafka.bootstrapServers(), run + "-node-" + i));
                 }
@@ -283,7 +370,8 @@ public final class NodesBench implements Callable<Integer> {
                 cpu.sample(procs);
                 for (int r = 0; r < watches.size(); r++) {
                     // with two runs at once, progress says whose epoch it is
-                    String prefix = "    " + setup.label + (watches.size() > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
+                    String prefix =
+                            "    " + setup.label + (watches.size() > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
                     watches.get(r).poll().stream().filter(m -> !m.snapshot()).forEach(m -> progress(m, prefix));
                 }
             });
@@ -300,18 +388,34 @@ public final class NodesBench implements Callable<Integer> {
             contributions.addAll(contributionBytes(kafka, run));
         }
         Measurement m = figures(manifests, setup, cpu, contributions);
-        System.out.printf(Locale.ROOT, "  round %d, %s: %8.0f samples/s%s, sync %.2f MB per round (%.0f rounds per epoch),"
+        System.out.printf(
+                Locale.ROOT,
+                "  round %d, %s: %8.0f samples/s%s, sync %.2f MB per round (%.0f rounds per epoch),"
                         + " round wait %.1f %% of wall time; CPU: machine %.0f %% busy, %.2f cores per node, %.2f in the bench JVM"
-                        + " (broker)%n", round, setup.label, m.samplesPerSecond(), setup == Setup.SEPARATE ? " together" : "",
-                m.syncBytesPerRound() / 1e6, median(m.epochs(), Epoch::rounds), 100 * m.waitFraction(), 100 * m.cpu().machine(),
-                m.cpu().perNode(), m.cpu().bench());
+                        + " (broker)%n",
+                round,
+                setup.label,
+                m.samplesPerSecond(),
+                setup == Setup.SEPARATE ? " together" : "",
+                m.syncBytesPerRound() / 1e6,
+                median(m.epochs(), Epoch::rounds),
+                100 * m.waitFraction(),
+                100 * m.cpu().machine(),
+                m.cpu().perNode(),
+                m.cpu().bench());
         return m;
     }
 
     /** An epoch's checkpoint, as progress (the figures are measured from all the manifests at the end). */
     private static void progress(CheckpointManifest m, String prefix) {
-        System.out.printf(Locale.ROOT, "%sepoch %d/%d done, %.0f samples/s%s%n", prefix, m.epoch(), m.runSpec().maxEpochs(),
-                m.metrics().getOrDefault("samples_per_second", Double.NaN), m.epoch() == 1 ? " (warm-up, not counted)" : "");
+        System.out.printf(
+                Locale.ROOT,
+                "%sepoch %d/%d done, %.0f samples/s%s%n",
+                prefix,
+                m.epoch(),
+                m.runSpec().maxEpochs(),
+                m.metrics().getOrDefault("samples_per_second", Double.NaN),
+                m.epoch() == 1 ? " (warm-up, not counted)" : "");
     }
 
     /**
@@ -321,18 +425,23 @@ public final class NodesBench implements Callable<Integer> {
     private static List<Long> contributionBytes(KafkaSettings kafka, String run) throws IOException {
         List<Long> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.sync(run), Duration.ofSeconds(30))) {
-                SyncCodec.contributionOf(r).filter(c -> c.payload() != null).ifPresent(c -> out.add(c.payload().size()));
+            for (ConsumerRecord<byte[], byte[]> r :
+                    TopicReader.readAll(reader, Topics.sync(run), Duration.ofSeconds(30))) {
+                SyncCodec.contributionOf(r)
+                        .filter(c -> c.payload() != null)
+                        .ifPresent(c -> out.add(c.payload().size()));
             }
         }
         return out;
     }
 
     /** The run's epoch checkpoints, one per epoch, in epoch order. */
-    private List<CheckpointManifest> manifests(KafkaSettings kafka, String run) throws IOException, BenchFailedException {
+    private List<CheckpointManifest> manifests(KafkaSettings kafka, String run)
+            throws IOException, BenchFailedException {
         List<CheckpointManifest> manifests = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.consumer(null))) {
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(reader, Topics.checkpoints(run), Duration.ofSeconds(30))) {
+            for (ConsumerRecord<byte[], byte[]> r :
+                    TopicReader.readAll(reader, Topics.checkpoints(run), Duration.ofSeconds(30))) {
                 if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                     CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
                     if (!m.snapshot()) {
@@ -343,8 +452,10 @@ public final class NodesBench implements Callable<Integer> {
         }
         manifests.sort(Comparator.comparingInt(CheckpointManifest::epoch));
         List<Integer> seen = manifests.stream().map(CheckpointManifest::epoch).toList();
-        if (!seen.equals(java.util.stream.IntStream.rangeClosed(1, epochs).boxed().toList())) {
-            throw new BenchFailedException("run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
+        if (!seen.equals(
+                java.util.stream.IntStream.rangeClosed(1, epochs).boxed().toList())) {
+            throw new BenchFailedException(
+                    "run " + run + " should have one checkpoint per epoch 1.." + epochs + ", has epochs " + seen);
         }
         return manifests;
     }
@@ -354,7 +465,8 @@ public final class NodesBench implements Callable<Integer> {
      * runs' epochs k together (they started together and train alike): their samples/s
      * added up, their sync figures averaged.
      */
-    private static Measurement figures(List<List<CheckpointManifest>> runs, Setup setup, CpuSampler cpu, List<Long> contributions) {
+    private static Measurement figures(
+            List<List<CheckpointManifest>> runs, Setup setup, CpuSampler cpu, List<Long> contributions) {
         List<Epoch> out = new ArrayList<>();
         for (int i = 1; i < runs.get(0).size(); i++) {
             double samplesPerSecond = 0;
@@ -374,11 +486,20 @@ public final class NodesBench implements Callable<Integer> {
             int n = runs.size();
             out.add(new Epoch(samplesPerSecond, rounds / n, syncBytesPerRound / n, waitFraction / n));
         }
-        // the counted epochs ran from epoch 1's checkpoint to the last one; of runs that started together, CPU is read while all ran
-        Instant from = runs.stream().map(m -> Instant.parse(m.get(0).time())).max(Comparator.naturalOrder()).orElseThrow();
-        Instant to = runs.stream().map(m -> Instant.parse(m.get(m.size() - 1).time())).min(Comparator.naturalOrder()).orElseThrow();
-        return new Measurement(out, cpu.over(from, to, setup.nodes()), contributions.isEmpty() ? Double.NaN
-                : median(contributions, Long::doubleValue));
+        // the counted epochs ran from epoch 1's checkpoint to the last one; of runs that started together, CPU is read
+        // while all ran
+        Instant from = runs.stream()
+                .map(m -> Instant.parse(m.get(0).time()))
+                .max(Comparator.naturalOrder())
+                .orElseThrow();
+        Instant to = runs.stream()
+                .map(m -> Instant.parse(m.get(m.size() - 1).time()))
+                .min(Comparator.naturalOrder())
+                .orElseThrow();
+        return new Measurement(
+                out,
+                cpu.over(from, to, setup.nodes()),
+                contributions.isEmpty() ? Double.NaN : median(contributions, Long::doubleValue));
     }
 
     /**
@@ -435,6 +556,7 @@ public final class NodesBench implements Callable<Integer> {
         private final List<Sample> samples = new ArrayList<>();
         /** Each node's CPU time when last read: a process that exited can no longer be asked. */
         private final Map<TrainerJvms.Node, Long> nodeNanos = new java.util.HashMap<>();
+
         private long last = System.nanoTime();
 
         /** @param machine the machine's use since the previous sample; the CPU times are totals */
@@ -478,7 +600,9 @@ public final class NodesBench implements Callable<Integer> {
                 return new Cpu(Double.NaN, Double.NaN, Double.NaN);
             }
             double wall = Duration.between(first.at(), end.at()).toNanos();
-            return new Cpu(machine / readings, (end.nodesNanos() - first.nodesNanos()) / wall / nodes,
+            return new Cpu(
+                    machine / readings,
+                    (end.nodesNanos() - first.nodesNanos()) / wall / nodes,
                     (end.benchNanos() - first.benchNanos()) / wall);
         }
     }

@@ -3,8 +3,7 @@ package io.streamtrain.lab;
 import ai.djl.engine.Engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.testkit.EmbeddedKafka;
-import io.streamtrain.testkit.SyntheticClusters;
+import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.codec.BatchCodec;
@@ -14,13 +13,14 @@ import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import io.streamtrain.trainer.TrainingListener;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.model.StepRunner;
-import io.micrometer.core.instrument.Tags;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -56,7 +56,10 @@ import picocli.CommandLine.Option;
  * its checkpoint publish between epochs is not, nor its epoch-end round (a lone node's only
  * one when an epoch is shorter than 20 x sync.everySteps steps).
  */
-@Command(name = "trainer", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "trainer",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "streamtrain's step and node against the PyTorch-in-Python loop a user would write instead, side by side.",
             "",
@@ -69,35 +72,61 @@ import picocli.CommandLine.Option;
                     + "threads: streamtrain's (cores - 1, at least 1; STREAMTRAIN_TORCH_THREADS).",
             "Prints each round's samples/s (median of the epochs after the first) and the ratios of the medians. Targets: "
                     + "step >= 1.0 x Python in memory; node from Kafka >= 0.95 x its own in-memory step and >= 1.0 x the "
-                    + "tuned Python loop. Without python3-torch the Python contenders are skipped, saying so; the rest runs."})
+                    + "tuned Python loop. Without python3-torch the Python contenders are skipped, saying so; the rest runs."
+        })
 public final class TrainerBench implements Callable<Integer> {
     static final String REFERENCE_SCRIPT = "bench/torch_reference.py";
     private static final Duration SCRAPE_EVERY = Duration.ofSeconds(1);
     private static final String TOPIC = "bench.train";
 
-    @Option(names = "--records", defaultValue = "400", description = "Records of --batch-size samples (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--records",
+            defaultValue = "400",
+            description = "Records of --batch-size samples (default: ${DEFAULT-VALUE}).")
     int records;
 
-    @Option(names = "--batch-size", defaultValue = "128", description = "Samples per batch and per record (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch-size",
+            defaultValue = "128",
+            description = "Samples per batch and per record (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--features", defaultValue = "784", description = "Inputs per sample (default: ${DEFAULT-VALUE}, Fashion-MNIST's).")
+    @Option(
+            names = "--features",
+            defaultValue = "784",
+            description = "Inputs per sample (default: ${DEFAULT-VALUE}, Fashion-MNIST's).")
     int features;
 
-    @Option(names = "--hidden", defaultValue = "256,128", split = ",", description = "Hidden layer widths (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--hidden",
+            defaultValue = "256,128",
+            split = ",",
+            description = "Hidden layer widths (default: ${DEFAULT-VALUE}).")
     List<Integer> hidden;
 
-    @Option(names = "--epochs", defaultValue = "4", description = "Epochs per measurement; the first is warm-up (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--epochs",
+            defaultValue = "4",
+            description = "Epochs per measurement; the first is warm-up (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds of all contenders (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--rounds",
+            defaultValue = "3",
+            description = "Alternating rounds of all contenders (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--partitions", defaultValue = "4", description = "Partitions of the train topic (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--partitions",
+            defaultValue = "4",
+            description = "Partitions of the train topic (default: ${DEFAULT-VALUE}).")
     int partitions;
 
-    @Option(names = "--python", defaultValue = "/usr/bin/python3",
-            description = "The Python that runs the reference loop (default: ${DEFAULT-VALUE}, Debian's, where python3-torch installs).")
+    @Option(
+            names = "--python",
+            defaultValue = "/usr/bin/python3",
+            description =
+                    "The Python that runs the reference loop (default: ${DEFAULT-VALUE}, Debian's, where python3-torch installs).")
     String python;
 
     /** Who trains, in the order each round runs them. */
@@ -168,17 +197,27 @@ public final class TrainerBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (epochs < 2) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            throw new picocli.CommandLine.ParameterException(
+                    new picocli.CommandLine(this),
                     "--epochs must be at least 2: the first epoch of every measurement is warm-up");
         }
         SyntheticClusters task = new SyntheticClusters(features, 10, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         Engine engine = Engines.pytorch();
-        System.out.printf(Locale.ROOT, "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs (the first is"
-                + " warm-up), %d rounds, %d cores, %s PyTorch thread(s)%n", records, batchSize, bytes / 1e6, features,
-                hidden.stream().map(String::valueOf).collect(Collectors.joining("-")), epochs, rounds,
-                Runtime.getRuntime().availableProcessors(), System.getProperty(Engines.THREADS_PROPERTY));
+        System.out.printf(
+                Locale.ROOT,
+                "bench trainer: %d records x %d samples (%.1f MB), MLP %d-%s-10, %d epochs (the first is"
+                        + " warm-up), %d rounds, %d cores, %s PyTorch thread(s)%n",
+                records,
+                batchSize,
+                bytes / 1e6,
+                features,
+                hidden.stream().map(String::valueOf).collect(Collectors.joining("-")),
+                epochs,
+                rounds,
+                Runtime.getRuntime().availableProcessors(),
+                System.getProperty(Engines.THREADS_PROPERTY));
         List<Batch> decoded = new ArrayList<>();
         BatchCodec codec = new BatchCodec(spec("x").model());
         for (byte[] v : values) {
@@ -191,7 +230,8 @@ public final class TrainerBench implements Callable<Integer> {
             broker.produceRoundRobin(TOPIC, partitions, values);
             Path script = extractScript();
             try {
-                // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every time)
+                // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every
+                // time)
                 inMemory(engine, decoded, spec("warmup-step"));
                 kafkaFed(kafka, spec("warmup-node"));
                 String pythonMissing = null;
@@ -213,17 +253,31 @@ public final class TrainerBench implements Callable<Integer> {
                             continue;
                         }
                         List<Epoch> counted = measured.subList(1, measured.size()); // the first epoch is warm-up
-                        double figure = median(counted.stream().map(Epoch::samplesPerSecond).toList());
+                        double figure = median(
+                                counted.stream().map(Epoch::samplesPerSecond).toList());
                         perRound.computeIfAbsent(c, k -> new ArrayList<>()).add(figure);
-                        double inEpochs = counted.stream().mapToDouble(Epoch::seconds).sum();
-                        double between = counted.stream().mapToDouble(Epoch::between).sum();
-                        double before = counted.stream().mapToDouble(Epoch::before).sum();
-                        System.out.printf(Locale.ROOT, "round %d, %-30s %8.0f samples/s   (epochs: %s)%s%n", round, c.label + ":", figure,
-                                measured.stream().map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
+                        double inEpochs =
+                                counted.stream().mapToDouble(Epoch::seconds).sum();
+                        double between =
+                                counted.stream().mapToDouble(Epoch::between).sum();
+                        double before =
+                                counted.stream().mapToDouble(Epoch::before).sum();
+                        System.out.printf(
+                                Locale.ROOT,
+                                "round %d, %-30s %8.0f samples/s   (epochs: %s)%s%n",
+                                round,
+                                c.label + ":",
+                                figure,
+                                measured.stream()
+                                        .map(e -> String.format(Locale.ROOT, "%.0f", e.samplesPerSecond()))
                                         .collect(Collectors.joining(" ")),
-                                c != Contender.NODE ? "" : String.format(Locale.ROOT,
-                                        "; %.1f %% of the epochs between steps; epoch ends (round, checkpoint) %.1f %% of the run",
-                                        100 * between / inEpochs, 100 * before / (inEpochs + before)));
+                                c != Contender.NODE
+                                        ? ""
+                                        : String.format(
+                                                Locale.ROOT,
+                                                "; %.1f %% of the epochs between steps; epoch ends (round, checkpoint) %.1f %% of the run",
+                                                100 * between / inEpochs,
+                                                100 * before / (inEpochs + before)));
                     }
                 }
                 report(perRound, pythonMissing);
@@ -237,19 +291,28 @@ public final class TrainerBench implements Callable<Integer> {
     private static void report(Map<Contender, List<Double>> perRound, String pythonMissing) {
         Map<Contender, Double> m = new EnumMap<>(Contender.class);
         perRound.forEach((c, figures) -> m.put(c, median(figures)));
-        System.out.println("result: samples/s, median of the rounds: " + m.entrySet().stream()
-                .map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey().label, e.getValue())).collect(Collectors.joining("; ")));
-        System.out.printf(Locale.ROOT, "result: streamtrain node from Kafka / its step in memory: %.3f (target >= 0.95)%n",
+        System.out.println("result: samples/s, median of the rounds: "
+                + m.entrySet().stream()
+                        .map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey().label, e.getValue()))
+                        .collect(Collectors.joining("; ")));
+        System.out.printf(
+                Locale.ROOT,
+                "result: streamtrain node from Kafka / its step in memory: %.3f (target >= 0.95)%n",
                 m.get(Contender.NODE) / m.get(Contender.STEP));
         if (pythonMissing != null) {
             System.out.println("result: no comparison with the PyTorch loop: " + pythonMissing);
             return;
         }
-        System.out.printf(Locale.ROOT, "result: streamtrain step / PyTorch loop, both in memory: %.3f (target >= 1.0)%n",
+        System.out.printf(
+                Locale.ROOT,
+                "result: streamtrain step / PyTorch loop, both in memory: %.3f (target >= 1.0)%n",
                 m.get(Contender.STEP) / m.get(Contender.PY_MEMORY));
-        System.out.printf(Locale.ROOT, "result: streamtrain node / PyTorch loop, both from Kafka: %.3f against the tuned consumer"
-                + " (target >= 1.0), %.3f against librdkafka's defaults (target >= 1.5)%n",
-                m.get(Contender.NODE) / m.get(Contender.PY_TUNED), m.get(Contender.NODE) / m.get(Contender.PY_KAFKA));
+        System.out.printf(
+                Locale.ROOT,
+                "result: streamtrain node / PyTorch loop, both from Kafka: %.3f against the tuned consumer"
+                        + " (target >= 1.0), %.3f against librdkafka's defaults (target >= 1.5)%n",
+                m.get(Contender.NODE) / m.get(Contender.PY_TUNED),
+                m.get(Contender.NODE) / m.get(Contender.PY_KAFKA));
     }
 
     /** Steps pre-decoded batches, epoch after epoch. */
@@ -273,18 +336,26 @@ public final class TrainerBench implements Callable<Integer> {
     private static List<Epoch> kafkaFed(KafkaSettings kafka, RunSpec spec) throws Exception {
         WindowMeter meter = new WindowMeter();
         Health health = new Health(Duration.ofMinutes(2));
-        try (MetricsServer metrics = MetricsServer.start(0, health, Tags.of("role", "trainer", "node", "bench-node", "run", spec.run()))) {
-            TrainerNode node = new TrainerNode(spec, kafka, TrainerOptions.defaults("bench-node").withLogEverySteps(0),
-                    metrics.registry(), health);
+        try (MetricsServer metrics =
+                MetricsServer.start(0, health, Tags.of("role", "trainer", "node", "bench-node", "run", spec.run()))) {
+            TrainerNode node = new TrainerNode(
+                    spec,
+                    kafka,
+                    TrainerOptions.defaults("bench-node").withLogEverySteps(0),
+                    metrics.registry(),
+                    health);
             node.addListener(meter);
-            java.util.concurrent.atomic.AtomicReference<RuntimeException> scrapeFailed = new java.util.concurrent.atomic.AtomicReference<>();
-            Thread scraper = new Thread(() -> {
-                try {
-                    scrapeUntilInterrupted(metrics.port());
-                } catch (RuntimeException e) {
-                    scrapeFailed.set(e);
-                }
-            }, "bench-scraper");
+            java.util.concurrent.atomic.AtomicReference<RuntimeException> scrapeFailed =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            Thread scraper = new Thread(
+                    () -> {
+                        try {
+                            scrapeUntilInterrupted(metrics.port());
+                        } catch (RuntimeException e) {
+                            scrapeFailed.set(e);
+                        }
+                    },
+                    "bench-scraper");
             scraper.setDaemon(true);
             scraper.start();
             try {
@@ -294,21 +365,23 @@ public final class TrainerBench implements Callable<Integer> {
                 scraper.join(TimeUnit.SECONDS.toMillis(5));
             }
             if (scrapeFailed.get() != null) {
-                throw new IllegalStateException("scraping the node's /metrics failed: the figure would be of an unscraped node",
+                throw new IllegalStateException(
+                        "scraping the node's /metrics failed: the figure would be of an unscraped node",
                         scrapeFailed.get());
             }
         }
         meter.closeWindow();
         if (meter.epochs.size() != spec.maxEpochs() || meter.checkpoints != spec.maxEpochs()) {
-            throw new IllegalStateException("the node trained " + meter.epochs.size() + " and checkpointed " + meter.checkpoints
-                    + " epochs of " + spec.maxEpochs());
+            throw new IllegalStateException("the node trained " + meter.epochs.size() + " and checkpointed "
+                    + meter.checkpoints + " epochs of " + spec.maxEpochs());
         }
         return meter.epochs;
     }
 
     private static void scrapeUntilInterrupted(int port) {
         HttpClient http = HttpClient.newHttpClient();
-        HttpRequest scrape = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build();
+        HttpRequest scrape = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .build();
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 HttpResponse<Void> r = http.send(scrape, HttpResponse.BodyHandlers.discarding());
@@ -386,18 +459,33 @@ public final class TrainerBench implements Callable<Integer> {
         public void onRollback(int resumeEpoch, long step) {
             // the start of a run rolls back to nothing; a later rollback would make the figures meaningless
             if (step > 0) {
-                throw new IllegalStateException("the bench node rolled back to step " + step + ": nothing else may use its group");
+                throw new IllegalStateException(
+                        "the bench node rolled back to step " + step + ": nothing else may use its group");
             }
         }
     }
 
     /** The reference loop as a child process; its per-epoch JSON lines are its figures. */
-    private List<Epoch> python(Path script, String bootstrap, Contender c) throws IOException, InterruptedException, PythonMissing {
-        List<String> command = List.of(python, script.toString(), "--bootstrap-servers", bootstrap, "--topic", TOPIC,
-                "--feed", c.feed(), "--epochs", Integer.toString(epochs), "--features", Integer.toString(features),
-                "--hidden", hidden.stream().map(String::valueOf).collect(Collectors.joining(",")),
+    private List<Epoch> python(Path script, String bootstrap, Contender c)
+            throws IOException, InterruptedException, PythonMissing {
+        List<String> command = List.of(
+                python,
+                script.toString(),
+                "--bootstrap-servers",
+                bootstrap,
+                "--topic",
+                TOPIC,
+                "--feed",
+                c.feed(),
+                "--epochs",
+                Integer.toString(epochs),
+                "--features",
+                Integer.toString(features),
+                "--hidden",
+                hidden.stream().map(String::valueOf).collect(Collectors.joining(",")),
                 // the same number of PyTorch threads as the JVM contenders
-                "--threads", System.getProperty(Engines.THREADS_PROPERTY, "1"));
+                "--threads",
+                System.getProperty(Engines.THREADS_PROPERTY, "1"));
         Path errors = Files.createTempFile("torch_reference", ".err");
         String out;
         int exit;
@@ -407,8 +495,8 @@ public final class TrainerBench implements Callable<Integer> {
             try {
                 p = new ProcessBuilder(command).redirectError(errors.toFile()).start();
             } catch (IOException e) {
-                throw new PythonMissing(python + " cannot be run (" + e.getMessage() + "): apt-get install python3 python3-torch"
-                        + " python3-numpy python3-confluent-kafka");
+                throw new PythonMissing(python + " cannot be run (" + e.getMessage()
+                        + "): apt-get install python3 python3-torch" + " python3-numpy python3-confluent-kafka");
             }
             try {
                 p.getOutputStream().close();
@@ -432,12 +520,13 @@ public final class TrainerBench implements Callable<Integer> {
         for (String line : out.split("\n")) {
             JsonNode n = json.readTree(line);
             if (n.has("epoch")) {
-                epochsRun.add(new Epoch(n.get("samples").asLong(), n.get("seconds").asDouble()));
+                epochsRun.add(
+                        new Epoch(n.get("samples").asLong(), n.get("seconds").asDouble()));
             }
         }
         if (epochsRun.size() != epochs) {
-            throw new IllegalStateException("the PyTorch loop (" + c.feed() + ") reported " + epochsRun.size() + " epochs of " + epochs
-                    + ": " + out + stderr);
+            throw new IllegalStateException("the PyTorch loop (" + c.feed() + ") reported " + epochsRun.size()
+                    + " epochs of " + epochs + ": " + out + stderr);
         }
         return epochsRun;
     }

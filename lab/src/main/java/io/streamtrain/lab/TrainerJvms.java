@@ -1,14 +1,14 @@
 package io.streamtrain.lab;
 
 import io.streamtrain.cli.Logs;
-import io.streamtrain.testkit.EmbeddedKafka;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.testkit.EmbeddedKafka;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,18 +53,20 @@ final class TrainerJvms implements AutoCloseable {
     TrainerJvms(String name, boolean verbose) throws IOException {
         this.dir = Files.createTempDirectory("streamtrain-" + name + "-");
         this.verbose = verbose;
-        this.interrupted = new Thread(() -> {
-            killAll();
-            EmbeddedKafka b = broker;
-            try {
-                if (b != null) {
-                    b.close();
-                }
-            } catch (RuntimeException alreadyClosing) {
-                // the bench was closing it itself
-            }
-            deleteTree(dir);
-        }, "bench-" + name + "-interrupted");
+        this.interrupted = new Thread(
+                () -> {
+                    killAll();
+                    EmbeddedKafka b = broker;
+                    try {
+                        if (b != null) {
+                            b.close();
+                        }
+                    } catch (RuntimeException alreadyClosing) {
+                        // the bench was closing it itself
+                    }
+                    deleteTree(dir);
+                },
+                "bench-" + name + "-interrupted");
         Runtime.getRuntime().addShutdownHook(interrupted);
     }
 
@@ -135,7 +137,8 @@ final class TrainerJvms implements AutoCloseable {
      *
      * @param meanwhile called about every 100 ms while the nodes run
      */
-    static void awaitExit(List<Node> nodes, Duration timeout, Runnable meanwhile) throws InterruptedException, BenchFailedException {
+    static void awaitExit(List<Node> nodes, Duration timeout, Runnable meanwhile)
+            throws InterruptedException, BenchFailedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             boolean alive = false;
@@ -149,7 +152,11 @@ final class TrainerJvms implements AutoCloseable {
             }
             if (System.nanoTime() > deadline) {
                 StringBuilder tails = new StringBuilder();
-                nodes.forEach(n -> tails.append("--- ").append(n.nodeId).append(":\n").append(n.tail()).append('\n'));
+                nodes.forEach(n -> tails.append("--- ")
+                        .append(n.nodeId)
+                        .append(":\n")
+                        .append(n.tail())
+                        .append('\n'));
                 throw new BenchFailedException("the nodes did not finish within " + timeout.toSeconds()
                         + " s; the last lines of their output:\n" + tails);
             }
@@ -206,28 +213,51 @@ final class TrainerJvms implements AutoCloseable {
         final String nodeId;
         /** Where the node serves /metrics, /healthz and /readyz. */
         final int metricsPort;
+
         final Process process;
         /** {@link System#nanoTime()} when the process was seen to end; 0 while it runs. */
         private volatile long exitedAt;
+
         private final Deque<String> tail = new ArrayDeque<>();
         private final Thread reader;
 
         private Node(Path spec, String bootstrap, String nodeId, int metricsPort) throws IOException {
             this.nodeId = nodeId;
             this.metricsPort = metricsPort;
-            String java = ProcessHandle.current().info().command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            List<String> cmd = List.of(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), TRAINER_MAIN,
-                    "--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId, "--log-every", "0",
-                    "--metrics-port", Integer.toString(metricsPort));
+            String java = ProcessHandle.current()
+                    .info()
+                    .command()
+                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java")
+                            .toString());
+            List<String> cmd = List.of(
+                    java,
+                    "-Dai.djl.offline=true",
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    TRAINER_MAIN,
+                    "--spec",
+                    spec.toString(),
+                    "--bootstrap-servers",
+                    bootstrap,
+                    "--node-id",
+                    nodeId,
+                    "--log-every",
+                    "0",
+                    "--metrics-port",
+                    Integer.toString(metricsPort));
             ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
-            // one intra-op thread per node (unless told): several nodes on one machine must not fight over the same cores
+            // one intra-op thread per node (unless told): several nodes on one machine must not fight over the same
+            // cores
             builder.environment().put(Engines.THREADS_ENV, Integer.toString(torchThreads));
             if (!kafkaEnvironment) {
-                // the embedded broker is plain and local: client settings and signing keys meant for a real cluster do not apply
+                // the embedded broker is plain and local: client settings and signing keys meant for a real cluster do
+                // not apply
                 // (the run's other roles here, in this JVM, neither sign nor check)
-                builder.environment().keySet().removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX)
-                        || k.equals(io.streamtrain.core.signing.Signing.KEY_ENV) || k.equals(io.streamtrain.core.signing.Signing.TRUSTED_ENV));
+                builder.environment()
+                        .keySet()
+                        .removeIf(k -> k.startsWith(KafkaSettings.PASSTHROUGH_ENV_PREFIX)
+                                || k.equals(io.streamtrain.core.signing.Signing.KEY_ENV)
+                                || k.equals(io.streamtrain.core.signing.Signing.TRUSTED_ENV));
             }
             process = builder.start();
             // completed by the JDK's process reaper as soon as the child is gone
@@ -238,7 +268,8 @@ final class TrainerJvms implements AutoCloseable {
         }
 
         private void read() {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            try (BufferedReader r =
+                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
                     synchronized (tail) {

@@ -1,11 +1,5 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.lab.demo.LiveView;
-import io.streamtrain.lab.demo.TrainerScrape;
-import io.streamtrain.lab.report.RunOutcome;
-import io.streamtrain.lab.report.RunReport;
-import io.streamtrain.lab.report.RunReportWriter;
-import io.streamtrain.lab.report.StepSample;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.control.ControlMessage;
@@ -16,6 +10,12 @@ import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.lab.demo.LiveView;
+import io.streamtrain.lab.demo.TrainerScrape;
+import io.streamtrain.lab.report.RunOutcome;
+import io.streamtrain.lab.report.RunReport;
+import io.streamtrain.lab.report.RunReportWriter;
+import io.streamtrain.lab.report.StepSample;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,8 +64,16 @@ final class WatchedRun {
      * @param samplesPerEpoch samples in an epoch, for the progress bars; 0 when not known (no bars)
      * @param reportDir the report goes to {@code reportDir/run}
      */
-    WatchedRun(String run, String specText, int maxEpochs, int nodes, int partitions, long samplesPerEpoch, Path reportDir,
-            LiveView view, PrintStream out) {
+    WatchedRun(
+            String run,
+            String specText,
+            int maxEpochs,
+            int nodes,
+            int partitions,
+            long samplesPerEpoch,
+            Path reportDir,
+            LiveView view,
+            PrintStream out) {
         this.run = run;
         this.specText = specText;
         this.maxEpochs = maxEpochs;
@@ -75,7 +83,8 @@ final class WatchedRun {
         this.reportDir = reportDir;
         this.view = view;
         this.out = out;
-        this.continuous = io.streamtrain.core.spec.RunSpecParser.parse(specText).data().continuous();
+        this.continuous =
+                io.streamtrain.core.spec.RunSpecParser.parse(specText).data().continuous();
     }
 
     /**
@@ -88,7 +97,9 @@ final class WatchedRun {
     RunReport run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
         String bootstrap = kafka.bootstrapServers();
         List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
-        boolean earlyStopping = io.streamtrain.core.spec.RunSpecParser.parse(specText).earlyStopping().enabled();
+        boolean earlyStopping = io.streamtrain.core.spec.RunSpecParser.parse(specText)
+                .earlyStopping()
+                .enabled();
         EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
         evaluator.addListener(e -> {
             evaluations.add(e);
@@ -118,7 +129,8 @@ final class WatchedRun {
             });
             // every node is gone: the checkpoints are all there
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
-                manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> { }, kafka.signing()).manifests();
+                manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> {}, kafka.signing())
+                        .manifests();
                 stopCommand = firstStop(c);
             }
             // after an operator's STOP the evaluator scores none of the run's checkpoints: nothing to wait for
@@ -131,7 +143,12 @@ final class WatchedRun {
         }
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
-        return report(kafka.bootstrapServers(), manifests, evaluations, stopCommand, followed,
+        return report(
+                kafka.bootstrapServers(),
+                manifests,
+                evaluations,
+                stopCommand,
+                followed,
                 Duration.ofNanos(System.nanoTime() - startedNanos));
     }
 
@@ -153,7 +170,8 @@ final class WatchedRun {
      * A run that trained all its epochs stops before the evaluator has scored the last of
      * them: wait for it (up to two minutes), so the report has every epoch and a best.
      */
-    private void awaitLastEvaluation(List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations) throws InterruptedException {
+    private void awaitLastEvaluation(List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations)
+            throws InterruptedException {
         if (evaluations.stream().anyMatch(e -> EvaluationRecord.STOP.equals(e.decision()))) {
             return;
         }
@@ -161,7 +179,8 @@ final class WatchedRun {
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
         boolean said = false;
         while (evaluations.stream().noneMatch(e -> e.epoch() >= last && !EvaluationRecord.SNAPSHOT.equals(e.status()))
-                && last > 0 && System.nanoTime() < deadline) {
+                && last > 0
+                && System.nanoTime() < deadline) {
             if (!said) {
                 view.line("  the nodes are done; waiting for the evaluator to score epoch " + last);
                 said = true;
@@ -172,14 +191,23 @@ final class WatchedRun {
 
     /** The last epoch the run checkpointed (snapshots aside); 0 for none. */
     private static int lastEpoch(List<CheckpointManifest> manifests) {
-        return manifests.stream().filter(m -> !m.snapshot()).mapToInt(CheckpointManifest::epoch).max().orElse(0);
+        return manifests.stream()
+                .filter(m -> !m.snapshot())
+                .mapToInt(CheckpointManifest::epoch)
+                .max()
+                .orElse(0);
     }
 
     /** An epoch's (a window's) training figures, as its checkpoint's manifest has them. */
     private void trained(CheckpointManifest m) {
         Map<String, Double> x = m.metrics();
-        view.line(String.format(Locale.ROOT, "  %s %2d  trained     train_loss %.4f (data %.4f)  %.0f samples/s", continuous ? "window" : "epoch",
-                m.epoch(), x.getOrDefault("train_loss", Double.NaN), x.getOrDefault("data_loss", Double.NaN),
+        view.line(String.format(
+                Locale.ROOT,
+                "  %s %2d  trained     train_loss %.4f (data %.4f)  %.0f samples/s",
+                continuous ? "window" : "epoch",
+                m.epoch(),
+                x.getOrDefault("train_loss", Double.NaN),
+                x.getOrDefault("data_loss", Double.NaN),
                 x.getOrDefault("samples_per_second", Double.NaN)));
     }
 
@@ -194,8 +222,12 @@ final class WatchedRun {
             }
             f.samples.add(sample);
             double share = samplesPerEpoch * (Double.isNaN(s.partitions()) ? 1.0 / nodes : s.partitions() / partitions);
-            view.node(id, status(f, s.partitions() == 0 ? "waiting" : "training",
-                    share > 0 ? (sample.samplesTotal() - f.epochStartSamples) / share : Double.NaN));
+            view.node(
+                    id,
+                    status(
+                            f,
+                            s.partitions() == 0 ? "waiting" : "training",
+                            share > 0 ? (sample.samplesTotal() - f.epochStartSamples) / share : Double.NaN));
         } catch (java.io.IOException | InterruptedException | RuntimeException e) {
             // the node is starting (its metrics not served yet) or leaving: its line stays as it was
             if (f.samples.isEmpty()) {
@@ -213,8 +245,14 @@ final class WatchedRun {
             double seconds = (last.timeMillis() - before.timeMillis()) / 1e3;
             rate = seconds > 0 ? (last.samplesTotal() - before.samplesTotal()) / seconds : Double.NaN;
         }
-        return new LiveView.NodeStatus(last == null ? 0 : last.epoch(), maxEpochs, fraction, last == null ? 0 : last.step(), rate,
-                last == null ? Double.NaN : last.dataLoss(), state);
+        return new LiveView.NodeStatus(
+                last == null ? 0 : last.epoch(),
+                maxEpochs,
+                fraction,
+                last == null ? 0 : last.step(),
+                rate,
+                last == null ? Double.NaN : last.dataLoss(),
+                state);
     }
 
     /** A continuous run's window scored: promoted, or not, or degrading. */
@@ -223,10 +261,21 @@ final class WatchedRun {
             return "  window " + e.epoch() + "  " + e.status() + ": " + e.explanation();
         }
         Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(Locale.ROOT, "  window %2d evaluated   val_loss %.4f%s  promoted %s%s", e.epoch(), e.metrics().get("val_loss"),
+        return String.format(
+                Locale.ROOT,
+                "  window %2d evaluated   val_loss %.4f%s  promoted %s%s",
+                e.epoch(),
+                e.metrics().get("val_loss"),
                 accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best() == null ? "none yet" : String.format(Locale.ROOT, "window %d (%.4f)", e.best().epoch(), e.best().value()),
-                EvaluationRecord.PROMOTE.equals(e.decision()) ? "  -> PROMOTED"
+                e.best() == null
+                        ? "none yet"
+                        : String.format(
+                                Locale.ROOT,
+                                "window %d (%.4f)",
+                                e.best().epoch(),
+                                e.best().value()),
+                EvaluationRecord.PROMOTE.equals(e.decision())
+                        ? "  -> PROMOTED"
                         : EvaluationRecord.DEGRADING.equals(e.decision()) ? "  -> degrading (" + e.reason() + ")" : "");
     }
 
@@ -236,9 +285,19 @@ final class WatchedRun {
             return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
         }
         Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(Locale.ROOT, "  epoch %2d  evaluated   val_loss %.4f%s  best %s  %s%s", e.epoch(),
-                e.metrics().get("val_loss"), accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best() == null ? "none yet" : String.format(Locale.ROOT, "%.4f (epoch %d)", e.best().value(), e.best().epoch()),
+        return String.format(
+                Locale.ROOT,
+                "  epoch %2d  evaluated   val_loss %.4f%s  best %s  %s%s",
+                e.epoch(),
+                e.metrics().get("val_loss"),
+                accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
+                e.best() == null
+                        ? "none yet"
+                        : String.format(
+                                Locale.ROOT,
+                                "%.4f (epoch %d)",
+                                e.best().value(),
+                                e.best().epoch()),
                 earlyStopping ? "patience left " + e.patienceLeft() : "early stopping off",
                 EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
     }
@@ -249,10 +308,22 @@ final class WatchedRun {
      * @param stopCommand the STOP on the run's control topic: the evaluator's, or an operator's
      *     ({@code ctl stop}), which no evaluation records
      */
-    private RunReport report(String bootstrap, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
-            ControlMessage.Stop stopCommand, Map<String, Followed> followed, Duration wall) throws Exception {
-        EvaluationRecord stop = evaluations.stream().filter(e -> EvaluationRecord.STOP.equals(e.decision())).findFirst().orElse(null);
-        EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElse(null);
+    private RunReport report(
+            String bootstrap,
+            List<CheckpointManifest> manifests,
+            List<EvaluationRecord> evaluations,
+            ControlMessage.Stop stopCommand,
+            Map<String, Followed> followed,
+            Duration wall)
+            throws Exception {
+        EvaluationRecord stop = evaluations.stream()
+                .filter(e -> EvaluationRecord.STOP.equals(e.decision()))
+                .findFirst()
+                .orElse(null);
+        EvaluationRecord last = evaluations.stream()
+                .filter(EvaluationRecord::evaluated)
+                .reduce((a, b) -> b)
+                .orElse(null);
         Map<String, List<StepSample>> samples = new TreeMap<>();
         followed.forEach((id, f) -> samples.put(id, List.copyOf(f.samples)));
         Path dir = reportDir.resolve(run);
@@ -260,46 +331,106 @@ final class WatchedRun {
         String explanation = stopCommand != null ? stopCommand.explanation() : stop == null ? null : stop.explanation();
         // the evaluator may decide on epoch N after the nodes trained further: what counts is what was trained
         int stoppedAfter = Math.max(stop == null ? 0 : stop.epoch(), lastEpoch(manifests));
-        RunReport runReport = new RunReport(run, specText, evaluations, manifests, samples,
-                new RunOutcome(reason, explanation, reason == null ? 0 : Math.max(0, maxEpochs - stoppedAfter),
-                        last == null ? null : last.best(), wall));
+        RunReport runReport = new RunReport(
+                run,
+                specText,
+                evaluations,
+                manifests,
+                samples,
+                new RunOutcome(
+                        reason,
+                        explanation,
+                        reason == null ? 0 : Math.max(0, maxEpochs - stoppedAfter),
+                        last == null ? null : last.best(),
+                        wall));
         Path html = RunReportWriter.write(runReport, dir);
         if (continuous) {
             return continuousSummary(bootstrap, runReport, manifests, last, dir, html, wall);
         }
         String exported = "";
         if (last != null && last.best() != null) {
-            ProductRun export = ProductRun.of("export", "--run", run, "--best", "-o", dir.resolve("best.safetensors").toString(),
-                    "--bootstrap-servers", bootstrap);
-            exported = export.succeeded() ? ", best.safetensors" : " (best.safetensors could not be written: " + export.printed().strip() + ")";
+            ProductRun export = ProductRun.of(
+                    "export",
+                    "--run",
+                    run,
+                    "--best",
+                    "-o",
+                    dir.resolve("best.safetensors").toString(),
+                    "--bootstrap-servers",
+                    bootstrap);
+            exported = export.succeeded()
+                    ? ", best.safetensors"
+                    : " (best.safetensors could not be written: "
+                            + export.printed().strip() + ")";
         }
         int trained = lastEpoch(manifests);
         // the nodes go on training while the evaluator scores: they may have trained past the epoch it stopped at
         String stopAt = stop != null && stop.epoch() < trained
-                ? String.format(Locale.ROOT, " (the evaluator's STOP came at epoch %d)", stop.epoch()) : "";
-        out.printf(Locale.ROOT, "streamtrain: run %s %s after %d epochs%s in %.1f s%s%n", run,
+                ? String.format(Locale.ROOT, " (the evaluator's STOP came at epoch %d)", stop.epoch())
+                : "";
+        out.printf(
+                Locale.ROOT,
+                "streamtrain: run %s %s after %d epochs%s in %.1f s%s%n",
+                run,
                 runReport.outcome().stoppedEarly() ? "stopped early" : "finished",
-                trained, stopAt, wall.toMillis() / 1e3, last == null || last.best() == null ? ""
-                        : String.format(Locale.ROOT, "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
-                                last.best().checkpointId(), last.best().epoch(), last.best().value()));
+                trained,
+                stopAt,
+                wall.toMillis() / 1e3,
+                last == null || last.best() == null
+                        ? ""
+                        : String.format(
+                                Locale.ROOT,
+                                "; the run's result is its best checkpoint %s (epoch %d, val_loss %.4f)",
+                                last.best().checkpointId(),
+                                last.best().epoch(),
+                                last.best().value()));
         out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
         return runReport;
     }
 
     /** A continuous run ends after its windows: what it promoted is its result (promoted.safetensors). */
-    private RunReport continuousSummary(String bootstrap, RunReport runReport, List<CheckpointManifest> manifests, EvaluationRecord last,
-            Path dir, Path html, Duration wall) {
+    private RunReport continuousSummary(
+            String bootstrap,
+            RunReport runReport,
+            List<CheckpointManifest> manifests,
+            EvaluationRecord last,
+            Path dir,
+            Path html,
+            Duration wall) {
         String exported = "";
         if (last != null && last.best() != null) {
-            ProductRun export = ProductRun.of("export", "--run", run, "--promoted", "-o", dir.resolve("promoted.safetensors").toString(),
-                    "--bootstrap-servers", bootstrap);
-            exported = export.succeeded() ? ", promoted.safetensors" : " (promoted.safetensors could not be written: " + export.printed().strip() + ")";
+            ProductRun export = ProductRun.of(
+                    "export",
+                    "--run",
+                    run,
+                    "--promoted",
+                    "-o",
+                    dir.resolve("promoted.safetensors").toString(),
+                    "--bootstrap-servers",
+                    bootstrap);
+            exported = export.succeeded()
+                    ? ", promoted.safetensors"
+                    : " (promoted.safetensors could not be written: "
+                            + export.printed().strip() + ")";
         }
-        long promotions = runReport.evaluations().stream().filter(e -> EvaluationRecord.PROMOTE.equals(e.decision())).count();
-        out.printf(Locale.ROOT, "streamtrain: run %s trained %d windows of a live topic in %.1f s and promoted %d of them%s%n", run,
-                lastEpoch(manifests), wall.toMillis() / 1e3, promotions, last == null || last.best() == null ? ""
-                        : String.format(Locale.ROOT, "; its promoted model is checkpoint %s (window %d, val_loss %.4f)",
-                                last.best().checkpointId(), last.best().epoch(), last.best().value()));
+        long promotions = runReport.evaluations().stream()
+                .filter(e -> EvaluationRecord.PROMOTE.equals(e.decision()))
+                .count();
+        out.printf(
+                Locale.ROOT,
+                "streamtrain: run %s trained %d windows of a live topic in %.1f s and promoted %d of them%s%n",
+                run,
+                lastEpoch(manifests),
+                wall.toMillis() / 1e3,
+                promotions,
+                last == null || last.best() == null
+                        ? ""
+                        : String.format(
+                                Locale.ROOT,
+                                "; its promoted model is checkpoint %s (window %d, val_loss %.4f)",
+                                last.best().checkpointId(),
+                                last.best().epoch(),
+                                last.best().value()));
         out.println("  report: " + html.toAbsolutePath() + " (with evaluations.csv, spec.yaml" + exported + ")");
         return runReport;
     }

@@ -51,6 +51,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final int brokerPort;
     /** The SASL_SSL listener's port, or -1 when the broker is not secured. */
     private final int securedPort;
+
     private final KafkaConfig config;
     private KafkaRaftServer server;
 
@@ -127,7 +128,9 @@ public final class EmbeddedKafka implements AutoCloseable {
     /** Creates a topic on this broker (replication factor 1: there is one broker). */
     public void createTopic(String name, int partitions) throws Exception {
         try (Admin admin = Admin.create(KafkaSettings.of(bootstrapServers()).admin())) {
-            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
     }
 
@@ -137,7 +140,8 @@ public final class EmbeddedKafka implements AutoCloseable {
      * layout, and so the same training, every time.
      */
     public void produceRoundRobin(String topic, int partitions, List<byte[]> values) {
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(KafkaSettings.of(bootstrapServers()).producer())) {
+        try (KafkaProducer<byte[], byte[]> p =
+                new KafkaProducer<>(KafkaSettings.of(bootstrapServers()).producer())) {
             for (int i = 0; i < values.size(); i++) {
                 p.send(new ProducerRecord<>(topic, i % partitions, null, values.get(i)));
             }
@@ -175,12 +179,15 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     private static void secure(Properties p, int brokerPort, int securedPort, int controllerPort, Tls tls) {
-        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort
-                + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.put(
+                "listeners",
+                "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort
+                        + ",CONTROLLER://127.0.0.1:" + controllerPort);
         p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort);
         p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT");
         p.put("sasl.enabled.mechanisms", SCRAM);
-        p.put("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+        p.put(
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;");
         p.put("ssl.keystore.type", "PKCS12");
         p.put("ssl.keystore.location", tls.keystore().toString());

@@ -21,11 +21,18 @@ import java.util.regex.Pattern;
 public final class MonitoringQueries {
     /** The files, as seen from a module's directory (where surefire runs the tests). */
     public static final Path DASHBOARD = Repo.path("deploy", "grafana", "streamtrain.json");
+
     public static final Path RULES = Repo.path("deploy", "prometheus", "rules.yaml");
     public static final Path RULE_TESTS = Repo.path("deploy", "prometheus", "rules.test.yaml");
 
     /** Where an expression comes from. */
-    public enum Source { PANEL, ANNOTATION, VARIABLE, RECORDING_RULE, ALERT_RULE }
+    public enum Source {
+        PANEL,
+        ANNOTATION,
+        VARIABLE,
+        RECORDING_RULE,
+        ALERT_RULE
+    }
 
     /** One expression: {@code name} says where it is, e.g. {@code panel "Step time" (Throughput) B}. */
     public record Query(Source source, String name, String expr) {
@@ -42,7 +49,8 @@ public final class MonitoringQueries {
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{(\\w+)(?::\\w+)?}|\\$(\\w+)|\\[\\[(\\w+)]]");
 
     /** {@code label_values(selector, label)} or {@code label_values(label)}. */
-    private static final Pattern LABEL_VALUES = Pattern.compile("label_values\\((?:(.*),)?\\s*(\\w+)\\s*\\)", Pattern.DOTALL);
+    private static final Pattern LABEL_VALUES =
+            Pattern.compile("label_values\\((?:(.*),)?\\s*(\\w+)\\s*\\)", Pattern.DOTALL);
 
     private MonitoringQueries() {}
 
@@ -87,13 +95,17 @@ public final class MonitoringQueries {
         }
         for (JsonNode annotation : dashboard.path("annotations").path("list")) {
             if (annotation.hasNonNull("expr")) {
-                queries.add(new Query(Source.ANNOTATION, "annotation \"" + annotation.path("name").asText() + "\"",
+                queries.add(new Query(
+                        Source.ANNOTATION,
+                        "annotation \"" + annotation.path("name").asText() + "\"",
                         substitute(annotation.path("expr").asText(), variables)));
             }
         }
         for (JsonNode variable : dashboard.path("templating").path("list")) {
             if (variable.path("type").asText().equals("query")) {
-                queries.add(new Query(Source.VARIABLE, "variable $" + variable.path("name").asText(),
+                queries.add(new Query(
+                        Source.VARIABLE,
+                        "variable $" + variable.path("name").asText(),
                         substitute(variableQuery(variable), variables)));
             }
         }
@@ -106,10 +118,14 @@ public final class MonitoringQueries {
         for (JsonNode group : rules.path("groups")) {
             for (JsonNode rule : group.path("rules")) {
                 boolean alert = rule.has("alert");
-                String name = alert ? rule.path("alert").asText() : rule.path("record").asText();
+                String name = alert
+                        ? rule.path("alert").asText()
+                        : rule.path("record").asText();
                 String labels = rule.path("labels").isEmpty() || alert ? "" : " " + rule.path("labels");
-                queries.add(new Query(alert ? Source.ALERT_RULE : Source.RECORDING_RULE,
-                        (alert ? "alert " : "recording rule ") + name + labels, rule.path("expr").asText().strip()));
+                queries.add(new Query(
+                        alert ? Source.ALERT_RULE : Source.RECORDING_RULE,
+                        (alert ? "alert " : "recording rule ") + name + labels,
+                        rule.path("expr").asText().strip()));
             }
         }
         return queries;
@@ -118,11 +134,12 @@ public final class MonitoringQueries {
     /** The names the rules record: series the dashboard may use besides the catalogue's. */
     public static List<String> recordedNames(JsonNode rules) {
         List<String> names = new ArrayList<>();
-        rules.path("groups").forEach(g -> g.path("rules").forEach(r -> {
-            if (r.has("record") && !names.contains(r.path("record").asText())) {
-                names.add(r.path("record").asText());
-            }
-        }));
+        rules.path("groups")
+                .forEach(g -> g.path("rules").forEach(r -> {
+                    if (r.has("record") && !names.contains(r.path("record").asText())) {
+                        names.add(r.path("record").asText());
+                    }
+                }));
         return names;
     }
 
@@ -160,8 +177,10 @@ public final class MonitoringQueries {
 
     private static void addTargets(List<Query> queries, JsonNode panel, String row, Map<String, String> variables) {
         for (JsonNode target : panel.path("targets")) {
-            String name = "panel \"" + panel.path("title").asText() + "\" (" + row + ") " + target.path("refId").asText();
-            queries.add(new Query(Source.PANEL, name, substitute(target.path("expr").asText(), variables)));
+            String name = "panel \"" + panel.path("title").asText() + "\" (" + row + ") "
+                    + target.path("refId").asText();
+            queries.add(
+                    new Query(Source.PANEL, name, substitute(target.path("expr").asText(), variables)));
         }
     }
 
@@ -171,13 +190,16 @@ public final class MonitoringQueries {
      */
     private static String variableQuery(JsonNode variable) {
         JsonNode query = variable.path("query");
-        String text = query.isTextual() ? query.asText() : query.path("query").asText(variable.path("definition").asText());
+        String text = query.isTextual()
+                ? query.asText()
+                : query.path("query").asText(variable.path("definition").asText());
         Matcher m = LABEL_VALUES.matcher(text.strip());
         if (!m.matches()) {
-            throw new IllegalArgumentException("variable $" + variable.path("name").asText()
-                    + ": only label_values(...) queries are understood, not " + text);
+            throw new IllegalArgumentException("variable $"
+                    + variable.path("name").asText() + ": only label_values(...) queries are understood, not " + text);
         }
-        String selector = m.group(1) == null ? "{" + m.group(2) + "!=\"\"}" : m.group(1).strip();
+        String selector =
+                m.group(1) == null ? "{" + m.group(2) + "!=\"\"}" : m.group(1).strip();
         return "count by (" + m.group(2) + ") (" + selector + ")";
     }
 }

@@ -1,8 +1,8 @@
 package io.streamtrain.testkit;
 
-import io.streamtrain.testkit.MonitoringQueries.Query;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamtrain.testkit.MonitoringQueries.Query;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -112,7 +112,8 @@ public final class PrometheusFixture implements AutoCloseable {
         /** Starts Prometheus and waits until it is ready; fails with its log if it is not within 30 s. */
         public PrometheusFixture start() throws IOException, InterruptedException {
             if (targets.isEmpty() && !scrapeSelf) {
-                throw new IllegalArgumentException("no target to scrape: name one with target(job, host:port) or optScrapeSelf()");
+                throw new IllegalArgumentException(
+                        "no target to scrape: name one with target(job, host:port) or optScrapeSelf()");
             }
             Path binary = binary("prometheus");
             IOException lastFailure = null;
@@ -137,7 +138,8 @@ public final class PrometheusFixture implements AutoCloseable {
     private final Process process;
     private final Thread killOnExit;
     private final URI uri;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private PrometheusFixture(Builder builder, Path binary, int port) throws IOException {
         dir = Files.createTempDirectory("prometheus-fixture");
@@ -145,11 +147,12 @@ public final class PrometheusFixture implements AutoCloseable {
         uri = URI.create("http://" + listen);
         Path config = dir.resolve("prometheus.yml");
         Files.writeString(config, config(builder, listen));
-        process = new ProcessBuilder(binary.toString(),
-                "--config.file=" + config,
-                "--storage.tsdb.path=" + dir.resolve("data"),
-                "--web.listen-address=" + listen,
-                "--log.level=info")
+        process = new ProcessBuilder(
+                        binary.toString(),
+                        "--config.file=" + config,
+                        "--storage.tsdb.path=" + dir.resolve("data"),
+                        "--web.listen-address=" + listen,
+                        "--log.level=info")
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("prometheus.log").toFile())
                 .start();
@@ -172,8 +175,9 @@ public final class PrometheusFixture implements AutoCloseable {
                 .map(d -> Path.of(d, name))
                 .filter(Files::isExecutable)
                 .findFirst()
-                .orElseThrow(() -> new AssertionError("`" + name + "` is not on the PATH (" + path + "): install the Debian package `"
-                        + PACKAGE + "` (apt-get install " + PACKAGE + "; .ci/run does it)"));
+                .orElseThrow(() -> new AssertionError(
+                        "`" + name + "` is not on the PATH (" + path + "): install the Debian package `" + PACKAGE
+                                + "` (apt-get install " + PACKAGE + "; .ci/run does it)"));
     }
 
     /** Base URI of the HTTP API, e.g. {@code http://127.0.0.1:40123}. */
@@ -187,8 +191,12 @@ public final class PrometheusFixture implements AutoCloseable {
         String type = data.path("resultType").asText();
         List<Sample> samples = new ArrayList<>();
         switch (type) {
-            case "vector" -> data.path("result").forEach(r -> samples.add(new Sample(labels(r.path("metric")), value(r.path("value").get(1)))));
-            case "scalar" -> samples.add(new Sample(Map.of(), value(data.path("result").get(1))));
+            case "vector" ->
+                data.path("result")
+                        .forEach(r -> samples.add(new Sample(
+                                labels(r.path("metric")), value(r.path("value").get(1)))));
+            case "scalar" ->
+                samples.add(new Sample(Map.of(), value(data.path("result").get(1))));
             default -> throw new QueryException(expr, "unsupported", "an instant query answered with a " + type);
         }
         return samples;
@@ -196,15 +204,20 @@ public final class PrometheusFixture implements AutoCloseable {
 
     /** A range query from {@code start} to {@code end} every {@code step}. */
     public List<Series> queryRange(String expr, Instant start, Instant end, Duration step) {
-        JsonNode data = api("/api/v1/query_range", expr, Map.of(
-                "query", expr,
-                "start", String.valueOf(start.toEpochMilli() / 1000.0),
-                "end", String.valueOf(end.toEpochMilli() / 1000.0),
-                "step", String.valueOf(step.toMillis() / 1000.0)));
+        JsonNode data = api(
+                "/api/v1/query_range",
+                expr,
+                Map.of(
+                        "query", expr,
+                        "start", String.valueOf(start.toEpochMilli() / 1000.0),
+                        "end", String.valueOf(end.toEpochMilli() / 1000.0),
+                        "step", String.valueOf(step.toMillis() / 1000.0)));
         List<Series> series = new ArrayList<>();
         for (JsonNode r : data.path("result")) {
             List<Point> points = new ArrayList<>();
-            r.path("values").forEach(v -> points.add(new Point(Instant.ofEpochMilli(Math.round(v.get(0).asDouble() * 1000)), value(v.get(1)))));
+            r.path("values")
+                    .forEach(v -> points.add(
+                            new Point(Instant.ofEpochMilli(Math.round(v.get(0).asDouble() * 1000)), value(v.get(1)))));
             series.add(new Series(labels(r.path("metric")), points));
         }
         return series;
@@ -213,9 +226,13 @@ public final class PrometheusFixture implements AutoCloseable {
     /** The scrape targets and how their last scrape went. */
     public List<Target> targets() {
         List<Target> targets = new ArrayList<>();
-        for (JsonNode t : api("/api/v1/targets", "targets", Map.of("state", "active")).path("activeTargets")) {
-            targets.add(new Target(t.path("labels").path("job").asText(), t.path("labels").path("instance").asText(),
-                    t.path("health").asText(), t.path("lastError").asText()));
+        for (JsonNode t :
+                api("/api/v1/targets", "targets", Map.of("state", "active")).path("activeTargets")) {
+            targets.add(new Target(
+                    t.path("labels").path("job").asText(),
+                    t.path("labels").path("instance").asText(),
+                    t.path("health").asText(),
+                    t.path("lastError").asText()));
         }
         return targets;
     }
@@ -231,10 +248,11 @@ public final class PrometheusFixture implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!targetsUp()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("targets not up within " + timeout.toSeconds() + " s: " + targets().stream()
-                        .filter(t -> !t.health().equals("up"))
-                        .map(t -> t.job() + " " + t.instance() + " " + t.health() + " " + t.lastError())
-                        .collect(Collectors.joining("; ")));
+                throw new AssertionError("targets not up within " + timeout.toSeconds() + " s: "
+                        + targets().stream()
+                                .filter(t -> !t.health().equals("up"))
+                                .map(t -> t.job() + " " + t.instance() + " " + t.health() + " " + t.lastError())
+                                .collect(Collectors.joining("; ")));
             }
             Thread.sleep(200);
         }
@@ -270,7 +288,11 @@ public final class PrometheusFixture implements AutoCloseable {
         List<Rule> rules = new ArrayList<>();
         for (JsonNode g : api("/api/v1/rules", "rules", Map.of()).path("groups")) {
             for (JsonNode r : g.path("rules")) {
-                rules.add(new Rule(g.path("name").asText(), r.path("name").asText(), r.path("health").asText(), r.path("lastError").asText()));
+                rules.add(new Rule(
+                        g.path("name").asText(),
+                        r.path("name").asText(),
+                        r.path("health").asText(),
+                        r.path("lastError").asText()));
             }
         }
         return rules;
@@ -308,20 +330,28 @@ public final class PrometheusFixture implements AutoCloseable {
         long seconds = Math.max(1, builder.interval.toSeconds());
         StringBuilder yaml = new StringBuilder()
                 .append("global:\n")
-                .append("  scrape_interval: ").append(seconds).append("s\n")
-                .append("  scrape_timeout: ").append(seconds).append("s\n")
-                .append("  evaluation_interval: ").append(seconds).append("s\n");
+                .append("  scrape_interval: ")
+                .append(seconds)
+                .append("s\n")
+                .append("  scrape_timeout: ")
+                .append(seconds)
+                .append("s\n")
+                .append("  evaluation_interval: ")
+                .append(seconds)
+                .append("s\n");
         if (!builder.ruleFiles.isEmpty()) {
             yaml.append("rule_files:\n");
-            builder.ruleFiles.forEach(f -> yaml.append("  - ").append(quote(f.toString())).append('\n'));
+            builder.ruleFiles.forEach(
+                    f -> yaml.append("  - ").append(quote(f.toString())).append('\n'));
         }
         yaml.append("scrape_configs:\n");
         Map<String, List<String>> jobs = new LinkedHashMap<>(builder.targets);
         if (builder.scrapeSelf) {
             jobs.computeIfAbsent("prometheus", j -> new ArrayList<>()).add(listen);
         }
-        jobs.forEach((job, hosts) -> yaml
-                .append("  - job_name: ").append(quote(job)).append('\n')
+        jobs.forEach((job, hosts) -> yaml.append("  - job_name: ")
+                .append(quote(job))
+                .append('\n')
                 .append("    static_configs:\n")
                 .append("      - targets: [")
                 .append(hosts.stream().map(PrometheusFixture::quote).collect(Collectors.joining(", ")))
@@ -342,10 +372,14 @@ public final class PrometheusFixture implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IOException("prometheus exited (" + process.exitValue() + ") before it was ready; its log:\n" + log());
+                throw new IOException(
+                        "prometheus exited (" + process.exitValue() + ") before it was ready; its log:\n" + log());
             }
             try {
-                HttpResponse<Void> r = http.send(HttpRequest.newBuilder(uri.resolve("/-/ready")).timeout(Duration.ofSeconds(2)).build(),
+                HttpResponse<Void> r = http.send(
+                        HttpRequest.newBuilder(uri.resolve("/-/ready"))
+                                .timeout(Duration.ofSeconds(2))
+                                .build(),
                         HttpResponse.BodyHandlers.discarding());
                 if (r.statusCode() == 200) {
                     return;
@@ -369,15 +403,20 @@ public final class PrometheusFixture implements AutoCloseable {
                 .build();
         JsonNode response;
         try {
-            response = JSON.readTree(http.send(request, HttpResponse.BodyHandlers.ofString()).body());
+            response = JSON.readTree(
+                    http.send(request, HttpResponse.BodyHandlers.ofString()).body());
         } catch (IOException e) {
-            throw new UncheckedIOException("prometheus at " + uri + " did not answer " + path + "; its log:\n" + log(), e);
+            throw new UncheckedIOException(
+                    "prometheus at " + uri + " did not answer " + path + "; its log:\n" + log(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
         if (!response.path("status").asText().equals("success")) {
-            throw new QueryException(what, response.path("errorType").asText(), response.path("error").asText());
+            throw new QueryException(
+                    what,
+                    response.path("errorType").asText(),
+                    response.path("error").asText());
         }
         return response.path("data");
     }

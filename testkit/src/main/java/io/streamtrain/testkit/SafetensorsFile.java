@@ -40,7 +40,12 @@ public final class SafetensorsFile {
     }
 
     /** A parsed document: the raw header length and JSON, the entries in header order, the metadata. */
-    public record Parsed(long headerLength, JsonNode header, Map<String, Entry> tensors, Map<String, String> metadata, long dataBytes) {}
+    public record Parsed(
+            long headerLength,
+            JsonNode header,
+            Map<String, Entry> tensors,
+            Map<String, String> metadata,
+            long dataBytes) {}
 
     private SafetensorsFile() {}
 
@@ -71,7 +76,8 @@ public final class SafetensorsFile {
             if (e.getKey().equals("__metadata__")) {
                 e.getValue().properties().forEach(m -> {
                     if (!m.getValue().isTextual()) {
-                        throw new AssertionError("__metadata__." + m.getKey() + " must be a string, is " + m.getValue());
+                        throw new AssertionError(
+                                "__metadata__." + m.getKey() + " must be a string, is " + m.getValue());
                     }
                     metadata.put(m.getKey(), m.getValue().asText());
                 });
@@ -90,7 +96,8 @@ public final class SafetensorsFile {
             long begin = offsets.get(0).asLong();
             long end = offsets.get(1).asLong();
             if (begin < 0 || end < begin || end > dataBytes) {
-                throw new AssertionError("tensor " + e.getKey() + " has data_offsets [" + begin + ", " + end + "] outside " + dataBytes + " data bytes");
+                throw new AssertionError("tensor " + e.getKey() + " has data_offsets [" + begin + ", " + end
+                        + "] outside " + dataBytes + " data bytes");
             }
             byte[] data = Arrays.copyOfRange(bytes, dataStart + (int) begin, dataStart + (int) end);
             tensors.put(e.getKey(), new Entry(info.get("dtype").asText(), shape, begin, end, data));

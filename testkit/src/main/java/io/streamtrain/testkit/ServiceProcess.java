@@ -41,7 +41,8 @@ public final class ServiceProcess implements AutoCloseable {
     /** {@code mainClass} started with these arguments and these extra environment variables. */
     public ServiceProcess(String mainClass, List<String> args, Map<String, String> env) throws IOException {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dai.djl.offline=true"));
+        List<String> cmd = new ArrayList<>(
+                List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dai.djl.offline=true"));
         String logging = System.getProperty(LOGBACK_CONFIGURATION);
         if (logging != null) { // the test's logging, where its module names one
             cmd.add("-D" + LOGBACK_CONFIGURATION + "=" + logging);
@@ -53,22 +54,26 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().put("STREAMTRAIN_METRICS_PORT", "0");
         builder.environment().putAll(env);
         process = builder.start();
-        reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    lines.add(line);
-                }
-            } catch (IOException ignored) {
-                // the process ended
-            }
-        }, "service-process-output");
+        reader = new Thread(
+                () -> {
+                    try (BufferedReader r = new BufferedReader(
+                            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                        String line;
+                        while ((line = r.readLine()) != null) {
+                            lines.add(line);
+                        }
+                    } catch (IOException ignored) {
+                        // the process ended
+                    }
+                },
+                "service-process-output");
         reader.setDaemon(true);
         reader.start();
     }
 
     private static List<String> args(Path spec, String bootstrap, String nodeId, String... extra) {
-        List<String> args = new ArrayList<>(List.of("--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId));
+        List<String> args = new ArrayList<>(
+                List.of("--spec", spec.toString(), "--bootstrap-servers", bootstrap, "--node-id", nodeId));
         args.addAll(List.of(extra));
         return args;
     }
@@ -90,7 +95,8 @@ public final class ServiceProcess implements AutoCloseable {
                 if (matches(from, match)) {
                     return;
                 }
-                throw new AssertionError("trainer exited (" + process.exitValue() + ") before the expected line; output:\n" + output());
+                throw new AssertionError(
+                        "trainer exited (" + process.exitValue() + ") before the expected line; output:\n" + output());
             }
             Thread.sleep(20);
         }
@@ -143,7 +149,9 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     private void signal(String name) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+                .inheritIO()
+                .start();
         if (kill.waitFor() != 0) {
             throw new AssertionError("kill -" + name + " " + process.pid() + " failed");
         }

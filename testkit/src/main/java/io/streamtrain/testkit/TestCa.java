@@ -31,17 +31,103 @@ public final class TestCa {
         Path caCert = dir.resolve("ca.crt");
         Path request = dir.resolve("broker.csr");
         Path brokerCert = dir.resolve("broker.crt");
-        keytool("-genkeypair", "-alias", "ca", "-dname", "CN=streamtrain test CA", "-ext", "bc:c", "-keyalg", "RSA", "-keysize", "2048",
-                "-validity", "2", "-keystore", ca.toString(), "-storetype", "PKCS12", "-storepass", password);
-        keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", ca.toString(), "-storepass", password, "-file", caCert.toString());
-        keytool("-genkeypair", "-alias", "broker", "-dname", "CN=127.0.0.1", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
-                "-keystore", broker.toString(), "-storetype", "PKCS12", "-storepass", password);
-        keytool("-certreq", "-alias", "broker", "-keystore", broker.toString(), "-storepass", password, "-file", request.toString());
-        keytool("-gencert", "-alias", "ca", "-keystore", ca.toString(), "-storepass", password, "-infile", request.toString(),
-                "-outfile", brokerCert.toString(), "-ext", "SAN=IP:127.0.0.1", "-validity", "2", "-rfc");
-        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", caCert.toString(), "-keystore", broker.toString(), "-storepass",
+        keytool(
+                "-genkeypair",
+                "-alias",
+                "ca",
+                "-dname",
+                "CN=streamtrain test CA",
+                "-ext",
+                "bc:c",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+                "-validity",
+                "2",
+                "-keystore",
+                ca.toString(),
+                "-storetype",
+                "PKCS12",
+                "-storepass",
                 password);
-        keytool("-importcert", "-alias", "broker", "-file", brokerCert.toString(), "-keystore", broker.toString(), "-storepass", password);
+        keytool(
+                "-exportcert",
+                "-rfc",
+                "-alias",
+                "ca",
+                "-keystore",
+                ca.toString(),
+                "-storepass",
+                password,
+                "-file",
+                caCert.toString());
+        keytool(
+                "-genkeypair",
+                "-alias",
+                "broker",
+                "-dname",
+                "CN=127.0.0.1",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+                "-validity",
+                "2",
+                "-keystore",
+                broker.toString(),
+                "-storetype",
+                "PKCS12",
+                "-storepass",
+                password);
+        keytool(
+                "-certreq",
+                "-alias",
+                "broker",
+                "-keystore",
+                broker.toString(),
+                "-storepass",
+                password,
+                "-file",
+                request.toString());
+        keytool(
+                "-gencert",
+                "-alias",
+                "ca",
+                "-keystore",
+                ca.toString(),
+                "-storepass",
+                password,
+                "-infile",
+                request.toString(),
+                "-outfile",
+                brokerCert.toString(),
+                "-ext",
+                "SAN=IP:127.0.0.1",
+                "-validity",
+                "2",
+                "-rfc");
+        keytool(
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "ca",
+                "-file",
+                caCert.toString(),
+                "-keystore",
+                broker.toString(),
+                "-storepass",
+                password);
+        keytool(
+                "-importcert",
+                "-alias",
+                "broker",
+                "-file",
+                brokerCert.toString(),
+                "-keystore",
+                broker.toString(),
+                "-storepass",
+                password);
         return caCert;
     }
 
@@ -52,7 +138,8 @@ public final class TestCa {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError("keytool " + String.join(" ", args) + " failed (the JDK's keytool makes the test's CA): " + out);
+            throw new AssertionError(
+                    "keytool " + String.join(" ", args) + " failed (the JDK's keytool makes the test's CA): " + out);
         }
     }
 }

@@ -70,8 +70,12 @@ final class CheckpointChannel implements Checkpoints {
     public Optional<Checkpoint> latest() {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             // its own store, and those the operator named for every process
-            return CheckpointReader.latest(reader, Topics.checkpoints(spec.run()), NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing(),
+            return CheckpointReader.latest(
+                    reader,
+                    Topics.checkpoints(spec.run()),
+                    NodePorts.READ_TIMEOUT,
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()),
+                    kafka.signing(),
                     m -> registered == null ? null : RunChecks.breaksRegistration(registered, m));
         }
     }
@@ -79,8 +83,13 @@ final class CheckpointChannel implements Checkpoints {
     @Override
     public Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException {
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            return RunCheckpoints.byId(reader, spec.run(), checkpointId, NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()), kafka.signing());
+            return RunCheckpoints.byId(
+                    reader,
+                    spec.run(),
+                    checkpointId,
+                    NodePorts.READ_TIMEOUT,
+                    PayloadSources.fromEnvironment().with(spec.checkpoints().store()),
+                    kafka.signing());
         }
     }
 
@@ -93,9 +102,16 @@ final class CheckpointChannel implements Checkpoints {
         if (ref.isEmpty()) {
             return spec.init().file().map(InitialWeights::read).orElse(null);
         }
-        try (Admin admin = Preflight.admin(kafka); KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
-            RunCheckpoints.Found found = RunCheckpoints.find(admin, reader, kafka.bootstrapServers(), ref.get(), NodePorts.READ_TIMEOUT,
-                    PayloadSources.fromEnvironment(), kafka.signing());
+        try (Admin admin = Preflight.admin(kafka);
+                KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
+            RunCheckpoints.Found found = RunCheckpoints.find(
+                    admin,
+                    reader,
+                    kafka.bootstrapServers(),
+                    ref.get(),
+                    NodePorts.READ_TIMEOUT,
+                    PayloadSources.fromEnvironment(),
+                    kafka.signing());
             return InitialWeights.of(found.checkpoint(), ref.get() + ", " + found.why());
         }
     }
@@ -103,7 +119,8 @@ final class CheckpointChannel implements Checkpoints {
     @Override
     public void openPublisher() {
         closePublisher();
-        producer = new KafkaProducer<>(kafka.checkpointProducer(Topics.checkpointer(spec.run()), spec.checkpoints().chunkBytes()));
+        producer = new KafkaProducer<>(kafka.checkpointProducer(
+                Topics.checkpointer(spec.run()), spec.checkpoints().chunkBytes()));
         // fences the previous owner and settles its open transaction: after this, the checkpoint topic is final
         producer.initTransactions();
         publisher = new CheckpointPublisher(producer, spec, node, brokerWait, stopping, kafka.signing());
@@ -124,7 +141,8 @@ final class CheckpointChannel implements Checkpoints {
     }
 
     @Override
-    public CheckpointManifest publish(CheckpointPublisher.EpochResult result, byte[] payload) throws RebalancedException {
+    public CheckpointManifest publish(CheckpointPublisher.EpochResult result, byte[] payload)
+            throws RebalancedException {
         CheckpointManifest m = publisher.publish(result, payload);
         if (m != null && result.sync() != null) {
             truncateSyncLog(result.sync().offset());
@@ -145,14 +163,20 @@ final class CheckpointChannel implements Checkpoints {
         }
         long before = publishedSyncOffsets.removeFirst();
         try (Admin admin = Preflight.admin(kafka)) {
-            admin.deleteRecords(Map.of(new TopicPartition(Topics.sync(spec.run()), 0), RecordsToDelete.beforeOffset(before)))
-                    .all().get(10, TimeUnit.SECONDS);
+            admin.deleteRecords(Map.of(
+                            new TopicPartition(Topics.sync(spec.run()), 0), RecordsToDelete.beforeOffset(before)))
+                    .all()
+                    .get(10, TimeUnit.SECONDS);
             log.debug("deleted the sync log of run {} before offset {}", spec.run(), before);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException | RuntimeException e) {
-            log.warn("could not delete the sync log of run {} before offset {} (it only grows until a later checkpoint"
-                    + " succeeds): {}", spec.run(), before, e.toString());
+            log.warn(
+                    "could not delete the sync log of run {} before offset {} (it only grows until a later checkpoint"
+                            + " succeeds): {}",
+                    spec.run(),
+                    before,
+                    e.toString());
         }
     }
 

@@ -1,5 +1,7 @@
 package io.streamtrain.trainer;
 
+import static io.streamtrain.core.logging.Logs.escape;
+
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunContract;
@@ -13,8 +15,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
-import static io.streamtrain.core.logging.Logs.escape;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,18 +107,24 @@ final class Commands {
             } else if (m instanceof ControlMessage.Resume) {
                 paused = false;
             } else if (m instanceof ControlMessage.Rollback r) {
-                // carried out once: one the history acknowledges is done; the latest still open is this node's to carry out
+                // carried out once: one the history acknowledges is done; the latest still open is this node's to carry
+                // out
                 rollback = answered.contains(r.id()) ? null : r;
             } else if (m instanceof ControlMessage.Register register && registration == null) {
                 requireRegistered(register);
             } else if (m instanceof ControlMessage.Set set && failed.containsKey(set.id())) {
-                log.info("SET {} on the control topic is not replayed: a node acknowledged it {}", escape(set.id()),
+                log.info(
+                        "SET {} on the control topic is not replayed: a node acknowledged it {}",
+                        escape(set.id()),
                         escape(failed.get(set.id())));
             } else if (m instanceof ControlMessage.Set set) {
                 long from = appliedAt.getOrDefault(set.id(), Long.MIN_VALUE);
                 try {
                     settings.add(set.id(), from, set.values());
-                    log.info("replaying SET {} from the control topic: {}{}", escape(set.id()), escape(set.values()),
+                    log.info(
+                            "replaying SET {} from the control topic: {}{}",
+                            escape(set.id()),
+                            escape(set.values()),
                             from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
                 } catch (IllegalArgumentException e) {
                     log.info("SET {} on the control topic was refused: {}", escape(set.id()), escape(e.getMessage()));
@@ -127,10 +133,14 @@ final class Commands {
                     }
                 }
             } else if (m instanceof ControlMessage.Revoke revoke) {
-                // from the step it was first applied at; one nobody applied yet, at once (from the step this node resumes at)
+                // from the step it was first applied at; one nobody applied yet, at once (from the step this node
+                // resumes at)
                 long from = appliedAt.getOrDefault(revoke.id(), Long.MIN_VALUE);
                 if (settings.revoke(revoke.command(), from)) {
-                    log.info("replaying REVOKE {} of SET {}{}", escape(revoke.id()), escape(revoke.command()),
+                    log.info(
+                            "replaying REVOKE {} of SET {}{}",
+                            escape(revoke.id()),
+                            escape(revoke.command()),
                             from == Long.MIN_VALUE ? "" : " from step " + (from + 1));
                 } else if (!answered.contains(revoke.id())) {
                     unanswered.add(new Applied(revoke.id(), "revoke", noSuchSet(revoke)));
@@ -150,18 +160,27 @@ final class Commands {
     private void requireRegistered(ControlMessage.Register register) {
         String invalid = register.invalidity();
         if (invalid != null) {
-            log.warn("REGISTER {} on the control topic is not a valid spec of this run ({}); ignoring it", escape(register.id()),
+            log.warn(
+                    "REGISTER {} on the control topic is not a valid spec of this run ({}); ignoring it",
+                    escape(register.id()),
                     escape(invalid));
             return;
         }
         registration = register;
         String changed = RunContract.of(register.runSpec()).changedBy(RunContract.of(spec));
         if (changed != null) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "this node's spec changes what the spec registered for run "
-                    + spec.run() + " (REGISTER " + escape(register.id()) + " by " + escape(register.source()) + ") fixes: "
-                    + escape(changed) + ". Start the trainers with the registered spec, or train under a new run id");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "this node's spec changes what the spec registered for run "
+                            + spec.run() + " (REGISTER " + escape(register.id()) + " by " + escape(register.source())
+                            + ") fixes: "
+                            + escape(changed)
+                            + ". Start the trainers with the registered spec, or train under a new run id");
         }
-        log.info("run {} was registered by {} (REGISTER {}); this node's spec keeps its contract", spec.run(), escape(register.source()),
+        log.info(
+                "run {} was registered by {} (REGISTER {}); this node's spec keeps its contract",
+                spec.run(),
+                escape(register.source()),
                 escape(register.id()));
     }
 
@@ -176,11 +195,18 @@ final class Commands {
             return;
         }
         if (rollback != null && rollback.id().equals(a.command())) {
-            log.info("ROLLBACK {} was answered by {} ({}): it is no longer open", escape(a.command()), escape(a.node()), escape(a.outcome()));
+            log.info(
+                    "ROLLBACK {} was answered by {} ({}): it is no longer open",
+                    escape(a.command()),
+                    escape(a.node()),
+                    escape(a.outcome()));
             rolledBack(a.command());
         }
         if (a.failed() && settings.revoke(a.command(), a.step())) {
-            log.warn("SET {} failed on {}: it no longer holds here either, from step {}", escape(a.command()), escape(a.node()),
+            log.warn(
+                    "SET {} failed on {}: it no longer holds here either, from step {}",
+                    escape(a.command()),
+                    escape(a.node()),
                     a.step() + 1);
         }
     }
@@ -224,15 +250,19 @@ final class Commands {
      * @return the SET's failed acknowledgement (its step: the steps taken before it took effect), if one is to blame
      */
     Optional<Failed> failed(StepRunner.NonFiniteTrainingException e) {
-        return settings.culprit(e.streakStart(), StepRunner.MAX_SKIPPED_IN_A_ROW).map(set -> {
-            settings.revoke(set.id(), set.afterStep());
-            String outcome = ControlMessage.Ack.FAILED + ": the steps from step " + (e.streakStart() + 1) + " on were not finite with "
-                    + set.values() + " (in effect from step " + (Math.max(0, set.afterStep()) + 1) + "); revoked from that step and not"
-                    + " replayed";
-            log.error("SET {} {}", escape(set.id()), outcome);
-            // a SET replayed before any node applied it holds from wherever this node started: say step 0, not -2^63
-            return new Failed(set.id(), Math.max(0, set.afterStep()), outcome);
-        });
+        return settings.culprit(e.streakStart(), StepRunner.MAX_SKIPPED_IN_A_ROW)
+                .map(set -> {
+                    settings.revoke(set.id(), set.afterStep());
+                    String outcome = ControlMessage.Ack.FAILED + ": the steps from step " + (e.streakStart() + 1)
+                            + " on were not finite with "
+                            + set.values() + " (in effect from step " + (Math.max(0, set.afterStep()) + 1)
+                            + "); revoked from that step and not"
+                            + " replayed";
+                    log.error("SET {} {}", escape(set.id()), outcome);
+                    // a SET replayed before any node applied it holds from wherever this node started: say step 0, not
+                    // -2^63
+                    return new Failed(set.id(), Math.max(0, set.afterStep()), outcome);
+                });
     }
 
     /** A SET answered as failed: its id, the steps taken before it took effect, and the outcome. */
@@ -273,15 +303,22 @@ final class Commands {
             log.info("CHECKPOINT {}: {}", escape(m.id()), outcome);
         } else if (m instanceof ControlMessage.Revoke revoke) {
             if (settings.revoke(revoke.command(), step)) {
-                log.info("REVOKE {}: SET {} no longer holds from step {}", escape(revoke.id()), escape(revoke.command()), step + 1);
+                log.info(
+                        "REVOKE {}: SET {} no longer holds from step {}",
+                        escape(revoke.id()),
+                        escape(revoke.command()),
+                        step + 1);
             } else {
                 outcome = noSuchSet(revoke);
                 log.warn("REVOKE {} refused: {}", escape(revoke.id()), escape(outcome));
             }
         } else if (m instanceof ControlMessage.Rollback r) {
             rollback = r; // carried out at a round (see NodeLoop), and acknowledged then
-            log.info("ROLLBACK {} to checkpoint {} ({}): the owner of partition 0 hands that state in at its next round",
-                    escape(r.id()), escape(r.checkpointId()), escape(r.reason()));
+            log.info(
+                    "ROLLBACK {} to checkpoint {} ({}): the owner of partition 0 hands that state in at its next round",
+                    escape(r.id()),
+                    escape(r.checkpointId()),
+                    escape(r.reason()));
             return Optional.empty();
         } else if (m instanceof ControlMessage.Set set) {
             try {

@@ -1,5 +1,7 @@
 package io.streamtrain.trainer;
 
+import static io.streamtrain.core.logging.Logs.escape;
+
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.KafkaSettings;
@@ -16,8 +18,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import static io.streamtrain.core.logging.Logs.escape;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,21 +37,41 @@ final class ControlChannel implements AutoCloseable {
     private final Signing signing;
 
     /** @param followEvaluations whether to follow the run's evaluations too ({@code evaluation.maxLag}) */
-    static ControlChannel open(KafkaSettings kafka, String run, String node, Consumer<ControlMessage> onCommand,
+    static ControlChannel open(
+            KafkaSettings kafka,
+            String run,
+            String node,
+            Consumer<ControlMessage> onCommand,
             boolean followEvaluations) {
-        return new ControlChannel(new KafkaConsumer<>(kafka.reader()), new KafkaProducer<>(kafka.ackProducer()), run, node, onCommand,
-                followEvaluations, kafka.signing());
+        return new ControlChannel(
+                new KafkaConsumer<>(kafka.reader()),
+                new KafkaProducer<>(kafka.ackProducer()),
+                run,
+                node,
+                onCommand,
+                followEvaluations,
+                kafka.signing());
     }
 
     /** Over the given clients, owned (and closed) by this channel. */
-    ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
-            String node, Consumer<ControlMessage> onCommand) {
+    ControlChannel(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader,
+            Producer<byte[], byte[]> acks,
+            String run,
+            String node,
+            Consumer<ControlMessage> onCommand) {
         this(reader, acks, run, node, onCommand, false, Signing.off());
     }
 
     /** @param signing checks the commands and evaluations read, and signs the acknowledgements written */
-    ControlChannel(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Producer<byte[], byte[]> acks, String run,
-            String node, Consumer<ControlMessage> onCommand, boolean followEvaluations, Signing signing) {
+    ControlChannel(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader,
+            Producer<byte[], byte[]> acks,
+            String run,
+            String node,
+            Consumer<ControlMessage> onCommand,
+            boolean followEvaluations,
+            Signing signing) {
         this.run = run;
         this.node = node;
         this.topic = Topics.control(run);
@@ -92,10 +112,11 @@ final class ControlChannel implements AutoCloseable {
      * included) until the transaction timed out. A failure is logged, never fatal.
      */
     void acknowledge(String command, long step, String outcome) {
-        ControlMessage.Ack ack = new ControlMessage.Ack(run, Messages.newId(), Messages.now(), command, node, step, outcome,
-                feed.signerOf(command));
+        ControlMessage.Ack ack = new ControlMessage.Ack(
+                run, Messages.newId(), Messages.now(), command, node, step, outcome, feed.signerOf(command));
         try {
-            acks.send(signing.sign(new ProducerRecord<>(topic, Messages.encode(ack)))).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            acks.send(signing.sign(new ProducerRecord<>(topic, Messages.encode(ack))))
+                    .get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException | RuntimeException e) {

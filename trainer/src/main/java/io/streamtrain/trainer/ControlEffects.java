@@ -37,7 +37,12 @@ final class ControlEffects {
     private final Checkpoints checkpoints;
     private final List<TrainingListener> listeners;
 
-    ControlEffects(Commands commands, Queue<ControlMessage> inbox, ControlChannel control, BatchFeed feed, Checkpoints checkpoints,
+    ControlEffects(
+            Commands commands,
+            Queue<ControlMessage> inbox,
+            ControlChannel control,
+            BatchFeed feed,
+            Checkpoints checkpoints,
             List<TrainingListener> listeners) {
         this.commands = commands;
         this.inbox = inbox;
@@ -56,7 +61,8 @@ final class ControlEffects {
     void applyArrived(long step, int inProgress, IntFunction<String> snapshot) {
         for (ControlMessage m = inbox.poll(); m != null; m = inbox.poll()) {
             boolean wasPaused = commands.paused();
-            Optional<Commands.Applied> applied = commands.apply(m, step, System.nanoTime(), () -> snapshot.apply(inProgress));
+            Optional<Commands.Applied> applied =
+                    commands.apply(m, step, System.nanoTime(), () -> snapshot.apply(inProgress));
             if (applied.isEmpty()) {
                 continue;
             }
@@ -83,8 +89,10 @@ final class ControlEffects {
         }
         emit(l -> l.onCommand("set", false));
         control.acknowledge(set.get().id(), set.get().afterStep(), set.get().outcome());
-        return new IllegalStateException(e.getMessage() + ". SET " + escape(set.get().id()) + " took effect just before: it is"
-                + " acknowledged as failed and will not be replayed, so a restart trains on without it from the last closed round", e);
+        return new IllegalStateException(
+                e.getMessage() + ". SET " + escape(set.get().id()) + " took effect just before: it is"
+                        + " acknowledged as failed and will not be replayed, so a restart trains on without it from the last closed round",
+                e);
     }
 
     /**
@@ -106,16 +114,25 @@ final class ControlEffects {
         try {
             target = checkpoints.find(r.checkpointId());
         } catch (CheckpointRejectedException | RuntimeException e) {
-            log.warn("ROLLBACK {} refused: checkpoint {} cannot be read: {}", escape(r.id()), escape(r.checkpointId()),
+            log.warn(
+                    "ROLLBACK {} refused: checkpoint {} cannot be read: {}",
+                    escape(r.id()),
+                    escape(r.checkpointId()),
                     escape(e.getMessage()));
             commands.rolledBack(r.id());
             emit(l -> l.onCommand("rollback", false));
-            control.acknowledge(r.id(), step, "refused: checkpoint " + r.checkpointId() + " cannot be read: " + e.getMessage());
+            control.acknowledge(
+                    r.id(), step, "refused: checkpoint " + r.checkpointId() + " cannot be read: " + e.getMessage());
             return payload;
         }
-        log.info("ROLLBACK {}: handing in checkpoint {}'s state (epoch {}) as this node's share of round {}", escape(r.id()),
-                escape(r.checkpointId()), target.manifest().epoch(), round);
-        return SafeTensors.write(new ArrayList<>(target.payload().tensors().values()), Map.of(Combiner.RESET_KEY, r.id()));
+        log.info(
+                "ROLLBACK {}: handing in checkpoint {}'s state (epoch {}) as this node's share of round {}",
+                escape(r.id()),
+                escape(r.checkpointId()),
+                target.manifest().epoch(),
+                round);
+        return SafeTensors.write(
+                new ArrayList<>(target.payload().tensors().values()), Map.of(Combiner.RESET_KEY, r.id()));
     }
 
     /** A closed round that carried out the open ROLLBACK: it is done; the owner of partition 0 says so. */
@@ -126,8 +143,12 @@ final class ControlEffects {
             return;
         }
         commands.rolledBack(reset);
-        log.info("ROLLBACK {}: round {} (step {}) holds checkpoint {}'s state; training goes on from it", escape(reset), closed.round(),
-                closed.step(), escape(open.get().checkpointId()));
+        log.info(
+                "ROLLBACK {}: round {} (step {}) holds checkpoint {}'s state; training goes on from it",
+                escape(reset),
+                closed.round(),
+                closed.step(),
+                escape(open.get().checkpointId()));
         if (ownsPartitionZero) {
             emit(l -> l.onCommand("rollback", true));
             control.acknowledge(reset, closed.step(), ControlMessage.Ack.APPLIED);

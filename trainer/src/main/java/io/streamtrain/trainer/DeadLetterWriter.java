@@ -48,7 +48,8 @@ final class DeadLetterWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("could not write " + rejected.size() + " dead letters to " + topic + ": " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "could not write " + rejected.size() + " dead letters to " + topic + ": " + e.getMessage(), e);
         }
     }
 

@@ -61,7 +61,11 @@ final class EpochCheckpoints implements AutoCloseable {
     private final List<TrainingListener> listeners;
 
     /** @param settings the spec as trained now: the manifest records it */
-    EpochCheckpoints(RunSpec spec, ModelState state, Checkpoints checkpoints, Supplier<RunSpec> settings,
+    EpochCheckpoints(
+            RunSpec spec,
+            ModelState state,
+            Checkpoints checkpoints,
+            Supplier<RunSpec> settings,
             List<TrainingListener> listeners) {
         this.spec = spec;
         this.state = state;
@@ -83,7 +87,8 @@ final class EpochCheckpoints implements AutoCloseable {
      * @param lastEpochEnd the round that ended the last epoch of the log; null if none did
      * @return false when that checkpoint was not committed (the group rebalanced meanwhile)
      */
-    boolean takeOver(boolean ownsPartitionZero, RoundState lastEpochEnd, ConsumerGroupMetadata group, long epochStartedNanos) {
+    boolean takeOver(
+            boolean ownsPartitionZero, RoundState lastEpochEnd, ConsumerGroupMetadata group, long epochStartedNanos) {
         settle(); // the previous generation's last publication: committed, or left to ensure() below
         checkpoints.closePublisher();
         if (!ownsPartitionZero) {
@@ -104,7 +109,9 @@ final class EpochCheckpoints implements AutoCloseable {
         if (latest.isPresent() && latest.get().manifest().epoch() >= ended.epoch()) {
             return true;
         }
-        log.info("epoch {} has no checkpoint (its publisher left before it was committed); publishing it", ended.epoch());
+        log.info(
+                "epoch {} has no checkpoint (its publisher left before it was committed); publishing it",
+                ended.epoch());
         return publish(ended, group, epochStartedNanos);
     }
 
@@ -165,7 +172,8 @@ final class EpochCheckpoints implements AutoCloseable {
             return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while the checkpoint of epoch " + p.epoch() + " was published", e);
+            throw new IllegalStateException(
+                    "interrupted while the checkpoint of epoch " + p.epoch() + " was published", e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof RebalancedException) {
@@ -173,13 +181,16 @@ final class EpochCheckpoints implements AutoCloseable {
                 return false;
             }
             if (cause instanceof ProducerFencedException || cause instanceof InvalidProducerEpochException) {
-                log.warn("another node took over the checkpoints of run {} (it owns partition 0 now); epoch {} is its to publish",
-                        spec.run(), p.epoch());
+                log.warn(
+                        "another node took over the checkpoints of run {} (it owns partition 0 now); epoch {} is its to publish",
+                        spec.run(),
+                        p.epoch());
                 checkpoints.closePublisher();
                 return true;
             }
             if (cause instanceof RuntimeException r) {
-                throw r; // as if thrown here: not authorized, a store that refuses writes, the broker away past --broker-wait
+                throw r; // as if thrown here: not authorized, a store that refuses writes, the broker away past
+                // --broker-wait
             }
             throw new IllegalStateException("publishing the checkpoint of epoch " + p.epoch() + " failed", cause);
         }
@@ -191,8 +202,16 @@ final class EpochCheckpoints implements AutoCloseable {
         epochMetrics.put("seconds", seconds);
         epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
         // read now, on the training thread: a SET applied while the transaction commits belongs to the next epoch
-        CheckpointPublisher.EpochResult result = new CheckpointPublisher.EpochResult(settings.get(), false, ended.epoch(), ended.step(),
-                state.parameterInfos(), ended.plan().previous().all(), epochMetrics, group, ended.round(),
+        CheckpointPublisher.EpochResult result = new CheckpointPublisher.EpochResult(
+                settings.get(),
+                false,
+                ended.epoch(),
+                ended.step(),
+                state.parameterInfos(),
+                ended.plan().previous().all(),
+                epochMetrics,
+                group,
+                ended.round(),
                 new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
                 RecordsChecksum.format(ended.epochSums().recordsChecksum()));
         // the round's state is immutable: the payload is written on the publisher thread
@@ -217,8 +236,20 @@ final class EpochCheckpoints implements AutoCloseable {
         }
         byte[] payload = state.toPayload(payloadMetadata(epoch));
         try {
-            CheckpointManifest m = checkpoints.publish(new CheckpointPublisher.EpochResult(settings.get(), true, epoch, state.step(),
-                    state.parameterInfos(), List.of(), figures, null, round, null, null), payload);
+            CheckpointManifest m = checkpoints.publish(
+                    new CheckpointPublisher.EpochResult(
+                            settings.get(),
+                            true,
+                            epoch,
+                            state.step(),
+                            state.parameterInfos(),
+                            List.of(),
+                            figures,
+                            null,
+                            round,
+                            null,
+                            null),
+                    payload);
             return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();
         } catch (RebalancedException | RuntimeException e) {
             log.warn("the snapshot at step {} could not be published: {}", state.step(), e.toString());

@@ -56,7 +56,8 @@ final class EpochMeter {
 
     /** The sums a sync contribution carries. */
     RoundSums sums(long records, long rejected, long recordsChecksum) {
-        return new RoundSums(samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, recordsChecksum, 0, 0);
+        return new RoundSums(
+                samples, steps, correct, dataLossSum, l1Sum, l2Sum, l2spSum, records, rejected, recordsChecksum, 0, 0);
     }
 
     Map<String, Double> metrics(ModelSpec model, long records, long rejected) {

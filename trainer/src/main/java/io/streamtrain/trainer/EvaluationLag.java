@@ -37,13 +37,17 @@ final class EvaluationLag {
     /** The log line of a node that begins to wait. */
     String waiting() {
         int evaluated = lastEvaluated.getAsInt();
-        return "waiting for the evaluator before epoch " + (syncLog.lastClosed().epoch() + 1) + ": " + ahead() + " of the run's"
-                + " checkpoints are not evaluated yet (" + (evaluated == 0 ? "none is yet" : "the last evaluated is epoch " + evaluated)
-                + "), more than evaluation.maxLag " + evaluation.maxLag() + "; the node goes on when the evaluator catches up";
+        return "waiting for the evaluator before epoch " + (syncLog.lastClosed().epoch() + 1) + ": " + ahead()
+                + " of the run's"
+                + " checkpoints are not evaluated yet ("
+                + (evaluated == 0 ? "none is yet" : "the last evaluated is epoch " + evaluated)
+                + "), more than evaluation.maxLag " + evaluation.maxLag()
+                + "; the node goes on when the evaluator catches up";
     }
 
     /** The log line of a node that goes on. */
     String caughtUp() {
-        return "the evaluator has evaluated epoch " + lastEvaluated.getAsInt() + ": training epoch " + (syncLog.lastClosed().epoch() + 1);
+        return "the evaluator has evaluated epoch " + lastEvaluated.getAsInt() + ": training epoch "
+                + (syncLog.lastClosed().epoch() + 1);
     }
 }

@@ -54,7 +54,10 @@ final class Joining {
         this.syncLog = syncLog;
         this.sync = sync;
         this.reset = reset;
-        this.partitions = reset.assignment().stream().map(TopicPartition::partition).sorted().toList();
+        this.partitions = reset.assignment().stream()
+                .map(TopicPartition::partition)
+                .sorted()
+                .toList();
         this.deadline = System.nanoTime() + options.brokerWait().toNanos();
     }
 
@@ -62,7 +65,12 @@ final class Joining {
      * Writes the join: the partitions and the epoch plan (the last closed round's, or for a run's
      * first join the train topic's end offsets now).
      */
-    static Joining announce(RunSpec spec, TrainerOptions options, SyncLog syncLog, SyncChannel sync, BatchFeed.Reset reset,
+    static Joining announce(
+            RunSpec spec,
+            TrainerOptions options,
+            SyncLog syncLog,
+            SyncChannel sync,
+            BatchFeed.Reset reset,
             Supplier<EpochPlan> planSnapshot) {
         Joining j = new Joining(spec, options, syncLog, sync, reset);
         EpochPlan plan = syncLog.lastClosed().plan();
@@ -97,8 +105,9 @@ final class Joining {
             }
         }
         if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("this node's own record on " + Topics.sync(spec.run()) + " did not come back within "
-                    + options.brokerWait().toSeconds() + " s; a restart resumes from the last closed round");
+            throw new IllegalStateException(
+                    "this node's own record on " + Topics.sync(spec.run()) + " did not come back within "
+                            + options.brokerWait().toSeconds() + " s; a restart resumes from the last closed round");
         }
         return Step.PENDING;
     }
@@ -106,13 +115,18 @@ final class Joining {
     private Step joined() {
         if (syncLog.nameTaken(id)) {
             // the later of the two joins leaves, and the run goes on with the other
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "another live trainer of run " + spec.run()
-                    + " joined group generation " + generation() + " as node " + options.nodeId() + ": give every trainer its own"
-                    + " --node-id (default $STREAMTRAIN_NODE_ID, else $HOSTNAME)");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "another live trainer of run " + spec.run()
+                            + " joined group generation " + generation() + " as node " + options.nodeId()
+                            + ": give every trainer its own"
+                            + " --node-id (default $STREAMTRAIN_NODE_ID, else $HOSTNAME)");
         }
         resume = syncLog.resume(generation());
         if (resume == null) {
-            log.info("group generation {} was superseded before this node started in it; waiting for the next assignment", generation());
+            log.info(
+                    "group generation {} was superseded before this node started in it; waiting for the next assignment",
+                    generation());
             return Step.SUPERSEDED;
         }
         return resume.round().round() == 0 && !enoughMembers() ? Step.AWAITING_MEMBERS : Step.READY;
@@ -128,7 +142,9 @@ final class Joining {
         }
         if (System.nanoTime() - membersLoggedAt > TimeUnit.SECONDS.toNanos(10)) {
             membersLoggedAt = System.nanoTime();
-            log.info("waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}", spec.sync().minNodes(),
+            log.info(
+                    "waiting for {} trainer nodes before the run's first round (sync.minNodes); joined: {}",
+                    spec.sync().minNodes(),
                     io.streamtrain.core.logging.Logs.escape(String.valueOf(syncLog.members(generation()))));
         }
         sync.poll(Duration.ofMillis(100));

@@ -1,5 +1,7 @@
 package io.streamtrain.trainer;
 
+import static io.streamtrain.core.logging.Logs.escape;
+
 import ai.djl.engine.Engine;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.kafka.StartupException;
@@ -17,8 +19,6 @@ import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import static io.streamtrain.core.logging.Logs.escape;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,8 +66,18 @@ final class NodeLoop {
     /** JOINING and AWAITING_MEMBERS: the assignment being joined. */
     private Joining joining;
 
-    NodeLoop(RunSpec spec, TrainerOptions options, Engine engine, ModelState state, SyncLog syncLog, Commands commands,
-            Queue<ControlMessage> inbox, StopSignal stop, NodePorts ports, ControlChannel control, List<TrainingListener> listeners,
+    NodeLoop(
+            RunSpec spec,
+            TrainerOptions options,
+            Engine engine,
+            ModelState state,
+            SyncLog syncLog,
+            Commands commands,
+            Queue<ControlMessage> inbox,
+            StopSignal stop,
+            NodePorts ports,
+            ControlChannel control,
+            List<TrainingListener> listeners,
             Health health) {
         this.spec = spec;
         this.options = options;
@@ -85,7 +95,17 @@ final class NodeLoop {
         this.lag = new EvaluationLag(spec.evaluation(), syncLog, control::lastEvaluatedEpoch);
         this.effects = new ControlEffects(commands, inbox, control, feed, ports.checkpoints(), listeners);
         this.steps = new StepDriver(engine, state, commands, feed, effects, meter, listeners);
-        this.rounds = new RoundCycle(spec, options, state, syncLog, ports, published, effects, meter, commands::paused, listeners,
+        this.rounds = new RoundCycle(
+                spec,
+                options,
+                state,
+                syncLog,
+                ports,
+                published,
+                effects,
+                meter,
+                commands::paused,
+                listeners,
                 this::transition);
     }
 
@@ -184,10 +204,13 @@ final class NodeLoop {
             throw e;
         }
         if (feed.failure() != null) {
-            throw new IllegalStateException("the batch feed failed: " + feed.failure().getMessage(), feed.failure());
+            throw new IllegalStateException(
+                    "the batch feed failed: " + feed.failure().getMessage(), feed.failure());
         }
         if (control.failure() != null) {
-            throw new IllegalStateException("the control feed failed (a STOP would go unseen): " + control.failure().getMessage(),
+            throw new IllegalStateException(
+                    "the control feed failed (a STOP would go unseen): "
+                            + control.failure().getMessage(),
                     control.failure());
         }
     }
@@ -202,7 +225,7 @@ final class NodeLoop {
 
     private void joinStep(Joining.Step step) {
         switch (step) {
-            case PENDING -> { }
+            case PENDING -> {}
             case SUPERSEDED -> transition(NodeState.AWAITING_ASSIGNMENT);
             case AWAITING_MEMBERS -> {
                 if (nodeState != NodeState.AWAITING_MEMBERS) {
@@ -226,8 +249,14 @@ final class NodeLoop {
         rounds.restart(view, partitions, at);
         emit(l -> l.onAssignment(partitions));
         emit(l -> l.onRollback(at.epoch() + 1, at.step()));
-        log.info("group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})", view.group().generationId(),
-                partitions, at.round(), at.epochEnd() ? at.epoch() : at.epoch() + 1, at.epochEnd() ? "done" : "in progress", at.step());
+        log.info(
+                "group generation {}: partitions {}; continuing from round {} (epoch {} {}, step {})",
+                view.group().generationId(),
+                partitions,
+                at.round(),
+                at.epochEnd() ? at.epoch() : at.epoch() + 1,
+                at.epochEnd() ? "done" : "in progress",
+                at.step());
         boolean settled = rounds.takeOver(resume.lastEpochEnd());
         if (RunChecks.finished(spec, at)) {
             if (settled) {
@@ -314,14 +343,24 @@ final class NodeLoop {
         ControlMessage.Stop command = stop.command();
         RoundState last = syncLog.lastClosed();
         if (command != null) {
-            log.info("stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}", escape(command.source()),
-                    escape(command.reason()), state.step(), last.round(), last.epoch(), command.best() == null ? ""
-                            : "; the run's best checkpoint is " + escape(command.best().checkpointId()) + " (epoch " + command.best().epoch()
-                            + ")");
+            log.info(
+                    "stopped by {} ({}) at step {}; round {} (epoch {}) is the last the nodes agreed on{}",
+                    escape(command.source()),
+                    escape(command.reason()),
+                    state.step(),
+                    last.round(),
+                    last.epoch(),
+                    command.best() == null
+                            ? ""
+                            : "; the run's best checkpoint is "
+                                    + escape(command.best().checkpointId()) + " (epoch "
+                                    + command.best().epoch() + ")");
             emit(l -> l.onCommand("stop", true));
             control.acknowledge(command.id(), state.step(), ControlMessage.Ack.APPLIED);
         } else {
-            log.info("stop requested: leaving at a step boundary; round {} (epoch {}) is the last the nodes agreed on", last.round(),
+            log.info(
+                    "stop requested: leaving at a step boundary; round {} (epoch {}) is the last the nodes agreed on",
+                    last.round(),
                     last.epoch());
             return TrainerNode.Outcome.INTERRUPTED;
         }

@@ -45,8 +45,14 @@ final class NodePorts implements AutoCloseable {
      * @param planSnapshot the train topic's end offsets now: the plan of a run's first epoch
      * @param alsoClose closed last (meters bound to the clients)
      */
-    NodePorts(BatchFeed feed, Thread feedThread, SyncChannel sync, Checkpoints checkpoints, DeadLetterWriter deadLetters,
-            Supplier<EpochPlan> planSnapshot, List<AutoCloseable> alsoClose) {
+    NodePorts(
+            BatchFeed feed,
+            Thread feedThread,
+            SyncChannel sync,
+            Checkpoints checkpoints,
+            DeadLetterWriter deadLetters,
+            Supplier<EpochPlan> planSnapshot,
+            List<AutoCloseable> alsoClose) {
         this.feed = feed;
         this.feedThread = feedThread;
         this.sync = sync;
@@ -61,19 +67,34 @@ final class NodePorts implements AutoCloseable {
      * @param trainMaxMessageBytes the largest record of the train topic (a dead letter carries one)
      * @param checkpoints the node's checkpoint channel, which outlives this session (not closed here)
      */
-    static NodePorts open(KafkaSettings kafka, RunSpec spec, TrainerOptions options, SyncLog syncLog, long syncFrom,
-            int trainMaxMessageBytes, Checkpoints checkpoints, MeterRegistry registry) {
+    static NodePorts open(
+            KafkaSettings kafka,
+            RunSpec spec,
+            TrainerOptions options,
+            SyncLog syncLog,
+            long syncFrom,
+            int trainMaxMessageBytes,
+            Checkpoints checkpoints,
+            MeterRegistry registry) {
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            KafkaProducer<byte[], byte[]> dlqProducer = new KafkaProducer<>(kafka.deadLetterProducer(trainMaxMessageBytes));
-            DeadLetterWriter deadLetters = new DeadLetterWriter(dlqProducer, spec.run(), options.nodeId(), options.brokerWait());
+            KafkaProducer<byte[], byte[]> dlqProducer =
+                    new KafkaProducer<>(kafka.deadLetterProducer(trainMaxMessageBytes));
+            DeadLetterWriter deadLetters =
+                    new DeadLetterWriter(dlqProducer, spec.run(), options.nodeId(), options.brokerWait());
             opened.add(deadLetters);
             AutoCloseable dlqMeters = KafkaMeters.bind(registry, dlqProducer);
             opened.add(dlqMeters);
-            SyncChannel sync = new SyncChannel(kafka, Topics.sync(spec.run()), spec.checkpoints().chunkBytes(), syncLog, syncFrom,
+            SyncChannel sync = new SyncChannel(
+                    kafka,
+                    Topics.sync(spec.run()),
+                    spec.checkpoints().chunkBytes(),
+                    syncLog,
+                    syncFrom,
                     options.brokerWait());
             opened.add(sync);
-            KafkaConsumer<byte[], ByteBuffer> trainConsumer = new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
+            KafkaConsumer<byte[], ByteBuffer> trainConsumer =
+                    new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
             BatchFeed feed = new BatchFeed(trainConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
             opened.add(trainConsumer);
             List<AutoCloseable> meters = List.of(KafkaMeters.bind(registry, trainConsumer), dlqMeters);
@@ -82,7 +103,8 @@ final class NodePorts implements AutoCloseable {
             feedThread.start();
             Supplier<EpochPlan> plan = () -> {
                 try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.reader())) {
-                    EpochPlan p = EpochPlan.start(c, spec.data().train(), spec.data().windowRecords());
+                    EpochPlan p =
+                            EpochPlan.start(c, spec.data().train(), spec.data().windowRecords());
                     log.info("epoch plan: {}", p.describe());
                     return p;
                 }

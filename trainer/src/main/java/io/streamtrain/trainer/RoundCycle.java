@@ -50,13 +50,16 @@ final class RoundCycle {
     private final Consumer<NodeState> moveTo;
     /** What this node hands in, how it takes a round back, and its overlap (sync.mode, sync.overlapSteps). */
     private final RoundShares shares;
+
     private final List<FeedItem.Rejected> deadLetters = new ArrayList<>();
 
     /** The assignment being trained, or null before the first (or after a superseded) one. */
     private BatchFeed.Reset view;
+
     private List<Integer> partitions = List.of();
     /** The round this node contributes to next. */
     private long round;
+
     private long epochStarted = System.nanoTime();
     /** How long this node's last round took to close after it handed in its contribution: reported with the next. */
     private double lastRoundWaitSeconds;
@@ -70,8 +73,17 @@ final class RoundCycle {
      * @param paused whether the run is paused now: a paused wait is no straggler's
      * @param moveTo moves the node's loop to the state given
      */
-    RoundCycle(RunSpec spec, TrainerOptions options, ModelState state, SyncLog syncLog, NodePorts ports, EpochCheckpoints published,
-            ControlEffects effects, EpochMeter meter, BooleanSupplier paused, List<TrainingListener> listeners,
+    RoundCycle(
+            RunSpec spec,
+            TrainerOptions options,
+            ModelState state,
+            SyncLog syncLog,
+            NodePorts ports,
+            EpochCheckpoints published,
+            ControlEffects effects,
+            EpochMeter meter,
+            BooleanSupplier paused,
+            List<TrainingListener> listeners,
             Consumer<NodeState> moveTo) {
         this.spec = spec;
         this.options = options;
@@ -166,9 +178,19 @@ final class RoundCycle {
         deadLetterWriter.write(deadLetters);
         deadLetters.forEach(r -> emit(l -> l.onDeadLetter(r.reason())));
         deadLetters.clear();
-        byte[] payload = shares.handIn(end.last(), meter.samples(), alone(), syncLog.lastClosed().state(), round,
+        byte[] payload = shares.handIn(
+                end.last(),
+                meter.samples(),
+                alone(),
+                syncLog.lastClosed().state(),
+                round,
                 partitions.stream().mapToInt(Integer::intValue).min().orElse(-1));
-        contribute(end, end.records(), meter.steps(), end.ranges(), meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
+        contribute(
+                end,
+                end.records(),
+                meter.steps(),
+                end.ranges(),
+                meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
                 payload);
         if (shares.overlapping()) {
             meter.reset(); // the steps it trains on belong to the next round
@@ -179,13 +201,23 @@ final class RoundCycle {
 
     /** Whether this node holds every partition of the topic. */
     private boolean alone() {
-        return syncLog.lastClosed().plan() != null && partitions.size() == syncLog.lastClosed().plan().ranges().size();
+        return syncLog.lastClosed().plan() != null
+                && partitions.size() == syncLog.lastClosed().plan().ranges().size();
     }
 
-    private void contribute(FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
+    private void contribute(
+            FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
         payload = effects.withRollback(payload, ownsPartitionZero(), state.step(), round);
-        SyncMessage.Contribution c = new SyncMessage.Contribution(Messages.newId(), view.group().generationId(), options.nodeId(),
-                round, end.epoch(), steps, ranges, sums.withSync(0, lastRoundWaitSeconds), null);
+        SyncMessage.Contribution c = new SyncMessage.Contribution(
+                Messages.newId(),
+                view.group().generationId(),
+                options.nodeId(),
+                round,
+                end.epoch(),
+                steps,
+                ranges,
+                sums.withSync(0, lastRoundWaitSeconds),
+                null);
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;
@@ -193,7 +225,10 @@ final class RoundCycle {
 
     /** Waits for the round handed in, from now: the clock of a round wait counts only the time this node does nothing else. */
     void awaitNow() {
-        roundWait = new RoundWait(System.nanoTime(), Duration.ofSeconds(spec.sync().timeoutSeconds()), options.brokerWait(),
+        roundWait = new RoundWait(
+                System.nanoTime(),
+                Duration.ofSeconds(spec.sync().timeoutSeconds()),
+                options.brokerWait(),
                 !spec.data().continuous());
         moveTo.accept(NodeState.AWAITING_ROUND);
     }
@@ -210,14 +245,23 @@ final class RoundCycle {
             return closed();
         }
         switch (roundWait.after(System.nanoTime(), paused.getAsBoolean())) {
-            case GIVE_UP -> throw new IllegalStateException("round " + round + " did not close within " + roundWait.giveUpSeconds()
-                    + " s; still missing partitions (partition=node) " + escape(String.valueOf(syncLog.missing())) + ". A restart resumes from the last closed round");
-            case STRAGGLER -> log.warn("round {} has waited {} s for partitions (partition=node) {}: {}. A node that died leaves"
-                    + " the group within its session timeout, one whose training hangs within sync.timeoutSeconds; its partitions then go"
-                    + " to the others", round, roundWait.waitedNanos(System.nanoTime()) / 1_000_000_000L, escape(String.valueOf(syncLog.missing())),
-                    spec.data().continuous() ? "their node waits for records to be produced on them (its log says `window N waits for"
-                            + " data`), or is a straggler" : "a straggler");
-            case WAIT -> { }
+            case GIVE_UP ->
+                throw new IllegalStateException("round " + round + " did not close within " + roundWait.giveUpSeconds()
+                        + " s; still missing partitions (partition=node) " + escape(String.valueOf(syncLog.missing()))
+                        + ". A restart resumes from the last closed round");
+            case STRAGGLER ->
+                log.warn(
+                        "round {} has waited {} s for partitions (partition=node) {}: {}. A node that died leaves"
+                                + " the group within its session timeout, one whose training hangs within sync.timeoutSeconds; its partitions then go"
+                                + " to the others",
+                        round,
+                        roundWait.waitedNanos(System.nanoTime()) / 1_000_000_000L,
+                        escape(String.valueOf(syncLog.missing())),
+                        spec.data().continuous()
+                                ? "their node waits for records to be produced on them (its log says `window N waits for"
+                                        + " data`), or is a straggler"
+                                : "a straggler");
+            case WAIT -> {}
         }
         return false;
     }
@@ -245,10 +289,12 @@ final class RoundCycle {
         } else if (!handedIn.last() || closed.epochEnd()) {
             moveTo.accept(NodeState.TRAINING);
         } else {
-            // this node's partitions are at the end of the epoch: it takes part in the epoch's remaining rounds with nothing
+            // this node's partitions are at the end of the epoch: it takes part in the epoch's remaining rounds with
+            // nothing
             // (a streaming node with its optimizer slots: the epoch's last round combines every node's)
             List<OffsetRange> nothing = handedIn.ranges().stream()
-                    .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to())).toList();
+                    .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to()))
+                    .toList();
             contribute(handedIn, 0, 0, nothing, RoundSums.ZERO, shares.nothing(alone()));
             awaitNow();
         }
@@ -258,7 +304,8 @@ final class RoundCycle {
     /** Continues from a closed round's state. @return true when it completed the run */
     private boolean afterClose(RoundState closed) {
         if (!shares.overlapping()) {
-            meter.reset(); // (an overlapping node's meter holds the steps it trained since handing in: they are the next round's)
+            meter.reset(); // (an overlapping node's meter holds the steps it trained since handing in: they are the
+            // next round's)
         }
         shares.apply(closed, alone());
         round = closed.round() + 1;
@@ -268,7 +315,8 @@ final class RoundCycle {
         RunChecks.requireSomethingTrained(spec, closed, deadLetterWriter.topic());
         boolean last = RunChecks.finished(spec, closed);
         if (ownsPartitionZero() && !last) {
-            // the next epoch trains while this one's checkpoint commits; should the group move on meanwhile, the rollback
+            // the next epoch trains while this one's checkpoint commits; should the group move on meanwhile, the
+            // rollback
             // that follows publishes it (as below)
             published.publishInBackground(closed, view.group(), epochStarted);
             epochStarted = System.nanoTime();

@@ -35,6 +35,7 @@ final class RoundShares {
     private final ModelState state;
     /** The parameters as they were when the node handed in, while it overlaps; else null. */
     private Map<String, float[]> atHandIn;
+
     private int stepsSinceHandIn;
 
     RoundShares(RunSpec spec, ModelState state) {
@@ -51,7 +52,8 @@ final class RoundShares {
      * @param base the state the round started from
      * @param firstPartition the lowest partition the node holds (its place in the round)
      */
-    byte[] handIn(boolean last, long samples, boolean alone, SafeTensors.Document base, long round, int firstPartition) {
+    byte[] handIn(
+            boolean last, long samples, boolean alone, SafeTensors.Document base, long round, int firstPartition) {
         if (!sync.streaming()) {
             return samples > 0 ? state.toPayload(Map.of()) : null;
         }
@@ -63,12 +65,18 @@ final class RoundShares {
         if (samples > 0) {
             local.forEach((name, values) -> {
                 Tensor b = base.tensor(name);
-                tensors.addAll(OuterGradients.encode(name, b.shape(), b.toFloats(), values, sync.encoding(),
+                tensors.addAll(OuterGradients.encode(
+                        name,
+                        b.shape(),
+                        b.toFloats(),
+                        values,
+                        sync.encoding(),
                         OuterGradients.seed(seed, round, firstPartition, name)));
             });
         }
         if (!last && sync.overlapSteps() > 0) {
-            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and membership)
+            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and
+            // membership)
             atHandIn = local;
             stepsSinceHandIn = 0;
         }

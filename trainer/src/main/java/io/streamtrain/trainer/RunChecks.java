@@ -21,26 +21,41 @@ final class RunChecks {
     static boolean requireSameModel(RunSpec spec, CheckpointManifest m) {
         RunSpec previous = m.runSpec();
         if (!previous.data().train().equals(spec.data().train())) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained on topic "
-                    + previous.data().train() + ", this spec names " + spec.data().train()
-                    + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run() + " was trained on topic "
+                            + previous.data().train() + ", this spec names "
+                            + spec.data().train()
+                            + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
         }
-        if (previous.data().windowRecords() != spec.data().windowRecords() && previous.data().continuous() && spec.data().continuous()) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " cuts its windows at "
-                    + previous.data().windowRecords() + " records, this spec says " + spec.data().windowRecords() + " (data.window.records)."
-                    + " Every node derives where each window ends from it, so it cannot change within a run: use a new run id (init.from: run:"
-                    + spec.run() + "@promoted starts it from this run's promoted model)");
+        if (previous.data().windowRecords() != spec.data().windowRecords()
+                && previous.data().continuous()
+                && spec.data().continuous()) {
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run() + " cuts its windows at "
+                            + previous.data().windowRecords() + " records, this spec says "
+                            + spec.data().windowRecords() + " (data.window.records)."
+                            + " Every node derives where each window ends from it, so it cannot change within a run: use a new run id (init.from: run:"
+                            + spec.run() + "@promoted starts it from this run's promoted model)");
         }
         if (previous.data().continuous() != spec.data().continuous()) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run() + " was trained with data.mode "
-                    + previous.data().mode() + ", this spec says " + spec.data().mode() + ". A run's epochs are either passes over a"
-                    + " bounded topic or windows of a live one: use a new run id (init.from: run:" + spec.run() + " starts it from"
-                    + " this run's weights)");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run() + " was trained with data.mode "
+                            + previous.data().mode() + ", this spec says "
+                            + spec.data().mode() + ". A run's epochs are either passes over a"
+                            + " bounded topic or windows of a live one: use a new run id (init.from: run:" + spec.run()
+                            + " starts it from"
+                            + " this run's weights)");
         }
         if (!previous.model().equals(spec.model())) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + spec.run()
-                    + " already has checkpoints of a different model (" + previous.model() + "; this spec has " + spec.model()
-                    + "). Use a new run id, or the old model spec");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run()
+                            + " already has checkpoints of a different model (" + previous.model() + "; this spec has "
+                            + spec.model()
+                            + "). Use a new run id, or the old model spec");
         }
         return !previous.equals(spec);
     }
@@ -56,12 +71,14 @@ final class RunChecks {
         } catch (RuntimeException e) {
             return "its spec does not parse (" + e.getMessage() + ")";
         }
-        String changed = io.streamtrain.core.spec.RunContract.of(registered).changedBy(io.streamtrain.core.spec.RunContract.of(spec));
+        String changed = io.streamtrain.core.spec.RunContract.of(registered)
+                .changedBy(io.streamtrain.core.spec.RunContract.of(spec));
         if (changed != null) {
             return "its spec changes the run's registered contract: " + changed;
         }
         if (!registered.data().train().equals(spec.data().train())) {
-            return "its spec names train topic " + spec.data().train() + ", the registered spec " + registered.data().train();
+            return "its spec names train topic " + spec.data().train() + ", the registered spec "
+                    + registered.data().train();
         }
         return null;
     }
@@ -70,10 +87,14 @@ final class RunChecks {
     static void requireSomethingTrained(RunSpec spec, RoundState closed, String dlqTopic) {
         RoundSums s = closed.epochSums();
         if (closed.epoch() == 1 && s.samples() == 0 && s.rejected() > 0) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "every one of the " + s.rejected()
-                    + " records of epoch 1 was rejected (the reasons are in " + dlqTopic + "). Does the spec's model ("
-                    + spec.model().type() + ", inputs " + spec.model().inputs() + ", classes " + spec.model().classes()
-                    + ") match the data?");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "every one of the " + s.rejected()
+                            + " records of epoch 1 was rejected (the reasons are in " + dlqTopic
+                            + "). Does the spec's model ("
+                            + spec.model().type() + ", inputs " + spec.model().inputs() + ", classes "
+                            + spec.model().classes()
+                            + ") match the data?");
         }
     }
 
@@ -82,7 +103,8 @@ final class RunChecks {
      * window of a continuous run), unless some node's round already covered it.
      */
     static boolean deadLetterDue(FeedItem.Rejected r, SyncLog syncLog, RunSpec spec) {
-        return (r.epoch() == 1 || spec.data().continuous()) && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
+        return (r.epoch() == 1 || spec.data().continuous())
+                && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
     }
 
     /** The run is done when a closed round ends its last epoch. */

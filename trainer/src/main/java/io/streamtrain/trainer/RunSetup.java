@@ -26,7 +26,8 @@ final class RunSetup {
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
             Preflight.requireTopics(admin, List.of(spec.data().train()), "data.train of run " + run);
-            int trainMaxMessageBytes = RunTopics.maxMessageBytes(admin, spec.data().train());
+            int trainMaxMessageBytes =
+                    RunTopics.maxMessageBytes(admin, spec.data().train());
             List<org.apache.kafka.clients.admin.NewTopic> topics = new java.util.ArrayList<>(List.of(
                     RunTopics.checkpoints(Topics.checkpoints(run), chunkBytes),
                     RunTopics.control(Topics.control(run)),
@@ -45,7 +46,11 @@ final class RunSetup {
                 requireRoomFor(admin, Topics.sync(run), chunkBytes, "checkpoints.chunkBytes");
             }
             if (existed.contains(Topics.deadLetters(run))) {
-                requireRoomFor(admin, Topics.deadLetters(run), trainMaxMessageBytes, "the largest record of " + spec.data().train());
+                requireRoomFor(
+                        admin,
+                        Topics.deadLetters(run),
+                        trainMaxMessageBytes,
+                        "the largest record of " + spec.data().train());
             }
             requireWritableStore(spec);
             return trainMaxMessageBytes;
@@ -60,9 +65,13 @@ final class RunSetup {
         try {
             PayloadStore.forUri(spec.checkpoints().store()).requireWritable(spec.run());
         } catch (IOException | SecurityException e) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "cannot write checkpoint payloads to "
-                    + spec.checkpoints().store() + " (" + e + "): make it writable by the user this node runs as,"
-                    + " or keep checkpoints on Kafka (checkpoints.store unset)", e);
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "cannot write checkpoint payloads to "
+                            + spec.checkpoints().store() + " (" + e
+                            + "): make it writable by the user this node runs as,"
+                            + " or keep checkpoints on Kafka (checkpoints.store unset)",
+                    e);
         }
     }
 
@@ -70,9 +79,13 @@ final class RunSetup {
     private static void requireRoomFor(Admin admin, String topic, int valueBytes, String what) {
         int max = RunTopics.maxMessageBytes(admin, topic);
         if (max < valueBytes + RunTopics.RECORD_OVERHEAD_BYTES) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " accepts records of up to " + max
-                    + " bytes (max.message.bytes), but " + what + " needs " + (valueBytes + RunTopics.RECORD_OVERHEAD_BYTES)
-                    + ". Raise the topic's max.message.bytes" + (what.startsWith("checkpoints") ? " or lower " + what : ""));
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "topic " + topic + " accepts records of up to " + max
+                            + " bytes (max.message.bytes), but " + what + " needs "
+                            + (valueBytes + RunTopics.RECORD_OVERHEAD_BYTES)
+                            + ". Raise the topic's max.message.bytes"
+                            + (what.startsWith("checkpoints") ? " or lower " + what : ""));
         }
     }
 }

@@ -32,7 +32,13 @@ final class StepDriver {
     /** Since the last step (or round, or rollback, or pause): the time the next step waited for data. */
     private long idleSince = System.nanoTime();
 
-    StepDriver(Engine engine, ModelState state, Commands commands, BatchFeed feed, ControlEffects effects, EpochMeter meter,
+    StepDriver(
+            Engine engine,
+            ModelState state,
+            Commands commands,
+            BatchFeed feed,
+            ControlEffects effects,
+            EpochMeter meter,
             List<TrainingListener> listeners) {
         this.engine = engine;
         this.state = state;

@@ -23,8 +23,16 @@ import picocli.CommandLine.Option;
  * finished or stopped (SIGTERM included), 2 bad configuration (do not retry), 1 anything
  * else (retry).
  */
-@Command(footer = {"", "Examples:", "  streamtrain train --spec run.yaml --bootstrap-servers kafka:9092 --node-id trainer-0", "  STREAMTRAIN_KAFKA_SECURITY_PROTOCOL=SSL streamtrain train --spec run.yaml --metrics-port 9400"},
-        name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        footer = {
+            "",
+            "Examples:",
+            "  streamtrain train --spec run.yaml --bootstrap-servers kafka:9092 --node-id trainer-0",
+            "  STREAMTRAIN_KAFKA_SECURITY_PROTOCOL=SSL streamtrain train --spec run.yaml --metrics-port 9400"
+        },
+        name = "train",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "Run a trainer node of a run.",
             "",
@@ -34,7 +42,8 @@ import picocli.CommandLine.Option;
                     + "at the end of every epoch. Resumes from the run's latest checkpoint and the sync rounds after it. "
                     + "SIGTERM stops it at a step boundary.",
             "",
-            "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."})
+            "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."
+        })
 public final class TrainerCommand implements Callable<Integer> {
     /** The exit code of a trainer that left before its run was done (128 + SIGTERM's 15, what a shell reports for it). */
     public static final int INTERRUPTED_EXIT = 143;
@@ -42,33 +51,52 @@ public final class TrainerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(TrainerCommand.class);
     /** SIGTERM: finish the step and close clients within this much of Kubernetes' default 30 s grace. */
     private static final Duration GRACE = Duration.ofSeconds(25);
+
     private static final long MIN_PREFETCH_BYTES = 1 << 20;
 
     @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML).")
     Path spec;
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+    @Option(
+            names = "--bootstrap-servers",
+            paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
 
-    @Option(names = "--node-id", paramLabel = "NAME", defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-node-0}}",
-            description = "This node's name; unique among the live trainers of the run (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--node-id",
+            paramLabel = "NAME",
+            defaultValue = "${env:STREAMTRAIN_NODE_ID:-${env:HOSTNAME:-node-0}}",
+            description =
+                    "This node's name; unique among the live trainers of the run (default: $STREAMTRAIN_NODE_ID, else $HOSTNAME, else ${DEFAULT-VALUE}).")
     String nodeId;
 
-    @Option(names = "--prefetch-bytes", paramLabel = "BYTES", defaultValue = "" + TrainerOptions.DEFAULT_PREFETCH_BYTES,
+    @Option(
+            names = "--prefetch-bytes",
+            paramLabel = "BYTES",
+            defaultValue = "" + TrainerOptions.DEFAULT_PREFETCH_BYTES,
             description = "Most decoded batch data held ahead of the training step (default: ${DEFAULT-VALUE}).")
     long prefetchBytes;
 
-    @Option(names = "--log-every", paramLabel = "STEPS", defaultValue = "100",
+    @Option(
+            names = "--log-every",
+            paramLabel = "STEPS",
+            defaultValue = "100",
             description = "A progress line every this many steps; 0 for epoch lines only (default: ${DEFAULT-VALUE}).")
     int logEvery;
 
-    @Option(names = "--broker-wait", paramLabel = "SECONDS", defaultValue = "300",
+    @Option(
+            names = "--broker-wait",
+            paramLabel = "SECONDS",
+            defaultValue = "300",
             description = "How long Kafka may be unreachable mid-run (no records, or a checkpoint that cannot be"
                     + " committed) before the node exits 1 to be restarted (default: ${DEFAULT-VALUE}).")
     long brokerWaitSeconds;
 
-    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
+    @Option(
+            names = "--metrics-port",
+            paramLabel = "PORT",
+            defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
             description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
                     + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
     int metricsPort;
@@ -92,16 +120,21 @@ public final class TrainerCommand implements Callable<Integer> {
         }
         KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
         if (!kafka.signing().checking()) {
-            log.warn("{} is not set: control commands and manifests are not checked for signatures, so anyone with Write on the run's "
-                    + "control topic can stop, pause or retune it (docs/operations.md, \"Signed messages\")",
+            log.warn(
+                    "{} is not set: control commands and manifests are not checked for signatures, so anyone with Write on the run's "
+                            + "control topic can stop, pause or retune it (docs/operations.md, \"Signed messages\")",
                     io.streamtrain.core.signing.Signing.TRUSTED_ENV);
         }
-        TrainerOptions options = TrainerOptions.defaults(nodeId).withPrefetchBytes(prefetchBytes).withLogEverySteps(logEvery)
+        TrainerOptions options = TrainerOptions.defaults(nodeId)
+                .withPrefetchBytes(prefetchBytes)
+                .withLogEverySteps(logEvery)
                 .withBrokerWait(Duration.ofSeconds(brokerWaitSeconds));
-        Health health = new Health(Duration.ofSeconds(Math.max(120, 2 * runSpec.sync().timeoutSeconds())));
+        Health health =
+                new Health(Duration.ofSeconds(Math.max(120, 2 * runSpec.sync().timeoutSeconds())));
         MetricsServer metrics;
         try {
-            metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
+            metrics = MetricsServer.start(
+                    metricsPort, health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
         } catch (java.io.UncheckedIOException e) {
             System.err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
@@ -133,7 +166,8 @@ public final class TrainerCommand implements Callable<Integer> {
                 return refused.exitCode();
             }
             log.error("trainer {} failed: {}", nodeId, e.toString(), e);
-            System.err.println("streamtrain: trainer failed: " + e.getMessage() + " (retryable; the run resumes from its last checkpoint)");
+            System.err.println("streamtrain: trainer failed: " + e.getMessage()
+                    + " (retryable; the run resumes from its last checkpoint)");
             return StartupException.RETRYABLE;
         } finally {
             try {
@@ -163,8 +197,10 @@ public final class TrainerCommand implements Callable<Integer> {
             done = false;
         }
         int exit = done ? node.outcome().map(TrainerCommand::exitCode).orElse(1) : 1;
-        System.err.println("streamtrain: " + (done ? "stopped on signal" + (exit == 0 ? " (the run is done)" : "; a restart resumes the run")
-                : "did not stop within " + GRACE.toSeconds() + " s"));
+        System.err.println("streamtrain: "
+                + (done
+                        ? "stopped on signal" + (exit == 0 ? " (the run is done)" : "; a restart resumes the run")
+                        : "did not stop within " + GRACE.toSeconds() + " s"));
         // halt: the hook owns the exit code, whatever the main thread returns meanwhile
         Runtime.getRuntime().halt(exit);
     }

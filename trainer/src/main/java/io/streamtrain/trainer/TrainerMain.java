@@ -8,7 +8,8 @@ public final class TrainerMain {
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new TrainerCommand())
-                .setExecutionExceptionHandler((e, cmd, parsed) -> io.streamtrain.core.kafka.StartupException.report(e, cmd.getErr()))
+                .setExecutionExceptionHandler(
+                        (e, cmd, parsed) -> io.streamtrain.core.kafka.StartupException.report(e, cmd.getErr()))
                 .execute(args));
     }
 }

@@ -1,5 +1,7 @@
 package io.streamtrain.trainer;
 
+import static io.streamtrain.core.logging.Logs.escape;
+
 import ai.djl.engine.Engine;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -11,7 +13,6 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
-import static io.streamtrain.core.logging.Logs.escape;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.spec.RunSpec;
@@ -75,6 +76,7 @@ public final class TrainerNode implements AutoCloseable {
     private final StopSignal stop = new StopSignal();
     /** Commands read by the control feed's thread, applied by the training thread at its next tick. */
     private final ConcurrentLinkedQueue<ControlMessage> inbox = new ConcurrentLinkedQueue<>();
+
     private final Commands commands;
     private final MeterRegistry registry;
     private final Health health;
@@ -90,7 +92,8 @@ public final class TrainerNode implements AutoCloseable {
      * @param registry where the node's meters go (and its Kafka clients')
      * @param health what the node's {@code /healthz} and {@code /readyz} report
      */
-    public TrainerNode(RunSpec spec, KafkaSettings kafka, TrainerOptions options, MeterRegistry registry, Health health) {
+    public TrainerNode(
+            RunSpec spec, KafkaSettings kafka, TrainerOptions options, MeterRegistry registry, Health health) {
         this.spec = spec;
         this.kafka = kafka;
         this.options = options;
@@ -142,16 +145,25 @@ public final class TrainerNode implements AutoCloseable {
         kafka.signing().requireSigner(Right.TRAINER, "the trainer");
         Engine engine = Engines.pytorch();
         int trainMaxMessageBytes = RunSetup.prepare(kafka, spec);
-        try (ControlChannel control = ControlChannel.open(kafka, spec.run(), options.nodeId(), this::onCommand,
-                spec.evaluation().holdsTrainers());
-                CheckpointChannel checkpoints = new CheckpointChannel(kafka, spec, options.nodeId(), options.brokerWait(),
-                        stop::requested)) {
+        try (ControlChannel control = ControlChannel.open(
+                        kafka,
+                        spec.run(),
+                        options.nodeId(),
+                        this::onCommand,
+                        spec.evaluation().holdsTrainers());
+                CheckpointChannel checkpoints =
+                        new CheckpointChannel(kafka, spec, options.nodeId(), options.brokerWait(), stop::requested)) {
             metrics.feeds(null, control.feed());
             Optional<ControlMessage.Stop> stopped = commands.replay(control.history());
             if (stopped.isPresent()) {
                 ControlMessage.Stop s = stopped.get();
-                log.info("run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted", spec.run(), escape(s.time()),
-                        escape(s.source()), escape(s.reason()), escape(s.explanation()));
+                log.info(
+                        "run {} was stopped at {} by {} ({}: {}); a stopped run is not restarted",
+                        spec.run(),
+                        escape(s.time()),
+                        escape(s.source()),
+                        escape(s.reason()),
+                        escape(s.explanation()));
                 return Outcome.STOPPED;
             }
             commands.registeredSpec().ifPresent(checkpoints::registered);
@@ -171,7 +183,12 @@ public final class TrainerNode implements AutoCloseable {
     /** On the control feed's thread: a STOP takes effect at once, the rest at the next step boundary. */
     private void onCommand(ControlMessage m) {
         if (m instanceof ControlMessage.Stop s) {
-            log.info("STOP {} from {}: {} ({})", escape(s.id()), escape(s.source()), escape(s.reason()), escape(s.explanation()));
+            log.info(
+                    "STOP {} from {}: {} ({})",
+                    escape(s.id()),
+                    escape(s.source()),
+                    escape(s.reason()),
+                    escape(s.explanation()));
             stop.request(s);
         } else {
             inbox.add(m);
@@ -182,7 +199,8 @@ public final class TrainerNode implements AutoCloseable {
      * Starts from the run's latest checkpoint (or its beginning) and runs the node's loop. A
      * checkpoint read a moment before a newer one deleted the sync rounds after it is read again.
      */
-    private Outcome train(Engine engine, ControlChannel control, CheckpointChannel checkpoints, int trainMaxMessageBytes)
+    private Outcome train(
+            Engine engine, ControlChannel control, CheckpointChannel checkpoints, int trainMaxMessageBytes)
             throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
             Optional<Checkpoint> latest = checkpoints.latest();
@@ -190,7 +208,8 @@ public final class TrainerNode implements AutoCloseable {
                 ControlMessage.Stop s = stop.command();
                 if (s != null) {
                     // obeyed before the first step: still say so
-                    control.acknowledge(s.id(), latest.map(c -> c.manifest().step()).orElse(0L), ControlMessage.Ack.APPLIED);
+                    control.acknowledge(
+                            s.id(), latest.map(c -> c.manifest().step()).orElse(0L), ControlMessage.Ack.APPLIED);
                     return Outcome.STOPPED;
                 }
                 return Outcome.INTERRUPTED;
@@ -205,21 +224,29 @@ public final class TrainerNode implements AutoCloseable {
             NodeLoop loop = null;
             try (ModelState state = ModelState.initialize(spec, engine, from)) {
                 Start start = latest.map(c -> resumeFrom(c)).orElseGet(() -> begin(state, from));
-                SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), start.round(), start.round().epochEnd() ? start.round() : null,
-                        start.startedAt(), spec.data().windowRecords());
-                try (NodePorts ports = NodePorts.open(kafka, spec, options, syncLog, start.syncFrom(), trainMaxMessageBytes, checkpoints,
-                        registry)) {
+                SyncLog syncLog = new SyncLog(
+                        new Combiner(spec.sync()),
+                        start.round(),
+                        start.round().epochEnd() ? start.round() : null,
+                        start.startedAt(),
+                        spec.data().windowRecords());
+                try (NodePorts ports = NodePorts.open(
+                        kafka, spec, options, syncLog, start.syncFrom(), trainMaxMessageBytes, checkpoints, registry)) {
                     metrics.feeds(ports.feed(), null);
                     metrics.sync(ports.sync());
-                    loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, listeners, health);
+                    loop = new NodeLoop(
+                            spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, listeners,
+                            health);
                     return loop.run();
                 }
             } catch (SyncChannel.TruncatedException e) {
                 if (latest.isEmpty() && checkpoints.latest().isEmpty()) {
                     // rounds are deleted only below a checkpoint: one must exist, but none can be read
-                    throw new IllegalStateException("the sync log " + Topics.sync(spec.run()) + " no longer holds the run's first rounds,"
-                            + " but run " + spec.run() + " has no checkpoint this node can read (see any warning above about a"
-                            + " checkpoint that did not verify): restore the checkpoints or their claim-check store, or start a new run id",
+                    throw new IllegalStateException(
+                            "the sync log " + Topics.sync(spec.run()) + " no longer holds the run's first rounds,"
+                                    + " but run " + spec.run()
+                                    + " has no checkpoint this node can read (see any warning above about a"
+                                    + " checkpoint that did not verify): restore the checkpoints or their claim-check store, or start a new run id",
                             e);
                 }
                 if (attempt >= MAX_STARTS) {
@@ -239,23 +266,35 @@ public final class TrainerNode implements AutoCloseable {
     private Start resumeFrom(Checkpoint latest) {
         CheckpointManifest m = latest.manifest();
         if (RunChecks.requireSameModel(spec, m)) {
-            log.warn("the spec differs from the one checkpoint {} was trained with; continuing with the new one", escape(m.checkpointId()));
+            log.warn(
+                    "the spec differs from the one checkpoint {} was trained with; continuing with the new one",
+                    escape(m.checkpointId()));
         }
         int generation = m.sync() == null ? -1 : m.sync().generation();
         long syncFrom = m.sync() == null ? -1 : m.sync().offset();
-        log.info("resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it", spec.run(), escape(m.checkpointId()),
-                m.epoch(), m.step());
+        log.info(
+                "resuming run {} from checkpoint {} (epoch {}, step {}) and the sync rounds after it",
+                spec.run(),
+                escape(m.checkpointId()),
+                m.epoch(),
+                m.step());
         // a checkpoint's offsets are the epoch it ended: the same plan again, or the window before the next
-        EpochPlan next = EpochPlan.of(spec.data().train(), m.offsets()).windowed(spec.data().windowRecords()).next();
-        RoundState round = RoundState.start(m.round(), m.epoch(), m.step(), latest.payload(), next, generation, syncFrom, RoundSums.ZERO);
+        EpochPlan next = EpochPlan.of(spec.data().train(), m.offsets())
+                .windowed(spec.data().windowRecords())
+                .next();
+        RoundState round = RoundState.start(
+                m.round(), m.epoch(), m.step(), latest.payload(), next, generation, syncFrom, RoundSums.ZERO);
         return new Start(round, syncFrom, Instant.parse(m.time()).toEpochMilli());
     }
 
     private Start begin(ModelState state, InitialWeights from) {
         byte[] payload = state.toPayload(Map.of());
         // every node of a run must start from the same state: the fingerprint lets a reader of the logs compare them
-        log.info("starting run {} from {} (initial state crc32c {}){}", spec.run(), from == null ? "seed " + spec.init().seed()
-                : from.source(), SyncCodec.crc32c(payload),
+        log.info(
+                "starting run {} from {} (initial state crc32c {}){}",
+                spec.run(),
+                from == null ? "seed " + spec.init().seed() : from.source(),
+                SyncCodec.crc32c(payload),
                 state.frozen().isEmpty() ? "" : "; frozen (init.freeze): " + String.join(", ", state.frozen()));
         try {
             return new Start(RoundState.start(0, 0, 0, SafeTensors.read(payload), null, -1, 0, RoundSums.ZERO), -1, -1);

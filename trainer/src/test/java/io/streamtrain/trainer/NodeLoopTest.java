@@ -83,8 +83,10 @@ class NodeLoopTest {
 
     private final TrainTopic train = new TrainTopic();
     private final SyncTopic syncTopic = new SyncTopic();
-    private final MockProducer<byte[], byte[]> acks = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
-    private final MockProducer<byte[], byte[]> dlq = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    private final MockProducer<byte[], byte[]> acks =
+            new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    private final MockProducer<byte[], byte[]> dlq =
+            new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     private final FakeCheckpoints checkpoints = new FakeCheckpoints();
     private final Queue<ControlMessage> inbox = new ConcurrentLinkedQueue<>();
     private final StopSignal stop = new StopSignal();
@@ -92,6 +94,7 @@ class NodeLoopTest {
     private final List<Long> rollbacks = new CopyOnWriteArrayList<>();
     /** More listeners a test adds before {@link #start}. */
     private final List<TrainingListener> listeners = new ArrayList<>();
+
     private final AtomicReference<Object> result = new AtomicReference<>();
     private final CountDownLatch ended = new CountDownLatch(1);
     private Engine engine;
@@ -105,32 +108,60 @@ class NodeLoopTest {
     }
 
     private static RunSpec spec(int maxEpochs, int minNodes, io.streamtrain.core.spec.OptimizerSpec optimizer) {
-        RunSpec s = TestSpecs.spec(TestSpecs.smallMlp(), optimizer, RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
-        return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
-                s.earlyStopping(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1), s.checkpoints());
+        RunSpec s = TestSpecs.spec(
+                TestSpecs.smallMlp(), optimizer, RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
+        return new RunSpec(
+                s.run(),
+                s.data(),
+                s.model(),
+                s.init(),
+                s.batchSize(),
+                s.maxEpochs(),
+                s.optimizer(),
+                s.regularization(),
+                s.earlyStopping(),
+                new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1),
+                s.checkpoints());
     }
 
     private static EpochPlan plan() {
-        return EpochPlan.of(TOPIC, List.of(new OffsetRange(TOPIC, 0, 0, RECORDS_PER_PARTITION),
-                new OffsetRange(TOPIC, 1, 0, RECORDS_PER_PARTITION)));
+        return EpochPlan.of(
+                TOPIC,
+                List.of(
+                        new OffsetRange(TOPIC, 0, 0, RECORDS_PER_PARTITION),
+                        new OffsetRange(TOPIC, 1, 0, RECORDS_PER_PARTITION)));
     }
 
     /** Starts node A's loop on its own thread; the train topic assigns it {@code partitions} at its first poll. */
     private void start(RunSpec spec, List<TopicPartition> partitions) throws Exception {
         engine = Engines.pytorch();
         state = ModelState.initialize(spec, engine);
-        RoundState begin = RoundState.start(0, 0, 0, SafeTensors.read(state.toPayload(Map.of())), null, -1, 0, RoundSums.ZERO);
+        RoundState begin =
+                RoundState.start(0, 0, 0, SafeTensors.read(state.toPayload(Map.of())), null, -1, 0, RoundSums.ZERO);
         SyncLog syncLog = new SyncLog(new Combiner(spec.sync()), begin, null, -1);
         TrainerOptions options = TrainerOptions.defaults("node-a").withBrokerWait(Duration.ofSeconds(2));
         BatchFeed feed = new BatchFeed(train, spec, null, 1 << 20, options.brokerWait());
         Thread feedThread = new Thread(feed, "test-feed");
         feedThread.setDaemon(true);
         feedThread.start();
-        SyncChannel sync = new SyncChannel(syncTopic.producer, syncTopic.forNode(), Topics.sync(spec.run()),
-                spec.checkpoints().chunkBytes(), syncLog, -1, options.brokerWait());
-        ports = new NodePorts(feed, feedThread, sync, checkpoints, new DeadLetterWriter(dlq, spec.run(), "node-a", options.brokerWait()),
-                NodeLoopTest::plan, List.of());
-        ControlChannel control = new ControlChannel(new MockConsumer<>("earliest"), acks, spec.run(), "node-a", m -> { });
+        SyncChannel sync = new SyncChannel(
+                syncTopic.producer,
+                syncTopic.forNode(),
+                Topics.sync(spec.run()),
+                spec.checkpoints().chunkBytes(),
+                syncLog,
+                -1,
+                options.brokerWait());
+        ports = new NodePorts(
+                feed,
+                feedThread,
+                sync,
+                checkpoints,
+                new DeadLetterWriter(dlq, spec.run(), "node-a", options.brokerWait()),
+                NodeLoopTest::plan,
+                List.of());
+        ControlChannel control =
+                new ControlChannel(new MockConsumer<>("earliest"), acks, spec.run(), "node-a", m -> {});
         Commands commands = new Commands(spec);
         TrainingListener recorder = new TrainingListener() {
             @Override
@@ -144,19 +175,32 @@ class NodeLoopTest {
             }
         };
         listeners.add(recorder);
-        loop = new NodeLoop(spec, options, engine, state, syncLog, commands, inbox, stop, ports, control, List.copyOf(listeners),
+        loop = new NodeLoop(
+                spec,
+                options,
+                engine,
+                state,
+                syncLog,
+                commands,
+                inbox,
+                stop,
+                ports,
+                control,
+                List.copyOf(listeners),
                 new Health(Duration.ofMinutes(1)));
         train.rebalance(partitions);
-        thread = new Thread(() -> {
-            try {
-                Engines.pytorch(); // as the node does on its training thread: autograd's mode is per thread
-                result.set(loop.run());
-            } catch (Throwable t) {
-                result.set(t);
-            } finally {
-                ended.countDown();
-            }
-        }, "test-node-a");
+        thread = new Thread(
+                () -> {
+                    try {
+                        Engines.pytorch(); // as the node does on its training thread: autograd's mode is per thread
+                        result.set(loop.run());
+                    } catch (Throwable t) {
+                        result.set(t);
+                    } finally {
+                        ended.countDown();
+                    }
+                },
+                "test-node-a");
         thread.setDaemon(true);
         thread.start();
     }
@@ -177,8 +221,17 @@ class NodeLoopTest {
 
     /** Node B, played by the test: its own records on the same sync log. */
     private SyncChannel nodeB() {
-        return new SyncChannel(syncTopic.producer, new MockConsumer<>("earliest"), Topics.sync("unit-run"), 512 * 1024,
-                new SyncLog(new Combiner(SyncSpec.defaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null, -1), -1,
+        return new SyncChannel(
+                syncTopic.producer,
+                new MockConsumer<>("earliest"),
+                Topics.sync("unit-run"),
+                512 * 1024,
+                new SyncLog(
+                        new Combiner(SyncSpec.defaults()),
+                        RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO),
+                        null,
+                        -1),
+                -1,
                 Duration.ofSeconds(2));
     }
 
@@ -211,7 +264,8 @@ class NodeLoopTest {
     private Optional<ControlMessage.Ack> ackOf(String command) {
         for (ProducerRecord<byte[], byte[]> r : acks.history()) {
             try {
-                if (Messages.decodeControl(r.value()).orElseThrow() instanceof ControlMessage.Ack a && a.command().equals(command)) {
+                if (Messages.decodeControl(r.value()).orElseThrow() instanceof ControlMessage.Ack a
+                        && a.command().equals(command)) {
                     return Optional.of(a);
                 }
             } catch (io.streamtrain.core.control.MalformedMessageException e) {
@@ -226,7 +280,9 @@ class NodeLoopTest {
         start(spec(1, 2), List.of(P0, P1));
         awaitState(NodeState.AWAITING_MEMBERS);
         inbox.add(new ControlMessage.Pause("unit-run", "pause-1", T, "op"));
-        await("the PAUSE acknowledged while the node waits for members", () -> ackOf("pause-1").isPresent());
+        await(
+                "the PAUSE acknowledged while the node waits for members",
+                () -> ackOf("pause-1").isPresent());
         assertTrue(ackOf("pause-1").get().applied());
         assertEquals(NodeState.AWAITING_MEMBERS, loop.state());
 
@@ -238,14 +294,18 @@ class NodeLoopTest {
         inbox.add(new ControlMessage.Resume("unit-run", "resume-1", T, "op"));
         await("steps after the RESUME", () -> !steps.isEmpty());
         stop.request();
-        assertEquals(TrainerNode.Outcome.INTERRUPTED, outcome(), "asked to leave, not stopped by a STOP: the run is not done");
+        assertEquals(
+                TrainerNode.Outcome.INTERRUPTED,
+                outcome(),
+                "asked to leave, not stopped by a STOP: the run is not done");
     }
 
     @Test
     void aStopWhileWaitingForMembersEndsTheLoopAndIsAcknowledged() throws Exception {
         start(spec(1, 2), List.of(P0, P1));
         awaitState(NodeState.AWAITING_MEMBERS);
-        ControlMessage.Stop command = new ControlMessage.Stop("unit-run", "stop-1", T, "operator", "enough", null, "op");
+        ControlMessage.Stop command =
+                new ControlMessage.Stop("unit-run", "stop-1", T, "operator", "enough", null, "op");
         stop.request(command);
         assertEquals(TrainerNode.Outcome.STOPPED, outcome());
         assertEquals(NodeState.STOPPING, loop.state());
@@ -260,7 +320,9 @@ class NodeLoopTest {
         start(spec(1, 1), List.of(P0));
         awaitState(NodeState.AWAITING_ROUND);
         inbox.add(new ControlMessage.Pause("unit-run", "pause-2", T, "op"));
-        await("the PAUSE acknowledged while the node waits for its round", () -> ackOf("pause-2").isPresent());
+        await(
+                "the PAUSE acknowledged while the node waits for its round",
+                () -> ackOf("pause-2").isPresent());
         Thread.sleep(3_000); // longer than the give-up time (2 × sync.timeoutSeconds, and the broker wait: 2 s)
         assertEquals(1, ended.getCount(), "paused time is not a straggler's, but the loop ended: " + result.get());
         assertEquals(NodeState.AWAITING_ROUND, loop.state());
@@ -269,13 +331,19 @@ class NodeLoopTest {
         inbox.add(new ControlMessage.Resume("unit-run", "resume-2", T, "op"));
         Throwable gaveUp = assertInstanceOf(IllegalStateException.class, outcome());
         long afterResume = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - resumed);
-        assertTrue(gaveUp.getMessage().contains("did not close") && gaveUp.getMessage().contains("1=node-b"), gaveUp.getMessage());
-        assertTrue(afterResume >= 1_000, "gave up " + afterResume + " ms after the RESUME: the waited time before the PAUSE counts, the"
-                + " paused time does not");
+        assertTrue(
+                gaveUp.getMessage().contains("did not close")
+                        && gaveUp.getMessage().contains("1=node-b"),
+                gaveUp.getMessage());
+        assertTrue(
+                afterResume >= 1_000,
+                "gave up " + afterResume + " ms after the RESUME: the waited time before the PAUSE counts, the"
+                        + " paused time does not");
     }
 
     @Test
-    void aRebalanceMidRoundRollsBackToTheLastClosedRoundAndTheEpochIsTrainedOnceUnderTheNewGeneration() throws Exception {
+    void aRebalanceMidRoundRollsBackToTheLastClosedRoundAndTheEpochIsTrainedOnceUnderTheNewGeneration()
+            throws Exception {
         train.written = 2; // the rest of the epoch comes after the rebalance: the round cannot close before it
         start(spec(1, 1), List.of(P0, P1));
         await("the steps of what was written", () -> steps.size() == 4);
@@ -284,13 +352,19 @@ class NodeLoopTest {
         assertEquals(TrainerNode.Outcome.FINISHED, outcome());
 
         assertEquals(List.of(0L, 0L), rollbacks, "the start, then the rebalance back to round 0");
-        List<Integer> joinedGenerations = syncTopic.joins().stream().map(SyncMessage.Join::generation).toList();
+        List<Integer> joinedGenerations =
+                syncTopic.joins().stream().map(SyncMessage.Join::generation).toList();
         assertEquals(List.of(1, 2), joinedGenerations);
         CheckpointManifest epoch1 = checkpoints.published.get(0);
         assertEquals(1, checkpoints.published.size());
         assertEquals(1, epoch1.epoch());
-        assertEquals(2 * RECORDS_PER_PARTITION, epoch1.step(), "one step per record: the steps before the rebalance were discarded");
-        assertEquals(2.0 * RECORDS_PER_PARTITION * SAMPLES_PER_RECORD, epoch1.metrics().get("samples"));
+        assertEquals(
+                2 * RECORDS_PER_PARTITION,
+                epoch1.step(),
+                "one step per record: the steps before the rebalance were discarded");
+        assertEquals(
+                2.0 * RECORDS_PER_PARTITION * SAMPLES_PER_RECORD,
+                epoch1.metrics().get("samples"));
         assertEquals(2.0 * RECORDS_PER_PARTITION, epoch1.metrics().get("records"), "every record once");
     }
 
@@ -298,7 +372,9 @@ class NodeLoopTest {
     void aFencedCheckpointerStopsPublishingRefusesSnapshotsAndTheRunGoesOn() throws Exception {
         checkpoints.fenceFirstPublish = true;
         start(spec(2, 1), List.of(P0, P1));
-        assertTrue(checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was attempted");
+        assertTrue(
+                checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS),
+                "epoch 1's checkpoint was attempted");
         inbox.add(new ControlMessage.Checkpoint("unit-run", "snap-1", T, "op"));
         checkpoints.release.countDown();
         assertEquals(TrainerNode.Outcome.FINISHED, outcome());
@@ -311,7 +387,8 @@ class NodeLoopTest {
     }
 
     @Test
-    void theNextEpochTrainsWhileAnEpochsCheckpointCommitsAndTheLastCheckpointIsCommittedBeforeTheRunFinishes() throws Exception {
+    void theNextEpochTrainsWhileAnEpochsCheckpointCommitsAndTheLastCheckpointIsCommittedBeforeTheRunFinishes()
+            throws Exception {
         checkpoints.holdFirstPublish = true;
         List<CheckpointManifest> seen = new CopyOnWriteArrayList<>();
         listeners.add(new TrainingListener() {
@@ -321,7 +398,8 @@ class NodeLoopTest {
             }
         });
         start(spec(3, 1), List.of(P0, P1));
-        assertTrue(checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was begun");
+        assertTrue(
+                checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was begun");
         int epochSteps = 2 * RECORDS_PER_PARTITION;
         await("epoch 2 trained while epoch 1's checkpoint is being committed", () -> steps.size() == 2 * epochSteps);
         assertEquals(List.of(), seen, "not reported before it is committed");
@@ -329,8 +407,13 @@ class NodeLoopTest {
 
         checkpoints.release.countDown();
         assertEquals(TrainerNode.Outcome.FINISHED, outcome());
-        assertEquals(List.of(1, 2, 3), checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
-        assertEquals(List.of(1, 2, 3), seen.stream().map(CheckpointManifest::epoch).toList(), "each reported once, in order");
+        assertEquals(
+                List.of(1, 2, 3),
+                checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
+        assertEquals(
+                List.of(1, 2, 3),
+                seen.stream().map(CheckpointManifest::epoch).toList(),
+                "each reported once, in order");
         assertEquals(3 * epochSteps, steps.size());
     }
 
@@ -345,14 +428,26 @@ class NodeLoopTest {
         assertEquals(3, steps.size(), "2 steps of round 1, then 1 of round 2 before waiting for round 1");
 
         SafeTensors.Document first = syncTopic.contributions("node-a").get(0);
-        assertTrue(first.tensors().keySet().stream().allMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)),
-                "mid-epoch: outer gradients only, no parameters and no optimizer state: " + first.tensors().keySet());
+        assertTrue(
+                first.tensors().keySet().stream().allMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)),
+                "mid-epoch: outer gradients only, no parameters and no optimizer state: "
+                        + first.tensors().keySet());
         assertEquals(state.parameterArrays().size(), first.tensors().size());
         first.tensors().values().forEach(t -> assertEquals(io.streamtrain.core.codec.DType.BF16, t.dtype()));
 
         // node B's share of round 1: it trained nothing, so the round is node A's
-        b.contribute(new SyncMessage.Contribution(Messages.newId(), 1, "node-b", 1, 1, 0, List.of(new OffsetRange(TOPIC, 1, 0, 2)),
-                RoundSums.ZERO, null), null);
+        b.contribute(
+                new SyncMessage.Contribution(
+                        Messages.newId(),
+                        1,
+                        "node-b",
+                        1,
+                        1,
+                        0,
+                        List.of(new OffsetRange(TOPIC, 1, 0, 2)),
+                        RoundSums.ZERO,
+                        null),
+                null);
         await("round 2 handed in", () -> syncTopic.contributions("node-a").size() == 2);
         awaitState(NodeState.AWAITING_ROUND);
         Thread.sleep(300);
@@ -367,18 +462,39 @@ class NodeLoopTest {
         start(spec(1, 1, TestSpecs.adam("adamw", 0.01)), List.of(P0)); // Adam: optimizer slots to hand in
         for (int round = 1; round <= RECORDS_PER_PARTITION / 2; round++) {
             int r = round;
-            await("round " + r + " handed in", () -> syncTopic.contributions("node-a").size() == r);
-            b.contribute(new SyncMessage.Contribution(Messages.newId(), 1, "node-b", round, 1, 0,
-                    List.of(new OffsetRange(TOPIC, 1, 2L * (round - 1), 2L * round)), RoundSums.ZERO, null), null);
+            await(
+                    "round " + r + " handed in",
+                    () -> syncTopic.contributions("node-a").size() == r);
+            b.contribute(
+                    new SyncMessage.Contribution(
+                            Messages.newId(),
+                            1,
+                            "node-b",
+                            round,
+                            1,
+                            0,
+                            List.of(new OffsetRange(TOPIC, 1, 2L * (round - 1), 2L * round)),
+                            RoundSums.ZERO,
+                            null),
+                    null);
         }
-        await("the last round handed in", () -> syncTopic.contributions("node-a").size() == RECORDS_PER_PARTITION / 2);
+        await(
+                "the last round handed in",
+                () -> syncTopic.contributions("node-a").size() == RECORDS_PER_PARTITION / 2);
         SafeTensors.Document last = syncTopic.contributions("node-a").get(RECORDS_PER_PARTITION / 2 - 1);
-        assertEquals(Combiner.SLOTS_INCLUDED, last.metadata().get(Combiner.SLOTS_KEY), "the epoch's end: its optimizer state too");
-        assertTrue(last.tensors().keySet().stream().anyMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)), last.tensors().keySet().toString());
+        assertEquals(
+                Combiner.SLOTS_INCLUDED,
+                last.metadata().get(Combiner.SLOTS_KEY),
+                "the epoch's end: its optimizer state too");
+        assertTrue(
+                last.tensors().keySet().stream().anyMatch(n -> n.startsWith(OuterGradients.DELTA_PREFIX)),
+                last.tensors().keySet().toString());
         List<io.streamtrain.core.codec.Tensor> slots = last.tensors().values().stream()
-                .filter(t -> t.name().startsWith(io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX)).toList();
+                .filter(t -> t.name().startsWith(io.streamtrain.core.model.Weights.OPTIMIZER_PREFIX))
+                .toList();
         assertFalse(slots.isEmpty(), last.tensors().keySet().toString());
-        slots.forEach(t -> assertEquals(io.streamtrain.core.codec.DType.BF16, t.dtype(), "slots travel as bfloat16 too: " + t.name()));
+        slots.forEach(t -> assertEquals(
+                io.streamtrain.core.codec.DType.BF16, t.dtype(), "slots travel as bfloat16 too: " + t.name()));
         for (SafeTensors.Document mid : syncTopic.contributions("node-a").subList(0, RECORDS_PER_PARTITION / 2 - 1)) {
             assertEquals(null, mid.metadata().get(Combiner.SLOTS_KEY));
         }
@@ -392,7 +508,11 @@ class NodeLoopTest {
 
         TrainTopic() {
             super("earliest");
-            updatePartitions(TOPIC, List.of(new PartitionInfo(TOPIC, 0, null, null, null), new PartitionInfo(TOPIC, 1, null, null, null)));
+            updatePartitions(
+                    TOPIC,
+                    List.of(
+                            new PartitionInfo(TOPIC, 0, null, null, null),
+                            new PartitionInfo(TOPIC, 1, null, null, null)));
             updateBeginningOffsets(Map.of(P0, 0L, P1, 0L));
             updateEndOffsets(Map.of(P0, (long) RECORDS_PER_PARTITION, P1, (long) RECORDS_PER_PARTITION));
         }
@@ -409,7 +529,8 @@ class NodeLoopTest {
         public synchronized ConsumerRecords<byte[], ByteBuffer> poll(Duration timeout) {
             for (TopicPartition tp : assignment()) {
                 if (paused().contains(tp)) {
-                    continue; // Kafka's mock keeps a paused partition's records: adding them at every poll would pile them up
+                    continue; // Kafka's mock keeps a paused partition's records: adding them at every poll would pile
+                    // them up
                 }
                 long from;
                 try {
@@ -426,7 +547,8 @@ class NodeLoopTest {
 
         @Override
         public synchronized ConsumerGroupMetadata groupMetadata() {
-            return new ConsumerGroupMetadata(Topics.trainerGroup("unit-run"), generation.get(), "member-a", Optional.empty());
+            return new ConsumerGroupMetadata(
+                    Topics.trainerGroup("unit-run"), generation.get(), "member-a", Optional.empty());
         }
 
         private static ConsumerRecord<byte[], ByteBuffer> record(int partition, long offset) {
@@ -438,7 +560,11 @@ class NodeLoopTest {
                     x[i * FEATURES + f] = (float) Math.sin(offset * 7 + i * 3 + f + partition);
                 }
             }
-            return new ConsumerRecord<>(TOPIC, partition, offset, null,
+            return new ConsumerRecord<>(
+                    TOPIC,
+                    partition,
+                    offset,
+                    null,
                     ByteBuffer.wrap(BatchCodec.encode(x, new long[] {SAMPLES_PER_RECORD, FEATURES}, labels)));
         }
     }
@@ -457,19 +583,31 @@ class NodeLoopTest {
             }
         };
         private final List<ConsumerRecord<byte[], byte[]>> log = new CopyOnWriteArrayList<>();
-        final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
-            @Override
-            public synchronized java.util.concurrent.Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> r, Callback callback) {
-                java.util.concurrent.Future<RecordMetadata> sent = super.send(r, callback);
-                ConsumerRecord<byte[], byte[]> c = new ConsumerRecord<>(r.topic(), 0, log.size(), System.currentTimeMillis(),
-                        TimestampType.CREATE_TIME, -1, -1, r.key(), r.value(), r.headers(), Optional.empty());
-                log.add(c);
-                if (!reader.assignment().isEmpty()) {
-                    reader.addRecord(c);
-                }
-                return sent;
-            }
-        };
+        final MockProducer<byte[], byte[]> producer =
+                new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
+                    @Override
+                    public synchronized java.util.concurrent.Future<RecordMetadata> send(
+                            ProducerRecord<byte[], byte[]> r, Callback callback) {
+                        java.util.concurrent.Future<RecordMetadata> sent = super.send(r, callback);
+                        ConsumerRecord<byte[], byte[]> c = new ConsumerRecord<>(
+                                r.topic(),
+                                0,
+                                log.size(),
+                                System.currentTimeMillis(),
+                                TimestampType.CREATE_TIME,
+                                -1,
+                                -1,
+                                r.key(),
+                                r.value(),
+                                r.headers(),
+                                Optional.empty());
+                        log.add(c);
+                        if (!reader.assignment().isEmpty()) {
+                            reader.addRecord(c);
+                        }
+                        return sent;
+                    }
+                };
 
         /** Node A's reader: it gets the log so far, then every record as it is sent. */
         MockConsumer<byte[], byte[]> forNode() {
@@ -488,16 +626,13 @@ class NodeLoopTest {
                 }
 
                 @Override
-                public void assign(Collection<TopicPartition> partitions) {
-                }
+                public void assign(Collection<TopicPartition> partitions) {}
 
                 @Override
-                public void seek(TopicPartition partition, long offset) {
-                }
+                public void seek(TopicPartition partition, long offset) {}
 
                 @Override
-                public void close(Duration timeout) {
-                }
+                public void close(Duration timeout) {}
             };
         }
 
@@ -512,7 +647,8 @@ class NodeLoopTest {
                 String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
                 try {
                     if (io.streamtrain.core.checkpoint.CheckpointCodec.CHUNK.equals(type)) {
-                        chunks.computeIfAbsent(key, k -> new java.io.ByteArrayOutputStream()).write(r.value());
+                        chunks.computeIfAbsent(key, k -> new java.io.ByteArrayOutputStream())
+                                .write(r.value());
                     } else if ("contribution".equals(type)) {
                         SyncMessage.Contribution c = json.readValue(r.value(), SyncMessage.Contribution.class);
                         if (c.node().equals(node) && c.payload() != null) {
@@ -533,7 +669,10 @@ class NodeLoopTest {
                 if ("join".equals(type)) {
                     try {
                         out.add(new com.fasterxml.jackson.databind.ObjectMapper()
-                                .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+                                .configure(
+                                        com.fasterxml.jackson.databind.DeserializationFeature
+                                                .FAIL_ON_UNKNOWN_PROPERTIES,
+                                        false)
                                 .readValue(r.value(), SyncMessage.Join.class));
                     } catch (java.io.IOException e) {
                         throw new AssertionError(e);
@@ -553,6 +692,7 @@ class NodeLoopTest {
         volatile boolean fenceFirstPublish;
         /** The first publish waits for {@link #release}, then commits. */
         volatile boolean holdFirstPublish;
+
         private volatile boolean open;
 
         @Override
@@ -562,7 +702,8 @@ class NodeLoopTest {
 
         @Override
         public Checkpoint find(String checkpointId) throws io.streamtrain.core.checkpoint.CheckpointRejectedException {
-            throw new io.streamtrain.core.checkpoint.CheckpointRejectedException(checkpointId, "no checkpoints in this fake");
+            throw new io.streamtrain.core.checkpoint.CheckpointRejectedException(
+                    checkpointId, "no checkpoints in this fake");
         }
 
         @Override
@@ -581,7 +722,8 @@ class NodeLoopTest {
         }
 
         @Override
-        public CheckpointManifest publish(CheckpointPublisher.EpochResult r, byte[] payload) throws RebalancedException {
+        public CheckpointManifest publish(CheckpointPublisher.EpochResult r, byte[] payload)
+                throws RebalancedException {
             assertTrue(open, "published without a publisher");
             attempts.incrementAndGet();
             if ((fenceFirstPublish || holdFirstPublish) && attempts.get() == 1) {
@@ -595,9 +737,24 @@ class NodeLoopTest {
                     throw new ProducerFencedException("a newer owner of partition 0");
                 }
             }
-            CheckpointManifest m = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "unit-run",
-                    "c" + attempts.get(), r.epoch(), r.round(), r.step(), io.streamtrain.core.spec.RunSpecParser.toJson(r.settings()), r.parameters(), null, r.offsets(), r.metrics(), "node-a", T,
-                    r.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH, r.sync(), r.recordsChecksum());
+            CheckpointManifest m = new CheckpointManifest(
+                    CheckpointManifest.VERSION,
+                    CheckpointManifest.TYPE,
+                    "unit-run",
+                    "c" + attempts.get(),
+                    r.epoch(),
+                    r.round(),
+                    r.step(),
+                    io.streamtrain.core.spec.RunSpecParser.toJson(r.settings()),
+                    r.parameters(),
+                    null,
+                    r.offsets(),
+                    r.metrics(),
+                    "node-a",
+                    T,
+                    r.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
+                    r.sync(),
+                    r.recordsChecksum());
             published.add(m);
             return m;
         }

@@ -43,8 +43,11 @@ class NodeStateTest {
                 assertTrue(NodeState.STOPPING.canFollow(s), "a STOP or SIGTERM must be obeyed in " + s);
             }
         }
-        assertEquals(EnumSet.of(NodeState.STOPPING, NodeState.FINISHED),
-                EnumSet.copyOf(java.util.Arrays.stream(NodeState.values()).filter(NodeState::isFinal).toList()));
+        assertEquals(
+                EnumSet.of(NodeState.STOPPING, NodeState.FINISHED),
+                EnumSet.copyOf(java.util.Arrays.stream(NodeState.values())
+                        .filter(NodeState::isFinal)
+                        .toList()));
     }
 
     @Test

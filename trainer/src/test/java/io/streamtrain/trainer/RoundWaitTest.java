@@ -42,8 +42,13 @@ class RoundWaitTest {
     void aContinuousRunsRoundWaitsForDataAsLongAsItTakes() {
         RoundWait w = new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(300), false);
         assertEquals(RoundWait.Verdict.STRAGGLER, w.after(11 * S, false), "still named every timeout");
-        assertNotEquals(RoundWait.Verdict.GIVE_UP, w.after(3_600 * S, false), "an hour without records is no reason to give up");
-        assertEquals(RoundWait.Verdict.GIVE_UP, new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(300)).after(3_600 * S, false),
+        assertNotEquals(
+                RoundWait.Verdict.GIVE_UP,
+                w.after(3_600 * S, false),
+                "an hour without records is no reason to give up");
+        assertEquals(
+                RoundWait.Verdict.GIVE_UP,
+                new RoundWait(0, Duration.ofSeconds(10), Duration.ofSeconds(300)).after(3_600 * S, false),
                 "a bounded run's round does give up");
     }
 }

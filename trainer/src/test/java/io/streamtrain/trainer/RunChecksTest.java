@@ -20,17 +20,43 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class RunChecksTest {
-    private static final RunSpec SPEC = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.01), RegularizationSpec.NONE, 1, 4, 3);
+    private static final RunSpec SPEC =
+            TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.01), RegularizationSpec.NONE, 1, 4, 3);
 
     private static CheckpointManifest trainedWith(RunSpec spec) {
-        return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), "c1", 1, 1, 10,
-                RunSpecParser.toJson(spec), List.of(), null, List.of(), Map.of(), "node-0", "2026-12-06T00:00:00Z",
-                CheckpointManifest.EPOCH, null, null);
+        return new CheckpointManifest(
+                CheckpointManifest.VERSION,
+                CheckpointManifest.TYPE,
+                spec.run(),
+                "c1",
+                1,
+                1,
+                10,
+                RunSpecParser.toJson(spec),
+                List.of(),
+                null,
+                List.of(),
+                Map.of(),
+                "node-0",
+                "2026-12-06T00:00:00Z",
+                CheckpointManifest.EPOCH,
+                null,
+                null);
     }
 
     private static RunSpec with(DataSpec data, ModelSpec model, int maxEpochs) {
-        return new RunSpec(SPEC.run(), data, model, SPEC.init(), SPEC.batchSize(), maxEpochs, SPEC.optimizer(), SPEC.regularization(),
-                SPEC.earlyStopping(), SPEC.sync(), SPEC.checkpoints());
+        return new RunSpec(
+                SPEC.run(),
+                data,
+                model,
+                SPEC.init(),
+                SPEC.batchSize(),
+                maxEpochs,
+                SPEC.optimizer(),
+                SPEC.regularization(),
+                SPEC.earlyStopping(),
+                SPEC.sync(),
+                SPEC.checkpoints());
     }
 
     private static RoundState epochEnd(int epoch, long samples, long rejected) {
@@ -41,42 +67,62 @@ class RunChecksTest {
     @Test
     void aRunKeepsItsModelAndItsTopicButMayChangeItsOtherSettings() {
         assertFalse(RunChecks.requireSameModel(SPEC, trainedWith(SPEC)));
-        assertTrue(RunChecks.requireSameModel(with(SPEC.data(), SPEC.model(), 9), trainedWith(SPEC)), "maxEpochs differs: go on, warned");
+        assertTrue(
+                RunChecks.requireSameModel(with(SPEC.data(), SPEC.model(), 9), trainedWith(SPEC)),
+                "maxEpochs differs: go on, warned");
 
-        StartupException topic = assertThrows(StartupException.class,
-                () -> RunChecks.requireSameModel(with(new DataSpec("other.train", "unit.validation"), SPEC.model(), 3), trainedWith(SPEC)));
+        StartupException topic = assertThrows(
+                StartupException.class,
+                () -> RunChecks.requireSameModel(
+                        with(new DataSpec("other.train", "unit.validation"), SPEC.model(), 3), trainedWith(SPEC)));
         assertEquals(StartupException.BAD_CONFIGURATION, topic.exitCode());
-        assertTrue(topic.getMessage().contains("other.train") && topic.getMessage().contains("new run id"), topic.getMessage());
+        assertTrue(
+                topic.getMessage().contains("other.train") && topic.getMessage().contains("new run id"),
+                topic.getMessage());
 
         ModelSpec wider = new ModelSpec("mlp", 4, List.of(6), "relu", 3, 1, 0.0);
-        StartupException model = assertThrows(StartupException.class,
+        StartupException model = assertThrows(
+                StartupException.class,
                 () -> RunChecks.requireSameModel(with(SPEC.data(), wider, 3), trainedWith(SPEC)));
         assertEquals(StartupException.BAD_CONFIGURATION, model.exitCode());
 
-        DataSpec live = new DataSpec(SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(8));
-        StartupException mode = assertThrows(StartupException.class,
+        DataSpec live = new DataSpec(
+                SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(8));
+        StartupException mode = assertThrows(
+                StartupException.class,
                 () -> RunChecks.requireSameModel(with(live, SPEC.model(), 3), trainedWith(SPEC)));
         assertTrue(mode.getMessage().contains("data.mode bounded, this spec says continuous"), mode.getMessage());
-        DataSpec longer = new DataSpec(SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(16));
-        StartupException window = assertThrows(StartupException.class,
-                () -> RunChecks.requireSameModel(with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
-        assertTrue(window.getMessage().contains("cuts its windows at 8 records, this spec says 16"), window.getMessage());
+        DataSpec longer = new DataSpec(
+                SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(16));
+        StartupException window = assertThrows(
+                StartupException.class,
+                () -> RunChecks.requireSameModel(
+                        with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
+        assertTrue(
+                window.getMessage().contains("cuts its windows at 8 records, this spec says 16"), window.getMessage());
     }
 
     @Test
     void aFirstEpochWithEveryRecordRejectedIsABadSpecNotATrainedEpoch() {
-        StartupException e = assertThrows(StartupException.class, () -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 7), "dlq"));
-        assertTrue(e.getMessage().contains("every one of the 7 records") && e.getMessage().contains("dlq"), e.getMessage());
+        StartupException e = assertThrows(
+                StartupException.class, () -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 7), "dlq"));
+        assertTrue(
+                e.getMessage().contains("every one of the 7 records")
+                        && e.getMessage().contains("dlq"),
+                e.getMessage());
         assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 1, 7), "dlq"));
         assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(2, 0, 7), "dlq"), "epoch 1 decides");
-        assertDoesNotThrow(() -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 0), "dlq"), "an empty epoch rejected nothing");
+        assertDoesNotThrow(
+                () -> RunChecks.requireSomethingTrained(SPEC, epochEnd(1, 0, 0), "dlq"),
+                "an empty epoch rejected nothing");
     }
 
     @Test
     void theRunIsFinishedAtTheEndOfItsLastEpochOnly() {
         assertTrue(RunChecks.finished(SPEC, epochEnd(3, 1, 0)));
         assertFalse(RunChecks.finished(SPEC, epochEnd(2, 1, 0)));
-        assertFalse(RunChecks.finished(SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false)),
+        assertFalse(
+                RunChecks.finished(SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false)),
                 "a round inside epoch 4 of 3 cannot end the run");
     }
 }

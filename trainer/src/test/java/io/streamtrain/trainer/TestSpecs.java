@@ -30,7 +30,8 @@ public final class TestSpecs {
         return new OptimizerSpec(type, lr, 0.0, 0.9, 0.999, 1e-8, OptimizerSpec.ScheduleSpec.CONSTANT);
     }
 
-    public static RegularizationSpec reg(double l1, double l2, double l2sp, double weightDecay, List<String> exclude, double clip) {
+    public static RegularizationSpec reg(
+            double l1, double l2, double l2sp, double weightDecay, List<String> exclude, double clip) {
         return new RegularizationSpec(l1, l2, l2sp, weightDecay, exclude, clip);
     }
 
@@ -38,10 +39,24 @@ public final class TestSpecs {
         return spec(model, optimizer, regularization, seed, 4, 1);
     }
 
-    public static RunSpec spec(ModelSpec model, OptimizerSpec optimizer, RegularizationSpec regularization, long seed,
-            int batchSize, int maxEpochs) {
-        return new RunSpec("unit-run", new DataSpec(TRAIN_TOPIC, "unit.validation"), model, new InitSpec(seed, null),
-                batchSize, maxEpochs, optimizer, regularization, EarlyStoppingSpec.of("val_loss", "min", 3, 0.001),
-                SyncSpec.defaults(), new CheckpointSpec("kafka", 512 * 1024));
+    public static RunSpec spec(
+            ModelSpec model,
+            OptimizerSpec optimizer,
+            RegularizationSpec regularization,
+            long seed,
+            int batchSize,
+            int maxEpochs) {
+        return new RunSpec(
+                "unit-run",
+                new DataSpec(TRAIN_TOPIC, "unit.validation"),
+                model,
+                new InitSpec(seed, null),
+                batchSize,
+                maxEpochs,
+                optimizer,
+                regularization,
+                EarlyStoppingSpec.of("val_loss", "min", 3, 0.001),
+                SyncSpec.defaults(),
+                new CheckpointSpec("kafka", 512 * 1024));
     }
 }

@@ -1,11 +1,11 @@
 package io.streamtrain.cli.export;
 
 import io.streamtrain.cli.CheckpointStores;
-import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.cli.Logs;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointChoice;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
+import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
@@ -21,8 +21,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -31,7 +31,10 @@ import picocli.CommandLine.Spec;
  * its manifest beside it. The payload is rebuilt and verified (size, SHA-256, parameter
  * list) by the same {@link io.streamtrain.core.checkpoint.CheckpointAssembler} the trainers and the evaluator use.
  */
-@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "export",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = {
             "Write a checkpoint of a run as a .safetensors file, and its manifest as JSON beside it.",
             "",
@@ -54,7 +57,8 @@ import picocli.CommandLine.Spec;
             "",
             "Exit codes: 0 written; 2 no such run, no evaluation yet (--best), no promoted model (--promoted), no such epoch or"
                     + " checkpoint; "
-                    + "1 Kafka unreachable, or a checkpoint that does not verify."})
+                    + "1 Kafka unreachable, or a checkpoint that does not verify."
+        })
 public final class ExportCommand implements Callable<Integer> {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
@@ -69,29 +73,46 @@ public final class ExportCommand implements Callable<Integer> {
         @Option(names = "--best", required = true, description = "The run's best checkpoint, by its evaluations.")
         boolean best;
 
-        @Option(names = "--promoted", required = true,
+        @Option(
+                names = "--promoted",
+                required = true,
                 description = "A continuous run's promoted model (the latest on streamtrain.<run>.models).")
         boolean promoted;
 
-        @Option(names = "--epoch", required = true, paramLabel = "E", description = "The checkpoint that ended epoch E.")
+        @Option(
+                names = "--epoch",
+                required = true,
+                paramLabel = "E",
+                description = "The checkpoint that ended epoch E.")
         Integer epoch;
 
-        @Option(names = "--checkpoint", required = true, paramLabel = "ID",
+        @Option(
+                names = "--checkpoint",
+                required = true,
+                paramLabel = "ID",
                 description = "The checkpoint with this id (a snapshot too; `streamtrain ctl status` lists them).")
         String checkpointId;
     }
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "The .safetensors file to write.")
+    @Option(
+            names = {"-o", "--output"},
+            required = true,
+            paramLabel = "FILE",
+            description = "The .safetensors file to write.")
     Path output;
 
-    @Option(names = "--with-optimizer",
-            description = "Write every tensor of the checkpoint payload (the optimizer.* and anchor.* ones it holds too), not only the model parameters.")
+    @Option(
+            names = "--with-optimizer",
+            description =
+                    "Write every tensor of the checkpoint payload (the optimizer.* and anchor.* ones it holds too), not only the model parameters.")
     boolean withOptimizer;
 
     @Mixin
     CheckpointStores stores = new CheckpointStores();
 
-    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+    @Option(
+            names = "--bootstrap-servers",
+            paramLabel = "HOST:PORT",
             description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
     String bootstrapServers;
 
@@ -115,32 +136,48 @@ public final class ExportCommand implements Callable<Integer> {
                 RunCheckpoints.requireRun(admin, kafka.bootstrapServers(), run);
             }
             try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
-                RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m),
-                        kafka.signing());
+                RunCheckpoints.Listing listing = RunCheckpoints.list(
+                        consumer, run, READ_TIMEOUT, m -> err.println("streamtrain: " + m), kafka.signing());
                 CheckpointChoice.Chosen chosen = choose(consumer, listing, kafka);
                 String id = chosen.manifest().checkpointId();
                 Checkpoint checkpoint;
                 try {
-                    checkpoint = RunCheckpoints.assemble(consumer, listing, id, READ_TIMEOUT, sources.get(), kafka.signing());
+                    checkpoint = RunCheckpoints.assemble(
+                            consumer, listing, id, READ_TIMEOUT, sources.get(), kafka.signing());
                 } catch (CheckpointRejectedException e) {
-                    throw new StartupException(e.untrusted() ? StartupException.BAD_CONFIGURATION : StartupException.RETRYABLE, e.getMessage()
-                            + "; nothing was written. Export another checkpoint (--epoch E)");
+                    throw new StartupException(
+                            e.untrusted() ? StartupException.BAD_CONFIGURATION : StartupException.RETRYABLE,
+                            e.getMessage() + "; nothing was written. Export another checkpoint (--epoch E)");
                 }
                 byte[] file = ExportFiles.safetensors(checkpoint, withOptimizer);
                 Path manifestFile = ExportFiles.manifestPath(output);
                 ExportFiles.write(output, file);
-                ExportFiles.write(manifestFile, ExportFiles.manifestJson(listing.json().get(id), output, file, withOptimizer));
-                int tensors = withOptimizer ? checkpoint.payload().tensors().size() : checkpoint.parameters().size();
-                out.printf(Locale.ROOT, "exported checkpoint %s of run %s (%s, step %d; payload SHA-256 verified): %d tensors (%s), %d bytes"
-                                + " -> %s; manifest -> %s%n", id, run, chosen.why(), chosen.manifest().step(), tensors,
-                        withOptimizer ? "the whole checkpoint payload" : "model parameters", file.length, output, manifestFile);
+                ExportFiles.write(
+                        manifestFile, ExportFiles.manifestJson(listing.json().get(id), output, file, withOptimizer));
+                int tensors = withOptimizer
+                        ? checkpoint.payload().tensors().size()
+                        : checkpoint.parameters().size();
+                out.printf(
+                        Locale.ROOT,
+                        "exported checkpoint %s of run %s (%s, step %d; payload SHA-256 verified): %d tensors (%s), %d bytes"
+                                + " -> %s; manifest -> %s%n",
+                        id,
+                        run,
+                        chosen.why(),
+                        chosen.manifest().step(),
+                        tensors,
+                        withOptimizer ? "the whole checkpoint payload" : "model parameters",
+                        file.length,
+                        output,
+                        manifestFile);
                 return 0;
             }
         } catch (StartupException e) {
             err.println("streamtrain: " + e.getMessage());
             return e.exitCode();
         } catch (org.apache.kafka.common.errors.TimeoutException e) {
-            err.println("streamtrain: " + e.getMessage() + ". Is the broker at " + kafka.bootstrapServers() + " overloaded or going away?");
+            err.println("streamtrain: " + e.getMessage() + ". Is the broker at " + kafka.bootstrapServers()
+                    + " overloaded or going away?");
             return StartupException.RETRYABLE;
         } catch (IOException e) {
             err.println("streamtrain: cannot write " + output + " or its manifest: " + e.getMessage());
@@ -148,7 +185,8 @@ public final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    private CheckpointChoice.Chosen choose(KafkaConsumer<byte[], byte[]> consumer, RunCheckpoints.Listing listing, KafkaSettings kafka) {
+    private CheckpointChoice.Chosen choose(
+            KafkaConsumer<byte[], byte[]> consumer, RunCheckpoints.Listing listing, KafkaSettings kafka) {
         if (which.epoch != null) {
             return CheckpointChoice.epoch(run, listing.manifests(), which.epoch);
         }

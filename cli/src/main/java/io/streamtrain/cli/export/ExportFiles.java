@@ -25,6 +25,7 @@ import java.util.Map;
 final class ExportFiles {
     /** Metadata key naming the checkpoint a file was exported from. */
     static final String CHECKPOINT_METADATA = "streamtrain.checkpoint";
+
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ExportFiles() {}
@@ -37,7 +38,10 @@ final class ExportFiles {
      * epoch) and the checkpoint id.
      */
     static byte[] safetensors(Checkpoint checkpoint, boolean everything) {
-        List<Tensor> tensors = new ArrayList<>(everything ? checkpoint.payload().tensors().values() : checkpoint.parameters().values());
+        List<Tensor> tensors = new ArrayList<>(
+                everything
+                        ? checkpoint.payload().tensors().values()
+                        : checkpoint.parameters().values());
         Map<String, String> metadata = new LinkedHashMap<>(checkpoint.payload().metadata());
         metadata.put(CHECKPOINT_METADATA, checkpoint.manifest().checkpointId());
         return SafeTensors.write(tensors, metadata);
@@ -49,7 +53,8 @@ final class ExportFiles {
      * manifest's {@code payload.sha256} stays that of the checkpoint payload it was verified
      * against.
      */
-    static byte[] manifestJson(byte[] manifestRecord, Path file, byte[] fileBytes, boolean everything) throws IOException {
+    static byte[] manifestJson(byte[] manifestRecord, Path file, byte[] fileBytes, boolean everything)
+            throws IOException {
         ObjectNode root = (ObjectNode) JSON.readTree(manifestRecord);
         ObjectNode exported = root.putObject("exported");
         exported.put("file", file.getFileName().toString());
@@ -73,9 +78,15 @@ final class ExportFiles {
     static void write(Path target, byte[] bytes) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+        Path tmp = dir.resolve(
+                "." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
-            Files.write(tmp, bytes, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+            Files.write(
+                    tmp,
+                    bytes,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);

@@ -51,7 +51,10 @@ final class BadLines {
         if (count == 0) {
             return "no bad lines";
         }
-        StringBuilder b = new StringBuilder().append(count).append(count == 1 ? " bad line" : " bad lines").append(" skipped (");
+        StringBuilder b = new StringBuilder()
+                .append(count)
+                .append(count == 1 ? " bad line" : " bad lines")
+                .append(" skipped (");
         String sep = "";
         for (Map.Entry<Path, Long> e : perFile.entrySet()) {
             b.append(sep).append(e.getKey()).append(": ").append(e.getValue());

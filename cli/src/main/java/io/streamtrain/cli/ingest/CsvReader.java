@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
 final class CsvReader {
     /** A decimal number as CSV writers print them; Java's parser alone would take "NaN", "1f" and hex. */
     private static final Pattern NUMBER = Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+
     private static final Pattern INTEGER = Pattern.compile("[+-]?\\d+");
 
     private final String label;
@@ -38,7 +39,8 @@ final class CsvReader {
         NumberTable.Builder table = null;
         int labelColumn = -1;
         for (Path file : files) {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8), 1 << 16)) {
+            try (BufferedReader in =
+                    new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8), 1 << 16)) {
                 long lineNo = 0;
                 List<String> fileHeader = null;
                 String line;
@@ -53,7 +55,8 @@ final class CsvReader {
                     if (fileHeader == null) {
                         fileHeader = split(line);
                         if (fileHeader == null) {
-                            throw new InputException(file + ":" + lineNo + ": the header line has an unterminated quote");
+                            throw new InputException(
+                                    file + ":" + lineNo + ": the header line has an unterminated quote");
                         }
                         fileHeader = fileHeader.stream().map(String::trim).toList();
                         if (header == null) {
@@ -61,15 +64,17 @@ final class CsvReader {
                             headerFile = file;
                             labelColumn = header.indexOf(label);
                             if (labelColumn < 0) {
-                                throw new InputException(file + " has no column '" + label + "' (--label); its columns are " + header);
+                                throw new InputException(
+                                        file + " has no column '" + label + "' (--label); its columns are " + header);
                             }
                             if (header.size() < 2) {
-                                throw new InputException(file + " has no feature columns besides the label '" + label + "'");
+                                throw new InputException(
+                                        file + " has no feature columns besides the label '" + label + "'");
                             }
                             table = new NumberTable.Builder(DType.F32, new long[] {header.size() - 1}, new long[0]);
                         } else if (!fileHeader.equals(header)) {
-                            throw new InputException(file + " has the columns " + fileHeader + ", but " + headerFile + " has " + header
-                                    + ": ingest files of one layout together");
+                            throw new InputException(file + " has the columns " + fileHeader + ", but " + headerFile
+                                    + " has " + header + ": ingest files of one layout together");
                         }
                         continue;
                     }
@@ -88,7 +93,14 @@ final class CsvReader {
         return table.build(labels);
     }
 
-    private void row(String line, Path file, long lineNo, List<String> header, int labelColumn, NumberTable.Builder table, BadLines bad) {
+    private void row(
+            String line,
+            Path file,
+            long lineNo,
+            List<String> header,
+            int labelColumn,
+            NumberTable.Builder table,
+            BadLines bad) {
         List<String> fields = split(line);
         if (fields == null) {
             bad.report(file, lineNo, "unterminated quote (a record must fit on one line)");
@@ -120,8 +132,13 @@ final class CsvReader {
         String y = fields.get(labelColumn).trim();
         String problem = numberProblem(y);
         if (problem != null) {
-            bad.report(file, lineNo, "label column '" + header.get(labelColumn) + "': " + problem
-                    + (y.isEmpty() || NUMBER.matcher(y).matches() ? "" : " (labels must be class ids or numeric targets)"));
+            bad.report(
+                    file,
+                    lineNo,
+                    "label column '" + header.get(labelColumn) + "': " + problem
+                            + (y.isEmpty() || NUMBER.matcher(y).matches()
+                                    ? ""
+                                    : " (labels must be class ids or numeric targets)"));
             return;
         }
         double value = Double.parseDouble(y);
@@ -130,7 +147,10 @@ final class CsvReader {
             return;
         }
         if (labels == LabelType.INT64 && !LabelType.isWhole(value)) {
-            bad.report(file, lineNo, "label column '" + header.get(labelColumn) + "': " + y + " is not a class id (--y-dtype int64)");
+            bad.report(
+                    file,
+                    lineNo,
+                    "label column '" + header.get(labelColumn) + "': " + y + " is not a class id (--y-dtype int64)");
             return;
         }
         table.add(x, new double[] {value}, INTEGER.matcher(y).matches());

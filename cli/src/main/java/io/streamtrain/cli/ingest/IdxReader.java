@@ -46,8 +46,9 @@ final class IdxReader {
     /** Reads an images file and a labels file, given in either order. */
     static Samples read(List<Path> files, ImageShape shape) throws InputException {
         if (files.size() != 2) {
-            throw new InputException("idx takes two files, an images file and a labels file (e.g. train-images-idx3-ubyte.gz "
-                    + "train-labels-idx1-ubyte.gz); got " + files.size() + ": " + files);
+            throw new InputException(
+                    "idx takes two files, an images file and a labels file (e.g. train-images-idx3-ubyte.gz "
+                            + "train-labels-idx1-ubyte.gz); got " + files.size() + ": " + files);
         }
         byte[] a = InputFiles.readAll(files.get(0));
         byte[] b = InputFiles.readAll(files.get(1));
@@ -59,8 +60,10 @@ final class IdxReader {
         Header hi = aImages ? ha : hb;
         Header hl = aImages ? hb : ha;
         if (hi.dims().length != 3 || hl.dims().length != 1) {
-            throw new InputException("idx needs an images file with 3 dimensions [N, rows, cols] and a labels file with 1 [N]; "
-                    + files.get(0) + " has " + ha.dims().length + " and " + files.get(1) + " has " + hb.dims().length);
+            throw new InputException(
+                    "idx needs an images file with 3 dimensions [N, rows, cols] and a labels file with 1 [N]; "
+                            + files.get(0) + " has " + ha.dims().length + " and " + files.get(1) + " has "
+                            + hb.dims().length);
         }
         if (hi.dims()[0] != hl.dims()[0]) {
             throw new InputException(imagesFile + " holds " + hi.dims()[0] + " images but " + labelsFile + " holds "
@@ -71,7 +74,8 @@ final class IdxReader {
 
     static Header header(Path file, byte[] bytes) throws InputException {
         if (bytes.length < 4 || bytes[0] != 0 || bytes[1] != 0) {
-            throw new InputException(file + " is not an IDX file (it must start with two zero bytes, a type and a dimension count)");
+            throw new InputException(
+                    file + " is not an IDX file (it must start with two zero bytes, a type and a dimension count)");
         }
         int type = bytes[2] & 0xff;
         int rank = bytes[3] & 0xff;
@@ -94,8 +98,8 @@ final class IdxReader {
         long expected = h.elements();
         long actual = bytes.length - h.dataOffset();
         if (actual != expected) {
-            throw new InputException(file + (actual < expected ? " is truncated" : " has trailing bytes") + ": its header promises "
-                    + expected + " data bytes, the file holds " + actual);
+            throw new InputException(file + (actual < expected ? " is truncated" : " has trailing bytes")
+                    + ": its header promises " + expected + " data bytes, the file holds " + actual);
         }
         return h;
     }

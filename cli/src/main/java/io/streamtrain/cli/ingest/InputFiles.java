@@ -39,9 +39,9 @@ final class InputFiles {
     }
 
     static InputException cannotRead(Path file, IOException e) {
-        String why = e instanceof NoSuchFileException ? "no such file"
-                : e instanceof AccessDeniedException ? "permission denied"
-                : e.getMessage();
+        String why = e instanceof NoSuchFileException
+                ? "no such file"
+                : e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
         return new InputException("cannot read " + file + ": " + why, e);
     }
 
@@ -54,7 +54,10 @@ final class InputFiles {
         for (Path p : inputs) {
             if (Files.isDirectory(p)) {
                 try (Stream<Path> s = Files.walk(p)) {
-                    s.filter(Files::isRegularFile).filter(f -> !hidden(p.relativize(f))).sorted().forEach(out::add);
+                    s.filter(Files::isRegularFile)
+                            .filter(f -> !hidden(p.relativize(f)))
+                            .sorted()
+                            .forEach(out::add);
                 } catch (IOException e) {
                     throw cannotRead(p, e);
                 }

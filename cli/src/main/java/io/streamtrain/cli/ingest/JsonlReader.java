@@ -36,7 +36,8 @@ final class JsonlReader {
         NumberTable.Builder table = null;
         String first = null;
         for (Path file : files) {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8), 1 << 16)) {
+            try (BufferedReader in =
+                    new BufferedReader(new InputStreamReader(InputFiles.open(file), StandardCharsets.UTF_8), 1 << 16)) {
                 long lineNo = 0;
                 String line;
                 while ((line = in.readLine()) != null) {
@@ -54,10 +55,16 @@ final class JsonlReader {
                     if (table == null) {
                         table = new NumberTable.Builder(xType, row.xShape(), row.yShape());
                         first = file + ":" + lineNo;
-                    } else if (!Arrays.equals(row.xShape(), table.xShape()) || !Arrays.equals(row.yShape(), table.yShape())) {
-                        bad.report(file, lineNo, "x has shape " + Arrays.toString(row.xShape()) + " and y " + Arrays.toString(row.yShape())
-                                + ", but the first sample (" + first + ") has " + Arrays.toString(table.xShape()) + " and "
-                                + Arrays.toString(table.yShape()));
+                    } else if (!Arrays.equals(row.xShape(), table.xShape())
+                            || !Arrays.equals(row.yShape(), table.yShape())) {
+                        bad.report(
+                                file,
+                                lineNo,
+                                "x has shape " + Arrays.toString(row.xShape()) + " and y "
+                                        + Arrays.toString(row.yShape())
+                                        + ", but the first sample (" + first + ") has "
+                                        + Arrays.toString(table.xShape()) + " and "
+                                        + Arrays.toString(table.yShape()));
                         continue;
                     }
                     if (xType == DType.F32) {
@@ -168,7 +175,8 @@ final class JsonlReader {
         return shape;
     }
 
-    private static void collect(String name, JsonNode node, long[] shape, int depth, List<JsonNode> leaves) throws BadRow {
+    private static void collect(String name, JsonNode node, long[] shape, int depth, List<JsonNode> leaves)
+            throws BadRow {
         if (depth == shape.length) {
             if (!node.isNumber()) {
                 throw new BadRow("\"" + name + "\" holds " + node + ", not a number");
@@ -177,7 +185,8 @@ final class JsonlReader {
             return;
         }
         if (!node.isArray() || node.size() != shape[depth]) {
-            throw new BadRow("\"" + name + "\" is ragged: not every array at depth " + depth + " has " + shape[depth] + " elements");
+            throw new BadRow("\"" + name + "\" is ragged: not every array at depth " + depth + " has " + shape[depth]
+                    + " elements");
         }
         for (JsonNode child : node) {
             collect(name, child, shape, depth + 1, leaves);

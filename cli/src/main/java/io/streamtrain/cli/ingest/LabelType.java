@@ -7,7 +7,9 @@ package io.streamtrain.cli.ingest;
  * the summary says which it took. Forced int64 accepts whole values written as decimals.
  */
 enum LabelType {
-    AUTO, INT64, FLOAT32;
+    AUTO,
+    INT64,
+    FLOAT32;
 
     static boolean isWhole(double v) {
         return v == Math.rint(v) && Math.abs(v) <= (1L << 53);

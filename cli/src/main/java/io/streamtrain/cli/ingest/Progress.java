@@ -107,15 +107,30 @@ final class Progress implements AutoCloseable {
         double fraction = total == 0 ? 1 : Math.min(1, (double) done / total);
         int filled = (int) Math.round(fraction * width);
         String bar = "#".repeat(filled) + (filled < width ? ">" + ".".repeat(width - filled - 1) : "");
-        return String.format(Locale.ROOT, "%s [%s] %3d%%  %d/%d records  %s records/s  %s/s", topic, bar, Math.round(fraction * 100),
-                done, total, rate(done, seconds), bytes(bytes / Math.max(seconds, 1e-3)));
+        return String.format(
+                Locale.ROOT,
+                "%s [%s] %3d%%  %d/%d records  %s records/s  %s/s",
+                topic,
+                bar,
+                Math.round(fraction * 100),
+                done,
+                total,
+                rate(done, seconds),
+                bytes(bytes / Math.max(seconds, 1e-3)));
     }
 
     /** {@code "ingest fashion.train: 361/938 records (38%), 512 records/s, 1.5 MiB/s"} */
     static String line(String topic, long done, long total, long bytes, double seconds) {
         long percent = total == 0 ? 100 : Math.round(100.0 * done / total);
-        return String.format(Locale.ROOT, "ingest %s: %d/%d records (%d%%), %s records/s, %s/s", topic, done, total, percent,
-                rate(done, seconds), bytes(bytes / Math.max(seconds, 1e-3)));
+        return String.format(
+                Locale.ROOT,
+                "ingest %s: %d/%d records (%d%%), %s records/s, %s/s",
+                topic,
+                done,
+                total,
+                percent,
+                rate(done, seconds),
+                bytes(bytes / Math.max(seconds, 1e-3)));
     }
 
     static String rate(long count, double seconds) {

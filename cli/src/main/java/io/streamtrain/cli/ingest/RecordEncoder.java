@@ -19,15 +19,21 @@ final class RecordEncoder {
     static byte[] encode(Samples samples, int[] order, int from, int to) {
         SampleLayout l = samples.layout();
         int n = to - from;
-        ByteBuffer x = ByteBuffer.allocate(Math.toIntExact(n * l.xElements() * l.xType().bytes())).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer y = ByteBuffer.allocate(Math.toIntExact(n * l.yElements() * l.yType().bytes())).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer x = ByteBuffer.allocate(
+                        Math.toIntExact(n * l.xElements() * l.xType().bytes()))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer y = ByteBuffer.allocate(
+                        Math.toIntExact(n * l.yElements() * l.yType().bytes()))
+                .order(ByteOrder.LITTLE_ENDIAN);
         for (int i = from; i < to; i++) {
             samples.putX(order[i], x);
             samples.putY(order[i], y);
         }
-        return SafeTensors.write(List.of(
-                new Tensor("x", l.xType(), SampleLayout.batchShape(n, l.xShape()), x.flip()),
-                new Tensor("y", l.yType(), SampleLayout.batchShape(n, l.yShape()), y.flip())), Map.of());
+        return SafeTensors.write(
+                List.of(
+                        new Tensor("x", l.xType(), SampleLayout.batchShape(n, l.xShape()), x.flip()),
+                        new Tensor("y", l.yType(), SampleLayout.batchShape(n, l.yShape()), y.flip())),
+                Map.of());
     }
 
     /** How many records {@code samples} samples make at {@code perRecord} a record (the last may be short). */

@@ -48,11 +48,16 @@ record SampleLayout(DType xType, long[] xShape, DType yType, long[] yShape) {
     }
 
     private static String shape(long[] perSample) {
-        return LongStream.of(perSample).mapToObj(Long::toString).collect(Collectors.joining(", ", "[B" + (perSample.length > 0 ? ", " : ""), "]"));
+        return LongStream.of(perSample)
+                .mapToObj(Long::toString)
+                .collect(Collectors.joining(", ", "[B" + (perSample.length > 0 ? ", " : ""), "]"));
     }
 
     boolean sameAs(SampleLayout o) {
-        return xType == o.xType && yType == o.yType && Arrays.equals(xShape, o.xShape) && Arrays.equals(yShape, o.yShape);
+        return xType == o.xType
+                && yType == o.yType
+                && Arrays.equals(xShape, o.xShape)
+                && Arrays.equals(yShape, o.yShape);
     }
 
     @Override

@@ -19,7 +19,8 @@ final class TextReader {
     }
 
     /** Each Brown corpus file of the genres (all when empty) as one text of its words, UTF-8. */
-    static List<TokenWindows.Text> brown(List<Path> inputs, java.util.Set<Character> genres, BadLines bad) throws InputException {
+    static List<TokenWindows.Text> brown(List<Path> inputs, java.util.Set<Character> genres, BadLines bad)
+            throws InputException {
         List<TokenWindows.Text> out = new ArrayList<>();
         for (Path f : BrownCorpus.files(inputs, genres)) {
             out.add(new TokenWindows.Text(f, BrownCorpus.text(f, bad).getBytes(StandardCharsets.UTF_8)));

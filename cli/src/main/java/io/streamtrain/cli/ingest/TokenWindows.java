@@ -47,7 +47,8 @@ final class TokenWindows implements Samples {
             count += n;
         }
         if (count > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(count + " windows are too many for one ingest; raise --stride or split the input");
+            throw new IllegalArgumentException(
+                    count + " windows are too many for one ingest; raise --stride or split the input");
         }
         int[] text = new int[(int) count];
         int[] start = new int[(int) count];

@@ -82,7 +82,12 @@ final class TopicWriter implements AutoCloseable {
      *     {@code max.message.bytes}, holds records and no {@code append}, settings the broker
      *     refuses), 1 when Kafka fails
      */
-    Target prepare(String topic, int partitions, Optional<Short> replicationFactor, Map<String, String> configs, int largestRecord,
+    Target prepare(
+            String topic,
+            int partitions,
+            Optional<Short> replicationFactor,
+            Map<String, String> configs,
+            int largestRecord,
             boolean append) {
         boolean created = false;
         if (!exists(topic)) {
@@ -90,27 +95,38 @@ final class TopicWriter implements AutoCloseable {
             int needed = largestRecord + FRAMING_BYTES;
             if (needed > KAFKA_DEFAULT_MESSAGE_BYTES) {
                 // room for the record plus the same headroom the run topics get
-                c.putIfAbsent(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(largestRecord + RunTopics.RECORD_OVERHEAD_BYTES));
+                c.putIfAbsent(
+                        TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                        Integer.toString(largestRecord + RunTopics.RECORD_OVERHEAD_BYTES));
             }
             created = create(new NewTopic(topic, Optional.of(partitions), replicationFactor).configs(c));
         }
         if (created) {
             awaitMetadata(topic);
         }
-        int actualPartitions = Preflight.requireTopics(admin, List.of(topic), "the ingest target").get(topic).partitions().size();
+        int actualPartitions = Preflight.requireTopics(admin, List.of(topic), "the ingest target")
+                .get(topic)
+                .partitions()
+                .size();
         int limit = RunTopics.maxMessageBytes(admin, topic);
         if (largestRecord + FRAMING_BYTES > limit) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " accepts records of at most " + limit
-                    + " bytes (max.message.bytes), but a record here is " + largestRecord + " bytes. Use fewer --records-per-message, or"
-                    + " raise the topic's limit: kafka-configs.sh --alter --entity-type topics --entity-name " + topic
-                    + " --add-config max.message.bytes=" + (largestRecord + RunTopics.RECORD_OVERHEAD_BYTES));
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "topic " + topic + " accepts records of at most " + limit
+                            + " bytes (max.message.bytes), but a record here is " + largestRecord
+                            + " bytes. Use fewer --records-per-message, or"
+                            + " raise the topic's limit: kafka-configs.sh --alter --entity-type topics --entity-name "
+                            + topic
+                            + " --add-config max.message.bytes=" + (largestRecord + RunTopics.RECORD_OVERHEAD_BYTES));
         }
         if (!created && !append) {
             long records = records(topic, actualPartitions);
             if (records > 0) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, "topic " + topic + " already holds " + records
-                        + " records; an ingest would add to them and trainers would read both. Write to a new topic, delete this one"
-                        + " (kafka-topics.sh --delete --topic " + topic + "), or pass --append");
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "topic " + topic + " already holds " + records
+                                + " records; an ingest would add to them and trainers would read both. Write to a new topic, delete this one"
+                                + " (kafka-topics.sh --delete --topic " + topic + "), or pass --append");
             }
         }
         return new Target(topic, actualPartitions, created, limit);
@@ -157,13 +173,19 @@ final class TopicWriter implements AutoCloseable {
                 return false;
             }
             Preflight.requireAuthorized(cause, kafka.bootstrapServers());
-            if (cause instanceof InvalidReplicationFactorException || cause instanceof InvalidPartitionsException
-                    || cause instanceof InvalidConfigurationException || cause instanceof PolicyViolationException
+            if (cause instanceof InvalidReplicationFactorException
+                    || cause instanceof InvalidPartitionsException
+                    || cause instanceof InvalidConfigurationException
+                    || cause instanceof PolicyViolationException
                     || cause instanceof InvalidTopicException) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, "Kafka refused to create topic " + topic.name() + ": "
-                        + cause.getMessage() + ". Check --partitions, --replication-factor and --topic-config", e);
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "Kafka refused to create topic " + topic.name() + ": " + cause.getMessage()
+                                + ". Check --partitions, --replication-factor and --topic-config",
+                        e);
             }
-            throw new StartupException(StartupException.RETRYABLE, "cannot create topic " + topic.name() + ": " + cause.getMessage(), e);
+            throw new StartupException(
+                    StartupException.RETRYABLE, "cannot create topic " + topic.name() + ": " + cause.getMessage(), e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new StartupException(StartupException.RETRYABLE, "timed out creating topic " + topic.name(), e);
         } catch (InterruptedException e) {
@@ -181,8 +203,10 @@ final class TopicWriter implements AutoCloseable {
                 earliest.put(new TopicPartition(topic, p), OffsetSpec.earliest());
                 latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
             }
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> begin = admin.listOffsets(earliest).all().get(10, TimeUnit.SECONDS);
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> end = admin.listOffsets(latest).all().get(10, TimeUnit.SECONDS);
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> begin =
+                    admin.listOffsets(earliest).all().get(10, TimeUnit.SECONDS);
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> end =
+                    admin.listOffsets(latest).all().get(10, TimeUnit.SECONDS);
             long n = 0;
             for (TopicPartition tp : end.keySet()) {
                 n += end.get(tp).offset() - begin.get(tp).offset();
@@ -190,7 +214,10 @@ final class TopicWriter implements AutoCloseable {
             return n;
         } catch (ExecutionException e) {
             Preflight.requireAuthorized(e.getCause(), kafka.bootstrapServers());
-            throw new StartupException(StartupException.RETRYABLE, "cannot read the offsets of " + topic + ": " + e.getCause().getMessage(), e);
+            throw new StartupException(
+                    StartupException.RETRYABLE,
+                    "cannot read the offsets of " + topic + ": " + e.getCause().getMessage(),
+                    e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new StartupException(StartupException.RETRYABLE, "timed out reading the offsets of " + topic, e);
         } catch (InterruptedException e) {
@@ -210,9 +237,11 @@ final class TopicWriter implements AutoCloseable {
     long write(Target target, int count, int largestRecord, IntFunction<byte[]> record, Progress progress) {
         Map<String, Object> config = kafka.producer();
         // a record may be larger than the client's 1 MiB default request; the topic's limit was checked above
-        config.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
-                (int) Math.max(setting(config, ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 1 << 20), largestRecord + FRAMING_BYTES));
-        config.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(setting(config, ProducerConfig.BUFFER_MEMORY_CONFIG, 32L << 20), 2L * largestRecord));
+        config.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, (int) Math.max(
+                setting(config, ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 1 << 20), largestRecord + FRAMING_BYTES));
+        config.put(
+                ProducerConfig.BUFFER_MEMORY_CONFIG,
+                Math.max(setting(config, ProducerConfig.BUFFER_MEMORY_CONFIG, 32L << 20), 2L * largestRecord));
         if (target.maxMessageBytes() - FRAMING_BYTES < setting(config, ProducerConfig.BATCH_SIZE_CONFIG, 16_384)) {
             // batches of small records must stay under a topic limit smaller than the producer's batch
             config.put(ProducerConfig.BATCH_SIZE_CONFIG, Math.max(1, target.maxMessageBytes() - FRAMING_BYTES));
@@ -224,13 +253,14 @@ final class TopicWriter implements AutoCloseable {
             for (int i = 0; i < count && failure.get() == null; i++) {
                 byte[] value = record.apply(i);
                 int size = value.length;
-                producer.send(new ProducerRecord<>(target.topic(), i % target.partitions(), null, value), (metadata, e) -> {
-                    if (e != null) {
-                        failure.compareAndSet(null, e);
-                    } else {
-                        progress.add(1, size);
-                    }
-                });
+                producer.send(
+                        new ProducerRecord<>(target.topic(), i % target.partitions(), null, value), (metadata, e) -> {
+                            if (e != null) {
+                                failure.compareAndSet(null, e);
+                            } else {
+                                progress.add(1, size);
+                            }
+                        });
                 bytes += size;
                 sent++;
             }
@@ -241,11 +271,16 @@ final class TopicWriter implements AutoCloseable {
         Exception e = failure.get();
         if (e != null) {
             int code = e instanceof RecordTooLargeException || e instanceof AuthorizationException
-                    ? StartupException.BAD_CONFIGURATION : StartupException.RETRYABLE;
+                    ? StartupException.BAD_CONFIGURATION
+                    : StartupException.RETRYABLE;
             Preflight.requireAuthorized(e, kafka.bootstrapServers());
-            throw new StartupException(code, "writing " + target.topic() + " failed after " + progress.records() + " of " + count
-                    + " records (" + sent + " sent): " + e.getMessage() + ". What was acknowledged stays on the topic: ingest into a new"
-                    + " topic, or delete this one and run again", e);
+            throw new StartupException(
+                    code,
+                    "writing " + target.topic() + " failed after " + progress.records() + " of " + count
+                            + " records (" + sent + " sent): " + e.getMessage()
+                            + ". What was acknowledged stays on the topic: ingest into a new"
+                            + " topic, or delete this one and run again",
+                    e);
         }
         return bytes;
     }

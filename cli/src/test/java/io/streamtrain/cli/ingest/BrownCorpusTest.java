@@ -41,13 +41,18 @@ class BrownCorpusTest {
         assertEquals(Set.of('h'), BrownCorpus.genres(List.of("government")));
         assertEquals(Set.of('a', 'h', 'g'), BrownCorpus.genres(List.of("H,news", "belles-lettres")));
         assertEquals(List.of(dir.resolve("ch01"), dir.resolve("ch02")), BrownCorpus.files(List.of(dir), Set.of('h')));
-        assertEquals(List.of(dir.resolve("ca01"), dir.resolve("ch01"), dir.resolve("ch02")), BrownCorpus.files(List.of(dir), Set.of()),
+        assertEquals(
+                List.of(dir.resolve("ca01"), dir.resolve("ch01"), dir.resolve("ch02")),
+                BrownCorpus.files(List.of(dir), Set.of()),
                 "cats.txt and README are not corpus files");
         InputException unknown = assertThrows(InputException.class, () -> BrownCorpus.genres(List.of("poetry")));
-        assertTrue(unknown.getMessage().contains("poetry") && unknown.getMessage().contains("h=government"), unknown.getMessage());
+        assertTrue(
+                unknown.getMessage().contains("poetry") && unknown.getMessage().contains("h=government"),
+                unknown.getMessage());
         InputException none = assertThrows(InputException.class, () -> BrownCorpus.files(List.of(dir), Set.of('r')));
         assertTrue(none.getMessage().contains("r=humor"), none.getMessage());
-        InputException misnamed = assertThrows(InputException.class, () -> BrownCorpus.files(List.of(dir.resolve("README")), Set.of()));
+        InputException misnamed =
+                assertThrows(InputException.class, () -> BrownCorpus.files(List.of(dir.resolve("README")), Set.of()));
         assertTrue(misnamed.getMessage().contains("not named like a Brown corpus file"), misnamed.getMessage());
     }
 
@@ -57,7 +62,9 @@ class BrownCorpusTest {
         List<String> reports = new ArrayList<>();
         BadLines bad = SampleValues.badLines(reports);
         assertEquals("The Fulton County said .\nIt was `` fine '' .\n", BrownCorpus.text(dir.resolve("ca01"), bad));
-        assertEquals("The Office of Business Economics .\nA 1/2 inch .\n", BrownCorpus.text(dir.resolve("ch01"), bad),
+        assertEquals(
+                "The Office of Business Economics .\nA 1/2 inch .\n",
+                BrownCorpus.text(dir.resolve("ch01"), bad),
                 "the last slash separates the tag: 1/2/cd is the word 1/2");
         assertEquals(List.of("bad line " + dir.resolve("ch01") + ":2: token 'is' is not word/tag"), reports);
     }
@@ -73,23 +80,45 @@ class BrownCorpusTest {
         }
         files.add(Path.of("cr01"));
         BrownCorpus.Split split = BrownCorpus.holdOut(files, 0.1, 42);
-        assertEquals(2, split.validation().stream().filter(f -> f.toString().startsWith("ca")).count(), "10 % of 20 news files");
-        assertEquals(1, split.validation().stream().filter(f -> f.toString().startsWith("ch")).count(), "at least one of a genre");
+        assertEquals(
+                2,
+                split.validation().stream()
+                        .filter(f -> f.toString().startsWith("ca"))
+                        .count(),
+                "10 % of 20 news files");
+        assertEquals(
+                1,
+                split.validation().stream()
+                        .filter(f -> f.toString().startsWith("ch"))
+                        .count(),
+                "at least one of a genre");
         assertTrue(split.train().contains(Path.of("cr01")), "a genre's only file stays in training");
         assertEquals(files.size(), split.train().size() + split.validation().size());
         assertTrue(split.train().stream().noneMatch(split.validation()::contains));
         assertEquals(split, BrownCorpus.holdOut(files, 0.1, 42));
         assertTrue(!split.equals(BrownCorpus.holdOut(files, 0.1, 7)), "another seed, other documents");
-        List<Path> governmentOnly = files.stream().filter(f -> f.toString().startsWith("ch")).toList();
-        assertEquals(split.validation().stream().filter(f -> f.toString().startsWith("ch")).toList(),
-                BrownCorpus.holdOut(governmentOnly, 0.1, 42).validation(), "a genre's choice does not depend on the other genres");
-        assertEquals(2, BrownCorpus.holdOut(files, 0.9, 42).validation().stream().filter(f -> f.toString().startsWith("ch")).count(),
+        List<Path> governmentOnly =
+                files.stream().filter(f -> f.toString().startsWith("ch")).toList();
+        assertEquals(
+                split.validation().stream()
+                        .filter(f -> f.toString().startsWith("ch"))
+                        .toList(),
+                BrownCorpus.holdOut(governmentOnly, 0.1, 42).validation(),
+                "a genre's choice does not depend on the other genres");
+        assertEquals(
+                2,
+                BrownCorpus.holdOut(files, 0.9, 42).validation().stream()
+                        .filter(f -> f.toString().startsWith("ch"))
+                        .count(),
                 "never all of a genre");
     }
 
     @Test
     void theHelpListsTheGenresAsTheParserKnowsThem() {
-        String help = new CommandLine(new IngestCommand()).getSubcommands().get("brown").getUsageMessage();
+        String help = new CommandLine(new IngestCommand())
+                .getSubcommands()
+                .get("brown")
+                .getUsageMessage();
         assertTrue(help.replaceAll("\\s+", " ").contains(BrownCorpus.describeGenres()), help);
     }
 }

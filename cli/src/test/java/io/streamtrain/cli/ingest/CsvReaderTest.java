@@ -56,21 +56,25 @@ class CsvReaderTest {
         assertEquals(2, s.size(), "the two good lines");
         assertArrayEquals(new float[] {3, 4}, SampleValues.xFloats(s, 1));
         assertEquals(7, bad.count());
-        assertEquals(List.of(
-                "bad line " + csv + ":3: expected 3 fields, found 2",
-                "bad line " + csv + ":4: column 'b': 'x' is not a number",
-                "bad line " + csv + ":5: column 'a': empty",
-                "bad line " + csv + ":6: column 'b': 'NaN' is not a number",
-                "bad line " + csv + ":7: label column 'y': 'cat' is not a number (labels must be class ids or numeric targets)",
-                "bad line " + csv + ":8: unterminated quote (a record must fit on one line)",
-                "bad line " + csv + ":9: column 'b': 1e39 is outside the float32 range"), reports);
+        assertEquals(
+                List.of(
+                        "bad line " + csv + ":3: expected 3 fields, found 2",
+                        "bad line " + csv + ":4: column 'b': 'x' is not a number",
+                        "bad line " + csv + ":5: column 'a': empty",
+                        "bad line " + csv + ":6: column 'b': 'NaN' is not a number",
+                        "bad line " + csv
+                                + ":7: label column 'y': 'cat' is not a number (labels must be class ids or numeric targets)",
+                        "bad line " + csv + ":8: unterminated quote (a record must fit on one line)",
+                        "bad line " + csv + ":9: column 'b': 1e39 is outside the float32 range"),
+                reports);
         assertTrue(bad.summary().startsWith("7 bad lines skipped (" + csv + ": 7"), bad.summary());
     }
 
     @Test
     void labelsWrittenAsDecimalsAreFloatTargetsUnlessInt64IsAsked(@TempDir Path dir) throws Exception {
         Path csv = Files.writeString(dir.resolve("r.csv"), "x;target\n1;2.5\n2;3\n3;4.0\n");
-        Samples auto = new CsvReader("target", ';', LabelType.AUTO).read(List.of(csv), SampleValues.badLines(new ArrayList<>()));
+        Samples auto = new CsvReader("target", ';', LabelType.AUTO)
+                .read(List.of(csv), SampleValues.badLines(new ArrayList<>()));
         assertEquals(DType.F32, auto.layout().yType());
         assertArrayEquals(new float[] {2.5f}, SampleValues.yFloats(auto, 0));
 
@@ -79,7 +83,9 @@ class CsvReaderTest {
         assertEquals(DType.I64, ints.layout().yType());
         assertEquals(2, ints.size(), "3 and 4.0 are class ids; 2.5 is not");
         assertArrayEquals(new long[] {4}, SampleValues.yLongs(ints, 1));
-        assertEquals(List.of("bad line " + csv + ":2: label column 'target': 2.5 is not a class id (--y-dtype int64)"), reports);
+        assertEquals(
+                List.of("bad line " + csv + ":2: label column 'target': 2.5 is not a class id (--y-dtype int64)"),
+                reports);
     }
 
     @Test
@@ -87,21 +93,31 @@ class CsvReaderTest {
         Path a = Files.writeString(dir.resolve("a.csv"), "\uFEFFf1,f2,label\n1,2,0\n");
         Path b = Files.writeString(dir.resolve("b.csv"), "f1,f2,label\r\n3,4,1\r\n");
         Path c = Files.writeString(dir.resolve("c.csv"), "f1,label\n3,1\n");
-        Samples s = new CsvReader("label", ',', LabelType.AUTO).read(List.of(a, b), SampleValues.badLines(new ArrayList<>()));
+        Samples s = new CsvReader("label", ',', LabelType.AUTO)
+                .read(List.of(a, b), SampleValues.badLines(new ArrayList<>()));
         assertEquals(2, s.size());
         assertArrayEquals(new float[] {3, 4}, SampleValues.xFloats(s, 1));
 
-        InputException layout = assertThrows(InputException.class,
-                () -> new CsvReader("label", ',', LabelType.AUTO).read(List.of(a, c), SampleValues.badLines(new ArrayList<>())));
+        InputException layout = assertThrows(
+                InputException.class,
+                () -> new CsvReader("label", ',', LabelType.AUTO)
+                        .read(List.of(a, c), SampleValues.badLines(new ArrayList<>())));
         assertTrue(layout.getMessage().contains(c + " has the columns [f1, label]"), layout.getMessage());
 
-        InputException label = assertThrows(InputException.class,
-                () -> new CsvReader("species", ',', LabelType.AUTO).read(List.of(a), SampleValues.badLines(new ArrayList<>())));
-        assertTrue(label.getMessage().contains("no column 'species'") && label.getMessage().contains("[f1, f2, label]"), label.getMessage());
+        InputException label = assertThrows(
+                InputException.class,
+                () -> new CsvReader("species", ',', LabelType.AUTO)
+                        .read(List.of(a), SampleValues.badLines(new ArrayList<>())));
+        assertTrue(
+                label.getMessage().contains("no column 'species'")
+                        && label.getMessage().contains("[f1, f2, label]"),
+                label.getMessage());
 
         Path empty = Files.writeString(dir.resolve("empty.csv"), "\n\n");
-        InputException e = assertThrows(InputException.class,
-                () -> new CsvReader("label", ',', LabelType.AUTO).read(List.of(empty), SampleValues.badLines(new ArrayList<>())));
+        InputException e = assertThrows(
+                InputException.class,
+                () -> new CsvReader("label", ',', LabelType.AUTO)
+                        .read(List.of(empty), SampleValues.badLines(new ArrayList<>())));
         assertTrue(e.getMessage().contains("is empty"), e.getMessage());
     }
 

@@ -35,8 +35,11 @@ class IdxReaderTest {
     static List<Path> write(Path dir, boolean gzip) throws IOException {
         byte[] images = IdxFiles.idx(new int[] {COUNT, ROWS, COLS}, pixels());
         byte[] labels = IdxFiles.idx(new int[] {COUNT}, LABELS);
-        return List.of(Files.write(dir.resolve("images-idx3-ubyte" + (gzip ? ".gz" : "")), gzip ? IdxFiles.gzip(images) : images),
-                Files.write(dir.resolve("labels-idx1-ubyte" + (gzip ? ".gz" : "")), gzip ? IdxFiles.gzip(labels) : labels));
+        return List.of(
+                Files.write(
+                        dir.resolve("images-idx3-ubyte" + (gzip ? ".gz" : "")), gzip ? IdxFiles.gzip(images) : images),
+                Files.write(
+                        dir.resolve("labels-idx1-ubyte" + (gzip ? ".gz" : "")), gzip ? IdxFiles.gzip(labels) : labels));
     }
 
     @Test
@@ -73,29 +76,43 @@ class IdxReaderTest {
     @Test
     void filesThatAreNotAMatchingPairAreRefusedByName(@TempDir Path dir) throws Exception {
         List<Path> files = write(dir, false);
-        Path shortLabels = Files.write(dir.resolve("short-labels"), IdxFiles.idx(new int[] {COUNT - 1}, Arrays.copyOf(LABELS, COUNT - 1)));
-        InputException counts = assertThrows(InputException.class, () -> IdxReader.read(List.of(files.get(0), shortLabels), IdxReader.ImageShape.FLAT));
-        assertTrue(counts.getMessage().contains("5 images") && counts.getMessage().contains("4 labels"), counts.getMessage());
+        Path shortLabels = Files.write(
+                dir.resolve("short-labels"), IdxFiles.idx(new int[] {COUNT - 1}, Arrays.copyOf(LABELS, COUNT - 1)));
+        InputException counts = assertThrows(
+                InputException.class,
+                () -> IdxReader.read(List.of(files.get(0), shortLabels), IdxReader.ImageShape.FLAT));
+        assertTrue(
+                counts.getMessage().contains("5 images") && counts.getMessage().contains("4 labels"),
+                counts.getMessage());
 
         byte[] whole = Files.readAllBytes(files.get(0));
         Path truncated = Files.write(dir.resolve("truncated"), Arrays.copyOf(whole, whole.length - 3));
-        InputException t = assertThrows(InputException.class, () -> IdxReader.read(List.of(truncated, files.get(1)), IdxReader.ImageShape.FLAT));
-        assertTrue(t.getMessage().contains("truncated") && t.getMessage().contains(truncated.toString()), t.getMessage());
+        InputException t = assertThrows(
+                InputException.class,
+                () -> IdxReader.read(List.of(truncated, files.get(1)), IdxReader.ImageShape.FLAT));
+        assertTrue(
+                t.getMessage().contains("truncated") && t.getMessage().contains(truncated.toString()), t.getMessage());
 
         Path csv = Files.writeString(dir.resolve("x.csv"), "a,b\n1,2\n");
-        InputException notIdx = assertThrows(InputException.class, () -> IdxReader.read(List.of(csv, files.get(1)), IdxReader.ImageShape.FLAT));
+        InputException notIdx = assertThrows(
+                InputException.class, () -> IdxReader.read(List.of(csv, files.get(1)), IdxReader.ImageShape.FLAT));
         assertTrue(notIdx.getMessage().contains("not an IDX file"), notIdx.getMessage());
 
         byte[] floats = IdxFiles.idx(new int[] {COUNT}, LABELS);
         floats[2] = 0x0D;
         Path floatFile = Files.write(dir.resolve("floats"), floats);
-        InputException type = assertThrows(InputException.class, () -> IdxReader.read(List.of(files.get(0), floatFile), IdxReader.ImageShape.FLAT));
+        InputException type = assertThrows(
+                InputException.class,
+                () -> IdxReader.read(List.of(files.get(0), floatFile), IdxReader.ImageShape.FLAT));
         assertTrue(type.getMessage().contains("0xd"), type.getMessage());
 
-        InputException two = assertThrows(InputException.class, () -> IdxReader.read(List.of(files.get(1), files.get(1)), IdxReader.ImageShape.FLAT));
+        InputException two = assertThrows(
+                InputException.class,
+                () -> IdxReader.read(List.of(files.get(1), files.get(1)), IdxReader.ImageShape.FLAT));
         assertTrue(two.getMessage().contains("3 dimensions"), two.getMessage());
 
-        InputException missing = assertThrows(InputException.class,
+        InputException missing = assertThrows(
+                InputException.class,
                 () -> IdxReader.read(List.of(dir.resolve("nope"), files.get(1)), IdxReader.ImageShape.FLAT));
         assertTrue(missing.getMessage().contains("no such file"), missing.getMessage());
     }

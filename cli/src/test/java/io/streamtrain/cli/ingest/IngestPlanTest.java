@@ -28,17 +28,27 @@ class IngestPlanTest {
         assertArrayEquals(a.validation(), b.validation());
         assertEquals(900, a.train().length);
         assertEquals(100, a.validation().length);
-        int[] all = IntStream.concat(Arrays.stream(a.train()), Arrays.stream(a.validation())).sorted().toArray();
+        int[] all = IntStream.concat(Arrays.stream(a.train()), Arrays.stream(a.validation()))
+                .sorted()
+                .toArray();
         assertArrayEquals(IntStream.range(0, 1000).toArray(), all, "every sample once");
-        assertNotEquals(Arrays.toString(IngestPlan.of(1000, true, 8, 0, 0).train()), Arrays.toString(IngestPlan.of(1000, true, 7, 0, 0).train()));
+        assertNotEquals(
+                Arrays.toString(IngestPlan.of(1000, true, 8, 0, 0).train()),
+                Arrays.toString(IngestPlan.of(1000, true, 7, 0, 0).train()));
 
         IngestPlan ordered = IngestPlan.of(10, false, 7, 0, 0.2);
         assertArrayEquals(new int[] {0, 1}, ordered.validation());
         assertArrayEquals(new int[] {2, 3, 4, 5, 6, 7, 8, 9}, ordered.train());
-        assertEquals(1, IngestPlan.of(10, false, 7, 0, 0.01).validation().length, "a fraction above zero gives at least one");
+        assertEquals(
+                1,
+                IngestPlan.of(10, false, 7, 0, 0.01).validation().length,
+                "a fraction above zero gives at least one");
         assertEquals(6, IngestPlan.of(10, true, 7, 6, 0).train().length, "--limit");
         IngestPlan split = IngestPlan.of(100, true, 7, 0, 0.2);
-        assertArrayEquals(Arrays.copyOf(split.validation(), 5), split.validation(5), "--validation-limit: the first of the share");
+        assertArrayEquals(
+                Arrays.copyOf(split.validation(), 5),
+                split.validation(5),
+                "--validation-limit: the first of the share");
         assertArrayEquals(split.validation(), split.validation(0), "0: all of it");
         assertArrayEquals(split.validation(), split.validation(50), "a limit above the share takes the share");
         assertEquals(80, split.train().length, "the train topic keeps its share whatever the validation limit");
@@ -91,9 +101,11 @@ class IngestPlanTest {
 
     @Test
     void progressReadsAsABarOrAPlainLine() {
-        assertEquals("t [###############>..............]  50%  5/10 records  2 records/s  1.0 KiB/s",
+        assertEquals(
+                "t [###############>..............]  50%  5/10 records  2 records/s  1.0 KiB/s",
                 Progress.bar("t", 5, 10, 2560, 2.5, 30));
-        assertEquals("t [##########] 100%  10/10 records  4 records/s  1.0 KiB/s", Progress.bar("t", 10, 10, 2560, 2.5, 10));
+        assertEquals(
+                "t [##########] 100%  10/10 records  4 records/s  1.0 KiB/s", Progress.bar("t", 10, 10, 2560, 2.5, 10));
         assertEquals("ingest t: 5/10 records (50%), 2 records/s, 1.0 KiB/s", Progress.line("t", 5, 10, 2560, 2.5));
         assertEquals("512 B", Progress.bytes(512));
         assertEquals("188.4 MiB", Progress.bytes(188.4 * 1024 * 1024));
@@ -106,7 +118,12 @@ class IngestPlanTest {
         for (int i = 1; i <= 5; i++) {
             bad.report(Path.of("f.csv"), i, "bad");
         }
-        assertEquals(List.of("bad line f.csv:1: bad", "bad line f.csv:2: bad", "(more than 2 bad lines: the rest are counted, not listed)"), sink);
+        assertEquals(
+                List.of(
+                        "bad line f.csv:1: bad",
+                        "bad line f.csv:2: bad",
+                        "(more than 2 bad lines: the rest are counted, not listed)"),
+                sink);
         assertEquals(5, bad.count());
         assertTrue(bad.summary().equals("5 bad lines skipped (f.csv: 5)"), bad.summary());
     }

@@ -36,7 +36,11 @@ class JsonlReaderTest {
         assertArrayEquals(new float[] {7, 8, 9}, SampleValues.xFloats(s, 1));
         assertArrayEquals(new long[] {0}, SampleValues.yLongs(s, 1));
         assertEquals(6, bad.count(), String.join("\n", reports));
-        assertTrue(reports.get(0).startsWith("bad line " + f + ":2: x has shape [2] and y [], but the first sample (" + f + ":1) has [3]"), reports.get(0));
+        assertTrue(
+                reports.get(0)
+                        .startsWith("bad line " + f + ":2: x has shape [2] and y [], but the first sample (" + f
+                                + ":1) has [3]"),
+                reports.get(0));
         assertTrue(reports.get(1).startsWith("bad line " + f + ":3: not JSON"), reports.get(1));
         assertEquals("bad line " + f + ":4: needs fields \"x\" and \"y\"; has [x]", reports.get(2));
         assertEquals("bad line " + f + ":5: not a JSON object", reports.get(3));
@@ -57,7 +61,8 @@ class JsonlReaderTest {
         assertEquals(new SampleLayout(DType.F32, new long[] {2, 3}, DType.F32, new long[] {2}), s.layout());
         assertArrayEquals(new float[] {7, 8, 9, 10, 11, 12}, SampleValues.xFloats(s, 1));
         assertArrayEquals(new float[] {2, 3}, SampleValues.yFloats(s, 1));
-        assertEquals(List.of("bad line " + f + ":2: \"x\" is ragged: not every array at depth 1 has 3 elements"), reports);
+        assertEquals(
+                List.of("bad line " + f + ":2: \"x\" is ragged: not every array at depth 1 has 3 elements"), reports);
     }
 
     @Test
@@ -69,7 +74,10 @@ class JsonlReaderTest {
         List<String> reports = new ArrayList<>();
         Samples s = new JsonlReader(DType.I64, LabelType.INT64).read(List.of(f), SampleValues.badLines(reports));
         assertEquals(1, s.size());
-        assertArrayEquals(new long[] {5, 9007199254740993L, 7}, SampleValues.xLongs(s, 0), "beyond 2^53: not rounded through a double");
+        assertArrayEquals(
+                new long[] {5, 9007199254740993L, 7},
+                SampleValues.xLongs(s, 0),
+                "beyond 2^53: not rounded through a double");
         assertArrayEquals(new long[] {9, 7, 1}, SampleValues.yLongs(s, 0));
         assertEquals(List.of("bad line " + f + ":2: x[1] is 1.5, not an int64 (--x-dtype int64)"), reports);
     }

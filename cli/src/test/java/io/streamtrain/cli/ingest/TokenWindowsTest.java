@@ -32,7 +32,8 @@ class TokenWindowsTest {
         Files.writeString(dir.resolve("texts/c.txt"), "tiny");
         Files.writeString(dir.resolve("texts/.hidden"), "ignored, hidden files are not inputs");
         List<TokenWindows.Text> texts = TextReader.raw(List.of(dir.resolve("texts")));
-        assertEquals(List.of(dir.resolve("texts/a.txt"), dir.resolve("texts/b.txt"), dir.resolve("texts/c.txt")),
+        assertEquals(
+                List.of(dir.resolve("texts/a.txt"), dir.resolve("texts/b.txt"), dir.resolve("texts/c.txt")),
                 texts.stream().map(TokenWindows.Text::source).toList());
 
         TokenWindows w = TokenWindows.of(texts, 4, 4);
@@ -47,12 +48,16 @@ class TokenWindowsTest {
         assertArrayEquals(tokens(a, 17, 4), SampleValues.yLongs(w, 4));
         assertArrayEquals(tokens(b, 4, 4), SampleValues.xLongs(w, 6));
         assertArrayEquals(tokens(b, 5, 4), SampleValues.yLongs(w, 6));
-        assertEquals(0xc3, SampleValues.xLongs(w, 2)[0], "the first byte of ö (UTF-8 c3 b6)"); // "o, w" at 4.., "ö" starts at 8
+        assertEquals(
+                0xc3,
+                SampleValues.xLongs(w, 2)[0],
+                "the first byte of ö (UTF-8 c3 b6)"); // "o, w" at 4.., "ö" starts at 8
     }
 
     @Test
     void aStrideShorterThanTheContextOverlapsWindows() {
-        TokenWindows w = TokenWindows.of(List.of(new TokenWindows.Text(Path.of("x"), "abcdefg".getBytes(StandardCharsets.US_ASCII))), 3, 1);
+        TokenWindows w = TokenWindows.of(
+                List.of(new TokenWindows.Text(Path.of("x"), "abcdefg".getBytes(StandardCharsets.US_ASCII))), 3, 1);
         assertEquals(4, w.size(), "starts 0..3: each needs 4 bytes");
         assertArrayEquals(new long[] {'d', 'e', 'f'}, SampleValues.xLongs(w, 3));
         assertArrayEquals(new long[] {'e', 'f', 'g'}, SampleValues.yLongs(w, 3));

@@ -1,22 +1,22 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.Repo;
-import io.streamtrain.testkit.TestCa;
-import io.streamtrain.testkit.SafetensorsFile;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.streamtrain.testkit.EmbeddedKafka;
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.Repo;
+import io.streamtrain.testkit.SafetensorsFile;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
+import io.streamtrain.testkit.TestCa;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,11 +43,11 @@ import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,6 +66,7 @@ class AclMatrixTest {
     private static final Path OVERLAY = Repo.path("deploy", "k8s", "overlays", "strimzi");
     /** The overlay's run and data topics, as its manifests name them. */
     private static final String RUN = "fashion-mlp-01";
+
     private static final String TRAIN = "fashion.train";
     private static final String VALIDATION = "fashion.validation";
     private static final int EPOCHS = 3;
@@ -73,6 +74,7 @@ class AclMatrixTest {
 
     @TempDir
     static Path dir;
+
     private static EmbeddedKafka broker;
     private static Path caCertificate;
     private static Path spec;
@@ -84,26 +86,50 @@ class AclMatrixTest {
     static void cluster() throws Exception {
         String storePassword = UUID.randomUUID().toString();
         caCertificate = TestCa.make(dir.resolve("tls"), storePassword);
-        broker = EmbeddedKafka.startSecured(new EmbeddedKafka.Tls(dir.resolve("tls").resolve(TestCa.BROKER_KEYSTORE), storePassword));
+        broker = EmbeddedKafka.startSecured(
+                new EmbeddedKafka.Tls(dir.resolve("tls").resolve(TestCa.BROKER_KEYSTORE), storePassword));
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
-        try (Admin admin = Admin.create(KafkaSettings.of(broker.bootstrapServers()).admin())) {
+        try (Admin admin =
+                Admin.create(KafkaSettings.of(broker.bootstrapServers()).admin())) {
             List<NewTopic> topics = new ArrayList<>();
-            for (JsonNode topic : yaml.readValues(yaml.createParser(OVERLAY.resolve("kafka-topics.yaml").toFile()), JsonNode.class)
+            for (JsonNode topic : yaml.readValues(
+                            yaml.createParser(
+                                    OVERLAY.resolve("kafka-topics.yaml").toFile()),
+                            JsonNode.class)
                     .readAll()) {
                 Map<String, String> config = new HashMap<>();
-                topic.path("spec").path("config").fields().forEachRemaining(e -> config.put(e.getKey(), e.getValue().asText()));
-                topics.add(new NewTopic(topic.path("spec").path("topicName").asText(), topic.path("spec").path("partitions").asInt(),
-                        (short) 1).configs(config));
+                topic.path("spec")
+                        .path("config")
+                        .fields()
+                        .forEachRemaining(
+                                e -> config.put(e.getKey(), e.getValue().asText()));
+                topics.add(new NewTopic(
+                                topic.path("spec").path("topicName").asText(),
+                                topic.path("spec").path("partitions").asInt(),
+                                (short) 1)
+                        .configs(config));
             }
             admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);
-            for (JsonNode user : yaml.readValues(yaml.createParser(OVERLAY.resolve("kafka-users.yaml").toFile()), JsonNode.class)
+            for (JsonNode user : yaml.readValues(
+                            yaml.createParser(
+                                    OVERLAY.resolve("kafka-users.yaml").toFile()),
+                            JsonNode.class)
                     .readAll()) {
                 String name = user.path("metadata").path("name").asText();
-                assertEquals("scram-sha-512", user.path("spec").path("authentication").path("type").asText(), name);
+                assertEquals(
+                        "scram-sha-512",
+                        user.path("spec").path("authentication").path("type").asText(),
+                        name);
                 passwords.put(name, UUID.randomUUID().toString());
-                admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(name,
-                        new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords.get(name)))).all().get(30, TimeUnit.SECONDS);
-                acls.put(name, bindings(name, user.path("spec").path("authorization").path("acls")));
+                admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(
+                                name,
+                                new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+                                passwords.get(name))))
+                        .all()
+                        .get(30, TimeUnit.SECONDS);
+                acls.put(
+                        name,
+                        bindings(name, user.path("spec").path("authorization").path("acls")));
                 admin.createAcls(acls.get(name)).all().get(30, TimeUnit.SECONDS);
             }
         }
@@ -149,9 +175,11 @@ class AclMatrixTest {
                 default -> throw new AssertionError("a pattern type this test does not know: " + r);
             };
             for (JsonNode op : e.path("operations")) {
-                AclOperation operation = AclOperation.fromString(op.asText().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT));
+                AclOperation operation = AclOperation.fromString(
+                        op.asText().replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT));
                 assertTrue(operation != AclOperation.UNKNOWN, "an operation Kafka does not know: " + op);
-                out.add(new AclBinding(new ResourcePattern(type, r.path("name").asText(), pattern),
+                out.add(new AclBinding(
+                        new ResourcePattern(type, r.path("name").asText(), pattern),
                         new AccessControlEntry("User:" + user, "*", operation, AclPermissionType.ALLOW)));
             }
         }
@@ -161,22 +189,45 @@ class AclMatrixTest {
     /** The client settings of the overlay's kafka.env, logging in as {@code user}. */
     private static Map<String, String> as(String user) {
         return Map.of(
-                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL",
-                "STREAMTRAIN_KAFKA_SASL_MECHANISM", EmbeddedKafka.SCRAM,
-                "STREAMTRAIN_KAFKA_SASL_JAAS_CONFIG", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
-                        + user + "\" password=\"" + passwords.get(user) + "\";",
-                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_TYPE", "PEM",
-                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_LOCATION", caCertificate.toString());
+                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL",
+                "SASL_SSL",
+                "STREAMTRAIN_KAFKA_SASL_MECHANISM",
+                EmbeddedKafka.SCRAM,
+                "STREAMTRAIN_KAFKA_SASL_JAAS_CONFIG",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user + "\" password=\""
+                        + passwords.get(user) + "\";",
+                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_TYPE",
+                "PEM",
+                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_LOCATION",
+                caCertificate.toString());
     }
 
     private static ServiceProcess trainer(String node) throws IOException {
-        return new ServiceProcess(ServiceProcess.TRAINER, List.of("--spec", spec.toString(), "--bootstrap-servers",
-                broker.securedBootstrapServers(), "--node-id", node, "--broker-wait", "20"), as("streamtrain-trainer"));
+        return new ServiceProcess(
+                ServiceProcess.TRAINER,
+                List.of(
+                        "--spec",
+                        spec.toString(),
+                        "--bootstrap-servers",
+                        broker.securedBootstrapServers(),
+                        "--node-id",
+                        node,
+                        "--broker-wait",
+                        "20"),
+                as("streamtrain-trainer"));
     }
 
     private static ServiceProcess evaluator() throws IOException {
-        return new ServiceProcess(ServiceProcess.EVALUATOR, List.of("--bootstrap-servers", broker.securedBootstrapServers(), "--run", RUN,
-                "--instance-id", "acl-evaluator"), as("streamtrain-evaluator"));
+        return new ServiceProcess(
+                ServiceProcess.EVALUATOR,
+                List.of(
+                        "--bootstrap-servers",
+                        broker.securedBootstrapServers(),
+                        "--run",
+                        RUN,
+                        "--instance-id",
+                        "acl-evaluator"),
+                as("streamtrain-evaluator"));
     }
 
     private static ServiceProcess operator(String... args) throws IOException {
@@ -189,16 +240,25 @@ class AclMatrixTest {
      * Takes one of {@code user}'s ACLs away while {@code attempt} runs: it must exit 2 and say
      * what it was refused.
      */
-    private static void withoutOne(String user, Predicate<AclBinding> which, String named, ServiceProcessSupplier attempt)
-            throws Exception {
+    private static void withoutOne(
+            String user, Predicate<AclBinding> which, String named, ServiceProcessSupplier attempt) throws Exception {
         List<AclBinding> removed = acls.get(user).stream().filter(which).toList();
         assertTrue(!removed.isEmpty(), "the overlay grants " + user + " no such ACL");
-        try (Admin admin = Admin.create(KafkaSettings.of(broker.bootstrapServers()).admin())) {
-            admin.deleteAcls(removed.stream().map(AclBinding::toFilter).toList()).all().get(30, TimeUnit.SECONDS);
+        try (Admin admin =
+                Admin.create(KafkaSettings.of(broker.bootstrapServers()).admin())) {
+            admin.deleteAcls(removed.stream().map(AclBinding::toFilter).toList())
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
             try (ServiceProcess p = attempt.start()) {
                 int exit = p.awaitExit(120);
-                assertEquals(2, exit, user + " without " + removed + ": exit 2 (a permanent refusal, not retried), output:\n" + p.output());
-                assertTrue(p.output().contains(named), user + " without " + removed + " must name " + named + "; output:\n" + p.output());
+                assertEquals(
+                        2,
+                        exit,
+                        user + " without " + removed + ": exit 2 (a permanent refusal, not retried), output:\n"
+                                + p.output());
+                assertTrue(
+                        p.output().contains(named),
+                        user + " without " + removed + " must name " + named + "; output:\n" + p.output());
             } finally {
                 admin.createAcls(removed).all().get(30, TimeUnit.SECONDS);
             }
@@ -211,26 +271,42 @@ class AclMatrixTest {
     }
 
     private static Predicate<AclBinding> on(ResourceType type, String name, AclOperation operation) {
-        return b -> b.pattern().resourceType() == type && b.pattern().name().equals(name) && b.entry().operation() == operation;
+        return b -> b.pattern().resourceType() == type
+                && b.pattern().name().equals(name)
+                && b.entry().operation() == operation;
     }
 
     @Test
     @Order(1)
     void eachRoleMissingOneOfItsAclsExitsTwoNamingWhatItWasRefused() throws Exception {
-        withoutOne("streamtrain-trainer", on(ResourceType.GROUP, Topics.trainerGroup(RUN), AclOperation.READ), Topics.trainerGroup(RUN),
+        withoutOne(
+                "streamtrain-trainer",
+                on(ResourceType.GROUP, Topics.trainerGroup(RUN), AclOperation.READ),
+                Topics.trainerGroup(RUN),
                 () -> trainer("lacking"));
-        withoutOne("streamtrain-trainer", on(ResourceType.TOPIC, Topics.sync(RUN), AclOperation.WRITE), Topics.sync(RUN),
+        withoutOne(
+                "streamtrain-trainer",
+                on(ResourceType.TOPIC, Topics.sync(RUN), AclOperation.WRITE),
+                Topics.sync(RUN),
                 () -> trainer("lacking"));
-        withoutOne("streamtrain-evaluator", on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ), Topics.checkpoints(RUN),
+        withoutOne(
+                "streamtrain-evaluator",
+                on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ),
+                Topics.checkpoints(RUN),
                 AclMatrixTest::evaluator);
-        withoutOne("streamtrain-operator", on(ResourceType.TOPIC, Topics.control(RUN), AclOperation.WRITE), Topics.control(RUN),
+        withoutOne(
+                "streamtrain-operator",
+                on(ResourceType.TOPIC, Topics.control(RUN), AclOperation.WRITE),
+                Topics.control(RUN),
                 () -> operator("ctl", "pause", "--run", RUN));
     }
 
     @Test
     @Order(2)
     void aWholeRunWorksWithEachRoleUnderItsOwnUserAndItsAclsAlone() throws Exception {
-        try (ServiceProcess evaluator = evaluator(); ServiceProcess a = trainer("acl-a"); ServiceProcess b = trainer("acl-b")) {
+        try (ServiceProcess evaluator = evaluator();
+                ServiceProcess a = trainer("acl-a");
+                ServiceProcess b = trainer("acl-b")) {
             assertEquals(0, a.awaitExit(240), "trainer a, output:\n" + a.output());
             assertEquals(0, b.awaitExit(60), "trainer b, output:\n" + b.output());
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -238,7 +314,9 @@ class AclMatrixTest {
                 assertTrue(evaluator.alive(), "the evaluator exited; output:\n" + evaluator.output());
                 Thread.sleep(200);
             }
-            assertEquals(List.of(1, 2, 3), evaluations().stream().map(EvaluationRecord::epoch).toList(),
+            assertEquals(
+                    List.of(1, 2, 3),
+                    evaluations().stream().map(EvaluationRecord::epoch).toList(),
                     "every epoch evaluated; evaluator output:\n" + evaluator.output());
         }
 
@@ -255,7 +333,10 @@ class AclMatrixTest {
                 sources.add(command.source());
             }
         }
-        assertEquals(List.of("User:streamtrain-operator"), sources, "unsigned, a command names the Kafka principal that wrote it");
+        assertEquals(
+                List.of("User:streamtrain-operator"),
+                sources,
+                "unsigned, a command names the Kafka principal that wrote it");
         Path exported = dir.resolve("best.safetensors");
         try (ServiceProcess export = operator("export", "--run", RUN, "--best", "-o", exported.toString())) {
             assertEquals(0, export.awaitExit(60), export.output());
@@ -267,10 +348,22 @@ class AclMatrixTest {
     @Test
     @Order(3)
     void readingTheFinishedRunsResultsWithoutReadOnItsCheckpointsExitsTwoNamingTheTopic() throws Exception {
-        withoutOne("streamtrain-operator", on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ), Topics.checkpoints(RUN),
+        withoutOne(
+                "streamtrain-operator",
+                on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ),
+                Topics.checkpoints(RUN),
                 () -> operator("ctl", "status", "--run", RUN));
-        withoutOne("streamtrain-operator", on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ), Topics.checkpoints(RUN),
-                () -> operator("export", "--run", RUN, "--best", "-o", dir.resolve("refused.safetensors").toString()));
+        withoutOne(
+                "streamtrain-operator",
+                on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ),
+                Topics.checkpoints(RUN),
+                () -> operator(
+                        "export",
+                        "--run",
+                        RUN,
+                        "--best",
+                        "-o",
+                        dir.resolve("refused.safetensors").toString()));
         assertTrue(Files.notExists(dir.resolve("refused.safetensors")), "nothing written");
     }
 
@@ -286,7 +379,8 @@ class AclMatrixTest {
     /** A one-partition topic from its start to its end, read as the super user. */
     private static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(KafkaSettings.of(broker.bootstrapServers()).reader())) {
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(KafkaSettings.of(broker.bootstrapServers()).reader())) {
             TopicPartition p = new TopicPartition(topic, 0);
             c.assign(List.of(p));
             c.seekToBeginning(List.of(p));

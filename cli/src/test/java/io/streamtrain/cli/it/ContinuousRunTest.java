@@ -1,12 +1,9 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
@@ -16,9 +13,12 @@ import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
-import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.nio.file.Files;
@@ -50,6 +50,7 @@ class ContinuousRunTest {
     static final int WINDOW = 8; // records: 4 per partition
     static final int WINDOWS = 6;
     static final int SAMPLES = 16; // per record: one step of batchSize 16
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -75,20 +76,28 @@ class ContinuousRunTest {
         kafka.produce(TOPIC, PARTITIONS, data.subList(0, WINDOW / 2)); // half a window there at the start
         AtomicInteger produced = new AtomicInteger(WINDOW / 2);
         AtomicBoolean stopProducing = new AtomicBoolean();
-        Thread producer = new Thread(() -> {
-            while (!stopProducing.get() && produced.get() < data.size()) {
-                int from = produced.getAndAdd(PARTITIONS);
-                kafka.produce(TOPIC, PARTITIONS, data.subList(from, from + PARTITIONS)); // one record on each partition
-                sleep(300);
-            }
-        }, "live-producer");
+        Thread producer = new Thread(
+                () -> {
+                    while (!stopProducing.get() && produced.get() < data.size()) {
+                        int from = produced.getAndAdd(PARTITIONS);
+                        kafka.produce(
+                                TOPIC,
+                                PARTITIONS,
+                                data.subList(from, from + PARTITIONS)); // one record on each partition
+                        sleep(300);
+                    }
+                },
+                "live-producer");
 
         Path specFile = Files.writeString(dir.resolve("live.yaml"), spec("live"));
-        TrainerNode a = new TrainerNode(RunSpecParser.parse(spec("live")), kafka.settings,
+        TrainerNode a = new TrainerNode(
+                RunSpecParser.parse(spec("live")),
+                kafka.settings,
                 TrainerOptions.defaults("live-a").withLogEverySteps(0));
         NodeThread nodeA = NodeThread.start(a, "live-a");
         try {
-            try (ServiceProcess b = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
                 // half a window is there: both nodes wait for the rest, and say so
                 b.awaitLine(l -> l.contains("window 1 waits for data: 2 more record(s) to close it"), 120);
                 producer.start();
@@ -96,7 +105,8 @@ class ContinuousRunTest {
                 b.sigkill();
                 b.awaitExit(30);
             }
-            try (ServiceProcess b = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
                 assertEquals(0, b.awaitExit(300), b.output());
             }
             assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
@@ -107,7 +117,10 @@ class ContinuousRunTest {
         }
 
         List<Checkpoint> cps = kafka.checkpoints("live");
-        assertEquals(List.of(1, 2, 3, 4, 5, 6), cps.stream().map(c -> c.manifest().epoch()).toList(), "one checkpoint per window");
+        assertEquals(
+                List.of(1, 2, 3, 4, 5, 6),
+                cps.stream().map(c -> c.manifest().epoch()).toList(),
+                "one checkpoint per window");
         Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(TOPIC)) {
             topic.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
@@ -120,14 +133,20 @@ class ContinuousRunTest {
                 long share = WINDOW / PARTITIONS;
                 expected.add(new OffsetRange(TOPIC, p, (w - 1) * share, w * share));
             }
-            assertEquals(expected, m.offsets(), "window " + w + " is the next " + WINDOW / PARTITIONS + " records of each partition");
+            assertEquals(
+                    expected,
+                    m.offsets(),
+                    "window " + w + " is the next " + WINDOW / PARTITIONS + " records of each partition");
             long sum = 0;
             for (OffsetRange r : m.offsets()) {
                 for (long o = r.from(); o < r.to(); o++) {
                     sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
                 }
             }
-            assertEquals(RecordsChecksum.format(sum), m.recordsChecksum(), "window " + w + " trained its records, each once");
+            assertEquals(
+                    RecordsChecksum.format(sum),
+                    m.recordsChecksum(),
+                    "window " + w + " trained its records, each once");
             assertEquals((double) WINDOW * SAMPLES, m.metrics().get("samples"), "window " + w + ": every sample once");
         }
         assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
@@ -157,16 +176,20 @@ class ContinuousRunTest {
                 sync: { everySteps: 2, minNodes: 2, timeoutSeconds: 1 }
                 """.formatted(WINDOW, SAMPLES);
         // one node in this JVM, one in its own (as in production: PyTorch's gradient collector is one per process)
-        TrainerNode a = new TrainerNode(RunSpecParser.parse(spec), kafka.settings,
+        TrainerNode a = new TrainerNode(
+                RunSpecParser.parse(spec),
+                kafka.settings,
                 TrainerOptions.defaults("idle-a").withLogEverySteps(0).withBrokerWait(Duration.ofSeconds(2)));
         NodeThread nodeA = NodeThread.start(a, "idle-a");
         Path specFile = Files.writeString(dir.resolve("idle.yaml"), spec);
-        try (ServiceProcess b = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "idle-b", "--log-every", "0",
-                "--broker-wait", "2")) {
+        try (ServiceProcess b = new ServiceProcess(
+                specFile, kafka.broker.bootstrapServers(), "idle-b", "--log-every", "0", "--broker-wait", "2")) {
             b.awaitLine(l -> l.contains("continuing from round"), 120);
             Thread.sleep(12_000); // round 1 closes, then the round of partition 1's last records waits: far past 2 s
-            assertTrue(nodeA.alive() && b.alive(), "a node gave up its round while partition 1 had no records: " + nodeA.outcome()
-                    + "\n" + b.output());
+            assertTrue(
+                    nodeA.alive() && b.alive(),
+                    "a node gave up its round while partition 1 had no records: " + nodeA.outcome() + "\n"
+                            + b.output());
             assertEquals(List.of(), kafka.checkpoints("idle"), "window 1 is not complete");
             send("idle.train", 1, data.subList(6, 8));
             send("idle.train", 0, data.subList(8, 12));
@@ -176,9 +199,16 @@ class ContinuousRunTest {
         } finally {
             a.close();
         }
-        assertEquals(List.of(1, 2), kafka.checkpoints("idle").stream().map(c -> c.manifest().epoch()).toList());
+        assertEquals(
+                List.of(1, 2),
+                kafka.checkpoints("idle").stream()
+                        .map(c -> c.manifest().epoch())
+                        .toList());
         for (Checkpoint c : kafka.checkpoints("idle")) {
-            assertEquals((double) WINDOW * SAMPLES, c.manifest().metrics().get("samples"), "window " + c.manifest().epoch());
+            assertEquals(
+                    (double) WINDOW * SAMPLES,
+                    c.manifest().metrics().get("samples"),
+                    "window " + c.manifest().epoch());
         }
     }
 
@@ -204,18 +234,23 @@ class ContinuousRunTest {
         DegradingRun run = DegradingRun.start("promote", windows, "pause");
         NodeThread trainer = run.trainer();
         try {
-            // the first degrading window (the second poisoned one: patience 2) pauses the trainer, at most maxLag 2 windows later
+            // the first degrading window (the second poisoned one: patience 2) pauses the trainer, at most maxLag 2
+            // windows later
             ControlMessage.Pause pause = awaitPauseAcknowledged("promote", 180);
             Thread.sleep(5_000);
             int trained = kafka.checkpoints("promote").size();
-            assertTrue(trainer.alive() && trained < windows, "paused, not finished: " + trained + " windows, " + trainer.outcome());
+            assertTrue(
+                    trainer.alive() && trained < windows,
+                    "paused, not finished: " + trained + " windows, " + trainer.outcome());
             Thread.sleep(3_000);
             assertEquals(trained, kafka.checkpoints("promote").size(), "no window is trained while paused");
-            String[] resume = CtlTest.streamtrain("ctl", "resume", "--run", "promote", "--bootstrap-servers",
-                    kafka.broker.bootstrapServers());
+            String[] resume = CtlTest.streamtrain(
+                    "ctl", "resume", "--run", "promote", "--bootstrap-servers", kafka.broker.bootstrapServers());
             assertEquals("0", resume[0], resume[1]);
-            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(180)), "a live run is not stopped: it ends at"
-                    + " maxEpochs");
+            assertEquals(
+                    TrainerNode.Outcome.FINISHED,
+                    trainer.await(Duration.ofSeconds(180)),
+                    "a live run is not stopped: it ends at" + " maxEpochs");
             awaitEvaluations("promote", windows, 120);
             assertEquals("evaluator", pause.source());
         } finally {
@@ -223,46 +258,87 @@ class ContinuousRunTest {
         }
 
         List<EvaluationRecord> evaluations = evaluations("promote");
-        assertEquals(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), evaluations.stream().map(EvaluationRecord::epoch).toList(),
+        assertEquals(
+                List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+                evaluations.stream().map(EvaluationRecord::epoch).toList(),
                 "every window scored once");
-        List<String> decisions = evaluations.stream().map(EvaluationRecord::decision).toList();
+        List<String> decisions =
+                evaluations.stream().map(EvaluationRecord::decision).toList();
         assertTrue(decisions.stream().noneMatch(EvaluationRecord.STOP::equals), decisions.toString());
         assertEquals(EvaluationRecord.PROMOTE, decisions.get(0), "the first window is the first model: " + decisions);
         for (EvaluationRecord e : evaluations.subList(4, 10)) {
-            assertTrue(!EvaluationRecord.PROMOTE.equals(e.decision()), "poisoned window " + e.epoch() + " promoted: " + evaluations);
+            assertTrue(
+                    !EvaluationRecord.PROMOTE.equals(e.decision()),
+                    "poisoned window " + e.epoch() + " promoted: " + evaluations);
         }
-        assertEquals(List.of(EvaluationRecord.DEGRADING), decisions.subList(6, 10).stream().distinct().toList(),
+        assertEquals(
+                List.of(EvaluationRecord.DEGRADING),
+                decisions.subList(6, 10).stream().distinct().toList(),
                 "poisoned windows exhaust patience 2 and stay degrading: " + evaluations);
-        assertEquals(1, controlMessages("promote").stream().filter(m -> m instanceof ControlMessage.Pause).count(),
+        assertEquals(
+                1,
+                controlMessages("promote").stream()
+                        .filter(m -> m instanceof ControlMessage.Pause)
+                        .count(),
                 "one PAUSE: not repeated while the run stays degrading");
-        double cleanBest = evaluations.subList(0, 4).stream().mapToDouble(e -> e.metrics().get("val_loss")).min().orElseThrow();
-        double poisonedBest = evaluations.subList(4, 10).stream().mapToDouble(e -> e.metrics().get("val_loss")).min().orElseThrow();
+        double cleanBest = evaluations.subList(0, 4).stream()
+                .mapToDouble(e -> e.metrics().get("val_loss"))
+                .min()
+                .orElseThrow();
+        double poisonedBest = evaluations.subList(4, 10).stream()
+                .mapToDouble(e -> e.metrics().get("val_loss"))
+                .min()
+                .orElseThrow();
         assertTrue(poisonedBest > cleanBest, "the poisoned windows are worse on the holdout: " + evaluations);
 
         List<PromotedModel> models = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.models("promote"))) {
             models.add(Messages.decodePromoted(r.value()).orElseThrow());
         }
-        List<EvaluationRecord> promotions = evaluations.stream().filter(e -> EvaluationRecord.PROMOTE.equals(e.decision())).toList();
-        assertEquals(promotions.stream().map(EvaluationRecord::checkpointId).toList(),
-                models.stream().map(PromotedModel::checkpointId).toList(), "one model record per promotion, in order");
+        List<EvaluationRecord> promotions = evaluations.stream()
+                .filter(e -> EvaluationRecord.PROMOTE.equals(e.decision()))
+                .toList();
+        assertEquals(
+                promotions.stream().map(EvaluationRecord::checkpointId).toList(),
+                models.stream().map(PromotedModel::checkpointId).toList(),
+                "one model record per promotion, in order");
         PromotedModel current = models.get(models.size() - 1);
         assertTrue(current.epoch() <= 4, "the promoted model is a clean window's: " + current);
-        assertEquals(current.checkpointId(), evaluations.get(9).best().checkpointId(), "the run's best is its promoted model");
+        assertEquals(
+                current.checkpointId(),
+                evaluations.get(9).best().checkpointId(),
+                "the run's best is its promoted model");
 
-        String[] status = CtlTest.streamtrain("ctl", "status", "--run", "promote", "--bootstrap-servers", kafka.broker.bootstrapServers());
+        String[] status = CtlTest.streamtrain(
+                "ctl", "status", "--run", "promote", "--bootstrap-servers", kafka.broker.bootstrapServers());
         assertEquals("0", status[0], status[1]);
-        assertTrue(status[1].contains("promoted model: window " + current.epoch() + ", checkpoint " + current.checkpointId() + " (val_loss ")
-                && status[1].contains(models.size() + " promotion(s) kept on streamtrain.promote.models"), status[1]);
-        assertTrue(java.util.regex.Pattern.compile("degrading since window [56] \\(patience-exhausted\\): the promoted model stays")
-                .matcher(status[1]).find(), status[1]);
+        assertTrue(
+                status[1].contains("promoted model: window " + current.epoch() + ", checkpoint "
+                                + current.checkpointId() + " (val_loss ")
+                        && status[1].contains(models.size() + " promotion(s) kept on streamtrain.promote.models"),
+                status[1]);
+        assertTrue(
+                java.util.regex.Pattern.compile(
+                                "degrading since window [56] \\(patience-exhausted\\): the promoted model stays")
+                        .matcher(status[1])
+                        .find(),
+                status[1]);
 
         Path out = dir.resolve("promoted.safetensors");
-        String[] export = CtlTest.streamtrain("export", "--run", "promote", "--promoted", "-o", out.toString(), "--bootstrap-servers",
+        String[] export = CtlTest.streamtrain(
+                "export",
+                "--run",
+                "promote",
+                "--promoted",
+                "-o",
+                out.toString(),
+                "--bootstrap-servers",
                 kafka.broker.bootstrapServers());
         assertEquals("0", export[0], export[1]);
-        assertTrue(export[1].contains("exported checkpoint " + current.checkpointId() + " of run promote (promoted: window "
-                + current.epoch()), export[1]);
+        assertTrue(
+                export[1].contains("exported checkpoint " + current.checkpointId()
+                        + " of run promote (promoted: window " + current.epoch()),
+                export[1]);
         assertTrue(Files.size(out) > 0);
     }
 
@@ -280,32 +356,62 @@ class ContinuousRunTest {
             awaitEvaluations("rollback", windows, 120);
         }
         List<ControlMessage> control = controlMessages("rollback");
-        List<ControlMessage.Rollback> rollbacks = control.stream().filter(m -> m instanceof ControlMessage.Rollback)
-                .map(m -> (ControlMessage.Rollback) m).toList();
+        List<ControlMessage.Rollback> rollbacks = control.stream()
+                .filter(m -> m instanceof ControlMessage.Rollback)
+                .map(m -> (ControlMessage.Rollback) m)
+                .toList();
         assertEquals(1, rollbacks.size(), "one ROLLBACK, at the first degrading window: " + control);
         ControlMessage.Rollback rollback = rollbacks.get(0);
         assertEquals("evaluator", rollback.source());
-        ControlMessage.Ack ack = control.stream().filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(rollback.id()))
-                .map(m -> (ControlMessage.Ack) m).findFirst().orElseThrow(() -> new AssertionError("not acknowledged: " + control));
+        ControlMessage.Ack ack = control.stream()
+                .filter(m -> m instanceof ControlMessage.Ack a && a.command().equals(rollback.id()))
+                .map(m -> (ControlMessage.Ack) m)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("not acknowledged: " + control));
         assertEquals(ControlMessage.Ack.APPLIED, ack.outcome());
 
         Map<Integer, Checkpoint> byWindow = new HashMap<>();
         for (Checkpoint c : kafka.checkpoints("rollback")) {
             byWindow.put(c.manifest().epoch(), c);
         }
-        Checkpoint target = byWindow.values().stream().filter(c -> c.manifest().checkpointId().equals(rollback.checkpointId()))
-                .findFirst().orElseThrow();
-        assertTrue(target.manifest().epoch() <= 4, "the promoted model is a clean window's: " + target.manifest().checkpointId());
-        Checkpoint returned = byWindow.values().stream().filter(c -> c.manifest().step() == ack.step()).findFirst()
-                .orElseThrow(() -> new AssertionError("no window ends at step " + ack.step() + ", where the ROLLBACK was carried out"));
+        Checkpoint target = byWindow.values().stream()
+                .filter(c -> c.manifest().checkpointId().equals(rollback.checkpointId()))
+                .findFirst()
+                .orElseThrow();
+        assertTrue(
+                target.manifest().epoch() <= 4,
+                "the promoted model is a clean window's: " + target.manifest().checkpointId());
+        Checkpoint returned = byWindow.values().stream()
+                .filter(c -> c.manifest().step() == ack.step())
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(
+                        "no window ends at step " + ack.step() + ", where the ROLLBACK was carried out"));
         assertTrue(returned.manifest().epoch() > target.manifest().epoch());
         for (CheckpointManifest.ParameterInfo p : target.manifest().parameters()) {
-            assertTrue(java.util.Arrays.equals(target.payload().tensor(p.name()).toFloats(), returned.payload().tensor(p.name()).toFloats()),
-                    "window " + returned.manifest().epoch() + " holds window " + target.manifest().epoch() + "'s " + p.name());
+            assertTrue(
+                    java.util.Arrays.equals(
+                            target.payload().tensor(p.name()).toFloats(),
+                            returned.payload().tensor(p.name()).toFloats()),
+                    "window " + returned.manifest().epoch() + " holds window "
+                            + target.manifest().epoch() + "'s " + p.name());
         }
         Checkpoint after = byWindow.get(returned.manifest().epoch() + 1);
-        assertTrue(after != null && !java.util.Arrays.equals(after.payload().tensor(target.manifest().parameters().get(0).name()).toFloats(),
-                target.payload().tensor(target.manifest().parameters().get(0).name()).toFloats()), "training goes on from there");
+        assertTrue(
+                after != null
+                        && !java.util.Arrays.equals(
+                                after.payload()
+                                        .tensor(target.manifest()
+                                                .parameters()
+                                                .get(0)
+                                                .name())
+                                        .toFloats(),
+                                target.payload()
+                                        .tensor(target.manifest()
+                                                .parameters()
+                                                .get(0)
+                                                .name())
+                                        .toFloats()),
+                "training goes on from there");
     }
 
     /**
@@ -319,7 +425,8 @@ class ContinuousRunTest {
     @Test
     void onASlidingValidationSetThePromotedModelFollowsADrift() throws Exception {
         SyntheticClusters before = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
-        SyntheticClusters after = new SyntheticClusters(16, 4, 1.0, 0.0, 77); // the same classes, elsewhere: a new labelling rule
+        SyntheticClusters after =
+                new SyntheticClusters(16, 4, 1.0, 0.0, 77); // the same classes, elsewhere: a new labelling rule
         int windows = 12;
         kafka.createTopic("drift.train", PARTITIONS);
         kafka.createTopic("drift.validation", 1);
@@ -327,7 +434,8 @@ class ContinuousRunTest {
         List<byte[]> data = new ArrayList<>(before.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
         data.addAll(after.records((windows - 4) * WINDOW, SAMPLES, 2)); // windows 5-12
         kafka.produce("drift.train", PARTITIONS, data);
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse("""
                 run: drift
                 data: { train: drift.train, validation: drift.validation, mode: continuous, window: { records: %d } }
                 model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
@@ -337,14 +445,20 @@ class ContinuousRunTest {
                 optimizer: { type: adam, learningRate: 0.01 }
                 earlyStopping: { patience: 3, minDelta: 0.001 }
                 evaluation: { slidingValidation: 4 }
-                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("drift-node").withLogEverySteps(0));
+                """.formatted(WINDOW, SAMPLES, windows)),
+                kafka.settings,
+                TrainerOptions.defaults("drift-node").withLogEverySteps(0));
         NodeThread trainer = NodeThread.start(node, "drift-trainer");
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("drift"), "drift-ev");
+        EvaluatorService evaluator =
+                new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("drift"), "drift-ev");
         Thread ev = new Thread(evaluator::run, "drift-evaluator");
         ev.start();
         try {
             awaitEvaluations("drift", 4, 120);
-            kafka.produce("drift.validation", 1, after.records(4, 32, 101)); // the validation data drifts too: its latest 4 records
+            kafka.produce(
+                    "drift.validation",
+                    1,
+                    after.records(4, 32, 101)); // the validation data drifts too: its latest 4 records
             assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(240)));
             awaitEvaluations("drift", windows, 120);
         } finally {
@@ -353,15 +467,19 @@ class ContinuousRunTest {
         }
         List<EvaluationRecord> evaluations = evaluations("drift");
         assertEquals(EvaluationRecord.PROMOTE, evaluations.get(0).decision());
-        List<EvaluationRecord> followed = evaluations.stream().filter(e -> e.epoch() > 4 && EvaluationRecord.PROMOTE.equals(e.decision()))
+        List<EvaluationRecord> followed = evaluations.stream()
+                .filter(e -> e.epoch() > 4 && EvaluationRecord.PROMOTE.equals(e.decision()))
                 .toList();
         assertTrue(!followed.isEmpty(), "a window trained on the new rule is promoted: " + evaluations);
         EvaluationRecord first = followed.get(0);
         assertTrue(first.epoch() <= 9, "within five windows of the drift: " + evaluations);
         Double oldModelNow = first.metrics().get("promoted_val_loss");
-        assertTrue(oldModelNow != null && first.metrics().get("val_loss") < oldModelNow, "it beats the old model on the same records: "
-                + first.metrics());
-        assertTrue(first.validation().startOffsets().equals(Map.of(0, 4L)) && first.validation().endOffsets().equals(Map.of(0, 8L)),
+        assertTrue(
+                oldModelNow != null && first.metrics().get("val_loss") < oldModelNow,
+                "it beats the old model on the same records: " + first.metrics());
+        assertTrue(
+                first.validation().startOffsets().equals(Map.of(0, 4L))
+                        && first.validation().endOffsets().equals(Map.of(0, 8L)),
                 "scored on the latest 4 validation records, the new rule's: " + first.validation());
     }
 
@@ -373,12 +491,14 @@ class ContinuousRunTest {
     @Test
     void aRestartedEvaluatorScoresThePromotedModelAgainOnASlidingSet() throws Exception {
         SyntheticClusters task = new SyntheticClusters(16, 4, 1.0, 0.0, 43);
-        int windows = 12; // the first evaluator stops after 2 (and what it is scoring then): the second has windows left
+        int windows =
+                12; // the first evaluator stops after 2 (and what it is scoring then): the second has windows left
         kafka.createTopic("slide.train", PARTITIONS);
         kafka.createTopic("slide.validation", 1);
         kafka.produce("slide.validation", 1, task.records(8, 32, 100));
         kafka.produce("slide.train", PARTITIONS, task.records(windows * WINDOW, SAMPLES, 1));
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse("""
                 run: slide
                 data: { train: slide.train, validation: slide.validation, mode: continuous, window: { records: %d } }
                 model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
@@ -387,18 +507,24 @@ class ContinuousRunTest {
                 maxEpochs: %d
                 optimizer: { type: adam, learningRate: 0.01 }
                 evaluation: { slidingValidation: 4 }
-                """.formatted(WINDOW, SAMPLES, windows)), kafka.settings, TrainerOptions.defaults("slide-node").withLogEverySteps(0));
+                """.formatted(WINDOW, SAMPLES, windows)),
+                kafka.settings,
+                TrainerOptions.defaults("slide-node").withLogEverySteps(0));
         NodeThread trainer = NodeThread.start(node, "slide-trainer");
         int beforeRestart = 0;
         for (String instance : List.of("slide-ev-1", "slide-ev-2")) {
             if (instance.endsWith("2")) {
                 beforeRestart = evaluations("slide").size();
             }
-            EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("slide"), instance);
+            EvaluatorService evaluator =
+                    new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("slide"), instance);
             Thread ev = new Thread(evaluator::run, instance);
             ev.start();
             try {
-                awaitEvaluations("slide", instance.endsWith("1") ? 2 : windows, 180); // the first stops after window 2: a restart
+                awaitEvaluations(
+                        "slide",
+                        instance.endsWith("1") ? 2 : windows,
+                        180); // the first stops after window 2: a restart
             } finally {
                 evaluator.close();
                 ev.join(30_000);
@@ -406,11 +532,17 @@ class ContinuousRunTest {
         }
         assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(120)));
         List<EvaluationRecord> evaluations = evaluations("slide");
-        assertEquals(windows, evaluations.stream().map(EvaluationRecord::epoch).distinct().count(), evaluations.toString());
+        assertEquals(
+                windows,
+                evaluations.stream().map(EvaluationRecord::epoch).distinct().count(),
+                evaluations.toString());
         assertTrue(beforeRestart >= 2 && beforeRestart < windows, "the restart came mid-run: " + beforeRestart);
         EvaluationRecord afterRestart = evaluations.get(beforeRestart);
-        assertTrue(afterRestart.metrics().containsKey("promoted_val_loss"), "window " + afterRestart.epoch() + ", the restarted"
-                + " evaluator's first, is compared with the promoted model it read back: " + afterRestart.metrics());
+        assertTrue(
+                afterRestart.metrics().containsKey("promoted_val_loss"),
+                "window " + afterRestart.epoch() + ", the restarted"
+                        + " evaluator's first, is compared with the promoted model it read back: "
+                        + afterRestart.metrics());
     }
 
     /**
@@ -418,17 +550,20 @@ class ContinuousRunTest {
      * every label is random up to {@code windows}; patience 2, so the second poisoned window is
      * the first degrading one.
      */
-    private record DegradingRun(NodeThread trainer, EvaluatorService evaluator, Thread thread) implements AutoCloseable {
+    private record DegradingRun(NodeThread trainer, EvaluatorService evaluator, Thread thread)
+            implements AutoCloseable {
         static DegradingRun start(String run, int windows, String onDegrade) throws Exception {
             SyntheticClusters clean = new SyntheticClusters(16, 4, 1.0, 0.0, 41);
-            SyntheticClusters poisoned = new SyntheticClusters(16, 4, 1.0, 1.0, 41); // the same clusters, every label random
+            SyntheticClusters poisoned =
+                    new SyntheticClusters(16, 4, 1.0, 1.0, 41); // the same clusters, every label random
             kafka.createTopic(run + ".train", PARTITIONS);
             kafka.createTopic(run + ".validation", 1);
             kafka.produce(run + ".validation", 1, clean.records(8, 32, 100));
             List<byte[]> data = new ArrayList<>(clean.records(4 * WINDOW, SAMPLES, 1)); // windows 1-4
             data.addAll(poisoned.records((windows - 4) * WINDOW, SAMPLES, 2));
             kafka.produce(run + ".train", PARTITIONS, data);
-            TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+            TrainerNode node = new TrainerNode(
+                    RunSpecParser.parse("""
                     run: %s
                     data: { train: %s.train, validation: %s.validation, mode: continuous, window: { records: %d } }
                     model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
@@ -438,10 +573,12 @@ class ContinuousRunTest {
                     optimizer: { type: adam, learningRate: 0.01 }
                     earlyStopping: { patience: 2, minDelta: 0.001 }
                     evaluation: { onDegrade: %s }
-                    """.formatted(run, run, run, WINDOW, SAMPLES, windows, onDegrade)), kafka.settings,
+                    """.formatted(run, run, run, WINDOW, SAMPLES, windows, onDegrade)),
+                    kafka.settings,
                     TrainerOptions.defaults(run + "-node").withLogEverySteps(0));
             NodeThread trainer = NodeThread.start(node, run + "-trainer");
-            EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), run + "-ev");
+            EvaluatorService evaluator =
+                    new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), run + "-ev");
             Thread thread = new Thread(evaluator::run, run + "-evaluator");
             thread.start();
             return new DegradingRun(trainer, evaluator, thread);
@@ -476,13 +613,18 @@ class ContinuousRunTest {
         while (true) {
             List<ControlMessage> messages = controlMessages(run);
             for (ControlMessage m : messages) {
-                if (m instanceof ControlMessage.Pause p && messages.stream().anyMatch(a -> a instanceof ControlMessage.Ack ack
-                        && ack.command().equals(p.id()) && ack.outcome().equals(ControlMessage.Ack.APPLIED))) {
+                if (m instanceof ControlMessage.Pause p
+                        && messages.stream()
+                                .anyMatch(a -> a instanceof ControlMessage.Ack ack
+                                        && ack.command().equals(p.id())
+                                        && ack.outcome().equals(ControlMessage.Ack.APPLIED))) {
                     return p;
                 }
             }
-            assertTrue(System.nanoTime() < deadline, "no acknowledged PAUSE within " + seconds + " s: " + messages
-                    + "; evaluations " + evaluations(run));
+            assertTrue(
+                    System.nanoTime() < deadline,
+                    "no acknowledged PAUSE within " + seconds + " s: " + messages + "; evaluations "
+                            + evaluations(run));
             Thread.sleep(200);
         }
     }
@@ -490,8 +632,9 @@ class ContinuousRunTest {
     private static void awaitEvaluations(String run, int n, int seconds) throws Exception {
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         while (evaluations(run).size() < n) {
-            assertTrue(System.nanoTime() < deadline, "not " + n + " evaluations within " + seconds + " s: "
-                    + evaluations(run));
+            assertTrue(
+                    System.nanoTime() < deadline,
+                    "not " + n + " evaluations within " + seconds + " s: " + evaluations(run));
             Thread.sleep(200);
         }
     }

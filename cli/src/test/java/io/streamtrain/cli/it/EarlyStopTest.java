@@ -1,27 +1,27 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("integration")
 class EarlyStopTest {
     static final int PATIENCE = 3;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -60,13 +61,16 @@ class EarlyStopTest {
     }
 
     @Test
-    void theEvaluatorStopsAnOverfittingRunAtTheEpochPatienceAllowsAndTheTrainerExitsZero(@TempDir Path dir) throws Exception {
+    void theEvaluatorStopsAnOverfittingRunAtTheEpochPatienceAllowsAndTheTrainerExitsZero(@TempDir Path dir)
+            throws Exception {
         String run = "overfit";
         Path specFile = Files.writeString(dir.resolve("run.yaml"), spec(run));
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), "it");
+        EvaluatorService evaluator =
+                new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of(run), "it");
         Thread evaluatorThread = new Thread(evaluator::run, "evaluator");
         evaluatorThread.start();
-        try (ServiceProcess trainer = new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "0")) {
+        try (ServiceProcess trainer =
+                new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "node-1", "--log-every", "0")) {
             assertEquals(0, trainer.awaitExit(240), trainer.output());
             long exited = System.currentTimeMillis();
             assertTrue(trainer.output().contains("stopped by evaluator (patience-exhausted)"), trainer.output());
@@ -91,10 +95,16 @@ class EarlyStopTest {
                     break;
                 }
             }
-            assertTrue(expectedStop > 0, "the run must overfit: val_loss " + evaluations.stream().map(e -> e.metrics().get("val_loss")).toList());
+            assertTrue(
+                    expectedStop > 0,
+                    "the run must overfit: val_loss "
+                            + evaluations.stream()
+                                    .map(e -> e.metrics().get("val_loss"))
+                                    .toList());
             EvaluationRecord last = evaluations.get(evaluations.size() - 1);
             assertEquals(expectedStop, last.epoch(), "exactly one evaluation per epoch, ending with the stop");
-            assertEquals(List.of(), evaluations.stream().filter(e -> !e.evaluated()).toList(), "no checkpoint rejected");
+            assertEquals(
+                    List.of(), evaluations.stream().filter(e -> !e.evaluated()).toList(), "no checkpoint rejected");
             assertEquals(EvaluationRecord.STOP, last.decision());
             assertEquals("patience-exhausted", last.reason());
             assertEquals(bestEpoch, last.best().epoch(), "the best checkpoint is the one with the lowest val_loss");
@@ -109,16 +119,29 @@ class EarlyStopTest {
             for (ConsumerRecord<byte[], byte[]> r : control) {
                 Messages.decodeControl(r.value()).ifPresent(messages::add);
             }
-            Optional<ControlMessage.Stop> stop = messages.stream().filter(m -> m instanceof ControlMessage.Stop)
-                    .map(m -> (ControlMessage.Stop) m).findFirst();
+            Optional<ControlMessage.Stop> stop = messages.stream()
+                    .filter(m -> m instanceof ControlMessage.Stop)
+                    .map(m -> (ControlMessage.Stop) m)
+                    .findFirst();
             assertTrue(stop.isPresent(), "a STOP on the control topic");
             assertEquals("patience-exhausted", stop.get().reason());
             assertEquals(last.best().checkpointId(), stop.get().best().checkpointId());
-            assertTrue(messages.stream().anyMatch(m -> m instanceof ControlMessage.Ack a && a.command().equals(stop.get().id())
-                    && a.node().equals("node-1")), "the trainer acknowledged the STOP: " + messages);
-            long stopWritten = control.stream().filter(r -> new String(r.value()).contains("\"stop\"")).findFirst().orElseThrow().timestamp();
-            // the latency target (under 1 s plus a step) is measured by `streamtrain bench stop`; here: promptly, not at the end
-            assertTrue(exited - stopWritten < 15_000, "the trainer exited " + (exited - stopWritten) + " ms after the STOP");
+            assertTrue(
+                    messages.stream()
+                            .anyMatch(m -> m instanceof ControlMessage.Ack a
+                                    && a.command().equals(stop.get().id())
+                                    && a.node().equals("node-1")),
+                    "the trainer acknowledged the STOP: " + messages);
+            long stopWritten = control.stream()
+                    .filter(r -> new String(r.value()).contains("\"stop\""))
+                    .findFirst()
+                    .orElseThrow()
+                    .timestamp();
+            // the latency target (under 1 s plus a step) is measured by `streamtrain bench stop`; here: promptly, not
+            // at the end
+            assertTrue(
+                    exited - stopWritten < 15_000,
+                    "the trainer exited " + (exited - stopWritten) + " ms after the STOP");
             assertFalse(trainer.output().contains("all 400 epochs trained"));
 
             // a stopped run is not restarted

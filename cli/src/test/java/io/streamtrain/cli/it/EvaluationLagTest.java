@@ -1,21 +1,21 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -27,6 +27,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Tag("integration")
 class EvaluationLagTest {
     static final int EPOCHS = 4;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -41,7 +42,8 @@ class EvaluationLagTest {
 
     @Test
     void aTrainerWaitsForTheEvaluatorBeyondMaxLagAndTrainsOnWhenItCatchesUp() throws Exception {
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse("""
                 run: lag
                 data: { train: lag.train, validation: lag.validation }
                 model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
@@ -51,32 +53,46 @@ class EvaluationLagTest {
                 optimizer: { type: adam, learningRate: 0.003 }
                 earlyStopping: { enabled: false }
                 evaluation: { maxLag: 1 }
-                """.formatted(EPOCHS)), kafka.settings, TrainerOptions.defaults("n").withLogEverySteps(0));
+                """.formatted(EPOCHS)),
+                kafka.settings,
+                TrainerOptions.defaults("n").withLogEverySteps(0));
         NodeThread trainer = NodeThread.start(node, "lag-trainer");
 
-        // no evaluator: epochs 1 and 2 are trained (one checkpoint may be unevaluated while the next epoch trains), not epoch 3
+        // no evaluator: epochs 1 and 2 are trained (one checkpoint may be unevaluated while the next epoch trains), not
+        // epoch 3
         awaitCheckpoints(2, 120);
         Thread.sleep(5_000); // an epoch here takes well under a second
         assertEquals(List.of(1, 2), epochs(), "held before epoch 3: two checkpoints unevaluated is more than maxLag 1");
         assertTrue(trainer.alive(), "the trainer waits, it does not exit: " + trainer.outcome());
-        String[] status = CtlTest.streamtrain("ctl", "status", "--run", "lag", "--bootstrap-servers", kafka.broker.bootstrapServers());
-        assertTrue(status[1].contains("evaluation lag: 2 checkpoint(s) not yet evaluated (evaluation.maxLag 1): the trainers wait for"
-                + " the evaluator before epoch 3"), status[1]);
+        String[] status = CtlTest.streamtrain(
+                "ctl", "status", "--run", "lag", "--bootstrap-servers", kafka.broker.bootstrapServers());
+        assertTrue(
+                status[1].contains(
+                        "evaluation lag: 2 checkpoint(s) not yet evaluated (evaluation.maxLag 1): the trainers wait for"
+                                + " the evaluator before epoch 3"),
+                status[1]);
 
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("lag"), "lag-ev");
+        EvaluatorService evaluator =
+                new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("lag"), "lag-ev");
         Thread ev = new Thread(evaluator::run, "lag-evaluator");
         ev.start();
         try {
-            assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(180)),
+            assertEquals(
+                    TrainerNode.Outcome.FINISHED,
+                    trainer.await(Duration.ofSeconds(180)),
                     "the evaluator caught up, and the trainer finished the run");
         } finally {
             evaluator.close();
             ev.join(30_000);
         }
         List<Checkpoint> cps = kafka.checkpoints("lag");
-        assertEquals(List.of(1, 2, 3, 4), cps.stream().map(c -> c.manifest().epoch()).toList(), "every epoch once");
+        assertEquals(
+                List.of(1, 2, 3, 4), cps.stream().map(c -> c.manifest().epoch()).toList(), "every epoch once");
         for (Checkpoint c : cps) {
-            assertEquals(12 * 16.0, c.manifest().metrics().get("samples"), "every sample of epoch " + c.manifest().epoch());
+            assertEquals(
+                    12 * 16.0,
+                    c.manifest().metrics().get("samples"),
+                    "every sample of epoch " + c.manifest().epoch());
         }
     }
 

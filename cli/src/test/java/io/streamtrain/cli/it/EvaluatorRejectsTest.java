@@ -1,10 +1,8 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.dlq.DeadLetters;
@@ -13,6 +11,8 @@ import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.nio.charset.StandardCharsets;
@@ -24,8 +24,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -36,7 +36,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 @Tag("integration")
 class EvaluatorRejectsTest {
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -79,17 +81,20 @@ class EvaluatorRejectsTest {
                 }
                 if (!chunk) {
                     // a manifest names its run, and is refused on another run's topic: the copy is run "rej"'s
-                    com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(value);
+                    com.fasterxml.jackson.databind.node.ObjectNode m =
+                            (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(value);
                     m.put("run", "rej");
                     ((com.fasterxml.jackson.databind.node.ObjectNode) m.get("spec")).put("run", "rej");
                     value = JSON.writeValueAsBytes(m);
                 }
-                p.send(new ProducerRecord<>(target, null, r.key(), value, r.headers())).get(10, TimeUnit.SECONDS);
+                p.send(new ProducerRecord<>(target, null, r.key(), value, r.headers()))
+                        .get(10, TimeUnit.SECONDS);
             }
         }
 
         List<EvaluationRecord> seen = new CopyOnWriteArrayList<>();
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("rej"), "rej-it");
+        EvaluatorService evaluator =
+                new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("rej"), "rej-it");
         evaluator.addListener(seen::add);
         Thread t = new Thread(evaluator::run, "evaluator");
         t.start();
@@ -107,11 +112,22 @@ class EvaluatorRejectsTest {
         for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations("rej"))) {
             Messages.decodeEvaluation(r.value()).ifPresent(evaluations::add);
         }
-        assertEquals(List.of("evaluated", "rejected", "rejected", "evaluated"), evaluations.stream().map(EvaluationRecord::status).toList());
-        assertEquals(List.of(1, 4), evaluations.stream().filter(EvaluationRecord::evaluated).map(EvaluationRecord::epoch).toList(),
+        assertEquals(
+                List.of("evaluated", "rejected", "rejected", "evaluated"),
+                evaluations.stream().map(EvaluationRecord::status).toList());
+        assertEquals(
+                List.of(1, 4),
+                evaluations.stream()
+                        .filter(EvaluationRecord::evaluated)
+                        .map(EvaluationRecord::epoch)
+                        .toList(),
                 "the good checkpoints of epochs 1 and 4 are evaluated");
-        assertTrue(evaluations.get(1).explanation().contains("SHA-256"), evaluations.get(1).explanation());
-        assertTrue(evaluations.get(2).explanation().contains("incomplete"), evaluations.get(2).explanation());
+        assertTrue(
+                evaluations.get(1).explanation().contains("SHA-256"),
+                evaluations.get(1).explanation());
+        assertTrue(
+                evaluations.get(2).explanation().contains("incomplete"),
+                evaluations.get(2).explanation());
         assertTrue(evaluations.get(1).checkpointId().contains("-e0002-"));
 
         List<ConsumerRecord<byte[], byte[]>> dlq = kafka.readAll(Topics.deadLetters("rej"));

@@ -1,12 +1,9 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
@@ -14,6 +11,9 @@ import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.util.ArrayList;
@@ -27,8 +27,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -41,6 +41,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class EvaluatorRunStateTest {
     static final int EPOCHS = 5;
     static final SyntheticClusters TASK = new SyntheticClusters(8, 3, 0.8, 0.1, 4);
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -54,7 +55,8 @@ class EvaluatorRunStateTest {
 
     /** Trains all epochs with no evaluator about: the same run id and early stopping give bit-identical checkpoints. */
     static void train(String run, String earlyStopping) throws InterruptedException {
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse("""
                 run: %s
                 data: { train: state.train, validation: state.validation }
                 model: { type: mlp, inputs: 8, hidden: [32], classes: 3 }
@@ -62,7 +64,9 @@ class EvaluatorRunStateTest {
                 batchSize: 16
                 maxEpochs: %d
                 earlyStopping: %s
-                """.formatted(run, EPOCHS, earlyStopping)), kafka.settings, TrainerOptions.defaults("n").withLogEverySteps(0));
+                """.formatted(run, EPOCHS, earlyStopping)),
+                kafka.settings,
+                TrainerOptions.defaults("n").withLogEverySteps(0));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
     }
 
@@ -115,9 +119,11 @@ class EvaluatorRunStateTest {
     }
 
     static void operatorStop(String run) throws Exception {
-        ControlMessage.Stop stop = new ControlMessage.Stop(run, Messages.newId(), Messages.now(), "operator", "enough", null, "alice");
+        ControlMessage.Stop stop =
+                new ControlMessage.Stop(run, Messages.newId(), Messages.now(), "operator", "enough", null, "alice");
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
-            p.send(new ProducerRecord<>(Topics.control(run), Messages.encode(stop))).get(30, TimeUnit.SECONDS);
+            p.send(new ProducerRecord<>(Topics.control(run), Messages.encode(stop)))
+                    .get(30, TimeUnit.SECONDS);
         }
     }
 
@@ -132,7 +138,10 @@ class EvaluatorRunStateTest {
         List<EvaluationRecord> expected = evaluations("plan-ref");
         ValidationPlan plan = expected.get(0).validation();
         assertNotNull(plan, "the first evaluation carries the run's validation plan: " + expected.get(0));
-        assertEquals(new ValidationPlan("state.validation", Map.of(0, 4L, 1, 4L)), plan, "the topic's 8 records, 4 per partition");
+        assertEquals(
+                new ValidationPlan("state.validation", Map.of(0, 4L, 1, 4L)),
+                plan,
+                "the topic's 8 records, 4 per partition");
 
         // evaluated up to epoch 2, then the evaluator stops ...
         Evaluator[] first = new Evaluator[1];
@@ -144,7 +153,11 @@ class EvaluatorRunStateTest {
             first[0] = e;
             e.awaitEvaluations(2);
         }
-        assertEquals(List.of(1, 2), evaluations("plan-restart").stream().map(EvaluationRecord::epoch).toList());
+        assertEquals(
+                List.of(1, 2),
+                evaluations("plan-restart").stream()
+                        .map(EvaluationRecord::epoch)
+                        .toList());
         // ... more validation data arrives, and a new evaluator takes the run up
         kafka.produce("state.validation", 2, TASK.records(6, 16, 3));
         try (Evaluator restarted = new Evaluator("plan-restart", e -> {})) {
@@ -152,13 +165,16 @@ class EvaluatorRunStateTest {
         }
 
         List<EvaluationRecord> actual = evaluations("plan-restart");
-        assertEquals(expected.stream().map(EvaluationRecord::epoch).toList(), actual.stream().map(EvaluationRecord::epoch).toList());
+        assertEquals(
+                expected.stream().map(EvaluationRecord::epoch).toList(),
+                actual.stream().map(EvaluationRecord::epoch).toList());
         for (int i = 0; i < EPOCHS; i++) {
             EvaluationRecord a = actual.get(i);
             EvaluationRecord e = expected.get(i);
             String epoch = "epoch " + e.epoch();
             assertEquals(plan, e.validation(), epoch);
-            assertEquals(plan, a.validation(), epoch + ": the plan of the run's first evaluation, not the topic's end now");
+            assertEquals(
+                    plan, a.validation(), epoch + ": the plan of the run's first evaluation, not the topic's end now");
             assertEquals(128.0, a.metrics().get("val_samples"), epoch);
             assertEquals(e.metrics(), a.metrics(), epoch + ": the same checkpoint on the same data");
             assertEquals(e.decision(), a.decision(), epoch);
@@ -184,7 +200,9 @@ class EvaluatorRunStateTest {
             evaluator.awaitEvaluations(2);
             awaitConsumed(Topics.checkpoints("stop-live"));
         }
-        assertEquals(List.of(1, 2), evaluations("stop-live").stream().map(EvaluationRecord::epoch).toList(),
+        assertEquals(
+                List.of(1, 2),
+                evaluations("stop-live").stream().map(EvaluationRecord::epoch).toList(),
                 "no checkpoint is evaluated after the STOP");
         List<ControlMessage.Stop> stops = stops("stop-live");
         assertEquals(1, stops.size(), "only the operator's STOP: " + stops);
@@ -194,7 +212,8 @@ class EvaluatorRunStateTest {
     @Test
     void aRunningEvaluatorSaysWhenAnOperatorStopsARun() throws Exception {
         train("stop-idle", "{ enabled: false }");
-        List<String> args = List.of("--run", "stop-idle", "--bootstrap-servers", kafka.broker.bootstrapServers(), "--instance-id", "idle");
+        List<String> args = List.of(
+                "--run", "stop-idle", "--bootstrap-servers", kafka.broker.bootstrapServers(), "--instance-id", "idle");
         try (ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR, args)) {
             evaluator.awaitLine(l -> l.contains("run stop-idle epoch " + EPOCHS + " "), 120);
             int before = evaluator.lineCount();
@@ -217,7 +236,9 @@ class EvaluatorRunStateTest {
             long committed = -1;
             while (committed < end && System.nanoTime() < deadline) {
                 Thread.sleep(100);
-                var offsets = admin.listConsumerGroupOffsets(Topics.EVALUATOR_GROUP).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+                var offsets = admin.listConsumerGroupOffsets(Topics.EVALUATOR_GROUP)
+                        .partitionsToOffsetAndMetadata()
+                        .get(30, TimeUnit.SECONDS);
                 committed = offsets.get(tp) == null ? -1 : offsets.get(tp).offset();
             }
             assertEquals(end, committed, "the evaluator has taken up every record of " + topic);

@@ -1,16 +1,16 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FailedSetTest {
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
+
     private static final String RUN = "failed-set";
 
     @TempDir
@@ -52,14 +53,16 @@ class FailedSetTest {
                 """.formatted(RUN));
         String bootstrap = kafka.broker.bootstrapServers();
 
-        // the run starts paused (its control topic made as the trainer would), so the SET takes effect at a step this test knows
+        // the run starts paused (its control topic made as the trainer would), so the SET takes effect at a step this
+        // test knows
         try (Admin admin = Admin.create(kafka.settings.admin())) {
             RunTopics.ensure(admin, List.of(RunTopics.control(Topics.control(RUN))));
         }
         assertEquals("0", CtlTest.streamtrain("ctl", "pause", "--run", RUN, "--bootstrap-servers", bootstrap)[0]);
         try (ServiceProcess first = new ServiceProcess(spec, bootstrap, "n0")) {
             first.awaitLine(l -> l.contains("continuing from round 0"), 120);
-            String[] set = CtlTest.streamtrain("ctl", "set", "--run", RUN, "learningRate=10", "l2=10", "--bootstrap-servers", bootstrap);
+            String[] set = CtlTest.streamtrain(
+                    "ctl", "set", "--run", RUN, "learningRate=10", "l2=10", "--bootstrap-servers", bootstrap);
             assertEquals("0", set[0], set[1]);
             first.awaitLine(l -> l.contains("SET") && l.contains("from step 1"), 60);
             assertEquals("0", CtlTest.streamtrain("ctl", "resume", "--run", RUN, "--bootstrap-servers", bootstrap)[0]);
@@ -76,15 +79,18 @@ class FailedSetTest {
                 failed = a;
             }
         }
-        assertTrue(failed != null && failed.command().equals(setId), "the SET is answered as failed on the control topic");
+        assertTrue(
+                failed != null && failed.command().equals(setId), "the SET is answered as failed on the control topic");
         assertTrue(failed.outcome().contains("were not finite"), failed.outcome());
 
         try (ServiceProcess restarted = new ServiceProcess(spec, bootstrap, "n0")) {
             assertEquals(0, restarted.awaitExit(180), restarted.output());
             assertTrue(restarted.output().contains("is not replayed"), restarted.output());
         }
-        List<CheckpointManifest> epochs = kafka.checkpoints(RUN).stream().map(c -> c.manifest()).toList();
-        assertEquals(List.of(1, 2, 3), epochs.stream().map(CheckpointManifest::epoch).toList());
+        List<CheckpointManifest> epochs =
+                kafka.checkpoints(RUN).stream().map(c -> c.manifest()).toList();
+        assertEquals(
+                List.of(1, 2, 3), epochs.stream().map(CheckpointManifest::epoch).toList());
         for (CheckpointManifest m : epochs) {
             double loss = m.metrics().get("train_loss");
             assertTrue(Double.isFinite(loss) && loss < 5, "epoch " + m.epoch() + ": " + m.metrics());

@@ -1,22 +1,21 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.Repo;
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
-import io.streamtrain.testkit.Scrape;
-import io.streamtrain.testkit.MetricCatalogue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.Repo;
+import io.streamtrain.testkit.Scrape;
+import io.streamtrain.testkit.ServiceProcess;
 import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("integration")
 class MetricsTest {
     static final String TOPIC = "metrics.train";
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -52,9 +52,17 @@ class MetricsTest {
                 regularization: { l1: 0.0001, l2: 0.001, weightDecay: 0.01, clipGradNorm: 0.5 }
                 earlyStopping: { enabled: false }
                 """.formatted(TOPIC, TOPIC));
-        ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "m-node-0", "--log-every", "0");
-        ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR,
-                List.of("--bootstrap-servers", kafka.broker.bootstrapServers(), "--run", "metrics-run", "--instance-id", "m-eval"));
+        ServiceProcess trainer =
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "m-node-0", "--log-every", "0");
+        ServiceProcess evaluator = new ServiceProcess(
+                ServiceProcess.EVALUATOR,
+                List.of(
+                        "--bootstrap-servers",
+                        kafka.broker.bootstrapServers(),
+                        "--run",
+                        "metrics-run",
+                        "--instance-id",
+                        "m-eval"));
         try {
             int port = Scrape.port(trainer);
             trainer.awaitLine(l -> l.contains("epoch 2/") && l.contains("checkpointed"), 180);
@@ -68,9 +76,18 @@ class MetricsTest {
             assertTrue(s.value("streamtrain_trainer_samples_total", tags) >= 16 * 120 - 16);
             assertTrue(s.value("streamtrain_trainer_records_total", tags) >= 2 * 121);
             assertTrue(s.value("streamtrain_trainer_epoch", tags) >= 2);
-            assertEquals(0, s.value("streamtrain_trainer_steps_skipped_total", tags), "every step of this run had a finite loss");
-            assertEquals(1, s.value("streamtrain_trainer_dlq_records_total", "reason=\"decode\""), "the one bad record, once");
-            assertEquals(0, s.value("streamtrain_trainer_dlq_records_total", "reason=\"label\""), "every reason is there from the start");
+            assertEquals(
+                    0,
+                    s.value("streamtrain_trainer_steps_skipped_total", tags),
+                    "every step of this run had a finite loss");
+            assertEquals(
+                    1,
+                    s.value("streamtrain_trainer_dlq_records_total", "reason=\"decode\""),
+                    "the one bad record, once");
+            assertEquals(
+                    0,
+                    s.value("streamtrain_trainer_dlq_records_total", "reason=\"label\""),
+                    "every reason is there from the start");
             assertTrue(s.value("streamtrain_trainer_checkpoints_total", tags) >= 2);
             assertTrue(s.value("streamtrain_trainer_checkpoint_size_bytes", tags) > 1000);
             assertTrue(s.value("streamtrain_trainer_checkpoint_publish_seconds_count", tags) >= 2);
@@ -82,12 +99,16 @@ class MetricsTest {
             boolean addsUp = false;
             for (int i = 0; i < 50 && !addsUp; i++) {
                 Scrape t = i == 0 ? s : Scrape.of(port);
-                double terms = t.value("streamtrain_trainer_loss", "term=\"data\"") + t.value("streamtrain_trainer_loss", "term=\"l1\"")
-                        + t.value("streamtrain_trainer_loss", "term=\"l2\"") + t.value("streamtrain_trainer_loss", "term=\"l2sp\"");
+                double terms = t.value("streamtrain_trainer_loss", "term=\"data\"")
+                        + t.value("streamtrain_trainer_loss", "term=\"l1\"")
+                        + t.value("streamtrain_trainer_loss", "term=\"l2\"")
+                        + t.value("streamtrain_trainer_loss", "term=\"l2sp\"");
                 addsUp = Math.abs(terms - t.value("streamtrain_trainer_loss", "term=\"total\"")) <= 1e-9;
             }
             assertTrue(addsUp, "the total loss is the data loss plus the penalty terms, in no scrape of 50");
-            assertTrue(s.value("streamtrain_trainer_grad_norm", "stage=\"clipped\"") <= 0.5 + 1e-6, "clipped to clipGradNorm");
+            assertTrue(
+                    s.value("streamtrain_trainer_grad_norm", "stage=\"clipped\"") <= 0.5 + 1e-6,
+                    "clipped to clipGradNorm");
             assertTrue(s.value("streamtrain_trainer_weight_norm") > 0);
             assertEquals(0.01, s.value("streamtrain_trainer_learning_rate"), 1e-12);
             assertEquals(0.001, s.value("streamtrain_trainer_setting", "name=\"l2\""), 1e-12);
@@ -99,23 +120,34 @@ class MetricsTest {
             // a partition's lag meter appears at the Kafka meters' next refresh (10 s) after its assignment
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             // (the evaluator meanwhile scores the checkpoints)
-            while (s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"").size() < 2 && System.nanoTime() < deadline) {
+            while (s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"")
+                                    .size()
+                            < 2
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(500);
                 s = Scrape.of(port);
             }
-            assertEquals(2, s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"").size(),
+            assertEquals(
+                    2,
+                    s.values("kafka_consumer_fetch_manager_records_lag", "topic=\"" + TOPIC + "\"")
+                            .size(),
                     "the train consumer's lag, per partition: " + s.families("kafka_consumer_fetch"));
             assertFalse(s.values("jvm_memory_used_bytes", tags).isEmpty());
             promtoolAccepts(s.text());
             assertEquals(30, readmeTable("streamtrain_trainer_").size(), "the README's trainer rows are found");
-            assertEquals(readmeTable("streamtrain_trainer_"), registered(s, "streamtrain_trainer_"),
+            assertEquals(
+                    readmeTable("streamtrain_trainer_"),
+                    registered(s, "streamtrain_trainer_"),
                     "the README's metrics table and the trainer's meters (name=type)");
 
             int evalPort = Scrape.port(evaluator);
             Scrape e = Scrape.of(evalPort);
             String[] run = {"run=\"metrics-run\"", "role=\"evaluator\"", "node=\"m-eval\""};
             deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (e.values("streamtrain_evaluator_evaluations_total", run).stream().mapToDouble(Double::doubleValue).sum() < 2
+            while (e.values("streamtrain_evaluator_evaluations_total", run).stream()
+                                    .mapToDouble(Double::doubleValue)
+                                    .sum()
+                            < 2
                     && System.nanoTime() < deadline) {
                 Thread.sleep(500);
                 e = Scrape.of(evalPort);
@@ -128,17 +160,21 @@ class MetricsTest {
             double valLoss = e.value("streamtrain_evaluator_val_loss", run);
             assertTrue(valLoss > 0 && valLoss < 5, "val_loss " + valLoss);
             assertTrue(e.value("streamtrain_evaluator_val_accuracy", run) >= 0);
-            assertEquals(Math.exp(valLoss), e.value("streamtrain_evaluator_val_perplexity", run), 1e-9 * Math.exp(valLoss));
+            assertEquals(
+                    Math.exp(valLoss), e.value("streamtrain_evaluator_val_perplexity", run), 1e-9 * Math.exp(valLoss));
             assertTrue(e.value("streamtrain_evaluator_train_loss", run) > 0);
             assertTrue(e.value("streamtrain_evaluator_best_epoch", run) >= 1);
             assertTrue(e.value("streamtrain_evaluator_best_value", run) <= valLoss);
-            assertTrue(e.value("streamtrain_evaluator_last_evaluation_timestamp_seconds", run) > System.currentTimeMillis() / 1e3 - 300);
+            assertTrue(e.value("streamtrain_evaluator_last_evaluation_timestamp_seconds", run)
+                    > System.currentTimeMillis() / 1e3 - 300);
             assertEquals(0, e.value("streamtrain_evaluator_stopped", run), "early stopping is off for this run");
             assertEquals(0, e.value("streamtrain_evaluator_checkpoints_rejected_total", "reason=\"corrupt\""));
             assertEquals(0, e.value("streamtrain_evaluator_early_stops_total", "reason=\"patience-exhausted\""));
             assertEquals(evaluated, e.value("streamtrain_evaluator_evaluation_seconds_count", run));
             promtoolAccepts(e.text());
-            assertEquals(readmeTable("streamtrain_evaluator_"), registered(e, "streamtrain_evaluator_"),
+            assertEquals(
+                    readmeTable("streamtrain_evaluator_"),
+                    registered(e, "streamtrain_evaluator_"),
                     "the README's metrics table and the evaluator's meters (name=type)");
         } finally {
             trainer.sigterm();
@@ -156,7 +192,10 @@ class MetricsTest {
         for (io.streamtrain.testkit.MetricCatalogue.Meter m : io.streamtrain.testkit.MetricCatalogue.STREAMTRAIN) {
             catalogue.put(m.name(), m.type().name().toLowerCase(java.util.Locale.ROOT));
         }
-        assertEquals(readmeTable("streamtrain_"), catalogue, "deploy/'s meter catalogue (MetricCatalogue) and the README's table");
+        assertEquals(
+                readmeTable("streamtrain_"),
+                catalogue,
+                "deploy/'s meter catalogue (MetricCatalogue) and the README's table");
     }
 
     /** The README's metrics table rows whose name starts with {@code prefix}, as name=type. */
@@ -181,7 +220,9 @@ class MetricsTest {
                 out.put(t[2], t[3]);
             }
         }
-        out.keySet().removeIf(name -> name.endsWith("_max") && "histogram".equals(out.get(name.substring(0, name.length() - 4))));
+        out.keySet()
+                .removeIf(name ->
+                        name.endsWith("_max") && "histogram".equals(out.get(name.substring(0, name.length() - 4))));
         return out;
     }
 
@@ -189,7 +230,9 @@ class MetricsTest {
     static void promtoolAccepts(String scrape) throws Exception {
         Process p;
         try {
-            p = new ProcessBuilder("promtool", "check", "metrics").redirectErrorStream(true).start();
+            p = new ProcessBuilder("promtool", "check", "metrics")
+                    .redirectErrorStream(true)
+                    .start();
         } catch (java.io.IOException e) {
             throw new AssertionError("promtool is missing: install the Debian package prometheus (.ci/run does)", e);
         }

@@ -1,13 +1,10 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RecordsChecksum;
@@ -19,6 +16,9 @@ import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,8 +31,8 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,8 +48,10 @@ class MultiNodeTest {
     static final String VALIDATION = "multi.validation";
     /** 3 partitions: 200 records each, plus 40 more on partition 0 (uneven), 8 samples a record. */
     static final int RECORDS = 3 * 200 + 40;
+
     static final int SAMPLES = RECORDS * 8;
     static final int EPOCHS = 6;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -140,14 +142,22 @@ class MultiNodeTest {
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run, int epochCount) throws Exception {
         List<Checkpoint> cps = kafka.checkpoints(run);
         List<Integer> epochs = cps.stream().map(c -> c.manifest().epoch()).toList();
-        assertEquals(java.util.stream.IntStream.rangeClosed(1, epochCount).boxed().toList(), epochs, "exactly one checkpoint per epoch");
+        assertEquals(
+                java.util.stream.IntStream.rangeClosed(1, epochCount).boxed().toList(),
+                epochs,
+                "exactly one checkpoint per epoch");
         String all = topicChecksum();
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
             String what = run + " epoch " + m.epoch() + " " + m.metrics();
             assertEquals((double) SAMPLES, m.metrics().get("samples"), what);
             assertEquals((double) RECORDS, m.metrics().get("records"), what);
-            assertEquals(RECORDS, m.offsets().stream().mapToLong(CheckpointManifest.OffsetRange::count).sum(), what);
+            assertEquals(
+                    RECORDS,
+                    m.offsets().stream()
+                            .mapToLong(CheckpointManifest.OffsetRange::count)
+                            .sum(),
+                    what);
             assertEquals(3, m.offsets().size(), what);
             assertEquals(all, m.recordsChecksum(), what + ": the records trained are the topic's, each once");
         }
@@ -155,29 +165,37 @@ class MultiNodeTest {
     }
 
     @Test
-    void oneTwoAndThreeNodesTrainEveryRecordOncePerEpochAndTwoNodesMatchOnesValidationLoss(@TempDir Path dir) throws Exception {
+    void oneTwoAndThreeNodesTrainEveryRecordOncePerEpochAndTwoNodesMatchOnesValidationLoss(@TempDir Path dir)
+            throws Exception {
         for (int n = 1; n <= 3; n++) {
             List<ServiceProcess> nodes = nodes(dir, "acct-" + n, n, n);
             try {
                 awaitAllExitZero(nodes);
                 for (ServiceProcess p : nodes) {
-                    assertTrue(p.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"), "every node trained partitions:\n" + p.output());
+                    assertTrue(
+                            p.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"),
+                            "every node trained partitions:\n" + p.output());
                 }
             } finally {
                 nodes.forEach(ServiceProcess::close);
             }
             List<Checkpoint> cps = assertEveryRecordOncePerEpoch("acct-" + n);
             // the sync log keeps what a resume needs, with slack: from the sync point two checkpoints back on
-            try (var c = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(kafka.settings.consumer(null))) {
+            try (var c = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(
+                    kafka.settings.consumer(null))) {
                 var sync = new org.apache.kafka.common.TopicPartition(Topics.sync("acct-" + n), 0);
-                assertEquals(cps.get(EPOCHS - 3).manifest().sync().offset(), c.beginningOffsets(List.of(sync)).get(sync),
+                assertEquals(
+                        cps.get(EPOCHS - 3).manifest().sync().offset(),
+                        c.beginningOffsets(List.of(sync)).get(sync),
                         "the sync log of acct-" + n + " starts at epoch " + (EPOCHS - 2) + "'s sync point");
             }
         }
         Map<String, Double> val = finalValidationLoss(List.of("acct-1", "acct-2"));
         double one = val.get("acct-1");
         double two = val.get("acct-2");
-        assertTrue(Math.abs(two - one) / one <= 0.02, "2 nodes (average, everySteps 50) reach val_loss " + two + ", one node " + one);
+        assertTrue(
+                Math.abs(two - one) / one <= 0.02,
+                "2 nodes (average, everySteps 50) reach val_loss " + two + ", one node " + one);
     }
 
     static final int TWIN_EPOCHS = 30;
@@ -195,10 +213,15 @@ class MultiNodeTest {
                 codes.add(p.awaitExit(300));
             }
             String both = twins.get(0).output() + "\n----\n" + twins.get(1).output();
-            assertEquals(List.of(0, 2), codes.stream().sorted().toList(), "one refused (exit 2), one trained the run:\n" + both);
+            assertEquals(
+                    List.of(0, 2),
+                    codes.stream().sorted().toList(),
+                    "one refused (exit 2), one trained the run:\n" + both);
             ServiceProcess refused = twins.get(codes.indexOf(2));
-            assertTrue(refused.output().contains("joined group generation") && refused.output().contains("as node twin: give every trainer"
-                    + " its own --node-id"), refused.output());
+            assertTrue(
+                    refused.output().contains("joined group generation")
+                            && refused.output().contains("as node twin: give every trainer" + " its own --node-id"),
+                    refused.output());
         } finally {
             twins.forEach(ServiceProcess::close);
         }
@@ -229,11 +252,18 @@ class MultiNodeTest {
             owner.awaitLine(l -> l.contains("epoch 2 read"), 180);
             owner.sigkill();
             owner.awaitExit(30);
-            assertTrue(!owner.output().contains("epoch 2/" + EPOCHS + " checkpointed"), "the kill must land before epoch 2's checkpoint:\n" + owner.output());
-            List<ServiceProcess> survivors = nodes.stream().filter(p -> p != null).filter(ServiceProcess::alive).toList();
+            assertTrue(
+                    !owner.output().contains("epoch 2/" + EPOCHS + " checkpointed"),
+                    "the kill must land before epoch 2's checkpoint:\n" + owner.output());
+            List<ServiceProcess> survivors = nodes.stream()
+                    .filter(p -> p != null)
+                    .filter(ServiceProcess::alive)
+                    .toList();
             assertEquals(2, survivors.size());
             awaitAllExitZero(survivors);
-            assertTrue(survivors.stream().anyMatch(p -> p.output().contains("partitions [0")), "a survivor took partition 0 over");
+            assertTrue(
+                    survivors.stream().anyMatch(p -> p.output().contains("partitions [0")),
+                    "a survivor took partition 0 over");
         } finally {
             nodes.forEach(ServiceProcess::close);
         }
@@ -241,7 +271,9 @@ class MultiNodeTest {
         Map<String, Double> val = finalValidationLoss(List.of("crash", "crash-reference"));
         double crashed = val.get("crash");
         double reference = val.get("crash-reference");
-        assertTrue(Math.abs(crashed - reference) / reference <= 0.01, "val_loss " + crashed + " after the crash, " + reference + " without");
+        assertTrue(
+                Math.abs(crashed - reference) / reference <= 0.01,
+                "val_loss " + crashed + " after the crash, " + reference + " without");
     }
 
     @Test
@@ -252,12 +284,16 @@ class MultiNodeTest {
         try {
             awaitTraining(nodes);
             Path spec = dir.resolve("join.yaml");
-            ServiceProcess late = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "join-node-late", "--log-every", "0");
+            ServiceProcess late =
+                    new ServiceProcess(spec, kafka.broker.bootstrapServers(), "join-node-late", "--log-every", "0");
             nodes.add(late);
             awaitAllExitZero(nodes);
-            assertTrue(late.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"), "the late node trained partitions:\n"
-                    + late.output());
-            assertTrue(!late.output().contains("continuing from round 0 "), "it joined a run in progress:\n" + late.output());
+            assertTrue(
+                    late.output().matches("(?s).*group generation \\d+: partitions \\[\\d.*"),
+                    "the late node trained partitions:\n" + late.output());
+            assertTrue(
+                    !late.output().contains("continuing from round 0 "),
+                    "it joined a run in progress:\n" + late.output());
         } finally {
             nodes.forEach(ServiceProcess::close);
         }
@@ -267,13 +303,18 @@ class MultiNodeTest {
     @Test
     void aHungNodeIsEvictedTheOthersGoOnAndItRejoinsWhenItWakes(@TempDir Path dir) throws Exception {
         int epochs = 12;
-        List<ServiceProcess> nodes = nodes(dir, "hung", 3, spec("hung", 3, epochs).replace("minNodes: 3 }", "minNodes: 3, timeoutSeconds: 3 }"));
+        List<ServiceProcess> nodes = nodes(
+                dir, "hung", 3, spec("hung", 3, epochs).replace("minNodes: 3 }", "minNodes: 3, timeoutSeconds: 3 }"));
         try {
             awaitTraining(nodes);
-            ServiceProcess straggler = nodes.stream().filter(p -> !ownsPartitionZero(p)).findFirst().orElseThrow();
+            ServiceProcess straggler = nodes.stream()
+                    .filter(p -> !ownsPartitionZero(p))
+                    .findFirst()
+                    .orElseThrow();
             straggler.awaitLine(l -> l.contains("epoch 2 read"), 120);
             straggler.freeze();
-            List<ServiceProcess> others = nodes.stream().filter(p -> p != straggler).toList();
+            List<ServiceProcess> others =
+                    nodes.stream().filter(p -> p != straggler).toList();
             int[] from = others.stream().mapToInt(ServiceProcess::lineCount).toArray();
             // the others' round waits for the frozen node and says so; its session times out and they go on without it
             for (int i = 0; i < others.size(); i++) {
@@ -282,7 +323,13 @@ class MultiNodeTest {
             }
             straggler.thaw();
             awaitAllExitZero(nodes);
-            assertTrue(straggler.output().lines().filter(l -> l.contains("continuing from round")).count() >= 2,
+            assertTrue(
+                    straggler
+                                    .output()
+                                    .lines()
+                                    .filter(l -> l.contains("continuing from round"))
+                                    .count()
+                            >= 2,
                     "the straggler rejoined after it woke:\n" + straggler.output());
         } finally {
             nodes.forEach(ServiceProcess::close);
@@ -300,7 +347,14 @@ class MultiNodeTest {
             while (kafka.checkpoints("stop-all").size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
-            String[] stop = CtlTest.streamtrain("ctl", "stop", "--run", "stop-all", "--reason", "enough", "--bootstrap-servers",
+            String[] stop = CtlTest.streamtrain(
+                    "ctl",
+                    "stop",
+                    "--run",
+                    "stop-all",
+                    "--reason",
+                    "enough",
+                    "--bootstrap-servers",
                     kafka.broker.bootstrapServers());
             assertEquals("0", stop[0], stop[1]);
             for (ServiceProcess p : nodes) {
@@ -319,21 +373,35 @@ class MultiNodeTest {
                 stopWritten = r.timestamp();
             }
         }
-        String stopId = control.stream().filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Stop).findFirst().orElseThrow().id();
-        List<String> acked = control.stream().filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Ack a && stopId.equals(a.command()))
-                .map(m -> ((io.streamtrain.core.control.ControlMessage.Ack) m).node()).sorted().toList();
-        assertEquals(List.of("stop-all-node-0", "stop-all-node-1", "stop-all-node-2"), acked, "every node acknowledged the one STOP");
+        String stopId = control.stream()
+                .filter(m -> m instanceof io.streamtrain.core.control.ControlMessage.Stop)
+                .findFirst()
+                .orElseThrow()
+                .id();
+        List<String> acked = control.stream()
+                .filter(m ->
+                        m instanceof io.streamtrain.core.control.ControlMessage.Ack a && stopId.equals(a.command()))
+                .map(m -> ((io.streamtrain.core.control.ControlMessage.Ack) m).node())
+                .sorted()
+                .toList();
+        assertEquals(
+                List.of("stop-all-node-0", "stop-all-node-1", "stop-all-node-2"),
+                acked,
+                "every node acknowledged the one STOP");
         List<Checkpoint> cps = kafka.checkpoints("stop-all");
         Checkpoint last = cps.get(cps.size() - 1);
         long published = java.time.Instant.parse(last.manifest().time()).toEpochMilli();
         // a checkpoint whose transaction was under way when the STOP came may still commit; none is begun after it
-        assertTrue(published < stopWritten + 1_000, "checkpoint of epoch " + last.manifest().epoch() + " published "
-                + (published - stopWritten) + " ms after the STOP");
+        assertTrue(
+                published < stopWritten + 1_000,
+                "checkpoint of epoch " + last.manifest().epoch() + " published " + (published - stopWritten)
+                        + " ms after the STOP");
         assertTrue(last.manifest().epoch() < epochs);
     }
 
     @Test
-    void strictSgdWithOneStepRoundsIsSynchronousDataParallelSgdAndStreamingRoundsAreDeterministic(@TempDir Path dir) throws Exception {
+    void strictSgdWithOneStepRoundsIsSynchronousDataParallelSgdAndStreamingRoundsAreDeterministic(@TempDir Path dir)
+            throws Exception {
         // two partitions of 8-sample records: node A trains a_i while node B trains b_i; the
         // reference trains [a_i; b_i] as one 16-sample batch on one node
         SyntheticClusters task = new SyntheticClusters(16, 4, 1.6, 0.1, 5);
@@ -350,41 +418,54 @@ class MultiNodeTest {
         kafka.produce("sgd.joined", 1, joined);
 
         // what each run's nodes said of their group generations and what went wrong, and each checkpoint's rounds and
-        // records: a failure shows whether the membership, the rounds (60 of one step per epoch) and the data were as planned
+        // records: a failure shows whether the membership, the rounds (60 of one step per epoch) and the data were as
+        // planned
         List<String> membership = new ArrayList<>();
         String strict = "mode: strict, everySteps: 1";
         List<Checkpoint> reference = runSgd(dir, "sgd-reference", "sgd.joined", 16, 1, strict, membership);
         List<Checkpoint> split = runSgd(dir, "sgd-split", "sgd.split", 8, 2, strict, membership);
-        // streaming rounds with int8's seeded rounding and an overlap: still a function of the data and the membership history
+        // streaming rounds with int8's seeded rounding and an overlap: still a function of the data and the membership
+        // history
         String streaming = "mode: streaming, everySteps: 4, overlapSteps: 2, encoding: int8";
         List<Checkpoint> once = runSgd(dir, "sgd-streaming", "sgd.split", 8, 2, streaming, membership);
         List<Checkpoint> again = runSgd(dir, "sgd-streaming-again", "sgd.split", 8, 2, streaming, membership);
         String history = String.join("\n", membership);
         assertEquals(reference.size(), split.size());
         for (int e = 0; e < reference.size(); e++) {
-            assertEquals(reference.get(e).manifest().step(), split.get(e).manifest().step(), "one step per round per node = one global step");
+            assertEquals(
+                    reference.get(e).manifest().step(),
+                    split.get(e).manifest().step(),
+                    "one step per round per node = one global step");
             for (Map.Entry<String, Tensor> p : reference.get(e).parameters().entrySet()) {
                 float[] want = p.getValue().toFloats();
                 float[] got = split.get(e).parameters().get(p.getKey()).toFloats();
                 for (int i = 0; i < want.length; i++) {
                     int at = i;
                     int epoch = e + 1;
-                    assertEquals(want[i], got[i], 2e-5 + 2e-5 * Math.abs(want[i]),
-                            () -> "epoch " + epoch + " " + p.getKey() + "[" + at + "]; the runs' group generations, warnings and"
-                                    + " checkpoints:\n" + history);
+                    assertEquals(
+                            want[i],
+                            got[i],
+                            2e-5 + 2e-5 * Math.abs(want[i]),
+                            () -> "epoch " + epoch + " " + p.getKey() + "[" + at
+                                    + "]; the runs' group generations, warnings and" + " checkpoints:\n" + history);
                 }
                 int epoch = e + 1;
                 float[] streamed = once.get(e).parameters().get(p.getKey()).toFloats();
-                assertFalse(Arrays.equals(got, streamed), "streaming rounds are not strict ones: epoch " + epoch + " " + p.getKey());
-                assertArrayEquals(streamed, again.get(e).parameters().get(p.getKey()).toFloats(),
-                        () -> "the same membership history gives bit-identical checkpoints: epoch " + epoch + " " + p.getKey()
-                                + "; the runs' group generations, warnings and checkpoints:\n" + history);
+                assertFalse(
+                        Arrays.equals(got, streamed),
+                        "streaming rounds are not strict ones: epoch " + epoch + " " + p.getKey());
+                assertArrayEquals(
+                        streamed,
+                        again.get(e).parameters().get(p.getKey()).toFloats(),
+                        () -> "the same membership history gives bit-identical checkpoints: epoch " + epoch + " "
+                                + p.getKey() + "; the runs' group generations, warnings and checkpoints:\n" + history);
             }
         }
     }
 
     /** @param membership gets the nodes' lines about the group generations they trained in, their warnings and the checkpoints */
-    private List<Checkpoint> runSgd(Path dir, String run, String topic, int batchSize, int n, String sync, List<String> membership)
+    private List<Checkpoint> runSgd(
+            Path dir, String run, String topic, int batchSize, int n, String sync, List<String> membership)
             throws Exception {
         List<ServiceProcess> nodes = nodes(dir, run, n, """
                 run: %s
@@ -401,18 +482,23 @@ class MultiNodeTest {
                 """.formatted(run, topic, batchSize, sync, n));
         try {
             awaitAllExitZero(nodes);
-            // the run's round 0 is each node's own initial state: all must be the same, or the rounds average different models
+            // the run's round 0 is each node's own initial state: all must be the same, or the rounds average different
+            // models
             Set<String> initial = new TreeSet<>();
             for (ServiceProcess node : nodes) {
-                Matcher m = Pattern.compile("initial state crc32c ([0-9a-f]{8})").matcher(node.output());
+                Matcher m =
+                        Pattern.compile("initial state crc32c ([0-9a-f]{8})").matcher(node.output());
                 assertTrue(m.find(), "a node that starts a run says what state it starts from:\n" + node.output());
                 initial.add(m.group(1));
             }
             assertEquals(1, initial.size(), run + ": every node starts from the same state (init.seed 3): " + initial);
             for (ServiceProcess node : nodes) {
                 // its warnings too, but not the MKL notice every node on a non-Intel CPU gives
-                node.output().lines().filter(l -> l.contains("group generation") || l.contains("starting run")
-                        || (l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines"))
+                node.output()
+                        .lines()
+                        .filter(l -> l.contains("group generation")
+                                || l.contains("starting run")
+                                || (l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines"))
                         .forEach(l -> membership.add(run + ": " + l));
             }
         } finally {
@@ -421,15 +507,18 @@ class MultiNodeTest {
         List<Checkpoint> cps = kafka.checkpoints(run);
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
-            membership.add(run + ": checkpoint of epoch " + m.epoch() + " by " + m.node() + ": round " + m.round() + ", step " + m.step()
-                    + ", " + m.metrics().get("samples") + " samples, " + m.metrics().get("records") + " records, checksum "
+            membership.add(run + ": checkpoint of epoch " + m.epoch() + " by " + m.node() + ": round " + m.round()
+                    + ", step " + m.step()
+                    + ", " + m.metrics().get("samples") + " samples, "
+                    + m.metrics().get("records") + " records, checksum "
                     + m.recordsChecksum());
         }
         return cps;
     }
 
     private static void produceTo(String topic, int partition, List<byte[]> values) {
-        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(kafka.settings.producer())) {
+        try (var producer =
+                new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(kafka.settings.producer())) {
             for (byte[] v : values) {
                 producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, partition, null, v));
             }
@@ -454,7 +543,8 @@ class MultiNodeTest {
 
     /** The evaluator's val_loss of each run's last epoch. */
     static Map<String, Double> finalValidationLoss(List<String> runs) throws Exception {
-        EvaluatorService evaluator = new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), runs, "multi-it");
+        EvaluatorService evaluator =
+                new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), runs, "multi-it");
         Thread thread = new Thread(evaluator::run, "evaluator");
         thread.start();
         try {
@@ -466,8 +556,11 @@ class MultiNodeTest {
                     series.put(run, new ArrayList<>());
                     for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
                         Optional<EvaluationRecord> e = Messages.decodeEvaluation(r.value());
-                        e.filter(EvaluationRecord::evaluated).ifPresent(x -> series.get(run).add(x.metrics().get("val_loss")));
-                        if (e.isPresent() && e.get().epoch() == EPOCHS && e.get().evaluated()) {
+                        e.filter(EvaluationRecord::evaluated)
+                                .ifPresent(x -> series.get(run).add(x.metrics().get("val_loss")));
+                        if (e.isPresent()
+                                && e.get().epoch() == EPOCHS
+                                && e.get().evaluated()) {
                             out.put(run, e.get().metrics().get("val_loss"));
                         }
                     }

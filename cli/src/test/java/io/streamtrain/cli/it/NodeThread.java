@@ -10,13 +10,15 @@ final class NodeThread {
     private final AtomicReference<Object> outcome = new AtomicReference<>();
 
     private NodeThread(TrainerNode node, String name) {
-        thread = new Thread(() -> {
-            try {
-                outcome.set(node.run());
-            } catch (Throwable t) {
-                outcome.set(t);
-            }
-        }, name);
+        thread = new Thread(
+                () -> {
+                    try {
+                        outcome.set(node.run());
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                },
+                name);
     }
 
     /** Starts {@code node}'s run on a thread named {@code name}. */

@@ -1,20 +1,20 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.evaluator.EvaluatorService;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -26,8 +26,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Tag("integration")
 class ScoreTest {
     static final String RUN = "score-run";
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
+
     static List<EvaluationRecord> evaluations;
 
     @BeforeAll
@@ -45,7 +47,8 @@ class ScoreTest {
         Thread evaluatorThread = new Thread(evaluator::run, "evaluator");
         evaluatorThread.start();
         try {
-            TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+            TrainerNode node = new TrainerNode(
+                    RunSpecParser.parse("""
                     run: %s
                     data: { train: score.train, validation: score.validation }
                     model: { type: mlp, inputs: 8, hidden: [32], classes: 3, dropout: 0.3 }
@@ -53,10 +56,16 @@ class ScoreTest {
                     maxEpochs: 3
                     optimizer: { type: adamw, learningRate: 0.01 }
                     earlyStopping: { monitor: val_loss, patience: 10 }
-                    """.formatted(RUN)), kafka.settings, TrainerOptions.defaults("node-s").withLogEverySteps(0));
+                    """.formatted(RUN)),
+                    kafka.settings,
+                    TrainerOptions.defaults("node-s").withLogEverySteps(0));
             assertEquals(TrainerNode.Outcome.FINISHED, node.run());
             long deadline = System.currentTimeMillis() + 60_000;
-            while ((evaluations = evaluations()).stream().filter(EvaluationRecord::evaluated).count() < 3
+            while ((evaluations = evaluations())
+                                    .stream()
+                                            .filter(EvaluationRecord::evaluated)
+                                            .count()
+                            < 3
                     && System.currentTimeMillis() < deadline) {
                 Thread.sleep(200);
             }
@@ -85,27 +94,43 @@ class ScoreTest {
     void onTheValidationTopicAnEpochScoresExactlyAsTheEvaluatorScoredIt() throws Exception {
         for (int epoch = 1; epoch <= 3; epoch++) {
             int e = epoch;
-            EvaluationRecord evaluated = evaluations.stream().filter(r -> r.evaluated() && r.epoch() == e).findFirst().orElseThrow();
+            EvaluationRecord evaluated = evaluations.stream()
+                    .filter(r -> r.evaluated() && r.epoch() == e)
+                    .findFirst()
+                    .orElseThrow();
             CommandRun run = score("run:" + RUN + "@" + epoch, "--topic", "score.validation", "--json");
             assertEquals(0, run.exitCode(), run.toString());
             JsonNode doc = ExportTest.JSON.readTree(run.out());
             assertEquals(evaluated.checkpointId(), doc.get("checkpointId").asText());
             JsonNode s = doc.get("scores").get(0);
-            assertEquals(evaluated.metrics().get("val_loss"), s.get("loss").asDouble(), "the evaluator's val_loss, bit for bit");
-            assertEquals(evaluated.metrics().get("val_accuracy"), s.get("accuracy").asDouble());
+            assertEquals(
+                    evaluated.metrics().get("val_loss"),
+                    s.get("loss").asDouble(),
+                    "the evaluator's val_loss, bit for bit");
+            assertEquals(
+                    evaluated.metrics().get("val_accuracy"), s.get("accuracy").asDouble());
             assertEquals(128, s.get("samples").asLong());
         }
     }
 
     @Test
     void theBestCheckpointOnAnotherTopicAndItsPlainReport() {
-        EvaluationRecord last = evaluations.stream().filter(EvaluationRecord::evaluated).reduce((a, b) -> b).orElseThrow();
+        EvaluationRecord last = evaluations.stream()
+                .filter(EvaluationRecord::evaluated)
+                .reduce((a, b) -> b)
+                .orElseThrow();
         CommandRun run = score("run:" + RUN + "@best", "--topic", "score.test", "--topic", "score.validation");
         assertEquals(0, run.exitCode(), run.toString());
         assertTrue(run.out().contains("checkpoint " + last.best().checkpointId() + " of run " + RUN), run.out());
-        assertTrue(run.out().matches("(?s).*score\\.test\\s+loss \\d\\.\\d{4}  accuracy \\d\\.\\d{4}  perplexity \\d+\\.\\d{3}  100 samples.*"),
+        assertTrue(
+                run.out()
+                        .matches(
+                                "(?s).*score\\.test\\s+loss \\d\\.\\d{4}  accuracy \\d\\.\\d{4}  perplexity \\d+\\.\\d{3}  100 samples.*"),
                 run.out());
-        assertTrue(run.out().contains(String.format(java.util.Locale.ROOT, "loss %.4f", last.best().value())),
+        assertTrue(
+                run.out()
+                        .contains(String.format(
+                                java.util.Locale.ROOT, "loss %.4f", last.best().value())),
                 "the best's validation loss, as the evaluator found it: " + run.out());
     }
 

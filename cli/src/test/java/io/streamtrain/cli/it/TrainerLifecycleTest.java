@@ -1,13 +1,13 @@
 package io.streamtrain.cli.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -20,8 +20,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +36,7 @@ class TrainerLifecycleTest {
     static final String TOPIC = "lifecycle.train";
     /** The trainer's own SIGTERM budget (TrainerCommand.GRACE), inside Kubernetes' default 30 s. */
     static final long GRACE_SECONDS = 25;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -65,7 +66,8 @@ class TrainerLifecycleTest {
     void sigtermMidEpochExits143WithinTheGracePeriodAndLeavesTheGroup() throws Exception {
         String run = "sigterm";
         Path spec = Files.writeString(dir.resolve("run.yaml"), spec(run, TOPIC));
-        try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-t", "--log-every", "10")) {
+        try (ServiceProcess trainer =
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-t", "--log-every", "10")) {
             trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
             long signalled = System.nanoTime();
             trainer.sigterm();
@@ -73,19 +75,30 @@ class TrainerLifecycleTest {
             long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalled);
             // not 0: Kubernetes would count the pod's Job index as complete although the run is not done
             assertEquals(143, exit, trainer.output());
-            assertTrue(tookMs < GRACE_SECONDS * 1000, "stopped after " + tookMs + " ms; the grace period is " + GRACE_SECONDS + " s");
+            assertTrue(
+                    tookMs < GRACE_SECONDS * 1000,
+                    "stopped after " + tookMs + " ms; the grace period is " + GRACE_SECONDS + " s");
             assertTrue(trainer.output().contains("stopped on signal; a restart resumes the run"), trainer.output());
-            assertFalse(trainer.output().contains("checkpointed"), "the signal must land mid-epoch 1:\n" + trainer.output());
+            assertFalse(
+                    trainer.output().contains("checkpointed"),
+                    "the signal must land mid-epoch 1:\n" + trainer.output());
         }
         // the node left the group on its way out, so the partitions can move at once;
         // asked right away, not after a session timeout
         try (Admin admin = Admin.create(kafka.settings.admin())) {
             String group = Topics.trainerGroup(run);
-            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
-            assertEquals(List.of(), d.members().stream().map(m -> m.consumerId()).toList(), "members of " + group + " (" + d.groupState() + ")");
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group))
+                    .all()
+                    .get(30, TimeUnit.SECONDS)
+                    .get(group);
+            assertEquals(
+                    List.of(),
+                    d.members().stream().map(m -> m.consumerId()).toList(),
+                    "members of " + group + " (" + d.groupState() + ")");
             // an abandoned epoch commits nothing: the next node starts epoch 1 from the beginning
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
-                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+                    .partitionsToOffsetAndMetadata()
+                    .get(30, TimeUnit.SECONDS);
             assertEquals(Map.of(), committed, "offsets committed by a node stopped mid-epoch 1");
         }
     }
@@ -102,7 +115,9 @@ class TrainerLifecycleTest {
             assertEquals(1, exit, "a broker that is not up yet is retryable (exit 1), not bad configuration:\n" + out);
             assertTrue(tookMs < 30_000, "took " + tookMs + " ms to give up:\n" + out);
             assertTrue(out.contains("cannot reach Kafka at " + bootstrap), out);
-            assertTrue(out.contains("--bootstrap-servers") && out.contains("STREAMTRAIN_BOOTSTRAP_SERVERS"), "the message names the fix:\n" + out);
+            assertTrue(
+                    out.contains("--bootstrap-servers") && out.contains("STREAMTRAIN_BOOTSTRAP_SERVERS"),
+                    "the message names the fix:\n" + out);
             assertNoStackTrace(out);
         }
     }
@@ -128,8 +143,8 @@ class TrainerLifecycleTest {
         // the run's directory in the store is taken by a file: no user, root included, can write there
         Path store = Files.createDirectories(dir.resolve("store"));
         Files.writeString(store.resolve("no-store"), "not a directory");
-        Path spec = Files.writeString(dir.resolve("store.yaml"), spec("no-store", TOPIC)
-                + "checkpoints: { store: " + store.toUri() + " }\n");
+        Path spec = Files.writeString(
+                dir.resolve("store.yaml"), spec("no-store", TOPIC) + "checkpoints: { store: " + store.toUri() + " }\n");
         try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-w")) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
@@ -143,18 +158,32 @@ class TrainerLifecycleTest {
     @Test
     void jsonLogsAreOneJsonObjectPerLineAndAnUnknownFormatIsRefused() throws Exception {
         Path spec = Files.writeString(dir.resolve("json.yaml"), spec("json-logs", TOPIC));
-        List<String> args = List.of("--spec", spec.toString(), "--bootstrap-servers", kafka.broker.bootstrapServers(), "--node-id", "node-j");
-        try (ServiceProcess trainer = new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "json"))) {
+        List<String> args = List.of(
+                "--spec",
+                spec.toString(),
+                "--bootstrap-servers",
+                kafka.broker.bootstrapServers(),
+                "--node-id",
+                "node-j");
+        try (ServiceProcess trainer =
+                new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "json"))) {
             trainer.awaitLine(l -> l.contains("starting run json-logs"), 60);
             com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
             List<String> lines = trainer.output().lines().toList();
             for (String line : lines) {
-                com.fasterxml.jackson.databind.JsonNode event = json.readTree(line); // throws on a line that is not JSON
-                assertTrue(event.hasNonNull("level") && event.hasNonNull("loggerName") && event.has("formattedMessage"), line);
+                com.fasterxml.jackson.databind.JsonNode event =
+                        json.readTree(line); // throws on a line that is not JSON
+                assertTrue(
+                        event.hasNonNull("level") && event.hasNonNull("loggerName") && event.has("formattedMessage"),
+                        line);
             }
-            assertTrue(lines.stream().anyMatch(l -> l.contains("\"level\":\"INFO\"") && l.contains("starting run json-logs")), lines.toString());
+            assertTrue(
+                    lines.stream()
+                            .anyMatch(l -> l.contains("\"level\":\"INFO\"") && l.contains("starting run json-logs")),
+                    lines.toString());
         }
-        try (ServiceProcess trainer = new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "xml"))) {
+        try (ServiceProcess trainer =
+                new ServiceProcess(ServiceProcess.TRAINER, args, Map.of("STREAMTRAIN_LOG_FORMAT", "xml"))) {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(2, exit, "a format logback has no appender for would silence every log line:\n" + out);
@@ -175,7 +204,8 @@ class TrainerLifecycleTest {
             assertTrue(out.contains("regularization"), out);
             assertNoStackTrace(out);
         }
-        Path nested = Files.writeString(dir.resolve("nested.yaml"),
+        Path nested = Files.writeString(
+                dir.resolve("nested.yaml"),
                 spec("bad-spec", TOPIC).replace("regularization: { l2: 0.0001", "regularization: { l3: 0.0001"));
         try (ServiceProcess trainer = new ServiceProcess(nested, kafka.broker.bootstrapServers(), "node-s")) {
             int exit = trainer.awaitExit(60);
@@ -207,6 +237,8 @@ class TrainerLifecycleTest {
 
     /** A user error is explained in words; a stack trace may follow in a debug log, never instead. */
     private static void assertNoStackTrace(String out) {
-        assertFalse(out.lines().anyMatch(l -> l.startsWith("\tat ") || l.startsWith("Exception in thread")), "a stack trace in:\n" + out);
+        assertFalse(
+                out.lines().anyMatch(l -> l.startsWith("\tat ") || l.startsWith("Exception in thread")),
+                "a stack trace in:\n" + out);
     }
 }

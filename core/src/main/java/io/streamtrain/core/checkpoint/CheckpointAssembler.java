@@ -69,8 +69,8 @@ public final class CheckpointAssembler {
             if (id != null) {
                 chunks.discard(id);
             }
-            throw CheckpointRejectedException.untrusted(Logs.escape(id), "manifest at offset " + record.offset() + " is refused: "
-                    + verdict.refusal());
+            throw CheckpointRejectedException.untrusted(
+                    Logs.escape(id), "manifest at offset " + record.offset() + " is refused: " + verdict.refusal());
         }
         CheckpointManifest m;
         try {
@@ -80,9 +80,13 @@ public final class CheckpointAssembler {
             if (id != null) {
                 chunks.discard(id); // its chunks will never make a checkpoint
             }
-            throw new CheckpointRejectedException(String.valueOf(id),
-                    "manifest at offset " + record.offset() + (e instanceof com.fasterxml.jackson.core.JsonProcessingException
-                            ? " is not valid JSON: " : " cannot be read: ") + e.getMessage());
+            throw new CheckpointRejectedException(
+                    String.valueOf(id),
+                    "manifest at offset " + record.offset()
+                            + (e instanceof com.fasterxml.jackson.core.JsonProcessingException
+                                    ? " is not valid JSON: "
+                                    : " cannot be read: ")
+                            + e.getMessage());
         }
         if (m.payload() == null) {
             chunks.discard(m.checkpointId());
@@ -92,8 +96,10 @@ public final class CheckpointAssembler {
         if (topicRun != null && !topicRun.equals(m.run())) {
             // whoever may write this run's topic does not speak for another run
             chunks.discard(m.checkpointId());
-            throw new CheckpointRejectedException(m.checkpointId(), "manifest at offset " + record.offset() + " names run "
-                    + Logs.escape(m.run()) + ", but it is on run " + topicRun + "'s topic");
+            throw new CheckpointRejectedException(
+                    m.checkpointId(),
+                    "manifest at offset " + record.offset() + " names run " + Logs.escape(m.run())
+                            + ", but it is on run " + topicRun + "'s topic");
         }
         byte[] payload;
         if ("kafka".equals(m.payload().store())) {
@@ -103,8 +109,12 @@ public final class CheckpointAssembler {
             try {
                 payload = sources.read(m.payload().uri(), m.payload().size());
             } catch (IOException e) {
-                throw new CheckpointRejectedException(m.checkpointId(), "claim-checked payload " + io.streamtrain.core.logging.Logs.escape(m.payload().uri()) + " is not read: "
-                        + e.getMessage(), true);
+                throw new CheckpointRejectedException(
+                        m.checkpointId(),
+                        "claim-checked payload "
+                                + io.streamtrain.core.logging.Logs.escape(
+                                        m.payload().uri()) + " is not read: " + e.getMessage(),
+                        true);
             }
         }
         return CheckpointCodec.verify(m, payload);
@@ -112,8 +122,10 @@ public final class CheckpointAssembler {
 
     private static byte[] join(CheckpointManifest m, ChunkBuffer.Joined joined) throws CheckpointRejectedException {
         if (joined.bytes() == null) {
-            throw new CheckpointRejectedException(m, "payload incomplete: " + joined.received()
-                    + " of " + m.payload().chunks() + " chunks on the topic");
+            throw new CheckpointRejectedException(
+                    m,
+                    "payload incomplete: " + joined.received() + " of "
+                            + m.payload().chunks() + " chunks on the topic");
         }
         return joined.bytes();
     }

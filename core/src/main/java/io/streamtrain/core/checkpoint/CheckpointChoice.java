@@ -26,8 +26,12 @@ public final class CheckpointChoice {
      * @param epochHint how the caller names an epoch instead, for the refusal ("--epoch E")
      * @throws StartupException exit 2 when the run has no evaluation yet
      */
-    public static Chosen best(String run, List<CheckpointManifest> manifests, List<EvaluationRecord> evaluations,
-            Optional<BestCheckpoint> stopBest, String epochHint) {
+    public static Chosen best(
+            String run,
+            List<CheckpointManifest> manifests,
+            List<EvaluationRecord> evaluations,
+            Optional<BestCheckpoint> stopBest,
+            String epochHint) {
         BestCheckpoint best = null;
         String source = null;
         for (EvaluationRecord e : evaluations) {
@@ -41,15 +45,24 @@ public final class CheckpointChoice {
             source = "the run's STOP";
         }
         if (best == null) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no evaluations yet, so no best checkpoint"
-                    + " (nothing on streamtrain." + run + ".evaluations): run an evaluator for it (streamtrain evaluate --run " + run
-                    + "), or name an epoch with " + epochHint + epochsHint(manifests));
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + run + " has no evaluations yet, so no best checkpoint"
+                            + " (nothing on streamtrain." + run
+                            + ".evaluations): run an evaluator for it (streamtrain evaluate --run " + run
+                            + "), or name an epoch with " + epochHint + epochsHint(manifests));
         }
         String id = best.checkpointId();
-        CheckpointManifest m = manifests.stream().filter(x -> x.checkpointId().equals(id)).reduce((a, b) -> b).orElseThrow(() ->
-                new StartupException(StartupException.RETRYABLE, "the best checkpoint of run " + run + ", " + id + " (named by the evaluations), is not on "
-                        + "streamtrain." + run + ".checkpoints: was the topic deleted or truncated?" + epochsHint(manifests)));
-        return new Chosen(m, String.format(Locale.ROOT, "best by %s %.6g, from %s", best.metric(), best.value(), source));
+        CheckpointManifest m = manifests.stream()
+                .filter(x -> x.checkpointId().equals(id))
+                .reduce((a, b) -> b)
+                .orElseThrow(() -> new StartupException(
+                        StartupException.RETRYABLE,
+                        "the best checkpoint of run " + run + ", " + id + " (named by the evaluations), is not on "
+                                + "streamtrain." + run + ".checkpoints: was the topic deleted or truncated?"
+                                + epochsHint(manifests)));
+        return new Chosen(
+                m, String.format(Locale.ROOT, "best by %s %.6g, from %s", best.metric(), best.value(), source));
     }
 
     /**
@@ -59,10 +72,13 @@ public final class CheckpointChoice {
      * @throws StartupException exit 2 when the run has none
      */
     public static Chosen epoch(String run, List<CheckpointManifest> manifests, int epoch) {
-        return manifests.stream().filter(m -> !m.snapshot() && m.epoch() == epoch).reduce((a, b) -> b)
+        return manifests.stream()
+                .filter(m -> !m.snapshot() && m.epoch() == epoch)
+                .reduce((a, b) -> b)
                 .map(m -> new Chosen(m, "epoch " + epoch))
-                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint of epoch "
-                        + epoch + epochsHint(manifests)));
+                .orElseThrow(() -> new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "run " + run + " has no checkpoint of epoch " + epoch + epochsHint(manifests)));
     }
 
     /**
@@ -71,10 +87,14 @@ public final class CheckpointChoice {
      * @throws StartupException exit 2 when the run has none
      */
     public static Chosen id(String run, List<CheckpointManifest> manifests, String id) {
-        return manifests.stream().filter(m -> m.checkpointId().equals(id)).reduce((a, b) -> b)
+        return manifests.stream()
+                .filter(m -> m.checkpointId().equals(id))
+                .reduce((a, b) -> b)
                 .map(m -> new Chosen(m, m.snapshot() ? "snapshot" : "epoch " + m.epoch()))
-                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint " + id
-                        + epochsHint(manifests) + "; `streamtrain ctl status --run " + run + "` lists them"));
+                .orElseThrow(() -> new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "run " + run + " has no checkpoint " + id + epochsHint(manifests)
+                                + "; `streamtrain ctl status --run " + run + "` lists them"));
     }
 
     /**
@@ -83,16 +103,26 @@ public final class CheckpointChoice {
      * @throws StartupException exit 2 when the run has none
      */
     public static Chosen latest(String run, List<CheckpointManifest> manifests) {
-        return manifests.stream().filter(m -> !m.snapshot()).reduce((a, b) -> b.epoch() >= a.epoch() ? b : a)
+        return manifests.stream()
+                .filter(m -> !m.snapshot())
+                .reduce((a, b) -> b.epoch() >= a.epoch() ? b : a)
                 .map(m -> new Chosen(m, "latest: epoch " + m.epoch()))
-                .orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION, "run " + run
-                        + " has no epoch checkpoint yet" + epochsHint(manifests).replace("; it has no epoch checkpoint yet", "")
-                        + ": its trainers publish one at the end of every epoch"));
+                .orElseThrow(() -> new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "run " + run
+                                + " has no epoch checkpoint yet"
+                                + epochsHint(manifests).replace("; it has no epoch checkpoint yet", "")
+                                + ": its trainers publish one at the end of every epoch"));
     }
 
     /** "; its checkpoints are of epochs 1-7 (and 2 snapshots)", or that it has none. */
     static String epochsHint(List<CheckpointManifest> manifests) {
-        List<Integer> epochs = manifests.stream().filter(m -> !m.snapshot()).map(CheckpointManifest::epoch).distinct().sorted().toList();
+        List<Integer> epochs = manifests.stream()
+                .filter(m -> !m.snapshot())
+                .map(CheckpointManifest::epoch)
+                .distinct()
+                .sorted()
+                .toList();
         long snapshots = manifests.stream().filter(CheckpointManifest::snapshot).count();
         String s = snapshots == 0 ? "" : " (and " + snapshots + (snapshots == 1 ? " snapshot)" : " snapshots)");
         if (epochs.isEmpty()) {

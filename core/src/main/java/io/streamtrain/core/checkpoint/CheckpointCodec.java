@@ -50,7 +50,8 @@ public final class CheckpointCodec {
     }
 
     /** The chunk records of a payload stored on Kafka; the manifest record follows them. */
-    public static List<ProducerRecord<byte[], byte[]>> chunkRecords(String topic, String checkpointId, byte[] payload, int chunkBytes) {
+    public static List<ProducerRecord<byte[], byte[]>> chunkRecords(
+            String topic, String checkpointId, byte[] payload, int chunkBytes) {
         int count = chunkCount(payload.length, chunkBytes);
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>(count);
         byte[] key = checkpointId.getBytes(StandardCharsets.UTF_8);
@@ -100,18 +101,27 @@ public final class CheckpointCodec {
     public static Checkpoint verify(CheckpointManifest m, byte[] payload) throws CheckpointRejectedException {
         String id = m.checkpointId();
         if (payload.length != m.payload().size()) {
-            throw new CheckpointRejectedException(id, "payload has " + payload.length + " bytes, manifest says " + m.payload().size());
+            throw new CheckpointRejectedException(
+                    id,
+                    "payload has " + payload.length + " bytes, manifest says "
+                            + m.payload().size());
         }
         String hash = sha256(payload);
         if (!hash.equals(m.payload().sha256())) {
-            throw new CheckpointRejectedException(id, "SHA-256 mismatch: payload " + hash + ", manifest " + m.payload().sha256());
+            throw new CheckpointRejectedException(
+                    id,
+                    "SHA-256 mismatch: payload " + hash + ", manifest "
+                            + m.payload().sha256());
         }
         var doc = Checkpoint.decode(id, payload);
         requirePayloadHoldsTheModel(m, payload.length);
         for (CheckpointManifest.ParameterInfo p : m.parameters()) {
             var t = doc.tensor(p.name());
-            if (t == null || !Arrays.equals(t.shape(), p.shape()) || !t.dtype().name().equals(p.dtype())) {
-                throw new CheckpointRejectedException(id, "parameter " + p.name() + " in the payload does not match the manifest");
+            if (t == null
+                    || !Arrays.equals(t.shape(), p.shape())
+                    || !t.dtype().name().equals(p.dtype())) {
+                throw new CheckpointRejectedException(
+                        id, "parameter " + p.name() + " in the payload does not match the manifest");
             }
         }
         return new Checkpoint(m, doc);
@@ -123,7 +133,8 @@ public final class CheckpointCodec {
      * what was really read, the spec is a few bytes anyone who may write the topic can forge.
      * A spec that does not parse is left to the caller, which says so.
      */
-    static void requirePayloadHoldsTheModel(CheckpointManifest m, long payloadBytes) throws CheckpointRejectedException {
+    static void requirePayloadHoldsTheModel(CheckpointManifest m, long payloadBytes)
+            throws CheckpointRejectedException {
         io.streamtrain.core.spec.ModelSpec model;
         try {
             model = m.runSpec().model();
@@ -132,8 +143,10 @@ public final class CheckpointCodec {
         }
         long least = model.parametersAtLeastSaturated();
         if (least > payloadBytes / 2) {
-            throw new CheckpointRejectedException(m.checkpointId(), "its spec's model has at least " + least + " parameters, more than its "
-                    + payloadBytes + "-byte payload can hold: a forged or corrupt manifest (the model is not built)");
+            throw new CheckpointRejectedException(
+                    m.checkpointId(),
+                    "its spec's model has at least " + least + " parameters, more than its " + payloadBytes
+                            + "-byte payload can hold: a forged or corrupt manifest (the model is not built)");
         }
     }
 
@@ -150,5 +163,4 @@ public final class CheckpointCodec {
     public static String typeOf(ConsumerRecord<byte[], byte[]> r) {
         return header(r.headers(), TYPE_HEADER);
     }
-
 }

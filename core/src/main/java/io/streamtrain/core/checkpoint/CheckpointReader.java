@@ -34,12 +34,17 @@ public final class CheckpointReader {
     }
 
     /** @param sources where claim-checked payloads may be read from */
-    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources) {
+    public static Optional<Checkpoint> latest(
+            Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources) {
         return latest(consumer, topic, timeout, sources, Signing.off());
     }
 
     /** @param signing with signatures checked, a manifest not signed by a key trusted with manifests is skipped */
-    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources,
+    public static Optional<Checkpoint> latest(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            Duration timeout,
+            PayloadSources sources,
             Signing signing) {
         return latest(consumer, topic, timeout, sources, signing, m -> null);
     }
@@ -47,13 +52,20 @@ public final class CheckpointReader {
     /**
      * @param refusal why a verified manifest is not one of the run's own (it is skipped, and the reason logged), or null when it is
      */
-    public static Optional<Checkpoint> latest(Consumer<byte[], byte[]> consumer, String topic, Duration timeout, PayloadSources sources,
-            Signing signing, java.util.function.Function<CheckpointManifest, String> refusal) {
+    public static Optional<Checkpoint> latest(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            Duration timeout,
+            PayloadSources sources,
+            Signing signing,
+            java.util.function.Function<CheckpointManifest, String> refusal) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Optional.empty();
         }
-        List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+        List<TopicPartition> partitions = infos.stream()
+                .map(i -> new TopicPartition(topic, i.partition()))
+                .toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
@@ -69,10 +81,17 @@ public final class CheckpointReader {
                     Checkpoint c = assembler.accept(r);
                     String refused = c == null ? null : refusal.apply(c.manifest());
                     if (refused != null) {
-                        log.warn("checkpoint {} at offset {} of {}: {}; skipping it", io.streamtrain.core.logging.Logs.escape(
-                                c.manifest().checkpointId()), r.offset(), topic, io.streamtrain.core.logging.Logs.escape(refused));
-                    } else if (c != null && !c.manifest().snapshot()
-                            && (latest == null || c.manifest().epoch() >= latest.manifest().epoch())) {
+                        log.warn(
+                                "checkpoint {} at offset {} of {}: {}; skipping it",
+                                io.streamtrain.core.logging.Logs.escape(
+                                        c.manifest().checkpointId()),
+                                r.offset(),
+                                topic,
+                                io.streamtrain.core.logging.Logs.escape(refused));
+                    } else if (c != null
+                            && !c.manifest().snapshot()
+                            && (latest == null
+                                    || c.manifest().epoch() >= latest.manifest().epoch())) {
                         latest = c;
                     }
                 } catch (CheckpointRejectedException e) {

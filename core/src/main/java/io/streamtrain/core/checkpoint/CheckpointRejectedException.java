@@ -24,12 +24,13 @@ public final class CheckpointRejectedException extends Exception {
         this(manifest.checkpointId(), reason, true, manifest);
     }
 
-    private CheckpointRejectedException(String checkpointId, String reason, boolean incomplete, CheckpointManifest manifest) {
+    private CheckpointRejectedException(
+            String checkpointId, String reason, boolean incomplete, CheckpointManifest manifest) {
         this(checkpointId, reason, incomplete, false, manifest);
     }
 
-    private CheckpointRejectedException(String checkpointId, String reason, boolean incomplete, boolean untrusted,
-            CheckpointManifest manifest) {
+    private CheckpointRejectedException(
+            String checkpointId, String reason, boolean incomplete, boolean untrusted, CheckpointManifest manifest) {
         super("checkpoint " + checkpointId + " rejected: " + reason);
         this.checkpointId = checkpointId;
         this.incomplete = incomplete;

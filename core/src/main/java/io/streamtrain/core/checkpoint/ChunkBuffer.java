@@ -1,10 +1,10 @@
 package io.streamtrain.core.checkpoint;
 
+import io.streamtrain.core.logging.Logs;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
-import io.streamtrain.core.logging.Logs;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,9 +86,14 @@ public final class ChunkBuffer {
             String oldest = partials.keySet().iterator().next();
             Partial dropped = drop(oldest);
             if (heldBytes + dropped.bytes > maxBytes) {
-                log.warn("dropped the partial payload {} ({} bytes in {} of {} chunks): the chunks held passed {} bytes, a quarter of"
-                        + " the heap; a payload this large needs a larger heap (-Xmx) or the claim-check store", Logs.escape(oldest),
-                        dropped.bytes, dropped.chunks.size(), dropped.count, maxBytes);
+                log.warn(
+                        "dropped the partial payload {} ({} bytes in {} of {} chunks): the chunks held passed {} bytes, a quarter of"
+                                + " the heap; a payload this large needs a larger heap (-Xmx) or the claim-check store",
+                        Logs.escape(oldest),
+                        dropped.bytes,
+                        dropped.chunks.size(),
+                        dropped.count,
+                        maxBytes);
             }
         }
     }
@@ -108,8 +113,9 @@ public final class ChunkBuffer {
         }
         // one copy into an array of the exact size: payloads are megabytes, and a sync round joins one per node
         if (p.bytes > PayloadSources.MAX_PAYLOAD_BYTES) {
-            throw new IllegalArgumentException("payload " + id + " is " + p.bytes + " bytes, more than a Java array holds: payloads this"
-                    + " large need the claim-check store (checkpoints.store: file:///dir)");
+            throw new IllegalArgumentException(
+                    "payload " + id + " is " + p.bytes + " bytes, more than a Java array holds: payloads this"
+                            + " large need the claim-check store (checkpoints.store: file:///dir)");
         }
         byte[] out = new byte[(int) p.bytes];
         int at = 0;

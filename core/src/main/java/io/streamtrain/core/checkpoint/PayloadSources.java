@@ -76,7 +76,8 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
             throw new IllegalArgumentException("not a URI: " + storeUri);
         }
         if (!"file".equals(u.getScheme()) || u.getPath() == null) {
-            throw new IllegalArgumentException("unsupported checkpoint store " + storeUri + "; only file:///absolute/dir is implemented");
+            throw new IllegalArgumentException(
+                    "unsupported checkpoint store " + storeUri + "; only file:///absolute/dir is implemented");
         }
         List<Path> more = new ArrayList<>(roots);
         more.add(Path.of(u).normalize());
@@ -101,7 +102,8 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
             throw new IOException("only file:/// payload URIs are read");
         }
         if (declaredSize < 0 || declaredSize > maxBytes) {
-            throw new IOException("its declared size " + declaredSize + " is more than the " + maxBytes + " bytes a payload may have");
+            throw new IOException("its declared size " + declaredSize + " is more than the " + maxBytes
+                    + " bytes a payload may have");
         }
         Path file = Path.of(u);
         Path real;
@@ -111,9 +113,12 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
             throw new IOException("it does not exist or cannot be resolved");
         }
         if (roots.stream().noneMatch(root -> inside(real, root))) {
-            throw new IOException(roots.isEmpty()
-                    ? "this process reads claim-checked payloads from no store (set " + ENV + " to the run's checkpoints.store)"
-                    : "it is outside the stores this process reads payloads from (" + ENV + ", a trainer's own checkpoints.store)");
+            throw new IOException(
+                    roots.isEmpty()
+                            ? "this process reads claim-checked payloads from no store (set " + ENV
+                                    + " to the run's checkpoints.store)"
+                            : "it is outside the stores this process reads payloads from (" + ENV
+                                    + ", a trainer's own checkpoints.store)");
         }
         if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("it is not a regular file");

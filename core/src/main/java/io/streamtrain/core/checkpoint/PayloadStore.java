@@ -22,7 +22,8 @@ public final class PayloadStore {
     public static PayloadStore forUri(String uri) {
         URI u = URI.create(uri);
         if (!"file".equals(u.getScheme())) {
-            throw new IllegalArgumentException("unsupported checkpoint store " + uri + "; only file:/// is implemented");
+            throw new IllegalArgumentException(
+                    "unsupported checkpoint store " + uri + "; only file:/// is implemented");
         }
         return new PayloadStore(Path.of(u));
     }

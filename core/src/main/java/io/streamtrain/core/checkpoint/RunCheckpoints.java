@@ -4,16 +4,16 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.BestCheckpoint;
-import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.logging.Logs;
-import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
+import io.streamtrain.core.spec.CheckpointRef;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +44,8 @@ public final class RunCheckpoints {
      *
      * @param json each manifest record's value, by checkpoint id (the last one of an id)
      */
-    public record Listing(String run, List<CheckpointManifest> manifests, Map<String, byte[]> json, Map<TopicPartition, Long> ends) {}
+    public record Listing(
+            String run, List<CheckpointManifest> manifests, Map<String, byte[]> json, Map<TopicPartition, Long> ends) {}
 
     /** A verified checkpoint and a few words on why it is the one. */
     public record Found(Checkpoint checkpoint, String why) {}
@@ -52,9 +53,12 @@ public final class RunCheckpoints {
     /** The run must have a checkpoint topic: anything else is most likely a typo in its id. @throws StartupException exit 2 */
     public static void requireRun(Admin admin, String bootstrapServers, String run) {
         if (!Preflight.topicNames(admin, bootstrapServers).contains(Topics.checkpoints(run))) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "no run " + run + " on " + bootstrapServers
-                    + ": there is no topic " + Topics.checkpoints(run) + ". Is the run id right? (its checkpoints are on "
-                    + "streamtrain.<run>.checkpoints)");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "no run " + run + " on " + bootstrapServers
+                            + ": there is no topic " + Topics.checkpoints(run)
+                            + ". Is the run id right? (its checkpoints are on "
+                            + "streamtrain.<run>.checkpoints)");
         }
     }
 
@@ -65,7 +69,11 @@ public final class RunCheckpoints {
      *     checkpoint of the run (a forged "latest" must not hide the real one)
      * @throws StartupException exit 2 when the run has no checkpoint at all
      */
-    public static Listing list(Consumer<byte[], byte[]> consumer, String run, Duration timeout, java.util.function.Consumer<String> unreadable,
+    public static Listing list(
+            Consumer<byte[], byte[]> consumer,
+            String run,
+            Duration timeout,
+            java.util.function.Consumer<String> unreadable,
             Signing signing) {
         String topic = Topics.checkpoints(run);
         Map<String, byte[]> json = new LinkedHashMap<>();
@@ -74,7 +82,8 @@ public final class RunCheckpoints {
             if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                 Verdict trusted = signing.verify(r, Right.MANIFEST);
                 if (!trusted.accepted()) {
-                    unreadable.accept("skipping the manifest at offset " + r.offset() + " of " + topic + ": " + Logs.escape(trusted.refusal()));
+                    unreadable.accept("skipping the manifest at offset " + r.offset() + " of " + topic + ": "
+                            + Logs.escape(trusted.refusal()));
                     return;
                 }
                 try {
@@ -88,8 +97,10 @@ public final class RunCheckpoints {
             }
         });
         if (manifests.isEmpty()) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + run + " has no checkpoint yet: trainers publish one"
-                    + " at the end of every epoch (or on `streamtrain ctl checkpoint --run " + run + "`)");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + run + " has no checkpoint yet: trainers publish one"
+                            + " at the end of every epoch (or on `streamtrain ctl checkpoint --run " + run + "`)");
         }
         return new Listing(run, List.copyOf(manifests), json, ends);
     }
@@ -100,10 +111,11 @@ public final class RunCheckpoints {
      * @param epochHint how the caller names an epoch instead, for the refusal
      * @param signing with signatures checked, only evaluations and STOPs signed by keys trusted with them count
      */
-    public static CheckpointChoice.Chosen best(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, String epochHint,
-            Signing signing) {
+    public static CheckpointChoice.Chosen best(
+            Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, String epochHint, Signing signing) {
         List<EvaluationRecord> evaluations = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.evaluations(listing.run()), timeout)) {
+        for (ConsumerRecord<byte[], byte[]> r :
+                TopicReader.readAll(consumer, Topics.evaluations(listing.run()), timeout)) {
             if (!signing.verify(r, Right.EVALUATION).accepted()) {
                 continue;
             }
@@ -115,13 +127,17 @@ public final class RunCheckpoints {
         }
         Optional<BestCheckpoint> stopBest = Optional.empty();
         if (evaluations.stream().noneMatch(e -> e.best() != null)) {
-            for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.control(listing.run()), timeout)) {
+            for (ConsumerRecord<byte[], byte[]> r :
+                    TopicReader.readAll(consumer, Topics.control(listing.run()), timeout)) {
                 if (!signing.verify(r, Right.STOP).accepted()) {
                     continue;
                 }
                 try {
                     Optional<ControlMessage> m = Messages.decodeControl(r.value());
-                    if (m.isPresent() && m.get() instanceof ControlMessage.Stop s && s.best() != null && stopBest.isEmpty()) {
+                    if (m.isPresent()
+                            && m.get() instanceof ControlMessage.Stop s
+                            && s.best() != null
+                            && stopBest.isEmpty()) {
                         stopBest = Optional.of(s.best());
                     }
                 } catch (MalformedMessageException e) {
@@ -138,17 +154,27 @@ public final class RunCheckpoints {
      * @param signing with signatures checked, only records signed by a key trusted with evaluations count
      * @throws StartupException exit 2 when the run has promoted no model (yet)
      */
-    public static CheckpointChoice.Chosen promoted(Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, Signing signing) {
+    public static CheckpointChoice.Chosen promoted(
+            Consumer<byte[], byte[]> consumer, Listing listing, Duration timeout, Signing signing) {
         List<PromotedModel> models = promotions(consumer, listing.run(), timeout, signing);
         PromotedModel latest = models.isEmpty() ? null : models.get(models.size() - 1);
         if (latest == null) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "run " + listing.run() + " has no promoted model: only a"
-                    + " continuous run's evaluator promotes one (on " + Topics.models(listing.run()) + "), when a window's checkpoint"
-                    + " beats every earlier one");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + listing.run() + " has no promoted model: only a"
+                            + " continuous run's evaluator promotes one (on " + Topics.models(listing.run())
+                            + "), when a window's checkpoint"
+                            + " beats every earlier one");
         }
         CheckpointChoice.Chosen c = CheckpointChoice.id(listing.run(), listing.manifests(), latest.checkpointId());
-        return new CheckpointChoice.Chosen(c.manifest(), String.format(java.util.Locale.ROOT, "promoted: window %d, %s %.6g",
-                latest.epoch(), latest.metric(), latest.value()));
+        return new CheckpointChoice.Chosen(
+                c.manifest(),
+                String.format(
+                        java.util.Locale.ROOT,
+                        "promoted: window %d, %s %.6g",
+                        latest.epoch(),
+                        latest.metric(),
+                        latest.value()));
     }
 
     /**
@@ -156,14 +182,17 @@ public final class RunCheckpoints {
      * records that verify (with signatures checked, signed by a key trusted with evaluations),
      * read, and name the run; the last is the promoted model.
      */
-    public static List<PromotedModel> promotions(Consumer<byte[], byte[]> consumer, String run, Duration timeout, Signing signing) {
+    public static List<PromotedModel> promotions(
+            Consumer<byte[], byte[]> consumer, String run, Duration timeout, Signing signing) {
         List<PromotedModel> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : TopicReader.readAll(consumer, Topics.models(run), timeout)) {
             if (!signing.verify(r, Right.EVALUATION).accepted()) {
                 continue;
             }
             try {
-                Messages.decodePromoted(r.value()).filter(m -> run.equals(m.run())).ifPresent(out::add);
+                Messages.decodePromoted(r.value())
+                        .filter(m -> run.equals(m.run()))
+                        .ifPresent(out::add);
             } catch (MalformedMessageException e) {
                 // not a promoted model this version reads: the one before stands
             }
@@ -180,8 +209,14 @@ public final class RunCheckpoints {
      *
      * @throws CheckpointRejectedException if it does not assemble or verify
      */
-    public static Checkpoint assemble(Consumer<byte[], byte[]> consumer, Listing listing, String id, Duration timeout,
-            PayloadSources sources, Signing signing) throws CheckpointRejectedException {
+    public static Checkpoint assemble(
+            Consumer<byte[], byte[]> consumer,
+            Listing listing,
+            String id,
+            Duration timeout,
+            PayloadSources sources,
+            Signing signing)
+            throws CheckpointRejectedException {
         CheckpointAssembler assembler = new CheckpointAssembler(sources, signing);
         List<Checkpoint> found = new ArrayList<>();
         List<CheckpointRejectedException> rejected = new ArrayList<>();
@@ -202,7 +237,9 @@ public final class RunCheckpoints {
         if (!found.isEmpty()) {
             return found.get(found.size() - 1);
         }
-        throw rejected.isEmpty() ? new CheckpointRejectedException(id, "it could not be assembled") : rejected.get(rejected.size() - 1);
+        throw rejected.isEmpty()
+                ? new CheckpointRejectedException(id, "it could not be assembled")
+                : rejected.get(rejected.size() - 1);
     }
 
     /**
@@ -211,9 +248,15 @@ public final class RunCheckpoints {
      *
      * @throws CheckpointRejectedException if it is not there, or does not assemble or verify
      */
-    public static Checkpoint byId(Consumer<byte[], byte[]> consumer, String run, String id, Duration timeout, PayloadSources sources,
-            Signing signing) throws CheckpointRejectedException {
-        return assemble(consumer, list(consumer, run, timeout, message -> { }, signing), id, timeout, sources, signing);
+    public static Checkpoint byId(
+            Consumer<byte[], byte[]> consumer,
+            String run,
+            String id,
+            Duration timeout,
+            PayloadSources sources,
+            Signing signing)
+            throws CheckpointRejectedException {
+        return assemble(consumer, list(consumer, run, timeout, message -> {}, signing), id, timeout, sources, signing);
     }
 
     /**
@@ -221,10 +264,16 @@ public final class RunCheckpoints {
      *
      * @throws StartupException exit 2 when the run or the checkpoint does not exist or does not verify
      */
-    public static Found find(Admin admin, Consumer<byte[], byte[]> consumer, String bootstrapServers, CheckpointRef ref, Duration timeout,
-            PayloadSources sources, Signing signing) {
+    public static Found find(
+            Admin admin,
+            Consumer<byte[], byte[]> consumer,
+            String bootstrapServers,
+            CheckpointRef ref,
+            Duration timeout,
+            PayloadSources sources,
+            Signing signing) {
         requireRun(admin, bootstrapServers, ref.run());
-        Listing listing = list(consumer, ref.run(), timeout, message -> { }, signing);
+        Listing listing = list(consumer, ref.run(), timeout, message -> {}, signing);
         String epochHint = "init.from: run:" + ref.run() + "@E";
         CheckpointChoice.Chosen chosen = switch (ref.which()) {
             case LATEST -> CheckpointChoice.latest(ref.run(), listing.manifests());
@@ -233,10 +282,13 @@ public final class RunCheckpoints {
             case EPOCH -> CheckpointChoice.epoch(ref.run(), listing.manifests(), ref.epoch());
         };
         try {
-            return new Found(assemble(consumer, listing, chosen.manifest().checkpointId(), timeout, sources, signing), chosen.why());
+            return new Found(
+                    assemble(consumer, listing, chosen.manifest().checkpointId(), timeout, sources, signing),
+                    chosen.why());
         } catch (CheckpointRejectedException e) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, e.getMessage() + "; name another checkpoint of run "
-                    + ref.run() + " (" + epochHint + ")");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    e.getMessage() + "; name another checkpoint of run " + ref.run() + " (" + epochHint + ")");
         }
     }
 }

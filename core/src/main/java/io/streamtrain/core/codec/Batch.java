@@ -19,9 +19,12 @@ import java.nio.ByteOrder;
 public record Batch(int samples, int features, ByteBuffer x, long[] classLabels, float[] targets, int outputs) {
 
     public Batch {
-        if (!x.isDirect() || x.position() != 0 || x.remaining() != 4L * samples * features || x.order() != ByteOrder.nativeOrder()) {
-            throw new IllegalArgumentException("x must be a direct buffer in native order of " + samples + " x " + features
-                    + " floats from position 0, got " + x);
+        if (!x.isDirect()
+                || x.position() != 0
+                || x.remaining() != 4L * samples * features
+                || x.order() != ByteOrder.nativeOrder()) {
+            throw new IllegalArgumentException("x must be a direct buffer in native order of " + samples + " x "
+                    + features + " floats from position 0, got " + x);
         }
     }
 

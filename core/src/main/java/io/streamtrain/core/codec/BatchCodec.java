@@ -20,8 +20,9 @@ import java.util.Set;
  */
 public final class BatchCodec {
     /** Features: any float or integer type, widened or rounded to float32 ({@link Tensor#toFloats()}). */
-    private static final Set<DType> FEATURE_TYPES = EnumSet.of(DType.F32, DType.F64, DType.F16, DType.BF16,
-            DType.U8, DType.I8, DType.I16, DType.I32, DType.I64);
+    private static final Set<DType> FEATURE_TYPES = EnumSet.of(
+            DType.F32, DType.F64, DType.F16, DType.BF16, DType.U8, DType.I8, DType.I16, DType.I32, DType.I64);
+
     private static final Set<DType> LABEL_TYPES = EnumSet.of(DType.I64, DType.I32, DType.I16, DType.I8, DType.U8);
     /** Regression targets: any float type, converted to float32. */
     private static final Set<DType> TARGET_TYPES = EnumSet.of(DType.F32, DType.F64, DType.F16, DType.BF16);
@@ -57,14 +58,17 @@ public final class BatchCodec {
         Tensor x = doc.tensor("x");
         Tensor y = doc.tensor("y");
         if (x == null || y == null) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "a batch needs tensors 'x' and 'y'; found " + doc.tensors().keySet());
+            throw new RejectedRecordException(
+                    RejectReason.SHAPE,
+                    "a batch needs tensors 'x' and 'y'; found " + doc.tensors().keySet());
         }
         if (x.rank() < 1 || x.dim(0) == 0) {
             throw new RejectedRecordException(RejectReason.SHAPE, "x must be [B, ...] with B >= 1, got " + x);
         }
         long samples = x.dim(0);
         if (y.rank() < 1 || y.dim(0) != samples) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "y must have the same leading size as x (" + samples + "), got " + y);
+            throw new RejectedRecordException(
+                    RejectReason.SHAPE, "y must have the same leading size as x (" + samples + "), got " + y);
         }
         if (ModelSpec.CAUSAL_LM.equals(model.type())) {
             return tokens(x, y, (int) samples);
@@ -76,7 +80,9 @@ public final class BatchCodec {
         if (ModelSpec.CNN.equals(model.type())) {
             requireImages(x);
         } else if (features != model.inputs()) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "x has " + features + " features per sample, the model takes " + model.inputs());
+            throw new RejectedRecordException(
+                    RejectReason.SHAPE,
+                    "x has " + features + " features per sample, the model takes " + model.inputs());
         }
         ByteBuffer xs = x.toNativeFloats(buffers);
         checkFinite(xs.asFloatBuffer(), "x");
@@ -92,8 +98,10 @@ public final class BatchCodec {
         boolean flat = x.rank() == 2 && x.dim(1) == model.inputs();
         boolean image = x.rank() == 4 && x.dim(1) == chw.get(0) && x.dim(2) == chw.get(1) && x.dim(3) == chw.get(2);
         if (!flat && !image) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "x must be [B, " + chw.get(0) + ", " + chw.get(1) + ", " + chw.get(2)
-                    + "] (model.inputShape [C, H, W]) or flattened [B, " + model.inputs() + "], got " + x);
+            throw new RejectedRecordException(
+                    RejectReason.SHAPE,
+                    "x must be [B, " + chw.get(0) + ", " + chw.get(1) + ", " + chw.get(2)
+                            + "] (model.inputShape [C, H, W]) or flattened [B, " + model.inputs() + "], got " + x);
         }
     }
 
@@ -102,12 +110,15 @@ public final class BatchCodec {
         int context = model.transformer().context();
         for (Tensor t : new Tensor[] {x, y}) {
             if (!LABEL_TYPES.contains(t.dtype())) {
-                throw new RejectedRecordException(RejectReason.DTYPE, t.name() + " is " + t.dtype() + "; a causal-lm takes token ids,"
-                        + " one of " + LABEL_TYPES);
+                throw new RejectedRecordException(
+                        RejectReason.DTYPE,
+                        t.name() + " is " + t.dtype() + "; a causal-lm takes token ids," + " one of " + LABEL_TYPES);
             }
             if (t.rank() != 2 || t.dim(1) != context) {
-                throw new RejectedRecordException(RejectReason.SHAPE, t.name() + " must be [B, " + context + "] (model.context) token ids"
-                        + (t == y ? ", the token after each of x's" : "") + ", got " + t);
+                throw new RejectedRecordException(
+                        RejectReason.SHAPE,
+                        t.name() + " must be [B, " + context + "] (model.context) token ids"
+                                + (t == y ? ", the token after each of x's" : "") + ", got " + t);
             }
         }
         long[] xs = tokenIds(x);
@@ -123,8 +134,10 @@ public final class BatchCodec {
         long[] ids = t.toLongs();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= model.classes()) {
-                throw new RejectedRecordException(RejectReason.LABEL, t.name() + " holds " + ids[i] + " at flat index " + i
-                        + ", not a byte token in [0, " + model.classes() + ")");
+                throw new RejectedRecordException(
+                        RejectReason.LABEL,
+                        t.name() + " holds " + ids[i] + " at flat index " + i + ", not a byte token in [0, "
+                                + model.classes() + ")");
             }
         }
         return ids;
@@ -132,7 +145,8 @@ public final class BatchCodec {
 
     private long[] labels(Tensor y, long samples) throws RejectedRecordException {
         if (!LABEL_TYPES.contains(y.dtype())) {
-            throw new RejectedRecordException(RejectReason.DTYPE, "y is " + y.dtype() + "; class labels must be one of " + LABEL_TYPES);
+            throw new RejectedRecordException(
+                    RejectReason.DTYPE, "y is " + y.dtype() + "; class labels must be one of " + LABEL_TYPES);
         }
         if (y.elements() != samples) {
             throw new RejectedRecordException(RejectReason.SHAPE, "class labels y must be [B], got " + y);
@@ -140,7 +154,9 @@ public final class BatchCodec {
         long[] labels = y.toLongs();
         for (int i = 0; i < labels.length; i++) {
             if (labels[i] < 0 || labels[i] >= model.classes()) {
-                throw new RejectedRecordException(RejectReason.LABEL, "y[" + i + "] = " + labels[i] + " is not a class in [0, " + model.classes() + ")");
+                throw new RejectedRecordException(
+                        RejectReason.LABEL,
+                        "y[" + i + "] = " + labels[i] + " is not a class in [0, " + model.classes() + ")");
             }
         }
         return labels;
@@ -148,10 +164,13 @@ public final class BatchCodec {
 
     private float[] targets(Tensor y, long samples) throws RejectedRecordException {
         if (!TARGET_TYPES.contains(y.dtype())) {
-            throw new RejectedRecordException(RejectReason.DTYPE, "y is " + y.dtype() + "; regression targets must be one of " + TARGET_TYPES);
+            throw new RejectedRecordException(
+                    RejectReason.DTYPE, "y is " + y.dtype() + "; regression targets must be one of " + TARGET_TYPES);
         }
         if (y.elements() != samples * model.outputs()) {
-            throw new RejectedRecordException(RejectReason.SHAPE, "regression targets y must hold " + model.outputs() + " values per sample, got " + y);
+            throw new RejectedRecordException(
+                    RejectReason.SHAPE,
+                    "regression targets y must hold " + model.outputs() + " values per sample, got " + y);
         }
         float[] t = y.toFloats();
         checkFinite(FloatBuffer.wrap(t), "y");
@@ -162,24 +181,24 @@ public final class BatchCodec {
         for (int i = 0, n = v.limit(); i < n; i++) {
             float f = v.get(i);
             if (!Float.isFinite(f)) {
-                throw new RejectedRecordException(RejectReason.NON_FINITE, name + " holds " + f + " at flat index " + i);
+                throw new RejectedRecordException(
+                        RejectReason.NON_FINITE, name + " holds " + f + " at flat index " + i);
             }
         }
     }
 
-
     /** Encodes features {@code [samples, features]} (float32) and class labels (int64). */
     public static byte[] encode(float[] x, long[] xShape, long[] labels) {
-        return SafeTensors.write(List.of(
-                Tensor.ofFloats("x", xShape, x),
-                Tensor.ofLongs("y", new long[] {labels.length}, labels)), Map.of());
+        return SafeTensors.write(
+                List.of(Tensor.ofFloats("x", xShape, x), Tensor.ofLongs("y", new long[] {labels.length}, labels)),
+                Map.of());
     }
 
     /** Encodes features and float32 regression targets of shape {@code [samples, outputs]}. */
     public static byte[] encodeRegression(float[] x, long[] xShape, float[] targets, int outputs) {
         long samples = xShape[0];
-        return SafeTensors.write(List.of(
-                Tensor.ofFloats("x", xShape, x),
-                Tensor.ofFloats("y", new long[] {samples, outputs}, targets)), Map.of());
+        return SafeTensors.write(
+                List.of(Tensor.ofFloats("x", xShape, x), Tensor.ofFloats("y", new long[] {samples, outputs}, targets)),
+                Map.of());
     }
 }

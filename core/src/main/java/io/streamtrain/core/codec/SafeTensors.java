@@ -23,6 +23,7 @@ import java.util.Map;
 public final class SafeTensors {
     /** Larger headers than this are refused: a corrupt length must not allocate gigabytes. */
     private static final long MAX_HEADER = 100L * 1024 * 1024;
+
     private static final String METADATA = "__metadata__";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -51,7 +52,8 @@ public final class SafeTensors {
         }
         long headerLength = b.getLong(0);
         if (headerLength < 2 || headerLength > MAX_HEADER || headerLength > b.remaining() - 8) {
-            throw new SafeTensorsException("header length " + headerLength + " does not fit in " + b.remaining() + " bytes");
+            throw new SafeTensorsException(
+                    "header length " + headerLength + " does not fit in " + b.remaining() + " bytes");
         }
         byte[] header = new byte[(int) headerLength];
         b.position(8);
@@ -98,15 +100,19 @@ public final class SafeTensors {
     }
 
     private static Tensor readTensor(String name, JsonNode info, ByteBuffer data) throws SafeTensorsException {
-        if (!info.isObject() || !info.path("dtype").isTextual() || !info.path("shape").isArray()
-                || !info.path("data_offsets").isArray() || info.path("data_offsets").size() != 2) {
+        if (!info.isObject()
+                || !info.path("dtype").isTextual()
+                || !info.path("shape").isArray()
+                || !info.path("data_offsets").isArray()
+                || info.path("data_offsets").size() != 2) {
             throw new SafeTensorsException("tensor '" + name + "' needs dtype, shape and data_offsets [begin, end]");
         }
         DType dtype;
         try {
             dtype = DType.valueOf(info.get("dtype").asText());
         } catch (IllegalArgumentException e) {
-            throw new SafeTensorsException("tensor '" + name + "' has unsupported dtype " + info.get("dtype").asText());
+            throw new SafeTensorsException("tensor '" + name + "' has unsupported dtype "
+                    + info.get("dtype").asText());
         }
         JsonNode s = info.get("shape");
         long[] shape = new long[s.size()];
@@ -133,10 +139,11 @@ public final class SafeTensors {
                     + "] outside the " + data.remaining() + " data bytes (truncated?)");
         }
         if (end - begin != bytes) {
-            throw new SafeTensorsException("tensor '" + name + "' has " + (end - begin) + " bytes, but "
-                    + dtype + " " + s + " needs " + bytes);
+            throw new SafeTensorsException("tensor '" + name + "' has " + (end - begin) + " bytes, but " + dtype + " "
+                    + s + " needs " + bytes);
         }
-        ByteBuffer slice = data.duplicate().position((int) begin).limit((int) end).slice();
+        ByteBuffer slice =
+                data.duplicate().position((int) begin).limit((int) end).slice();
         return new Tensor(name, dtype, shape, slice);
     }
 
@@ -181,7 +188,8 @@ public final class SafeTensors {
         }
         // pad the header with spaces so the data starts 8-byte aligned, as the reference writer does
         int padded = (json.length + 7) / 8 * 8;
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out =
+                ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(padded);
         out.put(json);
         for (int i = json.length; i < padded; i++) {

@@ -159,8 +159,11 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Tensor t && name.equals(t.name) && dtype == t.dtype
-                && Arrays.equals(shape, t.shape) && data.equals(t.data);
+        return o instanceof Tensor t
+                && name.equals(t.name)
+                && dtype == t.dtype
+                && Arrays.equals(shape, t.shape)
+                && data.equals(t.data);
     }
 
     @Override

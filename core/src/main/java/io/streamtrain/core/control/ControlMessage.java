@@ -24,7 +24,8 @@ public sealed interface ControlMessage {
      * @param best the run's best checkpoint: its result; null if none was evaluated
      * @param source who decided ({@code evaluator}, or the operator's name)
      */
-    record Stop(String run, String id, String time, String reason, String explanation, BestCheckpoint best, String source)
+    record Stop(
+            String run, String id, String time, String reason, String explanation, BestCheckpoint best, String source)
             implements ControlMessage {}
 
     /** Stop consuming and training at the next step boundary, until {@link Resume}. */
@@ -59,7 +60,8 @@ public sealed interface ControlMessage {
      * @param checkpointId the checkpoint of this run to return to
      * @param reason why, in a few words (e.g. {@code degrading: patience-exhausted})
      */
-    record Rollback(String run, String id, String time, String checkpointId, String reason, String source) implements ControlMessage {}
+    record Rollback(String run, String id, String time, String checkpointId, String reason, String source)
+            implements ControlMessage {}
 
     /**
      * Fix the run's contract before its first checkpoint: its validation data, model and
@@ -80,7 +82,8 @@ public sealed interface ControlMessage {
         public io.streamtrain.core.spec.RunSpec runSpec() {
             io.streamtrain.core.spec.RunSpec parsed = io.streamtrain.core.spec.RunSpecParser.parse(spec);
             if (!parsed.run().equals(run)) {
-                throw new io.streamtrain.core.spec.SpecException("run", "the registered spec is run " + parsed.run() + "'s, not " + run + "'s");
+                throw new io.streamtrain.core.spec.SpecException(
+                        "run", "the registered spec is run " + parsed.run() + "'s, not " + run + "'s");
             }
             return parsed;
         }
@@ -113,7 +116,8 @@ public sealed interface ControlMessage {
      * @param signer the id of the key that signed the command, as the trainer verified it;
      *     null when the trainer checks no signatures
      */
-    record Ack(String run, String id, String time, String command, String node, long step, String outcome, String signer)
+    record Ack(
+            String run, String id, String time, String command, String node, long step, String outcome, String signer)
             implements ControlMessage {
         /** The outcome of a command carried out; anything else says why it was not. */
         public static final String APPLIED = "applied";

@@ -8,8 +8,7 @@ import io.streamtrain.core.codec.Batch;
 
 /** A batch's inputs and labels as arrays of the engine, made in a given manager. */
 public final class BatchArrays {
-    private BatchArrays() {
-    }
+    private BatchArrays() {}
 
     /**
      * The features, float32 {@code [samples, features]}: PyTorch reads the batch's direct

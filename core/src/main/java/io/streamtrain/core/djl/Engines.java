@@ -43,7 +43,8 @@ public final class Engines {
         if (cpuVendor == null || cpuVendor.equals("GenuineIntel") || shimLoaded) {
             return Optional.empty();
         }
-        return Optional.of("this " + cpuVendor + " CPU runs PyTorch's MKL on its generic kernels (a training step about 1.7 x"
+        return Optional.of("this " + cpuVendor
+                + " CPU runs PyTorch's MKL on its generic kernels (a training step about 1.7 x"
                 + " slower on AMD EPYC): start streamtrain with its launcher or image, which preload " + MKL_SHIM
                 + ", or set LD_PRELOAD to that file (the build writes it to core/target/native/)");
     }
@@ -58,8 +59,11 @@ public final class Engines {
 
     static String cpuVendor() {
         try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("vendor_id"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(null);
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                    .filter(l -> l.startsWith("vendor_id"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim())
+                    .findFirst()
+                    .orElse(null);
         } catch (IOException | RuntimeException e) {
             return null;
         }
@@ -94,8 +98,10 @@ public final class Engines {
         // PyTorch's intra-op pool spins at its barriers: sharing every core with the batch feed
         // and the Kafka clients slows a step far more than one fewer thread does (docs/benchmarks.md)
         if (System.getProperty(THREADS_PROPERTY) == null) {
-            System.setProperty(THREADS_PROPERTY, Integer.toString(defaultThreads(System.getenv(THREADS_ENV),
-                    Runtime.getRuntime().availableProcessors())));
+            System.setProperty(
+                    THREADS_PROPERTY,
+                    Integer.toString(defaultThreads(
+                            System.getenv(THREADS_ENV), Runtime.getRuntime().availableProcessors())));
         }
         try {
             Engine engine = Engine.getEngine(ENGINE);
@@ -109,10 +115,12 @@ public final class Engines {
             }
             return engine;
         } catch (RuntimeException | LinkageError e) {
-            throw new NativeEngineException("cannot load the PyTorch native library for DJL: " + rootMessage(e)
-                    + ". streamtrain needs ai.djl.pytorch:pytorch-native-cpu (classifier linux-x86_64) and "
-                    + "ai.djl.pytorch:pytorch-jni on the class path (the build puts them there), and a writable "
-                    + "cache directory (DJL_CACHE_DIR, now " + cacheDir() + ")", e);
+            throw new NativeEngineException(
+                    "cannot load the PyTorch native library for DJL: " + rootMessage(e)
+                            + ". streamtrain needs ai.djl.pytorch:pytorch-native-cpu (classifier linux-x86_64) and "
+                            + "ai.djl.pytorch:pytorch-jni on the class path (the build puts them there), and a writable "
+                            + "cache directory (DJL_CACHE_DIR, now " + cacheDir() + ")",
+                    e);
         }
     }
 

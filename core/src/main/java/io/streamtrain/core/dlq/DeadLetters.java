@@ -27,8 +27,8 @@ public final class DeadLetters {
      * @param detail one human sentence
      * @param node the process that refused it
      */
-    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, ConsumerRecord<byte[], byte[]> source,
-            String reason, String detail, String node) {
+    public static ProducerRecord<byte[], byte[]> record(
+            String dlqTopic, ConsumerRecord<byte[], byte[]> source, String reason, String detail, String node) {
         return record(dlqTopic, source, reason, detail, node, Integer.MAX_VALUE);
     }
 
@@ -36,8 +36,13 @@ public final class DeadLetters {
      * @param maxValueBytes a value larger than this is left out (the headers say where it is
      *     and how large it was), so one oversized record cannot block the dead-letter topic
      */
-    public static ProducerRecord<byte[], byte[]> record(String dlqTopic, ConsumerRecord<byte[], byte[]> source,
-            String reason, String detail, String node, int maxValueBytes) {
+    public static ProducerRecord<byte[], byte[]> record(
+            String dlqTopic,
+            ConsumerRecord<byte[], byte[]> source,
+            String reason,
+            String detail,
+            String node,
+            int maxValueBytes) {
         RecordHeaders h = new RecordHeaders();
         h.add(REASON, utf8(reason));
         h.add(DETAIL, utf8(detail));

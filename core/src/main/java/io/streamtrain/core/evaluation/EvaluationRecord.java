@@ -73,43 +73,168 @@ public record EvaluationRecord(
     }
 
     /** A record without a contract (rejections, and records written before contracts were). */
-    public EvaluationRecord(String type, String run, String id, String time, String status, int epoch, String checkpointId,
-            Map<String, Double> metrics, Double trainLoss, BestCheckpoint best, int waitCount, int patienceLeft, String decision,
-            String reason, String explanation, double evaluationSeconds, ValidationPlan validation) {
-        this(type, run, id, time, status, epoch, checkpointId, metrics, trainLoss, best, waitCount, patienceLeft, decision, reason,
-                explanation, evaluationSeconds, validation, null);
+    public EvaluationRecord(
+            String type,
+            String run,
+            String id,
+            String time,
+            String status,
+            int epoch,
+            String checkpointId,
+            Map<String, Double> metrics,
+            Double trainLoss,
+            BestCheckpoint best,
+            int waitCount,
+            int patienceLeft,
+            String decision,
+            String reason,
+            String explanation,
+            double evaluationSeconds,
+            ValidationPlan validation) {
+        this(
+                type,
+                run,
+                id,
+                time,
+                status,
+                epoch,
+                checkpointId,
+                metrics,
+                trainLoss,
+                best,
+                waitCount,
+                patienceLeft,
+                decision,
+                reason,
+                explanation,
+                evaluationSeconds,
+                validation,
+                null);
     }
 
     /** This record, naming the run's contract. */
     public EvaluationRecord withContract(com.fasterxml.jackson.databind.JsonNode spec) {
-        return new EvaluationRecord(type, run, id, time, status, epoch, checkpointId, metrics, trainLoss, best, waitCount, patienceLeft,
-                decision, reason, explanation, evaluationSeconds, validation, spec);
+        return new EvaluationRecord(
+                type,
+                run,
+                id,
+                time,
+                status,
+                epoch,
+                checkpointId,
+                metrics,
+                trainLoss,
+                best,
+                waitCount,
+                patienceLeft,
+                decision,
+                reason,
+                explanation,
+                evaluationSeconds,
+                validation,
+                spec);
     }
 
     /**
      * An epoch's checkpoint scored and decided on: {@code stop} when {@code stopReason} is
      * given, {@code continue} otherwise.
      */
-    public static EvaluationRecord evaluated(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
-            BestCheckpoint best, int waitCount, int patienceLeft, String stopReason, String explanation, double evaluationSeconds,
+    public static EvaluationRecord evaluated(
+            String run,
+            int epoch,
+            String checkpointId,
+            Map<String, Double> metrics,
+            Double trainLoss,
+            BestCheckpoint best,
+            int waitCount,
+            int patienceLeft,
+            String stopReason,
+            String explanation,
+            double evaluationSeconds,
             ValidationPlan validation) {
-        return new EvaluationRecord(TYPE, run, newId(), now(), EVALUATED, epoch, checkpointId, metrics, trainLoss, best, waitCount,
-                patienceLeft, stopReason == null ? CONTINUE : STOP, stopReason, explanation, evaluationSeconds, validation);
+        return new EvaluationRecord(
+                TYPE,
+                run,
+                newId(),
+                now(),
+                EVALUATED,
+                epoch,
+                checkpointId,
+                metrics,
+                trainLoss,
+                best,
+                waitCount,
+                patienceLeft,
+                stopReason == null ? CONTINUE : STOP,
+                stopReason,
+                explanation,
+                evaluationSeconds,
+                validation);
     }
 
     /** A continuous run's window scored: {@code decision} is {@link #PROMOTE}, {@link #CONTINUE} or {@link #DEGRADING}. */
-    public static EvaluationRecord window(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
-            BestCheckpoint best, int waitCount, int patienceLeft, String decision, String reason, String explanation,
-            double evaluationSeconds, ValidationPlan validation) {
-        return new EvaluationRecord(TYPE, run, newId(), now(), EVALUATED, epoch, checkpointId, metrics, trainLoss, best, waitCount,
-                patienceLeft, decision, reason, explanation, evaluationSeconds, validation);
+    public static EvaluationRecord window(
+            String run,
+            int epoch,
+            String checkpointId,
+            Map<String, Double> metrics,
+            Double trainLoss,
+            BestCheckpoint best,
+            int waitCount,
+            int patienceLeft,
+            String decision,
+            String reason,
+            String explanation,
+            double evaluationSeconds,
+            ValidationPlan validation) {
+        return new EvaluationRecord(
+                TYPE,
+                run,
+                newId(),
+                now(),
+                EVALUATED,
+                epoch,
+                checkpointId,
+                metrics,
+                trainLoss,
+                best,
+                waitCount,
+                patienceLeft,
+                decision,
+                reason,
+                explanation,
+                evaluationSeconds,
+                validation);
     }
 
     /** A mid-epoch snapshot scored: no best, wait or patience, since it takes no part in early stopping. */
-    public static EvaluationRecord snapshot(String run, int epoch, String checkpointId, Map<String, Double> metrics, Double trainLoss,
-            String explanation, double evaluationSeconds, ValidationPlan validation) {
-        return new EvaluationRecord(TYPE, run, newId(), now(), SNAPSHOT, epoch, checkpointId, metrics, trainLoss, null, 0, 0, CONTINUE,
-                null, explanation, evaluationSeconds, validation);
+    public static EvaluationRecord snapshot(
+            String run,
+            int epoch,
+            String checkpointId,
+            Map<String, Double> metrics,
+            Double trainLoss,
+            String explanation,
+            double evaluationSeconds,
+            ValidationPlan validation) {
+        return new EvaluationRecord(
+                TYPE,
+                run,
+                newId(),
+                now(),
+                SNAPSHOT,
+                epoch,
+                checkpointId,
+                metrics,
+                trainLoss,
+                null,
+                0,
+                0,
+                CONTINUE,
+                null,
+                explanation,
+                evaluationSeconds,
+                validation);
     }
 
     /**
@@ -117,10 +242,26 @@ public record EvaluationRecord(
      *
      * @param epoch the checkpoint's epoch, -1 when its manifest could not be read
      */
-    public static EvaluationRecord rejected(String run, int epoch, String checkpointId, String reason, String explanation,
-            ValidationPlan validation) {
-        return new EvaluationRecord(TYPE, run, newId(), now(), REJECTED, epoch, checkpointId, Map.of(), null, null, 0, 0, CONTINUE,
-                reason, explanation, 0, validation);
+    public static EvaluationRecord rejected(
+            String run, int epoch, String checkpointId, String reason, String explanation, ValidationPlan validation) {
+        return new EvaluationRecord(
+                TYPE,
+                run,
+                newId(),
+                now(),
+                REJECTED,
+                epoch,
+                checkpointId,
+                Map.of(),
+                null,
+                null,
+                0,
+                0,
+                CONTINUE,
+                reason,
+                explanation,
+                0,
+                validation);
     }
 
     /**

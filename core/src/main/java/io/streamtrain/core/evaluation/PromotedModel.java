@@ -18,8 +18,18 @@ import java.util.Map;
  * @param explanation one human sentence: why it was promoted
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record PromotedModel(String type, String run, String id, String time, int epoch, String checkpointId, String metric, double value,
-        Map<String, Double> metrics, BestCheckpoint previous, String explanation) {
+public record PromotedModel(
+        String type,
+        String run,
+        String id,
+        String time,
+        int epoch,
+        String checkpointId,
+        String metric,
+        double value,
+        Map<String, Double> metrics,
+        BestCheckpoint previous,
+        String explanation) {
     public static final String TYPE = "promoted";
 
     public PromotedModel {

@@ -18,7 +18,10 @@ import java.util.TreeMap;
  * @param startOffsets per partition, the offset the data starts at; a partition not named
  *     starts at its beginning
  */
-public record ValidationPlan(String topic, Map<Integer, Long> endOffsets,
+public record ValidationPlan(
+        String topic,
+        Map<Integer, Long> endOffsets,
+
         @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
         Map<Integer, Long> startOffsets) {
     public ValidationPlan {

@@ -11,8 +11,8 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteBufferDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.ByteBufferDeserializer;
 
 /**
  * How every streamtrain process talks to Kafka: the bootstrap servers plus any client
@@ -57,15 +57,23 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         Map<String, String> pass = new TreeMap<>();
         env.forEach((k, v) -> {
             if (k.startsWith(PASSTHROUGH_ENV_PREFIX)) {
-                pass.put(k.substring(PASSTHROUGH_ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), v);
+                pass.put(
+                        k.substring(PASSTHROUGH_ENV_PREFIX.length())
+                                .toLowerCase(Locale.ROOT)
+                                .replace('_', '.'),
+                        v);
             }
         });
-        String bootstrap = bootstrapOverride != null ? bootstrapOverride
-                : env.getOrDefault(BOOTSTRAP_ENV, pass.getOrDefault(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, DEFAULT_BOOTSTRAP));
+        String bootstrap = bootstrapOverride != null
+                ? bootstrapOverride
+                : env.getOrDefault(
+                        BOOTSTRAP_ENV,
+                        pass.getOrDefault(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, DEFAULT_BOOTSTRAP));
         return new KafkaSettings(bootstrap, pass, Signing.fromEnvironment(env));
     }
 
-    private static final java.util.regex.Pattern JAAS_USERNAME = java.util.regex.Pattern.compile("\\busername\\s*=\\s*\"([^\"]+)\"");
+    private static final java.util.regex.Pattern JAAS_USERNAME =
+            java.util.regex.Pattern.compile("\\busername\\s*=\\s*\"([^\"]+)\"");
 
     /**
      * The Kafka principal these settings log in as, as the broker's ACLs name it, when the
@@ -74,13 +82,18 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
      * and OAuth, whose names the broker's own rules map; a callback handler): the broker alone knows.
      */
     public Optional<String> principal() {
-        String protocol = passthrough.getOrDefault(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "PLAINTEXT").toUpperCase(Locale.ROOT);
+        String protocol = passthrough
+                .getOrDefault(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "PLAINTEXT")
+                .toUpperCase(Locale.ROOT);
         String jaas = passthrough.get(SaslConfigs.SASL_JAAS_CONFIG);
         if (!protocol.startsWith("SASL_") || jaas == null) {
             return Optional.empty();
         }
-        String mechanism = passthrough.getOrDefault(SaslConfigs.SASL_MECHANISM, SaslConfigs.DEFAULT_SASL_MECHANISM).toUpperCase(Locale.ROOT);
-        java.util.regex.Matcher m = mechanism.equals("PLAIN") || mechanism.startsWith("SCRAM-") ? JAAS_USERNAME.matcher(jaas) : null;
+        String mechanism = passthrough
+                .getOrDefault(SaslConfigs.SASL_MECHANISM, SaslConfigs.DEFAULT_SASL_MECHANISM)
+                .toUpperCase(Locale.ROOT);
+        java.util.regex.Matcher m =
+                mechanism.equals("PLAIN") || mechanism.startsWith("SCRAM-") ? JAAS_USERNAME.matcher(jaas) : null;
         return m != null && m.find() ? Optional.of("User:" + m.group(1)) : Optional.empty();
     }
 
@@ -143,9 +156,12 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         // values as views of the fetched bytes: the feed decodes them from there, with no copy into an array first
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteBufferDeserializer.class.getName());
-        // every epoch starts with a seek back to the plan's start, while the fetch the consumer sent on reaching the end is
-        // still at the broker, which holds a fetch with no data for this long; the consumer sends the seek's fetch only after
-        // it: 500 ms (Kafka's default) was a 0.5 s gap in the feed at every epoch start (docs/benchmarks.md, "The epoch's
+        // every epoch starts with a seek back to the plan's start, while the fetch the consumer sent on reaching the
+        // end is
+        // still at the broker, which holds a fetch with no data for this long; the consumer sends the seek's fetch only
+        // after
+        // it: 500 ms (Kafka's default) was a 0.5 s gap in the feed at every epoch start (docs/benchmarks.md, "The
+        // epoch's
         // first fetch"). A short wait costs a few empty fetches a second when there is nothing to read
         c.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, EPOCH_START_FETCH_WAIT_MS);
         // a node that died is noticed in seconds: the others wait for it in their round
@@ -167,7 +183,9 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         // a position that is gone (deleted below a newer checkpoint) must fail, never skip rounds
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         // a round's contributions in one fetch, not a chunk or two per broker round trip: the nodes wait for them
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
+        c.put(
+                ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
+                Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
         return c;
     }

@@ -39,16 +39,23 @@ public final class Preflight {
     /** Wrong credentials or missing ACLs are configuration: a retry cannot fix them. */
     public static void requireAuthorized(Throwable cause, String bootstrapServers) {
         if (cause instanceof AuthenticationException || cause instanceof AuthorizationException) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "Kafka at " + bootstrapServers + " refused this client: "
-                    + cause.getMessage() + ". Check the security settings passed as " + KafkaSettings.PASSTHROUGH_ENV_PREFIX
-                    + "* and the ACLs of this principal", cause);
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "Kafka at " + bootstrapServers + " refused this client: "
+                            + cause.getMessage() + ". Check the security settings passed as "
+                            + KafkaSettings.PASSTHROUGH_ENV_PREFIX
+                            + "* and the ACLs of this principal",
+                    cause);
         }
     }
 
     private static StartupException unreachable(String bootstrapServers, Exception e) {
-        return new StartupException(StartupException.RETRYABLE, "cannot reach Kafka at " + bootstrapServers
-                + " within " + TIMEOUT_SECONDS + " s. Check that the broker is up and that "
-                + KafkaSettings.BOOTSTRAP_ENV + " (or --bootstrap-servers) names it", e);
+        return new StartupException(
+                StartupException.RETRYABLE,
+                "cannot reach Kafka at " + bootstrapServers
+                        + " within " + TIMEOUT_SECONDS + " s. Check that the broker is up and that "
+                        + KafkaSettings.BOOTSTRAP_ENV + " (or --bootstrap-servers) names it",
+                e);
     }
 
     /** An admin client, or a {@link StartupException} naming the setting Kafka's client refused. */
@@ -56,9 +63,13 @@ public final class Preflight {
         try {
             return Admin.create(kafka.admin());
         } catch (KafkaException e) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "cannot create a Kafka client for "
-                    + kafka.bootstrapServers() + ": " + rootMessage(e) + ". Check --bootstrap-servers / "
-                    + KafkaSettings.BOOTSTRAP_ENV + " and the " + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "* settings", e);
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "cannot create a Kafka client for "
+                            + kafka.bootstrapServers() + ": " + rootMessage(e) + ". Check --bootstrap-servers / "
+                            + KafkaSettings.BOOTSTRAP_ENV + " and the " + KafkaSettings.PASSTHROUGH_ENV_PREFIX
+                            + "* settings",
+                    e);
         }
     }
 
@@ -76,10 +87,14 @@ public final class Preflight {
             return admin.listTopics().names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             requireAuthorized(e.getCause(), bootstrapServers);
-            throw new StartupException(StartupException.RETRYABLE, "cannot list the topics of " + bootstrapServers + ": "
-                    + e.getCause().getMessage(), e);
+            throw new StartupException(
+                    StartupException.RETRYABLE,
+                    "cannot list the topics of " + bootstrapServers + ": "
+                            + e.getCause().getMessage(),
+                    e);
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new StartupException(StartupException.RETRYABLE, "timed out listing the topics of " + bootstrapServers, e);
+            throw new StartupException(
+                    StartupException.RETRYABLE, "timed out listing the topics of " + bootstrapServers, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
@@ -93,10 +108,16 @@ public final class Preflight {
         } catch (ExecutionException e) {
             requireAuthorized(e.getCause(), "the cluster");
             if (e.getCause() instanceof UnknownTopicOrPartitionException) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, "topic(s) " + topics + " do not exist (" + purpose
-                        + "). Create them and produce the data first (e.g. kafka-topics.sh --create), or fix the topic name in the spec", e);
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "topic(s) " + topics + " do not exist (" + purpose
+                                + "). Create them and produce the data first (e.g. kafka-topics.sh --create), or fix the topic name in the spec",
+                        e);
             }
-            throw new StartupException(StartupException.RETRYABLE, "cannot describe topics " + topics + ": " + e.getCause().getMessage(), e);
+            throw new StartupException(
+                    StartupException.RETRYABLE,
+                    "cannot describe topics " + topics + ": " + e.getCause().getMessage(),
+                    e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new StartupException(StartupException.RETRYABLE, "timed out describing topics " + topics, e);
         } catch (InterruptedException e) {

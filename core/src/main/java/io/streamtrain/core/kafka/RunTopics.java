@@ -34,9 +34,12 @@ public final class RunTopics {
      * and room for a chunk of {@code chunkBytes}.
      */
     public static NewTopic checkpoints(String name, int chunkBytes) {
-        return new NewTopic(name, 1, (short) -1).configs(Map.of(
-                TopicConfig.RETENTION_MS_CONFIG, "-1",
-                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(chunkBytes + RECORD_OVERHEAD_BYTES)));
+        return new NewTopic(name, 1, (short) -1)
+                .configs(Map.of(
+                        TopicConfig.RETENTION_MS_CONFIG,
+                        "-1",
+                        TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                        Integer.toString(chunkBytes + RECORD_OVERHEAD_BYTES)));
     }
 
     /**
@@ -53,9 +56,11 @@ public final class RunTopics {
      * source topic accepts ({@code sourceMaxMessageBytes}) plus the reason headers.
      */
     public static NewTopic deadLetters(String name, int sourceMaxMessageBytes) {
-        return new NewTopic(name, 1, (short) -1).configs(Map.of(
-                TopicConfig.RETENTION_MS_CONFIG, Long.toString(TimeUnit.DAYS.toMillis(30)),
-                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(sourceMaxMessageBytes + RECORD_OVERHEAD_BYTES)));
+        return new NewTopic(name, 1, (short) -1)
+                .configs(Map.of(
+                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(TimeUnit.DAYS.toMillis(30)),
+                        TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                                Integer.toString(sourceMaxMessageBytes + RECORD_OVERHEAD_BYTES)));
     }
 
     /** Evaluations are the evaluator's memory (its state is rebuilt from them): kept until deleted. */
@@ -65,7 +70,8 @@ public final class RunTopics {
 
     /** Promoted models: compacted, so the latest per run is kept for ever and the ones before it go. */
     public static NewTopic models(String name) {
-        return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+        return new NewTopic(name, 1, (short) -1)
+                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
     }
 
     /** Control is read from the beginning by every starting trainer (a STOP is final): kept until deleted. */
@@ -77,12 +83,18 @@ public final class RunTopics {
     public static int maxMessageBytes(Admin admin, String topic) {
         ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         try {
-            Config c = admin.describeConfigs(List.of(r)).all().get(10, TimeUnit.SECONDS).get(r);
+            Config c = admin.describeConfigs(List.of(r))
+                    .all()
+                    .get(10, TimeUnit.SECONDS)
+                    .get(r);
             return Integer.parseInt(c.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value());
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             Preflight.requireAuthorized(cause, "the cluster");
-            throw new StartupException(StartupException.RETRYABLE, "cannot read the settings of topic " + topic + ": " + cause.getMessage(), e);
+            throw new StartupException(
+                    StartupException.RETRYABLE,
+                    "cannot read the settings of topic " + topic + ": " + cause.getMessage(),
+                    e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
@@ -95,12 +107,19 @@ public final class RunTopics {
      */
     static StartupException cannotCreate(List<String> names, Throwable cause) {
         if (cause instanceof AuthorizationException) {
-            return new StartupException(StartupException.BAD_CONFIGURATION, "this client may not create topics " + names
-                    + " (Kafka: " + cause.getMessage() + "). Create them yourself with the settings docs/deploy.md lists,"
-                    + " or grant this principal CREATE on them", cause);
+            return new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "this client may not create topics " + names
+                            + " (Kafka: " + cause.getMessage()
+                            + "). Create them yourself with the settings docs/deploy.md lists,"
+                            + " or grant this principal CREATE on them",
+                    cause);
         }
-        return new StartupException(StartupException.RETRYABLE, "cannot create topics " + names + ": " + cause.getMessage()
-                + ". Create them yourself, or grant this client CREATE on them", cause);
+        return new StartupException(
+                StartupException.RETRYABLE,
+                "cannot create topics " + names + ": " + cause.getMessage()
+                        + ". Create them yourself, or grant this client CREATE on them",
+                cause);
     }
 
     /**
@@ -131,7 +150,8 @@ public final class RunTopics {
             }
             return existed;
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw cannotCreate(topics.stream().map(NewTopic::name).toList(), e instanceof ExecutionException ? e.getCause() : e);
+            throw cannotCreate(
+                    topics.stream().map(NewTopic::name).toList(), e instanceof ExecutionException ? e.getCause() : e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted", e);

@@ -57,9 +57,12 @@ public final class StartupException extends RuntimeException {
             }
             if (t instanceof org.apache.kafka.common.errors.AuthorizationException
                     || t instanceof org.apache.kafka.common.errors.AuthenticationException) {
-                return new StartupException(BAD_CONFIGURATION, "Kafka refused this client: " + t.getMessage() + ". Check the ACLs of"
-                        + " this principal (docs/deploy.md lists each role's) and the security settings passed as "
-                        + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "*", t);
+                return new StartupException(
+                        BAD_CONFIGURATION,
+                        "Kafka refused this client: " + t.getMessage() + ". Check the ACLs of"
+                                + " this principal (docs/deploy.md lists each role's) and the security settings passed as "
+                                + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "*",
+                        t);
             }
         }
         return null;

@@ -22,10 +22,12 @@ public final class TopicReader {
      *
      * @throws TimeoutException if the end is not reached within {@code timeout}
      */
-    public static List<ConsumerRecord<byte[], byte[]>> readAll(Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+    public static List<ConsumerRecord<byte[], byte[]>> readAll(
+            Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         forEach(consumer, topic, null, timeout, out::add);
-        out.sort(Comparator.<ConsumerRecord<byte[], byte[]>>comparingInt(ConsumerRecord::partition).thenComparingLong(ConsumerRecord::offset));
+        out.sort(Comparator.<ConsumerRecord<byte[], byte[]>>comparingInt(ConsumerRecord::partition)
+                .thenComparingLong(ConsumerRecord::offset));
         return out;
     }
 
@@ -37,20 +39,31 @@ public final class TopicReader {
      * @return the end offsets read to, to read the same records again later
      * @throws TimeoutException if no record arrives for {@code timeout} before the end
      */
-    public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> ends,
-            Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
+    public static Map<TopicPartition, Long> forEach(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            Map<TopicPartition, Long> ends,
+            Duration timeout,
+            java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
         return forEach(consumer, topic, Map.of(), ends, timeout, action);
     }
 
     /** @param starts where to start reading each partition; a partition not named, from its beginning */
-    public static Map<TopicPartition, Long> forEach(Consumer<byte[], byte[]> consumer, String topic, Map<TopicPartition, Long> starts,
-            Map<TopicPartition, Long> ends, Duration timeout, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
+    public static Map<TopicPartition, Long> forEach(
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            Map<TopicPartition, Long> starts,
+            Map<TopicPartition, Long> ends,
+            Duration timeout,
+            java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> action) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             return Map.of();
         }
-        List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition()))
-                .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
+        List<TopicPartition> partitions = infos.stream()
+                .map(i -> new TopicPartition(topic, i.partition()))
+                .sorted(Comparator.comparingInt(TopicPartition::partition))
+                .toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         starts.forEach((tp, offset) -> {

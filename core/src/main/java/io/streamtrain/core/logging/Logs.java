@@ -56,7 +56,10 @@ public final class Logs {
                 case '\t' -> out.append("\\t");
                 case '\\' -> out.append("\\\\");
                 default -> {
-                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Character.getType(c) == Character.FORMAT) {
+                    if (Character.isISOControl(c)
+                            || c == '\u2028'
+                            || c == '\u2029'
+                            || Character.getType(c) == Character.FORMAT) {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);

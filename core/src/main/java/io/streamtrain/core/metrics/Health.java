@@ -45,7 +45,9 @@ public final class Health {
 
     /** A line a person reads in a probe's output. */
     public String describe() {
-        String loop = beating ? "work loop beat " + (System.nanoTime() - lastBeat) / 1_000_000 + " ms ago" : "work loop not started";
+        String loop = beating
+                ? "work loop beat " + (System.nanoTime() - lastBeat) / 1_000_000 + " ms ago"
+                : "work loop not started";
         return state + "; " + loop + (live() ? "" : " (stalled: more than " + stallAfterNanos / 1_000_000_000 + " s)");
     }
 }

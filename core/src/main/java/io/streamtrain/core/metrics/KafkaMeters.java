@@ -22,6 +22,7 @@ public final class KafkaMeters {
      * bind) show up; Micrometer's default is a minute.
      */
     private static final Duration REFRESH = Duration.ofSeconds(10);
+
     private static final ScheduledExecutorService REFRESHER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "streamtrain-kafka-meters");
         t.setDaemon(true);
@@ -42,8 +43,8 @@ public final class KafkaMeters {
             "kafka.producer.topic.");
 
     /** Keeps the {@link #KEPT} Kafka meters, denies the other Kafka ones; other meters pass. */
-    static final MeterFilter FILTER = MeterFilter.deny(id -> id.getName().startsWith("kafka.")
-            && KEPT.stream().noneMatch(id.getName()::startsWith));
+    static final MeterFilter FILTER = MeterFilter.deny(
+            id -> id.getName().startsWith("kafka.") && KEPT.stream().noneMatch(id.getName()::startsWith));
 
     private KafkaMeters() {}
 

@@ -62,10 +62,15 @@ public final class MetricsServer implements AutoCloseable {
      *     every interface (what a pod needs: Prometheus scrapes its IP)
      */
     public static MetricsServer start(String address, int port, Health health, Iterable<Tag> commonTags) {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, new Scrapes.WholeRegistry(), Clock.SYSTEM);
-        registry.config().commonTags(commonTags).meterFilter(KafkaMeters.FILTER)
-                // named against Prometheus's conventions (units in ns, _count on a gauge); process_cpu_usage and the JVM's say it
-                .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time") || id.getName().equals("system.cpu.count")));
+        PrometheusMeterRegistry registry =
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, new Scrapes.WholeRegistry(), Clock.SYSTEM);
+        registry.config()
+                .commonTags(commonTags)
+                .meterFilter(KafkaMeters.FILTER)
+                // named against Prometheus's conventions (units in ns, _count on a gauge); process_cpu_usage and the
+                // JVM's say it
+                .meterFilter(MeterFilter.deny(id ->
+                        id.getName().equals("process.cpu.time") || id.getName().equals("system.cpu.count")));
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -77,7 +82,8 @@ public final class MetricsServer implements AutoCloseable {
             return new MetricsServer(registry, gc, null, null);
         }
         try {
-            InetSocketAddress bind = address == null || address.isBlank() ? new InetSocketAddress(port)
+            InetSocketAddress bind = address == null || address.isBlank()
+                    ? new InetSocketAddress(port)
                     : new InetSocketAddress(address, port);
             if (bind.isUnresolved()) {
                 throw new IOException("cannot resolve " + ADDRESS_ENV + "=" + address);
@@ -85,14 +91,19 @@ public final class MetricsServer implements AutoCloseable {
             HttpServer server = HttpServer.create(bind, 3);
             server.createContext("/healthz", x -> answer(x, health.live(), health.describe()));
             server.createContext("/readyz", x -> answer(x, health.isReady(), health.describe()));
-            HTTPServer http = new HTTPServer.Builder().withHttpServer(server).withRegistry(registry.getPrometheusRegistry())
-                    .withDaemonThreads(true).build();
+            HTTPServer http = new HTTPServer.Builder()
+                    .withHttpServer(server)
+                    .withRegistry(registry.getPrometheusRegistry())
+                    .withDaemonThreads(true)
+                    .build();
             return new MetricsServer(registry, gc, http, new InetSocketAddress(bind.getAddress(), http.getPort()));
         } catch (IOException e) {
             registry.close();
             gc.close();
-            throw new UncheckedIOException("cannot serve metrics on port " + port + " (" + e.getMessage()
-                    + "); pick another with --metrics-port", e);
+            throw new UncheckedIOException(
+                    "cannot serve metrics on port " + port + " (" + e.getMessage()
+                            + "); pick another with --metrics-port",
+                    e);
         }
     }
 

@@ -18,8 +18,7 @@ import java.util.function.Supplier;
 public final class Scrapes {
     private static final ReentrantLock LOCK = new ReentrantLock();
 
-    private Scrapes() {
-    }
+    private Scrapes() {}
 
     /** Runs {@code update} while no scrape is collecting; keep it short (field writes). */
     public static void together(Runnable update) {

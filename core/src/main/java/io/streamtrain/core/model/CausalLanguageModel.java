@@ -44,30 +44,53 @@ final class CausalLanguageModel extends AbstractBlock {
     CausalLanguageModel(ModelSpec model, UnaryOperator<NDArray> activation) {
         this.spec = model.transformer();
         this.dropout = (float) model.dropout();
-        this.tokenEmbedding = addParameter(Parameter.builder().setName("tokenEmbedding").setType(Parameter.Type.WEIGHT)
-                .optShape(new Shape(model.classes(), spec.width())).build());
-        this.positionEmbedding = addParameter(Parameter.builder().setName("positionEmbedding").setType(Parameter.Type.WEIGHT)
-                .optShape(new Shape(spec.context(), spec.width())).build());
+        this.tokenEmbedding = addParameter(Parameter.builder()
+                .setName("tokenEmbedding")
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(model.classes(), spec.width()))
+                .build());
+        this.positionEmbedding = addParameter(Parameter.builder()
+                .setName("positionEmbedding")
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(spec.context(), spec.width()))
+                .build());
         for (int i = 0; i < spec.layers(); i++) {
-            layers.add(addChildBlock("layer", new DecoderLayer(spec.width(), spec.heads(), spec.mlpWidth(), dropout,
-                    (float) spec.attentionDropout(), activation)));
+            layers.add(addChildBlock(
+                    "layer",
+                    new DecoderLayer(
+                            spec.width(),
+                            spec.heads(),
+                            spec.mlpWidth(),
+                            dropout,
+                            (float) spec.attentionDropout(),
+                            activation)));
         }
         this.finalNorm = addChildBlock("finalNorm", LayerNorm.builder().axis(2).build());
-        this.head = spec.tieEmbeddings() ? null
-                : addChildBlock("head", Linear.builder().setUnits(model.classes()).optBias(false).build());
+        this.head = spec.tieEmbeddings()
+                ? null
+                : addChildBlock(
+                        "head",
+                        Linear.builder()
+                                .setUnits(model.classes())
+                                .optBias(false)
+                                .build());
         setInitializer(new NormalInitializer(INIT_SIGMA), Parameter.Type.WEIGHT);
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.singletonOrThrow();
         long positions = x.getShape().get(1);
         if (positions > spec.context()) {
-            throw new IllegalArgumentException(positions + " positions, the model has " + spec.context() + " (model.context)");
+            throw new IllegalArgumentException(
+                    positions + " positions, the model has " + spec.context() + " (model.context)");
         }
         NDArray tokens = ps.getValue(tokenEmbedding, x.getDevice(), training);
         NDArray where = ps.getValue(positionEmbedding, x.getDevice(), training).get(new NDIndex("0:{}", positions));
-        NDArray h = Embedding.embedding(x.toType(DataType.INT64, false), tokens, SparseFormat.DENSE).singletonOrThrow().add(where);
+        NDArray h = Embedding.embedding(x.toType(DataType.INT64, false), tokens, SparseFormat.DENSE)
+                .singletonOrThrow()
+                .add(where);
         h = Dropout.dropout(h, dropout, training).singletonOrThrow();
         NDArray mask = CausalSelfAttention.mask(x.getManager(), positions);
         for (DecoderLayer layer : layers) {

@@ -50,7 +50,8 @@ final class CausalSelfAttention extends AbstractBlock {
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.get(0);
         NDArray mask = inputs.get(1);
         long b = x.getShape().get(0);
@@ -59,8 +60,10 @@ final class CausalSelfAttention extends AbstractBlock {
         NDArray q = split(query.forward(ps, new NDList(x), training).singletonOrThrow(), b, t, d);
         NDArray k = split(key.forward(ps, new NDList(x), training).singletonOrThrow(), b, t, d);
         NDArray v = split(value.forward(ps, new NDList(x), training).singletonOrThrow(), b, t, d);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(d)).add(mask);
-        NDArray weights = Dropout.dropout(scores.softmax(-1), attentionDropout, training).singletonOrThrow();
+        NDArray scores =
+                q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(d)).add(mask);
+        NDArray weights =
+                Dropout.dropout(scores.softmax(-1), attentionDropout, training).singletonOrThrow();
         NDArray joined = weights.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, width);
         return output.forward(ps, new NDList(joined), training);
     }

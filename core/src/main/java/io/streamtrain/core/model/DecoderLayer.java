@@ -27,26 +27,39 @@ final class DecoderLayer extends AbstractBlock {
     private final Linear mlpExpand;
     private final Linear mlpProject;
 
-    DecoderLayer(int width, int heads, int mlpWidth, float dropout, float attentionDropout, UnaryOperator<NDArray> activation) {
+    DecoderLayer(
+            int width,
+            int heads,
+            int mlpWidth,
+            float dropout,
+            float attentionDropout,
+            UnaryOperator<NDArray> activation) {
         this.dropout = dropout;
         this.activation = activation;
-        this.attentionNorm = addChildBlock("attentionNorm", LayerNorm.builder().axis(2).build());
+        this.attentionNorm =
+                addChildBlock("attentionNorm", LayerNorm.builder().axis(2).build());
         this.attention = addChildBlock("attention", new CausalSelfAttention(width, heads, attentionDropout));
         this.mlpNorm = addChildBlock("mlpNorm", LayerNorm.builder().axis(2).build());
-        this.mlpExpand = addChildBlock("mlpExpand", Linear.builder().setUnits(mlpWidth).build());
-        this.mlpProject = addChildBlock("mlpProject", Linear.builder().setUnits(width).build());
+        this.mlpExpand =
+                addChildBlock("mlpExpand", Linear.builder().setUnits(mlpWidth).build());
+        this.mlpProject =
+                addChildBlock("mlpProject", Linear.builder().setUnits(width).build());
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray h = inputs.get(0);
         NDArray mask = inputs.get(1);
         NDArray normed = attentionNorm.forward(ps, new NDList(h), training).singletonOrThrow();
-        NDArray attended = attention.forward(ps, new NDList(normed, mask), training).singletonOrThrow();
+        NDArray attended =
+                attention.forward(ps, new NDList(normed, mask), training).singletonOrThrow();
         h = h.add(Dropout.dropout(attended, dropout, training).singletonOrThrow());
         normed = mlpNorm.forward(ps, new NDList(h), training).singletonOrThrow();
-        NDArray expanded = activation.apply(mlpExpand.forward(ps, new NDList(normed), training).singletonOrThrow());
-        NDArray projected = mlpProject.forward(ps, new NDList(expanded), training).singletonOrThrow();
+        NDArray expanded = activation.apply(
+                mlpExpand.forward(ps, new NDList(normed), training).singletonOrThrow());
+        NDArray projected =
+                mlpProject.forward(ps, new NDList(expanded), training).singletonOrThrow();
         return new NDList(h.add(Dropout.dropout(projected, dropout, training).singletonOrThrow()));
     }
 

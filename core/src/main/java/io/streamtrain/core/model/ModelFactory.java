@@ -37,7 +37,8 @@ public final class ModelFactory {
     public static Block create(ModelSpec spec) {
         Function<ModelSpec, Block> builder = BUILDERS.get(spec.type());
         if (builder == null) {
-            throw new SpecException("model.type", "'" + spec.type() + "' is not a known model; allowed: " + BUILDERS.keySet());
+            throw new SpecException(
+                    "model.type", "'" + spec.type() + "' is not a known model; allowed: " + BUILDERS.keySet());
         }
         return builder.apply(spec);
     }
@@ -62,7 +63,11 @@ public final class ModelFactory {
         SequentialBlock net = new SequentialBlock();
         net.add(LambdaBlock.singleton(x -> x.reshape(-1, chw.get(0), chw.get(1), chw.get(2)), "image"));
         for (int channels : conv.channels()) {
-            net.add(Conv2d.builder().setKernelShape(new Shape(k, k)).optPadding(new Shape(k / 2, k / 2)).setFilters(channels).build());
+            net.add(Conv2d.builder()
+                    .setKernelShape(new Shape(k, k))
+                    .optPadding(new Shape(k / 2, k / 2))
+                    .setFilters(channels)
+                    .build());
             net.add(activationBlock(spec.activation()));
             if (p > 1) {
                 net.add(Pool.maxPool2dBlock(new Shape(p, p), new Shape(p, p)));
@@ -109,6 +114,7 @@ public final class ModelFactory {
     }
 
     private static SpecException unknownActivation(String name) {
-        return new SpecException("model.activation", "'" + name + "' is not allowed; allowed: relu, gelu, tanh, sigmoid");
+        return new SpecException(
+                "model.activation", "'" + name + "' is not allowed; allowed: relu, gelu, tanh, sigmoid");
     }
 }

@@ -34,7 +34,8 @@ public final class Weights {
     /** Overwrites {@code target} in place with the values of {@code t} (same shape). */
     public static void assign(NDArray target, Tensor t) {
         if (!target.getShape().equals(new Shape(t.shape()))) {
-            throw new IllegalArgumentException("tensor '" + t.name() + "' is " + new Shape(t.shape()) + ", its target is " + target.getShape());
+            throw new IllegalArgumentException(
+                    "tensor '" + t.name() + "' is " + new Shape(t.shape()) + ", its target is " + target.getShape());
         }
         try (NDManager scratch = target.getManager().newSubManager()) {
             target.set(new NDIndex("..."), scratch.create(t.toFloats(), new Shape(t.shape())));
@@ -67,8 +68,8 @@ public final class Weights {
     public static void loadExactly(Block block, Map<String, Tensor> tensors, String source) {
         Match m = match(block, tensors);
         if (!m.fits()) {
-            throw new IllegalArgumentException(source + " does not fit the model (parameters are matched by name and shape): "
-                    + m.problems(true));
+            throw new IllegalArgumentException(
+                    source + " does not fit the model (parameters are matched by name and shape): " + m.problems(true));
         }
         m.assignAll();
     }
@@ -92,7 +93,9 @@ public final class Weights {
                 pairs.add(new Pair<>(p.getValue(), t));
             }
         }
-        List<String> extra = unexpected.values().stream().map(t -> t.name() + " " + new Shape(t.shape())).toList();
+        List<String> extra = unexpected.values().stream()
+                .map(t -> t.name() + " " + new Shape(t.shape()))
+                .toList();
         return new Match(pairs, missing, extra, mismatched);
     }
 
@@ -101,7 +104,11 @@ public final class Weights {
      * @param unexpected tensors of the document the model has no parameter for (name and shape)
      * @param mismatched names in both whose shapes differ
      */
-    public record Match(List<Pair<Parameter, Tensor>> pairs, List<String> missing, List<String> unexpected, List<String> mismatched) {
+    public record Match(
+            List<Pair<Parameter, Tensor>> pairs,
+            List<String> missing,
+            List<String> unexpected,
+            List<String> mismatched) {
 
         public boolean fits() {
             return missing.isEmpty() && unexpected.isEmpty() && mismatched.isEmpty();
@@ -111,13 +118,16 @@ public final class Weights {
         public String problems(boolean withUnexpected) {
             List<String> parts = new ArrayList<>();
             if (!mismatched.isEmpty()) {
-                parts.add(count(mismatched.size(), "shape mismatch", "shape mismatches") + ": " + String.join(", ", mismatched));
+                parts.add(count(mismatched.size(), "shape mismatch", "shape mismatches") + ": "
+                        + String.join(", ", mismatched));
             }
             if (!missing.isEmpty()) {
-                parts.add(count(missing.size(), "model parameter", "model parameters") + " missing from it: " + String.join(", ", missing));
+                parts.add(count(missing.size(), "model parameter", "model parameters") + " missing from it: "
+                        + String.join(", ", missing));
             }
             if (withUnexpected && !unexpected.isEmpty()) {
-                parts.add(count(unexpected.size(), "tensor", "tensors") + " the model has no parameter for: " + String.join(", ", unexpected));
+                parts.add(count(unexpected.size(), "tensor", "tensors") + " the model has no parameter for: "
+                        + String.join(", ", unexpected));
             }
             return String.join("; ", parts);
         }

@@ -24,8 +24,7 @@ public final class FormatVersion {
      */
     public static final int SYNC = 2;
 
-    private FormatVersion() {
-    }
+    private FormatVersion() {}
 
     /** The version {@code doc} says in {@code field}: 1 when absent; 0 when not a positive integer (unreadable). */
     private static int of(JsonNode doc, String field) {

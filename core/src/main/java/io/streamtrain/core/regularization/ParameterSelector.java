@@ -17,10 +17,14 @@ public final class ParameterSelector {
     private final List<String> substrings;
 
     public ParameterSelector(List<String> exclude) {
-        this.globs = exclude.stream().filter(p -> p.contains("*"))
-                .map(p -> Pattern.compile(globToRegex(p), Pattern.CASE_INSENSITIVE)).toList();
-        this.substrings = exclude.stream().filter(p -> !p.contains("*"))
-                .map(p -> p.toLowerCase(Locale.ROOT)).toList();
+        this.globs = exclude.stream()
+                .filter(p -> p.contains("*"))
+                .map(p -> Pattern.compile(globToRegex(p), Pattern.CASE_INSENSITIVE))
+                .toList();
+        this.substrings = exclude.stream()
+                .filter(p -> !p.contains("*"))
+                .map(p -> p.toLowerCase(Locale.ROOT))
+                .toList();
     }
 
     /** True when the parameter is regularized (penalties and decay apply to it). */

@@ -32,6 +32,8 @@ public record PenaltyTerms(NDArray l1, NDArray l2, NDArray l2sp) {
     }
 
     private static double value(NDArray term) {
-        return term == null ? 0.0 : term.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+        return term == null
+                ? 0.0
+                : term.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
     }
 }

@@ -36,6 +36,7 @@ public enum Right {
 
     /** The rights of the three roles, the shorthands a trusted-keys file may use. */
     public static final Set<Right> OPERATOR = EnumSet.of(STOP, PAUSE, RESUME, SET, CHECKPOINT, REGISTER, ROLLBACK);
+
     public static final Set<Right> EVALUATOR = EnumSet.of(STOP, EVALUATION);
     public static final Set<Right> TRAINER = EnumSet.of(ACK, MANIFEST, SYNC);
 
@@ -87,8 +88,8 @@ public enum Right {
                     }
                 }
                 throw new IllegalArgumentException("'" + io.streamtrain.core.logging.Logs.escape(word)
-                        + "' is neither a role (operator, evaluator, trainer) nor a right " + java.util.Arrays.stream(values())
-                                .map(Right::label).toList());
+                        + "' is neither a role (operator, evaluator, trainer) nor a right "
+                        + java.util.Arrays.stream(values()).map(Right::label).toList());
         }
     }
 }

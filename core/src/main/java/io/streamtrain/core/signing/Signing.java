@@ -77,21 +77,35 @@ public record Signing(SigningKey key, TrustedKeys trusted) {
             return;
         }
         if (key == null) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, TRUSTED_ENV + " is set, so messages are checked, but "
-                    + role + " has no signing key to sign its own: set " + KEY_ENV + " to its key file (streamtrain keys new)");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    TRUSTED_ENV + " is set, so messages are checked, but " + role
+                            + " has no signing key to sign its own: set " + KEY_ENV
+                            + " to its key file (streamtrain keys new)");
         }
-        TrustedKeys.Entry e = trusted.entry(key.id()).orElseThrow(() -> new StartupException(StartupException.BAD_CONFIGURATION,
-                role + "'s signing key " + key.id() + " is not in " + TRUSTED_ENV + ": readers would refuse everything it writes"));
+        TrustedKeys.Entry e = trusted.entry(key.id())
+                .orElseThrow(() -> new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        role + "'s signing key " + key.id() + " is not in " + TRUSTED_ENV
+                                + ": readers would refuse everything it writes"));
         if (!e.key().equals(key.publicKey())) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, TRUSTED_ENV + " lists another public key for "
-                    + key.id() + " than " + KEY_ENV + " holds: readers would refuse everything " + role + " writes");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    TRUSTED_ENV + " lists another public key for " + key.id() + " than " + KEY_ENV
+                            + " holds: readers would refuse everything " + role + " writes");
         }
         for (Right r : needs) {
             if (!e.rights().contains(r)) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, role + "'s signing key " + key.id()
-                        + " is not trusted with " + r.label() + " in " + TRUSTED_ENV + " (it needs " + needs.stream().map(Right::label).toList()
-                        + "; e.g. the role '" + (Right.TRAINER.containsAll(needs) ? "trainer" : Right.EVALUATOR.containsAll(needs)
-                                ? "evaluator" : "operator") + "')");
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        role + "'s signing key " + key.id()
+                                + " is not trusted with " + r.label() + " in " + TRUSTED_ENV + " (it needs "
+                                + needs.stream().map(Right::label).toList()
+                                + "; e.g. the role '"
+                                + (Right.TRAINER.containsAll(needs)
+                                        ? "trainer"
+                                        : Right.EVALUATOR.containsAll(needs) ? "evaluator" : "operator")
+                                + "')");
             }
         }
     }
@@ -100,7 +114,8 @@ public record Signing(SigningKey key, TrustedKeys trusted) {
     public <R extends ProducerRecord<byte[], byte[]>> R sign(R record) {
         if (key != null) {
             record.headers().remove(HEADER);
-            record.headers().add(HEADER, key.sign(record.topic(), record.value() == null ? new byte[0] : record.value()));
+            record.headers()
+                    .add(HEADER, key.sign(record.topic(), record.value() == null ? new byte[0] : record.value()));
         }
         return record;
     }

@@ -12,7 +12,6 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -30,6 +29,7 @@ import java.util.regex.Pattern;
 public final class SigningKey {
     /** Key ids: what a signature header and a trusted-keys line name a key by. */
     public static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
     static final String ALGORITHM = "Ed25519";
 
     private final String id;
@@ -74,7 +74,8 @@ public final class SigningKey {
             }
             int colon = l.indexOf(':');
             if (colon < 0) {
-                throw new IllegalArgumentException(source + " is not a streamtrain signing key: a line without 'name: value'");
+                throw new IllegalArgumentException(
+                        source + " is not a streamtrain signing key: a line without 'name: value'");
             }
             fields.put(l.substring(0, colon).strip(), l.substring(colon + 1).strip());
         }
@@ -82,13 +83,17 @@ public final class SigningKey {
         String priv = fields.get("ed25519-private");
         String pub = fields.get("ed25519-public");
         if (id == null || priv == null || pub == null) {
-            throw new IllegalArgumentException(source + " is not a streamtrain signing key: it needs the lines "
-                    + "'streamtrain-signing-key', 'ed25519-private' and 'ed25519-public' (make one with 'streamtrain keys new')");
+            throw new IllegalArgumentException(
+                    source + " is not a streamtrain signing key: it needs the lines "
+                            + "'streamtrain-signing-key', 'ed25519-private' and 'ed25519-public' (make one with 'streamtrain keys new')");
         }
         requireId(id);
         try {
             KeyFactory f = KeyFactory.getInstance(ALGORITHM);
-            SigningKey key = new SigningKey(id, f.generatePrivate(new PKCS8EncodedKeySpec(Base64.getDecoder().decode(priv))),
+            SigningKey key = new SigningKey(
+                    id,
+                    f.generatePrivate(
+                            new PKCS8EncodedKeySpec(Base64.getDecoder().decode(priv))),
                     TrustedKeys.publicKey(pub));
             byte[] probe = "streamtrain key check".getBytes(StandardCharsets.UTF_8);
             Signature v = Signature.getInstance(ALGORITHM);
@@ -99,17 +104,23 @@ public final class SigningKey {
             }
             return key;
         } catch (GeneralSecurityException | IllegalArgumentException e) {
-            if (e instanceof IllegalArgumentException && e.getMessage() != null && e.getMessage().startsWith(source)) {
+            if (e instanceof IllegalArgumentException
+                    && e.getMessage() != null
+                    && e.getMessage().startsWith(source)) {
                 throw (IllegalArgumentException) e;
             }
-            throw new IllegalArgumentException(source + " does not hold a valid Ed25519 key: " + e.getClass().getSimpleName(), e);
+            throw new IllegalArgumentException(
+                    source + " does not hold a valid Ed25519 key: "
+                            + e.getClass().getSimpleName(),
+                    e);
         }
     }
 
     static void requireId(String id) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw new IllegalArgumentException("a key id is 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit, not '"
-                    + io.streamtrain.core.logging.Logs.escape(id) + "'");
+            throw new IllegalArgumentException(
+                    "a key id is 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit, not '"
+                            + io.streamtrain.core.logging.Logs.escape(id) + "'");
         }
     }
 

@@ -63,7 +63,8 @@ public final class TrustedKeys {
             String where = source + " line " + (i + 1);
             String[] parts = l.split("\\s+");
             if (parts.length != 3) {
-                throw new IllegalArgumentException(where + ": expected '<key id> <rights> <public key>', got " + parts.length + " fields");
+                throw new IllegalArgumentException(
+                        where + ": expected '<key id> <rights> <public key>', got " + parts.length + " fields");
             }
             try {
                 SigningKey.requireId(parts[0]);
@@ -86,7 +87,8 @@ public final class TrustedKeys {
 
     static PublicKey publicKey(String base64) {
         try {
-            return KeyFactory.getInstance(SigningKey.ALGORITHM).generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(base64)));
+            return KeyFactory.getInstance(SigningKey.ALGORITHM)
+                    .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(base64)));
         } catch (GeneralSecurityException | IllegalArgumentException e) {
             throw new IllegalArgumentException("not a base64 Ed25519 public key (X.509)");
         }
@@ -127,10 +129,12 @@ public final class TrustedKeys {
             v.initVerify(e.key());
             v.update(Signing.signedBytes(topic, value));
             if (!v.verify(sig)) {
-                return Verdict.refused("the signature of key " + id + " does not match the message (altered, or copied from another topic)");
+                return Verdict.refused("the signature of key " + id
+                        + " does not match the message (altered, or copied from another topic)");
             }
         } catch (GeneralSecurityException bad) {
-            return Verdict.refused("the signature of key " + id + " cannot be checked: " + bad.getClass().getSimpleName());
+            return Verdict.refused("the signature of key " + id + " cannot be checked: "
+                    + bad.getClass().getSimpleName());
         }
         if (!e.rights().contains(needed)) {
             return Verdict.refused("key " + id + " is not trusted with " + needed.label() + " (it may: "

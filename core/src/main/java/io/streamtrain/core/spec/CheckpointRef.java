@@ -20,10 +20,15 @@ import java.util.regex.Pattern;
  */
 public record CheckpointRef(String run, Which which, int epoch) {
     public static final String PREFIX = "run:";
-    private static final Pattern SYNTAX = Pattern.compile("run:(" + io.streamtrain.core.topics.Topics.RUN_ID_SYNTAX
-            + ")(?:@(best|promoted|latest|[0-9]{1,9}))?");
+    private static final Pattern SYNTAX = Pattern.compile(
+            "run:(" + io.streamtrain.core.topics.Topics.RUN_ID_SYNTAX + ")(?:@(best|promoted|latest|[0-9]{1,9}))?");
 
-    public enum Which { LATEST, BEST, PROMOTED, EPOCH }
+    public enum Which {
+        LATEST,
+        BEST,
+        PROMOTED,
+        EPOCH
+    }
 
     static boolean isRef(String from) {
         return from.startsWith(PREFIX);
@@ -33,9 +38,10 @@ public record CheckpointRef(String run, Which which, int epoch) {
     public static CheckpointRef parse(String text) {
         Matcher m = SYNTAX.matcher(text);
         if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a checkpoint reference; allowed: run:NAME (its latest epoch"
-                    + " checkpoint), run:NAME@best (its best, by its evaluations), run:NAME@promoted (a continuous run's promoted model), run:NAME@E (the checkpoint of epoch E >= 1),"
-                    + " NAME being a run id; or the path of a .safetensors file (./run:x for a file named so)");
+            throw new IllegalArgumentException(
+                    "'" + text + "' is not a checkpoint reference; allowed: run:NAME (its latest epoch"
+                            + " checkpoint), run:NAME@best (its best, by its evaluations), run:NAME@promoted (a continuous run's promoted model), run:NAME@E (the checkpoint of epoch E >= 1),"
+                            + " NAME being a run id; or the path of a .safetensors file (./run:x for a file named so)");
         }
         String which = m.group(2);
         if (which == null || which.equals("latest")) {

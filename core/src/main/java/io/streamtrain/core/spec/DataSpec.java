@@ -27,7 +27,8 @@ public record DataSpec(String train, String validation, String mode, Window wind
     public DataSpec {
         mode = mode == null ? BOUNDED : mode;
         if (CONTINUOUS.equals(mode) != (window != null)) {
-            throw new IllegalArgumentException("a continuous run needs a window, a bounded one has none (mode " + mode + ")");
+            throw new IllegalArgumentException(
+                    "a continuous run needs a window, a bounded one has none (mode " + mode + ")");
         }
     }
 

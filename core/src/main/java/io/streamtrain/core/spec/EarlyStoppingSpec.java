@@ -81,7 +81,7 @@ public record EarlyStoppingSpec(
 
     /** Patience-based stopping with every other key at its default, as the parser fills it. */
     public static EarlyStoppingSpec of(String monitor, String mode, int patience, double minDelta) {
-        return new EarlyStoppingSpec(monitor, mode, patience, minDelta, true, 1, null, null, null, true,
-                "patience", null, null, null);
+        return new EarlyStoppingSpec(
+                monitor, mode, patience, minDelta, true, 1, null, null, null, true, "patience", null, null, null);
     }
 }

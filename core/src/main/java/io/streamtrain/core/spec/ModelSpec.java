@@ -44,7 +44,14 @@ public record ModelSpec(
     }
 
     /** An mlp. */
-    public ModelSpec(String type, int inputs, List<Integer> hidden, String activation, int classes, int outputs, double dropout) {
+    public ModelSpec(
+            String type,
+            int inputs,
+            List<Integer> hidden,
+            String activation,
+            int classes,
+            int outputs,
+            double dropout) {
         this(type, inputs, hidden, activation, classes, outputs, dropout, null, null);
     }
 
@@ -85,7 +92,13 @@ public record ModelSpec(
      * @param attentionDropout dropout on the attention probabilities
      * @param tieEmbeddings the output head is the token embedding, transposed (no head of its own)
      */
-    public record Transformer(int context, int layers, int heads, int width, int mlpWidth, double attentionDropout,
+    public record Transformer(
+            int context,
+            int layers,
+            int heads,
+            int width,
+            int mlpWidth,
+            double attentionDropout,
             boolean tieEmbeddings) {}
 
     public boolean classification() {
@@ -104,8 +117,10 @@ public record ModelSpec(
         long in;
         if (CAUSAL_LM.equals(type)) {
             long width = transformer.width();
-            n = Math.addExact(Math.multiplyExact((long) classes, width), Math.multiplyExact((long) transformer.context(), width));
-            long perLayer = Math.addExact(Math.multiplyExact(4, Math.multiplyExact(width, width)),
+            n = Math.addExact(
+                    Math.multiplyExact((long) classes, width), Math.multiplyExact((long) transformer.context(), width));
+            long perLayer = Math.addExact(
+                    Math.multiplyExact(4, Math.multiplyExact(width, width)),
                     Math.multiplyExact(2, Math.multiplyExact(width, (long) transformer.mlpWidth())));
             n = Math.addExact(n, Math.multiplyExact((long) transformer.layers(), perLayer));
             return transformer.tieEmbeddings() ? n : Math.addExact(n, Math.multiplyExact(width, (long) classes));
@@ -114,7 +129,8 @@ public record ModelSpec(
             n = 0;
             long channelsIn = conv.inputShape().get(0);
             for (int c : conv.channels()) {
-                n = Math.addExact(n, Math.multiplyExact(Math.multiplyExact((long) conv.kernel() * conv.kernel(), channelsIn), c));
+                n = Math.addExact(
+                        n, Math.multiplyExact(Math.multiplyExact((long) conv.kernel() * conv.kernel(), channelsIn), c));
                 channelsIn = c;
             }
             List<Integer> out = conv.outputShape();

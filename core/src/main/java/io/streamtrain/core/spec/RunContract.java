@@ -21,7 +21,8 @@ public record RunContract(JsonNode fixed) {
 
     public static RunContract of(RunSpec spec) {
         JsonNode json = RunSpecParser.toJson(spec);
-        com.fasterxml.jackson.databind.node.ObjectNode fixed = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        com.fasterxml.jackson.databind.node.ObjectNode fixed =
+                com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
         for (String p : PATHS) {
             fixed.set(key(p), json.at(p));
         }

@@ -19,18 +19,62 @@ public record RunSpec(
         CheckpointSpec checkpoints) {
 
     /** A spec with the default {@link EvaluationSpec} (trainers not held back by the evaluator). */
-    public RunSpec(String run, DataSpec data, ModelSpec model, InitSpec init, int batchSize, int maxEpochs, OptimizerSpec optimizer,
-            RegularizationSpec regularization, EarlyStoppingSpec earlyStopping, SyncSpec sync, CheckpointSpec checkpoints) {
-        this(run, data, model, init, batchSize, maxEpochs, optimizer, regularization, earlyStopping, EvaluationSpec.DEFAULT, sync,
+    public RunSpec(
+            String run,
+            DataSpec data,
+            ModelSpec model,
+            InitSpec init,
+            int batchSize,
+            int maxEpochs,
+            OptimizerSpec optimizer,
+            RegularizationSpec regularization,
+            EarlyStoppingSpec earlyStopping,
+            SyncSpec sync,
+            CheckpointSpec checkpoints) {
+        this(
+                run,
+                data,
+                model,
+                init,
+                batchSize,
+                maxEpochs,
+                optimizer,
+                regularization,
+                earlyStopping,
+                EvaluationSpec.DEFAULT,
+                sync,
                 checkpoints);
     }
 
     public RunSpec withRegularization(RegularizationSpec r) {
-        return new RunSpec(run, data, model, init, batchSize, maxEpochs, optimizer, r, earlyStopping, evaluation, sync, checkpoints);
+        return new RunSpec(
+                run,
+                data,
+                model,
+                init,
+                batchSize,
+                maxEpochs,
+                optimizer,
+                r,
+                earlyStopping,
+                evaluation,
+                sync,
+                checkpoints);
     }
 
     public RunSpec withMaxEpochs(int epochs) {
-        return new RunSpec(run, data, model, init, batchSize, epochs, optimizer, regularization, earlyStopping, evaluation, sync,
+        return new RunSpec(
+                run,
+                data,
+                model,
+                init,
+                batchSize,
+                epochs,
+                optimizer,
+                regularization,
+                earlyStopping,
+                evaluation,
+                sync,
                 checkpoints);
     }
 }

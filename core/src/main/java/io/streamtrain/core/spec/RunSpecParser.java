@@ -6,13 +6,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
-import io.streamtrain.core.topics.Topics;
 import java.util.regex.Pattern;
 
 /**
@@ -27,8 +27,9 @@ public final class RunSpecParser {
     public static final double MAX_PENALTY = 10;
     /** Kafka's legal topic characters, for the data topics a spec names (run ids are narrower: {@link Topics#RUN_ID_SYNTAX}). */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
+
     private static final ObjectMapper YAML = new ObjectMapper(
-            new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
+                    new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
             // strict means strict: a key given twice is a mistake (which one was meant?), never the last one silently
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
@@ -47,8 +48,12 @@ public final class RunSpecParser {
         try {
             tree = YAML.readTree(yaml);
         } catch (JsonProcessingException e) {
-            throw new SpecException("", "not valid YAML: " + e.getOriginalMessage()
-                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
+            throw new SpecException(
+                    "",
+                    "not valid YAML: " + e.getOriginalMessage()
+                            + (e.getLocation() == null
+                                    ? ""
+                                    : " (line " + e.getLocation().getLineNr() + ")"));
         }
         return parse(tree);
     }
@@ -80,9 +85,11 @@ public final class RunSpecParser {
         SpecNode root = SpecNode.root(tree);
         String run = root.requiredString("run", "the run id, used in topic and group names");
         if (!Topics.isRunId(run)) {
-            throw new SpecException(root.path("run"), "'" + run + "' is not a usable run id; allowed: " + Topics.RUN_ID_RULE
-                    + " (dots, underscores and capitals were allowed before: such a run keeps its topics, but needs a new id to train"
-                    + " again)");
+            throw new SpecException(
+                    root.path("run"),
+                    "'" + run + "' is not a usable run id; allowed: " + Topics.RUN_ID_RULE
+                            + " (dots, underscores and capitals were allowed before: such a run keeps its topics, but needs a new id to train"
+                            + " again)");
         }
         DataSpec data = data(root.child("data"));
         RunSpec spec = new RunSpec(
@@ -116,13 +123,16 @@ public final class RunSpecParser {
             SpecNode w = n.child("window");
             long records = w.integer("records", 0L, 1, MAX_WINDOW_RECORDS);
             if (records == 0) {
-                throw new SpecException(w.path("records"), "is required for data.mode continuous: Kafka records (batches) per window,"
-                        + " an integer in [1, " + MAX_WINDOW_RECORDS + "]");
+                throw new SpecException(
+                        w.path("records"),
+                        "is required for data.mode continuous: Kafka records (batches) per window,"
+                                + " an integer in [1, " + MAX_WINDOW_RECORDS + "]");
             }
             w.rejectUnknownKeys();
             window = new DataSpec.Window(records);
         } else if (n.has("window")) {
-            throw new SpecException(n.path("window"), "is only for data.mode continuous (a bounded run's epoch is the whole topic)");
+            throw new SpecException(
+                    n.path("window"), "is only for data.mode continuous (a bounded run's epoch is the whole topic)");
         }
         n.rejectUnknownKeys();
         return new DataSpec(train, validation, mode, window);
@@ -158,16 +168,20 @@ public final class RunSpecParser {
     private static ModelSpec cnn(SpecNode n) {
         List<Integer> shape = n.integers("inputShape", null, 1);
         if (shape == null || shape.size() != 3) {
-            throw new SpecException(n.path("inputShape"), (shape == null ? "is required" : "has " + shape.size() + " entries")
-                    + ": [C, H, W] of one image, e.g. [1, 28, 28]");
+            throw new SpecException(
+                    n.path("inputShape"),
+                    (shape == null ? "is required" : "has " + shape.size() + " entries")
+                            + ": [C, H, W] of one image, e.g. [1, 28, 28]");
         }
         List<Integer> channels = n.integers("conv", null, 1);
         if (channels == null || channels.isEmpty()) {
-            throw new SpecException(n.path("conv"), "is required: the output channels of each conv/pool stage, e.g. [32, 64]");
+            throw new SpecException(
+                    n.path("conv"), "is required: the output channels of each conv/pool stage, e.g. [32, 64]");
         }
         int kernel = n.integer("kernel", 3, 1, 31);
         if (kernel % 2 == 0) {
-            throw new SpecException(n.path("kernel"), kernel + " is even; allowed: an odd size in [1, 31] (padding keeps H and W)");
+            throw new SpecException(
+                    n.path("kernel"), kernel + " is even; allowed: an odd size in [1, 31] (padding keeps H and W)");
         }
         int pool = n.integer("pool", 2, 1, 16);
         double convDropout = rate(n, "convDropout");
@@ -175,9 +189,12 @@ public final class RunSpecParser {
         int w = shape.get(2);
         for (int i = 0; i < channels.size(); i++) {
             if (h < pool || w < pool) {
-                throw new SpecException(n.path("conv"), channels.size() + " stages of " + pool + "x" + pool + " pooling do not fit"
-                        + " a " + shape.get(1) + "x" + shape.get(2) + " image: stage " + (i + 1) + " would pool " + h + "x" + w
-                        + "; use fewer stages or a smaller pool");
+                throw new SpecException(
+                        n.path("conv"),
+                        channels.size() + " stages of " + pool + "x" + pool + " pooling do not fit"
+                                + " a " + shape.get(1) + "x" + shape.get(2) + " image: stage " + (i + 1)
+                                + " would pool " + h + "x" + w
+                                + "; use fewer stages or a smaller pool");
             }
             h /= pool;
             w /= pool;
@@ -189,29 +206,48 @@ public final class RunSpecParser {
         double dropout = rate(n, "dropout");
         long inputs = (long) shape.get(0) * shape.get(1) * shape.get(2);
         if (inputs > Integer.MAX_VALUE) {
-            throw new SpecException(n.path("inputShape"), shape + " is too large: at most " + Integer.MAX_VALUE + " values per sample");
+            throw new SpecException(
+                    n.path("inputShape"), shape + " is too large: at most " + Integer.MAX_VALUE + " values per sample");
         }
-        return new ModelSpec(ModelSpec.CNN, (int) inputs, hidden, activation, classes, classes > 0 ? 1 : outputs, dropout,
-                new ModelSpec.Conv(shape, channels, kernel, pool, convDropout), null);
+        return new ModelSpec(
+                ModelSpec.CNN,
+                (int) inputs,
+                hidden,
+                activation,
+                classes,
+                classes > 0 ? 1 : outputs,
+                dropout,
+                new ModelSpec.Conv(shape, channels, kernel, pool, convDropout),
+                null);
     }
 
     private static ModelSpec causalLm(SpecNode n) {
         int context = n.integer("context", 0, 1, 1 << 16);
         if (context == 0) {
-            throw new SpecException(n.path("context"), "is required: tokens per sample (the --context of `streamtrain ingest text`)");
+            throw new SpecException(
+                    n.path("context"), "is required: tokens per sample (the --context of `streamtrain ingest text`)");
         }
         int layers = n.integer("layers", 2, 1, 1000);
         int heads = n.integer("heads", 4, 1, 1024);
         int width = n.integer("width", 128, 1, 1 << 16);
         if (width % heads != 0) {
-            throw new SpecException(n.path("width"), width + " does not split into " + heads + " heads; allowed: a multiple of heads");
+            throw new SpecException(
+                    n.path("width"), width + " does not split into " + heads + " heads; allowed: a multiple of heads");
         }
         int mlpWidth = n.integer("mlpWidth", 4 * width, 1, 1 << 20);
         String activation = n.oneOf("activation", "gelu", ACTIVATIONS);
         double dropout = rate(n, "dropout");
         double attentionDropout = rate(n, "attentionDropout");
         boolean tie = n.bool("tieEmbeddings", true);
-        return new ModelSpec(ModelSpec.CAUSAL_LM, context, List.of(), activation, ModelSpec.BYTE_VOCABULARY, 1, dropout, null,
+        return new ModelSpec(
+                ModelSpec.CAUSAL_LM,
+                context,
+                List.of(),
+                activation,
+                ModelSpec.BYTE_VOCABULARY,
+                1,
+                dropout,
+                null,
                 new ModelSpec.Transformer(context, layers, heads, width, mlpWidth, attentionDropout, tie));
     }
 
@@ -236,9 +272,12 @@ public final class RunSpecParser {
             }
             try {
                 InitSpec probe = new InitSpec(seed, from);
-                if (probe.checkpoint().isPresent() && probe.checkpoint().get().run().equals(run)) {
-                    throw new SpecException(n.path("from"), "names this run's own checkpoints; a run resumes from those by itself."
-                            + " Name another run, or remove init.from");
+                if (probe.checkpoint().isPresent()
+                        && probe.checkpoint().get().run().equals(run)) {
+                    throw new SpecException(
+                            n.path("from"),
+                            "names this run's own checkpoints; a run resumes from those by itself."
+                                    + " Name another run, or remove init.from");
                 }
             } catch (IllegalArgumentException e) {
                 throw new SpecException(n.path("from"), e.getMessage());
@@ -251,8 +290,13 @@ public final class RunSpecParser {
 
     private static OptimizerSpec optimizer(SpecNode n) {
         String type = n.oneOf("type", "adamw", List.of("sgd", "adam", "adamw"));
-        // upper bounds far above any useful value: they keep a typo (or a hostile SET) from overflowing every weight in one step
-        double lr = n.number("learningRate", 0.001, d -> d > 0 && d <= MAX_LEARNING_RATE, "a number in (0, " + MAX_LEARNING_RATE + "]");
+        // upper bounds far above any useful value: they keep a typo (or a hostile SET) from overflowing every weight in
+        // one step
+        double lr = n.number(
+                "learningRate",
+                0.001,
+                d -> d > 0 && d <= MAX_LEARNING_RATE,
+                "a number in (0, " + MAX_LEARNING_RATE + "]");
         double momentum = n.number("momentum", 0.0, d -> d >= 0 && d < 1, "a number in [0, 1)");
         double beta1 = n.number("beta1", 0.9, d -> d >= 0 && d < 1, "a number in [0, 1)");
         double beta2 = n.number("beta2", 0.999, d -> d >= 0 && d < 1, "a number in [0, 1)");
@@ -268,7 +312,8 @@ public final class RunSpecParser {
         long decay = n.integer("decaySteps", 0L, 0, Long.MAX_VALUE);
         double min = n.number("minLearningRate", 0.0, d -> d >= 0 && d <= lr, "a number in [0, learningRate]");
         if ("cosine".equals(type) && decay == 0) {
-            throw new SpecException(n.path("decaySteps"), "is required for a cosine schedule: steps after warmup, an integer >= 1");
+            throw new SpecException(
+                    n.path("decaySteps"), "is required for a cosine schedule: steps after warmup, an integer >= 1");
         }
         n.rejectUnknownKeys();
         return new OptimizerSpec.ScheduleSpec(type, warmup, decay, min);
@@ -290,6 +335,7 @@ public final class RunSpecParser {
 
     /** The metrics the evaluator computes, so the only ones early stopping can watch. */
     private static final List<String> MONITORS = List.of("val_loss", "val_accuracy", "val_perplexity");
+
     private static final List<String> CRITERIA = List.of("patience", "gl", "pq", "up");
 
     /** Semantics of every key: {@link EarlyStoppingSpec}. */
@@ -311,9 +357,11 @@ public final class RunSpecParser {
 
         // Prechelt's criteria are ratios and increases of an error, which falls as the model learns.
         if (!criterion.equals("patience") && mode.equals("max")) {
-            throw new SpecException(n.path("criterion"), "'" + criterion + "' needs a loss (mode min), but mode is max"
-                    + (modeGiven ? "" : " (the default for " + monitor + ")")
-                    + "; allowed with mode max: patience (or monitor val_loss or val_perplexity with mode min)");
+            throw new SpecException(
+                    n.path("criterion"),
+                    "'" + criterion + "' needs a loss (mode min), but mode is max"
+                            + (modeGiven ? "" : " (the default for " + monitor + ")")
+                            + "; allowed with mode max: patience (or monitor val_loss or val_perplexity with mode min)");
         }
         Double alpha = null;
         if (onlyFor(n, "alpha", criterion, "gl", "pq")) {
@@ -323,8 +371,10 @@ public final class RunSpecParser {
         if (onlyFor(n, "strip", criterion, "pq", "up")) {
             strip = n.integer("strip", 5, 1, 1_000_000);
             if (criterion.equals("pq") && strip == 1) {
-                throw new SpecException(n.path("strip"), "1 is too short for pq: the progress of a one-epoch strip is always 0;"
-                        + " allowed: an integer in [2, 1000000]");
+                throw new SpecException(
+                        n.path("strip"),
+                        "1 is too short for pq: the progress of a one-epoch strip is always 0;"
+                                + " allowed: an integer in [2, 1000000]");
             }
         }
         Integer successive = null;
@@ -336,14 +386,29 @@ public final class RunSpecParser {
         if (stoppingThreshold != null && divergenceThreshold != null) {
             boolean min = mode.equals("min");
             if (min ? divergenceThreshold <= stoppingThreshold : divergenceThreshold >= stoppingThreshold) {
-                throw new SpecException(n.path("divergenceThreshold"), num(divergenceThreshold) + " would stop every run:"
-                        + " with mode " + mode + " it must be " + (min ? "above" : "below")
-                        + " stoppingThreshold " + num(stoppingThreshold));
+                throw new SpecException(
+                        n.path("divergenceThreshold"),
+                        num(divergenceThreshold) + " would stop every run:"
+                                + " with mode " + mode + " it must be " + (min ? "above" : "below")
+                                + " stoppingThreshold " + num(stoppingThreshold));
             }
         }
         n.rejectUnknownKeys();
-        return new EarlyStoppingSpec(monitor, mode, patience, minDelta, enabled, startFromEpoch, baseline,
-                stoppingThreshold, divergenceThreshold, checkFinite, criterion, alpha, strip, successive);
+        return new EarlyStoppingSpec(
+                monitor,
+                mode,
+                patience,
+                minDelta,
+                enabled,
+                startFromEpoch,
+                baseline,
+                stoppingThreshold,
+                divergenceThreshold,
+                checkFinite,
+                criterion,
+                alpha,
+                strip,
+                successive);
     }
 
     /** An optional number: null when absent. */
@@ -359,8 +424,10 @@ public final class RunSpecParser {
     private static boolean onlyFor(SpecNode n, String key, String criterion, String... criteria) {
         boolean applies = List.of(criteria).contains(criterion);
         if (!applies && n.has(key)) {
-            throw new SpecException(n.path(key), "only applies to criterion " + String.join(" or ", criteria)
-                    + ", but criterion is " + criterion + "; remove it or set criterion");
+            throw new SpecException(
+                    n.path(key),
+                    "only applies to criterion " + String.join(" or ", criteria) + ", but criterion is " + criterion
+                            + "; remove it or set criterion");
         }
         return applies;
     }
@@ -373,18 +440,27 @@ public final class RunSpecParser {
     public static final int MAX_SLIDING_VALIDATION = 1_000_000;
 
     private static EvaluationSpec evaluation(SpecNode n, DataSpec data) {
-        // a continuous run never ends by itself: without a bound, trainers would train on blind for as long as the evaluator is away
-        int dflt = data.continuous() && data.validation() != null ? EvaluationSpec.CONTINUOUS_MAX_LAG : EvaluationSpec.DEFAULT.maxLag();
-        String onDegrade = n.oneOf("onDegrade", EvaluationSpec.NONE, List.of(EvaluationSpec.NONE, EvaluationSpec.PAUSE,
-                EvaluationSpec.ROLLBACK));
+        // a continuous run never ends by itself: without a bound, trainers would train on blind for as long as the
+        // evaluator is away
+        int dflt = data.continuous() && data.validation() != null
+                ? EvaluationSpec.CONTINUOUS_MAX_LAG
+                : EvaluationSpec.DEFAULT.maxLag();
+        String onDegrade = n.oneOf(
+                "onDegrade",
+                EvaluationSpec.NONE,
+                List.of(EvaluationSpec.NONE, EvaluationSpec.PAUSE, EvaluationSpec.ROLLBACK));
         if (!data.continuous() && !EvaluationSpec.NONE.equals(onDegrade)) {
-            throw new SpecException(n.path("onDegrade"), "is only for data.mode continuous (a bounded run that stops improving is"
-                    + " stopped: see earlyStopping)");
+            throw new SpecException(
+                    n.path("onDegrade"),
+                    "is only for data.mode continuous (a bounded run that stops improving is"
+                            + " stopped: see earlyStopping)");
         }
         int sliding = n.integer("slidingValidation", 0, 0, MAX_SLIDING_VALIDATION);
         if (sliding > 0 && (!data.continuous() || data.validation() == null)) {
-            throw new SpecException(n.path("slidingValidation"), "is only for data.mode continuous with a data.validation topic (a"
-                    + " bounded run is scored on one fixed holdout)");
+            throw new SpecException(
+                    n.path("slidingValidation"),
+                    "is only for data.mode continuous with a data.validation topic (a"
+                            + " bounded run is scored on one fixed holdout)");
         }
         EvaluationSpec s = new EvaluationSpec(n.integer("maxLag", dflt, 0, 1_000_000), onDegrade, sliding);
         n.rejectUnknownKeys();
@@ -401,23 +477,29 @@ public final class RunSpecParser {
                 n.integer("timeoutSeconds", d.timeoutSeconds(), 1, 86_400),
                 n.integer("minNodes", d.minNodes(), 1, 10_000),
                 n.oneOf("mode", d.mode(), SyncSpec.MODES),
-                SyncSpec.FLOAT32, 0);
+                SyncSpec.FLOAT32,
+                0);
         if (s.streaming()) {
             String encoding = n.oneOf("encoding", d.encoding(), SyncSpec.ENCODINGS);
             int overlap = n.integer("overlapSteps", SyncSpec.defaultOverlap(s.everySteps()), 0, Integer.MAX_VALUE);
             if (overlap >= s.everySteps()) {
-                throw new SpecException(n.path("overlapSteps"), overlap + " is not below everySteps (" + s.everySteps()
-                        + "): a node applies a round before it hands in the next");
+                throw new SpecException(
+                        n.path("overlapSteps"),
+                        overlap + " is not below everySteps (" + s.everySteps()
+                                + "): a node applies a round before it hands in the next");
             }
             s = s.withEncoding(encoding).withOverlapSteps(overlap);
         } else {
-            // strict rounds are float32 without overlap: those values may be written out (a manifest's spec has them), no others
+            // strict rounds are float32 without overlap: those values may be written out (a manifest's spec has them),
+            // no others
             String encoding = n.string("encoding", SyncSpec.FLOAT32);
             int overlap = n.integer("overlapSteps", 0, 0, Integer.MAX_VALUE);
             String key = !SyncSpec.FLOAT32.equals(encoding) ? "encoding" : overlap != 0 ? "overlapSteps" : null;
             if (key != null) {
-                throw new SpecException(n.path(key), "only applies to mode streaming, but mode is strict (parameters and"
-                        + " optimizer state in float32, no overlap); remove it or set mode: streaming");
+                throw new SpecException(
+                        n.path(key),
+                        "only applies to mode streaming, but mode is strict (parameters and"
+                                + " optimizer state in float32, no overlap); remove it or set mode: streaming");
             }
         }
         n.rejectUnknownKeys();
@@ -427,7 +509,9 @@ public final class RunSpecParser {
     private static CheckpointSpec checkpoints(SpecNode n) {
         String store = n.string("store", "kafka");
         if (!store.equals("kafka") && !store.startsWith("file:///")) {
-            throw new SpecException(n.path("store"), "'" + store + "' is not allowed; allowed: kafka, or file:///absolute/dir (claim check)");
+            throw new SpecException(
+                    n.path("store"),
+                    "'" + store + "' is not allowed; allowed: kafka, or file:///absolute/dir (claim check)");
         }
         int chunk = n.integer("chunkBytes", DEFAULT_CHUNK_BYTES, 1024, 64 * 1024 * 1024);
         n.rejectUnknownKeys();
@@ -436,7 +520,8 @@ public final class RunSpecParser {
 
     private static void requireName(String path, String value) {
         if (!NAME.matcher(value).matches()) {
-            throw new SpecException(path, "'" + value + "' is not a usable name; allowed: 1-200 of the characters A-Z a-z 0-9 . _ -");
+            throw new SpecException(
+                    path, "'" + value + "' is not a usable name; allowed: 1-200 of the characters A-Z a-z 0-9 . _ -");
         }
     }
 }

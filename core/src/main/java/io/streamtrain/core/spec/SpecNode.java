@@ -25,7 +25,8 @@ final class SpecNode {
 
     static SpecNode root(JsonNode node) {
         if (node == null || node.isMissingNode() || node.isNull()) {
-            throw new SpecException("", "the run spec is empty; it must be a YAML mapping with at least 'run', 'data' and 'model'");
+            throw new SpecException(
+                    "", "the run spec is empty; it must be a YAML mapping with at least 'run', 'data' and 'model'");
         }
         if (!node.isObject()) {
             throw new SpecException("", "the run spec must be a YAML mapping, not " + describe(node));
@@ -145,7 +146,8 @@ final class SpecNode {
         for (int i = 0; i < v.size(); i++) {
             JsonNode e = v.get(i);
             if (!e.isIntegralNumber() || !e.canConvertToInt() || e.asInt() < min) {
-                throw new SpecException(path(key) + "[" + i + "]", "expected an integer >= " + min + ", got " + describe(e));
+                throw new SpecException(
+                        path(key) + "[" + i + "]", "expected an integer >= " + min + ", got " + describe(e));
             }
             out.add(e.asInt());
         }
@@ -176,9 +178,11 @@ final class SpecNode {
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!allowed.contains(key)) {
-                throw new SpecException(path(key), "unknown key '" + key + "'"
-                        + (path.isEmpty() ? " at the top level" : " in '" + path + "'")
-                        + "; allowed keys: " + String.join(", ", allowed));
+                throw new SpecException(
+                        path(key),
+                        "unknown key '" + key + "'"
+                                + (path.isEmpty() ? " at the top level" : " in '" + path + "'")
+                                + "; allowed keys: " + String.join(", ", allowed));
             }
         }
     }

@@ -28,8 +28,16 @@ import java.util.List;
  * @param overlapSteps steps a streaming node trains on after handing in before it applies the
  *     round ({@code < everySteps})
  */
-public record SyncSpec(int everySteps, String outer, double outerLearningRate, double outerMomentum, int timeoutSeconds,
-        int minNodes, String mode, String encoding, int overlapSteps) {
+public record SyncSpec(
+        int everySteps,
+        String outer,
+        double outerLearningRate,
+        double outerMomentum,
+        int timeoutSeconds,
+        int minNodes,
+        String mode,
+        String encoding,
+        int overlapSteps) {
     public static final String AVERAGE = "average";
     public static final String NESTEROV = "nesterov";
     public static final String STREAMING = "streaming";
@@ -60,16 +68,26 @@ public record SyncSpec(int everySteps, String outer, double outerLearningRate, d
     }
 
     public SyncSpec withMode(String m) {
-        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, m,
-                STRICT.equals(m) ? FLOAT32 : encoding, STRICT.equals(m) ? 0 : overlapSteps);
+        return new SyncSpec(
+                everySteps,
+                outer,
+                outerLearningRate,
+                outerMomentum,
+                timeoutSeconds,
+                minNodes,
+                m,
+                STRICT.equals(m) ? FLOAT32 : encoding,
+                STRICT.equals(m) ? 0 : overlapSteps);
     }
 
     public SyncSpec withEncoding(String e) {
-        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, e, overlapSteps);
+        return new SyncSpec(
+                everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, e, overlapSteps);
     }
 
     public SyncSpec withOverlapSteps(int tau) {
-        return new SyncSpec(everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding, tau);
+        return new SyncSpec(
+                everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding, tau);
     }
 
     public boolean nesterov() {

@@ -16,10 +16,11 @@ public final class Topics {
      * {@code col.a} and {@code col_a} collide); and nothing a path could climb out with.
      */
     public static final String RUN_ID_SYNTAX = "[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?";
+
     private static final java.util.regex.Pattern RUN_ID = java.util.regex.Pattern.compile(RUN_ID_SYNTAX);
     /** What {@link #RUN_ID_SYNTAX} allows, in words, for error messages. */
-    public static final String RUN_ID_RULE = "1-100 lower-case letters a-z, digits 0-9 and hyphens, starting and ending with a"
-            + " letter or digit";
+    public static final String RUN_ID_RULE =
+            "1-100 lower-case letters a-z, digits 0-9 and hyphens, starting and ending with a" + " letter or digit";
 
     private Topics() {}
 
@@ -81,15 +82,24 @@ public final class Topics {
 
     /** Matches the checkpoint topics of the given runs, or of every run when {@code runs} is empty. */
     public static java.util.regex.Pattern checkpointTopics(java.util.Collection<String> runs) {
-        String run = runs.isEmpty() ? RUN_ID_SYNTAX
-                : "(" + String.join("|", runs.stream().map(java.util.regex.Pattern::quote).toList()) + ")";
-        return java.util.regex.Pattern.compile("streamtrain\\." + run + java.util.regex.Pattern.quote(CHECKPOINTS_SUFFIX));
+        String run = runs.isEmpty()
+                ? RUN_ID_SYNTAX
+                : "("
+                        + String.join(
+                                "|",
+                                runs.stream()
+                                        .map(java.util.regex.Pattern::quote)
+                                        .toList()) + ")";
+        return java.util.regex.Pattern.compile(
+                "streamtrain\\." + run + java.util.regex.Pattern.quote(CHECKPOINTS_SUFFIX));
     }
 
     /** The run of a checkpoint topic name, or null if it is not one. */
     public static String runOfCheckpoints(String topic) {
         String prefix = "streamtrain.";
-        if (!topic.startsWith(prefix) || !topic.endsWith(CHECKPOINTS_SUFFIX) || topic.length() <= prefix.length() + CHECKPOINTS_SUFFIX.length()) {
+        if (!topic.startsWith(prefix)
+                || !topic.endsWith(CHECKPOINTS_SUFFIX)
+                || topic.length() <= prefix.length() + CHECKPOINTS_SUFFIX.length()) {
             return null;
         }
         return topic.substring(prefix.length(), topic.length() - CHECKPOINTS_SUFFIX.length());

@@ -70,24 +70,43 @@ class CheckpointCodecTest {
     }
 
     private static List<CheckpointManifest.ParameterInfo> infos(List<Tensor> ts) {
-        return ts.stream().map(t -> new CheckpointManifest.ParameterInfo(t.name(), t.dtype().name(), t.shape())).toList();
+        return ts.stream()
+                .map(t ->
+                        new CheckpointManifest.ParameterInfo(t.name(), t.dtype().name(), t.shape()))
+                .toList();
     }
 
     private static String sha256(byte[] b) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
-    private static CheckpointManifest manifest(String id, List<CheckpointManifest.ParameterInfo> params,
-            CheckpointManifest.Payload payload) {
-        return new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, "r1", id, 1, 0, 100, SPEC,
-                params, payload, List.of(new CheckpointManifest.OffsetRange("t", 0, 0, 100)),
-                Map.of("train_loss", 0.5), "node-0", "2024-01-01T00:00:00Z", CheckpointManifest.EPOCH, new CheckpointManifest.SyncPoint(7, 3),
+    private static CheckpointManifest manifest(
+            String id, List<CheckpointManifest.ParameterInfo> params, CheckpointManifest.Payload payload) {
+        return new CheckpointManifest(
+                CheckpointManifest.VERSION,
+                CheckpointManifest.TYPE,
+                "r1",
+                id,
+                1,
+                0,
+                100,
+                SPEC,
+                params,
+                payload,
+                List.of(new CheckpointManifest.OffsetRange("t", 0, 0, 100)),
+                Map.of("train_loss", 0.5),
+                "node-0",
+                "2024-01-01T00:00:00Z",
+                CheckpointManifest.EPOCH,
+                new CheckpointManifest.SyncPoint(7, 3),
                 RecordsChecksum.format(0x1234));
     }
 
     private static CheckpointManifest kafkaManifest(String id, byte[] payload, int chunkBytes) throws Exception {
         int chunks = (payload.length + chunkBytes - 1) / chunkBytes;
-        return manifest(id, infos(parameters(1)),
+        return manifest(
+                id,
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, chunks));
     }
 
@@ -96,9 +115,18 @@ class CheckpointCodecTest {
         for (Header x : p.headers()) {
             h.add(x.key(), x.value());
         }
-        return new ConsumerRecord<>(p.topic(), 0, nextOffset++, 0L, TimestampType.CREATE_TIME,
-                p.key() == null ? -1 : p.key().length, p.value() == null ? -1 : p.value().length,
-                p.key(), p.value(), h, Optional.empty());
+        return new ConsumerRecord<>(
+                p.topic(),
+                0,
+                nextOffset++,
+                0L,
+                TimestampType.CREATE_TIME,
+                p.key() == null ? -1 : p.key().length,
+                p.value() == null ? -1 : p.value().length,
+                p.key(),
+                p.value(),
+                h,
+                Optional.empty());
     }
 
     private List<ConsumerRecord<byte[], byte[]>> consumed(List<ProducerRecord<byte[], byte[]>> ps) {
@@ -106,8 +134,9 @@ class CheckpointCodecTest {
     }
 
     /** Feeds every record; chunks must answer null, the last record (a manifest) its checkpoint. */
-    private static Checkpoint feed(CheckpointAssembler a, List<ConsumerRecord<byte[], byte[]>> chunks,
-            ConsumerRecord<byte[], byte[]> manifest) throws CheckpointRejectedException {
+    private static Checkpoint feed(
+            CheckpointAssembler a, List<ConsumerRecord<byte[], byte[]>> chunks, ConsumerRecord<byte[], byte[]> manifest)
+            throws CheckpointRejectedException {
         for (ConsumerRecord<byte[], byte[]> c : chunks) {
             assertNull(a.accept(c), "a chunk completes nothing");
         }
@@ -121,7 +150,9 @@ class CheckpointCodecTest {
 
     private static void assertParameters(List<Tensor> expected, Checkpoint c) {
         Map<String, Tensor> got = c.parameters();
-        assertEquals(expected.stream().map(Tensor::name).toList(), new ArrayList<>(got.keySet()),
+        assertEquals(
+                expected.stream().map(Tensor::name).toList(),
+                new ArrayList<>(got.keySet()),
                 "parameters() holds exactly the manifest's parameters, in order");
         for (Tensor t : expected) {
             assertArrayEquals(t.toFloats(), got.get(t.name()).toFloats(), t.name());
@@ -164,7 +195,8 @@ class CheckpointCodecTest {
 
     @Test
     void smallPayloadIsOneChunk() {
-        assertEquals(1, CheckpointCodec.chunkRecords(TOPIC, "ck", new byte[10], 1024).size());
+        assertEquals(
+                1, CheckpointCodec.chunkRecords(TOPIC, "ck", new byte[10], 1024).size());
         assertEquals(1, CheckpointCodec.chunkCount(0, 1024));
         assertEquals(3, CheckpointCodec.chunkCount(2049, 1024));
     }
@@ -192,7 +224,9 @@ class CheckpointCodecTest {
 
     @Test
     void sha256IsTheStandardHexDigest() throws Exception {
-        assertEquals("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", CheckpointCodec.sha256(new byte[0]));
+        assertEquals(
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                CheckpointCodec.sha256(new byte[0]));
         byte[] p = payload(5);
         assertEquals(sha256(p), CheckpointCodec.sha256(p));
     }
@@ -204,7 +238,9 @@ class CheckpointCodecTest {
         byte[] payload = payload(1);
         CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
         CheckpointAssembler a = new CheckpointAssembler();
-        Checkpoint c = feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)),
+        Checkpoint c = feed(
+                a,
+                consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)),
                 consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
         assertNotNull(c);
         assertEquals("ck-1", c.manifest().checkpointId());
@@ -216,10 +252,13 @@ class CheckpointCodecTest {
     void chunksInAnyOrderAssemble() throws Exception {
         byte[] payload = payload(1);
         CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
-        List<ConsumerRecord<byte[], byte[]>> chunks = new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
+        List<ConsumerRecord<byte[], byte[]>> chunks =
+                new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
         assertTrue(chunks.size() > 1, "the fixture must need several chunks");
         Collections.reverse(chunks);
-        assertParameters(parameters(1), feed(new CheckpointAssembler(), chunks, consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertParameters(
+                parameters(1),
+                feed(new CheckpointAssembler(), chunks, consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
     }
 
     @Test
@@ -241,11 +280,16 @@ class CheckpointCodecTest {
                 assertNull(a.accept(r));
             }
         }
-        assertParameters(parameters(1), a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-a", pa, 1024)))));
-        assertEquals(firstOfB, a.firstPendingOffset().getAsLong(), "B is still being assembled from its first chunk on");
+        assertParameters(
+                parameters(1),
+                a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-a", pa, 1024)))));
+        assertEquals(
+                firstOfB, a.firstPendingOffset().getAsLong(), "B is still being assembled from its first chunk on");
         Checkpoint b = a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-b", pb, 1024))));
         assertEquals("ck-b", b.manifest().checkpointId());
-        assertArrayEquals(parameters(2).get(0).toFloats(), b.parameters().get(parameters(2).get(0).name()).toFloats());
+        assertArrayEquals(
+                parameters(2).get(0).toFloats(),
+                b.parameters().get(parameters(2).get(0).name()).toFloats());
         assertTrue(a.firstPendingOffset().isEmpty(), "nothing pending");
     }
 
@@ -259,13 +303,17 @@ class CheckpointCodecTest {
     void missingChunkIsRejected() throws Exception {
         byte[] payload = payload(1);
         CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
-        List<ConsumerRecord<byte[], byte[]>> chunks = new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
+        List<ConsumerRecord<byte[], byte[]>> chunks =
+                new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 1024)));
         int total = chunks.size();
         chunks.remove(1);
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
                 () -> feed(new CheckpointAssembler(), chunks, consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertEquals("ck-1", e.checkpointId());
-        assertTrue(e.getMessage().contains("incomplete") && e.getMessage().contains((total - 1) + " of " + total), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("incomplete") && e.getMessage().contains((total - 1) + " of " + total),
+                e.getMessage());
     }
 
     @Test
@@ -274,8 +322,11 @@ class CheckpointCodecTest {
         CheckpointManifest m = kafkaManifest("ck-1", payload, 1024);
         byte[] corrupt = payload.clone();
         corrupt[corrupt.length - 3] ^= 0x01; // in the data section: still valid safetensors, different weights
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
-                () -> feed(new CheckpointAssembler(), consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", corrupt, 1024)),
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
+                () -> feed(
+                        new CheckpointAssembler(),
+                        consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", corrupt, 1024)),
                         consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
     }
@@ -283,12 +334,19 @@ class CheckpointCodecTest {
     @Test
     void manifestSizeDifferentFromPayload() throws Exception {
         byte[] payload = payload(1);
-        CheckpointManifest m = manifest("ck-1", infos(parameters(1)),
+        CheckpointManifest m = manifest(
+                "ck-1",
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length + 1, "kafka", null, 1));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
-                () -> feed(new CheckpointAssembler(), consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, payload.length)),
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
+                () -> feed(
+                        new CheckpointAssembler(),
+                        consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, payload.length)),
                         consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
-        assertTrue(e.getMessage().contains(String.valueOf(payload.length)) && e.getMessage().contains(String.valueOf(payload.length + 1)),
+        assertTrue(
+                e.getMessage().contains(String.valueOf(payload.length))
+                        && e.getMessage().contains(String.valueOf(payload.length + 1)),
                 e.getMessage());
     }
 
@@ -297,10 +355,10 @@ class CheckpointCodecTest {
         byte[] payload = payload(1);
         List<CheckpointManifest.ParameterInfo> params = new ArrayList<>(infos(parameters(1)));
         params.add(new CheckpointManifest.ParameterInfo("05Linear_weight", "F32", new long[] {4, 4}));
-        CheckpointManifest m = manifest("ck-1", params,
-                new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class,
-                () -> CheckpointCodec.verify(m, payload));
+        CheckpointManifest m = manifest(
+                "ck-1", params, new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
+        CheckpointRejectedException e =
+                assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, payload));
         assertTrue(e.getMessage().contains("05Linear_weight"), e.getMessage());
     }
 
@@ -309,26 +367,32 @@ class CheckpointCodecTest {
         byte[] payload = payload(1);
         List<CheckpointManifest.ParameterInfo> params = new ArrayList<>(infos(parameters(1)));
         params.set(0, new CheckpointManifest.ParameterInfo("01Linear_weight", "F32", new long[] {32, 16}));
-        CheckpointManifest m = manifest("ck-1", params,
-                new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, payload));
+        CheckpointManifest m = manifest(
+                "ck-1", params, new CheckpointManifest.Payload(sha256(payload), payload.length, "kafka", null, 1));
+        CheckpointRejectedException e =
+                assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, payload));
         assertTrue(e.getMessage().contains("01Linear_weight"), e.getMessage());
     }
 
     @Test
     void payloadThatIsNotSafetensorsIsRejected() throws Exception {
         byte[] junk = "definitely not safetensors".getBytes(StandardCharsets.UTF_8);
-        CheckpointManifest m = manifest("ck-1", infos(parameters(1)),
+        CheckpointManifest m = manifest(
+                "ck-1",
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(junk), junk.length, "kafka", null, 1));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, junk));
+        CheckpointRejectedException e =
+                assertThrows(CheckpointRejectedException.class, () -> CheckpointCodec.verify(m, junk));
         assertTrue(e.getMessage().contains("safetensors"), e.getMessage());
     }
 
     @Test
     void manifestThatIsNotJsonIsRejected() {
         ProducerRecord<byte[], byte[]> p = CheckpointCodec.manifestRecord(TOPIC, manifest("ck-x", List.of(), null));
-        ProducerRecord<byte[], byte[]> broken = new ProducerRecord<>(TOPIC, 0, p.key(), "{oops".getBytes(StandardCharsets.UTF_8), p.headers());
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler().accept(consumed(broken)));
+        ProducerRecord<byte[], byte[]> broken =
+                new ProducerRecord<>(TOPIC, 0, p.key(), "{oops".getBytes(StandardCharsets.UTF_8), p.headers());
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class, () -> new CheckpointAssembler().accept(consumed(broken)));
         assertEquals("ck-x", e.checkpointId());
         assertTrue(e.getMessage().contains("JSON"), e.getMessage());
     }
@@ -337,21 +401,28 @@ class CheckpointCodecTest {
     void chunksOfAnAbortedCheckpointDoNotDisturbTheNext() throws Exception {
         CheckpointAssembler a = new CheckpointAssembler();
         byte[] aborted = payload(7);
-        List<ConsumerRecord<byte[], byte[]>> abortedChunks = consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-aborted", aborted, 1024));
+        List<ConsumerRecord<byte[], byte[]>> abortedChunks =
+                consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-aborted", aborted, 1024));
         for (ConsumerRecord<byte[], byte[]> c : abortedChunks.subList(0, abortedChunks.size() - 1)) {
             assertNull(a.accept(c));
         }
         byte[] payload = payload(1);
         CheckpointManifest m = kafkaManifest("ck-2", payload, 1024);
-        Checkpoint c = feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-2", payload, 1024)),
+        Checkpoint c = feed(
+                a,
+                consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-2", payload, 1024)),
                 consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
         assertParameters(parameters(1), c);
 
         // and the assembler keeps working for the one after
         byte[] p3 = payload(1);
         CheckpointManifest m3 = kafkaManifest("ck-3", p3, 512);
-        assertParameters(parameters(1), feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-3", p3, 512)),
-                consumed(CheckpointCodec.manifestRecord(TOPIC, m3))));
+        assertParameters(
+                parameters(1),
+                feed(
+                        a,
+                        consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-3", p3, 512)),
+                        consumed(CheckpointCodec.manifestRecord(TOPIC, m3))));
     }
 
     @Test
@@ -360,8 +431,14 @@ class CheckpointCodecTest {
         for (String id : List.of("ck-a", "ck-b")) {
             byte[] payload = payload(1);
             CheckpointManifest m = kafkaManifest(id, payload, 700);
-            assertEquals(id, feed(a, consumed(CheckpointCodec.chunkRecords(TOPIC, id, payload, 700)),
-                    consumed(CheckpointCodec.manifestRecord(TOPIC, m))).manifest().checkpointId());
+            assertEquals(
+                    id,
+                    feed(
+                                    a,
+                                    consumed(CheckpointCodec.chunkRecords(TOPIC, id, payload, 700)),
+                                    consumed(CheckpointCodec.manifestRecord(TOPIC, m)))
+                            .manifest()
+                            .checkpointId());
         }
     }
 
@@ -375,15 +452,22 @@ class CheckpointCodecTest {
         String uri = PayloadStore.forUri(storeUri).put("r1", "ck-file", payload);
         assertArrayEquals(payload, Files.readAllBytes(Path.of(java.net.URI.create(uri))));
 
-        CheckpointManifest m = manifest("ck-file", infos(parameters(1)),
+        CheckpointManifest m = manifest(
+                "ck-file",
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
-        Checkpoint c = new CheckpointAssembler(PayloadSources.none().with(storeUri)).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
+        Checkpoint c = new CheckpointAssembler(PayloadSources.none().with(storeUri))
+                .accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m)));
         assertNotNull(c);
         assertParameters(parameters(1), c);
 
-        CheckpointRejectedException unconfigured = assertThrows(CheckpointRejectedException.class,
-                () -> new CheckpointAssembler(PayloadSources.none()).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
-        assertTrue(unconfigured.getMessage().contains(PayloadSources.ENV), "says how to name the store: " + unconfigured.getMessage());
+        CheckpointRejectedException unconfigured = assertThrows(
+                CheckpointRejectedException.class,
+                () -> new CheckpointAssembler(PayloadSources.none())
+                        .accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(
+                unconfigured.getMessage().contains(PayloadSources.ENV),
+                "says how to name the store: " + unconfigured.getMessage());
     }
 
     @Test
@@ -391,25 +475,38 @@ class CheckpointCodecTest {
         byte[] payload = payload(1);
         String uri = PayloadStore.forUri(dir.toUri().toString()).put("r1", "ck-gone", payload);
         Files.delete(Path.of(java.net.URI.create(uri)));
-        CheckpointManifest m = manifest("ck-gone", infos(parameters(1)),
+        CheckpointManifest m = manifest(
+                "ck-gone",
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler(
-                PayloadSources.none().with(dir.toUri().toString())).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
+                () -> new CheckpointAssembler(
+                                PayloadSources.none().with(dir.toUri().toString()))
+                        .accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertEquals("ck-gone", e.checkpointId());
-        assertTrue(e.getMessage().contains("is not read: it does not exist") && e.getMessage().contains(uri), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("is not read: it does not exist")
+                        && e.getMessage().contains(uri),
+                e.getMessage());
     }
 
     @Test
     void claimCheckedPayloadThatWasTamperedWithIsRejected(@TempDir Path dir) throws Exception {
         byte[] payload = payload(1);
         String uri = PayloadStore.forUri(dir.toUri().toString()).put("r1", "ck-t", payload);
-        CheckpointManifest m = manifest("ck-t", infos(parameters(1)),
+        CheckpointManifest m = manifest(
+                "ck-t",
+                infos(parameters(1)),
                 new CheckpointManifest.Payload(sha256(payload), payload.length, "file", uri, 0));
         byte[] other = payload.clone();
         other[other.length - 1] ^= 0x40;
         Files.write(Path.of(java.net.URI.create(uri)), other);
-        CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler(
-                PayloadSources.none().with(dir.toUri().toString())).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
+                () -> new CheckpointAssembler(
+                                PayloadSources.none().with(dir.toUri().toString()))
+                        .accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
         assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
     }
 
@@ -418,10 +515,11 @@ class CheckpointCodecTest {
         byte[] payload = payload(1);
         CheckpointManifest m = kafkaManifest("ck-x", payload, 700);
         ProducerRecord<byte[], byte[]> manifest = CheckpointCodec.manifestRecord(TOPIC, m);
-        ConsumerRecord<byte[], byte[]> onOtherTopic = consumed(new ProducerRecord<byte[], byte[]>("streamtrain.r2.checkpoints", (Integer) null,
-                (byte[]) null, manifest.value(), manifest.headers()));
+        ConsumerRecord<byte[], byte[]> onOtherTopic = consumed(new ProducerRecord<byte[], byte[]>(
+                "streamtrain.r2.checkpoints", (Integer) null, (byte[]) null, manifest.value(), manifest.headers()));
         CheckpointAssembler a = new CheckpointAssembler(PayloadSources.none());
-        for (ConsumerRecord<byte[], byte[]> c : consumed(CheckpointCodec.chunkRecords("streamtrain.r2.checkpoints", "ck-x", payload, 700))) {
+        for (ConsumerRecord<byte[], byte[]> c :
+                consumed(CheckpointCodec.chunkRecords("streamtrain.r2.checkpoints", "ck-x", payload, 700))) {
             assertNull(a.accept(c));
         }
         CheckpointRejectedException e = assertThrows(CheckpointRejectedException.class, () -> a.accept(onOtherTopic));
@@ -446,23 +544,32 @@ class CheckpointCodecTest {
         cases.put("http://example.com/x", "only file:///");
         cases.put("file://host/x", "only file:///");
         for (Map.Entry<String, String> c : cases.entrySet()) {
-            java.io.IOException e = assertThrows(java.io.IOException.class, () -> sources.read(c.getKey(), 16), c.getKey());
+            java.io.IOException e =
+                    assertThrows(java.io.IOException.class, () -> sources.read(c.getKey(), 16), c.getKey());
             assertTrue(e.getMessage().contains(c.getValue()), c.getKey() + ": " + e.getMessage());
         }
         byte[] payload = payload(1);
         String uri = PayloadStore.forUri(store.toUri().toString()).put("r1", "ck-ok", payload);
         assertArrayEquals(payload, sources.read(uri, payload.length));
-        assertTrue(assertThrows(java.io.IOException.class, () -> sources.read(uri, payload.length + 1)).getMessage().contains("its manifest says"));
-        assertTrue(assertThrows(java.io.IOException.class, () -> new PayloadSources(sources.roots(), 10).read(uri, payload.length))
-                .getMessage().contains("more than the 10 bytes"));
+        assertTrue(assertThrows(java.io.IOException.class, () -> sources.read(uri, payload.length + 1))
+                .getMessage()
+                .contains("its manifest says"));
+        assertTrue(assertThrows(
+                        java.io.IOException.class,
+                        () -> new PayloadSources(sources.roots(), 10).read(uri, payload.length))
+                .getMessage()
+                .contains("more than the 10 bytes"));
     }
 
     @Test
     void theStoresComeFromTheEnvironmentAndABadOneNamesTheVariable() {
-        assertEquals(List.of(Path.of("/a"), Path.of("/b/c")),
-                PayloadSources.fromEnvironment(Map.of(PayloadSources.ENV, "file:///a, file:///b/c/,")).roots());
+        assertEquals(
+                List.of(Path.of("/a"), Path.of("/b/c")),
+                PayloadSources.fromEnvironment(Map.of(PayloadSources.ENV, "file:///a, file:///b/c/,"))
+                        .roots());
         assertEquals(List.of(), PayloadSources.fromEnvironment(Map.of()).roots());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> PayloadSources.fromEnvironment(Map.of(PayloadSources.ENV, "s3://bucket")));
         assertTrue(e.getMessage().startsWith(PayloadSources.ENV), e.getMessage());
     }

@@ -25,12 +25,23 @@ class ChunkBufferTest {
         h.add(CheckpointCodec.ID_HEADER, id.getBytes(StandardCharsets.UTF_8));
         h.add(CheckpointCodec.CHUNK_HEADER, index.getBytes(StandardCharsets.UTF_8));
         h.add(CheckpointCodec.CHUNKS_HEADER, count.getBytes(StandardCharsets.UTF_8));
-        return new ConsumerRecord<>("t", 0, offset++, 0L, TimestampType.CREATE_TIME, -1, value.length, null, value, h, Optional.empty());
+        return new ConsumerRecord<>(
+                "t", 0, offset++, 0L, TimestampType.CREATE_TIME, -1, value.length, null, value, h, Optional.empty());
     }
 
     private ConsumerRecord<byte[], byte[]> consumed(ProducerRecord<byte[], byte[]> p) {
-        return new ConsumerRecord<>(p.topic(), 0, offset++, 0L, TimestampType.CREATE_TIME, -1, p.value().length, p.key(), p.value(),
-                p.headers(), Optional.empty());
+        return new ConsumerRecord<>(
+                p.topic(),
+                0,
+                offset++,
+                0L,
+                TimestampType.CREATE_TIME,
+                -1,
+                p.value().length,
+                p.key(),
+                p.value(),
+                p.headers(),
+                Optional.empty());
     }
 
     @Test
@@ -53,7 +64,9 @@ class ChunkBufferTest {
         }
         assertEquals(0, b.take("w0", 2).received(), "the oldest was dropped");
         assertEquals(1, b.take("w49", 2).received(), "the newest is kept");
-        assertTrue(b.firstPendingOffset().getAsLong() >= 40, "only recent writers hold the commit back: " + b.firstPendingOffset());
+        assertTrue(
+                b.firstPendingOffset().getAsLong() >= 40,
+                "only recent writers hold the commit back: " + b.firstPendingOffset());
     }
 
     @Test

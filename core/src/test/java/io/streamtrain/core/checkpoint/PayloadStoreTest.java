@@ -19,11 +19,14 @@ class PayloadStoreTest {
         PayloadStore store = PayloadStore.forUri(dir.toUri().toString());
         byte[] payload = {1, 2, 3, 4};
         String uri = store.put("run-a", "run-a-e0001-abcd", payload);
-        assertArrayEquals(payload, PayloadSources.none().with(dir.toUri().toString()).read(uri, payload.length));
+        assertArrayEquals(
+                payload, PayloadSources.none().with(dir.toUri().toString()).read(uri, payload.length));
         Path file = dir.resolve("run-a").resolve("run-a-e0001-abcd.safetensors");
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
         // an evaluator on a shared volume is often another user: the file must not be owner-only
-        assertTrue(perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.GROUP_READ), perms.toString());
+        assertTrue(
+                perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.GROUP_READ),
+                perms.toString());
         try (var files = Files.list(dir.resolve("run-a"))) {
             assertEquals(1, files.count(), "no temp file left behind");
         }

@@ -102,9 +102,14 @@ class BatchCodecTest {
             assertArrayEquals(x, b.xValues());
             assertArrayEquals(new long[] {1, 2, 3}, b.classLabels());
             assertEquals(position, v.position(), "the buffer is not moved");
-            assertEquals(RecordsChecksum.of(value), RecordsChecksum.of(v), "the records checksum of the view is the value's");
+            assertEquals(
+                    RecordsChecksum.of(value),
+                    RecordsChecksum.of(v),
+                    "the records checksum of the view is the value's");
         }
-        assertTrue(CLASSIFIER.decode(value).x().isDirect(), "features go straight to a direct buffer the engine reads in place");
+        assertTrue(
+                CLASSIFIER.decode(value).x().isDirect(),
+                "features go straight to a direct buffer the engine reads in place");
     }
 
     @Test
@@ -154,10 +159,16 @@ class BatchCodecTest {
     @Test
     void i32AndU8LabelsAreAccepted() throws Exception {
         float[] x = features(2 * 784, 3);
-        assertArrayEquals(new long[] {9, 4},
-                CLASSIFIER.decode(doc(f32("x", new long[] {2, 784}, x), i32("y", 9, 4))).classLabels());
-        assertArrayEquals(new long[] {0, 8},
-                CLASSIFIER.decode(doc(f32("x", new long[] {2, 784}, x), u8("y", new long[] {2}, 0, 8))).classLabels());
+        assertArrayEquals(
+                new long[] {9, 4},
+                CLASSIFIER
+                        .decode(doc(f32("x", new long[] {2, 784}, x), i32("y", 9, 4)))
+                        .classLabels());
+        assertArrayEquals(
+                new long[] {0, 8},
+                CLASSIFIER
+                        .decode(doc(f32("x", new long[] {2, 784}, x), u8("y", new long[] {2}, 0, 8)))
+                        .classLabels());
     }
 
     // ---------------------------------------------------------------- regression
@@ -188,8 +199,10 @@ class BatchCodecTest {
     @Test
     void regressionWithTooFewTargetsPerSample() {
         BatchCodec codec = new BatchCodec(regression(4, 2));
-        RejectedRecordException e = rejects(codec,
-                doc(f32("x", new long[] {B, 4}, features(B * 4, 7)), f32("y", new long[] {B}, new float[B])), RejectReason.SHAPE);
+        RejectedRecordException e = rejects(
+                codec,
+                doc(f32("x", new long[] {B, 4}, features(B * 4, 7)), f32("y", new long[] {B}, new float[B])),
+                RejectReason.SHAPE);
         assertTrue(e.getMessage().contains("2 values per sample"), e.getMessage());
     }
 
@@ -202,8 +215,12 @@ class BatchCodecTest {
     @Test
     void regressionWithNonFiniteTarget() {
         BatchCodec codec = new BatchCodec(regression(4, 1));
-        RejectedRecordException e = rejects(codec, doc(f32("x", new long[] {B, 4}, features(B * 4, 9)),
-                f32("y", new long[] {B}, new float[] {1f, Float.NaN, 0f})), RejectReason.NON_FINITE);
+        RejectedRecordException e = rejects(
+                codec,
+                doc(
+                        f32("x", new long[] {B, 4}, features(B * 4, 9)),
+                        f32("y", new long[] {B}, new float[] {1f, Float.NaN, 0f})),
+                RejectReason.NON_FINITE);
         assertTrue(e.getMessage().startsWith("y"), e.getMessage());
     }
 
@@ -211,7 +228,8 @@ class BatchCodecTest {
 
     @Test
     void garbageBytes() {
-        RejectedRecordException e = rejects(CLASSIFIER, "hello, not a tensor".getBytes(StandardCharsets.UTF_8), RejectReason.DECODE);
+        RejectedRecordException e =
+                rejects(CLASSIFIER, "hello, not a tensor".getBytes(StandardCharsets.UTF_8), RejectReason.DECODE);
         assertTrue(e.getMessage().contains("safetensors"), e.getMessage());
     }
 
@@ -223,7 +241,8 @@ class BatchCodecTest {
 
     @Test
     void missingY() {
-        RejectedRecordException e = rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, features(B * 784, 10))), RejectReason.SHAPE);
+        RejectedRecordException e =
+                rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, features(B * 784, 10))), RejectReason.SHAPE);
         assertTrue(e.getMessage().contains("'y'") && e.getMessage().contains("[x]"), e.getMessage());
     }
 
@@ -234,15 +253,19 @@ class BatchCodecTest {
 
     @Test
     void wrongFeatureCount() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(f32("x", new long[] {B, 783}, features(B * 783, 11)), i64("y", 1, 2, 3)), RejectReason.SHAPE);
+        RejectedRecordException e = rejects(
+                CLASSIFIER,
+                doc(f32("x", new long[] {B, 783}, features(B * 783, 11)), i64("y", 1, 2, 3)),
+                RejectReason.SHAPE);
         assertTrue(e.getMessage().contains("783") && e.getMessage().contains("784"), e.getMessage());
     }
 
     @Test
     void mismatchedLeadingSize() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(f32("x", new long[] {B, 784}, features(B * 784, 12)), i64("y", 1, 2)), RejectReason.SHAPE);
+        RejectedRecordException e = rejects(
+                CLASSIFIER,
+                doc(f32("x", new long[] {B, 784}, features(B * 784, 12)), i64("y", 1, 2)),
+                RejectReason.SHAPE);
         assertTrue(e.getMessage().contains(String.valueOf(B)), e.getMessage());
     }
 
@@ -253,15 +276,19 @@ class BatchCodecTest {
 
     @Test
     void boolFeatures() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(raw("x", DType.BOOL, new long[] {B, 784}), i64("y", 1, 2, 3)), RejectReason.DTYPE);
+        RejectedRecordException e = rejects(
+                CLASSIFIER, doc(raw("x", DType.BOOL, new long[] {B, 784}), i64("y", 1, 2, 3)), RejectReason.DTYPE);
         assertTrue(e.getMessage().contains("BOOL") && e.getMessage().contains("F32"), e.getMessage());
     }
 
     @Test
     void floatLabelsForClassification() {
-        RejectedRecordException e = rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, features(B * 784, 13)),
-                f32("y", new long[] {B}, new float[] {1f, 2f, 3f})), RejectReason.DTYPE);
+        RejectedRecordException e = rejects(
+                CLASSIFIER,
+                doc(
+                        f32("x", new long[] {B, 784}, features(B * 784, 13)),
+                        f32("y", new long[] {B}, new float[] {1f, 2f, 3f})),
+                RejectReason.DTYPE);
         assertTrue(e.getMessage().contains("F32") && e.getMessage().contains("I64"), e.getMessage());
     }
 
@@ -269,7 +296,8 @@ class BatchCodecTest {
     void nanInFeatures() {
         float[] x = features(B * 784, 14);
         x[784 + 5] = Float.NaN;
-        RejectedRecordException e = rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, x), i64("y", 1, 2, 3)), RejectReason.NON_FINITE);
+        RejectedRecordException e =
+                rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, x), i64("y", 1, 2, 3)), RejectReason.NON_FINITE);
         assertTrue(e.getMessage().contains("NaN") && e.getMessage().contains(String.valueOf(784 + 5)), e.getMessage());
     }
 
@@ -277,7 +305,8 @@ class BatchCodecTest {
     void infinityInFeatures() {
         float[] x = features(B * 784, 15);
         x[0] = Float.NEGATIVE_INFINITY;
-        RejectedRecordException e = rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, x), i64("y", 1, 2, 3)), RejectReason.NON_FINITE);
+        RejectedRecordException e =
+                rejects(CLASSIFIER, doc(f32("x", new long[] {B, 784}, x), i64("y", 1, 2, 3)), RejectReason.NON_FINITE);
         assertTrue(e.getMessage().contains("Infinity"), e.getMessage());
     }
 
@@ -293,15 +322,19 @@ class BatchCodecTest {
 
     @Test
     void labelEqualToClasses() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(f32("x", new long[] {B, 784}, features(B * 784, 16)), i64("y", 1, 10, 3)), RejectReason.LABEL);
+        RejectedRecordException e = rejects(
+                CLASSIFIER,
+                doc(f32("x", new long[] {B, 784}, features(B * 784, 16)), i64("y", 1, 10, 3)),
+                RejectReason.LABEL);
         assertTrue(e.getMessage().contains("y[1]") && e.getMessage().contains("[0, 10)"), e.getMessage());
     }
 
     @Test
     void negativeLabel() {
-        RejectedRecordException e = rejects(CLASSIFIER,
-                doc(f32("x", new long[] {B, 784}, features(B * 784, 17)), i64("y", 1, 2, -1)), RejectReason.LABEL);
+        RejectedRecordException e = rejects(
+                CLASSIFIER,
+                doc(f32("x", new long[] {B, 784}, features(B * 784, 17)), i64("y", 1, 2, -1)),
+                RejectReason.LABEL);
         assertTrue(e.getMessage().contains("-1"), e.getMessage());
     }
 
@@ -332,8 +365,16 @@ class BatchCodecTest {
 
     // ---------------------------------------------------------------- cnn
 
-    private static final ModelSpec CNN = new ModelSpec("cnn", 2 * 3 * 4, List.of(), "relu", 5, 1, 0.0,
-            new ModelSpec.Conv(List.of(2, 3, 4), List.of(8), 3, 1, 0.0), null);
+    private static final ModelSpec CNN = new ModelSpec(
+            "cnn",
+            2 * 3 * 4,
+            List.of(),
+            "relu",
+            5,
+            1,
+            0.0,
+            new ModelSpec.Conv(List.of(2, 3, 4), List.of(8), 3, 1, 0.0),
+            null);
 
     @Test
     void cnnTakesImagesAsChwOrFlattened() throws Exception {
@@ -352,7 +393,9 @@ class BatchCodecTest {
     void cnnRefusesImagesOfAnotherLayout() {
         BatchCodec codec = new BatchCodec(CNN);
         // the same number of values, channels last: not silently reinterpreted
-        RejectedRecordException e = rejects(codec, doc(f32("x", new long[] {B, 3, 4, 2}, features(B * 24, 1)), i64("y", 0, 1, 2)),
+        RejectedRecordException e = rejects(
+                codec,
+                doc(f32("x", new long[] {B, 3, 4, 2}, features(B * 24, 1)), i64("y", 0, 1, 2)),
                 RejectReason.SHAPE);
         assertTrue(e.getMessage().contains("[B, 2, 3, 4]") && e.getMessage().contains("[B, 24]"), e.getMessage());
         rejects(codec, doc(f32("x", new long[] {B, 6, 4}, features(B * 24, 1)), i64("y", 0, 1, 2)), RejectReason.SHAPE);
@@ -362,8 +405,8 @@ class BatchCodecTest {
 
     // ---------------------------------------------------------------- causal-lm
 
-    private static final ModelSpec LM = new ModelSpec("causal-lm", 4, List.of(), "gelu", 256, 1, 0.0, null,
-            new ModelSpec.Transformer(4, 1, 1, 8, 16, 0.0, true));
+    private static final ModelSpec LM = new ModelSpec(
+            "causal-lm", 4, List.of(), "gelu", 256, 1, 0.0, null, new ModelSpec.Transformer(4, 1, 1, 8, 16, 0.0, true));
 
     private static Tensor tokens(String name, DType dtype, long rows, long... ids) {
         ByteBuffer b = le(ids.length * dtype.bytes());
@@ -380,14 +423,16 @@ class BatchCodecTest {
     @Test
     void causalLmTakesTokenWindowsAndTheirNextTokens() throws Exception {
         BatchCodec codec = new BatchCodec(LM);
-        Batch b = codec.decode(doc(tokens("x", DType.I64, 2, 104, 101, 108, 108, 255, 0, 1, 2),
+        Batch b = codec.decode(doc(
+                tokens("x", DType.I64, 2, 104, 101, 108, 108, 255, 0, 1, 2),
                 tokens("y", DType.I64, 2, 101, 108, 108, 111, 0, 1, 2, 3)));
         assertEquals(2, b.samples());
         assertEquals(4, b.features());
         assertEquals(4, b.outputs(), "a label per position");
         assertArrayEquals(new float[] {104, 101, 108, 108, 255, 0, 1, 2}, b.xValues());
         assertArrayEquals(new long[] {101, 108, 108, 111, 0, 1, 2, 3}, b.classLabels());
-        Batch u8 = codec.decode(doc(tokens("x", DType.U8, 1, 200, 201, 202, 203), tokens("y", DType.I32, 1, 201, 202, 203, 204)));
+        Batch u8 = codec.decode(
+                doc(tokens("x", DType.U8, 1, 200, 201, 202, 203), tokens("y", DType.I32, 1, 201, 202, 203, 204)));
         assertArrayEquals(new float[] {200, 201, 202, 203}, u8.xValues(), "unsigned bytes are tokens 0..255");
     }
 
@@ -396,14 +441,24 @@ class BatchCodecTest {
         BatchCodec codec = new BatchCodec(LM);
         long[] four = {1, 2, 3, 4};
         // features, not tokens
-        rejects(codec, doc(f32("x", new long[] {1, 4}, new float[] {1, 2, 3, 4}), tokens("y", DType.I64, 1, four)), RejectReason.DTYPE);
+        rejects(
+                codec,
+                doc(f32("x", new long[] {1, 4}, new float[] {1, 2, 3, 4}), tokens("y", DType.I64, 1, four)),
+                RejectReason.DTYPE);
         // a class per sample, as for a classifier
-        RejectedRecordException y1 = rejects(codec, doc(tokens("x", DType.I64, 1, four), i64("y", 5)), RejectReason.SHAPE);
+        RejectedRecordException y1 =
+                rejects(codec, doc(tokens("x", DType.I64, 1, four), i64("y", 5)), RejectReason.SHAPE);
         assertTrue(y1.getMessage().contains("[B, 4]"), y1.getMessage());
         // another context
         rejects(codec, doc(tokens("x", DType.I64, 1, 1, 2, 3), tokens("y", DType.I64, 1, 2, 3, 4)), RejectReason.SHAPE);
         // a token outside the byte vocabulary, in x or in y
-        rejects(codec, doc(tokens("x", DType.I64, 1, 1, 2, 256, 4), tokens("y", DType.I64, 1, four)), RejectReason.LABEL);
-        rejects(codec, doc(tokens("x", DType.I64, 1, four), tokens("y", DType.I64, 1, 2, 3, 4, -1)), RejectReason.LABEL);
+        rejects(
+                codec,
+                doc(tokens("x", DType.I64, 1, 1, 2, 256, 4), tokens("y", DType.I64, 1, four)),
+                RejectReason.LABEL);
+        rejects(
+                codec,
+                doc(tokens("x", DType.I64, 1, four), tokens("y", DType.I64, 1, 2, 3, 4, -1)),
+                RejectReason.LABEL);
     }
 }

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
  * nothing depends on streamtrain's own writer or converter.
  */
 class HalfPrecisionCodecTest {
-    private static final BatchCodec CLASSIFIER = new BatchCodec(new ModelSpec("mlp", 3, List.of(4), "relu", 10, 1, 0.0));
+    private static final BatchCodec CLASSIFIER =
+            new BatchCodec(new ModelSpec("mlp", 3, List.of(4), "relu", 10, 1, 0.0));
     private static final BatchCodec REGRESSION = new BatchCodec(new ModelSpec("mlp", 3, List.of(), "relu", 0, 1, 0.0));
 
     // ---------------------------------------------------------------- hand-built documents
@@ -62,9 +63,17 @@ class HalfPrecisionCodecTest {
             for (long d : t.shape()) {
                 shape.append(shape.length() == 0 ? "" : ",").append(d);
             }
-            header.append('"').append(t.name()).append("\":{\"dtype\":\"").append(t.dtype())
-                    .append("\",\"shape\":[").append(shape).append("],\"data_offsets\":[")
-                    .append(offset).append(',').append(offset + t.data().length).append("]}");
+            header.append('"')
+                    .append(t.name())
+                    .append("\":{\"dtype\":\"")
+                    .append(t.dtype())
+                    .append("\",\"shape\":[")
+                    .append(shape)
+                    .append("],\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + t.data().length)
+                    .append("]}");
             offset += t.data().length;
             size += t.data().length;
         }
@@ -115,7 +124,8 @@ class HalfPrecisionCodecTest {
                 0x0000); // +0.0
         Batch b = CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, x), labels()));
         // assertArrayEquals on floats compares bit patterns: -0.0 is not 0.0
-        assertArrayEquals(new float[] {-0.0f, 6.097555e-5f, -6.097555e-5f, 0.333251953125f, 1.0009765625f, 0.0f}, b.xValues());
+        assertArrayEquals(
+                new float[] {-0.0f, 6.097555e-5f, -6.097555e-5f, 0.333251953125f, 1.0009765625f, 0.0f}, b.xValues());
     }
 
     @Test
@@ -136,13 +146,15 @@ class HalfPrecisionCodecTest {
     @Test
     void halfPrecisionRegressionTargetsAreAccepted() throws Exception {
         byte[] x = bits16(0x3C00, 0x4000, 0x4200, 0xBC00, 0xC000, 0xC200); // 1, 2, 3, -1, -2, -3
-        Batch f16 = REGRESSION.decode(document(raw("x", "F16", new long[] {2, 3}, x),
+        Batch f16 = REGRESSION.decode(document(
+                raw("x", "F16", new long[] {2, 3}, x),
                 raw("y", "F16", new long[] {2}, bits16(0x3E00, 0xB400)))); // 1.5, -0.25
         assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, f16.xValues());
         assertArrayEquals(new float[] {1.5f, -0.25f}, f16.targets());
         assertNull(f16.classLabels());
 
-        Batch bf16 = REGRESSION.decode(document(raw("x", "BF16", new long[] {2, 3}, bits16(0x3F80, 0x4000, 0x4040, 0xBF80, 0xC000, 0xC040)),
+        Batch bf16 = REGRESSION.decode(document(
+                raw("x", "BF16", new long[] {2, 3}, bits16(0x3F80, 0x4000, 0x4040, 0xBF80, 0xC000, 0xC040)),
                 raw("y", "BF16", new long[] {2, 1}, bits16(0x3FC0, 0xBE80)))); // 1.5, -0.25
         assertArrayEquals(new float[] {1, 2, 3, -1, -2, -3}, bf16.xValues());
         assertArrayEquals(new float[] {1.5f, -0.25f}, bf16.targets());
@@ -160,9 +172,13 @@ class HalfPrecisionCodecTest {
         };
         for (int[] c : cases) {
             byte[] x = bits16(0x3C00, 0x3C00, 0x3C00, 0x3C00, c[0], 0x3C00);
-            RejectedRecordException e = rejects(CLASSIFIER, document(raw("x", "F16", new long[] {2, 3}, x), labels()), RejectReason.NON_FINITE);
-            assertTrue(e.getMessage().startsWith("x") && e.getMessage().contains("index 4")
-                    && e.getMessage().contains(c[1] == 'I' ? "Infinity" : "NaN"), e.getMessage());
+            RejectedRecordException e = rejects(
+                    CLASSIFIER, document(raw("x", "F16", new long[] {2, 3}, x), labels()), RejectReason.NON_FINITE);
+            assertTrue(
+                    e.getMessage().startsWith("x")
+                            && e.getMessage().contains("index 4")
+                            && e.getMessage().contains(c[1] == 'I' ? "Infinity" : "NaN"),
+                    e.getMessage());
         }
     }
 
@@ -176,20 +192,31 @@ class HalfPrecisionCodecTest {
         };
         for (int[] c : cases) {
             byte[] x = bits16(c[0], 0x3F80, 0x3F80, 0x3F80, 0x3F80, 0x3F80);
-            RejectedRecordException e = rejects(CLASSIFIER, document(raw("x", "BF16", new long[] {2, 3}, x), labels()), RejectReason.NON_FINITE);
-            assertTrue(e.getMessage().startsWith("x") && e.getMessage().contains("index 0")
-                    && e.getMessage().contains(c[1] == 'I' ? "Infinity" : "NaN"), e.getMessage());
+            RejectedRecordException e = rejects(
+                    CLASSIFIER, document(raw("x", "BF16", new long[] {2, 3}, x), labels()), RejectReason.NON_FINITE);
+            assertTrue(
+                    e.getMessage().startsWith("x")
+                            && e.getMessage().contains("index 0")
+                            && e.getMessage().contains(c[1] == 'I' ? "Infinity" : "NaN"),
+                    e.getMessage());
         }
     }
 
     @Test
     void halfPrecisionNonFiniteTargetIsNonFinite() {
         byte[] x = bits16(0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00);
-        RejectedRecordException f16 = rejects(REGRESSION, document(raw("x", "F16", new long[] {2, 3}, x),
-                raw("y", "F16", new long[] {2}, bits16(0x3C00, 0x7E00))), RejectReason.NON_FINITE);
+        RejectedRecordException f16 = rejects(
+                REGRESSION,
+                document(
+                        raw("x", "F16", new long[] {2, 3}, x), raw("y", "F16", new long[] {2}, bits16(0x3C00, 0x7E00))),
+                RejectReason.NON_FINITE);
         assertTrue(f16.getMessage().startsWith("y") && f16.getMessage().contains("NaN"), f16.getMessage());
-        RejectedRecordException bf16 = rejects(REGRESSION, document(raw("x", "F16", new long[] {2, 3}, x),
-                raw("y", "BF16", new long[] {2}, bits16(0xFF80, 0x3F80))), RejectReason.NON_FINITE);
+        RejectedRecordException bf16 = rejects(
+                REGRESSION,
+                document(
+                        raw("x", "F16", new long[] {2, 3}, x),
+                        raw("y", "BF16", new long[] {2}, bits16(0xFF80, 0x3F80))),
+                RejectReason.NON_FINITE);
         assertTrue(bf16.getMessage().startsWith("y") && bf16.getMessage().contains("-Infinity"), bf16.getMessage());
     }
 
@@ -202,14 +229,17 @@ class HalfPrecisionCodecTest {
     @Test
     void f16WhoseByteLengthDoesNotMatchItsShapeIsMalformed() throws Exception {
         byte[] six = bits16(0x3C00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600); // 1..6
-        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6},
-                CLASSIFIER.decode(document(raw("x", "F16", new long[] {2, 3}, six), labels())).xValues());
+        assertArrayEquals(
+                new float[] {1, 2, 3, 4, 5, 6},
+                CLASSIFIER
+                        .decode(document(raw("x", "F16", new long[] {2, 3}, six), labels()))
+                        .xValues());
 
-        RejectedRecordException asF32 = rejects(CLASSIFIER,
-                document(raw("x", "F16", new long[] {2, 3}, new byte[24]), labels()), RejectReason.DECODE);
+        RejectedRecordException asF32 = rejects(
+                CLASSIFIER, document(raw("x", "F16", new long[] {2, 3}, new byte[24]), labels()), RejectReason.DECODE);
         assertTrue(asF32.getMessage().contains("24") && asF32.getMessage().contains("12"), asF32.getMessage());
-        RejectedRecordException oneShort = rejects(CLASSIFIER,
-                document(raw("x", "F16", new long[] {2, 3}, new byte[10]), labels()), RejectReason.DECODE);
+        RejectedRecordException oneShort = rejects(
+                CLASSIFIER, document(raw("x", "F16", new long[] {2, 3}, new byte[10]), labels()), RejectReason.DECODE);
         assertTrue(oneShort.getMessage().contains("10") && oneShort.getMessage().contains("12"), oneShort.getMessage());
         rejects(CLASSIFIER, document(raw("x", "BF16", new long[] {2, 3}, new byte[11]), labels()), RejectReason.DECODE);
     }
@@ -217,9 +247,13 @@ class HalfPrecisionCodecTest {
     @Test
     void bf16WithTheWrongFeatureCountIsAShapeError() throws Exception {
         byte[] eight = bits16(0x3F80, 0x3F80, 0x3F80, 0x3F80, 0x3F80, 0x3F80, 0x3F80, 0x3F80);
-        assertEquals(4, new BatchCodec(new ModelSpec("mlp", 4, List.of(), "relu", 10, 1, 0.0))
-                .decode(document(raw("x", "BF16", new long[] {2, 4}, eight), labels())).features());
-        RejectedRecordException e = rejects(CLASSIFIER, document(raw("x", "BF16", new long[] {2, 4}, eight), labels()), RejectReason.SHAPE);
+        assertEquals(
+                4,
+                new BatchCodec(new ModelSpec("mlp", 4, List.of(), "relu", 10, 1, 0.0))
+                        .decode(document(raw("x", "BF16", new long[] {2, 4}, eight), labels()))
+                        .features());
+        RejectedRecordException e =
+                rejects(CLASSIFIER, document(raw("x", "BF16", new long[] {2, 4}, eight), labels()), RejectReason.SHAPE);
         assertTrue(e.getMessage().contains("4") && e.getMessage().contains("3"), e.getMessage());
     }
 
@@ -229,13 +263,28 @@ class HalfPrecisionCodecTest {
     @Test
     void halfPrecisionLabelsAndTokensAreStillRefused() {
         byte[] x = bits16(0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00);
-        RejectedRecordException y = rejects(CLASSIFIER, document(raw("x", "F16", new long[] {2, 3}, x),
-                raw("y", "F16", new long[] {2}, bits16(0x3C00, 0x4000))), RejectReason.DTYPE);
+        RejectedRecordException y = rejects(
+                CLASSIFIER,
+                document(
+                        raw("x", "F16", new long[] {2, 3}, x), raw("y", "F16", new long[] {2}, bits16(0x3C00, 0x4000))),
+                RejectReason.DTYPE);
         assertTrue(y.getMessage().contains("F16") && y.getMessage().contains("I64"), y.getMessage());
 
-        BatchCodec lm = new BatchCodec(new ModelSpec("causal-lm", 4, List.of(), "gelu", 256, 1, 0.0, null,
+        BatchCodec lm = new BatchCodec(new ModelSpec(
+                "causal-lm",
+                4,
+                List.of(),
+                "gelu",
+                256,
+                1,
+                0.0,
+                null,
                 new ModelSpec.Transformer(4, 1, 1, 8, 16, 0.0, true)));
-        rejects(lm, document(raw("x", "BF16", new long[] {1, 4}, bits16(0x3F80, 0x4000, 0x4040, 0x4080)),
-                raw("y", "I64", new long[] {1, 4}, int64s(2, 3, 4, 5))), RejectReason.DTYPE);
+        rejects(
+                lm,
+                document(
+                        raw("x", "BF16", new long[] {1, 4}, bits16(0x3F80, 0x4000, 0x4040, 0x4080)),
+                        raw("y", "I64", new long[] {1, 4}, int64s(2, 3, 4, 5))),
+                RejectReason.DTYPE);
     }
 }

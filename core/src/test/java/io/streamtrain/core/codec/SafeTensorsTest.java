@@ -58,7 +58,8 @@ class SafeTensorsTest {
         Map<String, String> meta = Map.of("format", "pt", "epoch", "3");
         SafeTensors.Document doc = SafeTensors.read(SafeTensors.write(sample(), meta));
 
-        assertEquals(List.of("w", "ids", "pixels"), new ArrayList<>(doc.tensors().keySet()), "header order is kept");
+        assertEquals(
+                List.of("w", "ids", "pixels"), new ArrayList<>(doc.tensors().keySet()), "header order is kept");
         assertEquals(meta, doc.metadata());
 
         Tensor w = doc.tensor("w");
@@ -148,7 +149,9 @@ class SafeTensorsTest {
             expectedBegin = end;
             if (e.getKey().equals("w")) {
                 assertEquals("F32", info.get("dtype").asText());
-                assertArrayEquals(le(W), Arrays.copyOfRange(bytes, dataStart + (int) begin, dataStart + (int) end),
+                assertArrayEquals(
+                        le(W),
+                        Arrays.copyOfRange(bytes, dataStart + (int) begin, dataStart + (int) end),
                         "F32 data is little-endian");
             }
         }
@@ -174,7 +177,9 @@ class SafeTensorsTest {
     @Test
     void unpaddedHeaderIsAlsoRead() throws Exception {
         String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
-        assertArrayEquals(new float[] {7f}, SafeTensors.read(document(header, le(7f))).tensor("x").toFloats());
+        assertArrayEquals(
+                new float[] {7f},
+                SafeTensors.read(document(header, le(7f))).tensor("x").toFloats());
     }
 
     // ---------------------------------------------------------------- rejections
@@ -210,8 +215,8 @@ class SafeTensorsTest {
 
     @Test
     void unknownDtype() {
-        SafeTensorsException e = rejects(document(
-                "{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", new byte[4]));
+        SafeTensorsException e =
+                rejects(document("{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", new byte[4]));
         assertTrue(e.getMessage().contains("F8_E4M3"), e.getMessage());
     }
 
@@ -226,8 +231,8 @@ class SafeTensorsTest {
 
     @Test
     void sizeNotMatchingDtypeTimesShape() {
-        SafeTensorsException e = rejects(document(
-                "{\"x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", new byte[12]));
+        SafeTensorsException e =
+                rejects(document("{\"x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", new byte[12]));
         assertTrue(e.getMessage().contains("12") && e.getMessage().contains("16"), e.getMessage());
     }
 
@@ -235,7 +240,8 @@ class SafeTensorsTest {
     void overlappingOffsets() {
         SafeTensorsException e = rejects(document(
                 "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", new byte[12]));
+                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                new byte[12]));
         assertTrue(e.getMessage().contains("overlap"), e.getMessage());
     }
 
@@ -243,7 +249,8 @@ class SafeTensorsTest {
     void holeBetweenTensors() {
         SafeTensorsException e = rejects(document(
                 "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", new byte[12]));
+                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                new byte[12]));
         assertTrue(e.getMessage().contains("hole"), e.getMessage());
     }
 

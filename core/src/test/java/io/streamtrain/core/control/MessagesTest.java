@@ -22,8 +22,14 @@ class MessagesTest {
 
     @Test
     void aStopIsASmallJsonDocumentWithTypeRunIdAndTime() throws Exception {
-        ControlMessage.Stop stop = new ControlMessage.Stop("r1", "id-1", "2026-11-29T04:00:00Z", "patience-exhausted",
-                "no improvement for 3 evaluations", new BestCheckpoint(5, "r1-e0005-abcd", "val_loss", 0.25), "evaluator");
+        ControlMessage.Stop stop = new ControlMessage.Stop(
+                "r1",
+                "id-1",
+                "2026-11-29T04:00:00Z",
+                "patience-exhausted",
+                "no improvement for 3 evaluations",
+                new BestCheckpoint(5, "r1-e0005-abcd", "val_loss", 0.25),
+                "evaluator");
         JsonNode json = new ObjectMapper().readTree(Messages.encode(stop));
         assertEquals("stop", json.get("type").asText());
         assertEquals("r1", json.get("run").asText());
@@ -44,9 +50,15 @@ class MessagesTest {
         ControlMessage.Pause pause = new ControlMessage.Pause("r1", "p", "t", "ops");
         ControlMessage.Resume resume = new ControlMessage.Resume("r1", "q", "t", "ops");
         ControlMessage.Set set = new ControlMessage.Set("r1", "s", "t", Map.of("learningRate", 0.5), "ops");
-        assertEquals("pause", new ObjectMapper().readTree(Messages.encode(pause)).get("type").asText());
-        assertEquals("resume", new ObjectMapper().readTree(Messages.encode(resume)).get("type").asText());
-        assertEquals("set", new ObjectMapper().readTree(Messages.encode(set)).get("type").asText());
+        assertEquals(
+                "pause",
+                new ObjectMapper().readTree(Messages.encode(pause)).get("type").asText());
+        assertEquals(
+                "resume",
+                new ObjectMapper().readTree(Messages.encode(resume)).get("type").asText());
+        assertEquals(
+                "set",
+                new ObjectMapper().readTree(Messages.encode(set)).get("type").asText());
         assertEquals(pause, Messages.decodeControl(Messages.encode(pause)).orElseThrow());
         assertEquals(resume, Messages.decodeControl(Messages.encode(resume)).orElseThrow());
         assertEquals(set, Messages.decodeControl(Messages.encode(set)).orElseThrow());
@@ -54,25 +66,49 @@ class MessagesTest {
 
     @Test
     void unknownTypesAndFieldsAreNotErrors() throws Exception {
-        assertTrue(Messages.decodeControl(utf8("{\"type\":\"rewind\",\"run\":\"r\",\"id\":\"x\"}")).isEmpty());
-        ControlMessage m = Messages.decodeControl(utf8("{\"type\":\"stop\",\"run\":\"r\",\"id\":\"x\",\"reason\":\"operator\",\"color\":\"blue\"}"))
+        assertTrue(Messages.decodeControl(utf8("{\"type\":\"rewind\",\"run\":\"r\",\"id\":\"x\"}"))
+                .isEmpty());
+        ControlMessage m = Messages.decodeControl(utf8(
+                        "{\"type\":\"stop\",\"run\":\"r\",\"id\":\"x\",\"reason\":\"operator\",\"color\":\"blue\"}"))
                 .orElseThrow();
         assertEquals("operator", assertInstanceOf(ControlMessage.Stop.class, m).reason());
     }
 
     @Test
     void malformedMessagesSayWhy() {
-        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("STOP!"))).getMessage().contains("not JSON"));
-        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("[1,2]"))).getMessage().contains("JSON object"));
-        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("{\"type\":\"stop\"}"))).getMessage().contains("'run' and 'id'"));
+        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("STOP!")))
+                .getMessage()
+                .contains("not JSON"));
+        assertTrue(assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("[1,2]")))
+                .getMessage()
+                .contains("JSON object"));
+        assertTrue(
+                assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8("{\"type\":\"stop\"}")))
+                        .getMessage()
+                        .contains("'run' and 'id'"));
         assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(null));
     }
 
     @Test
     void anEvaluationRoundTripsAndOtherDocumentsAreSkipped() throws Exception {
-        EvaluationRecord e = new EvaluationRecord(EvaluationRecord.TYPE, "r", "id", "t", EvaluationRecord.EVALUATED, 3, "r-e0003-x",
-                Map.of("val_loss", 0.5, "val_accuracy", 0.75), 0.25, new BestCheckpoint(2, "r-e0002-y", "val_loss", 0.375),
-                1, 2, EvaluationRecord.CONTINUE, null, "improving", 0.125, new ValidationPlan("r.validation", Map.of(0, 40L, 1, 7L)));
+        EvaluationRecord e = new EvaluationRecord(
+                EvaluationRecord.TYPE,
+                "r",
+                "id",
+                "t",
+                EvaluationRecord.EVALUATED,
+                3,
+                "r-e0003-x",
+                Map.of("val_loss", 0.5, "val_accuracy", 0.75),
+                0.25,
+                new BestCheckpoint(2, "r-e0002-y", "val_loss", 0.375),
+                1,
+                2,
+                EvaluationRecord.CONTINUE,
+                null,
+                "improving",
+                0.125,
+                new ValidationPlan("r.validation", Map.of(0, 40L, 1, 7L)));
         assertEquals(e, Messages.decodeEvaluation(Messages.encode(e)).orElseThrow());
         JsonNode json = new ObjectMapper().readTree(Messages.encode(e));
         assertEquals("r.validation", json.get("validation").get("topic").asText());

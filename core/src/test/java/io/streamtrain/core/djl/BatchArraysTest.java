@@ -45,7 +45,9 @@ class BatchArraysTest {
         assertArrayEquals(x, b.xValues());
         ByteBuffer heap = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
         assertThrows(IllegalArgumentException.class, () -> new Batch(2, 2, heap, new long[] {0, 1}, null, 1));
-        assertThrows(IllegalArgumentException.class, () -> new Batch(2, 3, Batch.nativeFloats(4), new long[] {0, 1}, null, 1),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new Batch(2, 3, Batch.nativeFloats(4), new long[] {0, 1}, null, 1),
                 "a buffer of another size than samples x features");
     }
 }

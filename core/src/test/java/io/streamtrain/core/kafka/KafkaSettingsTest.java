@@ -13,15 +13,19 @@ class KafkaSettingsTest {
 
     @Test
     void environmentGivesBootstrapAndPassthrough() {
-        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
-                "STREAMTRAIN_BOOTSTRAP_SERVERS", "broker-1:9093,broker-2:9093",
-                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SSL",
-                "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_LOCATION", "/etc/kafka/truststore.jks",
-                "PATH", "/usr/bin",
-                "STREAMTRAIN_METRICS_PORT", "9404"), null);
+        KafkaSettings s = KafkaSettings.fromEnvironment(
+                Map.of(
+                        "STREAMTRAIN_BOOTSTRAP_SERVERS", "broker-1:9093,broker-2:9093",
+                        "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SSL",
+                        "STREAMTRAIN_KAFKA_SSL_TRUSTSTORE_LOCATION", "/etc/kafka/truststore.jks",
+                        "PATH", "/usr/bin",
+                        "STREAMTRAIN_METRICS_PORT", "9404"),
+                null);
         assertEquals("broker-1:9093,broker-2:9093", s.bootstrapServers());
-        assertEquals(Map.of("security.protocol", "SSL", "ssl.truststore.location", "/etc/kafka/truststore.jks"),
-                s.passthrough(), "only STREAMTRAIN_KAFKA_* variables pass through");
+        assertEquals(
+                Map.of("security.protocol", "SSL", "ssl.truststore.location", "/etc/kafka/truststore.jks"),
+                s.passthrough(),
+                "only STREAMTRAIN_KAFKA_* variables pass through");
 
         Map<String, Object> c = s.consumer("g");
         assertEquals("broker-1:9093,broker-2:9093", c.get("bootstrap.servers"));
@@ -33,36 +37,85 @@ class KafkaSettingsTest {
 
     @Test
     void thePrincipalIsTheSaslUserWhenTheSettingsNameIt() {
-        String scram = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ops-alice\" password=\"p=\\\"x\";";
-        assertEquals(java.util.Optional.of("User:ops-alice"), KafkaSettings.fromEnvironment(Map.of(
-                "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "STREAMTRAIN_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
-                "STREAMTRAIN_KAFKA_SASL_JAAS_CONFIG", scram), null).principal());
-        assertEquals(java.util.Optional.of("User:bob"), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_PLAINTEXT",
-                "sasl.mechanism", "PLAIN", "sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";"))
-                .principal());
-        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_SSL", "sasl.jaas.config",
-                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";")).principal(),
+        String scram =
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ops-alice\" password=\"p=\\\"x\";";
+        assertEquals(
+                java.util.Optional.of("User:ops-alice"),
+                KafkaSettings.fromEnvironment(
+                                Map.of(
+                                        "STREAMTRAIN_KAFKA_SECURITY_PROTOCOL",
+                                        "SASL_SSL",
+                                        "STREAMTRAIN_KAFKA_SASL_MECHANISM",
+                                        "SCRAM-SHA-512",
+                                        "STREAMTRAIN_KAFKA_SASL_JAAS_CONFIG",
+                                        scram),
+                                null)
+                        .principal());
+        assertEquals(
+                java.util.Optional.of("User:bob"),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol",
+                                        "SASL_PLAINTEXT",
+                                        "sasl.mechanism",
+                                        "PLAIN",
+                                        "sasl.jaas.config",
+                                        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";"))
+                        .principal());
+        assertEquals(
+                java.util.Optional.empty(),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol",
+                                        "SASL_SSL",
+                                        "sasl.jaas.config",
+                                        "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";"))
+                        .principal(),
                 "Kerberos (Kafka's default mechanism): the broker's principal.to.local rules make the name");
-        assertEquals(java.util.Optional.empty(), KafkaSettings.of("b:9092").principal(), "plaintext: the broker alone knows");
-        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SSL")).principal(),
+        assertEquals(
+                java.util.Optional.empty(),
+                KafkaSettings.of("b:9092").principal(),
+                "plaintext: the broker alone knows");
+        assertEquals(
+                java.util.Optional.empty(),
+                new KafkaSettings("b:9092", Map.of("security.protocol", "SSL")).principal(),
                 "a TLS client certificate's name is the broker's to map");
-        assertEquals(java.util.Optional.empty(), new KafkaSettings("b:9092", Map.of("security.protocol", "SASL_SSL", "sasl.mechanism",
-                "OAUTHBEARER", "sasl.jaas.config", "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"))
-                .principal());
+        assertEquals(
+                java.util.Optional.empty(),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol",
+                                        "SASL_SSL",
+                                        "sasl.mechanism",
+                                        "OAUTHBEARER",
+                                        "sasl.jaas.config",
+                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"))
+                        .principal());
     }
 
     @Test
     void theTrainFeedDoesNotWaitHalfASecondForAnEmptyFetchUnlessTold() {
-        assertEquals(KafkaSettings.EPOCH_START_FETCH_WAIT_MS, KafkaSettings.of("b:9092").trainFeedConsumer("g").get("fetch.max.wait.ms"));
-        KafkaSettings told = KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_FETCH_MAX_WAIT_MS", "500"), "b:9092");
-        assertEquals("500", String.valueOf(told.trainFeedConsumer("g").get("fetch.max.wait.ms")), "an operator's setting stands");
+        assertEquals(
+                KafkaSettings.EPOCH_START_FETCH_WAIT_MS,
+                KafkaSettings.of("b:9092").trainFeedConsumer("g").get("fetch.max.wait.ms"));
+        KafkaSettings told =
+                KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_FETCH_MAX_WAIT_MS", "500"), "b:9092");
+        assertEquals(
+                "500",
+                String.valueOf(told.trainFeedConsumer("g").get("fetch.max.wait.ms")),
+                "an operator's setting stands");
     }
 
     @Test
     void commandLineBootstrapWins() {
-        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
-                "STREAMTRAIN_BOOTSTRAP_SERVERS", "from-env:9092",
-                "STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "from-passthrough:9092"), "from-cli:9092");
+        KafkaSettings s = KafkaSettings.fromEnvironment(
+                Map.of(
+                        "STREAMTRAIN_BOOTSTRAP_SERVERS", "from-env:9092",
+                        "STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "from-passthrough:9092"),
+                "from-cli:9092");
         assertEquals("from-cli:9092", s.bootstrapServers());
         assertEquals("from-cli:9092", s.consumer("g").get("bootstrap.servers"));
         assertEquals("from-cli:9092", s.producer().get("bootstrap.servers"));
@@ -71,9 +124,12 @@ class KafkaSettingsTest {
 
     @Test
     void bootstrapFallsBackToPassthroughThenLocalhost() {
-        assertEquals("pt:9092", KafkaSettings.fromEnvironment(
-                Map.of("STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "pt:9092"), null).bootstrapServers());
-        assertEquals("localhost:9092", KafkaSettings.fromEnvironment(Map.of(), null).bootstrapServers());
+        assertEquals(
+                "pt:9092",
+                KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_BOOTSTRAP_SERVERS", "pt:9092"), null)
+                        .bootstrapServers());
+        assertEquals(
+                "localhost:9092", KafkaSettings.fromEnvironment(Map.of(), null).bootstrapServers());
     }
 
     @Test
@@ -94,12 +150,15 @@ class KafkaSettingsTest {
 
     @Test
     void passthroughCannotUndoTheCorrectnessSettings() {
-        KafkaSettings s = KafkaSettings.fromEnvironment(Map.of(
-                "STREAMTRAIN_KAFKA_ENABLE_AUTO_COMMIT", "true",
-                "STREAMTRAIN_KAFKA_ISOLATION_LEVEL", "read_uncommitted",
-                "STREAMTRAIN_KAFKA_ENABLE_IDEMPOTENCE", "false",
-                "STREAMTRAIN_KAFKA_ACKS", "1",
-                "STREAMTRAIN_KAFKA_VALUE_DESERIALIZER", "org.apache.kafka.common.serialization.StringDeserializer"), null);
+        KafkaSettings s = KafkaSettings.fromEnvironment(
+                Map.of(
+                        "STREAMTRAIN_KAFKA_ENABLE_AUTO_COMMIT", "true",
+                        "STREAMTRAIN_KAFKA_ISOLATION_LEVEL", "read_uncommitted",
+                        "STREAMTRAIN_KAFKA_ENABLE_IDEMPOTENCE", "false",
+                        "STREAMTRAIN_KAFKA_ACKS", "1",
+                        "STREAMTRAIN_KAFKA_VALUE_DESERIALIZER",
+                                "org.apache.kafka.common.serialization.StringDeserializer"),
+                null);
         Map<String, Object> c = s.consumer("g");
         assertEquals(false, c.get("enable.auto.commit"));
         assertEquals("read_committed", c.get("isolation.level"));
@@ -110,8 +169,15 @@ class KafkaSettingsTest {
         assertEquals("all", p.get("acks"));
 
         // the same through the record constructor, as a caller with its own property map would
-        KafkaSettings direct = new KafkaSettings("b:9092", Map.of(
-                "enable.auto.commit", "true", "isolation.level", "read_uncommitted", "transactional.id", "other"));
+        KafkaSettings direct = new KafkaSettings(
+                "b:9092",
+                Map.of(
+                        "enable.auto.commit",
+                        "true",
+                        "isolation.level",
+                        "read_uncommitted",
+                        "transactional.id",
+                        "other"));
         assertEquals(false, direct.consumer("g").get("enable.auto.commit"));
         assertEquals("read_committed", direct.consumer("g").get("isolation.level"));
         assertEquals("mine", direct.transactionalProducer("mine").get("transactional.id"));

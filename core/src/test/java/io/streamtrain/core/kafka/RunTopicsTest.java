@@ -13,11 +13,17 @@ class RunTopicsTest {
     @Test
     void topicsTheAclsRefuseToCreateAreBadConfigurationAndTheRestIsRetried() {
         List<String> names = List.of("streamtrain.r.checkpoints");
-        for (Throwable refused : List.of(new TopicAuthorizationException("Authorization failed."),
+        for (Throwable refused : List.of(
+                new TopicAuthorizationException("Authorization failed."),
                 new ClusterAuthorizationException("Cluster authorization failed."))) {
             StartupException e = RunTopics.cannotCreate(names, refused);
-            assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode(), "a restart cannot grant CREATE: " + e.getMessage());
-            assertTrue(e.getMessage().contains("may not create topics [streamtrain.r.checkpoints]") && e.getMessage().contains("CREATE"),
+            assertEquals(
+                    StartupException.BAD_CONFIGURATION,
+                    e.exitCode(),
+                    "a restart cannot grant CREATE: " + e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("may not create topics [streamtrain.r.checkpoints]")
+                            && e.getMessage().contains("CREATE"),
                     e.getMessage());
         }
         StartupException slow = RunTopics.cannotCreate(names, new TimeoutException("timed out"));

@@ -9,9 +9,12 @@ import org.junit.jupiter.api.Test;
 class LogsTest {
     @Test
     void aValueCannotStartALineOfItsOwnOrDriveTheTerminal() {
-        String forged = "x\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\r\u001b[2J\u0085\u2028";
+        String forged =
+                "x\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\r\u001b[2J\u0085\u2028";
         String escaped = Logs.escape(forged);
-        assertEquals("x\\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\\r\\u001b[2J\\u0085\\u2028", escaped);
+        assertEquals(
+                "x\\n07:00:00.000 INFO  [main] i.s.t.TrainerNode - STOP accepted from admin\\r\\u001b[2J\\u0085\\u2028",
+                escaped);
         assertTrue(escaped.chars().noneMatch(Character::isISOControl));
         assertEquals("a\\\\n", Logs.escape("a\\n"), "a backslash is escaped too, so an escape cannot be faked");
     }
@@ -30,6 +33,7 @@ class LogsTest {
         for (String ok : new String[] {null, "", "text", "json"}) {
             assertEquals(null, Logs.formatRefusal(ok), ok);
         }
-        assertEquals("STREAMTRAIN_LOG_FORMAT=JSON is not a log format; use one of [text, json]", Logs.formatRefusal("JSON"));
+        assertEquals(
+                "STREAMTRAIN_LOG_FORMAT=JSON is not a log format; use one of [text, json]", Logs.formatRefusal("JSON"));
     }
 }

@@ -20,14 +20,20 @@ class MetricsServerTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private static HttpResponse<String> get(MetricsServer server, String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
     @Test
     void servesMetersWithTheCommonTagsInPrometheusFormat() throws Exception {
-        try (MetricsServer server = MetricsServer.start(0, new Health(Duration.ofMinutes(1)), Tags.of("role", "trainer", "node", "n1"))) {
-            Counter.builder("streamtrain.test.things").description("Things").register(server.registry()).increment(3);
+        try (MetricsServer server =
+                MetricsServer.start(0, new Health(Duration.ofMinutes(1)), Tags.of("role", "trainer", "node", "n1"))) {
+            Counter.builder("streamtrain.test.things")
+                    .description("Things")
+                    .register(server.registry())
+                    .increment(3);
             HttpResponse<String> r = get(server, "/metrics");
             assertEquals(200, r.statusCode());
             assertTrue(r.body().contains("# HELP streamtrain_test_things_total Things"), r.body());
@@ -40,7 +46,8 @@ class MetricsServerTest {
     @Test
     void oneScrapeNeverShowsHalfOfAChangeMadeTogether() throws Exception {
         try (MetricsServer server = MetricsServer.start(0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
-            double[] pair = new double[2]; // written only inside Scrapes.together, read by the scrape under the same lock
+            double[] pair =
+                    new double[2]; // written only inside Scrapes.together, read by the scrape under the same lock
             Gauge.builder("streamtrain.test.first", pair, p -> p[0]).register(server.registry());
             Gauge.builder("streamtrain.test.second", pair, p -> p[1]).register(server.registry());
             AtomicBoolean done = new AtomicBoolean();
@@ -67,7 +74,10 @@ class MetricsServerTest {
     }
 
     private static String sample(String scrape, String name) {
-        String line = scrape.lines().filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{")).findFirst().orElseThrow();
+        String line = scrape.lines()
+                .filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{"))
+                .findFirst()
+                .orElseThrow();
         return line.substring(line.lastIndexOf(' ') + 1);
     }
 
@@ -75,7 +85,10 @@ class MetricsServerTest {
     void healthzSaysWhetherTheWorkLoopBeatsAndReadyzWhetherTheServiceIsReady() throws Exception {
         Health health = new Health(Duration.ofMillis(200));
         try (MetricsServer server = MetricsServer.start(0, health, Tags.empty())) {
-            assertEquals(200, get(server, "/healthz").statusCode(), "live while starting: that is the startup probe's business");
+            assertEquals(
+                    200,
+                    get(server, "/healthz").statusCode(),
+                    "live while starting: that is the startup probe's business");
             assertEquals(503, get(server, "/readyz").statusCode(), "not ready before initialization");
             health.ready(true);
             health.state("training");
@@ -95,9 +108,12 @@ class MetricsServerTest {
     @Test
     void aTakenPortIsAClearError() {
         try (MetricsServer first = MetricsServer.start(0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
-            UncheckedIOException e = assertThrows(UncheckedIOException.class,
+            UncheckedIOException e = assertThrows(
+                    UncheckedIOException.class,
                     () -> MetricsServer.start(first.port(), new Health(Duration.ofMinutes(1)), Tags.empty()));
-            assertTrue(e.getMessage().contains("cannot serve metrics on port " + first.port()) && e.getMessage().contains("--metrics-port"),
+            assertTrue(
+                    e.getMessage().contains("cannot serve metrics on port " + first.port())
+                            && e.getMessage().contains("--metrics-port"),
                     e.getMessage());
         }
     }
@@ -113,17 +129,24 @@ class MetricsServerTest {
 
     @Test
     void theAddressServedOnCanBeOneInterface() throws Exception {
-        try (MetricsServer server = MetricsServer.start("127.0.0.1", 0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
-            assertTrue(server.address().getAddress().isLoopbackAddress(), server.address().toString());
-            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + server.port() + "/healthz")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+        try (MetricsServer server =
+                MetricsServer.start("127.0.0.1", 0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
+            assertTrue(
+                    server.address().getAddress().isLoopbackAddress(),
+                    server.address().toString());
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient()
+                    .send(
+                            java.net.http.HttpRequest.newBuilder(
+                                            java.net.URI.create("http://127.0.0.1:" + server.port() + "/healthz"))
+                                    .build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode());
         }
         try (MetricsServer server = MetricsServer.start(null, 0, new Health(Duration.ofMinutes(1)), Tags.empty())) {
             assertTrue(server.address().getAddress().isAnyLocalAddress(), "unset: every interface, as a pod needs");
         }
-        java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class,
+        java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(
+                java.io.UncheckedIOException.class,
                 () -> MetricsServer.start("no-such-host.invalid", 0, new Health(Duration.ofMinutes(1)), Tags.empty()));
         assertTrue(e.getMessage().contains(MetricsServer.ADDRESS_ENV), e.getMessage());
     }

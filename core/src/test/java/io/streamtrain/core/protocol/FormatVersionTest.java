@@ -29,9 +29,11 @@ class FormatVersionTest {
         assertEquals(pause, Messages.decodeControl(JSON.writeValueAsBytes(doc)).orElseThrow());
 
         doc.put(FormatVersion.FIELD, FormatVersion.CONTROL + 1);
-        MalformedMessageException newer = assertThrows(MalformedMessageException.class,
-                () -> Messages.decodeControl(JSON.writeValueAsBytes(doc)));
-        assertTrue(newer.getMessage().contains("a pause message is of format version 2, newer than this streamtrain reads (1)"),
+        MalformedMessageException newer = assertThrows(
+                MalformedMessageException.class, () -> Messages.decodeControl(JSON.writeValueAsBytes(doc)));
+        assertTrue(
+                newer.getMessage()
+                        .contains("a pause message is of format version 2, newer than this streamtrain reads (1)"),
                 newer.getMessage());
         doc.put(FormatVersion.FIELD, "one");
         assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(JSON.writeValueAsBytes(doc)));
@@ -41,7 +43,8 @@ class FormatVersionTest {
     void evaluationRecordsCarryTheirVersionAndANewerOneIsRefused() throws Exception {
         byte[] newer = ("{\"type\":\"evaluation\",\"v\":" + (FormatVersion.EVALUATION + 1) + ",\"run\":\"r1\"}")
                 .getBytes(StandardCharsets.UTF_8);
-        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> Messages.decodeEvaluation(newer));
+        MalformedMessageException e =
+                assertThrows(MalformedMessageException.class, () -> Messages.decodeEvaluation(newer));
         assertTrue(e.getMessage().contains("an evaluation record is of format version 2"), e.getMessage());
     }
 
@@ -50,6 +53,8 @@ class FormatVersionTest {
         byte[] newer = "{\"version\":2,\"type\":\"checkpoint\",\"run\":\"r1\",\"checkpointId\":\"r1-e0001-abcd\"}"
                 .getBytes(StandardCharsets.UTF_8);
         IOException e = assertThrows(IOException.class, () -> CheckpointCodec.manifestFromJson(newer));
-        assertTrue(e.getMessage().contains("the manifest is of format version 2, newer than this streamtrain reads (1)"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("the manifest is of format version 2, newer than this streamtrain reads (1)"),
+                e.getMessage());
     }
 }

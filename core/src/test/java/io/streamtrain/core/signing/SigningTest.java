@@ -23,16 +23,28 @@ class SigningTest {
     private final SigningKey alice = SigningKey.generate("alice");
     private final SigningKey evaluator = SigningKey.generate("evaluator");
     private final SigningKey mallory = SigningKey.generate("mallory");
-    private final TrustedKeys trusted = TrustedKeys.parse("# the run's keys\n" + alice.trustedLine("operator") + "\n"
-            + evaluator.trustedLine("evaluator") + "\n", "trusted-keys");
+    private final TrustedKeys trusted = TrustedKeys.parse(
+            "# the run's keys\n" + alice.trustedLine("operator") + "\n" + evaluator.trustedLine("evaluator") + "\n",
+            "trusted-keys");
 
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
-    private static ConsumerRecord<byte[], byte[]> received(ProducerRecord<byte[], byte[]> sent, String topic, byte[] value) {
+    private static ConsumerRecord<byte[], byte[]> received(
+            ProducerRecord<byte[], byte[]> sent, String topic, byte[] value) {
         RecordHeaders h = new RecordHeaders(sent.headers().toArray());
-        return new ConsumerRecord<>(topic, 0, 0L, 0L, org.apache.kafka.common.record.TimestampType.CREATE_TIME, -1, -1, null, value, h,
+        return new ConsumerRecord<>(
+                topic,
+                0,
+                0L,
+                0L,
+                org.apache.kafka.common.record.TimestampType.CREATE_TIME,
+                -1,
+                -1,
+                null,
+                value,
+                h,
                 java.util.Optional.empty());
     }
 
@@ -42,7 +54,9 @@ class SigningTest {
     }
 
     private static void refusedWith(String expected, Verdict v) {
-        assertTrue(!v.accepted() && v.refusal().contains(expected), "expected a refusal saying '" + expected + "', got " + v);
+        assertTrue(
+                !v.accepted() && v.refusal().contains(expected),
+                "expected a refusal saying '" + expected + "', got " + v);
     }
 
     private static void failsWith(String expected, Executable e) {
@@ -55,7 +69,9 @@ class SigningTest {
         Verdict v = roundTrip(alice, CONTROL, utf8("{\"type\":\"stop\"}"), Right.STOP);
         assertTrue(v.accepted());
         assertEquals("alice", v.signer());
-        assertEquals("evaluator", roundTrip(evaluator, CONTROL, utf8("{}"), Right.STOP).signer());
+        assertEquals(
+                "evaluator",
+                roundTrip(evaluator, CONTROL, utf8("{}"), Right.STOP).signer());
     }
 
     @Test
@@ -65,17 +81,24 @@ class SigningTest {
         refusedWith("'mallory', which is not trusted", roundTrip(mallory, CONTROL, stop, Right.STOP));
         refusedWith("does not match", roundTrip(alice, "streamtrain.b.control", stop, Right.STOP));
         ProducerRecord<byte[], byte[]> sent = new Signing(alice, trusted).sign(new ProducerRecord<>(CONTROL, stop));
-        refusedWith("does not match", new Signing(null, trusted).verify(received(sent, CONTROL, utf8("{\"type\":\"pause\"}")), Right.PAUSE));
+        refusedWith(
+                "does not match",
+                new Signing(null, trusted).verify(received(sent, CONTROL, utf8("{\"type\":\"pause\"}")), Right.PAUSE));
         ProducerRecord<byte[], byte[]> unsigned = new ProducerRecord<>(CONTROL, stop);
         refusedWith("not signed", new Signing(alice, trusted).verify(received(unsigned, CONTROL, stop), Right.STOP));
         // mallory's signature under alice's id
         String malloryOnly = new String(mallory.sign(CONTROL, stop), StandardCharsets.US_ASCII).split(":")[1];
-        org.apache.kafka.common.header.Headers forged = new RecordHeaders().add(Signing.HEADER, utf8("alice:" + malloryOnly));
+        org.apache.kafka.common.header.Headers forged =
+                new RecordHeaders().add(Signing.HEADER, utf8("alice:" + malloryOnly));
         refusedWith("does not match", new Signing(null, trusted).verify(CONTROL, stop, forged, Right.STOP));
-        refusedWith("not base64", new Signing(null, trusted).verify(CONTROL, stop, new RecordHeaders().add(Signing.HEADER, utf8("alice:%%%")),
-                Right.STOP));
-        refusedWith("not a signature", new Signing(null, trusted).verify(CONTROL, stop,
-                new RecordHeaders().add(Signing.HEADER, new byte[10_000]), Right.STOP));
+        refusedWith(
+                "not base64",
+                new Signing(null, trusted)
+                        .verify(CONTROL, stop, new RecordHeaders().add(Signing.HEADER, utf8("alice:%%%")), Right.STOP));
+        refusedWith(
+                "not a signature",
+                new Signing(null, trusted)
+                        .verify(CONTROL, stop, new RecordHeaders().add(Signing.HEADER, new byte[10_000]), Right.STOP));
     }
 
     @Test
@@ -94,19 +117,30 @@ class SigningTest {
         SigningKey read = SigningKey.read(file);
         assertEquals("alice", read.id());
         assertEquals(alice.publicKey(), read.publicKey());
-        String swapped = alice.format().replaceAll("ed25519-public: .*", "ed25519-public: " + mallory.trustedLine("operator").split(" ")[2]);
+        String swapped = alice.format()
+                .replaceAll(
+                        "ed25519-public: .*",
+                        "ed25519-public: " + mallory.trustedLine("operator").split(" ")[2]);
         failsWith("not one pair", () -> SigningKey.parse(swapped, "k"));
         failsWith("not a streamtrain signing key", () -> SigningKey.parse("hello\n", "k"));
         failsWith("key id", () -> SigningKey.generate("a b"));
         failsWith("'root' is neither a role", () -> TrustedKeys.parse("alice operator,root abc\n", "t"));
-        failsWith("t line 2: key id alice is listed twice",
+        failsWith(
+                "t line 2: key id alice is listed twice",
                 () -> TrustedKeys.parse(alice.trustedLine("operator") + "\n" + alice.trustedLine("trainer"), "t"));
         failsWith("lists no key", () -> TrustedKeys.parse("# nothing\n", "t"));
-        StartupException e = assertThrows(StartupException.class,
-                () -> Signing.fromEnvironment(Map.of(Signing.KEY_ENV, dir.resolve("missing.key").toString())));
+        StartupException e = assertThrows(
+                StartupException.class,
+                () -> Signing.fromEnvironment(
+                        Map.of(Signing.KEY_ENV, dir.resolve("missing.key").toString())));
         assertTrue(e.getMessage().startsWith(Signing.KEY_ENV), e.getMessage());
         assertEquals(2, e.exitCode());
-        String privateHalf = alice.format().lines().filter(l -> l.startsWith("ed25519-private")).findFirst().orElseThrow().split(" ")[1];
+        String privateHalf = alice.format()
+                .lines()
+                .filter(l -> l.startsWith("ed25519-private"))
+                .findFirst()
+                .orElseThrow()
+                .split(" ")[1];
         Throwable t = assertThrows(IllegalArgumentException.class, () -> SigningKey.parse(swapped, "k"));
         assertTrue(!t.getMessage().contains(privateHalf) && !read.toString().contains(privateHalf));
     }

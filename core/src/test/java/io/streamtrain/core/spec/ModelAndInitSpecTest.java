@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Optional;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /** The run spec's model types (mlp, cnn, causal-lm) and the fine-tuning keys of init. */
 class ModelAndInitSpecTest {
@@ -51,9 +51,12 @@ class ModelAndInitSpecTest {
 
     @Test
     void cnnWithEveryKey() {
-        RunSpec s = parse("{ type: cnn, inputShape: [3, 32, 32], conv: [16, 32, 64], kernel: 5, pool: 2, convDropout: 0.1,"
-                + " hidden: [128, 64], activation: gelu, classes: 10, dropout: 0.5 }");
-        assertEquals(new ModelSpec.Conv(List.of(3, 32, 32), List.of(16, 32, 64), 5, 2, 0.1), s.model().conv());
+        RunSpec s =
+                parse("{ type: cnn, inputShape: [3, 32, 32], conv: [16, 32, 64], kernel: 5, pool: 2, convDropout: 0.1,"
+                        + " hidden: [128, 64], activation: gelu, classes: 10, dropout: 0.5 }");
+        assertEquals(
+                new ModelSpec.Conv(List.of(3, 32, 32), List.of(16, 32, 64), 5, 2, 0.1),
+                s.model().conv());
         assertEquals(List.of(128, 64), s.model().hidden());
         assertEquals(0.5, s.model().dropout());
         assertEquals(3 * 32 * 32, s.model().inputs());
@@ -61,22 +64,25 @@ class ModelAndInitSpecTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "{ type: cnn, conv: [8], classes: 2 }|model.inputShape|is required",
-            "{ type: cnn, inputShape: [28, 28], conv: [8], classes: 2 }|model.inputShape|[C, H, W]",
-            "{ type: cnn, inputShape: [1, 28, 28], classes: 2 }|model.conv|is required",
-            "{ type: cnn, inputShape: [1, 28, 28], conv: [], classes: 2 }|model.conv|is required",
-            "{ type: cnn, inputShape: [1, 28, 28], conv: [8], kernel: 4, classes: 2 }|model.kernel|odd",
-            "{ type: cnn, inputShape: [1, 8, 8], conv: [4, 4, 4, 4], classes: 2 }|model.conv|do not fit",
-            "{ type: cnn, inputShape: [1, 28, 28], conv: [8], convDropout: 1, classes: 2 }|model.convDropout|[0, 1)",
-            "{ type: cnn, inputs: 784, inputShape: [1, 28, 28], conv: [8], classes: 2 }|model.inputs|unknown key 'inputs'",
-            "{ type: cnn, inputShape: [1, 28, 28], conv: [8], context: 8 }|model.context|unknown key 'context'",
-            "{ type: causal-lm }|model.context|is required",
-            "{ type: causal-lm, context: 8, width: 30, heads: 4 }|model.width|multiple of heads",
-            "{ type: causal-lm, context: 8, classes: 10 }|model.classes|unknown key 'classes'",
-            "{ type: causal-lm, context: 8, attentionDropout: -0.1 }|model.attentionDropout|[0, 1)",
-            "{ type: causal-lm, context: 8, tieEmbeddings: yes please }|model.tieEmbeddings|true or false",
-            "{ type: transformer, context: 8 }|model.type|allowed: mlp, cnn, causal-lm"})
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "{ type: cnn, conv: [8], classes: 2 }|model.inputShape|is required",
+                "{ type: cnn, inputShape: [28, 28], conv: [8], classes: 2 }|model.inputShape|[C, H, W]",
+                "{ type: cnn, inputShape: [1, 28, 28], classes: 2 }|model.conv|is required",
+                "{ type: cnn, inputShape: [1, 28, 28], conv: [], classes: 2 }|model.conv|is required",
+                "{ type: cnn, inputShape: [1, 28, 28], conv: [8], kernel: 4, classes: 2 }|model.kernel|odd",
+                "{ type: cnn, inputShape: [1, 8, 8], conv: [4, 4, 4, 4], classes: 2 }|model.conv|do not fit",
+                "{ type: cnn, inputShape: [1, 28, 28], conv: [8], convDropout: 1, classes: 2 }|model.convDropout|[0, 1)",
+                "{ type: cnn, inputs: 784, inputShape: [1, 28, 28], conv: [8], classes: 2 }|model.inputs|unknown key 'inputs'",
+                "{ type: cnn, inputShape: [1, 28, 28], conv: [8], context: 8 }|model.context|unknown key 'context'",
+                "{ type: causal-lm }|model.context|is required",
+                "{ type: causal-lm, context: 8, width: 30, heads: 4 }|model.width|multiple of heads",
+                "{ type: causal-lm, context: 8, classes: 10 }|model.classes|unknown key 'classes'",
+                "{ type: causal-lm, context: 8, attentionDropout: -0.1 }|model.attentionDropout|[0, 1)",
+                "{ type: causal-lm, context: 8, tieEmbeddings: yes please }|model.tieEmbeddings|true or false",
+                "{ type: transformer, context: 8 }|model.type|allowed: mlp, cnn, causal-lm"
+            })
     void mistakesAreNamedByPath(String model, String path, String says) {
         SpecException e = rejects("run: r\ndata: { train: t }\nmodel: " + model + "\n", path);
         assertTrue(e.getMessage().contains(says), e.getMessage());
@@ -84,7 +90,8 @@ class ModelAndInitSpecTest {
 
     @Test
     void aKeyOfAnotherTypeListsTheKeysOfThisOne() {
-        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: { type: mlp, inputs: 4, conv: [8] }\n", "model.conv");
+        SpecException e =
+                rejects("run: r\ndata: { train: t }\nmodel: { type: mlp, inputs: 4, conv: [8] }\n", "model.conv");
         assertTrue(e.getMessage().contains("allowed keys: type, inputs, hidden"), e.getMessage());
     }
 
@@ -104,9 +111,12 @@ class ModelAndInitSpecTest {
 
     @Test
     void causalLmWithEveryKey() {
-        RunSpec s = parse("{ type: causal-lm, context: 128, layers: 4, heads: 8, width: 256, mlpWidth: 640, activation: relu,"
-                + " dropout: 0.1, attentionDropout: 0.2, tieEmbeddings: false }");
-        assertEquals(new ModelSpec.Transformer(128, 4, 8, 256, 640, 0.2, false), s.model().transformer());
+        RunSpec s = parse(
+                "{ type: causal-lm, context: 128, layers: 4, heads: 8, width: 256, mlpWidth: 640, activation: relu,"
+                        + " dropout: 0.1, attentionDropout: 0.2, tieEmbeddings: false }");
+        assertEquals(
+                new ModelSpec.Transformer(128, 4, 8, 256, 640, 0.2, false),
+                s.model().transformer());
         assertEquals(0.1, s.model().dropout());
         roundTrips(s);
     }
@@ -114,15 +124,18 @@ class ModelAndInitSpecTest {
     @Test
     void anMlpSpecIsWrittenWithTheKeysItAlwaysHad() {
         // checkpoint manifests of earlier runs carry these keys; the parser must keep reading them
-        assertEquals(List.of("type", "inputs", "hidden", "activation", "classes", "outputs", "dropout"),
-                List.copyOf(parse("{ inputs: 4, classes: 3 }").model().asDocument().keySet()));
+        assertEquals(
+                List.of("type", "inputs", "hidden", "activation", "classes", "outputs", "dropout"),
+                List.copyOf(
+                        parse("{ inputs: 4, classes: 3 }").model().asDocument().keySet()));
     }
 
     // ---------------------------------------------------------------- init
 
     @Test
     void initFromAFileFreezingByPattern() {
-        InitSpec init = withInit("{ from: /w/base.safetensors, freeze: [tokenEmbedding, \"*layer_01*\"] }").init();
+        InitSpec init = withInit("{ from: /w/base.safetensors, freeze: [tokenEmbedding, \"*layer_01*\"] }")
+                .init();
         assertEquals(Optional.of("/w/base.safetensors"), init.file());
         assertEquals(Optional.empty(), init.checkpoint());
         assertEquals(List.of("tokenEmbedding", "*layer_01*"), init.freeze());
@@ -131,10 +144,11 @@ class ModelAndInitSpecTest {
 
     @ParameterizedTest
     @CsvSource({
-            "run:brown-pre, brown-pre, LATEST, 0",
-            "run:brown-pre@latest, brown-pre, LATEST, 0",
-            "run:brown-pre@best, brown-pre, BEST, 0",
-            "run:brown-pre-2@12, brown-pre-2, EPOCH, 12"})
+        "run:brown-pre, brown-pre, LATEST, 0",
+        "run:brown-pre@latest, brown-pre, LATEST, 0",
+        "run:brown-pre@best, brown-pre, BEST, 0",
+        "run:brown-pre-2@12, brown-pre-2, EPOCH, 12"
+    })
     void initFromAnotherRunsCheckpoint(String from, String run, CheckpointRef.Which which, int epoch) {
         RunSpec s = withInit("{ from: \"" + from + "\" }");
         assertEquals(Optional.of(new CheckpointRef(run, which, epoch)), s.init().checkpoint());
@@ -146,13 +160,15 @@ class ModelAndInitSpecTest {
     @ParameterizedTest
     @ValueSource(strings = {"run:", "run:a b", "run:x@worst", "run:x@0", "run:x@-1", "run:x@1.5", "run:x@best@2"})
     void aBadCheckpointReferenceSaysWhatIsAllowed(String from) {
-        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: { inputs: 4 }\ninit: { from: \"" + from + "\" }\n", "init.from");
+        SpecException e = rejects(
+                "run: r\ndata: { train: t }\nmodel: { inputs: 4 }\ninit: { from: \"" + from + "\" }\n", "init.from");
         assertTrue(e.getMessage().contains("run:NAME@best") || e.getMessage().contains("count from 1"), e.getMessage());
     }
 
     @Test
     void aRunCannotStartFromItsOwnCheckpoints() {
-        SpecException e = rejects("run: r\ndata: { train: t }\nmodel: { inputs: 4 }\ninit: { from: \"run:r@best\" }\n", "init.from");
+        SpecException e = rejects(
+                "run: r\ndata: { train: t }\nmodel: { inputs: 4 }\ninit: { from: \"run:r@best\" }\n", "init.from");
         assertTrue(e.getMessage().contains("own checkpoints"), e.getMessage());
     }
 

@@ -113,7 +113,9 @@ class RunSpecParserTest {
         assertEquals("sgd", s.optimizer().type());
         assertEquals(0.1, s.optimizer().learningRate());
         assertEquals(0.9, s.optimizer().momentum());
-        assertEquals(new OptimizerSpec.ScheduleSpec("cosine", 100, 1000, 0.001), s.optimizer().schedule());
+        assertEquals(
+                new OptimizerSpec.ScheduleSpec("cosine", 100, 1000, 0.001),
+                s.optimizer().schedule());
         assertEquals(new SyncSpec(10, "nesterov", 0.5, 0.8, 30, 2, "streaming", "int8", 3), s.sync());
         assertEquals(new CheckpointSpec("file:///var/lib/ckpt", 2048), s.checkpoints());
         assertFalse(s.checkpoints().onKafka());
@@ -123,29 +125,51 @@ class RunSpecParserTest {
     @Test
     void syncModesAndTheirSettings() {
         SyncSpec d = RunSpecParser.parse(MINIMAL).sync();
-        assertEquals(new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "streaming", "bfloat16", 5), d, "streaming, bfloat16, 5 steps");
-        assertEquals(new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "strict", "float32", 0),
-                RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(), "strict: float32, no overlap");
-        assertEquals(0, RunSpecParser.parse(minimalWith("sync: { everySteps: 1 }")).sync().overlapSteps(),
+        assertEquals(
+                new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "streaming", "bfloat16", 5),
+                d,
+                "streaming, bfloat16, 5 steps");
+        assertEquals(
+                new SyncSpec(50, "average", 0.7, 0.9, 120, 1, "strict", "float32", 0),
+                RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(),
+                "strict: float32, no overlap");
+        assertEquals(
+                0,
+                RunSpecParser.parse(minimalWith("sync: { everySteps: 1 }"))
+                        .sync()
+                        .overlapSteps(),
                 "the default overlap stays below everySteps");
-        assertEquals(3, RunSpecParser.parse(minimalWith("sync: { everySteps: 4 }")).sync().overlapSteps());
-        SpecException above = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
-                "sync: { everySteps: 4, overlapSteps: 4 }")));
-        assertTrue(above.getMessage().contains("sync.overlapSteps") && above.getMessage().contains("not below everySteps"),
+        assertEquals(
+                3,
+                RunSpecParser.parse(minimalWith("sync: { everySteps: 4 }"))
+                        .sync()
+                        .overlapSteps());
+        SpecException above = assertThrows(
+                SpecException.class,
+                () -> RunSpecParser.parse(minimalWith("sync: { everySteps: 4, overlapSteps: 4 }")));
+        assertTrue(
+                above.getMessage().contains("sync.overlapSteps")
+                        && above.getMessage().contains("not below everySteps"),
                 above.getMessage());
-        SpecException strict = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
-                "sync: { mode: strict, encoding: int8 }")));
-        assertTrue(strict.getMessage().contains("sync.encoding") && strict.getMessage().contains("only applies to mode streaming"),
+        SpecException strict = assertThrows(
+                SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { mode: strict, encoding: int8 }")));
+        assertTrue(
+                strict.getMessage().contains("sync.encoding")
+                        && strict.getMessage().contains("only applies to mode streaming"),
                 strict.getMessage());
-        assertEquals(RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(), RunSpecParser.parse(minimalWith(
-                "sync: { mode: strict, encoding: float32, overlapSteps: 0 }")).sync(), "what strict means may be written out, as a"
-                + " manifest's spec does");
-        SpecException overlap = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
-                "sync: { mode: strict, overlapSteps: 2 }")));
-        assertTrue(overlap.getMessage().contains("sync.overlapSteps") && overlap.getMessage().contains("only applies to mode streaming"),
+        assertEquals(
+                RunSpecParser.parse(minimalWith("sync: { mode: strict }")).sync(),
+                RunSpecParser.parse(minimalWith("sync: { mode: strict, encoding: float32, overlapSteps: 0 }"))
+                        .sync(),
+                "what strict means may be written out, as a" + " manifest's spec does");
+        SpecException overlap = assertThrows(
+                SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { mode: strict, overlapSteps: 2 }")));
+        assertTrue(
+                overlap.getMessage().contains("sync.overlapSteps")
+                        && overlap.getMessage().contains("only applies to mode streaming"),
                 overlap.getMessage());
-        SpecException unknown = assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith(
-                "sync: { encoding: fp8 }")));
+        SpecException unknown =
+                assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { encoding: fp8 }")));
         assertTrue(unknown.getMessage().contains("float32, bfloat16, int8"), unknown.getMessage());
     }
 
@@ -156,7 +180,9 @@ class RunSpecParserTest {
         RunSpec held = RunSpecParser.parse(minimalWith("evaluation: { maxLag: 2 }"));
         assertEquals(new EvaluationSpec(2), held.evaluation());
         assertEquals(held, RunSpecParser.parse(RunSpecParser.toJson(held)), "a manifest's spec parses back");
-        assertEquals("evaluation.maxLag", rejects(minimalWith("evaluation: { maxLag: -1 }")).path());
+        assertEquals(
+                "evaluation.maxLag",
+                rejects(minimalWith("evaluation: { maxLag: -1 }")).path());
     }
 
     @Test
@@ -172,7 +198,10 @@ class RunSpecParserTest {
         assertTrue(live.data().continuous());
         assertEquals(500, live.data().windowRecords());
         assertEquals(RunSpecParser.UNLIMITED_WINDOWS, live.maxEpochs(), "windows go on until a STOP");
-        assertEquals(EvaluationSpec.CONTINUOUS_MAX_LAG, live.evaluation().maxLag(), "held back by a missing evaluator by default");
+        assertEquals(
+                EvaluationSpec.CONTINUOUS_MAX_LAG,
+                live.evaluation().maxLag(),
+                "held back by a missing evaluator by default");
         assertEquals(live, RunSpecParser.parse(RunSpecParser.toJson(live)), "a manifest's spec parses back");
         assertEquals(live, RunSpecParser.parse(RunSpecParser.toYaml(live)));
         assertEquals(EvaluationSpec.NONE, live.evaluation().onDegrade());
@@ -184,8 +213,13 @@ class RunSpecParserTest {
                 """);
         assertTrue(pausing.evaluation().pausesOnDegrade());
         assertEquals(pausing, RunSpecParser.parse(RunSpecParser.toJson(pausing)));
-        assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: pause }")).path(), "bounded runs stop");
-        assertEquals("evaluation.onDegrade", rejects(minimalWith("evaluation: { onDegrade: rollback }")).path());
+        assertEquals(
+                "evaluation.onDegrade",
+                rejects(minimalWith("evaluation: { onDegrade: pause }")).path(),
+                "bounded runs stop");
+        assertEquals(
+                "evaluation.onDegrade",
+                rejects(minimalWith("evaluation: { onDegrade: rollback }")).path());
         RunSpec sliding = RunSpecParser.parse("""
                 run: r1
                 data: { train: t, validation: v, mode: continuous, window: { records: 500 } }
@@ -196,23 +230,40 @@ class RunSpecParserTest {
         assertEquals(256, sliding.evaluation().slidingValidation());
         assertEquals(sliding, RunSpecParser.parse(RunSpecParser.toJson(sliding)));
         assertFalse(live.evaluation().sliding(), "a fixed holdout by default");
-        assertEquals("evaluation.slidingValidation", rejects(minimalWith("evaluation: { slidingValidation: 10 }")).path(),
+        assertEquals(
+                "evaluation.slidingValidation",
+                rejects(minimalWith("evaluation: { slidingValidation: 10 }")).path(),
                 "a bounded run is scored on one holdout");
-        RunSpec noValidation = RunSpecParser.parse(minimalWith("").replace("{ train: t }",
-                "{ train: t, mode: continuous, window: { records: 5 } }"));
+        RunSpec noValidation = RunSpecParser.parse(
+                minimalWith("").replace("{ train: t }", "{ train: t, mode: continuous, window: { records: 5 } }"));
         assertEquals(0, noValidation.evaluation().maxLag(), "no evaluator to wait for");
-        assertEquals("data.window.records", rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: continuous }")).path());
-        assertEquals("data.window.records", rejects(MINIMAL.replace("{ train: t }",
-                "{ train: t, mode: continuous, window: { records: 0 } }")).path());
-        assertEquals("data.window", rejects(MINIMAL.replace("{ train: t }", "{ train: t, window: { records: 5 } }")).path());
-        assertEquals("data.window.minutes", rejects(MINIMAL.replace("{ train: t }",
-                "{ train: t, mode: continuous, window: { records: 5, minutes: 3 } }")).path());
-        assertEquals("data.mode", rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: live }")).path());
+        assertEquals(
+                "data.window.records",
+                rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: continuous }"))
+                        .path());
+        assertEquals(
+                "data.window.records",
+                rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: continuous, window: { records: 0 } }"))
+                        .path());
+        assertEquals(
+                "data.window",
+                rejects(MINIMAL.replace("{ train: t }", "{ train: t, window: { records: 5 } }"))
+                        .path());
+        assertEquals(
+                "data.window.minutes",
+                rejects(MINIMAL.replace(
+                                "{ train: t }", "{ train: t, mode: continuous, window: { records: 5, minutes: 3 } }"))
+                        .path());
+        assertEquals(
+                "data.mode",
+                rejects(MINIMAL.replace("{ train: t }", "{ train: t, mode: live }"))
+                        .path());
     }
 
     @Test
     void jsonIsAcceptedToo() {
-        RunSpec s = RunSpecParser.parse("{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");
+        RunSpec s = RunSpecParser.parse(
+                "{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");
         assertEquals("j", s.run());
         assertEquals(3, s.model().inputs());
         assertEquals(2, s.model().classes());
@@ -231,8 +282,16 @@ class RunSpecParserTest {
                 () -> assertEquals(new InitSpec(42, null), s.init()),
                 () -> assertEquals(32, s.batchSize()),
                 () -> assertEquals(10, s.maxEpochs()),
-                () -> assertEquals(new OptimizerSpec("adamw", 0.001, 0.0, 0.9, 0.999, 1e-8,
-                        new OptimizerSpec.ScheduleSpec("constant", 0, 0, 0.0)), s.optimizer()),
+                () -> assertEquals(
+                        new OptimizerSpec(
+                                "adamw",
+                                0.001,
+                                0.0,
+                                0.9,
+                                0.999,
+                                1e-8,
+                                new OptimizerSpec.ScheduleSpec("constant", 0, 0, 0.0)),
+                        s.optimizer()),
                 () -> assertEquals(RegularizationSpec.NONE, s.regularization()),
                 () -> assertEquals(EarlyStoppingSpec.of("val_loss", "min", 3, 0.0), s.earlyStopping()),
                 () -> assertEquals(SyncSpec.defaults(), s.sync()),
@@ -260,8 +319,19 @@ class RunSpecParserTest {
         SpecException e = rejects(minimalWith("maxEpoch: 3\n"));
         assertEquals("maxEpoch", e.path());
         assertTrue(e.getMessage().contains("unknown key 'maxEpoch'"), e.getMessage());
-        for (String k : List.of("run", "data", "model", "init", "batchSize", "maxEpochs", "optimizer",
-                "regularization", "earlyStopping", "evaluation", "sync", "checkpoints")) {
+        for (String k : List.of(
+                "run",
+                "data",
+                "model",
+                "init",
+                "batchSize",
+                "maxEpochs",
+                "optimizer",
+                "regularization",
+                "earlyStopping",
+                "evaluation",
+                "sync",
+                "checkpoints")) {
             assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
         }
     }
@@ -335,14 +405,18 @@ class RunSpecParserTest {
     void unknownChoiceListsTheChoices() {
         SpecException e = rejects(minimalWith("optimizer: { type: rmsprop }\n"));
         assertEquals("optimizer.type", e.path());
-        assertTrue(e.getMessage().contains("sgd") && e.getMessage().contains("adam") && e.getMessage().contains("adamw"),
+        assertTrue(
+                e.getMessage().contains("sgd")
+                        && e.getMessage().contains("adam")
+                        && e.getMessage().contains("adamw"),
                 e.getMessage());
     }
 
     /** Scientific notation is how learning rates are usually written. */
     @Test
     void scientificNotationIsANumber() {
-        RunSpec s = RunSpecParser.parse(minimalWith("optimizer: { learningRate: 3e-4 }\nregularization: { l2: 5.0e-4 }\n"));
+        RunSpec s =
+                RunSpecParser.parse(minimalWith("optimizer: { learningRate: 3e-4 }\nregularization: { l2: 5.0e-4 }\n"));
         assertEquals(3e-4, s.optimizer().learningRate(), 1e-15);
         assertEquals(5e-4, s.regularization().l2(), 1e-15);
     }
@@ -358,9 +432,15 @@ class RunSpecParserTest {
 
     /** Values that pass "≥ 0" but overflow every weight in one step: a typo, or a hostile SET (which obeys the same checks). */
     @ParameterizedTest
-    @CsvSource({"optimizer, learningRate, 1e300", "optimizer, learningRate, 10.5", "regularization, l1, 11",
-            "regularization, l2, 1e300", "regularization, l2sp, 1e10", "regularization, weightDecay, 1e308",
-            "regularization, weightDecay, 1.01"})
+    @CsvSource({
+        "optimizer, learningRate, 1e300",
+        "optimizer, learningRate, 10.5",
+        "regularization, l1, 11",
+        "regularization, l2, 1e300",
+        "regularization, l2sp, 1e10",
+        "regularization, weightDecay, 1e308",
+        "regularization, weightDecay, 1.01"
+    })
     void absurdlyLargeRatesAndPenaltiesAreRefused(String section, String key, String value) {
         SpecException e = rejects(minimalWith(section + ": { " + key + ": " + value + " }\n"));
         assertEquals(section + "." + key, e.path());
@@ -369,15 +449,18 @@ class RunSpecParserTest {
 
     @Test
     void theLargestAllowedValuesParse() {
-        RunSpec s = RunSpecParser.parse(minimalWith("optimizer: { learningRate: 10 }\nregularization: { l1: 10, l2: 10, l2sp: 10,"
-                + " weightDecay: 1 }\n"));
+        RunSpec s = RunSpecParser.parse(
+                minimalWith("optimizer: { learningRate: 10 }\nregularization: { l1: 10, l2: 10, l2sp: 10,"
+                        + " weightDecay: 1 }\n"));
         assertEquals(10, s.optimizer().learningRate());
         assertEquals(1, s.regularization().weightDecay());
     }
 
     @Test
     void zeroLearningRate() {
-        assertEquals("optimizer.learningRate", rejects(minimalWith("optimizer: { learningRate: 0 }\n")).path());
+        assertEquals(
+                "optimizer.learningRate",
+                rejects(minimalWith("optimizer: { learningRate: 0 }\n")).path());
     }
 
     @ParameterizedTest
@@ -440,7 +523,9 @@ class RunSpecParserTest {
     void unusableRunName(String name) {
         SpecException e = rejects("run: " + name + "\ndata: { train: t }\nmodel: { inputs: 4 }\n");
         assertEquals("run", e.path());
-        assertTrue(e.getMessage().contains("required") || e.getMessage().contains("lower-case letters a-z, digits 0-9 and hyphens"),
+        assertTrue(
+                e.getMessage().contains("required")
+                        || e.getMessage().contains("lower-case letters a-z, digits 0-9 and hyphens"),
                 e.getMessage());
     }
 
@@ -455,7 +540,10 @@ class RunSpecParserTest {
     @ParameterizedTest
     @ValueSource(strings = {"r", "fashion-mlp-01", "0a", "a-b-c"})
     void usableRunName(String name) {
-        assertEquals(name, RunSpecParser.parse("run: " + name + "\ndata: { train: t.x_y }\nmodel: { inputs: 4 }\n").run());
+        assertEquals(
+                name,
+                RunSpecParser.parse("run: " + name + "\ndata: { train: t.x_y }\nmodel: { inputs: 4 }\n")
+                        .run());
     }
 
     @Test
@@ -474,8 +562,9 @@ class RunSpecParserTest {
 
     @Test
     void minLearningRateAbovePeak() {
-        SpecException e = rejects(minimalWith(
-                "optimizer: { learningRate: 0.01, schedule: { type: cosine, decaySteps: 10, minLearningRate: 0.1 } }\n"));
+        SpecException e = rejects(
+                minimalWith(
+                        "optimizer: { learningRate: 0.01, schedule: { type: cosine, decaySteps: 10, minLearningRate: 0.1 } }\n"));
         assertEquals("optimizer.schedule.minLearningRate", e.path());
     }
 
@@ -496,7 +585,8 @@ class RunSpecParserTest {
     // ---------------------------------------------------------------- earlyStopping keys
 
     private static EarlyStoppingSpec earlyStopping(String entries) {
-        return RunSpecParser.parse(minimalWith("earlyStopping: { " + entries + " }\n")).earlyStopping();
+        return RunSpecParser.parse(minimalWith("earlyStopping: { " + entries + " }\n"))
+                .earlyStopping();
     }
 
     private static SpecException rejectsEarlyStopping(String entries) {
@@ -551,9 +641,12 @@ class RunSpecParserTest {
         EarlyStoppingSpec e = earlyStopping("enabled: false, monitor: val_perplexity, mode: min, patience: 4,"
                 + " minDelta: 0.5, startFromEpoch: 3, baseline: 100, stoppingThreshold: 1.5, divergenceThreshold: 1000,"
                 + " checkFinite: false, criterion: up, strip: 2, successive: 4");
-        assertEquals(new EarlyStoppingSpec("val_perplexity", "min", 4, 0.5, false, 3, 100.0, 1.5, 1000.0, false,
-                "up", null, 2, 4), e);
-        assertEquals(new EarlyStoppingSpec("val_loss", "min", 3, 0.0, true, 1, -1.0, null, null, true, "pq", 2.0, 7, null),
+        assertEquals(
+                new EarlyStoppingSpec(
+                        "val_perplexity", "min", 4, 0.5, false, 3, 100.0, 1.5, 1000.0, false, "up", null, 2, 4),
+                e);
+        assertEquals(
+                new EarlyStoppingSpec("val_loss", "min", 3, 0.0, true, 1, -1.0, null, null, true, "pq", 2.0, 7, null),
                 earlyStopping("baseline: -1, criterion: pq, alpha: 2, strip: 7"));
     }
 
@@ -569,18 +662,20 @@ class RunSpecParserTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-            "enabled: \"true\"|enabled|true or false",
-            "enabled: 1|enabled|true or false",
-            "checkFinite: \"no\"|checkFinite|true or false",
-            "startFromEpoch: 1.5|startFromEpoch|integer",
-            "baseline: low|baseline|a number",
-            "stoppingThreshold: [1]|stoppingThreshold|a number",
-            "divergenceThreshold: \"9\"|divergenceThreshold|a number",
-            "criterion: 5|criterion|string",
-            "criterion: gl, alpha: big|alpha|a number > 0",
-            "criterion: up, strip: 2.5|strip|integer",
-            "criterion: up, successive: many|successive|integer"})
+    @ValueSource(
+            strings = {
+                "enabled: \"true\"|enabled|true or false",
+                "enabled: 1|enabled|true or false",
+                "checkFinite: \"no\"|checkFinite|true or false",
+                "startFromEpoch: 1.5|startFromEpoch|integer",
+                "baseline: low|baseline|a number",
+                "stoppingThreshold: [1]|stoppingThreshold|a number",
+                "divergenceThreshold: \"9\"|divergenceThreshold|a number",
+                "criterion: 5|criterion|string",
+                "criterion: gl, alpha: big|alpha|a number > 0",
+                "criterion: up, strip: 2.5|strip|integer",
+                "criterion: up, successive: many|successive|integer"
+            })
     void earlyStoppingWrongTypes(String caseText) {
         String[] c = caseText.split("\\|");
         SpecException e = rejectsEarlyStopping(c[0]);
@@ -590,21 +685,23 @@ class RunSpecParserTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-            "monitor: val_f1|monitor|val_loss, val_accuracy, val_perplexity",
-            "criterion: sgd|criterion|patience, gl, pq, up",
-            "startFromEpoch: 0|startFromEpoch|[1, 1000000]",
-            "criterion: gl, alpha: 0|alpha|> 0",
-            "criterion: pq, alpha: -1|alpha|> 0",
-            "criterion: up, strip: 0|strip|[1, 1000000]",
-            "criterion: pq, strip: 1|strip|[2, 1000000]",
-            "criterion: up, successive: 0|successive|[1, 1000000]",
-            "alpha: 5|alpha|gl or pq",
-            "criterion: up, alpha: 5|alpha|gl or pq",
-            "criterion: gl, strip: 5|strip|pq or up",
-            "criterion: pq, successive: 2|successive|up",
-            "stoppingThreshold: 1, divergenceThreshold: 1|divergenceThreshold|above stoppingThreshold 1",
-            "mode: max, stoppingThreshold: 0.5, divergenceThreshold: 0.75|divergenceThreshold|below stoppingThreshold 0.5"})
+    @ValueSource(
+            strings = {
+                "monitor: val_f1|monitor|val_loss, val_accuracy, val_perplexity",
+                "criterion: sgd|criterion|patience, gl, pq, up",
+                "startFromEpoch: 0|startFromEpoch|[1, 1000000]",
+                "criterion: gl, alpha: 0|alpha|> 0",
+                "criterion: pq, alpha: -1|alpha|> 0",
+                "criterion: up, strip: 0|strip|[1, 1000000]",
+                "criterion: pq, strip: 1|strip|[2, 1000000]",
+                "criterion: up, successive: 0|successive|[1, 1000000]",
+                "alpha: 5|alpha|gl or pq",
+                "criterion: up, alpha: 5|alpha|gl or pq",
+                "criterion: gl, strip: 5|strip|pq or up",
+                "criterion: pq, successive: 2|successive|up",
+                "stoppingThreshold: 1, divergenceThreshold: 1|divergenceThreshold|above stoppingThreshold 1",
+                "mode: max, stoppingThreshold: 0.5, divergenceThreshold: 0.75|divergenceThreshold|below stoppingThreshold 0.5"
+            })
     void earlyStoppingImpossibleValues(String caseText) {
         String[] c = caseText.split("\\|");
         SpecException e = rejectsEarlyStopping(c[0]);
@@ -617,7 +714,8 @@ class RunSpecParserTest {
     void precheltCriteriaNeedModeMin(String criterion) {
         SpecException e = rejectsEarlyStopping("mode: max, criterion: " + criterion);
         assertEquals("earlyStopping.criterion", e.path());
-        assertTrue(e.getMessage().contains("mode min") && e.getMessage().contains("allowed with mode max: patience"),
+        assertTrue(
+                e.getMessage().contains("mode min") && e.getMessage().contains("allowed with mode max: patience"),
                 e.getMessage());
     }
 
@@ -632,8 +730,21 @@ class RunSpecParserTest {
     void unknownEarlyStoppingKeyListsTheNewKeys() {
         SpecException e = rejectsEarlyStopping("patiense: 3");
         assertEquals("earlyStopping.patiense", e.path());
-        for (String k : List.of("enabled", "monitor", "mode", "patience", "minDelta", "startFromEpoch", "baseline",
-                "stoppingThreshold", "divergenceThreshold", "checkFinite", "criterion", "alpha", "strip", "successive")) {
+        for (String k : List.of(
+                "enabled",
+                "monitor",
+                "mode",
+                "patience",
+                "minDelta",
+                "startFromEpoch",
+                "baseline",
+                "stoppingThreshold",
+                "divergenceThreshold",
+                "checkFinite",
+                "criterion",
+                "alpha",
+                "strip",
+                "successive")) {
             assertTrue(e.getMessage().contains(k), "allowed key " + k + " missing from: " + e.getMessage());
         }
     }
@@ -685,7 +796,8 @@ class RunSpecParserTest {
         assertEquals(original, RunSpecParser.parse(RunSpecParser.toYaml(original)));
         assertEquals(original, RunSpecParser.parse(RunSpecParser.toJson(original)));
         // every sync mode: a manifest carries its run's spec as JSON, and the evaluator parses it back
-        for (String sync : List.of("{ mode: strict }", "{ mode: streaming, encoding: int8, overlapSteps: 2 }", "{ everySteps: 1 }")) {
+        for (String sync : List.of(
+                "{ mode: strict }", "{ mode: streaming, encoding: int8, overlapSteps: 2 }", "{ everySteps: 1 }")) {
             RunSpec s = RunSpecParser.parse(minimalWith("sync: " + sync));
             assertEquals(s, RunSpecParser.parse(RunSpecParser.toJson(s)), sync);
             assertEquals(s, RunSpecParser.parse(RunSpecParser.toYaml(s)), sync);

@@ -1,6 +1,5 @@
 package io.streamtrain.deploy;
 
-import io.streamtrain.testkit.PrometheusFixture;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
@@ -9,6 +8,7 @@ import io.streamtrain.testkit.MetricCatalogue.Meter;
 import io.streamtrain.testkit.MonitoringQueries;
 import io.streamtrain.testkit.MonitoringQueries.Query;
 import io.streamtrain.testkit.MonitoringQueries.Source;
+import io.streamtrain.testkit.PrometheusFixture;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -38,19 +38,22 @@ class DashboardDataTest {
     @Test
     void everyPanelAnnotationVariableAndRecordingRuleHasDataWhenTheCatalogueIsScraped() throws Exception {
         try (CatalogueExporter trainer = new CatalogueExporter("trainer", "trainer-0");
-             CatalogueExporter evaluator = new CatalogueExporter("evaluator", "evaluator-0");
-             PrometheusFixture prometheus = PrometheusFixture.builder()
-                     .target("streamtrain-trainer", trainer.hostPort())
-                     .target("streamtrain-evaluator", evaluator.hostPort())
-                     .optRuleFile(MonitoringQueries.RULES)
-                     .start()) {
+                CatalogueExporter evaluator = new CatalogueExporter("evaluator", "evaluator-0");
+                PrometheusFixture prometheus = PrometheusFixture.builder()
+                        .target("streamtrain-trainer", trainer.hostPort())
+                        .target("streamtrain-evaluator", evaluator.hostPort())
+                        .optRuleFile(MonitoringQueries.RULES)
+                        .start()) {
             prometheus.awaitTargetsUp(Duration.ofSeconds(30));
             List<Query> queries = MonitoringQueries.all(MonitoringQueries.defaultVariables(RUN)).stream()
                     .filter(q -> q.source() != Source.ALERT_RULE) // an alert returns data only while it fires
                     .collect(Collectors.toList());
             Map<String, String> failing = prometheus.withoutData(queries, Duration.ofSeconds(30));
-            assertTrue(failing.isEmpty(), failing.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue())
-                    .collect(Collectors.joining("\n")));
+            assertTrue(
+                    failing.isEmpty(),
+                    failing.entrySet().stream()
+                            .map(e -> e.getKey() + ": " + e.getValue())
+                            .collect(Collectors.joining("\n")));
         }
     }
 
@@ -92,12 +95,19 @@ class DashboardDataTest {
                 if (m.labels().isEmpty()) {
                     labelSets.add(own);
                 } else {
-                    m.labels().forEach((label, values) -> values.forEach(v -> labelSets.add(own + "," + label + "=\"" + v + "\"")));
+                    m.labels()
+                            .forEach((label, values) ->
+                                    values.forEach(v -> labelSets.add(own + "," + label + "=\"" + v + "\"")));
                 }
                 for (String labels : labelSets) {
                     switch (m.type()) {
                         case COUNTER -> lines.add(m.name() + "{" + labels + "} " + n);
-                        case GAUGE -> lines.add(m.name() + "{" + labels + "} " + (Set.of("streamtrain_trainer_paused", "streamtrain_evaluator_stopped").contains(m.name()) ? 0 : 1));
+                        case GAUGE ->
+                            lines.add(m.name() + "{" + labels + "} "
+                                    + (Set.of("streamtrain_trainer_paused", "streamtrain_evaluator_stopped")
+                                                    .contains(m.name())
+                                            ? 0
+                                            : 1));
                         case HISTOGRAM -> {
                             lines.add(m.name() + "_bucket{" + labels + ",le=\"0.1\"} " + n);
                             lines.add(m.name() + "_bucket{" + labels + ",le=\"+Inf\"} " + n);
@@ -110,8 +120,10 @@ class DashboardDataTest {
             }
             String topic = role.equals("trainer") ? "demo_train" : "streamtrain_" + RUN + "_checkpoints";
             String client = common + ",client_id=\"" + node + "-consumer\"";
-            lines.add("kafka_consumer_fetch_manager_records_lag{" + client + ",topic=\"" + topic + "\",partition=\"0\"} " + n);
-            lines.add("kafka_consumer_fetch_manager_records_lag{" + client + ",topic=\"streamtrain_" + RUN + "_control\",partition=\"0\"} 0");
+            lines.add("kafka_consumer_fetch_manager_records_lag{" + client + ",topic=\"" + topic
+                    + "\",partition=\"0\"} " + n);
+            lines.add("kafka_consumer_fetch_manager_records_lag{" + client + ",topic=\"streamtrain_" + RUN
+                    + "_control\",partition=\"0\"} 0");
             lines.add("kafka_consumer_fetch_manager_records_lag_max{" + client + "} " + n);
             lines.add("kafka_consumer_fetch_manager_fetch_rate{" + client + "} 2");
             lines.add("kafka_producer_record_error_total{" + common + ",client_id=\"" + node + "-producer\"} 0");

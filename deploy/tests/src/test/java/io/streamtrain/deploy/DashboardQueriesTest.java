@@ -1,33 +1,33 @@
 package io.streamtrain.deploy;
 
-import io.streamtrain.cli.Streamtrain;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.util.Arrays;
-import java.util.stream.Stream;
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
-import io.streamtrain.testkit.Scrape;
-import io.streamtrain.testkit.PrometheusFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamtrain.cli.Streamtrain;
+import io.streamtrain.testkit.KafkaFixture;
 import io.streamtrain.testkit.MonitoringQueries;
 import io.streamtrain.testkit.MonitoringQueries.Query;
 import io.streamtrain.testkit.MonitoringQueries.Source;
+import io.streamtrain.testkit.PrometheusFixture;
+import io.streamtrain.testkit.Scrape;
+import io.streamtrain.testkit.ServiceProcess;
 import io.streamtrain.testkit.SyntheticClusters;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.Tag;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +43,7 @@ class DashboardQueriesTest {
     static final String RUN = "dash";
     static final String TOPIC = "dash.train";
     static final String VALIDATION = "dash.validation";
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -51,7 +52,8 @@ class DashboardQueriesTest {
         // small and noisy: a wide model overfits it within a few epochs, and the evaluator stops the run
         SyntheticClusters task = new SyntheticClusters(16, 4, 0.6, 0.3, 21);
         kafka.createTopic(TOPIC, 2);
-        // enough for an epoch to take seconds (the run is paused before it can stop), and uneven: partition 1's node runs
+        // enough for an epoch to take seconds (the run is paused before it can stop), and uneven: partition 1's node
+        // runs
         // out of each epoch at once and spends the rest of it waiting in rounds, so the PAUSE finds it waiting
         kafka.produce(TOPIC, 2, task.records(40, 16, 1));
         kafka.produce(TOPIC, 1, task.records(800, 16, 3));
@@ -79,7 +81,8 @@ class DashboardQueriesTest {
         List<ServiceProcess> trainers = List.of(
                 new ServiceProcess(spec, bootstrap, "dash-node-0", "--log-every", "0", "--broker-wait", "5"),
                 new ServiceProcess(spec, bootstrap, "dash-node-1", "--log-every", "0", "--broker-wait", "5"));
-        ServiceProcess evaluator = new ServiceProcess(ServiceProcess.EVALUATOR,
+        ServiceProcess evaluator = new ServiceProcess(
+                ServiceProcess.EVALUATOR,
                 List.of("--bootstrap-servers", bootstrap, "--run", RUN, "--instance-id", "dash-evaluator"));
         Instant started = Instant.now();
         PrometheusFixture.Builder scrape = PrometheusFixture.builder().optRuleFile(MonitoringQueries.RULES);
@@ -91,20 +94,35 @@ class DashboardQueriesTest {
             prometheus.awaitTargetsUp(Duration.ofSeconds(60));
             // hold the run once the evaluator has scored a checkpoint: every meter has a value by then, and the
             // run cannot stop while the panels are queried
-            awaitQuery(prometheus, "streamtrain_evaluator_evaluations_total{run=\"" + RUN + "\"} >= 1", Duration.ofSeconds(180));
+            awaitQuery(
+                    prometheus,
+                    "streamtrain_evaluator_evaluations_total{run=\"" + RUN + "\"} >= 1",
+                    Duration.ofSeconds(180));
             ctl("pause", "--run", RUN, "--bootstrap-servers", bootstrap);
             try {
-                awaitQuery(prometheus, "min(streamtrain_trainer_paused{run=\"" + RUN + "\"}) == 1", Duration.ofSeconds(60));
+                awaitQuery(
+                        prometheus,
+                        "min(streamtrain_trainer_paused{run=\"" + RUN + "\"}) == 1",
+                        Duration.ofSeconds(60));
             } catch (AssertionError e) {
-                throw new AssertionError(e.getMessage() + " (did the run stop before the PAUSE?)\n" + trainers.get(0).output(), e);
+                throw new AssertionError(
+                        e.getMessage() + " (did the run stop before the PAUSE?)\n"
+                                + trainers.get(0).output(),
+                        e);
             }
 
             List<Query> all = MonitoringQueries.all(MonitoringQueries.defaultVariables(RUN));
-            List<Query> now = all.stream().filter(q -> q.source() != Source.ALERT_RULE && q.source() != Source.ANNOTATION).toList();
+            List<Query> now = all.stream()
+                    .filter(q -> q.source() != Source.ALERT_RULE && q.source() != Source.ANNOTATION)
+                    .toList();
             assertTrue(now.size() > 40, "the dashboard's and the rules' expressions are found: " + now.size());
             Map<String, String> failing = prometheus.withoutData(now, Duration.ofSeconds(60));
-            assertTrue(failing.isEmpty(), "no data from a real run (2 trainers, the evaluator):\n" + failing.entrySet().stream()
-                    .map(e -> e.getKey() + ": " + e.getValue()).collect(Collectors.joining("\n")));
+            assertTrue(
+                    failing.isEmpty(),
+                    "no data from a real run (2 trainers, the evaluator):\n"
+                            + failing.entrySet().stream()
+                                    .map(e -> e.getKey() + ": " + e.getValue())
+                                    .collect(Collectors.joining("\n")));
 
             // a pause longer than --broker-wait (5 s): a node waiting in a round for the paused other must not give up
             Thread.sleep(8_000);
@@ -118,10 +136,13 @@ class DashboardQueriesTest {
 
             // annotations mark events: over the run, each has some
             List<String> silent = new ArrayList<>();
-            for (Query q : all.stream().filter(q -> q.source() == Source.ANNOTATION).toList()) {
+            for (Query q :
+                    all.stream().filter(q -> q.source() == Source.ANNOTATION).toList()) {
                 // the last event's scrape may land a scrape interval after the gauge that announced it was read
                 long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-                while (prometheus.queryRange(q.expr(), started, Instant.now(), Duration.ofSeconds(1)).isEmpty()) {
+                while (prometheus
+                        .queryRange(q.expr(), started, Instant.now(), Duration.ofSeconds(1))
+                        .isEmpty()) {
                     if (System.nanoTime() > deadline) {
                         silent.add(q.name() + ": " + q.expr());
                         break;
@@ -129,8 +150,10 @@ class DashboardQueriesTest {
                     Thread.sleep(500);
                 }
             }
-            assertTrue(silent.isEmpty(), "annotations without an event over a run that was paused, resumed and stopped early:\n"
-                    + String.join("\n", silent));
+            assertTrue(
+                    silent.isEmpty(),
+                    "annotations without an event over a run that was paused, resumed and stopped early:\n"
+                            + String.join("\n", silent));
             // the alert rules parse and evaluate (whether they fire is promtool test rules' business)
             for (PrometheusFixture.Rule r : prometheus.rules()) {
                 assertEquals("ok", r.health(), r.group() + " " + r.name() + ": " + r.lastError());
@@ -146,7 +169,8 @@ class DashboardQueriesTest {
         }
     }
 
-    private static void awaitQuery(PrometheusFixture prometheus, String expr, Duration timeout) throws InterruptedException {
+    private static void awaitQuery(PrometheusFixture prometheus, String expr, Duration timeout)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (prometheus.query(expr).isEmpty()) {
             if (System.nanoTime() > deadline) {
@@ -160,6 +184,9 @@ class DashboardQueriesTest {
     private static void ctl(String... args) {
         StringWriter printed = new StringWriter();
         String[] command = Stream.concat(Stream.of("ctl"), Arrays.stream(args)).toArray(String[]::new);
-        assertEquals(0, Streamtrain.run(new PrintWriter(printed, true), command), () -> "streamtrain ctl " + String.join(" ", args) + ":\n" + printed);
+        assertEquals(
+                0,
+                Streamtrain.run(new PrintWriter(printed, true), command),
+                () -> "streamtrain ctl " + String.join(" ", args) + ":\n" + printed);
     }
 }

@@ -42,7 +42,10 @@ record Dockerfile(List<Dockerfile.Instruction> instructions) {
     }
 
     List<String> all(String keyword) {
-        return instructions.stream().filter(i -> i.keyword().equals(keyword)).map(Instruction::arguments).toList();
+        return instructions.stream()
+                .filter(i -> i.keyword().equals(keyword))
+                .map(Instruction::arguments)
+                .toList();
     }
 
     /** The last instruction of a kind (the one that counts for USER, ENTRYPOINT, CMD). */
@@ -68,13 +71,15 @@ record Dockerfile(List<Dockerfile.Instruction> instructions) {
     }
 
     List<Copy> copies() {
-        return all("COPY").stream().map(a -> {
-            String[] words = a.split("\\s+");
-            if (words.length != 2 || words[0].startsWith("--")) {
-                throw new AssertionError("a COPY this test does not read: " + a);
-            }
-            return new Copy(words[0], words[1]);
-        }).toList();
+        return all("COPY").stream()
+                .map(a -> {
+                    String[] words = a.split("\\s+");
+                    if (words.length != 2 || words[0].startsWith("--")) {
+                        throw new AssertionError("a COPY this test does not read: " + a);
+                    }
+                    return new Copy(words[0], words[1]);
+                })
+                .toList();
     }
 
     /** The ENV settings, {@code NAME=value} or {@code NAME="value with spaces"}. */

@@ -1,6 +1,5 @@
 package io.streamtrain.deploy;
 
-import io.streamtrain.testkit.Repo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -9,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.streamtrain.testkit.Repo;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -73,26 +73,35 @@ final class Kustomize {
     }
 
     List<JsonNode> ofKind(String kind) {
-        return objects.stream().filter(o -> kind.equals(o.path("kind").asText())).toList();
+        return objects.stream()
+                .filter(o -> kind.equals(o.path("kind").asText()))
+                .toList();
     }
 
     Optional<JsonNode> find(String kind, String objectName) {
-        return ofKind(kind).stream().filter(o -> objectName.equals(o.at("/metadata/name").asText())).findFirst();
+        return ofKind(kind).stream()
+                .filter(o -> objectName.equals(o.at("/metadata/name").asText()))
+                .findFirst();
     }
 
     JsonNode get(String kind, String objectName) {
-        return find(kind, objectName).orElseThrow(() -> new AssertionError(name + " renders no " + kind + " " + objectName));
+        return find(kind, objectName)
+                .orElseThrow(() -> new AssertionError(name + " renders no " + kind + " " + objectName));
     }
 
     /** The Jobs, Deployments and StatefulSets. */
     List<JsonNode> workloads() {
-        return objects.stream().filter(o -> WORKLOAD_KINDS.contains(o.path("kind").asText())).toList();
+        return objects.stream()
+                .filter(o -> WORKLOAD_KINDS.contains(o.path("kind").asText()))
+                .toList();
     }
 
     /** The one workload whose pods carry {@code app.kubernetes.io/component: component}. */
     JsonNode workload(String component) {
         List<JsonNode> found = workloads().stream()
-                .filter(w -> component.equals(w.at("/spec/template/metadata/labels/app.kubernetes.io~1component").asText())).toList();
+                .filter(w -> component.equals(w.at("/spec/template/metadata/labels/app.kubernetes.io~1component")
+                        .asText()))
+                .toList();
         assertEquals(1, found.size(), name + ": workloads of component " + component);
         return found.get(0);
     }

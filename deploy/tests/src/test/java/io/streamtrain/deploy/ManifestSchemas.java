@@ -21,8 +21,9 @@ import java.util.TreeMap;
  */
 final class ManifestSchemas {
     static final Path DIR = Kustomize.REPO.resolve("deploy/validate");
-    static final String INSTALL = "install Node.js 20 or later (Debian package nodejs) and the validator's npm packages:"
-            + " npm ci --prefix deploy/validate (.ci/run does both)";
+    static final String INSTALL =
+            "install Node.js 20 or later (Debian package nodejs) and the validator's npm packages:"
+                    + " npm ci --prefix deploy/validate (.ci/run does both)";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the validator found wrong with one object ({@code Kind/name}); nothing when it is valid. */
@@ -46,7 +47,9 @@ final class ManifestSchemas {
     Map<String, String> pinned() {
         try {
             Map<String, String> versions = new TreeMap<>();
-            JSON.readTree(dir.resolve("package.json").toFile()).path("dependencies").fields()
+            JSON.readTree(dir.resolve("package.json").toFile())
+                    .path("dependencies")
+                    .fields()
                     .forEachRemaining(e -> versions.put(e.getKey(), e.getValue().asText()));
             return versions;
         } catch (IOException e) {
@@ -56,11 +59,15 @@ final class ManifestSchemas {
 
     /** One result per object, in order. */
     List<Result> validate(List<JsonNode> objects) {
-        assertTrue(Files.isDirectory(dir.resolve("node_modules")), "the schema validator's packages are not installed in "
-                + dir + ": " + INSTALL);
+        assertTrue(
+                Files.isDirectory(dir.resolve("node_modules")),
+                "the schema validator's packages are not installed in " + dir + ": " + INSTALL);
         String out;
         try {
-            out = Tool.run(INSTALL, JSON.writeValueAsBytes(objects), List.of(node, dir.resolve("validate.mjs").toString()));
+            out = Tool.run(
+                    INSTALL,
+                    JSON.writeValueAsBytes(objects),
+                    List.of(node, dir.resolve("validate.mjs").toString()));
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -71,7 +78,9 @@ final class ManifestSchemas {
             throw new AssertionError("validate.mjs printed what is not JSON: " + out, e);
         }
         Map<String, String> installed = new TreeMap<>();
-        report.path("packages").fields().forEachRemaining(e -> installed.put(e.getKey(), e.getValue().asText()));
+        report.path("packages")
+                .fields()
+                .forEachRemaining(e -> installed.put(e.getKey(), e.getValue().asText()));
         assertEquals(pinned(), installed, "the installed schema packages are not the pinned ones: " + INSTALL);
 
         List<Result> results = new ArrayList<>();

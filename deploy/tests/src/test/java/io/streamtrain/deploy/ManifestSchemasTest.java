@@ -66,7 +66,11 @@ class ManifestSchemasTest {
     @Test
     void validObjectsOfEveryCoveredApiPass() throws IOException {
         List<JsonNode> objects = List.of(
-                object(JOB, "2"), object(TOPIC, "1"), object(USER, "Read, Describe"), object(POD_MONITOR, "15s"), object(RULE, "5m"),
+                object(JOB, "2"),
+                object(TOPIC, "1"),
+                object(USER, "Read, Describe"),
+                object(POD_MONITOR, "15s"),
+                object(RULE, "5m"),
                 object("""
                         apiVersion: v1
                         kind: ConfigMap
@@ -81,11 +85,11 @@ class ManifestSchemasTest {
     @Test
     void wrongFieldTypesAndValuesAreRejected() throws IOException {
         List<JsonNode> objects = List.of(
-                object(JOB, "two"),                      // a string where the API has an integer
-                object(TOPIC, "\"1\""),                  // a quoted number in a CRD's integer field
+                object(JOB, "two"), // a string where the API has an integer
+                object(TOPIC, "\"1\""), // a quoted number in a CRD's integer field
                 object(USER, "Read, Delete, Frobnicate"), // an operation the CRD's enum lacks
-                object(POD_MONITOR, "15 seconds"),       // not a Prometheus duration
-                object(RULE, "300"));                    // a number where a duration string goes
+                object(POD_MONITOR, "15 seconds"), // not a Prometheus duration
+                object(RULE, "300")); // a number where a duration string goes
         List<ManifestSchemas.Result> results = schemas.validate(objects);
         assertRejected(results.get(0), "/spec/parallelism");
         assertRejected(results.get(1), "/spec/partitions");
@@ -118,18 +122,22 @@ class ManifestSchemasTest {
         for (ManifestSchemas.Result r : results) {
             assertEquals(1, r.errors().size(), r.object() + ": " + r.errors());
         }
-        assertTrue(results.get(0).errors().get(0).startsWith("no schema for example.com/v1 Widget"), results.get(0).errors().toString());
+        assertTrue(
+                results.get(0).errors().get(0).startsWith("no schema for example.com/v1 Widget"),
+                results.get(0).errors().toString());
     }
 
     @Test
     void aMissingValidatorFailsSayingHowToInstallIt(@TempDir Path empty) throws IOException {
-        AssertionError noPackages = assertThrows(AssertionError.class,
-                () -> new ManifestSchemas("node", empty).validate(List.of(object(JOB, "2"))));
+        AssertionError noPackages = assertThrows(
+                AssertionError.class, () -> new ManifestSchemas("node", empty).validate(List.of(object(JOB, "2"))));
         assertTrue(noPackages.getMessage().contains("npm ci --prefix deploy/validate"), noPackages.getMessage());
 
         Files.createDirectory(empty.resolve("node_modules"));
-        AssertionError noNode = assertThrows(AssertionError.class,
-                () -> new ManifestSchemas(empty.resolve("no-node").toString(), empty).validate(List.of(object(JOB, "2"))));
+        AssertionError noNode = assertThrows(
+                AssertionError.class,
+                () -> new ManifestSchemas(empty.resolve("no-node").toString(), empty)
+                        .validate(List.of(object(JOB, "2"))));
         assertTrue(noNode.getMessage().contains("install Node.js"), noNode.getMessage());
     }
 
@@ -139,6 +147,8 @@ class ManifestSchemasTest {
     }
 
     static void assertRejected(ManifestSchemas.Result r, String path) {
-        assertTrue(r.errors().stream().anyMatch(e -> e.startsWith(path + " ")), r.object() + " is rejected at " + path + ": " + r.errors());
+        assertTrue(
+                r.errors().stream().anyMatch(e -> e.startsWith(path + " ")),
+                r.object() + " is rejected at " + path + ": " + r.errors());
     }
 }

@@ -35,27 +35,56 @@ public final class PromQL {
             if (metric != null) {
                 return List.of(metric);
             }
-            return matchers.stream().filter(m -> m.label().equals("__name__") && !m.op().startsWith("!"))
-                    .findFirst().map(LabelMatcher::values).orElse(List.of());
+            return matchers.stream()
+                    .filter(m -> m.label().equals("__name__") && !m.op().startsWith("!"))
+                    .findFirst()
+                    .map(LabelMatcher::values)
+                    .orElse(List.of());
         }
     }
 
-    private static final Pattern TOKEN = Pattern.compile(
-            "(?<space>\\s+|#[^\\n]*)"
-                    + "|(?<str>\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`)"
-                    + "|(?<num>[0-9.][0-9A-Za-z.]*)"
-                    + "|(?<id>[A-Za-z_:][A-Za-z0-9_:]*)"
-                    + "|(?<op>=~|!~|!=|==|>=|<=|[-+*/%^<>=(){}\\[\\],@])");
+    private static final Pattern TOKEN = Pattern.compile("(?<space>\\s+|#[^\\n]*)"
+            + "|(?<str>\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`)"
+            + "|(?<num>[0-9.][0-9A-Za-z.]*)"
+            + "|(?<id>[A-Za-z_:][A-Za-z0-9_:]*)"
+            + "|(?<op>=~|!~|!=|==|>=|<=|[-+*/%^<>=(){}\\[\\],@])");
 
     /** Keywords and aggregation operators: identifiers that are not metric names. */
     private static final Set<String> KEYWORDS = Set.of(
-            "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
-            "offset", "inf", "nan", "start", "end", "atan2",
-            "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
-            "quantile", "limitk", "limit_ratio");
+            "and",
+            "or",
+            "unless",
+            "by",
+            "without",
+            "on",
+            "ignoring",
+            "group_left",
+            "group_right",
+            "bool",
+            "offset",
+            "inf",
+            "nan",
+            "start",
+            "end",
+            "atan2",
+            "sum",
+            "min",
+            "max",
+            "avg",
+            "group",
+            "stddev",
+            "stdvar",
+            "count",
+            "count_values",
+            "bottomk",
+            "topk",
+            "quantile",
+            "limitk",
+            "limit_ratio");
 
     /** Keywords followed by a parenthesised list of label names. */
-    private static final Set<String> LABEL_LISTS = Set.of("by", "without", "on", "ignoring", "group_left", "group_right");
+    private static final Set<String> LABEL_LISTS =
+            Set.of("by", "without", "on", "ignoring", "group_left", "group_right");
 
     private record Token(String kind, String text) {}
 
@@ -71,7 +100,9 @@ public final class PromQL {
             if (t.kind().equals("id")) {
                 String word = t.text().toLowerCase(Locale.ROOT);
                 if (KEYWORDS.contains(word)) {
-                    i = LABEL_LISTS.contains(word) && is(tokens, i + 1, "(") ? closing(tokens, i + 1, "(", ")") + 1 : i + 1;
+                    i = LABEL_LISTS.contains(word) && is(tokens, i + 1, "(")
+                            ? closing(tokens, i + 1, "(", ")") + 1
+                            : i + 1;
                 } else if (is(tokens, i + 1, "(")) {
                     i++; // a function call
                 } else if (is(tokens, i + 1, "{")) {
@@ -99,10 +130,15 @@ public final class PromQL {
         List<LabelMatcher> matchers = new ArrayList<>();
         int i = 0;
         while (i < tokens.size()) {
-            if (i + 2 >= tokens.size() || !tokens.get(i).kind().equals("id") || !tokens.get(i + 2).kind().equals("str")) {
+            if (i + 2 >= tokens.size()
+                    || !tokens.get(i).kind().equals("id")
+                    || !tokens.get(i + 2).kind().equals("str")) {
                 throw new IllegalArgumentException("cannot read the label matchers of: " + expr);
             }
-            matchers.add(new LabelMatcher(tokens.get(i).text(), tokens.get(i + 1).text(), unquote(tokens.get(i + 2).text())));
+            matchers.add(new LabelMatcher(
+                    tokens.get(i).text(),
+                    tokens.get(i + 1).text(),
+                    unquote(tokens.get(i + 2).text())));
             i += 3;
             if (is(tokens, i, ",")) {
                 i++;
@@ -130,7 +166,9 @@ public final class PromQL {
     }
 
     private static boolean is(List<Token> tokens, int i, String text) {
-        return i < tokens.size() && tokens.get(i).kind().equals("op") && tokens.get(i).text().equals(text);
+        return i < tokens.size()
+                && tokens.get(i).kind().equals("op")
+                && tokens.get(i).text().equals(text);
     }
 
     /** Index of the token that closes the bracket at {@code open}. */
@@ -143,7 +181,8 @@ public final class PromQL {
                 return i;
             }
         }
-        throw new IllegalArgumentException("unbalanced " + left + right + " in: " + tokens.stream().map(Token::text).collect(Collectors.joining(" ")));
+        throw new IllegalArgumentException("unbalanced " + left + right + " in: "
+                + tokens.stream().map(Token::text).collect(Collectors.joining(" ")));
     }
 
     private static String unquote(String quoted) {

@@ -1,12 +1,12 @@
 package io.streamtrain.deploy;
 
-import io.streamtrain.testkit.PrometheusFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.testkit.MonitoringQueries;
 import io.streamtrain.testkit.MonitoringQueries.Query;
+import io.streamtrain.testkit.PrometheusFixture;
 import io.streamtrain.testkit.PrometheusFixture.QueryException;
 import io.streamtrain.testkit.PrometheusFixture.Rule;
 import io.streamtrain.testkit.PrometheusFixture.Sample;
@@ -16,9 +16,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,7 +32,10 @@ class PrometheusFixtureTest {
 
     @BeforeAll
     static void start() throws Exception {
-        prometheus = PrometheusFixture.builder().optScrapeSelf().optRuleFile(MonitoringQueries.RULES).start();
+        prometheus = PrometheusFixture.builder()
+                .optScrapeSelf()
+                .optRuleFile(MonitoringQueries.RULES)
+                .start();
         prometheus.awaitTargetsUp(Duration.ofSeconds(30));
     }
 
@@ -63,7 +66,9 @@ class PrometheusFixtureTest {
         assertTrue(scalar.get(0).labels().isEmpty());
         assertTrue(Math.abs(scalar.get(0).value() - Instant.now().getEpochSecond()) < 60, scalar.toString());
         assertTrue(Double.isNaN(prometheus.query("vector(0) / 0").get(0).value()));
-        assertEquals(Double.POSITIVE_INFINITY, prometheus.query("vector(1) / 0").get(0).value());
+        assertEquals(
+                Double.POSITIVE_INFINITY,
+                prometheus.query("vector(1) / 0").get(0).value());
         assertTrue(prometheus.targetsUp());
     }
 
@@ -76,7 +81,8 @@ class PrometheusFixtureTest {
 
     @Test
     void aMissingBinaryFailsNamingTheDebianPackage() {
-        AssertionError e = assertThrows(AssertionError.class, () -> PrometheusFixture.binary("no-such-prometheus-tool"));
+        AssertionError e =
+                assertThrows(AssertionError.class, () -> PrometheusFixture.binary("no-such-prometheus-tool"));
         assertTrue(e.getMessage().contains("Debian package `prometheus`"), e.getMessage());
     }
 
@@ -97,10 +103,17 @@ class PrometheusFixtureTest {
 
     @Test
     void everyRuleEvaluatesWithoutError() throws Exception {
-        await(() -> prometheus.rules().stream().noneMatch(r -> r.health().equals("unknown")), "every rule evaluated once");
+        await(
+                () -> prometheus.rules().stream().noneMatch(r -> r.health().equals("unknown")),
+                "every rule evaluated once");
         List<Rule> rules = prometheus.rules();
-        assertEquals(MonitoringQueries.rules(MonitoringQueries.readYaml(MonitoringQueries.RULES)).size(), rules.size(), prometheus.log());
-        List<Rule> failing = rules.stream().filter(r -> !r.health().equals("ok")).toList();
+        assertEquals(
+                MonitoringQueries.rules(MonitoringQueries.readYaml(MonitoringQueries.RULES))
+                        .size(),
+                rules.size(),
+                prometheus.log());
+        List<Rule> failing =
+                rules.stream().filter(r -> !r.health().equals("ok")).toList();
         assertTrue(failing.isEmpty(), failing.toString());
     }
 

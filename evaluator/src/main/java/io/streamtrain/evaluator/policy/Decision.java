@@ -17,20 +17,14 @@ import java.util.Objects;
  * @param explanation one sentence for humans
  */
 public record Decision(
-        Verdict verdict,
-        StopReason reason,
-        int epoch,
-        Best best,
-        int waitCount,
-        int patienceLeft,
-        String explanation) {
+        Verdict verdict, StopReason reason, int epoch, Best best, int waitCount, int patienceLeft, String explanation) {
 
     public Decision {
         Objects.requireNonNull(verdict, "verdict");
         Objects.requireNonNull(explanation, "explanation");
         if ((verdict == Verdict.STOP) != (reason != null)) {
-            throw new IllegalArgumentException("a reason is given exactly when the verdict is STOP; got "
-                    + verdict + " with reason " + reason);
+            throw new IllegalArgumentException(
+                    "a reason is given exactly when the verdict is STOP; got " + verdict + " with reason " + reason);
         }
     }
 

@@ -25,6 +25,7 @@ final class Replay {
     private Double reference;
     /** The evaluation that set {@link #reference}; null while it is the baseline (or unset). */
     private Evaluation referenceEvaluation;
+
     private int wait;
     /** A continuous run's windows: a rule that fires does not end the replay, and "best" is the promoted model. */
     private final boolean windows;
@@ -96,7 +97,8 @@ final class Replay {
             best = new Best(e.epoch(), e.checkpointId(), v);
         }
         // windows: a window past divergenceThreshold is never promoted, even the first
-        boolean improved = finite && (reference == null || improves(v, reference))
+        boolean improved = finite
+                && (reference == null || improves(v, reference))
                 && !(windows && spec.divergenceThreshold() != null && worse(v, spec.divergenceThreshold()));
         if (improved) {
             reference = v;
@@ -112,19 +114,28 @@ final class Replay {
         double v = e.monitored();
         if (!Double.isFinite(v)) {
             if (spec.checkFinite()) {
-                return stop(StopReason.NON_FINITE, e, metric + " is " + format(v) + " at epoch " + e.epoch()
-                        + ", which stops the run at once (checkFinite)" + bestClause());
+                return stop(
+                        StopReason.NON_FINITE,
+                        e,
+                        metric + " is " + format(v) + " at epoch " + e.epoch()
+                                + ", which stops the run at once (checkFinite)" + bestClause());
             }
         } else {
             Double divergence = spec.divergenceThreshold();
             if (divergence != null && worse(v, divergence)) {
-                return stop(StopReason.DIVERGENCE, e, metric + " " + format(v) + " at epoch " + e.epoch()
-                        + " is worse than divergenceThreshold " + format(divergence) + bestClause());
+                return stop(
+                        StopReason.DIVERGENCE,
+                        e,
+                        metric + " " + format(v) + " at epoch " + e.epoch() + " is worse than divergenceThreshold "
+                                + format(divergence) + bestClause());
             }
             Double goal = spec.stoppingThreshold();
             if (goal != null && !worse(v, goal)) {
-                return stop(StopReason.THRESHOLD_REACHED, e, metric + " " + format(v) + " at epoch " + e.epoch()
-                        + " reached stoppingThreshold " + format(goal) + bestClause());
+                return stop(
+                        StopReason.THRESHOLD_REACHED,
+                        e,
+                        metric + " " + format(v) + " at epoch " + e.epoch() + " reached stoppingThreshold "
+                                + format(goal) + bestClause());
             }
         }
         if (counts(e)) {
@@ -134,8 +145,10 @@ final class Replay {
             }
         }
         if (e.epoch() >= maxEpochs) {
-            return stop(StopReason.MAX_EPOCHS, e, "epoch " + e.epoch() + " is the run's last (maxEpochs "
-                    + maxEpochs + ")" + bestClause());
+            return stop(
+                    StopReason.MAX_EPOCHS,
+                    e,
+                    "epoch " + e.epoch() + " is the run's last (maxEpochs " + maxEpochs + ")" + bestClause());
         }
         return null;
     }
@@ -145,26 +158,37 @@ final class Replay {
         switch (spec.criterion()) {
             case "patience" -> {
                 if (wait >= patience) {
-                    return stop(StopReason.PATIENCE_EXHAUSTED, e, metric + " " + format(e.monitored())
-                            + " did not " + improveOn() + " by minDelta " + format(spec.minDelta())
-                            + " for " + evaluations(wait) + bestIfApart());
+                    return stop(
+                            StopReason.PATIENCE_EXHAUSTED,
+                            e,
+                            metric + " " + format(e.monitored())
+                                    + " did not " + improveOn() + " by minDelta " + format(spec.minDelta())
+                                    + " for " + evaluations(wait) + bestIfApart());
                 }
             }
             case "gl" -> {
                 double gl = generalizationLoss(e);
                 if (gl > spec.alpha()) {
-                    return stop(StopReason.GENERALIZATION_LOSS, e, "generalization loss GL " + format(gl) + " at epoch "
-                            + t + " (" + metric + " " + format(e.monitored()) + " against the best " + format(best.value())
-                            + " at epoch " + best.epoch() + ") is above alpha " + format(spec.alpha()));
+                    return stop(
+                            StopReason.GENERALIZATION_LOSS,
+                            e,
+                            "generalization loss GL " + format(gl) + " at epoch "
+                                    + t + " (" + metric + " " + format(e.monitored()) + " against the best "
+                                    + format(best.value())
+                                    + " at epoch " + best.epoch() + ") is above alpha " + format(spec.alpha()));
                 }
             }
             case "pq" -> {
                 double gl = generalizationLoss(e);
                 double p = progress(t);
                 if (gl / p > spec.alpha()) {
-                    return stop(StopReason.PROGRESS_QUOTIENT, e, "progress quotient GL/P_" + spec.strip() + " = "
-                            + format(gl) + "/" + format(p) + " at epoch " + t + " is above alpha " + format(spec.alpha())
-                            + bestClause());
+                    return stop(
+                            StopReason.PROGRESS_QUOTIENT,
+                            e,
+                            "progress quotient GL/P_" + spec.strip() + " = "
+                                    + format(gl) + "/" + format(p) + " at epoch " + t + " is above alpha "
+                                    + format(spec.alpha())
+                                    + bestClause());
                 }
             }
             case "up" -> {
@@ -174,13 +198,20 @@ final class Replay {
                     StringBuilder chain = new StringBuilder();
                     for (int epoch = t - s * k; epoch <= t; epoch += k) {
                         chain.append(chain.length() == 0 ? "" : " < ")
-                                .append(format(valueAt(epoch))).append(" (epoch ").append(epoch).append(')');
+                                .append(format(valueAt(epoch)))
+                                .append(" (epoch ")
+                                .append(epoch)
+                                .append(')');
                     }
-                    return stop(StopReason.SUCCESSIVE_INCREASES, e, metric + " rose at " + s
-                            + " successive strip ends of " + k + " epochs: " + chain + bestClause());
+                    return stop(
+                            StopReason.SUCCESSIVE_INCREASES,
+                            e,
+                            metric + " rose at " + s + " successive strip ends of " + k + " epochs: " + chain
+                                    + bestClause());
                 }
             }
-            default -> throw new IllegalArgumentException("unknown early-stopping criterion '" + spec.criterion() + "'");
+            default ->
+                throw new IllegalArgumentException("unknown early-stopping criterion '" + spec.criterion() + "'");
         }
         return null;
     }
@@ -190,10 +221,13 @@ final class Replay {
     }
 
     private double progress(int t) {
-        return Prechelt.progress(epoch -> {
-            Evaluation e = byEpoch.get(epoch);
-            return e == null ? Double.NaN : e.trainLoss();
-        }, t, spec.strip());
+        return Prechelt.progress(
+                epoch -> {
+                    Evaluation e = byEpoch.get(epoch);
+                    return e == null ? Double.NaN : e.trainLoss();
+                },
+                t,
+                spec.strip());
     }
 
     private double valueAt(int epoch) {
@@ -201,20 +235,25 @@ final class Replay {
         return e == null ? Double.NaN : e.monitored();
     }
 
-    private String continueSentence(Evaluation last, boolean improved, Evaluation previousReference, Double previousValue) {
+    private String continueSentence(
+            Evaluation last, boolean improved, Evaluation previousReference, Double previousValue) {
         String head = spec.enabled() ? "" : "early stopping is disabled; ";
         String value = metric + " " + format(last.monitored()) + " at epoch " + last.epoch();
         String body;
         if (improved) {
-            String on = previousValue == null ? " is the first finite value"
-                    : previousReference == null ? " beat the baseline " + format(previousValue)
-                    : " improved on " + format(previousValue) + " (epoch " + previousReference.epoch() + ")";
+            String on = previousValue == null
+                    ? " is the first finite value"
+                    : previousReference == null
+                            ? " beat the baseline " + format(previousValue)
+                            : " improved on " + format(previousValue) + " (epoch " + previousReference.epoch() + ")";
             body = value + on;
         } else if (!counts(last)) {
             body = value + " is in the warm-up (counting starts at epoch " + spec.startFromEpoch() + ")" + bestClause();
         } else {
             body = value + " did not " + improveOn() + " by minDelta " + format(spec.minDelta()) + " for "
-                    + (spec.criterion().equals("patience") ? wait + " of " + patience + " evaluations" : evaluations(wait))
+                    + (spec.criterion().equals("patience")
+                            ? wait + " of " + patience + " evaluations"
+                            : evaluations(wait))
                     + bestIfApart();
         }
         return head + body + criterionStatus(last);
@@ -224,8 +263,9 @@ final class Replay {
     private String criterionStatus(Evaluation e) {
         return switch (spec.criterion()) {
             case "gl" -> "; GL " + format(generalizationLoss(e)) + ", alpha " + format(spec.alpha());
-            case "pq" -> "; GL/P_" + spec.strip() + " " + format(generalizationLoss(e)) + "/" + format(progress(e.epoch()))
-                    + ", alpha " + format(spec.alpha());
+            case "pq" ->
+                "; GL/P_" + spec.strip() + " " + format(generalizationLoss(e)) + "/" + format(progress(e.epoch()))
+                        + ", alpha " + format(spec.alpha());
             default -> "";
         };
     }
@@ -239,11 +279,14 @@ final class Replay {
 
     /** The best checkpoint, when it is not the evaluation the reference came from. */
     private String bestIfApart() {
-        return best == null || (referenceEvaluation != null && best.epoch() == referenceEvaluation.epoch()) ? "" : bestClause();
+        return best == null || (referenceEvaluation != null && best.epoch() == referenceEvaluation.epoch())
+                ? ""
+                : bestClause();
     }
 
     private String bestClause() {
-        return best == null ? "; no finite value yet"
+        return best == null
+                ? "; no finite value yet"
                 : "; best " + metric + " " + format(best.value()) + " (epoch " + best.epoch() + ")";
     }
 
@@ -267,8 +310,12 @@ final class Replay {
         if (!windows) {
             return best;
         }
-        return referenceEvaluation == null ? null
-                : new Best(referenceEvaluation.epoch(), referenceEvaluation.checkpointId(), referenceEvaluation.monitored());
+        return referenceEvaluation == null
+                ? null
+                : new Best(
+                        referenceEvaluation.epoch(),
+                        referenceEvaluation.checkpointId(),
+                        referenceEvaluation.monitored());
     }
 
     private int patienceLeft() {

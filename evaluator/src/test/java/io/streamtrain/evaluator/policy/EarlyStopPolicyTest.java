@@ -27,7 +27,8 @@ class EarlyStopPolicyTest {
 
     /** The early-stopping section as the parser makes it, from YAML flow-mapping entries. */
     static EarlyStoppingSpec spec(String entries) {
-        return RunSpecParser.parse("run: r\ndata: { train: t }\nmodel: { inputs: 1 }\nearlyStopping: { " + entries + " }\n")
+        return RunSpecParser.parse(
+                        "run: r\ndata: { train: t }\nmodel: { inputs: 1 }\nearlyStopping: { " + entries + " }\n")
                 .earlyStopping();
     }
 
@@ -81,7 +82,8 @@ class EarlyStopPolicyTest {
             assertBest(2, 0.5, d);
             assertEquals(2, d.waitCount());
             assertEquals(0, d.patienceLeft());
-            assertEquals("val_loss 0.625 did not improve on the best 0.5 (epoch 2) by minDelta 0 for 2 evaluations",
+            assertEquals(
+                    "val_loss 0.625 did not improve on the best 0.5 (epoch 2) by minDelta 0 for 2 evaluations",
                     d.explanation());
         }
 
@@ -204,8 +206,10 @@ class EarlyStopPolicyTest {
             assertEquals(1, d.waitCount());
             assertEquals(2, d.patienceLeft());
             assertBest(4, 1.5, d);
-            assertEquals("val_loss 1.5 at epoch 4 did not improve on the best 1.625 (epoch 3) by minDelta 0.25"
-                    + " for 1 of 3 evaluations; best val_loss 1.5 (epoch 4)", d.explanation());
+            assertEquals(
+                    "val_loss 1.5 at epoch 4 did not improve on the best 1.625 (epoch 3) by minDelta 0.25"
+                            + " for 1 of 3 evaluations; best val_loss 1.5 (epoch 4)",
+                    d.explanation());
         }
     }
 
@@ -307,8 +311,11 @@ class EarlyStopPolicyTest {
         @Test
         void withCheckFiniteOffItReachesNoThreshold() {
             // -Infinity is not a goal reached; +Infinity is not counted as divergence either.
-            Decision d = decide("checkFinite: false, patience: 5, stoppingThreshold: 0.25, divergenceThreshold: 4",
-                    1.0, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY);
+            Decision d = decide(
+                    "checkFinite: false, patience: 5, stoppingThreshold: 0.25, divergenceThreshold: 4",
+                    1.0,
+                    Double.NEGATIVE_INFINITY,
+                    Double.POSITIVE_INFINITY);
             assertContinue(3, d);
             assertEquals(2, d.waitCount());
         }
@@ -369,7 +376,10 @@ class EarlyStopPolicyTest {
         void thresholdBeforePatience() {
             // minDelta 0.75, patience 1, stoppingThreshold 0.5: e2 0.5 improves by only 0.5 (not
             // > 0.75), so patience is exhausted, and it reaches the threshold: threshold wins.
-            assertStop(StopReason.THRESHOLD_REACHED, 2, decide("minDelta: 0.75, patience: 1, stoppingThreshold: 0.5", 1.0, 0.5));
+            assertStop(
+                    StopReason.THRESHOLD_REACHED,
+                    2,
+                    decide("minDelta: 0.75, patience: 1, stoppingThreshold: 0.5", 1.0, 0.5));
         }
 
         @Test
@@ -410,7 +420,9 @@ class EarlyStopPolicyTest {
             // enabled false with every rule primed: patience 1 (e2 2.0 exhausts it), a NaN at e3,
             // stoppingThreshold 0.5 (e4 0.25 reaches it), maxEpochs 3 (passed). Still CONTINUE.
             // Best: e4 0.25. e5 3.0 does not improve on 0.25: wait 1.
-            Decision d = EarlyStopPolicy.decide(spec("enabled: false, patience: 1, stoppingThreshold: 0.5"), 3,
+            Decision d = EarlyStopPolicy.decide(
+                    spec("enabled: false, patience: 1, stoppingThreshold: 0.5"),
+                    3,
                     epochs(1.0, 2.0, Double.NaN, 0.25, 3.0));
             assertContinue(5, d);
             assertBest(4, 0.25, d);
@@ -444,7 +456,8 @@ class EarlyStopPolicyTest {
         @Test
         void patienceDoesNotApplyUnderGl() {
             // patience 1 would stop at e3, but the criterion is gl: GL stays 3.125 <= 5 for e3..e7.
-            Decision d = decide("criterion: gl, patience: 1", 1.0, 0.5, 0.515625, 0.515625, 0.515625, 0.515625, 0.515625);
+            Decision d =
+                    decide("criterion: gl, patience: 1", 1.0, 0.5, 0.515625, 0.515625, 0.515625, 0.515625, 0.515625);
             assertContinue(7, d);
             assertEquals(5, d.waitCount(), "wait is still reported");
         }
@@ -473,8 +486,13 @@ class EarlyStopPolicyTest {
          * </pre>
          */
         static List<Evaluation> history() {
-            return List.of(ev(1, 1.0, 1.0), ev(2, 0.5, 0.5), ev(3, 0.53125, 0.25), ev(4, 0.5625, 0.2),
-                    ev(5, 0.5625, 0.19), ev(6, 0.5625, 0.189));
+            return List.of(
+                    ev(1, 1.0, 1.0),
+                    ev(2, 0.5, 0.5),
+                    ev(3, 0.53125, 0.25),
+                    ev(4, 0.5625, 0.2),
+                    ev(5, 0.5625, 0.19),
+                    ev(6, 0.5625, 0.189));
         }
 
         @Test
@@ -482,7 +500,10 @@ class EarlyStopPolicyTest {
             Decision d = EarlyStopPolicy.decide(spec("criterion: pq, strip: 2"), NO_LIMIT, history());
             assertStop(StopReason.PROGRESS_QUOTIENT, 6, d);
             assertBest(2, 0.5, d);
-            assertContinue(5, EarlyStopPolicy.decide(spec("criterion: pq, strip: 2"), NO_LIMIT, history().subList(0, 5)));
+            assertContinue(
+                    5,
+                    EarlyStopPolicy.decide(
+                            spec("criterion: pq, strip: 2"), NO_LIMIT, history().subList(0, 5)));
         }
 
         @Test
@@ -497,8 +518,8 @@ class EarlyStopPolicyTest {
         void noTrainingProgressStopsAsSoonAsGlIsPositive() {
             // Flat train loss 0.5, 0.5: P_2 = 1000·(1.0/1.0 − 1) = 0. e2 GL = 100·(0.75/0.5 − 1) = 50 > 0:
             // GL/P = +infinity > 0.5: stop at 2.
-            Decision d = EarlyStopPolicy.decide(spec("criterion: pq, strip: 2"), NO_LIMIT,
-                    List.of(ev(1, 0.5, 0.5), ev(2, 0.75, 0.5)));
+            Decision d = EarlyStopPolicy.decide(
+                    spec("criterion: pq, strip: 2"), NO_LIMIT, List.of(ev(1, 0.5, 0.5), ev(2, 0.75, 0.5)));
             assertStop(StopReason.PROGRESS_QUOTIENT, 2, d);
         }
     }
@@ -522,15 +543,17 @@ class EarlyStopPolicyTest {
         void aBrokenChainDoesNotStop() {
             // As above with e6 0.5625 < E(4) 0.625: no stop at 6. e7 0.875, e8 0.59375:
             // t=8: 0.59375 > 0.5625 but 0.5625 > 0.625 fails: no stop.
-            Decision d = decide("criterion: up, strip: 2, successive: 2",
-                    1.0, 0.5, 0.75, 0.625, 0.25, 0.5625, 0.875, 0.59375);
+            Decision d = decide(
+                    "criterion: up, strip: 2, successive: 2", 1.0, 0.5, 0.75, 0.625, 0.25, 0.5625, 0.875, 0.59375);
             assertContinue(8, d);
         }
 
         @Test
         void oneIncreaseIsEnoughForUp1() {
             // successive 1, strip 2: t=4: E(4) 0.625 > E(2) 0.5: stop at 4.
-            assertStop(StopReason.SUCCESSIVE_INCREASES, 4,
+            assertStop(
+                    StopReason.SUCCESSIVE_INCREASES,
+                    4,
                     decide("criterion: up, strip: 2, successive: 1", 1.0, 0.5, 0.25, 0.625));
         }
 
@@ -549,7 +572,8 @@ class EarlyStopPolicyTest {
         void aRepeatedEpochKeepsItsFirstEvaluation() {
             // Epoch 2 twice: 0.5 (ck-2) first, then 0.25 (ck-2b), which is ignored.
             // patience 1: e3 0.75 does not improve on 0.5: stop at 3 with best ck-2.
-            List<Evaluation> h = List.of(ev(1, 1.0), ev(2, 0.5), new Evaluation(2, "ck-2b", 0.25, Double.NaN), ev(3, 0.75));
+            List<Evaluation> h =
+                    List.of(ev(1, 1.0), ev(2, 0.5), new Evaluation(2, "ck-2b", 0.25, Double.NaN), ev(3, 0.75));
             Decision d = EarlyStopPolicy.decide(spec("patience: 1"), NO_LIMIT, h);
             assertStop(StopReason.PATIENCE_EXHAUSTED, 3, d);
             assertBest(2, 0.5, d);

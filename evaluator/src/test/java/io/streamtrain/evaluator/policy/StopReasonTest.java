@@ -39,7 +39,8 @@ class StopReasonTest {
     @Test
     void aDecisionHasAReasonExactlyWhenItStops() {
         assertThrows(IllegalArgumentException.class, () -> new Decision(Verdict.STOP, null, 1, null, 0, 0, "x"));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> new Decision(Verdict.CONTINUE, StopReason.OPERATOR, 1, null, 0, 0, "x"));
     }
 

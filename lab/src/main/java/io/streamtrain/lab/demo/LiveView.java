@@ -17,7 +17,13 @@ public final class LiveView {
     private static final int BAR = 20;
 
     /** What a node's status line shows. {@code epochFraction} is NaN when unknown. */
-    public record NodeStatus(int epoch, int maxEpochs, double epochFraction, long step, double samplesPerSecond, double dataLoss,
+    public record NodeStatus(
+            int epoch,
+            int maxEpochs,
+            double epochFraction,
+            long step,
+            double samplesPerSecond,
+            double dataLoss,
             String state) {}
 
     private final PrintStream out;
@@ -99,8 +105,16 @@ public final class LiveView {
             int filled = (int) Math.round(Math.max(0, Math.min(1, s.epochFraction())) * BAR);
             bar = "[" + "#".repeat(filled) + ".".repeat(BAR - filled) + "]";
         }
-        return String.format(Locale.ROOT, "  %-14s epoch %3d/%-3d %s step %6d %7.0f samples/s  loss %s  %s", id, s.epoch(),
-                s.maxEpochs(), bar, s.step(), Double.isNaN(s.samplesPerSecond()) ? 0 : s.samplesPerSecond(),
-                Double.isNaN(s.dataLoss()) ? "   -  " : String.format(Locale.ROOT, "%.4f", s.dataLoss()), s.state());
+        return String.format(
+                Locale.ROOT,
+                "  %-14s epoch %3d/%-3d %s step %6d %7.0f samples/s  loss %s  %s",
+                id,
+                s.epoch(),
+                s.maxEpochs(),
+                bar,
+                s.step(),
+                Double.isNaN(s.samplesPerSecond()) ? 0 : s.samplesPerSecond(),
+                Double.isNaN(s.dataLoss()) ? "   -  " : String.format(Locale.ROOT, "%.4f", s.dataLoss()),
+                s.state());
     }
 }

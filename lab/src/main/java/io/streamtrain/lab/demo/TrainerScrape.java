@@ -16,12 +16,16 @@ import java.util.Map;
  * numbers an operator's Prometheus gets.
  */
 public record TrainerScrape(StepSample sample, double partitions, double awaitingData) {
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     /** Scrapes {@code http://127.0.0.1:port/metrics}. */
     public static TrainerScrape of(int port) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                        .timeout(Duration.ofSeconds(5))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new IOException("/metrics on port " + port + " answered " + r.statusCode());
         }
@@ -52,16 +56,18 @@ public record TrainerScrape(StepSample sample, double partitions, double awaitin
             }
             v.put(key, Double.parseDouble(line.substring(space + 1)));
         }
-        return new TrainerScrape(new StepSample(timeMillis,
-                (int) get(v, "streamtrain_trainer_epoch"),
-                (long) get(v, "streamtrain_trainer_steps_total"),
-                get(v, "streamtrain_trainer_samples_total"),
-                get(v, "streamtrain_trainer_loss:data"),
-                get(v, "streamtrain_trainer_loss:l1"),
-                get(v, "streamtrain_trainer_loss:l2"),
-                get(v, "streamtrain_trainer_loss:l2sp"),
-                get(v, "streamtrain_trainer_weight_norm"),
-                get(v, "streamtrain_trainer_learning_rate")),
+        return new TrainerScrape(
+                new StepSample(
+                        timeMillis,
+                        (int) get(v, "streamtrain_trainer_epoch"),
+                        (long) get(v, "streamtrain_trainer_steps_total"),
+                        get(v, "streamtrain_trainer_samples_total"),
+                        get(v, "streamtrain_trainer_loss:data"),
+                        get(v, "streamtrain_trainer_loss:l1"),
+                        get(v, "streamtrain_trainer_loss:l2"),
+                        get(v, "streamtrain_trainer_loss:l2sp"),
+                        get(v, "streamtrain_trainer_weight_norm"),
+                        get(v, "streamtrain_trainer_learning_rate")),
                 get(v, "streamtrain_trainer_partitions"),
                 get(v, "streamtrain_trainer_awaiting_data"));
     }

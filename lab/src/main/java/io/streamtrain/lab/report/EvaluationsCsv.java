@@ -18,8 +18,20 @@ final class EvaluationsCsv {
         List<String> metrics = RunFigures.metricNames(evaluations);
         List<String> header = new ArrayList<>(List.of("epoch", "status", "checkpoint_id"));
         header.addAll(metrics);
-        header.addAll(List.of("train_loss", "best_epoch", "best_checkpoint_id", "best_metric", "best_value",
-                "wait_count", "patience_left", "decision", "reason", "explanation", "evaluation_seconds", "time", "id"));
+        header.addAll(List.of(
+                "train_loss",
+                "best_epoch",
+                "best_checkpoint_id",
+                "best_metric",
+                "best_value",
+                "wait_count",
+                "patience_left",
+                "decision",
+                "reason",
+                "explanation",
+                "evaluation_seconds",
+                "time",
+                "id"));
         StringBuilder out = new StringBuilder();
         line(out, header);
         for (EvaluationRecord r : evaluations) {

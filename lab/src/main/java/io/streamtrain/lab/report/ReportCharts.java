@@ -57,7 +57,8 @@ final class ReportCharts {
         SvgLineChart chart = epochChart(LOSS, "loss")
                 .series("train", perEpoch(Epoch::trainLoss), SvgLineChart.PALETTE.get(0), Dash.SOLID)
                 .series("validation", perEpoch(Epoch::valLoss), SvgLineChart.PALETTE.get(1), Dash.SOLID);
-        boolean penalized = epochs.stream().anyMatch(e -> Double.isFinite(e.trainTotal()) && e.trainTotal() != e.trainLoss());
+        boolean penalized =
+                epochs.stream().anyMatch(e -> Double.isFinite(e.trainTotal()) && e.trainTotal() != e.trainLoss());
         if (penalized) {
             chart.series("train + penalties", perEpoch(Epoch::trainTotal), SvgLineChart.PALETTE.get(0), Dash.DOTTED);
         }
@@ -74,11 +75,13 @@ final class ReportCharts {
     }
 
     Figure gap() {
-        SvgLineChart chart = epochChart(GAP, "val − train loss").optIncludeZeroY()
+        SvgLineChart chart = epochChart(GAP, "val − train loss")
+                .optIncludeZeroY()
                 .series("validation − train", perEpoch(Epoch::gap), SvgLineChart.PALETTE.get(3), Dash.SOLID);
         String caption = "Validation loss minus training data loss: a gap that keeps growing while the training "
                 + "loss falls is overfitting. " + markersCaption();
-        return figure(chart, caption, chart.hasData() ? null : "No epoch with both a training and a validation loss yet.");
+        return figure(
+                chart, caption, chart.hasData() ? null : "No epoch with both a training and a validation loss yet.");
     }
 
     Figure accuracy() {
@@ -91,14 +94,17 @@ final class ReportCharts {
 
     Figure regularization() {
         record Term(String name, ToDoubleFunction<StepSample> value) {}
-        List<Term> terms = List.of(new Term("l1", StepSample::l1), new Term("l2", StepSample::l2), new Term("l2sp", StepSample::l2sp));
+        List<Term> terms = List.of(
+                new Term("l1", StepSample::l1), new Term("l2", StepSample::l2), new Term("l2sp", StepSample::l2sp));
         Map<String, List<StepSample>> nodes = report.nodeSamples();
         SvgLineChart chart = new SvgLineChart(REGULARIZATION, "optimizer step (per node)", "penalty");
         List<String> off = new ArrayList<>();
         for (int t = 0; t < terms.size(); t++) {
             Term term = terms.get(t);
-            boolean on = nodes.values().stream().flatMap(List::stream)
-                    .mapToDouble(term.value).anyMatch(v -> Double.isFinite(v) && v != 0);
+            boolean on = nodes.values().stream()
+                    .flatMap(List::stream)
+                    .mapToDouble(term.value)
+                    .anyMatch(v -> Double.isFinite(v) && v != 0);
             if (!on) {
                 off.add(term.name);
                 continue;
@@ -106,11 +112,17 @@ final class ReportCharts {
             int n = 0;
             for (var node : nodes.entrySet()) {
                 String name = nodes.size() > 1 ? term.name + " · " + node.getKey() : term.name;
-                chart.series(name, perStep(node.getValue(), term.value), SvgLineChart.PALETTE.get(t), NODE_DASHES.get(n++ % NODE_DASHES.size()));
+                chart.series(
+                        name,
+                        perStep(node.getValue(), term.value),
+                        SvgLineChart.PALETTE.get(t),
+                        NODE_DASHES.get(n++ % NODE_DASHES.size()));
             }
         }
         String caption = "Each step's penalty terms as added to the loss (scaled by their weights)."
-                + (off.isEmpty() || off.size() == terms.size() ? "" : " Zero throughout, not drawn: " + String.join(", ", off) + ".")
+                + (off.isEmpty() || off.size() == terms.size()
+                        ? ""
+                        : " Zero throughout, not drawn: " + String.join(", ", off) + ".")
                 + nodesCaption(nodes);
         String note = null;
         if (nodes.values().stream().allMatch(List::isEmpty)) {
@@ -133,7 +145,8 @@ final class ReportCharts {
     }
 
     Figure throughput() {
-        SvgLineChart chart = new SvgLineChart(THROUGHPUT, "seconds since the first scrape", "samples/s").optIncludeZeroY();
+        SvgLineChart chart =
+                new SvgLineChart(THROUGHPUT, "seconds since the first scrape", "samples/s").optIncludeZeroY();
         long start = RunFigures.startMillis(report);
         int n = 0;
         for (var node : report.nodeSamples().entrySet()) {
@@ -182,11 +195,15 @@ final class ReportCharts {
     }
 
     private List<Point> perEpoch(ToDoubleFunction<Epoch> value) {
-        return epochs.stream().map(e -> new Point(e.epoch(), value.applyAsDouble(e))).toList();
+        return epochs.stream()
+                .map(e -> new Point(e.epoch(), value.applyAsDouble(e)))
+                .toList();
     }
 
     private static List<Point> perStep(List<StepSample> samples, ToDoubleFunction<StepSample> value) {
-        return RunFigures.inTimeOrder(samples).stream().map(s -> new Point(s.step(), value.applyAsDouble(s))).toList();
+        return RunFigures.inTimeOrder(samples).stream()
+                .map(s -> new Point(s.step(), value.applyAsDouble(s)))
+                .toList();
     }
 
     private static Figure figure(SvgLineChart chart, String caption, String note) {

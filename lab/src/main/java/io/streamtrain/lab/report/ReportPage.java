@@ -1,9 +1,9 @@
 package io.streamtrain.lab.report;
 
-import io.streamtrain.lab.report.ReportCharts.Figure;
-import io.streamtrain.lab.report.RunFigures.Epoch;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.lab.report.ReportCharts.Figure;
+import io.streamtrain.lab.report.RunFigures.Epoch;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -49,20 +49,33 @@ final class ReportPage {
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n")
-                .append("<title>").append(Xml.escape("Run report: " + report.runId())).append("</title>\n")
-                .append("<style>\n").append(CSS).append("</style>\n</head>\n<body>\n<main>\n");
+                .append("<title>")
+                .append(Xml.escape("Run report: " + report.runId()))
+                .append("</title>\n")
+                .append("<style>\n")
+                .append(CSS)
+                .append("</style>\n</head>\n<body>\n<main>\n");
         h.append("<h1>Run ").append(Xml.escape(report.runId())).append("</h1>\n");
-        h.append("<p class=\"lede\">").append(Xml.escape(headline(report, epochs, stop))).append("</p>\n");
+        h.append("<p class=\"lede\">")
+                .append(Xml.escape(headline(report, epochs, stop)))
+                .append("</p>\n");
         summary(h, report, epochs, stop);
         for (Figure f : new ReportCharts(report).figures()) {
             figure(h, f);
         }
         evaluations(h, report);
         h.append("<section>\n<h2>Run spec</h2>\n<details><summary>spec.yaml</summary>\n<pre>")
-                .append(Xml.escape(report.specYaml())).append("</pre>\n</details>\n</section>\n");
-        h.append("<footer>Also here: <a href=\"").append(RunReportWriter.CSV).append("\">").append(RunReportWriter.CSV)
-                .append("</a> (one row per evaluation) and <a href=\"").append(RunReportWriter.SPEC).append("\">")
-                .append(RunReportWriter.SPEC).append("</a>.</footer>\n");
+                .append(Xml.escape(report.specYaml()))
+                .append("</pre>\n</details>\n</section>\n");
+        h.append("<footer>Also here: <a href=\"")
+                .append(RunReportWriter.CSV)
+                .append("\">")
+                .append(RunReportWriter.CSV)
+                .append("</a> (one row per evaluation) and <a href=\"")
+                .append(RunReportWriter.SPEC)
+                .append("\">")
+                .append(RunReportWriter.SPEC)
+                .append("</a>.</footer>\n");
         h.append("</main>\n</body>\n</html>\n");
         return h.toString();
     }
@@ -76,12 +89,19 @@ final class ReportPage {
         }
         BestCheckpoint best = outcome.best();
         if (best != null) {
-            s.append("; best epoch ").append(best.epoch()).append(", ").append(best.metric()).append(' ')
+            s.append("; best epoch ")
+                    .append(best.epoch())
+                    .append(", ")
+                    .append(best.metric())
+                    .append(' ')
                     .append(Numbers.format(best.value()));
         } else if (report.evaluations().isEmpty()) {
             s.append("; no evaluations yet");
         }
-        return s.append("; ").append(Numbers.duration(outcome.wallTime())).append('.').toString();
+        return s.append("; ")
+                .append(Numbers.duration(outcome.wallTime()))
+                .append('.')
+                .toString();
     }
 
     private static String ending(RunReport report, List<Epoch> epochs, OptionalInt stop) {
@@ -97,16 +117,21 @@ final class ReportPage {
     private static void summary(StringBuilder h, RunReport report, List<Epoch> epochs, OptionalInt stop) {
         RunOutcome outcome = report.outcome();
         h.append("<dl class=\"cards\">\n");
-        long checkpoints = report.checkpoints().stream().filter(m -> !m.snapshot()).count();
+        long checkpoints =
+                report.checkpoints().stream().filter(m -> !m.snapshot()).count();
         card(h, "Run", report.runId(), plural(checkpoints, "epoch checkpoint"));
-        String reason = outcome.stopReason() == null ? null
+        String reason = outcome.stopReason() == null
+                ? null
                 : outcome.stopReason() + (outcome.stopExplanation() == null ? "" : ": " + outcome.stopExplanation());
         card(h, "Outcome", ending(report, epochs, stop), reason);
         BestCheckpoint best = outcome.best();
         if (best == null) {
             card(h, "Best", "none yet", null);
         } else {
-            card(h, "Best", "epoch " + best.epoch() + " · " + best.metric() + " " + Numbers.format(best.value()),
+            card(
+                    h,
+                    "Best",
+                    "epoch " + best.epoch() + " · " + best.metric() + " " + Numbers.format(best.value()),
                     best.checkpointId());
         }
         card(h, "Wall time", Numbers.duration(outcome.wallTime()), null);
@@ -114,14 +139,24 @@ final class ReportPage {
         StringBuilder rates = new StringBuilder();
         nodes.forEach((node, samples) -> {
             double rate = RunFigures.meanThroughput(samples);
-            rates.append(rates.isEmpty() ? "" : "; ").append(node)
+            rates.append(rates.isEmpty() ? "" : "; ")
+                    .append(node)
                     .append(Double.isFinite(rate) ? ": " + Numbers.format(rate) + " samples/s" : "");
         });
-        card(h, "Trainer nodes", nodes.isEmpty() ? "—" : Integer.toString(nodes.size()), rates.isEmpty() ? null : rates.toString());
-        long evaluated = report.evaluations().stream().filter(EvaluationRecord::evaluated).count();
+        card(
+                h,
+                "Trainer nodes",
+                nodes.isEmpty() ? "—" : Integer.toString(nodes.size()),
+                rates.isEmpty() ? null : rates.toString());
+        long evaluated = report.evaluations().stream()
+                .filter(EvaluationRecord::evaluated)
+                .count();
         long rejected = count(report, EvaluationRecord.REJECTED);
         long snapshots = count(report, EvaluationRecord.SNAPSHOT);
-        card(h, "Evaluations", report.evaluations().isEmpty() ? "none yet" : Long.toString(evaluated),
+        card(
+                h,
+                "Evaluations",
+                report.evaluations().isEmpty() ? "none yet" : Long.toString(evaluated),
                 report.evaluations().isEmpty() ? null : rejected + " rejected · " + plural(snapshots, "snapshot"));
         h.append("</dl>\n");
     }
@@ -131,11 +166,16 @@ final class ReportPage {
     }
 
     private static long count(RunReport report, String status) {
-        return report.evaluations().stream().filter(r -> status.equals(r.status())).count();
+        return report.evaluations().stream()
+                .filter(r -> status.equals(r.status()))
+                .count();
     }
 
     private static void card(StringBuilder h, String term, String value, String sub) {
-        h.append("<div class=\"card\"><dt>").append(Xml.escape(term)).append("</dt><dd>").append(Xml.escape(value));
+        h.append("<div class=\"card\"><dt>")
+                .append(Xml.escape(term))
+                .append("</dt><dd>")
+                .append(Xml.escape(value));
         if (sub != null) {
             h.append("<span class=\"sub\">").append(Xml.escape(sub)).append("</span>");
         }
@@ -163,7 +203,10 @@ final class ReportPage {
         }
         // only the metrics some record has; val_loss always, so the table says it is missing
         List<String> metrics = RunFigures.metricNames(records).stream()
-                .filter(m -> m.equals("val_loss") || records.stream().anyMatch(r -> r.metrics() != null && r.metrics().get(m) != null))
+                .filter(m -> m.equals("val_loss")
+                        || records.stream()
+                                .anyMatch(
+                                        r -> r.metrics() != null && r.metrics().get(m) != null))
                 .toList();
         h.append("<div class=\"scroll\"><table>\n<thead><tr><th>epoch</th><th>status</th>");
         for (String m : metrics) {
@@ -182,17 +225,27 @@ final class ReportPage {
             num(h, Numbers.format(r.trainLoss()));
             Double valLoss = r.metrics() == null ? null : r.metrics().get("val_loss");
             num(h, valLoss == null || r.trainLoss() == null ? "—" : Numbers.format(valLoss - r.trainLoss()));
-            text(h, r.best() == null ? "—" : "epoch " + r.best().epoch() + " · " + Numbers.format(r.best().value()));
+            text(
+                    h,
+                    r.best() == null
+                            ? "—"
+                            : "epoch " + r.best().epoch() + " · "
+                                    + Numbers.format(r.best().value()));
             num(h, r.evaluated() ? Integer.toString(r.waitCount()) : "—");
             num(h, r.evaluated() ? Integer.toString(r.patienceLeft()) : "—");
             text(h, r.decision());
-            text(h, r.reason() == null ? r.explanation() : r.reason() + (r.explanation() == null ? "" : ": " + r.explanation()));
+            text(
+                    h,
+                    r.reason() == null
+                            ? r.explanation()
+                            : r.reason() + (r.explanation() == null ? "" : ": " + r.explanation()));
             num(h, Numbers.format(r.evaluationSeconds()));
             text(h, r.checkpointId());
             h.append("</tr>\n");
         }
         h.append("</tbody>\n</table></div>\n");
-        h.append("<p class=\"caption\">Highlighted: the best checkpoint (green) and the evaluation that stopped the run (grey). ")
+        h.append(
+                        "<p class=\"caption\">Highlighted: the best checkpoint (green) and the evaluation that stopped the run (grey). ")
                 .append("Gap: validation loss minus training data loss.</p>\n</section>\n");
     }
 
@@ -203,8 +256,10 @@ final class ReportPage {
         if (!r.evaluated()) {
             return EvaluationRecord.REJECTED.equals(r.status()) ? "rejected" : "snapshot";
         }
-        boolean isBest = best != null && (best.checkpointId() != null
-                ? best.checkpointId().equals(r.checkpointId()) : best.epoch() == r.epoch());
+        boolean isBest = best != null
+                && (best.checkpointId() != null
+                        ? best.checkpointId().equals(r.checkpointId())
+                        : best.epoch() == r.epoch());
         return isBest ? "best" : "evaluated";
     }
 

@@ -1,8 +1,8 @@
 package io.streamtrain.lab.report;
 
-import io.streamtrain.lab.report.SvgLineChart.Point;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.lab.report.SvgLineChart.Point;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
@@ -26,7 +26,8 @@ public final class RunFigures {
      * @param trainLoss the epoch's training data loss (what {@code val_loss} compares with)
      * @param trainTotal data loss plus the penalty terms: what the optimizer minimized
      */
-    public record Epoch(int epoch, double trainLoss, double trainTotal, double trainAccuracy, double valLoss, double valAccuracy) {
+    public record Epoch(
+            int epoch, double trainLoss, double trainTotal, double trainAccuracy, double valLoss, double valAccuracy) {
         /** The overfitting gap, validation loss minus training data loss. */
         public double gap() {
             return valLoss - trainLoss;
@@ -97,7 +98,9 @@ public final class RunFigures {
             }
         }
         List<Epoch> epochs = epochs(report);
-        return epochs.isEmpty() ? OptionalInt.empty() : OptionalInt.of(epochs.get(epochs.size() - 1).epoch());
+        return epochs.isEmpty()
+                ? OptionalInt.empty()
+                : OptionalInt.of(epochs.get(epochs.size() - 1).epoch());
     }
 
     /** The evaluations' metric names: the known ones first, then any others by name. */
@@ -115,13 +118,18 @@ public final class RunFigures {
 
     /** A node's scrapes in time order. */
     static List<StepSample> inTimeOrder(List<StepSample> samples) {
-        return samples.stream().sorted(Comparator.comparingLong(StepSample::timeMillis)).toList();
+        return samples.stream()
+                .sorted(Comparator.comparingLong(StepSample::timeMillis))
+                .toList();
     }
 
     /** The earliest scrape of any node: time 0 of the throughput plot. */
     static long startMillis(RunReport report) {
-        return report.nodeSamples().values().stream().flatMap(List::stream)
-                .mapToLong(StepSample::timeMillis).min().orElse(0);
+        return report.nodeSamples().values().stream()
+                .flatMap(List::stream)
+                .mapToLong(StepSample::timeMillis)
+                .min()
+                .orElse(0);
     }
 
     /**
@@ -131,7 +139,8 @@ public final class RunFigures {
      */
     static List<Point> throughput(List<StepSample> samples, long startMillis) {
         return intervals(samples).stream()
-                .map(i -> new Point((i.endMillis - startMillis) / 1000.0, i.counts() ? i.samples / i.seconds : Double.NaN))
+                .map(i -> new Point(
+                        (i.endMillis - startMillis) / 1000.0, i.counts() ? i.samples / i.seconds : Double.NaN))
                 .toList();
     }
 
@@ -161,8 +170,8 @@ public final class RunFigures {
         for (int i = 1; i < sorted.size(); i++) {
             StepSample a = sorted.get(i - 1);
             StepSample b = sorted.get(i);
-            intervals.add(new Interval(b.timeMillis(), (b.timeMillis() - a.timeMillis()) / 1000.0,
-                    b.samplesTotal() - a.samplesTotal()));
+            intervals.add(new Interval(
+                    b.timeMillis(), (b.timeMillis() - a.timeMillis()) / 1000.0, b.samplesTotal() - a.samplesTotal()));
         }
         return intervals;
     }

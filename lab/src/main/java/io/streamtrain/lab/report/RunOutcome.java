@@ -16,7 +16,8 @@ import java.util.Objects;
  * @param best the run's result, the best checkpoint; null when nothing was evaluated
  * @param wallTime from the start of the run to its end (or to now)
  */
-public record RunOutcome(String stopReason, String stopExplanation, int epochsLeft, BestCheckpoint best, Duration wallTime) {
+public record RunOutcome(
+        String stopReason, String stopExplanation, int epochsLeft, BestCheckpoint best, Duration wallTime) {
     public RunOutcome {
         Objects.requireNonNull(wallTime, "wallTime");
     }

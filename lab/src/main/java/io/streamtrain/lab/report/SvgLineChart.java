@@ -22,7 +22,9 @@ public final class SvgLineChart {
     public record Point(double x, double y) {}
 
     public enum Dash {
-        SOLID(null), DASHED("7 4"), DOTTED("2 3");
+        SOLID(null),
+        DASHED("7 4"),
+        DOTTED("2 3");
 
         final String pattern;
 
@@ -32,7 +34,8 @@ public final class SvgLineChart {
     }
 
     public enum MarkerKind {
-        BEST("#009E73"), STOP("#444444");
+        BEST("#009E73"),
+        STOP("#444444");
 
         final String color;
 
@@ -46,7 +49,8 @@ public final class SvgLineChart {
     }
 
     /** Okabe and Ito's colours, told apart also by people with colour-vision deficiency. */
-    public static final List<String> PALETTE = List.of("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000");
+    public static final List<String> PALETTE =
+            List.of("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000");
 
     private static final int WIDTH = 760;
     private static final int PLOT_HEIGHT = 220;
@@ -131,8 +135,13 @@ public final class SvgLineChart {
 
         StringBuilder s = new StringBuilder(4096);
         s.append("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" viewBox=\"0 0 ")
-                .append(WIDTH).append(' ').append(height).append("\" width=\"").append(WIDTH)
-                .append("\" height=\"").append(height)
+                .append(WIDTH)
+                .append(' ')
+                .append(height)
+                .append("\" width=\"")
+                .append(WIDTH)
+                .append("\" height=\"")
+                .append(height)
                 .append("\" font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\" font-size=\"12\">\n");
         s.append("<title>").append(Xml.escape(title)).append("</title>\n");
         drawAxes(s, f);
@@ -213,26 +222,67 @@ public final class SvgLineChart {
             double v = ys.values().get(i);
             String y = coord(f.py(v));
             boolean zero = includeZeroY && v == 0;
-            s.append("<line x1=\"").append(LEFT).append("\" x2=\"").append(right).append("\" y1=\"").append(y)
-                    .append("\" y2=\"").append(y).append("\" stroke=\"").append(zero ? "#888" : "#e4e4e4").append("\"/>")
-                    .append("<text x=\"").append(LEFT - 8).append("\" y=\"").append(coord(f.py(v) + 4))
-                    .append("\" text-anchor=\"end\">").append(Xml.escape(ys.labels().get(i))).append("</text>\n");
+            s.append("<line x1=\"")
+                    .append(LEFT)
+                    .append("\" x2=\"")
+                    .append(right)
+                    .append("\" y1=\"")
+                    .append(y)
+                    .append("\" y2=\"")
+                    .append(y)
+                    .append("\" stroke=\"")
+                    .append(zero ? "#888" : "#e4e4e4")
+                    .append("\"/>")
+                    .append("<text x=\"")
+                    .append(LEFT - 8)
+                    .append("\" y=\"")
+                    .append(coord(f.py(v) + 4))
+                    .append("\" text-anchor=\"end\">")
+                    .append(Xml.escape(ys.labels().get(i)))
+                    .append("</text>\n");
         }
         Ticks xs = Ticks.of(f.x[0], f.x[1], (WIDTH - LEFT - RIGHT) / 90, integerX);
         for (int i = 0; i < xs.values().size(); i++) {
             String x = coord(f.px(xs.values().get(i)));
-            s.append("<line x1=\"").append(x).append("\" x2=\"").append(x).append("\" y1=\"").append(f.top)
-                    .append("\" y2=\"").append(f.bottom() + 5).append("\" stroke=\"#f0f0f0\"/>")
-                    .append("<text x=\"").append(x).append("\" y=\"").append(f.bottom() + 18)
-                    .append("\" text-anchor=\"middle\">").append(Xml.escape(xs.labels().get(i))).append("</text>\n");
+            s.append("<line x1=\"")
+                    .append(x)
+                    .append("\" x2=\"")
+                    .append(x)
+                    .append("\" y1=\"")
+                    .append(f.top)
+                    .append("\" y2=\"")
+                    .append(f.bottom() + 5)
+                    .append("\" stroke=\"#f0f0f0\"/>")
+                    .append("<text x=\"")
+                    .append(x)
+                    .append("\" y=\"")
+                    .append(f.bottom() + 18)
+                    .append("\" text-anchor=\"middle\">")
+                    .append(Xml.escape(xs.labels().get(i)))
+                    .append("</text>\n");
         }
-        s.append("<path d=\"M").append(LEFT).append(' ').append(f.top).append("V").append(f.bottom()).append("H").append(right)
+        s.append("<path d=\"M")
+                .append(LEFT)
+                .append(' ')
+                .append(f.top)
+                .append("V")
+                .append(f.bottom())
+                .append("H")
+                .append(right)
                 .append("\" fill=\"none\" stroke=\"#999\"/>\n");
-        s.append("<text x=\"").append(coord(LEFT + (WIDTH - LEFT - RIGHT) / 2.0)).append("\" y=\"").append(f.bottom() + 38)
-                .append("\" text-anchor=\"middle\" fill=\"#333\">").append(Xml.escape(xLabel)).append("</text>\n");
+        s.append("<text x=\"")
+                .append(coord(LEFT + (WIDTH - LEFT - RIGHT) / 2.0))
+                .append("\" y=\"")
+                .append(f.bottom() + 38)
+                .append("\" text-anchor=\"middle\" fill=\"#333\">")
+                .append(Xml.escape(xLabel))
+                .append("</text>\n");
         String cy = coord(f.top + PLOT_HEIGHT / 2.0);
-        s.append("<text transform=\"translate(16 ").append(cy).append(") rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">")
-                .append(Xml.escape(yLabel)).append("</text>\n");
+        s.append("<text transform=\"translate(16 ")
+                .append(cy)
+                .append(") rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">")
+                .append(Xml.escape(yLabel))
+                .append("</text>\n");
         s.append("</g>\n");
     }
 
@@ -256,16 +306,25 @@ public final class SvgLineChart {
         path(d, f, run, dots, dotEvery);
 
         s.append("<g class=\"series\" data-name=\"").append(Xml.escape(se.name)).append("\">\n");
-        s.append("<path d=\"").append(d.toString().trim()).append("\" fill=\"none\" stroke=\"").append(se.color)
+        s.append("<path d=\"")
+                .append(d.toString().trim())
+                .append("\" fill=\"none\" stroke=\"")
+                .append(se.color)
                 .append("\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"");
         if (se.dash.pattern != null) {
             s.append(" stroke-dasharray=\"").append(se.dash.pattern).append('"');
         }
         s.append("/>\n");
         for (Point p : dots) {
-            s.append("<circle cx=\"").append(coord(f.px(p.x))).append("\" cy=\"").append(coord(f.py(p.y)))
-                    .append("\" r=\"3\" fill=\"").append(se.color).append("\" stroke=\"#fff\"><title>")
-                    .append(Xml.escape(se.name + ": " + Numbers.format(p.y) + " at " + xLabel + " " + Numbers.format(p.x)))
+            s.append("<circle cx=\"")
+                    .append(coord(f.px(p.x)))
+                    .append("\" cy=\"")
+                    .append(coord(f.py(p.y)))
+                    .append("\" r=\"3\" fill=\"")
+                    .append(se.color)
+                    .append("\" stroke=\"#fff\"><title>")
+                    .append(Xml.escape(
+                            se.name + ": " + Numbers.format(p.y) + " at " + xLabel + " " + Numbers.format(p.x)))
                     .append("</title></circle>\n");
         }
         s.append("</g>\n");
@@ -275,7 +334,11 @@ public final class SvgLineChart {
     private static void path(StringBuilder d, Frame f, List<Point> run, List<Point> dots, boolean dotEvery) {
         for (int i = 0; i < run.size(); i++) {
             Point p = run.get(i);
-            d.append(i == 0 ? 'M' : 'L').append(coord(f.px(p.x))).append(' ').append(coord(f.py(p.y))).append(' ');
+            d.append(i == 0 ? 'M' : 'L')
+                    .append(coord(f.px(p.x)))
+                    .append(' ')
+                    .append(coord(f.py(p.y)))
+                    .append(' ');
         }
         if (dotEvery || run.size() == 1) {
             dots.addAll(run);
@@ -309,14 +372,31 @@ public final class SvgLineChart {
             Marker m = l.marker;
             String x = coord(l.px);
             int baseline = f.top - 8 - l.level * MARKER_ROW;
-            s.append("<g class=\"marker\" data-kind=\"").append(m.kind.attribute()).append("\" data-x=\"")
-                    .append(Xml.escape(Numbers.plain(BigDecimal.valueOf(m.x)))).append("\">")
-                    .append("<line x1=\"").append(x).append("\" x2=\"").append(x).append("\" y1=\"").append(baseline + 4)
-                    .append("\" y2=\"").append(f.bottom()).append("\" stroke=\"").append(m.kind.color)
+            s.append("<g class=\"marker\" data-kind=\"")
+                    .append(m.kind.attribute())
+                    .append("\" data-x=\"")
+                    .append(Xml.escape(Numbers.plain(BigDecimal.valueOf(m.x))))
+                    .append("\">")
+                    .append("<line x1=\"")
+                    .append(x)
+                    .append("\" x2=\"")
+                    .append(x)
+                    .append("\" y1=\"")
+                    .append(baseline + 4)
+                    .append("\" y2=\"")
+                    .append(f.bottom())
+                    .append("\" stroke=\"")
+                    .append(m.kind.color)
                     .append("\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>")
-                    .append("<text x=\"").append(coord(l.center)).append("\" y=\"").append(baseline)
-                    .append("\" text-anchor=\"middle\" fill=\"").append(m.kind.color).append("\" font-weight=\"600\">")
-                    .append(Xml.escape(m.label)).append("</text></g>\n");
+                    .append("<text x=\"")
+                    .append(coord(l.center))
+                    .append("\" y=\"")
+                    .append(baseline)
+                    .append("\" text-anchor=\"middle\" fill=\"")
+                    .append(m.kind.color)
+                    .append("\" font-weight=\"600\">")
+                    .append(Xml.escape(m.label))
+                    .append("</text></g>\n");
         }
     }
 
@@ -343,14 +423,27 @@ public final class SvgLineChart {
             Series se = shown.get(i);
             double x = at.get(i)[0];
             double y = 12 + at.get(i)[1] * LEGEND_ROW;
-            s.append("<line x1=\"").append(coord(x)).append("\" x2=\"").append(coord(x + 24)).append("\" y1=\"")
-                    .append(coord(y - 4)).append("\" y2=\"").append(coord(y - 4)).append("\" stroke=\"").append(se.color)
+            s.append("<line x1=\"")
+                    .append(coord(x))
+                    .append("\" x2=\"")
+                    .append(coord(x + 24))
+                    .append("\" y1=\"")
+                    .append(coord(y - 4))
+                    .append("\" y2=\"")
+                    .append(coord(y - 4))
+                    .append("\" stroke=\"")
+                    .append(se.color)
                     .append("\" stroke-width=\"2.5\"");
             if (se.dash.pattern != null) {
                 s.append(" stroke-dasharray=\"").append(se.dash.pattern).append('"');
             }
-            s.append("/><text x=\"").append(coord(x + 30)).append("\" y=\"").append(coord(y)).append("\">")
-                    .append(Xml.escape(se.name)).append("</text>\n");
+            s.append("/><text x=\"")
+                    .append(coord(x + 30))
+                    .append("\" y=\"")
+                    .append(coord(y))
+                    .append("\">")
+                    .append(Xml.escape(se.name))
+                    .append("</text>\n");
         }
         s.append("</g>\n");
     }

@@ -1,11 +1,11 @@
 package io.streamtrain.lab.results;
 
+import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.lab.Lab;
 import io.streamtrain.lab.report.RunFigures.Epoch;
 import io.streamtrain.lab.report.SvgLineChart;
 import io.streamtrain.lab.report.SvgLineChart.Dash;
 import io.streamtrain.lab.report.SvgLineChart.Point;
-import io.streamtrain.core.kafka.StartupException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -22,21 +22,35 @@ import picocli.CommandLine.Option;
  * topics, and the figures written into its section of {@code docs/results.md}.
  */
 abstract class Experiment implements Callable<Integer> {
-    @Option(names = "--fast", description = "Tiny sizes (a minute or two): checks the direction of the effects, not the reference numbers. "
-            + "CI runs this.")
+    @Option(
+            names = "--fast",
+            description =
+                    "Tiny sizes (a minute or two): checks the direction of the effects, not the reference numbers. "
+                            + "CI runs this.")
     boolean fast;
 
-    @Option(names = "--out", defaultValue = "docs", paramLabel = "DIR",
+    @Option(
+            names = "--out",
+            defaultValue = "docs",
+            paramLabel = "DIR",
             description = "Where the section of results.md and the figures (results/) go (default: ${DEFAULT-VALUE}).")
     Path outDir;
 
-    @Option(names = "--report-dir", defaultValue = "runs/results", paramLabel = "DIR",
-            description = "Where each run's report goes, in a directory named after the run (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--report-dir",
+            defaultValue = "runs/results",
+            paramLabel = "DIR",
+            description =
+                    "Where each run's report goes, in a directory named after the run (default: ${DEFAULT-VALUE}).")
     Path reportDir;
 
-    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-            description = "PyTorch threads of each trainer node (the runs train one at a time; default: 0 = every core, but 1 for"
-                    + " results sync, whose two nodes share the machine).")
+    @Option(
+            names = "--threads",
+            defaultValue = "0",
+            paramLabel = "N",
+            description =
+                    "PyTorch threads of each trainer node (the runs train one at a time; default: 0 = every core, but 1 for"
+                            + " results sync, whose two nodes share the machine).")
     int threads;
 
     @Option(names = "--verbose", description = "Show the services' and the broker's log lines too.")
@@ -63,9 +77,16 @@ abstract class Experiment implements Callable<Integer> {
         int cores = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         return Lab.run("streamtrain results " + name(), verbose, cores, reportDir, console, lab -> {
             String markdown = run(lab, console);
-            String header = String.format(Locale.ROOT, "Made by `%s` on %s in %s of wall time. Machine: %s; the trainer node used %d "
-                            + "PyTorch thread%s, the evaluator ran beside it.%n%n", command(), LocalDate.now(ZoneOffset.UTC),
-                    duration((System.nanoTime() - started) / 1e9), Machine.describe(), cores, cores == 1 ? "" : "s");
+            String header = String.format(
+                    Locale.ROOT,
+                    "Made by `%s` on %s in %s of wall time. Machine: %s; the trainer node used %d "
+                            + "PyTorch thread%s, the evaluator ran beside it.%n%n",
+                    command(),
+                    LocalDate.now(ZoneOffset.UTC),
+                    duration((System.nanoTime() - started) / 1e9),
+                    Machine.describe(),
+                    cores,
+                    cores == 1 ? "" : "s");
             Path doc = doc().section(header + markdown);
             console.println("streamtrain results " + name() + ": written to " + doc.toAbsolutePath() + " and "
                     + outDir.resolve(ResultsDoc.FILES).toAbsolutePath());
@@ -88,7 +109,8 @@ abstract class Experiment implements Callable<Integer> {
     }
 
     static String duration(double seconds) {
-        return seconds < 120 ? String.format(Locale.ROOT, "%.0f s", seconds)
+        return seconds < 120
+                ? String.format(Locale.ROOT, "%.0f s", seconds)
                 : String.format(Locale.ROOT, "%d min %02d s", (long) seconds / 60, (long) seconds % 60);
     }
 
@@ -101,7 +123,13 @@ abstract class Experiment implements Callable<Integer> {
         SvgLineChart chart = new SvgLineChart(title, "epoch", yLabel).optIntegerX();
         for (int i = 0; i < runs.size(); i++) {
             Trained t = runs.get(i);
-            series(chart, i, t.label(), t.epochs().stream().map(e -> new Point(e.epoch(), value.applyAsDouble(e))).toList());
+            series(
+                    chart,
+                    i,
+                    t.label(),
+                    t.epochs().stream()
+                            .map(e -> new Point(e.epoch(), value.applyAsDouble(e)))
+                            .toList());
         }
         return chart;
     }
@@ -109,14 +137,19 @@ abstract class Experiment implements Callable<Integer> {
     /** The i-th series of a figure: the palette's colours in turn, solid, then dashed, then dotted. */
     static void series(SvgLineChart chart, int i, String name, List<Point> points) {
         int colours = SvgLineChart.PALETTE.size();
-        chart.series(name, points, SvgLineChart.PALETTE.get(i % colours), Dash.values()[i / colours % Dash.values().length]);
+        chart.series(
+                name, points, SvgLineChart.PALETTE.get(i % colours), Dash.values()[i / colours % Dash.values().length]);
     }
 
     /** The YAML of each run, folded away: what exactly was trained. */
     static String specs(List<Trained> runs) {
         StringBuilder s = new StringBuilder("<details><summary>The run specs</summary>\n\n");
         for (Trained t : runs) {
-            s.append("`").append(t.label()).append("`:\n\n```yaml\n").append(t.report().specYaml().strip()).append("\n```\n\n");
+            s.append("`")
+                    .append(t.label())
+                    .append("`:\n\n```yaml\n")
+                    .append(t.report().specYaml().strip())
+                    .append("\n```\n\n");
         }
         return s.append("</details>\n").toString();
     }

@@ -8,6 +8,10 @@ final class FashionOptions {
     @Option(names = "--data", paramLabel = "DIR", description = "The Fashion-MNIST files (default: ${DEFAULT-VALUE}).")
     Path data = FashionData.DEFAULT_DIR;
 
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "N", description = "init.seed of every run (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            paramLabel = "N",
+            description = "init.seed of every run (default: ${DEFAULT-VALUE}).")
     long seed;
 }

@@ -27,7 +27,8 @@ final class ResultsDoc {
     }
 
     static String begin(String name) {
-        return "<!-- BEGIN " + name + ": written by streamtrain results " + name + "; edits between these markers are overwritten -->";
+        return "<!-- BEGIN " + name + ": written by streamtrain results " + name
+                + "; edits between these markers are overwritten -->";
     }
 
     static String end(String name) {
@@ -43,7 +44,8 @@ final class ResultsDoc {
     String csv(List<String> header, List<List<Object>> rows) {
         StringBuilder s = new StringBuilder(String.join(",", header)).append('\n');
         for (List<Object> row : rows) {
-            s.append(row.stream().map(ResultsDoc::cell).collect(Collectors.joining(","))).append('\n');
+            s.append(row.stream().map(ResultsDoc::cell).collect(Collectors.joining(",")))
+                    .append('\n');
         }
         return write(name + ".csv", s.toString());
     }
@@ -74,7 +76,9 @@ final class ResultsDoc {
             int from = text.indexOf(begin(name));
             int to = text.indexOf(end(name));
             if (from >= 0 && to > from) {
-                text = text.substring(0, from) + block + text.substring(to + end(name).length());
+                text = text.substring(0, from)
+                        + block
+                        + text.substring(to + end(name).length());
             } else {
                 text = text.stripTrailing() + "\n\n" + block + "\n";
             }

@@ -1,9 +1,9 @@
 package io.streamtrain.lab.results;
 
+import io.streamtrain.evaluator.TopicScore;
 import io.streamtrain.lab.report.RunFigures;
 import io.streamtrain.lab.report.RunFigures.Epoch;
 import io.streamtrain.lab.report.RunReport;
-import io.streamtrain.evaluator.TopicScore;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +66,8 @@ final class Trained {
         if (earlyStopping) {
             OptionalInt best = RunFigures.bestEpoch(report);
             if (best.isEmpty()) {
-                throw new IllegalStateException("run " + run() + " has no best checkpoint: the evaluator scored none of its epochs");
+                throw new IllegalStateException(
+                        "run " + run() + " has no best checkpoint: the evaluator scored none of its epochs");
             }
             return best.getAsInt();
         }
@@ -83,7 +84,9 @@ final class Trained {
     }
 
     Epoch epoch(int n) {
-        return epochs.stream().filter(e -> e.epoch() == n).findFirst()
+        return epochs.stream()
+                .filter(e -> e.epoch() == n)
+                .findFirst()
                 .orElseThrow(() -> new IllegalStateException("run " + run() + " has no epoch " + n));
     }
 
@@ -92,7 +95,11 @@ final class Trained {
     }
 
     double bestValLoss() {
-        return epochs.stream().mapToDouble(Epoch::valLoss).filter(Double::isFinite).min().orElse(Double.NaN);
+        return epochs.stream()
+                .mapToDouble(Epoch::valLoss)
+                .filter(Double::isFinite)
+                .min()
+                .orElse(Double.NaN);
     }
 
     double wallSeconds() {

@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class LiveViewTest {
-    private static final LiveView.NodeStatus TRAINING = new LiveView.NodeStatus(3, 40, 0.5, 120, 812.4, 0.41234, "training");
+    private static final LiveView.NodeStatus TRAINING =
+            new LiveView.NodeStatus(3, 40, 0.5, 120, 812.4, 0.41234, "training");
 
     @Test
     void withoutATerminalItPrintsPlainLinesWithoutEscapes() {
@@ -24,7 +25,9 @@ class LiveViewTest {
         assertFalse(out.contains("\u001b"), "no escape sequences in a log: " + out);
         String[] lines = out.split("\n");
         assertEquals(3, lines.length, out);
-        assertEquals("  node-0         epoch   3/40  [##########..........] step    120     812 samples/s  loss 0.4123  training", lines[0]);
+        assertEquals(
+                "  node-0         epoch   3/40  [##########..........] step    120     812 samples/s  loss 0.4123  training",
+                lines[0]);
         assertEquals("epoch 3 evaluated", lines[1]);
         assertTrue(lines[2].endsWith("stopped"), lines[2]);
     }

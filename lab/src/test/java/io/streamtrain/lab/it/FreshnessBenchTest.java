@@ -14,13 +14,15 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("integration")
 class FreshnessBenchTest {
-    private static final Pattern RESULT = Pattern.compile("result: freshness over (\\d+) promotions of 3 windows: newest record ->"
-            + " promoted model median (\\d+) ms, max (\\d+) ms; oldest record median (\\d+) ms; of which training median (-?\\d+) ms,"
-            + " evaluation median (\\d+) ms");
+    private static final Pattern RESULT =
+            Pattern.compile("result: freshness over (\\d+) promotions of 3 windows: newest record ->"
+                    + " promoted model median (\\d+) ms, max (\\d+) ms; oldest record median (\\d+) ms; of which training median (-?\\d+) ms,"
+                    + " evaluation median (\\d+) ms");
 
     @Test
     void aTinyBenchPromotesWindowsOfALiveTopicAndPrintsHowFreshTheyAre() {
-        String[] bench = LabCommandLine.streamtrain("bench", "freshness", "--windows", "3", "--window", "8", "--rate", "40");
+        String[] bench =
+                LabCommandLine.streamtrain("bench", "freshness", "--windows", "3", "--window", "8", "--rate", "40");
         assertEquals("0", bench[0], bench[1]);
         String out = bench[1];
         Matcher m = RESULT.matcher(out);
@@ -33,7 +35,10 @@ class FreshnessBenchTest {
         assertTrue(newest > 0 && newest <= max, out);
         // the oldest record of a window was produced before its newest: 8 records at 40/s are about 175 ms apart
         assertTrue(oldest > newest, out);
-        assertTrue(Pattern.compile("window +1 promoted +\\d+ ms after its newest record was produced").matcher(out).find(),
+        assertTrue(
+                Pattern.compile("window +1 promoted +\\d+ ms after its newest record was produced")
+                        .matcher(out)
+                        .find(),
                 "the first window is the first promoted model\n" + out);
     }
 }

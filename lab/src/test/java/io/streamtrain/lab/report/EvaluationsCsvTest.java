@@ -63,14 +63,33 @@ class EvaluationsCsvTest {
     void everyRecordRoundTrips() {
         String awkward = "val_loss 0.62, \"worse\" than 0.55\nfor 3 evaluations";
         List<EvaluationRecord> records = new ArrayList<>(Runs.stoppedRun(3).evaluations());
-        records.add(Runs.evaluation(9, EvaluationRecord.EVALUATED, Runs.metrics("val_loss", Double.NaN, "top5", 0.93),
-                null, new BestCheckpoint(5, "demo,e5", "val_loss", 0.55), 4, 0, EvaluationRecord.STOP, "non-finite", awkward));
-        records.add(Runs.evaluation(10, EvaluationRecord.REJECTED, null, null, null, 0, 0,
-                EvaluationRecord.CONTINUE, "corrupt", "hash mismatch: \"ab12\" expected"));
+        records.add(Runs.evaluation(
+                9,
+                EvaluationRecord.EVALUATED,
+                Runs.metrics("val_loss", Double.NaN, "top5", 0.93),
+                null,
+                new BestCheckpoint(5, "demo,e5", "val_loss", 0.55),
+                4,
+                0,
+                EvaluationRecord.STOP,
+                "non-finite",
+                awkward));
+        records.add(Runs.evaluation(
+                10,
+                EvaluationRecord.REJECTED,
+                null,
+                null,
+                null,
+                0,
+                0,
+                EvaluationRecord.CONTINUE,
+                "corrupt",
+                "hash mismatch: \"ab12\" expected"));
 
         List<List<String>> rows = parse(EvaluationsCsv.render(records));
         List<String> header = rows.get(0);
-        assertEquals(List.of("epoch", "status", "checkpoint_id", "val_loss", "val_accuracy", "val_perplexity", "top5"),
+        assertEquals(
+                List.of("epoch", "status", "checkpoint_id", "val_loss", "val_accuracy", "val_perplexity", "top5"),
                 header.subList(0, 7));
         assertEquals(records.size(), rows.size() - 1);
         for (int i = 0; i < records.size(); i++) {
@@ -80,7 +99,10 @@ class EvaluationsCsvTest {
             assertEquals(r.status(), row.get("status"));
             assertEquals(r.checkpointId(), row.get("checkpoint_id"));
             for (String metric : List.of("val_loss", "val_accuracy", "val_perplexity", "top5")) {
-                assertEquals(r.metrics() == null ? null : r.metrics().get(metric), number(row.get(metric)), metric + " of row " + i);
+                assertEquals(
+                        r.metrics() == null ? null : r.metrics().get(metric),
+                        number(row.get(metric)),
+                        metric + " of row " + i);
             }
             assertEquals(r.trainLoss(), number(row.get("train_loss")));
             assertEquals(r.best() == null ? "" : Integer.toString(r.best().epoch()), row.get("best_epoch"));

@@ -99,7 +99,8 @@ final class Svg {
     /** The marker of a kind ({@code best}, {@code stop}), or null. */
     Element marker(String kind) {
         for (Element g : elements("g")) {
-            if (g.getAttribute("class").equals("marker") && g.getAttribute("data-kind").equals(kind)) {
+            if (g.getAttribute("class").equals("marker")
+                    && g.getAttribute("data-kind").equals(kind)) {
                 return g;
             }
         }
@@ -117,7 +118,8 @@ final class Svg {
 
     private Element series(String name) {
         for (Element g : elements("g")) {
-            if (g.getAttribute("class").equals("series") && g.getAttribute("data-name").equals(name)) {
+            if (g.getAttribute("class").equals("series")
+                    && g.getAttribute("data-name").equals(name)) {
                 return g;
             }
         }

@@ -9,16 +9,27 @@ import org.junit.jupiter.api.Test;
 class TicksTest {
     @Test
     void ticksAreRoundAndLabelledAlike() {
-        assertEquals(List.of("0.0", "0.2", "0.4", "0.6", "0.8", "1.0"), Ticks.of(-0.03, 1.04, 5, false).labels());
-        assertEquals(List.of("0.30", "0.35", "0.40", "0.45"), Ticks.of(0.28, 0.47, 4, false).labels());
-        assertEquals(List.of("\u22121.0", "\u22120.5", "0.0", "0.5"), Ticks.of(-1.1, 0.6, 4, false).labels());
+        assertEquals(
+                List.of("0.0", "0.2", "0.4", "0.6", "0.8", "1.0"),
+                Ticks.of(-0.03, 1.04, 5, false).labels());
+        assertEquals(
+                List.of("0.30", "0.35", "0.40", "0.45"),
+                Ticks.of(0.28, 0.47, 4, false).labels());
+        assertEquals(
+                List.of("\u22121.0", "\u22120.5", "0.0", "0.5"),
+                Ticks.of(-1.1, 0.6, 4, false).labels());
     }
 
     @Test
     void largeValuesAreShortened() {
-        assertEquals(List.of("0", "5k", "10k", "15k"), Ticks.of(0, 16_000, 4, false).labels());
-        assertEquals(List.of("1M", "1.5M", "2M"), Ticks.of(900_000, 2_100_000, 3, false).labels());
-        assertEquals(List.of("0", "2000", "4000", "6000", "8000"), Ticks.of(0, 9000, 5, false).labels());
+        assertEquals(
+                List.of("0", "5k", "10k", "15k"), Ticks.of(0, 16_000, 4, false).labels());
+        assertEquals(
+                List.of("1M", "1.5M", "2M"),
+                Ticks.of(900_000, 2_100_000, 3, false).labels());
+        assertEquals(
+                List.of("0", "2000", "4000", "6000", "8000"),
+                Ticks.of(0, 9000, 5, false).labels());
     }
 
     @Test
@@ -29,7 +40,8 @@ class TicksTest {
 
     @Test
     void tinyStepsUseExponents() {
-        assertEquals(List.of("0", "2e-5", "4e-5"), Ticks.of(0, 0.00005, 3, false).labels());
+        assertEquals(
+                List.of("0", "2e-5", "4e-5"), Ticks.of(0, 0.00005, 3, false).labels());
     }
 
     @Test

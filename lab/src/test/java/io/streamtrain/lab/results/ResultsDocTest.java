@@ -17,8 +17,10 @@ class ResultsDocTest {
         new ResultsDoc(dir, "ablation").section("ablation, first");
         new ResultsDoc(dir, "court").section("court, second\n\nwith two paragraphs");
         String doc = Files.readString(dir.resolve("results.md"));
-        assertEquals("# Reference results\n\nIntro written by hand.\n\n" + ResultsDoc.begin("court") + "\ncourt, second\n\nwith two paragraphs\n"
-                + ResultsDoc.end("court") + "\n\n" + ResultsDoc.begin("ablation") + "\nablation, first\n" + ResultsDoc.end("ablation") + "\n",
+        assertEquals(
+                "# Reference results\n\nIntro written by hand.\n\n" + ResultsDoc.begin("court")
+                        + "\ncourt, second\n\nwith two paragraphs\n" + ResultsDoc.end("court") + "\n\n"
+                        + ResultsDoc.begin("ablation") + "\nablation, first\n" + ResultsDoc.end("ablation") + "\n",
                 doc);
     }
 
@@ -26,11 +28,17 @@ class ResultsDocTest {
     void aMissingDocumentIsCreatedAndFiguresAndCsvGoBesideIt(@TempDir Path dir) throws Exception {
         ResultsDoc doc = new ResultsDoc(dir.resolve("docs"), "fashion-mnist");
         assertEquals("results/fashion-mnist-loss.svg", doc.figure("loss", "<svg/>"));
-        assertEquals("results/fashion-mnist.csv", doc.csv(List.of("run", "loss", "label"),
-                List.of(List.of("a", 0.25, "no, none"), List.of("b", Double.NaN, "x"))));
-        assertEquals("run,loss,label\na,0.250000,\"no, none\"\nb,,x\n", Files.readString(dir.resolve("docs/results/fashion-mnist.csv")));
+        assertEquals(
+                "results/fashion-mnist.csv",
+                doc.csv(
+                        List.of("run", "loss", "label"),
+                        List.of(List.of("a", 0.25, "no, none"), List.of("b", Double.NaN, "x"))));
+        assertEquals(
+                "run,loss,label\na,0.250000,\"no, none\"\nb,,x\n",
+                Files.readString(dir.resolve("docs/results/fashion-mnist.csv")));
         doc.section("text");
-        assertTrue(Files.readString(dir.resolve("docs/results.md")).startsWith("# Reference results\n\n" + ResultsDoc.begin("fashion-mnist")));
+        assertTrue(Files.readString(dir.resolve("docs/results.md"))
+                .startsWith("# Reference results\n\n" + ResultsDoc.begin("fashion-mnist")));
     }
 
     @Test

@@ -3,12 +3,12 @@ package io.streamtrain.trainer.checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.PayloadStore;
+import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import io.streamtrain.core.signing.Signing;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -60,15 +60,22 @@ public final class CheckpointPublisher {
      *     (aborted, nothing visible) rather than holding the shutdown for {@code brokerWait}
      * @param signing signs each manifest (it names the payload's SHA-256, so the signature covers the weights)
      */
-    public CheckpointPublisher(Producer<byte[], byte[]> producer, RunSpec spec, String node, Duration brokerWait,
-            BooleanSupplier stopping, Signing signing) {
+    public CheckpointPublisher(
+            Producer<byte[], byte[]> producer,
+            RunSpec spec,
+            String node,
+            Duration brokerWait,
+            BooleanSupplier stopping,
+            Signing signing) {
         this.signing = signing;
         this.stopping = stopping;
         this.producer = producer;
         this.spec = spec;
         this.node = node;
         this.checkpointTopic = Topics.checkpoints(spec.run());
-        this.store = spec.checkpoints().onKafka() ? null : PayloadStore.forUri(spec.checkpoints().store());
+        this.store = spec.checkpoints().onKafka()
+                ? null
+                : PayloadStore.forUri(spec.checkpoints().store());
         this.brokerWait = brokerWait;
     }
 
@@ -96,27 +103,55 @@ public final class CheckpointPublisher {
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
-        String id = String.format("%s-e%04d-%s%s", spec.run(), result.epoch(), result.snapshot() ? "s" + result.step() + "-" : "",
+        String id = String.format(
+                "%s-e%04d-%s%s",
+                spec.run(),
+                result.epoch(),
+                result.snapshot() ? "s" + result.step() + "-" : "",
                 UUID.randomUUID().toString().substring(0, 8));
         CheckpointManifest.Payload where;
         if (store == null) {
-            where = new CheckpointManifest.Payload(CheckpointCodec.sha256(payload), payload.length, "kafka", null,
-                    CheckpointCodec.chunkCount(payload.length, spec.checkpoints().chunkBytes()));
+            where = new CheckpointManifest.Payload(
+                    CheckpointCodec.sha256(payload),
+                    payload.length,
+                    "kafka",
+                    null,
+                    CheckpointCodec.chunkCount(
+                            payload.length, spec.checkpoints().chunkBytes()));
         } else {
             try {
                 String uri = store.put(spec.run(), id, payload);
                 where = new CheckpointManifest.Payload(CheckpointCodec.sha256(payload), payload.length, "file", uri, 0);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the checkpoint payload to " + spec.checkpoints().store(), e);
+                throw new UncheckedIOException(
+                        "cannot write the checkpoint payload to "
+                                + spec.checkpoints().store(),
+                        e);
             }
         }
-        CheckpointManifest manifest = new CheckpointManifest(CheckpointManifest.VERSION, CheckpointManifest.TYPE, spec.run(), id,
-                result.epoch(), result.round(), result.step(), RunSpecParser.toJson(result.settings()), result.parameters(), where, result.offsets(),
-                result.metrics(), node, Instant.now().toString(), result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
-                result.sync(), result.recordsChecksum());
+        CheckpointManifest manifest = new CheckpointManifest(
+                CheckpointManifest.VERSION,
+                CheckpointManifest.TYPE,
+                spec.run(),
+                id,
+                result.epoch(),
+                result.round(),
+                result.step(),
+                RunSpecParser.toJson(result.settings()),
+                result.parameters(),
+                where,
+                result.offsets(),
+                result.metrics(),
+                node,
+                Instant.now().toString(),
+                result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
+                result.sync(),
+                result.recordsChecksum());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {
-            offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.to(), "epoch=" + result.epoch() + " checkpoint=" + id));
+            offsets.put(
+                    new TopicPartition(r.topic(), r.partition()),
+                    new OffsetAndMetadata(r.to(), "epoch=" + result.epoch() + " checkpoint=" + id));
         }
         long deadline = System.nanoTime() + brokerWait.toNanos();
         int attempt = 0;
@@ -125,7 +160,8 @@ public final class CheckpointPublisher {
             try {
                 producer.beginTransaction();
                 if (store == null) {
-                    for (ProducerRecord<byte[], byte[]> chunk : CheckpointCodec.chunkRecords(checkpointTopic, id, payload, spec.checkpoints().chunkBytes())) {
+                    for (ProducerRecord<byte[], byte[]> chunk : CheckpointCodec.chunkRecords(
+                            checkpointTopic, id, payload, spec.checkpoints().chunkBytes())) {
                         producer.send(chunk);
                     }
                 }
@@ -137,20 +173,32 @@ public final class CheckpointPublisher {
                 return manifest;
             } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException e) {
                 throw e; // another instance took over this node id, or the ACLs forbid it: no retry helps
-            } catch (CommitFailedException | RebalanceInProgressException | IllegalGenerationException | UnknownMemberIdException e) {
+            } catch (CommitFailedException
+                    | RebalanceInProgressException
+                    | IllegalGenerationException
+                    | UnknownMemberIdException e) {
                 abortQuietly();
-                throw new RebalancedException("the group rebalanced while epoch " + result.epoch() + " was committed", e);
+                throw new RebalancedException(
+                        "the group rebalanced while epoch " + result.epoch() + " was committed", e);
             } catch (KafkaException e) {
                 abortQuietly();
                 if (stopping.getAsBoolean()) {
-                    log.warn("stop requested while the checkpoint of epoch {} could not be published; abandoning it", result.epoch());
+                    log.warn(
+                            "stop requested while the checkpoint of epoch {} could not be published; abandoning it",
+                            result.epoch());
                     return null;
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new KafkaException("could not publish the checkpoint of epoch " + result.epoch()
-                            + " within " + brokerWait.toSeconds() + " s (" + attempt + " attempts)", e);
+                    throw new KafkaException(
+                            "could not publish the checkpoint of epoch " + result.epoch() + " within "
+                                    + brokerWait.toSeconds() + " s (" + attempt + " attempts)",
+                            e);
                 }
-                log.warn("publishing the checkpoint of epoch {} failed (attempt {}): {}; retrying", result.epoch(), attempt, e.toString());
+                log.warn(
+                        "publishing the checkpoint of epoch {} failed (attempt {}): {}; retrying",
+                        result.epoch(),
+                        attempt,
+                        e.toString());
             }
         }
     }

@@ -15,6 +15,7 @@ public final class DeadLetters {
     private DeadLetters() {}
 
     public static ProducerRecord<byte[], byte[]> record(String dlqTopic, FeedItem.Rejected rejected, String node) {
-        return io.streamtrain.core.dlq.DeadLetters.record(dlqTopic, rejected.record(), rejected.reason().code(), rejected.detail(), node);
+        return io.streamtrain.core.dlq.DeadLetters.record(
+                dlqTopic, rejected.record(), rejected.reason().code(), rejected.detail(), node);
     }
 }

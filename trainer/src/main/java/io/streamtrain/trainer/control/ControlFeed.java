@@ -7,8 +7,8 @@ import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -43,7 +43,9 @@ public final class ControlFeed implements Runnable {
     private final TopicPartition partition;
     /** The run's evaluations, or null when this feed does not follow them. */
     private final TopicPartition evaluations;
-    private final java.util.concurrent.atomic.AtomicInteger lastEvaluated = new java.util.concurrent.atomic.AtomicInteger();
+
+    private final java.util.concurrent.atomic.AtomicInteger lastEvaluated =
+            new java.util.concurrent.atomic.AtomicInteger();
     private final String run;
     private final Consumer<ControlMessage> onCommand;
     private final AtomicLong ignored = new AtomicLong();
@@ -51,7 +53,9 @@ public final class ControlFeed implements Runnable {
     private final Signing signing;
     /** The ids of the commands read so far, with who signed each ("" when not checked): replays are ignored, acks name the signer. */
     private final java.util.Map<String, String> signers = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+
+    private final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private volatile boolean closed;
     private volatile boolean running;
 
@@ -60,25 +64,35 @@ public final class ControlFeed implements Runnable {
      * @param run the run whose control topic this is: a message naming another run is ignored
      * @param onCommand called on the feed's thread for every command (acknowledgements are not commands)
      */
-    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
+    public ControlFeed(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer,
+            String run,
             Consumer<ControlMessage> onCommand) {
         this(consumer, run, onCommand, false);
     }
 
     /** @param followEvaluations whether to follow the run's evaluations as well ({@link #lastEvaluatedEpoch()}) */
-    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
-            Consumer<ControlMessage> onCommand, boolean followEvaluations) {
+    public ControlFeed(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer,
+            String run,
+            Consumer<ControlMessage> onCommand,
+            boolean followEvaluations) {
         this(consumer, run, onCommand, followEvaluations, Signing.off());
     }
 
     /** @param signing whose messages are believed (and whether signatures are checked at all) */
-    public ControlFeed(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, String run,
-            Consumer<ControlMessage> onCommand, boolean followEvaluations, Signing signing) {
+    public ControlFeed(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer,
+            String run,
+            Consumer<ControlMessage> onCommand,
+            boolean followEvaluations,
+            Signing signing) {
         this.signing = signing;
         this.consumer = consumer;
         this.run = run;
         this.partition = new TopicPartition(io.streamtrain.core.topics.Topics.control(run), 0);
-        this.evaluations = followEvaluations ? new TopicPartition(io.streamtrain.core.topics.Topics.evaluations(run), 0) : null;
+        this.evaluations =
+                followEvaluations ? new TopicPartition(io.streamtrain.core.topics.Topics.evaluations(run), 0) : null;
         this.onCommand = onCommand;
     }
 
@@ -102,7 +116,8 @@ public final class ControlFeed implements Runnable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (read.stream().anyMatch(tp -> consumer.position(tp, timeout) < ends.get(tp))) {
             if (System.nanoTime() > deadline) {
-                throw new org.apache.kafka.common.errors.TimeoutException("reading " + partition.topic() + " took longer than " + timeout);
+                throw new org.apache.kafka.common.errors.TimeoutException(
+                        "reading " + partition.topic() + " took longer than " + timeout);
             }
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
                 if (evaluations != null && r.topic().equals(evaluations.topic())) {
@@ -123,11 +138,16 @@ public final class ControlFeed implements Runnable {
             return;
         }
         try {
-            Messages.decodeEvaluation(r.value()).filter(e -> e.settlesEpochOf(run))
+            Messages.decodeEvaluation(r.value())
+                    .filter(e -> e.settlesEpochOf(run))
                     .ifPresent(e -> lastEvaluated.accumulateAndGet(e.epoch(), Math::max));
         } catch (MalformedMessageException e) {
             ignored.incrementAndGet();
-            log.warn("malformed evaluation record at offset {} of {}: {}; ignoring it", r.offset(), r.topic(), e.getMessage());
+            log.warn(
+                    "malformed evaluation record at offset {} of {}: {}; ignoring it",
+                    r.offset(),
+                    r.topic(),
+                    e.getMessage());
         }
     }
 
@@ -139,7 +159,8 @@ public final class ControlFeed implements Runnable {
                     if (evaluations != null && r.topic().equals(evaluations.topic())) {
                         evaluated(r);
                     } else {
-                        // other nodes' acknowledgements too: a ROLLBACK one carried out, or a SET one answered as failed, concerns all
+                        // other nodes' acknowledgements too: a ROLLBACK one carried out, or a SET one answered as
+                        // failed, concerns all
                         decode(r).ifPresent(onCommand);
                     }
                 }
@@ -150,7 +171,10 @@ public final class ControlFeed implements Runnable {
             }
         } catch (RuntimeException e) {
             failure.set(e);
-            log.error("the control feed stopped: {}; the trainer exits so that its restart reads the control topic again", e.toString(), e);
+            log.error(
+                    "the control feed stopped: {}; the trainer exits so that its restart reads the control topic again",
+                    e.toString(),
+                    e);
         } finally {
             consumer.close(Duration.ofSeconds(2));
         }
@@ -185,7 +209,12 @@ public final class ControlFeed implements Runnable {
         Verdict v = signing.verify(r, needed);
         if (!v.accepted()) {
             refused.incrementAndGet();
-            log.warn("{} at offset {} of {} is refused: {}; not acted on", needed.label(), r.offset(), r.topic(), v.refusal());
+            log.warn(
+                    "{} at offset {} of {} is refused: {}; not acted on",
+                    needed.label(),
+                    r.offset(),
+                    r.topic(),
+                    v.refusal());
         }
         return v;
     }
@@ -199,7 +228,10 @@ public final class ControlFeed implements Runnable {
             } else if (!run.equals(m.get().run())) {
                 // whoever may write this topic does not speak for another run, nor for none
                 ignored.incrementAndGet();
-                log.warn("control message at offset {} of {} names run {}; ignoring it", r.offset(), partition.topic(),
+                log.warn(
+                        "control message at offset {} of {} names run {}; ignoring it",
+                        r.offset(),
+                        partition.topic(),
                         io.streamtrain.core.logging.Logs.escape(m.get().run()));
                 return Optional.empty();
             }
@@ -211,8 +243,11 @@ public final class ControlFeed implements Runnable {
             if (needed != Right.ACK) {
                 if (signers.putIfAbsent(m.get().id(), Objects.requireNonNullElse(v.signer(), "")) != null) {
                     ignored.incrementAndGet();
-                    log.warn("control message at offset {} of {} repeats command {}, read before; ignoring it", r.offset(),
-                            partition.topic(), io.streamtrain.core.logging.Logs.escape(m.get().id()));
+                    log.warn(
+                            "control message at offset {} of {} repeats command {}, read before; ignoring it",
+                            r.offset(),
+                            partition.topic(),
+                            io.streamtrain.core.logging.Logs.escape(m.get().id()));
                     return Optional.empty();
                 }
             }

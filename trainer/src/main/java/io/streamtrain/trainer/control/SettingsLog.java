@@ -54,8 +54,9 @@ public final class SettingsLog {
         Double l2sp = values.get("l2sp");
         if (l2sp != null && l2sp > 0 && base.regularization().l2sp() == 0) {
             // the anchors w0 are kept only by a run that starts with L2-SP: without them every step would fail
-            throw new IllegalArgumentException("'l2sp' cannot be turned on in a run that started without L2-SP: its anchors"
-                    + " (the initial weights w0) were not kept; start a run with regularization.l2sp > 0");
+            throw new IllegalArgumentException(
+                    "'l2sp' cannot be turned on in a run that started without L2-SP: its anchors"
+                            + " (the initial weights w0) were not kept; start a run with regularization.l2sp > 0");
         }
         entries.add(new Entry(id, afterStep, Long.MAX_VALUE, entries.size(), Map.copyOf(values)));
         entries.sort(Comparator.comparingLong(Entry::afterStep).thenComparingLong(Entry::order));
@@ -72,7 +73,8 @@ public final class SettingsLog {
         for (int i = 0; i < entries.size(); i++) {
             Entry e = entries.get(i);
             if (id.equals(e.id())) {
-                entries.set(i, new Entry(e.id(), e.afterStep(), Math.min(e.untilStep(), afterStep), e.order(), e.values()));
+                entries.set(
+                        i, new Entry(e.id(), e.afterStep(), Math.min(e.untilStep(), afterStep), e.order(), e.values()));
                 cachedEntries = null;
                 return true;
             }
@@ -101,9 +103,11 @@ public final class SettingsLog {
                 last = e;
             }
         }
-        // a SET replayed before any node applied it holds from wherever this node started: counted from step 0, so an old one
+        // a SET replayed before any node applied it holds from wherever this node started: counted from step 0, so an
+        // old one
         // is not blamed for a node that trained long with it
-        return last == null || streakStart - Math.max(0, last.afterStep()) > within ? Optional.empty()
+        return last == null || streakStart - Math.max(0, last.afterStep()) > within
+                ? Optional.empty()
                 : Optional.of(new Applied(last.id(), last.afterStep(), last.values()));
     }
 

@@ -63,12 +63,20 @@ public final class BatchFeed implements Runnable {
      * @param brokerWait how long the epoch may get no records while it still needs some
      *     before the feed fails (the node then exits, to be restarted from its checkpoint)
      */
-    public BatchFeed(Consumer<byte[], ByteBuffer> consumer, RunSpec spec, EpochPlan plan, long prefetchBytes, Duration brokerWait) {
-        // as many as the prefetch queue holds when full, and a few in decoding and training: no more memory than a full queue's
+    public BatchFeed(
+            Consumer<byte[], ByteBuffer> consumer,
+            RunSpec spec,
+            EpochPlan plan,
+            long prefetchBytes,
+            Duration brokerWait) {
+        // as many as the prefetch queue holds when full, and a few in decoding and training: no more memory than a full
+        // queue's
         int batchFloats = spec.batchSize() * spec.model().inputs();
-        this.featureBuffers = new FeatureBuffers((int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);
+        this.featureBuffers = new FeatureBuffers(
+                (int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);
         this.queue = new PrefetchQueue<>(prefetchBytes);
-        this.partitions = new PartitionBuffers(consumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
+        this.partitions =
+                new PartitionBuffers(consumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
         this.wait = new DataWait(spec.data().train(), spec.data().windowRecords(), brokerWait, partitions, queue);
         this.loop = new FetchLoop(consumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
     }

@@ -26,6 +26,7 @@ final class DataWait {
     private final String topic;
     /** Records per window of a continuous run; 0 for a bounded one. */
     private final long window;
+
     private final long brokerWaitNanos;
     private final PartitionBuffers partitions;
     private final PrefetchQueue<FeedItem> queue;
@@ -33,6 +34,7 @@ final class DataWait {
     private long lastWaitLog;
     /** When the partition a continuous window waits on was first seen with no known lag (no fetch answered), or -1. */
     private long lagUnknownSince = -1;
+
     private volatile boolean awaitingData;
     private volatile long backlog;
 
@@ -40,7 +42,12 @@ final class DataWait {
      * @param brokerWait how long the epoch may get no records while it still needs some
      *     before the feed fails
      */
-    DataWait(String topic, long window, Duration brokerWait, PartitionBuffers partitions, PrefetchQueue<FeedItem> queue) {
+    DataWait(
+            String topic,
+            long window,
+            Duration brokerWait,
+            PartitionBuffers partitions,
+            PrefetchQueue<FeedItem> queue) {
         this.topic = topic;
         this.window = window;
         this.brokerWaitNanos = brokerWait.toNanos();
@@ -103,12 +110,19 @@ final class DataWait {
         long waited = (now - lastProgress) / 1_000_000_000L;
         if (givingUp) {
             throw new IllegalStateException("no records from " + topic + " for " + waited + " s (the broker wait is "
-                    + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions " + needed.partitions()
+                    + brokerWaitNanos / 1_000_000_000L + " s) while epoch " + epoch + " still needs partitions "
+                    + needed.partitions()
                     + " (position/end); giving up, a restart resumes from the last checkpoint");
         }
         lastWaitLog = now;
-        log.warn("no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
-                + " Waiting up to {} s", topic, waited, epoch, needed.partitions(), brokerWaitNanos / 1_000_000_000L);
+        log.warn(
+                "no records from {} for {} s; epoch {} still needs partitions {} (position/end). Is the broker reachable?"
+                        + " Waiting up to {} s",
+                topic,
+                waited,
+                epoch,
+                needed.partitions(),
+                brokerWaitNanos / 1_000_000_000L);
     }
 
     /** A continuous run's window: says that it waits (at most every 30 s), and keeps the window lag. */
@@ -125,8 +139,13 @@ final class DataWait {
         if (idle && now - lastWaitLog >= WAIT_LOG_NANOS) {
             lastWaitLog = now;
             PartitionBuffers.Needed needed = partitions.needed();
-            log.info("window {} waits for data: {} more record(s) to close it on partitions {} (position/window end); {} has no newer"
-                    + " records yet", epoch, needed.missing(), needed.partitions(), topic);
+            log.info(
+                    "window {} waits for data: {} more record(s) to close it on partitions {} (position/window end); {} has no newer"
+                            + " records yet",
+                    epoch,
+                    needed.missing(),
+                    needed.partitions(),
+                    topic);
         }
         awaitingData = idle;
         // starved with no lag known: no fetch has answered, which is the broker's silence, not an idle topic
@@ -136,8 +155,12 @@ final class DataWait {
             lagUnknownSince = now;
         } else if (now - lagUnknownSince >= WAIT_LOG_NANOS && now - lastWaitLog >= WAIT_LOG_NANOS) {
             lastWaitLog = now;
-            log.warn("window {} waits for partition {} of {}, whose lag has been unknown for {} s: no fetch has answered. Is the broker"
-                    + " reachable? The window waits (a continuous run does not give up on its data)", epoch, starved.partition(), topic,
+            log.warn(
+                    "window {} waits for partition {} of {}, whose lag has been unknown for {} s: no fetch has answered. Is the broker"
+                            + " reachable? The window waits (a continuous run does not give up on its data)",
+                    epoch,
+                    starved.partition(),
+                    topic,
                     (now - lagUnknownSince) / 1_000_000_000L);
         }
     }

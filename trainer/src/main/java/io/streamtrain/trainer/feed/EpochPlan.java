@@ -1,12 +1,12 @@
 package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.kafka.StartupException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import io.streamtrain.core.kafka.StartupException;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
@@ -29,8 +29,8 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
         ranges.forEach((p, r) -> copy.put(p, new long[] {r[0], r[1]}));
         ranges = java.util.Collections.unmodifiableMap(copy);
         if (window < 0 || (window > 0 && window < ranges.size())) {
-            throw new IllegalArgumentException("a window of " + window + " records cannot give each of " + ranges.size()
-                    + " partitions a share");
+            throw new IllegalArgumentException(
+                    "a window of " + window + " records cannot give each of " + ranges.size() + " partitions a share");
         }
     }
 
@@ -69,8 +69,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
     public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, long records) {
         List<TopicPartition> all = partitions(consumer, topic);
         if (records < all.size()) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "data.window.records is " + records + " but " + topic
-                    + " has " + all.size() + " partitions: a window needs at least one record of each");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "data.window.records is " + records + " but " + topic + " has " + all.size()
+                            + " partitions: a window needs at least one record of each");
         }
         Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
         Map<Integer, long[]> ranges = new TreeMap<>();
@@ -126,8 +128,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
         all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
         EpochPlan plan = new EpochPlan(topic, ranges);
         if (plan.records() == 0) {
-            throw new StartupException(StartupException.BAD_CONFIGURATION, "the train topic " + topic
-                    + " has no records: produce the training batches before starting the run");
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "the train topic " + topic
+                            + " has no records: produce the training batches before starting the run");
         }
         return plan;
     }
@@ -151,20 +155,28 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
     /** What a log line says of it. */
     public String describe() {
         return continuous()
-                ? "window of " + window + " records over " + ranges.size() + " partitions of " + topic + " " + rangesText()
-                : records() + " records over " + ranges.size() + " partitions of " + topic + " (end offsets snapshotted now)";
+                ? "window of " + window + " records over " + ranges.size() + " partitions of " + topic + " "
+                        + rangesText()
+                : records() + " records over " + ranges.size() + " partitions of " + topic
+                        + " (end offsets snapshotted now)";
     }
 
     private String rangesText() {
         StringBuilder b = new StringBuilder();
-        ranges.forEach((p, r) -> b.append(b.length() == 0 ? "" : ", ").append(p).append(": [").append(r[0]).append(", ").append(r[1])
+        ranges.forEach((p, r) -> b.append(b.length() == 0 ? "" : ", ")
+                .append(p)
+                .append(": [")
+                .append(r[0])
+                .append(", ")
+                .append(r[1])
                 .append(')'));
         return "{" + b + "}";
     }
 
     /** Every partition's range, in partition order. */
     public List<OffsetRange> all() {
-        return rangesOf(ranges.keySet().stream().map(p -> new TopicPartition(topic, p)).toList());
+        return rangesOf(
+                ranges.keySet().stream().map(p -> new TopicPartition(topic, p)).toList());
     }
 
     public long from(TopicPartition tp) {
@@ -190,8 +202,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
     /** The ranges of the given partitions, in partition order, as a manifest lists them. */
     public List<OffsetRange> rangesOf(Collection<TopicPartition> partitions) {
         List<OffsetRange> out = new ArrayList<>();
-        partitions.stream().map(TopicPartition::partition).sorted().forEach(p ->
-                out.add(new OffsetRange(topic, p, ranges.get(p)[0], ranges.get(p)[1])));
+        partitions.stream()
+                .map(TopicPartition::partition)
+                .sorted()
+                .forEach(p -> out.add(new OffsetRange(topic, p, ranges.get(p)[0], ranges.get(p)[1])));
         return out;
     }
 

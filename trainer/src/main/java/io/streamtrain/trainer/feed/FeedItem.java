@@ -18,7 +18,8 @@ public sealed interface FeedItem {
     record Samples(long generation, int epoch, Batch batch) implements FeedItem {}
 
     /** A record that cannot be trained on; it belongs in the dead-letter topic. */
-    record Rejected(long generation, int epoch, ConsumerRecord<byte[], byte[]> record, RejectReason reason, String detail)
+    record Rejected(
+            long generation, int epoch, ConsumerRecord<byte[], byte[]> record, RejectReason reason, String detail)
             implements FeedItem {}
 
     /**
@@ -35,6 +36,14 @@ public sealed interface FeedItem {
      * @param rejected records refused in the round
      * @param recordsChecksum the {@link io.streamtrain.core.checkpoint.RecordsChecksum} sum of the round's records that were not refused
      */
-    record RoundEnd(long generation, int epoch, List<OffsetRange> ranges, boolean last, ConsumerGroupMetadata group, long records,
-            long rejected, long recordsChecksum) implements FeedItem {}
+    record RoundEnd(
+            long generation,
+            int epoch,
+            List<OffsetRange> ranges,
+            boolean last,
+            ConsumerGroupMetadata group,
+            long records,
+            long rejected,
+            long recordsChecksum)
+            implements FeedItem {}
 }

@@ -34,13 +34,18 @@ final class FetchLoop {
 
     private record StartRequest(long generation, int epoch, Map<Integer, Long> positions, EpochPlan plan) {}
 
-    private enum State { AWAITING_START, RUNNING, IDLE }
+    private enum State {
+        AWAITING_START,
+        RUNNING,
+        IDLE
+    }
 
     private final Consumer<byte[], ByteBuffer> consumer;
     private final String topic;
     private final int maxEpochs;
     /** Records per window of a continuous run; 0 for a bounded one. */
     private final long window;
+
     private final int everySteps;
     private final boolean averaging;
     private final GroupMembership membership;
@@ -60,14 +65,23 @@ final class FetchLoop {
     private int epoch;
     private int roundRobin;
 
-    FetchLoop(Consumer<byte[], ByteBuffer> consumer, RunSpec spec, PartitionBuffers partitions, RoundItems items, DataWait wait) {
+    FetchLoop(
+            Consumer<byte[], ByteBuffer> consumer,
+            RunSpec spec,
+            PartitionBuffers partitions,
+            RoundItems items,
+            DataWait wait) {
         this.consumer = consumer;
         this.topic = spec.data().train();
         this.maxEpochs = spec.maxEpochs();
         this.window = spec.data().windowRecords();
         this.everySteps = spec.sync().everySteps();
         this.averaging = !spec.sync().nesterov();
-        this.membership = new GroupMembership(consumer, topic, TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds()), this::revoked,
+        this.membership = new GroupMembership(
+                consumer,
+                topic,
+                TimeUnit.SECONDS.toNanos(spec.sync().timeoutSeconds()),
+                this::revoked,
                 this::reassigned);
         this.partitions = partitions;
         this.items = items;
@@ -131,7 +145,8 @@ final class FetchLoop {
                 }
                 applyStart();
                 try {
-                    for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(Duration.ofMillis(items.pending() ? 10 : 200))) {
+                    for (ConsumerRecord<byte[], ByteBuffer> r :
+                            consumer.poll(Duration.ofMillis(items.pending() ? 10 : 200))) {
                         if (state == State.RUNNING && partitions.buffer(r)) {
                             wait.progressed();
                         }
@@ -141,9 +156,13 @@ final class FetchLoop {
                         break;
                     }
                 } catch (OffsetOutOfRangeException e) {
-                    throw new StartupException(StartupException.BAD_CONFIGURATION, "records the run's epoch plan needs are gone from "
-                            + topic + " (" + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
-                            + " removed them): the epochs cannot be replayed. Start a new run id, or raise the topic's retention", e);
+                    throw new StartupException(
+                            StartupException.BAD_CONFIGURATION,
+                            "records the run's epoch plan needs are gone from "
+                                    + topic + " (" + e.offsetOutOfRangePartitions()
+                                    + " are before the log start; retention or deleteRecords"
+                                    + " removed them): the epochs cannot be replayed. Start a new run id, or raise the topic's retention",
+                            e);
                 }
                 if (consumptionPaused) {
                     wait.paused();
@@ -191,7 +210,9 @@ final class FetchLoop {
         state = State.AWAITING_START;
         generation++;
         ConsumerGroupMetadata group = consumer.groupMetadata();
-        log.info("assigned partitions {} (group generation {}); waiting for the trainer to roll back", partitionsOf(now),
+        log.info(
+                "assigned partitions {} (group generation {}); waiting for the trainer to roll back",
+                partitionsOf(now),
                 group.generationId());
         pendingReset.set(new BatchFeed.Reset(generation, now, group));
     }
@@ -212,8 +233,10 @@ final class FetchLoop {
         EpochPlan plan = partitions.plan();
         for (TopicPartition tp : partitions.assignment()) {
             if (!plan.covers(tp)) {
-                throw new StartupException(StartupException.BAD_CONFIGURATION, tp + " is not in the run's epoch plan " + plan.ranges().keySet()
-                        + "; partitions added to the train topic after the run started are not supported");
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        tp + " is not in the run's epoch plan " + plan.ranges().keySet()
+                                + "; partitions added to the train topic after the run started are not supported");
             }
         }
         beginEpoch(s.epoch(), s.positions());
@@ -298,7 +321,8 @@ final class FetchLoop {
      */
     private int stepsPerRound() {
         // saturated: a round per epoch is asked for with a huge everySteps
-        return partitions.holdsAll() && averaging ? (int) Math.min(Integer.MAX_VALUE, (long) everySteps * BatchFeed.ALONE_ROUND_FACTOR)
+        return partitions.holdsAll() && averaging
+                ? (int) Math.min(Integer.MAX_VALUE, (long) everySteps * BatchFeed.ALONE_ROUND_FACTOR)
                 : everySteps;
     }
 
@@ -312,7 +336,11 @@ final class FetchLoop {
         List<OffsetRange> ranges = partitions.closeRound(topic);
         items.endRound(generation, epoch, ranges, last, consumer.groupMetadata());
         if (last) {
-            log.info("{} {} read on partitions {}", window > 0 ? "window" : "epoch", epoch, partitionsOf(partitions.assignment()));
+            log.info(
+                    "{} {} read on partitions {}",
+                    window > 0 ? "window" : "epoch",
+                    epoch,
+                    partitionsOf(partitions.assignment()));
             if (window > 0) {
                 nextWindow();
             } else {

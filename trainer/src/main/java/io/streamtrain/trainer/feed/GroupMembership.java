@@ -31,6 +31,7 @@ final class GroupMembership {
     private final AtomicLong evictions = new AtomicLong();
     /** When the training thread last showed it is alive; a feed whose trainer hangs leaves the group. */
     private volatile long trainerBeat = System.nanoTime();
+
     private boolean left;
 
     /**
@@ -38,7 +39,12 @@ final class GroupMembership {
      * @param revoked the partitions are no longer this node's
      * @param reassigned a rebalance gave this node its (possibly empty, possibly same) partitions
      */
-    GroupMembership(Consumer<byte[], ByteBuffer> consumer, String topic, long stallNanos, Runnable revoked, Runnable reassigned) {
+    GroupMembership(
+            Consumer<byte[], ByteBuffer> consumer,
+            String topic,
+            long stallNanos,
+            Runnable revoked,
+            Runnable reassigned) {
         this.consumer = consumer;
         this.topic = topic;
         this.stallNanos = stallNanos;
@@ -64,9 +70,11 @@ final class GroupMembership {
     boolean leaveOrRejoin() throws InterruptedException {
         long since = System.nanoTime() - trainerBeat;
         if (!left && since > stallNanos) {
-            log.warn("the training thread has not been heard from for {} s (sync.timeoutSeconds is {}): leaving the group so"
-                    + " that the other nodes take this node's partitions over; it rejoins when training resumes",
-                    since / 1_000_000_000L, stallNanos / 1_000_000_000L);
+            log.warn(
+                    "the training thread has not been heard from for {} s (sync.timeoutSeconds is {}): leaving the group so"
+                            + " that the other nodes take this node's partitions over; it rejoins when training resumes",
+                    since / 1_000_000_000L,
+                    stallNanos / 1_000_000_000L);
             consumer.unsubscribe();
             revoked.run();
             left = true;

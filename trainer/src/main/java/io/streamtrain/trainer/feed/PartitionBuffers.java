@@ -33,15 +33,18 @@ final class PartitionBuffers {
     private final Consumer<byte[], ByteBuffer> consumer;
     /** Records per window of a continuous run; 0 for a bounded one. */
     private final long window;
+
     private final long bufferBytes;
     /** Read by the training thread too (a joining node's resume point names it). */
     private volatile EpochPlan plan;
+
     private List<TopicPartition> assignment = List.of();
     private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
     private final Set<TopicPartition> paused = new HashSet<>();
     /** Per assigned partition: where the round started, and the next offset to take. */
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
+
     private final Map<TopicPartition, Long> next = new HashMap<>();
     /** The partition whose next record (in round-robin order) had not arrived when the feed last looked, or null. */
     private TopicPartition blockedOn;
@@ -91,7 +94,8 @@ final class PartitionBuffers {
      */
     List<TopicPartition> reassign() {
         List<TopicPartition> now = consumer.assignment().stream()
-                .sorted(Comparator.comparingInt(TopicPartition::partition)).toList();
+                .sorted(Comparator.comparingInt(TopicPartition::partition))
+                .toList();
         buffers.clear();
         bufferedBytes.clear();
         assignment = now;
@@ -118,7 +122,9 @@ final class PartitionBuffers {
      */
     void seek(Map<Integer, Long> positions) {
         for (TopicPartition tp : assignment) {
-            long from = positions == null ? plan.from(tp) : Math.max(plan.from(tp), Math.min(plan.to(tp), positions.get(tp.partition())));
+            long from = positions == null
+                    ? plan.from(tp)
+                    : Math.max(plan.from(tp), Math.min(plan.to(tp), positions.get(tp.partition())));
             consumer.seek(tp, from);
             next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
@@ -247,7 +253,11 @@ final class PartitionBuffers {
 
     /** The partition the round-robin order waits on, if nothing of it is buffered; else null. */
     TopicPartition starvedOn() {
-        return blockedOn != null && buffers.get(blockedOn) != null && buffers.get(blockedOn).isEmpty() ? blockedOn : null;
+        return blockedOn != null
+                        && buffers.get(blockedOn) != null
+                        && buffers.get(blockedOn).isEmpty()
+                ? blockedOn
+                : null;
     }
 
     /** How many records {@code tp} has that are not fetched yet, as of the last fetch; empty if no fetch has answered. */

@@ -82,9 +82,13 @@ final class Rebatcher {
             reset();
             return b;
         }
-        Batch partial = new Batch(filled, features, buffers.take(filled * features).put(0, x, 0, 4 * filled * features),
+        Batch partial = new Batch(
+                filled,
+                features,
+                buffers.take(filled * features).put(0, x, 0, 4 * filled * features),
                 labels == null ? null : java.util.Arrays.copyOf(labels, filled * outputs),
-                targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs), outputs);
+                targets == null ? null : java.util.Arrays.copyOf(targets, filled * outputs),
+                outputs);
         buffers.give(x);
         reset();
         return partial;

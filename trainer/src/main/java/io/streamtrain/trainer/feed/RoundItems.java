@@ -37,7 +37,11 @@ final class RoundItems {
 
     RoundItems(RunSpec spec, FeatureBuffers featureBuffers, PrefetchQueue<FeedItem> queue) {
         this.codec = new BatchCodec(spec.model(), featureBuffers);
-        this.rebatcher = new Rebatcher(spec.batchSize(), spec.model().inputs(), spec.model().classification(), spec.model().yWidth(),
+        this.rebatcher = new Rebatcher(
+                spec.batchSize(),
+                spec.model().inputs(),
+                spec.model().classification(),
+                spec.model().yWidth(),
                 featureBuffers);
         this.queue = queue;
     }
@@ -76,7 +80,8 @@ final class RoundItems {
         if (rest != null) {
             outbox.add(new FeedItem.Samples(generation, epoch, rest));
         }
-        outbox.add(new FeedItem.RoundEnd(generation, epoch, ranges, last, group, roundRecords, roundRejected, roundChecksum));
+        outbox.add(new FeedItem.RoundEnd(
+                generation, epoch, ranges, last, group, roundRecords, roundRejected, roundChecksum));
     }
 
     /** Drops whatever is not queued yet: the partitions it came from are no longer ours. */
@@ -115,7 +120,17 @@ final class RoundItems {
     /** A rejected record as its dead letter is written: the value in an array of its own (the fetch's buffer is not kept). */
     private static ConsumerRecord<byte[], byte[]> withBytes(ConsumerRecord<byte[], ByteBuffer> r) {
         byte[] value = r.value() == null ? null : Utils.toArray(r.value());
-        return new ConsumerRecord<>(r.topic(), r.partition(), r.offset(), r.timestamp(), r.timestampType(), r.serializedKeySize(),
-                r.serializedValueSize(), r.key(), value, r.headers(), r.leaderEpoch());
+        return new ConsumerRecord<>(
+                r.topic(),
+                r.partition(),
+                r.offset(),
+                r.timestamp(),
+                r.timestampType(),
+                r.serializedKeySize(),
+                r.serializedValueSize(),
+                r.key(),
+                value,
+                r.headers(),
+                r.leaderEpoch());
     }
 }

@@ -23,7 +23,9 @@ public record InitialWeights(String source, Map<String, Tensor> tensors) {
             SafeTensors.Document doc = SafeTensors.read(Files.readAllBytes(Path.of(file)));
             return new InitialWeights("pretrained weights " + file, doc.tensors());
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new SpecException("init.from", "pretrained weights " + file + " do not exist (a path, or run:NAME for another run's checkpoint)");
+            throw new SpecException(
+                    "init.from",
+                    "pretrained weights " + file + " do not exist (a path, or run:NAME for another run's checkpoint)");
         } catch (IOException | SafeTensorsException e) {
             throw new SpecException("init.from", "cannot read pretrained weights " + file + ": " + e.getMessage());
         }
@@ -31,6 +33,7 @@ public record InitialWeights(String source, Map<String, Tensor> tensors) {
 
     /** The model parameters of a verified checkpoint (its optimizer state and anchors are not carried over). */
     public static InitialWeights of(Checkpoint checkpoint, String how) {
-        return new InitialWeights("checkpoint " + checkpoint.manifest().checkpointId() + " (" + how + ")", checkpoint.parameters());
+        return new InitialWeights(
+                "checkpoint " + checkpoint.manifest().checkpointId() + " (" + how + ")", checkpoint.parameters());
     }
 }

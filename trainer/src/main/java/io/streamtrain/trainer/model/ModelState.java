@@ -28,9 +28,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Everything a trainer's model is at a step boundary: the block's parameters, the
@@ -70,9 +70,11 @@ public final class ModelState implements AutoCloseable {
      */
     public static ModelState initialize(RunSpec spec, Engine engine) {
         if (spec.init().checkpoint().isPresent()) {
-            throw new IllegalArgumentException("init.from " + spec.init().from() + " is read from Kafka: pass the checkpoint as InitialWeights");
+            throw new IllegalArgumentException(
+                    "init.from " + spec.init().from() + " is read from Kafka: pass the checkpoint as InitialWeights");
         }
-        return initialize(spec, engine, spec.init().file().map(InitialWeights::read).orElse(null));
+        return initialize(
+                spec, engine, spec.init().file().map(InitialWeights::read).orElse(null));
     }
 
     /**
@@ -107,15 +109,20 @@ public final class ModelState implements AutoCloseable {
     private void freeze(List<String> patterns) {
         for (int i = 0; i < patterns.size(); i++) {
             ParameterSelector one = new ParameterSelector(List.of(patterns.get(i)));
-            List<String> hit = parameters.keySet().stream().filter(name -> !one.regularized(name)).toList();
+            List<String> hit = parameters.keySet().stream()
+                    .filter(name -> !one.regularized(name))
+                    .toList();
             if (hit.isEmpty()) {
-                throw new SpecException("init.freeze[" + i + "]", "'" + patterns.get(i) + "' matches no parameter of the model; its"
-                        + " parameters: " + String.join(", ", parameters.keySet()));
+                throw new SpecException(
+                        "init.freeze[" + i + "]",
+                        "'" + patterns.get(i) + "' matches no parameter of the model; its" + " parameters: "
+                                + String.join(", ", parameters.keySet()));
             }
             frozen.addAll(hit);
         }
         if (!frozen.isEmpty() && frozen.size() == parameters.size()) {
-            throw new SpecException("init.freeze", patterns + " freezes every parameter of the model: nothing would be trained");
+            throw new SpecException(
+                    "init.freeze", patterns + " freezes every parameter of the model: nothing would be trained");
         }
         frozen.forEach(name -> parameters.get(name).freeze(true));
     }
@@ -133,7 +140,9 @@ public final class ModelState implements AutoCloseable {
         try (NDManager scratch = manager.newSubManager()) {
             for (Tensor t : payload.tensors().values()) {
                 if (t.name().startsWith(OPTIMIZER_PREFIX)) {
-                    optimizerState.put(t.name().substring(OPTIMIZER_PREFIX.length()), scratch.create(t.toFloats(), new Shape(t.shape())));
+                    optimizerState.put(
+                            t.name().substring(OPTIMIZER_PREFIX.length()),
+                            scratch.create(t.toFloats(), new Shape(t.shape())));
                 } else if (t.name().startsWith(ANCHOR_PREFIX)) {
                     String name = t.name().substring(ANCHOR_PREFIX.length());
                     NDArray anchor = anchors.computeIfAbsent(name, k -> manager.zeros(new Shape(t.shape())));
@@ -200,13 +209,15 @@ public final class ModelState implements AutoCloseable {
 
     public List<ParameterInfo> parameterInfos() {
         List<ParameterInfo> out = new ArrayList<>();
-        parameters.forEach((name, p) -> out.add(new ParameterInfo(name, "F32", p.getArray().getShape().getShape())));
+        parameters.forEach((name, p) ->
+                out.add(new ParameterInfo(name, "F32", p.getArray().getShape().getShape())));
         return out;
     }
 
     /** Runs the model; {@code training} turns dropout on. Result attached to the input's manager. */
     public NDArray forward(NDArray x, boolean training) {
-        return block.forward(new ParameterStore(manager, false), new NDList(x), training).singletonOrThrow();
+        return block.forward(new ParameterStore(manager, false), new NDList(x), training)
+                .singletonOrThrow();
     }
 
     public Map<String, NDArray> parameterArrays() {

@@ -30,7 +30,8 @@ final class StepFigures {
     private RegularizationSpec regularization = RegularizationSpec.NONE;
 
     /** What was read: losses, penalty terms (scaled by their coefficients) and global norms. */
-    record Values(double dataLoss, long correct, double l1, double l2, double l2sp, double gradNorm, double weightNorm) {}
+    record Values(
+            double dataLoss, long correct, double l1, double l2, double l2sp, double gradNorm, double weightNorm) {}
 
     void dataLoss(NDArray loss) {
         dataLoss = add(loss);
@@ -47,7 +48,11 @@ final class StepFigures {
      * @param parameters every parameter, frozen ones included (they count in the weight norm,
      *     and the selector never regularizes them because they are not trained)
      */
-    void weights(Map<String, NDArray> parameters, ParameterSelector selector, RegularizationSpec spec, Map<String, NDArray> anchors) {
+    void weights(
+            Map<String, NDArray> parameters,
+            ParameterSelector selector,
+            RegularizationSpec spec,
+            Map<String, NDArray> anchors) {
         this.regularization = spec;
         parameters.forEach((name, w) -> {
             int norm = add(w.norm());
@@ -76,7 +81,9 @@ final class StepFigures {
         float[] v = NDArrays.stack(new NDList(scalars)).toFloatArray();
         return new Values(
                 dataLoss < 0 ? Double.NaN : v[dataLoss],
-                correctCount == null ? 0 : correctCount.toType(DataType.INT64, false).getLong(),
+                correctCount == null
+                        ? 0
+                        : correctCount.toType(DataType.INT64, false).getLong(),
                 regularization.l1() * sum(v, l1, false),
                 regularization.l2() * sum(v, l2, true),
                 regularization.l2sp() * sum(v, l2sp, true),

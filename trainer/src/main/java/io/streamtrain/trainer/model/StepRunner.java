@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
@@ -103,7 +102,8 @@ public final class StepRunner {
         long started = System.nanoTime();
         // every array made during the step (inputs, activations, gradients' wrappers,
         // optimizer temporaries) is freed when the scope closes; parameters and state live on
-        try (NDScope scope = new NDScope(); NDManager step = state.manager().newSubManager()) {
+        try (NDScope scope = new NDScope();
+                NDManager step = state.manager().newSubManager()) {
             NDArray x = BatchArrays.x(step, batch);
             NDArray y = BatchArrays.y(step, batch);
             Map<String, NDArray> weights = state.trainableArrays();
@@ -131,11 +131,18 @@ public final class StepRunner {
             boolean finite = Double.isFinite(v.dataLoss() + v.l1() + v.l2() + v.l2sp()) && Double.isFinite(gradNorm);
             skippedInARow = finite ? 0 : skippedInARow + 1;
             if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
-                throw new NonFiniteTrainingException(String.format(java.util.Locale.ROOT,
-                        "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
-                                + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
-                                + "regularization.clipGradNorm, and resume from the last checkpoint",
-                        skippedInARow, state.step() + 1, v.dataLoss(), gradNorm, v.weightNorm()), state.step() + 1 - skippedInARow);
+                throw new NonFiniteTrainingException(
+                        String.format(
+                                java.util.Locale.ROOT,
+                                "%d steps in a row (up to step %d) had a non-finite loss or gradient (last: data loss %s, gradient norm %s, "
+                                        + "weight norm %s): training cannot go on; lower optimizer.learningRate or set "
+                                        + "regularization.clipGradNorm, and resume from the last checkpoint",
+                                skippedInARow,
+                                state.step() + 1,
+                                v.dataLoss(),
+                                gradNorm,
+                                v.weightNorm()),
+                        state.step() + 1 - skippedInARow);
             }
             // a skipped step counts (its batch was read) but changes no weight
             double scale = finite ? clipScale(gradNorm) : 0;
@@ -146,11 +153,30 @@ public final class StepRunner {
                     if (scale != 1) {
                         w.getGradient().muli(scale);
                     }
-                    state.optimizer().update(name, w, w.getGradient(), lr, selector.regularized(name) ? decay : 0.0, state.step());
+                    state.optimizer()
+                            .update(
+                                    name,
+                                    w,
+                                    w.getGradient(),
+                                    lr,
+                                    selector.regularized(name) ? decay : 0.0,
+                                    state.step());
                 });
             }
-            return new StepReport(state.step(), batch.samples(), lr, v.dataLoss(), v.l1(), v.l2(), v.l2sp(),
-                    gradNorm, finite ? gradNorm * scale : 0, v.weightNorm(), v.correct(), (System.nanoTime() - started) / 1e9, !finite);
+            return new StepReport(
+                    state.step(),
+                    batch.samples(),
+                    lr,
+                    v.dataLoss(),
+                    v.l1(),
+                    v.l2(),
+                    v.l2sp(),
+                    gradNorm,
+                    finite ? gradNorm * scale : 0,
+                    v.weightNorm(),
+                    v.correct(),
+                    (System.nanoTime() - started) / 1e9,
+                    !finite);
         }
     }
 

@@ -39,7 +39,8 @@ final class Adam implements Optimizer {
     }
 
     @Override
-    public void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
+    public void update(
+            String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
         if (decoupled && weightDecay > 0) {
             // in place, one pass (libtorch's fused AdamW decay makes two temporaries the size of the weight)
             weight.muli(1 - learningRate * weightDecay);
@@ -48,10 +49,22 @@ final class Adam implements Optimizer {
         NDArray v = state.zerosLike("v", name, weight);
         double biasCorrection1 = 1 - Math.pow(beta1, step);
         double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-        // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's clamp)
-        JniUtils.adamUpdate((PtNDArray) weight, (PtNDArray) gradient, (PtNDArray) m, (PtNDArray) v,
-                (float) learningRate, (float) (learningRate * biasCorrection2Sqrt / biasCorrection1), decoupled ? 0f : (float) weightDecay,
-                1f, -1f, (float) beta1, (float) beta2, (float) (epsilon * biasCorrection2Sqrt), false);
+        // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's
+        // clamp)
+        JniUtils.adamUpdate(
+                (PtNDArray) weight,
+                (PtNDArray) gradient,
+                (PtNDArray) m,
+                (PtNDArray) v,
+                (float) learningRate,
+                (float) (learningRate * biasCorrection2Sqrt / biasCorrection1),
+                decoupled ? 0f : (float) weightDecay,
+                1f,
+                -1f,
+                (float) beta1,
+                (float) beta2,
+                (float) (epsilon * biasCorrection2Sqrt),
+                false);
     }
 
     @Override

@@ -21,7 +21,8 @@ final class Sgd implements Optimizer {
     }
 
     @Override
-    public void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
+    public void update(
+            String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
         NDArray g = weightDecay > 0 ? gradient.add(weight.mul(weightDecay)) : gradient;
         if (momentum > 0) {
             NDArray buf = state.get("momentum", name);

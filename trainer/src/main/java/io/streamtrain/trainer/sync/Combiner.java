@@ -41,6 +41,7 @@ import java.util.Map;
 public final class Combiner {
     /** The payload metadata key of a streaming contribution that carries its optimizer slots. */
     public static final String SLOTS_KEY = "optimizer";
+
     public static final String SLOTS_INCLUDED = "included";
     /**
      * The payload metadata key of a contribution that resets the round (a ROLLBACK, handed in
@@ -89,7 +90,8 @@ public final class Combiner {
         if (base != null && base.metadata().containsKey(RESET_KEY)) {
             base = new SafeTensors.Document(base.tensors(), metadata);
         }
-        List<Weighted> trained = contributions.stream().filter(Weighted::trained).toList();
+        List<Weighted> trained =
+                contributions.stream().filter(Weighted::trained).toList();
         if (!spec.streaming()) {
             return trained.isEmpty() ? base : strict(base, trained);
         }
@@ -165,7 +167,11 @@ public final class Combiner {
             return null;
         }
         Tensor own = contributions.get(0).state().tensor(like.name());
-        return own != null && own.dtype() == io.streamtrain.core.codec.DType.F32 && Arrays.equals(own.shape(), like.shape()) ? own : null;
+        return own != null
+                        && own.dtype() == io.streamtrain.core.codec.DType.F32
+                        && Arrays.equals(own.shape(), like.shape())
+                ? own
+                : null;
     }
 
     private void combineParameter(SafeTensors.Document base, Tensor param, float[] mean, List<Tensor> out) {
@@ -181,7 +187,8 @@ public final class Combiner {
         return weightedMean(Math.toIntExact(param.elements()), trained, w -> (double) w.samples() / total, w -> {
             double[] v = OuterGradients.parameter(w.state(), param);
             if (v == null) {
-                throw new IllegalArgumentException("a contribution carries neither " + param.name() + " nor its outer gradient");
+                throw new IllegalArgumentException(
+                        "a contribution carries neither " + param.name() + " nor its outer gradient");
             }
             return v;
         });
@@ -204,8 +211,14 @@ public final class Combiner {
                 out.add(ts.get(0)); // the mean of one, bit for bit (see alone)
                 return;
             }
-            out.add(Tensor.ofFloats(name, shape, weightedMean(Math.toIntExact(ts.get(0).elements()), ts, t -> 1.0 / ts.size(),
-                    t -> values(t, name, shape))));
+            out.add(Tensor.ofFloats(
+                    name,
+                    shape,
+                    weightedMean(
+                            Math.toIntExact(ts.get(0).elements()),
+                            ts,
+                            t -> 1.0 / ts.size(),
+                            t -> values(t, name, shape))));
         });
         return out;
     }
@@ -227,13 +240,18 @@ public final class Combiner {
 
     private static float[] mean(String name, long[] shape, List<Weighted> contributions, long total) {
         int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        return weightedMean(n, contributions, w -> (double) w.samples() / total, w -> values(w.state().tensor(name), name, shape));
+        return weightedMean(
+                n,
+                contributions,
+                w -> (double) w.samples() / total,
+                w -> values(w.state().tensor(name), name, shape));
     }
 
     /** {@code t}'s values, when it is there and of {@code shape}. */
     private static double[] values(Tensor t, String name, long[] shape) {
         if (t == null || !Arrays.equals(t.shape(), shape)) {
-            throw new IllegalArgumentException("a contribution has no tensor " + name + " of shape " + Arrays.toString(shape));
+            throw new IllegalArgumentException(
+                    "a contribution has no tensor " + name + " of shape " + Arrays.toString(shape));
         }
         float[] v = t.toFloats();
         double[] out = new double[v.length];
@@ -244,7 +262,10 @@ public final class Combiner {
     }
 
     /** Σ weight(x)·values(x) over {@code xs} in their order, summed in double and rounded to float once. */
-    private static <T> float[] weightedMean(int n, List<T> xs, java.util.function.ToDoubleFunction<T> weight,
+    private static <T> float[] weightedMean(
+            int n,
+            List<T> xs,
+            java.util.function.ToDoubleFunction<T> weight,
             java.util.function.Function<T, double[]> values) {
         double[] acc = new double[n];
         // an IEEE sum starts at -0.0: then a single contribution's -0.0 stays -0.0, bit for bit

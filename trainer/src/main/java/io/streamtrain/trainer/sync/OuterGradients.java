@@ -32,15 +32,15 @@ public final class OuterGradients {
     public static final String DELTA_PREFIX = "delta.";
     public static final String SCALE_PREFIX = "delta_scale.";
 
-    private OuterGradients() {
-    }
+    private OuterGradients() {}
 
     /**
      * The tensors that carry one parameter's outer gradient.
      *
      * @param seed for int8's stochastic rounding ({@link #seed})
      */
-    public static List<Tensor> encode(String name, long[] shape, float[] base, float[] local, String encoding, long seed) {
+    public static List<Tensor> encode(
+            String name, long[] shape, float[] base, float[] local, String encoding, long seed) {
         if (SyncSpec.FLOAT32.equals(encoding)) {
             return List.of(Tensor.ofFloats(name, shape, local));
         }
@@ -96,7 +96,8 @@ public final class OuterGradients {
      * differ) and the parameter.
      */
     public static long seed(long runSeed, long round, int firstPartition, String parameter) {
-        byte[] key = (runSeed + "\n" + round + "\n" + firstPartition + "\n" + parameter).getBytes(StandardCharsets.UTF_8);
+        byte[] key =
+                (runSeed + "\n" + round + "\n" + firstPartition + "\n" + parameter).getBytes(StandardCharsets.UTF_8);
         return UUID.nameUUIDFromBytes(key).getMostSignificantBits();
     }
 
@@ -105,14 +106,15 @@ public final class OuterGradients {
             return delta.toFloats();
         }
         if (delta.dtype() != DType.I8 || scale == null || scale.dtype() != DType.F32) {
-            throw new IllegalArgumentException(delta.name() + " is " + delta.dtype() + (scale == null ? " without a scale" : "")
-                    + ": an outer gradient is BF16, or I8 with F32 block scales");
+            throw new IllegalArgumentException(
+                    delta.name() + " is " + delta.dtype() + (scale == null ? " without a scale" : "")
+                            + ": an outer gradient is BF16, or I8 with F32 block scales");
         }
         int n = Math.toIntExact(delta.elements());
         float[] s = scale.toFloats();
         if (s.length != blocks(n)) {
-            throw new IllegalArgumentException(scale.name() + " has " + s.length + " scales for " + n + " values; blocks of "
-                    + SyncSpec.INT8_BLOCK + " need " + blocks(n));
+            throw new IllegalArgumentException(scale.name() + " has " + s.length + " scales for " + n
+                    + " values; blocks of " + SyncSpec.INT8_BLOCK + " need " + blocks(n));
         }
         ByteBuffer b = delta.data();
         float[] out = new float[n];
@@ -131,7 +133,9 @@ public final class OuterGradients {
         if (SyncSpec.FLOAT32.equals(encoding)) {
             return slots;
         }
-        return slots.stream().map(t -> bfloat16(t.name(), t.shape(), t.toFloats())).toList();
+        return slots.stream()
+                .map(t -> bfloat16(t.name(), t.shape(), t.toFloats()))
+                .toList();
     }
 
     private static Tensor bfloat16(String name, long[] shape, float[] values) {
@@ -166,8 +170,9 @@ public final class OuterGradients {
                 q.put(i, (byte) Math.max(-127, Math.min(127, r)));
             }
         }
-        return List.of(new Tensor(DELTA_PREFIX + name, DType.I8, shape, q), Tensor.ofFloats(SCALE_PREFIX + name,
-                new long[] {scales.length}, scales));
+        return List.of(
+                new Tensor(DELTA_PREFIX + name, DType.I8, shape, q),
+                Tensor.ofFloats(SCALE_PREFIX + name, new long[] {scales.length}, scales));
     }
 
     private static int blocks(int n) {
@@ -176,8 +181,9 @@ public final class OuterGradients {
 
     private static void requireShape(Tensor got, Tensor base) {
         if (!java.util.Arrays.equals(got.shape(), base.shape())) {
-            throw new IllegalArgumentException("a contribution's " + got.name() + " is " + java.util.Arrays.toString(got.shape())
-                    + ", the model's " + base.name() + " " + java.util.Arrays.toString(base.shape()));
+            throw new IllegalArgumentException(
+                    "a contribution's " + got.name() + " is " + java.util.Arrays.toString(got.shape())
+                            + ", the model's " + base.name() + " " + java.util.Arrays.toString(base.shape()));
         }
     }
 }

@@ -23,17 +23,42 @@ import java.util.TreeMap;
  * @param nextOffset the sync-log offset right after the record that closed this round
  * @param epochEnd this round ended epoch {@code epoch}
  */
-public record RoundState(long round, int epoch, long step, Map<Integer, Long> positions, RoundSums epochSums,
-        SafeTensors.Document state, EpochPlan plan, int generation, long nextOffset, boolean epochEnd) {
+public record RoundState(
+        long round,
+        int epoch,
+        long step,
+        Map<Integer, Long> positions,
+        RoundSums epochSums,
+        SafeTensors.Document state,
+        EpochPlan plan,
+        int generation,
+        long nextOffset,
+        boolean epochEnd) {
 
     public RoundState {
         positions = positions == null ? null : java.util.Collections.unmodifiableMap(new TreeMap<>(positions));
     }
 
     /** A run's start, or a resume from a checkpoint that ended epoch {@code epoch}. */
-    public static RoundState start(long round, int epoch, long step, SafeTensors.Document state, EpochPlan plan, int generation,
-            long nextOffset, RoundSums epochSums) {
-        return new RoundState(round, epoch, step, plan == null ? null : starts(plan), epochSums, state, plan, generation, nextOffset,
+    public static RoundState start(
+            long round,
+            int epoch,
+            long step,
+            SafeTensors.Document state,
+            EpochPlan plan,
+            int generation,
+            long nextOffset,
+            RoundSums epochSums) {
+        return new RoundState(
+                round,
+                epoch,
+                step,
+                plan == null ? null : starts(plan),
+                epochSums,
+                state,
+                plan,
+                generation,
+                nextOffset,
                 epoch > 0);
     }
 

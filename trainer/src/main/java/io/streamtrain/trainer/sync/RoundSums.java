@@ -15,20 +15,53 @@ import java.util.Map;
  *     their contribution to Kafka (writing it included); a node reports a round's wait with
  *     its next contribution
  */
-public record RoundSums(long samples, long steps, long correct, double dataLoss, double l1, double l2, double l2sp,
-        long records, long rejected, long recordsChecksum, long syncBytes, double syncWaitSeconds) {
+public record RoundSums(
+        long samples,
+        long steps,
+        long correct,
+        double dataLoss,
+        double l1,
+        double l2,
+        double l2sp,
+        long records,
+        long rejected,
+        long recordsChecksum,
+        long syncBytes,
+        double syncWaitSeconds) {
 
     public static final RoundSums ZERO = new RoundSums(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     public RoundSums plus(RoundSums o) {
-        return new RoundSums(samples + o.samples, steps + o.steps, correct + o.correct, dataLoss + o.dataLoss, l1 + o.l1,
-                l2 + o.l2, l2sp + o.l2sp, records + o.records, rejected + o.rejected, recordsChecksum + o.recordsChecksum, syncBytes + o.syncBytes,
+        return new RoundSums(
+                samples + o.samples,
+                steps + o.steps,
+                correct + o.correct,
+                dataLoss + o.dataLoss,
+                l1 + o.l1,
+                l2 + o.l2,
+                l2sp + o.l2sp,
+                records + o.records,
+                rejected + o.rejected,
+                recordsChecksum + o.recordsChecksum,
+                syncBytes + o.syncBytes,
                 syncWaitSeconds + o.syncWaitSeconds);
     }
 
     /** These sums with the sync traffic and wait a contribution reports. */
     public RoundSums withSync(long bytes, double waitSeconds) {
-        return new RoundSums(samples, steps, correct, dataLoss, l1, l2, l2sp, records, rejected, recordsChecksum, bytes, waitSeconds);
+        return new RoundSums(
+                samples,
+                steps,
+                correct,
+                dataLoss,
+                l1,
+                l2,
+                l2sp,
+                records,
+                rejected,
+                recordsChecksum,
+                bytes,
+                waitSeconds);
     }
 
     /** The epoch's training metrics as a checkpoint manifest carries them. */

@@ -1,12 +1,10 @@
 package io.streamtrain.trainer.sync;
 
-import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.checkpoint.CheckpointCodec;
+import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
-import io.streamtrain.core.kafka.RunTopics;
-import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
@@ -14,7 +12,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -68,12 +65,14 @@ public final class SyncChannel implements AutoCloseable {
      * closes. (Chunk counts are still capped and never allocated up front.)
      */
     private final ChunkBuffer chunks = new ChunkBuffer(MAX_IN_FLIGHT, Long.MAX_VALUE);
+
     private final Duration sendTimeout;
     private final Signing signing;
     /** Sync records refused for their signature so far. */
     private volatile long refused;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
+
     private long unacknowledgedSince;
 
     /**
@@ -83,14 +82,28 @@ public final class SyncChannel implements AutoCloseable {
      *     rounds before them, and must then fail ({@link TruncatedException}) and resume from
      *     those checkpoints, not replay a truncated log from round 0.
      */
-    public SyncChannel(KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
-        this(new KafkaProducer<>(kafka.syncProducer(chunkBytes)), new KafkaConsumer<>(kafka.syncReader(chunkBytes)), topic, chunkBytes,
-                syncLog, from, sendTimeout, kafka.signing());
+    public SyncChannel(
+            KafkaSettings kafka, String topic, int chunkBytes, SyncLog syncLog, long from, Duration sendTimeout) {
+        this(
+                new KafkaProducer<>(kafka.syncProducer(chunkBytes)),
+                new KafkaConsumer<>(kafka.syncReader(chunkBytes)),
+                topic,
+                chunkBytes,
+                syncLog,
+                from,
+                sendTimeout,
+                kafka.signing());
     }
 
     /** Over the given clients (owned, and closed, by this channel): tests pass Kafka's mock clients. */
-    public SyncChannel(Producer<byte[], byte[]> producer, Consumer<byte[], byte[]> consumer, String topic, int chunkBytes,
-            SyncLog syncLog, long from, Duration sendTimeout) {
+    public SyncChannel(
+            Producer<byte[], byte[]> producer,
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            int chunkBytes,
+            SyncLog syncLog,
+            long from,
+            Duration sendTimeout) {
         this(producer, consumer, topic, chunkBytes, syncLog, from, sendTimeout, Signing.off());
     }
 
@@ -99,8 +112,15 @@ public final class SyncChannel implements AutoCloseable {
      *     signatures, ignores those no key trusted with {@code sync} signed (a round then waits
      *     for the genuine one)
      */
-    public SyncChannel(Producer<byte[], byte[]> producer, Consumer<byte[], byte[]> consumer, String topic, int chunkBytes,
-            SyncLog syncLog, long from, Duration sendTimeout, Signing signing) {
+    public SyncChannel(
+            Producer<byte[], byte[]> producer,
+            Consumer<byte[], byte[]> consumer,
+            String topic,
+            int chunkBytes,
+            SyncLog syncLog,
+            long from,
+            Duration sendTimeout,
+            Signing signing) {
         this.signing = signing;
         this.topic = topic;
         this.partition = new TopicPartition(topic, 0);
@@ -132,13 +152,24 @@ public final class SyncChannel implements AutoCloseable {
         SyncMessage.PayloadRef ref = null;
         if (payload != null) {
             records.addAll(CheckpointCodec.chunkRecords(topic, c.id(), payload, chunkBytes));
-            ref = new SyncMessage.PayloadRef(SyncCodec.crc32c(payload), payload.length, records.size(),
+            ref = new SyncMessage.PayloadRef(
+                    SyncCodec.crc32c(payload),
+                    payload.length,
+                    records.size(),
                     signing.key() == null ? null : CheckpointCodec.sha256(payload));
         }
         // the record counts itself approximately: its own JSON is small next to a payload
         long bytes = (payload == null ? 0 : payload.length) + 512;
-        SyncMessage.Contribution withRef = new SyncMessage.Contribution(c.id(), c.generation(), c.node(), c.round(), c.epoch(), c.steps(),
-                c.ranges(), c.sums().withSync(bytes, c.sums().syncWaitSeconds()), ref);
+        SyncMessage.Contribution withRef = new SyncMessage.Contribution(
+                c.id(),
+                c.generation(),
+                c.node(),
+                c.round(),
+                c.epoch(),
+                c.steps(),
+                c.ranges(),
+                c.sums().withSync(bytes, c.sums().syncWaitSeconds()),
+                ref);
         records.add(signing.sign(SyncCodec.record(topic, withRef)));
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();
@@ -168,8 +199,8 @@ public final class SyncChannel implements AutoCloseable {
         if (unacknowledged.stream().allMatch(Future::isDone)) {
             awaitPending();
         } else if (System.nanoTime() - unacknowledgedSince > sendTimeout.toNanos()) {
-            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s: the broker has not"
-                    + " acknowledged this node's contribution");
+            throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds()
+                    + " s: the broker has not" + " acknowledged this node's contribution");
         }
     }
 
@@ -192,7 +223,8 @@ public final class SyncChannel implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new KafkaException("interrupted while writing to " + topic, e);
         } catch (ExecutionException e) {
-            throw new KafkaException("could not write to " + topic + ": " + e.getCause().getMessage(), e.getCause());
+            throw new KafkaException(
+                    "could not write to " + topic + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
             throw new KafkaException("could not write to " + topic + " within " + sendTimeout.toSeconds() + " s", e);
         }
@@ -211,8 +243,10 @@ public final class SyncChannel implements AutoCloseable {
         try {
             records = consumer.poll(timeout);
         } catch (org.apache.kafka.clients.consumer.OffsetOutOfRangeException e) {
-            throw new TruncatedException("the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
-                    + " them redundant while this node started)", e);
+            throw new TruncatedException(
+                    "the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
+                            + " them redundant while this node started)",
+                    e);
         }
         for (ConsumerRecord<byte[], byte[]> r : records) {
             String type = CheckpointCodec.typeOf(r);
@@ -234,7 +268,8 @@ public final class SyncChannel implements AutoCloseable {
                     log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
                 }
             } catch (IOException | SafeTensorsException | IllegalArgumentException e) {
-                log.error("ignoring an unreadable sync record at {}@{} ({}): {}", topic, r.offset(), type, e.toString());
+                log.error(
+                        "ignoring an unreadable sync record at {}@{} ({}): {}", topic, r.offset(), type, e.toString());
             }
         }
         return out;
@@ -243,8 +278,9 @@ public final class SyncChannel implements AutoCloseable {
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
         ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
         if (joined.bytes() == null) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
-                    + joined.received() + " of " + c.payload().chunks() + " chunks");
+            throw new IllegalArgumentException(
+                    "the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
+                            + joined.received() + " of " + c.payload().chunks() + " chunks");
         }
         SyncCodec.verify(c, joined.bytes(), signing.checking());
         return SafeTensors.read(joined.bytes());

@@ -24,7 +24,8 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 public final class SyncCodec {
     static final String JOIN = "join";
     static final String CONTRIBUTION = "contribution";
-    private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    private static final ObjectMapper JSON =
+            new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private SyncCodec() {}
 
@@ -81,8 +82,8 @@ public final class SyncCodec {
         if (doc == null || !doc.isObject()) {
             throw new IOException("not a JSON object");
         }
-        String refusal = FormatVersion.refusal("sync message " + r.offset() + " of " + r.topic(), doc, FormatVersion.FIELD,
-                FormatVersion.SYNC);
+        String refusal = FormatVersion.refusal(
+                "sync message " + r.offset() + " of " + r.topic(), doc, FormatVersion.FIELD, FormatVersion.SYNC);
         if (refusal != null) {
             throw new StartupException(StartupException.BAD_CONFIGURATION, refusal);
         }
@@ -97,20 +98,22 @@ public final class SyncCodec {
     static void verify(SyncMessage.Contribution c, byte[] bytes, boolean signed) {
         verify(c, bytes);
         if (signed && (c.payload().sha256() == null || !c.payload().sha256().equals(CheckpointCodec.sha256(bytes)))) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " is not the one its"
-                    + " signed SHA-256 names");
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node()
+                    + " is not the one its" + " signed SHA-256 names");
         }
     }
 
     /** @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names */
     static void verify(SyncMessage.Contribution c, byte[] bytes) {
         if (c.payload().crc32c() == null) {
-            throw new IllegalArgumentException("contribution " + c.id() + " from " + c.node() + " carries no CRC32C: it was written by"
-                    + " an older streamtrain (with a SHA-256); every node of a run must run the same version");
+            throw new IllegalArgumentException(
+                    "contribution " + c.id() + " from " + c.node() + " carries no CRC32C: it was written by"
+                            + " an older streamtrain (with a SHA-256); every node of a run must run the same version");
         }
-        if (bytes.length != c.payload().size() || !crc32c(bytes).equals(c.payload().crc32c())) {
-            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node() + " does not match its"
-                    + " size and CRC32C");
+        if (bytes.length != c.payload().size()
+                || !crc32c(bytes).equals(c.payload().crc32c())) {
+            throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node()
+                    + " does not match its" + " size and CRC32C");
         }
     }
 

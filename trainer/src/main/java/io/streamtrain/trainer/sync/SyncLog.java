@@ -57,6 +57,7 @@ public final class SyncLog {
     private long lastTimestamp = -1;
     /** The most nodes any generation read so far had. */
     private int mostMembers;
+
     private RoundState lastClosed;
     private RoundState lastEpochEnd;
     private int generation;
@@ -66,6 +67,7 @@ public final class SyncLog {
     private final Map<Integer, Set<String>> members = new HashMap<>();
     /** The current generation's first join of each node name, and the later joins of other processes under a name taken. */
     private final Map<String, SyncMessage.Join> joinOf = new HashMap<>();
+
     private final Set<String> nameTaken = new HashSet<>();
     /** Generation → partition → node, from the joins: who holds up a round. */
     private final Map<Integer, Map<Integer, String>> owners = new HashMap<>();
@@ -182,19 +184,24 @@ public final class SyncLog {
             }
         }
         if (m instanceof SyncMessage.Join j) {
-            boolean recreated = j.generation() <= generation && previous >= 0 && timestamp - previous > GROUP_RECREATED_GAP_MILLIS;
+            boolean recreated =
+                    j.generation() <= generation && previous >= 0 && timestamp - previous > GROUP_RECREATED_GAP_MILLIS;
             if (j.generation() < generation && !recreated) {
                 log.debug("stale join of generation {} from {} (now {})", j.generation(), escape(j.node()), generation);
                 return null;
             }
             if (recreated) {
-                log.warn("the consumer group's generation went back from {} to {} after {} s without sync records: the group was"
-                        + " deleted while no trainer ran and made anew; its generations start over", generation, j.generation(),
+                log.warn(
+                        "the consumer group's generation went back from {} to {} after {} s without sync records: the group was"
+                                + " deleted while no trainer ran and made anew; its generations start over",
+                        generation,
+                        j.generation(),
                         (timestamp - previous) / 1000);
             }
             if (lastClosed.plan() == null) {
                 // the run's first join decides the epoch plan for everyone
-                lastClosed = lastClosed.withPlan(EpochPlan.of(j.plan().get(0).topic(), j.plan()).windowed(window));
+                lastClosed = lastClosed.withPlan(
+                        EpochPlan.of(j.plan().get(0).topic(), j.plan()).windowed(window));
             }
             if (j.generation() != generation || recreated) {
                 // only a join starts a generation: every node writes one before it contributes in it
@@ -207,8 +214,11 @@ public final class SyncLog {
                 resume = new Resume(generation, lastClosed, lastEpochEnd);
             }
             SyncMessage.Join first = joinOf.putIfAbsent(j.node(), j);
-            if (first != null && !first.id().equals(j.id()) && !first.partitions().equals(j.partitions())) {
-                nameTaken.add(j.id()); // two processes, one name: the group gave them different partitions; the first keeps it
+            if (first != null
+                    && !first.id().equals(j.id())
+                    && !first.partitions().equals(j.partitions())) {
+                nameTaken.add(j.id()); // two processes, one name: the group gave them different partitions; the first
+                // keeps it
             }
             Map<Integer, String> who = owners.computeIfAbsent(j.generation(), g -> new HashMap<>());
             j.partitions().forEach(p -> who.put(p, j.node()));
@@ -218,20 +228,35 @@ public final class SyncLog {
         }
         SyncMessage.Contribution c = (SyncMessage.Contribution) m;
         if (c.generation() != generation) {
-            log.debug("stale contribution of generation {} from {} (now {})", c.generation(), escape(c.node()), generation);
+            log.debug(
+                    "stale contribution of generation {} from {} (now {})",
+                    c.generation(),
+                    escape(c.node()),
+                    generation);
             return null;
         }
         if (c.round() != lastClosed.round() + 1 || c.epoch() != lastClosed.epoch() + 1 || lastClosed.plan() == null) {
-            log.warn("ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})", escape(c.node()), c.round(),
-                    c.epoch(), lastClosed.round() + 1, lastClosed.epoch() + 1);
+            log.warn(
+                    "ignoring a contribution of {} to round {} (epoch {}): the open round is {} (epoch {})",
+                    escape(c.node()),
+                    c.round(),
+                    c.epoch(),
+                    lastClosed.round() + 1,
+                    lastClosed.epoch() + 1);
             return null;
         }
         Set<Integer> covered = covered();
         for (OffsetRange r : c.ranges()) {
-            if (!covered.add(r.partition()) || !lastClosed.plan().ranges().containsKey(r.partition())
+            if (!covered.add(r.partition())
+                    || !lastClosed.plan().ranges().containsKey(r.partition())
                     || r.from() != lastClosed.positions().get(r.partition())) {
-                log.warn("ignoring a contribution of {} to round {}: partition {} from {} is already covered, not in the plan,"
-                        + " or not where the round started", escape(c.node()), c.round(), r.partition(), r.from());
+                log.warn(
+                        "ignoring a contribution of {} to round {}: partition {} from {} is already covered, not in the plan,"
+                                + " or not where the round started",
+                        escape(c.node()),
+                        c.round(),
+                        r.partition(),
+                        r.from());
                 return null;
             }
         }
@@ -251,7 +276,10 @@ public final class SyncLog {
     private RoundState close(long offset) {
         // the canonical order: by the lowest partition each contribution covers
         List<Pending> ordered = new ArrayList<>(pending.values());
-        ordered.sort(Comparator.comparingInt(p -> p.contribution().ranges().stream().mapToInt(OffsetRange::partition).min().orElse(-1)));
+        ordered.sort(Comparator.comparingInt(p -> p.contribution().ranges().stream()
+                .mapToInt(OffsetRange::partition)
+                .min()
+                .orElse(-1)));
         List<Combiner.Weighted> weighted = new ArrayList<>();
         Map<Integer, Long> positions = new TreeMap<>(lastClosed.positions());
         RoundSums sums = lastClosed.epochEnd() ? RoundSums.ZERO : lastClosed.epochSums();
@@ -265,17 +293,28 @@ public final class SyncLog {
         }
         SafeTensors.Document combined = combiner.combine(lastClosed.state(), weighted);
         EpochPlan plan = lastClosed.plan();
-        boolean epochDone = plan.ranges().entrySet().stream().allMatch(e -> positions.get(e.getKey()) >= e.getValue()[1]);
+        boolean epochDone =
+                plan.ranges().entrySet().stream().allMatch(e -> positions.get(e.getKey()) >= e.getValue()[1]);
         long round = lastClosed.round() + 1;
         long step = lastClosed.step() + steps;
         pending.clear();
         if (epochDone) {
             EpochPlan next = plan.next(); // the same plan again, or a continuous run's next window
-            lastClosed = new RoundState(round, lastClosed.epoch() + 1, step, RoundState.starts(next), sums, combined, next, generation,
-                    offset + 1, true);
+            lastClosed = new RoundState(
+                    round,
+                    lastClosed.epoch() + 1,
+                    step,
+                    RoundState.starts(next),
+                    sums,
+                    combined,
+                    next,
+                    generation,
+                    offset + 1,
+                    true);
             lastEpochEnd = lastClosed;
         } else {
-            lastClosed = new RoundState(round, lastClosed.epoch(), step, positions, sums, combined, plan, generation, offset + 1, false);
+            lastClosed = new RoundState(
+                    round, lastClosed.epoch(), step, positions, sums, combined, plan, generation, offset + 1, false);
         }
         return lastClosed;
     }

@@ -26,7 +26,8 @@ public sealed interface SyncMessage {
      * @param plan the epoch plan as this node would start it (offsets of every partition);
      *     the first join of a run without checkpoints decides the run's plan
      */
-    record Join(String id, int generation, String node, List<Integer> partitions, List<OffsetRange> plan) implements SyncMessage {}
+    record Join(String id, int generation, String node, List<Integer> partitions, List<OffsetRange> plan)
+            implements SyncMessage {}
 
     /**
      * A node's share of a round: what it trained since the last round closed.
@@ -40,8 +41,17 @@ public sealed interface SyncMessage {
      * @param payload the node's state after its steps (parameters and optimizer state), or
      *     null when it trained no samples in the round (it then weighs nothing)
      */
-    record Contribution(String id, int generation, String node, long round, int epoch, long steps, List<OffsetRange> ranges,
-            RoundSums sums, PayloadRef payload) implements SyncMessage {}
+    record Contribution(
+            String id,
+            int generation,
+            String node,
+            long round,
+            int epoch,
+            long steps,
+            List<OffsetRange> ranges,
+            RoundSums sums,
+            PayloadRef payload)
+            implements SyncMessage {}
 
     /**
      * @param crc32c CRC32C of the safetensors payload, as hex: a check that the chunks were

@@ -34,7 +34,8 @@ class SettingsLogTest {
     @Test
     void l2spCannotBeTurnedOnInARunThatStartedWithoutItsAnchors() {
         SettingsLog log = new SettingsLog(SettingsTest.SPEC);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> log.add(1, Map.of("l2sp", 0.5)));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> log.add(1, Map.of("l2sp", 0.5)));
         assertTrue(e.getMessage().contains("l2sp") && e.getMessage().contains("anchors"), e.getMessage());
         assertEquals(SettingsTest.SPEC, log.at(100), "nothing recorded");
         log.add(2, Map.of("l2sp", 0.0)); // setting it to what it is stays allowed

@@ -20,7 +20,8 @@ class SettingsTest {
 
     @Test
     void eachSettableKeyLandsAtItsPathAndNothingElseChanges() {
-        RunSpec s = Settings.apply(SPEC, Map.of("learningRate", 0.5, "weightDecay", 0.0, "l1", 0.25, "l2", 0.125, "l2sp", 2.0));
+        RunSpec s = Settings.apply(
+                SPEC, Map.of("learningRate", 0.5, "weightDecay", 0.0, "l1", 0.25, "l2", 0.125, "l2sp", 2.0));
         assertEquals(0.5, s.optimizer().learningRate());
         assertEquals(0.0, s.regularization().weightDecay());
         assertEquals(0.25, s.regularization().l1());
@@ -34,7 +35,8 @@ class SettingsTest {
 
     @Test
     void whatASpecWouldRefuseASetRefusesByPath() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("l2", -1.0)));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("l2", -1.0)));
         assertTrue(e.getMessage().contains("regularization.l2"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("learningRate", 0.0)));
         assertTrue(e.getMessage().contains("optimizer.learningRate"), e.getMessage());
@@ -42,7 +44,8 @@ class SettingsTest {
 
     @Test
     void modelSettingsAndUnknownKeysAreRefused() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("dropout", 0.5)));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("dropout", 0.5)));
         assertTrue(e.getMessage().contains("part of the model"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Settings.apply(SPEC, Map.of("momentum", 0.5)));
         assertTrue(e.getMessage().contains("settable"), e.getMessage());

@@ -72,8 +72,18 @@ class BatchFeedTest {
 
     private static RunSpec spec(int everySteps, int timeoutSeconds, String outer) {
         RunSpec s = spec();
-        return new RunSpec(s.run(), s.data(), s.model(), s.init(), s.batchSize(), s.maxEpochs(), s.optimizer(), s.regularization(),
-                s.earlyStopping(), new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0), s.checkpoints());
+        return new RunSpec(
+                s.run(),
+                s.data(),
+                s.model(),
+                s.init(),
+                s.batchSize(),
+                s.maxEpochs(),
+                s.optimizer(),
+                s.regularization(),
+                s.earlyStopping(),
+                new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0),
+                s.checkpoints());
     }
 
     private static long label(int partition, long offset, int index) {
@@ -83,11 +93,21 @@ class BatchFeedTest {
     private static ConsumerRecord<byte[], ByteBuffer> good(int partition, long offset) {
         long[] labels = {label(partition, offset, 0), label(partition, offset, 1)};
         float[] x = {labels[0], labels[0] + 0.5f, labels[1], labels[1] + 0.5f};
-        return new ConsumerRecord<>(TOPIC, partition, offset, null, ByteBuffer.wrap(BatchCodec.encode(x, new long[] {2, FEATURES}, labels)));
+        return new ConsumerRecord<>(
+                TOPIC,
+                partition,
+                offset,
+                null,
+                ByteBuffer.wrap(BatchCodec.encode(x, new long[] {2, FEATURES}, labels)));
     }
 
     private static ConsumerRecord<byte[], ByteBuffer> garbage(int partition, long offset) {
-        return new ConsumerRecord<>(TOPIC, partition, offset, null, ByteBuffer.wrap("this is not safetensors".getBytes(StandardCharsets.UTF_8)));
+        return new ConsumerRecord<>(
+                TOPIC,
+                partition,
+                offset,
+                null,
+                ByteBuffer.wrap("this is not safetensors".getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Every record of the topic (MockConsumer forgets records once polled, so each epoch adds them again). */
@@ -103,10 +123,12 @@ class BatchFeedTest {
     @BeforeEach
     void setUp() {
         consumer = new MockConsumer<>("earliest");
-        consumer.updatePartitions(TOPIC, List.of(
-                new PartitionInfo(TOPIC, 0, null, null, null),
-                new PartitionInfo(TOPIC, 1, null, null, null),
-                new PartitionInfo(TOPIC, 2, null, null, null)));
+        consumer.updatePartitions(
+                TOPIC,
+                List.of(
+                        new PartitionInfo(TOPIC, 0, null, null, null),
+                        new PartitionInfo(TOPIC, 1, null, null, null),
+                        new PartitionInfo(TOPIC, 2, null, null, null)));
         consumer.updateBeginningOffsets(Map.of(P0, 0L, P1, 5L, P2, 3L));
         consumer.updateEndOffsets(Map.of(P0, 4L, P1, 8L, P2, 3L));
     }
@@ -207,10 +229,18 @@ class BatchFeedTest {
         for (FeedItem i : items) {
             assertEquals(generation, i.generation());
         }
-        assertEquals(List.of(5, 5, 2), items.stream().filter(i -> i instanceof FeedItem.Samples)
-                .map(i -> ((FeedItem.Samples) i).batch().samples()).toList());
-        assertEquals(List.of(epoch, epoch, epoch), items.stream().filter(i -> i instanceof FeedItem.Samples)
-                .map(i -> ((FeedItem.Samples) i).epoch()).toList());
+        assertEquals(
+                List.of(5, 5, 2),
+                items.stream()
+                        .filter(i -> i instanceof FeedItem.Samples)
+                        .map(i -> ((FeedItem.Samples) i).batch().samples())
+                        .toList());
+        assertEquals(
+                List.of(epoch, epoch, epoch),
+                items.stream()
+                        .filter(i -> i instanceof FeedItem.Samples)
+                        .map(i -> ((FeedItem.Samples) i).epoch())
+                        .toList());
         assertEquals(java.util.Arrays.toString(EPOCH_LABELS), java.util.Arrays.toString(labels(items)));
 
         FeedItem.Rejected rejected = (FeedItem.Rejected) items.get(1);
@@ -222,7 +252,11 @@ class BatchFeedTest {
 
         FeedItem.RoundEnd end = (FeedItem.RoundEnd) items.get(4);
         assertEquals(epoch, end.epoch());
-        assertEquals(List.of(new OffsetRange(TOPIC, 0, 0, 4), new OffsetRange(TOPIC, 1, 5, 8), new OffsetRange(TOPIC, 2, 3, 3)),
+        assertEquals(
+                List.of(
+                        new OffsetRange(TOPIC, 0, 0, 4),
+                        new OffsetRange(TOPIC, 1, 5, 8),
+                        new OffsetRange(TOPIC, 2, 3, 3)),
                 end.ranges());
         assertEquals(7, end.records(), "records read in the epoch, the rejected one included");
         assertEquals(1, end.rejected());
@@ -326,7 +360,8 @@ class BatchFeedTest {
         thread = new Thread(feed, "batch-feed-test");
         thread.setDaemon(true);
         thread.start();
-        consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, P1, P2))); // assigned, but no record ever arrives
+        consumer.schedulePollTask(
+                () -> consumer.rebalance(List.of(P0, P1, P2))); // assigned, but no record ever arrives
         BatchFeed.Reset reset = awaitReset();
         long started = System.nanoTime();
         feed.start(reset.generation(), 1);
@@ -336,7 +371,9 @@ class BatchFeedTest {
         assertTrue(seconds >= 1.0, "not before the broker wait: " + seconds);
         Throwable failure = feed.failure();
         assertNotNull(failure);
-        assertTrue(failure.getMessage().contains("no records from " + TOPIC) && failure.getMessage().contains("0@0/4"),
+        assertTrue(
+                failure.getMessage().contains("no records from " + TOPIC)
+                        && failure.getMessage().contains("0@0/4"),
                 failure.getMessage());
         feed = null;
     }
@@ -381,12 +418,18 @@ class BatchFeedTest {
         assertEquals(2, full.epoch());
         assertEquals(5, full.batch().samples());
         assertEquals(1, rest.batch().samples());
-        assertEquals(java.util.Arrays.toString(new long[] {10, 11, 1050, 1051, 20, 21}), java.util.Arrays.toString(labels(items)));
+        assertEquals(
+                java.util.Arrays.toString(new long[] {10, 11, 1050, 1051, 20, 21}),
+                java.util.Arrays.toString(labels(items)));
         FeedItem.RoundEnd end = (FeedItem.RoundEnd) items.get(2);
         assertEquals(2, end.epoch());
         assertEquals(3, end.records());
         assertEquals(0, end.rejected());
-        assertEquals(List.of(new OffsetRange(TOPIC, 0, 1, 3), new OffsetRange(TOPIC, 1, 5, 6), new OffsetRange(TOPIC, 2, 3, 3)),
+        assertEquals(
+                List.of(
+                        new OffsetRange(TOPIC, 0, 1, 3),
+                        new OffsetRange(TOPIC, 1, 5, 6),
+                        new OffsetRange(TOPIC, 2, 3, 3)),
                 end.ranges());
         assertNull(feed.next(200, TimeUnit.MILLISECONDS), "epoch 2 was the last");
     }
@@ -431,10 +474,12 @@ class BatchFeedTest {
             if (item instanceof FeedItem.Samples s) {
                 out.add("samples e" + s.epoch() + " " + Arrays.toString(labels(List.of(s))));
             } else if (item instanceof FeedItem.Rejected r) {
-                out.add("rejected e" + r.epoch() + " " + r.record().partition() + "@" + r.record().offset());
+                out.add("rejected e" + r.epoch() + " " + r.record().partition() + "@"
+                        + r.record().offset());
             } else {
                 FeedItem.RoundEnd e = (FeedItem.RoundEnd) item;
-                String ranges = e.ranges().stream().map(r -> r.partition() + ":[" + r.from() + "," + r.to() + ")")
+                String ranges = e.ranges().stream()
+                        .map(r -> r.partition() + ":[" + r.from() + "," + r.to() + ")")
                         .collect(Collectors.joining(" "));
                 out.add("end e" + e.epoch() + " " + ranges + (e.last() ? " last" : "") + " records=" + e.records()
                         + " rejected=" + e.rejected());
@@ -465,10 +510,16 @@ class BatchFeedTest {
      * partition order and chain, partition by partition, from {@code starts} to the plan's end, so
      * together they hold every offset of the epoch exactly once; only the final round is last.
      */
-    private static void assertRoundsCoverOnce(List<FeedItem> items, long generation, EpochPlan plan, List<TopicPartition> assigned,
+    private static void assertRoundsCoverOnce(
+            List<FeedItem> items,
+            long generation,
+            EpochPlan plan,
+            List<TopicPartition> assigned,
             Map<Integer, Long> starts) {
         items.forEach(i -> assertEquals(generation, i.generation(), i.toString()));
-        List<FeedItem.RoundEnd> ends = items.stream().filter(FeedItem.RoundEnd.class::isInstance).map(FeedItem.RoundEnd.class::cast)
+        List<FeedItem.RoundEnd> ends = items.stream()
+                .filter(FeedItem.RoundEnd.class::isInstance)
+                .map(FeedItem.RoundEnd.class::cast)
                 .toList();
         Map<Integer, Long> at = new TreeMap<>(starts);
         long records = 0;
@@ -476,8 +527,10 @@ class BatchFeedTest {
             FeedItem.RoundEnd end = ends.get(k);
             assertEquals(k == ends.size() - 1, end.last(), "only the epoch's final round is last: " + ends);
             assertNotNull(end.group());
-            assertEquals(assigned.stream().map(TopicPartition::partition).toList(),
-                    end.ranges().stream().map(OffsetRange::partition).toList(), "one range per assigned partition, in partition order");
+            assertEquals(
+                    assigned.stream().map(TopicPartition::partition).toList(),
+                    end.ranges().stream().map(OffsetRange::partition).toList(),
+                    "one range per assigned partition, in partition order");
             long inRanges = 0;
             for (OffsetRange r : end.ranges()) {
                 assertEquals(TOPIC, r.topic());
@@ -492,7 +545,9 @@ class BatchFeedTest {
         for (TopicPartition tp : assigned) {
             assertEquals(plan.to(tp), at.get(tp.partition()), "the epoch's rounds end at the plan's end of " + tp);
         }
-        long planned = assigned.stream().mapToLong(tp -> plan.to(tp) - starts.get(tp.partition())).sum();
+        long planned = assigned.stream()
+                .mapToLong(tp -> plan.to(tp) - starts.get(tp.partition()))
+                .sum();
         assertEquals(planned, records);
     }
 
@@ -527,19 +582,22 @@ class BatchFeedTest {
 
     @Test
     void anAveragingNodeAloneOnTheTopicHasARoundEveryTwentyTimesEverySteps() throws Exception {
-        // 7 records of 2 samples, batches of 5: 3 steps an epoch, fewer than 20 x 1, so the only round is the epoch's end
+        // 7 records of 2 samples, batches of 5: 3 steps an epoch, fewer than 20 x 1, so the only round is the epoch's
+        // end
         startFeed(null, spec(1, 120));
         rebalance(List.of(P2, P1, P0));
         BatchFeed.Reset reset = awaitReset();
         feed.start(reset.generation(), 1);
 
         List<FeedItem> first = rounds();
-        assertEquals(List.of(
-                "samples e1 [0, 1, 1050, 1051, 10]",
-                "rejected e1 1@6",
-                "samples e1 [11, 20, 21, 1070, 1071]",
-                "samples e1 [30, 31]",
-                "end e1 0:[0,4) 1:[5,8) 2:[3,3) last records=7 rejected=1"), describe(first));
+        assertEquals(
+                List.of(
+                        "samples e1 [0, 1, 1050, 1051, 10]",
+                        "rejected e1 1@6",
+                        "samples e1 [11, 20, 21, 1070, 1071]",
+                        "samples e1 [30, 31]",
+                        "end e1 0:[0,4) 1:[5,8) 2:[3,3) last records=7 rejected=1"),
+                describe(first));
         EpochPlan plan = feed.plan();
         assertRoundsCoverOnce(first, reset.generation(), plan, List.of(P0, P1, P2), planStarts(plan));
     }
@@ -559,12 +617,14 @@ class BatchFeedTest {
         feed.start(reset.generation(), 1);
 
         List<FeedItem> items = rounds();
-        assertEquals(List.of(
-                "samples e1 [0, 1, 10, 11, 20]",
-                "samples e1 [21]",
-                "end e1 0:[0,3) records=3 rejected=0",
-                "samples e1 [30, 31]",
-                "end e1 0:[3,4) last records=1 rejected=0"), describe(items));
+        assertEquals(
+                List.of(
+                        "samples e1 [0, 1, 10, 11, 20]",
+                        "samples e1 [21]",
+                        "end e1 0:[0,3) records=3 rejected=0",
+                        "samples e1 [30, 31]",
+                        "end e1 0:[3,4) last records=1 rejected=0"),
+                describe(items));
         assertRoundsCoverOnce(items, reset.generation(), feed.plan(), List.of(P0), planStarts(feed.plan()));
     }
 
@@ -572,7 +632,8 @@ class BatchFeedTest {
     void aStartAtPositionsReadsFromThereAndTheNextEpochFromThePlanStart() throws Exception {
         // the log's end moved past the run's plan: only the plan handed to start may count
         consumer.updateEndOffsets(Map.of(P0, 5L, P1, 8L, P2, 3L));
-        EpochPlan runPlan = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
+        EpochPlan runPlan =
+                new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
         startFeed(null);
         rebalance(List.of(P0, P1, P2));
         BatchFeed.Reset reset = awaitReset();
@@ -581,14 +642,19 @@ class BatchFeedTest {
         Map<Integer, Long> positions = Map.of(0, 2L, 1, 6L, 2, 3L);
         feed.start(reset.generation(), 1, positions, runPlan);
         List<FeedItem> rest = rounds();
-        assertEquals(List.of(
-                "rejected e1 1@6",
-                "samples e1 [20, 21, 30, 31, 1070]",
-                "samples e1 [1071]",
-                "end e1 0:[2,4) 1:[6,8) 2:[3,3) last records=4 rejected=1"), describe(rest));
+        assertEquals(
+                List.of(
+                        "rejected e1 1@6",
+                        "samples e1 [20, 21, 30, 31, 1070]",
+                        "samples e1 [1071]",
+                        "end e1 0:[2,4) 1:[6,8) 2:[3,3) last records=4 rejected=1"),
+                describe(rest));
         assertRoundsCoverOnce(rest, reset.generation(), runPlan, List.of(P0, P1, P2), positions);
         assertEquals(runPlan.ranges().keySet(), feed.plan().ranges().keySet());
-        assertEquals(List.of(0L, 4L), List.of(feed.plan().from(P0), feed.plan().to(P0)), "the feed reads the plan it was given");
+        assertEquals(
+                List.of(0L, 4L),
+                List.of(feed.plan().from(P0), feed.plan().to(P0)),
+                "the feed reads the plan it was given");
 
         // epoch 2 reads the whole plan, from its start
         consumer.schedulePollTask(this::addAll);
@@ -600,19 +666,22 @@ class BatchFeedTest {
         startFeed(null, spec(1, 120, SyncSpec.NESTEROV));
         rebalance(List.of(P0, P1, P2));
         BatchFeed.Reset reset = awaitReset();
-        EpochPlan runPlan = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
+        EpochPlan runPlan =
+                new EpochPlan(TOPIC, Map.of(0, new long[] {0, 4}, 1, new long[] {5, 8}, 2, new long[] {3, 3}));
         Map<Integer, Long> positions = Map.of(0, 1L, 1, 5L, 2, 3L);
         feed.start(reset.generation(), 1, positions, runPlan);
 
         List<FeedItem> rest = rounds();
         // round 2 takes p0@3, p1@6 (rejected), then p1@7 as p0 is done: its only batch is the flushed rest
-        assertEquals(List.of(
-                "samples e1 [10, 11, 1050, 1051, 20]",
-                "samples e1 [21]",
-                "end e1 0:[1,3) 1:[5,6) 2:[3,3) records=3 rejected=0",
-                "rejected e1 1@6",
-                "samples e1 [30, 31, 1070, 1071]",
-                "end e1 0:[3,4) 1:[6,8) 2:[3,3) last records=3 rejected=1"), describe(rest));
+        assertEquals(
+                List.of(
+                        "samples e1 [10, 11, 1050, 1051, 20]",
+                        "samples e1 [21]",
+                        "end e1 0:[1,3) 1:[5,6) 2:[3,3) records=3 rejected=0",
+                        "rejected e1 1@6",
+                        "samples e1 [30, 31, 1070, 1071]",
+                        "end e1 0:[3,4) 1:[6,8) 2:[3,3) last records=3 rejected=1"),
+                describe(rest));
         assertRoundsCoverOnce(rest, reset.generation(), runPlan, List.of(P0, P1, P2), positions);
 
         consumer.schedulePollTask(this::addAll);
@@ -650,7 +719,10 @@ class BatchFeedTest {
         long lastBeat = System.nanoTime();
         feed.heartbeat();
         // from here the trainer is silent (a hung step)
-        awaitCondition("leaving the group", () -> consumer.subscription().isEmpty() && feed.generation() > reset.generation(), false);
+        awaitCondition(
+                "leaving the group",
+                () -> consumer.subscription().isEmpty() && feed.generation() > reset.generation(),
+                false);
         double silent = (System.nanoTime() - lastBeat) / 1e9;
         assertTrue(silent >= 1.0, "not before sync.timeoutSeconds: left after " + silent + " s");
         assertEquals(Set.of(), consumer.assignment());

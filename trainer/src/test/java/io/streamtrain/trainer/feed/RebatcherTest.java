@@ -60,10 +60,12 @@ class RebatcherTest {
         Batch partial = r.flush(); // samples 4, 5: a partial batch, in a buffer of its own size
         assertSamples(partial, 4, 2);
         buffers.give(partial.x()); // not kept: not a full batch's size
-        List<Batch> next = feed(r, 1, 3); // copied into a taken buffer (a record of a whole batch would be handed on as it is)
+        List<Batch> next =
+                feed(r, 1, 3); // copied into a taken buffer (a record of a whole batch would be handed on as it is)
         assertEquals(1, next.size());
         assertSamples(next.get(0), 0, 4);
-        org.junit.jupiter.api.Assertions.assertSame(trained, next.get(0).x(), "the buffer given back holds the next full batch");
+        org.junit.jupiter.api.Assertions.assertSame(
+                trained, next.get(0).x(), "the buffer given back holds the next full batch");
     }
 
     @Test

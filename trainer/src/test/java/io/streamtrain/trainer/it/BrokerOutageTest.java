@@ -1,15 +1,15 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,8 +18,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +36,7 @@ class BrokerOutageTest {
     static final int SAMPLES_PER_RECORD = 32;
     /** How long the broker stays away: well under the trainer's --broker-wait and the group's 45 s session. */
     static final long OUTAGE_SECONDS = 10;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -61,8 +62,16 @@ class BrokerOutageTest {
 
     static ServiceProcess trainer(Path dir, String run) throws Exception {
         Path spec = Files.writeString(dir.resolve(run + ".yaml"), spec(run));
-        return new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-" + run,
-                "--log-every", "100", "--prefetch-bytes", Long.toString(1 << 20), "--broker-wait", "120");
+        return new ServiceProcess(
+                spec,
+                kafka.broker.bootstrapServers(),
+                "node-" + run,
+                "--log-every",
+                "100",
+                "--prefetch-bytes",
+                Long.toString(1 << 20),
+                "--broker-wait",
+                "120");
     }
 
     @Test
@@ -71,7 +80,9 @@ class BrokerOutageTest {
         try (ServiceProcess trainer = trainer(dir, run)) {
             trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
             kafka.broker.stop();
-            assertFalse(trainer.output().contains("epoch 1/3 checkpointed"), "the outage must begin mid-epoch 1:\n" + trainer.output());
+            assertFalse(
+                    trainer.output().contains("epoch 1/3 checkpointed"),
+                    "the outage must begin mid-epoch 1:\n" + trainer.output());
             holdOutage(trainer);
             kafka.broker.restart();
             assertEquals(0, trainer.awaitExit(180), trainer.output());
@@ -87,7 +98,9 @@ class BrokerOutageTest {
             // the feed has read the whole epoch; the step is still training the last prefetched batches
             trainer.awaitLine(l -> l.contains("epoch 1 read"), 120);
             kafka.broker.stop();
-            assertFalse(trainer.output().contains("epoch 1/3 checkpointed"), "the outage must begin before the checkpoint:\n" + trainer.output());
+            assertFalse(
+                    trainer.output().contains("epoch 1/3 checkpointed"),
+                    "the outage must begin before the checkpoint:\n" + trainer.output());
             holdOutage(trainer);
             kafka.broker.restart();
             assertEquals(0, trainer.awaitExit(180), trainer.output());
@@ -100,27 +113,46 @@ class BrokerOutageTest {
     private static void holdOutage(ServiceProcess trainer) throws InterruptedException {
         long outageEnds = System.nanoTime() + TimeUnit.SECONDS.toNanos(OUTAGE_SECONDS);
         while (System.nanoTime() < outageEnds) {
-            assertTrue(trainer.alive(), "the trainer gave up during a " + OUTAGE_SECONDS + " s outage:\n" + trainer.output());
+            assertTrue(
+                    trainer.alive(),
+                    "the trainer gave up during a " + OUTAGE_SECONDS + " s outage:\n" + trainer.output());
             Thread.sleep(250);
         }
-        assertFalse(trainer.output().contains("epoch 1/3 checkpointed"), "a checkpoint without a broker?\n" + trainer.output());
+        assertFalse(
+                trainer.output().contains("epoch 1/3 checkpointed"),
+                "a checkpoint without a broker?\n" + trainer.output());
     }
 
     /** One checkpoint per epoch, every sample once, and the group's offsets where the last checkpoint ends. */
     private static void assertCheckpointsOfAnUninterruptedRun(String run) throws Exception {
         List<Checkpoint> cps = kafka.checkpoints(run);
-        assertEquals(List.of(1, 2, 3), cps.stream().map(c -> c.manifest().epoch()).toList());
+        assertEquals(
+                List.of(1, 2, 3), cps.stream().map(c -> c.manifest().epoch()).toList());
         for (Checkpoint c : cps) {
             String epoch = "epoch " + c.manifest().epoch() + " " + c.manifest().metrics();
-            assertEquals((double) RECORDS * SAMPLES_PER_RECORD, c.manifest().metrics().get("samples"), epoch);
+            assertEquals(
+                    (double) RECORDS * SAMPLES_PER_RECORD,
+                    c.manifest().metrics().get("samples"),
+                    epoch);
             assertEquals((double) RECORDS, c.manifest().metrics().get("records"), epoch);
-            assertEquals(RECORDS, c.manifest().offsets().stream().mapToLong(CheckpointManifest.OffsetRange::count).sum(), epoch);
+            assertEquals(
+                    RECORDS,
+                    c.manifest().offsets().stream()
+                            .mapToLong(CheckpointManifest.OffsetRange::count)
+                            .sum(),
+                    epoch);
         }
         try (Admin admin = Admin.create(kafka.settings.admin())) {
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(Topics.trainerGroup(run))
-                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+                    .partitionsToOffsetAndMetadata()
+                    .get(30, TimeUnit.SECONDS);
             for (CheckpointManifest.OffsetRange r : cps.get(2).manifest().offsets()) {
-                assertEquals(r.to(), committed.get(new TopicPartition(r.topic(), r.partition())).offset(), r.toString());
+                assertEquals(
+                        r.to(),
+                        committed
+                                .get(new TopicPartition(r.topic(), r.partition()))
+                                .offset(),
+                        r.toString());
             }
         }
     }

@@ -1,7 +1,5 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.SafetensorsFile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -9,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointReader;
 import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SafetensorsFile;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.io.ByteArrayOutputStream;
@@ -34,8 +34,8 @@ import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.header.Header;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +50,7 @@ class CheckpointFormatTest {
     static final String TOPIC = "format.train";
     static final ObjectMapper JSON = new ObjectMapper();
     static final int CHUNK_BYTES = 1024;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -75,12 +76,16 @@ class CheckpointFormatTest {
     @Test
     void chunkedPayloadIsStandardSafetensorsWithTheManifestsHash() throws Exception {
         String run = "format-chunks";
-        TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, "{ store: kafka, chunkBytes: " + CHUNK_BYTES + " }")),
-                kafka.settings, TrainerOptions.defaults("node-f"));
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse(spec(run, "{ store: kafka, chunkBytes: " + CHUNK_BYTES + " }")),
+                kafka.settings,
+                TrainerOptions.defaults("node-f"));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
 
         List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(Topics.checkpoints(run));
-        List<ConsumerRecord<byte[], byte[]>> manifests = records.stream().filter(r -> "manifest".equals(header(r, "streamtrain.type"))).toList();
+        List<ConsumerRecord<byte[], byte[]>> manifests = records.stream()
+                .filter(r -> "manifest".equals(header(r, "streamtrain.type")))
+                .toList();
         assertEquals(2, manifests.size(), "one manifest per epoch");
         List<Checkpoint> loaded = kafka.checkpoints(run);
         for (int e = 0; e < manifests.size(); e++) {
@@ -93,15 +98,19 @@ class CheckpointFormatTest {
 
             // the chunks of this checkpoint, all before its manifest, reassembled in index order
             List<ConsumerRecord<byte[], byte[]>> chunks = records.stream()
-                    .filter(r -> "chunk".equals(header(r, "streamtrain.type")) && id.equals(header(r, "streamtrain.checkpoint")))
+                    .filter(r -> "chunk".equals(header(r, "streamtrain.type"))
+                            && id.equals(header(r, "streamtrain.checkpoint")))
                     .sorted(Comparator.comparingInt(r -> Integer.parseInt(header(r, "streamtrain.chunk"))))
                     .toList();
-            assertTrue(chunks.size() >= 3, id + " should need several chunks of " + CHUNK_BYTES + " bytes, has " + chunks.size());
+            assertTrue(
+                    chunks.size() >= 3,
+                    id + " should need several chunks of " + CHUNK_BYTES + " bytes, has " + chunks.size());
             assertEquals(payloadInfo.get("chunks").asInt(), chunks.size(), id + " chunk count in the manifest");
             ByteArrayOutputStream joined = new ByteArrayOutputStream();
             for (int i = 0; i < chunks.size(); i++) {
                 ConsumerRecord<byte[], byte[]> c = chunks.get(i);
-                assertEquals(Integer.toString(i), header(c, "streamtrain.chunk"), id + " chunk indexes 0..n-1, once each");
+                assertEquals(
+                        Integer.toString(i), header(c, "streamtrain.chunk"), id + " chunk indexes 0..n-1, once each");
                 assertEquals(Integer.toString(chunks.size()), header(c, "streamtrain.chunks"));
                 assertTrue(c.value().length <= CHUNK_BYTES, "chunk " + i + " has " + c.value().length + " bytes");
                 assertTrue(c.offset() < manifestRecord.offset(), "chunks precede their manifest");
@@ -109,7 +118,8 @@ class CheckpointFormatTest {
             }
             byte[] payload = joined.toByteArray();
             assertEquals(payloadInfo.get("size").asLong(), payload.length, id + " size");
-            assertEquals(payloadInfo.get("sha256").asText(), sha256(payload), id + " SHA-256 of the reassembled payload");
+            assertEquals(
+                    payloadInfo.get("sha256").asText(), sha256(payload), id + " SHA-256 of the reassembled payload");
 
             Map<String, float[]> values = checkSafetensors(payload, manifest, run);
             // the project's own reader sees the same numbers the hand-parser does
@@ -123,12 +133,16 @@ class CheckpointFormatTest {
         String run = "format-claim";
         String uri = store.toUri().toString();
         assertTrue(uri.startsWith("file:///"), uri);
-        TrainerNode node = new TrainerNode(RunSpecParser.parse(spec(run, "{ store: \"" + uri + "\" }")),
-                kafka.settings, TrainerOptions.defaults("node-c"));
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse(spec(run, "{ store: \"" + uri + "\" }")),
+                kafka.settings,
+                TrainerOptions.defaults("node-c"));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
 
         List<ConsumerRecord<byte[], byte[]>> records = kafka.readAll(Topics.checkpoints(run));
-        assertEquals(List.of("manifest", "manifest"), records.stream().map(r -> header(r, "streamtrain.type")).toList(),
+        assertEquals(
+                List.of("manifest", "manifest"),
+                records.stream().map(r -> header(r, "streamtrain.type")).toList(),
                 "a claim check puts nothing but one manifest per epoch on the topic");
         List<Path> files = new ArrayList<>();
         for (int e = 0; e < records.size(); e++) {
@@ -147,19 +161,29 @@ class CheckpointFormatTest {
             files.add(file);
         }
         try (var dir = Files.list(store.resolve(run))) {
-            assertEquals(files.stream().sorted().toList(), dir.sorted().toList(), "one payload file per checkpoint, no leftovers");
+            assertEquals(
+                    files.stream().sorted().toList(),
+                    dir.sorted().toList(),
+                    "one payload file per checkpoint, no leftovers");
         }
 
         Checkpoint latest = latest(run, PayloadSources.none().with(uri)).orElseThrow();
         assertEquals(2, latest.manifest().epoch());
-        Map<String, float[]> values = checkSafetensors(Files.readAllBytes(files.get(1)), JSON.readTree(records.get(1).value()), run);
+        Map<String, float[]> values = checkSafetensors(
+                Files.readAllBytes(files.get(1)), JSON.readTree(records.get(1).value()), run);
         latest.parameters().forEach((name, t) -> assertArrayEquals(values.get(name), t.toFloats(), name));
 
-        // a payload altered in the store no longer matches its manifest: that checkpoint is refused, the one before is used
+        // a payload altered in the store no longer matches its manifest: that checkpoint is refused, the one before is
+        // used
         byte[] tampered = Files.readAllBytes(files.get(1));
         tampered[tampered.length - 1] ^= 0x01;
         Files.write(files.get(1), tampered);
-        assertEquals(1, latest(run, PayloadSources.none().with(uri)).orElseThrow().manifest().epoch(),
+        assertEquals(
+                1,
+                latest(run, PayloadSources.none().with(uri))
+                        .orElseThrow()
+                        .manifest()
+                        .epoch(),
                 "the tampered epoch-2 checkpoint must be rejected");
         // a reader that was not given the store reads no claim check (a manifest's URI is untrusted)
         assertEquals(Optional.empty(), latest(run, PayloadSources.none()));
@@ -181,7 +205,9 @@ class CheckpointFormatTest {
         String id = manifest.get("checkpointId").asText();
         assertEquals(payload.length, 8 + doc.headerLength() + doc.dataBytes());
         // the spans tile the data section: sorted by start, each begins where the last ended
-        List<SafetensorsFile.Entry> bySpan = doc.tensors().values().stream().sorted(Comparator.comparingLong(SafetensorsFile.Entry::begin)).toList();
+        List<SafetensorsFile.Entry> bySpan = doc.tensors().values().stream()
+                .sorted(Comparator.comparingLong(SafetensorsFile.Entry::begin))
+                .toList();
         long at = 0;
         for (SafetensorsFile.Entry t : bySpan) {
             assertEquals(at, t.begin(), id + ": tensor data must leave no hole and not overlap");
@@ -204,7 +230,10 @@ class CheckpointFormatTest {
         for (JsonNode p : params) {
             String name = p.get("name").asText();
             SafetensorsFile.Entry t = doc.tensors().get(name);
-            assertNotNull(t, name + " listed in the manifest but missing from the payload " + doc.tensors().keySet());
+            assertNotNull(
+                    t,
+                    name + " listed in the manifest but missing from the payload "
+                            + doc.tensors().keySet());
             assertEquals(p.get("dtype").asText(), t.dtype(), name);
             long[] shape = new long[p.get("shape").size()];
             for (int i = 0; i < shape.length; i++) {
@@ -214,7 +243,10 @@ class CheckpointFormatTest {
             // adamw's two moments of every parameter carry on from epoch to epoch (a resume continues them)
             for (String slot : List.of("m", "v")) {
                 SafetensorsFile.Entry moment = doc.tensors().get("optimizer." + slot + "." + name);
-                assertNotNull(moment, "optimizer." + slot + "." + name + " missing from the payload " + doc.tensors().keySet());
+                assertNotNull(
+                        moment,
+                        "optimizer." + slot + "." + name + " missing from the payload "
+                                + doc.tensors().keySet());
                 assertArrayEquals(shape, moment.shape(), "optimizer." + slot + "." + name);
             }
         }

@@ -1,17 +1,17 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.SafetensorsFile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-import io.streamtrain.testkit.SyntheticClusters;
-import io.streamtrain.testkit.SafetensorsFile.Raw;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SafetensorsFile;
+import io.streamtrain.testkit.SafetensorsFile.Raw;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
 import java.nio.ByteBuffer;
@@ -42,6 +42,7 @@ class DeadLetterTest {
     static final int FEATURES = 8;
     static final int CLASSES = 3;
     static final int SAMPLES_PER_RECORD = 10;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -57,28 +58,44 @@ class DeadLetterTest {
         nonFinite[5] = Float.NaN;
         nonFinite[17] = Float.POSITIVE_INFINITY;
         return List.of(
-                new Bad("decode", key("garbage"), "this is not a safetensors document".getBytes(StandardCharsets.UTF_8)),
+                new Bad(
+                        "decode",
+                        key("garbage"),
+                        "this is not a safetensors document".getBytes(StandardCharsets.UTF_8)),
                 // 5 features per sample; the model takes 8
-                new Bad("shape", key("five-features"), SafetensorsFile.write(
-                        new Raw("x", "F32", new long[] {4, 5}, SafetensorsFile.f32(new float[20])),
-                        new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
+                new Bad(
+                        "shape",
+                        key("five-features"),
+                        SafetensorsFile.write(
+                                new Raw("x", "F32", new long[] {4, 5}, SafetensorsFile.f32(new float[20])),
+                                new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
                 // booleans are no feature type
-                new Bad("dtype", key("bool-features"), SafetensorsFile.write(
-                        new Raw("x", "BOOL", new long[] {4, FEATURES}, new byte[4 * FEATURES]),
-                        new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
-                new Bad("non-finite", key("nan-and-inf"), SafetensorsFile.write(
-                        new Raw("x", "F32", new long[] {4, FEATURES}, SafetensorsFile.f32(nonFinite)),
-                        new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
+                new Bad(
+                        "dtype",
+                        key("bool-features"),
+                        SafetensorsFile.write(
+                                new Raw("x", "BOOL", new long[] {4, FEATURES}, new byte[4 * FEATURES]),
+                                new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
+                new Bad(
+                        "non-finite",
+                        key("nan-and-inf"),
+                        SafetensorsFile.write(
+                                new Raw("x", "F32", new long[] {4, FEATURES}, SafetensorsFile.f32(nonFinite)),
+                                new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(labels)))),
                 // class 3 of a 3-class model
-                new Bad("label", key("class-three"), SafetensorsFile.write(
-                        new Raw("x", "F32", new long[] {4, FEATURES}, SafetensorsFile.f32(fine)),
-                        new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(0, 1, 3, 2)))));
+                new Bad(
+                        "label",
+                        key("class-three"),
+                        SafetensorsFile.write(
+                                new Raw("x", "F32", new long[] {4, FEATURES}, SafetensorsFile.f32(fine)),
+                                new Raw("y", "I64", new long[] {4}, SafetensorsFile.i64(0, 1, 3, 2)))));
     }
 
     @Test
     void badRecordsAreDeadLetteredOnceWithTheirReasonAndEveryGoodSampleIsTrained() throws Exception {
         kafka.createTopic(TOPIC, 2);
-        List<byte[]> good = new ArrayList<>(new SyntheticClusters(FEATURES, CLASSES, 0.5, 0.0, 11).records(29, SAMPLES_PER_RECORD, 3));
+        List<byte[]> good = new ArrayList<>(
+                new SyntheticClusters(FEATURES, CLASSES, 0.5, 0.0, 11).records(29, SAMPLES_PER_RECORD, 3));
         // what numpy writes by default (float64 features) with int32 labels: other dtypes, still good
         good.add(numpyDefaults());
         List<Bad> bad = badRecords();
@@ -91,9 +108,13 @@ class DeadLetterTest {
                 // a bad record every 7th, alternating partitions, so both partitions hold some
                 if (i % 7 == 3) {
                     Bad b = bad.get(i / 7);
-                    badAt.put(new String(b.key(), StandardCharsets.UTF_8), p.send(new ProducerRecord<>(TOPIC, i % 2, b.key(), b.value())).get());
+                    badAt.put(
+                            new String(b.key(), StandardCharsets.UTF_8),
+                            p.send(new ProducerRecord<>(TOPIC, i % 2, b.key(), b.value()))
+                                    .get());
                 } else {
-                    p.send(new ProducerRecord<>(TOPIC, i % 2, null, good.get(g++))).get();
+                    p.send(new ProducerRecord<>(TOPIC, i % 2, null, good.get(g++)))
+                            .get();
                 }
                 produced++;
             }
@@ -101,30 +122,44 @@ class DeadLetterTest {
         }
         assertEquals(bad.size(), badAt.size());
 
-        TrainerNode node = new TrainerNode(RunSpecParser.parse("""
+        TrainerNode node = new TrainerNode(
+                RunSpecParser.parse("""
                 run: %s
                 data: { train: %s }
                 model: { type: mlp, inputs: %d, hidden: [16], classes: %d }
                 batchSize: 16
                 maxEpochs: 2
                 optimizer: { type: adamw, learningRate: 0.01 }
-                """.formatted(RUN, TOPIC, FEATURES, CLASSES)), kafka.settings, TrainerOptions.defaults("node-dlq"));
+                """.formatted(RUN, TOPIC, FEATURES, CLASSES)),
+                kafka.settings,
+                TrainerOptions.defaults("node-dlq"));
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
 
         // exactly one dead letter per bad record, although every epoch met each of them
         List<ConsumerRecord<byte[], byte[]>> letters = kafka.readAll(Topics.deadLetters(RUN));
-        assertEquals(bad.size(), letters.size(), "dead letters: " + letters.stream().map(DeadLetterTest::describe).toList());
+        assertEquals(
+                bad.size(),
+                letters.size(),
+                "dead letters: "
+                        + letters.stream().map(DeadLetterTest::describe).toList());
         for (Bad b : bad) {
             String key = new String(b.key(), StandardCharsets.UTF_8);
-            List<ConsumerRecord<byte[], byte[]>> mine = letters.stream().filter(r -> Arrays.equals(b.key(), r.key())).toList();
+            List<ConsumerRecord<byte[], byte[]>> mine = letters.stream()
+                    .filter(r -> Arrays.equals(b.key(), r.key()))
+                    .toList();
             assertEquals(1, mine.size(), "dead letters for " + key);
             ConsumerRecord<byte[], byte[]> letter = mine.get(0);
             RecordMetadata at = badAt.get(key);
             assertEquals(b.reason(), header(letter, "streamtrain.dlq.reason"), key + " reason");
             assertEquals(TOPIC, header(letter, "streamtrain.source.topic"), key + " source topic");
-            assertEquals(Integer.toString(at.partition()), header(letter, "streamtrain.source.partition"), key + " source partition");
-            assertEquals(Long.toString(at.offset()), header(letter, "streamtrain.source.offset"), key + " source offset");
-            assertArrayEquals(b.value(), letter.value(), key + ": the original value, untouched, so it can be replayed");
+            assertEquals(
+                    Integer.toString(at.partition()),
+                    header(letter, "streamtrain.source.partition"),
+                    key + " source partition");
+            assertEquals(
+                    Long.toString(at.offset()), header(letter, "streamtrain.source.offset"), key + " source offset");
+            assertArrayEquals(
+                    b.value(), letter.value(), key + ": the original value, untouched, so it can be replayed");
             assertFalse(header(letter, "streamtrain.dlq.detail").isBlank(), key + " needs a human-readable detail");
         }
 
@@ -137,8 +172,14 @@ class DeadLetterTest {
             assertEquals((double) (good.size() * SAMPLES_PER_RECORD), m.get("samples"), epoch);
             assertEquals((double) produced, m.get("records"), epoch);
             assertEquals((double) bad.size(), m.get("rejected"), epoch);
-            assertEquals(produced, c.manifest().offsets().stream().mapToLong(r -> r.count()).sum(), epoch + " offset ranges");
-            assertEquals(produced, m.get("samples") / SAMPLES_PER_RECORD + letters.size(), epoch + ": trained + dead-lettered");
+            assertEquals(
+                    produced,
+                    c.manifest().offsets().stream().mapToLong(r -> r.count()).sum(),
+                    epoch + " offset ranges");
+            assertEquals(
+                    produced,
+                    m.get("samples") / SAMPLES_PER_RECORD + letters.size(),
+                    epoch + ": trained + dead-lettered");
         }
     }
 

@@ -1,12 +1,12 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
-import io.streamtrain.testkit.ServiceProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.ServiceProcess;
+import io.streamtrain.testkit.SyntheticClusters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,8 +17,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.GroupState;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GroupRebalanceTest {
     static final String TOPIC = "rebalance.train";
     static final String OTHER = "rebalance.other";
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -72,15 +73,26 @@ class GroupRebalanceTest {
             while (leader.assignment().isEmpty()) {
                 leader.poll(Duration.ofMillis(100));
             }
-            try (ServiceProcess trainer = new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-r",
-                    "--log-every", "50", "--prefetch-bytes", Long.toString(1 << 20))) {
+            try (ServiceProcess trainer = new ServiceProcess(
+                    spec,
+                    kafka.broker.bootstrapServers(),
+                    "node-r",
+                    "--log-every",
+                    "50",
+                    "--prefetch-bytes",
+                    Long.toString(1 << 20))) {
                 // the trainer's join needs the leader to rejoin and assign: keep polling until it trains
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
                 while (!trainer.output().contains("epoch 1 step")) {
-                    assertTrue(trainer.alive() && System.nanoTime() < deadline, "the trainer never started training:\n" + trainer.output());
+                    assertTrue(
+                            trainer.alive() && System.nanoTime() < deadline,
+                            "the trainer never started training:\n" + trainer.output());
                     leader.poll(Duration.ofMillis(100));
                 }
-                assertEquals(List.of(TOPIC + "-0", TOPIC + "-1"), trainerPartitions(admin, group), "the trainer holds every train partition");
+                assertEquals(
+                        List.of(TOPIC + "-0", TOPIC + "-1"),
+                        trainerPartitions(admin, group),
+                        "the trainer holds every train partition");
 
                 // a rebalance the leader starts and then does not finish: the trainer revokes, rejoins, and waits
                 leader.enforceRebalance();
@@ -89,8 +101,10 @@ class GroupRebalanceTest {
                 // the trainer's feed polls every 10-200 ms; give it many polls without an assignment
                 long holdUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
                 while (System.nanoTime() < holdUntil) {
-                    assertTrue(trainer.alive() && !trainer.output().contains(" ERROR "),
-                            "the trainer failed while its partitions were revoked and not yet reassigned:\n" + trainer.output());
+                    assertTrue(
+                            trainer.alive() && !trainer.output().contains(" ERROR "),
+                            "the trainer failed while its partitions were revoked and not yet reassigned:\n"
+                                    + trainer.output());
                     Thread.sleep(100);
                 }
                 int before = trainer.lineCount();
@@ -107,17 +121,30 @@ class GroupRebalanceTest {
     }
 
     private static List<String> trainerPartitions(Admin admin, String group) throws Exception {
-        return admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group).members().stream()
+        return admin
+                .describeConsumerGroups(List.of(group))
+                .all()
+                .get(30, TimeUnit.SECONDS)
+                .get(group)
+                .members()
+                .stream()
                 .flatMap(m -> m.assignment().topicPartitions().stream())
                 .filter(tp -> tp.topic().equals(TOPIC))
-                .map(Object::toString).sorted().toList();
+                .map(Object::toString)
+                .sorted()
+                .toList();
     }
 
-    private static void awaitGroupState(Admin admin, String group, GroupState state, ServiceProcess trainer) throws Exception {
+    private static void awaitGroupState(Admin admin, String group, GroupState state, ServiceProcess trainer)
+            throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         GroupState now = null;
         while (System.nanoTime() < deadline) {
-            now = admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group).groupState();
+            now = admin.describeConsumerGroups(List.of(group))
+                    .all()
+                    .get(30, TimeUnit.SECONDS)
+                    .get(group)
+                    .groupState();
             if (now == state || !trainer.alive()) {
                 break;
             }

@@ -1,19 +1,17 @@
 package io.streamtrain.trainer.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import io.streamtrain.testkit.KafkaFixture;
 import io.streamtrain.testkit.ServiceProcess;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.streamtrain.testkit.SyntheticClusters;
-import io.streamtrain.core.checkpoint.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LastCheckpointRaceTest {
     static final String TOPIC = "race.train";
     static final int ATTEMPTS = 3;
+
     @RegisterExtension
     static final KafkaFixture kafka = new KafkaFixture();
 
@@ -60,13 +59,19 @@ class LastCheckpointRaceTest {
                     """.formatted(run, TOPIC));
             // the owner learns of the other node's leaving at its next heartbeat, not 3 s later
             Map<String, String> env = Map.of("STREAMTRAIN_KAFKA_HEARTBEAT_INTERVAL_MS", "100");
-            try (ServiceProcess a = node(spec, "node-a", env); ServiceProcess b = node(spec, "node-b", env)) {
+            try (ServiceProcess a = node(spec, "node-a", env);
+                    ServiceProcess b = node(spec, "node-b", env)) {
                 assertEquals(0, a.awaitExit(180), a.output());
                 assertEquals(0, b.awaitExit(180), b.output());
                 List<Integer> epochs = kafka.checkpoints(run).stream()
-                        .filter(c -> !c.manifest().snapshot()).map(c -> c.manifest().epoch()).toList();
-                assertEquals(List.of(1), epochs, "run " + run + ": one checkpoint of its one epoch; node-a:\n" + a.output()
-                        + "\nnode-b:\n" + b.output());
+                        .filter(c -> !c.manifest().snapshot())
+                        .map(c -> c.manifest().epoch())
+                        .toList();
+                assertEquals(
+                        List.of(1),
+                        epochs,
+                        "run " + run + ": one checkpoint of its one epoch; node-a:\n" + a.output() + "\nnode-b:\n"
+                                + b.output());
                 boolean raced = (a.output() + b.output()).contains("the group rebalanced while epoch 1 was committed");
                 tried.add(run + (raced ? ": raced" : ": the commit won"));
                 if (raced) {
@@ -74,11 +79,13 @@ class LastCheckpointRaceTest {
                 }
             }
         }
-        throw new AssertionError("the race was not provoked in " + ATTEMPTS + " runs (" + tried + "): the test proves nothing");
+        throw new AssertionError(
+                "the race was not provoked in " + ATTEMPTS + " runs (" + tried + "): the test proves nothing");
     }
 
     private static ServiceProcess node(Path spec, String id, Map<String, String> env) throws Exception {
-        List<String> args = List.of("--spec", spec.toString(), "--bootstrap-servers", kafka.broker.bootstrapServers(), "--node-id", id);
+        List<String> args = List.of(
+                "--spec", spec.toString(), "--bootstrap-servers", kafka.broker.bootstrapServers(), "--node-id", id);
         return new ServiceProcess(ServiceProcess.TRAINER, args, env);
     }
 }

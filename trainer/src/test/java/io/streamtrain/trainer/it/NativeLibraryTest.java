@@ -26,7 +26,8 @@ class NativeLibraryTest {
     void aMissingNativeLibraryIsOneClearErrorAndExitCode2(@TempDir Path dir) throws Exception {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         String without = Arrays.stream(classpath.split(File.pathSeparator))
-                .filter(p -> !p.contains("pytorch-native-cpu")).collect(Collectors.joining(File.pathSeparator));
+                .filter(p -> !p.contains("pytorch-native-cpu"))
+                .collect(Collectors.joining(File.pathSeparator));
         assertTrue(without.length() < classpath.length(), "the test class path has the native jar to leave out");
         Path spec = Files.writeString(dir.resolve("run.yaml"), """
                 run: native
@@ -34,8 +35,15 @@ class NativeLibraryTest {
                 model: { type: mlp, inputs: 4, classes: 2 }
                 """);
         Path cache = Files.createDirectory(dir.resolve("djl-cache"));
-        ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", without, "io.streamtrain.trainer.TrainerMain", "--spec", spec.toString(), "--bootstrap-servers", "127.0.0.1:9"))
+        ProcessBuilder pb = new ProcessBuilder(List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        without,
+                        "io.streamtrain.trainer.TrainerMain",
+                        "--spec",
+                        spec.toString(),
+                        "--bootstrap-servers",
+                        "127.0.0.1:9"))
                 .redirectErrorStream(true);
         pb.environment().put("DJL_CACHE_DIR", cache.toString());
         pb.environment().put("ENGINE_CACHE_DIR", cache.toString());
@@ -43,8 +51,11 @@ class NativeLibraryTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "it must not hang");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(2, p.exitValue(), out);
-        assertTrue(out.contains("cannot load the PyTorch native library") && out.contains("pytorch-native-cpu")
-                && out.contains(cache.toString()), out);
+        assertTrue(
+                out.contains("cannot load the PyTorch native library")
+                        && out.contains("pytorch-native-cpu")
+                        && out.contains(cache.toString()),
+                out);
         assertFalse(out.contains("cannot reach Kafka"), "the engine is checked before the broker: " + out);
     }
 }

@@ -1,6 +1,5 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +10,7 @@ import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.spec.SyncSpec;
+import io.streamtrain.testkit.KafkaFixture;
 import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.RoundState;
 import io.streamtrain.trainer.sync.RoundSums;
@@ -48,7 +48,10 @@ class SyncChannelTest {
     static final KafkaFixture kafka = new KafkaFixture();
 
     private static SyncLog freshLog() {
-        return new SyncLog(new Combiner(SyncSpec.strictDefaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+        return new SyncLog(
+                new Combiner(SyncSpec.strictDefaults()),
+                RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO),
+                null);
     }
 
     private static SyncMessage.Join join(String id, int generation) {
@@ -69,13 +72,17 @@ class SyncChannelTest {
     void aNodeWithoutACheckpointReadsTheRunFromItsFirstRecord() throws Exception {
         String topic = "streamtrain.whole.sync";
         kafka.createTopic(topic, 1);
-        try (SyncChannel writer = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel writer =
+                new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
             writer.join(join("j1", 1));
             writer.join(join("j2", 2));
         }
-        try (SyncChannel reader = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel reader =
+                new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
             List<SyncChannel.Read> reads = read(reader, 2);
-            assertEquals(List.of(0L, 1L), reads.stream().map(SyncChannel.Read::offset).toList());
+            assertEquals(
+                    List.of(0L, 1L),
+                    reads.stream().map(SyncChannel.Read::offset).toList());
         }
     }
 
@@ -84,16 +91,22 @@ class SyncChannelTest {
         // the race: node b finds no checkpoint, then node a publishes some and deletes the rounds before them
         String topic = "streamtrain.truncated.sync";
         kafka.createTopic(topic, 1);
-        try (SyncChannel writer = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel writer =
+                new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
             for (int i = 1; i <= 4; i++) {
                 writer.join(join("j" + i, i));
             }
         }
         try (Admin admin = Admin.create(kafka.settings.admin())) {
-            admin.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(2))).all().get(30, TimeUnit.SECONDS);
+            admin.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(2)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
-        try (SyncChannel reader = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
-            SyncChannel.TruncatedException e = assertThrows(SyncChannel.TruncatedException.class, () -> read(reader, 2),
+        try (SyncChannel reader =
+                new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+            SyncChannel.TruncatedException e = assertThrows(
+                    SyncChannel.TruncatedException.class,
+                    () -> read(reader, 2),
                     "a node that starts a run from round 0 must not read a log whose first rounds are gone");
             assertEquals(true, e.getMessage().contains("were deleted"), e.getMessage());
         }
@@ -101,7 +114,8 @@ class SyncChannelTest {
 
     @Test
     void aContributionTheBrokerRefusesIsReportedWhileTheNodeWaitsForItsRound() throws Exception {
-        // contribute() does not wait for the broker: the wait for the round must say the write failed, not time out on a round
+        // contribute() does not wait for the broker: the wait for the round must say the write failed, not time out on
+        // a round
         // that never closes. The refused record is a chunk; the contribution record after it is small and is written.
         assertRefusalReportedBy("streamtrain.refused.sync", node -> read(node, 1));
     }
@@ -110,19 +124,25 @@ class SyncChannelTest {
     void aFailedContributionIsReportedByTheNextOneWhenNoWaitReadItsOutcome() throws Exception {
         // a round abandoned (a rebalance, a stop) before the node polled again: the next contribution must not drop the
         // earlier write unchecked, or its failure goes unsaid. It trained nothing: a small record the topic takes.
-        assertRefusalReportedBy("streamtrain.abandoned.sync", node -> node.contribute(contribution("next", null), null));
+        assertRefusalReportedBy(
+                "streamtrain.abandoned.sync", node -> node.contribute(contribution("next", null), null));
     }
 
     /** Contributes a 64 KB chunk to a topic that takes 4 KB records; {@code next} must throw the broker's refusal. */
     private static void assertRefusalReportedBy(String topic, Consumer<SyncChannel> next) throws Exception {
         try (Admin admin = Admin.create(kafka.settings.admin())) {
             admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1).configs(Map.of("max.message.bytes", "4096"))))
-                    .all().get(30, TimeUnit.SECONDS);
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
-        try (SyncChannel node = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel node =
+                new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
             node.contribute(contribution("refused", null), new byte[1 << 16]);
             KafkaException e = assertThrows(KafkaException.class, () -> next.accept(node));
-            assertTrue(e.getMessage().contains("could not write to " + topic + ": ") && e.getMessage().contains("larger than"), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("could not write to " + topic + ": ")
+                            && e.getMessage().contains("larger than"),
+                    e.getMessage());
         }
     }
 
@@ -133,23 +153,34 @@ class SyncChannelTest {
         byte[] payload = SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {4096}, new float[4096])), Map.of());
         CRC32C crc = new CRC32C();
         crc.update(payload);
-        SyncMessage.Contribution named = contribution("altered", new SyncMessage.PayloadRef(String.format("%08x", crc.getValue()),
-                payload.length, 2));
+        SyncMessage.Contribution named = contribution(
+                "altered", new SyncMessage.PayloadRef(String.format("%08x", crc.getValue()), payload.length, 2));
         byte[] altered = payload.clone();
         altered[altered.length - 1] ^= 1; // one bit of the last weight: still a readable document, of the same size
         try (KafkaProducer<byte[], byte[]> raw = new KafkaProducer<>(kafka.settings.producer())) {
-            for (ProducerRecord<byte[], byte[]> r : CheckpointCodec.chunkRecords(topic, named.id(), altered, payload.length / 2 + 1)) {
+            for (ProducerRecord<byte[], byte[]> r :
+                    CheckpointCodec.chunkRecords(topic, named.id(), altered, payload.length / 2 + 1)) {
                 raw.send(r).get(30, TimeUnit.SECONDS);
             }
             RecordHeaders h = new RecordHeaders();
             h.add(CheckpointCodec.TYPE_HEADER, "contribution".getBytes(StandardCharsets.UTF_8));
-            raw.send(new ProducerRecord<>(topic, 0, named.id().getBytes(StandardCharsets.UTF_8), new ObjectMapper().writeValueAsBytes(named), h))
+            raw.send(new ProducerRecord<>(
+                            topic,
+                            0,
+                            named.id().getBytes(StandardCharsets.UTF_8),
+                            new ObjectMapper().writeValueAsBytes(named),
+                            h))
                     .get(30, TimeUnit.SECONDS);
         }
-        try (SyncChannel node = new SyncChannel(kafka.settings, topic, payload.length / 2 + 1, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel node = new SyncChannel(
+                kafka.settings, topic, payload.length / 2 + 1, freshLog(), -1, Duration.ofSeconds(30))) {
             node.contribute(contribution("intact", null), payload);
-            List<String> read = read(node, 1).stream().map(r -> r.message().id()).toList();
-            assertEquals(List.of("intact"), read, "the altered payload must not reach the sync log; the intact one after it must");
+            List<String> read =
+                    read(node, 1).stream().map(r -> r.message().id()).toList();
+            assertEquals(
+                    List.of("intact"),
+                    read,
+                    "the altered payload must not reach the sync log; the intact one after it must");
         }
     }
 
@@ -164,14 +195,25 @@ class SyncChannelTest {
         kafka.createTopic(topic, 1);
         io.streamtrain.core.signing.SigningKey trainer = io.streamtrain.core.signing.SigningKey.generate("trainer");
         io.streamtrain.core.signing.SigningKey operator = io.streamtrain.core.signing.SigningKey.generate("alice");
-        io.streamtrain.core.signing.TrustedKeys trusted = io.streamtrain.core.signing.TrustedKeys.parse(trainer.trustedLine("trainer") + "\n"
-                + operator.trustedLine("operator") + "\n", "trusted-keys");
+        io.streamtrain.core.signing.TrustedKeys trusted = io.streamtrain.core.signing.TrustedKeys.parse(
+                trainer.trustedLine("trainer") + "\n" + operator.trustedLine("operator") + "\n", "trusted-keys");
         byte[] payload = SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {1024}, new float[1024])), Map.of());
-        try (SyncChannel forger = new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30));
-                SyncChannel wrongRole = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(operator, null)),
-                        topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30));
-                SyncChannel node = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, null)),
-                        topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
+        try (SyncChannel forger =
+                        new SyncChannel(kafka.settings, topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30));
+                SyncChannel wrongRole = new SyncChannel(
+                        kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(operator, null)),
+                        topic,
+                        1 << 16,
+                        freshLog(),
+                        -1,
+                        Duration.ofSeconds(30));
+                SyncChannel node = new SyncChannel(
+                        kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, null)),
+                        topic,
+                        1 << 16,
+                        freshLog(),
+                        -1,
+                        Duration.ofSeconds(30))) {
             forger.join(join("unsigned", 1));
             wrongRole.join(join("operator-signed", 1));
             forger.contribute(contribution("unsigned-contribution", null), payload);
@@ -179,15 +221,23 @@ class SyncChannelTest {
             node.contribute(contribution("trainer-contribution", null), payload);
             read(node, 5);
         }
-        try (SyncChannel checking = new SyncChannel(kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, trusted)),
-                topic, 1 << 16, freshLog(), -1, Duration.ofSeconds(30))) {
-            List<String> read = read(checking, 2).stream().map(r -> r.message().id()).toList();
+        try (SyncChannel checking = new SyncChannel(
+                kafka.settings.withSigning(new io.streamtrain.core.signing.Signing(trainer, trusted)),
+                topic,
+                1 << 16,
+                freshLog(),
+                -1,
+                Duration.ofSeconds(30))) {
+            List<String> read =
+                    read(checking, 2).stream().map(r -> r.message().id()).toList();
             assertEquals(List.of("trainer-signed", "trainer-contribution"), read);
-            assertEquals(3, checking.refused(), "the unsigned join and contribution and the operator's join are refused");
+            assertEquals(
+                    3, checking.refused(), "the unsigned join and contribution and the operator's join are refused");
         }
     }
 
     private static SyncMessage.Contribution contribution(String id, SyncMessage.PayloadRef payload) {
-        return new SyncMessage.Contribution(id, 1, "a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, payload);
+        return new SyncMessage.Contribution(
+                id, 1, "a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, payload);
     }
 }

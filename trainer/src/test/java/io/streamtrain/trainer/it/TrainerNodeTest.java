@@ -1,27 +1,23 @@
 package io.streamtrain.trainer.it;
 
-import io.streamtrain.testkit.KafkaFixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.core.checkpoint.Checkpoint;
-import io.streamtrain.core.checkpoint.CheckpointAssembler;
-import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.RecordsToDelete;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -57,10 +53,13 @@ class TrainerNodeTest {
         assertEquals(TrainerNode.Outcome.FINISHED, node.run());
 
         List<Checkpoint> cps = kafka.checkpoints("basic");
-        assertEquals(List.of(1, 2, 3), cps.stream().map(c -> c.manifest().epoch()).toList());
+        assertEquals(
+                List.of(1, 2, 3), cps.stream().map(c -> c.manifest().epoch()).toList());
         for (Checkpoint c : cps) {
             assertEquals(400.0, c.manifest().metrics().get("samples"));
-            assertEquals(40, c.manifest().offsets().stream().mapToLong(r -> r.count()).sum());
+            assertEquals(
+                    40,
+                    c.manifest().offsets().stream().mapToLong(r -> r.count()).sum());
         }
         double first = cps.get(0).manifest().metrics().get("data_loss");
         double last = cps.get(2).manifest().metrics().get("data_loss");
@@ -75,18 +74,27 @@ class TrainerNodeTest {
         kafka.produce(topic, 1, new SyntheticClusters(8, 3, 0.5, 0.0, 1).records(4, 10, 2));
         String sync = Topics.sync("orphan");
         try (Admin admin = Admin.create(kafka.settings.admin())) {
-            admin.createTopics(List.of(RunTopics.sync(sync, RunSpecParser.DEFAULT_CHUNK_BYTES))).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(RunTopics.sync(sync, RunSpecParser.DEFAULT_CHUNK_BYTES)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
                 for (int i = 0; i < 3; i++) {
                     p.send(new ProducerRecord<>(sync, 0, null, new byte[] {1})).get(30, TimeUnit.SECONDS);
                 }
             }
-            admin.deleteRecords(Map.of(new TopicPartition(sync, 0), RecordsToDelete.beforeOffset(2))).all().get(30, TimeUnit.SECONDS);
+            admin.deleteRecords(Map.of(new TopicPartition(sync, 0), RecordsToDelete.beforeOffset(2)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
         TrainerNode node = new TrainerNode(spec("orphan", topic, 1), kafka.settings, TrainerOptions.defaults("node-a"));
         IllegalStateException e = assertThrows(IllegalStateException.class, node::run);
-        assertTrue(e.getMessage().contains("no longer holds the run's first rounds") && e.getMessage().contains("has no checkpoint this"
-                + " node can read"), e.getMessage());
-        assertEquals(List.of(), kafka.checkpoints("orphan"), "nothing trained from round 0 on a log that went on without it");
+        assertTrue(
+                e.getMessage().contains("no longer holds the run's first rounds")
+                        && e.getMessage().contains("has no checkpoint this" + " node can read"),
+                e.getMessage());
+        assertEquals(
+                List.of(),
+                kafka.checkpoints("orphan"),
+                "nothing trained from round 0 on a log that went on without it");
     }
 }

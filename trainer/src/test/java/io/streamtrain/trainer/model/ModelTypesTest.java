@@ -14,8 +14,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import io.streamtrain.core.codec.Batch;
-import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.model.ModelFactory;
 import io.streamtrain.core.model.Weights;
@@ -66,10 +66,19 @@ class ModelTypesTest {
      */
     @Test
     void theSpecsLowerBoundOnItsParametersHoldsForEveryModelType() {
-        for (RunSpec spec : List.of(TinyModels.cnn(0, ""), TinyModels.lm(0, false, ""), TinyModels.lm(0, true, ""),
-                TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.1), io.streamtrain.core.spec.RegularizationSpec.NONE, 1))) {
+        for (RunSpec spec : List.of(
+                TinyModels.cnn(0, ""),
+                TinyModels.lm(0, false, ""),
+                TinyModels.lm(0, true, ""),
+                TestSpecs.spec(
+                        TestSpecs.smallMlp(),
+                        TestSpecs.sgd(0.1),
+                        io.streamtrain.core.spec.RegularizationSpec.NONE,
+                        1))) {
             try (ModelState state = ModelState.initialize(spec, engine)) {
-                long built = state.parameterArrays().values().stream().mapToLong(a -> a.getShape().size()).sum();
+                long built = state.parameterArrays().values().stream()
+                        .mapToLong(a -> a.getShape().size())
+                        .sum();
                 long least = spec.model().parametersAtLeast();
                 assertTrue(least <= built, spec.model().type() + ": " + least + " > " + built);
                 assertTrue(least >= 0.6 * built, spec.model().type() + ": " + least + " is far below " + built);
@@ -83,9 +92,21 @@ class ModelTypesTest {
             assertEquals(new Shape(5, 3), outputShape(state, TinyModels.images(5, 1)));
             Map<String, Shape> p = shapes(state);
             // conv 1 -> 4 -> 8 channels (3x3), pooled twice: 8x8 -> 2x2, so the dense layer sees 8*2*2
-            assertEquals(List.of(new Shape(4, 1, 3, 3), new Shape(4), new Shape(8, 4, 3, 3), new Shape(8), new Shape(16, 32), new Shape(16),
-                    new Shape(3, 16), new Shape(3)), List.copyOf(p.values()), p.toString());
-            assertTrue(p.keySet().stream().anyMatch(n -> n.endsWith("Conv2d_weight")), p.keySet().toString());
+            assertEquals(
+                    List.of(
+                            new Shape(4, 1, 3, 3),
+                            new Shape(4),
+                            new Shape(8, 4, 3, 3),
+                            new Shape(8),
+                            new Shape(16, 32),
+                            new Shape(16),
+                            new Shape(3, 16),
+                            new Shape(3)),
+                    List.copyOf(p.values()),
+                    p.toString());
+            assertTrue(
+                    p.keySet().stream().anyMatch(n -> n.endsWith("Conv2d_weight")),
+                    p.keySet().toString());
         }
     }
 
@@ -99,7 +120,9 @@ class ModelTypesTest {
             assertEquals(new Shape(16, 16), p.get("01layer_02attention_01query_weight"));
             assertEquals(new Shape(32, 16), p.get("02layer_04mlpExpand_weight"));
             assertEquals(new Shape(16), p.get("03finalNorm_gamma"));
-            assertTrue(p.keySet().stream().noneMatch(n -> n.contains("head")), "a tied head has no weights of its own: " + p.keySet());
+            assertTrue(
+                    p.keySet().stream().noneMatch(n -> n.contains("head")),
+                    "a tied head has no weights of its own: " + p.keySet());
             // per layer: 2 norms (gamma, beta), 4 projections and 2 MLP layers (weight, bias)
             assertEquals(2 + 2 * (4 + 8 + 4) + 2, p.size(), p.keySet().toString());
         }
@@ -137,7 +160,8 @@ class ModelTypesTest {
             StepReport first = runner.train(batch);
             assertTrue(Double.isFinite(first.dataLoss()) && first.gradNorm() > 0, first.toString());
             Map<String, float[]> after = TinyModels.values(state.parameterArrays());
-            before.forEach((name, v) -> assertFalse(java.util.Arrays.equals(v, after.get(name)), name + " got no update"));
+            before.forEach(
+                    (name, v) -> assertFalse(java.util.Arrays.equals(v, after.get(name)), name + " got no update"));
             StepReport last = first;
             for (int i = 0; i < 15; i++) {
                 last = runner.train(batch);
@@ -173,7 +197,9 @@ class ModelTypesTest {
                 right += best == b.classLabels()[token] ? 1 : 0;
             }
             NDArray y = m.create(b.classLabels());
-            double loss = io.streamtrain.core.model.Losses.dataLoss(state.spec().model(), scores, y).toType(DataType.FLOAT64, false).getDouble();
+            double loss = io.streamtrain.core.model.Losses.dataLoss(state.spec().model(), scores, y)
+                    .toType(DataType.FLOAT64, false)
+                    .getDouble();
             assertEquals(sum / (2 * TinyModels.LM_CONTEXT), loss, 1e-5);
             assertEquals(right, io.streamtrain.core.model.Losses.correct(scores, y));
             assertEquals(Math.log(256), loss, 0.5, "an untrained model is close to uniform over the bytes");
@@ -186,12 +212,17 @@ class ModelTypesTest {
         double l1 = 0.001;
         double l2 = 0.01;
         double decay = 0.1;
-        RunSpec spec = TinyModels.lm(16, 0, true, "{ type: sgd, learningRate: " + lr + " }", "regularization: { l1: " + l1 + ", l2: " + l2
-                + ", weightDecay: " + decay + ", exclude: [bias, norm], clipGradNorm: 0.05 }");
+        RunSpec spec = TinyModels.lm(
+                16,
+                0,
+                true,
+                "{ type: sgd, learningRate: " + lr + " }",
+                "regularization: { l1: " + l1 + ", l2: " + l2 + ", weightDecay: " + decay
+                        + ", exclude: [bias, norm], clipGradNorm: 0.05 }");
         assertEquals(List.of("bias", "norm"), spec.regularization().exclude());
         try (ModelState state = ModelState.initialize(spec, engine)) {
-            io.streamtrain.core.regularization.ParameterSelector selector = new io.streamtrain.core.regularization.ParameterSelector(
-                    List.of("bias", "norm"));
+            io.streamtrain.core.regularization.ParameterSelector selector =
+                    new io.streamtrain.core.regularization.ParameterSelector(List.of("bias", "norm"));
             Map<String, float[]> before = TinyModels.values(state.parameterArrays());
             double abs = 0;
             double squares = 0;
@@ -233,27 +264,43 @@ class ModelTypesTest {
 
     @Test
     void causalLmRoundTripsThroughACheckpointPayload() throws Exception {
-        roundTripsThroughACheckpointPayload(TinyModels.lm(0.3, false, "regularization: { l2sp: 0.01 }"), TinyModels.text(3, 5));
+        roundTripsThroughACheckpointPayload(
+                TinyModels.lm(0.3, false, "regularization: { l2sp: 0.01 }"), TinyModels.text(3, 5));
     }
 
     /** Trained state A to a payload; a state of another seed restored from it computes what A computes, and so does the evaluator's load. */
     private static void roundTripsThroughACheckpointPayload(RunSpec spec, Batch batch) throws Exception {
-        RunSpec otherSeed = new RunSpec(spec.run(), spec.data(), spec.model(), new io.streamtrain.core.spec.InitSpec(99, null),
-                spec.batchSize(), spec.maxEpochs(), spec.optimizer(), spec.regularization(), spec.earlyStopping(), spec.sync(),
+        RunSpec otherSeed = new RunSpec(
+                spec.run(),
+                spec.data(),
+                spec.model(),
+                new io.streamtrain.core.spec.InitSpec(99, null),
+                spec.batchSize(),
+                spec.maxEpochs(),
+                spec.optimizer(),
+                spec.regularization(),
+                spec.earlyStopping(),
+                spec.sync(),
                 spec.checkpoints());
-        try (ModelState a = ModelState.initialize(spec, engine); ModelState b = ModelState.initialize(otherSeed, engine)) {
+        try (ModelState a = ModelState.initialize(spec, engine);
+                ModelState b = ModelState.initialize(otherSeed, engine)) {
             StepRunner runner = new StepRunner(a, engine);
             runner.train(batch);
             runner.train(batch);
             float[] expected = forward(a, batch, false);
-            assertFalse(java.util.Arrays.equals(expected, forward(b, batch, false)), "the other seed must start elsewhere");
+            assertFalse(
+                    java.util.Arrays.equals(expected, forward(b, batch, false)), "the other seed must start elsewhere");
 
             SafeTensors.Document payload = SafeTensors.read(a.toPayload(Map.of("format", "pt")));
             b.restore(payload, a.step());
             assertArrayEquals(expected, forward(b, batch, false));
             assertEquals(a.step(), b.step());
-            TinyModels.values(a.parameterArrays()).forEach((name, v) -> assertArrayEquals(v, b.parameterArrays().get(name).toFloatArray(), name));
-            TinyModels.values(a.anchors()).forEach((name, v) -> assertArrayEquals(v, b.anchors().get(name).toFloatArray(), "anchor " + name));
+            TinyModels.values(a.parameterArrays())
+                    .forEach((name, v) ->
+                            assertArrayEquals(v, b.parameterArrays().get(name).toFloatArray(), name));
+            TinyModels.values(a.anchors())
+                    .forEach((name, v) ->
+                            assertArrayEquals(v, b.anchors().get(name).toFloatArray(), "anchor " + name));
             // and both go on identically (dropout masks drawn from A's seed): the optimizer state came along
             new StepRunner(b, engine, spec).train(batch);
             runner.train(batch);
@@ -266,7 +313,9 @@ class ModelTypesTest {
                 block.freezeParameters(true);
                 Weights.load(block, SafeTensors.read(a.toPayload(Map.of())), "payload");
                 NDArray x = BatchArrays.x(m, batch);
-                float[] evaluated = block.forward(new ParameterStore(m, false), new NDList(x), false).singletonOrThrow().toFloatArray();
+                float[] evaluated = block.forward(new ParameterStore(m, false), new NDList(x), false)
+                        .singletonOrThrow()
+                        .toFloatArray();
                 assertArrayEquals(forward(a, batch, false), evaluated);
             }
         }
@@ -286,8 +335,11 @@ class ModelTypesTest {
 
     private static void dropoutIsOnInTrainingOnly(RunSpec spec, Batch batch) {
         try (ModelState state = ModelState.initialize(spec, engine)) {
-            assertArrayEquals(forward(state, batch, false), forward(state, batch, false), "evaluation is deterministic");
-            assertFalse(java.util.Arrays.equals(forward(state, batch, true), forward(state, batch, true)), "training draws masks");
+            assertArrayEquals(
+                    forward(state, batch, false), forward(state, batch, false), "evaluation is deterministic");
+            assertFalse(
+                    java.util.Arrays.equals(forward(state, batch, true), forward(state, batch, true)),
+                    "training draws masks");
         }
     }
 
@@ -310,7 +362,9 @@ class ModelTypesTest {
                     if (position < changed) {
                         assertArrayEquals(was, now, "token " + changed + " changed the output at position " + position);
                     } else {
-                        assertFalse(java.util.Arrays.equals(was, now), "token " + changed + " must change position " + position);
+                        assertFalse(
+                                java.util.Arrays.equals(was, now),
+                                "token " + changed + " must change position " + position);
                     }
                 }
             }
@@ -329,7 +383,8 @@ class ModelTypesTest {
             x[t - 1] = (x[t - 1] + 1) % 256;
             engine.setRandomSeed(5);
             float[] out = forward(state, new Batch(1, t, x, original.classLabels(), null, t), true);
-            assertArrayEquals(java.util.Arrays.copyOf(base, (t - 1) * 256), java.util.Arrays.copyOf(out, (t - 1) * 256));
+            assertArrayEquals(
+                    java.util.Arrays.copyOf(base, (t - 1) * 256), java.util.Arrays.copyOf(out, (t - 1) * 256));
         }
     }
 }

@@ -39,8 +39,10 @@ class NonFiniteStepTest {
             for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, 1e30f}) {
                 StepReport r = runner.train(batch(bad));
                 assertTrue(r.skipped(), "target " + bad + ": " + r);
-                assertFalse(Double.isFinite(r.totalLoss()) && Double.isFinite(r.gradNorm()), "target " + bad + ": " + r);
-                TinyModels.values(s.parameterArrays()).forEach((name, w) -> assertArrayEquals(before.get(name), w, name + " changed"));
+                assertFalse(
+                        Double.isFinite(r.totalLoss()) && Double.isFinite(r.gradNorm()), "target " + bad + ": " + r);
+                TinyModels.values(s.parameterArrays())
+                        .forEach((name, w) -> assertArrayEquals(before.get(name), w, name + " changed"));
             }
             assertEquals(4, s.step(), "a skipped step still counts: its batch was read");
             StepReport ok = runner.train(batch(2));
@@ -53,7 +55,10 @@ class NonFiniteStepTest {
                 }
                 return true;
             }));
-            assertFalse(Arrays.equals(before.get("01Linear_weight"), TinyModels.values(s.parameterArrays()).get("01Linear_weight")),
+            assertFalse(
+                    Arrays.equals(
+                            before.get("01Linear_weight"),
+                            TinyModels.values(s.parameterArrays()).get("01Linear_weight")),
                     "a finite step after them trains again");
         }
     }
@@ -65,9 +70,12 @@ class NonFiniteStepTest {
             for (int i = 1; i < StepRunner.MAX_SKIPPED_IN_A_ROW; i++) {
                 assertTrue(runner.train(batch(Float.NaN)).skipped());
             }
-            StepRunner.NonFiniteTrainingException e = assertThrows(StepRunner.NonFiniteTrainingException.class,
-                    () -> runner.train(batch(Float.NaN)));
-            assertTrue(e.getMessage().contains("20 steps in a row") && e.getMessage().contains("optimizer.learningRate"), e.getMessage());
+            StepRunner.NonFiniteTrainingException e =
+                    assertThrows(StepRunner.NonFiniteTrainingException.class, () -> runner.train(batch(Float.NaN)));
+            assertTrue(
+                    e.getMessage().contains("20 steps in a row")
+                            && e.getMessage().contains("optimizer.learningRate"),
+                    e.getMessage());
         }
     }
 

@@ -23,9 +23,9 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import io.streamtrain.core.codec.Batch;
-import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.model.ModelFactory;
 import io.streamtrain.core.regularization.Penalties;
@@ -189,9 +189,18 @@ class RegularizationNumericsTest {
             Map<String, float[]> w = snapshot(state);
             // shapes of mlp 4 -> [5] -> 3: two weights and two biases
             assertEquals(4, w.size(), w.keySet().toString());
-            assertEquals(2, w.keySet().stream().filter(RegularizationNumericsTest::isBias).count(), w.keySet().toString());
-            assertEquals(5 * 4 + 5 + 3 * 5 + 3, w.values().stream().mapToInt(a -> a.length).sum());
-            assertTrue(sumAbs(w, true) > sumAbs(w, false) + 0.1, "biases must be non-zero for the exclude check to mean anything");
+            assertEquals(
+                    2,
+                    w.keySet().stream()
+                            .filter(RegularizationNumericsTest::isBias)
+                            .count(),
+                    w.keySet().toString());
+            assertEquals(
+                    5 * 4 + 5 + 3 * 5 + 3,
+                    w.values().stream().mapToInt(a -> a.length).sum());
+            assertTrue(
+                    sumAbs(w, true) > sumAbs(w, false) + 0.1,
+                    "biases must be non-zero for the exclude check to mean anything");
 
             PenaltyTerms all = new Penalties(s.regularization()).compute(state.parameterArrays(), state.anchors());
             assertRelative(l1 * sumAbs(w, true), all.l1Value(), 1e-5, "l1 over all parameters");
@@ -237,7 +246,11 @@ class RegularizationNumericsTest {
             assertRelative(lambda * dist, t.l2spValue(), 1e-4, "l2sp after one step");
 
             StepReport second = runner.train(batch(2));
-            assertRelative(lambda * dist, second.l2sp(), 1e-4, "the step report carries the l2sp term of the weights it started from");
+            assertRelative(
+                    lambda * dist,
+                    second.l2sp(),
+                    1e-4,
+                    "the step report carries the l2sp term of the weights it started from");
             assertRelative(second.dataLoss() + second.l2sp(), second.totalLoss(), 1e-12, "total loss");
         }
     }
@@ -250,7 +263,8 @@ class RegularizationNumericsTest {
     private static List<Map<String, float[]>> sgdPair(RegularizationSpec with, long seed, List<StepReport> reports) {
         RunSpec a = spec(smallMlp(), sgd(LR), with, seed);
         RunSpec b = spec(smallMlp(), sgd(LR), RegularizationSpec.NONE, seed);
-        try (ModelState sa = ModelState.initialize(a, engine); ModelState sb = ModelState.initialize(b, engine)) {
+        try (ModelState sa = ModelState.initialize(a, engine);
+                ModelState sb = ModelState.initialize(b, engine)) {
             assertSameWeights(snapshot(sa), snapshot(sb));
             nonZeroBiases(sa);
             nonZeroBiases(sb);
@@ -276,8 +290,8 @@ class RegularizationNumericsTest {
                 double actual = (double) without.get(name)[i] - with.get(name)[i];
                 double tol = 1e-6 * Math.max(1.0, Math.abs(w0.get(name)[i]));
                 if (Math.abs(expected - actual) > tol) {
-                    fail(name + "[" + i + "]: w0=" + w0.get(name)[i] + " moved " + actual + " more with the regularizer; expected "
-                            + expected);
+                    fail(name + "[" + i + "]: w0=" + w0.get(name)[i] + " moved " + actual
+                            + " more with the regularizer; expected " + expected);
                 }
             }
         }
@@ -348,7 +362,10 @@ class RegularizationNumericsTest {
         RunSpec probe = spec(smallMlp(), sgd(LR), RegularizationSpec.NONE, 26);
         String firstBias;
         try (ModelState s = ModelState.initialize(probe, engine)) {
-            firstBias = s.parameterArrays().keySet().stream().filter(RegularizationNumericsTest::isBias).findFirst().orElseThrow();
+            firstBias = s.parameterArrays().keySet().stream()
+                    .filter(RegularizationNumericsTest::isBias)
+                    .findFirst()
+                    .orElseThrow();
         }
         // e.g. "01Linear_bias" -> "01*_bias": only the first layer's bias is exempt
         String glob = firstBias.substring(0, 2) + "*_bias";
@@ -439,8 +456,10 @@ class RegularizationNumericsTest {
                     predicted.put(name, reference.get(name).step(before.get(name), g.get(name)));
                 }
                 double err = maxError(predicted, after);
-                assertTrue(err < 1e-5, type + " step " + step + " differs from torch.optim." + (decoupled ? "AdamW" : "Adam")
-                        + " by " + err);
+                assertTrue(
+                        err < 1e-5,
+                        type + " step " + step + " differs from torch.optim." + (decoupled ? "AdamW" : "Adam") + " by "
+                                + err);
                 if (step == 1) {
                     afterFirst = after;
                 }
@@ -448,9 +467,13 @@ class RegularizationNumericsTest {
                     // the same step under the other decay rule would be visibly different
                     Map<String, double[]> other = new LinkedHashMap<>();
                     for (String name : before.keySet()) {
-                        other.put(name, new ReferenceAdam(!decoupled, lr, wd, before.get(name).length).step(before.get(name), g.get(name)));
+                        other.put(
+                                name,
+                                new ReferenceAdam(!decoupled, lr, wd, before.get(name).length)
+                                        .step(before.get(name), g.get(name)));
                     }
-                    assertTrue(maxError(other, after) > 1e-4, "coupled and decoupled decay must be distinguishable here");
+                    assertTrue(
+                            maxError(other, after) > 1e-4, "coupled and decoupled decay must be distinguishable here");
                 }
                 before = after;
             }
@@ -487,7 +510,8 @@ class RegularizationNumericsTest {
             double norm = 0;
             for (String name : w0.keySet()) {
                 for (int i = 0; i < w0.get(name).length; i++) {
-                    assertEquals(g.get(name)[i], (double) w0.get(name)[i] - w1.get(name)[i], 1e-6, name + "[" + i + "]");
+                    assertEquals(
+                            g.get(name)[i], (double) w0.get(name)[i] - w1.get(name)[i], 1e-6, name + "[" + i + "]");
                     norm += (double) g.get(name)[i] * g.get(name)[i];
                 }
             }
@@ -500,8 +524,12 @@ class RegularizationNumericsTest {
         double lr = 0.1;
         double mu = 0.9;
         double wd = 0.05;
-        RunSpec s = spec(smallMlp(), new io.streamtrain.core.spec.OptimizerSpec("sgd", lr, mu, 0.9, 0.999, 1e-8,
-                io.streamtrain.core.spec.OptimizerSpec.ScheduleSpec.CONSTANT), reg(0, 0, 0, wd, List.of("bias"), 0), 35);
+        RunSpec s = spec(
+                smallMlp(),
+                new io.streamtrain.core.spec.OptimizerSpec(
+                        "sgd", lr, mu, 0.9, 0.999, 1e-8, io.streamtrain.core.spec.OptimizerSpec.ScheduleSpec.CONSTANT),
+                reg(0, 0, 0, wd, List.of("bias"), 0),
+                35);
         try (ModelState state = ModelState.initialize(s, engine)) {
             nonZeroBiases(state);
             StepRunner runner = new StepRunner(state, engine);
@@ -519,7 +547,11 @@ class RegularizationNumericsTest {
                         double gi = g.get(name)[i] + decay * w[i];
                         // torch.optim.SGD, dampening 0: the first buffer is the gradient itself
                         buf[i] = step == 1 ? gi : mu * buf[i] + gi;
-                        assertEquals(w[i] - lr * buf[i], after.get(name)[i], 1e-6, "step " + step + " " + name + "[" + i + "]");
+                        assertEquals(
+                                w[i] - lr * buf[i],
+                                after.get(name)[i],
+                                1e-6,
+                                "step " + step + " " + name + "[" + i + "]");
                     }
                 }
                 before = after;
@@ -557,7 +589,9 @@ class RegularizationNumericsTest {
         Block dropout = dropouts.get(0);
         try (NDManager m = engine.newBaseManager()) {
             NDArray ones = m.ones(new Shape(200, 1000));
-            float[] trained = dropout.forward(new ParameterStore(m, false), new NDList(ones), true).singletonOrThrow().toFloatArray();
+            float[] trained = dropout.forward(new ParameterStore(m, false), new NDList(ones), true)
+                    .singletonOrThrow()
+                    .toFloatArray();
             int zeros = 0;
             for (float v : trained) {
                 if (v == 0f) {
@@ -569,7 +603,9 @@ class RegularizationNumericsTest {
             double fraction = (double) zeros / trained.length;
             assertEquals(0.5, fraction, 0.03, "fraction dropped");
 
-            float[] inference = dropout.forward(new ParameterStore(m, false), new NDList(ones), false).singletonOrThrow().toFloatArray();
+            float[] inference = dropout.forward(new ParameterStore(m, false), new NDList(ones), false)
+                    .singletonOrThrow()
+                    .toFloatArray();
             for (float v : inference) {
                 assertEquals(1.0f, v, "dropout is the identity outside training");
             }
@@ -580,14 +616,19 @@ class RegularizationNumericsTest {
     void dropoutAfterEveryHiddenLayerAndNoneWhenZero() {
         List<Block> two = dropouts(ModelFactory.create(mlpWithDropout(List.of(8, 8), 0.3)));
         assertEquals(2, two.size());
-        assertTrue(dropouts(ModelFactory.create(mlpWithDropout(List.of(8, 8), 0.0))).isEmpty(), "dropout 0 inserts no Dropout");
-        assertTrue(dropouts(ModelFactory.create(mlpWithDropout(List.of(1000), 0.0))).isEmpty());
+        assertTrue(
+                dropouts(ModelFactory.create(mlpWithDropout(List.of(8, 8), 0.0)))
+                        .isEmpty(),
+                "dropout 0 inserts no Dropout");
+        assertTrue(dropouts(ModelFactory.create(mlpWithDropout(List.of(1000), 0.0)))
+                .isEmpty());
     }
 
     @Test
     void modelStateForwardUsesDropoutOnlyInTraining() {
         RunSpec s = spec(mlpWithDropout(List.of(1000), 0.5), sgd(0.1), RegularizationSpec.NONE, 40);
-        try (ModelState state = ModelState.initialize(s, engine); NDManager m = state.manager().newSubManager()) {
+        try (ModelState state = ModelState.initialize(s, engine);
+                NDManager m = state.manager().newSubManager()) {
             Batch b = batch(41);
             NDArray x = BatchArrays.x(m, b);
             float[] eval1 = state.forward(x, false).toFloatArray();
@@ -605,7 +646,8 @@ class RegularizationNumericsTest {
         double c = 0.01;
         RunSpec clipped = spec(smallMlp(), sgd(1.0), reg(0, 0, 0, 0, List.of(), c), 50);
         RunSpec free = spec(smallMlp(), sgd(1.0), RegularizationSpec.NONE, 50);
-        try (ModelState a = ModelState.initialize(clipped, engine); ModelState b = ModelState.initialize(free, engine)) {
+        try (ModelState a = ModelState.initialize(clipped, engine);
+                ModelState b = ModelState.initialize(free, engine)) {
             Map<String, float[]> w0 = snapshot(a);
             assertSameWeights(w0, snapshot(b));
             StepReport ra = new StepRunner(a, engine).train(batch(51));
@@ -683,13 +725,15 @@ class RegularizationNumericsTest {
             assertEquals(ra.dataLoss(), rb.dataLoss());
             assertEquals(ra.l2sp(), rb.l2sp());
             assertEquals(3, b.step());
-            assertTrue(anyDifference(snapshot(a), snapshot(c), 1e-6), "without the optimizer state the step must differ");
+            assertTrue(
+                    anyDifference(snapshot(a), snapshot(c), 1e-6), "without the optimizer state the step must differ");
         }
     }
 
     @Test
     void resumeWithDropoutIsBitIdenticalToAnUninterruptedRun() throws Exception {
-        RunSpec s = spec(new ModelSpec("mlp", 4, List.of(16), "relu", 3, 1, 0.5), sgd(0.5), RegularizationSpec.NONE, 80);
+        RunSpec s =
+                spec(new ModelSpec("mlp", 4, List.of(16), "relu", 3, 1, 0.5), sgd(0.5), RegularizationSpec.NONE, 80);
         byte[] payload;
         Map<String, float[]> uninterrupted;
         try (ModelState a = ModelState.initialize(s, engine)) {

@@ -67,7 +67,9 @@ final class TinyModels {
 
     /** Byte windows of a repeating text, with the next byte at every position. */
     static Batch text(int n, long seed) {
-        byte[] text = "the cat sat on the mat; the dog sat on the log. ".repeat(8).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] text = "the cat sat on the mat; the dog sat on the log. "
+                .repeat(8)
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         Random r = new Random(seed);
         float[] x = new float[n * LM_CONTEXT];
         long[] y = new long[n * LM_CONTEXT];

@@ -48,7 +48,8 @@ class OuterGradientsTest {
     }
 
     private static double[] decoded(String encoding, float[] base, float[] local, long seed) {
-        return OuterGradients.parameter(doc(OuterGradients.encode("w", SHAPE, base, local, encoding, seed)), base(base));
+        return OuterGradients.parameter(
+                doc(OuterGradients.encode("w", SHAPE, base, local, encoding, seed)), base(base));
     }
 
     @Test
@@ -78,7 +79,8 @@ class OuterGradientsTest {
         }
         // ties go to even: 1 + 2^-8 lies halfway between 1 and 1 + 2^-7, and 1 is even
         float[] tie = {1 + 0x1p-8f, 1 + 3 * 0x1p-8f, -(1 + 0x1p-8f)};
-        Tensor enc = OuterGradients.encode("w", new long[] {3}, tie, new float[3], SyncSpec.BFLOAT16, 0).get(0);
+        Tensor enc = OuterGradients.encode("w", new long[] {3}, tie, new float[3], SyncSpec.BFLOAT16, 0)
+                .get(0);
         assertArrayEquals(new float[] {1, 1 + 4 * 0x1p-8f, -1}, enc.toFloats());
     }
 
@@ -86,11 +88,19 @@ class OuterGradientsTest {
     void int8IsOneByteAValueUnbiasedAndTheSameForTheSameSeed() {
         float[][] bl = baseAndLocal(3);
         List<Tensor> t = OuterGradients.encode("w", SHAPE, bl[0], bl[1], SyncSpec.INT8, 42);
-        assertEquals(List.of("delta.w", "delta_scale.w"), t.stream().map(Tensor::name).toList());
+        assertEquals(
+                List.of("delta.w", "delta_scale.w"),
+                t.stream().map(Tensor::name).toList());
         assertEquals(SHAPE[0], t.get(0).data().remaining());
         assertEquals(3, t.get(1).elements(), "a scale per block of " + SyncSpec.INT8_BLOCK + " values");
-        assertEquals(t, OuterGradients.encode("w", SHAPE, bl[0], bl[1], SyncSpec.INT8, 42), "the same seed writes the same bytes");
-        assertNotEquals(t.get(0), OuterGradients.encode("w", SHAPE, bl[0], bl[1], SyncSpec.INT8, 43).get(0));
+        assertEquals(
+                t,
+                OuterGradients.encode("w", SHAPE, bl[0], bl[1], SyncSpec.INT8, 42),
+                "the same seed writes the same bytes");
+        assertNotEquals(
+                t.get(0),
+                OuterGradients.encode("w", SHAPE, bl[0], bl[1], SyncSpec.INT8, 43)
+                        .get(0));
 
         float[] scales = t.get(1).toFloats();
         double[] sum = new double[bl[0].length];
@@ -101,11 +111,14 @@ class OuterGradientsTest {
                 double delta = (double) bl[0][i] - bl[1][i];
                 double decodedDelta = (double) bl[0][i] - got[i];
                 double step = scales[i / SyncSpec.INT8_BLOCK];
-                assertTrue(Math.abs(decodedDelta - delta) <= step * 1.0001 + 1e-9, "one step of the block's scale at most: " + i);
+                assertTrue(
+                        Math.abs(decodedDelta - delta) <= step * 1.0001 + 1e-9,
+                        "one step of the block's scale at most: " + i);
                 sum[i] += decodedDelta;
             }
         }
-        // unbiased: over many seeds the mean tends to the outer gradient (a standard error of step / (2·sqrt(seeds)) at most)
+        // unbiased: over many seeds the mean tends to the outer gradient (a standard error of step / (2·sqrt(seeds)) at
+        // most)
         double worst = 0;
         for (int i = 0; i < sum.length; i++) {
             double delta = (double) bl[0][i] - bl[1][i];
@@ -128,8 +141,12 @@ class OuterGradientsTest {
     void aContributionWithoutTheParameterOrWithABadEncodingIsNoneOrRefused() {
         float[] b = {1, 2};
         assertNull(OuterGradients.parameter(doc(List.of(Tensor.ofFloats("v", new long[] {2}, b))), base(b)));
-        Tensor i8 = OuterGradients.encode("w", new long[] {2}, b, new float[2], SyncSpec.INT8, 1).get(0);
-        assertThrows(IllegalArgumentException.class, () -> OuterGradients.parameter(doc(List.of(i8)), base(b)), "I8 without scales");
+        Tensor i8 = OuterGradients.encode("w", new long[] {2}, b, new float[2], SyncSpec.INT8, 1)
+                .get(0);
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> OuterGradients.parameter(doc(List.of(i8)), base(b)),
+                "I8 without scales");
         Tensor wrongShape = Tensor.ofFloats("w", new long[] {2, 1}, b);
         assertThrows(IllegalArgumentException.class, () -> OuterGradients.parameter(doc(List.of(wrongShape)), base(b)));
         Tensor f32Delta = Tensor.ofFloats("delta.w", new long[] {2}, b);

@@ -30,29 +30,51 @@ class SyncFormatVersionTest {
     private static final TopicPartition P = new TopicPartition(TOPIC, 0);
 
     private static SyncLog log() {
-        return new SyncLog(new Combiner(SyncSpec.strictDefaults()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null, -1);
+        return new SyncLog(
+                new Combiner(SyncSpec.strictDefaults()),
+                RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO),
+                null,
+                -1);
     }
 
     @Test
     void aJoinIsWrittenWithItsVersionAndAJoinOfANewerFormatStopsTheNodeWithExit2() throws Exception {
-        MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        MockProducer<byte[], byte[]> producer =
+                new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
         MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
         consumer.updateBeginningOffsets(Map.of(P, 0L));
-        try (SyncChannel channel = new SyncChannel(producer, consumer, TOPIC, 1 << 20, log(), 0, Duration.ofSeconds(2))) {
+        try (SyncChannel channel =
+                new SyncChannel(producer, consumer, TOPIC, 1 << 20, log(), 0, Duration.ofSeconds(2))) {
             channel.join(new SyncMessage.Join("j1", 1, "node-a", List.of(0), List.of()));
             ProducerRecord<byte[], byte[]> written = producer.history().get(0);
             ObjectNode doc = (ObjectNode) new ObjectMapper().readTree(written.value());
-            assertEquals(FormatVersion.SYNC, doc.get(FormatVersion.FIELD).asInt(), new String(written.value(), StandardCharsets.UTF_8));
+            assertEquals(
+                    FormatVersion.SYNC,
+                    doc.get(FormatVersion.FIELD).asInt(),
+                    new String(written.value(), StandardCharsets.UTF_8));
 
             doc.put(FormatVersion.FIELD, FormatVersion.SYNC + 1).put("node", "node-new");
             RecordHeaders headers = new RecordHeaders();
             headers.add(CheckpointCodec.TYPE_HEADER, SyncCodec.JOIN.getBytes(StandardCharsets.UTF_8));
-            consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, 1, 0L, TimestampType.CREATE_TIME, 0, 0, "j2".getBytes(StandardCharsets.UTF_8),
-                    new ObjectMapper().writeValueAsBytes(doc), headers, java.util.Optional.empty()));
+            consumer.addRecord(new ConsumerRecord<>(
+                    TOPIC,
+                    0,
+                    1,
+                    0L,
+                    TimestampType.CREATE_TIME,
+                    0,
+                    0,
+                    "j2".getBytes(StandardCharsets.UTF_8),
+                    new ObjectMapper().writeValueAsBytes(doc),
+                    headers,
+                    java.util.Optional.empty()));
             StartupException e = assertThrows(StartupException.class, () -> channel.poll(Duration.ofMillis(10)));
             assertEquals(StartupException.BAD_CONFIGURATION, e.exitCode());
-            assertTrue(e.getMessage().contains("format version " + (FormatVersion.SYNC + 1) + ", newer than this streamtrain reads ("
-                    + FormatVersion.SYNC + ")"), e.getMessage());
+            assertTrue(
+                    e.getMessage()
+                            .contains("format version " + (FormatVersion.SYNC + 1)
+                                    + ", newer than this streamtrain reads (" + FormatVersion.SYNC + ")"),
+                    e.getMessage());
         }
     }
 }

@@ -24,7 +24,9 @@ import org.junit.jupiter.api.Test;
 class SyncLogTest {
     private static final String TOPIC = "unit.train";
     /** Partition 2 is short: its node finishes it in round 1 and contributes nothing after. */
-    private static final EpochPlan PLAN = new EpochPlan(TOPIC, Map.of(0, new long[] {0, 10}, 1, new long[] {100, 110}, 2, new long[] {0, 2}));
+    private static final EpochPlan PLAN =
+            new EpochPlan(TOPIC, Map.of(0, new long[] {0, 10}, 1, new long[] {100, 110}, 2, new long[] {0, 2}));
+
     private static final Map<Integer, Long> PLAN_START = Map.of(0, 0L, 1, 100L, 2, 0L);
     private static final SafeTensors.Document INIT = state(0, 0);
     private static final RoundState START = RoundState.start(0, 0, 0, INIT, null, -1, 0, RoundSums.ZERO);
@@ -50,8 +52,15 @@ class SyncLogTest {
         return new SyncMessage.Join(id, generation, node, List.of(partitions), PLAN.all());
     }
 
-    private static SyncMessage.Contribution contribution(String id, int generation, String node, long round, int epoch, long steps,
-            RoundSums sums, OffsetRange... ranges) {
+    private static SyncMessage.Contribution contribution(
+            String id,
+            int generation,
+            String node,
+            long round,
+            int epoch,
+            long steps,
+            RoundSums sums,
+            OffsetRange... ranges) {
         return new SyncMessage.Contribution(id, generation, node, round, epoch, steps, List.of(ranges), sums, null);
     }
 
@@ -104,7 +113,8 @@ class SyncLogTest {
         assertArrayEquals(new long[] {0, 10}, log.lastClosed().plan().ranges().get(0));
         assertArrayEquals(new long[] {0, 2}, log.lastClosed().plan().ranges().get(2));
 
-        assertNull(put(contribution("c1-a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(1, 2)),
+        assertNull(
+                put(contribution("c1-a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(1, 2)),
                 "partition 2 is still open");
         assertEquals(Map.of(2, "b"), log.missing());
         RoundState closed = put(contribution("c1-b", 1, "b", 1, 1, 5, B1, range(2, 0, 2)), state(5, 6));
@@ -157,7 +167,10 @@ class SyncLogTest {
         assertFalse(next.epochEnd());
         assertEquals(13, next.step());
         assertEquals(Map.of(0, 5L, 1, 101L, 2, 1L), next.positions());
-        assertEquals(new RoundSums(5, 3, 3, 0.75, 0, 0, 0, 6, 2, 11, 30, 0.125), next.epochSums(), "epoch 2's sums start from zero");
+        assertEquals(
+                new RoundSums(5, 3, 3, 0.75, 0, 0, 0, 6, 2, 11, 30, 0.125),
+                next.epochSums(),
+                "epoch 2's sums start from zero");
         assertArrayEquals(new float[] {2, 2}, w(next));
         assertSame(end, log.lastEpochEnd());
     }
@@ -181,7 +194,8 @@ class SyncLogTest {
 
         // a redoes round 2 in generation 2; b, not yet told of the rebalance, sends its generation-1 share
         assertNull(put(contribution("c2-a'", 2, "a", 2, 1, 6, A2, range(0, 4, 10), range(1, 103, 110)), state(3, 3)));
-        assertNull(put(contribution("c2-b", 1, "b", 2, 1, 1, B1, range(2, 2, 2)), state(100, 100)), "stale: cannot close");
+        assertNull(
+                put(contribution("c2-b", 1, "b", 2, 1, 1, B1, range(2, 2, 2)), state(100, 100)), "stale: cannot close");
         assertEquals(1, log.lastClosed().round());
         assertEquals(Map.of(2, "a"), log.missing());
         RoundState r2 = put(contribution("c2-a''", 2, "a", 2, 1, 0, RoundSums.ZERO, range(2, 2, 2)));
@@ -246,7 +260,9 @@ class SyncLogTest {
         RoundState checkpoint = RoundState.start(4, 1, 40, INIT, PLAN, 2, 30, A1);
         log = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpoint, checkpoint);
         put(join("j3-a", 3, "a", 0, 1, 2));
-        assertNotNull(put(contribution("e2", 3, "a", 5, 2, 1, A2, range(0, 0, 6), range(1, 100, 105), range(2, 0, 2)), state(1, 1)));
+        assertNotNull(put(
+                contribution("e2", 3, "a", 5, 2, 1, A2, range(0, 0, 6), range(1, 100, 105), range(2, 0, 2)),
+                state(1, 1)));
         for (int p = 0; p < 3; p++) {
             assertEquals(-1, log.deadLettersThrough(p), "partition " + p);
         }
@@ -271,21 +287,32 @@ class SyncLogTest {
         List<Object[]> r = new ArrayList<>();
         r.add(new Object[] {join("j-a", 1, "a", 0, 1), null});
         r.add(new Object[] {join("j-b", 1, "b", 2), null});
-        r.add(new Object[] {contribution("1a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(0.1f, 0.7f)});
+        r.add(new Object[] {
+            contribution("1a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(0.1f, 0.7f)
+        });
         r.add(new Object[] {contribution("1b", 1, "b", 1, 1, 5, B1, range(2, 0, 2)), state(1f / 3, -0.2f)});
-        r.add(new Object[] {contribution("2a", 1, "a", 2, 1, 2, A1, range(0, 4, 6), range(1, 103, 104)), state(0.3f, 0.11f)});
+        r.add(new Object[] {
+            contribution("2a", 1, "a", 2, 1, 2, A1, range(0, 4, 6), range(1, 103, 104)), state(0.3f, 0.11f)
+        });
         r.add(new Object[] {join("j2-b", 2, "b", 0, 2), null});
         r.add(new Object[] {join("j2-c", 2, "c", 1), null});
         r.add(new Object[] {contribution("2a'", 1, "a", 2, 1, 2, A1, range(1, 103, 104)), state(5, 5)});
         r.add(new Object[] {contribution("2c", 2, "c", 2, 1, 4, A2, range(1, 103, 110)), state(0.9f, 0.13f)});
-        r.add(new Object[] {contribution("2b", 2, "b", 2, 1, 4, B1, range(0, 4, 10), range(2, 2, 2)), state(-0.6f, 1.7f)});
+        r.add(new Object[] {contribution("2b", 2, "b", 2, 1, 4, B1, range(0, 4, 10), range(2, 2, 2)), state(-0.6f, 1.7f)
+        });
         r.add(new Object[] {contribution("3c", 2, "c", 3, 2, 1, A1, range(1, 100, 101)), state(0.01f, 0.02f)});
-        r.add(new Object[] {contribution("3b", 2, "b", 3, 2, 2, B1, range(0, 0, 3), range(2, 0, 1)), state(0.05f, -0.07f)});
+        r.add(new Object[] {
+            contribution("3b", 2, "b", 3, 2, 2, B1, range(0, 0, 3), range(2, 0, 1)), state(0.05f, -0.07f)
+        });
         return r;
     }
 
     private static SyncLog replay(List<Object[]> records) {
-        SyncLog log = new SyncLog(new Combiner(new SyncSpec(10, SyncSpec.NESTEROV, 0.7, 0.9, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0)), START, null);
+        SyncLog log = new SyncLog(
+                new Combiner(
+                        new SyncSpec(10, SyncSpec.NESTEROV, 0.7, 0.9, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0)),
+                START,
+                null);
         for (int i = 0; i < records.size(); i++) {
             log.accept(i, (SyncMessage) records.get(i)[0], (SafeTensors.Document) records.get(i)[1]);
         }
@@ -329,14 +356,25 @@ class SyncLogTest {
             put(join("j-a", 1, "a", 0, 1, 2));
             for (int p : orders.get(i)) {
                 long end = PLAN.ranges().get(p)[0] + 1;
-                put(contribution("c" + p, 1, "n" + p, 1, 1, 1, new RoundSums(1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0),
-                        range(p, end - 1, end)), state(values[p], values[p]));
+                put(
+                        contribution(
+                                "c" + p,
+                                1,
+                                "n" + p,
+                                1,
+                                1,
+                                1,
+                                new RoundSums(1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0),
+                                range(p, end - 1, end)),
+                        state(values[p], values[p]));
             }
             logs[i] = log;
         }
         assertEquals(1, logs[0].lastClosed().round());
         assertEquals(1, logs[1].lastClosed().round());
-        assertEquals(logs[0].lastClosed().state(), logs[1].lastClosed().state(),
+        assertEquals(
+                logs[0].lastClosed().state(),
+                logs[1].lastClosed().state(),
                 Arrays.toString(w(logs[0].lastClosed())) + " vs " + Arrays.toString(w(logs[1].lastClosed())));
     }
 
@@ -349,11 +387,15 @@ class SyncLogTest {
         assertEquals(1, log.generation());
         assertEquals(Set.of("a", "b"), log.members(1));
         // minutes of silence, then generation 1 again from a group Kafka made anew: a new generation of the sync log
-        assertNull(log.accept(offset++, t0 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 1, join("j-new", 1, "a", 0, 1, 2), null));
+        assertNull(log.accept(
+                offset++, t0 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 1, join("j-new", 1, "a", 0, 1, 2), null));
         assertEquals(Set.of("a"), log.members(1), "the old generation 1's members are forgotten");
         assertSame(r1, log.resume(1).round(), "it resumes from the last closed round");
-        RoundState r2 = log.accept(offset++, t0 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 2,
-                contribution("c2-a", 1, "a", 2, 1, 2, A2, range(0, 4, 10), range(1, 103, 110), range(2, 2, 2)), state(3, 3));
+        RoundState r2 = log.accept(
+                offset++,
+                t0 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 2,
+                contribution("c2-a", 1, "a", 2, 1, 2, A2, range(0, 4, 10), range(1, 103, 110), range(2, 2, 2)),
+                state(3, 3));
         assertNotNull(r2, "the new generation closes rounds");
         assertTrue(r2.epochEnd());
     }
@@ -361,16 +403,22 @@ class SyncLogTest {
     @Test
     void aContributionOfAGenerationNobodyJoinedIsIgnored() {
         round1();
-        assertNull(put(contribution("c2-x", 2, "a", 2, 1, 2, A2, range(0, 4, 10), range(1, 103, 110), range(2, 2, 2)), state(3, 3)));
+        assertNull(put(
+                contribution("c2-x", 2, "a", 2, 1, 2, A2, range(0, 4, 10), range(1, 103, 110), range(2, 2, 2)),
+                state(3, 3)));
         assertEquals(1, log.generation(), "only a join starts a generation");
         assertEquals(1, log.lastClosed().round());
     }
 
     @Test
     void aContributionNamingOnePartitionTwiceOrComingBeforeAnyJoinIsIgnored() {
-        assertNull(put(contribution("c0", 1, "a", 1, 1, 1, A1, range(0, 0, 4)), state(1, 1)), "no plan yet: ignored, not a crash");
+        assertNull(
+                put(contribution("c0", 1, "a", 1, 1, 1, A1, range(0, 0, 4)), state(1, 1)),
+                "no plan yet: ignored, not a crash");
         put(join("j-a", 1, "a", 0, 1, 2));
-        assertNull(put(contribution("c1", 1, "a", 1, 1, 1, A1, range(0, 0, 4), range(0, 0, 4), range(1, 100, 110), range(2, 0, 2)),
+        assertNull(put(
+                contribution(
+                        "c1", 1, "a", 1, 1, 1, A1, range(0, 0, 4), range(0, 0, 4), range(1, 100, 110), range(2, 0, 2)),
                 state(1, 1)));
         assertEquals(Map.of(0, "a", 1, "a", 2, "a"), log.missing(), "nothing of it counted");
     }
@@ -379,8 +427,10 @@ class SyncLogTest {
     void aRunResumedFromACheckpointLongAfterItWasWrittenAcceptsTheNewGroupsFirstGeneration() {
         RoundState checkpointed = RoundState.start(7, 2, 70, INIT, PLAN, 9, 500, RoundSums.ZERO);
         SyncLog resumed = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpointed, checkpointed, 1_000);
-        assertNull(resumed.accept(500, 1_000 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 5, join("j", 1, "a", 0, 1, 2), null));
-        assertSame(checkpointed, resumed.resume(1).round(), "generation 1 of the new group resumes from the checkpoint");
+        assertNull(
+                resumed.accept(500, 1_000 + SyncLog.GROUP_RECREATED_GAP_MILLIS + 5, join("j", 1, "a", 0, 1, 2), null));
+        assertSame(
+                checkpointed, resumed.resume(1).round(), "generation 1 of the new group resumes from the checkpoint");
         SyncLog soon = new SyncLog(new Combiner(SyncSpec.strictDefaults()), checkpointed, checkpointed, 1_000);
         soon.accept(500, 2_000, join("j", 1, "a", 0, 1, 2), null);
         assertNull(soon.resume(1), "moments after the checkpoint, a lower generation is stale");

@@ -14,8 +14,8 @@ class SyncPayloadCheckTest {
     private static final byte[] PAYLOAD = "123456789".getBytes(StandardCharsets.US_ASCII);
 
     private static SyncMessage.Contribution naming(SyncMessage.PayloadRef ref) {
-        return new SyncMessage.Contribution("c1", 1, "node-a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO,
-                ref);
+        return new SyncMessage.Contribution(
+                "c1", 1, "node-a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, ref);
     }
 
     @Test
@@ -32,8 +32,10 @@ class SyncPayloadCheckTest {
 
     @Test
     void aPayloadOfAnotherSizeOrChecksumIsRefused() {
-        for (SyncMessage.PayloadRef ref : List.of(new SyncMessage.PayloadRef("e3069283", 10, 1), new SyncMessage.PayloadRef("e3069284", 9, 1))) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SyncCodec.verify(naming(ref), PAYLOAD));
+        for (SyncMessage.PayloadRef ref :
+                List.of(new SyncMessage.PayloadRef("e3069283", 10, 1), new SyncMessage.PayloadRef("e3069284", 9, 1))) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> SyncCodec.verify(naming(ref), PAYLOAD));
             assertTrue(e.getMessage().contains("does not match its size and CRC32C"), e.getMessage());
         }
     }
@@ -41,9 +43,13 @@ class SyncPayloadCheckTest {
     @Test
     void aContributionOfAnOlderVersionSaysSoInsteadOfFailingItsCheck() {
         // written before contributions carried a CRC32C: its JSON has a sha256, which this version does not read
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> SyncCodec.verify(naming(new SyncMessage.PayloadRef(null, 9, 1)), PAYLOAD));
-        assertTrue(e.getMessage().contains("written by an older streamtrain") && e.getMessage().contains("same version"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("written by an older streamtrain")
+                        && e.getMessage().contains("same version"),
+                e.getMessage());
     }
 
     @Test
@@ -52,10 +58,14 @@ class SyncPayloadCheckTest {
         SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, sha)), PAYLOAD, true);
         // the CRC32C matches (a forger can make it match), the signed digest does not
         for (String other : java.util.Arrays.asList("00", null)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
                     () -> SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, other)), PAYLOAD, true));
             assertTrue(e.getMessage().contains("signed SHA-256"), e.getMessage());
         }
-        SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, null)), PAYLOAD, false); // unsigned: the CRC32C is the check
+        SyncCodec.verify(
+                naming(new SyncMessage.PayloadRef("e3069283", 9, 1, null)),
+                PAYLOAD,
+                false); // unsigned: the CRC32C is the check
     }
 }
