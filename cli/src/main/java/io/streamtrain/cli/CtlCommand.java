@@ -130,7 +130,9 @@ public final class CtlCommand {
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
                 p.send(kafka.signing().sign(new ProducerRecord<>(Topics.control(run), Messages.encode(command))))
                         .get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (java.util.concurrent.ExecutionException | org.apache.kafka.common.KafkaException e) {
+                // refused in the send's future, or by send() itself once the producer has met the refusal in its
+                // start (its idempotent id): which comes first is a race
                 StartupException refused = StartupException.refusal(e);
                 if (refused == null) {
                     throw e;
@@ -580,7 +582,7 @@ public final class CtlCommand {
                 lag(out, run, epochs, evaluations);
                 promotion(out, reader, kafka, run, epochs, evaluations);
                 List<ControlMessage> control = new ArrayList<>();
-                java.util.Map<ControlMessage, Verdict> verdicts = new java.util.IdentityHashMap<>();
+                java.util.IdentityHashMap<ControlMessage, Verdict> verdicts = new java.util.IdentityHashMap<>();
                 for (ConsumerRecord<byte[], byte[]> r : readAll(reader, Topics.control(run))) {
                     try {
                         // a message naming another run is not this run's (its trainers and evaluator ignore it too)
@@ -600,8 +602,8 @@ public final class CtlCommand {
                         m -> m instanceof ControlMessage.Ack && !verdicts.get(m).accepted());
                 for (ControlMessage m : control) {
                     if (m instanceof ControlMessage.Ack
-                            || m instanceof ControlMessage.Stop
-                                    && verdicts.get(m).accepted()) {
+                            || (m instanceof ControlMessage.Stop
+                                    && verdicts.get(m).accepted())) {
                         continue;
                     }
                     Verdict v = verdicts.get(m);
@@ -775,6 +777,7 @@ public final class CtlCommand {
     }
 
     /** What a registration fixes, or why it does not count (not the run's first, or not a valid spec of the run). */
+    @SuppressWarnings("ReferenceEquality") // whether the first registration is this very message of the list
     private static String registered(ControlMessage.Register reg, List<ControlMessage> control) {
         String invalid = reg.invalidity();
         if (invalid != null) {

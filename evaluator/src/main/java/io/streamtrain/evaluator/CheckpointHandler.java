@@ -15,7 +15,6 @@ import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -106,7 +105,8 @@ final class CheckpointHandler {
                 | CommitFailedException e) {
             throw e;
         } catch (RuntimeException | Error e) {
-            if (e instanceof VirtualMachineError && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError)
+            if ((e instanceof VirtualMachineError
+                            && !(e instanceof OutOfMemoryError || e instanceof StackOverflowError))
                     || e instanceof LinkageError) {
                 // the JVM is broken (InternalError), or this process is (a native library that did not load): no record
                 // is to blame,
@@ -241,13 +241,7 @@ final class CheckpointHandler {
         EvaluationStep.Outcome o = step.snapshot(m, spec, state, scored);
         commit(r, state, o);
         state.accepted(spec);
-        progress.info(String.format(
-                Locale.ROOT,
-                "run %s snapshot %s (step %d): val_loss %.4f",
-                state.run,
-                m.checkpointId(),
-                m.step(),
-                scored.metrics().get(CheckpointScorer.VAL_LOSS)));
+        progress.info(ProgressLines.snapshot(state.run, m, scored.metrics()));
         events.committed(o.evaluation());
     }
 
@@ -278,33 +272,7 @@ final class CheckpointHandler {
                 Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);
         EvaluationRecord e = o.evaluation();
-        String monitor = spec.earlyStopping().monitor();
-        Map<String, Double> metrics = e.metrics();
-        progress.info(String.format(
-                Locale.ROOT,
-                "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
-                state.run,
-                m.epoch(),
-                m.checkpointId(),
-                monitor,
-                metrics.get(monitor),
-                metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)
-                        ? String.format(Locale.ROOT, ", val_accuracy %.4f", metrics.get(CheckpointScorer.VAL_ACCURACY))
-                        : "",
-                e.best() == null
-                        ? "none"
-                        : String.format(
-                                Locale.ROOT,
-                                "%.4f at epoch %d",
-                                e.best().value(),
-                                e.best().epoch()),
-                o.stop().isPresent()
-                        ? "STOP (" + e.reason() + "): " + e.explanation()
-                        : spec.data().continuous()
-                                ? e.decision().toUpperCase(Locale.ROOT) + ": " + e.explanation()
-                                : spec.earlyStopping().enabled()
-                                        ? "continue, patience left " + e.patienceLeft()
-                                        : "continue (early stopping is off)"));
+        progress.info(ProgressLines.evaluated(state.run, m, spec, e, o.stop().isPresent()));
         events.committed(e);
     }
 

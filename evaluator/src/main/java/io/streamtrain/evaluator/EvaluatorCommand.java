@@ -7,6 +7,7 @@ import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.MetricsServer;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code streamtrain evaluate}: the long-lived evaluator service. Exit codes: 0 stopped by
@@ -84,8 +87,13 @@ public final class EvaluatorCommand implements Callable<Integer> {
                     + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
     int metricsPort;
 
+    @Spec
+    CommandSpec command;
+
     @Override
     public Integer call() {
+        // through picocli's writer, as every command prints: whoever runs the command decides where it goes
+        PrintWriter err = command.commandLine().getErr();
         if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) {
             return StartupException.BAD_CONFIGURATION;
         }
@@ -101,7 +109,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
         try {
             metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "evaluator", "node", instanceId));
         } catch (java.io.UncheckedIOException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         }
         if (metrics.port() >= 0) {
@@ -127,20 +135,20 @@ public final class EvaluatorCommand implements Callable<Integer> {
             service.run();
             return 0;
         } catch (StartupException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return e.exitCode();
         } catch (NativeEngineException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
             StartupException refused = StartupException.refusal(e);
             if (refused != null) {
                 log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
-                System.err.println("streamtrain: " + refused.getMessage());
+                err.println("streamtrain: " + refused.getMessage());
                 return refused.exitCode();
             }
             log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
-            System.err.println("streamtrain: evaluator failed: " + e.getMessage()
+            err.println("streamtrain: evaluator failed: " + e.getMessage()
                     + " (retryable; it resumes from what it committed)");
             return StartupException.RETRYABLE;
         } finally {

@@ -126,6 +126,7 @@ final class EvaluatorProducer {
         }
     }
 
+    @SuppressWarnings("FutureReturnValueIgnored") // a send that fails fails the transaction's commit
     private String once(
             TopicPartition consumed,
             long next,

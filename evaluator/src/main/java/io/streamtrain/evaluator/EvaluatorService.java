@@ -201,8 +201,8 @@ public final class EvaluatorService implements AutoCloseable {
             // a static member stays in the group when it closes unless told: leave, so the partitions move at once
             checkpoints.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                     .withTimeout(CLOSE_TIMEOUT));
-            reader.close(CLOSE_TIMEOUT);
-            control.close(CLOSE_TIMEOUT);
+            reader.close(CloseOptions.timeout(CLOSE_TIMEOUT));
+            control.close(CloseOptions.timeout(CLOSE_TIMEOUT));
             producer.close(CLOSE_TIMEOUT);
             admin.close(CLOSE_TIMEOUT);
         }

@@ -89,6 +89,7 @@ final class RunState {
      * The run's registration fixes its contract, unless the run's evaluations already carry one
      * (then the registration came after the run's first checkpoint, and the history stands).
      */
+    @SuppressWarnings("ReferenceEquality") // the same message object, handed again with every checkpoint
     void registered(ControlMessage.Register register) {
         if (register == registration) {
             return; // taken (or warned about) at an earlier checkpoint

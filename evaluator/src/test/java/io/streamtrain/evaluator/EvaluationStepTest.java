@@ -284,7 +284,8 @@ class EvaluationStepTest {
      * model's value rises, and a window that is worse than that old value but better than the
      * old model now is promoted; while no window beats it, patience runs out as on a holdout.
      *
-     * @param pairs per window: its value, then the promoted model's value on the same records (NaN: none promoted yet)
+     * <p>The pairs below are, per window, its value, then the promoted model's value on the same records (NaN: none
+     * promoted yet).
      */
     @Test
     void onASlidingSetAWindowIsJudgedAgainstThePromotedModelOnTheSameRecords() {

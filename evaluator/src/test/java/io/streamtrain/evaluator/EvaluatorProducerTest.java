@@ -81,7 +81,8 @@ class EvaluatorProducerTest {
 
     @Test
     void oneTransactionHoldsTheEvaluationTheOtherRecordsAndTheOffsetWhoseMetadataNamesTheEvaluation() {
-        mock.send(new ProducerRecord<>(Topics.evaluations(RUN), new byte[0])); // an earlier record: takes offset 0
+        var unused = mock.send(
+                new ProducerRecord<>(Topics.evaluations(RUN), new byte[0])); // an earlier record: takes offset 0
         long before = mock.commitCount();
 
         String metadata = producer.commit(CHECKPOINTS, 8, evaluation(1), List.of(DEAD_LETTER), "");

@@ -33,12 +33,13 @@ class RunContractTest {
         assertEquals("earlyStopping.patience 3 → 0", s.brokenBy(Fixtures.spec("v", "patience: 0")));
         RunSpec shorter = RunSpecParser.parse(RunSpecParser.toYaml(SPEC).replace("maxEpochs: 10", "maxEpochs: 1"));
         assertEquals("maxEpochs 10 → 1", s.brokenBy(shorter));
-        assertEquals(
-                "model.hidden [] → [20000,20000]",
-                s.brokenBy(
-                        RunSpecParser.parse(
-                                "run: r\ndata: { train: t, validation: v }\n"
-                                        + "model: { inputs: 4, hidden: [20000, 20000], classes: 2 }\nmaxEpochs: 10\nearlyStopping: { patience: 3 }\n")));
+        assertEquals("model.hidden [] → [20000,20000]", s.brokenBy(RunSpecParser.parse("""
+                                run: r
+                                data: { train: t, validation: v }
+                                model: { inputs: 4, hidden: [20000, 20000], classes: 2 }
+                                maxEpochs: 10
+                                earlyStopping: { patience: 3 }
+                                """)));
         s.accepted(Fixtures.spec("other", "patience: 3"));
         assertEquals(
                 "data.validation v → other",

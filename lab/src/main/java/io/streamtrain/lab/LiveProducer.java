@@ -1,6 +1,7 @@
 package io.streamtrain.lab;
 
 import io.streamtrain.core.kafka.KafkaSettings;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongFunction;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -15,7 +16,7 @@ import org.slf4j.LoggerFactory;
 final class LiveProducer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LiveProducer.class);
     private final Thread thread;
-    private volatile RuntimeException failure;
+    private volatile Exception failure;
 
     private LiveProducer(
             KafkaSettings kafka, String topic, int partitions, double perSecond, LongFunction<byte[]> record) {
@@ -26,9 +27,13 @@ final class LiveProducer implements AutoCloseable {
                         long next = System.nanoTime();
                         for (long i = 0; !Thread.currentThread().isInterrupted(); i++) {
                             p.send(new ProducerRecord<>(
-                                    topic, (int) (i % partitions), System.currentTimeMillis(), null, record.apply(i)));
-                            p.flush(); // each record leaves when it is made: batching in the producer is not
-                            // what is shown
+                                            topic,
+                                            (int) (i % partitions),
+                                            System.currentTimeMillis(),
+                                            null,
+                                            record.apply(i)))
+                                    .get(); // each record leaves when it is made: batching in the producer is not what
+                            // is shown
                             next += intervalNanos;
                             long wait = next - System.nanoTime();
                             if (wait > 0) {
@@ -37,7 +42,7 @@ final class LiveProducer implements AutoCloseable {
                         }
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | ExecutionException e) {
                         failure = e;
                         log.error("the live producer stopped: {}", e.toString());
                     }
@@ -59,7 +64,7 @@ final class LiveProducer implements AutoCloseable {
     }
 
     /** What stopped the producer, or null while it writes. */
-    RuntimeException failure() {
+    Exception failure() {
         return failure;
     }
 

@@ -143,6 +143,7 @@ public final class NodesBench implements Callable<Integer> {
         return TrainerJvms.run("bench nodes", verbose, this::run);
     }
 
+    @SuppressWarnings("OrphanedFormatString") // "97 % of" is a percentage in plain text, not a format
     private int run(TrainerJvms jvms) throws Exception {
         SyntheticClusters task = new SyntheticClusters(FEATURES, CLASSES, 1.0, 0.05, 3);
         List<byte[]> values = task.records(records, batchSize, 5);
@@ -297,10 +298,8 @@ public final class NodesBench implements Callable<Integer> {
 
     /**
      * What a measurement starts: runs of so many nodes each, all at once; in this order in a round.
-     *
-     * @param roundPerEpoch whether its runs close a round only where an epoch ends, rather than every --every-steps steps
-     * @param runNodes the nodes of each run
      */
+    @SuppressWarnings("ImmutableEnumChecker") // runNodes is never written after construction
     enum Setup {
         ONE("1 node ", false, STREAMING, 1),
         ONE_PER_EPOCH("1 node, a round per epoch", true, STREAMING, 1),
@@ -310,10 +309,12 @@ public final class NodesBench implements Callable<Integer> {
         SEPARATE("2 separate runs", false, STREAMING, 1, 1);
 
         final String label;
+        /** Whether its runs close a round only where an epoch ends, rather than every --every-steps steps. */
         final boolean roundPerEpoch;
         /** The sync settings besides everySteps, outer and minNodes. */
         final String sync;
 
+        /** The nodes of each run. */
         final int[] runNodes;
 
         Setup(String label, boolean roundPerEpoch, String sync, int... runNodes) {

@@ -261,7 +261,7 @@ final class TrainerJvms implements AutoCloseable {
             }
             process = builder.start();
             // completed by the JDK's process reaper as soon as the child is gone
-            process.onExit().thenRun(() -> exitedAt = System.nanoTime());
+            var unused = process.onExit().thenRun(() -> exitedAt = System.nanoTime());
             reader = new Thread(this::read, "bench-output-" + nodeId);
             reader.setDaemon(true);
             reader.start();

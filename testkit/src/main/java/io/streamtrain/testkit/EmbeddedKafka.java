@@ -9,9 +9,12 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import kafka.server.KafkaConfig;
@@ -20,6 +23,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.metadata.storage.Formatter;
@@ -142,9 +146,18 @@ public final class EmbeddedKafka implements AutoCloseable {
     public void produceRoundRobin(String topic, int partitions, List<byte[]> values) {
         try (KafkaProducer<byte[], byte[]> p =
                 new KafkaProducer<>(KafkaSettings.of(bootstrapServers()).producer())) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
             for (int i = 0; i < values.size(); i++) {
-                p.send(new ProducerRecord<>(topic, i % partitions, null, values.get(i)));
+                sent.add(p.send(new ProducerRecord<>(topic, i % partitions, null, values.get(i))));
             }
+            for (Future<RecordMetadata> s : sent) {
+                s.get(); // a test's data is all there, or the test fails here
+            }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("producing to " + topic + " failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while producing to " + topic, e);
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.Set;
  * in {@link #PAUSED} where it would train, and is only counted out of the round timeouts
  * where it waits for other nodes.
  */
+@SuppressWarnings("ImmutableEnumChecker") // previous is written once, by the static block, and only read after it
 enum NodeState {
     /** Reading the run's control history and latest checkpoint; no assignment asked for yet. */
     STARTING,

@@ -61,6 +61,7 @@ final class StepDriver {
     }
 
     /** Trains one batch, and gives its features buffer back to the feed. */
+    @SuppressWarnings("ReferenceEquality") // settingsAt hands back the same spec object until a SET takes effect
     void train(FeedItem.Samples s) {
         RunSpec now = commands.settingsAt(state.step());
         if (now != settings) {

@@ -10,13 +10,16 @@ import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.spec.SpecException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code streamtrain train}: runs one trainer node until its run is done. Exit codes: 0
@@ -101,8 +104,13 @@ public final class TrainerCommand implements Callable<Integer> {
                     + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
     int metricsPort;
 
+    @Spec
+    CommandSpec command;
+
     @Override
     public Integer call() throws Exception {
+        // through picocli\'s writer, as every command prints: whoever runs the command decides where it goes
+        PrintWriter err = command.commandLine().getErr();
         if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) {
             return StartupException.BAD_CONFIGURATION;
         }
@@ -110,11 +118,11 @@ public final class TrainerCommand implements Callable<Integer> {
         try {
             runSpec = RunSpecParser.load(spec);
         } catch (SpecException e) {
-            System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
+            err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         }
         if (prefetchBytes < MIN_PREFETCH_BYTES || brokerWaitSeconds < 1) {
-            System.err.println("streamtrain: --prefetch-bytes must be at least " + MIN_PREFETCH_BYTES
+            err.println("streamtrain: --prefetch-bytes must be at least " + MIN_PREFETCH_BYTES
                     + " and --broker-wait at least 1 second");
             return StartupException.BAD_CONFIGURATION;
         }
@@ -136,7 +144,7 @@ public final class TrainerCommand implements Callable<Integer> {
             metrics = MetricsServer.start(
                     metricsPort, health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
         } catch (java.io.UncheckedIOException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         }
         if (metrics.port() >= 0) {
@@ -150,23 +158,23 @@ public final class TrainerCommand implements Callable<Integer> {
             log.info("trainer {} of run {}: {}", nodeId, runSpec.run(), outcome);
             return exitCode(outcome);
         } catch (StartupException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return e.exitCode();
         } catch (SpecException e) {
-            System.err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
+            err.println("streamtrain: bad run spec " + spec + ": " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (NativeEngineException e) {
-            System.err.println("streamtrain: " + e.getMessage());
+            err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
             StartupException refused = StartupException.refusal(e);
             if (refused != null) {
                 log.error("trainer {} failed: {}", nodeId, e.toString(), e);
-                System.err.println("streamtrain: " + refused.getMessage());
+                err.println("streamtrain: " + refused.getMessage());
                 return refused.exitCode();
             }
             log.error("trainer {} failed: {}", nodeId, e.toString(), e);
-            System.err.println("streamtrain: trainer failed: " + e.getMessage()
+            err.println("streamtrain: trainer failed: " + e.getMessage()
                     + " (retryable; the run resumes from its last checkpoint)");
             return StartupException.RETRYABLE;
         } finally {

@@ -48,6 +48,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -557,7 +558,7 @@ class NodeLoopTest {
             for (int i = 0; i < SAMPLES_PER_RECORD; i++) {
                 labels[i] = (partition + offset + i) % 3;
                 for (int f = 0; f < FEATURES; f++) {
-                    x[i * FEATURES + f] = (float) Math.sin(offset * 7 + i * 3 + f + partition);
+                    x[i * FEATURES + f] = (float) Math.sin(offset * 7 + i * 3L + f + partition);
                 }
             }
             return new ConsumerRecord<>(
@@ -632,7 +633,7 @@ class NodeLoopTest {
                 public void seek(TopicPartition partition, long offset) {}
 
                 @Override
-                public void close(Duration timeout) {}
+                public void close(CloseOptions options) {}
             };
         }
 

@@ -22,6 +22,9 @@ final class Progress implements AutoCloseable {
         NONE;
 
         /** AUTO resolved: a bar only when the JVM is attached to a terminal that draws one. */
+        // on Java 17 (the release this builds for) System.console() is null unless both streams are a terminal;
+        // Java 22 always answers one, and isTerminal() says the same there
+        @SuppressWarnings("SystemConsoleNull")
         Mode resolve() {
             if (this != AUTO) {
                 return this;
@@ -61,7 +64,8 @@ final class Progress implements AutoCloseable {
             return t;
         });
         long every = this.mode == Mode.BAR ? BAR_EVERY_MS : PLAIN_EVERY_MS;
-        ticker.scheduleAtFixedRate(this::show, every, every, TimeUnit.MILLISECONDS);
+        var unused =
+                ticker.scheduleAtFixedRate(this::show, every, every, TimeUnit.MILLISECONDS); // ends with shutdownNow
     }
 
     void add(long recordCount, long byteCount) {

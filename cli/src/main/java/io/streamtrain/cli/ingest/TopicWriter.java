@@ -234,6 +234,7 @@ final class TopicWriter implements AutoCloseable {
      * @throws StartupException when Kafka refuses a record (exit 2 for a record too large or
      *     a missing permission, 1 otherwise); what was acknowledged before stays on the topic
      */
+    @SuppressWarnings("FutureReturnValueIgnored") // each send's callback takes its outcome
     long write(Target target, int count, int largestRecord, IntFunction<byte[]> record, Progress progress) {
         Map<String, Object> config = kafka.producer();
         // a record may be larger than the client's 1 MiB default request; the topic's limit was checked above

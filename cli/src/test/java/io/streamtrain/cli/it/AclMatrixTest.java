@@ -100,9 +100,8 @@ class AclMatrixTest {
                 Map<String, String> config = new HashMap<>();
                 topic.path("spec")
                         .path("config")
-                        .fields()
-                        .forEachRemaining(
-                                e -> config.put(e.getKey(), e.getValue().asText()));
+                        .properties()
+                        .forEach(e -> config.put(e.getKey(), e.getValue().asText()));
                 topics.add(new NewTopic(
                                 topic.path("spec").path("topicName").asText(),
                                 topic.path("spec").path("partitions").asInt(),

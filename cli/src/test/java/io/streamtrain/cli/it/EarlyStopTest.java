@@ -133,7 +133,7 @@ class EarlyStopTest {
                                     && a.node().equals("node-1")),
                     "the trainer acknowledged the STOP: " + messages);
             long stopWritten = control.stream()
-                    .filter(r -> new String(r.value()).contains("\"stop\""))
+                    .filter(r -> new String(r.value(), java.nio.charset.StandardCharsets.UTF_8).contains("\"stop\""))
                     .findFirst()
                     .orElseThrow()
                     .timestamp();

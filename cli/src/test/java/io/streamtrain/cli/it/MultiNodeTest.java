@@ -498,7 +498,7 @@ class MultiNodeTest {
                         .lines()
                         .filter(l -> l.contains("group generation")
                                 || l.contains("starting run")
-                                || (l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines"))
+                                || ((l.contains(" WARN ") || l.contains(" ERROR ")) && !l.contains("djl.Engines")))
                         .forEach(l -> membership.add(run + ": " + l));
             }
         } finally {
@@ -516,11 +516,12 @@ class MultiNodeTest {
         return cps;
     }
 
-    private static void produceTo(String topic, int partition, List<byte[]> values) {
+    private static void produceTo(String topic, int partition, List<byte[]> values) throws Exception {
         try (var producer =
                 new org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>(kafka.settings.producer())) {
             for (byte[] v : values) {
-                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, partition, null, v));
+                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, partition, null, v))
+                        .get();
             }
         }
     }

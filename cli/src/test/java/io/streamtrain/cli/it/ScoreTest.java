@@ -61,13 +61,11 @@ class ScoreTest {
                     TrainerOptions.defaults("node-s").withLogEverySteps(0));
             assertEquals(TrainerNode.Outcome.FINISHED, node.run());
             long deadline = System.currentTimeMillis() + 60_000;
-            while ((evaluations = evaluations())
-                                    .stream()
-                                            .filter(EvaluationRecord::evaluated)
-                                            .count()
-                            < 3
+            evaluations = evaluations();
+            while (evaluations.stream().filter(EvaluationRecord::evaluated).count() < 3
                     && System.currentTimeMillis() < deadline) {
                 Thread.sleep(200);
+                evaluations = evaluations();
             }
         } finally {
             evaluator.close();

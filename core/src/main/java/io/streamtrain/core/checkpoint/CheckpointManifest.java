@@ -14,7 +14,7 @@ import java.util.Map;
  * {@link #offsets} ranges.
  *
  * @param version format version of this manifest
- * @param type always {@code checkpoint}
+ * @param type always "checkpoint"
  * @param run the run id
  * @param checkpointId unique id of this checkpoint
  * @param epoch 1-based epoch this checkpoint ends

@@ -106,6 +106,7 @@ public final class BatchCodec {
     }
 
     /** A causal-lm's sample: {@code context} byte tokens in {@code x} and in {@code y} the token that follows each. */
+    @SuppressWarnings("ReferenceEquality") // which of the record's two tensors is being checked
     private Batch tokens(Tensor x, Tensor y, int samples) throws RejectedRecordException {
         int context = model.transformer().context();
         for (Tensor t : new Tensor[] {x, y}) {

@@ -29,6 +29,9 @@ import java.nio.charset.StandardCharsets;
  * upstream): moving to {@code prometheus-metrics} 1.x changes this file alone. Everything
  * else instruments through Micrometer's {@link MeterRegistry}.
  */
+// micrometer-registry-prometheus-simpleclient is deprecated in favour of the Prometheus 1.x client; streamtrain
+// serves through the simpleclient on purpose (the stack it is deployed with), so its registry is used knowingly
+@SuppressWarnings("deprecation")
 public final class MetricsServer implements AutoCloseable {
     /** The port every service listens on unless told otherwise. */
     public static final int DEFAULT_PORT = 9400;

@@ -74,22 +74,20 @@ public enum Right {
      */
     public static Set<Right> parse(String word) {
         String w = word.strip().toLowerCase(Locale.ROOT);
-        switch (w) {
-            case "operator":
-                return OPERATOR;
-            case "evaluator":
-                return EVALUATOR;
-            case "trainer":
-                return TRAINER;
-            default:
+        return switch (w) {
+            case "operator" -> OPERATOR;
+            case "evaluator" -> EVALUATOR;
+            case "trainer" -> TRAINER;
+            default -> {
                 for (Right r : values()) {
                     if (r.label().equals(w)) {
-                        return EnumSet.of(r);
+                        yield EnumSet.of(r);
                     }
                 }
                 throw new IllegalArgumentException("'" + io.streamtrain.core.logging.Logs.escape(word)
                         + "' is neither a role (operator, evaluator, trainer) nor a right "
                         + java.util.Arrays.stream(values()).map(Right::label).toList());
-        }
+            }
+        };
     }
 }

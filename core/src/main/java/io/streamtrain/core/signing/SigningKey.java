@@ -104,10 +104,10 @@ public final class SigningKey {
             }
             return key;
         } catch (GeneralSecurityException | IllegalArgumentException e) {
-            if (e instanceof IllegalArgumentException
-                    && e.getMessage() != null
-                    && e.getMessage().startsWith(source)) {
-                throw (IllegalArgumentException) e;
+            if (e instanceof IllegalArgumentException ours
+                    && ours.getMessage() != null
+                    && ours.getMessage().startsWith(source)) {
+                throw ours;
             }
             throw new IllegalArgumentException(
                     source + " does not hold a valid Ed25519 key: "

@@ -114,6 +114,7 @@ class HalfPrecisionCodecTest {
     }
 
     @Test
+    @SuppressWarnings("FloatingPointLiteralPrecision") // the literals are the float values float16 widens to
     void f16SignedZeroesSubnormalsAndRoundedFractionsAreExact() throws Exception {
         byte[] x = bits16(
                 0x8000, // -0.0

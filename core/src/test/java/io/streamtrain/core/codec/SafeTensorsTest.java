@@ -12,7 +12,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -131,8 +130,7 @@ class SafeTensorsTest {
         int dataStart = (int) (8 + n);
         Map<String, Integer> elementBytes = Map.of("F32", 4, "I64", 8, "U8", 1);
         int tensors = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             if (e.getKey().equals("__metadata__")) {
                 continue;
             }
@@ -163,7 +161,7 @@ class SafeTensorsTest {
     void handBuiltDocumentAsPythonWritesIt() throws Exception {
         // safetensors.numpy.save({"x": np.array([[1, 2], [3, 4]], dtype=np.float32)})
         String header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";
-        while ((header.length()) % 8 != 0) {
+        while (header.length() % 8 != 0) {
             header += " ";
         }
         SafeTensors.Document doc = SafeTensors.read(document(header, le(1f, 2f, 3f, 4f)));

@@ -464,8 +464,8 @@ class DeployManifestsTest {
         JsonNode labels = workload.at("/spec/template/metadata/labels");
         List<Boolean> matches = new ArrayList<>();
         matchLabels
-                .fields()
-                .forEachRemaining(e -> matches.add(
+                .properties()
+                .forEach(e -> matches.add(
                         e.getValue().asText().equals(labels.path(e.getKey()).asText())));
         return !matches.isEmpty() && !matches.contains(false);
     }
@@ -745,8 +745,8 @@ class DeployManifestsTest {
             assertEquals(t.numPartitions(), topic.at("/spec/partitions").asInt(), t.name() + " partitions");
             Map<String, String> config = new TreeMap<>();
             topic.at("/spec/config")
-                    .fields()
-                    .forEachRemaining(e -> config.put(e.getKey(), e.getValue().asText()));
+                    .properties()
+                    .forEach(e -> config.put(e.getKey(), e.getValue().asText()));
             assertEquals(new TreeMap<>(t.configs()), config, t.name() + " config (RunTopics)");
         }
         // the evaluator creates the dead-letter topic with room for 1 MiB records when it is first
@@ -1106,8 +1106,8 @@ class DeployManifestsTest {
             if (!cm.isEmpty()) {
                 k.get("ConfigMap", cm)
                         .path("data")
-                        .fields()
-                        .forEachRemaining(e -> vars.put(e.getKey(), e.getValue().asText()));
+                        .properties()
+                        .forEach(e -> vars.put(e.getKey(), e.getValue().asText()));
             }
         }
         for (JsonNode e : container.path("env")) {
@@ -1239,6 +1239,9 @@ class DeployManifestsTest {
         return role.equals("trainer") ? TRAINER_MAIN : EVALUATOR_MAIN;
     }
 
+    @SuppressWarnings(
+            "RethrowReflectiveOperationExceptionAsLinkageError") // a missing field is this test's failure, not a
+    // linkage error
     static Duration grace(String mainClass) {
         Class<?> command = COMMANDS.get(mainClass).get().getClass();
         try {

@@ -49,8 +49,8 @@ final class ManifestSchemas {
             Map<String, String> versions = new TreeMap<>();
             JSON.readTree(dir.resolve("package.json").toFile())
                     .path("dependencies")
-                    .fields()
-                    .forEachRemaining(e -> versions.put(e.getKey(), e.getValue().asText()));
+                    .properties()
+                    .forEach(e -> versions.put(e.getKey(), e.getValue().asText()));
             return versions;
         } catch (IOException e) {
             throw new AssertionError("cannot read " + dir.resolve("package.json") + ": " + e.getMessage(), e);
@@ -79,8 +79,8 @@ final class ManifestSchemas {
         }
         Map<String, String> installed = new TreeMap<>();
         report.path("packages")
-                .fields()
-                .forEachRemaining(e -> installed.put(e.getKey(), e.getValue().asText()));
+                .properties()
+                .forEach(e -> installed.put(e.getKey(), e.getValue().asText()));
         assertEquals(pinned(), installed, "the installed schema packages are not the pinned ones: " + INSTALL);
 
         List<Result> results = new ArrayList<>();

@@ -142,6 +142,7 @@ class ManifestSchemasTest {
     }
 
     /** The object {@code template} describes, with {@code values} for its %s. */
+    @SuppressWarnings("AnnotateFormatMethod") // Error Prone's annotations are not a dependency of the tests
     static JsonNode object(String template, Object... values) throws IOException {
         return YAML.readTree(template.formatted(values));
     }

@@ -40,6 +40,9 @@ public final class LiveView {
     }
 
     /** Whether this process's stdout is an interactive terminal that understands cursor movement. */
+    // on Java 17 (the release this builds for) System.console() is null unless both streams are a terminal;
+    // Java 22 always answers one, and isTerminal() says the same there
+    @SuppressWarnings("SystemConsoleNull")
     public static boolean stdoutIsTerminal() {
         String term = System.getenv("TERM");
         return System.console() != null && term != null && !term.equals("dumb");

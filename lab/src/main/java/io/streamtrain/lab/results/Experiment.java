@@ -135,6 +135,7 @@ abstract class Experiment implements Callable<Integer> {
     }
 
     /** The i-th series of a figure: the palette's colours in turn, solid, then dashed, then dotted. */
+    @SuppressWarnings("EnumOrdinal") // the dash styles are taken in turn, in their declared order
     static void series(SvgLineChart chart, int i, String name, List<Point> points) {
         int colours = SvgLineChart.PALETTE.size();
         chart.series(

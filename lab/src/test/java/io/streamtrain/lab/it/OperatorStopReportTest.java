@@ -51,10 +51,11 @@ class OperatorStopReportTest {
             SyntheticClusters task = new SyntheticClusters(8, 3, 0.5, 0.1, 5);
             try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
                 for (byte[] r : task.records(20, 16, 1)) {
-                    p.send(new ProducerRecord<>("halted.train", 0, null, r));
+                    p.send(new ProducerRecord<>("halted.train", 0, null, r)).get();
                 }
                 for (byte[] r : task.records(2, 16, 2)) {
-                    p.send(new ProducerRecord<>("halted.validation", 0, null, r));
+                    p.send(new ProducerRecord<>("halted.validation", 0, null, r))
+                            .get();
                 }
             }
             FutureTask<Void> operator = new FutureTask<>(() -> {

@@ -102,6 +102,7 @@ public final class CheckpointPublisher {
             String recordsChecksum) {}
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
+    @SuppressWarnings("FutureReturnValueIgnored") // a send that fails fails the transaction's commit
     public CheckpointManifest publish(EpochResult result, byte[] payload) throws RebalancedException {
         String id = String.format(
                 "%s-e%04d-%s%s",

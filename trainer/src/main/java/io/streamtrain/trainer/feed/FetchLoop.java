@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -184,7 +185,7 @@ final class FetchLoop {
             }
         } finally {
             try {
-                consumer.close(Duration.ofSeconds(5));
+                consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
                 log.debug("closing the consumer: {}", e.toString());
             }
@@ -195,6 +196,7 @@ final class FetchLoop {
      * Reads nothing until the next assignment, which may come several polls later: the
      * partitions are no longer ours, and whatever was queued from them is stale.
      */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // the feed thread is generation's only writer
     private void revoked() {
         wait.reset();
         partitions.revoke();
@@ -203,6 +205,7 @@ final class FetchLoop {
         generation++;
     }
 
+    @SuppressWarnings("NonAtomicVolatileUpdate") // the feed thread is generation's only writer
     private void reassigned() {
         wait.reset();
         items.drop();

@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -254,7 +255,7 @@ public final class SyncChannel implements AutoCloseable {
                 if (CheckpointCodec.CHUNK.equals(type)) {
                     chunks.accept(r);
                 } else if ((SyncCodec.JOIN.equals(type) || SyncCodec.CONTRIBUTION.equals(type)) && !trusted(r)) {
-                    continue;
+                    // refused: counted and logged by trusted()
                 } else if (SyncCodec.JOIN.equals(type)) {
                     SyncMessage.Join j = SyncCodec.join(r);
                     syncLog.accept(r.offset(), r.timestamp(), j, null);
@@ -287,6 +288,8 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     /** Whether a join or contribution may be believed; one that may not is logged and counted, and its payload's chunks dropped. */
+    @SuppressWarnings(
+            "NonAtomicVolatileUpdate") // the reading thread is refused's only writer; volatile for the metrics' reads
     private boolean trusted(ConsumerRecord<byte[], byte[]> r) {
         Verdict v = signing.verify(r, Right.SYNC);
         if (!v.accepted()) {
@@ -310,7 +313,7 @@ public final class SyncChannel implements AutoCloseable {
         try {
             producer.close(Duration.ofSeconds(5));
         } finally {
-            consumer.close(Duration.ofSeconds(5));
+            consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
         }
     }
 }

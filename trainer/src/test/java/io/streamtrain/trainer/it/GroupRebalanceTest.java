@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.GroupState;
@@ -110,7 +111,7 @@ class GroupRebalanceTest {
                 int before = trainer.lineCount();
 
                 // the leader leaves: the trainer gets the partitions back, rolls back, and trains on
-                leader.close(Duration.ofSeconds(10));
+                leader.close(CloseOptions.timeout(Duration.ofSeconds(10)));
                 trainer.awaitLineAfter(before, l -> l.contains("assigned partitions [0, 1]"), 60);
                 int reassigned = trainer.lineCount();
                 trainer.awaitLineAfter(reassigned, l -> l.contains("epoch 1 step"), 60);

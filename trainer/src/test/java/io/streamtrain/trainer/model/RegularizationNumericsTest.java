@@ -115,7 +115,7 @@ class RegularizationNumericsTest {
     }
 
     private static boolean isBias(String name) {
-        return name.toLowerCase().contains("bias");
+        return name.toLowerCase(java.util.Locale.ROOT).contains("bias");
     }
 
     private static void assertSameWeights(Map<String, float[]> a, Map<String, float[]> b) {
