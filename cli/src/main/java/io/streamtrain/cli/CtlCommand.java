@@ -1,11 +1,9 @@
 package io.streamtrain.cli;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.KafkaSettings;
@@ -13,6 +11,8 @@ import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.SigningKey;
 import io.streamtrain.core.signing.Verdict;

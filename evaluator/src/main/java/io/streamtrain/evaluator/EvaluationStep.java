@@ -2,12 +2,12 @@ package io.streamtrain.evaluator;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.protocol.DeadLetters;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.policy.Decision;

@@ -1,7 +1,7 @@
 package io.streamtrain.evaluator;
 
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import java.nio.charset.StandardCharsets;

@@ -1,10 +1,10 @@
 package io.streamtrain.evaluator;
 
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

@@ -2,8 +2,8 @@ package io.streamtrain.evaluator;
 
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

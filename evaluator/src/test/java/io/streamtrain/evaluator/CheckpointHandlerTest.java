@@ -4,12 +4,12 @@ import static io.streamtrain.evaluator.Fixtures.RUN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.DeadLetters;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import java.time.Duration;

@@ -1,9 +1,9 @@
 package io.streamtrain.evaluator;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;

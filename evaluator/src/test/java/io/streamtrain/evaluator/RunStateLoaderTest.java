@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.policy.Evaluation;

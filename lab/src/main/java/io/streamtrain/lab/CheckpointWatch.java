@@ -1,8 +1,8 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.time.Duration;

@@ -1,16 +1,16 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.SyncCodec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.lab.TrainerJvms.BenchFailedException;
 import io.streamtrain.testkit.EmbeddedKafka;
 import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.feed.BatchFeed;
-import io.streamtrain.trainer.sync.SyncCodec;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;

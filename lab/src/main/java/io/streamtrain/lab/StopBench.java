@@ -1,14 +1,14 @@
 package io.streamtrain.lab;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.lab.TrainerJvms.BenchFailedException;

@@ -3,8 +3,8 @@ package io.streamtrain.trainer;
 import static io.streamtrain.core.logging.Logs.escape;
 
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.control.ControlFeed;

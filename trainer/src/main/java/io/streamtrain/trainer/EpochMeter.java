@@ -1,8 +1,8 @@
 package io.streamtrain.trainer;
 
+import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.trainer.model.StepReport;
-import io.streamtrain.trainer.sync.RoundSums;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -1,14 +1,14 @@
 package io.streamtrain.trainer;
 
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.Messages;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
-import io.streamtrain.trainer.sync.SyncMessage;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

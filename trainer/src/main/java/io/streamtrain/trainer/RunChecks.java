@@ -2,10 +2,10 @@ package io.streamtrain.trainer;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.feed.FeedItem;
 import io.streamtrain.trainer.sync.RoundState;
-import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncLog;
 
 /** The node's decisions about the run as a whole: pure, so they are tested without a broker. */

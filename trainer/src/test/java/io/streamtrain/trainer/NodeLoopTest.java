@@ -13,9 +13,11 @@ import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.BatchCodec;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.protocol.Messages;
+import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SyncSpec;
@@ -29,10 +31,8 @@ import io.streamtrain.trainer.model.StepReport;
 import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.OuterGradients;
 import io.streamtrain.trainer.sync.RoundState;
-import io.streamtrain.trainer.sync.RoundSums;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
-import io.streamtrain.trainer.sync.SyncMessage;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -644,10 +644,10 @@ class NodeLoopTest {
             Map<String, java.io.ByteArrayOutputStream> chunks = new java.util.HashMap<>();
             List<SafeTensors.Document> out = new ArrayList<>();
             for (ConsumerRecord<byte[], byte[]> r : log) {
-                String type = io.streamtrain.core.checkpoint.CheckpointCodec.typeOf(r);
+                String type = io.streamtrain.core.protocol.CheckpointCodec.typeOf(r);
                 String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
                 try {
-                    if (io.streamtrain.core.checkpoint.CheckpointCodec.CHUNK.equals(type)) {
+                    if (io.streamtrain.core.protocol.CheckpointCodec.CHUNK.equals(type)) {
                         chunks.computeIfAbsent(key, k -> new java.io.ByteArrayOutputStream())
                                 .write(r.value());
                     } else if ("contribution".equals(type)) {
@@ -666,7 +666,7 @@ class NodeLoopTest {
         List<SyncMessage.Join> joins() {
             List<SyncMessage.Join> out = new ArrayList<>();
             for (ConsumerRecord<byte[], byte[]> r : log) {
-                String type = io.streamtrain.core.checkpoint.CheckpointCodec.typeOf(r);
+                String type = io.streamtrain.core.protocol.CheckpointCodec.typeOf(r);
                 if ("join".equals(type)) {
                     try {
                         out.add(new com.fasterxml.jackson.databind.ObjectMapper()

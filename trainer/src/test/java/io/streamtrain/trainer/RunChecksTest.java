@@ -8,13 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.spec.DataSpec;
 import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.trainer.sync.RoundState;
-import io.streamtrain.trainer.sync.RoundSums;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

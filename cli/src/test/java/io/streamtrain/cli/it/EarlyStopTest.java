@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.testkit.KafkaFixture;

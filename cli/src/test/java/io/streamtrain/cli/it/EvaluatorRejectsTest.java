@@ -3,11 +3,11 @@ package io.streamtrain.cli.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
-import io.streamtrain.core.control.Messages;
-import io.streamtrain.core.dlq.DeadLetters;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.DeadLetters;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;

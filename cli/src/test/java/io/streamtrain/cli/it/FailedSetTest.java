@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.testkit.KafkaFixture;
 import io.streamtrain.testkit.ServiceProcess;

@@ -76,7 +76,7 @@ class ScoreTest {
     private static List<EvaluationRecord> evaluations() throws Exception {
         List<EvaluationRecord> out = new ArrayList<>();
         for (var r : kafka.readAll(io.streamtrain.core.topics.Topics.evaluations(RUN))) {
-            io.streamtrain.core.control.Messages.decodeEvaluation(r.value()).ifPresent(out::add);
+            io.streamtrain.core.protocol.Messages.decodeEvaluation(r.value()).ifPresent(out::add);
         }
         return out;
     }

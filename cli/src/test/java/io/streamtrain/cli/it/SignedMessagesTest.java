@@ -4,13 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointAssembler;
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.SigningKey;
 import io.streamtrain.core.signing.TrustedKeys;

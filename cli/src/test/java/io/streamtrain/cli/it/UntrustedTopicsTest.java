@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;

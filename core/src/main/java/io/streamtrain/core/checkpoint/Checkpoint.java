@@ -3,6 +3,7 @@ package io.streamtrain.core.checkpoint;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -22,7 +23,7 @@ public record Checkpoint(CheckpointManifest manifest, SafeTensors.Document paylo
         return out;
     }
 
-    static SafeTensors.Document decode(String id, byte[] bytes) throws CheckpointRejectedException {
+    public static SafeTensors.Document decode(String id, byte[] bytes) throws CheckpointRejectedException {
         try {
             return SafeTensors.read(bytes);
         } catch (SafeTensorsException e) {

@@ -1,6 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

@@ -1,6 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -2,7 +2,6 @@ package io.streamtrain.core.checkpoint;
 
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
@@ -10,6 +9,8 @@ import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

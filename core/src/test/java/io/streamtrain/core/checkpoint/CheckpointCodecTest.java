@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.spec.RunSpecParser;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamtrain.core.protocol.CheckpointCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;

@@ -1,8 +1,8 @@
 package io.streamtrain.trainer.checkpoint;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.PayloadStore;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;

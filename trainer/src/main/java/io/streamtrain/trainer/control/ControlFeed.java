@@ -2,7 +2,7 @@ package io.streamtrain.trainer.control;
 
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
-import io.streamtrain.core.control.Messages;
+import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

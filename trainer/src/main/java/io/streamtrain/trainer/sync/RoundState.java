@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.sync;
 
 import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.trainer.feed.EpochPlan;
 import java.util.Map;
 import java.util.TreeMap;

@@ -1,10 +1,12 @@
 package io.streamtrain.trainer.sync;
 
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.SyncCodec;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;

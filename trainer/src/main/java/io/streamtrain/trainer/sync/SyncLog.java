@@ -4,6 +4,8 @@ import static io.streamtrain.core.logging.Logs.escape;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.trainer.feed.EpochPlan;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.control.ControlMessage;
-import io.streamtrain.core.control.Messages;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.protocol.Messages;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.protocol.FormatVersion;
+import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.protocol.SyncCodec;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.SyncSpec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

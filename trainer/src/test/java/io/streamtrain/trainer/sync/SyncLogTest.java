@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.trainer.feed.EpochPlan;
 import java.util.ArrayList;

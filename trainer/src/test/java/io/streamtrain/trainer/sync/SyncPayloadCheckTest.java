@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
+import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.protocol.SyncCodec;
+import io.streamtrain.core.protocol.SyncMessage;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -54,7 +57,7 @@ class SyncPayloadCheckTest {
 
     @Test
     void aSignedContributionsPayloadMustBeTheOneItsSha256Names() {
-        String sha = io.streamtrain.core.checkpoint.CheckpointCodec.sha256(PAYLOAD);
+        String sha = io.streamtrain.core.protocol.CheckpointCodec.sha256(PAYLOAD);
         SyncCodec.verify(naming(new SyncMessage.PayloadRef("e3069283", 9, 1, sha)), PAYLOAD, true);
         // the CRC32C matches (a forger can make it match), the signed digest does not
         for (String other : java.util.Arrays.asList("00", null)) {

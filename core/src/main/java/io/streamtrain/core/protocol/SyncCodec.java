@@ -1,11 +1,9 @@
-package io.streamtrain.trainer.sync;
+package io.streamtrain.core.protocol;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.core.checkpoint.CheckpointCodec;
 import io.streamtrain.core.kafka.StartupException;
-import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -16,24 +14,24 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
- * The sync topic's wire format, apart from the I/O ({@link SyncChannel}): a join or a
+ * The sync topic's wire format, apart from the I/O (the trainer's {@code SyncChannel}): a join or a
  * contribution is a JSON document (stamped with {@link FormatVersion#SYNC}) keyed by its id,
  * its kind in header {@code streamtrain.type}; a contribution's payload travels before it in
  * chunk records (as checkpoints' do) and is checked by size and CRC32C.
  */
 public final class SyncCodec {
-    static final String JOIN = "join";
-    static final String CONTRIBUTION = "contribution";
+    public static final String JOIN = "join";
+    public static final String CONTRIBUTION = "contribution";
     private static final ObjectMapper JSON =
             new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private SyncCodec() {}
 
-    static ProducerRecord<byte[], byte[]> record(String topic, SyncMessage.Join join) {
+    public static ProducerRecord<byte[], byte[]> record(String topic, SyncMessage.Join join) {
         return record(topic, JOIN, join.id(), join);
     }
 
-    static ProducerRecord<byte[], byte[]> record(String topic, SyncMessage.Contribution contribution) {
+    public static ProducerRecord<byte[], byte[]> record(String topic, SyncMessage.Contribution contribution) {
         return record(topic, CONTRIBUTION, contribution.id(), contribution);
     }
 
@@ -49,11 +47,11 @@ public final class SyncCodec {
         return new ProducerRecord<>(topic, 0, id.getBytes(StandardCharsets.UTF_8), value, h);
     }
 
-    static SyncMessage.Join join(ConsumerRecord<byte[], byte[]> r) throws IOException {
+    public static SyncMessage.Join join(ConsumerRecord<byte[], byte[]> r) throws IOException {
         return JSON.treeToValue(readable(r), SyncMessage.Join.class);
     }
 
-    static SyncMessage.Contribution contribution(ConsumerRecord<byte[], byte[]> r) throws IOException {
+    public static SyncMessage.Contribution contribution(ConsumerRecord<byte[], byte[]> r) throws IOException {
         return JSON.treeToValue(readable(r), SyncMessage.Contribution.class);
     }
 
@@ -95,7 +93,7 @@ public final class SyncCodec {
      *     the one its SHA-256 names, not only its CRC32C
      * @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names
      */
-    static void verify(SyncMessage.Contribution c, byte[] bytes, boolean signed) {
+    public static void verify(SyncMessage.Contribution c, byte[] bytes, boolean signed) {
         verify(c, bytes);
         if (signed && (c.payload().sha256() == null || !c.payload().sha256().equals(CheckpointCodec.sha256(bytes)))) {
             throw new IllegalArgumentException("the payload of contribution " + c.id() + " from " + c.node()
@@ -104,7 +102,7 @@ public final class SyncCodec {
     }
 
     /** @throws IllegalArgumentException when {@code bytes} are not the payload {@code c} names */
-    static void verify(SyncMessage.Contribution c, byte[] bytes) {
+    public static void verify(SyncMessage.Contribution c, byte[] bytes) {
         if (c.payload().crc32c() == null) {
             throw new IllegalArgumentException(
                     "contribution " + c.id() + " from " + c.node() + " carries no CRC32C: it was written by"

@@ -1,4 +1,4 @@
-package io.streamtrain.trainer.sync;
+package io.streamtrain.core.protocol;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import java.util.List;

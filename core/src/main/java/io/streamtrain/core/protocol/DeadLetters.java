@@ -1,4 +1,4 @@
-package io.streamtrain.core.dlq;
+package io.streamtrain.core.protocol;
 
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

@@ -1,4 +1,4 @@
-package io.streamtrain.trainer.sync;
+package io.streamtrain.core.protocol;
 
 import io.streamtrain.core.spec.ModelSpec;
 import java.util.LinkedHashMap;

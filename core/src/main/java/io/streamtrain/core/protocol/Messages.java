@@ -1,12 +1,13 @@
-package io.streamtrain.core.control;
+package io.streamtrain.core.protocol;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
-import io.streamtrain.core.protocol.FormatVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;

@@ -1,9 +1,11 @@
-package io.streamtrain.core.checkpoint;
+package io.streamtrain.core.protocol;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.streamtrain.core.protocol.FormatVersion;
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.checkpoint.CheckpointRejectedException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -150,7 +152,7 @@ public final class CheckpointCodec {
         }
     }
 
-    static String header(Headers headers, String name) {
+    public static String header(Headers headers, String name) {
         Header h = headers.lastHeader(name);
         return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
