@@ -8,6 +8,8 @@ import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
+import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
 import io.streamtrain.core.metrics.KafkaMeters;
 import io.streamtrain.core.signing.Right;
@@ -281,15 +283,36 @@ public final class EvaluatorService implements AutoCloseable {
         List<NewTopic> topics = new ArrayList<>(List.of(
                 RunTopics.evaluations(Topics.evaluations(run)),
                 RunTopics.control(Topics.control(run)),
-                // the trainers dead-letter whole train records into it: room for one at Kafka's default size at least
-                // (1 MiB was
-                // 12 bytes short of it, and a trainer of a run whose .dlq the evaluator made first refused to start)
-                RunTopics.deadLetters(Topics.deadLetters(run), RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
+                RunTopics.deadLetters(Topics.deadLetters(run), deadLetterRoom(admin, spec))));
         if (spec != null && spec.data().continuous()) {
             topics.add(RunTopics.models(
                     Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
         }
         RunTopics.ensure(admin, topics);
+    }
+
+    /**
+     * The largest record the run's dead-letter topic must take: its trainers dead-letter whole
+     * train records, so the train topic's limit when the evaluator may read it (a trainer whose
+     * run's .dlq the evaluator made too small refuses to start), else Kafka's default size.
+     */
+    private static int deadLetterRoom(Admin admin, RunSpec spec) {
+        if (spec == null) {
+            return RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+        }
+        try {
+            return Math.max(
+                    RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+                    RunTopics.maxMessageBytes(admin, spec.data().train()));
+        } catch (StartupException e) {
+            log.info(
+                    "run {}: cannot read the settings of {} ({}): its dead-letter topic gets room for Kafka's default"
+                            + " record size",
+                    spec.run(),
+                    spec.data().train(),
+                    Logs.escape(e.getMessage()));
+            return RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+        }
     }
 
     /** Stops the service at its next poll. */
