@@ -280,10 +280,12 @@ public final class EvaluatorService implements AutoCloseable {
     }
 
     private static void ensureTopics(Admin admin, String run, RunSpec spec) {
-        List<NewTopic> topics = new ArrayList<>(List.of(
-                RunTopics.evaluations(Topics.evaluations(run)),
-                RunTopics.control(Topics.control(run)),
-                RunTopics.deadLetters(Topics.deadLetters(run), deadLetterRoom(admin, spec))));
+        List<NewTopic> topics = new ArrayList<>(
+                List.of(RunTopics.evaluations(Topics.evaluations(run)), RunTopics.control(Topics.control(run))));
+        String deadLetters = Topics.deadLetters(run);
+        if (!RunTopics.exists(admin, deadLetters)) { // its room is decided once, by whoever makes it
+            topics.add(RunTopics.deadLetters(deadLetters, deadLetterRoom(admin, spec)));
+        }
         if (spec != null && spec.data().continuous()) {
             topics.add(RunTopics.models(
                     Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
@@ -294,7 +296,8 @@ public final class EvaluatorService implements AutoCloseable {
     /**
      * The largest record the run's dead-letter topic must take: its trainers dead-letter whole
      * train records, so the train topic's limit when the evaluator may read it (a trainer whose
-     * run's .dlq the evaluator made too small refuses to start), else Kafka's default size.
+     * run's .dlq the evaluator made too small refuses to start); where the evaluator may not
+     * read that (no DescribeConfigs), Kafka's default size.
      */
     private static int deadLetterRoom(Admin admin, RunSpec spec) {
         if (spec == null) {
@@ -305,6 +308,9 @@ public final class EvaluatorService implements AutoCloseable {
                     RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
                     RunTopics.maxMessageBytes(admin, spec.data().train()));
         } catch (StartupException e) {
+            if (e.exitCode() != StartupException.BAD_CONFIGURATION) {
+                throw e; // a broker going away: taking the run up is tried again, the .dlq not made too small
+            }
             log.info(
                     "run {}: cannot read the settings of {} ({}): its dead-letter topic gets room for Kafka's default"
                             + " record size",

@@ -2,10 +2,12 @@ package io.streamtrain.lab;
 
 import io.streamtrain.core.kafka.KafkaSettings;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongFunction;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,14 +28,11 @@ final class LiveProducer implements AutoCloseable {
                     try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.producer())) {
                         long next = System.nanoTime();
                         for (long i = 0; !Thread.currentThread().isInterrupted(); i++) {
-                            p.send(new ProducerRecord<>(
-                                            topic,
-                                            (int) (i % partitions),
-                                            System.currentTimeMillis(),
-                                            null,
-                                            record.apply(i)))
-                                    .get(); // each record leaves when it is made: batching in the producer is not what
-                            // is shown
+                            Future<RecordMetadata> sent = p.send(new ProducerRecord<>(
+                                    topic, (int) (i % partitions), System.currentTimeMillis(), null, record.apply(i)));
+                            p.flush(); // each record leaves when it is made: batching in the producer is not
+                            // what is shown
+                            sent.get(); // and a record the broker refused stops the producer, saying why
                             next += intervalNanos;
                             long wait = next - System.nanoTime();
                             if (wait > 0) {

@@ -370,12 +370,16 @@ public final class NodesBench implements Callable<Integer> {
             TrainerJvms.awaitExit(procs, MEASUREMENT_TIMEOUT, () -> {
                 cpu.sample(procs);
                 for (int r = 0; r < watches.size(); r++) {
-                    // with two runs at once, progress says whose epoch it is
-                    String prefix =
-                            "    " + setup.label + (watches.size() > 1 ? " (" + (char) ('a' + r) + ")" : "") + ": ";
+                    String prefix = progressPrefix(setup, r);
                     watches.get(r).poll().stream().filter(m -> !m.snapshot()).forEach(m -> progress(m, prefix));
                 }
             });
+            for (int r = 0; r < watches.size(); r++) { // the nodes are gone: their last epochs are on the topics
+                String prefix = progressPrefix(setup, r);
+                watches.get(r).rest(Duration.ofSeconds(30)).stream()
+                        .filter(m -> !m.snapshot())
+                        .forEach(m -> progress(m, prefix));
+            }
         } finally {
             procs.forEach(TrainerJvms.Node::kill);
             watches.forEach(CheckpointWatch::close);
@@ -408,6 +412,11 @@ public final class NodesBench implements Callable<Integer> {
     }
 
     /** An epoch's checkpoint, as progress (the figures are measured from all the manifests at the end). */
+    /** With two runs at once, progress says whose epoch it is. */
+    private static String progressPrefix(Setup setup, int run) {
+        return "    " + setup.label + (setup.runNodes.length > 1 ? " (" + (char) ('a' + run) + ")" : "") + ": ";
+    }
+
     private static void progress(CheckpointManifest m, String prefix) {
         System.out.printf(
                 Locale.ROOT,

@@ -241,7 +241,9 @@ public final class StopBench implements Callable<Integer> {
                             + " epochs within " + TIMEOUT.toSeconds() + " s; it trained " + epochs);
                 }
                 for (CheckpointManifest m : checkpoints.poll()) {
-                    epochs = Math.max(epochs, m.epoch());
+                    if (!m.snapshot()) {
+                        epochs = Math.max(epochs, m.epoch());
+                    }
                 }
                 Thread.sleep(20);
             }

@@ -201,8 +201,29 @@ final class TrainerJvms implements AutoCloseable {
         }
     }
 
-    /** A port nothing listens on now, for a node to serve its metrics on. */
+    /**
+     * A port nothing listens on now, for a node to serve its metrics on, below the system's
+     * ephemeral range where it can: between this check and the node's bind, an outbound
+     * connection of this JVM or the broker could otherwise be given the same port.
+     */
     private static int freePort() throws IOException {
+        int ephemeralLow = 32768; // Linux's default, where the range cannot be read
+        try {
+            ephemeralLow = Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+                    .trim()
+                    .split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or not readable: the default range
+        }
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 50 && ephemeralLow > 11_000; attempt++) {
+            int port = 10_000 + random.nextInt(ephemeralLow - 10_000);
+            try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                return socket.getLocalPort();
+            } catch (IOException taken) {
+                // another one
+            }
+        }
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }

@@ -23,8 +23,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -46,6 +48,12 @@ final class WatchedRun {
     private final PrintStream out;
     /** A continuous run: windows instead of epochs, promotions instead of a STOP. */
     private final boolean continuous;
+    /** Evaluations not shown yet: an epoch's evaluation is shown after its training line. */
+    private final Queue<EvaluationRecord> unshown = new ConcurrentLinkedQueue<>();
+    /** The last epoch (window) whose training line was shown. */
+    private int trainedShown;
+
+    private boolean earlyStopping;
 
     /** One trainer node as the run is followed: its metrics port and its scrapes. */
     private static final class Followed {
@@ -97,19 +105,21 @@ final class WatchedRun {
     RunReport run(TrainerJvms jvms, KafkaSettings kafka, long startedNanos) throws Exception {
         String bootstrap = kafka.bootstrapServers();
         List<EvaluationRecord> evaluations = new CopyOnWriteArrayList<>();
-        boolean earlyStopping = io.streamtrain.core.spec.RunSpecParser.parse(specText)
+        earlyStopping = io.streamtrain.core.spec.RunSpecParser.parse(specText)
                 .earlyStopping()
                 .enabled();
         EvaluatorService evaluator = new EvaluatorService(kafka, List.of(run), run + "-evaluator");
         evaluator.addListener(e -> {
             evaluations.add(e);
-            view.line(continuous ? windowLine(e) : evaluationLine(e, earlyStopping));
+            unshown.add(e);
         });
         Thread evaluatorThread = new Thread(evaluator::run, run + "-evaluator");
         evaluatorThread.start();
         Path spec = jvms.spec(run, specText);
         Map<String, Followed> followed = new ConcurrentHashMap<>();
         List<TrainerJvms.Node> started = new ArrayList<>();
+        // before the nodes start: a checkpoint topic they make is new, one they find is an earlier run's
+        CheckpointWatch checkpoints = new CheckpointWatch(kafka, run);
         for (int i = 0; i < nodes; i++) {
             String id = "node-" + i;
             TrainerJvms.Node node = jvms.start(spec, bootstrap, id);
@@ -119,15 +129,19 @@ final class WatchedRun {
         long[] lastScrape = {0};
         List<CheckpointManifest> manifests;
         ControlMessage.Stop stopCommand;
-        try (CheckpointWatch checkpoints = new CheckpointWatch(kafka, run)) {
+        try (checkpoints) {
             TrainerJvms.awaitExit(started, Duration.ofDays(7), () -> {
                 checkpoints.poll().stream().filter(m -> !m.snapshot()).forEach(this::trained);
+                showEvaluations(false);
                 if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
                     lastScrape[0] = System.nanoTime();
                     new TreeMap<>(followed).forEach(this::show);
                 }
             });
             // every node is gone: the checkpoints are all there
+            checkpoints.rest(Duration.ofSeconds(30)).stream()
+                    .filter(m -> !m.snapshot())
+                    .forEach(this::trained);
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
                 manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> {}, kafka.signing())
                         .manifests();
@@ -141,6 +155,7 @@ final class WatchedRun {
             evaluator.close();
             evaluatorThread.join(30_000);
         }
+        showEvaluations(true);
         new TreeMap<>(followed).forEach((id, f) -> view.node(id, status(f, "done", 1)));
         view.finish();
         return report(
@@ -177,6 +192,7 @@ final class WatchedRun {
         }
         int last = lastEpoch(manifests);
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        showEvaluations(false); // those the evaluator has made, before saying it is waited for
         boolean said = false;
         while (evaluations.stream().noneMatch(e -> e.epoch() >= last && !EvaluationRecord.SNAPSHOT.equals(e.status()))
                 && last > 0
@@ -185,6 +201,7 @@ final class WatchedRun {
                 view.line("  the nodes are done; waiting for the evaluator to score epoch " + last);
                 said = true;
             }
+            showEvaluations(false);
             Thread.sleep(100);
         }
     }
@@ -198,8 +215,17 @@ final class WatchedRun {
                 .orElse(0);
     }
 
+    /** @param all every one left (the run is over), else those of epochs whose training line was shown */
+    private void showEvaluations(boolean all) {
+        for (EvaluationRecord e = unshown.peek(); e != null && (all || e.epoch() <= trainedShown); e = unshown.peek()) {
+            unshown.remove();
+            view.line(continuous ? windowLine(e) : evaluationLine(e, earlyStopping));
+        }
+    }
+
     /** An epoch's (a window's) training figures, as its checkpoint's manifest has them. */
     private void trained(CheckpointManifest m) {
+        trainedShown = Math.max(trainedShown, m.epoch());
         Map<String, Double> x = m.metrics();
         view.line(String.format(
                 Locale.ROOT,

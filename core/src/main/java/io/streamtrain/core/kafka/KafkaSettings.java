@@ -227,6 +227,16 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return c;
     }
 
+    /**
+     * Follows a run's checkpoint topic as it is written (how the lab shows a run's epochs):
+     * a short fetch wait, or a committed manifest waits for the broker's 500 ms default.
+     */
+    public Map<String, Object> checkpointFollower() {
+        Map<String, Object> c = consumer(null);
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        return c;
+    }
+
     /** The evaluator's reader of control topics, whose end offsets it reads after every checkpoint. */
     public Map<String, Object> evaluatorControlReader() {
         Map<String, Object> c = consumer(null);

@@ -79,6 +79,20 @@ public final class RunTopics {
         return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
     }
 
+    /** Whether the topic exists; trouble reaching the broker is retryable, a refusal is not. */
+    public static boolean exists(Admin admin, String topic) {
+        try {
+            return admin.listTopics().names().get(10, TimeUnit.SECONDS).contains(topic);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            Preflight.requireAuthorized(cause, "the cluster");
+            throw new StartupException(StartupException.RETRYABLE, "cannot list the topics: " + cause.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
+        }
+    }
+
     /** The largest record batch a topic accepts (its {@code max.message.bytes}, explicit or the broker's). */
     public static int maxMessageBytes(Admin admin, String topic) {
         ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);

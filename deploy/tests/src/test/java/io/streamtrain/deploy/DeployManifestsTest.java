@@ -749,7 +749,8 @@ class DeployManifestsTest {
                     .forEach(e -> config.put(e.getKey(), e.getValue().asText()));
             assertEquals(new TreeMap<>(t.configs()), config, t.name() + " config (RunTopics)");
         }
-        // the dead-letter topic takes a train record of Kafka's default size at least (the evaluator, making it first without
+        // the dead-letter topic takes a train record of Kafka's default size at least (the evaluator, making it first
+        // without
         // DescribeConfigs on the train topic, gives it that room)
         int dlqMax = topics.get(Topics.deadLetters(run))
                 .at("/spec/config/max.message.bytes")
