@@ -15,7 +15,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TimeoutException;
 
 /**
- * A run's checkpoints as they are committed, read from its checkpoint topic as any reader of
+ * A run's epoch (window) checkpoints as they are committed, snapshots aside, read from its checkpoint topic as any reader of
  * it would: how the lab follows a run's epochs (their figures are in the manifests), instead of
  * reading the nodes' log lines. Only checkpoints committed after the watch began count (a
  * resumed run's earlier epochs are not news). One thread polls it (a Kafka consumer is
@@ -81,7 +81,10 @@ final class CheckpointWatch implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(wait)) {
             if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                 try {
-                    committed.add(CheckpointCodec.manifestFromJson(r.value()));
+                    CheckpointManifest m = CheckpointCodec.manifestFromJson(r.value());
+                    if (!m.snapshot()) { // a CHECKPOINT command's: no epoch ended
+                        committed.add(m);
+                    }
                 } catch (IOException e) {
                     // the run's readers skip it too (the evaluator rejects it): nothing to follow
                 }

@@ -371,14 +371,12 @@ public final class NodesBench implements Callable<Integer> {
                 cpu.sample(procs);
                 for (int r = 0; r < watches.size(); r++) {
                     String prefix = progressPrefix(setup, r);
-                    watches.get(r).poll().stream().filter(m -> !m.snapshot()).forEach(m -> progress(m, prefix));
+                    watches.get(r).poll().forEach(m -> progress(m, prefix));
                 }
             });
             for (int r = 0; r < watches.size(); r++) { // the nodes are gone: their last epochs are on the topics
                 String prefix = progressPrefix(setup, r);
-                watches.get(r).rest(Duration.ofSeconds(30)).stream()
-                        .filter(m -> !m.snapshot())
-                        .forEach(m -> progress(m, prefix));
+                watches.get(r).rest(Duration.ofSeconds(30)).forEach(m -> progress(m, prefix));
             }
         } finally {
             procs.forEach(TrainerJvms.Node::kill);

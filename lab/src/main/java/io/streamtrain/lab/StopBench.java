@@ -241,9 +241,7 @@ public final class StopBench implements Callable<Integer> {
                             + " epochs within " + TIMEOUT.toSeconds() + " s; it trained " + epochs);
                 }
                 for (CheckpointManifest m : checkpoints.poll()) {
-                    if (!m.snapshot()) {
-                        epochs = Math.max(epochs, m.epoch());
-                    }
+                    epochs = Math.max(epochs, m.epoch());
                 }
                 Thread.sleep(20);
             }

@@ -131,7 +131,7 @@ final class WatchedRun {
         ControlMessage.Stop stopCommand;
         try (checkpoints) {
             TrainerJvms.awaitExit(started, Duration.ofDays(7), () -> {
-                checkpoints.poll().stream().filter(m -> !m.snapshot()).forEach(this::trained);
+                checkpoints.poll().forEach(this::trained);
                 showEvaluations(false);
                 if (System.nanoTime() - lastScrape[0] >= 1_000_000_000L) {
                     lastScrape[0] = System.nanoTime();
@@ -139,9 +139,7 @@ final class WatchedRun {
                 }
             });
             // every node is gone: the checkpoints are all there
-            checkpoints.rest(Duration.ofSeconds(30)).stream()
-                    .filter(m -> !m.snapshot())
-                    .forEach(this::trained);
+            checkpoints.rest(Duration.ofSeconds(30)).forEach(this::trained);
             try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.consumer(null))) {
                 manifests = RunCheckpoints.list(c, run, Duration.ofSeconds(30), message -> {}, kafka.signing())
                         .manifests();
