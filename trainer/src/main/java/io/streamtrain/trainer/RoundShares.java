@@ -1,6 +1,7 @@
 package io.streamtrain.trainer;
 
 import io.streamtrain.core.codec.SafeTensors;
+import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SyncSpec;
@@ -9,6 +10,7 @@ import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.OuterGradients;
 import io.streamtrain.trainer.sync.RoundState;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -38,6 +40,9 @@ final class RoundShares {
 
     private int stepsSinceHandIn;
 
+    /** The payload handed in when it was the node's whole state as it stands (see {@link #apply}); else null. */
+    private byte[] wholeState;
+
     RoundShares(RunSpec spec, ModelState state) {
         this.sync = spec.sync();
         this.seed = spec.init().seed();
@@ -54,11 +59,14 @@ final class RoundShares {
      */
     byte[] handIn(
             boolean last, long samples, boolean alone, SafeTensors.Document base, long round, int firstPartition) {
-        if (!sync.streaming()) {
-            return samples > 0 ? state.toPayload(Map.of()) : null;
-        }
-        if (alone) {
-            return samples > 0 ? state.toPayload(Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED)) : null;
+        wholeState = null;
+        if (!sync.streaming() || alone) {
+            if (samples == 0) {
+                return null;
+            }
+            wholeState =
+                    state.toPayload(sync.streaming() ? Map.of(Combiner.SLOTS_KEY, Combiner.SLOTS_INCLUDED) : Map.of());
+            return wholeState;
         }
         Map<String, float[]> local = state.parameterValues();
         List<Tensor> tensors = new ArrayList<>();
@@ -113,8 +121,21 @@ final class RoundShares {
         return overlapping() && stepsSinceHandIn >= sync.overlapSteps();
     }
 
-    /** Takes a closed round back (see the class comment), and ends the overlap. */
+    /**
+     * Takes a closed round back (see the class comment), and ends the overlap.
+     *
+     * <p>A round that is the very state this node handed in is not restored: when it holds the
+     * tensors of the payload the node wrote from its whole state, bit for bit (a lone node's
+     * round passes its one share through), and the node has not stepped since, restoring would
+     * write every weight and moment with the value it already holds. Comparing costs a pass over
+     * the bytes; restoring, a copy of each tensor into the model and the optimizer. Anything else
+     * in the round (another node's share, a rollback, an outer momentum) is restored.
+     */
     void apply(RoundState closed, boolean alone) {
+        if (isWholeState(closed)) {
+            reset();
+            return;
+        }
         if (sync.streaming() && !closed.epochEnd() && !alone) {
             state.adoptParameters(closed.state(), atHandIn, closed.step() + stepsSinceHandIn);
         } else {
@@ -123,9 +144,42 @@ final class RoundShares {
         reset();
     }
 
-    /** Forgets the overlap (a rollback discards its steps). */
+    private boolean isWholeState(RoundState closed) {
+        return !overlapping() && closed.step() == state.step() && sameState(wholeState, closed.state());
+    }
+
+    /**
+     * Whether {@code round} holds exactly the tensors of {@code handed}, bit for bit: restoring
+     * it would give back the state that payload was written from.
+     */
+    static boolean sameState(byte[] handed, SafeTensors.Document round) {
+        if (handed == null || round == null || round.tensors().isEmpty()) {
+            return false;
+        }
+        Map<String, Tensor> own;
+        try {
+            own = SafeTensors.read(handed).tensors();
+        } catch (SafeTensorsException e) {
+            throw new IllegalStateException("this node's own payload does not read back", e);
+        }
+        if (!own.keySet().equals(round.tensors().keySet())) {
+            return false;
+        }
+        for (Tensor t : round.tensors().values()) {
+            Tensor o = own.get(t.name());
+            if (t.dtype() != o.dtype()
+                    || !Arrays.equals(t.shape(), o.shape())
+                    || !t.data().equals(o.data())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Forgets the overlap (a rollback discards its steps) and the share handed in. */
     void reset() {
         atHandIn = null;
         stepsSinceHandIn = 0;
+        wholeState = null;
     }
 }

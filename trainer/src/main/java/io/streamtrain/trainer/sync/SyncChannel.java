@@ -11,9 +11,12 @@ import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.Verdict;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -75,6 +78,21 @@ public final class SyncChannel implements AutoCloseable {
     private volatile long refused;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
+
+    /**
+     * This node's contributions not read back yet, by id: their payloads as written. Reading
+     * one back takes these bytes instead of its chunks from the log (the node has them; the
+     * chunks are not buffered, joined and checked again), so the round's state holds this
+     * node's own bytes, which is how {@code RoundShares} sees that a lone node's round is the
+     * state it already has. A few at most: a node contributes again only after its last one
+     * closed a round, or after a rollback that left it unread.
+     */
+    private final Map<String, Written> written = new LinkedHashMap<>();
+
+    private static final int MAX_WRITTEN = 4;
+
+    /** A contribution's payload as this node wrote it, and the reference its record carries. */
+    private record Written(byte[] payload, SyncMessage.PayloadRef ref) {}
 
     private long unacknowledgedSince;
 
@@ -174,6 +192,12 @@ public final class SyncChannel implements AutoCloseable {
                 c.sums().withSync(bytes, c.sums().syncWaitSeconds()),
                 ref);
         records.add(signing.sign(SyncCodec.record(topic, withRef)));
+        if (payload != null) {
+            if (written.size() == MAX_WRITTEN) {
+                written.remove(written.keySet().iterator().next());
+            }
+            written.put(c.id(), new Written(payload, ref));
+        }
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();
         unacknowledged = send(records);
@@ -255,7 +279,9 @@ public final class SyncChannel implements AutoCloseable {
             String type = CheckpointCodec.typeOf(r);
             try {
                 if (CheckpointCodec.CHUNK.equals(type)) {
-                    chunks.accept(r);
+                    if (!written.containsKey(keyOf(r))) {
+                        chunks.accept(r);
+                    }
                 } else if ((SyncCodec.JOIN.equals(type) || SyncCodec.CONTRIBUTION.equals(type)) && !trusted(r)) {
                     // refused: counted and logged by trusted()
                 } else if (SyncCodec.JOIN.equals(type)) {
@@ -279,6 +305,16 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
+        Written own = written.get(c.id());
+        if (own != null) {
+            if (!own.ref().equals(c.payload())) {
+                // the id is this node's, the record is not (a forgery, or a bug): the genuine one still comes
+                throw new IllegalArgumentException(
+                        "contribution " + c.id() + " carries this node's id but not the" + " payload it wrote");
+            }
+            written.remove(c.id());
+            return SafeTensors.read(own.payload());
+        }
         ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
         if (joined.bytes() == null) {
             throw new IllegalArgumentException(
@@ -296,13 +332,17 @@ public final class SyncChannel implements AutoCloseable {
         Verdict v = signing.verify(r, Right.SYNC);
         if (!v.accepted()) {
             refused++;
-            String id = r.key() == null ? null : new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
-            if (id != null) {
+            String id = keyOf(r);
+            if (id != null && !written.containsKey(id)) {
                 chunks.discard(id);
             }
             log.warn("ignoring sync record {}@{}: {}", topic, r.offset(), v.refusal());
         }
         return v.accepted();
+    }
+
+    private static String keyOf(ConsumerRecord<byte[], byte[]> r) {
+        return r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8);
     }
 
     /** Joins and contributions ignored so far because no trusted key signed them. */
