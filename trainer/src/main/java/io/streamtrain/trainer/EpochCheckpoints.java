@@ -6,11 +6,14 @@ import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.control.ControlMessage;
+import io.streamtrain.core.protocol.DeadLetters;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
 import io.streamtrain.trainer.checkpoint.RebalancedException;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.SyncChannel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +25,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.slf4j.Logger;
@@ -51,6 +55,9 @@ final class EpochCheckpoints implements AutoCloseable {
     /** A publication handed to the publisher thread: its epoch, and its outcome when done. */
     private record Pending(int epoch, Future<Published> outcome) {}
 
+    /** A genuine join or contribution record is a few KB: a larger forged one is dead-lettered without its value (the headers say where it is). */
+    private static final int REFUSED_VALUE_BYTES = 64 * 1024;
+
     private final ExecutorService publisherThread;
     private Pending pending;
 
@@ -59,14 +66,23 @@ final class EpochCheckpoints implements AutoCloseable {
     private final Checkpoints checkpoints;
     private final Supplier<RunSpec> settings;
     private final List<TrainingListener> listeners;
+    private final SyncChannel sync;
+    private final String node;
 
-    /** @param settings the spec as trained now: the manifest records it */
+    /**
+     * @param settings the spec as trained now: the manifest records it
+     * @param sync the sync records refused in an epoch are dead-lettered with its checkpoint
+     */
     EpochCheckpoints(
             RunSpec spec,
             ModelState state,
             Checkpoints checkpoints,
             Supplier<RunSpec> settings,
-            List<TrainingListener> listeners) {
+            List<TrainingListener> listeners,
+            SyncChannel sync,
+            String node) {
+        this.sync = sync;
+        this.node = node;
         this.spec = spec;
         this.state = state;
         this.checkpoints = checkpoints;
@@ -196,6 +212,28 @@ final class EpochCheckpoints implements AutoCloseable {
         }
     }
 
+    /** The sync records refused in the epoch {@code ended} ended, as dead letters. */
+    private List<ProducerRecord<byte[], byte[]>> deadLetters(RoundState ended) {
+        List<SyncChannel.Refused> refused = sync.refusedInEpoch(ended);
+        if (!refused.isEmpty()) {
+            log.warn(
+                    "{} sync record(s) of epoch {} were refused for their signature; the epoch's checkpoint writes them"
+                            + " to {}",
+                    refused.size(),
+                    ended.epoch(),
+                    Topics.deadLetters(spec.run()));
+        }
+        return refused.stream()
+                .map(r -> DeadLetters.record(
+                        Topics.deadLetters(spec.run()),
+                        r.record(),
+                        DeadLetters.SIGNATURE,
+                        "refused: " + r.refusal(),
+                        node,
+                        REFUSED_VALUE_BYTES))
+                .toList();
+    }
+
     private Pending submit(RoundState ended, ConsumerGroupMetadata group, long epochStartedNanos) {
         Map<String, Double> epochMetrics = new LinkedHashMap<>(ended.epochSums().metrics(spec.model()));
         double seconds = (System.nanoTime() - epochStartedNanos) / 1e9;
@@ -213,7 +251,8 @@ final class EpochCheckpoints implements AutoCloseable {
                 group,
                 ended.round(),
                 new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
-                RecordsChecksum.format(ended.epochSums().recordsChecksum()));
+                RecordsChecksum.format(ended.epochSums().recordsChecksum()),
+                deadLetters(ended));
         // the round's state is immutable: the payload is written on the publisher thread
         List<Tensor> tensors = new ArrayList<>(ended.state().tensors().values());
         Map<String, String> metadata = payloadMetadata(ended.epoch());
@@ -248,7 +287,8 @@ final class EpochCheckpoints implements AutoCloseable {
                             null,
                             round,
                             null,
-                            null),
+                            null,
+                            List.of()),
                     payload);
             return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();
         } catch (RebalancedException | RuntimeException e) {

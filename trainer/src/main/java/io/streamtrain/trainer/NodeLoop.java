@@ -91,7 +91,8 @@ final class NodeLoop {
         this.control = control;
         this.listeners = listeners;
         this.health = health;
-        this.published = new EpochCheckpoints(spec, state, ports.checkpoints(), commands::current, listeners);
+        this.published = new EpochCheckpoints(
+                spec, state, ports.checkpoints(), commands::current, listeners, ports.sync(), options.nodeId());
         this.lag = new EvaluationLag(spec.evaluation(), syncLog, control::lastEvaluatedEpoch);
         this.effects = new ControlEffects(commands, inbox, control, feed, ports.checkpoints(), listeners);
         this.steps = new StepDriver(engine, state, commands, feed, effects, meter, listeners);

@@ -10,7 +10,10 @@ import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.protocol.CheckpointCodec;
+import io.streamtrain.core.protocol.DeadLetters;
 import io.streamtrain.core.protocol.Messages;
+import io.streamtrain.core.protocol.SyncCodec;
+import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.signing.Signing;
 import io.streamtrain.core.signing.SigningKey;
 import io.streamtrain.core.signing.TrustedKeys;
@@ -79,6 +82,14 @@ class SignedMessagesTest {
                 "--dir",
                 keys.resolve("elsewhere").toString());
         assertEquals("0", made[0], made[1]);
+    }
+
+    /** The offset of the forged join written to the sync topic. */
+    private static long forgedJoinOffset = -1;
+
+    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        org.apache.kafka.common.header.Header h = r.headers().lastHeader(name);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 
     private static Signing signing(String key) {
@@ -157,6 +168,12 @@ class SignedMessagesTest {
                         .add(CheckpointCodec.TYPE_HEADER, CheckpointCodec.MANIFEST.getBytes(StandardCharsets.UTF_8))
                         .add(CheckpointCodec.ID_HEADER, "forged-manifest".getBytes(StandardCharsets.UTF_8));
                 p.send(manifest).get();
+                // a join on the sync topic, unsigned: no round counts it; its epoch's checkpoint dead-letters it
+                forgedJoinOffset = p.send(SyncCodec.record(
+                                Topics.sync(RUN),
+                                new SyncMessage.Join("forged-join", 1, "mallory", List.of(0, 1), List.of())))
+                        .get()
+                        .offset();
             }
             await(
                     () -> evaluations().stream().anyMatch(e -> "forged-manifest".equals(e.checkpointId())),
@@ -174,6 +191,17 @@ class SignedMessagesTest {
                     120,
                     "the run trains on: none of the forged commands was acted on");
             assertTrue(trainer.alive(), "the trainer did not obey the forged STOPs: " + trainer.outcome());
+            List<ConsumerRecord<byte[], byte[]>> syncDeadLetters = kafka.readAll(Topics.deadLetters(RUN)).stream()
+                    .filter(r -> Topics.sync(RUN).equals(header(r, DeadLetters.SOURCE_TOPIC)))
+                    .toList();
+            assertEquals(1, syncDeadLetters.size(), "the forged join is dead-lettered once: " + syncDeadLetters);
+            ConsumerRecord<byte[], byte[]> joinLetter = syncDeadLetters.get(0);
+            assertEquals(DeadLetters.SIGNATURE, header(joinLetter, DeadLetters.REASON));
+            assertEquals(Long.toString(forgedJoinOffset), header(joinLetter, DeadLetters.SOURCE_OFFSET));
+            assertTrue(
+                    header(joinLetter, DeadLetters.DETAIL).contains("not signed"),
+                    header(joinLetter, DeadLetters.DETAIL));
+            assertTrue(new String(joinLetter.value(), StandardCharsets.UTF_8).contains("forged-join"));
             assertTrue(
                     acks().stream().noneMatch(a -> a.command().startsWith("forged-")),
                     "forged commands are not acknowledged: " + acks());

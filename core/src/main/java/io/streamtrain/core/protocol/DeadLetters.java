@@ -20,6 +20,12 @@ public final class DeadLetters {
     /** Set when the original value was too large for the dead-letter topic and left out: its size in bytes. */
     public static final String VALUE_OMITTED = "streamtrain.dlq.value.omitted";
 
+    /**
+     * The reason of a record on a run's own topics refused for its signature (missing, unknown
+     * key, a key without the right): dead-lettered, never acted on.
+     */
+    public static final String SIGNATURE = "signature";
+
     private DeadLetters() {}
 
     /**

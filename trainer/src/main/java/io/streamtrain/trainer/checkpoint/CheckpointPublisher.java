@@ -87,6 +87,8 @@ public final class CheckpointPublisher {
      * @param round the sync round the state is from
      * @param sync where the sync log stood after that round (null for a snapshot)
      * @param recordsChecksum what the epoch trained (null for a snapshot)
+     * @param deadLetters written in the checkpoint's transaction, so once: the epoch's sync
+     *     records refused for their signature
      */
     public record EpochResult(
             RunSpec settings,
@@ -99,7 +101,8 @@ public final class CheckpointPublisher {
             ConsumerGroupMetadata group,
             long round,
             CheckpointManifest.SyncPoint sync,
-            String recordsChecksum) {}
+            String recordsChecksum,
+            List<ProducerRecord<byte[], byte[]>> deadLetters) {}
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     @SuppressWarnings("FutureReturnValueIgnored") // a send that fails fails the transaction's commit
@@ -165,6 +168,9 @@ public final class CheckpointPublisher {
                             checkpointTopic, id, payload, spec.checkpoints().chunkBytes())) {
                         producer.send(chunk);
                     }
+                }
+                for (ProducerRecord<byte[], byte[]> deadLetter : result.deadLetters()) {
+                    producer.send(deadLetter);
                 }
                 producer.send(signing.sign(CheckpointCodec.manifestRecord(checkpointTopic, manifest)));
                 if (!offsets.isEmpty()) {

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -56,6 +58,12 @@ public final class SyncChannel implements AutoCloseable {
     /** A record read and applied to the log. */
     public record Read(long offset, SyncMessage message) {}
 
+    /** A join or contribution refused for its signature, with why: the checkpoint of its epoch dead-letters it. */
+    public record Refused(ConsumerRecord<byte[], byte[]> record, String refusal) {}
+
+    /** Refused records kept for their dead letters at once; a flood beyond this is logged and counted, not kept. */
+    private static final int MAX_REFUSED_KEPT = 1000;
+
     private final String topic;
     private final TopicPartition partition;
     private final int chunkBytes;
@@ -76,6 +84,20 @@ public final class SyncChannel implements AutoCloseable {
     private final Signing signing;
     /** Sync records refused for their signature so far. */
     private volatile long refused;
+
+    /**
+     * The refused records of the last two epochs this node read, by offset: an epoch's
+     * checkpoint dead-letters those between the round that ended the epoch before and the one
+     * that ended it ({@link #refusedInEpoch}), so each is dead-lettered once, in the checkpoint's
+     * transaction, by whichever node publishes that checkpoint (it read every record before it).
+     */
+    private final NavigableMap<Long, Refused> refusedRecords = new TreeMap<>();
+
+    /** Per epoch whose end this node read, the sync-log offset right after the round that ended it. */
+    private final NavigableMap<Integer, Long> epochEnds = new TreeMap<>();
+
+    /** Where this node began reading: the sync point of the checkpoint it started from (0 for none). */
+    private final long readFrom;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
 
@@ -150,8 +172,9 @@ public final class SyncChannel implements AutoCloseable {
         this.sendTimeout = sendTimeout;
         this.producer = producer;
         this.consumer = consumer;
+        this.readFrom = Math.max(0, from);
         consumer.assign(List.of(partition));
-        consumer.seek(partition, Math.max(0, from));
+        consumer.seek(partition, readFrom);
     }
 
     /** Writes a join; returns once the broker has it. */
@@ -293,6 +316,7 @@ public final class SyncChannel implements AutoCloseable {
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
                     syncLog.accept(r.offset(), r.timestamp(), c, state);
                     out.add(new Read(r.offset(), c));
+                    noteEpochEnd(syncLog.lastClosed());
                 } else {
                     log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
                 }
@@ -337,8 +361,47 @@ public final class SyncChannel implements AutoCloseable {
                 chunks.discard(id);
             }
             log.warn("ignoring sync record {}@{}: {}", topic, r.offset(), v.refusal());
+            if (refusedRecords.size() < MAX_REFUSED_KEPT) {
+                refusedRecords.put(r.offset(), new Refused(r, v.refusal()));
+            } else {
+                log.warn(
+                        "sync record {}@{} is not kept for the dead-letter topic: {} refused records are waiting"
+                                + " for their epoch's checkpoint already",
+                        topic,
+                        r.offset(),
+                        MAX_REFUSED_KEPT);
+            }
         }
         return v.accepted();
+    }
+
+    /** A round that ended an epoch: refused records before the epoch ended before it are no node's to dead-letter any more. */
+    private void noteEpochEnd(RoundState closed) {
+        if (!closed.epochEnd() || epochEnds.containsKey(closed.epoch())) {
+            return;
+        }
+        epochEnds.put(closed.epoch(), closed.nextOffset());
+        while (epochEnds.size() > 2) {
+            epochEnds.pollFirstEntry();
+        }
+        if (epochEnds.size() == 2) {
+            // kept: the records of the epoch that just ended (its checkpoint is still to come) and after
+            refusedRecords.headMap(epochEnds.firstEntry().getValue()).clear();
+        }
+    }
+
+    /**
+     * The refused records of the epoch {@code ended} ended: those after the round that ended the
+     * epoch before it (or after where this node began reading) and before the round that ended it.
+     */
+    public List<Refused> refusedInEpoch(RoundState ended) {
+        Map.Entry<Integer, Long> before = epochEnds.lowerEntry(ended.epoch());
+        long from = before == null ? readFrom : before.getValue();
+        return from >= ended.nextOffset()
+                ? List.of()
+                : List.copyOf(refusedRecords
+                        .subMap(from, true, ended.nextOffset(), false)
+                        .values());
     }
 
     private static String keyOf(ConsumerRecord<byte[], byte[]> r) {
