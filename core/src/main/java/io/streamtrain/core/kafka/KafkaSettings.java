@@ -9,7 +9,6 @@ import java.util.TreeMap;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.ByteBufferDeserializer;
@@ -72,29 +71,15 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return new KafkaSettings(bootstrap, pass, Signing.fromEnvironment(env));
     }
 
-    private static final java.util.regex.Pattern JAAS_USERNAME =
-            java.util.regex.Pattern.compile("\\busername\\s*=\\s*\"([^\"]+)\"");
-
     /**
-     * The Kafka principal these settings log in as, as the broker's ACLs name it, when the
-     * settings say it: the user of SASL PLAIN or SCRAM ({@code username} in
-     * {@code sasl.jaas.config}). Empty for anything else (plaintext; TLS certificates, Kerberos
-     * and OAuth, whose names the broker's own rules map; a callback handler): the broker alone knows.
+     * The Kafka principal these settings log in as, as the broker's ACLs name it under its
+     * default rules, when the settings say it: SASL PLAIN/SCRAM users, Kerberos principals,
+     * OAuth subjects named in the JAAS configuration, TLS client certificates (see
+     * {@link ClientPrincipal}). Empty otherwise (plaintext, a token from an identity provider):
+     * the broker alone knows.
      */
     public Optional<String> principal() {
-        String protocol = passthrough
-                .getOrDefault(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "PLAINTEXT")
-                .toUpperCase(Locale.ROOT);
-        String jaas = passthrough.get(SaslConfigs.SASL_JAAS_CONFIG);
-        if (!protocol.startsWith("SASL_") || jaas == null) {
-            return Optional.empty();
-        }
-        String mechanism = passthrough
-                .getOrDefault(SaslConfigs.SASL_MECHANISM, SaslConfigs.DEFAULT_SASL_MECHANISM)
-                .toUpperCase(Locale.ROOT);
-        java.util.regex.Matcher m =
-                mechanism.equals("PLAIN") || mechanism.startsWith("SCRAM-") ? JAAS_USERNAME.matcher(jaas) : null;
-        return m != null && m.find() ? Optional.of("User:" + m.group(1)) : Optional.empty();
+        return ClientPrincipal.of(passthrough);
     }
 
     public Map<String, Object> admin() {

@@ -64,7 +64,7 @@ class KafkaSettingsTest {
                                         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";"))
                         .principal());
         assertEquals(
-                java.util.Optional.empty(),
+                java.util.Optional.of("User:svc"),
                 new KafkaSettings(
                                 "b:9092",
                                 Map.of(
@@ -73,7 +73,7 @@ class KafkaSettingsTest {
                                         "sasl.jaas.config",
                                         "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";"))
                         .principal(),
-                "Kerberos (Kafka's default mechanism): the broker's principal.to.local rules make the name");
+                "Kerberos (Kafka's default mechanism): the primary, as the broker's DEFAULT rule maps its own realm's");
         assertEquals(
                 java.util.Optional.empty(),
                 KafkaSettings.of("b:9092").principal(),
@@ -81,7 +81,7 @@ class KafkaSettingsTest {
         assertEquals(
                 java.util.Optional.empty(),
                 new KafkaSettings("b:9092", Map.of("security.protocol", "SSL")).principal(),
-                "a TLS client certificate's name is the broker's to map");
+                "TLS without a client certificate: the broker names it ANONYMOUS");
         assertEquals(
                 java.util.Optional.empty(),
                 new KafkaSettings(
@@ -92,8 +92,90 @@ class KafkaSettingsTest {
                                         "sasl.mechanism",
                                         "OAUTHBEARER",
                                         "sasl.jaas.config",
-                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"))
+                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"c\";"))
+                        .principal(),
+                "a token from an identity provider carries its subject inside");
+        assertEquals(
+                java.util.Optional.of("User:etl-bot"),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol",
+                                        "SASL_PLAINTEXT",
+                                        "sasl.mechanism",
+                                        "OAUTHBEARER",
+                                        "sasl.jaas.config",
+                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"etl-bot\";"))
                         .principal());
+    }
+
+    /** Mutual TLS: the subject of the keystore's certificate, as Kafka's default principal builder writes it. */
+    @Test
+    void thePrincipalOfAClientCertificateIsItsSubject(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path store = dir.resolve("client.p12");
+        Process keytool = new ProcessBuilder(
+                        java.nio.file.Path.of(System.getProperty("java.home"), "bin", "keytool")
+                                .toString(),
+                        "-genkeypair",
+                        "-alias",
+                        "client",
+                        "-keyalg",
+                        "EC",
+                        "-dname",
+                        "CN=ops-alice, OU=ml, O=Acme",
+                        "-validity",
+                        "2",
+                        "-storetype",
+                        "PKCS12",
+                        "-keystore",
+                        store.toString(),
+                        "-storepass",
+                        "secret1",
+                        "-keypass",
+                        "secret1")
+                .redirectErrorStream(true)
+                .start();
+        String said = new String(keytool.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, keytool.waitFor(), said);
+        Map<String, String> tls = Map.of(
+                "security.protocol", "SSL",
+                "ssl.keystore.type", "PKCS12",
+                "ssl.keystore.location", store.toString(),
+                "ssl.keystore.password", "secret1");
+        assertEquals(
+                java.util.Optional.of("User:CN=ops-alice,OU=ml,O=Acme"), new KafkaSettings("b:9092", tls).principal());
+
+        // the same certificate as PEM, inline
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(store)) {
+            ks.load(in, "secret1".toCharArray());
+        }
+        String pem = "-----BEGIN CERTIFICATE-----\n"
+                + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'})
+                        .encodeToString(ks.getCertificate("client").getEncoded())
+                + "\n-----END CERTIFICATE-----\n";
+        assertEquals(
+                java.util.Optional.of("User:CN=ops-alice,OU=ml,O=Acme"),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol", "SSL",
+                                        "ssl.keystore.type", "PEM",
+                                        "ssl.keystore.certificate.chain", pem))
+                        .principal());
+
+        assertEquals(
+                java.util.Optional.empty(),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol", "SSL",
+                                        "ssl.keystore.type", "PKCS12",
+                                        "ssl.keystore.location", store.toString(),
+                                        "ssl.keystore.password", "wrong"))
+                        .principal(),
+                "a keystore that cannot be opened: the client says why when it connects");
     }
 
     @Test
