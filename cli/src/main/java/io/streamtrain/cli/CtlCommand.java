@@ -70,7 +70,12 @@ public final class CtlCommand {
 
     /** What every ctl subcommand needs. */
     static final class Target {
-        @Option(names = "--run", required = true, paramLabel = "RUN", description = "The run id.")
+        @Option(
+                names = "--run",
+                required = true,
+                paramLabel = "RUN",
+                converter = RunIdConverter.class,
+                description = "The run id.")
         String run;
 
         @Option(

@@ -267,7 +267,7 @@ final class CheckpointHandler {
         }
         log.debug(
                 "checkpoint {}: received {} ms after it was written, scored in {} ms, committed in {} ms",
-                m.checkpointId(),
+                Logs.escape(m.checkpointId()),
                 System.currentTimeMillis() - r.timestamp() - (System.nanoTime() - received) / 1_000_000,
                 Math.round(scored.seconds() * 1e3),
                 (System.nanoTime() - committing) / 1_000_000);

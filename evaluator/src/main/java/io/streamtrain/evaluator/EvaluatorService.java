@@ -115,8 +115,20 @@ public final class EvaluatorService implements AutoCloseable {
         return this;
     }
 
-    /** Serves until {@link #close()}. */
+    /**
+     * Serves until {@link #close()}.
+     *
+     * @throws StartupException exit 2 when a run to serve is not a run id ({@link Topics#RUN_ID_RULE})
+     */
     public void run() {
+        for (String run : runs) {
+            if (!Topics.isRunId(run)) {
+                // a topic of that name may exist (Kafka allows dots), but no trainer writes it
+                throw new StartupException(
+                        StartupException.BAD_CONFIGURATION,
+                        "'" + Logs.escape(run) + "' is not a run id; allowed: " + Topics.RUN_ID_RULE);
+            }
+        }
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
         }
@@ -173,6 +185,9 @@ public final class EvaluatorService implements AutoCloseable {
                     signing);
             checkpoints.subscribe(Topics.checkpointTopics(runs), new Rebalance(handler));
             log.info("evaluator {} serving {}", instanceId, runs.isEmpty() ? "every run" : "runs " + runs);
+            if (runs.isEmpty()) {
+                sayWhichTopicsAreNoRuns(admin);
+            }
             runs.forEach(events::serving);
             health.ready(true);
             health.state("evaluating");
@@ -207,6 +222,33 @@ public final class EvaluatorService implements AutoCloseable {
             control.close(CloseOptions.timeout(CLOSE_TIMEOUT));
             producer.close(CLOSE_TIMEOUT);
             admin.close(CLOSE_TIMEOUT);
+        }
+    }
+
+    /**
+     * Serving every run, the evaluator reads the checkpoint topics of run ids only: a topic such
+     * as {@code streamtrain.a..b.checkpoints} is not read, and the evaluator says so once, at its
+     * start (one made later is ignored without a word).
+     */
+    private static void sayWhichTopicsAreNoRuns(Admin admin) {
+        Set<String> topics;
+        try {
+            topics = admin.listTopics().names().get(READ_TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            return; // only a remark: serving goes on without it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        for (String topic : new java.util.TreeSet<>(topics)) {
+            String run = Topics.runOfCheckpoints(topic);
+            if (run != null && !Topics.isRunId(run)) {
+                log.warn(
+                        "not serving topic {}: '{}' is not a run id (allowed: {}), so no trainer writes it",
+                        Logs.escape(topic),
+                        Logs.escape(run),
+                        Topics.RUN_ID_RULE);
+            }
         }
     }
 

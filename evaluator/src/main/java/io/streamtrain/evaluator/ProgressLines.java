@@ -2,6 +2,7 @@ package io.streamtrain.evaluator;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.RunSpec;
 import java.util.Locale;
 import java.util.Map;
@@ -20,7 +21,7 @@ final class ProgressLines {
                 Locale.ROOT,
                 "run %s snapshot %s (step %d): val_loss %.4f",
                 run,
-                m.checkpointId(),
+                Logs.escape(m.checkpointId()), // the manifest's: anyone who may write the topic names it
                 m.step(),
                 metrics.get(CheckpointScorer.VAL_LOSS));
     }
@@ -38,7 +39,7 @@ final class ProgressLines {
                 "run %s epoch %d (%s): %s %.4f%s; best %s; %s",
                 run,
                 m.epoch(),
-                m.checkpointId(),
+                Logs.escape(m.checkpointId()),
                 monitor,
                 metrics.get(monitor),
                 metrics.containsKey(CheckpointScorer.VAL_ACCURACY) && !monitor.equals(CheckpointScorer.VAL_ACCURACY)

@@ -3,6 +3,7 @@ package io.streamtrain.evaluator;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
@@ -149,11 +150,11 @@ final class RunState {
         }
     }
 
-    /** Who stopped the run, for the log. */
+    /** Who stopped the run, for the log: the STOP's words escaped, since anyone who may write the control topic writes them. */
     String stoppedBy() {
         return stop == null
                 ? "the evaluator"
-                : stop.source() + " (" + stop.reason() + (stop.explanation() == null ? "" : ": " + stop.explanation())
-                        + ")";
+                : Logs.escape(stop.source()) + " (" + Logs.escape(stop.reason())
+                        + (stop.explanation() == null ? "" : ": " + Logs.escape(stop.explanation())) + ")";
     }
 }

@@ -2,6 +2,7 @@ package io.streamtrain.cli.export;
 
 import io.streamtrain.cli.CheckpointStores;
 import io.streamtrain.cli.Logs;
+import io.streamtrain.cli.RunIdConverter;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointChoice;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
@@ -62,7 +63,12 @@ import picocli.CommandLine.Spec;
 public final class ExportCommand implements Callable<Integer> {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
-    @Option(names = "--run", required = true, paramLabel = "RUN", description = "The run id.")
+    @Option(
+            names = "--run",
+            required = true,
+            paramLabel = "RUN",
+            converter = RunIdConverter.class,
+            description = "The run id.")
     String run;
 
     @ArgGroup(exclusive = true, multiplicity = "1")

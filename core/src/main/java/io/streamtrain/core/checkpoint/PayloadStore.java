@@ -1,5 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
+import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -33,9 +35,13 @@ public final class PayloadStore {
      * file gets the process's default permissions (umask), like any file it writes.
      */
     public String put(String run, String checkpointId, byte[] payload) throws IOException {
-        Path dir = root.resolve(run);
-        Files.createDirectories(dir);
+        Path dir = runDirectory(run);
         Path target = dir.resolve(checkpointId + ".safetensors");
+        if (!dir.equals(target.getParent())) {
+            throw new IllegalArgumentException("checkpoint id '" + Logs.escape(checkpointId)
+                    + "' names no file of its own in " + dir + ": its payload would not stay there");
+        }
+        Files.createDirectories(dir);
         // not Files.createTempFile: its owner-only permissions would keep an evaluator running as another user out
         Path tmp = dir.resolve(checkpointId + "." + java.util.UUID.randomUUID() + ".tmp");
         try {
@@ -49,13 +55,25 @@ public final class PayloadStore {
     }
 
     /**
+     * A run's payloads go into one directory of the store, named by its run id: never anything
+     * a path could climb out with ({@code ../x}), whoever calls.
+     */
+    private Path runDirectory(String run) {
+        if (!Topics.isRunId(run)) {
+            throw new IllegalArgumentException("'" + Logs.escape(run) + "' is not a run id (" + Topics.RUN_ID_RULE
+                    + "): its payloads would not stay inside the store " + root);
+        }
+        return root.resolve(run);
+    }
+
+    /**
      * Checks, before a run trains, that this process can write the run's payloads: a store it
      * may not write to (read-only, another owner) is configuration, which a restart cannot fix.
      *
      * @throws IOException naming the path that refused
      */
     public void requireWritable(String run) throws IOException {
-        Path dir = root.resolve(run);
+        Path dir = runDirectory(run);
         Files.createDirectories(dir);
         Path probe = dir.resolve(".streamtrain-write-check." + java.util.UUID.randomUUID() + ".tmp");
         try {

@@ -1,6 +1,7 @@
 package io.streamtrain.core.protocol;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,6 +9,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
+import io.streamtrain.core.logging.Logs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
@@ -149,7 +151,7 @@ public final class Messages {
             }
             return node;
         } catch (IOException e) {
-            throw new MalformedMessageException("not JSON: " + e.getMessage());
+            throw new MalformedMessageException("not JSON: " + jacksonSays(e));
         }
     }
 
@@ -157,8 +159,32 @@ public final class Messages {
         try {
             return JSON.treeToValue(node, cls);
         } catch (JsonProcessingException | IllegalArgumentException e) {
-            throw new MalformedMessageException("not a valid " + cls.getSimpleName() + ": " + e.getMessage());
+            throw new MalformedMessageException("not a valid " + cls.getSimpleName() + ": " + jacksonSays(e));
         }
+    }
+
+    /**
+     * What Jackson says is wrong with a document, escaped ({@link Logs#escape}): it quotes the
+     * document's own text (a string where a number belongs, a field's name), which anyone who
+     * may write the topic writes, and every reader logs the reason.
+     */
+    private static String jacksonSays(Exception e) {
+        if (!(e instanceof JsonProcessingException j) || j.getOriginalMessage() == null) {
+            return Logs.escape(e.getMessage());
+        }
+        StringBuilder says = new StringBuilder();
+        if (j instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+            says.append("at ");
+            for (JsonMappingException.Reference r : m.getPath()) {
+                if (r.getFieldName() == null) {
+                    says.append('[').append(r.getIndex()).append(']');
+                } else {
+                    says.append(says.length() > 3 ? "." : "").append(r.getFieldName());
+                }
+            }
+            says.append(": ");
+        }
+        return Logs.escape(says.append(j.getOriginalMessage()));
     }
 
     private static byte[] bytes(JsonNode node) {

@@ -54,4 +54,19 @@ class PayloadStoreTest {
         Files.writeString(dir.resolve("run-b"), "a file where the run's directory goes");
         assertThrows(java.io.IOException.class, () -> store.requireWritable("run-b"));
     }
+
+    @Test
+    void aPayloadStaysInsideTheStoreWhateverTheCallerNamesIt(@TempDir Path dir) throws Exception {
+        PayloadStore store = PayloadStore.forUri(dir.resolve("store").toUri().toString());
+        for (String run : List.of("../x", "a..b", ".", "a/b")) {
+            assertThrows(IllegalArgumentException.class, () -> store.put(run, run + "-e0001-abcd", new byte[] {1}));
+            assertThrows(IllegalArgumentException.class, () -> store.requireWritable(run));
+        }
+        for (String id : List.of("../../x", "a/b", "/tmp/x")) {
+            assertThrows(IllegalArgumentException.class, () -> store.put("run-a", id, new byte[] {1}));
+        }
+        try (var files = Files.walk(dir)) {
+            assertEquals(List.of(dir), files.toList(), "nothing was written anywhere");
+        }
+    }
 }

@@ -90,6 +90,28 @@ class MessagesTest {
         assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(null));
     }
 
+    /** Jackson quotes the document's own text in its errors, and the readers log them: it comes escaped. */
+    @Test
+    void aMalformedMessagesReasonCarriesNoLineOrEscapeSequenceOfItsText() throws Exception {
+        com.fasterxml.jackson.databind.node.ObjectNode m = new ObjectMapper()
+                .createObjectNode()
+                .put("type", "set")
+                .put("run", "r")
+                .put("id", "x");
+        m.putObject("values").put("l2", "x\n2026-01-01 INFO forged \u001b[2J");
+        byte[] set = new ObjectMapper().writeValueAsBytes(m);
+        String why = assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(set))
+                .getMessage();
+        assertTrue(why.contains("at values.l2: ") && why.contains("x\\n2026-01-01 INFO forged \\u001b[2J"), why);
+        String token = "{\"type\":\"stop\",\"run\":\"r\",\"id\":x\u001b[2J}";
+        String parse = assertThrows(MalformedMessageException.class, () -> Messages.decodeControl(utf8(token)))
+                .getMessage();
+        assertTrue(parse.startsWith("not JSON: "), parse);
+        for (String reason : java.util.List.of(why, parse)) {
+            assertTrue(reason.chars().noneMatch(Character::isISOControl), reason);
+        }
+    }
+
     @Test
     void anEvaluationRoundTripsAndOtherDocumentsAreSkipped() throws Exception {
         EvaluationRecord e = new EvaluationRecord(
