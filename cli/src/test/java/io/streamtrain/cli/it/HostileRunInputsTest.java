@@ -321,6 +321,20 @@ class HostileRunInputsTest {
                         Messages.encode(new ControlMessage.Register(
                                 run, "register" + FORGED, Messages.now(), TextNode.valueOf("no spec"), "mallory")));
             }
+            // the sync log, read by the trainer from its start: a record of a type no version writes, and a
+            // contribution whose JSON cannot be read (Jackson's error quotes the value)
+            kafka.createTopic(Topics.sync(trained), 1);
+            ProducerRecord<byte[], byte[]> unknown =
+                    new ProducerRecord<>(Topics.sync(trained), "{}".getBytes(StandardCharsets.UTF_8));
+            unknown.headers().add(CheckpointCodec.TYPE_HEADER, ("gossip" + FORGED).getBytes(StandardCharsets.UTF_8));
+            send(p, unknown);
+            ProducerRecord<byte[], byte[]> unreadable = new ProducerRecord<>(
+                    Topics.sync(trained),
+                    "c1".getBytes(StandardCharsets.UTF_8),
+                    ("{\"type\":\"contribution\",\"round\":" + quoted("1" + FORGED) + "}")
+                            .getBytes(StandardCharsets.UTF_8));
+            unreadable.headers().add(CheckpointCodec.TYPE_HEADER, "contribution".getBytes(StandardCharsets.UTF_8));
+            send(p, unreadable);
             // a manifest without a payload, named so: the trainer reads it at its start
             ObjectNode m = JSON.createObjectNode()
                     .put("version", 1)
@@ -375,6 +389,8 @@ class HostileRunInputsTest {
             forgedLines("the evaluator", evaluatorLog, wrong);
             // each value did reach the log: escaped
             requireLine("the trainer", trainerLog, wrong, "SET set" + ESCAPED + " on the control topic");
+            requireLine("the trainer", trainerLog, wrong, "record of unknown type gossip" + ESCAPED);
+            requireLine("the trainer", trainerLog, wrong, "ignoring an unreadable sync record at");
             requireLine("the trainer", trainerLog, wrong, "from String \"x" + ESCAPED + "\"");
             requireLine("the trainer", trainerLog, wrong, "names run other" + ESCAPED);
             requireLine("the trainer", trainerLog, wrong, "REGISTER register" + ESCAPED);

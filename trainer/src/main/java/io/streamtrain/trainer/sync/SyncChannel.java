@@ -4,6 +4,7 @@ import io.streamtrain.core.checkpoint.ChunkBuffer;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.SafeTensorsException;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.protocol.SyncCodec;
 import io.streamtrain.core.protocol.SyncMessage;
@@ -318,11 +319,15 @@ public final class SyncChannel implements AutoCloseable {
                     out.add(new Read(r.offset(), c));
                     noteEpochEnd(syncLog.lastClosed());
                 } else {
-                    log.warn("ignoring a record of unknown type {} at {}@{}", type, topic, r.offset());
+                    log.warn("ignoring a record of unknown type {} at {}@{}", Logs.escape(type), topic, r.offset());
                 }
             } catch (IOException | SafeTensorsException | IllegalArgumentException e) {
                 log.error(
-                        "ignoring an unreadable sync record at {}@{} ({}): {}", topic, r.offset(), type, e.toString());
+                        "ignoring an unreadable sync record at {}@{} ({}): {}",
+                        topic,
+                        r.offset(),
+                        Logs.escape(type),
+                        Logs.escape(e.toString()));
             }
         }
         return out;
