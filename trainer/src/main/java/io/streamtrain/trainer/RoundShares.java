@@ -28,7 +28,8 @@ import java.util.Map;
  *   <li>Streaming, any other node: its parameters' outer gradients (when it trained), and its
  *       optimizer slots once its partitions reached the epoch's end. A mid-epoch round gives
  *       it the parameters only — its inner optimizer state stays its own — with the steps it
- *       trained since handing in kept on top; the epoch's last round replaces everything.
+ *       trained since handing in kept on top (or, with {@code sync.mixing} α, its parameters
+ *       mixed with the round's); the epoch's last round replaces everything.
  * </ul>
  */
 final class RoundShares {
@@ -137,7 +138,7 @@ final class RoundShares {
             return;
         }
         if (sync.streaming() && !closed.epochEnd() && !alone) {
-            state.adoptParameters(closed.state(), atHandIn, closed.step() + stepsSinceHandIn);
+            state.adoptParameters(closed.state(), atHandIn, closed.step() + stepsSinceHandIn, sync.mixing());
         } else {
             state.restore(closed.state(), closed.step());
         }

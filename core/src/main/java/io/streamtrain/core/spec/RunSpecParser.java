@@ -488,13 +488,16 @@ public final class RunSpecParser {
                         overlap + " is not below everySteps (" + s.everySteps()
                                 + "): a node applies a round before it hands in the next");
             }
-            s = s.withEncoding(encoding).withOverlapSteps(overlap);
+            Double mixing = n.has("mixing") ? n.number("mixing", 0, x -> x >= 0 && x < 1, "a number in [0, 1)") : null;
+            s = s.withEncoding(encoding).withOverlapSteps(overlap).withMixing(mixing);
         } else {
             // strict rounds are float32 without overlap: those values may be written out (a manifest's spec has them),
             // no others
             String encoding = n.string("encoding", SyncSpec.FLOAT32);
             int overlap = n.integer("overlapSteps", 0, 0, Integer.MAX_VALUE);
-            String key = !SyncSpec.FLOAT32.equals(encoding) ? "encoding" : overlap != 0 ? "overlapSteps" : null;
+            String key = !SyncSpec.FLOAT32.equals(encoding)
+                    ? "encoding"
+                    : overlap != 0 ? "overlapSteps" : n.has("mixing") ? "mixing" : null;
             if (key != null) {
                 throw new SpecException(
                         n.path(key),

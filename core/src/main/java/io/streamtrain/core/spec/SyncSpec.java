@@ -37,7 +37,8 @@ public record SyncSpec(
         int minNodes,
         String mode,
         String encoding,
-        int overlapSteps) {
+        int overlapSteps,
+        Double mixing) {
     public static final String AVERAGE = "average";
     public static final String NESTEROV = "nesterov";
     public static final String STREAMING = "streaming";
@@ -51,6 +52,30 @@ public record SyncSpec(
     public static final int INT8_BLOCK = 1024;
     /** The overlap a streaming run gets when it names none (less when its rounds are shorter). */
     public static final int DEFAULT_OVERLAP_STEPS = 5;
+
+    /** Without mixing: a streaming node keeps its overlap's steps on top of each round. */
+    public SyncSpec(
+            int everySteps,
+            String outer,
+            double outerLearningRate,
+            double outerMomentum,
+            int timeoutSeconds,
+            int minNodes,
+            String mode,
+            String encoding,
+            int overlapSteps) {
+        this(
+                everySteps,
+                outer,
+                outerLearningRate,
+                outerMomentum,
+                timeoutSeconds,
+                minNodes,
+                mode,
+                encoding,
+                overlapSteps,
+                null);
+    }
 
     /** The defaults: a round every 50 steps, averaged, streaming with bfloat16 outer gradients and an overlap of 5 steps. */
     public static SyncSpec defaults() {
@@ -77,17 +102,50 @@ public record SyncSpec(
                 minNodes,
                 m,
                 STRICT.equals(m) ? FLOAT32 : encoding,
-                STRICT.equals(m) ? 0 : overlapSteps);
+                STRICT.equals(m) ? 0 : overlapSteps,
+                STRICT.equals(m) ? null : mixing);
     }
 
     public SyncSpec withEncoding(String e) {
         return new SyncSpec(
-                everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, e, overlapSteps);
+                everySteps,
+                outer,
+                outerLearningRate,
+                outerMomentum,
+                timeoutSeconds,
+                minNodes,
+                mode,
+                e,
+                overlapSteps,
+                mixing);
     }
 
     public SyncSpec withOverlapSteps(int tau) {
         return new SyncSpec(
-                everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, mode, encoding, tau);
+                everySteps,
+                outer,
+                outerLearningRate,
+                outerMomentum,
+                timeoutSeconds,
+                minNodes,
+                mode,
+                encoding,
+                tau,
+                mixing);
+    }
+
+    public SyncSpec withMixing(Double alpha) {
+        return new SyncSpec(
+                everySteps,
+                outer,
+                outerLearningRate,
+                outerMomentum,
+                timeoutSeconds,
+                minNodes,
+                mode,
+                encoding,
+                overlapSteps,
+                alpha);
     }
 
     public boolean nesterov() {

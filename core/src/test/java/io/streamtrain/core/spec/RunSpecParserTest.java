@@ -171,6 +171,32 @@ class RunSpecParserTest {
         SpecException unknown =
                 assertThrows(SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { encoding: fp8 }")));
         assertTrue(unknown.getMessage().contains("float32, bfloat16, int8"), unknown.getMessage());
+
+        assertEquals(null, d.mixing(), "by default a node keeps its overlap's steps on top of the round");
+        SyncSpec mixed =
+                RunSpecParser.parse(minimalWith("sync: { mixing: 0.5 }")).sync();
+        assertEquals(0.5, mixed.mixing());
+        assertEquals(
+                mixed,
+                RunSpecParser.parse(RunSpecParser.toJson(RunSpecParser.parse(minimalWith("sync: { mixing: 0.5 }"))))
+                        .sync(),
+                "written into a manifest's spec and read back");
+        assertEquals(
+                d,
+                RunSpecParser.parse(RunSpecParser.toJson(RunSpecParser.parse(MINIMAL)))
+                        .sync(),
+                "no mixing written out as null reads back as none");
+        for (String bad : List.of("1", "1.5", "-0.1", "\"half\"")) {
+            SpecException e = assertThrows(
+                    SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { mixing: " + bad + " }")));
+            assertTrue(e.getMessage().contains("sync.mixing"), e.getMessage());
+        }
+        SpecException strictMixing = assertThrows(
+                SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { mode: strict, mixing: 0.5 }")));
+        assertTrue(
+                strictMixing.getMessage().contains("sync.mixing")
+                        && strictMixing.getMessage().contains("only applies to mode streaming"),
+                strictMixing.getMessage());
     }
 
     @Test

@@ -92,12 +92,16 @@ class ResultsTest {
                 List.of(
                         "sync-1-node",
                         "sync-2-nodes-streaming-bfloat16",
+                        "sync-2-nodes-streaming-bfloat16-mixing-0-5",
                         "sync-2-nodes-streaming-int8",
                         "sync-2-nodes-strict"),
                 rows.keySet().stream().sorted().toList());
         double strict = value(rows, "sync-2-nodes-strict", "val_loss_last_epoch");
         double strictBytes = value(rows, "sync-2-nodes-strict", "sync_bytes_per_round_per_node");
-        for (String streaming : List.of("sync-2-nodes-streaming-bfloat16", "sync-2-nodes-streaming-int8")) {
+        for (String streaming : List.of(
+                "sync-2-nodes-streaming-bfloat16",
+                "sync-2-nodes-streaming-int8",
+                "sync-2-nodes-streaming-bfloat16-mixing-0-5")) {
             // at 2,400 images the runs are short and noisy: the direction, not the 1 % of the full run
             double val = value(rows, streaming, "val_loss_last_epoch");
             assertTrue(
@@ -114,6 +118,7 @@ class ResultsTest {
         String doc = Files.readString(dir.resolve("results.md"));
         assertTrue(doc.contains("<!-- BEGIN sync") && doc.contains("`./streamtrain results sync --fast`"), doc);
         assertTrue(doc.contains("against strict's validation loss (target within 1 %"), doc);
+        assertTrue(doc.contains("(`mixing: 0.5`, θ ← 0.5·θ_node + 0.5·θ_round) ends at "), doc);
     }
 
     @Test

@@ -157,27 +157,38 @@ public final class ModelState implements AutoCloseable {
     /**
      * Takes a closed round's parameters and keeps everything else (optimizer state, anchors):
      * a streaming node's inner optimizer state stays its own between an epoch's rounds. With
-     * {@code atHandIn}, the steps this node trained since it handed in are kept on top:
-     * {@code θ ← θ_round + (θ_now − θ_atHandIn)}.
+     * {@code mixing} α, the node's parameters are mixed with the round's, as Streaming DiLoCo
+     * merges: {@code θ ← α·θ_now + (1 − α)·θ_round}. Without, and with {@code atHandIn}, the
+     * steps this node trained since it handed in are kept on top: {@code θ ← θ_round + (θ_now −
+     * θ_atHandIn)}; with neither, the round's parameters are taken as they are.
      *
      * @param atHandIn the parameters as they were when the node handed in, or null (no steps since)
+     * @param mixing α in [0, 1), or null
      */
-    public void adoptParameters(SafeTensors.Document round, Map<String, float[]> atHandIn, long newStep) {
+    public void adoptParameters(
+            SafeTensors.Document round, Map<String, float[]> atHandIn, long newStep, Double mixing) {
         for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
             Tensor t = round.tensor(e.getKey());
             if (t == null) {
                 throw new IllegalArgumentException("the round has no parameter " + e.getKey());
             }
-            if (atHandIn == null) {
+            if (atHandIn == null && mixing == null) {
                 Weights.assign(e.getValue().getArray(), t);
                 continue;
             }
             float[] outer = t.toFloats();
             float[] now = e.getValue().getArray().toFloatArray();
-            float[] then = atHandIn.get(e.getKey());
             float[] next = new float[outer.length];
-            for (int i = 0; i < next.length; i++) {
-                next[i] = outer[i] + (now[i] - then[i]);
+            if (mixing != null) {
+                float alpha = mixing.floatValue();
+                for (int i = 0; i < next.length; i++) {
+                    next[i] = alpha * now[i] + (1 - alpha) * outer[i];
+                }
+            } else {
+                float[] then = atHandIn.get(e.getKey());
+                for (int i = 0; i < next.length; i++) {
+                    next[i] = outer[i] + (now[i] - then[i]);
+                }
             }
             Weights.assign(e.getValue().getArray(), Tensor.ofFloats(e.getKey(), t.shape(), next));
         }
