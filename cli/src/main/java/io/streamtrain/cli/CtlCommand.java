@@ -6,6 +6,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.RunTopics;
@@ -78,11 +79,8 @@ public final class CtlCommand {
                 description = "The run id.")
         String run;
 
-        @Option(
-                names = "--bootstrap-servers",
-                paramLabel = "HOST:PORT",
-                description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-        String bootstrapServers;
+        @Mixin
+        KafkaOptions kafkaOptions;
 
         /** The command this mixes into: its picocli writers are where the command prints. */
         @Spec(Spec.Target.MIXEE)
@@ -101,7 +99,7 @@ public final class CtlCommand {
 
         KafkaSettings kafka() {
             if (kafka == null) {
-                kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+                kafka = kafkaOptions.settings();
             }
             return kafka;
         }

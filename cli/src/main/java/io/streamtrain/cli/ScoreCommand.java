@@ -3,6 +3,7 @@ package io.streamtrain.cli;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
@@ -66,11 +67,8 @@ public final class ScoreCommand implements Callable<Integer> {
     @Mixin
     CheckpointStores stores = new CheckpointStores();
 
-    @Option(
-            names = "--bootstrap-servers",
-            paramLabel = "HOST:PORT",
-            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-    String bootstrapServers;
+    @Mixin
+    KafkaOptions kafkaOptions;
 
     @Spec
     CommandSpec spec;
@@ -91,7 +89,7 @@ public final class ScoreCommand implements Callable<Integer> {
             return StartupException.BAD_CONFIGURATION;
         }
         Logs.quiet();
-        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        KafkaSettings kafka = kafkaOptions.settings();
         try (Admin admin = Preflight.admin(kafka);
                 KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());

@@ -2,10 +2,12 @@ package io.streamtrain.evaluator;
 
 import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsOptions;
 import io.streamtrain.core.metrics.MetricsServer;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -17,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -56,11 +59,8 @@ public final class EvaluatorCommand implements Callable<Integer> {
             description = "A run to serve; repeat for several (default: every run).")
     List<String> runs = new ArrayList<>();
 
-    @Option(
-            names = "--bootstrap-servers",
-            paramLabel = "HOST:PORT",
-            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-    String bootstrapServers;
+    @Mixin
+    KafkaOptions kafkaOptions;
 
     @Option(
             names = "--instance-id",
@@ -79,13 +79,8 @@ public final class EvaluatorCommand implements Callable<Integer> {
                             + "for each evaluation (default: ${DEFAULT-VALUE}).")
     long validationMemoryBytes;
 
-    @Option(
-            names = "--metrics-port",
-            paramLabel = "PORT",
-            defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
-            description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
-                    + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
-    int metricsPort;
+    @Mixin
+    MetricsOptions metricsOptions;
 
     @Spec
     CommandSpec command;
@@ -97,7 +92,7 @@ public final class EvaluatorCommand implements Callable<Integer> {
         if (Logs.refusedFormat(System.getenv(Logs.FORMAT_ENV), System.err)) {
             return StartupException.BAD_CONFIGURATION;
         }
-        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        KafkaSettings kafka = kafkaOptions.settings();
         if (!kafka.signing().checking()) {
             log.warn(
                     "{} is not set: manifests, STOPs and evaluations are not checked for signatures, so anyone with Write on a run's "
@@ -107,13 +102,10 @@ public final class EvaluatorCommand implements Callable<Integer> {
         Health health = new Health(Duration.ofMinutes(2));
         MetricsServer metrics;
         try {
-            metrics = MetricsServer.start(metricsPort, health, Tags.of("role", "evaluator", "node", instanceId));
-        } catch (java.io.UncheckedIOException e) {
+            metrics = metricsOptions.start(health, Tags.of("role", "evaluator", "node", instanceId));
+        } catch (StartupException e) {
             err.println("streamtrain: " + e.getMessage());
-            return StartupException.BAD_CONFIGURATION;
-        }
-        if (metrics.port() >= 0) {
-            log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
+            return e.exitCode();
         }
         EvaluatorService service =
                 new EvaluatorService(kafka, runs, instanceId, validationMemoryBytes, metrics.registry(), health);
@@ -141,13 +133,12 @@ public final class EvaluatorCommand implements Callable<Integer> {
             err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
+            log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
             StartupException refused = StartupException.refusal(e);
             if (refused != null) {
-                log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
                 err.println("streamtrain: " + refused.getMessage());
                 return refused.exitCode();
             }
-            log.error("evaluator {} failed: {}", instanceId, e.toString(), e);
             err.println("streamtrain: evaluator failed: " + e.getMessage()
                     + " (retryable; it resumes from what it committed)");
             return StartupException.RETRYABLE;

@@ -2,10 +2,12 @@ package io.streamtrain.trainer;
 
 import io.micrometer.core.instrument.Tags;
 import io.streamtrain.core.djl.NativeEngineException;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.metrics.Health;
+import io.streamtrain.core.metrics.MetricsOptions;
 import io.streamtrain.core.metrics.MetricsServer;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -17,6 +19,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -60,11 +63,8 @@ public final class TrainerCommand implements Callable<Integer> {
     @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML).")
     Path spec;
 
-    @Option(
-            names = "--bootstrap-servers",
-            paramLabel = "HOST:PORT",
-            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-    String bootstrapServers;
+    @Mixin
+    KafkaOptions kafkaOptions;
 
     @Option(
             names = "--node-id",
@@ -96,13 +96,8 @@ public final class TrainerCommand implements Callable<Integer> {
                     + " committed) before the node exits 1 to be restarted (default: ${DEFAULT-VALUE}).")
     long brokerWaitSeconds;
 
-    @Option(
-            names = "--metrics-port",
-            paramLabel = "PORT",
-            defaultValue = "${env:STREAMTRAIN_METRICS_PORT:-" + MetricsServer.DEFAULT_PORT + "}",
-            description = "Port for /metrics, /healthz and /readyz; 0 for any free port (logged), -1 for none"
-                    + " (default: $STREAMTRAIN_METRICS_PORT, else ${DEFAULT-VALUE}).")
-    int metricsPort;
+    @Mixin
+    MetricsOptions metricsOptions;
 
     @Spec
     CommandSpec command;
@@ -126,7 +121,7 @@ public final class TrainerCommand implements Callable<Integer> {
                     + " and --broker-wait at least 1 second");
             return StartupException.BAD_CONFIGURATION;
         }
-        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        KafkaSettings kafka = kafkaOptions.settings();
         if (!kafka.signing().checking()) {
             log.warn(
                     "{} is not set: control commands and manifests are not checked for signatures, so anyone with Write on the run's "
@@ -141,14 +136,10 @@ public final class TrainerCommand implements Callable<Integer> {
                 new Health(Duration.ofSeconds(Math.max(120, 2 * runSpec.sync().timeoutSeconds())));
         MetricsServer metrics;
         try {
-            metrics = MetricsServer.start(
-                    metricsPort, health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
-        } catch (java.io.UncheckedIOException e) {
+            metrics = metricsOptions.start(health, Tags.of("role", "trainer", "node", nodeId, "run", runSpec.run()));
+        } catch (StartupException e) {
             err.println("streamtrain: " + e.getMessage());
-            return StartupException.BAD_CONFIGURATION;
-        }
-        if (metrics.port() >= 0) {
-            log.info("serving /metrics, /healthz and /readyz on port {}", metrics.port());
+            return e.exitCode();
         }
         TrainerNode node = new TrainerNode(runSpec, kafka, options, metrics.registry(), health);
         Thread hook = new Thread(() -> stopGracefully(node), "streamtrain-sigterm");
@@ -167,13 +158,12 @@ public final class TrainerCommand implements Callable<Integer> {
             err.println("streamtrain: " + e.getMessage());
             return StartupException.BAD_CONFIGURATION;
         } catch (RuntimeException e) {
+            log.error("trainer {} failed: {}", nodeId, e.toString(), e);
             StartupException refused = StartupException.refusal(e);
             if (refused != null) {
-                log.error("trainer {} failed: {}", nodeId, e.toString(), e);
                 err.println("streamtrain: " + refused.getMessage());
                 return refused.exitCode();
             }
-            log.error("trainer {} failed: {}", nodeId, e.toString(), e);
             err.println("streamtrain: trainer failed: " + e.getMessage()
                     + " (retryable; the run resumes from its last checkpoint)");
             return StartupException.RETRYABLE;

@@ -8,6 +8,7 @@ import io.streamtrain.core.checkpoint.CheckpointChoice;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
 import io.streamtrain.core.checkpoint.PayloadSources;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
 import io.streamtrain.core.kafka.StartupException;
@@ -116,11 +117,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Mixin
     CheckpointStores stores = new CheckpointStores();
 
-    @Option(
-            names = "--bootstrap-servers",
-            paramLabel = "HOST:PORT",
-            description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-    String bootstrapServers;
+    @Mixin
+    KafkaOptions kafkaOptions;
 
     @Spec
     CommandSpec spec;
@@ -131,7 +129,7 @@ public final class ExportCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         // this command prints its own result; Kafka's clients keep to errors
         Logs.quiet();
-        KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+        KafkaSettings kafka = kafkaOptions.settings();
         Optional<PayloadSources> sources = stores.sources(err, "streamtrain: ");
         if (sources.isEmpty()) {
             return StartupException.BAD_CONFIGURATION;

@@ -2,6 +2,7 @@ package io.streamtrain.cli.ingest;
 
 import io.streamtrain.cli.Logs;
 import io.streamtrain.core.codec.DType;
+import io.streamtrain.core.kafka.KafkaOptions;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.StartupException;
 import java.io.PrintWriter;
@@ -246,11 +247,8 @@ public final class IngestCommand implements Callable<Integer> {
                         "auto (a bar on a terminal, a line every 5 s otherwise), bar, plain or none (default: ${DEFAULT-VALUE}).")
         String progress;
 
-        @Option(
-                names = "--bootstrap-servers",
-                paramLabel = "HOST:PORT",
-                description = "Kafka bootstrap servers (default: $STREAMTRAIN_BOOTSTRAP_SERVERS, else localhost:9092).")
-        String bootstrapServers;
+        @Mixin
+        KafkaOptions kafkaOptions;
 
         /** Why the options cannot work together, or null. */
         String problem() {
@@ -380,7 +378,7 @@ public final class IngestCommand implements Callable<Integer> {
         }
 
         private void write(List<Output> outputs, PrintWriter out, PrintWriter err) {
-            KafkaSettings kafka = KafkaSettings.fromEnvironment(System.getenv(), bootstrapServers);
+            KafkaSettings kafka = kafkaOptions.settings();
             try (TopicWriter writer = TopicWriter.connect(kafka)) {
                 // every topic is checked before the first record is written: a refusal leaves nothing half done
                 List<TopicWriter.Target> targets = new ArrayList<>();
