@@ -4,6 +4,7 @@ import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
+import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.TopicReader;
@@ -217,7 +218,7 @@ final class WatchedRun {
     private void showEvaluations(boolean all) {
         for (EvaluationRecord e = unshown.peek(); e != null && (all || e.epoch() <= trainedShown); e = unshown.peek()) {
             unshown.remove();
-            view.line(continuous ? windowLine(e) : evaluationLine(e, earlyStopping));
+            view.line(evaluationLine(e));
         }
     }
 
@@ -279,49 +280,42 @@ final class WatchedRun {
                 state);
     }
 
-    /** A continuous run's window scored: promoted, or not, or degrading. */
-    private static String windowLine(EvaluationRecord e) {
+    /**
+     * An evaluation under its epoch's (window's) training line: its scores, then what the run
+     * makes of them, a bounded run its best and patience, a continuous run its promoted model.
+     */
+    private String evaluationLine(EvaluationRecord e) {
         if (!e.evaluated()) {
-            return "  window " + e.epoch() + "  " + e.status() + ": " + e.explanation();
+            return "  " + (continuous ? "window " : "epoch ") + e.epoch() + "  " + e.status() + ": " + e.explanation();
         }
         Double accuracy = e.metrics().get("val_accuracy");
-        return String.format(
+        String scores = String.format(
                 Locale.ROOT,
-                "  window %2d evaluated   val_loss %.4f%s  promoted %s%s",
-                e.epoch(),
+                "evaluated   val_loss %.4f%s",
                 e.metrics().get("val_loss"),
-                accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best() == null
-                        ? "none yet"
-                        : String.format(
-                                Locale.ROOT,
-                                "window %d (%.4f)",
-                                e.best().epoch(),
-                                e.best().value()),
-                EvaluationRecord.PROMOTE.equals(e.decision())
-                        ? "  -> PROMOTED"
-                        : EvaluationRecord.DEGRADING.equals(e.decision()) ? "  -> degrading (" + e.reason() + ")" : "");
-    }
-
-    /** @param earlyStopping whether the run stops early (else its patience means nothing) */
-    private static String evaluationLine(EvaluationRecord e, boolean earlyStopping) {
-        if (!e.evaluated()) {
-            return "  epoch " + e.epoch() + "  " + e.status() + ": " + e.explanation();
+                accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy));
+        BestCheckpoint best = e.best();
+        if (continuous) {
+            return String.format(
+                    Locale.ROOT,
+                    "  window %2d %s  promoted %s%s",
+                    e.epoch(),
+                    scores,
+                    best == null
+                            ? "none yet"
+                            : String.format(Locale.ROOT, "window %d (%.4f)", best.epoch(), best.value()),
+                    EvaluationRecord.PROMOTE.equals(e.decision())
+                            ? "  -> PROMOTED"
+                            : EvaluationRecord.DEGRADING.equals(e.decision())
+                                    ? "  -> degrading (" + e.reason() + ")"
+                                    : "");
         }
-        Double accuracy = e.metrics().get("val_accuracy");
         return String.format(
                 Locale.ROOT,
-                "  epoch %2d  evaluated   val_loss %.4f%s  best %s  %s%s",
+                "  epoch %2d  %s  best %s  %s%s",
                 e.epoch(),
-                e.metrics().get("val_loss"),
-                accuracy == null ? "" : String.format(Locale.ROOT, "  val_accuracy %.3f", accuracy),
-                e.best() == null
-                        ? "none yet"
-                        : String.format(
-                                Locale.ROOT,
-                                "%.4f (epoch %d)",
-                                e.best().value(),
-                                e.best().epoch()),
+                scores,
+                best == null ? "none yet" : String.format(Locale.ROOT, "%.4f (epoch %d)", best.value(), best.epoch()),
                 earlyStopping ? "patience left " + e.patienceLeft() : "early stopping off",
                 EvaluationRecord.STOP.equals(e.decision()) ? "  -> STOP: " + e.explanation() : "");
     }

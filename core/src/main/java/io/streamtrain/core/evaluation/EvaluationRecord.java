@@ -137,7 +137,8 @@ public record EvaluationRecord(
 
     /**
      * An epoch's checkpoint scored and decided on: {@code stop} when {@code stopReason} is
-     * given, {@code continue} otherwise.
+     * given, {@code continue} otherwise. The same record as a {@link #window}'s but for the
+     * decision.
      */
     public static EvaluationRecord evaluated(
             String run,
@@ -152,12 +153,8 @@ public record EvaluationRecord(
             String explanation,
             double evaluationSeconds,
             ValidationPlan validation) {
-        return new EvaluationRecord(
-                TYPE,
+        return window(
                 run,
-                newId(),
-                now(),
-                EVALUATED,
                 epoch,
                 checkpointId,
                 metrics,
