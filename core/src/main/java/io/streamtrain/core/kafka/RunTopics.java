@@ -81,8 +81,17 @@ public final class RunTopics {
 
     /** Whether the topic exists; trouble reaching the broker is retryable, a refusal is not. */
     public static boolean exists(Admin admin, String topic) {
+        return names(admin).contains(topic);
+    }
+
+    /**
+     * The topics of the cluster (those this client may see), for a caller that decides by them
+     * what to {@link #ensure(Admin, Set, List) ensure}; trouble reaching the broker is retryable,
+     * a refusal is not.
+     */
+    public static Set<String> names(Admin admin) {
         try {
-            return admin.listTopics().names().get(10, TimeUnit.SECONDS).contains(topic);
+            return admin.listTopics().names().get(10, TimeUnit.SECONDS);
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             Preflight.requireAuthorized(cause, "the cluster");
@@ -142,33 +151,55 @@ public final class RunTopics {
      * @return the names of the topics that existed already (an operator's settings apply to them)
      */
     public static Set<String> ensure(Admin admin, List<NewTopic> topics) {
+        Set<String> existing;
         try {
-            Set<String> existing = admin.listTopics().names().get(10, TimeUnit.SECONDS);
-            List<NewTopic> missing = new ArrayList<>();
-            for (NewTopic t : topics) {
-                if (!existing.contains(t.name())) {
-                    missing.add(t);
-                }
-            }
-            Set<String> existed = new java.util.HashSet<>();
-            topics.stream().map(NewTopic::name).filter(existing::contains).forEach(existed::add);
-            if (missing.isEmpty()) {
-                return existed;
-            }
-            try {
-                admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof TopicExistsException)) {
-                    throw e;
-                }
-            }
-            return existed;
+            existing = admin.listTopics().names().get(10, TimeUnit.SECONDS);
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw cannotCreate(
-                    topics.stream().map(NewTopic::name).toList(), e instanceof ExecutionException ? e.getCause() : e);
+            throw cannotCreate(namesOf(topics), e instanceof ExecutionException ? e.getCause() : e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
         }
+        return ensure(admin, existing, topics);
+    }
+
+    /**
+     * Creates the topics that are not among {@code existing}, the cluster's topics as the
+     * caller {@linkplain #names listed} them: one listing serves a caller that decides by it what
+     * to make (a topic whose settings are chosen only when it is made). One made meanwhile by
+     * someone else is left as it is.
+     *
+     * @return the names of the topics that existed already (an operator's settings apply to them)
+     */
+    public static Set<String> ensure(Admin admin, Set<String> existing, List<NewTopic> topics) {
+        List<NewTopic> missing = new ArrayList<>();
+        Set<String> existed = new java.util.HashSet<>();
+        for (NewTopic t : topics) {
+            if (existing.contains(t.name())) {
+                existed.add(t.name());
+            } else {
+                missing.add(t);
+            }
+        }
+        if (missing.isEmpty()) {
+            return existed;
+        }
+        try {
+            admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw cannotCreate(namesOf(topics), e.getCause());
+            }
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw cannotCreate(namesOf(topics), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupException(StartupException.RETRYABLE, "interrupted", e);
+        }
+        return existed;
+    }
+
+    private static List<String> namesOf(List<NewTopic> topics) {
+        return topics.stream().map(NewTopic::name).toList();
     }
 }
