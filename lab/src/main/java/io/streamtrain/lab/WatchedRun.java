@@ -365,22 +365,7 @@ final class WatchedRun {
         if (continuous) {
             return continuousSummary(bootstrap, runReport, manifests, last, dir, html, wall);
         }
-        String exported = "";
-        if (last != null && last.best() != null) {
-            ProductRun export = ProductRun.of(
-                    "export",
-                    "--run",
-                    run,
-                    "--best",
-                    "-o",
-                    dir.resolve("best.safetensors").toString(),
-                    "--bootstrap-servers",
-                    bootstrap);
-            exported = export.succeeded()
-                    ? ", best.safetensors"
-                    : " (best.safetensors could not be written: "
-                            + export.printed().strip() + ")";
-        }
+        String exported = export("best", last, dir, bootstrap);
         int trained = lastEpoch(manifests);
         // the nodes go on training while the evaluator scores: they may have trained past the epoch it stopped at
         String stopAt = stop != null && stop.epoch() < trained
@@ -406,6 +391,33 @@ final class WatchedRun {
         return runReport;
     }
 
+    /**
+     * Writes the run's result next to its report with {@code streamtrain export --best} (a
+     * bounded run) or {@code --promoted} (a continuous one), as {@code best.safetensors} or
+     * {@code promoted.safetensors}.
+     *
+     * @param last the run's last evaluation: nothing is written when it has no best (promoted) checkpoint
+     * @return what the report line adds: the file's name, or why it could not be written; empty when none was
+     */
+    private String export(String which, EvaluationRecord last, Path dir, String bootstrap) {
+        if (last == null || last.best() == null) {
+            return "";
+        }
+        String file = which + ".safetensors";
+        ProductRun export = ProductRun.of(
+                "export",
+                "--run",
+                run,
+                "--" + which,
+                "-o",
+                dir.resolve(file).toString(),
+                "--bootstrap-servers",
+                bootstrap);
+        return export.succeeded()
+                ? ", " + file
+                : " (" + file + " could not be written: " + export.printed().strip() + ")";
+    }
+
     /** A continuous run ends after its windows: what it promoted is its result (promoted.safetensors). */
     private RunReport continuousSummary(
             String bootstrap,
@@ -415,22 +427,7 @@ final class WatchedRun {
             Path dir,
             Path html,
             Duration wall) {
-        String exported = "";
-        if (last != null && last.best() != null) {
-            ProductRun export = ProductRun.of(
-                    "export",
-                    "--run",
-                    run,
-                    "--promoted",
-                    "-o",
-                    dir.resolve("promoted.safetensors").toString(),
-                    "--bootstrap-servers",
-                    bootstrap);
-            exported = export.succeeded()
-                    ? ", promoted.safetensors"
-                    : " (promoted.safetensors could not be written: "
-                            + export.printed().strip() + ")";
-        }
+        String exported = export("promoted", last, dir, bootstrap);
         long promotions = runReport.evaluations().stream()
                 .filter(e -> EvaluationRecord.PROMOTE.equals(e.decision()))
                 .count();
