@@ -1,5 +1,10 @@
 package io.streamtrain.cli.it;
 
+import static io.streamtrain.cli.it.ForgedRecords.bytes;
+import static io.streamtrain.cli.it.ForgedRecords.copy;
+import static io.streamtrain.cli.it.ForgedRecords.header;
+import static io.streamtrain.cli.it.ForgedRecords.ofEpoch;
+import static io.streamtrain.cli.it.ForgedRecords.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,7 +50,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -509,43 +513,6 @@ class HostileRunInputsTest {
         return out;
     }
 
-    private static List<ConsumerRecord<byte[], byte[]>> ofEpoch(
-            List<ConsumerRecord<byte[], byte[]>> records, int epoch) {
-        String marker = String.format("-e%04d-", epoch);
-        return records.stream()
-                .filter(r -> header(r, CheckpointCodec.ID_HEADER).contains(marker))
-                .toList();
-    }
-
-    /**
-     * The source checkpoint's records on {@code topic} as checkpoint {@code id} (chunks and
-     * manifest), its manifest naming {@code run} and changed by {@code forge}.
-     */
-    private static void copy(
-            KafkaProducer<byte[], byte[]> p,
-            List<ConsumerRecord<byte[], byte[]>> source,
-            String topic,
-            String run,
-            String id,
-            java.util.function.Consumer<ObjectNode> forge)
-            throws Exception {
-        byte[] key = bytes(id);
-        for (ConsumerRecord<byte[], byte[]> r : source) {
-            byte[] value = r.value();
-            RecordHeaders headers = new RecordHeaders(r.headers().toArray());
-            headers.remove(CheckpointCodec.ID_HEADER);
-            headers.add(CheckpointCodec.ID_HEADER, key);
-            if (CheckpointCodec.MANIFEST.equals(header(r, CheckpointCodec.TYPE_HEADER))) {
-                ObjectNode m = (ObjectNode) JSON.readTree(value);
-                m.put("run", run).put("checkpointId", id);
-                ((ObjectNode) m.get("spec")).put("run", run);
-                forge.accept(m);
-                value = JSON.writeValueAsBytes(m);
-            }
-            send(p, new ProducerRecord<>(topic, 0, key, value, headers));
-        }
-    }
-
     private static ProducerRecord<byte[], byte[]> manifestRecord(String topic, ObjectNode m) throws Exception {
         byte[] key = bytes(m.get("checkpointId").asText());
         RecordHeaders h = new RecordHeaders();
@@ -554,24 +521,7 @@ class HostileRunInputsTest {
         return new ProducerRecord<>(topic, 0, key, JSON.writeValueAsBytes(m), h);
     }
 
-    private static void send(KafkaProducer<byte[], byte[]> p, String topic, byte[] value) throws Exception {
-        send(p, new ProducerRecord<>(topic, value));
-    }
-
-    private static void send(KafkaProducer<byte[], byte[]> p, ProducerRecord<byte[], byte[]> r) throws Exception {
-        p.send(r).get(10, TimeUnit.SECONDS);
-    }
-
     private static String quoted(String s) throws Exception {
         return JSON.writeValueAsString(s);
-    }
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String header(ConsumerRecord<byte[], byte[]> r, String key) {
-        Header h = r.headers().lastHeader(key);
-        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 }

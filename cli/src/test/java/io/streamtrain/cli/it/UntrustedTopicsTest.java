@@ -1,5 +1,10 @@
 package io.streamtrain.cli.it;
 
+import static io.streamtrain.cli.it.ForgedRecords.bytes;
+import static io.streamtrain.cli.it.ForgedRecords.copy;
+import static io.streamtrain.cli.it.ForgedRecords.header;
+import static io.streamtrain.cli.it.ForgedRecords.ofEpoch;
+import static io.streamtrain.cli.it.ForgedRecords.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,7 +22,6 @@ import io.streamtrain.testkit.KafkaFixture;
 import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +31,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -482,35 +485,6 @@ class UntrustedTopicsTest {
         }
     }
 
-    private static List<ConsumerRecord<byte[], byte[]>> ofEpoch(
-            List<ConsumerRecord<byte[], byte[]>> records, int epoch) {
-        String marker = String.format("-e%04d-", epoch);
-        return records.stream()
-                .filter(r -> header(r, CheckpointCodec.ID_HEADER).contains(marker))
-                .toList();
-    }
-
-    /** The source checkpoint's records on {@code topic}, its manifest naming {@code run} and changed by {@code forge}. */
-    private static void copy(
-            KafkaProducer<byte[], byte[]> p,
-            List<ConsumerRecord<byte[], byte[]>> source,
-            String topic,
-            String run,
-            java.util.function.Consumer<ObjectNode> forge)
-            throws Exception {
-        for (ConsumerRecord<byte[], byte[]> r : source) {
-            byte[] value = r.value();
-            if (CheckpointCodec.MANIFEST.equals(header(r, CheckpointCodec.TYPE_HEADER))) {
-                ObjectNode m = (ObjectNode) JSON.readTree(value);
-                m.put("run", run);
-                ((ObjectNode) m.get("spec")).put("run", run);
-                forge.accept(m);
-                value = JSON.writeValueAsBytes(m);
-            }
-            send(p, new ProducerRecord<>(topic, 0, r.key(), value, r.headers()));
-        }
-    }
-
     /** A manifest whose payload is a claim check on {@code uri}. */
     private static ProducerRecord<byte[], byte[]> manifest(
             String topic, ConsumerRecord<byte[], byte[]> model, String run, String uri, long size) throws Exception {
@@ -524,18 +498,5 @@ class UntrustedTopicsTest {
         h.add(CheckpointCodec.TYPE_HEADER, bytes(CheckpointCodec.MANIFEST));
         h.add(CheckpointCodec.ID_HEADER, bytes(m.get("checkpointId").asText()));
         return new ProducerRecord<byte[], byte[]>(topic, 0, (byte[]) null, JSON.writeValueAsBytes(m), h);
-    }
-
-    private static void send(KafkaProducer<byte[], byte[]> p, ProducerRecord<byte[], byte[]> r) throws Exception {
-        p.send(r).get(10, TimeUnit.SECONDS);
-    }
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String header(ConsumerRecord<byte[], byte[]> r, String key) {
-        Header h = r.headers().lastHeader(key);
-        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 }
