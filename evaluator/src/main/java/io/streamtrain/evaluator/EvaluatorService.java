@@ -325,14 +325,15 @@ public final class EvaluatorService implements AutoCloseable {
         List<NewTopic> topics = new ArrayList<>(
                 List.of(RunTopics.evaluations(Topics.evaluations(run)), RunTopics.control(Topics.control(run))));
         String deadLetters = Topics.deadLetters(run);
-        if (!RunTopics.exists(admin, deadLetters)) { // its room is decided once, by whoever makes it
+        Set<String> existing = RunTopics.names(admin); // one listing decides the .dlq's room and what to make
+        if (!existing.contains(deadLetters)) { // its room is decided once, by whoever makes it
             topics.add(RunTopics.deadLetters(deadLetters, deadLetterRoom(admin, spec)));
         }
         if (spec != null && spec.data().continuous()) {
             topics.add(RunTopics.models(
                     Topics.models(run))); // only continuous runs promote: bounded ones need no Create right for it
         }
-        RunTopics.ensure(admin, topics);
+        RunTopics.ensure(admin, existing, topics);
     }
 
     /**

@@ -79,11 +79,6 @@ public final class RunTopics {
         return new NewTopic(name, 1, (short) -1).configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1"));
     }
 
-    /** Whether the topic exists; trouble reaching the broker is retryable, a refusal is not. */
-    public static boolean exists(Admin admin, String topic) {
-        return names(admin).contains(topic);
-    }
-
     /**
      * The topics of the cluster (those this client may see), for a caller that decides by them
      * what to {@link #ensure(Admin, Set, List) ensure}; trouble reaching the broker is retryable,
