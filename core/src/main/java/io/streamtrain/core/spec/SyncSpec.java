@@ -93,59 +93,25 @@ public record SyncSpec(
     }
 
     public SyncSpec withMode(String m) {
-        return new SyncSpec(
-                everySteps,
-                outer,
-                outerLearningRate,
-                outerMomentum,
-                timeoutSeconds,
-                minNodes,
-                m,
-                STRICT.equals(m) ? FLOAT32 : encoding,
-                STRICT.equals(m) ? 0 : overlapSteps,
-                STRICT.equals(m) ? null : mixing);
+        return STRICT.equals(m) ? with(m, FLOAT32, 0, null) : with(m, encoding, overlapSteps, mixing);
     }
 
     public SyncSpec withEncoding(String e) {
-        return new SyncSpec(
-                everySteps,
-                outer,
-                outerLearningRate,
-                outerMomentum,
-                timeoutSeconds,
-                minNodes,
-                mode,
-                e,
-                overlapSteps,
-                mixing);
+        return with(mode, e, overlapSteps, mixing);
     }
 
     public SyncSpec withOverlapSteps(int tau) {
-        return new SyncSpec(
-                everySteps,
-                outer,
-                outerLearningRate,
-                outerMomentum,
-                timeoutSeconds,
-                minNodes,
-                mode,
-                encoding,
-                tau,
-                mixing);
+        return with(mode, encoding, tau, mixing);
     }
 
     public SyncSpec withMixing(Double alpha) {
+        return with(mode, encoding, overlapSteps, alpha);
+    }
+
+    /** These settings with another mode and what depends on it. */
+    private SyncSpec with(String m, String e, int tau, Double alpha) {
         return new SyncSpec(
-                everySteps,
-                outer,
-                outerLearningRate,
-                outerMomentum,
-                timeoutSeconds,
-                minNodes,
-                mode,
-                encoding,
-                overlapSteps,
-                alpha);
+                everySteps, outer, outerLearningRate, outerMomentum, timeoutSeconds, minNodes, m, e, tau, alpha);
     }
 
     public boolean nesterov() {
