@@ -55,9 +55,6 @@ final class EpochCheckpoints implements AutoCloseable {
     /** A publication handed to the publisher thread: its epoch, and its outcome when done. */
     private record Pending(int epoch, Future<Published> outcome) {}
 
-    /** A genuine join or contribution record is a few KB: a larger forged one is dead-lettered without its value (the headers say where it is). */
-    private static final int REFUSED_VALUE_BYTES = 64 * 1024;
-
     private final ExecutorService publisherThread;
     private Pending pending;
 
@@ -229,8 +226,7 @@ final class EpochCheckpoints implements AutoCloseable {
                         r.record(),
                         DeadLetters.SIGNATURE,
                         "refused: " + r.refusal(),
-                        node,
-                        REFUSED_VALUE_BYTES))
+                        node))
                 .toList();
     }
 

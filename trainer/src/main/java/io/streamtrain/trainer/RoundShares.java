@@ -125,7 +125,7 @@ final class RoundShares {
     /**
      * Takes a closed round back (see the class comment), and ends the overlap.
      *
-     * <p>A round that is the very state this node handed in is not restored: when it holds the
+     * <p>A lone node's round that is the very state it handed in is not restored: when it holds the
      * tensors of the payload the node wrote from its whole state, bit for bit (a lone node's
      * round passes its one share through), and the node has not stepped since, restoring would
      * write every weight and moment with the value it already holds. Comparing costs a pass over
@@ -133,7 +133,7 @@ final class RoundShares {
      * in the round (another node's share, a rollback, an outer momentum) is restored.
      */
     void apply(RoundState closed, boolean alone) {
-        if (isWholeState(closed)) {
+        if (alone && isWholeState(closed)) {
             reset();
             return;
         }

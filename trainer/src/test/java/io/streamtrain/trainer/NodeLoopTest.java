@@ -418,25 +418,6 @@ class NodeLoopTest {
         assertEquals(3 * epochSteps, steps.size());
     }
 
-    /**
-     * A node has the payload it wrote: it takes its own contributions back as those bytes and
-     * never reads their chunks from the log, so a lone node's rounds (its whole state, passed
-     * through) cost it no more than writing them. Here every chunk node A reads is damaged: read
-     * back from the log, its rounds would fail their CRC32C check and never close.
-     */
-    @Test
-    void aNodeTakesItsOwnContributionsBackAsItWroteThemNotFromTheirChunks() throws Exception {
-        syncTopic.garbleChunks = true;
-        start(spec(2, 1), List.of(P0, P1));
-        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
-        int epochSteps = 2 * RECORDS_PER_PARTITION;
-        assertEquals(2 * epochSteps, steps.size(), "both epochs trained, every round closed");
-        assertEquals(
-                List.of(1, 2),
-                checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
-        assertEquals(2, syncTopic.contributions("node-a").size(), "a lone node's one round an epoch, with its state");
-    }
-
     @Test
     void aStreamingNodeHandsInItsOuterGradientTrainsOnForTheOverlapAndOnlyThenWaitsForTheRound() throws Exception {
         SyncChannel b = nodeB();
@@ -623,36 +604,11 @@ class NodeLoopTest {
                                 Optional.empty());
                         log.add(c);
                         if (!reader.assignment().isEmpty()) {
-                            reader.addRecord(asRead(c));
+                            reader.addRecord(c);
                         }
                         return sent;
                     }
                 };
-
-        /** Whether node A's reader gets every payload chunk with a byte flipped (the log itself keeps them intact). */
-        volatile boolean garbleChunks;
-
-        private ConsumerRecord<byte[], byte[]> asRead(ConsumerRecord<byte[], byte[]> r) {
-            if (!garbleChunks
-                    || !io.streamtrain.core.protocol.CheckpointCodec.CHUNK.equals(
-                            io.streamtrain.core.protocol.CheckpointCodec.typeOf(r))) {
-                return r;
-            }
-            byte[] value = r.value().clone();
-            value[value.length / 2] ^= 0x5a;
-            return new ConsumerRecord<>(
-                    r.topic(),
-                    r.partition(),
-                    r.offset(),
-                    r.timestamp(),
-                    r.timestampType(),
-                    -1,
-                    -1,
-                    r.key(),
-                    value,
-                    r.headers(),
-                    Optional.empty());
-        }
 
         /** Node A's reader: it gets the log so far, then every record as it is sent. */
         MockConsumer<byte[], byte[]> forNode() {
@@ -665,7 +621,7 @@ class NodeLoopTest {
                         caughtUp = true;
                         reader.assign(List.of(new TopicPartition(Topics.sync("unit-run"), 0)));
                         reader.seek(new TopicPartition(Topics.sync("unit-run"), 0), 0);
-                        log.forEach(r -> reader.addRecord(asRead(r)));
+                        log.forEach(reader::addRecord);
                     }
                     return reader.poll(timeout);
                 }

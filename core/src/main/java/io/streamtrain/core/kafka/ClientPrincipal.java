@@ -51,6 +51,9 @@ final class ClientPrincipal {
     private static final Pattern JAAS_OAUTH_SUB =
             Pattern.compile("\\bunsecuredLoginStringClaim_sub\\s*=\\s*\"([^\"]+)\"");
 
+    private static final Pattern PEM_CERTIFICATE =
+            Pattern.compile("-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----");
+
     private ClientPrincipal() {}
 
     static Optional<String> of(Map<String, String> settings) {
@@ -106,11 +109,14 @@ final class ClientPrincipal {
                 if (pem == null) {
                     return Optional.empty();
                 }
-                for (Certificate c :
-                        CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem))) {
-                    return subject(c);
+                // a PEM keystore file holds the private key too (often first): read the certificates only
+                Matcher first = PEM_CERTIFICATE.matcher(new String(pem, StandardCharsets.US_ASCII));
+                if (!first.find()) {
+                    return Optional.empty();
                 }
-                return Optional.empty();
+                return subject(CertificateFactory.getInstance("X.509")
+                        .generateCertificate(
+                                new ByteArrayInputStream(first.group().getBytes(StandardCharsets.US_ASCII))));
             }
             if (location == null) {
                 return Optional.empty();

@@ -19,6 +19,15 @@ public final class DeadLetters {
     public static final String NODE = "streamtrain.node";
     /** Set when the original value was too large for the dead-letter topic and left out: its size in bytes. */
     public static final String VALUE_OMITTED = "streamtrain.dlq.value.omitted";
+    /** Set when the original key was larger than any streamtrain writes and left out: its size in bytes. */
+    public static final String KEY_OMITTED = "streamtrain.dlq.key.omitted";
+
+    /**
+     * Keys up to this size are kept: streamtrain's are ids (a few dozen bytes); a forged one
+     * near the topic's record limit would make the dead letter itself too large, and its
+     * transaction fail for good.
+     */
+    public static final int MAX_KEY_BYTES = 1024;
 
     /**
      * The reason of a record on a run's own topics refused for its signature (missing, unknown
@@ -61,7 +70,12 @@ public final class DeadLetters {
             h.add(VALUE_OMITTED, utf8(Integer.toString(value.length)));
             value = null;
         }
-        return new ProducerRecord<>(dlqTopic, null, source.key(), value, h);
+        byte[] key = source.key();
+        if (key != null && key.length > MAX_KEY_BYTES) {
+            h.add(KEY_OMITTED, utf8(Integer.toString(key.length)));
+            key = null;
+        }
+        return new ProducerRecord<>(dlqTopic, null, key, value, h);
     }
 
     private static byte[] utf8(String s) {

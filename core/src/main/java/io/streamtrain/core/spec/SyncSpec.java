@@ -1,5 +1,6 @@
 package io.streamtrain.core.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
@@ -38,7 +39,8 @@ public record SyncSpec(
         String mode,
         String encoding,
         int overlapSteps,
-        Double mixing) {
+        // absent rather than null in a manifest's spec: readers older than the setting refuse keys they do not know
+        @JsonInclude(JsonInclude.Include.NON_NULL) Double mixing) {
     public static final String AVERAGE = "average";
     public static final String NESTEROV = "nesterov";
     public static final String STREAMING = "streaming";

@@ -176,6 +176,22 @@ class KafkaSettingsTest {
                                         "ssl.keystore.password", "wrong"))
                         .principal(),
                 "a keystore that cannot be opened: the client says why when it connects");
+
+        // a PEM keystore file: the private key first, then the certificate, as tools write them
+        java.nio.file.Path pemFile = dir.resolve("client.pem");
+        java.nio.file.Files.writeString(
+                pemFile,
+                "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+                        + pem);
+        assertEquals(
+                java.util.Optional.of("User:CN=ops-alice,OU=ml,O=Acme"),
+                new KafkaSettings(
+                                "b:9092",
+                                Map.of(
+                                        "security.protocol", "SSL",
+                                        "ssl.keystore.type", "PEM",
+                                        "ssl.keystore.location", pemFile.toString()))
+                        .principal());
     }
 
     @Test

@@ -185,7 +185,10 @@ class RunSpecParserTest {
                 d,
                 RunSpecParser.parse(RunSpecParser.toJson(RunSpecParser.parse(MINIMAL)))
                         .sync(),
-                "no mixing written out as null reads back as none");
+                "no mixing reads back as none");
+        assertFalse(
+                RunSpecParser.toJson(RunSpecParser.parse(MINIMAL)).get("sync").has("mixing"),
+                "a spec without mixing is written as before it existed (older readers refuse keys they do not know)");
         for (String bad : List.of("1", "1.5", "-0.1", "\"half\"")) {
             SpecException e = assertThrows(
                     SpecException.class, () -> RunSpecParser.parse(minimalWith("sync: { mixing: " + bad + " }")));

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -34,6 +33,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,11 +59,20 @@ public final class SyncChannel implements AutoCloseable {
     /** A record read and applied to the log. */
     public record Read(long offset, SyncMessage message) {}
 
-    /** A join or contribution refused for its signature, with why: the checkpoint of its epoch dead-letters it. */
+    /**
+     * A join or contribution refused for its signature, with why: the checkpoint of its epoch
+     * dead-letters it. Kept small: a key or value larger than a genuine record's is left out
+     * (the refusal says how large it was) and the source's headers are not kept.
+     */
     public record Refused(ConsumerRecord<byte[], byte[]> record, String refusal) {}
 
     /** Refused records kept for their dead letters at once; a flood beyond this is logged and counted, not kept. */
-    private static final int MAX_REFUSED_KEPT = 1000;
+    private static final int MAX_REFUSED_KEPT = 256;
+
+    /** A genuine join or contribution record is a few KB, its key an id: larger ones are kept without them. */
+    static final int REFUSED_VALUE_BYTES = 64 * 1024;
+
+    static final int REFUSED_KEY_BYTES = 256;
 
     private final String topic;
     private final TopicPartition partition;
@@ -101,21 +110,6 @@ public final class SyncChannel implements AutoCloseable {
     private final long readFrom;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
-
-    /**
-     * This node's contributions not read back yet, by id: their payloads as written. Reading
-     * one back takes these bytes instead of its chunks from the log (the node has them; the
-     * chunks are not buffered, joined and checked again), so the round's state holds this
-     * node's own bytes, which is how {@code RoundShares} sees that a lone node's round is the
-     * state it already has. A few at most: a node contributes again only after its last one
-     * closed a round, or after a rollback that left it unread.
-     */
-    private final Map<String, Written> written = new LinkedHashMap<>();
-
-    private static final int MAX_WRITTEN = 4;
-
-    /** A contribution's payload as this node wrote it, and the reference its record carries. */
-    private record Written(byte[] payload, SyncMessage.PayloadRef ref) {}
 
     private long unacknowledgedSince;
 
@@ -216,12 +210,6 @@ public final class SyncChannel implements AutoCloseable {
                 c.sums().withSync(bytes, c.sums().syncWaitSeconds()),
                 ref);
         records.add(signing.sign(SyncCodec.record(topic, withRef)));
-        if (payload != null) {
-            if (written.size() == MAX_WRITTEN) {
-                written.remove(written.keySet().iterator().next());
-            }
-            written.put(c.id(), new Written(payload, ref));
-        }
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();
         unacknowledged = send(records);
@@ -303,9 +291,7 @@ public final class SyncChannel implements AutoCloseable {
             String type = CheckpointCodec.typeOf(r);
             try {
                 if (CheckpointCodec.CHUNK.equals(type)) {
-                    if (!written.containsKey(keyOf(r))) {
-                        chunks.accept(r);
-                    }
+                    chunks.accept(r);
                 } else if ((SyncCodec.JOIN.equals(type) || SyncCodec.CONTRIBUTION.equals(type)) && !trusted(r)) {
                     // refused: counted and logged by trusted()
                 } else if (SyncCodec.JOIN.equals(type)) {
@@ -334,16 +320,6 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
-        Written own = written.get(c.id());
-        if (own != null) {
-            if (!own.ref().equals(c.payload())) {
-                // the id is this node's, the record is not (a forgery, or a bug): the genuine one still comes
-                throw new IllegalArgumentException(
-                        "contribution " + c.id() + " carries this node's id but not the" + " payload it wrote");
-            }
-            written.remove(c.id());
-            return SafeTensors.read(own.payload());
-        }
         ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
         if (joined.bytes() == null) {
             throw new IllegalArgumentException(
@@ -362,12 +338,12 @@ public final class SyncChannel implements AutoCloseable {
         if (!v.accepted()) {
             refused++;
             String id = keyOf(r);
-            if (id != null && !written.containsKey(id)) {
+            if (id != null) {
                 chunks.discard(id);
             }
             log.warn("ignoring sync record {}@{}: {}", topic, r.offset(), v.refusal());
             if (refusedRecords.size() < MAX_REFUSED_KEPT) {
-                refusedRecords.put(r.offset(), new Refused(r, v.refusal()));
+                refusedRecords.put(r.offset(), kept(r, v.refusal()));
             } else {
                 log.warn(
                         "sync record {}@{} is not kept for the dead-letter topic: {} refused records are waiting"
@@ -378,6 +354,35 @@ public final class SyncChannel implements AutoCloseable {
             }
         }
         return v.accepted();
+    }
+
+    /** {@code r} as it is kept for its dead letter: without its headers, and without a key or value too large to be genuine. */
+    static Refused kept(ConsumerRecord<byte[], byte[]> r, String refusal) {
+        byte[] key = r.key();
+        byte[] value = r.value();
+        StringBuilder why = new StringBuilder(refusal);
+        if (key != null && key.length > REFUSED_KEY_BYTES) {
+            why.append("; its key of ").append(key.length).append(" bytes is left out");
+            key = null;
+        }
+        if (value != null && value.length > REFUSED_VALUE_BYTES) {
+            why.append("; its value of ").append(value.length).append(" bytes is left out");
+            value = null;
+        }
+        return new Refused(
+                new ConsumerRecord<>(
+                        r.topic(),
+                        r.partition(),
+                        r.offset(),
+                        r.timestamp(),
+                        r.timestampType(),
+                        -1,
+                        -1,
+                        key,
+                        value,
+                        new RecordHeaders(),
+                        java.util.Optional.empty()),
+                why.toString());
     }
 
     /** A round that ended an epoch: refused records before the epoch ended before it are no node's to dead-letter any more. */
