@@ -35,6 +35,10 @@ class KafkaSettingsTest {
         assertEquals("SSL", s.admin().get("security.protocol"));
     }
 
+    private static java.util.Optional<String> principalOf(Map<String, String> settings) {
+        return new KafkaSettings("b:9092", settings).principal();
+    }
+
     @Test
     void thePrincipalIsTheSaslUserWhenTheSettingsNameIt() {
         String scram =
@@ -53,26 +57,22 @@ class KafkaSettingsTest {
                         .principal());
         assertEquals(
                 java.util.Optional.of("User:bob"),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol",
-                                        "SASL_PLAINTEXT",
-                                        "sasl.mechanism",
-                                        "PLAIN",
-                                        "sasl.jaas.config",
-                                        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";"))
-                        .principal());
+                principalOf(
+                        Map.of(
+                                "security.protocol",
+                                "SASL_PLAINTEXT",
+                                "sasl.mechanism",
+                                "PLAIN",
+                                "sasl.jaas.config",
+                                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"s\";")));
         assertEquals(
                 java.util.Optional.of("User:svc"),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol",
-                                        "SASL_SSL",
-                                        "sasl.jaas.config",
-                                        "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";"))
-                        .principal(),
+                principalOf(
+                        Map.of(
+                                "security.protocol",
+                                "SASL_SSL",
+                                "sasl.jaas.config",
+                                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true principal=\"svc/host@EXAMPLE.COM\";")),
                 "Kerberos (Kafka's default mechanism): the primary, as the broker's DEFAULT rule maps its own realm's");
         assertEquals(
                 java.util.Optional.empty(),
@@ -80,33 +80,29 @@ class KafkaSettingsTest {
                 "plaintext: the broker alone knows");
         assertEquals(
                 java.util.Optional.empty(),
-                new KafkaSettings("b:9092", Map.of("security.protocol", "SSL")).principal(),
+                principalOf(Map.of("security.protocol", "SSL")),
                 "TLS without a client certificate: the broker names it ANONYMOUS");
         assertEquals(
                 java.util.Optional.empty(),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol",
-                                        "SASL_SSL",
-                                        "sasl.mechanism",
-                                        "OAUTHBEARER",
-                                        "sasl.jaas.config",
-                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"c\";"))
-                        .principal(),
+                principalOf(
+                        Map.of(
+                                "security.protocol",
+                                "SASL_SSL",
+                                "sasl.mechanism",
+                                "OAUTHBEARER",
+                                "sasl.jaas.config",
+                                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"c\";")),
                 "a token from an identity provider carries its subject inside");
         assertEquals(
                 java.util.Optional.of("User:etl-bot"),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol",
-                                        "SASL_PLAINTEXT",
-                                        "sasl.mechanism",
-                                        "OAUTHBEARER",
-                                        "sasl.jaas.config",
-                                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"etl-bot\";"))
-                        .principal());
+                principalOf(
+                        Map.of(
+                                "security.protocol",
+                                "SASL_PLAINTEXT",
+                                "sasl.mechanism",
+                                "OAUTHBEARER",
+                                "sasl.jaas.config",
+                                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"etl-bot\";")));
     }
 
     /** Mutual TLS: the subject of the keystore's certificate, as Kafka's default principal builder writes it. */
@@ -157,24 +153,18 @@ class KafkaSettingsTest {
                 + "\n-----END CERTIFICATE-----\n";
         assertEquals(
                 java.util.Optional.of("User:CN=ops-alice,OU=ml,O=Acme"),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol", "SSL",
-                                        "ssl.keystore.type", "PEM",
-                                        "ssl.keystore.certificate.chain", pem))
-                        .principal());
+                principalOf(Map.of(
+                        "security.protocol", "SSL",
+                        "ssl.keystore.type", "PEM",
+                        "ssl.keystore.certificate.chain", pem)));
 
         assertEquals(
                 java.util.Optional.empty(),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol", "SSL",
-                                        "ssl.keystore.type", "PKCS12",
-                                        "ssl.keystore.location", store.toString(),
-                                        "ssl.keystore.password", "wrong"))
-                        .principal(),
+                principalOf(Map.of(
+                        "security.protocol", "SSL",
+                        "ssl.keystore.type", "PKCS12",
+                        "ssl.keystore.location", store.toString(),
+                        "ssl.keystore.password", "wrong")),
                 "a keystore that cannot be opened: the client says why when it connects");
 
         // a PEM keystore file: the private key first, then the certificate, as tools write them
@@ -185,13 +175,10 @@ class KafkaSettingsTest {
                         + pem);
         assertEquals(
                 java.util.Optional.of("User:CN=ops-alice,OU=ml,O=Acme"),
-                new KafkaSettings(
-                                "b:9092",
-                                Map.of(
-                                        "security.protocol", "SSL",
-                                        "ssl.keystore.type", "PEM",
-                                        "ssl.keystore.location", pemFile.toString()))
-                        .principal());
+                principalOf(Map.of(
+                        "security.protocol", "SSL",
+                        "ssl.keystore.type", "PEM",
+                        "ssl.keystore.location", pemFile.toString())));
     }
 
     @Test
