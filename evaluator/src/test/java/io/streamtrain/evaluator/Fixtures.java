@@ -63,6 +63,7 @@ final class Fixtures {
                 "2026-01-01T00:00:00Z",
                 snapshot ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
                 null,
+                null,
                 null);
     }
 

@@ -248,7 +248,8 @@ final class EpochCheckpoints implements AutoCloseable {
                 ended.round(),
                 new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
                 RecordsChecksum.format(ended.epochSums().recordsChecksum()),
-                deadLetters(ended));
+                deadLetters(ended),
+                ended.plan().previous().replays());
         // the round's state is immutable: the payload is written on the publisher thread
         List<Tensor> tensors = new ArrayList<>(ended.state().tensors().values());
         Map<String, String> metadata = payloadMetadata(ended.epoch());
@@ -284,6 +285,7 @@ final class EpochCheckpoints implements AutoCloseable {
                             round,
                             null,
                             null,
+                            List.of(),
                             List.of()),
                     payload);
             return m == null ? "refused: stopping" : ControlMessage.Ack.APPLIED + ": checkpoint " + m.checkpointId();

@@ -7,6 +7,7 @@ import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.feed.BatchFeed;
 import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.feed.Windowing;
 import io.streamtrain.trainer.sync.SyncChannel;
 import io.streamtrain.trainer.sync.SyncLog;
 import java.nio.ByteBuffer;
@@ -95,16 +96,21 @@ final class NodePorts implements AutoCloseable {
             opened.add(sync);
             KafkaConsumer<byte[], ByteBuffer> trainConsumer =
                     new KafkaConsumer<>(kafka.trainFeedConsumer(Topics.trainerGroup(spec.run())));
-            BatchFeed feed = new BatchFeed(trainConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
             opened.add(trainConsumer);
+            KafkaConsumer<byte[], ByteBuffer> replayConsumer =
+                    Windowing.of(spec).replay() > 0 ? new KafkaConsumer<>(kafka.replayReader()) : null;
+            if (replayConsumer != null) {
+                opened.add(replayConsumer);
+            }
+            BatchFeed feed = new BatchFeed(
+                    trainConsumer, replayConsumer, spec, null, options.prefetchBytes(), options.brokerWait());
             List<AutoCloseable> meters = List.of(KafkaMeters.bind(registry, trainConsumer), dlqMeters);
             Thread feedThread = new Thread(feed, "streamtrain-feed-" + options.nodeId());
             feedThread.setDaemon(true);
             feedThread.start();
             Supplier<EpochPlan> plan = () -> {
                 try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(kafka.reader())) {
-                    EpochPlan p =
-                            EpochPlan.start(c, spec.data().train(), spec.data().windowRecords());
+                    EpochPlan p = EpochPlan.start(c, spec.data().train(), Windowing.of(spec));
                     log.info("epoch plan: {}", p.describe());
                     return p;
                 }

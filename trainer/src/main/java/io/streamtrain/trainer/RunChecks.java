@@ -3,6 +3,7 @@ package io.streamtrain.trainer;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.protocol.RoundSums;
+import io.streamtrain.core.spec.DataSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.feed.FeedItem;
 import io.streamtrain.trainer.sync.RoundState;
@@ -38,6 +39,20 @@ final class RunChecks {
                             + spec.data().windowRecords() + " (data.window.records)."
                             + " Every node derives where each window ends from it, so it cannot change within a run: use a new run id (init.from: run:"
                             + spec.run() + "@promoted starts it from this run's promoted model)");
+        }
+        if (previous.data().continuous()
+                && spec.data().continuous()
+                && (previous.data().window().replayShare()
+                                != spec.data().window().replayShare()
+                        || previous.data().window().horizon()
+                                != spec.data().window().horizon())) {
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run() + " replays " + replayText(previous) + ", this spec says "
+                            + replayText(spec) + " (data.window.replay, data.window.replayHorizon)."
+                            + " Where a window's reading stands counts its replayed records, so they cannot change"
+                            + " within a run: use a new run id (init.from: run:" + spec.run()
+                            + "@promoted starts it from this run's promoted model)");
         }
         if (previous.data().continuous() != spec.data().continuous()) {
             throw new StartupException(
@@ -100,15 +115,23 @@ final class RunChecks {
 
     /**
      * A record is dead-lettered once: when it is first read (a bounded run's first epoch, any
-     * window of a continuous run), unless some node's round already covered it.
+     * window of a continuous run, but not its replay of earlier windows), unless some node's
+     * round already covered it.
      */
     static boolean deadLetterDue(FeedItem.Rejected r, SyncLog syncLog, RunSpec spec) {
-        return (r.epoch() == 1 || spec.data().continuous())
+        return (r.epoch() == 1 || (spec.data().continuous() && !r.replayed()))
                 && r.record().offset() >= syncLog.deadLettersThrough(r.record().partition());
     }
 
     /** The run is done when a closed round ends its last epoch. */
     static boolean finished(RunSpec spec, RoundState at) {
         return at.epochEnd() && at.epoch() >= spec.maxEpochs();
+    }
+
+    private static String replayText(RunSpec spec) {
+        DataSpec.Window w = spec.data().window();
+        return w.replayShare() == 0
+                ? "no earlier records"
+                : "a share " + w.replayShare() + " of each window from its last " + w.horizon() + " windows";
     }
 }

@@ -20,6 +20,7 @@ import io.streamtrain.core.signing.Right;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.feed.Windowing;
 import io.streamtrain.trainer.model.InitialWeights;
 import io.streamtrain.trainer.model.ModelState;
 import io.streamtrain.trainer.sync.Combiner;
@@ -229,7 +230,7 @@ public final class TrainerNode implements AutoCloseable {
                         start.round(),
                         start.round().epochEnd() ? start.round() : null,
                         start.startedAt(),
-                        spec.data().windowRecords());
+                        Windowing.of(spec));
                 try (NodePorts ports = NodePorts.open(
                         kafka, spec, options, syncLog, start.syncFrom(), trainMaxMessageBytes, checkpoints, registry)) {
                     metrics.feeds(ports.feed(), null);
@@ -280,7 +281,7 @@ public final class TrainerNode implements AutoCloseable {
                 m.step());
         // a checkpoint's offsets are the epoch it ended: the same plan again, or the window before the next
         EpochPlan next = EpochPlan.of(spec.data().train(), m.offsets())
-                .windowed(spec.data().windowRecords())
+                .windowed(Windowing.of(spec), m.epoch())
                 .next();
         RoundState round = RoundState.start(
                 m.round(), m.epoch(), m.step(), latest.payload(), next, generation, syncFrom, RoundSums.ZERO);

@@ -755,7 +755,8 @@ class NodeLoopTest {
                     T,
                     r.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
                     r.sync(),
-                    r.recordsChecksum());
+                    r.recordsChecksum(),
+                    null);
             published.add(m);
             return m;
         }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.codec.RejectReason;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.spec.DataSpec;
@@ -14,9 +15,13 @@ import io.streamtrain.core.spec.ModelSpec;
 import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
+import io.streamtrain.trainer.feed.FeedItem;
+import io.streamtrain.trainer.sync.Combiner;
 import io.streamtrain.trainer.sync.RoundState;
+import io.streamtrain.trainer.sync.SyncLog;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 
 class RunChecksTest {
@@ -40,6 +45,7 @@ class RunChecksTest {
                 "node-0",
                 "2026-12-06T00:00:00Z",
                 CheckpointManifest.EPOCH,
+                null,
                 null,
                 null);
     }
@@ -100,6 +106,16 @@ class RunChecksTest {
                         with(longer, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
         assertTrue(
                 window.getMessage().contains("cuts its windows at 8 records, this spec says 16"), window.getMessage());
+        DataSpec replaying = new DataSpec(
+                SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(8, 0.2, null));
+        StartupException replay = assertThrows(
+                StartupException.class,
+                () -> RunChecks.requireSameModel(
+                        with(replaying, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
+        assertTrue(
+                replay.getMessage().contains("replays no earlier records, this spec says a share 0.2 of each window"),
+                replay.getMessage());
+        assertEquals(StartupException.BAD_CONFIGURATION, replay.exitCode());
     }
 
     @Test
@@ -124,5 +140,24 @@ class RunChecksTest {
         assertFalse(
                 RunChecks.finished(SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false)),
                 "a round inside epoch 4 of 3 cannot end the run");
+    }
+
+    @Test
+    void aReplayedRecordIsNotDeadLetteredAgain() {
+        DataSpec live = new DataSpec(
+                SPEC.data().train(), SPEC.data().validation(), DataSpec.CONTINUOUS, new DataSpec.Window(8, 0.5, null));
+        RunSpec spec = with(live, SPEC.model(), 3);
+        SyncLog log = new SyncLog(
+                new Combiner(spec.sync()), RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO), null);
+        ConsumerRecord<byte[], byte[]> garbage =
+                new ConsumerRecord<>(SPEC.data().train(), 0, 3, null, new byte[] {1});
+        assertTrue(
+                RunChecks.deadLetterDue(
+                        new FeedItem.Rejected(1, 2, garbage, RejectReason.DECODE, "bad", false), log, spec),
+                "read by its own window: due");
+        assertFalse(
+                RunChecks.deadLetterDue(
+                        new FeedItem.Rejected(1, 3, garbage, RejectReason.DECODE, "bad", true), log, spec),
+                "read again by a later window's replay: written when its own window read it");
     }
 }

@@ -21,6 +21,8 @@ import io.streamtrain.testkit.ServiceProcess;
 import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
 import io.streamtrain.trainer.TrainerOptions;
+import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.feed.Windowing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -150,6 +152,124 @@ class ContinuousRunTest {
             assertEquals((double) WINDOW * SAMPLES, m.metrics().get("samples"), "window " + w + ": every sample once");
         }
         assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
+    }
+
+    /**
+     * {@code data.window.replay}: each window also trains a share of earlier records, drawn
+     * from the last {@code replayHorizon} windows. With a producer writing, two nodes, one of
+     * them SIGKILLed mid-run and restarted: every window's checkpoint names its own records
+     * (the same offsets as without replay) and the ranges it replayed, which are the seeded
+     * draw of its plan, within its horizon; its records checksum is the sum over both, each
+     * record of either once.
+     */
+    @Test
+    void aReplayingWindowTrainsItsShareOfEarlierRecordsAcrossAKillAndARejoin(@TempDir Path dir) throws Exception {
+        String topicName = "replay.train";
+        SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 37);
+        kafka.createTopic(topicName, PARTITIONS);
+        List<byte[]> data = task.records(WINDOW * WINDOWS + 2 * WINDOW, SAMPLES, 7);
+        kafka.produce(topicName, PARTITIONS, data.subList(0, WINDOW));
+        AtomicInteger produced = new AtomicInteger(WINDOW);
+        AtomicBoolean stopProducing = new AtomicBoolean();
+        Thread producer = new Thread(
+                () -> {
+                    while (!stopProducing.get() && produced.get() < data.size()) {
+                        int from = produced.getAndAdd(PARTITIONS);
+                        kafka.produce(topicName, PARTITIONS, data.subList(from, from + PARTITIONS));
+                        sleep(300);
+                    }
+                },
+                "replay-producer");
+        // replay 0.5: a window trains as many earlier records as its own (4 a partition), from its last 2 windows
+        String spec = spec("replay")
+                .replace("train: " + TOPIC, "train: " + topicName)
+                .replace(
+                        "window: { records: " + WINDOW + " }",
+                        "window: { records: " + WINDOW + ", replay: 0.5, replayHorizon: 2 }");
+        Path specFile = Files.writeString(dir.resolve("replay.yaml"), spec);
+        TrainerNode a = new TrainerNode(
+                RunSpecParser.parse(spec),
+                kafka.settings,
+                TrainerOptions.defaults("replay-a").withLogEverySteps(0));
+        NodeThread nodeA = NodeThread.start(a, "replay-a");
+        try {
+            producer.start();
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "replay-b", "--log-every", "0")) {
+                awaitCheckpoints("replay", 3, 180);
+                b.sigkill();
+                b.awaitExit(30);
+            }
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "replay-b", "--log-every", "0")) {
+                assertEquals(0, b.awaitExit(300), b.output());
+            }
+            assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
+        } finally {
+            stopProducing.set(true);
+            producer.join(10_000);
+            a.close();
+        }
+
+        List<Checkpoint> cps = kafka.checkpoints("replay");
+        assertEquals(
+                List.of(1, 2, 3, 4, 5, 6),
+                cps.stream().map(c -> c.manifest().epoch()).toList());
+        Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(topicName)) {
+            topic.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
+        }
+        long share = WINDOW / PARTITIONS;
+        Windowing windowing = Windowing.of(RunSpecParser.parse(spec));
+        for (Checkpoint c : cps) {
+            CheckpointManifest m = c.manifest();
+            int w = m.epoch();
+            Map<Integer, long[]> own = new java.util.TreeMap<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                own.put(p, new long[] {(w - 1) * share, w * share});
+            }
+            EpochPlan plan = new EpochPlan(topicName, own, windowing, w);
+            assertEquals(plan.all(), m.offsets(), "window " + w + "'s own records: the next " + share + " of each");
+            assertEquals(plan.replays(), m.replayed(), "window " + w + " replays its plan's seeded draw");
+            long replayed = 0;
+            for (OffsetRange r : m.replayed()) {
+                long reach = Math.min(w - 1, 2) * share;
+                assertEquals(share, r.count(), "window " + w + ": as many earlier records as its own");
+                assertTrue(
+                        r.from() >= (w - 1) * share - reach && r.to() <= (w - 1) * share,
+                        "window " + w + " replays " + r + ", within its last 2 windows");
+                replayed += r.count();
+            }
+            assertEquals(w == 1 ? 0 : WINDOW, replayed, "window " + w);
+            long sum = 0;
+            for (OffsetRange r : concat(m.offsets(), m.replayed())) {
+                for (long o = r.from(); o < r.to(); o++) {
+                    sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
+                }
+            }
+            assertEquals(
+                    RecordsChecksum.format(sum),
+                    m.recordsChecksum(),
+                    "window " + w + " trained its own and its replayed records, each once");
+            assertEquals(
+                    (double) (WINDOW + replayed) * SAMPLES, m.metrics().get("samples"), "window " + w + "'s samples");
+        }
+        assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
+    }
+
+    private static List<OffsetRange> concat(List<OffsetRange> a, List<OffsetRange> b) {
+        List<OffsetRange> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    private static void awaitCheckpoints(String run, int n, int seconds) throws Exception {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (kafka.checkpoints(run).size() < n) {
+            assertTrue(
+                    System.nanoTime() < deadline, "not " + n + " checkpoints of " + run + " within " + seconds + " s");
+            Thread.sleep(200);
+        }
     }
 
     /**
@@ -640,11 +760,7 @@ class ContinuousRunTest {
     }
 
     private static void awaitWindows(int n, int seconds) throws Exception {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (kafka.checkpoints("live").size() < n) {
-            assertTrue(System.nanoTime() < deadline, "not " + n + " windows within " + seconds + " s");
-            Thread.sleep(200);
-        }
+        awaitCheckpoints("live", n, seconds);
     }
 
     private static void sleep(long millis) {

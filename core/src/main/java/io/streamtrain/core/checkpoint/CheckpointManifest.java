@@ -1,6 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.RunSpecParser;
@@ -36,6 +37,9 @@ import java.util.Map;
  * @param recordsChecksum the records trained in this epoch, as {@link RecordsChecksum}
  *     sums them: {@code crc32c-sum:} and 16 hex digits. Null for snapshots and for older
  *     manifests
+ * @param replayed the offset ranges of earlier windows a continuous run's window replayed
+ *     ({@code data.window.replay}), besides {@link #offsets}; {@code recordsChecksum} and
+ *     the {@code records} metric count them too. Empty (and left out of the JSON) otherwise
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record CheckpointManifest(
@@ -55,12 +59,17 @@ public record CheckpointManifest(
         String time,
         String kind,
         SyncPoint sync,
-        String recordsChecksum) {
+        String recordsChecksum,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<OffsetRange> replayed) {
 
     public static final int VERSION = 1;
     public static final String TYPE = "checkpoint";
     public static final String EPOCH = "epoch";
     public static final String SNAPSHOT = "snapshot";
+
+    public CheckpointManifest {
+        replayed = replayed == null ? List.of() : List.copyOf(replayed);
+    }
 
     /** Whether this is a mid-epoch snapshot rather than an epoch's checkpoint. */
     public boolean snapshot() {

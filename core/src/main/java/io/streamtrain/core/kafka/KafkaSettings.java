@@ -153,6 +153,20 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         return noticedDeadInSeconds(c);
     }
 
+    /**
+     * Reads the earlier records a continuous run's windows replay ({@code data.window.replay}),
+     * beside the batch feed and outside its group: it seeks to each window's replay itself.
+     */
+    public Map<String, Object> replayReader() {
+        Map<String, Object> c = consumer(null);
+        // records retention removed must fail loudly (the node says which setting to raise), never jump
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteBufferDeserializer.class.getName());
+        // every window seeks back: its fetch must not wait long behind the one before
+        c.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, EPOCH_START_FETCH_WAIT_MS);
+        return c;
+    }
+
     /** Writes a trainer's joins and contributions (payloads in chunks of {@code chunkBytes}). */
     public Map<String, Object> syncProducer(int chunkBytes) {
         Map<String, Object> p = producer();

@@ -1,5 +1,7 @@
 package io.streamtrain.core.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+
 /**
  * Where a run's data lives, and how it is cut into epochs.
  *
@@ -21,8 +23,43 @@ public record DataSpec(String train, String validation, String mode, Window wind
      *     topic: each partition's share is {@code records / partitions}, the lower partitions
      *     taking one more when it does not divide, so where a window ends is a function of the
      *     offsets alone
+     * @param replay the share of each window's trained records drawn from earlier windows of
+     *     the run, in [0, {@value #MAX_REPLAY}]; null (left out of the spec's JSON) for none
+     * @param replayHorizon how many windows back the replayed records may come from (at least
+     *     1); null for {@value #DEFAULT_REPLAY_HORIZON}. The train topic's retention must keep
+     *     that many windows
      */
-    public record Window(long records) {}
+    public record Window(
+            long records,
+            @JsonInclude(JsonInclude.Include.NON_NULL) Double replay,
+            @JsonInclude(JsonInclude.Include.NON_NULL) Integer replayHorizon) {
+        public static final double MAX_REPLAY = 0.9;
+        public static final int DEFAULT_REPLAY_HORIZON = 10;
+
+        public Window {
+            if (replay != null && !(replay >= 0 && replay <= MAX_REPLAY)) {
+                throw new IllegalArgumentException("window replay " + replay + " is not in [0, " + MAX_REPLAY + "]");
+            }
+            if (replayHorizon != null && replayHorizon < 1) {
+                throw new IllegalArgumentException("window replayHorizon " + replayHorizon + " is below 1");
+            }
+        }
+
+        /** A window without replay. */
+        public Window(long records) {
+            this(records, null, null);
+        }
+
+        /** The share of a window replayed (0: none). */
+        public double replayShare() {
+            return replay == null ? 0 : replay;
+        }
+
+        /** Windows back the replayed records may come from. */
+        public int horizon() {
+            return replayHorizon == null ? DEFAULT_REPLAY_HORIZON : replayHorizon;
+        }
+    }
 
     public DataSpec {
         mode = mode == null ? BOUNDED : mode;

@@ -128,8 +128,22 @@ public final class RunSpecParser {
                         "is required for data.mode continuous: Kafka records (batches) per window,"
                                 + " an integer in [1, " + MAX_WINDOW_RECORDS + "]");
             }
+            Double replay = w.has("replay")
+                    ? w.number(
+                            "replay",
+                            0,
+                            x -> x >= 0 && x <= DataSpec.Window.MAX_REPLAY,
+                            "a number in [0, " + DataSpec.Window.MAX_REPLAY + "]: the share of each window drawn"
+                                    + " from earlier windows")
+                    : null;
+            Integer horizon = w.has("replayHorizon")
+                    ? w.integer("replayHorizon", DataSpec.Window.DEFAULT_REPLAY_HORIZON, 1, 1_000_000)
+                    : null;
+            if (horizon != null && replay == null) {
+                throw new SpecException(w.path("replayHorizon"), "is only for a window with replay");
+            }
             w.rejectUnknownKeys();
-            window = new DataSpec.Window(records);
+            window = new DataSpec.Window(records, replay, horizon);
         } else if (n.has("window")) {
             throw new SpecException(
                     n.path("window"), "is only for data.mode continuous (a bounded run's epoch is the whole topic)");

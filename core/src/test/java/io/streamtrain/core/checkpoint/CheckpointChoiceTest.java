@@ -32,6 +32,7 @@ class CheckpointChoiceTest {
                 "t",
                 kind,
                 null,
+                null,
                 null);
     }
 

@@ -100,7 +100,8 @@ class CheckpointCodecTest {
                 "2024-01-01T00:00:00Z",
                 CheckpointManifest.EPOCH,
                 new CheckpointManifest.SyncPoint(7, 3),
-                RecordsChecksum.format(0x1234));
+                RecordsChecksum.format(0x1234),
+                null);
     }
 
     private static CheckpointManifest kafkaManifest(String id, byte[] payload, int chunkBytes) throws Exception {

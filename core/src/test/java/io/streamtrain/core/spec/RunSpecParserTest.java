@@ -290,6 +290,39 @@ class RunSpecParserTest {
     }
 
     @Test
+    void aWindowMayReplayAShareOfEarlierWindows() {
+        String live = MINIMAL.replace("{ train: t }", "{ train: t, mode: continuous, window: %s }");
+        RunSpec none = RunSpecParser.parse(live.formatted("{ records: 8 }"));
+        assertEquals(0, none.data().window().replayShare());
+        assertFalse(
+                RunSpecParser.toJson(none).toString().contains("replay"),
+                "left out of a spec's JSON when unset: older readers refuse unknown keys");
+        RunSpec replaying = RunSpecParser.parse(live.formatted("{ records: 8, replay: 0.25 }"));
+        assertEquals(0.25, replaying.data().window().replayShare());
+        assertEquals(
+                DataSpec.Window.DEFAULT_REPLAY_HORIZON,
+                replaying.data().window().horizon());
+        assertEquals(replaying, RunSpecParser.parse(RunSpecParser.toJson(replaying)), "a manifest's spec parses back");
+        RunSpec near = RunSpecParser.parse(live.formatted("{ records: 8, replay: 0.5, replayHorizon: 3 }"));
+        assertEquals(3, near.data().window().horizon());
+        assertEquals(near, RunSpecParser.parse(RunSpecParser.toYaml(near)));
+        assertEquals(
+                "data.window.replay",
+                rejects(live.formatted("{ records: 8, replay: 0.95 }")).path());
+        assertEquals(
+                "data.window.replay",
+                rejects(live.formatted("{ records: 8, replay: -0.1 }")).path());
+        assertEquals(
+                "data.window.replayHorizon",
+                rejects(live.formatted("{ records: 8, replay: 0.5, replayHorizon: 0 }"))
+                        .path());
+        assertEquals(
+                "data.window.replayHorizon",
+                rejects(live.formatted("{ records: 8, replayHorizon: 4 }")).path(),
+                "a horizon without a replay is a mistake");
+    }
+
+    @Test
     void jsonIsAcceptedToo() {
         RunSpec s = RunSpecParser.parse(
                 "{\"run\": \"j\", \"data\": {\"train\": \"t\"}, \"model\": {\"inputs\": 3, \"classes\": 2}}");

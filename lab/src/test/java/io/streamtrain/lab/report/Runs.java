@@ -120,6 +120,7 @@ final class Runs {
                 "2025-01-01T00:00:0" + epoch + "Z",
                 kind,
                 null,
+                null,
                 null);
     }
 

@@ -89,6 +89,7 @@ public final class CheckpointPublisher {
      * @param recordsChecksum what the epoch trained (null for a snapshot)
      * @param deadLetters written in the checkpoint's transaction, so once: the epoch's sync
      *     records refused for their signature
+     * @param replayed the earlier records a continuous run's window replayed (empty otherwise)
      */
     public record EpochResult(
             RunSpec settings,
@@ -102,7 +103,8 @@ public final class CheckpointPublisher {
             long round,
             CheckpointManifest.SyncPoint sync,
             String recordsChecksum,
-            List<ProducerRecord<byte[], byte[]>> deadLetters) {}
+            List<ProducerRecord<byte[], byte[]>> deadLetters,
+            List<CheckpointManifest.OffsetRange> replayed) {}
 
     /** @return the committed manifest, or null if a stop was requested while retrying */
     @SuppressWarnings("FutureReturnValueIgnored") // a send that fails fails the transaction's commit
@@ -150,7 +152,8 @@ public final class CheckpointPublisher {
                 Instant.now().toString(),
                 result.snapshot() ? CheckpointManifest.SNAPSHOT : CheckpointManifest.EPOCH,
                 result.sync(),
-                result.recordsChecksum());
+                result.recordsChecksum(),
+                result.replayed());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (CheckpointManifest.OffsetRange r : result.offsets()) {
             offsets.put(

@@ -69,16 +69,34 @@ public final class BatchFeed implements Runnable {
             EpochPlan plan,
             long prefetchBytes,
             Duration brokerWait) {
+        this(consumer, null, spec, plan, prefetchBytes, brokerWait);
+    }
+
+    /**
+     * @param replayConsumer reads the records a continuous run's windows replay, outside the
+     *     group (the feed thread assigns, seeks and closes it); null when they replay none
+     */
+    public BatchFeed(
+            Consumer<byte[], ByteBuffer> consumer,
+            Consumer<byte[], ByteBuffer> replayConsumer,
+            RunSpec spec,
+            EpochPlan plan,
+            long prefetchBytes,
+            Duration brokerWait) {
+        if (replayConsumer == null && Windowing.of(spec).replay() > 0) {
+            throw new IllegalArgumentException("a run whose windows replay records needs a replay consumer");
+        }
         // as many as the prefetch queue holds when full, and a few in decoding and training: no more memory than a full
         // queue's
         int batchFloats = spec.batchSize() * spec.model().inputs();
         this.featureBuffers = new FeatureBuffers(
                 (int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);
         this.queue = new PrefetchQueue<>(prefetchBytes);
-        this.partitions =
-                new PartitionBuffers(consumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
+        this.partitions = new PartitionBuffers(
+                consumer, replayConsumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
         this.wait = new DataWait(spec.data().train(), spec.data().windowRecords(), brokerWait, partitions, queue);
-        this.loop = new FetchLoop(consumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
+        this.loop = new FetchLoop(
+                consumer, replayConsumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
     }
 
     // ---- the training thread's side ----

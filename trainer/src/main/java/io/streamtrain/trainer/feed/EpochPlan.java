@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -14,29 +15,55 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * What one epoch reads: for each partition of the train topic, the offsets {@code [from, to)}.
  *
- * <p>Over bounded data ({@code window} 0) these are the offsets snapshotted when the run
- * started, and every epoch replays exactly them. In a continuous run each epoch is a
- * <i>window</i> of {@code window} records of a live topic: the next window starts where this
- * one ends, each partition advancing by its share ({@link #share}), so where every window
- * ends follows from the first window's offsets alone, whatever arrived when.
+ * <p>Over bounded data ({@code windowing} {@link Windowing#BOUNDED}) these are the offsets
+ * snapshotted when the run started, and every epoch replays exactly them. In a continuous run
+ * each epoch is a <i>window</i> of {@code windowing.records()} records of a live topic: the
+ * next window starts where this one ends, each partition advancing by its share ({@link
+ * #share}), so where every window ends follows from the first window's offsets alone, whatever
+ * arrived when.
  *
- * @param window records per window of a continuous run; 0 for a bounded one
+ * <p>A window with replay ({@code data.window.replay}) first trains, on each partition, a run
+ * of {@link #replayed} earlier records of that partition ({@link #replayRange}), then its own.
+ * Where that run starts is drawn, seeded by the run's seed, the window and the partition, from
+ * the partition's last {@code horizon} windows: a function of the plan alone, like the rest.
+ * A position in such a window counts the replayed records first: it goes from {@link #start}
+ * ({@code from} minus the replayed count) to {@code to}, and a position below {@code from}
+ * stands for the replayed record {@link #replayOffset} names. So a round's ranges, the sync
+ * log's positions and a resume mid-window work as they do without replay.
+ *
+ * @param ranges each partition's own records {@code [from, to)}, in partition order
+ * @param windowing how the run cuts its epochs
+ * @param index which window of the run this plan is (1: the first); 0 for a bounded run
  */
-public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) {
+public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing windowing, int index) {
 
     public EpochPlan {
         Map<Integer, long[]> copy = new TreeMap<>();
         ranges.forEach((p, r) -> copy.put(p, new long[] {r[0], r[1]}));
         ranges = java.util.Collections.unmodifiableMap(copy);
-        if (window < 0 || (window > 0 && window < ranges.size())) {
+        long window = windowing.records();
+        if (window > 0 && window < ranges.size()) {
             throw new IllegalArgumentException(
                     "a window of " + window + " records cannot give each of " + ranges.size() + " partitions a share");
+        }
+        if (windowing.continuous() != index > 0) {
+            throw new IllegalArgumentException("window index " + index + " for " + windowing);
         }
     }
 
     /** A bounded run's plan. */
     public EpochPlan(String topic, Map<Integer, long[]> ranges) {
-        this(topic, ranges, 0);
+        this(topic, ranges, Windowing.BOUNDED, 0);
+    }
+
+    /** The first window of a continuous run of {@code window} records without replay (0: a bounded run's plan). */
+    public EpochPlan(String topic, Map<Integer, long[]> ranges, long window) {
+        this(topic, ranges, Windowing.records(window), window > 0 ? 1 : 0);
+    }
+
+    /** Records per window of a continuous run; 0 for a bounded one. */
+    public long window() {
+        return windowing.records();
     }
 
     /** The plan a checkpoint's offset ranges describe (a bounded run's; see {@link #windowed}). */
@@ -50,38 +77,51 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
         return new EpochPlan(topic, m);
     }
 
-    /** The same ranges as one window of a continuous run of {@code records} per window (0: bounded). */
+    /**
+     * The same ranges as window {@code index} of a run cut by {@code windowing} (a bounded run's
+     * plan again when it is {@link Windowing#BOUNDED}).
+     */
+    public EpochPlan windowed(Windowing w, int windowIndex) {
+        return new EpochPlan(topic, ranges, w, w.continuous() ? windowIndex : 0);
+    }
+
+    /** The same ranges as the first window of a run of {@code records} per window without replay (0: bounded). */
     public EpochPlan windowed(long records) {
         return new EpochPlan(topic, ranges, records);
     }
 
     public boolean continuous() {
-        return window > 0;
+        return windowing.continuous();
     }
 
     /**
      * The first window of a continuous run that starts now: each partition from its first
-     * offset (whatever retention still holds), for its share of {@code records}; the records
+     * offset (whatever retention still holds), for its share of the window; the records
      * need not have arrived yet.
      *
      * @throws StartupException when the topic has more partitions than a window has records
      */
-    public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, long records) {
+    public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, Windowing w) {
         List<TopicPartition> all = partitions(consumer, topic);
-        if (records < all.size()) {
+        if (w.records() < all.size()) {
             throw new StartupException(
                     StartupException.BAD_CONFIGURATION,
-                    "data.window.records is " + records + " but " + topic + " has " + all.size()
+                    "data.window.records is " + w.records() + " but " + topic + " has " + all.size()
                             + " partitions: a window needs at least one record of each");
         }
         Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
         Map<Integer, long[]> ranges = new TreeMap<>();
         all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), begin.get(tp)}));
-        return new EpochPlan(topic, ranges, records).next();
+        // the empty window before the first (numbered 1 only to be a valid plan): the first is its next
+        return new EpochPlan(topic, ranges, w, 1).nextFrom(0);
     }
 
     /** The plan of the epoch after this one: the same for a bounded run, the next window for a continuous one. */
     public EpochPlan next() {
+        return nextFrom(index);
+    }
+
+    private EpochPlan nextFrom(int from) {
         if (!continuous()) {
             return this;
         }
@@ -91,7 +131,7 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
             long to = e.getValue()[1];
             m.put(e.getKey(), new long[] {to, to + share(i++)});
         }
-        return new EpochPlan(topic, m, window);
+        return new EpochPlan(topic, m, windowing, from + 1);
     }
 
     /** The plan of the epoch before this one ({@link #next()} undone). */
@@ -105,13 +145,97 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
             long from = e.getValue()[0];
             m.put(e.getKey(), new long[] {from - share(i++), from});
         }
-        return new EpochPlan(topic, m, window);
+        return new EpochPlan(topic, m, windowing, Math.max(1, index - 1));
     }
 
-    /** The records of a window the {@code index}-th partition (in partition order) holds. */
-    long share(int index) {
+    /** The records of a window the {@code order}-th partition (in partition order) holds. */
+    long share(int order) {
         int partitions = ranges.size();
-        return window / partitions + (index < window % partitions ? 1 : 0);
+        long window = windowing.records();
+        return window / partitions + (order < window % partitions ? 1 : 0);
+    }
+
+    // ---- replay ----
+
+    /**
+     * How many earlier records this window replays on {@code partition} before its own: the
+     * share {@code replay} of what it trains there ({@code share * replay / (1 - replay)},
+     * rounded down), at most what the partition's earlier windows within the horizon hold.
+     */
+    public long replayed(int partition) {
+        if (windowing.replay() == 0) {
+            return 0;
+        }
+        long share = share(orderOf(partition));
+        double f = windowing.replay();
+        long wanted = (long) Math.floor(share * f / (1 - f) + 1e-9);
+        return Math.min(wanted, reach(partition));
+    }
+
+    /** The records of {@code partition} before this window that a replay may draw from (within the horizon). */
+    private long reach(int partition) {
+        return (long) Math.min(index - 1, windowing.horizon()) * share(orderOf(partition));
+    }
+
+    /**
+     * The earlier records this window replays on {@code partition}: {@link #replayed} of them
+     * in a row, from an offset drawn (seeded by the run, the window and the partition) within the
+     * last {@code horizon} windows; null when it replays none.
+     */
+    public OffsetRange replayRange(int partition) {
+        long k = replayed(partition);
+        if (k == 0) {
+            return null;
+        }
+        long from = ranges.get(partition)[0];
+        long lowest = from - reach(partition);
+        long choices = from - k - lowest + 1;
+        long seed = windowing.seed() * 0x9E3779B97F4A7C15L + index * 0xC2B2AE3D27D4EB4FL + partition;
+        long start = lowest + new SplittableRandom(seed).nextLong(choices);
+        return new OffsetRange(topic, partition, start, start + k);
+    }
+
+    /** The replayed ranges of every partition that replays, in partition order (a checkpoint lists them). */
+    public List<OffsetRange> replays() {
+        List<OffsetRange> out = new ArrayList<>();
+        for (int p : ranges.keySet()) {
+            OffsetRange r = replayRange(p);
+            if (r != null) {
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    /** Where {@code partition}'s reading of this window starts: {@code from}, less the records it replays first. */
+    public long start(int partition) {
+        return ranges.get(partition)[0] - replayed(partition);
+    }
+
+    /**
+     * The offset a position below {@code from} stands for: the replayed record it counts.
+     *
+     * @throws IllegalArgumentException for a position outside the replay
+     */
+    public long replayOffset(int partition, long position) {
+        long skipped = position - start(partition);
+        OffsetRange r = replayRange(partition);
+        if (r == null || skipped < 0 || skipped >= r.count()) {
+            throw new IllegalArgumentException(
+                    "position " + position + " of partition " + partition + " is not in window " + index + "'s replay");
+        }
+        return r.from() + skipped;
+    }
+
+    private int orderOf(int partition) {
+        int i = 0;
+        for (int p : ranges.keySet()) {
+            if (p == partition) {
+                return i;
+            }
+            i++;
+        }
+        throw new IllegalArgumentException("partition " + partition + " is not in the plan " + ranges.keySet());
     }
 
     /**
@@ -140,8 +264,8 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
      * The plan a run that starts now reads first: the topic as it stands ({@code window} 0),
      * or the first window of a continuous run.
      */
-    public static EpochPlan start(Consumer<?, ?> consumer, String topic, long window) {
-        return window > 0 ? firstWindow(consumer, topic, window) : snapshot(consumer, topic);
+    public static EpochPlan start(Consumer<?, ?> consumer, String topic, Windowing w) {
+        return w.continuous() ? firstWindow(consumer, topic, w) : snapshot(consumer, topic);
     }
 
     private static List<TopicPartition> partitions(Consumer<?, ?> consumer, String topic) {
@@ -155,8 +279,9 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
     /** What a log line says of it. */
     public String describe() {
         return continuous()
-                ? "window of " + window + " records over " + ranges.size() + " partitions of " + topic + " "
-                        + rangesText()
+                ? "window " + index + " of " + windowing.records() + " records over " + ranges.size()
+                        + " partitions of " + topic + " " + rangesText()
+                        + (replays().isEmpty() ? "" : ", replaying " + replaysText())
                 : records() + " records over " + ranges.size() + " partitions of " + topic
                         + " (end offsets snapshotted now)";
     }
@@ -173,12 +298,26 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, long window) 
         return "{" + b + "}";
     }
 
+    private String replaysText() {
+        StringBuilder b = new StringBuilder();
+        replays()
+                .forEach(r -> b.append(b.length() == 0 ? "" : ", ")
+                        .append(r.partition())
+                        .append(": [")
+                        .append(r.from())
+                        .append(", ")
+                        .append(r.to())
+                        .append(')'));
+        return "{" + b + "}";
+    }
+
     /** Every partition's range, in partition order. */
     public List<OffsetRange> all() {
         return rangesOf(
                 ranges.keySet().stream().map(p -> new TopicPartition(topic, p)).toList());
     }
 
+    /** The first of {@code tp}'s own records in this epoch (its replayed ones, if any, come before: {@link #start}). */
     public long from(TopicPartition tp) {
         return range(tp)[0];
     }

@@ -17,9 +17,20 @@ public sealed interface FeedItem {
     /** A training batch of exactly batchSize samples (fewer only as a round's last). */
     record Samples(long generation, int epoch, Batch batch) implements FeedItem {}
 
-    /** A record that cannot be trained on; it belongs in the dead-letter topic. */
+    /**
+     * A record that cannot be trained on; it belongs in the dead-letter topic, unless it was
+     * dead-lettered before.
+     *
+     * @param replayed read again by a continuous run's window replay ({@code data.window.replay}):
+     *     its dead letter was due when its own window read it
+     */
     record Rejected(
-            long generation, int epoch, ConsumerRecord<byte[], byte[]> record, RejectReason reason, String detail)
+            long generation,
+            int epoch,
+            ConsumerRecord<byte[], byte[]> record,
+            RejectReason reason,
+            String detail,
+            boolean replayed)
             implements FeedItem {}
 
     /**

@@ -42,6 +42,10 @@ final class FetchLoop {
     }
 
     private final Consumer<byte[], ByteBuffer> consumer;
+    /** Reads a continuous run's replayed records (see {@link PartitionBuffers}); null when its windows replay none. */
+    private final Consumer<byte[], ByteBuffer> replayConsumer;
+
+    private final Windowing windowing;
     private final String topic;
     private final int maxEpochs;
     /** Records per window of a continuous run; 0 for a bounded one. */
@@ -68,11 +72,14 @@ final class FetchLoop {
 
     FetchLoop(
             Consumer<byte[], ByteBuffer> consumer,
+            Consumer<byte[], ByteBuffer> replayConsumer,
             RunSpec spec,
             PartitionBuffers partitions,
             RoundItems items,
             DataWait wait) {
         this.consumer = consumer;
+        this.replayConsumer = replayConsumer;
+        this.windowing = Windowing.of(spec);
         this.topic = spec.data().train();
         this.maxEpochs = spec.maxEpochs();
         this.window = spec.data().windowRecords();
@@ -146,12 +153,14 @@ final class FetchLoop {
                 }
                 applyStart();
                 try {
+                    boolean replaying = state == State.RUNNING && partitions.replayAwaited();
                     for (ConsumerRecord<byte[], ByteBuffer> r :
-                            consumer.poll(Duration.ofMillis(items.pending() ? 10 : 200))) {
+                            consumer.poll(Duration.ofMillis(items.pending() || replaying ? 10 : 200))) {
                         if (state == State.RUNNING && partitions.buffer(r)) {
                             wait.progressed();
                         }
                     }
+                    pollReplay(replaying);
                 } catch (WakeupException e) {
                     if (closed) {
                         break;
@@ -189,6 +198,38 @@ final class FetchLoop {
             } catch (RuntimeException e) {
                 log.debug("closing the consumer: {}", e.toString());
             }
+            if (replayConsumer != null) {
+                try {
+                    replayConsumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+                } catch (RuntimeException e) {
+                    log.debug("closing the replay consumer: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    /**
+     * Takes what the replay consumer fetched (its fetches go out on this call; a short wait
+     * while the round-robin order waits on a replayed record).
+     */
+    private void pollReplay(boolean awaited) {
+        if (replayConsumer == null || state != State.RUNNING) {
+            return;
+        }
+        try {
+            for (ConsumerRecord<byte[], ByteBuffer> r : replayConsumer.poll(Duration.ofMillis(awaited ? 10 : 0))) {
+                if (partitions.bufferReplay(r)) {
+                    wait.progressed();
+                }
+            }
+        } catch (OffsetOutOfRangeException e) {
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "window " + epoch + " replays records of " + topic + " that are gone ("
+                            + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
+                            + " removed them): keep at least data.window.replayHorizon (" + windowing.horizon()
+                            + ") windows on the topic, or lower it",
+                    e);
         }
     }
 
@@ -230,7 +271,7 @@ final class FetchLoop {
             partitions.plan(s.plan());
         }
         if (partitions.plan() == null) {
-            partitions.plan(EpochPlan.start(consumer, topic, window));
+            partitions.plan(EpochPlan.start(consumer, topic, windowing));
             log.info("epoch plan: {}", partitions.plan().describe());
         }
         EpochPlan plan = partitions.plan();
@@ -304,7 +345,7 @@ final class FetchLoop {
                 return; // the next record in order has not arrived yet
             }
             roundRobin = (roundRobin + 1) % assignment.size();
-            items.decode(r, generation, epoch);
+            items.decode(r, generation, epoch, partitions.tookReplayed());
             if (items.batches() >= stepsPerRound() && !partitions.allFinished()) {
                 endRound(false);
             }

@@ -22,6 +22,11 @@ import org.apache.kafka.common.TopicPartition;
  * the epoch's end is fetched). The assignment is kept in partition order, the order records
  * are taken in round-robin.
  *
+ * <p>A continuous run's window with replay reads each partition's replayed records first
+ * ({@link EpochPlan#replayRange}) through a consumer of their own, outside the group, so that
+ * the live consumer reads on where it is; a position below the plan's {@code from} is a
+ * replayed record's ({@link EpochPlan#replayOffset}).
+ *
  * <p>Apart from the thread's loop so that every offset the feed reports (a round's ranges,
  * what an epoch still needs) comes from one place. Used by the feed thread only, but for
  * {@link #plan()}.
@@ -31,6 +36,8 @@ final class PartitionBuffers {
     record Needed(List<String> partitions, long missing) {}
 
     private final Consumer<byte[], ByteBuffer> consumer;
+    /** Reads the replayed records of a continuous run's windows; null when its windows replay none. */
+    private final Consumer<byte[], ByteBuffer> replayConsumer;
     /** Records per window of a continuous run; 0 for a bounded one. */
     private final long window;
 
@@ -46,6 +53,17 @@ final class PartitionBuffers {
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
 
     private final Map<TopicPartition, Long> next = new HashMap<>();
+    /** Per partition in its window's replay: the replayed records fetched and not yet taken. */
+    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> replayBuffers = new HashMap<>();
+    /** Per partition in its window's replay: the next offset the replay consumer should deliver, and where the replay ends. */
+    private final Map<TopicPartition, long[]> replayFetch = new HashMap<>();
+
+    private final Map<TopicPartition, Long> replayBytes = new HashMap<>();
+
+    private final Set<TopicPartition> replayPaused = new HashSet<>();
+    /** Whether the record {@link #take} returned last was a replayed one. */
+    private boolean tookReplayed;
+
     /** The partition whose next record (in round-robin order) had not arrived when the feed last looked, or null. */
     private TopicPartition blockedOn;
 
@@ -54,7 +72,18 @@ final class PartitionBuffers {
      * @param bufferBytes how many bytes all partitions' buffers hold before their fetching pauses
      */
     PartitionBuffers(Consumer<byte[], ByteBuffer> consumer, EpochPlan plan, long window, long bufferBytes) {
+        this(consumer, null, plan, window, bufferBytes);
+    }
+
+    /** @param replayConsumer reads the replayed records of a run whose windows replay some (else null) */
+    PartitionBuffers(
+            Consumer<byte[], ByteBuffer> consumer,
+            Consumer<byte[], ByteBuffer> replayConsumer,
+            EpochPlan plan,
+            long window,
+            long bufferBytes) {
         this.consumer = consumer;
+        this.replayConsumer = replayConsumer;
         this.plan = plan;
         this.window = window;
         this.bufferBytes = bufferBytes;
@@ -85,6 +114,11 @@ final class PartitionBuffers {
         bufferedBytes.clear();
         assignment = List.of();
         paused.clear();
+        clearReplay();
+        if (replayConsumer != null) {
+            replayConsumer.assign(List.of());
+            replayPaused.clear();
+        }
     }
 
     /**
@@ -104,6 +138,15 @@ final class PartitionBuffers {
         consumer.seekToBeginning(now);
         paused.clear();
         paused.addAll(now);
+        clearReplay();
+        if (replayConsumer != null) {
+            replayConsumer.assign(now);
+            replayConsumer.pause(now);
+            // a defined position until a replay seeks (its reset policy is "none"; every poll looks at every partition)
+            replayConsumer.seekToBeginning(now);
+            replayPaused.clear();
+            replayPaused.addAll(now);
+        }
         return now;
     }
 
@@ -114,6 +157,14 @@ final class PartitionBuffers {
         buffers.clear();
         bufferedBytes.clear();
         next.clear();
+        clearReplay();
+    }
+
+    /** Drops the replays' buffers and positions; which partitions the replay consumer has paused stays as it is. */
+    private void clearReplay() {
+        replayBuffers.clear();
+        replayFetch.clear();
+        replayBytes.clear();
     }
 
     /**
@@ -122,13 +173,15 @@ final class PartitionBuffers {
      */
     void seek(Map<Integer, Long> positions) {
         for (TopicPartition tp : assignment) {
-            long from = positions == null
-                    ? plan.from(tp)
-                    : Math.max(plan.from(tp), Math.min(plan.to(tp), positions.get(tp.partition())));
-            consumer.seek(tp, from);
+            long start = plan.start(tp.partition());
+            long from =
+                    positions == null ? start : Math.max(start, Math.min(plan.to(tp), positions.get(tp.partition())));
+            // the live consumer reads the window's own records; the replayed ones come first, from the replay consumer
+            consumer.seek(tp, Math.max(from, plan.from(tp)));
             next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
             bufferedBytes.put(tp, 0L);
+            beginReplay(tp, from);
         }
         roundFrom.clear();
         roundFrom.putAll(next);
@@ -137,10 +190,66 @@ final class PartitionBuffers {
     /** A continuous run's next window, where the last one ended: what is buffered past that is the new window's. */
     void nextWindow() {
         for (TopicPartition tp : assignment) {
-            next.put(tp, plan.from(tp));
+            long start = plan.start(tp.partition());
+            next.put(tp, start);
+            beginReplay(tp, start);
         }
         roundFrom.clear();
         roundFrom.putAll(next);
+    }
+
+    /** A partition at {@code position} of its window: if that is in the window's replay, the replay consumer reads from there. */
+    private void beginReplay(TopicPartition tp, long position) {
+        replayBuffers.remove(tp);
+        replayFetch.remove(tp);
+        replayBytes.remove(tp);
+        if (position >= plan.from(tp)) {
+            return;
+        }
+        long offset = plan.replayOffset(tp.partition(), position);
+        replayConsumer.seek(tp, offset);
+        replayBuffers.put(tp, new ArrayDeque<>());
+        replayFetch.put(tp, new long[] {offset, plan.replayRange(tp.partition()).to()});
+    }
+
+    /** Whether the record {@link #take} returned last was a replayed one (read again by the window's replay). */
+    boolean tookReplayed() {
+        return tookReplayed;
+    }
+
+    /** Whether the round-robin order waits on a replayed record (the feed then polls the replay consumer more often). */
+    boolean replayAwaited() {
+        return blockedOn != null
+                && inReplay(blockedOn)
+                && replayBuffers.get(blockedOn).isEmpty();
+    }
+
+    /** Whether {@code tp}'s next record is a replayed one. */
+    private boolean inReplay(TopicPartition tp) {
+        return next.get(tp) != null && next.get(tp) < plan.from(tp);
+    }
+
+    /**
+     * A record the replay consumer fetched: kept if it is the next of its partition's replay.
+     *
+     * @return whether it was kept
+     */
+    boolean bufferReplay(ConsumerRecord<byte[], ByteBuffer> r) {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        long[] fetch = replayFetch.get(tp);
+        if (fetch == null || r.offset() < fetch[0] || r.offset() >= fetch[1]) {
+            return false;
+        }
+        fetch[0] = r.offset() + 1;
+        replayBuffers.get(tp).addLast(r);
+        replayBytes.merge(tp, sizeOf(r), Long::sum);
+        return true;
+    }
+
+    /** Whether the replay consumer has delivered all of {@code tp}'s replay (offsets without records, e.g. transaction markers, included). */
+    private boolean replayFetched(TopicPartition tp) {
+        long[] fetch = replayFetch.get(tp);
+        return fetch == null || fetch[0] >= fetch[1] || replayConsumer.position(tp) >= fetch[1];
     }
 
     /** @return whether the record was kept */
@@ -158,12 +267,33 @@ final class PartitionBuffers {
 
     /** The next record of {@code tp}, or null when it has not arrived yet. */
     ConsumerRecord<byte[], ByteBuffer> take(TopicPartition tp) {
+        if (inReplay(tp)) {
+            ConsumerRecord<byte[], ByteBuffer> replayed = replayBuffers.get(tp).pollFirst();
+            if (replayed != null) {
+                blockedOn = null;
+                replayBytes.merge(tp, -sizeOf(replayed), Long::sum);
+                long position = next.get(tp);
+                // the position of the record taken, plus one (offsets without records in between are skipped over)
+                next.put(tp, position + (replayed.offset() - plan.replayOffset(tp.partition(), position)) + 1);
+                tookReplayed = true;
+                return replayed;
+            }
+            if (!replayFetched(tp)) {
+                blockedOn = tp;
+                return null;
+            }
+            next.put(tp, plan.from(tp)); // the replay is done: the window's own records follow
+            replayBuffers.remove(tp);
+            replayFetch.remove(tp);
+            replayBytes.remove(tp);
+        }
         ConsumerRecord<byte[], ByteBuffer> r = buffers.get(tp).pollFirst();
         if (r == null) {
             blockedOn = tp;
             return null;
         }
         blockedOn = null;
+        tookReplayed = false;
         bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
         next.put(tp, r.offset() + 1);
         return r;
@@ -175,6 +305,9 @@ final class PartitionBuffers {
      * it read of its next windows) the next record buffered is past the end.
      */
     boolean finished(TopicPartition tp) {
+        if (inReplay(tp)) {
+            return false;
+        }
         ConsumerRecord<byte[], ByteBuffer> head = buffers.get(tp).peekFirst();
         return head == null ? consumer.position(tp) >= plan.to(tp) : head.offset() >= plan.to(tp);
     }
@@ -217,6 +350,30 @@ final class PartitionBuffers {
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
+        if (replayConsumer != null) {
+            adjustReplayPauses(limit);
+        }
+    }
+
+    /** The replay consumer fetches only for partitions in their replay, only what the replay still needs, within the buffers' bound. */
+    private void adjustReplayPauses(long limit) {
+        List<TopicPartition> pause = new ArrayList<>();
+        List<TopicPartition> resume = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            boolean wanted =
+                    replayBuffers.containsKey(tp) && !replayFetched(tp) && replayBytes.getOrDefault(tp, 0L) <= limit;
+            if (!wanted && replayPaused.add(tp)) {
+                pause.add(tp);
+            } else if (wanted && replayPaused.remove(tp)) {
+                resume.add(tp);
+            }
+        }
+        if (!pause.isEmpty()) {
+            replayConsumer.pause(pause);
+        }
+        if (!resume.isEmpty()) {
+            replayConsumer.resume(resume);
+        }
     }
 
     /** Fetches nothing more on any assigned partition. */
@@ -224,6 +381,13 @@ final class PartitionBuffers {
         List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
         if (!more.isEmpty()) {
             consumer.pause(more);
+        }
+        if (replayConsumer != null) {
+            List<TopicPartition> replays =
+                    assignment.stream().filter(replayPaused::add).toList();
+            if (!replays.isEmpty()) {
+                replayConsumer.pause(replays);
+            }
         }
     }
 
@@ -235,7 +399,12 @@ final class PartitionBuffers {
         for (TopicPartition tp : assignment) {
             if (!finished(tp)) {
                 long position = consumer.position(tp);
-                waiting.add(tp.partition() + "@" + position + "/" + plan.to(tp));
+                waiting.add(
+                        inReplay(tp)
+                                ? tp.partition() + "@replay " + plan.replayOffset(tp.partition(), next.get(tp)) + "/"
+                                        + plan.replayRange(tp.partition()).to() + ", then " + position + "/"
+                                        + plan.to(tp)
+                                : tp.partition() + "@" + position + "/" + plan.to(tp));
                 missing += plan.to(tp) - position - buffers.get(tp).size();
             }
         }
@@ -253,7 +422,9 @@ final class PartitionBuffers {
 
     /** The partition the round-robin order waits on, if nothing of it is buffered; else null. */
     TopicPartition starvedOn() {
+        // a replay waits for records that exist (the replay consumer's fetch), never for new data
         return blockedOn != null
+                        && !inReplay(blockedOn)
                         && buffers.get(blockedOn) != null
                         && buffers.get(blockedOn).isEmpty()
                 ? blockedOn

@@ -46,7 +46,8 @@ final class RoundItems {
         this.queue = queue;
     }
 
-    void decode(ConsumerRecord<byte[], ByteBuffer> r, long generation, int epoch) {
+    /** @param replayed whether {@code r} is a replayed record of a continuous run's window */
+    void decode(ConsumerRecord<byte[], ByteBuffer> r, long generation, int epoch, boolean replayed) {
         roundRecords++;
         try {
             Batch b = codec.decode(r.value());
@@ -57,7 +58,7 @@ final class RoundItems {
             }
         } catch (RejectedRecordException e) {
             roundRejected++;
-            outbox.add(new FeedItem.Rejected(generation, epoch, withBytes(r), e.reason(), e.getMessage()));
+            outbox.add(new FeedItem.Rejected(generation, epoch, withBytes(r), e.reason(), e.getMessage(), replayed));
         }
     }
 

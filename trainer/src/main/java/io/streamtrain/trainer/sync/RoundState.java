@@ -13,7 +13,9 @@ import java.util.TreeMap;
  * @param round rounds closed since the run began (0: none)
  * @param epoch epochs completed
  * @param step optimizer steps (a round adds the most any node took in it)
- * @param positions per partition, the next offset to train in epoch {@code epoch + 1}
+ * @param positions per partition, the next offset to train in epoch {@code epoch + 1} (a
+ *     position below the plan's {@code from} counts the window's replayed records: {@link
+ *     EpochPlan#replayOffset})
  * @param epochSums the training sums of the epoch in progress, or of the epoch just ended
  *     when {@code epochEnd}
  * @param state parameters, optimizer slots, anchors and the outer momentum
@@ -69,7 +71,7 @@ public record RoundState(
 
     static Map<Integer, Long> starts(EpochPlan plan) {
         Map<Integer, Long> m = new TreeMap<>();
-        plan.ranges().forEach((p, r) -> m.put(p, r[0]));
+        plan.ranges().keySet().forEach(p -> m.put(p, plan.start(p)));
         return m;
     }
 

@@ -7,6 +7,7 @@ import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.feed.Windowing;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -55,7 +56,7 @@ public final class SyncLog {
     static final long GROUP_RECREATED_GAP_MILLIS = 60_000;
 
     private final Combiner combiner;
-    private final long window;
+    private final Windowing windowing;
     private long lastTimestamp = -1;
     /** The most nodes any generation read so far had. */
     private int mostMembers;
@@ -89,15 +90,15 @@ public final class SyncLog {
      *     -1: a join long after it with a generation not above the checkpoint's is a group made anew
      */
     public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt) {
-        this(combiner, start, lastEpochEnd, startedAt, 0);
+        this(combiner, start, lastEpochEnd, startedAt, Windowing.BOUNDED);
     }
 
     /**
-     * @param window records per window of a continuous run (0: bounded): the plan the run's
+     * @param windowing how the run cuts its epochs: for a continuous run the plan the run's
      *     first join names is its first window, and every epoch's end moves on to the next
      */
-    public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt, long window) {
-        this.window = window;
+    public SyncLog(Combiner combiner, RoundState start, RoundState lastEpochEnd, long startedAt, Windowing windowing) {
+        this.windowing = windowing;
         this.lastTimestamp = startedAt;
         this.combiner = combiner;
         this.lastClosed = start;
@@ -180,7 +181,7 @@ public final class SyncLog {
         long previous = lastTimestamp;
         lastTimestamp = Math.max(lastTimestamp, timestamp);
         // a bounded run reads its records first in epoch 1; a continuous one reads every window's for the first time
-        if (m instanceof SyncMessage.Contribution c && (c.epoch() == 1 || window > 0)) {
+        if (m instanceof SyncMessage.Contribution c && (c.epoch() == 1 || windowing.continuous())) {
             for (OffsetRange r : c.ranges()) {
                 deadLettersThrough.merge(r.partition(), r.to(), Math::max);
             }
@@ -203,7 +204,7 @@ public final class SyncLog {
             if (lastClosed.plan() == null) {
                 // the run's first join decides the epoch plan for everyone
                 lastClosed = lastClosed.withPlan(
-                        EpochPlan.of(j.plan().get(0).topic(), j.plan()).windowed(window));
+                        EpochPlan.of(j.plan().get(0).topic(), j.plan()).windowed(windowing, lastClosed.epoch() + 1));
             }
             if (j.generation() != generation || recreated) {
                 // only a join starts a generation: every node writes one before it contributes in it

@@ -119,6 +119,7 @@ class FineTuningTest {
                 "t",
                 "epoch",
                 null,
+                null,
                 null);
         Checkpoint checkpoint = new Checkpoint(manifest, SafeTensors.read(payload));
         for (InitialWeights from :
