@@ -95,8 +95,7 @@ public final class BatchFeed implements Runnable {
         this.partitions = new PartitionBuffers(
                 consumer, replayConsumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
         this.wait = new DataWait(spec.data().train(), spec.data().windowRecords(), brokerWait, partitions, queue);
-        this.loop = new FetchLoop(
-                consumer, replayConsumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
+        this.loop = new FetchLoop(consumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
     }
 
     // ---- the training thread's side ----

@@ -42,9 +42,6 @@ final class FetchLoop {
     }
 
     private final Consumer<byte[], ByteBuffer> consumer;
-    /** Reads a continuous run's replayed records (see {@link PartitionBuffers}); null when its windows replay none. */
-    private final Consumer<byte[], ByteBuffer> replayConsumer;
-
     private final Windowing windowing;
     private final String topic;
     private final int maxEpochs;
@@ -72,13 +69,11 @@ final class FetchLoop {
 
     FetchLoop(
             Consumer<byte[], ByteBuffer> consumer,
-            Consumer<byte[], ByteBuffer> replayConsumer,
             RunSpec spec,
             PartitionBuffers partitions,
             RoundItems items,
             DataWait wait) {
         this.consumer = consumer;
-        this.replayConsumer = replayConsumer;
         this.windowing = Windowing.of(spec);
         this.topic = spec.data().train();
         this.maxEpochs = spec.maxEpochs();
@@ -160,7 +155,11 @@ final class FetchLoop {
                             wait.progressed();
                         }
                     }
-                    pollReplay(replaying);
+                    if (state == State.RUNNING
+                            && partitions.pollReplay(
+                                    Duration.ofMillis(replaying ? 10 : 0), epoch, topic, windowing.horizon())) {
+                        wait.progressed();
+                    }
                 } catch (WakeupException e) {
                     if (closed) {
                         break;
@@ -198,38 +197,11 @@ final class FetchLoop {
             } catch (RuntimeException e) {
                 log.debug("closing the consumer: {}", e.toString());
             }
-            if (replayConsumer != null) {
-                try {
-                    replayConsumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
-                } catch (RuntimeException e) {
-                    log.debug("closing the replay consumer: {}", e.toString());
-                }
+            try {
+                partitions.closeReplay(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                log.debug("closing the replay consumer: {}", e.toString());
             }
-        }
-    }
-
-    /**
-     * Takes what the replay consumer fetched (its fetches go out on this call; a short wait
-     * while the round-robin order waits on a replayed record).
-     */
-    private void pollReplay(boolean awaited) {
-        if (replayConsumer == null || state != State.RUNNING) {
-            return;
-        }
-        try {
-            for (ConsumerRecord<byte[], ByteBuffer> r : replayConsumer.poll(Duration.ofMillis(awaited ? 10 : 0))) {
-                if (partitions.bufferReplay(r)) {
-                    wait.progressed();
-                }
-            }
-        } catch (OffsetOutOfRangeException e) {
-            throw new StartupException(
-                    StartupException.BAD_CONFIGURATION,
-                    "window " + epoch + " replays records of " + topic + " that are gone ("
-                            + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
-                            + " removed them): keep at least data.window.replayHorizon (" + windowing.horizon()
-                            + ") windows on the topic, or lower it",
-                    e);
         }
     }
 

@@ -2,6 +2,7 @@ package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -37,7 +38,7 @@ final class PartitionBuffers {
 
     private final Consumer<byte[], ByteBuffer> consumer;
     /** Reads the replayed records of a continuous run's windows; null when its windows replay none. */
-    private final Consumer<byte[], ByteBuffer> replayConsumer;
+    private final ReplayReader replay;
     /** Records per window of a continuous run; 0 for a bounded one. */
     private final long window;
 
@@ -53,14 +54,6 @@ final class PartitionBuffers {
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
 
     private final Map<TopicPartition, Long> next = new HashMap<>();
-    /** Per partition in its window's replay: the replayed records fetched and not yet taken. */
-    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> replayBuffers = new HashMap<>();
-    /** Per partition in its window's replay: the next offset the replay consumer should deliver, and where the replay ends. */
-    private final Map<TopicPartition, long[]> replayFetch = new HashMap<>();
-
-    private final Map<TopicPartition, Long> replayBytes = new HashMap<>();
-
-    private final Set<TopicPartition> replayPaused = new HashSet<>();
     /** Whether the record {@link #take} returned last was a replayed one. */
     private boolean tookReplayed;
 
@@ -83,7 +76,7 @@ final class PartitionBuffers {
             long window,
             long bufferBytes) {
         this.consumer = consumer;
-        this.replayConsumer = replayConsumer;
+        this.replay = replayConsumer == null ? null : new ReplayReader(replayConsumer);
         this.plan = plan;
         this.window = window;
         this.bufferBytes = bufferBytes;
@@ -114,10 +107,8 @@ final class PartitionBuffers {
         bufferedBytes.clear();
         assignment = List.of();
         paused.clear();
-        clearReplay();
-        if (replayConsumer != null) {
-            replayConsumer.assign(List.of());
-            replayPaused.clear();
+        if (replay != null) {
+            replay.unassign();
         }
     }
 
@@ -138,14 +129,8 @@ final class PartitionBuffers {
         consumer.seekToBeginning(now);
         paused.clear();
         paused.addAll(now);
-        clearReplay();
-        if (replayConsumer != null) {
-            replayConsumer.assign(now);
-            replayConsumer.pause(now);
-            // a defined position until a replay seeks (its reset policy is "none"; every poll looks at every partition)
-            replayConsumer.seekToBeginning(now);
-            replayPaused.clear();
-            replayPaused.addAll(now);
+        if (replay != null) {
+            replay.assign(now);
         }
         return now;
     }
@@ -157,14 +142,9 @@ final class PartitionBuffers {
         buffers.clear();
         bufferedBytes.clear();
         next.clear();
-        clearReplay();
-    }
-
-    /** Drops the replays' buffers and positions; which partitions the replay consumer has paused stays as it is. */
-    private void clearReplay() {
-        replayBuffers.clear();
-        replayFetch.clear();
-        replayBytes.clear();
+        if (replay != null) {
+            replay.clear();
+        }
     }
 
     /**
@@ -200,16 +180,14 @@ final class PartitionBuffers {
 
     /** A partition at {@code position} of its window: if that is in the window's replay, the replay consumer reads from there. */
     private void beginReplay(TopicPartition tp, long position) {
-        replayBuffers.remove(tp);
-        replayFetch.remove(tp);
-        replayBytes.remove(tp);
-        if (position >= plan.from(tp)) {
-            return;
+        if (position < plan.from(tp)) {
+            replay.begin(
+                    tp,
+                    plan.replayOffset(tp.partition(), position),
+                    plan.replayRange(tp.partition()).to());
+        } else if (replay != null) {
+            replay.end(tp);
         }
-        long offset = plan.replayOffset(tp.partition(), position);
-        replayConsumer.seek(tp, offset);
-        replayBuffers.put(tp, new ArrayDeque<>());
-        replayFetch.put(tp, new long[] {offset, plan.replayRange(tp.partition()).to()});
     }
 
     /** Whether the record {@link #take} returned last was a replayed one (read again by the window's replay). */
@@ -219,37 +197,24 @@ final class PartitionBuffers {
 
     /** Whether the round-robin order waits on a replayed record (the feed then polls the replay consumer more often). */
     boolean replayAwaited() {
-        return blockedOn != null
-                && inReplay(blockedOn)
-                && replayBuffers.get(blockedOn).isEmpty();
+        return blockedOn != null && inReplay(blockedOn) && replay.starved(blockedOn);
+    }
+
+    /** Takes what the replay consumer fetched, waiting {@code wait} at most; see {@link ReplayReader#poll}. */
+    boolean pollReplay(Duration wait, int window, String topic, int horizon) {
+        return replay != null && replay.poll(wait, window, topic, horizon);
+    }
+
+    /** Closes the replay consumer, if any (the feed thread's, at its end). */
+    void closeReplay(Duration timeout) {
+        if (replay != null) {
+            replay.close(timeout);
+        }
     }
 
     /** Whether {@code tp}'s next record is a replayed one. */
     private boolean inReplay(TopicPartition tp) {
         return next.get(tp) != null && next.get(tp) < plan.from(tp);
-    }
-
-    /**
-     * A record the replay consumer fetched: kept if it is the next of its partition's replay.
-     *
-     * @return whether it was kept
-     */
-    boolean bufferReplay(ConsumerRecord<byte[], ByteBuffer> r) {
-        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-        long[] fetch = replayFetch.get(tp);
-        if (fetch == null || r.offset() < fetch[0] || r.offset() >= fetch[1]) {
-            return false;
-        }
-        fetch[0] = r.offset() + 1;
-        replayBuffers.get(tp).addLast(r);
-        replayBytes.merge(tp, sizeOf(r), Long::sum);
-        return true;
-    }
-
-    /** Whether the replay consumer has delivered all of {@code tp}'s replay (offsets without records, e.g. transaction markers, included). */
-    private boolean replayFetched(TopicPartition tp) {
-        long[] fetch = replayFetch.get(tp);
-        return fetch == null || fetch[0] >= fetch[1] || replayConsumer.position(tp) >= fetch[1];
     }
 
     /** @return whether the record was kept */
@@ -268,24 +233,21 @@ final class PartitionBuffers {
     /** The next record of {@code tp}, or null when it has not arrived yet. */
     ConsumerRecord<byte[], ByteBuffer> take(TopicPartition tp) {
         if (inReplay(tp)) {
-            ConsumerRecord<byte[], ByteBuffer> replayed = replayBuffers.get(tp).pollFirst();
+            ConsumerRecord<byte[], ByteBuffer> replayed = replay.take(tp);
             if (replayed != null) {
                 blockedOn = null;
-                replayBytes.merge(tp, -sizeOf(replayed), Long::sum);
                 long position = next.get(tp);
                 // the position of the record taken, plus one (offsets without records in between are skipped over)
                 next.put(tp, position + (replayed.offset() - plan.replayOffset(tp.partition(), position)) + 1);
                 tookReplayed = true;
                 return replayed;
             }
-            if (!replayFetched(tp)) {
+            if (!replay.fetched(tp)) {
                 blockedOn = tp;
                 return null;
             }
             next.put(tp, plan.from(tp)); // the replay is done: the window's own records follow
-            replayBuffers.remove(tp);
-            replayFetch.remove(tp);
-            replayBytes.remove(tp);
+            replay.end(tp);
         }
         ConsumerRecord<byte[], ByteBuffer> r = buffers.get(tp).pollFirst();
         if (r == null) {
@@ -350,29 +312,8 @@ final class PartitionBuffers {
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
-        if (replayConsumer != null) {
-            adjustReplayPauses(limit);
-        }
-    }
-
-    /** The replay consumer fetches only for partitions in their replay, only what the replay still needs, within the buffers' bound. */
-    private void adjustReplayPauses(long limit) {
-        List<TopicPartition> pause = new ArrayList<>();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : assignment) {
-            boolean wanted =
-                    replayBuffers.containsKey(tp) && !replayFetched(tp) && replayBytes.getOrDefault(tp, 0L) <= limit;
-            if (!wanted && replayPaused.add(tp)) {
-                pause.add(tp);
-            } else if (wanted && replayPaused.remove(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!pause.isEmpty()) {
-            replayConsumer.pause(pause);
-        }
-        if (!resume.isEmpty()) {
-            replayConsumer.resume(resume);
+        if (replay != null) {
+            replay.adjustPauses(assignment, limit);
         }
     }
 
@@ -382,12 +323,8 @@ final class PartitionBuffers {
         if (!more.isEmpty()) {
             consumer.pause(more);
         }
-        if (replayConsumer != null) {
-            List<TopicPartition> replays =
-                    assignment.stream().filter(replayPaused::add).toList();
-            if (!replays.isEmpty()) {
-                replayConsumer.pause(replays);
-            }
+        if (replay != null) {
+            replay.pauseAll(assignment);
         }
     }
 
@@ -436,7 +373,7 @@ final class PartitionBuffers {
         return consumer.currentLag(tp);
     }
 
-    private static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {
+    static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {
         return (r.value() == null ? 0 : r.value().remaining()) + (r.key() == null ? 0 : r.key().length) + 64L;
     }
 }

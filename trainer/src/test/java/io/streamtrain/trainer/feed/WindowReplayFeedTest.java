@@ -218,7 +218,10 @@ class WindowReplayFeedTest {
                 List.of(new OffsetRange(TOPIC, 0, 0, 2), new OffsetRange(TOPIC, 1, 0, 2)),
                 w1.end().ranges());
 
-        EpochPlan plan = feed.plan();
+        // the plan every node derives (the feed reads ahead: its own plan may be windows further on)
+        EpochPlan first =
+                new EpochPlan(TOPIC, Map.of(0, new long[] {0, 2}, 1, new long[] {0, 2}), Windowing.of(spec()), 1);
+        EpochPlan plan = first.next();
         for (int w = 2; w <= 4; w++) {
             assertEquals(w, plan.index());
             Window read = window();
@@ -242,8 +245,7 @@ class WindowReplayFeedTest {
             plan = plan.next();
         }
         // window 2 can only replay window 1, the garbage record with it
-        EpochPlan second = feed.plan().previous().previous().previous();
-        assertEquals(2, second.index());
+        EpochPlan second = first.next();
         assertEquals(new OffsetRange(TOPIC, 0, 0, 2), second.replayRange(0));
     }
 

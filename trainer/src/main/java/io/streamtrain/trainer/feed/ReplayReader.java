@@ -1,0 +1,178 @@
+package io.streamtrain.trainer.feed;
+
+import io.streamtrain.core.kafka.StartupException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Reads the earlier records a continuous run's windows replay ({@code data.window.replay}),
+ * with a consumer of its own, outside the group: assigned the node's partitions, it seeks to
+ * each partition's replay ({@link EpochPlan#replayRange}) when a window (or a start inside a
+ * replay) begins, so the live consumer reads on where it is. It fetches a partition only while
+ * its replay still needs records and its buffer is within bounds, and keeps only the records of
+ * the replay, in offset order.
+ *
+ * <p>Used by the feed thread only, through {@link PartitionBuffers}, which decides when a
+ * partition's next record is a replayed one.
+ */
+final class ReplayReader {
+    private final Consumer<byte[], ByteBuffer> consumer;
+    /** Per partition in its replay: the records fetched and not yet taken. */
+    private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
+    /** Per partition in its replay: the next offset to keep, and where the replay ends. */
+    private final Map<TopicPartition, long[]> fetch = new HashMap<>();
+
+    private final Map<TopicPartition, Long> bytes = new HashMap<>();
+    /** The partitions the consumer has paused (it mirrors the consumer's own set). */
+    private final Set<TopicPartition> paused = new HashSet<>();
+
+    ReplayReader(Consumer<byte[], ByteBuffer> consumer) {
+        this.consumer = consumer;
+    }
+
+    /** The node's partitions now: all paused, no replay begun. */
+    void assign(List<TopicPartition> now) {
+        clear();
+        consumer.assign(now);
+        consumer.pause(now);
+        // a defined position until a replay seeks (its reset policy is "none"; every poll looks at every partition)
+        consumer.seekToBeginning(now);
+        paused.clear();
+        paused.addAll(now);
+    }
+
+    /** The node holds no partitions. */
+    void unassign() {
+        clear();
+        consumer.assign(List.of());
+        paused.clear();
+    }
+
+    /** Drops every replay's records and position; which partitions are paused stays as it is. */
+    void clear() {
+        buffers.clear();
+        fetch.clear();
+        bytes.clear();
+    }
+
+    /** {@code tp}'s replay is over (or there is none): nothing of it is kept. */
+    void end(TopicPartition tp) {
+        buffers.remove(tp);
+        fetch.remove(tp);
+        bytes.remove(tp);
+    }
+
+    /** {@code tp} reads its replay from {@code offset} up to {@code end} (exclusive). */
+    void begin(TopicPartition tp, long offset, long end) {
+        end(tp);
+        consumer.seek(tp, offset);
+        buffers.put(tp, new ArrayDeque<>());
+        fetch.put(tp, new long[] {offset, end});
+    }
+
+    /** The next replayed record of {@code tp}, or null when none is buffered. */
+    ConsumerRecord<byte[], ByteBuffer> take(TopicPartition tp) {
+        ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
+        ConsumerRecord<byte[], ByteBuffer> r = b == null ? null : b.pollFirst();
+        if (r != null) {
+            bytes.merge(tp, -PartitionBuffers.sizeOf(r), Long::sum);
+        }
+        return r;
+    }
+
+    /** Whether nothing of {@code tp}'s replay is buffered. */
+    boolean starved(TopicPartition tp) {
+        ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
+        return b == null || b.isEmpty();
+    }
+
+    /** Whether the consumer has delivered all of {@code tp}'s replay (offsets without records, e.g. transaction markers, included). */
+    boolean fetched(TopicPartition tp) {
+        long[] f = fetch.get(tp);
+        return f == null || f[0] >= f[1] || consumer.position(tp) >= f[1];
+    }
+
+    /**
+     * Keeps what the consumer fetched (its fetches go out on this call; it waits {@code wait}
+     * at most).
+     *
+     * @param window the window being read, for the error when a replay's records are gone
+     * @return whether any record was kept
+     * @throws StartupException when retention removed records a replay needs
+     */
+    boolean poll(Duration wait, int window, String topic, int horizon) {
+        boolean kept = false;
+        try {
+            for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(wait)) {
+                kept |= keep(r);
+            }
+        } catch (OffsetOutOfRangeException e) {
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "window " + window + " replays records of " + topic + " that are gone ("
+                            + e.offsetOutOfRangePartitions() + " are before the log start; retention or deleteRecords"
+                            + " removed them): keep at least data.window.replayHorizon (" + horizon
+                            + ") windows on the topic, or lower it",
+                    e);
+        }
+        return kept;
+    }
+
+    /** A fetched record, kept if it is the next of its partition's replay. */
+    private boolean keep(ConsumerRecord<byte[], ByteBuffer> r) {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        long[] f = fetch.get(tp);
+        if (f == null || r.offset() < f[0] || r.offset() >= f[1]) {
+            return false;
+        }
+        f[0] = r.offset() + 1;
+        buffers.get(tp).addLast(r);
+        bytes.merge(tp, PartitionBuffers.sizeOf(r), Long::sum);
+        return true;
+    }
+
+    /** Fetches only for partitions in their replay, only what the replay still needs, within {@code limit} bytes each. */
+    void adjustPauses(List<TopicPartition> assignment, long limit) {
+        List<TopicPartition> pause = new ArrayList<>();
+        List<TopicPartition> resume = new ArrayList<>();
+        for (TopicPartition tp : assignment) {
+            boolean wanted = buffers.containsKey(tp) && !fetched(tp) && bytes.getOrDefault(tp, 0L) <= limit;
+            if (!wanted && paused.add(tp)) {
+                pause.add(tp);
+            } else if (wanted && paused.remove(tp)) {
+                resume.add(tp);
+            }
+        }
+        if (!pause.isEmpty()) {
+            consumer.pause(pause);
+        }
+        if (!resume.isEmpty()) {
+            consumer.resume(resume);
+        }
+    }
+
+    /** Fetches nothing more on any of {@code assignment}. */
+    void pauseAll(List<TopicPartition> assignment) {
+        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
+        if (!more.isEmpty()) {
+            consumer.pause(more);
+        }
+    }
+
+    /** Closes the consumer (the feed thread's, at its end). */
+    void close(Duration timeout) {
+        consumer.close(CloseOptions.timeout(timeout));
+    }
+}
