@@ -94,21 +94,31 @@ final class EpochCheckpoints implements AutoCloseable {
 
     /**
      * After a rollback to a generation's resume point: a node publishes from here on only while
-     * it owns partition 0, and then first the checkpoint of the last epoch the log ended, if the
-     * previous owner left before committing it.
+     * it owns partition 0, and then first the checkpoints of the log's last two epochs, each if
+     * the previous owner left before committing it. Two, because the epoch after one whose
+     * commit failed on a rebalance can close in the old generation before its nodes see the
+     * rebalance: then neither is committed, and the first would be missing for good.
      *
-     * @param lastEpochEnd the round that ended the last epoch of the log; null if none did
-     * @return false when that checkpoint was not committed (the group rebalanced meanwhile)
+     * @param epochEnds the rounds that ended the log's last epochs, oldest first (none at a run's start)
+     * @return false when a checkpoint was not committed (the group rebalanced meanwhile)
      */
     boolean takeOver(
-            boolean ownsPartitionZero, RoundState lastEpochEnd, ConsumerGroupMetadata group, long epochStartedNanos) {
+            boolean ownsPartitionZero,
+            List<RoundState> epochEnds,
+            ConsumerGroupMetadata group,
+            long epochStartedNanos) {
         settle(); // the previous generation's last publication: committed, or left to ensure() below
         checkpoints.closePublisher();
         if (!ownsPartitionZero) {
             return true;
         }
         checkpoints.openPublisher();
-        return lastEpochEnd == null || lastEpochEnd.epoch() <= 0 || ensure(lastEpochEnd, group, epochStartedNanos);
+        for (RoundState ended : epochEnds) {
+            if (ended.epoch() > 0 && !ensure(ended, group, epochStartedNanos)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -258,7 +258,7 @@ final class NodeLoop {
                 at.epochEnd() ? at.epoch() : at.epoch() + 1,
                 at.epochEnd() ? "done" : "in progress",
                 at.step());
-        boolean settled = rounds.takeOver(resume.lastEpochEnd());
+        boolean settled = rounds.takeOver(resume.epochEnds());
         if (RunChecks.finished(spec, at)) {
             if (settled) {
                 finish();

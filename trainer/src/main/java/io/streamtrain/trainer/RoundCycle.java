@@ -119,8 +119,8 @@ final class RoundCycle {
     }
 
     /** After a rollback, who publishes (and a missing last checkpoint first). @return {@link EpochCheckpoints#takeOver}'s answer */
-    boolean takeOver(RoundState lastEpochEnd) {
-        boolean settled = published.takeOver(ownsPartitionZero(), lastEpochEnd, view.group(), epochStarted);
+    boolean takeOver(List<RoundState> epochEnds) {
+        boolean settled = published.takeOver(ownsPartitionZero(), epochEnds, view.group(), epochStarted);
         // after a republish, which reports the epoch's time from its start (kept across a failed commit)
         epochStarted = System.nanoTime();
         return settled;

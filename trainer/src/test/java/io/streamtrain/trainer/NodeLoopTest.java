@@ -41,6 +41,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -387,6 +389,30 @@ class NodeLoopTest {
         assertEquals(2 * 2 * RECORDS_PER_PARTITION, steps.size(), "both epochs trained");
     }
 
+    /**
+     * Epoch 1's commit fails on a rebalance, and epoch 2 closes in the old generation before the
+     * node sees the rebalance (its commit fails too): the new generation's owner of partition 0
+     * publishes both, in order, not only the last.
+     */
+    @Test
+    void anEpochWhoseCommitFailedOnARebalanceIsPublishedThoughTheNextClosedInTheOldGeneration() throws Exception {
+        checkpoints.holdFirstPublish = true;
+        checkpoints.rebalancedOnce.addAll(Set.of(1, 2));
+        start(spec(3, 1), List.of(P0, P1));
+        assertTrue(
+                checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was begun");
+        int epochSteps = 2 * RECORDS_PER_PARTITION;
+        await("epoch 2 trained while epoch 1's checkpoint is being committed", () -> steps.size() >= 2 * epochSteps);
+        Thread.sleep(1_000); // epoch 2 closes: its publication waits for epoch 1's
+        train.rebalance(List.of(P0, P1));
+        checkpoints.release.countDown();
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+        assertEquals(
+                List.of(1, 2, 3),
+                checkpoints.published.stream().map(CheckpointManifest::epoch).toList(),
+                "every epoch's checkpoint, in order");
+    }
+
     @Test
     void theNextEpochTrainsWhileAnEpochsCheckpointCommitsAndTheLastCheckpointIsCommittedBeforeTheRunFinishes()
             throws Exception {
@@ -693,12 +719,17 @@ class NodeLoopTest {
         volatile boolean fenceFirstPublish;
         /** The first publish waits for {@link #release}, then commits. */
         volatile boolean holdFirstPublish;
+        /** The first attempt at each of these epochs fails as a rebalance during the commit does. */
+        final Set<Integer> rebalancedOnce = ConcurrentHashMap.newKeySet();
 
         private volatile boolean open;
 
         @Override
         public Optional<Checkpoint> latest() {
-            return Optional.empty();
+            return published.stream()
+                    .filter(m -> !m.snapshot())
+                    .max(java.util.Comparator.comparingInt(CheckpointManifest::epoch))
+                    .map(m -> new Checkpoint(m, null));
         }
 
         @Override
@@ -737,6 +768,9 @@ class NodeLoopTest {
                 if (fenceFirstPublish) {
                     throw new ProducerFencedException("a newer owner of partition 0");
                 }
+            }
+            if (!r.snapshot() && rebalancedOnce.remove(r.epoch())) {
+                throw new RebalancedException("the group rebalanced while epoch " + r.epoch() + " was committed", null);
             }
             CheckpointManifest m = new CheckpointManifest(
                     CheckpointManifest.VERSION,

@@ -42,8 +42,27 @@ import org.slf4j.LoggerFactory;
 public final class SyncLog {
     private static final Logger log = LoggerFactory.getLogger(SyncLog.class);
 
-    /** What the nodes of one generation roll back to. */
-    public record Resume(int generation, RoundState round, RoundState lastEpochEnd) {}
+    /**
+     * What the nodes of one generation roll back to.
+     *
+     * @param lastEpochEnd the round that ended the last epoch of the log, or null
+     * @param epochEndBefore the round that ended the epoch before that one, or null: if the
+     *     group moved on while its checkpoint was committed, and the last epoch closed in the
+     *     old generation before its nodes saw that, neither checkpoint was committed
+     */
+    public record Resume(int generation, RoundState round, RoundState lastEpochEnd, RoundState epochEndBefore) {
+        /** The epochs' ends whose checkpoints the new owner of partition 0 makes sure of, oldest first. */
+        public List<RoundState> epochEnds() {
+            List<RoundState> ends = new ArrayList<>();
+            if (epochEndBefore != null) {
+                ends.add(epochEndBefore);
+            }
+            if (lastEpochEnd != null) {
+                ends.add(lastEpochEnd);
+            }
+            return ends;
+        }
+    }
 
     private record Pending(SyncMessage.Contribution contribution, SafeTensors.Document state) {}
 
@@ -63,6 +82,9 @@ public final class SyncLog {
 
     private RoundState lastClosed;
     private RoundState lastEpochEnd;
+    /** The epoch end before {@link #lastEpochEnd} (kept for a new owner of partition 0: see {@link Resume}). */
+    private RoundState epochEndBefore;
+
     private int generation;
     private Resume resume;
     private final Map<String, Pending> pending = new LinkedHashMap<>();
@@ -214,7 +236,7 @@ public final class SyncLog {
                 members.clear();
                 joinOf.clear();
                 nameTaken.clear();
-                resume = new Resume(generation, lastClosed, lastEpochEnd);
+                resume = new Resume(generation, lastClosed, lastEpochEnd, epochEndBefore);
             }
             SyncMessage.Join first = joinOf.putIfAbsent(j.node(), j);
             if (first != null
@@ -314,6 +336,7 @@ public final class SyncLog {
                     generation,
                     offset + 1,
                     true);
+            epochEndBefore = lastEpochEnd;
             lastEpochEnd = lastClosed;
         } else {
             lastClosed = new RoundState(
