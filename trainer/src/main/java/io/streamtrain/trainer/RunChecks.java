@@ -54,6 +54,17 @@ final class RunChecks {
                             + " within a run: use a new run id (init.from: run:" + spec.run()
                             + "@promoted starts it from this run's promoted model)");
         }
+        if (spec.data().continuous()
+                && spec.data().window().replayShare() > 0
+                && previous.init().seed() != spec.init().seed()) {
+            throw new StartupException(
+                    StartupException.BAD_CONFIGURATION,
+                    "run " + spec.run() + " draws its windows' replays with init.seed "
+                            + previous.init().seed()
+                            + ", this spec says " + spec.init().seed()
+                            + ". A window's replay must be the same on every node and after every resume, so the seed"
+                            + " cannot change within a run that replays: use the run's seed, or a new run id");
+        }
         if (previous.data().continuous() != spec.data().continuous()) {
             throw new StartupException(
                     StartupException.BAD_CONFIGURATION,

@@ -113,18 +113,10 @@ class NodeLoopTest {
     private static RunSpec spec(int maxEpochs, int minNodes, io.streamtrain.core.spec.OptimizerSpec optimizer) {
         RunSpec s = TestSpecs.spec(
                 TestSpecs.smallMlp(), optimizer, RegularizationSpec.NONE, 7, SAMPLES_PER_RECORD, maxEpochs);
-        return new RunSpec(
-                s.run(),
+        return TestSpecs.with(
+                s,
                 s.data(),
-                s.model(),
-                s.init(),
-                s.batchSize(),
-                s.maxEpochs(),
-                s.optimizer(),
-                s.regularization(),
-                s.earlyStopping(),
-                new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1),
-                s.checkpoints());
+                new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1));
     }
 
     private static EpochPlan plan() {
@@ -398,7 +390,14 @@ class NodeLoopTest {
     void anEpochWhoseCommitFailedOnARebalanceIsPublishedThoughTheNextClosedInTheOldGeneration() throws Exception {
         checkpoints.holdFirstPublish = true;
         checkpoints.rebalancedOnce.addAll(Set.of(1, 2));
-        start(spec(3, 1), List.of(P0, P1));
+        RunSpec spec = spec(3, 1);
+        // the training thread waits for epoch 1's commit below: not a straggler within 10 s
+        start(
+                TestSpecs.with(
+                        spec,
+                        spec.data(),
+                        new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1)),
+                List.of(P0, P1));
         assertTrue(
                 checkpoints.firstPublish.await(WAIT.toSeconds(), TimeUnit.SECONDS), "epoch 1's checkpoint was begun");
         int epochSteps = 2 * RECORDS_PER_PARTITION;

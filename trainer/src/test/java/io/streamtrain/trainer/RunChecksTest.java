@@ -116,6 +116,24 @@ class RunChecksTest {
                 replay.getMessage().contains("replays no earlier records, this spec says a share 0.2 of each window"),
                 replay.getMessage());
         assertEquals(StartupException.BAD_CONFIGURATION, replay.exitCode());
+        RunSpec replayingRun = with(replaying, SPEC.model(), 3);
+        RunSpec reseeded = new RunSpec(
+                replayingRun.run(),
+                replayingRun.data(),
+                replayingRun.model(),
+                new io.streamtrain.core.spec.InitSpec(replayingRun.init().seed() + 1, null),
+                replayingRun.batchSize(),
+                replayingRun.maxEpochs(),
+                replayingRun.optimizer(),
+                replayingRun.regularization(),
+                replayingRun.earlyStopping(),
+                replayingRun.sync(),
+                replayingRun.checkpoints());
+        StartupException seed = assertThrows(
+                StartupException.class, () -> RunChecks.requireSameModel(reseeded, trainedWith(replayingRun)));
+        assertTrue(seed.getMessage().contains("the seed cannot change within a run that replays"), seed.getMessage());
+        assertDoesNotThrow(() ->
+                RunChecks.requireSameModel(with(live, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
     }
 
     @Test

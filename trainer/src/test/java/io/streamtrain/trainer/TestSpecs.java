@@ -59,4 +59,20 @@ public final class TestSpecs {
                 SyncSpec.defaults(),
                 new CheckpointSpec("kafka", 512 * 1024));
     }
+
+    /** {@code s} with other data and sync sections. */
+    public static RunSpec with(RunSpec s, DataSpec data, SyncSpec sync) {
+        return new RunSpec(
+                s.run(),
+                data,
+                s.model(),
+                s.init(),
+                s.batchSize(),
+                s.maxEpochs(),
+                s.optimizer(),
+                s.regularization(),
+                s.earlyStopping(),
+                sync,
+                s.checkpoints());
+    }
 }

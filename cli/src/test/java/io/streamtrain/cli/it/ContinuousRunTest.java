@@ -76,46 +76,13 @@ class ContinuousRunTest {
         kafka.createTopic(TOPIC, PARTITIONS);
         List<byte[]> data = task.records(WINDOW * WINDOWS + 2 * WINDOW, SAMPLES, 3);
         kafka.produce(TOPIC, PARTITIONS, data.subList(0, WINDOW / 2)); // half a window there at the start
-        AtomicInteger produced = new AtomicInteger(WINDOW / 2);
-        AtomicBoolean stopProducing = new AtomicBoolean();
-        Thread producer = new Thread(
-                () -> {
-                    while (!stopProducing.get() && produced.get() < data.size()) {
-                        int from = produced.getAndAdd(PARTITIONS);
-                        kafka.produce(
-                                TOPIC,
-                                PARTITIONS,
-                                data.subList(from, from + PARTITIONS)); // one record on each partition
-                        sleep(300);
-                    }
-                },
-                "live-producer");
-
-        Path specFile = Files.writeString(dir.resolve("live.yaml"), spec("live"));
-        TrainerNode a = new TrainerNode(
-                RunSpecParser.parse(spec("live")),
-                kafka.settings,
-                TrainerOptions.defaults("live-a").withLogEverySteps(0));
-        NodeThread nodeA = NodeThread.start(a, "live-a");
-        try {
-            try (ServiceProcess b =
-                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
+        try (LiveProducer producer = new LiveProducer(TOPIC, data, WINDOW / 2)) {
+            trainTwoNodesKillingOne("live", spec("live"), dir, b -> {
                 // half a window is there: both nodes wait for the rest, and say so
                 b.awaitLine(l -> l.contains("window 1 waits for data: 2 more record(s) to close it"), 120);
                 producer.start();
                 awaitWindows(2, 120);
-                b.sigkill();
-                b.awaitExit(30);
-            }
-            try (ServiceProcess b =
-                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "live-b", "--log-every", "0")) {
-                assertEquals(0, b.awaitExit(300), b.output());
-            }
-            assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
-        } finally {
-            stopProducing.set(true);
-            producer.join(10_000);
-            a.close();
+            });
         }
 
         List<Checkpoint> cps = kafka.checkpoints("live");
@@ -123,10 +90,7 @@ class ContinuousRunTest {
                 List.of(1, 2, 3, 4, 5, 6),
                 cps.stream().map(c -> c.manifest().epoch()).toList(),
                 "one checkpoint per window");
-        Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
-        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(TOPIC)) {
-            topic.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
-        }
+        Map<Integer, Map<Long, byte[]>> topic = records(TOPIC);
         for (Checkpoint c : cps) {
             CheckpointManifest m = c.manifest();
             int w = m.epoch();
@@ -139,19 +103,12 @@ class ContinuousRunTest {
                     expected,
                     m.offsets(),
                     "window " + w + " is the next " + WINDOW / PARTITIONS + " records of each partition");
-            long sum = 0;
-            for (OffsetRange r : m.offsets()) {
-                for (long o = r.from(); o < r.to(); o++) {
-                    sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
-                }
-            }
             assertEquals(
-                    RecordsChecksum.format(sum),
+                    checksum(topic, m.offsets()),
                     m.recordsChecksum(),
                     "window " + w + " trained its records, each once");
             assertEquals((double) WINDOW * SAMPLES, m.metrics().get("samples"), "window " + w + ": every sample once");
         }
-        assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
     }
 
     /**
@@ -169,56 +126,22 @@ class ContinuousRunTest {
         kafka.createTopic(topicName, PARTITIONS);
         List<byte[]> data = task.records(WINDOW * WINDOWS + 2 * WINDOW, SAMPLES, 7);
         kafka.produce(topicName, PARTITIONS, data.subList(0, WINDOW));
-        AtomicInteger produced = new AtomicInteger(WINDOW);
-        AtomicBoolean stopProducing = new AtomicBoolean();
-        Thread producer = new Thread(
-                () -> {
-                    while (!stopProducing.get() && produced.get() < data.size()) {
-                        int from = produced.getAndAdd(PARTITIONS);
-                        kafka.produce(topicName, PARTITIONS, data.subList(from, from + PARTITIONS));
-                        sleep(300);
-                    }
-                },
-                "replay-producer");
         // replay 0.5: a window trains as many earlier records as its own (4 a partition), from its last 2 windows
         String spec = spec("replay")
                 .replace("train: " + TOPIC, "train: " + topicName)
                 .replace(
                         "window: { records: " + WINDOW + " }",
                         "window: { records: " + WINDOW + ", replay: 0.5, replayHorizon: 2 }");
-        Path specFile = Files.writeString(dir.resolve("replay.yaml"), spec);
-        TrainerNode a = new TrainerNode(
-                RunSpecParser.parse(spec),
-                kafka.settings,
-                TrainerOptions.defaults("replay-a").withLogEverySteps(0));
-        NodeThread nodeA = NodeThread.start(a, "replay-a");
-        try {
+        try (LiveProducer producer = new LiveProducer(topicName, data, WINDOW)) {
             producer.start();
-            try (ServiceProcess b =
-                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "replay-b", "--log-every", "0")) {
-                awaitCheckpoints("replay", 3, 180);
-                b.sigkill();
-                b.awaitExit(30);
-            }
-            try (ServiceProcess b =
-                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), "replay-b", "--log-every", "0")) {
-                assertEquals(0, b.awaitExit(300), b.output());
-            }
-            assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
-        } finally {
-            stopProducing.set(true);
-            producer.join(10_000);
-            a.close();
+            trainTwoNodesKillingOne("replay", spec, dir, b -> awaitCheckpoints("replay", 3, 180));
         }
 
         List<Checkpoint> cps = kafka.checkpoints("replay");
         assertEquals(
                 List.of(1, 2, 3, 4, 5, 6),
                 cps.stream().map(c -> c.manifest().epoch()).toList());
-        Map<Integer, Map<Long, byte[]>> topic = new HashMap<>();
-        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(topicName)) {
-            topic.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
-        }
+        Map<Integer, Map<Long, byte[]>> topic = records(topicName);
         long share = WINDOW / PARTITIONS;
         Windowing windowing = Windowing.of(RunSpecParser.parse(spec));
         for (Checkpoint c : cps) {
@@ -241,26 +164,98 @@ class ContinuousRunTest {
                 replayed += r.count();
             }
             assertEquals(w == 1 ? 0 : WINDOW, replayed, "window " + w);
-            long sum = 0;
-            for (OffsetRange r : concat(m.offsets(), m.replayed())) {
-                for (long o = r.from(); o < r.to(); o++) {
-                    sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
-                }
-            }
+            List<OffsetRange> trained = new ArrayList<>(m.offsets());
+            trained.addAll(m.replayed());
             assertEquals(
-                    RecordsChecksum.format(sum),
+                    checksum(topic, trained),
                     m.recordsChecksum(),
                     "window " + w + " trained its own and its replayed records, each once");
             assertEquals(
                     (double) (WINDOW + replayed) * SAMPLES, m.metrics().get("samples"), "window " + w + "'s samples");
         }
-        assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
     }
 
-    private static List<OffsetRange> concat(List<OffsetRange> a, List<OffsetRange> b) {
-        List<OffsetRange> all = new ArrayList<>(a);
-        all.addAll(b);
-        return all;
+    /** Where a test waits before node B is killed. */
+    interface KillPoint {
+        void reached(ServiceProcess b) throws Exception;
+    }
+
+    /**
+     * Node A in this JVM, node B in its own (as in production); B is SIGKILLed once {@code
+     * killAt} returns, then restarted, and both must finish the run.
+     */
+    private static void trainTwoNodesKillingOne(String run, String spec, Path dir, KillPoint killAt) throws Exception {
+        Path specFile = Files.writeString(dir.resolve(run + ".yaml"), spec);
+        TrainerNode a = new TrainerNode(
+                RunSpecParser.parse(spec),
+                kafka.settings,
+                TrainerOptions.defaults(run + "-a").withLogEverySteps(0));
+        NodeThread nodeA = NodeThread.start(a, run + "-a");
+        try {
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), run + "-b", "--log-every", "0")) {
+                killAt.reached(b);
+                b.sigkill();
+                b.awaitExit(30);
+            }
+            try (ServiceProcess b =
+                    new ServiceProcess(specFile, kafka.broker.bootstrapServers(), run + "-b", "--log-every", "0")) {
+                assertEquals(0, b.awaitExit(300), b.output());
+            }
+            assertEquals(TrainerNode.Outcome.FINISHED, nodeA.await(Duration.ofSeconds(120)));
+            assertNull(nodeA.outcome() instanceof Throwable t ? t : null);
+        } finally {
+            a.close();
+        }
+    }
+
+    /** Writes the rest of {@code data} once started, one record on each partition every 300 ms, until closed. */
+    private static final class LiveProducer implements AutoCloseable {
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final Thread thread;
+
+        LiveProducer(String topic, List<byte[]> data, int alreadyWritten) {
+            AtomicInteger produced = new AtomicInteger(alreadyWritten);
+            this.thread = new Thread(
+                    () -> {
+                        while (!stop.get() && produced.get() < data.size()) {
+                            int from = produced.getAndAdd(PARTITIONS);
+                            kafka.produce(topic, PARTITIONS, data.subList(from, from + PARTITIONS));
+                            sleep(300);
+                        }
+                    },
+                    topic + "-producer");
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            thread.join(10_000);
+        }
+    }
+
+    /** Every record of {@code topic}: partition -> offset -> value. */
+    private static Map<Integer, Map<Long, byte[]>> records(String topic) throws Exception {
+        Map<Integer, Map<Long, byte[]>> out = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(topic)) {
+            out.computeIfAbsent(r.partition(), p -> new HashMap<>()).put(r.offset(), r.value());
+        }
+        return out;
+    }
+
+    /** The records checksum of {@code ranges} as an independent reader computes it from the topic. */
+    private static String checksum(Map<Integer, Map<Long, byte[]>> topic, List<OffsetRange> ranges) {
+        long sum = 0;
+        for (OffsetRange r : ranges) {
+            for (long o = r.from(); o < r.to(); o++) {
+                sum += RecordsChecksum.of(topic.get(r.partition()).get(o));
+            }
+        }
+        return RecordsChecksum.format(sum);
     }
 
     private static void awaitCheckpoints(String run, int n, int seconds) throws Exception {

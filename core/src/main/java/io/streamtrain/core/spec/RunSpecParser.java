@@ -142,6 +142,15 @@ public final class RunSpecParser {
             if (horizon != null && replay == null) {
                 throw new SpecException(w.path("replayHorizon"), "is only for a window with replay");
             }
+            int reach = horizon == null ? DataSpec.Window.DEFAULT_REPLAY_HORIZON : horizon;
+            if (replay != null && replay / (1 - replay) > reach + 1e-9) {
+                throw new SpecException(
+                        w.path("replay"),
+                        "of " + replay + " draws " + String.format(java.util.Locale.ROOT, "%.3g", replay / (1 - replay))
+                                + " times a window's own records from earlier windows, but replayHorizon " + reach
+                                + " reaches only " + reach + " windows back: raise replayHorizon to at least "
+                                + (long) Math.ceil(replay / (1 - replay) - 1e-9) + ", or lower replay");
+            }
             w.rejectUnknownKeys();
             window = new DataSpec.Window(records, replay, horizon);
         } else if (n.has("window")) {

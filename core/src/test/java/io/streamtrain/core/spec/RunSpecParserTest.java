@@ -320,6 +320,16 @@ class RunSpecParserTest {
                 "data.window.replayHorizon",
                 rejects(live.formatted("{ records: 8, replayHorizon: 4 }")).path(),
                 "a horizon without a replay is a mistake");
+        // 0.9 of what a window trains is 9 times its own records: 9 windows back at least
+        SpecException shortHorizon = rejects(live.formatted("{ records: 8, replay: 0.9, replayHorizon: 5 }"));
+        assertEquals("data.window.replay", shortHorizon.path());
+        assertTrue(shortHorizon.getMessage().contains("raise replayHorizon to at least 9"), shortHorizon.getMessage());
+        assertEquals(
+                0.9,
+                RunSpecParser.parse(live.formatted("{ records: 8, replay: 0.9 }"))
+                        .data()
+                        .window()
+                        .replayShare());
     }
 
     @Test

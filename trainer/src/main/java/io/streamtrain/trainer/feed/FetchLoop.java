@@ -157,7 +157,11 @@ final class FetchLoop {
                     }
                     if (state == State.RUNNING
                             && partitions.pollReplay(
-                                    Duration.ofMillis(replaying ? 10 : 0), epoch, topic, windowing.horizon())) {
+                                    Duration.ofMillis(replaying ? 10 : 0),
+                                    epoch,
+                                    topic,
+                                    windowing.horizon(),
+                                    replaying)) {
                         wait.progressed();
                     }
                 } catch (WakeupException e) {

@@ -201,8 +201,8 @@ final class PartitionBuffers {
     }
 
     /** Takes what the replay consumer fetched, waiting {@code wait} at most; see {@link ReplayReader#poll}. */
-    boolean pollReplay(Duration wait, int window, String topic, int horizon) {
-        return replay != null && replay.poll(wait, window, topic, horizon);
+    boolean pollReplay(Duration wait, int window, String topic, int horizon, boolean awaited) {
+        return replay != null && replay.poll(wait, window, topic, horizon, awaited);
     }
 
     /** Closes the replay consumer, if any (the feed thread's, at its end). */

@@ -15,6 +15,8 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
 import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads the earlier records a continuous run's windows replay ({@code data.window.replay}),
@@ -28,7 +30,15 @@ import org.apache.kafka.common.TopicPartition;
  * partition's next record is a replayed one.
  */
 final class ReplayReader {
+    // the feed's log lines keep the logger name its operators' filters know
+    private static final Logger log = LoggerFactory.getLogger(BatchFeed.class);
+    private static final long SILENCE_LOG_NANOS = 30_000_000_000L;
+
     private final Consumer<byte[], ByteBuffer> consumer;
+    /** When the feed began waiting on a replayed record with none arriving, or -1; and when that was last said. */
+    private long awaitedSince = -1;
+
+    private long lastSilenceLog;
     /** Per partition in its replay: the records fetched and not yet taken. */
     private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
     /** Per partition in its replay: the next offset to keep, and where the replay ends. */
@@ -112,7 +122,10 @@ final class ReplayReader {
      * @return whether any record was kept
      * @throws StartupException when retention removed records a replay needs
      */
-    boolean poll(Duration wait, int window, String topic, int horizon) {
+    boolean poll(Duration wait, int window, String topic, int horizon, boolean awaited) {
+        if (consumer.assignment().isEmpty()) {
+            return false; // a node with no partitions (more nodes than partitions): the client refuses to poll nothing
+        }
         boolean kept = false;
         try {
             for (ConsumerRecord<byte[], ByteBuffer> r : consumer.poll(wait)) {
@@ -127,7 +140,26 @@ final class ReplayReader {
                             + ") windows on the topic, or lower it",
                     e);
         }
+        noteSilence(awaited && !kept, window, topic);
         return kept;
+    }
+
+    /** A replay waits for records that exist: if no fetch brings them for 30 s, the broker may be unreachable; said every 30 s. */
+    private void noteSilence(boolean silent, int window, String topic) {
+        long now = System.nanoTime();
+        if (!silent) {
+            awaitedSince = -1;
+        } else if (awaitedSince < 0) {
+            awaitedSince = now;
+        } else if (now - awaitedSince >= SILENCE_LOG_NANOS && now - lastSilenceLog >= SILENCE_LOG_NANOS) {
+            lastSilenceLog = now;
+            log.warn(
+                    "window {} has waited {} s for records of {} it replays, which exist: no fetch brought them. Is the broker"
+                            + " reachable, and may this node read the topic? The window waits",
+                    window,
+                    (now - awaitedSince) / 1_000_000_000L,
+                    topic);
+        }
     }
 
     /** A fetched record, kept if it is the next of its partition's replay. */

@@ -72,18 +72,10 @@ class BatchFeedTest {
 
     private static RunSpec spec(int everySteps, int timeoutSeconds, String outer) {
         RunSpec s = spec();
-        return new RunSpec(
-                s.run(),
+        return TestSpecs.with(
+                s,
                 s.data(),
-                s.model(),
-                s.init(),
-                s.batchSize(),
-                s.maxEpochs(),
-                s.optimizer(),
-                s.regularization(),
-                s.earlyStopping(),
-                new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0),
-                s.checkpoints());
+                new SyncSpec(everySteps, outer, 0.7, 0.9, timeoutSeconds, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0));
     }
 
     private static long label(int partition, long offset, int index) {
@@ -163,9 +155,14 @@ class BatchFeedTest {
     }
 
     private BatchFeed.Reset awaitReset() throws InterruptedException {
+        return awaitReset(feed);
+    }
+
+    /** The feed's next Reset, as a trainer waits for it (beating: a trainer waiting for its reset is alive). */
+    static BatchFeed.Reset awaitReset(BatchFeed feed) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
         while (System.nanoTime() < deadline) {
-            feed.heartbeat(); // a trainer waiting for its reset is alive (TrainerNode beats while it waits)
+            feed.heartbeat();
             BatchFeed.Reset r = feed.takeReset();
             if (r != null) {
                 return r;

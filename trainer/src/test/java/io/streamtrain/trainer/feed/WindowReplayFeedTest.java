@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.codec.Batch;
@@ -64,6 +63,10 @@ class WindowReplayFeedTest {
 
         @Override
         public synchronized ConsumerRecords<byte[], ByteBuffer> poll(Duration timeout) {
+            if (assignment().isEmpty() && subscription().isEmpty()) {
+                // as Kafka's client does (its mock does not)
+                throw new IllegalStateException("Consumer is not subscribed to any topics or assigned any partitions");
+            }
             for (TopicPartition tp : assignment()) {
                 if (paused().contains(tp)) {
                     continue;
@@ -94,19 +97,11 @@ class WindowReplayFeedTest {
     private static RunSpec spec() {
         ModelSpec model = new ModelSpec("mlp", FEATURES, List.of(4), "relu", 10_000, 1, 0.0);
         RunSpec s = TestSpecs.spec(model, TestSpecs.sgd(0.1), RegularizationSpec.NONE, 7, 1, 1000);
-        return new RunSpec(
-                s.run(),
+        return TestSpecs.with(
+                s,
                 new DataSpec(TOPIC, null, DataSpec.CONTINUOUS, new DataSpec.Window(4, 0.5, null)),
-                s.model(),
-                s.init(),
-                s.batchSize(),
-                s.maxEpochs(),
-                s.optimizer(),
-                s.regularization(),
-                s.earlyStopping(),
                 // one round a window: the test reads each window up to its RoundEnd
-                new SyncSpec(1000, SyncSpec.AVERAGE, 0.7, 0.9, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0),
-                s.checkpoints());
+                new SyncSpec(1000, SyncSpec.AVERAGE, 0.7, 0.9, 60, 1, SyncSpec.STRICT, SyncSpec.FLOAT32, 0));
     }
 
     @BeforeEach
@@ -132,22 +127,16 @@ class WindowReplayFeedTest {
     }
 
     private BatchFeed.Reset startFeed(EpochPlan plan) throws InterruptedException {
+        return startFeed(plan, List.of(P0, P1));
+    }
+
+    private BatchFeed.Reset startFeed(EpochPlan plan, List<TopicPartition> assigned) throws InterruptedException {
         feed = new BatchFeed(consumer, replayConsumer, spec(), plan, 1 << 20, Duration.ofMinutes(5));
         thread = new Thread(feed, "replay-feed-test");
         thread.setDaemon(true);
         thread.start();
-        consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, P1)));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            feed.heartbeat();
-            BatchFeed.Reset r = feed.takeReset();
-            if (r != null) {
-                return r;
-            }
-            assertNull(feed.failure(), "feed failed");
-            Thread.sleep(5);
-        }
-        return fail("no Reset from the feed");
+        consumer.schedulePollTask(() -> consumer.rebalance(assigned));
+        return BatchFeedTest.awaitReset(feed);
     }
 
     /** One window's labels, in the order the feed made them, its rejected records and its RoundEnd. */
@@ -291,5 +280,17 @@ class WindowReplayFeedTest {
                 failure.getMessage().contains("window 2 replays records of " + TOPIC + " that are gone")
                         && failure.getMessage().contains("data.window.replayHorizon (10)"),
                 failure.getMessage());
+    }
+
+    @Test
+    void aNodeWithNoPartitionsReadsNoReplay() throws Exception {
+        // more nodes than partitions: the group gives this one none, and the trainer still starts the feed
+        EpochPlan third =
+                new EpochPlan(TOPIC, Map.of(0, new long[] {4, 6}, 1, new long[] {4, 6}), Windowing.of(spec()), 3);
+        BatchFeed.Reset reset = startFeed(third, List.of());
+        assertEquals(List.of(), reset.assignment());
+        feed.start(reset.generation(), 3, Map.of(0, 2L, 1, 2L), third);
+        assertNull(feed.next(500, TimeUnit.MILLISECONDS), "nothing to read");
+        assertNull(feed.failure(), "the feed goes on without partitions");
     }
 }
