@@ -10,10 +10,11 @@ import picocli.CommandLine.Command;
             "  streamtrain bench trainer",
             "  streamtrain bench stop --nodes 1,2",
             "  streamtrain bench nodes --every-steps 50",
-            "  streamtrain bench freshness --rate 50 --window 50"
+            "  streamtrain bench freshness --rate 50 --window 50",
+            "  streamtrain bench replay --replay 0.5"
         },
         name = "bench",
         mixinStandardHelpOptions = true,
         description = "Benchmarks that print their figures; see docs/benchmarks.md for recorded results.",
-        subcommands = {TrainerBench.class, StopBench.class, NodesBench.class, FreshnessBench.class})
+        subcommands = {TrainerBench.class, StopBench.class, NodesBench.class, FreshnessBench.class, ReplayBench.class})
 public final class BenchCommand {}
