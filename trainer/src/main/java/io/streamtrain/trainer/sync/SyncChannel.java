@@ -16,9 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.NavigableMap;
-import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -33,7 +30,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,14 +62,6 @@ public final class SyncChannel implements AutoCloseable {
      */
     public record Refused(ConsumerRecord<byte[], byte[]> record, String refusal) {}
 
-    /** Refused records kept for their dead letters at once; a flood beyond this is logged and counted, not kept. */
-    private static final int MAX_REFUSED_KEPT = 256;
-
-    /** A genuine join or contribution record is a few KB, its key an id: larger ones are kept without them. */
-    static final int REFUSED_VALUE_BYTES = 64 * 1024;
-
-    static final int REFUSED_KEY_BYTES = 256;
-
     private final String topic;
     private final TopicPartition partition;
     private final int chunkBytes;
@@ -95,19 +83,9 @@ public final class SyncChannel implements AutoCloseable {
     /** Sync records refused for their signature so far. */
     private volatile long refused;
 
-    /**
-     * The refused records of the last two epochs this node read, by offset: an epoch's
-     * checkpoint dead-letters those between the round that ended the epoch before and the one
-     * that ended it ({@link #refusedInEpoch}), so each is dead-lettered once, in the checkpoint's
-     * transaction, by whichever node publishes that checkpoint (it read every record before it).
-     */
-    private final NavigableMap<Long, Refused> refusedRecords = new TreeMap<>();
+    /** The records refused for their signature, until their epoch's checkpoint dead-letters them. */
+    private final RefusedRecords refusedRecords;
 
-    /** Per epoch whose end this node read, the sync-log offset right after the round that ended it. */
-    private final NavigableMap<Integer, Long> epochEnds = new TreeMap<>();
-
-    /** Where this node began reading: the sync point of the checkpoint it started from (0 for none). */
-    private final long readFrom;
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
 
@@ -167,7 +145,8 @@ public final class SyncChannel implements AutoCloseable {
         this.sendTimeout = sendTimeout;
         this.producer = producer;
         this.consumer = consumer;
-        this.readFrom = Math.max(0, from);
+        long readFrom = Math.max(0, from);
+        this.refusedRecords = new RefusedRecords(readFrom);
         consumer.assign(List.of(partition));
         consumer.seek(partition, readFrom);
     }
@@ -303,7 +282,7 @@ public final class SyncChannel implements AutoCloseable {
                     SafeTensors.Document state = c.payload() == null ? null : payload(c);
                     syncLog.accept(r.offset(), r.timestamp(), c, state);
                     out.add(new Read(r.offset(), c));
-                    noteEpochEnd(syncLog.lastClosed());
+                    refusedRecords.noteEpochEnd(syncLog.lastClosed());
                 } else {
                     log.warn("ignoring a record of unknown type {} at {}@{}", Logs.escape(type), topic, r.offset());
                 }
@@ -342,62 +321,28 @@ public final class SyncChannel implements AutoCloseable {
                 chunks.discard(id);
             }
             log.warn("ignoring sync record {}@{}: {}", topic, r.offset(), v.refusal());
-            if (refusedRecords.size() < MAX_REFUSED_KEPT) {
-                refusedRecords.put(r.offset(), kept(r, v.refusal()));
-            } else {
+            if (!refusedRecords.keep(r, v.refusal())) {
                 log.warn(
                         "sync record {}@{} is not kept for the dead-letter topic: {} refused records are waiting"
                                 + " for their epoch's checkpoint already",
                         topic,
                         r.offset(),
-                        MAX_REFUSED_KEPT);
+                        RefusedRecords.MAX_KEPT);
             }
         }
         return v.accepted();
     }
 
-    /** {@code r} as it is kept for its dead letter: without its headers, and without a key or value too large to be genuine. */
-    static Refused kept(ConsumerRecord<byte[], byte[]> r, String refusal) {
-        byte[] key = r.key();
-        byte[] value = r.value();
-        StringBuilder why = new StringBuilder(refusal);
-        if (key != null && key.length > REFUSED_KEY_BYTES) {
-            why.append("; its key of ").append(key.length).append(" bytes is left out");
-            key = null;
-        }
-        if (value != null && value.length > REFUSED_VALUE_BYTES) {
-            why.append("; its value of ").append(value.length).append(" bytes is left out");
-            value = null;
-        }
-        return new Refused(
-                new ConsumerRecord<>(
-                        r.topic(),
-                        r.partition(),
-                        r.offset(),
-                        r.timestamp(),
-                        r.timestampType(),
-                        -1,
-                        -1,
-                        key,
-                        value,
-                        new RecordHeaders(),
-                        java.util.Optional.empty()),
-                why.toString());
-    }
+    /*
+     * RefusedRecords' bounds and kept(), under the names they had when this class kept the
+     * refused records: RefusedSyncRecordsTest reads them here.
+     */
+    static final int REFUSED_VALUE_BYTES = RefusedRecords.VALUE_BYTES;
 
-    /** A round that ended an epoch: refused records before the epoch ended before it are no node's to dead-letter any more. */
-    private void noteEpochEnd(RoundState closed) {
-        if (!closed.epochEnd() || epochEnds.containsKey(closed.epoch())) {
-            return;
-        }
-        epochEnds.put(closed.epoch(), closed.nextOffset());
-        while (epochEnds.size() > 2) {
-            epochEnds.pollFirstEntry();
-        }
-        if (epochEnds.size() == 2) {
-            // kept: the records of the epoch that just ended (its checkpoint is still to come) and after
-            refusedRecords.headMap(epochEnds.firstEntry().getValue()).clear();
-        }
+    static final int REFUSED_KEY_BYTES = RefusedRecords.KEY_BYTES;
+
+    static Refused kept(ConsumerRecord<byte[], byte[]> r, String refusal) {
+        return RefusedRecords.kept(r, refusal);
     }
 
     /**
@@ -405,13 +350,7 @@ public final class SyncChannel implements AutoCloseable {
      * epoch before it (or after where this node began reading) and before the round that ended it.
      */
     public List<Refused> refusedInEpoch(RoundState ended) {
-        Map.Entry<Integer, Long> before = epochEnds.lowerEntry(ended.epoch());
-        long from = before == null ? readFrom : before.getValue();
-        return from >= ended.nextOffset()
-                ? List.of()
-                : List.copyOf(refusedRecords
-                        .subMap(from, true, ended.nextOffset(), false)
-                        .values());
+        return refusedRecords.inEpoch(ended);
     }
 
     private static String keyOf(ConsumerRecord<byte[], byte[]> r) {
