@@ -5,7 +5,6 @@ import io.streamtrain.core.checkpoint.CheckpointAssembler;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
 import io.streamtrain.core.checkpoint.PayloadSources;
-import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.signing.Signing;
@@ -28,24 +27,21 @@ import org.slf4j.LoggerFactory;
 /**
  * The evaluator's work on each record of the checkpoint topics it is assigned: assembles
  * checkpoints from their chunks, takes each run's state up when its first checkpoint
- * arrives, scores, lets {@link EvaluationStep} decide, and commits the answer through
- * {@link EvaluatorProducer} — one transaction per checkpoint, whose offset never passes the
- * first chunk of a payload still being assembled. Not thread-safe: the service thread alone
- * uses it.
+ * arrives ({@link RunStates}), scores, lets {@link EvaluationStep} decide, and commits the
+ * answer through {@link EvaluatorProducer} — one transaction per checkpoint, whose offset
+ * never passes the first chunk of a payload still being assembled. Not thread-safe: the
+ * service thread alone uses it.
  */
 final class CheckpointHandler {
     private static final Logger log = LoggerFactory.getLogger(CheckpointHandler.class);
     private static final Logger progress = LoggerFactory.getLogger("streamtrain.progress");
 
-    private final RunStateLoader loader;
-    private final StopFeed stops;
+    private final RunStates runs;
     private final Scoring scoring;
     private final EvaluatorProducer producer;
     private final EvaluationStep step;
     private final BiConsumer<String, RunSpec> runTopics;
     private final EvaluatorEvents events;
-    private final Duration timeout;
-    private final Map<String, RunState> states = new HashMap<>();
     private final Map<String, CheckpointAssembler> assemblers = new HashMap<>();
     private final PayloadSources sources = PayloadSources.fromEnvironment();
     private final Signing signing;
@@ -79,14 +75,12 @@ final class CheckpointHandler {
             Duration timeout,
             Signing signing) {
         this.signing = signing;
-        this.loader = loader;
-        this.stops = stops;
+        this.runs = new RunStates(loader, stops, runTopics, events, timeout);
         this.scoring = scoring;
         this.producer = producer;
         this.step = step;
         this.runTopics = runTopics;
         this.events = events;
-        this.timeout = timeout;
     }
 
     /**
@@ -135,12 +129,7 @@ final class CheckpointHandler {
      * stops is over for the evaluator at once, as it is after a rebuild.
      */
     void noticeStops() {
-        for (ControlMessage.Stop stop : stops.poll()) {
-            RunState state = states.get(stop.run());
-            if (state != null) {
-                stopped(state, stop);
-            }
-        }
+        runs.noticeStops();
     }
 
     /** The partition went to another instance, or came (back) here: what was known of its run is rebuilt when needed. */
@@ -148,8 +137,7 @@ final class CheckpointHandler {
         assemblers.remove(tp.topic());
         String run = Topics.runOfCheckpoints(tp.topic());
         if (run != null) {
-            states.remove(run);
-            stops.forget(run);
+            runs.forget(run);
         }
     }
 
@@ -191,8 +179,8 @@ final class CheckpointHandler {
                     "its run spec does not parse: " + e.getMessage());
             return;
         }
-        RunState state = state(run, spec);
-        stops.registration(run).ifPresent(state::registered);
+        RunState state = runs.take(run, spec);
+        runs.noteRegistration(state);
         String broken = state.brokenBy(spec);
         if (broken != null && !state.stopped) {
             reject(
@@ -292,23 +280,11 @@ final class CheckpointHandler {
      * then the checkpoint is one that arrived after the stop, and is skipped like those.
      */
     private boolean stoppedWhileScoring(ConsumerRecord<byte[], byte[]> r, CheckpointManifest m, RunState state) {
-        stops.readToEnd(state.run, timeout).ifPresent(stop -> stopped(state, stop));
-        if (state.stopped) {
+        boolean stopped = runs.stoppedNow(state);
+        if (stopped) {
             skip(r, m, state);
         }
-        return state.stopped;
-    }
-
-    /** Records a STOP read on the run's control topic; says so once, when it is news. */
-    private void stopped(RunState state, ControlMessage.Stop stop) {
-        boolean news = !state.stopped;
-        events.stopped(state.run, stop.reason());
-        state.stop = state.stop == null ? stop : state.stop;
-        state.stopped = true;
-        if (news) {
-            progress.info(
-                    "run {}: stopped by {}; its later checkpoints are not evaluated", state.run, state.stoppedBy());
-        }
+        return stopped;
     }
 
     /**
@@ -324,7 +300,7 @@ final class CheckpointHandler {
         CheckpointManifest m = e.manifest().get();
         RunState state;
         try {
-            state = state(run, m.runSpec());
+            state = runs.take(run, m.runSpec());
         } catch (SpecException bad) {
             return false;
         }
@@ -351,7 +327,7 @@ final class CheckpointHandler {
     /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
     private void reject(
             ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
-        RunState state = states.get(run);
+        RunState state = runs.get(run);
         commitRejection(r, step.reject(r, run, epoch, checkpointId, kind, why, state), state);
     }
 
@@ -392,16 +368,5 @@ final class CheckpointHandler {
 
     private static TopicPartition partition(ConsumerRecord<?, ?> r) {
         return new TopicPartition(r.topic(), r.partition());
-    }
-
-    private RunState state(String run, RunSpec spec) {
-        RunState known = states.get(run);
-        if (known != null) {
-            return known;
-        }
-        runTopics.accept(run, spec);
-        RunState s = loader.load(run, spec.earlyStopping().monitor());
-        states.put(run, s);
-        return s;
     }
 }
