@@ -333,18 +333,6 @@ public final class SyncChannel implements AutoCloseable {
         return v.accepted();
     }
 
-    /*
-     * RefusedRecords' bounds and kept(), under the names they had when this class kept the
-     * refused records: RefusedSyncRecordsTest reads them here.
-     */
-    static final int REFUSED_VALUE_BYTES = RefusedRecords.VALUE_BYTES;
-
-    static final int REFUSED_KEY_BYTES = RefusedRecords.KEY_BYTES;
-
-    static Refused kept(ConsumerRecord<byte[], byte[]> r, String refusal) {
-        return RefusedRecords.kept(r, refusal);
-    }
-
     /**
      * The refused records of the epoch {@code ended} ended: those after the round that ended the
      * epoch before it (or after where this node began reading) and before the round that ended it.

@@ -20,7 +20,7 @@ class RefusedSyncRecordsTest {
                 "id-1".getBytes(StandardCharsets.UTF_8),
                 "{}".getBytes(StandardCharsets.UTF_8));
         r.headers().add("streamtrain.type", new byte[100]);
-        SyncChannel.Refused kept = SyncChannel.kept(r, "not signed");
+        SyncChannel.Refused kept = RefusedRecords.kept(r, "not signed");
         assertEquals("not signed", kept.refusal());
         assertEquals(12, kept.record().offset());
         assertArrayEquals(r.key(), kept.record().key());
@@ -35,17 +35,16 @@ class RefusedSyncRecordsTest {
                 "streamtrain.r.sync",
                 0,
                 3,
-                new byte[SyncChannel.REFUSED_KEY_BYTES + 1],
-                new byte[SyncChannel.REFUSED_VALUE_BYTES + 1]);
-        SyncChannel.Refused kept = SyncChannel.kept(r, "not signed");
+                new byte[RefusedRecords.KEY_BYTES + 1],
+                new byte[RefusedRecords.VALUE_BYTES + 1]);
+        SyncChannel.Refused kept = RefusedRecords.kept(r, "not signed");
         assertNull(kept.record().key());
         assertNull(kept.record().value());
         assertTrue(
                 kept.refusal().startsWith("not signed")
+                        && kept.refusal().contains("key of " + (RefusedRecords.KEY_BYTES + 1) + " bytes is left out")
                         && kept.refusal()
-                                .contains("key of " + (SyncChannel.REFUSED_KEY_BYTES + 1) + " bytes is left out")
-                        && kept.refusal()
-                                .contains("value of " + (SyncChannel.REFUSED_VALUE_BYTES + 1) + " bytes is left out"),
+                                .contains("value of " + (RefusedRecords.VALUE_BYTES + 1) + " bytes is left out"),
                 kept.refusal());
     }
 }
