@@ -75,7 +75,7 @@ public final class ReplayBench implements Callable<Integer> {
     @Option(
             names = "--window",
             defaultValue = "40",
-            description = "Records per window, at least " + PARTITIONS + " (default: ${DEFAULT-VALUE}).")
+            description = "Records per window, a multiple of " + PARTITIONS + " (default: ${DEFAULT-VALUE}).")
     int window;
 
     @Option(
@@ -110,7 +110,10 @@ public final class ReplayBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         check(windowsA >= 1 && windowsB >= 1, "--windows-a and --windows-b must be at least 1");
-        check(window >= PARTITIONS, "--window must be at least " + PARTITIONS + " (a record of each partition)");
+        // an even window gives each partition the same share, so no window mixes the two rules
+        check(
+                window >= PARTITIONS && window % PARTITIONS == 0,
+                "--window must be a multiple of " + PARTITIONS + " (each partition the same share of each window)");
         check(replay > 0 && replay <= 0.9, "--replay must be in (0, 0.9]");
         check(
                 replay / (1 - replay) <= windowsA + windowsB,

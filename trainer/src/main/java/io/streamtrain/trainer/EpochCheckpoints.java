@@ -1,6 +1,5 @@
 package io.streamtrain.trainer;
 
-import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.RecordsChecksum;
 import io.streamtrain.core.codec.SafeTensors;
@@ -18,7 +17,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -113,29 +111,33 @@ final class EpochCheckpoints implements AutoCloseable {
             return true;
         }
         checkpoints.openPublisher();
-        for (RoundState ended : epochEnds) {
-            if (ended.epoch() > 0 && !ensure(ended, group, epochStartedNanos)) {
+        return ensure(epochEnds, group, epochStartedNanos);
+    }
+
+    /**
+     * The previous owner of partition 0 may have left before it published the checkpoints of
+     * {@code ended}: publishes, in order, those the topic does not have (it reads the topic once).
+     *
+     * @return false when the group rebalanced before a missing checkpoint was committed
+     */
+    private boolean ensure(List<RoundState> ended, ConsumerGroupMetadata group, long epochStartedNanos) {
+        List<RoundState> epochs = ended.stream().filter(e -> e.epoch() > 0).toList();
+        if (epochs.isEmpty()) {
+            return true;
+        }
+        int published = checkpoints.latest().map(c -> c.manifest().epoch()).orElse(0);
+        for (RoundState e : epochs) {
+            if (e.epoch() <= published) {
+                continue;
+            }
+            log.info(
+                    "epoch {} has no checkpoint (its publisher left before it was committed); publishing it",
+                    e.epoch());
+            if (!publish(e, group, epochStartedNanos)) {
                 return false;
             }
         }
         return true;
-    }
-
-    /**
-     * The previous owner of partition 0 may have left before it published the checkpoint of
-     * {@code ended}: publishes it unless the topic has it.
-     *
-     * @return false when the group rebalanced before the missing checkpoint was committed
-     */
-    boolean ensure(RoundState ended, ConsumerGroupMetadata group, long epochStartedNanos) {
-        Optional<Checkpoint> latest = checkpoints.latest();
-        if (latest.isPresent() && latest.get().manifest().epoch() >= ended.epoch()) {
-            return true;
-        }
-        log.info(
-                "epoch {} has no checkpoint (its publisher left before it was committed); publishing it",
-                ended.epoch());
-        return publish(ended, group, epochStartedNanos);
     }
 
     /**

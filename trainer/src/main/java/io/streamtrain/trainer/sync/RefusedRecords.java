@@ -10,10 +10,12 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
  * The sync records a {@link SyncChannel} refused for their signature, held until the
- * checkpoint of their epoch dead-letters them. Only the last two epochs' are held: an epoch's
- * checkpoint dead-letters those between the round that ended the epoch before and the one that
- * ended it ({@link #inEpoch}), so each is dead-lettered once, in the checkpoint's transaction,
- * by whichever node publishes that checkpoint (it read every record before it).
+ * checkpoint of their epoch dead-letters them. Only the last three epochs' are held (the one in
+ * progress, the one that just ended, and the one before it, whose checkpoint a new owner of
+ * partition 0 may still publish after a rebalance: see {@code EpochCheckpoints.takeOver}): an
+ * epoch's checkpoint dead-letters those between the round that ended the epoch before and the
+ * one that ended it ({@link #inEpoch}), so each is dead-lettered once, in the checkpoint's
+ * transaction, by whichever node publishes that checkpoint (it read every record before it).
  *
  * <p>Bounded, because whoever can write to the sync topic decides how many there are and how
  * large: at most {@link #MAX_KEPT} at once, each without its headers and without a key or value
@@ -29,7 +31,7 @@ final class RefusedRecords {
 
     static final int KEY_BYTES = 256;
 
-    /** The refused records of the last two epochs this node read, by offset. */
+    /** The refused records of the last three epochs this node read, by offset. */
     private final NavigableMap<Long, SyncChannel.Refused> byOffset = new TreeMap<>();
 
     /** Per epoch whose end this node read, the sync-log offset right after the round that ended it. */
@@ -90,11 +92,11 @@ final class RefusedRecords {
             return;
         }
         epochEnds.put(closed.epoch(), closed.nextOffset());
-        while (epochEnds.size() > 2) {
+        while (epochEnds.size() > 3) {
             epochEnds.pollFirstEntry();
         }
-        if (epochEnds.size() == 2) {
-            // kept: the records of the epoch that just ended (its checkpoint is still to come) and after
+        if (epochEnds.size() == 3) {
+            // kept: the records of the two epochs whose checkpoints may still be to come, and after
             byOffset.headMap(epochEnds.firstEntry().getValue()).clear();
         }
     }

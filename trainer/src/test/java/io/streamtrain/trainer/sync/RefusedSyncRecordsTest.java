@@ -47,4 +47,38 @@ class RefusedSyncRecordsTest {
                                 .contains("value of " + (RefusedRecords.VALUE_BYTES + 1) + " bytes is left out"),
                 kept.refusal());
     }
+
+    private static RoundState epochEnd(int epoch, long nextOffset) {
+        return new RoundState(epoch, epoch, 10L * epoch, java.util.Map.of(), null, null, null, 1, nextOffset, true);
+    }
+
+    @Test
+    void theEpochBeforeTheLastKeepsItsRefusedRecordsForALateCheckpoint() {
+        // a new owner of partition 0 may publish epoch 2's checkpoint after epoch 3 ended (a rebalance)
+        RefusedRecords refused = new RefusedRecords(0);
+        for (long offset : new long[] {5, 15, 25, 35}) {
+            refused.keep(
+                    new ConsumerRecord<>("streamtrain.r.sync", 0, offset, null, "{}".getBytes(StandardCharsets.UTF_8)),
+                    "not signed");
+        }
+        refused.noteEpochEnd(epochEnd(1, 10));
+        refused.noteEpochEnd(epochEnd(2, 20));
+        refused.noteEpochEnd(epochEnd(3, 30));
+        assertEquals(
+                java.util.List.of(15L),
+                refused.inEpoch(epochEnd(2, 20)).stream()
+                        .map(r -> r.record().offset())
+                        .toList(),
+                "epoch 2's refused record, for its late checkpoint");
+        assertEquals(
+                java.util.List.of(25L),
+                refused.inEpoch(epochEnd(3, 30)).stream()
+                        .map(r -> r.record().offset())
+                        .toList());
+        refused.noteEpochEnd(epochEnd(4, 40));
+        assertEquals(
+                java.util.List.of(),
+                refused.inEpoch(epochEnd(2, 20)),
+                "three epochs on, epoch 2's are no node's to dead-letter");
+    }
 }
