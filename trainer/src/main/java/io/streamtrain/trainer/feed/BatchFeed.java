@@ -188,14 +188,6 @@ public final class BatchFeed implements Runnable {
         return wait.backlog();
     }
 
-    /**
-     * Starts over as if the partitions had been reassigned: a new generation and a
-     * {@link Reset}, for a trainer whose checkpoint failed without a rebalance behind it.
-     */
-    public void rewind() {
-        loop.rewind();
-    }
-
     /** PAUSE: read nothing more (every partition paused) until called with false; the group membership stays. */
     public void pauseConsumption(boolean pause) {
         loop.pauseConsumption(pause);

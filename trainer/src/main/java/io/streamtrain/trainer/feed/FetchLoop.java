@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -58,7 +57,6 @@ final class FetchLoop {
     private final AtomicReference<BatchFeed.Reset> pendingReset = new AtomicReference<>();
     private final AtomicReference<StartRequest> pendingStart = new AtomicReference<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final AtomicBoolean rewind = new AtomicBoolean();
     private volatile boolean closed;
     private volatile boolean consumptionPaused;
     private volatile long generation;
@@ -117,10 +115,6 @@ final class FetchLoop {
         return failure.get();
     }
 
-    void rewind() {
-        rewind.set(true); // seen within one poll interval
-    }
-
     void pauseConsumption(boolean pause) {
         consumptionPaused = pause;
     }
@@ -142,9 +136,6 @@ final class FetchLoop {
             while (!closed) {
                 if (membership.leaveOrRejoin()) {
                     continue;
-                }
-                if (rewind.getAndSet(false)) {
-                    reassigned();
                 }
                 applyStart();
                 try {

@@ -334,24 +334,6 @@ class BatchFeedTest {
     }
 
     @Test
-    void aRewindReplaysTheEpochUnderANewGenerationWithoutARebalance() throws Exception {
-        startFeed(null);
-        rebalance(List.of(P0, P1, P2));
-        BatchFeed.Reset reset = awaitReset();
-        feed.start(reset.generation(), 1);
-        assertFullEpoch(epoch(), 1, 1);
-
-        // the trainer could not commit epoch 1's checkpoint: it rolls back and asks for the epoch again
-        feed.rewind();
-        BatchFeed.Reset again = awaitReset();
-        assertEquals(2, again.generation());
-        assertEquals(List.of(P0, P1, P2), again.assignment(), "same partitions: no rebalance happened");
-        consumer.schedulePollTask(this::addAll);
-        feed.start(again.generation(), 1);
-        assertFullEpoch(epoch(), 2, 1);
-    }
-
-    @Test
     void recordsThatNeverComeFailTheFeedAfterTheBrokerWait() throws Exception {
         feed = new BatchFeed(consumer, spec(), null, 1 << 20, java.time.Duration.ofSeconds(1));
         thread = new Thread(feed, "batch-feed-test");
