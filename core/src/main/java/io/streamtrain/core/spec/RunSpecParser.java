@@ -142,17 +142,19 @@ public final class RunSpecParser {
             if (horizon != null && replay == null) {
                 throw new SpecException(w.path("replayHorizon"), "is only for a window with replay");
             }
-            int reach = horizon == null ? DataSpec.Window.DEFAULT_REPLAY_HORIZON : horizon;
-            if (replay != null && replay / (1 - replay) > reach + 1e-9) {
-                throw new SpecException(
-                        w.path("replay"),
-                        "of " + replay + " draws " + String.format(java.util.Locale.ROOT, "%.3g", replay / (1 - replay))
-                                + " times a window's own records from earlier windows, but replayHorizon " + reach
-                                + " reaches only " + reach + " windows back: raise replayHorizon to at least "
-                                + (long) Math.ceil(replay / (1 - replay) - 1e-9) + ", or lower replay");
-            }
             w.rejectUnknownKeys();
             window = new DataSpec.Window(records, replay, horizon);
+            // a window trains this many times its own records from earlier ones, which must lie within the horizon
+            double times = window.replayShare() / (1 - window.replayShare());
+            if (times > window.horizon() + 1e-9) {
+                throw new SpecException(
+                        w.path("replay"),
+                        "of " + replay + " draws " + String.format(java.util.Locale.ROOT, "%.3g", times)
+                                + " times a window's own records from earlier windows, but replayHorizon "
+                                + window.horizon() + " reaches only " + window.horizon()
+                                + " windows back: raise replayHorizon to at least " + (long) Math.ceil(times - 1e-9)
+                                + ", or lower replay");
+            }
         } else if (n.has("window")) {
             throw new SpecException(
                     n.path("window"), "is only for data.mode continuous (a bounded run's epoch is the whole topic)");

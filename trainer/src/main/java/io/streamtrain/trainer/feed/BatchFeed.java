@@ -93,7 +93,11 @@ public final class BatchFeed implements Runnable {
                 (int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);
         this.queue = new PrefetchQueue<>(prefetchBytes);
         this.partitions = new PartitionBuffers(
-                consumer, replayConsumer, plan, spec.data().windowRecords(), Math.max(1 << 20, prefetchBytes));
+                consumer,
+                replayConsumer == null ? null : new ReplayReader(replayConsumer, spec),
+                plan,
+                spec.data().windowRecords(),
+                Math.max(1 << 20, prefetchBytes));
         this.wait = new DataWait(spec.data().train(), spec.data().windowRecords(), brokerWait, partitions, queue);
         this.loop = new FetchLoop(consumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
     }

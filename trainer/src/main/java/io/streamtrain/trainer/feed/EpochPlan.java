@@ -280,34 +280,22 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
     public String describe() {
         return continuous()
                 ? "window " + index + " of " + windowing.records() + " records over " + ranges.size()
-                        + " partitions of " + topic + " " + rangesText()
-                        + (replays().isEmpty() ? "" : ", replaying " + replaysText())
+                        + " partitions of " + topic + " " + text(all())
+                        + (replays().isEmpty() ? "" : ", replaying " + text(replays()))
                 : records() + " records over " + ranges.size() + " partitions of " + topic
                         + " (end offsets snapshotted now)";
     }
 
-    private String rangesText() {
+    /** Ranges as a log line shows them: {@code {partition: [from, to), ...}}. */
+    private static String text(List<OffsetRange> ranges) {
         StringBuilder b = new StringBuilder();
-        ranges.forEach((p, r) -> b.append(b.length() == 0 ? "" : ", ")
-                .append(p)
+        ranges.forEach(r -> b.append(b.length() == 0 ? "" : ", ")
+                .append(r.partition())
                 .append(": [")
-                .append(r[0])
+                .append(r.from())
                 .append(", ")
-                .append(r[1])
+                .append(r.to())
                 .append(')'));
-        return "{" + b + "}";
-    }
-
-    private String replaysText() {
-        StringBuilder b = new StringBuilder();
-        replays()
-                .forEach(r -> b.append(b.length() == 0 ? "" : ", ")
-                        .append(r.partition())
-                        .append(": [")
-                        .append(r.from())
-                        .append(", ")
-                        .append(r.to())
-                        .append(')'));
         return "{" + b + "}";
     }
 

@@ -44,8 +44,6 @@ final class FetchLoop {
     private final Windowing windowing;
     private final String topic;
     private final int maxEpochs;
-    /** Records per window of a continuous run; 0 for a bounded one. */
-    private final long window;
 
     private final int everySteps;
     private final boolean averaging;
@@ -75,7 +73,6 @@ final class FetchLoop {
         this.windowing = Windowing.of(spec);
         this.topic = spec.data().train();
         this.maxEpochs = spec.maxEpochs();
-        this.window = spec.data().windowRecords();
         this.everySteps = spec.sync().everySteps();
         this.averaging = !spec.sync().nesterov();
         this.membership = new GroupMembership(
@@ -147,12 +144,7 @@ final class FetchLoop {
                         }
                     }
                     if (state == State.RUNNING
-                            && partitions.pollReplay(
-                                    Duration.ofMillis(replaying ? 10 : 0),
-                                    epoch,
-                                    topic,
-                                    windowing.horizon(),
-                                    replaying)) {
+                            && partitions.pollReplay(Duration.ofMillis(replaying ? 10 : 0), epoch, replaying)) {
                         wait.progressed();
                     }
                 } catch (WakeupException e) {
@@ -349,10 +341,10 @@ final class FetchLoop {
         if (last) {
             log.info(
                     "{} {} read on partitions {}",
-                    window > 0 ? "window" : "epoch",
+                    windowing.continuous() ? "window" : "epoch",
                     epoch,
                     partitionsOf(partitions.assignment()));
-            if (window > 0) {
+            if (windowing.continuous()) {
                 nextWindow();
             } else {
                 beginEpoch(epoch + 1, null);

@@ -62,21 +62,13 @@ final class PartitionBuffers {
 
     /**
      * @param plan the epoch plan from the checkpoint being resumed, or null until it is known
+     * @param replay reads the replayed records of a run whose windows replay some (else null)
      * @param bufferBytes how many bytes all partitions' buffers hold before their fetching pauses
      */
-    PartitionBuffers(Consumer<byte[], ByteBuffer> consumer, EpochPlan plan, long window, long bufferBytes) {
-        this(consumer, null, plan, window, bufferBytes);
-    }
-
-    /** @param replayConsumer reads the replayed records of a run whose windows replay some (else null) */
     PartitionBuffers(
-            Consumer<byte[], ByteBuffer> consumer,
-            Consumer<byte[], ByteBuffer> replayConsumer,
-            EpochPlan plan,
-            long window,
-            long bufferBytes) {
+            Consumer<byte[], ByteBuffer> consumer, ReplayReader replay, EpochPlan plan, long window, long bufferBytes) {
         this.consumer = consumer;
-        this.replay = replayConsumer == null ? null : new ReplayReader(replayConsumer);
+        this.replay = replay;
         this.plan = plan;
         this.window = window;
         this.bufferBytes = bufferBytes;
@@ -201,8 +193,8 @@ final class PartitionBuffers {
     }
 
     /** Takes what the replay consumer fetched, waiting {@code wait} at most; see {@link ReplayReader#poll}. */
-    boolean pollReplay(Duration wait, int window, String topic, int horizon, boolean awaited) {
-        return replay != null && replay.poll(wait, window, topic, horizon, awaited);
+    boolean pollReplay(Duration wait, int window, boolean awaited) {
+        return replay != null && replay.poll(wait, window, awaited);
     }
 
     /** Closes the replay consumer, if any (the feed thread's, at its end). */

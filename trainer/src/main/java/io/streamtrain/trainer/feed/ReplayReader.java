@@ -1,6 +1,7 @@
 package io.streamtrain.trainer.feed;
 
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.spec.RunSpec;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -35,6 +36,10 @@ final class ReplayReader {
     private static final long SILENCE_LOG_NANOS = 30_000_000_000L;
 
     private final Consumer<byte[], ByteBuffer> consumer;
+    /** The train topic, and how many windows back a replay reaches: what the error for records gone names. */
+    private final String topic;
+
+    private final int horizon;
     /** When the feed began waiting on a replayed record with none arriving, or -1; and when that was last said. */
     private long awaitedSince = -1;
 
@@ -48,8 +53,10 @@ final class ReplayReader {
     /** The partitions the consumer has paused (it mirrors the consumer's own set). */
     private final Set<TopicPartition> paused = new HashSet<>();
 
-    ReplayReader(Consumer<byte[], ByteBuffer> consumer) {
+    ReplayReader(Consumer<byte[], ByteBuffer> consumer, RunSpec spec) {
         this.consumer = consumer;
+        this.topic = spec.data().train();
+        this.horizon = Windowing.of(spec).horizon();
     }
 
     /** The node's partitions now: all paused, no replay begun. */
@@ -119,10 +126,12 @@ final class ReplayReader {
      * at most).
      *
      * @param window the window being read, for the error when a replay's records are gone
+     * @param awaited whether the round-robin order waits on a replayed record (a silent fetch then
+     *     counts towards the warning that the broker may be unreachable)
      * @return whether any record was kept
      * @throws StartupException when retention removed records a replay needs
      */
-    boolean poll(Duration wait, int window, String topic, int horizon, boolean awaited) {
+    boolean poll(Duration wait, int window, boolean awaited) {
         if (consumer.assignment().isEmpty()) {
             return false; // a node with no partitions (more nodes than partitions): the client refuses to poll nothing
         }
@@ -140,12 +149,12 @@ final class ReplayReader {
                             + ") windows on the topic, or lower it",
                     e);
         }
-        noteSilence(awaited && !kept, window, topic);
+        noteSilence(awaited && !kept, window);
         return kept;
     }
 
     /** A replay waits for records that exist: if no fetch brings them for 30 s, the broker may be unreachable; said every 30 s. */
-    private void noteSilence(boolean silent, int window, String topic) {
+    private void noteSilence(boolean silent, int window) {
         long now = System.nanoTime();
         if (!silent) {
             awaitedSince = -1;
