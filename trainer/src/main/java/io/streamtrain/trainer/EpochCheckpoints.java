@@ -254,14 +254,14 @@ final class EpochCheckpoints implements AutoCloseable {
                 ended.epoch(),
                 ended.step(),
                 state.parameterInfos(),
-                ended.plan().previous().all(),
+                ended.endedPlan().all(),
                 epochMetrics,
                 group,
                 ended.round(),
                 new CheckpointManifest.SyncPoint(ended.nextOffset(), ended.generation()),
                 RecordsChecksum.format(ended.epochSums().recordsChecksum()),
                 deadLetters(ended),
-                ended.plan().previous().replays());
+                ended.endedPlan().replays());
         // the round's state is immutable: the payload is written on the publisher thread
         List<Tensor> tensors = new ArrayList<>(ended.state().tensors().values());
         Map<String, String> metadata = payloadMetadata(ended.epoch());

@@ -217,7 +217,8 @@ final class RoundCycle {
                 steps,
                 ranges,
                 sums.withSync(0, lastRoundWaitSeconds),
-                null);
+                null,
+                end.ended());
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;

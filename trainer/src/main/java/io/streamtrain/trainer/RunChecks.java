@@ -29,14 +29,15 @@ final class RunChecks {
                             + spec.data().train()
                             + " (data.train). A run's epochs are passes over one topic: use a new run id for other data");
         }
-        if (previous.data().windowRecords() != spec.data().windowRecords()
-                && previous.data().continuous()
-                && spec.data().continuous()) {
+        if (previous.data().continuous()
+                && spec.data().continuous()
+                && (previous.data().windowRecords() != spec.data().windowRecords()
+                        || previous.data().window().millis()
+                                != spec.data().window().millis())) {
             throw new StartupException(
                     StartupException.BAD_CONFIGURATION,
-                    "run " + spec.run() + " cuts its windows at "
-                            + previous.data().windowRecords() + " records, this spec says "
-                            + spec.data().windowRecords() + " (data.window.records)."
+                    "run " + spec.run() + " cuts its windows at " + cutText(previous) + ", this spec says "
+                            + cutText(spec) + " (data.window.records, data.window.minutes)."
                             + " Every node derives where each window ends from it, so it cannot change within a run: use a new run id (init.from: run:"
                             + spec.run() + "@promoted starts it from this run's promoted model)");
         }
@@ -137,6 +138,11 @@ final class RunChecks {
     /** The run is done when a closed round ends its last epoch. */
     static boolean finished(RunSpec spec, RoundState at) {
         return at.epochEnd() && at.epoch() >= spec.maxEpochs();
+    }
+
+    private static String cutText(RunSpec spec) {
+        DataSpec.Window w = spec.data().window();
+        return w.minutes() != null ? w.minutes() + " minutes of record timestamps" : w.records() + " records";
     }
 
     private static String replayText(RunSpec spec) {

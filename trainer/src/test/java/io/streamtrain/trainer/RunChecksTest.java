@@ -67,7 +67,7 @@ class RunChecksTest {
 
     private static RoundState epochEnd(int epoch, long samples, long rejected) {
         RoundSums sums = new RoundSums(samples, 0, 0, 0, 0, 0, 0, samples + rejected, rejected, 0, 0, 0);
-        return new RoundState(3, epoch, 10, Map.of(), sums, null, null, 1, 5, true);
+        return new RoundState(3, epoch, 10, Map.of(), sums, null, null, 1, 5, true, null);
     }
 
     @Test
@@ -156,7 +156,8 @@ class RunChecksTest {
         assertTrue(RunChecks.finished(SPEC, epochEnd(3, 1, 0)));
         assertFalse(RunChecks.finished(SPEC, epochEnd(2, 1, 0)));
         assertFalse(
-                RunChecks.finished(SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false)),
+                RunChecks.finished(
+                        SPEC, new RoundState(9, 3, 10, Map.of(), RoundSums.ZERO, null, null, 1, 5, false, null)),
                 "a round inside epoch 4 of 3 cannot end the run");
     }
 

@@ -1,5 +1,6 @@
 package io.streamtrain.core.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import java.util.List;
 
@@ -40,6 +41,10 @@ public sealed interface SyncMessage {
      * @param sums the round's training sums (the epoch's metrics add these up)
      * @param payload the node's state after its steps (parameters and optimizer state), or
      *     null when it trained no samples in the round (it then weighs nothing)
+     * @param ended in a window of time ({@code data.window.minutes}), the partitions of {@code
+     *     ranges} whose share of the window ends at their range's {@code to}: the node met their
+     *     first record of the next window. Empty (left out of the JSON) in any other run, whose
+     *     windows' ends follow from the plan
      */
     record Contribution(
             String id,
@@ -50,8 +55,27 @@ public sealed interface SyncMessage {
             long steps,
             List<OffsetRange> ranges,
             RoundSums sums,
-            PayloadRef payload)
-            implements SyncMessage {}
+            PayloadRef payload,
+            @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Integer> ended)
+            implements SyncMessage {
+        public Contribution {
+            ended = ended == null ? List.of() : List.copyOf(ended);
+        }
+
+        /** A contribution that ends no partition's share of a window of time. */
+        public Contribution(
+                String id,
+                int generation,
+                String node,
+                long round,
+                int epoch,
+                long steps,
+                List<OffsetRange> ranges,
+                RoundSums sums,
+                PayloadRef payload) {
+            this(id, generation, node, round, epoch, steps, ranges, sums, payload, List.of());
+        }
+    }
 
     /**
      * @param crc32c CRC32C of the safetensors payload, as hex: a check that the chunks were

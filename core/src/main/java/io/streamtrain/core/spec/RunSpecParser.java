@@ -122,11 +122,29 @@ public final class RunSpecParser {
         if (DataSpec.CONTINUOUS.equals(mode)) {
             SpecNode w = n.child("window");
             long records = w.integer("records", 0L, 1, MAX_WINDOW_RECORDS);
-            if (records == 0) {
+            Double minutes = w.has("minutes")
+                    ? w.number(
+                            "minutes",
+                            0,
+                            x -> x >= DataSpec.Window.MIN_MINUTES && x <= DataSpec.Window.MAX_MINUTES,
+                            "a number of minutes in ["
+                                    + String.format(java.util.Locale.ROOT, "%.4f", DataSpec.Window.MIN_MINUTES)
+                                    + " (one second), " + (long) DataSpec.Window.MAX_MINUTES + " (a week)]")
+                    : null;
+            if ((records == 0) == (minutes == null)) {
                 throw new SpecException(
-                        w.path("records"),
-                        "is required for data.mode continuous: Kafka records (batches) per window,"
-                                + " an integer in [1, " + MAX_WINDOW_RECORDS + "]");
+                        w.path(minutes == null ? "records" : "minutes"),
+                        minutes == null
+                                ? "or data.window.minutes is required for data.mode continuous: Kafka records (batches)"
+                                        + " per window, an integer in [1, " + MAX_WINDOW_RECORDS + "], or minutes of"
+                                        + " record timestamps per window"
+                                : "cannot go with data.window.records: a window is cut by records or by minutes");
+            }
+            if (minutes != null && (w.has("replay") || w.has("replayHorizon"))) {
+                throw new SpecException(
+                        w.path(w.has("replay") ? "replay" : "replayHorizon"),
+                        "is only for a window of records (a replay draws from earlier windows' shares, which a"
+                                + " window of minutes does not fix)");
             }
             Double replay = w.has("replay")
                     ? w.number(
@@ -143,7 +161,7 @@ public final class RunSpecParser {
                 throw new SpecException(w.path("replayHorizon"), "is only for a window with replay");
             }
             w.rejectUnknownKeys();
-            window = new DataSpec.Window(records, replay, horizon);
+            window = new DataSpec.Window(records, minutes, replay, horizon);
             // a window trains this many times its own records from earlier ones, which must lie within the horizon
             double times = window.replayShare() / (1 - window.replayShare());
             if (times > window.horizon() + 1e-9) {

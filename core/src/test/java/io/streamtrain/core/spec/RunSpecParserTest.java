@@ -215,6 +215,47 @@ class RunSpecParserTest {
     }
 
     @Test
+    void aWindowOfMinutesIsCutByRecordTimestampsAndReplaysNothing() {
+        RunSpec timed = RunSpecParser.parse("""
+                run: r1
+                data: { train: t, validation: v, mode: continuous, window: { minutes: 5 } }
+                model: { inputs: 4 }
+                """);
+        assertEquals(5.0, timed.data().window().minutes());
+        assertEquals(300_000, timed.data().window().millis());
+        assertEquals(0, timed.data().windowRecords());
+        assertEquals(timed, RunSpecParser.parse(RunSpecParser.toJson(timed)), "a manifest's spec parses back");
+        assertEquals(timed, RunSpecParser.parse(RunSpecParser.toYaml(timed)));
+        assertFalse(
+                RunSpecParser.toJson(RunSpecParser.parse(MINIMAL)).toString().contains("minutes"),
+                "left out of the JSON of other runs, whose older readers refuse unknown keys");
+        SpecException both = rejects("""
+                run: r1
+                data: { train: t, mode: continuous, window: { records: 10, minutes: 5 } }
+                model: { inputs: 4 }
+                """);
+        assertEquals("data.window.minutes", both.path());
+        assertTrue(both.getMessage().contains("records or by minutes"), both.getMessage());
+        SpecException neither = rejects("""
+                run: r1
+                data: { train: t, mode: continuous, window: {} }
+                model: { inputs: 4 }
+                """);
+        assertEquals("data.window.records", neither.path());
+        assertTrue(neither.getMessage().contains("data.window.minutes"), neither.getMessage());
+        assertEquals("data.window.minutes", rejects("""
+                        run: r1
+                        data: { train: t, mode: continuous, window: { minutes: 0.001 } }
+                        model: { inputs: 4 }
+                        """).path(), "shorter than a second");
+        assertEquals("data.window.replay", rejects("""
+                        run: r1
+                        data: { train: t, mode: continuous, window: { minutes: 5, replay: 0.5 } }
+                        model: { inputs: 4 }
+                        """).path());
+    }
+
+    @Test
     void continuousRunsNameAWindowAndDefaultToNoWindowLimitAndAnEvaluationBound() {
         RunSpec bounded = RunSpecParser.parse(MINIMAL);
         assertFalse(bounded.data().continuous());

@@ -96,9 +96,9 @@ public final class BatchFeed implements Runnable {
                 consumer,
                 replayConsumer == null ? null : new ReplayReader(replayConsumer, spec),
                 plan,
-                spec.data().windowRecords(),
+                Windowing.of(spec),
                 Math.max(1 << 20, prefetchBytes));
-        this.wait = new DataWait(spec.data().train(), spec.data().windowRecords(), brokerWait, partitions, queue);
+        this.wait = new DataWait(spec.data().train(), spec.data().continuous(), brokerWait, partitions, queue);
         this.loop = new FetchLoop(consumer, spec, partitions, new RoundItems(spec, featureBuffers, queue), wait);
     }
 

@@ -24,8 +24,8 @@ final class DataWait {
     private static final long WAIT_LOG_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final String topic;
-    /** Records per window of a continuous run; 0 for a bounded one. */
-    private final long window;
+    /** Whether the run is continuous: its windows wait for data as long as it takes. */
+    private final boolean continuous;
 
     private final long brokerWaitNanos;
     private final PartitionBuffers partitions;
@@ -44,12 +44,12 @@ final class DataWait {
      */
     DataWait(
             String topic,
-            long window,
+            boolean continuous,
             Duration brokerWait,
             PartitionBuffers partitions,
             PrefetchQueue<FeedItem> queue) {
         this.topic = topic;
-        this.window = window;
+        this.continuous = continuous;
         this.brokerWaitNanos = brokerWait.toNanos();
         this.partitions = partitions;
         this.queue = queue;
@@ -90,7 +90,7 @@ final class DataWait {
      * @param itemsPending whether items wait for room in the prefetch queue
      */
     void look(boolean running, int epoch, boolean itemsPending) {
-        if (window > 0) {
+        if (continuous) {
             watchWindow(running, epoch, itemsPending);
             return;
         }
@@ -140,10 +140,11 @@ final class DataWait {
             lastWaitLog = now;
             PartitionBuffers.Needed needed = partitions.needed();
             log.info(
-                    "window {} waits for data: {} more record(s) to close it on partitions {} (position/window end); {} has no newer"
-                            + " records yet",
+                    "window {} waits for data: {} on partitions {} (position/window end); {} has no newer records yet",
                     epoch,
-                    needed.missing(),
+                    needed.missing() > 0
+                            ? needed.missing() + " more record(s) to close it"
+                            : "the record that closes it",
                     needed.partitions(),
                     topic);
         }

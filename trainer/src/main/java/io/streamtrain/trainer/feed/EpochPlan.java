@@ -31,11 +31,19 @@ import org.apache.kafka.common.TopicPartition;
  * stands for the replayed record {@link #replayOffset} names. So a round's ranges, the sync
  * log's positions and a resume mid-window work as they do without replay.
  *
+ * <p>A window of time ({@code data.window.minutes}, {@link Windowing#timed}) does not know where
+ * it ends when it starts: each partition's range is {@link #OPEN} until the node that reads it
+ * meets its first record stamped at or after the window's boundary ({@link
+ * Windowing#boundaryAfter}), and declares the end in its round's contribution; the sync log then
+ * fixes it ({@link #endedAt}) for every node. The next window starts where this one ended.
+ *
  * @param ranges each partition's own records {@code [from, to)}, in partition order
  * @param windowing how the run cuts its epochs
  * @param index which window of the run this plan is (1: the first); 0 for a bounded run
  */
 public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing windowing, int index) {
+    /** The end of a window of time's range on a partition before it is known. */
+    public static final long OPEN = Long.MAX_VALUE;
 
     public EpochPlan {
         Map<Integer, long[]> copy = new TreeMap<>();
@@ -103,7 +111,7 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
      */
     public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, Windowing w) {
         List<TopicPartition> all = partitions(consumer, topic);
-        if (w.records() < all.size()) {
+        if (!w.timed() && w.records() < all.size()) {
             throw new StartupException(
                     StartupException.BAD_CONFIGURATION,
                     "data.window.records is " + w.records() + " but " + topic + " has " + all.size()
@@ -111,6 +119,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         }
         Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
         Map<Integer, long[]> ranges = new TreeMap<>();
+        if (w.timed()) {
+            all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), OPEN}));
+            return new EpochPlan(topic, ranges, w, 1);
+        }
         all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), begin.get(tp)}));
         // the empty window before the first (numbered 1 only to be a valid plan): the first is its next
         return new EpochPlan(topic, ranges, w, 1).nextFrom(0);
@@ -129,15 +141,27 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         int i = 0;
         for (Map.Entry<Integer, long[]> e : ranges.entrySet()) {
             long to = e.getValue()[1];
-            m.put(e.getKey(), new long[] {to, to + share(i++)});
+            if (to == OPEN) {
+                throw new IllegalStateException("window " + index + " of " + topic + " has not ended on partition "
+                        + e.getKey() + ": the next window has no start there");
+            }
+            m.put(e.getKey(), new long[] {to, windowing.timed() ? OPEN : to + share(i++)});
         }
         return new EpochPlan(topic, m, windowing, from + 1);
     }
 
-    /** The plan of the epoch before this one ({@link #next()} undone). */
+    /**
+     * The plan of the epoch before this one ({@link #next()} undone).
+     *
+     * @throws IllegalStateException for a window of time, whose length is not fixed
+     */
     public EpochPlan previous() {
         if (!continuous()) {
             return this;
+        }
+        if (windowing.timed()) {
+            throw new IllegalStateException("where window " + (index - 1) + " of time began is not in window " + index
+                    + "'s plan: keep the plan that ended");
         }
         Map<Integer, long[]> m = new TreeMap<>();
         int i = 0;
@@ -146,6 +170,37 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
             m.put(e.getKey(), new long[] {from - share(i++), from});
         }
         return new EpochPlan(topic, m, windowing, Math.max(1, index - 1));
+    }
+
+    /** Whether {@code partition}'s range in this window of time has no known end yet. */
+    public boolean open(int partition) {
+        return ranges.get(partition)[1] == OPEN;
+    }
+
+    /** Whether every partition's range has a known end (always, but in a window of time). */
+    public boolean ended() {
+        return ranges.values().stream().noneMatch(r -> r[1] == OPEN);
+    }
+
+    /**
+     * This window of time with {@code partition}'s range ending at {@code end}: the offset of
+     * the first record of the partition that belongs to the next window.
+     *
+     * @throws IllegalArgumentException when the plan is not a window of time, the end is before
+     *     the range's start, or the range already ends elsewhere
+     */
+    public EpochPlan endedAt(int partition, long end) {
+        long[] r = ranges.get(partition);
+        if (!windowing.timed() || r == null || end < r[0] || end == OPEN || (r[1] != OPEN && r[1] != end)) {
+            throw new IllegalArgumentException("partition " + partition + " of window " + index + " cannot end at "
+                    + end + " (its range: " + (r == null ? "none" : "[" + r[0] + ", " + r[1] + ")") + ")");
+        }
+        if (r[1] == end) {
+            return this;
+        }
+        Map<Integer, long[]> m = new TreeMap<>(ranges);
+        m.put(partition, new long[] {r[0], end});
+        return new EpochPlan(topic, m, windowing, index);
     }
 
     /** The records of a window the {@code order}-th partition (in partition order) holds. */
@@ -278,6 +333,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
 
     /** What a log line says of it. */
     public String describe() {
+        if (windowing.timed()) {
+            return "window " + index + " of " + windowing.millis() / 1000.0 + " s of record timestamps over "
+                    + ranges.size() + " partitions of " + topic + " " + text(all());
+        }
         return continuous()
                 ? "window " + index + " of " + windowing.records() + " records over " + ranges.size()
                         + " partitions of " + topic + " " + text(all())
@@ -294,7 +353,7 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
                 .append(": [")
                 .append(r.from())
                 .append(", ")
-                .append(r.to())
+                .append(r.to() == OPEN ? "open" : String.valueOf(r.to()))
                 .append(')'));
         return "{" + b + "}";
     }
@@ -336,7 +395,10 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         return out;
     }
 
+    /** The records of the plan's ranges (those still open count none). */
     public long records() {
-        return ranges.values().stream().mapToLong(r -> r[1] - r[0]).sum();
+        return ranges.values().stream()
+                .mapToLong(r -> r[1] == OPEN ? 0 : r[1] - r[0])
+                .sum();
     }
 }

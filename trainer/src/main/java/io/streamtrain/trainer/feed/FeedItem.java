@@ -41,6 +41,7 @@ public sealed interface FeedItem {
      * depend only on its start offsets.
      *
      * @param ranges the offsets read in this round, one range per assigned partition, in partition order
+     * @param ended the partitions whose share of a window of time ends at their range's end (else empty)
      * @param last every assigned partition is at the end of the epoch
      * @param group the consumer's group metadata (generation), for committing offsets in a transaction
      * @param records records read in the round
@@ -51,6 +52,7 @@ public sealed interface FeedItem {
             long generation,
             int epoch,
             List<OffsetRange> ranges,
+            List<Integer> ended,
             boolean last,
             ConsumerGroupMetadata group,
             long records,

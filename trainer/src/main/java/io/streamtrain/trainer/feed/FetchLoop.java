@@ -1,6 +1,5 @@
 package io.streamtrain.trainer.feed;
 
-import io.streamtrain.core.checkpoint.CheckpointManifest.OffsetRange;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.core.spec.RunSpec;
 import java.nio.ByteBuffer;
@@ -336,8 +335,8 @@ final class FetchLoop {
 
     /** Closes this node's share of a round: the partial batch goes out, then the round's ranges. */
     private void endRound(boolean last) {
-        List<OffsetRange> ranges = partitions.closeRound(topic);
-        items.endRound(generation, epoch, ranges, last, consumer.groupMetadata());
+        PartitionBuffers.RoundRanges ranges = partitions.closeRound(topic);
+        items.endRound(generation, epoch, ranges.ranges(), ranges.ended(), last, consumer.groupMetadata());
         if (last) {
             log.info(
                     "{} {} read on partitions {}",

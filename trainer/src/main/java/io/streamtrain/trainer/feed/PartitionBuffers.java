@@ -28,6 +28,11 @@ import org.apache.kafka.common.TopicPartition;
  * the live consumer reads on where it is; a position below the plan's {@code from} is a
  * replayed record's ({@link EpochPlan#replayOffset}).
  *
+ * <p>A window of time ({@link Windowing#timed}) learns where it ends on a partition here: its
+ * boundary follows from the timestamp of the share's first record, and the first record after
+ * it stamped at or after the boundary ends the share ({@link EpochPlan#endedAt}). A resume in the
+ * middle of a share reads its first record again to know the boundary.
+ *
  * <p>Apart from the thread's loop so that every offset the feed reports (a round's ranges,
  * what an epoch still needs) comes from one place. Used by the feed thread only, but for
  * {@link #plan()}.
@@ -36,11 +41,20 @@ final class PartitionBuffers {
     /** What an unfinished epoch still needs: each partition as {@code partition@position/end}, and the records missing. */
     record Needed(List<String> partitions, long missing) {}
 
+    /**
+     * A round's ranges, and the partitions whose share of a window of time ended at its range's
+     * end (the round's contribution declares them; empty for any other run).
+     */
+    record RoundRanges(List<OffsetRange> ranges, List<Integer> ended) {}
+
+    /** Where a window of time ends on a partition whose share starts at {@code from}. */
+    private record Boundary(long from, long at) {}
+
     private final Consumer<byte[], ByteBuffer> consumer;
     /** Reads the replayed records of a continuous run's windows; null when its windows replay none. */
     private final ReplayReader replay;
-    /** Records per window of a continuous run; 0 for a bounded one. */
-    private final long window;
+
+    private final Windowing windowing;
 
     private final long bufferBytes;
     /** Read by the training thread too (a joining node's resume point names it). */
@@ -54,6 +68,10 @@ final class PartitionBuffers {
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
 
     private final Map<TopicPartition, Long> next = new HashMap<>();
+    /** Per partition of a window of time: the boundary of its current share, once its first record was seen. */
+    private final Map<TopicPartition, Boundary> boundaries = new HashMap<>();
+    /** Per partition of a window of time resumed mid-share: records below this offset are read only for the boundary. */
+    private final Map<TopicPartition, Long> skipBelow = new HashMap<>();
     /** Whether the record {@link #take} returned last was a replayed one. */
     private boolean tookReplayed;
 
@@ -66,11 +84,15 @@ final class PartitionBuffers {
      * @param bufferBytes how many bytes all partitions' buffers hold before their fetching pauses
      */
     PartitionBuffers(
-            Consumer<byte[], ByteBuffer> consumer, ReplayReader replay, EpochPlan plan, long window, long bufferBytes) {
+            Consumer<byte[], ByteBuffer> consumer,
+            ReplayReader replay,
+            EpochPlan plan,
+            Windowing windowing,
+            long bufferBytes) {
         this.consumer = consumer;
         this.replay = replay;
         this.plan = plan;
-        this.window = window;
+        this.windowing = windowing;
         this.bufferBytes = bufferBytes;
     }
 
@@ -97,6 +119,7 @@ final class PartitionBuffers {
     void revoke() {
         buffers.clear();
         bufferedBytes.clear();
+        skipBelow.clear();
         assignment = List.of();
         paused.clear();
         if (replay != null) {
@@ -115,6 +138,7 @@ final class PartitionBuffers {
                 .toList();
         buffers.clear();
         bufferedBytes.clear();
+        skipBelow.clear();
         assignment = now;
         consumer.pause(now);
         // a defined position until beginEpoch seeks to the plan (reset policy is "none": no silent jumps)
@@ -134,6 +158,7 @@ final class PartitionBuffers {
         buffers.clear();
         bufferedBytes.clear();
         next.clear();
+        skipBelow.clear();
         if (replay != null) {
             replay.clear();
         }
@@ -148,8 +173,14 @@ final class PartitionBuffers {
             long start = plan.start(tp.partition());
             long from =
                     positions == null ? start : Math.max(start, Math.min(plan.to(tp), positions.get(tp.partition())));
+            long seekTo = Math.max(from, plan.from(tp));
+            if (boundaryUnknown(tp) && from > plan.from(tp)) {
+                // resumed mid-share of a window of time: its first record says where the share ends
+                skipBelow.put(tp, from);
+                seekTo = plan.from(tp);
+            }
             // the live consumer reads the window's own records; the replayed ones come first, from the replay consumer
-            consumer.seek(tp, Math.max(from, plan.from(tp)));
+            consumer.seek(tp, seekTo);
             next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
             bufferedBytes.put(tp, 0L);
@@ -214,8 +245,16 @@ final class PartitionBuffers {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
         ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
         // records past the snapshot belong to no epoch of this run; a continuous run's belong to its next windows
-        if (b == null || (window == 0 && r.offset() >= plan.to(tp))) {
+        if (b == null || (!windowing.continuous() && r.offset() >= plan.to(tp))) {
             return false;
+        }
+        Long skip = skipBelow.get(tp);
+        if (skip != null) {
+            if (r.offset() < skip) {
+                learnBoundary(tp, r); // trained before the resume: read for the share's boundary only
+                return false;
+            }
+            skipBelow.remove(tp);
         }
         b.addLast(r);
         bufferedBytes.merge(tp, sizeOf(r), Long::sum);
@@ -250,6 +289,7 @@ final class PartitionBuffers {
         tookReplayed = false;
         bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
         next.put(tp, r.offset() + 1);
+        learnBoundary(tp, r);
         return r;
     }
 
@@ -263,22 +303,51 @@ final class PartitionBuffers {
             return false;
         }
         ConsumerRecord<byte[], ByteBuffer> head = buffers.get(tp).peekFirst();
+        if (windowing.timed() && plan.open(tp.partition())) {
+            Boundary b = boundaries.get(tp);
+            if (head == null || boundaryUnknown(tp) || head.timestamp() < b.at()) {
+                return false;
+            }
+            plan = plan.endedAt(tp.partition(), head.offset()); // the first record of the next window
+            return true;
+        }
         return head == null ? consumer.position(tp) >= plan.to(tp) : head.offset() >= plan.to(tp);
+    }
+
+    /** Whether {@code tp} is in a window of time whose current share's boundary is not known yet. */
+    private boolean boundaryUnknown(TopicPartition tp) {
+        Boundary b = boundaries.get(tp);
+        return windowing.timed() && (b == null || b.from() != plan.from(tp));
+    }
+
+    /** The first record of a share of a window of time (at or after its start) fixes where the share ends. */
+    private void learnBoundary(TopicPartition tp, ConsumerRecord<?, ?> r) {
+        if (boundaryUnknown(tp) && r.offset() >= plan.from(tp)) {
+            boundaries.put(tp, new Boundary(plan.from(tp), windowing.boundaryAfter(r.timestamp())));
+        }
     }
 
     boolean allFinished() {
         return assignment.stream().allMatch(this::finished);
     }
 
-    /** Closes the round's ranges: each partition's from where the last round ended to what it took (its end, once finished). */
-    List<OffsetRange> closeRound(String topic) {
+    /**
+     * Closes the round's ranges: each partition's from where the last round ended to what it took
+     * (its end, once finished), and in a window of time the partitions whose share has ended.
+     */
+    RoundRanges closeRound(String topic) {
         List<OffsetRange> ranges = new ArrayList<>();
+        List<Integer> ended = new ArrayList<>();
         for (TopicPartition tp : assignment) {
-            long to = finished(tp) ? plan.to(tp) : next.get(tp);
+            boolean finished = finished(tp);
+            long to = finished ? plan.to(tp) : next.get(tp);
             ranges.add(new OffsetRange(topic, tp.partition(), roundFrom.get(tp), to));
             roundFrom.put(tp, to);
+            if (finished && windowing.timed()) {
+                ended.add(tp.partition());
+            }
         }
-        return ranges;
+        return new RoundRanges(ranges, ended);
     }
 
     // ---- fetching ----
@@ -291,7 +360,7 @@ final class PartitionBuffers {
         for (TopicPartition tp : assignment) {
             boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
             // a continuous run reads ahead into its next windows, within the buffers' bound
-            boolean done = window == 0 && consumer.position(tp) >= plan.to(tp);
+            boolean done = !windowing.continuous() && consumer.position(tp) >= plan.to(tp);
             if ((full || done) && paused.add(tp)) {
                 pause.add(tp);
             } else if (!full && !done && paused.remove(tp)) {
@@ -328,6 +397,14 @@ final class PartitionBuffers {
         for (TopicPartition tp : assignment) {
             if (!finished(tp)) {
                 long position = consumer.position(tp);
+                if (plan.open(tp.partition())) {
+                    Boundary b = boundaries.get(tp);
+                    waiting.add(tp.partition() + "@" + position + "/"
+                            + (boundaryUnknown(tp)
+                                    ? "its first record"
+                                    : "a record stamped at or after " + java.time.Instant.ofEpochMilli(b.at())));
+                    continue;
+                }
                 waiting.add(
                         inReplay(tp)
                                 ? tp.partition() + "@replay " + plan.replayOffset(tp.partition(), next.get(tp)) + "/"

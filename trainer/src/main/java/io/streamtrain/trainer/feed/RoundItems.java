@@ -76,13 +76,19 @@ final class RoundItems {
     }
 
     /** Closes this node's share of a round: the partial batch goes out, then the round's ranges. */
-    void endRound(long generation, int epoch, List<OffsetRange> ranges, boolean last, ConsumerGroupMetadata group) {
+    void endRound(
+            long generation,
+            int epoch,
+            List<OffsetRange> ranges,
+            List<Integer> ended,
+            boolean last,
+            ConsumerGroupMetadata group) {
         Batch rest = rebatcher.flush();
         if (rest != null) {
             outbox.add(new FeedItem.Samples(generation, epoch, rest));
         }
         outbox.add(new FeedItem.RoundEnd(
-                generation, epoch, ranges, last, group, roundRecords, roundRejected, roundChecksum));
+                generation, epoch, ranges, ended, last, group, roundRecords, roundRejected, roundChecksum));
     }
 
     /** Drops whatever is not queued yet: the partitions it came from are no longer ours. */

@@ -25,6 +25,9 @@ import java.util.TreeMap;
  * @param generation the generation that closed this round (-1 for a run's start)
  * @param nextOffset the sync-log offset right after the record that closed this round
  * @param epochEnd this round ended epoch {@code epoch}
+ * @param ended when {@code epochEnd}, the plan of the epoch it ended as the sync log closed it (a
+ *     window of time's length is not fixed, so its plan cannot be derived from the next one's);
+ *     null for a resume from a checkpoint, or before any epoch ended
  */
 public record RoundState(
         long round,
@@ -36,7 +39,8 @@ public record RoundState(
         EpochPlan plan,
         int generation,
         long nextOffset,
-        boolean epochEnd) {
+        boolean epochEnd,
+        EpochPlan ended) {
 
     public RoundState {
         positions = positions == null ? null : java.util.Collections.unmodifiableMap(new TreeMap<>(positions));
@@ -62,11 +66,18 @@ public record RoundState(
                 plan,
                 generation,
                 nextOffset,
-                epoch > 0);
+                epoch > 0,
+                null);
     }
 
     RoundState withPlan(EpochPlan p) {
-        return new RoundState(round, epoch, step, starts(p), epochSums, state, p, generation, nextOffset, epochEnd);
+        return new RoundState(
+                round, epoch, step, starts(p), epochSums, state, p, generation, nextOffset, epochEnd, ended);
+    }
+
+    /** The plan of the epoch this round ended (see {@code ended}; derived from the next for a resumed bounded run or window of records). */
+    public EpochPlan endedPlan() {
+        return ended != null ? ended : plan.previous();
     }
 
     static Map<Integer, Long> starts(EpochPlan plan) {

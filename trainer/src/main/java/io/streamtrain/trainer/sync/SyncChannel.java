@@ -187,7 +187,8 @@ public final class SyncChannel implements AutoCloseable {
                 c.steps(),
                 c.ranges(),
                 c.sums().withSync(bytes, c.sums().syncWaitSeconds()),
-                ref);
+                ref,
+                c.ended());
         records.add(signing.sign(SyncCodec.record(topic, withRef)));
         // the previous contribution's write (done by now in all but an abandoned round): its failure must not go unsaid
         awaitPending();

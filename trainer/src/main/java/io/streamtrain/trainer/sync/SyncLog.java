@@ -271,6 +271,16 @@ public final class SyncLog {
             return null;
         }
         Set<Integer> covered = covered();
+        if (!endsFit(c)) {
+            log.warn(
+                    "ignoring a contribution of {} to round {}: it ends partitions {} of window {} where the window does"
+                            + " not end by time, outside its ranges, or elsewhere than the round's log fixed",
+                    escape(c.node()),
+                    c.round(),
+                    c.ended(),
+                    lastClosed.epoch() + 1);
+            return null;
+        }
         for (OffsetRange r : c.ranges()) {
             if (!covered.add(r.partition())
                     || !lastClosed.plan().ranges().containsKey(r.partition())
@@ -292,6 +302,24 @@ public final class SyncLog {
         return close(offset);
     }
 
+    /** Whether the partitions a contribution ends are its own, in a window of time, ending where it says or said before. */
+    private boolean endsFit(SyncMessage.Contribution c) {
+        EpochPlan plan = lastClosed.plan();
+        for (int p : c.ended()) {
+            OffsetRange r = c.ranges().stream()
+                    .filter(x -> x.partition() == p)
+                    .findFirst()
+                    .orElse(null);
+            if (r == null
+                    || !plan.windowing().timed()
+                    || !plan.ranges().containsKey(p)
+                    || (!plan.open(p) && plan.ranges().get(p)[1] != r.to())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private Set<Integer> covered() {
         Set<Integer> s = new TreeSet<>();
         pending.values().forEach(p -> p.contribution().ranges().forEach(r -> s.add(r.partition())));
@@ -309,15 +337,20 @@ public final class SyncLog {
         Map<Integer, Long> positions = new TreeMap<>(lastClosed.positions());
         RoundSums sums = lastClosed.epochEnd() ? RoundSums.ZERO : lastClosed.epochSums();
         long steps = 0;
+        EpochPlan plan = lastClosed.plan();
         for (Pending p : ordered) {
             SyncMessage.Contribution c = p.contribution();
             c.ranges().forEach(r -> positions.put(r.partition(), r.to()));
+            for (OffsetRange r : c.ranges()) {
+                if (c.ended().contains(r.partition())) {
+                    plan = plan.endedAt(r.partition(), r.to()); // a window of time ends where its reader met the next
+                }
+            }
             sums = sums.plus(c.sums());
             steps = Math.max(steps, c.steps());
             weighted.add(new Combiner.Weighted(p.state(), c.sums().samples()));
         }
         SafeTensors.Document combined = combiner.combine(lastClosed.state(), weighted);
-        EpochPlan plan = lastClosed.plan();
         boolean epochDone =
                 plan.ranges().entrySet().stream().allMatch(e -> positions.get(e.getKey()) >= e.getValue()[1]);
         long round = lastClosed.round() + 1;
@@ -335,12 +368,23 @@ public final class SyncLog {
                     next,
                     generation,
                     offset + 1,
-                    true);
+                    true,
+                    plan);
             epochEndBefore = lastEpochEnd;
             lastEpochEnd = lastClosed;
         } else {
             lastClosed = new RoundState(
-                    round, lastClosed.epoch(), step, positions, sums, combined, plan, generation, offset + 1, false);
+                    round,
+                    lastClosed.epoch(),
+                    step,
+                    positions,
+                    sums,
+                    combined,
+                    plan,
+                    generation,
+                    offset + 1,
+                    false,
+                    null);
         }
         return lastClosed;
     }

@@ -52,7 +52,7 @@ class EpochPlanTest {
         return new EpochPlan(
                 "t",
                 Map.of(0, new long[] {100, 104}, 1, new long[] {0, 3}, 2, new long[] {7, 10}),
-                new Windowing(10, share, horizon, seed),
+                new Windowing(10, 0, share, horizon, seed),
                 1);
     }
 
@@ -118,5 +118,45 @@ class EpochPlanTest {
             other = other.next();
         }
         assertNotEquals(a.replays(), other.replays(), "another seed draws otherwise");
+    }
+
+    @Test
+    void aWindowOfTimeLearnsItsEndsAndTheNextStartsThere() {
+        EpochPlan first = new EpochPlan(
+                "t",
+                Map.of(0, new long[] {0, EpochPlan.OPEN}, 1, new long[] {5, EpochPlan.OPEN}),
+                Windowing.millis(60_000),
+                1);
+        assertTrue(first.open(0) && !first.ended());
+        assertEquals(0, first.records(), "an open range counts nothing yet");
+        assertThrows(IllegalStateException.class, first::next, "no start for the next window before this one ends");
+        EpochPlan halfway = first.endedAt(1, 9);
+        assertTrue(halfway.open(0) && !halfway.open(1));
+        assertSame(halfway, halfway.endedAt(1, 9), "ending it again where it ended changes nothing");
+        assertThrows(IllegalArgumentException.class, () -> halfway.endedAt(1, 10), "an end once fixed stays");
+        assertThrows(IllegalArgumentException.class, () -> halfway.endedAt(0, -1), "before the range's start");
+        EpochPlan ended = halfway.endedAt(0, 3);
+        assertTrue(ended.ended());
+        assertEquals(7, ended.records());
+        EpochPlan second = ended.next();
+        assertEquals(2, second.index());
+        assertArrayEquals(new long[] {3, EpochPlan.OPEN}, second.ranges().get(0));
+        assertArrayEquals(new long[] {9, EpochPlan.OPEN}, second.ranges().get(1));
+        assertThrows(
+                IllegalStateException.class, second::previous, "a window of time's length is not in the next plan");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new EpochPlan("t", Map.of(0, new long[] {0, 4}), 10).endedAt(0, 2),
+                "a window of records ends where its plan says");
+        assertTrue(second.describe().contains("{0: [3, open), 1: [9, open)}"), second.describe());
+    }
+
+    @Test
+    void aWindowOfTimeEndsAtTheNextMultipleOfItsSpan() {
+        Windowing minute = Windowing.millis(60_000);
+        assertEquals(60_000, minute.boundaryAfter(0));
+        assertEquals(60_000, minute.boundaryAfter(59_999));
+        assertEquals(120_000, minute.boundaryAfter(60_000), "a record on the boundary starts the next window");
+        assertEquals(0, minute.boundaryAfter(-1), "a record without a timestamp (-1)");
     }
 }

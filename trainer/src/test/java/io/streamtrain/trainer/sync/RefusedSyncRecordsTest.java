@@ -49,7 +49,8 @@ class RefusedSyncRecordsTest {
     }
 
     private static RoundState epochEnd(int epoch, long nextOffset) {
-        return new RoundState(epoch, epoch, 10L * epoch, java.util.Map.of(), null, null, null, 1, nextOffset, true);
+        return new RoundState(
+                epoch, epoch, 10L * epoch, java.util.Map.of(), null, null, null, 1, nextOffset, true, null);
     }
 
     @Test

@@ -16,6 +16,7 @@ import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.trainer.feed.EpochPlan;
+import io.streamtrain.trainer.feed.Windowing;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -84,6 +85,66 @@ class SyncLogTest {
         put(join("j-b", 1, "b", 2));
         assertNull(put(contribution("c1-a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(1, 2)));
         return put(contribution("c1-b", 1, "b", 1, 1, 5, B1, range(2, 0, 2)), state(5, 6));
+    }
+
+    @Test
+    void aWindowOfTimeEndsWhereItsReadersSayItsSharesEnd() {
+        Windowing seconds = Windowing.millis(1000);
+        log = new SyncLog(new Combiner(SyncSpec.strictDefaults()), START, null, -1, seconds);
+        List<OffsetRange> open =
+                List.of(range(0, 0, EpochPlan.OPEN), range(1, 100, EpochPlan.OPEN), range(2, 0, EpochPlan.OPEN));
+        put(new SyncMessage.Join("j-a", 1, "a", List.of(0, 1), open));
+        put(new SyncMessage.Join("j-b", 1, "b", List.of(2), open));
+        assertTrue(log.lastClosed().plan().open(0), "nobody knows where window 1 ends yet");
+
+        // round 1: b's share ends at 2; a's go on
+        put(contribution("c1-a", 1, "a", 1, 1, 3, A1, range(0, 0, 4), range(1, 100, 103)), state(1, 2));
+        RoundState first = put(
+                new SyncMessage.Contribution("c1-b", 1, "b", 1, 1, 5, List.of(range(2, 0, 2)), B1, null, List.of(2)),
+                state(5, 6));
+        assertFalse(first.epochEnd());
+        assertTrue(first.finished(2), "the sync log keeps the end b declared");
+        assertFalse(first.finished(0));
+
+        // a contribution that moves an end the log fixed is refused
+        assertNull(put(new SyncMessage.Contribution(
+                "c2-b-moved", 1, "b", 2, 1, 0, List.of(range(2, 2, 3)), RoundSums.ZERO, null, List.of(2))));
+        // one that ends a partition it does not hand in is refused too
+        assertNull(put(new SyncMessage.Contribution(
+                "c2-a-foreign", 1, "a", 2, 1, 1, List.of(range(0, 4, 5), range(1, 103, 104)), A2, null, List.of(2))));
+        assertEquals(Map.of(0, "a", 1, "a", 2, "b"), log.missing(), "neither took its place in round 2");
+
+        // round 2: a's shares end at 6 and 105, b hands in nothing more on its ended share
+        put(
+                new SyncMessage.Contribution(
+                        "c2-a", 1, "a", 2, 1, 1, List.of(range(0, 4, 6), range(1, 103, 105)), A2, null, List.of(0, 1)),
+                state(2, 2));
+        RoundState ended = put(
+                new SyncMessage.Contribution(
+                        "c2-b", 1, "b", 2, 1, 0, List.of(range(2, 2, 2)), RoundSums.ZERO, null, List.of(2)),
+                null);
+        assertNotNull(ended);
+        assertTrue(ended.epochEnd(), "every share of window 1 ended");
+        assertEquals(
+                List.of(range(0, 0, 6), range(1, 100, 105), range(2, 0, 2)),
+                ended.endedPlan().all(),
+                "the checkpoint lists the window's ranges as its readers ended them");
+        assertEquals(2, ended.plan().index());
+        assertEquals(
+                List.of(range(0, 6, EpochPlan.OPEN), range(1, 105, EpochPlan.OPEN), range(2, 2, EpochPlan.OPEN)),
+                ended.plan().all(),
+                "window 2 starts where window 1 ended, its ends unknown");
+        assertEquals(Map.of(0, 6L, 1, 105L, 2, 2L), ended.positions());
+    }
+
+    @Test
+    void aContributionEndingASharesOutsideAWindowOfTimeIsIgnored() {
+        round1();
+        assertNull(
+                put(new SyncMessage.Contribution(
+                        "c2-a", 1, "a", 2, 1, 1, List.of(range(0, 4, 5), range(1, 103, 104)), A2, null, List.of(0))),
+                "a window of records or a bounded epoch ends where its plan says");
+        assertEquals(Map.of(0, "a", 1, "a", 2, "b"), log.missing());
     }
 
     @Test
