@@ -147,6 +147,7 @@ class ModelAndInitSpecTest {
         "run:brown-pre, brown-pre, LATEST, 0",
         "run:brown-pre@latest, brown-pre, LATEST, 0",
         "run:brown-pre@best, brown-pre, BEST, 0",
+        "run:brown-pre@promoted, brown-pre, PROMOTED, 0",
         "run:brown-pre-2@12, brown-pre-2, EPOCH, 12"
     })
     void initFromAnotherRunsCheckpoint(String from, String run, CheckpointRef.Which which, int epoch) {
