@@ -1,6 +1,8 @@
 package io.streamtrain.cli.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +14,7 @@ import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.evaluation.PromotedModel;
 import io.streamtrain.core.kafka.KafkaSettings;
+import io.streamtrain.core.model.Weights;
 import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
@@ -455,6 +458,46 @@ class ContinuousRunTest {
                         + " of run promote (promoted: window " + current.epoch()),
                 export[1]);
         assertTrue(Files.size(out) > 0);
+
+        // init.from: run:promote@promoted starts a run from the promoted window's weights. The new run keeps the
+        // weights it started from as its L2-SP anchors, so its checkpoint shows which ones it resolved; the promoted
+        // window is a clean one and the latest a poisoned one, so run:promote (the latest) would not pass
+        List<Checkpoint> cps = kafka.checkpoints("promote");
+        Checkpoint promoted = cps.stream()
+                .filter(c -> c.manifest().checkpointId().equals(current.checkpointId()))
+                .findFirst()
+                .orElseThrow();
+        String first = promoted.manifest().parameters().get(0).name();
+        assertFalse(
+                java.util.Arrays.equals(
+                        promoted.payload().tensor(first).toFloats(),
+                        cps.get(cps.size() - 1).payload().tensor(first).toFloats()),
+                "the promoted window's weights are not the latest window's");
+        TrainerNode fromPromoted = new TrainerNode(
+                RunSpecParser.parse("""
+                run: from-promoted
+                data: { train: promote.validation }
+                model: { type: mlp, inputs: 16, hidden: [32], classes: 4 }
+                init: { from: "run:promote@promoted" }
+                batchSize: 32
+                maxEpochs: 1
+                regularization: { l2sp: 0.01 }
+                earlyStopping: { enabled: false }
+                """),
+                kafka.settings,
+                TrainerOptions.defaults("from-promoted-node").withLogEverySteps(0));
+        try {
+            assertEquals(TrainerNode.Outcome.FINISHED, fromPromoted.run());
+        } finally {
+            fromPromoted.close();
+        }
+        Checkpoint started = kafka.checkpoints("from-promoted").get(0);
+        for (CheckpointManifest.ParameterInfo p : promoted.manifest().parameters()) {
+            assertArrayEquals(
+                    promoted.payload().tensor(p.name()).toFloats(),
+                    started.payload().tensor(Weights.ANCHOR_PREFIX + p.name()).toFloats(),
+                    "run:promote@promoted is window " + current.epoch() + "'s " + p.name());
+        }
     }
 
     /**
