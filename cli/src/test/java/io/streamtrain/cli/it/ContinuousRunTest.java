@@ -33,11 +33,16 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -421,6 +426,28 @@ class ContinuousRunTest {
                 models.stream().map(PromotedModel::checkpointId).toList(),
                 "one model record per promotion, in order");
         PromotedModel current = models.get(models.size() - 1);
+        // a promoted model record names its checkpoint by id only: it is served from the checkpoint topic, which must
+        // keep every window's checkpoint, while the models topic keeps the latest record of the run
+        try (Admin admin = Admin.create(kafka.settings.admin())) {
+            ConfigResource modelsTopic = new ConfigResource(ConfigResource.Type.TOPIC, Topics.models("promote"));
+            ConfigResource checkpointTopic =
+                    new ConfigResource(ConfigResource.Type.TOPIC, Topics.checkpoints("promote"));
+            Map<ConfigResource, Config> configs = admin.describeConfigs(List.of(modelsTopic, checkpointTopic))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
+            assertEquals(
+                    TopicConfig.CLEANUP_POLICY_COMPACT,
+                    configs.get(modelsTopic)
+                            .get(TopicConfig.CLEANUP_POLICY_CONFIG)
+                            .value(),
+                    Topics.models("promote") + " is compacted");
+            assertEquals(
+                    "-1",
+                    configs.get(checkpointTopic)
+                            .get(TopicConfig.RETENTION_MS_CONFIG)
+                            .value(),
+                    Topics.checkpoints("promote") + " keeps every checkpoint");
+        }
         assertTrue(current.epoch() <= 4, "the promoted model is a clean window's: " + current);
         assertEquals(
                 current.checkpointId(),
