@@ -42,6 +42,25 @@ public record Scrape(String text) {
         return new Scrape(r.body());
     }
 
+    /**
+     * Scrapes {@code port} until the one sample {@code name} with {@code labels} reads {@code
+     * expected}: a service sets a gauge a moment after the log line or topic record a test waits
+     * for, on another thread. Fails with the last scrape's value after {@code seconds}.
+     */
+    public static void awaitValue(int port, double expected, long seconds, String name, String... labels)
+            throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        double last = of(port).value(name, labels);
+        while (last != expected) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(name + " " + List.of(labels) + " reads " + last + ", not " + expected
+                        + ", after " + seconds + " s");
+            }
+            Thread.sleep(200);
+            last = of(port).value(name, labels);
+        }
+    }
+
     /** Values of the samples named {@code name} whose labels include every one of {@code labels} ({@code key="value"}). */
     public List<Double> values(String name, String... labels) {
         List<Double> out = new ArrayList<>();

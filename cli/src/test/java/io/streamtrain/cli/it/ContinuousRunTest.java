@@ -20,6 +20,7 @@ import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.evaluator.EvaluatorService;
 import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.Scrape;
 import io.streamtrain.testkit.ServiceProcess;
 import io.streamtrain.testkit.SyntheticClusters;
 import io.streamtrain.trainer.TrainerNode;
@@ -88,6 +89,8 @@ class ContinuousRunTest {
             trainTwoNodesKillingOne("live", spec("live"), dir, b -> {
                 // half a window is there: both nodes wait for the rest, and say so
                 b.awaitLine(l -> l.contains("window 1 waits for data: 2 more record(s) to close it"), 120);
+                // and so does the gauge an operator's alert reads
+                Scrape.awaitValue(Scrape.port(b), 1, 10, "streamtrain_trainer_awaiting_data");
                 producer.start();
                 awaitWindows(2, 120);
             });
