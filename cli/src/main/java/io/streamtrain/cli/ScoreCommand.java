@@ -42,7 +42,8 @@ import picocli.CommandLine.Spec;
                     + "(share of next bytes predicted right for a causal-lm) and perplexity (exp of the loss).",
             "",
             "The checkpoint is named as init.from names one: run:NAME (its latest epoch checkpoint), run:NAME@best (the best "
-                    + "by its evaluations), run:NAME@E (epoch E). Its payload is verified (SHA-256) before it is scored.",
+                    + "by its evaluations), run:NAME@promoted (a continuous run's promoted model), run:NAME@E (epoch E). "
+                    + "Its payload is verified (SHA-256) before it is scored.",
             "",
             "Examples:",
             "  streamtrain score run:fashion-mlp-01@best --topic fashion.test",
@@ -53,7 +54,10 @@ import picocli.CommandLine.Spec;
 public final class ScoreCommand implements Callable<Integer> {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "run:NAME, run:NAME@best or run:NAME@E.")
+    @Parameters(
+            index = "0",
+            paramLabel = "CHECKPOINT",
+            description = "run:NAME, run:NAME@best, run:NAME@promoted or run:NAME@E.")
     String checkpoint;
 
     @Option(names = "--topic", required = true, paramLabel = "TOPIC", description = "A topic to score on (repeatable).")
