@@ -186,6 +186,101 @@ class ContinuousRunTest {
         }
     }
 
+    /**
+     * {@code data.window.minutes}: a partition's share of a window ends before its first record
+     * stamped at or after the next whole minute after the share's first record. The records
+     * carry producer timestamps chosen by the test (three a minute on each partition, a late one,
+     * and a five-minute pause in the middle, which must not make empty windows), so the windows
+     * do not depend on when the test runs. Two nodes, one partition each, each learning the ends
+     * of its own partition; one SIGKILLed mid-run and restarted: every window's checkpoint names
+     * the ranges an independent reader of the timestamps computes, and trained each record once.
+     */
+    @Test
+    void aWindowOfMinutesEndsWhereTheRecordTimestampsSayAcrossAKillAndARejoin(@TempDir Path dir) throws Exception {
+        String topicName = "minutes.train";
+        int perPartition = 20;
+        SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 41);
+        kafka.createTopic(topicName, PARTITIONS);
+        List<byte[]> data = task.records(PARTITIONS * perPartition, SAMPLES, 5);
+        long minute = 60_000;
+        long t0 = 28_333_334L * minute; // 2023-11-14T22:34Z, a whole minute
+        long[][] stamps = new long[PARTITIONS][perPartition];
+        for (int p = 0; p < PARTITIONS; p++) {
+            for (int i = 0; i < perPartition; i++) {
+                // 20 s apart, partition 1 7 s later; five quiet minutes after the 10th record
+                stamps[p][i] = t0 + i * 20_000L + p * 7_000L + (i >= 10 ? 5 * minute : 0);
+            }
+        }
+        stamps[1][4] = stamps[1][3] - 30_000; // late: stays in the share it arrives in
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (int i = 0; i < perPartition; i++) {
+            for (int p = 0; p < PARTITIONS; p++) {
+                records.add(new ProducerRecord<>(topicName, p, stamps[p][i], null, data.get(i * PARTITIONS + p)));
+            }
+        }
+        String spec = spec("minutes")
+                .replace("train: " + TOPIC, "train: " + topicName)
+                .replace("window: { records: " + WINDOW + " }", "window: { minutes: 1 }")
+                .replace("maxEpochs: " + WINDOWS, "maxEpochs: 5");
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.settings.producer())) {
+            for (ProducerRecord<byte[], byte[]> r : records.subList(0, 8)) {
+                producer.send(r).get();
+            }
+            Thread writer = new Thread(
+                    () -> {
+                        try {
+                            for (ProducerRecord<byte[], byte[]> r : records.subList(8, records.size())) {
+                                sleep(150);
+                                producer.send(r).get();
+                            }
+                        } catch (Exception e) {
+                            throw new IllegalStateException("producing to " + topicName + " failed", e);
+                        }
+                    },
+                    "minutes-producer");
+            writer.start();
+            trainTwoNodesKillingOne("minutes", spec, dir, b -> awaitCheckpoints("minutes", 2, 180));
+            writer.join(30_000);
+        }
+
+        // what an independent reader of the timestamps expects: share after share, from each partition's first record
+        List<List<OffsetRange>> expected = new ArrayList<>();
+        long[] from = new long[PARTITIONS];
+        for (int w = 1; w <= 5; w++) {
+            List<OffsetRange> window = new ArrayList<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                long boundary = (stamps[p][(int) from[p]] / minute + 1) * minute;
+                int to = (int) from[p] + 1;
+                while (stamps[p][to] < boundary) {
+                    to++;
+                }
+                window.add(new OffsetRange(topicName, p, from[p], to));
+                from[p] = to;
+            }
+            expected.add(window);
+        }
+        assertEquals(
+                List.of(0L, 3L, 6L, 9L, 10L, 12L),
+                java.util.stream.LongStream.rangeClosed(0, 5)
+                        .map(w -> w == 0 ? 0 : expected.get((int) w - 1).get(0).to())
+                        .boxed()
+                        .toList(),
+                "the fixture: partition 0's windows take three records a minute, and the pause makes none empty");
+        List<Checkpoint> cps = kafka.checkpoints("minutes");
+        assertEquals(
+                List.of(1, 2, 3, 4, 5),
+                cps.stream().map(c -> c.manifest().epoch()).toList());
+        Map<Integer, Map<Long, byte[]>> topic = records(topicName);
+        for (Checkpoint c : cps) {
+            CheckpointManifest m = c.manifest();
+            List<OffsetRange> window = expected.get(m.epoch() - 1);
+            assertEquals(window, m.offsets(), "window " + m.epoch() + " ends where the timestamps say");
+            assertEquals(checksum(topic, window), m.recordsChecksum(), "window " + m.epoch() + ": each record once");
+            long count = window.stream().mapToLong(OffsetRange::count).sum();
+            assertEquals((double) count * SAMPLES, m.metrics().get("samples"), "window " + m.epoch() + "'s samples");
+        }
+    }
+
     /** Where a test waits before node B is killed. */
     interface KillPoint {
         void reached(ServiceProcess b) throws Exception;

@@ -128,7 +128,12 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         return new EpochPlan(topic, ranges, w, 1).nextFrom(0);
     }
 
-    /** The plan of the epoch after this one: the same for a bounded run, the next window for a continuous one. */
+    /**
+     * The plan of the epoch after this one: the same for a bounded run, the next window for a
+     * continuous one. In a window of time, a partition whose end this plan does not know (a
+     * feed knows only the ends of the partitions it reads; the sync log moves on only once it
+     * knows them all) has no known start in the next window either: {@code [OPEN, OPEN)}.
+     */
     public EpochPlan next() {
         return nextFrom(index);
     }
@@ -141,10 +146,6 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         int i = 0;
         for (Map.Entry<Integer, long[]> e : ranges.entrySet()) {
             long to = e.getValue()[1];
-            if (to == OPEN) {
-                throw new IllegalStateException("window " + index + " of " + topic + " has not ended on partition "
-                        + e.getKey() + ": the next window has no start there");
-            }
             m.put(e.getKey(), new long[] {to, windowing.timed() ? OPEN : to + share(i++)});
         }
         return new EpochPlan(topic, m, windowing, from + 1);
@@ -351,7 +352,7 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         ranges.forEach(r -> b.append(b.length() == 0 ? "" : ", ")
                 .append(r.partition())
                 .append(": [")
-                .append(r.from())
+                .append(r.from() == OPEN ? "?" : String.valueOf(r.from()))
                 .append(", ")
                 .append(r.to() == OPEN ? "open" : String.valueOf(r.to()))
                 .append(')'));
