@@ -154,9 +154,9 @@ final class EvaluationStep {
 
     /**
      * A continuous run's window, scored: never a STOP (a live run does not end because it
-     * stopped improving); a checkpoint that beats every earlier one is promoted instead,
-     * and a run the policy would have stopped is degrading until a window beats the
-     * promoted model again.
+     * stopped improving); a checkpoint that beats the promoted model is promoted instead, and
+     * a window the windows' policy judges declining ({@code patience} windows in a row worse
+     * than the promoted model, a divergence, ...) is degrading.
      */
     private Outcome window(
             CheckpointManifest m,
@@ -276,10 +276,11 @@ final class EvaluationStep {
      * The windows before this one, as the policy compares them with it. On a fixed holdout,
      * the run's history as it is. On a sliding validation set each window was scored on other
      * records, so the values are not comparable: the promoted window stands first with its
-     * value on this window's records (scored again), and the windows since, which did not beat
-     * it, count towards patience at that same value. So this window is promoted when it beats
-     * the promoted model on today's data, and the run degrades after {@code patience} windows
-     * that did not.
+     * value on this window's records (scored again), and each window since follows at that
+     * value plus its margin over the promoted model on the records it was scored on (its
+     * {@code promoted_} metric; a window without one, at that value: level). So this window is
+     * promoted when it beats the promoted model on today's data, and the run degrades after
+     * {@code patience} windows in a row each worse than the promoted model on its own records.
      */
     static List<Evaluation> windowsSoFar(RunState state, Scoring.Scored scored) {
         if (scored.plan() == null || state.promotedCheckpointId == null) {
@@ -297,10 +298,24 @@ final class EvaluationStep {
         past.add(new Evaluation(promoted.epoch(), promoted.checkpointId(), now, promoted.trainLoss()));
         for (Evaluation e : state.history) {
             if (e.epoch() > promoted.epoch()) {
-                past.add(new Evaluation(e.epoch(), e.checkpointId(), now, e.trainLoss()));
+                Double then = state.promotedScores.get(e.epoch());
+                double value = then == null || !Double.isFinite(then) ? now : now + (e.monitored() - then);
+                past.add(new Evaluation(e.epoch(), e.checkpointId(), value, e.trainLoss()));
             }
         }
         return past;
+    }
+
+    /** The promoted model's value an evaluation on a sliding validation set recorded (its one {@code promoted_} metric); null if none. */
+    static Double promotedScore(EvaluationRecord e) {
+        if (e.metrics() == null) {
+            return null;
+        }
+        return e.metrics().entrySet().stream()
+                .filter(x -> x.getKey().startsWith(PROMOTED_PREFIX))
+                .map(Map.Entry::getValue)
+                .findFirst()
+                .orElse(null);
     }
 
     /**

@@ -138,7 +138,7 @@ final class EvaluatorMetrics implements EvaluatorEvents, MeterBinder, AutoClosea
             gauge("stopped", "1 once the run is stopped (by the evaluator or an operator)", r -> r.stopped ? 1 : 0);
             gauge(
                     "degrading",
-                    "1 while a continuous run's last window was judged degrading (the early-stopping policy would stop it)",
+                    "1 while a continuous run's last window was judged degrading (below the promoted model for patience windows in a row, or another rule fired)",
                     r -> r.degrading ? 1 : 0);
             promotions = keep(Counter.builder("streamtrain.evaluator.promotions")
                     .tag("run", name)

@@ -7,7 +7,9 @@ import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.RunContract;
 import io.streamtrain.evaluator.policy.Evaluation;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the evaluator knows of one run: the evaluations so far (the early-stopping history),
@@ -72,10 +74,21 @@ final class RunState {
      */
     String lastWindowDecision;
 
+    /**
+     * On a sliding validation set, the promoted model's value on the records each window was
+     * scored on, by window: a window's margin over the promoted model stays known when later
+     * windows are scored on other records.
+     */
+    final Map<Integer, Double> promotedScores = new HashMap<>();
+
     /** An evaluation promoted its window: the run's promoted model is now that one. */
     void promoted(EvaluationRecord e) {
         if (e.evaluated()) {
             lastWindowDecision = e.decision();
+            Double promotedScore = EvaluationStep.promotedScore(e);
+            if (promotedScore != null) {
+                promotedScores.putIfAbsent(e.epoch(), promotedScore); // an epoch counts once: its first evaluation
+            }
         }
         if (EvaluationRecord.PROMOTE.equals(e.decision())) {
             promotedEpoch = e.epoch();

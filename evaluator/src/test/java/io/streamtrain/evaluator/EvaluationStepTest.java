@@ -153,17 +153,15 @@ class EvaluationStepTest {
     void aContinuousRunPromotesWindowsThatBeatThePromotedModelAndIsNeverStopped() {
         List<Outcome> windows =
                 windows("earlyStopping: { patience: 2, minDelta: 0.01 }", 0.8, 0.5, 0.495, 0.9, 0.7, 0.3);
-        // 0.495 does not beat 0.5 by minDelta, nor do 0.9 and 0.7: patience 2 is exhausted at window 4; degrading until
-        // window 6
+        // 0.495 does not beat 0.5 by minDelta (level: no decline); 0.9 and 0.7 are worse than it by more: patience 2 is
+        // exhausted at window 5; window 6 is promoted
         assertEquals(
-                List.of(
-                        "promote",
-                        "promote",
-                        "continue",
-                        "degrading/patience-exhausted",
-                        "degrading/patience-exhausted",
-                        "promote"),
+                List.of("promote", "promote", "continue", "continue", "degrading/patience-exhausted", "promote"),
                 decisions(windows));
+        assertEquals(
+                List.of(0, 0, 0, 1, 2, 0),
+                windows.stream().map(o -> o.evaluation().waitCount()).toList(),
+                "the windows in a row below the promoted model");
         List<Integer> promotedWindows = new ArrayList<>();
         for (Outcome o : windows) {
             assertTrue(
@@ -188,6 +186,45 @@ class EvaluationStepTest {
             }
         }
         assertEquals(List.of(1, 2, 6), promotedWindows);
+    }
+
+    /**
+     * Degrading means getting worse, not merely no new best: a run whose windows stay within
+     * minDelta of the promoted model is not degrading however long it lasts, and a level window
+     * ends a stretch of worse ones.
+     */
+    @Test
+    void aRunThatLevelsOffIsNotDegradingOnlyOneBelowItsPromotedModelForPatienceWindows() {
+        String policy = "earlyStopping: { patience: 2, minDelta: 0.01 }\nevaluation: { onDegrade: pause }";
+        List<Outcome> plateau = windows(policy, 0.5, 0.5, 0.505, 0.498, 0.509, 0.5, 0.503);
+        assertEquals(
+                List.of("promote", "continue", "continue", "continue", "continue", "continue", "continue"),
+                decisions(plateau),
+                "level within minDelta for 6 windows: no decline");
+        assertTrue(
+                plateau.stream()
+                        .allMatch(o ->
+                                o.others().stream().noneMatch(p -> p.topic().equals(Topics.control(RUN)))),
+                "nothing to pause");
+        assertTrue(
+                plateau.get(6)
+                        .evaluation()
+                        .explanation()
+                        .contains("within minDelta 0.01 of the promoted 0.5 (epoch 1)"),
+                plateau.get(6).evaluation().explanation());
+
+        List<Outcome> dips = windows(policy, 0.5, 0.6, 0.505, 0.6, 0.7);
+        assertEquals(
+                List.of("promote", "continue", "continue", "continue", "degrading/patience-exhausted"),
+                decisions(dips),
+                "window 3 is level again: the stretch starts over at 4 and reaches patience 2 at 5");
+        assertTrue(
+                dips.get(4)
+                        .evaluation()
+                        .explanation()
+                        .contains("is worse than the promoted 0.5 (epoch 1) by more than minDelta 0.01, for 2 windows"
+                                + " in a row"),
+                dips.get(4).evaluation().explanation());
     }
 
     @Test
@@ -282,7 +319,9 @@ class EvaluationStepTest {
      * On a sliding validation set a window is judged against the promoted model scored again
      * on the same records, not against the value it had when promoted: after a drift the old
      * model's value rises, and a window that is worse than that old value but better than the
-     * old model now is promoted; while no window beats it, patience runs out as on a holdout.
+     * old model now is promoted. The run degrades when {@code patience} windows in a row are
+     * each worse than the promoted model on their own records, as on a holdout; an evaluator
+     * rebuilt from the evaluations (a restart) judges the same.
      *
      * <p>The pairs below are, per window, its value, then the promoted model's value on the same records (NaN: none
      * promoted yet).
@@ -294,12 +333,20 @@ class EvaluationStepTest {
                         + "\nmodel: { inputs: 4, classes: 2 }\nearlyStopping: { patience: 2, minDelta: 0.01 }\nevaluation: { slidingValidation: 64 }\n");
         RunState state = new RunState(RUN);
         state.deadLettersWritten = true;
-        // window 1 promoted (0.30); 2 and 3 do not beat it (0.31 vs 0.30 now, 0.40 vs 0.39): degrading at 3 (patience
-        // 2);
-        // the data drifts: window 4 scores 0.90, but the promoted model now scores 1.20 on the same records: promoted
-        double[][] windows = {{0.30, Double.NaN}, {0.31, 0.30}, {0.40, 0.39}, {0.90, 1.20}, {0.95, 0.90}};
+        // window 1 promoted (0.30); 2 and 3 are worse than it on their records by more than minDelta (0.35 vs 0.30,
+        // 0.45 vs 0.39): degrading at 3 (patience 2); 4 is level with it (0.40 vs 0.395): no decline.
+        // The data drifts: window 5 scores 0.90, but the promoted model now scores 1.20 on the same records: promoted
+        double[][] windows = {{0.30, Double.NaN}, {0.35, 0.30}, {0.45, 0.39}, {0.40, 0.395}, {0.90, 1.20}, {0.95, 0.90}
+        };
         List<String> decisions = new ArrayList<>();
+        List<ConsumerRecord<byte[], byte[]>> evaluations = new ArrayList<>();
         for (int w = 1; w <= windows.length; w++) {
+            if (w == 3) {
+                // a restart: the state rebuilt from the evaluations so far
+                state = new RunState(RUN);
+                RunStateLoader.rebuild(state, "val_loss", evaluations);
+                state.deadLettersWritten = true;
+            }
             CheckpointManifest m = Fixtures.manifest(spec, "r-w" + w, w);
             double promotedNow = windows[w - 1][1];
             Scoring.Scored scored = new Scoring.Scored(
@@ -310,6 +357,8 @@ class EvaluationStepTest {
                     Double.isNaN(promotedNow) ? null : promotedNow);
             Outcome o = step.evaluate(manifestRecord(m), m, spec, state, scored);
             state.committed(o);
+            evaluations.add(new ConsumerRecord<>(
+                    Topics.evaluations(RUN), 0, evaluations.size(), null, Messages.encode(o.evaluation())));
             decisions.add(o.evaluation().decision());
             assertEquals(
                     Map.of(0, 36L + w),
@@ -319,15 +368,14 @@ class EvaluationStepTest {
                 assertEquals(promotedNow, o.evaluation().metrics().get(EvaluationStep.PROMOTED_PREFIX + "val_loss"));
             }
         }
-        assertEquals(List.of("promote", "continue", "degrading", "promote", "continue"), decisions);
-        assertEquals(4, state.promotedEpoch);
-        assertEquals("r-w4", state.promotedCheckpointId);
+        assertEquals(List.of("promote", "continue", "degrading", "continue", "promote", "continue"), decisions);
+        assertEquals(5, state.promotedEpoch);
+        assertEquals("r-w5", state.promotedCheckpointId);
     }
 
     /**
-     * The first degrading window of a stretch is told by the last window's recorded decision:
-     * on a sliding set a rule that fires on a window's own value (here divergence) does not fire
-     * again on the windows before, whose values the policy sees as the promoted model's now.
+     * The first degrading window of a stretch is told by the last window's recorded decision,
+     * not by replaying the windows before (on a sliding set their values are of other records).
      */
     @Test
     void onASlidingSetARuleFiringWindowAfterWindowSendsOneRollback() {

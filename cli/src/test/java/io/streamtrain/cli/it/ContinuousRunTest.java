@@ -629,7 +629,9 @@ class ContinuousRunTest {
      * {@code evaluation.onDegrade: rollback}: at the first degrading window the evaluator writes
      * a ROLLBACK to the promoted model, the trainer hands that checkpoint's state in at its next
      * round and acknowledges it, and the window that round ends holds exactly the promoted
-     * weights — then training goes on from them.
+     * weights — level with the promoted model, so the decline ends there — then training goes
+     * on from them. Poisoned windows after it may degrade the run again: a ROLLBACK goes out at
+     * the first degrading window of each stretch, never twice in one.
      */
     @Test
     void onDegradeRollbackReturnsTheTrainersToThePromotedWeights() throws Exception {
@@ -643,7 +645,24 @@ class ContinuousRunTest {
                 .filter(m -> m instanceof ControlMessage.Rollback)
                 .map(m -> (ControlMessage.Rollback) m)
                 .toList();
-        assertEquals(1, rollbacks.size(), "one ROLLBACK, at the first degrading window: " + control);
+        List<EvaluationRecord> evaluations = evaluations("rollback");
+        long stretches = java.util.stream.IntStream.range(0, evaluations.size())
+                .filter(i ->
+                        EvaluationRecord.DEGRADING.equals(evaluations.get(i).decision())
+                                && (i == 0
+                                        || !EvaluationRecord.DEGRADING.equals(
+                                                evaluations.get(i - 1).decision())))
+                .count();
+        assertTrue(
+                stretches >= 1 && rollbacks.size() == stretches,
+                "one ROLLBACK per degrading stretch, at its first window: " + control + "; " + evaluations);
+        assertEquals(
+                1,
+                rollbacks.stream()
+                        .map(ControlMessage.Rollback::checkpointId)
+                        .distinct()
+                        .count(),
+                "every ROLLBACK returns to the same promoted model: " + rollbacks);
         ControlMessage.Rollback rollback = rollbacks.get(0);
         assertEquals("evaluator", rollback.source());
         ControlMessage.Ack ack = control.stream()
@@ -670,6 +689,14 @@ class ContinuousRunTest {
                 .orElseThrow(() -> new AssertionError(
                         "no window ends at step " + ack.step() + ", where the ROLLBACK was carried out"));
         assertTrue(returned.manifest().epoch() > target.manifest().epoch());
+        EvaluationRecord level = evaluations.stream()
+                .filter(e -> e.epoch() == returned.manifest().epoch())
+                .findFirst()
+                .orElseThrow();
+        assertEquals(
+                EvaluationRecord.CONTINUE,
+                level.decision(),
+                "the window holding the promoted weights is level with them: no decline there: " + level);
         for (CheckpointManifest.ParameterInfo p : target.manifest().parameters()) {
             assertTrue(
                     java.util.Arrays.equals(

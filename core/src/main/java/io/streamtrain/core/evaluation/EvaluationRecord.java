@@ -19,13 +19,17 @@ import java.util.UUID;
  *     {@code val_accuracy} for classifiers
  * @param trainLoss the epoch's training data loss, from the checkpoint's manifest
  * @param best the best checkpoint so far, this one included
- * @param waitCount evaluations since the last improvement that count towards patience
- * @param patienceLeft evaluations without improvement still allowed
+ * @param waitCount evaluations since the last improvement that count towards patience; in a
+ *     continuous run, the windows in a row worse than the promoted model by more than
+ *     {@code minDelta}
+ * @param patienceLeft evaluations without improvement still allowed (windows below the
+ *     promoted model, in a continuous run)
  * @param decision {@code continue} or {@code stop}; in a continuous run (which the evaluator
  *     promotes models of instead of stopping) {@code promote} (this window's checkpoint is the
  *     new promoted model, see {@link PromotedModel}), {@code continue}, or {@code degrading}
- *     (the policy would have stopped a bounded run: {@code reason} says by which criterion;
- *     the promoted model stays)
+ *     (the run is getting worse: {@code patience} windows in a row below the promoted model
+ *     by more than {@code minDelta}, a divergence, a non-finite value or a Prechelt
+ *     criterion; {@code reason} says which; the promoted model stays)
  * @param reason stop reason code, or the rejection reason; null when continuing
  * @param explanation one human sentence
  * @param evaluationSeconds time spent computing the validation metrics

@@ -11,7 +11,8 @@ package io.streamtrain.core.spec;
  *     at most N epochs past the epoch that decided it, and a dead evaluator holds the run
  *     instead of letting it train on blind.
  * @param onDegrade what the evaluator does when a continuous run's window is first judged
- *     degrading (its early-stopping policy would have stopped a bounded run): {@value #NONE}
+ *     degrading (getting worse: {@code patience} windows in a row below the promoted model by
+ *     more than {@code minDelta}, or another rule of its early-stopping policy): {@value #NONE}
  *     (the default: keep the promoted model, say so in the evaluation and the metrics) or
  *     {@value #PAUSE} (also write a PAUSE on the run's control topic, so the trainers stop
  *     taking in data that makes the model worse until an operator resumes them) or

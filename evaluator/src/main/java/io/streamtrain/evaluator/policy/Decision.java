@@ -11,7 +11,8 @@ import java.util.Objects;
  *     evaluated one; 0 for an empty history
  * @param best the best checkpoint so far; null when no value was finite
  * @param waitCount counted evaluations since the last improvement (named so because a
- *     record component cannot be called {@code wait})
+ *     record component cannot be called {@code wait}); for a continuous run's windows, the
+ *     counted windows in a row worse than the promoted model by more than {@code minDelta}
  * @param patienceLeft counted evaluations without improvement still allowed before the
  *     {@code patience} criterion stops the run
  * @param explanation one sentence for humans

@@ -66,8 +66,13 @@ public final class EarlyStopPolicy {
      * stopping: the rules are applied at every window, and a rule that fires at one does not
      * end the run. The decision's {@code best} is the promoted model: the last window that
      * improved on the promoted model before it by more than {@code minDelta} (and beat the
-     * baseline); a STOP verdict means the last window is <i>degrading</i> (for its reason),
-     * and holds until a window is promoted again.
+     * baseline); a STOP verdict means the last window is <i>degrading</i> (for its reason).
+     * Patience counts differently here: not the windows that did not beat the promoted model,
+     * but the counted windows in a row that are worse than it by more than {@code minDelta}
+     * (or not finite); a window within {@code minDelta} of it ends the stretch. So a run whose
+     * quality levels off is not degrading; one below its promoted model for {@code patience}
+     * windows in a row is, until a window is promoted or comes level again. The other rules
+     * are as for a bounded run.
      */
     public static Decision decideWindows(EarlyStoppingSpec spec, int maxEpochs, List<Evaluation> history) {
         Objects.requireNonNull(spec, "spec");

@@ -26,8 +26,16 @@ final class Replay {
     /** The evaluation that set {@link #reference}; null while it is the baseline (or unset). */
     private Evaluation referenceEvaluation;
 
+    /**
+     * Counted evaluations since the reference was set that did not improve on it; for windows,
+     * the counted windows in a row that fell below it by more than minDelta.
+     */
     private int wait;
-    /** A continuous run's windows: a rule that fires does not end the replay, and "best" is the promoted model. */
+    /**
+     * A continuous run's windows: a rule that fires does not end the replay, "best" is the
+     * promoted model, and patience runs out only on windows worse than it (a level run is no
+     * decline).
+     */
     private final boolean windows;
 
     Replay(EarlyStoppingSpec spec, int maxEpochs) {
@@ -104,10 +112,24 @@ final class Replay {
             reference = v;
             referenceEvaluation = e;
             wait = 0;
+        } else if (windows) {
+            // a window level with the promoted model (within minDelta) ends a stretch of worse ones
+            wait = counts(e) && fallsBelowReference(v) ? wait + 1 : 0;
         } else if (counts(e)) {
             wait++;
         }
         return improved;
+    }
+
+    /** Windows: worse than the promoted model (or the baseline, before one) by more than minDelta, or not finite. */
+    private boolean fallsBelowReference(double v) {
+        if (reference == null) {
+            return false;
+        }
+        if (!Double.isFinite(v)) {
+            return true;
+        }
+        return minimize ? v > reference + spec.minDelta() : v < reference - spec.minDelta();
     }
 
     private Decision stopAt(Evaluation e) {
@@ -157,6 +179,14 @@ final class Replay {
         int t = e.epoch();
         switch (spec.criterion()) {
             case "patience" -> {
+                if (wait >= patience && windows) {
+                    return stop(
+                            StopReason.PATIENCE_EXHAUSTED,
+                            e,
+                            metric + " " + format(e.monitored()) + " at epoch " + t + " is worse than "
+                                    + referenceText() + " by more than minDelta " + format(spec.minDelta())
+                                    + ", for " + windowCount(wait) + " in a row");
+                }
                 if (wait >= patience) {
                     return stop(
                             StopReason.PATIENCE_EXHAUSTED,
@@ -249,6 +279,16 @@ final class Replay {
             body = value + on;
         } else if (!counts(last)) {
             body = value + " is in the warm-up (counting starts at epoch " + spec.startFromEpoch() + ")" + bestClause();
+        } else if (windows && reference != null) {
+            body = value
+                    + (wait == 0
+                            ? " is within minDelta " + format(spec.minDelta()) + " of " + referenceText()
+                                    + ": no decline"
+                            : " is worse than " + referenceText() + " by more than minDelta "
+                                    + format(spec.minDelta()) + " for "
+                                    + (spec.criterion().equals("patience")
+                                            ? wait + " of " + patience + " windows in a row"
+                                            : windowCount(wait) + " in a row"));
         } else {
             body = value + " did not " + improveOn() + " by minDelta " + format(spec.minDelta()) + " for "
                     + (spec.criterion().equals("patience")
@@ -268,6 +308,13 @@ final class Replay {
                         + ", alpha " + format(spec.alpha());
             default -> "";
         };
+    }
+
+    /** Windows: what a window is compared with for a decline. */
+    private String referenceText() {
+        return referenceEvaluation == null
+                ? "the baseline " + format(reference)
+                : "the promoted " + format(reference) + " (epoch " + referenceEvaluation.epoch() + ")";
     }
 
     private String improveOn() {
@@ -292,6 +339,10 @@ final class Replay {
 
     private static String evaluations(int n) {
         return n + (n == 1 ? " evaluation" : " evaluations");
+    }
+
+    private static String windowCount(int n) {
+        return n + (n == 1 ? " window" : " windows");
     }
 
     private Decision stop(StopReason reason, Evaluation at, String explanation) {
