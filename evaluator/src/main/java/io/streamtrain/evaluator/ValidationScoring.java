@@ -2,8 +2,11 @@ package io.streamtrain.evaluator;
 
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.evaluation.ValidationPlan;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.spec.RunSpec;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.slf4j.Logger;
@@ -70,13 +73,20 @@ final class ValidationScoring implements Scoring {
     }
 
     /**
-     * A window scored on the validation topic's latest records now, and the promoted model on
-     * the same records: whether the window beats it is judged on today's data.
+     * A window scored on the validation topic's latest records as of the window's end (its
+     * checkpoint's time), and the promoted model on the same records: whether the window beats
+     * it is judged on the data of its time, and the same records whenever it is scored.
      */
     private Scored sliding(RunState state, RunSpec spec, Checkpoint checkpoint) {
         String topic = spec.data().validation();
         ValidationSet latest = ValidationSet.latest(
-                reader, topic, spec.model(), spec.evaluation().slidingValidation(), timeout, memoryBytes);
+                reader,
+                topic,
+                spec.model(),
+                spec.evaluation().slidingValidation(),
+                windowEnd(state, checkpoint),
+                timeout,
+                memoryBytes);
         if (latest.samples() == 0) {
             throw new IllegalArgumentException("validation topic " + topic + " has no usable samples");
         }
@@ -102,7 +112,7 @@ final class ValidationScoring implements Scoring {
                     .get(spec.earlyStopping().monitor());
         }
         log.info(
-                "run {}: window {} scored on the latest {} samples of {} (offsets {} to {}){}",
+                "run {}: window {} scored on the latest {} samples of {} as of its end (offsets {} to {}){}",
                 state.run,
                 checkpoint.manifest().epoch(),
                 latest.samples(),
@@ -113,6 +123,22 @@ final class ValidationScoring implements Scoring {
                         ? ""
                         : ", and the promoted window " + promoted.manifest().epoch() + " on them");
         return new Scored(metrics, seconds, latest.rejected(), latest.plan(), promotedValue);
+    }
+
+    /** When a window ended: its checkpoint's time; null (the validation topic's end now) when the manifest has none that parses. */
+    private static Instant windowEnd(RunState state, Checkpoint checkpoint) {
+        String time = checkpoint.manifest().time();
+        try {
+            return time == null ? null : Instant.parse(time);
+        } catch (DateTimeParseException e) {
+            log.warn(
+                    "run {}: checkpoint {} has no time that parses ({}): its sliding validation set is the latest records"
+                            + " now",
+                    state.run,
+                    Logs.escape(checkpoint.manifest().checkpointId()),
+                    Logs.escape(time));
+            return null;
+        }
     }
 
     /** The run's promoted model: held since it was promoted, or read again after a restart; null if none (or unreadable). */

@@ -7,6 +7,7 @@ import io.streamtrain.core.evaluation.ValidationPlan;
 import io.streamtrain.core.kafka.TopicReader;
 import io.streamtrain.core.spec.ModelSpec;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
@@ -86,9 +88,8 @@ final class ValidationSet {
     }
 
     /**
-     * The topic's latest {@code records} records as of now (a sliding validation set): each
-     * partition's share of them ({@code records / partitions}, the lower partitions one more),
-     * or all it has.
+     * The topic's latest {@code records} records as of {@code asOf} (a sliding validation set,
+     * as of a window's end), as {@link #latestOffsets} chooses them.
      *
      * @throws IllegalArgumentException if the topic does not exist
      */
@@ -97,8 +98,32 @@ final class ValidationSet {
             String topic,
             ModelSpec model,
             int records,
+            Instant asOf,
             Duration timeout,
             long memoryBytes) {
+        ValidationPlan plan = latestOffsets(consumer, topic, records, asOf, timeout);
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        plan.startOffsets().forEach((p, start) -> starts.put(new TopicPartition(topic, p), start));
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        plan.endOffsets().forEach((p, end) -> ends.put(new TopicPartition(topic, p), end));
+        return read(consumer, topic, model, starts, ends, timeout, memoryBytes);
+    }
+
+    /**
+     * Where a sliding validation set lies: on each partition, its share of {@code records}
+     * ({@code records / partitions}, the lower partitions one more; or all it has) before the
+     * partition's end as of {@code asOf}. That end is the first offset of a record stamped
+     * after {@code asOf} (Kafka's {@code offsetsForTimes}), or the partition's end now when no
+     * record is that late yet: records written after a window's end are not in its set, so an
+     * evaluator that scores the window again later (a restart) scores the same records.
+     * Timestamps are the records' (the producer's clock, or the broker's with
+     * {@code message.timestamp.type=LogAppendTime}); they are taken to rise with the offsets.
+     *
+     * @param asOf null for the partitions' ends now
+     * @throws IllegalArgumentException if the topic does not exist
+     */
+    static ValidationPlan latestOffsets(
+            Consumer<byte[], byte[]> consumer, String topic, int records, Instant asOf, Duration timeout) {
         List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
         if (infos == null || infos.isEmpty()) {
             throw new IllegalArgumentException("validation topic " + topic + " does not exist");
@@ -107,15 +132,30 @@ final class ValidationSet {
                 .map(i -> new TopicPartition(topic, i.partition()))
                 .sorted(java.util.Comparator.comparingInt(TopicPartition::partition))
                 .toList();
-        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
+        Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(partitions, timeout));
+        if (asOf != null) {
+            // the first record stamped after asOf (to the millisecond) is the first one not in the set
+            Map<TopicPartition, Long> later = new HashMap<>();
+            partitions.forEach(tp -> later.put(tp, asOf.toEpochMilli() + 1));
+            Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(later, timeout);
+            found.forEach((tp, first) -> {
+                if (first != null) {
+                    ends.merge(tp, first.offset(), Math::min);
+                }
+            });
+        }
         Map<TopicPartition, Long> beginnings = consumer.beginningOffsets(partitions, timeout);
-        Map<TopicPartition, Long> starts = new HashMap<>();
+        Map<Integer, Long> starts = new HashMap<>();
+        Map<Integer, Long> until = new HashMap<>();
         for (int i = 0; i < partitions.size(); i++) {
             TopicPartition tp = partitions.get(i);
             long share = records / partitions.size() + (i < records % partitions.size() ? 1 : 0);
-            starts.put(tp, Math.max(beginnings.getOrDefault(tp, 0L), ends.getOrDefault(tp, 0L) - share));
+            long end = ends.getOrDefault(tp, 0L);
+            until.put(tp.partition(), end);
+            // an end retention has passed since (a window scored again long after) leaves an empty set
+            starts.put(tp.partition(), Math.min(end, Math.max(beginnings.getOrDefault(tp, 0L), end - share)));
         }
-        return read(consumer, topic, model, starts, ends, timeout, memoryBytes);
+        return new ValidationPlan(topic, until, starts);
     }
 
     private static ValidationSet read(

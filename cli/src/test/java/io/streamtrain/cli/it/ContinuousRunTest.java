@@ -763,12 +763,16 @@ class ContinuousRunTest {
                 new EvaluatorService(KafkaSettings.of(kafka.broker.bootstrapServers()), List.of("drift"), "drift-ev");
         Thread ev = new Thread(evaluator::run, "drift-evaluator");
         ev.start();
+        java.time.Instant drifting;
+        java.time.Instant drifted;
         try {
             awaitEvaluations("drift", 4, 120);
+            drifting = java.time.Instant.now();
             kafka.produce(
                     "drift.validation",
                     1,
                     after.records(4, 32, 101)); // the validation data drifts too: its latest 4 records
+            drifted = java.time.Instant.now();
             assertEquals(TrainerNode.Outcome.FINISHED, trainer.await(Duration.ofSeconds(240)));
             awaitEvaluations("drift", windows, 120);
         } finally {
@@ -791,6 +795,22 @@ class ContinuousRunTest {
                 first.validation().startOffsets().equals(Map.of(0, 4L))
                         && first.validation().endOffsets().equals(Map.of(0, 8L)),
                 "scored on the latest 4 validation records, the new rule's: " + first.validation());
+        // each window is scored on the validation records as of its end (its checkpoint's time), however late it is
+        // evaluated: a window published before the drifted records were written never sees them
+        Map<String, java.time.Instant> published = new HashMap<>();
+        for (Checkpoint c : kafka.checkpoints("drift")) {
+            published.put(
+                    c.manifest().checkpointId(),
+                    java.time.Instant.parse(c.manifest().time()));
+        }
+        for (EvaluationRecord e : evaluations) {
+            java.time.Instant end = published.get(e.checkpointId());
+            if (end.isBefore(drifting)) {
+                assertEquals(Map.of(0, 4L), e.validation().endOffsets(), "window " + e.epoch() + ": " + evaluations);
+            } else if (end.isAfter(drifted)) {
+                assertEquals(Map.of(0, 8L), e.validation().endOffsets(), "window " + e.epoch() + ": " + evaluations);
+            }
+        }
     }
 
     /**

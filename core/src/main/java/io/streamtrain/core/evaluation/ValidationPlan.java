@@ -10,7 +10,7 @@ import java.util.TreeMap;
  * first evaluated and carried in its evaluation records, so an evaluator restarted after more
  * validation data was written scores the later checkpoints on the same records as the earlier
  * ones; or, with {@code evaluation.slidingValidation}, the latest records as of each
- * evaluation, recorded in it.
+ * window's end, recorded in its evaluation.
  *
  * @param topic the validation topic
  * @param endOffsets per partition, the offset the data ends before; a partition not named

@@ -20,8 +20,8 @@ package io.streamtrain.core.spec;
  *     its weights)
  * @param slidingValidation 0 (the default): a run's checkpoints are all scored on the
  *     validation topic as it stood at the run's first evaluation (a fixed holdout). K ≥ 1 (a
- *     continuous run): each window is scored on the topic's latest K records as of its
- *     evaluation (recorded in it), and the promoted model is scored again on the same records,
+ *     continuous run): each window is scored on the topic's latest K records as of the
+ *     window's end, its checkpoint's time (recorded in its evaluation), and the promoted model is scored again on the same records,
  *     so a window is promoted when it beats the promoted model on today's data: a run whose
  *     validation topic is live follows a drift
  */
