@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code streamtrain train}: runs one trainer node until its run is done. Exit codes: 0
  * finished or stopped (SIGTERM included), 2 bad configuration (do not retry), 1 anything
- * else (retry).
+ * else (retry). With {@code --when-done idle} a node whose run is done does not exit but
+ * idles until SIGTERM (then exits 0), for controllers that restart every pod that ends.
  */
 @Command(
         footer = {
@@ -48,7 +49,8 @@ import picocli.CommandLine.Spec;
                     + "at the end of every epoch. Resumes from the run's latest checkpoint and the sync rounds after it. "
                     + "SIGTERM stops it at a step boundary.",
             "",
-            "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure."
+            "Exit codes: 0 finished or stopped, 2 bad configuration (do not retry), 1 retryable failure. With "
+                    + "--when-done idle a node whose run is done idles until SIGTERM instead, then exits 0."
         })
 public final class TrainerCommand implements Callable<Integer> {
     /** The exit code of a trainer that left before its run was done (128 + SIGTERM's 15, what a shell reports for it). */
@@ -59,6 +61,17 @@ public final class TrainerCommand implements Callable<Integer> {
     private static final Duration GRACE = Duration.ofSeconds(25);
 
     private static final long MIN_PREFETCH_BYTES = 1 << 20;
+
+    /** {@code --when-done}: a node whose run is done exits 0 (for a Job, whose pod then completes). */
+    static final String WHEN_DONE_EXIT = "exit";
+    /**
+     * {@code --when-done}: a node whose run is done stays up until SIGTERM, then exits 0: under a
+     * controller that restarts every pod that ends (a StatefulSet), exiting would only restart it
+     * into a crash loop.
+     */
+    static final String WHEN_DONE_IDLE = "idle";
+    /** How often an idle node tells {@code /healthz} it is alive: well inside the shortest stall limit (120 s). */
+    private static final Duration IDLE_BEAT = Duration.ofSeconds(10);
 
     @Option(names = "--spec", required = true, paramLabel = "FILE", description = "The run spec (YAML).")
     Path spec;
@@ -96,6 +109,16 @@ public final class TrainerCommand implements Callable<Integer> {
                     + " committed) before the node exits 1 to be restarted (default: ${DEFAULT-VALUE}).")
     long brokerWaitSeconds;
 
+    @Option(
+            names = "--when-done",
+            paramLabel = "exit|idle",
+            defaultValue = WHEN_DONE_EXIT,
+            description = "What the node does once its run is done (last epoch checkpointed, or stopped):"
+                    + " exit: exit 0 (a Job's pod completes); idle: say so once, keep serving /metrics, /healthz and"
+                    + " /readyz, and exit 0 on SIGTERM, so that a controller restarting every pod that ends (a"
+                    + " StatefulSet) does not restart it into a crash loop (default: ${DEFAULT-VALUE}).")
+    String whenDone;
+
     @Mixin
     MetricsOptions metricsOptions;
 
@@ -119,6 +142,11 @@ public final class TrainerCommand implements Callable<Integer> {
         if (prefetchBytes < MIN_PREFETCH_BYTES || brokerWaitSeconds < 1) {
             err.println("streamtrain: --prefetch-bytes must be at least " + MIN_PREFETCH_BYTES
                     + " and --broker-wait at least 1 second");
+            return StartupException.BAD_CONFIGURATION;
+        }
+        if (!whenDone.equals(WHEN_DONE_EXIT) && !whenDone.equals(WHEN_DONE_IDLE)) {
+            err.println("streamtrain: --when-done is " + Logs.escape(whenDone) + "; allowed: " + WHEN_DONE_EXIT + ", "
+                    + WHEN_DONE_IDLE);
             return StartupException.BAD_CONFIGURATION;
         }
         KafkaSettings kafka = kafkaOptions.settings();
@@ -147,6 +175,9 @@ public final class TrainerCommand implements Callable<Integer> {
         try (metrics) {
             TrainerNode.Outcome outcome = node.run();
             log.info("trainer {} of run {}: {}", nodeId, runSpec.run(), outcome);
+            if (outcome != TrainerNode.Outcome.INTERRUPTED && whenDone.equals(WHEN_DONE_IDLE)) {
+                idle(health, runSpec.run(), outcome);
+            }
             return exitCode(outcome);
         } catch (StartupException e) {
             err.println("streamtrain: " + e.getMessage());
@@ -173,6 +204,29 @@ public final class TrainerCommand implements Callable<Integer> {
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running: it owns the exit
             }
+        }
+    }
+
+    /**
+     * A node whose run is done, under {@code --when-done idle}: live and ready (so neither a
+     * liveness probe nor a disruption budget counts it as failing) until SIGTERM, whose hook
+     * exits 0 since the run is done. Returns only if the thread is interrupted.
+     */
+    private static void idle(Health health, String run, TrainerNode.Outcome outcome) {
+        log.info(
+                "run {} is done ({}): this node idles until SIGTERM (--when-done idle), then exits 0; scale the"
+                        + " trainers to 0 to end them",
+                run,
+                outcome);
+        health.state("done");
+        health.ready(true);
+        try {
+            while (true) {
+                health.beat();
+                Thread.sleep(IDLE_BEAT.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

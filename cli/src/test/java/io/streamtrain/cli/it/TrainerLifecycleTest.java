@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.topics.Topics;
 import io.streamtrain.testkit.KafkaFixture;
+import io.streamtrain.testkit.Scrape;
 import io.streamtrain.testkit.ServiceProcess;
 import io.streamtrain.testkit.SyntheticClusters;
 import java.io.IOException;
@@ -100,6 +101,52 @@ class TrainerLifecycleTest {
                     .partitionsToOffsetAndMetadata()
                     .get(30, TimeUnit.SECONDS);
             assertEquals(Map.of(), committed, "offsets committed by a node stopped mid-epoch 1");
+        }
+    }
+
+    /**
+     * Under a controller that restarts every pod that ends (the continuous overlay's
+     * StatefulSet), a trainer whose run is done must not exit into a crash loop: with
+     * {@code --when-done idle} a trainer of a stopped run says so once, stays up, live and ready,
+     * and exits 0 on SIGTERM. Without it, a trainer exits 0 when the run is stopped (what a Job
+     * wants); a mode it does not know is bad configuration.
+     */
+    @Test
+    void aTrainerOfADoneRunIdlesUntilSigtermWithWhenDoneIdleThenExitsZero() throws Exception {
+        String run = "idle";
+        Path spec = Files.writeString(dir.resolve("run.yaml"), spec(run, TOPIC));
+        try (ServiceProcess trainer =
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-e", "--log-every", "10")) {
+            trainer.awaitLine(l -> l.contains("epoch 1 step"), 120);
+            CommandRun stop = CommandRun.of(
+                    "ctl",
+                    "stop",
+                    "--run",
+                    run,
+                    "--reason",
+                    "done",
+                    "--bootstrap-servers",
+                    kafka.broker.bootstrapServers());
+            assertEquals(0, stop.exitCode(), stop.toString());
+            assertEquals(0, trainer.awaitExit(60), "--when-done exit, the default:\n" + trainer.output());
+        }
+        // the pod restarted by its controller: the run is done
+        try (ServiceProcess trainer =
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-i", "--when-done", "idle")) {
+            int port = Scrape.port(trainer);
+            trainer.awaitLine(l -> l.contains("idles until SIGTERM (--when-done idle)"), 120);
+            Thread.sleep(5_000);
+            assertTrue(trainer.alive(), "an idle trainer does not exit:\n" + trainer.output());
+            assertEquals(200, Scrape.get(port, "/healthz").statusCode(), "live: no liveness restart");
+            assertEquals(200, Scrape.get(port, "/readyz").statusCode(), "ready: no disruption budget held up");
+            trainer.sigterm();
+            assertEquals(0, trainer.awaitExit(GRACE_SECONDS + 10), trainer.output());
+            assertTrue(trainer.output().contains("stopped on signal (the run is done)"), trainer.output());
+        }
+        try (ServiceProcess trainer =
+                new ServiceProcess(spec, kafka.broker.bootstrapServers(), "node-x", "--when-done", "linger")) {
+            assertEquals(2, trainer.awaitExit(60), trainer.output());
+            assertTrue(trainer.output().contains("--when-done is linger; allowed: exit, idle"), trainer.output());
         }
     }
 
@@ -222,7 +269,7 @@ class TrainerLifecycleTest {
             int exit = trainer.awaitExit(60);
             String out = trainer.output();
             assertEquals(0, exit, out);
-            for (String option : List.of("--spec", "--bootstrap-servers", "--node-id")) {
+            for (String option : List.of("--spec", "--bootstrap-servers", "--node-id", "--when-done")) {
                 assertTrue(out.contains(option), option + " in:\n" + out);
             }
         }

@@ -911,17 +911,47 @@ class DeployManifestsTest {
         assertTrue(pdb.at("/spec/minAvailable").isMissingNode(), "continuous: " + pdb);
         RunSpec spec = runSpec(k, sts);
         assertTrue(spec.sync().minNodes() <= sts.at("/spec/replicas").asInt(), "sync.minNodes <= replicas");
+        assertTrue(spec.data().continuous(), "continuous: the example run is a continuous one (data.mode)");
 
-        // the same pod as the plain overlay's Job, but for the restart policy
+        // a trainer whose run is done idles instead of exiting into CrashLoopBackOff; a Job's exits (its index
+        // completes)
+        assertEquals("idle", whenDone(containerRunning(sts, TRAINER_MAIN)), "continuous: --when-done");
+        assertEquals(
+                "exit",
+                whenDone(containerRunning(rendered.get("plain").workload("trainer"), TRAINER_MAIN)),
+                "plain: the Job's trainers exit when the run is done");
+
+        // the same pod as the plain overlay's Job, but for the restart policy, --when-done and the run spec's ConfigMap
         ObjectNode job = rendered.get("plain")
                 .workload("trainer")
                 .path("spec")
                 .path("template")
                 .deepCopy();
         ObjectNode set = sts.path("spec").path("template").deepCopy();
-        ((ObjectNode) job.path("spec")).remove("restartPolicy");
-        ((ObjectNode) set.path("spec")).remove("restartPolicy");
+        for (ObjectNode template : List.of(job, set)) {
+            ((ObjectNode) template.path("spec")).remove("restartPolicy");
+            for (JsonNode c : template.at("/spec/containers")) {
+                List<String> args = texts(c.path("args"));
+                int at = args.indexOf("--when-done");
+                if (at >= 0) {
+                    args.subList(at, at + 2).clear();
+                }
+                ((ObjectNode) c).set("args", YAML.valueToTree(args));
+            }
+            for (JsonNode v : template.at("/spec/volumes")) {
+                if (v.path("configMap").path("name").asText().startsWith("streamtrain-run-")) {
+                    ((ObjectNode) v.path("configMap")).put("name", "streamtrain-run");
+                }
+            }
+        }
         assertEquals(job, set, "continuous: the StatefulSet's pod template is the Job's");
+    }
+
+    /** The trainer's {@code --when-done}, as its command parses it. */
+    static String whenDone(JsonNode trainer) {
+        return new CommandLine(new TrainerCommand())
+                .parseArgs(texts(trainer.path("args")).stream().skip(1).toArray(String[]::new))
+                .matchedOptionValue("--when-done", "exit");
     }
 
     // ---- the image (deploy/Dockerfile) ---------------------------------------------------------
