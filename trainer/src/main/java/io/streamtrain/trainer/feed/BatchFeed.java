@@ -137,6 +137,9 @@ public final class BatchFeed implements Runnable {
         while (true) {
             FeedItem item = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             if (item == null || item.generation() == loop.generation()) {
+                if (item instanceof FeedItem.RoundEnd end) {
+                    wait.trained(end.records()); // the samples before it are trained: its records leave the lag
+                }
                 return item;
             }
         }
@@ -186,7 +189,8 @@ public final class BatchFeed implements Runnable {
 
     /**
      * Records of a continuous run that arrived on this node's partitions and are not yet
-     * trained (its window lag), as of the last fetch; 0 for a bounded run.
+     * trained (its window lag), as of the last fetch: not read yet, buffered, or queued or in
+     * training in a round the trainer has not finished; 0 for a bounded run.
      */
     public long backlog() {
         return wait.backlog();

@@ -3,6 +3,7 @@ package io.streamtrain.trainer.feed;
 import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,12 @@ final class DataWait {
     private long lagUnknownSince = -1;
 
     private volatile boolean awaitingData;
+    /** Records on the assigned partitions not taken by the feed yet, as of the last fetch. */
     private volatile long backlog;
+    /** Records the feed took since the assignment, and those of them the trainer finished a round on. */
+    private final AtomicLong taken = new AtomicLong();
+
+    private final AtomicLong trained = new AtomicLong();
 
     /**
      * @param brokerWait how long the epoch may get no records while it still needs some
@@ -61,9 +67,19 @@ final class DataWait {
         return awaitingData;
     }
 
-    /** See {@link BatchFeed#backlog()}. */
+    /** See {@link BatchFeed#backlog()}: not taken yet, or taken and in a round the trainer has not finished. */
     long backlog() {
-        return backlog;
+        return continuous ? backlog + Math.max(0, taken.get() - trained.get()) : 0;
+    }
+
+    /** The feed took a record (the feed thread). */
+    void took() {
+        taken.incrementAndGet();
+    }
+
+    /** The trainer reached the end of a round of {@code records} records (the training thread). */
+    void trained(long records) {
+        trained.addAndGet(records);
     }
 
     /** Records arrived, or the epoch (re)started: the broker wait starts over. */
@@ -75,12 +91,20 @@ final class DataWait {
     void reset() {
         awaitingData = false;
         backlog = 0;
+        taken.set(0);
+        trained.set(0);
     }
 
-    /** PAUSEd: waiting for the operator, not for data; and a paused run is not waiting for the broker. */
+    /**
+     * PAUSEd (by an operator, or held back by {@code evaluation.maxLag}): waiting for that, not
+     * for data, and not for the broker; what arrives meanwhile is lag.
+     */
     void paused() {
         awaitingData = false;
         lastProgress = System.nanoTime();
+        if (continuous) {
+            backlog = partitions.backlog();
+        }
     }
 
     /**

@@ -304,6 +304,7 @@ final class FetchLoop {
             }
             roundRobin = (roundRobin + 1) % assignment.size();
             items.decode(r, generation, epoch, partitions.tookReplayed());
+            wait.took();
             if (items.batches() >= stepsPerRound() && !partitions.allFinished()) {
                 endRound(false);
             }

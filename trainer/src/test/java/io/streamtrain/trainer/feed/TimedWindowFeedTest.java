@@ -195,10 +195,13 @@ class TimedWindowFeedTest {
     void eachShareEndsAtItsFirstRecordStampedAtOrAfterItsBoundary() throws Exception {
         BatchFeed.Reset reset = startFeed(null);
         feed.start(reset.generation(), 1);
+        // the window lag counts every record not trained: fetched or not, buffered or queued for the trainer
+        awaitBacklog(20);
         long[][] shares = {{0, 3, 0, 1}, {3, 5, 1, 4}, {5, 7, 4, 7}, {7, 9, 7, 8}};
         for (int w = 0; w < shares.length; w++) {
             long[] s = shares[w];
             Window read = window();
+            awaitBacklog(20 - s[1] - s[3]);
             assertEquals(labels(s[0], s[1], s[2], s[3]), read.labels(), "window " + (w + 1));
             assertEquals(ranges(s[0], s[1], s[2], s[3]), read.end().ranges(), "window " + (w + 1));
             assertEquals(List.of(0, 1), read.end().ended(), "both shares of window " + (w + 1) + " ended");
@@ -213,7 +216,17 @@ class TimedWindowFeedTest {
         }
         // round-robin: partition 1's offset 9 waits for partition 0's next record, which has not arrived
         assertEquals(List.of(label(0, 9), label(1, 8)), fifth);
+        awaitBacklog(3); // window 5's: two trained in a round that has not ended, one buffered
         assertNull(feed.failure(), "an open window is no failure");
+    }
+
+    private void awaitBacklog(long records) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (feed.backlog() != records && System.nanoTime() < deadline) {
+            feed.heartbeat();
+            Thread.sleep(20);
+        }
+        assertEquals(records, feed.backlog(), "the window lag");
     }
 
     @Test
