@@ -421,7 +421,9 @@ final class PartitionBuffers {
     long backlog() {
         long lag = 0;
         for (TopicPartition tp : assignment) {
-            lag += buffers.get(tp).size() + consumer.currentLag(tp).orElse(0);
+            // a partition has a buffer once an epoch began on it (a pause may come before)
+            ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
+            lag += (b == null ? 0 : b.size()) + consumer.currentLag(tp).orElse(0);
         }
         return lag;
     }

@@ -230,6 +230,19 @@ class TimedWindowFeedTest {
     }
 
     @Test
+    void aPauseBeforeTheFirstWindowBeganKeepsMeasuringTheLag() throws Exception {
+        // a node held back (a PAUSE, or evaluation.maxLag) as it is assigned its partitions, before the trainer starts
+        // it
+        BatchFeed.Reset reset = startFeed(null);
+        feed.pauseConsumption(true);
+        awaitBacklog(20);
+        assertNull(feed.failure(), "a paused feed with no window begun is no failure");
+        feed.pauseConsumption(false);
+        feed.start(reset.generation(), 1);
+        assertEquals(ranges(0, 3, 0, 1), window().end().ranges());
+    }
+
+    @Test
     void aResumeInsideAShareTakesTheBoundaryFromTheSharesFirstRecord() throws Exception {
         // window 3 as the sync log knows it: its shares start at 5 and 4, neither end known yet
         EpochPlan third = new EpochPlan(
