@@ -28,10 +28,7 @@ import org.apache.kafka.common.TopicPartition;
  * the live consumer reads on where it is; a position below the plan's {@code from} is a
  * replayed record's ({@link EpochPlan#replayOffset}).
  *
- * <p>A window of time ({@link Windowing#timed}) learns where it ends on a partition here: its
- * boundary follows from the timestamp of the share's first record, and the first record after
- * it stamped at or after the boundary ends the share ({@link EpochPlan#endedAt}). A resume in the
- * middle of a share reads its first record again to know the boundary.
+ * <p>A window of time learns here where it ends on a partition ({@link ShareBoundaries}).
  *
  * <p>Apart from the thread's loop so that every offset the feed reports (a round's ranges,
  * what an epoch still needs) comes from one place. Used by the feed thread only, but for
@@ -46,9 +43,6 @@ final class PartitionBuffers {
      * end (the round's contribution declares them; empty for any other run).
      */
     record RoundRanges(List<OffsetRange> ranges, List<Integer> ended) {}
-
-    /** Where a window of time ends on a partition whose share starts at {@code from}. */
-    private record Boundary(long from, long at) {}
 
     private final Consumer<byte[], ByteBuffer> consumer;
     /** Reads the replayed records of a continuous run's windows; null when its windows replay none. */
@@ -68,10 +62,8 @@ final class PartitionBuffers {
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
 
     private final Map<TopicPartition, Long> next = new HashMap<>();
-    /** Per partition of a window of time: the boundary of its current share, once its first record was seen. */
-    private final Map<TopicPartition, Boundary> boundaries = new HashMap<>();
-    /** Per partition of a window of time resumed mid-share: records below this offset are read only for the boundary. */
-    private final Map<TopicPartition, Long> skipBelow = new HashMap<>();
+    /** Where the shares of a window of time end. */
+    private final ShareBoundaries shares;
     /** Whether the record {@link #take} returned last was a replayed one. */
     private boolean tookReplayed;
 
@@ -93,6 +85,7 @@ final class PartitionBuffers {
         this.replay = replay;
         this.plan = plan;
         this.windowing = windowing;
+        this.shares = new ShareBoundaries(windowing);
         this.bufferBytes = bufferBytes;
     }
 
@@ -119,7 +112,7 @@ final class PartitionBuffers {
     void revoke() {
         buffers.clear();
         bufferedBytes.clear();
-        skipBelow.clear();
+        shares.clearSkips();
         assignment = List.of();
         paused.clear();
         if (replay != null) {
@@ -138,7 +131,7 @@ final class PartitionBuffers {
                 .toList();
         buffers.clear();
         bufferedBytes.clear();
-        skipBelow.clear();
+        shares.clearSkips();
         assignment = now;
         consumer.pause(now);
         // a defined position until beginEpoch seeks to the plan (reset policy is "none": no silent jumps)
@@ -158,7 +151,7 @@ final class PartitionBuffers {
         buffers.clear();
         bufferedBytes.clear();
         next.clear();
-        skipBelow.clear();
+        shares.clearSkips();
         if (replay != null) {
             replay.clear();
         }
@@ -173,14 +166,8 @@ final class PartitionBuffers {
             long start = plan.start(tp.partition());
             long from =
                     positions == null ? start : Math.max(start, Math.min(plan.to(tp), positions.get(tp.partition())));
-            long seekTo = Math.max(from, plan.from(tp));
-            if (boundaryUnknown(tp) && from > plan.from(tp)) {
-                // resumed mid-share of a window of time: its first record says where the share ends
-                skipBelow.put(tp, from);
-                seekTo = plan.from(tp);
-            }
             // the live consumer reads the window's own records; the replayed ones come first, from the replay consumer
-            consumer.seek(tp, seekTo);
+            consumer.seek(tp, shares.seekFor(tp, plan, Math.max(from, plan.from(tp))));
             next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
             bufferedBytes.put(tp, 0L);
@@ -248,13 +235,8 @@ final class PartitionBuffers {
         if (b == null || (!windowing.continuous() && r.offset() >= plan.to(tp))) {
             return false;
         }
-        Long skip = skipBelow.get(tp);
-        if (skip != null) {
-            if (r.offset() < skip) {
-                learnBoundary(tp, r); // trained before the resume: read for the share's boundary only
-                return false;
-            }
-            skipBelow.remove(tp);
+        if (shares.readOnly(r, tp, plan)) {
+            return false; // trained before the resume: read for its share's boundary only
         }
         b.addLast(r);
         bufferedBytes.merge(tp, sizeOf(r), Long::sum);
@@ -289,7 +271,7 @@ final class PartitionBuffers {
         tookReplayed = false;
         bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
         next.put(tp, r.offset() + 1);
-        learnBoundary(tp, r);
+        shares.learn(r, tp, plan);
         return r;
     }
 
@@ -303,28 +285,14 @@ final class PartitionBuffers {
             return false;
         }
         ConsumerRecord<byte[], ByteBuffer> head = buffers.get(tp).peekFirst();
-        if (windowing.timed() && plan.open(tp.partition())) {
-            Boundary b = boundaries.get(tp);
-            if (head == null || boundaryUnknown(tp) || head.timestamp() < b.at()) {
+        if (plan.open(tp.partition())) {
+            if (!shares.ends(head, tp, plan)) {
                 return false;
             }
             plan = plan.endedAt(tp.partition(), head.offset()); // the first record of the next window
             return true;
         }
         return head == null ? consumer.position(tp) >= plan.to(tp) : head.offset() >= plan.to(tp);
-    }
-
-    /** Whether {@code tp} is in a window of time whose current share's boundary is not known yet. */
-    private boolean boundaryUnknown(TopicPartition tp) {
-        Boundary b = boundaries.get(tp);
-        return windowing.timed() && (b == null || b.from() != plan.from(tp));
-    }
-
-    /** The first record of a share of a window of time (at or after its start) fixes where the share ends. */
-    private void learnBoundary(TopicPartition tp, ConsumerRecord<?, ?> r) {
-        if (boundaryUnknown(tp) && r.offset() >= plan.from(tp)) {
-            boundaries.put(tp, new Boundary(plan.from(tp), windowing.boundaryAfter(r.timestamp())));
-        }
     }
 
     boolean allFinished() {
@@ -398,11 +366,7 @@ final class PartitionBuffers {
             if (!finished(tp)) {
                 long position = consumer.position(tp);
                 if (plan.open(tp.partition())) {
-                    Boundary b = boundaries.get(tp);
-                    waiting.add(tp.partition() + "@" + position + "/"
-                            + (boundaryUnknown(tp)
-                                    ? "its first record"
-                                    : "a record stamped at or after " + java.time.Instant.ofEpochMilli(b.at())));
+                    waiting.add(tp.partition() + "@" + position + "/" + shares.awaited(tp, plan));
                     continue;
                 }
                 waiting.add(
