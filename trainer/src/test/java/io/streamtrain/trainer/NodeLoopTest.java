@@ -472,7 +472,8 @@ class NodeLoopTest {
                         0,
                         List.of(new OffsetRange(TOPIC, 1, 0, 2)),
                         RoundSums.ZERO,
-                        null),
+                        null,
+                        List.of()),
                 null);
         await("round 2 handed in", () -> syncTopic.contributions("node-a").size() == 2);
         awaitState(NodeState.AWAITING_ROUND);
@@ -501,7 +502,8 @@ class NodeLoopTest {
                             0,
                             List.of(new OffsetRange(TOPIC, 1, 2L * (round - 1), 2L * round)),
                             RoundSums.ZERO,
-                            null),
+                            null,
+                            List.of()),
                     null);
         }
         await(

@@ -61,20 +61,6 @@ public sealed interface SyncMessage {
         public Contribution {
             ended = ended == null ? List.of() : List.copyOf(ended);
         }
-
-        /** A contribution that ends no partition's share of a window of time. */
-        public Contribution(
-                String id,
-                int generation,
-                String node,
-                long round,
-                int epoch,
-                long steps,
-                List<OffsetRange> ranges,
-                RoundSums sums,
-                PayloadRef payload) {
-            this(id, generation, node, round, epoch, steps, ranges, sums, payload, List.of());
-        }
     }
 
     /**

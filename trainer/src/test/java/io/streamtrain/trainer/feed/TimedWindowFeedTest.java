@@ -23,8 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -64,33 +62,9 @@ class TimedWindowFeedTest {
      */
     private static final long[] STAMPS_1 = {50, 1200, 1300, 1900, 2500, 1500, 2700, 3000, 7000, 7100};
 
-    private TimedLog consumer;
+    private FixedLog consumer;
     private BatchFeed feed;
     private Thread thread;
-
-    /** A mock consumer over the fixed log: each poll serves every assigned, unpaused partition from its position. */
-    static final class TimedLog extends MockConsumer<byte[], ByteBuffer> {
-        TimedLog() {
-            super("earliest");
-        }
-
-        @Override
-        public synchronized ConsumerRecords<byte[], ByteBuffer> poll(Duration timeout) {
-            if (assignment().isEmpty() && subscription().isEmpty()) {
-                throw new IllegalStateException("Consumer is not subscribed to any topics or assigned any partitions");
-            }
-            for (TopicPartition tp : assignment()) {
-                if (paused().contains(tp)) {
-                    continue;
-                }
-                long from = position(tp);
-                for (long o = from; o < Math.min(STAMPS_0.length, from + 3); o++) {
-                    addRecord(record(tp.partition(), o));
-                }
-            }
-            return super.poll(timeout);
-        }
-    }
 
     private static ConsumerRecord<byte[], ByteBuffer> record(int partition, long offset) {
         long label = label(partition, offset);
@@ -127,7 +101,7 @@ class TimedWindowFeedTest {
 
     @BeforeEach
     void setUp() {
-        consumer = new TimedLog();
+        consumer = new FixedLog(STAMPS_0.length, TimedWindowFeedTest::record);
         consumer.updatePartitions(
                 TOPIC,
                 List.of(new PartitionInfo(TOPIC, 0, null, null, null), new PartitionInfo(TOPIC, 1, null, null, null)));

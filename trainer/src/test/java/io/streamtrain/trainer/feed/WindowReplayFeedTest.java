@@ -23,8 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterEach;
@@ -50,35 +48,10 @@ class WindowReplayFeedTest {
     /** A record no codec accepts, at partition 1 offset 1 (window 1). */
     private static final long GARBAGE_OFFSET = 1;
 
-    private LogConsumer consumer;
-    private LogConsumer replayConsumer;
+    private FixedLog consumer;
+    private FixedLog replayConsumer;
     private BatchFeed feed;
     private Thread thread;
-
-    /** A mock consumer over a fixed log: each poll serves every assigned, unpaused partition from its position. */
-    static final class LogConsumer extends MockConsumer<byte[], ByteBuffer> {
-        LogConsumer() {
-            super("earliest");
-        }
-
-        @Override
-        public synchronized ConsumerRecords<byte[], ByteBuffer> poll(Duration timeout) {
-            if (assignment().isEmpty() && subscription().isEmpty()) {
-                // as Kafka's client does (its mock does not)
-                throw new IllegalStateException("Consumer is not subscribed to any topics or assigned any partitions");
-            }
-            for (TopicPartition tp : assignment()) {
-                if (paused().contains(tp)) {
-                    continue;
-                }
-                long from = position(tp);
-                for (long o = from; o < Math.min(LOG_END, from + 3); o++) { // a few records a fetch
-                    addRecord(record(tp.partition(), o));
-                }
-            }
-            return super.poll(timeout);
-        }
-    }
 
     private static ConsumerRecord<byte[], ByteBuffer> record(int partition, long offset) {
         if (partition == 1 && offset == GARBAGE_OFFSET) {
@@ -106,13 +79,13 @@ class WindowReplayFeedTest {
 
     @BeforeEach
     void setUp() {
-        consumer = new LogConsumer();
+        consumer = new FixedLog(LOG_END, WindowReplayFeedTest::record);
         consumer.updatePartitions(
                 TOPIC,
                 List.of(new PartitionInfo(TOPIC, 0, null, null, null), new PartitionInfo(TOPIC, 1, null, null, null)));
         consumer.updateBeginningOffsets(Map.of(P0, 0L, P1, 0L));
         consumer.updateEndOffsets(Map.of(P0, LOG_END, P1, LOG_END));
-        replayConsumer = new LogConsumer();
+        replayConsumer = new FixedLog(LOG_END, WindowReplayFeedTest::record);
         replayConsumer.updateBeginningOffsets(Map.of(P0, 0L, P1, 0L));
     }
 

@@ -238,6 +238,15 @@ class SyncChannelTest {
 
     private static SyncMessage.Contribution contribution(String id, SyncMessage.PayloadRef payload) {
         return new SyncMessage.Contribution(
-                id, 1, "a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, payload);
+                id,
+                1,
+                "a",
+                1,
+                1,
+                10,
+                List.of(new OffsetRange("t.train", 0, 0, 10)),
+                RoundSums.ZERO,
+                payload,
+                List.of());
     }
 }

@@ -64,7 +64,8 @@ class SyncLogTest {
             long steps,
             RoundSums sums,
             OffsetRange... ranges) {
-        return new SyncMessage.Contribution(id, generation, node, round, epoch, steps, List.of(ranges), sums, null);
+        return new SyncMessage.Contribution(
+                id, generation, node, round, epoch, steps, List.of(ranges), sums, null, List.of());
     }
 
     private RoundState put(SyncMessage m, SafeTensors.Document state) {

@@ -18,7 +18,16 @@ class SyncPayloadCheckTest {
 
     private static SyncMessage.Contribution naming(SyncMessage.PayloadRef ref) {
         return new SyncMessage.Contribution(
-                "c1", 1, "node-a", 1, 1, 10, List.of(new OffsetRange("t.train", 0, 0, 10)), RoundSums.ZERO, ref);
+                "c1",
+                1,
+                "node-a",
+                1,
+                1,
+                10,
+                List.of(new OffsetRange("t.train", 0, 0, 10)),
+                RoundSums.ZERO,
+                ref,
+                List.of());
     }
 
     @Test
