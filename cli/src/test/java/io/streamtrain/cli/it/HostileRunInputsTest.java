@@ -232,16 +232,19 @@ class HostileRunInputsTest {
     }
 
     /**
-     * Catches {@code CheckpointCodec.verify}'s check that a payload can hold the model its spec
-     * names. A trainer builds its own spec's model, never a manifest's, so the forged manifest
-     * cannot make it allocate 1.6 GB; but without the check the forged manifest (the genuine
-     * payload, a spec of 400 M parameters, later on the topic) verifies, is the run's latest
-     * checkpoint, and every start of the run refuses it for good (exit 2, "checkpoints of a
-     * different model").
+     * Forged manifests later on the topic than the run's genuine checkpoint, each of which a
+     * trainer's resume must skip. Catches, each missing: {@code CheckpointCodec.verify}'s check
+     * that a payload can hold the model its spec names (a trainer builds its own spec's model,
+     * never a manifest's, so the forged manifest cannot make it allocate 1.6 GB; but without the
+     * check the manifest of the genuine payload and a spec of 400 M parameters verifies, is the
+     * run's latest checkpoint, and every start of the run refuses it for good: exit 2,
+     * "checkpoints of a different model"); and the check of a manifest's fields when it is read
+     * (a manifest with an empty payload section, or the genuine payload's without its
+     * parameters, threw a NullPointerException out of every start of the run: exit 1).
      */
     @Test
     @Order(2)
-    void aTrainerResumesFromTheGenuineCheckpointPastAForgedOneNamingAHugeModel() throws Exception {
+    void aTrainerResumesFromTheGenuineCheckpointPastForgedOnes() throws Exception {
         String run = "hostile-resume";
         assertEquals(TrainerNode.Outcome.FINISHED, train(run, 1));
         List<ConsumerRecord<byte[], byte[]>> genuine = kafka.readAll(Topics.checkpoints(run));
@@ -257,6 +260,14 @@ class HostileRunInputsTest {
                             .putArray("hidden")
                             .add(20000)
                             .add(20000));
+            ObjectNode empty = JSON.createObjectNode()
+                    .put("version", 1)
+                    .put("run", run)
+                    .put("checkpointId", run + "-e0009-0e0e0e0e")
+                    .put("epoch", 9);
+            empty.putObject("payload");
+            send(p, manifestRecord(Topics.checkpoints(run), empty));
+            copy(p, genuine, Topics.checkpoints(run), run, run + "-e0001-0p0p0p0p", m -> m.putNull("parameters"));
         }
 
         List<long[]> resumed = new CopyOnWriteArrayList<>();

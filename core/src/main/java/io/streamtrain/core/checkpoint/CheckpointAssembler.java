@@ -54,8 +54,27 @@ public final class CheckpointAssembler {
         return chunks.firstPendingOffset();
     }
 
-    /** @return the verified checkpoint when {@code record} is a manifest, otherwise null */
+    /**
+     * @return the verified checkpoint when {@code record} is a manifest, otherwise null
+     * @throws CheckpointRejectedException for a manifest that cannot be trusted, and for any
+     *     record whose assembly or verification failed in a way nothing here foresaw: the record
+     *     is what is wrong, and every reader (a trainer's resume, the evaluator, export) skips it
+     */
     public Checkpoint accept(ConsumerRecord<byte[], byte[]> record) throws CheckpointRejectedException {
+        try {
+            return assemble(record);
+        } catch (RuntimeException e) {
+            String id = CheckpointCodec.header(record.headers(), CheckpointCodec.ID_HEADER);
+            if (id != null) {
+                chunks.discard(id);
+            }
+            throw new CheckpointRejectedException(
+                    String.valueOf(id),
+                    "record at offset " + record.offset() + " could not be assembled: " + Logs.escape(e.toString()));
+        }
+    }
+
+    private Checkpoint assemble(ConsumerRecord<byte[], byte[]> record) throws CheckpointRejectedException {
         String type = CheckpointCodec.typeOf(record);
         if (CheckpointCodec.CHUNK.equals(type)) {
             chunks.accept(record);
@@ -88,10 +107,6 @@ public final class CheckpointAssembler {
                                     ? " is not valid JSON: "
                                     : " cannot be read: ")
                             + e.getMessage());
-        }
-        if (m.payload() == null) {
-            chunks.discard(m.checkpointId());
-            throw new CheckpointRejectedException(m.checkpointId(), "manifest has no payload section");
         }
         String topicRun = Topics.runOfCheckpoints(record.topic());
         if (topicRun != null && !topicRun.equals(m.run())) {

@@ -79,7 +79,7 @@ public final class CheckpointReader {
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                 try {
                     Checkpoint c = assembler.accept(r);
-                    String refused = c == null ? null : refusal.apply(c.manifest());
+                    String refused = c == null ? null : refusedOrWhy(refusal, c.manifest());
                     if (refused != null) {
                         log.warn(
                                 "checkpoint {} at offset {} of {}: {}; skipping it",
@@ -101,6 +101,16 @@ public final class CheckpointReader {
         }
         consumer.unsubscribe();
         return Optional.ofNullable(latest);
+    }
+
+    /** {@code refusal}'s answer, or why it failed: a manifest its check cannot judge is not resumed from either. */
+    private static String refusedOrWhy(
+            java.util.function.Function<CheckpointManifest, String> refusal, CheckpointManifest m) {
+        try {
+            return refusal.apply(m);
+        } catch (RuntimeException e) {
+            return "it cannot be checked against the run (" + e + ")";
+        }
     }
 
     private static boolean reached(Consumer<byte[], byte[]> consumer, Map<TopicPartition, Long> end) {

@@ -6,15 +6,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.checkpoint.CheckpointRejectedException;
+import io.streamtrain.core.logging.Logs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -93,7 +96,54 @@ public final class CheckpointCodec {
         if (refusal != null) {
             throw new IOException(refusal);
         }
-        return JSON.treeToValue(tree, CheckpointManifest.class);
+        CheckpointManifest m = JSON.treeToValue(tree, CheckpointManifest.class);
+        String lacks = lacks(m);
+        if (lacks != null) {
+            throw new IOException("the manifest has " + lacks);
+        }
+        return m;
+    }
+
+    /**
+     * What a manifest lacks that its readers use, or null. Jackson leaves a missing field null
+     * (or 0), and anyone who may write the checkpoint topic writes manifests: one with
+     * {@code "payload": {}} or {@code "parameters": null} is refused here, where it is read, not
+     * met as a NullPointerException in a trainer's resume (which would end every start of the run).
+     */
+    private static String lacks(CheckpointManifest m) {
+        if (m.run() == null || m.checkpointId() == null || m.checkpointId().isEmpty()) {
+            return "no run or no checkpointId";
+        }
+        if (m.spec() == null || !m.spec().isObject()) {
+            return "no spec object";
+        }
+        if (m.parameters() == null
+                || m.parameters().stream()
+                        .anyMatch(p -> p == null || p.name() == null || p.dtype() == null || p.shape() == null)) {
+            return "no parameters, or a parameter without its name, dtype or shape";
+        }
+        CheckpointManifest.Payload p = m.payload();
+        if (p == null) {
+            return "no payload section";
+        }
+        if (p.sha256() == null || p.size() < 0 || p.store() == null) {
+            return "a payload without its sha256, size or store";
+        }
+        if ("kafka".equals(p.store()) ? p.chunks() < 1 : p.uri() == null) {
+            return "a payload on store " + Logs.escape(p.store()) + " without its "
+                    + ("kafka".equals(p.store()) ? "chunks" : "uri");
+        }
+        if (m.offsets() == null
+                || Stream.concat(m.offsets().stream(), m.replayed().stream())
+                        .anyMatch(r -> r == null || r.topic() == null)) {
+            return "no offsets, or an offset range without its topic";
+        }
+        try {
+            Instant.parse(m.time());
+        } catch (RuntimeException e) {
+            return "no time, or one that is not an ISO-8601 instant";
+        }
+        return null;
     }
 
     /**

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.protocol.CheckpointCodec;
@@ -24,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -33,6 +36,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointCodecTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TOPIC = "streamtrain.r1.checkpoints";
     private static final JsonNode SPEC = RunSpecParser.toJson(RunSpecParser.parse("""
             run: r1
@@ -397,6 +401,122 @@ class CheckpointCodecTest {
                 CheckpointRejectedException.class, () -> new CheckpointAssembler().accept(consumed(broken)));
         assertEquals("ck-x", e.checkpointId());
         assertTrue(e.getMessage().contains("JSON"), e.getMessage());
+    }
+
+    /** A genuine checkpoint's manifest as JSON, changed by {@code forge}, on its record (the genuine chunks go first). */
+    private ConsumerRecord<byte[], byte[]> forged(CheckpointManifest genuine, Consumer<ObjectNode> forge)
+            throws Exception {
+        ObjectNode json = (ObjectNode) JSON.readTree(CheckpointCodec.toJson(genuine));
+        forge.accept(json);
+        ProducerRecord<byte[], byte[]> p = CheckpointCodec.manifestRecord(TOPIC, genuine);
+        return consumed(new ProducerRecord<>(TOPIC, 0, p.key(), JSON.writeValueAsBytes(json), p.headers()));
+    }
+
+    /**
+     * Anyone who may write the checkpoint topic writes manifests. One without what its readers use
+     * (a payload's store, the parameters, ...) made the assembler throw a NullPointerException,
+     * which a trainer's resume does not catch: every start of the run exited 1.
+     */
+    @Test
+    void aManifestLackingWhatItsReadersUseIsRejectedNotThrown() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest genuine = kafkaManifest("ck-f", payload, 700);
+        Map<String, Consumer<ObjectNode>> forgeries = new java.util.LinkedHashMap<>();
+        forgeries.put("an empty payload section", m -> m.putObject("payload"));
+        forgeries.put("parameters null", m -> m.putNull("parameters"));
+        forgeries.put(
+                "a parameter without a shape",
+                m -> ((ObjectNode) m.get("parameters").get(0)).remove("shape"));
+        forgeries.put("no sha256", m -> ((ObjectNode) m.get("payload")).remove("sha256"));
+        forgeries.put("no chunks", m -> ((ObjectNode) m.get("payload")).remove("chunks"));
+        forgeries.put("a file store without a uri", m -> ((ObjectNode) m.get("payload")).put("store", "file"));
+        forgeries.put("no spec", m -> m.remove("spec"));
+        forgeries.put("offsets null", m -> m.putNull("offsets"));
+        forgeries.put("a time that is not one", m -> m.put("time", "yesterday"));
+        forgeries.put("no checkpointId", m -> m.remove("checkpointId"));
+        for (Map.Entry<String, Consumer<ObjectNode>> f : forgeries.entrySet()) {
+            CheckpointAssembler a = new CheckpointAssembler(PayloadSources.none());
+            for (ConsumerRecord<byte[], byte[]> c :
+                    consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-f", payload, 700))) {
+                a.accept(c);
+            }
+            ConsumerRecord<byte[], byte[]> record = forged(genuine, f.getValue());
+            CheckpointRejectedException e =
+                    assertThrows(CheckpointRejectedException.class, () -> a.accept(record), f.getKey());
+            assertTrue(e.getMessage().contains("the manifest has "), f.getKey() + ": " + e.getMessage());
+            assertEquals(
+                    java.util.OptionalLong.empty(), a.firstPendingOffset(), f.getKey() + ": its chunks are dropped");
+        }
+        // the audit's record, as a forger writes it by hand, without chunks or headers beyond the type
+        ProducerRecord<byte[], byte[]> bare = new ProducerRecord<>(
+                TOPIC,
+                0,
+                (byte[]) null,
+                "{\"version\":1,\"run\":\"r1\",\"checkpointId\":\"x\",\"epoch\":9,\"payload\":{}}"
+                        .getBytes(StandardCharsets.UTF_8),
+                new RecordHeaders()
+                        .add(CheckpointCodec.TYPE_HEADER, CheckpointCodec.MANIFEST.getBytes(StandardCharsets.UTF_8)));
+        assertThrows(CheckpointRejectedException.class, () -> new CheckpointAssembler().accept(consumed(bare)));
+    }
+
+    /** Whatever else fails while a manifest's payload is read is that record's fault: a claim check Path.of refuses. */
+    @Test
+    void aFailureNothingForesawRejectsTheRecord(@TempDir Path dir) throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest m = manifest(
+                "ck-q",
+                infos(parameters(1)),
+                new CheckpointManifest.Payload(
+                        sha256(payload), payload.length, "file", dir.toUri() + "r1/ck-q.safetensors?x#y", 0));
+        CheckpointAssembler a =
+                new CheckpointAssembler(PayloadSources.none().with(dir.toUri().toString()));
+        assertThrows(
+                CheckpointRejectedException.class, () -> a.accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+    }
+
+    /**
+     * A trainer's resume reads the topic to its end and takes the latest checkpoint that
+     * verifies: a forged manifest after the genuine one is skipped, not the end of the start.
+     */
+    @Test
+    void theLatestCheckpointIsTheGenuineOnePastForgedManifests() throws Exception {
+        byte[] payload = payload(1);
+        CheckpointManifest genuine = kafkaManifest("ck-1", payload, 700);
+        List<ConsumerRecord<byte[], byte[]>> records =
+                new ArrayList<>(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 700)));
+        records.add(consumed(CheckpointCodec.manifestRecord(TOPIC, genuine)));
+        // a copy of the genuine checkpoint of a later epoch, its parameters gone; and the audit's bare manifest
+        records.addAll(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-1", payload, 700)));
+        records.add(forged(genuine, m -> m.put("epoch", 2).putNull("parameters")));
+        records.add(forged(genuine, m -> m.put("epoch", 9).putObject("payload")));
+
+        org.apache.kafka.clients.consumer.MockConsumer<byte[], byte[]> consumer =
+                new org.apache.kafka.clients.consumer.MockConsumer<>("earliest");
+        org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(TOPIC, 0);
+        consumer.updatePartitions(
+                TOPIC, List.of(new org.apache.kafka.common.PartitionInfo(TOPIC, 0, null, null, null)));
+        consumer.updateBeginningOffsets(Map.of(tp, 0L));
+        consumer.updateEndOffsets(Map.of(tp, (long) records.size()));
+        consumer.schedulePollTask(() -> {
+            for (int i = 0; i < records.size(); i++) {
+                ConsumerRecord<byte[], byte[]> r = records.get(i);
+                consumer.addRecord(new ConsumerRecord<>(
+                        TOPIC,
+                        0,
+                        i,
+                        0L,
+                        TimestampType.CREATE_TIME,
+                        -1,
+                        -1,
+                        r.key(),
+                        r.value(),
+                        r.headers(),
+                        Optional.empty()));
+            }
+        });
+        Optional<Checkpoint> latest =
+                CheckpointReader.latest(consumer, TOPIC, java.time.Duration.ofSeconds(10), PayloadSources.none());
+        assertEquals(Optional.of(1), latest.map(c -> c.manifest().epoch()));
     }
 
     @Test
