@@ -122,8 +122,10 @@ public final class ScoreCommand implements Callable<Integer> {
                 out.printf(
                         Locale.ROOT,
                         "checkpoint %s of run %s (%s, epoch %d, step %d)%n",
-                        manifest.checkpointId(),
-                        manifest.run(),
+                        // the manifest's words, written by whoever may write the checkpoint topic ("why" is
+                        // escaped where it is made)
+                        io.streamtrain.core.logging.Logs.escape(manifest.checkpointId()),
+                        io.streamtrain.core.logging.Logs.escape(manifest.run()),
                         found.why(),
                         manifest.epoch(),
                         manifest.step());

@@ -333,12 +333,12 @@ final class CheckpointHandler {
 
     private void commitRejection(ConsumerRecord<byte[], byte[]> r, EvaluationStep.Outcome rejection, RunState state) {
         EvaluationRecord e = rejection.evaluation();
-        String prefix = "checkpoint " + e.checkpointId() + " rejected: ";
-        // an assembler's reason already says which checkpoint was rejected
+        // an assembler's reason already says which checkpoint was rejected (its id escaped)
+        String prefix = "checkpoint " + Logs.escape(e.checkpointId()) + " rejected: ";
         log.warn(
                 "run {}: {}{}",
                 e.run(),
-                e.explanation().startsWith(prefix) ? "" : Logs.escape(prefix),
+                e.explanation().startsWith(prefix) ? "" : prefix,
                 Logs.escape(e.explanation()));
         runTopics.accept(e.run(), null);
         commit(r, state, rejection);

@@ -165,7 +165,9 @@ public final class ExportCommand implements Callable<Integer> {
                         Locale.ROOT,
                         "exported checkpoint %s of run %s (%s, step %d; payload SHA-256 verified): %d tensors (%s), %d bytes"
                                 + " -> %s; manifest -> %s%n",
-                        id,
+                        // anyone who may write the checkpoint topic names its checkpoints: not the terminal's
+                        // controls ("why" is escaped where it is made)
+                        io.streamtrain.core.logging.Logs.escape(id),
                         run,
                         chosen.why(),
                         chosen.manifest().step(),

@@ -400,6 +400,7 @@ class HostileRunInputsTest {
             List<String> trainerLog = lines(trainer);
             List<String> evaluatorLog = lines(evaluator);
             List<String> wrong = new ArrayList<>();
+            commandsPrintTheForgedIdsEscaped(evaluated, epoch1, dir, wrong);
             forgedLines("the trainer", trainerLog, wrong);
             forgedLines("the evaluator", evaluatorLog, wrong);
             // each value did reach the log: escaped
@@ -435,6 +436,86 @@ class HostileRunInputsTest {
                     wrong,
                     "the trainer's log:\n" + String.join("\n", trainerLog) + "\nthe evaluator's log:\n"
                             + String.join("\n", evaluatorLog));
+        }
+    }
+
+    /**
+     * The commands that print what a run's records say, on the run whose checkpoint ids are
+     * forged: {@code export --best} (chosen by a forged evaluation naming a forged metric),
+     * {@code export} of a checkpoint whose forged SHA-256 does not verify (the rejection's
+     * message), and {@code score}. Each printed the id (and the metric) raw.
+     */
+    private static void commandsPrintTheForgedIdsEscaped(
+            String run, List<ConsumerRecord<byte[], byte[]>> epoch1, Path dir, List<String> wrong) throws Exception {
+        byte[] lastWithBest = null;
+        for (ConsumerRecord<byte[], byte[]> r : kafka.readAll(Topics.evaluations(run))) {
+            try {
+                if (Messages.decodeEvaluation(r.value())
+                        .filter(e -> e.best() != null)
+                        .isPresent()) {
+                    lastWithBest = r.value();
+                }
+            } catch (io.streamtrain.core.control.MalformedMessageException e) {
+                // the forged evaluation the evaluator could not read
+            }
+        }
+        ObjectNode evaluation = (ObjectNode) JSON.readTree(lastWithBest);
+        ((ObjectNode) evaluation.get("best")).put("metric", "val_loss" + FORGED);
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(kafka.settings.producer())) {
+            send(p, Topics.evaluations(run), JSON.writeValueAsBytes(evaluation));
+            copy(
+                    p,
+                    epoch1,
+                    Topics.checkpoints(run),
+                    run,
+                    run + "-e0003-" + FORGED,
+                    x -> ((ObjectNode) x.put("epoch", 3).get("payload")).put("sha256", "00" + FORGED));
+        }
+        record Printing(List<String> command, int exit, List<String> texts) {}
+        List<Printing> printing = List.of(
+                new Printing(
+                        List.of(
+                                "export",
+                                "--run",
+                                run,
+                                "--best",
+                                "-o",
+                                dir.resolve("best.safetensors").toString()),
+                        0,
+                        List.of(run + "-e0001-" + ESCAPED, "best by val_loss" + ESCAPED)),
+                new Printing(
+                        List.of(
+                                "export",
+                                "--run",
+                                run,
+                                "--epoch",
+                                "3",
+                                "-o",
+                                dir.resolve("e3.safetensors").toString()),
+                        1,
+                        List.of(run + "-e0003-" + ESCAPED, "manifest 00" + ESCAPED)),
+                new Printing(
+                        List.of("score", "run:" + run + "@best", "--topic", "hostile.validation"),
+                        0,
+                        List.of("checkpoint " + run + "-e0001-" + ESCAPED, "best by val_loss" + ESCAPED)));
+        for (Printing c : printing) {
+            List<String> command = new ArrayList<>(c.command());
+            command.addAll(List.of("--bootstrap-servers", kafka.broker.bootstrapServers()));
+            StringWriter printed = new StringWriter();
+            int exit = Streamtrain.run(new PrintWriter(printed, true), command.toArray(String[]::new));
+            List<String> lines = List.of(printed.toString().split("\n", -1));
+            String who = "`" + String.join(" ", c.command()) + "`";
+            int before = wrong.size();
+            if (exit != c.exit()) {
+                wrong.add(who + " exited " + exit + ", not " + c.exit());
+            }
+            forgedLines(who, lines, wrong);
+            for (String text : c.texts()) {
+                requireLine(who, lines, wrong, text);
+            }
+            if (wrong.size() > before) {
+                wrong.add(who + " printed:\n" + printed.toString().replace("\u001b", "<ESC>"));
+            }
         }
     }
 

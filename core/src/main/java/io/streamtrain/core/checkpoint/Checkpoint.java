@@ -27,7 +27,8 @@ public record Checkpoint(CheckpointManifest manifest, SafeTensors.Document paylo
         try {
             return SafeTensors.read(bytes);
         } catch (SafeTensorsException e) {
-            throw new CheckpointRejectedException(id, "payload is not safetensors: " + e.getMessage());
+            throw new CheckpointRejectedException(
+                    id, "payload is not safetensors: " + io.streamtrain.core.logging.Logs.escape(e.getMessage()));
         }
     }
 }

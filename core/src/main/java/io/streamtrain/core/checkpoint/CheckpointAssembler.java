@@ -90,7 +90,7 @@ public final class CheckpointAssembler {
                 chunks.discard(id);
             }
             throw CheckpointRejectedException.untrusted(
-                    Logs.escape(id), "manifest at offset " + record.offset() + " is refused: " + verdict.refusal());
+                    id, "manifest at offset " + record.offset() + " is refused: " + verdict.refusal());
         }
         CheckpointManifest m;
         try {
@@ -106,7 +106,7 @@ public final class CheckpointAssembler {
                             + (e instanceof com.fasterxml.jackson.core.JsonProcessingException
                                     ? " is not valid JSON: "
                                     : " cannot be read: ")
-                            + e.getMessage());
+                            + Logs.escape(e.getMessage()));
         }
         String topicRun = Topics.runOfCheckpoints(record.topic());
         if (topicRun != null && !topicRun.equals(m.run())) {
@@ -127,9 +127,8 @@ public final class CheckpointAssembler {
             } catch (IOException e) {
                 throw new CheckpointRejectedException(
                         m.checkpointId(),
-                        "claim-checked payload "
-                                + io.streamtrain.core.logging.Logs.escape(
-                                        m.payload().uri()) + " is not read: " + e.getMessage(),
+                        "claim-checked payload " + Logs.escape(m.payload().uri()) + " is not read: "
+                                + Logs.escape(e.getMessage()),
                         true);
             }
         }

@@ -3,6 +3,7 @@ package io.streamtrain.core.checkpoint;
 import io.streamtrain.core.evaluation.BestCheckpoint;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.kafka.StartupException;
+import io.streamtrain.core.logging.Logs;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -11,6 +12,8 @@ import java.util.Optional;
  * Which checkpoint of a run to take (for {@code streamtrain export}, or for another run's
  * {@code init.from}): a pure function of the run's manifests, its evaluations and its STOP,
  * so every refusal is one message that says what the run has and what to ask for instead.
+ * What the run's records say (a checkpoint id, a metric's name) is escaped in the refusals and
+ * in {@link Chosen#why}: commands print them, and a trainer logs them.
  */
 public final class CheckpointChoice {
     private CheckpointChoice() {}
@@ -58,11 +61,14 @@ public final class CheckpointChoice {
                 .reduce((a, b) -> b)
                 .orElseThrow(() -> new StartupException(
                         StartupException.RETRYABLE,
-                        "the best checkpoint of run " + run + ", " + id + " (named by the evaluations), is not on "
+                        "the best checkpoint of run " + run + ", " + Logs.escape(id)
+                                + " (named by the evaluations), is not on "
                                 + "streamtrain." + run + ".checkpoints: was the topic deleted or truncated?"
                                 + epochsHint(manifests)));
         return new Chosen(
-                m, String.format(Locale.ROOT, "best by %s %.6g, from %s", best.metric(), best.value(), source));
+                m,
+                String.format(
+                        Locale.ROOT, "best by %s %.6g, from %s", Logs.escape(best.metric()), best.value(), source));
     }
 
     /**
@@ -93,7 +99,7 @@ public final class CheckpointChoice {
                 .map(m -> new Chosen(m, m.snapshot() ? "snapshot" : "epoch " + m.epoch()))
                 .orElseThrow(() -> new StartupException(
                         StartupException.BAD_CONFIGURATION,
-                        "run " + run + " has no checkpoint " + id + epochsHint(manifests)
+                        "run " + run + " has no checkpoint " + Logs.escape(id) + epochsHint(manifests)
                                 + "; `streamtrain ctl status --run " + run + "` lists them"));
     }
 

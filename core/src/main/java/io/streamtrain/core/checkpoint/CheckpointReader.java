@@ -95,7 +95,8 @@ public final class CheckpointReader {
                         latest = c;
                     }
                 } catch (CheckpointRejectedException e) {
-                    log.warn("{}; skipping it", io.streamtrain.core.logging.Logs.escape(e.getMessage()));
+                    // its message escapes what the record says (escaped again, an id's \n would read \\n)
+                    log.warn("{}; skipping it", e.getMessage());
                 }
             }
         }

@@ -1,6 +1,12 @@
 package io.streamtrain.core.checkpoint;
 
-/** A checkpoint that must not be loaded (hash mismatch, missing chunks, bad payload). */
+import io.streamtrain.core.logging.Logs;
+
+/**
+ * A checkpoint that must not be loaded (hash mismatch, missing chunks, bad payload). Its message
+ * is safe to print as it is: the checkpoint id and whatever else a record says in it are escaped
+ * ({@link Logs#escape}) where it is made, since anyone who may write the topic writes them.
+ */
 public final class CheckpointRejectedException extends Exception {
     private static final long serialVersionUID = 1L;
 
@@ -31,7 +37,7 @@ public final class CheckpointRejectedException extends Exception {
 
     private CheckpointRejectedException(
             String checkpointId, String reason, boolean incomplete, boolean untrusted, CheckpointManifest manifest) {
-        super("checkpoint " + checkpointId + " rejected: " + reason);
+        super("checkpoint " + Logs.escape(checkpointId) + " rejected: " + reason);
         this.checkpointId = checkpointId;
         this.incomplete = incomplete;
         this.untrusted = untrusted;

@@ -174,7 +174,7 @@ public final class RunCheckpoints {
                         java.util.Locale.ROOT,
                         "promoted: window %d, %s %.6g",
                         latest.epoch(),
-                        latest.metric(),
+                        Logs.escape(latest.metric()),
                         latest.value()));
     }
 

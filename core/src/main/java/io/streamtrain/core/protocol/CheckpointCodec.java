@@ -163,7 +163,7 @@ public final class CheckpointCodec {
             throw new CheckpointRejectedException(
                     id,
                     "SHA-256 mismatch: payload " + hash + ", manifest "
-                            + m.payload().sha256());
+                            + Logs.escape(m.payload().sha256()));
         }
         var doc = Checkpoint.decode(id, payload);
         requirePayloadHoldsTheModel(m, payload.length);
@@ -173,7 +173,7 @@ public final class CheckpointCodec {
                     || !Arrays.equals(t.shape(), p.shape())
                     || !t.dtype().name().equals(p.dtype())) {
                 throw new CheckpointRejectedException(
-                        id, "parameter " + p.name() + " in the payload does not match the manifest");
+                        id, "parameter " + Logs.escape(p.name()) + " in the payload does not match the manifest");
             }
         }
         return new Checkpoint(m, doc);
