@@ -123,7 +123,7 @@ public final class CheckpointAssembler {
         } else {
             chunks.discard(m.checkpointId());
             try {
-                payload = sources.read(m.payload().uri(), m.payload().size());
+                payload = sources.read(m.run(), m.payload().uri(), m.payload().size());
             } catch (IOException e) {
                 throw new CheckpointRejectedException(
                         m.checkpointId(),

@@ -1,5 +1,7 @@
 package io.streamtrain.core.checkpoint;
 
+import io.streamtrain.core.logging.Logs;
+import io.streamtrain.core.topics.Topics;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -13,16 +15,17 @@ import java.util.Map;
 /**
  * Where this process may read claim-checked payloads from. A manifest's payload URI is
  * untrusted (anyone who may write the checkpoint topic writes it): it is read only when it
- * names a regular file inside one of these stores, of exactly the size the manifest declares
- * and no larger than {@link #maxBytes}, so a forged manifest can neither make a reader
- * read {@code /proc/self/environ} or another run's files nor stream {@code /dev/zero} into
- * its heap.
+ * names a regular file inside the manifest's run's own directory of one of these stores
+ * (where {@link PayloadStore} puts the run's payloads), of exactly the size the manifest
+ * declares and no larger than {@link #maxBytes} or a quarter of the heap, so a forged
+ * manifest can neither make a reader read {@code /proc/self/environ} or another run's files
+ * nor stream {@code /dev/zero} into its heap.
  *
  * <p>The stores: every {@code file:///dir} in {@code STREAMTRAIN_CHECKPOINT_STORES}
  * (comma-separated), plus, for a trainer, its own run's {@code checkpoints.store}.
  *
  * @param roots the stores' directories, as given (resolved when a payload is read)
- * @param maxBytes the largest payload read
+ * @param maxBytes the largest payload read (less when a quarter of the heap is less)
  */
 public record PayloadSources(List<Path> roots, long maxBytes) {
     public static final String ENV = "STREAMTRAIN_CHECKPOINT_STORES";
@@ -87,11 +90,12 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
     /**
      * Reads the payload a manifest names.
      *
+     * @param run the manifest's run: the file must be in that run's directory of a store
      * @param declaredSize the size the manifest declares: the file must have exactly this many bytes
-     * @throws IOException saying why it was not read: outside every store, not a regular file,
-     *     of another size, too large, or unreadable
+     * @throws IOException saying why it was not read: outside every store or the run's directory
+     *     there, not a regular file, of another size, too large, or unreadable
      */
-    public byte[] read(String uri, long declaredSize) throws IOException {
+    public byte[] read(String run, String uri, long declaredSize) throws IOException {
         URI u;
         try {
             u = URI.create(uri);
@@ -101,11 +105,20 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
         if (!"file".equals(u.getScheme()) || u.getPath() == null || u.getAuthority() != null) {
             throw new IOException("only file:/// payload URIs are read");
         }
-        if (declaredSize < 0 || declaredSize > maxBytes) {
-            throw new IOException("its declared size " + declaredSize + " is more than the " + maxBytes
-                    + " bytes a payload may have");
+        // the same budget as the chunks a reader holds (ChunkBuffer): a payload is read whole into the heap
+        long heap = Runtime.getRuntime().maxMemory() / 4;
+        if (declaredSize < 0 || declaredSize > Math.min(maxBytes, heap)) {
+            throw new IOException("its declared size " + declaredSize + " is more than the "
+                    + (heap < maxBytes
+                            ? heap + " bytes a payload may have in this process (a quarter of its heap; -Xmx)"
+                            : maxBytes + " bytes a payload may have"));
         }
-        Path file = Path.of(u);
+        Path file;
+        try {
+            file = Path.of(u);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("not a file path (" + e.getMessage() + ")");
+        }
         Path real;
         try {
             real = file.toRealPath(); // symbolic links resolved: a link inside a store may not lead out of it
@@ -119,6 +132,11 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
                                     + " to the run's checkpoints.store)"
                             : "it is outside the stores this process reads payloads from (" + ENV
                                     + ", a trainer's own checkpoints.store)");
+        }
+        if (!Topics.isRunId(run) || roots.stream().noneMatch(root -> inside(real, runDirectory(root, run)))) {
+            // a manifest of run A that names run B's payload would let whoever may write A's topic speak for B
+            throw new IOException("it is not in run " + Logs.escape(run)
+                    + "'s own directory of the store, where its trainers put its payloads");
         }
         if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("it is not a regular file");
@@ -135,6 +153,10 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
             }
         }
         return bytes;
+    }
+
+    private static Path runDirectory(Path root, String run) {
+        return PayloadStore.runDirectory(root, run);
     }
 
     private static boolean inside(Path real, Path root) {

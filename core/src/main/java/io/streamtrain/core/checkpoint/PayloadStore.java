@@ -14,20 +14,32 @@ import java.nio.file.StandardCopyOption;
  * object storage is another implementation of the same two calls.
  */
 public final class PayloadStore {
-    private final Path root;
+    /** Writes a payload's temp file: a test's stands in for a disk that fills up half-way. */
+    @FunctionalInterface
+    interface TempWriter {
+        void write(Path tmp, byte[] payload) throws IOException;
+    }
 
-    private PayloadStore(Path root) {
+    private final Path root;
+    private final TempWriter writer;
+
+    private PayloadStore(Path root, TempWriter writer) {
         this.root = root;
+        this.writer = writer;
     }
 
     /** @param uri a {@code file:///absolute/dir} URI, as in the spec's {@code checkpoints.store} */
     public static PayloadStore forUri(String uri) {
+        return forUri(uri, (tmp, payload) -> Files.write(tmp, payload, java.nio.file.StandardOpenOption.CREATE_NEW));
+    }
+
+    static PayloadStore forUri(String uri, TempWriter writer) {
         URI u = URI.create(uri);
         if (!"file".equals(u.getScheme())) {
             throw new IllegalArgumentException(
                     "unsupported checkpoint store " + uri + "; only file:/// is implemented");
         }
-        return new PayloadStore(Path.of(u));
+        return new PayloadStore(Path.of(u), writer);
     }
 
     /**
@@ -45,20 +57,29 @@ public final class PayloadStore {
         // not Files.createTempFile: its owner-only permissions would keep an evaluator running as another user out
         Path tmp = dir.resolve(checkpointId + "." + java.util.UUID.randomUUID() + ".tmp");
         try {
-            Files.write(tmp, payload, java.nio.file.StandardOpenOption.CREATE_NEW);
+            writer.write(tmp, payload);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            Files.deleteIfExists(tmp); // a full disk left a part-written file behind
+            try {
+                Files.deleteIfExists(tmp); // a full disk left a part-written file behind
+            } catch (IOException notDeleted) {
+                e.addSuppressed(notDeleted); // the write's failure is what the caller must hear
+            }
             throw e;
         }
         return target.toUri().toString();
     }
 
+    private Path runDirectory(String run) {
+        return runDirectory(root, run);
+    }
+
     /**
      * A run's payloads go into one directory of the store, named by its run id: never anything
-     * a path could climb out with ({@code ../x}), whoever calls.
+     * a path could climb out with ({@code ../x}), whoever calls. Readers look for a run's payloads
+     * there only ({@link PayloadSources#read}).
      */
-    private Path runDirectory(String run) {
+    static Path runDirectory(Path root, String run) {
         if (!Topics.isRunId(run)) {
             throw new IllegalArgumentException("'" + Logs.escape(run) + "' is not a run id (" + Topics.RUN_ID_RULE
                     + "): its payloads would not stay inside the store " + root);

@@ -662,25 +662,72 @@ class CheckpointCodecTest {
         cases.put(elsewhere.toUri().toString(), "outside the stores");
         cases.put(store.toUri() + "../secret.txt", "outside the stores");
         cases.put(link.toUri().toString(), "outside the stores");
-        cases.put(store.toUri().toString(), "not a regular file");
+        cases.put(
+                Files.createDirectories(store.resolve("r1").resolve("d"))
+                        .toUri()
+                        .toString(),
+                "not a regular file");
         cases.put("http://example.com/x", "only file:///");
         cases.put("file://host/x", "only file:///");
         for (Map.Entry<String, String> c : cases.entrySet()) {
             java.io.IOException e =
-                    assertThrows(java.io.IOException.class, () -> sources.read(c.getKey(), 16), c.getKey());
+                    assertThrows(java.io.IOException.class, () -> sources.read("r1", c.getKey(), 16), c.getKey());
             assertTrue(e.getMessage().contains(c.getValue()), c.getKey() + ": " + e.getMessage());
         }
         byte[] payload = payload(1);
         String uri = PayloadStore.forUri(store.toUri().toString()).put("r1", "ck-ok", payload);
-        assertArrayEquals(payload, sources.read(uri, payload.length));
-        assertTrue(assertThrows(java.io.IOException.class, () -> sources.read(uri, payload.length + 1))
+        assertArrayEquals(payload, sources.read("r1", uri, payload.length));
+        assertTrue(assertThrows(java.io.IOException.class, () -> sources.read("r1", uri, payload.length + 1))
                 .getMessage()
                 .contains("its manifest says"));
         assertTrue(assertThrows(
                         java.io.IOException.class,
-                        () -> new PayloadSources(sources.roots(), 10).read(uri, payload.length))
+                        () -> new PayloadSources(sources.roots(), 10).read("r1", uri, payload.length))
                 .getMessage()
                 .contains("more than the 10 bytes"));
+    }
+
+    /**
+     * Run A's manifest (anyone who may write A's checkpoint topic writes it) names run B's payload
+     * in the same store: A's readers would score, export or resume from B's weights, and the
+     * manifest's checks (a SHA-256 it copies from B's) would all pass.
+     */
+    @Test
+    void aClaimCheckInAnotherRunsDirectoryIsNotRead(@TempDir Path dir) throws Exception {
+        String storeUri = dir.toUri().toString();
+        byte[] payload = payload(1);
+        String theirs = PayloadStore.forUri(storeUri).put("r2", "r2-e0001-abcd", payload);
+        PayloadSources sources = PayloadSources.none().with(storeUri);
+        assertArrayEquals(payload, sources.read("r2", theirs, payload.length), "run r2 reads its own");
+        java.io.IOException refused =
+                assertThrows(java.io.IOException.class, () -> sources.read("r1", theirs, payload.length));
+        assertTrue(refused.getMessage().contains("not in run r1's own directory"), refused.getMessage());
+
+        // the same through the assembler, as a manifest on r1's topic naming it
+        CheckpointManifest m = manifest(
+                "ck-theirs",
+                infos(parameters(1)),
+                new CheckpointManifest.Payload(sha256(payload), payload.length, "file", theirs, 0));
+        CheckpointRejectedException e = assertThrows(
+                CheckpointRejectedException.class,
+                () -> new CheckpointAssembler(sources).accept(consumed(CheckpointCodec.manifestRecord(TOPIC, m))));
+        assertTrue(e.getMessage().contains("not in run r1's own directory"), e.getMessage());
+    }
+
+    /**
+     * A payload is read whole into the heap: its declared size may not pass a quarter of it (the
+     * chunks' budget too), whatever the largest payload allowed, or one forged manifest declaring
+     * the size of a large file in the run's directory would take the reader out of memory.
+     */
+    @Test
+    void aClaimCheckLargerThanAQuarterOfTheHeapIsNotRead(@TempDir Path dir) throws Exception {
+        byte[] payload = payload(1);
+        String uri = PayloadStore.forUri(dir.toUri().toString()).put("r1", "ck-big", payload);
+        long quarter = Runtime.getRuntime().maxMemory() / 4;
+        java.io.IOException e = assertThrows(
+                java.io.IOException.class,
+                () -> new PayloadSources(List.of(dir), Long.MAX_VALUE).read("r1", uri, quarter + 1));
+        assertTrue(e.getMessage().contains("a quarter of its heap"), e.getMessage());
     }
 
     @Test

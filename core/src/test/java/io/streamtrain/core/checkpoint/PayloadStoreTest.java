@@ -20,7 +20,7 @@ class PayloadStoreTest {
         byte[] payload = {1, 2, 3, 4};
         String uri = store.put("run-a", "run-a-e0001-abcd", payload);
         assertArrayEquals(
-                payload, PayloadSources.none().with(dir.toUri().toString()).read(uri, payload.length));
+                payload, PayloadSources.none().with(dir.toUri().toString()).read("run-a", uri, payload.length));
         Path file = dir.resolve("run-a").resolve("run-a-e0001-abcd.safetensors");
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
         // an evaluator on a shared volume is often another user: the file must not be owner-only
@@ -41,6 +41,21 @@ class PayloadStoreTest {
         assertThrows(java.io.IOException.class, () -> store.put("run-a", "run-a-e0001-abcd", new byte[] {1, 2}));
         try (var files = Files.list(dir.resolve("run-a"))) {
             assertEquals(List.of(taken), files.toList(), "no .tmp file left behind");
+        }
+    }
+
+    @Test
+    void aWriteThatFailsHalfWayLeavesNoPartFileBehind(@TempDir Path dir) throws Exception {
+        // a disk that fills up after half the payload: the temp file is there, with half of it, when the write fails
+        PayloadStore store = PayloadStore.forUri(dir.toUri().toString(), (tmp, payload) -> {
+            Files.write(tmp, java.util.Arrays.copyOf(payload, payload.length / 2));
+            throw new java.io.IOException("No space left on device");
+        });
+        java.io.IOException e = assertThrows(
+                java.io.IOException.class, () -> store.put("run-a", "run-a-e0001-abcd", new byte[] {1, 2, 3, 4}));
+        assertEquals("No space left on device", e.getMessage(), "the write's own failure reaches the caller");
+        try (var files = Files.list(dir.resolve("run-a"))) {
+            assertEquals(List.of(), files.toList(), "no .tmp file, and no payload, left behind");
         }
     }
 
