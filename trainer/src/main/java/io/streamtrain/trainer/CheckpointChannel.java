@@ -64,10 +64,13 @@ final class CheckpointChannel implements Checkpoints {
      * The run's latest checkpoint. With a registration, a manifest whose spec changes the
      * registered contract, data or model is skipped (and said): the evaluator rejects it too,
      * and without signatures anyone who may write the topic could write one of a higher epoch,
-     * which would otherwise make every start of the run refuse it for good.
+     * which would otherwise make every start of the run refuse it for good. Without one, a
+     * manifest whose model or data differ from the run's first checkpoint's is skipped
+     * ({@link RunChecks#keepsTheFirst}).
      */
     @Override
     public Optional<Checkpoint> latest() {
+        java.util.function.Function<CheckpointManifest, String> first = RunChecks.keepsTheFirst();
         try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.reader())) {
             // its own store, and those the operator named for every process
             return CheckpointReader.latest(
@@ -76,7 +79,7 @@ final class CheckpointChannel implements Checkpoints {
                     NodePorts.READ_TIMEOUT,
                     PayloadSources.fromEnvironment().with(spec.checkpoints().store()),
                     kafka.signing(),
-                    m -> registered == null ? null : RunChecks.breaksRegistration(registered, m));
+                    m -> registered == null ? first.apply(m) : RunChecks.breaksRegistration(registered, m));
         }
     }
 

@@ -110,6 +110,45 @@ final class RunChecks {
         return null;
     }
 
+    /**
+     * Without a registration, what a run's checkpoints may not change is fixed by the first one
+     * read (in topic order) whose spec parses, as the evaluator's contract is by the first it
+     * accepts: the returned refusal, given the checkpoints of one read of the topic in order,
+     * answers why a later one is not the run's (its spec does not parse, or {@link
+     * #requireSameModel} would refuse it against the first: another model, train topic, data
+     * mode, windows, replay or replay seed), or null. Without signatures anyone who may write
+     * the topic can copy a genuine payload under a manifest of a later epoch naming another
+     * model or topic; taken as the latest, every start of the run would exit 2 on it for good.
+     * A run whose first checkpoint is forged is not protected: that needs a registration.
+     */
+    static java.util.function.Function<CheckpointManifest, String> keepsTheFirst() {
+        CheckpointManifest[] first = {null};
+        return m -> {
+            RunSpec spec;
+            try {
+                spec = m.runSpec();
+            } catch (RuntimeException e) {
+                return "its spec does not parse (" + e.getMessage() + ")";
+            }
+            if (first[0] == null) {
+                first[0] = m;
+                return null;
+            }
+            try {
+                requireSameModel(spec, first[0]);
+                return null;
+            } catch (StartupException e) {
+                // short: a log line shows 200 characters of it, and the specs' model descriptions are long
+                RunSpec fixed = first[0].runSpec();
+                String other = !fixed.data().train().equals(spec.data().train())
+                        ? "train topic (" + spec.data().train() + ")"
+                        : !fixed.model().equals(spec.model()) ? "model" : "data mode, windows or replay";
+                return "its spec names another " + other + " than the run's first checkpoint " + first[0].checkpointId()
+                        + ", which fixes them";
+            }
+        };
+    }
+
     /** A first epoch in which every record was rejected means the spec does not fit the data. */
     static void requireSomethingTrained(RunSpec spec, RoundState closed, String dlqTopic) {
         RoundSums s = closed.epochSums();

@@ -29,15 +29,19 @@ class RunChecksTest {
             TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.01), RegularizationSpec.NONE, 1, 4, 3);
 
     private static CheckpointManifest trainedWith(RunSpec spec) {
+        return trainedWith(RunSpecParser.toJson(spec));
+    }
+
+    private static CheckpointManifest trainedWith(com.fasterxml.jackson.databind.JsonNode spec) {
         return new CheckpointManifest(
                 CheckpointManifest.VERSION,
                 CheckpointManifest.TYPE,
-                spec.run(),
+                SPEC.run(),
                 "c1",
                 1,
                 1,
                 10,
-                RunSpecParser.toJson(spec),
+                spec,
                 List.of(),
                 null,
                 List.of(),
@@ -134,6 +138,31 @@ class RunChecksTest {
         assertTrue(seed.getMessage().contains("the seed cannot change within a run that replays"), seed.getMessage());
         assertDoesNotThrow(() ->
                 RunChecks.requireSameModel(with(live, SPEC.model(), 3), trainedWith(with(live, SPEC.model(), 3))));
+    }
+
+    /**
+     * Without a registration or signatures, anyone who may write the checkpoint topic can put a
+     * genuine payload under a later manifest naming another train topic or model: a trainer
+     * that took it as the latest exited 2 at every start. The first checkpoint read fixes them.
+     */
+    @Test
+    void withoutARegistrationTheRunsFirstCheckpointFixesTheModelAndDataOfTheLaterOnes() {
+        java.util.function.Function<CheckpointManifest, String> refusal = RunChecks.keepsTheFirst();
+        com.fasterxml.jackson.databind.node.ObjectNode garbled =
+                com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
+                        .objectNode()
+                        .put("run", SPEC.run());
+        assertTrue(refusal.apply(trainedWith(garbled)).contains("does not parse"), "it fixes nothing");
+        assertEquals(null, refusal.apply(trainedWith(SPEC)), "the first that parses fixes them");
+        assertEquals(null, refusal.apply(trainedWith(with(SPEC.data(), SPEC.model(), 9))), "maxEpochs may change");
+
+        String topic =
+                refusal.apply(trainedWith(with(new DataSpec("other.train", "unit.validation"), SPEC.model(), 3)));
+        assertTrue(topic != null && topic.contains("other.train") && topic.contains("c1"), topic);
+        ModelSpec wider = new ModelSpec("mlp", 4, List.of(6), "relu", 3, 1, 0.0);
+        String model = refusal.apply(trainedWith(with(SPEC.data(), wider, 3)));
+        assertTrue(model != null && model.contains("another model"), model);
+        assertEquals(null, refusal.apply(trainedWith(SPEC)), "the run's own still is");
     }
 
     @Test

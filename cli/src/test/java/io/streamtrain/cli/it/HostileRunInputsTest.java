@@ -240,7 +240,10 @@ class HostileRunInputsTest {
      * run's latest checkpoint, and every start of the run refuses it for good: exit 2,
      * "checkpoints of a different model"); and the check of a manifest's fields when it is read
      * (a manifest with an empty payload section, or the genuine payload's without its
-     * parameters, threw a NullPointerException out of every start of the run: exit 1).
+     * parameters, threw a NullPointerException out of every start of the run: exit 1); and,
+     * with no registration, the trainer's check that a later checkpoint keeps the model and data
+     * of the run's first (the genuine payload under a manifest naming another train topic, or a
+     * model with another dropout, verifies: every start of the run exited 2 on it).
      */
     @Test
     @Order(2)
@@ -268,6 +271,20 @@ class HostileRunInputsTest {
             empty.putObject("payload");
             send(p, manifestRecord(Topics.checkpoints(run), empty));
             copy(p, genuine, Topics.checkpoints(run), run, run + "-e0001-0p0p0p0p", m -> m.putNull("parameters"));
+            copy(
+                    p,
+                    genuine,
+                    Topics.checkpoints(run),
+                    run,
+                    run + "-e0001-07070707",
+                    m -> ((ObjectNode) m.get("spec").get("data")).put("train", "hostile.validation"));
+            copy(
+                    p,
+                    genuine,
+                    Topics.checkpoints(run),
+                    run,
+                    run + "-e0001-0d0d0d0d",
+                    m -> ((ObjectNode) m.get("spec").get("model")).put("dropout", 0.5));
         }
 
         List<long[]> resumed = new CopyOnWriteArrayList<>();
