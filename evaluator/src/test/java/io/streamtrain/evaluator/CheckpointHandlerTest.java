@@ -2,6 +2,8 @@ package io.streamtrain.evaluator;
 
 import static io.streamtrain.evaluator.Fixtures.RUN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamtrain.core.checkpoint.CheckpointManifest;
@@ -25,6 +27,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The evaluator's work on the records of a checkpoint topic, with Kafka's mock clients and
@@ -48,6 +52,8 @@ class CheckpointHandlerTest {
     final MockConsumer<byte[], byte[]> control = new MockConsumer<>("earliest");
     final Fixtures.CheckpointTopic topic = new Fixtures.CheckpointTopic();
     final List<String> topicsEnsured = new ArrayList<>();
+    /** Each rejection's reason, as the metric's label counts it. */
+    final List<Rejection> rejections = new ArrayList<>();
 
     CheckpointHandlerTest() {
         producer.initTransactions();
@@ -63,7 +69,12 @@ class CheckpointHandlerTest {
 
     CheckpointHandler evaluator(Scoring scoring) {
         StopFeed stops = new StopFeed(control);
-        EvaluatorEvents events = new EvaluatorEvents() {};
+        EvaluatorEvents events = new EvaluatorEvents() {
+            @Override
+            public void rejected(String run, Rejection why) {
+                rejections.add(why);
+            }
+        };
         EvaluatorProducer transactions = new EvaluatorProducer(
                 producer, () -> new ConsumerGroupMetadata(Topics.EVALUATOR_GROUP), TIMEOUT, Duration.ZERO);
         return new CheckpointHandler(
@@ -249,5 +260,82 @@ class CheckpointHandlerTest {
                 answers.get(0).explanation().contains("someone.elses.validation"),
                 answers.get(0).explanation());
         assertEquals(List.of(3L, 6L), committedOffsets(), "the refused checkpoint's offset moves on with its answer");
+    }
+
+    /** Checkpoints of epochs 1 to {@code epochs}, each in two chunks: manifests at offsets 2, 5, 8, ... */
+    void writeEpochs(int epochs) {
+        for (int epoch = 1; epoch <= epochs; epoch++) {
+            CheckpointManifest m = manifest("r-e000" + epoch + "-x", epoch);
+            topic.chunks(m.checkpointId(), Fixtures.payload(epoch), CHUNK_BYTES).forEach(topic::append);
+            topic.appendManifest(m);
+        }
+    }
+
+    /**
+     * An Error a record's content trips (out of memory scoring a forged model, a stack overflow,
+     * an assertion in the engine) is that record's: rejected as unreadable, dead-lettered, its
+     * offset committed so that a restart does not meet it again, and the next checkpoint is
+     * evaluated. An evaluator that let it through would crash-loop on it, and it serves every run.
+     */
+    @Test
+    void anErrorWhileScoringRejectsThatCheckpointAndTheNextIsEvaluated() {
+        writeEpochs(4);
+        CheckpointHandler handler = evaluator((state, spec, c) -> {
+            switch (c.manifest().epoch()) {
+                case 1 -> throw new OutOfMemoryError("Java heap space");
+                case 2 -> throw new StackOverflowError();
+                case 3 -> throw new AssertionError("a shape the engine did not expect");
+                default -> {
+                    return new Scoring.Scored(Map.of("val_loss", 0.5), 0.01, List.of());
+                }
+            }
+        });
+        topic.records.forEach(handler::handle); // throws nothing
+
+        List<EvaluationRecord> answers = evaluations();
+        assertEquals(
+                List.of(
+                        EvaluationRecord.REJECTED,
+                        EvaluationRecord.REJECTED,
+                        EvaluationRecord.REJECTED,
+                        EvaluationRecord.EVALUATED),
+                answers.stream().map(EvaluationRecord::status).toList(),
+                answers.toString());
+        List<String> errors = List.of("OutOfMemoryError", "StackOverflowError", "AssertionError");
+        for (int i = 0; i < errors.size(); i++) {
+            assertTrue(
+                    answers.get(i).explanation().contains(errors.get(i)),
+                    answers.get(i).explanation());
+        }
+        assertEquals(4, answers.get(3).epoch());
+        assertEquals(List.of(Rejection.UNREADABLE, Rejection.UNREADABLE, Rejection.UNREADABLE), rejections);
+        assertEquals(
+                List.of("2", "5", "8"),
+                producer.history().stream()
+                        .filter(p -> p.topic().equals(Topics.deadLetters(RUN)))
+                        .map(p -> Fixtures.header(p, DeadLetters.SOURCE_OFFSET))
+                        .toList(),
+                "each rejected manifest is dead-lettered");
+        assertEquals(List.of(3L, 6L, 9L, 12L), committedOffsets(), "each answer moves the offset past its manifest");
+    }
+
+    /**
+     * What no record is to blame for is thrown, and nothing is committed: the JVM is broken
+     * (InternalError), or so is this process (a native library or class that did not load).
+     * Rejecting would skip every checkpoint for good; the restart tries them again.
+     */
+    @ParameterizedTest
+    @ValueSource(classes = {InternalError.class, UnsatisfiedLinkError.class, NoClassDefFoundError.class})
+    void aBrokenJvmOrLibraryIsThrownAndNothingIsCommitted(Class<? extends Error> kind) throws Exception {
+        writeEpochs(1);
+        Error fatal = kind.getConstructor(String.class).newInstance("broken");
+        CheckpointHandler handler = evaluator((state, spec, c) -> {
+            throw fatal;
+        });
+        Error thrown = assertThrows(Error.class, () -> topic.records.forEach(handler::handle));
+        assertSame(fatal, thrown);
+        assertEquals(0, producer.commitCount(), "the checkpoint's offset stays where a restart reads it again");
+        assertEquals(List.of(), evaluations());
+        assertEquals(List.of(), rejections);
     }
 }
