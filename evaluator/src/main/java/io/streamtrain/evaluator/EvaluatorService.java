@@ -19,7 +19,9 @@ import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -31,6 +33,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -131,6 +134,17 @@ public final class EvaluatorService implements AutoCloseable {
         }
         try (Admin admin = Preflight.admin(kafka)) {
             Preflight.requireReachable(admin, kafka.bootstrapServers());
+            // the runs it is told to serve: a missing ACL is found now, not when their next checkpoint is answered (and
+            // only then: a missing Write on .evaluations left an idle evaluator looking fine). Read on the validation
+            // topic is not required: without it that run's checkpoints are rejected, saying so
+            Map<String, Set<AclOperation>> needs = new HashMap<>();
+            for (String run : runs) {
+                needs.put(Topics.checkpoints(run), Set.of(AclOperation.READ));
+                needs.put(Topics.evaluations(run), Set.of(AclOperation.READ, AclOperation.WRITE));
+                needs.put(Topics.control(run), Set.of(AclOperation.READ, AclOperation.WRITE));
+                needs.put(Topics.deadLetters(run), Set.of(AclOperation.WRITE));
+            }
+            Preflight.requireOperations(admin, needs, "the evaluator");
         }
         Signing signing = kafka.signing();
         signing.requireSigner(Right.EVALUATOR, "the evaluator");

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.acl.AclOperation;
 
 /**
  * Before a node trains: the broker answers, the train topic exists, and the run's own topics
@@ -38,6 +39,7 @@ final class RunSetup {
                 topics.add(RunTopics.evaluations(Topics.evaluations(run)));
             }
             Set<String> existed = RunTopics.ensure(admin, topics);
+            Preflight.requireOperations(admin, needs(spec), "the trainer");
             // topics made here have room by construction; an operator's may not
             if (existed.contains(Topics.checkpoints(run))) {
                 requireRoomFor(admin, Topics.checkpoints(run), chunkBytes, "checkpoints.chunkBytes");
@@ -55,6 +57,26 @@ final class RunSetup {
             requireWritableStore(spec);
             return trainMaxMessageBytes;
         }
+    }
+
+    /**
+     * What a node does on each topic (docs/deploy.md's trainer ACLs): missing, most would fail
+     * only at the first epoch's end (the checkpoint) or at the first refused record (the .dlq).
+     * Delete on the sync topic is not needed: without it the log is not truncated, and a
+     * warning says so.
+     */
+    private static java.util.Map<String, Set<AclOperation>> needs(RunSpec spec) {
+        String run = spec.run();
+        java.util.Map<String, Set<AclOperation>> needs = new java.util.HashMap<>(java.util.Map.of(
+                spec.data().train(), Set.of(AclOperation.READ),
+                Topics.checkpoints(run), Set.of(AclOperation.READ, AclOperation.WRITE),
+                Topics.sync(run), Set.of(AclOperation.READ, AclOperation.WRITE),
+                Topics.control(run), Set.of(AclOperation.READ, AclOperation.WRITE),
+                Topics.deadLetters(run), Set.of(AclOperation.WRITE)));
+        if (spec.evaluation().holdsTrainers()) {
+            needs.put(Topics.evaluations(run), Set.of(AclOperation.READ));
+        }
+        return needs;
     }
 
     /** A claim-check store the node cannot write would fail at the first epoch's end, and at every restart's. */

@@ -275,28 +275,44 @@ class AclMatrixTest {
                 && b.entry().operation() == operation;
     }
 
+    /**
+     * Each names the operation and the resource: the services check their topics' ACLs at
+     * their start ({@code Preflight.requireOperations}), so a missing Write on the checkpoints
+     * no longer waits for the first epoch's end, nor a missing Write on the evaluations for the
+     * first checkpoint (an evaluator without it looked fine until then).
+     */
     @Test
     @Order(1)
     void eachRoleMissingOneOfItsAclsExitsTwoNamingWhatItWasRefused() throws Exception {
         withoutOne(
                 "streamtrain-trainer",
                 on(ResourceType.GROUP, Topics.trainerGroup(RUN), AclOperation.READ),
-                Topics.trainerGroup(RUN),
+                "needs Read on group " + Topics.trainerGroup(RUN),
                 () -> trainer("lacking"));
         withoutOne(
                 "streamtrain-trainer",
                 on(ResourceType.TOPIC, Topics.sync(RUN), AclOperation.WRITE),
-                Topics.sync(RUN),
+                "needs Write on topic " + Topics.sync(RUN),
+                () -> trainer("lacking"));
+        withoutOne(
+                "streamtrain-trainer",
+                on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.WRITE),
+                "needs Write on topic " + Topics.checkpoints(RUN),
                 () -> trainer("lacking"));
         withoutOne(
                 "streamtrain-evaluator",
                 on(ResourceType.TOPIC, Topics.checkpoints(RUN), AclOperation.READ),
-                Topics.checkpoints(RUN),
+                "needs Read on topic " + Topics.checkpoints(RUN),
+                AclMatrixTest::evaluator);
+        withoutOne(
+                "streamtrain-evaluator",
+                on(ResourceType.TOPIC, Topics.evaluations(RUN), AclOperation.WRITE),
+                "needs Write on topic " + Topics.evaluations(RUN),
                 AclMatrixTest::evaluator);
         withoutOne(
                 "streamtrain-operator",
                 on(ResourceType.TOPIC, Topics.control(RUN), AclOperation.WRITE),
-                Topics.control(RUN),
+                "needs Write on " + Topics.control(RUN),
                 () -> operator("ctl", "pause", "--run", RUN));
     }
 

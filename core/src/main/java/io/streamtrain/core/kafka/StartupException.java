@@ -59,12 +59,25 @@ public final class StartupException extends RuntimeException {
                     || t instanceof org.apache.kafka.common.errors.AuthenticationException) {
                 return new StartupException(
                         BAD_CONFIGURATION,
-                        "Kafka refused this client: " + t.getMessage() + ". Check the ACLs of"
+                        "Kafka refused this client: " + t.getMessage() + needs(t) + ". Check the ACLs of"
                                 + " this principal (docs/deploy.md lists each role's) and the security settings passed as "
                                 + KafkaSettings.PASSTHROUGH_ENV_PREFIX + "*",
                         t);
             }
         }
         return null;
+    }
+
+    /** The operation a refusal of this kind is about, where its kind alone says it. */
+    private static String needs(Throwable refusal) {
+        if (refusal instanceof org.apache.kafka.common.errors.GroupAuthorizationException g) {
+            // joining, committing and fetching offsets all need it; Describe alone lists the group
+            return " (this principal needs Read on " + (g.groupId() == null ? "its group" : "group " + g.groupId())
+                    + ")";
+        }
+        if (refusal instanceof org.apache.kafka.common.errors.TransactionalIdAuthorizationException) {
+            return " (this principal needs Write on the transactional id of its producer)";
+        }
+        return "";
     }
 }
