@@ -178,11 +178,6 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         return ranges.get(partition)[1] == OPEN;
     }
 
-    /** Whether every partition's range has a known end (always, but in a window of time). */
-    public boolean ended() {
-        return ranges.values().stream().noneMatch(r -> r[1] == OPEN);
-    }
-
     /**
      * This window of time with {@code partition}'s range ending at {@code end}: the offset of
      * the first record of the partition that belongs to the next window.
@@ -192,7 +187,7 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
      */
     public EpochPlan endedAt(int partition, long end) {
         long[] r = ranges.get(partition);
-        if (!windowing.timed() || r == null || end < r[0] || end == OPEN || (r[1] != OPEN && r[1] != end)) {
+        if (!canEndAt(partition, end)) {
             throw new IllegalArgumentException("partition " + partition + " of window " + index + " cannot end at "
                     + end + " (its range: " + (r == null ? "none" : "[" + r[0] + ", " + r[1] + ")") + ")");
         }
@@ -202,6 +197,15 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         Map<Integer, long[]> m = new TreeMap<>(ranges);
         m.put(partition, new long[] {r[0], end});
         return new EpochPlan(topic, m, windowing, index);
+    }
+
+    /**
+     * Whether {@code partition}'s range in this window of time may end at {@code end}: at or
+     * after its start, and where it ends already if it does ({@link #endedAt} refuses the rest).
+     */
+    public boolean canEndAt(int partition, long end) {
+        long[] r = ranges.get(partition);
+        return windowing.timed() && r != null && end >= r[0] && end != OPEN && (r[1] == OPEN || r[1] == end);
     }
 
     /** The records of a window the {@code order}-th partition (in partition order) holds. */

@@ -302,18 +302,14 @@ public final class SyncLog {
         return close(offset);
     }
 
-    /** Whether the partitions a contribution ends are its own, in a window of time, ending where it says or said before. */
+    /** Whether the partitions a contribution ends are its own, and the plan lets them end where its ranges do. */
     private boolean endsFit(SyncMessage.Contribution c) {
-        EpochPlan plan = lastClosed.plan();
         for (int p : c.ended()) {
             OffsetRange r = c.ranges().stream()
                     .filter(x -> x.partition() == p)
                     .findFirst()
                     .orElse(null);
-            if (r == null
-                    || !plan.windowing().timed()
-                    || !plan.ranges().containsKey(p)
-                    || (!plan.open(p) && plan.ranges().get(p)[1] != r.to())) {
+            if (r == null || !lastClosed.plan().canEndAt(p, r.to())) {
                 return false;
             }
         }

@@ -127,7 +127,7 @@ class EpochPlanTest {
                 Map.of(0, new long[] {0, EpochPlan.OPEN}, 1, new long[] {5, EpochPlan.OPEN}),
                 Windowing.millis(60_000),
                 1);
-        assertTrue(first.open(0) && !first.ended());
+        assertTrue(first.open(0) && first.open(1));
         assertEquals(0, first.records(), "an open range counts nothing yet");
         assertArrayEquals(
                 new long[] {EpochPlan.OPEN, EpochPlan.OPEN},
@@ -139,7 +139,7 @@ class EpochPlanTest {
         assertThrows(IllegalArgumentException.class, () -> halfway.endedAt(1, 10), "an end once fixed stays");
         assertThrows(IllegalArgumentException.class, () -> halfway.endedAt(0, -1), "before the range's start");
         EpochPlan ended = halfway.endedAt(0, 3);
-        assertTrue(ended.ended());
+        assertTrue(!ended.open(0) && !ended.open(1));
         assertEquals(7, ended.records());
         EpochPlan second = ended.next();
         assertEquals(2, second.index());
