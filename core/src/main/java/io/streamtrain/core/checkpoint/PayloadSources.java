@@ -133,7 +133,8 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
                             : "it is outside the stores this process reads payloads from (" + ENV
                                     + ", a trainer's own checkpoints.store)");
         }
-        if (!Topics.isRunId(run) || roots.stream().noneMatch(root -> inside(real, runDirectory(root, run)))) {
+        if (!Topics.isRunId(run)
+                || roots.stream().noneMatch(root -> inside(real, PayloadStore.runDirectory(root, run)))) {
             // a manifest of run A that names run B's payload would let whoever may write A's topic speak for B
             throw new IOException("it is not in run " + Logs.escape(run)
                     + "'s own directory of the store, where its trainers put its payloads");
@@ -153,10 +154,6 @@ public record PayloadSources(List<Path> roots, long maxBytes) {
             }
         }
         return bytes;
-    }
-
-    private static Path runDirectory(Path root, String run) {
-        return PayloadStore.runDirectory(root, run);
     }
 
     private static boolean inside(Path real, Path root) {
