@@ -7,11 +7,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import java.util.Set;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -20,8 +18,8 @@ import org.apache.kafka.common.TopicPartition;
  * The feed thread's account of each assigned partition against the epoch plan: the records
  * fetched and not yet taken, the next offset to take, where the current round started, and
  * whether its fetching is paused (so that the buffers stay bounded in bytes and nothing past
- * the epoch's end is fetched). The assignment is kept in partition order, the order records
- * are taken in round-robin.
+ * the epoch's end is fetched: {@link FetchPauses}). The assignment is kept in partition order,
+ * the order records are taken in round-robin.
  *
  * <p>A continuous run's window with replay reads each partition's replayed records first
  * ({@link EpochPlan#replayRange}) through a consumer of their own, outside the group, so that
@@ -49,15 +47,13 @@ final class PartitionBuffers {
     private final ReplayReader replay;
 
     private final Windowing windowing;
-
-    private final long bufferBytes;
     /** Read by the training thread too (a joining node's resume point names it). */
     private volatile EpochPlan plan;
 
     private List<TopicPartition> assignment = List.of();
     private final Map<TopicPartition, ArrayDeque<ConsumerRecord<byte[], ByteBuffer>>> buffers = new HashMap<>();
-    private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
-    private final Set<TopicPartition> paused = new HashSet<>();
+    /** The buffers' bytes, and which partitions' fetching is paused. */
+    private final FetchPauses pauses;
     /** Per assigned partition: where the round started, and the next offset to take. */
     private final Map<TopicPartition, Long> roundFrom = new HashMap<>();
 
@@ -86,7 +82,7 @@ final class PartitionBuffers {
         this.plan = plan;
         this.windowing = windowing;
         this.shares = new ShareBoundaries(windowing);
-        this.bufferBytes = bufferBytes;
+        this.pauses = new FetchPauses(consumer, replay, windowing, bufferBytes);
     }
 
     EpochPlan plan() {
@@ -111,10 +107,9 @@ final class PartitionBuffers {
     /** The partitions are no longer ours: nothing of them is kept. */
     void revoke() {
         buffers.clear();
-        bufferedBytes.clear();
+        pauses.revoked();
         shares.clearSkips();
         assignment = List.of();
-        paused.clear();
         if (replay != null) {
             replay.unassign();
         }
@@ -130,14 +125,11 @@ final class PartitionBuffers {
                 .sorted(Comparator.comparingInt(TopicPartition::partition))
                 .toList();
         buffers.clear();
-        bufferedBytes.clear();
         shares.clearSkips();
         assignment = now;
-        consumer.pause(now);
+        pauses.assigned(now);
         // a defined position until beginEpoch seeks to the plan (reset policy is "none": no silent jumps)
         consumer.seekToBeginning(now);
-        paused.clear();
-        paused.addAll(now);
         if (replay != null) {
             replay.assign(now);
         }
@@ -149,7 +141,7 @@ final class PartitionBuffers {
     /** Drops every buffered record and position: at an epoch's start, and when the feed goes idle. */
     void clear() {
         buffers.clear();
-        bufferedBytes.clear();
+        pauses.emptied();
         next.clear();
         shares.clearSkips();
         if (replay != null) {
@@ -170,7 +162,7 @@ final class PartitionBuffers {
             consumer.seek(tp, shares.seekFor(tp, plan, Math.max(from, plan.from(tp))));
             next.put(tp, from);
             buffers.put(tp, new ArrayDeque<>());
-            bufferedBytes.put(tp, 0L);
+            pauses.emptied(tp);
             beginReplay(tp, from);
         }
         roundFrom.clear();
@@ -239,7 +231,7 @@ final class PartitionBuffers {
             return false; // trained before the resume: read for its share's boundary only
         }
         b.addLast(r);
-        bufferedBytes.merge(tp, sizeOf(r), Long::sum);
+        pauses.buffered(tp, r);
         return true;
     }
 
@@ -269,7 +261,7 @@ final class PartitionBuffers {
         }
         blockedOn = null;
         tookReplayed = false;
-        bufferedBytes.merge(tp, -sizeOf(r), Long::sum);
+        pauses.taken(tp, r);
         next.put(tp, r.offset() + 1);
         shares.learn(r, tp, plan);
         return r;
@@ -322,39 +314,12 @@ final class PartitionBuffers {
 
     /** Fetch only what the buffers have room for, and nothing past the epoch's end. */
     void adjustPauses() {
-        long limit = bufferBytes / Math.max(1, assignment.size());
-        List<TopicPartition> pause = new ArrayList<>();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : assignment) {
-            boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
-            // a continuous run reads ahead into its next windows, within the buffers' bound
-            boolean done = !windowing.continuous() && consumer.position(tp) >= plan.to(tp);
-            if ((full || done) && paused.add(tp)) {
-                pause.add(tp);
-            } else if (!full && !done && paused.remove(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!pause.isEmpty()) {
-            consumer.pause(pause);
-        }
-        if (!resume.isEmpty()) {
-            consumer.resume(resume);
-        }
-        if (replay != null) {
-            replay.adjustPauses(assignment, limit);
-        }
+        pauses.adjust(assignment, plan);
     }
 
     /** Fetches nothing more on any assigned partition. */
     void pauseAll() {
-        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
-        if (!more.isEmpty()) {
-            consumer.pause(more);
-        }
-        if (replay != null) {
-            replay.pauseAll(assignment);
-        }
+        pauses.pauseAll(assignment);
     }
 
     // ---- what the epoch waits for ----
@@ -406,9 +371,5 @@ final class PartitionBuffers {
     /** How many records {@code tp} has that are not fetched yet, as of the last fetch; empty if no fetch has answered. */
     OptionalLong lagOf(TopicPartition tp) {
         return consumer.currentLag(tp);
-    }
-
-    static long sizeOf(ConsumerRecord<byte[], ByteBuffer> r) {
-        return (r.value() == null ? 0 : r.value().remaining()) + (r.key() == null ? 0 : r.key().length) + 64L;
     }
 }

@@ -104,7 +104,7 @@ final class ReplayReader {
         ArrayDeque<ConsumerRecord<byte[], ByteBuffer>> b = buffers.get(tp);
         ConsumerRecord<byte[], ByteBuffer> r = b == null ? null : b.pollFirst();
         if (r != null) {
-            bytes.merge(tp, -PartitionBuffers.sizeOf(r), Long::sum);
+            bytes.merge(tp, -FetchPauses.sizeOf(r), Long::sum);
         }
         return r;
     }
@@ -180,7 +180,7 @@ final class ReplayReader {
         }
         f[0] = r.offset() + 1;
         buffers.get(tp).addLast(r);
-        bytes.merge(tp, PartitionBuffers.sizeOf(r), Long::sum);
+        bytes.merge(tp, FetchPauses.sizeOf(r), Long::sum);
         return true;
     }
 
