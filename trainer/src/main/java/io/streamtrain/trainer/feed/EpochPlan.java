@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -103,29 +102,12 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
     }
 
     /**
-     * The first window of a continuous run that starts now: each partition from its first
-     * offset (whatever retention still holds), for its share of the window; the records
-     * need not have arrived yet.
+     * The first window of a continuous run that starts now ({@link StartingPlan#firstWindow}).
      *
      * @throws StartupException when the topic has more partitions than a window has records
      */
     public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, Windowing w) {
-        List<TopicPartition> all = partitions(consumer, topic);
-        if (!w.timed() && w.records() < all.size()) {
-            throw new StartupException(
-                    StartupException.BAD_CONFIGURATION,
-                    "data.window.records is " + w.records() + " but " + topic + " has " + all.size()
-                            + " partitions: a window needs at least one record of each");
-        }
-        Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
-        Map<Integer, long[]> ranges = new TreeMap<>();
-        if (w.timed()) {
-            all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), OPEN}));
-            return new EpochPlan(topic, ranges, w, 1);
-        }
-        all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), begin.get(tp)}));
-        // the empty window before the first (numbered 1 only to be a valid plan): the first is its next
-        return new EpochPlan(topic, ranges, w, 1).nextFrom(0);
+        return StartingPlan.firstWindow(consumer, topic, w);
     }
 
     /**
@@ -138,7 +120,8 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
         return nextFrom(index);
     }
 
-    private EpochPlan nextFrom(int from) {
+    /** The plan after this one, numbered {@code from + 1} ({@link StartingPlan#firstWindow} starts from 0). */
+    EpochPlan nextFrom(int from) {
         if (!continuous()) {
             return this;
         }
@@ -299,25 +282,12 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
     }
 
     /**
-     * The plan of a run that starts now: every partition of {@code topic} from its first
-     * offset to its (last stable) end offset.
+     * The plan of a run over bounded data that starts now ({@link StartingPlan#snapshot}).
      *
      * @throws StartupException when the topic has no records
      */
     public static EpochPlan snapshot(Consumer<?, ?> consumer, String topic) {
-        List<TopicPartition> all = partitions(consumer, topic);
-        Map<TopicPartition, Long> begin = consumer.beginningOffsets(all);
-        Map<TopicPartition, Long> end = consumer.endOffsets(all);
-        Map<Integer, long[]> ranges = new TreeMap<>();
-        all.forEach(tp -> ranges.put(tp.partition(), new long[] {begin.get(tp), end.get(tp)}));
-        EpochPlan plan = new EpochPlan(topic, ranges);
-        if (plan.records() == 0) {
-            throw new StartupException(
-                    StartupException.BAD_CONFIGURATION,
-                    "the train topic " + topic
-                            + " has no records: produce the training batches before starting the run");
-        }
-        return plan;
+        return StartingPlan.snapshot(consumer, topic);
     }
 
     /**
@@ -326,14 +296,6 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
      */
     public static EpochPlan start(Consumer<?, ?> consumer, String topic, Windowing w) {
         return w.continuous() ? firstWindow(consumer, topic, w) : snapshot(consumer, topic);
-    }
-
-    private static List<TopicPartition> partitions(Consumer<?, ?> consumer, String topic) {
-        List<TopicPartition> all = new ArrayList<>();
-        for (PartitionInfo p : consumer.partitionsFor(topic)) {
-            all.add(new TopicPartition(topic, p.partition()));
-        }
-        return all;
     }
 
     /** What a log line says of it. */
