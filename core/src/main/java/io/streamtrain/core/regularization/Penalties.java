@@ -11,7 +11,7 @@ import java.util.Map;
  * loss term; the optimizer applies it.)
  *
  * <p>{@link #compute} builds the terms on the autograd graph: the definition, and what the
- * tests check against. The trainer's step uses {@link #addGradients} instead, the same
+ * tests check against. The trainer's step uses {@link #addGradient} instead, the same
  * gradients without a graph (a third of the native calls), and reports the terms' values
  * from norms it reads anyway.
  */
@@ -58,33 +58,29 @@ public final class Penalties {
     }
 
     /**
-     * Adds the penalties' gradients to each parameter's gradient, in place, instead of putting
-     * the terms on the autograd graph: {@code l1 * sign(w) + 2 * l2 * w + 2 * l2sp * (w - w0)}
-     * (sign(0) = 0, as autograd's for |w|). Call it after the data loss's backward and before
-     * any update, outside a gradient collector.
+     * Adds the penalties' gradients to a parameter's gradient, in place, instead of putting the
+     * terms on the autograd graph: {@code l1 * sign(w) + 2 * l2 * w + 2 * l2sp * (w - w0)}
+     * (sign(0) = 0, as autograd's for |w|); nothing for a parameter the selector exempts. Call it
+     * after the data loss's backward and before any update, outside a gradient collector. (The
+     * trainer's step does the same in one pass where it can: FusedKernels.)
      *
-     * @param parameters the trained parameters by name, each with its gradient
+     * @param name the parameter's name
+     * @param w the trained parameter, with its gradient
      * @param anchors the L2-SP reference weights w0 by name; may be empty when l2sp is 0
      */
-    public void addGradients(Map<String, NDArray> parameters, Map<String, NDArray> anchors) {
-        if (spec.l1() == 0 && spec.l2() == 0 && spec.l2sp() == 0) {
+    public void addGradient(String name, NDArray w, Map<String, NDArray> anchors) {
+        if (!selector.regularized(name)) {
             return;
         }
-        for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-            if (!selector.regularized(e.getKey())) {
-                continue;
-            }
-            NDArray w = e.getValue();
-            NDArray g = w.getGradient();
-            if (spec.l1() > 0) {
-                g.addi(w.sign().muli(spec.l1()));
-            }
-            if (spec.l2() > 0) {
-                g.addi(w.mul(2 * spec.l2()));
-            }
-            if (spec.l2sp() > 0) {
-                g.addi(w.sub(anchor(anchors, e.getKey())).muli(2 * spec.l2sp()));
-            }
+        NDArray g = w.getGradient();
+        if (spec.l1() > 0) {
+            g.addi(w.sign().muli(spec.l1()));
+        }
+        if (spec.l2() > 0) {
+            g.addi(w.mul(2 * spec.l2()));
+        }
+        if (spec.l2sp() > 0) {
+            g.addi(w.sub(anchor(anchors, name)).muli(2 * spec.l2sp()));
         }
     }
 

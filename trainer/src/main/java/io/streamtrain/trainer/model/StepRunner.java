@@ -9,6 +9,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.streamtrain.core.codec.Batch;
 import io.streamtrain.core.djl.BatchArrays;
+import io.streamtrain.core.djl.FusedKernels;
 import io.streamtrain.core.model.Losses;
 import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.regularization.Penalties;
@@ -37,6 +38,7 @@ public final class StepRunner {
     private final Penalties penalties;
     private final ParameterSelector selector;
     private final LearningRateSchedule schedule;
+    private final FusedKernels kernels = FusedKernels.forEngine();
     private int skippedInARow;
 
     /** Training can no longer make progress: the loss or the gradient was not finite step after step. */
@@ -121,10 +123,8 @@ public final class StepRunner {
                     figures.correct(Losses.correctCount(output, y));
                 }
             }
-            // the penalties' values are of the weights the step starts from, as their gradients
-            figures.weights(state.parameterArrays(), selector, spec.regularization(), state.anchors());
-            penalties.addGradients(weights, state.anchors());
-            figures.gradients(weights.values());
+            figures.penalize(
+                    state.parameterArrays(), weights, penalties, spec.regularization(), state.anchors(), kernels);
             StepFigures.Values v = figures.read();
             double gradNorm = v.gradNorm();
             double lr = schedule.at(state.step());
@@ -149,19 +149,15 @@ public final class StepRunner {
             state.advance();
             if (finite) {
                 double decay = spec.regularization().weightDecay();
-                weights.forEach((name, w) -> {
-                    if (scale != 1) {
-                        w.getGradient().muli(scale);
-                    }
-                    state.optimizer()
-                            .update(
-                                    name,
-                                    w,
-                                    w.getGradient(),
-                                    lr,
-                                    selector.regularized(name) ? decay : 0.0,
-                                    state.step());
-                });
+                weights.forEach((name, w) -> state.optimizer()
+                        .update(
+                                name,
+                                w,
+                                w.getGradient(),
+                                scale,
+                                lr,
+                                selector.regularized(name) ? decay : 0.0,
+                                state.step()));
             }
             return new StepReport(
                     state.step(),
@@ -182,8 +178,8 @@ public final class StepRunner {
 
     /**
      * The factor that brings the global gradient norm down to clipGradNorm, as torch's
-     * {@code clip_grad_norm_} (1 when it is within the bound or clipping is off). The gradients
-     * are scaled in place, so what is left on the parameters is what the update applied.
+     * {@code clip_grad_norm_} (1 when it is within the bound or clipping is off); the optimizer
+     * applies it as it reads each gradient.
      */
     private double clipScale(double norm) {
         double max = spec.regularization().clipGradNorm();

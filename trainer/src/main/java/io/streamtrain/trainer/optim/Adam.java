@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import io.streamtrain.core.djl.FusedKernels;
 import java.util.Map;
 
 /**
@@ -11,11 +12,12 @@ import java.util.Map;
  * the gradient and so is rescaled by the adaptive denominator) or decoupled
  * ({@code torch.optim.AdamW}: {@code w *= 1 - lr*wd} before the Adam step).
  *
- * <p>One native call per parameter (two with decoupled decay, which is applied in place
- * first): libtorch's fused update (the one DJL's engine exposes) copies the gradient, adds the
- * coupled decay, updates both moments and the weight in place. It divides by
- * {@code sqrt(v) + eps'} with the bias corrections folded into the step size, so
- * {@code eps' = eps * sqrt(1 - beta2^t)} gives torch's
+ * <p>One pass over each parameter where the fused kernels can work on it
+ * ({@link FusedKernels#adam}: the gradient clipped, the decay, both moments and the weight in one
+ * loop, no temporary); elsewhere libtorch's fused update (the one DJL's engine exposes, two calls
+ * with decoupled decay, which is applied in place first), which copies the gradient and makes
+ * four temporaries the size of the weight. Both divide by {@code sqrt(v) + eps'} with the bias
+ * corrections folded into the step size, so {@code eps' = eps * sqrt(1 - beta2^t)} gives torch's
  * {@code m/(1-beta1^t) / (sqrt(v/(1-beta2^t)) + eps)}, in another order of float32 operations
  * and with float32 constants ({@code 1 - 0.999f} is not {@code 0.001f}): within about 1e-5
  * relative of torch's update, which RegularizationNumericsTest checks. Resume stays bit for
@@ -29,8 +31,11 @@ final class Adam implements Optimizer {
     private final double epsilon;
     private final boolean decoupled;
     private final OptimizerState state;
+    private final FusedKernels kernels;
 
-    Adam(double beta1, double beta2, double epsilon, boolean decoupled, NDManager manager) {
+    /** @param kernels the fused kernels, or null to update with libtorch's operations only */
+    Adam(double beta1, double beta2, double epsilon, boolean decoupled, NDManager manager, FusedKernels kernels) {
+        this.kernels = kernels;
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.epsilon = epsilon;
@@ -40,15 +45,41 @@ final class Adam implements Optimizer {
 
     @Override
     public void update(
-            String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
-        if (decoupled && weightDecay > 0) {
-            // in place, one pass (libtorch's fused AdamW decay makes two temporaries the size of the weight)
-            weight.muli(1 - learningRate * weightDecay);
-        }
+            String name,
+            NDArray weight,
+            NDArray gradient,
+            double gradientScale,
+            double learningRate,
+            double weightDecay,
+            long step) {
         NDArray m = state.zerosLike("m", name, weight);
         NDArray v = state.zerosLike("v", name, weight);
         double biasCorrection1 = 1 - Math.pow(beta1, step);
         double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        double stepSize = learningRate * biasCorrection2Sqrt / biasCorrection1;
+        double eps = epsilon * biasCorrection2Sqrt;
+        if (kernels != null && FusedKernels.fits(weight, gradient, m, v)) {
+            kernels.adam(
+                    weight,
+                    gradient,
+                    m,
+                    v,
+                    gradientScale,
+                    decoupled ? 0 : weightDecay,
+                    decoupled ? 1 - learningRate * weightDecay : 1,
+                    beta1,
+                    beta2,
+                    stepSize,
+                    eps);
+            return;
+        }
+        if (gradientScale != 1) {
+            gradient.muli(gradientScale);
+        }
+        if (decoupled && weightDecay > 0) {
+            // in place, one pass (libtorch's fused AdamW decay makes two temporaries the size of the weight)
+            weight.muli(1 - learningRate * weightDecay);
+        }
         // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's
         // clamp)
         JniUtils.adamUpdate(
@@ -57,13 +88,13 @@ final class Adam implements Optimizer {
                 (PtNDArray) m,
                 (PtNDArray) v,
                 (float) learningRate,
-                (float) (learningRate * biasCorrection2Sqrt / biasCorrection1),
+                (float) stepSize,
                 decoupled ? 0f : (float) weightDecay,
                 1f,
                 -1f,
                 (float) beta1,
                 (float) beta2,
-                (float) (epsilon * biasCorrection2Sqrt),
+                (float) eps,
                 false);
     }
 

@@ -2,6 +2,7 @@ package io.streamtrain.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.streamtrain.core.djl.FusedKernels;
 import io.streamtrain.core.spec.OptimizerSpec;
 import java.util.Map;
 
@@ -18,12 +19,21 @@ public interface Optimizer {
     /**
      * @param name parameter name (state is kept per name)
      * @param weight the parameter, updated in place
-     * @param gradient its gradient (penalties included, already clipped)
+     * @param gradient its gradient (penalties included, not clipped)
+     * @param gradientScale the gradient clipping's factor, applied by the update (1 without
+     *     clipping); the gradient may be left scaled or not
      * @param learningRate for this step
      * @param weightDecay the decay for this parameter (0 when it is excluded)
      * @param step 1-based count of updates including this one (for bias correction)
      */
-    void update(String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step);
+    void update(
+            String name,
+            NDArray weight,
+            NDArray gradient,
+            double gradientScale,
+            double learningRate,
+            double weightDecay,
+            long step);
 
     /** The state to checkpoint, as {@code slot.parameter} names; arrays stay owned by the optimizer. */
     Map<String, NDArray> state();
@@ -34,8 +44,10 @@ public interface Optimizer {
     static Optimizer create(OptimizerSpec spec, NDManager manager) {
         return switch (spec.type()) {
             case "sgd" -> new Sgd(spec.momentum(), manager);
-            case "adam" -> new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), false, manager);
-            case "adamw" -> new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), true, manager);
+            case "adam" ->
+                new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), false, manager, FusedKernels.forEngine());
+            case "adamw" ->
+                new Adam(spec.beta1(), spec.beta2(), spec.epsilon(), true, manager, FusedKernels.forEngine());
             default -> throw new IllegalArgumentException("unknown optimizer " + spec.type());
         };
     }

@@ -22,7 +22,16 @@ final class Sgd implements Optimizer {
 
     @Override
     public void update(
-            String name, NDArray weight, NDArray gradient, double learningRate, double weightDecay, long step) {
+            String name,
+            NDArray weight,
+            NDArray gradient,
+            double gradientScale,
+            double learningRate,
+            double weightDecay,
+            long step) {
+        if (gradientScale != 1) {
+            gradient.muli(gradientScale);
+        }
         NDArray g = weightDecay > 0 ? gradient.add(weight.mul(weightDecay)) : gradient;
         if (momentum > 0) {
             NDArray buf = state.get("momentum", name);

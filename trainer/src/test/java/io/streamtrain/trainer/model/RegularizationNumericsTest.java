@@ -27,6 +27,7 @@ import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.djl.BatchArrays;
 import io.streamtrain.core.djl.Engines;
+import io.streamtrain.core.djl.FusedKernels;
 import io.streamtrain.core.model.ModelFactory;
 import io.streamtrain.core.regularization.Penalties;
 import io.streamtrain.core.regularization.PenaltyTerms;
@@ -676,6 +677,63 @@ class RegularizationNumericsTest {
                 }
             }
         }
+    }
+
+    // ---------------------------------------------------------------- the fused kernels
+
+    /** Five steps with every regularizer on, clipping included; the reports of each. */
+    private static List<StepReport> fiveSteps(boolean fused, Map<String, float[]> weightsOut) {
+        String before = System.getProperty(FusedKernels.DISABLE_PROPERTY);
+        System.setProperty(FusedKernels.DISABLE_PROPERTY, Boolean.toString(!fused));
+        try (ModelState state = ModelState.initialize(
+                spec(smallMlp(), adam("adamw", 0.05), reg(1e-3, 1e-2, 0.1, 0.05, List.of("bias"), 0.5), 71), engine)) {
+            nonZeroBiases(state);
+            StepRunner runner = new StepRunner(state, engine);
+            List<StepReport> reports = new java.util.ArrayList<>();
+            for (int step = 1; step <= 5; step++) {
+                reports.add(runner.train(batch(70 + step)));
+            }
+            weightsOut.putAll(snapshot(state));
+            weightsOut.putAll(snapshot(state.optimizer().state()));
+            return reports;
+        } finally {
+            if (before == null) {
+                System.clearProperty(FusedKernels.DISABLE_PROPERTY);
+            } else {
+                System.setProperty(FusedKernels.DISABLE_PROPERTY, before);
+            }
+        }
+    }
+
+    @Test
+    void theFusedKernelsTrainAsLibtorchsOperationsDo() {
+        assertTrue(FusedKernels.available(), "the fused kernels did not load: " + FusedKernels.unavailableReason());
+        Map<String, float[]> fused = new LinkedHashMap<>();
+        Map<String, float[]> libtorch = new LinkedHashMap<>();
+        List<StepReport> a = fiveSteps(true, fused);
+        List<StepReport> b = fiveSteps(false, libtorch);
+        assertTrue(
+                a.stream().anyMatch(r -> r.clippedGradNorm() < r.gradNorm() * 0.99),
+                "the test needs steps that clip: " + a);
+        for (int i = 0; i < a.size(); i++) {
+            StepReport x = a.get(i);
+            StepReport y = b.get(i);
+            String what = "step " + (i + 1) + ": ";
+            assertRelative(y.dataLoss(), x.dataLoss(), 1e-5, what + "data loss");
+            assertRelative(y.l1(), x.l1(), 1e-5, what + "L1 term");
+            assertRelative(y.l2(), x.l2(), 1e-5, what + "L2 term");
+            assertRelative(y.l2sp(), x.l2sp(), 1e-4, what + "L2-SP term");
+            assertRelative(y.gradNorm(), x.gradNorm(), 1e-5, what + "gradient norm");
+            assertRelative(y.clippedGradNorm(), x.clippedGradNorm(), 1e-5, what + "clipped gradient norm");
+            assertRelative(y.weightNorm(), x.weightNorm(), 1e-5, what + "weight norm");
+        }
+        assertEquals(libtorch.keySet(), fused.keySet(), "parameters and both moments of each");
+        libtorch.forEach((name, v) -> {
+            float[] f = fused.get(name);
+            for (int i = 0; i < v.length; i++) {
+                assertEquals(v[i], f[i], 1e-5 * Math.max(1, Math.abs(v[i])), name + "[" + i + "]");
+            }
+        });
     }
 
     // ---------------------------------------------------------------- checkpoint round trip

@@ -1,0 +1,181 @@
+package io.streamtrain.core.djl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fused kernels against the same arithmetic written out in doubles, on tensors of the real
+ * engine. The build compiles the kernels with the system's C compiler ({@code cc}); without one
+ * these tests fail, saying so.
+ */
+class FusedKernelsTest {
+    private static final FusedKernels ONE_THREAD = new FusedKernels(1);
+
+    @BeforeAll
+    static void engine() {
+        Engines.pytorch();
+        assertTrue(
+                FusedKernels.available(),
+                "the fused kernels did not load (the build compiles core/src/main/native/fused_kernels.c with cc:"
+                        + " apt-get install gcc): " + FusedKernels.unavailableReason());
+    }
+
+    private static float[] values(int n, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        // exact zeros: sign(0) is 0
+        v[0] = 0f;
+        return v;
+    }
+
+    @Test
+    void penalizeAddsThePenaltiesGradientsAndSumsTheFigures() {
+        int n = 1000;
+        float[] w = values(n, 1);
+        float[] g = values(n, 2);
+        float[] w0 = values(n, 3);
+        double l1 = 1e-3;
+        double l2 = 1e-2;
+        double l2sp = 0.5;
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray wa = m.create(w, new Shape(40, 25));
+            NDArray ga = m.create(g, new Shape(40, 25));
+            NDArray aa = m.create(w0, new Shape(40, 25));
+            double[] sums = ONE_THREAD.penalize(wa, ga, aa, l1, l2, l2sp);
+
+            double abs = 0;
+            double sq = 0;
+            double sp = 0;
+            double gsq = 0;
+            float[] expected = new float[n];
+            for (int i = 0; i < n; i++) {
+                // float32, as torch's w - w0
+                float d = w[i] - w0[i];
+                abs += Math.abs(w[i]);
+                sq += (double) w[i] * w[i];
+                sp += (double) d * d;
+                expected[i] = (float) (g[i] + l1 * Math.signum(w[i]) + 2 * l2 * w[i] + 2 * l2sp * d);
+                gsq += (double) expected[i] * expected[i];
+            }
+            assertEquals(abs, sums[0], 1e-9 * abs);
+            assertEquals(sq, sums[1], 1e-9 * sq);
+            assertEquals(sp, sums[2], 1e-9 * sp);
+            assertEquals(gsq, sums[3], 1e-5 * gsq);
+            float[] written = ga.toFloatArray();
+            for (int i = 0; i < n; i++) {
+                assertEquals(expected[i], written[i], 1e-6f * Math.max(1f, Math.abs(expected[i])), "g[" + i + "]");
+            }
+            assertEquals(g[0] + 2 * l2sp * (0 - w0[0]), written[0], 1e-6, "sign(0) is 0");
+            assertArrayEquals(w, wa.toFloatArray(), "the weights are only read");
+        }
+    }
+
+    @Test
+    void withoutAGradientOrCoefficientsOnlyTheWeightsAreSummedAndNothingIsWritten() {
+        float[] w = values(300, 4);
+        float[] g = values(300, 5);
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray wa = m.create(w);
+            NDArray ga = m.create(g);
+            double[] frozen = ONE_THREAD.penalize(wa, null, null, 0.1, 0.1, 0);
+            double sq = 0;
+            double gsq = 0;
+            for (int i = 0; i < w.length; i++) {
+                sq += (double) w[i] * w[i];
+                gsq += (double) g[i] * g[i];
+            }
+            assertEquals(sq, frozen[1], 1e-9 * sq);
+            assertEquals(0, frozen[2]);
+            assertEquals(0, frozen[3], "no gradient, no gradient sum");
+            double[] exempt = ONE_THREAD.penalize(wa, ga, null, 0, 0, 0);
+            assertEquals(gsq, exempt[3], 1e-9 * gsq);
+            assertArrayEquals(g, ga.toFloatArray(), "a parameter without penalties keeps its gradient as it was");
+        }
+    }
+
+    @Test
+    void adamMatchesTheFormulaWithClippingAndEitherDecay() {
+        int n = 777;
+        float[] w = values(n, 6);
+        float[] g = values(n, 7);
+        float[] m0 = values(n, 8);
+        float[] v0 = values(n, 9);
+        for (int i = 0; i < n; i++) {
+            v0[i] = Math.abs(v0[i]);
+        }
+        double b1 = 0.9;
+        double b2 = 0.999;
+        double stepSize = 0.01;
+        double eps = 1e-8;
+        for (double[] decay : new double[][] {{0.1, 1}, {0, 1 - 0.01 * 0.1}}) {
+            double scale = 0.25;
+            try (NDManager nd = NDManager.newBaseManager(Engines.ENGINE)) {
+                NDArray wa = nd.create(w);
+                NDArray ga = nd.create(g);
+                NDArray ma = nd.create(m0);
+                NDArray va = nd.create(v0);
+                ONE_THREAD.adam(wa, ga, ma, va, scale, decay[0], decay[1], b1, b2, stepSize, eps);
+                float[] wn = wa.toFloatArray();
+                float[] mn = ma.toFloatArray();
+                float[] vn = va.toFloatArray();
+                for (int i = 0; i < n; i++) {
+                    double gi = scale * g[i] + decay[0] * w[i];
+                    double mi = b1 * m0[i] + (1 - b1) * gi;
+                    double vi = b2 * v0[i] + (1 - b2) * gi * gi;
+                    double wi = decay[1] * w[i] - stepSize * mi / (Math.sqrt(vi) + eps);
+                    assertEquals(mi, mn[i], 1e-6 * Math.max(1, Math.abs(mi)), "m[" + i + "]");
+                    assertEquals(vi, vn[i], 1e-6 * Math.max(1, Math.abs(vi)), "v[" + i + "]");
+                    assertEquals(wi, wn[i], 1e-6 * Math.max(1, Math.abs(wi)), "w[" + i + "]");
+                }
+                assertArrayEquals(g, ga.toFloatArray(), "the gradient is only read");
+            }
+        }
+    }
+
+    @Test
+    void chunksOnSeveralThreadsGiveTheSameBitsAsOne() {
+        int n = 3 * FusedKernels.CHUNK + 123;
+        float[] w = values(n, 10);
+        float[] g = values(n, 11);
+        FusedKernels three = new FusedKernels(3);
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray g1 = m.create(g);
+            NDArray g3 = m.create(g);
+            NDArray wa = m.create(w);
+            double[] one = ONE_THREAD.penalize(wa, g1, null, 1e-3, 1e-2, 0);
+            double[] many = three.penalize(wa, g3, null, 1e-3, 1e-2, 0);
+            assertArrayEquals(one, many);
+            assertArrayEquals(g1.toFloatArray(), g3.toFloatArray());
+            double sq = 0;
+            for (float x : w) {
+                sq += (double) x * x;
+            }
+            assertEquals(sq, one[1], 1e-9 * sq, "every chunk counted once");
+        }
+    }
+
+    @Test
+    void onlyContiguousFloat32TensorsFit() {
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray w = m.create(values(12, 12), new Shape(3, 4));
+            assertTrue(FusedKernels.fits(w, null));
+            // a transposed view: its buffer would be a copy, and writes to it would be lost
+            assertFalse(FusedKernels.fits(w.transpose()));
+            assertFalse(FusedKernels.fits(w.toType(DataType.FLOAT64, false)));
+            assertThrows(IllegalArgumentException.class, () -> ONE_THREAD.penalize(w.transpose(), null, null, 0, 0, 0));
+        }
+    }
+}
