@@ -283,6 +283,20 @@ public final class FusedKernels {
             float eps);
 
     /**
+     * A new file in DJL's cache directory, where libtorch is unpacked and so loads from (a
+     * {@code /tmp} mounted {@code noexec} would refuse a library); the temporary directory when
+     * that is not writable.
+     */
+    private static Path copyTarget() throws IOException {
+        try {
+            Path dir = Files.createDirectories(Path.of(Engines.cacheDir()));
+            return Files.createTempFile(dir, "streamtrain-kernels", ".so");
+        } catch (IOException | RuntimeException e) {
+            return Files.createTempFile("streamtrain-kernels", ".so");
+        }
+    }
+
+    /**
      * The library is a resource next to this class (the build compiles it into the class
      * directory); from a jar it is copied to a temporary file first, since a library loads only
      * from a file.
@@ -301,7 +315,7 @@ public final class FusedKernels {
             System.load(Path.of(java.net.URI.create(url.toString())).toString());
             return;
         }
-        Path copy = Files.createTempFile("streamtrain-kernels", ".so");
+        Path copy = copyTarget();
         try (InputStream in = url.openStream()) {
             Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
             System.load(copy.toString());
