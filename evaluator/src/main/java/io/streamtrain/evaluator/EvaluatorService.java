@@ -186,8 +186,8 @@ public final class EvaluatorService implements AutoCloseable {
                             log.warn(
                                     "run {}: checkpoint {} cannot be read: {}",
                                     run,
-                                    io.streamtrain.core.logging.Logs.escape(id),
-                                    io.streamtrain.core.logging.Logs.escape(e.getMessage()));
+                                    Logs.escape(id),
+                                    Logs.escape(e.getMessage()));
                             return null;
                         }
                     }),

@@ -120,8 +120,8 @@ final class RunState {
                             "run {}: REGISTER {} came after the run's first accepted checkpoint"
                                     + " and changes its contract ({}); the run keeps the contract its checkpoints had",
                             run,
-                            io.streamtrain.core.logging.Logs.escape(register.id()),
-                            io.streamtrain.core.logging.Logs.escape(contract.changedBy(registered)));
+                            Logs.escape(register.id()),
+                            Logs.escape(contract.changedBy(registered)));
         }
     }
 

@@ -52,7 +52,7 @@ public final class DemoCommand implements Callable<Integer> {
     static final String VALIDATION = "demo.validation";
     static final int PARTITIONS = 4;
     static final Path FASHION_MNIST = Path.of("/usr/share/datasets/fashion-mnist");
-    /** A checkpoint line of a node's log: the epoch's training figures. */
+
     @Option(
             names = "--nodes",
             defaultValue = "2",
