@@ -141,13 +141,11 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         // values as views of the fetched bytes: the feed decodes them from there, with no copy into an array first
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteBufferDeserializer.class.getName());
-        // every epoch starts with a seek back to the plan's start, while the fetch the consumer sent on reaching the
-        // end is
-        // still at the broker, which holds a fetch with no data for this long; the consumer sends the seek's fetch only
-        // after
-        // it: 500 ms (Kafka's default) was a 0.5 s gap in the feed at every epoch start (docs/benchmarks.md, "The
-        // epoch's
-        // first fetch"). A short wait costs a few empty fetches a second when there is nothing to read
+        // every epoch starts with a seek back to the plan's start, while the fetch the consumer sent on reaching
+        // the end is still at the broker, which holds a fetch with no data for this long; the consumer sends the
+        // seek's fetch only after it: 500 ms (Kafka's default) was a 0.5 s gap in the feed at every epoch start
+        // (docs/benchmarks.md, "The epoch's first fetch"). A short wait costs a few empty fetches a second when
+        // there is nothing to read
         c.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, EPOCH_START_FETCH_WAIT_MS);
         // a node that died is noticed in seconds: the others wait for it in their round
         return noticedDeadInSeconds(c);
