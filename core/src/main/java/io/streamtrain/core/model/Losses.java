@@ -19,9 +19,11 @@ public final class Losses {
      */
     public static NDArray dataLoss(ModelSpec spec, NDArray output, NDArray labels) {
         if (spec.classification()) {
+            // each prediction's log-probability of its label, picked out (labels are checked to lie in
+            // [0, classes) when a batch is decoded): three operations on the autograd graph where a one-hot
+            // product took six, the same values and gradients
             NDArray logProbabilities = perPrediction(output).logSoftmax(1);
-            NDArray oneHot = labels.reshape(-1).oneHot(spec.classes());
-            return logProbabilities.mul(oneHot).sum(new int[] {1}).neg().mean();
+            return logProbabilities.gather(labels.reshape(-1, 1), 1).mean().neg();
         }
         return output.sub(labels.reshape(output.getShape())).square().mean();
     }
