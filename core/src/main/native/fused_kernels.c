@@ -15,7 +15,8 @@
 
 #define LANES 8
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* GCC 12 and later dispatch target_clones on an arch= level (GCC 11 refuses it) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define VECTORIZED __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define VECTORIZED
@@ -25,16 +26,49 @@ static float *floats(JNIEnv *env, jobject buffer, jlong from) {
     return buffer == NULL ? NULL : (float *) (*env)->GetDirectBufferAddress(env, buffer) + from;
 }
 
+/* Whether every buffer given holds the values [0, to): FusedKernels checks it, this makes sure. */
+static int holds(JNIEnv *env, jlong to, jobject a, jobject b, jobject c, jobject d) {
+    jobject all[4] = {a, b, c, d};
+    for (int k = 0; k < 4; k++) {
+        if (all[k] != NULL && (*env)->GetDirectBufferCapacity(env, all[k]) < to * (jlong) sizeof(float)) {
+            jclass e = (*env)->FindClass(env, "java/lang/IllegalArgumentException");
+            if (e != NULL) {
+                (*env)->ThrowNew(env, e, "a buffer is smaller than the values the kernel would touch");
+            }
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
  * sums[0] = sum |w|, sums[1] = sum w^2, sums[2] = sum (w - w0)^2 (0 without an anchor),
  * sums[3] = sum g'^2 after g' = g + l1*sign(w) + l2x2*w + l2spx2*(w - w0) is written back to g
- * (g is neither read nor written when NULL; it is only read when every coefficient is 0).
+ * (g is neither read nor written when NULL; it is only read when every coefficient is 0). A term
+ * whose coefficient is 0 is not added at all, as libtorch's path does not: 0 times a non-finite
+ * weight would make the gradient NaN.
  */
+static inline float penalized(float g, float x, float d, float l1, float l2x2, float l2spx2) {
+    if (l1 != 0.0f) {
+        g += l1 * (float) ((x > 0.0f) - (x < 0.0f));
+    }
+    if (l2x2 != 0.0f) {
+        g += l2x2 * x;
+    }
+    if (l2spx2 != 0.0f) {
+        g += l2spx2 * d;
+    }
+    return g;
+}
+
 VECTORIZED
 static void penalize(const float *w, float *g, const float *w0, size_t n, float l1, float l2x2, float l2spx2,
                      double *sums) {
     double abs[LANES] = {0}, sq[LANES] = {0}, sp[LANES] = {0}, gsq[LANES] = {0};
-    int writes = g != NULL && (l1 != 0 || l2x2 != 0 || l2spx2 != 0);
+    int writes = g != NULL && (l1 != 0 || l2x2 != 0 || (w0 != NULL && l2spx2 != 0));
+    if (w0 == NULL) {
+        l2spx2 = 0.0f;
+    }
     size_t i = 0;
     for (; i + LANES <= n; i += LANES) {
         for (int j = 0; j < LANES; j++) {
@@ -44,8 +78,7 @@ static void penalize(const float *w, float *g, const float *w0, size_t n, float 
             sq[j] += (double) x * x;
             sp[j] += (double) d * d;
             if (g != NULL) {
-                float s = (float) ((x > 0.0f) - (x < 0.0f));
-                float gi = writes ? g[i + j] + l1 * s + l2x2 * x + l2spx2 * d : g[i + j];
+                float gi = writes ? penalized(g[i + j], x, d, l1, l2x2, l2spx2) : g[i + j];
                 if (writes) {
                     g[i + j] = gi;
                 }
@@ -60,8 +93,7 @@ static void penalize(const float *w, float *g, const float *w0, size_t n, float 
         sq[0] += (double) x * x;
         sp[0] += (double) d * d;
         if (g != NULL) {
-            float s = (float) ((x > 0.0f) - (x < 0.0f));
-            float gi = writes ? g[i] + l1 * s + l2x2 * x + l2spx2 * d : g[i];
+            float gi = writes ? penalized(g[i], x, d, l1, l2x2, l2spx2) : g[i];
             if (writes) {
                 g[i] = gi;
             }
@@ -101,6 +133,9 @@ JNIEXPORT void JNICALL Java_io_streamtrain_core_djl_FusedKernels_penalize(
         JNIEnv *env, jclass cls, jobject w, jobject g, jobject w0, jlong from, jlong to, jfloat l1, jfloat l2x2,
         jfloat l2spx2, jdoubleArray out) {
     double sums[4];
+    if (!holds(env, to, w, g, w0, NULL)) {
+        return;
+    }
     penalize(floats(env, w, from), floats(env, g, from), floats(env, w0, from), (size_t) (to - from), l1, l2x2,
              l2spx2, sums);
     (*env)->SetDoubleArrayRegion(env, out, 0, 4, sums);
@@ -109,6 +144,9 @@ JNIEXPORT void JNICALL Java_io_streamtrain_core_djl_FusedKernels_penalize(
 JNIEXPORT void JNICALL Java_io_streamtrain_core_djl_FusedKernels_adam(
         JNIEnv *env, jclass cls, jobject w, jobject g, jobject m, jobject v, jlong from, jlong to, jfloat scale,
         jfloat coupled, jfloat keep, jfloat b1, jfloat b2, jfloat stepSize, jfloat eps) {
+    if (!holds(env, to, w, g, m, v)) {
+        return;
+    }
     adam(floats(env, w, from), floats(env, g, from), floats(env, m, from), floats(env, v, from), (size_t) (to - from),
          scale, coupled, keep, b1, b2, stepSize, eps);
 }

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.reflect.Field;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +53,7 @@ public final class FusedKernels {
     static final int CHUNK = 1 << 16;
 
     private static final Logger log = LoggerFactory.getLogger(FusedKernels.class);
+    private static final AtomicLong CALLS = new AtomicLong();
     private static final Method IS_CONTIGUOUS;
     private static final Field TORCH;
     private static final String UNAVAILABLE;
@@ -116,6 +119,9 @@ public final class FusedKernels {
      * @param threads the threads a large parameter's chunks run on (PyTorch's intra-op threads)
      */
     public FusedKernels(int threads) {
+        if (!available()) {
+            throw new IllegalStateException("the fused kernels are unavailable: " + UNAVAILABLE);
+        }
         this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
     }
 
@@ -142,10 +148,14 @@ public final class FusedKernels {
     }
 
     private static boolean fitsOne(NDArray a) {
+        // DJL hands out no direct buffer of 2 GiB or more, and copies any tensor that is not a dense, contiguous
+        // one on the CPU (MKL-DNN's layout, 2, counts as not dense)
         if (!(a instanceof PtNDArray pt)
                 || a.getDataType() != DataType.FLOAT32
                 || !Device.cpu().equals(a.getDevice())
-                || a.isSparse()) {
+                || a.isSparse()
+                || a.size() >= Integer.MAX_VALUE / Float.BYTES
+                || JniUtils.getLayout(pt) != 0) {
             return false;
         }
         try {
@@ -163,10 +173,11 @@ public final class FusedKernels {
      * @param w0 the L2-SP anchor, or null (then the third sum is 0 and l2sp must be 0)
      */
     public double[] penalize(NDArray w, NDArray g, NDArray w0, double l1, double l2, double l2sp) {
-        ByteBuffer wb = buffer(w);
-        ByteBuffer gb = g == null ? null : buffer(g);
-        ByteBuffer ab = w0 == null ? null : buffer(w0);
         long n = w.size();
+        ByteBuffer wb = buffer(w, n);
+        ByteBuffer gb = g == null ? null : buffer(g, n);
+        ByteBuffer ab = w0 == null ? null : buffer(w0, n);
+        CALLS.incrementAndGet();
         int chunks = chunks(n);
         double[][] parts = new double[chunks][4];
         run(
@@ -203,11 +214,12 @@ public final class FusedKernels {
             double b2,
             double stepSize,
             double eps) {
-        ByteBuffer wb = buffer(w);
-        ByteBuffer gb = buffer(g);
-        ByteBuffer mb = buffer(m);
-        ByteBuffer vb = buffer(v);
         long n = w.size();
+        ByteBuffer wb = buffer(w, n);
+        ByteBuffer gb = buffer(g, n);
+        ByteBuffer mb = buffer(m, n);
+        ByteBuffer vb = buffer(v, n);
+        CALLS.incrementAndGet();
         run(
                 chunks(n),
                 c -> adam(
@@ -226,11 +238,25 @@ public final class FusedKernels {
                         (float) eps));
     }
 
-    private static ByteBuffer buffer(NDArray a) {
+    /**
+     * The tensor's own memory, which must hold exactly {@code n} values: a gradient, an anchor or
+     * a moment of another shape than its weight (a corrupt checkpoint, say) is refused here rather
+     * than read or written past its end.
+     */
+    private static ByteBuffer buffer(NDArray a, long n) {
         if (!fitsOne(a)) {
             throw new IllegalArgumentException("the fused kernels need a contiguous float32 CPU tensor: " + a);
         }
+        if (a.size() != n) {
+            throw new IllegalArgumentException("the fused kernels need arrays of one size: " + a.getShape() + " has "
+                    + a.size() + " values, not " + n);
+        }
         return ((PtNDArray) a).toByteBuffer(true);
+    }
+
+    /** Kernel calls this process made: tests check that a step took the kernels' path. */
+    public static long calls() {
+        return CALLS.get();
     }
 
     private static int chunks(long n) {

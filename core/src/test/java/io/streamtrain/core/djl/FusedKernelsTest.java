@@ -168,6 +168,50 @@ class FusedKernelsTest {
     }
 
     @Test
+    void adamOnChunksOnSeveralThreadsGivesTheSameBitsAsOne() {
+        int n = 2 * FusedKernels.CHUNK + 7;
+        FusedKernels three = new FusedKernels(3);
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray[] one = {m.create(values(n, 20)), m.zeros(new Shape(n)), m.zeros(new Shape(n))};
+            NDArray[] many = {m.create(values(n, 20)), m.zeros(new Shape(n)), m.zeros(new Shape(n))};
+            NDArray g = m.create(values(n, 21));
+            ONE_THREAD.adam(one[0], g, one[1], one[2], 0.5, 0, 0.999, 0.9, 0.999, 0.01, 1e-8);
+            three.adam(many[0], g, many[1], many[2], 0.5, 0, 0.999, 0.9, 0.999, 0.01, 1e-8);
+            for (int k = 0; k < 3; k++) {
+                assertArrayEquals(one[k].toFloatArray(), many[k].toFloatArray());
+            }
+            // the last chunk's tail was updated too: the first moment there is (1 - b1) * scale * g
+            assertEquals(0.1f * 0.5f * g.getFloat(n - 1), one[1].getFloat(n - 1), 1e-7);
+        }
+    }
+
+    @Test
+    void arraysOfAnotherSizeThanTheWeightAreRefusedNotOverrun() {
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray w = m.create(values(8, 30));
+            NDArray small = m.create(values(2, 31));
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> ONE_THREAD.penalize(w, small, null, 0, 1, 0));
+            assertTrue(e.getMessage().contains("one size"), e.getMessage());
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> ONE_THREAD.adam(w, w, small, small, 1, 0, 1, 0.9, 0.999, 1, 0));
+            assertArrayEquals(values(2, 31), small.toFloatArray(), "nothing written");
+        }
+    }
+
+    @Test
+    void aTermThatIsOffLeavesANonFiniteWeightsGradientAlone() {
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            NDArray w = m.create(new float[] {Float.NaN, Float.POSITIVE_INFINITY, 2f});
+            NDArray g = m.create(new float[] {1f, 1f, 1f});
+            // L1 only: sign(NaN) is 0 and sign(inf) is 1, as torch's; the L2 term that is off adds nothing
+            ONE_THREAD.penalize(w, g, null, 0.5, 0, 0);
+            assertArrayEquals(new float[] {1f, 1.5f, 1.5f}, g.toFloatArray());
+        }
+    }
+
+    @Test
     void onlyContiguousFloat32TensorsFit() {
         try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
             NDArray w = m.create(values(12, 12), new Shape(3, 4));

@@ -80,9 +80,14 @@ final class StepFigures {
                         ? kernels.penalize(w, g, w0, spec.l1(), spec.l2(), spec.l2sp())
                         : kernels.penalize(w, g, null, 0, 0, 0);
                 hostWeightSquares += sums[1];
-                if (regularized) {
+                // only the terms that are on: 0 times the sum of a non-finite weight would make the loss NaN
+                if (regularized && spec.l1() > 0) {
                     hostL1 += sums[0];
+                }
+                if (regularized && spec.l2() > 0) {
                     hostL2 += sums[1];
+                }
+                if (regularized && spec.l2sp() > 0) {
                     hostL2sp += sums[2];
                 }
                 if (training) {

@@ -128,7 +128,9 @@ public final class StepRunner {
             StepFigures.Values v = figures.read();
             double gradNorm = v.gradNorm();
             double lr = schedule.at(state.step());
-            boolean finite = Double.isFinite(v.dataLoss() + v.l1() + v.l2() + v.l2sp()) && Double.isFinite(gradNorm);
+            // a gradient norm beyond float32's range counts as infinite, as libtorch's float32 norm has it: the
+            // fused kernels sum in double, and an update that large would leave infinities in Adam's moments
+            boolean finite = Double.isFinite(v.dataLoss() + v.l1() + v.l2() + v.l2sp()) && gradNorm <= Float.MAX_VALUE;
             skippedInARow = finite ? 0 : skippedInARow + 1;
             if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
                 throw new NonFiniteTrainingException(

@@ -42,6 +42,8 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The chapter's regularizers on the real DJL/PyTorch engine. Every expected value is
@@ -682,11 +684,13 @@ class RegularizationNumericsTest {
     // ---------------------------------------------------------------- the fused kernels
 
     /** Five steps with every regularizer on, clipping included; the reports of each. */
-    private static List<StepReport> fiveSteps(boolean fused, Map<String, float[]> weightsOut) {
+    private static List<StepReport> fiveSteps(String optimizer, boolean fused, Map<String, float[]> weightsOut) {
         String before = System.getProperty(FusedKernels.DISABLE_PROPERTY);
         System.setProperty(FusedKernels.DISABLE_PROPERTY, Boolean.toString(!fused));
+        long calls = FusedKernels.calls();
         try (ModelState state = ModelState.initialize(
-                spec(smallMlp(), adam("adamw", 0.05), reg(1e-3, 1e-2, 0.1, 0.05, List.of("bias"), 0.5), 71), engine)) {
+                spec(smallMlp(), adam(optimizer, 0.05), reg(1e-3, 1e-2, 0.1, 0.05, List.of("bias"), 0.5), 71),
+                engine)) {
             nonZeroBiases(state);
             StepRunner runner = new StepRunner(state, engine);
             List<StepReport> reports = new java.util.ArrayList<>();
@@ -695,6 +699,9 @@ class RegularizationNumericsTest {
             }
             weightsOut.putAll(snapshot(state));
             weightsOut.putAll(snapshot(state.optimizer().state()));
+            // every parameter through both kernels at every step, or none
+            long expected = fused ? 5L * 2 * state.parameterArrays().size() : 0;
+            assertEquals(expected, FusedKernels.calls() - calls, "kernel calls with fused " + fused);
             return reports;
         } finally {
             if (before == null) {
@@ -705,13 +712,14 @@ class RegularizationNumericsTest {
         }
     }
 
-    @Test
-    void theFusedKernelsTrainAsLibtorchsOperationsDo() {
+    @ParameterizedTest
+    @ValueSource(strings = {"adamw", "adam"})
+    void theFusedKernelsTrainAsLibtorchsOperationsDo(String optimizer) {
         assertTrue(FusedKernels.available(), "the fused kernels did not load: " + FusedKernels.unavailableReason());
         Map<String, float[]> fused = new LinkedHashMap<>();
         Map<String, float[]> libtorch = new LinkedHashMap<>();
-        List<StepReport> a = fiveSteps(true, fused);
-        List<StepReport> b = fiveSteps(false, libtorch);
+        List<StepReport> a = fiveSteps(optimizer, true, fused);
+        List<StepReport> b = fiveSteps(optimizer, false, libtorch);
         assertTrue(
                 a.stream().anyMatch(r -> r.clippedGradNorm() < r.gradNorm() * 0.99),
                 "the test needs steps that clip: " + a);
