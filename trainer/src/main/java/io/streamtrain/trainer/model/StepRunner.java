@@ -15,6 +15,7 @@ import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.regularization.Penalties;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.trainer.optim.LearningRateSchedule;
+import io.streamtrain.trainer.optim.Optimizer;
 import java.util.Map;
 
 /**
@@ -151,15 +152,9 @@ public final class StepRunner {
             state.advance();
             if (finite) {
                 double decay = spec.regularization().weightDecay();
+                Optimizer.Update update = new Optimizer.Update(scale, lr, decay, state.step());
                 weights.forEach((name, w) -> state.optimizer()
-                        .update(
-                                name,
-                                w,
-                                w.getGradient(),
-                                scale,
-                                lr,
-                                selector.regularized(name) ? decay : 0.0,
-                                state.step()));
+                        .update(name, w, w.getGradient(), selector.regularized(name) ? update : update.withoutDecay()));
             }
             return new StepReport(
                     state.step(),

@@ -44,14 +44,10 @@ final class Adam implements Optimizer {
     }
 
     @Override
-    public void update(
-            String name,
-            NDArray weight,
-            NDArray gradient,
-            double gradientScale,
-            double learningRate,
-            double weightDecay,
-            long step) {
+    public void update(String name, NDArray weight, NDArray gradient, Update u) {
+        double learningRate = u.learningRate();
+        double weightDecay = u.weightDecay();
+        long step = u.step();
         NDArray m = state.zerosLike("m", name, weight);
         NDArray v = state.zerosLike("v", name, weight);
         double biasCorrection1 = 1 - Math.pow(beta1, step);
@@ -64,7 +60,7 @@ final class Adam implements Optimizer {
                     gradient,
                     m,
                     v,
-                    gradientScale,
+                    u.gradientScale(),
                     decoupled ? 0 : weightDecay,
                     decoupled ? 1 - learningRate * weightDecay : 1,
                     beta1,
@@ -73,15 +69,15 @@ final class Adam implements Optimizer {
                     eps);
             return;
         }
-        if (gradientScale != 1) {
-            gradient.muli(gradientScale);
+        if (u.gradientScale() != 1) {
+            gradient.muli(u.gradientScale());
         }
         if (decoupled && weightDecay > 0) {
             // in place, one pass (libtorch's fused AdamW decay makes two temporaries the size of the weight)
             weight.muli(1 - learningRate * weightDecay);
         }
-        // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not libtorch's
-        // clamp)
+        // rescale 1 and a negative clip value: the gradient is already clipped (by the global norm, not by
+        // libtorch's clamp)
         JniUtils.adamUpdate(
                 (PtNDArray) weight,
                 (PtNDArray) gradient,

@@ -17,23 +17,27 @@ import java.util.Map;
 public interface Optimizer {
 
     /**
-     * @param name parameter name (state is kept per name)
-     * @param weight the parameter, updated in place
-     * @param gradient its gradient (penalties included, not clipped)
+     * What one step applies to each parameter.
+     *
      * @param gradientScale the gradient clipping's factor, applied by the update (1 without
      *     clipping); the gradient may be left scaled or not
      * @param learningRate for this step
-     * @param weightDecay the decay for this parameter (0 when it is excluded)
+     * @param weightDecay the decay for the parameter (0 when it is excluded)
      * @param step 1-based count of updates including this one (for bias correction)
      */
-    void update(
-            String name,
-            NDArray weight,
-            NDArray gradient,
-            double gradientScale,
-            double learningRate,
-            double weightDecay,
-            long step);
+    record Update(double gradientScale, double learningRate, double weightDecay, long step) {
+        /** The same update for a parameter that {@code exclude} exempts from weight decay. */
+        public Update withoutDecay() {
+            return new Update(gradientScale, learningRate, 0, step);
+        }
+    }
+
+    /**
+     * @param name parameter name (state is kept per name)
+     * @param weight the parameter, updated in place
+     * @param gradient its gradient (penalties included, not clipped)
+     */
+    void update(String name, NDArray weight, NDArray gradient, Update u);
 
     /** The state to checkpoint, as {@code slot.parameter} names; arrays stay owned by the optimizer. */
     Map<String, NDArray> state();

@@ -21,18 +21,11 @@ final class Sgd implements Optimizer {
     }
 
     @Override
-    public void update(
-            String name,
-            NDArray weight,
-            NDArray gradient,
-            double gradientScale,
-            double learningRate,
-            double weightDecay,
-            long step) {
-        if (gradientScale != 1) {
-            gradient.muli(gradientScale);
+    public void update(String name, NDArray weight, NDArray gradient, Update u) {
+        if (u.gradientScale() != 1) {
+            gradient.muli(u.gradientScale());
         }
-        NDArray g = weightDecay > 0 ? gradient.add(weight.mul(weightDecay)) : gradient;
+        NDArray g = u.weightDecay() > 0 ? gradient.add(weight.mul(u.weightDecay())) : gradient;
         if (momentum > 0) {
             NDArray buf = state.get("momentum", name);
             if (buf == null) {
@@ -44,7 +37,7 @@ final class Sgd implements Optimizer {
             }
             g = buf;
         }
-        weight.subi(g.mul(learningRate));
+        weight.subi(g.mul(u.learningRate()));
     }
 
     @Override
