@@ -102,15 +102,6 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
     }
 
     /**
-     * The first window of a continuous run that starts now ({@link StartingPlan#firstWindow}).
-     *
-     * @throws StartupException when the topic has more partitions than a window has records
-     */
-    public static EpochPlan firstWindow(Consumer<?, ?> consumer, String topic, Windowing w) {
-        return StartingPlan.firstWindow(consumer, topic, w);
-    }
-
-    /**
      * The plan of the epoch after this one: the same for a bounded run, the next window for a
      * continuous one. In a window of time, a partition whose end this plan does not know (a
      * feed knows only the ends of the partitions it reads; the sync log moves on only once it
@@ -282,20 +273,15 @@ public record EpochPlan(String topic, Map<Integer, long[]> ranges, Windowing win
     }
 
     /**
-     * The plan of a run over bounded data that starts now ({@link StartingPlan#snapshot}).
+     * The plan a run that starts now reads first: the topic as it stands ({@code window} 0,
+     * {@link StartingPlan#snapshot}), or the first window of a continuous run
+     * ({@link StartingPlan#firstWindow}).
      *
-     * @throws StartupException when the topic has no records
-     */
-    public static EpochPlan snapshot(Consumer<?, ?> consumer, String topic) {
-        return StartingPlan.snapshot(consumer, topic);
-    }
-
-    /**
-     * The plan a run that starts now reads first: the topic as it stands ({@code window} 0),
-     * or the first window of a continuous run.
+     * @throws StartupException when the topic has no records, or more partitions than a window has
+     *     records
      */
     public static EpochPlan start(Consumer<?, ?> consumer, String topic, Windowing w) {
-        return w.continuous() ? firstWindow(consumer, topic, w) : snapshot(consumer, topic);
+        return w.continuous() ? StartingPlan.firstWindow(consumer, topic, w) : StartingPlan.snapshot(consumer, topic);
     }
 
     /** What a log line says of it. */

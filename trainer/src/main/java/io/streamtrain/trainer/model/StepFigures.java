@@ -13,9 +13,9 @@ import java.util.Map;
 
 /**
  * The scalars a step reports, summed by the fused kernels or computed on the native side as the
- * step goes and read back in one copy: each {@code getDouble()} on its own is a native call and a copy, and a step used to
- * make forty of them. Norms, not {@code square().sum()}: one pass and no temporary array the
- * size of the parameter.
+ * step goes and read back in one copy: each {@code getDouble()} on its own is a native call and a
+ * copy, and a step used to make forty of them. Norms, not {@code square().sum()}: one pass and no
+ * temporary array the size of the parameter.
  */
 final class StepFigures {
     private static final int[] NO_AXES = new int[0];
