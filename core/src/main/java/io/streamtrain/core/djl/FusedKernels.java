@@ -34,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * The kernels read and write the tensors' own memory (a direct buffer over a contiguous float32
- * tensor on the CPU) and are used only for such tensors ({@link #fits}); the caller keeps
- * libtorch's operations for anything else, and for everything when the library is missing (a
- * build without a C compiler, a CPU that is not x86-64) or when {@value #DISABLE_PROPERTY} is
- * {@code true}.
+ * tensor on the CPU) and take only such tensors ({@link #fits}): given any other, they change
+ * nothing and say so, and the caller keeps libtorch's operations, as it does for everything when
+ * the library is missing (a build without a C compiler, a CPU that is not x86-64) or when
+ * {@value #DISABLE_PROPERTY} is {@code true}.
  * Large parameters are cut into chunks of {@value #CHUNK} values that run on {@code threads}
  * threads; sums are added up chunk by chunk in order, so a result does not depend on the thread
  * count.
@@ -171,8 +171,13 @@ public final class FusedKernels {
      *
      * @param g the gradient, or null for a parameter that is not trained (only the weight's sums)
      * @param w0 the L2-SP anchor, or null (then the third sum is 0 and l2sp must be 0)
+     * @return the sums, or null when an array does not {@link #fits fit} the kernels (nothing changed)
+     * @throws IllegalArgumentException when the arrays hold different numbers of values
      */
     public double[] penalize(NDArray w, NDArray g, NDArray w0, double l1, double l2, double l2sp) {
+        if (!fits(w, g, w0)) {
+            return null;
+        }
         long n = w.size();
         ByteBuffer wb = buffer(w, n);
         ByteBuffer gb = g == null ? null : buffer(g, n);
@@ -201,8 +206,10 @@ public final class FusedKernels {
      * @param scale the gradient clipping's factor (1 without clipping)
      * @param coupled the coupled weight decay (torch's Adam), 0 for none
      * @param keep {@code 1 − lr·wd} for decoupled decay (torch's AdamW), 1 for none
+     * @return false when an array does not {@link #fits fit} the kernels (nothing changed)
+     * @throws IllegalArgumentException when the arrays hold different numbers of values
      */
-    public void adam(
+    public boolean adam(
             NDArray w,
             NDArray g,
             NDArray m,
@@ -214,6 +221,9 @@ public final class FusedKernels {
             double b2,
             double stepSize,
             double eps) {
+        if (!fits(w, g, m, v)) {
+            return false;
+        }
         long n = w.size();
         ByteBuffer wb = buffer(w, n);
         ByteBuffer gb = buffer(g, n);
@@ -236,17 +246,15 @@ public final class FusedKernels {
                         (float) b2,
                         (float) stepSize,
                         (float) eps));
+        return true;
     }
 
     /**
-     * The tensor's own memory, which must hold exactly {@code n} values: a gradient, an anchor or
-     * a moment of another shape than its weight (a corrupt checkpoint, say) is refused here rather
-     * than read or written past its end.
+     * The memory of a tensor that {@link #fits}, which must hold exactly {@code n} values: a
+     * gradient, an anchor or a moment of another shape than its weight (a corrupt checkpoint, say)
+     * is refused here rather than read or written past its end.
      */
     private static ByteBuffer buffer(NDArray a, long n) {
-        if (!fitsOne(a)) {
-            throw new IllegalArgumentException("the fused kernels need a contiguous float32 CPU tensor: " + a);
-        }
         if (a.size() != n) {
             throw new IllegalArgumentException("the fused kernels need arrays of one size: " + a.getShape() + " has "
                     + a.size() + " values, not " + n);

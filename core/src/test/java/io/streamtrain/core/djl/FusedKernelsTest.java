@@ -3,6 +3,7 @@ package io.streamtrain.core.djl;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -219,7 +220,12 @@ class FusedKernelsTest {
             // a transposed view: its buffer would be a copy, and writes to it would be lost
             assertFalse(FusedKernels.fits(w.transpose()));
             assertFalse(FusedKernels.fits(w.toType(DataType.FLOAT64, false)));
-            assertThrows(IllegalArgumentException.class, () -> ONE_THREAD.penalize(w.transpose(), null, null, 0, 0, 0));
+            // given one anyway, the kernels say so and change nothing: the caller takes libtorch's path
+            NDArray g = m.create(values(12, 13), new Shape(4, 3));
+            assertNull(ONE_THREAD.penalize(w.transpose(), g, null, 0.5, 0, 0));
+            assertFalse(ONE_THREAD.adam(w, g.transpose(), w.zerosLike(), w.zerosLike(), 1, 0, 1, 0.9, 0.999, 1, 0));
+            assertArrayEquals(values(12, 12), w.toFloatArray(), "the weight is unchanged");
+            assertArrayEquals(values(12, 13), g.toFloatArray(), "the gradient is unchanged");
         }
     }
 }

@@ -75,10 +75,13 @@ final class StepFigures {
                     training && w.hasGradient() && penalties.selector().regularized(name);
             NDArray g = training ? w.getGradient() : null;
             NDArray w0 = regularized && spec.l2sp() > 0 ? Penalties.anchor(anchors, name) : null;
-            if (kernels != null && FusedKernels.fits(w, g, w0)) {
-                double[] sums = regularized
+            double[] sums = null; // the kernels' sums: null when they are off or the arrays do not fit them
+            if (kernels != null) {
+                sums = regularized
                         ? kernels.penalize(w, g, w0, spec.l1(), spec.l2(), spec.l2sp())
                         : kernels.penalize(w, g, null, 0, 0, 0);
+            }
+            if (sums != null) {
                 hostWeightSquares += sums[1];
                 // only the terms that are on: 0 times the sum of a non-finite weight would make the loss NaN
                 if (regularized && spec.l1() > 0) {

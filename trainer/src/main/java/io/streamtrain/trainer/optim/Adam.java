@@ -54,19 +54,19 @@ final class Adam implements Optimizer {
         double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         double stepSize = learningRate * biasCorrection2Sqrt / biasCorrection1;
         double eps = epsilon * biasCorrection2Sqrt;
-        if (kernels != null && FusedKernels.fits(weight, gradient, m, v)) {
-            kernels.adam(
-                    weight,
-                    gradient,
-                    m,
-                    v,
-                    u.gradientScale(),
-                    decoupled ? 0 : weightDecay,
-                    decoupled ? 1 - learningRate * weightDecay : 1,
-                    beta1,
-                    beta2,
-                    stepSize,
-                    eps);
+        if (kernels != null
+                && kernels.adam(
+                        weight,
+                        gradient,
+                        m,
+                        v,
+                        u.gradientScale(),
+                        decoupled ? 0 : weightDecay,
+                        decoupled ? 1 - learningRate * weightDecay : 1,
+                        beta1,
+                        beta2,
+                        stepSize,
+                        eps)) {
             return;
         }
         if (u.gradientScale() != 1) {
