@@ -1,12 +1,9 @@
 package io.streamtrain.trainer.feed;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -18,8 +15,7 @@ import org.apache.kafka.common.TopicPartition;
  * partition pauses once the live consumer's position reaches the plan's end. The replay
  * consumer, if any, is held to the same part ({@link ReplayReader#adjustPauses}).
  *
- * <p>Keeps the bytes each partition's buffer holds, told of every record buffered and taken;
- * the paused set mirrors the live consumer's own, so that only what changes is sent to it. The
+ * <p>Keeps the bytes each partition's buffer holds, told of every record buffered and taken. The
  * feed thread's own, part of {@link PartitionBuffers}.
  */
 final class FetchPauses {
@@ -32,27 +28,26 @@ final class FetchPauses {
     private final long bufferBytes;
 
     private final Map<TopicPartition, Long> bufferedBytes = new HashMap<>();
-    private final Set<TopicPartition> paused = new HashSet<>();
+    private final PausedPartitions paused;
 
     FetchPauses(Consumer<byte[], ByteBuffer> consumer, ReplayReader replay, Windowing windowing, long bufferBytes) {
         this.consumer = consumer;
         this.replay = replay;
         this.windowing = windowing;
         this.bufferBytes = bufferBytes;
+        this.paused = new PausedPartitions(consumer);
     }
 
     /** The partitions are no longer ours: no buffer, and none paused. */
     void revoked() {
         bufferedBytes.clear();
-        paused.clear();
+        paused.forget();
     }
 
     /** A new assignment: no buffer yet, and each of its partitions paused until an epoch begins on it. */
     void assigned(List<TopicPartition> now) {
         bufferedBytes.clear();
-        consumer.pause(now);
-        paused.clear();
-        paused.addAll(now);
+        paused.pauseEvery(now);
     }
 
     /** Every buffer is dropped (at an epoch's start, and when the feed goes idle). */
@@ -76,24 +71,12 @@ final class FetchPauses {
     /** Fetch only what the buffers have room for, and nothing past the epoch's end. */
     void adjust(List<TopicPartition> assignment, EpochPlan plan) {
         long limit = bufferBytes / Math.max(1, assignment.size());
-        List<TopicPartition> pause = new ArrayList<>();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : assignment) {
+        paused.fetchOnly(assignment, tp -> {
             boolean full = bufferedBytes.getOrDefault(tp, 0L) > limit;
             // a continuous run reads ahead into its next windows, within the buffers' bound
             boolean done = !windowing.continuous() && consumer.position(tp) >= plan.to(tp);
-            if ((full || done) && paused.add(tp)) {
-                pause.add(tp);
-            } else if (!full && !done && paused.remove(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!pause.isEmpty()) {
-            consumer.pause(pause);
-        }
-        if (!resume.isEmpty()) {
-            consumer.resume(resume);
-        }
+            return !full && !done;
+        });
         if (replay != null) {
             replay.adjustPauses(assignment, limit);
         }
@@ -101,10 +84,7 @@ final class FetchPauses {
 
     /** Fetches nothing more on any of {@code assignment}. */
     void pauseAll(List<TopicPartition> assignment) {
-        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
-        if (!more.isEmpty()) {
-            consumer.pause(more);
-        }
+        paused.pauseAll(assignment);
         if (replay != null) {
             replay.pauseAll(assignment);
         }

@@ -5,12 +5,9 @@ import io.streamtrain.core.spec.RunSpec;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -50,31 +47,29 @@ final class ReplayReader {
     private final Map<TopicPartition, long[]> fetch = new HashMap<>();
 
     private final Map<TopicPartition, Long> bytes = new HashMap<>();
-    /** The partitions the consumer has paused (it mirrors the consumer's own set). */
-    private final Set<TopicPartition> paused = new HashSet<>();
+    private final PausedPartitions paused;
 
     ReplayReader(Consumer<byte[], ByteBuffer> consumer, RunSpec spec) {
         this.consumer = consumer;
         this.topic = spec.data().train();
         this.horizon = Windowing.of(spec).horizon();
+        this.paused = new PausedPartitions(consumer);
     }
 
     /** The node's partitions now: all paused, no replay begun. */
     void assign(List<TopicPartition> now) {
         clear();
         consumer.assign(now);
-        consumer.pause(now);
+        paused.pauseEvery(now);
         // a defined position until a replay seeks (its reset policy is "none"; every poll looks at every partition)
         consumer.seekToBeginning(now);
-        paused.clear();
-        paused.addAll(now);
     }
 
     /** The node holds no partitions. */
     void unassign() {
         clear();
         consumer.assign(List.of());
-        paused.clear();
+        paused.forget();
     }
 
     /** Drops every replay's records and position; which partitions are paused stays as it is. */
@@ -186,30 +181,13 @@ final class ReplayReader {
 
     /** Fetches only for partitions in their replay, only what the replay still needs, within {@code limit} bytes each. */
     void adjustPauses(List<TopicPartition> assignment, long limit) {
-        List<TopicPartition> pause = new ArrayList<>();
-        List<TopicPartition> resume = new ArrayList<>();
-        for (TopicPartition tp : assignment) {
-            boolean wanted = buffers.containsKey(tp) && !fetched(tp) && bytes.getOrDefault(tp, 0L) <= limit;
-            if (!wanted && paused.add(tp)) {
-                pause.add(tp);
-            } else if (wanted && paused.remove(tp)) {
-                resume.add(tp);
-            }
-        }
-        if (!pause.isEmpty()) {
-            consumer.pause(pause);
-        }
-        if (!resume.isEmpty()) {
-            consumer.resume(resume);
-        }
+        paused.fetchOnly(
+                assignment, tp -> buffers.containsKey(tp) && !fetched(tp) && bytes.getOrDefault(tp, 0L) <= limit);
     }
 
     /** Fetches nothing more on any of {@code assignment}. */
     void pauseAll(List<TopicPartition> assignment) {
-        List<TopicPartition> more = assignment.stream().filter(paused::add).toList();
-        if (!more.isEmpty()) {
-            consumer.pause(more);
-        }
+        paused.pauseAll(assignment);
     }
 
     /** Closes the consumer (the feed thread's, at its end). */
