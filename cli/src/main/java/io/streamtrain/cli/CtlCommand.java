@@ -599,8 +599,8 @@ public final class CtlCommand {
                         // counted by the trainers; status shows only what it can read
                     }
                 }
-                // what the trainers act on, as they verify it: refused commands are listed with why, forged acks not at
-                // all
+                // what the trainers act on, as they verify it: refused
+                // commands are listed with why, forged acks not at all
                 control.removeIf(
                         m -> m instanceof ControlMessage.Ack && !verdicts.get(m).accepted());
                 for (ControlMessage m : control) {

@@ -202,8 +202,8 @@ final class EvaluationStep {
             explanation += "; the trainers are paused (evaluation.onDegrade: pause): `streamtrain ctl resume --run "
                     + state.run + "` takes them up again";
         }
-        // the first degrading window returns the trainers to the promoted model (not repeated while the run stays
-        // degrading)
+        // the first degrading window returns the trainers to the
+        // promoted model (not repeated while the run stays degrading)
         boolean rollback = firstDegrading && spec.evaluation().rollsBackOnDegrade() && best != null;
         if (rollback) {
             explanation +=

@@ -161,8 +161,8 @@ final class EvaluatorProducer {
                 || e instanceof OutOfOrderSequenceException
                 || e instanceof AuthorizationException
                 || e instanceof UnsupportedVersionException) {
-            // another instance took the transactional id over, or the broker refuses it: nothing to abort, nothing to
-            // retry
+            // another instance took the transactional id over, or the
+            // broker refuses it: nothing to abort, nothing to retry
             throw new FatalException("the evaluator's producer cannot go on: " + e, e);
         }
         abort(e);

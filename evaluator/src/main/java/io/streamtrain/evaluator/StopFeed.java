@@ -116,8 +116,8 @@ final class StopFeed {
             } catch (MalformedMessageException e) {
                 continue; // the trainers count and skip it
             }
-            // a message naming another run is ignored: whoever may write this run's topic does not speak for another
-            // run
+            // a message naming another run is ignored: whoever may
+            // write this run's topic does not speak for another run
             if (m instanceof ControlMessage.Register reg
                     && !registrations.containsKey(run)
                     && run.equals(reg.run())

@@ -331,9 +331,9 @@ public final class StopBench implements Callable<Integer> {
                             continue;
                         }
                         if (firstEvaluation < 0) {
-                            // a new run: discovering its topic (metadata refresh, rebalance), loading its validation
-                            // set
-                            // and history are one-offs; checkpoints written before they were done waited for them
+                            // a new run: discovering its topic (metadata refresh, rebalance), loading its
+                            // validation set and history are one-offs; checkpoints written before they were
+                            // done waited for them
                             firstEvaluation = r.timestamp();
                             continue;
                         }

@@ -230,8 +230,8 @@ public final class TrainerBench implements Callable<Integer> {
             broker.produceRoundRobin(TOPIC, partitions, values);
             Path script = extractScript();
             try {
-                // JIT and allocator warm-up of the two JVM contenders, not counted (Python starts a new process every
-                // time)
+                // JIT and allocator warm-up of the two JVM contenders,
+                // not counted (Python starts a new process every time)
                 inMemory(engine, decoded, spec("warmup-step"));
                 kafkaFed(kafka, spec("warmup-node"));
                 String pythonMissing = null;

@@ -267,8 +267,8 @@ final class TrainerJvms implements AutoCloseable {
                     "--metrics-port",
                     Integer.toString(metricsPort));
             ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
-            // one intra-op thread per node (unless told): several nodes on one machine must not fight over the same
-            // cores
+            // one intra-op thread per node (unless told): several
+            // nodes on one machine must not fight over the same cores
             builder.environment().put(Engines.THREADS_ENV, Integer.toString(torchThreads));
             if (!kafkaEnvironment) {
                 // the embedded broker is plain and local: client settings and signing keys meant for a real cluster do

@@ -107,8 +107,8 @@ final class Commands {
             } else if (m instanceof ControlMessage.Resume) {
                 paused = false;
             } else if (m instanceof ControlMessage.Rollback r) {
-                // carried out once: one the history acknowledges is done; the latest still open is this node's to carry
-                // out
+                // carried out once: one the history acknowledges is done;
+                // the latest still open is this node's to carry out
                 rollback = answered.contains(r.id()) ? null : r;
             } else if (m instanceof ControlMessage.Register register && registration == null) {
                 requireRegistered(register);
@@ -259,8 +259,8 @@ final class Commands {
                             + "); revoked from that step and not"
                             + " replayed";
                     log.error("SET {} {}", escape(set.id()), outcome);
-                    // a SET replayed before any node applied it holds from wherever this node started: say step 0, not
-                    // -2^63
+                    // a SET replayed before any node applied it holds from
+                    // wherever this node started: say step 0, not -2^63
                     return new Failed(set.id(), Math.max(0, set.afterStep()), outcome);
                 });
     }

@@ -290,9 +290,9 @@ final class RoundCycle {
         } else if (!handedIn.last() || closed.epochEnd()) {
             moveTo.accept(NodeState.TRAINING);
         } else {
-            // this node's partitions are at the end of the epoch: it takes part in the epoch's remaining rounds with
-            // nothing
-            // (a streaming node with its optimizer slots: the epoch's last round combines every node's)
+            // this node's partitions are at the end of the epoch: it takes part in the epoch's remaining
+            // rounds with nothing (a streaming node with its optimizer slots: the epoch's last round
+            // combines every node's)
             List<OffsetRange> nothing = handedIn.ranges().stream()
                     .map(r -> new OffsetRange(r.topic(), r.partition(), r.to(), r.to()))
                     .toList();
@@ -316,9 +316,8 @@ final class RoundCycle {
         RunChecks.requireSomethingTrained(spec, closed, deadLetterWriter.topic());
         boolean last = RunChecks.finished(spec, closed);
         if (ownsPartitionZero() && !last) {
-            // the next epoch trains while this one's checkpoint commits; should the group move on meanwhile, the
-            // rollback
-            // that follows publishes it (as below)
+            // the next epoch trains while this one's checkpoint commits; should the group move on
+            // meanwhile, the rollback that follows publishes it (as below)
             published.publishInBackground(closed, view.group(), epochStarted);
             epochStarted = System.nanoTime();
             return false;

@@ -84,8 +84,8 @@ final class RoundShares {
             });
         }
         if (!last && sync.overlapSteps() > 0) {
-            // train on for sync.overlapSteps steps (a count, not a time: the run stays a function of its data and
-            // membership)
+            // train on for sync.overlapSteps steps (a count, not a time:
+            // the run stays a function of its data and membership)
             atHandIn = local;
             stepsSinceHandIn = 0;
         }

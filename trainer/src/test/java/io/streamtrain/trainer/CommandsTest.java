@@ -140,8 +140,8 @@ class CommandsTest {
                 c.apply(first, 5, 0, () -> "unused").isEmpty(),
                 "acknowledged when a round carries it out, not on arrival");
         assertEquals("rb-1", c.rollback().orElseThrow().id());
-        // another node carried it out (or refused it): no longer this node's, whatever state it was in when the round
-        // closed
+        // another node carried it out (or refused it): no longer this
+        // node's, whatever state it was in when the round closed
         assertTrue(c.apply(ack("rb-1", 40, "refused: checkpoint x cannot be read: gone"), 41, 0, () -> "unused")
                 .isEmpty());
         assertTrue(c.rollback().isEmpty());

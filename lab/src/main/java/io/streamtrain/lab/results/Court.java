@@ -196,8 +196,8 @@ final class Court extends Experiment {
                     arm.earlyStopping() ? "{ monitor: val_loss, patience: 3 }" : "{ enabled: false }");
             Trained t = new Trained(arm.label(), lab.train(s, 0), arm.earlyStopping());
             t.score(lab.score(t.shippedRef(), GOV_VALIDATION));
-            // forgetting over time: every epoch's checkpoint on the other genres, the one that stands for the run among
-            // them
+            // forgetting over time: every epoch's checkpoint on the
+            // other genres, the one that stands for the run among them
             List<Point> curve = new ArrayList<>(
                     List.of(new Point(0, pretrained.score(OTHER_VALIDATION).loss())));
             for (Epoch e : t.epochs()) {

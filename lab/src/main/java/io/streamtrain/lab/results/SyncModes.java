@@ -70,8 +70,8 @@ final class SyncModes extends Experiment {
 
     @Override
     public Integer call() throws Exception {
-        // two nodes share the machine: one PyTorch thread each, and the same for one node, so the runs differ in sync
-        // alone
+        // two nodes share the machine: one PyTorch thread each, and
+        // the same for one node, so the runs differ in sync alone
         threads = threads > 0 ? threads : 1;
         return super.call();
     }

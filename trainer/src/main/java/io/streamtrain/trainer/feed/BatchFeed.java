@@ -86,8 +86,8 @@ public final class BatchFeed implements Runnable {
         if (replayConsumer == null && Windowing.of(spec).replay() > 0) {
             throw new IllegalArgumentException("a run whose windows replay records needs a replay consumer");
         }
-        // as many as the prefetch queue holds when full, and a few in decoding and training: no more memory than a full
-        // queue's
+        // as many as the prefetch queue holds when full, and a few in
+        // decoding and training: no more memory than a full queue's
         int batchFloats = spec.batchSize() * spec.model().inputs();
         this.featureBuffers = new FeatureBuffers(
                 (int) Math.min(KEPT_BUFFERS_MAX, prefetchBytes / (4L * batchFloats) + 4), batchFloats);

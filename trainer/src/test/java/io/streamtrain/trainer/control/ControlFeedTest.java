@@ -137,8 +137,8 @@ class ControlFeedTest {
         assertEquals(
                 "stop-1",
                 assertInstanceOf(ControlMessage.Stop.class, seen.get(0)).id());
-        // other nodes' acknowledgements reach the trainer too (a ROLLBACK one of them carried out, a SET one answered
-        // failed)
+        // other nodes' acknowledgements reach the trainer too (a
+        // ROLLBACK one of them carried out, a SET one answered failed)
         c.schedulePollTask(() -> c.addRecord(
                 record(1, Messages.encode(new ControlMessage.Ack("r", "a", "t", "stop-1", "n", 3, "applied")))));
         Thread.sleep(300);

@@ -561,8 +561,8 @@ class BatchFeedTest {
 
     @Test
     void anAveragingNodeAloneOnTheTopicHasARoundEveryTwentyTimesEverySteps() throws Exception {
-        // 7 records of 2 samples, batches of 5: 3 steps an epoch, fewer than 20 x 1, so the only round is the epoch's
-        // end
+        // 7 records of 2 samples, batches of 5: 3 steps an epoch,
+        // fewer than 20 x 1, so the only round is the epoch's end
         startFeed(null, spec(1, 120));
         rebalance(List.of(P2, P1, P0));
         BatchFeed.Reset reset = awaitReset();

@@ -205,8 +205,8 @@ class TimedWindowFeedTest {
 
     @Test
     void aPauseBeforeTheFirstWindowBeganKeepsMeasuringTheLag() throws Exception {
-        // a node held back (a PAUSE, or evaluation.maxLag) as it is assigned its partitions, before the trainer starts
-        // it
+        // a node held back (a PAUSE, or evaluation.maxLag) as it
+        // is assigned its partitions, before the trainer starts it
         BatchFeed.Reset reset = startFeed(null);
         feed.pauseConsumption(true);
         awaitBacklog(20);

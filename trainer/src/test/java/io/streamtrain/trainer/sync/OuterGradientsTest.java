@@ -117,8 +117,8 @@ class OuterGradientsTest {
                 sum[i] += decodedDelta;
             }
         }
-        // unbiased: over many seeds the mean tends to the outer gradient (a standard error of step / (2·sqrt(seeds)) at
-        // most)
+        // unbiased: over many seeds the mean tends to the outer
+        // gradient (a standard error of step / (2·sqrt(seeds)) at most)
         double worst = 0;
         for (int i = 0; i < sum.length; i++) {
             double delta = (double) bl[0][i] - bl[1][i];
