@@ -272,7 +272,9 @@ class NodeLoopTest {
 
     @Test
     void aPauseWhileWaitingForMembersIsAcknowledgedAtOnceAndHoldsTheFirstStepUntilResume() throws Exception {
-        start(spec(1, 2), List.of(P0, P1));
+        // epochs enough that the run is still training when it is asked to leave (one epoch could end between the
+        // first step after the RESUME and the request, on a busy machine)
+        start(spec(100, 2), List.of(P0, P1));
         awaitState(NodeState.AWAITING_MEMBERS);
         inbox.add(new ControlMessage.Pause("unit-run", "pause-1", T, "op"));
         await(
