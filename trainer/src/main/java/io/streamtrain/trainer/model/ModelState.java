@@ -16,6 +16,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import io.streamtrain.core.checkpoint.CheckpointManifest.ParameterInfo;
+import io.streamtrain.core.codec.DType;
 import io.streamtrain.core.codec.SafeTensors;
 import io.streamtrain.core.codec.Tensor;
 import io.streamtrain.core.model.ModelFactory;
@@ -24,6 +25,7 @@ import io.streamtrain.core.regularization.ParameterSelector;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SpecException;
 import io.streamtrain.trainer.optim.Optimizer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -209,13 +211,26 @@ public final class ModelState implements AutoCloseable {
         return out;
     }
 
-    /** The state as a safetensors payload. */
+    /**
+     * The state as a safetensors payload: each array's bytes are copied twice, from libtorch into
+     * the heap and from there into the payload (as float arrays on the way, four times).
+     */
     public byte[] toPayload(Map<String, String> metadata) {
         List<Tensor> tensors = new ArrayList<>();
-        parameters.forEach((name, p) -> tensors.add(tensor(name, p.getArray())));
-        tensors.addAll(optimizerTensors());
-        anchors.forEach((name, a) -> tensors.add(tensor(ANCHOR_PREFIX + name, a)));
+        parameters.forEach((name, p) -> tensors.add(bytesOf(name, p.getArray())));
+        optimizer.state().forEach((name, a) -> tensors.add(bytesOf(OPTIMIZER_PREFIX + name, a)));
+        anchors.forEach((name, a) -> tensors.add(bytesOf(ANCHOR_PREFIX + name, a)));
         return SafeTensors.write(tensors, metadata);
+    }
+
+    /** {@code a} as a tensor of its bytes as libtorch hands them out (in the machine's order: safetensors' on a little-endian one). */
+    private static Tensor bytesOf(String name, NDArray a) {
+        if (a.getDataType() != DataType.FLOAT32 || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            return tensor(name, a);
+        }
+        // a copy into a heap array (DJL's toByteBuffer without a direct buffer, which copies a tensor that is not
+        // contiguous into a new one held by its manager)
+        return new Tensor(name, DType.F32, a.getShape().getShape(), a.toByteBuffer(false));
     }
 
     public List<ParameterInfo> parameterInfos() {
