@@ -7,8 +7,9 @@
  * The AVX2/AVX-512 kernels are only chosen where the CPU reports those instructions, so
  * answering "Intel" changes which supported kernels run, never whether they are supported.
  * On Intel CPUs this answers what MKL finds anyway. The other side, measured: a tiny model
- * (a 20-16-10 MLP on batches of 32) pays about 0.3 ms a step more with it, so the tests, which
- * train tiny models, run without it (STREAMTRAIN_MKL_SHIM=off does the same for the launcher).
+ * (a 20-16-10 MLP on batches of 32) pays about 0.3 ms a step more with it, so the tests of tiny
+ * models run without it (STREAMTRAIN_MKL_SHIM=off does the same for the launcher); the lab's,
+ * which train the reference results' larger models as the launcher does, preload it.
  *
  * No libc: built with -nostdlib, it loads into any glibc the JVM runs on.
  */
