@@ -21,10 +21,12 @@ import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.metadata.storage.Formatter;
 
@@ -130,11 +132,41 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /** Creates a topic on this broker (replication factor 1: there is one broker). */
+    /**
+     * Creates the topic and waits until the broker serves every partition of it: the controller
+     * has committed a topic before the broker's metadata has it, and a test writing its data at
+     * once should not meet that gap (a write to a just-created topic failed once in a test run).
+     */
     public void createTopic(String name, int partitions) throws Exception {
         try (Admin admin = Admin.create(KafkaSettings.of(bootstrapServers()).admin())) {
             admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1)))
                     .all()
                     .get(30, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!servesEveryPartition(admin, name, partitions)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("topic " + name + " was created but its " + partitions
+                            + " partitions have no leader after 30 s");
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    private static boolean servesEveryPartition(Admin admin, String topic, int partitions) throws Exception {
+        try {
+            TopicDescription d = admin.describeTopics(List.of(topic))
+                    .allTopicNames()
+                    .get(10, TimeUnit.SECONDS)
+                    .get(topic);
+            return d.partitions().size() == partitions
+                    && d.partitions().stream()
+                            .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                return false;
+            }
+            throw e;
         }
     }
 
