@@ -211,26 +211,13 @@ public final class ModelState implements AutoCloseable {
         return out;
     }
 
-    /**
-     * The state as a safetensors payload: each array's bytes are copied twice, from libtorch into
-     * the heap and from there into the payload (as float arrays on the way, four times).
-     */
+    /** The state as a safetensors payload. */
     public byte[] toPayload(Map<String, String> metadata) {
         List<Tensor> tensors = new ArrayList<>();
-        parameters.forEach((name, p) -> tensors.add(bytesOf(name, p.getArray())));
-        optimizer.state().forEach((name, a) -> tensors.add(bytesOf(OPTIMIZER_PREFIX + name, a)));
-        anchors.forEach((name, a) -> tensors.add(bytesOf(ANCHOR_PREFIX + name, a)));
+        parameters.forEach((name, p) -> tensors.add(tensor(name, p.getArray())));
+        tensors.addAll(optimizerTensors());
+        anchors.forEach((name, a) -> tensors.add(tensor(ANCHOR_PREFIX + name, a)));
         return SafeTensors.write(tensors, metadata);
-    }
-
-    /** {@code a} as a tensor of its bytes as libtorch hands them out (in the machine's order: safetensors' on a little-endian one). */
-    private static Tensor bytesOf(String name, NDArray a) {
-        if (a.getDataType() != DataType.FLOAT32 || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            return tensor(name, a);
-        }
-        // a copy into a heap array (DJL's toByteBuffer without a direct buffer, which copies a tensor that is not
-        // contiguous into a new one held by its manager)
-        return new Tensor(name, DType.F32, a.getShape().getShape(), a.toByteBuffer(false));
     }
 
     public List<ParameterInfo> parameterInfos() {
@@ -299,9 +286,18 @@ public final class ModelState implements AutoCloseable {
         return c;
     }
 
-    /** Copies tensor values into an existing array; libtorch owns the copy (see DJL's set). */
+    /**
+     * A copy of {@code a} as a float32 tensor: a float32 array's bytes as libtorch hands them out
+     * (one copy, into the heap; in the machine's byte order, which is safetensors' on a
+     * little-endian one), any other's values converted.
+     */
     private static Tensor tensor(String name, NDArray a) {
-        return Tensor.ofFloats(name, a.getShape().getShape(), a.toFloatArray());
+        if (a.getDataType() != DataType.FLOAT32 || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            return Tensor.ofFloats(name, a.getShape().getShape(), a.toFloatArray());
+        }
+        // toByteBuffer without a direct buffer: a copy (a direct one would be a view, or, for a tensor that is not
+        // contiguous, a new tensor held by its manager)
+        return new Tensor(name, DType.F32, a.getShape().getShape(), a.toByteBuffer(false));
     }
 
     @Override
