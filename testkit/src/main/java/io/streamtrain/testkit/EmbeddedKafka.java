@@ -131,11 +131,11 @@ public final class EmbeddedKafka implements AutoCloseable {
         return dataDir;
     }
 
-    /** Creates a topic on this broker (replication factor 1: there is one broker). */
     /**
-     * Creates the topic and waits until the broker serves every partition of it: the controller
-     * has committed a topic before the broker's metadata has it, and a test writing its data at
-     * once should not meet that gap (a write to a just-created topic failed once in a test run).
+     * Creates a topic on this broker (replication factor 1: there is one broker) and waits until
+     * the broker serves every partition of it: the controller has committed a topic before the
+     * broker's metadata has it, and a test writing its data at once should not meet that gap (a
+     * write to a just-created topic failed once in a test run).
      */
     public void createTopic(String name, int partitions) throws Exception {
         try (Admin admin = Admin.create(KafkaSettings.of(bootstrapServers()).admin())) {
