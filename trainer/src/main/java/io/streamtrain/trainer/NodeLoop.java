@@ -197,7 +197,7 @@ final class NodeLoop {
                 return;
             }
         }
-        effects.applyArrived(state.step(), syncLog.lastClosed().epoch() + 1, this::snapshot);
+        effects.applyArrived(state.step(), rounds.epochInProgress(), this::snapshot);
     }
 
     private void checkFeeds() {
@@ -284,6 +284,7 @@ final class NodeLoop {
             transition(NodeState.AWAITING_EVALUATION);
             return;
         }
+        rounds.pollAloneOverlap();
         if (rounds.overlapDone()) {
             rounds.awaitNow();
             return;
@@ -325,6 +326,7 @@ final class NodeLoop {
     }
 
     private void awaitResume() throws InterruptedException {
+        rounds.pollAloneOverlap(); // a lone node's round that ends an epoch: its checkpoint is not held by the PAUSE
         if (!commands.paused()) {
             transition(rounds.partitions().isEmpty() ? NodeState.FOLLOWING : NodeState.TRAINING);
             return;

@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * This node's side of the sync rounds of the assignment it trains: a share's dead letters are
  * written before it is handed in, the wait for the sync log to close the round runs on a clock
  * that a PAUSE stops, and the closed round is taken back (the epoch's checkpoint published
- * when this node owns partition 0). A streaming node's overlap is kept here too: a share it
- * finishes before the round it overlaps is applied waits until then.
+ * when this node owns partition 0). The overlaps are kept here too, a streaming node's
+ * ({@code sync.overlapSteps}) and a lone node's (it trains on until its round comes back): a
+ * share it finishes before the round it overlaps is applied waits until then.
  *
  * <p>Apart from {@link NodeLoop} so that the loop only dispatches on its state while the order
  * of a round's events (dead letters, contribution, wait, close, the next share) stays in one
@@ -185,18 +186,37 @@ final class RoundCycle {
                 syncLog.lastClosed().state(),
                 round,
                 partitions.stream().mapToInt(Integer::intValue).min().orElse(-1));
-        contribute(
-                end,
-                end.records(),
-                meter.steps(),
-                end.ranges(),
-                meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
-                payload);
+        long stepsFromClosed = state.step() - syncLog.lastClosed().step();
+        boolean replaced = contribute(
+                        end,
+                        end.records(),
+                        meter.steps(),
+                        end.ranges(),
+                        meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
+                        payload)
+                != payload;
+        if (!replaced && stepsFromClosed == meter.steps() && mayTrainOnAlone(end)) {
+            shares.trainOnAlone(state.step());
+        }
         if (shares.overlapping()) {
             meter.reset(); // the steps it trains on belong to the next round
         } else {
             awaitNow();
         }
+    }
+
+    /**
+     * Whether this node, alone on the topic, may train on past the share it hands in until the
+     * round comes back, instead of waiting for it: the round it closes is that share, unless the
+     * round takes an outer Nesterov step. Not past the round that ends the run (nothing is left
+     * to train), nor past an epoch's end when {@code evaluation.maxLag} could hold the next
+     * epoch (the hold is judged from the closed rounds).
+     */
+    private boolean mayTrainOnAlone(FeedItem.RoundEnd end) {
+        return alone()
+                && !spec.sync().nesterov()
+                && !(end.last()
+                        && (end.epoch() >= spec.maxEpochs() || spec.evaluation().holdsTrainers()));
     }
 
     /** Whether this node holds every partition of the topic. */
@@ -205,7 +225,8 @@ final class RoundCycle {
                 && partitions.size() == syncLog.lastClosed().plan().ranges().size();
     }
 
-    private void contribute(
+    /** @return the payload handed in: {@code payload}, or a ROLLBACK's state in its place */
+    private byte[] contribute(
             FeedItem.RoundEnd end, long records, long steps, List<OffsetRange> ranges, RoundSums sums, byte[] payload) {
         payload = effects.withRollback(payload, ownsPartitionZero(), state.step(), round);
         SyncMessage.Contribution c = new SyncMessage.Contribution(
@@ -222,6 +243,7 @@ final class RoundCycle {
         long bytes = sync.contribute(c, payload);
         emit(l -> l.onContributed(records, bytes));
         handedIn = end;
+        return payload;
     }
 
     /** Waits for the round handed in, from now: the clock of a round wait counts only the time this node does nothing else. */
@@ -232,6 +254,37 @@ final class RoundCycle {
                 options.brokerWait(),
                 !spec.data().continuous());
         moveTo.accept(NodeState.AWAITING_ROUND);
+    }
+
+    /**
+     * While a lone node trains on past its round ({@link RoundShares#trainOnAlone}): reads what
+     * the sync log has, without waiting, and takes the round back once it closed. Called at
+     * every tick of the states the overlap can be in (training, paused).
+     */
+    void pollAloneOverlap() {
+        if (!shares.aloneOverlapping()) {
+            return;
+        }
+        sync.poll(Duration.ZERO);
+        if (!roundClosed()) {
+            return;
+        }
+        lastRoundWaitSeconds = 0; // the node did not wait for it
+        emit(l -> l.onRoundClosed(0));
+        RoundState closed = syncLog.lastClosed();
+        effects.noteRollback(closed, ownsPartitionZero());
+        if (handedIn.last() && !closed.epochEnd()) {
+            throw new IllegalStateException("round " + closed.round() + " closed without ending epoch "
+                    + handedIn.epoch() + ", which this node, alone on the topic, trained to its end");
+        }
+        afterClose(closed); // never the run's end: a lone node waits for the round that ends it
+    }
+
+    /** The epoch this node trains now: past a lone node's round that ends an epoch, the next one. */
+    int epochInProgress() {
+        return shares.aloneOverlapping() && handedIn.last()
+                ? handedIn.epoch() + 1
+                : syncLog.lastClosed().epoch() + 1;
     }
 
     // ---- AWAITING_ROUND ----

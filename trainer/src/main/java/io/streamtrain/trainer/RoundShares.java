@@ -31,6 +31,12 @@ import java.util.Map;
  *       trained since handing in kept on top (or, with {@code sync.mixing} α, its parameters
  *       mixed with the round's); the epoch's last round replaces everything.
  * </ul>
+ *
+ * <p>A node alone on the topic may train on past its share too ({@link #trainOnAlone}), for
+ * as long as its round takes to come back: the round is that share, bit for bit, so the
+ * state it trains on from is the round's already. When the round closes it is compared with
+ * the share; a round that is anything else cannot be taken back once steps were trained on
+ * top of it, and the node fails (a restart resumes from the sync log).
  */
 final class RoundShares {
     private final SyncSpec sync;
@@ -40,6 +46,9 @@ final class RoundShares {
     private Map<String, float[]> atHandIn;
 
     private int stepsSinceHandIn;
+
+    /** The step a lone node trains on from, past the whole state it handed in ({@link #trainOnAlone}); else -1. */
+    private long aloneFrom = -1;
 
     /** The payload handed in when it was the node's whole state as it stands (see {@link #apply}); else null. */
     private byte[] wholeState;
@@ -105,9 +114,31 @@ final class RoundShares {
         return tensors.isEmpty() ? null : SafeTensors.write(tensors, Map.of());
     }
 
+    /**
+     * A node alone on the topic trains on past the share it just handed in, its whole state at
+     * {@code step}, until the round comes back. Only where the round will pass that share
+     * through as it is: the caller knows that no ROLLBACK replaced it and that the round takes
+     * no outer Nesterov step.
+     *
+     * @return false when the node handed in no whole state (it trained nothing): it waits for the round
+     */
+    boolean trainOnAlone(long step) {
+        if (wholeState == null || overlapping()) {
+            return false;
+        }
+        aloneFrom = step;
+        stepsSinceHandIn = 0;
+        return true;
+    }
+
     /** Whether the node trains on after handing in, the round not applied yet. */
     boolean overlapping() {
-        return atHandIn != null;
+        return atHandIn != null || aloneOverlapping();
+    }
+
+    /** Whether a lone node trains on past its round ({@link #trainOnAlone}). */
+    boolean aloneOverlapping() {
+        return aloneFrom >= 0;
     }
 
     /** A step trained: it counts towards the overlap, if the node overlaps. */
@@ -117,9 +148,12 @@ final class RoundShares {
         }
     }
 
-    /** Whether the overlap is over: the round must be applied before the next step. */
+    /**
+     * Whether a streaming overlap is over: the round must be applied before the next step. (A
+     * lone node's overlap counts no steps: it lasts until the round closes.)
+     */
     boolean overlapDone() {
-        return overlapping() && stepsSinceHandIn >= sync.overlapSteps();
+        return atHandIn != null && stepsSinceHandIn >= sync.overlapSteps();
     }
 
     /**
@@ -131,8 +165,21 @@ final class RoundShares {
      * write every weight and moment with the value it already holds. Comparing costs a pass over
      * the bytes; restoring, a copy of each tensor into the model and the optimizer. Anything else
      * in the round (another node's share, a rollback, an outer momentum) is restored.
+     *
+     * <p>A lone node that trained on past its share ({@link #trainOnAlone}) keeps what it
+     * trained when the round is that share; else it throws.
      */
     void apply(RoundState closed, boolean alone) {
+        if (aloneOverlapping()) {
+            if (closed.step() != aloneFrom || !sameState(wholeState, closed.state())) {
+                throw new IllegalStateException("round " + closed.round() + " closed at step " + closed.step()
+                        + " with a state other than the one this node, alone on the topic, handed in at step "
+                        + aloneFrom + " and trained " + stepsSinceHandIn + " steps on from. A restart resumes"
+                        + " from the sync log");
+            }
+            reset();
+            return;
+        }
         if (alone && isWholeState(closed)) {
             reset();
             return;
@@ -180,6 +227,7 @@ final class RoundShares {
     /** Forgets the overlap (a rollback discards its steps) and the share handed in. */
     void reset() {
         atHandIn = null;
+        aloneFrom = -1;
         stepsSinceHandIn = 0;
         wholeState = null;
     }

@@ -530,6 +530,66 @@ class NodeLoopTest {
         }
     }
 
+    /**
+     * A node alone on the topic does not wait for its round to come back through the broker: it
+     * trains on, and its checkpoints are the same bits as when the round comes back at once.
+     * Here its first round (the end of epoch 1) is held back while the node trains all of epoch
+     * 2; then it waits, its next share trained, until that round is back. Strict and streaming mode hand in different
+     * whole states (streaming marks its optimizer slots); Adam gives it slots to hand in.
+     */
+    @Test
+    void aLoneNodeTrainsOnWhileItsRoundComesBackAndItsCheckpointsAreTheSameBitsAsWithoutWaiting() throws Exception {
+        for (String mode : List.of(SyncSpec.STREAMING, SyncSpec.STRICT)) {
+            RunSpec base = spec(3, 1, TestSpecs.adam("adamw", 0.01));
+            RunSpec spec = TestSpecs.with(
+                    base, base.data(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, mode, SyncSpec.BFLOAT16, 1));
+
+            NodeLoopTest atOnce = new NodeLoopTest();
+            List<byte[]> expected;
+            try {
+                atOnce.start(spec, List.of(P0, P1));
+                assertEquals(TrainerNode.Outcome.FINISHED, atOnce.outcome());
+                expected = List.copyOf(atOnce.checkpoints.payloads);
+            } finally {
+                atOnce.tearDown();
+            }
+            assertEquals(3, expected.size());
+
+            NodeLoopTest heldBack = new NodeLoopTest();
+            try {
+                heldBack.syncTopic.holdContributions = true;
+                heldBack.start(spec, List.of(P0, P1));
+                int epochSteps = 2 * RECORDS_PER_PARTITION;
+                heldBack.await(
+                        "epoch 2 trained while epoch 1's round is held back",
+                        () -> heldBack.steps.size() == 2 * epochSteps);
+                heldBack.awaitState(NodeState.AWAITING_ROUND);
+                assertEquals(List.of(), heldBack.checkpoints.published, mode + ": epoch 1's round has not closed");
+                assertEquals(
+                        1,
+                        heldBack.syncTopic.contributions("node-a").size(),
+                        mode + ": epoch 2's share is handed in after epoch 1's round is taken back");
+
+                heldBack.syncTopic.release();
+                assertEquals(TrainerNode.Outcome.FINISHED, heldBack.outcome());
+                assertEquals(3 * epochSteps, heldBack.steps.size(), mode + ": every step once");
+                assertEquals(
+                        List.of(1, 2, 3),
+                        heldBack.checkpoints.published.stream()
+                                .map(CheckpointManifest::epoch)
+                                .toList());
+                for (int e = 0; e < 3; e++) {
+                    assertTrue(
+                            java.util.Arrays.equals(expected.get(e), heldBack.checkpoints.payloads.get(e)),
+                            mode + ": epoch " + (e + 1) + "'s checkpoint differs from the run whose rounds came back at"
+                                    + " once");
+                }
+            } finally {
+                heldBack.tearDown();
+            }
+        }
+    }
+
     /** The train topic: every poll finds the records from each assigned partition's position on. */
     private static final class TrainTopic extends MockConsumer<byte[], ByteBuffer> {
         final AtomicInteger generation = new AtomicInteger();
@@ -613,6 +673,10 @@ class NodeLoopTest {
             }
         };
         private final List<ConsumerRecord<byte[], byte[]>> log = new CopyOnWriteArrayList<>();
+        /** While set, node A's reader gets no record from the first contribution on, until {@link #release}. */
+        volatile boolean holdContributions;
+
+        private final List<ConsumerRecord<byte[], byte[]>> heldBack = new ArrayList<>();
         final MockProducer<byte[], byte[]> producer =
                 new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer()) {
                     @Override
@@ -632,12 +696,26 @@ class NodeLoopTest {
                                 r.headers(),
                                 Optional.empty());
                         log.add(c);
-                        if (!reader.assignment().isEmpty()) {
+                        boolean held = holdContributions
+                                && (!heldBack.isEmpty()
+                                        || !"join".equals(io.streamtrain.core.protocol.CheckpointCodec.typeOf(c)));
+                        if (held) {
+                            heldBack.add(c);
+                        } else if (!reader.assignment().isEmpty()) {
                             reader.addRecord(c);
                         }
                         return sent;
                     }
                 };
+
+        /** Node A's reader gets what was held back, and from now on every record as it is sent. */
+        void release() {
+            synchronized (producer) {
+                holdContributions = false;
+                heldBack.forEach(reader::addRecord);
+                heldBack.clear();
+            }
+        }
 
         /** Node A's reader: it gets the log so far, then every record as it is sent. */
         MockConsumer<byte[], byte[]> forNode() {
@@ -716,6 +794,9 @@ class NodeLoopTest {
     /** The checkpoint topic: records what is published; can be fenced at the first publish, holding it until released. */
     private static final class FakeCheckpoints implements Checkpoints {
         final List<CheckpointManifest> published = new CopyOnWriteArrayList<>();
+        /** The payload of each checkpoint in {@link #published}. */
+        final List<byte[]> payloads = new CopyOnWriteArrayList<>();
+
         final AtomicInteger attempts = new AtomicInteger();
         final CountDownLatch firstPublish = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
@@ -795,6 +876,7 @@ class NodeLoopTest {
                     r.recordsChecksum(),
                     null);
             published.add(m);
+            payloads.add(payload);
             return m;
         }
 
