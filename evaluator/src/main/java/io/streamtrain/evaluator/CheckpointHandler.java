@@ -153,13 +153,18 @@ final class CheckpointHandler {
             if (answeredAlready(r, run, e)) {
                 return;
             }
-            reject(
+            RunState state = runs.get(run);
+            EvaluationStep.Outcome rejection = step.reject(
                     r,
                     run,
                     -1,
                     e.checkpointId(),
                     e.untrusted() ? Rejection.UNTRUSTED : e.incomplete() ? Rejection.INCOMPLETE : Rejection.CORRUPT,
-                    e.getMessage());
+                    e.getMessage(),
+                    state);
+            // its message names the checkpoint and escapes what the record said where it was made: escaping it
+            // again would print an id's backslashes doubled
+            commitRejection(r, rejection, state, e.getMessage());
             return;
         }
         if (c == null) {
@@ -243,7 +248,7 @@ final class CheckpointHandler {
         CheckpointManifest m = c.manifest();
         EvaluationStep.Outcome o = step.evaluate(r, m, spec, state, scored);
         if (o.rejection() != null) {
-            commitRejection(r, o, state);
+            commitRejection(r, o, state, printable(o.evaluation()));
             return;
         }
         long committing = System.nanoTime();
@@ -324,22 +329,29 @@ final class CheckpointHandler {
         state.committedMetadata = producer.commit(partition(r), next(r), null, List.of(), state.committedMetadata);
     }
 
-    /** A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on. */
+    /**
+     * A checkpoint that cannot be evaluated: an evaluation record and a dead letter say why; the run goes on.
+     *
+     * @param why as it was made, which may quote a record as it is: escaped for the log here
+     */
     private void reject(
             ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
         RunState state = runs.get(run);
-        commitRejection(r, step.reject(r, run, epoch, checkpointId, kind, why, state), state);
+        EvaluationStep.Outcome rejection = step.reject(r, run, epoch, checkpointId, kind, why, state);
+        commitRejection(r, rejection, state, printable(rejection.evaluation()));
     }
 
-    private void commitRejection(ConsumerRecord<byte[], byte[]> r, EvaluationStep.Outcome rejection, RunState state) {
+    /** A rejection's explanation for the log, which names the checkpoint: the record's id and explanation escaped. */
+    private static String printable(EvaluationRecord rejected) {
+        return "checkpoint " + Logs.escape(rejected.checkpointId()) + " rejected: "
+                + Logs.escape(rejected.explanation());
+    }
+
+    /** @param printable the explanation as the log shows it: each value a record gave escaped once */
+    private void commitRejection(
+            ConsumerRecord<byte[], byte[]> r, EvaluationStep.Outcome rejection, RunState state, String printable) {
         EvaluationRecord e = rejection.evaluation();
-        // an assembler's reason already says which checkpoint was rejected (its id escaped)
-        String prefix = "checkpoint " + Logs.escape(e.checkpointId()) + " rejected: ";
-        log.warn(
-                "run {}: {}{}",
-                e.run(),
-                e.explanation().startsWith(prefix) ? "" : prefix,
-                Logs.escape(e.explanation()));
+        log.warn("run {}: {}", e.run(), printable);
         runTopics.accept(e.run(), null);
         commit(r, state, rejection);
         events.rejected(e.run(), rejection.rejection());

@@ -2,13 +2,18 @@ package io.streamtrain.evaluator;
 
 import static io.streamtrain.evaluator.Fixtures.RUN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.evaluation.EvaluationRecord;
+import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.protocol.DeadLetters;
 import io.streamtrain.core.protocol.Messages;
@@ -29,6 +34,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 
 /**
  * The evaluator's work on the records of a checkpoint topic, with Kafka's mock clients and
@@ -230,6 +236,51 @@ class CheckpointHandlerTest {
                 .orElseThrow();
         assertEquals(Long.toString(manifest.offset()), Fixtures.header(deadLetter, DeadLetters.SOURCE_OFFSET));
         assertEquals(List.of(RUN), topicsEnsured, "its dead-letter topic is made sure of before it is written");
+    }
+
+    /**
+     * Anyone who may write the checkpoint topic names its checkpoints: an id with a newline and a
+     * backslash is escaped once in the rejection, in both the record and the log line. The
+     * assembler's reason escapes it where it is made; escaped again for the log, its backslashes
+     * came out doubled.
+     */
+    @Test
+    void aHostileCheckpointIdIsEscapedOnceInTheRejectionAndItsLogLine() {
+        String id = "r-e0001-x\nWARN forged \\ line";
+        CheckpointManifest m = manifest(id, 1);
+        List<ProducerRecord<byte[], byte[]>> chunks = topic.chunks(id, Fixtures.payload(1), CHUNK_BYTES);
+        topic.append(chunks.get(0));
+        ProducerRecord<byte[], byte[]> second = chunks.get(1);
+        byte[] flipped = second.value().clone();
+        flipped[0] ^= 1;
+        topic.append(new ProducerRecord<>(second.topic(), second.partition(), second.key(), flipped, second.headers()));
+        topic.appendManifest(m);
+
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        ch.qos.logback.classic.Logger handlerLog =
+                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(CheckpointHandler.class);
+        logged.start();
+        handlerLog.addAppender(logged);
+        try {
+            CheckpointHandler handler = evaluator();
+            topic.records.forEach(handler::handle);
+        } finally {
+            handlerLog.detachAppender(logged);
+        }
+
+        String once = "r-e0001-x\\nWARN forged \\\\ line";
+        assertEquals(once, Logs.escape(id));
+        String explanation = evaluations().get(0).explanation();
+        assertTrue(explanation.startsWith("checkpoint " + once + " rejected: "), explanation);
+        List<String> lines = logged.list.stream()
+                .filter(l -> l.getLevel() == Level.WARN)
+                .map(ILoggingEvent::getFormattedMessage)
+                .toList();
+        assertEquals(1, lines.size(), lines.toString());
+        String line = lines.get(0);
+        assertTrue(line.startsWith("run " + RUN + ": checkpoint " + once + " rejected: "), line);
+        assertTrue(line.contains("SHA-256"), line);
+        assertFalse(line.contains("\n"), "a newline reached the log: " + line);
     }
 
     @Test
