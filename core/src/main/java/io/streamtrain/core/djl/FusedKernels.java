@@ -16,6 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
@@ -122,7 +124,23 @@ public final class FusedKernels {
         if (!available()) {
             throw new IllegalStateException("the fused kernels are unavailable: " + UNAVAILABLE);
         }
-        this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
+        this.pool = threads > 1 ? pool(threads) : null;
+    }
+
+    /**
+     * The pool a large parameter's chunks run on, its threads named for thread dumps and
+     * profiles. It is never shut down, and need not be: a ForkJoinPool's workers are daemon
+     * threads, so they keep no JVM alive, and an idle one ends after the pool's keep-alive
+     * (60 s), to be started again when a step needs it.
+     */
+    private static ForkJoinPool pool(int threads) {
+        AtomicInteger started = new AtomicInteger();
+        ForkJoinPool.ForkJoinWorkerThreadFactory named = p -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
+            t.setName("streamtrain-fused-kernels-" + started.incrementAndGet());
+            return t;
+        };
+        return new ForkJoinPool(threads, named, null, false);
     }
 
     /** Whether the native kernels loaded; when not, {@link #unavailableReason()} says why. */

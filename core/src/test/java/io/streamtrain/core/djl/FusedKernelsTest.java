@@ -3,6 +3,7 @@ package io.streamtrain.core.djl;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -165,6 +170,27 @@ class FusedKernelsTest {
                 sq += (double) x * x;
             }
             assertEquals(sq, one[1], 1e-9 * sq, "every chunk counted once");
+        }
+    }
+
+    /** A thread dump or a profile says whose threads run the chunks; they keep no JVM alive. */
+    @Test
+    void theChunksRunOnNamedDaemonThreads() {
+        int n = 2 * FusedKernels.CHUNK;
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
+        FusedKernels two = new FusedKernels(2);
+        try (NDManager m = NDManager.newBaseManager(Engines.ENGINE)) {
+            assertNotNull(two.penalize(m.create(values(n, 40)), null, null, 0, 1, 0));
+        }
+        // the pool's workers end only when idle for a minute: those it started are still there
+        List<Thread> workers = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t instanceof ForkJoinWorkerThread w && w.getPool() != ForkJoinPool.commonPool())
+                .filter(t -> !before.contains(t))
+                .toList();
+        assertFalse(workers.isEmpty(), "no chunk ran on the kernels' pool");
+        for (Thread t : workers) {
+            assertTrue(t.getName().startsWith("streamtrain-fused-kernels-"), t.getName());
+            assertTrue(t.isDaemon(), t.getName() + " is not a daemon thread");
         }
     }
 
