@@ -11,14 +11,20 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.net.URL;
 import java.nio.ByteBuffer;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +59,10 @@ public final class FusedKernels {
 
     static final String LIBRARY = "libstreamtrain-kernels.so";
     static final int CHUNK = 1 << 16;
+    static final String COPY_PREFIX = "streamtrain-kernels";
+    static final String COPY_SUFFIX = ".so";
+    /** A copy of the library older than this is one a process that died before loading it left. */
+    static final Duration STALE = Duration.ofMinutes(10);
 
     private static final Logger log = LoggerFactory.getLogger(FusedKernels.class);
     private static final AtomicLong CALLS = new AtomicLong();
@@ -341,10 +351,62 @@ public final class FusedKernels {
      */
     private static Path copyTarget() throws IOException {
         try {
-            Path dir = Files.createDirectories(Path.of(Engines.cacheDir()));
-            return Files.createTempFile(dir, "streamtrain-kernels", ".so");
+            return newCopy(Files.createDirectories(Path.of(Engines.cacheDir())));
         } catch (IOException | RuntimeException e) {
-            return Files.createTempFile("streamtrain-kernels", ".so");
+            return newCopy(Path.of(System.getProperty("java.io.tmpdir")));
+        }
+    }
+
+    /**
+     * A new, empty file for a copy of the library in {@code dir}, once the copies that processes
+     * which died between unpacking and loading left there are gone. A copy is a temporary file
+     * (a name no one can guess, readable by its owner only) rather than one stable name to reuse,
+     * since whoever else may write the directory could plant a library there under that name.
+     */
+    static Path newCopy(Path dir) throws IOException {
+        removeStaleCopies(dir, Instant.now());
+        return Files.createTempFile(dir, COPY_PREFIX, COPY_SUFFIX);
+    }
+
+    /**
+     * Removes the copies in {@code dir} older than {@link #STALE}: a live process holds its copy
+     * for the milliseconds between unpacking and loading, so an older one is a dead process's.
+     * Best effort: what cannot be listed or removed stays.
+     */
+    static void removeStaleCopies(Path dir, Instant now) {
+        try (DirectoryStream<Path> copies = Files.newDirectoryStream(dir, COPY_PREFIX + "*" + COPY_SUFFIX)) {
+            for (Path copy : copies) {
+                try {
+                    if (Files.getLastModifiedTime(copy, LinkOption.NOFOLLOW_LINKS)
+                            .toInstant()
+                            .isBefore(now.minus(STALE))) {
+                        Files.deleteIfExists(copy);
+                        log.debug("removed a stale copy of the fused kernels: {}", copy);
+                    }
+                } catch (IOException e) {
+                    log.debug("a stale copy of the fused kernels stays: {}: {}", copy, e.toString());
+                }
+            }
+        } catch (IOException | DirectoryIteratorException e) {
+            log.debug("stale copies of the fused kernels in {} were not looked for: {}", dir, e.toString());
+        }
+    }
+
+    /**
+     * Copies the library at {@code url} to {@code copy} and has {@code load} load it. The copy
+     * goes either way: once loaded the mapping stays, and a copy that did not load is of no use.
+     */
+    static void loadCopy(URL url, Path copy, Consumer<String> load) throws IOException {
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
+            load.accept(copy.toString());
+        } finally {
+            try {
+                Files.deleteIfExists(copy);
+            } catch (IOException e) {
+                // the library may have loaded: not a reason to train without it
+                copy.toFile().deleteOnExit();
+            }
         }
     }
 
@@ -367,13 +429,6 @@ public final class FusedKernels {
             System.load(Path.of(java.net.URI.create(url.toString())).toString());
             return;
         }
-        Path copy = copyTarget();
-        try (InputStream in = url.openStream()) {
-            Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
-            System.load(copy.toString());
-        } finally {
-            // once loaded, the file can go: the mapping stays
-            Files.deleteIfExists(copy);
-        }
+        loadCopy(url, copyTarget(), System::load);
     }
 }
