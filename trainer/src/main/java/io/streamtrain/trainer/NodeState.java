@@ -23,7 +23,11 @@ enum NodeState {
     JOINING,
     /** Before the run's first round: fewer than {@code sync.minNodes} nodes joined this generation. */
     AWAITING_MEMBERS,
-    /** Training this node's partitions until its share of the round is done. */
+    /**
+     * Training this node's partitions until its share of the round is done; also past a share
+     * handed in, before its round is applied (a streaming node's {@code sync.overlapSteps}, a
+     * lone node's until the round comes back).
+     */
     TRAINING,
     /** More nodes than partitions: this one has none, and follows the rounds to take over after a rebalance. */
     FOLLOWING,
