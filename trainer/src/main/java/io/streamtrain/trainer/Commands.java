@@ -61,6 +61,15 @@ final class Commands {
         this.current = spec;
     }
 
+    /**
+     * The settings step {@code step} trained with (the step that followed {@code step − 1}
+     * steps), without changing {@link #current}: for a checkpoint of a step the node has
+     * trained past.
+     */
+    RunSpec settingsOfStep(long step) {
+        return settings.at(step - 1);
+    }
+
     /** The settings the node trains with now (the last {@link #settingsAt} answer). */
     RunSpec current() {
         return current;

@@ -21,7 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Supplier;
+import java.util.function.LongFunction;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
@@ -59,20 +59,20 @@ final class EpochCheckpoints implements AutoCloseable {
     private final RunSpec spec;
     private final ModelState state;
     private final Checkpoints checkpoints;
-    private final Supplier<RunSpec> settings;
+    private final LongFunction<RunSpec> settings;
     private final List<TrainingListener> listeners;
     private final SyncChannel sync;
     private final String node;
 
     /**
-     * @param settings the spec as trained now: the manifest records it
+     * @param settings the spec step n trained with (n ≥ 1): a manifest records that of its last step
      * @param sync the sync records refused in an epoch are dead-lettered with its checkpoint
      */
     EpochCheckpoints(
             RunSpec spec,
             ModelState state,
             Checkpoints checkpoints,
-            Supplier<RunSpec> settings,
+            LongFunction<RunSpec> settings,
             List<TrainingListener> listeners,
             SyncChannel sync,
             String node) {
@@ -133,7 +133,7 @@ final class EpochCheckpoints implements AutoCloseable {
             log.info(
                     "epoch {} has no checkpoint (its publisher left before it was committed); publishing it",
                     e.epoch());
-            if (!publish(e, group, epochStartedNanos)) {
+            if (!publish(e, group, System.nanoTime() - epochStartedNanos)) {
                 return false;
             }
         }
@@ -148,12 +148,13 @@ final class EpochCheckpoints implements AutoCloseable {
      *     generation's owner of partition 0 publishes it); true when it is committed, or is
      *     another node's to publish
      */
-    boolean publish(RoundState ended, ConsumerGroupMetadata group, long epochStartedNanos) {
+    /** @param epochNanos how long the epoch took: its manifest's {@code seconds} */
+    boolean publish(RoundState ended, ConsumerGroupMetadata group, long epochNanos) {
         settle();
         if (!checkpoints.canPublish()) {
             return true; // fenced by a newer owner of partition 0: the checkpoint is its to publish
         }
-        pending = submit(ended, group, epochStartedNanos);
+        pending = submit(ended, group, epochNanos);
         return settle();
     }
 
@@ -163,10 +164,11 @@ final class EpochCheckpoints implements AutoCloseable {
      * rebalance meanwhile is met by the rollback that follows it, which publishes the
      * checkpoint if the topic lacks it ({@link #takeOver}).
      */
-    void publishInBackground(RoundState ended, ConsumerGroupMetadata group, long epochStartedNanos) {
+    /** @param epochNanos how long the epoch took: its manifest's {@code seconds} */
+    void publishInBackground(RoundState ended, ConsumerGroupMetadata group, long epochNanos) {
         settle();
         if (checkpoints.canPublish()) {
-            pending = submit(ended, group, epochStartedNanos);
+            pending = submit(ended, group, epochNanos);
         }
     }
 
@@ -242,14 +244,16 @@ final class EpochCheckpoints implements AutoCloseable {
                 .toList();
     }
 
-    private Pending submit(RoundState ended, ConsumerGroupMetadata group, long epochStartedNanos) {
+    private Pending submit(RoundState ended, ConsumerGroupMetadata group, long epochNanos) {
         Map<String, Double> epochMetrics = new LinkedHashMap<>(ended.epochSums().metrics(spec.model()));
-        double seconds = (System.nanoTime() - epochStartedNanos) / 1e9;
+        double seconds = epochNanos / 1e9;
         epochMetrics.put("seconds", seconds);
         epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
-        // read now, on the training thread: a SET applied while the transaction commits belongs to the next epoch
+        // those of the epoch's last step, read on the training thread: a SET applied since (while a lone node trained
+        // on
+        // past the round, or while the transaction commits) belongs to the next epoch
         CheckpointPublisher.EpochResult result = new CheckpointPublisher.EpochResult(
-                settings.get(),
+                settings.apply(Math.max(1, ended.step())),
                 false,
                 ended.epoch(),
                 ended.step(),
@@ -286,7 +290,7 @@ final class EpochCheckpoints implements AutoCloseable {
         try {
             CheckpointManifest m = checkpoints.publish(
                     new CheckpointPublisher.EpochResult(
-                            settings.get(),
+                            settings.apply(Math.max(1, state.step())),
                             true,
                             epoch,
                             state.step(),

@@ -92,7 +92,7 @@ final class NodeLoop {
         this.listeners = listeners;
         this.health = health;
         this.published = new EpochCheckpoints(
-                spec, state, ports.checkpoints(), commands::current, listeners, ports.sync(), options.nodeId());
+                spec, state, ports.checkpoints(), commands::settingsOfStep, listeners, ports.sync(), options.nodeId());
         this.lag = new EvaluationLag(spec.evaluation(), syncLog, control::lastEvaluatedEpoch);
         this.effects = new ControlEffects(commands, inbox, control, feed, ports.checkpoints(), listeners);
         this.steps = new StepDriver(engine, state, commands, feed, effects, meter, listeners);
@@ -377,7 +377,7 @@ final class NodeLoop {
         if (!rounds.ownsPartitionZero()) {
             return ControlMessage.Ack.APPLIED + ": the owner of partition 0 publishes the snapshot";
         }
-        return published.snapshot(epoch, rounds.round(), meter.metrics(spec.model(), 0, 0));
+        return published.snapshot(epoch, rounds.roundInProgress(), meter.metrics(spec.model(), 0, 0));
     }
 
     private void emit(Consumer<TrainingListener> event) {

@@ -62,6 +62,8 @@ final class RoundCycle {
     private long round;
 
     private long epochStarted = System.nanoTime();
+    /** When this node last handed in: where an epoch a lone node trained on past ended. */
+    private long handedInNanos;
     /** How long this node's last round took to close after it handed in its contribution: reported with the next. */
     private double lastRoundWaitSeconds;
     // AWAITING_ROUND: the share handed in, and the wait's clock
@@ -195,8 +197,9 @@ final class RoundCycle {
                         meter.sums(end.records(), end.rejected(), end.recordsChecksum()),
                         payload)
                 != payload;
+        handedInNanos = System.nanoTime();
         if (!replaced && stepsFromClosed == meter.steps() && mayTrainOnAlone(end)) {
-            shares.trainOnAlone(state.step());
+            shares.trainOnAlone(state.step(), syncLog.lastClosed().state(), meter.samples());
         }
         if (shares.overlapping()) {
             meter.reset(); // the steps it trains on belong to the next round
@@ -207,10 +210,11 @@ final class RoundCycle {
 
     /**
      * Whether this node, alone on the topic, may train on past the share it hands in until the
-     * round comes back, instead of waiting for it: the round it closes is that share, unless the
-     * round takes an outer Nesterov step. Not past the round that ends the run (nothing is left
-     * to train), nor past an epoch's end when {@code evaluation.maxLag} could hold the next
-     * epoch (the hold is judged from the closed rounds).
+     * round comes back, instead of waiting for it (if the round will be that share: {@link
+     * RoundShares#trainOnAlone}; an outer Nesterov step never leaves it so, and is not asked).
+     * Not past the round that ends the run (nothing is left to train), nor past an epoch's end
+     * when {@code evaluation.maxLag} could hold the next epoch (the hold is judged from the
+     * closed rounds).
      */
     private boolean mayTrainOnAlone(FeedItem.RoundEnd end) {
         return alone()
@@ -277,7 +281,15 @@ final class RoundCycle {
             throw new IllegalStateException("round " + closed.round() + " closed without ending epoch "
                     + handedIn.epoch() + ", which this node, alone on the topic, trained to its end");
         }
-        afterClose(closed); // never the run's end: a lone node waits for the round that ends it
+        if (afterClose(closed)) {
+            throw new IllegalStateException("round " + closed.round() + " completed the run while this node, alone"
+                    + " on the topic, trained on past it: it waits for the round that ends the run");
+        }
+    }
+
+    /** The round the steps this node trains now belong to: past a round it overlaps, the next one. */
+    long roundInProgress() {
+        return shares.overlapping() ? round + 1 : round;
     }
 
     /** The epoch this node trains now: past a lone node's round that ends an epoch, the next one. */
@@ -361,7 +373,9 @@ final class RoundCycle {
             meter.reset(); // (an overlapping node's meter holds the steps it trained since handing in: they are the
             // next round's)
         }
-        shares.apply(closed, alone());
+        // a lone node that trained on past its round began the next epoch when it handed in
+        long epochEnded = shares.aloneOverlapping() ? handedInNanos : System.nanoTime();
+        shares.apply(closed, alone(), closed.generation() == view.group().generationId());
         round = closed.round() + 1;
         if (!closed.epochEnd()) {
             return false;
@@ -371,11 +385,12 @@ final class RoundCycle {
         if (ownsPartitionZero() && !last) {
             // the next epoch trains while this one's checkpoint commits; should the group move on
             // meanwhile, the rollback that follows publishes it (as below)
-            published.publishInBackground(closed, view.group(), epochStarted);
-            epochStarted = System.nanoTime();
+            published.publishInBackground(closed, view.group(), epochEnded - epochStarted);
+            epochStarted = epochEnded;
             return false;
         }
-        boolean settled = !ownsPartitionZero() || published.publish(closed, view.group(), epochStarted);
+        boolean settled =
+                !ownsPartitionZero() || published.publish(closed, view.group(), System.nanoTime() - epochStarted);
         if (!settled) {
             // the group moved on while the checkpoint was committed (a node that finished left it): the
             // owner of partition 0 in the next generation publishes it when it rolls back to this round. This

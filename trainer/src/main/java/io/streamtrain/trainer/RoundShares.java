@@ -40,6 +40,9 @@ import java.util.Map;
  */
 final class RoundShares {
     private final SyncSpec sync;
+    /** What the sync log makes of a round's shares: asked before a lone node trains on past its round. */
+    private final Combiner combiner;
+
     private final long seed;
     private final ModelState state;
     /** The parameters as they were when the node handed in, while it overlaps; else null. */
@@ -55,6 +58,7 @@ final class RoundShares {
 
     RoundShares(RunSpec spec, ModelState state) {
         this.sync = spec.sync();
+        this.combiner = new Combiner(spec.sync());
         this.seed = spec.init().seed();
         this.state = state;
     }
@@ -116,19 +120,34 @@ final class RoundShares {
 
     /**
      * A node alone on the topic trains on past the share it just handed in, its whole state at
-     * {@code step}, until the round comes back. Only where the round will pass that share
-     * through as it is: the caller knows that no ROLLBACK replaced it and that the round takes
-     * no outer Nesterov step.
+     * {@code step}, until the round comes back: when the round that share closes alone is the
+     * share itself, bit for bit. That is asked of the {@link Combiner} now, with the round's
+     * base: a base with tensors the share does not have (a checkpoint's outer momentum, resumed
+     * with {@code outer: average}; anchors the model made for an {@code l2sp} the checkpoint
+     * was trained without) makes the round another state. The caller knows that no ROLLBACK
+     * replaced the share.
      *
-     * @return false when the node handed in no whole state (it trained nothing): it waits for the round
+     * @param base the state the round started from
+     * @param samples the samples the share trained
+     * @return false when the node waits for the round instead: it handed in no whole state (it
+     *     trained nothing), or the round would be another state
      */
-    boolean trainOnAlone(long step) {
-        if (wholeState == null || overlapping()) {
+    boolean trainOnAlone(long step, SafeTensors.Document base, long samples) {
+        if (wholeState == null || overlapping() || !roundIsShare(base, samples)) {
             return false;
         }
         aloneFrom = step;
         stepsSinceHandIn = 0;
         return true;
+    }
+
+    private boolean roundIsShare(SafeTensors.Document base, long samples) {
+        try {
+            SafeTensors.Document share = SafeTensors.read(wholeState);
+            return sameState(wholeState, combiner.combine(base, List.of(new Combiner.Weighted(share, samples))));
+        } catch (SafeTensorsException | IllegalArgumentException e) {
+            return false; // the round closes on what the sync log makes of it; the node waits to see
+        }
     }
 
     /** Whether the node trains on after handing in, the round not applied yet. */
@@ -167,9 +186,19 @@ final class RoundShares {
      * in the round (another node's share, a rollback, an outer momentum) is restored.
      *
      * <p>A lone node that trained on past its share ({@link #trainOnAlone}) keeps what it
-     * trained when the round is that share; else it throws.
+     * trained when the round is that share; else it throws. A round another generation closed
+     * is restored, as for a node that waited: the node was evicted, and its rollback follows.
+     *
+     * @param byThisGeneration the round was closed by the generation this node handed in for
      */
-    void apply(RoundState closed, boolean alone) {
+    void apply(RoundState closed, boolean alone, boolean byThisGeneration) {
+        if (aloneOverlapping() && !byThisGeneration) {
+            // the group moved on without this node (evicted): another generation closed the round. Its rollback,
+            // when the node sees the rebalance, discards what the node trains until then, as it did before
+            state.restore(closed.state(), closed.step());
+            reset();
+            return;
+        }
         if (aloneOverlapping()) {
             if (closed.step() != aloneFrom || !sameState(wholeState, closed.state())) {
                 throw new IllegalStateException("round " + closed.round() + " closed at step " + closed.step()

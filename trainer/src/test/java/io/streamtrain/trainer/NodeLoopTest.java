@@ -590,6 +590,45 @@ class NodeLoopTest {
         }
     }
 
+    /**
+     * A SET that takes effect while a lone node trains on past its round belongs to the next
+     * epoch: the checkpoint of the epoch that round ended records the settings it was trained
+     * with, however late the round comes back.
+     */
+    @Test
+    void aSetAppliedWhileALoneNodeTrainsOnPastItsRoundIsInTheNextEpochsCheckpointOnly() throws Exception {
+        RunSpec base = spec(2, 1);
+        RunSpec spec = TestSpecs.with(
+                base,
+                base.data(),
+                new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1));
+        syncTopic.holdContributions = true;
+        listeners.add(new TrainingListener() {
+            private boolean sent;
+
+            @Override
+            public void onStep(int epoch, StepReport report) {
+                if (epoch == 2 && !sent) {
+                    sent = true; // on the training thread: applied at the next tick, while epoch 1's round is held back
+                    inbox.add(new ControlMessage.Set("unit-run", "set-l2", T, Map.of("l2", 0.5), "op"));
+                }
+            }
+        });
+        start(spec, List.of(P0, P1));
+        await("the SET acknowledged", () -> ackOf("set-l2").isPresent());
+        assertTrue(ackOf("set-l2").get().applied(), ackOf("set-l2").get().outcome());
+        assertEquals(List.of(), checkpoints.published, "epoch 1's round is still held back");
+
+        syncTopic.release();
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+        List<Double> l2 = checkpoints.published.stream()
+                .map(m -> io.streamtrain.core.spec.RunSpecParser.parse(m.spec())
+                        .regularization()
+                        .l2())
+                .toList();
+        assertEquals(List.of(0.0, 0.5), l2, "epoch 1 was trained without the SET, epoch 2 with it");
+    }
+
     /** The train topic: every poll finds the records from each assigned partition's position on. */
     private static final class TrainTopic extends MockConsumer<byte[], ByteBuffer> {
         final AtomicInteger generation = new AtomicInteger();

@@ -1,5 +1,6 @@
 package io.streamtrain.trainer;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -77,8 +78,8 @@ class RoundSharesTest {
         try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
             RoundShares shares = new RoundShares(spec, state);
             byte[] handed = shares.handIn(true, 16, true, null, 1, 0);
-            assertTrue(shares.trainOnAlone(state.step()));
             SafeTensors.Document own = SafeTensors.read(handed);
+            assertTrue(shares.trainOnAlone(state.step(), own, 16));
             Map<String, Tensor> changed = new LinkedHashMap<>(own.tensors());
             Tensor first = changed.values().iterator().next();
             float[] values = first.toFloats();
@@ -87,25 +88,71 @@ class RoundSharesTest {
 
             IllegalStateException e = assertThrows(
                     IllegalStateException.class,
-                    () -> shares.apply(closedAt(state.step(), new SafeTensors.Document(changed, Map.of())), true));
+                    () -> shares.apply(
+                            closedAt(state.step(), new SafeTensors.Document(changed, Map.of())), true, true));
             assertTrue(e.getMessage().contains("A restart resumes from the sync log"), e.getMessage());
 
             shares.reset();
             shares.handIn(true, 16, true, null, 1, 0);
-            assertTrue(shares.trainOnAlone(state.step()));
+            assertTrue(shares.trainOnAlone(state.step(), own, 16));
             assertThrows(
                     IllegalStateException.class,
-                    () -> shares.apply(closedAt(state.step() + 1, own), true),
+                    () -> shares.apply(closedAt(state.step() + 1, own), true, true),
                     "the same bits at another step are another round");
 
             shares.reset();
             shares.handIn(true, 16, true, null, 1, 0);
-            assertTrue(shares.trainOnAlone(state.step()));
-            shares.apply(closedAt(state.step(), SafeTensors.read(handed)), true);
+            assertTrue(shares.trainOnAlone(state.step(), own, 16));
+            shares.apply(closedAt(state.step(), SafeTensors.read(handed)), true, true);
             assertFalse(shares.overlapping(), "its own state back: the overlap is over");
 
             shares.reset();
-            assertFalse(shares.trainOnAlone(state.step()), "nothing handed in: nothing to train on past");
+            assertFalse(shares.trainOnAlone(state.step(), own, 16), "nothing handed in: nothing to train on past");
+        }
+    }
+
+    /**
+     * A round's base can hold tensors the node's share does not: a checkpoint trained with
+     * {@code outer: nesterov} resumed with {@code average} keeps its outer momentum in every
+     * round. That round is never the share, so the node must wait for it, not train on past it
+     * and then fail at every restart.
+     */
+    @Test
+    void aLoneNodeWaitsWhenTheRoundsBaseHoldsWhatItsShareDoesNot() throws Exception {
+        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
+        try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
+            RoundShares shares = new RoundShares(spec, state);
+            SafeTensors.Document own = SafeTensors.read(shares.handIn(true, 16, true, null, 1, 0));
+            Map<String, Tensor> withMomentum = new LinkedHashMap<>(own.tensors());
+            Tensor first = own.tensors().values().iterator().next();
+            String momentum = io.streamtrain.core.model.Weights.OUTER_MOMENTUM_PREFIX + first.name();
+            withMomentum.put(momentum, Tensor.ofFloats(momentum, first.shape(), new float[(int) first.elements()]));
+
+            assertFalse(shares.trainOnAlone(state.step(), new SafeTensors.Document(withMomentum, Map.of()), 16));
+            assertFalse(shares.overlapping());
+            assertTrue(shares.trainOnAlone(state.step(), own, 16), "the same base without it: the round is the share");
+        }
+    }
+
+    @Test
+    void aRoundAnotherGenerationClosedIsRestoredNotComparedWhileTheNodeTrainsOnPastIt() throws Exception {
+        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
+        try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
+            RoundShares shares = new RoundShares(spec, state);
+            SafeTensors.Document own = SafeTensors.read(shares.handIn(true, 16, true, null, 1, 0));
+            assertTrue(shares.trainOnAlone(state.step(), own, 16));
+            Map<String, Tensor> theirs = new LinkedHashMap<>(own.tensors());
+            Tensor first = theirs.values().iterator().next();
+            float[] values = first.toFloats();
+            values[0] += 1f;
+            theirs.put(first.name(), Tensor.ofFloats(first.name(), first.shape(), values));
+
+            // this node was evicted: the group's new generation closed the round without its share
+            long handedInAt = state.step();
+            shares.apply(closedAt(handedInAt + 3, new SafeTensors.Document(theirs, Map.of())), true, false);
+            assertFalse(shares.overlapping());
+            assertEquals(handedInAt + 3, state.step(), "the round's step");
+            assertEquals(values[0], state.parameterValues().get(first.name())[0], "the round's weights");
         }
     }
 
