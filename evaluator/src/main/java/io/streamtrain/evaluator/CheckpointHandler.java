@@ -188,16 +188,13 @@ final class CheckpointHandler {
         runs.noteRegistration(state);
         String broken = state.brokenBy(spec);
         if (broken != null && !state.stopped) {
-            reject(
-                    r,
-                    run,
-                    m.epoch(),
-                    m.checkpointId(),
-                    Rejection.MISMATCH,
-                    "its spec changes what " + Logs.escape(state.contractSource)
-                            + " fixed: " + Logs.escape(broken)
-                            + ". A run's validation data, model and stopping policy are its own: a spec that"
-                            + " changes them needs a new run id (or the manifest is forged)");
+            // who fixed the contract (a REGISTER's id and source) and what the spec changes are escaped, each cut
+            // where it says so, as the explanation is made: the log shows it as it is, whole
+            String why = "its spec changes what " + Logs.escape(state.contractSource)
+                    + " fixed: " + Logs.escape(broken)
+                    + ". A run's validation data, model and stopping policy are its own: a spec that"
+                    + " changes them needs a new run id (or the manifest is forged)";
+            reject(r, run, m.epoch(), m.checkpointId(), Rejection.MISMATCH, why, why);
             return;
         }
         EvaluationStep.Route route = EvaluationStep.route(m, spec, state);
@@ -336,9 +333,24 @@ final class CheckpointHandler {
      */
     private void reject(
             ConsumerRecord<byte[], byte[]> r, String run, int epoch, String checkpointId, Rejection kind, String why) {
+        reject(r, run, epoch, checkpointId, kind, why, Logs.escape(why));
+    }
+
+    /**
+     * @param why as the record and the dead letter say it
+     * @param printableWhy {@code why} as the log shows it: each value a record gave escaped once
+     */
+    private void reject(
+            ConsumerRecord<byte[], byte[]> r,
+            String run,
+            int epoch,
+            String checkpointId,
+            Rejection kind,
+            String why,
+            String printableWhy) {
         RunState state = runs.get(run);
         EvaluationStep.Outcome rejection = step.reject(r, run, epoch, checkpointId, kind, why, state);
-        commitRejection(r, rejection, state, printable(rejection.evaluation()));
+        commitRejection(r, rejection, state, "checkpoint " + Logs.escape(checkpointId) + " rejected: " + printableWhy);
     }
 
     /** A rejection's explanation for the log, which names the checkpoint: the record's id and explanation escaped. */

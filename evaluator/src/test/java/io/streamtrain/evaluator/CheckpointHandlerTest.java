@@ -11,6 +11,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
+import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
 import io.streamtrain.core.evaluation.EvaluationRecord;
 import io.streamtrain.core.logging.Logs;
@@ -18,6 +19,7 @@ import io.streamtrain.core.protocol.CheckpointCodec;
 import io.streamtrain.core.protocol.DeadLetters;
 import io.streamtrain.core.protocol.Messages;
 import io.streamtrain.core.spec.RunSpec;
+import io.streamtrain.core.spec.RunSpecParser;
 import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -281,6 +283,67 @@ class CheckpointHandlerTest {
         assertTrue(line.startsWith("run " + RUN + ": checkpoint " + once + " rejected: "), line);
         assertTrue(line.contains("SHA-256"), line);
         assertFalse(line.contains("\n"), "a newline reached the log: " + line);
+    }
+
+    /**
+     * Anyone who may write the control topic names a REGISTER and its source: a checkpoint whose
+     * spec breaks the registered contract is rejected naming them, escaped once where the
+     * explanation is made. The log line shows that explanation as it is, whole: escaped again
+     * (and cut at {@link Logs#MAX_CHARS}), its backslashes came out doubled and what the spec
+     * changed was cut off.
+     */
+    @Test
+    void aHostileRegistrationIsEscapedOnceInTheContractRejectionAndItsWholeLogLine() {
+        String id = "reg\nWARN forged \\ line";
+        String source = "op-" + "x".repeat(300);
+        Fixtures.feed(
+                control,
+                CONTROL,
+                List.of(Messages.encode(
+                        new ControlMessage.Register(RUN, id, Messages.now(), RunSpecParser.toJson(SPEC), source))));
+        RunSpec elsewhere = Fixtures.spec("other", "patience: 3");
+        byte[] payload = Fixtures.payload(1);
+        CheckpointManifest m = Fixtures.manifest(
+                elsewhere,
+                "r-e0001-x",
+                1,
+                false,
+                payload,
+                CheckpointCodec.chunkCount(payload.length, CHUNK_BYTES),
+                0.5);
+        topic.chunks(m.checkpointId(), payload, CHUNK_BYTES).forEach(topic::append);
+        topic.appendManifest(m);
+
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        ch.qos.logback.classic.Logger handlerLog =
+                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(CheckpointHandler.class);
+        logged.start();
+        handlerLog.addAppender(logged);
+        try {
+            CheckpointHandler handler = evaluator();
+            topic.records.forEach(handler::handle);
+        } finally {
+            handlerLog.detachAppender(logged);
+        }
+
+        EvaluationRecord e = evaluations().get(0);
+        assertEquals(EvaluationRecord.REJECTED, e.status(), e.toString());
+        assertEquals(List.of(Rejection.MISMATCH), rejections);
+        String registered = Logs.escape("the spec registered for the run (REGISTER " + id + " by " + source + ")");
+        assertTrue(registered.contains("(REGISTER reg\\nWARN forged \\\\ line by op-xxx"), registered);
+        assertTrue(registered.endsWith(" more)"), "the value says where it was cut: " + registered);
+        String fixed = "its spec changes what " + registered + " fixed: data.validation v → other. ";
+        assertTrue(e.explanation().startsWith(fixed), e.explanation());
+        List<String> lines = logged.list.stream()
+                .filter(l -> l.getLevel() == Level.WARN)
+                .map(ILoggingEvent::getFormattedMessage)
+                .toList();
+        assertEquals(
+                List.of("run " + RUN + ": checkpoint r-e0001-x rejected: " + e.explanation()),
+                lines,
+                "the explanation as it was made, whole");
+        assertTrue(lines.get(0).endsWith("(or the manifest is forged)"), lines.get(0));
+        assertFalse(lines.get(0).contains("\n"), "a newline reached the log: " + lines.get(0));
     }
 
     @Test
