@@ -535,51 +535,7 @@ public final class CtlCommand {
                     out.println(
                             "  epoch  checkpoint                 val_loss  val_accuracy  train_loss  best(epoch)  patience left  decision");
                     for (EvaluationRecord e : evaluations) {
-                        if (EvaluationRecord.SNAPSHOT.equals(e.status())) {
-                            out.printf(
-                                    Locale.ROOT,
-                                    "  %5d  %-25s  %8.4f  %12s  %s%n",
-                                    e.epoch(),
-                                    esc(e.checkpointId()),
-                                    e.metrics().get("val_loss"),
-                                    e.metrics().containsKey("val_accuracy")
-                                            ? String.format(
-                                                    Locale.ROOT,
-                                                    "%.4f",
-                                                    e.metrics().get("val_accuracy"))
-                                            : "-",
-                                    esc(e.explanation()));
-                            continue;
-                        }
-                        if (!e.evaluated()) {
-                            out.printf(
-                                    Locale.ROOT,
-                                    "  %5d  %-25s  rejected: %s%n",
-                                    e.epoch(),
-                                    esc(e.checkpointId()),
-                                    esc(e.explanation()));
-                            continue;
-                        }
-                        out.printf(
-                                Locale.ROOT,
-                                "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s%n",
-                                e.epoch(),
-                                esc(e.checkpointId()),
-                                e.metrics().getOrDefault("val_loss", Double.NaN),
-                                e.metrics().containsKey("val_accuracy")
-                                        ? String.format(
-                                                Locale.ROOT, "%.4f", e.metrics().get("val_accuracy"))
-                                        : "-",
-                                e.trainLoss() == null ? "-" : String.format(Locale.ROOT, "%.4f", e.trainLoss()),
-                                e.best() == null
-                                        ? "-"
-                                        : String.format(
-                                                Locale.ROOT,
-                                                "%.4f(%d)",
-                                                e.best().value(),
-                                                e.best().epoch()),
-                                e.patienceLeft(),
-                                esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
+                        out.println(line(e));
                     }
                 }
                 lag(out, run, epochs, evaluations);
@@ -658,6 +614,55 @@ public final class CtlCommand {
                 }
             }
             return 0;
+        }
+
+        /**
+         * One evaluation as status lists it. Its explanation is shown neutralized, not escaped: the evaluator
+         * escapes the ids it quotes (a rejected checkpoint's, a REGISTER's id and source) where it makes a
+         * rejection's explanation, so escaping it again showed their backslashes doubled. Not every part of it is
+         * escaped (an exception's text is recorded as it was), and the record is read from a topic anyone allowed
+         * may write, so its control characters are escaped here whatever it says.
+         */
+        static String line(EvaluationRecord e) {
+            if (EvaluationRecord.SNAPSHOT.equals(e.status())) {
+                return String.format(
+                        Locale.ROOT,
+                        "  %5d  %-25s  %8.4f  %12s  %s",
+                        e.epoch(),
+                        esc(e.checkpointId()),
+                        e.metrics().get("val_loss"),
+                        e.metrics().containsKey("val_accuracy")
+                                ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy"))
+                                : "-",
+                        neutralized(e.explanation()));
+            }
+            if (!e.evaluated()) {
+                return String.format(
+                        Locale.ROOT,
+                        "  %5d  %-25s  rejected: %s",
+                        e.epoch(),
+                        esc(e.checkpointId()),
+                        neutralized(e.explanation()));
+            }
+            return String.format(
+                    Locale.ROOT,
+                    "  %5d  %-25s  %8.4f  %12s  %10s  %11s  %13d  %s",
+                    e.epoch(),
+                    esc(e.checkpointId()),
+                    e.metrics().getOrDefault("val_loss", Double.NaN),
+                    e.metrics().containsKey("val_accuracy")
+                            ? String.format(Locale.ROOT, "%.4f", e.metrics().get("val_accuracy"))
+                            : "-",
+                    e.trainLoss() == null ? "-" : String.format(Locale.ROOT, "%.4f", e.trainLoss()),
+                    e.best() == null
+                            ? "-"
+                            : String.format(
+                                    Locale.ROOT,
+                                    "%.4f(%d)",
+                                    e.best().value(),
+                                    e.best().epoch()),
+                    e.patienceLeft(),
+                    esc(e.decision() + (e.reason() == null ? "" : " (" + e.reason() + ")")));
         }
 
         /** A continuous run's promoted model (its models topic), and whether its windows are degrading. */
@@ -751,6 +756,14 @@ public final class CtlCommand {
     /** A value read from a topic, as the terminal shows it: whoever may write the topic must not drive the operator's terminal. */
     private static String esc(Object value) {
         return io.streamtrain.core.logging.Logs.escape(value);
+    }
+
+    /**
+     * Text read from a topic whose writer escaped the values it quotes where it made it (an evaluation's
+     * explanation), as the terminal shows it: its control characters escaped, its backslashes as they are.
+     */
+    private static String neutralized(Object value) {
+        return io.streamtrain.core.logging.Logs.neutralize(value);
     }
 
     /** " (signed by alice)" when signatures are checked and the message verified; nothing otherwise. */

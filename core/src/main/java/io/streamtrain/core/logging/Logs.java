@@ -9,6 +9,11 @@ package io.streamtrain.core.logging;
 public final class Logs {
     /** The most characters of one value that reach a line. */
     public static final int MAX_CHARS = 200;
+    /**
+     * The most characters of a text made of several values that reach a line ({@link #neutralize}):
+     * room for the longest the services make, each value in it cut at {@link #MAX_CHARS}.
+     */
+    public static final int MAX_TEXT_CHARS = 1000;
 
     /** Chooses the services' log format (deploy/image/logback.xml, the cli's logback.xml): text or json. */
     public static final String FORMAT_ENV = "STREAMTRAIN_LOG_FORMAT";
@@ -42,19 +47,37 @@ public final class Logs {
 
     /** {@code value} with control characters escaped ({@code \n}, {@code \u001b}, ...) and cut after {@link #MAX_CHARS}. */
     public static String escape(Object value) {
+        return escape(value, MAX_CHARS, true);
+    }
+
+    /**
+     * Text read from a topic whose writer escaped ({@link #escape}) the values it quotes where it
+     * made the text (an evaluation's explanation names checkpoint ids and REGISTER sources so), on
+     * its way to a line: its control characters escaped as {@link #escape} writes them, its
+     * backslashes left as they are, cut after {@link #MAX_TEXT_CHARS}. So a value escaped once where
+     * the text was made is shown escaped once, not with its backslashes doubled; and whatever the
+     * record holds (anyone who may write the topic writes it), no control character reaches the
+     * line. What this gives up is telling a writer's escape from a backslash the text had: a
+     * hostile text can show {@code \n}, but it cannot start a line.
+     */
+    public static String neutralize(Object value) {
+        return escape(value, MAX_TEXT_CHARS, false);
+    }
+
+    private static String escape(Object value, int max, boolean backslashes) {
         if (value == null) {
             return "null";
         }
         String s = value.toString();
-        StringBuilder out = new StringBuilder(Math.min(s.length(), MAX_CHARS) + 8);
-        int shown = Math.min(s.length(), MAX_CHARS);
+        StringBuilder out = new StringBuilder(Math.min(s.length(), max) + 8);
+        int shown = Math.min(s.length(), max);
         for (int i = 0; i < shown; i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '\n' -> out.append("\\n");
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
-                case '\\' -> out.append("\\\\");
+                case '\\' -> out.append(backslashes ? "\\\\" : "\\");
                 default -> {
                     if (Character.isISOControl(c)
                             || c == '\u2028'
