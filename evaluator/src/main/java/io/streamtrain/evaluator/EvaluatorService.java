@@ -173,24 +173,12 @@ public final class EvaluatorService implements AutoCloseable {
             CheckpointHandler handler = new CheckpointHandler(
                     new RunStateLoader(checkpoints, reader, stops, events, READ_TIMEOUT, signing),
                     stops,
-                    new ValidationScoring(scorer, reader, READ_TIMEOUT, validationMemoryBytes, (run, id) -> {
-                        try {
-                            return io.streamtrain.core.checkpoint.RunCheckpoints.byId(
-                                    reader,
-                                    run,
-                                    id,
-                                    READ_TIMEOUT,
-                                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
-                                    signing);
-                        } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
-                            log.warn(
-                                    "run {}: checkpoint {} cannot be read: {}",
-                                    run,
-                                    Logs.escape(id),
-                                    Logs.escape(e.getMessage()));
-                            return null;
-                        }
-                    }),
+                    new ValidationScoring(
+                            scorer,
+                            reader,
+                            READ_TIMEOUT,
+                            validationMemoryBytes,
+                            checkpointsById(reader, READ_TIMEOUT, signing)),
                     transactions,
                     new EvaluationStep("evaluator-" + instanceId),
                     (run, spec) -> ensureTopics(admin, run, spec),
@@ -376,6 +364,32 @@ public final class EvaluatorService implements AutoCloseable {
                     Logs.escape(e.getMessage()));
             return RunTopics.KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
         }
+    }
+
+    /**
+     * Reads a run's checkpoint back by id, verified (a sliding run's promoted model, after a restart); null, and
+     * why in the log, when it cannot be.
+     */
+    static ValidationScoring.CheckpointLookup checkpointsById(
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> reader, Duration timeout, Signing signing) {
+        return (run, id) -> {
+            try {
+                return io.streamtrain.core.checkpoint.RunCheckpoints.byId(
+                        reader,
+                        run,
+                        id,
+                        timeout,
+                        io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
+                        signing);
+            } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException e) {
+                // its message names the checkpoint and what a record said, escaped where it was made
+                log.warn("run {}: checkpoint {} cannot be read: {}", run, Logs.escape(id), e.getMessage());
+                return null;
+            } catch (RuntimeException e) {
+                log.warn("run {}: checkpoint {} cannot be read: {}", run, Logs.escape(id), Logs.escape(e.getMessage()));
+                return null;
+            }
+        };
     }
 
     /** Stops the service at its next poll. */

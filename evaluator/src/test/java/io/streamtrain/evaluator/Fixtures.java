@@ -101,16 +101,24 @@ final class Fixtures {
      * the end) finds these values, at offsets from 0.
      */
     static void feed(MockConsumer<byte[], byte[]> consumer, TopicPartition tp, List<byte[]> values) {
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (int o = 0; o < values.size(); o++) {
+            records.add(new ConsumerRecord<>(tp.topic(), tp.partition(), o, null, values.get(o)));
+        }
+        feedRecords(consumer, tp, records);
+    }
+
+    /** As {@link #feed}, with records as they were consumed (their headers too), at offsets from 0 of {@code tp}. */
+    static void feedRecords(
+            MockConsumer<byte[], byte[]> consumer, TopicPartition tp, List<ConsumerRecord<byte[], byte[]>> records) {
         consumer.updatePartitions(tp.topic(), List.of(new PartitionInfo(tp.topic(), tp.partition(), null, null, null)));
         consumer.updateBeginningOffsets(Map.of(tp, 0L));
-        consumer.updateEndOffsets(Map.of(tp, (long) values.size()));
+        consumer.updateEndOffsets(Map.of(tp, (long) records.size()));
         for (int i = 0; i < 10; i++) {
             // records can only be added to an assigned partition: each read assigns it anew, then polls
             consumer.schedulePollTask(() -> {
                 if (consumer.assignment().contains(tp) && consumer.position(tp) == 0) {
-                    for (int o = 0; o < values.size(); o++) {
-                        consumer.addRecord(new ConsumerRecord<>(tp.topic(), tp.partition(), o, null, values.get(o)));
-                    }
+                    records.forEach(consumer::addRecord);
                 }
             });
         }
