@@ -7,9 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.control.ControlMessage;
 import io.streamtrain.core.control.MalformedMessageException;
@@ -36,7 +33,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.slf4j.LoggerFactory;
 
 /**
  * The evaluator's work on the records of a checkpoint topic, with Kafka's mock clients and
@@ -250,34 +246,18 @@ class CheckpointHandlerTest {
     void aHostileCheckpointIdIsEscapedOnceInTheRejectionAndItsLogLine() {
         String id = "r-e0001-x\nWARN forged \\ line";
         CheckpointManifest m = manifest(id, 1);
-        List<ProducerRecord<byte[], byte[]>> chunks = topic.chunks(id, Fixtures.payload(1), CHUNK_BYTES);
-        topic.append(chunks.get(0));
-        ProducerRecord<byte[], byte[]> second = chunks.get(1);
-        byte[] flipped = second.value().clone();
-        flipped[0] ^= 1;
-        topic.append(new ProducerRecord<>(second.topic(), second.partition(), second.key(), flipped, second.headers()));
+        topic.appendCorrupted(id, Fixtures.payload(1), CHUNK_BYTES);
         topic.appendManifest(m);
 
-        ListAppender<ILoggingEvent> logged = new ListAppender<>();
-        ch.qos.logback.classic.Logger handlerLog =
-                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(CheckpointHandler.class);
-        logged.start();
-        handlerLog.addAppender(logged);
-        try {
+        List<String> lines = Fixtures.warnings(CheckpointHandler.class, () -> {
             CheckpointHandler handler = evaluator();
             topic.records.forEach(handler::handle);
-        } finally {
-            handlerLog.detachAppender(logged);
-        }
+        });
 
         String once = "r-e0001-x\\nWARN forged \\\\ line";
         assertEquals(once, Logs.escape(id));
         String explanation = evaluations().get(0).explanation();
         assertTrue(explanation.startsWith("checkpoint " + once + " rejected: "), explanation);
-        List<String> lines = logged.list.stream()
-                .filter(l -> l.getLevel() == Level.WARN)
-                .map(ILoggingEvent::getFormattedMessage)
-                .toList();
         assertEquals(1, lines.size(), lines.toString());
         String line = lines.get(0);
         assertTrue(line.startsWith("run " + RUN + ": checkpoint " + once + " rejected: "), line);
@@ -314,17 +294,10 @@ class CheckpointHandlerTest {
         topic.chunks(m.checkpointId(), payload, CHUNK_BYTES).forEach(topic::append);
         topic.appendManifest(m);
 
-        ListAppender<ILoggingEvent> logged = new ListAppender<>();
-        ch.qos.logback.classic.Logger handlerLog =
-                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(CheckpointHandler.class);
-        logged.start();
-        handlerLog.addAppender(logged);
-        try {
+        List<String> lines = Fixtures.warnings(CheckpointHandler.class, () -> {
             CheckpointHandler handler = evaluator();
             topic.records.forEach(handler::handle);
-        } finally {
-            handlerLog.detachAppender(logged);
-        }
+        });
 
         EvaluationRecord e = evaluations().get(0);
         assertEquals(EvaluationRecord.REJECTED, e.status(), e.toString());
@@ -334,10 +307,6 @@ class CheckpointHandlerTest {
         assertTrue(registered.endsWith(" more)"), "the value says where it was cut: " + registered);
         String fixed = "its spec changes what " + registered + " fixed: data.validation v → other. ";
         assertTrue(e.explanation().startsWith(fixed), e.explanation());
-        List<String> lines = logged.list.stream()
-                .filter(l -> l.getLevel() == Level.WARN)
-                .map(ILoggingEvent::getFormattedMessage)
-                .toList();
         assertEquals(
                 List.of("run " + RUN + ": checkpoint r-e0001-x rejected: " + e.explanation()),
                 lines,

@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.streamtrain.core.checkpoint.CheckpointManifest;
 import io.streamtrain.core.logging.Logs;
 import io.streamtrain.core.protocol.CheckpointCodec;
@@ -17,10 +14,8 @@ import io.streamtrain.core.topics.Topics;
 import java.time.Duration;
 import java.util.List;
 import org.apache.kafka.clients.consumer.MockConsumer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /**
  * The evaluator reads a sliding run's promoted checkpoint back by the id its evaluations name
@@ -47,34 +42,18 @@ class CheckpointsByIdTest {
                 CheckpointCodec.chunkCount(payload.length, CHUNK_BYTES),
                 0.5);
         Fixtures.CheckpointTopic topic = new Fixtures.CheckpointTopic();
-        List<ProducerRecord<byte[], byte[]>> chunks = topic.chunks(id, payload, CHUNK_BYTES);
-        topic.append(chunks.get(0));
-        ProducerRecord<byte[], byte[]> second = chunks.get(1);
-        byte[] flipped = second.value().clone();
-        flipped[0] ^= 1;
-        topic.append(new ProducerRecord<>(second.topic(), second.partition(), second.key(), flipped, second.headers()));
+        topic.appendCorrupted(id, payload, CHUNK_BYTES);
         topic.appendManifest(m);
         MockConsumer<byte[], byte[]> reader = new MockConsumer<>("earliest");
         Fixtures.feedRecords(reader, new TopicPartition(Topics.checkpoints(RUN), 0), topic.records);
 
-        ListAppender<ILoggingEvent> logged = new ListAppender<>();
-        ch.qos.logback.classic.Logger serviceLog =
-                (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(EvaluatorService.class);
-        logged.start();
-        serviceLog.addAppender(logged);
-        try {
-            assertNull(EvaluatorService.checkpointsById(reader, Duration.ofSeconds(5), Signing.off())
-                    .find(RUN, id));
-        } finally {
-            serviceLog.detachAppender(logged);
-        }
+        List<String> lines = Fixtures.warnings(
+                EvaluatorService.class,
+                () -> assertNull(EvaluatorService.checkpointsById(reader, Duration.ofSeconds(5), Signing.off())
+                        .find(RUN, id)));
 
         String once = "r-e0001-x\\nWARN forged \\\\ line";
         assertEquals(once, Logs.escape(id));
-        List<String> lines = logged.list.stream()
-                .filter(l -> l.getLevel() == Level.WARN)
-                .map(ILoggingEvent::getFormattedMessage)
-                .toList();
         assertEquals(1, lines.size(), lines.toString());
         String line = lines.get(0);
         String prefix = "run " + RUN + ": checkpoint " + once + " cannot be read: checkpoint " + once

@@ -143,5 +143,33 @@ final class Fixtures {
         ConsumerRecord<byte[], byte[]> appendManifest(CheckpointManifest m) {
             return append(CheckpointCodec.manifestRecord(topic, m));
         }
+
+        /** The payload's first two chunks, the second with one bit flipped: its checkpoint fails its SHA-256. */
+        void appendCorrupted(String id, byte[] payload, int chunkBytes) {
+            List<ProducerRecord<byte[], byte[]>> chunks = chunks(id, payload, chunkBytes);
+            append(chunks.get(0));
+            ProducerRecord<byte[], byte[]> second = chunks.get(1);
+            byte[] flipped = second.value().clone();
+            flipped[0] ^= 1;
+            append(new ProducerRecord<>(second.topic(), second.partition(), second.key(), flipped, second.headers()));
+        }
+    }
+
+    /** The WARN lines {@code source}'s logger wrote while {@code action} ran, formatted. */
+    static List<String> warnings(Class<?> source, Runnable action) {
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+                new ch.qos.logback.core.read.ListAppender<>();
+        ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(source);
+        logged.start();
+        log.addAppender(logged);
+        try {
+            action.run();
+        } finally {
+            log.detachAppender(logged);
+        }
+        return logged.list.stream()
+                .filter(l -> l.getLevel() == ch.qos.logback.classic.Level.WARN)
+                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                .toList();
     }
 }

@@ -119,6 +119,31 @@ class NodeLoopTest {
                 new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 1, minNodes, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1));
     }
 
+    /**
+     * {@code spec(epochs, 1, optimizer)} with sync {@code mode} and a 10 s sync timeout: a round
+     * a test holds back is no straggler's. Alone on the topic the node has one round an epoch.
+     */
+    private static RunSpec heldRounds(int epochs, io.streamtrain.core.spec.OptimizerSpec optimizer, String mode) {
+        RunSpec s = spec(epochs, 1, optimizer);
+        return TestSpecs.with(
+                s, s.data(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, mode, SyncSpec.BFLOAT16, 1));
+    }
+
+    /** Puts {@code command} in the inbox at epoch {@code epoch}'s first step, on the training thread: applied at the next tick. */
+    private void commandAtFirstStepOf(int epoch, ControlMessage command) {
+        listeners.add(new TrainingListener() {
+            private boolean sent;
+
+            @Override
+            public void onStep(int e, StepReport report) {
+                if (e == epoch && !sent) {
+                    sent = true;
+                    inbox.add(command);
+                }
+            }
+        });
+    }
+
     private static EpochPlan plan() {
         return EpochPlan.of(
                 TOPIC,
@@ -540,9 +565,7 @@ class NodeLoopTest {
     @Test
     void aLoneNodeTrainsOnWhileItsRoundComesBackAndItsCheckpointsAreTheSameBitsAsWithoutWaiting() throws Exception {
         for (String mode : List.of(SyncSpec.STREAMING, SyncSpec.STRICT)) {
-            RunSpec base = spec(3, 1, TestSpecs.adam("adamw", 0.01));
-            RunSpec spec = TestSpecs.with(
-                    base, base.data(), new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, mode, SyncSpec.BFLOAT16, 1));
+            RunSpec spec = heldRounds(3, TestSpecs.adam("adamw", 0.01), mode);
 
             NodeLoopTest atOnce = new NodeLoopTest();
             List<byte[]> expected;
@@ -597,24 +620,12 @@ class NodeLoopTest {
      */
     @Test
     void aSetAppliedWhileALoneNodeTrainsOnPastItsRoundIsInTheNextEpochsCheckpointOnly() throws Exception {
-        RunSpec base = spec(2, 1);
-        RunSpec spec = TestSpecs.with(
-                base,
-                base.data(),
-                new SyncSpec(2, SyncSpec.AVERAGE, 0.7, 0.9, 10, 1, SyncSpec.STREAMING, SyncSpec.BFLOAT16, 1));
         syncTopic.holdContributions = true;
-        listeners.add(new TrainingListener() {
-            private boolean sent;
-
-            @Override
-            public void onStep(int epoch, StepReport report) {
-                if (epoch == 2 && !sent) {
-                    sent = true; // on the training thread: applied at the next tick, while epoch 1's round is held back
-                    inbox.add(new ControlMessage.Set("unit-run", "set-l2", T, Map.of("l2", 0.5), "op"));
-                }
-            }
-        });
-        start(spec, List.of(P0, P1));
+        commandAtFirstStepOf(
+                2,
+                new ControlMessage.Set(
+                        "unit-run", "set-l2", T, Map.of("l2", 0.5), "op")); // while epoch 1's round is held back
+        start(heldRounds(2, TestSpecs.sgd(0.05), SyncSpec.STREAMING), List.of(P0, P1));
         await("the SET acknowledged", () -> ackOf("set-l2").isPresent());
         assertTrue(ackOf("set-l2").get().applied(), ackOf("set-l2").get().outcome());
         assertEquals(List.of(), checkpoints.published, "epoch 1's round is still held back");
@@ -627,6 +638,34 @@ class NodeLoopTest {
                         .l2())
                 .toList();
         assertEquals(List.of(0.0, 0.5), l2, "epoch 1 was trained without the SET, epoch 2 with it");
+    }
+
+    /**
+     * A PAUSE that holds a lone node while its round is still out does not hold that epoch's
+     * checkpoint: the node reads the round back while paused, and publishes.
+     */
+    @Test
+    void aLoneNodePausedWhileItsRoundIsOutPublishesTheEpochWhenTheRoundComesBack() throws Exception {
+        syncTopic.holdContributions = true;
+        commandAtFirstStepOf(
+                2, new ControlMessage.Pause("unit-run", "pause-3", T, "op")); // while epoch 1's round is held back
+        start(heldRounds(2, TestSpecs.sgd(0.05), SyncSpec.STREAMING), List.of(P0, P1));
+        awaitState(NodeState.PAUSED);
+        int epochSteps = 2 * RECORDS_PER_PARTITION;
+        assertEquals(epochSteps + 1, steps.size(), "paused one step into epoch 2");
+        assertEquals(List.of(), checkpoints.published, "epoch 1's round is still held back");
+
+        syncTopic.release();
+        await("epoch 1's checkpoint published while paused", () -> checkpoints.published.size() == 1);
+        assertEquals(NodeState.PAUSED, loop.state());
+        assertEquals(1, checkpoints.published.get(0).epoch());
+        assertEquals(epochSteps + 1, steps.size(), "nothing trained while paused");
+
+        inbox.add(new ControlMessage.Resume("unit-run", "resume-3", T, "op"));
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+        assertEquals(
+                List.of(1, 2),
+                checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
     }
 
     /** The train topic: every poll finds the records from each assigned partition's position on. */

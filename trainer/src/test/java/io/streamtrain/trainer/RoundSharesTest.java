@@ -16,6 +16,8 @@ import io.streamtrain.trainer.sync.RoundState;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -72,43 +74,64 @@ class RoundSharesTest {
         assertFalse(RoundShares.sameState(HANDED, new SafeTensors.Document(Map.of(), Map.of())));
     }
 
+    /** A lone node's model, and its shares: for the tests of a lone node that trains on past its round. */
+    private ModelState state;
+
+    private RoundShares shares;
+
+    @BeforeEach
+    void loneNode() {
+        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
+        state = ModelState.initialize(spec, Engines.pytorch());
+        shares = new RoundShares(spec, state);
+    }
+
+    @AfterEach
+    void close() {
+        state.close();
+    }
+
+    /** The node's whole state, handed in as a lone node's share of 16 samples. */
+    private SafeTensors.Document handIn() throws Exception {
+        return SafeTensors.read(shares.handIn(true, 16, true, null, 1, 0));
+    }
+
+    /** {@code doc} with its first tensor's first value changed by {@code change}. */
+    private static SafeTensors.Document changed(
+            SafeTensors.Document doc, java.util.function.DoubleUnaryOperator change) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>(doc.tensors());
+        Tensor first = tensors.values().iterator().next();
+        float[] values = first.toFloats();
+        values[0] = (float) change.applyAsDouble(values[0]);
+        tensors.put(first.name(), Tensor.ofFloats(first.name(), first.shape(), values));
+        return new SafeTensors.Document(tensors, Map.of());
+    }
+
     @Test
     void aLoneNodeThatTrainedOnPastItsRoundFailsWhenTheRoundIsNotTheStateItHandedIn() throws Exception {
-        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
-        try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
-            RoundShares shares = new RoundShares(spec, state);
-            byte[] handed = shares.handIn(true, 16, true, null, 1, 0);
-            SafeTensors.Document own = SafeTensors.read(handed);
-            assertTrue(shares.trainOnAlone(state.step(), own, 16));
-            Map<String, Tensor> changed = new LinkedHashMap<>(own.tensors());
-            Tensor first = changed.values().iterator().next();
-            float[] values = first.toFloats();
-            values[0] = Math.nextUp(values[0]);
-            changed.put(first.name(), Tensor.ofFloats(first.name(), first.shape(), values));
+        SafeTensors.Document own = handIn();
+        assertTrue(shares.trainOnAlone(state.step(), own, 16));
+        SafeTensors.Document other = changed(own, v -> Math.nextUp((float) v));
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class, () -> shares.apply(closedAt(state.step(), other), true, true));
+        assertTrue(e.getMessage().contains("A restart resumes from the sync log"), e.getMessage());
 
-            IllegalStateException e = assertThrows(
-                    IllegalStateException.class,
-                    () -> shares.apply(
-                            closedAt(state.step(), new SafeTensors.Document(changed, Map.of())), true, true));
-            assertTrue(e.getMessage().contains("A restart resumes from the sync log"), e.getMessage());
+        shares.reset();
+        handIn();
+        assertTrue(shares.trainOnAlone(state.step(), own, 16));
+        assertThrows(
+                IllegalStateException.class,
+                () -> shares.apply(closedAt(state.step() + 1, own), true, true),
+                "the same bits at another step are another round");
 
-            shares.reset();
-            shares.handIn(true, 16, true, null, 1, 0);
-            assertTrue(shares.trainOnAlone(state.step(), own, 16));
-            assertThrows(
-                    IllegalStateException.class,
-                    () -> shares.apply(closedAt(state.step() + 1, own), true, true),
-                    "the same bits at another step are another round");
+        shares.reset();
+        SafeTensors.Document again = handIn();
+        assertTrue(shares.trainOnAlone(state.step(), own, 16));
+        shares.apply(closedAt(state.step(), again), true, true);
+        assertFalse(shares.overlapping(), "its own state back: the overlap is over");
 
-            shares.reset();
-            shares.handIn(true, 16, true, null, 1, 0);
-            assertTrue(shares.trainOnAlone(state.step(), own, 16));
-            shares.apply(closedAt(state.step(), SafeTensors.read(handed)), true, true);
-            assertFalse(shares.overlapping(), "its own state back: the overlap is over");
-
-            shares.reset();
-            assertFalse(shares.trainOnAlone(state.step(), own, 16), "nothing handed in: nothing to train on past");
-        }
+        shares.reset();
+        assertFalse(shares.trainOnAlone(state.step(), own, 16), "nothing handed in: nothing to train on past");
     }
 
     /**
@@ -119,41 +142,30 @@ class RoundSharesTest {
      */
     @Test
     void aLoneNodeWaitsWhenTheRoundsBaseHoldsWhatItsShareDoesNot() throws Exception {
-        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
-        try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
-            RoundShares shares = new RoundShares(spec, state);
-            SafeTensors.Document own = SafeTensors.read(shares.handIn(true, 16, true, null, 1, 0));
-            Map<String, Tensor> withMomentum = new LinkedHashMap<>(own.tensors());
-            Tensor first = own.tensors().values().iterator().next();
-            String momentum = io.streamtrain.core.model.Weights.OUTER_MOMENTUM_PREFIX + first.name();
-            withMomentum.put(momentum, Tensor.ofFloats(momentum, first.shape(), new float[(int) first.elements()]));
+        SafeTensors.Document own = handIn();
+        Map<String, Tensor> withMomentum = new LinkedHashMap<>(own.tensors());
+        Tensor first = own.tensors().values().iterator().next();
+        String momentum = io.streamtrain.core.model.Weights.OUTER_MOMENTUM_PREFIX + first.name();
+        withMomentum.put(momentum, Tensor.ofFloats(momentum, first.shape(), new float[(int) first.elements()]));
 
-            assertFalse(shares.trainOnAlone(state.step(), new SafeTensors.Document(withMomentum, Map.of()), 16));
-            assertFalse(shares.overlapping());
-            assertTrue(shares.trainOnAlone(state.step(), own, 16), "the same base without it: the round is the share");
-        }
+        assertFalse(shares.trainOnAlone(state.step(), new SafeTensors.Document(withMomentum, Map.of()), 16));
+        assertFalse(shares.overlapping());
+        assertTrue(shares.trainOnAlone(state.step(), own, 16), "the same base without it: the round is the share");
     }
 
     @Test
     void aRoundAnotherGenerationClosedIsRestoredNotComparedWhileTheNodeTrainsOnPastIt() throws Exception {
-        RunSpec spec = TestSpecs.spec(TestSpecs.smallMlp(), TestSpecs.sgd(0.05), RegularizationSpec.NONE, 7, 4, 1);
-        try (ModelState state = ModelState.initialize(spec, Engines.pytorch())) {
-            RoundShares shares = new RoundShares(spec, state);
-            SafeTensors.Document own = SafeTensors.read(shares.handIn(true, 16, true, null, 1, 0));
-            assertTrue(shares.trainOnAlone(state.step(), own, 16));
-            Map<String, Tensor> theirs = new LinkedHashMap<>(own.tensors());
-            Tensor first = theirs.values().iterator().next();
-            float[] values = first.toFloats();
-            values[0] += 1f;
-            theirs.put(first.name(), Tensor.ofFloats(first.name(), first.shape(), values));
+        SafeTensors.Document own = handIn();
+        assertTrue(shares.trainOnAlone(state.step(), own, 16));
+        SafeTensors.Document theirs = changed(own, v -> v + 1);
 
-            // this node was evicted: the group's new generation closed the round without its share
-            long handedInAt = state.step();
-            shares.apply(closedAt(handedInAt + 3, new SafeTensors.Document(theirs, Map.of())), true, false);
-            assertFalse(shares.overlapping());
-            assertEquals(handedInAt + 3, state.step(), "the round's step");
-            assertEquals(values[0], state.parameterValues().get(first.name())[0], "the round's weights");
-        }
+        // this node was evicted: the group's new generation closed the round without its share
+        long handedInAt = state.step();
+        shares.apply(closedAt(handedInAt + 3, theirs), true, false);
+        assertFalse(shares.overlapping());
+        assertEquals(handedInAt + 3, state.step(), "the round's step");
+        Tensor first = theirs.tensors().values().iterator().next();
+        assertEquals(first.toFloats()[0], state.parameterValues().get(first.name())[0], "the round's weights");
     }
 
     private static RoundState closedAt(long step, SafeTensors.Document state) {
