@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * One node's part in the run, from its first assignment to its exit, as a state machine
  * ({@link NodeState}). The node trains its partitions for a round ({@code sync.everySteps}
  * batches, or to the end of its share of the epoch), contributes, waits until the sync log
- * closes the round, and continues from the combined state. Every (re)assignment rolls it back
+ * closes the round, and continues from the combined state (a streaming node trains {@code
+ * sync.overlapSteps} steps on before it waits, a node alone on the topic until the round is
+ * back: {@link RoundCycle}). Every (re)assignment rolls it back
  * to the round every node of the new generation agrees on; the owner of partition 0
  * publishes the epoch checkpoints.
  *
