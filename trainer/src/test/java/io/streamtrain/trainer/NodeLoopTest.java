@@ -668,6 +668,30 @@ class NodeLoopTest {
                 checkpoints.published.stream().map(CheckpointManifest::epoch).toList());
     }
 
+    /**
+     * A CHECKPOINT taken while a lone node trains on past epoch 1's round is a snapshot of epoch
+     * 2 in round 2, as one taken after the node waited for the round would be.
+     */
+    @Test
+    void aSnapshotTakenWhileALoneNodeTrainsOnPastItsRoundNamesTheEpochAndRoundItTrains() throws Exception {
+        syncTopic.holdContributions = true;
+        commandAtFirstStepOf(2, new ControlMessage.Checkpoint("unit-run", "snap-2", T, "op"));
+        start(heldRounds(2, TestSpecs.sgd(0.05), SyncSpec.STREAMING), List.of(P0, P1));
+        await("the CHECKPOINT acknowledged", () -> ackOf("snap-2").isPresent());
+        String outcome = ackOf("snap-2").get().outcome();
+        assertTrue(outcome.startsWith(ControlMessage.Ack.APPLIED + ": checkpoint "), outcome);
+        syncTopic.release();
+        assertEquals(TrainerNode.Outcome.FINISHED, outcome());
+
+        CheckpointManifest snapshot = checkpoints.published.stream()
+                .filter(CheckpointManifest::snapshot)
+                .findFirst()
+                .orElseThrow();
+        assertEquals(2, snapshot.epoch());
+        assertEquals(2, snapshot.round());
+        assertEquals(2 * RECORDS_PER_PARTITION + 1, snapshot.step(), "one step into epoch 2");
+    }
+
     /** The train topic: every poll finds the records from each assigned partition's position on. */
     private static final class TrainTopic extends MockConsumer<byte[], ByteBuffer> {
         final AtomicInteger generation = new AtomicInteger();
