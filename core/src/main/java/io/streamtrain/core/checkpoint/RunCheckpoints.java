@@ -83,8 +83,9 @@ public final class RunCheckpoints {
             if (CheckpointCodec.MANIFEST.equals(CheckpointCodec.typeOf(r))) {
                 Verdict trusted = signing.verify(r, Right.MANIFEST);
                 if (!trusted.accepted()) {
+                    // a refusal escapes what it quotes from the record where it is made
                     unreadable.accept("skipping the manifest at offset " + r.offset() + " of " + topic + ": "
-                            + Logs.escape(trusted.refusal()));
+                            + trusted.refusal());
                     return;
                 }
                 try {

@@ -5,7 +5,8 @@ package io.streamtrain.core.signing;
  *
  * @param signer the id of the trusted key that signed it; null when the message is refused
  *     or when signatures are not checked
- * @param refusal why the message must not be acted on; null when it may be
+ * @param refusal why the message must not be acted on; null when it may be. Safe to print as it
+ *     is: what it quotes from the record (a key id) is escaped where it is made
  */
 public record Verdict(String signer, String refusal) {
     /** Signatures are not checked (no trusted keys configured): every message is acted on, as before signing existed. */

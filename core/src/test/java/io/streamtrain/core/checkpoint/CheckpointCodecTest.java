@@ -490,6 +490,14 @@ class CheckpointCodecTest {
         records.add(forged(genuine, m -> m.put("epoch", 2).putNull("parameters")));
         records.add(forged(genuine, m -> m.put("epoch", 9).putObject("payload")));
 
+        Optional<Checkpoint> latest = CheckpointReader.latest(
+                topicOf(records), TOPIC, java.time.Duration.ofSeconds(10), PayloadSources.none());
+        assertEquals(Optional.of(1), latest.map(c -> c.manifest().epoch()));
+    }
+
+    /** The checkpoint topic holding {@code records} at offsets 0, 1, ..., read by a mock consumer. */
+    private static org.apache.kafka.clients.consumer.MockConsumer<byte[], byte[]> topicOf(
+            List<ConsumerRecord<byte[], byte[]>> records) {
         org.apache.kafka.clients.consumer.MockConsumer<byte[], byte[]> consumer =
                 new org.apache.kafka.clients.consumer.MockConsumer<>("earliest");
         org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(TOPIC, 0);
@@ -514,9 +522,36 @@ class CheckpointCodecTest {
                         Optional.empty()));
             }
         });
-        Optional<Checkpoint> latest =
-                CheckpointReader.latest(consumer, TOPIC, java.time.Duration.ofSeconds(10), PayloadSources.none());
-        assertEquals(Optional.of(1), latest.map(c -> c.manifest().epoch()));
+        return consumer;
+    }
+
+    /**
+     * A manifest signed by a key nobody trusts is skipped, and the skip says which key once
+     * escaped: the refusal escapes the key id where it is made, so it is not escaped again.
+     */
+    @Test
+    void aManifestSignedByAnUntrustedKeyIsSkippedAndItsKeyIdEscapedOnce() throws Exception {
+        ConsumerRecord<byte[], byte[]> manifest =
+                consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-1", payload(1), 700)));
+        manifest.headers()
+                .add(
+                        io.streamtrain.core.signing.Signing.HEADER,
+                        "bad\\key\nWARN forged:c2ln".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        io.streamtrain.core.signing.Signing signing = new io.streamtrain.core.signing.Signing(
+                null,
+                io.streamtrain.core.signing.TrustedKeys.parse(
+                        io.streamtrain.core.signing.SigningKey.generate("alice").trustedLine("operator"),
+                        "trusted-keys"));
+        List<String> skipped = new ArrayList<>();
+        assertThrows(
+                io.streamtrain.core.kafka.StartupException.class,
+                () -> RunCheckpoints.list(
+                        topicOf(List.of(manifest)), "r1", java.time.Duration.ofSeconds(10), skipped::add, signing),
+                "no checkpoint left");
+        assertEquals(1, skipped.size(), skipped.toString());
+        assertTrue(
+                skipped.get(0).endsWith("signed by key 'bad\\\\key\\nWARN forged', which is not trusted"),
+                skipped.get(0));
     }
 
     @Test
