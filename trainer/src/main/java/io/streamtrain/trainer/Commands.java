@@ -63,11 +63,11 @@ final class Commands {
 
     /**
      * The settings step {@code step} trained with (the step that followed {@code step − 1}
-     * steps), without changing {@link #current}: for a checkpoint of a step the node has
-     * trained past.
+     * steps; for step 0, before any, those of the first), without changing {@link #current}:
+     * for a checkpoint of a step the node has trained past.
      */
     RunSpec settingsOfStep(long step) {
-        return settings.at(step - 1);
+        return settings.at(Math.max(0, step - 1));
     }
 
     /** The settings the node trains with now (the last {@link #settingsAt} answer). */

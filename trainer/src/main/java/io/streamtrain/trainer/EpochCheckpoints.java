@@ -65,7 +65,7 @@ final class EpochCheckpoints implements AutoCloseable {
     private final String node;
 
     /**
-     * @param settings the spec step n trained with (n ≥ 1): a manifest records that of its last step
+     * @param settings the spec step n trained with: a manifest records that of its last step
      * @param sync the sync records refused in an epoch are dead-lettered with its checkpoint
      */
     EpochCheckpoints(
@@ -144,11 +144,11 @@ final class EpochCheckpoints implements AutoCloseable {
      * Publishes the checkpoint of {@code ended} and waits for it: the run's last one, or one
      * its predecessor left behind.
      *
+     * @param epochNanos how long the epoch took: its manifest's {@code seconds}
      * @return false when the group rebalanced before the checkpoint was committed (the next
      *     generation's owner of partition 0 publishes it); true when it is committed, or is
      *     another node's to publish
      */
-    /** @param epochNanos how long the epoch took: its manifest's {@code seconds} */
     boolean publish(RoundState ended, ConsumerGroupMetadata group, long epochNanos) {
         settle();
         if (!checkpoints.canPublish()) {
@@ -163,8 +163,9 @@ final class EpochCheckpoints implements AutoCloseable {
      * trains meanwhile. A failure is reported by a later {@link #poll} or {@link #settle}; a
      * rebalance meanwhile is met by the rollback that follows it, which publishes the
      * checkpoint if the topic lacks it ({@link #takeOver}).
+     *
+     * @param epochNanos how long the epoch took: its manifest's {@code seconds}
      */
-    /** @param epochNanos how long the epoch took: its manifest's {@code seconds} */
     void publishInBackground(RoundState ended, ConsumerGroupMetadata group, long epochNanos) {
         settle();
         if (checkpoints.canPublish()) {
@@ -249,11 +250,10 @@ final class EpochCheckpoints implements AutoCloseable {
         double seconds = epochNanos / 1e9;
         epochMetrics.put("seconds", seconds);
         epochMetrics.put("samples_per_second", seconds > 0 ? ended.epochSums().samples() / seconds : 0);
-        // those of the epoch's last step, read on the training thread: a SET applied since (while a lone node trained
-        // on
-        // past the round, or while the transaction commits) belongs to the next epoch
+        // the settings of the epoch's last step, read on the training thread: a SET applied since (while a lone
+        // node trained on past the round, or while the transaction commits) belongs to the next epoch
         CheckpointPublisher.EpochResult result = new CheckpointPublisher.EpochResult(
-                settings.apply(Math.max(1, ended.step())),
+                settings.apply(ended.step()),
                 false,
                 ended.epoch(),
                 ended.step(),
@@ -290,7 +290,7 @@ final class EpochCheckpoints implements AutoCloseable {
         try {
             CheckpointManifest m = checkpoints.publish(
                     new CheckpointPublisher.EpochResult(
-                            settings.apply(Math.max(1, state.step())),
+                            settings.apply(state.step()),
                             true,
                             epoch,
                             state.step(),

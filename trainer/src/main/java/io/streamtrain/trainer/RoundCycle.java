@@ -273,15 +273,12 @@ final class RoundCycle {
         if (!roundClosed()) {
             return;
         }
-        lastRoundWaitSeconds = 0; // the node did not wait for it
-        emit(l -> l.onRoundClosed(0));
         RoundState closed = syncLog.lastClosed();
-        effects.noteRollback(closed, ownsPartitionZero());
         if (handedIn.last() && !closed.epochEnd()) {
             throw new IllegalStateException("round " + closed.round() + " closed without ending epoch "
                     + handedIn.epoch() + ", which this node, alone on the topic, trained to its end");
         }
-        if (afterClose(closed)) {
+        if (takeBack(0)) { // the node did not wait for it
             throw new IllegalStateException("round " + closed.round() + " completed the run while this node, alone"
                     + " on the topic, trained on past it: it waits for the round that ends the run");
         }
@@ -339,12 +336,9 @@ final class RoundCycle {
     /** The round closed: the node moves on from it. @return true when it completed the run */
     private boolean closed() {
         long waited = roundWait.waitedNanos(System.nanoTime());
-        lastRoundWaitSeconds = waited / 1e9;
-        emit(l -> l.onRoundClosed(lastRoundWaitSeconds));
         log.debug("round {} closed after {} ms", round, waited / 1_000_000);
         RoundState closed = syncLog.lastClosed();
-        effects.noteRollback(closed, ownsPartitionZero());
-        if (afterClose(closed)) {
+        if (takeBack(waited / 1e9)) {
             return true;
         }
         if (deferred != null) {
@@ -365,6 +359,20 @@ final class RoundCycle {
             awaitNow();
         }
         return false;
+    }
+
+    /**
+     * The round just closed, however long this node waited for it: reported, a ROLLBACK it
+     * carried noted, and its state taken back ({@link #afterClose}).
+     *
+     * @return true when it completed the run
+     */
+    private boolean takeBack(double waitedSeconds) {
+        lastRoundWaitSeconds = waitedSeconds;
+        emit(l -> l.onRoundClosed(waitedSeconds));
+        RoundState closed = syncLog.lastClosed();
+        effects.noteRollback(closed, ownsPartitionZero());
+        return afterClose(closed);
     }
 
     /** Continues from a closed round's state. @return true when it completed the run */
