@@ -350,13 +350,17 @@ final class CheckpointHandler {
             String printableWhy) {
         RunState state = runs.get(run);
         EvaluationStep.Outcome rejection = step.reject(r, run, epoch, checkpointId, kind, why, state);
-        commitRejection(r, rejection, state, "checkpoint " + Logs.escape(checkpointId) + " rejected: " + printableWhy);
+        commitRejection(r, rejection, state, printable(checkpointId, printableWhy));
     }
 
     /** A rejection's explanation for the log, which names the checkpoint: the record's id and explanation escaped. */
     private static String printable(EvaluationRecord rejected) {
-        return "checkpoint " + Logs.escape(rejected.checkpointId()) + " rejected: "
-                + Logs.escape(rejected.explanation());
+        return printable(rejected.checkpointId(), Logs.escape(rejected.explanation()));
+    }
+
+    /** @param printableWhy the explanation, each value a record gave escaped once */
+    private static String printable(String checkpointId, String printableWhy) {
+        return "checkpoint " + Logs.escape(checkpointId) + " rejected: " + printableWhy;
     }
 
     /** @param printable the explanation as the log shows it: each value a record gave escaped once */

@@ -381,12 +381,12 @@ public final class EvaluatorService implements AutoCloseable {
                         timeout,
                         io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
                         signing);
-            } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException e) {
-                // its message names the checkpoint and what a record said, escaped where it was made
-                log.warn("run {}: checkpoint {} cannot be read: {}", run, Logs.escape(id), e.getMessage());
-                return null;
-            } catch (RuntimeException e) {
-                log.warn("run {}: checkpoint {} cannot be read: {}", run, Logs.escape(id), Logs.escape(e.getMessage()));
+            } catch (io.streamtrain.core.checkpoint.CheckpointRejectedException | RuntimeException e) {
+                // a rejection's message names the checkpoint and what a record said, escaped where it was made
+                String why = e instanceof io.streamtrain.core.checkpoint.CheckpointRejectedException
+                        ? e.getMessage()
+                        : Logs.escape(e.getMessage());
+                log.warn("run {}: checkpoint {} cannot be read: {}", run, Logs.escape(id), why);
                 return null;
             }
         };
