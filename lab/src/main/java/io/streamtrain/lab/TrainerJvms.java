@@ -4,6 +4,7 @@ import io.streamtrain.cli.Logs;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.testkit.EmbeddedKafka;
+import io.streamtrain.testkit.ServiceProcess;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
@@ -250,9 +252,9 @@ final class TrainerJvms implements AutoCloseable {
                     .command()
                     .orElse(Path.of(System.getProperty("java.home"), "bin", "java")
                             .toString());
-            List<String> cmd = List.of(
-                    java,
-                    "-Dai.djl.offline=true",
+            List<String> cmd = new ArrayList<>(List.of(java, "-Dai.djl.offline=true"));
+            cmd.addAll(ServiceProcess.childJvmOptions());
+            cmd.addAll(List.of(
                     "-cp",
                     System.getProperty("java.class.path"),
                     TRAINER_MAIN,
@@ -265,7 +267,7 @@ final class TrainerJvms implements AutoCloseable {
                     "--log-every",
                     "0",
                     "--metrics-port",
-                    Integer.toString(metricsPort));
+                    Integer.toString(metricsPort)));
             ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
             // one intra-op thread per node (unless told): several
             // nodes on one machine must not fight over the same cores

@@ -23,6 +23,18 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** A trainer node of the run in {@code spec}. */
     private static final String LOGBACK_CONFIGURATION = "logback.configurationFile";
+    /**
+     * The system property with options for every service JVM a test or the lab starts, separated
+     * by spaces. The build sets {@code -XX:TieredStopAtLevel=1} for the integration tests: their
+     * services live seconds, and C2's compilations cost them a quarter of their CPU time on 2 cores.
+     */
+    public static final String CHILD_JVM_OPTIONS = "streamtrain.childJvmOptions";
+
+    /** The options {@link #CHILD_JVM_OPTIONS} names; none when it is not set. */
+    public static List<String> childJvmOptions() {
+        String options = System.getProperty(CHILD_JVM_OPTIONS, "").strip();
+        return options.isEmpty() ? List.of() : List.of(options.split("\\s+"));
+    }
 
     public ServiceProcess(Path spec, String bootstrap, String nodeId, String... extra) throws IOException {
         this(args(spec, bootstrap, nodeId, extra));
@@ -47,6 +59,7 @@ public final class ServiceProcess implements AutoCloseable {
         if (logging != null) { // the test's logging, where its module names one
             cmd.add("-D" + LOGBACK_CONFIGURATION + "=" + logging);
         }
+        cmd.addAll(childJvmOptions());
         cmd.addAll(List.of("-cp", classpath, mainClass));
         cmd.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
