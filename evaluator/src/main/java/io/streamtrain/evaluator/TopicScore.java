@@ -4,6 +4,9 @@ import io.streamtrain.core.checkpoint.Checkpoint;
 import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.spec.ModelSpec;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 
@@ -30,7 +33,44 @@ public record TopicScore(String topic, double loss, double accuracy, double perp
      */
     public static TopicScore of(
             Checkpoint checkpoint, Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
-        ModelSpec model = checkpoint.manifest().runSpec().model();
+        return of(List.of(checkpoint), consumer, topic, timeout).get(0);
+    }
+
+    /**
+     * Scores each checkpoint as {@link #of(Checkpoint, Consumer, String, Duration)} does, reading
+     * the topic once per model (a run's every epoch on another domain's text).
+     *
+     * @return the scores in the order of {@code checkpoints}
+     */
+    public static List<TopicScore> of(
+            List<Checkpoint> checkpoints, Consumer<byte[], byte[]> consumer, String topic, Duration timeout) {
+        Map<ModelSpec, ValidationSet> read = new HashMap<>();
+        CheckpointScorer scorer = new CheckpointScorer(Engines.pytorch());
+        List<TopicScore> scores = new ArrayList<>();
+        for (Checkpoint checkpoint : checkpoints) {
+            ModelSpec model = checkpoint.manifest().runSpec().model();
+            ValidationSet data = read.computeIfAbsent(model, m -> load(consumer, topic, m, timeout));
+            Map<String, Double> m = scorer.score(
+                    model,
+                    checkpoint.payload(),
+                    data,
+                    consumer,
+                    timeout,
+                    "checkpoint " + checkpoint.manifest().checkpointId());
+            scores.add(new TopicScore(
+                    topic,
+                    m.get(CheckpointScorer.VAL_LOSS),
+                    m.getOrDefault(CheckpointScorer.VAL_ACCURACY, Double.NaN),
+                    m.getOrDefault(CheckpointScorer.VAL_PERPLEXITY, Double.NaN),
+                    data.samples(),
+                    data.rejected().size()));
+        }
+        return scores;
+    }
+
+    /** The topic's records for this model. @throws IllegalArgumentException if none of them holds a sample it can read */
+    private static ValidationSet load(
+            Consumer<byte[], byte[]> consumer, String topic, ModelSpec model, Duration timeout) {
         ValidationSet data = ValidationSet.load(
                 consumer, topic, model, null, timeout, EvaluatorService.DEFAULT_VALIDATION_MEMORY_BYTES);
         if (data.samples() == 0) {
@@ -41,20 +81,6 @@ public record TopicScore(String topic, double loss, double accuracy, double perp
                                     ? ""
                                     : ": " + data.rejected().get(0).reason().getMessage()) + ")");
         }
-        Map<String, Double> m = new CheckpointScorer(Engines.pytorch())
-                .score(
-                        model,
-                        checkpoint.payload(),
-                        data,
-                        consumer,
-                        timeout,
-                        "checkpoint " + checkpoint.manifest().checkpointId());
-        return new TopicScore(
-                topic,
-                m.get(CheckpointScorer.VAL_LOSS),
-                m.getOrDefault(CheckpointScorer.VAL_ACCURACY, Double.NaN),
-                m.getOrDefault(CheckpointScorer.VAL_PERPLEXITY, Double.NaN),
-                data.samples(),
-                data.rejected().size());
+        return data;
     }
 }

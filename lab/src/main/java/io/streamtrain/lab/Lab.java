@@ -1,5 +1,7 @@
 package io.streamtrain.lab;
 
+import io.streamtrain.core.checkpoint.Checkpoint;
+import io.streamtrain.core.checkpoint.CheckpointChoice;
 import io.streamtrain.core.checkpoint.RunCheckpoints;
 import io.streamtrain.core.kafka.KafkaSettings;
 import io.streamtrain.core.kafka.Preflight;
@@ -14,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -140,6 +143,35 @@ public final class Lab {
                     io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
                     kafka.signing());
             return TopicScore.of(found.checkpoint(), consumer, topic, READ_TIMEOUT);
+        }
+    }
+
+    /**
+     * Scores the run's checkpoint of each of these epochs on a topic, as {@link #score} would one
+     * by one, reading the checkpoint topic and the scored one once: a run's every epoch on
+     * another domain's text.
+     *
+     * @return the scores in the order of {@code epochs}
+     */
+    public List<TopicScore> scoreEpochs(String run, List<Integer> epochs, String topic) throws Exception {
+        KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
+        try (Admin admin = Preflight.admin(kafka);
+                KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null))) {
+            RunCheckpoints.requireRun(admin, broker.bootstrapServers(), run);
+            RunCheckpoints.Listing listing = RunCheckpoints.list(consumer, run, READ_TIMEOUT, m -> {}, kafka.signing());
+            List<String> ids = epochs.stream()
+                    .map(e -> CheckpointChoice.epoch(run, listing.manifests(), e)
+                            .manifest()
+                            .checkpointId())
+                    .toList();
+            Map<String, Checkpoint> assembled = RunCheckpoints.assemble(
+                    consumer,
+                    listing,
+                    ids,
+                    READ_TIMEOUT,
+                    io.streamtrain.core.checkpoint.PayloadSources.fromEnvironment(),
+                    kafka.signing());
+            return TopicScore.of(ids.stream().map(assembled::get).toList(), consumer, topic, READ_TIMEOUT);
         }
     }
 }

@@ -20,10 +20,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -219,29 +221,54 @@ public final class RunCheckpoints {
             PayloadSources sources,
             Signing signing)
             throws CheckpointRejectedException {
+        return assemble(consumer, listing, List.of(id), timeout, sources, signing)
+                .get(id);
+    }
+
+    /**
+     * Several of the listed checkpoints in one read of the topic up to the listing's end (a run's
+     * every epoch scored on another topic).
+     *
+     * @return each id's checkpoint (the last one assembled under it), in the order of {@code ids}
+     * @throws CheckpointRejectedException for the first id whose checkpoint does not assemble or verify
+     */
+    public static Map<String, Checkpoint> assemble(
+            Consumer<byte[], byte[]> consumer,
+            Listing listing,
+            List<String> ids,
+            Duration timeout,
+            PayloadSources sources,
+            Signing signing)
+            throws CheckpointRejectedException {
         CheckpointAssembler assembler = new CheckpointAssembler(sources, signing);
-        List<Checkpoint> found = new ArrayList<>();
-        List<CheckpointRejectedException> rejected = new ArrayList<>();
+        Map<String, Checkpoint> found = new HashMap<>();
+        Map<String, CheckpointRejectedException> rejected = new HashMap<>();
+        Set<String> wanted = Set.copyOf(ids);
         TopicReader.forEach(consumer, Topics.checkpoints(listing.run()), listing.ends(), timeout, r -> {
             Header h = r.headers().lastHeader(CheckpointCodec.ID_HEADER);
-            if (h == null || !id.equals(new String(h.value(), StandardCharsets.UTF_8))) {
+            String id = h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+            if (id == null || !wanted.contains(id)) {
                 return;
             }
             try {
                 Checkpoint c = assembler.accept(r);
                 if (c != null) {
-                    found.add(c);
+                    found.put(id, c);
                 }
             } catch (CheckpointRejectedException e) {
-                rejected.add(e);
+                rejected.put(id, e);
             }
         });
-        if (!found.isEmpty()) {
-            return found.get(found.size() - 1);
+        Map<String, Checkpoint> out = new LinkedHashMap<>();
+        for (String id : ids) {
+            Checkpoint c = found.get(id);
+            if (c == null) {
+                CheckpointRejectedException why = rejected.get(id);
+                throw why != null ? why : new CheckpointRejectedException(id, "it could not be assembled");
+            }
+            out.put(id, c);
         }
-        throw rejected.isEmpty()
-                ? new CheckpointRejectedException(id, "it could not be assembled")
-                : rejected.get(rejected.size() - 1);
+        return out;
     }
 
     /**

@@ -200,11 +200,12 @@ final class Court extends Experiment {
             // other genres, the one that stands for the run among them
             List<Point> curve = new ArrayList<>(
                     List.of(new Point(0, pretrained.score(OTHER_VALIDATION).loss())));
-            for (Epoch e : t.epochs()) {
-                TopicScore ood = lab.score("run:" + t.run() + "@" + e.epoch(), OTHER_VALIDATION);
-                curve.add(new Point(e.epoch(), ood.loss()));
-                if (e.epoch() == t.shippedEpoch()) {
-                    t.score(ood);
+            List<Integer> epochs = t.epochs().stream().map(Epoch::epoch).toList();
+            List<TopicScore> scores = lab.scoreEpochs(t.run(), epochs, OTHER_VALIDATION);
+            for (int i = 0; i < epochs.size(); i++) {
+                curve.add(new Point(epochs.get(i), scores.get(i).loss()));
+                if (epochs.get(i) == t.shippedEpoch()) {
+                    t.score(scores.get(i));
                 }
             }
             say(out, t);
