@@ -65,7 +65,7 @@ class SignedMessagesTest {
     static void setUp() throws Exception {
         SyntheticClusters task = new SyntheticClusters(16, 4, 2.0, 0.2, 31);
         kafka.createTopic("signed.train", 2);
-        kafka.produce("signed.train", 2, task.records(8, 16, 1));
+        kafka.produce("signed.train", 2, task.records(64, 16, 1));
         kafka.createTopic("signed.validation", 1);
         kafka.produce("signed.validation", 1, task.records(4, 32, 2));
         for (String[] k : new String[][] {{"alice", "operator"}, {"evaluator", "evaluator"}, {"trainer", "trainer"}}) {
