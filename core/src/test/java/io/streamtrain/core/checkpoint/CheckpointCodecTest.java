@@ -495,6 +495,67 @@ class CheckpointCodecTest {
         assertEquals(Optional.of(1), latest.map(c -> c.manifest().epoch()));
     }
 
+    /**
+     * A run's several checkpoints in one read (a run's every epoch scored on another topic):
+     * each id's own payload, in the order asked; an id whose records do not verify is refused
+     * with its reason, and an id that is not on the topic is refused too.
+     */
+    @Test
+    void severalCheckpointsAreAssembledInOneReadEachIdItsOwn() throws Exception {
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        Map<String, byte[]> payloads = new java.util.LinkedHashMap<>();
+        for (int i = 1; i <= 3; i++) {
+            byte[] payload = payload(i);
+            payloads.put("ck-" + i, payload);
+            records.addAll(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-" + i, payload, 700)));
+            records.add(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-" + i, payload, 700))));
+        }
+        // ck-bad's manifest names another payload's SHA-256
+        records.addAll(consumed(CheckpointCodec.chunkRecords(TOPIC, "ck-bad", payload(4), 700)));
+        records.add(consumed(CheckpointCodec.manifestRecord(TOPIC, kafkaManifest("ck-bad", payload(5), 700))));
+        java.time.Duration timeout = java.time.Duration.ofSeconds(10);
+        RunCheckpoints.Listing listing = RunCheckpoints.list(
+                topicOf(records), "r1", timeout, m -> {}, io.streamtrain.core.signing.Signing.off());
+
+        Map<String, Checkpoint> got = RunCheckpoints.assemble(
+                topicOf(records),
+                listing,
+                List.of("ck-3", "ck-1"),
+                timeout,
+                PayloadSources.none(),
+                io.streamtrain.core.signing.Signing.off());
+        assertEquals(List.of("ck-3", "ck-1"), new ArrayList<>(got.keySet()));
+        for (Map.Entry<String, Checkpoint> e : got.entrySet()) {
+            assertEquals(e.getKey(), e.getValue().manifest().checkpointId());
+            assertArrayEquals(
+                    SafeTensors.read(payloads.get(e.getKey()))
+                            .tensor("01Linear_weight")
+                            .toFloats(),
+                    e.getValue().parameters().get("01Linear_weight").toFloats(),
+                    e.getKey());
+        }
+        CheckpointRejectedException bad = assertThrows(
+                CheckpointRejectedException.class,
+                () -> RunCheckpoints.assemble(
+                        topicOf(records),
+                        listing,
+                        List.of("ck-2", "ck-bad"),
+                        timeout,
+                        PayloadSources.none(),
+                        io.streamtrain.core.signing.Signing.off()));
+        assertEquals("ck-bad", bad.checkpointId());
+        CheckpointRejectedException missing = assertThrows(
+                CheckpointRejectedException.class,
+                () -> RunCheckpoints.assemble(
+                        topicOf(records),
+                        listing,
+                        "ck-9",
+                        timeout,
+                        PayloadSources.none(),
+                        io.streamtrain.core.signing.Signing.off()));
+        assertTrue(missing.getMessage().contains("could not be assembled"), missing.getMessage());
+    }
+
     /** The checkpoint topic holding {@code records} at offsets 0, 1, ..., read by a mock consumer. */
     private static org.apache.kafka.clients.consumer.MockConsumer<byte[], byte[]> topicOf(
             List<ConsumerRecord<byte[], byte[]>> records) {
