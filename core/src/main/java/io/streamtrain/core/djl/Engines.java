@@ -70,7 +70,7 @@ public final class Engines {
     }
 
     /** {@code STREAMTRAIN_TORCH_THREADS} if set, else one thread per core but one (at least one). */
-    static int defaultThreads(String env, int cores) {
+    public static int defaultThreads(String env, int cores) {
         if (env != null && !env.isBlank()) {
             try {
                 int n = Integer.parseInt(env.trim());

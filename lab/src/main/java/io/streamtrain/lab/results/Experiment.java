@@ -1,5 +1,6 @@
 package io.streamtrain.lab.results;
 
+import io.streamtrain.core.djl.Engines;
 import io.streamtrain.core.kafka.StartupException;
 import io.streamtrain.lab.Lab;
 import io.streamtrain.lab.report.RunFigures.Epoch;
@@ -49,8 +50,9 @@ abstract class Experiment implements Callable<Integer> {
             defaultValue = "0",
             paramLabel = "N",
             description =
-                    "PyTorch threads of each trainer node (the runs train one at a time; default: 0 = every core, but 1 for"
-                            + " results sync, whose two nodes share the machine).")
+                    "PyTorch threads of each trainer node (the runs train one at a time; default: 0 = a trainer's own"
+                            + " default, STREAMTRAIN_TORCH_THREADS or every core but one (at least 1): the evaluator and the broker share the machine;"
+                            + " 1 for results sync, whose two nodes share it too).")
     int threads;
 
     @Option(names = "--verbose", description = "Show the services' and the broker's log lines too.")
@@ -74,7 +76,10 @@ abstract class Experiment implements Callable<Integer> {
         }
         PrintStream console = System.out;
         long started = System.nanoTime();
-        int cores = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        int cores = threads > 0
+                ? threads
+                : Engines.defaultThreads(
+                        System.getenv(Engines.THREADS_ENV), Runtime.getRuntime().availableProcessors());
         return Lab.run("streamtrain results " + name(), verbose, cores, reportDir, console, lab -> {
             String markdown = run(lab, console);
             String header = String.format(
