@@ -57,6 +57,22 @@ class LogConfigurationTest {
 
     @ParameterizedTest
     @MethodSource("configurations")
+    void anExceptionMetTwiceIsNamedOnceMoreEscaped(URL configuration) throws Exception {
+        RuntimeException inner = new RuntimeException("inner" + FORGED);
+        IllegalStateException thrown = new IllegalStateException("outer", inner);
+        thrown.addSuppressed(inner);
+        List<String> lines = logged(configuration, thrown).lines().toList();
+
+        assertTrue(lines.stream().noneMatch(l -> l.startsWith("12:00:00.000")), String.join("\n", lines));
+        assertTrue(
+                lines.contains(
+                        "\tSuppressed: [CIRCULAR REFERENCE: java.lang.RuntimeException: inner\\n12:00:00.000 INFO "
+                                + " [main] i.s.t.TrainerNode - forged line]"),
+                String.join("\n", lines));
+    }
+
+    @ParameterizedTest
+    @MethodSource("configurations")
     void aLineWithoutAnExceptionIsJustTheLine(URL configuration) throws Exception {
         List<String> lines = logged(configuration, null).lines().toList();
         assertEquals(1, lines.size(), lines.toString());

@@ -5,9 +5,6 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.StackTraceElementProxy;
 import ch.qos.logback.core.CoreConstants;
-import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.Set;
 
 /**
  * A logged exception's stack trace, as logback prints one, with each message's control
@@ -24,16 +21,18 @@ public final class EscapedThrowableConverter extends ThrowableHandlingConverter 
             return "";
         }
         StringBuilder out = new StringBuilder();
-        append(out, "", "", thrown, Collections.newSetFromMap(new IdentityHashMap<>()));
+        append(out, "", "", thrown);
         return out.toString();
     }
 
-    private static void append(
-            StringBuilder out, String indent, String prefix, IThrowableProxy t, Set<IThrowableProxy> shown) {
+    /** @param t logback's proxy of a throwable: a cause or suppressed one met again is a proxy marked cyclic */
+    private static void append(StringBuilder out, String indent, String prefix, IThrowableProxy t) {
         out.append(indent).append(prefix);
-        if (!shown.add(t)) {
+        if (t.isCyclic()) {
             out.append("[CIRCULAR REFERENCE: ")
                     .append(t.getClassName())
+                    .append(": ")
+                    .append(Logs.neutralize(t.getMessage()))
                     .append(']')
                     .append(CoreConstants.LINE_SEPARATOR);
             return;
@@ -56,10 +55,10 @@ public final class EscapedThrowableConverter extends ThrowableHandlingConverter 
                     .append(CoreConstants.LINE_SEPARATOR);
         }
         for (IThrowableProxy suppressed : t.getSuppressed()) {
-            append(out, indent + '\t', "Suppressed: ", suppressed, shown);
+            append(out, indent + '\t', "Suppressed: ", suppressed);
         }
         if (t.getCause() != null) {
-            append(out, indent, "Caused by: ", t.getCause(), shown);
+            append(out, indent, "Caused by: ", t.getCause());
         }
     }
 }
