@@ -21,7 +21,6 @@ public final class ServiceProcess implements AutoCloseable {
     public static final String TRAINER = "io.streamtrain.trainer.TrainerMain";
     public static final String EVALUATOR = "io.streamtrain.evaluator.EvaluatorMain";
 
-    /** A trainer node of the run in {@code spec}. */
     private static final String LOGBACK_CONFIGURATION = "logback.configurationFile";
     /**
      * The system property with options for every service JVM a test or the lab starts, separated
@@ -36,6 +35,7 @@ public final class ServiceProcess implements AutoCloseable {
         return options.isEmpty() ? List.of() : List.of(options.split("\\s+"));
     }
 
+    /** A trainer node of the run in {@code spec}. */
     public ServiceProcess(Path spec, String bootstrap, String nodeId, String... extra) throws IOException {
         this(args(spec, bootstrap, nodeId, extra));
     }

@@ -278,7 +278,7 @@ final class RoundCycle {
             throw new IllegalStateException("round " + closed.round() + " closed without ending epoch "
                     + handedIn.epoch() + ", which this node, alone on the topic, trained to its end");
         }
-        if (takeBack(0)) { // the node did not wait for it
+        if (takeBack(closed, 0)) { // the node did not wait for it
             throw new IllegalStateException("round " + closed.round() + " completed the run while this node, alone"
                     + " on the topic, trained on past it: it waits for the round that ends the run");
         }
@@ -338,7 +338,7 @@ final class RoundCycle {
         long waited = roundWait.waitedNanos(System.nanoTime());
         log.debug("round {} closed after {} ms", round, waited / 1_000_000);
         RoundState closed = syncLog.lastClosed();
-        if (takeBack(waited / 1e9)) {
+        if (takeBack(closed, waited / 1e9)) {
             return true;
         }
         if (deferred != null) {
@@ -362,15 +362,14 @@ final class RoundCycle {
     }
 
     /**
-     * The round just closed, however long this node waited for it: reported, a ROLLBACK it
+     * The round that just closed ({@code syncLog.lastClosed()}), however long this node waited for it: reported, a ROLLBACK it
      * carried noted, and its state taken back ({@link #afterClose}).
      *
      * @return true when it completed the run
      */
-    private boolean takeBack(double waitedSeconds) {
+    private boolean takeBack(RoundState closed, double waitedSeconds) {
         lastRoundWaitSeconds = waitedSeconds;
         emit(l -> l.onRoundClosed(waitedSeconds));
-        RoundState closed = syncLog.lastClosed();
         effects.noteRollback(closed, ownsPartitionZero());
         return afterClose(closed);
     }
