@@ -147,6 +147,7 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
         // (docs/benchmarks.md, "The epoch's first fetch"). A short wait costs a few empty fetches a second when
         // there is nothing to read
         c.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, EPOCH_START_FETCH_WAIT_MS);
+        autotunedSocket(c);
         // a node that died is noticed in seconds: the others wait for it in their round
         return noticedDeadInSeconds(c);
     }
@@ -184,7 +185,9 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
                 ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG,
                 Math.max(ROUND_FETCH_BYTES, chunkBytes + RunTopics.RECORD_OVERHEAD_BYTES));
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
-        return c;
+        // a lone node reads its round back between steps, one poll a step: with Kafka's 64 KB socket
+        // buffer that is 64 KB a step, and a 16 MB state came back after the next epoch had ended
+        return autotunedSocket(c);
     }
 
     /** Acknowledges control commands (not transactional: a node killed mid-transaction would hold back every reader). */
@@ -254,6 +257,18 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> passthr
     private static final int ROUND_FETCH_BYTES = 32 << 20;
     /** Evaluation records are small; the limit only keeps a pathological one from being refused. */
     private static final int EVALUATION_REQUEST_BYTES = 16 << 20;
+
+    /**
+     * The operating system sizes the socket's receive buffer (Linux grows it with the flow, up to
+     * {@code net.ipv4.tcp_rmem}) instead of Kafka's fixed 64 KB, which also turns off that growth:
+     * a consumer that reads megabytes a second then fetches and wakes far less often per byte, as
+     * librdkafka does by default (docs/benchmarks.md, "Socket buffers"). An operator's {@code
+     * receive.buffer.bytes} still wins.
+     */
+    private static Map<String, Object> autotunedSocket(Map<String, Object> c) {
+        c.putIfAbsent(ConsumerConfig.RECEIVE_BUFFER_CONFIG, -1);
+        return c;
+    }
 
     /** A group member that died leaves the group within 10 s, not Kafka's default 45 s (unless the operator set otherwise). */
     private static Map<String, Object> noticedDeadInSeconds(Map<String, Object> c) {

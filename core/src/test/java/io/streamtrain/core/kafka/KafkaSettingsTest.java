@@ -195,6 +195,22 @@ class KafkaSettingsTest {
     }
 
     @Test
+    void theFeedAndTheSyncLogLetTheSystemSizeTheirSocketBufferUnlessTold() {
+        KafkaSettings kafka = KafkaSettings.of("b:9092");
+        // Kafka's 64 KB default fixes the buffer and turns off Linux's autotuning; -1 leaves it to the system
+        assertEquals(-1, kafka.trainFeedConsumer("g").get("receive.buffer.bytes"));
+        assertEquals(-1, kafka.syncReader(512 * 1024).get("receive.buffer.bytes"));
+        assertFalse(kafka.reader().containsKey("receive.buffer.bytes"), "small reads keep Kafka's default");
+        KafkaSettings told =
+                KafkaSettings.fromEnvironment(Map.of("STREAMTRAIN_KAFKA_RECEIVE_BUFFER_BYTES", "65536"), "b:9092");
+        assertEquals("65536", String.valueOf(told.trainFeedConsumer("g").get("receive.buffer.bytes")));
+        assertEquals(
+                "65536",
+                String.valueOf(told.syncReader(512 * 1024).get("receive.buffer.bytes")),
+                "an operator's setting stands");
+    }
+
+    @Test
     void commandLineBootstrapWins() {
         KafkaSettings s = KafkaSettings.fromEnvironment(
                 Map.of(
