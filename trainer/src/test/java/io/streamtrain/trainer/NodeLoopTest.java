@@ -826,20 +826,35 @@ class NodeLoopTest {
 
                 @Override
                 public synchronized ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+                    catchUp();
+                    return reader.poll(timeout);
+                }
+
+                private void catchUp() {
                     if (!caughtUp) {
                         caughtUp = true;
                         reader.assign(List.of(new TopicPartition(Topics.sync("unit-run"), 0)));
                         reader.seek(new TopicPartition(Topics.sync("unit-run"), 0), 0);
                         log.forEach(reader::addRecord);
                     }
-                    return reader.poll(timeout);
                 }
 
                 @Override
                 public void assign(Collection<TopicPartition> partitions) {}
 
+                /** The channel's first seek (to where it starts reading) is the catch-up's; later ones move the reader. */
                 @Override
-                public void seek(TopicPartition partition, long offset) {}
+                public synchronized void seek(TopicPartition partition, long offset) {
+                    if (caughtUp) {
+                        reader.seek(partition, offset);
+                    }
+                }
+
+                @Override
+                public synchronized long position(TopicPartition partition) {
+                    catchUp();
+                    return reader.position(partition);
+                }
 
                 @Override
                 public void close(CloseOptions options) {}

@@ -89,6 +89,22 @@ public final class SyncChannel implements AutoCloseable {
     /** The records of the contribution being written, until the broker acknowledged them all. */
     private List<Future<RecordMetadata>> unacknowledged;
 
+    /**
+     * This node's last contribution that carried a payload, until the log is read past it: the
+     * reader does not bring back bytes this node holds ({@link #skipOwnChunks}).
+     */
+    private OwnPayload own;
+
+    /**
+     * @param sent the futures of its chunks, then of its record
+     * @param skipped whether the reader was moved past its chunks, to read its record next
+     */
+    private record OwnPayload(String id, byte[] bytes, List<Future<RecordMetadata>> sent, boolean skipped) {
+        OwnPayload skip() {
+            return new OwnPayload(id, bytes, sent, true);
+        }
+    }
+
     private long unacknowledgedSince;
 
     /**
@@ -194,6 +210,7 @@ public final class SyncChannel implements AutoCloseable {
         awaitPending();
         unacknowledged = send(records);
         unacknowledgedSince = System.nanoTime();
+        own = payload == null ? null : new OwnPayload(c.id(), payload, unacknowledged, false);
         return bytes;
     }
 
@@ -258,9 +275,21 @@ public final class SyncChannel implements AutoCloseable {
     public List<Read> poll(Duration timeout) {
         checkSent();
         List<Read> out = new ArrayList<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (own != null && !own.skipped()) {
+            if (!acknowledged(own.sent(), deadline)) {
+                // the round this node waits for cannot close before the log has its contribution: read on once the
+                // broker has it all, so that the reader can be moved past the chunks rather than bring them back
+                return out;
+            }
+            OwnPayload written = own;
+            own = null;
+            checkSent(); // a record the broker refused fails the node here
+            skipOwnChunks(written);
+        }
         org.apache.kafka.clients.consumer.ConsumerRecords<byte[], byte[]> records;
         try {
-            records = consumer.poll(timeout);
+            records = consumer.poll(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
         } catch (org.apache.kafka.clients.consumer.OffsetOutOfRangeException e) {
             throw new TruncatedException(
                     "the rounds this node needs from " + topic + " were deleted (a newer checkpoint made"
@@ -300,14 +329,68 @@ public final class SyncChannel implements AutoCloseable {
     }
 
     private SafeTensors.Document payload(SyncMessage.Contribution c) throws SafeTensorsException {
-        ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
-        if (joined.bytes() == null) {
-            throw new IllegalArgumentException(
-                    "the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
-                            + joined.received() + " of " + c.payload().chunks() + " chunks");
+        byte[] bytes;
+        if (own != null && own.skipped() && own.id().equals(c.id())) {
+            // this node's own, whose chunks the reader skipped: the bytes it wrote (checked all the same)
+            bytes = own.bytes();
+            own = null;
+        } else {
+            ChunkBuffer.Joined joined = chunks.take(c.id(), c.payload().chunks());
+            if (joined.bytes() == null) {
+                throw new IllegalArgumentException(
+                        "the payload of contribution " + c.id() + " from " + c.node() + " is incomplete: "
+                                + joined.received() + " of " + c.payload().chunks() + " chunks");
+            }
+            bytes = joined.bytes();
         }
-        SyncCodec.verify(c, joined.bytes(), signing.checking());
-        return SafeTensors.read(joined.bytes());
+        SyncCodec.verify(c, bytes, signing.checking());
+        return SafeTensors.read(bytes);
+    }
+
+    /**
+     * Moves the reader past this node's own chunks, which the broker has acknowledged: a lone
+     * node's round is its whole state, which the log would only bring back (allocated, copied
+     * out of every record, joined again) for the node to find the bytes it holds. Only where
+     * nothing can be missed: the reader has read everything before the first chunk, and the
+     * chunks and the contribution's record are consecutive offsets (one producer's, with nothing
+     * written between them). Otherwise the log is read as it is.
+     */
+    private void skipOwnChunks(OwnPayload written) {
+        List<Future<RecordMetadata>> sent = written.sent();
+        RecordMetadata first = acknowledgement(sent.get(0));
+        RecordMetadata record = acknowledgement(sent.get(sent.size() - 1));
+        if (first.hasOffset()
+                && record.hasOffset()
+                && record.offset() - first.offset() == sent.size() - 1
+                && consumer.position(partition) == first.offset()) {
+            consumer.seek(partition, record.offset());
+            own = written.skip();
+        }
+    }
+
+    /** Whether the broker answered for every record, waiting until {@code deadline} for it (a refusal is {@link #checkSent}'s). */
+    private static boolean acknowledged(List<Future<RecordMetadata>> sent, long deadline) {
+        for (Future<RecordMetadata> f : sent) {
+            try {
+                f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                return false;
+            } catch (ExecutionException e) {
+                // answered, with a refusal: the records after it are answered too before checkSent reports it
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static RecordMetadata acknowledgement(Future<RecordMetadata> f) {
+        try {
+            return f.get(0, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException | ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("an acknowledged record has no acknowledgement", e);
+        }
     }
 
     /** Whether a join or contribution may be believed; one that may not is logged and counted, and its payload's chunks dropped. */

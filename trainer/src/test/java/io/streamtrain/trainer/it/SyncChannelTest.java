@@ -28,6 +28,7 @@ import java.util.zip.CRC32C;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -182,6 +183,79 @@ class SyncChannelTest {
                     read,
                     "the altered payload must not reach the sync log; the intact one after it must");
         }
+    }
+
+    /**
+     * A node does not read its own payload back (a lone node's round is its whole state): once the
+     * broker has acknowledged it, the reader moves past its chunks, and the contribution reaches
+     * the log with the bytes the node wrote, checked against the checksum its record names.
+     */
+    @Test
+    void aNodeReadsItsOwnContributionBackWithoutItsChunks() throws Exception {
+        String topic = "streamtrain.own.sync";
+        kafka.createTopic(topic, 1);
+        int chunk = 1 << 16;
+        byte[] payload =
+                SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(chunk));
+        try (SyncChannel node = new SyncChannel(
+                new KafkaProducer<>(kafka.settings.syncProducer(chunk)),
+                reader,
+                topic,
+                chunk,
+                freshLog(),
+                -1,
+                Duration.ofSeconds(30))) {
+            node.join(join("j1", 1));
+            assertEquals(List.of("j1"), ids(read(node, 1)));
+            node.contribute(contribution("own", null), payload);
+            assertEquals(List.of("own"), ids(read(node, 1)));
+            assertEquals(
+                    2.0,
+                    recordsConsumed(reader),
+                    "the join and the contribution's record, not its "
+                            + CheckpointCodec.chunkCount(payload.length, chunk) + " chunks");
+        }
+    }
+
+    /** A record this node had not read before its own chunks: nothing is skipped, the log is read as it is. */
+    @Test
+    void aRecordBeforeItsOwnChunksIsReadAndTheChunksWithIt() throws Exception {
+        String topic = "streamtrain.own-after-other.sync";
+        kafka.createTopic(topic, 1);
+        int chunk = 1 << 16;
+        byte[] payload =
+                SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(chunk));
+        try (SyncChannel other = new SyncChannel(kafka.settings, topic, chunk, freshLog(), -1, Duration.ofSeconds(30));
+                SyncChannel node = new SyncChannel(
+                        new KafkaProducer<>(kafka.settings.syncProducer(chunk)),
+                        reader,
+                        topic,
+                        chunk,
+                        freshLog(),
+                        -1,
+                        Duration.ofSeconds(30))) {
+            other.join(join("other", 1));
+            node.contribute(contribution("own", null), payload);
+            assertEquals(List.of("other", "own"), ids(read(node, 2)));
+            assertEquals(2.0 + CheckpointCodec.chunkCount(payload.length, chunk), recordsConsumed(reader));
+        }
+    }
+
+    private static List<String> ids(List<SyncChannel.Read> reads) {
+        return reads.stream().map(r -> r.message().id()).toList();
+    }
+
+    /** The reader's own count of the records it returned (Kafka's consumer metric {@code records-consumed-total}). */
+    private static double recordsConsumed(KafkaConsumer<byte[], byte[]> reader) {
+        return reader.metrics().entrySet().stream()
+                .filter(e -> e.getKey().name().equals("records-consumed-total")
+                        && e.getKey().group().equals("consumer-fetch-manager-metrics")
+                        && !e.getKey().tags().containsKey("topic"))
+                .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
+                .findFirst()
+                .orElseThrow();
     }
 
     /**
