@@ -135,6 +135,20 @@ class MultiNodeTest {
     }
 
     /** One checkpoint per epoch, each accounting for every record and sample of the topic once, by count and by content. */
+    /** An operator's STOP of the run, through {@code streamtrain ctl stop}. */
+    private static void stop(String run) throws Exception {
+        String[] stop = CtlTest.streamtrain(
+                "ctl",
+                "stop",
+                "--run",
+                run,
+                "--reason",
+                "enough",
+                "--bootstrap-servers",
+                kafka.broker.bootstrapServers());
+        assertEquals("0", stop[0], stop[1]);
+    }
+
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run) throws Exception {
         return assertEveryRecordOncePerEpoch(run, EPOCHS);
     }
@@ -327,16 +341,7 @@ class MultiNodeTest {
             straggler.thaw();
             // the straggler rejoins: its partitions come back to it and it goes on from the group's last round
             straggler.awaitLineAfter(beforeWaking, l -> l.contains("continuing from round"), 120);
-            String[] stop = CtlTest.streamtrain(
-                    "ctl",
-                    "stop",
-                    "--run",
-                    "hung",
-                    "--reason",
-                    "enough",
-                    "--bootstrap-servers",
-                    kafka.broker.bootstrapServers());
-            assertEquals("0", stop[0], stop[1]);
+            stop("hung");
             awaitAllExitZero(nodes);
         } finally {
             nodes.forEach(ServiceProcess::close);
@@ -356,16 +361,7 @@ class MultiNodeTest {
             while (kafka.checkpoints("stop-all").size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
-            String[] stop = CtlTest.streamtrain(
-                    "ctl",
-                    "stop",
-                    "--run",
-                    "stop-all",
-                    "--reason",
-                    "enough",
-                    "--bootstrap-servers",
-                    kafka.broker.bootstrapServers());
-            assertEquals("0", stop[0], stop[1]);
+            stop("stop-all");
             for (ServiceProcess p : nodes) {
                 assertEquals(0, p.awaitExit(30), p.output());
                 assertTrue(p.output().contains("stopped by") && p.output().contains("(operator)"), p.output());

@@ -194,27 +194,16 @@ class SyncChannelTest {
     void aNodeReadsItsOwnContributionBackWithoutItsChunks() throws Exception {
         String topic = "streamtrain.own.sync";
         kafka.createTopic(topic, 1);
-        int chunk = 1 << 16;
-        byte[] payload =
-                SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
-        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(chunk));
-        try (SyncChannel node = new SyncChannel(
-                new KafkaProducer<>(kafka.settings.syncProducer(chunk)),
-                reader,
-                topic,
-                chunk,
-                freshLog(),
-                -1,
-                Duration.ofSeconds(30))) {
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(OWN_CHUNK));
+        try (SyncChannel node = readingWith(reader, topic)) {
             node.join(join("j1", 1));
             assertEquals(List.of("j1"), ids(read(node, 1)));
-            node.contribute(contribution("own", null), payload);
+            node.contribute(contribution("own", null), OWN_PAYLOAD);
             assertEquals(List.of("own"), ids(read(node, 1)));
             assertEquals(
                     2.0,
                     recordsConsumed(reader),
-                    "the join and the contribution's record, not its "
-                            + CheckpointCodec.chunkCount(payload.length, chunk) + " chunks");
+                    "the join and the contribution's record, not its " + OWN_CHUNKS + " chunks");
         }
     }
 
@@ -223,24 +212,34 @@ class SyncChannelTest {
     void aRecordBeforeItsOwnChunksIsReadAndTheChunksWithIt() throws Exception {
         String topic = "streamtrain.own-after-other.sync";
         kafka.createTopic(topic, 1);
-        int chunk = 1 << 16;
-        byte[] payload =
-                SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
-        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(chunk));
-        try (SyncChannel other = new SyncChannel(kafka.settings, topic, chunk, freshLog(), -1, Duration.ofSeconds(30));
-                SyncChannel node = new SyncChannel(
-                        new KafkaProducer<>(kafka.settings.syncProducer(chunk)),
-                        reader,
-                        topic,
-                        chunk,
-                        freshLog(),
-                        -1,
-                        Duration.ofSeconds(30))) {
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(kafka.settings.syncReader(OWN_CHUNK));
+        try (SyncChannel other =
+                        new SyncChannel(kafka.settings, topic, OWN_CHUNK, freshLog(), -1, Duration.ofSeconds(30));
+                SyncChannel node = readingWith(reader, topic)) {
             other.join(join("other", 1));
-            node.contribute(contribution("own", null), payload);
+            node.contribute(contribution("own", null), OWN_PAYLOAD);
             assertEquals(List.of("other", "own"), ids(read(node, 2)));
-            assertEquals(2.0 + CheckpointCodec.chunkCount(payload.length, chunk), recordsConsumed(reader));
+            assertEquals(2.0 + OWN_CHUNKS, recordsConsumed(reader));
         }
+    }
+
+    private static final int OWN_CHUNK = 1 << 16;
+    /** 256 KB: four chunks. */
+    private static final byte[] OWN_PAYLOAD =
+            SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
+
+    private static final int OWN_CHUNKS = CheckpointCodec.chunkCount(OWN_PAYLOAD.length, OWN_CHUNK);
+
+    /** A node's channel whose reader the test holds, to read its metrics. */
+    private static SyncChannel readingWith(KafkaConsumer<byte[], byte[]> reader, String topic) {
+        return new SyncChannel(
+                new KafkaProducer<>(kafka.settings.syncProducer(OWN_CHUNK)),
+                reader,
+                topic,
+                OWN_CHUNK,
+                freshLog(),
+                -1,
+                Duration.ofSeconds(30));
     }
 
     private static List<String> ids(List<SyncChannel.Read> reads) {

@@ -83,8 +83,12 @@ class OwnPayloadTest {
         }
 
         SyncChannel node() {
+            return node(producer);
+        }
+
+        SyncChannel node(MockProducer<byte[], byte[]> writer) {
             return new SyncChannel(
-                    producer,
+                    writer,
                     reader,
                     TOPIC,
                     CHUNK_BYTES,
@@ -129,22 +133,13 @@ class OwnPayloadTest {
                 topic.append(SyncCodec.record(TOPIC, join("between")));
             }
         };
-        try (SyncChannel node = topic.node()) {
-            node.contribute(contribution("own"), PAYLOAD);
-            assertEquals(List.of("between", "own"), read(node));
-            assertEquals(CHUNKS + 2, topic.returned.size(), "every record is read: " + topic.returned);
-        }
+        assertEverythingRead(topic, "between", () -> {});
     }
 
     @Test
     void aRecordBeforeItsChunksNotReadYetIsReadAndTheChunksWithIt() {
         Topic topic = new Topic();
-        try (SyncChannel node = topic.node()) {
-            topic.append(SyncCodec.record(TOPIC, join("before")));
-            node.contribute(contribution("own"), PAYLOAD);
-            assertEquals(List.of("before", "own"), read(node));
-            assertEquals(CHUNKS + 2, topic.returned.size(), "every record is read: " + topic.returned);
-        }
+        assertEverythingRead(topic, "before", () -> topic.append(SyncCodec.record(TOPIC, join("before"))));
     }
 
     @Test
@@ -159,23 +154,26 @@ class OwnPayloadTest {
                         return ack.thenApply(done -> new RecordMetadata(P, offset, 0, 0L, 0, 0));
                     }
                 };
-        try (SyncChannel node = new SyncChannel(
-                slow,
-                topic.reader,
-                TOPIC,
-                CHUNK_BYTES,
-                new SyncLog(
-                        new Combiner(SyncSpec.strictDefaults()),
-                        RoundState.start(0, 0, 0, null, null, -1, 0, RoundSums.ZERO),
-                        null),
-                -1,
-                Duration.ofSeconds(5))) {
+        try (SyncChannel node = topic.node(slow)) {
             node.contribute(contribution("own"), PAYLOAD);
             assertEquals(List.of(), read(node), "its round cannot close before the broker has its contribution");
             assertEquals(List.of(), topic.returned);
             ack.complete(null);
             assertEquals(List.of("own"), read(node));
             assertEquals(List.of((long) CHUNKS), topic.returned);
+        }
+    }
+
+    /**
+     * After {@code beforeContribute}, this node contributes; the other node's join {@code other}
+     * and every chunk are read with its record.
+     */
+    private static void assertEverythingRead(Topic topic, String other, Runnable beforeContribute) {
+        try (SyncChannel node = topic.node()) {
+            beforeContribute.run();
+            node.contribute(contribution("own"), PAYLOAD);
+            assertEquals(List.of(other, "own"), read(node));
+            assertEquals(CHUNKS + 2, topic.returned.size(), "every record is read: " + topic.returned);
         }
     }
 
