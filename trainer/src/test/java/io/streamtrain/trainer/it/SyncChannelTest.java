@@ -224,7 +224,7 @@ class SyncChannelTest {
     }
 
     private static final int OWN_CHUNK = 1 << 16;
-    /** 256 KB: four chunks. */
+    /** 256 KB of weights and a safetensors header: five chunks of 64 KB. */
     private static final byte[] OWN_PAYLOAD =
             SafeTensors.write(List.of(Tensor.ofFloats("w", new long[] {65536}, new float[65536])), Map.of());
 
