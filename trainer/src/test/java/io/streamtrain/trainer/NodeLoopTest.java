@@ -22,6 +22,7 @@ import io.streamtrain.core.spec.RegularizationSpec;
 import io.streamtrain.core.spec.RunSpec;
 import io.streamtrain.core.spec.SyncSpec;
 import io.streamtrain.core.topics.Topics;
+import io.streamtrain.testkit.ReadBack;
 import io.streamtrain.trainer.checkpoint.CheckpointPublisher;
 import io.streamtrain.trainer.checkpoint.RebalancedException;
 import io.streamtrain.trainer.feed.BatchFeed;
@@ -62,7 +63,6 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -785,18 +785,7 @@ class NodeLoopTest {
                     public synchronized java.util.concurrent.Future<RecordMetadata> send(
                             ProducerRecord<byte[], byte[]> r, Callback callback) {
                         java.util.concurrent.Future<RecordMetadata> sent = super.send(r, callback);
-                        ConsumerRecord<byte[], byte[]> c = new ConsumerRecord<>(
-                                r.topic(),
-                                0,
-                                log.size(),
-                                System.currentTimeMillis(),
-                                TimestampType.CREATE_TIME,
-                                -1,
-                                -1,
-                                r.key(),
-                                r.value(),
-                                r.headers(),
-                                Optional.empty());
+                        ConsumerRecord<byte[], byte[]> c = ReadBack.of(r, log.size(), System.currentTimeMillis());
                         log.add(c);
                         boolean held = holdContributions
                                 && (!heldBack.isEmpty()

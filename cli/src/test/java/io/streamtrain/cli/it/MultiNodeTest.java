@@ -134,7 +134,6 @@ class MultiNodeTest {
         return RecordsChecksum.format(sum);
     }
 
-    /** One checkpoint per epoch, each accounting for every record and sample of the topic once, by count and by content. */
     /** An operator's STOP of the run, through {@code streamtrain ctl stop}. */
     private static void stop(String run) throws Exception {
         String[] stop = CtlTest.streamtrain(
@@ -149,6 +148,7 @@ class MultiNodeTest {
         assertEquals("0", stop[0], stop[1]);
     }
 
+    /** One checkpoint per epoch, each accounting for every record and sample of the topic once, by count and by content. */
     static List<Checkpoint> assertEveryRecordOncePerEpoch(String run) throws Exception {
         return assertEveryRecordOncePerEpoch(run, EPOCHS);
     }

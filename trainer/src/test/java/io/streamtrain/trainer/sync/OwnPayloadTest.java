@@ -10,11 +10,11 @@ import io.streamtrain.core.protocol.RoundSums;
 import io.streamtrain.core.protocol.SyncCodec;
 import io.streamtrain.core.protocol.SyncMessage;
 import io.streamtrain.core.spec.SyncSpec;
+import io.streamtrain.testkit.ReadBack;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -25,7 +25,6 @@ import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 
@@ -65,18 +64,7 @@ class OwnPayloadTest {
                 };
 
         long append(ProducerRecord<byte[], byte[]> r) {
-            ConsumerRecord<byte[], byte[]> c = new ConsumerRecord<>(
-                    TOPIC,
-                    0,
-                    log.size(),
-                    0L,
-                    TimestampType.CREATE_TIME,
-                    -1,
-                    -1,
-                    r.key(),
-                    r.value(),
-                    r.headers(),
-                    Optional.empty());
+            ConsumerRecord<byte[], byte[]> c = ReadBack.of(r, log.size(), 0L);
             log.add(c);
             reader.addRecord(c);
             return c.offset();
